@@ -1,0 +1,35 @@
+/*
+ * alloc.h - the one door to the heap.
+ *
+ * sift_x*() abort on out-of-memory and are for fixed-size internal state.
+ * sift_try_*() return NULL and are required wherever an outside input
+ * controls the size (query results, decompressed blocks, request bodies);
+ * callers turn NULL into SIFT_ENOMEM.
+ *
+ * Failure injection (tests): sift_alloc_fail_after(n) makes the n-th
+ * following sift_try_* call (1-based) and every later one fail until
+ * sift_alloc_fail_after(0) clears it.  sift_x* calls are never failed.
+ */
+#ifndef SIFT_ALLOC_H
+#define SIFT_ALLOC_H
+
+#include <stddef.h>
+
+void *sift_xmalloc(size_t len);
+void *sift_xcalloc(size_t n, size_t len);
+void *sift_xrealloc(void *p, size_t len);
+/** Returns an owned copy of s; release with sift_free(). */
+char *sift_xstrdup(const char *s);
+/** Returns an owned NUL-terminated copy of s[0..len). */
+char *sift_xstrndup(const char *s, size_t len);
+
+void *sift_try_malloc(size_t len);
+void *sift_try_calloc(size_t n, size_t len);
+void *sift_try_realloc(void *p, size_t len);
+
+void sift_free(void *p);
+
+/** Test hook: fail the n-th next sift_try_* call onward (0 disables). */
+void sift_alloc_fail_after(long n);
+
+#endif /* SIFT_ALLOC_H */

@@ -1,0 +1,89 @@
+/*
+ * buf.h - a growable byte buffer, embedded by value.
+ *
+ * Callers may read `data` (not NUL-terminated unless sift_buf_cstr() was
+ * called) and `len`; `cap` is private.  The x-variants abort on OOM; the
+ * try-variants return SIFT_ENOMEM and leave the buffer unchanged.
+ */
+#ifndef SIFT_BUF_H
+#define SIFT_BUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sift_buf {
+    char *data;
+    size_t len;
+    size_t cap; /* private */
+};
+
+#define SIFT_BUF_INIT {NULL, 0, 0}
+
+void sift_buf_init(struct sift_buf *b);
+/** Frees the storage; the buffer is empty and reusable afterwards. */
+void sift_buf_cleanup(struct sift_buf *b);
+/** Sets len to 0 and keeps the storage. */
+void sift_buf_reset(struct sift_buf *b);
+
+void sift_buf_reserve(struct sift_buf *b, size_t extra);
+int sift_buf_try_reserve(struct sift_buf *b, size_t extra);
+void sift_buf_append(struct sift_buf *b, const void *p, size_t len);
+int sift_buf_try_append(struct sift_buf *b, const void *p, size_t len);
+void sift_buf_putc(struct sift_buf *b, char c);
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+void sift_buf_appendf(struct sift_buf *b, const char *fmt, ...);
+/** Makes data NUL-terminated (the NUL is not counted in len). */
+const char *sift_buf_cstr(struct sift_buf *b);
+/** Takes the storage out of the buffer; the caller owns it (sift_free()). */
+char *sift_buf_detach(struct sift_buf *b, size_t *len_out);
+
+/* Little-endian fixed-width and LEB128 varint appends. */
+void sift_buf_put_u32(struct sift_buf *b, uint32_t v);
+void sift_buf_put_u64(struct sift_buf *b, uint64_t v);
+void sift_buf_put_varint(struct sift_buf *b, uint64_t v);
+/** Appends a JSON string literal (quoted, escaped) of s[0..len). */
+void sift_buf_put_json_str(struct sift_buf *b, const char *s, size_t len);
+
+/*
+ * Bounded readers over a byte range.  Each returns SIFT_OK or
+ * SIFT_ECORRUPT (truncated / overlong varint) and advances *p.
+ */
+int sift_get_varint(const uint8_t **p, const uint8_t *end, uint64_t *out);
+int sift_get_u32(const uint8_t **p, const uint8_t *end, uint32_t *out);
+int sift_get_u64(const uint8_t **p, const uint8_t *end, uint64_t *out);
+
+static inline uint32_t
+sift_load_u32(const void *p)
+{
+    const uint8_t *b = (const uint8_t *)p;
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+           (uint32_t)b[3] << 24;
+}
+
+static inline uint64_t
+sift_load_u64(const void *p)
+{
+    const uint8_t *b = (const uint8_t *)p;
+    return (uint64_t)sift_load_u32(b) | (uint64_t)sift_load_u32(b + 4) << 32;
+}
+
+static inline void
+sift_store_u32(void *p, uint32_t v)
+{
+    uint8_t *b = (uint8_t *)p;
+    b[0] = (uint8_t)v;
+    b[1] = (uint8_t)(v >> 8);
+    b[2] = (uint8_t)(v >> 16);
+    b[3] = (uint8_t)(v >> 24);
+}
+
+static inline void
+sift_store_u64(void *p, uint64_t v)
+{
+    sift_store_u32(p, (uint32_t)v);
+    sift_store_u32((uint8_t *)p + 4, (uint32_t)(v >> 32));
+}
+
+#endif /* SIFT_BUF_H */

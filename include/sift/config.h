@@ -1,0 +1,164 @@
+/*
+ * config.h - siftd's configuration: one struct, one table of keys.
+ *
+ * The file is INI (inih).  Every key lives in the defaults table in
+ * src/core/config.c with its type, default, range, unit, whether it can
+ * change on SIGHUP, and the text that docs/configuration.md repeats.  The
+ * struct below is transparent: modules read their fields directly.  It
+ * is filled once at start and replaced as a whole on reload (loop thread);
+ * modules that keep a pointer re-read it after sift_config_reload().
+ *
+ * Units: *_ms milliseconds, *_bytes bytes; in the file, durations accept
+ * "250ms", "10s", "5m", "2h", "7d" and sizes "512", "64KiB", "16MiB",
+ * "2GiB" (and KB/MB/GB as powers of 1000).
+ */
+#ifndef SIFT_CONFIG_H
+#define SIFT_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+
+struct sift_config {
+    /* [server] */
+    char *listen;             /* "127.0.0.1:7700"; port 0 = any free */
+    char *data_dir;           /* "./sift-data" */
+    char *log_level;          /* error|warn|info|debug */
+    int64_t workers;          /* 0 = number of cores */
+    int64_t shutdown_timeout_ms;
+
+    /* [http] */
+    int64_t max_body_bytes;   /* after inflating */
+    int64_t max_line_bytes;   /* one NDJSON / text line */
+    int64_t max_connections;
+    int64_t idle_timeout_ms;
+    int64_t max_headers;
+    int64_t max_header_bytes;
+
+    /* [store] */
+    int64_t wal_sync_ms;      /* group commit period; 0 = fsync per batch */
+    int64_t wal_file_bytes;   /* WAL file rotation size */
+    int64_t refresh_ms;       /* buffer -> searchable in-memory segment */
+    int64_t flush_ms;         /* in-memory segments -> disk */
+    int64_t flush_bytes;      /* flush early past this many buffered bytes */
+    int64_t buffer_max_bytes; /* backpressure: stop accepting past this */
+    int64_t block_bytes;      /* doc store block size before compression */
+    int64_t zstd_level;       /* hot-tier doc store level */
+
+    /* [ingest] */
+    char *message_field;      /* "message" */
+    char *timestamp_field;    /* "@timestamp" (also "timestamp", "ts") */
+    char *service_field;      /* "service.name" */
+    char *dlq_path;           /* "" = DATA_DIR/dlq.ndjson */
+    int64_t max_fields;       /* per event */
+    int64_t max_field_name_bytes;
+    int64_t max_value_bytes;
+    int64_t max_depth;        /* JSON nesting */
+    char *text_fields;        /* comma list indexed as tokenized text */
+    char *keyword_fields;     /* comma list forced to keyword */
+    char *numeric_fields;     /* comma list forced to number */
+
+    /* [query] */
+    int64_t max_query_bytes;
+    int64_t max_expansion;    /* terms one wildcard/regex may expand to */
+    int64_t query_timeout_ms;
+    int64_t max_concurrent_queries;
+    int64_t max_hits;         /* per page */
+    int64_t default_hits;
+    int64_t max_tail_subscribers;
+    int64_t tail_buffer_bytes;
+
+    /* [kafka] */
+    char *kafka_brokers;      /* "" = off */
+    char *kafka_topics;       /* comma list; "^regex" allowed */
+    char *kafka_group;
+    char *kafka_properties;   /* "k=v,k=v" passed to librdkafka */
+
+    /* [redis] */
+    char *redis_address;      /* "" = off; host:port */
+    char *redis_streams;
+    char *redis_lists;
+    char *redis_group;
+    char *redis_consumer;     /* "" = hostname */
+    char *redis_field;        /* stream entry field holding the event */
+
+    /* [anomaly] */
+    int64_t anomaly_window_ms;
+    int64_t anomaly_ring_size;
+    int64_t anomaly_threshold; /* 0..100 */
+    int64_t anomaly_hold_windows;
+    int64_t anomaly_warmup_windows;
+    int64_t anomaly_cooldown_ms;
+    int64_t max_templates;
+
+    /* [alerts] */
+    char *alert_webhook_url;
+    char *alert_redis_channel; /* PUBLISH target, "" = off */
+    char *alert_redis_stream;  /* XADD target, "" = off */
+    char *alert_kafka_topic;
+
+    /* [tiers] */
+    int64_t hot_max_age_ms;
+    int64_t warm_max_age_ms;
+    int64_t retention_ms;
+    int64_t max_disk_bytes;   /* 0 = no cap */
+    char *cold_path;          /* "" = DATA_DIR/cold */
+
+    /* internal: where values came from, for reload diffs and messages */
+    char *source_path;        /* config file path or NULL */
+};
+
+/** One problem found while loading; file:line when known. */
+struct sift_config_error {
+    char msg[256];
+};
+
+/**
+ * Fills cfg with the built-in defaults.  Caller provides storage; release
+ * with sift_config_cleanup().
+ */
+void sift_config_init(struct sift_config *cfg);
+void sift_config_cleanup(struct sift_config *cfg);
+
+/**
+ * Loads path over the current values.  Every error (unknown section or
+ * key, bad value, out of range) is reported through on_error with
+ * "path:line: section.key: reason"; loading continues so all errors are
+ * seen.  Returns SIFT_OK, SIFT_ECONFIG (errors reported) or -errno when the
+ * file cannot be read (also reported).
+ */
+typedef void (*sift_config_error_cb)(const char *msg, void *arg);
+int sift_config_load_file(struct sift_config *cfg, const char *path,
+                          sift_config_error_cb on_error, void *arg);
+
+/**
+ * Applies one "section.key=value" override (--set), validated exactly
+ * like the file.  Returns SIFT_OK or SIFT_ECONFIG after on_error.
+ */
+int sift_config_set(struct sift_config *cfg, const char *assignment,
+                    sift_config_error_cb on_error, void *arg);
+
+/**
+ * Compares old and new: returns in *changed_live / *changed_restart the
+ * number of keys that differ and can / cannot change while running, and
+ * reports each key that cannot change through on_error.
+ */
+void sift_config_diff(const struct sift_config *old_cfg,
+                      const struct sift_config *new_cfg,
+                      unsigned *changed_live, unsigned *changed_restart,
+                      sift_config_error_cb on_note, void *arg);
+
+/** Deep copy (for reload).  dst is initialised by this call. */
+void sift_config_copy(struct sift_config *dst, const struct sift_config *src);
+
+/**
+ * Parses a duration ("250ms", "10s", "5m", "2h", "7d", bare = ms) or a size
+ * ("64KiB"...; bare = bytes).  Return SIFT_OK or SIFT_EINVAL.
+ */
+int sift_parse_duration_ms(const char *s, int64_t *out);
+int sift_parse_bytes(const char *s, int64_t *out);
+
+/** Writes the key reference (Markdown) for docs/configuration.md. */
+void sift_config_dump_reference(FILE *out);
+
+#endif /* SIFT_CONFIG_H */

@@ -1,0 +1,117 @@
+/*
+ * http.h - the HTTP server: routing, roles, limits, JSON replies, streams.
+ *
+ * Built on libevent's evhttp, loop thread only.  Modules register routes
+ * at start-up; the router matches method and path (exact, or prefix with
+ * SIFT_ROUTE_PREFIX), enforces the role of the route (auth lands with the
+ * security issue; until then every request has the admin role), applies
+ * body limits, inflates gzip/zstd bodies (Content-Encoding), and calls the
+ * handler with a struct sift_http_req.  Unknown paths get a 404 JSON
+ * error, known paths with the wrong method a 405.
+ *
+ * Every error body is {"error":{"type":"…","reason":"…"}}.
+ *
+ * A handler replies exactly once, now or later (async: e.g. after the WAL
+ * fsync or when a worker finishes), always on the loop thread.  If the
+ * client goes away first, the request stays valid until that reply, which
+ * is then discarded.  sift_http_req_is_closed() tells a long job to stop.
+ */
+#ifndef SIFT_HTTP_H
+#define SIFT_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sift/buf.h"
+
+struct sift_arena;
+struct sift_config;
+struct sift_loop;
+struct sift_http;
+struct sift_http_req;
+
+enum sift_role {
+    SIFT_ROLE_NONE = 0,   /* open to all (healthz) */
+    SIFT_ROLE_READER = 1, /* search, aggregations, tail, grafana */
+    SIFT_ROLE_WRITER = 2, /* ingest */
+    SIFT_ROLE_ADMIN = 3,  /* delete, reload, feedback */
+};
+
+#define SIFT_ROUTE_PREFIX 0x1u /* path is a prefix ("/api/v1/alerts/") */
+#define SIFT_ROUTE_RAW_BODY 0x2u /* no JSON content-type check (ingest) */
+
+typedef void (*sift_http_handler_cb)(struct sift_http_req *req, void *arg);
+/** Called once when a streamed response's client disconnects. */
+typedef void (*sift_http_close_cb)(struct sift_http_req *req, void *arg);
+
+/** Creates the server (not yet listening).  Borrows cfg for its lifetime. */
+int sift_http_new(struct sift_loop *loop, const struct sift_config *cfg,
+                  struct sift_http **out);
+/**
+ * Binds addr ("127.0.0.1:7700", "[::1]:0", port 0 = any free port) and
+ * writes the address actually bound into bound[0..bound_len).  Returns
+ * SIFT_OK or -errno (EADDRINUSE, EACCES...) after logging the cause.
+ */
+int sift_http_listen(struct sift_http *http, const char *addr, char *bound,
+                     size_t bound_len);
+/** Closes listeners and connections, frees.  Loop thread. */
+void sift_http_free(struct sift_http *http);
+
+/**
+ * Registers a route.  method is "GET", "POST", "DELETE" or NULL for any.
+ * path is borrowed (use string literals).  Routes are matched in the order
+ * registered; exact routes before prefix routes of the same path.
+ */
+void sift_http_route(struct sift_http *http, const char *method,
+                     const char *path, unsigned flags, enum sift_role role,
+                     sift_http_handler_cb handler, void *arg);
+
+/* ---- request accessors (borrowed, valid until the reply) ---- */
+const char *sift_http_req_method(const struct sift_http_req *req);
+/** The path without the query string, percent-decoded. */
+const char *sift_http_req_path(const struct sift_http_req *req);
+/** A query-string parameter (decoded) or NULL. */
+const char *sift_http_req_param(const struct sift_http_req *req,
+                                const char *name);
+/** A request header or NULL. */
+const char *sift_http_req_header(const struct sift_http_req *req,
+                                 const char *name);
+/** The (inflated) body; len 0 when there is none.  Not NUL-terminated. */
+const char *sift_http_req_body(const struct sift_http_req *req, size_t *len);
+/** Memory freed together with the request. */
+struct sift_arena *sift_http_req_arena(struct sift_http_req *req);
+/** "ip:port" of the client. */
+const char *sift_http_req_peer(const struct sift_http_req *req);
+/** The name of the token that authenticated the request, or "-". */
+const char *sift_http_req_principal(const struct sift_http_req *req);
+/** Non-zero once the client has disconnected. */
+int sift_http_req_is_closed(const struct sift_http_req *req);
+
+/* ---- replies (loop thread; exactly one per request) ---- */
+void sift_http_reply(struct sift_http_req *req, int status,
+                     const char *content_type, const void *body, size_t len);
+/** Replies with body->data as application/json; resets body. */
+void sift_http_reply_json(struct sift_http_req *req, int status,
+                          struct sift_buf *body);
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+void sift_http_reply_error(struct sift_http_req *req, int status,
+                           const char *type, const char *reason_fmt, ...);
+/** Adds a response header before the reply (e.g. Retry-After). */
+void sift_http_add_header(struct sift_http_req *req, const char *name,
+                          const char *value);
+
+/* ---- chunked streams (tail, export) ---- */
+int sift_http_stream_start(struct sift_http_req *req, int status,
+                           const char *content_type,
+                           sift_http_close_cb on_close, void *arg);
+/** Queues a chunk.  Returns SIFT_OK or SIFT_ESHUTDOWN if closed. */
+int sift_http_stream_write(struct sift_http_req *req, const void *p,
+                           size_t len);
+/** Bytes queued on the connection and not yet sent (for backpressure). */
+size_t sift_http_stream_pending(const struct sift_http_req *req);
+/** Ends the stream; the request is finished afterwards. */
+void sift_http_stream_end(struct sift_http_req *req);
+
+#endif /* SIFT_HTTP_H */

@@ -1,0 +1,167 @@
+/*
+ * segment.h - immutable segments: the builder that writes one, and the
+ * reader that the query engine uses.
+ *
+ * A segment is one byte image (format in src/store/segment_fmt.h) that
+ * lives either in memory (a sealed near-real-time segment) or in a file
+ * mapped with mmap; the reader is the same for both.  Docs are sorted by
+ * timestamp when the image is built, so doc ids 0..n-1 are in time order:
+ * a time range is a doc-id range and newest-first is reverse iteration.
+ *
+ * Fields: "message" and TEXT fields are tokenized (sift_tokenize());
+ * KEYWORD and NUMBER fields contribute their whole lowercased value as
+ * one term.  Low-cardinality KEYWORD fields also get a dictionary column
+ * and NUMBER fields a numeric column, for filters and aggregations that
+ * do not touch the doc store.  The pseudo-field "_template_id" holds each
+ * doc's template id as a term and a numeric column.
+ *
+ * Threads: a built image is immutable, so a reader may be used by any
+ * number of threads at once.  References are atomic.
+ */
+#ifndef SIFT_SEGMENT_H
+#define SIFT_SEGMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <roaring/roaring.h>
+
+#include "sift/buf.h"
+#include "sift/event.h"
+
+struct sift_segment;
+struct sift_segment_builder;
+
+/* Field capability flags, from sift_segment_field_info(). */
+#define SIFT_SEGF_TERMS 0x1u   /* has a term dictionary and postings */
+#define SIFT_SEGF_TEXT 0x2u    /* terms are tokens (TEXT / message) */
+#define SIFT_SEGF_KEYWORD 0x4u /* has a dictionary column */
+#define SIFT_SEGF_NUMBER 0x8u  /* has a numeric column */
+
+struct sift_segment_opts {
+    int zstd_level;          /* doc store compression level */
+    uint32_t block_bytes;    /* doc store block size before compression */
+    uint32_t max_dict_values;/* keyword column only below this cardinality */
+    uint8_t tier;            /* 0 hot, 1 warm, 2 cold (stored in header) */
+    const void *zstd_dict;   /* optional trained dictionary (cold) */
+    size_t zstd_dict_len;
+    /* Field type overrides (comma lists; NULL = infer). */
+    const char *text_fields;
+    const char *keyword_fields;
+    const char *numeric_fields;
+};
+
+/** Fills opts with defaults (zstd 3, 64 KiB blocks, 4096 dict values). */
+void sift_segment_opts_init(struct sift_segment_opts *opts);
+
+/* ---- builder (one thread) ---- */
+
+/** Creates a builder.  Borrows opts (copied). */
+int sift_segment_builder_new(const struct sift_segment_opts *opts,
+                             struct sift_segment_builder **out);
+void sift_segment_builder_free(struct sift_segment_builder *b);
+/** Adds one event (copied).  Returns SIFT_OK or SIFT_ENOMEM. */
+int sift_segment_builder_add(struct sift_segment_builder *b,
+                             const struct sift_event *ev);
+/** Number of docs added so far, and their approximate memory. */
+uint32_t sift_segment_builder_count(const struct sift_segment_builder *b);
+size_t sift_segment_builder_bytes(const struct sift_segment_builder *b);
+/**
+ * Sorts the docs by time and appends the segment image to out.  The
+ * builder may be freed or reset afterwards.  Returns SIFT_OK or a code.
+ */
+int sift_segment_builder_finish(struct sift_segment_builder *b,
+                                struct sift_buf *out);
+/** Empties the builder for reuse (keeps its options). */
+void sift_segment_builder_reset(struct sift_segment_builder *b);
+
+/* ---- reader ---- */
+
+/**
+ * Opens an image held in memory; takes ownership of data (released with
+ * sift_free() when the last reference goes).  Verifies header, footer and
+ * every section checksum.  Returns SIFT_OK, SIFT_ECORRUPT or SIFT_ENOMEM;
+ * on failure data is freed.
+ */
+int sift_segment_open_mem(void *data, size_t len, struct sift_segment **out);
+/** Maps and verifies a segment file.  Returns SIFT_OK, -errno, SIFT_ECORRUPT. */
+int sift_segment_open_file(const char *path, struct sift_segment **out);
+/** Opens an image without copying; data must outlive the reader (fuzzing). */
+int sift_segment_open_borrowed(const void *data, size_t len,
+                               struct sift_segment **out);
+struct sift_segment *sift_segment_ref(struct sift_segment *seg);
+void sift_segment_unref(struct sift_segment *seg);
+
+/* Header facts. */
+uint32_t sift_segment_doc_count(const struct sift_segment *seg);
+int64_t sift_segment_min_ts(const struct sift_segment *seg);
+int64_t sift_segment_max_ts(const struct sift_segment *seg);
+uint8_t sift_segment_tier(const struct sift_segment *seg);
+/** Size of the image in bytes (file size). */
+size_t sift_segment_bytes(const struct sift_segment *seg);
+/** The image bytes (borrowed), e.g. to write an in-memory segment out. */
+const void *sift_segment_image(const struct sift_segment *seg);
+
+/* Time column. */
+int64_t sift_segment_doc_ts(const struct sift_segment *seg, uint32_t doc);
+/** First doc whose ts >= ts_ns (doc_count when none). */
+uint32_t sift_segment_ts_lower_bound(const struct sift_segment *seg,
+                                     int64_t ts_ns);
+
+/* Fields. */
+uint32_t sift_segment_field_count(const struct sift_segment *seg);
+/** Name (borrowed, NUL-terminated), flags and number of distinct terms. */
+const char *sift_segment_field_info(const struct sift_segment *seg,
+                                    uint32_t field, unsigned *flags,
+                                    uint32_t *n_terms);
+/** Field index by name, or -1. */
+int sift_segment_field_find(const struct sift_segment *seg, const char *name,
+                            size_t name_len);
+
+/* Terms and postings. */
+/**
+ * The docs containing term in field as a new bitmap (release with
+ * roaring_bitmap_free()).  *out is NULL when the term is absent.
+ * Returns SIFT_OK, SIFT_ECORRUPT or SIFT_ENOMEM.
+ */
+int sift_segment_postings(const struct sift_segment *seg, uint32_t field,
+                          const char *term, size_t term_len,
+                          roaring_bitmap_t **out);
+/**
+ * Calls cb for every term of field starting with prefix (all terms when
+ * prefix_len is 0), in sorted order; cb returns non-zero to stop.  The
+ * term pointer is valid during the call only.  Returns SIFT_OK or
+ * SIFT_ECORRUPT.
+ */
+typedef int (*sift_term_cb)(const char *term, size_t len, void *arg);
+int sift_segment_terms(const struct sift_segment *seg, uint32_t field,
+                       const char *prefix, size_t prefix_len, sift_term_cb cb,
+                       void *arg);
+
+/* Columns. */
+/** Dictionary column: ordinal of doc's value, or UINT32_MAX if none. */
+uint32_t sift_segment_keyword_ord(const struct sift_segment *seg,
+                                  uint32_t field, uint32_t doc);
+/** Number of dictionary values and value by ordinal (borrowed). */
+uint32_t sift_segment_keyword_card(const struct sift_segment *seg,
+                                   uint32_t field);
+const char *sift_segment_keyword_value(const struct sift_segment *seg,
+                                       uint32_t field, uint32_t ord,
+                                       size_t *len);
+/** Numeric column: SIFT_OK with *out, or SIFT_ENOTFOUND if doc has none. */
+int sift_segment_number(const struct sift_segment *seg, uint32_t field,
+                        uint32_t doc, double *out);
+
+/* Doc store. */
+/**
+ * Appends the encoded doc (see sift_doc_decode()) to out.  Thread-safe;
+ * decompresses one block (a small per-thread cache keeps the last one).
+ * Returns SIFT_OK, SIFT_ECORRUPT, SIFT_ENOMEM or SIFT_EINVAL (bad id).
+ */
+int sift_segment_doc(const struct sift_segment *seg, uint32_t doc,
+                     struct sift_buf *out);
+
+/* Deletes (tombstones); NULL when nothing is deleted.  Borrowed. */
+const roaring_bitmap_t *sift_segment_deleted(const struct sift_segment *seg);
+
+#endif /* SIFT_SEGMENT_H */

@@ -1,0 +1,122 @@
+/*
+ * store.h - the storage engine: WAL, buffer, refresh, flush, manifest,
+ * recovery, and the snapshot that queries read.
+ *
+ * Write path (loop thread): sift_store_append() encodes a batch of events
+ * into one WAL record (with its source positions) and into the buffer,
+ * and calls the batch's durable callback once the WAL record is fsync'd
+ * (group commit every wal_sync_ms; 0 = per batch).  Sources acknowledge
+ * only in that callback.  Every refresh_ms the buffer is sealed into an
+ * immutable in-memory segment (searchable); every flush_ms (or past
+ * flush_bytes) sealed segments are written to disk on a worker (temp
+ * file, fsync, rename, manifest swap, fsync dir) and the WAL is trimmed.
+ *
+ * Read path (any thread): sift_store_snapshot() returns a refcounted set
+ * of immutable segments; a query holds it for as long as it runs and
+ * needs no lock.
+ *
+ * Recovery (in sift_store_open): load the manifest, verify segments
+ * (corrupt ones go to DATA_DIR/quarantine/), replay the WAL past the last
+ * flushed record, and restore the per-source positions.
+ */
+#ifndef SIFT_STORE_H
+#define SIFT_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sift/event.h"
+
+struct sift_config;
+struct sift_loop;
+struct sift_pool;
+struct sift_segment;
+struct sift_store;
+struct sift_snapshot;
+
+/** rc is SIFT_OK once durable, or the error that lost the batch. */
+typedef void (*sift_durable_cb)(void *arg, int rc);
+
+/**
+ * Opens DATA_DIR (created if missing), runs recovery, starts the refresh,
+ * WAL sync and flush timers on loop.  Borrows cfg, loop and pool for the
+ * store's lifetime.  Returns SIFT_OK, -errno (data dir unusable) or a code.
+ */
+int sift_store_open(const struct sift_config *cfg, struct sift_loop *loop,
+                    struct sift_pool *pool, struct sift_store **out);
+
+/**
+ * Syncs the WAL, stops the timers, waits for a running flush, and frees.
+ * Pending durable callbacks run (with SIFT_OK if their fsync succeeded,
+ * else SIFT_ESHUTDOWN).  Loop thread.
+ */
+void sift_store_close(struct sift_store *store);
+
+/**
+ * Appends a batch.  Copies the events and positions (borrows the
+ * arguments during the call).  cb(arg, rc) runs later on the loop thread
+ * exactly once, after the fsync covering the batch, unless this returns
+ * an error, in which case cb never runs:
+ *   SIFT_EBUSY     buffer over buffer_max_bytes (backpressure; retry)
+ *   SIFT_ENOSPACE  disk full; the store retries its WAL and recovers by
+ *                  itself when space returns
+ *   SIFT_EINVAL    n == 0 with n_pos == 0
+ * Loop thread.
+ */
+int sift_store_append(struct sift_store *store, const struct sift_event *evs,
+                      size_t n, const struct sift_srcpos *pos, size_t n_pos,
+                      sift_durable_cb cb, void *arg);
+
+/**
+ * The last position held for source key (from flushed data, the WAL and
+ * the buffer).  Returns SIFT_OK or SIFT_ENOTFOUND.  Loop thread.
+ */
+int sift_store_position(struct sift_store *store, const char *key,
+                        struct sift_srcpos *out);
+
+/** Non-zero while appends would return SIFT_EBUSY or SIFT_ENOSPACE. */
+int sift_store_is_full(const struct sift_store *store);
+
+/**
+ * Called on the loop thread whenever a refresh made new events searchable
+ * (live tail).  seg is the new in-memory segment (borrowed during the call).
+ */
+typedef void (*sift_refresh_cb)(struct sift_segment *seg, void *arg);
+void sift_store_on_refresh(struct sift_store *store, sift_refresh_cb cb,
+                           void *arg);
+
+/** Seals the buffer now (tests, tail).  Loop thread. */
+void sift_store_refresh(struct sift_store *store);
+/** Seals and schedules a flush now; cb runs when it is on disk. */
+void sift_store_flush(struct sift_store *store, sift_durable_cb cb, void *arg);
+
+/** Takes a snapshot of the searchable segments.  Any thread. */
+struct sift_snapshot *sift_store_snapshot(struct sift_store *store);
+void sift_snapshot_release(struct sift_snapshot *snap);
+size_t sift_snapshot_count(const struct sift_snapshot *snap);
+/** Segment i (borrowed from the snapshot), in time order of min_ts. */
+struct sift_segment *sift_snapshot_segment(const struct sift_snapshot *snap,
+                                           size_t i);
+
+struct sift_store_stats {
+    uint64_t docs;            /* searchable docs (memory + disk) */
+    uint64_t docs_buffered;   /* not yet searchable */
+    uint64_t segments_mem;
+    uint64_t segments_disk;
+    uint64_t bytes_disk;      /* segment files */
+    uint64_t bytes_mem;       /* sealed in-memory images */
+    uint64_t buffer_bytes;
+    uint64_t wal_bytes;
+    uint64_t wal_fsyncs;
+    uint64_t flushes;
+    uint64_t quarantined;
+    uint64_t appends_rejected; /* EBUSY + ENOSPACE */
+    int64_t last_fsync_ns;     /* duration of the last fsync */
+};
+void sift_store_stats(const struct sift_store *store,
+                      struct sift_store_stats *out);
+
+/** Quarantined segment file names (for /readyz), NULL-terminated; borrowed. */
+const char *const *sift_store_quarantined(const struct sift_store *store);
+
+#endif /* SIFT_STORE_H */

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs everything sift needs from Debian 12 packages (run as root).
+# Usage: scripts/deps.sh [--test]   (--test adds the test-only tools)
+set -euo pipefail
+
+build_pkgs=(
+    build-essential cmake pkg-config
+    libevent-dev librdkafka-dev libhiredis-dev libjansson-dev libzstd-dev
+    libcmocka-dev libinih-dev libroaring-dev libxxhash-dev libsystemd-dev
+    libpcre2-dev libjsmn-dev libssl-dev zlib1g-dev
+)
+test_pkgs=(
+    clang clang-format libclang-rt-14-dev
+    redis-server kcat curl rsyslog rsyslog-kafka rsyslog-hiredis
+    python3 python3-pytest python3-requests python3-redis
+    systemd prometheus sqlite3 ripgrep
+)
+
+want=("${build_pkgs[@]}")
+if [ "${1:-}" = "--test" ]; then
+    want+=("${test_pkgs[@]}")
+fi
+
+missing=()
+for p in "${want[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$p")
+    fi
+done
+
+if [ "${#missing[@]}" -eq 0 ]; then
+    exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "deps.sh: missing packages: ${missing[*]}; run as root to install" >&2
+    exit 1
+fi
+
+echo "deps.sh: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# Services shipped by these packages (redis, rsyslog) must not be started by
+# the package scripts; the tests start their own instances on free ports.
+printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+chmod +x /usr/sbin/policy-rc.d
+trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

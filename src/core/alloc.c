@@ -1,0 +1,111 @@
+/*
+ * alloc.c - heap wrappers with abort-on-OOM and failure injection.
+ *
+ * The injection counter is atomic so sanitizer builds stay quiet when
+ * worker threads allocate while a test arms it.  Context: any thread.
+ */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sift/alloc.h"
+
+static atomic_long fail_countdown; /* 0 = off; 1 = fail the next call */
+
+static int
+should_fail(void)
+{
+    long n = atomic_load_explicit(&fail_countdown, memory_order_relaxed);
+    if (n <= 0)
+        return 0;
+    if (n == 1)
+        return 1; /* stays armed: every later call fails too */
+    atomic_fetch_sub_explicit(&fail_countdown, 1, memory_order_relaxed);
+    return 0;
+}
+
+void
+sift_alloc_fail_after(long n)
+{
+    atomic_store(&fail_countdown, n < 0 ? 0 : n);
+}
+
+static void
+oom(size_t len)
+{
+    fprintf(stderr, "siftd: out of memory allocating %zu bytes\n", len);
+    abort();
+}
+
+void *
+sift_xmalloc(size_t len)
+{
+    void *p = malloc(len ? len : 1);
+    if (!p)
+        oom(len);
+    return p;
+}
+
+void *
+sift_xcalloc(size_t n, size_t len)
+{
+    void *p = calloc(n ? n : 1, len ? len : 1);
+    if (!p)
+        oom(n * len);
+    return p;
+}
+
+void *
+sift_xrealloc(void *p, size_t len)
+{
+    void *q = realloc(p, len ? len : 1);
+    if (!q)
+        oom(len);
+    return q;
+}
+
+char *
+sift_xstrdup(const char *s)
+{
+    return sift_xstrndup(s, strlen(s));
+}
+
+char *
+sift_xstrndup(const char *s, size_t len)
+{
+    char *p = sift_xmalloc(len + 1);
+    memcpy(p, s, len);
+    p[len] = '\0';
+    return p;
+}
+
+void *
+sift_try_malloc(size_t len)
+{
+    if (should_fail())
+        return NULL;
+    return malloc(len ? len : 1);
+}
+
+void *
+sift_try_calloc(size_t n, size_t len)
+{
+    if (should_fail())
+        return NULL;
+    return calloc(n ? n : 1, len ? len : 1);
+}
+
+void *
+sift_try_realloc(void *p, size_t len)
+{
+    if (should_fail())
+        return NULL;
+    return realloc(p, len ? len : 1);
+}
+
+void
+sift_free(void *p)
+{
+    free(p);
+}

@@ -1,0 +1,44 @@
+/*
+ * clock.c - wall clock with a test offset, and the monotonic clock.
+ *
+ * Context: any thread; the offset is an atomic.
+ */
+#include <stdatomic.h>
+#include <time.h>
+
+#include "sift/clock.h"
+
+static atomic_llong offset_ns;
+
+static int64_t
+read_clock(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (int64_t)ts.tv_sec * SIFT_NS_PER_SEC + (int64_t)ts.tv_nsec;
+}
+
+int64_t
+sift_clock_now_ns(void)
+{
+    return read_clock(CLOCK_REALTIME) +
+           (int64_t)atomic_load_explicit(&offset_ns, memory_order_relaxed);
+}
+
+int64_t
+sift_clock_mono_ns(void)
+{
+    return read_clock(CLOCK_MONOTONIC);
+}
+
+void
+sift_clock_set_offset_ns(int64_t off)
+{
+    atomic_store(&offset_ns, (long long)off);
+}
+
+int64_t
+sift_clock_get_offset_ns(void)
+{
+    return (int64_t)atomic_load(&offset_ns);
+}
