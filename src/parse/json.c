@@ -65,20 +65,33 @@ is_ws(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-/* Checks that js[a..b) is whitespace around at most one sep (0 = none). */
+/*
+ * Checks that js[a..b) is whitespace around at most one sep (0 = none);
+ * returns true, or false with *bad at the first unexpected byte.
+ */
 static bool
-sep_ok(const char *js, size_t a, size_t b, char sep)
+sep_at(const char *js, size_t a, size_t b, char sep, size_t *bad)
 {
     while (a < b && is_ws(js[a]))
         a++;
     if (sep) {
-        if (a >= b || js[a] != sep)
+        if (a >= b || js[a] != sep) {
+            *bad = a;
             return false;
+        }
         a++;
         while (a < b && is_ws(js[a]))
             a++;
     }
+    *bad = a;
     return a == b;
+}
+
+static bool
+sep_ok(const char *js, size_t a, size_t b, char sep)
+{
+    size_t bad;
+    return sep_at(js, a, b, sep, &bad);
 }
 
 /* Token span including the quotes of a string. */
@@ -212,10 +225,11 @@ full_name(struct jwalk *w, size_t plen, const char *k, size_t kl,
     size_t total = plen ? plen + 1 + kl : kl;
     if (total > w->x->o->max_field_name_bytes)
         return sift__pctx_fail(w->x, SIFT_ELIMIT, 0,
-                               "field name \"%.*s...\" is longer than %u "
-                               "bytes",
+                               "field name \"%.*s%s%.*s\" is %zu bytes, "
+                               "more than %u",
                                (int)(plen > 32 ? 32 : plen), w->pfx,
-                               w->x->o->max_field_name_bytes);
+                               plen ? "." : "", (int)(kl > 32 ? 32 : kl), k,
+                               total, w->x->o->max_field_name_bytes);
     if (!plen) {
         *name = k;
         *name_len = kl;
@@ -293,10 +307,11 @@ object(struct jwalk *w, int *ti, size_t plen, unsigned depth, bool emit)
         const jsmntok_t *val = &w->t[*ti + 1];
         if (key->type != JSMN_STRING || key->size != 1)
             return invalid(w, tok_begin(key));
-        if (!sep_ok(w->js, prev, tok_begin(key), k ? ',' : 0))
-            return invalid(w, prev);
-        if (!sep_ok(w->js, tok_end(key), tok_begin(val), ':'))
-            return invalid(w, tok_end(key));
+        size_t bad;
+        if (!sep_at(w->js, prev, tok_begin(key), k ? ',' : 0, &bad))
+            return invalid(w, bad);
+        if (!sep_at(w->js, tok_end(key), tok_begin(val), ':', &bad))
+            return invalid(w, bad);
 
         const char *kname;
         size_t kl;
@@ -338,8 +353,9 @@ object(struct jwalk *w, int *ti, size_t plen, unsigned depth, bool emit)
             return rc;
         prev = tok_end(val);
     }
-    if (!sep_ok(w->js, prev, (size_t)o->end - 1, 0))
-        return invalid(w, prev);
+    size_t bad;
+    if (!sep_at(w->js, prev, (size_t)o->end - 1, 0, &bad))
+        return invalid(w, bad);
     return SIFT_OK;
 }
 
@@ -373,16 +389,18 @@ array(struct jwalk *w, int *ti, const char *name, size_t nl, unsigned depth,
         if (*ti >= w->n)
             return invalid(w, prev);
         const jsmntok_t *el = &w->t[*ti];
-        if (!sep_ok(w->js, prev, tok_begin(el), k ? ',' : 0))
-            return invalid(w, prev);
+        size_t bad;
+        if (!sep_at(w->js, prev, tok_begin(el), k ? ',' : 0, &bad))
+            return invalid(w, bad);
         /* Elements of a raw array are validated, not emitted. */
         rc = value(w, ti, 0, name, nl, depth + 1, emit && scalars);
         if (rc)
             return rc;
         prev = tok_end(el);
     }
-    if (!sep_ok(w->js, prev, (size_t)a->end - 1, 0))
-        return invalid(w, prev);
+    size_t bad;
+    if (!sep_at(w->js, prev, (size_t)a->end - 1, 0, &bad))
+        return invalid(w, bad);
     return SIFT_OK;
 }
 
@@ -450,6 +468,11 @@ tokenize(struct sift__pctx *x, const char *js, size_t len,
     }
     if (r < 0)
         return jsmn_fail(x, r, p.pos);
+    if ((uint64_t)r > 4 * (uint64_t)x->o->max_fields + 64)
+        return sift__pctx_fail(x, SIFT_ELIMIT, 0,
+                               "more than %llu JSON values "
+                               "(4 x max_fields + 64)",
+                               (unsigned long long)(4 * (uint64_t)x->o->max_fields + 64));
     if (p.pos < len) /* jsmn stops at a NUL byte */
         return sift__pctx_fail(x, SIFT_EPARSE, p.pos,
                                "invalid JSON at byte %u", p.pos);
