@@ -52,8 +52,9 @@ double sift_score_from_z(double z);
 
 /**
  * Folds x into b with weight alpha (0 < alpha <= 1).  The first window
- * sets the level; afterwards x is first clipped to level +- 4 spreads so
- * an incident does not drag the baseline with it.  floor as in
+ * sets the level; afterwards x is clipped to level +- 3 spreads, and a
+ * value more than 2 spreads away gets alpha / 10, so an incident does not
+ * drag the baseline with it.  floor as in
  * sift_baseline_z().  Pure.
  */
 void sift_baseline_update(struct sift_baseline *b, double x, double alpha,

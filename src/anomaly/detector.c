@@ -8,8 +8,9 @@
  * outlier, which is the robustness the MAD gives offline.  A noise floor
  * keeps the spread of quiet series from collapsing to 0 (counts: Poisson
  * sqrt(level), at least 1).  Before being folded in, a value is clipped
- * to level +- 4 spreads so an ongoing incident does not become the new
- * normal within a few windows.
+ * to level +- 3 spreads, and a value more than 2 spreads away is folded
+ * in with a tenth of the weight, so an ongoing incident or a slow rise
+ * does not become the new normal within a few windows.
  *
  * The score is clamp(10 * z, 0, 100): 50 means five spreads from normal.
  *
@@ -20,7 +21,9 @@
 #include "sift/anomaly.h"
 
 #define SIGMA_PER_ABSDEV 1.253
-#define CLIP_SPREADS 4.0
+#define CLIP_SPREADS 3.0
+#define ANOMALOUS_SPREADS 2.0
+#define SLOW_FACTOR 0.1
 
 void
 sift_baseline_init(struct sift_baseline *b)
@@ -66,6 +69,11 @@ sift_baseline_update(struct sift_baseline *b, double x, double alpha,
     double s = spread(b, floor);
     double lo = b->level - CLIP_SPREADS * s, hi = b->level + CLIP_SPREADS * s;
     double v = x < lo ? lo : (x > hi ? hi : x);
+    /* An anomalous window barely moves the baseline, so a slow rise keeps
+     * being measured against the old normal; a lasting shift is still
+     * absorbed, ten times slower. */
+    if (fabs(x - b->level) > ANOMALOUS_SPREADS * s)
+        alpha *= SLOW_FACTOR;
     double dev = fabs(v - b->level);
     b->level += alpha * (v - b->level);
     b->absdev += alpha * (dev - b->absdev);

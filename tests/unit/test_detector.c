@@ -65,8 +65,9 @@ test_detector_outlier_is_clipped(void **state)
         sift_baseline_update(&b, 100, 0.1, 10);
     double before = b.level;
     sift_baseline_update(&b, 100000, 0.1, 10);
-    /* Clipped to level + 4 * floor(10): moves by at most 0.1 * 40. */
-    assert_true(b.level - before <= 4.0 + 1e-9);
+    /* Clipped to level + 3 * floor(10) and weighted alpha / 10: moves by
+     * at most 0.01 * 30. */
+    assert_true(b.level - before <= 0.3 + 1e-9);
     assert_true(b.level > before);
 }
 
