@@ -46,8 +46,9 @@
 #define MAX_INC 64
 #define MAX_ALERTS 4096
 
-static const char *svc_names[N_SVC] = {"HDFS", "Hadoop", "Spark", "Zookeeper",
-                                       "OpenStack", "OpenSSH", "Apache", "BGL"};
+static const char *svc_names[N_SVC] = {"HDFS",      "Hadoop",    "Spark",
+                                       "Zookeeper", "OpenStack", "OpenSSH",
+                                       "Apache",    "BGL"};
 static const double svc_rate[N_SVC] = {120, 60, 90, 40, 150, 80, 30, 100};
 
 struct line {
@@ -69,16 +70,16 @@ static const int inc_len[INC_KINDS] = {6, 6, 12, 30};
 struct incident {
     int kind, svc;
     int64_t start_win, end_win;
-    int64_t ref_win;     /* time-to-detect reference window */
+    int64_t ref_win; /* time-to-detect reference window */
     int detected;
-    int64_t ttd;         /* windows */
-    int novel;           /* new_pattern: index of the unseen line */
+    int64_t ttd; /* windows */
+    int novel;   /* new_pattern: index of the unseen line */
 };
 
 struct fired {
     char series[SIFT_ALERT_SERIES_MAX];
     int kind;
-    int64_t fire_win;    /* window index whose end fired it */
+    int64_t fire_win; /* window index whose end fired it */
 };
 
 static struct fired fired[MAX_ALERTS];
@@ -190,7 +191,6 @@ csv_field(const char **p, int *eol)
     return sift_buf_detach(&b, NULL);
 }
 
-
 static int
 load_system(const char *dir, const char *name, struct line *out)
 {
@@ -224,8 +224,10 @@ load_system(const char *dir, const char *name, struct line *out)
                 out[n].msg = f;
                 f = NULL;
             } else if (col == c_level) {
-                enum sift_anomaly_level l = sift_anomaly_level_parse(f, strlen(f));
-                out[n].level = (uint8_t)(l == SIFT_LVL_UNKNOWN ? SIFT_LVL_INFO : l);
+                enum sift_anomaly_level l =
+                    sift_anomaly_level_parse(f, strlen(f));
+                out[n].level =
+                    (uint8_t)(l == SIFT_LVL_UNKNOWN ? SIFT_LVL_INFO : l);
             }
             sift_free(f);
             col++;
@@ -276,8 +278,8 @@ run(uint64_t seed, double hours, int verbose, struct totals *t)
     /* Plan incidents. */
     struct incident inc[MAX_INC];
     int n_inc = 0;
-    for (int64_t w = 360 + (int64_t)(unif() * 60); w + 40 < n_win && n_inc < MAX_INC;
-         w += 120 + (int64_t)(unif() * 60)) {
+    for (int64_t w = 360 + (int64_t)(unif() * 60);
+         w + 40 < n_win && n_inc < MAX_INC; w += 120 + (int64_t)(unif() * 60)) {
         struct incident *x = &inc[n_inc];
         x->kind = n_inc % INC_KINDS;
         x->svc = (int)(rnd() % N_SVC);
@@ -293,16 +295,19 @@ run(uint64_t seed, double hours, int verbose, struct totals *t)
         for (int s = 0; s < N_SVC; s++) {
             struct incident *x = NULL;
             for (int i = 0; i < n_inc; i++)
-                if (inc[i].svc == s && w >= inc[i].start_win && w < inc[i].end_win)
+                if (inc[i].svc == s && w >= inc[i].start_win &&
+                    w < inc[i].end_win)
                     x = &inc[i];
             if (x && x->kind == INC_SILENCE)
                 continue;
             int n = poisson(svc_rate[s] * swing);
             double to_err = 0;
             if (x && x->kind == INC_RISE) {
-                to_err = 0.40 * (double)(w - x->start_win + 1) / inc_len[INC_RISE];
+                to_err =
+                    0.40 * (double)(w - x->start_win + 1) / inc_len[INC_RISE];
                 double share = svcs[s].err_share + to_err;
-                if (x->ref_win == x->start_win && share > 3 * svcs[s].err_share + 0.05)
+                if (x->ref_win == x->start_win &&
+                    share > 3 * svcs[s].err_share + 0.05)
                     x->ref_win = w + 1; /* sentinel fixed below */
             }
             for (int i = 0; i < n; i++) {
@@ -316,7 +321,8 @@ run(uint64_t seed, double hours, int verbose, struct totals *t)
                 int extra = (int)(0.25 * svc_rate[s] +
                                   3 * svcs[s].err_share * svc_rate[s]);
                 for (int i = 0; i < extra; i++) {
-                    struct line *l = &svcs[s].lines[rnd() % (uint64_t)svcs[s].n];
+                    struct line *l =
+                        &svcs[s].lines[rnd() % (uint64_t)svcs[s].n];
                     emit(an, d, t0 + w, s, l->msg, SIFT_LVL_ERROR);
                 }
             }
@@ -325,8 +331,10 @@ run(uint64_t seed, double hours, int verbose, struct totals *t)
                  * sent yet, picked at the incident's first window. */
                 if (w == x->start_win) {
                     int k = (int)(rnd() % (uint64_t)n_novel);
-                    for (int tries = 0; tries < n_novel; tries++, k = (k + 1) % n_novel)
-                        if (sift_drain_match(d, novel[k].msg, strlen(novel[k].msg)) == 0)
+                    for (int tries = 0; tries < n_novel;
+                         tries++, k = (k + 1) % n_novel)
+                        if (sift_drain_match(d, novel[k].msg,
+                                             strlen(novel[k].msg)) == 0)
                             break;
                     x->novel = k;
                 }
@@ -343,16 +351,18 @@ run(uint64_t seed, double hours, int verbose, struct totals *t)
         int hit = 0;
         for (int i = 0; i < n_inc; i++) {
             char want[64];
-            int wl = snprintf(want, sizeof(want), "service=%s", svc_names[inc[i].svc]);
+            int wl = snprintf(want, sizeof(want), "service=%s",
+                              svc_names[inc[i].svc]);
             if (strncmp(fired[a].series, want, (size_t)wl) != 0 ||
                 (fired[a].series[wl] != '\0' && fired[a].series[wl] != ' '))
                 continue;
             if (fw < inc[i].start_win || fw >= inc[i].end_win + 3)
                 continue;
             hit = 1;
-            int64_t ref = inc[i].kind == INC_RISE && inc[i].ref_win > inc[i].start_win
-                              ? inc[i].ref_win - 1
-                              : inc[i].start_win;
+            int64_t ref =
+                inc[i].kind == INC_RISE && inc[i].ref_win > inc[i].start_win
+                    ? inc[i].ref_win - 1
+                    : inc[i].start_win;
             int64_t ttd = fw - ref + 1;
             if (!inc[i].detected || ttd < inc[i].ttd)
                 inc[i].ttd = ttd;
@@ -383,7 +393,8 @@ run(uint64_t seed, double hours, int verbose, struct totals *t)
             printf("  incident %-11s %-9s win %lld-%lld %s ttd %lld\n",
                    inc_names[k], svc_names[inc[i].svc],
                    (long long)inc[i].start_win, (long long)inc[i].end_win,
-                   inc[i].detected ? "detected" : "MISSED", (long long)inc[i].ttd);
+                   inc[i].detected ? "detected" : "MISSED",
+                   (long long)inc[i].ttd);
     }
     sift_drain_free(d);
     sift_anomaly_free(an);
@@ -408,7 +419,8 @@ main(int argc, char **argv)
     for (int s = 0; s < N_SVC; s++) {
         svcs[s].n = load_system(dir, svc_names[s], svcs[s].lines);
         if (svcs[s].n <= 0) {
-            fprintf(stderr, "cannot read %s data under %s\n", svc_names[s], dir);
+            fprintf(stderr, "cannot read %s data under %s\n", svc_names[s],
+                    dir);
             return 1;
         }
         int e = 0;
@@ -433,7 +445,8 @@ main(int argc, char **argv)
     }
     double cpu = (double)(clock() - c0) / CLOCKS_PER_SEC;
     printf("anomaly scenarios: %d seeds x %.0f simulated hours, 10 s windows, "
-           "default scorer settings\n", seeds, hours);
+           "default scorer settings\n",
+           seeds, hours);
     printf("%-12s %9s %9s %14s %12s\n", "incident", "injected", "detected",
            "within 3 win", "mean ttd");
     for (int k = 0; k < INC_KINDS; k++)

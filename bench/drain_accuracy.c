@@ -253,9 +253,11 @@ main(int argc, char **argv)
     long n_total = 0;
     int n_sys = 0;
     printf("grouping accuracy on loghub-2k, ground truth: %s\n",
-           loghub2 ? "loghub-2.0 2k_dataset corrected"
-                   : "logparser loghub_2k_corrected (*_structured_corrected.csv)");
-    printf("no dataset-specific rules; same masks and settings for all systems\n");
+           loghub2
+               ? "loghub-2.0 2k_dataset corrected"
+               : "logparser loghub_2k_corrected (*_structured_corrected.csv)");
+    printf(
+        "no dataset-specific rules; same masks and settings for all systems\n");
     printf("%-10s %6s %8s %8s %10s\n", "system", "lines", "sift", "Drain",
            "templates");
     for (size_t s = 0; s < sizeof(systems) / sizeof(systems[0]); s++) {
@@ -263,11 +265,12 @@ main(int argc, char **argv)
         const char *name = systems[s].name;
         if (loghub2)
             snprintf(path, sizeof(path),
-                     "%s/%s/loghub-2.0/%s_2k.log_structured_corrected.csv",
-                     dir, name, name);
+                     "%s/%s/loghub-2.0/%s_2k.log_structured_corrected.csv", dir,
+                     name, name);
         else
-            snprintf(path, sizeof(path), "%s/%s/%s_2k.log_structured_corrected.csv",
-                     dir, name, name);
+            snprintf(path, sizeof(path),
+                     "%s/%s/%s_2k.log_structured_corrected.csv", dir, name,
+                     name);
         int n = read_csv(path, rows);
         if (n <= 0) {
             fprintf(stderr, "cannot read %s\n", path);
@@ -296,15 +299,16 @@ main(int argc, char **argv)
         sift_drain_new(&cfg, &d);
         double t0 = now_s();
         for (int i = 0; i < n; i++)
-            pred[i] = sift_drain_add(d, rows[i].content, strlen(rows[i].content),
-                                     (int64_t)i);
+            pred[i] = sift_drain_add(d, rows[i].content,
+                                     strlen(rows[i].content), (int64_t)i);
         t_total += now_s() - t0;
         n_total += n;
         double ga = grouping_accuracy(n, pred, rows);
         printf("%-10s %6d %8.3f %8.3f %10u", name, n, ga, systems[s].drain_ga,
                sift_drain_count(d));
         if (mismatches)
-            printf("  (%d lines whose Content is not in the raw log)", mismatches);
+            printf("  (%d lines whose Content is not in the raw log)",
+                   mismatches);
         printf("\n");
         if (dump && strcmp(dump, name) == 0) {
             sift_drain_foreach(d, dump_cb, NULL);
@@ -319,7 +323,8 @@ main(int argc, char **argv)
             sift_free(rows[i].event);
         }
     }
-    printf("%-10s %6s %8.3f %8.3f\n", "mean", "", sum / n_sys, sum_drain / n_sys);
+    printf("%-10s %6s %8.3f %8.3f\n", "mean", "", sum / n_sys,
+           sum_drain / n_sys);
     printf("mining cost: %.2f us/line (first pass, cold templates)\n",
            t_total * 1e6 / (double)n_total);
     return 0;

@@ -33,9 +33,9 @@ struct sift_buf;
 
 /** Robust EWMA baseline of one series.  Transparent value type. */
 struct sift_baseline {
-    double level;       /* EWMA of the value */
-    double absdev;      /* EWMA of |value - level| (MAD-like spread) */
-    uint32_t n;         /* windows observed */
+    double level;  /* EWMA of the value */
+    double absdev; /* EWMA of |value - level| (MAD-like spread) */
+    uint32_t n;    /* windows observed */
 };
 
 /** Zero baseline (no windows seen). */
@@ -89,34 +89,34 @@ enum sift_alert_label {
 
 /** One alert as sinks and the API see it (a value copy). */
 struct sift_alert {
-    uint64_t id;                      /* unique, increasing */
+    uint64_t id;                        /* unique, increasing */
     char series[SIFT_ALERT_SERIES_MAX]; /* "service=api level=error" */
-    uint64_t series_key;              /* hash of series + kind */
-    uint8_t kind;                     /* enum sift_alert_kind */
-    uint8_t state;                    /* enum sift_alert_state */
-    uint8_t label;                    /* enum sift_alert_label */
-    double score;                     /* highest score while firing */
+    uint64_t series_key;                /* hash of series + kind */
+    uint8_t kind;                       /* enum sift_alert_kind */
+    uint8_t state;                      /* enum sift_alert_state */
+    uint8_t label;                      /* enum sift_alert_label */
+    double score;                       /* highest score while firing */
     double last_score;
-    double threshold;                 /* threshold in force when it fired */
-    int64_t started_ns;               /* start of the first window over */
-    int64_t updated_ns;               /* end of the last window scored */
-    int64_t resolved_ns;              /* 0 while firing */
-    uint32_t n_windows;               /* windows over threshold */
+    double threshold;    /* threshold in force when it fired */
+    int64_t started_ns;  /* start of the first window over */
+    int64_t updated_ns;  /* end of the last window scored */
+    int64_t resolved_ns; /* 0 while firing */
+    uint32_t n_windows;  /* windows over threshold */
 };
 
 enum sift_alert_event {
-    SIFT_ALERT_EV_FIRE = 1,    /* new alert */
-    SIFT_ALERT_EV_UPDATE = 2,  /* firing alert got a higher score or re-opened */
+    SIFT_ALERT_EV_FIRE = 1,   /* new alert */
+    SIFT_ALERT_EV_UPDATE = 2, /* firing alert got a higher score or re-opened */
     SIFT_ALERT_EV_RESOLVE = 3,
 };
 
 struct sift_alerts_cfg {
-    double threshold;          /* base score threshold, 0..100 */
-    uint32_t hold_windows;     /* windows over threshold before firing */
-    uint32_t resolve_windows;  /* windows under threshold before resolving */
-    int64_t cooldown_ns;       /* after resolving, re-open the same alert */
-    double fp_raise;           /* threshold raise per false positive */
-    double max_raise;          /* bound on the total raise */
+    double threshold;         /* base score threshold, 0..100 */
+    uint32_t hold_windows;    /* windows over threshold before firing */
+    uint32_t resolve_windows; /* windows under threshold before resolving */
+    int64_t cooldown_ns;      /* after resolving, re-open the same alert */
+    double fp_raise;          /* threshold raise per false positive */
+    double max_raise;         /* bound on the total raise */
 };
 
 /** Called for every transition; alert borrows (copy what you keep). */
@@ -181,8 +181,8 @@ enum sift_anomaly_level {
 struct sift_anomaly_rec {
     int64_t ts_ns;
     uint32_t template_id;
-    uint8_t level;              /* enum sift_anomaly_level */
-    uint8_t service_len;        /* bytes used in service */
+    uint8_t level;                          /* enum sift_anomaly_level */
+    uint8_t service_len;                    /* bytes used in service */
     char service[SIFT_ANOMALY_SERVICE_MAX]; /* cut, not NUL-terminated */
     uint32_t pad;
 };
@@ -193,18 +193,17 @@ enum sift_anomaly_level sift_anomaly_level_parse(const char *s, size_t len);
 /** Fills rec from event parts (service cut to SIFT_ANOMALY_SERVICE_MAX). */
 void sift_anomaly_rec_init(struct sift_anomaly_rec *rec, int64_t ts_ns,
                            const char *service, size_t service_len,
-                           enum sift_anomaly_level level,
-                           uint32_t template_id);
+                           enum sift_anomaly_level level, uint32_t template_id);
 
 struct sift_anomaly_cfg {
-    int64_t window_ns;          /* default 10 s */
-    uint32_t ring_records;      /* ring capacity (rounded up to 2^k) */
-    uint32_t warmup_windows;    /* windows a series needs before alerting */
+    int64_t window_ns;              /* default 10 s */
+    uint32_t ring_records;          /* ring capacity (rounded up to 2^k) */
+    uint32_t warmup_windows;        /* windows a series needs before alerting */
     uint32_t global_warmup_windows; /* windows before "new pattern" counts */
-    double alpha;               /* EWMA weight per window */
-    int64_t idle_flush_ns;      /* close windows by wall time after this
-                                   much silence (0 = window_ns) */
-    uint32_t max_series;        /* memory cap; least-recently-seen evicted */
+    double alpha;                   /* EWMA weight per window */
+    int64_t idle_flush_ns;          /* close windows by wall time after this
+                                       much silence (0 = window_ns) */
+    uint32_t max_series; /* memory cap; least-recently-seen evicted */
     struct sift_alerts_cfg alerts;
 };
 

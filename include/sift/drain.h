@@ -34,17 +34,18 @@ struct sift_drain;
 struct sift_drain_cfg {
     uint32_t max_templates; /* 0 = default 10000 */
     double sim_threshold;   /* 0 = default (see drain.c) */
-    uint32_t key_tokens;    /* prefix tokens used as tree keys, 0..2; 0 = default */
+    uint32_t
+        key_tokens; /* prefix tokens used as tree keys, 0..2; 0 = default */
 };
 
 /** Summary of one template (all fields copied; text borrows, see above). */
 struct sift_drain_info {
     uint32_t id;
     uint32_t n_tokens;
-    uint64_t count;         /* messages absorbed since creation */
+    uint64_t count; /* messages absorbed since creation */
     int64_t first_seen_ns;
     int64_t last_seen_ns;
-    const char *text;       /* template, tokens joined by one space; NUL-terminated */
+    const char *text; /* template, tokens joined by one space; NUL-terminated */
     size_t text_len;
 };
 

@@ -31,11 +31,11 @@
 
 struct sstate {
     uint64_t key;
-    uint32_t over;       /* consecutive windows over threshold */
-    uint32_t under;      /* consecutive windows under, while firing */
+    uint32_t over;  /* consecutive windows over threshold */
+    uint32_t under; /* consecutive windows under, while firing */
     int firing;
-    uint64_t cur_id;     /* latest alert of this series, 0 = none */
-    double raise;        /* feedback raise of the threshold */
+    uint64_t cur_id; /* latest alert of this series, 0 = none */
+    double raise;    /* feedback raise of the threshold */
     struct sstate *next;
 };
 
@@ -51,8 +51,8 @@ struct sift_alerts {
 };
 
 int
-sift_alerts_new(const struct sift_alerts_cfg *cfg, sift_alert_cb cb,
-                void *arg, struct sift_alerts **out)
+sift_alerts_new(const struct sift_alerts_cfg *cfg, sift_alert_cb cb, void *arg,
+                struct sift_alerts **out)
 {
     struct sift_alerts *a = sift_xcalloc(1, sizeof(*a));
     a->cfg = *cfg;
@@ -280,14 +280,10 @@ const char *
 sift_alert_kind_name(enum sift_alert_kind kind)
 {
     switch (kind) {
-    case SIFT_ALERT_SPIKE:
-        return "spike";
-    case SIFT_ALERT_DROP:
-        return "drop";
-    case SIFT_ALERT_NEW_PATTERN:
-        return "new_pattern";
-    case SIFT_ALERT_ERROR_RATIO:
-        return "error_ratio";
+    case SIFT_ALERT_SPIKE: return "spike";
+    case SIFT_ALERT_DROP: return "drop";
+    case SIFT_ALERT_NEW_PATTERN: return "new_pattern";
+    case SIFT_ALERT_ERROR_RATIO: return "error_ratio";
     }
     return "unknown";
 }
@@ -343,7 +339,7 @@ sift_alert_to_json(const struct sift_alert *al, struct sift_buf *out)
                      al->score, al->last_score, al->threshold,
                      al->started_ns / 1000000, al->updated_ns / 1000000,
                      al->resolved_ns / 1000000, al->n_windows,
-                     al->label == SIFT_LABEL_FALSE_POSITIVE   ? "false_positive"
+                     al->label == SIFT_LABEL_FALSE_POSITIVE  ? "false_positive"
                      : al->label == SIFT_LABEL_TRUE_POSITIVE ? "true_positive"
                                                              : "");
     struct sift_buf q = SIFT_BUF_INIT;

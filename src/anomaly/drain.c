@@ -22,9 +22,9 @@
  * while values that differ in digits or punctuation are usually one
  * variable.  Counting such a position against the match (not just as
  * "not equal") is sift's addition to Drain; it lifts mean grouping
- * accuracy on loghub-2k from 0.930 to 0.938 (docs/anomaly.md).  At sim >= threshold
- * the template absorbs the message (differing positions become "<*>");
- * otherwise a new template is created in the message's own leaf.
+ * accuracy on loghub-2k from 0.930 to 0.938 (docs/anomaly.md).  At sim >=
+ * threshold the template absorbs the message (differing positions become
+ * "<*>"); otherwise a new template is created in the message's own leaf.
  *
  * Invariants.  A cluster's id never changes; ids come from next_id and are
  * never reused, also after eviction.  Every live cluster is in exactly one
@@ -51,7 +51,7 @@
 #include "sift/log.h"
 
 #define DEFAULT_MAX_TEMPLATES 10000u
-#define DEFAULT_SIM 0.7        /* tuned on loghub-2k, see docs/anomaly.md */
+#define DEFAULT_SIM 0.7 /* tuned on loghub-2k, see docs/anomaly.md */
 #define DEFAULT_KEY_TOKENS 2u
 #define WILD "<*>"
 #define WILD_LEN 3u
@@ -64,13 +64,13 @@ struct cluster {
     int64_t first_seen_ns;
     int64_t last_seen_ns;
     uint64_t leaf_key;
-    struct cluster *leaf_next;    /* same leaf */
-    struct cluster *id_next;      /* same id bucket */
-    struct cluster *lru_prev;     /* towards the head (more recent) */
+    struct cluster *leaf_next; /* same leaf */
+    struct cluster *id_next;   /* same id bucket */
+    struct cluster *lru_prev;  /* towards the head (more recent) */
     struct cluster *lru_next;
-    char *text;                   /* owned; tokens joined by ' ' */
+    char *text; /* owned; tokens joined by ' ' */
     uint32_t text_len;
-    uint32_t *tok_off;            /* into text; n_tokens entries */
+    uint32_t *tok_off; /* into text; n_tokens entries */
     uint32_t *tok_len;
     uint64_t *tok_hash;
 };
@@ -88,10 +88,10 @@ struct sift_drain {
     uint32_t next_id;
     uint32_t n_clusters;
     uint64_t n_evicted;
-    struct leaf **leaves;          /* chained, n_leaf_buckets */
+    struct leaf **leaves; /* chained, n_leaf_buckets */
     uint32_t n_leaf_buckets;
     uint32_t n_leaves;
-    struct cluster **ids;          /* chained, n_id_buckets */
+    struct cluster **ids; /* chained, n_id_buckets */
     uint32_t n_id_buckets;
     struct cluster *lru_head;
     struct cluster *lru_tail;
@@ -440,8 +440,7 @@ cluster_remove(struct sift_drain *d, struct cluster *c)
 
 /* Sets c's text from token strings tok[k][0..len[k]). */
 static void
-cluster_set_text(struct cluster *c, const char *const *tok,
-                 const uint32_t *len)
+cluster_set_text(struct cluster *c, const char *const *tok, const uint32_t *len)
 {
     size_t total = 0;
     for (uint32_t k = 0; k < c->n_tokens; k++)
@@ -574,7 +573,6 @@ sift_drain_free(struct sift_drain *d)
     sift_free(d);
 }
 
-
 /* A word: letters only, maybe one trailing '.', ',', ':' or ';'. */
 static int
 is_word(const char *t, uint32_t n)
@@ -632,8 +630,7 @@ best_match(struct sift_drain *d, double *sim_out)
                         penalty++;
                 }
             }
-            double sim = ((double)same - (double)penalty) /
-                         (double)d->n_tok;
+            double sim = ((double)same - (double)penalty) / (double)d->n_tok;
             if (sim > best_sim || (sim == best_sim && n_const > best_const)) {
                 best = c;
                 best_sim = sim;
@@ -660,8 +657,7 @@ touch(struct sift_drain *d, struct cluster *c, int64_t ts_ns)
 }
 
 uint32_t
-sift_drain_add(struct sift_drain *d, const char *msg, size_t len,
-               int64_t ts_ns)
+sift_drain_add(struct sift_drain *d, const char *msg, size_t len, int64_t ts_ns)
 {
     scan(d, msg, len);
     if (d->n_tok == 0)
@@ -760,8 +756,7 @@ sift_drain_evicted(const struct sift_drain *d)
 }
 
 void
-sift_drain_foreach(const struct sift_drain *d, sift_drain_each_cb fn,
-                   void *arg)
+sift_drain_foreach(const struct sift_drain *d, sift_drain_each_cb fn, void *arg)
 {
     for (const struct cluster *c = d->lru_head; c; c = c->lru_next) {
         struct sift_drain_info info;
@@ -910,7 +905,8 @@ sift_drain_load(struct sift_drain *d, const char *path)
     n = getline(&line, &cap, f);
     unsigned next_id = 0;
     unsigned long long evicted = 0;
-    if (n <= 0 || sscanf(line, "sift-drain 1 %u %llu", &next_id, &evicted) != 2 ||
+    if (n <= 0 ||
+        sscanf(line, "sift-drain 1 %u %llu", &next_id, &evicted) != 2 ||
         next_id == 0) {
         rc = SIFT_CORRUPT_BKPT("drain header");
         goto out;

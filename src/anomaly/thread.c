@@ -34,11 +34,11 @@
  * tests and benches, with no thread started.
  */
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
-#include <math.h>
 #include <time.h>
 
 #include <xxhash.h>
@@ -57,14 +57,14 @@ struct series {
     uint64_t key;
     char name[SIFT_ALERT_SERIES_MAX];
     uint8_t type;
-    uint32_t count;           /* current window */
-    uint32_t errors;          /* current window (service series) */
-    uint32_t age;             /* windows closed since creation */
-    int is_new;               /* template first seen after global warm-up */
+    uint32_t count;  /* current window */
+    uint32_t errors; /* current window (service series) */
+    uint32_t age;    /* windows closed since creation */
+    int is_new;      /* template first seen after global warm-up */
     struct sift_baseline cnt;
     struct sift_baseline ratio;
     int64_t last_seen_win;
-    struct series *next;      /* hash chain */
+    struct series *next; /* hash chain */
     struct series *lru_prev, *lru_next;
 };
 
@@ -84,8 +84,8 @@ struct sift_anomaly {
     uint32_t n_buckets;
     uint32_t n_series;
     struct series *lru_head, *lru_tail;
-    int64_t cur_win;           /* index of the open window, -1 = none */
-    uint64_t n_windows;        /* windows closed */
+    int64_t cur_win;    /* index of the open window, -1 = none */
+    uint64_t n_windows; /* windows closed */
     int64_t last_rec_wall_ns;
     int64_t last_idle_close_ns;
     /* Shared. */
@@ -125,16 +125,12 @@ sift_anomaly_level_parse(const char *s, size_t len)
         return c2 == 'm' ? SIFT_LVL_FATAL : SIFT_LVL_ERROR;
     case 'f': /* fatal */
     case 'c': /* critical, crit */
-    case 'a': /* alert */
-        return SIFT_LVL_FATAL;
-    case 'w': /* warn, warning */
-        return SIFT_LVL_WARN;
+    case 'a': /* alert */ return SIFT_LVL_FATAL;
+    case 'w': /* warn, warning */ return SIFT_LVL_WARN;
     case 'i': /* info */
-    case 'n': /* notice */
-        return SIFT_LVL_INFO;
+    case 'n': /* notice */ return SIFT_LVL_INFO;
     case 'd': /* debug */
-    case 't': /* trace */
-        return SIFT_LVL_DEBUG;
+    case 't': /* trace */ return SIFT_LVL_DEBUG;
     }
     return SIFT_LVL_UNKNOWN;
 }
@@ -295,8 +291,8 @@ series_get(struct sift_anomaly *an, enum series_type type, const char *name,
     memcpy(s->name, name, name_len);
     sift_baseline_init(&s->cnt);
     sift_baseline_init(&s->ratio);
-    s->is_new = type == SER_TEMPLATE &&
-                an->n_windows >= an->cfg.global_warmup_windows;
+    s->is_new =
+        type == SER_TEMPLATE && an->n_windows >= an->cfg.global_warmup_windows;
     uint32_t b = (uint32_t)(key & (an->n_buckets - 1));
     s->next = an->buckets[b];
     an->buckets[b] = s;
@@ -324,8 +320,7 @@ sqrt_frac(double p, uint32_t n)
 }
 
 static void
-score_series(struct sift_anomaly *an, struct series *s, int64_t ws,
-             int64_t we)
+score_series(struct sift_anomaly *an, struct series *s, int64_t ws, int64_t we)
 {
     const struct sift_anomaly_cfg *c = &an->cfg;
     int warm = s->cnt.n >= c->warmup_windows;
@@ -334,14 +329,13 @@ score_series(struct sift_anomaly *an, struct series *s, int64_t ws,
     double z = warm ? sift_baseline_z(&s->cnt, x, floor) : 0;
     switch ((enum series_type)s->type) {
     case SER_SERVICE: {
-        sift_alerts_observe(an->alerts, alert_key(s, SIFT_ALERT_SPIKE),
-                            s->name, SIFT_ALERT_SPIKE,
-                            z > 0 ? sift_score_from_z(z) : 0, 0, ws, we);
+        sift_alerts_observe(an->alerts, alert_key(s, SIFT_ALERT_SPIKE), s->name,
+                            SIFT_ALERT_SPIKE, z > 0 ? sift_score_from_z(z) : 0,
+                            0, ws, we);
         int busy = s->cnt.level >= SIFT__ANOMALY_BUSY_MIN;
-        sift_alerts_observe(an->alerts, alert_key(s, SIFT_ALERT_DROP),
-                            s->name, SIFT_ALERT_DROP,
-                            z < 0 && busy ? sift_score_from_z(z) : 0, 0, ws,
-                            we);
+        sift_alerts_observe(
+            an->alerts, alert_key(s, SIFT_ALERT_DROP), s->name, SIFT_ALERT_DROP,
+            z < 0 && busy ? sift_score_from_z(z) : 0, 0, ws, we);
         double ratio = s->count ? (double)s->errors / s->count : 0;
         double p = s->ratio.level;
         double rfloor = 0.02 + (s->count ? sqrt_frac(p, s->count) : 0);
@@ -356,9 +350,9 @@ score_series(struct sift_anomaly *an, struct series *s, int64_t ws,
         break;
     }
     case SER_ERRORS:
-        sift_alerts_observe(an->alerts, alert_key(s, SIFT_ALERT_SPIKE),
-                            s->name, SIFT_ALERT_SPIKE,
-                            z > 0 ? sift_score_from_z(z) : 0, 0, ws, we);
+        sift_alerts_observe(an->alerts, alert_key(s, SIFT_ALERT_SPIKE), s->name,
+                            SIFT_ALERT_SPIKE, z > 0 ? sift_score_from_z(z) : 0,
+                            0, ws, we);
         break;
     case SER_TEMPLATE: {
         /* A new template scores 100 on a burst during its first windows,

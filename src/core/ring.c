@@ -29,10 +29,10 @@ struct sift_ring {
     size_t mask;
     unsigned char *slots;
     alignas(CACHE_LINE) _Atomic uint64_t head; /* producer writes */
-    uint64_t tail_cache;                        /* producer's view of tail */
+    uint64_t tail_cache;                       /* producer's view of tail */
     _Atomic uint64_t dropped;
     alignas(CACHE_LINE) _Atomic uint64_t tail; /* consumer writes */
-    uint64_t head_cache;                        /* consumer's view of head */
+    uint64_t head_cache;                       /* consumer's view of head */
 };
 
 int

@@ -92,7 +92,7 @@ test_alerts_resolve_and_dedup_in_cooldown(void **state)
     struct sift_alerts *a = state[0];
     const double fire[] = {60, 60, 60, 90}; /* fire at 2, update at 3 */
     feed(a, 0, fire, 4);
-    const double calm[] = {10, 10};          /* resolves at window 5 */
+    const double calm[] = {10, 10}; /* resolves at window 5 */
     feed(a, 4, calm, 2);
     struct sift_alert al;
     assert_int_equal(sift_alerts_get(a, 1, &al), SIFT_OK);

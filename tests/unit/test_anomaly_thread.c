@@ -62,10 +62,9 @@ push_window(struct sift_anomaly *an, int64_t win, int n_info, int n_err)
     for (int i = 0; i < n_info + n_err; i++) {
         struct sift_anomaly_rec rec;
         int err = i >= n_info;
-        sift_anomaly_rec_init(&rec, base + win * 10 * SIFT_NS_PER_SEC + i * 1000,
-                              "checkout", 8,
-                              err ? SIFT_LVL_ERROR : SIFT_LVL_INFO,
-                              err ? 2u : 1u);
+        sift_anomaly_rec_init(
+            &rec, base + win * 10 * SIFT_NS_PER_SEC + i * 1000, "checkout", 8,
+            err ? SIFT_LVL_ERROR : SIFT_LVL_INFO, err ? 2u : 1u);
         push_all(an, &rec);
     }
 }
@@ -97,8 +96,8 @@ test_anomaly_thread_error_spike_alerts(void **state)
     /* Checked after join: the thread is gone, no race on seen. */
     assert_true(seen.n_fire >= 1);
     assert_true(seen.n_resolve >= 1);
-    assert_true(seen.first.started_ns >=
-                INT64_C(1700000000) * SIFT_NS_PER_SEC + 40 * 10 * SIFT_NS_PER_SEC);
+    assert_true(seen.first.started_ns >= INT64_C(1700000000) * SIFT_NS_PER_SEC +
+                                             40 * 10 * SIFT_NS_PER_SEC);
     /* Every refused push was counted as a drop (the test then retried). */
     assert_int_equal(sift_anomaly_dropped(an), n_refused);
     /* Feedback crosses to the thread; restart to apply it. */

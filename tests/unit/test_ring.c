@@ -3,11 +3,11 @@
  * run checked for order and loss (run under ThreadSanitizer in build-tsan).
  */
 #include <pthread.h>
-#include <stdlib.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 
 #include <cmocka.h>
 
