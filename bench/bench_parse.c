@@ -62,10 +62,9 @@ static const char *const filebeat[] = {
     "\"filebeat\",\"version\":\"8.13.4\"}}",
 };
 
-static const char *const systems[] = {"Apache", "BGL",      "HDFS",
-                                      "HPC",    "Hadoop",   "Linux",
-                                      "OpenSSH", "OpenStack", "Spark",
-                                      "Zookeeper"};
+static const char *const systems[] = {
+    "Apache", "BGL",     "HDFS",      "HPC",   "Hadoop",
+    "Linux",  "OpenSSH", "OpenStack", "Spark", "Zookeeper"};
 
 struct lines {
     char *buf;

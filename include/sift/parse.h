@@ -39,7 +39,7 @@ struct sift_config;
 struct sift__parse_compiled;
 
 enum sift_parse_format {
-    SIFT_PARSE_AUTO = 0,  /* '{' -> json, '<PRI>' -> syslog, else text */
+    SIFT_PARSE_AUTO = 0, /* '{' -> json, '<PRI>' -> syslog, else text */
     SIFT_PARSE_JSON = 1,
     SIFT_PARSE_TEXT = 2,
     SIFT_PARSE_SYSLOG = 3,
@@ -56,21 +56,22 @@ enum sift_parse_format {
  */
 struct sift_parse_opts {
     enum sift_parse_format format;
-    const char *message_field;   /* "message" */
-    const char *timestamp_field; /* "@timestamp"; then "timestamp","ts","time" */
-    const char *service_field;   /* "service.name"; then fields.service,
-                                    program, syslog.appname, app */
-    const char *extra_fields;    /* "k=v,k=v": KEYWORD fields on every event;
-                                    NULL or "" = none */
-    const char *text_fields;     /* comma lists of field names whose type */
-    const char *keyword_fields;  /* is forced (TEXT / KEYWORD / NUMBER); */
-    const char *numeric_fields;  /* NULL or "" = none */
-    uint32_t max_fields;         /* per event, excluding derived/static */
+    const char *message_field; /* "message" */
+    const char
+        *timestamp_field;       /* "@timestamp"; then "timestamp","ts","time" */
+    const char *service_field;  /* "service.name"; then fields.service,
+                                   program, syslog.appname, app */
+    const char *extra_fields;   /* "k=v,k=v": KEYWORD fields on every event;
+                                   NULL or "" = none */
+    const char *text_fields;    /* comma lists of field names whose type */
+    const char *keyword_fields; /* is forced (TEXT / KEYWORD / NUMBER); */
+    const char *numeric_fields; /* NULL or "" = none */
+    uint32_t max_fields;        /* per event, excluding derived/static */
     uint32_t max_field_name_bytes; /* dotted name */
-    uint32_t max_value_bytes;    /* one field value after unescaping */
-    uint32_t max_depth;          /* JSON nesting (top object = 1), <= 128 */
-    uint32_t max_line_bytes;     /* one line / one event */
-    bool keep_metadata;          /* keep JSON "@metadata.*" as fields */
+    uint32_t max_value_bytes;      /* one field value after unescaping */
+    uint32_t max_depth;            /* JSON nesting (top object = 1), <= 128 */
+    uint32_t max_line_bytes;       /* one line / one event */
+    bool keep_metadata;            /* keep JSON "@metadata.*" as fields */
     /* private: set by sift_parse_opts_compile() */
     struct sift__parse_compiled *compiled;
 };
@@ -79,10 +80,10 @@ struct sift_parse_opts {
 
 /** Why a line was rejected; filled only when a call fails. */
 struct sift_parse_error {
-    int rc;                 /* SIFT_EPARSE, SIFT_ELIMIT or SIFT_ENOMEM */
-    size_t offset;          /* byte offset in the line, when meaningful */
-    size_t line_no;         /* 1-based in sift_parse_lines(); 0 otherwise */
-    const char *line;       /* the offending line, borrowed from the input */
+    int rc;           /* SIFT_EPARSE, SIFT_ELIMIT or SIFT_ENOMEM */
+    size_t offset;    /* byte offset in the line, when meaningful */
+    size_t line_no;   /* 1-based in sift_parse_lines(); 0 otherwise */
+    const char *line; /* the offending line, borrowed from the input */
     size_t line_len;
     char reason[SIFT_PARSE_REASON_MAX]; /* NUL-terminated, for the DLQ */
 };
@@ -182,8 +183,8 @@ enum sift_bulk_action {
     SIFT_BULK_INVALID = 0, /* the action line was malformed */
     SIFT_BULK_INDEX = 1,
     SIFT_BULK_CREATE = 2,
-    SIFT_BULK_DELETE = 3,  /* not supported: item status 400 */
-    SIFT_BULK_UPDATE = 4,  /* not supported: item status 400 */
+    SIFT_BULK_DELETE = 3, /* not supported: item status 400 */
+    SIFT_BULK_UPDATE = 4, /* not supported: item status 400 */
 };
 
 /*
@@ -193,15 +194,15 @@ enum sift_bulk_action {
  * store refuses the batch) before building the response.
  */
 struct sift_bulk_item {
-    uint8_t action;          /* enum sift_bulk_action */
-    uint16_t status;         /* HTTP status for this item */
-    const char *index;       /* action's _index, else the default index */
+    uint8_t action;    /* enum sift_bulk_action */
+    uint16_t status;   /* HTTP status for this item */
+    const char *index; /* action's _index, else the default index */
     uint32_t index_len;
-    const char *id;          /* action's _id, else generated (arena) */
+    const char *id; /* action's _id, else generated (arena) */
     uint32_t id_len;
-    size_t line_no;          /* 1-based line of the action in the body */
-    struct sift_event ev;    /* valid when status == 201 */
-    const char *error_type;  /* NULL when status == 201 */
+    size_t line_no;         /* 1-based line of the action in the body */
+    struct sift_event ev;   /* valid when status == 201 */
+    const char *error_type; /* NULL when status == 201 */
     const char *error_reason;
 };
 
@@ -209,8 +210,8 @@ struct sift_bulk_item {
 struct sift_bulk {
     struct sift_bulk_item *items; /* heap, n_items long */
     size_t n_items;
-    size_t n_errors;              /* items with status != 201 */
-    size_t cap;                   /* private */
+    size_t n_errors; /* items with status != 201 */
+    size_t cap;      /* private */
 };
 
 /**

@@ -46,12 +46,12 @@ enum sift_pipeline_stage {
 
 /** Per-source counters (exported as metrics). */
 struct sift_pipeline_source_stats {
-    char name[32];      /* "http", "kafka", "redis", "bulk" */
-    uint64_t events;    /* accepted into the store */
-    uint64_t bytes;     /* raw bytes of accepted events */
-    uint64_t rejected;  /* unparseable or over a limit */
+    char name[32];     /* "http", "kafka", "redis", "bulk" */
+    uint64_t events;   /* accepted into the store */
+    uint64_t bytes;    /* raw bytes of accepted events */
+    uint64_t rejected; /* unparseable or over a limit */
     uint64_t dead_lettered;
-    uint64_t refused;   /* batches the store refused (busy, disk full) */
+    uint64_t refused; /* batches the store refused (busy, disk full) */
 };
 
 /** Creates the pipeline over store (borrowed for its lifetime). */

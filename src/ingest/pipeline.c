@@ -50,8 +50,7 @@ sift_pipeline_free(struct sift_pipeline *p)
 }
 
 void
-sift_pipeline_set_stage(struct sift_pipeline *p,
-                        enum sift_pipeline_stage stage,
+sift_pipeline_set_stage(struct sift_pipeline *p, enum sift_pipeline_stage stage,
                         sift_pipeline_stage_cb cb, void *arg)
 {
     p->stages[stage].cb = cb;
@@ -124,8 +123,7 @@ sift_pipeline_reject(struct sift_pipeline *p, const char *source,
         p->dlq(p->dlq_arg, source, pos, raw, raw_len, reason);
         st->dead_lettered++;
     } else {
-        SIFT_WARN("rejected %s input (%zu bytes): %s", source, raw_len,
-                  reason);
+        SIFT_WARN("rejected %s input (%zu bytes): %s", source, raw_len, reason);
     }
 }
 

@@ -40,8 +40,7 @@ struct line_iter {
 
 /* Next non-empty line (without '\n' and one trailing '\r'). */
 static bool
-next_line(struct line_iter *it, const char **line, size_t *len,
-          size_t *line_no)
+next_line(struct line_iter *it, const char **line, size_t *len, size_t *line_no)
 {
     while (it->pos < it->len) {
         const char *p = it->body + it->pos;
@@ -82,8 +81,7 @@ push_item(struct sift_bulk *b)
 {
     if (b->n_items == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 16;
-        struct sift_bulk_item *v =
-            sift_try_realloc(b->items, cap * sizeof(*v));
+        struct sift_bulk_item *v = sift_try_realloc(b->items, cap * sizeof(*v));
         if (!v)
             return NULL;
         b->items = v;
@@ -118,8 +116,8 @@ parse_action(const struct sift_parse_opts *o, struct sift_arena *arena,
     init_ctx(&x, o, arena, err, line, len);
     if (len > o->max_line_bytes) {
         sift__pctx_fail(&x, SIFT_ELIMIT, 0,
-                        "line is %zu bytes, more than max_line_bytes %u",
-                        len, o->max_line_bytes);
+                        "line is %zu bytes, more than max_line_bytes %u", len,
+                        o->max_line_bytes);
         it->action = SIFT_BULK_INVALID;
         return SIFT_OK;
     }
@@ -133,8 +131,8 @@ parse_action(const struct sift_parse_opts *o, struct sift_arena *arena,
 }
 
 int
-sift_bulk_parse(const struct sift_parse_opts *o, const char *body,
-                size_t len, const char *default_index, int64_t recv_ns,
+sift_bulk_parse(const struct sift_parse_opts *o, const char *body, size_t len,
+                const char *default_index, int64_t recv_ns,
                 struct sift_arena *arena, struct sift_bulk *out,
                 struct sift_parse_error *err)
 {
@@ -176,9 +174,9 @@ sift_bulk_parse(const struct sift_parse_opts *o, const char *body,
             char *id = sift_arena_try_alloc(arena, 24);
             if (!id)
                 return SIFT_ENOMEM;
-            int n = snprintf(id, 24, "%016llx%04zx",
-                             (unsigned long long)recv_ns,
-                             (out->n_items - 1) & 0xffff);
+            int n =
+                snprintf(id, 24, "%016llx%04zx", (unsigned long long)recv_ns,
+                         (out->n_items - 1) & 0xffff);
             it->id = id;
             it->id_len = (uint32_t)(n > 0 ? n : 0);
         }
@@ -212,16 +210,16 @@ sift_bulk_parse(const struct sift_parse_opts *o, const char *body,
         case SIFT_BULK_INVALID:
             snprintf(reason, sizeof(reason), "malformed action line %zu: %s",
                      line_no, e.reason);
-            rc = item_fail(arena, out, it, "illegal_argument_exception",
-                           reason);
+            rc =
+                item_fail(arena, out, it, "illegal_argument_exception", reason);
             break;
         case SIFT_BULK_DELETE:
         case SIFT_BULK_UPDATE:
             snprintf(reason, sizeof(reason),
                      "unsupported action: %s (sift only indexes documents)",
                      it->action == SIFT_BULK_DELETE ? "delete" : "update");
-            rc = item_fail(arena, out, it, "illegal_argument_exception",
-                           reason);
+            rc =
+                item_fail(arena, out, it, "illegal_argument_exception", reason);
             break;
         default:
             if (!got_src) {
@@ -233,16 +231,15 @@ sift_bulk_parse(const struct sift_parse_opts *o, const char *body,
                                "action_request_validation_exception",
                                "index is missing");
             } else {
-                rc = sift_parse_event(&json_opts, src, src_len, recv_ns,
-                                      arena, &it->ev, &e);
+                rc = sift_parse_event(&json_opts, src, src_len, recv_ns, arena,
+                                      &it->ev, &e);
                 if (rc == SIFT_ENOMEM)
                     return rc;
                 if (rc == SIFT_OK) {
                     it->status = 201;
                 } else {
                     snprintf(reason, sizeof(reason),
-                             "failed to parse line %zu: %s", src_no,
-                             e.reason);
+                             "failed to parse line %zu: %s", src_no, e.reason);
                     rc = item_fail(arena, out, it,
                                    rc == SIFT_ELIMIT
                                        ? "illegal_argument_exception"
@@ -280,9 +277,8 @@ sift_bulk_response_write(const struct sift_bulk *b, int64_t took_ms,
                      (long long)took_ms, errors ? "true" : "false");
     for (size_t i = 0; i < b->n_items; i++) {
         const struct sift_bulk_item *it = &b->items[i];
-        const char *name = it->action <= SIFT_BULK_UPDATE
-                               ? names[it->action]
-                               : "index";
+        const char *name =
+            it->action <= SIFT_BULK_UPDATE ? names[it->action] : "index";
         sift_buf_appendf(out, "%s{\"%s\":{\"_index\":", i ? "," : "", name);
         sift_buf_put_json_str(out, it->index ? it->index : "",
                               it->index ? it->index_len : 0);

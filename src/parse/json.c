@@ -48,7 +48,7 @@ struct jwalk {
     size_t len;
     const jsmntok_t *t;
     int n;
-    char *pfx;       /* dotted prefix of the current object (arena) */
+    char *pfx; /* dotted prefix of the current object (arena) */
     size_t pfx_cap;
 };
 
@@ -411,18 +411,15 @@ value(struct jwalk *w, int *ti, size_t plen, const char *name, size_t nl,
 {
     const jsmntok_t *t = &w->t[*ti];
     switch (t->type) {
-    case JSMN_OBJECT:
-        return object(w, ti, plen, depth, emit);
-    case JSMN_ARRAY:
-        return array(w, ti, name, nl, depth, emit);
+    case JSMN_OBJECT: return object(w, ti, plen, depth, emit);
+    case JSMN_ARRAY: return array(w, ti, name, nl, depth, emit);
     case JSMN_STRING:
     case JSMN_PRIMITIVE:
         if (t->size != 0)
             return invalid(w, tok_end(t));
         (*ti)++;
         return scalar(w, t, name, nl, emit);
-    default:
-        return invalid(w, (size_t)t->start);
+    default: return invalid(w, (size_t)t->start);
     }
 }
 
@@ -430,10 +427,9 @@ static int
 jsmn_fail(struct sift__pctx *x, int r, unsigned pos)
 {
     if (r == JSMN_ERROR_PART)
-        return sift__pctx_fail(x, SIFT_EPARSE, pos,
-                               "truncated JSON at byte %u", pos);
-    return sift__pctx_fail(x, SIFT_EPARSE, pos, "invalid JSON at byte %u",
-                           pos);
+        return sift__pctx_fail(x, SIFT_EPARSE, pos, "truncated JSON at byte %u",
+                               pos);
+    return sift__pctx_fail(x, SIFT_EPARSE, pos, "invalid JSON at byte %u", pos);
 }
 
 /*
@@ -469,13 +465,14 @@ tokenize(struct sift__pctx *x, const char *js, size_t len,
     if (r < 0)
         return jsmn_fail(x, r, p.pos);
     if ((uint64_t)r > 4 * (uint64_t)x->o->max_fields + 64)
-        return sift__pctx_fail(x, SIFT_ELIMIT, 0,
-                               "more than %llu JSON values "
-                               "(4 x max_fields + 64)",
-                               (unsigned long long)(4 * (uint64_t)x->o->max_fields + 64));
+        return sift__pctx_fail(
+            x, SIFT_ELIMIT, 0,
+            "more than %llu JSON values "
+            "(4 x max_fields + 64)",
+            (unsigned long long)(4 * (uint64_t)x->o->max_fields + 64));
     if (p.pos < len) /* jsmn stops at a NUL byte */
-        return sift__pctx_fail(x, SIFT_EPARSE, p.pos,
-                               "invalid JSON at byte %u", p.pos);
+        return sift__pctx_fail(x, SIFT_EPARSE, p.pos, "invalid JSON at byte %u",
+                               p.pos);
     return r;
 }
 

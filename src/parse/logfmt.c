@@ -27,8 +27,8 @@
 #include "parse/parse_int.h"
 
 struct lf_tok {
-    size_t start, end;   /* whole token */
-    size_t key_end;      /* == start when bare word */
+    size_t start, end; /* whole token */
+    size_t key_end;    /* == start when bare word */
     size_t val_start, val_end;
     bool quoted, escaped, is_pair;
 };
@@ -166,8 +166,8 @@ sift__parse_logfmt_fields(struct sift__pctx *x, const char *s, size_t len,
         } else if (!t.quoted && sift__parse_is_number(v, vl)) {
             type = SIFT_FT_NUMBER;
         }
-        int rc = sift__pctx_add(x, s + t.start, t.key_end - t.start, v, vl,
-                                type);
+        int rc =
+            sift__pctx_add(x, s + t.start, t.key_end - t.start, v, vl, type);
         if (rc) {
             x->err->offset = base_off + t.start;
             return rc;
@@ -175,8 +175,7 @@ sift__parse_logfmt_fields(struct sift__pctx *x, const char *s, size_t len,
     }
     if (r < 0)
         return sift__pctx_fail(x, SIFT_EPARSE, base_off + i,
-                               "unterminated quote at byte %zu",
-                               base_off + i);
+                               "unterminated quote at byte %zu", base_off + i);
     return SIFT_OK;
 }
 

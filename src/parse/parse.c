@@ -139,20 +139,18 @@ set_name(struct sift__parse_name *n, const char *s)
 }
 
 int
-sift_parse_opts_compile(struct sift_parse_opts *o,
-                        struct sift_parse_error *err)
+sift_parse_opts_compile(struct sift_parse_opts *o, struct sift_parse_error *err)
 {
-    static const char *const ts_fallbacks[] = {"@timestamp", "timestamp",
-                                               "ts", "time"};
-    const char *lists[4] = {o->extra_fields, o->text_fields,
-                            o->keyword_fields, o->numeric_fields};
+    static const char *const ts_fallbacks[] = {"@timestamp", "timestamp", "ts",
+                                               "time"};
+    const char *lists[4] = {o->extra_fields, o->text_fields, o->keyword_fields,
+                            o->numeric_fields};
     size_t total = 0, n_items = 0;
     int rc;
 
     sift_parse_opts_cleanup(o);
     if (o->max_fields == 0 || o->max_field_name_bytes == 0 ||
-        o->max_value_bytes == 0 || o->max_depth == 0 ||
-        o->max_line_bytes == 0)
+        o->max_value_bytes == 0 || o->max_depth == 0 || o->max_line_bytes == 0)
         return opts_fail(err, "parse limits must be positive");
     if (o->max_depth > SIFT__PARSE_MAX_DEPTH_CAP)
         return opts_fail(err, "max_depth %u is over %u", o->max_depth,
@@ -213,7 +211,8 @@ sift_parse_opts_compile(struct sift_parse_opts *o,
                 ve = trim_span(list, &vs, ve);
                 if (ke == ks || ke - ks > o->max_field_name_bytes ||
                     ve - vs > o->max_value_bytes) {
-                    rc = opts_fail(err, "extra field \"%.*s\" has an empty "
+                    rc = opts_fail(err,
+                                   "extra field \"%.*s\" has an empty "
                                    "or too long name or value",
                                    (int)(t - s), list + s);
                     goto fail;
@@ -316,8 +315,8 @@ sift__pctx_reserve(struct sift__pctx *x, uint32_t n_user_max)
 }
 
 static uint8_t
-typed_lookup(const struct sift__parse_compiled *c, const char *name,
-             size_t len, uint8_t type)
+typed_lookup(const struct sift__parse_compiled *c, const char *name, size_t len,
+             uint8_t type)
 {
     for (uint32_t i = 0; i < c->n_typed; i++) {
         if (c->typed[i].len == len && memcmp(c->typed[i].s, name, len) == 0)
@@ -327,9 +326,8 @@ typed_lookup(const struct sift__parse_compiled *c, const char *name,
 }
 
 int
-sift__pctx_add_derived(struct sift__pctx *x, const char *name,
-                       size_t name_len, const char *value, size_t value_len,
-                       uint8_t type)
+sift__pctx_add_derived(struct sift__pctx *x, const char *name, size_t name_len,
+                       const char *value, size_t value_len, uint8_t type)
 {
     if (x->n >= x->cap) {
         int rc = sift__pctx_reserve(x, 4);
@@ -421,13 +419,16 @@ sift_parse_level_normalize(const char *s, size_t len)
         const char *word;
         const char *level;
     } map[] = {
-        {"trace", "trace"},     {"debug", "debug"},   {"dbg", "debug"},
-        {"verbose", "debug"},   {"fine", "debug"},    {"info", "info"},
+        {"trace", "trace"},      {"debug", "debug"},
+        {"dbg", "debug"},        {"verbose", "debug"},
+        {"fine", "debug"},       {"info", "info"},
         {"information", "info"}, {"informational", "info"},
-        {"notice", "notice"},   {"warn", "warn"},     {"warning", "warn"},
-        {"error", "error"},     {"err", "error"},     {"severe", "error"},
-        {"fatal", "fatal"},     {"critical", "fatal"}, {"crit", "fatal"},
-        {"alert", "fatal"},     {"emerg", "fatal"},   {"emergency", "fatal"},
+        {"notice", "notice"},    {"warn", "warn"},
+        {"warning", "warn"},     {"error", "error"},
+        {"err", "error"},        {"severe", "error"},
+        {"fatal", "fatal"},      {"critical", "fatal"},
+        {"crit", "fatal"},       {"alert", "fatal"},
+        {"emerg", "fatal"},      {"emergency", "fatal"},
         {"panic", "fatal"},
     };
     char low[16];
@@ -573,9 +574,9 @@ sift__pctx_finish(struct sift__pctx *x, struct sift_event *out)
             char *why = sift_arena_try_alloc(x->arena, 96);
             if (!why)
                 return sift__pctx_fail(x, SIFT_ENOMEM, 0, "out of memory");
-            int l = snprintf(why, 96, "unparseable timestamp in %.*s",
-                             (int)(f->name_len > 48 ? 48 : f->name_len),
-                             f->name);
+            int l =
+                snprintf(why, 96, "unparseable timestamp in %.*s",
+                         (int)(f->name_len > 48 ? 48 : f->name_len), f->name);
             rc = sift__pctx_add_derived(x, "_ts_error", 9, why,
                                         (size_t)(l < 0 ? 0 : l),
                                         SIFT_FT_KEYWORD);
@@ -605,9 +606,9 @@ sift__pctx_finish(struct sift__pctx *x, struct sift_event *out)
     }
 
     for (uint32_t i = 0; i < c->n_extras; i++) {
-        rc = sift__pctx_add_derived(x, c->extras[i].name,
-                                    c->extras[i].name_len, c->extras[i].value,
-                                    c->extras[i].value_len, SIFT_FT_KEYWORD);
+        rc = sift__pctx_add_derived(x, c->extras[i].name, c->extras[i].name_len,
+                                    c->extras[i].value, c->extras[i].value_len,
+                                    SIFT_FT_KEYWORD);
         if (rc)
             return rc;
     }
@@ -639,8 +640,8 @@ starts_with_pri(const char *s, size_t len)
 }
 
 int
-sift_parse_event(const struct sift_parse_opts *o, const char *line,
-                 size_t len, int64_t recv_ns, struct sift_arena *arena,
+sift_parse_event(const struct sift_parse_opts *o, const char *line, size_t len,
+                 int64_t recv_ns, struct sift_arena *arena,
                  struct sift_event *out, struct sift_parse_error *err)
 {
     struct sift_parse_error local;
@@ -679,18 +680,10 @@ sift_parse_event(const struct sift_parse_opts *o, const char *line,
     }
 
     switch (o->format) {
-    case SIFT_PARSE_JSON:
-        rc = sift__parse_json(&x);
-        break;
-    case SIFT_PARSE_TEXT:
-        rc = sift__parse_text(&x, false);
-        break;
-    case SIFT_PARSE_SYSLOG:
-        rc = sift__parse_syslog(&x);
-        break;
-    case SIFT_PARSE_LOGFMT:
-        rc = sift__parse_logfmt(&x);
-        break;
+    case SIFT_PARSE_JSON: rc = sift__parse_json(&x); break;
+    case SIFT_PARSE_TEXT: rc = sift__parse_text(&x, false); break;
+    case SIFT_PARSE_SYSLOG: rc = sift__parse_syslog(&x); break;
+    case SIFT_PARSE_LOGFMT: rc = sift__parse_logfmt(&x); break;
     case SIFT_PARSE_AUTO:
     default: {
         size_t i = 0;
@@ -698,7 +691,8 @@ sift_parse_event(const struct sift_parse_opts *o, const char *line,
             i++;
         if (i < len && line[i] == '{')
             rc = sift__parse_json(&x);
-        else if (starts_with_pri(line, len) || sift__parse_syslog_sniff(line, len))
+        else if (starts_with_pri(line, len) ||
+                 sift__parse_syslog_sniff(line, len))
             rc = sift__parse_syslog(&x);
         else
             rc = sift__parse_text(&x, true);
@@ -713,8 +707,8 @@ sift_parse_event(const struct sift_parse_opts *o, const char *line,
 }
 
 int
-sift_parse_lines(const struct sift_parse_opts *o, const char *body,
-                 size_t len, int64_t recv_ns, struct sift_arena *arena,
+sift_parse_lines(const struct sift_parse_opts *o, const char *body, size_t len,
+                 int64_t recv_ns, struct sift_arena *arena,
                  sift_parse_line_cb cb, void *arg,
                  struct sift_parse_stats *stats)
 {

@@ -28,8 +28,8 @@ struct sift__parse_name {
 
 /* What sift_parse_opts_compile() prepares; read-only afterwards. */
 struct sift__parse_compiled {
-    char *storage;                  /* heap copy the names below point into */
-    struct sift_field *extras;      /* static "k=v" fields, KEYWORD */
+    char *storage;             /* heap copy the names below point into */
+    struct sift_field *extras; /* static "k=v" fields, KEYWORD */
     uint32_t n_extras;
     struct sift__parse_name *typed; /* text/keyword/numeric lists */
     uint32_t n_typed;
@@ -56,11 +56,11 @@ struct sift__pctx {
 
     const char *msg; /* default message (text: the line) */
     uint32_t msg_len;
-    bool scan_msg;   /* a field named message_field may replace msg */
-    bool msg_alias;  /* logfmt: "msg" is a message field too */
+    bool scan_msg;  /* a field named message_field may replace msg */
+    bool msg_alias; /* logfmt: "msg" is a message field too */
     int64_t ts_ns;
-    bool have_ts;    /* ts_ns is set (a ts field still wins if scan_ts) */
-    bool scan_ts;    /* look for timestamp fields */
+    bool have_ts; /* ts_ns is set (a ts field still wins if scan_ts) */
+    bool scan_ts; /* look for timestamp fields */
 };
 
 /* ---- parse.c: context helpers ---- */
@@ -69,8 +69,9 @@ struct sift__pctx {
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
 #endif
-int sift__pctx_fail(struct sift__pctx *x, int rc, size_t offset,
-                    const char *fmt, ...);
+int
+sift__pctx_fail(struct sift__pctx *x, int rc, size_t offset, const char *fmt,
+                ...);
 
 /* Makes room for n_user_max more user fields (plus derived/static). */
 int sift__pctx_reserve(struct sift__pctx *x, uint32_t n_user_max);
@@ -84,8 +85,8 @@ int sift__pctx_add(struct sift__pctx *x, const char *name, size_t name_len,
 
 /* Adds a derived field: not counted, no type list, still bounded by cap. */
 int sift__pctx_add_derived(struct sift__pctx *x, const char *name,
-                           size_t name_len, const char *value,
-                           size_t value_len, uint8_t type);
+                           size_t name_len, const char *value, size_t value_len,
+                           uint8_t type);
 
 /* Applies message/timestamp/level/service rules and fills out. */
 int sift__pctx_finish(struct sift__pctx *x, struct sift_event *out);
@@ -145,8 +146,8 @@ bool sift__parse_syslog_sniff(const char *s, size_t len);
 bool sift__parse_logfmt_looks(const char *s, size_t len, uint32_t *n_pairs);
 /* Adds the logfmt pairs of s[0..len) as fields (msg/level/ts handled by
  * sift__pctx_finish through msg_alias/scan_ts). */
-int sift__parse_logfmt_fields(struct sift__pctx *x, const char *s,
-                              size_t len, size_t base_off);
+int sift__parse_logfmt_fields(struct sift__pctx *x, const char *s, size_t len,
+                              size_t base_off);
 
 /* ---- json.c: bulk action lines ---- */
 

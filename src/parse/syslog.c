@@ -30,8 +30,8 @@ static const char *const numbers[] = {
     "0",  "1",  "2",  "3",  "4",  "5",  "6",  "7",  "8",  "9",  "10", "11",
     "12", "13", "14", "15", "16", "17", "18", "19", "20", "21", "22", "23"};
 
-static const char *const sev_level[8] = {"fatal", "fatal", "fatal", "error",
-                                         "warn",  "notice", "info", "debug"};
+static const char *const sev_level[8] = {"fatal", "fatal",  "fatal", "error",
+                                         "warn",  "notice", "info",  "debug"};
 
 static bool
 is_digit(char c)
@@ -71,13 +71,12 @@ token(const char *s, size_t len, size_t i)
  * when there is no such tag.  Sets the tag and pid spans.
  */
 static size_t
-parse_tag(const char *s, size_t len, size_t i, size_t *tag_end,
-          size_t *pid_a, size_t *pid_b)
+parse_tag(const char *s, size_t len, size_t i, size_t *tag_end, size_t *pid_a,
+          size_t *pid_b)
 {
     size_t a = i;
     *pid_a = *pid_b = 0;
-    while (i < len && s[i] != ' ' && s[i] != ':' && s[i] != '[' &&
-           i - a < 128)
+    while (i < len && s[i] != ' ' && s[i] != ':' && s[i] != '[' && i - a < 128)
         i++;
     if (i == a || i >= len)
         return 0;
@@ -266,8 +265,7 @@ parse_5424(struct sift__pctx *x, size_t i)
         int64_t ns;
         if (sift_parse_rfc3339(s + i, e - i, &ns) != SIFT_OK)
             return sift__pctx_fail(x, SIFT_EPARSE, i,
-                                   "invalid RFC 5424 timestamp at byte %zu",
-                                   i);
+                                   "invalid RFC 5424 timestamp at byte %zu", i);
         x->ts_ns = ns;
         x->have_ts = true;
     }
@@ -276,8 +274,7 @@ parse_5424(struct sift__pctx *x, size_t i)
     for (int k = 0; k < 4; k++) {
         if (e >= len || s[e] != ' ')
             return sift__pctx_fail(x, SIFT_EPARSE, e,
-                                   "truncated RFC 5424 header at byte %zu",
-                                   e);
+                                   "truncated RFC 5424 header at byte %zu", e);
         i = e + 1;
         e = token(s, len, i);
         if (e == i)
@@ -328,8 +325,7 @@ sift__parse_syslog(struct sift__pctx *x)
 
     /* Derived header fields plus SD params (bounded by '=' count). */
     uint32_t n_eq = 0;
-    for (const char *p = s; (p = memchr(p, '=', (size_t)(s + len - p)));
-         p++)
+    for (const char *p = s; (p = memchr(p, '=', (size_t)(s + len - p))); p++)
         n_eq++;
     rc = sift__pctx_reserve(x, n_eq + 8);
     if (rc)
@@ -350,8 +346,8 @@ sift__parse_syslog(struct sift__pctx *x)
             return rc;
         /* RFC 5424: VERSION (1-2 digits) then a space. */
         if (i + 1 < len && s[i] >= '1' && s[i] <= '9' &&
-            (s[i + 1] == ' ' || (i + 2 < len && is_digit(s[i + 1]) &&
-                                 s[i + 2] == ' '))) {
+            (s[i + 1] == ' ' ||
+             (i + 2 < len && is_digit(s[i + 1]) && s[i + 2] == ' '))) {
             size_t v = i + (s[i + 1] == ' ' ? 2 : 3);
             return parse_5424(x, v);
         }
@@ -384,8 +380,8 @@ sift__parse_syslog(struct sift__pctx *x)
     size_t tag_end = 0, pa = 0, pb = 0, after;
     /* RFC 3164 allows a message with no host: "TAG: msg" right away. */
     after = parse_tag(s, len, i, &tag_end, &pa, &pb);
-    if (after && tag_end <= h && (h == len || s[h - 1] == ':' ||
-                                  s[h - 1] == ']')) {
+    if (after && tag_end <= h &&
+        (h == len || s[h - 1] == ':' || s[h - 1] == ']')) {
         /* The first token is already a TAG: no hostname. */
     } else {
         if ((rc = add_nonnil(x, "host.name", s + i, h - i)))

@@ -74,8 +74,8 @@ days_in_month(int64_t y, unsigned m)
 
 /* Validates the parts and computes ns; false when out of range. */
 static bool
-make_ns(int64_t y, unsigned mo, unsigned d, unsigned h, unsigned mi,
-        unsigned s, int64_t frac_ns, int64_t off_s, int64_t *out)
+make_ns(int64_t y, unsigned mo, unsigned d, unsigned h, unsigned mi, unsigned s,
+        int64_t frac_ns, int64_t off_s, int64_t *out)
 {
     if (y < 1900 || y > 2261 || mo < 1 || mo > 12 || d < 1 ||
         d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 60)
@@ -124,8 +124,7 @@ lit(const char *s, size_t len, size_t *i, char c)
 static int64_t
 fraction(const char *s, size_t len, size_t *i)
 {
-    if (*i + 1 >= len || (s[*i] != '.' && s[*i] != ',') ||
-        !is_digit(s[*i + 1]))
+    if (*i + 1 >= len || (s[*i] != '.' && s[*i] != ',') || !is_digit(s[*i + 1]))
         return 0;
     (*i)++;
     int64_t v = 0;
@@ -429,8 +428,8 @@ layout_epoch(const char *s, size_t len, int64_t *ns)
     } else {
         return 0;
     }
-    if (i < len && s[i] != ' ' && s[i] != '\t' && s[i] != ']' &&
-        s[i] != ',' && s[i] != '|')
+    if (i < len && s[i] != ' ' && s[i] != '\t' && s[i] != ']' && s[i] != ',' &&
+        s[i] != '|')
         return 0;
     return i;
 }
@@ -495,7 +494,8 @@ sift__parse_ts_sniff(const char *s, size_t len, int64_t recv_ns, int64_t *ns,
 size_t
 sift__parse_ts_rfc3339_prefix(const char *s, size_t len, int64_t *ns)
 {
-    if (len < 19 || s[4] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' '))
+    if (len < 19 || s[4] != '-' ||
+        (s[10] != 'T' && s[10] != 't' && s[10] != ' '))
         return 0;
     return layout_iso(s, len, ns);
 }
@@ -597,7 +597,7 @@ const char *
 sift__parse_level_sniff(const char *s, size_t len)
 {
     static const char *const words[] = {
-        "info", "warn",  "warning", "error",  "err",   "fatal",
+        "info",  "warn",  "warning",  "error",  "err",    "fatal",
         "debug", "trace", "critical", "severe", "notice",
     };
     size_t win = len < LEVEL_WINDOW ? len : LEVEL_WINDOW;

@@ -89,8 +89,8 @@ expect_error(struct fx *f, const char *s, int rc, const char *reason)
 {
     int got = parse(f, s);
     if (got != rc || strstr(f->err.reason, reason) == NULL)
-        fail_msg("%s: got %d \"%s\", want %d \"%s\"", s, got, f->err.reason,
-                 rc, reason);
+        fail_msg("%s: got %d \"%s\", want %d \"%s\"", s, got, f->err.reason, rc,
+                 reason);
 }
 
 static const char fb1[] =
@@ -261,7 +261,8 @@ test_parse_json_timestamps(void **state)
         const char *json;
         int64_t ns;
     } cases[] = {
-        {"{\"@timestamp\":\"2024-05-14T09:21:07Z\"}", INT64_C(1715678467) * 1000000000},
+        {"{\"@timestamp\":\"2024-05-14T09:21:07Z\"}",
+         INT64_C(1715678467) * 1000000000},
         {"{\"@timestamp\":\"2024-05-14T09:21:07.123456789Z\"}",
          INT64_C(1715678467123456789)},
         {"{\"@timestamp\":\"2024-05-14T09:21:07.1234567891234Z\"}",
@@ -303,9 +304,9 @@ test_parse_json_rfc3339_api(void **state)
     assert_int_equal(sift_parse_rfc3339("1970-01-01T00:00:00Z", 20, &ns),
                      SIFT_OK);
     assert_int_equal(ns, 0);
-    assert_int_equal(sift_parse_rfc3339("2024-05-14T09:21:07.412345+00:00",
-                                        32, &ns),
-                     SIFT_OK);
+    assert_int_equal(
+        sift_parse_rfc3339("2024-05-14T09:21:07.412345+00:00", 32, &ns),
+        SIFT_OK);
     assert_int_equal(ns, INT64_C(1715678467412345000));
     assert_int_equal(sift_parse_rfc3339("2024-05-14T09:21:07Zx", 21, &ns),
                      SIFT_EPARSE);
@@ -318,23 +319,22 @@ static void
 test_parse_json_level_and_service(void **state)
 {
     struct fx *f = *state;
-    assert_int_equal(parse(f, "{\"severity\":\"WARNING\",\"program\":\"cron\"}"),
-                     SIFT_OK);
+    assert_int_equal(
+        parse(f, "{\"severity\":\"WARNING\",\"program\":\"cron\"}"), SIFT_OK);
     expect_field(&f->ev, "log.level", "warn", SIFT_FT_KEYWORD);
     expect_field(&f->ev, "service.name", "cron", SIFT_FT_KEYWORD);
     expect_field(&f->ev, "program", "cron", SIFT_FT_KEYWORD);
-    assert_int_equal(
-        parse(f, "{\"log\":{\"level\":\"CRITICAL\"},\"level\":\"x\","
-                 "\"service\":{\"name\":\"api\"},\"program\":\"p\"}"),
-        SIFT_OK);
+    assert_int_equal(parse(f,
+                           "{\"log\":{\"level\":\"CRITICAL\"},\"level\":\"x\","
+                           "\"service\":{\"name\":\"api\"},\"program\":\"p\"}"),
+                     SIFT_OK);
     expect_field(&f->ev, "log.level", "fatal", SIFT_FT_KEYWORD);
     expect_field(&f->ev, "level", "x", SIFT_FT_KEYWORD);
     expect_field(&f->ev, "service.name", "api", SIFT_FT_KEYWORD);
     assert_null(field_n(&f->ev, "service.name", 1));
     assert_int_equal(parse(f, "{\"level\":\"Verbose2\"}"), SIFT_OK);
     expect_field(&f->ev, "log.level", "verbose2", SIFT_FT_KEYWORD);
-    assert_int_equal(parse(f, "{\"syslog\":{\"appname\":\"sshd\"}}"),
-                     SIFT_OK);
+    assert_int_equal(parse(f, "{\"syslog\":{\"appname\":\"sshd\"}}"), SIFT_OK);
     expect_field(&f->ev, "service.name", "sshd", SIFT_FT_KEYWORD);
 }
 
@@ -483,8 +483,9 @@ test_parse_json_limits(void **state)
     recompile(f);
     assert_int_equal(parse(f, nested(f, 32)), SIFT_OK);
     expect_error(f, nested(f, 33), SIFT_ELIMIT, "nesting deeper than 32");
-    expect_error(f, "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]"
-                    "]]]]]]]]]]]]]]}",
+    expect_error(f,
+                 "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]"
+                 "]]]]]]]]]]]]]]}",
                  SIFT_ELIMIT, "nesting deeper than 32");
 
     /* Name and value lengths, one under and one over. */
@@ -496,7 +497,8 @@ test_parse_json_limits(void **state)
     expect_error(f, "{\"a\":{\"bcde\":1}}", SIFT_ELIMIT,
                  "field name \"a.bcde\" is 6 bytes, more than 5");
     expect_error(f, "{\"abcdef\":1}", SIFT_ELIMIT, "is 6 bytes");
-    expect_error(f, "{\"a\":\"wxyzq\"}", SIFT_ELIMIT, "is 5 bytes, more than 4");
+    expect_error(f, "{\"a\":\"wxyzq\"}", SIFT_ELIMIT,
+                 "is 5 bytes, more than 4");
     /* Escapes count after decoding: 6 input bytes, 2 decoded. */
     assert_int_equal(parse(f, "{\"a\":\"\\u00e9\"}"), SIFT_OK);
     f->o.max_field_name_bytes = 256;
@@ -546,8 +548,8 @@ test_parse_json_lines(void **state)
     struct collect c;
     struct sift_parse_stats st;
     memset(&c, 0, sizeof(c));
-    assert_int_equal(sift_parse_lines(&f->o, body, sizeof(body) - 1, RECV,
-                                      f->a, collect_cb, &c, &st),
+    assert_int_equal(sift_parse_lines(&f->o, body, sizeof(body) - 1, RECV, f->a,
+                                      collect_cb, &c, &st),
                      SIFT_OK);
     assert_int_equal(c.n_ok, 3);
     assert_int_equal(c.n_err, 1);
@@ -559,15 +561,15 @@ test_parse_json_lines(void **state)
 
     memset(&c, 0, sizeof(c));
     c.stop_after = 2;
-    assert_int_equal(sift_parse_lines(&f->o, body, sizeof(body) - 1, RECV,
-                                      f->a, collect_cb, &c, NULL),
+    assert_int_equal(sift_parse_lines(&f->o, body, sizeof(body) - 1, RECV, f->a,
+                                      collect_cb, &c, NULL),
                      7);
     assert_int_equal(c.n_ok + c.n_err, 2);
 
     memset(&c, 0, sizeof(c));
-    assert_int_equal(sift_parse_lines(&f->o, "\n\r\n\n", 4, RECV, f->a,
-                                      collect_cb, &c, &st),
-                     SIFT_OK);
+    assert_int_equal(
+        sift_parse_lines(&f->o, "\n\r\n\n", 4, RECV, f->a, collect_cb, &c, &st),
+        SIFT_OK);
     assert_int_equal(st.n_lines, 0);
     assert_int_equal(c.n_ok + c.n_err, 0);
 
@@ -575,7 +577,8 @@ test_parse_json_lines(void **state)
     f->o.max_line_bytes = 20;
     recompile(f);
     memset(&c, 0, sizeof(c));
-    const char b2[] = "{\"message\":\"aaaaaaaaaaaaaaaa\"}\n{\"message\":\"b\"}\n";
+    const char b2[] =
+        "{\"message\":\"aaaaaaaaaaaaaaaa\"}\n{\"message\":\"b\"}\n";
     assert_int_equal(sift_parse_lines(&f->o, b2, sizeof(b2) - 1, RECV, f->a,
                                       collect_cb, &c, &st),
                      SIFT_OK);
@@ -589,20 +592,34 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_parse_json_filebeat_plain_line, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_parse_json_filebeat_multiline, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_parse_json_filebeat_decoded_app_fields, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_parse_json_dotted_and_nested_are_one_field, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_parse_json_unicode_escapes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_parse_json_numbers_and_literals, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_parse_json_arrays, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_parse_json_timestamps, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_parse_json_rfc3339_api, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_parse_json_level_and_service, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_parse_json_message_field_variants, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_parse_json_metadata_extra_and_types, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_parse_json_invalid, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_parse_json_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parse_json_filebeat_plain_line,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parse_json_filebeat_multiline,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_parse_json_filebeat_decoded_app_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_parse_json_dotted_and_nested_are_one_field, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parse_json_unicode_escapes, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_parse_json_numbers_and_literals,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parse_json_arrays, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_parse_json_timestamps, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_parse_json_rfc3339_api, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_parse_json_level_and_service,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parse_json_message_field_variants,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_parse_json_metadata_extra_and_types, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parse_json_invalid, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_parse_json_limits, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_parse_json_lines, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
