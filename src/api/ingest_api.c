@@ -46,8 +46,8 @@ struct ingest_ctx {
     struct sift_buf errors; /* JSON array body of the first errors */
     size_t n_errors_listed;
     int64_t t0_ns;
-    int failed_rc;          /* SIFT_ENOMEM while collecting */
-    struct sift_bulk bulk;  /* _bulk only */
+    int failed_rc;         /* SIFT_ENOMEM while collecting */
+    struct sift_bulk bulk; /* _bulk only */
     int is_bulk;
 };
 
@@ -112,8 +112,8 @@ push_event(struct ingest_ctx *c, const struct sift_event *ev)
 {
     if (c->n_evs == c->cap_evs) {
         size_t cap = c->cap_evs ? c->cap_evs * 2 : 256;
-        struct sift_event *n = sift_arena_try_alloc(
-            sift_http_req_arena(c->req), cap * sizeof(*n));
+        struct sift_event *n =
+            sift_arena_try_alloc(sift_http_req_arena(c->req), cap * sizeof(*n));
         if (!n)
             return SIFT_ENOMEM;
         if (c->n_evs)
@@ -230,9 +230,9 @@ submit(struct ingest_ctx *c, const char *source)
         reply_accepted(c);
         return;
     }
-    int rc = sift_pipeline_submit(c->api->pipe, source, c->evs, c->n_evs,
-                                  NULL, 0, sift_http_req_arena(c->req),
-                                  on_durable, c);
+    int rc =
+        sift_pipeline_submit(c->api->pipe, source, c->evs, c->n_evs, NULL, 0,
+                             sift_http_req_arena(c->req), on_durable, c);
     if (rc < 0)
         reply_refused(c->req, rc);
 }
@@ -273,10 +273,10 @@ handle_bulk(struct sift_http_req *req, void *arg)
     struct ingest_ctx *c = ctx_new(api, req);
     c->is_bulk = 1;
     struct sift_parse_error err;
-    int rc = sift_bulk_parse(&api->opts[SIFT_PARSE_JSON], body, len,
-                             sift_http_req_param(req, "index"),
-                             sift_clock_now_ns(),
-                             sift_http_req_arena(req), &c->bulk, &err);
+    int rc =
+        sift_bulk_parse(&api->opts[SIFT_PARSE_JSON], body, len,
+                        sift_http_req_param(req, "index"), sift_clock_now_ns(),
+                        sift_http_req_arena(req), &c->bulk, &err);
     if (rc == SIFT_EPARSE) {
         sift_http_reply_error(req, 400, "parse_exception", "%s", err.reason);
         return;
@@ -303,8 +303,7 @@ handle_bulk(struct sift_http_req *req, void *arg)
 
 int
 sift_ingest_api_new(struct sift_http *http, struct sift_pipeline *pipe,
-                    const struct sift_config *cfg,
-                    struct sift_ingest_api **out)
+                    const struct sift_config *cfg, struct sift_ingest_api **out)
 {
     struct sift_ingest_api *api = sift_xcalloc(1, sizeof(*api));
     api->pipe = pipe;
