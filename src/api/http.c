@@ -176,6 +176,10 @@ on_conn_close(struct evhttp_connection *evcon, void *arg)
         if (req->evreq != NULL &&
             evhttp_request_get_connection(req->evreq) != NULL)
             req->evreq = NULL;
+        SIFT_DEBUG("http: connection of %s %s from %s closed before the "
+                   "reply (%s)",
+                   req->method, req->path != NULL ? req->path : "?",
+                   req->peer, req->evreq != NULL ? "detached" : "freed");
     }
     conn_remove(http, conn);
     sift_free(conn);
