@@ -41,11 +41,10 @@ class Siftd:
         self.args = list(args)
         self.config = str(config) if config else None
         self.env = dict(os.environ)
+        for k in ("JOURNAL_STREAM", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"):
+            self.env.pop(k, None)  # plain logs; no systemd unless asked
         if env:
             self.env.update(env)
-        self.env.pop("JOURNAL_STREAM", None)  # keep plain timestamped logs
-        self.env.pop("NOTIFY_SOCKET", None)
-        self.env.pop("WATCHDOG_USEC", None)
         self.log_dir = str(log_dir or os.path.dirname(self.data_dir.rstrip("/")))
         self.proc = None
         self.addr = None

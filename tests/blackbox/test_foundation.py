@@ -284,3 +284,89 @@ def test_read_only_data_dir(tmp_path):
         ro.chmod(0o700)
     assert p.returncode == 1
     assert "cannot use data directory %s: Permission denied" % ro in p.stderr
+
+
+# ---------------------------------------------------------------------------
+# systemd integration
+# ---------------------------------------------------------------------------
+
+def test_sd_notify_ready_watchdog_stopping(siftd_factory, tmp_path):
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(5)
+    try:
+        s = siftd_factory(env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "200000"}).start()
+        msgs = []
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not any("READY=1" in m for m in msgs):
+            msgs.append(sock.recv(4096).decode())
+        assert any("READY=1" in m for m in msgs), msgs
+        # Pings every WATCHDOG_USEC/2 (100 ms): expect several within 1 s.
+        pings = 0
+        deadline = time.monotonic() + 1.0
+        while time.monotonic() < deadline and pings < 3:
+            if "WATCHDOG=1" in sock.recv(4096).decode():
+                pings += 1
+        assert pings >= 3
+        s.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        seen_stopping = False
+        while time.monotonic() < deadline and not seen_stopping:
+            seen_stopping = "STOPPING=1" in sock.recv(4096).decode()
+        assert seen_stopping
+        assert s.stop() == 0
+    finally:
+        sock.close()
+
+
+def _copy_unit_with_binary(tmp_path):
+    """The unit names /usr/sbin/siftd, which verify needs to exist: test a
+    copy whose Exec lines point at the binary under test instead."""
+    import conftest
+    src = os.path.join(SOURCE_DIR, "conf", "siftd.service")
+    text = open(src).read()
+    assert "ExecStart=/usr/sbin/siftd -c /etc/sift/siftd.conf --data-dir /var/lib/sift" in text
+    unit = tmp_path / "siftd.service"
+    unit.write_text(text.replace("/usr/sbin/siftd", os.path.abspath(conftest.SIFTD)))
+    return str(unit)
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/systemd-analyze"), reason="no systemd-analyze")
+def test_systemd_unit_verifies(tmp_path):
+    import subprocess
+    unit = _copy_unit_with_binary(tmp_path)
+    p = subprocess.run(["systemd-analyze", "verify", unit], capture_output=True,
+                       text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert "siftd.service" not in p.stderr, p.stderr  # no warnings about us
+    text = open(unit).read()
+    for needed in ("Type=notify", "NotifyAccess=main", "WatchdogSec=30",
+                   "ExecReload=/bin/kill -HUP $MAINPID", "User=sift",
+                   "StateDirectory=sift", "ProtectSystem=strict",
+                   "NoNewPrivileges=yes"):
+        assert needed in text
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/bin/systemd-sysusers"), reason="no systemd-sysusers")
+def test_sysusers_and_tmpfiles_apply(tmp_path):
+    import subprocess
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    p = subprocess.run(["systemd-sysusers", "--root=%s" % root,
+                        os.path.join(SOURCE_DIR, "conf", "siftd.sysusers")],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert re.search(r"^sift:x:\d+:\d+:", (root / "etc" / "passwd").read_text(), re.M)
+    p = subprocess.run(["systemd-tmpfiles", "--root=%s" % root, "--create",
+                        os.path.join(SOURCE_DIR, "conf", "siftd.tmpfiles")],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert (root / "var" / "lib" / "sift").is_dir()
+
+
+def test_sample_config_is_what_siftd_prints():
+    p = run_siftd(["--print-sample-config"])
+    assert p.returncode == 0
+    with open(os.path.join(SOURCE_DIR, "conf", "siftd.conf")) as f:
+        assert f.read() == p.stdout
