@@ -109,7 +109,7 @@ static const struct key_def keys[] = {
      "Open client connections; requests on connections past this get 503."},
     {"http", "idle_timeout", KT_DURATION, OFF(idle_timeout_ms), "60s", SEC,
      DAY, 1, NULL, KC_NONE,
-     "Idle or stalled connections are closed after this (whole seconds)."},
+     "Idle or stalled connections are closed after this."},
     {"http", "max_headers", KT_INT, OFF(max_headers), "100", 1, 10000, 1,
      NULL, KC_NONE, "Most request headers; more get 431."},
     {"http", "max_header_bytes", KT_BYTES, OFF(max_header_bytes), "64KiB",
@@ -446,6 +446,10 @@ static void
 format_number(enum key_type t, int64_t v, char *out, size_t len)
 {
     if (t == KT_DURATION) {
+        if (v == 0) {
+            snprintf(out, len, "0");
+            return;
+        }
         static const struct {
             int64_t ms;
             const char *u;
@@ -1139,6 +1143,10 @@ sift_config_dump_reference(FILE *out)
             fprintf(out, "|---|---|---|---|---|---|\n");
         }
         range_text(k, range, sizeof(range));
+        for (char *c = range; *c != '\0'; c++) {
+            if (*c == '|')
+                *c = '/'; /* a pipe would split the Markdown cell */
+        }
         fprintf(out, "| `%s.%s` | %s | %s%s%s | %s | %s | %s |\n", section,
                 k->name, type_name(k), k->def[0] != '\0' ? "`" : "",
                 k->def[0] != '\0' ? k->def : "(empty)",

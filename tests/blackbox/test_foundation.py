@@ -370,3 +370,14 @@ def test_sample_config_is_what_siftd_prints():
     assert p.returncode == 0
     with open(os.path.join(SOURCE_DIR, "conf", "siftd.conf")) as f:
         assert f.read() == p.stdout
+
+
+def test_configuration_doc_has_current_reference():
+    p = run_siftd(["--print-config-reference"])
+    assert p.returncode == 0
+    with open(os.path.join(SOURCE_DIR, "docs", "configuration.md")) as f:
+        doc = f.read()
+    begin = doc.index("<!-- BEGIN GENERATED REFERENCE -->\n") + len("<!-- BEGIN GENERATED REFERENCE -->\n")
+    end = doc.index("<!-- END GENERATED REFERENCE -->")
+    # Regenerate with scripts or: siftd --print-config-reference
+    assert doc[begin:end] == p.stdout
