@@ -93,7 +93,12 @@
  *              suffix bytes (term length <= SIFT_SEGFMT_MAX_TERM),
  *              varint postings tag, then by tag & 3:
  *                0: one doc, id = tag >> 2
- *                1: two docs, first = tag >> 2, then varint delta (>= 1)
+ *                1: a list of 2..SIFT_SEGFMT_LIST_MAX docs: first =
+ *                   tag >> 2, then varint m (number of further docs,
+ *                   1 <= m < SIFT_SEGFMT_LIST_MAX), varint L (bytes of
+ *                   the deltas), then m varint deltas (each >= 1) from
+ *                   the previous doc, exactly L bytes.  The builder picks
+ *                   the smaller of a list and a frozen bitmap.
  *                2: frozen bitmap at postings area + 32 * (tag >> 2),
  *                   then varint byte length
  *   bidx     4*k  block index: u32 offset of each block from section start
@@ -167,7 +172,8 @@ enum sift_segsec_kind {
 
 /* Postings tag kinds (low two bits of the varint tag). */
 #define SIFT_SEGFMT_POST_ONE 0u
-#define SIFT_SEGFMT_POST_TWO 1u
+#define SIFT_SEGFMT_POST_LIST 1u
 #define SIFT_SEGFMT_POST_BITMAP 2u
+#define SIFT_SEGFMT_LIST_MAX 65536u /* longest inline list, docs */
 
 #endif /* SIFT_STORE_SEGMENT_FMT_H */

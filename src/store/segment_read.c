@@ -840,6 +840,8 @@ struct tcur {
     char term[SIFT_SEGFMT_MAX_TERM];
     uint32_t len;
     uint64_t tag, tag2;
+    const uint8_t *list; /* LIST deltas (tag2 of them) */
+    const uint8_t *list_end;
 };
 
 static int
@@ -881,12 +883,24 @@ tcur_next(struct tcur *c, int *rc)
         return -1;
     }
     c->tag2 = 0;
-    if ((c->tag & 3) == SIFT_SEGFMT_POST_TWO ||
+    if ((c->tag & 3) == SIFT_SEGFMT_POST_LIST ||
         (c->tag & 3) == SIFT_SEGFMT_POST_BITMAP) {
         if (sift_get_varint(&c->p, c->end, &c->tag2) != SIFT_OK) {
             *rc = CORRUPT("postings tag");
             return -1;
         }
+    }
+    if ((c->tag & 3) == SIFT_SEGFMT_POST_LIST) {
+        uint64_t l;
+        if (c->tag2 == 0 || c->tag2 >= SIFT_SEGFMT_LIST_MAX ||
+            sift_get_varint(&c->p, c->end, &l) != SIFT_OK ||
+            l < c->tag2 || l > (uint64_t)(c->end - c->p)) {
+            *rc = CORRUPT("postings list length");
+            return -1;
+        }
+        c->list = c->p;
+        c->list_end = c->p + l;
+        c->p += l;
     }
     c->left--;
     return 1;
@@ -935,16 +949,29 @@ postings_of(const struct sift_segment *seg, const struct tcur *c,
     uint64_t kind = c->tag & 3, v = c->tag >> 2;
     roaring_bitmap_t *bm = NULL;
     int rc = SIFT_OK;
-    if (kind == SIFT_SEGFMT_POST_ONE || kind == SIFT_SEGFMT_POST_TWO) {
-        if (v >= seg->n_docs || (kind == SIFT_SEGFMT_POST_TWO &&
-                                 (c->tag2 == 0 || c->tag2 >= seg->n_docs - v)))
+    if (kind == SIFT_SEGFMT_POST_ONE || kind == SIFT_SEGFMT_POST_LIST) {
+        if (v >= seg->n_docs)
             return CORRUPT("inline postings");
         bm = roaring_bitmap_create();
         if (bm == NULL)
             return SIFT_ENOMEM;
         roaring_bitmap_add(bm, (uint32_t)v);
-        if (kind == SIFT_SEGFMT_POST_TWO)
-            roaring_bitmap_add(bm, (uint32_t)(v + c->tag2));
+        const uint8_t *p = c->list;
+        for (uint64_t i = 0; kind == SIFT_SEGFMT_POST_LIST && i < c->tag2;
+             i++) {
+            uint64_t dlt;
+            if (sift_get_varint(&p, c->list_end, &dlt) != SIFT_OK || dlt == 0 ||
+                dlt >= seg->n_docs - v) {
+                roaring_bitmap_free(bm);
+                return CORRUPT("inline postings");
+            }
+            v += dlt;
+            roaring_bitmap_add(bm, (uint32_t)v);
+        }
+        if (kind == SIFT_SEGFMT_POST_LIST && p != c->list_end) {
+            roaring_bitmap_free(bm);
+            return CORRUPT("inline postings length");
+        }
         *out = bm;
         return SIFT_OK;
     }

@@ -39,6 +39,10 @@
 #define TEMPLATE_FIELD "_template_id"
 #define MAX_DOC_BYTES (16u << 20) /* largest encoded doc accepted */
 #define MAX_FIELDS 4096u          /* distinct fields per segment */
+/* Longest postings kept as a varint list rather than a bitmap: below it
+ * a frozen roaring bitmap (2 B/doc + headers + 32-byte alignment) is
+ * larger than the deltas. */
+#define LIST_MAX SIFT_SEGFMT_LIST_MAX
 
 struct bterm {
     const char *s;    /* arena */
@@ -620,6 +624,7 @@ struct scratch {
     struct sift_buf blocks;
     struct sift_buf posts;
     struct sift_buf bidx;
+    struct sift_buf list;
     uint32_t *ids;
     size_t ids_cap;
 };
@@ -687,16 +692,31 @@ write_terms(struct writer *w, struct bfield *f, uint32_t field_idx,
         if (n == 1) {
             sift_buf_put_varint(&sc->blocks, (uint64_t)ids[0] << 2 |
                                                  SIFT_SEGFMT_POST_ONE);
-        } else if (n == 2) {
-            sift_buf_put_varint(&sc->blocks, (uint64_t)ids[0] << 2 |
-                                                 SIFT_SEGFMT_POST_TWO);
-            sift_buf_put_varint(&sc->blocks, ids[1] - ids[0]);
         } else {
-            roaring_bitmap_t *bm = roaring_bitmap_of_ptr(n, ids);
-            if (bm == NULL)
-                return SIFT_ENOMEM;
-            roaring_bitmap_run_optimize(bm);
-            size_t sz = roaring_bitmap_frozen_size_in_bytes(bm);
+            /* Deltas as varints, or a frozen bitmap when that is smaller
+             * (dense or run-heavy postings). */
+            sift_buf_reset(&sc->list);
+            for (uint32_t i = 1; i < n; i++)
+                sift_buf_put_varint(&sc->list, ids[i] - ids[i - 1]);
+            roaring_bitmap_t *bm = NULL;
+            size_t sz = 0;
+            if (n >= 64 || n >= LIST_MAX) {
+                bm = roaring_bitmap_of_ptr(n, ids);
+                if (bm == NULL)
+                    return SIFT_ENOMEM;
+                roaring_bitmap_run_optimize(bm);
+                sz = roaring_bitmap_frozen_size_in_bytes(bm);
+            }
+            if (n < LIST_MAX && (bm == NULL || sc->list.len + 2 < sz + 16)) {
+                if (bm != NULL) /* roaring 0.2 crashes on NULL */
+                    roaring_bitmap_free(bm);
+                sift_buf_put_varint(&sc->blocks, (uint64_t)ids[0] << 2 |
+                                                     SIFT_SEGFMT_POST_LIST);
+                sift_buf_put_varint(&sc->blocks, n - 1);
+                sift_buf_put_varint(&sc->blocks, sc->list.len);
+                sift_buf_append(&sc->blocks, sc->list.data, sc->list.len);
+                continue;
+            }
             size_t at = (sc->posts.len + 31) & ~(size_t)31;
             if (sift_buf_try_reserve(&sc->posts, at - sc->posts.len + sz) !=
                 SIFT_OK) {
@@ -1072,6 +1092,7 @@ out:
     sift_buf_cleanup(&sc.blocks);
     sift_buf_cleanup(&sc.posts);
     sift_buf_cleanup(&sc.bidx);
+    sift_buf_cleanup(&sc.list);
     sift_buf_cleanup(&w.secs);
     return rc;
 }
