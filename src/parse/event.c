@@ -67,12 +67,14 @@ int
 sift_doc_decode(const uint8_t *p, size_t len, struct sift_arena *arena,
                 struct sift_event *out)
 {
-    const uint8_t *end = p + len;
     uint64_t v;
     uint32_t n;
     int rc;
 
     memset(out, 0, sizeof(*out));
+    if (p == NULL || len == 0)
+        return SIFT_CORRUPT_BKPT("doc: empty");
+    const uint8_t *end = p + len;
     if (sift_get_varint(&p, end, &v) != SIFT_OK)
         return SIFT_CORRUPT_BKPT("doc: ts");
     out->ts_ns = (int64_t)((v >> 1) ^ (~(v & 1) + 1));

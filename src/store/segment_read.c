@@ -726,7 +726,7 @@ unpack(const uint8_t *p, unsigned w, uint32_t i)
     for (unsigned k = 0; k < w;) {
         unsigned sh = (unsigned)(bit & 7);
         unsigned take = 8 - sh < w - k ? 8 - sh : w - k;
-        v |= (uint64_t)((p[bit >> 3] >> sh) & ((1u << take) - 1)) << k;
+        v |= (uint64_t)(((unsigned)p[bit >> 3] >> sh) & ((1u << take) - 1)) << k;
         k += take;
         bit += take;
     }

@@ -50,7 +50,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(copy);
         return 0;
     }
-    struct sift_buf buf = SIFT_BUF_INIT;
+    struct sift_buf buf = SIFT_BUF_INIT, json = SIFT_BUF_INIT;
     struct sift_arena *a = sift_arena_new(4096);
     uint32_t n = sift_segment_doc_count(seg);
     (void)sift_segment_min_ts(seg);
@@ -64,8 +64,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             struct sift_event ev;
             if (sift_doc_decode((const uint8_t *)buf.data, buf.len, a, &ev) ==
                 SIFT_OK) {
-                sift_buf_reset(&buf);
-                sift_event_to_json(&ev, &buf);
+                sift_buf_reset(&json);
+                sift_event_to_json(&ev, &json);
             }
             sift_arena_reset(a);
         }
@@ -108,6 +108,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)roaring_bitmap_get_cardinality(del);
     sift_arena_free(a);
     sift_buf_cleanup(&buf);
+    sift_buf_cleanup(&json);
     sift_segment_unref(seg);
     free(copy);
     return 0;
