@@ -36,7 +36,11 @@
 #include "sift/http.h"
 #include "sift/log.h"
 #include "sift/loop.h"
+#include "sift/admin_api.h"
+#include "sift/ingest_api.h"
+#include "sift/pipeline.h"
 #include "sift/pool.h"
+#include "sift/store.h"
 
 #define MAX_SETS 256
 
@@ -59,9 +63,11 @@ struct sift_app {
     int64_t drain_deadline_ns;
     char bound[128];
 
-    /* ---- modules wired by the lead (store, ingest, query, anomaly) ----
-     * Add their handles here, create them in app_start_modules(), stop
-     * them in app_stop_modules() and free them in app_free_modules(). */
+    /* ---- modules: created in app_start_modules(), stopped in
+     * app_stop_modules(), in reverse order of creation ---- */
+    struct sift_store *store;
+    struct sift_pipeline *pipeline;
+    struct sift_ingest_api *ingest_api;
 };
 
 /* ---------------------------------------------------------------------- */
@@ -293,14 +299,41 @@ on_get_config(struct sift_http_req *req, void *arg)
 
 /* Creates the modules after loop, pool and http exist; may register
  * routes.  Returns SIFT_OK or a code (already logged). */
+static void
+ready_details(struct sift_app *app, struct sift_buf *out)
+{
+    const char *const *q = sift_store_quarantined(app->store);
+    sift_buf_append(out, "{\"quarantined\":[", 16);
+    for (size_t i = 0; q && q[i]; i++) {
+        if (i)
+            sift_buf_putc(out, ',');
+        sift_buf_put_json_str(out, q[i], strlen(q[i]));
+    }
+    sift_buf_append(out, "]}", 2);
+}
+
 static int
 app_start_modules(struct sift_app *app)
 {
-    (void)app;
-    /* ---- lead: store open + recovery, query, ingest sources, anomaly ----
-     * Mark /readyz ready once start-up recovery is done (possibly from a
-     * done callback): sift_http_set_ready(app->http, 1, details_json). */
-    sift_http_set_ready(app->http, 1, NULL);
+    /* Recovery runs inside sift_store_open(): manifest, segment checks,
+     * WAL replay.  Only after it may anything be acknowledged or served. */
+    int rc = sift_store_open(&app->cfg, app->loop, app->pool, &app->store);
+    if (rc < 0) {
+        SIFT_ERROR("cannot open the store in %s: %s", app->cfg.data_dir,
+                   sift_strerror(rc));
+        return rc;
+    }
+    sift_pipeline_new(app->store, &app->pipeline);
+    rc = sift_ingest_api_new(app->http, app->pipeline, &app->cfg,
+                             &app->ingest_api);
+    if (rc < 0)
+        return rc;
+    sift_admin_api_register(app->http, app->store);
+
+    struct sift_buf details = SIFT_BUF_INIT;
+    ready_details(app, &details);
+    sift_http_set_ready(app->http, 1, sift_buf_cstr(&details));
+    sift_buf_cleanup(&details);
     return SIFT_OK;
 }
 
@@ -317,8 +350,17 @@ app_modules_idle(struct sift_app *app)
 static void
 app_stop_modules(struct sift_app *app)
 {
-    (void)app;
-    /* ---- lead: stop sources, anomaly thread, final flush, close store */
+    /* The store's close syncs the WAL and answers every pending durable
+     * callback, so requests waiting on it are replied to before the HTTP
+     * server goes away. */
+    if (app->store) {
+        sift_store_close(app->store);
+        app->store = NULL;
+    }
+    sift_ingest_api_free(app->ingest_api);
+    app->ingest_api = NULL;
+    sift_pipeline_free(app->pipeline);
+    app->pipeline = NULL;
 }
 
 /* ---------------------------------------------------------------------- */
