@@ -37,7 +37,7 @@ enum sift_role {
     SIFT_ROLE_ADMIN = 3,  /* delete, reload, feedback */
 };
 
-#define SIFT_ROUTE_PREFIX 0x1u /* path is a prefix ("/api/v1/alerts/") */
+#define SIFT_ROUTE_PREFIX 0x1u   /* path is a prefix ("/api/v1/alerts/") */
 #define SIFT_ROUTE_RAW_BODY 0x2u /* no JSON content-type check (ingest) */
 
 typedef void (*sift_http_handler_cb)(struct sift_http_req *req, void *arg);
@@ -96,8 +96,9 @@ void sift_http_reply_json(struct sift_http_req *req, int status,
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
 #endif
-void sift_http_reply_error(struct sift_http_req *req, int status,
-                           const char *type, const char *reason_fmt, ...);
+void
+sift_http_reply_error(struct sift_http_req *req, int status, const char *type,
+                      const char *reason_fmt, ...);
 /** Adds a response header before the reply (e.g. Retry-After). */
 void sift_http_add_header(struct sift_http_req *req, const char *name,
                           const char *value);
