@@ -46,9 +46,7 @@ sift__manifest_init(struct sift_manifest *m)
 void
 sift__manifest_cleanup(struct sift_manifest *m)
 {
-    for (size_t i = 0; i < m->n_pos; i++)
-        sift_free(m->pos[i].key);
-    sift_free(m->pos);
+    sift__posmap_cleanup(&m->pos);
     sift_free(m->segs);
     sift__manifest_init(m);
 }
@@ -62,9 +60,7 @@ sift__manifest_copy(struct sift_manifest *dst, const struct sift_manifest *src)
     dst->next_seg_id = src->next_seg_id;
     for (size_t i = 0; i < src->n_segs; i++)
         sift__manifest_add_seg(dst, &src->segs[i]);
-    for (size_t i = 0; i < src->n_pos; i++)
-        sift__manifest_pos_merge(dst, src->pos[i].key, src->pos[i].hi,
-                                 src->pos[i].lo);
+    sift__posmap_merge_all(&dst->pos, &src->pos);
 }
 
 void
@@ -95,37 +91,52 @@ sift__manifest_remove_seg(struct sift_manifest *m, uint64_t id)
 }
 
 const struct sift_manifest_pos *
-sift__manifest_pos_find(const struct sift_manifest *m, const char *key)
+sift__posmap_find(const struct sift_posmap *m, const char *key)
 {
-    for (size_t i = 0; i < m->n_pos; i++)
-        if (strcmp(m->pos[i].key, key) == 0)
-            return &m->pos[i];
+    for (size_t i = 0; i < m->n; i++)
+        if (strcmp(m->v[i].key, key) == 0)
+            return &m->v[i];
     return NULL;
 }
 
 void
-sift__manifest_pos_merge(struct sift_manifest *m, const char *key,
-                         uint64_t hi, uint64_t lo)
+sift__posmap_merge(struct sift_posmap *m, const char *key, uint64_t hi,
+                   uint64_t lo)
 {
-    struct sift_manifest_pos *p = NULL;
-    for (size_t i = 0; i < m->n_pos && !p; i++)
-        if (strcmp(m->pos[i].key, key) == 0)
-            p = &m->pos[i];
-    if (p) {
+    for (size_t i = 0; i < m->n; i++) {
+        struct sift_manifest_pos *p = &m->v[i];
+        if (strcmp(p->key, key) != 0)
+            continue;
         if (hi > p->hi || (hi == p->hi && lo > p->lo)) {
             p->hi = hi;
             p->lo = lo;
         }
         return;
     }
-    if (m->n_pos == m->cap_pos) {
-        m->cap_pos = m->cap_pos ? m->cap_pos * 2 : 8;
-        m->pos = sift_xrealloc(m->pos, m->cap_pos * sizeof(*m->pos));
+    if (m->n == m->cap) {
+        m->cap = m->cap ? m->cap * 2 : 8;
+        m->v = sift_xrealloc(m->v, m->cap * sizeof(*m->v));
     }
-    m->pos[m->n_pos].key = sift_xstrdup(key);
-    m->pos[m->n_pos].hi = hi;
-    m->pos[m->n_pos].lo = lo;
-    m->n_pos++;
+    m->v[m->n].key = sift_xstrdup(key);
+    m->v[m->n].hi = hi;
+    m->v[m->n].lo = lo;
+    m->n++;
+}
+
+void
+sift__posmap_merge_all(struct sift_posmap *dst, const struct sift_posmap *src)
+{
+    for (size_t i = 0; i < src->n; i++)
+        sift__posmap_merge(dst, src->v[i].key, src->v[i].hi, src->v[i].lo);
+}
+
+void
+sift__posmap_cleanup(struct sift_posmap *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        sift_free(m->v[i].key);
+    sift_free(m->v);
+    memset(m, 0, sizeof(*m));
 }
 
 /* ------------------------------------------------------------------ */
@@ -163,10 +174,10 @@ sift__manifest_encode(const struct sift_manifest *m, struct sift_buf *out)
                          s->id, (unsigned)s->tier, s->docs, s->min_ts,
                          s->max_ts, s->bytes, s->file);
     }
-    for (size_t i = 0; i < m->n_pos; i++) {
+    for (size_t i = 0; i < m->pos.n; i++) {
         sift_buf_appendf(out, "position %" PRIu64 " %" PRIu64 " ",
-                         m->pos[i].hi, m->pos[i].lo);
-        put_escaped(out, m->pos[i].key);
+                         m->pos.v[i].hi, m->pos.v[i].lo);
+        put_escaped(out, m->pos.v[i].key);
         sift_buf_putc(out, '\n');
     }
     uint64_t sum = XXH64(out->data + start, out->len - start, 0);
@@ -328,9 +339,9 @@ decode_line(struct sift_manifest *m, char *line, int *state)
         uint64_t hi, lo;
         if (get_u64(ws.w[1], &hi) < 0 || get_u64(ws.w[2], &lo) < 0 ||
             unescape(ws.w[3]) < 0 || ws.w[3][0] == '\0' ||
-            sift__manifest_pos_find(m, ws.w[3]) != NULL)
+            sift__posmap_find(&m->pos, ws.w[3]) != NULL)
             return -1;
-        sift__manifest_pos_merge(m, ws.w[3], hi, lo);
+        sift__posmap_merge(&m->pos, ws.w[3], hi, lo);
         return 0;
     }
     return -1;

@@ -39,6 +39,25 @@ struct sift_manifest_pos {
     uint64_t lo;
 };
 
+/* A set of source positions keyed by source key (small: linear search). */
+struct sift_posmap {
+    struct sift_manifest_pos *v;
+    size_t n;
+    size_t cap;
+};
+
+/** Position of key, or NULL (borrowed from m). */
+const struct sift_manifest_pos *sift__posmap_find(const struct sift_posmap *m,
+                                                  const char *key);
+/** Keeps the larger of the stored and given (hi, lo) for key (copied). */
+void sift__posmap_merge(struct sift_posmap *m, const char *key, uint64_t hi,
+                        uint64_t lo);
+/** Merges every position of src into dst. */
+void sift__posmap_merge_all(struct sift_posmap *dst,
+                            const struct sift_posmap *src);
+/** Frees the keys; the map is empty and reusable. */
+void sift__posmap_cleanup(struct sift_posmap *m);
+
 struct sift_manifest {
     uint64_t generation;
     uint64_t flushed_seq;  /* every WAL record <= this is in a segment */
@@ -46,9 +65,7 @@ struct sift_manifest {
     struct sift_manifest_seg *segs;
     size_t n_segs;
     size_t cap_segs;
-    struct sift_manifest_pos *pos;
-    size_t n_pos;
-    size_t cap_pos;
+    struct sift_posmap pos; /* last position per source key in segments */
 };
 
 /** An empty manifest (generation 0, next_seg_id 1). */
@@ -64,12 +81,6 @@ void sift__manifest_add_seg(struct sift_manifest *m,
 /** Removes the segment with id; returns 1 if it was there. */
 int sift__manifest_remove_seg(struct sift_manifest *m, uint64_t id);
 
-/** Position of key, or NULL (borrowed from m). */
-const struct sift_manifest_pos *
-sift__manifest_pos_find(const struct sift_manifest *m, const char *key);
-/** Keeps the larger of the stored and given (hi, lo) for key (copied). */
-void sift__manifest_pos_merge(struct sift_manifest *m, const char *key,
-                              uint64_t hi, uint64_t lo);
 
 /** Appends the file form of m to out. */
 void sift__manifest_encode(const struct sift_manifest *m,

@@ -60,10 +60,10 @@ fill(struct sift_manifest *m)
         s.bytes = i << 33;
         sift__manifest_add_seg(m, &s);
     }
-    sift__manifest_pos_merge(m, "kafka/logs/0", 100, 0);
-    sift__manifest_pos_merge(m, "redis/my stream%\n", 1700000000000ull, 7);
-    sift__manifest_pos_merge(m, "kafka/logs/0", 99, 5); /* older: ignored */
-    sift__manifest_pos_merge(m, "kafka/logs/0", 100, 1); /* newer lo */
+    sift__posmap_merge(&m->pos, "kafka/logs/0", 100, 0);
+    sift__posmap_merge(&m->pos, "redis/my stream%\n", 1700000000000ull, 7);
+    sift__posmap_merge(&m->pos, "kafka/logs/0", 99, 5); /* older: ignored */
+    sift__posmap_merge(&m->pos, "kafka/logs/0", 100, 1); /* newer lo */
 }
 
 static void
@@ -82,13 +82,13 @@ assert_same(const struct sift_manifest *a, const struct sift_manifest *b)
         assert_int_equal(a->segs[i].max_ts, b->segs[i].max_ts);
         assert_int_equal(a->segs[i].bytes, b->segs[i].bytes);
     }
-    assert_int_equal(a->n_pos, b->n_pos);
-    for (size_t i = 0; i < a->n_pos; i++) {
+    assert_int_equal(a->pos.n, b->pos.n);
+    for (size_t i = 0; i < a->pos.n; i++) {
         const struct sift_manifest_pos *p =
-            sift__manifest_pos_find(b, a->pos[i].key);
+            sift__posmap_find(&b->pos, a->pos.v[i].key);
         assert_non_null(p);
-        assert_int_equal(p->hi, a->pos[i].hi);
-        assert_int_equal(p->lo, a->pos[i].lo);
+        assert_int_equal(p->hi, a->pos.v[i].hi);
+        assert_int_equal(p->lo, a->pos.v[i].lo);
     }
 }
 
@@ -100,15 +100,14 @@ test_manifest_roundtrip(void **state)
     struct sift_buf b = SIFT_BUF_INIT;
     fill(&m);
     assert_int_equal(m.next_seg_id, 31);
-    const struct sift_manifest_pos *p = sift__manifest_pos_find(&m,
-                                                                "kafka/logs/0");
+    const struct sift_manifest_pos *p = sift__posmap_find(&m.pos, "kafka/logs/0");
     assert_non_null(p);
     assert_int_equal(p->hi, 100);
     assert_int_equal(p->lo, 1);
     sift__manifest_encode(&m, &b);
     assert_int_equal(sift__manifest_decode(b.data, b.len, &d), SIFT_OK);
     assert_same(&m, &d);
-    assert_non_null(sift__manifest_pos_find(&d, "redis/my stream%\n"));
+    assert_non_null(sift__posmap_find(&d.pos, "redis/my stream%\n"));
 
     assert_int_equal(sift__manifest_remove_seg(&d, 20), 1);
     assert_int_equal(sift__manifest_remove_seg(&d, 20), 0);
