@@ -873,8 +873,10 @@ flush_done(void *arg, int cancelled)
     s->jobs_inflight--;
     if (cancelled)
         j->rc = SIFT_ESHUTDOWN;
+    int ok = j->rc == SIFT_OK;
     flush_apply(s, j);
-    if (!s->closing && s->waiters)
+    /* After a failure the flush timer retries; never spin on a full disk. */
+    if (ok && !s->closing && s->waiters)
         maybe_flush(s, 1);
 }
 
