@@ -34,7 +34,7 @@
 #include "sift/alloc.h"
 #include "sift/error.h"
 #include "sift/log.h"
-#include "store/manifest.h"
+#include "manifest.h"
 
 void
 sift__manifest_init(struct sift_manifest *m)

@@ -57,7 +57,7 @@
 #include "sift/loop.h"
 #include "sift/pool.h"
 #include "sift/segment.h"
-#include "store/store_int.h"
+#include "store_int.h"
 
 static void start_sync(struct sift_store *s);
 static void maybe_flush(struct sift_store *s, int force);

@@ -19,8 +19,8 @@
 #include "sift/buf.h"
 #include "sift/event.h"
 #include "sift/store.h"
-#include "store/manifest.h"
-#include "store/wal.h"
+#include "manifest.h"
+#include "wal.h"
 
 #define SIFT_STORE_BATCH_VERSION 1
 #define SIFT_STORE_MAX_KEY 1024        /* bytes in a source key */

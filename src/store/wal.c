@@ -45,7 +45,7 @@
 #include "sift/clock.h"
 #include "sift/error.h"
 #include "sift/log.h"
-#include "store/wal.h"
+#include "wal.h"
 
 static const uint8_t wal_magic[4] = {'S', 'W', 'A', 'L'};
 
