@@ -558,11 +558,12 @@ run(struct sift_app *app)
         return rc;
     sift_http_route(app->http, "GET", "/api/v1/config", 0, SIFT_ROLE_ADMIN,
                     on_get_config, app);
-    rc = app_start_modules(app);
-    if (rc < 0)
-        return rc;
+    /* Bind first so a busy port fails fast, before a long recovery. */
     rc = sift_http_listen(app->http, app->cfg.listen, app->bound,
                           sizeof(app->bound));
+    if (rc < 0)
+        return rc;
+    rc = app_start_modules(app);
     if (rc < 0)
         return rc;
     rc = write_addr_file(app);
