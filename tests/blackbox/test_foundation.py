@@ -261,7 +261,10 @@ def test_port_in_use(tmp_path):
 def test_bad_listen_address_rejected():
     p = run_siftd(["--check-config", "--listen", "localhost"])
     assert p.returncode == 1
-    assert "--set server.listen: expected host:port" in p.stderr
+    assert p.stderr.startswith("--listen: expected host:port")
+    p = run_siftd(["--check-config", "--data-dir", ""])
+    assert p.returncode == 1
+    assert p.stderr.startswith("--data-dir: must not be empty")
 
 
 def test_unwritable_data_dir(tmp_path):
