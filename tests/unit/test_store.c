@@ -376,7 +376,7 @@ test_store_flush_writes_files_and_manifest(void **state)
     assert_int_equal(s.docs, 3000);
     assert_int_equal(s.segments_mem, 0);
     assert_true(s.segments_disk >= 1);
-    assert_int_equal(s.flushes, 1);
+    assert_true(s.flushes >= 1); /* two when a seal was still building */
     unsigned char seen[3000];
     assert_int_equal(count_ids(st, seen, 3000), 3000);
     sift_store_close(st);
