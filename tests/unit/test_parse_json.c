@@ -412,6 +412,8 @@ test_parse_json_invalid(void **state)
     expect_error(f, "", SIFT_EPARSE, "not an object");
     expect_error(f, "{1:2}", SIFT_EPARSE, "invalid JSON");
     expect_error(f, "{\"a\":1]", SIFT_EPARSE, "invalid JSON");
+    expect_error(f, "{\"a\":{\"\":1}}", SIFT_EPARSE,
+                 "empty field name at byte 6");
     /* A NUL byte inside the line. */
     const char nul[] = "{\"a\":\"x\0y\"}";
     assert_int_equal(sift_parse_event(&f->o, nul, sizeof(nul) - 1, RECV, f->a,

@@ -142,6 +142,11 @@ test_parse_logfmt_errors_and_limits(void **state)
     assert_non_null(strstr(f->err.reason, "more than 2 fields"));
     assert_int_equal(parse(f, "a=abcd"), SIFT_ELIMIT);
     assert_non_null(strstr(f->err.reason, "is 4 bytes, more than 3"));
+    f->o.max_field_name_bytes = 4;
+    assert_int_equal(sift_parse_opts_compile(&f->o, NULL), SIFT_OK);
+    assert_int_equal(parse(f, "abcd=1"), SIFT_OK);
+    assert_int_equal(parse(f, "abcde=1 x=2"), SIFT_ELIMIT);
+    assert_non_null(strstr(f->err.reason, "\"abcde...\" is 5 bytes"));
 }
 
 int
