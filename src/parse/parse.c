@@ -479,7 +479,6 @@ apply_level(struct sift__pctx *x, struct sift_field *f)
                 low[i] = (char)(low[i] + 32);
         }
         norm = low;
-        f->value_len = f->value_len;
     } else {
         f->value_len = (uint32_t)strlen(norm);
     }
