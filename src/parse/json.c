@@ -330,7 +330,7 @@ object(struct jwalk *w, int *ti, size_t plen, unsigned depth, bool emit)
         const char *name = kname;
         size_t nl = kl;
         size_t child_plen = 0;
-        if (val->type == JSMN_OBJECT) {
+        if (val->type == JSMN_OBJECT && child_emit) {
             /* The prefix grows in place; children copy what they need. */
             size_t total = plen ? plen + 1 + kl : kl;
             if (total > w->x->o->max_field_name_bytes)
