@@ -149,8 +149,49 @@ void sift_alerts_observe(struct sift_alerts *a, uint64_t key,
 int sift_alerts_feedback(struct sift_alerts *a, uint64_t id,
                          enum sift_alert_label label);
 
-/** The threshold now in force for series key. */
+/**
+ * The threshold now in force for series key: cfg.threshold plus the
+ * series' feedback raise (per-series overrides are matched by name, so
+ * use sift_alerts_series_threshold() when one may apply).
+ */
 double sift_alerts_threshold(const struct sift_alerts *a, uint64_t key);
+
+/** Same, with the series name (borrowed) so its override applies. */
+double sift_alerts_series_threshold(const struct sift_alerts *a, uint64_t key,
+                                    const char *series);
+
+/**
+ * Gives series (display name, e.g. "service=api level=error"; borrowed)
+ * its own base threshold instead of cfg.threshold, for every alert kind
+ * of that series.  At most 64 overrides.  Returns SIFT_OK, SIFT_EINVAL
+ * (empty or too long a name) or SIFT_ELIMIT.
+ */
+int sift_alerts_set_override(struct sift_alerts *a, const char *series,
+                             double threshold);
+
+/** Sets the feedback raise of series key (clamped to 0..max_raise). */
+void sift_alerts_set_raise(struct sift_alerts *a, uint64_t key, double raise);
+
+/** Next alerts get ids >= next_id (never lowers the counter). */
+void sift_alerts_set_next_id(struct sift_alerts *a, uint64_t next_id);
+
+/**
+ * Puts a persisted alert (borrowed, copied) back into the machine: it
+ * becomes its series' current alert, so a FIRING one resolves (or keeps
+ * firing) as windows close, and a RESOLVED one may re-open within the
+ * cooldown.  Feed alerts in increasing id order.  Raises the id counter
+ * past al->id.
+ */
+void sift_alerts_restore(struct sift_alerts *a, const struct sift_alert *al);
+
+/**
+ * The feedback rule, pure: the raise of a series after one of its alerts
+ * goes from old_label to new_label (false positive: +fp_raise up to
+ * max_raise; true positive: -fp_raise down to 0; no change: same).
+ */
+double sift_alerts_raise_step(const struct sift_alerts_cfg *cfg, double raise,
+                              enum sift_alert_label old_label,
+                              enum sift_alert_label new_label);
 
 /** Copies alert id into *out.  Returns SIFT_OK or SIFT_ENOTFOUND. */
 int sift_alerts_get(const struct sift_alerts *a, uint64_t id,
@@ -238,6 +279,29 @@ int sift_anomaly_push(struct sift_anomaly *an,
 
 /** Records dropped because the ring was full.  Any thread. */
 uint64_t sift_anomaly_dropped(const struct sift_anomaly *an);
+
+/** Windows closed so far (approximate from another thread).  Any thread. */
+uint64_t sift_anomaly_windows(const struct sift_anomaly *an);
+
+/**
+ * Restoring state before sift_anomaly_start() (owner thread, thread not
+ * running): the id counter, persisted alerts (sift_alerts_restore) and
+ * per-series base thresholds (sift_alerts_set_override; returns its
+ * code).
+ */
+void sift_anomaly_set_next_alert_id(struct sift_anomaly *an, uint64_t next_id);
+void sift_anomaly_restore_alert(struct sift_anomaly *an,
+                                const struct sift_alert *al);
+int sift_anomaly_set_override(struct sift_anomaly *an, const char *series,
+                              double threshold);
+
+/**
+ * Queues a new feedback raise for series key to the scoring thread (the
+ * alerts store computed it with sift_alerts_raise_step()).  Before start
+ * it applies at once.  Any thread; never blocks for long.
+ */
+void sift_anomaly_set_raise(struct sift_anomaly *an, uint64_t key,
+                            double raise);
 
 /**
  * Queues feedback for alert id to the scoring thread (applied within one

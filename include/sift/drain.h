@@ -87,6 +87,14 @@ uint32_t sift_drain_count(const struct sift_drain *d);
 uint64_t sift_drain_evicted(const struct sift_drain *d);
 
 /**
+ * The id the next new template will get.  sift_drain_skip_ids() moves it
+ * n ahead: after an unclean stop, ids handed out after the last save
+ * (which stored docs may carry) are never given to other templates.
+ */
+uint32_t sift_drain_next_id(const struct sift_drain *d);
+void sift_drain_skip_ids(struct sift_drain *d, uint32_t n);
+
+/**
  * Calls fn for every live template, most recently seen first.  fn must
  * not call into d.  A non-zero return from fn stops the walk.
  */

@@ -13,8 +13,12 @@
  * so one incident is one alert (dedup), updated while it lasts.  thr is
  * cfg.threshold plus the series' raise; each false positive adds
  * cfg.fp_raise up to cfg.max_raise, each true positive takes one step
- * back.  Alerts live in a ring indexed by (id - 1) % ALERT_SLOTS; the
- * oldest are forgotten by the machine (the alerts store keeps them).
+ * back (sift_alerts_raise_step).  A series may have its own base
+ * threshold (sift_alerts_set_override, matched by series name).  Alerts
+ * live in a ring indexed by (id - 1) % ALERT_SLOTS; the oldest are
+ * forgotten by the machine (the alerts store in service.c keeps them and
+ * hands back, at start, the next id, the raises and the alerts still
+ * open: sift_alerts_set_next_id/set_raise/restore).
  *
  * Invariant: a series has at most one FIRING alert; its id is cur_id.
  * Thread: one owner (the scoring thread in siftd); not thread-safe.
@@ -39,8 +43,17 @@ struct sstate {
     struct sstate *next;
 };
 
+#define MAX_OVERRIDES 64
+
+struct override {
+    char series[SIFT_ALERT_SERIES_MAX];
+    double threshold;
+};
+
 struct sift_alerts {
     struct sift_alerts_cfg cfg;
+    struct override overrides[MAX_OVERRIDES];
+    uint32_t n_overrides;
     sift_alert_cb cb;
     void *arg;
     struct sstate **buckets;
@@ -142,17 +155,111 @@ slot(const struct sift_alerts *a, uint64_t id)
     return al->id == id ? al : NULL;
 }
 
+/* The base threshold of a series: its override, else cfg.threshold. */
 static double
-threshold_of(const struct sift_alerts *a, const struct sstate *s)
+base_threshold(const struct sift_alerts *a, const char *series)
 {
-    double t = a->cfg.threshold + (s ? s->raise : 0);
+    for (uint32_t i = 0; series && i < a->n_overrides; i++) {
+        if (strcmp(a->overrides[i].series, series) == 0)
+            return a->overrides[i].threshold;
+    }
+    return a->cfg.threshold;
+}
+
+static double
+threshold_of(const struct sift_alerts *a, const struct sstate *s,
+             const char *series)
+{
+    double t = base_threshold(a, series) + (s ? s->raise : 0);
     return t > 99.9 ? 99.9 : t;
 }
 
 double
 sift_alerts_threshold(const struct sift_alerts *a, uint64_t key)
 {
-    return threshold_of(a, find(a, key));
+    return threshold_of(a, find(a, key), NULL);
+}
+
+double
+sift_alerts_series_threshold(const struct sift_alerts *a, uint64_t key,
+                             const char *series)
+{
+    return threshold_of(a, find(a, key), series);
+}
+
+int
+sift_alerts_set_override(struct sift_alerts *a, const char *series,
+                         double threshold)
+{
+    size_t n = strlen(series);
+    if (n == 0 || n >= SIFT_ALERT_SERIES_MAX)
+        return SIFT_EINVAL;
+    for (uint32_t i = 0; i < a->n_overrides; i++) {
+        if (strcmp(a->overrides[i].series, series) == 0) {
+            a->overrides[i].threshold = threshold;
+            return SIFT_OK;
+        }
+    }
+    if (a->n_overrides == MAX_OVERRIDES)
+        return SIFT_ELIMIT;
+    struct override *o = &a->overrides[a->n_overrides++];
+    memcpy(o->series, series, n + 1);
+    o->threshold = threshold;
+    return SIFT_OK;
+}
+
+void
+sift_alerts_set_raise(struct sift_alerts *a, uint64_t key, double raise)
+{
+    if (raise < 0)
+        raise = 0;
+    if (raise > a->cfg.max_raise)
+        raise = a->cfg.max_raise;
+    get(a, key)->raise = raise;
+}
+
+void
+sift_alerts_set_next_id(struct sift_alerts *a, uint64_t next_id)
+{
+    if (next_id > a->next_id)
+        a->next_id = next_id;
+}
+
+void
+sift_alerts_restore(struct sift_alerts *a, const struct sift_alert *al)
+{
+    if (al->id == 0)
+        return;
+    struct sift_alert *slot_al = &a->slots[(al->id - 1) % ALERT_SLOTS];
+    *slot_al = *al;
+    struct sstate *s = get(a, al->series_key);
+    if (al->id >= s->cur_id) {
+        s->cur_id = al->id;
+        s->firing = al->state == SIFT_ALERT_FIRING;
+        s->over = s->firing ? 1 : 0;
+        s->under = 0;
+    }
+    if (al->id >= a->next_id)
+        a->next_id = al->id + 1;
+}
+
+double
+sift_alerts_raise_step(const struct sift_alerts_cfg *cfg, double raise,
+                       enum sift_alert_label old_label,
+                       enum sift_alert_label new_label)
+{
+    if (new_label == old_label)
+        return raise;
+    if (new_label == SIFT_LABEL_FALSE_POSITIVE) {
+        raise += cfg->fp_raise;
+        if (raise > cfg->max_raise)
+            raise = cfg->max_raise;
+    } else if (new_label == SIFT_LABEL_TRUE_POSITIVE) {
+        raise -= cfg->fp_raise;
+        if (raise < 0)
+            raise = 0;
+    }
+    return raise;
 }
 
 static void
@@ -169,7 +276,7 @@ sift_alerts_observe(struct sift_alerts *a, uint64_t key, const char *series,
                     int64_t win_start_ns, int64_t win_end_ns)
 {
     struct sstate *s = find(a, key);
-    double thr = threshold_of(a, s);
+    double thr = threshold_of(a, s, series);
     if (score < thr && (!s || (s->over == 0 && !s->firing)))
         return; /* quiet series need no state */
     if (!s)
@@ -250,17 +357,8 @@ sift_alerts_feedback(struct sift_alerts *a, uint64_t id,
     if (!al)
         return SIFT_ENOTFOUND;
     struct sstate *s = get(a, al->series_key);
-    if (label == SIFT_LABEL_FALSE_POSITIVE &&
-        al->label != SIFT_LABEL_FALSE_POSITIVE) {
-        s->raise += a->cfg.fp_raise;
-        if (s->raise > a->cfg.max_raise)
-            s->raise = a->cfg.max_raise;
-    } else if (label == SIFT_LABEL_TRUE_POSITIVE &&
-               al->label != SIFT_LABEL_TRUE_POSITIVE) {
-        s->raise -= a->cfg.fp_raise;
-        if (s->raise < 0)
-            s->raise = 0;
-    }
+    s->raise = sift_alerts_raise_step(&a->cfg, s->raise,
+                                      (enum sift_alert_label)al->label, label);
     al->label = (uint8_t)label;
     return SIFT_OK;
 }

@@ -755,6 +755,22 @@ sift_drain_evicted(const struct sift_drain *d)
     return d->n_evicted;
 }
 
+uint32_t
+sift_drain_next_id(const struct sift_drain *d)
+{
+    return d->next_id;
+}
+
+void
+sift_drain_skip_ids(struct sift_drain *d, uint32_t n)
+{
+    /* Wrapping past UINT32_MAX restarts at 1, like sift_drain_add(). */
+    if (n >= UINT32_MAX - d->next_id)
+        d->next_id = 1;
+    else
+        d->next_id += n;
+}
+
 void
 sift_drain_foreach(const struct sift_drain *d, sift_drain_each_cb fn, void *arg)
 {

@@ -11,7 +11,11 @@
  * as failed.  Redis connects lazily and reconnects on the next send after
  * a disconnect; a send while disconnected is counted as failed (alerts
  * are also kept by the alerts store, so nothing is lost for the API).
- * Kafka is not implemented yet.
+ * Kafka: one librdkafka producer (idempotent off, acks=all by default);
+ * each alert is produced with the series name as key, so one series'
+ * alerts stay in order on one partition.  rd_kafka_produce only queues;
+ * librdkafka's threads send, and a 100 ms timer on the loop polls the
+ * delivery reports (counters) on the loop thread.
  *
  * Thread: loop thread only (libevent and hiredis callbacks run there).
  * Deliveries still in flight at free time are dropped with the
@@ -29,6 +33,7 @@
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
+#include <librdkafka/rdkafka.h>
 
 #include "sift/alloc.h"
 #include "sift/anomaly.h"
@@ -52,6 +57,10 @@ struct sift_alert_sinks {
     char *redis_channel;
     char *redis_stream;
     redisAsyncContext *rc;
+    /* kafka */
+    rd_kafka_t *rk;
+    rd_kafka_topic_t *rkt;
+    struct event *kafka_poll;
     int closing;
     struct sift_sinks_stats stats;
     struct delivery *inflight; /* list of webhook deliveries not done */
@@ -232,6 +241,120 @@ redis_init(struct sift_alert_sinks *s, const char *address)
     return SIFT_OK;
 }
 
+/* Delivery report: runs inside rd_kafka_poll(), on the loop thread. */
+static void
+kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    struct sift_alert_sinks *s = opaque;
+    (void)rk;
+    if (m->err) {
+        s->stats.kafka_failed++;
+        SIFT_WARN("alerts: kafka delivery failed: %s", rd_kafka_err2str(m->err));
+    } else {
+        s->stats.kafka_sent++;
+    }
+}
+
+static void
+kafka_poll_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct sift_alert_sinks *s = arg;
+    (void)fd;
+    (void)what;
+    rd_kafka_poll(s->rk, 0);
+}
+
+/* Applies "k=v,k=v" to conf.  Returns SIFT_OK or SIFT_ECONFIG (logged). */
+static int
+kafka_props(rd_kafka_conf_t *conf, const char *props)
+{
+    char err[256];
+    const char *p = props;
+    while (p && *p) {
+        size_t len = strcspn(p, ",");
+        const char *eq = memchr(p, '=', len);
+        if (len > 0) {
+            if (!eq || eq == p) {
+                SIFT_ERROR("alerts: kafka property \"%.*s\": expected k=v",
+                           (int)len, p);
+                return SIFT_ECONFIG;
+            }
+            char *k = sift_xstrndup(p, (size_t)(eq - p));
+            char *v = sift_xstrndup(eq + 1, len - (size_t)(eq - p) - 1);
+            rd_kafka_conf_res_t r =
+                rd_kafka_conf_set(conf, k, v, err, sizeof(err));
+            sift_free(k);
+            sift_free(v);
+            if (r != RD_KAFKA_CONF_OK) {
+                SIFT_ERROR("alerts: kafka property \"%.*s\": %s", (int)len, p,
+                           err);
+                return SIFT_ECONFIG;
+            }
+        }
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return SIFT_OK;
+}
+
+static int
+kafka_init(struct sift_alert_sinks *s, const struct sift_alert_sinks_cfg *cfg)
+{
+    char err[256];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (rd_kafka_conf_set(conf, "bootstrap.servers", cfg->kafka_brokers, err,
+                          sizeof(err)) != RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(conf, "linger.ms", "20", err, sizeof(err)) !=
+            RD_KAFKA_CONF_OK) {
+        SIFT_ERROR("alerts: kafka: %s", err);
+        rd_kafka_conf_destroy(conf);
+        return SIFT_ECONFIG;
+    }
+    if (kafka_props(conf, cfg->kafka_properties) < 0) {
+        rd_kafka_conf_destroy(conf);
+        return SIFT_ECONFIG;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, kafka_dr);
+    rd_kafka_conf_set_opaque(conf, s);
+    s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    if (!s->rk) { /* conf is still ours on failure */
+        SIFT_ERROR("alerts: kafka producer: %s", err);
+        rd_kafka_conf_destroy(conf);
+        return SIFT_ECONFIG;
+    }
+    s->rkt = rd_kafka_topic_new(s->rk, cfg->kafka_topic, NULL);
+    if (!s->rkt) {
+        SIFT_ERROR("alerts: kafka topic %s: %s", cfg->kafka_topic,
+                   rd_kafka_err2str(rd_kafka_last_error()));
+        return SIFT_ECONFIG;
+    }
+    s->kafka_poll = event_new(s->base, -1, EV_PERSIST, kafka_poll_cb, s);
+    struct timeval tv = {0, 100 * 1000};
+    evtimer_add(s->kafka_poll, &tv);
+    return SIFT_OK;
+}
+
+static void
+kafka_send(struct sift_alert_sinks *s, const struct sift_alert *al,
+           const char *body, size_t len)
+{
+    int rc = rd_kafka_produce(s->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+                              (void *)(uintptr_t)body, len, al->series,
+                              strlen(al->series), NULL);
+    if (rc != 0) {
+        s->stats.kafka_failed++;
+        SIFT_WARN("alerts: kafka produce: %s",
+                  rd_kafka_err2str(rd_kafka_last_error()));
+    }
+}
+
+int
+sift_alert_sinks_kafka_pending(const struct sift_alert_sinks *s)
+{
+    return s->rk ? rd_kafka_outq_len(s->rk) : 0;
+}
+
 int
 sift_alert_sinks_new(struct event_base *base,
                      const struct sift_alert_sinks_cfg *cfg,
@@ -256,7 +379,12 @@ sift_alert_sinks_new(struct event_base *base,
         if (cfg->redis_stream && *cfg->redis_stream)
             s->redis_stream = sift_xstrdup(cfg->redis_stream);
         rc = redis_init(s, cfg->redis_address);
+        if (rc < 0)
+            goto out;
     }
+    if (cfg->kafka_brokers && *cfg->kafka_brokers && cfg->kafka_topic &&
+        *cfg->kafka_topic)
+        rc = kafka_init(s, cfg);
 out:
     if (rc < 0) {
         sift_alert_sinks_free(s);
@@ -304,6 +432,8 @@ sift_alert_sinks_send(struct sift_alert_sinks *s, enum sift_alert_event ev,
                                   b.len);
         }
     }
+    if (s->rkt)
+        kafka_send(s, al, b.data, b.len);
     sift_buf_cleanup(&b);
 }
 
@@ -320,6 +450,17 @@ sift_alert_sinks_free(struct sift_alert_sinks *s)
     if (!s)
         return;
     s->closing = 1;
+    if (s->kafka_poll)
+        event_free(s->kafka_poll);
+    if (s->rk) {
+        /* Give queued alerts a bounded chance; reports run in here. */
+        if (rd_kafka_flush(s->rk, 2000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            SIFT_WARN("alerts: kafka: %d alert(s) not delivered at stop",
+                      rd_kafka_outq_len(s->rk));
+        if (s->rkt)
+            rd_kafka_topic_destroy(s->rkt);
+        rd_kafka_destroy(s->rk);
+    }
     if (s->rc)
         redisAsyncFree(s->rc); /* replies get NULL; disconnect cb runs */
     if (s->conn)

@@ -68,9 +68,12 @@ struct series {
     struct series *lru_prev, *lru_next;
 };
 
+/* A message to the scoring thread: feedback by id, or a new raise. */
 struct fb {
-    uint64_t id;
+    uint64_t id; /* alert id (label) or series key (raise) */
     enum sift_alert_label label;
+    int is_raise;
+    double raise;
 };
 
 #define FB_MAX 256
@@ -85,7 +88,7 @@ struct sift_anomaly {
     uint32_t n_series;
     struct series *lru_head, *lru_tail;
     int64_t cur_win;    /* index of the open window, -1 = none */
-    uint64_t n_windows; /* windows closed */
+    atomic_uint_least64_t n_windows; /* windows closed */
     int64_t last_rec_wall_ns;
     int64_t last_idle_close_ns;
     /* Shared. */
@@ -453,10 +456,14 @@ drain_feedback(struct sift_anomaly *an)
     memcpy(local, an->fb, n * sizeof(local[0]));
     an->n_fb = 0;
     pthread_mutex_unlock(&an->fb_mu);
-    for (unsigned i = 0; i < n; i++)
-        if (sift_alerts_feedback(an->alerts, local[i].id, local[i].label) < 0)
+    for (unsigned i = 0; i < n; i++) {
+        if (local[i].is_raise)
+            sift_alerts_set_raise(an->alerts, local[i].id, local[i].raise);
+        else if (sift_alerts_feedback(an->alerts, local[i].id,
+                                      local[i].label) < 0)
             SIFT_WARN("anomaly: feedback for unknown alert %llu",
                       (unsigned long long)local[i].id);
+    }
 }
 
 static void *
@@ -531,18 +538,63 @@ sift_anomaly_dropped(const struct sift_anomaly *an)
     return sift_ring_dropped(an->ring);
 }
 
+static void
+fb_queue(struct sift_anomaly *an, const struct fb *m)
+{
+    pthread_mutex_lock(&an->fb_mu);
+    if (an->n_fb < FB_MAX) {
+        an->fb[an->n_fb++] = *m;
+    } else {
+        SIFT_WARN("anomaly: feedback queue full, dropping feedback for %llu",
+                  (unsigned long long)m->id);
+    }
+    pthread_mutex_unlock(&an->fb_mu);
+}
+
 void
 sift_anomaly_feedback(struct sift_anomaly *an, uint64_t id,
                       enum sift_alert_label label)
 {
-    pthread_mutex_lock(&an->fb_mu);
-    if (an->n_fb < FB_MAX) {
-        an->fb[an->n_fb].id = id;
-        an->fb[an->n_fb].label = label;
-        an->n_fb++;
-    } else {
-        SIFT_WARN("anomaly: feedback queue full, dropping feedback for %llu",
-                  (unsigned long long)id);
+    struct fb m = {id, label, 0, 0};
+    fb_queue(an, &m);
+}
+
+void
+sift_anomaly_set_raise(struct sift_anomaly *an, uint64_t key, double raise)
+{
+    if (!an->started) {
+        sift_alerts_set_raise(an->alerts, key, raise);
+        return;
     }
-    pthread_mutex_unlock(&an->fb_mu);
+    struct fb m = {key, SIFT_LABEL_NONE, 1, raise};
+    fb_queue(an, &m);
+}
+
+uint64_t
+sift_anomaly_windows(const struct sift_anomaly *an)
+{
+    return atomic_load_explicit(&an->n_windows, memory_order_relaxed);
+}
+
+void
+sift_anomaly_set_next_alert_id(struct sift_anomaly *an, uint64_t next_id)
+{
+    assert(!an->started);
+    sift_alerts_set_next_id(an->alerts, next_id);
+}
+
+void
+sift_anomaly_restore_alert(struct sift_anomaly *an,
+                           const struct sift_alert *al)
+{
+    assert(!an->started);
+    sift_alerts_restore(an->alerts, al);
+}
+
+int
+sift_anomaly_set_override(struct sift_anomaly *an, const char *series,
+                          double threshold)
+{
+    assert(!an->started);
+    return sift_alerts_set_override(an->alerts, series, threshold);
 }
