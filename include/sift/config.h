@@ -90,12 +90,24 @@ struct sift_config {
     int64_t anomaly_warmup_windows;
     int64_t anomaly_cooldown_ms;
     int64_t max_templates;
+    char *anomaly_alpha; /* decimal in (0, 1], validated */
+    int64_t anomaly_resolve_windows;
+    int64_t anomaly_fp_raise;  /* threshold points per false positive */
+    int64_t anomaly_max_raise; /* bound on the total raise */
+    char *anomaly_series_thresholds; /* "series:thr,series:thr" */
+    int64_t anomaly_idle_flush_ms;   /* 0 = one window */
+    int64_t anomaly_max_series;
+    int64_t template_save_ms;
 
     /* [alerts] */
     char *alert_webhook_url;
+    int64_t alert_webhook_timeout_ms;
+    int64_t alert_webhook_retries;
+    char *alert_redis_address; /* "" = redis.address */
     char *alert_redis_channel; /* PUBLISH target, "" = off */
     char *alert_redis_stream;  /* XADD target, "" = off */
-    char *alert_kafka_topic;
+    char *alert_kafka_topic;   /* brokers: kafka.brokers */
+    int64_t alert_max_kept;    /* alerts kept by the alerts store */
 
     /* [tiers] */
     int64_t hot_max_age_ms;
@@ -103,6 +115,9 @@ struct sift_config {
     int64_t retention_ms;
     int64_t max_disk_bytes; /* 0 = no cap */
     char *cold_path;        /* "" = DATA_DIR/cold */
+
+    /* [debug] */
+    int64_t debug_endpoints; /* bool: /api/v1/debug/... routes */
 
     /* internal: where values came from, for reload diffs and messages */
     char *source_path; /* config file path or NULL */

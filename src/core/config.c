@@ -50,7 +50,9 @@ enum key_check {
     KC_NONE,
     KC_HOSTPORT,       /* "host:port", port 0..65535 */
     KC_HOSTPORT_EMPTY, /* same, or "" = off */
-    KC_URL_EMPTY,      /* "" or http(s)://... */
+    KC_URL_EMPTY,      /* "" or http://... */
+    KC_FRACTION,       /* decimal number in (0, 1] */
+    KC_SERIES_THR,     /* "" or "series:N,series:N", N 0..100 */
 };
 
 struct key_def {
@@ -229,8 +231,10 @@ static const struct key_def keys[] = {
      16777216, 0, NULL, KC_NONE,
      "Records queued from ingest to the detector; overflow is dropped and "
      "counted."},
-    {"anomaly", "threshold", KT_INT, OFF(anomaly_threshold), "80", 0, 100, 0,
-     NULL, KC_NONE, "Score (0-100) above which a series is anomalous."},
+    {"anomaly", "threshold", KT_INT, OFF(anomaly_threshold), "50", 0, 100, 0,
+     NULL, KC_NONE,
+     "Score (0-100) at or above which a window of a series is anomalous; 50 "
+     "= five robust deviations from its baseline."},
     {"anomaly", "hold_windows", KT_INT, OFF(anomaly_hold_windows), "2", 1,
      100, 0, NULL, KC_NONE,
      "Consecutive windows over the threshold before an alert fires."},
@@ -240,18 +244,68 @@ static const struct key_def keys[] = {
     {"anomaly", "cooldown", KT_DURATION, OFF(anomaly_cooldown_ms), "5m", 0,
      DAY, 0, NULL, KC_NONE, "Quiet time after an alert for the same series."},
     {"anomaly", "max_templates", KT_INT, OFF(max_templates), "10000", 10,
-     10000000, 0, NULL, KC_NONE, "Most log templates the miner keeps."},
+     10000000, 0, NULL, KC_NONE,
+     "Most log templates the miner keeps; past it the least recently seen "
+     "is evicted."},
+    {"anomaly", "alpha", KT_STRING, OFF(anomaly_alpha), "0.05", 1, 32, 0,
+     NULL, KC_FRACTION,
+     "EWMA weight of each window in a series' baseline; larger follows "
+     "change faster."},
+    {"anomaly", "resolve_windows", KT_INT, OFF(anomaly_resolve_windows), "3",
+     1, 1000, 0, NULL, KC_NONE,
+     "Consecutive windows under the threshold before an alert resolves."},
+    {"anomaly", "fp_raise", KT_INT, OFF(anomaly_fp_raise), "10", 0, 100, 0,
+     NULL, KC_NONE,
+     "Threshold points a series gains per alert marked false_positive "
+     "(true_positive takes one step back)."},
+    {"anomaly", "max_raise", KT_INT, OFF(anomaly_max_raise), "40", 0, 100, 0,
+     NULL, KC_NONE, "Bound on the total feedback raise of one series."},
+    {"anomaly", "series_thresholds", KT_STRING,
+     OFF(anomaly_series_thresholds), "", 0, STRMAX, 0, NULL, KC_SERIES_THR,
+     "Per-series base thresholds as series:N,series:N, e.g. "
+     "\"service=batch:90,service=api level=error:70\" (series names as in "
+     "alerts)."},
+    {"anomaly", "idle_flush", KT_DURATION, OFF(anomaly_idle_flush_ms), "0", 0,
+     DAY, 0, NULL, KC_NONE,
+     "With no events for this long (wall time), the open window closes, and "
+     "one more per further idle_flush; 0 = one window."},
+    {"anomaly", "max_series", KT_INT, OFF(anomaly_max_series), "20000", 100,
+     10000000, 0, NULL, KC_NONE,
+     "Most series (service, service+errors, service+template) scored; the "
+     "least recently seen is evicted."},
+    {"anomaly", "template_save_interval", KT_DURATION, OFF(template_save_ms),
+     "10s", SEC, HOUR, 0, NULL, KC_NONE,
+     "How often changed templates are saved to DATA_DIR/templates.txt (also "
+     "at stop)."},
 
     /* [alerts] */
     {"alerts", "webhook_url", KT_STRING, OFF(alert_webhook_url), "", 0,
      STRMAX, 0, NULL, KC_URL_EMPTY,
-     "http(s) URL each alert is POSTed to as JSON; empty = off."},
+     "http:// URL each alert transition is POSTed to as JSON; empty = off "
+     "(https is not supported)."},
+    {"alerts", "webhook_timeout", KT_DURATION, OFF(alert_webhook_timeout_ms),
+     "5s", SEC, 5 * MINUTE, 0, NULL, KC_NONE,
+     "Timeout of one webhook attempt (whole seconds)."},
+    {"alerts", "webhook_retries", KT_INT, OFF(alert_webhook_retries), "3", 0,
+     20, 0, NULL, KC_NONE,
+     "Re-sends after a failed webhook attempt, with back-off from 250ms."},
+    {"alerts", "redis_address", KT_STRING, OFF(alert_redis_address), "", 0,
+     300, 0, NULL, KC_HOSTPORT_EMPTY,
+     "Redis server for alerts as host:port; empty = redis.address."},
     {"alerts", "redis_channel", KT_STRING, OFF(alert_redis_channel), "", 0,
-     255, 0, NULL, KC_NONE, "Redis channel alerts are PUBLISHed to."},
+     255, 0, NULL, KC_NONE,
+     "Redis channel alerts are PUBLISHed to; empty = off."},
     {"alerts", "redis_stream", KT_STRING, OFF(alert_redis_stream), "", 0, 255,
-     0, NULL, KC_NONE, "Redis stream alerts are XADDed to."},
+     0, NULL, KC_NONE,
+     "Redis stream alerts are XADDed to (field \"alert\"); empty = off."},
     {"alerts", "kafka_topic", KT_STRING, OFF(alert_kafka_topic), "", 0, 255,
-     0, NULL, KC_NONE, "Kafka topic alerts are produced to."},
+     0, NULL, KC_NONE,
+     "Kafka topic alerts are produced to (brokers and properties from "
+     "[kafka]); empty = off."},
+    {"alerts", "max_kept", KT_INT, OFF(alert_max_kept), "10000", 100,
+     10000000, 0, NULL, KC_NONE,
+     "Alerts kept by the alerts store (DATA_DIR/alerts.ndjson, "
+     "/api/v1/alerts); the oldest are dropped."},
 
     /* [tiers] */
     {"tiers", "hot_max_age", KT_DURATION, OFF(hot_max_age_ms), "1h", MINUTE,
@@ -267,6 +321,12 @@ static const struct key_def keys[] = {
      "Delete oldest segments past this total size; 0 = no cap."},
     {"tiers", "cold_path", KT_STRING, OFF(cold_path), "", 0, STRMAX, 0, NULL,
      KC_NONE, "Directory of the cold tier; empty = DATA_DIR/cold."},
+
+    /* [debug] */
+    {"debug", "endpoints", KT_BOOL, OFF(debug_endpoints), "false", 0, 1, 0,
+     NULL, KC_NONE,
+     "Serve /api/v1/debug/... (shift the clock, force anomaly window "
+     "closes); for tests only, never in production."},
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -274,7 +334,7 @@ static const struct key_def keys[] = {
 static const char *const sections[] = {"server", "http",    "store",
                                        "ingest", "query",   "kafka",
                                        "redis",  "anomaly", "alerts",
-                                       "tiers"};
+                                       "tiers",  "debug"};
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
 static char **
@@ -506,6 +566,67 @@ check_hostport(const char *v, char *why, size_t why_len)
     return SIFT_OK;
 }
 
+static int
+check_fraction(const char *v, char *why, size_t why_len)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    while (*end == ' ' || *end == '\t')
+        end++;
+    if (errno != 0 || end == v || *end != '\0' || !(d > 0 && d <= 1)) {
+        snprintf(why, why_len, "expected a number above 0 and at most 1, "
+                               "got \"%s\"", v);
+        return SIFT_EINVAL;
+    }
+    return SIFT_OK;
+}
+
+/* "series:N,series:N": each item has a name and, after its last ':', an
+ * integer 0..100.  The anomaly service parses the same grammar. */
+static int
+check_series_thresholds(const char *v, char *why, size_t why_len)
+{
+    const char *p = v;
+    while (*p != '\0') {
+        size_t len = strcspn(p, ",");
+        const char *colon = NULL;
+        for (size_t i = 0; i < len; i++) {
+            if (p[i] == ':')
+                colon = p + i;
+        }
+        int64_t thr = -1;
+        char num[16];
+        size_t nlen = colon ? len - (size_t)(colon + 1 - p) : 0;
+        if (colon && nlen > 0 && nlen < sizeof(num)) {
+            memcpy(num, colon + 1, nlen);
+            num[nlen] = '\0';
+            if (parse_int(num, &thr) < 0)
+                thr = -1;
+        }
+        size_t name_len = colon ? (size_t)(colon - p) : 0;
+        while (name_len > 0 && p[name_len - 1] == ' ')
+            name_len--;
+        const char *name = p;
+        while (name_len > 0 && *name == ' ') {
+            name++;
+            name_len--;
+        }
+        if (!colon || name_len == 0 || name_len >= 96 || thr < 0 ||
+            thr > 100) {
+            snprintf(why, why_len,
+                     "expected series:N (N 0-100) items separated by ',', "
+                     "got \"%.*s\"",
+                     (int)len, p);
+            return SIFT_EINVAL;
+        }
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return SIFT_OK;
+}
+
 /*
  * Parses value for key k into cfg.  On failure writes the reason into why
  * and leaves cfg unchanged.
@@ -549,11 +670,16 @@ apply_value(struct sift_config *cfg, const struct key_def *k,
                 return SIFT_EINVAL;
         }
         if (k->check == KC_URL_EMPTY && len > 0 &&
-            strncmp(value, "http://", 7) != 0 &&
-            strncmp(value, "https://", 8) != 0) {
-            snprintf(why, why_len, "must start with http:// or https://");
+            strncmp(value, "http://", 7) != 0) {
+            snprintf(why, why_len, "must start with http:// (https is not "
+                                   "supported)");
             return SIFT_EINVAL;
         }
+        if (k->check == KC_FRACTION && check_fraction(value, why, why_len) < 0)
+            return SIFT_EINVAL;
+        if (k->check == KC_SERIES_THR &&
+            check_series_thresholds(value, why, why_len) < 0)
+            return SIFT_EINVAL;
         char **f = str_field(cfg, k);
         sift_free(*f);
         *f = sift_xstrdup(value);
@@ -1121,7 +1247,11 @@ range_text(const struct key_def *k, char *out, size_t len)
         else if (k->check == KC_HOSTPORT_EMPTY)
             snprintf(out, len, "host:port or empty");
         else if (k->check == KC_URL_EMPTY)
-            snprintf(out, len, "http(s) URL or empty");
+            snprintf(out, len, "http URL or empty");
+        else if (k->check == KC_FRACTION)
+            snprintf(out, len, "above 0 to 1");
+        else if (k->check == KC_SERIES_THR)
+            snprintf(out, len, "series:N list or empty");
         else if (k->min > 0)
             snprintf(out, len, "non-empty");
         else

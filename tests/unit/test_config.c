@@ -108,7 +108,7 @@ test_config_defaults_valid(void **state)
     assert_int_equal(f->cfg.max_hits, 10000);
     assert_int_equal(f->cfg.default_hits, 100);
     assert_int_equal(f->cfg.anomaly_window_ms, 10000);
-    assert_int_equal(f->cfg.anomaly_threshold, 80);
+    assert_int_equal(f->cfg.anomaly_threshold, 50);
     assert_string_equal(f->cfg.kafka_group, "sift");
     assert_string_equal(f->cfg.redis_group, "sift");
     assert_string_equal(f->cfg.redis_field, "message");
@@ -306,6 +306,54 @@ test_config_set_validated_like_file(void **state)
 }
 
 static void
+test_config_anomaly_alpha_and_series_thresholds(void **state)
+{
+    struct fixture *f = *state;
+    struct errs e = {0};
+    assert_string_equal(f->cfg.anomaly_alpha, "0.05");
+    assert_int_equal(
+        sift_config_set(&f->cfg, "anomaly.alpha=0.2", collect, &e), SIFT_OK);
+    assert_string_equal(f->cfg.anomaly_alpha, "0.2");
+    assert_int_equal(sift_config_set(&f->cfg,
+                                     "anomaly.series_thresholds=service=api "
+                                     "level=error:70, service=batch:90",
+                                     collect, &e),
+                     SIFT_OK);
+    assert_int_equal(e.n, 0);
+    assert_int_equal(sift_config_set(&f->cfg, "anomaly.alpha=0", collect, &e),
+                     SIFT_ECONFIG);
+    assert_int_equal(
+        sift_config_set(&f->cfg, "anomaly.alpha=1.5", collect, &e),
+        SIFT_ECONFIG);
+    assert_int_equal(
+        sift_config_set(&f->cfg, "anomaly.alpha=fast", collect, &e),
+        SIFT_ECONFIG);
+    assert_true(has_msg(&e, "--set anomaly.alpha: expected a number above 0"));
+    assert_int_equal(sift_config_set(&f->cfg,
+                                     "anomaly.series_thresholds=service=a:101",
+                                     collect, &e),
+                     SIFT_ECONFIG);
+    assert_int_equal(sift_config_set(&f->cfg,
+                                     "anomaly.series_thresholds=service=a",
+                                     collect, &e),
+                     SIFT_ECONFIG);
+    assert_int_equal(sift_config_set(&f->cfg,
+                                     "anomaly.series_thresholds=:50",
+                                     collect, &e),
+                     SIFT_ECONFIG);
+    assert_true(has_msg(&e, "--set anomaly.series_thresholds: expected "
+                            "series:N"));
+    assert_int_equal(e.n, 6);
+    /* Rejected values keep the last good one. */
+    assert_string_equal(f->cfg.anomaly_alpha, "0.2");
+    assert_int_equal(sift_config_set(&f->cfg,
+                                     "alerts.webhook_url=https://x/y",
+                                     collect, &e),
+                     SIFT_ECONFIG);
+    assert_true(has_msg(&e, "https is not supported"));
+}
+
+static void
 test_config_parse_durations_and_sizes(void **state)
 {
     (void)state;
@@ -495,6 +543,7 @@ main(void)
         T(test_config_key_outside_section_and_long_line),
         T(test_config_missing_file),
         T(test_config_set_validated_like_file),
+        T(test_config_anomaly_alpha_and_series_thresholds),
         T(test_config_parse_durations_and_sizes),
         T(test_config_bool_parse),
         T(test_config_reload_diff),
