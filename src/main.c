@@ -37,6 +37,7 @@
 #include "sift/log.h"
 #include "sift/loop.h"
 #include "sift/admin_api.h"
+#include "sift/anomaly_service.h"
 #include "sift/ingest_api.h"
 #include "sift/pipeline.h"
 #include "sift/pool.h"
@@ -68,6 +69,7 @@ struct sift_app {
     struct sift_store *store;
     struct sift_pipeline *pipeline;
     struct sift_ingest_api *ingest_api;
+    struct sift_anomaly_service *anomaly;
 };
 
 /* ---------------------------------------------------------------------- */
@@ -354,6 +356,12 @@ app_start_modules(struct sift_app *app)
     if (rc < 0)
         return rc;
     sift_admin_api_register(app->http, app->store);
+    /* Templates, scoring, alerts: installs the pipeline stages. */
+    rc = sift_anomaly_service_new(&app->cfg, app->loop, app->http,
+                                  app->pipeline, app->store, app->pool,
+                                  &app->anomaly);
+    if (rc < 0)
+        return rc;
 
     struct sift_buf details = SIFT_BUF_INIT;
     ready_details(app, &details);
@@ -375,6 +383,9 @@ app_modules_idle(struct sift_app *app)
 static void
 app_stop_modules(struct sift_app *app)
 {
+    /* Before the store closes: scores what is queued, saves templates. */
+    sift_anomaly_service_free(app->anomaly);
+    app->anomaly = NULL;
     /* The store's close syncs the WAL and answers every pending durable
      * callback, so requests waiting on it are replied to before the HTTP
      * server goes away. */

@@ -1,0 +1,147 @@
+/*
+ * anomaly_service.h - issue 7 in the daemon: one object owning the
+ * template miner, the scoring thread, the alerts store and the alert
+ * sinks (see src/anomaly/service.c and docs/anomaly.md).
+ *
+ * sift_anomaly_service_new() installs two pipeline stages (template
+ * mining sets ev->template_id; the anomaly stage pushes one record per
+ * event into the scoring ring), loads DATA_DIR/templates.txt and
+ * DATA_DIR/alerts.ndjson, starts the scoring thread and the sinks, and
+ * registers the HTTP API (src/api/anomaly_api.c):
+ *
+ *   GET  /api/v1/patterns?q=&from=&to=&size=   templates of matching events
+ *   GET  /api/v1/alerts?state=&from=&to=&limit=
+ *   GET  /api/v1/alerts/{id}
+ *   POST /api/v1/alerts/{id}/feedback {"label":"false_positive"|...} (admin)
+ *   GET  /api/v1/anomaly                         counters
+ *   POST /api/v1/debug/clock {"offset_ms":N}     only with debug.endpoints
+ *
+ * Threads: every function is loop-thread only unless it says otherwise.
+ * Template text lookups are thread-safe (a mutex guards the miner; the
+ * loop holds it only while mining one message).
+ */
+#ifndef SIFT_ANOMALY_SERVICE_H
+#define SIFT_ANOMALY_SERVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sift/anomaly.h"
+
+struct sift_buf;
+struct sift_config;
+struct sift_http;
+struct sift_loop;
+struct sift_pipeline;
+struct sift_pool;
+struct sift_store;
+struct sift_anomaly_service;
+struct sift_anomaly_templates;
+
+/**
+ * Creates and starts the service.  Borrows every argument for its
+ * lifetime (cfg is read at start; later reloads do not change it).
+ * Returns SIFT_OK, SIFT_ECONFIG (bad sink settings, logged), -errno (data
+ * dir files) or a code from the thread start.  On failure nothing is
+ * left installed.  Loop thread, after the pipeline exists.
+ */
+int sift_anomaly_service_new(const struct sift_config *cfg,
+                             struct sift_loop *loop, struct sift_http *http,
+                             struct sift_pipeline *pipe,
+                             struct sift_store *store, struct sift_pool *pool,
+                             struct sift_anomaly_service **out);
+
+/**
+ * Stops: removes the pipeline stages, stops the scoring thread (records
+ * already queued are scored; the alerts they raise are stored and handed
+ * to the sinks), closes the sinks (Kafka gets up to 2 s to deliver),
+ * saves the templates and syncs the alerts file.  Idempotent; NULL is
+ * fine.  Call before the store closes.
+ */
+void sift_anomaly_service_stop(struct sift_anomaly_service *svc);
+
+/** Stops if needed and frees.  NULL is fine. */
+void sift_anomaly_service_free(struct sift_anomaly_service *svc);
+
+/* ---- alerts store ---- */
+
+/** Called per alert; alert borrows.  Return non-zero to stop the walk. */
+typedef int (*sift_alert_each_cb)(const struct sift_alert *alert, void *arg);
+
+/**
+ * Calls cb for every kept alert whose time span [started, resolved or
+ * still firing) overlaps [from_ns, to_ns), oldest first (increasing id).
+ * For the API and the Grafana annotations.
+ */
+void sift_anomaly_service_alerts(struct sift_anomaly_service *svc,
+                                 int64_t from_ns, int64_t to_ns,
+                                 sift_alert_each_cb cb, void *arg);
+
+/** Copies alert id into *out.  Returns SIFT_OK or SIFT_ENOTFOUND. */
+int sift_anomaly_service_alert_get(struct sift_anomaly_service *svc,
+                                   uint64_t id, struct sift_alert *out);
+
+/**
+ * Labels alert id (persisted), adapts its series' threshold (the raise
+ * goes to the scoring thread) and copies the labelled alert to *out and
+ * the series' new threshold to *threshold (either may be NULL).  Returns
+ * SIFT_OK, SIFT_ENOTFOUND or SIFT_EINVAL (label NONE).
+ */
+int sift_anomaly_service_feedback(struct sift_anomaly_service *svc,
+                                  uint64_t id, enum sift_alert_label label,
+                                  struct sift_alert *out, double *threshold);
+
+/* ---- templates ---- */
+
+/**
+ * Appends the text of template id to out (thread-safe; any thread while
+ * svc lives).  Returns SIFT_OK or SIFT_ENOTFOUND (unknown, evicted).
+ */
+int sift_anomaly_service_template_text(struct sift_anomaly_service *svc,
+                                       uint32_t id, struct sift_buf *out);
+
+/**
+ * A new reference to the service's template table, for jobs that may
+ * outlive the service (worker jobs finishing during shutdown).  Release
+ * with sift_anomaly_templates_unref().  Loop thread.
+ */
+struct sift_anomaly_templates *
+sift_anomaly_service_templates(struct sift_anomaly_service *svc);
+
+/** Like sift_anomaly_service_template_text().  Any thread. */
+int sift_anomaly_templates_text(struct sift_anomaly_templates *t, uint32_t id,
+                                struct sift_buf *out);
+
+/** Drops a reference.  Any thread; NULL is fine. */
+void sift_anomaly_templates_unref(struct sift_anomaly_templates *t);
+
+/* ---- counters ---- */
+
+struct sift_anomaly_service_stats {
+    uint32_t templates;          /* live templates */
+    uint64_t templates_evicted;
+    uint64_t template_saves;
+    uint64_t template_save_errors;
+    uint64_t records_pushed;     /* into the scoring ring */
+    uint64_t records_dropped;    /* ring full */
+    uint64_t windows;            /* closed by the scoring thread */
+    uint64_t alerts_kept;        /* in the alerts store */
+    uint64_t alert_events;       /* fire/update/resolve received */
+    uint64_t webhook_sent, webhook_failed;
+    uint64_t redis_sent, redis_failed;
+    uint64_t kafka_sent, kafka_failed;
+};
+
+/** Copies the counters. */
+void sift_anomaly_service_stats(struct sift_anomaly_service *svc,
+                                struct sift_anomaly_service_stats *out);
+
+/** Appends the counters as a JSON object. */
+void sift_anomaly_service_stats_json(struct sift_anomaly_service *svc,
+                                     struct sift_buf *out);
+
+/** Appends alert as the API's JSON object (sift_alert_to_json). */
+void sift_anomaly_service_alert_json(const struct sift_alert *alert,
+                                     struct sift_buf *out);
+
+#endif /* SIFT_ANOMALY_SERVICE_H */

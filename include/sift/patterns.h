@@ -1,0 +1,62 @@
+/*
+ * patterns.h - "which templates do these events have": counts per
+ * template id over the matching docs of a set of segments
+ * (src/anomaly/patterns.c), the engine behind GET /api/v1/patterns.
+ *
+ * The filter is a small query subset until the query engine is wired in
+ * (docs/anomaly.md): whitespace-separated clauses, all of which must
+ * match (an "AND" word is allowed and ignored):
+ *   *                 every doc (also the empty query)
+ *   word              the word's tokens in the message
+ *   "some words"      every token of the phrase in the message (not
+ *                     checked for adjacency)
+ *   field:value       keyword/number fields: the exact value (case
+ *                     folded); text fields: every token of value;
+ *                     field:"quoted value" too.  _template_id:17 works.
+ * Anything else (OR, NOT, -x, parentheses, wildcards, /regex/, ranges)
+ * is refused with SIFT_EINVAL and a reason.
+ *
+ * Pure and thread-safe: segments are immutable; runs on a worker.
+ */
+#ifndef SIFT_PATTERNS_H
+#define SIFT_PATTERNS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sift_buf;
+struct sift_segment;
+struct sift_anomaly_templates;
+
+struct sift_patterns_opts {
+    const char *q; /* query text (need not be NUL-terminated); NULL = all */
+    size_t q_len;
+    int64_t from_ns;          /* inclusive */
+    int64_t to_ns;            /* exclusive */
+    uint32_t size;            /* templates returned (top by count) */
+    int64_t deadline_mono_ns; /* sift_clock_mono_ns() deadline; 0 = none */
+};
+
+struct sift_patterns_error {
+    int status;       /* HTTP status to answer */
+    const char *type; /* "query_parse", "timeout", "out_of_memory", ... */
+    char reason[200];
+};
+
+/**
+ * Counts the matching docs of segs[0..n) (borrowed) per template id and
+ * appends {"patterns":[{"template_id":N,"template":"…"|null,"count":N,
+ * "first_seen_ms":N,"last_seen_ms":N,"sample":"…"},…],"total":N,
+ * "distinct":N} sorted by count (then id) to out.  "sample" is the
+ * message of the newest matching doc of the template; "template" comes
+ * from names (may be NULL; evicted ids give null).  Docs without a
+ * template id are counted under template_id 0.  Deleted docs never count.
+ * Returns SIFT_OK, or SIFT_EINVAL / SIFT_ETIMEOUT / SIFT_ENOMEM /
+ * SIFT_ECORRUPT with err filled.  Any thread.
+ */
+int sift_patterns_run(struct sift_segment *const *segs, size_t n,
+                      const struct sift_patterns_opts *opts,
+                      struct sift_anomaly_templates *names,
+                      struct sift_buf *out, struct sift_patterns_error *err);
+
+#endif /* SIFT_PATTERNS_H */

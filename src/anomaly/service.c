@@ -1,0 +1,1074 @@
+/*
+ * service.c - the anomaly service: template miner + scoring thread +
+ * alerts store + sinks, wired into siftd's pipeline, loop and HTTP API.
+ *
+ * Design.
+ *   Mining (loop thread, pipeline stage SIFT_STAGE_TEMPLATE): every
+ *   event's message goes through sift_drain_add(); the id lands in
+ *   ev->template_id before the store append, so the WAL, the segments
+ *   and "_template_id:N" queries carry it.  The miner sits in a small
+ *   refcounted object (struct sift_anomaly_templates) with a mutex, so
+ *   workers (patterns, search hits) can read template texts; the loop
+ *   takes the mutex only around one sift_drain_add().
+ *   Template ids must never be reused for another pattern, also after a
+ *   crash: templates are saved to DATA_DIR/templates.txt every
+ *   template_save_interval when changed, at stop, and at once whenever
+ *   ID_SAVE_BATCH ids were handed out since the last save.  A marker file
+ *   (templates.dirty) exists while siftd runs; finding it at start means
+ *   the last stop was unclean, and the id counter then skips
+ *   ID_SAVE_BATCH ids, past every id the lost run may have stored.
+ *
+ *   Scoring (SIFT_STAGE_ANOMALY): one 40-byte record per event (time,
+ *   service.name, log.level, template id) is pushed into the scoring ring;
+ *   a full ring drops and counts (ingest never waits).
+ *
+ *   Alerts: the scoring thread's callback copies each transition into a
+ *   mutex-protected relay queue and posts one drain callback to the loop
+ *   (sift_loop_post) when the queue was empty.  On the loop each
+ *   transition is merged into the alerts store (the store owns labels:
+ *   feedback given through the API wins over the scorer's copy),
+ *   appended to DATA_DIR/alerts.ndjson, and sent to the sinks.  The relay
+ *   outlives the service when a drain is still posted at stop (it is
+ *   freed by that drain), so no posted callback ever sees a freed
+ *   service.
+ *
+ *   Alerts store: a ring of at most alerts.max_kept alerts in id order
+ *   (binary search by id), plus the feedback raise of each series.  The
+ *   file holds one JSON object per line: {"type":"alert",...} (the full
+ *   alert after each transition or label) and {"type":"raise",...} (a
+ *   series' raise after feedback); replay keeps the last line per id.
+ *   It is rewritten (temp file, fsync, rename) at start and whenever
+ *   more than 2 * max_kept + 1000 lines were appended since, so it stays
+ *   bounded.  At start the scorer gets back the next id, the raises and
+ *   the kept alerts (so an alert firing at stop resolves after restart).
+ *
+ * Invariants: ids in the alerts ring strictly increase from oldest to
+ * newest; a relay message is processed exactly once (by the posted drain
+ * or, at stop, synchronously) and freed.
+ * Thread: loop thread, except the alert callback (scoring thread) and
+ * the template lookups (any thread).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "sift/alloc.h"
+#include "sift/anomaly.h"
+#include "sift/anomaly_api.h"
+#include "sift/anomaly_service.h"
+#include "sift/arena.h"
+#include "sift/buf.h"
+#include "sift/clock.h"
+#include "sift/config.h"
+#include "sift/drain.h"
+#include "sift/error.h"
+#include "sift/event.h"
+#include "sift/log.h"
+#include "sift/loop.h"
+#include "sift/pipeline.h"
+#include "sift/sinks.h"
+
+/* Ids handed out between forced template saves, and skipped after an
+ * unclean stop. */
+#define ID_SAVE_BATCH 2048u
+#define MAX_OVERRIDES 64
+
+/* ------------------------------------------------------------------ */
+/* Shared template table                                                */
+/* ------------------------------------------------------------------ */
+
+struct sift_anomaly_templates {
+    pthread_mutex_t mu;
+    atomic_int refs;
+    struct sift_drain *drain;
+};
+
+int
+sift_anomaly_templates_text(struct sift_anomaly_templates *t, uint32_t id,
+                            struct sift_buf *out)
+{
+    struct sift_drain_info info;
+    pthread_mutex_lock(&t->mu);
+    int rc = sift_drain_get(t->drain, id, &info);
+    if (rc == SIFT_OK)
+        sift_buf_append(out, info.text, info.text_len);
+    pthread_mutex_unlock(&t->mu);
+    return rc;
+}
+
+void
+sift_anomaly_templates_unref(struct sift_anomaly_templates *t)
+{
+    if (!t || atomic_fetch_sub(&t->refs, 1) != 1)
+        return;
+    sift_drain_free(t->drain);
+    pthread_mutex_destroy(&t->mu);
+    sift_free(t);
+}
+
+/* ------------------------------------------------------------------ */
+/* Service                                                              */
+/* ------------------------------------------------------------------ */
+
+struct alert_msg {
+    struct alert_msg *next;
+    enum sift_alert_event ev;
+    struct sift_alert al;
+};
+
+/* Scoring thread -> loop.  See the file comment for its lifetime. */
+struct relay {
+    pthread_mutex_t mu;
+    struct sift_loop *loop;
+    struct sift_anomaly_service *svc; /* NULL once the service is gone */
+    struct alert_msg *head, *tail;
+    int posted; /* a drain callback is queued on the loop */
+};
+
+struct raise_ent {
+    uint64_t key;
+    double raise;
+};
+
+struct override {
+    char series[SIFT_ALERT_SERIES_MAX];
+    double threshold;
+};
+
+struct sift_anomaly_service {
+    const struct sift_config *cfg;
+    struct sift_loop *loop;
+    struct sift_http *http;
+    struct sift_pipeline *pipe;
+    struct sift_store *store;
+    struct sift_pool *pool;
+    struct sift_anomaly_api *api;
+    char *templates_path;
+    char *dirty_path;
+    char *alerts_path;
+
+    /* templates */
+    struct sift_anomaly_templates *tmpl;
+    uint32_t saved_next_id; /* next_id at the last save */
+    int tmpl_dirty;
+    uint64_t tmpl_saves, tmpl_save_errors;
+    struct sift_timer *save_timer;
+
+    /* scoring */
+    struct sift_anomaly_cfg acfg;
+    struct sift_anomaly *an;
+    struct relay *relay;
+    uint64_t records_pushed;
+    struct override overrides[MAX_OVERRIDES];
+    uint32_t n_overrides;
+
+    /* alerts store */
+    struct sift_alert *ring; /* cap = max_kept */
+    size_t cap, first, n;
+    struct raise_ent *raises;
+    size_t n_raises, cap_raises;
+    int fd; /* alerts.ndjson, O_APPEND; -1 when not writable */
+    uint64_t lines_since_compact;
+    uint64_t alert_events;
+    struct sift_alert_sinks *sinks;
+
+    int started;
+    int stopped;
+};
+
+/* ------------------------------------------------------------------ */
+/* Alerts store                                                         */
+/* ------------------------------------------------------------------ */
+
+static struct sift_alert *
+ring_at(struct sift_anomaly_service *svc, size_t i)
+{
+    return &svc->ring[(svc->first + i) % svc->cap];
+}
+
+/* Logical index of id, or -1. */
+static long
+ring_find(struct sift_anomaly_service *svc, uint64_t id)
+{
+    size_t lo = 0, hi = svc->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        uint64_t v = ring_at(svc, mid)->id;
+        if (v == id)
+            return (long)mid;
+        if (v < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+/* Inserts or replaces al (by id).  Returns the stored copy or NULL when
+ * the id is older than everything kept (dropped). */
+static struct sift_alert *
+store_put(struct sift_anomaly_service *svc, const struct sift_alert *al)
+{
+    long i = ring_find(svc, al->id);
+    if (i >= 0) {
+        struct sift_alert *dst = ring_at(svc, (size_t)i);
+        *dst = *al;
+        return dst;
+    }
+    if (svc->n > 0 && al->id < ring_at(svc, svc->n - 1)->id) {
+        /* Out of order: only an id older than the newest kept, which
+         * the scorer never produces; keep the ring sorted. */
+        return NULL;
+    }
+    if (svc->n == svc->cap) {
+        svc->first = (svc->first + 1) % svc->cap;
+        svc->n--;
+    }
+    struct sift_alert *dst = ring_at(svc, svc->n);
+    *dst = *al;
+    svc->n++;
+    return dst;
+}
+
+static double *
+raise_slot(struct sift_anomaly_service *svc, uint64_t key, int create)
+{
+    for (size_t i = 0; i < svc->n_raises; i++) {
+        if (svc->raises[i].key == key)
+            return &svc->raises[i].raise;
+    }
+    if (!create)
+        return NULL;
+    if (svc->n_raises == svc->cap_raises) {
+        svc->cap_raises = svc->cap_raises ? svc->cap_raises * 2 : 16;
+        svc->raises = sift_xrealloc(svc->raises,
+                                    svc->cap_raises * sizeof(*svc->raises));
+    }
+    svc->raises[svc->n_raises].key = key;
+    svc->raises[svc->n_raises].raise = 0;
+    return &svc->raises[svc->n_raises++].raise;
+}
+
+static double
+base_threshold(const struct sift_anomaly_service *svc, const char *series)
+{
+    for (uint32_t i = 0; i < svc->n_overrides; i++) {
+        if (strcmp(svc->overrides[i].series, series) == 0)
+            return svc->overrides[i].threshold;
+    }
+    return svc->acfg.alerts.threshold;
+}
+
+/* One persisted line for an alert (internal form: key and enums). */
+static void
+line_alert(const struct sift_alert *al, struct sift_buf *b)
+{
+    sift_buf_appendf(b, "{\"type\":\"alert\",\"id\":%" PRIu64 ",\"series\":",
+                     al->id);
+    sift_buf_put_json_str(b, al->series, strlen(al->series));
+    sift_buf_appendf(
+        b,
+        ",\"key\":\"%016" PRIx64 "\",\"kind\":%u,\"state\":%u,\"label\":%u,"
+        "\"score\":%.17g,\"last_score\":%.17g,\"threshold\":%.17g,"
+        "\"started_ns\":%" PRId64 ",\"updated_ns\":%" PRId64
+        ",\"resolved_ns\":%" PRId64 ",\"windows\":%" PRIu32 "}\n",
+        al->series_key, al->kind, al->state, al->label, al->score,
+        al->last_score, al->threshold, al->started_ns, al->updated_ns,
+        al->resolved_ns, al->n_windows);
+}
+
+static void
+line_raise(uint64_t key, double raise, struct sift_buf *b)
+{
+    sift_buf_appendf(b,
+                     "{\"type\":\"raise\",\"key\":\"%016" PRIx64
+                     "\",\"value\":%.17g}\n",
+                     key, raise);
+}
+
+static int
+write_all(int fd, const char *p, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    return SIFT_OK;
+}
+
+static void compact(struct sift_anomaly_service *svc);
+
+/* Appends lines to alerts.ndjson; compacts when it has grown enough. */
+static void
+persist(struct sift_anomaly_service *svc, struct sift_buf *b, unsigned lines)
+{
+    if (svc->fd < 0)
+        return;
+    int rc = write_all(svc->fd, b->data, b->len);
+    if (rc < 0) {
+        SIFT_ERROR("anomaly: cannot append to %s: %s", svc->alerts_path,
+                   sift_strerror(rc));
+        return;
+    }
+    svc->lines_since_compact += lines;
+    if (svc->lines_since_compact > 2 * (uint64_t)svc->cap + 1000)
+        compact(svc);
+}
+
+/* Rewrites alerts.ndjson from memory (temp, fsync, rename), reopens. */
+static void
+compact(struct sift_anomaly_service *svc)
+{
+    struct sift_buf tmp = SIFT_BUF_INIT, b = SIFT_BUF_INIT;
+    sift_buf_appendf(&tmp, "%s.tmp", svc->alerts_path);
+    int rc = SIFT_OK;
+    int fd = open(sift_buf_cstr(&tmp), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+                  0640);
+    if (fd < 0) {
+        rc = -errno;
+        goto out;
+    }
+    for (size_t i = 0; i < svc->n && rc == SIFT_OK; i++) {
+        line_alert(ring_at(svc, i), &b);
+        if (b.len >= 65536 || i + 1 == svc->n) {
+            rc = write_all(fd, b.data, b.len);
+            sift_buf_reset(&b);
+        }
+    }
+    for (size_t i = 0; i < svc->n_raises && rc == SIFT_OK; i++) {
+        if (svc->raises[i].raise > 0)
+            line_raise(svc->raises[i].key, svc->raises[i].raise, &b);
+    }
+    if (rc == SIFT_OK && b.len)
+        rc = write_all(fd, b.data, b.len);
+    if (rc == SIFT_OK && fsync(fd) != 0)
+        rc = -errno;
+    if (close(fd) != 0 && rc == SIFT_OK)
+        rc = -errno;
+    if (rc == SIFT_OK && rename(sift_buf_cstr(&tmp), svc->alerts_path) != 0)
+        rc = -errno;
+out:
+    if (rc < 0) {
+        SIFT_ERROR("anomaly: cannot rewrite %s: %s", svc->alerts_path,
+                   sift_strerror(rc));
+        unlink(sift_buf_cstr(&tmp));
+    } else {
+        if (svc->fd >= 0)
+            close(svc->fd);
+        svc->fd = open(svc->alerts_path,
+                       O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        if (svc->fd < 0)
+            SIFT_ERROR("anomaly: cannot open %s: %s", svc->alerts_path,
+                       strerror(errno));
+        svc->lines_since_compact = 0;
+    }
+    sift_buf_cleanup(&tmp);
+    sift_buf_cleanup(&b);
+}
+
+static int
+parse_key(const char *s, uint64_t *out)
+{
+    if (!s)
+        return SIFT_EINVAL;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 16);
+    if (errno || end == s || *end)
+        return SIFT_EINVAL;
+    *out = (uint64_t)v;
+    return SIFT_OK;
+}
+
+static int
+alert_from_json(json_t *o, struct sift_alert *al)
+{
+    memset(al, 0, sizeof(*al));
+    json_t *id = json_object_get(o, "id");
+    const char *series = json_string_value(json_object_get(o, "series"));
+    if (!json_is_integer(id) || json_integer_value(id) <= 0 || !series ||
+        parse_key(json_string_value(json_object_get(o, "key")),
+                  &al->series_key) < 0)
+        return SIFT_ECORRUPT;
+    al->id = (uint64_t)json_integer_value(id);
+    snprintf(al->series, sizeof(al->series), "%s", series);
+    al->kind = (uint8_t)json_integer_value(json_object_get(o, "kind"));
+    al->state = (uint8_t)json_integer_value(json_object_get(o, "state"));
+    al->label = (uint8_t)json_integer_value(json_object_get(o, "label"));
+    al->score = json_number_value(json_object_get(o, "score"));
+    al->last_score = json_number_value(json_object_get(o, "last_score"));
+    al->threshold = json_number_value(json_object_get(o, "threshold"));
+    al->started_ns = json_integer_value(json_object_get(o, "started_ns"));
+    al->updated_ns = json_integer_value(json_object_get(o, "updated_ns"));
+    al->resolved_ns = json_integer_value(json_object_get(o, "resolved_ns"));
+    al->n_windows =
+        (uint32_t)json_integer_value(json_object_get(o, "windows"));
+    if (al->kind < SIFT_ALERT_SPIKE || al->kind > SIFT_ALERT_ERROR_RATIO ||
+        (al->state != SIFT_ALERT_FIRING && al->state != SIFT_ALERT_RESOLVED) ||
+        al->label > SIFT_LABEL_TRUE_POSITIVE)
+        return SIFT_ECORRUPT;
+    return SIFT_OK;
+}
+
+/* Replays alerts.ndjson into the store.  Lines that do not parse (a torn
+ * tail after a crash) are skipped and counted. */
+static void
+load_alerts(struct sift_anomaly_service *svc)
+{
+    FILE *f = fopen(svc->alerts_path, "r");
+    if (!f) {
+        if (errno != ENOENT)
+            SIFT_ERROR("anomaly: cannot read %s: %s", svc->alerts_path,
+                       strerror(errno));
+        return;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    unsigned bad = 0, n = 0;
+    /* Lines are replayed in order; the ring needs ids in order, so a
+     * line for an id older than the newest kept updates it in place. */
+    while ((len = getline(&line, &cap, f)) > 0) {
+        json_error_t jerr;
+        json_t *o = json_loadb(line, (size_t)len, 0, &jerr);
+        const char *type = o ? json_string_value(json_object_get(o, "type"))
+                             : NULL;
+        struct sift_alert al;
+        uint64_t key;
+        if (type && strcmp(type, "alert") == 0 &&
+            alert_from_json(o, &al) == SIFT_OK) {
+            store_put(svc, &al);
+            n++;
+        } else if (type && strcmp(type, "raise") == 0 &&
+                   parse_key(json_string_value(json_object_get(o, "key")),
+                             &key) == SIFT_OK &&
+                   json_is_number(json_object_get(o, "value"))) {
+            *raise_slot(svc, key, 1) =
+                json_number_value(json_object_get(o, "value"));
+        } else {
+            bad++;
+        }
+        json_decref(o);
+    }
+    free(line); /* getline's buffer comes from malloc */
+    fclose(f);
+    if (bad)
+        SIFT_WARN("anomaly: %s: skipped %u unreadable line(s)",
+                  svc->alerts_path, bad);
+    if (n)
+        SIFT_INFO("anomaly: %zu alert(s) restored from %s", svc->n,
+                  svc->alerts_path);
+}
+
+/* Hands the persisted state back to the scorer (before its start). */
+static void
+restore_scorer(struct sift_anomaly_service *svc)
+{
+    if (svc->n > 0)
+        sift_anomaly_set_next_alert_id(svc->an,
+                                       ring_at(svc, svc->n - 1)->id + 1);
+    for (size_t i = 0; i < svc->n; i++)
+        sift_anomaly_restore_alert(svc->an, ring_at(svc, i));
+    for (size_t i = 0; i < svc->n_raises; i++)
+        sift_anomaly_set_raise(svc->an, svc->raises[i].key,
+                               svc->raises[i].raise);
+}
+
+/* A transition from the scorer, on the loop: merge, persist, deliver. */
+static void
+handle_alert(struct sift_anomaly_service *svc, enum sift_alert_event ev,
+             const struct sift_alert *in)
+{
+    struct sift_alert al = *in;
+    long i = ring_find(svc, al.id);
+    if (i >= 0)
+        al.label = ring_at(svc, (size_t)i)->label; /* the store owns labels */
+    store_put(svc, &al);
+    svc->alert_events++;
+    struct sift_buf b = SIFT_BUF_INIT;
+    line_alert(&al, &b);
+    persist(svc, &b, 1);
+    sift_buf_cleanup(&b);
+    if (ev == SIFT_ALERT_EV_FIRE)
+        SIFT_INFO("anomaly: alert %" PRIu64 " fired: %s %s score %.0f", al.id,
+                  al.series, sift_alert_kind_name(al.kind), al.score);
+    else if (ev == SIFT_ALERT_EV_RESOLVE)
+        SIFT_INFO("anomaly: alert %" PRIu64 " resolved: %s %s", al.id,
+                  al.series, sift_alert_kind_name(al.kind));
+    if (svc->sinks)
+        sift_alert_sinks_send(svc->sinks, ev, &al);
+}
+
+/* ------------------------------------------------------------------ */
+/* Relay: scoring thread -> loop                                        */
+/* ------------------------------------------------------------------ */
+
+static struct alert_msg *
+relay_take(struct relay *r)
+{
+    pthread_mutex_lock(&r->mu);
+    struct alert_msg *list = r->head;
+    r->head = r->tail = NULL;
+    pthread_mutex_unlock(&r->mu);
+    return list;
+}
+
+static void
+relay_process(struct sift_anomaly_service *svc, struct alert_msg *list)
+{
+    while (list) {
+        struct alert_msg *next = list->next;
+        if (svc)
+            handle_alert(svc, list->ev, &list->al);
+        sift_free(list);
+        list = next;
+    }
+}
+
+static void
+relay_drain(void *arg)
+{
+    struct relay *r = arg;
+    pthread_mutex_lock(&r->mu);
+    struct alert_msg *list = r->head;
+    r->head = r->tail = NULL;
+    r->posted = 0;
+    struct sift_anomaly_service *svc = r->svc;
+    pthread_mutex_unlock(&r->mu);
+    relay_process(svc, list);
+    if (!svc) { /* the service stopped while this drain was queued */
+        pthread_mutex_destroy(&r->mu);
+        sift_free(r);
+    }
+}
+
+/* Scoring thread: copy, queue, wake the loop once per batch. */
+static void
+on_alert_thread(enum sift_alert_event ev, const struct sift_alert *al,
+                void *arg)
+{
+    struct relay *r = arg;
+    struct alert_msg *m = sift_xmalloc(sizeof(*m));
+    m->next = NULL;
+    m->ev = ev;
+    m->al = *al;
+    pthread_mutex_lock(&r->mu);
+    if (r->tail)
+        r->tail->next = m;
+    else
+        r->head = m;
+    r->tail = m;
+    int post = !r->posted;
+    r->posted = 1;
+    pthread_mutex_unlock(&r->mu);
+    if (post)
+        sift_loop_post(r->loop, relay_drain, r);
+}
+
+/* ------------------------------------------------------------------ */
+/* Templates                                                            */
+/* ------------------------------------------------------------------ */
+
+static void
+save_templates(struct sift_anomaly_service *svc)
+{
+    struct sift_drain *d = svc->tmpl->drain;
+    /* Only the loop mutates the miner, so reading it here needs no lock. */
+    uint32_t next = sift_drain_next_id(d);
+    int rc = sift_drain_save(d, svc->templates_path);
+    if (rc < 0) {
+        svc->tmpl_save_errors++;
+        SIFT_ERROR("anomaly: cannot save templates to %s: %s",
+                   svc->templates_path, sift_strerror(rc));
+        return;
+    }
+    svc->tmpl_saves++;
+    svc->tmpl_dirty = 0;
+    svc->saved_next_id = next;
+}
+
+static void
+on_save_timer(void *arg)
+{
+    struct sift_anomaly_service *svc = arg;
+    if (svc->tmpl_dirty)
+        save_templates(svc);
+}
+
+static int
+stage_template(void *arg, struct sift_event *ev, struct sift_arena *arena)
+{
+    struct sift_anomaly_service *svc = arg;
+    struct sift_anomaly_templates *t = svc->tmpl;
+    (void)arena;
+    pthread_mutex_lock(&t->mu);
+    ev->template_id = sift_drain_add(t->drain, ev->msg ? ev->msg : "",
+                                     ev->msg_len, ev->ts_ns);
+    uint32_t next = sift_drain_next_id(t->drain);
+    pthread_mutex_unlock(&t->mu);
+    svc->tmpl_dirty = 1;
+    /* Unsigned difference: also right across the counter's wrap. */
+    if (next - svc->saved_next_id >= ID_SAVE_BATCH)
+        save_templates(svc);
+    return SIFT_OK;
+}
+
+static int
+stage_anomaly(void *arg, struct sift_event *ev, struct sift_arena *arena)
+{
+    struct sift_anomaly_service *svc = arg;
+    (void)arena;
+    const struct sift_field *svc_f = sift_event_field(ev, "service.name", 12);
+    const struct sift_field *lvl_f = sift_event_field(ev, "log.level", 9);
+    struct sift_anomaly_rec rec;
+    sift_anomaly_rec_init(
+        &rec, ev->ts_ns, svc_f ? svc_f->value : NULL,
+        svc_f ? svc_f->value_len : 0,
+        lvl_f ? sift_anomaly_level_parse(lvl_f->value, lvl_f->value_len)
+              : SIFT_LVL_UNKNOWN,
+        ev->template_id);
+    if (sift_anomaly_push(svc->an, &rec) == SIFT_OK)
+        svc->records_pushed++;
+    return SIFT_OK; /* a full ring drops and counts; ingest goes on */
+}
+
+static int
+open_templates(struct sift_anomaly_service *svc)
+{
+    struct sift_drain_cfg dcfg = {0};
+    dcfg.max_templates = (uint32_t)svc->cfg->max_templates;
+    struct sift_anomaly_templates *t = sift_xcalloc(1, sizeof(*t));
+    pthread_mutex_init(&t->mu, NULL);
+    atomic_init(&t->refs, 1);
+    sift_drain_new(&dcfg, &t->drain);
+    svc->tmpl = t;
+
+    int rc = sift_drain_load(t->drain, svc->templates_path);
+    if (rc == SIFT_ECORRUPT) {
+        struct sift_buf aside = SIFT_BUF_INIT;
+        sift_buf_appendf(&aside, "%s.corrupt", svc->templates_path);
+        SIFT_ERROR("anomaly: %s is malformed; moved to %s, template ids "
+                   "restart",
+                   svc->templates_path, sift_buf_cstr(&aside));
+        if (rename(svc->templates_path, sift_buf_cstr(&aside)) != 0)
+            SIFT_WARN("anomaly: rename: %s", strerror(errno));
+        sift_buf_cleanup(&aside);
+        /* Stored docs may carry ids below any bound we know; skip far. */
+        sift_drain_skip_ids(t->drain, 1u << 24);
+    } else if (rc < 0 && rc != -ENOENT) {
+        SIFT_ERROR("anomaly: cannot load %s: %s", svc->templates_path,
+                   sift_strerror(rc));
+        return rc;
+    } else if (rc == SIFT_OK) {
+        SIFT_INFO("anomaly: %u template(s) loaded from %s",
+                  sift_drain_count(t->drain), svc->templates_path);
+    }
+    svc->saved_next_id = sift_drain_next_id(t->drain);
+
+    struct stat st;
+    if (stat(svc->dirty_path, &st) == 0) {
+        SIFT_WARN("anomaly: the last stop was unclean; template ids skip %u "
+                  "ahead",
+                  ID_SAVE_BATCH);
+        sift_drain_skip_ids(t->drain, ID_SAVE_BATCH);
+        save_templates(svc);
+    }
+    int fd = open(svc->dirty_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        rc = -errno;
+        SIFT_ERROR("anomaly: cannot create %s: %s", svc->dirty_path,
+                   sift_strerror(rc));
+        return rc;
+    }
+    close(fd);
+    return SIFT_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Configuration                                                        */
+/* ------------------------------------------------------------------ */
+
+/* "series:N,series:N" (validated by the config table). */
+static int
+parse_overrides(struct sift_anomaly_service *svc, const char *s)
+{
+    const char *p = s;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        const char *colon = NULL;
+        for (size_t i = 0; i < len; i++) {
+            if (p[i] == ':')
+                colon = p + i;
+        }
+        if (colon) {
+            const char *name = p;
+            size_t nlen = (size_t)(colon - p);
+            while (nlen > 0 && *name == ' ') {
+                name++;
+                nlen--;
+            }
+            while (nlen > 0 && name[nlen - 1] == ' ')
+                nlen--;
+            double thr = strtod(colon + 1, NULL);
+            if (svc->n_overrides == MAX_OVERRIDES ||
+                nlen >= SIFT_ALERT_SERIES_MAX || nlen == 0) {
+                SIFT_ERROR("anomaly.series_thresholds: at most %d series of "
+                           "at most %d bytes",
+                           MAX_OVERRIDES, SIFT_ALERT_SERIES_MAX - 1);
+                return SIFT_ECONFIG;
+            }
+            struct override *o = &svc->overrides[svc->n_overrides++];
+            memcpy(o->series, name, nlen);
+            o->series[nlen] = '\0';
+            o->threshold = thr;
+        }
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return SIFT_OK;
+}
+
+static void
+anomaly_cfg_from(const struct sift_config *cfg, struct sift_anomaly_cfg *a)
+{
+    sift_anomaly_cfg_init(a);
+    a->window_ns = cfg->anomaly_window_ms * SIFT_NS_PER_MS;
+    a->ring_records = (uint32_t)cfg->anomaly_ring_size;
+    a->warmup_windows = (uint32_t)cfg->anomaly_warmup_windows;
+    a->global_warmup_windows = (uint32_t)cfg->anomaly_warmup_windows;
+    a->alpha = strtod(cfg->anomaly_alpha, NULL);
+    a->idle_flush_ns = cfg->anomaly_idle_flush_ms * SIFT_NS_PER_MS;
+    a->max_series = (uint32_t)cfg->anomaly_max_series;
+    a->alerts.threshold = (double)cfg->anomaly_threshold;
+    a->alerts.hold_windows = (uint32_t)cfg->anomaly_hold_windows;
+    a->alerts.resolve_windows = (uint32_t)cfg->anomaly_resolve_windows;
+    a->alerts.cooldown_ns = cfg->anomaly_cooldown_ms * SIFT_NS_PER_MS;
+    a->alerts.fp_raise = (double)cfg->anomaly_fp_raise;
+    a->alerts.max_raise = (double)cfg->anomaly_max_raise;
+}
+
+static char *
+data_path(const struct sift_config *cfg, const char *name)
+{
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_buf_appendf(&b, "%s/%s", cfg->data_dir, name);
+    return sift_buf_detach(&b, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Life cycle                                                           */
+/* ------------------------------------------------------------------ */
+
+int
+sift_anomaly_service_new(const struct sift_config *cfg, struct sift_loop *loop,
+                         struct sift_http *http, struct sift_pipeline *pipe,
+                         struct sift_store *store, struct sift_pool *pool,
+                         struct sift_anomaly_service **out)
+{
+    struct sift_anomaly_service *svc = sift_xcalloc(1, sizeof(*svc));
+    int rc;
+    svc->cfg = cfg;
+    svc->loop = loop;
+    svc->http = http;
+    svc->pipe = pipe;
+    svc->store = store;
+    svc->pool = pool;
+    svc->fd = -1;
+    svc->templates_path = data_path(cfg, "templates.txt");
+    svc->dirty_path = data_path(cfg, "templates.dirty");
+    svc->alerts_path = data_path(cfg, "alerts.ndjson");
+    svc->cap = (size_t)cfg->alert_max_kept;
+    svc->ring = sift_xcalloc(svc->cap, sizeof(*svc->ring));
+
+    rc = open_templates(svc);
+    if (rc < 0)
+        goto fail;
+
+    anomaly_cfg_from(cfg, &svc->acfg);
+    svc->relay = sift_xcalloc(1, sizeof(*svc->relay));
+    pthread_mutex_init(&svc->relay->mu, NULL);
+    svc->relay->loop = loop;
+    svc->relay->svc = svc;
+    rc = sift_anomaly_new(&svc->acfg, on_alert_thread, svc->relay, &svc->an);
+    if (rc < 0)
+        goto fail;
+    rc = parse_overrides(svc, cfg->anomaly_series_thresholds);
+    if (rc < 0)
+        goto fail;
+    for (uint32_t i = 0; i < svc->n_overrides; i++)
+        sift_anomaly_set_override(svc->an, svc->overrides[i].series,
+                                  svc->overrides[i].threshold);
+
+    load_alerts(svc);
+    restore_scorer(svc);
+    compact(svc); /* drops torn tails and superseded lines; opens fd */
+
+    struct sift_alert_sinks_cfg scfg = {
+        .webhook_url = cfg->alert_webhook_url,
+        .webhook_timeout_ms = cfg->alert_webhook_timeout_ms,
+        .webhook_retries = (uint32_t)cfg->alert_webhook_retries,
+        .redis_address = cfg->alert_redis_address[0] ? cfg->alert_redis_address
+                                                     : cfg->redis_address,
+        .redis_channel = cfg->alert_redis_channel,
+        .redis_stream = cfg->alert_redis_stream,
+        .kafka_brokers = cfg->kafka_brokers,
+        .kafka_topic = cfg->alert_kafka_topic,
+        .kafka_properties = cfg->kafka_properties,
+    };
+    if (cfg->alert_kafka_topic[0] && !cfg->kafka_brokers[0])
+        SIFT_WARN("alerts.kafka_topic is set but kafka.brokers is empty: no "
+                  "Kafka alerts");
+    if ((cfg->alert_redis_channel[0] || cfg->alert_redis_stream[0]) &&
+        !scfg.redis_address[0])
+        SIFT_WARN("alerts.redis_channel/redis_stream set but no Redis "
+                  "address (alerts.redis_address, redis.address): no Redis "
+                  "alerts");
+    rc = sift_alert_sinks_new(sift_loop_base(loop), &scfg, &svc->sinks);
+    if (rc < 0) {
+        svc->sinks = NULL;
+        goto fail;
+    }
+
+    rc = sift_anomaly_start(svc->an);
+    if (rc < 0)
+        goto fail;
+    svc->started = 1;
+    sift_pipeline_set_stage(pipe, SIFT_STAGE_TEMPLATE, stage_template, svc);
+    sift_pipeline_set_stage(pipe, SIFT_STAGE_ANOMALY, stage_anomaly, svc);
+    svc->save_timer = sift_loop_timer_new(
+        loop, (uint32_t)cfg->template_save_ms, on_save_timer, svc);
+    sift_anomaly_api_register(http, svc, store, pool, cfg, &svc->api);
+    *out = svc;
+    return SIFT_OK;
+fail:
+    sift_anomaly_service_free(svc);
+    return rc;
+}
+
+void
+sift_anomaly_service_stop(struct sift_anomaly_service *svc)
+{
+    if (!svc || svc->stopped)
+        return;
+    svc->stopped = 1;
+    if (svc->pipe) {
+        sift_pipeline_set_stage(svc->pipe, SIFT_STAGE_TEMPLATE, NULL, NULL);
+        sift_pipeline_set_stage(svc->pipe, SIFT_STAGE_ANOMALY, NULL, NULL);
+    }
+    sift_loop_timer_free(svc->save_timer);
+    svc->save_timer = NULL;
+    if (svc->an && svc->started) {
+        sift_anomaly_stop(svc->an); /* scores what is queued; may alert */
+        svc->started = 0;
+    }
+    if (svc->relay) {
+        /* The thread is joined: nothing adds to the relay any more. */
+        relay_process(svc, relay_take(svc->relay));
+        pthread_mutex_lock(&svc->relay->mu);
+        svc->relay->svc = NULL;
+        int posted = svc->relay->posted;
+        pthread_mutex_unlock(&svc->relay->mu);
+        if (!posted) {
+            pthread_mutex_destroy(&svc->relay->mu);
+            sift_free(svc->relay);
+        }
+        svc->relay = NULL; /* else the queued drain frees it */
+    }
+    sift_alert_sinks_free(svc->sinks);
+    svc->sinks = NULL;
+    if (svc->tmpl) {
+        if (svc->tmpl_dirty)
+            save_templates(svc);
+        if (!svc->tmpl_dirty && svc->tmpl_save_errors == 0)
+            unlink(svc->dirty_path); /* clean stop: ids are all saved */
+    }
+    if (svc->fd >= 0) {
+        if (fsync(svc->fd) != 0)
+            SIFT_WARN("anomaly: fsync %s: %s", svc->alerts_path,
+                      strerror(errno));
+        close(svc->fd);
+        svc->fd = -1;
+    }
+}
+
+void
+sift_anomaly_service_free(struct sift_anomaly_service *svc)
+{
+    if (!svc)
+        return;
+    sift_anomaly_service_stop(svc);
+    sift_anomaly_api_free(svc->api);
+    sift_anomaly_free(svc->an);
+    sift_anomaly_templates_unref(svc->tmpl);
+    sift_free(svc->ring);
+    sift_free(svc->raises);
+    sift_free(svc->templates_path);
+    sift_free(svc->dirty_path);
+    sift_free(svc->alerts_path);
+    sift_free(svc);
+}
+
+/* ------------------------------------------------------------------ */
+/* Queries                                                              */
+/* ------------------------------------------------------------------ */
+
+void
+sift_anomaly_service_alerts(struct sift_anomaly_service *svc, int64_t from_ns,
+                            int64_t to_ns, sift_alert_each_cb cb, void *arg)
+{
+    for (size_t i = 0; i < svc->n; i++) {
+        const struct sift_alert *al = ring_at(svc, i);
+        int64_t end = al->state == SIFT_ALERT_FIRING || al->resolved_ns == 0
+                          ? INT64_MAX
+                          : al->resolved_ns;
+        if (al->started_ns >= to_ns || end < from_ns)
+            continue;
+        if (cb(al, arg))
+            return;
+    }
+}
+
+int
+sift_anomaly_service_alert_get(struct sift_anomaly_service *svc, uint64_t id,
+                               struct sift_alert *out)
+{
+    long i = ring_find(svc, id);
+    if (i < 0)
+        return SIFT_ENOTFOUND;
+    *out = *ring_at(svc, (size_t)i);
+    return SIFT_OK;
+}
+
+int
+sift_anomaly_service_feedback(struct sift_anomaly_service *svc, uint64_t id,
+                              enum sift_alert_label label,
+                              struct sift_alert *out, double *threshold)
+{
+    if (label != SIFT_LABEL_FALSE_POSITIVE && label != SIFT_LABEL_TRUE_POSITIVE)
+        return SIFT_EINVAL;
+    long i = ring_find(svc, id);
+    if (i < 0)
+        return SIFT_ENOTFOUND;
+    struct sift_alert *al = ring_at(svc, (size_t)i);
+    double *raise = raise_slot(svc, al->series_key, 1);
+    double next = sift_alerts_raise_step(&svc->acfg.alerts, *raise,
+                                         (enum sift_alert_label)al->label,
+                                         label);
+    struct sift_buf b = SIFT_BUF_INIT;
+    unsigned lines = 0;
+    if (al->label != (uint8_t)label) {
+        al->label = (uint8_t)label;
+        line_alert(al, &b);
+        lines++;
+    }
+    if (next != *raise) {
+        *raise = next;
+        line_raise(al->series_key, next, &b);
+        lines++;
+        sift_anomaly_set_raise(svc->an, al->series_key, next);
+    }
+    if (lines) {
+        SIFT_INFO("anomaly: alert %" PRIu64 " marked %s; %s threshold %.0f",
+                  id,
+                  label == SIFT_LABEL_FALSE_POSITIVE ? "false_positive"
+                                                     : "true_positive",
+                  al->series, base_threshold(svc, al->series) + next);
+        persist(svc, &b, lines);
+    }
+    sift_buf_cleanup(&b);
+    /* persist() may compact, which does not move ring entries. */
+    if (out)
+        *out = *al;
+    if (threshold) {
+        double t = base_threshold(svc, al->series) + next;
+        *threshold = t > 99.9 ? 99.9 : t;
+    }
+    return SIFT_OK;
+}
+
+int
+sift_anomaly_service_template_text(struct sift_anomaly_service *svc,
+                                   uint32_t id, struct sift_buf *out)
+{
+    return sift_anomaly_templates_text(svc->tmpl, id, out);
+}
+
+struct sift_anomaly_templates *
+sift_anomaly_service_templates(struct sift_anomaly_service *svc)
+{
+    atomic_fetch_add(&svc->tmpl->refs, 1);
+    return svc->tmpl;
+}
+
+void
+sift_anomaly_service_stats(struct sift_anomaly_service *svc,
+                           struct sift_anomaly_service_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&svc->tmpl->mu);
+    out->templates = sift_drain_count(svc->tmpl->drain);
+    out->templates_evicted = sift_drain_evicted(svc->tmpl->drain);
+    pthread_mutex_unlock(&svc->tmpl->mu);
+    out->template_saves = svc->tmpl_saves;
+    out->template_save_errors = svc->tmpl_save_errors;
+    out->records_pushed = svc->records_pushed;
+    out->records_dropped = svc->an ? sift_anomaly_dropped(svc->an) : 0;
+    out->windows = svc->an ? sift_anomaly_windows(svc->an) : 0;
+    out->alerts_kept = svc->n;
+    out->alert_events = svc->alert_events;
+    if (svc->sinks) {
+        struct sift_sinks_stats st;
+        sift_alert_sinks_stats(svc->sinks, &st);
+        out->webhook_sent = st.webhook_sent;
+        out->webhook_failed = st.webhook_failed;
+        out->redis_sent = st.redis_sent;
+        out->redis_failed = st.redis_failed;
+        out->kafka_sent = st.kafka_sent;
+        out->kafka_failed = st.kafka_failed;
+    }
+}
+
+void
+sift_anomaly_service_stats_json(struct sift_anomaly_service *svc,
+                                struct sift_buf *out)
+{
+    struct sift_anomaly_service_stats s;
+    sift_anomaly_service_stats(svc, &s);
+    sift_buf_appendf(
+        out,
+        "{\"templates\":%" PRIu32 ",\"templates_evicted\":%" PRIu64
+        ",\"template_saves\":%" PRIu64 ",\"template_save_errors\":%" PRIu64
+        ",\"records_pushed\":%" PRIu64 ",\"records_dropped\":%" PRIu64
+        ",\"windows\":%" PRIu64 ",\"alerts_kept\":%" PRIu64
+        ",\"alert_events\":%" PRIu64 ",\"sinks\":{\"webhook_sent\":%" PRIu64
+        ",\"webhook_failed\":%" PRIu64 ",\"redis_sent\":%" PRIu64
+        ",\"redis_failed\":%" PRIu64 ",\"kafka_sent\":%" PRIu64
+        ",\"kafka_failed\":%" PRIu64 "}}",
+        s.templates, s.templates_evicted, s.template_saves,
+        s.template_save_errors, s.records_pushed, s.records_dropped, s.windows,
+        s.alerts_kept, s.alert_events, s.webhook_sent, s.webhook_failed,
+        s.redis_sent, s.redis_failed, s.kafka_sent, s.kafka_failed);
+}
+
+void
+sift_anomaly_service_alert_json(const struct sift_alert *alert,
+                                struct sift_buf *out)
+{
+    sift_alert_to_json(alert, out);
+}

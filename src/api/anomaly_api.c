@@ -1,0 +1,494 @@
+/*
+ * anomaly_api.c - HTTP endpoints of the anomaly service: patterns,
+ * alerts, feedback, counters, and the debug clock.
+ *
+ * Design.  Alerts and counters are answered on the loop from the alerts
+ * store (cheap, bounded by alerts.max_kept).  /api/v1/patterns counts
+ * over every searchable segment, so it runs on a worker: the loop takes a
+ * store snapshot and a reference to the template table, the worker runs
+ * sift_patterns_run() and builds the whole body, and the done callback
+ * (loop) replies and releases both.  A job never touches the service, so
+ * jobs finishing while siftd stops are safe.
+ *
+ * Times (from/to): epoch milliseconds, RFC 3339, "now", or now-N / now+N
+ * with s, m, h, d or w.
+ *
+ * Thread: loop thread, except pattern_work() (a worker).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "sift/alloc.h"
+#include "sift/anomaly.h"
+#include "sift/anomaly_api.h"
+#include "sift/anomaly_service.h"
+#include "sift/buf.h"
+#include "sift/clock.h"
+#include "sift/config.h"
+#include "sift/error.h"
+#include "sift/http.h"
+#include "sift/log.h"
+#include "sift/parse.h"
+#include "sift/patterns.h"
+#include "sift/pool.h"
+#include "sift/segment.h"
+#include "sift/store.h"
+
+#define PATTERNS_DEFAULT_SIZE 20u
+#define PATTERNS_MAX_SIZE 1000u
+#define ALERTS_DEFAULT_LIMIT 1000u
+#define ALERTS_PREFIX "/api/v1/alerts/"
+
+struct sift_anomaly_api {
+    struct sift_anomaly_service *svc;
+    struct sift_store *store;
+    struct sift_pool *pool;
+    const struct sift_config *cfg;
+};
+
+/* ------------------------------------------------------------------ */
+/* Parameters                                                           */
+/* ------------------------------------------------------------------ */
+
+/* Parses a from/to bound.  Returns SIFT_OK or SIFT_EINVAL. */
+SIFT_STATIC int
+parse_time(const char *s, int64_t now_ns, int64_t *out)
+{
+    size_t len = strlen(s);
+    if (len == 0)
+        return SIFT_EINVAL;
+    if (strncmp(s, "now", 3) == 0) {
+        if (len == 3) {
+            *out = now_ns;
+            return SIFT_OK;
+        }
+        if (s[3] != '-' && s[3] != '+')
+            return SIFT_EINVAL;
+        char *end;
+        errno = 0;
+        long long n = strtoll(s + 4, &end, 10);
+        if (errno || end == s + 4 || n < 0 || end[0] == '\0' || end[1] != '\0')
+            return SIFT_EINVAL;
+        int64_t unit;
+        switch (end[0]) {
+        case 's': unit = SIFT_NS_PER_SEC; break;
+        case 'm': unit = 60 * SIFT_NS_PER_SEC; break;
+        case 'h': unit = 3600 * SIFT_NS_PER_SEC; break;
+        case 'd': unit = 86400 * SIFT_NS_PER_SEC; break;
+        case 'w': unit = 7 * 86400 * SIFT_NS_PER_SEC; break;
+        default: return SIFT_EINVAL;
+        }
+        if (n > INT64_MAX / unit / 2)
+            return SIFT_EINVAL;
+        *out = s[3] == '-' ? now_ns - n * unit : now_ns + n * unit;
+        return SIFT_OK;
+    }
+    int digits = 1;
+    for (size_t i = 0; i < len; i++)
+        digits &= s[i] >= '0' && s[i] <= '9';
+    if (digits) {
+        char *end;
+        errno = 0;
+        long long ms = strtoll(s, &end, 10);
+        if (errno || *end || ms > INT64_MAX / SIFT_NS_PER_MS)
+            return SIFT_EINVAL;
+        *out = ms * SIFT_NS_PER_MS;
+        return SIFT_OK;
+    }
+    return sift_parse_rfc3339(s, len, out) == SIFT_OK ? SIFT_OK : SIFT_EINVAL;
+}
+
+/* Reads from/to; replies 400 and returns -1 on a bad value. */
+static int
+time_range(struct sift_http_req *req, int64_t *from, int64_t *to)
+{
+    int64_t now = sift_clock_now_ns();
+    const char *f = sift_http_req_param(req, "from");
+    const char *t = sift_http_req_param(req, "to");
+    *from = INT64_MIN;
+    *to = INT64_MAX;
+    if (f && *f && parse_time(f, now, from) < 0) {
+        sift_http_reply_error(req, 400, "bad_request",
+                              "from: expected epoch ms, RFC 3339, now or "
+                              "now-15m, got \"%s\"",
+                              f);
+        return -1;
+    }
+    if (t && *t && parse_time(t, now, to) < 0) {
+        sift_http_reply_error(req, 400, "bad_request",
+                              "to: expected epoch ms, RFC 3339, now or "
+                              "now-15m, got \"%s\"",
+                              t);
+        return -1;
+    }
+    if (*from > *to) {
+        sift_http_reply_error(req, 400, "bad_request", "from is after to");
+        return -1;
+    }
+    return 0;
+}
+
+/* Reads a positive integer parameter; replies 400 on a bad one. */
+static int
+uint_param(struct sift_http_req *req, const char *name, uint32_t def,
+           uint32_t max, uint32_t *out)
+{
+    const char *s = sift_http_req_param(req, name);
+    *out = def;
+    if (!s || !*s)
+        return 0;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end || v < 1 || v > (long long)max) {
+        sift_http_reply_error(req, 400, "bad_request",
+                              "%s: expected an integer from 1 to %u, got "
+                              "\"%s\"",
+                              name, max, s);
+        return -1;
+    }
+    *out = (uint32_t)v;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* GET /api/v1/patterns                                                 */
+/* ------------------------------------------------------------------ */
+
+struct pattern_job {
+    struct sift_http_req *req;
+    struct sift_snapshot *snap;
+    struct sift_anomaly_templates *names;
+    struct sift_patterns_opts opts;
+    char *q;
+    int rc;
+    struct sift_patterns_error err;
+    struct sift_buf body;
+    int64_t t0_ns;
+};
+
+static void
+pattern_work(void *arg)
+{
+    struct pattern_job *j = arg;
+    size_t n = sift_snapshot_count(j->snap);
+    struct sift_segment **segs = sift_try_calloc(n ? n : 1, sizeof(*segs));
+    if (!segs) {
+        j->rc = SIFT_ENOMEM;
+        j->err.status = 503;
+        j->err.type = "out_of_memory";
+        snprintf(j->err.reason, sizeof(j->err.reason), "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        segs[i] = sift_snapshot_segment(j->snap, i);
+    j->rc = sift_patterns_run(segs, n, &j->opts, j->names, &j->body, &j->err);
+    sift_free(segs);
+}
+
+static void
+pattern_done(void *arg, int cancelled)
+{
+    struct pattern_job *j = arg;
+    if (cancelled) {
+        sift_http_reply_error(j->req, 503, "shutting_down",
+                              "siftd is stopping");
+    } else if (j->rc < 0) {
+        sift_http_reply_error(j->req, j->err.status ? j->err.status : 500,
+                              j->err.type ? j->err.type : "internal", "%s",
+                              j->err.reason);
+    } else {
+        /* Splice took_ms in before the closing brace. */
+        j->body.len--;
+        sift_buf_appendf(&j->body, ",\"took_ms\":%" PRId64 "}",
+                         (sift_clock_mono_ns() - j->t0_ns) / SIFT_NS_PER_MS);
+        sift_http_reply_json(j->req, 200, &j->body);
+    }
+    sift_buf_cleanup(&j->body);
+    sift_snapshot_release(j->snap);
+    sift_anomaly_templates_unref(j->names);
+    sift_free(j->q);
+    sift_free(j);
+}
+
+static void
+handle_patterns(struct sift_http_req *req, void *arg)
+{
+    struct sift_anomaly_api *api = arg;
+    const char *q = sift_http_req_param(req, "q");
+    size_t qlen = q ? strlen(q) : 0;
+    if ((int64_t)qlen > api->cfg->max_query_bytes) {
+        sift_http_reply_error(req, 400, "query_too_long",
+                              "the query is longer than query.max_query_bytes "
+                              "(%" PRId64 ")",
+                              api->cfg->max_query_bytes);
+        return;
+    }
+    int64_t from, to;
+    uint32_t size;
+    if (time_range(req, &from, &to) < 0 ||
+        uint_param(req, "size", PATTERNS_DEFAULT_SIZE, PATTERNS_MAX_SIZE,
+                   &size) < 0)
+        return;
+    struct pattern_job *j = sift_xcalloc(1, sizeof(*j));
+    j->req = req;
+    j->t0_ns = sift_clock_mono_ns();
+    j->q = sift_xstrndup(q ? q : "", qlen);
+    j->opts.q = j->q;
+    j->opts.q_len = qlen;
+    j->opts.from_ns = from;
+    j->opts.to_ns = to;
+    j->opts.size = size;
+    j->opts.deadline_mono_ns =
+        j->t0_ns + api->cfg->query_timeout_ms * SIFT_NS_PER_MS;
+    j->snap = sift_store_snapshot(api->store);
+    j->names = sift_anomaly_service_templates(api->svc);
+    sift_buf_init(&j->body);
+    if (sift_pool_submit(api->pool, pattern_work, pattern_done, j) < 0)
+        pattern_done(j, 1);
+}
+
+/* ------------------------------------------------------------------ */
+/* Alerts                                                               */
+/* ------------------------------------------------------------------ */
+
+struct alert_list {
+    int state; /* 0 = any */
+    struct sift_alert *v;
+    size_t n, cap;
+};
+
+static int
+collect_alert(const struct sift_alert *al, void *arg)
+{
+    struct alert_list *l = arg;
+    if (l->state && al->state != l->state)
+        return 0;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->v = sift_xrealloc(l->v, l->cap * sizeof(*l->v));
+    }
+    l->v[l->n++] = *al;
+    return 0;
+}
+
+static void
+handle_alerts(struct sift_http_req *req, void *arg)
+{
+    struct sift_anomaly_api *api = arg;
+    struct alert_list l = {0};
+    const char *state = sift_http_req_param(req, "state");
+    if (state && *state && strcmp(state, "all") != 0) {
+        if (strcmp(state, "firing") == 0) {
+            l.state = SIFT_ALERT_FIRING;
+        } else if (strcmp(state, "resolved") == 0) {
+            l.state = SIFT_ALERT_RESOLVED;
+        } else {
+            sift_http_reply_error(req, 400, "bad_request",
+                                  "state: expected firing, resolved or all, "
+                                  "got \"%s\"",
+                                  state);
+            return;
+        }
+    }
+    int64_t from, to;
+    uint32_t limit;
+    if (time_range(req, &from, &to) < 0 ||
+        uint_param(req, "limit", ALERTS_DEFAULT_LIMIT, 100000, &limit) < 0)
+        return;
+    sift_anomaly_service_alerts(api->svc, from, to, collect_alert, &l);
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_buf_append(&b, "{\"alerts\":[", 11);
+    /* Newest first. */
+    for (size_t i = 0; i < l.n && i < limit; i++) {
+        if (i)
+            sift_buf_putc(&b, ',');
+        sift_anomaly_service_alert_json(&l.v[l.n - 1 - i], &b);
+    }
+    sift_buf_appendf(&b, "],\"total\":%zu}", l.n);
+    sift_http_reply_json(req, 200, &b);
+    sift_buf_cleanup(&b);
+    sift_free(l.v);
+}
+
+/* "/api/v1/alerts/17[/rest]" -> 17 and rest ("" or "/feedback"). */
+static int
+alert_path(const char *path, uint64_t *id, const char **rest)
+{
+    const char *p = path + strlen(ALERTS_PREFIX);
+    if (*p < '0' || *p > '9')
+        return SIFT_EINVAL;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(p, &end, 10);
+    if (errno || v == 0)
+        return SIFT_EINVAL;
+    *id = (uint64_t)v;
+    *rest = end;
+    return SIFT_OK;
+}
+
+static void
+handle_alert_get(struct sift_http_req *req, void *arg)
+{
+    struct sift_anomaly_api *api = arg;
+    uint64_t id;
+    const char *rest;
+    struct sift_alert al;
+    if (alert_path(sift_http_req_path(req), &id, &rest) < 0 || *rest) {
+        sift_http_reply_error(req, 404, "not_found", "no such endpoint: %s",
+                              sift_http_req_path(req));
+        return;
+    }
+    if (sift_anomaly_service_alert_get(api->svc, id, &al) < 0) {
+        sift_http_reply_error(req, 404, "alert_not_found",
+                              "no alert %" PRIu64 " (unknown or no longer "
+                              "kept)",
+                              id);
+        return;
+    }
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_anomaly_service_alert_json(&al, &b);
+    sift_http_reply_json(req, 200, &b);
+    sift_buf_cleanup(&b);
+}
+
+static void
+handle_alert_post(struct sift_http_req *req, void *arg)
+{
+    struct sift_anomaly_api *api = arg;
+    uint64_t id;
+    const char *rest;
+    if (alert_path(sift_http_req_path(req), &id, &rest) < 0 ||
+        strcmp(rest, "/feedback") != 0) {
+        sift_http_reply_error(req, 404, "not_found", "no such endpoint: %s",
+                              sift_http_req_path(req));
+        return;
+    }
+    size_t len;
+    const char *body = sift_http_req_body(req, &len);
+    json_error_t jerr;
+    json_t *o = len ? json_loadb(body, len, 0, &jerr) : NULL;
+    const char *label = json_string_value(json_object_get(o, "label"));
+    enum sift_alert_label lab = SIFT_LABEL_NONE;
+    if (label && strcmp(label, "false_positive") == 0)
+        lab = SIFT_LABEL_FALSE_POSITIVE;
+    else if (label && strcmp(label, "true_positive") == 0)
+        lab = SIFT_LABEL_TRUE_POSITIVE;
+    json_decref(o);
+    if (lab == SIFT_LABEL_NONE) {
+        sift_http_reply_error(req, 400, "bad_request",
+                              "expected a JSON body {\"label\":"
+                              "\"false_positive\"} or {\"label\":"
+                              "\"true_positive\"}");
+        return;
+    }
+    struct sift_alert al;
+    double thr;
+    if (sift_anomaly_service_feedback(api->svc, id, lab, &al, &thr) < 0) {
+        sift_http_reply_error(req, 404, "alert_not_found",
+                              "no alert %" PRIu64 " (unknown or no longer "
+                              "kept)",
+                              id);
+        return;
+    }
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_buf_append(&b, "{\"alert\":", 9);
+    sift_anomaly_service_alert_json(&al, &b);
+    sift_buf_appendf(&b, ",\"series_threshold\":%.1f}", thr);
+    sift_http_reply_json(req, 200, &b);
+    sift_buf_cleanup(&b);
+}
+
+static void
+handle_stats(struct sift_http_req *req, void *arg)
+{
+    struct sift_anomaly_api *api = arg;
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_anomaly_service_stats_json(api->svc, &b);
+    sift_http_reply_json(req, 200, &b);
+    sift_buf_cleanup(&b);
+}
+
+/* ------------------------------------------------------------------ */
+/* POST /api/v1/debug/clock {"offset_ms":N} | {"advance_ms":N}          */
+/* ------------------------------------------------------------------ */
+
+static void
+handle_debug_clock(struct sift_http_req *req, void *arg)
+{
+    (void)arg;
+    size_t len;
+    const char *body = sift_http_req_body(req, &len);
+    json_error_t jerr;
+    json_t *o = len ? json_loadb(body, len, 0, &jerr) : NULL;
+    json_t *off = json_object_get(o, "offset_ms");
+    json_t *adv = json_object_get(o, "advance_ms");
+    int ok = json_is_integer(off) || json_is_integer(adv);
+    if (json_is_integer(off))
+        sift_clock_set_offset_ns((int64_t)json_integer_value(off) *
+                                 SIFT_NS_PER_MS);
+    else if (json_is_integer(adv))
+        sift_clock_set_offset_ns(sift_clock_get_offset_ns() +
+                                 (int64_t)json_integer_value(adv) *
+                                     SIFT_NS_PER_MS);
+    json_decref(o);
+    if (!ok) {
+        sift_http_reply_error(req, 400, "bad_request",
+                              "expected {\"offset_ms\":N} or "
+                              "{\"advance_ms\":N}");
+        return;
+    }
+    SIFT_WARN("debug: clock offset now %" PRId64 " ms",
+              sift_clock_get_offset_ns() / SIFT_NS_PER_MS);
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_buf_appendf(&b, "{\"now_ms\":%" PRId64 ",\"offset_ms\":%" PRId64 "}",
+                     sift_clock_now_ns() / SIFT_NS_PER_MS,
+                     sift_clock_get_offset_ns() / SIFT_NS_PER_MS);
+    sift_http_reply_json(req, 200, &b);
+    sift_buf_cleanup(&b);
+}
+
+/* ------------------------------------------------------------------ */
+
+void
+sift_anomaly_api_register(struct sift_http *http,
+                          struct sift_anomaly_service *svc,
+                          struct sift_store *store, struct sift_pool *pool,
+                          const struct sift_config *cfg,
+                          struct sift_anomaly_api **out)
+{
+    struct sift_anomaly_api *api = sift_xcalloc(1, sizeof(*api));
+    api->svc = svc;
+    api->store = store;
+    api->pool = pool;
+    api->cfg = cfg;
+    sift_http_route(http, "GET", "/api/v1/patterns", 0, SIFT_ROLE_READER,
+                    handle_patterns, api);
+    sift_http_route(http, "GET", "/api/v1/alerts", 0, SIFT_ROLE_READER,
+                    handle_alerts, api);
+    sift_http_route(http, "GET", ALERTS_PREFIX, SIFT_ROUTE_PREFIX,
+                    SIFT_ROLE_READER, handle_alert_get, api);
+    sift_http_route(http, "POST", ALERTS_PREFIX, SIFT_ROUTE_PREFIX,
+                    SIFT_ROLE_ADMIN, handle_alert_post, api);
+    sift_http_route(http, "GET", "/api/v1/anomaly", 0, SIFT_ROLE_READER,
+                    handle_stats, api);
+    if (cfg->debug_endpoints) {
+        SIFT_WARN("debug.endpoints is on: /api/v1/debug/clock can shift "
+                  "siftd's clock");
+        sift_http_route(http, "POST", "/api/v1/debug/clock", 0,
+                        SIFT_ROLE_ADMIN, handle_debug_clock, api);
+    }
+    *out = api;
+}
+
+void
+sift_anomaly_api_free(struct sift_anomaly_api *api)
+{
+    sift_free(api);
+}
