@@ -230,6 +230,14 @@ tok_cb(const char *tok, size_t len, uint32_t pos, size_t off, void *arg)
     return 0;
 }
 
+/* CRoaring 0.2 does not accept NULL in roaring_bitmap_free(). */
+static void
+bm_free(roaring_bitmap_t *b)
+{
+    if (b)
+        roaring_bitmap_free(b);
+}
+
 /* acc &= postings(field, term); an absent term empties acc. */
 static int
 and_term(struct sift_segment *seg, uint32_t field, const char *term,
@@ -240,7 +248,7 @@ and_term(struct sift_segment *seg, uint32_t field, const char *term,
     if (rc < 0)
         return rc;
     if (!b) {
-        roaring_bitmap_free(*acc);
+        bm_free(*acc);
         *acc = roaring_bitmap_create();
         return *acc ? SIFT_OK : SIFT_ENOMEM;
     }
@@ -267,7 +275,7 @@ match_segment(struct sift_segment *seg, const struct clause *cl, size_t n,
             cl[i].field ? cl[i].field_len : sizeof(SIFT_MESSAGE_FIELD) - 1;
         int f = sift_segment_field_find(seg, fname, flen);
         if (f < 0) {
-            roaring_bitmap_free(acc);
+            bm_free(acc);
             acc = roaring_bitmap_create(); /* field absent: nothing */
             if (!acc)
                 rc = SIFT_ENOMEM;
@@ -302,7 +310,7 @@ match_segment(struct sift_segment *seg, const struct clause *cl, size_t n,
     }
     sift_free(tk);
     if (rc < 0) {
-        roaring_bitmap_free(acc);
+        bm_free(acc);
         return rc;
     }
     *out = acc;
@@ -406,7 +414,7 @@ count_segment(struct counter *c, struct sift_segment *seg, uint32_t seg_idx,
         return rc;
     roaring_bitmap_t *range = roaring_bitmap_from_range(lo, hi, 1);
     if (!range) {
-        roaring_bitmap_free(m);
+        bm_free(m);
         return SIFT_ENOMEM;
     }
     if (m) {

@@ -768,6 +768,7 @@ data_path(const struct sift_config *cfg, const char *name)
 {
     struct sift_buf b = SIFT_BUF_INIT;
     sift_buf_appendf(&b, "%s/%s", cfg->data_dir, name);
+    sift_buf_cstr(&b); /* detach hands over the bytes as they are */
     return sift_buf_detach(&b, NULL);
 }
 

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -187,6 +188,77 @@ test_alerts_hold_override_fires_at_once(void **state)
     assert_int_equal(al.n_windows, 1);
 }
 
+static void
+test_alerts_series_override_threshold(void **state)
+{
+    struct sift_alerts *a = state[0];
+    assert_int_equal(sift_alerts_set_override(a, "service=api", 85), SIFT_OK);
+    assert_int_equal(sift_alerts_set_override(a, "", 85), SIFT_EINVAL);
+    /* 80 would fire at the base 50; the override holds it back. */
+    const double s1[] = {80, 80, 80, 80};
+    feed(a, 0, s1, 4);
+    struct sift_alert al;
+    assert_int_equal(sift_alerts_get(a, 1, &al), SIFT_ENOTFOUND);
+    assert_true(sift_alerts_series_threshold(a, 7, "service=api") == 85);
+    assert_true(sift_alerts_series_threshold(a, 7, "service=web") == 50);
+    const double s2[] = {90, 90, 90};
+    feed(a, 4, s2, 3);
+    assert_int_equal(sift_alerts_get(a, 1, &al), SIFT_OK);
+    assert_true(al.threshold == 85);
+}
+
+static void
+test_alerts_raise_step_rule(void **state)
+{
+    (void)state;
+    /* cfg: fp_raise 10, max_raise 25 */
+    assert_true(sift_alerts_raise_step(&cfg, 0, SIFT_LABEL_NONE,
+                                       SIFT_LABEL_FALSE_POSITIVE) == 10);
+    assert_true(sift_alerts_raise_step(&cfg, 20, SIFT_LABEL_NONE,
+                                       SIFT_LABEL_FALSE_POSITIVE) == 25);
+    assert_true(sift_alerts_raise_step(&cfg, 10, SIFT_LABEL_FALSE_POSITIVE,
+                                       SIFT_LABEL_FALSE_POSITIVE) == 10);
+    assert_true(sift_alerts_raise_step(&cfg, 10, SIFT_LABEL_FALSE_POSITIVE,
+                                       SIFT_LABEL_TRUE_POSITIVE) == 0);
+    assert_true(sift_alerts_raise_step(&cfg, 5, SIFT_LABEL_NONE,
+                                       SIFT_LABEL_TRUE_POSITIVE) == 0);
+}
+
+static void
+test_alerts_restore_resolves_and_continues_ids(void **state)
+{
+    struct sift_alerts *a = state[0];
+    /* An alert that was firing when the previous process stopped. */
+    struct sift_alert old;
+    memset(&old, 0, sizeof(old));
+    old.id = 41;
+    snprintf(old.series, sizeof(old.series), "service=api");
+    old.series_key = 7;
+    old.kind = SIFT_ALERT_SPIKE;
+    old.state = SIFT_ALERT_FIRING;
+    old.score = 70;
+    old.started_ns = 0;
+    sift_alerts_restore(a, &old);
+    sift_alerts_set_raise(a, 7, 20);
+    assert_true(sift_alerts_threshold(a, 7) == 70);
+    /* Two calm windows (resolve_windows 2) resolve the restored alert. */
+    const double calm[] = {10, 10};
+    feed(a, 100, calm, 2);
+    struct sift_alert al;
+    assert_int_equal(sift_alerts_get(a, 41, &al), SIFT_OK);
+    assert_int_equal(al.state, SIFT_ALERT_RESOLVED);
+    assert_int_equal(al.resolved_ns, 102 * W);
+    /* After the cooldown a new incident gets the next id, not 1. */
+    const double fire[] = {90, 90, 90};
+    feed(a, 200, fire, 3);
+    assert_int_equal(sift_alerts_get(a, 42, &al), SIFT_OK);
+    assert_int_equal(al.state, SIFT_ALERT_FIRING);
+    assert_int_equal(sift_alerts_get(a, 1, &al), SIFT_ENOTFOUND);
+    sift_alerts_set_next_id(a, 10); /* never lowers the counter */
+    sift_alerts_set_raise(a, 7, 1000);
+    assert_true(sift_alerts_threshold(a, 7) == 75); /* max_raise 25 */
+}
+
 int
 main(void)
 {
@@ -200,6 +272,11 @@ main(void)
             test_alerts_false_positive_raises_bounded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_alerts_hold_override_fires_at_once,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alerts_series_override_threshold,
+                                        setup, teardown),
+        cmocka_unit_test(test_alerts_raise_step_rule),
+        cmocka_unit_test_setup_teardown(
+            test_alerts_restore_resolves_and_continues_ids, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
