@@ -155,4 +155,13 @@ int sift__query_check_deadline(struct sift_qctx *ctx);
 int sift__query_wild_match(const char *pat, size_t pat_len, const char *s,
                            size_t len);
 
+struct sift_event;
+/**
+ * Appends one hit object {"time":…,"ts_ms":…,"message":…,"fields":{…}}
+ * for ev; fields is a comma list of field names to keep (NULL = all).
+ * Shared by search, tail and export.
+ */
+void sift__query_hit_json(const struct sift_event *ev, const char *fields,
+                          struct sift_buf *out);
+
 #endif /* SIFT_QUERY_INT_H */
