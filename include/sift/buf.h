@@ -17,7 +17,10 @@ struct sift_buf {
     size_t cap; /* private */
 };
 
-#define SIFT_BUF_INIT {NULL, 0, 0}
+#define SIFT_BUF_INIT                                                          \
+    {                                                                          \
+        NULL, 0, 0                                                             \
+    }
 
 void sift_buf_init(struct sift_buf *b);
 /** Frees the storage; the buffer is empty and reusable afterwards. */
@@ -33,7 +36,8 @@ void sift_buf_putc(struct sift_buf *b, char c);
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
-void sift_buf_appendf(struct sift_buf *b, const char *fmt, ...);
+void
+sift_buf_appendf(struct sift_buf *b, const char *fmt, ...);
 /** Makes data NUL-terminated (the NUL is not counted in len). */
 const char *sift_buf_cstr(struct sift_buf *b);
 /** Takes the storage out of the buffer; the caller owns it (sift_free()). */

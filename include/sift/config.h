@@ -16,20 +16,20 @@
 #define SIFT_CONFIG_H
 
 #include <stddef.h>
-#include <stdio.h>
 #include <stdint.h>
+#include <stdio.h>
 
 struct sift_config {
     /* [server] */
-    char *listen;             /* "127.0.0.1:7700"; port 0 = any free */
-    char *data_dir;           /* "./sift-data" */
-    char *log_level;          /* error|warn|info|debug */
-    int64_t workers;          /* 0 = number of cores */
+    char *listen;    /* "127.0.0.1:7700"; port 0 = any free */
+    char *data_dir;  /* "./sift-data" */
+    char *log_level; /* error|warn|info|debug */
+    int64_t workers; /* 0 = number of cores */
     int64_t shutdown_timeout_ms;
 
     /* [http] */
-    int64_t max_body_bytes;   /* after inflating */
-    int64_t max_line_bytes;   /* one NDJSON / text line */
+    int64_t max_body_bytes; /* after inflating */
+    int64_t max_line_bytes; /* one NDJSON / text line */
     int64_t max_connections;
     int64_t idle_timeout_ms;
     int64_t max_headers;
@@ -46,41 +46,41 @@ struct sift_config {
     int64_t zstd_level;       /* hot-tier doc store level */
 
     /* [ingest] */
-    char *message_field;      /* "message" */
-    char *timestamp_field;    /* "@timestamp" (also "timestamp", "ts") */
-    char *service_field;      /* "service.name" */
-    char *dlq_path;           /* "" = DATA_DIR/dlq.ndjson */
-    int64_t max_fields;       /* per event */
+    char *message_field;   /* "message" */
+    char *timestamp_field; /* "@timestamp" (also "timestamp", "ts") */
+    char *service_field;   /* "service.name" */
+    char *dlq_path;        /* "" = DATA_DIR/dlq.ndjson */
+    int64_t max_fields;    /* per event */
     int64_t max_field_name_bytes;
     int64_t max_value_bytes;
-    int64_t max_depth;        /* JSON nesting */
-    char *text_fields;        /* comma list indexed as tokenized text */
-    char *keyword_fields;     /* comma list forced to keyword */
-    char *numeric_fields;     /* comma list forced to number */
+    int64_t max_depth;    /* JSON nesting */
+    char *text_fields;    /* comma list indexed as tokenized text */
+    char *keyword_fields; /* comma list forced to keyword */
+    char *numeric_fields; /* comma list forced to number */
 
     /* [query] */
     int64_t max_query_bytes;
-    int64_t max_expansion;    /* terms one wildcard/regex may expand to */
+    int64_t max_expansion; /* terms one wildcard/regex may expand to */
     int64_t query_timeout_ms;
     int64_t max_concurrent_queries;
-    int64_t max_hits;         /* per page */
+    int64_t max_hits; /* per page */
     int64_t default_hits;
     int64_t max_tail_subscribers;
     int64_t tail_buffer_bytes;
 
     /* [kafka] */
-    char *kafka_brokers;      /* "" = off */
-    char *kafka_topics;       /* comma list; "^regex" allowed */
+    char *kafka_brokers; /* "" = off */
+    char *kafka_topics;  /* comma list; "^regex" allowed */
     char *kafka_group;
-    char *kafka_properties;   /* "k=v,k=v" passed to librdkafka */
+    char *kafka_properties; /* "k=v,k=v" passed to librdkafka */
 
     /* [redis] */
-    char *redis_address;      /* "" = off; host:port */
+    char *redis_address; /* "" = off; host:port */
     char *redis_streams;
     char *redis_lists;
     char *redis_group;
-    char *redis_consumer;     /* "" = hostname */
-    char *redis_field;        /* stream entry field holding the event */
+    char *redis_consumer; /* "" = hostname */
+    char *redis_field;    /* stream entry field holding the event */
 
     /* [anomaly] */
     int64_t anomaly_window_ms;
@@ -101,11 +101,11 @@ struct sift_config {
     int64_t hot_max_age_ms;
     int64_t warm_max_age_ms;
     int64_t retention_ms;
-    int64_t max_disk_bytes;   /* 0 = no cap */
-    char *cold_path;          /* "" = DATA_DIR/cold */
+    int64_t max_disk_bytes; /* 0 = no cap */
+    char *cold_path;        /* "" = DATA_DIR/cold */
 
     /* internal: where values came from, for reload diffs and messages */
-    char *source_path;        /* config file path or NULL */
+    char *source_path; /* config file path or NULL */
 };
 
 /** One problem found while loading; file:line when known. */
@@ -144,9 +144,25 @@ int sift_config_set(struct sift_config *cfg, const char *assignment,
  * reports each key that cannot change through on_error.
  */
 void sift_config_diff(const struct sift_config *old_cfg,
-                      const struct sift_config *new_cfg,
-                      unsigned *changed_live, unsigned *changed_restart,
-                      sift_config_error_cb on_note, void *arg);
+                      const struct sift_config *new_cfg, unsigned *changed_live,
+                      unsigned *changed_restart, sift_config_error_cb on_note,
+                      void *arg);
+
+/**
+ * Cross-key checks run after the file and every --set are applied
+ * (e.g. query.default_hits <= query.max_hits).  Reports each problem as
+ * "section.key: reason".  Returns SIFT_OK or SIFT_ECONFIG.
+ */
+int sift_config_check(const struct sift_config *cfg,
+                      sift_config_error_cb on_error, void *arg);
+
+/**
+ * Reload helper: copies into new_cfg the old value of every key that
+ * cannot change while running, so the running daemon keeps it (the diff
+ * above has reported them).  Loop thread.
+ */
+void sift_config_keep_restart_keys(struct sift_config *new_cfg,
+                                   const struct sift_config *old_cfg);
 
 /** Deep copy (for reload).  dst is initialised by this call. */
 void sift_config_copy(struct sift_config *dst, const struct sift_config *src);
@@ -160,5 +176,19 @@ int sift_parse_bytes(const char *s, int64_t *out);
 
 /** Writes the key reference (Markdown) for docs/configuration.md. */
 void sift_config_dump_reference(FILE *out);
+
+/**
+ * Writes the sample file conf/siftd.conf: every key commented out with its
+ * default, type, range and one line of documentation.
+ */
+void sift_config_dump_sample(FILE *out);
+
+/**
+ * Appends the effective configuration as a JSON object
+ * {"section":{"key":value,...},...} to out (durations in ms, sizes in
+ * bytes).  Borrows both.
+ */
+struct sift_buf;
+void sift_config_to_json(const struct sift_config *cfg, struct sift_buf *out);
 
 #endif /* SIFT_CONFIG_H */

@@ -36,11 +36,11 @@ enum sift_ftype {
 };
 
 struct sift_field {
-    const char *name;   /* dotted, not NUL-terminated */
-    const char *value;  /* as text; numbers in their JSON spelling */
+    const char *name;  /* dotted, not NUL-terminated */
+    const char *value; /* as text; numbers in their JSON spelling */
     uint32_t name_len;
     uint32_t value_len;
-    uint8_t type;       /* enum sift_ftype */
+    uint8_t type; /* enum sift_ftype */
 };
 
 #define SIFT_MESSAGE_FIELD "message"

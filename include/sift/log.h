@@ -25,15 +25,16 @@ int sift_log_level_parse(const char *s, enum sift_log_level *out);
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
-void sift_log(enum sift_log_level level, const char *fmt, ...);
+void
+sift_log(enum sift_log_level level, const char *fmt, ...);
 
 #define SIFT_ERROR(...) sift_log(SIFT_LOG_ERROR, __VA_ARGS__)
 #define SIFT_WARN(...) sift_log(SIFT_LOG_WARN, __VA_ARGS__)
 #define SIFT_INFO(...) sift_log(SIFT_LOG_INFO, __VA_ARGS__)
-#define SIFT_DEBUG(...)                                                       \
-    do {                                                                      \
-        if (sift_log_get_level() >= SIFT_LOG_DEBUG)                           \
-            sift_log(SIFT_LOG_DEBUG, __VA_ARGS__);                            \
+#define SIFT_DEBUG(...)                                                        \
+    do {                                                                       \
+        if (sift_log_get_level() >= SIFT_LOG_DEBUG)                            \
+            sift_log(SIFT_LOG_DEBUG, __VA_ARGS__);                             \
     } while (0)
 
 #endif /* SIFT_LOG_H */

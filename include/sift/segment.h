@@ -39,11 +39,11 @@ struct sift_segment_builder;
 #define SIFT_SEGF_NUMBER 0x8u  /* has a numeric column */
 
 struct sift_segment_opts {
-    int zstd_level;          /* doc store compression level */
-    uint32_t block_bytes;    /* doc store block size before compression */
-    uint32_t max_dict_values;/* keyword column only below this cardinality */
-    uint8_t tier;            /* 0 hot, 1 warm, 2 cold (stored in header) */
-    const void *zstd_dict;   /* optional trained dictionary (cold) */
+    int zstd_level;           /* doc store compression level */
+    uint32_t block_bytes;     /* doc store block size before compression */
+    uint32_t max_dict_values; /* keyword column only below this cardinality */
+    uint8_t tier;             /* 0 hot, 1 warm, 2 cold (stored in header) */
+    const void *zstd_dict;    /* optional trained dictionary (cold) */
     size_t zstd_dict_len;
     /* Field type overrides (comma lists; NULL = infer). */
     const char *text_fields;
@@ -84,7 +84,8 @@ void sift_segment_builder_reset(struct sift_segment_builder *b);
  * on failure data is freed.
  */
 int sift_segment_open_mem(void *data, size_t len, struct sift_segment **out);
-/** Maps and verifies a segment file.  Returns SIFT_OK, -errno, SIFT_ECORRUPT. */
+/** Maps and verifies a segment file.  Returns SIFT_OK, -errno, SIFT_ECORRUPT.
+ */
 int sift_segment_open_file(const char *path, struct sift_segment **out);
 /** Opens an image without copying; data must outlive the reader (fuzzing). */
 int sift_segment_open_borrowed(const void *data, size_t len,

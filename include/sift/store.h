@@ -99,12 +99,12 @@ struct sift_segment *sift_snapshot_segment(const struct sift_snapshot *snap,
                                            size_t i);
 
 struct sift_store_stats {
-    uint64_t docs;            /* searchable docs (memory + disk) */
-    uint64_t docs_buffered;   /* not yet searchable */
+    uint64_t docs;          /* searchable docs (memory + disk) */
+    uint64_t docs_buffered; /* not yet searchable */
     uint64_t segments_mem;
     uint64_t segments_disk;
-    uint64_t bytes_disk;      /* segment files */
-    uint64_t bytes_mem;       /* sealed in-memory images */
+    uint64_t bytes_disk; /* segment files */
+    uint64_t bytes_mem;  /* sealed in-memory images */
     uint64_t buffer_bytes;
     uint64_t wal_bytes;
     uint64_t wal_fsyncs;

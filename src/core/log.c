@@ -65,8 +65,8 @@ sift_log(enum sift_log_level level, const char *fmt, ...)
         atomic_store(&journal_mode, jm);
     }
     if (jm) {
-        n = (size_t)snprintf(line, sizeof(line), "<%d>%s ",
-                             syslog_prio[level], level_names[level]);
+        n = (size_t)snprintf(line, sizeof(line), "<%d>%s ", syslog_prio[level],
+                             level_names[level]);
     } else {
         int64_t now = sift_clock_now_ns();
         time_t sec = (time_t)(now / SIFT_NS_PER_SEC);

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Sets up and runs every test; exits non-zero on any failure.
+#
+# Stages (each in its own build directory under build/):
+#   lint     clang-format check, banned-function check
+#   asan     debug build with AddressSanitizer + UBSan and -Werror:
+#            all unit tests and the black-box tests of the real siftd
+#   tsan     ThreadSanitizer build: the unit tests of threaded code
+#   fuzz     libFuzzer targets (clang), SIFT_FUZZ_SECONDS each (default 15)
+#   release  -O2 -DNDEBUG build: unit tests (asserts have no side effects)
+# SIFT_TEST_STAGES="asan tsan" runs a subset.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+
+scripts/deps.sh --test
+
+stages=${SIFT_TEST_STAGES:-"lint asan tsan fuzz release"}
+jobs=$(nproc)
+passed=0
+failed=0
+failed_names=()
+
+run_stage() {
+    local name=$1
+    shift
+    echo "=== stage $name ==="
+    local t0=$SECONDS
+    if "$@"; then
+        passed=$((passed + 1))
+        echo "=== stage $name passed ($((SECONDS - t0)) s) ==="
+    else
+        failed=$((failed + 1))
+        failed_names+=("$name")
+        echo "=== stage $name FAILED ($((SECONDS - t0)) s) ==="
+    fi
+}
+
+configure() {
+    local dir=$1
+    shift
+    cmake -S "$root" -B "$dir" -DSIFT_WERROR=ON "$@" >"$dir.configure.log" 2>&1 ||
+        { cat "$dir.configure.log"; return 1; }
+}
+
+stage_lint() {
+    scripts/check-format.sh && scripts/check-banned.sh
+}
+
+stage_asan() {
+    mkdir -p build
+    configure build/asan -DCMAKE_BUILD_TYPE=Debug \
+        -DSIFT_SANITIZE=address,undefined &&
+    cmake --build build/asan -j"$jobs" &&
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        ctest --test-dir build/asan --output-on-failure -j"$jobs"
+}
+
+stage_tsan() {
+    mkdir -p build
+    configure build/tsan -DCMAKE_BUILD_TYPE=Debug -DSIFT_SANITIZE=thread \
+        -DSIFT_BENCH=OFF &&
+    cmake --build build/tsan -j"$jobs" &&
+    TSAN_OPTIONS="halt_on_error=1 suppressions=$root/tests/tsan.supp" \
+        ctest --test-dir build/tsan --output-on-failure -L unit -j"$jobs"
+}
+
+stage_fuzz() {
+    mkdir -p build
+    CC=clang configure build/fuzz -DCMAKE_BUILD_TYPE=Debug -DSIFT_FUZZ=ON \
+        -DSIFT_TESTS=OFF -DSIFT_BENCH=OFF \
+        -DSIFT_SANITIZE=address,undefined \
+        -DSIFT_FUZZ_SECONDS="${SIFT_FUZZ_SECONDS:-15}" &&
+    cmake --build build/fuzz -j"$jobs" &&
+    ctest --test-dir build/fuzz --output-on-failure -L fuzz -j"$jobs"
+}
+
+stage_release() {
+    mkdir -p build
+    configure build/release-test -DCMAKE_BUILD_TYPE=Release &&
+    cmake --build build/release-test -j"$jobs" &&
+    ctest --test-dir build/release-test --output-on-failure -L unit -j"$jobs"
+}
+
+for s in $stages; do
+    run_stage "$s" "stage_$s"
+done
+
+echo
+if [ "$failed" -ne 0 ]; then
+    echo "failed stages: ${failed_names[*]}"
+fi
+echo "stages: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

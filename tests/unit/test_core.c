@@ -1,0 +1,270 @@
+/*
+ * test_core.c - unit tests of the small core pieces: buf (incl. varints
+ * and JSON strings), arena, alloc failure injection, clock, errors, log.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sift/alloc.h"
+#include "sift/arena.h"
+#include "sift/buf.h"
+#include "sift/clock.h"
+#include "sift/error.h"
+#include "sift/log.h"
+
+static void
+test_core_varint_roundtrip_every_width(void **state)
+{
+    (void)state;
+    /* One value at each edge of every LEB128 width, 1 to 10 bytes. */
+    uint64_t vals[32];
+    size_t n = 0;
+    vals[n++] = 0;
+    for (int bits = 7; bits < 64; bits += 7) {
+        vals[n++] = (UINT64_C(1) << bits) - 1;
+        vals[n++] = UINT64_C(1) << bits;
+    }
+    vals[n++] = UINT64_MAX;
+    struct sift_buf b = SIFT_BUF_INIT;
+    for (size_t i = 0; i < n; i++)
+        sift_buf_put_varint(&b, vals[i]);
+    const uint8_t *p = (const uint8_t *)b.data;
+    const uint8_t *end = p + b.len;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = 0;
+        assert_int_equal(sift_get_varint(&p, end, &v), SIFT_OK);
+        assert_true(v == vals[i]);
+    }
+    assert_ptr_equal(p, end);
+    sift_buf_cleanup(&b);
+}
+
+static void
+test_core_varint_rejects_truncated_and_overlong(void **state)
+{
+    (void)state;
+    uint64_t v;
+    const uint8_t trunc[] = {0x80, 0x80};
+    const uint8_t *p = trunc;
+    assert_int_equal(sift_get_varint(&p, trunc + 2, &v), SIFT_ECORRUPT);
+    assert_ptr_equal(p, trunc); /* not advanced on failure */
+    const uint8_t over[11] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                              0xff, 0xff, 0xff, 0x7f, 0x00};
+    p = over;
+    assert_int_equal(sift_get_varint(&p, over + 11, &v), SIFT_ECORRUPT);
+    const uint8_t empty[1] = {0};
+    p = empty;
+    assert_int_equal(sift_get_varint(&p, empty, &v), SIFT_ECORRUPT);
+}
+
+static void
+test_core_fixed_width_le(void **state)
+{
+    (void)state;
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_buf_put_u32(&b, 0x01020304u);
+    sift_buf_put_u64(&b, UINT64_C(0x1122334455667788));
+    assert_int_equal(b.len, 12);
+    assert_int_equal((uint8_t)b.data[0], 0x04);
+    const uint8_t *p = (const uint8_t *)b.data;
+    uint32_t a;
+    uint64_t c;
+    assert_int_equal(sift_get_u32(&p, p + 12, &a), SIFT_OK);
+    assert_int_equal(sift_get_u64(&p, p + 8, &c), SIFT_OK);
+    assert_true(a == 0x01020304u && c == UINT64_C(0x1122334455667788));
+    assert_int_equal(sift_get_u32(&p, p + 3, &a), SIFT_ECORRUPT);
+    sift_buf_cleanup(&b);
+}
+
+static void
+test_core_buf_appendf_grows(void **state)
+{
+    (void)state;
+    struct sift_buf b = SIFT_BUF_INIT;
+    for (int i = 0; i < 1000; i++)
+        sift_buf_appendf(&b, "%d,", i);
+    sift_buf_appendf(&b, "%s", "");
+    char big[600];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    sift_buf_appendf(&b, "[%s]", big);
+    const char *s = sift_buf_cstr(&b);
+    assert_int_equal(strncmp(s, "0,1,2,", 6), 0);
+    assert_int_equal(strlen(s), b.len);
+    assert_int_equal(s[b.len - 1], ']');
+    assert_int_equal(s[b.len - 2], 'x');
+    sift_buf_cleanup(&b);
+    assert_null(b.data);
+}
+
+static void
+test_core_json_string_escapes(void **state)
+{
+    (void)state;
+    struct sift_buf b = SIFT_BUF_INIT;
+    const char in[] = "a\"b\\c\nd\te\x01\x7f"
+                      "\xc3\xa9";
+    sift_buf_put_json_str(&b, in, sizeof(in) - 1);
+    assert_string_equal(sift_buf_cstr(&b),
+                        "\"a\\\"b\\\\c\\nd\\te\\u0001\\u007f\xc3\xa9\"");
+    sift_buf_cleanup(&b);
+}
+
+static void
+test_core_try_append_fails_under_injection(void **state)
+{
+    (void)state;
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_buf_append(&b, "abc", 3);
+    sift_alloc_fail_after(1);
+    char big[4096] = {0};
+    assert_int_equal(sift_buf_try_append(&b, big, sizeof(big)), SIFT_ENOMEM);
+    assert_int_equal(b.len, 3); /* unchanged on failure */
+    assert_null(sift_try_malloc(10));
+    sift_alloc_fail_after(0);
+    assert_int_equal(sift_buf_try_append(&b, big, sizeof(big)), SIFT_OK);
+    assert_int_equal(b.len, 3 + sizeof(big));
+    sift_buf_cleanup(&b);
+}
+
+static void
+test_core_alloc_fail_after_counts_calls(void **state)
+{
+    (void)state;
+    sift_alloc_fail_after(3);
+    void *a = sift_try_malloc(8);
+    void *b = sift_try_malloc(8);
+    void *c = sift_try_malloc(8);
+    void *d = sift_try_malloc(8);
+    sift_alloc_fail_after(0);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_null(c);
+    assert_null(d);
+    sift_free(a);
+    sift_free(b);
+}
+
+static int cleanup_order[4];
+static int cleanup_n;
+
+static void
+record_cleanup(void *arg)
+{
+    cleanup_order[cleanup_n++] = (int)(intptr_t)arg;
+}
+
+static void
+test_core_arena_alloc_align_big_and_cleanup_order(void **state)
+{
+    (void)state;
+    struct sift_arena *a = sift_arena_new(1024);
+    char *p = sift_arena_alloc(a, 3);
+    char *q = sift_arena_alloc(a, 5);
+    assert_int_equal((uintptr_t)p % 16, 0);
+    assert_int_equal((uintptr_t)q % 16, 0);
+    assert_true(q >= p + 3);
+    /* Bigger than a chunk: gets its own chunk and is fully usable. */
+    char *big = sift_arena_alloc(a, 100000);
+    memset(big, 7, 100000);
+    char *s = sift_arena_strndup(a, "hello world", 5);
+    assert_string_equal(s, "hello");
+    assert_true(sift_arena_used(a) >= 100000);
+    cleanup_n = 0;
+    sift_arena_cleanup_add(a, record_cleanup, (void *)(intptr_t)1);
+    sift_arena_cleanup_add(a, record_cleanup, (void *)(intptr_t)2);
+    sift_arena_reset(a);
+    assert_int_equal(cleanup_n, 2);
+    assert_int_equal(cleanup_order[0], 2); /* newest first */
+    assert_int_equal(cleanup_order[1], 1);
+    assert_int_equal(sift_arena_used(a), 0);
+    /* Many small allocations after reset still work across chunks. */
+    for (int i = 0; i < 1000; i++) {
+        int *x = sift_arena_alloc(a, sizeof(int) * 10);
+        x[9] = i;
+    }
+    sift_arena_cleanup_add(a, record_cleanup, (void *)(intptr_t)3);
+    sift_arena_free(a);
+    assert_int_equal(cleanup_n, 3);
+    assert_int_equal(cleanup_order[2], 3);
+}
+
+static void
+test_core_arena_try_alloc_respects_injection(void **state)
+{
+    (void)state;
+    struct sift_arena *a = sift_arena_new(256);
+    sift_alloc_fail_after(1);
+    assert_null(sift_arena_try_alloc(a, 1 << 20));
+    assert_null(sift_arena_try_alloc(a, SIZE_MAX - 8));
+    sift_alloc_fail_after(0);
+    assert_non_null(sift_arena_try_alloc(a, 1 << 20));
+    sift_arena_free(a);
+}
+
+static void
+test_core_clock_offset_shifts_now_only(void **state)
+{
+    (void)state;
+    int64_t mono0 = sift_clock_mono_ns();
+    int64_t now0 = sift_clock_now_ns();
+    sift_clock_set_offset_ns(INT64_C(86400) * SIFT_NS_PER_SEC);
+    int64_t now1 = sift_clock_now_ns();
+    int64_t mono1 = sift_clock_mono_ns();
+    sift_clock_set_offset_ns(0);
+    assert_true(now1 - now0 >= INT64_C(86400) * SIFT_NS_PER_SEC);
+    assert_true(now1 - now0 < INT64_C(86401) * SIFT_NS_PER_SEC);
+    assert_true(mono1 - mono0 < 10 * SIFT_NS_PER_SEC);
+    assert_true(sift_clock_get_offset_ns() == 0);
+}
+
+static void
+test_core_strerror_covers_codes(void **state)
+{
+    (void)state;
+    assert_string_equal(sift_strerror(SIFT_ECORRUPT), "corrupt data");
+    assert_string_equal(sift_strerror(SIFT_ENOSPACE),
+                        "no space left on device");
+    assert_string_equal(sift_strerror(-2), "No such file or directory");
+    assert_string_equal(sift_strerror(-99999), "unknown error");
+    assert_int_equal(SIFT_CORRUPT_BKPT("test"), SIFT_ECORRUPT);
+}
+
+static void
+test_core_log_level_parse(void **state)
+{
+    (void)state;
+    enum sift_log_level l;
+    assert_int_equal(sift_log_level_parse("debug", &l), SIFT_OK);
+    assert_int_equal(l, SIFT_LOG_DEBUG);
+    assert_int_equal(sift_log_level_parse("DEBUG", &l), SIFT_EINVAL);
+    assert_int_equal(sift_log_level_parse("verbose", &l), SIFT_EINVAL);
+    sift_log_set_level(SIFT_LOG_WARN);
+    assert_int_equal(sift_log_get_level(), SIFT_LOG_WARN);
+    sift_log_set_level(SIFT_LOG_INFO);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_core_varint_roundtrip_every_width),
+        cmocka_unit_test(test_core_varint_rejects_truncated_and_overlong),
+        cmocka_unit_test(test_core_fixed_width_le),
+        cmocka_unit_test(test_core_buf_appendf_grows),
+        cmocka_unit_test(test_core_json_string_escapes),
+        cmocka_unit_test(test_core_try_append_fails_under_injection),
+        cmocka_unit_test(test_core_alloc_fail_after_counts_calls),
+        cmocka_unit_test(test_core_arena_alloc_align_big_and_cleanup_order),
+        cmocka_unit_test(test_core_arena_try_alloc_respects_injection),
+        cmocka_unit_test(test_core_clock_offset_shifts_now_only),
+        cmocka_unit_test(test_core_strerror_covers_codes),
+        cmocka_unit_test(test_core_log_level_parse),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
