@@ -40,6 +40,7 @@
 #include "sift/ingest_api.h"
 #include "sift/pipeline.h"
 #include "sift/pool.h"
+#include "sift/query.h"
 #include "sift/store.h"
 
 #define MAX_SETS 256
@@ -354,6 +355,8 @@ app_start_modules(struct sift_app *app)
     if (rc < 0)
         return rc;
     sift_admin_api_register(app->http, app->store);
+    sift_search_api_register(app->http, app->store, app->pool, app->loop,
+                             &app->cfg);
 
     struct sift_buf details = SIFT_BUF_INIT;
     ready_details(app, &details);
@@ -378,6 +381,8 @@ app_stop_modules(struct sift_app *app)
     /* The store's close syncs the WAL and answers every pending durable
      * callback, so requests waiting on it are replied to before the HTTP
      * server goes away. */
+    /* Tails and exports end first: they hold requests and the store. */
+    sift_search_api_shutdown();
     if (app->store) {
         sift_store_close(app->store);
         app->store = NULL;
