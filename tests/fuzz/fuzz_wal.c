@@ -18,13 +18,9 @@
 #include "sift/arena.h"
 #include "sift/error.h"
 #include "sift/log.h"
-/*
- * The library is built without coverage instrumentation, so the code
- * under test is compiled into this target itself (the linker then takes
- * no copy of these objects from libsift.a).
- */
-#include "../../src/store/wal.c"
-#include "../../src/store/store.c"
+/* Internal store API; fuzz targets get no src/ include path. */
+#include "../../src/store/store_int.h"
+#include "../../src/store/wal.h"
 
 static char dir[128], wal_dir[160], q_dir[160], wal_file[200];
 
