@@ -248,10 +248,15 @@ cfg_i64(const struct sift_store *s, size_t off, int64_t dflt)
 #define CFG(s, field, dflt)                                                   \
     cfg_i64((s), offsetof(struct sift_config, field), (dflt))
 
-static uint64_t
-unflushed_bytes(const struct sift_store *s)
+/*
+ * Bytes of sealed entries not on disk yet.  Recounted whenever an entry
+ * changes state (seal, build done, flush done), so append stays O(1) no
+ * matter how many disk segments there are.
+ */
+static void
+recount_sealed(struct sift_store *s)
 {
-    uint64_t n = s->pend_bytes + sift_segment_builder_bytes(s->builder);
+    uint64_t n = 0;
     for (size_t i = 0; i < s->n_ents; i++) {
         const struct sift__entry *e = s->ents[i];
         if (e->state == SIFT_ENT_BUILDING && e->builder)
@@ -259,7 +264,14 @@ unflushed_bytes(const struct sift_store *s)
         else if (e->state == SIFT_ENT_MEM || e->state == SIFT_ENT_FLUSHING)
             n += e->bytes;
     }
-    return n;
+    s->sealed_bytes = n;
+}
+
+static uint64_t
+unflushed_bytes(const struct sift_store *s)
+{
+    return s->pend_bytes + sift_segment_builder_bytes(s->builder) +
+           s->sealed_bytes;
 }
 
 /* ------------------------------------------------------------------ */
@@ -448,6 +460,7 @@ entry_ready(struct sift_store *s, struct sift__entry *e, struct sift_segment *se
     sift_segment_builder_free(e->builder);
     e->builder = NULL;
     publish(s);
+    recount_sealed(s);
     if (s->on_refresh)
         s->on_refresh(seg, s->on_refresh_arg);
 }
@@ -540,6 +553,7 @@ seal(struct sift_store *s, int sync_build)
     e->state = SIFT_ENT_BUILDING;
     e->builder = s->builder;
     s->builder = new_builder(s);
+    recount_sealed(s);
     build_entry(s, e, sync_build);
 }
 
@@ -828,7 +842,6 @@ flush_apply(struct sift_store *s, struct flush_job *j)
     sift__manifest_cleanup(&s->manifest);
     s->manifest = j->next;
     sift__manifest_init(&j->next);
-    size_t k = 0;
     for (size_t i = 0; i < j->n; i++) {
         struct flush_item *it = &j->items[i];
         struct sift__entry *e = it->ent;
@@ -850,9 +863,8 @@ flush_apply(struct sift_store *s, struct flush_job *j)
         it->file = NULL;
         e->state = SIFT_ENT_DISK;
         e->bytes = sift_segment_bytes(e->seg);
-        k++;
     }
-    (void)k;
+    recount_sealed(s);
     publish(s);
     s->stats.flushes++;
     unsigned trimmed = sift__wal_trim(s->wal, s->manifest.flushed_seq);

@@ -103,6 +103,7 @@ struct sift_store {
     size_t cap_ents;
 
     struct sift_posmap positions; /* max over everything held */
+    uint64_t sealed_bytes;   /* unflushed sealed entries (recount_sealed) */
 
     /* Published snapshot. */
     pthread_mutex_t snap_mu;
