@@ -76,12 +76,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         arena = sift_arena_new(4096);
     init_dirs();
     /* Below ERROR: the expected corruption reports would flood the run. */
-    sift_log_set_level((enum sift_log_level)-1);
+    sift_log_set_level((enum sift_log_level) - 1);
 
     size_t good = 0, next = 0;
     uint64_t last = 0;
-    int rc = sift__wal_scan(data, size, 0, 0, on_record, arena, &good, &next,
-                            &last);
+    int rc =
+        sift__wal_scan(data, size, 0, 0, on_record, arena, &good, &next, &last);
     if (rc == SIFT_OK && good != size)
         abort();
     if (good > size || next > size)

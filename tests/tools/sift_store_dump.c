@@ -77,8 +77,9 @@ main(int argc, char **argv)
     sift_arena_free(a);
     sift_snapshot_release(snap);
     const char *const *q = sift_store_quarantined(st);
-    fprintf(stderr, "%llu events, %llu unreadable, quarantined:",
-            (unsigned long long)n, (unsigned long long)bad);
+    fprintf(stderr,
+            "%llu events, %llu unreadable, quarantined:", (unsigned long long)n,
+            (unsigned long long)bad);
     for (size_t i = 0; q[i]; i++)
         fprintf(stderr, " %s", q[i]);
     fprintf(stderr, "\n");
