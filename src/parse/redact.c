@@ -1,0 +1,1276 @@
+/*
+ * redact.c - PII redaction: builtin scanners, user PCRE2 rules, rewriting.
+ *
+ * Design: every rule produces spans [start, end) over the original value;
+ * spans of all rules are sorted, overlaps are dropped (leftmost, then
+ * longest wins), and the value is rebuilt once with the replacements.
+ * The builtins are hand-written scanners, not regexes: each starts from a
+ * byte that any match must contain ('@' for email, '.' for IPv4, ':' for
+ * IPv6, '_'/"earer"/"AKIA"/"xox" for secrets) found with memchr/memmem, so
+ * a value without those bytes costs a few vectorised searches and no copy.
+ * Cards are found by sampling every CARD_STRIDE-th byte: a candidate spans
+ * at least 13 bytes of digits and single separators, so at least one
+ * sample lands in it.  User rules run through PCRE2 (JIT when available)
+ * with a match limit so a pathological regex cannot stall ingest.
+ *
+ * Invariants: after sift_redact_new() only the atomic counters change, so
+ * a redactor is shared by all threads.  Output never contains the matched
+ * bytes of a span (except the "Bearer " prefix, which is not part of the
+ * span).  Thread: any.
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <pcre2.h>
+
+#include "sift/alloc.h"
+#include "sift/arena.h"
+#include "sift/error.h"
+#include "sift/event.h"
+#include "sift/metrics.h"
+#include "sift/redact.h"
+
+#define RULE_NAME_MAX 32
+#define MIN_HASH_KEY_LEN 16
+#define PCRE2_MATCH_LIMIT 1000000u
+#define CARD_STRIDE 8 /* < 13, the shortest card candidate in bytes */
+#define LOCAL_SPANS 32
+
+enum rule_kind {
+    K_EMAIL,
+    K_IPV4,
+    K_IPV6,
+    K_CARD,
+    K_BEARER,
+    K_AWS,
+    K_GITHUB,
+    K_SLACK,
+    K_STRIPE,
+    K_USER,
+};
+
+static const struct {
+    const char *name;
+    enum rule_kind kind;
+    int secret; /* part of the "secret" group */
+} builtin_defs[] = {
+    {"email", K_EMAIL, 0},         {"ipv4", K_IPV4, 0},
+    {"ipv6", K_IPV6, 0},           {"card", K_CARD, 0},
+    {"bearer", K_BEARER, 1},       {"aws_key", K_AWS, 1},
+    {"github_token", K_GITHUB, 1}, {"slack_token", K_SLACK, 1},
+    {"stripe_key", K_STRIPE, 1},
+};
+#define N_BUILTINS (sizeof builtin_defs / sizeof builtin_defs[0])
+
+/* Where a rule applies.  names entries ending in ".*" are prefixes. */
+struct targets {
+    int all;
+    int message;
+    char **names;
+    size_t n_names;
+};
+
+struct rule {
+    char name[RULE_NAME_MAX + 1];
+    enum rule_kind kind;
+    pcre2_code *code;         /* K_USER only */
+    const struct targets *tg; /* &r->builtin_tg or &own_tg */
+    struct targets own_tg;
+};
+
+struct counter {
+    _Atomic uint64_t v;
+};
+
+struct sift_redact {
+    struct rule rules[SIFT_REDACT_MAX_RULES];
+    size_t n_rules;
+    struct targets builtin_tg;
+    int hash_mode;
+    unsigned hash_hex_len;
+    unsigned char *hash_key;
+    size_t hash_key_len;
+    pcre2_match_context *mctx;
+    struct counter *counts; /* per rule; apart so a const redactor counts */
+};
+
+struct span {
+    size_t start, end;
+    uint32_t rule;
+};
+
+struct spans {
+    struct span *v;
+    size_t n, cap;
+    int oom;
+    struct span local[LOCAL_SPANS];
+};
+
+/* ------------------------------------------------------------------ */
+/* Small helpers                                                       */
+/* ------------------------------------------------------------------ */
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static void
+set_err(char *err, size_t err_len, const char *fmt, ...)
+{
+    if (!err || !err_len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, err_len, fmt, ap);
+    va_end(ap);
+}
+
+static inline int
+is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static inline int
+is_alpha(unsigned char c)
+{
+    return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+}
+
+static inline int
+is_alnum(unsigned char c)
+{
+    return is_digit(c) || is_alpha(c);
+}
+
+static inline int
+is_word(unsigned char c)
+{
+    return is_alnum(c) || c == '_';
+}
+
+static inline int
+is_hex(unsigned char c)
+{
+    return is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
+/* memmem() is a GNU extension; needles here are short literals. */
+static const char *
+find_bytes(const char *s, size_t len, const char *needle, size_t n)
+{
+    size_t pos = 0;
+    while (pos + n <= len) {
+        const char *p = memchr(s + pos, needle[0], len - pos - n + 1);
+        if (!p)
+            return NULL;
+        if (memcmp(p, needle, n) == 0)
+            return p;
+        pos = (size_t)(p - s) + 1;
+    }
+    return NULL;
+}
+
+static void
+spans_push(struct spans *sp, size_t start, size_t end, uint32_t rule)
+{
+    if (sp->n == sp->cap) {
+        if (sp->cap >= SIFT_REDACT_MAX_MATCHES)
+            return;
+        size_t cap = sp->cap * 2;
+        struct span *v;
+        if (sp->v == sp->local) {
+            v = sift_try_malloc(cap * sizeof *v);
+            if (v)
+                memcpy(v, sp->local, sp->n * sizeof *v);
+        } else {
+            v = sift_try_realloc(sp->v, cap * sizeof *v);
+        }
+        if (!v) {
+            sp->oom = 1;
+            return;
+        }
+        sp->v = v;
+        sp->cap = cap;
+    }
+    sp->v[sp->n++] = (struct span){start, end, rule};
+}
+
+int
+sift_redact_luhn_ok(const char *s, size_t len)
+{
+    unsigned sum = 0;
+    unsigned n = 0;
+    for (size_t i = len; i-- > 0;) {
+        unsigned char c = (unsigned char)s[i];
+        if (!is_digit(c))
+            continue;
+        unsigned d = (unsigned)(c - '0');
+        if (n++ & 1) {
+            d *= 2;
+            if (d > 9)
+                d -= 9;
+        }
+        sum += d;
+    }
+    return n > 0 && sum % 10 == 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Builtin scanners                                                    */
+/* ------------------------------------------------------------------ */
+
+static int
+email_local_char(unsigned char c)
+{
+    return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' ||
+           c == '-';
+}
+
+static void
+scan_email(const char *s, size_t len, uint32_t rule, struct spans *sp)
+{
+    size_t pos = 0;
+    while (pos < len) {
+        const char *at = memchr(s + pos, '@', len - pos);
+        if (!at)
+            return;
+        size_t a = (size_t)(at - s);
+        pos = a + 1;
+        size_t ls = a;
+        while (ls > 0 && a - ls < 64 && email_local_char((unsigned char)s[ls - 1]))
+            ls--;
+        while (ls < a && s[ls] == '.')
+            ls++;
+        if (ls == a)
+            continue;
+        size_t de = a + 1;
+        while (de < len && de - a <= 255 &&
+               (is_alnum((unsigned char)s[de]) || s[de] == '.' || s[de] == '-'))
+            de++;
+        while (de > a + 1 && (s[de - 1] == '.' || s[de - 1] == '-'))
+            de--;
+        /* Labels non-empty, at least one dot, an alphabetic TLD of 2+. */
+        size_t last_dot = 0;
+        int ok = de > a + 1 && s[a + 1] != '.';
+        for (size_t i = a + 1; ok && i < de; i++) {
+            if (s[i] == '.') {
+                if (s[i - 1] == '.')
+                    ok = 0;
+                last_dot = i;
+            }
+        }
+        if (!ok || !last_dot || de - last_dot - 1 < 2)
+            continue;
+        for (size_t i = last_dot + 1; ok && i < de; i++)
+            ok = is_alpha((unsigned char)s[i]);
+        if (!ok)
+            continue;
+        spans_push(sp, ls, de, rule);
+        pos = de;
+    }
+}
+
+/* Parses a dotted quad at s[i..); returns its end or 0. */
+static size_t
+parse_ipv4(const char *s, size_t len, size_t i)
+{
+    for (int part = 0; part < 4; part++) {
+        if (part) {
+            if (i >= len || s[i] != '.')
+                return 0;
+            i++;
+        }
+        unsigned v = 0;
+        size_t nd = 0;
+        while (i < len && nd < 4 && is_digit((unsigned char)s[i])) {
+            v = v * 10 + (unsigned)(s[i] - '0');
+            i++;
+            nd++;
+        }
+        if (nd == 0 || nd > 3 || v > 255)
+            return 0;
+    }
+    return i;
+}
+
+static void
+scan_ipv4(const char *s, size_t len, uint32_t rule, struct spans *sp)
+{
+    size_t pos = 1;
+    while (pos < len) {
+        const char *dot = memchr(s + pos, '.', len - pos);
+        if (!dot)
+            return;
+        size_t d = (size_t)(dot - s);
+        pos = d + 1;
+        if (!is_digit((unsigned char)s[d - 1]))
+            continue;
+        size_t st = d - 1;
+        while (st > 0 && d - st < 3 && is_digit((unsigned char)s[st - 1]))
+            st--;
+        if (st > 0) {
+            unsigned char b = (unsigned char)s[st - 1];
+            if (is_word(b) || b == '.')
+                continue;
+        }
+        size_t end = parse_ipv4(s, len, st);
+        if (!end)
+            continue;
+        if (end < len) {
+            unsigned char c = (unsigned char)s[end];
+            if (is_word(c))
+                continue;
+            if (c == '.' && end + 1 < len && is_digit((unsigned char)s[end + 1]))
+                continue;
+        }
+        spans_push(sp, st, end, rule);
+        pos = end;
+    }
+}
+
+static int
+ipv6_char(unsigned char c)
+{
+    return is_hex(c) || c == ':' || c == '.';
+}
+
+/* Tries inet_pton on s[a..b); returns 1 and fills bin when it parses. */
+static int
+try_ipv6(const char *s, size_t a, size_t b, unsigned char bin[16])
+{
+    char tmp[INET6_ADDRSTRLEN + 1];
+    if (b - a < 2 || b - a >= sizeof tmp)
+        return 0;
+    memcpy(tmp, s + a, b - a);
+    tmp[b - a] = '\0';
+    return inet_pton(AF_INET6, tmp, bin) == 1;
+}
+
+/* Finds the IPv6 address inside the candidate s[a..b); 1 on success. */
+static int
+ipv6_fit(const char *s, size_t a, size_t *b)
+{
+    unsigned char bin[16];
+    size_t e = *b;
+    for (int strip = 0; strip < 3 && e > a; strip++) {
+        if (try_ipv6(s, a, e, bin)) {
+            *b = e;
+            return 1;
+        }
+        if (s[e - 1] == '.' || s[e - 1] == ':') {
+            e--;
+            continue;
+        }
+        /* "addr:port": drop a trailing ":digits" once. */
+        size_t k = e;
+        while (k > a && is_digit((unsigned char)s[k - 1]))
+            k--;
+        if (k == e || k == a || s[k - 1] != ':')
+            return 0;
+        e = k - 1;
+    }
+    return 0;
+}
+
+static void
+scan_ipv6(const char *s, size_t len, uint32_t rule, struct spans *sp)
+{
+    size_t pos = 0;
+    while (pos < len) {
+        const char *colon = memchr(s + pos, ':', len - pos);
+        if (!colon)
+            return;
+        size_t c = (size_t)(colon - s);
+        size_t a = c, b = c + 1;
+        while (a > pos && c - a < 64 && ipv6_char((unsigned char)s[a - 1]))
+            a--;
+        while (b < len && b - c < 64 && ipv6_char((unsigned char)s[b]))
+            b++;
+        pos = b;
+        /* A run inside a word (std::vector, 0x1:2:3g) is not an address. */
+        if ((a > 0 && is_word((unsigned char)s[a - 1])) ||
+            (b < len && is_word((unsigned char)s[b])))
+            continue;
+        while (a < b && s[a] == '.')
+            a++;
+        unsigned colons = 0, hex = 0;
+        for (size_t i = a; i < b; i++) {
+            colons += s[i] == ':';
+            hex += is_hex((unsigned char)s[i]) != 0;
+        }
+        if (colons < 2 || hex == 0)
+            continue;
+        size_t e = b;
+        if (!ipv6_fit(s, a, &e))
+            continue;
+        spans_push(sp, a, e, rule);
+    }
+}
+
+static int
+card_sep(unsigned char c)
+{
+    return c == ' ' || c == '-';
+}
+
+/*
+ * Tries a card starting at s[i] (a digit 2..6 at a left boundary).
+ * Returns the end of the match or 0.
+ */
+static size_t
+card_at(const char *s, size_t len, size_t i)
+{
+    size_t ends[20]; /* ends[k]: end offset after the (k+1)-th digit */
+    unsigned char group_end[20];
+    size_t nd = 0;
+    size_t j = i;
+    while (j < len && nd < 19) {
+        if (!is_digit((unsigned char)s[j]))
+            break;
+        ends[nd] = j + 1;
+        j++;
+        group_end[nd] = 1;
+        if (j < len && is_digit((unsigned char)s[j]))
+            group_end[nd] = 0;
+        else if (j + 1 < len && card_sep((unsigned char)s[j]) &&
+                 is_digit((unsigned char)s[j + 1]))
+            j++; /* one separator between digits */
+        nd++;
+    }
+    for (size_t k = nd; k >= 13; k--) {
+        size_t e = ends[k - 1];
+        if (!group_end[k - 1])
+            continue;
+        if (e < len && is_word((unsigned char)s[e]))
+            continue;
+        if (sift_redact_luhn_ok(s + i, e - i))
+            return e;
+    }
+    return 0;
+}
+
+static int
+card_start_ok(const char *s, size_t i)
+{
+    unsigned char c = (unsigned char)s[i];
+    if (c < '2' || c > '6')
+        return 0;
+    if (i == 0)
+        return 1;
+    unsigned char b = (unsigned char)s[i - 1];
+    return !is_word(b) && b != '-' && b != '.' && b != '+';
+}
+
+static void
+scan_card(const char *s, size_t len, uint32_t rule, struct spans *sp)
+{
+    if (len < 13)
+        return;
+    size_t next = 0; /* bytes before this are already handled */
+    for (size_t probe = 0; probe < len; probe += CARD_STRIDE) {
+        if (probe < next)
+            continue;
+        unsigned char c = (unsigned char)s[probe];
+        if (!is_digit(c) && !card_sep(c))
+            continue;
+        /* Widen to the run of digits and single separators around probe. */
+        size_t a = probe, b = probe;
+        while (a > next && (is_digit((unsigned char)s[a - 1]) ||
+                            (card_sep((unsigned char)s[a - 1]) && a >= 2 &&
+                             is_digit((unsigned char)s[a - 2]))))
+            a--;
+        while (b < len && (is_digit((unsigned char)s[b]) ||
+                           (card_sep((unsigned char)s[b]) && b + 1 < len &&
+                            is_digit((unsigned char)s[b + 1]))))
+            b++;
+        next = b > probe ? b : probe + 1;
+        if (b - a < 13)
+            continue;
+        for (size_t i = a; i < b;) {
+            if (!card_start_ok(s, i)) {
+                i++;
+                continue;
+            }
+            size_t e = card_at(s, len, i);
+            if (e) {
+                spans_push(sp, i, e, rule);
+                i = e;
+            } else {
+                i++;
+            }
+        }
+    }
+}
+
+static int
+token_char(unsigned char c)
+{
+    return is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
+           c == '+' || c == '/' || c == '=';
+}
+
+static void
+scan_bearer_with(const char *s, size_t len, const char *needle, uint32_t rule,
+                 struct spans *sp)
+{
+    size_t pos = 1;
+    while (pos + 5 <= len) {
+        const char *hit = find_bytes(s + pos, len - pos, needle, 5);
+        if (!hit)
+            return;
+        size_t h = (size_t)(hit - s);
+        pos = h + 5;
+        if ((s[h - 1] | 0x20) != 'b')
+            continue;
+        if (h >= 2 && is_word((unsigned char)s[h - 2]))
+            continue;
+        size_t t = h + 5;
+        if (t < len && (s[t] == ':' || s[t] == '='))
+            t++;
+        size_t sp_start = t;
+        while (t < len && (s[t] == ' ' || s[t] == '\t'))
+            t++;
+        if (t == sp_start || t >= len)
+            continue;
+        size_t e = t;
+        while (e < len && token_char((unsigned char)s[e]))
+            e++;
+        if (e - t < 8)
+            continue;
+        spans_push(sp, t, e, rule);
+        pos = e;
+    }
+}
+
+static void
+scan_bearer(const char *s, size_t len, uint32_t rule, struct spans *sp)
+{
+    scan_bearer_with(s, len, "earer", rule, sp);
+    scan_bearer_with(s, len, "EARER", rule, sp);
+}
+
+static void
+scan_aws_with(const char *s, size_t len, const char *prefix, uint32_t rule,
+              struct spans *sp)
+{
+    size_t pos = 0;
+    while (pos + 20 <= len) {
+        const char *hit = find_bytes(s + pos, len - pos, prefix, 4);
+        if (!hit)
+            return;
+        size_t h = (size_t)(hit - s);
+        pos = h + 4;
+        if (h > 0 && is_alnum((unsigned char)s[h - 1]))
+            continue;
+        if (h + 20 > len)
+            return;
+        size_t k = h + 4;
+        while (k < h + 20 && (is_digit((unsigned char)s[k]) ||
+                              (s[k] >= 'A' && s[k] <= 'Z')))
+            k++;
+        if (k != h + 20 || (k < len && is_alnum((unsigned char)s[k])))
+            continue;
+        spans_push(sp, h, k, rule);
+        pos = k;
+    }
+}
+
+static void
+scan_aws(const char *s, size_t len, uint32_t rule, struct spans *sp)
+{
+    scan_aws_with(s, len, "AKIA", rule, sp);
+    scan_aws_with(s, len, "ASIA", rule, sp);
+}
+
+/* Length of the run of alnum (and '_' when allow_us) from s[i]. */
+static size_t
+run_alnum(const char *s, size_t len, size_t i, int allow_us)
+{
+    size_t k = i;
+    while (k < len && (is_alnum((unsigned char)s[k]) || (allow_us && s[k] == '_')))
+        k++;
+    return k - i;
+}
+
+static int
+has_prefix_at(const char *s, size_t len, size_t i, const char *p)
+{
+    size_t n = strlen(p);
+    return i + n <= len && memcmp(s + i, p, n) == 0;
+}
+
+static int
+left_boundary(const char *s, size_t i)
+{
+    return i == 0 || !is_word((unsigned char)s[i - 1]);
+}
+
+/* GitHub and Stripe tokens share the '_' anchor; one pass serves both. */
+static void
+scan_underscore(const char *s, size_t len, uint32_t gh_rule, int gh,
+                uint32_t stripe_rule, int stripe, struct spans *sp)
+{
+    size_t pos = 2;
+    while (pos < len) {
+        const char *us = memchr(s + pos, '_', len - pos);
+        if (!us)
+            return;
+        size_t u = (size_t)(us - s);
+        pos = u + 1;
+        if (gh && u >= 3 && s[u - 3] == 'g' && s[u - 2] == 'h' &&
+            s[u - 1] && strchr("pousr", s[u - 1]) && left_boundary(s, u - 3)) {
+            size_t n = run_alnum(s, len, u + 1, 0);
+            if (n >= 36 && n <= 255) {
+                spans_push(sp, u - 3, u + 1 + n, gh_rule);
+                pos = u + 1 + n;
+            }
+            continue;
+        }
+        if (gh && u >= 6 && has_prefix_at(s, len, u - 6, "github_pat_") &&
+            left_boundary(s, u - 6)) {
+            size_t n = run_alnum(s, len, u + 5, 1);
+            if (n >= 22) {
+                spans_push(sp, u - 6, u + 5 + n, gh_rule);
+                pos = u + 5 + n;
+            }
+            continue;
+        }
+        if (stripe && u >= 2 && (s[u - 2] == 's' || s[u - 2] == 'r') &&
+            s[u - 1] == 'k' && has_prefix_at(s, len, u + 1, "live_") &&
+            left_boundary(s, u - 2)) {
+            size_t n = run_alnum(s, len, u + 6, 0);
+            if (n >= 16) {
+                spans_push(sp, u - 2, u + 6 + n, stripe_rule);
+                pos = u + 6 + n;
+            }
+        }
+    }
+}
+
+static void
+scan_slack(const char *s, size_t len, uint32_t rule, struct spans *sp)
+{
+    size_t pos = 0;
+    while (pos + 5 <= len) {
+        const char *hit = find_bytes(s + pos, len - pos, "xox", 3);
+        if (!hit)
+            return;
+        size_t h = (size_t)(hit - s);
+        pos = h + 3;
+        if (h + 5 > len || s[h + 3] == '\0' || !strchr("abposr", s[h + 3]) ||
+            s[h + 4] != '-' || !left_boundary(s, h))
+            continue;
+        size_t k = h + 5;
+        while (k < len && (is_alnum((unsigned char)s[k]) || s[k] == '-'))
+            k++;
+        if (k - (h + 5) < 10)
+            continue;
+        spans_push(sp, h, k, rule);
+        pos = k;
+    }
+}
+
+static void
+scan_user(const struct sift_redact *r, const struct rule *ru, uint32_t idx,
+          const char *s, size_t len, pcre2_match_data **md, struct spans *sp)
+{
+    if (!*md) {
+        *md = pcre2_match_data_create(1, NULL);
+        if (!*md) {
+            sp->oom = 1;
+            return;
+        }
+    }
+    size_t off = 0;
+    while (off <= len) {
+        int rc = pcre2_match(ru->code, (PCRE2_SPTR)s, len, off, 0, *md,
+                             r->mctx);
+        if (rc < 0)
+            return; /* no match, or a limit hit: leave the rest as is */
+        PCRE2_SIZE *ov = pcre2_get_ovector_pointer(*md);
+        size_t a = ov[0], b = ov[1];
+        if (b <= a) {
+            off = a + 1; /* empty match: nothing to replace */
+            continue;
+        }
+        spans_push(sp, a, b, idx);
+        off = b;
+        if (sp->oom || sp->n >= SIFT_REDACT_MAX_MATCHES)
+            return;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Rewriting                                                           */
+/* ------------------------------------------------------------------ */
+
+static int
+span_cmp(const void *pa, const void *pb)
+{
+    const struct span *a = pa, *b = pb;
+    if (a->start != b->start)
+        return a->start < b->start ? -1 : 1;
+    if (a->end != b->end)
+        return a->end > b->end ? -1 : 1;
+    return a->rule < b->rule ? -1 : a->rule > b->rule;
+}
+
+/* The bytes hashed for a span: normalised so equal values group. */
+static size_t
+hash_input(const struct rule *ru, const char *s, size_t len,
+           unsigned char *out, size_t cap)
+{
+    size_t n = 0;
+    if (ru->kind == K_IPV6) {
+        if (len < 64) {
+            char tmp[64];
+            memcpy(tmp, s, len);
+            tmp[len] = '\0';
+            if (inet_pton(AF_INET6, tmp, out) == 1)
+                return 16;
+        }
+    }
+    for (size_t i = 0; i < len && n < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (ru->kind == K_CARD && !is_digit(c))
+            continue;
+        if (ru->kind == K_EMAIL && c >= 'A' && c <= 'Z')
+            c = (unsigned char)(c | 0x20);
+        out[n++] = c;
+    }
+    return n;
+}
+
+static int
+append_replacement(const struct sift_redact *r, const struct rule *ru,
+                   const char *s, size_t len, struct sift_buf *out)
+{
+    char tmp[RULE_NAME_MAX + 80];
+    int n;
+    if (!r->hash_mode) {
+        n = snprintf(tmp, sizeof tmp, "[REDACTED:%s]", ru->name);
+    } else {
+        static const char hex[] = "0123456789abcdef";
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int md_len = 0;
+        unsigned char in[1024];
+        size_t in_len = hash_input(ru, s, len, in, sizeof in);
+        if (!HMAC(EVP_sha256(), r->hash_key, (int)r->hash_key_len, in, in_len,
+                  md, &md_len))
+            return SIFT_ENOMEM;
+        char hx[65];
+        unsigned nh = r->hash_hex_len;
+        for (unsigned i = 0; i < nh; i++)
+            hx[i] = hex[(md[i / 2] >> ((i & 1) ? 0 : 4)) & 15];
+        hx[nh] = '\0';
+        n = snprintf(tmp, sizeof tmp, "[%s:%s]", ru->name, hx);
+        OPENSSL_cleanse(in, in_len);
+    }
+    if (n < 0)
+        return SIFT_EINVAL;
+    return sift_buf_try_append(out, tmp, (size_t)n);
+}
+
+static int
+targets_match(const struct targets *t, const char *name, size_t len)
+{
+    if (t->all)
+        return 1;
+    if (!name)
+        return t->message;
+    for (size_t i = 0; i < t->n_names; i++) {
+        const char *p = t->names[i];
+        size_t pl = strlen(p);
+        if (pl >= 2 && p[pl - 1] == '*' && p[pl - 2] == '.') {
+            if (len >= pl - 1 && memcmp(name, p, pl - 1) == 0)
+                return 1;
+        } else if (pl == len && memcmp(name, p, len) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int
+sift_redact_apply(const struct sift_redact *r, const char *target,
+                  size_t target_len, const char *s, size_t len,
+                  struct sift_buf *out, int *changed)
+{
+    assert(r && out && changed && (s || !len));
+    *changed = 0;
+    if (len == 0 || r->n_rules == 0)
+        return SIFT_OK;
+    if (target && target_len == 7 && memcmp(target, "message", 7) == 0)
+        target = NULL;
+
+    struct spans sp;
+    sp.v = sp.local;
+    sp.n = 0;
+    sp.cap = LOCAL_SPANS;
+    sp.oom = 0;
+    pcre2_match_data *md = NULL;
+    int gh = 0, stripe = 0;
+    uint32_t gh_idx = 0, stripe_idx = 0;
+    int rc = SIFT_OK;
+
+    for (uint32_t i = 0; i < r->n_rules; i++) {
+        const struct rule *ru = &r->rules[i];
+        if (!targets_match(ru->tg, target, target_len))
+            continue;
+        switch (ru->kind) {
+        case K_EMAIL: scan_email(s, len, i, &sp); break;
+        case K_IPV4: scan_ipv4(s, len, i, &sp); break;
+        case K_IPV6: scan_ipv6(s, len, i, &sp); break;
+        case K_CARD: scan_card(s, len, i, &sp); break;
+        case K_BEARER: scan_bearer(s, len, i, &sp); break;
+        case K_AWS: scan_aws(s, len, i, &sp); break;
+        case K_SLACK: scan_slack(s, len, i, &sp); break;
+        case K_GITHUB:
+            gh = 1;
+            gh_idx = i;
+            break;
+        case K_STRIPE:
+            stripe = 1;
+            stripe_idx = i;
+            break;
+        case K_USER: scan_user(r, ru, i, s, len, &md, &sp); break;
+        }
+    }
+    if (gh || stripe)
+        scan_underscore(s, len, gh_idx, gh, stripe_idx, stripe, &sp);
+    if (md)
+        pcre2_match_data_free(md);
+    if (sp.oom) {
+        rc = SIFT_ENOMEM;
+        goto out;
+    }
+    if (sp.n == 0)
+        goto out;
+
+    if (sp.n > 1)
+        qsort(sp.v, sp.n, sizeof *sp.v, span_cmp);
+    sift_buf_reset(out);
+    rc = sift_buf_try_reserve(out, len + 32);
+    if (rc < 0)
+        goto out;
+    size_t prev = 0;
+    for (size_t k = 0; k < sp.n; k++) {
+        const struct span *x = &sp.v[k];
+        if (x->start < prev)
+            continue; /* overlaps a kept span */
+        const struct rule *ru = &r->rules[x->rule];
+        rc = sift_buf_try_append(out, s + prev, x->start - prev);
+        if (rc == SIFT_OK)
+            rc = append_replacement(r, ru, s + x->start, x->end - x->start,
+                                    out);
+        if (rc < 0)
+            goto out;
+        atomic_fetch_add_explicit(&r->counts[x->rule].v, 1,
+                                  memory_order_relaxed);
+        prev = x->end;
+    }
+    rc = sift_buf_try_append(out, s + prev, len - prev);
+    if (rc == SIFT_OK)
+        *changed = 1;
+out:
+    if (sp.v != sp.local)
+        sift_free(sp.v);
+    return rc;
+}
+
+int
+sift_redact_event(const struct sift_redact *r, struct sift_event *ev,
+                  struct sift_arena *arena, struct sift_buf *scratch,
+                  unsigned *n_changed)
+{
+    unsigned n = 0;
+    int changed = 0;
+    int rc = sift_redact_apply(r, NULL, 0, ev->msg, ev->msg_len, scratch,
+                               &changed);
+    if (rc < 0)
+        goto out;
+    if (changed) {
+        char *p = sift_arena_try_alloc(arena, scratch->len ? scratch->len : 1);
+        if (!p || scratch->len > UINT32_MAX) {
+            rc = SIFT_ENOMEM;
+            goto out;
+        }
+        memcpy(p, scratch->data, scratch->len);
+        ev->msg = p;
+        ev->msg_len = (uint32_t)scratch->len;
+        n++;
+    }
+    for (uint32_t i = 0; i < ev->n_fields; i++) {
+        struct sift_field *f = &ev->fields[i];
+        rc = sift_redact_apply(r, f->name, f->name_len, f->value, f->value_len,
+                               scratch, &changed);
+        if (rc < 0)
+            goto out;
+        if (!changed)
+            continue;
+        char *p = sift_arena_try_alloc(arena, scratch->len ? scratch->len : 1);
+        if (!p || scratch->len > UINT32_MAX) {
+            rc = SIFT_ENOMEM;
+            goto out;
+        }
+        memcpy(p, scratch->data, scratch->len);
+        f->value = p;
+        f->value_len = (uint32_t)scratch->len;
+        if (f->type == SIFT_FT_NUMBER)
+            f->type = SIFT_FT_KEYWORD;
+        n++;
+    }
+out:
+    if (n_changed)
+        *n_changed = n;
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Construction                                                        */
+/* ------------------------------------------------------------------ */
+
+static void
+targets_cleanup(struct targets *t)
+{
+    for (size_t i = 0; i < t->n_names; i++)
+        sift_free(t->names[i]);
+    sift_free(t->names);
+    memset(t, 0, sizeof *t);
+}
+
+/* Parses a comma list of targets ("*", "message", "a.b", "user.*"). */
+static int
+targets_parse(struct targets *t, const char *s, size_t len, const char *what,
+              char *err, size_t err_len)
+{
+    memset(t, 0, sizeof *t);
+    size_t i = 0;
+    while (i < len) {
+        while (i < len && (s[i] == ',' || s[i] == ' ' || s[i] == '\t'))
+            i++;
+        size_t st = i;
+        while (i < len && s[i] != ',' && s[i] != ' ' && s[i] != '\t')
+            i++;
+        size_t n = i - st;
+        if (!n)
+            continue;
+        if (n == 1 && s[st] == '*') {
+            t->all = 1;
+        } else if (n == 7 && memcmp(s + st, "message", 7) == 0) {
+            t->message = 1;
+        } else {
+            for (size_t k = st; k < i; k++) {
+                unsigned char c = (unsigned char)s[k];
+                if (!(is_word(c) || c == '.' || c == '-' || c == '@' ||
+                      (c == '*' && k == i - 1 && k > st && s[k - 1] == '.'))) {
+                    set_err(err, err_len, "%s: bad target '%.*s'", what,
+                            (int)n, s + st);
+                    return SIFT_ECONFIG;
+                }
+            }
+            t->names = sift_xrealloc(t->names,
+                                     (t->n_names + 1) * sizeof *t->names);
+            t->names[t->n_names++] = sift_xstrndup(s + st, n);
+        }
+    }
+    return SIFT_OK;
+}
+
+static struct rule *
+add_rule(struct sift_redact *r, const char *name, size_t name_len,
+         enum rule_kind kind, char *err, size_t err_len)
+{
+    if (r->n_rules >= SIFT_REDACT_MAX_RULES) {
+        set_err(err, err_len, "redact: more than %d rules",
+                SIFT_REDACT_MAX_RULES);
+        return NULL;
+    }
+    for (size_t i = 0; i < r->n_rules; i++) {
+        if (strlen(r->rules[i].name) == name_len &&
+            memcmp(r->rules[i].name, name, name_len) == 0) {
+            set_err(err, err_len, "redact: duplicate rule name '%.*s'",
+                    (int)name_len, name);
+            return NULL;
+        }
+    }
+    struct rule *ru = &r->rules[r->n_rules++];
+    memset(ru, 0, sizeof *ru);
+    memcpy(ru->name, name, name_len);
+    ru->kind = kind;
+    ru->tg = &r->builtin_tg;
+    return ru;
+}
+
+static int
+parse_builtins(struct sift_redact *r, const char *s, char *err, size_t err_len)
+{
+    int want[N_BUILTINS] = {0};
+    if (!s)
+        s = "all";
+    size_t len = strlen(s), i = 0;
+    while (i < len) {
+        while (i < len && (s[i] == ',' || s[i] == ' ' || s[i] == '\t'))
+            i++;
+        size_t st = i;
+        while (i < len && s[i] != ',' && s[i] != ' ' && s[i] != '\t')
+            i++;
+        size_t n = i - st;
+        if (!n)
+            continue;
+        int found = 0;
+        for (size_t k = 0; k < N_BUILTINS; k++) {
+            const char *bn = builtin_defs[k].name;
+            int all = n == 3 && memcmp(s + st, "all", 3) == 0;
+            int secret = n == 6 && memcmp(s + st, "secret", 6) == 0;
+            if (all || (secret && builtin_defs[k].secret) ||
+                (strlen(bn) == n && memcmp(bn, s + st, n) == 0)) {
+                want[k] = 1;
+                found = 1;
+            }
+        }
+        if (n == 4 && memcmp(s + st, "none", 4) == 0)
+            found = 1;
+        if (!found) {
+            set_err(err, err_len,
+                    "redact.builtins: unknown builtin '%.*s' (known: email, "
+                    "ipv4, ipv6, card, secret, bearer, aws_key, github_token, "
+                    "slack_token, stripe_key, all, none)",
+                    (int)n, s + st);
+            return SIFT_ECONFIG;
+        }
+    }
+    for (size_t k = 0; k < N_BUILTINS; k++) {
+        if (want[k] && !add_rule(r, builtin_defs[k].name,
+                                 strlen(builtin_defs[k].name),
+                                 builtin_defs[k].kind, err, err_len))
+            return SIFT_ECONFIG;
+    }
+    return SIFT_OK;
+}
+
+/* One user rule line: "<name>[@targets] <regex>". */
+static int
+parse_rule_line(struct sift_redact *r, const char *line, size_t len,
+                size_t line_no, char *err, size_t err_len)
+{
+    size_t i = 0;
+    while (i < len && (is_word((unsigned char)line[i]) || line[i] == '-'))
+        i++;
+    size_t name_len = i;
+    if (name_len == 0 || name_len > RULE_NAME_MAX) {
+        set_err(err, err_len,
+                "redact.rules: line %zu: rule name must be 1..%d of "
+                "[A-Za-z0-9_-]",
+                line_no, RULE_NAME_MAX);
+        return SIFT_ECONFIG;
+    }
+    size_t tg_start = 0, tg_len = 0;
+    if (i < len && line[i] == '@') {
+        tg_start = ++i;
+        while (i < len && line[i] != ' ' && line[i] != '\t')
+            i++;
+        tg_len = i - tg_start;
+    }
+    if (i >= len || (line[i] != ' ' && line[i] != '\t')) {
+        set_err(err, err_len,
+                "redact.rules: line %zu: expected '<name>[@targets] <regex>'",
+                line_no);
+        return SIFT_ECONFIG;
+    }
+    while (i < len && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    if (i >= len) {
+        set_err(err, err_len, "redact.rules: line %zu: empty regex", line_no);
+        return SIFT_ECONFIG;
+    }
+    struct rule *ru = add_rule(r, line, name_len, K_USER, err, err_len);
+    if (!ru)
+        return SIFT_ECONFIG;
+    if (tg_start) {
+        char what[64];
+        snprintf(what, sizeof what, "redact.rules: line %zu", line_no);
+        int rc = targets_parse(&ru->own_tg, line + tg_start, tg_len, what, err,
+                               err_len);
+        if (rc < 0)
+            return rc;
+        ru->tg = &ru->own_tg;
+    }
+    int ecode;
+    PCRE2_SIZE eoff;
+    ru->code = pcre2_compile((PCRE2_SPTR)(line + i), len - i, 0, &ecode,
+                             &eoff, NULL);
+    if (!ru->code) {
+        PCRE2_UCHAR msg[160];
+        pcre2_get_error_message(ecode, msg, sizeof msg);
+        set_err(err, err_len, "redact.rules: line %zu: rule '%s': %s at offset %zu",
+                line_no, ru->name, (const char *)msg, (size_t)eoff);
+        return SIFT_ECONFIG;
+    }
+    /* JIT is an optimisation: when it is not available, interpret. */
+    (void)pcre2_jit_compile(ru->code, PCRE2_JIT_COMPLETE);
+    return SIFT_OK;
+}
+
+static int
+parse_rules(struct sift_redact *r, const char *s, char *err, size_t err_len)
+{
+    size_t len = strlen(s), pos = 0, line_no = 0;
+    while (pos < len) {
+        const char *line = s + pos;
+        const char *nl = memchr(line, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - line) : len - pos;
+        pos += n + (nl ? 1 : 0);
+        line_no++;
+        while (n && (line[0] == ' ' || line[0] == '\t')) {
+            line++;
+            n--;
+        }
+        while (n && (line[n - 1] == ' ' || line[n - 1] == '\t' ||
+                     line[n - 1] == '\r'))
+            n--;
+        if (!n || line[0] == '#')
+            continue;
+        int rc = parse_rule_line(r, line, n, line_no, err, err_len);
+        if (rc < 0)
+            return rc;
+    }
+    return SIFT_OK;
+}
+
+int
+sift_redact_new(const struct sift_redact_opts *opts, struct sift_redact **out,
+                char *err, size_t err_len)
+{
+    assert(opts && out);
+    *out = NULL;
+    if (err && err_len)
+        err[0] = '\0';
+    struct sift_redact *r = sift_xcalloc(1, sizeof *r);
+    r->counts = sift_xcalloc(SIFT_REDACT_MAX_RULES, sizeof *r->counts);
+    for (size_t i = 0; i < SIFT_REDACT_MAX_RULES; i++)
+        atomic_init(&r->counts[i].v, 0);
+    int rc;
+    const char *fields = opts->fields ? opts->fields : "*";
+    rc = targets_parse(&r->builtin_tg, fields, strlen(fields),
+                       "redact.fields", err, err_len);
+    if (rc < 0)
+        goto out;
+    if (!r->builtin_tg.all && !r->builtin_tg.message &&
+        !r->builtin_tg.n_names) {
+        set_err(err, err_len, "redact.fields: empty (use * or message)");
+        rc = SIFT_ECONFIG;
+        goto out;
+    }
+    if (!opts->mode || strcmp(opts->mode, "marker") == 0) {
+        r->hash_mode = 0;
+    } else if (strcmp(opts->mode, "hash") == 0) {
+        r->hash_mode = 1;
+        size_t kl = opts->hash_key ? strlen(opts->hash_key) : 0;
+        if (kl < MIN_HASH_KEY_LEN) {
+            set_err(err, err_len,
+                    "redact.hash_key: mode=hash needs a key of at least %d "
+                    "bytes",
+                    MIN_HASH_KEY_LEN);
+            rc = SIFT_ECONFIG;
+            goto out;
+        }
+        r->hash_key = (unsigned char *)sift_xstrdup(opts->hash_key);
+        r->hash_key_len = kl;
+    } else {
+        set_err(err, err_len, "redact.mode: '%s' is not marker or hash",
+                opts->mode);
+        rc = SIFT_ECONFIG;
+        goto out;
+    }
+    r->hash_hex_len = opts->hash_hex_len ? opts->hash_hex_len : 8;
+    if (r->hash_hex_len < 4 || r->hash_hex_len > 64) {
+        set_err(err, err_len, "redact.hash_length: must be 4..64 hex digits");
+        rc = SIFT_ECONFIG;
+        goto out;
+    }
+    rc = parse_builtins(r, opts->builtins, err, err_len);
+    if (rc < 0)
+        goto out;
+    if (opts->rules) {
+        rc = parse_rules(r, opts->rules, err, err_len);
+        if (rc < 0)
+            goto out;
+    }
+    r->mctx = pcre2_match_context_create(NULL);
+    if (!r->mctx) {
+        rc = SIFT_ENOMEM;
+        goto out;
+    }
+    pcre2_set_match_limit(r->mctx, PCRE2_MATCH_LIMIT);
+    pcre2_set_depth_limit(r->mctx, PCRE2_MATCH_LIMIT / 10);
+    *out = r;
+    r = NULL;
+out:
+    sift_redact_free(r);
+    return rc;
+}
+
+void
+sift_redact_free(struct sift_redact *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->n_rules; i++) {
+        pcre2_code_free(r->rules[i].code);
+        targets_cleanup(&r->rules[i].own_tg);
+    }
+    targets_cleanup(&r->builtin_tg);
+    if (r->hash_key) {
+        OPENSSL_cleanse(r->hash_key, r->hash_key_len);
+        sift_free(r->hash_key);
+    }
+    pcre2_match_context_free(r->mctx);
+    sift_free(r->counts);
+    sift_free(r);
+}
+
+size_t
+sift_redact_n_rules(const struct sift_redact *r)
+{
+    return r->n_rules;
+}
+
+const char *
+sift_redact_rule_name(const struct sift_redact *r, size_t i)
+{
+    assert(i < r->n_rules);
+    return r->rules[i].name;
+}
+
+uint64_t
+sift_redact_rule_count(const struct sift_redact *r, size_t i)
+{
+    assert(i < r->n_rules);
+    return atomic_load_explicit(&r->counts[i].v, memory_order_relaxed);
+}
+
+void
+sift_redact_metrics_collect(struct sift_buf *out, void *arg)
+{
+    const struct sift_redact *r = arg;
+    sift_metrics_family(out, "sift_redactions_total", SIFT_METRIC_COUNTER,
+                        "Values replaced by PII redaction, per rule.");
+    for (size_t i = 0; i < r->n_rules; i++) {
+        const char *labels[] = {"rule", r->rules[i].name, NULL};
+        sift_metrics_sample(out, "sift_redactions_total", labels,
+                            (double)sift_redact_rule_count(r, i));
+    }
+}
