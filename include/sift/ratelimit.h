@@ -8,7 +8,8 @@
  * Retry-After header of a 429.  The table holds at most max_keys keys;
  * when full, an idle key (bucket already full again: forgetting it loses
  * nothing) is evicted first, otherwise CLOCK picks one that was not used
- * recently, so a client cycling through addresses cannot grow memory.
+ * recently, new keys first, so a client cycling through addresses can
+ * neither grow memory nor push out a key that keeps coming back.
  * Hashing uses a per-table random seed against hash flooding.
  *
  * One table per limit (e.g. one for ingest, one for queries), used from

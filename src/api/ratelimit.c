@@ -8,7 +8,9 @@
  * an entry whose bucket has refilled to `burst` is evicted at once (it
  * behaves exactly like a new key, so nothing is lost); otherwise an entry
  * with its reference bit set gets a second chance; the first entry with a
- * clear bit is evicted.  The sweep is bounded by 2 * max_keys steps.
+ * clear bit is chosen, unless an idle entry follows within IDLE_LOOKAHEAD.
+ * New keys start with a clear bit, so keys seen only once go first.  The
+ * sweep is bounded by 2 * max_keys + IDLE_LOOKAHEAD steps.
  *
  * Invariants: every used entry is on exactly one chain, the one of
  * (hash & mask); tokens is in [0, burst].  Thread: one at a time (loop).
@@ -28,6 +30,7 @@
 #include "sift/ratelimit.h"
 
 #define NIL UINT32_MAX
+#define IDLE_LOOKAHEAD 16 /* entries checked for an idle one past a victim */
 
 struct rl_entry {
     uint64_t hash;
@@ -127,19 +130,38 @@ unlink_entry(struct sift_ratelimit *rl, uint32_t idx)
     assert(0 && "ratelimit entry not on its chain");
 }
 
+#define IDLE_LOOKAHEAD 16 /* entries searched for an idle one past a victim */
+
 static uint32_t
 evict_one(struct sift_ratelimit *rl, int64_t now_ns)
 {
-    uint32_t victim = rl->hand;
-    for (uint64_t step = 0; step < 2 * (uint64_t)rl->max_keys; step++) {
+    uint32_t victim = NIL;
+    uint64_t max_steps = 2 * (uint64_t)rl->max_keys;
+    for (uint64_t step = 0; step < max_steps && victim == NIL; step++) {
         uint32_t i = rl->hand;
         rl->hand = (rl->hand + 1) % rl->max_keys;
         struct rl_entry *e = &rl->entries[i];
-        if (level_at(rl, e, now_ns) >= rl->burst || !e->ref) {
+        if (level_at(rl, e, now_ns) >= rl->burst)
+            victim = i; /* idle: forgetting it changes nothing */
+        else if (e->ref)
+            e->ref = 0;
+        else
             victim = i;
-            break;
+    }
+    if (victim == NIL)
+        victim = rl->hand;
+    /*
+     * Prefer an idle entry a little further on; the hand does not move,
+     * so the lookahead does not speed up the sweep.
+     */
+    if (level_at(rl, &rl->entries[victim], now_ns) < rl->burst) {
+        for (uint32_t k = 0; k < IDLE_LOOKAHEAD && k < rl->max_keys; k++) {
+            uint32_t i = (rl->hand + k) % rl->max_keys;
+            if (level_at(rl, &rl->entries[i], now_ns) >= rl->burst) {
+                victim = i;
+                break;
+            }
         }
-        e->ref = 0;
     }
     unlink_entry(rl, victim);
     return victim;
@@ -186,10 +208,16 @@ sift_ratelimit_take(struct sift_ratelimit *rl, const char *key,
         head = &rl->heads[h & rl->mask];
         e->next = *head;
         *head = idx;
+        /*
+         * New keys start without the reference bit: a flood of one-shot
+         * keys (an attacker cycling addresses) is evicted before any key
+         * that came back at least once.
+         */
+        e->ref = 0;
     } else {
         e = &rl->entries[idx];
+        e->ref = 1;
     }
-    e->ref = 1;
     e->tokens = level_at(rl, e, now_ns);
     if (now_ns > e->last_ns)
         e->last_ns = now_ns;
