@@ -400,9 +400,19 @@ scan_ipv6(const char *s, size_t len, uint32_t rule, struct spans *sp)
             b++;
         pos = b;
         /* A run inside a word (std::vector, 0x1:2:3g) is not an address. */
-        if ((a > 0 && is_word((unsigned char)s[a - 1])) ||
-            (b < len && is_word((unsigned char)s[b])))
+        if (a > 0 && is_word((unsigned char)s[a - 1]))
             continue;
+        int shrunk = 0;
+        if (b < len && is_word((unsigned char)s[b])) {
+            /*
+             * "::1:2181:FastLeader": the run ends inside a word that starts
+             * with hex letters.  Cut back to the last colon; the address
+             * fitting below must then still hold 3+ colons.
+             */
+            while (b > a && s[b - 1] != ':')
+                b--;
+            shrunk = 1;
+        }
         while (a < b && s[a] == '.')
             a++;
         unsigned colons = 0, hex = 0;
@@ -410,7 +420,7 @@ scan_ipv6(const char *s, size_t len, uint32_t rule, struct spans *sp)
             colons += s[i] == ':';
             hex += is_hex((unsigned char)s[i]) != 0;
         }
-        if (colons < 2 || hex == 0)
+        if (colons < 2 + (unsigned)shrunk || hex == 0)
             continue;
         size_t e = b;
         if (!ipv6_fit(s, a, &e))
