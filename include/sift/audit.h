@@ -45,9 +45,9 @@ int sift_audit_reopen(struct sift_audit *a);
  * the record goes to the log at INFO level instead, so it is never lost
  * silently.  Returns SIFT_OK or -errno (write/fsync failed, logged).
  */
-int sift_audit_write(struct sift_audit *a, int64_t ts_ns,
-                     const char *principal, const char *peer,
-                     const char *action, int status, const char *details);
+int sift_audit_write(struct sift_audit *a, int64_t ts_ns, const char *principal,
+                     const char *peer, const char *action, int status,
+                     const char *details);
 
 /**
  * Formats one record (without the newline) into out: the line the two

@@ -32,15 +32,16 @@
 struct sift_auth;
 
 #define SIFT_AUTH_MAX_TOKENS 1024
-#define SIFT_AUTH_MIN_TOKEN_LEN 16   /* bytes of a plain token */
-#define SIFT_AUTH_MAX_NAME_LEN 64    /* bytes of a token name */
+#define SIFT_AUTH_MIN_TOKEN_LEN 16 /* bytes of a plain token */
+#define SIFT_AUTH_MAX_NAME_LEN 64  /* bytes of a token name */
 #define SIFT_AUTH_MAX_FILE_BYTES (1 << 20)
 
 /** Options, usually filled from the [auth] section.  All borrowed. */
 struct sift_auth_opts {
-    const char *tokens;     /* entries separated by ',' or whitespace; NULL ok */
-    const char *token_file; /* one entry per line, '#' comments; NULL/"" = none */
-    int metrics_public;     /* non-zero: GET /metrics needs no token */
+    const char *tokens; /* entries separated by ',' or whitespace; NULL ok */
+    const char
+        *token_file;    /* one entry per line, '#' comments; NULL/"" = none */
+    int metrics_public; /* non-zero: GET /metrics needs no token */
 };
 
 enum sift_auth_decision {

@@ -25,8 +25,9 @@
 
 struct sift_ratelimit;
 
-#define SIFT_RATELIMIT_KEY_MAX 64 /* key bytes compared; longer keys are
-                                     told apart by a 64-bit hash */
+#define SIFT_RATELIMIT_KEY_MAX                                                 \
+    64 /* key bytes compared; longer keys are                                  \
+          told apart by a 64-bit hash */
 #define SIFT_RATELIMIT_DEFAULT_KEYS 4096
 
 struct sift_ratelimit_opts {

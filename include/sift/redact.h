@@ -47,17 +47,17 @@ struct sift_arena;
 struct sift_event;
 struct sift_redact;
 
-#define SIFT_REDACT_MAX_RULES 64 /* builtins included */
+#define SIFT_REDACT_MAX_RULES 64      /* builtins included */
 #define SIFT_REDACT_MAX_MATCHES 65536 /* per value; the rest stays as is */
 
 /** Options, usually the [redact] section.  All strings borrowed. */
 struct sift_redact_opts {
-    const char *builtins; /* comma list of email,ipv4,ipv6,card,secret;
-                             "all"; "" or "none" = no builtins */
-    const char *rules;    /* user rules, see above; NULL = none */
-    const char *fields;   /* comma list of targets; NULL or "*" = all */
-    const char *mode;     /* "marker" (NULL) or "hash" */
-    const char *hash_key; /* HMAC key, >= 16 bytes; required for "hash" */
+    const char *builtins;  /* comma list of email,ipv4,ipv6,card,secret;
+                              "all"; "" or "none" = no builtins */
+    const char *rules;     /* user rules, see above; NULL = none */
+    const char *fields;    /* comma list of targets; NULL or "*" = all */
+    const char *mode;      /* "marker" (NULL) or "hash" */
+    const char *hash_key;  /* HMAC key, >= 16 bytes; required for "hash" */
     unsigned hash_hex_len; /* hex digits kept, 4..64; 0 = 8 */
 };
 

@@ -33,8 +33,8 @@ struct sift_audit {
 static int
 open_path(const char *path)
 {
-    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY,
-                  0600);
+    int fd =
+        open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600);
     if (fd < 0) {
         int rc = -errno;
         SIFT_ERROR("audit: cannot open %s: %s", path, strerror(errno));

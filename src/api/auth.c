@@ -105,7 +105,8 @@ sift_auth_role_parse(const char *s, size_t len, enum sift_role *out)
                  {"writer", SIFT_ROLE_WRITER},
                  {"admin", SIFT_ROLE_ADMIN}};
     for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
-        if (strlen(roles[i].name) == len && memcmp(roles[i].name, s, len) == 0) {
+        if (strlen(roles[i].name) == len &&
+            memcmp(roles[i].name, s, len) == 0) {
             *out = roles[i].role;
             return SIFT_OK;
         }
@@ -157,7 +158,8 @@ add_entry(struct sift_auth *a, const char *s, size_t len, const char *where,
           char *err, size_t err_len)
 {
     const char *c1 = memchr(s, ':', len);
-    const char *c2 = c1 ? memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - s)) : NULL;
+    const char *c2 =
+        c1 ? memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - s)) : NULL;
     if (!c1 || !c2) {
         set_err(err, err_len, "%s: expected name:role:token", where);
         return SIFT_ECONFIG;
@@ -205,8 +207,7 @@ add_entry(struct sift_auth *a, const char *s, size_t len, const char *where,
             int hi = hex_val((unsigned char)h[2 * i]);
             int lo = hex_val((unsigned char)h[2 * i + 1]);
             if (hi < 0 || lo < 0) {
-                set_err(err, err_len, "%s: sha256: needs 64 hex digits",
-                        where);
+                set_err(err, err_len, "%s: sha256: needs 64 hex digits", where);
                 return SIFT_ECONFIG;
             }
             e.digest[i] = (unsigned char)(hi << 4 | lo);
@@ -314,15 +315,13 @@ add_file(struct sift_auth *a, const char *path, char *err, size_t err_len)
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         rc = -errno;
-        set_err(err, err_len, "auth.token_file: %s: %s", path,
-                strerror(errno));
+        set_err(err, err_len, "auth.token_file: %s: %s", path, strerror(errno));
         return rc;
     }
     struct stat st;
     if (fstat(fd, &st) < 0) {
         rc = -errno;
-        set_err(err, err_len, "auth.token_file: %s: %s", path,
-                strerror(errno));
+        set_err(err, err_len, "auth.token_file: %s: %s", path, strerror(errno));
         goto out;
     }
     if (!S_ISREG(st.st_mode)) {
@@ -340,8 +339,8 @@ add_file(struct sift_auth *a, const char *path, char *err, size_t err_len)
     }
     if (st.st_size > SIFT_AUTH_MAX_FILE_BYTES) {
         rc = SIFT_ECONFIG;
-        set_err(err, err_len, "auth.token_file: %s: larger than %d bytes",
-                path, SIFT_AUTH_MAX_FILE_BYTES);
+        set_err(err, err_len, "auth.token_file: %s: larger than %d bytes", path,
+                SIFT_AUTH_MAX_FILE_BYTES);
         goto out;
     }
     text = sift_try_malloc((size_t)st.st_size + 1);
@@ -612,8 +611,8 @@ sift_auth_check(const struct sift_auth *a, const struct sockaddr *peer,
     size_t found = 0;
     size_t any = 0;
     for (size_t i = 0; i < a->n_entries; i++) {
-        size_t eq = (size_t)(CRYPTO_memcmp(d, a->entries[i].digest, sizeof d) ==
-                             0);
+        size_t eq =
+            (size_t)(CRYPTO_memcmp(d, a->entries[i].digest, sizeof d) == 0);
         size_t mask = (size_t)0 - eq;
         found = (found & ~mask) | (i & mask);
         any |= eq;

@@ -62,8 +62,8 @@ sift_ratelimit_new(const struct sift_ratelimit_opts *opts,
 {
     assert(opts && out);
     struct sift_ratelimit *rl = sift_xcalloc(1, sizeof *rl);
-    size_t max_keys = opts->max_keys ? opts->max_keys
-                                     : SIFT_RATELIMIT_DEFAULT_KEYS;
+    size_t max_keys =
+        opts->max_keys ? opts->max_keys : SIFT_RATELIMIT_DEFAULT_KEYS;
     if (max_keys > (1u << 24))
         max_keys = 1u << 24;
     rl->rate_per_sec = opts->rate_per_sec > 0 ? opts->rate_per_sec : 0;
@@ -176,9 +176,8 @@ key_equal(const struct rl_entry *e, uint64_t h, const char *key, size_t len)
 }
 
 int
-sift_ratelimit_take(struct sift_ratelimit *rl, const char *key,
-                    size_t key_len, double cost, int64_t now_ns,
-                    uint32_t *retry_after_s)
+sift_ratelimit_take(struct sift_ratelimit *rl, const char *key, size_t key_len,
+                    double cost, int64_t now_ns, uint32_t *retry_after_s)
 {
     assert(rl && (key || !key_len) && retry_after_s);
     *retry_after_s = 0;

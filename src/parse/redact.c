@@ -32,7 +32,6 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <pcre2.h>
 
 #include "sift/alloc.h"
@@ -45,7 +44,7 @@
 #define RULE_NAME_MAX 32
 #define MIN_HASH_KEY_LEN 16
 #define PCRE2_MATCH_LIMIT 1000000u
-#define CARD_STRIDE 8 /* < 13, the shortest card candidate in bytes */
+#define CARD_STRIDE 13 /* the shortest card candidate in bytes */
 #define LOCAL_SPANS 32
 
 enum rule_kind {
@@ -100,8 +99,8 @@ struct sift_redact {
     struct targets builtin_tg;
     int hash_mode;
     unsigned hash_hex_len;
-    unsigned char *hash_key;
-    size_t hash_key_len;
+    EVP_MD_CTX *hmac_inner; /* SHA-256 state after (key ^ ipad) */
+    EVP_MD_CTX *hmac_outer; /* SHA-256 state after (key ^ opad) */
     pcre2_match_context *mctx;
     struct counter *counts; /* per rule; apart so a const redactor counts */
 };
@@ -136,34 +135,68 @@ set_err(char *err, size_t err_len, const char *fmt, ...)
     va_end(ap);
 }
 
+/*
+ * Byte classes, one lookup per test on the hot path (generated; bit
+ * meanings below).  Only ASCII bytes have classes.
+ */
+#define C_DIGIT 1u
+#define C_ALPHA 2u
+#define C_WORD 4u    /* [A-Za-z0-9_] */
+#define C_HEX 8u     /* [0-9A-Fa-f] */
+#define C_SECRET 16u /* [A-Za-z0-9_-]: API key shapes */
+#define C_IPV6 32u   /* [0-9A-Fa-f:.] */
+#define C_TOKEN 64u  /* [A-Za-z0-9._~+/=-]: bearer token bytes */
+#define C_LOCAL 128u /* [A-Za-z0-9._%+-]: email local part */
+
+static const unsigned char byte_class[256] = {
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+    0,   0,   0,   0,   0,   0,   0,   128, 0,   0,   0,   0,   0,   192, 0,
+    208, 224, 64,  253, 253, 253, 253, 253, 253, 253, 253, 253, 253, 32,  0,
+    0,   64,  0,   0,   0,   254, 254, 254, 254, 254, 254, 214, 214, 214, 214,
+    214, 214, 214, 214, 214, 214, 214, 214, 214, 214, 214, 214, 214, 214, 214,
+    214, 0,   0,   0,   0,   212, 0,   254, 254, 254, 254, 254, 254, 214, 214,
+    214, 214, 214, 214, 214, 214, 214, 214, 214, 214, 214, 214, 214, 214, 214,
+    214, 214, 214, 0,   0,   0,   64,  0,   0,   0,   0,   0,   0,   0,   0,
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+    0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,   0,
+    0,
+};
+
 static inline int
 is_digit(unsigned char c)
 {
-    return c >= '0' && c <= '9';
+    return byte_class[c] & C_DIGIT;
 }
 
 static inline int
 is_alpha(unsigned char c)
 {
-    return (c | 0x20) >= 'a' && (c | 0x20) <= 'z';
+    return byte_class[c] & C_ALPHA;
 }
 
 static inline int
 is_alnum(unsigned char c)
 {
-    return is_digit(c) || is_alpha(c);
+    return byte_class[c] & (C_DIGIT | C_ALPHA);
 }
 
 static inline int
 is_word(unsigned char c)
 {
-    return is_alnum(c) || c == '_';
+    return byte_class[c] & C_WORD;
 }
 
 static inline int
 is_hex(unsigned char c)
 {
-    return is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+    return byte_class[c] & C_HEX;
 }
 
 /* memmem() is a GNU extension; needles here are short literals. */
@@ -231,11 +264,10 @@ sift_redact_luhn_ok(const char *s, size_t len)
 /* Builtin scanners                                                    */
 /* ------------------------------------------------------------------ */
 
-static int
+static inline int
 email_local_char(unsigned char c)
 {
-    return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' ||
-           c == '-';
+    return byte_class[c] & C_LOCAL;
 }
 
 static void
@@ -249,7 +281,8 @@ scan_email(const char *s, size_t len, uint32_t rule, struct spans *sp)
         size_t a = (size_t)(at - s);
         pos = a + 1;
         size_t ls = a;
-        while (ls > 0 && a - ls < 64 && email_local_char((unsigned char)s[ls - 1]))
+        while (ls > 0 && a - ls < 64 &&
+               email_local_char((unsigned char)s[ls - 1]))
             ls--;
         while (ls < a && s[ls] == '.')
             ls++;
@@ -332,7 +365,8 @@ scan_ipv4(const char *s, size_t len, uint32_t rule, struct spans *sp)
             unsigned char c = (unsigned char)s[end];
             if (is_word(c))
                 continue;
-            if (c == '.' && end + 1 < len && is_digit((unsigned char)s[end + 1]))
+            if (c == '.' && end + 1 < len &&
+                is_digit((unsigned char)s[end + 1]))
                 continue;
         }
         spans_push(sp, st, end, rule);
@@ -340,10 +374,10 @@ scan_ipv4(const char *s, size_t len, uint32_t rule, struct spans *sp)
     }
 }
 
-static int
+static inline int
 ipv6_char(unsigned char c)
 {
-    return is_hex(c) || c == ':' || c == '.';
+    return byte_class[c] & C_IPV6;
 }
 
 /* Tries inet_pton on s[a..b); returns 1 and fills bin when it parses. */
@@ -422,6 +456,12 @@ scan_ipv6(const char *s, size_t len, uint32_t rule, struct spans *sp)
         }
         if (colons < 2 + (unsigned)shrunk || hex == 0)
             continue;
+        /*
+         * An address has "::" or 6+ colons (8 groups, or 6 and an IPv4
+         * tail).  This keeps times like 15:16:01 away from inet_pton.
+         */
+        if (colons < 6 && !find_bytes(s + a, b - a, "::", 2))
+            continue;
         size_t e = b;
         if (!ipv6_fit(s, a, &e))
             continue;
@@ -433,42 +473,6 @@ static int
 card_sep(unsigned char c)
 {
     return c == ' ' || c == '-';
-}
-
-/*
- * Tries a card starting at s[i] (a digit 2..6 at a left boundary).
- * Returns the end of the match or 0.
- */
-static size_t
-card_at(const char *s, size_t len, size_t i)
-{
-    size_t ends[20]; /* ends[k]: end offset after the (k+1)-th digit */
-    unsigned char group_end[20];
-    size_t nd = 0;
-    size_t j = i;
-    while (j < len && nd < 19) {
-        if (!is_digit((unsigned char)s[j]))
-            break;
-        ends[nd] = j + 1;
-        j++;
-        group_end[nd] = 1;
-        if (j < len && is_digit((unsigned char)s[j]))
-            group_end[nd] = 0;
-        else if (j + 1 < len && card_sep((unsigned char)s[j]) &&
-                 is_digit((unsigned char)s[j + 1]))
-            j++; /* one separator between digits */
-        nd++;
-    }
-    for (size_t k = nd; k >= 13; k--) {
-        size_t e = ends[k - 1];
-        if (!group_end[k - 1])
-            continue;
-        if (e < len && is_word((unsigned char)s[e]))
-            continue;
-        if (sift_redact_luhn_ok(s + i, e - i))
-            return e;
-    }
-    return 0;
 }
 
 static int
@@ -483,6 +487,35 @@ card_start_ok(const char *s, size_t i)
     return !is_word(b) && b != '-' && b != '.' && b != '+';
 }
 
+/*
+ * Checks the run s[a..b) of digits and single separators as a whole: 13..19
+ * digits, one kind of separator, first digit 2..6 (the card networks'
+ * ranges; this keeps epoch milliseconds out), a left boundary that is not
+ * a sign or part of a word, and the Luhn check.  Only whole runs count, so
+ * a card number glued to other digit groups ("3534 3375 4530 3515 3479")
+ * is not cut out of a longer list of numbers.
+ */
+static int
+card_run_ok(const char *s, size_t len, size_t a, size_t b)
+{
+    unsigned nd = 0;
+    char sep = 0;
+    for (size_t i = a; i < b; i++) {
+        if (is_digit((unsigned char)s[i])) {
+            nd++;
+        } else {
+            if (sep && s[i] != sep)
+                return 0;
+            sep = s[i];
+        }
+    }
+    if (nd < 13 || nd > 19 || !card_start_ok(s, a))
+        return 0;
+    if (b < len && is_word((unsigned char)s[b]))
+        return 0;
+    return sift_redact_luhn_ok(s + a, b - a);
+}
+
 static void
 scan_card(const char *s, size_t len, uint32_t rule, struct spans *sp)
 {
@@ -493,7 +526,9 @@ scan_card(const char *s, size_t len, uint32_t rule, struct spans *sp)
         if (probe < next)
             continue;
         unsigned char c = (unsigned char)s[probe];
-        if (!is_digit(c) && !card_sep(c))
+        if (!is_digit(c) && !(card_sep(c) && probe + 1 < len && probe > 0 &&
+                              is_digit((unsigned char)s[probe + 1]) &&
+                              is_digit((unsigned char)s[probe - 1])))
             continue;
         /* Widen to the run of digits and single separators around probe. */
         size_t a = probe, b = probe;
@@ -506,53 +541,49 @@ scan_card(const char *s, size_t len, uint32_t rule, struct spans *sp)
                             is_digit((unsigned char)s[b + 1]))))
             b++;
         next = b > probe ? b : probe + 1;
-        if (b - a < 13)
-            continue;
-        for (size_t i = a; i < b;) {
-            if (!card_start_ok(s, i)) {
-                i++;
-                continue;
-            }
-            size_t e = card_at(s, len, i);
-            if (e) {
-                spans_push(sp, i, e, rule);
-                i = e;
-            } else {
-                i++;
-            }
-        }
+        /* A separator probe widened left past digits can end on one. */
+        while (a < b && card_sep((unsigned char)s[a]))
+            a++;
+        if (b - a >= 13 && card_run_ok(s, len, a, b))
+            spans_push(sp, a, b, rule);
     }
 }
 
-static int
+static inline int
 token_char(unsigned char c)
 {
-    return is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~' ||
-           c == '+' || c == '/' || c == '=';
+    return byte_class[c] & C_TOKEN;
 }
 
+/*
+ * "bearer" (any case) followed by ':' or '=' (optional), blanks, and a
+ * token of 8+ token_char bytes; the span is the token.  Anchored on 'b'
+ * and 'B' with memchr: both are rarer in logs than the other letters.
+ */
 static void
-scan_bearer_with(const char *s, size_t len, const char *needle, uint32_t rule,
+scan_bearer_from(const char *s, size_t len, char first, uint32_t rule,
                  struct spans *sp)
 {
-    size_t pos = 1;
-    while (pos + 5 <= len) {
-        const char *hit = find_bytes(s + pos, len - pos, needle, 5);
+    size_t pos = 0;
+    while (pos + 6 <= len) {
+        const char *hit = memchr(s + pos, first, len - pos - 5);
         if (!hit)
             return;
         size_t h = (size_t)(hit - s);
-        pos = h + 5;
-        if ((s[h - 1] | 0x20) != 'b')
+        pos = h + 1;
+        if ((s[h + 1] | 0x20) != 'e' || (s[h + 2] | 0x20) != 'a' ||
+            (s[h + 3] | 0x20) != 'r' || (s[h + 4] | 0x20) != 'e' ||
+            (s[h + 5] | 0x20) != 'r')
             continue;
-        if (h >= 2 && is_word((unsigned char)s[h - 2]))
+        if (h > 0 && is_word((unsigned char)s[h - 1]))
             continue;
-        size_t t = h + 5;
+        size_t t = h + 6;
         if (t < len && (s[t] == ':' || s[t] == '='))
             t++;
-        size_t sp_start = t;
+        size_t blanks = t;
         while (t < len && (s[t] == ' ' || s[t] == '\t'))
             t++;
-        if (t == sp_start || t >= len)
+        if (t == blanks)
             continue;
         size_t e = t;
         while (e < len && token_char((unsigned char)s[e]))
@@ -567,51 +598,14 @@ scan_bearer_with(const char *s, size_t len, const char *needle, uint32_t rule,
 static void
 scan_bearer(const char *s, size_t len, uint32_t rule, struct spans *sp)
 {
-    scan_bearer_with(s, len, "earer", rule, sp);
-    scan_bearer_with(s, len, "EARER", rule, sp);
+    scan_bearer_from(s, len, 'b', rule, sp);
+    scan_bearer_from(s, len, 'B', rule, sp);
 }
 
-static void
-scan_aws_with(const char *s, size_t len, const char *prefix, uint32_t rule,
-              struct spans *sp)
+static inline int
+secret_char(unsigned char c)
 {
-    size_t pos = 0;
-    while (pos + 20 <= len) {
-        const char *hit = find_bytes(s + pos, len - pos, prefix, 4);
-        if (!hit)
-            return;
-        size_t h = (size_t)(hit - s);
-        pos = h + 4;
-        if (h > 0 && is_alnum((unsigned char)s[h - 1]))
-            continue;
-        if (h + 20 > len)
-            return;
-        size_t k = h + 4;
-        while (k < h + 20 && (is_digit((unsigned char)s[k]) ||
-                              (s[k] >= 'A' && s[k] <= 'Z')))
-            k++;
-        if (k != h + 20 || (k < len && is_alnum((unsigned char)s[k])))
-            continue;
-        spans_push(sp, h, k, rule);
-        pos = k;
-    }
-}
-
-static void
-scan_aws(const char *s, size_t len, uint32_t rule, struct spans *sp)
-{
-    scan_aws_with(s, len, "AKIA", rule, sp);
-    scan_aws_with(s, len, "ASIA", rule, sp);
-}
-
-/* Length of the run of alnum (and '_' when allow_us) from s[i]. */
-static size_t
-run_alnum(const char *s, size_t len, size_t i, int allow_us)
-{
-    size_t k = i;
-    while (k < len && (is_alnum((unsigned char)s[k]) || (allow_us && s[k] == '_')))
-        k++;
-    return k - i;
+    return byte_class[c] & C_SECRET;
 }
 
 static int
@@ -621,74 +615,98 @@ has_prefix_at(const char *s, size_t len, size_t i, const char *p)
     return i + n <= len && memcmp(s + i, p, n) == 0;
 }
 
-static int
-left_boundary(const char *s, size_t i)
+/* Length of the run of alnum (and '_' when allow_us) from s[i]. */
+static size_t
+run_alnum(const char *s, size_t len, size_t i, int allow_us)
 {
-    return i == 0 || !is_word((unsigned char)s[i - 1]);
+    size_t k = i;
+    while (k < len &&
+           (is_alnum((unsigned char)s[k]) || (allow_us && s[k] == '_')))
+        k++;
+    return k - i;
 }
 
-/* GitHub and Stripe tokens share the '_' anchor; one pass serves both. */
+/* Which of the run-shaped secrets are enabled, and their rule indices. */
+struct secret_rules {
+    int aws, github, slack, stripe;
+    uint32_t aws_idx, github_idx, slack_idx, stripe_idx;
+};
+
+/*
+ * Checks one run s[a..b) of [A-Za-z0-9_-] (>= SECRET_MIN_LEN bytes) for the
+ * shapes of AWS key ids, GitHub, Slack and Stripe tokens at its start.
+ */
 static void
-scan_underscore(const char *s, size_t len, uint32_t gh_rule, int gh,
-                uint32_t stripe_rule, int stripe, struct spans *sp)
+secret_run(const char *s, size_t a, size_t b, const struct secret_rules *sr,
+           struct spans *sp)
 {
-    size_t pos = 2;
-    while (pos < len) {
-        const char *us = memchr(s + pos, '_', len - pos);
-        if (!us)
+    size_t n = b - a;
+    if (sr->aws && n == 20 &&
+        (has_prefix_at(s, b, a, "AKIA") || has_prefix_at(s, b, a, "ASIA"))) {
+        size_t k = a + 4;
+        while (k < b &&
+               (is_digit((unsigned char)s[k]) || (s[k] >= 'A' && s[k] <= 'Z')))
+            k++;
+        if (k == b)
+            spans_push(sp, a, b, sr->aws_idx);
+        return;
+    }
+    if (sr->github && s[a] == 'g') {
+        if (n >= 40 && s[a + 1] == 'h' && strchr("pousr", s[a + 2]) &&
+            s[a + 2] && s[a + 3] == '_') {
+            size_t r = run_alnum(s, b, a + 4, 0);
+            if (r >= 36)
+                spans_push(sp, a, a + 4 + r, sr->github_idx);
             return;
-        size_t u = (size_t)(us - s);
-        pos = u + 1;
-        if (gh && u >= 3 && s[u - 3] == 'g' && s[u - 2] == 'h' &&
-            s[u - 1] && strchr("pousr", s[u - 1]) && left_boundary(s, u - 3)) {
-            size_t n = run_alnum(s, len, u + 1, 0);
-            if (n >= 36 && n <= 255) {
-                spans_push(sp, u - 3, u + 1 + n, gh_rule);
-                pos = u + 1 + n;
-            }
-            continue;
         }
-        if (gh && u >= 6 && has_prefix_at(s, len, u - 6, "github_pat_") &&
-            left_boundary(s, u - 6)) {
-            size_t n = run_alnum(s, len, u + 5, 1);
-            if (n >= 22) {
-                spans_push(sp, u - 6, u + 5 + n, gh_rule);
-                pos = u + 5 + n;
-            }
-            continue;
+        if (n >= 33 && has_prefix_at(s, b, a, "github_pat_")) {
+            size_t r = run_alnum(s, b, a + 11, 1);
+            if (r >= 22)
+                spans_push(sp, a, a + 11 + r, sr->github_idx);
+            return;
         }
-        if (stripe && u >= 2 && (s[u - 2] == 's' || s[u - 2] == 'r') &&
-            s[u - 1] == 'k' && has_prefix_at(s, len, u + 1, "live_") &&
-            left_boundary(s, u - 2)) {
-            size_t n = run_alnum(s, len, u + 6, 0);
-            if (n >= 16) {
-                spans_push(sp, u - 2, u + 6 + n, stripe_rule);
-                pos = u + 6 + n;
-            }
-        }
+    }
+    if (sr->slack && n >= 15 && has_prefix_at(s, b, a, "xox") && s[a + 3] &&
+        strchr("abposr", s[a + 3]) && s[a + 4] == '-') {
+        size_t k = a + 5;
+        while (k < b && (is_alnum((unsigned char)s[k]) || s[k] == '-'))
+            k++;
+        if (k - (a + 5) >= 10)
+            spans_push(sp, a, k, sr->slack_idx);
+        return;
+    }
+    if (sr->stripe && n >= 24 && (s[a] == 's' || s[a] == 'r') &&
+        has_prefix_at(s, b, a + 1, "k_live_")) {
+        size_t r = run_alnum(s, b, a + 8, 0);
+        if (r >= 16)
+            spans_push(sp, a, a + 8 + r, sr->stripe_idx);
     }
 }
 
+#define SECRET_MIN_LEN 15 /* the shortest shape: "xoxb-" + 10 */
+
+/*
+ * Every run-shaped secret is a run of [A-Za-z0-9_-] of at least
+ * SECRET_MIN_LEN bytes, so sampling every SECRET_MIN_LEN-th byte hits each
+ * one; a sample inside a run widens to the whole run, which is then
+ * checked once.
+ */
 static void
-scan_slack(const char *s, size_t len, uint32_t rule, struct spans *sp)
+scan_secrets(const char *s, size_t len, const struct secret_rules *sr,
+             struct spans *sp)
 {
-    size_t pos = 0;
-    while (pos + 5 <= len) {
-        const char *hit = find_bytes(s + pos, len - pos, "xox", 3);
-        if (!hit)
-            return;
-        size_t h = (size_t)(hit - s);
-        pos = h + 3;
-        if (h + 5 > len || s[h + 3] == '\0' || !strchr("abposr", s[h + 3]) ||
-            s[h + 4] != '-' || !left_boundary(s, h))
+    size_t next = 0;
+    for (size_t p = 0; p < len; p += SECRET_MIN_LEN) {
+        if (p < next || !secret_char((unsigned char)s[p]))
             continue;
-        size_t k = h + 5;
-        while (k < len && (is_alnum((unsigned char)s[k]) || s[k] == '-'))
-            k++;
-        if (k - (h + 5) < 10)
-            continue;
-        spans_push(sp, h, k, rule);
-        pos = k;
+        size_t a = p, b = p + 1;
+        while (a > next && secret_char((unsigned char)s[a - 1]))
+            a--;
+        while (b < len && secret_char((unsigned char)s[b]))
+            b++;
+        next = b;
+        if (b - a >= SECRET_MIN_LEN)
+            secret_run(s, a, b, sr, sp);
     }
 }
 
@@ -705,8 +723,8 @@ scan_user(const struct sift_redact *r, const struct rule *ru, uint32_t idx,
     }
     size_t off = 0;
     while (off <= len) {
-        int rc = pcre2_match(ru->code, (PCRE2_SPTR)s, len, off, 0, *md,
-                             r->mctx);
+        int rc =
+            pcre2_match(ru->code, (PCRE2_SPTR)s, len, off, 0, *md, r->mctx);
         if (rc < 0)
             return; /* no match, or a limit hit: leave the rest as is */
         PCRE2_SIZE *ov = pcre2_get_ovector_pointer(*md);
@@ -739,8 +757,8 @@ span_cmp(const void *pa, const void *pb)
 
 /* The bytes hashed for a span: normalised so equal values group. */
 static size_t
-hash_input(const struct rule *ru, const char *s, size_t len,
-           unsigned char *out, size_t cap)
+hash_input(const struct rule *ru, const char *s, size_t len, unsigned char *out,
+           size_t cap)
 {
     size_t n = 0;
     if (ru->kind == K_IPV6) {
@@ -763,6 +781,62 @@ hash_input(const struct rule *ru, const char *s, size_t len,
     return n;
 }
 
+/*
+ * HMAC-SHA256(hash_key, p[0..len)) into md, from the inner and outer
+ * digest states that sift_redact_new() primed with the padded key: two
+ * context copies instead of a key schedule per value.
+ */
+static int
+keyed_hash(const struct sift_redact *r, const unsigned char *p, size_t len,
+           unsigned char md[EVP_MAX_MD_SIZE])
+{
+    unsigned char inner[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    int rc = SIFT_ENOMEM;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (!c)
+        return SIFT_ENOMEM;
+    if (EVP_MD_CTX_copy_ex(c, r->hmac_inner) != 1 ||
+        EVP_DigestUpdate(c, p, len) != 1 ||
+        EVP_DigestFinal_ex(c, inner, &n) != 1 ||
+        EVP_MD_CTX_copy_ex(c, r->hmac_outer) != 1 ||
+        EVP_DigestUpdate(c, inner, n) != 1 ||
+        EVP_DigestFinal_ex(c, md, &n) != 1)
+        goto out;
+    rc = SIFT_OK;
+out:
+    EVP_MD_CTX_free(c);
+    return rc;
+}
+
+static int
+hmac_prime(struct sift_redact *r, const char *key, size_t key_len)
+{
+    enum { BLOCK = 64 }; /* SHA-256 block size */
+    unsigned char k[BLOCK], pad[BLOCK];
+    memset(k, 0, sizeof k);
+    if (key_len > BLOCK) {
+        unsigned int n = 0;
+        if (EVP_Digest(key, key_len, k, &n, EVP_sha256(), NULL) != 1)
+            return SIFT_ENOMEM;
+    } else {
+        memcpy(k, key, key_len);
+    }
+    r->hmac_inner = EVP_MD_CTX_new();
+    r->hmac_outer = EVP_MD_CTX_new();
+    int ok = r->hmac_inner && r->hmac_outer;
+    for (int pass = 0; ok && pass < 2; pass++) {
+        EVP_MD_CTX *c = pass ? r->hmac_outer : r->hmac_inner;
+        for (size_t i = 0; i < BLOCK; i++)
+            pad[i] = (unsigned char)(k[i] ^ (pass ? 0x5c : 0x36));
+        ok = EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
+             EVP_DigestUpdate(c, pad, BLOCK) == 1;
+    }
+    OPENSSL_cleanse(k, sizeof k);
+    OPENSSL_cleanse(pad, sizeof pad);
+    return ok ? SIFT_OK : SIFT_ENOMEM;
+}
+
 static int
 append_replacement(const struct sift_redact *r, const struct rule *ru,
                    const char *s, size_t len, struct sift_buf *out)
@@ -774,19 +848,18 @@ append_replacement(const struct sift_redact *r, const struct rule *ru,
     } else {
         static const char hex[] = "0123456789abcdef";
         unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned int md_len = 0;
         unsigned char in[1024];
         size_t in_len = hash_input(ru, s, len, in, sizeof in);
-        if (!HMAC(EVP_sha256(), r->hash_key, (int)r->hash_key_len, in, in_len,
-                  md, &md_len))
-            return SIFT_ENOMEM;
+        int rc = keyed_hash(r, in, in_len, md);
+        OPENSSL_cleanse(in, in_len);
+        if (rc < 0)
+            return rc;
         char hx[65];
         unsigned nh = r->hash_hex_len;
         for (unsigned i = 0; i < nh; i++)
             hx[i] = hex[(md[i / 2] >> ((i & 1) ? 0 : 4)) & 15];
         hx[nh] = '\0';
         n = snprintf(tmp, sizeof tmp, "[%s:%s]", ru->name, hx);
-        OPENSSL_cleanse(in, in_len);
     }
     if (n < 0)
         return SIFT_EINVAL;
@@ -831,8 +904,8 @@ sift_redact_apply(const struct sift_redact *r, const char *target,
     sp.cap = LOCAL_SPANS;
     sp.oom = 0;
     pcre2_match_data *md = NULL;
-    int gh = 0, stripe = 0;
-    uint32_t gh_idx = 0, stripe_idx = 0;
+    struct secret_rules sr;
+    memset(&sr, 0, sizeof sr);
     int rc = SIFT_OK;
 
     for (uint32_t i = 0; i < r->n_rules; i++) {
@@ -845,21 +918,27 @@ sift_redact_apply(const struct sift_redact *r, const char *target,
         case K_IPV6: scan_ipv6(s, len, i, &sp); break;
         case K_CARD: scan_card(s, len, i, &sp); break;
         case K_BEARER: scan_bearer(s, len, i, &sp); break;
-        case K_AWS: scan_aws(s, len, i, &sp); break;
-        case K_SLACK: scan_slack(s, len, i, &sp); break;
+        case K_AWS:
+            sr.aws = 1;
+            sr.aws_idx = i;
+            break;
+        case K_SLACK:
+            sr.slack = 1;
+            sr.slack_idx = i;
+            break;
         case K_GITHUB:
-            gh = 1;
-            gh_idx = i;
+            sr.github = 1;
+            sr.github_idx = i;
             break;
         case K_STRIPE:
-            stripe = 1;
-            stripe_idx = i;
+            sr.stripe = 1;
+            sr.stripe_idx = i;
             break;
         case K_USER: scan_user(r, ru, i, s, len, &md, &sp); break;
         }
     }
-    if (gh || stripe)
-        scan_underscore(s, len, gh_idx, gh, stripe_idx, stripe, &sp);
+    if (sr.aws || sr.github || sr.slack || sr.stripe)
+        scan_secrets(s, len, &sr, &sp);
     if (md)
         pcre2_match_data_free(md);
     if (sp.oom) {
@@ -883,8 +962,8 @@ sift_redact_apply(const struct sift_redact *r, const char *target,
         const struct rule *ru = &r->rules[x->rule];
         rc = sift_buf_try_append(out, s + prev, x->start - prev);
         if (rc == SIFT_OK)
-            rc = append_replacement(r, ru, s + x->start, x->end - x->start,
-                                    out);
+            rc =
+                append_replacement(r, ru, s + x->start, x->end - x->start, out);
         if (rc < 0)
             goto out;
         atomic_fetch_add_explicit(&r->counts[x->rule].v, 1,
@@ -907,8 +986,8 @@ sift_redact_event(const struct sift_redact *r, struct sift_event *ev,
 {
     unsigned n = 0;
     int changed = 0;
-    int rc = sift_redact_apply(r, NULL, 0, ev->msg, ev->msg_len, scratch,
-                               &changed);
+    int rc =
+        sift_redact_apply(r, NULL, 0, ev->msg, ev->msg_len, scratch, &changed);
     if (rc < 0)
         goto out;
     if (changed) {
@@ -986,13 +1065,13 @@ targets_parse(struct targets *t, const char *s, size_t len, const char *what,
                 unsigned char c = (unsigned char)s[k];
                 if (!(is_word(c) || c == '.' || c == '-' || c == '@' ||
                       (c == '*' && k == i - 1 && k > st && s[k - 1] == '.'))) {
-                    set_err(err, err_len, "%s: bad target '%.*s'", what,
-                            (int)n, s + st);
+                    set_err(err, err_len, "%s: bad target '%.*s'", what, (int)n,
+                            s + st);
                     return SIFT_ECONFIG;
                 }
             }
-            t->names = sift_xrealloc(t->names,
-                                     (t->n_names + 1) * sizeof *t->names);
+            t->names =
+                sift_xrealloc(t->names, (t->n_names + 1) * sizeof *t->names);
             t->names[t->n_names++] = sift_xstrndup(s + st, n);
         }
     }
@@ -1063,9 +1142,9 @@ parse_builtins(struct sift_redact *r, const char *s, char *err, size_t err_len)
         }
     }
     for (size_t k = 0; k < N_BUILTINS; k++) {
-        if (want[k] && !add_rule(r, builtin_defs[k].name,
-                                 strlen(builtin_defs[k].name),
-                                 builtin_defs[k].kind, err, err_len))
+        if (want[k] &&
+            !add_rule(r, builtin_defs[k].name, strlen(builtin_defs[k].name),
+                      builtin_defs[k].kind, err, err_len))
             return SIFT_ECONFIG;
     }
     return SIFT_OK;
@@ -1120,13 +1199,14 @@ parse_rule_line(struct sift_redact *r, const char *line, size_t len,
     }
     int ecode;
     PCRE2_SIZE eoff;
-    ru->code = pcre2_compile((PCRE2_SPTR)(line + i), len - i, 0, &ecode,
-                             &eoff, NULL);
+    ru->code =
+        pcre2_compile((PCRE2_SPTR)(line + i), len - i, 0, &ecode, &eoff, NULL);
     if (!ru->code) {
         PCRE2_UCHAR msg[160];
         pcre2_get_error_message(ecode, msg, sizeof msg);
-        set_err(err, err_len, "redact.rules: line %zu: rule '%s': %s at offset %zu",
-                line_no, ru->name, (const char *)msg, (size_t)eoff);
+        set_err(err, err_len,
+                "redact.rules: line %zu: rule '%s': %s at offset %zu", line_no,
+                ru->name, (const char *)msg, (size_t)eoff);
         return SIFT_ECONFIG;
     }
     /* JIT is an optimisation: when it is not available, interpret. */
@@ -1174,8 +1254,8 @@ sift_redact_new(const struct sift_redact_opts *opts, struct sift_redact **out,
         atomic_init(&r->counts[i].v, 0);
     int rc;
     const char *fields = opts->fields ? opts->fields : "*";
-    rc = targets_parse(&r->builtin_tg, fields, strlen(fields),
-                       "redact.fields", err, err_len);
+    rc = targets_parse(&r->builtin_tg, fields, strlen(fields), "redact.fields",
+                       err, err_len);
     if (rc < 0)
         goto out;
     if (!r->builtin_tg.all && !r->builtin_tg.message &&
@@ -1197,8 +1277,9 @@ sift_redact_new(const struct sift_redact_opts *opts, struct sift_redact **out,
             rc = SIFT_ECONFIG;
             goto out;
         }
-        r->hash_key = (unsigned char *)sift_xstrdup(opts->hash_key);
-        r->hash_key_len = kl;
+        rc = hmac_prime(r, opts->hash_key, kl);
+        if (rc < 0)
+            goto out;
     } else {
         set_err(err, err_len, "redact.mode: '%s' is not marker or hash",
                 opts->mode);
@@ -1243,10 +1324,8 @@ sift_redact_free(struct sift_redact *r)
         targets_cleanup(&r->rules[i].own_tg);
     }
     targets_cleanup(&r->builtin_tg);
-    if (r->hash_key) {
-        OPENSSL_cleanse(r->hash_key, r->hash_key_len);
-        sift_free(r->hash_key);
-    }
+    EVP_MD_CTX_free(r->hmac_inner);
+    EVP_MD_CTX_free(r->hmac_outer);
     pcre2_match_context_free(r->mctx);
     sift_free(r->counts);
     sift_free(r);

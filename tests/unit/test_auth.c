@@ -23,8 +23,8 @@
 #include "sift/error.h"
 
 long auth_b64_decode(const char *s, size_t len, unsigned char *out);
-int auth_extract_token(const char *h, unsigned char *scratch,
-                       const char **tok, size_t *tok_len);
+int auth_extract_token(const char *h, unsigned char *scratch, const char **tok,
+                       size_t *tok_len);
 
 #define T_READ "reader-token-0123456789"
 #define T_WRITE "writer-token-0123456789"
@@ -200,8 +200,8 @@ test_auth_hashed_entries(void **state)
     /* Upper-case hex is accepted too. */
     char upper[65];
     for (size_t i = 0; i < 65; i++)
-        upper[i] = (char)((hex[i] >= 'a' && hex[i] <= 'f') ? hex[i] - 32
-                                                             : hex[i]);
+        upper[i] =
+            (char)((hex[i] >= 'a' && hex[i] <= 'f') ? hex[i] - 32 : hex[i]);
     snprintf(cfg, sizeof cfg, "h:admin:sha256:%s,p:reader:" T_READ, upper);
     struct sift_auth_opts o = {.tokens = cfg, .metrics_public = 1};
     struct sift_auth *a = NULL;
@@ -432,8 +432,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_auth_open_route_needs_no_token,
                                         setup_three, teardown_auth),
         cmocka_unit_test_setup_teardown(
-            test_auth_tokens_configured_loopback_still_needs_token,
-            setup_three, teardown_auth),
+            test_auth_tokens_configured_loopback_still_needs_token, setup_three,
+            teardown_auth),
         cmocka_unit_test(test_auth_hashed_entries),
         cmocka_unit_test(test_auth_bad_entries_are_refused),
         cmocka_unit_test(test_auth_token_file_permissions),

@@ -128,8 +128,8 @@ test_ratelimit_table_is_bounded(void **state)
     assert_int_equal(take(rl, "victim", 2, 0, &retry), SIFT_OK);
     assert_int_equal(take(rl, "victim", 1, 0, &retry), SIFT_ELIMIT);
     for (int i = 0; i < 100000; i++) {
-        snprintf(key, sizeof key, "a:10.%d.%d.%d", i >> 16 & 255,
-                 i >> 8 & 255, i & 255);
+        snprintf(key, sizeof key, "a:10.%d.%d.%d", i >> 16 & 255, i >> 8 & 255,
+                 i & 255);
         assert_int_equal(take(rl, key, 1, 0, &retry), SIFT_OK);
         assert_true(sift_ratelimit_n_keys(rl) <= 64);
         /* Keep the victim referenced so CLOCK gives it second chances. */
