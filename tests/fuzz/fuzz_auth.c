@@ -37,8 +37,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memset(&peer, 0, sizeof peer);
     peer.sin_family = AF_INET;
     struct sift_auth_result r;
-    sift_auth_check(a, (const struct sockaddr *)&peer, h, SIFT_ROLE_READER,
-                    &r);
+    sift_auth_check(a, (const struct sockaddr *)&peer, h, SIFT_ROLE_READER, &r);
     if (r.decision == SIFT_AUTH_ALLOW && strcmp(r.principal, "fz") != 0)
         abort();
     if (r.decision == SIFT_AUTH_FORBIDDEN)

@@ -164,11 +164,11 @@ test_auth_basic_password_is_token(void **state)
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     size_t n = strlen(user_pass), o = strlen(hdr);
     for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned char)user_pass[i] << 16;
+        unsigned v = (unsigned)(unsigned char)user_pass[i] << 16;
         if (i + 1 < n)
-            v |= (unsigned char)user_pass[i + 1] << 8;
+            v |= (unsigned)(unsigned char)user_pass[i + 1] << 8;
         if (i + 2 < n)
-            v |= (unsigned char)user_pass[i + 2];
+            v |= (unsigned)(unsigned char)user_pass[i + 2];
         hdr[o++] = tbl[v >> 18 & 63];
         hdr[o++] = tbl[v >> 12 & 63];
         hdr[o++] = i + 1 < n ? tbl[v >> 6 & 63] : '=';
