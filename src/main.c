@@ -95,6 +95,29 @@ log_warn_cb(const char *msg, void *arg)
     SIFT_WARN("config reload: %s", msg);
 }
 
+/* Reports an override error under the option the user typed. */
+struct renamed_cb {
+    sift_config_error_cb cb;
+    const char *key;    /* "server.listen" */
+    const char *option; /* "--listen" */
+};
+
+static void
+renamed_error(const char *msg, void *arg)
+{
+    const struct renamed_cb *r = arg;
+    char prefix[64];
+    snprintf(prefix, sizeof(prefix), "--set %s:", r->key);
+    if (strncmp(msg, prefix, strlen(prefix)) == 0) {
+        struct sift_buf b = SIFT_BUF_INIT;
+        sift_buf_appendf(&b, "%s:%s", r->option, msg + strlen(prefix));
+        r->cb(sift_buf_cstr(&b), NULL);
+        sift_buf_cleanup(&b);
+        return;
+    }
+    r->cb(msg, NULL);
+}
+
 /*
  * Builds a configuration the way start-up and reload both do.  Reports
  * every problem through cb.  Returns SIFT_OK, SIFT_ECONFIG or -errno (the
@@ -114,15 +137,17 @@ build_config(const struct sift_app *app, struct sift_config *cfg,
             return rc; /* unreadable: nothing else is worth saying */
     }
     if (app->listen_override != NULL) {
+        struct renamed_cb r = {cb, "server.listen", "--listen"};
         sift_buf_reset(&tmp);
         sift_buf_appendf(&tmp, "server.listen=%s", app->listen_override);
-        if (sift_config_set(cfg, sift_buf_cstr(&tmp), cb, NULL) < 0)
+        if (sift_config_set(cfg, sift_buf_cstr(&tmp), renamed_error, &r) < 0)
             rc = SIFT_ECONFIG;
     }
     if (app->data_dir_override != NULL) {
+        struct renamed_cb r = {cb, "server.data_dir", "--data-dir"};
         sift_buf_reset(&tmp);
         sift_buf_appendf(&tmp, "server.data_dir=%s", app->data_dir_override);
-        if (sift_config_set(cfg, sift_buf_cstr(&tmp), cb, NULL) < 0)
+        if (sift_config_set(cfg, sift_buf_cstr(&tmp), renamed_error, &r) < 0)
             rc = SIFT_ECONFIG;
     }
     for (size_t i = 0; i < app->n_sets; i++) {
@@ -558,11 +583,12 @@ run(struct sift_app *app)
         return rc;
     sift_http_route(app->http, "GET", "/api/v1/config", 0, SIFT_ROLE_ADMIN,
                     on_get_config, app);
-    rc = app_start_modules(app);
-    if (rc < 0)
-        return rc;
+    /* Bind first so a busy port fails fast, before a long recovery. */
     rc = sift_http_listen(app->http, app->cfg.listen, app->bound,
                           sizeof(app->bound));
+    if (rc < 0)
+        return rc;
+    rc = app_start_modules(app);
     if (rc < 0)
         return rc;
     rc = write_addr_file(app);

@@ -139,6 +139,14 @@ void sift_http_add_header(struct sift_http_req *req, const char *name,
                           const char *value);
 
 /* ---- chunked streams (tail, export) ---- */
+/**
+ * Starts a chunked reply.  on_close(req, arg) runs once, on the loop
+ * thread, if the client disconnects before sift_http_stream_end(); it may
+ * call sift_http_stream_end() itself.  Returns SIFT_OK, or SIFT_ESHUTDOWN
+ * when the client is already gone (still call sift_http_stream_end()).
+ * After a start the request must be finished with sift_http_stream_end(),
+ * never sift_http_reply().
+ */
 int sift_http_stream_start(struct sift_http_req *req, int status,
                            const char *content_type,
                            sift_http_close_cb on_close, void *arg);

@@ -35,6 +35,7 @@
 #include "sift/buf.h"
 #include "sift/config.h"
 #include "sift/error.h"
+#include "core/core_int.h"
 
 enum key_type {
     KT_STRING,
@@ -852,10 +853,45 @@ on_pair(void *user, const char *section, const char *name, const char *value)
 }
 
 int
+sift__config_load_buffer(struct sift_config *cfg, const char *name,
+                         const char *text, size_t len,
+                         sift_config_error_cb on_error, void *arg)
+{
+    struct load_ctx c;
+
+    if (memchr(text, '\0', len) != NULL) {
+        report(on_error, arg, "%s: config file contains a NUL byte", name);
+        return SIFT_ECONFIG;
+    }
+    char *copy = sift_xstrndup(text, len);
+    memset(&c, 0, sizeof(c));
+    c.cfg = cfg;
+    c.path = name;
+    c.on_error = on_error;
+    c.arg = arg;
+    c.text = copy;
+    c.section_ok = 1;
+    int irc = ini_parse_stream(read_line, &c, on_pair, &c);
+    if (irc == -2) {
+        report(on_error, arg, "%s: out of memory while parsing", name);
+        c.n_errors++;
+    } else if (irc > 0 && c.n_errors == 0) {
+        /* inih found something our reader did not; still say where. */
+        report(on_error, arg, "%s:%d: syntax error", name, irc);
+        c.n_errors++;
+    }
+    sift_free(copy);
+    if (c.n_errors > 0)
+        return SIFT_ECONFIG;
+    sift_free(cfg->source_path);
+    cfg->source_path = sift_xstrdup(name);
+    return SIFT_OK;
+}
+
+int
 sift_config_load_file(struct sift_config *cfg, const char *path,
                       sift_config_error_cb on_error, void *arg)
 {
-    struct load_ctx c;
     char *text = NULL;
     size_t len = 0;
     int rc = SIFT_OK;
@@ -892,35 +928,7 @@ sift_config_load_file(struct sift_config *cfg, const char *path,
                sift_strerror(rc));
         goto out;
     }
-    text[len] = '\0';
-    if (strlen(text) != len) {
-        report(on_error, arg, "%s: config file contains a NUL byte", path);
-        rc = SIFT_ECONFIG;
-        goto out;
-    }
-
-    memset(&c, 0, sizeof(c));
-    c.cfg = cfg;
-    c.path = path;
-    c.on_error = on_error;
-    c.arg = arg;
-    c.text = text;
-    c.section_ok = 1;
-    int irc = ini_parse_stream(read_line, &c, on_pair, &c);
-    if (irc == -2) {
-        report(on_error, arg, "%s: out of memory while parsing", path);
-        c.n_errors++;
-    } else if (irc > 0 && c.n_errors == 0) {
-        /* inih found something our reader did not; still say where. */
-        report(on_error, arg, "%s:%d: syntax error", path, irc);
-        c.n_errors++;
-    }
-    if (c.n_errors > 0) {
-        rc = SIFT_ECONFIG;
-        goto out;
-    }
-    sift_free(cfg->source_path);
-    cfg->source_path = sift_xstrdup(path);
+    rc = sift__config_load_buffer(cfg, path, text, len, on_error, arg);
 out:
     fclose(f);
     sift_free(text);

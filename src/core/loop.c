@@ -66,9 +66,20 @@ struct sift_timer {
 static pthread_once_t evthread_once = PTHREAD_ONCE_INIT;
 static int evthread_rc;
 
+/* libevent's own messages go through our log, in our format. */
+static void
+libevent_log(int severity, const char *msg)
+{
+    enum sift_log_level lvl = severity >= EVENT_LOG_ERR    ? SIFT_LOG_ERROR
+                              : severity == EVENT_LOG_WARN ? SIFT_LOG_WARN
+                                                           : SIFT_LOG_DEBUG;
+    sift_log(lvl, "libevent: %s", msg);
+}
+
 static void
 init_evthread(void)
 {
+    event_set_log_callback(libevent_log);
     evthread_rc = evthread_use_pthreads();
 }
 

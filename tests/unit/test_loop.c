@@ -3,6 +3,7 @@
  * thread, repeating timers, run_posted after stop.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -155,6 +156,68 @@ test_loop_run_posted_runs_everything_posted(void **state)
     assert_int_equal(n, 3);
 }
 
+struct sig_state {
+    struct sift_loop *loop;
+    pthread_t loop_thread;
+    int reloads;
+    int stops;
+    int wrong_thread;
+    int ticks;
+};
+
+static void
+sig_reload(void *arg)
+{
+    struct sig_state *st = arg;
+    if (!pthread_equal(pthread_self(), st->loop_thread))
+        st->wrong_thread++;
+    st->reloads++;
+}
+
+static void
+sig_stop(void *arg)
+{
+    struct sig_state *st = arg;
+    if (!pthread_equal(pthread_self(), st->loop_thread))
+        st->wrong_thread++;
+    st->stops++;
+    sift_loop_stop(st->loop);
+}
+
+static void
+sig_tick(void *arg)
+{
+    struct sig_state *st = arg;
+    st->ticks++;
+    if (st->ticks == 1)
+        raise(SIGHUP);
+    else if (st->ticks == 3)
+        raise(SIGTERM);
+    else if (st->ticks > 200)
+        sift_loop_stop(st->loop); /* bound the test if signals never come */
+}
+
+static void
+test_loop_signals_reach_callbacks_on_loop_thread(void **state)
+{
+    (void)state;
+    struct sig_state st = {0};
+
+    assert_int_equal(sift_loop_new(&st.loop), 0);
+    st.loop_thread = pthread_self();
+    assert_int_equal(sift_loop_on_signals(st.loop, sig_stop, sig_reload, &st),
+                     0);
+    struct sift_timer *t = sift_loop_timer_new(st.loop, 5, sig_tick, &st);
+    assert_int_equal(sift_loop_run(st.loop), 0);
+    assert_int_equal(st.reloads, 1);
+    assert_int_equal(st.stops, 1);
+    assert_int_equal(st.wrong_thread, 0);
+    /* SIGPIPE is ignored: raising it does not kill the process. */
+    raise(SIGPIPE);
+    sift_loop_timer_free(t);
+    sift_loop_free(st.loop);
+}
+
 int
 main(void)
 {
@@ -163,6 +226,7 @@ main(void)
         cmocka_unit_test(test_loop_timer_repeats),
         cmocka_unit_test(test_loop_stop_from_other_thread),
         cmocka_unit_test(test_loop_run_posted_runs_everything_posted),
+        cmocka_unit_test(test_loop_signals_reach_callbacks_on_loop_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -417,9 +417,14 @@ static void
 crash_copy(struct fx *f, const char *to)
 {
     char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s'", to, f->dir,
-             to);
-    assert_int_equal(system(cmd), 0);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s' 2>/dev/null",
+             to, f->dir, to);
+    /* A worker may rename or delete a temp file while cp walks the dir;
+     * that copy is useless, so take another (bounded). */
+    int rc = -1;
+    for (int attempt = 0; attempt < 20 && rc != 0; attempt++)
+        rc = system(cmd);
+    assert_int_equal(rc, 0);
 }
 
 static void
