@@ -719,7 +719,10 @@ sift__wal_append(struct sift_wal *w, const void *payload, size_t len,
             w->have_current = 0; /* rotate; the fd stays until synced */
     }
     if (!w->have_current) {
-        if (w->sync_outstanding && w->n_files >= SIFT_WAL_SYNC_MAX_FDS * 4) {
+        unsigned open_files = 0; /* files with unsynced bytes keep an fd */
+        for (unsigned i = 0; i < w->n_files; i++)
+            open_files += w->files[i].fd >= 0;
+        if (w->sync_outstanding && open_files >= SIFT_WAL_SYNC_MAX_FDS * 4) {
             /* Far too many unsynced files: let the fsyncs catch up. */
             return SIFT_EBUSY;
         }

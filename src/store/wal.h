@@ -106,7 +106,9 @@ void sift__wal_close(struct sift_wal *w);
  * Appends one record (header + payload) with write(2); rotates first when
  * the current file is past file_bytes.  *seq_out gets the record's seq.
  * Returns SIFT_OK, SIFT_ENOSPACE (disk full; nothing of the record stays
- * in the file), SIFT_EINVAL (payload too large) or -errno.
+ * in the file), SIFT_EINVAL (payload too large), SIFT_EBUSY (rotation
+ * would leave more than 32 files waiting for an fsync that is already
+ * running; retry after it) or -errno.
  */
 int sift__wal_append(struct sift_wal *w, const void *payload, size_t len,
                      uint64_t *seq_out);
