@@ -109,6 +109,9 @@ struct sift_source_env {
     struct sift_source_sink sink;
     uint32_t batch_max;               /* messages per batch; 0 = 500 */
     uint32_t retry_ms;                /* EBUSY retry delay; 0 = 50 */
+    uint32_t redis_block_ms;          /* XREADGROUP/BLMOVE block; 0 = 2000 */
+    uint32_t redis_claim_idle_ms;     /* XAUTOCLAIM min idle; 0 = 60000 */
+    uint32_t redis_claim_every_ms;    /* XAUTOCLAIM period; 0 = 30000 */
 };
 
 /** Counters of one source (monotonic unless noted). */
