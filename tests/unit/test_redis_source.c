@@ -486,6 +486,167 @@ test_redis_source_stream_backpressure_and_failed_acks(void **state)
     sift_source_free(src);
 }
 
+/* ---- lists ----------------------------------------------------------- */
+
+static void
+rpush(struct rfix *f, const char *list, long first, long n)
+{
+    for (long i = first; i < first + n; i++)
+        redisAppendCommand(f->rc, "RPUSH %s m-%ld", list, i);
+    for (long i = 0; i < n; i++) {
+        redisReply *r = NULL;
+        assert_int_equal(redisGetReply(f->rc, (void **)&r), REDIS_OK);
+        assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+        freeReplyObject(r);
+    }
+}
+
+static struct sift_source *
+new_list(struct rfix *f, const char *list, char *consumer,
+         uint32_t batch_max)
+{
+    struct sift_source_env env;
+    struct sift_source *src = NULL;
+
+    memset(&env, 0, sizeof(env));
+    env.base = f->base;
+    env.cfg = &f->cfg;
+    env.sink.deliver = fake_deliver;
+    env.sink.position = fake_position;
+    env.sink.arg = &f->sink;
+    env.batch_max = batch_max;
+    env.retry_ms = 20;
+    env.redis_block_ms = 200;
+    f->cfg.redis_consumer = consumer;
+    assert_int_equal(sift_source_redis_list_new(&env, list, &src), SIFT_OK);
+    assert_int_equal(sift_source_start(src), SIFT_OK);
+    return src;
+}
+
+struct llen {
+    struct rfix *f;
+    const char *a, *b; /* both lists must be empty */
+};
+
+static int
+lists_empty(void *arg)
+{
+    struct llen *l = arg;
+    return redis_int(l->f, "LLEN %s", l->a, "") == 0 &&
+           redis_int(l->f, "LLEN %s", l->b, "") == 0;
+}
+
+static void
+test_redis_source_list_delivers_each_once_and_removes(void **state)
+{
+    struct rfix *f = *state;
+    char me[] = "c1";
+    struct want w0 = {f, 1000}, w = {f, 1500};
+    struct llen l = {f, "q-once", "q-once:inflight:c1"};
+    struct sift_source_stats st;
+    struct sift_source *src;
+
+    rpush(f, "q-once", 0, 1000);
+    src = new_list(f, "q-once", me, 100);
+    assert_string_equal(sift_source_label(src), "redis-list:q-once");
+    assert_true(fake_run_until(f->base, all_held, &w0, WAIT_MS));
+    fake_run_for(f->base, 300);
+    rpush(f, "q-once", 1000, 500); /* some arrive while BLMOVE blocks */
+    assert_true(fake_run_until(f->base, all_held, &w, WAIT_MS));
+    assert_true(fake_run_until(f->base, lists_empty, &l, WAIT_MS));
+    fake_run_for(f->base, 300);
+    check_once(f, 1500);
+    sift_source_stats(src, &st);
+    assert_int_equal(st.msgs_acked, 1500);
+    assert_int_equal(st.inflight, 0);
+    sift_source_stop(src);
+    sift_source_free(src);
+}
+
+/* Crash before durability: the restart recovers the in-flight list. */
+static void
+test_redis_source_list_recovers_inflight_after_crash(void **state)
+{
+    struct rfix *f = *state;
+    char me[] = "c1";
+    struct want w = {f, 700};
+    struct llen l = {f, "q-crash", "q-crash:inflight:c1"};
+    struct sift_source *src;
+
+    rpush(f, "q-crash", 0, 500);
+    f->sink.auto_durable = 0;
+    src = new_list(f, "q-crash", me, 50);
+    for (int i = 0; i < 500 && f->sink.n_pending < 4; i++)
+        fake_run_for(f->base, 20);
+    assert_true(f->sink.n_pending >= 4);
+    {
+        /* The first batch becomes durable; the rest dies with us. */
+        struct fake_batch *rest = f->sink.head->next;
+        struct fake_batch *tail = f->sink.tail;
+        size_t n_rest = f->sink.n_pending - 1;
+        f->sink.head->next = NULL;
+        f->sink.tail = f->sink.head;
+        f->sink.n_pending = 1;
+        fake_sink_make_durable(&f->sink);
+        f->sink.head = rest;
+        f->sink.tail = tail;
+        f->sink.n_pending = n_rest;
+    }
+    fake_run_for(f->base, 100); /* the LREMs go out */
+    fake_sink_forget_pending(&f->sink);
+    sift_source_free(src);
+    assert_true(redis_int(f, "LLEN %s", "q-crash:inflight:c1", "") > 0);
+
+    rpush(f, "q-crash", 500, 200);
+    f->sink.auto_durable = 1;
+    src = new_list(f, "q-crash", me, 50);
+    assert_true(fake_run_until(f->base, all_held, &w, WAIT_MS));
+    assert_true(fake_run_until(f->base, lists_empty, &l, WAIT_MS));
+    fake_run_for(f->base, 300);
+    check_once(f, 700);
+    sift_source_stop(src);
+    sift_source_free(src);
+}
+
+/* Connections killed mid-stream and failed acks: nothing lost or doubled. */
+static void
+test_redis_source_list_reconnect_and_failed_acks(void **state)
+{
+    struct rfix *f = *state;
+    char me[] = "c1";
+    struct want w1 = {f, 300}, w = {f, 800};
+    struct llen l = {f, "q-kill", "q-kill:inflight:c1"};
+    struct sift_source_stats st;
+    struct sift_source *src;
+    redisReply *r;
+
+    rpush(f, "q-kill", 0, 300);
+    f->sink.fail_next_ack = 2;
+    f->sink.busy_left = 3;
+    src = new_list(f, "q-kill", me, 50);
+    assert_true(fake_run_until(f->base, all_held, &w1, WAIT_MS));
+    f->sink.auto_durable = 0;
+    rpush(f, "q-kill", 300, 200);
+    for (int i = 0; i < 200 && f->sink.n_pending == 0; i++)
+        fake_run_for(f->base, 20);
+    r = redisCommand(f->rc, "CLIENT KILL TYPE normal");
+    assert_non_null(r);
+    freeReplyObject(r);
+    fake_run_for(f->base, 50);
+    f->sink.auto_durable = 1;
+    rpush(f, "q-kill", 500, 300);
+    assert_true(fake_run_until(f->base, all_held, &w, WAIT_MS));
+    assert_true(fake_run_until(f->base, lists_empty, &l, WAIT_MS));
+    fake_run_for(f->base, 300);
+    check_once(f, 800);
+    sift_source_stats(src, &st);
+    assert_true(st.reconnects >= 1);
+    assert_int_equal(st.batches_failed, 2);
+    assert_true(st.busy_retries >= 3);
+    sift_source_stop(src);
+    sift_source_free(src);
+}
+
 int
 main(void)
 {
@@ -507,6 +668,15 @@ main(void)
             rfix_teardown),
         cmocka_unit_test_setup_teardown(
             test_redis_source_stream_backpressure_and_failed_acks, rfix_setup,
+            rfix_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_redis_source_list_delivers_each_once_and_removes, rfix_setup,
+            rfix_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_redis_source_list_recovers_inflight_after_crash, rfix_setup,
+            rfix_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_redis_source_list_reconnect_and_failed_acks, rfix_setup,
             rfix_teardown),
     };
     signal(SIGPIPE, SIG_IGN);
