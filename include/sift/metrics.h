@@ -76,8 +76,7 @@ void sift_histogram_observe(struct sift_histogram *h, double v);
  * extra labels (as in sift_metrics_sample()).  The family line is the
  * caller's (once per name).
  */
-void sift_histogram_render(const struct sift_histogram *h,
-                           struct sift_buf *out, const char *name,
-                           const char *const *labels);
+void sift_histogram_render(const struct sift_histogram *h, struct sift_buf *out,
+                           const char *name, const char *const *labels);
 
 #endif /* SIFT_METRICS_H */

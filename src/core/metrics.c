@@ -152,9 +152,9 @@ sift_histogram_init(struct sift_histogram *h, const double *bounds,
 void
 sift_histogram_init_latency(struct sift_histogram *h)
 {
-    static const double b[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-                               0.05,   0.1,   0.25,   0.5,   1,    2.5,
-                               5,      10,    30};
+    static const double b[] = {0.0005, 0.001, 0.0025, 0.005, 0.01,
+                               0.025,  0.05,  0.1,    0.25,  0.5,
+                               1,      2.5,   5,      10,    30};
     sift_histogram_init(h, b, sizeof(b) / sizeof(b[0]));
 }
 

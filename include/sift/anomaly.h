@@ -1,0 +1,260 @@
+/*
+ * anomaly.h - anomaly scoring: baseline maths, the alert state machine and
+ * the scoring thread.
+ *
+ * Three layers, each usable alone:
+ *   - struct sift_baseline (detector.c): pure, deterministic maths turning
+ *     one number per window into a 0-100 score against a robust baseline.
+ *   - struct sift_alerts (alerts.c): pure state machine turning per-series
+ *     scores into alerts (hold k windows, cooldown, dedup, per-series
+ *     thresholds raised by false-positive feedback).
+ *   - struct sift_anomaly (thread.c): the one scoring thread, fed by a
+ *     bounded SPSC ring of struct sift_anomaly_rec, emitting alert events
+ *     through a callback (siftd posts them to the loop with
+ *     sift_loop_post() and runs the sinks there).
+ *
+ * Score meaning: score = clamp(10 * z, 0, 100) where z is how many robust
+ * standard deviations the window's value lies from the baseline level
+ * (spread = 1.253 * EWMA of absolute deviations, never below a noise
+ * floor).  50 = five deviations away.  New templates and silence get
+ * their own rules; see docs/anomaly.md.
+ */
+#ifndef SIFT_ANOMALY_H
+#define SIFT_ANOMALY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sift_buf;
+
+/* ------------------------------------------------------------------ */
+/* Detector maths (pure)                                                */
+/* ------------------------------------------------------------------ */
+
+/** Robust EWMA baseline of one series.  Transparent value type. */
+struct sift_baseline {
+    double level;  /* EWMA of the value */
+    double absdev; /* EWMA of |value - level| (MAD-like spread) */
+    uint32_t n;    /* windows observed */
+};
+
+/** Zero baseline (no windows seen). */
+void sift_baseline_init(struct sift_baseline *b);
+
+/**
+ * Robust z of x against b: (x - level) / max(1.253 * absdev, floor).
+ * Signed: positive above the baseline.  Pure.
+ */
+double sift_baseline_z(const struct sift_baseline *b, double x, double floor);
+
+/** Maps |z| to the 0-100 score: clamp(10 * z, 0, 100).  Pure. */
+double sift_score_from_z(double z);
+
+/**
+ * Folds x into b with weight alpha (0 < alpha <= 1).  The first window
+ * sets the level; afterwards x is clipped to level +- 3 spreads, and a
+ * value more than 2 spreads away gets alpha / 10, so an incident does not
+ * drag the baseline with it.  floor as in
+ * sift_baseline_z().  Pure.
+ */
+void sift_baseline_update(struct sift_baseline *b, double x, double alpha,
+                          double floor);
+
+/** Noise floor for a count series with baseline level m: max(1, sqrt(m)). */
+double sift_count_floor(double m);
+
+/* ------------------------------------------------------------------ */
+/* Alerts (pure state machine)                                          */
+/* ------------------------------------------------------------------ */
+
+enum sift_alert_kind {
+    SIFT_ALERT_SPIKE = 1,       /* count far above baseline */
+    SIFT_ALERT_DROP = 2,        /* busy series went (nearly) silent */
+    SIFT_ALERT_NEW_PATTERN = 3, /* burst of a template never seen before */
+    SIFT_ALERT_ERROR_RATIO = 4, /* errors / events far above baseline */
+};
+
+enum sift_alert_state {
+    SIFT_ALERT_FIRING = 1,
+    SIFT_ALERT_RESOLVED = 2,
+};
+
+enum sift_alert_label {
+    SIFT_LABEL_NONE = 0,
+    SIFT_LABEL_FALSE_POSITIVE = 1,
+    SIFT_LABEL_TRUE_POSITIVE = 2,
+};
+
+#define SIFT_ALERT_SERIES_MAX 96
+
+/** One alert as sinks and the API see it (a value copy). */
+struct sift_alert {
+    uint64_t id;                        /* unique, increasing */
+    char series[SIFT_ALERT_SERIES_MAX]; /* "service=api level=error" */
+    uint64_t series_key;                /* hash of series + kind */
+    uint8_t kind;                       /* enum sift_alert_kind */
+    uint8_t state;                      /* enum sift_alert_state */
+    uint8_t label;                      /* enum sift_alert_label */
+    double score;                       /* highest score while firing */
+    double last_score;
+    double threshold;    /* threshold in force when it fired */
+    int64_t started_ns;  /* start of the first window over */
+    int64_t updated_ns;  /* end of the last window scored */
+    int64_t resolved_ns; /* 0 while firing */
+    uint32_t n_windows;  /* windows over threshold */
+};
+
+enum sift_alert_event {
+    SIFT_ALERT_EV_FIRE = 1,   /* new alert */
+    SIFT_ALERT_EV_UPDATE = 2, /* firing alert got a higher score or re-opened */
+    SIFT_ALERT_EV_RESOLVE = 3,
+};
+
+struct sift_alerts_cfg {
+    double threshold;         /* base score threshold, 0..100 */
+    uint32_t hold_windows;    /* windows over threshold before firing */
+    uint32_t resolve_windows; /* windows under threshold before resolving */
+    int64_t cooldown_ns;      /* after resolving, re-open the same alert */
+    double fp_raise;          /* threshold raise per false positive */
+    double max_raise;         /* bound on the total raise */
+};
+
+/** Called for every transition; alert borrows (copy what you keep). */
+typedef void (*sift_alert_cb)(enum sift_alert_event ev,
+                              const struct sift_alert *alert, void *arg);
+
+struct sift_alerts;
+
+/** Creates the state machine; cfg copied.  Release with sift_alerts_free(). */
+int sift_alerts_new(const struct sift_alerts_cfg *cfg, sift_alert_cb cb,
+                    void *arg, struct sift_alerts **out);
+void sift_alerts_free(struct sift_alerts *a);
+
+/**
+ * Feeds one window's score of one series (key = series hash, series =
+ * display name, borrowed).  hold overrides cfg.hold_windows when non-zero
+ * (new-pattern bursts fire at once).  May call cb.  Pure apart from cb.
+ */
+void sift_alerts_observe(struct sift_alerts *a, uint64_t key,
+                         const char *series, enum sift_alert_kind kind,
+                         double score, uint32_t hold, int64_t win_start_ns,
+                         int64_t win_end_ns);
+
+/**
+ * Records feedback on alert id.  A false positive raises that series'
+ * threshold by fp_raise (total raise bounded by max_raise); a true
+ * positive lowers a previous raise by the same step.  Returns SIFT_OK or
+ * SIFT_ENOTFOUND.
+ */
+int sift_alerts_feedback(struct sift_alerts *a, uint64_t id,
+                         enum sift_alert_label label);
+
+/** The threshold now in force for series key. */
+double sift_alerts_threshold(const struct sift_alerts *a, uint64_t key);
+
+/** Copies alert id into *out.  Returns SIFT_OK or SIFT_ENOTFOUND. */
+int sift_alerts_get(const struct sift_alerts *a, uint64_t id,
+                    struct sift_alert *out);
+
+/** Kind as text: "spike", "drop", "new_pattern", "error_ratio". */
+const char *sift_alert_kind_name(enum sift_alert_kind kind);
+
+/** Appends alert as a JSON object (the webhook/Redis/API body). */
+void sift_alert_to_json(const struct sift_alert *alert, struct sift_buf *out);
+
+/* ------------------------------------------------------------------ */
+/* The scoring thread                                                   */
+/* ------------------------------------------------------------------ */
+
+enum sift_anomaly_level {
+    SIFT_LVL_UNKNOWN = 0,
+    SIFT_LVL_DEBUG = 1,
+    SIFT_LVL_INFO = 2,
+    SIFT_LVL_WARN = 3,
+    SIFT_LVL_ERROR = 4,
+    SIFT_LVL_FATAL = 5,
+};
+
+#define SIFT_ANOMALY_SERVICE_MAX 22
+
+/** The fixed record the loop pushes per event (40 bytes). */
+struct sift_anomaly_rec {
+    int64_t ts_ns;
+    uint32_t template_id;
+    uint8_t level;                          /* enum sift_anomaly_level */
+    uint8_t service_len;                    /* bytes used in service */
+    char service[SIFT_ANOMALY_SERVICE_MAX]; /* cut, not NUL-terminated */
+    uint32_t pad;
+};
+
+/** Maps "error", "ERR", "warning", "Info"... to a level.  Pure. */
+enum sift_anomaly_level sift_anomaly_level_parse(const char *s, size_t len);
+
+/** Fills rec from event parts (service cut to SIFT_ANOMALY_SERVICE_MAX). */
+void sift_anomaly_rec_init(struct sift_anomaly_rec *rec, int64_t ts_ns,
+                           const char *service, size_t service_len,
+                           enum sift_anomaly_level level, uint32_t template_id);
+
+struct sift_anomaly_cfg {
+    int64_t window_ns;              /* default 10 s */
+    uint32_t ring_records;          /* ring capacity (rounded up to 2^k) */
+    uint32_t warmup_windows;        /* windows a series needs before alerting */
+    uint32_t global_warmup_windows; /* windows before "new pattern" counts */
+    double alpha;                   /* EWMA weight per window */
+    int64_t idle_flush_ns;          /* close windows by wall time after this
+                                       much silence (0 = window_ns) */
+    uint32_t max_series; /* memory cap; least-recently-seen evicted */
+    struct sift_alerts_cfg alerts;
+};
+
+/** Fills cfg with defaults (10 s windows, threshold 50, hold 2, ...). */
+void sift_anomaly_cfg_init(struct sift_anomaly_cfg *cfg);
+
+struct sift_anomaly;
+
+/**
+ * Creates the scorer (not started).  cb runs on the scoring thread for
+ * each alert transition; it must not block (siftd copies the alert and
+ * sift_loop_post()s it).  Returns SIFT_OK or SIFT_ENOMEM.
+ */
+int sift_anomaly_new(const struct sift_anomaly_cfg *cfg, sift_alert_cb cb,
+                     void *arg, struct sift_anomaly **out);
+
+/** Starts the thread.  Returns SIFT_OK or -errno.  Owner thread. */
+int sift_anomaly_start(struct sift_anomaly *an);
+
+/** Stops and joins the thread (pending records are scored first). */
+void sift_anomaly_stop(struct sift_anomaly *an);
+
+/** Frees; the thread must be stopped (or never started). */
+void sift_anomaly_free(struct sift_anomaly *an);
+
+/**
+ * Queues one record.  Single producer (the loop thread).  Never blocks;
+ * returns SIFT_OK or SIFT_ELIMIT when the ring is full (dropped, counted).
+ */
+int sift_anomaly_push(struct sift_anomaly *an,
+                      const struct sift_anomaly_rec *rec);
+
+/** Records dropped because the ring was full.  Any thread. */
+uint64_t sift_anomaly_dropped(const struct sift_anomaly *an);
+
+/**
+ * Queues feedback for alert id to the scoring thread (applied within one
+ * poll interval).  Any thread; never blocks for long.
+ */
+void sift_anomaly_feedback(struct sift_anomaly *an, uint64_t id,
+                           enum sift_alert_label label);
+
+/**
+ * Synchronous core for tests and the scenario bench: processes rec as
+ * the thread would (no ring, no thread).  Do not mix with a started
+ * thread.
+ */
+void sift_anomaly_process(struct sift_anomaly *an,
+                          const struct sift_anomaly_rec *rec);
+
+/** Closes every window ending at or before now_ns (synchronous core). */
+void sift_anomaly_advance(struct sift_anomaly *an, int64_t now_ns);
+
+#endif /* SIFT_ANOMALY_H */

@@ -1,0 +1,89 @@
+/*
+ * pipeline.h - the one path every parsed batch takes into the store.
+ *
+ * HTTP ingest, Kafka and Redis all hand parsed events to
+ * sift_pipeline_submit().  Per event, in order: PII redaction (before
+ * anything is written), template mining (sets template_id), the anomaly
+ * ring (one small record; dropped and counted when full, never blocking),
+ * then one sift_store_append() for the whole batch, whose durable
+ * callback is the caller's acknowledgement point.  Lines that could not be
+ * parsed go to sift_pipeline_reject(): counted per source and written to
+ * the dead-letter store with the reason and the source position.
+ *
+ * Stages are optional hooks, so each module plugs in without the
+ * pipeline knowing its internals.  Loop thread only.
+ */
+#ifndef SIFT_PIPELINE_H
+#define SIFT_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sift/event.h"
+#include "sift/store.h"
+
+struct sift_arena;
+struct sift_pipeline;
+
+/**
+ * A per-event stage: may rewrite ev in place (allocating from arena).
+ * Returns SIFT_OK, or an error that rejects the whole batch.
+ */
+typedef int (*sift_pipeline_stage_cb)(void *arg, struct sift_event *ev,
+                                      struct sift_arena *arena);
+/** Dead-letter writer: one rejected input with its reason. */
+typedef void (*sift_pipeline_dlq_cb)(void *arg, const char *source,
+                                     const struct sift_srcpos *pos,
+                                     const char *raw, size_t raw_len,
+                                     const char *reason);
+
+enum sift_pipeline_stage {
+    SIFT_STAGE_REDACT = 0,
+    SIFT_STAGE_TEMPLATE = 1,
+    SIFT_STAGE_ANOMALY = 2,
+    SIFT_STAGE_COUNT
+};
+
+/** Per-source counters (exported as metrics). */
+struct sift_pipeline_source_stats {
+    char name[32];     /* "http", "kafka", "redis", "bulk" */
+    uint64_t events;   /* accepted into the store */
+    uint64_t bytes;    /* raw bytes of accepted events */
+    uint64_t rejected; /* unparseable or over a limit */
+    uint64_t dead_lettered;
+    uint64_t refused; /* batches the store refused (busy, disk full) */
+};
+
+/** Creates the pipeline over store (borrowed for its lifetime). */
+int sift_pipeline_new(struct sift_store *store, struct sift_pipeline **out);
+void sift_pipeline_free(struct sift_pipeline *p);
+
+/** Installs (or clears, with cb NULL) a stage.  Loop thread. */
+void sift_pipeline_set_stage(struct sift_pipeline *p,
+                             enum sift_pipeline_stage stage,
+                             sift_pipeline_stage_cb cb, void *arg);
+void sift_pipeline_set_dlq(struct sift_pipeline *p, sift_pipeline_dlq_cb cb,
+                           void *arg);
+
+/**
+ * Runs the stages over evs[0..n) (in place) and appends the batch to the
+ * store.  source names the counters.  The return value and the callback
+ * follow sift_store_append(): on an error return cb never runs.
+ * Loop thread.
+ */
+int sift_pipeline_submit(struct sift_pipeline *p, const char *source,
+                         struct sift_event *evs, size_t n,
+                         const struct sift_srcpos *pos, size_t n_pos,
+                         struct sift_arena *arena, sift_durable_cb cb,
+                         void *arg);
+
+/** Counts a rejected input and writes it to the dead-letter store. */
+void sift_pipeline_reject(struct sift_pipeline *p, const char *source,
+                          const struct sift_srcpos *pos, const char *raw,
+                          size_t raw_len, const char *reason);
+
+/** Stats of every source seen so far; *n_out entries (borrowed). */
+const struct sift_pipeline_source_stats *
+sift_pipeline_stats(const struct sift_pipeline *p, size_t *n_out);
+
+#endif /* SIFT_PIPELINE_H */

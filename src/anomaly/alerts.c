@@ -1,0 +1,350 @@
+/*
+ * alerts.c - the alert state machine (pure; no threads, no I/O).
+ *
+ * Per series (key = hash of series name and kind) the machine is:
+ *
+ *   quiet --score>=thr--> pending(over=1..hold-1) --over==hold--> FIRING
+ *   pending --score<thr--> quiet
+ *   FIRING --score>=thr--> FIRING (UPDATE event when the peak score rises)
+ *   FIRING --resolve_windows below thr--> RESOLVED (RESOLVE event)
+ *   RESOLVED --fires again within cooldown--> same alert FIRING (UPDATE)
+ *   RESOLVED --fires again after cooldown--> new alert (FIRE)
+ *
+ * so one incident is one alert (dedup), updated while it lasts.  thr is
+ * cfg.threshold plus the series' raise; each false positive adds
+ * cfg.fp_raise up to cfg.max_raise, each true positive takes one step
+ * back.  Alerts live in a ring indexed by (id - 1) % ALERT_SLOTS; the
+ * oldest are forgotten by the machine (the alerts store keeps them).
+ *
+ * Invariant: a series has at most one FIRING alert; its id is cur_id.
+ * Thread: one owner (the scoring thread in siftd); not thread-safe.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "sift/alloc.h"
+#include "sift/anomaly.h"
+#include "sift/buf.h"
+#include "sift/error.h"
+
+#define ALERT_SLOTS 4096u
+
+struct sstate {
+    uint64_t key;
+    uint32_t over;  /* consecutive windows over threshold */
+    uint32_t under; /* consecutive windows under, while firing */
+    int firing;
+    uint64_t cur_id; /* latest alert of this series, 0 = none */
+    double raise;    /* feedback raise of the threshold */
+    struct sstate *next;
+};
+
+struct sift_alerts {
+    struct sift_alerts_cfg cfg;
+    sift_alert_cb cb;
+    void *arg;
+    struct sstate **buckets;
+    uint32_t n_buckets;
+    uint32_t n_series;
+    uint64_t next_id;
+    struct sift_alert *slots; /* ALERT_SLOTS */
+};
+
+int
+sift_alerts_new(const struct sift_alerts_cfg *cfg, sift_alert_cb cb, void *arg,
+                struct sift_alerts **out)
+{
+    struct sift_alerts *a = sift_xcalloc(1, sizeof(*a));
+    a->cfg = *cfg;
+    if (a->cfg.hold_windows == 0)
+        a->cfg.hold_windows = 1;
+    if (a->cfg.resolve_windows == 0)
+        a->cfg.resolve_windows = 1;
+    a->cb = cb;
+    a->arg = arg;
+    a->n_buckets = 256;
+    a->buckets = sift_xcalloc(a->n_buckets, sizeof(*a->buckets));
+    a->next_id = 1;
+    a->slots = sift_xcalloc(ALERT_SLOTS, sizeof(*a->slots));
+    *out = a;
+    return SIFT_OK;
+}
+
+void
+sift_alerts_free(struct sift_alerts *a)
+{
+    if (!a)
+        return;
+    for (uint32_t b = 0; b < a->n_buckets; b++) {
+        struct sstate *s = a->buckets[b];
+        while (s) {
+            struct sstate *next = s->next;
+            sift_free(s);
+            s = next;
+        }
+    }
+    sift_free(a->buckets);
+    sift_free(a->slots);
+    sift_free(a);
+}
+
+static struct sstate *
+find(const struct sift_alerts *a, uint64_t key)
+{
+    struct sstate *s = a->buckets[key & (a->n_buckets - 1)];
+    while (s && s->key != key)
+        s = s->next;
+    return s;
+}
+
+static void
+grow(struct sift_alerts *a)
+{
+    uint32_t nb = a->n_buckets * 2;
+    struct sstate **nt = sift_xcalloc(nb, sizeof(*nt));
+    for (uint32_t b = 0; b < a->n_buckets; b++) {
+        struct sstate *s = a->buckets[b];
+        while (s) {
+            struct sstate *next = s->next;
+            s->next = nt[s->key & (nb - 1)];
+            nt[s->key & (nb - 1)] = s;
+            s = next;
+        }
+    }
+    sift_free(a->buckets);
+    a->buckets = nt;
+    a->n_buckets = nb;
+}
+
+static struct sstate *
+get(struct sift_alerts *a, uint64_t key)
+{
+    struct sstate *s = find(a, key);
+    if (s)
+        return s;
+    if (a->n_series >= a->n_buckets)
+        grow(a);
+    s = sift_xcalloc(1, sizeof(*s));
+    s->key = key;
+    uint32_t b = (uint32_t)(key & (a->n_buckets - 1));
+    s->next = a->buckets[b];
+    a->buckets[b] = s;
+    a->n_series++;
+    return s;
+}
+
+static struct sift_alert *
+slot(const struct sift_alerts *a, uint64_t id)
+{
+    if (id == 0)
+        return NULL;
+    struct sift_alert *al = &a->slots[(id - 1) % ALERT_SLOTS];
+    return al->id == id ? al : NULL;
+}
+
+static double
+threshold_of(const struct sift_alerts *a, const struct sstate *s)
+{
+    double t = a->cfg.threshold + (s ? s->raise : 0);
+    return t > 99.9 ? 99.9 : t;
+}
+
+double
+sift_alerts_threshold(const struct sift_alerts *a, uint64_t key)
+{
+    return threshold_of(a, find(a, key));
+}
+
+static void
+emit(struct sift_alerts *a, enum sift_alert_event ev,
+     const struct sift_alert *al)
+{
+    if (a->cb)
+        a->cb(ev, al, a->arg);
+}
+
+void
+sift_alerts_observe(struct sift_alerts *a, uint64_t key, const char *series,
+                    enum sift_alert_kind kind, double score, uint32_t hold,
+                    int64_t win_start_ns, int64_t win_end_ns)
+{
+    struct sstate *s = find(a, key);
+    double thr = threshold_of(a, s);
+    if (score < thr && (!s || (s->over == 0 && !s->firing)))
+        return; /* quiet series need no state */
+    if (!s)
+        s = get(a, key);
+    struct sift_alert *al = slot(a, s->cur_id);
+    if (score >= thr) {
+        s->under = 0;
+        s->over++;
+        if (s->firing && al) {
+            al->n_windows++;
+            al->last_score = score;
+            al->updated_ns = win_end_ns;
+            if (score > al->score) {
+                al->score = score;
+                emit(a, SIFT_ALERT_EV_UPDATE, al);
+            }
+            return;
+        }
+        s->firing = 0;
+        if (s->over < (hold ? hold : a->cfg.hold_windows))
+            return;
+        s->firing = 1;
+        if (al && al->state == SIFT_ALERT_RESOLVED &&
+            win_end_ns - al->resolved_ns <= a->cfg.cooldown_ns) {
+            al->state = SIFT_ALERT_FIRING;
+            al->resolved_ns = 0;
+            al->n_windows += s->over;
+            al->last_score = score;
+            al->score = score > al->score ? score : al->score;
+            al->updated_ns = win_end_ns;
+            emit(a, SIFT_ALERT_EV_UPDATE, al);
+            return;
+        }
+        uint64_t id = a->next_id++;
+        al = &a->slots[(id - 1) % ALERT_SLOTS];
+        memset(al, 0, sizeof(*al));
+        al->id = id;
+        size_t n = strlen(series);
+        if (n >= sizeof(al->series))
+            n = sizeof(al->series) - 1;
+        memcpy(al->series, series, n);
+        al->series_key = key;
+        al->kind = (uint8_t)kind;
+        al->state = SIFT_ALERT_FIRING;
+        al->score = al->last_score = score;
+        al->threshold = thr;
+        int64_t win = win_end_ns - win_start_ns;
+        al->started_ns = win_start_ns - (int64_t)(s->over - 1) * win;
+        al->updated_ns = win_end_ns;
+        al->n_windows = s->over;
+        s->cur_id = id;
+        emit(a, SIFT_ALERT_EV_FIRE, al);
+        return;
+    }
+    s->over = 0;
+    if (!s->firing)
+        return;
+    if (!al) { /* forgotten by the ring: nothing left to resolve */
+        s->firing = 0;
+        return;
+    }
+    al->last_score = score;
+    al->updated_ns = win_end_ns;
+    if (++s->under >= a->cfg.resolve_windows) {
+        s->firing = 0;
+        s->under = 0;
+        al->state = SIFT_ALERT_RESOLVED;
+        al->resolved_ns = win_end_ns;
+        emit(a, SIFT_ALERT_EV_RESOLVE, al);
+    }
+}
+
+int
+sift_alerts_feedback(struct sift_alerts *a, uint64_t id,
+                     enum sift_alert_label label)
+{
+    struct sift_alert *al = slot(a, id);
+    if (!al)
+        return SIFT_ENOTFOUND;
+    struct sstate *s = get(a, al->series_key);
+    if (label == SIFT_LABEL_FALSE_POSITIVE &&
+        al->label != SIFT_LABEL_FALSE_POSITIVE) {
+        s->raise += a->cfg.fp_raise;
+        if (s->raise > a->cfg.max_raise)
+            s->raise = a->cfg.max_raise;
+    } else if (label == SIFT_LABEL_TRUE_POSITIVE &&
+               al->label != SIFT_LABEL_TRUE_POSITIVE) {
+        s->raise -= a->cfg.fp_raise;
+        if (s->raise < 0)
+            s->raise = 0;
+    }
+    al->label = (uint8_t)label;
+    return SIFT_OK;
+}
+
+int
+sift_alerts_get(const struct sift_alerts *a, uint64_t id,
+                struct sift_alert *out)
+{
+    struct sift_alert *al = slot(a, id);
+    if (!al)
+        return SIFT_ENOTFOUND;
+    *out = *al;
+    return SIFT_OK;
+}
+
+const char *
+sift_alert_kind_name(enum sift_alert_kind kind)
+{
+    switch (kind) {
+    case SIFT_ALERT_SPIKE: return "spike";
+    case SIFT_ALERT_DROP: return "drop";
+    case SIFT_ALERT_NEW_PATTERN: return "new_pattern";
+    case SIFT_ALERT_ERROR_RATIO: return "error_ratio";
+    }
+    return "unknown";
+}
+
+/* Query for the series' events: "service=a level=error template=7" ->
+ * service.name:"a" AND level:error AND _template_id:7. */
+static void
+series_query(const char *series, struct sift_buf *q)
+{
+    const char *p = series;
+    int first = 1;
+    while (*p) {
+        const char *eq = strchr(p, '=');
+        if (!eq)
+            break;
+        const char *v = eq + 1;
+        const char *end = strchr(v, ' ');
+        if (!end)
+            end = v + strlen(v);
+        size_t kl = (size_t)(eq - p);
+        if (!first)
+            sift_buf_append(q, " AND ", 5);
+        first = 0;
+        if (kl == 7 && memcmp(p, "service", 7) == 0) {
+            sift_buf_append(q, "service.name:", 13);
+            sift_buf_putc(q, '"');
+            sift_buf_append(q, v, (size_t)(end - v));
+            sift_buf_putc(q, '"');
+        } else if (kl == 8 && memcmp(p, "template", 8) == 0) {
+            sift_buf_append(q, "_template_id:", 13);
+            sift_buf_append(q, v, (size_t)(end - v));
+        } else {
+            sift_buf_append(q, p, (size_t)(end - p));
+            q->data[q->len - (size_t)(end - eq)] = ':';
+        }
+        p = *end ? end + 1 : end;
+    }
+}
+
+void
+sift_alert_to_json(const struct sift_alert *al, struct sift_buf *out)
+{
+    sift_buf_appendf(out, "{\"id\":%" PRIu64 ",\"series\":", al->id);
+    sift_buf_put_json_str(out, al->series, strlen(al->series));
+    sift_buf_appendf(out,
+                     ",\"kind\":\"%s\",\"state\":\"%s\",\"score\":%.1f,"
+                     "\"last_score\":%.1f,\"threshold\":%.1f,"
+                     "\"started_ms\":%" PRId64 ",\"updated_ms\":%" PRId64
+                     ",\"resolved_ms\":%" PRId64 ",\"windows\":%" PRIu32
+                     ",\"label\":\"%s\",\"query\":",
+                     sift_alert_kind_name((enum sift_alert_kind)al->kind),
+                     al->state == SIFT_ALERT_FIRING ? "firing" : "resolved",
+                     al->score, al->last_score, al->threshold,
+                     al->started_ns / 1000000, al->updated_ns / 1000000,
+                     al->resolved_ns / 1000000, al->n_windows,
+                     al->label == SIFT_LABEL_FALSE_POSITIVE  ? "false_positive"
+                     : al->label == SIFT_LABEL_TRUE_POSITIVE ? "true_positive"
+                                                             : "");
+    struct sift_buf q = SIFT_BUF_INIT;
+    series_query(al->series, &q);
+    sift_buf_put_json_str(out, q.data ? q.data : "", q.len);
+    sift_buf_cleanup(&q);
+    sift_buf_putc(out, '}');
+}

@@ -1,0 +1,548 @@
+/*
+ * thread.c - the anomaly scoring thread: ring in, alert events out.
+ *
+ * Design.  The loop thread pushes one 40-byte struct sift_anomaly_rec per
+ * event into a bounded SPSC ring (sift_anomaly_push never blocks; a full
+ * ring drops and counts).  The scoring thread pops records and counts
+ * them into the current window of three kinds of series:
+ *   service            "service=S"               spike, drop, error ratio
+ *   service + error    "service=S level=error"   spike
+ *   service + template "service=S template=N"    new pattern
+ * Windows are aligned to window_ns and closed by event time (a record of
+ * a later window closes the current one, and the empty ones in between)
+ * and by wall time (after idle_flush_ns without records, one window per
+ * idle_flush_ns).
+ * Late records count in the current window.  Closing a window scores
+ * every series against its baseline (detector.c), feeds the scores to
+ * the alert state machine (alerts.c), then folds the window into the
+ * baselines.  A series alerts only after warmup_windows windows; a
+ * template counts as new only after global_warmup_windows windows of the
+ * whole scorer, and only when it comes as a burst (>= 5 in a window).
+ *
+ * Threads and ownership (STYLE.md: Threads).
+ *   - The scoring thread owns everything in struct sift_anomaly except
+ *     the ring's producer side, the feedback queue and the stop flag.  It
+ *     calls no libevent function.
+ *   - The loop thread (single producer) calls sift_anomaly_push() only.
+ *   - Any thread may call sift_anomaly_feedback() (mutex-protected queue,
+ *     drained by the scoring thread) and sift_anomaly_dropped().
+ *   - Alert events leave through cfg's callback, on the scoring thread;
+ *     siftd's callback copies the alert and hands it to the loop with
+ *     sift_loop_post(), where sinks run.
+ *   - start/stop/free: the owner (main) thread.
+ * sift_anomaly_process()/advance() run the same core synchronously for
+ * tests and benches, with no thread started.
+ */
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <xxhash.h>
+
+#include "anomaly/anomaly_int.h"
+#include "sift/alloc.h"
+#include "sift/anomaly.h"
+#include "sift/clock.h"
+#include "sift/error.h"
+#include "sift/log.h"
+#include "sift/ring.h"
+
+enum series_type { SER_SERVICE = 1, SER_ERRORS = 2, SER_TEMPLATE = 3 };
+
+struct series {
+    uint64_t key;
+    char name[SIFT_ALERT_SERIES_MAX];
+    uint8_t type;
+    uint32_t count;  /* current window */
+    uint32_t errors; /* current window (service series) */
+    uint32_t age;    /* windows closed since creation */
+    int is_new;      /* template first seen after global warm-up */
+    struct sift_baseline cnt;
+    struct sift_baseline ratio;
+    int64_t last_seen_win;
+    struct series *next; /* hash chain */
+    struct series *lru_prev, *lru_next;
+};
+
+struct fb {
+    uint64_t id;
+    enum sift_alert_label label;
+};
+
+#define FB_MAX 256
+
+struct sift_anomaly {
+    struct sift_anomaly_cfg cfg;
+    struct sift_ring *ring;
+    struct sift_alerts *alerts;
+    /* Scoring-thread state. */
+    struct series **buckets;
+    uint32_t n_buckets;
+    uint32_t n_series;
+    struct series *lru_head, *lru_tail;
+    int64_t cur_win;    /* index of the open window, -1 = none */
+    uint64_t n_windows; /* windows closed */
+    int64_t last_rec_wall_ns;
+    int64_t last_idle_close_ns;
+    /* Shared. */
+    pthread_t thread;
+    int started;
+    atomic_int stop;
+    pthread_mutex_t fb_mu;
+    struct fb fb[FB_MAX];
+    unsigned n_fb;
+};
+
+void
+sift_anomaly_cfg_init(struct sift_anomaly_cfg *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->window_ns = 10 * SIFT_NS_PER_SEC;
+    cfg->ring_records = 65536;
+    cfg->warmup_windows = 30;
+    cfg->global_warmup_windows = 30;
+    cfg->alpha = 0.05;
+    cfg->max_series = 20000;
+    cfg->alerts.threshold = 50;
+    cfg->alerts.hold_windows = 2;
+    cfg->alerts.resolve_windows = 3;
+    cfg->alerts.cooldown_ns = 300 * SIFT_NS_PER_SEC;
+    cfg->alerts.fp_raise = 10;
+    cfg->alerts.max_raise = 40;
+}
+
+enum sift_anomaly_level
+sift_anomaly_level_parse(const char *s, size_t len)
+{
+    char c = len ? (char)(s[0] | 0x20) : 0;
+    char c2 = len > 1 ? (char)(s[1] | 0x20) : 0;
+    switch (c) {
+    case 'e': /* error, err, emerg */
+        return c2 == 'm' ? SIFT_LVL_FATAL : SIFT_LVL_ERROR;
+    case 'f': /* fatal */
+    case 'c': /* critical, crit */
+    case 'a': /* alert */ return SIFT_LVL_FATAL;
+    case 'w': /* warn, warning */ return SIFT_LVL_WARN;
+    case 'i': /* info */
+    case 'n': /* notice */ return SIFT_LVL_INFO;
+    case 'd': /* debug */
+    case 't': /* trace */ return SIFT_LVL_DEBUG;
+    }
+    return SIFT_LVL_UNKNOWN;
+}
+
+void
+sift_anomaly_rec_init(struct sift_anomaly_rec *rec, int64_t ts_ns,
+                      const char *service, size_t service_len,
+                      enum sift_anomaly_level level, uint32_t template_id)
+{
+    memset(rec, 0, sizeof(*rec));
+    rec->ts_ns = ts_ns;
+    rec->template_id = template_id;
+    rec->level = (uint8_t)level;
+    if (service_len > SIFT_ANOMALY_SERVICE_MAX)
+        service_len = SIFT_ANOMALY_SERVICE_MAX;
+    if (service_len)
+        memcpy(rec->service, service, service_len);
+    rec->service_len = (uint8_t)service_len;
+}
+
+int
+sift_anomaly_new(const struct sift_anomaly_cfg *cfg, sift_alert_cb cb,
+                 void *arg, struct sift_anomaly **out)
+{
+    struct sift_anomaly *an = sift_xcalloc(1, sizeof(*an));
+    an->cfg = *cfg;
+    if (an->cfg.window_ns <= 0)
+        an->cfg.window_ns = 10 * SIFT_NS_PER_SEC;
+    if (an->cfg.idle_flush_ns <= 0)
+        an->cfg.idle_flush_ns = an->cfg.window_ns;
+    if (an->cfg.alpha <= 0 || an->cfg.alpha > 1)
+        an->cfg.alpha = 0.05;
+    if (an->cfg.max_series == 0)
+        an->cfg.max_series = 20000;
+    int rc = sift_ring_new(sizeof(struct sift_anomaly_rec),
+                           an->cfg.ring_records ? an->cfg.ring_records : 65536,
+                           &an->ring);
+    if (rc < 0) {
+        sift_free(an);
+        return rc;
+    }
+    sift_alerts_new(&an->cfg.alerts, cb, arg, &an->alerts);
+    an->n_buckets = 1024;
+    an->buckets = sift_xcalloc(an->n_buckets, sizeof(*an->buckets));
+    an->cur_win = -1;
+    atomic_init(&an->stop, 0);
+    pthread_mutex_init(&an->fb_mu, NULL);
+    *out = an;
+    return SIFT_OK;
+}
+
+void
+sift_anomaly_free(struct sift_anomaly *an)
+{
+    if (!an)
+        return;
+    assert(!an->started);
+    for (uint32_t b = 0; b < an->n_buckets; b++) {
+        struct series *s = an->buckets[b];
+        while (s) {
+            struct series *next = s->next;
+            sift_free(s);
+            s = next;
+        }
+    }
+    sift_free(an->buckets);
+    sift_alerts_free(an->alerts);
+    sift_ring_free(an->ring);
+    pthread_mutex_destroy(&an->fb_mu);
+    sift_free(an);
+}
+
+/* ------------------------------------------------------------------ */
+/* Series table (scoring thread)                                        */
+/* ------------------------------------------------------------------ */
+
+static void
+lru_unlink(struct sift_anomaly *an, struct series *s)
+{
+    if (s->lru_prev)
+        s->lru_prev->lru_next = s->lru_next;
+    else
+        an->lru_head = s->lru_next;
+    if (s->lru_next)
+        s->lru_next->lru_prev = s->lru_prev;
+    else
+        an->lru_tail = s->lru_prev;
+    s->lru_prev = s->lru_next = NULL;
+}
+
+static void
+lru_front(struct sift_anomaly *an, struct series *s)
+{
+    s->lru_next = an->lru_head;
+    if (an->lru_head)
+        an->lru_head->lru_prev = s;
+    an->lru_head = s;
+    if (!an->lru_tail)
+        an->lru_tail = s;
+}
+
+static void
+series_evict(struct sift_anomaly *an, struct series *s)
+{
+    struct series **pp = &an->buckets[s->key & (an->n_buckets - 1)];
+    while (*pp && *pp != s)
+        pp = &(*pp)->next;
+    if (*pp)
+        *pp = s->next;
+    lru_unlink(an, s);
+    an->n_series--;
+    sift_free(s);
+}
+
+static void
+series_grow(struct sift_anomaly *an)
+{
+    uint32_t nb = an->n_buckets * 2;
+    struct series **nt = sift_xcalloc(nb, sizeof(*nt));
+    for (uint32_t b = 0; b < an->n_buckets; b++) {
+        struct series *s = an->buckets[b];
+        while (s) {
+            struct series *next = s->next;
+            s->next = nt[s->key & (nb - 1)];
+            nt[s->key & (nb - 1)] = s;
+            s = next;
+        }
+    }
+    sift_free(an->buckets);
+    an->buckets = nt;
+    an->n_buckets = nb;
+}
+
+static struct series *
+series_get(struct sift_anomaly *an, enum series_type type, const char *name,
+           size_t name_len)
+{
+    uint64_t key = XXH3_64bits(name, name_len) ^ (uint64_t)type;
+    struct series *s = an->buckets[key & (an->n_buckets - 1)];
+    while (s && s->key != key)
+        s = s->next;
+    if (s) {
+        if (an->lru_head != s) {
+            lru_unlink(an, s);
+            lru_front(an, s);
+        }
+        return s;
+    }
+    while (an->n_series >= an->cfg.max_series && an->lru_tail)
+        series_evict(an, an->lru_tail);
+    if (an->n_series >= an->n_buckets)
+        series_grow(an);
+    s = sift_xcalloc(1, sizeof(*s));
+    s->key = key;
+    s->type = (uint8_t)type;
+    if (name_len >= sizeof(s->name))
+        name_len = sizeof(s->name) - 1;
+    memcpy(s->name, name, name_len);
+    sift_baseline_init(&s->cnt);
+    sift_baseline_init(&s->ratio);
+    s->is_new =
+        type == SER_TEMPLATE && an->n_windows >= an->cfg.global_warmup_windows;
+    uint32_t b = (uint32_t)(key & (an->n_buckets - 1));
+    s->next = an->buckets[b];
+    an->buckets[b] = s;
+    lru_front(an, s);
+    an->n_series++;
+    return s;
+}
+
+/* ------------------------------------------------------------------ */
+/* Windows                                                              */
+/* ------------------------------------------------------------------ */
+
+static uint64_t
+alert_key(const struct series *s, enum sift_alert_kind kind)
+{
+    return s->key * UINT64_C(0x9e3779b97f4a7c15) + (uint64_t)kind;
+}
+
+/* Binomial noise of a ratio p over n events: sqrt(p (1 - p) / n). */
+static double
+sqrt_frac(double p, uint32_t n)
+{
+    double v = p * (1 - p) / (double)n;
+    return v > 0 ? sqrt(v) : 0;
+}
+
+static void
+score_series(struct sift_anomaly *an, struct series *s, int64_t ws, int64_t we)
+{
+    const struct sift_anomaly_cfg *c = &an->cfg;
+    int warm = s->cnt.n >= c->warmup_windows;
+    double x = s->count;
+    double floor = sift_count_floor(s->cnt.level);
+    double z = warm ? sift_baseline_z(&s->cnt, x, floor) : 0;
+    switch ((enum series_type)s->type) {
+    case SER_SERVICE: {
+        sift_alerts_observe(an->alerts, alert_key(s, SIFT_ALERT_SPIKE), s->name,
+                            SIFT_ALERT_SPIKE, z > 0 ? sift_score_from_z(z) : 0,
+                            0, ws, we);
+        int busy = s->cnt.level >= SIFT__ANOMALY_BUSY_MIN;
+        sift_alerts_observe(
+            an->alerts, alert_key(s, SIFT_ALERT_DROP), s->name, SIFT_ALERT_DROP,
+            z < 0 && busy ? sift_score_from_z(z) : 0, 0, ws, we);
+        double ratio = s->count ? (double)s->errors / s->count : 0;
+        double p = s->ratio.level;
+        double rfloor = 0.02 + (s->count ? sqrt_frac(p, s->count) : 0);
+        double rz = warm && s->count && s->errors >= SIFT__ANOMALY_ERR_MIN
+                        ? sift_baseline_z(&s->ratio, ratio, rfloor)
+                        : 0;
+        sift_alerts_observe(an->alerts, alert_key(s, SIFT_ALERT_ERROR_RATIO),
+                            s->name, SIFT_ALERT_ERROR_RATIO,
+                            rz > 0 ? sift_score_from_z(rz) : 0, 0, ws, we);
+        if (s->count)
+            sift_baseline_update(&s->ratio, ratio, c->alpha, rfloor);
+        break;
+    }
+    case SER_ERRORS:
+        sift_alerts_observe(an->alerts, alert_key(s, SIFT_ALERT_SPIKE), s->name,
+                            SIFT_ALERT_SPIKE, z > 0 ? sift_score_from_z(z) : 0,
+                            0, ws, we);
+        break;
+    case SER_TEMPLATE: {
+        /* A new template scores 100 on a burst during its first windows,
+         * and fires at once (hold 1): it cannot "hold" as it ages. */
+        double sc = 0;
+        if (s->is_new && s->age < 3 && s->count >= SIFT__ANOMALY_NEW_MIN)
+            sc = 100;
+        sift_alerts_observe(an->alerts, alert_key(s, SIFT_ALERT_NEW_PATTERN),
+                            s->name, SIFT_ALERT_NEW_PATTERN, sc, 1, ws, we);
+        break;
+    }
+    }
+    sift_baseline_update(&s->cnt, x, c->alpha, floor);
+    s->count = 0;
+    s->errors = 0;
+    s->age++;
+}
+
+static void
+close_window(struct sift_anomaly *an)
+{
+    int64_t ws = an->cur_win * an->cfg.window_ns;
+    int64_t we = ws + an->cfg.window_ns;
+    for (struct series *s = an->lru_head; s; s = s->lru_next)
+        score_series(an, s, ws, we);
+    an->n_windows++;
+}
+
+/* Closes windows until the one holding ts_ns is open. */
+static void
+advance_to(struct sift_anomaly *an, int64_t win)
+{
+    if (an->cur_win < 0) {
+        an->cur_win = win;
+        return;
+    }
+    int64_t gap = win - an->cur_win;
+    for (int64_t i = 0; i < gap && i < SIFT__ANOMALY_MAX_GAP; i++) {
+        close_window(an);
+        an->cur_win++;
+    }
+    if (an->cur_win < win)
+        an->cur_win = win; /* a long gap: skip the rest unscored */
+}
+
+void
+sift_anomaly_advance(struct sift_anomaly *an, int64_t now_ns)
+{
+    if (an->cur_win < 0)
+        return;
+    int64_t win = now_ns / an->cfg.window_ns;
+    if (win > an->cur_win)
+        advance_to(an, win);
+}
+
+void
+sift_anomaly_process(struct sift_anomaly *an,
+                     const struct sift_anomaly_rec *rec)
+{
+    int64_t win = rec->ts_ns / an->cfg.window_ns;
+    if (win > an->cur_win)
+        advance_to(an, win);
+    char name[SIFT_ALERT_SERIES_MAX];
+    int svc_len = rec->service_len;
+    const char *svc = rec->service;
+    if (svc_len == 0) {
+        svc = "-";
+        svc_len = 1;
+    }
+    int n = snprintf(name, sizeof(name), "service=%.*s", svc_len, svc);
+    struct series *s = series_get(an, SER_SERVICE, name, (size_t)n);
+    s->count++;
+    int is_err = rec->level >= SIFT_LVL_ERROR;
+    if (is_err) {
+        s->errors++;
+        n = snprintf(name, sizeof(name), "service=%.*s level=error", svc_len,
+                     svc);
+        series_get(an, SER_ERRORS, name, (size_t)n)->count++;
+    }
+    if (rec->template_id) {
+        n = snprintf(name, sizeof(name), "service=%.*s template=%u", svc_len,
+                     svc, rec->template_id);
+        series_get(an, SER_TEMPLATE, name, (size_t)n)->count++;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Thread                                                               */
+/* ------------------------------------------------------------------ */
+
+static void
+drain_feedback(struct sift_anomaly *an)
+{
+    struct fb local[FB_MAX];
+    unsigned n;
+    pthread_mutex_lock(&an->fb_mu);
+    n = an->n_fb;
+    memcpy(local, an->fb, n * sizeof(local[0]));
+    an->n_fb = 0;
+    pthread_mutex_unlock(&an->fb_mu);
+    for (unsigned i = 0; i < n; i++)
+        if (sift_alerts_feedback(an->alerts, local[i].id, local[i].label) < 0)
+            SIFT_WARN("anomaly: feedback for unknown alert %llu",
+                      (unsigned long long)local[i].id);
+}
+
+static void *
+thread_main(void *arg)
+{
+    struct sift_anomaly *an = arg;
+    struct sift_anomaly_rec rec;
+    for (;;) {
+        int stopping = atomic_load_explicit(&an->stop, memory_order_acquire);
+        unsigned n = 0;
+        while (n < 4096 && sift_ring_pop(an->ring, &rec)) {
+            sift_anomaly_process(an, &rec);
+            n++;
+        }
+        int64_t now = sift_clock_now_ns();
+        if (n)
+            an->last_rec_wall_ns = now;
+        drain_feedback(an);
+        /* With no record for idle_flush_ns of wall time, close the open
+         * window, and one more per further idle_flush_ns: silence still
+         * ends windows, at the pace of the wall clock, also when event
+         * times are far from it (replays). */
+        if (n == 0 && an->cur_win >= 0 && an->last_rec_wall_ns > 0 &&
+            now - an->last_rec_wall_ns >= an->cfg.idle_flush_ns &&
+            now - an->last_idle_close_ns >= an->cfg.idle_flush_ns) {
+            advance_to(an, an->cur_win + 1);
+            an->last_idle_close_ns = now;
+        }
+        if (stopping && n == 0)
+            break;
+        if (n == 0) {
+            struct timespec ts = {0, 2 * 1000 * 1000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return NULL;
+}
+
+int
+sift_anomaly_start(struct sift_anomaly *an)
+{
+    assert(!an->started);
+    atomic_store(&an->stop, 0);
+    int rc = pthread_create(&an->thread, NULL, thread_main, an);
+    if (rc != 0) {
+        SIFT_ERROR("anomaly: cannot start thread: %s", strerror(rc));
+        return -rc;
+    }
+    an->started = 1;
+    return SIFT_OK;
+}
+
+void
+sift_anomaly_stop(struct sift_anomaly *an)
+{
+    if (!an->started)
+        return;
+    atomic_store_explicit(&an->stop, 1, memory_order_release);
+    pthread_join(an->thread, NULL);
+    an->started = 0;
+}
+
+int
+sift_anomaly_push(struct sift_anomaly *an, const struct sift_anomaly_rec *rec)
+{
+    return sift_ring_push(an->ring, rec);
+}
+
+uint64_t
+sift_anomaly_dropped(const struct sift_anomaly *an)
+{
+    return sift_ring_dropped(an->ring);
+}
+
+void
+sift_anomaly_feedback(struct sift_anomaly *an, uint64_t id,
+                      enum sift_alert_label label)
+{
+    pthread_mutex_lock(&an->fb_mu);
+    if (an->n_fb < FB_MAX) {
+        an->fb[an->n_fb].id = id;
+        an->fb[an->n_fb].label = label;
+        an->n_fb++;
+    } else {
+        SIFT_WARN("anomaly: feedback queue full, dropping feedback for %llu",
+                  (unsigned long long)id);
+    }
+    pthread_mutex_unlock(&an->fb_mu);
+}

@@ -1,0 +1,306 @@
+/*
+ * bulk.c - the Elasticsearch _bulk body and its per-item response.
+ *
+ * Body: NDJSON, an action line followed (for index/create/update) by a
+ * source line.  Empty lines and a trailing '\r' are skipped like in
+ * sift_parse_lines().  Every action yields exactly one item, in order:
+ *   index/create + source  -> the source parsed as a JSON event; 201, or
+ *                             400 with the parse reason
+ *   delete                 -> 400 "unsupported action" (no source line)
+ *   update + source        -> 400 "unsupported action" (source consumed)
+ *   malformed action line  -> 400 with the reason; the next line is taken
+ *                             as its source unless it is itself a valid
+ *                             action line (so one bad line does not shift
+ *                             every later pair)
+ *   index/create at EOF    -> 400 "missing source line"
+ * An action with no _index takes default_index; with neither it is a 400
+ * like Elasticsearch's "index is missing".  A missing _id is generated
+ * from the receive time and the item number (hex, 20 characters).
+ *
+ * The item array is heap memory owned by struct sift_bulk (it grows by
+ * doubling); strings and events live in the body and the arena.
+ *
+ * Pure; any thread.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "sift/alloc.h"
+#include "sift/arena.h"
+#include "sift/error.h"
+
+#include "parse/parse_int.h"
+
+struct line_iter {
+    const char *body;
+    size_t len;
+    size_t pos;
+    size_t line_no;
+};
+
+/* Next non-empty line (without '\n' and one trailing '\r'). */
+static bool
+next_line(struct line_iter *it, const char **line, size_t *len, size_t *line_no)
+{
+    while (it->pos < it->len) {
+        const char *p = it->body + it->pos;
+        const char *nl = memchr(p, '\n', it->len - it->pos);
+        size_t l = nl ? (size_t)(nl - p) : it->len - it->pos;
+        it->pos += l + (nl ? 1 : 0);
+        it->line_no++;
+        if (l && p[l - 1] == '\r')
+            l--;
+        if (l == 0)
+            continue;
+        *line = p;
+        *len = l;
+        *line_no = it->line_no;
+        return true;
+    }
+    return false;
+}
+
+static void
+init_ctx(struct sift__pctx *x, const struct sift_parse_opts *o,
+         struct sift_arena *arena, struct sift_parse_error *err,
+         const char *line, size_t len)
+{
+    memset(x, 0, sizeof(*x));
+    x->o = o;
+    x->c = o->compiled;
+    x->arena = arena;
+    x->err = err;
+    x->line = line;
+    x->len = len;
+    err->reason[0] = '\0';
+    err->rc = 0;
+}
+
+static struct sift_bulk_item *
+push_item(struct sift_bulk *b)
+{
+    if (b->n_items == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 16;
+        struct sift_bulk_item *v = sift_try_realloc(b->items, cap * sizeof(*v));
+        if (!v)
+            return NULL;
+        b->items = v;
+        b->cap = cap;
+    }
+    struct sift_bulk_item *it = &b->items[b->n_items++];
+    memset(it, 0, sizeof(*it));
+    return it;
+}
+
+static int
+item_fail(struct sift_arena *arena, struct sift_bulk *b,
+          struct sift_bulk_item *it, const char *type, const char *reason)
+{
+    char *r = sift_arena_strndup(arena, reason, strlen(reason));
+    if (!r)
+        return SIFT_ENOMEM;
+    it->status = 400;
+    it->error_type = type;
+    it->error_reason = r;
+    b->n_errors++;
+    return SIFT_OK;
+}
+
+/* Parses a line as an action; err gets the reason when malformed. */
+static int
+parse_action(const struct sift_parse_opts *o, struct sift_arena *arena,
+             const char *line, size_t len, struct sift_bulk_item *it,
+             struct sift_parse_error *err)
+{
+    struct sift__pctx x;
+    init_ctx(&x, o, arena, err, line, len);
+    if (len > o->max_line_bytes) {
+        sift__pctx_fail(&x, SIFT_ELIMIT, 0,
+                        "line is %zu bytes, more than max_line_bytes %u", len,
+                        o->max_line_bytes);
+        it->action = SIFT_BULK_INVALID;
+        return SIFT_OK;
+    }
+    int rc = sift__parse_bulk_action(&x, &it->action, &it->index,
+                                     &it->index_len, &it->id, &it->id_len);
+    if (rc == SIFT_ENOMEM)
+        return rc;
+    if (rc != SIFT_OK)
+        it->action = SIFT_BULK_INVALID;
+    return SIFT_OK;
+}
+
+int
+sift_bulk_parse(const struct sift_parse_opts *o, const char *body, size_t len,
+                const char *default_index, int64_t recv_ns,
+                struct sift_arena *arena, struct sift_bulk *out,
+                struct sift_parse_error *err)
+{
+    struct sift_parse_opts json_opts = *o;
+    struct sift_parse_error local, e;
+    struct line_iter li = {body, len, 0, 0};
+    const char *line;
+    size_t l, line_no;
+    int rc;
+
+    assert(o && o->compiled && arena && out);
+    memset(out, 0, sizeof(*out));
+    if (!err)
+        err = &local;
+    memset(err, 0, sizeof(*err));
+    json_opts.format = SIFT_PARSE_JSON;
+
+    bool have = next_line(&li, &line, &l, &line_no);
+    if (!have) {
+        err->rc = SIFT_EPARSE;
+        snprintf(err->reason, sizeof(err->reason),
+                 "the bulk request body is empty");
+        return SIFT_EPARSE;
+    }
+    while (have) {
+        struct sift_bulk_item *it = push_item(out);
+        if (!it)
+            return SIFT_ENOMEM;
+        it->line_no = line_no;
+        rc = parse_action(o, arena, line, l, it, &e);
+        if (rc)
+            return rc;
+
+        if (!it->index && default_index) {
+            it->index = default_index;
+            it->index_len = (uint32_t)strlen(default_index);
+        }
+        if (!it->id) {
+            char *id = sift_arena_try_alloc(arena, 24);
+            if (!id)
+                return SIFT_ENOMEM;
+            int n =
+                snprintf(id, 24, "%016llx%04zx", (unsigned long long)recv_ns,
+                         (out->n_items - 1) & 0xffff);
+            it->id = id;
+            it->id_len = (uint32_t)(n > 0 ? n : 0);
+        }
+
+        const char *src = NULL;
+        size_t src_len = 0, src_no = 0;
+        bool needs_source = it->action == SIFT_BULK_INDEX ||
+                            it->action == SIFT_BULK_CREATE ||
+                            it->action == SIFT_BULK_UPDATE;
+        bool got_src = false;
+        if (needs_source) {
+            got_src = next_line(&li, &src, &src_len, &src_no);
+        } else if (it->action == SIFT_BULK_INVALID) {
+            /* Take the next line as the bad action's source unless it is
+             * a valid action itself. */
+            struct line_iter peek = li;
+            struct sift_bulk_item probe;
+            struct sift_parse_error pe;
+            memset(&probe, 0, sizeof(probe));
+            if (next_line(&peek, &src, &src_len, &src_no)) {
+                rc = parse_action(o, arena, src, src_len, &probe, &pe);
+                if (rc)
+                    return rc;
+                if (probe.action == SIFT_BULK_INVALID)
+                    li = peek;
+            }
+        }
+
+        char reason[SIFT_PARSE_REASON_MAX + 64];
+        switch (it->action) {
+        case SIFT_BULK_INVALID:
+            snprintf(reason, sizeof(reason), "malformed action line %zu: %s",
+                     line_no, e.reason);
+            rc =
+                item_fail(arena, out, it, "illegal_argument_exception", reason);
+            break;
+        case SIFT_BULK_DELETE:
+        case SIFT_BULK_UPDATE:
+            snprintf(reason, sizeof(reason),
+                     "unsupported action: %s (sift only indexes documents)",
+                     it->action == SIFT_BULK_DELETE ? "delete" : "update");
+            rc =
+                item_fail(arena, out, it, "illegal_argument_exception", reason);
+            break;
+        default:
+            if (!got_src) {
+                rc = item_fail(arena, out, it,
+                               "action_request_validation_exception",
+                               "missing source line after the action");
+            } else if (!it->index) {
+                rc = item_fail(arena, out, it,
+                               "action_request_validation_exception",
+                               "index is missing");
+            } else {
+                rc = sift_parse_event(&json_opts, src, src_len, recv_ns, arena,
+                                      &it->ev, &e);
+                if (rc == SIFT_ENOMEM)
+                    return rc;
+                if (rc == SIFT_OK) {
+                    it->status = 201;
+                } else {
+                    snprintf(reason, sizeof(reason),
+                             "failed to parse line %zu: %s", src_no, e.reason);
+                    rc = item_fail(arena, out, it,
+                                   rc == SIFT_ELIMIT
+                                       ? "illegal_argument_exception"
+                                       : "mapper_parsing_exception",
+                                   reason);
+                }
+            }
+            break;
+        }
+        if (rc)
+            return rc;
+        have = next_line(&li, &line, &l, &line_no);
+    }
+    return SIFT_OK;
+}
+
+void
+sift_bulk_cleanup(struct sift_bulk *b)
+{
+    sift_free(b->items);
+    memset(b, 0, sizeof(*b));
+}
+
+void
+sift_bulk_response_write(const struct sift_bulk *b, int64_t took_ms,
+                         struct sift_buf *out)
+{
+    static const char *const names[] = {"index", "index", "create", "delete",
+                                        "update"};
+    bool errors = false;
+    for (size_t i = 0; i < b->n_items; i++)
+        errors |= b->items[i].status < 200 || b->items[i].status > 299;
+
+    sift_buf_appendf(out, "{\"took\":%lld,\"errors\":%s,\"items\":[",
+                     (long long)took_ms, errors ? "true" : "false");
+    for (size_t i = 0; i < b->n_items; i++) {
+        const struct sift_bulk_item *it = &b->items[i];
+        const char *name =
+            it->action <= SIFT_BULK_UPDATE ? names[it->action] : "index";
+        sift_buf_appendf(out, "%s{\"%s\":{\"_index\":", i ? "," : "", name);
+        sift_buf_put_json_str(out, it->index ? it->index : "",
+                              it->index ? it->index_len : 0);
+        sift_buf_append(out, ",\"_id\":", 7);
+        sift_buf_put_json_str(out, it->id ? it->id : "",
+                              it->id ? it->id_len : 0);
+        if (it->status >= 200 && it->status <= 299) {
+            sift_buf_appendf(out,
+                             ",\"_version\":1,\"result\":\"created\","
+                             "\"_shards\":{\"total\":1,\"successful\":1,"
+                             "\"failed\":0},\"status\":%u}}",
+                             (unsigned)it->status);
+        } else {
+            const char *type = it->error_type ? it->error_type : "exception";
+            const char *reason = it->error_reason ? it->error_reason : "";
+            sift_buf_appendf(out, ",\"status\":%u,\"error\":{\"type\":",
+                             (unsigned)it->status);
+            sift_buf_put_json_str(out, type, strlen(type));
+            sift_buf_append(out, ",\"reason\":", 10);
+            sift_buf_put_json_str(out, reason, strlen(reason));
+            sift_buf_append(out, "}}}", 3);
+        }
+    }
+    sift_buf_append(out, "]}", 2);
+}

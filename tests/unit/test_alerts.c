@@ -1,0 +1,205 @@
+/*
+ * test_alerts.c - the alert state machine (src/anomaly/alerts.c), fed score
+ * sequences directly: hold, resolve, cooldown dedup, feedback raises.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sift/anomaly.h"
+#include "sift/buf.h"
+#include "sift/error.h"
+
+#define W 10 /* window length in these tests (ns, arbitrary) */
+
+struct rec {
+    int n;
+    enum sift_alert_event ev[64];
+    struct sift_alert al[64];
+};
+
+static void
+on_alert(enum sift_alert_event ev, const struct sift_alert *al, void *arg)
+{
+    struct rec *r = arg;
+    if (r->n < 64) {
+        r->ev[r->n] = ev;
+        r->al[r->n] = *al;
+        r->n++;
+    }
+}
+
+static const struct sift_alerts_cfg cfg = {
+    .threshold = 50,
+    .hold_windows = 3,
+    .resolve_windows = 2,
+    .cooldown_ns = 5 * W,
+    .fp_raise = 10,
+    .max_raise = 25,
+};
+
+static int
+setup(void **state)
+{
+    static struct rec r;
+    memset(&r, 0, sizeof(r));
+    struct sift_alerts *a;
+    assert_int_equal(sift_alerts_new(&cfg, on_alert, &r, &a), SIFT_OK);
+    state[0] = a;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    sift_alerts_free(state[0]);
+    return 0;
+}
+
+/* Feeds scores for windows t0, t0+1, ... of series key 7. */
+static void
+feed(struct sift_alerts *a, int t0, const double *scores, int n)
+{
+    for (int i = 0; i < n; i++)
+        sift_alerts_observe(a, 7, "service=api", SIFT_ALERT_SPIKE, scores[i], 0,
+                            (int64_t)(t0 + i) * W, (int64_t)(t0 + i + 1) * W);
+}
+
+static void
+test_alerts_hold_k_windows_then_fire(void **state)
+{
+    struct sift_alerts *a = state[0];
+    const double s1[] = {60, 70, 10, 60, 60}; /* broken run: no fire */
+    feed(a, 0, s1, 5);
+    struct sift_alert al;
+    assert_int_equal(sift_alerts_get(a, 1, &al), SIFT_ENOTFOUND);
+    const double s2[] = {80}; /* third in a row: fires */
+    feed(a, 5, s2, 1);
+    assert_int_equal(sift_alerts_get(a, 1, &al), SIFT_OK);
+    assert_int_equal(al.state, SIFT_ALERT_FIRING);
+    assert_int_equal(al.n_windows, 3);
+    assert_int_equal(al.started_ns, 3 * W);
+    assert_true(al.score >= 80);
+}
+
+static void
+test_alerts_resolve_and_dedup_in_cooldown(void **state)
+{
+    struct sift_alerts *a = state[0];
+    const double fire[] = {60, 60, 60, 90}; /* fire at 2, update at 3 */
+    feed(a, 0, fire, 4);
+    const double calm[] = {10, 10}; /* resolves at window 5 */
+    feed(a, 4, calm, 2);
+    struct sift_alert al;
+    assert_int_equal(sift_alerts_get(a, 1, &al), SIFT_OK);
+    assert_int_equal(al.state, SIFT_ALERT_RESOLVED);
+    assert_int_equal(al.resolved_ns, 6 * W);
+    assert_true(al.score >= 90);
+    /* Fires again within cooldown: same alert re-opened. */
+    feed(a, 6, fire, 3);
+    assert_int_equal(sift_alerts_get(a, 1, &al), SIFT_OK);
+    assert_int_equal(al.state, SIFT_ALERT_FIRING);
+    assert_int_equal(sift_alerts_get(a, 2, &al), SIFT_ENOTFOUND);
+    feed(a, 9, calm, 2); /* resolved at 11 */
+    /* After the cooldown (11 + 5 windows), a new alert. */
+    feed(a, 20, fire, 3);
+    assert_int_equal(sift_alerts_get(a, 2, &al), SIFT_OK);
+    assert_int_equal(al.state, SIFT_ALERT_FIRING);
+}
+
+static void
+test_alerts_events_sequence(void **state)
+{
+    (void)state;
+    struct rec r;
+    memset(&r, 0, sizeof(r));
+    struct sift_alerts *a;
+    assert_int_equal(sift_alerts_new(&cfg, on_alert, &r, &a), SIFT_OK);
+    const double s[] = {60, 60, 60, 70, 65, 10, 10, 10};
+    feed(a, 0, s, 8);
+    assert_int_equal(r.n, 3);
+    assert_int_equal(r.ev[0], SIFT_ALERT_EV_FIRE);
+    assert_int_equal(r.ev[1], SIFT_ALERT_EV_UPDATE); /* peak 70 */
+    assert_int_equal(r.ev[2], SIFT_ALERT_EV_RESOLVE);
+    assert_int_equal(r.al[2].id, r.al[0].id);
+    assert_string_equal(r.al[0].series, "service=api");
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_alert_to_json(&r.al[2], &b);
+    const char *j = sift_buf_cstr(&b);
+    assert_non_null(strstr(j, "\"kind\":\"spike\""));
+    assert_non_null(strstr(j, "\"state\":\"resolved\""));
+    assert_non_null(strstr(j, "\"query\":\"service.name:\\\"api\\\"\""));
+    sift_buf_cleanup(&b);
+    sift_alerts_free(a);
+}
+
+static void
+test_alerts_false_positive_raises_bounded(void **state)
+{
+    struct sift_alerts *a = state[0];
+    const double s[] = {55, 55, 55, 0, 0};
+    feed(a, 0, s, 5);
+    assert_int_equal(sift_alerts_feedback(a, 1, SIFT_LABEL_FALSE_POSITIVE),
+                     SIFT_OK);
+    assert_true(sift_alerts_threshold(a, 7) > 59.9);
+    /* Labelling twice does not raise twice. */
+    assert_int_equal(sift_alerts_feedback(a, 1, SIFT_LABEL_FALSE_POSITIVE),
+                     SIFT_OK);
+    assert_true(sift_alerts_threshold(a, 7) < 60.1);
+    /* The same noise no longer fires (long after the cooldown). */
+    feed(a, 100, s, 5);
+    struct sift_alert al;
+    assert_int_equal(sift_alerts_get(a, 2, &al), SIFT_ENOTFOUND);
+    /* A bigger incident still fires; more FPs raise up to the bound. */
+    const double big[] = {95, 95, 95, 0, 0};
+    feed(a, 200, big, 5);
+    assert_int_equal(sift_alerts_get(a, 2, &al), SIFT_OK);
+    assert_int_equal(sift_alerts_feedback(a, 2, SIFT_LABEL_FALSE_POSITIVE),
+                     SIFT_OK);
+    feed(a, 300, big, 5);
+    assert_int_equal(sift_alerts_feedback(a, 3, SIFT_LABEL_FALSE_POSITIVE),
+                     SIFT_OK);
+    assert_true(sift_alerts_threshold(a, 7) <= 75.0 + 1e-9);
+    assert_true(sift_alerts_threshold(a, 7) >= 75.0 - 1e-9);
+    /* A true positive steps back. */
+    assert_int_equal(sift_alerts_feedback(a, 3, SIFT_LABEL_TRUE_POSITIVE),
+                     SIFT_OK);
+    assert_true(sift_alerts_threshold(a, 7) < 70);
+    assert_int_equal(sift_alerts_feedback(a, 99, SIFT_LABEL_FALSE_POSITIVE),
+                     SIFT_ENOTFOUND);
+    /* Other series keep the base threshold. */
+    assert_true(sift_alerts_threshold(a, 8) < 50.1);
+}
+
+static void
+test_alerts_hold_override_fires_at_once(void **state)
+{
+    struct sift_alerts *a = state[0];
+    sift_alerts_observe(a, 9, "service=x template=3", SIFT_ALERT_NEW_PATTERN,
+                        100, 1, 0, W);
+    struct sift_alert al;
+    assert_int_equal(sift_alerts_get(a, 1, &al), SIFT_OK);
+    assert_int_equal(al.kind, SIFT_ALERT_NEW_PATTERN);
+    assert_int_equal(al.n_windows, 1);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_alerts_hold_k_windows_then_fire,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_alerts_resolve_and_dedup_in_cooldown, setup, teardown),
+        cmocka_unit_test(test_alerts_events_sequence),
+        cmocka_unit_test_setup_teardown(
+            test_alerts_false_positive_raises_bounded, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_alerts_hold_override_fires_at_once,
+                                        setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
