@@ -214,6 +214,34 @@ const char *sift_source_label(const struct sift_source *src);
  */
 void sift_source_free(struct sift_source *src);
 
+/* ---- the standard sink (src/ingest/source_pipe.c) --------------------- */
+
+struct sift_pipeline;
+struct sift_source_pipe;
+
+/**
+ * Creates the standard sink: parse ([ingest] options of cfg, format
+ * auto) -> sift_pipeline_reject for bad messages -> sift_pipeline_submit
+ * with the source's ack_cb as durable callback.  Borrows pipeline and cfg.
+ * Returns SIFT_OK or SIFT_EINVAL (bad [ingest] options, logged).  Owned;
+ * release with sift_source_pipe_free() after every source is freed.
+ */
+int sift_source_pipe_new(struct sift_pipeline *pipeline,
+                         const struct sift_config *cfg,
+                         struct sift_source_pipe **out);
+void sift_source_pipe_free(struct sift_source_pipe *sp);
+
+/**
+ * A sift_source_deliver_cb; arg is the struct sift_source_pipe.  Returns
+ * what sift_pipeline_submit returns (SIFT_EBUSY when the store is full).
+ */
+int sift_source_pipe_deliver(void *arg, const struct sift_source_batch *batch,
+                             sift_durable_cb ack_cb, void *ack_arg);
+
+/** A sift_source_position_cb; arg is the struct sift_store. */
+int sift_source_store_position(void *arg, const char *key,
+                               struct sift_srcpos *out);
+
 /* ---- dead letters (src/ingest/dlq.c) ---------------------------------- */
 
 /**

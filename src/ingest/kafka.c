@@ -271,6 +271,7 @@ on_ack(void *arg, int rc)
     struct kbatch *b = arg;
     struct kafka_src *ks = b->ks;
     struct kpart *p = b->part;
+    int64_t seek_to;
 
     if (b->orphan) {
         /* Orphaned by a revoke or a seek-back: nothing to commit. */
@@ -296,20 +297,26 @@ on_ack(void *arg, int rc)
     SIFT_WARN("kafka: batch %s [%" PRId64 "..%" PRId64 "] not durable (%s); "
               "reading it again", p->key, b->first, b->last,
               sift_strerror(rc));
-    /* Everything from this batch on is read again: drop later batches. */
+    /*
+     * Read again from the oldest batch not yet durable (the FIFO head,
+     * which may be older than b); batches after it that still become
+     * durable turn into skip ranges.
+     */
+    seek_to = p->fl_head ? p->fl_head->first : b->first;
     b->state = KB_DONE;
     p->epoch++;
-    part_orphan_inflight(ks, p, 2);
+    part_orphan_inflight(ks, p, 2); /* may free b */
+    b = NULL;
     held_drop(ks, p);
     if (!ks->closing && !ks->stopped && p->assigned) {
         rd_kafka_topic_partition_list_t *l =
             rd_kafka_topic_partition_list_new(1);
         rd_kafka_error_t *e;
         rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset =
-            b->first;
+            seek_to;
         e = rd_kafka_seek_partitions(ks->rk, l, 0);
         if (e) {
-            SIFT_ERROR("kafka: seek %s to %" PRId64 ": %s", p->key, b->first,
+            SIFT_ERROR("kafka: seek %s to %" PRId64 ": %s", p->key, seek_to,
                        rd_kafka_error_string(e));
             rd_kafka_error_destroy(e);
         }

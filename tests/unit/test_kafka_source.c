@@ -430,5 +430,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_kafka_source_regex_topics,
                                         kfix_setup, kfix_teardown),
     };
+    if (getenv("SIFT_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("SIFT_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

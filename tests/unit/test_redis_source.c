@@ -680,5 +680,7 @@ main(void)
             rfix_teardown),
     };
     signal(SIGPIPE, SIG_IGN);
+    if (getenv("SIFT_TEST_FILTER"))
+        cmocka_set_test_filter(getenv("SIFT_TEST_FILTER"));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
