@@ -6,9 +6,8 @@ import json
 
 import pytest
 
-from ingest_helpers import KafkaMock, needs_sources, wait_total, write_config
+from ingest_helpers import KafkaMock, wait_total, write_config
 
-pytestmark = needs_sources
 
 
 @pytest.fixture
@@ -29,7 +28,7 @@ def config(tmp_path, kafka):
         "kafka": {"brokers": kafka.bootstrap, "topics": "^logs-.*",
                   "group": "sift-bb",
                   "properties": "topic.metadata.refresh.interval.ms=1000"},
-        "store": {"refresh_ms": 200},
+        "store": {"refresh": "200ms"},
     })
 
 
