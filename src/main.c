@@ -40,6 +40,7 @@
 #include "sift/ingest_api.h"
 #include "sift/pipeline.h"
 #include "sift/pool.h"
+#include "sift/query.h"
 #include "sift/source.h"
 #include "sift/store.h"
 
@@ -446,6 +447,8 @@ app_start_modules(struct sift_app *app)
     if (rc < 0)
         return rc;
     sift_admin_api_register(app->http, app->store);
+    sift_search_api_register(app->http, app->store, app->pool, app->loop,
+                             &app->cfg);
 
     struct sift_buf details = SIFT_BUF_INIT;
     ready_details(app, &details);
@@ -467,10 +470,12 @@ app_modules_idle(struct sift_app *app)
 static void
 app_stop_modules(struct sift_app *app)
 {
-    /* Sources stop reading first; the store's close then syncs the WAL
+    /* Tails and exports end first: they hold requests and the store.
+     * Sources stop reading next; the store's close then syncs the WAL
      * and runs every pending durable callback (HTTP replies, Kafka
      * commits, XACK/LREM), and only then are the sources freed, which
      * sends their last acknowledgements. */
+    sift_search_api_shutdown();
     for (size_t i = 0; i < app->n_sources; i++)
         sift_source_stop(app->sources[i]);
     if (app->store) {
