@@ -94,7 +94,7 @@ def total(s, query):
     return r.json()["total"]["value"]
 
 
-def wait_total(s, query, n, timeout=30):
+def wait_total(s, query, n, timeout=60):
     """Waits until query has n hits; then checks it stays n (no dups)."""
     deadline = time.monotonic() + timeout
     got = None

@@ -27,7 +27,8 @@ def config(tmp_path, kafka):
     return write_config(tmp_path / "siftd.conf", {
         "kafka": {"brokers": kafka.bootstrap, "topics": "^logs-.*",
                   "group": "sift-bb",
-                  "properties": "topic.metadata.refresh.interval.ms=1000"},
+                  "properties": "topic.metadata.refresh.interval.ms=1000,"
+                                "session.timeout.ms=6000,heartbeat.interval.ms=1000"},
         "store": {"refresh": "200ms"},
     })
 
