@@ -1,9 +1,676 @@
-/* siftd entry point: replaced by the foundation work (issue 2). */
+/*
+ * main.c - siftd's entry point: arguments, configuration, wiring of the
+ * modules, the loop, signals and the ordered shutdown.
+ *
+ * Start-up: parse arguments; build the configuration (defaults, then the
+ * file, then --listen/--data-dir/--set in order, then cross-key checks);
+ * create and lock the data directory; create loop, pool and HTTP server;
+ * listen; write DATA_DIR/siftd.addr; tell systemd READY=1.
+ *
+ * Shutdown (SIGTERM/SIGINT): STOPPING=1, stop accepting, let in-flight
+ * requests finish for at most server.shutdown_timeout, then stop the loop
+ * and free everything in reverse order of creation.  A second signal skips
+ * the drain.  SIGHUP rebuilds the configuration the same way as at start,
+ * applies the keys that can change live and reports the others.
+ *
+ * Exit codes: 0 clean stop, 1 start-up failure (config, data dir, port),
+ * 2 bad command line.
+ *
+ * Context: the main thread is the loop thread.
+ */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "sift/alloc.h"
+#include "sift/buf.h"
+#include "sift/clock.h"
+#include "sift/config.h"
+#include "sift/error.h"
+#include "sift/http.h"
+#include "sift/log.h"
+#include "sift/loop.h"
+#include "sift/admin_api.h"
+#include "sift/ingest_api.h"
+#include "sift/pipeline.h"
+#include "sift/pool.h"
+#include "sift/store.h"
+
+#define MAX_SETS 256
+
+struct sift_app {
+    /* command line */
+    const char *config_path;
+    const char *listen_override;
+    const char *data_dir_override;
+    const char *sets[MAX_SETS];
+    size_t n_sets;
+
+    struct sift_config cfg; /* replaced in place on reload */
+    struct sift_loop *loop;
+    struct sift_pool *pool;
+    struct sift_http *http;
+    struct sift_timer *watchdog;
+    struct sift_timer *drain;
+    int lock_fd;
+    int stopping;
+    int64_t drain_deadline_ns;
+    char bound[128];
+
+    /* ---- modules: created in app_start_modules(), stopped in
+     * app_stop_modules(), in reverse order of creation ---- */
+    struct sift_store *store;
+    struct sift_pipeline *pipeline;
+    struct sift_ingest_api *ingest_api;
+};
+
+/* ---------------------------------------------------------------------- */
+/* Configuration                                                           */
+/* ---------------------------------------------------------------------- */
+
+static void
+print_error_stderr(const char *msg, void *arg)
+{
+    (void)arg;
+    fprintf(stderr, "%s\n", msg);
+}
+
+static void
+log_error_cb(const char *msg, void *arg)
+{
+    (void)arg;
+    SIFT_ERROR("%s", msg);
+}
+
+static void
+log_warn_cb(const char *msg, void *arg)
+{
+    (void)arg;
+    SIFT_WARN("config reload: %s", msg);
+}
+
+/* Reports an override error under the option the user typed. */
+struct renamed_cb {
+    sift_config_error_cb cb;
+    const char *key;    /* "server.listen" */
+    const char *option; /* "--listen" */
+};
+
+static void
+renamed_error(const char *msg, void *arg)
+{
+    const struct renamed_cb *r = arg;
+    char prefix[64];
+    snprintf(prefix, sizeof(prefix), "--set %s:", r->key);
+    if (strncmp(msg, prefix, strlen(prefix)) == 0) {
+        struct sift_buf b = SIFT_BUF_INIT;
+        sift_buf_appendf(&b, "%s:%s", r->option, msg + strlen(prefix));
+        r->cb(sift_buf_cstr(&b), NULL);
+        sift_buf_cleanup(&b);
+        return;
+    }
+    r->cb(msg, NULL);
+}
+
+/*
+ * Builds a configuration the way start-up and reload both do.  Reports
+ * every problem through cb.  Returns SIFT_OK, SIFT_ECONFIG or -errno (the
+ * file cannot be read).  cfg is initialised either way.
+ */
+static int
+build_config(const struct sift_app *app, struct sift_config *cfg,
+             sift_config_error_cb cb)
+{
+    struct sift_buf tmp = SIFT_BUF_INIT;
+    int rc = SIFT_OK;
+
+    sift_config_init(cfg);
+    if (app->config_path != NULL) {
+        rc = sift_config_load_file(cfg, app->config_path, cb, NULL);
+        if (rc < 0 && rc != SIFT_ECONFIG)
+            return rc; /* unreadable: nothing else is worth saying */
+    }
+    if (app->listen_override != NULL) {
+        struct renamed_cb r = {cb, "server.listen", "--listen"};
+        sift_buf_reset(&tmp);
+        sift_buf_appendf(&tmp, "server.listen=%s", app->listen_override);
+        if (sift_config_set(cfg, sift_buf_cstr(&tmp), renamed_error, &r) < 0)
+            rc = SIFT_ECONFIG;
+    }
+    if (app->data_dir_override != NULL) {
+        struct renamed_cb r = {cb, "server.data_dir", "--data-dir"};
+        sift_buf_reset(&tmp);
+        sift_buf_appendf(&tmp, "server.data_dir=%s", app->data_dir_override);
+        if (sift_config_set(cfg, sift_buf_cstr(&tmp), renamed_error, &r) < 0)
+            rc = SIFT_ECONFIG;
+    }
+    for (size_t i = 0; i < app->n_sets; i++) {
+        if (sift_config_set(cfg, app->sets[i], cb, NULL) < 0)
+            rc = SIFT_ECONFIG;
+    }
+    if (rc == SIFT_OK)
+        rc = sift_config_check(cfg, cb, NULL);
+    sift_buf_cleanup(&tmp);
+    return rc;
+}
+
+static void
+apply_log_level(const struct sift_config *cfg)
+{
+    enum sift_log_level lvl;
+    if (sift_log_level_parse(cfg->log_level, &lvl) == SIFT_OK)
+        sift_log_set_level(lvl);
+}
+
+static void
+on_reload(void *arg)
+{
+    struct sift_app *app = arg;
+    struct sift_config next;
+    unsigned live = 0, restart = 0;
+
+    if (app->stopping)
+        return;
+    int rc = build_config(app, &next, log_error_cb);
+    if (rc < 0) {
+        SIFT_ERROR("config reload failed; keeping the running configuration");
+        sift_config_cleanup(&next);
+        return;
+    }
+    sift_config_diff(&app->cfg, &next, &live, &restart, log_warn_cb, NULL);
+    sift_config_keep_restart_keys(&next, &app->cfg);
+    /* Same storage, new contents: modules holding &app->cfg see it. */
+    sift_config_cleanup(&app->cfg);
+    memcpy(&app->cfg, &next, sizeof(next));
+    apply_log_level(&app->cfg);
+    sift_http_apply_config(app->http);
+    /* ---- lead: tell modules with live keys to re-read app->cfg ---- */
+    SIFT_INFO("configuration reloaded: %u key(s) applied, %u need a restart",
+              live, restart);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Data directory                                                          */
+/* ---------------------------------------------------------------------- */
+
+static int
+mkdir_p(const char *path)
+{
+    char *p = sift_xstrdup(path);
+    int rc = SIFT_OK;
+    for (char *s = p + 1; *s != '\0'; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(p, 0750) != 0 && errno != EEXIST) {
+            rc = -errno;
+            goto out;
+        }
+        *s = '/';
+    }
+    if (mkdir(p, 0750) != 0 && errno != EEXIST)
+        rc = -errno;
+out:
+    sift_free(p);
+    return rc;
+}
+
+/* Creates, checks and locks DATA_DIR; one error line on failure. */
+static int
+open_data_dir(struct sift_app *app)
+{
+    const char *dir = app->cfg.data_dir;
+    struct sift_buf path = SIFT_BUF_INIT;
+    struct stat st;
+    int rc = mkdir_p(dir);
+
+    if (rc == SIFT_OK && stat(dir, &st) != 0)
+        rc = -errno;
+    if (rc == SIFT_OK && !S_ISDIR(st.st_mode))
+        rc = -ENOTDIR;
+    if (rc == SIFT_OK && access(dir, W_OK | X_OK) != 0)
+        rc = -errno;
+    if (rc < 0) {
+        SIFT_ERROR("cannot use data directory %s: %s", dir,
+                   sift_strerror(rc));
+        goto out;
+    }
+    sift_buf_appendf(&path, "%s/siftd.lock", dir);
+    app->lock_fd = open(sift_buf_cstr(&path), O_RDWR | O_CREAT | O_CLOEXEC,
+                        0640);
+    if (app->lock_fd < 0) {
+        rc = -errno;
+        SIFT_ERROR("cannot use data directory %s: %s: %s", dir,
+                   sift_buf_cstr(&path), sift_strerror(rc));
+        goto out;
+    }
+    struct flock fl;
+    memset(&fl, 0, sizeof(fl));
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    if (fcntl(app->lock_fd, F_SETLK, &fl) != 0) {
+        rc = -errno;
+        if (rc == -EAGAIN || rc == -EACCES)
+            SIFT_ERROR("cannot use data directory %s: another siftd is "
+                       "running on it",
+                       dir);
+        else
+            SIFT_ERROR("cannot lock data directory %s: %s", dir,
+                       sift_strerror(rc));
+        goto out;
+    }
+out:
+    sift_buf_cleanup(&path);
+    return rc;
+}
+
+/* Writes DATA_DIR/siftd.addr atomically (temp file + rename). */
+static int
+write_addr_file(const struct sift_app *app)
+{
+    struct sift_buf tmp = SIFT_BUF_INIT, final = SIFT_BUF_INIT;
+    int rc = SIFT_OK;
+
+    sift_buf_appendf(&tmp, "%s/siftd.addr.tmp", app->cfg.data_dir);
+    sift_buf_appendf(&final, "%s/siftd.addr", app->cfg.data_dir);
+    FILE *f = fopen(sift_buf_cstr(&tmp), "w");
+    if (f == NULL) {
+        rc = -errno;
+        goto fail;
+    }
+    fprintf(f, "%s\n", app->bound);
+    if (fclose(f) != 0) {
+        rc = -errno;
+        goto fail;
+    }
+    if (rename(sift_buf_cstr(&tmp), sift_buf_cstr(&final)) != 0) {
+        rc = -errno;
+        goto fail;
+    }
+    goto out;
+fail:
+    SIFT_ERROR("cannot write %s: %s", sift_buf_cstr(&final),
+               sift_strerror(rc));
+out:
+    sift_buf_cleanup(&tmp);
+    sift_buf_cleanup(&final);
+    return rc;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Admin endpoints owned by main                                           */
+/* ---------------------------------------------------------------------- */
+
+static void
+on_get_config(struct sift_http_req *req, void *arg)
+{
+    struct sift_app *app = arg;
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_config_to_json(&app->cfg, &b);
+    sift_buf_putc(&b, '\n');
+    sift_http_reply_json(req, 200, &b);
+    sift_buf_cleanup(&b);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Modules (lead wires store, ingest, query and anomaly here)              */
+/* ---------------------------------------------------------------------- */
+
+/* Creates the modules after loop, pool and http exist; may register
+ * routes.  Returns SIFT_OK or a code (already logged). */
+static void
+ready_details(struct sift_app *app, struct sift_buf *out)
+{
+    const char *const *q = sift_store_quarantined(app->store);
+    sift_buf_append(out, "{\"quarantined\":[", 16);
+    for (size_t i = 0; q && q[i]; i++) {
+        if (i)
+            sift_buf_putc(out, ',');
+        sift_buf_put_json_str(out, q[i], strlen(q[i]));
+    }
+    sift_buf_append(out, "]}", 2);
+}
+
+static int
+app_start_modules(struct sift_app *app)
+{
+    /* Recovery runs inside sift_store_open(): manifest, segment checks,
+     * WAL replay.  Only after it may anything be acknowledged or served. */
+    int rc = sift_store_open(&app->cfg, app->loop, app->pool, &app->store);
+    if (rc < 0) {
+        SIFT_ERROR("cannot open the store in %s: %s", app->cfg.data_dir,
+                   sift_strerror(rc));
+        return rc;
+    }
+    sift_pipeline_new(app->store, &app->pipeline);
+    rc = sift_ingest_api_new(app->http, app->pipeline, &app->cfg,
+                             &app->ingest_api);
+    if (rc < 0)
+        return rc;
+    sift_admin_api_register(app->http, app->store);
+
+    struct sift_buf details = SIFT_BUF_INIT;
+    ready_details(app, &details);
+    sift_http_set_ready(app->http, 1, sift_buf_cstr(&details));
+    sift_buf_cleanup(&details);
+    return SIFT_OK;
+}
+
+/* Drain step: returns non-zero once modules have nothing in flight. */
+static int
+app_modules_idle(struct sift_app *app)
+{
+    (void)app;
+    /* ---- lead: pause sources, flush buffered data, ack what is durable */
+    return 1;
+}
+
+/* Stops modules (they answer or drop their pending requests). */
+static void
+app_stop_modules(struct sift_app *app)
+{
+    /* The store's close syncs the WAL and answers every pending durable
+     * callback, so requests waiting on it are replied to before the HTTP
+     * server goes away. */
+    if (app->store) {
+        sift_store_close(app->store);
+        app->store = NULL;
+    }
+    sift_ingest_api_free(app->ingest_api);
+    app->ingest_api = NULL;
+    sift_pipeline_free(app->pipeline);
+    app->pipeline = NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Signals, watchdog, drain                                                */
+/* ---------------------------------------------------------------------- */
+
+static void
+on_watchdog(void *arg)
+{
+    (void)arg;
+    sd_notify(0, "WATCHDOG=1");
+}
+
+static void
+on_drain_tick(void *arg)
+{
+    struct sift_app *app = arg;
+    size_t pending = sift_http_pending(app->http);
+    int idle = app_modules_idle(app);
+
+    if (pending == 0 && idle) {
+        sift_loop_stop(app->loop);
+        return;
+    }
+    if (sift_clock_mono_ns() >= app->drain_deadline_ns) {
+        SIFT_WARN("shutdown: server.shutdown_timeout reached with %zu "
+                  "request(s) unanswered; stopping anyway",
+                  pending);
+        sift_loop_stop(app->loop);
+    }
+}
+
+static void
+on_stop_signal(void *arg)
+{
+    struct sift_app *app = arg;
+
+    if (app->stopping) {
+        SIFT_WARN("second stop signal: skipping the drain");
+        sift_loop_stop(app->loop);
+        return;
+    }
+    app->stopping = 1;
+    sd_notify(0, "STOPPING=1");
+    sift_http_stop_accepting(app->http);
+    app->drain_deadline_ns =
+        sift_clock_mono_ns() + app->cfg.shutdown_timeout_ms * SIFT_NS_PER_MS;
+    app->drain = sift_loop_timer_new(app->loop, 20, on_drain_tick, app);
+    on_drain_tick(app);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Command line                                                            */
+/* ---------------------------------------------------------------------- */
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: siftd [OPTIONS]\n"
+            "\n"
+            "sift log daemon: ingest (Kafka, Redis, HTTP), index, search and "
+            "anomaly alerts.\n"
+            "\n"
+            "Options:\n"
+            "  -c, --config FILE        read the configuration file FILE "
+            "(INI)\n"
+            "      --check-config       validate the configuration, print OK "
+            "or every\n"
+            "                           error, and exit (0 = valid)\n"
+            "      --listen ADDR:PORT   override server.listen (port 0 = any "
+            "free port)\n"
+            "      --data-dir DIR       override server.data_dir\n"
+            "      --set SECTION.KEY=VALUE\n"
+            "                           override any key (repeatable; "
+            "applied after the\n"
+            "                           file, validated like it)\n"
+            "      --print-sample-config  print a commented config with "
+            "every key\n"
+            "      --print-config-reference  print the key reference "
+            "(Markdown)\n"
+            "  -V, --version            print the version and exit\n"
+            "  -h, --help               print this help and exit\n"
+            "\n"
+            "Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the "
+            "configuration.\n"
+            "Once listening, siftd prints \"siftd listening on http://ADDR\" "
+            "and writes\n"
+            "ADDR to DATA_DIR/siftd.addr.  Documentation: "
+            "docs/configuration.md,\n"
+            "docs/operations.md.\n");
+}
+
+enum mode { MODE_RUN, MODE_CHECK, MODE_DONE };
+
+/*
+ * Parses argv into app.  Returns the mode, or -1 after printing a usage
+ * error.  Accepts "--opt value" and "--opt=value".
+ */
+static int
+parse_args(struct sift_app *app, int argc, char **argv)
+{
+    enum mode mode = MODE_RUN;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = NULL;
+        char name[64];
+        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+        size_t nlen = eq != NULL ? (size_t)(eq - a) : strlen(a);
+        if (nlen >= sizeof(name))
+            nlen = sizeof(name) - 1;
+        memcpy(name, a, nlen);
+        name[nlen] = '\0';
+
+        int takes_value = strcmp(name, "-c") == 0 ||
+                          strcmp(name, "--config") == 0 ||
+                          strcmp(name, "--listen") == 0 ||
+                          strcmp(name, "--data-dir") == 0 ||
+                          strcmp(name, "--set") == 0 ||
+                          strcmp(name, "-s") == 0;
+        if (takes_value) {
+            if (eq != NULL) {
+                val = eq + 1;
+            } else if (i + 1 < argc) {
+                val = argv[++i];
+            } else {
+                fprintf(stderr, "siftd: option %s needs a value (see "
+                                "--help)\n",
+                        name);
+                return -1;
+            }
+        } else if (eq != NULL) {
+            fprintf(stderr, "siftd: option %s takes no value (see --help)\n",
+                    name);
+            return -1;
+        }
+
+        if (strcmp(name, "-c") == 0 || strcmp(name, "--config") == 0) {
+            app->config_path = val;
+        } else if (strcmp(name, "--listen") == 0) {
+            app->listen_override = val;
+        } else if (strcmp(name, "--data-dir") == 0) {
+            app->data_dir_override = val;
+        } else if (strcmp(name, "--set") == 0 || strcmp(name, "-s") == 0) {
+            if (app->n_sets == MAX_SETS) {
+                fprintf(stderr, "siftd: more than %d --set options\n",
+                        MAX_SETS);
+                return -1;
+            }
+            app->sets[app->n_sets++] = val;
+        } else if (strcmp(name, "--check-config") == 0) {
+            mode = MODE_CHECK;
+        } else if (strcmp(name, "-V") == 0 || strcmp(name, "--version") == 0) {
+            printf("siftd %s\n", SIFT_VERSION);
+            return MODE_DONE;
+        } else if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0) {
+            usage(stdout);
+            return MODE_DONE;
+        } else if (strcmp(name, "--print-sample-config") == 0) {
+            sift_config_dump_sample(stdout);
+            return MODE_DONE;
+        } else if (strcmp(name, "--print-config-reference") == 0) {
+            sift_config_dump_reference(stdout);
+            return MODE_DONE;
+        } else {
+            fprintf(stderr, "siftd: unknown option '%s' (see --help)\n", a);
+            return -1;
+        }
+    }
+    return (int)mode;
+}
+
+/* ---------------------------------------------------------------------- */
+/* main                                                                    */
+/* ---------------------------------------------------------------------- */
+
+static int
+run(struct sift_app *app)
+{
+    int rc = open_data_dir(app);
+    if (rc < 0)
+        return rc;
+    rc = sift_loop_new(&app->loop);
+    if (rc < 0)
+        return rc;
+    rc = sift_loop_on_signals(app->loop, on_stop_signal, on_reload, app);
+    if (rc < 0)
+        return rc;
+    rc = sift_pool_new(app->loop, (unsigned)app->cfg.workers, &app->pool);
+    if (rc < 0)
+        return rc;
+    rc = sift_http_new(app->loop, &app->cfg, &app->http);
+    if (rc < 0)
+        return rc;
+    sift_http_route(app->http, "GET", "/api/v1/config", 0, SIFT_ROLE_ADMIN,
+                    on_get_config, app);
+    /* Bind first so a busy port fails fast, before a long recovery. */
+    rc = sift_http_listen(app->http, app->cfg.listen, app->bound,
+                          sizeof(app->bound));
+    if (rc < 0)
+        return rc;
+    rc = app_start_modules(app);
+    if (rc < 0)
+        return rc;
+    rc = write_addr_file(app);
+    if (rc < 0)
+        return rc;
+
+    SIFT_INFO("siftd %s listening on http://%s (data dir %s, %u workers)",
+              SIFT_VERSION, app->bound, app->cfg.data_dir,
+              sift_pool_threads(app->pool));
+    printf("siftd listening on http://%s\n", app->bound);
+    fflush(stdout);
+
+    uint64_t wd_usec = 0;
+    if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
+        uint64_t period_ms = wd_usec / 2000;
+        app->watchdog = sift_loop_timer_new(
+            app->loop, (uint32_t)(period_ms > 0 ? period_ms : 1), on_watchdog,
+            app);
+    }
+    sd_notifyf(0, "READY=1\nSTATUS=listening on http://%s\nMAINPID=%lu",
+               app->bound, (unsigned long)getpid());
+
+    rc = sift_loop_run(app->loop);
+    SIFT_INFO("shutting down");
+    return rc;
+}
+
+static void
+shutdown_app(struct sift_app *app)
+{
+    /* Reverse order of creation; modules first so their pending requests
+     * are answered before the server goes away. */
+    if (app->http != NULL)
+        app_stop_modules(app);
+    sift_loop_timer_free(app->drain);
+    sift_loop_timer_free(app->watchdog);
+    sift_pool_free(app->pool);
+    sift_http_free(app->http);
+    if (app->loop != NULL)
+        sift_loop_run_posted(app->loop);
+    sift_loop_free(app->loop);
+    if (app->lock_fd >= 0)
+        close(app->lock_fd);
+}
 
 int
-main(void)
+main(int argc, char **argv)
 {
-    puts("siftd " SIFT_VERSION);
-    return 0;
+    struct sift_app app;
+    int exit_code = 0;
+
+    memset(&app, 0, sizeof(app));
+    app.lock_fd = -1;
+    int mode = parse_args(&app, argc, argv);
+    if (mode < 0)
+        return 2;
+    if (mode == MODE_DONE)
+        return 0;
+
+    if (mode == MODE_CHECK) {
+        int rc = build_config(&app, &app.cfg, print_error_stderr);
+        if (rc == SIFT_OK)
+            printf("OK\n");
+        sift_config_cleanup(&app.cfg);
+        return rc == SIFT_OK ? 0 : 1;
+    }
+
+    int rc = build_config(&app, &app.cfg, log_error_cb);
+    if (rc < 0) {
+        sift_config_cleanup(&app.cfg);
+        return 1;
+    }
+    apply_log_level(&app.cfg);
+    if (app.config_path != NULL)
+        SIFT_INFO("configuration loaded from %s", app.config_path);
+
+    rc = run(&app);
+    if (rc < 0)
+        exit_code = 1;
+    shutdown_app(&app);
+    sift_config_cleanup(&app.cfg);
+    if (exit_code == 0)
+        SIFT_INFO("stopped");
+    return exit_code;
 }

@@ -148,6 +148,22 @@ void sift_config_diff(const struct sift_config *old_cfg,
                       unsigned *changed_restart, sift_config_error_cb on_note,
                       void *arg);
 
+/**
+ * Cross-key checks run after the file and every --set are applied
+ * (e.g. query.default_hits <= query.max_hits).  Reports each problem as
+ * "section.key: reason".  Returns SIFT_OK or SIFT_ECONFIG.
+ */
+int sift_config_check(const struct sift_config *cfg,
+                      sift_config_error_cb on_error, void *arg);
+
+/**
+ * Reload helper: copies into new_cfg the old value of every key that
+ * cannot change while running, so the running daemon keeps it (the diff
+ * above has reported them).  Loop thread.
+ */
+void sift_config_keep_restart_keys(struct sift_config *new_cfg,
+                                   const struct sift_config *old_cfg);
+
 /** Deep copy (for reload).  dst is initialised by this call. */
 void sift_config_copy(struct sift_config *dst, const struct sift_config *src);
 
@@ -160,5 +176,19 @@ int sift_parse_bytes(const char *s, int64_t *out);
 
 /** Writes the key reference (Markdown) for docs/configuration.md. */
 void sift_config_dump_reference(FILE *out);
+
+/**
+ * Writes the sample file conf/siftd.conf: every key commented out with its
+ * default, type, range and one line of documentation.
+ */
+void sift_config_dump_sample(FILE *out);
+
+/**
+ * Appends the effective configuration as a JSON object
+ * {"section":{"key":value,...},...} to out (durations in ms, sizes in
+ * bytes).  Borrows both.
+ */
+struct sift_buf;
+void sift_config_to_json(const struct sift_config *cfg, struct sift_buf *out);
 
 #endif /* SIFT_CONFIG_H */

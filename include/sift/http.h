@@ -44,7 +44,11 @@ typedef void (*sift_http_handler_cb)(struct sift_http_req *req, void *arg);
 /** Called once when a streamed response's client disconnects. */
 typedef void (*sift_http_close_cb)(struct sift_http_req *req, void *arg);
 
-/** Creates the server (not yet listening).  Borrows cfg for its lifetime. */
+/**
+ * Creates the server (not yet listening) with GET /healthz and GET /readyz
+ * already routed.  Borrows cfg for its lifetime and reads the http.*
+ * limits from it on every request.
+ */
 int sift_http_new(struct sift_loop *loop, const struct sift_config *cfg,
                   struct sift_http **out);
 /**
@@ -54,7 +58,38 @@ int sift_http_new(struct sift_loop *loop, const struct sift_config *cfg,
  */
 int sift_http_listen(struct sift_http *http, const char *addr, char *bound,
                      size_t bound_len);
-/** Closes listeners and connections, frees.  Loop thread. */
+/**
+ * Stops accepting connections (closes the listeners) and answers any new
+ * request on open keep-alive connections with 503 "shutting_down" and
+ * Connection: close.  Requests already in flight still get their reply.
+ * /readyz reports "stopping".  Loop thread.
+ */
+void sift_http_stop_accepting(struct sift_http *http);
+
+/** Requests received and not yet answered (for the shutdown drain). */
+size_t sift_http_pending(const struct sift_http *http);
+
+/**
+ * Sets what GET /readyz answers: 503 {"status":"starting"} until ready is
+ * non-zero, then 200 {"status":"ready"}.  details_json, when not NULL, is
+ * a JSON value (copied) added as "details" to the body, e.g.
+ * {"quarantined_segments":2}.  Loop thread.
+ */
+void sift_http_set_ready(struct sift_http *http, int ready,
+                         const char *details_json);
+
+/**
+ * Re-reads the http.* limits from the config (after a SIGHUP reload):
+ * body and header sizes and the idle timeout.  Loop thread.
+ */
+void sift_http_apply_config(struct sift_http *http);
+
+/**
+ * Closes listeners and connections, frees.  Loop thread.  Every request
+ * should have been answered (see sift_http_pending()); any left are
+ * dropped with a warning and their sift_http_req pointers become invalid,
+ * so stop the modules that hold requests first.
+ */
 void sift_http_free(struct sift_http *http);
 
 /**
@@ -104,6 +139,14 @@ void sift_http_add_header(struct sift_http_req *req, const char *name,
                           const char *value);
 
 /* ---- chunked streams (tail, export) ---- */
+/**
+ * Starts a chunked reply.  on_close(req, arg) runs once, on the loop
+ * thread, if the client disconnects before sift_http_stream_end(); it may
+ * call sift_http_stream_end() itself.  Returns SIFT_OK, or SIFT_ESHUTDOWN
+ * when the client is already gone (still call sift_http_stream_end()).
+ * After a start the request must be finished with sift_http_stream_end(),
+ * never sift_http_reply().
+ */
 int sift_http_stream_start(struct sift_http_req *req, int status,
                            const char *content_type,
                            sift_http_close_cb on_close, void *arg);

@@ -39,8 +39,19 @@ void sift_loop_post(struct sift_loop *loop, sift_loop_cb fn, void *arg);
 void sift_loop_run_posted(struct sift_loop *loop);
 
 /**
- * Repeating timer: fn(arg) every period_ms on the loop thread, until
- * sift_loop_timer_free().  Loop thread only.
+ * Installs the process signal handlers on this loop: SIGTERM and SIGINT
+ * call on_stop(arg) (NULL: sift_loop_stop()), SIGHUP calls
+ * on_reload(arg) (NULL: ignored).  Callbacks run on the loop thread as
+ * ordinary callbacks.  Call once, on the one loop of the process.
+ * Returns SIFT_OK or SIFT_EINVAL.
+ */
+int sift_loop_on_signals(struct sift_loop *loop, sift_loop_cb on_stop,
+                         sift_loop_cb on_reload, void *arg);
+
+/**
+ * Repeating timer: fn(arg) every period_ms (> 0) on the loop thread,
+ * until sift_loop_timer_free().  Loop thread only.  Aborts only if
+ * libevent cannot allocate (like sift_xmalloc()).
  */
 struct sift_timer;
 struct sift_timer *sift_loop_timer_new(struct sift_loop *loop,

@@ -318,6 +318,10 @@ object(struct jwalk *w, int *ti, size_t plen, unsigned depth, bool emit)
         rc = str_value(w, key, &kname, &kl);
         if (rc)
             return rc;
+        if (kl == 0)
+            return sift__pctx_fail(w->x, SIFT_EPARSE, tok_begin(key),
+                                   "empty field name at byte %zu",
+                                   tok_begin(key));
         bool child_emit = emit;
         if (depth == 1 && !w->x->o->keep_metadata && kl == 9 &&
             memcmp(kname, "@metadata", 9) == 0)
@@ -326,7 +330,7 @@ object(struct jwalk *w, int *ti, size_t plen, unsigned depth, bool emit)
         const char *name = kname;
         size_t nl = kl;
         size_t child_plen = 0;
-        if (val->type == JSMN_OBJECT) {
+        if (val->type == JSMN_OBJECT && child_emit) {
             /* The prefix grows in place; children copy what they need. */
             size_t total = plen ? plen + 1 + kl : kl;
             if (total > w->x->o->max_field_name_bytes)
@@ -371,7 +375,7 @@ array(struct jwalk *w, int *ti, const char *name, size_t nl, unsigned depth,
     if (depth > w->x->o->max_depth)
         return too_deep(w, a);
     for (int k = 0; k < a->size && *ti + 1 + k < w->n; k++) {
-        int ty = w->t[*ti + 1 + k].type;
+        jsmntype_t ty = w->t[*ti + 1 + k].type;
         if (ty == JSMN_OBJECT || ty == JSMN_ARRAY) {
             scalars = false;
             break;

@@ -353,9 +353,10 @@ sift__pctx_add(struct sift__pctx *x, const char *name, size_t name_len,
                                o->max_fields);
     if (name_len > o->max_field_name_bytes)
         return sift__pctx_fail(x, SIFT_ELIMIT, 0,
-                               "field name \"%.32s...\" is %zu bytes, more "
+                               "field name \"%.*s...\" is %zu bytes, more "
                                "than %u",
-                               name, name_len, o->max_field_name_bytes);
+                               (int)(name_len > 32 ? 32 : name_len), name,
+                               name_len, o->max_field_name_bytes);
     if (value_len > o->max_value_bytes)
         return sift__pctx_fail(x, SIFT_ELIMIT, 0,
                                "value of field \"%.*s\" is %zu bytes, more "
@@ -479,7 +480,6 @@ apply_level(struct sift__pctx *x, struct sift_field *f)
                 low[i] = (char)(low[i] + 32);
         }
         norm = low;
-        f->value_len = f->value_len;
     } else {
         f->value_len = (uint32_t)strlen(norm);
     }

@@ -132,8 +132,7 @@ int64_t sift__parse_days_from_civil(int64_t y, unsigned m, unsigned d);
 int sift__parse_json(struct sift__pctx *x);
 int sift__parse_text(struct sift__pctx *x, bool extract_logfmt);
 int sift__parse_logfmt(struct sift__pctx *x);
-/* require_pri: the line must start with <PRI> (auto mode uses false after
- * seeing no '<' only for the strict no-PRI layouts). */
+/* Syslog with or without <PRI>; see the header comment of syslog.c. */
 int sift__parse_syslog(struct sift__pctx *x);
 /* True when the line is a syslog line without PRI that parses strictly
  * (rsyslog FileFormat, BSD "Mmm dd hh:mm:ss host tag:"). */

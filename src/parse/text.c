@@ -555,7 +555,8 @@ epoch_value(const char *s, size_t len, int64_t *ns)
         unit = 1000;
     else
         unit = 1;
-    if (ip > INT64_MAX / unit)
+    /* Room for the fraction too (it adds less than one unit). */
+    if (ip > (INT64_MAX - unit) / unit)
         return false;
     *ns = ip * unit + (frac * unit) / scale;
     return true;

@@ -278,13 +278,17 @@ test_parse_json_timestamps(void **state)
         {"{\"ts\":1715678467123456789}", INT64_C(1715678467123456789)},
         {"{\"ts\":\"1715678467\"}", INT64_C(1715678467000000000)},
         {"{\"a\":1}", RECV},
+        /* Past int64 ns (year 2262): not a timestamp. */
+        {"{\"ts\":9223372036.9999}", RECV},
+        {"{\"ts\":99999999999999999999}", RECV},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         assert_int_equal(parse(f, cases[i].json), SIFT_OK);
         if (f->ev.ts_ns != cases[i].ns)
             fail_msg("%s: %lld", cases[i].json, (long long)f->ev.ts_ns);
         assert_null(field_n(&f->ev, "@timestamp", 0));
-        assert_null(field_n(&f->ev, "_ts_error", 0));
+        if (cases[i].ns != RECV || strstr(cases[i].json, "\"a\""))
+            assert_null(field_n(&f->ev, "_ts_error", 0));
     }
     /* Unparseable: recv time, value kept, reason noted. */
     assert_int_equal(parse(f, "{\"@timestamp\":\"yesterday\"}"), SIFT_OK);
@@ -376,6 +380,15 @@ test_parse_json_metadata_extra_and_types(void **state)
     expect_field(&f->ev, "code", "503", SIFT_FT_NUMBER);
     expect_field(&f->ev, "name", "x", SIFT_FT_KEYWORD);
     expect_field(&f->ev, "port", "8080", SIFT_FT_KEYWORD);
+    f->o.keep_metadata = false;
+    f->o.max_field_name_bytes = 8;
+    recompile(f);
+    /* Ignored @metadata is not subject to the name limit. */
+    assert_int_equal(parse(f, "{\"@metadata\":{\"a_very_long_key\":{\"b\":1}},"
+                              "\"a\":1}"),
+                     SIFT_OK);
+    assert_int_equal(f->ev.n_fields, 3);
+    f->o.max_field_name_bytes = 256;
 
     struct sift_parse_error err;
     f->o.extra_fields = "novalue";
@@ -412,6 +425,8 @@ test_parse_json_invalid(void **state)
     expect_error(f, "", SIFT_EPARSE, "not an object");
     expect_error(f, "{1:2}", SIFT_EPARSE, "invalid JSON");
     expect_error(f, "{\"a\":1]", SIFT_EPARSE, "invalid JSON");
+    expect_error(f, "{\"a\":{\"\":1}}", SIFT_EPARSE,
+                 "empty field name at byte 6");
     /* A NUL byte inside the line. */
     const char nul[] = "{\"a\":\"x\0y\"}";
     assert_int_equal(sift_parse_event(&f->o, nul, sizeof(nul) - 1, RECV, f->a,

@@ -1,0 +1,60 @@
+/*
+ * admin_api.c - GET /api/v1/store: what the storage engine holds.
+ *
+ * Reads sift_store_stats() (cheap counters) on the loop thread and renders
+ * them as JSON.  Quarantined segments are listed by name so an operator
+ * sees them without reading logs.
+ */
+#include <string.h>
+
+#include "sift/admin_api.h"
+#include "sift/buf.h"
+#include "sift/http.h"
+#include "sift/store.h"
+
+void
+sift_admin_store_json(struct sift_store *store, struct sift_buf *out)
+{
+    struct sift_store_stats st;
+    sift_store_stats(store, &st);
+    sift_buf_appendf(
+        out,
+        "{\"docs\":%llu,\"docs_buffered\":%llu,"
+        "\"segments\":{\"memory\":%llu,\"disk\":%llu},"
+        "\"bytes\":{\"disk\":%llu,\"memory\":%llu,\"buffer\":%llu,"
+        "\"wal\":%llu},"
+        "\"wal_fsyncs\":%llu,\"last_fsync_ms\":%.3f,\"flushes\":%llu,"
+        "\"appends_rejected\":%llu,\"full\":%s,\"quarantined\":[",
+        (unsigned long long)st.docs, (unsigned long long)st.docs_buffered,
+        (unsigned long long)st.segments_mem,
+        (unsigned long long)st.segments_disk,
+        (unsigned long long)st.bytes_disk, (unsigned long long)st.bytes_mem,
+        (unsigned long long)st.buffer_bytes, (unsigned long long)st.wal_bytes,
+        (unsigned long long)st.wal_fsyncs, (double)st.last_fsync_ns / 1e6,
+        (unsigned long long)st.flushes,
+        (unsigned long long)st.appends_rejected,
+        sift_store_is_full(store) ? "true" : "false");
+    const char *const *q = sift_store_quarantined(store);
+    for (size_t i = 0; q && q[i]; i++) {
+        if (i)
+            sift_buf_putc(out, ',');
+        sift_buf_put_json_str(out, q[i], strlen(q[i]));
+    }
+    sift_buf_append(out, "]}", 2);
+}
+
+static void
+handle_store(struct sift_http_req *req, void *arg)
+{
+    struct sift_buf body = SIFT_BUF_INIT;
+    sift_admin_store_json(arg, &body);
+    sift_http_reply_json(req, 200, &body);
+    sift_buf_cleanup(&body);
+}
+
+void
+sift_admin_api_register(struct sift_http *http, struct sift_store *store)
+{
+    sift_http_route(http, "GET", "/api/v1/store", 0, SIFT_ROLE_READER,
+                    handle_store, store);
+}

@@ -1,0 +1,1121 @@
+/*
+ * http.c - the HTTP server on libevent's evhttp: routing, limits, body
+ * inflation, JSON replies, async replies and chunked streams.
+ *
+ * Design:
+ * - One evhttp with a generic callback; our own router matches exact
+ *   paths first, then prefixes, in registration order, then the method
+ *   (405 with Allow when only the method is wrong, 404 otherwise).  HEAD
+ *   is routed like GET (evhttp drops the body).
+ * - Every request gets a struct sift_http_req (heap) with an arena; it is
+ *   freed when the handler replies, which may be much later (async).
+ * - Client connections that sent a request get a struct http_conn, found
+ *   through a small hash keyed by the evhttp_connection pointer, with
+ *   evhttp_connection_set_closecb() pointing at it.  It counts open
+ *   connections (max_connections) and tells the pending request that its
+ *   client has gone.
+ *
+ * Client disconnect while a reply is pending (the important invariant):
+ * evhttp disables reading once a request is dispatched, so a vanished
+ * client is noticed either (a) by our 1 s sweep, which peeks the socket
+ * (recv MSG_PEEK: 0 = EOF), or (b) when a write fails.  In (b) evhttp
+ * detaches a request the user still owns from the connection and frees
+ * the connection (closecb runs); a later evhttp_send_reply() on a
+ * detached request just frees it.  When the connection is freed with the
+ * request still attached (only evhttp_free() at shutdown), libevent frees
+ * the request too; the closecb sees that (the request's connection is
+ * still set) and forgets the evhttp_request, so our late reply touches
+ * nothing freed.  Either way req->closed is set and streams get on_close
+ * once.
+ *
+ * Body limits: evhttp's own cap (max_body_bytes plus slack) stops huge
+ * uploads early with libevent's plain 413; within the slack and after
+ * gzip/zstd inflation our check answers a JSON 413.
+ *
+ * Context: loop thread only.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/util.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "sift/alloc.h"
+#include "sift/arena.h"
+#include "sift/buf.h"
+#include "sift/config.h"
+#include "sift/error.h"
+#include "sift/http.h"
+#include "sift/log.h"
+#include "sift/loop.h"
+
+#define CONN_BUCKETS 1024
+#define MAX_LISTENERS 8
+
+struct route {
+    const char *method; /* NULL = any */
+    const char *path;
+    unsigned flags;
+    enum sift_role role;
+    sift_http_handler_cb handler;
+    void *arg;
+};
+
+struct http_conn {
+    struct sift_http *http;
+    struct evhttp_connection *evcon;
+    struct sift_http_req *req; /* the request awaiting its reply, or NULL */
+    struct http_conn *next;    /* hash chain */
+};
+
+struct sift_http_req {
+    struct sift_http *http;
+    struct evhttp_request *evreq; /* NULL once libevent freed it */
+    struct http_conn *conn;       /* NULL once the connection is gone */
+    struct sift_arena *arena;
+    const struct route *route;
+    const char *method;
+    char *path;
+    struct evkeyvalq params;
+    const char *body;
+    size_t body_len;
+    char peer[64];
+    const char *principal;
+    int closed;
+    int streaming;
+    int close_notified;
+    sift_http_close_cb on_close;
+    void *close_arg;
+    struct evbuffer *chunk; /* streams: reused for each chunk */
+    struct sift_http_req *prev, *next; /* live list */
+};
+
+struct sift_http {
+    struct sift_loop *loop;
+    const struct sift_config *cfg;
+    struct evhttp *eh;
+    struct route *routes;
+    size_t n_routes, cap_routes;
+    struct http_conn *conns[CONN_BUCKETS];
+    size_t n_conns;
+    struct sift_http_req *live; /* requests awaiting a reply */
+    size_t n_live;
+    struct evhttp_bound_socket *listeners[MAX_LISTENERS];
+    size_t n_listeners;
+    struct sift_timer *sweep;
+    int draining;
+    int ready;
+    char *ready_details; /* JSON text or NULL */
+};
+
+/* ---------------------------------------------------------------------- */
+/* Connections                                                             */
+/* ---------------------------------------------------------------------- */
+
+static size_t
+conn_bucket(const struct evhttp_connection *evcon)
+{
+    uintptr_t p = (uintptr_t)evcon;
+    return (size_t)((p >> 4) ^ (p >> 14)) % CONN_BUCKETS;
+}
+
+static struct http_conn *
+conn_find(struct sift_http *http, struct evhttp_connection *evcon)
+{
+    for (struct http_conn *c = http->conns[conn_bucket(evcon)]; c != NULL;
+         c = c->next) {
+        if (c->evcon == evcon)
+            return c;
+    }
+    return NULL;
+}
+
+static void
+conn_remove(struct sift_http *http, struct http_conn *conn)
+{
+    struct http_conn **pp = &http->conns[conn_bucket(conn->evcon)];
+    while (*pp != NULL && *pp != conn)
+        pp = &(*pp)->next;
+    if (*pp == conn)
+        *pp = conn->next;
+    http->n_conns--;
+}
+
+static void notify_closed(struct sift_http *http);
+
+/* evhttp is freeing this connection (client gone, error, or shutdown). */
+static void
+on_conn_close(struct evhttp_connection *evcon, void *arg)
+{
+    struct http_conn *conn = arg;
+    struct sift_http *http = conn->http;
+    struct sift_http_req *req = conn->req;
+
+    evhttp_connection_set_closecb(evcon, NULL, NULL);
+    if (req != NULL) {
+        req->closed = 1;
+        req->conn = NULL;
+        /* Still attached: libevent frees the request with the connection.
+         * Detached (evcon NULL): we own it until our reply frees it. */
+        if (req->evreq != NULL &&
+            evhttp_request_get_connection(req->evreq) != NULL)
+            req->evreq = NULL;
+        SIFT_DEBUG("http: connection of %s %s from %s closed before the "
+                   "reply (%s)",
+                   req->method, req->path != NULL ? req->path : "?",
+                   req->peer, req->evreq != NULL ? "detached" : "freed");
+    }
+    conn_remove(http, conn);
+    sift_free(conn);
+    if (req != NULL)
+        notify_closed(http);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Request lifetime                                                        */
+/* ---------------------------------------------------------------------- */
+
+static void
+req_unlink(struct sift_http_req *req)
+{
+    struct sift_http *http = req->http;
+    if (req->prev != NULL)
+        req->prev->next = req->next;
+    else
+        http->live = req->next;
+    if (req->next != NULL)
+        req->next->prev = req->prev;
+    http->n_live--;
+}
+
+/* Forgets the request after its reply (or at shutdown). */
+static void
+req_finish(struct sift_http_req *req)
+{
+    req_unlink(req);
+    if (req->conn != NULL)
+        req->conn->req = NULL;
+    evhttp_clear_headers(&req->params);
+    if (req->chunk != NULL)
+        evbuffer_free(req->chunk);
+    sift_arena_free(req->arena);
+    sift_free(req);
+}
+
+/*
+ * Runs on_close once for each stream whose client has gone.  Restarts the
+ * scan after every callback because the callback may end (free) streams.
+ */
+static void
+notify_closed(struct sift_http *http)
+{
+    for (size_t guard = 0; guard < 100000; guard++) {
+        struct sift_http_req *r = http->live;
+        while (r != NULL &&
+               !(r->closed && r->streaming && !r->close_notified &&
+                 r->on_close != NULL))
+            r = r->next;
+        if (r == NULL)
+            return;
+        r->close_notified = 1;
+        r->on_close(r, r->close_arg);
+    }
+}
+
+/* Peeks each pending request's socket: EOF or error means the client left. */
+static void
+on_sweep(void *arg)
+{
+    struct sift_http *http = arg;
+    int any = 0;
+
+    for (struct sift_http_req *r = http->live; r != NULL; r = r->next) {
+        if (r->closed || r->conn == NULL)
+            continue;
+        struct bufferevent *bev =
+            evhttp_connection_get_bufferevent(r->conn->evcon);
+        evutil_socket_t fd = bev != NULL ? bufferevent_getfd(bev) : -1;
+        if (fd < 0)
+            continue;
+        char c;
+        ssize_t n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+                       errno != EINTR)) {
+            SIFT_DEBUG("http: client %s went away before the reply", r->peer);
+            r->closed = 1;
+            any = 1;
+        }
+    }
+    if (any)
+        notify_closed(http);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Replies                                                                 */
+/* ---------------------------------------------------------------------- */
+
+void
+sift_http_add_header(struct sift_http_req *req, const char *name,
+                     const char *value)
+{
+    if (req->evreq != NULL)
+        evhttp_add_header(evhttp_request_get_output_headers(req->evreq), name,
+                          value);
+}
+
+void
+sift_http_reply(struct sift_http_req *req, int status,
+                const char *content_type, const void *body, size_t len)
+{
+    assert(!req->streaming);
+    if (req->evreq != NULL) {
+        struct evkeyvalq *h = evhttp_request_get_output_headers(req->evreq);
+        if (content_type != NULL)
+            evhttp_add_header(h, "Content-Type", content_type);
+        if (req->http->draining)
+            evhttp_add_header(h, "Connection", "close");
+        if (len > 0)
+            evbuffer_add(evhttp_request_get_output_buffer(req->evreq), body,
+                         len);
+        /* Detached (client gone): evhttp frees the request right here. */
+        evhttp_send_reply(req->evreq, status, NULL, NULL);
+    }
+    req_finish(req);
+}
+
+void
+sift_http_reply_json(struct sift_http_req *req, int status,
+                     struct sift_buf *body)
+{
+    sift_http_reply(req, status, "application/json", body->data, body->len);
+    sift_buf_reset(body);
+}
+
+static void
+put_error_json(struct sift_buf *b, const char *type, const char *reason)
+{
+    sift_buf_append(b, "{\"error\":{\"type\":", 17);
+    sift_buf_put_json_str(b, type, strlen(type));
+    sift_buf_append(b, ",\"reason\":", 10);
+    sift_buf_put_json_str(b, reason, strlen(reason));
+    sift_buf_append(b, "}}\n", 3);
+}
+
+void
+sift_http_reply_error(struct sift_http_req *req, int status, const char *type,
+                      const char *reason_fmt, ...)
+{
+    char reason[512];
+    struct sift_buf b = SIFT_BUF_INIT;
+    va_list ap;
+
+    va_start(ap, reason_fmt);
+    vsnprintf(reason, sizeof(reason), reason_fmt, ap);
+    va_end(ap);
+    put_error_json(&b, type, reason);
+    sift_http_reply(req, status, "application/json", b.data, b.len);
+    sift_buf_cleanup(&b);
+}
+
+/* Error reply on a raw evhttp request that never became a sift_http_req. */
+static void
+raw_error(struct evhttp_request *evreq, int status, const char *type,
+          const char *reason)
+{
+    struct sift_buf b = SIFT_BUF_INIT;
+    put_error_json(&b, type, reason);
+    struct evkeyvalq *h = evhttp_request_get_output_headers(evreq);
+    evhttp_add_header(h, "Content-Type", "application/json");
+    evhttp_add_header(h, "Connection", "close");
+    evbuffer_add(evhttp_request_get_output_buffer(evreq), b.data, b.len);
+    evhttp_send_reply(evreq, status, NULL, NULL);
+    sift_buf_cleanup(&b);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Streams                                                                 */
+/* ---------------------------------------------------------------------- */
+
+int
+sift_http_stream_start(struct sift_http_req *req, int status,
+                       const char *content_type, sift_http_close_cb on_close,
+                       void *arg)
+{
+    assert(!req->streaming);
+    req->streaming = 1;
+    req->on_close = on_close;
+    req->close_arg = arg;
+    if (req->closed || req->evreq == NULL || req->conn == NULL)
+        return SIFT_ESHUTDOWN;
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req->evreq);
+    if (content_type != NULL)
+        evhttp_add_header(h, "Content-Type", content_type);
+    evhttp_send_reply_start(req->evreq, status, NULL);
+    req->chunk = evbuffer_new();
+    return req->chunk != NULL ? SIFT_OK : SIFT_ENOMEM;
+}
+
+int
+sift_http_stream_write(struct sift_http_req *req, const void *p, size_t len)
+{
+    assert(req->streaming);
+    if (req->closed || req->evreq == NULL || req->conn == NULL ||
+        req->chunk == NULL)
+        return SIFT_ESHUTDOWN;
+    if (len == 0)
+        return SIFT_OK;
+    if (evbuffer_add(req->chunk, p, len) != 0)
+        return SIFT_ENOMEM;
+    evhttp_send_reply_chunk(req->evreq, req->chunk);
+    return SIFT_OK;
+}
+
+size_t
+sift_http_stream_pending(const struct sift_http_req *req)
+{
+    if (req->conn == NULL)
+        return 0;
+    struct bufferevent *bev =
+        evhttp_connection_get_bufferevent(req->conn->evcon);
+    return bev != NULL ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
+}
+
+void
+sift_http_stream_end(struct sift_http_req *req)
+{
+    assert(req->streaming);
+    if (req->evreq != NULL && req->chunk != NULL)
+        evhttp_send_reply_end(req->evreq); /* frees a detached request */
+    else if (req->evreq != NULL)
+        evhttp_send_reply(req->evreq, HTTP_SERVUNAVAIL, NULL, NULL);
+    req_finish(req);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Accessors                                                               */
+/* ---------------------------------------------------------------------- */
+
+const char *
+sift_http_req_method(const struct sift_http_req *req)
+{
+    return req->method;
+}
+
+const char *
+sift_http_req_path(const struct sift_http_req *req)
+{
+    return req->path;
+}
+
+const char *
+sift_http_req_param(const struct sift_http_req *req, const char *name)
+{
+    return evhttp_find_header(&req->params, name);
+}
+
+const char *
+sift_http_req_header(const struct sift_http_req *req, const char *name)
+{
+    if (req->evreq == NULL)
+        return NULL;
+    return evhttp_find_header(
+        evhttp_request_get_input_headers(req->evreq), name);
+}
+
+const char *
+sift_http_req_body(const struct sift_http_req *req, size_t *len)
+{
+    *len = req->body_len;
+    return req->body != NULL ? req->body : "";
+}
+
+struct sift_arena *
+sift_http_req_arena(struct sift_http_req *req)
+{
+    return req->arena;
+}
+
+const char *
+sift_http_req_peer(const struct sift_http_req *req)
+{
+    return req->peer;
+}
+
+const char *
+sift_http_req_principal(const struct sift_http_req *req)
+{
+    return req->principal;
+}
+
+int
+sift_http_req_is_closed(const struct sift_http_req *req)
+{
+    return req->closed;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Body decoding                                                           */
+/* ---------------------------------------------------------------------- */
+
+static void
+free_buf_data(void *p)
+{
+    sift_free(p);
+}
+
+/* Inflates gzip or zlib data (several gzip members allowed). */
+SIFT_STATIC int
+inflate_gzip(const void *in, size_t in_len, size_t limit, struct sift_buf *out)
+{
+    z_stream z;
+    int rc = SIFT_OK;
+
+    memset(&z, 0, sizeof(z));
+    if (inflateInit2(&z, 15 + 32) != Z_OK)
+        return SIFT_ENOMEM;
+    const unsigned char *p = in;
+    size_t left = in_len;
+    for (;;) {
+        if (out->cap - out->len < 16384 &&
+            sift_buf_try_reserve(out, 65536) < 0) {
+            rc = SIFT_ENOMEM;
+            break;
+        }
+        unsigned take = left > UINT32_MAX ? UINT32_MAX : (unsigned)left;
+        z.next_in = (unsigned char *)(uintptr_t)p;
+        z.avail_in = take;
+        size_t room = out->cap - out->len;
+        z.next_out = (unsigned char *)out->data + out->len;
+        z.avail_out = room > UINT32_MAX ? UINT32_MAX : (unsigned)room;
+        unsigned avail_out0 = z.avail_out;
+        int zr = inflate(&z, Z_NO_FLUSH);
+        out->len += avail_out0 - z.avail_out;
+        p += take - z.avail_in;
+        left -= take - z.avail_in;
+        if (out->len > limit) {
+            rc = SIFT_ELIMIT;
+            break;
+        }
+        if (zr == Z_STREAM_END) {
+            if (left == 0)
+                break;
+            inflateReset(&z); /* next gzip member */
+            continue;
+        }
+        if (zr == Z_BUF_ERROR && left == 0) {
+            rc = SIFT_EPARSE; /* truncated */
+            break;
+        }
+        if (zr != Z_OK && zr != Z_BUF_ERROR) {
+            rc = zr == Z_MEM_ERROR ? SIFT_ENOMEM : SIFT_EPARSE;
+            break;
+        }
+    }
+    inflateEnd(&z);
+    return rc;
+}
+
+SIFT_STATIC int
+inflate_zstd(const void *in, size_t in_len, size_t limit, struct sift_buf *out)
+{
+    int rc = SIFT_OK;
+    ZSTD_DCtx *d = ZSTD_createDCtx();
+    if (d == NULL)
+        return SIFT_ENOMEM;
+    /* Bound the decoder's window memory (128 MiB). */
+    ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, 27);
+    ZSTD_inBuffer ib = {in, in_len, 0};
+    size_t last = 1;
+    while (ib.pos < ib.size || last != 0) {
+        if (out->cap - out->len < 16384 &&
+            sift_buf_try_reserve(out, 65536) < 0) {
+            rc = SIFT_ENOMEM;
+            break;
+        }
+        ZSTD_outBuffer ob = {out->data + out->len, out->cap - out->len, 0};
+        size_t in_before = ib.pos;
+        last = ZSTD_decompressStream(d, &ob, &ib);
+        if (ZSTD_isError(last)) {
+            rc = SIFT_EPARSE;
+            break;
+        }
+        out->len += ob.pos;
+        if (out->len > limit) {
+            rc = SIFT_ELIMIT;
+            break;
+        }
+        if (ib.pos == ib.size && ob.pos == 0 && ib.pos == in_before &&
+            last != 0) {
+            rc = SIFT_EPARSE; /* truncated frame */
+            break;
+        }
+    }
+    ZSTD_freeDCtx(d);
+    return rc;
+}
+
+/*
+ * Sets req->body from the request, inflating it when needed.  On failure
+ * replies with the right error and returns < 0 (the request is gone).
+ */
+static int
+load_body(struct sift_http_req *req, struct evhttp_request *evreq)
+{
+    struct sift_http *http = req->http;
+    size_t limit = (size_t)http->cfg->max_body_bytes;
+    struct evbuffer *in = evhttp_request_get_input_buffer(evreq);
+    size_t len = evbuffer_get_length(in);
+
+    if (len == 0)
+        return SIFT_OK;
+    if (len > limit) {
+        sift_http_reply_error(req, 413, "body_too_large",
+                              "request body of %zu bytes exceeds "
+                              "http.max_body_bytes (%zu)",
+                              len, limit);
+        return SIFT_ELIMIT;
+    }
+    const char *raw = (const char *)evbuffer_pullup(in, -1);
+    if (raw == NULL) {
+        sift_http_reply_error(req, 503, "out_of_memory",
+                              "cannot buffer the request body");
+        return SIFT_ENOMEM;
+    }
+    const char *enc = evhttp_find_header(
+        evhttp_request_get_input_headers(evreq), "Content-Encoding");
+    if (enc == NULL || enc[0] == '\0' || strcasecmp(enc, "identity") == 0) {
+        req->body = raw;
+        req->body_len = len;
+        return SIFT_OK;
+    }
+    struct sift_buf out = SIFT_BUF_INIT;
+    int rc;
+    if (strcasecmp(enc, "gzip") == 0 || strcasecmp(enc, "x-gzip") == 0 ||
+        strcasecmp(enc, "deflate") == 0) {
+        rc = inflate_gzip(raw, len, limit, &out);
+    } else if (strcasecmp(enc, "zstd") == 0) {
+        rc = inflate_zstd(raw, len, limit, &out);
+    } else {
+        sift_http_reply_error(req, 415, "unsupported_encoding",
+                              "Content-Encoding \"%s\" is not supported "
+                              "(use gzip, deflate or zstd)",
+                              enc);
+        return SIFT_EINVAL;
+    }
+    if (rc < 0) {
+        sift_buf_cleanup(&out);
+        if (rc == SIFT_ELIMIT)
+            sift_http_reply_error(req, 413, "body_too_large",
+                                  "decompressed body exceeds "
+                                  "http.max_body_bytes (%zu)",
+                                  limit);
+        else if (rc == SIFT_ENOMEM)
+            sift_http_reply_error(req, 503, "out_of_memory",
+                                  "cannot decompress the request body");
+        else
+            sift_http_reply_error(req, 400, "bad_encoding",
+                                  "request body is not valid %s data", enc);
+        return rc;
+    }
+    char *data = sift_buf_detach(&out, &req->body_len);
+    sift_arena_cleanup_add(req->arena, free_buf_data, data);
+    req->body = data;
+    return SIFT_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Routing                                                                 */
+/* ---------------------------------------------------------------------- */
+
+static const char *
+method_name(enum evhttp_cmd_type t)
+{
+    switch (t) {
+    case EVHTTP_REQ_GET: return "GET";
+    case EVHTTP_REQ_POST: return "POST";
+    case EVHTTP_REQ_HEAD: return "HEAD";
+    case EVHTTP_REQ_PUT: return "PUT";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+    case EVHTTP_REQ_PATCH: return "PATCH";
+    default: return "OTHER";
+    }
+}
+
+static int
+path_matches(const struct route *r, const char *path, int prefix_pass)
+{
+    if (prefix_pass)
+        return (r->flags & SIFT_ROUTE_PREFIX) &&
+               strncmp(path, r->path, strlen(r->path)) == 0;
+    return !(r->flags & SIFT_ROUTE_PREFIX) && strcmp(path, r->path) == 0;
+}
+
+static int
+method_matches(const struct route *r, const char *method)
+{
+    if (r->method == NULL)
+        return 1;
+    if (strcmp(r->method, method) == 0)
+        return 1;
+    return strcmp(method, "HEAD") == 0 && strcmp(r->method, "GET") == 0;
+}
+
+/*
+ * The single authorization hook: decides whether req may use route r and
+ * sets req->principal.  Until bearer tokens land, everyone is admin.
+ * Returns 0 to allow, or the HTTP status (401/403) to refuse with.
+ */
+static int
+authorize(struct sift_http *http, struct sift_http_req *req,
+          const struct route *r)
+{
+    (void)http;
+    (void)r;
+    req->principal = "-";
+    return 0;
+}
+
+static int
+content_type_ok(const char *ct)
+{
+    static const char *const ok[] = {"application/json",
+                                     "application/x-ndjson", "text/plain",
+                                     "application/x-www-form-urlencoded"};
+    if (ct == NULL)
+        return 1;
+    size_t n = strcspn(ct, ";");
+    while (n > 0 && ct[n - 1] == ' ')
+        n--;
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        if (strlen(ok[i]) == n && strncasecmp(ct, ok[i], n) == 0)
+            return 1;
+    }
+    return n > 5 && strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
+static void
+set_peer(struct sift_http_req *req, struct evhttp_connection *evcon)
+{
+    char *addr = NULL;
+    ev_uint16_t port = 0;
+    evhttp_connection_get_peer(evcon, &addr, &port);
+    if (addr != NULL && strchr(addr, ':') != NULL)
+        snprintf(req->peer, sizeof(req->peer), "[%s]:%u", addr, port);
+    else
+        snprintf(req->peer, sizeof(req->peer), "%s:%u",
+                 addr != NULL ? addr : "?", port);
+}
+
+static int
+count_headers(struct evkeyvalq *h)
+{
+    int n = 0;
+    struct evkeyval *kv;
+    for (kv = TAILQ_FIRST(h); kv != NULL; kv = TAILQ_NEXT(kv, next))
+        n++;
+    return n;
+}
+
+static void
+on_request(struct evhttp_request *evreq, void *arg)
+{
+    struct sift_http *http = arg;
+    struct evhttp_connection *evcon = evhttp_request_get_connection(evreq);
+    const struct sift_config *cfg = http->cfg;
+
+    if (http->draining) {
+        raw_error(evreq, 503, "shutting_down", "siftd is shutting down");
+        return;
+    }
+    struct http_conn *conn = conn_find(http, evcon);
+    if (conn == NULL) {
+        if ((int64_t)http->n_conns >= cfg->max_connections) {
+            SIFT_WARN("http: refusing a connection: %zu open "
+                      "(http.max_connections)",
+                      http->n_conns);
+            raw_error(evreq, 503, "too_many_connections",
+                      "too many open connections (http.max_connections)");
+            return;
+        }
+        conn = sift_xcalloc(1, sizeof(*conn));
+        conn->http = http;
+        conn->evcon = evcon;
+        size_t b = conn_bucket(evcon);
+        conn->next = http->conns[b];
+        http->conns[b] = conn;
+        http->n_conns++;
+        evhttp_connection_set_closecb(evcon, on_conn_close, conn);
+    }
+
+    struct sift_http_req *req = sift_xcalloc(1, sizeof(*req));
+    req->http = http;
+    req->evreq = evreq;
+    req->conn = conn;
+    req->arena = sift_arena_new(4096);
+    req->method = method_name(evhttp_request_get_command(evreq));
+    req->principal = "-";
+    TAILQ_INIT(&req->params);
+    set_peer(req, evcon);
+    conn->req = req;
+    req->next = http->live;
+    if (http->live != NULL)
+        http->live->prev = req;
+    http->live = req;
+    http->n_live++;
+
+    struct evkeyvalq *in_headers = evhttp_request_get_input_headers(evreq);
+    if (count_headers(in_headers) > cfg->max_headers) {
+        sift_http_reply_error(req, 431, "too_many_headers",
+                              "more than %lld request headers "
+                              "(http.max_headers)",
+                              (long long)cfg->max_headers);
+        return;
+    }
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(evreq);
+    const char *raw_path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+    if (raw_path == NULL || raw_path[0] == '\0')
+        raw_path = "/";
+    size_t plen = 0;
+    char *dec = evhttp_uridecode(raw_path, 0, &plen);
+    if (dec == NULL || strlen(dec) != plen) {
+        free(dec);
+        sift_http_reply_error(req, 400, "bad_request",
+                              "the request path is not valid");
+        return;
+    }
+    req->path = sift_arena_strndup(req->arena, dec, plen);
+    free(dec);
+    const char *query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+    if (query != NULL && evhttp_parse_query_str(query, &req->params) != 0) {
+        sift_http_reply_error(req, 400, "bad_request",
+                              "the query string is not valid");
+        return;
+    }
+
+    /* Exact routes first, then prefixes; then the method. */
+    const struct route *match = NULL;
+    int path_known = 0;
+    char allow[64] = "";
+    for (int pass = 0; pass < 2 && match == NULL; pass++) {
+        for (size_t i = 0; i < http->n_routes; i++) {
+            const struct route *r = &http->routes[i];
+            if (!path_matches(r, req->path, pass))
+                continue;
+            path_known = 1;
+            if (method_matches(r, req->method)) {
+                match = r;
+                break;
+            }
+            if (r->method != NULL && strstr(allow, r->method) == NULL) {
+                size_t used = strlen(allow);
+                snprintf(allow + used, sizeof(allow) - used, "%s%s",
+                         used > 0 ? ", " : "", r->method);
+            }
+        }
+        if (path_known && match == NULL)
+            break;
+    }
+    if (match == NULL) {
+        if (path_known) {
+            sift_http_add_header(req, "Allow", allow);
+            sift_http_reply_error(req, 405, "method_not_allowed",
+                                  "%s is not allowed on %s (allowed: %s)",
+                                  req->method, req->path, allow);
+        } else {
+            sift_http_reply_error(req, 404, "not_found",
+                                  "no such endpoint: %s", req->path);
+        }
+        return;
+    }
+    req->route = match;
+    int deny = authorize(http, req, match);
+    if (deny != 0) {
+        sift_http_reply_error(req, deny,
+                              deny == 401 ? "unauthorized" : "forbidden",
+                              "%s", deny == 401 ? "a valid bearer token is "
+                                                  "required"
+                                                : "the token's role does not "
+                                                  "allow this endpoint");
+        return;
+    }
+    if (!(match->flags & SIFT_ROUTE_RAW_BODY) &&
+        evbuffer_get_length(evhttp_request_get_input_buffer(evreq)) > 0 &&
+        !content_type_ok(evhttp_find_header(in_headers, "Content-Type"))) {
+        sift_http_reply_error(req, 415, "unsupported_media_type",
+                              "send the body as application/json");
+        return;
+    }
+    if (load_body(req, evreq) < 0)
+        return;
+    SIFT_DEBUG("http: %s %s from %s", req->method, req->path, req->peer);
+    match->handler(req, match->arg);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Built-in endpoints                                                      */
+/* ---------------------------------------------------------------------- */
+
+static void
+on_healthz(struct sift_http_req *req, void *arg)
+{
+    (void)arg;
+    static const char body[] = "{\"status\":\"ok\"}\n";
+    sift_http_reply(req, 200, "application/json", body, sizeof(body) - 1);
+}
+
+static void
+on_readyz(struct sift_http_req *req, void *arg)
+{
+    struct sift_http *http = arg;
+    struct sift_buf b = SIFT_BUF_INIT;
+    int ready = http->ready && !http->draining;
+
+    sift_buf_appendf(&b, "{\"status\":\"%s\"",
+                     ready           ? "ready"
+                     : http->draining ? "stopping"
+                                      : "starting");
+    if (http->ready_details != NULL)
+        sift_buf_appendf(&b, ",\"details\":%s", http->ready_details);
+    sift_buf_append(&b, "}\n", 2);
+    sift_http_reply_json(req, ready ? 200 : 503, &b);
+    sift_buf_cleanup(&b);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Server                                                                  */
+/* ---------------------------------------------------------------------- */
+
+void
+sift_http_apply_config(struct sift_http *http)
+{
+    const struct sift_config *cfg = http->cfg;
+    int64_t slack = cfg->max_body_bytes / 8;
+    if (slack < 65536)
+        slack = 65536;
+    evhttp_set_max_body_size(http->eh, (ev_ssize_t)(cfg->max_body_bytes +
+                                                    slack));
+    evhttp_set_max_headers_size(http->eh, (ev_ssize_t)cfg->max_header_bytes);
+    struct timeval tv = {(time_t)(cfg->idle_timeout_ms / 1000),
+                         (suseconds_t)(cfg->idle_timeout_ms % 1000 * 1000)};
+    evhttp_set_timeout_tv(http->eh, &tv);
+}
+
+int
+sift_http_new(struct sift_loop *loop, const struct sift_config *cfg,
+              struct sift_http **out)
+{
+    struct sift_http *http = sift_xcalloc(1, sizeof(*http));
+    http->loop = loop;
+    http->cfg = cfg;
+    http->eh = evhttp_new(sift_loop_base(loop));
+    if (http->eh == NULL) {
+        SIFT_ERROR("http: evhttp_new failed");
+        sift_free(http);
+        return SIFT_ENOMEM;
+    }
+    evhttp_set_allowed_methods(http->eh,
+                               EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+                                   EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+                                   EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+                                   EVHTTP_REQ_PATCH);
+    evhttp_set_default_content_type(http->eh, "application/json");
+    evhttp_set_gencb(http->eh, on_request, http);
+    sift_http_apply_config(http);
+    http->sweep = sift_loop_timer_new(loop, 1000, on_sweep, http);
+    sift_http_route(http, "GET", "/healthz", 0, SIFT_ROLE_NONE, on_healthz,
+                    http);
+    sift_http_route(http, "GET", "/readyz", 0, SIFT_ROLE_NONE, on_readyz,
+                    http);
+    *out = http;
+    return SIFT_OK;
+}
+
+void
+sift_http_route(struct sift_http *http, const char *method, const char *path,
+                unsigned flags, enum sift_role role,
+                sift_http_handler_cb handler, void *arg)
+{
+    if (http->n_routes == http->cap_routes) {
+        http->cap_routes = http->cap_routes ? http->cap_routes * 2 : 16;
+        http->routes = sift_xrealloc(http->routes,
+                                     http->cap_routes * sizeof(struct route));
+    }
+    struct route *r = &http->routes[http->n_routes++];
+    r->method = method;
+    r->path = path;
+    r->flags = flags;
+    r->role = role;
+    r->handler = handler;
+    r->arg = arg;
+}
+
+/* Splits "host:port" / "[v6]:port" into host and port strings. */
+static int
+split_addr(const char *addr, char *host, size_t host_len, char *port,
+           size_t port_len)
+{
+    const char *colon = strrchr(addr, ':');
+    if (colon == NULL)
+        return SIFT_EINVAL;
+    const char *h = addr;
+    size_t hl = (size_t)(colon - addr);
+    if (hl >= 2 && h[0] == '[' && h[hl - 1] == ']') {
+        h++;
+        hl -= 2;
+    }
+    if (hl >= host_len || strlen(colon + 1) >= port_len || colon[1] == '\0')
+        return SIFT_EINVAL;
+    memcpy(host, h, hl);
+    host[hl] = '\0';
+    memcpy(port, colon + 1, strlen(colon + 1) + 1);
+    return SIFT_OK;
+}
+
+int
+sift_http_listen(struct sift_http *http, const char *addr, char *bound,
+                 size_t bound_len)
+{
+    char host[256], port[16];
+    struct addrinfo hints, *ai = NULL;
+    int fd = -1, rc;
+
+    if (http->n_listeners == MAX_LISTENERS)
+        return SIFT_ELIMIT;
+    if (split_addr(addr, host, sizeof(host), port, sizeof(port)) < 0) {
+        SIFT_ERROR("cannot listen on %s: expected host:port", addr);
+        return SIFT_EINVAL;
+    }
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    int gai = getaddrinfo(host[0] != '\0' ? host : NULL, port, &hints, &ai);
+    if (gai != 0) {
+        SIFT_ERROR("cannot listen on %s: %s", addr, gai_strerror(gai));
+        return SIFT_EINVAL;
+    }
+    fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        rc = -errno;
+        goto fail;
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (ai->ai_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 511) != 0) {
+        rc = -errno;
+        goto fail;
+    }
+    struct evhttp_bound_socket *bs = evhttp_accept_socket_with_handle(http->eh,
+                                                                      fd);
+    if (bs == NULL) {
+        rc = SIFT_ENOMEM;
+        goto fail;
+    }
+    fd = -1; /* owned by evhttp now */
+    http->listeners[http->n_listeners++] = bs;
+    freeaddrinfo(ai);
+
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    char ip[INET6_ADDRSTRLEN] = "?";
+    unsigned bport = 0;
+    if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss,
+                    &sl) == 0) {
+        if (ss.ss_family == AF_INET6) {
+            struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+            inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
+            bport = ntohs(s6->sin6_port);
+        } else {
+            struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+            inet_ntop(AF_INET, &s4->sin_addr, ip, sizeof(ip));
+            bport = ntohs(s4->sin_port);
+        }
+    }
+    if (bound != NULL && bound_len > 0)
+        snprintf(bound, bound_len, ss.ss_family == AF_INET6 ? "[%s]:%u"
+                                                             : "%s:%u",
+                 ip, bport);
+    return SIFT_OK;
+fail:
+    SIFT_ERROR("cannot listen on %s: %s", addr, sift_strerror(rc));
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+    return rc;
+}
+
+void
+sift_http_stop_accepting(struct sift_http *http)
+{
+    for (size_t i = 0; i < http->n_listeners; i++)
+        evhttp_del_accept_socket(http->eh, http->listeners[i]);
+    http->n_listeners = 0;
+    http->draining = 1;
+}
+
+size_t
+sift_http_pending(const struct sift_http *http)
+{
+    return http->n_live;
+}
+
+void
+sift_http_set_ready(struct sift_http *http, int ready,
+                    const char *details_json)
+{
+    http->ready = ready;
+    sift_free(http->ready_details);
+    http->ready_details =
+        details_json != NULL ? sift_xstrdup(details_json) : NULL;
+}
+
+void
+sift_http_free(struct sift_http *http)
+{
+    if (http == NULL)
+        return;
+    if (http->n_live > 0)
+        SIFT_WARN("http: %zu requests still unanswered at shutdown",
+                  http->n_live);
+    sift_loop_timer_free(http->sweep);
+    /* Frees every connection (on_conn_close forgets attached requests). */
+    evhttp_free(http->eh);
+    while (http->live != NULL) {
+        struct sift_http_req *r = http->live;
+        if (r->evreq != NULL) {
+            /* Detached earlier; libevent no longer knows it. */
+            evhttp_request_free(r->evreq);
+            r->evreq = NULL;
+        }
+        req_finish(r);
+    }
+    for (size_t b = 0; b < CONN_BUCKETS; b++) {
+        while (http->conns[b] != NULL) {
+            struct http_conn *c = http->conns[b];
+            http->conns[b] = c->next;
+            sift_free(c);
+        }
+    }
+    sift_free(http->ready_details);
+    sift_free(http->routes);
+    sift_free(http);
+}

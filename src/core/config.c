@@ -1,0 +1,1255 @@
+/*
+ * config.c - the configuration loader: one defaults table, inih parsing,
+ * validation, --set overrides, reload diffs and the generated reference.
+ *
+ * Design: every key is one row of `keys[]` below: section, name, type,
+ * offset of its field in struct sift_config, default text, range, whether
+ * it may change on SIGHUP, and its documentation.  Defaults, the file,
+ * --set, the reload diff, docs/configuration.md and conf/siftd.conf all
+ * come from that table, so they cannot drift apart.  Default texts go
+ * through the same parser as file values, so a bad default fails the unit
+ * test that loads the defaults.
+ *
+ * The file is fed to inih one line at a time by our own reader, which
+ * counts lines (the Debian inih has no line numbers in the handler),
+ * reports syntax errors, over-long lines and unknown sections itself, and
+ * strips leading blanks so no line is ever taken as a continuation.
+ * Every problem is reported; loading never stops at the first.
+ *
+ * Invariants: string fields are always owned heap strings (never NULL)
+ * after sift_config_init(); integer fields of every type are int64_t.
+ *
+ * Context: loop thread (start-up and SIGHUP); no global state besides the
+ * constant table.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ini.h>
+
+#include "sift/alloc.h"
+#include "sift/buf.h"
+#include "sift/config.h"
+#include "sift/error.h"
+#include "core/core_int.h"
+
+enum key_type {
+    KT_STRING,
+    KT_INT,
+    KT_BOOL,
+    KT_DURATION, /* int64 milliseconds */
+    KT_BYTES,    /* int64 bytes */
+    KT_ENUM,     /* string restricted to `choices` */
+};
+
+enum key_check {
+    KC_NONE,
+    KC_HOSTPORT,       /* "host:port", port 0..65535 */
+    KC_HOSTPORT_EMPTY, /* same, or "" = off */
+    KC_URL_EMPTY,      /* "" or http(s)://... */
+};
+
+struct key_def {
+    const char *section;
+    const char *name;
+    enum key_type type;
+    size_t offset;
+    const char *def;     /* default, in file syntax */
+    int64_t min, max;    /* numbers: value range; strings: length range */
+    int reloadable;      /* 1 = applied on SIGHUP */
+    const char *choices; /* KT_ENUM: "a|b|c" */
+    enum key_check check;
+    const char *doc;
+};
+
+#define OFF(f) offsetof(struct sift_config, f)
+#define KIB INT64_C(1024)
+#define MIB (KIB * 1024)
+#define GIB (MIB * 1024)
+#define TIB (GIB * 1024)
+#define SEC INT64_C(1000)
+#define MINUTE (60 * SEC)
+#define HOUR (60 * MINUTE)
+#define DAY (24 * HOUR)
+#define STRMAX 4096 /* longest string value we accept */
+
+static const struct key_def keys[] = {
+    /* [server] */
+    {"server", "listen", KT_STRING, OFF(listen), "127.0.0.1:7700", 3, 300, 0,
+     NULL, KC_HOSTPORT,
+     "HTTP address as host:port; port 0 picks a free port (see "
+     "DATA_DIR/siftd.addr). Use 0.0.0.0 or [::] to accept remote clients."},
+    {"server", "data_dir", KT_STRING, OFF(data_dir), "./sift-data", 1, STRMAX,
+     0, NULL, KC_NONE,
+     "Directory for the WAL, segments, manifest and siftd.addr; created if "
+     "missing."},
+    {"server", "log_level", KT_ENUM, OFF(log_level), "info", 0, 0, 1,
+     "error|warn|info|debug", KC_NONE,
+     "Most verbose level written to stderr."},
+    {"server", "workers", KT_INT, OFF(workers), "0", 0, 1024, 0, NULL,
+     KC_NONE,
+     "Worker threads for queries, flushes and merges; 0 = number of CPUs."},
+    {"server", "shutdown_timeout", KT_DURATION, OFF(shutdown_timeout_ms),
+     "10s", 0, HOUR, 1, NULL, KC_NONE,
+     "How long SIGTERM waits for in-flight requests and flushes before "
+     "exiting anyway."},
+
+    /* [http] */
+    {"http", "max_body_bytes", KT_BYTES, OFF(max_body_bytes), "64MiB", KIB,
+     4 * GIB, 1, NULL, KC_NONE,
+     "Largest request body after gzip/zstd inflation; larger ones get 413."},
+    {"http", "max_line_bytes", KT_BYTES, OFF(max_line_bytes), "1MiB", 256,
+     64 * MIB, 1, NULL, KC_NONE,
+     "Largest single NDJSON or text line in an ingest body."},
+    {"http", "max_connections", KT_INT, OFF(max_connections), "1024", 1,
+     1000000, 1, NULL, KC_NONE,
+     "Open client connections; requests on connections past this get 503."},
+    {"http", "idle_timeout", KT_DURATION, OFF(idle_timeout_ms), "60s", SEC,
+     DAY, 1, NULL, KC_NONE,
+     "Idle or stalled connections are closed after this."},
+    {"http", "max_headers", KT_INT, OFF(max_headers), "100", 1, 10000, 1,
+     NULL, KC_NONE, "Most request headers; more get 431."},
+    {"http", "max_header_bytes", KT_BYTES, OFF(max_header_bytes), "64KiB",
+     KIB, 16 * MIB, 1, NULL, KC_NONE,
+     "Largest request line plus headers."},
+
+    /* [store] */
+    {"store", "wal_sync", KT_DURATION, OFF(wal_sync_ms), "100ms", 0, MINUTE,
+     0, NULL, KC_NONE,
+     "Group-commit period of the write-ahead log; 0 = fsync every batch. "
+     "Sources are acknowledged only after the fsync."},
+    {"store", "wal_file_bytes", KT_BYTES, OFF(wal_file_bytes), "64MiB", MIB,
+     16 * GIB, 0, NULL, KC_NONE, "WAL files rotate at this size."},
+    {"store", "refresh", KT_DURATION, OFF(refresh_ms), "1s", 10, HOUR, 0,
+     NULL, KC_NONE,
+     "How often buffered events become searchable (near-real-time delay)."},
+    {"store", "flush", KT_DURATION, OFF(flush_ms), "10s", 100, DAY, 0, NULL,
+     KC_NONE, "How often searchable in-memory segments are written to disk."},
+    {"store", "flush_bytes", KT_BYTES, OFF(flush_bytes), "64MiB", MIB,
+     64 * GIB, 0, NULL, KC_NONE,
+     "Flush early once this much is buffered in memory."},
+    {"store", "buffer_max_bytes", KT_BYTES, OFF(buffer_max_bytes), "256MiB",
+     MIB, TIB, 0, NULL, KC_NONE,
+     "Backpressure: past this much unflushed data, ingest pauses (HTTP 429, "
+     "Kafka/Redis stop reading)."},
+    {"store", "block_bytes", KT_BYTES, OFF(block_bytes), "64KiB", 4 * KIB,
+     16 * MIB, 0, NULL, KC_NONE,
+     "Doc-store block size before compression."},
+    {"store", "zstd_level", KT_INT, OFF(zstd_level), "3", 1, 22, 0, NULL,
+     KC_NONE, "zstd level for hot segments (warm and cold use stronger)."},
+
+    /* [ingest] */
+    {"ingest", "message_field", KT_STRING, OFF(message_field), "message", 1,
+     256, 0, NULL, KC_NONE, "Field holding the log message text."},
+    {"ingest", "timestamp_field", KT_STRING, OFF(timestamp_field),
+     "@timestamp", 1, 256, 0, NULL, KC_NONE,
+     "Field holding the event time (\"timestamp\" and \"ts\" are also "
+     "tried)."},
+    {"ingest", "service_field", KT_STRING, OFF(service_field),
+     "service.name", 1, 256, 0, NULL, KC_NONE,
+     "Field naming the emitting service (anomaly series key)."},
+    {"ingest", "dlq_path", KT_STRING, OFF(dlq_path), "", 0, STRMAX, 0, NULL,
+     KC_NONE,
+     "Dead-letter file for rejected input; empty = DATA_DIR/dlq.ndjson."},
+    {"ingest", "max_fields", KT_INT, OFF(max_fields), "1000", 1, 100000, 0,
+     NULL, KC_NONE, "Most fields per event; events with more are rejected."},
+    {"ingest", "max_field_name_bytes", KT_BYTES, OFF(max_field_name_bytes),
+     "256", 1, 64 * KIB, 0, NULL, KC_NONE,
+     "Longest (dotted) field name."},
+    {"ingest", "max_value_bytes", KT_BYTES, OFF(max_value_bytes), "1MiB", 1,
+     64 * MIB, 0, NULL, KC_NONE, "Longest single field value."},
+    {"ingest", "max_depth", KT_INT, OFF(max_depth), "20", 1, 1000, 0, NULL,
+     KC_NONE, "Deepest JSON nesting accepted."},
+    {"ingest", "text_fields", KT_STRING, OFF(text_fields), "", 0, STRMAX, 0,
+     NULL, KC_NONE,
+     "Comma list of extra fields indexed as tokenized text (the message "
+     "field always is)."},
+    {"ingest", "keyword_fields", KT_STRING, OFF(keyword_fields), "", 0,
+     STRMAX, 0, NULL, KC_NONE,
+     "Comma list of fields always indexed as exact keywords."},
+    {"ingest", "numeric_fields", KT_STRING, OFF(numeric_fields), "", 0,
+     STRMAX, 0, NULL, KC_NONE,
+     "Comma list of fields always indexed as numbers."},
+
+    /* [query] */
+    {"query", "max_query_bytes", KT_BYTES, OFF(max_query_bytes), "64KiB", 16,
+     16 * MIB, 1, NULL, KC_NONE, "Longest query string."},
+    {"query", "max_expansion", KT_INT, OFF(max_expansion), "10000", 1,
+     10000000, 1, NULL, KC_NONE,
+     "Most terms one wildcard or regex may expand to."},
+    {"query", "timeout", KT_DURATION, OFF(query_timeout_ms), "30s", 10, HOUR,
+     1, NULL, KC_NONE, "Queries running longer are cancelled (504)."},
+    {"query", "max_concurrent", KT_INT, OFF(max_concurrent_queries), "16", 1,
+     10000, 1, NULL, KC_NONE, "Queries running at once; more get 429."},
+    {"query", "max_hits", KT_INT, OFF(max_hits), "10000", 1, 1000000, 1,
+     NULL, KC_NONE, "Largest page of hits a query may ask for."},
+    {"query", "default_hits", KT_INT, OFF(default_hits), "100", 1, 1000000,
+     1, NULL, KC_NONE, "Hits per page when the query does not say."},
+    {"query", "max_tail_subscribers", KT_INT, OFF(max_tail_subscribers), "64",
+     0, 10000, 1, NULL, KC_NONE, "Live-tail streams open at once."},
+    {"query", "tail_buffer_bytes", KT_BYTES, OFF(tail_buffer_bytes), "1MiB",
+     4 * KIB, GIB, 1, NULL, KC_NONE,
+     "Unsent bytes per tail stream before the slow client is dropped."},
+
+    /* [kafka] */
+    {"kafka", "brokers", KT_STRING, OFF(kafka_brokers), "", 0, STRMAX, 0,
+     NULL, KC_NONE,
+     "Comma list of bootstrap brokers (host:port); empty = Kafka off."},
+    {"kafka", "topics", KT_STRING, OFF(kafka_topics), "", 0, STRMAX, 0, NULL,
+     KC_NONE, "Comma list of topics; \"^regex\" subscribes by pattern."},
+    {"kafka", "group", KT_STRING, OFF(kafka_group), "sift", 1, 255, 0, NULL,
+     KC_NONE,
+     "Consumer group; nodes sharing it split the partitions."},
+    {"kafka", "properties", KT_STRING, OFF(kafka_properties), "", 0, STRMAX,
+     0, NULL, KC_NONE,
+     "Extra librdkafka properties as k=v,k=v (e.g. security.protocol=ssl)."},
+
+    /* [redis] */
+    {"redis", "address", KT_STRING, OFF(redis_address), "", 0, 300, 0, NULL,
+     KC_HOSTPORT_EMPTY, "Redis server as host:port; empty = Redis off."},
+    {"redis", "streams", KT_STRING, OFF(redis_streams), "", 0, STRMAX, 0,
+     NULL, KC_NONE, "Comma list of streams read with XREADGROUP."},
+    {"redis", "lists", KT_STRING, OFF(redis_lists), "", 0, STRMAX, 0, NULL,
+     KC_NONE, "Comma list of lists popped (reliable-queue pattern)."},
+    {"redis", "group", KT_STRING, OFF(redis_group), "sift", 1, 255, 0, NULL,
+     KC_NONE, "Consumer group for the streams (created if missing)."},
+    {"redis", "consumer", KT_STRING, OFF(redis_consumer), "", 0, 255, 0, NULL,
+     KC_NONE, "Consumer name in the group; empty = the host name."},
+    {"redis", "field", KT_STRING, OFF(redis_field), "message", 1, 255, 0,
+     NULL, KC_NONE, "Stream entry field holding the event."},
+
+    /* [anomaly] */
+    {"anomaly", "window", KT_DURATION, OFF(anomaly_window_ms), "10s", SEC,
+     HOUR, 0, NULL, KC_NONE, "Counting window of the detector."},
+    {"anomaly", "ring_size", KT_INT, OFF(anomaly_ring_size), "65536", 1024,
+     16777216, 0, NULL, KC_NONE,
+     "Records queued from ingest to the detector; overflow is dropped and "
+     "counted."},
+    {"anomaly", "threshold", KT_INT, OFF(anomaly_threshold), "80", 0, 100, 0,
+     NULL, KC_NONE, "Score (0-100) above which a series is anomalous."},
+    {"anomaly", "hold_windows", KT_INT, OFF(anomaly_hold_windows), "2", 1,
+     100, 0, NULL, KC_NONE,
+     "Consecutive windows over the threshold before an alert fires."},
+    {"anomaly", "warmup_windows", KT_INT, OFF(anomaly_warmup_windows), "30",
+     0, 100000, 0, NULL, KC_NONE,
+     "Windows a new series is observed before it may alert."},
+    {"anomaly", "cooldown", KT_DURATION, OFF(anomaly_cooldown_ms), "5m", 0,
+     DAY, 0, NULL, KC_NONE, "Quiet time after an alert for the same series."},
+    {"anomaly", "max_templates", KT_INT, OFF(max_templates), "10000", 10,
+     10000000, 0, NULL, KC_NONE, "Most log templates the miner keeps."},
+
+    /* [alerts] */
+    {"alerts", "webhook_url", KT_STRING, OFF(alert_webhook_url), "", 0,
+     STRMAX, 0, NULL, KC_URL_EMPTY,
+     "http(s) URL each alert is POSTed to as JSON; empty = off."},
+    {"alerts", "redis_channel", KT_STRING, OFF(alert_redis_channel), "", 0,
+     255, 0, NULL, KC_NONE, "Redis channel alerts are PUBLISHed to."},
+    {"alerts", "redis_stream", KT_STRING, OFF(alert_redis_stream), "", 0, 255,
+     0, NULL, KC_NONE, "Redis stream alerts are XADDed to."},
+    {"alerts", "kafka_topic", KT_STRING, OFF(alert_kafka_topic), "", 0, 255,
+     0, NULL, KC_NONE, "Kafka topic alerts are produced to."},
+
+    /* [tiers] */
+    {"tiers", "hot_max_age", KT_DURATION, OFF(hot_max_age_ms), "1h", MINUTE,
+     36500 * DAY, 1, NULL, KC_NONE,
+     "Segments older than this are merged into the warm tier."},
+    {"tiers", "warm_max_age", KT_DURATION, OFF(warm_max_age_ms), "7d", MINUTE,
+     36500 * DAY, 1, NULL, KC_NONE,
+     "Segments older than this move to the cold tier."},
+    {"tiers", "retention", KT_DURATION, OFF(retention_ms), "30d", MINUTE,
+     36500 * DAY, 1, NULL, KC_NONE, "Data older than this is deleted."},
+    {"tiers", "max_disk_bytes", KT_BYTES, OFF(max_disk_bytes), "0", 0,
+     INT64_C(1) << 60, 1, NULL, KC_NONE,
+     "Delete oldest segments past this total size; 0 = no cap."},
+    {"tiers", "cold_path", KT_STRING, OFF(cold_path), "", 0, STRMAX, 0, NULL,
+     KC_NONE, "Directory of the cold tier; empty = DATA_DIR/cold."},
+};
+
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+static const char *const sections[] = {"server", "http",    "store",
+                                       "ingest", "query",   "kafka",
+                                       "redis",  "anomaly", "alerts",
+                                       "tiers"};
+#define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
+
+static char **
+str_field(struct sift_config *cfg, const struct key_def *k)
+{
+    return (char **)(void *)((char *)cfg + k->offset);
+}
+
+static const char *
+str_field_c(const struct sift_config *cfg, const struct key_def *k)
+{
+    return *(char *const *)(const void *)((const char *)cfg + k->offset);
+}
+
+static int64_t *
+int_field(struct sift_config *cfg, const struct key_def *k)
+{
+    return (int64_t *)(void *)((char *)cfg + k->offset);
+}
+
+static int64_t
+int_field_c(const struct sift_config *cfg, const struct key_def *k)
+{
+    return *(const int64_t *)(const void *)((const char *)cfg + k->offset);
+}
+
+static int
+is_string_type(enum key_type t)
+{
+    return t == KT_STRING || t == KT_ENUM;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Number parsing                                                          */
+/* ---------------------------------------------------------------------- */
+
+/* Parses a non-negative decimal prefix; *end points past it. */
+static int
+parse_count(const char *s, int64_t *out, const char **end)
+{
+    const char *p = s;
+    int64_t v = 0;
+
+    while (*p == ' ' || *p == '\t')
+        p++;
+    if (*p < '0' || *p > '9')
+        return SIFT_EINVAL;
+    while (*p >= '0' && *p <= '9') {
+        int d = *p - '0';
+        if (v > (INT64_MAX - d) / 10)
+            return SIFT_EINVAL;
+        v = v * 10 + d;
+        p++;
+    }
+    while (*p == ' ' || *p == '\t')
+        p++;
+    *out = v;
+    *end = p;
+    return SIFT_OK;
+}
+
+static int
+scale(int64_t v, int64_t mul, int64_t *out)
+{
+    if (mul != 0 && v > INT64_MAX / mul)
+        return SIFT_EINVAL;
+    *out = v * mul;
+    return SIFT_OK;
+}
+
+int
+sift_parse_duration_ms(const char *s, int64_t *out)
+{
+    static const struct {
+        const char *unit;
+        int64_t ms;
+    } units[] = {{"", 1},           {"ms", 1},        {"s", SEC},
+                 {"m", MINUTE},     {"h", HOUR},      {"d", DAY},
+                 {"sec", SEC},      {"min", MINUTE}};
+    const char *end;
+    int64_t v;
+
+    if (s == NULL || parse_count(s, &v, &end) < 0)
+        return SIFT_EINVAL;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        size_t n = strlen(units[i].unit);
+        if (strncmp(end, units[i].unit, n) != 0)
+            continue;
+        const char *rest = end + n;
+        while (*rest == ' ' || *rest == '\t')
+            rest++;
+        if (*rest != '\0')
+            continue;
+        return scale(v, units[i].ms, out);
+    }
+    return SIFT_EINVAL;
+}
+
+int
+sift_parse_bytes(const char *s, int64_t *out)
+{
+    static const struct {
+        const char *unit;
+        int64_t mul;
+    } units[] = {{"", 1},
+                 {"b", 1},
+                 {"kib", KIB},
+                 {"mib", MIB},
+                 {"gib", GIB},
+                 {"tib", TIB},
+                 {"k", KIB},
+                 {"m", MIB},
+                 {"g", GIB},
+                 {"kb", 1000},
+                 {"mb", 1000000},
+                 {"gb", 1000000000},
+                 {"tb", INT64_C(1000000000000)}};
+    const char *end;
+    int64_t v;
+
+    if (s == NULL || parse_count(s, &v, &end) < 0)
+        return SIFT_EINVAL;
+    size_t n = strlen(end);
+    while (n > 0 && (end[n - 1] == ' ' || end[n - 1] == '\t'))
+        n--;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strlen(units[i].unit) == n &&
+            strncasecmp(end, units[i].unit, n) == 0)
+            return scale(v, units[i].mul, out);
+    }
+    return SIFT_EINVAL;
+}
+
+SIFT_STATIC int
+parse_bool(const char *s, int64_t *out)
+{
+    static const char *const yes[] = {"1", "true", "yes", "on"};
+    static const char *const no[] = {"0", "false", "no", "off"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(s, yes[i]) == 0) {
+            *out = 1;
+            return SIFT_OK;
+        }
+        if (strcasecmp(s, no[i]) == 0) {
+            *out = 0;
+            return SIFT_OK;
+        }
+    }
+    return SIFT_EINVAL;
+}
+
+static int
+parse_int(const char *s, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno != 0 || end == s)
+        return SIFT_EINVAL;
+    while (*end == ' ' || *end == '\t')
+        end++;
+    if (*end != '\0')
+        return SIFT_EINVAL;
+    *out = (int64_t)v;
+    return SIFT_OK;
+}
+
+/* Renders a value of the key's type in the shortest exact file syntax. */
+static void
+format_number(enum key_type t, int64_t v, char *out, size_t len)
+{
+    if (t == KT_DURATION) {
+        if (v == 0) {
+            snprintf(out, len, "0");
+            return;
+        }
+        static const struct {
+            int64_t ms;
+            const char *u;
+        } u[] = {{DAY, "d"}, {HOUR, "h"}, {MINUTE, "m"}, {SEC, "s"}};
+        for (size_t i = 0; i < 4; i++) {
+            if (v != 0 && v % u[i].ms == 0) {
+                snprintf(out, len, "%" PRId64 "%s", v / u[i].ms, u[i].u);
+                return;
+            }
+        }
+        snprintf(out, len, "%" PRId64 "ms", v);
+    } else if (t == KT_BYTES) {
+        static const struct {
+            int64_t b;
+            const char *u;
+        } u[] = {{TIB, "TiB"}, {GIB, "GiB"}, {MIB, "MiB"}, {KIB, "KiB"}};
+        for (size_t i = 0; i < 4; i++) {
+            if (v != 0 && v % u[i].b == 0) {
+                snprintf(out, len, "%" PRId64 "%s", v / u[i].b, u[i].u);
+                return;
+            }
+        }
+        snprintf(out, len, "%" PRId64, v);
+    } else if (t == KT_BOOL) {
+        snprintf(out, len, "%s", v ? "true" : "false");
+    } else {
+        snprintf(out, len, "%" PRId64, v);
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Validation of one value                                                 */
+/* ---------------------------------------------------------------------- */
+
+static int
+check_hostport(const char *v, char *why, size_t why_len)
+{
+    const char *colon = strrchr(v, ':');
+    if (colon == NULL || colon == v) {
+        snprintf(why, why_len, "expected host:port, got \"%s\"", v);
+        return SIFT_EINVAL;
+    }
+    if (v[0] == '[' && colon[-1] != ']') {
+        snprintf(why, why_len, "expected [ipv6]:port, got \"%s\"", v);
+        return SIFT_EINVAL;
+    }
+    int64_t port;
+    if (parse_int(colon + 1, &port) < 0 || port < 0 || port > 65535 ||
+        colon[1] == '\0' || colon[1] == ' ') {
+        snprintf(why, why_len, "port must be a number 0-65535, got \"%s\"", v);
+        return SIFT_EINVAL;
+    }
+    return SIFT_OK;
+}
+
+/*
+ * Parses value for key k into cfg.  On failure writes the reason into why
+ * and leaves cfg unchanged.
+ */
+static int
+apply_value(struct sift_config *cfg, const struct key_def *k,
+            const char *value, char *why, size_t why_len)
+{
+    char a[32], b[32];
+    int64_t v = 0;
+    int rc;
+
+    if (is_string_type(k->type)) {
+        size_t len = strlen(value);
+        if (k->type == KT_ENUM) {
+            size_t n = strlen(value);
+            const char *c = k->choices;
+            int found = 0;
+            while (*c != '\0' && !found) {
+                size_t m = strcspn(c, "|");
+                found = m == n && n > 0 && strncmp(c, value, n) == 0;
+                c += m;
+                if (*c == '|')
+                    c++;
+            }
+            if (!found) {
+                snprintf(why, why_len, "must be one of %s, got \"%s\"",
+                         k->choices, value);
+                return SIFT_EINVAL;
+            }
+        } else if ((int64_t)len < k->min) {
+            snprintf(why, why_len, "must not be empty");
+            return SIFT_EINVAL;
+        } else if ((int64_t)len > k->max) {
+            snprintf(why, why_len, "longer than %" PRId64 " bytes", k->max);
+            return SIFT_EINVAL;
+        }
+        if (k->check == KC_HOSTPORT ||
+            (k->check == KC_HOSTPORT_EMPTY && len > 0)) {
+            if (check_hostport(value, why, why_len) < 0)
+                return SIFT_EINVAL;
+        }
+        if (k->check == KC_URL_EMPTY && len > 0 &&
+            strncmp(value, "http://", 7) != 0 &&
+            strncmp(value, "https://", 8) != 0) {
+            snprintf(why, why_len, "must start with http:// or https://");
+            return SIFT_EINVAL;
+        }
+        char **f = str_field(cfg, k);
+        sift_free(*f);
+        *f = sift_xstrdup(value);
+        return SIFT_OK;
+    }
+
+    switch (k->type) {
+    case KT_INT:
+        rc = parse_int(value, &v);
+        if (rc < 0)
+            snprintf(why, why_len, "expected an integer, got \"%s\"", value);
+        break;
+    case KT_BOOL:
+        rc = parse_bool(value, &v);
+        if (rc < 0)
+            snprintf(why, why_len, "expected true or false, got \"%s\"",
+                     value);
+        break;
+    case KT_DURATION:
+        rc = sift_parse_duration_ms(value, &v);
+        if (rc < 0)
+            snprintf(why, why_len,
+                     "expected a duration like 250ms, 10s, 5m, 2h or 7d, "
+                     "got \"%s\"",
+                     value);
+        break;
+    case KT_BYTES:
+        rc = sift_parse_bytes(value, &v);
+        if (rc < 0)
+            snprintf(why, why_len,
+                     "expected a size like 512, 64KiB, 16MiB or 2GiB, got "
+                     "\"%s\"",
+                     value);
+        break;
+    default:
+        rc = SIFT_EINVAL;
+        snprintf(why, why_len, "internal: bad key type");
+        break;
+    }
+    if (rc < 0)
+        return rc;
+    if (k->type != KT_BOOL && (v < k->min || v > k->max)) {
+        format_number(k->type, k->min, a, sizeof(a));
+        format_number(k->type, k->max, b, sizeof(b));
+        snprintf(why, why_len, "%s is out of range (%s to %s)", value, a, b);
+        return SIFT_EINVAL;
+    }
+    *int_field(cfg, k) = v;
+    return SIFT_OK;
+}
+
+static const struct key_def *
+find_key(const char *section, const char *name)
+{
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (strcmp(keys[i].section, section) == 0 &&
+            strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    }
+    return NULL;
+}
+
+static int
+section_known(const char *section)
+{
+    for (size_t i = 0; i < N_SECTIONS; i++) {
+        if (strcmp(sections[i], section) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static void
+report(sift_config_error_cb cb, void *arg, const char *fmt, ...)
+{
+    struct sift_config_error e;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e.msg, sizeof(e.msg), fmt, ap);
+    va_end(ap);
+    if (cb != NULL)
+        cb(e.msg, arg);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Init, cleanup, copy                                                     */
+/* ---------------------------------------------------------------------- */
+
+void
+sift_config_init(struct sift_config *cfg)
+{
+    char why[256];
+
+    memset(cfg, 0, sizeof(*cfg));
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (is_string_type(keys[i].type))
+            *str_field(cfg, &keys[i]) = sift_xstrdup(keys[i].def);
+    }
+    for (size_t i = 0; i < N_KEYS; i++) {
+        /* A default that fails its own validation is a programming error;
+         * test_config_defaults_valid catches it before release. */
+        int rc = apply_value(cfg, &keys[i], keys[i].def, why, sizeof(why));
+        assert(rc == SIFT_OK);
+        (void)rc;
+    }
+}
+
+void
+sift_config_cleanup(struct sift_config *cfg)
+{
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (is_string_type(keys[i].type)) {
+            char **f = str_field(cfg, &keys[i]);
+            sift_free(*f);
+            *f = NULL;
+        }
+    }
+    sift_free(cfg->source_path);
+    cfg->source_path = NULL;
+}
+
+void
+sift_config_copy(struct sift_config *dst, const struct sift_config *src)
+{
+    memcpy(dst, src, sizeof(*dst));
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (is_string_type(keys[i].type)) {
+            const char *s = str_field_c(src, &keys[i]);
+            *str_field(dst, &keys[i]) = sift_xstrdup(s != NULL ? s : "");
+        }
+    }
+    dst->source_path =
+        src->source_path != NULL ? sift_xstrdup(src->source_path) : NULL;
+}
+
+/* ---------------------------------------------------------------------- */
+/* File loading                                                            */
+/* ---------------------------------------------------------------------- */
+
+struct load_ctx {
+    struct sift_config *cfg;
+    const char *path;
+    sift_config_error_cb on_error;
+    void *arg;
+    const char *text; /* whole file, NUL-terminated */
+    size_t pos;
+    int lineno;        /* line last handed to inih */
+    int section_ok;    /* the current section is known */
+    char section[64];  /* current section, for lines we parse ourselves */
+    int n_errors;
+};
+
+/* Reports "path:line: what[: why]" and counts it. */
+static void
+load_error(struct load_ctx *c, int line, const char *what, const char *why)
+{
+    report(c->on_error, c->arg, "%s:%d: %s%s%s", c->path, line, what,
+           why != NULL ? ": " : "", why != NULL ? why : "");
+    c->n_errors++;
+}
+
+static int on_pair(void *user, const char *section, const char *name,
+                   const char *value);
+
+/* Handles a line too long for inih: "key = value [; comment]". */
+static void
+long_line(struct load_ctx *c, const char *p, size_t len)
+{
+    if (p[0] == ';' || p[0] == '#')
+        return;
+    if (p[0] == '[') {
+        load_error(c, c->lineno, "section header too long", NULL);
+        return;
+    }
+    char *line = sift_xstrndup(p, len);
+    char *eq = strpbrk(line, "=:");
+    if (eq == NULL) {
+        load_error(c, c->lineno, "expected 'key = value'", NULL);
+        goto out;
+    }
+    char *name_end = eq;
+    while (name_end > line && (name_end[-1] == ' ' || name_end[-1] == '\t'))
+        name_end--;
+    *name_end = '\0';
+    char *value = eq + 1;
+    while (*value == ' ' || *value == '\t')
+        value++;
+    char *comment = strstr(value, " ;");
+    if (comment == NULL)
+        comment = strstr(value, "\t;");
+    if (comment != NULL) {
+        *comment = '\0';
+        size_t vlen = strlen(value);
+        while (vlen > 0 && (value[vlen - 1] == ' ' || value[vlen - 1] == '\t'))
+            value[--vlen] = '\0';
+    }
+    on_pair(c, c->section, line, value);
+out:
+    sift_free(line);
+}
+
+/*
+ * Our ini_reader: hands inih one line at a time so c->lineno is the line
+ * the handler is about to see, and checks what inih would only count.
+ */
+static char *
+read_line(char *str, int num, void *stream)
+{
+    struct load_ctx *c = stream;
+    const char *p = c->text + c->pos;
+
+    if (*p == '\0')
+        return NULL;
+    size_t len = strcspn(p, "\n");
+    c->pos += len + (p[len] == '\n');
+    c->lineno++;
+
+    /* Leading blanks are not significant in our files; stripping them
+     * keeps inih from treating an indented key as a continuation. */
+    while (len > 0 && (*p == ' ' || *p == '\t')) {
+        p++;
+        len--;
+    }
+    size_t trimmed = len;
+    while (trimmed > 0 && (p[trimmed - 1] == '\r' || p[trimmed - 1] == ' ' ||
+                           p[trimmed - 1] == '\t'))
+        trimmed--;
+
+    if (trimmed + 2 > (size_t)num) {
+        /* inih's line buffer is small (200 bytes in Debian's build);
+         * long values such as kafka.properties are split here. */
+        long_line(c, p, trimmed);
+        str[0] = '\n';
+        str[1] = '\0';
+        return str;
+    }
+    if (trimmed > 0 && p[0] != ';' && p[0] != '#') {
+        if (p[0] == '[') {
+            const char *close = memchr(p, ']', trimmed);
+            if (close == NULL) {
+                load_error(c, c->lineno, "missing ']' in section header", NULL);
+                trimmed = 0;
+            } else {
+                char name[64];
+                size_t n = (size_t)(close - p - 1);
+                if (n >= sizeof(name))
+                    n = sizeof(name) - 1;
+                memcpy(name, p + 1, n);
+                name[n] = '\0';
+                c->section_ok = section_known(name);
+                memcpy(c->section, name, n + 1);
+                if (!c->section_ok)
+                {
+                    char what[80];
+                    snprintf(what, sizeof(what), "[%s]", name);
+                    load_error(c, c->lineno, what, "unknown section");
+                }
+            }
+        } else if (memchr(p, '=', trimmed) == NULL &&
+                   memchr(p, ':', trimmed) == NULL) {
+            load_error(c, c->lineno, "expected 'key = value'", NULL);
+            trimmed = 0;
+        }
+    }
+    memcpy(str, p, trimmed);
+    str[trimmed] = '\n';
+    str[trimmed + 1] = '\0';
+    return str;
+}
+
+static int
+on_pair(void *user, const char *section, const char *name, const char *value)
+{
+    struct load_ctx *c = user;
+    char why[200], what[200];
+
+    if (section[0] == '\0') {
+        load_error(c, c->lineno, name, "key outside of any [section]");
+        return 1;
+    }
+    if (!c->section_ok)
+        return 1; /* the section header was already reported */
+    const struct key_def *k = find_key(section, name);
+    if (k == NULL) {
+        snprintf(what, sizeof(what), "%s.%s", section, name);
+        load_error(c, c->lineno, what, "unknown key");
+        return 1;
+    }
+    if (apply_value(c->cfg, k, value, why, sizeof(why)) < 0) {
+        snprintf(what, sizeof(what), "%s.%s", section, name);
+        load_error(c, c->lineno, what, why);
+    }
+    return 1;
+}
+
+int
+sift__config_load_buffer(struct sift_config *cfg, const char *name,
+                         const char *text, size_t len,
+                         sift_config_error_cb on_error, void *arg)
+{
+    struct load_ctx c;
+
+    if (memchr(text, '\0', len) != NULL) {
+        report(on_error, arg, "%s: config file contains a NUL byte", name);
+        return SIFT_ECONFIG;
+    }
+    char *copy = sift_xstrndup(text, len);
+    memset(&c, 0, sizeof(c));
+    c.cfg = cfg;
+    c.path = name;
+    c.on_error = on_error;
+    c.arg = arg;
+    c.text = copy;
+    c.section_ok = 1;
+    int irc = ini_parse_stream(read_line, &c, on_pair, &c);
+    if (irc == -2) {
+        report(on_error, arg, "%s: out of memory while parsing", name);
+        c.n_errors++;
+    } else if (irc > 0 && c.n_errors == 0) {
+        /* inih found something our reader did not; still say where. */
+        report(on_error, arg, "%s:%d: syntax error", name, irc);
+        c.n_errors++;
+    }
+    sift_free(copy);
+    if (c.n_errors > 0)
+        return SIFT_ECONFIG;
+    sift_free(cfg->source_path);
+    cfg->source_path = sift_xstrdup(name);
+    return SIFT_OK;
+}
+
+int
+sift_config_load_file(struct sift_config *cfg, const char *path,
+                      sift_config_error_cb on_error, void *arg)
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = SIFT_OK;
+
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        rc = -errno;
+        report(on_error, arg, "%s: cannot open config file: %s", path,
+               sift_strerror(rc));
+        return rc;
+    }
+    /* Config files are small; read it whole so the reader can see lines. */
+    size_t cap = 4096;
+    text = sift_xmalloc(cap);
+    for (;;) {
+        if (len + 1 == cap) {
+            if (cap >= (size_t)16 * MIB) {
+                report(on_error, arg, "%s: config file larger than 16MiB",
+                       path);
+                rc = SIFT_ECONFIG;
+                goto out;
+            }
+            cap *= 2;
+            text = sift_xrealloc(text, cap);
+        }
+        size_t n = fread(text + len, 1, cap - 1 - len, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    if (ferror(f)) {
+        rc = errno != 0 ? -errno : SIFT_EIO;
+        report(on_error, arg, "%s: cannot read config file: %s", path,
+               sift_strerror(rc));
+        goto out;
+    }
+    rc = sift__config_load_buffer(cfg, path, text, len, on_error, arg);
+out:
+    fclose(f);
+    sift_free(text);
+    return rc;
+}
+
+int
+sift_config_set(struct sift_config *cfg, const char *assignment,
+                sift_config_error_cb on_error, void *arg)
+{
+    char sec[64], name[128], why[200];
+
+    const char *eq = strchr(assignment, '=');
+    const char *dot = strchr(assignment, '.');
+    if (eq == NULL || dot == NULL || dot > eq || dot == assignment ||
+        dot + 1 == eq) {
+        report(on_error, arg,
+               "--set %s: expected SECTION.KEY=VALUE (e.g. "
+               "server.log_level=debug)",
+               assignment);
+        return SIFT_ECONFIG;
+    }
+    size_t slen = (size_t)(dot - assignment);
+    size_t nlen = (size_t)(eq - dot - 1);
+    if (slen >= sizeof(sec) || nlen >= sizeof(name)) {
+        report(on_error, arg, "--set %.*s: unknown key", (int)(eq - assignment),
+               assignment);
+        return SIFT_ECONFIG;
+    }
+    memcpy(sec, assignment, slen);
+    sec[slen] = '\0';
+    memcpy(name, dot + 1, nlen);
+    name[nlen] = '\0';
+    const char *value = eq + 1;
+    while (*value == ' ' || *value == '\t')
+        value++;
+
+    const struct key_def *k = find_key(sec, name);
+    if (k == NULL) {
+        report(on_error, arg, "--set %s.%s: %s", sec, name,
+               section_known(sec) ? "unknown key" : "unknown section");
+        return SIFT_ECONFIG;
+    }
+    if (apply_value(cfg, k, value, why, sizeof(why)) < 0) {
+        report(on_error, arg, "--set %s.%s: %s", sec, name, why);
+        return SIFT_ECONFIG;
+    }
+    return SIFT_OK;
+}
+
+int
+sift_config_check(const struct sift_config *cfg,
+                  sift_config_error_cb on_error, void *arg)
+{
+    int n = 0;
+    if (cfg->default_hits > cfg->max_hits) {
+        report(on_error, arg,
+               "query.default_hits: %" PRId64
+               " is larger than query.max_hits (%" PRId64 ")",
+               cfg->default_hits, cfg->max_hits);
+        n++;
+    }
+    if (cfg->max_line_bytes > cfg->max_body_bytes) {
+        report(on_error, arg,
+               "http.max_line_bytes: larger than http.max_body_bytes");
+        n++;
+    }
+    if (cfg->flush_bytes > cfg->buffer_max_bytes) {
+        report(on_error, arg,
+               "store.flush_bytes: larger than store.buffer_max_bytes");
+        n++;
+    }
+    if (cfg->hot_max_age_ms > cfg->warm_max_age_ms) {
+        report(on_error, arg,
+               "tiers.hot_max_age: longer than tiers.warm_max_age");
+        n++;
+    }
+    if (cfg->kafka_brokers[0] != '\0' && cfg->kafka_topics[0] == '\0') {
+        report(on_error, arg, "kafka.topics: must be set when kafka.brokers is");
+        n++;
+    }
+    if (cfg->redis_address[0] != '\0' && cfg->redis_streams[0] == '\0' &&
+        cfg->redis_lists[0] == '\0') {
+        report(on_error, arg,
+               "redis.streams: redis.streams or redis.lists must be set when "
+               "redis.address is");
+        n++;
+    }
+    return n > 0 ? SIFT_ECONFIG : SIFT_OK;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Reload                                                                  */
+/* ---------------------------------------------------------------------- */
+
+static int
+key_differs(const struct sift_config *a, const struct sift_config *b,
+            const struct key_def *k)
+{
+    if (is_string_type(k->type))
+        return strcmp(str_field_c(a, k), str_field_c(b, k)) != 0;
+    return int_field_c(a, k) != int_field_c(b, k);
+}
+
+static void
+value_text(const struct sift_config *cfg, const struct key_def *k, char *out,
+           size_t len)
+{
+    if (is_string_type(k->type))
+        snprintf(out, len, "\"%s\"", str_field_c(cfg, k));
+    else
+        format_number(k->type, int_field_c(cfg, k), out, len);
+}
+
+void
+sift_config_diff(const struct sift_config *old_cfg,
+                 const struct sift_config *new_cfg, unsigned *changed_live,
+                 unsigned *changed_restart, sift_config_error_cb on_note,
+                 void *arg)
+{
+    char a[128], b[128];
+    unsigned live = 0, restart = 0;
+
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const struct key_def *k = &keys[i];
+        if (!key_differs(old_cfg, new_cfg, k))
+            continue;
+        if (k->reloadable) {
+            live++;
+            continue;
+        }
+        restart++;
+        value_text(old_cfg, k, a, sizeof(a));
+        value_text(new_cfg, k, b, sizeof(b));
+        report(on_note, arg,
+               "%s.%s changed from %s to %s: requires a restart (keeping %s)",
+               k->section, k->name, a, b, a);
+    }
+    if (changed_live != NULL)
+        *changed_live = live;
+    if (changed_restart != NULL)
+        *changed_restart = restart;
+}
+
+void
+sift_config_keep_restart_keys(struct sift_config *new_cfg,
+                              const struct sift_config *old_cfg)
+{
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const struct key_def *k = &keys[i];
+        if (k->reloadable || !key_differs(old_cfg, new_cfg, k))
+            continue;
+        if (is_string_type(k->type)) {
+            char **f = str_field(new_cfg, k);
+            sift_free(*f);
+            *f = sift_xstrdup(str_field_c(old_cfg, k));
+        } else {
+            *int_field(new_cfg, k) = int_field_c(old_cfg, k);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------- */
+/* Generated documentation                                                 */
+/* ---------------------------------------------------------------------- */
+
+static const char *
+type_name(const struct key_def *k)
+{
+    switch (k->type) {
+    case KT_STRING: return "string";
+    case KT_INT: return "integer";
+    case KT_BOOL: return "bool";
+    case KT_DURATION: return "duration";
+    case KT_BYTES: return "size";
+    case KT_ENUM: return "enum";
+    }
+    return "?";
+}
+
+static void
+range_text(const struct key_def *k, char *out, size_t len)
+{
+    char a[32], b[32];
+    if (k->type == KT_ENUM) {
+        snprintf(out, len, "%s", k->choices);
+    } else if (k->type == KT_STRING) {
+        if (k->check == KC_HOSTPORT)
+            snprintf(out, len, "host:port");
+        else if (k->check == KC_HOSTPORT_EMPTY)
+            snprintf(out, len, "host:port or empty");
+        else if (k->check == KC_URL_EMPTY)
+            snprintf(out, len, "http(s) URL or empty");
+        else if (k->min > 0)
+            snprintf(out, len, "non-empty");
+        else
+            snprintf(out, len, "-");
+    } else if (k->type == KT_BOOL) {
+        snprintf(out, len, "true/false");
+    } else {
+        format_number(k->type, k->min, a, sizeof(a));
+        format_number(k->type, k->max, b, sizeof(b));
+        snprintf(out, len, "%s to %s", a, b);
+    }
+}
+
+void
+sift_config_dump_reference(FILE *out)
+{
+    char range[128];
+    const char *section = "";
+
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const struct key_def *k = &keys[i];
+        if (strcmp(section, k->section) != 0) {
+            section = k->section;
+            fprintf(out, "%s### [%s]\n\n", i == 0 ? "" : "\n", section);
+            fprintf(out, "| Key | Type | Default | Range | On SIGHUP | "
+                         "Description |\n");
+            fprintf(out, "|---|---|---|---|---|---|\n");
+        }
+        range_text(k, range, sizeof(range));
+        for (char *c = range; *c != '\0'; c++) {
+            if (*c == '|')
+                *c = '/'; /* a pipe would split the Markdown cell */
+        }
+        fprintf(out, "| `%s.%s` | %s | %s%s%s | %s | %s | %s |\n", section,
+                k->name, type_name(k), k->def[0] != '\0' ? "`" : "",
+                k->def[0] != '\0' ? k->def : "(empty)",
+                k->def[0] != '\0' ? "`" : "", range,
+                k->reloadable ? "applied" : "restart", k->doc);
+    }
+}
+
+/* Writes text as "# " comment lines of at most 78 columns. */
+static void
+put_wrapped_comment(FILE *out, const char *text)
+{
+    const char *p = text;
+    while (*p != '\0') {
+        size_t len = strlen(p);
+        size_t cut = len;
+        if (len > 76) {
+            cut = 76;
+            while (cut > 0 && p[cut] != ' ')
+                cut--;
+            if (cut == 0)
+                cut = strcspn(p, " ");
+        }
+        fprintf(out, "# %.*s\n", (int)cut, p);
+        p += cut;
+        while (*p == ' ')
+            p++;
+    }
+}
+
+void
+sift_config_dump_sample(FILE *out)
+{
+    char range[128];
+    const char *section = "";
+
+    fprintf(out,
+            "# siftd.conf - configuration of the sift log daemon.\n"
+            "#\n"
+            "# Every key is listed with its default, commented out: siftd "
+            "runs with no\n"
+            "# config at all.  Uncomment a key to change it.  Durations take "
+            "ms, s, m,\n"
+            "# h, d (\"250ms\", \"10s\", \"7d\"; a bare number is ms); sizes "
+            "take KiB,\n"
+            "# MiB, GiB (KB, MB, GB are powers of 1000; a bare number is "
+            "bytes).\n"
+            "# Keys marked [restart] are only read at start; SIGHUP reports "
+            "them.\n"
+            "# Check a file with: siftd --check-config -c FILE\n"
+            "# Reference: docs/configuration.md (generated from the same "
+            "table).\n");
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const struct key_def *k = &keys[i];
+        if (strcmp(section, k->section) != 0) {
+            section = k->section;
+            fprintf(out, "\n[%s]\n", section);
+        }
+        range_text(k, range, sizeof(range));
+        fputc('\n', out);
+        put_wrapped_comment(out, k->doc);
+        fprintf(out, "# %s, %s%s\n#%s = %s\n", type_name(k), range,
+                k->reloadable ? "" : " [restart]", k->name, k->def);
+    }
+}
+
+void
+sift_config_to_json(const struct sift_config *cfg, struct sift_buf *out)
+{
+    const char *section = "";
+
+    sift_buf_putc(out, '{');
+    for (size_t i = 0; i < N_KEYS; i++) {
+        const struct key_def *k = &keys[i];
+        if (strcmp(section, k->section) != 0) {
+            if (i > 0)
+                sift_buf_append(out, "},", 2);
+            section = k->section;
+            sift_buf_put_json_str(out, section, strlen(section));
+            sift_buf_append(out, ":{", 2);
+        } else {
+            sift_buf_putc(out, ',');
+        }
+        sift_buf_put_json_str(out, k->name, strlen(k->name));
+        sift_buf_putc(out, ':');
+        if (is_string_type(k->type)) {
+            const char *v = str_field_c(cfg, k);
+            sift_buf_put_json_str(out, v, strlen(v));
+        } else if (k->type == KT_BOOL) {
+            sift_buf_appendf(out, "%s", int_field_c(cfg, k) ? "true" : "false");
+        } else {
+            sift_buf_appendf(out, "%" PRId64, int_field_c(cfg, k));
+        }
+    }
+    if (N_KEYS > 0)
+        sift_buf_putc(out, '}');
+    sift_buf_putc(out, '}');
+}

@@ -1,0 +1,179 @@
+/*
+ * segment_fmt.h - the on-disk segment format, byte by byte.
+ *
+ * FORMAT VERSION 1.  A format change updates this comment first, then
+ * SIFT_SEGFMT_VERSION, then segment_write.c / segment_read.c.
+ *
+ * Conventions
+ * -----------
+ *   - All fixed-width integers are little-endian.  i64 is two's complement.
+ *   - varint = unsigned LEB128 (7 bits per byte, low group first, high bit
+ *     set on every byte but the last, at most 10 bytes, the 10th byte <= 1).
+ *     sift_buf_put_varint() / sift_get_varint() implement it.
+ *   - zvarint = varint of the zigzag form ((v << 1) ^ (v >> 63)).
+ *   - Offsets are from the first byte of the image unless said otherwise.
+ *   - Every section starts at an offset that is a multiple of 32, and every
+ *     frozen roaring bitmap starts at an image offset that is a multiple of
+ *     32 (roaring_bitmap_frozen_view() needs a 32-byte aligned pointer; the
+ *     image itself is page aligned when mmap'd and copied to a 32-byte
+ *     aligned buffer by open_mem when it is not).  Gap bytes are zero.
+ *   - Checksums are XXH3_64bits (xxhash >= 0.8, seed 0).
+ *   - A frozen bitmap is roaring_bitmap_frozen_serialize() output (CRoaring
+ *     0.2.x, little-endian layout).  Its containers are validated before
+ *     use (sorted keys, sorted arrays, bitset cardinality, runs in range).
+ *
+ * Image layout
+ * ------------
+ *   [header 64 B][section]...[section][section table][trailer 32 B]
+ *
+ * Header (64 bytes, offset 0)
+ *   off size field
+ *   0   8    magic "SIFTSEG\0"
+ *   8   4    format version (1)
+ *   12  4    doc count n
+ *   16  8    min ts (i64 ns; 0 when n == 0)
+ *   24  8    max ts (i64 ns; 0 when n == 0)
+ *   32  1    codec: 1 = zstd doc store
+ *   33  1    tier (0 hot, 1 warm, 2 cold)
+ *   34  2    flags: bit 0 = a ZDICT section is present; other bits 0
+ *   36  4    field count
+ *   40  8    image length in bytes
+ *   48  8    XXH3 of bytes 0..47
+ *   56  8    zero
+ *
+ * Trailer (last 32 bytes of the image)
+ *   off size field
+ *   0   8    section table offset (multiple of 8)
+ *   8   4    section count s (<= SIFT_SEGFMT_MAX_SECTIONS)
+ *   12  4    format version (1)
+ *   16  8    XXH3 of the section table bytes followed by trailer bytes 0..15
+ *   24  8    magic "SIFTEND\0"
+ *
+ * Section table (s entries of 32 bytes, directly before the trailer)
+ *   off size field
+ *   0   4    kind (SIFT_SEGSEC_*)
+ *   4   4    field index, or UINT32_MAX for whole-segment sections
+ *   8   8    offset (multiple of 32, >= 64)
+ *   16  8    length (offset + length <= section table offset)
+ *   24  8    XXH3 of the section bytes
+ *   Sections do not overlap; each (kind, field) appears at most once.
+ *   Required: FIELDS, TS, DOCS, DELETED.  Per field: TERMS when the field
+ *   has flag TERMS, KWCOL when KEYWORD, NUMCOL when NUMBER.
+ *
+ * FIELDS section: for each field, sorted by name (bytewise, shorter first
+ * on a common prefix), names unique:
+ *   varint name_len (1..255), name bytes, u8 flags (SIFT_SEGF_*),
+ *   varint n_terms
+ *
+ * TS section: the doc timestamps, non-decreasing in doc order, in blocks of
+ * 128 docs (the last block may be shorter).
+ *   off size field
+ *   0   4    block count b = ceil(n / 128)
+ *   4   4    zero
+ *   8   16*b block index, per block:
+ *            i64 base (ts of the block's first doc), u32 byte offset of the
+ *            block's packed deltas (from the start of the packed area),
+ *            u8 bit width w (0..64), 3 zero bytes
+ *   8+16b    packed area: per block, the deltas ts[i] - base as unsigned
+ *            w-bit integers, LSB-first bit packing, ceil(count * w / 8)
+ *            bytes
+ *   doc_ts is O(1); ts_lower_bound is a binary search on the bases and then
+ *   in one block.
+ *
+ * TERMS section (one per field with terms):
+ *   off size field
+ *   0   4    term count t
+ *   4   4    block count k = ceil(t / 16)
+ *   8   4    block index offset (from section start)
+ *   12  4    postings area offset (from section start, multiple of 32)
+ *   16  ...  term blocks: up to 16 terms each, sorted bytewise across
+ *            blocks; per term:
+ *              varint shared prefix length with the previous term of the
+ *              block (0 for a block's first term), varint suffix length,
+ *              suffix bytes (term length <= SIFT_SEGFMT_MAX_TERM),
+ *              varint postings tag, then by tag & 3:
+ *                0: one doc, id = tag >> 2
+ *                1: a list of 2..SIFT_SEGFMT_LIST_MAX docs: first =
+ *                   tag >> 2, then varint m (number of further docs,
+ *                   1 <= m < SIFT_SEGFMT_LIST_MAX), varint L (bytes of
+ *                   the deltas), then m varint deltas (each >= 1) from
+ *                   the previous doc, exactly L bytes.  The builder picks
+ *                   the smaller of a list and a frozen bitmap.
+ *                2: frozen bitmap at postings area + 32 * (tag >> 2),
+ *                   then varint byte length
+ *   bidx     4*k  block index: u32 offset of each block from section start
+ *   parea    ...  postings area: frozen bitmaps, each 32-byte aligned
+ *   Doc ids in postings are < n.  Lookup: binary search on the block
+ *   first terms (stored whole), scan one block.
+ *
+ * KWCOL section (dictionary column of a KEYWORD field; values are the
+ * field's terms, lowercased, so ordinal order = term order):
+ *   off size field
+ *   0   4    cardinality c (<= term count)
+ *   4   1    ordinal width in bytes: 1, 2 or 4
+ *   5   3    zero
+ *   8   4*(c+1) value offsets from the start of the value blob; value i is
+ *            blob[off[i] .. off[i+1]-1), followed by one NUL in the blob
+ *   ..  ...  value blob
+ *   ..  w*n  ordinals per doc (aligned to w); all-ones (0xff, 0xffff,
+ *            0xffffffff) = absent
+ *
+ * NUMCOL section (numeric column): n little-endian IEEE-754 doubles, one
+ * per doc; a NaN means absent.
+ *
+ * DOCS section (doc store):
+ *   off size field
+ *   0   4    block count k
+ *   4   4    zero
+ *   8   24*k block index, per block:
+ *            u32 first doc id, u32 doc count, u32 compressed length,
+ *            u32 raw length (<= SIFT_SEGFMT_MAX_BLOCK), u64 offset of the
+ *            compressed frame from section start
+ *   ..  ...  zstd frames.  A raw block is, per doc: varint len, then the
+ *            doc in sift_doc_encode() form.  Blocks cover docs 0..n-1 in
+ *            order without gaps.
+ *
+ * ZDICT section (optional, header flag bit 0): the zstd dictionary the doc
+ * store was compressed with.
+ *
+ * DELETED section: a frozen roaring bitmap of deleted doc ids (< n), or
+ * zero bytes when nothing is deleted.
+ */
+#ifndef SIFT_STORE_SEGMENT_FMT_H
+#define SIFT_STORE_SEGMENT_FMT_H
+
+#define SIFT_SEGFMT_MAGIC "SIFTSEG\0"
+#define SIFT_SEGFMT_END_MAGIC "SIFTEND\0"
+#define SIFT_SEGFMT_VERSION 1u
+#define SIFT_SEGFMT_HEADER_LEN 64u
+#define SIFT_SEGFMT_TRAILER_LEN 32u
+#define SIFT_SEGFMT_SECENT_LEN 32u
+#define SIFT_SEGFMT_ALIGN 32u
+#define SIFT_SEGFMT_CODEC_ZSTD 1u
+#define SIFT_SEGFMT_FLAG_ZDICT 0x1u
+
+#define SIFT_SEGFMT_TS_BLOCK 128u   /* docs per timestamp block */
+#define SIFT_SEGFMT_TERM_BLOCK 16u  /* terms per dictionary block */
+#define SIFT_SEGFMT_MAX_TERM 4096u  /* longest stored term, bytes */
+#define SIFT_SEGFMT_MAX_NAME 255u   /* longest field name, bytes */
+#define SIFT_SEGFMT_MAX_BLOCK (64u << 20) /* largest raw doc block, bytes */
+#define SIFT_SEGFMT_MAX_SECTIONS 65536u
+
+enum sift_segsec_kind {
+    SIFT_SEGSEC_FIELDS = 1,
+    SIFT_SEGSEC_TS = 2,
+    SIFT_SEGSEC_TERMS = 3,
+    SIFT_SEGSEC_KWCOL = 4,
+    SIFT_SEGSEC_NUMCOL = 5,
+    SIFT_SEGSEC_DOCS = 6,
+    SIFT_SEGSEC_ZDICT = 7,
+    SIFT_SEGSEC_DELETED = 8,
+};
+
+/* Postings tag kinds (low two bits of the varint tag). */
+#define SIFT_SEGFMT_POST_ONE 0u
+#define SIFT_SEGFMT_POST_LIST 1u
+#define SIFT_SEGFMT_POST_BITMAP 2u
+#define SIFT_SEGFMT_LIST_MAX 65536u /* longest inline list, docs */
+
+#endif /* SIFT_STORE_SEGMENT_FMT_H */

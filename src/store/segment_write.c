@@ -1,0 +1,1098 @@
+/*
+ * segment_write.c - the segment builder: collects events, then writes one
+ * immutable image (format: segment_fmt.h).
+ *
+ * Design.  add() encodes the event into one growing doc buffer and indexes
+ * it at once: per field an open-addressing hash table maps each distinct
+ * term (bytes kept in an arena) to a postings accumulator, a growable
+ * uint32 array of insertion doc ids (a term seen once keeps its one id
+ * inline, with no allocation).  Keyword fields keep a term id per doc,
+ * number fields a double per doc, both indexed by insertion id.
+ * finish() sorts docs by (ts, insertion id) - a stable sort - and writes
+ * the sections with doc ids remapped to time order; when the docs came in
+ * time order (the common case) the remap is the identity and is skipped.
+ *
+ * Invariants: term ids are dense indexes into a field's term array; a
+ * postings accumulator holds each insertion id once, ascending.
+ *
+ * Threads: a builder belongs to one thread.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <roaring/roaring.h>
+#include <xxhash.h>
+#include <zstd.h>
+
+#include "sift/alloc.h"
+#include "sift/arena.h"
+#include "sift/buf.h"
+#include "sift/error.h"
+#include "sift/log.h"
+#include "sift/segment.h"
+#include "sift/tokenize.h"
+#include "store/segment_fmt.h"
+#include "store/segment_int.h"
+
+#define TEMPLATE_FIELD "_template_id"
+#define MAX_DOC_BYTES (16u << 20) /* largest encoded doc accepted */
+#define MAX_FIELDS 4096u          /* distinct fields per segment */
+/* Longest postings kept as a varint list rather than a bitmap: below it
+ * a frozen roaring bitmap (2 B/doc + headers + 32-byte alignment) is
+ * larger than the deltas. */
+#define LIST_MAX SIFT_SEGFMT_LIST_MAX
+
+struct bterm {
+    const char *s;    /* arena */
+    uint32_t len;
+    uint32_t hash;
+    uint32_t last_doc; /* last insertion id added, for de-duplication */
+    uint32_t n;        /* docs in the accumulator */
+    uint32_t cap;      /* capacity of many (0 while inline) */
+    uint32_t one;      /* the doc id while n == 1 and cap == 0 */
+    uint32_t *many;
+};
+
+struct bfield {
+    char *name;
+    uint32_t name_len;
+    uint32_t hash;
+    uint8_t type;       /* SIFT_FT_*; message is TEXT */
+    struct bterm *terms;
+    uint32_t n_terms, terms_cap;
+    uint32_t *slots;    /* term index + 1, 0 = empty */
+    uint32_t slots_mask;
+    uint32_t *kw;       /* term id per insertion doc (KEYWORD) */
+    uint32_t kw_len;
+    double *num;        /* value per insertion doc (NUMBER) */
+    uint32_t num_len;
+};
+
+struct bdoc {
+    int64_t ts;
+    uint64_t off;       /* into docbuf */
+    uint32_t len;
+};
+
+struct sift_segment_builder {
+    struct sift_segment_opts opts;
+    char *text_fields, *keyword_fields, *numeric_fields; /* owned copies */
+    struct sift_arena *arena;
+    struct sift_buf docbuf;
+    struct bdoc *docs;
+    uint32_t n_docs, docs_cap;
+    struct bfield *fields;
+    uint32_t n_fields, fields_cap;
+    uint32_t *fslots;   /* field index + 1 */
+    uint32_t fslots_mask;
+    size_t bytes;       /* approximate heap use */
+    /* add() scratch: the field the tokenizer callback feeds. */
+    struct bfield *cur;
+    uint32_t cur_doc;
+};
+
+void
+sift_segment_opts_init(struct sift_segment_opts *opts)
+{
+    memset(opts, 0, sizeof(*opts));
+    opts->zstd_level = 3;
+    opts->block_bytes = 64u << 10;
+    opts->max_dict_values = 4096;
+}
+
+static uint32_t
+hash32(const void *p, size_t len)
+{
+    return (uint32_t)XXH3_64bits(p, len);
+}
+
+uint64_t
+sift__segment_hash(const void *p, size_t len)
+{
+    return XXH3_64bits(p, len);
+}
+
+/* ---- builder state ---- */
+
+int
+sift_segment_builder_new(const struct sift_segment_opts *opts,
+                         struct sift_segment_builder **out)
+{
+    struct sift_segment_builder *b = sift_xcalloc(1, sizeof(*b));
+    b->opts = *opts;
+    if (b->opts.block_bytes < 1024)
+        b->opts.block_bytes = 1024;
+    if (b->opts.block_bytes > SIFT_SEGFMT_MAX_BLOCK / 2)
+        b->opts.block_bytes = SIFT_SEGFMT_MAX_BLOCK / 2;
+    b->text_fields = opts->text_fields ? sift_xstrdup(opts->text_fields) : NULL;
+    b->keyword_fields =
+        opts->keyword_fields ? sift_xstrdup(opts->keyword_fields) : NULL;
+    b->numeric_fields =
+        opts->numeric_fields ? sift_xstrdup(opts->numeric_fields) : NULL;
+    b->opts.text_fields = b->text_fields;
+    b->opts.keyword_fields = b->keyword_fields;
+    b->opts.numeric_fields = b->numeric_fields;
+    if (opts->zstd_dict != NULL && opts->zstd_dict_len > 0) {
+        void *d = sift_xmalloc(opts->zstd_dict_len);
+        memcpy(d, opts->zstd_dict, opts->zstd_dict_len);
+        b->opts.zstd_dict = d;
+    } else {
+        b->opts.zstd_dict = NULL;
+        b->opts.zstd_dict_len = 0;
+    }
+    b->arena = sift_arena_new(256u << 10);
+    sift_buf_init(&b->docbuf);
+    *out = b;
+    return SIFT_OK;
+}
+
+static void
+field_free(struct bfield *f)
+{
+    for (uint32_t i = 0; i < f->n_terms; i++)
+        sift_free(f->terms[i].many);
+    sift_free(f->terms);
+    sift_free(f->slots);
+    sift_free(f->kw);
+    sift_free(f->num);
+    sift_free(f->name);
+}
+
+void
+sift_segment_builder_reset(struct sift_segment_builder *b)
+{
+    for (uint32_t i = 0; i < b->n_fields; i++)
+        field_free(&b->fields[i]);
+    sift_free(b->fields);
+    sift_free(b->fslots);
+    sift_free(b->docs);
+    b->fields = NULL;
+    b->fslots = NULL;
+    b->docs = NULL;
+    b->n_fields = b->fields_cap = b->fslots_mask = 0;
+    b->n_docs = b->docs_cap = 0;
+    sift_buf_cleanup(&b->docbuf);
+    sift_arena_reset(b->arena);
+    b->bytes = 0;
+}
+
+void
+sift_segment_builder_free(struct sift_segment_builder *b)
+{
+    if (b == NULL)
+        return;
+    sift_segment_builder_reset(b);
+    sift_arena_free(b->arena);
+    sift_free(b->text_fields);
+    sift_free(b->keyword_fields);
+    sift_free(b->numeric_fields);
+    sift_free((void *)(uintptr_t)b->opts.zstd_dict);
+    sift_free(b);
+}
+
+uint32_t
+sift_segment_builder_count(const struct sift_segment_builder *b)
+{
+    return b->n_docs;
+}
+
+size_t
+sift_segment_builder_bytes(const struct sift_segment_builder *b)
+{
+    return b->bytes + b->docbuf.cap + sift_arena_used(b->arena) +
+           (size_t)b->docs_cap * sizeof(struct bdoc);
+}
+
+/* True when name[0..len) is an element of the comma list (spaces trimmed). */
+SIFT_STATIC int
+in_list(const char *list, const char *name, size_t len)
+{
+    if (list == NULL)
+        return 0;
+    const char *p = list;
+    while (*p != '\0') {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *s = p;
+        while (*p != '\0' && *p != ',')
+            p++;
+        const char *e = p;
+        while (e > s && e[-1] == ' ')
+            e--;
+        if ((size_t)(e - s) == len && len > 0 && memcmp(s, name, len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static struct bfield *
+field_get(struct sift_segment_builder *b, const char *name, size_t len,
+          uint8_t type)
+{
+    uint32_t h = hash32(name, len);
+    if (b->fslots != NULL) {
+        for (uint32_t i = h & b->fslots_mask;; i = (i + 1) & b->fslots_mask) {
+            uint32_t s = b->fslots[i];
+            if (s == 0)
+                break;
+            struct bfield *f = &b->fields[s - 1];
+            if (f->hash == h && f->name_len == len &&
+                memcmp(f->name, name, len) == 0)
+                return f;
+        }
+    }
+    if (b->n_fields >= MAX_FIELDS || len == 0 || len > SIFT_SEGFMT_MAX_NAME)
+        return NULL; /* dropped from the index, kept in the doc */
+    if ((b->n_fields + 1) * 2 > b->fslots_mask) {
+        uint32_t n = b->fslots_mask ? (b->fslots_mask + 1) * 2 : 64;
+        sift_free(b->fslots);
+        b->fslots = sift_xcalloc(n, sizeof(uint32_t));
+        b->fslots_mask = n - 1;
+        for (uint32_t j = 0; j < b->n_fields; j++) {
+            uint32_t i = b->fields[j].hash & b->fslots_mask;
+            while (b->fslots[i] != 0)
+                i = (i + 1) & b->fslots_mask;
+            b->fslots[i] = j + 1;
+        }
+    }
+    if (b->n_fields == b->fields_cap) {
+        b->fields_cap = b->fields_cap ? b->fields_cap * 2 : 16;
+        b->fields = sift_xrealloc(b->fields,
+                                  b->fields_cap * sizeof(struct bfield));
+    }
+    struct bfield *f = &b->fields[b->n_fields];
+    memset(f, 0, sizeof(*f));
+    f->name = sift_xstrndup(name, len);
+    f->name_len = (uint32_t)len;
+    f->hash = h;
+    if (in_list(b->opts.text_fields, name, len))
+        type = SIFT_FT_TEXT;
+    else if (in_list(b->opts.keyword_fields, name, len))
+        type = SIFT_FT_KEYWORD;
+    else if (in_list(b->opts.numeric_fields, name, len))
+        type = SIFT_FT_NUMBER;
+    if (type < SIFT_FT_KEYWORD || type > SIFT_FT_NUMBER)
+        type = SIFT_FT_KEYWORD;
+    f->type = type;
+    uint32_t i = h & b->fslots_mask;
+    while (b->fslots[i] != 0)
+        i = (i + 1) & b->fslots_mask;
+    b->fslots[i] = b->n_fields + 1;
+    b->n_fields++;
+    return f;
+}
+
+static void
+term_slots_grow(struct sift_segment_builder *b, struct bfield *f)
+{
+    uint32_t n = f->slots_mask ? (f->slots_mask + 1) * 2 : 256;
+    sift_free(f->slots);
+    b->bytes += (size_t)n * sizeof(uint32_t) / 2;
+    f->slots = sift_xcalloc(n, sizeof(uint32_t));
+    f->slots_mask = n - 1;
+    for (uint32_t j = 0; j < f->n_terms; j++) {
+        uint32_t i = f->terms[j].hash & f->slots_mask;
+        while (f->slots[i] != 0)
+            i = (i + 1) & f->slots_mask;
+        f->slots[i] = j + 1;
+    }
+}
+
+/* Adds doc to term's postings; returns the term id. */
+static uint32_t
+term_add(struct sift_segment_builder *b, struct bfield *f, const char *s,
+         size_t len, uint32_t doc)
+{
+    uint32_t h = hash32(s, len);
+    uint32_t i = h & f->slots_mask;
+    if (f->slots != NULL) {
+        for (;; i = (i + 1) & f->slots_mask) {
+            uint32_t slot = f->slots[i];
+            if (slot == 0)
+                break;
+            struct bterm *t = &f->terms[slot - 1];
+            if (t->hash != h || t->len != len || memcmp(t->s, s, len) != 0)
+                continue;
+            if (t->last_doc == doc)
+                return slot - 1;
+            if (t->cap == 0) {
+                t->cap = 4;
+                t->many = sift_xmalloc(4 * sizeof(uint32_t));
+                t->many[0] = t->one;
+                b->bytes += 4 * sizeof(uint32_t);
+            } else if (t->n == t->cap) {
+                b->bytes += (size_t)t->cap * sizeof(uint32_t);
+                t->cap *= 2;
+                t->many = sift_xrealloc(t->many, t->cap * sizeof(uint32_t));
+            }
+            t->many[t->n++] = doc;
+            t->last_doc = doc;
+            return slot - 1;
+        }
+    }
+    if ((f->n_terms + 1) * 10 > (f->slots_mask + 1) * 7 || f->slots == NULL) {
+        term_slots_grow(b, f);
+        i = h & f->slots_mask;
+        while (f->slots[i] != 0)
+            i = (i + 1) & f->slots_mask;
+    }
+    if (f->n_terms == f->terms_cap) {
+        b->bytes += (size_t)f->terms_cap * sizeof(struct bterm);
+        f->terms_cap = f->terms_cap ? f->terms_cap * 2 : 64;
+        f->terms = sift_xrealloc(f->terms, f->terms_cap * sizeof(struct bterm));
+    }
+    struct bterm *t = &f->terms[f->n_terms];
+    t->s = sift_arena_strndup(b->arena, s, len);
+    t->len = (uint32_t)len;
+    t->hash = h;
+    t->last_doc = doc;
+    t->n = 1;
+    t->cap = 0;
+    t->one = doc;
+    t->many = NULL;
+    f->slots[i] = f->n_terms + 1;
+    return f->n_terms++;
+}
+
+static int
+token_cb(const char *tok, size_t len, uint32_t pos, size_t off, void *arg)
+{
+    struct sift_segment_builder *b = arg;
+    (void)pos;
+    (void)off;
+    term_add(b, b->cur, tok, len, b->cur_doc);
+    return 0;
+}
+
+/* Grows a per-doc column so that index doc is valid. */
+static void
+kw_set(struct sift_segment_builder *b, struct bfield *f, uint32_t doc,
+       uint32_t tid)
+{
+    if (doc >= f->kw_len) {
+        uint32_t n = f->kw_len ? f->kw_len : 1024;
+        while (n <= doc)
+            n *= 2;
+        f->kw = sift_xrealloc(f->kw, (size_t)n * sizeof(uint32_t));
+        memset(f->kw + f->kw_len, 0xff,
+               (size_t)(n - f->kw_len) * sizeof(uint32_t));
+        b->bytes += (size_t)(n - f->kw_len) * sizeof(uint32_t);
+        f->kw_len = n;
+    }
+    f->kw[doc] = tid;
+}
+
+static void
+num_set(struct sift_segment_builder *b, struct bfield *f, uint32_t doc,
+        double v)
+{
+    if (doc >= f->num_len) {
+        uint32_t n = f->num_len ? f->num_len : 1024;
+        while (n <= doc)
+            n *= 2;
+        f->num = sift_xrealloc(f->num, (size_t)n * sizeof(double));
+        for (uint32_t i = f->num_len; i < n; i++)
+            f->num[i] = NAN;
+        b->bytes += (size_t)(n - f->num_len) * sizeof(double);
+        f->num_len = n;
+    }
+    f->num[doc] = v;
+}
+
+/* Parses a number; NaN when s is not one. */
+static double
+parse_number(const char *s, size_t len)
+{
+    char tmp[64];
+    if (len == 0 || len >= sizeof(tmp))
+        return NAN;
+    memcpy(tmp, s, len);
+    tmp[len] = '\0';
+    char *end;
+    double v = strtod(tmp, &end);
+    if (end != tmp + len)
+        return NAN;
+    return v;
+}
+
+static void
+index_value(struct sift_segment_builder *b, struct bfield *f, uint32_t doc,
+            const char *v, size_t len)
+{
+    if (f->type == SIFT_FT_TEXT) {
+        b->cur = f;
+        b->cur_doc = doc;
+        sift_tokenize(v, len, token_cb, b);
+        return;
+    }
+    char small[256];
+    char *lower = len <= sizeof(small) ? small : NULL;
+    size_t tl = len > SIFT_SEGFMT_MAX_TERM ? SIFT_SEGFMT_MAX_TERM : len;
+    if (lower == NULL)
+        lower = sift_arena_alloc(b->arena, tl);
+    sift_ascii_lower(v, tl, lower);
+    uint32_t tid = term_add(b, f, lower, tl, doc);
+    if (f->type == SIFT_FT_KEYWORD) {
+        kw_set(b, f, doc, tid);
+    } else {
+        double d = parse_number(v, len);
+        if (!isnan(d))
+            num_set(b, f, doc, d);
+    }
+}
+
+int
+sift_segment_builder_add(struct sift_segment_builder *b,
+                         const struct sift_event *ev)
+{
+    size_t enc = (size_t)ev->msg_len;
+    for (uint32_t i = 0; i < ev->n_fields; i++)
+        enc += (size_t)ev->fields[i].name_len + ev->fields[i].value_len;
+    if (enc > MAX_DOC_BYTES || b->n_docs == UINT32_MAX - 1)
+        return SIFT_ELIMIT;
+    if (b->n_docs == b->docs_cap) {
+        uint32_t n = b->docs_cap ? b->docs_cap * 2 : 1024;
+        struct bdoc *d = sift_try_realloc(b->docs, n * sizeof(struct bdoc));
+        if (d == NULL)
+            return SIFT_ENOMEM;
+        b->docs = d;
+        b->docs_cap = n;
+    }
+    uint32_t doc = b->n_docs;
+    struct bdoc *d = &b->docs[doc];
+    d->ts = ev->ts_ns;
+    d->off = b->docbuf.len;
+    sift_doc_encode(ev, &b->docbuf);
+    d->len = (uint32_t)(b->docbuf.len - d->off);
+    b->n_docs++;
+
+    struct bfield *f = field_get(b, SIFT_MESSAGE_FIELD,
+                                 sizeof(SIFT_MESSAGE_FIELD) - 1, SIFT_FT_TEXT);
+    if (f != NULL && ev->msg_len > 0)
+        index_value(b, f, doc, ev->msg, ev->msg_len);
+    for (uint32_t i = 0; i < ev->n_fields; i++) {
+        const struct sift_field *sf = &ev->fields[i];
+        f = field_get(b, sf->name, sf->name_len, sf->type);
+        if (f != NULL)
+            index_value(b, f, doc, sf->value, sf->value_len);
+    }
+    if (ev->template_id != SIFT_TEMPLATE_NONE) {
+        char num[16];
+        int n = snprintf(num, sizeof(num), "%u", (unsigned)ev->template_id);
+        f = field_get(b, TEMPLATE_FIELD, sizeof(TEMPLATE_FIELD) - 1,
+                      SIFT_FT_NUMBER);
+        if (f != NULL)
+            index_value(b, f, doc, num, (size_t)n);
+    }
+    return SIFT_OK;
+}
+
+/* ---- finish ---- */
+
+struct writer {
+    struct sift_buf *out;
+    size_t base;        /* image start in out */
+    struct sift_buf secs; /* section table entries being collected */
+    uint32_t n_secs;
+};
+
+static size_t
+w_pos(const struct writer *w)
+{
+    return w->out->len - w->base;
+}
+
+static void
+w_align(struct writer *w, size_t a)
+{
+    static const char zero[32];
+    size_t pad = (a - w_pos(w) % a) % a;
+    sift_buf_append(w->out, zero, pad);
+}
+
+/* Records a section spanning [start, current position). */
+static void
+w_section(struct writer *w, uint32_t kind, uint32_t field, size_t start)
+{
+    sift_buf_put_u32(&w->secs, kind);
+    sift_buf_put_u32(&w->secs, field);
+    sift_buf_put_u64(&w->secs, start);
+    sift_buf_put_u64(&w->secs, w_pos(w) - start);
+    sift_buf_put_u64(&w->secs, 0); /* checksum, filled at the end */
+    w->n_secs++;
+}
+
+static void
+write_ts(struct writer *w, const int64_t *ts, uint32_t n)
+{
+    uint32_t nb = (n + SIFT_SEGFMT_TS_BLOCK - 1) / SIFT_SEGFMT_TS_BLOCK;
+    size_t start = w_pos(w);
+    sift_buf_put_u32(w->out, nb);
+    sift_buf_put_u32(w->out, 0);
+    size_t idx = w->out->len;
+    sift_buf_reserve(w->out, (size_t)nb * 16);
+    memset(w->out->data + idx, 0, (size_t)nb * 16);
+    w->out->len += (size_t)nb * 16;
+    size_t packed = w->out->len;
+    for (uint32_t blk = 0; blk < nb; blk++) {
+        uint32_t first = blk * SIFT_SEGFMT_TS_BLOCK;
+        uint32_t cnt = n - first < SIFT_SEGFMT_TS_BLOCK ? n - first
+                                                        : SIFT_SEGFMT_TS_BLOCK;
+        int64_t base = ts[first];
+        uint64_t maxd = 0;
+        for (uint32_t i = 0; i < cnt; i++) {
+            uint64_t dlt = (uint64_t)ts[first + i] - (uint64_t)base;
+            if (dlt > maxd)
+                maxd = dlt;
+        }
+        unsigned width = 0;
+        while (width < 64 && (maxd >> width) != 0)
+            width++;
+        uint8_t *e = (uint8_t *)w->out->data + idx + (size_t)blk * 16;
+        sift_store_u64(e, (uint64_t)base);
+        sift_store_u32(e + 8, (uint32_t)(w->out->len - packed));
+        e[12] = (uint8_t)width;
+        size_t nbytes = ((size_t)cnt * width + 7) / 8;
+        sift_buf_reserve(w->out, nbytes);
+        uint8_t *p = (uint8_t *)w->out->data + w->out->len;
+        memset(p, 0, nbytes);
+        size_t bit = 0;
+        for (uint32_t i = 0; i < cnt && width > 0; i++) {
+            uint64_t dlt = (uint64_t)ts[first + i] - (uint64_t)base;
+            for (unsigned k = 0; k < width;) {
+                size_t byte = bit >> 3;
+                unsigned sh = (unsigned)(bit & 7);
+                unsigned take = 8 - sh < width - k ? 8 - sh : width - k;
+                p[byte] |= (uint8_t)(((dlt >> k) & ((1u << take) - 1)) << sh);
+                k += take;
+                bit += take;
+            }
+        }
+        w->out->len += nbytes;
+    }
+    w_section(w, SIFT_SEGSEC_TS, UINT32_MAX, start);
+}
+
+/* Sort keys carry their data: qsort() has no context argument. */
+struct tsort {
+    const char *s;
+    uint32_t len;
+    uint32_t id;
+};
+
+static int
+bytes_cmp(const char *a, size_t alen, const char *b, size_t blen)
+{
+    size_t n = alen < blen ? alen : blen;
+    int c = memcmp(a, b, n);
+    if (c != 0)
+        return c;
+    return alen < blen ? -1 : alen > blen;
+}
+
+static int
+tsort_cmp(const void *x, const void *y)
+{
+    const struct tsort *a = x, *b = y;
+    return bytes_cmp(a->s, a->len, b->s, b->len);
+}
+
+struct dsort {
+    int64_t ts;
+    uint32_t idx;
+};
+
+static int
+dsort_cmp(const void *x, const void *y)
+{
+    const struct dsort *a = x, *b = y;
+    if (a->ts != b->ts)
+        return a->ts < b->ts ? -1 : 1;
+    return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+static int
+u32_cmp(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+struct scratch {
+    struct sift_buf blocks;
+    struct sift_buf posts;
+    struct sift_buf bidx;
+    struct sift_buf list;
+    uint32_t *ids;
+    size_t ids_cap;
+};
+
+/*
+ * Writes the TERMS section of f; fills rank[term id] = sorted position.
+ * newid maps insertion ids to doc ids (NULL = identity).
+ */
+static int
+write_terms(struct writer *w, struct bfield *f, uint32_t field_idx,
+            const uint32_t *newid, uint32_t *order, uint32_t *rank,
+            struct scratch *sc)
+{
+    struct tsort *ts = sift_try_malloc(((size_t)f->n_terms + 1) *
+                                       sizeof(struct tsort));
+    if (ts == NULL)
+        return SIFT_ENOMEM;
+    for (uint32_t i = 0; i < f->n_terms; i++) {
+        ts[i].s = f->terms[i].s;
+        ts[i].len = f->terms[i].len;
+        ts[i].id = i;
+    }
+    qsort(ts, f->n_terms, sizeof(struct tsort), tsort_cmp);
+    for (uint32_t i = 0; i < f->n_terms; i++)
+        order[i] = ts[i].id;
+    sift_free(ts);
+    sift_buf_reset(&sc->blocks);
+    sift_buf_reset(&sc->posts);
+    sift_buf_reset(&sc->bidx);
+    const struct bterm *prev = NULL;
+    for (uint32_t r = 0; r < f->n_terms; r++) {
+        struct bterm *t = &f->terms[order[r]];
+        rank[order[r]] = r;
+        uint32_t shared = 0;
+        if (r % SIFT_SEGFMT_TERM_BLOCK == 0) {
+            sift_buf_put_u32(&sc->bidx, (uint32_t)(16 + sc->blocks.len));
+        } else {
+            uint32_t m = prev->len < t->len ? prev->len : t->len;
+            while (shared < m && prev->s[shared] == t->s[shared])
+                shared++;
+        }
+        sift_buf_put_varint(&sc->blocks, shared);
+        sift_buf_put_varint(&sc->blocks, t->len - shared);
+        sift_buf_append(&sc->blocks, t->s + shared, t->len - shared);
+        prev = t;
+
+        uint32_t *ids = t->cap == 0 ? &t->one : t->many;
+        uint32_t n = t->n;
+        if (newid != NULL) {
+            if (n > sc->ids_cap) {
+                sc->ids_cap = n * 2;
+                sift_free(sc->ids);
+                sc->ids = sift_try_malloc(sc->ids_cap * sizeof(uint32_t));
+                if (sc->ids == NULL) {
+                    sc->ids_cap = 0;
+                    return SIFT_ENOMEM;
+                }
+            }
+            for (uint32_t i = 0; i < n; i++)
+                sc->ids[i] = newid[ids[i]];
+            if (n > 1)
+                qsort(sc->ids, n, sizeof(uint32_t), u32_cmp);
+            ids = sc->ids;
+        }
+        if (n == 1) {
+            sift_buf_put_varint(&sc->blocks, (uint64_t)ids[0] << 2 |
+                                                 SIFT_SEGFMT_POST_ONE);
+        } else {
+            /* Deltas as varints, or a frozen bitmap when that is smaller
+             * (dense or run-heavy postings). */
+            sift_buf_reset(&sc->list);
+            for (uint32_t i = 1; i < n; i++)
+                sift_buf_put_varint(&sc->list, ids[i] - ids[i - 1]);
+            roaring_bitmap_t *bm = NULL;
+            size_t sz = 0;
+            if (n >= 64 || n >= LIST_MAX) {
+                bm = roaring_bitmap_of_ptr(n, ids);
+                if (bm == NULL)
+                    return SIFT_ENOMEM;
+                roaring_bitmap_run_optimize(bm);
+                sz = roaring_bitmap_frozen_size_in_bytes(bm);
+            }
+            if (n < LIST_MAX && (bm == NULL || sc->list.len + 2 < sz + 16)) {
+                if (bm != NULL) /* roaring 0.2 crashes on NULL */
+                    roaring_bitmap_free(bm);
+                sift_buf_put_varint(&sc->blocks, (uint64_t)ids[0] << 2 |
+                                                     SIFT_SEGFMT_POST_LIST);
+                sift_buf_put_varint(&sc->blocks, n - 1);
+                sift_buf_put_varint(&sc->blocks, sc->list.len);
+                sift_buf_append(&sc->blocks, sc->list.data, sc->list.len);
+                continue;
+            }
+            size_t at = (sc->posts.len + 31) & ~(size_t)31;
+            if (sift_buf_try_reserve(&sc->posts, at - sc->posts.len + sz) !=
+                SIFT_OK) {
+                roaring_bitmap_free(bm);
+                return SIFT_ENOMEM;
+            }
+            memset(sc->posts.data + sc->posts.len, 0, at - sc->posts.len);
+            roaring_bitmap_frozen_serialize(bm, sc->posts.data + at);
+            sc->posts.len = at + sz;
+            roaring_bitmap_free(bm);
+            sift_buf_put_varint(&sc->blocks, (uint64_t)(at / 32) << 2 |
+                                                 SIFT_SEGFMT_POST_BITMAP);
+            sift_buf_put_varint(&sc->blocks, sz);
+        }
+    }
+    size_t start = w_pos(w);
+    uint32_t nb = (f->n_terms + SIFT_SEGFMT_TERM_BLOCK - 1) /
+                  SIFT_SEGFMT_TERM_BLOCK;
+    size_t bidx_off = 16 + sc->blocks.len;
+    size_t parea = (bidx_off + sc->bidx.len + 31) & ~(size_t)31;
+    if (parea + sc->posts.len > UINT32_MAX)
+        return SIFT_ELIMIT;
+    sift_buf_put_u32(w->out, f->n_terms);
+    sift_buf_put_u32(w->out, nb);
+    sift_buf_put_u32(w->out, (uint32_t)bidx_off);
+    sift_buf_put_u32(w->out, (uint32_t)parea);
+    sift_buf_append(w->out, sc->blocks.data, sc->blocks.len);
+    sift_buf_append(w->out, sc->bidx.data, sc->bidx.len);
+    w_align(w, 32);
+    sift_buf_append(w->out, sc->posts.data, sc->posts.len);
+    w_section(w, SIFT_SEGSEC_TERMS, field_idx, start);
+    return SIFT_OK;
+}
+
+static void
+write_kwcol(struct writer *w, struct bfield *f, uint32_t field_idx,
+            const uint32_t *order_terms, const uint32_t *rank,
+            const uint32_t *doc_order, uint32_t n)
+{
+    size_t start = w_pos(w);
+    uint32_t c = f->n_terms;
+    unsigned width = c < 0xff ? 1 : c < 0xffff ? 2 : 4;
+    sift_buf_put_u32(w->out, c);
+    sift_buf_putc(w->out, (char)width);
+    sift_buf_append(w->out, "\0\0\0", 3);
+    uint32_t off = 0;
+    for (uint32_t r = 0; r < c; r++) {
+        sift_buf_put_u32(w->out, off);
+        off += f->terms[order_terms[r]].len + 1;
+    }
+    sift_buf_put_u32(w->out, off);
+    for (uint32_t r = 0; r < c; r++) {
+        const struct bterm *t = &f->terms[order_terms[r]];
+        sift_buf_append(w->out, t->s, t->len);
+        sift_buf_putc(w->out, '\0');
+    }
+    w_align(w, width);
+    sift_buf_reserve(w->out, (size_t)n * width);
+    uint8_t *p = (uint8_t *)w->out->data + w->out->len;
+    for (uint32_t d = 0; d < n; d++) {
+        uint32_t old = doc_order ? doc_order[d] : d;
+        uint32_t tid = old < f->kw_len ? f->kw[old] : UINT32_MAX;
+        uint32_t ord = tid == UINT32_MAX ? UINT32_MAX : rank[tid];
+        if (width == 1)
+            p[d] = (uint8_t)ord;
+        else if (width == 2) {
+            p[2 * d] = (uint8_t)ord;
+            p[2 * d + 1] = (uint8_t)(ord >> 8);
+        } else
+            sift_store_u32(p + 4 * (size_t)d, ord);
+    }
+    w->out->len += (size_t)n * width;
+    w_section(w, SIFT_SEGSEC_KWCOL, field_idx, start);
+}
+
+static void
+write_numcol(struct writer *w, struct bfield *f, uint32_t field_idx,
+             const uint32_t *doc_order, uint32_t n)
+{
+    size_t start = w_pos(w);
+    sift_buf_reserve(w->out, (size_t)n * 8);
+    for (uint32_t d = 0; d < n; d++) {
+        uint32_t old = doc_order ? doc_order[d] : d;
+        double v = old < f->num_len ? f->num[old] : NAN;
+        uint64_t bits;
+        memcpy(&bits, &v, 8);
+        sift_buf_put_u64(w->out, bits);
+    }
+    w_section(w, SIFT_SEGSEC_NUMCOL, field_idx, start);
+}
+
+static int
+write_docs(struct writer *w, struct sift_segment_builder *b,
+           const uint32_t *doc_order)
+{
+    int rc = SIFT_OK;
+    ZSTD_CCtx *cctx = ZSTD_createCCtx();
+    ZSTD_CDict *cdict = NULL;
+    struct sift_buf raw = SIFT_BUF_INIT, frames = SIFT_BUF_INIT,
+                    idx = SIFT_BUF_INIT;
+    if (cctx == NULL)
+        return SIFT_ENOMEM;
+    if (b->opts.zstd_dict != NULL) {
+        cdict = ZSTD_createCDict(b->opts.zstd_dict, b->opts.zstd_dict_len,
+                                 b->opts.zstd_level);
+        if (cdict == NULL) {
+            rc = SIFT_ENOMEM;
+            goto out;
+        }
+    }
+    uint32_t n_blocks = 0, first = 0;
+    for (uint32_t d = 0; d <= b->n_docs; d++) {
+        if (d == b->n_docs || raw.len >= b->opts.block_bytes) {
+            if (d == first)
+                break;
+            size_t bound = ZSTD_compressBound(raw.len);
+            if (sift_buf_try_reserve(&frames, bound) != SIFT_OK) {
+                rc = SIFT_ENOMEM;
+                goto out;
+            }
+            size_t z = cdict != NULL
+                ? ZSTD_compress_usingCDict(cctx, frames.data + frames.len,
+                                           bound, raw.data, raw.len, cdict)
+                : ZSTD_compressCCtx(cctx, frames.data + frames.len, bound,
+                                    raw.data, raw.len, b->opts.zstd_level);
+            if (ZSTD_isError(z)) {
+                SIFT_ERROR("segment: zstd: %s", ZSTD_getErrorName(z));
+                rc = SIFT_EIO;
+                goto out;
+            }
+            sift_buf_put_u32(&idx, first);
+            sift_buf_put_u32(&idx, d - first);
+            sift_buf_put_u32(&idx, (uint32_t)z);
+            sift_buf_put_u32(&idx, (uint32_t)raw.len);
+            sift_buf_put_u64(&idx, frames.len); /* fixed up below */
+            frames.len += z;
+            n_blocks++;
+            first = d;
+            sift_buf_reset(&raw);
+            if (d == b->n_docs)
+                break;
+        }
+        uint32_t old = doc_order ? doc_order[d] : d;
+        const struct bdoc *doc = &b->docs[old];
+        sift_buf_put_varint(&raw, doc->len);
+        sift_buf_append(&raw, b->docbuf.data + doc->off, doc->len);
+    }
+    size_t start = w_pos(w);
+    size_t hdr = 8 + (size_t)n_blocks * 24;
+    for (uint32_t i = 0; i < n_blocks; i++) {
+        uint8_t *e = (uint8_t *)idx.data + (size_t)i * 24 + 16;
+        sift_store_u64(e, sift_load_u64(e) + hdr);
+    }
+    sift_buf_put_u32(w->out, n_blocks);
+    sift_buf_put_u32(w->out, 0);
+    sift_buf_append(w->out, idx.data, idx.len);
+    sift_buf_append(w->out, frames.data, frames.len);
+    w_section(w, SIFT_SEGSEC_DOCS, UINT32_MAX, start);
+out:
+    ZSTD_freeCDict(cdict);
+    ZSTD_freeCCtx(cctx);
+    sift_buf_cleanup(&raw);
+    sift_buf_cleanup(&frames);
+    sift_buf_cleanup(&idx);
+    return rc;
+}
+
+
+/* Field flags as stored in the image. */
+static unsigned
+field_flags(const struct sift_segment_builder *b, const struct bfield *f)
+{
+    switch (f->type) {
+    case SIFT_FT_TEXT:
+        return SIFT_SEGF_TERMS | SIFT_SEGF_TEXT;
+    case SIFT_FT_NUMBER:
+        return SIFT_SEGF_TERMS | (f->num_len > 0 ? SIFT_SEGF_NUMBER : 0);
+    default:
+        return SIFT_SEGF_TERMS |
+               (f->n_terms <= b->opts.max_dict_values && f->kw_len > 0
+                    ? SIFT_SEGF_KEYWORD
+                    : 0);
+    }
+}
+
+/* Fills every checksum of the image at img[0..len). */
+static void
+seal(uint8_t *img, size_t len)
+{
+    sift_store_u64(img + 48, XXH3_64bits(img, 48));
+    uint8_t *tr = img + len - SIFT_SEGFMT_TRAILER_LEN;
+    uint64_t tab = sift_load_u64(tr);
+    uint32_t ns = sift_load_u32(tr + 8);
+    for (uint32_t i = 0; i < ns; i++) {
+        uint8_t *e = img + tab + (size_t)i * SIFT_SEGFMT_SECENT_LEN;
+        uint64_t off = sift_load_u64(e + 8), l = sift_load_u64(e + 16);
+        sift_store_u64(e + 24, XXH3_64bits(img + off, l));
+    }
+    sift_store_u64(tr + 16, XXH3_64bits(img + tab, len - tab - 16));
+}
+
+void
+sift__segment_reseal(uint8_t *img, size_t len)
+{
+    if (len < SIFT_SEGFMT_HEADER_LEN + SIFT_SEGFMT_TRAILER_LEN)
+        return;
+    uint8_t *tr = img + len - SIFT_SEGFMT_TRAILER_LEN;
+    uint64_t tab = sift_load_u64(tr);
+    uint32_t ns = sift_load_u32(tr + 8);
+    if (tab > len - SIFT_SEGFMT_TRAILER_LEN ||
+        (uint64_t)ns * SIFT_SEGFMT_SECENT_LEN > len - SIFT_SEGFMT_TRAILER_LEN - tab)
+        return;
+    for (uint32_t i = 0; i < ns; i++) {
+        uint8_t *e = img + tab + (size_t)i * SIFT_SEGFMT_SECENT_LEN;
+        uint64_t off = sift_load_u64(e + 8), l = sift_load_u64(e + 16);
+        if (off > len || l > len - off)
+            return;
+    }
+    seal(img, len);
+}
+
+int
+sift_segment_builder_finish(struct sift_segment_builder *b,
+                            struct sift_buf *out)
+{
+    int rc = SIFT_OK;
+    uint32_t n = b->n_docs;
+    uint32_t *doc_order = NULL, *newid = NULL, *forder = NULL;
+    uint32_t *torder = NULL, *rank = NULL;
+    int64_t *ts = NULL;
+    struct scratch sc;
+    struct writer w;
+    size_t out_len0 = out->len;
+
+    memset(&sc, 0, sizeof(sc));
+    memset(&w, 0, sizeof(w));
+    w.out = out;
+    w.base = out->len;
+
+    /* Time order; skip the permutation when already sorted. */
+    int sorted = 1;
+    for (uint32_t i = 1; i < n && sorted; i++)
+        sorted = b->docs[i - 1].ts <= b->docs[i].ts;
+    ts = sift_try_malloc((size_t)n * sizeof(int64_t));
+    if (ts == NULL) {
+        rc = SIFT_ENOMEM;
+        goto out;
+    }
+    if (!sorted) {
+        doc_order = sift_try_malloc((size_t)n * sizeof(uint32_t));
+        newid = sift_try_malloc((size_t)n * sizeof(uint32_t));
+        if (doc_order == NULL || newid == NULL) {
+            rc = SIFT_ENOMEM;
+            goto out;
+        }
+        struct dsort *ds = sift_try_malloc((size_t)n * sizeof(*ds));
+        if (ds == NULL) {
+            rc = SIFT_ENOMEM;
+            goto out;
+        }
+        for (uint32_t i = 0; i < n; i++) {
+            ds[i].ts = b->docs[i].ts;
+            ds[i].idx = i;
+        }
+        qsort(ds, n, sizeof(*ds), dsort_cmp);
+        for (uint32_t i = 0; i < n; i++)
+            doc_order[i] = ds[i].idx;
+        sift_free(ds);
+        for (uint32_t i = 0; i < n; i++)
+            newid[doc_order[i]] = i;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        ts[i] = b->docs[doc_order ? doc_order[i] : i].ts;
+
+    /* Header; checksums and length are filled by seal(). */
+    uint8_t hdr[SIFT_SEGFMT_HEADER_LEN];
+    memset(hdr, 0, sizeof(hdr));
+    memcpy(hdr, SIFT_SEGFMT_MAGIC, 8);
+    sift_store_u32(hdr + 8, SIFT_SEGFMT_VERSION);
+    sift_store_u32(hdr + 12, n);
+    sift_store_u64(hdr + 16, n ? (uint64_t)ts[0] : 0);
+    sift_store_u64(hdr + 24, n ? (uint64_t)ts[n - 1] : 0);
+    hdr[32] = SIFT_SEGFMT_CODEC_ZSTD;
+    hdr[33] = b->opts.tier;
+    hdr[34] = b->opts.zstd_dict != NULL ? SIFT_SEGFMT_FLAG_ZDICT : 0;
+    sift_store_u32(hdr + 36, b->n_fields);
+    sift_buf_append(out, hdr, sizeof(hdr));
+
+    /* Fields, sorted by name. */
+    forder = sift_xmalloc(((size_t)b->n_fields + 1) * sizeof(uint32_t));
+    struct tsort *fs = sift_xmalloc(((size_t)b->n_fields + 1) * sizeof(*fs));
+    for (uint32_t i = 0; i < b->n_fields; i++) {
+        fs[i].s = b->fields[i].name;
+        fs[i].len = b->fields[i].name_len;
+        fs[i].id = i;
+    }
+    qsort(fs, b->n_fields, sizeof(*fs), tsort_cmp);
+    for (uint32_t i = 0; i < b->n_fields; i++)
+        forder[i] = fs[i].id;
+    sift_free(fs);
+    size_t start = w_pos(&w);
+    for (uint32_t i = 0; i < b->n_fields; i++) {
+        const struct bfield *f = &b->fields[forder[i]];
+        sift_buf_put_varint(out, f->name_len);
+        sift_buf_append(out, f->name, f->name_len);
+        sift_buf_putc(out, (char)field_flags(b, f));
+        sift_buf_put_varint(out, f->n_terms);
+    }
+    w_section(&w, SIFT_SEGSEC_FIELDS, UINT32_MAX, start);
+
+    w_align(&w, 32);
+    write_ts(&w, ts, n);
+
+    for (uint32_t i = 0; i < b->n_fields; i++) {
+        struct bfield *f = &b->fields[forder[i]];
+        unsigned fl = field_flags(b, f);
+        sift_free(torder);
+        sift_free(rank);
+        torder = sift_try_malloc(((size_t)f->n_terms + 1) * sizeof(uint32_t));
+        rank = sift_try_malloc(((size_t)f->n_terms + 1) * sizeof(uint32_t));
+        if (torder == NULL || rank == NULL) {
+            rc = SIFT_ENOMEM;
+            goto out;
+        }
+        w_align(&w, 32);
+        if ((rc = write_terms(&w, f, i, newid, torder, rank, &sc)) != SIFT_OK)
+            goto out;
+        if (fl & SIFT_SEGF_KEYWORD) {
+            w_align(&w, 32);
+            write_kwcol(&w, f, i, torder, rank, doc_order, n);
+        }
+        if (fl & SIFT_SEGF_NUMBER) {
+            w_align(&w, 32);
+            write_numcol(&w, f, i, doc_order, n);
+        }
+    }
+
+    w_align(&w, 32);
+    if ((rc = write_docs(&w, b, doc_order)) != SIFT_OK)
+        goto out;
+    if (b->opts.zstd_dict != NULL) {
+        w_align(&w, 32);
+        start = w_pos(&w);
+        sift_buf_append(out, b->opts.zstd_dict, b->opts.zstd_dict_len);
+        w_section(&w, SIFT_SEGSEC_ZDICT, UINT32_MAX, start);
+    }
+    w_align(&w, 32);
+    w_section(&w, SIFT_SEGSEC_DELETED, UINT32_MAX, w_pos(&w));
+
+    /* Section table and trailer. */
+    w_align(&w, 8);
+    size_t tab = w_pos(&w);
+    sift_buf_append(out, w.secs.data, w.secs.len);
+    sift_buf_put_u64(out, tab);
+    sift_buf_put_u32(out, w.n_secs);
+    sift_buf_put_u32(out, SIFT_SEGFMT_VERSION);
+    sift_buf_put_u64(out, 0);
+    sift_buf_append(out, SIFT_SEGFMT_END_MAGIC, 8);
+    size_t len = w_pos(&w);
+    uint8_t *img = (uint8_t *)out->data + w.base;
+    sift_store_u64(img + 40, len);
+    seal(img, len);
+out:
+    if (rc != SIFT_OK)
+        out->len = out_len0;
+    sift_free(ts);
+    sift_free(doc_order);
+    sift_free(newid);
+    sift_free(forder);
+    sift_free(torder);
+    sift_free(rank);
+    sift_free(sc.ids);
+    sift_buf_cleanup(&sc.blocks);
+    sift_buf_cleanup(&sc.posts);
+    sift_buf_cleanup(&sc.bidx);
+    sift_buf_cleanup(&sc.list);
+    sift_buf_cleanup(&w.secs);
+    return rc;
+}

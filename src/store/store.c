@@ -1,0 +1,1460 @@
+/*
+ * store.c - the storage engine: append -> WAL -> buffer -> sealed
+ * in-memory segments -> segment files + manifest, recovery, snapshots.
+ *
+ * Design (docs/internals/storage.md has the long form):
+ *   - sift_store_append() encodes the batch (positions + docs) once into a
+ *     WAL payload, writes it with write(2) and keeps the payload in a
+ *     pending list.  A dedicated sync thread fsyncs (every wal_sync_ms, or
+ *     after every batch when 0).  When the fsync returns, the loop thread
+ *     moves every covered batch into the buffer (a segment builder) and
+ *     runs its durable callback.  The buffer therefore holds only durable
+ *     batches, so a failed fsync never leaves docs behind that a source
+ *     will send again.
+ *   - Every refresh_ms the buffer is sealed: the builder becomes an entry
+ *     and a worker finishes its image and opens it in memory; the done
+ *     callback publishes a new snapshot.  Entries are kept in seal order,
+ *     so entry i holds exactly the WAL seqs (max_seq_{i-1}, max_seq_i].
+ *   - A flush takes the longest prefix of in-memory entries, writes each
+ *     image to segments/<id>.seg (temp, fsync, rename), fsyncs the dir,
+ *     saves a manifest whose flushed_seq is the prefix's max seq, and
+ *     opens the files.  Its done callback swaps each in-memory segment for
+ *     its file in one snapshot publish (never both, never neither), and
+ *     trims the WAL.
+ *   - Recovery (sift_store_open): manifest, segment verification and
+ *     quarantine, orphan removal, WAL replay past flushed_seq into sealed
+ *     in-memory entries, positions = manifest + replayed batches.
+ *
+ * Invariants:
+ *   - manifest.flushed_seq <= every unflushed entry's seqs; WAL records
+ *     <= flushed_seq are in segment files; the WAL is trimmed only after
+ *     the manifest saying so is durable.
+ *   - A doc is in exactly one of: pending list, buffer, one entry.
+ *   - No lock is held across I/O: snap_mu guards a pointer swap, sync_mu
+ *     a request hand-off.
+ *
+ * Threads: everything runs on the loop thread except the sync thread
+ * (fsync only, on dup'd fds), worker jobs (image finish, flush I/O) and
+ * sift_store_snapshot()/sift_snapshot_*() which any thread may call.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sift/alloc.h"
+#include "sift/arena.h"
+#include "sift/clock.h"
+#include "sift/config.h"
+#include "sift/error.h"
+#include "sift/log.h"
+#include "sift/loop.h"
+#include "sift/pool.h"
+#include "sift/segment.h"
+#include "store_int.h"
+
+static void start_sync(struct sift_store *s);
+static void maybe_flush(struct sift_store *s, int force);
+static void publish(struct sift_store *s);
+static void sync_done_posted(void *arg);
+
+/* ------------------------------------------------------------------ */
+/* Batch payload codec                                                 */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Payload (version 1):
+ *   u8      version (1)
+ *   varint  n_pos, then per position: varint key_len, key bytes,
+ *           varint hi, varint lo
+ *   varint  n_docs, then per doc: u32 doc_len, sift_doc_encode() bytes
+ */
+int
+sift__store_batch_encode(const struct sift_event *evs, size_t n,
+                         const struct sift_srcpos *pos, size_t n_pos,
+                         struct sift_buf *out)
+{
+    for (size_t i = 0; i < n_pos; i++) {
+        size_t kl = pos[i].key ? strlen(pos[i].key) : 0;
+        if (kl == 0 || kl > SIFT_STORE_MAX_KEY)
+            return SIFT_EINVAL;
+    }
+    sift_buf_putc(out, (char)SIFT_STORE_BATCH_VERSION);
+    sift_buf_put_varint(out, n_pos);
+    for (size_t i = 0; i < n_pos; i++) {
+        size_t kl = strlen(pos[i].key);
+        sift_buf_put_varint(out, kl);
+        sift_buf_append(out, pos[i].key, kl);
+        sift_buf_put_varint(out, pos[i].hi);
+        sift_buf_put_varint(out, pos[i].lo);
+    }
+    sift_buf_put_varint(out, n);
+    for (size_t i = 0; i < n; i++) {
+        size_t at = out->len;
+        sift_buf_put_u32(out, 0);
+        sift_doc_encode(&evs[i], out);
+        size_t dl = out->len - at - 4;
+        if (dl > UINT32_MAX)
+            return SIFT_ELIMIT;
+        sift_store_u32(out->data + at, (uint32_t)dl);
+    }
+    return SIFT_OK;
+}
+
+int
+sift__store_batch_decode(const uint8_t *p, size_t len,
+                         struct sift_arena *arena,
+                         const struct sift__batch_visitor *v)
+{
+    const uint8_t *end = p + len;
+    uint64_t n_pos, n_docs;
+    if (len < 1 || *p != SIFT_STORE_BATCH_VERSION)
+        return SIFT_CORRUPT_BKPT("wal batch version");
+    p++;
+    if (sift_get_varint(&p, end, &n_pos) < 0)
+        return SIFT_CORRUPT_BKPT("wal batch n_pos");
+    for (uint64_t i = 0; i < n_pos; i++) {
+        uint64_t kl, hi, lo;
+        char key[SIFT_STORE_MAX_KEY + 1];
+        if (sift_get_varint(&p, end, &kl) < 0 || kl == 0 ||
+            kl > SIFT_STORE_MAX_KEY || kl > (uint64_t)(end - p))
+            return SIFT_CORRUPT_BKPT("wal batch key");
+        memcpy(key, p, (size_t)kl);
+        key[kl] = '\0';
+        p += kl;
+        if (memchr(key, '\0', (size_t)kl) != NULL)
+            return SIFT_CORRUPT_BKPT("wal batch key NUL");
+        if (sift_get_varint(&p, end, &hi) < 0 ||
+            sift_get_varint(&p, end, &lo) < 0)
+            return SIFT_CORRUPT_BKPT("wal batch position");
+        if (v && v->pos) {
+            int rc = v->pos(key, hi, lo, v->arg);
+            if (rc != 0)
+                return rc;
+        }
+    }
+    if (sift_get_varint(&p, end, &n_docs) < 0 ||
+        n_docs > (uint64_t)(end - p) / 4)
+        return SIFT_CORRUPT_BKPT("wal batch n_docs");
+    for (uint64_t i = 0; i < n_docs; i++) {
+        uint32_t dl;
+        if (sift_get_u32(&p, end, &dl) < 0 || dl > (uint64_t)(end - p))
+            return SIFT_CORRUPT_BKPT("wal batch doc length");
+        if (v && v->doc) {
+            struct sift_event ev;
+            int rc = sift_doc_decode(p, dl, arena, &ev);
+            if (rc < 0)
+                return rc;
+            rc = v->doc(&ev, v->arg);
+            if (rc != 0)
+                return rc;
+        }
+        p += dl;
+    }
+    if (p != end)
+        return SIFT_CORRUPT_BKPT("wal batch trailing bytes");
+    return SIFT_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Small helpers                                                       */
+/* ------------------------------------------------------------------ */
+
+static char *
+join(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *p = sift_xmalloc(la + lb + 2);
+    memcpy(p, a, la);
+    p[la] = '/';
+    memcpy(p + la + 1, b, lb + 1);
+    return p;
+}
+
+static int
+ensure_dir(const char *path)
+{
+    if (mkdir(path, 0755) == 0 || errno == EEXIST)
+        return SIFT_OK;
+    int rc = -errno;
+    SIFT_ERROR("store: cannot create %s: %s", path, strerror(errno));
+    return rc;
+}
+
+static int
+fsync_path(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = fsync(fd) == 0 ? SIFT_OK : -errno;
+    close(fd);
+    return rc;
+}
+
+static void
+seg_file_name(char *buf, size_t len, uint64_t id)
+{
+    snprintf(buf, len, "%020" PRIu64 ".seg", id);
+}
+
+static void
+add_quarantined(struct sift_store *s, const char *name)
+{
+    s->quarantined = sift_xrealloc(s->quarantined,
+                                   (s->n_quarantined + 2) * sizeof(char *));
+    s->quarantined[s->n_quarantined++] = sift_xstrdup(name);
+    s->quarantined[s->n_quarantined] = NULL;
+    s->stats.quarantined++;
+}
+
+static struct sift_segment_builder *
+new_builder(const struct sift_store *s)
+{
+    struct sift_segment_opts o;
+    struct sift_segment_builder *b = NULL;
+    sift_segment_opts_init(&o);
+    if (s->cfg) {
+        if (s->cfg->zstd_level > 0)
+            o.zstd_level = (int)s->cfg->zstd_level;
+        if (s->cfg->block_bytes > 0)
+            o.block_bytes = (uint32_t)s->cfg->block_bytes;
+        o.text_fields = s->cfg->text_fields;
+        o.keyword_fields = s->cfg->keyword_fields;
+        o.numeric_fields = s->cfg->numeric_fields;
+    }
+    if (sift_segment_builder_new(&o, &b) != SIFT_OK) {
+        SIFT_ERROR("store: cannot create a segment builder");
+        abort(); /* fixed-size internal state, like sift_xmalloc() */
+    }
+    return b;
+}
+
+static int64_t
+cfg_i64(const struct sift_store *s, size_t off, int64_t dflt)
+{
+    if (!s->cfg)
+        return dflt;
+    int64_t v;
+    memcpy(&v, (const char *)s->cfg + off, sizeof(v));
+    return v > 0 ? v : dflt;
+}
+#define CFG(s, field, dflt)                                                   \
+    cfg_i64((s), offsetof(struct sift_config, field), (dflt))
+
+static uint64_t
+unflushed_bytes(const struct sift_store *s)
+{
+    uint64_t n = s->pend_bytes + sift_segment_builder_bytes(s->builder);
+    for (size_t i = 0; i < s->n_ents; i++) {
+        const struct sift__entry *e = s->ents[i];
+        if (e->state == SIFT_ENT_BUILDING && e->builder)
+            n += sift_segment_builder_bytes(e->builder);
+        else if (e->state == SIFT_ENT_MEM || e->state == SIFT_ENT_FLUSHING)
+            n += e->bytes;
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------------ */
+/* Buffer                                                              */
+/* ------------------------------------------------------------------ */
+
+static int
+buf_pos_cb(const char *key, uint64_t hi, uint64_t lo, void *arg)
+{
+    struct sift_store *s = arg;
+    sift__posmap_merge(&s->buf_pos, key, hi, lo);
+    sift__posmap_merge(&s->positions, key, hi, lo);
+    return 0;
+}
+
+static void seal(struct sift_store *s, int sync_build);
+
+static int
+buf_doc_cb(const struct sift_event *ev, void *arg)
+{
+    struct sift_store *s = arg;
+    if (sift_segment_builder_add(s->builder, ev) == SIFT_OK)
+        return 0;
+    /* Out of memory in the builder: seal what it has, try a fresh one. */
+    seal(s, 0);
+    if (sift_segment_builder_add(s->builder, ev) == SIFT_OK)
+        return 0;
+    /*
+     * The batch is durable in the WAL but cannot be buffered; continuing
+     * would let a flush move flushed_seq past it.  A restart replays it.
+     */
+    SIFT_ERROR("store: out of memory buffering a durable batch; exiting so "
+               "that recovery replays it from the WAL");
+    abort();
+}
+
+/* Adds a durable batch (WAL payload) to the buffer. */
+static int
+buffer_add(struct sift_store *s, uint64_t seq, const uint8_t *payload,
+           size_t len)
+{
+    struct sift__batch_visitor v = {buf_pos_cb, buf_doc_cb, s};
+    sift_arena_reset(s->arena);
+    int rc = sift__store_batch_decode(payload, len, s->arena, &v);
+    if (rc < 0)
+        return rc;
+    if (seq > s->buf_max_seq)
+        s->buf_max_seq = seq;
+    return SIFT_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Snapshots                                                           */
+/* ------------------------------------------------------------------ */
+
+static int
+cmp_seg_min_ts(const void *a, const void *b)
+{
+    int64_t x = sift_segment_min_ts(*(struct sift_segment *const *)a);
+    int64_t y = sift_segment_min_ts(*(struct sift_segment *const *)b);
+    return x < y ? -1 : x > y;
+}
+
+static void
+publish(struct sift_store *s)
+{
+    struct sift_snapshot *n = sift_xcalloc(1, sizeof(*n));
+    atomic_init(&n->refs, 1);
+    n->segs = sift_xcalloc(s->n_ents ? s->n_ents : 1, sizeof(*n->segs));
+    uint64_t docs = 0, mem = 0, disk = 0, bmem = 0, bdisk = 0;
+    for (size_t i = 0; i < s->n_ents; i++) {
+        struct sift__entry *e = s->ents[i];
+        if (!e->seg)
+            continue;
+        n->segs[n->n++] = sift_segment_ref(e->seg);
+        docs += e->docs;
+        if (e->state == SIFT_ENT_DISK) {
+            disk++;
+            bdisk += e->bytes;
+        } else {
+            mem++;
+            bmem += e->bytes;
+        }
+    }
+    if (n->n > 1)
+        qsort(n->segs, n->n, sizeof(*n->segs), cmp_seg_min_ts);
+    s->stats.docs = docs;
+    s->stats.segments_mem = mem;
+    s->stats.segments_disk = disk;
+    s->stats.bytes_mem = bmem;
+    s->stats.bytes_disk = bdisk;
+
+    pthread_mutex_lock(&s->snap_mu);
+    struct sift_snapshot *old = s->snap;
+    s->snap = n;
+    pthread_mutex_unlock(&s->snap_mu);
+    if (old)
+        sift_snapshot_release(old);
+}
+
+struct sift_snapshot *
+sift_store_snapshot(struct sift_store *s)
+{
+    pthread_mutex_lock(&s->snap_mu);
+    struct sift_snapshot *snap = s->snap;
+    atomic_fetch_add(&snap->refs, 1);
+    pthread_mutex_unlock(&s->snap_mu);
+    return snap;
+}
+
+void
+sift_snapshot_release(struct sift_snapshot *snap)
+{
+    if (!snap || atomic_fetch_sub(&snap->refs, 1) != 1)
+        return;
+    for (size_t i = 0; i < snap->n; i++)
+        sift_segment_unref(snap->segs[i]);
+    sift_free(snap->segs);
+    sift_free(snap);
+}
+
+size_t
+sift_snapshot_count(const struct sift_snapshot *snap)
+{
+    return snap->n;
+}
+
+struct sift_segment *
+sift_snapshot_segment(const struct sift_snapshot *snap, size_t i)
+{
+    return i < snap->n ? snap->segs[i] : NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Entries, seal and build                                             */
+/* ------------------------------------------------------------------ */
+
+static struct sift__entry *
+entry_push(struct sift_store *s)
+{
+    if (s->n_ents == s->cap_ents) {
+        s->cap_ents = s->cap_ents ? s->cap_ents * 2 : 16;
+        s->ents = sift_xrealloc(s->ents, s->cap_ents * sizeof(*s->ents));
+    }
+    struct sift__entry *e = sift_xcalloc(1, sizeof(*e));
+    s->ents[s->n_ents++] = e;
+    return e;
+}
+
+static void
+entry_free(struct sift__entry *e)
+{
+    if (!e)
+        return;
+    sift_segment_unref(e->seg);
+    if (e->builder)
+        sift_segment_builder_free(e->builder);
+    sift__posmap_cleanup(&e->pos);
+    sift_free(e);
+}
+
+/* Finishes a builder into an in-memory segment (any thread). */
+static int
+build_image(struct sift_segment_builder *b, struct sift_segment **out)
+{
+    struct sift_buf img = SIFT_BUF_INIT;
+    *out = NULL;
+    int rc = sift_segment_builder_finish(b, &img);
+    if (rc < 0) {
+        sift_buf_cleanup(&img);
+        return rc;
+    }
+    size_t len;
+    char *data = sift_buf_detach(&img, &len);
+    return sift_segment_open_mem(data, len, out);
+}
+
+/* Entry went searchable: publish and tell the live tail. */
+static void
+entry_ready(struct sift_store *s, struct sift__entry *e, struct sift_segment *seg)
+{
+    e->seg = seg;
+    e->bytes = sift_segment_bytes(seg);
+    e->state = SIFT_ENT_MEM;
+    e->build_failed = 0;
+    sift_segment_builder_free(e->builder);
+    e->builder = NULL;
+    publish(s);
+    if (s->on_refresh)
+        s->on_refresh(seg, s->on_refresh_arg);
+}
+
+struct build_job {
+    struct sift_store *store;
+    struct sift__entry *ent;
+    struct sift_segment *seg;
+    int rc;
+    int64_t ns;
+};
+
+static void
+build_work(void *arg)
+{
+    struct build_job *j = arg;
+    int64_t t0 = sift_clock_mono_ns();
+    j->rc = build_image(j->ent->builder, &j->seg);
+    j->ns = sift_clock_mono_ns() - t0;
+}
+
+static void
+build_done(void *arg, int cancelled)
+{
+    struct build_job *j = arg;
+    struct sift_store *s = j->store;
+    s->jobs_inflight--;
+    if (!cancelled && j->rc == SIFT_OK) {
+        SIFT_DEBUG("store: sealed %u docs in %.1f ms", j->ent->docs,
+                   (double)j->ns / 1e6);
+        entry_ready(s, j->ent, j->seg);
+    } else {
+        if (!cancelled)
+            SIFT_ERROR("store: building an in-memory segment failed: %s; "
+                       "will retry", sift_strerror(j->rc));
+        j->ent->build_failed = 1;
+    }
+    sift_free(j);
+    if (!s->closing)
+        maybe_flush(s, 0);
+}
+
+static void
+build_entry(struct sift_store *s, struct sift__entry *e, int sync_build)
+{
+    if (!sync_build && s->pool && !s->closing) {
+        struct build_job *j = sift_xcalloc(1, sizeof(*j));
+        j->store = s;
+        j->ent = e;
+        e->build_failed = 0;
+        if (sift_pool_submit(s->pool, build_work, build_done, j) == SIFT_OK) {
+            s->jobs_inflight++;
+            return;
+        }
+        sift_free(j);
+    }
+    struct sift_segment *seg;
+    int64_t t0 = sift_clock_mono_ns();
+    int rc = build_image(e->builder, &seg);
+    if (rc < 0) {
+        SIFT_ERROR("store: building an in-memory segment failed: %s",
+                   sift_strerror(rc));
+        e->build_failed = 1;
+        return;
+    }
+    SIFT_DEBUG("store: sealed %u docs in %.1f ms (loop)", e->docs,
+               (double)(sift_clock_mono_ns() - t0) / 1e6);
+    entry_ready(s, e, seg);
+}
+
+/* Seals the buffer into a new entry.  Docs become searchable when built. */
+static void
+seal(struct sift_store *s, int sync_build)
+{
+    uint32_t docs = sift_segment_builder_count(s->builder);
+    if (docs == 0 && s->buf_pos.n == 0 && s->buf_max_seq == 0)
+        return;
+    struct sift__entry *e = entry_push(s);
+    e->id = s->manifest.next_seg_id++;
+    e->max_seq = s->buf_max_seq;
+    e->pos = s->buf_pos;
+    e->docs = docs;
+    memset(&s->buf_pos, 0, sizeof(s->buf_pos));
+    s->buf_max_seq = 0;
+    if (docs == 0) {
+        /* Positions only: nothing to search, but flushes must carry them. */
+        e->state = SIFT_ENT_MEM;
+        return;
+    }
+    e->state = SIFT_ENT_BUILDING;
+    e->builder = s->builder;
+    s->builder = new_builder(s);
+    build_entry(s, e, sync_build);
+}
+
+/* ------------------------------------------------------------------ */
+/* Group commit                                                        */
+/* ------------------------------------------------------------------ */
+
+static void *
+sync_main(void *arg)
+{
+    struct sift_store *s = arg;
+    pthread_mutex_lock(&s->sync_mu);
+    for (;;) {
+        while (!s->sync_have_req && !s->sync_stop)
+            pthread_cond_wait(&s->sync_cv, &s->sync_mu);
+        if (!s->sync_have_req && s->sync_stop)
+            break;
+        struct sift_wal_sync req = s->sync_req;
+        pthread_mutex_unlock(&s->sync_mu);
+        sift__wal_sync_run(&req); /* fsync without the lock */
+        pthread_mutex_lock(&s->sync_mu);
+        s->sync_req = req;
+        s->sync_have_req = 0;
+        pthread_cond_broadcast(&s->sync_cv);
+        pthread_mutex_unlock(&s->sync_mu);
+        sift_loop_post(s->loop, sync_done_posted, s);
+        pthread_mutex_lock(&s->sync_mu);
+    }
+    pthread_mutex_unlock(&s->sync_mu);
+    return NULL;
+}
+
+/* Runs durable callbacks (or failures) for the pending batches. */
+static void
+complete_pending(struct sift_store *s, int rc)
+{
+    uint64_t durable = sift__wal_durable_seq(s->wal);
+    while (s->pend_head && (rc != SIFT_OK || s->pend_head->seq <= durable)) {
+        struct sift__batch *b = s->pend_head;
+        s->pend_head = b->next;
+        if (!s->pend_head)
+            s->pend_tail = &s->pend_head;
+        s->pend_bytes -= b->len;
+        s->pend_docs -= b->n_docs;
+        int brc = rc;
+        if (rc == SIFT_OK) {
+            brc = buffer_add(s, b->seq, (const uint8_t *)b->payload, b->len);
+            if (brc < 0)
+                SIFT_ERROR("store: cannot buffer batch %" PRIu64 ": %s",
+                           b->seq, sift_strerror(brc));
+        }
+        sift_free(b->payload);
+        if (b->cb)
+            b->cb(b->arg, brc);
+        sift_free(b);
+    }
+    s->stats.docs_buffered =
+        sift_segment_builder_count(s->builder) + s->pend_docs;
+    s->stats.buffer_bytes = unflushed_bytes(s);
+    s->stats.wal_bytes = sift__wal_bytes(s->wal);
+}
+
+/* Positions = flushed + entries + buffer (after a batch was dropped). */
+static void
+recompute_positions(struct sift_store *s)
+{
+    sift__posmap_cleanup(&s->positions);
+    sift__posmap_merge_all(&s->positions, &s->manifest.pos);
+    for (size_t i = 0; i < s->n_ents; i++)
+        sift__posmap_merge_all(&s->positions, &s->ents[i]->pos);
+    sift__posmap_merge_all(&s->positions, &s->buf_pos);
+}
+
+static void
+sync_finish(struct sift_store *s, const struct sift_wal_sync *req)
+{
+    s->sync_inflight = 0;
+    int rc = sift__wal_sync_done(s->wal, req);
+    s->stats.wal_fsyncs++;
+    s->stats.last_fsync_ns = req->duration_ns;
+    if (rc != SIFT_OK) {
+        if (rc == SIFT_ENOSPACE) {
+            s->full = 1;
+            SIFT_WARN("store: disk full; rejecting appends until space "
+                      "returns");
+        }
+        complete_pending(s, rc);
+        recompute_positions(s);
+        return;
+    }
+    complete_pending(s, SIFT_OK);
+}
+
+static void
+sync_done_posted(void *arg)
+{
+    struct sift_store *s = arg;
+    struct sift_wal_sync req;
+    pthread_mutex_lock(&s->sync_mu);
+    req = s->sync_req;
+    pthread_mutex_unlock(&s->sync_mu);
+    sync_finish(s, &req);
+    /* Per-batch mode: whatever arrived during the fsync goes now. */
+    if (!s->closing && CFG(s, wal_sync_ms, 0) == 0 && s->pend_head)
+        start_sync(s);
+}
+
+static void
+start_sync(struct sift_store *s)
+{
+    if (s->sync_inflight || !s->sync_started)
+        return;
+    struct sift_wal_sync req;
+    int rc = sift__wal_sync_prepare(s->wal, &req);
+    if (rc <= 0) {
+        if (rc < 0)
+            SIFT_ERROR("store: cannot prepare a WAL sync: %s",
+                       sift_strerror(rc));
+        return;
+    }
+    s->sync_inflight = 1;
+    pthread_mutex_lock(&s->sync_mu);
+    s->sync_req = req;
+    s->sync_have_req = 1;
+    pthread_cond_signal(&s->sync_cv);
+    pthread_mutex_unlock(&s->sync_mu);
+}
+
+/* Synchronous sync on the loop thread (close, no sync thread). */
+static void
+sync_now(struct sift_store *s)
+{
+    for (int guard = 0; guard < 64; guard++) {
+        struct sift_wal_sync req;
+        int rc = sift__wal_sync_prepare(s->wal, &req);
+        if (rc < 0) {
+            complete_pending(s, rc);
+            return;
+        }
+        if (rc == 0)
+            break;
+        sift__wal_sync_run(&req);
+        sync_finish(s, &req);
+    }
+    complete_pending(s, s->pend_head ? SIFT_ESHUTDOWN : SIFT_OK);
+}
+
+/* ------------------------------------------------------------------ */
+/* Flush                                                               */
+/* ------------------------------------------------------------------ */
+
+struct flush_item {
+    struct sift__entry *ent;
+    struct sift_segment *mem;  /* ref on the in-memory segment */
+    struct sift_segment *file; /* opened from disk by the job */
+    char name[40];
+};
+
+struct flush_job {
+    struct sift_store *store;
+    char *seg_dir;
+    char *data_dir;
+    struct flush_item *items;
+    size_t n;
+    struct sift_manifest next; /* what the manifest becomes */
+    int rc;
+};
+
+static int
+write_seg_file(const char *dir, const char *name, const void *data,
+               size_t len)
+{
+    char tmp[4096], path[4096];
+    snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, name);
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    int rc = SIFT_OK;
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = n < 0 ? -errno : SIFT_EIO;
+            break;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    if (rc == SIFT_OK && fsync(fd) != 0)
+        rc = -errno;
+    close(fd);
+    if (rc == SIFT_OK && rename(tmp, path) != 0)
+        rc = -errno;
+    if (rc != SIFT_OK)
+        (void)unlink(tmp);
+    if (rc == -ENOSPC || rc == -EDQUOT)
+        rc = SIFT_ENOSPACE;
+    return rc;
+}
+
+static void
+flush_work(void *arg)
+{
+    struct flush_job *j = arg;
+    j->rc = SIFT_OK;
+    for (size_t i = 0; i < j->n && j->rc == SIFT_OK; i++) {
+        struct flush_item *it = &j->items[i];
+        if (!it->mem)
+            continue;
+        j->rc = write_seg_file(j->seg_dir, it->name,
+                               sift_segment_image(it->mem),
+                               sift_segment_bytes(it->mem));
+        if (j->rc < 0)
+            SIFT_ERROR("store: writing segment %s/%s: %s", j->seg_dir,
+                       it->name, sift_strerror(j->rc));
+    }
+    if (j->rc == SIFT_OK)
+        j->rc = fsync_path(j->seg_dir);
+    if (j->rc == SIFT_OK)
+        j->rc = sift__manifest_save(j->data_dir, &j->next);
+    for (size_t i = 0; i < j->n && j->rc == SIFT_OK; i++) {
+        struct flush_item *it = &j->items[i];
+        if (!it->mem)
+            continue;
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", j->seg_dir, it->name);
+        j->rc = sift_segment_open_file(path, &it->file);
+    }
+    /*
+     * On failure the files written so far stay: if the manifest swap did
+     * happen they are live; if not, the next start removes them as orphans
+     * and the next flush rewrites them.
+     */
+}
+
+static void
+flush_job_free(struct flush_job *j)
+{
+    for (size_t i = 0; i < j->n; i++) {
+        sift_segment_unref(j->items[i].mem);
+        sift_segment_unref(j->items[i].file);
+    }
+    sift_free(j->items);
+    sift__manifest_cleanup(&j->next);
+    sift_free(j->seg_dir);
+    sift_free(j->data_dir);
+    sift_free(j);
+}
+
+static void
+run_waiters(struct sift_store *s, int rc)
+{
+    struct sift__flush_waiter **pp = &s->waiters;
+    while (*pp) {
+        struct sift__flush_waiter *w = *pp;
+        if (rc == SIFT_OK && w->target_seq > s->manifest.flushed_seq) {
+            pp = &w->next;
+            continue;
+        }
+        *pp = w->next;
+        if (w->cb)
+            w->cb(w->arg, rc);
+        sift_free(w);
+    }
+}
+
+static void
+flush_apply(struct sift_store *s, struct flush_job *j)
+{
+    s->flush_running = 0;
+    if (j->rc != SIFT_OK) {
+        for (size_t i = 0; i < j->n; i++)
+            if (j->items[i].ent->state == SIFT_ENT_FLUSHING)
+                j->items[i].ent->state = SIFT_ENT_MEM;
+        if (j->rc == SIFT_ENOSPACE)
+            SIFT_WARN("store: flush failed, disk full; retrying later");
+        if (s->closing)
+            run_waiters(s, j->rc);
+        flush_job_free(j);
+        return;
+    }
+    /* The new manifest is durable: swap memory for files in one publish. */
+    sift__manifest_cleanup(&s->manifest);
+    s->manifest = j->next;
+    sift__manifest_init(&j->next);
+    size_t k = 0;
+    for (size_t i = 0; i < j->n; i++) {
+        struct flush_item *it = &j->items[i];
+        struct sift__entry *e = it->ent;
+        if (!it->file) {
+            /* No docs: the entry only carried positions; it is done. */
+            for (size_t x = 0; x < s->n_ents; x++) {
+                if (s->ents[x] == e) {
+                    memmove(&s->ents[x], &s->ents[x + 1],
+                            (s->n_ents - x - 1) * sizeof(*s->ents));
+                    s->n_ents--;
+                    break;
+                }
+            }
+            entry_free(e);
+            continue;
+        }
+        sift_segment_unref(e->seg);
+        e->seg = it->file;
+        it->file = NULL;
+        e->state = SIFT_ENT_DISK;
+        e->bytes = sift_segment_bytes(e->seg);
+        k++;
+    }
+    (void)k;
+    publish(s);
+    s->stats.flushes++;
+    unsigned trimmed = sift__wal_trim(s->wal, s->manifest.flushed_seq);
+    if (trimmed)
+        SIFT_DEBUG("store: trimmed %u WAL files (flushed seq %" PRIu64 ")",
+                   trimmed, s->manifest.flushed_seq);
+    s->stats.wal_bytes = sift__wal_bytes(s->wal);
+    s->stats.buffer_bytes = unflushed_bytes(s);
+    flush_job_free(j);
+    run_waiters(s, SIFT_OK);
+}
+
+static void
+flush_done(void *arg, int cancelled)
+{
+    struct flush_job *j = arg;
+    struct sift_store *s = j->store;
+    s->jobs_inflight--;
+    if (cancelled)
+        j->rc = SIFT_ESHUTDOWN;
+    int ok = j->rc == SIFT_OK;
+    flush_apply(s, j);
+    /* After a failure the flush timer retries; never spin on a full disk. */
+    if (ok && !s->closing && s->waiters)
+        maybe_flush(s, 1);
+}
+
+/* Builds the flush job for the longest flushable prefix; NULL if none. */
+static struct flush_job *
+flush_prepare(struct sift_store *s)
+{
+    size_t first = 0;
+    while (first < s->n_ents && s->ents[first]->state == SIFT_ENT_DISK)
+        first++;
+    size_t last = first;
+    while (last < s->n_ents && s->ents[last]->state == SIFT_ENT_MEM)
+        last++;
+    if (last == first)
+        return NULL;
+
+    struct flush_job *j = sift_xcalloc(1, sizeof(*j));
+    j->store = s;
+    j->seg_dir = sift_xstrdup(s->seg_dir);
+    j->data_dir = sift_xstrdup(s->data_dir);
+    j->items = sift_xcalloc(last - first, sizeof(*j->items));
+    sift__manifest_copy(&j->next, &s->manifest);
+    j->next.generation++;
+    for (size_t i = first; i < last; i++) {
+        struct sift__entry *e = s->ents[i];
+        struct flush_item *it = &j->items[j->n++];
+        it->ent = e;
+        e->state = SIFT_ENT_FLUSHING;
+        if (e->max_seq > j->next.flushed_seq)
+            j->next.flushed_seq = e->max_seq;
+        sift__posmap_merge_all(&j->next.pos, &e->pos);
+        if (!e->seg)
+            continue;
+        it->mem = sift_segment_ref(e->seg);
+        seg_file_name(it->name, sizeof(it->name), e->id);
+        struct sift_manifest_seg *m = &e->meta;
+        memset(m, 0, sizeof(*m));
+        m->id = e->id;
+        snprintf(m->file, sizeof(m->file), "%s", it->name);
+        m->tier = sift_segment_tier(e->seg);
+        m->docs = sift_segment_doc_count(e->seg);
+        m->min_ts = sift_segment_min_ts(e->seg);
+        m->max_ts = sift_segment_max_ts(e->seg);
+        m->bytes = sift_segment_bytes(e->seg);
+        sift__manifest_add_seg(&j->next, m);
+    }
+    if (s->manifest.next_seg_id > j->next.next_seg_id)
+        j->next.next_seg_id = s->manifest.next_seg_id;
+    return j;
+}
+
+static void
+maybe_flush(struct sift_store *s, int force)
+{
+    if (s->flush_running)
+        return;
+    if (!force) {
+        uint64_t mem = 0;
+        for (size_t i = 0; i < s->n_ents; i++)
+            if (s->ents[i]->state == SIFT_ENT_MEM)
+                mem += s->ents[i]->bytes + 1;
+        uint64_t limit = (uint64_t)CFG(s, flush_bytes, 64 << 20);
+        if (mem == 0 || (mem < limit && !s->waiters))
+            return;
+    }
+    struct flush_job *j = flush_prepare(s);
+    if (!j) {
+        if (s->waiters) {
+            /* Nothing sealed is pending: satisfied unless still building. */
+            int building = 0;
+            for (size_t i = 0; i < s->n_ents; i++)
+                building |= s->ents[i]->state == SIFT_ENT_BUILDING;
+            if (!building)
+                run_waiters(s, SIFT_OK);
+        }
+        return;
+    }
+    s->flush_running = 1;
+    if (s->pool && !s->closing &&
+        sift_pool_submit(s->pool, flush_work, flush_done, j) == SIFT_OK) {
+        s->jobs_inflight++;
+        return;
+    }
+    flush_work(j);
+    flush_apply(s, j);
+}
+
+/* ------------------------------------------------------------------ */
+/* Timers                                                              */
+/* ------------------------------------------------------------------ */
+
+static void
+retry_failed_builds(struct sift_store *s)
+{
+    for (size_t i = 0; i < s->n_ents; i++) {
+        struct sift__entry *e = s->ents[i];
+        if (e->state == SIFT_ENT_BUILDING && e->build_failed)
+            build_entry(s, e, 0);
+    }
+}
+
+static void
+on_refresh_timer(void *arg)
+{
+    struct sift_store *s = arg;
+    retry_failed_builds(s);
+    seal(s, 0);
+    s->stats.docs_buffered =
+        sift_segment_builder_count(s->builder) + s->pend_docs;
+    maybe_flush(s, 0);
+}
+
+static void
+on_sync_timer(void *arg)
+{
+    start_sync(arg);
+}
+
+static void
+on_flush_timer(void *arg)
+{
+    struct sift_store *s = arg;
+    seal(s, 0);
+    maybe_flush(s, 1);
+}
+
+static void
+on_full_timer(void *arg)
+{
+    struct sift_store *s = arg;
+    if (!s->full)
+        return;
+    int rc = sift__wal_probe_space(s->wal, SIFT_STORE_PROBE_BYTES);
+    if (rc == SIFT_OK) {
+        s->full = 0;
+        SIFT_INFO("store: disk space is back; accepting appends again");
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Public: append, position, flush                                     */
+/* ------------------------------------------------------------------ */
+
+int
+sift_store_append(struct sift_store *s, const struct sift_event *evs,
+                  size_t n, const struct sift_srcpos *pos, size_t n_pos,
+                  sift_durable_cb cb, void *arg)
+{
+    if (n == 0 && n_pos == 0)
+        return SIFT_EINVAL;
+    if (s->closing)
+        return SIFT_ESHUTDOWN;
+    if (s->full) {
+        s->stats.appends_rejected++;
+        return SIFT_ENOSPACE;
+    }
+    if (unflushed_bytes(s) >= (uint64_t)CFG(s, buffer_max_bytes, 256 << 20)) {
+        s->stats.appends_rejected++;
+        seal(s, 0);
+        maybe_flush(s, 1);
+        return SIFT_EBUSY;
+    }
+    sift_buf_reset(&s->scratch);
+    int rc = sift__store_batch_encode(evs, n, pos, n_pos, &s->scratch);
+    if (rc < 0)
+        return rc;
+    uint64_t seq;
+    rc = sift__wal_append(s->wal, s->scratch.data, s->scratch.len, &seq);
+    if (rc < 0) {
+        s->stats.appends_rejected++;
+        if (rc == SIFT_ENOSPACE)
+            s->full = 1;
+        return rc;
+    }
+    struct sift__batch *b = sift_xcalloc(1, sizeof(*b));
+    b->seq = seq;
+    b->payload = sift_xmalloc(s->scratch.len ? s->scratch.len : 1);
+    memcpy(b->payload, s->scratch.data, s->scratch.len);
+    b->len = s->scratch.len;
+    b->n_docs = (uint32_t)n;
+    b->cb = cb;
+    b->arg = arg;
+    *s->pend_tail = b;
+    s->pend_tail = &b->next;
+    s->pend_bytes += b->len;
+    s->pend_docs += n;
+    for (size_t i = 0; i < n_pos; i++)
+        sift__posmap_merge(&s->positions, pos[i].key, pos[i].hi, pos[i].lo);
+    s->stats.wal_bytes = sift__wal_bytes(s->wal);
+    s->stats.docs_buffered += n;
+    if (CFG(s, wal_sync_ms, 0) == 0)
+        start_sync(s);
+    return SIFT_OK;
+}
+
+int
+sift_store_position(struct sift_store *s, const char *key,
+                    struct sift_srcpos *out)
+{
+    const struct sift_manifest_pos *p = sift__posmap_find(&s->positions, key);
+    if (!p)
+        return SIFT_ENOTFOUND;
+    out->key = p->key;
+    out->hi = p->hi;
+    out->lo = p->lo;
+    return SIFT_OK;
+}
+
+int
+sift_store_is_full(const struct sift_store *s)
+{
+    return s->full ||
+           unflushed_bytes(s) >= (uint64_t)CFG(s, buffer_max_bytes, 256 << 20);
+}
+
+void
+sift_store_on_refresh(struct sift_store *s, sift_refresh_cb cb, void *arg)
+{
+    s->on_refresh = cb;
+    s->on_refresh_arg = arg;
+}
+
+void
+sift_store_refresh(struct sift_store *s)
+{
+    seal(s, 0);
+}
+
+void
+sift_store_flush(struct sift_store *s, sift_durable_cb cb, void *arg)
+{
+    seal(s, 0);
+    uint64_t target = 0;
+    for (size_t i = 0; i < s->n_ents; i++)
+        if (s->ents[i]->max_seq > target)
+            target = s->ents[i]->max_seq;
+    if (target <= s->manifest.flushed_seq) {
+        if (cb)
+            cb(arg, SIFT_OK);
+        return;
+    }
+    struct sift__flush_waiter *w = sift_xcalloc(1, sizeof(*w));
+    w->target_seq = target;
+    w->cb = cb;
+    w->arg = arg;
+    w->next = s->waiters;
+    s->waiters = w;
+    maybe_flush(s, 1);
+}
+
+void
+sift_store_stats(const struct sift_store *s, struct sift_store_stats *out)
+{
+    *out = s->stats;
+    out->buffer_bytes = unflushed_bytes(s);
+    out->wal_bytes = sift__wal_bytes(s->wal);
+    uint64_t building = 0;
+    for (size_t i = 0; i < s->n_ents; i++)
+        if (s->ents[i]->state == SIFT_ENT_BUILDING)
+            building += s->ents[i]->docs;
+    out->docs_buffered =
+        sift_segment_builder_count(s->builder) + s->pend_docs + building;
+}
+
+const char *const *
+sift_store_quarantined(const struct sift_store *s)
+{
+    static const char *const none[] = {NULL};
+    return s->quarantined ? (const char *const *)s->quarantined : none;
+}
+
+/* ------------------------------------------------------------------ */
+/* Open and recovery                                                   */
+/* ------------------------------------------------------------------ */
+
+static int
+move_to_quarantine(struct sift_store *s, const char *name)
+{
+    char src[4096], dst[4096];
+    snprintf(src, sizeof(src), "%s/%s", s->seg_dir, name);
+    snprintf(dst, sizeof(dst), "%s/%s", s->q_dir, name);
+    if (rename(src, dst) != 0 && errno != ENOENT) {
+        int rc = -errno;
+        SIFT_ERROR("store: cannot move %s to %s: %s", src, dst,
+                   strerror(errno));
+        return rc;
+    }
+    (void)fsync_path(s->q_dir);
+    (void)fsync_path(s->seg_dir);
+    return SIFT_OK;
+}
+
+static int
+load_segments(struct sift_store *s)
+{
+    int changed = 0;
+    for (size_t i = 0; i < s->manifest.n_segs;) {
+        struct sift_manifest_seg *m = &s->manifest.segs[i];
+        char path[4096];
+        struct sift_segment *seg = NULL;
+        snprintf(path, sizeof(path), "%s/%s", s->seg_dir, m->file);
+        int rc = sift_segment_open_file(path, &seg);
+        if (rc == SIFT_OK && sift_segment_doc_count(seg) != m->docs) {
+            SIFT_ERROR("store: %s holds %u docs, the manifest says %" PRIu64,
+                       path, sift_segment_doc_count(seg), m->docs);
+            sift_segment_unref(seg);
+            rc = SIFT_ECORRUPT;
+        }
+        if (rc == SIFT_ECORRUPT || rc == -ENOENT || rc == -EINVAL) {
+            SIFT_ERROR("store: segment %s is %s; moving it to %s/ (its %" PRIu64
+                       " docs are no longer searchable)", path,
+                       rc == -ENOENT ? "missing" : "corrupt", s->q_dir,
+                       m->docs);
+            if (rc != -ENOENT)
+                (void)move_to_quarantine(s, m->file);
+            add_quarantined(s, m->file);
+            sift__manifest_remove_seg(&s->manifest, m->id);
+            changed = 1;
+            continue;
+        }
+        if (rc < 0) {
+            SIFT_ERROR("store: cannot open segment %s: %s", path,
+                       sift_strerror(rc));
+            return rc;
+        }
+        struct sift__entry *e = entry_push(s);
+        e->id = m->id;
+        e->state = SIFT_ENT_DISK;
+        e->seg = seg;
+        e->docs = sift_segment_doc_count(seg);
+        e->bytes = sift_segment_bytes(seg);
+        e->meta = *m;
+        i++;
+    }
+    if (changed) {
+        s->manifest.generation++;
+        int rc = sift__manifest_save(s->data_dir, &s->manifest);
+        if (rc < 0)
+            return rc;
+    }
+    return SIFT_OK;
+}
+
+/* Removes temp files and segment files that the manifest does not list. */
+static void
+remove_orphans(struct sift_store *s)
+{
+    DIR *d = opendir(s->seg_dir);
+    if (!d)
+        return;
+    struct dirent *de;
+    int removed = 0;
+    while ((de = readdir(d)) != NULL) {
+        const char *name = de->d_name;
+        if (name[0] == '.')
+            continue;
+        int live = 0;
+        for (size_t i = 0; i < s->manifest.n_segs && !live; i++)
+            live = strcmp(s->manifest.segs[i].file, name) == 0;
+        if (live)
+            continue;
+        char path[4096];
+        snprintf(path, sizeof(path), "%s/%s", s->seg_dir, name);
+        if (unlink(path) == 0) {
+            SIFT_INFO("store: removed orphan %s", path);
+            removed = 1;
+        }
+    }
+    closedir(d);
+    if (removed)
+        (void)fsync_path(s->seg_dir);
+    char tmp[4096];
+    snprintf(tmp, sizeof(tmp), "%s/%s.tmp", s->data_dir, SIFT_MANIFEST_NAME);
+    (void)unlink(tmp);
+}
+
+static int
+replay_cb(uint64_t seq, const uint8_t *payload, size_t len, void *arg)
+{
+    struct sift_store *s = arg;
+    int rc = buffer_add(s, seq, payload, len);
+    if (rc < 0) {
+        SIFT_ERROR("store: WAL record %" PRIu64 " has a good checksum but "
+                   "does not decode: %s", seq, sift_strerror(rc));
+        return rc;
+    }
+    /* Keep replayed segments at a reasonable size. */
+    if (sift_segment_builder_bytes(s->builder) >=
+        (uint64_t)CFG(s, flush_bytes, 64 << 20))
+        seal(s, 1);
+    return 0;
+}
+
+static int
+sync_thread_start(struct sift_store *s)
+{
+    int e = pthread_create(&s->sync_thread, NULL, sync_main, s);
+    if (e != 0) {
+        SIFT_ERROR("store: cannot start the WAL sync thread: %s",
+                   strerror(e));
+        return -e;
+    }
+    s->sync_started = 1;
+    return SIFT_OK;
+}
+
+int
+sift_store_open(const struct sift_config *cfg, struct sift_loop *loop,
+                struct sift_pool *pool, struct sift_store **out)
+{
+    int rc;
+    struct sift_store *s = sift_xcalloc(1, sizeof(*s));
+    s->cfg = cfg;
+    s->loop = loop;
+    s->pool = pool;
+    s->data_dir = sift_xstrdup(cfg && cfg->data_dir ? cfg->data_dir
+                                                    : "./sift-data");
+    s->seg_dir = join(s->data_dir, "segments");
+    s->wal_dir = join(s->data_dir, "wal");
+    s->q_dir = join(s->data_dir, "quarantine");
+    s->pend_tail = &s->pend_head;
+    s->arena = sift_arena_new(64 << 10);
+    sift_buf_init(&s->scratch);
+    pthread_mutex_init(&s->snap_mu, NULL);
+    pthread_mutex_init(&s->sync_mu, NULL);
+    pthread_cond_init(&s->sync_cv, NULL);
+    sift__manifest_init(&s->manifest);
+    s->builder = new_builder(s);
+    publish(s);
+
+    if ((rc = ensure_dir(s->data_dir)) < 0 ||
+        (rc = ensure_dir(s->seg_dir)) < 0 ||
+        (rc = ensure_dir(s->wal_dir)) < 0 || (rc = ensure_dir(s->q_dir)) < 0)
+        goto fail;
+
+    rc = sift__manifest_load(s->data_dir, &s->manifest);
+    if (rc == SIFT_ENOTFOUND) {
+        rc = SIFT_OK;
+    } else if (rc < 0) {
+        SIFT_ERROR("store: cannot load the manifest of %s: %s",
+                   s->data_dir, sift_strerror(rc));
+        goto fail;
+    }
+    rc = load_segments(s);
+    if (rc < 0)
+        goto fail;
+    remove_orphans(s);
+    sift__posmap_merge_all(&s->positions, &s->manifest.pos);
+
+    struct sift_wal_replay_report rep;
+    rc = sift__wal_replay(s->wal_dir, s->manifest.flushed_seq + 1, s->q_dir,
+                          replay_cb, s, &rep);
+    if (rc < 0) {
+        SIFT_ERROR("store: WAL replay failed: %s", sift_strerror(rc));
+        goto fail;
+    }
+    if (rep.corrupt) {
+        char name[80];
+        snprintf(name, sizeof(name), "wal-%s", rep.bad_file);
+        add_quarantined(s, name);
+    }
+    seal(s, 1);
+    uint64_t next = s->manifest.flushed_seq;
+    if (rep.last_seq > next)
+        next = rep.last_seq;
+    if (rep.max_seq_seen > next)
+        next = rep.max_seq_seen;
+    rc = sift__wal_open(s->wal_dir, next + 1,
+                        (uint64_t)CFG(s, wal_file_bytes, 64 << 20), &s->wal);
+    if (rc < 0) {
+        SIFT_ERROR("store: cannot open the WAL in %s: %s", s->wal_dir,
+                   sift_strerror(rc));
+        goto fail;
+    }
+    publish(s);
+    SIFT_INFO("store: %s: %zu segments on disk, %" PRIu64 " WAL records "
+              "replayed (seq %" PRIu64 "..%" PRIu64 "), %zu quarantined",
+              s->data_dir, s->manifest.n_segs, rep.n_records,
+              s->manifest.flushed_seq + 1, rep.last_seq, s->n_quarantined);
+
+    if (loop) {
+        rc = sync_thread_start(s);
+        if (rc < 0)
+            goto fail;
+        s->t_refresh = sift_loop_timer_new(
+            loop, (uint32_t)CFG(s, refresh_ms, 1000), on_refresh_timer, s);
+        if (CFG(s, wal_sync_ms, 0) > 0)
+            s->t_sync = sift_loop_timer_new(
+                loop, (uint32_t)CFG(s, wal_sync_ms, 100), on_sync_timer, s);
+        s->t_flush = sift_loop_timer_new(
+            loop, (uint32_t)CFG(s, flush_ms, 30000), on_flush_timer, s);
+        s->t_full = sift_loop_timer_new(loop, SIFT_STORE_FULL_RETRY_MS,
+                                        on_full_timer, s);
+    }
+    *out = s;
+    return SIFT_OK;
+fail:
+    s->closing = 1;
+    sift_store_close(s);
+    *out = NULL;
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Close                                                               */
+/* ------------------------------------------------------------------ */
+
+static void
+drain_jobs(struct sift_store *s)
+{
+    while (s->jobs_inflight > 0 || s->sync_inflight) {
+        sift_loop_run_posted(s->loop);
+        if (s->jobs_inflight == 0 && !s->sync_inflight)
+            break;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+void
+sift_store_close(struct sift_store *s)
+{
+    if (!s)
+        return;
+    int healthy = !s->closing;
+    s->closing = 1;
+    struct sift_timer *timers[] = {s->t_refresh, s->t_sync, s->t_flush,
+                                   s->t_full};
+    for (size_t i = 0; i < sizeof(timers) / sizeof(timers[0]); i++)
+        if (timers[i])
+            sift_loop_timer_free(timers[i]);
+    s->t_refresh = s->t_sync = s->t_flush = s->t_full = NULL;
+    if (s->loop)
+        drain_jobs(s);
+    if (s->sync_started) {
+        pthread_mutex_lock(&s->sync_mu);
+        s->sync_stop = 1;
+        pthread_cond_signal(&s->sync_cv);
+        pthread_mutex_unlock(&s->sync_mu);
+        pthread_join(s->sync_thread, NULL);
+        s->sync_started = 0;
+    }
+    if (s->wal) {
+        /* Final group commit: every accepted batch gets its callback. */
+        sync_now(s);
+        if (healthy) {
+            /*
+             * Fast restart: seal and flush now (synchronously, the loop is
+             * stopping) so the next start replays nothing.  If this fails
+             * the WAL still has everything.
+             */
+            seal(s, 1);
+            retry_failed_builds(s);
+            maybe_flush(s, 1);
+        }
+    }
+    run_waiters(s, SIFT_ESHUTDOWN);
+    for (size_t i = 0; i < s->n_ents; i++)
+        entry_free(s->ents[i]);
+    sift_free(s->ents);
+    sift_snapshot_release(s->snap);
+    if (s->builder)
+        sift_segment_builder_free(s->builder);
+    sift__wal_close(s->wal);
+    sift__manifest_cleanup(&s->manifest);
+    sift__posmap_cleanup(&s->buf_pos);
+    sift__posmap_cleanup(&s->positions);
+    for (size_t i = 0; i < s->n_quarantined; i++)
+        sift_free(s->quarantined[i]);
+    sift_free(s->quarantined);
+    sift_arena_free(s->arena);
+    sift_buf_cleanup(&s->scratch);
+    pthread_mutex_destroy(&s->snap_mu);
+    pthread_mutex_destroy(&s->sync_mu);
+    pthread_cond_destroy(&s->sync_cv);
+    sift_free(s->data_dir);
+    sift_free(s->seg_dir);
+    sift_free(s->wal_dir);
+    sift_free(s->q_dir);
+    sift_free(s);
+}

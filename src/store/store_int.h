@@ -1,0 +1,157 @@
+/*
+ * store_int.h - private state of the storage engine (store.c), shared
+ * only with the store's unit tests.
+ *
+ * Ownership: the loop thread owns everything in struct sift_store except
+ * the fields marked "sync thread" (guarded by sync_mu) and the published
+ * snapshot (guarded by snap_mu).  Worker jobs get their own copies of what
+ * they need (a job struct) and touch the store only from their done
+ * callback on the loop thread.
+ */
+#ifndef SIFT_STORE_INT_H
+#define SIFT_STORE_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sift/buf.h"
+#include "sift/event.h"
+#include "sift/store.h"
+#include "manifest.h"
+#include "wal.h"
+
+#define SIFT_STORE_BATCH_VERSION 1
+#define SIFT_STORE_MAX_KEY 1024        /* bytes in a source key */
+#define SIFT_STORE_FULL_RETRY_MS 1000  /* disk-full probe period */
+#define SIFT_STORE_PROBE_BYTES (1u << 20)
+
+/* A WAL-appended batch waiting for its fsync. */
+struct sift__batch {
+    uint64_t seq;
+    char *payload;       /* the WAL payload (owned) */
+    size_t len;
+    uint32_t n_docs;
+    sift_durable_cb cb;
+    void *arg;
+    struct sift__batch *next;
+};
+
+enum sift__ent_state {
+    SIFT_ENT_BUILDING, /* a worker is finishing the image */
+    SIFT_ENT_MEM,      /* searchable in memory, not on disk */
+    SIFT_ENT_FLUSHING, /* being written by the flush job */
+    SIFT_ENT_DISK,     /* file-backed and in the manifest */
+};
+
+/* One sealed segment (or a sealed batch range without docs). */
+struct sift__entry {
+    uint64_t id;
+    enum sift__ent_state state;
+    uint64_t max_seq;      /* highest WAL seq inside; 0 = none (disk) */
+    struct sift_posmap pos;/* positions of the batches inside */
+    uint32_t docs;
+    size_t bytes;          /* image size */
+    struct sift_segment *seg;            /* NULL while building / no docs */
+    struct sift_segment_builder *builder;/* owned while building */
+    int build_failed;
+    struct sift_manifest_seg meta;       /* valid once on disk */
+};
+
+struct sift__flush_waiter {
+    uint64_t target_seq;
+    sift_durable_cb cb;
+    void *arg;
+    struct sift__flush_waiter *next;
+};
+
+struct sift_snapshot {
+    atomic_uint refs;
+    size_t n;
+    struct sift_segment **segs; /* one ref each; sorted by min_ts */
+};
+
+struct sift_store {
+    const struct sift_config *cfg;
+    struct sift_loop *loop;
+    struct sift_pool *pool;
+    char *data_dir;
+    char *seg_dir;
+    char *wal_dir;
+    char *q_dir;
+
+    struct sift_wal *wal;
+    struct sift_manifest manifest; /* what is on disk now */
+
+    /* The buffer: durable batches not yet sealed. */
+    struct sift_segment_builder *builder;
+    uint64_t buf_max_seq;
+    struct sift_posmap buf_pos;
+    struct sift_arena *arena;  /* decode scratch, reset per batch */
+    struct sift_buf scratch;   /* payload encoding */
+
+    /* Appended, waiting for fsync (oldest first). */
+    struct sift__batch *pend_head;
+    struct sift__batch **pend_tail;
+    size_t pend_bytes;
+    uint64_t pend_docs;
+
+    /* Sealed segments in seal order (disk ones from the manifest first). */
+    struct sift__entry **ents;
+    size_t n_ents;
+    size_t cap_ents;
+
+    struct sift_posmap positions; /* max over everything held */
+
+    /* Published snapshot. */
+    pthread_mutex_t snap_mu;
+    struct sift_snapshot *snap;
+
+    /* Group commit: one request at a time to the sync thread. */
+    pthread_t sync_thread;
+    int sync_started;
+    pthread_mutex_t sync_mu;
+    pthread_cond_t sync_cv;
+    int sync_have_req;      /* sync thread: a request is waiting */
+    int sync_stop;          /* sync thread: exit */
+    struct sift_wal_sync sync_req;
+    int sync_inflight;      /* loop: a request is out (until its done runs) */
+
+    /* Flush. */
+    int flush_running;
+    struct sift__flush_waiter *waiters;
+    unsigned jobs_inflight; /* build + flush jobs whose done has not run */
+
+    struct sift_timer *t_refresh;
+    struct sift_timer *t_sync;
+    struct sift_timer *t_flush;
+    struct sift_timer *t_full;
+
+    int full;               /* disk full: appends get SIFT_ENOSPACE */
+    int closing;
+
+    sift_refresh_cb on_refresh;
+    void *on_refresh_arg;
+
+    char **quarantined;     /* NULL-terminated */
+    size_t n_quarantined;
+
+    struct sift_store_stats stats;
+};
+
+/* Batch payload codec (store.c), exposed for tests and fuzzing. */
+int sift__store_batch_encode(const struct sift_event *evs, size_t n,
+                             const struct sift_srcpos *pos, size_t n_pos,
+                             struct sift_buf *out);
+/** Called per position and per doc while decoding; non-zero stops. */
+struct sift__batch_visitor {
+    int (*pos)(const char *key, uint64_t hi, uint64_t lo, void *arg);
+    int (*doc)(const struct sift_event *ev, void *arg);
+    void *arg;
+};
+int sift__store_batch_decode(const uint8_t *p, size_t len,
+                             struct sift_arena *arena,
+                             const struct sift__batch_visitor *v);
+
+#endif /* SIFT_STORE_INT_H */

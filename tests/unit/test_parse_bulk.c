@@ -1,0 +1,234 @@
+/*
+ * test_parse_bulk.c - Elasticsearch _bulk bodies: index/create pairs,
+ * delete/update, malformed lines, missing sources, default index, id
+ * generation, and the response shape (checked by parsing it with jansson).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "sift/arena.h"
+#include "sift/buf.h"
+#include "sift/error.h"
+#include "sift/parse.h"
+
+#define RECV INT64_C(1700000000000000000)
+
+struct fx {
+    struct sift_parse_opts o;
+    struct sift_arena *a;
+    struct sift_bulk b;
+    struct sift_parse_error err;
+};
+
+static int
+setup(void **state)
+{
+    static struct fx f;
+    memset(&f, 0, sizeof(f));
+    sift_parse_opts_init(&f.o);
+    assert_int_equal(sift_parse_opts_compile(&f.o, NULL), SIFT_OK);
+    f.a = sift_arena_new(65536);
+    *state = &f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fx *f = *state;
+    sift_bulk_cleanup(&f->b);
+    sift_parse_opts_cleanup(&f->o);
+    sift_arena_free(f->a);
+    return 0;
+}
+
+static int
+bulk(struct fx *f, const char *body, const char *dflt)
+{
+    sift_bulk_cleanup(&f->b);
+    return sift_bulk_parse(&f->o, body, strlen(body), dflt, RECV, f->a, &f->b,
+                           &f->err);
+}
+
+static void
+expect_item(const struct sift_bulk_item *it, int action, int status,
+            const char *index, const char *id)
+{
+    assert_int_equal(it->action, action);
+    assert_int_equal(it->status, status);
+    if (index) {
+        assert_int_equal(it->index_len, strlen(index));
+        assert_memory_equal(it->index, index, it->index_len);
+    } else {
+        assert_null(it->index);
+    }
+    if (id) {
+        assert_int_equal(it->id_len, strlen(id));
+        assert_memory_equal(it->id, id, it->id_len);
+    }
+}
+
+static void
+test_parse_bulk_index_and_create(void **state)
+{
+    struct fx *f = *state;
+    const char *body =
+        "{\"index\":{\"_index\":\"logs\",\"_id\":\"a1\"}}\n"
+        "{\"@timestamp\":\"2024-05-14T09:21:07Z\",\"message\":\"one\","
+        "\"host\":{\"name\":\"h\"}}\r\n"
+        "\n"
+        "{\"create\":{\"_index\":\"l\\u006fgs2\",\"routing\":\"x\"}}\n"
+        "{\"message\":\"two\"}\n";
+    assert_int_equal(bulk(f, body, NULL), SIFT_OK);
+    assert_int_equal(f->b.n_items, 2);
+    assert_int_equal(f->b.n_errors, 0);
+    expect_item(&f->b.items[0], SIFT_BULK_INDEX, 201, "logs", "a1");
+    assert_int_equal(f->b.items[0].ev.ts_ns, INT64_C(1715678467000000000));
+    assert_memory_equal(f->b.items[0].ev.msg, "one", 3);
+    assert_int_equal(f->b.items[0].line_no, 1);
+    expect_item(&f->b.items[1], SIFT_BULK_CREATE, 201, "logs2", NULL);
+    assert_int_equal(f->b.items[1].line_no, 4);
+    /* A generated id: 20 hex characters. */
+    assert_int_equal(f->b.items[1].id_len, 20);
+    assert_int_equal(f->b.items[1].ev.ts_ns, RECV);
+}
+
+static void
+test_parse_bulk_unsupported_and_malformed(void **state)
+{
+    struct fx *f = *state;
+    const char *body =
+        "{\"delete\":{\"_index\":\"x\",\"_id\":\"1\"}}\n"
+        "{\"update\":{\"_index\":\"x\",\"_id\":\"2\"}}\n"
+        "{\"doc\":{\"a\":1}}\n"
+        "{\"index\":{\"_index\":\"x\"}}\n"
+        "{\"message\":broken}\n"
+        "not json at all\n"
+        "{\"message\":\"source of the bad action\"}\n"
+        "{\"frobnicate\":{}}\n"
+        "{\"index\":{\"_index\":\"x\",\"_id\":\"ok\"}}\n"
+        "{\"message\":\"fine\"}\n"
+        "{\"index\":{}}\n"
+        "{\"message\":\"no index\"}\n"
+        "{\"index\":{\"_index\":\"x\"}}\n";
+    assert_int_equal(bulk(f, body, NULL), SIFT_OK);
+    assert_int_equal(f->b.n_items, 8);
+    const struct sift_bulk_item *it = f->b.items;
+    expect_item(&it[0], SIFT_BULK_DELETE, 400, "x", "1");
+    assert_non_null(strstr(it[0].error_reason, "unsupported action: delete"));
+    expect_item(&it[1], SIFT_BULK_UPDATE, 400, "x", "2");
+    assert_non_null(strstr(it[1].error_reason, "unsupported action: update"));
+    expect_item(&it[2], SIFT_BULK_INDEX, 400, "x", NULL);
+    assert_string_equal(it[2].error_type, "mapper_parsing_exception");
+    assert_non_null(strstr(it[2].error_reason, "line 5: invalid JSON at "
+                                               "byte 11"));
+    /* The malformed action swallows its source line... */
+    expect_item(&it[3], SIFT_BULK_INVALID, 400, NULL, NULL);
+    assert_non_null(strstr(it[3].error_reason, "malformed action line 6"));
+    /* ...but an unknown action whose next line is an action does not. */
+    expect_item(&it[4], SIFT_BULK_INVALID, 400, NULL, NULL);
+    assert_non_null(strstr(it[4].error_reason, "unknown bulk action"));
+    expect_item(&it[5], SIFT_BULK_INDEX, 201, "x", "ok");
+    expect_item(&it[6], SIFT_BULK_INDEX, 400, NULL, NULL);
+    assert_string_equal(it[6].error_reason, "index is missing");
+    expect_item(&it[7], SIFT_BULK_INDEX, 400, "x", NULL);
+    assert_non_null(strstr(it[7].error_reason, "missing source line"));
+    assert_int_equal(f->b.n_errors, 7);
+
+    /* A default index fills in for a missing _index. */
+    assert_int_equal(bulk(f, "{\"index\":{}}\n{\"a\":1}\n", "dflt"), SIFT_OK);
+    expect_item(&f->b.items[0], SIFT_BULK_INDEX, 201, "dflt", NULL);
+
+    /* An empty body is an error of the whole request. */
+    assert_int_equal(bulk(f, "\n\r\n", NULL), SIFT_EPARSE);
+    assert_non_null(strstr(f->err.reason, "empty"));
+}
+
+static void
+test_parse_bulk_limits_per_item(void **state)
+{
+    struct fx *f = *state;
+    f->o.max_fields = 2;
+    assert_int_equal(sift_parse_opts_compile(&f->o, NULL), SIFT_OK);
+    assert_int_equal(bulk(f, "{\"index\":{\"_index\":\"x\"}}\n"
+                             "{\"a\":1,\"b\":2,\"c\":3}\n"
+                             "{\"index\":{\"_index\":\"x\"}}\n"
+                             "{\"a\":1,\"b\":2}\n",
+                          NULL),
+                     SIFT_OK);
+    assert_int_equal(f->b.items[0].status, 400);
+    assert_string_equal(f->b.items[0].error_type,
+                        "illegal_argument_exception");
+    assert_non_null(strstr(f->b.items[0].error_reason, "more than 2 fields"));
+    assert_int_equal(f->b.items[1].status, 201);
+}
+
+static void
+test_parse_bulk_response_shape(void **state)
+{
+    struct fx *f = *state;
+    struct sift_buf out = SIFT_BUF_INIT;
+    assert_int_equal(bulk(f, "{\"index\":{\"_index\":\"logs\",\"_id\":\"q\\\"1\"}}\n"
+                             "{\"message\":\"m\"}\n"
+                             "{\"delete\":{\"_index\":\"logs\",\"_id\":\"2\"}}\n",
+                          NULL),
+                     SIFT_OK);
+    sift_bulk_response_write(&f->b, 7, &out);
+    json_error_t je;
+    json_t *j = json_loadb(out.data, out.len, 0, &je);
+    if (!j)
+        fail_msg("response is not JSON: %s: %.*s", je.text, (int)out.len,
+                 out.data);
+    assert_int_equal(json_integer_value(json_object_get(j, "took")), 7);
+    assert_true(json_is_true(json_object_get(j, "errors")));
+    json_t *items = json_object_get(j, "items");
+    assert_int_equal(json_array_size(items), 2);
+    json_t *i0 = json_object_get(json_array_get(items, 0), "index");
+    assert_string_equal(json_string_value(json_object_get(i0, "_index")),
+                        "logs");
+    assert_string_equal(json_string_value(json_object_get(i0, "_id")), "q\"1");
+    assert_int_equal(json_integer_value(json_object_get(i0, "status")), 201);
+    assert_string_equal(json_string_value(json_object_get(i0, "result")),
+                        "created");
+    json_t *i1 = json_object_get(json_array_get(items, 1), "delete");
+    assert_int_equal(json_integer_value(json_object_get(i1, "status")), 400);
+    json_t *e = json_object_get(i1, "error");
+    assert_string_equal(json_string_value(json_object_get(e, "type")),
+                        "illegal_argument_exception");
+    assert_non_null(json_string_value(json_object_get(e, "reason")));
+    json_decref(j);
+
+    /* All good: errors false.  The handler may override a status. */
+    sift_buf_reset(&out);
+    assert_int_equal(bulk(f, "{\"index\":{\"_index\":\"l\"}}\n{}\n", NULL),
+                     SIFT_OK);
+    sift_bulk_response_write(&f->b, 0, &out);
+    assert_non_null(strstr(sift_buf_cstr(&out), "\"errors\":false"));
+    f->b.items[0].status = 429;
+    f->b.items[0].error_type = "es_rejected_execution_exception";
+    f->b.items[0].error_reason = "buffer full";
+    sift_buf_reset(&out);
+    sift_bulk_response_write(&f->b, 0, &out);
+    assert_non_null(strstr(sift_buf_cstr(&out), "\"errors\":true"));
+    assert_non_null(strstr(sift_buf_cstr(&out), "\"status\":429"));
+    sift_buf_cleanup(&out);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_parse_bulk_index_and_create, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parse_bulk_unsupported_and_malformed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parse_bulk_limits_per_item, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parse_bulk_response_shape, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

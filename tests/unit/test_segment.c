@@ -1,0 +1,609 @@
+/*
+ * test_segment.c - segment builder and reader: round trips over every
+ * section and read API, edge sizes, corruption and truncation.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "sift/alloc.h"
+#include "sift/arena.h"
+#include "sift/buf.h"
+#include "sift/error.h"
+#include "sift/event.h"
+#include "sift/segment.h"
+#include "sift/tokenize.h"
+#include "store/segment_int.h"
+
+/* One test event, with storage for its fields. */
+struct tev {
+    struct sift_event ev;
+    struct sift_field f[4];
+};
+
+static void
+tev_init(struct tev *t, int64_t ts, const char *msg, const char *host,
+         const char *status, const char *detail, uint32_t tmpl)
+{
+    memset(t, 0, sizeof(*t));
+    t->ev.ts_ns = ts;
+    t->ev.msg = msg;
+    t->ev.msg_len = (uint32_t)strlen(msg);
+    t->ev.template_id = tmpl;
+    t->ev.fields = t->f;
+    uint32_t n = 0;
+    if (host != NULL) {
+        t->f[n] = (struct sift_field){"host.name", host, 9,
+                                      (uint32_t)strlen(host), SIFT_FT_KEYWORD};
+        n++;
+    }
+    if (status != NULL) {
+        t->f[n] = (struct sift_field){"status", status, 6,
+                                      (uint32_t)strlen(status), SIFT_FT_NUMBER};
+        n++;
+    }
+    if (detail != NULL) {
+        t->f[n] = (struct sift_field){"detail", detail, 6,
+                                      (uint32_t)strlen(detail), SIFT_FT_TEXT};
+        n++;
+    }
+    t->ev.n_fields = n;
+}
+
+/* Builds an image from evs and opens it (in memory). */
+static struct sift_segment *
+build_open(const struct sift_segment_opts *opts, struct tev *evs, size_t n,
+           struct sift_buf *img)
+{
+    struct sift_segment_builder *b;
+    assert_int_equal(sift_segment_builder_new(opts, &b), SIFT_OK);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(sift_segment_builder_add(b, &evs[i].ev), SIFT_OK);
+    assert_int_equal(sift_segment_builder_count(b), n);
+    sift_buf_reset(img);
+    assert_int_equal(sift_segment_builder_finish(b, img), SIFT_OK);
+    sift_segment_builder_free(b);
+    void *copy = sift_xmalloc(img->len);
+    memcpy(copy, img->data, img->len);
+    struct sift_segment *seg;
+    assert_int_equal(sift_segment_open_mem(copy, img->len, &seg), SIFT_OK);
+    return seg;
+}
+
+/* Docs of a postings bitmap as a bit mask (n <= 64). */
+static uint64_t
+post_mask(struct sift_segment *seg, const char *field, const char *term)
+{
+    int fi = sift_segment_field_find(seg, field, strlen(field));
+    assert_true(fi >= 0);
+    roaring_bitmap_t *bm = NULL;
+    assert_int_equal(sift_segment_postings(seg, (uint32_t)fi, term,
+                                           strlen(term), &bm),
+                     SIFT_OK);
+    if (bm == NULL)
+        return 0;
+    uint64_t m = 0;
+    roaring_uint32_iterator_t *it = roaring_create_iterator(bm);
+    while (it->has_value) {
+        assert_true(it->current_value < 64);
+        m |= 1ull << it->current_value;
+        roaring_advance_uint32_iterator(it);
+    }
+    roaring_free_uint32_iterator(it);
+    roaring_bitmap_free(bm);
+    return m;
+}
+
+static int
+collect_cb(const char *term, size_t len, void *arg)
+{
+    struct sift_buf *b = arg;
+    sift_buf_append(b, term, len);
+    sift_buf_putc(b, '|');
+    return 0;
+}
+
+static void
+fetch_doc(struct sift_segment *seg, uint32_t doc, struct sift_arena *a,
+          struct sift_buf *buf, struct sift_event *ev)
+{
+    sift_buf_reset(buf);
+    assert_int_equal(sift_segment_doc(seg, doc, buf), SIFT_OK);
+    assert_int_equal(sift_doc_decode((const uint8_t *)buf->data, buf->len, a,
+                                     ev),
+                     SIFT_OK);
+}
+
+static void
+test_segment_roundtrip_small(void **state)
+{
+    (void)state;
+    struct tev evs[6];
+    /* Out of time order, with a tie (ts 200) to check the stable sort. */
+    tev_init(&evs[0], 300, "GET /api 10.2.3.44:8443 ERROR", "web-01", "500",
+             "slow upstream", 7);
+    tev_init(&evs[1], 100, "user_id=42 login ok", "WEB-02", "200", NULL, 8);
+    tev_init(&evs[2], 200, "first at 200 error", "web-01", "abc", NULL, 7);
+    tev_init(&evs[3], 200, "second at 200", NULL, "404", "fast path", 0);
+    tev_init(&evs[4], -50, "negative ts", "db-1", NULL, NULL, 9);
+    tev_init(&evs[5], 400, "", "web-01", "1e3", NULL, 7);
+    struct sift_segment_opts opts;
+    sift_segment_opts_init(&opts);
+    opts.tier = 1;
+    struct sift_buf img = SIFT_BUF_INIT, buf = SIFT_BUF_INIT;
+    struct sift_segment *seg = build_open(&opts, evs, 6, &img);
+
+    assert_int_equal(sift_segment_doc_count(seg), 6);
+    assert_int_equal(sift_segment_min_ts(seg), -50);
+    assert_int_equal(sift_segment_max_ts(seg), 400);
+    assert_int_equal(sift_segment_tier(seg), 1);
+    assert_int_equal(sift_segment_bytes(seg), img.len);
+    assert_memory_equal(sift_segment_image(seg), img.data, img.len);
+    /* Sorted order: -50(4) 100(1) 200(2) 200(3) 300(0) 400(5). */
+    static const int64_t want_ts[] = {-50, 100, 200, 200, 300, 400};
+    static const int want_src[] = {4, 1, 2, 3, 0, 5};
+    for (uint32_t d = 0; d < 6; d++)
+        assert_int_equal(sift_segment_doc_ts(seg, d), want_ts[d]);
+    assert_int_equal(sift_segment_ts_lower_bound(seg, -100), 0);
+    assert_int_equal(sift_segment_ts_lower_bound(seg, -50), 0);
+    assert_int_equal(sift_segment_ts_lower_bound(seg, 150), 2);
+    assert_int_equal(sift_segment_ts_lower_bound(seg, 200), 2);
+    assert_int_equal(sift_segment_ts_lower_bound(seg, 201), 4);
+    assert_int_equal(sift_segment_ts_lower_bound(seg, 401), 6);
+
+    /* Docs come back whole, in time order. */
+    struct sift_arena *a = sift_arena_new(4096);
+    for (uint32_t d = 0; d < 6; d++) {
+        struct sift_event ev;
+        fetch_doc(seg, d, a, &buf, &ev);
+        const struct sift_event *src = &evs[want_src[d]].ev;
+        assert_int_equal(ev.ts_ns, src->ts_ns);
+        assert_int_equal(ev.msg_len, src->msg_len);
+        assert_memory_equal(ev.msg, src->msg, src->msg_len);
+        assert_int_equal(ev.n_fields, src->n_fields);
+        assert_int_equal(ev.template_id, src->template_id);
+    }
+    assert_int_equal(sift_segment_doc(seg, 6, &buf), SIFT_EINVAL);
+
+    /* Fields: sorted by name, with flags. */
+    static const char *names[] = {"_template_id", "detail", "host.name",
+                                  "message", "status"};
+    assert_int_equal(sift_segment_field_count(seg), 5);
+    for (uint32_t i = 0; i < 5; i++) {
+        unsigned fl;
+        uint32_t nt;
+        assert_string_equal(sift_segment_field_info(seg, i, &fl, &nt),
+                            names[i]);
+        assert_int_equal(sift_segment_field_find(seg, names[i],
+                                                 strlen(names[i])),
+                         (int)i);
+        assert_true(fl & SIFT_SEGF_TERMS);
+        assert_true(nt > 0);
+    }
+    assert_int_equal(sift_segment_field_find(seg, "nope", 4), -1);
+    assert_null(sift_segment_field_info(seg, 5, NULL, NULL));
+    unsigned fl;
+    sift_segment_field_info(seg, 2, &fl, NULL);
+    assert_int_equal(fl, SIFT_SEGF_TERMS | SIFT_SEGF_KEYWORD);
+    sift_segment_field_info(seg, 3, &fl, NULL);
+    assert_int_equal(fl, SIFT_SEGF_TERMS | SIFT_SEGF_TEXT);
+    sift_segment_field_info(seg, 4, &fl, NULL);
+    assert_int_equal(fl, SIFT_SEGF_TERMS | SIFT_SEGF_NUMBER);
+
+    /* Postings (doc ids in time order). */
+    assert_int_equal(post_mask(seg, "message", "error"), 1u << 2 | 1u << 4);
+    assert_int_equal(post_mask(seg, "message", "8443"), 1u << 4);
+    assert_int_equal(post_mask(seg, "message", "200"), 1u << 2 | 1u << 3);
+    assert_int_equal(post_mask(seg, "message", "missing"), 0);
+    assert_int_equal(post_mask(seg, "host.name", "web-01"),
+                     1u << 2 | 1u << 4 | 1u << 5);
+    assert_int_equal(post_mask(seg, "host.name", "web-02"), 1u << 1);
+    assert_int_equal(post_mask(seg, "detail", "path"), 1u << 3);
+    assert_int_equal(post_mask(seg, "status", "500"), 1u << 4);
+    assert_int_equal(post_mask(seg, "_template_id", "7"),
+                     1u << 2 | 1u << 4 | 1u << 5);
+
+    /* Term iteration: all, and by prefix. */
+    sift_buf_reset(&buf);
+    assert_int_equal(sift_segment_terms(seg, 2, NULL, 0, collect_cb, &buf),
+                     SIFT_OK);
+    assert_int_equal(buf.len, strlen("db-1|web-01|web-02|"));
+    assert_memory_equal(buf.data, "db-1|web-01|web-02|", buf.len);
+    sift_buf_reset(&buf);
+    assert_int_equal(sift_segment_terms(seg, 2, "web", 3, collect_cb, &buf),
+                     SIFT_OK);
+    assert_memory_equal(buf.data, "web-01|web-02|", buf.len);
+    sift_buf_reset(&buf);
+    assert_int_equal(sift_segment_terms(seg, 2, "x", 1, collect_cb, &buf),
+                     SIFT_OK);
+    assert_int_equal(buf.len, 0);
+
+    /* Keyword column: lowercased values in term order. */
+    assert_int_equal(sift_segment_keyword_card(seg, 2), 3);
+    size_t len;
+    const char *v = sift_segment_keyword_value(seg, 2, 2, &len);
+    assert_int_equal(len, 6);
+    assert_memory_equal(v, "web-02", 6);
+    assert_int_equal(sift_segment_keyword_ord(seg, 2, 0), 0);
+    assert_int_equal(sift_segment_keyword_ord(seg, 2, 1), 2);
+    assert_int_equal(sift_segment_keyword_ord(seg, 2, 3), UINT32_MAX);
+    assert_null(sift_segment_keyword_value(seg, 2, 3, &len));
+    assert_int_equal(sift_segment_keyword_card(seg, 3), 0);
+
+    /* Numeric column: "abc" is not a number, absent docs are absent. */
+    double d;
+    assert_int_equal(sift_segment_number(seg, 4, 4, &d), SIFT_OK);
+    assert_true(d == 500.0);
+    assert_int_equal(sift_segment_number(seg, 4, 5, &d), SIFT_OK);
+    assert_true(d == 1000.0);
+    assert_int_equal(sift_segment_number(seg, 4, 2, &d), SIFT_ENOTFOUND);
+    assert_int_equal(sift_segment_number(seg, 4, 0, &d), SIFT_ENOTFOUND);
+    assert_int_equal(sift_segment_number(seg, 0, 0, &d), SIFT_OK);
+    assert_true(d == 9.0);
+    assert_int_equal(sift_segment_number(seg, 0, 3, &d), SIFT_ENOTFOUND);
+    assert_null(sift_segment_deleted(seg));
+
+    sift_arena_free(a);
+    sift_segment_unref(seg);
+    sift_buf_cleanup(&img);
+    sift_buf_cleanup(&buf);
+}
+
+static void
+test_segment_empty_and_one_doc(void **state)
+{
+    (void)state;
+    struct sift_segment_opts opts;
+    sift_segment_opts_init(&opts);
+    struct sift_buf img = SIFT_BUF_INIT, buf = SIFT_BUF_INIT;
+    struct sift_segment *seg = build_open(&opts, NULL, 0, &img);
+    assert_int_equal(sift_segment_doc_count(seg), 0);
+    assert_int_equal(sift_segment_field_count(seg), 0);
+    assert_int_equal(sift_segment_ts_lower_bound(seg, 5), 0);
+    assert_int_equal(sift_segment_doc(seg, 0, &buf), SIFT_EINVAL);
+    sift_segment_unref(seg);
+
+    struct tev ev;
+    tev_init(&ev, 42, "only one", "h", NULL, NULL, 0);
+    seg = build_open(&opts, &ev, 1, &img);
+    assert_int_equal(sift_segment_doc_count(seg), 1);
+    assert_int_equal(sift_segment_doc_ts(seg, 0), 42);
+    assert_int_equal(sift_segment_ts_lower_bound(seg, 42), 0);
+    assert_int_equal(sift_segment_ts_lower_bound(seg, 43), 1);
+    assert_int_equal(post_mask(seg, "message", "one"), 1);
+    assert_int_equal(sift_segment_doc(seg, 0, &buf), SIFT_OK);
+    sift_segment_unref(seg);
+    sift_buf_cleanup(&img);
+    sift_buf_cleanup(&buf);
+}
+
+#define BIG_N 20000u
+
+static int
+contains(const char *s, size_t len, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (size_t i = 0; i + n <= len; i++)
+        if (memcmp(s + i, needle, n) == 0)
+            return 1;
+    return 0;
+}
+
+static void
+test_segment_large_many_blocks(void **state)
+{
+    (void)state;
+    struct tev *evs = sift_xcalloc(BIG_N, sizeof(*evs));
+    char (*msgs)[64] = sift_xcalloc(BIG_N, 64);
+    char (*hosts)[16] = sift_xcalloc(BIG_N, 16);
+    char (*stat)[16] = sift_xcalloc(BIG_N, 16);
+    uint64_t x = 88172645463325252ull;
+    for (uint32_t i = 0; i < BIG_N; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        snprintf(msgs[i], 64, "req %u mod%u w%u", i, i % 7, (unsigned)(x % 50));
+        snprintf(hosts[i], 16, "h%u", (unsigned)(x % 5000));
+        snprintf(stat[i], 16, "%u", i % 3 ? i % 600 : i);
+        /* Jittered timestamps: mostly increasing, sometimes back. */
+        int64_t ts = (int64_t)i * 1000 - (int64_t)(x % 5000);
+        tev_init(&evs[i], ts, msgs[i], hosts[i], stat[i], NULL, i % 11 + 1);
+    }
+    struct sift_segment_opts opts;
+    sift_segment_opts_init(&opts);
+    opts.block_bytes = 4096;
+    opts.max_dict_values = 1000; /* host has ~5000 values: no column */
+    struct sift_buf img = SIFT_BUF_INIT, buf = SIFT_BUF_INIT;
+    struct sift_segment *seg = build_open(&opts, evs, BIG_N, &img);
+    assert_int_equal(sift_segment_doc_count(seg), BIG_N);
+
+    /* Time order, and lower bound against a linear scan. */
+    for (uint32_t d = 1; d < BIG_N; d++)
+        assert_true(sift_segment_doc_ts(seg, d - 1) <=
+                    sift_segment_doc_ts(seg, d));
+    for (int64_t t = -6000; t < (int64_t)BIG_N * 1000; t += 77777) {
+        uint32_t want = 0;
+        while (want < BIG_N && sift_segment_doc_ts(seg, want) < t)
+            want++;
+        assert_int_equal(sift_segment_ts_lower_bound(seg, t), want);
+    }
+    int hf = sift_segment_field_find(seg, "host.name", 9);
+    unsigned fl;
+    sift_segment_field_info(seg, (uint32_t)hf, &fl, NULL);
+    assert_int_equal(fl, SIFT_SEGF_TERMS);
+    assert_int_equal(sift_segment_keyword_ord(seg, (uint32_t)hf, 0),
+                     UINT32_MAX);
+
+    /* Postings and the doc store agree for every doc. */
+    int mf = sift_segment_field_find(seg, "message", 7);
+    roaring_bitmap_t *mod3 = NULL;
+    assert_int_equal(sift_segment_postings(seg, (uint32_t)mf, "mod3", 4,
+                                           &mod3),
+                     SIFT_OK);
+    assert_non_null(mod3);
+    struct sift_arena *a = sift_arena_new(4096);
+    uint32_t n_mod3 = 0;
+    for (uint32_t d = 0; d < BIG_N; d++) {
+        struct sift_event ev;
+        fetch_doc(seg, d, a, &buf, &ev);
+        assert_int_equal(ev.ts_ns, sift_segment_doc_ts(seg, d));
+        int has = contains(ev.msg, ev.msg_len, "mod3 ");
+        n_mod3 += (uint32_t)has;
+        assert_int_equal(has, roaring_bitmap_contains(mod3, d));
+        /* Each doc's unique "req N" term maps back to it. */
+        char num[16];
+        memcpy(num, ev.msg + 4, 15);
+        num[strcspn(num, " ")] = '\0';
+        roaring_bitmap_t *one = NULL;
+        assert_int_equal(sift_segment_postings(seg, (uint32_t)mf, num,
+                                               strlen(num), &one),
+                         SIFT_OK);
+        assert_non_null(one);
+        assert_true(roaring_bitmap_contains(one, d));
+        roaring_bitmap_free(one);
+        sift_arena_reset(a);
+    }
+    assert_int_equal(roaring_bitmap_get_cardinality(mod3), n_mod3);
+    roaring_bitmap_free(mod3);
+
+    /* Prefix iteration over many blocks is sorted and complete. */
+    sift_buf_reset(&buf);
+    assert_int_equal(sift_segment_terms(seg, (uint32_t)hf, "h49", 3,
+                                        collect_cb, &buf),
+                     SIFT_OK);
+    uint32_t count = 0;
+    for (size_t i = 0; i < buf.len; i++)
+        count += buf.data[i] == '|';
+    assert_int_equal(count, 111); /* h49, h490..h499, h4900..h4999 */
+
+    sift_arena_free(a);
+    sift_segment_unref(seg);
+    sift_buf_cleanup(&img);
+    sift_buf_cleanup(&buf);
+    sift_free(evs);
+    sift_free(msgs);
+    sift_free(hosts);
+    sift_free(stat);
+}
+
+static void
+test_segment_utf8_terms(void **state)
+{
+    (void)state;
+    struct tev evs[2];
+    tev_init(&evs[0], 1, "Grüße aus Köln ☃snow", "Ünïcode", NULL, NULL, 0);
+    tev_init(&evs[1], 2, "日本語 テキスト", "x", NULL, NULL, 0);
+    struct sift_segment_opts opts;
+    sift_segment_opts_init(&opts);
+    struct sift_buf img = SIFT_BUF_INIT;
+    struct sift_segment *seg = build_open(&opts, evs, 2, &img);
+    assert_int_equal(post_mask(seg, "message", "grüße"), 1);
+    assert_int_equal(post_mask(seg, "message", "köln"), 1);
+    assert_int_equal(post_mask(seg, "message", "☃snow"), 1);
+    assert_int_equal(post_mask(seg, "message", "日本語"), 2);
+    /* Only ASCII is lowercased. */
+    assert_int_equal(post_mask(seg, "host.name", "Ünïcode"), 1);
+    sift_segment_unref(seg);
+    sift_buf_cleanup(&img);
+}
+
+/* Calls every read API; the results need only be self-consistent. */
+static void
+exercise(struct sift_segment *seg)
+{
+    struct sift_buf buf = SIFT_BUF_INIT;
+    uint32_t n = sift_segment_doc_count(seg);
+    for (uint32_t d = 0; d < n && d < 64; d++) {
+        (void)sift_segment_doc_ts(seg, d);
+        sift_buf_reset(&buf);
+        (void)sift_segment_doc(seg, d, &buf);
+    }
+    (void)sift_segment_ts_lower_bound(seg, 0);
+    for (uint32_t f = 0; f < sift_segment_field_count(seg); f++) {
+        sift_buf_reset(&buf);
+        (void)sift_segment_terms(seg, f, NULL, 0, collect_cb, &buf);
+        (void)sift_segment_terms(seg, f, "e", 1, collect_cb, &buf);
+        roaring_bitmap_t *bm = NULL;
+        if (sift_segment_postings(seg, f, "error", 5, &bm) == SIFT_OK && bm)
+            roaring_bitmap_free(bm);
+        for (uint32_t d = 0; d < n && d < 8; d++) {
+            double v;
+            uint32_t o = sift_segment_keyword_ord(seg, f, d);
+            if (o != UINT32_MAX)
+                assert_non_null(
+                    sift_segment_keyword_value(seg, f, o, NULL));
+            (void)sift_segment_number(seg, f, d, &v);
+        }
+    }
+    (void)sift_segment_deleted(seg);
+    sift_buf_cleanup(&buf);
+}
+
+static void
+small_image(struct sift_buf *img)
+{
+    struct tev evs[40];
+    char msgs[40][48];
+    for (int i = 0; i < 40; i++) {
+        snprintf(msgs[i], sizeof(msgs[i]), "error %d in module m%d", i % 3,
+                 i % 5);
+        tev_init(&evs[i], 40 - i, msgs[i], i % 2 ? "a" : "b", "7",
+                 i % 4 ? "x y" : NULL, 3);
+    }
+    struct sift_segment_opts opts;
+    sift_segment_opts_init(&opts);
+    opts.block_bytes = 1024;
+    struct sift_segment *seg = build_open(&opts, evs, 40, img);
+    sift_segment_unref(seg);
+}
+
+static void
+test_segment_corrupt_every_byte(void **state)
+{
+    (void)state;
+    struct sift_buf img = SIFT_BUF_INIT;
+    small_image(&img);
+    uint8_t *copy = sift_xmalloc(img.len);
+    unsigned opened = 0, resealed_ok = 0;
+    for (size_t i = 0; i < img.len; i++) {
+        memcpy(copy, img.data, img.len);
+        copy[i] ^= 0x5a;
+        struct sift_segment *seg = NULL;
+        int rc = sift_segment_open_borrowed(copy, img.len, &seg);
+        if (rc == SIFT_OK) {
+            /* Only gap bytes escape the checksums. */
+            opened++;
+            exercise(seg);
+            sift_segment_unref(seg);
+        } else {
+            assert_int_equal(rc, SIFT_ECORRUPT);
+            assert_null(seg);
+        }
+        /* With checksums recomputed the decoders themselves must cope. */
+        sift__segment_reseal(copy, img.len);
+        rc = sift_segment_open_borrowed(copy, img.len, &seg);
+        if (rc == SIFT_OK) {
+            resealed_ok++;
+            exercise(seg);
+            sift_segment_unref(seg);
+        } else {
+            assert_int_equal(rc, SIFT_ECORRUPT);
+        }
+    }
+    assert_true(opened < img.len / 10);
+    assert_true(resealed_ok > 0);
+    sift_free(copy);
+    sift_buf_cleanup(&img);
+}
+
+static void
+test_segment_truncated_every_length(void **state)
+{
+    (void)state;
+    struct sift_buf img = SIFT_BUF_INIT;
+    small_image(&img);
+    for (size_t len = 0; len < img.len; len++) {
+        uint8_t *copy = sift_xmalloc(len + 1);
+        memcpy(copy, img.data, len);
+        struct sift_segment *seg = NULL;
+        assert_int_equal(sift_segment_open_mem(copy, len, &seg),
+                         SIFT_ECORRUPT);
+        assert_null(seg);
+    }
+    sift_buf_cleanup(&img);
+}
+
+static void
+test_segment_open_file_mmap(void **state)
+{
+    (void)state;
+    struct sift_buf img = SIFT_BUF_INIT;
+    small_image(&img);
+    char path[] = "/tmp/sift_test_segXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, img.data, img.len), (ssize_t)img.len);
+    close(fd);
+    struct sift_segment *seg;
+    assert_int_equal(sift_segment_open_file(path, &seg), SIFT_OK);
+    assert_int_equal(sift_segment_doc_count(seg), 40);
+    assert_int_equal(sift_segment_doc_ts(seg, 0), 1);
+    assert_true(post_mask(seg, "message", "error") == (1ull << 40) - 1);
+    struct sift_segment *r = sift_segment_ref(seg);
+    sift_segment_unref(seg);
+    exercise(r);
+    sift_segment_unref(r);
+    unlink(path);
+    assert_true(sift_segment_open_file(path, &seg) < 0);
+    sift_buf_cleanup(&img);
+}
+
+static void
+test_segment_open_alloc_failures(void **state)
+{
+    (void)state;
+    struct sift_buf img = SIFT_BUF_INIT;
+    small_image(&img);
+    for (long n = 1; n < 40; n++) {
+        void *copy = sift_xmalloc(img.len);
+        memcpy(copy, img.data, img.len);
+        struct sift_segment *seg = NULL;
+        sift_alloc_fail_after(n);
+        int rc = sift_segment_open_mem(copy, img.len, &seg);
+        sift_alloc_fail_after(0);
+        if (rc == SIFT_OK) {
+            exercise(seg);
+            sift_segment_unref(seg);
+        } else {
+            assert_int_equal(rc, SIFT_ENOMEM);
+        }
+    }
+    sift_buf_cleanup(&img);
+}
+
+static void
+test_segment_type_overrides(void **state)
+{
+    (void)state;
+    struct tev evs[2];
+    tev_init(&evs[0], 1, "m", "Alpha Beta", "12", "k1", 0);
+    tev_init(&evs[1], 2, "m", "gamma", "x", "k2", 0);
+    struct sift_segment_opts opts;
+    sift_segment_opts_init(&opts);
+    opts.text_fields = "other, host.name";
+    opts.keyword_fields = "detail";
+    opts.numeric_fields = "nothing";
+    struct sift_buf img = SIFT_BUF_INIT;
+    struct sift_segment *seg = build_open(&opts, evs, 2, &img);
+    assert_int_equal(post_mask(seg, "host.name", "beta"), 1);
+    assert_int_equal(post_mask(seg, "detail", "k2"), 2);
+    int df = sift_segment_field_find(seg, "detail", 6);
+    assert_int_equal(sift_segment_keyword_card(seg, (uint32_t)df), 2);
+    sift_segment_unref(seg);
+    sift_buf_cleanup(&img);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_segment_roundtrip_small),
+        cmocka_unit_test(test_segment_empty_and_one_doc),
+        cmocka_unit_test(test_segment_large_many_blocks),
+        cmocka_unit_test(test_segment_utf8_terms),
+        cmocka_unit_test(test_segment_corrupt_every_byte),
+        cmocka_unit_test(test_segment_truncated_every_length),
+        cmocka_unit_test(test_segment_open_file_mmap),
+        cmocka_unit_test(test_segment_open_alloc_failures),
+        cmocka_unit_test(test_segment_type_overrides),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

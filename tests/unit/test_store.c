@@ -1,0 +1,661 @@
+/*
+ * test_store.c - the storage engine end to end on a real loop and pool:
+ * append -> durable callback -> refresh -> snapshot; flush -> files and
+ * manifest; close + reopen; a kill-style crash (copy the live data dir
+ * and open the copy); segment quarantine; disk full (ENOSPC injection on
+ * write and on fsync); backpressure; corrupt manifest.
+ *
+ * "Exactly once" is checked by decoding every doc of a snapshot and
+ * counting each event id (carried in the message) it holds.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "sift/alloc.h"
+#include "sift/arena.h"
+#include "sift/clock.h"
+#include "sift/config.h"
+#include "sift/error.h"
+#include "sift/log.h"
+#include "sift/loop.h"
+#include "sift/pool.h"
+#include "sift/segment.h"
+#include "sift/store.h"
+#include "store/manifest.h"
+#include "store/wal.h"
+
+#define MAX_IDS 20000
+
+struct fx {
+    char root[64];
+    char dir[128];
+    struct sift_config cfg;
+    struct sift_loop *loop;
+    struct sift_pool *pool;
+    /* acks */
+    int acked[MAX_IDS / 10]; /* per batch: 0 pending, 1 ok, -1 failed */
+    int ack_order_bad;
+    int last_acked;
+    int n_acked;
+};
+
+static struct fx *
+fx_get(void **state)
+{
+    return *state;
+}
+
+static void
+cfg_fill(struct sift_config *c, const char *dir)
+{
+    memset(c, 0, sizeof(*c));
+    c->data_dir = (char *)(uintptr_t)dir;
+    c->wal_sync_ms = 5;
+    c->wal_file_bytes = 16 << 10;
+    c->refresh_ms = 50;
+    c->flush_ms = 60000; /* tests flush explicitly */
+    c->flush_bytes = 64 << 20;
+    c->buffer_max_bytes = 64 << 20;
+    c->zstd_level = 1;
+    c->block_bytes = 16 << 10;
+}
+
+static int
+setup(void **state)
+{
+    struct fx *f = sift_xcalloc(1, sizeof(*f));
+    snprintf(f->root, sizeof(f->root), "/tmp/sift-test-store-XXXXXX");
+    assert_non_null(mkdtemp(f->root));
+    snprintf(f->dir, sizeof(f->dir), "%s/data", f->root);
+    cfg_fill(&f->cfg, f->dir);
+    sift_log_set_level(SIFT_LOG_ERROR);
+    assert_int_equal(sift_loop_new(&f->loop), SIFT_OK);
+    assert_int_equal(sift_pool_new(f->loop, 2, &f->pool), SIFT_OK);
+    f->last_acked = -1;
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fx *f = *state;
+    sift_pool_free(f->pool);
+    sift_loop_free(f->loop);
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
+    assert_int_equal(system(cmd), 0);
+    sift__wal_inject_enospc(0);
+    sift__wal_inject_fsync_error(0, 0);
+    sift_free(f);
+    return 0;
+}
+
+/* ---- running the loop until something holds ---- */
+
+typedef int (*pred_fn)(void *arg);
+
+struct waiter {
+    struct sift_loop *loop;
+    pred_fn pred;
+    void *arg;
+    int64_t deadline;
+    int ok;
+};
+
+static void
+wait_tick(void *arg)
+{
+    struct waiter *w = arg;
+    if (w->pred(w->arg)) {
+        w->ok = 1;
+        sift_loop_stop(w->loop);
+    } else if (sift_clock_mono_ns() > w->deadline) {
+        sift_loop_stop(w->loop);
+    }
+}
+
+static int
+run_until(struct fx *f, pred_fn pred, void *arg, int timeout_ms)
+{
+    struct waiter w = {f->loop, pred, arg,
+                       sift_clock_mono_ns() + timeout_ms * SIFT_NS_PER_MS, 0};
+    if (pred(arg))
+        return 1;
+    struct sift_timer *t = sift_loop_timer_new(f->loop, 5, wait_tick, &w);
+    sift_loop_run(f->loop);
+    sift_loop_timer_free(t);
+    return w.ok;
+}
+
+/* ---- batches ---- */
+
+struct ack {
+    struct fx *f;
+    int batch;
+};
+
+static struct ack acks[MAX_IDS / 10];
+
+static void
+on_durable(void *arg, int rc)
+{
+    struct ack *a = arg;
+    struct fx *f = a->f;
+    assert_int_equal(f->acked[a->batch], 0); /* exactly once */
+    f->acked[a->batch] = rc == SIFT_OK ? 1 : -1;
+    if (rc == SIFT_OK) {
+        if (a->batch < f->last_acked)
+            f->ack_order_bad++;
+        f->last_acked = a->batch;
+        f->n_acked++;
+    }
+}
+
+/* Appends batch b: events with ids b*10 .. b*10+9, position key/offset. */
+static int
+append_batch(struct fx *f, struct sift_store *st, int b, const char *key)
+{
+    struct sift_event evs[10];
+    struct sift_field fields[10];
+    char msgs[10][64];
+    for (int i = 0; i < 10; i++) {
+        int id = b * 10 + i;
+        int len = snprintf(msgs[i], sizeof(msgs[i]),
+                           "request id%d served in %d ms", id, id % 97);
+        memset(&evs[i], 0, sizeof(evs[i]));
+        evs[i].ts_ns = INT64_C(1700000000000000000) +
+                       (int64_t)id * SIFT_NS_PER_MS;
+        evs[i].msg = msgs[i];
+        evs[i].msg_len = (uint32_t)len;
+        fields[i].name = "service.name";
+        fields[i].name_len = 12;
+        fields[i].value = (id & 1) ? "api" : "web";
+        fields[i].value_len = 3;
+        fields[i].type = SIFT_FT_KEYWORD;
+        evs[i].fields = &fields[i];
+        evs[i].n_fields = 1;
+    }
+    struct sift_srcpos pos = {key, (uint64_t)b, 0};
+    acks[b].f = f;
+    acks[b].batch = b;
+    return sift_store_append(st, evs, 10, &pos, key ? 1 : 0, on_durable,
+                             &acks[b]);
+}
+
+struct count_ctx {
+    struct fx *f;
+    int want;
+};
+
+static int
+all_acked(void *arg)
+{
+    struct count_ctx *c = arg;
+    return c->f->n_acked >= c->want;
+}
+
+/* Counts every id in the snapshot; returns total docs, fails on dups. */
+static int
+count_ids(struct sift_store *st, unsigned char *seen, int max_id)
+{
+    struct sift_snapshot *snap = sift_store_snapshot(st);
+    struct sift_arena *a = sift_arena_new(4096);
+    struct sift_buf b = SIFT_BUF_INIT;
+    int total = 0;
+    memset(seen, 0, (size_t)max_id);
+    for (size_t i = 0; i < sift_snapshot_count(snap); i++) {
+        struct sift_segment *seg = sift_snapshot_segment(snap, i);
+        for (uint32_t d = 0; d < sift_segment_doc_count(seg); d++) {
+            struct sift_event ev;
+            sift_buf_reset(&b);
+            assert_int_equal(sift_segment_doc(seg, d, &b), SIFT_OK);
+            sift_arena_reset(a);
+            assert_int_equal(sift_doc_decode((const uint8_t *)b.data, b.len,
+                                             a, &ev),
+                             SIFT_OK);
+            char tmp[64];
+            size_t n = ev.msg_len < 63 ? ev.msg_len : 63;
+            memcpy(tmp, ev.msg, n);
+            tmp[n] = '\0';
+            int id = -1;
+            assert_int_equal(sscanf(tmp, "request id%d", &id), 1);
+            assert_true(id >= 0 && id < max_id);
+            assert_int_equal(seen[id], 0); /* never twice */
+            seen[id] = 1;
+            total++;
+        }
+    }
+    sift_buf_cleanup(&b);
+    sift_arena_free(a);
+    sift_snapshot_release(snap);
+    return total;
+}
+
+struct docs_ctx {
+    struct sift_store *st;
+    uint64_t want;
+};
+
+static int
+docs_visible(void *arg)
+{
+    struct docs_ctx *c = arg;
+    struct sift_store_stats s;
+    sift_store_stats(c->st, &s);
+    return s.docs >= c->want;
+}
+
+static int
+count_files(const char *dir, const char *suffix)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "ls '%s' 2>/dev/null | grep -c '%s$'", dir,
+             suffix);
+    FILE *p = popen(cmd, "r");
+    int n = 0;
+    if (p) {
+        if (fscanf(p, "%d", &n) != 1)
+            n = 0;
+        pclose(p);
+    }
+    return n;
+}
+
+static void
+flush_cb(void *arg, int rc)
+{
+    int *done = arg;
+    *done = rc == SIFT_OK ? 1 : -1;
+}
+
+static int
+flag_set(void *arg)
+{
+    return *(int *)arg != 0;
+}
+
+/* ---- tests ---- */
+
+static void
+test_store_append_durable_refresh_snapshot(void **state)
+{
+    struct fx *f = fx_get(state);
+    struct sift_store *st;
+    unsigned char seen[1000];
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
+                     SIFT_OK);
+    assert_int_equal(sift_store_append(st, NULL, 0, NULL, 0, NULL, NULL),
+                     SIFT_EINVAL);
+    for (int b = 0; b < 100; b++)
+        assert_int_equal(append_batch(f, st, b, "kafka/logs/0"), SIFT_OK);
+    /* Callbacks never run inside append. */
+    assert_int_equal(f->n_acked, 0);
+    struct count_ctx cc = {f, 100};
+    assert_true(run_until(f, all_acked, &cc, 5000));
+    assert_int_equal(f->ack_order_bad, 0);
+
+    struct docs_ctx dc = {st, 1000};
+    assert_true(run_until(f, docs_visible, &dc, 5000));
+    assert_int_equal(count_ids(st, seen, 1000), 1000);
+
+    struct sift_srcpos pos;
+    assert_int_equal(sift_store_position(st, "kafka/logs/0", &pos), SIFT_OK);
+    assert_int_equal(pos.hi, 99);
+    assert_int_equal(sift_store_position(st, "nope", &pos), SIFT_ENOTFOUND);
+    struct sift_store_stats s;
+    sift_store_stats(st, &s);
+    assert_true(s.wal_fsyncs >= 1);
+    assert_true(s.wal_fsyncs <= 100); /* group commit batches fsyncs */
+    assert_int_equal(s.docs_buffered, 0);
+    assert_true(s.segments_mem >= 1);
+    assert_int_equal(sift_store_is_full(st), 0);
+    sift_store_close(st);
+}
+
+static void
+refresh_counter(struct sift_segment *seg, void *arg)
+{
+    *(uint64_t *)arg += sift_segment_doc_count(seg);
+}
+
+static void
+test_store_flush_writes_files_and_manifest(void **state)
+{
+    struct fx *f = fx_get(state);
+    struct sift_store *st;
+    f->cfg.wal_sync_ms = 0; /* fsync per batch */
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
+                     SIFT_OK);
+    uint64_t tailed = 0;
+    sift_store_on_refresh(st, refresh_counter, &tailed);
+    for (int b = 0; b < 300; b++)
+        assert_int_equal(append_batch(f, st, b, "redis/s"), SIFT_OK);
+    struct count_ctx cc = {f, 300};
+    assert_true(run_until(f, all_acked, &cc, 10000));
+    assert_int_equal(f->ack_order_bad, 0);
+    char waldir[160];
+    snprintf(waldir, sizeof(waldir), "%s/wal", f->dir);
+    assert_true(count_files(waldir, ".wal") > 1); /* rotated */
+
+    int done = 0;
+    sift_store_flush(st, flush_cb, &done);
+    assert_true(run_until(f, flag_set, &done, 10000));
+    assert_int_equal(done, 1);
+    assert_int_equal(tailed, 3000);
+
+    char segdir[160];
+    snprintf(segdir, sizeof(segdir), "%s/segments", f->dir);
+    assert_true(count_files(segdir, ".seg") >= 1);
+    assert_int_equal(count_files(segdir, ".tmp"), 0);
+    struct sift_manifest m;
+    assert_int_equal(sift__manifest_load(f->dir, &m), SIFT_OK);
+    assert_int_equal(m.flushed_seq, 300);
+    uint64_t docs = 0;
+    for (size_t i = 0; i < m.n_segs; i++)
+        docs += m.segs[i].docs;
+    assert_int_equal(docs, 3000);
+    assert_int_equal(sift__posmap_find(&m.pos, "redis/s")->hi, 299);
+    sift__manifest_cleanup(&m);
+    /* The WAL was trimmed down to the file still taking appends. */
+    assert_int_equal(count_files(waldir, ".wal"), 1);
+
+    struct sift_store_stats s;
+    sift_store_stats(st, &s);
+    assert_int_equal(s.docs, 3000);
+    assert_int_equal(s.segments_mem, 0);
+    assert_true(s.segments_disk >= 1);
+    assert_true(s.flushes >= 1); /* two when a seal was still building */
+    unsigned char seen[3000];
+    assert_int_equal(count_ids(st, seen, 3000), 3000);
+    sift_store_close(st);
+}
+
+static void
+test_store_close_reopen_exactly_once(void **state)
+{
+    struct fx *f = fx_get(state);
+    struct sift_store *st;
+    unsigned char seen[2000];
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
+                     SIFT_OK);
+    for (int b = 0; b < 80; b++)
+        assert_int_equal(append_batch(f, st, b, "kafka/t/1"), SIFT_OK);
+    struct count_ctx cc = {f, 80};
+    assert_true(run_until(f, all_acked, &cc, 5000));
+    int done = 0;
+    sift_store_flush(st, flush_cb, &done);
+    assert_true(run_until(f, flag_set, &done, 5000));
+    for (int b = 80; b < 150; b++)
+        assert_int_equal(append_batch(f, st, b, "kafka/t/1"), SIFT_OK);
+    cc.want = 150;
+    assert_true(run_until(f, all_acked, &cc, 5000));
+    sift_store_close(st);
+
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
+                         SIFT_OK);
+        /* Searchable at once, before any timer ran. */
+        assert_int_equal(count_ids(st, seen, 2000), 1500);
+        struct sift_srcpos pos;
+        assert_int_equal(sift_store_position(st, "kafka/t/1", &pos), SIFT_OK);
+        assert_int_equal(pos.hi, 149);
+        sift_store_close(st);
+    }
+}
+
+/* Copies the data dir as a crash would leave it (no close, no flush). */
+static void
+crash_copy(struct fx *f, const char *to)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s' 2>/dev/null",
+             to, f->dir, to);
+    /* A worker may rename or delete a temp file while cp walks the dir;
+     * that copy is useless, so take another (bounded). */
+    int rc = -1;
+    for (int attempt = 0; attempt < 20 && rc != 0; attempt++)
+        rc = system(cmd);
+    assert_int_equal(rc, 0);
+}
+
+static void
+check_crash_copy(struct fx *f, const char *copy, int n_batches)
+{
+    struct sift_config c;
+    struct sift_store *st;
+    static unsigned char seen[MAX_IDS];
+    cfg_fill(&c, copy);
+    assert_int_equal(sift_store_open(&c, f->loop, f->pool, &st), SIFT_OK);
+    count_ids(st, seen, MAX_IDS);
+    for (int b = 0; b < n_batches; b++) {
+        if (f->acked[b] != 1)
+            continue;
+        for (int i = 0; i < 10; i++)
+            assert_int_equal(seen[b * 10 + i], 1);
+    }
+    sift_store_close(st);
+}
+
+static void
+test_store_crash_keeps_every_acked_batch_once(void **state)
+{
+    struct fx *f = fx_get(state);
+    struct sift_store *st;
+    char copy[160];
+    snprintf(copy, sizeof(copy), "%s/crash", f->root);
+    f->cfg.flush_bytes = 8 << 10; /* flushes on its own, often */
+    f->cfg.flush_ms = 100;
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
+                     SIFT_OK);
+    int b = 0;
+    for (int step = 0; step < 12; step++) {
+        for (int k = 0; k < 40; k++, b++)
+            assert_int_equal(append_batch(f, st, b, "kafka/c/0"), SIFT_OK);
+        struct count_ctx cc = {f, b - (step % 3 == 0 ? 20 : 0)};
+        assert_true(run_until(f, all_acked, &cc, 5000));
+        /* Snapshot the directory at whatever point refresh/flush are. */
+        crash_copy(f, copy);
+        check_crash_copy(f, copy, b);
+    }
+    sift_store_close(st);
+}
+
+static void
+test_store_quarantines_corrupt_segment(void **state)
+{
+    struct fx *f = fx_get(state);
+    struct sift_store *st;
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
+                     SIFT_OK);
+    for (int b = 0; b < 20; b++)
+        assert_int_equal(append_batch(f, st, b, "k"), SIFT_OK);
+    struct count_ctx cc = {f, 20};
+    assert_true(run_until(f, all_acked, &cc, 5000));
+    sift_store_close(st); /* flushes */
+
+    struct sift_manifest m;
+    assert_int_equal(sift__manifest_load(f->dir, &m), SIFT_OK);
+    assert_int_equal(m.n_segs, 1);
+    char path[300], name[64];
+    snprintf(name, sizeof(name), "%s", m.segs[0].file);
+    snprintf(path, sizeof(path), "%s/segments/%s", f->dir, name);
+    sift__manifest_cleanup(&m);
+    int fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    struct stat sb;
+    assert_int_equal(fstat(fd, &sb), 0);
+    char junk[16];
+    memset(junk, 0xa5, sizeof(junk));
+    assert_int_equal(pwrite(fd, junk, sizeof(junk), sb.st_size / 2), 16);
+    close(fd);
+
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
+                     SIFT_OK);
+    const char *const *q = sift_store_quarantined(st);
+    assert_non_null(q[0]);
+    assert_string_equal(q[0], name);
+    assert_null(q[1]);
+    struct sift_store_stats s;
+    sift_store_stats(st, &s);
+    assert_int_equal(s.quarantined, 1);
+    assert_int_equal(s.docs, 0);
+    snprintf(path, sizeof(path), "%s/quarantine/%s", f->dir, name);
+    assert_int_equal(stat(path, &sb), 0);
+    /* The store keeps working. */
+    memset(f->acked, 0, sizeof(f->acked));
+    f->n_acked = 0;
+    f->last_acked = -1;
+    assert_int_equal(append_batch(f, st, 50, "k"), SIFT_OK);
+    cc.want = 1;
+    assert_true(run_until(f, all_acked, &cc, 5000));
+    sift_store_close(st);
+    /* The manifest no longer lists it: a second start is clean. */
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
+                     SIFT_OK);
+    assert_null(sift_store_quarantined(st)[0]);
+    unsigned char seen[1000];
+    assert_int_equal(count_ids(st, seen, 1000), 10);
+    sift_store_close(st);
+}
+
+static int
+not_full(void *arg)
+{
+    return !sift_store_is_full(arg);
+}
+
+static void
+test_store_disk_full_rejects_then_recovers(void **state)
+{
+    struct fx *f = fx_get(state);
+    struct sift_store *st;
+    unsigned char seen[1000];
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
+                     SIFT_OK);
+    assert_int_equal(append_batch(f, st, 0, "k"), SIFT_OK);
+    struct count_ctx cc = {f, 1};
+    assert_true(run_until(f, all_acked, &cc, 5000));
+
+    /* Write fails half-way: rejected, nothing acknowledged, no callback. */
+    sift__wal_inject_enospc(2); /* the append and the first probe */
+    assert_int_equal(append_batch(f, st, 1, "k"), SIFT_ENOSPACE);
+    assert_true(sift_store_is_full(st));
+    assert_int_equal(append_batch(f, st, 2, "k"), SIFT_ENOSPACE);
+    struct sift_store_stats s;
+    sift_store_stats(st, &s);
+    assert_int_equal(s.appends_rejected, 2);
+    /* Space returns: the store notices on its own. */
+    assert_true(run_until(f, not_full, st, 5000));
+    assert_int_equal(f->acked[1], 0);
+    assert_int_equal(f->acked[2], 0);
+    assert_int_equal(append_batch(f, st, 3, "k"), SIFT_OK);
+    cc.want = 2;
+    assert_true(run_until(f, all_acked, &cc, 5000));
+
+    /* fsync fails: the covered batch is failed and never indexed. */
+    sift__wal_inject_fsync_error(1, ENOSPC);
+    assert_int_equal(append_batch(f, st, 4, "k"), SIFT_OK);
+    assert_true(run_until(f, flag_set, &f->acked[4], 5000));
+    assert_int_equal(f->acked[4], -1);
+    assert_true(run_until(f, not_full, st, 5000));
+    assert_int_equal(append_batch(f, st, 5, "k"), SIFT_OK);
+    cc.want = 3;
+    assert_true(run_until(f, all_acked, &cc, 5000));
+    struct sift_srcpos pos;
+    assert_int_equal(sift_store_position(st, "k", &pos), SIFT_OK);
+    assert_int_equal(pos.hi, 5);
+    sift_store_refresh(st);
+    struct docs_ctx dc = {st, 30};
+    assert_true(run_until(f, docs_visible, &dc, 5000));
+    assert_int_equal(count_ids(st, seen, 1000), 30);
+    assert_int_equal(seen[40], 0);
+    assert_int_equal(seen[50], 1);
+    sift_store_close(st);
+
+    /* After restart: batches 0, 3, 5 exactly once, nothing else. */
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
+                     SIFT_OK);
+    assert_int_equal(count_ids(st, seen, 1000), 30);
+    assert_int_equal(seen[0] + seen[30] + seen[50], 3);
+    sift_store_close(st);
+}
+
+static void
+test_store_backpressure(void **state)
+{
+    struct fx *f = fx_get(state);
+    struct sift_store *st;
+    f->cfg.buffer_max_bytes = 8 << 10;
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
+                     SIFT_OK);
+    int b = 0, rc = SIFT_OK;
+    while (b < 1000 && (rc = append_batch(f, st, b, "k")) == SIFT_OK)
+        b++;
+    assert_int_equal(rc, SIFT_EBUSY);
+    assert_true(b > 0);
+    assert_true(sift_store_is_full(st));
+    struct sift_store_stats s;
+    sift_store_stats(st, &s);
+    assert_int_equal(s.appends_rejected, 1);
+    /* Once flushed, appends are accepted again. */
+    assert_true(run_until(f, not_full, st, 10000));
+    assert_int_equal(append_batch(f, st, b, "k"), SIFT_OK);
+    sift_store_close(st);
+}
+
+static void
+test_store_refuses_corrupt_manifest(void **state)
+{
+    struct fx *f = fx_get(state);
+    struct sift_store *st;
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
+                     SIFT_OK);
+    assert_int_equal(append_batch(f, st, 0, "k"), SIFT_OK);
+    sift_store_close(st);
+    char path[200];
+    snprintf(path, sizeof(path), "%s/MANIFEST", f->dir);
+    int fd = open(path, O_WRONLY);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, "Z", 1, 3), 1);
+    close(fd);
+    st = (struct sift_store *)1;
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
+                     SIFT_ECORRUPT);
+    assert_null(st);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(
+            test_store_append_durable_refresh_snapshot, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_store_flush_writes_files_and_manifest, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_close_reopen_exactly_once,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_store_crash_keeps_every_acked_batch_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_store_quarantines_corrupt_segment, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_store_disk_full_rejects_then_recovers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_backpressure, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_store_refuses_corrupt_manifest,
+                                        setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
