@@ -162,6 +162,15 @@ cmp_full(const void *a, const void *b)
     return x->doc < y->doc ? -1 : x->doc > y->doc;
 }
 
+static int
+cmp_storage(const void *a, const void *b)
+{
+    const struct cand *x = a, *y = b;
+    if (x->seg != y->seg)
+        return x->seg < y->seg ? -1 : 1;
+    return x->doc < y->doc ? -1 : x->doc > y->doc;
+}
+
 /* qsort, minus its undefined behaviour on an empty (NULL) array. */
 static void
 sort_cands(struct cand *v, size_t n, int (*cmp)(const void *, const void *))
@@ -506,6 +515,9 @@ sift_search_exec(struct sift_segment *const *segs, size_t n,
         while (end < cands.n && cands.v[end].ts == cands.v[opts->limit - 1].ts)
             end++;
     }
+    /* Fetch in storage order: each doc store block is then decompressed
+     * once (the reader caches the last block), not once per hit. */
+    sort_cands(cands.v, end, cmp_storage);
     for (size_t i = 0; i < end; i++) {
         if ((rc = fetch(segs, &cands.v[i], oldest)) < 0) {
             rc = search_error(err, rc);
