@@ -36,7 +36,10 @@
 #include "sift/http.h"
 #include "sift/log.h"
 #include "sift/loop.h"
+#include "sift/metrics.h"
+#include "sift/metrics_api.h"
 #include "sift/admin_api.h"
+#include "sift/grafana.h"
 #include "sift/ingest_api.h"
 #include "sift/pipeline.h"
 #include "sift/pool.h"
@@ -68,6 +71,7 @@ struct sift_app {
     struct sift_store *store;
     struct sift_pipeline *pipeline;
     struct sift_ingest_api *ingest_api;
+    struct sift_metrics *metrics; /* freed after the HTTP server */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -355,6 +359,17 @@ app_start_modules(struct sift_app *app)
         return rc;
     sift_admin_api_register(app->http, app->store);
 
+    /* GET /metrics and the Grafana datasource (issue 8). */
+    sift_metrics_new(&app->metrics);
+    sift_metrics_api_register(app->http, app->metrics);
+    sift_metrics_register(app->metrics, sift_metrics_collect_store,
+                          app->store);
+    sift_metrics_register(app->metrics, sift_metrics_collect_pipeline,
+                          app->pipeline);
+    sift_metrics_register(app->metrics, sift_metrics_collect_config,
+                          &app->cfg);
+    sift_grafana_register(app->http, app->store, app->pool, &app->cfg);
+
     struct sift_buf details = SIFT_BUF_INIT;
     ready_details(app, &details);
     sift_http_set_ready(app->http, 1, sift_buf_cstr(&details));
@@ -626,7 +641,10 @@ shutdown_app(struct sift_app *app)
     sift_loop_timer_free(app->drain);
     sift_loop_timer_free(app->watchdog);
     sift_pool_free(app->pool);
+    /* After the pool: its last done callbacks still answer Grafana. */
+    sift_grafana_shutdown();
     sift_http_free(app->http);
+    sift_metrics_free(app->metrics);
     if (app->loop != NULL)
         sift_loop_run_posted(app->loop);
     sift_loop_free(app->loop);

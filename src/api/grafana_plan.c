@@ -882,7 +882,8 @@ static int
 cmp_field_name(const void *a, const void *b)
 {
     const char *x = *(const char *const *)a, *y = *(const char *const *)b;
-    int lx = strcmp(x, "level") == 0, ly = strcmp(y, "level") == 0;
+    int lx = strcmp(x, "level") == 0 || strcmp(x, "log.level") == 0;
+    int ly = strcmp(y, "level") == 0 || strcmp(y, "log.level") == 0;
     if (lx != ly)
         return ly - lx;
     return strcmp(x, y);
