@@ -310,12 +310,25 @@ static void
 run_stats(struct gf_req *r, struct sift_segment *const *segs, size_t n,
           const struct sift_gf_target *t, const struct sift_query *q)
 {
+    uint32_t cap = r->plan.max_points < SIFT_GF_MAX_STATS_POINTS
+                       ? r->plan.max_points
+                       : SIFT_GF_MAX_STATS_POINTS;
+    if (cap == 0)
+        cap = 1;
     int64_t iv_ns = r->plan.stats_interval_ms * SIFT_NS_PER_MS;
     int64_t start = floor_div64(r->plan.from_ns, iv_ns) * iv_ns;
     uint64_t nb = sift__gf_bucket_count(r->plan.from_ns, r->plan.to_ns,
                                         r->plan.stats_interval_ms);
-    if (nb > SIFT_GF_MAX_STATS_POINTS)
-        nb = SIFT_GF_MAX_STATS_POINTS;
+    if (nb > cap) {
+        /* Epoch alignment cannot fit (maxDataPoints 1): even buckets
+         * from the start of the range instead. */
+        uint64_t span = (uint64_t)r->plan.to_ns - (uint64_t)r->plan.from_ns;
+        iv_ns = (int64_t)((span + cap - 1) / cap);
+        if (iv_ns < 1)
+            iv_ns = 1;
+        start = r->plan.from_ns;
+        nb = cap;
+    }
     struct sift_gf_stats_point *pts = sift_xcalloc(nb + 1, sizeof(*pts));
     struct sift_buf out = SIFT_BUF_INIT;
     for (uint64_t b = 0; b < nb && !r->failed; b++) {
