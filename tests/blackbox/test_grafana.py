@@ -117,6 +117,9 @@ def sd(tmp_path_factory):
             time.sleep(0.1)
         assert total == N, "only %d of %d events searchable" % (total, N)
         yield s
+        # A clean shutdown (and, in sanitizer builds, no leak report).
+        assert s.stop() == 0, s.stderr()
+        assert "Sanitizer" not in s.stderr(), s.stderr()
     finally:
         s.kill9()
 
@@ -421,3 +424,28 @@ def test_unknown_grafana_path_is_json_404(sd):
     r = sd.post("/grafana/nope", json={})
     assert r.status_code == 404
     assert r.headers["Content-Type"].startswith("application/json")
+
+
+def test_example_dashboard_queries_work(sd):
+    """Every target of conf/grafana/dashboards/sift-overview.json, with the
+    $service variable at "All" (allValue "*") as Grafana interpolates it."""
+    import os
+    from conftest import SOURCE_DIR
+    path = os.path.join(SOURCE_DIR, "conf", "grafana", "dashboards",
+                        "sift-overview.json")
+    with open(path) as f:
+        dash = json.load(f)
+    targets = [t for p in dash["panels"] for t in p["targets"]]
+    targets += [a["target"] for a in dash["annotations"]["list"]
+                if "target" in a]
+    assert len(targets) >= 6
+    for t in targets:
+        t = json.loads(json.dumps(t).replace("${service:lucene}", "*"))
+        frames = check_query_reply(sd.post("/grafana/query",
+                                           json=plugin_body([t])))
+        assert frames, t
+    # The variable query and the ad-hoc filter keys it uses.
+    r = sd.post("/grafana/variable", json={
+        "payload": dash["templating"]["list"][0]["query"]["payload"],
+        "range": {"from": iso(T0), "to": iso(T0 + 3600000)}})
+    assert sorted(v["__value"] for v in r.json()) == SERVICES

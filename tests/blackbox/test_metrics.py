@@ -138,6 +138,9 @@ def sd(tmp_path_factory):
     try:
         s.wait_ready()
         yield s
+        # A clean shutdown (and, in sanitizer builds, no leak report).
+        assert s.stop() == 0, s.stderr()
+        assert "Sanitizer" not in s.stderr(), s.stderr()
     finally:
         s.kill9()
 
