@@ -23,6 +23,7 @@
 
 struct sift_config;
 struct sift_http;
+struct sift_loop;
 struct sift_pool;
 struct sift_segment;
 struct sift_store;
@@ -98,13 +99,14 @@ struct sift_search_opts {
     uint64_t max_expansion;   /* 0 = unlimited */
     /* Returned fields: comma list (NULL = all).  "message" is always in. */
     const char *fields;
+    int ndjson;               /* hits as one object per line, no array */
 };
 
 /** Fills opts with defaults: open range, limit 100, newest first. */
 void sift_search_opts_init(struct sift_search_opts *opts);
 
 struct sift_search_result {
-    struct sift_buf hits;    /* JSON array text of the hits: "[{...},...]" */
+    struct sift_buf hits;    /* JSON array of the hits "[{…},…]", or NDJSON */
     uint32_t n_hits;
     uint64_t total;          /* matches in the time range */
     int total_is_lower_bound;/* a timeout cut the count short */
@@ -195,13 +197,18 @@ void sift_agg_fields(struct sift_segment *const *segs, size_t n,
  * /api/v1/terms, /api/v1/stats, /api/v1/fields and /api/v1/tail on http,
  * and a refresh hook on store for the live tail.  Borrows every argument
  * for the server's lifetime; cfg is re-read on every request.  Returns
- * SIFT_OK.  Loop thread, at start-up.
+ * SIFT_OK.  loop carries the export back-pressure timer.  Loop thread,
+ * at start-up.
  */
 int sift_search_api_register(struct sift_http *http, struct sift_store *store,
-                             struct sift_pool *pool,
+                             struct sift_pool *pool, struct sift_loop *loop,
                              const struct sift_config *cfg);
 
-/** Stops live tails (ends their streams) and frees API state.  Loop thread. */
+/**
+ * Ends live tails and paused exports, unhooks the store, and frees the API
+ * state once the queries still on workers have replied.  Call before the
+ * pool, the store and the HTTP server are stopped.  Loop thread.
+ */
 void sift_search_api_shutdown(void);
 
 #endif /* SIFT_QUERY_H */

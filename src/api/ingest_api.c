@@ -226,7 +226,8 @@ submit(struct ingest_ctx *c, const char *source)
         return;
     }
     if (c->n_evs == 0) {
-        /* Nothing to make durable: answer now (all lines rejected). */
+        /* Nothing for the WAL: make the dead letters durable, answer. */
+        sift_pipeline_sync_rejects(c->api->pipe);
         reply_accepted(c);
         return;
     }

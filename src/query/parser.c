@@ -85,6 +85,18 @@ expected(struct parser *p, const char *what)
     return parse_error(p, p->tok.pos, msg);
 }
 
+/* "expected ')' at N (to close '(' at M)". */
+static int
+expected_close(struct parser *p, uint32_t open_pos)
+{
+    if (p->tok.kind == SIFT_QT_ERROR)
+        return parse_error(p, p->lx.error_pos, p->lx.error);
+    return sift__query_error(p->err, SIFT_EPARSE, 400, "query_parse",
+                             (int32_t)p->tok.pos,
+                             "expected ')' at %u (to close '(' at %u)",
+                             (unsigned)p->tok.pos, (unsigned)open_pos);
+}
+
 static struct sift_qnode *
 node_new(struct parser *p, enum sift_qnode_kind kind, uint32_t pos)
 {
@@ -385,12 +397,8 @@ parse_value(struct parser *p, const char *field, size_t field_len,
         int rc = parse_or(p, field, field_len, out);
         if (rc < 0)
             return rc;
-        if (p->tok.kind != SIFT_QT_RPAREN) {
-            char what[64];
-            snprintf(what, sizeof(what), "')' to close '(' at %u",
-                     (unsigned)open_pos);
-            return expected(p, what);
-        }
+        if (p->tok.kind != SIFT_QT_RPAREN)
+            return expected_close(p, open_pos);
         advance(p, 0);
         return SIFT_OK;
     }
@@ -417,12 +425,8 @@ parse_primary(struct parser *p, const char *field, size_t field_len,
         int rc = parse_or(p, field, field_len, out);
         if (rc < 0)
             return rc;
-        if (p->tok.kind != SIFT_QT_RPAREN) {
-            char what[64];
-            snprintf(what, sizeof(what), "')' to close '(' at %u",
-                     (unsigned)t.pos);
-            return expected(p, what);
-        }
+        if (p->tok.kind != SIFT_QT_RPAREN)
+            return expected_close(p, t.pos);
         advance(p, 0);
         return SIFT_OK;
     }

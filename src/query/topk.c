@@ -380,12 +380,13 @@ sift__query_hit_json(const struct sift_event *ev, const char *fields,
 }
 
 static int
-render_hits(struct cand *v, size_t n, const char *fields,
+render_hits(struct cand *v, size_t n, const char *fields, int ndjson,
             struct sift_buf *out)
 {
     struct sift_arena *arena = sift_arena_new(16384);
     int rc = SIFT_OK;
-    sift_buf_putc(out, '[');
+    if (!ndjson)
+        sift_buf_putc(out, '[');
     for (size_t i = 0; i < n; i++) {
         struct sift_event ev;
         sift_arena_reset(arena);
@@ -393,11 +394,14 @@ render_hits(struct cand *v, size_t n, const char *fields,
                              arena, &ev);
         if (rc < 0)
             break;
-        if (i)
+        if (i && !ndjson)
             sift_buf_putc(out, ',');
         sift__query_hit_json(&ev, fields, out);
+        if (ndjson)
+            sift_buf_putc(out, '\n');
     }
-    sift_buf_putc(out, ']');
+    if (!ndjson)
+        sift_buf_putc(out, ']');
     sift_arena_free(arena);
     return rc;
 }
@@ -526,7 +530,7 @@ sift_search_exec(struct sift_segment *const *segs, size_t n,
     }
     sort_cands(cands.v, end, cmp_full);
     size_t n_hits = end < opts->limit ? end : opts->limit;
-    rc = render_hits(cands.v, n_hits, opts->fields, &res->hits);
+    rc = render_hits(cands.v, n_hits, opts->fields, opts->ndjson, &res->hits);
     if (rc < 0) {
         rc = search_error(err, rc);
         goto out;

@@ -134,7 +134,7 @@ test_query_parse_errors(void **state)
 {
     (void)state;
     static const struct err_case cases[] = {
-        {"(a OR b", "query_parse", 7, "expected ')' to close '(' at 0 at 7"},
+        {"(a OR b", "query_parse", 7, "expected ')' at 7 (to close '(' at 0)"},
         {"a)", "query_parse", 1, "unexpected ')' at 1"},
         {")", "query_parse", 0, "expected a term at 0"},
         {"()", "query_parse", 1, "expected a term at 1"},
@@ -168,7 +168,7 @@ test_query_parse_errors(void **state)
         {"d:[1 TO 5 x", "query_parse", 10, "expected ']' or '}' at 10"},
         {"d:[9 TO 5]", "query_parse", 2,
          "range lower bound above upper bound at 2"},
-        {"host:(a", "query_parse", 7, "expected ')' to close '(' at 5 at 7"},
+        {"host:(a", "query_parse", 7, "expected ')' at 7 (to close '(' at 5)"},
         {"_exists_:", "query_parse", 9,
          "expected a field name after '_exists_:' at 9"},
         {"_exists_:ho*", "query_parse", 9,
