@@ -109,34 +109,33 @@ term_docs(struct sift_qctx *ctx, uint32_t field, const char *term,
     return SIFT_OK;
 }
 
-struct tokvec {
-    const char **toks; /* into the decoded doc's scratch copies */
-    size_t *lens;
-    uint32_t n, cap;
-    struct sift_arena *arena;
+/*
+ * Phrase check while tokenizing (shift-and): bit j of state is set when the
+ * last j+1 tokens equal the phrase's first j+1 tokens.  No allocation, and
+ * tokenizing stops at the first match.
+ */
+struct phrase_scan {
+    const struct sift_qnode *n;
+    uint64_t state;
+    int found;
 };
 
 static int
-push_tok(const char *tok, size_t len, uint32_t pos, size_t off, void *arg)
+phrase_tok(const char *tok, size_t len, uint32_t pos, size_t off, void *arg)
 {
-    struct tokvec *v = arg;
+    struct phrase_scan *ps = arg;
+    const struct sift_qnode *n = ps->n;
     (void)pos;
     (void)off;
-    if (v->n == v->cap) {
-        uint32_t cap = v->cap ? v->cap * 2 : 64;
-        const char **t = sift_arena_alloc(v->arena, cap * sizeof(*t));
-        size_t *l = sift_arena_alloc(v->arena, cap * sizeof(*l));
-        if (v->n) {
-            memcpy(t, v->toks, v->n * sizeof(*t));
-            memcpy(l, v->lens, v->n * sizeof(*l));
-        }
-        v->toks = t;
-        v->lens = l;
-        v->cap = cap;
+    uint64_t eq = 0;
+    for (uint32_t j = 0; j < n->n_toks; j++)
+        if (n->tok_lens[j] == len && memcmp(n->toks[j], tok, len) == 0)
+            eq |= UINT64_C(1) << j;
+    ps->state = ((ps->state << 1) | 1) & eq;
+    if (ps->state & (UINT64_C(1) << (n->n_toks - 1))) {
+        ps->found = 1;
+        return 1;
     }
-    v->toks[v->n] = sift_arena_strndup(v->arena, tok, len);
-    v->lens[v->n] = len;
-    v->n++;
     return 0;
 }
 
@@ -155,20 +154,6 @@ event_text(const struct sift_event *ev, const char *field, size_t field_len,
         return NULL;
     *len = f->value_len;
     return f->value;
-}
-
-static int
-has_phrase(const struct tokvec *v, const struct sift_qnode *n)
-{
-    for (uint32_t i = 0; i + n->n_toks <= v->n; i++) {
-        uint32_t k = 0;
-        while (k < n->n_toks && v->lens[i + k] == n->tok_lens[k] &&
-               memcmp(v->toks[i + k], n->toks[k], n->tok_lens[k]) == 0)
-            k++;
-        if (k == n->n_toks)
-            return 1;
-    }
-    return 0;
 }
 
 /*
@@ -222,9 +207,9 @@ phrase_docs(struct sift_qctx *ctx, const struct sift_qnode *n, uint32_t field,
         const char *text = event_text(&ev, n->field, n->field_len, &len);
         if (!text)
             continue;
-        struct tokvec v = {.arena = arena};
-        sift_tokenize(text, len, push_tok, &v);
-        if (has_phrase(&v, n))
+        struct phrase_scan ps = {.n = n};
+        sift_tokenize(text, len, phrase_tok, &ps);
+        if (ps.found)
             roaring_bitmap_add(res, d);
     }
     sift_arena_free(arena);

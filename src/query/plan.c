@@ -169,6 +169,13 @@ plan_node(struct sift_query *q, struct sift_qnode *n,
         n->toks = c.toks;
         n->tok_lens = c.lens;
         n->n_toks = c.n;
+        /* Phrase verification keeps one bit per token (exec.c). */
+        if (c.n > SIFT_QUERY_MAX_PHRASE_TOKENS)
+            return sift__query_error(err, SIFT_EPARSE, 400, "query_parse",
+                                     (int32_t)n->pos,
+                                     "phrase longer than %u tokens at %u",
+                                     SIFT_QUERY_MAX_PHRASE_TOKENS,
+                                     (unsigned)n->pos);
         n->is_number = parse_number_text(n->text, n->text_len, &n->number) == 0;
         n->cost = n->kind == SIFT_QN_PREFIX     ? 4
                   : n->kind == SIFT_QN_WILDCARD ? 5

@@ -66,6 +66,8 @@ void sift__query_lex_next(struct sift_qlexer *lx, unsigned mode,
 
 /* ---- AST ---- */
 
+#define SIFT_QUERY_MAX_PHRASE_TOKENS 64u
+
 enum sift_qnode_kind {
     SIFT_QN_ALL = 1, /* "*", or the empty query */
     SIFT_QN_AND,

@@ -213,6 +213,22 @@ test_query_parse_depth_limit(void **state)
                      SIFT_OK);
     sift_query_free(query);
 
+    /* 65 tokens in one phrase is over the limit; 64 is fine. */
+    n = 0;
+    q[n++] = 'x';
+    q[n++] = ':';
+    q[n++] = '"';
+    for (int i = 0; i < 65; i++) {
+        q[n++] = 'a';
+        q[n++] = ' ';
+    }
+    q[n++] = '"';
+    assert_int_equal(sift_query_parse(q, n, NULL, &query, &err), SIFT_EPARSE);
+    assert_string_equal(err.reason, "phrase longer than 64 tokens at 2");
+    q[n - 3] = '"';
+    assert_int_equal(sift_query_parse(q, n - 2, NULL, &query, &err), SIFT_OK);
+    sift_query_free(query);
+
     memset(q, '-', 200);
     q[200] = 'a';
     assert_int_equal(sift_query_parse(q, 201, NULL, &query, &err),
