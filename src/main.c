@@ -36,7 +36,10 @@
 #include "sift/http.h"
 #include "sift/log.h"
 #include "sift/loop.h"
+#include "sift/metrics.h"
+#include "sift/metrics_api.h"
 #include "sift/admin_api.h"
+#include "sift/grafana.h"
 #include "sift/ingest_api.h"
 #include "sift/pipeline.h"
 #include "sift/pool.h"
@@ -74,6 +77,8 @@ struct sift_app {
     struct sift_source_pipe *source_pipe;
     struct sift_source **sources; /* Kafka, Redis streams and lists */
     size_t n_sources;
+    struct sift_metrics *metrics; /* freed after the HTTP server */
+    struct sift_metrics_sources metrics_sources; /* views app->sources */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -450,6 +455,21 @@ app_start_modules(struct sift_app *app)
     sift_search_api_register(app->http, app->store, app->pool, app->loop,
                              &app->cfg);
 
+    /* GET /metrics and the Grafana datasource (issue 8). */
+    sift_metrics_new(&app->metrics);
+    sift_metrics_api_register(app->http, app->metrics);
+    sift_metrics_register(app->metrics, sift_metrics_collect_store,
+                          app->store);
+    sift_metrics_register(app->metrics, sift_metrics_collect_pipeline,
+                          app->pipeline);
+    sift_metrics_register(app->metrics, sift_metrics_collect_config,
+                          &app->cfg);
+    app->metrics_sources.v = app->sources;
+    app->metrics_sources.n = app->n_sources;
+    sift_metrics_register(app->metrics, sift_metrics_collect_sources,
+                          &app->metrics_sources);
+    sift_grafana_register(app->http, app->store, app->pool, &app->cfg);
+
     struct sift_buf details = SIFT_BUF_INIT;
     ready_details(app, &details);
     sift_http_set_ready(app->http, 1, sift_buf_cstr(&details));
@@ -487,6 +507,8 @@ app_stop_modules(struct sift_app *app)
     sift_free(app->sources);
     app->sources = NULL;
     app->n_sources = 0;
+    app->metrics_sources.v = NULL;
+    app->metrics_sources.n = 0;
     sift_source_pipe_free(app->source_pipe);
     app->source_pipe = NULL;
     sift_dlq_close(app->dlq);
@@ -735,7 +757,10 @@ shutdown_app(struct sift_app *app)
     sift_loop_timer_free(app->drain);
     sift_loop_timer_free(app->watchdog);
     sift_pool_free(app->pool);
+    /* After the pool: its last done callbacks still answer Grafana. */
+    sift_grafana_shutdown();
     sift_http_free(app->http);
+    sift_metrics_free(app->metrics);
     if (app->loop != NULL)
         sift_loop_run_posted(app->loop);
     sift_loop_free(app->loop);
