@@ -503,6 +503,57 @@ corpus(const char *dir)
     return 0;
 }
 
+struct sample {
+    struct sift_buf terms; /* every 64th term, NUL-separated */
+    uint32_t seen, n;
+};
+
+static int
+sample_cb(const char *term, size_t len, void *arg)
+{
+    struct sample *sm = arg;
+    if (sm->seen++ % 64 == 0 && sm->n < 20000) {
+        sift_buf_append(&sm->terms, term, len);
+        sift_buf_putc(&sm->terms, '\0');
+        sm->n++;
+    }
+    return 0;
+}
+
+/* Times random doc fetches and postings lookups on seg (the reader's
+ * query-side cost after the format changes). */
+static void
+read_costs(struct sift_segment *seg, double *doc_us, double *post_us)
+{
+    uint32_t n = sift_segment_doc_count(seg);
+    struct sift_buf buf = SIFT_BUF_INIT;
+    double t0 = now_s(CLOCK_MONOTONIC);
+    for (int i = 0; i < 2000; i++) {
+        sift_buf_reset(&buf);
+        if (sift_segment_doc(seg, (uint32_t)(next_rand() % n), &buf) !=
+            SIFT_OK)
+            exit(1);
+    }
+    *doc_us = (now_s(CLOCK_MONOTONIC) - t0) / 2000 * 1e6;
+    int mf = sift_segment_field_find(seg, "message", 7);
+    struct sample sm = {SIFT_BUF_INIT, 0, 0};
+    sift_segment_terms(seg, (uint32_t)mf, NULL, 0, sample_cb, &sm);
+    const char *t = sm.terms.data;
+    t0 = now_s(CLOCK_MONOTONIC);
+    for (uint32_t i = 0; i < sm.n; i++) {
+        roaring_bitmap_t *bm = NULL;
+        size_t l = strlen(t);
+        if (sift_segment_postings(seg, (uint32_t)mf, t, l, &bm) != SIFT_OK ||
+            bm == NULL)
+            exit(1);
+        roaring_bitmap_free(bm);
+        t += l + 1;
+    }
+    *post_us = (now_s(CLOCK_MONOTONIC) - t0) / (sm.n ? sm.n : 1) * 1e6;
+    sift_buf_cleanup(&sm.terms);
+    sift_buf_cleanup(&buf);
+}
+
 /* Bytes per section group, read from the image's section table. */
 enum { G_DOCS, G_TERMS, G_TS, G_KW, G_NUM, G_OTHER, G_N };
 static const char *group_names[G_N] = {"doc store", "terms+postings",
@@ -623,12 +674,19 @@ main(int argc, char **argv)
         double t4 = now_s(CLOCK_MONOTONIC);
         if (sift_segment_doc_count(seg) != k)
             return 1;
+        double doc_us = 0, post_us = 0;
+        if (n_segs == 1)
+            read_costs(seg, &doc_us, &post_us);
         sift_segment_unref(seg);
         if (getenv("SIFT_BENCH_KEEP") == NULL)
             unlink(path);
         fprintf(stderr, "segment %u: %u docs, %.1f MB, finish %.2f s, open "
                         "%.1f ms\n",
                 n_segs, k, (double)img.len / 1e6, t2 - t1, (t4 - t3) * 1e3);
+        if (n_segs == 1)
+            printf("  segment 1 reads: random doc fetch %.1f us, message "
+                   "term postings %.1f us (every 64th term, in order)\n",
+                   doc_us, post_us);
         account((const uint8_t *)img.data, img.len, by_group);
         disk += img.len;
         t_add += t1 - t0;

@@ -4,18 +4,21 @@
  * Design.  open checks the header, trailer, section table and every
  * section checksum (XXH3, memory speed), then parses only the small
  * structures: the field table, the section headers, the timestamp and doc
- * block indexes (one entry per 128 docs / per ~64 KiB block) and keyword
- * dictionaries.  Postings, term blocks and columns are read in place from
- * the image; each access re-checks the bounds it depends on, so a
- * well-checksummed but malformed image (fuzzing reseals images) still
- * fails with SIFT_ECORRUPT instead of reading out of bounds.
+ * block indexes (one entry per 128 docs / per ~128 KiB block), the term
+ * chunk indexes (one entry per ~16 KiB of dictionary), the doc keys and
+ * keyword dictionaries.  Postings, term chunks and columns are read in
+ * place from the image; each access re-checks the bounds it depends on,
+ * so a well-checksummed but malformed image (fuzzing reseals images)
+ * still fails with SIFT_ECORRUPT instead of reading out of bounds.
  *
  * Frozen bitmaps are validated container by container before a view is
  * used (sift__segment_check_bitmap), since CRoaring trusts their content.
  *
  * Threads: a reader is immutable after open; any number of threads may
- * use it.  sift_segment_doc() keeps one decompressed block per thread
- * (key: segment uid + block), freed at thread exit.
+ * use it.  Each thread keeps one decompressed doc block (with its
+ * decoded directory) and one decompressed term chunk (key: segment uid +
+ * block / field + chunk), freed at thread exit.  sift_segment_terms()
+ * decompresses into its own buffer, so its callback may look terms up.
  */
 #include <errno.h>
 #include <fcntl.h>

@@ -2,15 +2,19 @@
  * segment_write.c - the segment builder: collects events, then writes one
  * immutable image (format: segment_fmt.h).
  *
- * Design.  add() encodes the event into one growing doc buffer and indexes
- * it at once: per field an open-addressing hash table maps each distinct
- * term (bytes kept in an arena) to a postings accumulator, a growable
- * uint32 array of insertion doc ids (a term seen once keeps its one id
- * inline, with no allocation).  Keyword fields keep a term id per doc,
- * number fields a double per doc, both indexed by insertion id.
- * finish() sorts docs by (ts, insertion id) - a stable sort - and writes
- * the sections with doc ids remapped to time order; when the docs came in
- * time order (the common case) the remap is the identity and is skipped.
+ * Design.  add() encodes the event in the doc store's stored form (no
+ * timestamp or template id, field names as key ids: segment_fmt.h DOCS)
+ * into one growing buffer and indexes it at once: per field an
+ * open-addressing hash table maps each distinct term (bytes kept in an
+ * arena) to a postings accumulator, a growable uint32 array of insertion
+ * doc ids (a term seen once keeps its one id inline, with no allocation).
+ * Keyword fields keep a term id per doc, number fields a double per doc,
+ * both indexed by insertion id.  finish() sorts docs by (ts, insertion
+ * id) - a stable sort - and writes the sections with doc ids remapped to
+ * time order; when the docs came in time order (the common case) the remap
+ * is the identity and is skipped.  Term dictionaries are written as zstd
+ * chunks of ~16 KiB, doc blocks group their docs by template id before
+ * compression, columns are bit-packed.
  *
  * Invariants: term ids are dense indexes into a field's term array; a
  * postings accumulator holds each insertion id once, ascending.
