@@ -16,6 +16,10 @@
  *   GET  /api/v1/anomaly                         counters
  *   POST /api/v1/debug/clock {"offset_ms":N}     only with debug.endpoints
  *
+ * It also wires itself into the Grafana datasource (alerts as annotations,
+ * template texts for the "patterns" metric) and counts alert transitions
+ * for /metrics (sift_api_observe_alert).
+ *
  * Threads: every function is loop-thread only unless it says otherwise.
  * Template text lookups are thread-safe (a mutex guards the miner; the
  * loop holds it only while mining one message).
@@ -139,6 +143,15 @@ void sift_anomaly_service_stats(struct sift_anomaly_service *svc,
 /** Appends the counters as a JSON object. */
 void sift_anomaly_service_stats_json(struct sift_anomaly_service *svc,
                                      struct sift_buf *out);
+
+/**
+ * The scorer and the sinks (borrowed; valid until the service stops), for
+ * the /metrics collectors sift_metrics_collect_anomaly/_sinks.
+ */
+struct sift_anomaly *
+sift_anomaly_service_scorer(struct sift_anomaly_service *svc);
+struct sift_alert_sinks *
+sift_anomaly_service_sinks(struct sift_anomaly_service *svc);
 
 /** Appends alert as the API's JSON object (sift_alert_to_json). */
 void sift_anomaly_service_alert_json(const struct sift_alert *alert,

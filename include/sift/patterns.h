@@ -3,18 +3,8 @@
  * template id over the matching docs of a set of segments
  * (src/anomaly/patterns.c), the engine behind GET /api/v1/patterns.
  *
- * The filter is a small query subset until the query engine is wired in
- * (docs/anomaly.md): whitespace-separated clauses, all of which must
- * match (an "AND" word is allowed and ignored):
- *   *                 every doc (also the empty query)
- *   word              the word's tokens in the message
- *   "some words"      every token of the phrase in the message (not
- *                     checked for adjacency)
- *   field:value       keyword/number fields: the exact value (case
- *                     folded); text fields: every token of value;
- *                     field:"quoted value" too.  _template_id:17 works.
- * Anything else (OR, NOT, -x, parentheses, wildcards, /regex/, ranges)
- * is refused with SIFT_EINVAL and a reason.
+ * The filter is any query of the query language (include/sift/query.h,
+ * docs/query-language.md), evaluated by the query engine.
  *
  * Pure and thread-safe: segments are immutable; runs on a worker.
  */
@@ -35,11 +25,14 @@ struct sift_patterns_opts {
     int64_t to_ns;            /* exclusive */
     uint32_t size;            /* templates returned (top by count) */
     int64_t deadline_mono_ns; /* sift_clock_mono_ns() deadline; 0 = none */
+    size_t max_query_bytes;   /* 0 = unlimited */
+    uint64_t max_expansion;   /* terms per wildcard/regex; 0 = unlimited */
 };
 
 struct sift_patterns_error {
     int status;       /* HTTP status to answer */
-    const char *type; /* "query_parse", "timeout", "out_of_memory", ... */
+    const char *type; /* the query engine's types ("query_parse", ...),
+                         "timeout", "out_of_memory" */
     char reason[200];
 };
 
@@ -51,8 +44,9 @@ struct sift_patterns_error {
  * message of the newest matching doc of the template; "template" comes
  * from names (may be NULL; evicted ids give null).  Docs without a
  * template id are counted under template_id 0.  Deleted docs never count.
- * Returns SIFT_OK, or SIFT_EINVAL / SIFT_ETIMEOUT / SIFT_ENOMEM /
- * SIFT_ECORRUPT with err filled.  Any thread.
+ * Returns SIFT_OK, or a negative code with err filled: the query
+ * engine's (SIFT_EPARSE, SIFT_ELIMIT, SIFT_ECORRUPT...), SIFT_ETIMEOUT
+ * (504) or SIFT_ENOMEM (503).  Any thread.
  */
 int sift_patterns_run(struct sift_segment *const *segs, size_t n,
                       const struct sift_patterns_opts *opts,

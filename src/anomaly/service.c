@@ -32,6 +32,10 @@
  *   freed by that drain), so no posted callback ever sees a freed
  *   service.
  *
+ *   Grafana: the service wires itself as the alerts source (annotations)
+ *   and the template-text source of the Grafana datasource, and unwires
+ *   at stop, before the workers' last done callbacks run.
+ *
  *   Alerts store: a ring of at most alerts.max_kept alerts in id order
  *   (binary search by id), plus the feedback raise of each series.  The
  *   file holds one JSON object per line: {"type":"alert",...} (the full
@@ -72,8 +76,10 @@
 #include "sift/drain.h"
 #include "sift/error.h"
 #include "sift/event.h"
+#include "sift/grafana.h"
 #include "sift/log.h"
 #include "sift/loop.h"
+#include "sift/metrics_api.h"
 #include "sift/pipeline.h"
 #include "sift/sinks.h"
 
@@ -183,6 +189,7 @@ struct sift_anomaly_service {
 
     int started;
     int stopped;
+    int grafana_hooked;
 };
 
 /* ------------------------------------------------------------------ */
@@ -500,6 +507,7 @@ handle_alert(struct sift_anomaly_service *svc, enum sift_alert_event ev,
         al.label = ring_at(svc, (size_t)i)->label; /* the store owns labels */
     store_put(svc, &al);
     svc->alert_events++;
+    sift_api_observe_alert((int)ev, al.kind);
     struct sift_buf b = SIFT_BUF_INIT;
     line_alert(&al, &b);
     persist(svc, &b, 1);
@@ -773,6 +781,40 @@ data_path(const struct sift_config *cfg, const char *name)
 }
 
 /* ------------------------------------------------------------------ */
+/* Grafana hooks (annotations, pattern texts)                           */
+/* ------------------------------------------------------------------ */
+
+struct copy_ctx {
+    struct sift_alert *out;
+    size_t n, max;
+};
+
+static int
+copy_alert(const struct sift_alert *al, void *arg)
+{
+    struct copy_ctx *c = arg;
+    c->out[c->n++] = *al;
+    return c->n == c->max;
+}
+
+static size_t
+grafana_alerts(void *arg, int64_t from_ns, int64_t to_ns,
+               struct sift_alert *out, size_t max)
+{
+    struct sift_anomaly_service *svc = arg;
+    struct copy_ctx c = {out, 0, max};
+    if (max > 0)
+        sift_anomaly_service_alerts(svc, from_ns, to_ns, copy_alert, &c);
+    return c.n;
+}
+
+static int
+grafana_template(void *arg, uint32_t id, struct sift_buf *out)
+{
+    return sift_anomaly_service_template_text(arg, id, out);
+}
+
+/* ------------------------------------------------------------------ */
 /* Life cycle                                                           */
 /* ------------------------------------------------------------------ */
 
@@ -855,6 +897,9 @@ sift_anomaly_service_new(const struct sift_config *cfg, struct sift_loop *loop,
     svc->save_timer = sift_loop_timer_new(
         loop, (uint32_t)cfg->template_save_ms, on_save_timer, svc);
     sift_anomaly_api_register(http, svc, store, pool, cfg, &svc->api);
+    sift_grafana_set_alerts_source(grafana_alerts, svc);
+    sift_grafana_set_template_source(grafana_template, svc);
+    svc->grafana_hooked = 1;
     *out = svc;
     return SIFT_OK;
 fail:
@@ -868,6 +913,12 @@ sift_anomaly_service_stop(struct sift_anomaly_service *svc)
     if (!svc || svc->stopped)
         return;
     svc->stopped = 1;
+    if (svc->grafana_hooked) {
+        /* Grafana jobs finishing during shutdown must not call back. */
+        sift_grafana_set_alerts_source(NULL, NULL);
+        sift_grafana_set_template_source(NULL, NULL);
+        svc->grafana_hooked = 0;
+    }
     if (svc->pipe) {
         sift_pipeline_set_stage(svc->pipe, SIFT_STAGE_TEMPLATE, NULL, NULL);
         sift_pipeline_set_stage(svc->pipe, SIFT_STAGE_ANOMALY, NULL, NULL);
@@ -1065,6 +1116,18 @@ sift_anomaly_service_stats_json(struct sift_anomaly_service *svc,
         s.template_save_errors, s.records_pushed, s.records_dropped, s.windows,
         s.alerts_kept, s.alert_events, s.webhook_sent, s.webhook_failed,
         s.redis_sent, s.redis_failed, s.kafka_sent, s.kafka_failed);
+}
+
+struct sift_anomaly *
+sift_anomaly_service_scorer(struct sift_anomaly_service *svc)
+{
+    return svc->an;
+}
+
+struct sift_alert_sinks *
+sift_anomaly_service_sinks(struct sift_anomaly_service *svc)
+{
+    return svc->sinks;
 }
 
 void

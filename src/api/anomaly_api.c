@@ -246,6 +246,8 @@ handle_patterns(struct sift_http_req *req, void *arg)
     j->opts.size = size;
     j->opts.deadline_mono_ns =
         j->t0_ns + api->cfg->query_timeout_ms * SIFT_NS_PER_MS;
+    j->opts.max_query_bytes = (size_t)api->cfg->max_query_bytes;
+    j->opts.max_expansion = (uint64_t)api->cfg->max_expansion;
     j->snap = sift_store_snapshot(api->store);
     j->names = sift_anomaly_service_templates(api->svc);
     sift_buf_init(&j->body);

@@ -270,7 +270,10 @@ def test_incident_alerts_webhook_and_redis_resolves_feedback_restart(
     assert err[0]["first_seen_ms"] == t0_ms + 8000 + 500
     r = s.get("/api/v1/patterns", params={"q": "_template_id:%d" % err[0]["template_id"]})
     assert r.json()["total"] == 20
-    r = s.get("/api/v1/patterns", params={"q": "timeout OR error"})
+    r = s.get("/api/v1/patterns", params={"q": "payment OR nosuchword",
+                                          "from": t0_ms})
+    assert r.json()["total"] == 20
+    r = s.get("/api/v1/patterns", params={"q": "(timeout"})
     assert r.status_code == 400
     assert r.json()["error"]["type"] == "query_parse"
 

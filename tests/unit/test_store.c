@@ -175,8 +175,8 @@ append_batch(struct fx *f, struct sift_store *st, int b, const char *key)
         int len = snprintf(msgs[i], sizeof(msgs[i]),
                            "request id%d served in %d ms", id, id % 97);
         memset(&evs[i], 0, sizeof(evs[i]));
-        evs[i].ts_ns = INT64_C(1700000000000000000) +
-                       (int64_t)id * SIFT_NS_PER_MS;
+        evs[i].ts_ns =
+            INT64_C(1700000000000000000) + (int64_t)id * SIFT_NS_PER_MS;
         evs[i].msg = msgs[i];
         evs[i].msg_len = (uint32_t)len;
         fields[i].name = "service.name";
@@ -222,9 +222,9 @@ count_ids(struct sift_store *st, unsigned char *seen, int max_id)
             sift_buf_reset(&b);
             assert_int_equal(sift_segment_doc(seg, d, &b), SIFT_OK);
             sift_arena_reset(a);
-            assert_int_equal(sift_doc_decode((const uint8_t *)b.data, b.len,
-                                             a, &ev),
-                             SIFT_OK);
+            assert_int_equal(
+                sift_doc_decode((const uint8_t *)b.data, b.len, a, &ev),
+                SIFT_OK);
             char tmp[64];
             size_t n = ev.msg_len < 63 ? ev.msg_len : 63;
             memcpy(tmp, ev.msg, n);
@@ -294,8 +294,7 @@ test_store_append_durable_refresh_snapshot(void **state)
     struct fx *f = fx_get(state);
     struct sift_store *st;
     unsigned char seen[1000];
-    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
-                     SIFT_OK);
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
     assert_int_equal(sift_store_append(st, NULL, 0, NULL, 0, NULL, NULL),
                      SIFT_EINVAL);
     for (int b = 0; b < 100; b++)
@@ -336,8 +335,7 @@ test_store_flush_writes_files_and_manifest(void **state)
     struct fx *f = fx_get(state);
     struct sift_store *st;
     f->cfg.wal_sync_ms = 0; /* fsync per batch */
-    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
-                     SIFT_OK);
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
     uint64_t tailed = 0;
     sift_store_on_refresh(st, refresh_counter, &tailed);
     for (int b = 0; b < 300; b++)
@@ -388,8 +386,7 @@ test_store_close_reopen_exactly_once(void **state)
     struct fx *f = fx_get(state);
     struct sift_store *st;
     unsigned char seen[2000];
-    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
-                     SIFT_OK);
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
     for (int b = 0; b < 80; b++)
         assert_int_equal(append_batch(f, st, b, "kafka/t/1"), SIFT_OK);
     struct count_ctx cc = {f, 80};
@@ -457,8 +454,7 @@ test_store_crash_keeps_every_acked_batch_once(void **state)
     snprintf(copy, sizeof(copy), "%s/crash", f->root);
     f->cfg.flush_bytes = 8 << 10; /* flushes on its own, often */
     f->cfg.flush_ms = 100;
-    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
-                     SIFT_OK);
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
     int b = 0;
     for (int step = 0; step < 12; step++) {
         for (int k = 0; k < 40; k++, b++)
@@ -477,8 +473,7 @@ test_store_quarantines_corrupt_segment(void **state)
 {
     struct fx *f = fx_get(state);
     struct sift_store *st;
-    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
-                     SIFT_OK);
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
     for (int b = 0; b < 20; b++)
         assert_int_equal(append_batch(f, st, b, "k"), SIFT_OK);
     struct count_ctx cc = {f, 20};
@@ -501,8 +496,7 @@ test_store_quarantines_corrupt_segment(void **state)
     assert_int_equal(pwrite(fd, junk, sizeof(junk), sb.st_size / 2), 16);
     close(fd);
 
-    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
-                     SIFT_OK);
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
     const char *const *q = sift_store_quarantined(st);
     assert_non_null(q[0]);
     assert_string_equal(q[0], name);
@@ -522,8 +516,7 @@ test_store_quarantines_corrupt_segment(void **state)
     assert_true(run_until(f, all_acked, &cc, 5000));
     sift_store_close(st);
     /* The manifest no longer lists it: a second start is clean. */
-    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
-                     SIFT_OK);
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
     assert_null(sift_store_quarantined(st)[0]);
     unsigned char seen[1000];
     assert_int_equal(count_ids(st, seen, 1000), 10);
@@ -542,8 +535,7 @@ test_store_disk_full_rejects_then_recovers(void **state)
     struct fx *f = fx_get(state);
     struct sift_store *st;
     unsigned char seen[1000];
-    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
-                     SIFT_OK);
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
     assert_int_equal(append_batch(f, st, 0, "k"), SIFT_OK);
     struct count_ctx cc = {f, 1};
     assert_true(run_until(f, all_acked, &cc, 5000));
@@ -585,10 +577,142 @@ test_store_disk_full_rejects_then_recovers(void **state)
     sift_store_close(st);
 
     /* After restart: batches 0, 3, 5 exactly once, nothing else. */
-    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
-                     SIFT_OK);
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
     assert_int_equal(count_ids(st, seen, 1000), 30);
     assert_int_equal(seen[0] + seen[30] + seen[50], 3);
+    sift_store_close(st);
+}
+
+/* Path of the newest WAL file in dir/wal (by name), or "" when none. */
+static void
+newest_wal(const char *dir, char *out, size_t len)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "ls '%s/wal' | sort | tail -n 1", dir);
+    FILE *p = popen(cmd, "r");
+    char name[64] = "";
+    if (p) {
+        if (!fgets(name, sizeof(name), p))
+            name[0] = '\0';
+        pclose(p);
+    }
+    name[strcspn(name, "\n")] = '\0';
+    snprintf(out, len, "%s/wal/%s", dir, name);
+}
+
+static void
+test_store_torn_wal_tail_after_crash(void **state)
+{
+    struct fx *f = fx_get(state);
+    struct sift_store *st;
+    unsigned char seen[1000];
+    char copy[160], wal[400];
+    snprintf(copy, sizeof(copy), "%s/crash", f->root);
+    f->cfg.wal_file_bytes = 1 << 20; /* one file */
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
+    for (int b = 0; b < 30; b++)
+        assert_int_equal(append_batch(f, st, b, "kafka/x/0"), SIFT_OK);
+    struct count_ctx cc = {f, 30};
+    assert_true(run_until(f, all_acked, &cc, 5000));
+    crash_copy(f, copy);
+    sift_store_close(st);
+
+    /* A record that was being written when the power went. */
+    newest_wal(copy, wal, sizeof(wal));
+    FILE *w = fopen(wal, "ab");
+    assert_non_null(w);
+    assert_int_equal(fwrite("SWAL\1\0 \0garbage", 1, 16, w), 16);
+    fclose(w);
+    struct stat sb;
+    assert_int_equal(stat(wal, &sb), 0);
+    off_t torn_size = sb.st_size;
+
+    struct sift_config c;
+    cfg_fill(&c, copy);
+    assert_int_equal(sift_store_open(&c, f->loop, f->pool, &st), SIFT_OK);
+    assert_int_equal(count_ids(st, seen, 1000), 300);
+    assert_null(sift_store_quarantined(st)[0]);
+    assert_int_equal(stat(wal, &sb), 0);
+    assert_int_equal(sb.st_size, torn_size - 16); /* cut, not kept */
+    struct sift_srcpos pos;
+    assert_int_equal(sift_store_position(st, "kafka/x/0", &pos), SIFT_OK);
+    assert_int_equal(pos.hi, 29);
+    sift_store_close(st);
+}
+
+static void
+test_store_damaged_wal_stops_replay_and_quarantines(void **state)
+{
+    struct fx *f = fx_get(state);
+    struct sift_store *st;
+    unsigned char seen[1000];
+    char copy[160], wal[400];
+    snprintf(copy, sizeof(copy), "%s/crash", f->root);
+    f->cfg.wal_file_bytes = 1 << 20;
+    f->cfg.wal_sync_ms = 0;
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
+    for (int b = 0; b < 10; b++) {
+        assert_int_equal(append_batch(f, st, b, "kafka/y/0"), SIFT_OK);
+        struct count_ctx cc = {f, b + 1};
+        assert_true(run_until(f, all_acked, &cc, 5000));
+    }
+    crash_copy(f, copy);
+    sift_store_close(st);
+
+    /* Flip a byte inside the 5th record's payload: records 6..10 are good. */
+    newest_wal(copy, wal, sizeof(wal));
+    FILE *w = fopen(wal, "r+b");
+    assert_non_null(w);
+    uint8_t hdr[SIFT_WAL_HDR_LEN];
+    long off = 0;
+    for (int r = 0; r < 4; r++) {
+        assert_int_equal(fseek(w, off, SEEK_SET), 0);
+        assert_int_equal(fread(hdr, 1, sizeof(hdr), w), sizeof(hdr));
+        off += (long)SIFT_WAL_HDR_LEN +
+               (long)(hdr[16] | hdr[17] << 8 | hdr[18] << 16);
+    }
+    assert_int_equal(fseek(w, off + SIFT_WAL_HDR_LEN + 3, SEEK_SET), 0);
+    assert_int_equal(fputc(0x7f, w), 0x7f);
+    fclose(w);
+
+    struct sift_config c;
+    cfg_fill(&c, copy);
+    assert_int_equal(sift_store_open(&c, f->loop, f->pool, &st), SIFT_OK);
+    /* Replay stopped after batch 3; the source re-reads from there. */
+    assert_int_equal(count_ids(st, seen, 1000), 40);
+    const char *const *q = sift_store_quarantined(st);
+    assert_non_null(q[0]);
+    assert_true(strncmp(q[0], "wal-", 4) == 0);
+    struct sift_srcpos pos;
+    assert_int_equal(sift_store_position(st, "kafka/y/0", &pos), SIFT_OK);
+    assert_int_equal(pos.hi, 3);
+    /* The part replayed before the damage was flushed before the damaged
+     * file moved: a crash right after this start keeps it. */
+    struct sift_manifest m;
+    assert_int_equal(sift__manifest_load(copy, &m), SIFT_OK);
+    assert_int_equal(m.flushed_seq, 10);
+    sift__manifest_cleanup(&m);
+    char copy2[200], cmd[600];
+    snprintf(copy2, sizeof(copy2), "%s/crash2", f->root);
+    snprintf(cmd, sizeof(cmd), "cp -a '%s' '%s'", copy, copy2);
+    assert_int_equal(system(cmd), 0);
+    struct sift_config c2;
+    struct sift_store *st2;
+    cfg_fill(&c2, copy2);
+    assert_int_equal(sift_store_open(&c2, f->loop, f->pool, &st2), SIFT_OK);
+    assert_int_equal(count_ids(st2, seen, 1000), 40);
+    assert_null(sift_store_quarantined(st2)[0]);
+    sift_store_close(st2);
+    /* New appends get fresh seqs above everything seen, and survive. */
+    memset(f->acked, 0, sizeof(f->acked));
+    f->n_acked = 0;
+    f->last_acked = -1;
+    assert_int_equal(append_batch(f, st, 4, "kafka/y/0"), SIFT_OK);
+    struct count_ctx cc = {f, 1};
+    assert_true(run_until(f, all_acked, &cc, 5000));
+    sift_store_close(st);
+    assert_int_equal(sift_store_open(&c, f->loop, f->pool, &st), SIFT_OK);
+    assert_int_equal(count_ids(st, seen, 1000), 50);
     sift_store_close(st);
 }
 
@@ -598,8 +722,7 @@ test_store_backpressure(void **state)
     struct fx *f = fx_get(state);
     struct sift_store *st;
     f->cfg.buffer_max_bytes = 8 << 10;
-    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
-                     SIFT_OK);
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
     int b = 0, rc = SIFT_OK;
     while (b < 1000 && (rc = append_batch(f, st, b, "k")) == SIFT_OK)
         b++;
@@ -620,8 +743,7 @@ test_store_refuses_corrupt_manifest(void **state)
 {
     struct fx *f = fx_get(state);
     struct sift_store *st;
-    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
-                     SIFT_OK);
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
     assert_int_equal(append_batch(f, st, 0, "k"), SIFT_OK);
     sift_store_close(st);
     char path[200];
@@ -648,10 +770,15 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_store_crash_keeps_every_acked_batch_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_store_quarantines_corrupt_segment, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_quarantines_corrupt_segment,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_store_disk_full_rejects_then_recovers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_torn_wal_tail_after_crash,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_store_damaged_wal_stops_replay_and_quarantines, setup,
+            teardown),
         cmocka_unit_test_setup_teardown(test_store_backpressure, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_store_refuses_corrupt_manifest,
