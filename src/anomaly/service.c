@@ -190,6 +190,7 @@ struct sift_anomaly_service {
     int started;
     int stopped;
     int grafana_hooked;
+    int marker_ours; /* templates.dirty was created by this run */
 };
 
 /* ------------------------------------------------------------------ */
@@ -704,6 +705,7 @@ open_templates(struct sift_anomaly_service *svc)
         return rc;
     }
     close(fd);
+    svc->marker_ours = 1;
     return SIFT_OK;
 }
 
@@ -947,7 +949,8 @@ sift_anomaly_service_stop(struct sift_anomaly_service *svc)
     if (svc->tmpl) {
         if (svc->tmpl_dirty)
             save_templates(svc);
-        if (!svc->tmpl_dirty && svc->tmpl_save_errors == 0)
+        if (svc->marker_ours && !svc->tmpl_dirty &&
+            svc->tmpl_save_errors == 0)
             unlink(svc->dirty_path); /* clean stop: ids are all saved */
     }
     if (svc->fd >= 0) {

@@ -124,19 +124,22 @@ def redis_server(tmp_path):
             proc.wait(timeout=10)
 
 
-def scenario_args(webhook_url, redis_port):
-    return ["--set", "store.wal_sync=10ms", "--set", "store.refresh=100ms",
+def scenario_args(webhook_url=None, redis_port=None):
+    args = ["--set", "store.wal_sync=10ms", "--set", "store.refresh=100ms",
             "--set", "anomaly.window=%ds" % WINDOW_S,
             "--set", "anomaly.warmup_windows=3",
             "--set", "anomaly.hold_windows=1",
             "--set", "anomaly.resolve_windows=2",
             "--set", "anomaly.cooldown=0",
-            "--set", "anomaly.idle_flush=1h",
-            "--set", "alerts.webhook_url=" + webhook_url,
-            "--set", "alerts.webhook_retries=2",
-            "--set", "alerts.redis_address=127.0.0.1:%d" % redis_port,
-            "--set", "alerts.redis_channel=sift-alerts",
-            "--set", "alerts.redis_stream=sift-alerts-stream"]
+            "--set", "anomaly.idle_flush=1h"]
+    if webhook_url:
+        args += ["--set", "alerts.webhook_url=" + webhook_url,
+                 "--set", "alerts.webhook_retries=2"]
+    if redis_port:
+        args += ["--set", "alerts.redis_address=127.0.0.1:%d" % redis_port,
+                 "--set", "alerts.redis_channel=sift-alerts",
+                 "--set", "alerts.redis_stream=sift-alerts-stream"]
+    return args
 
 
 def window_events(t0_ms, w, n_info=10, n_err=0):
@@ -336,3 +339,41 @@ def test_bad_alert_sink_config_fails_start(siftd_factory):
     with pytest.raises(RuntimeError) as e:
         s.start()
     assert "no.such.property" in str(e.value)
+
+
+def test_alerts_reach_a_kafka_topic(siftd_factory):
+    from ingest_helpers import KafkaMock
+    kafka = KafkaMock(["logs-app", "sift-alerts"], partitions=1)
+    try:
+        args = scenario_args() + ["--set", "kafka.brokers=" + kafka.bootstrap,
+                 "--set", "kafka.topics=logs-app",
+                 "--set", "alerts.kafka_topic=sift-alerts"]
+        s = siftd_factory(args=args, name="dk").start()
+        s.wait_ready()
+        t0_ms = (int(time.time()) - 3600) * 1000
+        for w in range(8):
+            ingest(s, window_events(t0_ms, w))
+        ingest(s, window_events(t0_ms, 8, n_err=20))
+        ingest(s, window_events(t0_ms, 9))
+        fired = wait_for(lambda: find_ratio_alert(s, "firing"), "an alert")
+
+        def consumed():
+            p = subprocess.run(["kcat", "-C", "-b", kafka.bootstrap, "-t",
+                                "sift-alerts", "-o", "beginning", "-e", "-q",
+                                "-f", "%k\t%s\n", "-X", "log_level=2"],
+                               capture_output=True, text=True, timeout=30)
+            for line in p.stdout.splitlines():
+                key, _, value = line.partition("\t")
+                body = json.loads(value)
+                if body["id"] == fired["id"] and body["event"] == "fire":
+                    return key, body
+            return None
+        key, body = wait_for(consumed, "the alert on the Kafka topic", timeout=30)
+        assert key == "service=checkout"
+        assert body["kind"] == "error_ratio"
+        st = s.get("/api/v1/anomaly").json()
+        assert st["sinks"]["kafka_sent"] >= 1
+        assert st["sinks"]["kafka_failed"] == 0
+        assert s.stop() == 0
+    finally:
+        kafka.close()
