@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../src/store/wal.h" /* internal API; bench/ has no src/ path */
 #include "sift/alloc.h"
 #include "sift/buf.h"
 #include "sift/clock.h"
@@ -20,7 +21,6 @@
 #include "sift/event.h"
 #include "sift/log.h"
 #include "sift/segment.h"
-#include "../src/store/wal.h" /* internal API; bench/ has no src/ path */
 
 #define MAX_LINES 4000
 

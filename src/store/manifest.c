@@ -31,10 +31,10 @@
 
 #include <xxhash.h>
 
+#include "manifest.h"
 #include "sift/alloc.h"
 #include "sift/error.h"
 #include "sift/log.h"
-#include "manifest.h"
 
 void
 sift__manifest_init(struct sift_manifest *m)
@@ -306,8 +306,7 @@ decode_line(struct sift_manifest *m, char *line, int *state)
             get_u64(ws.w[1], &v) < 0)
             return -1;
         switch ((*state)++) {
-        case 0:
-            return v == SIFT_MANIFEST_VERSION ? 0 : -2;
+        case 0: return v == SIFT_MANIFEST_VERSION ? 0 : -2;
         case 1: m->generation = v; return 0;
         case 2: m->flushed_seq = v; return 0;
         default: m->next_seg_id = v; return 0;
@@ -320,8 +319,8 @@ decode_line(struct sift_manifest *m, char *line, int *state)
         if (get_u64(ws.w[1], &s.id) < 0 || get_u64(ws.w[2], &tier) < 0 ||
             tier > 2 || get_u64(ws.w[3], &s.docs) < 0 ||
             get_i64(ws.w[4], &s.min_ts) < 0 ||
-            get_i64(ws.w[5], &s.max_ts) < 0 ||
-            get_u64(ws.w[6], &s.bytes) < 0 || !valid_file_name(ws.w[7]))
+            get_i64(ws.w[5], &s.max_ts) < 0 || get_u64(ws.w[6], &s.bytes) < 0 ||
+            !valid_file_name(ws.w[7]))
             return -1;
         s.tier = (uint8_t)tier;
         snprintf(s.file, sizeof(s.file), "%s", ws.w[7]);
@@ -355,7 +354,8 @@ sift__manifest_decode(const char *p, size_t len, struct sift_manifest *m)
     if (len < 26 || p[len - 1] != '\n')
         return SIFT_ECORRUPT;
     size_t body = len - 26;
-    if (memcmp(p + body, "checksum ", 9) != 0 || (body > 0 && p[body - 1] != '\n'))
+    if (memcmp(p + body, "checksum ", 9) != 0 ||
+        (body > 0 && p[body - 1] != '\n'))
         return SIFT_ECORRUPT;
     uint64_t want = 0;
     for (size_t i = body + 9; i < len - 1; i++) {
@@ -468,8 +468,8 @@ sift__manifest_save(const char *data_dir, const struct sift_manifest *m)
 
     if (snprintf(path, sizeof(path), "%s/%s", data_dir, SIFT_MANIFEST_NAME) >=
             (int)sizeof(path) ||
-        snprintf(tmp, sizeof(tmp), "%s/%s.tmp", data_dir,
-                 SIFT_MANIFEST_NAME) >= (int)sizeof(tmp))
+        snprintf(tmp, sizeof(tmp), "%s/%s.tmp", data_dir, SIFT_MANIFEST_NAME) >=
+            (int)sizeof(tmp))
         return SIFT_EINVAL;
     sift__manifest_encode(m, &b);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

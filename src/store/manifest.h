@@ -25,16 +25,16 @@
 
 struct sift_manifest_seg {
     uint64_t id;
-    char file[64];      /* name inside DATA_DIR/segments/ */
-    uint8_t tier;       /* 0 hot, 1 warm, 2 cold */
+    char file[64]; /* name inside DATA_DIR/segments/ */
+    uint8_t tier;  /* 0 hot, 1 warm, 2 cold */
     uint64_t docs;
-    int64_t min_ts;     /* ns */
-    int64_t max_ts;     /* ns */
-    uint64_t bytes;     /* file size */
+    int64_t min_ts; /* ns */
+    int64_t max_ts; /* ns */
+    uint64_t bytes; /* file size */
 };
 
 struct sift_manifest_pos {
-    char *key;          /* owned */
+    char *key; /* owned */
     uint64_t hi;
     uint64_t lo;
 };
@@ -60,8 +60,8 @@ void sift__posmap_cleanup(struct sift_posmap *m);
 
 struct sift_manifest {
     uint64_t generation;
-    uint64_t flushed_seq;  /* every WAL record <= this is in a segment */
-    uint64_t next_seg_id;  /* ids below this were handed out */
+    uint64_t flushed_seq; /* every WAL record <= this is in a segment */
+    uint64_t next_seg_id; /* ids below this were handed out */
     struct sift_manifest_seg *segs;
     size_t n_segs;
     size_t cap_segs;
@@ -81,10 +81,8 @@ void sift__manifest_add_seg(struct sift_manifest *m,
 /** Removes the segment with id; returns 1 if it was there. */
 int sift__manifest_remove_seg(struct sift_manifest *m, uint64_t id);
 
-
 /** Appends the file form of m to out. */
-void sift__manifest_encode(const struct sift_manifest *m,
-                           struct sift_buf *out);
+void sift__manifest_encode(const struct sift_manifest *m, struct sift_buf *out);
 /**
  * Parses the file form into m (initialised by the call; on failure it is
  * left empty).  Returns SIFT_OK, SIFT_ECORRUPT (bad checksum, syntax or

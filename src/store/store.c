@@ -108,8 +108,7 @@ sift__store_batch_encode(const struct sift_event *evs, size_t n,
 }
 
 int
-sift__store_batch_decode(const uint8_t *p, size_t len,
-                         struct sift_arena *arena,
+sift__store_batch_decode(const uint8_t *p, size_t len, struct sift_arena *arena,
                          const struct sift__batch_visitor *v)
 {
     const uint8_t *end = p + len;
@@ -207,8 +206,8 @@ seg_file_name(char *buf, size_t len, uint64_t id)
 static void
 add_quarantined(struct sift_store *s, const char *name)
 {
-    s->quarantined = sift_xrealloc(s->quarantined,
-                                   (s->n_quarantined + 2) * sizeof(char *));
+    s->quarantined =
+        sift_xrealloc(s->quarantined, (s->n_quarantined + 2) * sizeof(char *));
     s->quarantined[s->n_quarantined++] = sift_xstrdup(name);
     s->quarantined[s->n_quarantined] = NULL;
     s->stats.quarantined++;
@@ -245,13 +244,18 @@ cfg_i64(const struct sift_store *s, size_t off, int64_t dflt)
     memcpy(&v, (const char *)s->cfg + off, sizeof(v));
     return v > 0 ? v : dflt;
 }
-#define CFG(s, field, dflt)                                                   \
+#define CFG(s, field, dflt)                                                    \
     cfg_i64((s), offsetof(struct sift_config, field), (dflt))
 
-static uint64_t
-unflushed_bytes(const struct sift_store *s)
+/*
+ * Bytes of sealed entries not on disk yet.  Recounted whenever an entry
+ * changes state (seal, build done, flush done), so append stays O(1) no
+ * matter how many disk segments there are.
+ */
+static void
+recount_sealed(struct sift_store *s)
 {
-    uint64_t n = s->pend_bytes + sift_segment_builder_bytes(s->builder);
+    uint64_t n = 0;
     for (size_t i = 0; i < s->n_ents; i++) {
         const struct sift__entry *e = s->ents[i];
         if (e->state == SIFT_ENT_BUILDING && e->builder)
@@ -259,7 +263,14 @@ unflushed_bytes(const struct sift_store *s)
         else if (e->state == SIFT_ENT_MEM || e->state == SIFT_ENT_FLUSHING)
             n += e->bytes;
     }
-    return n;
+    s->sealed_bytes = n;
+}
+
+static uint64_t
+unflushed_bytes(const struct sift_store *s)
+{
+    return s->pend_bytes + sift_segment_builder_bytes(s->builder) +
+           s->sealed_bytes;
 }
 
 /* ------------------------------------------------------------------ */
@@ -439,7 +450,8 @@ build_image(struct sift_segment_builder *b, struct sift_segment **out)
 
 /* Entry went searchable: publish and tell the live tail. */
 static void
-entry_ready(struct sift_store *s, struct sift__entry *e, struct sift_segment *seg)
+entry_ready(struct sift_store *s, struct sift__entry *e,
+            struct sift_segment *seg)
 {
     e->seg = seg;
     e->bytes = sift_segment_bytes(seg);
@@ -448,6 +460,7 @@ entry_ready(struct sift_store *s, struct sift__entry *e, struct sift_segment *se
     sift_segment_builder_free(e->builder);
     e->builder = NULL;
     publish(s);
+    recount_sealed(s);
     if (s->on_refresh)
         s->on_refresh(seg, s->on_refresh_arg);
 }
@@ -482,7 +495,8 @@ build_done(void *arg, int cancelled)
     } else {
         if (!cancelled)
             SIFT_ERROR("store: building an in-memory segment failed: %s; "
-                       "will retry", sift_strerror(j->rc));
+                       "will retry",
+                       sift_strerror(j->rc));
         j->ent->build_failed = 1;
     }
     sift_free(j);
@@ -540,6 +554,7 @@ seal(struct sift_store *s, int sync_build)
     e->state = SIFT_ENT_BUILDING;
     e->builder = s->builder;
     s->builder = new_builder(s);
+    recount_sealed(s);
     build_entry(s, e, sync_build);
 }
 
@@ -588,8 +603,8 @@ complete_pending(struct sift_store *s, int rc)
         if (rc == SIFT_OK) {
             brc = buffer_add(s, b->seq, (const uint8_t *)b->payload, b->len);
             if (brc < 0)
-                SIFT_ERROR("store: cannot buffer batch %" PRIu64 ": %s",
-                           b->seq, sift_strerror(brc));
+                SIFT_ERROR("store: cannot buffer batch %" PRIu64 ": %s", b->seq,
+                           sift_strerror(brc));
         }
         sift_free(b->payload);
         if (b->cb)
@@ -709,8 +724,7 @@ struct flush_job {
 };
 
 static int
-write_seg_file(const char *dir, const char *name, const void *data,
-               size_t len)
+write_seg_file(const char *dir, const char *name, const void *data, size_t len)
 {
     char tmp[4096], path[4096];
     snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, name);
@@ -752,12 +766,12 @@ flush_work(void *arg)
         struct flush_item *it = &j->items[i];
         if (!it->mem)
             continue;
-        j->rc = write_seg_file(j->seg_dir, it->name,
-                               sift_segment_image(it->mem),
-                               sift_segment_bytes(it->mem));
+        j->rc =
+            write_seg_file(j->seg_dir, it->name, sift_segment_image(it->mem),
+                           sift_segment_bytes(it->mem));
         if (j->rc < 0)
-            SIFT_ERROR("store: writing segment %s/%s: %s", j->seg_dir,
-                       it->name, sift_strerror(j->rc));
+            SIFT_ERROR("store: writing segment %s/%s: %s", j->seg_dir, it->name,
+                       sift_strerror(j->rc));
     }
     if (j->rc == SIFT_OK)
         j->rc = fsync_path(j->seg_dir);
@@ -828,7 +842,6 @@ flush_apply(struct sift_store *s, struct flush_job *j)
     sift__manifest_cleanup(&s->manifest);
     s->manifest = j->next;
     sift__manifest_init(&j->next);
-    size_t k = 0;
     for (size_t i = 0; i < j->n; i++) {
         struct flush_item *it = &j->items[i];
         struct sift__entry *e = it->ent;
@@ -850,9 +863,8 @@ flush_apply(struct sift_store *s, struct flush_job *j)
         it->file = NULL;
         e->state = SIFT_ENT_DISK;
         e->bytes = sift_segment_bytes(e->seg);
-        k++;
     }
-    (void)k;
+    recount_sealed(s);
     publish(s);
     s->stats.flushes++;
     unsigned trimmed = sift__wal_trim(s->wal, s->manifest.flushed_seq);
@@ -1021,8 +1033,8 @@ on_full_timer(void *arg)
 /* ------------------------------------------------------------------ */
 
 int
-sift_store_append(struct sift_store *s, const struct sift_event *evs,
-                  size_t n, const struct sift_srcpos *pos, size_t n_pos,
+sift_store_append(struct sift_store *s, const struct sift_event *evs, size_t n,
+                  const struct sift_srcpos *pos, size_t n_pos,
                   sift_durable_cb cb, void *arg)
 {
     if (n == 0 && n_pos == 0)
@@ -1187,8 +1199,8 @@ load_segments(struct sift_store *s)
         }
         if (rc == SIFT_ECORRUPT || rc == -ENOENT || rc == -EINVAL) {
             SIFT_ERROR("store: segment %s is %s; moving it to %s/ (its %" PRIu64
-                       " docs are no longer searchable)", path,
-                       rc == -ENOENT ? "missing" : "corrupt", s->q_dir,
+                       " docs are no longer searchable)",
+                       path, rc == -ENOENT ? "missing" : "corrupt", s->q_dir,
                        m->docs);
             if (rc != -ENOENT)
                 (void)move_to_quarantine(s, m->file);
@@ -1260,7 +1272,8 @@ replay_cb(uint64_t seq, const uint8_t *payload, size_t len, void *arg)
     int rc = buffer_add(s, seq, payload, len);
     if (rc < 0) {
         SIFT_ERROR("store: WAL record %" PRIu64 " has a good checksum but "
-                   "does not decode: %s", seq, sift_strerror(rc));
+                   "does not decode: %s",
+                   seq, sift_strerror(rc));
         return rc;
     }
     /* Keep replayed segments at a reasonable size. */
@@ -1275,8 +1288,7 @@ sync_thread_start(struct sift_store *s)
 {
     int e = pthread_create(&s->sync_thread, NULL, sync_main, s);
     if (e != 0) {
-        SIFT_ERROR("store: cannot start the WAL sync thread: %s",
-                   strerror(e));
+        SIFT_ERROR("store: cannot start the WAL sync thread: %s", strerror(e));
         return -e;
     }
     s->sync_started = 1;
@@ -1292,8 +1304,8 @@ sift_store_open(const struct sift_config *cfg, struct sift_loop *loop,
     s->cfg = cfg;
     s->loop = loop;
     s->pool = pool;
-    s->data_dir = sift_xstrdup(cfg && cfg->data_dir ? cfg->data_dir
-                                                    : "./sift-data");
+    s->data_dir =
+        sift_xstrdup(cfg && cfg->data_dir ? cfg->data_dir : "./sift-data");
     s->seg_dir = join(s->data_dir, "segments");
     s->wal_dir = join(s->data_dir, "wal");
     s->q_dir = join(s->data_dir, "quarantine");
@@ -1316,8 +1328,8 @@ sift_store_open(const struct sift_config *cfg, struct sift_loop *loop,
     if (rc == SIFT_ENOTFOUND) {
         rc = SIFT_OK;
     } else if (rc < 0) {
-        SIFT_ERROR("store: cannot load the manifest of %s: %s",
-                   s->data_dir, sift_strerror(rc));
+        SIFT_ERROR("store: cannot load the manifest of %s: %s", s->data_dir,
+                   sift_strerror(rc));
         goto fail;
     }
     rc = load_segments(s);

@@ -16,21 +16,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "manifest.h"
 #include "sift/buf.h"
 #include "sift/event.h"
 #include "sift/store.h"
-#include "manifest.h"
 #include "wal.h"
 
 #define SIFT_STORE_BATCH_VERSION 1
-#define SIFT_STORE_MAX_KEY 1024        /* bytes in a source key */
-#define SIFT_STORE_FULL_RETRY_MS 1000  /* disk-full probe period */
+#define SIFT_STORE_MAX_KEY 1024       /* bytes in a source key */
+#define SIFT_STORE_FULL_RETRY_MS 1000 /* disk-full probe period */
 #define SIFT_STORE_PROBE_BYTES (1u << 20)
 
 /* A WAL-appended batch waiting for its fsync. */
 struct sift__batch {
     uint64_t seq;
-    char *payload;       /* the WAL payload (owned) */
+    char *payload; /* the WAL payload (owned) */
     size_t len;
     uint32_t n_docs;
     sift_durable_cb cb;
@@ -49,14 +49,14 @@ enum sift__ent_state {
 struct sift__entry {
     uint64_t id;
     enum sift__ent_state state;
-    uint64_t max_seq;      /* highest WAL seq inside; 0 = none (disk) */
-    struct sift_posmap pos;/* positions of the batches inside */
+    uint64_t max_seq;       /* highest WAL seq inside; 0 = none (disk) */
+    struct sift_posmap pos; /* positions of the batches inside */
     uint32_t docs;
-    size_t bytes;          /* image size */
-    struct sift_segment *seg;            /* NULL while building / no docs */
-    struct sift_segment_builder *builder;/* owned while building */
+    size_t bytes;                         /* image size */
+    struct sift_segment *seg;             /* NULL while building / no docs */
+    struct sift_segment_builder *builder; /* owned while building */
     int build_failed;
-    struct sift_manifest_seg meta;       /* valid once on disk */
+    struct sift_manifest_seg meta; /* valid once on disk */
 };
 
 struct sift__flush_waiter {
@@ -88,8 +88,8 @@ struct sift_store {
     struct sift_segment_builder *builder;
     uint64_t buf_max_seq;
     struct sift_posmap buf_pos;
-    struct sift_arena *arena;  /* decode scratch, reset per batch */
-    struct sift_buf scratch;   /* payload encoding */
+    struct sift_arena *arena; /* decode scratch, reset per batch */
+    struct sift_buf scratch;  /* payload encoding */
 
     /* Appended, waiting for fsync (oldest first). */
     struct sift__batch *pend_head;
@@ -103,6 +103,7 @@ struct sift_store {
     size_t cap_ents;
 
     struct sift_posmap positions; /* max over everything held */
+    uint64_t sealed_bytes; /* unflushed sealed entries (recount_sealed) */
 
     /* Published snapshot. */
     pthread_mutex_t snap_mu;
@@ -113,10 +114,10 @@ struct sift_store {
     int sync_started;
     pthread_mutex_t sync_mu;
     pthread_cond_t sync_cv;
-    int sync_have_req;      /* sync thread: a request is waiting */
-    int sync_stop;          /* sync thread: exit */
+    int sync_have_req; /* sync thread: a request is waiting */
+    int sync_stop;     /* sync thread: exit */
     struct sift_wal_sync sync_req;
-    int sync_inflight;      /* loop: a request is out (until its done runs) */
+    int sync_inflight; /* loop: a request is out (until its done runs) */
 
     /* Flush. */
     int flush_running;
@@ -128,13 +129,13 @@ struct sift_store {
     struct sift_timer *t_flush;
     struct sift_timer *t_full;
 
-    int full;               /* disk full: appends get SIFT_ENOSPACE */
+    int full; /* disk full: appends get SIFT_ENOSPACE */
     int closing;
 
     sift_refresh_cb on_refresh;
     void *on_refresh_arg;
 
-    char **quarantined;     /* NULL-terminated */
+    char **quarantined; /* NULL-terminated */
     size_t n_quarantined;
 
     struct sift_store_stats stats;

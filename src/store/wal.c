@@ -67,10 +67,10 @@ struct sift_wal {
     struct wal_file *files; /* oldest first; the last may be current */
     unsigned n_files;
     unsigned cap_files;
-    int have_current;       /* last file takes appends */
-    int dir_dirty;          /* a file was created or removed since sync */
+    int have_current; /* last file takes appends */
+    int dir_dirty;    /* a file was created or removed since sync */
     int sync_outstanding;
-    unsigned sync_n_files;  /* files [0, sync_n_files) are in the request */
+    unsigned sync_n_files; /* files [0, sync_n_files) are in the request */
     struct sift_buf scratch;
 };
 
@@ -137,16 +137,13 @@ record_check(const uint8_t *p, size_t len, size_t off, uint64_t *seq)
     if (len - off < SIFT_WAL_HDR_LEN)
         return 0;
     const uint8_t *h = p + off;
-    if (memcmp(h, wal_magic, 4) != 0 || h[4] != SIFT_WAL_VERSION ||
-        h[5] != 0 || h[6] != SIFT_WAL_HDR_LEN || h[7] != 0 ||
-        sift_load_u32(h + 20) != 0)
+    if (memcmp(h, wal_magic, 4) != 0 || h[4] != SIFT_WAL_VERSION || h[5] != 0 ||
+        h[6] != SIFT_WAL_HDR_LEN || h[7] != 0 || sift_load_u32(h + 20) != 0)
         return 0;
     uint32_t plen = sift_load_u32(h + 16);
-    if (plen > SIFT_WAL_MAX_PAYLOAD ||
-        plen > len - off - SIFT_WAL_HDR_LEN)
+    if (plen > SIFT_WAL_MAX_PAYLOAD || plen > len - off - SIFT_WAL_HDR_LEN)
         return 0;
-    if (record_checksum(h, h + SIFT_WAL_HDR_LEN, plen) !=
-        sift_load_u64(h + 24))
+    if (record_checksum(h, h + SIFT_WAL_HDR_LEN, plen) != sift_load_u64(h + 24))
         return 0;
     *seq = sift_load_u64(h + 8);
     if (*seq == 0)
@@ -158,8 +155,8 @@ record_check(const uint8_t *p, size_t len, size_t off, uint64_t *seq)
 static size_t
 find_next_valid(const uint8_t *p, size_t len, size_t from)
 {
-    for (size_t i = from; len >= SIFT_WAL_HDR_LEN &&
-                          i <= len - SIFT_WAL_HDR_LEN; i++) {
+    for (size_t i = from;
+         len >= SIFT_WAL_HDR_LEN && i <= len - SIFT_WAL_HDR_LEN; i++) {
         uint64_t seq;
         if (p[i] == 'S' && record_check(p, len, i, &seq) > 0)
             return i;
@@ -209,8 +206,8 @@ sift__wal_scan(const uint8_t *p, size_t len, uint64_t expect_seq,
             return SIFT_ECORRUPT;
         }
         if (seq >= from_seq && cb) {
-            int rc = cb(seq, p + off + SIFT_WAL_HDR_LEN,
-                        n - SIFT_WAL_HDR_LEN, arg);
+            int rc =
+                cb(seq, p + off + SIFT_WAL_HDR_LEN, n - SIFT_WAL_HDR_LEN, arg);
             if (rc != 0) {
                 *good_len = off + n;
                 *last_seq = seq;
@@ -443,9 +440,9 @@ cut_file(const char *path, size_t len)
 }
 
 int
-sift__wal_replay(const char *dir, uint64_t from_seq,
-                 const char *quarantine_dir, sift_wal_record_cb cb,
-                 void *arg, struct sift_wal_replay_report *r)
+sift__wal_replay(const char *dir, uint64_t from_seq, const char *quarantine_dir,
+                 sift_wal_record_cb cb, void *arg,
+                 struct sift_wal_replay_report *r)
 {
     uint64_t *seqs = NULL;
     uint8_t *p = NULL;
@@ -481,13 +478,13 @@ sift__wal_replay(const char *dir, uint64_t from_seq,
             next_valid = 1;
             rc = SIFT_ECORRUPT;
         } else {
-            if (prev_last == 0 && seqs[i] > from_seq && from_seq > 0 &&
-                len > 0)
+            if (prev_last == 0 && seqs[i] > from_seq && from_seq > 0 && len > 0)
                 SIFT_ERROR("wal: records %llu..%llu are missing (first "
-                           "file is %s)", (unsigned long long)from_seq,
+                           "file is %s)",
+                           (unsigned long long)from_seq,
                            (unsigned long long)(seqs[i] - 1), name);
-            rc = sift__wal_scan(p, len, seqs[i], from_seq, replay_record,
-                                &ctx, &good, &next_valid, &last);
+            rc = sift__wal_scan(p, len, seqs[i], from_seq, replay_record, &ctx,
+                                &good, &next_valid, &last);
         }
         sift_free(p);
         p = NULL;
@@ -511,8 +508,8 @@ sift__wal_replay(const char *dir, uint64_t from_seq,
             /* Torn tail: bytes of records never fully written. */
             r->torn_bytes = len - good;
             SIFT_WARN("wal: %s: cutting a torn tail of %zu bytes at offset "
-                      "%zu (after seq %llu)", path, len - good, good,
-                      (unsigned long long)r->last_seq);
+                      "%zu (after seq %llu)",
+                      path, len - good, good, (unsigned long long)r->last_seq);
             rc = cut_file(path, good);
             for (size_t k = i + 1; rc == SIFT_OK && k < (size_t)n; k++) {
                 char later[32], lpath[4096];
@@ -527,8 +524,8 @@ sift__wal_replay(const char *dir, uint64_t from_seq,
         r->bad_offset = good;
         SIFT_ERROR("wal: %s: bad record at offset %zu (after seq %llu); "
                    "replay stops here, this and later WAL files are "
-                   "quarantined", path, good,
-                   (unsigned long long)r->last_seq);
+                   "quarantined",
+                   path, good, (unsigned long long)r->last_seq);
         quarantine_from(dir, seqs, i, (size_t)n, quarantine_dir, r);
         break;
     }
@@ -702,8 +699,7 @@ sift__wal_append(struct sift_wal *w, const void *payload, size_t len,
             w->have_current = 0; /* rotate; the fd stays until synced */
     }
     if (!w->have_current) {
-        if (w->sync_outstanding &&
-            w->n_files >= SIFT_WAL_SYNC_MAX_FDS * 4) {
+        if (w->sync_outstanding && w->n_files >= SIFT_WAL_SYNC_MAX_FDS * 4) {
             /* Far too many unsynced files: let the fsyncs catch up. */
             return SIFT_EBUSY;
         }
@@ -725,9 +721,8 @@ sift__wal_append(struct sift_wal *w, const void *payload, size_t len,
         int e = -rc;
         /* Never leave part of a record behind a live process. */
         if (ftruncate(cur->fd, (off_t)cur->size) != 0)
-            SIFT_ERROR("wal: cannot cut %s back to %llu bytes: %s",
-                       cur->name, (unsigned long long)cur->size,
-                       strerror(errno));
+            SIFT_ERROR("wal: cannot cut %s back to %llu bytes: %s", cur->name,
+                       (unsigned long long)cur->size, strerror(errno));
         rc = errno_to_rc(e);
         if (rc == SIFT_ENOSPACE)
             SIFT_WARN("wal: disk full appending seq %llu to %s",
@@ -860,8 +855,7 @@ rollback(struct sift_wal *w)
             if (f->fd >= 0)
                 close(f->fd);
             if (unlink(path) != 0)
-                SIFT_ERROR("wal: cannot remove %s: %s", path,
-                           strerror(errno));
+                SIFT_ERROR("wal: cannot remove %s: %s", path, strerror(errno));
             files_remove(w, i);
             continue;
         }
@@ -885,8 +879,8 @@ sift__wal_sync_done(struct sift_wal *w, const struct sift_wal_sync *req)
     assert(w->sync_outstanding);
     w->sync_outstanding = 0;
     if (req->rc != SIFT_OK) {
-        int rc = req->rc > -4096 && req->rc < 0 ? errno_to_rc(-req->rc)
-                                                : req->rc;
+        int rc =
+            req->rc > -4096 && req->rc < 0 ? errno_to_rc(-req->rc) : req->rc;
         SIFT_ERROR("wal: fsync failed: %s; dropping records %llu..%llu",
                    sift_strerror(req->rc),
                    (unsigned long long)(w->durable_seq + 1),

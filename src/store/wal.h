@@ -38,13 +38,13 @@ typedef int (*sift_wal_record_cb)(uint64_t seq, const uint8_t *payload,
                                   size_t len, void *arg);
 
 struct sift_wal_replay_report {
-    uint64_t first_seq;     /* first good record found (0 = none) */
-    uint64_t last_seq;      /* last good record in sequence (0 = none) */
-    uint64_t max_seq_seen;  /* highest checksummed seq anywhere (>= last) */
-    uint64_t n_records;     /* records delivered to the callback */
-    uint64_t torn_bytes;    /* bytes cut from the tail of the last file */
-    int corrupt;            /* replay stopped at a bad record mid-log */
-    char bad_file[64];      /* file name holding the bad record, if any */
+    uint64_t first_seq;    /* first good record found (0 = none) */
+    uint64_t last_seq;     /* last good record in sequence (0 = none) */
+    uint64_t max_seq_seen; /* highest checksummed seq anywhere (>= last) */
+    uint64_t n_records;    /* records delivered to the callback */
+    uint64_t torn_bytes;   /* bytes cut from the tail of the last file */
+    int corrupt;           /* replay stopped at a bad record mid-log */
+    char bad_file[64];     /* file name holding the bad record, if any */
     uint64_t bad_offset;
     unsigned n_files;
 };
@@ -62,8 +62,7 @@ struct sift_wal_replay_report {
  */
 int sift__wal_scan(const uint8_t *p, size_t len, uint64_t expect_seq,
                    uint64_t from_seq, sift_wal_record_cb cb, void *arg,
-                   size_t *good_len, size_t *next_valid,
-                   uint64_t *last_seq);
+                   size_t *good_len, size_t *next_valid, uint64_t *last_seq);
 
 /**
  * Replays the WAL in dir: verifies every record, calls cb for those with

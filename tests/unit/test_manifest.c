@@ -62,7 +62,7 @@ fill(struct sift_manifest *m)
     }
     sift__posmap_merge(&m->pos, "kafka/logs/0", 100, 0);
     sift__posmap_merge(&m->pos, "redis/my stream%\n", 1700000000000ull, 7);
-    sift__posmap_merge(&m->pos, "kafka/logs/0", 99, 5); /* older: ignored */
+    sift__posmap_merge(&m->pos, "kafka/logs/0", 99, 5);  /* older: ignored */
     sift__posmap_merge(&m->pos, "kafka/logs/0", 100, 1); /* newer lo */
 }
 
@@ -100,7 +100,8 @@ test_manifest_roundtrip(void **state)
     struct sift_buf b = SIFT_BUF_INIT;
     fill(&m);
     assert_int_equal(m.next_seg_id, 31);
-    const struct sift_manifest_pos *p = sift__posmap_find(&m.pos, "kafka/logs/0");
+    const struct sift_manifest_pos *p =
+        sift__posmap_find(&m.pos, "kafka/logs/0");
     assert_non_null(p);
     assert_int_equal(p->hi, 100);
     assert_int_equal(p->lo, 1);
@@ -135,8 +136,7 @@ test_manifest_every_damage_is_rejected(void **state)
     for (size_t i = 0; i < b.len; i++) {
         memcpy(copy, b.data, b.len);
         copy[i] = (char)(copy[i] ^ 0x01);
-        assert_int_equal(sift__manifest_decode(copy, b.len, &d),
-                         SIFT_ECORRUPT);
+        assert_int_equal(sift__manifest_decode(copy, b.len, &d), SIFT_ECORRUPT);
         assert_int_equal(d.n_segs, 0);
         /* Every truncation too. */
         assert_int_equal(sift__manifest_decode(b.data, i, &d), SIFT_ECORRUPT);
@@ -210,9 +210,9 @@ test_manifest_rejects_bad_names_and_versions(void **state)
         struct sift_manifest d;
         sift_buf_append(&b, bodies[i], strlen(bodies[i]));
         /* A correct checksum, so only the content is judged. */
-        sift_buf_appendf(&b, "checksum %016llx\n",
-                         (unsigned long long)XXH64(bodies[i],
-                                                   strlen(bodies[i]), 0));
+        sift_buf_appendf(
+            &b, "checksum %016llx\n",
+            (unsigned long long)XXH64(bodies[i], strlen(bodies[i]), 0));
         assert_int_equal(sift__manifest_decode(b.data, b.len, &d),
                          SIFT_ECORRUPT);
         sift_buf_cleanup(&b);

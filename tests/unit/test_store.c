@@ -175,8 +175,8 @@ append_batch(struct fx *f, struct sift_store *st, int b, const char *key)
         int len = snprintf(msgs[i], sizeof(msgs[i]),
                            "request id%d served in %d ms", id, id % 97);
         memset(&evs[i], 0, sizeof(evs[i]));
-        evs[i].ts_ns = INT64_C(1700000000000000000) +
-                       (int64_t)id * SIFT_NS_PER_MS;
+        evs[i].ts_ns =
+            INT64_C(1700000000000000000) + (int64_t)id * SIFT_NS_PER_MS;
         evs[i].msg = msgs[i];
         evs[i].msg_len = (uint32_t)len;
         fields[i].name = "service.name";
@@ -222,9 +222,9 @@ count_ids(struct sift_store *st, unsigned char *seen, int max_id)
             sift_buf_reset(&b);
             assert_int_equal(sift_segment_doc(seg, d, &b), SIFT_OK);
             sift_arena_reset(a);
-            assert_int_equal(sift_doc_decode((const uint8_t *)b.data, b.len,
-                                             a, &ev),
-                             SIFT_OK);
+            assert_int_equal(
+                sift_doc_decode((const uint8_t *)b.data, b.len, a, &ev),
+                SIFT_OK);
             char tmp[64];
             size_t n = ev.msg_len < 63 ? ev.msg_len : 63;
             memcpy(tmp, ev.msg, n);
@@ -294,8 +294,7 @@ test_store_append_durable_refresh_snapshot(void **state)
     struct fx *f = fx_get(state);
     struct sift_store *st;
     unsigned char seen[1000];
-    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
-                     SIFT_OK);
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
     assert_int_equal(sift_store_append(st, NULL, 0, NULL, 0, NULL, NULL),
                      SIFT_EINVAL);
     for (int b = 0; b < 100; b++)
@@ -336,8 +335,7 @@ test_store_flush_writes_files_and_manifest(void **state)
     struct fx *f = fx_get(state);
     struct sift_store *st;
     f->cfg.wal_sync_ms = 0; /* fsync per batch */
-    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
-                     SIFT_OK);
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
     uint64_t tailed = 0;
     sift_store_on_refresh(st, refresh_counter, &tailed);
     for (int b = 0; b < 300; b++)
@@ -388,8 +386,7 @@ test_store_close_reopen_exactly_once(void **state)
     struct fx *f = fx_get(state);
     struct sift_store *st;
     unsigned char seen[2000];
-    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
-                     SIFT_OK);
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
     for (int b = 0; b < 80; b++)
         assert_int_equal(append_batch(f, st, b, "kafka/t/1"), SIFT_OK);
     struct count_ctx cc = {f, 80};
@@ -457,8 +454,7 @@ test_store_crash_keeps_every_acked_batch_once(void **state)
     snprintf(copy, sizeof(copy), "%s/crash", f->root);
     f->cfg.flush_bytes = 8 << 10; /* flushes on its own, often */
     f->cfg.flush_ms = 100;
-    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
-                     SIFT_OK);
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
     int b = 0;
     for (int step = 0; step < 12; step++) {
         for (int k = 0; k < 40; k++, b++)
@@ -477,8 +473,7 @@ test_store_quarantines_corrupt_segment(void **state)
 {
     struct fx *f = fx_get(state);
     struct sift_store *st;
-    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
-                     SIFT_OK);
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
     for (int b = 0; b < 20; b++)
         assert_int_equal(append_batch(f, st, b, "k"), SIFT_OK);
     struct count_ctx cc = {f, 20};
@@ -501,8 +496,7 @@ test_store_quarantines_corrupt_segment(void **state)
     assert_int_equal(pwrite(fd, junk, sizeof(junk), sb.st_size / 2), 16);
     close(fd);
 
-    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
-                     SIFT_OK);
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
     const char *const *q = sift_store_quarantined(st);
     assert_non_null(q[0]);
     assert_string_equal(q[0], name);
@@ -522,8 +516,7 @@ test_store_quarantines_corrupt_segment(void **state)
     assert_true(run_until(f, all_acked, &cc, 5000));
     sift_store_close(st);
     /* The manifest no longer lists it: a second start is clean. */
-    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
-                     SIFT_OK);
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
     assert_null(sift_store_quarantined(st)[0]);
     unsigned char seen[1000];
     assert_int_equal(count_ids(st, seen, 1000), 10);
@@ -542,8 +535,7 @@ test_store_disk_full_rejects_then_recovers(void **state)
     struct fx *f = fx_get(state);
     struct sift_store *st;
     unsigned char seen[1000];
-    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
-                     SIFT_OK);
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
     assert_int_equal(append_batch(f, st, 0, "k"), SIFT_OK);
     struct count_ctx cc = {f, 1};
     assert_true(run_until(f, all_acked, &cc, 5000));
@@ -585,8 +577,7 @@ test_store_disk_full_rejects_then_recovers(void **state)
     sift_store_close(st);
 
     /* After restart: batches 0, 3, 5 exactly once, nothing else. */
-    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
-                     SIFT_OK);
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
     assert_int_equal(count_ids(st, seen, 1000), 30);
     assert_int_equal(seen[0] + seen[30] + seen[50], 3);
     sift_store_close(st);
@@ -598,8 +589,7 @@ test_store_backpressure(void **state)
     struct fx *f = fx_get(state);
     struct sift_store *st;
     f->cfg.buffer_max_bytes = 8 << 10;
-    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
-                     SIFT_OK);
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
     int b = 0, rc = SIFT_OK;
     while (b < 1000 && (rc = append_batch(f, st, b, "k")) == SIFT_OK)
         b++;
@@ -620,8 +610,7 @@ test_store_refuses_corrupt_manifest(void **state)
 {
     struct fx *f = fx_get(state);
     struct sift_store *st;
-    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st),
-                     SIFT_OK);
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
     assert_int_equal(append_batch(f, st, 0, "k"), SIFT_OK);
     sift_store_close(st);
     char path[200];
@@ -648,8 +637,8 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_store_crash_keeps_every_acked_batch_once, setup, teardown),
-        cmocka_unit_test_setup_teardown(
-            test_store_quarantines_corrupt_segment, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_quarantines_corrupt_segment,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_store_disk_full_rejects_then_recovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_backpressure, setup,

@@ -103,9 +103,8 @@ assert_replay(const struct fixture *f, uint64_t from, uint64_t first,
               uint64_t last, struct sift_wal_replay_report *rep)
 {
     struct collect *c = sift_xcalloc(1, sizeof(*c));
-    assert_int_equal(sift__wal_replay(f->dir, from, f->qdir, collect_cb, c,
-                                      rep),
-                     SIFT_OK);
+    assert_int_equal(
+        sift__wal_replay(f->dir, from, f->qdir, collect_cb, c, rep), SIFT_OK);
     assert_int_equal(c->bad_payload, 0);
     assert_int_equal(c->n, last >= first ? last - first + 1 : 0);
     for (size_t i = 0; i < c->n; i++)
@@ -281,9 +280,8 @@ test_wal_mid_log_corruption_stops_and_quarantines(void **state)
     int fd = open(path, O_WRONLY);
     assert_true(fd >= 0);
     uint8_t junk = 0xff;
-    assert_int_equal(pwrite(fd, &junk, 1,
-                            (off_t)(SIFT_WAL_HDR_LEN + len1 + 40)),
-                     1);
+    assert_int_equal(
+        pwrite(fd, &junk, 1, (off_t)(SIFT_WAL_HDR_LEN + len1 + 40)), 1);
     close(fd);
 
     struct sift_wal_replay_report rep;
@@ -323,8 +321,7 @@ test_wal_rotation_and_trim(void **state)
     /* Record 51 must survive in the first remaining file. */
     struct sift_wal_replay_report rep;
     struct collect *c = sift_xcalloc(1, sizeof(*c));
-    assert_int_equal(sift__wal_replay(f->dir, 51, f->qdir, collect_cb, c,
-                                      &rep),
+    assert_int_equal(sift__wal_replay(f->dir, 51, f->qdir, collect_cb, c, &rep),
                      SIFT_OK);
     assert_int_equal(c->n, 50);
     assert_int_equal(c->seqs[0], 51);
@@ -339,9 +336,8 @@ test_wal_rotation_and_trim(void **state)
     assert_int_equal(sift__wal_sync(w), SIFT_OK);
     sift__wal_close(w);
     c = sift_xcalloc(1, sizeof(*c));
-    assert_int_equal(sift__wal_replay(f->dir, 101, f->qdir, collect_cb, c,
-                                      &rep),
-                     SIFT_OK);
+    assert_int_equal(
+        sift__wal_replay(f->dir, 101, f->qdir, collect_cb, c, &rep), SIFT_OK);
     assert_int_equal(c->n, 3);
     assert_int_equal(rep.last_seq, 103);
     sift_free(c);
@@ -410,14 +406,14 @@ test_wal_scan_rejects_garbage(void **state)
         junk[i] = (uint8_t)(i * 7);
     size_t good = 1, next = 1;
     uint64_t last = 0;
-    assert_int_equal(sift__wal_scan(junk, sizeof(junk), 0, 0, NULL, NULL,
-                                    &good, &next, &last),
+    assert_int_equal(sift__wal_scan(junk, sizeof(junk), 0, 0, NULL, NULL, &good,
+                                    &next, &last),
                      SIFT_ECORRUPT);
     assert_int_equal(good, 0);
     assert_int_equal(next, 0);
-    assert_int_equal(sift__wal_scan(junk, 0, 0, 0, NULL, NULL, &good, &next,
-                                    &last),
-                     SIFT_OK);
+    assert_int_equal(
+        sift__wal_scan(junk, 0, 0, 0, NULL, NULL, &good, &next, &last),
+        SIFT_OK);
     assert_int_equal(good, 0);
 }
 
@@ -428,11 +424,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_wal_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_group_commit_target, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_wal_torn_tail_every_offset,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wal_torn_tail_every_offset, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(
-            test_wal_mid_log_corruption_stops_and_quarantines, setup,
-            teardown),
+            test_wal_mid_log_corruption_stops_and_quarantines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_rotation_and_trim, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_wal_enospc_injection, setup,
