@@ -583,6 +583,122 @@ test_store_disk_full_rejects_then_recovers(void **state)
     sift_store_close(st);
 }
 
+/* Path of the newest WAL file in dir/wal (by name), or "" when none. */
+static void
+newest_wal(const char *dir, char *out, size_t len)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "ls '%s/wal' | sort | tail -n 1", dir);
+    FILE *p = popen(cmd, "r");
+    char name[64] = "";
+    if (p) {
+        if (!fgets(name, sizeof(name), p))
+            name[0] = '\0';
+        pclose(p);
+    }
+    name[strcspn(name, "\n")] = '\0';
+    snprintf(out, len, "%s/wal/%s", dir, name);
+}
+
+static void
+test_store_torn_wal_tail_after_crash(void **state)
+{
+    struct fx *f = fx_get(state);
+    struct sift_store *st;
+    unsigned char seen[1000];
+    char copy[160], wal[400];
+    snprintf(copy, sizeof(copy), "%s/crash", f->root);
+    f->cfg.wal_file_bytes = 1 << 20; /* one file */
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
+    for (int b = 0; b < 30; b++)
+        assert_int_equal(append_batch(f, st, b, "kafka/x/0"), SIFT_OK);
+    struct count_ctx cc = {f, 30};
+    assert_true(run_until(f, all_acked, &cc, 5000));
+    crash_copy(f, copy);
+    sift_store_close(st);
+
+    /* A record that was being written when the power went. */
+    newest_wal(copy, wal, sizeof(wal));
+    FILE *w = fopen(wal, "ab");
+    assert_non_null(w);
+    assert_int_equal(fwrite("SWAL\1\0 \0garbage", 1, 16, w), 16);
+    fclose(w);
+    struct stat sb;
+    assert_int_equal(stat(wal, &sb), 0);
+    off_t torn_size = sb.st_size;
+
+    struct sift_config c;
+    cfg_fill(&c, copy);
+    assert_int_equal(sift_store_open(&c, f->loop, f->pool, &st), SIFT_OK);
+    assert_int_equal(count_ids(st, seen, 1000), 300);
+    assert_null(sift_store_quarantined(st)[0]);
+    assert_int_equal(stat(wal, &sb), 0);
+    assert_int_equal(sb.st_size, torn_size - 16); /* cut, not kept */
+    struct sift_srcpos pos;
+    assert_int_equal(sift_store_position(st, "kafka/x/0", &pos), SIFT_OK);
+    assert_int_equal(pos.hi, 29);
+    sift_store_close(st);
+}
+
+static void
+test_store_damaged_wal_stops_replay_and_quarantines(void **state)
+{
+    struct fx *f = fx_get(state);
+    struct sift_store *st;
+    unsigned char seen[1000];
+    char copy[160], wal[400];
+    snprintf(copy, sizeof(copy), "%s/crash", f->root);
+    f->cfg.wal_file_bytes = 1 << 20;
+    f->cfg.wal_sync_ms = 0;
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
+    for (int b = 0; b < 10; b++) {
+        assert_int_equal(append_batch(f, st, b, "kafka/y/0"), SIFT_OK);
+        struct count_ctx cc = {f, b + 1};
+        assert_true(run_until(f, all_acked, &cc, 5000));
+    }
+    crash_copy(f, copy);
+    sift_store_close(st);
+
+    /* Flip a byte inside the 5th record's payload: records 6..10 are good. */
+    newest_wal(copy, wal, sizeof(wal));
+    FILE *w = fopen(wal, "r+b");
+    assert_non_null(w);
+    uint8_t hdr[SIFT_WAL_HDR_LEN];
+    long off = 0;
+    for (int r = 0; r < 4; r++) {
+        assert_int_equal(fseek(w, off, SEEK_SET), 0);
+        assert_int_equal(fread(hdr, 1, sizeof(hdr), w), sizeof(hdr));
+        off += (long)SIFT_WAL_HDR_LEN +
+               (long)(hdr[16] | hdr[17] << 8 | hdr[18] << 16);
+    }
+    assert_int_equal(fseek(w, off + SIFT_WAL_HDR_LEN + 3, SEEK_SET), 0);
+    assert_int_equal(fputc(0x7f, w), 0x7f);
+    fclose(w);
+
+    struct sift_config c;
+    cfg_fill(&c, copy);
+    assert_int_equal(sift_store_open(&c, f->loop, f->pool, &st), SIFT_OK);
+    /* Replay stopped after batch 3; the source re-reads from there. */
+    assert_int_equal(count_ids(st, seen, 1000), 40);
+    const char *const *q = sift_store_quarantined(st);
+    assert_non_null(q[0]);
+    assert_true(strncmp(q[0], "wal-", 4) == 0);
+    struct sift_srcpos pos;
+    assert_int_equal(sift_store_position(st, "kafka/y/0", &pos), SIFT_OK);
+    assert_int_equal(pos.hi, 3);
+    /* New appends get fresh seqs above everything seen, and survive. */
+    memset(f->acked, 0, sizeof(f->acked));
+    f->n_acked = 0;
+    f->last_acked = -1;
+    assert_int_equal(append_batch(f, st, 4, "kafka/y/0"), SIFT_OK);
+    struct count_ctx cc = {f, 1};
+    assert_true(run_until(f, all_acked, &cc, 5000));
+    sift_store_close(st);
+    assert_int_equal(sift_store_open(&c, f->loop, f->pool, &st), SIFT_OK);
+    assert_int_equal(count_ids(st, seen, 1000), 50);
+    sift_store_close(st);
+}
+
 static void
 test_store_backpressure(void **state)
 {
@@ -641,6 +757,11 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_store_disk_full_rejects_then_recovers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_torn_wal_tail_after_crash,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_store_damaged_wal_stops_replay_and_quarantines, setup,
+            teardown),
         cmocka_unit_test_setup_teardown(test_store_backpressure, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_store_refuses_corrupt_manifest,
