@@ -190,8 +190,10 @@ plan_cold(const struct sift_tier_policy *p, struct view *v,
         const struct sift_tier_seg *s = &v->segs[i];
         if (v->used[i] || s->tier == SIFT_TIER_COLD || s->max_ts >= cut)
             continue;
-        if (!a)
+        if (!a) {
             a = act_new(out, SIFT_TIER_ACT_MERGE, SIFT_TIER_COLD, "to_cold");
+            a->split_by_day = 1;
+        }
         act_add(a, s->id);
         v->used[i] = 1;
         got += s->bytes;
@@ -227,9 +229,11 @@ plan_cold(const struct sift_tier_policy *p, struct view *v,
                 continue;
             if (day_of(t->min_ts) <= day_of(s->max_ts) &&
                 day_of(s->min_ts) <= day_of(t->max_ts)) {
-                if (!a)
+                if (!a) {
                     a = act_new(out, SIFT_TIER_ACT_MERGE, SIFT_TIER_COLD,
                                 "cold_day_merge");
+                    a->split_by_day = 1;
+                }
                 if (!v->used[i]) {
                     act_add(a, s->id);
                     v->used[i] = 1;
