@@ -38,6 +38,7 @@
 #include "sift/loop.h"
 #include "sift/admin_api.h"
 #include "sift/ingest_api.h"
+#include "sift/lifecycle.h"
 #include "sift/pipeline.h"
 #include "sift/pool.h"
 #include "sift/store.h"
@@ -354,6 +355,7 @@ app_start_modules(struct sift_app *app)
     if (rc < 0)
         return rc;
     sift_admin_api_register(app->http, app->store);
+    sift_lifecycle_api_register(app->http, app->store, &app->cfg);
 
     struct sift_buf details = SIFT_BUF_INIT;
     ready_details(app, &details);

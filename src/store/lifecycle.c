@@ -61,6 +61,7 @@
 #include "sift/lifecycle.h"
 #include "sift/log.h"
 #include "sift/loop.h"
+#include "sift/metrics.h"
 #include "sift/pool.h"
 #include "sift/tokenize.h"
 #include "store_int.h"
@@ -1733,8 +1734,6 @@ sift_store_tiers_json(struct sift_store *s, struct sift_buf *out)
                      sift_clock_now_ns() / SIFT_NS_PER_MS,
                      sift_clock_get_offset_ns() / SIFT_NS_PER_MS);
 }
-
-#include "sift/metrics.h"
 
 void
 sift_store_tiers_metrics(struct sift_buf *out, void *arg)
