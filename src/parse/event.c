@@ -68,7 +68,7 @@ sift_doc_decode(const uint8_t *p, size_t len, struct sift_arena *arena,
                 struct sift_event *out)
 {
     uint64_t v;
-    uint32_t n;
+    uint32_t n = 0; /* set by get_len(); gcc -O2 cannot see it */
     int rc;
 
     memset(out, 0, sizeof(*out));

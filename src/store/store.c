@@ -876,11 +876,13 @@ flush_apply(struct sift_store *s, struct flush_job *j)
     recount_sealed(s);
     publish(s);
     s->stats.flushes++;
-    unsigned trimmed = sift__wal_trim(s->wal, s->manifest.flushed_seq);
-    if (trimmed)
-        SIFT_DEBUG("store: trimmed %u WAL files (flushed seq %" PRIu64 ")",
-                   trimmed, s->manifest.flushed_seq);
-    s->stats.wal_bytes = sift__wal_bytes(s->wal);
+    if (s->wal) { /* NULL while recovery flushes before the WAL opens */
+        unsigned trimmed = sift__wal_trim(s->wal, s->manifest.flushed_seq);
+        if (trimmed)
+            SIFT_DEBUG("store: trimmed %u WAL files (flushed seq %" PRIu64 ")",
+                       trimmed, s->manifest.flushed_seq);
+        s->stats.wal_bytes = sift__wal_bytes(s->wal);
+    }
     s->stats.buffer_bytes = unflushed_bytes(s);
     flush_job_free(j);
     run_waiters(s, SIFT_OK);
@@ -911,7 +913,9 @@ flush_prepare(struct sift_store *s)
     size_t last = first;
     while (last < s->n_ents && s->ents[last]->state == SIFT_ENT_MEM)
         last++;
-    if (last == first)
+    /* After a damaged WAL, the manifest must also skip the lost seqs. */
+    int floor = s->flush_floor > s->manifest.flushed_seq && last == s->n_ents;
+    if (last == first && !floor)
         return NULL;
 
     struct flush_job *j = sift_xcalloc(1, sizeof(*j));
@@ -946,6 +950,8 @@ flush_prepare(struct sift_store *s)
     }
     if (s->manifest.next_seg_id > j->next.next_seg_id)
         j->next.next_seg_id = s->manifest.next_seg_id;
+    if (floor && s->flush_floor > j->next.flushed_seq)
+        j->next.flushed_seq = s->flush_floor;
     return j;
 }
 
@@ -1366,18 +1372,42 @@ sift_store_open(const struct sift_config *cfg, struct sift_loop *loop,
     sift__posmap_merge_all(&s->positions, &s->manifest.pos);
 
     struct sift_wal_replay_report rep;
-    rc = sift__wal_replay(s->wal_dir, s->manifest.flushed_seq + 1, s->q_dir,
+    /* Nothing moves to quarantine before the replayed part is on disk. */
+    rc = sift__wal_replay(s->wal_dir, s->manifest.flushed_seq + 1, NULL,
                           replay_cb, s, &rep);
     if (rc < 0) {
         SIFT_ERROR("store: WAL replay failed: %s", sift_strerror(rc));
         goto fail;
     }
+    seal(s, 1);
     if (rep.corrupt) {
+        /*
+         * The records before the damage now live only in memory and in
+         * the damaged file.  Flush them (and a flushed_seq past every seq
+         * in the damaged files) before those files move, so a crash right
+         * after start loses nothing acknowledged.
+         */
+        s->flush_floor = rep.max_seq_seen;
+        struct flush_job *j = flush_prepare(s);
+        if (j) {
+            s->flush_running = 1;
+            flush_work(j);
+            rc = j->rc;
+            flush_apply(s, j);
+            if (rc < 0) {
+                SIFT_ERROR("store: cannot flush the WAL replayed before the "
+                           "damage: %s",
+                           sift_strerror(rc));
+                goto fail;
+            }
+        }
+        rc = sift__wal_quarantine(s->wal_dir, rep.bad_file, s->q_dir);
+        if (rc < 0)
+            goto fail;
         char name[80];
         snprintf(name, sizeof(name), "wal-%s", rep.bad_file);
         add_quarantined(s, name);
     }
-    seal(s, 1);
     uint64_t next = s->manifest.flushed_seq;
     if (rep.last_seq > next)
         next = rep.last_seq;

@@ -122,6 +122,7 @@ struct sift_store {
 
     /* Flush. */
     int flush_running;
+    uint64_t flush_floor; /* flushed_seq to reach after a damaged WAL */
     struct sift__flush_waiter *waiters;
     unsigned jobs_inflight; /* build + flush jobs whose done has not run */
 

@@ -440,6 +440,26 @@ cut_file(const char *path, size_t len)
 }
 
 int
+sift__wal_quarantine(const char *dir, const char *first_bad,
+                     const char *quarantine_dir)
+{
+    uint64_t bad, *seqs = NULL;
+    struct sift_wal_replay_report r;
+    if (!parse_name(first_bad, &bad))
+        return SIFT_EINVAL;
+    int n = list_files(dir, &seqs);
+    if (n < 0)
+        return n;
+    size_t from = 0;
+    while (from < (size_t)n && seqs[from] < bad)
+        from++;
+    memset(&r, 0, sizeof(r));
+    quarantine_from(dir, seqs, from, (size_t)n, quarantine_dir, &r);
+    sift_free(seqs);
+    return SIFT_OK;
+}
+
+int
 sift__wal_replay(const char *dir, uint64_t from_seq, const char *quarantine_dir,
                  sift_wal_record_cb cb, void *arg,
                  struct sift_wal_replay_report *r)
@@ -699,7 +719,10 @@ sift__wal_append(struct sift_wal *w, const void *payload, size_t len,
             w->have_current = 0; /* rotate; the fd stays until synced */
     }
     if (!w->have_current) {
-        if (w->sync_outstanding && w->n_files >= SIFT_WAL_SYNC_MAX_FDS * 4) {
+        unsigned open_files = 0; /* files with unsynced bytes keep an fd */
+        for (unsigned i = 0; i < w->n_files; i++)
+            open_files += w->files[i].fd >= 0;
+        if (w->sync_outstanding && open_files >= SIFT_WAL_SYNC_MAX_FDS * 4) {
             /* Far too many unsynced files: let the fsyncs catch up. */
             return SIFT_EBUSY;
         }

@@ -68,15 +68,26 @@ int sift__wal_scan(const uint8_t *p, size_t len, uint64_t expect_seq,
  * Replays the WAL in dir: verifies every record, calls cb for those with
  * seq >= from_seq.  A torn tail of the newest file (bad bytes with no good
  * record after them) is truncated away and logged.  Bad bytes anywhere
- * else stop the replay there: the report says where, the bad file and all
- * later files are moved to quarantine_dir (if not NULL) so they are kept
- * for inspection and never trimmed or reread.  Returns SIFT_OK (also when
- * corrupt: that is in the report), -errno on I/O errors, or the callback's
- * non-zero value.  Owner thread, before sift__wal_open().
+ * else stop the replay there: the report says where (and max_seq_seen
+ * covers the later files); the bad file and all later files are moved to
+ * quarantine_dir if it is not NULL, so they are kept for inspection and
+ * never trimmed or reread (see also sift__wal_quarantine()).  Returns SIFT_OK
+ * (also when corrupt: that is in the report), -errno on I/O errors, or the
+ * callback's non-zero value.  Owner thread, before sift__wal_open().
  */
 int sift__wal_replay(const char *dir, uint64_t from_seq,
                      const char *quarantine_dir, sift_wal_record_cb cb,
                      void *arg, struct sift_wal_replay_report *report);
+
+/**
+ * Moves the WAL file named first_bad (a name from the replay report) and
+ * every later file to quarantine_dir as "wal-<name>".  The store calls it
+ * after the records replayed before the damage are safely in a segment
+ * (replay with quarantine_dir NULL moves nothing).  Returns SIFT_OK,
+ * SIFT_EINVAL (bad name) or -errno.
+ */
+int sift__wal_quarantine(const char *dir, const char *first_bad,
+                         const char *quarantine_dir);
 
 /* ---- writing ---- */
 
@@ -95,7 +106,9 @@ void sift__wal_close(struct sift_wal *w);
  * Appends one record (header + payload) with write(2); rotates first when
  * the current file is past file_bytes.  *seq_out gets the record's seq.
  * Returns SIFT_OK, SIFT_ENOSPACE (disk full; nothing of the record stays
- * in the file), SIFT_EINVAL (payload too large) or -errno.
+ * in the file), SIFT_EINVAL (payload too large), SIFT_EBUSY (rotation
+ * would leave more than 32 files waiting for an fsync that is already
+ * running; retry after it) or -errno.
  */
 int sift__wal_append(struct sift_wal *w, const void *payload, size_t len,
                      uint64_t *seq_out);

@@ -1,0 +1,272 @@
+/*
+ * source.h - ingest sources (Kafka, Redis streams, Redis lists) and the
+ * pipeline sink they deliver to.
+ *
+ * A source reads raw messages from a broker and hands them, in batches,
+ * to the sink's deliver callback together with their source positions.
+ * The sink (wired by main: parse -> sift_store_append) takes the batch
+ * and promises to call ack_cb(ack_arg, rc) exactly once, when the batch
+ * is durable (rc == SIFT_OK) or lost (rc < 0).  The source acknowledges
+ * to the broker (Kafka offset commit, Redis XACK, list LREM) only inside
+ * ack_cb with rc == SIFT_OK.  This is the durability contract of
+ * ARCHITECTURE.md: nothing acknowledged is ever lost.
+ *
+ * Backpressure: deliver returns SIFT_EBUSY (store full) or another error
+ * when it could not take the batch; ack_cb is then never called, the
+ * source keeps the batch, stops reading (Kafka: pauses its partitions but
+ * keeps polling for rebalances) and retries the same batch after a short
+ * delay.  sift_source_pause()/resume() let the owner hold a source for
+ * its own reasons (shutdown, SIGHUP); they nest with the EBUSY hold.
+ *
+ * Every source is a struct sift_source with an ops table, so main never
+ * knows which broker it talks to.  All sources are tied to one libevent
+ * base and run on the loop thread only: every function here and every
+ * callback (deliver, ack_cb, position) runs on the loop thread.
+ *
+ * Lifecycle: _new -> _start -> (pause/resume)* -> _stop -> [the store is
+ * closed, so every outstanding ack_cb has run] -> _free.  _free does the
+ * last acknowledgements synchronously (Kafka commit + consumer close,
+ * Redis XACK/LREM on a short blocking connection), so call it after the
+ * store has run its durable callbacks.
+ */
+#ifndef SIFT_SOURCE_H
+#define SIFT_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sift/event.h"
+#include "sift/store.h"
+
+struct event_base;
+struct sift_config;
+struct sift_dlq;
+struct sift_source;
+
+/** One raw message as it came off the broker.  Everything is borrowed. */
+struct sift_source_msg {
+    const char *data;        /* payload bytes (not NUL-terminated) */
+    uint32_t len;
+    uint32_t n_fields;       /* extra fields (Redis stream entry fields) */
+    const struct sift_field *fields; /* KEYWORD, names as in the entry */
+    int64_t ts_ns;           /* broker time: Kafka record timestamp, Redis
+                                stream id ms; 0 = unknown (lists) */
+    struct sift_srcpos pos;  /* where this message sits (DLQ, logs); for
+                                lists key is set and hi = lo = 0 */
+};
+
+/**
+ * A batch handed to the sink.  All messages come from one origin
+ * (a Kafka topic-partition, one stream or one list) and are in broker
+ * order.  pos/n_pos are the positions to store with the batch (pass them
+ * to sift_store_append as they are): the last message's position for
+ * Kafka and streams, none for lists.  Borrowed during deliver only.
+ */
+struct sift_source_batch {
+    const char *source;      /* "kafka", "redis-stream", "redis-list" */
+    const char *origin;      /* topic, stream or list name */
+    size_t n_msgs;
+    const struct sift_source_msg *msgs;
+    size_t n_pos;
+    const struct sift_srcpos *pos;
+};
+
+/**
+ * Takes a batch.  Returns SIFT_OK when the sink accepted it: the sink
+ * then calls ack_cb(ack_arg, rc) exactly once (later, or even before
+ * deliver returns).  Any other return (SIFT_EBUSY for backpressure) means
+ * the batch was not taken; ack_cb is never called and the source retries.
+ * Messages the sink cannot parse are the sink's business (dead letters);
+ * they are still part of the batch that gets acknowledged.
+ */
+typedef int (*sift_source_deliver_cb)(void *arg,
+                                      const struct sift_source_batch *batch,
+                                      sift_durable_cb ack_cb, void *ack_arg);
+
+/**
+ * Looks up the last position sift holds for key (sift_store_position).
+ * Returns SIFT_OK and fills out, or SIFT_ENOTFOUND.  Sources call it when
+ * a Kafka partition is assigned; out->key may be left NULL.
+ */
+typedef int (*sift_source_position_cb)(void *arg, const char *key,
+                                       struct sift_srcpos *out);
+
+/** Where a source sends its batches. */
+struct sift_source_sink {
+    sift_source_deliver_cb deliver;
+    sift_source_position_cb position; /* may be NULL: nothing is held */
+    void *arg;
+};
+
+/**
+ * What every source needs from its owner.  Borrowed for the lifetime of
+ * the source (cfg must outlive it; re-create sources on a restart-only
+ * config change).
+ */
+struct sift_source_env {
+    struct event_base *base;          /* the loop's base */
+    const struct sift_config *cfg;
+    struct sift_source_sink sink;
+    uint32_t batch_max;               /* messages per batch; 0 = 500 */
+    uint32_t retry_ms;                /* EBUSY retry delay; 0 = 50 */
+    uint32_t redis_block_ms;          /* XREADGROUP/BLMOVE block; 0 = 2000 */
+    uint32_t redis_claim_idle_ms;     /* XAUTOCLAIM min idle; 0 = 60000 */
+    uint32_t redis_claim_every_ms;    /* XAUTOCLAIM period; 0 = 30000 */
+};
+
+/** Counters of one source (monotonic unless noted). */
+struct sift_source_stats {
+    uint64_t msgs_read;       /* taken off the broker */
+    uint64_t msgs_delivered;  /* accepted by the sink */
+    uint64_t msgs_acked;      /* durable and acknowledged to the broker */
+    uint64_t batches_failed;  /* ack_cb with rc < 0 (will be re-read) */
+    uint64_t busy_retries;    /* deliver returned non-OK */
+    uint64_t reconnects;      /* Redis connection re-established */
+    uint64_t rebalances;      /* Kafka assign + revoke events */
+    uint64_t inflight;        /* gauge: delivered, not yet acknowledged */
+    int64_t lag;              /* gauge: messages behind the broker's end;
+                                 -1 unknown (lists: list length) */
+    int paused;               /* gauge: held by EBUSY or pause() */
+    int connected;            /* gauge */
+};
+
+/** Per partition/stream/list detail for /metrics. */
+struct sift_source_part {
+    const char *key;          /* "kafka/<topic>/<p>", "redis/<stream>",
+                                 "redis-list/<list>" */
+    int64_t lag;              /* -1 unknown */
+    int64_t committed;        /* Kafka: next offset committed; else -1 */
+    uint64_t inflight;
+};
+typedef void (*sift_source_part_cb)(void *arg,
+                                    const struct sift_source_part *part);
+
+/** The ops table every source implements (src/ingest/kafka.c ...). */
+struct sift_source_ops {
+    const char *name;
+    int (*start)(struct sift_source *src);
+    void (*pause)(struct sift_source *src);
+    void (*resume)(struct sift_source *src);
+    void (*stop)(struct sift_source *src);
+    void (*stats)(struct sift_source *src, struct sift_source_stats *out);
+    void (*parts)(struct sift_source *src, sift_source_part_cb cb,
+                  void *arg);
+    void (*free)(struct sift_source *src);
+};
+
+/** Opaque per-source head; the implementation embeds it first. */
+struct sift_source {
+    const struct sift_source_ops *ops;
+    char *label;              /* "kafka", "redis-stream:<s>", ... */
+};
+
+/**
+ * Creates the Kafka consumer-group source from cfg ([kafka] brokers,
+ * topics, group, properties).  Returns SIFT_OK, SIFT_ENOTFOUND when
+ * kafka.brokers is empty (source off), SIFT_ECONFIG (bad property,
+ * logged).  Returns owned; release with sift_source_free().
+ */
+int sift_source_kafka_new(const struct sift_source_env *env,
+                          struct sift_source **out);
+
+/**
+ * Creates a Redis stream source for one stream (XREADGROUP on a
+ * consumer group).  Returns SIFT_OK or SIFT_ECONFIG.  Owned.
+ */
+int sift_source_redis_stream_new(const struct sift_source_env *env,
+                                 const char *stream,
+                                 struct sift_source **out);
+
+/**
+ * Creates a Redis list source for one list (reliable BLMOVE queue).
+ * Returns SIFT_OK or SIFT_ECONFIG.  Owned.
+ */
+int sift_source_redis_list_new(const struct sift_source_env *env,
+                               const char *list, struct sift_source **out);
+
+/**
+ * Creates every source the config turns on: one Kafka source when
+ * kafka.brokers is set, one per redis.streams and redis.lists entry when
+ * redis.address is set.  *out is an owned array of *n_out owned sources
+ * (possibly 0; *out may be NULL then); free each with sift_source_free()
+ * and the array with sift_free().  Returns SIFT_OK or the first error
+ * (nothing is returned then).
+ */
+int sift_source_create_all(const struct sift_source_env *env,
+                           struct sift_source ***out, size_t *n_out);
+
+/** Connects / subscribes and starts reading.  Returns SIFT_OK or a code. */
+int sift_source_start(struct sift_source *src);
+/** Stops reading until resume (owner hold; nests with the EBUSY hold). */
+void sift_source_pause(struct sift_source *src);
+void sift_source_resume(struct sift_source *src);
+/** Stops reading for good; acknowledgements still go out. */
+void sift_source_stop(struct sift_source *src);
+void sift_source_stats(struct sift_source *src, struct sift_source_stats *out);
+/** Calls cb for each partition/stream/list (borrowed during the call). */
+void sift_source_parts(struct sift_source *src, sift_source_part_cb cb,
+                       void *arg);
+/** "kafka", "redis-stream:<name>", "redis-list:<name>" (borrowed). */
+const char *sift_source_label(const struct sift_source *src);
+/**
+ * Final acknowledgements, disconnect and free.  Call after the store has
+ * run every durable callback (sift_store_close).  NULL is a no-op.
+ */
+void sift_source_free(struct sift_source *src);
+
+/* ---- the standard sink (src/ingest/source_pipe.c) --------------------- */
+
+struct sift_pipeline;
+struct sift_source_pipe;
+
+/**
+ * Creates the standard sink: parse ([ingest] options of cfg, format
+ * auto) -> sift_pipeline_reject for bad messages -> sift_pipeline_submit
+ * with the source's ack_cb as durable callback.  Borrows pipeline and cfg.
+ * Returns SIFT_OK or SIFT_EINVAL (bad [ingest] options, logged).  Owned;
+ * release with sift_source_pipe_free() after every source is freed.
+ */
+int sift_source_pipe_new(struct sift_pipeline *pipeline,
+                         const struct sift_config *cfg,
+                         struct sift_source_pipe **out);
+void sift_source_pipe_free(struct sift_source_pipe *sp);
+
+/**
+ * A sift_source_deliver_cb; arg is the struct sift_source_pipe.  Returns
+ * what sift_pipeline_submit returns (SIFT_EBUSY when the store is full).
+ */
+int sift_source_pipe_deliver(void *arg, const struct sift_source_batch *batch,
+                             sift_durable_cb ack_cb, void *ack_arg);
+
+/** A sift_source_position_cb; arg is the struct sift_store. */
+int sift_source_store_position(void *arg, const char *key,
+                               struct sift_srcpos *out);
+
+/* ---- dead letters (src/ingest/dlq.c) ---------------------------------- */
+
+/**
+ * Opens (appends to) the dead-letter file path, created 0640 if missing.
+ * sync_each: fsync after every record (else on sift_dlq_sync()/close).
+ * Returns SIFT_OK or -errno (logged).  Owned; release with
+ * sift_dlq_close().
+ */
+int sift_dlq_open(const char *path, int sync_each, struct sift_dlq **out);
+
+/**
+ * Appends one NDJSON record {"time":RFC3339,"source":…,"position":…,
+ * "reason":…,"raw":…} for raw[0..len).  raw is kept as a JSON string
+ * when it is valid UTF-8, else base64 under "raw_b64".  pos may be NULL.
+ * Borrows everything.  Returns SIFT_OK or -errno.  Loop thread.
+ */
+int sift_dlq_put(struct sift_dlq *dlq, const char *source,
+                 const struct sift_srcpos *pos, const char *reason,
+                 const void *raw, size_t len);
+
+/** fsyncs pending records.  Returns SIFT_OK or -errno. */
+int sift_dlq_sync(struct sift_dlq *dlq);
+/** Records written since open. */
+uint64_t sift_dlq_count(const struct sift_dlq *dlq);
+/** Syncs and closes.  NULL is a no-op. */
+void sift_dlq_close(struct sift_dlq *dlq);
+
+#endif /* SIFT_SOURCE_H */

@@ -1,0 +1,73 @@
+/*
+ * ingest_int.h - helpers shared by the ingest sources (not public).
+ */
+#ifndef SIFT_INGEST_INT_H
+#define SIFT_INGEST_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sift/source.h"
+
+struct event;
+struct event_base;
+
+/**
+ * Splits a comma list into trimmed, non-empty owned strings.  *out is an
+ * owned array of *n_out owned strings; release with
+ * sift__ingest_list_free().
+ */
+void sift__ingest_split(const char *list, char ***out, size_t *n_out);
+void sift__ingest_list_free(char **v, size_t n);
+
+/** Parses "host:port" (port defaults to 6379).  host is owned. */
+int sift__ingest_parse_addr(const char *addr, char **host, int *port);
+
+/** The consumer name: redis.consumer, else the hostname.  Owned. */
+char *sift__ingest_consumer_name(const struct sift_config *cfg);
+
+/** Next backoff delay: doubles from 100 ms up to 5 s. */
+uint32_t sift__ingest_backoff_next(uint32_t cur_ms);
+
+/*
+ * A pair of async hiredis connections to one Redis: cmd for quick
+ * commands (XGROUP, XACK, LREM, XAUTOCLAIM) and blk for the blocking read
+ * (XREADGROUP BLOCK, BLMOVE) that would stall anything queued behind it.
+ * When either drops, both are torn down, on_down runs once, and the pair
+ * reconnects with backoff; on_up runs when both are connected again.
+ * Loop thread only.
+ */
+struct redisAsyncContext;
+struct sift__redis_pair {
+    struct event_base *base;
+    char *host;
+    int port;
+    struct redisAsyncContext *cmd, *blk;
+    int cmd_up, blk_up;
+    int up;                   /* both connected, on_up ran */
+    int closing;
+    uint32_t backoff_ms;
+    struct event *ev_reconnect;
+    void (*on_up)(void *owner);
+    void (*on_down)(void *owner);
+    void *owner;
+    uint64_t reconnects;
+    uint64_t connects;
+};
+
+void sift__redis_pair_init(struct sift__redis_pair *rp,
+                           struct event_base *base, const char *host,
+                           int port, void (*on_up)(void *),
+                           void (*on_down)(void *), void *owner);
+void sift__redis_pair_connect(struct sift__redis_pair *rp);
+/** Frees both contexts (their pending callbacks see NULL replies). */
+void sift__redis_pair_cleanup(struct sift__redis_pair *rp);
+
+/**
+ * Runs one command on a short-lived blocking connection (final acks at
+ * free time).  Returns SIFT_OK or SIFT_EIO (logged).
+ */
+int sift__redis_sync_argv(const char *host, int port, int argc,
+                          const char **argv, const size_t *argvlen);
+
+#endif /* SIFT_INGEST_INT_H */

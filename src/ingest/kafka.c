@@ -1,0 +1,952 @@
+/*
+ * kafka.c - the Kafka consumer-group source (librdkafka).
+ *
+ * What: subscribes to [kafka] topics (names or "^regex") in group
+ * kafka.group, hands messages to the sink in per-partition batches, and
+ * commits offset+1 of the durable prefix of each partition only after
+ * the sink's ack_cb reported the batch durable.
+ *
+ * Design:
+ *  - The consumer queue (main queue forwarded into it) wakes the libevent
+ *    loop through rd_kafka_queue_io_event_enable() on a non-blocking
+ *    pipe; the read event drains the queue with rd_kafka_consumer_poll(rk,
+ *    0), so rebalance callbacks and messages are served on the loop
+ *    thread and nothing busy-polls.  A 1 s timer polls as a safety net
+ *    (liveness for max.poll.interval.ms while everything is paused).
+ *  - Positions: each partition's key is "kafka/<topic>/<partition>".  On
+ *    assignment the rebalance callback asks the sink for the last offset
+ *    sift holds and assigns at hi+1, so a restart or rebalance indexes
+ *    nothing twice and skips nothing; without a stored position the
+ *    group's committed offset (or earliest) applies.
+ *  - In-flight batches of a partition form a FIFO in delivery order; an
+ *    ack marks its batch done and the done prefix advances durable_next,
+ *    which a coalesced async commit sends to the group (for lag tools).
+ *  - Revoke: commit the durable prefix synchronously, then forget the
+ *    in-flight and held batches of those partitions (they become orphans
+ *    that free themselves on their ack; nothing is committed for them,
+ *    the new owner re-reads from the committed/stored offset).  Waiting
+ *    for their fsync is impossible here: the rebalance callback runs on
+ *    the loop that drives the WAL timer.
+ *  - Backpressure: deliver != SIFT_OK holds the batch (and every later
+ *    one, to keep order), pauses all assigned partitions and retries
+ *    after retry_ms; polling continues.  Resumes when the hold empties.
+ *  - A failed ack (rc < 0) seeks the partition back to the batch's first
+ *    offset and orphans the later in-flight batches of that partition;
+ *    those that still become durable are remembered as skip ranges, so
+ *    the re-read indexes only what was lost.
+ *
+ * Invariants: every rd_kafka_message_t is destroyed right after a
+ * successful deliver, or when its held batch is dropped; committed
+ * offsets never pass a batch that is not durable.
+ *
+ * Thread: loop thread only (librdkafka's own threads only call log_cb).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <librdkafka/rdkafka.h>
+
+#include "sift/alloc.h"
+#include "sift/config.h"
+#include "sift/error.h"
+#include "sift/log.h"
+#include "sift/source.h"
+
+#include "ingest/ingest_int.h"
+
+#define KAFKA_POLL_MAX 5000      /* messages per wakeup before yielding */
+#define KAFKA_SAFETY_POLL_MS 1000
+
+struct kpart;
+struct kafka_src;
+
+enum kbatch_state { KB_HELD, KB_INFLIGHT, KB_DONE };
+
+struct kbatch {
+    struct kafka_src *ks;
+    struct kpart *part;
+    int orphan;                /* 1: revoked, 2: dropped by a seek-back */
+    uint32_t epoch;
+    int state;
+    int in_deliver;            /* ack may arrive inside deliver */
+    int free_pending;
+    int64_t first, last;
+    size_t n;
+    rd_kafka_message_t **msgs; /* owned while held */
+    struct kbatch *next;       /* per-partition in-flight FIFO */
+    struct kbatch *hnext;      /* held queue, global order */
+};
+
+struct kpart {
+    char *topic;
+    int32_t partition;
+    char *key;
+    uint32_t epoch;
+    int assigned;
+    int dirty;                 /* durable_next not yet committed */
+    int64_t durable_next;      /* next offset after the durable prefix */
+    int64_t committed;         /* last committed next offset, -1 none */
+    uint64_t inflight;         /* messages delivered, not durable */
+    struct kbatch *fl_head, *fl_tail;
+    /*
+     * Offset ranges that became durable after a seek-back dropped them
+     * from the FIFO: re-read messages inside them are skipped, so a
+     * failed batch followed by durable ones indexes nothing twice.
+     */
+    int64_t (*skip)[2];
+    size_t n_skip;
+    struct kpart *next;
+};
+
+struct kafka_src {
+    struct sift_source base;
+    struct sift_source_env env;
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *queue;
+    int pipe_fd[2];
+    struct event *ev_read;
+    struct event *ev_timer;    /* safety poll */
+    struct event *ev_retry;    /* EBUSY retry, one-shot */
+    struct event *ev_commit;   /* coalesced commit, activated */
+    struct event *ev_more;     /* queue not drained, activated */
+    char **topics;
+    size_t n_topics;
+    struct kpart *parts;
+    struct kbatch *held_head, *held_tail;
+    int user_paused;
+    int kafka_paused;          /* partitions currently paused */
+    int started, stopped, closing;
+    struct sift_source_stats st;
+};
+
+static void kafka_poll(struct kafka_src *ks);
+static void update_pause(struct kafka_src *ks);
+
+/* ---- partitions and batches ------------------------------------------- */
+
+static struct kpart *
+part_get(struct kafka_src *ks, const char *topic, int32_t partition)
+{
+    struct kpart *p;
+    char key[512];
+
+    for (p = ks->parts; p; p = p->next)
+        if (p->partition == partition && !strcmp(p->topic, topic))
+            return p;
+    p = sift_xcalloc(1, sizeof(*p));
+    p->topic = sift_xstrdup(topic);
+    p->partition = partition;
+    snprintf(key, sizeof(key), "kafka/%s/%" PRId32, topic, partition);
+    p->key = sift_xstrdup(key);
+    p->durable_next = -1;
+    p->committed = -1;
+    p->next = ks->parts;
+    ks->parts = p;
+    return p;
+}
+
+static void
+batch_drop_msgs(struct kbatch *b)
+{
+    for (size_t i = 0; i < b->n && b->msgs; i++)
+        if (b->msgs[i])
+            rd_kafka_message_destroy(b->msgs[i]);
+    sift_free(b->msgs);
+    b->msgs = NULL;
+}
+
+static void
+batch_free(struct kbatch *b)
+{
+    if (b->in_deliver) {
+        b->free_pending = 1;
+        return;
+    }
+    batch_drop_msgs(b);
+    sift_free(b);
+}
+
+/* Pops done batches off the FIFO head and advances the durable prefix. */
+static void
+part_advance(struct kafka_src *ks, struct kpart *p)
+{
+    while (p->fl_head && p->fl_head->state == KB_DONE) {
+        struct kbatch *b = p->fl_head;
+        p->fl_head = b->next;
+        if (!p->fl_head)
+            p->fl_tail = NULL;
+        p->durable_next = b->last + 1;
+        p->dirty = 1;
+        batch_free(b);
+    }
+    if (p->dirty && ks->ev_commit)
+        event_active(ks->ev_commit, EV_TIMEOUT, 0);
+}
+
+/* Forgets every in-flight batch of p: they free themselves on ack. */
+static void
+part_orphan_inflight(struct kafka_src *ks, struct kpart *p, int kind)
+{
+    struct kbatch *b = p->fl_head;
+    while (b) {
+        struct kbatch *nx = b->next;
+        b->next = NULL;
+        b->orphan = kind;
+        if (b->state == KB_DONE)
+            batch_free(b);
+        b = nx;
+    }
+    p->fl_head = p->fl_tail = NULL;
+    ks->st.inflight -= p->inflight < ks->st.inflight ? p->inflight
+                                                      : ks->st.inflight;
+    p->inflight = 0;
+}
+
+/* Drops the held batches of p (or of every partition when p is NULL). */
+static void
+held_drop(struct kafka_src *ks, const struct kpart *p)
+{
+    struct kbatch **pp = &ks->held_head, *b;
+
+    ks->held_tail = NULL;
+    while ((b = *pp)) {
+        if (!p || b->part == p) {
+            *pp = b->hnext;
+            batch_free(b);
+        } else {
+            ks->held_tail = b;
+            pp = &b->hnext;
+        }
+    }
+}
+
+/* ---- commit ----------------------------------------------------------- */
+
+/* Commits the durable prefix of dirty partitions (or just `only`). */
+static void
+commit_parts(struct kafka_src *ks, const struct kpart *only, int async)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(8);
+    rd_kafka_resp_err_t err;
+
+    for (struct kpart *p = ks->parts; p; p = p->next) {
+        if (only && p != only)
+            continue;
+        if (!p->assigned || !p->dirty || p->durable_next < 0 ||
+            p->durable_next == p->committed)
+            continue;
+        rd_kafka_topic_partition_list_add(l, p->topic, p->partition)
+            ->offset = p->durable_next;
+        p->committed = p->durable_next;
+        p->dirty = 0;
+    }
+    if (l->cnt > 0) {
+        err = rd_kafka_commit(ks->rk, l, async);
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            SIFT_WARN("kafka: commit of %d partitions: %s", l->cnt,
+                      rd_kafka_err2str(err));
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void
+on_commit_event(evutil_socket_t fd, short what, void *arg)
+{
+    struct kafka_src *ks = arg;
+    (void)fd;
+    (void)what;
+    commit_parts(ks, NULL, 1);
+}
+
+/* ---- delivery --------------------------------------------------------- */
+
+static void
+on_ack(void *arg, int rc)
+{
+    struct kbatch *b = arg;
+    struct kafka_src *ks = b->ks;
+    struct kpart *p = b->part;
+    int64_t seek_to;
+
+    if (b->orphan) {
+        /* Orphaned by a revoke or a seek-back: nothing to commit. */
+        if (b->orphan == 2 && rc == SIFT_OK && p->assigned) {
+            p->skip = sift_xrealloc(p->skip, (p->n_skip + 1) * sizeof(*p->skip));
+            p->skip[p->n_skip][0] = b->first;
+            p->skip[p->n_skip][1] = b->last;
+            p->n_skip++;
+        }
+        batch_free(b);
+        return;
+    }
+    p->inflight -= b->n < p->inflight ? b->n : p->inflight;
+    if (ks->st.inflight >= b->n)
+        ks->st.inflight -= b->n;
+    if (rc == SIFT_OK) {
+        ks->st.msgs_acked += b->n;
+        b->state = KB_DONE;
+        part_advance(ks, p);
+        return;
+    }
+    ks->st.batches_failed++;
+    SIFT_WARN("kafka: batch %s [%" PRId64 "..%" PRId64 "] not durable (%s); "
+              "reading it again", p->key, b->first, b->last,
+              sift_strerror(rc));
+    /*
+     * Read again from the oldest batch not yet durable (the FIFO head,
+     * which may be older than b); batches after it that still become
+     * durable turn into skip ranges.
+     */
+    seek_to = p->fl_head ? p->fl_head->first : b->first;
+    b->state = KB_DONE;
+    p->epoch++;
+    part_orphan_inflight(ks, p, 2); /* may free b */
+    b = NULL;
+    held_drop(ks, p);
+    if (!ks->closing && !ks->stopped && p->assigned) {
+        rd_kafka_topic_partition_list_t *l =
+            rd_kafka_topic_partition_list_new(1);
+        rd_kafka_error_t *e;
+        rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset =
+            seek_to;
+        e = rd_kafka_seek_partitions(ks->rk, l, 0);
+        if (e) {
+            SIFT_ERROR("kafka: seek %s to %" PRId64 ": %s", p->key, seek_to,
+                       rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+        rd_kafka_topic_partition_list_destroy(l);
+    }
+    update_pause(ks);
+}
+
+/* Tries to hand b to the sink.  Returns SIFT_OK or the sink's code. */
+static int
+batch_deliver(struct kafka_src *ks, struct kbatch *b)
+{
+    struct kpart *p = b->part;
+    struct sift_source_msg *msgs = sift_xcalloc(b->n, sizeof(*msgs));
+    struct sift_source_batch batch;
+    struct sift_srcpos pos;
+    int rc;
+
+    for (size_t i = 0; i < b->n; i++) {
+        rd_kafka_message_t *m = b->msgs[i];
+        rd_kafka_timestamp_type_t tt;
+        int64_t ts = rd_kafka_message_timestamp(m, &tt);
+        msgs[i].data = m->payload ? (const char *)m->payload : "";
+        msgs[i].len = (uint32_t)m->len;
+        msgs[i].ts_ns = ts > 0 ? ts * 1000000 : 0;
+        msgs[i].pos.key = p->key;
+        msgs[i].pos.hi = (uint64_t)m->offset;
+    }
+    pos.key = p->key;
+    pos.hi = (uint64_t)b->last;
+    pos.lo = 0;
+    batch.source = "kafka";
+    batch.origin = p->topic;
+    batch.n_msgs = b->n;
+    batch.msgs = msgs;
+    batch.n_pos = 1;
+    batch.pos = &pos;
+
+    /* Link first: the sink may ack before deliver returns. */
+    b->state = KB_INFLIGHT;
+    b->epoch = p->epoch;
+    b->next = NULL;
+    if (p->fl_tail)
+        p->fl_tail->next = b;
+    else
+        p->fl_head = b;
+    p->fl_tail = b;
+    p->inflight += b->n;
+    ks->st.inflight += b->n;
+    b->in_deliver = 1;
+    rc = ks->env.sink.deliver(ks->env.sink.arg, &batch, on_ack, b);
+    b->in_deliver = 0;
+    sift_free(msgs);
+    if (rc != SIFT_OK) {
+        /* Not taken: unlink (it is the tail, nothing ran after it). */
+        struct kbatch **pp = &p->fl_head;
+        while (*pp != b)
+            pp = &(*pp)->next;
+        *pp = NULL;
+        p->fl_tail = NULL;
+        for (struct kbatch *x = p->fl_head; x; x = x->next)
+            p->fl_tail = x;
+        p->inflight -= b->n;
+        ks->st.inflight -= b->n;
+        b->state = KB_HELD;
+        ks->st.busy_retries++;
+        return rc;
+    }
+    ks->st.msgs_delivered += b->n;
+    batch_drop_msgs(b);
+    if (b->free_pending) {
+        b->free_pending = 0;
+        batch_free(b);
+    }
+    return SIFT_OK;
+}
+
+static void
+held_push(struct kafka_src *ks, struct kbatch *b)
+{
+    b->state = KB_HELD;
+    b->hnext = NULL;
+    if (ks->held_tail)
+        ks->held_tail->hnext = b;
+    else
+        ks->held_head = b;
+    ks->held_tail = b;
+}
+
+static void
+schedule_retry(struct kafka_src *ks)
+{
+    if (ks->held_head && !ks->user_paused && !ks->stopped &&
+        !evtimer_pending(ks->ev_retry, NULL)) {
+        struct timeval tv = {(time_t)(ks->env.retry_ms / 1000),
+                             (suseconds_t)(ks->env.retry_ms % 1000) * 1000};
+        evtimer_add(ks->ev_retry, &tv);
+    }
+}
+
+/* Delivers held batches in order while the sink takes them. */
+static void
+held_flush(struct kafka_src *ks)
+{
+    while (ks->held_head && !ks->user_paused && !ks->stopped) {
+        struct kbatch *b = ks->held_head;
+        if (batch_deliver(ks, b) != SIFT_OK)
+            break;
+        ks->held_head = b->hnext;
+        if (!ks->held_head)
+            ks->held_tail = NULL;
+    }
+    update_pause(ks);
+    schedule_retry(ks);
+}
+
+static void
+on_retry(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    held_flush(arg);
+}
+
+/* Turns a run of polled messages (one partition) into a batch. */
+static void
+take_run(struct kafka_src *ks, rd_kafka_message_t **msgs, size_t n)
+{
+    struct kpart *p =
+        part_get(ks, rd_kafka_topic_name(msgs[0]->rkt), msgs[0]->partition);
+    struct kbatch *b = sift_xcalloc(1, sizeof(*b));
+
+    ks->st.msgs_read += n;
+    if (!p->assigned) {
+        /* Polled before a revoke that ran inside this poll: not ours. */
+        for (size_t i = 0; i < n; i++)
+            rd_kafka_message_destroy(msgs[i]);
+        sift_free(b);
+        return;
+    }
+    if (p->n_skip > 0) {
+        size_t k = 0;
+        int64_t seen = msgs[n - 1]->offset;
+        for (size_t i = 0; i < n; i++) {
+            int64_t off = msgs[i]->offset;
+            int skip = 0;
+            for (size_t r = 0; r < p->n_skip; r++)
+                if (off >= p->skip[r][0] && off <= p->skip[r][1])
+                    skip = 1;
+            if (skip)
+                rd_kafka_message_destroy(msgs[i]);
+            else
+                msgs[k++] = msgs[i];
+        }
+        /* Ranges wholly behind the read position are done with. */
+        for (size_t r = 0; r < p->n_skip;) {
+            if (p->skip[r][1] <= seen)
+                memmove(&p->skip[r], &p->skip[r + 1],
+                        (--p->n_skip - r) * sizeof(*p->skip));
+            else
+                r++;
+        }
+        n = k;
+        if (n == 0) {
+            sift_free(b);
+            return;
+        }
+    }
+    b->ks = ks;
+    b->part = p;
+    b->n = n;
+    b->msgs = sift_xmalloc(n * sizeof(*b->msgs));
+    memcpy(b->msgs, msgs, n * sizeof(*msgs));
+    b->first = msgs[0]->offset;
+    b->last = msgs[n - 1]->offset;
+    if (ks->held_head || ks->user_paused || ks->stopped ||
+        batch_deliver(ks, b) != SIFT_OK) {
+        held_push(ks, b);
+        return;
+    }
+}
+
+/* ---- pause / resume --------------------------------------------------- */
+
+static void
+set_kafka_paused(struct kafka_src *ks, int pause)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    rd_kafka_resp_err_t err;
+
+    if (rd_kafka_assignment(ks->rk, &l) || !l)
+        return;
+    if (l->cnt > 0) {
+        err = pause ? rd_kafka_pause_partitions(ks->rk, l)
+                    : rd_kafka_resume_partitions(ks->rk, l);
+        if (err)
+            SIFT_WARN("kafka: %s partitions: %s", pause ? "pause" : "resume",
+                      rd_kafka_err2str(err));
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    ks->kafka_paused = pause;
+}
+
+static void
+update_pause(struct kafka_src *ks)
+{
+    int want = ks->user_paused || ks->stopped || ks->held_head != NULL;
+
+    if (want != ks->kafka_paused && ks->rk)
+        set_kafka_paused(ks, want);
+    ks->st.paused = want;
+}
+
+/* ---- rebalance -------------------------------------------------------- */
+
+static void
+on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+             rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    struct kafka_src *ks = opaque;
+    int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+    rd_kafka_error_t *e = NULL;
+    rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+    ks->st.rebalances++;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < parts->cnt; i++) {
+            rd_kafka_topic_partition_t *tp = &parts->elems[i];
+            struct kpart *p = part_get(ks, tp->topic, tp->partition);
+            struct sift_srcpos pos = {NULL, 0, 0};
+            p->epoch++;
+            p->assigned = 1;
+            p->dirty = 0;
+            p->durable_next = -1;
+            if (ks->env.sink.position &&
+                ks->env.sink.position(ks->env.sink.arg, p->key, &pos) ==
+                    SIFT_OK) {
+                tp->offset = (int64_t)pos.hi + 1;
+                p->durable_next = tp->offset;
+            }
+            SIFT_INFO("kafka: assigned %s at %s%" PRId64, p->key,
+                      tp->offset >= 0 ? "stored offset " : "committed ",
+                      tp->offset);
+        }
+        if (coop)
+            e = rd_kafka_incremental_assign(rk, parts);
+        else
+            aerr = rd_kafka_assign(rk, parts);
+        /* A fresh assignment does not inherit the paused state. */
+        if (ks->kafka_paused && parts->cnt > 0)
+            rd_kafka_pause_partitions(rk, parts);
+    } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+        int lost = rd_kafka_assignment_lost(rk);
+        for (int i = 0; i < parts->cnt; i++) {
+            rd_kafka_topic_partition_t *tp = &parts->elems[i];
+            struct kpart *p = part_get(ks, tp->topic, tp->partition);
+            if (!lost)
+                commit_parts(ks, p, 0);
+            p->epoch++;
+            p->assigned = 0;
+            p->n_skip = 0;
+            part_orphan_inflight(ks, p, 1);
+            held_drop(ks, p);
+            SIFT_INFO("kafka: revoked %s%s", p->key, lost ? " (lost)" : "");
+        }
+        if (coop)
+            e = rd_kafka_incremental_unassign(rk, parts);
+        else
+            aerr = rd_kafka_assign(rk, NULL);
+    } else {
+        SIFT_WARN("kafka: rebalance error: %s", rd_kafka_err2str(err));
+        aerr = rd_kafka_assign(rk, NULL);
+    }
+    if (e) {
+        SIFT_ERROR("kafka: incremental assign: %s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+    if (aerr)
+        SIFT_ERROR("kafka: assign: %s", rd_kafka_err2str(aerr));
+}
+
+/* ---- polling ---------------------------------------------------------- */
+
+static void
+kafka_poll(struct kafka_src *ks)
+{
+    rd_kafka_message_t *run[1024];
+    size_t n_run = 0, n = 0;
+    uint32_t batch_max = ks->env.batch_max;
+
+    if (batch_max > sizeof(run) / sizeof(run[0]))
+        batch_max = sizeof(run) / sizeof(run[0]);
+    while (n < KAFKA_POLL_MAX) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(ks->rk, 0);
+        if (!m)
+            break;
+        if (m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                SIFT_WARN("kafka: consumer: %s", rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+            continue;
+        }
+        n++;
+        if (n_run > 0 &&
+            (n_run == batch_max || run[0]->partition != m->partition ||
+             run[0]->rkt != m->rkt)) {
+            take_run(ks, run, n_run);
+            n_run = 0;
+        }
+        run[n_run++] = m;
+    }
+    if (n_run > 0)
+        take_run(ks, run, n_run);
+    if (n == KAFKA_POLL_MAX)
+        event_active(ks->ev_more, EV_TIMEOUT, 0);
+    update_pause(ks);
+    schedule_retry(ks);
+}
+
+static void
+on_pipe(evutil_socket_t fd, short what, void *arg)
+{
+    char buf[64];
+    (void)what;
+    while (read(fd, buf, sizeof(buf)) > 0) {
+    }
+    kafka_poll(arg);
+}
+
+static void
+on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    kafka_poll(arg);
+}
+
+static void
+on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    if (level <= 3)
+        SIFT_ERROR("kafka: %s: %s", fac, buf);
+    else if (level <= 5)
+        SIFT_WARN("kafka: %s: %s", fac, buf);
+    else
+        SIFT_DEBUG("kafka: %s: %s", fac, buf);
+}
+
+/* ---- ops -------------------------------------------------------------- */
+
+static int
+kafka_start(struct sift_source *src)
+{
+    struct kafka_src *ks = (struct kafka_src *)src;
+    rd_kafka_topic_partition_list_t *l;
+    rd_kafka_resp_err_t err;
+    struct timeval tv = {KAFKA_SAFETY_POLL_MS / 1000,
+                         (KAFKA_SAFETY_POLL_MS % 1000) * 1000};
+
+    if (ks->started)
+        return SIFT_OK;
+    if (ks->n_topics == 0) {
+        SIFT_ERROR("kafka: kafka.topics is empty");
+        return SIFT_ECONFIG;
+    }
+    l = rd_kafka_topic_partition_list_new((int)ks->n_topics);
+    for (size_t i = 0; i < ks->n_topics; i++)
+        rd_kafka_topic_partition_list_add(l, ks->topics[i],
+                                          RD_KAFKA_PARTITION_UA);
+    err = rd_kafka_subscribe(ks->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (err) {
+        SIFT_ERROR("kafka: subscribe: %s", rd_kafka_err2str(err));
+        return SIFT_ECONFIG;
+    }
+    event_add(ks->ev_read, NULL);
+    event_add(ks->ev_timer, &tv);
+    ks->started = 1;
+    ks->st.connected = 1;
+    kafka_poll(ks);
+    return SIFT_OK;
+}
+
+static void
+kafka_pause(struct sift_source *src)
+{
+    struct kafka_src *ks = (struct kafka_src *)src;
+    ks->user_paused++;
+    update_pause(ks);
+}
+
+static void
+kafka_resume(struct sift_source *src)
+{
+    struct kafka_src *ks = (struct kafka_src *)src;
+    if (ks->user_paused > 0)
+        ks->user_paused--;
+    held_flush(ks);
+}
+
+static void
+kafka_stop(struct sift_source *src)
+{
+    struct kafka_src *ks = (struct kafka_src *)src;
+    ks->stopped = 1;
+    update_pause(ks);
+}
+
+static void
+kafka_stats(struct sift_source *src, struct sift_source_stats *out)
+{
+    struct kafka_src *ks = (struct kafka_src *)src;
+    int64_t lag = 0;
+    int known = 0;
+
+    *out = ks->st;
+    for (struct kpart *p = ks->parts; p; p = p->next) {
+        int64_t lo, hi;
+        if (!p->assigned)
+            continue;
+        if (rd_kafka_get_watermark_offsets(ks->rk, p->topic, p->partition,
+                                           &lo, &hi) ||
+            hi < 0)
+            continue;
+        lag += hi - (p->durable_next >= 0 ? p->durable_next : lo);
+        known = 1;
+    }
+    out->lag = known ? lag : -1;
+}
+
+static void
+kafka_parts(struct sift_source *src, sift_source_part_cb cb, void *arg)
+{
+    struct kafka_src *ks = (struct kafka_src *)src;
+
+    for (struct kpart *p = ks->parts; p; p = p->next) {
+        struct sift_source_part sp;
+        int64_t lo = -1, hi = -1;
+        if (!p->assigned)
+            continue;
+        sp.key = p->key;
+        sp.lag = -1;
+        if (!rd_kafka_get_watermark_offsets(ks->rk, p->topic, p->partition,
+                                            &lo, &hi) &&
+            hi >= 0)
+            sp.lag = hi - (p->durable_next >= 0 ? p->durable_next : lo);
+        sp.committed = p->committed;
+        sp.inflight = p->inflight;
+        cb(arg, &sp);
+    }
+}
+
+static void
+kafka_free(struct sift_source *src)
+{
+    struct kafka_src *ks = (struct kafka_src *)src;
+    struct kpart *p;
+
+    ks->closing = 1;
+    ks->stopped = 1;
+    held_drop(ks, NULL);
+    if (ks->rk) {
+        rd_kafka_resp_err_t err;
+        commit_parts(ks, NULL, 0);
+        if (ks->queue)
+            rd_kafka_queue_io_event_enable(ks->queue, -1, NULL, 0);
+        err = rd_kafka_consumer_close(ks->rk);
+        if (err)
+            SIFT_WARN("kafka: consumer close: %s", rd_kafka_err2str(err));
+        if (ks->queue)
+            rd_kafka_queue_destroy(ks->queue);
+        rd_kafka_destroy(ks->rk);
+    }
+    if (ks->ev_read)
+        event_free(ks->ev_read);
+    if (ks->ev_timer)
+        event_free(ks->ev_timer);
+    if (ks->ev_retry)
+        event_free(ks->ev_retry);
+    if (ks->ev_commit)
+        event_free(ks->ev_commit);
+    if (ks->ev_more)
+        event_free(ks->ev_more);
+    for (int i = 0; i < 2; i++)
+        if (ks->pipe_fd[i] >= 0)
+            close(ks->pipe_fd[i]);
+    while ((p = ks->parts)) {
+        ks->parts = p->next;
+        /*
+         * Batches still in flight here break the lifecycle contract (free
+         * after the store ran every ack); free them so nothing leaks.
+         */
+        while (p->fl_head) {
+            struct kbatch *b = p->fl_head;
+            p->fl_head = b->next;
+            SIFT_WARN("kafka: %s freed with a batch in flight", p->key);
+            sift_free(b);
+        }
+        sift_free(p->skip);
+        sift_free(p->topic);
+        sift_free(p->key);
+        sift_free(p);
+    }
+    sift__ingest_list_free(ks->topics, ks->n_topics);
+    sift_free(ks->base.label);
+    sift_free(ks);
+}
+
+static const struct sift_source_ops kafka_ops = {
+    "kafka",     kafka_start, kafka_pause, kafka_resume,
+    kafka_stop,  kafka_stats, kafka_parts, kafka_free,
+};
+
+/* ---- construction ----------------------------------------------------- */
+
+static int
+conf_set(rd_kafka_conf_t *conf, const char *k, const char *v)
+{
+    char errstr[512];
+
+    if (rd_kafka_conf_set(conf, k, v, errstr, sizeof(errstr)) !=
+        RD_KAFKA_CONF_OK) {
+        SIFT_ERROR("kafka: property %s: %s", k, errstr);
+        return SIFT_ECONFIG;
+    }
+    return SIFT_OK;
+}
+
+static int
+conf_properties(rd_kafka_conf_t *conf, const char *props)
+{
+    char **kv = NULL;
+    size_t n = 0;
+    int rc = SIFT_OK;
+
+    sift__ingest_split(props, &kv, &n);
+    for (size_t i = 0; i < n && rc == SIFT_OK; i++) {
+        char *eq = strchr(kv[i], '=');
+        if (!eq || eq == kv[i]) {
+            SIFT_ERROR("kafka: kafka.properties entry '%s' is not k=v",
+                       kv[i]);
+            rc = SIFT_ECONFIG;
+            break;
+        }
+        *eq = '\0';
+        rc = conf_set(conf, kv[i], eq + 1);
+    }
+    sift__ingest_list_free(kv, n);
+    return rc;
+}
+
+int
+sift_source_kafka_new(const struct sift_source_env *env,
+                      struct sift_source **out)
+{
+    const struct sift_config *cfg = env->cfg;
+    struct kafka_src *ks = NULL;
+    rd_kafka_conf_t *conf = NULL;
+    char errstr[512];
+    const char *group;
+    int rc;
+
+    *out = NULL;
+    if (!cfg->kafka_brokers || !cfg->kafka_brokers[0])
+        return SIFT_ENOTFOUND;
+    group = cfg->kafka_group && cfg->kafka_group[0] ? cfg->kafka_group
+                                                    : "sift";
+    ks = sift_xcalloc(1, sizeof(*ks));
+    ks->base.ops = &kafka_ops;
+    ks->base.label = sift_xstrdup("kafka");
+    ks->env = *env;
+    if (!ks->env.batch_max)
+        ks->env.batch_max = 500;
+    if (!ks->env.retry_ms)
+        ks->env.retry_ms = 50;
+    ks->pipe_fd[0] = ks->pipe_fd[1] = -1;
+    sift__ingest_split(cfg->kafka_topics, &ks->topics, &ks->n_topics);
+
+    conf = rd_kafka_conf_new();
+    if ((rc = conf_set(conf, "bootstrap.servers", cfg->kafka_brokers)) < 0 ||
+        (rc = conf_set(conf, "group.id", group)) < 0 ||
+        (rc = conf_set(conf, "enable.auto.commit", "false")) < 0 ||
+        (rc = conf_set(conf, "enable.auto.offset.store", "false")) < 0 ||
+        (rc = conf_set(conf, "auto.offset.reset", "earliest")) < 0 ||
+        (rc = conf_set(conf, "enable.partition.eof", "false")) < 0 ||
+        (rc = conf_properties(conf, cfg->kafka_properties)) < 0)
+        goto out;
+    rd_kafka_conf_set_opaque(conf, ks);
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_log_cb(conf, on_log);
+    ks->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+    if (!ks->rk) {
+        SIFT_ERROR("kafka: rd_kafka_new: %s", errstr);
+        rc = SIFT_ECONFIG;
+        goto out;
+    }
+    conf = NULL; /* owned by rk now */
+    rd_kafka_poll_set_consumer(ks->rk);
+    ks->queue = rd_kafka_queue_get_consumer(ks->rk);
+
+    if (pipe(ks->pipe_fd) < 0) {
+        rc = -errno;
+        SIFT_ERROR("kafka: pipe: %s", strerror(errno));
+        goto out;
+    }
+    for (int i = 0; i < 2; i++) {
+        int fl = fcntl(ks->pipe_fd[i], F_GETFL);
+        fcntl(ks->pipe_fd[i], F_SETFL, fl | O_NONBLOCK);
+        fcntl(ks->pipe_fd[i], F_SETFD, FD_CLOEXEC);
+    }
+    rd_kafka_queue_io_event_enable(ks->queue, ks->pipe_fd[1], "1", 1);
+    ks->ev_read = event_new(env->base, ks->pipe_fd[0], EV_READ | EV_PERSIST,
+                            on_pipe, ks);
+    ks->ev_timer = event_new(env->base, -1, EV_PERSIST, on_timer, ks);
+    ks->ev_retry = evtimer_new(env->base, on_retry, ks);
+    ks->ev_commit = event_new(env->base, -1, 0, on_commit_event, ks);
+    ks->ev_more = event_new(env->base, -1, 0, on_timer, ks);
+    if (!ks->ev_read || !ks->ev_timer || !ks->ev_retry || !ks->ev_commit ||
+        !ks->ev_more) {
+        rc = SIFT_ENOMEM;
+        goto out;
+    }
+    *out = &ks->base;
+    ks = NULL;
+    rc = SIFT_OK;
+out:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    if (ks)
+        kafka_free(&ks->base);
+    return rc;
+}
