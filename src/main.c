@@ -42,6 +42,7 @@
 #include "sift/anomaly_service.h"
 #include "sift/grafana.h"
 #include "sift/ingest_api.h"
+#include "sift/lifecycle.h"
 #include "sift/pipeline.h"
 #include "sift/pool.h"
 #include "sift/query.h"
@@ -461,6 +462,7 @@ app_start_modules(struct sift_app *app)
     if (rc < 0)
         return rc;
     sift_admin_api_register(app->http, app->store);
+    sift_lifecycle_api_register(app->http, app->store, &app->cfg);
     sift_search_api_register(app->http, app->store, app->pool, app->loop,
                              &app->cfg);
 
@@ -482,6 +484,7 @@ app_start_modules(struct sift_app *app)
     sift_metrics_register(app->metrics, sift_metrics_collect_sinks,
                           sift_anomaly_service_sinks(app->anomaly));
     sift_grafana_register(app->http, app->store, app->pool, &app->cfg);
+    sift_metrics_register(app->metrics, sift_store_tiers_metrics, app->store);
 
     struct sift_buf details = SIFT_BUF_INIT;
     ready_details(app, &details);

@@ -7,7 +7,6 @@
  *   GET  /api/v1/alerts/{id}                     reader
  *   POST /api/v1/alerts/{id}/feedback            admin
  *   GET  /api/v1/anomaly                         reader (counters)
- *   POST /api/v1/debug/clock                     admin, debug.endpoints only
  *
  * Loop thread.  Pattern counts run on the worker pool over a store
  * snapshot; the reply is sent from the loop.

@@ -14,7 +14,6 @@
  *   GET  /api/v1/alerts/{id}
  *   POST /api/v1/alerts/{id}/feedback {"label":"false_positive"|...} (admin)
  *   GET  /api/v1/anomaly                         counters
- *   POST /api/v1/debug/clock {"offset_ms":N}     only with debug.endpoints
  *
  * It also wires itself into the Grafana datasource (alerts as annotations,
  * template texts for the "patterns" metric) and counts alert transitions

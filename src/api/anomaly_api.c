@@ -1,6 +1,6 @@
 /*
  * anomaly_api.c - HTTP endpoints of the anomaly service: patterns,
- * alerts, feedback, counters, and the debug clock.
+ * alerts, feedback and counters.
  *
  * Design.  Alerts and counters are answered on the loop from the alerts
  * store (cheap, bounded by alerts.max_kept).  /api/v1/patterns counts
@@ -418,45 +418,6 @@ handle_stats(struct sift_http_req *req, void *arg)
 }
 
 /* ------------------------------------------------------------------ */
-/* POST /api/v1/debug/clock {"offset_ms":N} | {"advance_ms":N}          */
-/* ------------------------------------------------------------------ */
-
-static void
-handle_debug_clock(struct sift_http_req *req, void *arg)
-{
-    (void)arg;
-    size_t len;
-    const char *body = sift_http_req_body(req, &len);
-    json_error_t jerr;
-    json_t *o = len ? json_loadb(body, len, 0, &jerr) : NULL;
-    json_t *off = json_object_get(o, "offset_ms");
-    json_t *adv = json_object_get(o, "advance_ms");
-    int ok = json_is_integer(off) || json_is_integer(adv);
-    if (json_is_integer(off))
-        sift_clock_set_offset_ns((int64_t)json_integer_value(off) *
-                                 SIFT_NS_PER_MS);
-    else if (json_is_integer(adv))
-        sift_clock_set_offset_ns(sift_clock_get_offset_ns() +
-                                 (int64_t)json_integer_value(adv) *
-                                     SIFT_NS_PER_MS);
-    json_decref(o);
-    if (!ok) {
-        sift_http_reply_error(req, 400, "bad_request",
-                              "expected {\"offset_ms\":N} or "
-                              "{\"advance_ms\":N}");
-        return;
-    }
-    SIFT_WARN("debug: clock offset now %" PRId64 " ms",
-              sift_clock_get_offset_ns() / SIFT_NS_PER_MS);
-    struct sift_buf b = SIFT_BUF_INIT;
-    sift_buf_appendf(&b, "{\"now_ms\":%" PRId64 ",\"offset_ms\":%" PRId64 "}",
-                     sift_clock_now_ns() / SIFT_NS_PER_MS,
-                     sift_clock_get_offset_ns() / SIFT_NS_PER_MS);
-    sift_http_reply_json(req, 200, &b);
-    sift_buf_cleanup(&b);
-}
-
-/* ------------------------------------------------------------------ */
 
 void
 sift_anomaly_api_register(struct sift_http *http,
@@ -480,12 +441,6 @@ sift_anomaly_api_register(struct sift_http *http,
                     SIFT_ROLE_ADMIN, handle_alert_post, api);
     sift_http_route(http, "GET", "/api/v1/anomaly", 0, SIFT_ROLE_READER,
                     handle_stats, api);
-    if (cfg->debug_endpoints) {
-        SIFT_WARN("debug.endpoints is on: /api/v1/debug/clock can shift "
-                  "siftd's clock");
-        sift_http_route(http, "POST", "/api/v1/debug/clock", 0,
-                        SIFT_ROLE_ADMIN, handle_debug_clock, api);
-    }
     *out = api;
 }
 
