@@ -437,6 +437,9 @@ app_start_modules(struct sift_app *app)
 {
     /* Recovery runs inside sift_store_open(): manifest, segment checks,
      * WAL replay.  Only after it may anything be acknowledged or served. */
+    /* Deletes speak the query language; WAL replay inside the open below
+     * re-runs durable deletes, so the matcher is set first. */
+    sift_store_set_delete_matcher(sift_query_match_segment);
     int rc = sift_store_open(&app->cfg, app->loop, app->pool, &app->store);
     if (rc < 0) {
         SIFT_ERROR("cannot open the store in %s: %s", app->cfg.data_dir,

@@ -31,6 +31,7 @@
 #include "sift/http.h"
 #include "sift/lifecycle.h"
 #include "sift/log.h"
+#include "sift/query.h"
 #include "sift/store.h"
 
 struct lc_api {
@@ -212,6 +213,25 @@ handle_delete(struct sift_http_req *req, void *arg)
                               "or a time range");
         goto out;
     }
+    /* Validate the query with the search limits before anything reaches
+     * the WAL: a malformed query gets the same precise 400 as a search. */
+    struct sift_query_limits lim = {(size_t)api->cfg->max_query_bytes,
+                                    (uint64_t)api->cfg->max_expansion};
+    struct sift_query *parsed = NULL;
+    struct sift_query_error qerr;
+    if (sift_query_parse(json_string_value(q), json_string_length(q), &lim,
+                         &parsed, &qerr) < 0) {
+        struct sift_buf b = SIFT_BUF_INIT;
+        sift_buf_appendf(&b, "{\"error\":{\"type\":");
+        sift_buf_put_json_str(&b, qerr.type, strlen(qerr.type));
+        sift_buf_appendf(&b, ",\"reason\":");
+        sift_buf_put_json_str(&b, qerr.reason, strlen(qerr.reason));
+        sift_buf_appendf(&b, ",\"position\":%d}}", (int)qerr.position);
+        sift_http_reply_json(req, qerr.status ? qerr.status : 400, &b);
+        sift_buf_cleanup(&b);
+        goto out;
+    }
+    sift_query_free(parsed);
     int force = json_is_true(json_object_get(root, "force_rewrite"));
     struct del_ctx *c = sift_xcalloc(1, sizeof(*c));
     c->req = req;

@@ -186,3 +186,36 @@ def test_delete_by_query_immediate_durable_and_physical(siftd_factory):
                     if f.endswith(".del")]
     kept = dump(s.data_dir)
     assert len(kept) == 1349
+
+
+def test_delete_speaks_the_query_language(siftd_factory):
+    """Deletes accept what searches accept (boolean logic, phrases, field
+    clauses, ranges); a malformed query is a precise 400 and deletes
+    nothing."""
+    s = siftd_factory(args=BASE).start()
+    s.wait_ready()
+    evs = []
+    for i in range(60):
+        evs.append({"@timestamp": "2026-11-22T10:00:%02dZ" % i,
+                    "message": "user %s logged in from gate %d" % (
+                        "alice" if i % 2 else "bob", i % 3),
+                    "log.level": "error" if i % 5 == 0 else "info",
+                    "latency_ms": i})
+    ingest(s, evs)
+    r = s.post("/api/v1/delete", json={"query": "(alice OR bob"})
+    assert r.status_code == 400, r.text
+    err = r.json()["error"]
+    assert err["type"] == "query_parse" and err["position"] >= 0
+    # Error lines of bob, or anything slower than 55 ms.
+    q = '("user bob" AND log.level:error) OR latency_ms:>55'
+    want = {e["message"] + "|%d" % e["latency_ms"] for e in evs
+            if (("user bob" in e["message"] and e["log.level"] == "error")
+                or e["latency_ms"] > 55)}
+    r = s.post("/api/v1/delete", json={"query": q})
+    assert r.status_code == 200, r.text
+    assert r.json()["matched"] == len(want)
+    r = s.post("/api/v1/search", json={"query": q, "limit": 100})
+    assert r.status_code == 200, r.text
+    assert r.json()["total"]["value"] == 0
+    r = s.post("/api/v1/search", json={"query": "*", "limit": 100})
+    assert r.json()["total"]["value"] == 60 - len(want)
