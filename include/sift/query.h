@@ -79,6 +79,20 @@ int sift_query_match_segment(struct sift_segment *seg, const char *s,
                              size_t len, int64_t from_ns, int64_t to_ns,
                              roaring_bitmap_t **out);
 
+/**
+ * Like sift_query_match_segment() for an already parsed q, with the
+ * search limits: stops at deadline_mono_ns (sift_clock_mono_ns(); 0 =
+ * none) and caps wildcard/regex expansion at max_expansion (0 = none).
+ * For callers that aggregate their own way (/api/v1/patterns).  Returns
+ * SIFT_OK, SIFT_ETIMEOUT (deadline; *out NULL), or SIFT_ELIMIT /
+ * SIFT_ECORRUPT / SIFT_ENOMEM with err filled.  Any thread.
+ */
+int sift_query_match_parsed(const struct sift_query *q,
+                            const struct sift_segment *seg, int64_t from_ns,
+                            int64_t to_ns, int64_t deadline_mono_ns,
+                            uint64_t max_expansion, roaring_bitmap_t **out,
+                            struct sift_query_error *err);
+
 /** Releases a parsed query.  NULL is fine. */
 void sift_query_free(struct sift_query *q);
 
@@ -147,20 +161,6 @@ int sift_search_exec(struct sift_segment *const *segs, size_t n,
                      const struct sift_search_opts *opts,
                      struct sift_search_result *res,
                      struct sift_query_error *err);
-
-/**
- * The docs of one segment that match q and whose time lies in [from_ns,
- * to_ns), deleted docs excluded, as a new bitmap in *out (release with
- * roaring_bitmap_free(); void * to keep CRoaring out of this header).
- * For callers that aggregate their own way (e.g. /api/v1/patterns).
- * Returns SIFT_OK, SIFT_ETIMEOUT (deadline; *out NULL), or SIFT_ELIMIT /
- * SIFT_ECORRUPT / SIFT_ENOMEM with err filled.  Any thread.
- */
-int sift_query_match_segment(const struct sift_query *q,
-                             const struct sift_segment *seg, int64_t from_ns,
-                             int64_t to_ns, int64_t deadline_mono_ns,
-                             uint64_t max_expansion, void **out,
-                             struct sift_query_error *err);
 
 /**
  * Appends the full JSON reply of a search ({"hits":…,"total":…,"cursor":…,

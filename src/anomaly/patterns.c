@@ -5,7 +5,7 @@
  * Design.  The query string is parsed once by the query engine
  * (sift_query_parse: the full query language); per segment the engine
  * gives the bitmap of matching docs in the time window, deleted docs
- * excluded (sift_query_match_segment).  Every matching doc adds one to
+ * excluded (sift_query_match_parsed).  Every matching doc adds one to
  * its template's entry, read from the "_template_id" numeric column; the entry also
  * keeps first/last seen and the newest doc as the sample.  Entries live
  * in an open-addressing table keyed by id (input-sized, so allocated with
@@ -173,10 +173,10 @@ count_segment(struct counter *c, struct sift_segment *seg, uint32_t seg_idx,
         sift_segment_max_ts(seg) < o->from_ns ||
         sift_segment_min_ts(seg) >= o->to_ns)
         return SIFT_OK;
-    void *m = NULL;
-    int rc = sift_query_match_segment(q, seg, o->from_ns, o->to_ns,
-                                      o->deadline_mono_ns, o->max_expansion,
-                                      &m, qe);
+    roaring_bitmap_t *m = NULL;
+    int rc = sift_query_match_parsed(q, seg, o->from_ns, o->to_ns,
+                                     o->deadline_mono_ns, o->max_expansion, &m,
+                                     qe);
     if (rc == SIFT_ETIMEOUT) {
         c->timed_out = 1;
         return SIFT_OK;

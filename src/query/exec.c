@@ -492,24 +492,3 @@ sift__query_eval_segment(const struct sift_query *q, struct sift_qctx *ctx,
         ctx->timed_out = 1;
     return rc;
 }
-
-int
-sift_query_match_segment(const struct sift_query *q,
-                         const struct sift_segment *seg, int64_t from_ns,
-                         int64_t to_ns, int64_t deadline_mono_ns,
-                         uint64_t max_expansion, void **out,
-                         struct sift_query_error *err)
-{
-    struct sift_qctx ctx = {.seg = seg,
-                            .deadline_mono_ns = deadline_mono_ns,
-                            .max_expansion = max_expansion,
-                            .err = err};
-    uint32_t lo, hi;
-    roaring_bitmap_t *r = NULL;
-    sift__query_doc_range(seg, from_ns, to_ns, &lo, &hi);
-    int rc = sift__query_eval_segment(q, &ctx, lo, hi, &r);
-    *out = rc == SIFT_OK ? r : NULL;
-    if (rc < 0 && r)
-        roaring_bitmap_free(r);
-    return rc;
-}

@@ -6,7 +6,9 @@
  * and again during WAL replay.  This file adapts the executor to that
  * callback shape (sift_delete_match_cb), so deletes accept exactly the
  * language searches do.  The query is parsed per call: deletes are rare
- * and per-segment, and parsing is microseconds.
+ * and per-segment, and parsing is microseconds.  sift_query_match_parsed
+ * does the same for a parsed query with a deadline and an expansion cap
+ * (/api/v1/patterns counts per template over it).
  *
  * Pure over an immutable segment: any thread.
  */
@@ -48,5 +50,28 @@ sift_query_match_segment(struct sift_segment *seg, const char *query,
      * the request was already validated against the limits. */
     rc = sift__query_eval_segment(q, &ctx, lo, hi, out);
     sift_query_free(q);
+    return rc;
+}
+
+int
+sift_query_match_parsed(const struct sift_query *q,
+                        const struct sift_segment *seg, int64_t from_ns,
+                        int64_t to_ns, int64_t deadline_mono_ns,
+                        uint64_t max_expansion, roaring_bitmap_t **out,
+                        struct sift_query_error *err)
+{
+    struct sift_qctx ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    ctx.seg = seg;
+    ctx.deadline_mono_ns = deadline_mono_ns;
+    ctx.max_expansion = max_expansion;
+    ctx.err = err;
+    uint32_t lo, hi;
+    roaring_bitmap_t *r = NULL;
+    sift__query_doc_range(seg, from_ns, to_ns, &lo, &hi);
+    int rc = sift__query_eval_segment(q, &ctx, lo, hi, &r);
+    *out = rc == SIFT_OK ? r : NULL;
+    if (rc < 0 && r)
+        roaring_bitmap_free(r);
     return rc;
 }
