@@ -40,6 +40,7 @@
 #include "sift/ingest_api.h"
 #include "sift/pipeline.h"
 #include "sift/pool.h"
+#include "sift/security.h"
 #include "sift/store.h"
 
 #define MAX_SETS 256
@@ -68,6 +69,10 @@ struct sift_app {
     struct sift_store *store;
     struct sift_pipeline *pipeline;
     struct sift_ingest_api *ingest_api;
+
+    /* ---- security: tokens, audit, redaction, TLS (before any listen) */
+    struct sift_security *security;
+    char tls_bound[128];
 };
 
 /* ---------------------------------------------------------------------- */
@@ -190,6 +195,7 @@ on_reload(void *arg)
     memcpy(&app->cfg, &next, sizeof(next));
     apply_log_level(&app->cfg);
     sift_http_apply_config(app->http);
+    sift_security_reload(app->security); /* tokens, audit reopen, TLS cert */
     /* ---- lead: tell modules with live keys to re-read app->cfg ---- */
     SIFT_INFO("configuration reloaded: %u key(s) applied, %u need a restart",
               live, restart);
@@ -349,6 +355,7 @@ app_start_modules(struct sift_app *app)
         return rc;
     }
     sift_pipeline_new(app->store, &app->pipeline);
+    sift_security_attach_pipeline(app->security, app->pipeline); /* redact */
     rc = sift_ingest_api_new(app->http, app->pipeline, &app->cfg,
                              &app->ingest_api);
     if (rc < 0)
@@ -583,9 +590,17 @@ run(struct sift_app *app)
         return rc;
     sift_http_route(app->http, "GET", "/api/v1/config", 0, SIFT_ROLE_ADMIN,
                     on_get_config, app);
+    /* ---- security: tokens and audit are installed before any listen */
+    rc = sift_security_new(&app->cfg, app->http, &app->security);
+    if (rc < 0)
+        return rc;
     /* Bind first so a busy port fails fast, before a long recovery. */
     rc = sift_http_listen(app->http, app->cfg.listen, app->bound,
                           sizeof(app->bound));
+    if (rc < 0)
+        return rc;
+    rc = sift_security_listen_tls(app->security, app->tls_bound,
+                                  sizeof(app->tls_bound));
     if (rc < 0)
         return rc;
     rc = app_start_modules(app);
@@ -599,6 +614,8 @@ run(struct sift_app *app)
               SIFT_VERSION, app->bound, app->cfg.data_dir,
               sift_pool_threads(app->pool));
     printf("siftd listening on http://%s\n", app->bound);
+    if (app->tls_bound[0] != '\0')
+        printf("siftd listening on https://%s\n", app->tls_bound);
     fflush(stdout);
 
     uint64_t wd_usec = 0;
@@ -627,6 +644,7 @@ shutdown_app(struct sift_app *app)
     sift_loop_timer_free(app->watchdog);
     sift_pool_free(app->pool);
     sift_http_free(app->http);
+    sift_security_free(app->security); /* after the server that borrows it */
     if (app->loop != NULL)
         sift_loop_run_posted(app->loop);
     sift_loop_free(app->loop);
