@@ -36,11 +36,16 @@
 #include "sift/http.h"
 #include "sift/log.h"
 #include "sift/loop.h"
+#include "sift/metrics.h"
+#include "sift/metrics_api.h"
 #include "sift/admin_api.h"
+#include "sift/grafana.h"
 #include "sift/ingest_api.h"
 #include "sift/pipeline.h"
 #include "sift/pool.h"
 #include "sift/security.h"
+#include "sift/query.h"
+#include "sift/source.h"
 #include "sift/store.h"
 
 #define MAX_SETS 256
@@ -73,6 +78,12 @@ struct sift_app {
     /* ---- security: tokens, audit, redaction, TLS (before any listen) */
     struct sift_security *security;
     char tls_bound[128];
+    struct sift_dlq *dlq;
+    struct sift_source_pipe *source_pipe;
+    struct sift_source **sources; /* Kafka, Redis streams and lists */
+    size_t n_sources;
+    struct sift_metrics *metrics; /* freed after the HTTP server */
+    struct sift_metrics_sources metrics_sources; /* views app->sources */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -343,6 +354,94 @@ ready_details(struct sift_app *app, struct sift_buf *out)
     sift_buf_append(out, "]}", 2);
 }
 
+/* Dead letters: every rejected input, with its reason and position. */
+static void
+dlq_put(void *arg, const char *source, const struct sift_srcpos *pos,
+        const char *raw, size_t raw_len, const char *reason)
+{
+    struct sift_app *app = arg;
+    /* ---- security: dead letters are redacted like stored events */
+    struct sift_buf red = SIFT_BUF_INIT;
+    if (sift_security_redact_raw(app->security, raw, raw_len, &red)) {
+        raw = red.data;
+        raw_len = red.len;
+    }
+    int rc = sift_dlq_put(app->dlq, source, pos, reason, raw, raw_len);
+    sift_buf_cleanup(&red);
+    if (rc < 0)
+        SIFT_ERROR("dead-letter store: cannot keep a rejected %s input "
+                   "(%s): %s",
+                   source, reason, sift_strerror(rc));
+}
+
+static void
+dlq_sync(void *arg)
+{
+    struct sift_app *app = arg;
+    int rc = sift_dlq_sync(app->dlq);
+    if (rc < 0)
+        SIFT_ERROR("dead-letter store: fsync failed: %s", sift_strerror(rc));
+}
+
+static int
+open_dlq(struct sift_app *app)
+{
+    struct sift_buf path = SIFT_BUF_INIT;
+    if (app->cfg.dlq_path && app->cfg.dlq_path[0])
+        sift_buf_appendf(&path, "%s", app->cfg.dlq_path);
+    else
+        sift_buf_appendf(&path, "%s/dlq.ndjson", app->cfg.data_dir);
+    /* Synced once per batch that had rejects (the pipeline's hook), not
+     * per record, so a flood of bad lines costs one fsync per batch. */
+    int rc = sift_dlq_open(sift_buf_cstr(&path), 0, &app->dlq);
+    sift_buf_cleanup(&path);
+    if (rc < 0)
+        return rc;
+    sift_pipeline_set_dlq(app->pipeline, dlq_put, dlq_sync, app);
+    return SIFT_OK;
+}
+
+/* The sources deliver to the parse stage and ask the store where to
+ * resume; one sink argument serves both. */
+static int
+source_deliver(void *arg, const struct sift_source_batch *batch,
+               sift_durable_cb ack_cb, void *ack_arg)
+{
+    struct sift_app *app = arg;
+    return sift_source_pipe_deliver(app->source_pipe, batch, ack_cb, ack_arg);
+}
+
+static int
+source_position(void *arg, const char *key, struct sift_srcpos *out)
+{
+    struct sift_app *app = arg;
+    return sift_source_store_position(app->store, key, out);
+}
+
+static int
+start_sources(struct sift_app *app)
+{
+    int rc = sift_source_pipe_new(app->pipeline, &app->cfg, &app->source_pipe);
+    if (rc < 0)
+        return rc;
+    struct sift_source_env env;
+    memset(&env, 0, sizeof(env));
+    env.base = sift_loop_base(app->loop);
+    env.cfg = &app->cfg;
+    env.sink.deliver = source_deliver;
+    env.sink.position = source_position;
+    env.sink.arg = app;
+    rc = sift_source_create_all(&env, &app->sources, &app->n_sources);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < app->n_sources; i++) {
+        rc = sift_source_start(app->sources[i]);
+        if (rc < 0)
+            return rc;
+    }
+    return SIFT_OK;
+}
+
 static int
 app_start_modules(struct sift_app *app)
 {
@@ -356,11 +455,36 @@ app_start_modules(struct sift_app *app)
     }
     sift_pipeline_new(app->store, &app->pipeline);
     sift_security_attach_pipeline(app->security, app->pipeline); /* redact */
+    rc = open_dlq(app);
+    if (rc < 0)
+        return rc;
     rc = sift_ingest_api_new(app->http, app->pipeline, &app->cfg,
                              &app->ingest_api);
     if (rc < 0)
         return rc;
+    rc = start_sources(app);
+    if (rc < 0)
+        return rc;
     sift_admin_api_register(app->http, app->store);
+    sift_search_api_register(app->http, app->store, app->pool, app->loop,
+                             &app->cfg);
+
+    /* GET /metrics and the Grafana datasource (issue 8). */
+    sift_metrics_new(&app->metrics);
+    sift_metrics_api_register(app->http, app->metrics);
+    sift_metrics_register(app->metrics, sift_metrics_collect_store,
+                          app->store);
+    sift_metrics_register(app->metrics, sift_metrics_collect_pipeline,
+                          app->pipeline);
+    sift_metrics_register(app->metrics, sift_metrics_collect_config,
+                          &app->cfg);
+    app->metrics_sources.v = app->sources;
+    app->metrics_sources.n = app->n_sources;
+    sift_metrics_register(app->metrics, sift_metrics_collect_sources,
+                          &app->metrics_sources);
+    sift_metrics_register(app->metrics, sift_security_metrics_collect,
+                          app->security); /* refusals, redactions */
+    sift_grafana_register(app->http, app->store, app->pool, &app->cfg);
 
     struct sift_buf details = SIFT_BUF_INIT;
     ready_details(app, &details);
@@ -382,13 +506,29 @@ app_modules_idle(struct sift_app *app)
 static void
 app_stop_modules(struct sift_app *app)
 {
-    /* The store's close syncs the WAL and answers every pending durable
-     * callback, so requests waiting on it are replied to before the HTTP
-     * server goes away. */
+    /* Tails and exports end first: they hold requests and the store.
+     * Sources stop reading next; the store's close then syncs the WAL
+     * and runs every pending durable callback (HTTP replies, Kafka
+     * commits, XACK/LREM), and only then are the sources freed, which
+     * sends their last acknowledgements. */
+    sift_search_api_shutdown();
+    for (size_t i = 0; i < app->n_sources; i++)
+        sift_source_stop(app->sources[i]);
     if (app->store) {
         sift_store_close(app->store);
         app->store = NULL;
     }
+    for (size_t i = 0; i < app->n_sources; i++)
+        sift_source_free(app->sources[i]);
+    sift_free(app->sources);
+    app->sources = NULL;
+    app->n_sources = 0;
+    app->metrics_sources.v = NULL;
+    app->metrics_sources.n = 0;
+    sift_source_pipe_free(app->source_pipe);
+    app->source_pipe = NULL;
+    sift_dlq_close(app->dlq);
+    app->dlq = NULL;
     sift_ingest_api_free(app->ingest_api);
     app->ingest_api = NULL;
     sift_pipeline_free(app->pipeline);
@@ -643,8 +783,11 @@ shutdown_app(struct sift_app *app)
     sift_loop_timer_free(app->drain);
     sift_loop_timer_free(app->watchdog);
     sift_pool_free(app->pool);
+    /* After the pool: its last done callbacks still answer Grafana. */
+    sift_grafana_shutdown();
     sift_http_free(app->http);
     sift_security_free(app->security); /* after the server that borrows it */
+    sift_metrics_free(app->metrics);
     if (app->loop != NULL)
         sift_loop_run_posted(app->loop);
     sift_loop_free(app->loop);

@@ -36,6 +36,8 @@ typedef void (*sift_pipeline_dlq_cb)(void *arg, const char *source,
                                      const struct sift_srcpos *pos,
                                      const char *raw, size_t raw_len,
                                      const char *reason);
+/** Makes the dead letters written so far durable (fsync). */
+typedef void (*sift_pipeline_dlq_sync_cb)(void *arg);
 
 enum sift_pipeline_stage {
     SIFT_STAGE_REDACT = 0,
@@ -62,8 +64,16 @@ void sift_pipeline_free(struct sift_pipeline *p);
 void sift_pipeline_set_stage(struct sift_pipeline *p,
                              enum sift_pipeline_stage stage,
                              sift_pipeline_stage_cb cb, void *arg);
+/**
+ * Installs the dead-letter writer.  sync (may be NULL) runs before the
+ * next batch is submitted, or from sift_pipeline_sync_rejects(), whenever
+ * rejects were written since the last sync: a source acknowledges a batch
+ * only after its dead letters are on disk too, at one fsync per batch.
+ */
 void sift_pipeline_set_dlq(struct sift_pipeline *p, sift_pipeline_dlq_cb cb,
-                           void *arg);
+                           sift_pipeline_dlq_sync_cb sync, void *arg);
+/** Syncs pending dead letters now (a batch that had no good events). */
+void sift_pipeline_sync_rejects(struct sift_pipeline *p);
 
 /**
  * Runs the stages over evs[0..n) (in place) and appends the batch to the

@@ -51,7 +51,7 @@ struct sift_segment_opts {
     const char *numeric_fields;
 };
 
-/** Fills opts with defaults (zstd 3, 64 KiB blocks, 4096 dict values). */
+/** Fills opts with defaults (zstd 3, 128 KiB blocks, 4096 dict values). */
 void sift_segment_opts_init(struct sift_segment_opts *opts);
 
 /* ---- builder (one thread) ---- */

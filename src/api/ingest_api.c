@@ -87,8 +87,10 @@ choose_format(struct sift_http_req *req, enum sift_parse_format *out)
         *out = SIFT_PARSE_JSON;
         return SIFT_OK;
     }
-    if (strncasecmp(ct, "text/plain", 10) == 0) {
-        /* Plain lines may be syslog, logfmt or free text: sniff each. */
+    if (strncasecmp(ct, "text/plain", 10) == 0 ||
+        strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0) {
+        /* curl's --data default is form-urlencoded: people mean lines. */
+        /* Plain lines may be JSON, syslog, logfmt or free text. */
         *out = SIFT_PARSE_AUTO;
         return SIFT_OK;
     }
@@ -226,7 +228,8 @@ submit(struct ingest_ctx *c, const char *source)
         return;
     }
     if (c->n_evs == 0) {
-        /* Nothing to make durable: answer now (all lines rejected). */
+        /* Nothing for the WAL: make the dead letters durable, answer. */
+        sift_pipeline_sync_rejects(c->api->pipe);
         reply_accepted(c);
         return;
     }

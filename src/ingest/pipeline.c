@@ -29,7 +29,9 @@ struct sift_pipeline {
     struct sift_store *store;
     struct stage stages[SIFT_STAGE_COUNT];
     sift_pipeline_dlq_cb dlq;
+    sift_pipeline_dlq_sync_cb dlq_sync;
     void *dlq_arg;
+    int dlq_dirty; /* rejects written since the last sync */
     struct sift_pipeline_source_stats sources[MAX_SOURCES];
     size_t n_sources;
 };
@@ -59,10 +61,19 @@ sift_pipeline_set_stage(struct sift_pipeline *p, enum sift_pipeline_stage stage,
 
 void
 sift_pipeline_set_dlq(struct sift_pipeline *p, sift_pipeline_dlq_cb cb,
-                      void *arg)
+                      sift_pipeline_dlq_sync_cb sync, void *arg)
 {
     p->dlq = cb;
+    p->dlq_sync = sync;
     p->dlq_arg = arg;
+}
+
+void
+sift_pipeline_sync_rejects(struct sift_pipeline *p)
+{
+    if (p->dlq_dirty && p->dlq_sync)
+        p->dlq_sync(p->dlq_arg);
+    p->dlq_dirty = 0;
 }
 
 static struct sift_pipeline_source_stats *
@@ -89,6 +100,8 @@ sift_pipeline_submit(struct sift_pipeline *p, const char *source,
 {
     struct sift_pipeline_source_stats *st = source_stats(p, source);
     uint64_t bytes = 0;
+
+    sift_pipeline_sync_rejects(p);
 
     for (size_t i = 0; i < n; i++) {
         for (int s = 0; s < SIFT_STAGE_COUNT; s++) {
@@ -122,6 +135,7 @@ sift_pipeline_reject(struct sift_pipeline *p, const char *source,
     if (p->dlq) {
         p->dlq(p->dlq_arg, source, pos, raw, raw_len, reason);
         st->dead_lettered++;
+        p->dlq_dirty = 1;
     } else {
         SIFT_WARN("rejected %s input (%zu bytes): %s", source, raw_len, reason);
     }

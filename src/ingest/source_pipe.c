@@ -121,7 +121,9 @@ sift_source_pipe_deliver(void *arg, const struct sift_source_batch *batch,
         n++;
     }
     if (n == 0 && batch->n_pos == 0) {
-        /* Everything is in the dead-letter store already. */
+        /* Everything is in the dead-letter store: make it durable before
+         * the source acknowledges the batch. */
+        sift_pipeline_sync_rejects(sp->pipeline);
         sift_arena_free(arena);
         ack_cb(ack_arg, SIFT_OK);
         return SIFT_OK;

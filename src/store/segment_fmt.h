@@ -1,7 +1,7 @@
 /*
  * segment_fmt.h - the on-disk segment format, byte by byte.
  *
- * FORMAT VERSION 1.  A format change updates this comment first, then
+ * FORMAT VERSION 2.  A format change updates this comment first, then
  * SIFT_SEGFMT_VERSION, then segment_write.c / segment_read.c.
  *
  * Conventions
@@ -29,7 +29,8 @@
  * Header (64 bytes, offset 0)
  *   off size field
  *   0   8    magic "SIFTSEG\0"
- *   8   4    format version (1)
+ *   8   4    format version (2; a reader rejects any other version with
+ *            SIFT_ECORRUPT and logs "unsupported format version")
  *   12  4    doc count n
  *   16  8    min ts (i64 ns; 0 when n == 0)
  *   24  8    max ts (i64 ns; 0 when n == 0)
@@ -45,7 +46,7 @@
  *   off size field
  *   0   8    section table offset (multiple of 8)
  *   8   4    section count s (<= SIFT_SEGFMT_MAX_SECTIONS)
- *   12  4    format version (1)
+ *   12  4    format version (2)
  *   16  8    XXH3 of the section table bytes followed by trailer bytes 0..15
  *   24  8    magic "SIFTEND\0"
  *
@@ -57,7 +58,7 @@
  *   16  8    length (offset + length <= section table offset)
  *   24  8    XXH3 of the section bytes
  *   Sections do not overlap; each (kind, field) appears at most once.
- *   Required: FIELDS, TS, DOCS, DELETED.  Per field: TERMS when the field
+ *   Required: FIELDS, TS, DOCS, DOCKEYS, DELETED.  Per field: TERMS when the field
  *   has flag TERMS, KWCOL when KEYWORD, NUMCOL when NUMBER.
  *
  * FIELDS section: for each field, sorted by name (bytewise, shorter first
@@ -73,65 +74,103 @@
  *   8   16*b block index, per block:
  *            i64 base (ts of the block's first doc), u32 byte offset of the
  *            block's packed deltas (from the start of the packed area),
- *            u8 bit width w (0..64), 3 zero bytes
- *   8+16b    packed area: per block, the deltas ts[i] - base as unsigned
- *            w-bit integers, LSB-first bit packing, ceil(count * w / 8)
+ *            u8 bit width w (0..64), u8 decimal scale e (0..18), 2 zero
  *            bytes
+ *   8+16b    packed area: per block, the values (ts[i] - base) / 10^e as
+ *            unsigned w-bit integers, LSB-first bit packing,
+ *            ceil(count * w / 8) bytes.  The builder picks the largest e
+ *            that divides every delta of the block (timestamps of ms or
+ *            s precision need 6 or 9 fewer digits).
  *   doc_ts is O(1); ts_lower_bound is a binary search on the bases and then
  *   in one block.
  *
  * TERMS section (one per field with terms):
  *   off size field
  *   0   4    term count t
- *   4   4    block count k = ceil(t / 16)
- *   8   4    block index offset (from section start)
+ *   4   4    chunk count k (0 when t == 0)
+ *   8   4    chunk index offset ci (from section start, multiple of 4)
  *   12  4    postings area offset (from section start, multiple of 32)
- *   16  ...  term blocks: up to 16 terms each, sorted bytewise across
- *            blocks; per term:
- *              varint shared prefix length with the previous term of the
- *              block (0 for a block's first term), varint suffix length,
- *              suffix bytes (term length <= SIFT_SEGFMT_MAX_TERM),
- *              varint postings tag, then by tag & 3:
- *                0: one doc, id = tag >> 2
- *                1: a list of 2..SIFT_SEGFMT_LIST_MAX docs: first =
- *                   tag >> 2, then varint m (number of further docs,
- *                   1 <= m < SIFT_SEGFMT_LIST_MAX), varint L (bytes of
- *                   the deltas), then m varint deltas (each >= 1) from
- *                   the previous doc, exactly L bytes.  The builder picks
- *                   the smaller of a list and a frozen bitmap.
- *                2: frozen bitmap at postings area + 32 * (tag >> 2),
- *                   then varint byte length
- *   bidx     4*k  block index: u32 offset of each block from section start
- *   parea    ...  postings area: frozen bitmaps, each 32-byte aligned
- *   Doc ids in postings are < n.  Lookup: binary search on the block
- *   first terms (stored whole), scan one block.
+ *   16  ...  keys: per chunk its first term whole: varint length, bytes
+ *   ci  20*k chunk index, per chunk: u32 key offset (from section start),
+ *            u32 first term ordinal (0 for chunk 0, strictly increasing,
+ *            < t), u32 frame offset (from section start), u32 compressed
+ *            length, u32 raw length (<= SIFT_SEGFMT_MAX_BLOCK)
+ *   ..  ...  zstd frames, one per chunk
+ *   parea ... postings area: frozen bitmaps, each 32-byte aligned
+ * A chunk holds the terms first..next first - 1 (the last chunk: ..t-1),
+ * sorted bytewise across chunks.  Its raw (decompressed) bytes are, per
+ * term:
+ *     varint shared prefix length with the previous term of the chunk
+ *     (0 for the chunk's first term, which equals its key), varint
+ *     suffix length, suffix bytes (term length <= SIFT_SEGFMT_MAX_TERM),
+ *     varint postings tag, then by tag & 3:
+ *       0: one doc, id = tag >> 2
+ *       1: a list of 2..SIFT_SEGFMT_LIST_MAX docs: first = tag >> 2,
+ *          then varint m (number of further docs, 1 <= m <
+ *          SIFT_SEGFMT_LIST_MAX), varint L (bytes of the deltas), then m
+ *          varint deltas (each >= 1) from the previous doc, exactly L
+ *          bytes.  The builder picks the smaller of a list and a frozen
+ *          bitmap.
+ *       2: frozen bitmap at postings area + 32 * (tag >> 2), then varint
+ *          byte length
+ *   and nothing after the last term.  The builder closes a chunk after
+ *   the term that brings its raw size to >= SIFT_SEGFMT_TERM_CHUNK bytes.
+ *   Doc ids in postings are < n.  Lookup: binary search on the keys (no
+ *   decompression), then decompress and scan one chunk.
  *
  * KWCOL section (dictionary column of a KEYWORD field; values are the
  * field's terms, lowercased, so ordinal order = term order):
  *   off size field
  *   0   4    cardinality c (<= term count)
- *   4   1    ordinal width in bytes: 1, 2 or 4
+ *   4   1    code width w in bits (1..32, the fewest bits that hold c)
  *   5   3    zero
  *   8   4*(c+1) value offsets from the start of the value blob; value i is
  *            blob[off[i] .. off[i+1]-1), followed by one NUL in the blob
  *   ..  ...  value blob
- *   ..  w*n  ordinals per doc (aligned to w); all-ones (0xff, 0xffff,
- *            0xffffffff) = absent
+ *   ..  ceil(n*w/8) codes per doc, w-bit LSB-first packing: the ordinal,
+ *            or c = absent; the section ends right after them
  *
- * NUMCOL section (numeric column): n little-endian IEEE-754 doubles, one
- * per doc; a NaN means absent.
+ * NUMCOL section (numeric column of a NUMBER field, or _template_id):
+ *   off size field
+ *   0   1    mode: 0 = plain, 1 = dictionary
+ *   1   7    zero
+ *   mode 0:  8*n little-endian IEEE-754 doubles, one per doc; NaN = absent
+ *   mode 1:  u32 cardinality c (1..SIFT_SEGFMT_NUM_DICT_MAX), u8 code
+ *            width w in bits (1..32, the fewest bits that hold c), 3 zero,
+ *            then c distinct non-NaN doubles in ascending order, then
+ *            ceil(n*w/8) codes per doc (w-bit LSB-first; c = absent); the
+ *            section ends right after them.  The builder uses mode 1 when
+ *            the segment has <= SIFT_SEGFMT_NUM_DICT_MAX distinct values
+ *            and it is smaller.
+ *
+ * DOCKEYS section (the doc store's field names): varint key count, then
+ * per key: varint name length, name bytes, u8 field type (1..3).  A key
+ * is a (name, type) pair; stored docs name their fields by key index.
+ * Keys are unique; the section is never longer than the doc store needs.
  *
  * DOCS section (doc store):
  *   off size field
  *   0   4    block count k
  *   4   4    zero
  *   8   24*k block index, per block:
- *            u32 first doc id, u32 doc count, u32 compressed length,
+ *            u32 first doc id, u32 doc count c, u32 compressed length,
  *            u32 raw length (<= SIFT_SEGFMT_MAX_BLOCK), u64 offset of the
  *            compressed frame from section start
- *   ..  ...  zstd frames.  A raw block is, per doc: varint len, then the
- *            doc in sift_doc_encode() form.  Blocks cover docs 0..n-1 in
- *            order without gaps.
+ *   ..  ...  zstd frames.  Blocks cover docs 0..n-1 in order without gaps.
+ *   A raw block is
+ *     - a directory, per doc in doc id order: varint template id
+ *       (<= UINT32_MAX), varint stored length;
+ *     - then the stored docs, ordered by (template id, doc id): docs of
+ *       one template sit next to each other, which zstd compresses much
+ *       better than the time order of interleaved sources.  The position
+ *       of a doc follows from the directory (a stable counting of the
+ *       template ids), so no permutation is stored.  The directory
+ *       lengths sum exactly to the rest of the block.
+ *   A stored doc is: varint msg_len, msg bytes, varint field count, then
+ *   per field: varint key index (< DOCKEYS count), varint value length,
+ *   value bytes.  The timestamp is not stored (the TS column has it); the
+ *   reader rebuilds the sift_doc_encode() form from the TS column, the
+ *   directory's template id and DOCKEYS.
  *
  * ZDICT section (optional, header flag bit 0): the zstd dictionary the doc
  * store was compressed with.
@@ -144,7 +183,7 @@
 
 #define SIFT_SEGFMT_MAGIC "SIFTSEG\0"
 #define SIFT_SEGFMT_END_MAGIC "SIFTEND\0"
-#define SIFT_SEGFMT_VERSION 1u
+#define SIFT_SEGFMT_VERSION 2u
 #define SIFT_SEGFMT_HEADER_LEN 64u
 #define SIFT_SEGFMT_TRAILER_LEN 32u
 #define SIFT_SEGFMT_SECENT_LEN 32u
@@ -153,7 +192,8 @@
 #define SIFT_SEGFMT_FLAG_ZDICT 0x1u
 
 #define SIFT_SEGFMT_TS_BLOCK 128u   /* docs per timestamp block */
-#define SIFT_SEGFMT_TERM_BLOCK 16u  /* terms per dictionary block */
+#define SIFT_SEGFMT_TERM_CHUNK (16u << 10) /* raw bytes that close a term chunk */
+#define SIFT_SEGFMT_NUM_DICT_MAX 65536u /* largest numeric dictionary */
 #define SIFT_SEGFMT_MAX_TERM 4096u  /* longest stored term, bytes */
 #define SIFT_SEGFMT_MAX_NAME 255u   /* longest field name, bytes */
 #define SIFT_SEGFMT_MAX_BLOCK (64u << 20) /* largest raw doc block, bytes */
@@ -168,6 +208,7 @@ enum sift_segsec_kind {
     SIFT_SEGSEC_DOCS = 6,
     SIFT_SEGSEC_ZDICT = 7,
     SIFT_SEGSEC_DELETED = 8,
+    SIFT_SEGSEC_DOCKEYS = 9,
 };
 
 /* Postings tag kinds (low two bits of the varint tag). */

@@ -4,18 +4,21 @@
  * Design.  open checks the header, trailer, section table and every
  * section checksum (XXH3, memory speed), then parses only the small
  * structures: the field table, the section headers, the timestamp and doc
- * block indexes (one entry per 128 docs / per ~64 KiB block) and keyword
- * dictionaries.  Postings, term blocks and columns are read in place from
- * the image; each access re-checks the bounds it depends on, so a
- * well-checksummed but malformed image (fuzzing reseals images) still
- * fails with SIFT_ECORRUPT instead of reading out of bounds.
+ * block indexes (one entry per 128 docs / per ~128 KiB block), the term
+ * chunk indexes (one entry per ~16 KiB of dictionary), the doc keys and
+ * keyword dictionaries.  Postings, term chunks and columns are read in
+ * place from the image; each access re-checks the bounds it depends on,
+ * so a well-checksummed but malformed image (fuzzing reseals images)
+ * still fails with SIFT_ECORRUPT instead of reading out of bounds.
  *
  * Frozen bitmaps are validated container by container before a view is
  * used (sift__segment_check_bitmap), since CRoaring trusts their content.
  *
  * Threads: a reader is immutable after open; any number of threads may
- * use it.  sift_segment_doc() keeps one decompressed block per thread
- * (key: segment uid + block), freed at thread exit.
+ * use it.  Each thread keeps one decompressed doc block (with its
+ * decoded directory) and one decompressed term chunk (key: segment uid +
+ * block / field + chunk), freed at thread exit.  sift_segment_terms()
+ * decompresses into its own buffer, so its callback may look terms up.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,8 +57,8 @@ struct rfield {
     /* TERMS */
     const uint8_t *terms;
     size_t terms_len;
-    uint32_t n_tblocks;
-    uint32_t bidx_off;
+    uint32_t n_chunks;
+    uint32_t cidx_off;  /* chunk index, from section start */
     uint32_t parea_off;
     /* KWCOL */
     uint32_t card;
@@ -63,9 +66,18 @@ struct rfield {
     const uint8_t *kw_offs;
     const uint8_t *kw_blob;
     uint32_t kw_blob_len;
-    const uint8_t *kw_ords;
+    const uint8_t *kw_ords; /* packed codes, kw_width bits each */
     /* NUMCOL */
-    const uint8_t *num;
+    const uint8_t *num;     /* mode 0: doubles; mode 1: packed codes */
+    const uint8_t *num_dict; /* mode 1: num_card sorted doubles */
+    uint32_t num_card;
+    unsigned num_width;     /* 0 = mode 0 */
+};
+
+struct rkey {
+    const char *name; /* in the image, not NUL-terminated */
+    uint32_t name_len;
+    uint8_t type;
 };
 
 struct sift_segment {
@@ -92,6 +104,8 @@ struct sift_segment {
     struct rfield *fields;
     uint32_t n_fields;
     char *names;
+    struct rkey *keys;    /* DOCKEYS */
+    uint32_t n_keys;
     const roaring_bitmap_t *deleted;
 };
 
@@ -262,8 +276,8 @@ parse_ts(struct sift_segment *s, const uint8_t *p, size_t len)
             cnt = SIFT_SEGFMT_TS_BLOCK;
         uint32_t off = sift_load_u32(e + 8);
         unsigned w = e[12];
-        if (w > 64)
-            return CORRUPT("ts width");
+        if (w > 64 || e[13] > 18)
+            return CORRUPT("ts width / scale");
         size_t nbytes = ((size_t)cnt * w + 7) / 8;
         if (off > s->ts_packed_len || nbytes > s->ts_packed_len - off)
             return CORRUPT("ts block past end");
@@ -279,17 +293,38 @@ parse_terms(struct sift_segment *s, struct rfield *f, const uint8_t *p,
     if (len < 16)
         return CORRUPT("terms header");
     uint32_t t = sift_load_u32(p), k = sift_load_u32(p + 4);
-    uint32_t bidx = sift_load_u32(p + 8), parea = sift_load_u32(p + 12);
-    uint64_t want = ((uint64_t)t + SIFT_SEGFMT_TERM_BLOCK - 1) /
-                    SIFT_SEGFMT_TERM_BLOCK;
-    if (t != f->n_terms || k != want || bidx < 16 || bidx > len ||
-        (uint64_t)k * 4 > len - bidx || parea < bidx + (uint64_t)k * 4 ||
-        parea > len || (parea & 31) != 0)
+    uint32_t ci = sift_load_u32(p + 8), parea = sift_load_u32(p + 12);
+    if (t != f->n_terms || (k == 0) != (t == 0) || k > t || ci < 16 ||
+        (ci & 3) != 0 || ci > len || (uint64_t)k * 20 > len - ci ||
+        parea < ci + (uint64_t)k * 20 || parea > len || (parea & 31) != 0)
         return CORRUPT("terms header");
+    /* O(chunks): every later access may trust these bounds. */
+    uint32_t prev_first = 0;
+    size_t frames_at = ci + (size_t)k * 20;
+    for (uint32_t c = 0; c < k; c++) {
+        const uint8_t *e = p + ci + (size_t)c * 20;
+        uint32_t koff = sift_load_u32(e), first = sift_load_u32(e + 4);
+        uint32_t foff = sift_load_u32(e + 8), clen = sift_load_u32(e + 12);
+        uint32_t rlen = sift_load_u32(e + 16);
+        if (koff < 16 || koff >= ci)
+            return CORRUPT("term chunk key");
+        const uint8_t *kp = p + koff;
+        uint64_t kl;
+        if (sift_get_varint(&kp, p + ci, &kl) != SIFT_OK ||
+            kl > SIFT_SEGFMT_MAX_TERM || kl > (uint64_t)(p + ci - kp))
+            return CORRUPT("term chunk key");
+        if ((c == 0) != (first == 0) || (c > 0 && first <= prev_first) ||
+            first >= t)
+            return CORRUPT("term chunk first ordinal");
+        prev_first = first;
+        if (foff < frames_at || foff > parea || clen > parea - foff ||
+            rlen == 0 || rlen > SIFT_SEGFMT_MAX_BLOCK)
+            return CORRUPT("term chunk frame");
+    }
     f->terms = p;
     f->terms_len = len;
-    f->n_tblocks = k;
-    f->bidx_off = bidx;
+    f->n_chunks = k;
+    f->cidx_off = ci;
     f->parea_off = parea;
     return SIFT_OK;
 }
@@ -302,7 +337,7 @@ parse_kwcol(struct sift_segment *s, struct rfield *f, const uint8_t *p,
         return CORRUPT("kwcol header");
     uint32_t c = sift_load_u32(p);
     unsigned w = p[4];
-    if (c > f->n_terms || (w != 1 && w != 2 && w != 4) ||
+    if (c > f->n_terms || w == 0 || w > 32 || (w < 32 && (c >> w) != 0) ||
         (uint64_t)c * 4 + 4 > len - 8)
         return CORRUPT("kwcol header");
     const uint8_t *offs = p + 8;
@@ -321,16 +356,84 @@ parse_kwcol(struct sift_segment *s, struct rfield *f, const uint8_t *p,
     }
     if (sift_load_u32(offs) != 0)
         return CORRUPT("kwcol first offset");
-    size_t ords = blob_at + blob_len;
-    ords = (ords + w - 1) / w * w;
-    if (ords > len || (uint64_t)s->n_docs * w != len - ords)
-        return CORRUPT("kwcol ordinals");
+    size_t codes = blob_at + blob_len;
+    if (((uint64_t)s->n_docs * w + 7) / 8 != len - codes)
+        return CORRUPT("kwcol codes");
     f->card = c;
     f->kw_width = w;
     f->kw_offs = offs;
     f->kw_blob = p + blob_at;
     f->kw_blob_len = blob_len;
-    f->kw_ords = p + ords;
+    f->kw_ords = p + codes;
+    return SIFT_OK;
+}
+
+static int
+parse_numcol(struct sift_segment *s, struct rfield *f, const uint8_t *p,
+             size_t len)
+{
+    if (len < 8 || p[0] > 1)
+        return CORRUPT("numcol mode");
+    if (p[0] == 0) {
+        if (len - 8 != (uint64_t)s->n_docs * 8)
+            return CORRUPT("numcol length");
+        f->num = p + 8;
+        f->num_width = 0;
+        return SIFT_OK;
+    }
+    if (len < 16)
+        return CORRUPT("numcol dictionary header");
+    uint32_t c = sift_load_u32(p + 8);
+    unsigned w = p[12];
+    if (c == 0 || c > SIFT_SEGFMT_NUM_DICT_MAX || w == 0 || w > 32 ||
+        (w < 32 && (c >> w) != 0) || (uint64_t)c * 8 > len - 16 ||
+        ((uint64_t)s->n_docs * w + 7) / 8 != len - 16 - (uint64_t)c * 8)
+        return CORRUPT("numcol dictionary header");
+    for (uint32_t i = 0; i < c; i++) {
+        uint64_t bits = sift_load_u64(p + 16 + (size_t)i * 8);
+        double v, pv = 0;
+        memcpy(&v, &bits, 8);
+        if (i > 0) {
+            bits = sift_load_u64(p + 16 + (size_t)(i - 1) * 8);
+            memcpy(&pv, &bits, 8);
+        }
+        if (v != v || (i > 0 && !(pv < v)))
+            return CORRUPT("numcol dictionary not sorted");
+    }
+    f->num_dict = p + 16;
+    f->num_card = c;
+    f->num_width = w;
+    f->num = p + 16 + (size_t)c * 8;
+    return SIFT_OK;
+}
+
+static int
+parse_dockeys(struct sift_segment *s, const uint8_t *p, size_t len)
+{
+    const uint8_t *end = p + len;
+    uint64_t n;
+    if (sift_get_varint(&p, end, &n) != SIFT_OK ||
+        n > (uint64_t)(end - p) / 2)
+        return CORRUPT("doc keys count");
+    s->keys = sift_try_calloc((size_t)n + 1, sizeof(*s->keys));
+    if (s->keys == NULL)
+        return SIFT_ENOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t l;
+        if (sift_get_varint(&p, end, &l) != SIFT_OK ||
+            l >= (uint64_t)(end - p))
+            return CORRUPT("doc key name");
+        s->keys[i].name = (const char *)p;
+        s->keys[i].name_len = (uint32_t)l;
+        p += l;
+        s->keys[i].type = *p++;
+        if (s->keys[i].type < SIFT_FT_KEYWORD ||
+            s->keys[i].type > SIFT_FT_NUMBER)
+            return CORRUPT("doc key type");
+    }
+    if (p != end)
+        return CORRUPT("doc keys trailing bytes");
+    s->n_keys = (uint32_t)n;
     return SIFT_OK;
 }
 
@@ -350,7 +453,7 @@ parse_docs(struct sift_segment *s, const uint8_t *p, size_t len)
         uint32_t clen = sift_load_u32(e + 8), rlen = sift_load_u32(e + 12);
         uint64_t off = sift_load_u64(e + 16);
         if (first != next || cnt == 0 || cnt > s->n_docs - first ||
-            rlen > SIFT_SEGFMT_MAX_BLOCK || rlen < cnt || off < hdr ||
+            rlen > SIFT_SEGFMT_MAX_BLOCK || rlen / 3 < cnt || off < hdr ||
             off > len || clen > len - off)
             return CORRUPT("docs block index");
         next = first + cnt;
@@ -369,6 +472,7 @@ segment_destroy(struct sift_segment *s)
     if (s->deleted != NULL)
         roaring_bitmap_free((roaring_bitmap_t *)(uintptr_t)s->deleted);
     ZSTD_freeDDict(s->ddict);
+    sift_free(s->keys);
     sift_free(s->fields);
     sift_free(s->names);
     if (s->owner == OWN_HEAP)
@@ -392,8 +496,12 @@ segment_parse(struct sift_segment *s)
         return CORRUPT("bad magic");
     if (sift__segment_hash(img, 48) != sift_load_u64(img + 48))
         return CORRUPT("header checksum");
-    if (sift_load_u32(img + 8) != SIFT_SEGFMT_VERSION)
-        return CORRUPT("unknown format version");
+    if (sift_load_u32(img + 8) != SIFT_SEGFMT_VERSION) {
+        SIFT_ERROR("segment: unsupported format version %u (this build "
+                   "reads version %u)", sift_load_u32(img + 8),
+                   SIFT_SEGFMT_VERSION);
+        return CORRUPT("unsupported format version");
+    }
     if (sift_load_u64(img + 40) != len)
         return CORRUPT("image length");
     if (img[32] != SIFT_SEGFMT_CODEC_ZSTD || img[33] > 2 ||
@@ -494,20 +602,18 @@ segment_parse(struct sift_segment *s)
                 }
                 rc = parse_kwcol(s, f, p, l);
             } else {
-                if (!(f->flags & SIFT_SEGF_NUMBER) || f->num != NULL ||
-                    l != (uint64_t)s->n_docs * 8) {
+                if (!(f->flags & SIFT_SEGF_NUMBER) || f->num != NULL) {
                     rc = CORRUPT("bad numcol section");
                     goto out;
                 }
-                f->num = p;
-                rc = SIFT_OK;
+                rc = parse_numcol(s, f, p, l);
             }
             if (rc != SIFT_OK)
                 goto out;
             continue;
         }
         if (se->field != UINT32_MAX || se->kind < SIFT_SEGSEC_FIELDS ||
-            se->kind > SIFT_SEGSEC_DELETED || (seen & (1u << se->kind))) {
+            se->kind > SIFT_SEGSEC_DOCKEYS || (seen & (1u << se->kind))) {
             rc = CORRUPT("bad section kind");
             goto out;
         }
@@ -518,6 +624,9 @@ segment_parse(struct sift_segment *s)
             break;
         case SIFT_SEGSEC_DOCS:
             rc = parse_docs(s, p, l);
+            break;
+        case SIFT_SEGSEC_DOCKEYS:
+            rc = parse_dockeys(s, p, l);
             break;
         case SIFT_SEGSEC_ZDICT:
             if (!has_zdict || l == 0) {
@@ -541,7 +650,7 @@ segment_parse(struct sift_segment *s)
             goto out;
     }
     unsigned need = 1u << SIFT_SEGSEC_TS | 1u << SIFT_SEGSEC_DOCS |
-                    1u << SIFT_SEGSEC_DELETED;
+                    1u << SIFT_SEGSEC_DELETED | 1u << SIFT_SEGSEC_DOCKEYS;
     if ((seen & need) != need || (has_zdict && s->ddict == NULL)) {
         rc = CORRUPT("missing section");
         goto out;
@@ -740,8 +849,15 @@ sift_segment_doc_ts(const struct sift_segment *seg, uint32_t doc)
         return seg->max_ts;
     const uint8_t *e = seg->ts_idx + (size_t)(doc / SIFT_SEGFMT_TS_BLOCK) * 16;
     uint64_t base = sift_load_u64(e);
+    static const uint64_t pow10[19] = {
+        1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull,
+        10000000ull, 100000000ull, 1000000000ull, 10000000000ull,
+        100000000000ull, 1000000000000ull, 10000000000000ull,
+        100000000000000ull, 1000000000000000ull, 10000000000000000ull,
+        100000000000000000ull, 1000000000000000000ull};
     const uint8_t *p = seg->ts_packed + sift_load_u32(e + 8);
-    return (int64_t)(base + unpack(p, e[12], doc % SIFT_SEGFMT_TS_BLOCK));
+    uint64_t v = unpack(p, e[12], doc % SIFT_SEGFMT_TS_BLOCK);
+    return (int64_t)(base + v * pow10[e[13] <= 18 ? e[13] : 0]);
 }
 
 uint32_t
@@ -830,13 +946,92 @@ sift_segment_field_find(const struct sift_segment *seg, const char *name,
     return -1;
 }
 
+/* ---- per-thread caches ---- */
+
+/*
+ * One decompressed doc block (with its directory decoded into offsets)
+ * and one decompressed term chunk per thread, keyed by the segment's
+ * never-reused uid, so a freed segment's entry can never be hit again.
+ */
+struct doc_cache {
+    ZSTD_DCtx *dctx;
+    uint64_t uid;       /* doc block: 0 = empty */
+    uint32_t block;
+    uint32_t len;
+    uint8_t *data;
+    size_t cap;
+    uint32_t cnt;       /* docs in the block */
+    uint32_t *offs, *lens, *tids;
+    size_t dir_cap;
+    uint64_t tuid;      /* term chunk: 0 = empty */
+    uint32_t tfield, tchunk, tlen;
+    uint8_t *tdata;
+    size_t tcap;
+};
+
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+
+static void
+cache_free(void *p)
+{
+    struct doc_cache *c = p;
+    sift_free(c->data);
+    sift_free(c->offs);
+    sift_free(c->lens);
+    sift_free(c->tids);
+    sift_free(c->tdata);
+    ZSTD_freeDCtx(c->dctx);
+    sift_free(c);
+}
+
+static void
+cache_key_init(void)
+{
+    if (pthread_key_create(&cache_key, cache_free) != 0)
+        abort();
+}
+
+static struct doc_cache *
+cache_get(void)
+{
+    pthread_once(&cache_once, cache_key_init);
+    struct doc_cache *c = pthread_getspecific(cache_key);
+    if (c == NULL) {
+        c = sift_try_calloc(1, sizeof(*c));
+        if (c == NULL)
+            return NULL;
+        c->dctx = ZSTD_createDCtx();
+        if (c->dctx == NULL || pthread_setspecific(cache_key, c) != 0) {
+            cache_free(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+/* Grows *buf to hold n bytes. */
+static int
+grow(uint8_t **buf, size_t *cap, size_t n)
+{
+    if (*cap >= n)
+        return SIFT_OK;
+    uint8_t *d = sift_try_malloc(n);
+    if (d == NULL)
+        return SIFT_ENOMEM;
+    sift_free(*buf);
+    *buf = d;
+    *cap = n;
+    return SIFT_OK;
+}
+
 /* ---- term dictionary ---- */
 
-/* A cursor over one term block. */
+/* A cursor over one decompressed term chunk. */
 struct tcur {
     const struct rfield *f;
     const uint8_t *p, *end;
-    uint32_t left;     /* terms left in the block */
+    uint32_t left;     /* terms left in the chunk */
     char term[SIFT_SEGFMT_MAX_TERM];
     uint32_t len;
     uint64_t tag, tag2;
@@ -844,24 +1039,62 @@ struct tcur {
     const uint8_t *list_end;
 };
 
-static int
-tcur_block(struct tcur *c, const struct rfield *f, uint32_t blk)
+static const uint8_t *
+chunk_ent(const struct rfield *f, uint32_t c)
 {
-    c->f = f;
-    uint32_t off = sift_load_u32(f->terms + f->bidx_off + (size_t)blk * 4);
-    if (off < 16 || off >= f->bidx_off)
-        return CORRUPT("term block offset");
-    c->p = f->terms + off;
-    c->end = f->terms + f->bidx_off;
-    uint32_t first = blk * SIFT_SEGFMT_TERM_BLOCK;
-    c->left = f->n_terms - first < SIFT_SEGFMT_TERM_BLOCK
-                  ? f->n_terms - first
-                  : SIFT_SEGFMT_TERM_BLOCK;
-    c->len = 0;
+    return f->terms + f->cidx_off + (size_t)c * 20;
+}
+
+/* Terms in chunk c (bounds checked at open). */
+static uint32_t
+chunk_terms(const struct rfield *f, uint32_t c)
+{
+    uint32_t first = sift_load_u32(chunk_ent(f, c) + 4);
+    uint32_t next = c + 1 < f->n_chunks ? sift_load_u32(chunk_ent(f, c + 1) + 4)
+                                        : f->n_terms;
+    return next - first;
+}
+
+/* The first term of chunk c (validated at open). */
+static const uint8_t *
+chunk_key(const struct rfield *f, uint32_t c, uint32_t *len)
+{
+    const uint8_t *kp = f->terms + sift_load_u32(chunk_ent(f, c));
+    uint64_t kl = 0;
+    (void)sift_get_varint(&kp, f->terms + f->cidx_off, &kl);
+    *len = (uint32_t)kl;
+    return kp;
+}
+
+/* Decompresses chunk c of f into *buf. */
+static int
+chunk_inflate(const struct rfield *f, uint32_t c, ZSTD_DCtx *dctx,
+              uint8_t **buf, size_t *cap, uint32_t *len)
+{
+    const uint8_t *e = chunk_ent(f, c);
+    uint32_t foff = sift_load_u32(e + 8), clen = sift_load_u32(e + 12);
+    uint32_t rlen = sift_load_u32(e + 16);
+    if (grow(buf, cap, rlen) != SIFT_OK)
+        return SIFT_ENOMEM;
+    size_t r = ZSTD_decompressDCtx(dctx, *buf, rlen, f->terms + foff, clen);
+    if (ZSTD_isError(r) || r != rlen)
+        return CORRUPT("term chunk does not decompress");
+    *len = rlen;
     return SIFT_OK;
 }
 
-/* Decodes the next term of the block; 1 = got one, 0 = block done. */
+static void
+tcur_init(struct tcur *c, const struct rfield *f, const uint8_t *data,
+          uint32_t len, uint32_t n_terms)
+{
+    c->f = f;
+    c->p = data;
+    c->end = data + len;
+    c->left = n_terms;
+    c->len = 0;
+}
+
+/* Decodes the next term of the chunk; 1 = got one, 0 = chunk done. */
 static int
 tcur_next(struct tcur *c, int *rc)
 {
@@ -906,39 +1139,21 @@ tcur_next(struct tcur *c, int *rc)
     return 1;
 }
 
-/* Reads the first term of block blk into c (for the binary search). */
-static int
-block_first(const struct rfield *f, uint32_t blk, struct tcur *c)
+/* Index of the last chunk whose first term <= key (0 if none). */
+static uint32_t
+find_chunk(const struct rfield *f, const char *key, size_t len)
 {
-    int rc = SIFT_OK;
-    if ((rc = tcur_block(c, f, blk)) != SIFT_OK)
-        return rc;
-    int r = tcur_next(c, &rc);
-    if (r < 0)
-        return rc;
-    if (r == 0)
-        return CORRUPT("empty term block");
-    return SIFT_OK;
-}
-
-/* Index of the last block whose first term <= key (0 if none). */
-static int
-find_block(const struct rfield *f, const char *key, size_t len, uint32_t *out,
-           struct tcur *c)
-{
-    uint32_t lo = 0, hi = f->n_tblocks;
+    uint32_t lo = 0, hi = f->n_chunks;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        int rc = block_first(f, mid, c);
-        if (rc != SIFT_OK)
-            return rc;
-        if (bytes_cmp(c->term, c->len, key, len) <= 0)
+        uint32_t kl;
+        const uint8_t *k = chunk_key(f, mid, &kl);
+        if (bytes_cmp(k, kl, key, len) <= 0)
             lo = mid + 1;
         else
             hi = mid;
     }
-    *out = lo > 0 ? lo - 1 : 0;
-    return SIFT_OK;
+    return lo > 0 ? lo - 1 : 0;
 }
 
 /* Builds a new bitmap from the cursor's postings. */
@@ -1003,13 +1218,22 @@ sift_segment_postings(const struct sift_segment *seg, uint32_t field,
         seg->fields[field].n_terms == 0 || term_len > SIFT_SEGFMT_MAX_TERM)
         return SIFT_OK;
     const struct rfield *f = &seg->fields[field];
+    uint32_t ch = find_chunk(f, term, term_len);
+    struct doc_cache *dc = cache_get();
+    if (dc == NULL)
+        return SIFT_ENOMEM;
+    int rc;
+    if (dc->tuid != seg->uid || dc->tfield != field || dc->tchunk != ch) {
+        dc->tuid = 0;
+        if ((rc = chunk_inflate(f, ch, dc->dctx, &dc->tdata, &dc->tcap,
+                                &dc->tlen)) != SIFT_OK)
+            return rc;
+        dc->tuid = seg->uid;
+        dc->tfield = field;
+        dc->tchunk = ch;
+    }
     struct tcur c;
-    uint32_t blk;
-    int rc = find_block(f, term, term_len, &blk, &c);
-    if (rc != SIFT_OK)
-        return rc;
-    if ((rc = tcur_block(&c, f, blk)) != SIFT_OK)
-        return rc;
+    tcur_init(&c, f, dc->tdata, dc->tlen, chunk_terms(f, ch));
     for (;;) {
         int r = tcur_next(&c, &rc);
         if (r < 0)
@@ -1033,19 +1257,26 @@ sift_segment_terms(const struct sift_segment *seg, uint32_t field,
         seg->fields[field].n_terms == 0)
         return SIFT_OK;
     const struct rfield *f = &seg->fields[field];
-    struct tcur c;
-    uint32_t blk = 0;
-    int rc;
-    if (prefix_len > 0 &&
-        (rc = find_block(f, prefix, prefix_len, &blk, &c)) != SIFT_OK)
-        return rc;
-    for (; blk < f->n_tblocks; blk++) {
-        if ((rc = tcur_block(&c, f, blk)) != SIFT_OK)
-            return rc;
+    struct doc_cache *dc = cache_get();
+    if (dc == NULL)
+        return SIFT_ENOMEM;
+    /* A private buffer: cb may call sift_segment_postings(), which uses
+     * the thread's chunk cache. */
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    uint32_t len;
+    int rc = SIFT_OK;
+    uint32_t ch = prefix_len > 0 ? find_chunk(f, prefix, prefix_len) : 0;
+    for (; ch < f->n_chunks; ch++) {
+        if ((rc = chunk_inflate(f, ch, dc->dctx, &buf, &cap, &len)) !=
+            SIFT_OK)
+            goto out;
+        struct tcur c;
+        tcur_init(&c, f, buf, len, chunk_terms(f, ch));
         for (;;) {
             int r = tcur_next(&c, &rc);
             if (r < 0)
-                return rc;
+                goto out;
             if (r == 0)
                 break;
             if (prefix_len > 0) {
@@ -1054,13 +1285,19 @@ sift_segment_terms(const struct sift_segment *seg, uint32_t field,
                 if (cmp < 0 || (cmp == 0 && c.len < prefix_len))
                     continue; /* before the prefix range */
                 if (cmp > 0)
-                    return SIFT_OK;
+                    goto out;
             }
             if (cb(c.term, c.len, arg) != 0)
-                return SIFT_OK;
+                goto out;
+        }
+        if (c.p != c.end) {
+            rc = CORRUPT("term chunk trailing bytes");
+            goto out;
         }
     }
-    return SIFT_OK;
+out:
+    sift_free(buf);
+    return rc;
 }
 
 /* ---- columns ---- */
@@ -1074,17 +1311,8 @@ sift_segment_keyword_ord(const struct sift_segment *seg, uint32_t field,
     const struct rfield *f = &seg->fields[field];
     if (f->kw_ords == NULL)
         return UINT32_MAX;
-    uint32_t o;
-    if (f->kw_width == 1)
-        o = f->kw_ords[doc] == 0xff ? UINT32_MAX : f->kw_ords[doc];
-    else if (f->kw_width == 2) {
-        o = (uint32_t)f->kw_ords[2 * (size_t)doc] |
-            (uint32_t)f->kw_ords[2 * (size_t)doc + 1] << 8;
-        if (o == 0xffff)
-            o = UINT32_MAX;
-    } else
-        o = sift_load_u32(f->kw_ords + 4 * (size_t)doc);
-    return o < f->card ? o : UINT32_MAX;
+    uint64_t o = unpack(f->kw_ords, f->kw_width, doc);
+    return o < f->card ? (uint32_t)o : UINT32_MAX;
 }
 
 uint32_t
@@ -1120,7 +1348,16 @@ sift_segment_number(const struct sift_segment *seg, uint32_t field,
     if (field >= seg->n_fields || doc >= seg->n_docs ||
         seg->fields[field].num == NULL)
         return SIFT_ENOTFOUND;
-    uint64_t bits = sift_load_u64(seg->fields[field].num + (size_t)doc * 8);
+    const struct rfield *f = &seg->fields[field];
+    uint64_t bits;
+    if (f->num_width == 0) {
+        bits = sift_load_u64(f->num + (size_t)doc * 8);
+    } else {
+        uint64_t code = unpack(f->num, f->num_width, doc);
+        if (code >= f->num_card)
+            return SIFT_ENOTFOUND;
+        bits = sift_load_u64(f->num_dict + code * 8);
+    }
     double v;
     memcpy(&v, &bits, 8);
     if (v != v)
@@ -1131,50 +1368,125 @@ sift_segment_number(const struct sift_segment *seg, uint32_t field,
 
 /* ---- doc store ---- */
 
-struct doc_cache {
-    uint64_t uid;
-    uint32_t block;
-    uint32_t len;
-    uint8_t *data;
-    size_t cap;
-    ZSTD_DCtx *dctx;
+struct dirsort {
+    uint32_t tid;
+    uint32_t i;
 };
 
-static pthread_key_t cache_key;
-static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
-
-static void
-cache_free(void *p)
+static int
+dirsort_cmp(const void *x, const void *y)
 {
-    struct doc_cache *c = p;
-    sift_free(c->data);
-    ZSTD_freeDCtx(c->dctx);
-    sift_free(c);
+    const struct dirsort *a = x, *b = y;
+    if (a->tid != b->tid)
+        return a->tid < b->tid ? -1 : 1;
+    return a->i < b->i ? -1 : a->i > b->i;
 }
 
-static void
-cache_key_init(void)
+/* Decodes the directory of the block in c: offsets of each doc. */
+static int
+block_directory(struct doc_cache *c, uint32_t cnt)
 {
-    if (pthread_key_create(&cache_key, cache_free) != 0)
-        abort();
-}
-
-static struct doc_cache *
-cache_get(void)
-{
-    pthread_once(&cache_once, cache_key_init);
-    struct doc_cache *c = pthread_getspecific(cache_key);
-    if (c == NULL) {
-        c = sift_try_calloc(1, sizeof(*c));
-        if (c == NULL)
-            return NULL;
-        c->dctx = ZSTD_createDCtx();
-        if (c->dctx == NULL || pthread_setspecific(cache_key, c) != 0) {
-            cache_free(c);
-            return NULL;
+    if (c->dir_cap < cnt) {
+        uint32_t *o = sift_try_malloc((size_t)cnt * sizeof(uint32_t));
+        uint32_t *l = sift_try_malloc((size_t)cnt * sizeof(uint32_t));
+        uint32_t *t = sift_try_malloc((size_t)cnt * sizeof(uint32_t));
+        if (o == NULL || l == NULL || t == NULL) {
+            sift_free(o);
+            sift_free(l);
+            sift_free(t);
+            return SIFT_ENOMEM;
         }
+        sift_free(c->offs);
+        sift_free(c->lens);
+        sift_free(c->tids);
+        c->offs = o;
+        c->lens = l;
+        c->tids = t;
+        c->dir_cap = cnt;
     }
-    return c;
+    const uint8_t *p = c->data, *end = c->data + c->len;
+    uint64_t total = 0;
+    int grouped = 1;
+    for (uint32_t i = 0; i < cnt; i++) {
+        uint64_t tid, l;
+        if (sift_get_varint(&p, end, &tid) != SIFT_OK || tid > UINT32_MAX ||
+            sift_get_varint(&p, end, &l) != SIFT_OK || l > c->len)
+            return CORRUPT("doc block directory");
+        c->tids[i] = (uint32_t)tid;
+        c->lens[i] = (uint32_t)l;
+        total += l;
+        if (i > 0 && c->tids[i] < c->tids[i - 1])
+            grouped = 0;
+    }
+    if (total != (uint64_t)(end - p))
+        return CORRUPT("doc block lengths");
+    uint32_t off = (uint32_t)(p - c->data);
+    if (grouped) {
+        for (uint32_t i = 0; i < cnt; i++) {
+            c->offs[i] = off;
+            off += c->lens[i];
+        }
+        return SIFT_OK;
+    }
+    struct dirsort *ds = sift_try_malloc((size_t)cnt * sizeof(*ds));
+    if (ds == NULL)
+        return SIFT_ENOMEM;
+    for (uint32_t i = 0; i < cnt; i++) {
+        ds[i].tid = c->tids[i];
+        ds[i].i = i;
+    }
+    qsort(ds, cnt, sizeof(*ds), dirsort_cmp);
+    for (uint32_t k = 0; k < cnt; k++) {
+        c->offs[ds[k].i] = off;
+        off += c->lens[ds[k].i];
+    }
+    sift_free(ds);
+    return SIFT_OK;
+}
+
+/* Appends the sift_doc_encode() form of stored doc p[0..len) to out. */
+static int
+doc_rebuild(const struct sift_segment *seg, int64_t ts, uint32_t tid,
+            const uint8_t *p, size_t len, struct sift_buf *out)
+{
+    const uint8_t *end = p + len;
+    uint64_t ml, nf;
+    if (sift_get_varint(&p, end, &ml) != SIFT_OK ||
+        ml > (uint64_t)(end - p))
+        return CORRUPT("stored doc message");
+    const uint8_t *msg = p;
+    p += ml;
+    if (sift_get_varint(&p, end, &nf) != SIFT_OK ||
+        nf > (uint64_t)(end - p) / 2)
+        return CORRUPT("stored doc field count");
+    /* Names may make the doc longer than stored: bound the growth. */
+    if (sift_buf_try_reserve(out, 40 + len) != SIFT_OK)
+        return SIFT_ENOMEM;
+    uint64_t zz = ((uint64_t)ts << 1) ^ (uint64_t)(ts >> 63);
+    sift_buf_put_varint(out, zz);
+    sift_buf_put_varint(out, tid);
+    sift_buf_put_varint(out, ml);
+    sift_buf_append(out, msg, ml);
+    sift_buf_put_varint(out, nf);
+    for (uint64_t i = 0; i < nf; i++) {
+        uint64_t k, vl;
+        if (sift_get_varint(&p, end, &k) != SIFT_OK || k >= seg->n_keys ||
+            sift_get_varint(&p, end, &vl) != SIFT_OK ||
+            vl > (uint64_t)(end - p))
+            return CORRUPT("stored doc field");
+        const struct rkey *key = &seg->keys[k];
+        if (sift_buf_try_reserve(out, 21 + key->name_len + vl) != SIFT_OK)
+            return SIFT_ENOMEM;
+        sift_buf_put_varint(out, key->name_len);
+        sift_buf_append(out, key->name, key->name_len);
+        sift_buf_putc(out, (char)key->type);
+        sift_buf_put_varint(out, vl);
+        sift_buf_append(out, p, vl);
+        p += vl;
+    }
+    if (p != end)
+        return CORRUPT("stored doc trailing bytes");
+    return SIFT_OK;
 }
 
 int
@@ -1193,22 +1505,17 @@ sift_segment_doc(const struct sift_segment *seg, uint32_t doc,
             hi = mid;
     }
     const uint8_t *e = seg->docs + 8 + (size_t)lo * 24;
-    uint32_t first = sift_load_u32(e), clen = sift_load_u32(e + 8);
-    uint32_t rlen = sift_load_u32(e + 12);
+    uint32_t first = sift_load_u32(e), cnt = sift_load_u32(e + 4);
+    uint32_t clen = sift_load_u32(e + 8), rlen = sift_load_u32(e + 12);
     uint64_t off = sift_load_u64(e + 16);
     struct doc_cache *c = cache_get();
     if (c == NULL)
         return SIFT_ENOMEM;
+    int rc;
     if (c->uid != seg->uid || c->block != lo) {
         c->uid = 0;
-        if (c->cap < rlen) {
-            uint8_t *d = sift_try_malloc(rlen);
-            if (d == NULL)
-                return SIFT_ENOMEM;
-            sift_free(c->data);
-            c->data = d;
-            c->cap = rlen;
-        }
+        if (grow(&c->data, &c->cap, rlen) != SIFT_OK)
+            return SIFT_ENOMEM;
         size_t r = seg->ddict != NULL
             ? ZSTD_decompress_usingDDict(c->dctx, c->data, rlen,
                                          seg->docs + off, clen, seg->ddict)
@@ -1216,20 +1523,20 @@ sift_segment_doc(const struct sift_segment *seg, uint32_t doc,
                                   clen);
         if (ZSTD_isError(r) || r != rlen)
             return CORRUPT("doc block does not decompress");
+        c->len = rlen;
+        if ((rc = block_directory(c, cnt)) != SIFT_OK)
+            return rc;
+        c->cnt = cnt;
         c->uid = seg->uid;
         c->block = lo;
-        c->len = rlen;
     }
-    const uint8_t *p = c->data, *end = c->data + c->len;
-    for (uint32_t i = first;; i++) {
-        uint64_t l;
-        if (sift_get_varint(&p, end, &l) != SIFT_OK ||
-            l > (uint64_t)(end - p))
-            return CORRUPT("doc length in block");
-        if (i == doc)
-            return sift_buf_try_append(out, p, l);
-        p += l;
-    }
+    uint32_t k = doc - first;
+    size_t len0 = out->len;
+    rc = doc_rebuild(seg, sift_segment_doc_ts(seg, doc), c->tids[k],
+                     c->data + c->offs[k], c->lens[k], out);
+    if (rc != SIFT_OK)
+        out->len = len0;
+    return rc;
 }
 
 const roaring_bitmap_t *

@@ -2,15 +2,19 @@
  * segment_write.c - the segment builder: collects events, then writes one
  * immutable image (format: segment_fmt.h).
  *
- * Design.  add() encodes the event into one growing doc buffer and indexes
- * it at once: per field an open-addressing hash table maps each distinct
- * term (bytes kept in an arena) to a postings accumulator, a growable
- * uint32 array of insertion doc ids (a term seen once keeps its one id
- * inline, with no allocation).  Keyword fields keep a term id per doc,
- * number fields a double per doc, both indexed by insertion id.
- * finish() sorts docs by (ts, insertion id) - a stable sort - and writes
- * the sections with doc ids remapped to time order; when the docs came in
- * time order (the common case) the remap is the identity and is skipped.
+ * Design.  add() encodes the event in the doc store's stored form (no
+ * timestamp or template id, field names as key ids: segment_fmt.h DOCS)
+ * into one growing buffer and indexes it at once: per field an
+ * open-addressing hash table maps each distinct term (bytes kept in an
+ * arena) to a postings accumulator, a growable uint32 array of insertion
+ * doc ids (a term seen once keeps its one id inline, with no allocation).
+ * Keyword fields keep a term id per doc, number fields a double per doc,
+ * both indexed by insertion id.  finish() sorts docs by (ts, insertion
+ * id) - a stable sort - and writes the sections with doc ids remapped to
+ * time order; when the docs came in time order (the common case) the remap
+ * is the identity and is skipped.  Term dictionaries are written as zstd
+ * chunks of ~16 KiB, doc blocks group their docs by template id before
+ * compression, columns are bit-packed.
  *
  * Invariants: term ids are dense indexes into a field's term array; a
  * postings accumulator holds each insertion id once, ascending.
@@ -72,8 +76,17 @@ struct bfield {
 
 struct bdoc {
     int64_t ts;
-    uint64_t off;       /* into docbuf */
+    uint64_t off;       /* into docbuf (stored form, segment_fmt.h DOCS) */
     uint32_t len;
+    uint32_t tid;       /* template id */
+};
+
+/* A doc store key: a (field name, type) pair named by index in docs. */
+struct bkey {
+    char *name;
+    uint32_t name_len;
+    uint32_t hash;
+    uint8_t type;
 };
 
 struct sift_segment_builder {
@@ -87,6 +100,10 @@ struct sift_segment_builder {
     uint32_t n_fields, fields_cap;
     uint32_t *fslots;   /* field index + 1 */
     uint32_t fslots_mask;
+    struct bkey *keys;  /* doc store keys */
+    uint32_t n_keys, keys_cap;
+    uint32_t *kslots;   /* key index + 1 */
+    uint32_t kslots_mask;
     size_t bytes;       /* approximate heap use */
     /* add() scratch: the field the tokenizer callback feeds. */
     struct bfield *cur;
@@ -98,7 +115,7 @@ sift_segment_opts_init(struct sift_segment_opts *opts)
 {
     memset(opts, 0, sizeof(*opts));
     opts->zstd_level = 3;
-    opts->block_bytes = 64u << 10;
+    opts->block_bytes = 128u << 10;
     opts->max_dict_values = 4096;
 }
 
@@ -168,6 +185,13 @@ sift_segment_builder_reset(struct sift_segment_builder *b)
     sift_free(b->fields);
     sift_free(b->fslots);
     sift_free(b->docs);
+    for (uint32_t i = 0; i < b->n_keys; i++)
+        sift_free(b->keys[i].name);
+    sift_free(b->keys);
+    sift_free(b->kslots);
+    b->keys = NULL;
+    b->kslots = NULL;
+    b->n_keys = b->keys_cap = b->kslots_mask = 0;
     b->fields = NULL;
     b->fslots = NULL;
     b->docs = NULL;
@@ -443,6 +467,74 @@ index_value(struct sift_segment_builder *b, struct bfield *f, uint32_t doc,
     }
 }
 
+/* The doc store key id of (name, type), added when new. */
+static uint32_t
+key_get(struct sift_segment_builder *b, const char *name, size_t len,
+        uint8_t type)
+{
+    uint32_t h = hash32(name, len) ^ type;
+    if (b->kslots != NULL) {
+        for (uint32_t i = h & b->kslots_mask;; i = (i + 1) & b->kslots_mask) {
+            uint32_t s = b->kslots[i];
+            if (s == 0)
+                break;
+            const struct bkey *k = &b->keys[s - 1];
+            if (k->hash == h && k->type == type && k->name_len == len &&
+                memcmp(k->name, name, len) == 0)
+                return s - 1;
+        }
+    }
+    if ((b->n_keys + 1) * 2 > b->kslots_mask) {
+        uint32_t n = b->kslots_mask ? (b->kslots_mask + 1) * 2 : 64;
+        sift_free(b->kslots);
+        b->kslots = sift_xcalloc(n, sizeof(uint32_t));
+        b->kslots_mask = n - 1;
+        for (uint32_t j = 0; j < b->n_keys; j++) {
+            uint32_t i = b->keys[j].hash & b->kslots_mask;
+            while (b->kslots[i] != 0)
+                i = (i + 1) & b->kslots_mask;
+            b->kslots[i] = j + 1;
+        }
+    }
+    if (b->n_keys == b->keys_cap) {
+        b->keys_cap = b->keys_cap ? b->keys_cap * 2 : 16;
+        b->keys = sift_xrealloc(b->keys, b->keys_cap * sizeof(struct bkey));
+    }
+    struct bkey *k = &b->keys[b->n_keys];
+    k->name = sift_xstrndup(name, len);
+    k->name_len = (uint32_t)len;
+    k->hash = h;
+    k->type = type;
+    uint32_t i = h & b->kslots_mask;
+    while (b->kslots[i] != 0)
+        i = (i + 1) & b->kslots_mask;
+    b->kslots[i] = b->n_keys + 1;
+    return b->n_keys++;
+}
+
+/* Appends ev in stored form (no ts, no template id, key ids). */
+static void
+doc_store_encode(struct sift_segment_builder *b, const struct sift_event *ev)
+{
+    struct sift_buf *out = &b->docbuf;
+    size_t need = 20 + ev->msg_len;
+    for (uint32_t i = 0; i < ev->n_fields; i++)
+        need += 15 + ev->fields[i].value_len;
+    sift_buf_reserve(out, need);
+    sift_buf_put_varint(out, ev->msg_len);
+    sift_buf_append(out, ev->msg, ev->msg_len);
+    sift_buf_put_varint(out, ev->n_fields);
+    for (uint32_t i = 0; i < ev->n_fields; i++) {
+        const struct sift_field *f = &ev->fields[i];
+        uint8_t type = f->type >= SIFT_FT_KEYWORD && f->type <= SIFT_FT_NUMBER
+                           ? f->type
+                           : SIFT_FT_KEYWORD;
+        sift_buf_put_varint(out, key_get(b, f->name, f->name_len, type));
+        sift_buf_put_varint(out, f->value_len);
+        sift_buf_append(out, f->value, f->value_len);
+    }
+}
+
 int
 sift_segment_builder_add(struct sift_segment_builder *b,
                          const struct sift_event *ev)
@@ -464,7 +556,8 @@ sift_segment_builder_add(struct sift_segment_builder *b,
     struct bdoc *d = &b->docs[doc];
     d->ts = ev->ts_ns;
     d->off = b->docbuf.len;
-    sift_doc_encode(ev, &b->docbuf);
+    d->tid = ev->template_id;
+    doc_store_encode(b, ev);
     d->len = (uint32_t)(b->docbuf.len - d->off);
     b->n_docs++;
 
@@ -524,9 +617,51 @@ w_section(struct writer *w, uint32_t kind, uint32_t field, size_t start)
     w->n_secs++;
 }
 
+/* Bits needed to hold v (0 for 0). */
+static unsigned
+bits_for(uint64_t v)
+{
+    unsigned w = 0;
+    while (w < 64 && (v >> w) != 0)
+        w++;
+    return w;
+}
+
+/* ORs the w-bit value v in as value number i of the zeroed area p. */
+static void
+pack_put(uint8_t *p, size_t i, unsigned w, uint64_t v)
+{
+    size_t bit = i * w;
+    for (unsigned k = 0; k < w;) {
+        unsigned sh = (unsigned)(bit & 7);
+        unsigned take = 8 - sh < w - k ? 8 - sh : w - k;
+        p[bit >> 3] |= (uint8_t)(((v >> k) & ((1u << take) - 1)) << sh);
+        k += take;
+        bit += take;
+    }
+}
+
+/* Appends n zeroed bytes for n values of w bits; returns their start. */
+static uint8_t *
+pack_area(struct sift_buf *out, size_t n, unsigned w)
+{
+    size_t nbytes = (n * w + 7) / 8;
+    sift_buf_reserve(out, nbytes);
+    uint8_t *p = (uint8_t *)out->data + out->len;
+    memset(p, 0, nbytes);
+    out->len += nbytes;
+    return p;
+}
+
 static void
 write_ts(struct writer *w, const int64_t *ts, uint32_t n)
 {
+    static const uint64_t pow10[19] = {
+        1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull,
+        10000000ull, 100000000ull, 1000000000ull, 10000000000ull,
+        100000000000ull, 1000000000000ull, 10000000000000ull,
+        100000000000000ull, 1000000000000000ull, 10000000000000000ull,
+        100000000000000000ull, 1000000000000000000ull};
     uint32_t nb = (n + SIFT_SEGFMT_TS_BLOCK - 1) / SIFT_SEGFMT_TS_BLOCK;
     size_t start = w_pos(w);
     sift_buf_put_u32(w->out, nb);
@@ -542,35 +677,26 @@ write_ts(struct writer *w, const int64_t *ts, uint32_t n)
                                                         : SIFT_SEGFMT_TS_BLOCK;
         int64_t base = ts[first];
         uint64_t maxd = 0;
+        unsigned e = 18;
         for (uint32_t i = 0; i < cnt; i++) {
             uint64_t dlt = (uint64_t)ts[first + i] - (uint64_t)base;
             if (dlt > maxd)
                 maxd = dlt;
+            while (e > 0 && dlt % pow10[e] != 0)
+                e--;
         }
-        unsigned width = 0;
-        while (width < 64 && (maxd >> width) != 0)
-            width++;
-        uint8_t *e = (uint8_t *)w->out->data + idx + (size_t)blk * 16;
-        sift_store_u64(e, (uint64_t)base);
-        sift_store_u32(e + 8, (uint32_t)(w->out->len - packed));
-        e[12] = (uint8_t)width;
-        size_t nbytes = ((size_t)cnt * width + 7) / 8;
-        sift_buf_reserve(w->out, nbytes);
-        uint8_t *p = (uint8_t *)w->out->data + w->out->len;
-        memset(p, 0, nbytes);
-        size_t bit = 0;
-        for (uint32_t i = 0; i < cnt && width > 0; i++) {
-            uint64_t dlt = (uint64_t)ts[first + i] - (uint64_t)base;
-            for (unsigned k = 0; k < width;) {
-                size_t byte = bit >> 3;
-                unsigned sh = (unsigned)(bit & 7);
-                unsigned take = 8 - sh < width - k ? 8 - sh : width - k;
-                p[byte] |= (uint8_t)(((dlt >> k) & ((1u << take) - 1)) << sh);
-                k += take;
-                bit += take;
-            }
-        }
-        w->out->len += nbytes;
+        if (maxd == 0)
+            e = 0;
+        unsigned width = bits_for(maxd / pow10[e]);
+        uint8_t *ent = (uint8_t *)w->out->data + idx + (size_t)blk * 16;
+        sift_store_u64(ent, (uint64_t)base);
+        sift_store_u32(ent + 8, (uint32_t)(w->out->len - packed));
+        ent[12] = (uint8_t)width;
+        ent[13] = (uint8_t)e;
+        uint8_t *p = pack_area(w->out, cnt, width);
+        for (uint32_t i = 0; i < cnt && width > 0; i++)
+            pack_put(p, i, width,
+                     ((uint64_t)ts[first + i] - (uint64_t)base) / pow10[e]);
     }
     w_section(w, SIFT_SEGSEC_TS, UINT32_MAX, start);
 }
@@ -621,13 +747,46 @@ u32_cmp(const void *x, const void *y)
 }
 
 struct scratch {
-    struct sift_buf blocks;
+    struct sift_buf blocks; /* raw bytes of the open chunk */
     struct sift_buf posts;
-    struct sift_buf bidx;
+    struct sift_buf bidx;   /* chunk index entries */
     struct sift_buf list;
+    struct sift_buf keys;   /* chunk first terms */
+    struct sift_buf frames; /* compressed chunks */
+    ZSTD_CCtx *cctx;
+    int level;
     uint32_t *ids;
     size_t ids_cap;
 };
+
+/* Compresses the open chunk into sc->frames and records it. */
+static int
+chunk_close(struct scratch *sc, uint32_t first_term)
+{
+    if (sc->blocks.len == 0)
+        return SIFT_OK;
+    if (sc->blocks.len > SIFT_SEGFMT_MAX_BLOCK)
+        return SIFT_ELIMIT;
+    size_t bound = ZSTD_compressBound(sc->blocks.len);
+    if (sift_buf_try_reserve(&sc->frames, bound) != SIFT_OK)
+        return SIFT_ENOMEM;
+    size_t z = ZSTD_compressCCtx(sc->cctx, sc->frames.data + sc->frames.len,
+                                 bound, sc->blocks.data, sc->blocks.len,
+                                 sc->level);
+    if (ZSTD_isError(z)) {
+        SIFT_ERROR("segment: zstd: %s", ZSTD_getErrorName(z));
+        return SIFT_EIO;
+    }
+    /* Key and frame offsets are relative here; fixed up by the caller. */
+    sift_buf_put_u32(&sc->bidx, 0);
+    sift_buf_put_u32(&sc->bidx, first_term);
+    sift_buf_put_u32(&sc->bidx, (uint32_t)sc->frames.len);
+    sift_buf_put_u32(&sc->bidx, (uint32_t)z);
+    sift_buf_put_u32(&sc->bidx, (uint32_t)sc->blocks.len);
+    sc->frames.len += z;
+    sift_buf_reset(&sc->blocks);
+    return SIFT_OK;
+}
 
 /*
  * Writes the TERMS section of f; fills rank[term id] = sorted position.
@@ -638,6 +797,7 @@ write_terms(struct writer *w, struct bfield *f, uint32_t field_idx,
             const uint32_t *newid, uint32_t *order, uint32_t *rank,
             struct scratch *sc)
 {
+    int rc;
     struct tsort *ts = sift_try_malloc(((size_t)f->n_terms + 1) *
                                        sizeof(struct tsort));
     if (ts == NULL)
@@ -654,13 +814,22 @@ write_terms(struct writer *w, struct bfield *f, uint32_t field_idx,
     sift_buf_reset(&sc->blocks);
     sift_buf_reset(&sc->posts);
     sift_buf_reset(&sc->bidx);
+    sift_buf_reset(&sc->keys);
+    sift_buf_reset(&sc->frames);
     const struct bterm *prev = NULL;
+    uint32_t chunk_first = 0;
     for (uint32_t r = 0; r < f->n_terms; r++) {
         struct bterm *t = &f->terms[order[r]];
         rank[order[r]] = r;
         uint32_t shared = 0;
-        if (r % SIFT_SEGFMT_TERM_BLOCK == 0) {
-            sift_buf_put_u32(&sc->bidx, (uint32_t)(16 + sc->blocks.len));
+        if (sc->blocks.len >= SIFT_SEGFMT_TERM_CHUNK) {
+            if ((rc = chunk_close(sc, chunk_first)) != SIFT_OK)
+                return rc;
+            chunk_first = r;
+        }
+        if (sc->blocks.len == 0) {
+            sift_buf_put_varint(&sc->keys, t->len);
+            sift_buf_append(&sc->keys, t->s, t->len);
         } else {
             uint32_t m = prev->len < t->len ? prev->len : t->len;
             while (shared < m && prev->s[shared] == t->s[shared])
@@ -694,7 +863,8 @@ write_terms(struct writer *w, struct bfield *f, uint32_t field_idx,
                                                  SIFT_SEGFMT_POST_ONE);
         } else {
             /* Deltas as varints, or a frozen bitmap when that is smaller
-             * (dense or run-heavy postings). */
+             * (dense or run-heavy postings).  Lists are compressed with
+             * the chunk, so they are weighed at about 5/8 of their size. */
             sift_buf_reset(&sc->list);
             for (uint32_t i = 1; i < n; i++)
                 sift_buf_put_varint(&sc->list, ids[i] - ids[i - 1]);
@@ -707,7 +877,8 @@ write_terms(struct writer *w, struct bfield *f, uint32_t field_idx,
                 roaring_bitmap_run_optimize(bm);
                 sz = roaring_bitmap_frozen_size_in_bytes(bm);
             }
-            if (n < LIST_MAX && (bm == NULL || sc->list.len + 2 < sz + 16)) {
+            if (n < LIST_MAX &&
+                (bm == NULL || sc->list.len / 8 * 5 + 2 < sz + 16)) {
                 if (bm != NULL) /* roaring 0.2 crashes on NULL */
                     roaring_bitmap_free(bm);
                 sift_buf_put_varint(&sc->blocks, (uint64_t)ids[0] << 2 |
@@ -732,19 +903,35 @@ write_terms(struct writer *w, struct bfield *f, uint32_t field_idx,
             sift_buf_put_varint(&sc->blocks, sz);
         }
     }
+    if ((rc = chunk_close(sc, chunk_first)) != SIFT_OK)
+        return rc;
     size_t start = w_pos(w);
-    uint32_t nb = (f->n_terms + SIFT_SEGFMT_TERM_BLOCK - 1) /
-                  SIFT_SEGFMT_TERM_BLOCK;
-    size_t bidx_off = 16 + sc->blocks.len;
-    size_t parea = (bidx_off + sc->bidx.len + 31) & ~(size_t)31;
+    uint32_t nc = (uint32_t)(sc->bidx.len / 20);
+    size_t cidx = (16 + sc->keys.len + 3) & ~(size_t)3;
+    size_t frames_at = cidx + sc->bidx.len;
+    size_t parea = (frames_at + sc->frames.len + 31) & ~(size_t)31;
     if (parea + sc->posts.len > UINT32_MAX)
         return SIFT_ELIMIT;
+    /* Fix up the key and frame offsets of the chunk index. */
+    const uint8_t *kp = (const uint8_t *)sc->keys.data;
+    const uint8_t *kend = kp + sc->keys.len;
+    for (uint32_t c = 0; c < nc; c++) {
+        uint8_t *e = (uint8_t *)sc->bidx.data + (size_t)c * 20;
+        sift_store_u32(e, (uint32_t)(16 + (size_t)(kp - (const uint8_t *)
+                                                             sc->keys.data)));
+        sift_store_u32(e + 8, (uint32_t)(frames_at + sift_load_u32(e + 8)));
+        uint64_t kl = 0;
+        (void)sift_get_varint(&kp, kend, &kl);
+        kp += kl;
+    }
     sift_buf_put_u32(w->out, f->n_terms);
-    sift_buf_put_u32(w->out, nb);
-    sift_buf_put_u32(w->out, (uint32_t)bidx_off);
+    sift_buf_put_u32(w->out, nc);
+    sift_buf_put_u32(w->out, (uint32_t)cidx);
     sift_buf_put_u32(w->out, (uint32_t)parea);
-    sift_buf_append(w->out, sc->blocks.data, sc->blocks.len);
+    sift_buf_append(w->out, sc->keys.data, sc->keys.len);
+    w_align(w, 4);
     sift_buf_append(w->out, sc->bidx.data, sc->bidx.len);
+    sift_buf_append(w->out, sc->frames.data, sc->frames.len);
     w_align(w, 32);
     sift_buf_append(w->out, sc->posts.data, sc->posts.len);
     w_section(w, SIFT_SEGSEC_TERMS, field_idx, start);
@@ -758,7 +945,7 @@ write_kwcol(struct writer *w, struct bfield *f, uint32_t field_idx,
 {
     size_t start = w_pos(w);
     uint32_t c = f->n_terms;
-    unsigned width = c < 0xff ? 1 : c < 0xffff ? 2 : 4;
+    unsigned width = bits_for(c);
     sift_buf_put_u32(w->out, c);
     sift_buf_putc(w->out, (char)width);
     sift_buf_append(w->out, "\0\0\0", 3);
@@ -773,39 +960,147 @@ write_kwcol(struct writer *w, struct bfield *f, uint32_t field_idx,
         sift_buf_append(w->out, t->s, t->len);
         sift_buf_putc(w->out, '\0');
     }
-    w_align(w, width);
-    sift_buf_reserve(w->out, (size_t)n * width);
-    uint8_t *p = (uint8_t *)w->out->data + w->out->len;
+    uint8_t *p = pack_area(w->out, n, width);
     for (uint32_t d = 0; d < n; d++) {
         uint32_t old = doc_order ? doc_order[d] : d;
         uint32_t tid = old < f->kw_len ? f->kw[old] : UINT32_MAX;
-        uint32_t ord = tid == UINT32_MAX ? UINT32_MAX : rank[tid];
-        if (width == 1)
-            p[d] = (uint8_t)ord;
-        else if (width == 2) {
-            p[2 * d] = (uint8_t)ord;
-            p[2 * d + 1] = (uint8_t)(ord >> 8);
-        } else
-            sift_store_u32(p + 4 * (size_t)d, ord);
+        pack_put(p, d, width, tid == UINT32_MAX ? c : rank[tid]);
     }
-    w->out->len += (size_t)n * width;
     w_section(w, SIFT_SEGSEC_KWCOL, field_idx, start);
 }
 
-static void
+static int
+dbl_cmp(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* Index of v in the sorted distinct array d[0..c). */
+static uint32_t
+dbl_find(const double *d, uint32_t c, double v)
+{
+    uint32_t lo = 0, hi = c;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (d[mid] < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int
 write_numcol(struct writer *w, struct bfield *f, uint32_t field_idx,
              const uint32_t *doc_order, uint32_t n)
 {
     size_t start = w_pos(w);
-    sift_buf_reserve(w->out, (size_t)n * 8);
-    for (uint32_t d = 0; d < n; d++) {
-        uint32_t old = doc_order ? doc_order[d] : d;
-        double v = old < f->num_len ? f->num[old] : NAN;
-        uint64_t bits;
-        memcpy(&bits, &v, 8);
-        sift_buf_put_u64(w->out, bits);
+    /* Distinct values (a sorted copy), for the dictionary mode. */
+    double *d = sift_try_malloc(((size_t)f->num_len + 1) * sizeof(double));
+    if (d == NULL)
+        return SIFT_ENOMEM;
+    uint32_t c = 0;
+    for (uint32_t i = 0; i < f->num_len && i < n; i++)
+        if (!isnan(f->num[i]))
+            d[c++] = f->num[i];
+    qsort(d, c, sizeof(double), dbl_cmp);
+    uint32_t u = 0;
+    for (uint32_t i = 0; i < c; i++)
+        if (u == 0 || d[i] != d[u - 1])
+            d[u++] = d[i];
+    c = u;
+    unsigned width = bits_for(c);
+    size_t dict_bytes = 8 + 8 + (size_t)c * 8 + ((size_t)n * width + 7) / 8;
+    if (c > 0 && c <= SIFT_SEGFMT_NUM_DICT_MAX &&
+        dict_bytes < (size_t)n * 8) {
+        sift_buf_append(w->out, "\1\0\0\0\0\0\0\0", 8);
+        sift_buf_put_u32(w->out, c);
+        sift_buf_putc(w->out, (char)width);
+        sift_buf_append(w->out, "\0\0\0", 3);
+        for (uint32_t i = 0; i < c; i++) {
+            uint64_t bits;
+            memcpy(&bits, &d[i], 8);
+            sift_buf_put_u64(w->out, bits);
+        }
+        uint8_t *p = pack_area(w->out, n, width);
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t old = doc_order ? doc_order[i] : i;
+            double v = old < f->num_len ? f->num[old] : NAN;
+            pack_put(p, i, width, isnan(v) ? c : dbl_find(d, c, v));
+        }
+    } else {
+        sift_buf_append(w->out, "\0\0\0\0\0\0\0\0", 8);
+        sift_buf_reserve(w->out, (size_t)n * 8);
+        for (uint32_t i = 0; i < n; i++) {
+            uint32_t old = doc_order ? doc_order[i] : i;
+            double v = old < f->num_len ? f->num[old] : NAN;
+            uint64_t bits;
+            memcpy(&bits, &v, 8);
+            sift_buf_put_u64(w->out, bits);
+        }
     }
+    sift_free(d);
     w_section(w, SIFT_SEGSEC_NUMCOL, field_idx, start);
+    return SIFT_OK;
+}
+
+static void
+write_dockeys(struct writer *w, const struct sift_segment_builder *b)
+{
+    size_t start = w_pos(w);
+    sift_buf_put_varint(w->out, b->n_keys);
+    for (uint32_t i = 0; i < b->n_keys; i++) {
+        const struct bkey *k = &b->keys[i];
+        sift_buf_put_varint(w->out, k->name_len);
+        sift_buf_append(w->out, k->name, k->name_len);
+        sift_buf_putc(w->out, (char)k->type);
+    }
+    w_section(w, SIFT_SEGSEC_DOCKEYS, UINT32_MAX, start);
+}
+
+struct tidsort {
+    uint32_t tid;
+    uint32_t i;
+};
+
+static int
+tidsort_cmp(const void *x, const void *y)
+{
+    const struct tidsort *a = x, *b = y;
+    if (a->tid != b->tid)
+        return a->tid < b->tid ? -1 : 1;
+    return a->i < b->i ? -1 : a->i > b->i;
+}
+
+/* Appends the raw block of docs [first, end) (in doc id order) to raw. */
+static int
+block_raw(const struct sift_segment_builder *b, const uint32_t *doc_order,
+          uint32_t first, uint32_t end, struct tidsort *tmp,
+          struct sift_buf *raw)
+{
+    uint32_t cnt = end - first;
+    int grouped = 1;
+    for (uint32_t i = 0; i < cnt; i++) {
+        uint32_t old = doc_order ? doc_order[first + i] : first + i;
+        const struct bdoc *doc = &b->docs[old];
+        sift_buf_put_varint(raw, doc->tid);
+        sift_buf_put_varint(raw, doc->len);
+        tmp[i].tid = doc->tid;
+        tmp[i].i = i; /* the reader breaks ties by block position */
+        if (i > 0 && tmp[i].tid < tmp[i - 1].tid)
+            grouped = 0;
+    }
+    if (!grouped)
+        qsort(tmp, cnt, sizeof(*tmp), tidsort_cmp);
+    for (uint32_t i = 0; i < cnt; i++) {
+        uint32_t pos = first + tmp[i].i;
+        const struct bdoc *doc = &b->docs[doc_order ? doc_order[pos] : pos];
+        if (sift_buf_try_append(raw, b->docbuf.data + doc->off, doc->len) !=
+            SIFT_OK)
+            return SIFT_ENOMEM;
+    }
+    return SIFT_OK;
 }
 
 static int
@@ -817,6 +1112,7 @@ write_docs(struct writer *w, struct sift_segment_builder *b,
     ZSTD_CDict *cdict = NULL;
     struct sift_buf raw = SIFT_BUF_INIT, frames = SIFT_BUF_INIT,
                     idx = SIFT_BUF_INIT;
+    struct tidsort *tmp = NULL;
     if (cctx == NULL)
         return SIFT_ENOMEM;
     if (b->opts.zstd_dict != NULL) {
@@ -827,42 +1123,51 @@ write_docs(struct writer *w, struct sift_segment_builder *b,
             goto out;
         }
     }
-    uint32_t n_blocks = 0, first = 0;
-    for (uint32_t d = 0; d <= b->n_docs; d++) {
-        if (d == b->n_docs || raw.len >= b->opts.block_bytes) {
-            if (d == first)
-                break;
-            size_t bound = ZSTD_compressBound(raw.len);
-            if (sift_buf_try_reserve(&frames, bound) != SIFT_OK) {
-                rc = SIFT_ENOMEM;
-                goto out;
-            }
-            size_t z = cdict != NULL
-                ? ZSTD_compress_usingCDict(cctx, frames.data + frames.len,
-                                           bound, raw.data, raw.len, cdict)
-                : ZSTD_compressCCtx(cctx, frames.data + frames.len, bound,
-                                    raw.data, raw.len, b->opts.zstd_level);
-            if (ZSTD_isError(z)) {
-                SIFT_ERROR("segment: zstd: %s", ZSTD_getErrorName(z));
-                rc = SIFT_EIO;
-                goto out;
-            }
-            sift_buf_put_u32(&idx, first);
-            sift_buf_put_u32(&idx, d - first);
-            sift_buf_put_u32(&idx, (uint32_t)z);
-            sift_buf_put_u32(&idx, (uint32_t)raw.len);
-            sift_buf_put_u64(&idx, frames.len); /* fixed up below */
-            frames.len += z;
-            n_blocks++;
-            first = d;
-            sift_buf_reset(&raw);
-            if (d == b->n_docs)
-                break;
+    tmp = sift_try_malloc(((size_t)b->n_docs + 1) * sizeof(*tmp));
+    if (tmp == NULL) {
+        rc = SIFT_ENOMEM;
+        goto out;
+    }
+    uint32_t n_blocks = 0;
+    for (uint32_t first = 0; first < b->n_docs;) {
+        /* Docs up to block_bytes of stored text. */
+        uint32_t end = first;
+        size_t bytes = 0;
+        while (end < b->n_docs && bytes < b->opts.block_bytes) {
+            uint32_t old = doc_order ? doc_order[end] : end;
+            bytes += b->docs[old].len + 10;
+            end++;
         }
-        uint32_t old = doc_order ? doc_order[d] : d;
-        const struct bdoc *doc = &b->docs[old];
-        sift_buf_put_varint(&raw, doc->len);
-        sift_buf_append(&raw, b->docbuf.data + doc->off, doc->len);
+        sift_buf_reset(&raw);
+        if ((rc = block_raw(b, doc_order, first, end, tmp, &raw)) != SIFT_OK)
+            goto out;
+        if (raw.len > SIFT_SEGFMT_MAX_BLOCK) {
+            rc = SIFT_ELIMIT;
+            goto out;
+        }
+        size_t bound = ZSTD_compressBound(raw.len);
+        if (sift_buf_try_reserve(&frames, bound) != SIFT_OK) {
+            rc = SIFT_ENOMEM;
+            goto out;
+        }
+        size_t z = cdict != NULL
+            ? ZSTD_compress_usingCDict(cctx, frames.data + frames.len,
+                                       bound, raw.data, raw.len, cdict)
+            : ZSTD_compressCCtx(cctx, frames.data + frames.len, bound,
+                                raw.data, raw.len, b->opts.zstd_level);
+        if (ZSTD_isError(z)) {
+            SIFT_ERROR("segment: zstd: %s", ZSTD_getErrorName(z));
+            rc = SIFT_EIO;
+            goto out;
+        }
+        sift_buf_put_u32(&idx, first);
+        sift_buf_put_u32(&idx, end - first);
+        sift_buf_put_u32(&idx, (uint32_t)z);
+        sift_buf_put_u32(&idx, (uint32_t)raw.len);
+        sift_buf_put_u64(&idx, frames.len); /* fixed up below */
+        frames.len += z;
+        n_blocks++;
+        first = end;
     }
     size_t start = w_pos(w);
     size_t hdr = 8 + (size_t)n_blocks * 24;
@@ -876,6 +1181,7 @@ write_docs(struct writer *w, struct sift_segment_builder *b,
     sift_buf_append(w->out, frames.data, frames.len);
     w_section(w, SIFT_SEGSEC_DOCS, UINT32_MAX, start);
 out:
+    sift_free(tmp);
     ZSTD_freeCDict(cdict);
     ZSTD_freeCCtx(cctx);
     sift_buf_cleanup(&raw);
@@ -883,7 +1189,6 @@ out:
     sift_buf_cleanup(&idx);
     return rc;
 }
-
 
 /* Field flags as stored in the image. */
 static unsigned
@@ -953,6 +1258,10 @@ sift_segment_builder_finish(struct sift_segment_builder *b,
 
     memset(&sc, 0, sizeof(sc));
     memset(&w, 0, sizeof(w));
+    sc.level = b->opts.zstd_level;
+    sc.cctx = ZSTD_createCCtx();
+    if (sc.cctx == NULL)
+        return SIFT_ENOMEM;
     w.out = out;
     w.base = out->len;
 
@@ -1050,10 +1359,13 @@ sift_segment_builder_finish(struct sift_segment_builder *b,
         }
         if (fl & SIFT_SEGF_NUMBER) {
             w_align(&w, 32);
-            write_numcol(&w, f, i, doc_order, n);
+            if ((rc = write_numcol(&w, f, i, doc_order, n)) != SIFT_OK)
+                goto out;
         }
     }
 
+    w_align(&w, 32);
+    write_dockeys(&w, b);
     w_align(&w, 32);
     if ((rc = write_docs(&w, b, doc_order)) != SIFT_OK)
         goto out;
@@ -1093,6 +1405,9 @@ out:
     sift_buf_cleanup(&sc.posts);
     sift_buf_cleanup(&sc.bidx);
     sift_buf_cleanup(&sc.list);
+    sift_buf_cleanup(&sc.keys);
+    sift_buf_cleanup(&sc.frames);
+    ZSTD_freeCCtx(sc.cctx);
     sift_buf_cleanup(&w.secs);
     return rc;
 }

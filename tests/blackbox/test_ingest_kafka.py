@@ -6,9 +6,8 @@ import json
 
 import pytest
 
-from ingest_helpers import KafkaMock, needs_sources, wait_total, write_config
+from ingest_helpers import KafkaMock, wait_total, write_config
 
-pytestmark = needs_sources
 
 
 @pytest.fixture
@@ -28,8 +27,9 @@ def config(tmp_path, kafka):
     return write_config(tmp_path / "siftd.conf", {
         "kafka": {"brokers": kafka.bootstrap, "topics": "^logs-.*",
                   "group": "sift-bb",
-                  "properties": "topic.metadata.refresh.interval.ms=1000"},
-        "store": {"refresh_ms": 200},
+                  "properties": "topic.metadata.refresh.interval.ms=1000,"
+                                "session.timeout.ms=6000,heartbeat.interval.ms=1000"},
+        "store": {"refresh": "200ms"},
     })
 
 

@@ -6,9 +6,8 @@ import time
 
 import pytest
 
-from ingest_helpers import RedisServer, needs_sources, wait_total, write_config
+from ingest_helpers import RedisServer, wait_total, write_config
 
-pytestmark = needs_sources
 
 
 @pytest.fixture
@@ -23,7 +22,7 @@ def config(tmp_path, redis_srv):
         "redis": {"address": redis_srv.address, "streams": "logs:stream",
                   "lists": "logs:syslog", "group": "sift",
                   "consumer": "bb1", "field": "message"},
-        "store": {"refresh_ms": 200},
+        "store": {"refresh": "200ms"},
     })
 
 

@@ -10,10 +10,9 @@ import time
 
 import pytest
 
-from ingest_helpers import (KafkaMock, RedisServer, free_port, needs_sources,
+from ingest_helpers import (KafkaMock, RedisServer, free_port,
                             wait_total, write_config)
 
-pytestmark = needs_sources
 
 RSYSLOG_CONF = """
 global(workDirectory="{work}")
@@ -57,7 +56,7 @@ def test_rsyslog_to_kafka_and_redis_is_searchable(tmp_path, siftd_factory):
                       "group": "sift-rs"},
             "redis": {"address": redis_srv.address, "lists": "logs:syslog",
                       "consumer": "rs1"},
-            "store": {"refresh_ms": 200},
+            "store": {"refresh": "200ms"},
         })
         s = siftd_factory(config=cfg).start()
         deadline = time.monotonic() + 10

@@ -88,6 +88,14 @@ def test_ingest_rejects_wrong_content_type_and_empty_body(siftd_factory):
     r = s.post("/api/v1/ingest", data=b"x", headers={"Content-Type": "image/png"})
     assert r.status_code == 415
     assert r.json()["error"]["type"] == "unsupported_media_type"
+    # curl --data without -H sends form-urlencoded: taken as lines (auto).
+    r = s.post("/api/v1/ingest", data=b'{"message":"curl default type"}\nplain line two\n',
+               headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 2
+    r = s.post("/api/v1/ingest", data=b"x", headers={"Content-Type": "image/png"})
+    assert r.status_code == 415
+    assert r.json()["error"]["type"] == "unsupported_media_type"
     r = s.post("/api/v1/ingest", data=b"", headers={"Content-Type": "application/x-ndjson"})
     assert r.status_code == 400
     assert r.json()["error"]["type"] == "empty_body"

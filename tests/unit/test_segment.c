@@ -170,6 +170,15 @@ test_segment_roundtrip_small(void **state)
         assert_memory_equal(ev.msg, src->msg, src->msg_len);
         assert_int_equal(ev.n_fields, src->n_fields);
         assert_int_equal(ev.template_id, src->template_id);
+        for (uint32_t k = 0; k < ev.n_fields; k++) {
+            const struct sift_field *g = &ev.fields[k], *w = &src->fields[k];
+            assert_int_equal(g->name_len, w->name_len);
+            assert_memory_equal(g->name, w->name, w->name_len);
+            assert_int_equal(g->value_len, w->value_len);
+            assert_memory_equal(g->value, w->value, w->value_len);
+            assert_int_equal(g->type, w->type);
+        }
+        sift_arena_reset(a);
     }
     assert_int_equal(sift_segment_doc(seg, 6, &buf), SIFT_EINVAL);
 
@@ -591,6 +600,138 @@ test_segment_type_overrides(void **state)
     sift_buf_cleanup(&img);
 }
 
+/* Timestamps of ms and s precision (scaled blocks) and of ns precision
+ * round-trip exactly; numbers use a dictionary or plain doubles. */
+static void
+test_segment_ts_scale_and_number_modes(void **state)
+{
+    (void)state;
+    enum { N = 1000 };
+    struct tev *evs = sift_xcalloc(N, sizeof(*evs));
+    char (*stat)[24] = sift_xcalloc(N, 24);
+    char (*lat)[24] = sift_xcalloc(N, 24);
+    int64_t ts = 1700000000000000000;
+    for (uint32_t i = 0; i < N; i++) {
+        /* Blocks of 128: ms steps, then s steps, then ns steps. */
+        ts += i < 300 ? (int64_t)(i % 7) * 1000000
+            : i < 600 ? (int64_t)(i % 3) * 1000000000
+                      : (int64_t)(i % 5) * 13 + 1;
+        snprintf(stat[i], 24, "%u", 200 + (i % 4) * 100);
+        snprintf(lat[i], 24, "%u.%03u", i, i % 1000);
+        tev_init(&evs[i], ts, "req", NULL, stat[i], NULL, 0);
+        evs[i].f[1] = (struct sift_field){"latency", lat[i], 7,
+                                          (uint32_t)strlen(lat[i]),
+                                          SIFT_FT_NUMBER};
+        evs[i].ev.n_fields = i % 10 == 9 ? 1 : 2; /* some lack latency */
+    }
+    struct sift_segment_opts opts;
+    sift_segment_opts_init(&opts);
+    struct sift_buf img = SIFT_BUF_INIT;
+    struct sift_segment *seg = build_open(&opts, evs, N, &img);
+    int sf = sift_segment_field_find(seg, "status", 6);
+    int lf = sift_segment_field_find(seg, "latency", 7);
+    assert_true(sf >= 0 && lf >= 0);
+    for (uint32_t d = 0; d < N; d++) {
+        assert_int_equal(sift_segment_doc_ts(seg, d), evs[d].ev.ts_ns);
+        double v;
+        assert_int_equal(sift_segment_number(seg, (uint32_t)sf, d, &v),
+                         SIFT_OK);
+        assert_true(v == strtod(stat[d], NULL));
+        int rc = sift_segment_number(seg, (uint32_t)lf, d, &v);
+        if (d % 10 == 9) {
+            assert_int_equal(rc, SIFT_ENOTFOUND);
+        } else {
+            assert_int_equal(rc, SIFT_OK);
+            assert_true(v == strtod(lat[d], NULL));
+        }
+    }
+    for (uint32_t q = 0; q < N; q += 37) {
+        uint32_t want = 0;
+        while (evs[want].ev.ts_ns < evs[q].ev.ts_ns)
+            want++;
+        assert_int_equal(sift_segment_ts_lower_bound(seg, evs[q].ev.ts_ns),
+                         want);
+    }
+    sift_segment_unref(seg);
+    sift_buf_cleanup(&img);
+    sift_free(evs);
+    sift_free(stat);
+    sift_free(lat);
+}
+
+struct nested {
+    struct sift_segment *seg;
+    uint32_t field;
+    uint32_t terms, hits;
+};
+
+/* Looks every term up from inside the term iteration. */
+static int
+nested_cb(const char *term, size_t len, void *arg)
+{
+    struct nested *n = arg;
+    roaring_bitmap_t *bm = NULL;
+    assert_int_equal(sift_segment_postings(n->seg, n->field, term, len, &bm),
+                     SIFT_OK);
+    assert_non_null(bm);
+    n->hits += (uint32_t)roaring_bitmap_get_cardinality(bm);
+    roaring_bitmap_free(bm);
+    n->terms++;
+    return 0;
+}
+
+/* Many term chunks: terms() may call postings() from its callback. */
+static void
+test_segment_terms_chunks_nested_lookup(void **state)
+{
+    (void)state;
+    enum { N = 6000 };
+    struct tev *evs = sift_xcalloc(N, sizeof(*evs));
+    char (*msgs)[48] = sift_xcalloc(N, 48);
+    for (uint32_t i = 0; i < N; i++) {
+        snprintf(msgs[i], 48, "id%05u grp%u common", i, i % 13);
+        tev_init(&evs[i], i, msgs[i], NULL, NULL, NULL, 0);
+    }
+    struct sift_segment_opts opts;
+    sift_segment_opts_init(&opts);
+    struct sift_buf img = SIFT_BUF_INIT;
+    struct sift_segment *seg = build_open(&opts, evs, N, &img);
+    int mf = sift_segment_field_find(seg, "message", 7);
+    struct nested n = {seg, (uint32_t)mf, 0, 0};
+    assert_int_equal(sift_segment_terms(seg, (uint32_t)mf, NULL, 0, nested_cb,
+                                        &n),
+                     SIFT_OK);
+    assert_int_equal(n.terms, N + 13 + 1);
+    assert_int_equal(n.hits, 3 * N);
+    assert_int_equal(post_mask(seg, "message", "id00063"), 1ull << 63);
+    sift_segment_unref(seg);
+    sift_buf_cleanup(&img);
+    sift_free(evs);
+    sift_free(msgs);
+}
+
+/* A version-1 image (or any other version) is refused cleanly. */
+static void
+test_segment_rejects_other_versions(void **state)
+{
+    (void)state;
+    struct sift_buf img = SIFT_BUF_INIT;
+    small_image(&img);
+    static const uint32_t versions[] = {0, 1, 3, 0xffffffffu};
+    for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
+        uint8_t *copy = sift_xmalloc(img.len);
+        memcpy(copy, img.data, img.len);
+        sift_store_u32(copy + 8, versions[i]);
+        sift_store_u32(copy + img.len - 32 + 12, versions[i]);
+        sift__segment_reseal(copy, img.len);
+        struct sift_segment *seg = NULL;
+        assert_int_equal(sift_segment_open_mem(copy, img.len, &seg),
+                         SIFT_ECORRUPT);
+        assert_null(seg);
+    }
+    sift_buf_cleanup(&img);
+}
+
 int
 main(void)
 {
@@ -604,6 +745,9 @@ main(void)
         cmocka_unit_test(test_segment_open_file_mmap),
         cmocka_unit_test(test_segment_open_alloc_failures),
         cmocka_unit_test(test_segment_type_overrides),
+        cmocka_unit_test(test_segment_ts_scale_and_number_modes),
+        cmocka_unit_test(test_segment_terms_chunks_nested_lookup),
+        cmocka_unit_test(test_segment_rejects_other_versions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,81 @@
+/*
+ * grafana.h - the Grafana JSON datasource API (plugin simpod-json-datasource,
+ * and the legacy SimpleJSON plugin), mounted under /grafana.
+ *
+ * The datasource URL is http://HOST:PORT/grafana.  Routes:
+ *   GET  /grafana, /grafana/          health check ("Save & test"): 200
+ *   POST /grafana/metrics             metrics with payload descriptions
+ *   POST /grafana/metric-payload-options  fields (payload "by"/"field") or
+ *                                     the values of a field
+ *   POST /grafana/query               frames per target (logs, count,
+ *                                     terms, stats, patterns, alerts)
+ *   POST /grafana/variable            values of a field (__text/__value)
+ *   POST /grafana/tag-keys            fields, for ad-hoc filters
+ *   POST /grafana/tag-values          values of a field
+ *   POST /grafana/search              legacy: metric names
+ *   POST /grafana/annotations         legacy: alerts as annotations
+ * Errors are 400 (bad request or query), 503 (overloaded) or 500 with
+ * {"message":…,"error":{"code":…,"message":…}}.  docs/grafana.md is the
+ * user documentation; docs/internals/grafana.md the design.
+ *
+ * Loop thread for everything here; queries run on the worker pool over a
+ * store snapshot.
+ */
+#ifndef SIFT_GRAFANA_H
+#define SIFT_GRAFANA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sift_alert;
+struct sift_buf;
+struct sift_config;
+struct sift_http;
+struct sift_pool;
+struct sift_store;
+
+/**
+ * Registers the /grafana routes (role reader).  Borrows every argument
+ * until sift_grafana_shutdown(); cfg is re-read on every request (limits:
+ * query.max_hits, default_hits, max_query_bytes, max_expansion,
+ * query_timeout_ms, max_concurrent_queries).  Returns SIFT_OK.  Loop
+ * thread, at start-up, once.
+ */
+int sift_grafana_register(struct sift_http *http, struct sift_store *store,
+                          struct sift_pool *pool,
+                          const struct sift_config *cfg);
+
+/** Frees the API state.  Requests in flight are answered first by the
+ * pool's done callbacks (stop the pool before calling this).  Loop thread. */
+void sift_grafana_shutdown(void);
+
+/**
+ * Lists alerts overlapping [from_ns, to_ns): copies at most max of them
+ * into out and returns how many were copied (newest first is fine; Grafana
+ * sorts).  Loop thread; must not block.
+ */
+typedef size_t (*sift_grafana_alerts_cb)(void *arg, int64_t from_ns,
+                                         int64_t to_ns, struct sift_alert *out,
+                                         size_t max);
+
+/**
+ * Wires the alert source for the "alerts" metric and /grafana/annotations
+ * (e.g. the alerts index).  Until this is called those answer an empty
+ * table.  arg is borrowed until sift_grafana_shutdown().  Loop thread.
+ */
+void sift_grafana_set_alerts_source(sift_grafana_alerts_cb cb, void *arg);
+
+/**
+ * Appends the text of template id to out ("user <*> logged in").  Returns
+ * SIFT_OK or SIFT_ENOTFOUND.  Loop thread (the drain miner lives there).
+ */
+typedef int (*sift_grafana_template_cb)(void *arg, uint32_t id,
+                                        struct sift_buf *out);
+
+/**
+ * Wires template texts for the "patterns" metric (e.g. sift_drain_get()).
+ * Until then the pattern column shows an example message.  Loop thread.
+ */
+void sift_grafana_set_template_source(sift_grafana_template_cb cb, void *arg);
+
+#endif /* SIFT_GRAFANA_H */

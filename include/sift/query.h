@@ -1,0 +1,214 @@
+/*
+ * query.h - the query engine: query strings, search, aggregations, and the
+ * HTTP handlers that expose them.
+ *
+ * A query string (docs/query-language.md) is parsed once into an immutable
+ * struct sift_query (the AST plus compiled regexes and pre-tokenized
+ * words).  It is then evaluated against any number of immutable segments,
+ * on any thread, concurrently: evaluation never modifies the query.
+ *
+ * Search and the aggregations are synchronous functions over an array of
+ * segments (a snapshot, or segments a test built); the HTTP layer runs them
+ * on a worker and replies on the loop.  Every limit breach is reported
+ * through struct sift_query_error with the HTTP status to answer and an
+ * error type, so the caller never has to guess.
+ */
+#ifndef SIFT_QUERY_H
+#define SIFT_QUERY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sift/buf.h"
+
+struct sift_config;
+struct sift_http;
+struct sift_loop;
+struct sift_pool;
+struct sift_segment;
+struct sift_store;
+struct sift_query;
+
+/* ---- errors ---- */
+
+/*
+ * An error for the client.  type is a static string ("query_parse",
+ * "too_many_terms", "query_too_long", "invalid_regex", "bad_request",
+ * "too_many_hits", "timeout", "internal"); position is the byte offset in
+ * the query string it refers to, or -1; status is the HTTP status (400,
+ * 503, 500).
+ */
+struct sift_query_error {
+    const char *type;
+    char reason[200];
+    int32_t position;
+    int status;
+};
+
+/* ---- parsing ---- */
+
+struct sift_query_limits {
+    size_t max_query_bytes;  /* 0 = unlimited */
+    uint64_t max_expansion;  /* terms one prefix/wildcard/regex may match */
+};
+
+/**
+ * Parses s[0..len) (need not be NUL-terminated).  An empty or blank query
+ * matches every doc.  lim may be NULL (no limits).  On success *out is an
+ * owned query (release with sift_query_free()); on failure err is filled
+ * (type "query_parse", "query_too_long" or "invalid_regex", with position)
+ * and SIFT_EPARSE or SIFT_ELIMIT is returned.  Pure; any thread.
+ */
+int sift_query_parse(const char *s, size_t len,
+                     const struct sift_query_limits *lim,
+                     struct sift_query **out, struct sift_query_error *err);
+
+/** Releases a parsed query.  NULL is fine. */
+void sift_query_free(struct sift_query *q);
+
+/**
+ * Appends a canonical S-expression of the AST to out, e.g.
+ * (and (term message "foo") (not (range status [500 *]))).  For tests,
+ * logs and debugging; the format is documented in docs/internals/query.md.
+ */
+void sift_query_dump(const struct sift_query *q, struct sift_buf *out);
+
+/**
+ * Parses a time bound: RFC 3339 ("2024-05-01T10:00:00Z", fractional seconds
+ * and offsets allowed), epoch milliseconds ("1714557600000"), "now", or
+ * now±N with unit s, m, h, d or w ("now-15m").  now_ns is "now".  Returns
+ * SIFT_OK with *out_ns, or SIFT_EINVAL.
+ */
+int sift_query_time_parse(const char *s, int64_t now_ns, int64_t *out_ns);
+
+/** Writes ts_ns as RFC 3339 UTC with 9 fractional digits into out. */
+void sift_query_format_time(int64_t ts_ns, struct sift_buf *out);
+
+/* ---- search ---- */
+
+#define SIFT_TIME_MIN INT64_MIN
+#define SIFT_TIME_MAX INT64_MAX
+
+struct sift_search_opts {
+    int64_t from_ns;          /* inclusive; SIFT_TIME_MIN = open */
+    int64_t to_ns;            /* exclusive; SIFT_TIME_MAX = open */
+    uint32_t limit;           /* hits per page; 0 = count only */
+    int oldest_first;         /* default newest first */
+    const char *cursor;       /* from a previous page (NUL-terminated) */
+    int64_t deadline_mono_ns; /* sift_clock_mono_ns() deadline; 0 = none */
+    uint64_t max_expansion;   /* 0 = unlimited */
+    /* Returned fields: comma list (NULL = all).  "message" is always in. */
+    const char *fields;
+    int ndjson;               /* hits as one object per line, no array */
+};
+
+/** Fills opts with defaults: open range, limit 100, newest first. */
+void sift_search_opts_init(struct sift_search_opts *opts);
+
+struct sift_search_result {
+    struct sift_buf hits;    /* JSON array of the hits "[{…},…]", or NDJSON */
+    uint32_t n_hits;
+    uint64_t total;          /* matches in the time range */
+    int total_is_lower_bound;/* a timeout cut the count short */
+    int timed_out;
+    char cursor[96];         /* "" when there is no next page */
+};
+
+void sift_search_result_init(struct sift_search_result *res);
+void sift_search_result_cleanup(struct sift_search_result *res);
+
+/**
+ * Runs q over segs[0..n) (borrowed; in any order) and fills res.  Hits
+ * are ordered by (time, content hash) newest (or oldest) first, the same
+ * order for the same data however it is split into segments.  Deleted docs
+ * never match.  A timeout (deadline_mono_ns) is not an error: the result
+ * is partial and says so.  Returns SIFT_OK, or a negative code with err
+ * filled (bad cursor, expansion limit, corrupt segment, no memory).  Any
+ * thread.
+ */
+int sift_search_exec(struct sift_segment *const *segs, size_t n,
+                     const struct sift_query *q,
+                     const struct sift_search_opts *opts,
+                     struct sift_search_result *res,
+                     struct sift_query_error *err);
+
+/**
+ * Appends the full JSON reply of a search ({"hits":…,"total":…,"cursor":…,
+ * "took_ms":N,"timed_out":false}) to out.
+ */
+void sift_search_result_json(const struct sift_search_result *res,
+                             int64_t took_ms, struct sift_buf *out);
+
+/* ---- aggregations (agg.c) ---- */
+
+struct sift_agg_opts {
+    int64_t from_ns, to_ns;   /* as in sift_search_opts */
+    int64_t deadline_mono_ns;
+    uint64_t max_expansion;
+    const char *field;        /* terms / stats / histogram split ("by") */
+    uint32_t size;            /* terms: buckets; histogram: series kept */
+    int64_t interval_ms;      /* histogram; 0 = auto */
+};
+
+void sift_agg_opts_init(struct sift_agg_opts *opts);
+
+/**
+ * Date histogram of q's matches: {"interval_ms":N,"buckets":[{"key":ms,
+ * "time":"…","count":N[,"by":{"v":n,…}]},…]} with empty buckets filled.
+ * With opts->field, counts are split by that keyword field; the size
+ * most frequent values are kept, the rest summed under "_other".
+ * Appends JSON to out.  Returns SIFT_OK or a code with err.  Any thread.
+ */
+int sift_agg_histogram(struct sift_segment *const *segs, size_t n,
+                       const struct sift_query *q,
+                       const struct sift_agg_opts *opts, struct sift_buf *out,
+                       struct sift_query_error *err);
+
+/**
+ * Top opts->size terms of opts->field among q's matches:
+ * {"field":"f","buckets":[{"key":"v","count":N},…],"other":N,"missing":N}.
+ */
+int sift_agg_terms(struct sift_segment *const *segs, size_t n,
+                   const struct sift_query *q, const struct sift_agg_opts *opts,
+                   struct sift_buf *out, struct sift_query_error *err);
+
+/**
+ * Numeric stats of opts->field among q's matches: {"field":"f","count":N,
+ * "min":x,"max":x,"sum":x,"avg":x,"p50":x,"p90":x,"p99":x,
+ * "percentiles_exact":true}.  Percentiles are exact up to 1,000,000 values
+ * and from a uniform reservoir sample beyond.
+ */
+int sift_agg_stats(struct sift_segment *const *segs, size_t n,
+                   const struct sift_query *q, const struct sift_agg_opts *opts,
+                   struct sift_buf *out, struct sift_query_error *err);
+
+/**
+ * The fields present in segs: {"fields":[{"name":"f","text":bool,
+ * "keyword":bool,"number":bool,"cardinality":N},…]} sorted by name.
+ * cardinality is approximate (the largest per-segment term count).
+ */
+void sift_agg_fields(struct sift_segment *const *segs, size_t n,
+                     struct sift_buf *out);
+
+/* ---- HTTP API (src/api/search.c) ---- */
+
+/**
+ * Registers /api/v1/search (GET, POST), /api/v1/export, /api/v1/histogram,
+ * /api/v1/terms, /api/v1/stats, /api/v1/fields and /api/v1/tail on http,
+ * and a refresh hook on store for the live tail.  Borrows every argument
+ * for the server's lifetime; cfg is re-read on every request.  Returns
+ * SIFT_OK.  loop carries the export back-pressure timer.  Loop thread,
+ * at start-up.
+ */
+int sift_search_api_register(struct sift_http *http, struct sift_store *store,
+                             struct sift_pool *pool, struct sift_loop *loop,
+                             const struct sift_config *cfg);
+
+/**
+ * Ends live tails and paused exports, unhooks the store, and frees the API
+ * state once the queries still on workers have replied.  Call before the
+ * pool, the store and the HTTP server are stopped.  Loop thread.
+ */
+void sift_search_api_shutdown(void);
+
+#endif /* SIFT_QUERY_H */

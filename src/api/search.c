@@ -1,0 +1,845 @@
+/*
+ * search.c - the query HTTP API: /api/v1/search (GET, POST), /export,
+ * /histogram, /terms, /stats, /fields and the live /tail.
+ *
+ * Design: a handler parses and validates everything on the loop thread
+ * (parameters, the query string, limits), takes a store snapshot, and
+ * submits one job to the worker pool; the job runs the synchronous engine
+ * (sift_search_exec / sift_agg_*) and its done callback replies on the
+ * loop.  One query therefore uses one worker; concurrency comes from many
+ * queries, bounded by query.max_concurrent_queries (503 beyond).
+ *
+ * Export streams every hit as NDJSON: one page (EXPORT_PAGE hits) per job,
+ * following the cursor over one snapshot; when the client reads slower
+ * than we produce (more than EXPORT_MAX_PENDING bytes queued) the export
+ * pauses and a 50 ms timer resumes it, so memory stays bounded.
+ *
+ * Tail: the store calls us on every refresh with the new in-memory
+ * segment; each subscriber's query runs on it (on the loop: the segment
+ * holds one refresh period of events, and the run has a 50 ms deadline)
+ * and matching hits are streamed as NDJSON lines.  A subscriber with more
+ * than query.tail_buffer_bytes queued loses lines; the next line it gets
+ * is {"gap":N} with the number lost.
+ *
+ * Threads: everything here runs on the loop thread except job_work().
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "sift/alloc.h"
+#include "sift/arena.h"
+#include "sift/clock.h"
+#include "sift/config.h"
+#include "sift/error.h"
+#include "sift/http.h"
+#include "sift/log.h"
+#include "sift/loop.h"
+#include "sift/pool.h"
+#include "sift/query.h"
+#include "sift/segment.h"
+#include "sift/store.h"
+
+#define EXPORT_PAGE 1000u
+#define EXPORT_MAX_PENDING (1u << 20)
+#define TAIL_DEADLINE_MS 50
+#define MAX_TERMS_SIZE 10000u
+
+enum job_kind {
+    JOB_SEARCH,
+    JOB_EXPORT,
+    JOB_HISTOGRAM,
+    JOB_TERMS,
+    JOB_STATS,
+    JOB_FIELDS,
+};
+
+struct api;
+
+struct job {
+    struct api *api;
+    enum job_kind kind;
+    struct sift_http_req *req;
+    struct sift_query *q;
+    struct sift_snapshot *snap;
+    struct sift_segment **segs;
+    size_t n_segs;
+    struct sift_search_opts so;
+    struct sift_agg_opts ao;
+    char cursor[96];
+    int64_t t0_ns;
+    int64_t timeout_ms;
+    /* results */
+    int rc;
+    struct sift_query_error err;
+    struct sift_search_result res;
+    struct sift_buf out;
+    /* export */
+    int started;  /* export: the stream's headers are out */
+    int closed;   /* client went away */
+    int running;  /* a page is on a worker */
+    struct job *next_paused;
+};
+
+struct tail {
+    struct api *api;
+    struct sift_http_req *req;
+    struct sift_query *q;
+    char *fields;
+    uint64_t gap;
+    struct tail *next;
+};
+
+struct api {
+    struct sift_http *http;
+    struct sift_store *store;
+    struct sift_pool *pool;
+    const struct sift_config *cfg;
+    struct sift_loop *loop;
+    unsigned running;        /* queries on workers (exports count once) */
+    unsigned n_tails;
+    struct tail *tails;
+    struct job *paused;      /* exports waiting for the client to read */
+    struct sift_timer *timer;
+    int stopping;
+};
+
+static struct api *g_api;
+
+/* ---- replies ---- */
+
+static void
+reply_error(struct sift_http_req *req, const struct sift_query_error *err)
+{
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_buf_append(&b, "{\"error\":{\"type\":", 17);
+    const char *type = err->type ? err->type : "internal";
+    sift_buf_put_json_str(&b, type, strlen(type));
+    sift_buf_append(&b, ",\"reason\":", 10);
+    sift_buf_put_json_str(&b, err->reason, strlen(err->reason));
+    if (err->position >= 0)
+        sift_buf_appendf(&b, ",\"position\":%d", (int)err->position);
+    sift_buf_append(&b, "}}\n", 3);
+    if (err->status == 503)
+        sift_http_add_header(req, "Retry-After", "1");
+    sift_http_reply_json(req, err->status ? err->status : 500, &b);
+    sift_buf_cleanup(&b);
+}
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+static void
+fail(struct sift_http_req *req, int status, const char *type, const char *fmt,
+     ...)
+{
+    struct sift_query_error err = {.type = type, .position = -1,
+                                   .status = status};
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err.reason, sizeof(err.reason), fmt, ap);
+    va_end(ap);
+    reply_error(req, &err);
+}
+
+/* ---- parameters (query string, or a JSON body for POST) ---- */
+
+struct params {
+    const char *q, *from, *to, *limit, *order, *cursor, *fields, *format;
+    const char *field, *interval, *size, *by;
+    int bad_body;
+};
+
+/* A JSON scalar (or array of strings, joined by commas) as a string. */
+static const char *
+json_param(struct sift_arena *a, json_t *v)
+{
+    if (json_is_string(v))
+        return sift_arena_strndup(a, json_string_value(v),
+                                  json_string_length(v));
+    if (json_is_integer(v)) {
+        char tmp[32];
+        int n = snprintf(tmp, sizeof(tmp), "%lld",
+                         (long long)json_integer_value(v));
+        return sift_arena_strndup(a, tmp, (size_t)n);
+    }
+    if (json_is_array(v)) {
+        struct sift_buf b = SIFT_BUF_INIT;
+        size_t i;
+        json_t *e;
+        json_array_foreach(v, i, e) {
+            if (!json_is_string(e))
+                continue;
+            if (b.len)
+                sift_buf_putc(&b, ',');
+            sift_buf_append(&b, json_string_value(e), json_string_length(e));
+        }
+        const char *s = sift_arena_strndup(a, b.data ? b.data : "", b.len);
+        sift_buf_cleanup(&b);
+        return s;
+    }
+    return NULL;
+}
+
+static void
+params_read(struct sift_http_req *req, struct params *p)
+{
+    memset(p, 0, sizeof(*p));
+    static const char *const names[] = {"q",      "from",   "to",
+                                        "limit",  "order",  "cursor",
+                                        "fields", "format", "field",
+                                        "interval", "size", "by"};
+    const char **slots[] = {&p->q,      &p->from,   &p->to,   &p->limit,
+                            &p->order,  &p->cursor, &p->fields, &p->format,
+                            &p->field,  &p->interval, &p->size, &p->by};
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        *slots[i] = sift_http_req_param(req, names[i]);
+    if (strcmp(sift_http_req_method(req), "POST") != 0)
+        return;
+    size_t len;
+    const char *body = sift_http_req_body(req, &len);
+    if (len == 0)
+        return;
+    json_error_t jerr;
+    json_t *root = json_loadb(body, len, 0, &jerr);
+    if (!json_is_object(root)) {
+        p->bad_body = 1;
+        json_decref(root);
+        return;
+    }
+    struct sift_arena *a = sift_http_req_arena(req);
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        json_t *v = json_object_get(root, names[i]);
+        if (v)
+            *slots[i] = json_param(a, v);
+    }
+    json_t *v = json_object_get(root, "query"); /* alias of q */
+    if (v)
+        p->q = json_param(a, v);
+    json_decref(root);
+}
+
+static int
+parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+    if (!s || !*s)
+        return SIFT_EINVAL;
+    uint64_t v = 0;
+    for (const char *c = s; *c; c++) {
+        if (*c < '0' || *c > '9' || v > max)
+            return SIFT_EINVAL;
+        v = v * 10 + (uint64_t)(*c - '0');
+    }
+    if (v > max)
+        return SIFT_EINVAL;
+    *out = v;
+    return SIFT_OK;
+}
+
+/* Time bounds, query and snapshot: the common part of every endpoint. */
+static int
+prepare(struct api *api, struct sift_http_req *req, const struct params *p,
+        struct job *job)
+{
+    const struct sift_config *cfg = api->cfg;
+    if (p->bad_body) {
+        fail(req, 400, "bad_request", "%s", "the body must be a JSON object");
+        return SIFT_EINVAL;
+    }
+    int64_t now = sift_clock_now_ns();
+    int64_t from = SIFT_TIME_MIN, to = SIFT_TIME_MAX;
+    if (p->from && *p->from && sift_query_time_parse(p->from, now, &from) < 0) {
+        fail(req, 400, "bad_request",
+             "invalid 'from' (%.100s): use RFC 3339, epoch ms or now-15m",
+             p->from);
+        return SIFT_EINVAL;
+    }
+    if (p->to && *p->to && sift_query_time_parse(p->to, now, &to) < 0) {
+        fail(req, 400, "bad_request",
+             "invalid 'to' (%.100s): use RFC 3339, epoch ms or now-15m",
+             p->to);
+        return SIFT_EINVAL;
+    }
+    if (api->running >= (unsigned)cfg->max_concurrent_queries) {
+        char lim[32];
+        snprintf(lim, sizeof(lim), "%lld", (long long)cfg->max_concurrent_queries);
+        fail(req, 503, "too_many_queries",
+             "too many queries running (max_concurrent_queries=%s); retry",
+             lim);
+        return SIFT_EBUSY;
+    }
+    struct sift_query_limits lim = {
+        .max_query_bytes = (size_t)cfg->max_query_bytes,
+        .max_expansion = (uint64_t)cfg->max_expansion};
+    const char *qs = p->q ? p->q : "";
+    int rc = sift_query_parse(qs, strlen(qs), &lim, &job->q, &job->err);
+    if (rc < 0) {
+        reply_error(req, &job->err);
+        return rc;
+    }
+    job->api = api;
+    job->req = req;
+    job->t0_ns = sift_clock_mono_ns();
+    job->timeout_ms = cfg->query_timeout_ms;
+    sift_search_opts_init(&job->so);
+    job->so.from_ns = from;
+    job->so.to_ns = to;
+    job->so.max_expansion = (uint64_t)cfg->max_expansion;
+    job->so.deadline_mono_ns =
+        cfg->query_timeout_ms > 0
+            ? job->t0_ns + cfg->query_timeout_ms * SIFT_NS_PER_MS
+            : 0;
+    job->so.fields = p->fields && *p->fields ? p->fields : NULL;
+    sift_agg_opts_init(&job->ao);
+    job->ao.from_ns = from;
+    job->ao.to_ns = to;
+    job->ao.max_expansion = job->so.max_expansion;
+    job->ao.deadline_mono_ns = job->so.deadline_mono_ns;
+    job->snap = sift_store_snapshot(api->store);
+    job->n_segs = sift_snapshot_count(job->snap);
+    job->segs = sift_xcalloc(job->n_segs + 1, sizeof(*job->segs));
+    for (size_t i = 0; i < job->n_segs; i++)
+        job->segs[i] = sift_snapshot_segment(job->snap, i);
+    sift_search_result_init(&job->res);
+    return SIFT_OK;
+}
+
+static void
+job_free(struct job *job)
+{
+    sift_query_free(job->q);
+    if (job->snap)
+        sift_snapshot_release(job->snap);
+    sift_free(job->segs);
+    sift_search_result_cleanup(&job->res);
+    sift_buf_cleanup(&job->out);
+    sift_free(job);
+}
+
+static void api_maybe_free(struct api *api);
+
+/* ---- jobs ---- */
+
+static void
+job_work(void *arg)
+{
+    struct job *job = arg;
+    switch (job->kind) {
+    case JOB_SEARCH:
+    case JOB_EXPORT:
+        sift_buf_reset(&job->res.hits);
+        job->rc = sift_search_exec(job->segs, job->n_segs, job->q, &job->so,
+                                   &job->res, &job->err);
+        break;
+    case JOB_HISTOGRAM:
+        job->rc = sift_agg_histogram(job->segs, job->n_segs, job->q, &job->ao,
+                                     &job->out, &job->err);
+        break;
+    case JOB_TERMS:
+        job->rc = sift_agg_terms(job->segs, job->n_segs, job->q, &job->ao,
+                                 &job->out, &job->err);
+        break;
+    case JOB_STATS:
+        job->rc = sift_agg_stats(job->segs, job->n_segs, job->q, &job->ao,
+                                 &job->out, &job->err);
+        break;
+    case JOB_FIELDS:
+        sift_agg_fields(job->segs, job->n_segs, &job->out);
+        job->rc = SIFT_OK;
+        break;
+    }
+}
+
+static void export_next(struct job *job);
+static void on_export_close(struct sift_http_req *req, void *arg);
+
+static void
+export_finish(struct job *job)
+{
+    struct api *api = job->api;
+    sift_http_stream_end(job->req);
+    api->running--;
+    job_free(job);
+    api_maybe_free(api);
+}
+
+static void
+job_done(void *arg, int cancelled)
+{
+    struct job *job = arg;
+    struct api *api = job->api;
+    job->running = 0;
+    if (job->kind == JOB_EXPORT && !job->started) {
+        /* First page: errors still get a proper status and body. */
+        if (cancelled || job->rc < 0 || api->stopping) {
+            api->running--;
+            if (cancelled || api->stopping)
+                fail(job->req, 503, "shutting_down", "%s",
+                     "the server is stopping");
+            else
+                reply_error(job->req, &job->err);
+            job_free(job);
+            api_maybe_free(api);
+            return;
+        }
+        job->started = 1;
+        if (sift_http_stream_start(job->req, 200, "application/x-ndjson",
+                                   on_export_close, job) < 0) {
+            export_finish(job);
+            return;
+        }
+    }
+    if (job->kind == JOB_EXPORT) {
+        if (cancelled || job->closed || job->rc < 0 || api->stopping) {
+            if (job->rc < 0 && !job->closed) {
+                /* Headers are gone already: say it in the stream. */
+                struct sift_buf b = SIFT_BUF_INIT;
+                sift_buf_append(&b, "{\"error\":", 9);
+                sift_buf_put_json_str(&b, job->err.reason,
+                                      strlen(job->err.reason));
+                sift_buf_append(&b, "}\n", 2);
+                (void)sift_http_stream_write(job->req, b.data, b.len);
+                sift_buf_cleanup(&b);
+            }
+            export_finish(job);
+            return;
+        }
+        if (job->res.hits.len &&
+            sift_http_stream_write(job->req, job->res.hits.data,
+                                   job->res.hits.len) < 0) {
+            export_finish(job);
+            return;
+        }
+        if (!job->res.cursor[0]) {
+            export_finish(job);
+            return;
+        }
+        memcpy(job->cursor, job->res.cursor, sizeof(job->cursor));
+        job->so.cursor = job->cursor;
+        /* The deadline is per page: an export may run for long. */
+        job->so.deadline_mono_ns =
+            job->timeout_ms > 0
+                ? sift_clock_mono_ns() + job->timeout_ms * SIFT_NS_PER_MS
+                : 0;
+        export_next(job);
+        return;
+    }
+
+    api->running--;
+    if (cancelled) {
+        fail(job->req, 503, "shutting_down", "%s", "the server is stopping");
+    } else if (job->rc < 0) {
+        reply_error(job->req, &job->err);
+    } else {
+        int64_t took_ms = (sift_clock_mono_ns() - job->t0_ns) / SIFT_NS_PER_MS;
+        struct sift_buf b = SIFT_BUF_INIT;
+        if (job->kind == JOB_SEARCH) {
+            sift_search_result_json(&job->res, took_ms, &b);
+        } else {
+            /* Aggregation bodies end with "}": add took_ms before it. */
+            sift_buf_append(&b, job->out.data, job->out.len ? job->out.len - 1 : 0);
+            sift_buf_appendf(&b, "%stook_ms\":%lld}", job->out.len > 2 ? ",\"" : "\"",
+                             (long long)took_ms);
+        }
+        sift_buf_putc(&b, '\n');
+        sift_http_reply_json(job->req, 200, &b);
+        sift_buf_cleanup(&b);
+    }
+    job_free(job);
+    api_maybe_free(api);
+}
+
+static int
+submit(struct job *job)
+{
+    job->running = 1;
+    int rc = sift_pool_submit(job->api->pool, job_work, job_done, job);
+    if (rc < 0)
+        job->running = 0;
+    return rc;
+}
+
+static void
+start_job(struct job *job)
+{
+    struct api *api = job->api;
+    api->running++;
+    if (submit(job) < 0) {
+        api->running--;
+        fail(job->req, 503, "shutting_down", "%s", "the server is stopping");
+        job_free(job);
+    }
+}
+
+/* ---- export ---- */
+
+static void
+export_next(struct job *job)
+{
+    if (sift_http_stream_pending(job->req) > EXPORT_MAX_PENDING) {
+        job->next_paused = job->api->paused;
+        job->api->paused = job;
+        return;
+    }
+    if (submit(job) < 0)
+        export_finish(job);
+}
+
+static void
+on_export_close(struct sift_http_req *req, void *arg)
+{
+    struct job *job = arg;
+    (void)req;
+    job->closed = 1;
+    if (job->running)
+        return; /* job_done sees closed and finishes */
+    for (struct job **pp = &job->api->paused; *pp; pp = &(*pp)->next_paused) {
+        if (*pp == job) {
+            *pp = job->next_paused;
+            break;
+        }
+    }
+    export_finish(job);
+}
+
+static void
+on_timer(void *arg)
+{
+    struct api *api = arg;
+    struct job *list = api->paused;
+    api->paused = NULL;
+    while (list) {
+        struct job *job = list;
+        list = job->next_paused;
+        job->next_paused = NULL;
+        export_next(job);
+    }
+}
+
+/* ---- handlers ---- */
+
+static void
+handle_search(struct sift_http_req *req, void *arg)
+{
+    struct api *api = arg;
+    const struct sift_config *cfg = api->cfg;
+    struct params p;
+    params_read(req, &p);
+    int is_export = strcmp(sift_http_req_path(req), "/api/v1/export") == 0 ||
+                    (p.format && strcmp(p.format, "ndjson") == 0);
+    if (p.format && *p.format && strcmp(p.format, "ndjson") != 0 &&
+        strcmp(p.format, "json") != 0) {
+        fail(req, 400, "bad_request", "unknown format '%.50s' (json, ndjson)",
+             p.format);
+        return;
+    }
+    uint64_t limit = (uint64_t)cfg->default_hits;
+    if (p.limit && parse_uint(p.limit, UINT32_MAX, &limit) < 0) {
+        fail(req, 400, "bad_request", "invalid 'limit' (%.50s)", p.limit);
+        return;
+    }
+    if (!is_export && limit > (uint64_t)cfg->max_hits) {
+        char msg[64];
+        snprintf(msg, sizeof(msg), "%llu > max_hits=%lld",
+                 (unsigned long long)limit, (long long)cfg->max_hits);
+        fail(req, 400, "too_many_hits", "limit %s; page with the cursor",
+             msg);
+        return;
+    }
+    int oldest = 0;
+    if (p.order && *p.order) {
+        if (!strcmp(p.order, "asc") || !strcmp(p.order, "oldest"))
+            oldest = 1;
+        else if (strcmp(p.order, "desc") && strcmp(p.order, "newest")) {
+            fail(req, 400, "bad_request",
+                 "invalid 'order' (%.50s): asc|oldest or desc|newest",
+                 p.order);
+            return;
+        }
+    }
+    struct job *job = sift_xcalloc(1, sizeof(*job));
+    if (prepare(api, req, &p, job) < 0) {
+        job_free(job);
+        return;
+    }
+    job->kind = is_export ? JOB_EXPORT : JOB_SEARCH;
+    job->so.limit = is_export ? EXPORT_PAGE : (uint32_t)limit;
+    job->so.oldest_first = oldest;
+    if (p.cursor && *p.cursor) {
+        snprintf(job->cursor, sizeof(job->cursor), "%s", p.cursor);
+        job->so.cursor = job->cursor;
+    }
+    if (!is_export) {
+        start_job(job);
+        return;
+    }
+    job->so.ndjson = 1;
+    job->so.limit = EXPORT_PAGE;
+    /* Fields are borrowed from the request, which outlives the stream. */
+    start_job(job);
+}
+
+static void
+handle_agg(struct sift_http_req *req, void *arg, enum job_kind kind)
+{
+    struct api *api = arg;
+    struct params p;
+    params_read(req, &p);
+    uint64_t size = 10;
+    if (p.size && (parse_uint(p.size, MAX_TERMS_SIZE, &size) < 0 || !size)) {
+        fail(req, 400, "bad_request", "invalid 'size' (%.50s): 1 to 10000",
+             p.size);
+        return;
+    }
+    int64_t interval_ms = 0;
+    if (kind == JOB_HISTOGRAM && p.interval && *p.interval &&
+        strcmp(p.interval, "auto") != 0 &&
+        (sift_parse_duration_ms(p.interval, &interval_ms) < 0 ||
+         interval_ms <= 0)) {
+        fail(req, 400, "bad_request",
+             "invalid 'interval' (%.50s): auto, or a duration like 5m",
+             p.interval);
+        return;
+    }
+    const char *field = kind == JOB_HISTOGRAM ? p.by : p.field;
+    if ((kind == JOB_TERMS || kind == JOB_STATS) && (!field || !*field)) {
+        fail(req, 400, "bad_request", "%s", "missing parameter 'field'");
+        return;
+    }
+    struct job *job = sift_xcalloc(1, sizeof(*job));
+    if (prepare(api, req, &p, job) < 0) {
+        job_free(job);
+        return;
+    }
+    job->kind = kind;
+    job->ao.field = field && *field ? field : NULL;
+    job->ao.size = (uint32_t)size;
+    job->ao.interval_ms = interval_ms;
+    start_job(job);
+}
+
+static void
+handle_histogram(struct sift_http_req *req, void *arg)
+{
+    handle_agg(req, arg, JOB_HISTOGRAM);
+}
+
+static void
+handle_terms(struct sift_http_req *req, void *arg)
+{
+    handle_agg(req, arg, JOB_TERMS);
+}
+
+static void
+handle_stats(struct sift_http_req *req, void *arg)
+{
+    handle_agg(req, arg, JOB_STATS);
+}
+
+static void
+handle_fields(struct sift_http_req *req, void *arg)
+{
+    handle_agg(req, arg, JOB_FIELDS);
+}
+
+/* ---- tail ---- */
+
+static void
+tail_remove(struct tail *t)
+{
+    struct api *api = t->api;
+    for (struct tail **pp = &api->tails; *pp; pp = &(*pp)->next) {
+        if (*pp == t) {
+            *pp = t->next;
+            break;
+        }
+    }
+    api->n_tails--;
+    sift_query_free(t->q);
+    sift_free(t->fields);
+    sift_free(t);
+}
+
+static void
+on_tail_close(struct sift_http_req *req, void *arg)
+{
+    struct tail *t = arg;
+    struct api *api = t->api;
+    tail_remove(t);
+    sift_http_stream_end(req);
+    api_maybe_free(api);
+}
+
+/* Writes one line, or counts it as lost when the client is too slow. */
+static void
+tail_line(struct tail *t, const char *line, size_t len, size_t max_pending)
+{
+    size_t pending = sift_http_stream_pending(t->req);
+    if (pending + len > max_pending) {
+        t->gap++;
+        return;
+    }
+    if (t->gap) {
+        char g[48];
+        int n = snprintf(g, sizeof(g), "{\"gap\":%llu}\n",
+                         (unsigned long long)t->gap);
+        (void)sift_http_stream_write(t->req, g, (size_t)n);
+        t->gap = 0;
+    }
+    (void)sift_http_stream_write(t->req, line, len);
+}
+
+static void
+on_refresh(struct sift_segment *seg, void *arg)
+{
+    struct api *api = arg;
+    if (!api->tails || !seg)
+        return;
+    size_t max_pending = (size_t)api->cfg->tail_buffer_bytes;
+    struct sift_segment *segs[1] = {seg};
+    for (struct tail *t = api->tails; t; t = t->next) {
+        struct sift_search_opts o;
+        sift_search_opts_init(&o);
+        o.limit = sift_segment_doc_count(seg);
+        o.oldest_first = 1;
+        o.ndjson = 1;
+        o.fields = t->fields;
+        o.deadline_mono_ns =
+            sift_clock_mono_ns() + TAIL_DEADLINE_MS * SIFT_NS_PER_MS;
+        o.max_expansion = (uint64_t)api->cfg->max_expansion;
+        struct sift_search_result res;
+        struct sift_query_error err = {0};
+        sift_search_result_init(&res);
+        if (o.limit &&
+            sift_search_exec(segs, 1, t->q, &o, &res, &err) == SIFT_OK) {
+            const char *p = res.hits.data, *end = p + res.hits.len;
+            while (p && p < end) {
+                const char *nl = memchr(p, '\n', (size_t)(end - p));
+                size_t len = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+                tail_line(t, p, len, max_pending);
+                p += len;
+            }
+            if (res.timed_out)
+                t->gap += res.total - res.n_hits;
+        } else if (o.limit) {
+            SIFT_WARN("tail: query failed on a new segment: %s", err.reason);
+        }
+        sift_search_result_cleanup(&res);
+    }
+}
+
+static void
+handle_tail(struct sift_http_req *req, void *arg)
+{
+    struct api *api = arg;
+    const struct sift_config *cfg = api->cfg;
+    if (api->n_tails >= (unsigned)cfg->max_tail_subscribers) {
+        char lim[32];
+        snprintf(lim, sizeof(lim), "%lld", (long long)cfg->max_tail_subscribers);
+        fail(req, 503, "too_many_tails",
+             "too many live tails (max_tail_subscribers=%s)", lim);
+        return;
+    }
+    const char *qs = sift_http_req_param(req, "q");
+    qs = qs ? qs : "";
+    struct sift_query_limits lim = {
+        .max_query_bytes = (size_t)cfg->max_query_bytes,
+        .max_expansion = (uint64_t)cfg->max_expansion};
+    struct sift_query *q;
+    struct sift_query_error err = {0};
+    if (sift_query_parse(qs, strlen(qs), &lim, &q, &err) < 0) {
+        reply_error(req, &err);
+        return;
+    }
+    struct tail *t = sift_xcalloc(1, sizeof(*t));
+    t->api = api;
+    t->req = req;
+    t->q = q;
+    const char *fields = sift_http_req_param(req, "fields");
+    t->fields = fields && *fields ? sift_xstrdup(fields) : NULL;
+    t->next = api->tails;
+    api->tails = t;
+    api->n_tails++;
+    if (sift_http_stream_start(req, 200, "application/x-ndjson", on_tail_close,
+                               t) < 0) {
+        tail_remove(t);
+        sift_http_stream_end(req);
+    }
+}
+
+/* ---- life cycle ---- */
+
+static void
+api_maybe_free(struct api *api)
+{
+    if (api->stopping && api->running == 0 && api->n_tails == 0 &&
+        api != g_api)
+        sift_free(api);
+}
+
+int
+sift_search_api_register(struct sift_http *http, struct sift_store *store,
+                         struct sift_pool *pool, struct sift_loop *loop,
+                         const struct sift_config *cfg)
+{
+    struct api *api = sift_xcalloc(1, sizeof(*api));
+    api->http = http;
+    api->store = store;
+    api->pool = pool;
+    api->cfg = cfg;
+    api->loop = loop;
+    api->timer = sift_loop_timer_new(loop, 50, on_timer, api);
+    g_api = api;
+    static const struct {
+        const char *method, *path;
+        sift_http_handler_cb cb;
+    } routes[] = {
+        {"GET", "/api/v1/search", handle_search},
+        {"POST", "/api/v1/search", handle_search},
+        {"GET", "/api/v1/export", handle_search},
+        {"POST", "/api/v1/export", handle_search},
+        {"GET", "/api/v1/histogram", handle_histogram},
+        {"POST", "/api/v1/histogram", handle_histogram},
+        {"GET", "/api/v1/terms", handle_terms},
+        {"POST", "/api/v1/terms", handle_terms},
+        {"GET", "/api/v1/stats", handle_stats},
+        {"POST", "/api/v1/stats", handle_stats},
+        {"GET", "/api/v1/fields", handle_fields},
+        {"GET", "/api/v1/tail", handle_tail},
+    };
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        sift_http_route(http, routes[i].method, routes[i].path, 0,
+                        SIFT_ROLE_READER, routes[i].cb, api);
+    sift_store_on_refresh(store, on_refresh, api);
+    return SIFT_OK;
+}
+
+void
+sift_search_api_shutdown(void)
+{
+    struct api *api = g_api;
+    if (!api)
+        return;
+    g_api = NULL;
+    api->stopping = 1;
+    sift_store_on_refresh(api->store, NULL, NULL);
+    sift_loop_timer_free(api->timer);
+    api->timer = NULL;
+    while (api->tails) {
+        struct tail *t = api->tails;
+        struct sift_http_req *req = t->req;
+        tail_remove(t);
+        sift_http_stream_end(req);
+    }
+    while (api->paused) {
+        struct job *job = api->paused;
+        api->paused = job->next_paused;
+        sift_http_stream_end(job->req);
+        api->running--;
+        job_free(job);
+    }
+    api_maybe_free(api);
+}

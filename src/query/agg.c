@@ -1,0 +1,744 @@
+/*
+ * agg.c - aggregations over a query's matches: date histogram (optionally
+ * split by a field), top-N terms, numeric stats, and the field list.
+ *
+ * Design: every aggregation evaluates the query per segment exactly as a
+ * search does (exec.c), then walks the matching docs using columns, never
+ * the doc store, except for the split of a histogram by a field that has
+ * no dictionary column in some segment (then the value is read from the
+ * doc).  Values from different segments are merged by string through a
+ * small open-addressing map, since dictionary ordinals are per segment.
+ *
+ * Bounds: histograms have at most SIFT_AGG_MAX_BUCKETS buckets and
+ * SIFT_AGG_MAX_SERIES distinct split values (more are counted in
+ * "_other"); stats keep at most SIFT_AGG_MAX_VALUES values for exact
+ * percentiles and a uniform reservoir sample beyond.  The deadline is
+ * checked in every loop.
+ *
+ * Threads: any; per-call state only.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xxhash.h>
+
+#include "query/query_int.h"
+#include "sift/alloc.h"
+#include "sift/arena.h"
+#include "sift/clock.h"
+#include "sift/error.h"
+#include "sift/event.h"
+#include "sift/segment.h"
+
+#define SIFT_AGG_MAX_BUCKETS 20000u
+#define SIFT_AGG_MAX_SERIES 10000u
+#define SIFT_AGG_MAX_VALUES 1000000u
+
+void
+sift_agg_opts_init(struct sift_agg_opts *opts)
+{
+    memset(opts, 0, sizeof(*opts));
+    opts->from_ns = SIFT_TIME_MIN;
+    opts->to_ns = SIFT_TIME_MAX;
+    opts->size = 10;
+}
+
+/* ---- string -> slot map ---- */
+
+struct smap_ent {
+    char *key; /* owned; NULL = empty slot */
+    size_t len;
+    uint64_t count;
+    uint32_t idx;  /* insertion index (series row) */
+};
+
+struct smap {
+    struct smap_ent *v;
+    size_t cap, n;
+};
+
+static void
+smap_free(struct smap *m)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        sift_free(m->v[i].key);
+    sift_free(m->v);
+    memset(m, 0, sizeof(*m));
+}
+
+/* Finds or inserts key; NULL when the map is full (max entries). */
+static struct smap_ent *
+smap_get(struct smap *m, const char *key, size_t len, size_t max)
+{
+    if (m->cap == 0 || (m->n + 1) * 2 > m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        struct smap_ent *v = sift_xcalloc(cap, sizeof(*v));
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->v[i].key)
+                continue;
+            size_t h = (size_t)XXH3_64bits(m->v[i].key, m->v[i].len);
+            size_t j = h & (cap - 1);
+            while (v[j].key)
+                j = (j + 1) & (cap - 1);
+            v[j] = m->v[i];
+        }
+        sift_free(m->v);
+        m->v = v;
+        m->cap = cap;
+    }
+    size_t h = (size_t)XXH3_64bits(key, len);
+    size_t j = h & (m->cap - 1);
+    while (m->v[j].key) {
+        if (m->v[j].len == len && memcmp(m->v[j].key, key, len) == 0)
+            return &m->v[j];
+        j = (j + 1) & (m->cap - 1);
+    }
+    if (m->n >= max)
+        return NULL;
+    m->v[j].key = sift_xstrndup(key, len);
+    m->v[j].len = len;
+    m->v[j].count = 0;
+    m->v[j].idx = (uint32_t)m->n++;
+    return &m->v[j];
+}
+
+static int
+cmp_ent_desc(const void *a, const void *b)
+{
+    const struct smap_ent *x = *(struct smap_ent *const *)a;
+    const struct smap_ent *y = *(struct smap_ent *const *)b;
+    if (x->count != y->count)
+        return x->count > y->count ? -1 : 1;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(x->key, y->key, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Entries sorted by count desc, then key; caller frees the array. */
+static struct smap_ent **
+smap_sorted(const struct smap *m)
+{
+    struct smap_ent **v = sift_xmalloc((m->n + 1) * sizeof(*v));
+    size_t k = 0;
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->v[i].key)
+            v[k++] = &m->v[i];
+    qsort(v, k, sizeof(*v), cmp_ent_desc);
+    return v;
+}
+
+/* ---- shared driver ---- */
+
+typedef int (*agg_seg_cb)(const struct sift_segment *seg,
+                          const roaring_bitmap_t *r, struct sift_qctx *ctx,
+                          void *arg);
+
+/* Evaluates q per segment and hands each match set to cb. */
+static int
+for_each_match(struct sift_segment *const *segs, size_t n,
+               const struct sift_query *q, const struct sift_agg_opts *opts,
+               struct sift_qctx *ctx, agg_seg_cb cb, void *arg)
+{
+    for (size_t i = 0; i < n && !ctx->timed_out; i++) {
+        const struct sift_segment *seg = segs[i];
+        if (sift_segment_doc_count(seg) == 0 ||
+            sift_segment_max_ts(seg) < opts->from_ns ||
+            (opts->to_ns != SIFT_TIME_MAX &&
+             sift_segment_min_ts(seg) >= opts->to_ns))
+            continue;
+        uint32_t lo, hi;
+        sift__query_doc_range(seg, opts->from_ns, opts->to_ns, &lo, &hi);
+        ctx->seg = seg;
+        roaring_bitmap_t *r;
+        int rc = sift__query_eval_segment(q, ctx, lo, hi, &r);
+        if (rc == SIFT_ETIMEOUT)
+            return SIFT_OK;
+        if (rc < 0)
+            return rc;
+        rc = cb(seg, r, ctx, arg);
+        roaring_bitmap_free(r);
+        if (rc == SIFT_ETIMEOUT)
+            return SIFT_OK;
+        if (rc < 0)
+            return rc;
+    }
+    return SIFT_OK;
+}
+
+static void
+put_timed_out(struct sift_buf *out, const struct sift_qctx *ctx)
+{
+    sift_buf_appendf(out, ",\"timed_out\":%s}",
+                     ctx->timed_out ? "true" : "false");
+}
+
+static int
+agg_seg_error(struct sift_query_error *err, int rc)
+{
+    if (rc == SIFT_ENOMEM)
+        return sift__query_error(err, rc, 503, "out_of_memory", -1,
+                                 "not enough memory for the aggregation");
+    return sift__query_error(err, rc, 500, "corrupt_segment", -1,
+                             "segment read failed: %s", sift_strerror(rc));
+}
+
+/* ---- date histogram ---- */
+
+static const int64_t nice_ms[] = {
+    1, 2, 5, 10, 20, 50, 100, 200, 500,
+    1000, 2000, 5000, 10000, 15000, 30000,
+    60000, 120000, 300000, 600000, 900000, 1800000,
+    3600000, 7200000, 10800000, 21600000, 43200000,
+    86400000, 172800000, 604800000, INT64_C(2592000000),
+    INT64_C(31536000000),
+};
+
+/* The smallest nice interval giving at most 100 buckets over span_ns. */
+static int64_t
+auto_interval_ms(int64_t span_ns)
+{
+    int64_t want = span_ns / SIFT_NS_PER_MS / 100;
+    for (size_t i = 0; i < sizeof(nice_ms) / sizeof(nice_ms[0]); i++)
+        if (nice_ms[i] >= want)
+            return nice_ms[i];
+    return nice_ms[sizeof(nice_ms) / sizeof(nice_ms[0]) - 1];
+}
+
+struct histo {
+    int64_t start_ns, interval_ns;
+    uint32_t n_buckets;
+    uint64_t *counts;       /* [n_buckets] */
+    const char *by;         /* split field or NULL */
+    size_t by_len;
+    struct smap series;     /* value -> row */
+    uint64_t **rows;        /* [series][n_buckets] */
+    size_t n_rows;
+    uint64_t *other;        /* [n_buckets], values past the series bound */
+    struct sift_buf doc;
+    struct sift_arena *arena;
+};
+
+static uint64_t *
+histo_row(struct histo *h, const char *v, size_t len)
+{
+    struct smap_ent *e = smap_get(&h->series, v, len, SIFT_AGG_MAX_SERIES);
+    if (!e)
+        return h->other;
+    if (e->idx >= h->n_rows) {
+        h->rows = sift_xrealloc(h->rows, (e->idx + 1) * sizeof(*h->rows));
+        h->rows[e->idx] = sift_xcalloc(h->n_buckets, sizeof(uint64_t));
+        h->n_rows = e->idx + 1;
+    }
+    return h->rows[e->idx];
+}
+
+static int
+histo_seg(const struct sift_segment *seg, const roaring_bitmap_t *r,
+          struct sift_qctx *ctx, void *arg)
+{
+    struct histo *h = arg;
+    int field = -1;
+    unsigned flags = 0;
+    uint64_t **ord_rows = NULL;
+    uint32_t card = 0;
+    if (h->by) {
+        field = sift_segment_field_find(seg, h->by, h->by_len);
+        if (field >= 0) {
+            uint32_t nt;
+            (void)sift_segment_field_info(seg, (uint32_t)field, &flags, &nt);
+            if (flags & SIFT_SEGF_KEYWORD) {
+                card = sift_segment_keyword_card(seg, (uint32_t)field);
+                ord_rows = sift_xcalloc(card + 1, sizeof(*ord_rows));
+            }
+        }
+    }
+    int rc = SIFT_OK;
+    roaring_uint32_iterator_t it;
+    roaring_init_iterator(r, &it);
+    for (; it.has_value; roaring_advance_uint32_iterator(&it)) {
+        if (sift__query_check_deadline(ctx)) {
+            rc = SIFT_ETIMEOUT;
+            break;
+        }
+        uint32_t d = it.current_value;
+        int64_t ts = sift_segment_doc_ts(seg, d);
+        if (ts < h->start_ns)
+            continue;
+        uint64_t b = (uint64_t)(ts - h->start_ns) / (uint64_t)h->interval_ns;
+        if (b >= h->n_buckets)
+            continue;
+        h->counts[b]++;
+        if (field < 0)
+            continue;
+        if (ord_rows) {
+            uint32_t ord = sift_segment_keyword_ord(seg, (uint32_t)field, d);
+            if (ord == UINT32_MAX || ord >= card)
+                continue;
+            if (!ord_rows[ord]) {
+                size_t len;
+                const char *v =
+                    sift_segment_keyword_value(seg, (uint32_t)field, ord, &len);
+                ord_rows[ord] = histo_row(h, v ? v : "", v ? len : 0);
+            }
+            ord_rows[ord][b]++;
+            continue;
+        }
+        /* No dictionary column here: read the value from the doc. */
+        sift_buf_reset(&h->doc);
+        sift_arena_reset(h->arena);
+        struct sift_event ev;
+        rc = sift_segment_doc(seg, d, &h->doc);
+        if (rc == SIFT_OK)
+            rc = sift_doc_decode((const uint8_t *)h->doc.data, h->doc.len,
+                                 h->arena, &ev);
+        if (rc < 0)
+            break;
+        const struct sift_field *f = sift_event_field(&ev, h->by, h->by_len);
+        if (f)
+            histo_row(h, f->value, f->value_len)[b]++;
+    }
+    sift_free(ord_rows);
+    return rc;
+}
+
+int
+sift_agg_histogram(struct sift_segment *const *segs, size_t n,
+                   const struct sift_query *q,
+                   const struct sift_agg_opts *opts, struct sift_buf *out,
+                   struct sift_query_error *err)
+{
+    int64_t lo = opts->from_ns, hi = opts->to_ns;
+    if (lo == SIFT_TIME_MIN || hi == SIFT_TIME_MAX) {
+        int64_t dlo = INT64_MAX, dhi = INT64_MIN;
+        for (size_t i = 0; i < n; i++) {
+            if (sift_segment_doc_count(segs[i]) == 0)
+                continue;
+            if (sift_segment_min_ts(segs[i]) < dlo)
+                dlo = sift_segment_min_ts(segs[i]);
+            if (sift_segment_max_ts(segs[i]) > dhi)
+                dhi = sift_segment_max_ts(segs[i]);
+        }
+        if (dlo > dhi) {
+            dlo = 0;
+            dhi = 0;
+        }
+        if (lo == SIFT_TIME_MIN)
+            lo = dlo;
+        if (hi == SIFT_TIME_MAX)
+            hi = dhi == INT64_MAX ? dhi : dhi + 1;
+    }
+    if (hi <= lo)
+        hi = lo + 1;
+    int64_t iv_ms = opts->interval_ms ? opts->interval_ms
+                                      : auto_interval_ms(hi - lo);
+    if (iv_ms <= 0 || iv_ms > INT64_MAX / SIFT_NS_PER_MS)
+        return sift__query_error(err, SIFT_EINVAL, 400, "bad_request", -1,
+                                 "interval must be a positive duration");
+    struct histo h = {.interval_ns = iv_ms * SIFT_NS_PER_MS,
+                      .by = opts->field,
+                      .by_len = opts->field ? strlen(opts->field) : 0};
+    /* Buckets are aligned on multiples of the interval since the epoch. */
+    h.start_ns = lo - ((lo % h.interval_ns) + h.interval_ns) % h.interval_ns;
+    uint64_t nb = ((uint64_t)(hi - h.start_ns) + (uint64_t)h.interval_ns - 1) /
+                  (uint64_t)h.interval_ns;
+    if (nb > SIFT_AGG_MAX_BUCKETS)
+        return sift__query_error(
+            err, SIFT_ELIMIT, 400, "too_many_buckets", -1,
+            "interval %lldms gives %llu buckets, over the limit of %u",
+            (long long)iv_ms, (unsigned long long)nb, SIFT_AGG_MAX_BUCKETS);
+    h.n_buckets = (uint32_t)nb;
+    h.counts = sift_xcalloc(nb + 1, sizeof(uint64_t));
+    h.other = sift_xcalloc(nb + 1, sizeof(uint64_t));
+    h.arena = sift_arena_new(8192);
+
+    struct sift_qctx ctx = {.deadline_mono_ns = opts->deadline_mono_ns,
+                            .max_expansion = opts->max_expansion,
+                            .err = err};
+    int rc = for_each_match(segs, n, q, opts, &ctx, histo_seg, &h);
+    if (rc < 0) {
+        if (rc != SIFT_ELIMIT && rc != SIFT_ETIMEOUT && !err->type)
+            rc = agg_seg_error(err, rc);
+        goto out;
+    }
+
+    /* Keep the opts->size biggest series; the rest join "_other". */
+    struct smap_ent **order = NULL;
+    size_t n_keep = 0;
+    int any_other = 0;
+    if (h.by) {
+        for (size_t i = 0; i < h.series.cap; i++) {
+            struct smap_ent *e = &h.series.v[i];
+            if (!e->key)
+                continue;
+            for (uint32_t b = 0; b < h.n_buckets; b++)
+                e->count += h.rows[e->idx][b];
+        }
+        order = smap_sorted(&h.series);
+        n_keep = h.series.n < opts->size ? h.series.n : opts->size;
+        for (size_t i = n_keep; i < h.series.n; i++)
+            for (uint32_t b = 0; b < h.n_buckets; b++)
+                h.other[b] += h.rows[order[i]->idx][b];
+        for (uint32_t b = 0; b < h.n_buckets; b++)
+            any_other |= h.other[b] != 0;
+    }
+    sift_buf_appendf(out, "{\"interval_ms\":%lld,\"buckets\":[",
+                     (long long)iv_ms);
+    for (uint32_t b = 0; b < h.n_buckets; b++) {
+        int64_t key = h.start_ns + (int64_t)b * h.interval_ns;
+        int64_t key_ms = key / SIFT_NS_PER_MS -
+                         (key < 0 && key % SIFT_NS_PER_MS ? 1 : 0);
+        sift_buf_appendf(out, "%s{\"key\":%lld,\"time\":\"", b ? "," : "",
+                         (long long)key_ms);
+        sift_query_format_time(key, out);
+        sift_buf_appendf(out, "\",\"count\":%llu",
+                         (unsigned long long)h.counts[b]);
+        if (h.by) {
+            sift_buf_append(out, ",\"by\":{", 7);
+            for (size_t i = 0; i < n_keep; i++) {
+                sift_buf_put_json_str(out, order[i]->key, order[i]->len);
+                sift_buf_appendf(out, ":%llu%s",
+                                 (unsigned long long)h.rows[order[i]->idx][b],
+                                 i + 1 < n_keep || any_other ? "," : "");
+            }
+            if (any_other)
+                sift_buf_appendf(out, "\"_other\":%llu",
+                                 (unsigned long long)h.other[b]);
+            sift_buf_putc(out, '}');
+        }
+        sift_buf_putc(out, '}');
+    }
+    sift_buf_putc(out, ']');
+    put_timed_out(out, &ctx);
+    sift_free(order);
+    rc = SIFT_OK;
+out:
+    for (size_t i = 0; i < h.n_rows; i++)
+        sift_free(h.rows[i]);
+    sift_free(h.rows);
+    smap_free(&h.series);
+    sift_free(h.counts);
+    sift_free(h.other);
+    sift_buf_cleanup(&h.doc);
+    sift_arena_free(h.arena);
+    return rc;
+}
+
+/* ---- top-N terms ---- */
+
+struct terms {
+    struct smap map;
+    const char *field;
+    size_t field_len;
+    const roaring_bitmap_t *r;
+    const struct sift_segment *seg;
+    uint32_t fi;
+    struct sift_qctx *ctx;
+    int rc;
+    uint64_t missing;
+};
+
+static int
+terms_term_cb(const char *term, size_t len, void *arg)
+{
+    struct terms *t = arg;
+    if (sift__query_check_deadline(t->ctx)) {
+        t->rc = SIFT_ETIMEOUT;
+        return 1;
+    }
+    roaring_bitmap_t *p = NULL;
+    int rc = sift_segment_postings(t->seg, t->fi, term, len, &p);
+    if (rc < 0) {
+        t->rc = rc;
+        return 1;
+    }
+    if (!p)
+        return 0;
+    uint64_t c = roaring_bitmap_and_cardinality(p, t->r);
+    roaring_bitmap_free(p);
+    if (c) {
+        struct smap_ent *e = smap_get(&t->map, term, len, SIZE_MAX);
+        e->count += c;
+    }
+    return 0;
+}
+
+static int
+terms_seg(const struct sift_segment *seg, const roaring_bitmap_t *r,
+          struct sift_qctx *ctx, void *arg)
+{
+    struct terms *t = arg;
+    int fi = sift_segment_field_find(seg, t->field, t->field_len);
+    if (fi < 0) {
+        t->missing += roaring_bitmap_get_cardinality(r);
+        return SIFT_OK;
+    }
+    unsigned flags = 0;
+    uint32_t nt;
+    (void)sift_segment_field_info(seg, (uint32_t)fi, &flags, &nt);
+    if (flags & SIFT_SEGF_KEYWORD) {
+        uint32_t card = sift_segment_keyword_card(seg, (uint32_t)fi);
+        uint64_t *counts = sift_xcalloc(card + 1, sizeof(*counts));
+        int rc = SIFT_OK;
+        roaring_uint32_iterator_t it;
+        roaring_init_iterator(r, &it);
+        for (; it.has_value; roaring_advance_uint32_iterator(&it)) {
+            if (sift__query_check_deadline(ctx)) {
+                rc = SIFT_ETIMEOUT;
+                break;
+            }
+            uint32_t ord =
+                sift_segment_keyword_ord(seg, (uint32_t)fi, it.current_value);
+            if (ord < card)
+                counts[ord]++;
+            else
+                t->missing++;
+        }
+        for (uint32_t o = 0; o < card; o++) {
+            if (!counts[o])
+                continue;
+            size_t len;
+            const char *v = sift_segment_keyword_value(seg, (uint32_t)fi, o,
+                                                       &len);
+            struct smap_ent *e = smap_get(&t->map, v ? v : "", v ? len : 0,
+                                          SIZE_MAX);
+            e->count += counts[o];
+        }
+        sift_free(counts);
+        return rc;
+    }
+    t->seg = seg;
+    t->fi = (uint32_t)fi;
+    t->r = r;
+    t->ctx = ctx;
+    t->rc = SIFT_OK;
+    int rc = sift_segment_terms(seg, (uint32_t)fi, "", 0, terms_term_cb, t);
+    return rc < 0 ? rc : t->rc;
+}
+
+int
+sift_agg_terms(struct sift_segment *const *segs, size_t n,
+               const struct sift_query *q, const struct sift_agg_opts *opts,
+               struct sift_buf *out, struct sift_query_error *err)
+{
+    if (!opts->field || !*opts->field)
+        return sift__query_error(err, SIFT_EINVAL, 400, "bad_request", -1,
+                                 "missing parameter 'field'");
+    struct terms t = {.field = opts->field, .field_len = strlen(opts->field)};
+    struct sift_qctx ctx = {.deadline_mono_ns = opts->deadline_mono_ns,
+                            .max_expansion = opts->max_expansion,
+                            .err = err};
+    int rc = for_each_match(segs, n, q, opts, &ctx, terms_seg, &t);
+    if (rc < 0) {
+        if (!err->type)
+            rc = agg_seg_error(err, rc);
+        smap_free(&t.map);
+        return rc;
+    }
+    struct smap_ent **order = smap_sorted(&t.map);
+    size_t n_keep = t.map.n < opts->size ? t.map.n : opts->size;
+    uint64_t other = 0;
+    for (size_t i = n_keep; i < t.map.n; i++)
+        other += order[i]->count;
+    sift_buf_append(out, "{\"field\":", 9);
+    sift_buf_put_json_str(out, t.field, t.field_len);
+    sift_buf_append(out, ",\"buckets\":[", 12);
+    for (size_t i = 0; i < n_keep; i++) {
+        sift_buf_appendf(out, "%s{\"key\":", i ? "," : "");
+        sift_buf_put_json_str(out, order[i]->key, order[i]->len);
+        sift_buf_appendf(out, ",\"count\":%llu}",
+                         (unsigned long long)order[i]->count);
+    }
+    sift_buf_appendf(out, "],\"other\":%llu,\"missing\":%llu",
+                     (unsigned long long)other,
+                     (unsigned long long)t.missing);
+    put_timed_out(out, &ctx);
+    sift_free(order);
+    smap_free(&t.map);
+    return SIFT_OK;
+}
+
+/* ---- numeric stats ---- */
+
+struct stats {
+    const char *field;
+    size_t field_len;
+    uint64_t count;
+    double min, max, sum;
+    double *vals;
+    size_t n_vals;
+    uint64_t rng; /* xorshift state for the reservoir */
+};
+
+static uint64_t
+xorshift(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+static int
+stats_seg(const struct sift_segment *seg, const roaring_bitmap_t *r,
+          struct sift_qctx *ctx, void *arg)
+{
+    struct stats *s = arg;
+    int fi = sift_segment_field_find(seg, s->field, s->field_len);
+    if (fi < 0)
+        return SIFT_OK;
+    unsigned flags = 0;
+    uint32_t nt;
+    (void)sift_segment_field_info(seg, (uint32_t)fi, &flags, &nt);
+    if (!(flags & SIFT_SEGF_NUMBER))
+        return SIFT_OK;
+    roaring_uint32_iterator_t it;
+    roaring_init_iterator(r, &it);
+    for (; it.has_value; roaring_advance_uint32_iterator(&it)) {
+        if (sift__query_check_deadline(ctx))
+            return SIFT_ETIMEOUT;
+        double v;
+        if (sift_segment_number(seg, (uint32_t)fi, it.current_value, &v) !=
+            SIFT_OK)
+            continue;
+        if (s->count == 0 || v < s->min)
+            s->min = v;
+        if (s->count == 0 || v > s->max)
+            s->max = v;
+        s->sum += v;
+        s->count++;
+        if (s->n_vals < SIFT_AGG_MAX_VALUES) {
+            s->vals[s->n_vals++] = v;
+        } else {
+            /* Reservoir sampling keeps a uniform sample of all values. */
+            uint64_t j = xorshift(&s->rng) % s->count;
+            if (j < SIFT_AGG_MAX_VALUES)
+                s->vals[j] = v;
+        }
+    }
+    return SIFT_OK;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Linear interpolation between closest ranks (numpy's default). */
+static double
+percentile(const double *v, size_t n, double p)
+{
+    double rank = p * (double)(n - 1);
+    size_t i = (size_t)rank;
+    if (i + 1 >= n)
+        return v[n - 1];
+    double frac = rank - (double)i;
+    return v[i] + (v[i + 1] - v[i]) * frac;
+}
+
+int
+sift_agg_stats(struct sift_segment *const *segs, size_t n,
+               const struct sift_query *q, const struct sift_agg_opts *opts,
+               struct sift_buf *out, struct sift_query_error *err)
+{
+    if (!opts->field || !*opts->field)
+        return sift__query_error(err, SIFT_EINVAL, 400, "bad_request", -1,
+                                 "missing parameter 'field'");
+    struct stats s = {.field = opts->field,
+                      .field_len = strlen(opts->field),
+                      .rng = UINT64_C(0x9E3779B97F4A7C15)};
+    s.vals = sift_try_malloc(SIFT_AGG_MAX_VALUES * sizeof(double));
+    if (!s.vals)
+        return agg_seg_error(err, SIFT_ENOMEM);
+    struct sift_qctx ctx = {.deadline_mono_ns = opts->deadline_mono_ns,
+                            .max_expansion = opts->max_expansion,
+                            .err = err};
+    int rc = for_each_match(segs, n, q, opts, &ctx, stats_seg, &s);
+    if (rc < 0) {
+        if (!err->type)
+            rc = agg_seg_error(err, rc);
+        sift_free(s.vals);
+        return rc;
+    }
+    sift_buf_append(out, "{\"field\":", 9);
+    sift_buf_put_json_str(out, s.field, s.field_len);
+    sift_buf_appendf(out, ",\"count\":%llu", (unsigned long long)s.count);
+    if (s.count == 0) {
+        sift_buf_appendf(out, ",\"min\":null,\"max\":null,\"sum\":0,"
+                              "\"avg\":null,\"p50\":null,\"p90\":null,"
+                              "\"p99\":null,\"percentiles_exact\":true");
+    } else {
+        qsort(s.vals, s.n_vals, sizeof(double), cmp_double);
+        sift_buf_appendf(out,
+                         ",\"min\":%.17g,\"max\":%.17g,\"sum\":%.17g,"
+                         "\"avg\":%.17g,\"p50\":%.17g,\"p90\":%.17g,"
+                         "\"p99\":%.17g,\"percentiles_exact\":%s",
+                         s.min, s.max, s.sum, s.sum / (double)s.count,
+                         percentile(s.vals, s.n_vals, 0.50),
+                         percentile(s.vals, s.n_vals, 0.90),
+                         percentile(s.vals, s.n_vals, 0.99),
+                         s.count == s.n_vals ? "true" : "false");
+    }
+    put_timed_out(out, &ctx);
+    sift_free(s.vals);
+    return SIFT_OK;
+}
+
+/* ---- field list ---- */
+
+void
+sift_agg_fields(struct sift_segment *const *segs, size_t n,
+                struct sift_buf *out)
+{
+    struct smap m = {0};
+    /* count holds flags in the low byte and cardinality above it. */
+    for (size_t i = 0; i < n; i++) {
+        uint32_t nf = sift_segment_field_count(segs[i]);
+        for (uint32_t f = 0; f < nf; f++) {
+            unsigned flags = 0;
+            uint32_t nt = 0;
+            const char *name = sift_segment_field_info(segs[i], f, &flags, &nt);
+            if (!name)
+                continue;
+            struct smap_ent *e = smap_get(&m, name, strlen(name), SIZE_MAX);
+            uint64_t card = e->count >> 8;
+            if (nt > card)
+                card = nt;
+            e->count = card << 8 | ((e->count | flags) & 0xff);
+        }
+    }
+    struct smap_ent **v = sift_xmalloc((m.n + 1) * sizeof(*v));
+    size_t k = 0;
+    for (size_t i = 0; i < m.cap; i++)
+        if (m.v[i].key)
+            v[k++] = &m.v[i];
+    /* Sorted by name (insertion sort: field lists are short). */
+    for (size_t i = 1; i < k; i++) {
+        struct smap_ent *x = v[i];
+        size_t j = i;
+        while (j > 0 && strcmp(v[j - 1]->key, x->key) > 0) {
+            v[j] = v[j - 1];
+            j--;
+        }
+        v[j] = x;
+    }
+    sift_buf_append(out, "{\"fields\":[", 11);
+    for (size_t i = 0; i < k; i++) {
+        unsigned fl = (unsigned)(v[i]->count & 0xff);
+        sift_buf_appendf(out, "%s{\"name\":", i ? "," : "");
+        sift_buf_put_json_str(out, v[i]->key, v[i]->len);
+        sift_buf_appendf(out,
+                         ",\"text\":%s,\"keyword\":%s,\"number\":%s,"
+                         "\"cardinality\":%llu}",
+                         fl & SIFT_SEGF_TEXT ? "true" : "false",
+                         fl & SIFT_SEGF_KEYWORD ? "true" : "false",
+                         fl & SIFT_SEGF_NUMBER ? "true" : "false",
+                         (unsigned long long)(v[i]->count >> 8));
+    }
+    sift_buf_append(out, "]}", 2);
+    sift_free(v);
+    smap_free(&m);
+}

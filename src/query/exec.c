@@ -1,0 +1,494 @@
+/*
+ * exec.c - evaluates a planned query on segments: per-segment bitmaps,
+ * then top-k across segments, search-after cursors and the hits JSON.
+ *
+ * Evaluation (one segment): eval(node, U) returns the docs of U that match
+ * node, where U is the candidate set (the time range minus deleted docs at
+ * the root).  An AND passes each child the survivors of the previous
+ * children, which is why the planner orders them cheapest first: column
+ * scans (ranges, numeric equality) and phrase verification only ever look
+ * at docs the postings already selected.  An OR evaluates each child on
+ * the docs not yet matched.  NOT is U minus its child.
+ *
+ * Field semantics follow the segment's field flags (segment.h): TEXT
+ * fields match tokens (several tokens = a phrase, verified on the doc
+ * text), KEYWORD fields the whole lowercased value, NUMBER fields numeric
+ * equality through the column when the query value is a number.
+ *
+ * Order and cursors: hits are ordered by (timestamp, content hash), the
+ * hash being XXH3-64 of the encoded doc.  Both survive refresh, flush and
+ * merge (a doc's bytes never change), so a cursor (ts, hash, skip) stays
+ * valid while segments move; "skip" counts identical docs (same ts and
+ * bytes) already returned, the only ones the key cannot tell apart.  Docs
+ * arriving later with a timestamp before the cursor do show up on later
+ * pages of a newest-first scan; that is search-after's usual contract.
+ *
+ * Threads: everything here runs on any thread; the query, segments and
+ * options are read-only, all scratch state is per call.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <xxhash.h>
+
+#include "query/query_int.h"
+#include "sift/alloc.h"
+#include "sift/arena.h"
+#include "sift/clock.h"
+#include "sift/error.h"
+#include "sift/event.h"
+#include "sift/segment.h"
+#include "sift/tokenize.h"
+
+#define DEADLINE_EVERY 1024 /* loop iterations between clock reads */
+
+int
+sift__query_check_deadline(struct sift_qctx *ctx)
+{
+    if (ctx->timed_out)
+        return 1;
+    if (!ctx->deadline_mono_ns)
+        return 0;
+    /* The first call reads the clock, then every DEADLINE_EVERY calls. */
+    if (ctx->ticks++ % DEADLINE_EVERY != 0)
+        return 0;
+    if (sift_clock_mono_ns() >= ctx->deadline_mono_ns)
+        ctx->timed_out = 1;
+    return ctx->timed_out;
+}
+
+void
+sift__query_doc_range(const struct sift_segment *seg, int64_t from_ns,
+                      int64_t to_ns, uint32_t *lo, uint32_t *hi)
+{
+    uint32_t n = sift_segment_doc_count(seg);
+    *lo = from_ns == SIFT_TIME_MIN ? 0 : sift_segment_ts_lower_bound(seg, from_ns);
+    *hi = to_ns == SIFT_TIME_MAX ? n : sift_segment_ts_lower_bound(seg, to_ns);
+    if (*hi > n)
+        *hi = n;
+    if (*lo > *hi)
+        *lo = *hi;
+}
+
+/* ---- leaves ---- */
+
+static int
+nomem(struct sift_qctx *ctx)
+{
+    return sift__query_error(ctx->err, SIFT_ENOMEM, 503, "out_of_memory", -1,
+                             "not enough memory to run the query");
+}
+
+static int
+seg_error(struct sift_qctx *ctx, int rc)
+{
+    if (rc == SIFT_ENOMEM)
+        return nomem(ctx);
+    if (rc == SIFT_ETIMEOUT)
+        return rc;
+    return sift__query_error(ctx->err, rc, 500, "corrupt_segment", -1,
+                             "segment read failed: %s", sift_strerror(rc));
+}
+
+/* Postings of one term restricted to U; an absent term gives {}. */
+static int
+term_docs(struct sift_qctx *ctx, uint32_t field, const char *term,
+          size_t len, const roaring_bitmap_t *u, roaring_bitmap_t **out)
+{
+    roaring_bitmap_t *p = NULL;
+    int rc = sift_segment_postings(ctx->seg, field, term, len, &p);
+    if (rc < 0)
+        return seg_error(ctx, rc);
+    if (!p) {
+        *out = roaring_bitmap_create();
+        return SIFT_OK;
+    }
+    roaring_bitmap_and_inplace(p, u);
+    *out = p;
+    return SIFT_OK;
+}
+
+/*
+ * Phrase check while tokenizing (shift-and): bit j of state is set when the
+ * last j+1 tokens equal the phrase's first j+1 tokens.  No allocation, and
+ * tokenizing stops at the first match.
+ */
+struct phrase_scan {
+    const struct sift_qnode *n;
+    uint64_t state;
+    int found;
+};
+
+static int
+phrase_tok(const char *tok, size_t len, uint32_t pos, size_t off, void *arg)
+{
+    struct phrase_scan *ps = arg;
+    const struct sift_qnode *n = ps->n;
+    (void)pos;
+    (void)off;
+    uint64_t eq = 0;
+    for (uint32_t j = 0; j < n->n_toks; j++)
+        if (n->tok_lens[j] == len && memcmp(n->toks[j], tok, len) == 0)
+            eq |= UINT64_C(1) << j;
+    ps->state = ((ps->state << 1) | 1) & eq;
+    if (ps->state & (UINT64_C(1) << (n->n_toks - 1))) {
+        ps->found = 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* The text of field in a decoded event, or NULL when absent. */
+static const char *
+event_text(const struct sift_event *ev, const char *field, size_t field_len,
+           size_t *len)
+{
+    if (field_len == sizeof(SIFT_MESSAGE_FIELD) - 1 &&
+        memcmp(field, SIFT_MESSAGE_FIELD, field_len) == 0) {
+        *len = ev->msg_len;
+        return ev->msg ? ev->msg : "";
+    }
+    const struct sift_field *f = sift_event_field(ev, field, field_len);
+    if (!f)
+        return NULL;
+    *len = f->value_len;
+    return f->value;
+}
+
+/*
+ * A phrase: AND of the token postings, then adjacency verified on each
+ * candidate by re-tokenizing the field's text from the doc store.
+ */
+static int
+phrase_docs(struct sift_qctx *ctx, const struct sift_qnode *n, uint32_t field,
+            const roaring_bitmap_t *u, roaring_bitmap_t **out)
+{
+    roaring_bitmap_t *cand = roaring_bitmap_copy(u);
+    int rc = SIFT_OK;
+    for (uint32_t i = 0; i < n->n_toks && !roaring_bitmap_is_empty(cand); i++) {
+        roaring_bitmap_t *p;
+        rc = term_docs(ctx, field, n->toks[i], n->tok_lens[i], cand, &p);
+        if (rc < 0) {
+            roaring_bitmap_free(cand);
+            return rc;
+        }
+        roaring_bitmap_free(cand);
+        cand = p;
+    }
+    if (n->n_toks <= 1) {
+        *out = cand;
+        return SIFT_OK;
+    }
+
+    roaring_bitmap_t *res = roaring_bitmap_create();
+    struct sift_buf doc = SIFT_BUF_INIT;
+    struct sift_arena *arena = sift_arena_new(8192);
+    roaring_uint32_iterator_t it;
+    roaring_init_iterator(cand, &it);
+    for (; it.has_value; roaring_advance_uint32_iterator(&it)) {
+        if (sift__query_check_deadline(ctx)) {
+            rc = SIFT_ETIMEOUT;
+            break;
+        }
+        uint32_t d = it.current_value;
+        sift_buf_reset(&doc);
+        sift_arena_reset(arena);
+        rc = sift_segment_doc(ctx->seg, d, &doc);
+        struct sift_event ev;
+        if (rc == SIFT_OK)
+            rc = sift_doc_decode((const uint8_t *)doc.data, doc.len, arena,
+                                 &ev);
+        if (rc < 0) {
+            rc = seg_error(ctx, rc);
+            break;
+        }
+        size_t len;
+        const char *text = event_text(&ev, n->field, n->field_len, &len);
+        if (!text)
+            continue;
+        struct phrase_scan ps = {.n = n};
+        sift_tokenize(text, len, phrase_tok, &ps);
+        if (ps.found)
+            roaring_bitmap_add(res, d);
+    }
+    sift_arena_free(arena);
+    sift_buf_cleanup(&doc);
+    roaring_bitmap_free(cand);
+    if (rc < 0) {
+        roaring_bitmap_free(res);
+        return rc;
+    }
+    *out = res;
+    return SIFT_OK;
+}
+
+/* Expansion over the terms of a field: prefix, wildcard or regex. */
+struct expand {
+    struct sift_qctx *ctx;
+    const struct sift_qnode *n;
+    uint32_t field;
+    roaring_bitmap_t *acc;
+    pcre2_match_data *md;
+    uint64_t n_terms;
+    int rc;
+};
+
+static int
+expand_cb(const char *term, size_t len, void *arg)
+{
+    struct expand *e = arg;
+    const struct sift_qnode *n = e->n;
+    if (sift__query_check_deadline(e->ctx)) {
+        e->rc = SIFT_ETIMEOUT;
+        return 1;
+    }
+    int match;
+    switch (n->kind) {
+    case SIFT_QN_WILDCARD:
+        match = sift__query_wild_match(n->lower, n->lower_len, term, len);
+        break;
+    case SIFT_QN_REGEX:
+        match = pcre2_match(n->re, (PCRE2_SPTR)term, len, 0, 0, e->md, NULL) >=
+                0;
+        break;
+    default: /* prefix and exists: the dictionary already filtered */
+        match = 1;
+        break;
+    }
+    if (!match)
+        return 0;
+    if (n->kind != SIFT_QN_EXISTS && e->ctx->max_expansion &&
+        ++e->n_terms > e->ctx->max_expansion) {
+        e->rc = sift__query_error(
+            e->ctx->err, SIFT_ELIMIT, 400, "too_many_terms", (int32_t)n->pos,
+            "'%.*s' at %u matches more than max_expansion=%llu terms",
+            (int)(n->text_len > 64 ? 64 : n->text_len), n->text,
+            (unsigned)n->pos, (unsigned long long)e->ctx->max_expansion);
+        return 1;
+    }
+    roaring_bitmap_t *p = NULL;
+    int rc = sift_segment_postings(e->ctx->seg, e->field, term, len, &p);
+    if (rc < 0) {
+        e->rc = seg_error(e->ctx, rc);
+        return 1;
+    }
+    if (p) {
+        roaring_bitmap_or_inplace(e->acc, p);
+        roaring_bitmap_free(p);
+    }
+    return 0;
+}
+
+static int
+expand_docs(struct sift_qctx *ctx, const struct sift_qnode *n, uint32_t field,
+            const roaring_bitmap_t *u, roaring_bitmap_t **out)
+{
+    struct expand e = {.ctx = ctx, .n = n, .field = field};
+    const char *prefix = "";
+    size_t prefix_len = 0;
+    char lit[SIFT_TOKEN_MAX * 4];
+    if (n->kind == SIFT_QN_PREFIX) {
+        prefix = n->lower;
+        prefix_len = n->lower_len;
+    } else if (n->kind == SIFT_QN_WILDCARD) {
+        /* The literal head of the pattern narrows the dictionary walk. */
+        for (size_t i = 0; i < n->lower_len && prefix_len < sizeof(lit); i++) {
+            char c = n->lower[i];
+            if (c == '*' || c == '?')
+                break;
+            if (c == '\\' && i + 1 < n->lower_len)
+                c = n->lower[++i];
+            lit[prefix_len++] = c;
+        }
+        prefix = lit;
+    }
+    if (n->kind == SIFT_QN_REGEX) {
+        e.md = pcre2_match_data_create_from_pattern(n->re, NULL);
+        if (!e.md)
+            return nomem(ctx);
+    }
+    e.acc = roaring_bitmap_create();
+    int rc = sift_segment_terms(ctx->seg, field, prefix, prefix_len, expand_cb,
+                                &e);
+    if (e.md)
+        pcre2_match_data_free(e.md);
+    if (rc == SIFT_OK)
+        rc = e.rc;
+    else
+        rc = seg_error(ctx, rc);
+    if (rc < 0) {
+        roaring_bitmap_free(e.acc);
+        return rc;
+    }
+    roaring_bitmap_and_inplace(e.acc, u);
+    *out = e.acc;
+    return SIFT_OK;
+}
+
+/* Column scan of U: numeric range / equality, or value presence. */
+static int
+column_docs(struct sift_qctx *ctx, const struct sift_qnode *n, uint32_t field,
+            unsigned flags, const roaring_bitmap_t *u, roaring_bitmap_t **out)
+{
+    roaring_bitmap_t *res = roaring_bitmap_create();
+    roaring_uint32_iterator_t it;
+    roaring_init_iterator(u, &it);
+    for (; it.has_value; roaring_advance_uint32_iterator(&it)) {
+        if (sift__query_check_deadline(ctx)) {
+            roaring_bitmap_free(res);
+            return SIFT_ETIMEOUT;
+        }
+        uint32_t d = it.current_value;
+        int keep;
+        if (n->kind == SIFT_QN_EXISTS && (flags & SIFT_SEGF_KEYWORD)) {
+            keep = sift_segment_keyword_ord(ctx->seg, field, d) != UINT32_MAX;
+        } else {
+            double v;
+            if (sift_segment_number(ctx->seg, field, d, &v) != SIFT_OK)
+                continue;
+            if (n->kind == SIFT_QN_EXISTS)
+                keep = 1;
+            else if (n->kind == SIFT_QN_RANGE)
+                keep = (n->lo_incl ? v >= n->lo : v > n->lo) &&
+                       (n->hi_incl ? v <= n->hi : v < n->hi);
+            else
+                keep = v == n->number;
+        }
+        if (keep)
+            roaring_bitmap_add(res, d);
+    }
+    *out = res;
+    return SIFT_OK;
+}
+
+static int
+leaf_docs(struct sift_qctx *ctx, const struct sift_qnode *n,
+          const roaring_bitmap_t *u, roaring_bitmap_t **out)
+{
+    int fi = sift_segment_field_find(ctx->seg, n->field, n->field_len);
+    if (fi < 0) {
+        *out = roaring_bitmap_create();
+        return SIFT_OK;
+    }
+    uint32_t field = (uint32_t)fi;
+    unsigned flags = 0;
+    uint32_t n_terms = 0;
+    (void)sift_segment_field_info(ctx->seg, field, &flags, &n_terms);
+
+    switch (n->kind) {
+    case SIFT_QN_TERM:
+    case SIFT_QN_PHRASE:
+        if ((flags & SIFT_SEGF_NUMBER) && n->is_number)
+            return column_docs(ctx, n, field, flags, u, out);
+        if (flags & SIFT_SEGF_TEXT) {
+            if (n->n_toks == 0) {
+                *out = roaring_bitmap_create();
+                return SIFT_OK;
+            }
+            return phrase_docs(ctx, n, field, u, out);
+        }
+        return term_docs(ctx, field, n->lower, n->lower_len, u, out);
+    case SIFT_QN_PREFIX:
+    case SIFT_QN_WILDCARD:
+    case SIFT_QN_REGEX:
+        return expand_docs(ctx, n, field, u, out);
+    case SIFT_QN_RANGE:
+        if (!(flags & SIFT_SEGF_NUMBER)) {
+            *out = roaring_bitmap_create();
+            return SIFT_OK;
+        }
+        return column_docs(ctx, n, field, flags, u, out);
+    case SIFT_QN_EXISTS:
+        if (flags & (SIFT_SEGF_KEYWORD | SIFT_SEGF_NUMBER))
+            return column_docs(ctx, n, field, flags, u, out);
+        return expand_docs(ctx, n, field, u, out);
+    default:
+        break;
+    }
+    *out = roaring_bitmap_create();
+    return SIFT_OK;
+}
+
+/* ---- boolean structure ---- */
+
+static int
+eval(struct sift_qctx *ctx, const struct sift_qnode *n,
+     const roaring_bitmap_t *u, roaring_bitmap_t **out)
+{
+    int rc;
+    if (sift__query_check_deadline(ctx))
+        return SIFT_ETIMEOUT;
+    switch (n->kind) {
+    case SIFT_QN_ALL:
+        *out = roaring_bitmap_copy(u);
+        return SIFT_OK;
+    case SIFT_QN_AND: {
+        roaring_bitmap_t *cur = roaring_bitmap_copy(u);
+        for (uint32_t i = 0; i < n->n_kids && !roaring_bitmap_is_empty(cur);
+             i++) {
+            roaring_bitmap_t *r;
+            rc = eval(ctx, n->kids[i], cur, &r);
+            roaring_bitmap_free(cur);
+            if (rc < 0)
+                return rc;
+            cur = r;
+        }
+        *out = cur;
+        return SIFT_OK;
+    }
+    case SIFT_QN_OR: {
+        roaring_bitmap_t *acc = roaring_bitmap_create();
+        roaring_bitmap_t *rest = roaring_bitmap_copy(u);
+        for (uint32_t i = 0; i < n->n_kids && !roaring_bitmap_is_empty(rest);
+             i++) {
+            roaring_bitmap_t *r;
+            rc = eval(ctx, n->kids[i], rest, &r);
+            if (rc < 0) {
+                roaring_bitmap_free(acc);
+                roaring_bitmap_free(rest);
+                return rc;
+            }
+            roaring_bitmap_or_inplace(acc, r);
+            roaring_bitmap_andnot_inplace(rest, r);
+            roaring_bitmap_free(r);
+        }
+        roaring_bitmap_free(rest);
+        *out = acc;
+        return SIFT_OK;
+    }
+    case SIFT_QN_NOT: {
+        roaring_bitmap_t *r;
+        rc = eval(ctx, n->kids[0], u, &r);
+        if (rc < 0)
+            return rc;
+        *out = roaring_bitmap_andnot(u, r);
+        roaring_bitmap_free(r);
+        return SIFT_OK;
+    }
+    default:
+        return leaf_docs(ctx, n, u, out);
+    }
+}
+
+int
+sift__query_eval_segment(const struct sift_query *q, struct sift_qctx *ctx,
+                         uint32_t lo, uint32_t hi, roaring_bitmap_t **out)
+{
+    *out = NULL;
+    if (lo >= hi) {
+        *out = roaring_bitmap_create();
+        return SIFT_OK;
+    }
+    roaring_bitmap_t *u = roaring_bitmap_from_range(lo, hi, 1);
+    if (!u)
+        return nomem(ctx);
+    const roaring_bitmap_t *del = sift_segment_deleted(ctx->seg);
+    if (del)
+        roaring_bitmap_andnot_inplace(u, del);
+    int rc = eval(ctx, q->root, u, out);
+    roaring_bitmap_free(u);
+    if (rc == SIFT_ETIMEOUT)
+        ctx->timed_out = 1;
+    return rc;
+}

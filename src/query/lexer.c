@@ -1,0 +1,210 @@
+/*
+ * lexer.c - splits a query string into tokens.
+ *
+ * Design: the lexer is pulled by the parser one token at a time, with a
+ * mode saying what the parser expects next, because the same bytes mean
+ * different things in different places: after "field:" a ':' belongs to
+ * the value (time:10:30) and "<=" is an operator; inside a range "]" ends
+ * a word and "TO" is a keyword.  Words keep their escapes ("\:" "\*") so
+ * the parser can tell literal from wildcard characters; quotes, slashes
+ * and the field colon are consumed here.
+ *
+ * Invariants: every token points into the query string; positions are byte
+ * offsets (0-based) and errors always carry one.  No allocation.  Pure;
+ * any thread.
+ */
+#include <string.h>
+
+#include "query/query_int.h"
+
+void
+sift__query_lex_init(struct sift_qlexer *lx, const char *s, size_t len)
+{
+    lx->s = s;
+    lx->len = len;
+    lx->off = 0;
+    lx->error = NULL;
+    lx->error_pos = 0;
+}
+
+static int
+is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
+           c == '\v';
+}
+
+/* Bytes that end a word in every mode. */
+static int
+ends_word(char c, unsigned mode)
+{
+    if (is_space(c) || c == '(' || c == ')' || c == '"')
+        return 1;
+    if (c == ':' && !(mode & SIFT_QLEX_VALUE))
+        return 1;
+    if ((mode & SIFT_QLEX_RANGE) && (c == ']' || c == '}'))
+        return 1;
+    return 0;
+}
+
+static void
+lex_error(struct sift_qlexer *lx, struct sift_qtok *out, size_t pos,
+          const char *why)
+{
+    lx->error = why;
+    lx->error_pos = (uint32_t)pos;
+    out->kind = SIFT_QT_ERROR;
+    out->text = lx->s + pos;
+    out->len = 0;
+    out->pos = (uint32_t)pos;
+}
+
+/* Reads up to the closing delimiter, skipping escaped bytes. */
+static void
+lex_delimited(struct sift_qlexer *lx, char delim, enum sift_qtok_kind kind,
+              const char *unterminated, struct sift_qtok *out)
+{
+    size_t start = lx->off;
+    size_t i = start + 1;
+    while (i < lx->len && lx->s[i] != delim) {
+        if (lx->s[i] == '\\') {
+            if (i + 1 >= lx->len) {
+                lex_error(lx, out, i, "dangling '\\'");
+                return;
+            }
+            i++;
+        }
+        i++;
+    }
+    if (i >= lx->len) {
+        lex_error(lx, out, start, unterminated);
+        return;
+    }
+    out->kind = kind;
+    out->text = lx->s + start + 1;
+    out->len = i - start - 1;
+    out->pos = (uint32_t)start;
+    lx->off = i + 1;
+}
+
+static int
+word_is(const struct sift_qtok *t, const char *kw)
+{
+    size_t n = strlen(kw);
+    return t->len == n && memcmp(t->text, kw, n) == 0;
+}
+
+void
+sift__query_lex_next(struct sift_qlexer *lx, unsigned mode,
+                     struct sift_qtok *out)
+{
+    memset(out, 0, sizeof(*out));
+    while (lx->off < lx->len && is_space(lx->s[lx->off]))
+        lx->off++;
+    out->pos = (uint32_t)lx->off;
+    out->text = lx->s + lx->off;
+    if (lx->off >= lx->len) {
+        out->kind = SIFT_QT_EOF;
+        return;
+    }
+
+    char c = lx->s[lx->off];
+    size_t start = lx->off;
+    switch (c) {
+    case '(':
+        out->kind = SIFT_QT_LPAREN;
+        out->len = 1;
+        lx->off++;
+        return;
+    case ')':
+        out->kind = SIFT_QT_RPAREN;
+        out->len = 1;
+        lx->off++;
+        return;
+    case '"':
+        lex_delimited(lx, '"', SIFT_QT_PHRASE, "unterminated phrase", out);
+        return;
+    default:
+        break;
+    }
+
+    if (mode & SIFT_QLEX_RANGE) {
+        if (c == ']' || c == '}') {
+            out->kind = SIFT_QT_RRANGE;
+            out->len = 1;
+            lx->off++;
+            return;
+        }
+    } else if (c == '/') {
+        lex_delimited(lx, '/', SIFT_QT_REGEX, "unterminated regex", out);
+        return;
+    }
+
+    if (mode & SIFT_QLEX_VALUE) {
+        if (c == '[' || c == '{') {
+            out->kind = SIFT_QT_LRANGE;
+            out->len = 1;
+            lx->off++;
+            return;
+        }
+        if (c == '>' || c == '<') {
+            out->kind = SIFT_QT_CMP;
+            out->len = 1;
+            if (lx->off + 1 < lx->len && lx->s[lx->off + 1] == '=')
+                out->len = 2;
+            lx->off += out->len;
+            return;
+        }
+    } else if (!(mode & SIFT_QLEX_RANGE)) {
+        if (c == '-' || c == '+') {
+            out->kind = c == '-' ? SIFT_QT_MINUS : SIFT_QT_PLUS;
+            out->len = 1;
+            lx->off++;
+            return;
+        }
+        if (c == ':') {
+            lex_error(lx, out, start, "expected a field name before ':'");
+            return;
+        }
+    }
+
+    /* A word: up to a delimiter, with backslash escapes. */
+    size_t i = start;
+    while (i < lx->len && !ends_word(lx->s[i], mode)) {
+        char b = lx->s[i];
+        if (b == '\\') {
+            if (i + 1 >= lx->len) {
+                lex_error(lx, out, i, "dangling '\\'");
+                return;
+            }
+            i += 2;
+            continue;
+        }
+        if (b == '*' || b == '?')
+            out->has_wild = 1;
+        i++;
+    }
+    out->kind = SIFT_QT_WORD;
+    out->len = i - start;
+    lx->off = i;
+
+    if (!(mode & (SIFT_QLEX_VALUE | SIFT_QLEX_RANGE)) && i < lx->len &&
+        lx->s[i] == ':') {
+        out->is_field = 1;
+        lx->off = i + 1;
+        return;
+    }
+    if (mode & SIFT_QLEX_RANGE) {
+        if (word_is(out, "TO"))
+            out->kind = SIFT_QT_TO;
+        return;
+    }
+    if (mode & SIFT_QLEX_VALUE)
+        return;
+    if (word_is(out, "AND") || word_is(out, "&&"))
+        out->kind = SIFT_QT_AND;
+    else if (word_is(out, "OR") || word_is(out, "||"))
+        out->kind = SIFT_QT_OR;
+    else if (word_is(out, "NOT"))
+        out->kind = SIFT_QT_NOT;
+}

@@ -1,0 +1,169 @@
+/*
+ * query_int.h - the query module's private shapes: tokens, AST nodes, and
+ * the per-segment evaluator shared by exec.c and agg.c.
+ */
+#ifndef SIFT_QUERY_INT_H
+#define SIFT_QUERY_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+#include <roaring/roaring.h>
+
+#include "sift/query.h"
+
+struct sift_arena;
+struct sift_segment;
+
+/* ---- lexer (lexer.c) ---- */
+
+enum sift_qtok_kind {
+    SIFT_QT_EOF = 0,
+    SIFT_QT_LPAREN,
+    SIFT_QT_RPAREN,
+    SIFT_QT_AND,
+    SIFT_QT_OR,
+    SIFT_QT_NOT,     /* "NOT" */
+    SIFT_QT_MINUS,   /* '-' glued to the next term */
+    SIFT_QT_PLUS,    /* '+' glued to the next term */
+    SIFT_QT_WORD,    /* raw text, escapes kept; see has_wild / is_field */
+    SIFT_QT_PHRASE,  /* text between quotes, escapes kept, quotes not */
+    SIFT_QT_REGEX,   /* text between slashes, escapes kept */
+    SIFT_QT_CMP,     /* >= > <= < ; text holds the operator */
+    SIFT_QT_LRANGE,  /* '[' or '{' (text[0] says which) */
+    SIFT_QT_RRANGE,  /* ']' or '}' */
+    SIFT_QT_TO,      /* "TO" inside a range */
+    SIFT_QT_ERROR,   /* lexical error; reason in the lexer */
+};
+
+/* Lexer modes: what may follow decides how bytes are grouped. */
+#define SIFT_QLEX_VALUE 0x1u /* after "field:": ':' is a word byte, cmp ops */
+#define SIFT_QLEX_RANGE 0x2u /* inside [..]: ']' '}' end words, TO keyword */
+
+struct sift_qtok {
+    enum sift_qtok_kind kind;
+    const char *text; /* into the query string */
+    size_t len;
+    uint32_t pos;     /* byte offset of the token */
+    int has_wild;     /* WORD: an unescaped '*' or '?' */
+    int is_field;     /* WORD: directly followed by ':' (not consumed) */
+};
+
+struct sift_qlexer {
+    const char *s;
+    size_t len;
+    size_t off;
+    const char *error; /* static reason when kind == SIFT_QT_ERROR */
+    uint32_t error_pos;
+};
+
+void sift__query_lex_init(struct sift_qlexer *lx, const char *s, size_t len);
+/** Reads the next token in the given mode (SIFT_QLEX_* flags). */
+void sift__query_lex_next(struct sift_qlexer *lx, unsigned mode,
+                          struct sift_qtok *out);
+
+/* ---- AST ---- */
+
+#define SIFT_QUERY_MAX_PHRASE_TOKENS 64u
+
+enum sift_qnode_kind {
+    SIFT_QN_ALL = 1, /* "*", or the empty query */
+    SIFT_QN_AND,
+    SIFT_QN_OR,
+    SIFT_QN_NOT,
+    SIFT_QN_TERM,     /* a word: one term, or a phrase if it has tokens */
+    SIFT_QN_PHRASE,   /* "quoted" */
+    SIFT_QN_PREFIX,   /* pay* */
+    SIFT_QN_WILDCARD, /* us?r, a*b (pattern keeps escapes) */
+    SIFT_QN_REGEX,    /* /re/, anchored to whole terms, caseless */
+    SIFT_QN_RANGE,    /* numeric: [a TO b], {..}, >=, >, <=, < */
+    SIFT_QN_EXISTS,   /* _exists_:f, f:* */
+};
+
+struct sift_qnode {
+    enum sift_qnode_kind kind;
+    uint32_t pos;        /* byte offset in the query string */
+    const char *field;   /* NUL-terminated; "message" by default */
+    size_t field_len;
+    const char *text;    /* unescaped value (TERM/PHRASE/PREFIX/REGEX) or
+                            pattern with escapes (WILDCARD); NUL-terminated */
+    size_t text_len;
+    /* RANGE: bounds; an open side has the infinite value and incl = 1. */
+    double lo, hi;
+    int lo_incl, hi_incl;
+    /* AND/OR/NOT children (NOT has exactly one). */
+    struct sift_qnode **kids;
+    uint32_t n_kids;
+    /* Prepared by plan.c (never changed during evaluation). */
+    char *lower;         /* lowercased text (keyword match, prefix) */
+    size_t lower_len;
+    char **toks;         /* sift_tokenize() tokens of text */
+    size_t *tok_lens;
+    uint32_t n_toks;
+    int is_number;       /* text parses as a finite number */
+    double number;
+    pcre2_code *re;      /* REGEX: compiled once, JIT when available */
+    unsigned cost;       /* planner: AND children are run cheapest first */
+};
+
+struct sift_query {
+    struct sift_arena *arena; /* owns every node and string */
+    struct sift_qnode *root;
+    char *text;               /* the query string (NUL-terminated copy) */
+    size_t text_len;
+};
+
+/** Fills err (type, position, printf reason) and returns rc. */
+int sift__query_error(struct sift_query_error *err, int rc, int status,
+                      const char *type, int32_t pos, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 6, 7)))
+#endif
+    ;
+
+/** plan.c: tokenizes words, lowercases, compiles regexes, orders ANDs. */
+int sift__query_plan(struct sift_query *q, struct sift_query_error *err);
+
+/* ---- evaluation (exec.c) ---- */
+
+struct sift_qctx {
+    const struct sift_segment *seg;
+    int64_t deadline_mono_ns; /* 0 = none */
+    uint64_t max_expansion;   /* 0 = unlimited */
+    struct sift_query_error *err;
+    int timed_out;
+    uint32_t ticks;           /* loop iterations since the last clock read */
+};
+
+/**
+ * Evaluates q on one segment over doc ids [lo, hi), minus deleted docs.
+ * *out is an owned bitmap.  Returns SIFT_OK, SIFT_ETIMEOUT (ctx->timed_out
+ * set; *out NULL), SIFT_ELIMIT (expansion), SIFT_ECORRUPT or SIFT_ENOMEM
+ * with ctx->err filled.
+ */
+int sift__query_eval_segment(const struct sift_query *q, struct sift_qctx *ctx,
+                             uint32_t lo, uint32_t hi, roaring_bitmap_t **out);
+
+/** Docs [lo,hi) of seg whose ts lies in [from_ns, to_ns). */
+void sift__query_doc_range(const struct sift_segment *seg, int64_t from_ns,
+                           int64_t to_ns, uint32_t *lo, uint32_t *hi);
+
+/** Non-zero (and ctx->timed_out set) once the deadline has passed. */
+int sift__query_check_deadline(struct sift_qctx *ctx);
+
+/** Wildcard match of a whole term against a pattern with escapes. */
+int sift__query_wild_match(const char *pat, size_t pat_len, const char *s,
+                           size_t len);
+
+struct sift_event;
+/**
+ * Appends one hit object {"time":…,"ts_ms":…,"message":…,"fields":{…}}
+ * for ev; fields is a comma list of field names to keep (NULL = all).
+ * Shared by search, tail and export.
+ */
+void sift__query_hit_json(const struct sift_event *ev, const char *fields,
+                          struct sift_buf *out);
+
+#endif /* SIFT_QUERY_INT_H */

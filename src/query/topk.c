@@ -1,0 +1,578 @@
+/*
+ * topk.c - search across segments: counting, top-k newest/oldest first,
+ * search-after cursors, and rendering the hits as JSON.
+ *
+ * Design: each segment is evaluated into a bitmap (exec.c) whose
+ * cardinality adds to the exact total.  Because doc ids are in time order
+ * inside a segment, its best k docs are the last (or first) k set bits;
+ * we collect those plus every doc tied on the k-th timestamp, as the
+ * final order is (timestamp, content hash) and ties can only be ordered
+ * once their bytes are known.  Across segments the candidates are sorted
+ * by timestamp, cut at k (again keeping ties), and only then fetched and
+ * hashed, so a page costs about k doc fetches however many docs match.
+ *
+ * Cursor: base64url of {version, direction, ts, hash, skip}; see exec.c
+ * for why this key stays valid across refresh, flush and merge.
+ *
+ * Bounds: per segment at most limit + SIFT_TOPK_MAX_TIES candidates are
+ * kept; past that, docs sharing one exact timestamp are ordered by
+ * segment and doc id instead of hash (documented in docs/internals).
+ *
+ * Threads: any; per-call state only.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <xxhash.h>
+
+#include "query/query_int.h"
+#include "sift/alloc.h"
+#include "sift/arena.h"
+#include "sift/clock.h"
+#include "sift/error.h"
+#include "sift/event.h"
+#include "sift/segment.h"
+
+#define SIFT_TOPK_MAX_TIES 65536u
+#define CURSOR_VERSION 1
+
+struct cand {
+    uint64_t k_ts;  /* order key of ts: ascending = output order */
+    uint64_t k_hash;/* order key of the hash, same direction */
+    int64_t ts;
+    uint64_t hash;
+    uint32_t seg, doc;
+    int fetched;
+    struct sift_buf data; /* encoded doc once fetched */
+};
+
+struct cursor {
+    int64_t ts;
+    uint64_t hash;
+    uint32_t skip;
+    uint8_t oldest_first;
+};
+
+void
+sift_search_opts_init(struct sift_search_opts *opts)
+{
+    memset(opts, 0, sizeof(*opts));
+    opts->from_ns = SIFT_TIME_MIN;
+    opts->to_ns = SIFT_TIME_MAX;
+    opts->limit = 100;
+}
+
+void
+sift_search_result_init(struct sift_search_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    sift_buf_init(&res->hits);
+}
+
+void
+sift_search_result_cleanup(struct sift_search_result *res)
+{
+    sift_buf_cleanup(&res->hits);
+}
+
+/* ---- cursor codec ---- */
+
+static const char b64[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+static void
+cursor_encode(const struct cursor *c, char *out, size_t cap)
+{
+    uint8_t raw[24] = {0};
+    raw[0] = CURSOR_VERSION;
+    raw[1] = c->oldest_first;
+    sift_store_u64(raw + 2, (uint64_t)c->ts);
+    sift_store_u64(raw + 10, c->hash);
+    sift_store_u32(raw + 18, c->skip);
+    /* 22 bytes, padded to 24 = 32 chars; 2 zero pad bytes are checked. */
+    size_t o = 0;
+    for (size_t i = 0; i < 24 && o + 4 < cap; i += 3) {
+        uint32_t v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 |
+                     raw[i + 2];
+        out[o++] = b64[v >> 18 & 63];
+        out[o++] = b64[v >> 12 & 63];
+        out[o++] = b64[v >> 6 & 63];
+        out[o++] = b64[v & 63];
+    }
+    out[o] = '\0';
+}
+
+static int
+cursor_decode(const char *s, struct cursor *c)
+{
+    if (strlen(s) != 32)
+        return SIFT_EINVAL;
+    uint8_t raw[24];
+    for (size_t i = 0; i < 32; i += 4) {
+        uint32_t v = 0;
+        for (size_t j = 0; j < 4; j++) {
+            const char *p = strchr(b64, s[i + j]);
+            if (!p || !s[i + j])
+                return SIFT_EINVAL;
+            v = v << 6 | (uint32_t)(p - b64);
+        }
+        raw[i / 4 * 3] = (uint8_t)(v >> 16);
+        raw[i / 4 * 3 + 1] = (uint8_t)(v >> 8);
+        raw[i / 4 * 3 + 2] = (uint8_t)v;
+    }
+    if (raw[0] != CURSOR_VERSION || raw[1] > 1 || raw[22] || raw[23])
+        return SIFT_EINVAL;
+    c->oldest_first = raw[1];
+    c->ts = (int64_t)sift_load_u64(raw + 2);
+    c->hash = sift_load_u64(raw + 10);
+    c->skip = sift_load_u32(raw + 18);
+    return SIFT_OK;
+}
+
+/* ---- ordering ---- */
+
+static uint64_t
+ts_key(int64_t ts, int oldest_first)
+{
+    uint64_t k = (uint64_t)ts ^ UINT64_C(0x8000000000000000);
+    return oldest_first ? k : ~k;
+}
+
+static int
+cmp_ts(const void *a, const void *b)
+{
+    const struct cand *x = a, *y = b;
+    if (x->k_ts != y->k_ts)
+        return x->k_ts < y->k_ts ? -1 : 1;
+    if (x->seg != y->seg)
+        return x->seg < y->seg ? -1 : 1;
+    return x->doc < y->doc ? -1 : x->doc > y->doc;
+}
+
+static int
+cmp_full(const void *a, const void *b)
+{
+    const struct cand *x = a, *y = b;
+    if (x->k_ts != y->k_ts)
+        return x->k_ts < y->k_ts ? -1 : 1;
+    if (x->k_hash != y->k_hash)
+        return x->k_hash < y->k_hash ? -1 : 1;
+    if (x->seg != y->seg)
+        return x->seg < y->seg ? -1 : 1;
+    return x->doc < y->doc ? -1 : x->doc > y->doc;
+}
+
+static int
+cmp_storage(const void *a, const void *b)
+{
+    const struct cand *x = a, *y = b;
+    if (x->seg != y->seg)
+        return x->seg < y->seg ? -1 : 1;
+    return x->doc < y->doc ? -1 : x->doc > y->doc;
+}
+
+/* qsort, minus its undefined behaviour on an empty (NULL) array. */
+static void
+sort_cands(struct cand *v, size_t n, int (*cmp)(const void *, const void *))
+{
+    if (n > 1)
+        qsort(v, n, sizeof(*v), cmp);
+}
+
+/* ---- candidates ---- */
+
+struct cands {
+    struct cand *v;
+    size_t n, cap;
+};
+
+static int
+cands_push(struct cands *c, int64_t ts, uint32_t seg, uint32_t doc,
+           int oldest_first)
+{
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        struct cand *v = sift_try_realloc(c->v, cap * sizeof(*v));
+        if (!v)
+            return SIFT_ENOMEM;
+        c->v = v;
+        c->cap = cap;
+    }
+    struct cand *x = &c->v[c->n++];
+    memset(x, 0, sizeof(*x));
+    x->ts = ts;
+    x->k_ts = ts_key(ts, oldest_first);
+    x->seg = seg;
+    x->doc = doc;
+    return SIFT_OK;
+}
+
+static void
+cands_free(struct cands *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        sift_buf_cleanup(&c->v[i].data);
+    sift_free(c->v);
+}
+
+static int
+fetch(struct sift_segment *const *segs, struct cand *x, int oldest_first)
+{
+    if (x->fetched)
+        return SIFT_OK;
+    int rc = sift_segment_doc(segs[x->seg], x->doc, &x->data);
+    if (rc < 0)
+        return rc;
+    x->hash = XXH3_64bits(x->data.data, x->data.len);
+    x->k_hash = oldest_first ? x->hash : ~x->hash;
+    x->fetched = 1;
+    return SIFT_OK;
+}
+
+/*
+ * Collects the candidates of one segment from its matches r (already cut
+ * to the cursor side): first the docs on the cursor timestamp (boundary,
+ * all of them), then up to limit more plus ties on the last timestamp.
+ */
+static int
+collect(const struct sift_segment *seg, uint32_t si, const roaring_bitmap_t *r,
+        uint32_t limit, int oldest_first, int has_cursor, int64_t cursor_ts,
+        struct cands *out)
+{
+    roaring_uint32_iterator_t it;
+    if (oldest_first)
+        roaring_init_iterator(r, &it);
+    else
+        roaring_init_iterator_last(r, &it);
+    uint32_t taken = 0, kept = 0;
+    int64_t last_ts = 0;
+    for (; it.has_value; oldest_first ? roaring_advance_uint32_iterator(&it)
+                                      : roaring_previous_uint32_iterator(&it)) {
+        uint32_t d = it.current_value;
+        int64_t ts = sift_segment_doc_ts(seg, d);
+        int boundary = has_cursor && ts == cursor_ts;
+        if (!boundary) {
+            if (taken >= limit && ts != last_ts)
+                break;
+            taken++;
+            last_ts = ts;
+        }
+        if (++kept > limit + SIFT_TOPK_MAX_TIES)
+            break;
+        int rc = cands_push(out, ts, si, d, oldest_first);
+        if (rc < 0)
+            return rc;
+    }
+    return SIFT_OK;
+}
+
+/* Removes from r the docs on the far side of the cursor timestamp. */
+static void
+cut_to_cursor(const struct sift_segment *seg, roaring_bitmap_t *r,
+              const struct cursor *c)
+{
+    uint32_t n = sift_segment_doc_count(seg);
+    if (c->oldest_first) {
+        uint32_t start = sift_segment_ts_lower_bound(seg, c->ts);
+        if (start > 0)
+            roaring_bitmap_remove_range(r, 0, start);
+    } else {
+        uint32_t end = c->ts == INT64_MAX
+                           ? n
+                           : sift_segment_ts_lower_bound(seg, c->ts + 1);
+        if (end < n)
+            roaring_bitmap_remove_range(r, end, n);
+    }
+}
+
+/* ---- hits JSON ---- */
+
+static int
+is_json_number(const char *s, size_t len)
+{
+    size_t i = 0;
+    if (i < len && s[i] == '-')
+        i++;
+    if (i >= len)
+        return 0;
+    if (s[i] == '0') {
+        i++;
+    } else if (s[i] >= '1' && s[i] <= '9') {
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+            i++;
+    } else {
+        return 0;
+    }
+    if (i < len && s[i] == '.') {
+        size_t st = ++i;
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == st)
+            return 0;
+    }
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < len && (s[i] == '+' || s[i] == '-'))
+            i++;
+        size_t st = i;
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == st)
+            return 0;
+    }
+    return i == len;
+}
+
+static int
+field_wanted(const char *list, const char *name, size_t len)
+{
+    if (!list)
+        return 1;
+    const char *p = list;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        while (n && *p == ' ') {
+            p++;
+            n--;
+        }
+        while (n && p[n - 1] == ' ')
+            n--;
+        if (n == len && memcmp(p, name, len) == 0)
+            return 1;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return 0;
+}
+
+void
+sift__query_hit_json(const struct sift_event *ev, const char *fields,
+                     struct sift_buf *out)
+{
+    sift_buf_append(out, "{\"time\":\"", 9);
+    sift_query_format_time(ev->ts_ns, out);
+    int64_t ms = ev->ts_ns / SIFT_NS_PER_MS;
+    if (ev->ts_ns < 0 && ev->ts_ns % SIFT_NS_PER_MS)
+        ms--;
+    sift_buf_appendf(out, "\",\"ts_ms\":%lld,\"message\":", (long long)ms);
+    sift_buf_put_json_str(out, ev->msg ? ev->msg : "", ev->msg_len);
+    if (ev->template_id != SIFT_TEMPLATE_NONE)
+        sift_buf_appendf(out, ",\"template_id\":%u", ev->template_id);
+    sift_buf_append(out, ",\"fields\":{", 11);
+    int first = 1;
+    for (uint32_t i = 0; i < ev->n_fields; i++) {
+        const struct sift_field *f = &ev->fields[i];
+        if (!field_wanted(fields, f->name, f->name_len))
+            continue;
+        if (!first)
+            sift_buf_putc(out, ',');
+        first = 0;
+        sift_buf_put_json_str(out, f->name, f->name_len);
+        sift_buf_putc(out, ':');
+        if (f->type == SIFT_FT_NUMBER && is_json_number(f->value, f->value_len))
+            sift_buf_append(out, f->value, f->value_len);
+        else
+            sift_buf_put_json_str(out, f->value, f->value_len);
+    }
+    sift_buf_append(out, "}}", 2);
+}
+
+static int
+render_hits(struct cand *v, size_t n, const char *fields, int ndjson,
+            struct sift_buf *out)
+{
+    struct sift_arena *arena = sift_arena_new(16384);
+    int rc = SIFT_OK;
+    if (!ndjson)
+        sift_buf_putc(out, '[');
+    for (size_t i = 0; i < n; i++) {
+        struct sift_event ev;
+        sift_arena_reset(arena);
+        rc = sift_doc_decode((const uint8_t *)v[i].data.data, v[i].data.len,
+                             arena, &ev);
+        if (rc < 0)
+            break;
+        if (i && !ndjson)
+            sift_buf_putc(out, ',');
+        sift__query_hit_json(&ev, fields, out);
+        if (ndjson)
+            sift_buf_putc(out, '\n');
+    }
+    if (!ndjson)
+        sift_buf_putc(out, ']');
+    sift_arena_free(arena);
+    return rc;
+}
+
+/* ---- the search ---- */
+
+static int
+search_error(struct sift_query_error *err, int rc)
+{
+    if (rc == SIFT_ENOMEM)
+        return sift__query_error(err, rc, 503, "out_of_memory", -1,
+                                 "not enough memory to run the query");
+    return sift__query_error(err, rc, 500, "corrupt_segment", -1,
+                             "segment read failed: %s", sift_strerror(rc));
+}
+
+int
+sift_search_exec(struct sift_segment *const *segs, size_t n,
+                 const struct sift_query *q,
+                 const struct sift_search_opts *opts,
+                 struct sift_search_result *res, struct sift_query_error *err)
+{
+    struct cursor cur = {0};
+    int has_cursor = opts->cursor && *opts->cursor;
+    int oldest = opts->oldest_first ? 1 : 0;
+    if (has_cursor) {
+        if (cursor_decode(opts->cursor, &cur) < 0 || cur.oldest_first != oldest)
+            return sift__query_error(
+                err, SIFT_EINVAL, 400, "bad_request", -1,
+                "invalid cursor (it must come from a search with the same "
+                "order)");
+    }
+    struct cands cands = {0};
+    struct sift_qctx ctx = {.deadline_mono_ns = opts->deadline_mono_ns,
+                            .max_expansion = opts->max_expansion,
+                            .err = err};
+    uint64_t eligible = 0;
+    int rc = SIFT_OK;
+    res->total = 0;
+    res->n_hits = 0;
+    res->cursor[0] = '\0';
+
+    for (size_t i = 0; i < n && !ctx.timed_out; i++) {
+        const struct sift_segment *seg = segs[i];
+        if (sift_segment_doc_count(seg) == 0 ||
+            sift_segment_max_ts(seg) < opts->from_ns ||
+            (opts->to_ns != SIFT_TIME_MAX &&
+             sift_segment_min_ts(seg) >= opts->to_ns))
+            continue;
+        uint32_t lo, hi;
+        sift__query_doc_range(seg, opts->from_ns, opts->to_ns, &lo, &hi);
+        ctx.seg = seg;
+        roaring_bitmap_t *r;
+        rc = sift__query_eval_segment(q, &ctx, lo, hi, &r);
+        if (rc == SIFT_ETIMEOUT) {
+            rc = SIFT_OK;
+            break;
+        }
+        if (rc < 0)
+            goto out;
+        res->total += roaring_bitmap_get_cardinality(r);
+        if (opts->limit > 0) {
+            if (has_cursor)
+                cut_to_cursor(seg, r, &cur);
+            eligible += roaring_bitmap_get_cardinality(r);
+            rc = collect(seg, (uint32_t)i, r, opts->limit, oldest, has_cursor,
+                         cur.ts, &cands);
+        }
+        roaring_bitmap_free(r);
+        if (rc < 0) {
+            rc = search_error(err, rc);
+            goto out;
+        }
+    }
+    res->timed_out = ctx.timed_out;
+    res->total_is_lower_bound = ctx.timed_out;
+
+    sort_cands(cands.v, cands.n, cmp_ts);
+    /* Drop boundary docs at or before the cursor key (they lead the list). */
+    size_t nb = 0;
+    while (has_cursor && nb < cands.n && cands.v[nb].ts == cur.ts)
+        nb++;
+    size_t keep = 0;
+    uint64_t cur_khash = oldest ? cur.hash : ~cur.hash;
+    for (size_t i = 0; i < nb; i++) {
+        if ((rc = fetch(segs, &cands.v[i], oldest)) < 0) {
+            rc = search_error(err, rc);
+            goto out;
+        }
+    }
+    sort_cands(cands.v, nb, cmp_full);
+    uint32_t skipped = 0;
+    for (size_t i = 0; i < nb; i++) {
+        struct cand *x = &cands.v[i];
+        int drop = x->k_hash < cur_khash ||
+                   (x->k_hash == cur_khash && skipped++ < cur.skip);
+        if (drop) {
+            sift_buf_cleanup(&x->data);
+            eligible--;
+            continue;
+        }
+        cands.v[keep++] = *x;
+    }
+    if (keep < nb) {
+        memmove(cands.v + keep, cands.v + nb,
+                (cands.n - nb) * sizeof(*cands.v));
+        cands.n -= nb - keep;
+    }
+    sort_cands(cands.v, cands.n, cmp_ts);
+
+    /* Cut at the limit, keeping docs tied on the last timestamp. */
+    size_t end = cands.n;
+    if (end > opts->limit) {
+        end = opts->limit;
+        while (end < cands.n && cands.v[end].ts == cands.v[opts->limit - 1].ts)
+            end++;
+    }
+    /* Fetch in storage order: each doc store block is then decompressed
+     * once (the reader caches the last block), not once per hit. */
+    sort_cands(cands.v, end, cmp_storage);
+    for (size_t i = 0; i < end; i++) {
+        if ((rc = fetch(segs, &cands.v[i], oldest)) < 0) {
+            rc = search_error(err, rc);
+            goto out;
+        }
+    }
+    sort_cands(cands.v, end, cmp_full);
+    size_t n_hits = end < opts->limit ? end : opts->limit;
+    rc = render_hits(cands.v, n_hits, opts->fields, opts->ndjson, &res->hits);
+    if (rc < 0) {
+        rc = search_error(err, rc);
+        goto out;
+    }
+    res->n_hits = (uint32_t)n_hits;
+
+    if (n_hits > 0 && eligible > n_hits) {
+        const struct cand *last = &cands.v[n_hits - 1];
+        struct cursor next = {.ts = last->ts,
+                              .hash = last->hash,
+                              .oldest_first = (uint8_t)oldest};
+        for (size_t i = 0; i < n_hits; i++)
+            if (cands.v[i].ts == last->ts && cands.v[i].hash == last->hash)
+                next.skip++;
+        if (has_cursor && cur.ts == last->ts && cur.hash == last->hash)
+            next.skip += cur.skip;
+        cursor_encode(&next, res->cursor, sizeof(res->cursor));
+    }
+    rc = SIFT_OK;
+out:
+    cands_free(&cands);
+    return rc;
+}
+
+void
+sift_search_result_json(const struct sift_search_result *res, int64_t took_ms,
+                        struct sift_buf *out)
+{
+    sift_buf_append(out, "{\"hits\":", 8);
+    if (res->hits.len)
+        sift_buf_append(out, res->hits.data, res->hits.len);
+    else
+        sift_buf_append(out, "[]", 2);
+    sift_buf_appendf(out,
+                     ",\"total\":{\"value\":%llu,\"relation\":\"%s\"},"
+                     "\"cursor\":",
+                     (unsigned long long)res->total,
+                     res->total_is_lower_bound ? "gte" : "eq");
+    if (res->cursor[0])
+        sift_buf_appendf(out, "\"%s\"", res->cursor);
+    else
+        sift_buf_append(out, "null", 4);
+    sift_buf_appendf(out, ",\"took_ms\":%lld,\"timed_out\":%s}",
+                     (long long)took_ms, res->timed_out ? "true" : "false");
+}

@@ -1,0 +1,430 @@
+/*
+ * test_query_parse.c - the query lexer, parser and planner: every construct
+ * parses to the AST we expect, every error says what and where.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "query/query_int.h"
+#include "sift/buf.h"
+#include "sift/clock.h"
+#include "sift/error.h"
+
+/* Parses q and returns its dump in a static buffer (or "ERR"). */
+static const char *
+dump_of(const char *q)
+{
+    static char out[1024];
+    struct sift_query *query;
+    struct sift_query_error err = {0};
+    int rc = sift_query_parse(q, strlen(q), NULL, &query, &err);
+    if (rc < 0) {
+        snprintf(out, sizeof(out), "ERR %s: %s", err.type, err.reason);
+        return out;
+    }
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_query_dump(query, &b);
+    snprintf(out, sizeof(out), "%.*s", (int)b.len, b.data);
+    sift_buf_cleanup(&b);
+    sift_query_free(query);
+    return out;
+}
+
+static void
+test_query_parse_constructs(void **state)
+{
+    (void)state;
+    static const char *const cases[][2] = {
+        {"", "(all)"},
+        {"   ", "(all)"},
+        {"*", "(all)"},
+        {"foo", "(term message \"foo\")"},
+        {"Foo Bar", "(and (term message \"Foo\") (term message \"Bar\"))"},
+        {"a AND b", "(and (term message \"a\") (term message \"b\"))"},
+        {"a && b", "(and (term message \"a\") (term message \"b\"))"},
+        {"a OR b", "(or (term message \"a\") (term message \"b\"))"},
+        {"a || b", "(or (term message \"a\") (term message \"b\"))"},
+        {"NOT a", "(not (term message \"a\"))"},
+        {"-a", "(not (term message \"a\"))"},
+        {"+a", "(term message \"a\")"},
+        {"a -b", "(and (term message \"a\") (not (term message \"b\")))"},
+        /* precedence NOT > AND > OR */
+        {"a OR b c",
+         "(or (term message \"a\") (and (term message \"b\") "
+         "(term message \"c\")))"},
+        {"a b OR c",
+         "(or (and (term message \"a\") (term message \"b\")) "
+         "(term message \"c\"))"},
+        {"NOT a OR b", "(or (not (term message \"a\")) (term message \"b\"))"},
+        {"(a OR b) c",
+         "(and (term message \"c\") (or (term message \"a\") "
+         "(term message \"b\")))"},
+        {"a AND (b AND c)",
+         "(and (term message \"a\") (term message \"b\") (term message \"c\"))"},
+        {"a OR (b OR c) OR d",
+         "(or (term message \"a\") (term message \"b\") (term message \"c\") "
+         "(term message \"d\"))"},
+        {"NOT NOT a", "(not (not (term message \"a\")))"},
+        {"\"disk full\"", "(phrase message \"disk full\")"},
+        {"\"say \\\"hi\\\"\"", "(phrase message \"say \\\"hi\\\"\")"},
+        {"10.2.3.44", "(term message \"10.2.3.44\")"},
+        {"level:error", "(term level \"error\")"},
+        {"host.name:web-1", "(term host.name \"web-1\")"},
+        {"time:10:30", "(term time \"10:30\")"},
+        {"level: error", "(term level \"error\")"},
+        {"msg:\"a b\"", "(phrase msg \"a b\")"},
+        {"pay*", "(prefix message \"pay\")"},
+        {"host:web*", "(prefix host \"web\")"},
+        {"us?r", "(wildcard message \"us?r\")"},
+        {"a*b", "(wildcard message \"a*b\")"},
+        {"*ab", "(wildcard message \"*ab\")"},
+        {"a\\*b", "(term message \"a*b\")"},
+        {"a\\*", "(term message \"a*\")"},
+        {"a\\:b", "(term message \"a:b\")"},
+        {"path:\\/var\\/log", "(term path \"/var/log\")"},
+        {"/ab+c/", "(regex message \"ab+c\")"},
+        {"status:/5\\d\\d/", "(regex status \"5\\\\d\\\\d\")"},
+        {"path:/a\\/b/", "(regex path \"a/b\")"},
+        {"status:>=500", "(range status [500 *])"},
+        {"status:>500", "(range status {500 *])"},
+        {"status:<=500", "(range status [* 500])"},
+        {"status:<500", "(range status [* 500})"},
+        {"d:[100 TO 500]", "(range d [100 500])"},
+        {"d:{100 TO 500}", "(range d {100 500})"},
+        {"d:[100 TO 500}", "(range d [100 500})"},
+        {"d:[* TO 5]", "(range d [* 5])"},
+        {"d:{* TO *}", "(range d [* *])"},
+        {"d:[-1.5 TO 2e3]", "(range d [-1.5 2000])"},
+        {"temp:-5", "(term temp \"-5\")"},
+        {"_exists_:host", "(exists host)"},
+        {"host:*", "(exists host)"},
+        {"host:(a OR b)", "(or (term host \"a\") (term host \"b\"))"},
+        {"host:(web* -db)",
+         "(and (prefix host \"web\") (not (term host \"db\")))"},
+        {"level:error AND NOT (service:api OR service:web) status:>=500",
+         "(and (term level \"error\") (range status [500 *]) "
+         "(not (or (term service \"api\") (term service \"web\"))))"},
+        {"and or not", "(and (term message \"and\") (term message \"or\") "
+                       "(term message \"not\"))"},
+        {"AND:x", "(term AND \"x\")"},
+        {"a\tb\n", "(and (term message \"a\") (term message \"b\"))"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *got = dump_of(cases[i][0]);
+        if (strcmp(got, cases[i][1]) != 0)
+            fail_msg("query [%s]\n  got      %s\n  expected %s", cases[i][0],
+                     got, cases[i][1]);
+    }
+}
+
+struct err_case {
+    const char *q;
+    const char *type;
+    int32_t pos;
+    const char *reason;
+};
+
+static void
+test_query_parse_errors(void **state)
+{
+    (void)state;
+    static const struct err_case cases[] = {
+        {"(a OR b", "query_parse", 7, "expected ')' at 7 (to close '(' at 0)"},
+        {"a)", "query_parse", 1, "unexpected ')' at 1"},
+        {")", "query_parse", 0, "expected a term at 0"},
+        {"()", "query_parse", 1, "expected a term at 1"},
+        {"OR a", "query_parse", 0, "expected a term at 0"},
+        {"a OR", "query_parse", 4, "expected a term after OR at 4"},
+        {"a OR OR b", "query_parse", 5, "expected a term after OR at 5"},
+        {"a AND", "query_parse", 5, "expected a term after AND at 5"},
+        {"a AND OR b", "query_parse", 6, "expected a term after AND at 6"},
+        {"NOT", "query_parse", 3, "expected a term after NOT at 3"},
+        {"a -", "query_parse", 3, "expected a term after '-' at 3"},
+        {"a - b", "query_parse", 3, "expected a term directly after '-' at 3"},
+        {"+ b", "query_parse", 1, "expected a term directly after '+' at 1"},
+        {"+", "query_parse", 1, "expected a term after '+' at 1"},
+        {"\"abc", "query_parse", 0, "unterminated phrase at 0"},
+        {"x \"abc\\\"", "query_parse", 2, "unterminated phrase at 2"},
+        {"/abc", "query_parse", 0, "unterminated regex at 0"},
+        {"abc\\", "query_parse", 3, "dangling '\\' at 3"},
+        {":x", "query_parse", 0, "expected a field name before ':' at 0"},
+        {"a :x", "query_parse", 2, "expected a field name before ':' at 2"},
+        {"f*:x", "query_parse", 0,
+         "wildcards are not allowed in a field name at 0"},
+        {"level:", "query_parse", 6, "expected a value after 'level:' at 6"},
+        {"level:)", "query_parse", 6, "expected a value after 'level:' at 6"},
+        {"status:>=", "query_parse", 9, "expected a number after '>=' at 9"},
+        {"status:>abc", "query_parse", 8, "expected a number after '>' at 8"},
+        {"status:<0x10", "query_parse", 8, "expected a number after '<' at 8"},
+        {"d:[1 5]", "query_parse", 5, "expected 'TO' at 5"},
+        {"d:[a TO 5]", "query_parse", 3, "expected a number or '*' at 3"},
+        {"d:[1 TO]", "query_parse", 7, "expected a number or '*' at 7"},
+        {"d:[1 TO 5", "query_parse", 9, "expected ']' or '}' at 9"},
+        {"d:[1 TO 5 x", "query_parse", 10, "expected ']' or '}' at 10"},
+        {"d:[9 TO 5]", "query_parse", 2,
+         "range lower bound above upper bound at 2"},
+        {"host:(a", "query_parse", 7, "expected ')' at 7 (to close '(' at 5)"},
+        {"_exists_:", "query_parse", 9,
+         "expected a field name after '_exists_:' at 9"},
+        {"_exists_:ho*", "query_parse", 9,
+         "expected a field name after '_exists_:' at 9"},
+        {"/a(/", "invalid_regex", 3,
+         "invalid regex: missing closing parenthesis at 3"},
+        {"x:/[z-a]/", "invalid_regex", 6,
+         "invalid regex: range out of order in character class at 6"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const struct err_case *c = &cases[i];
+        struct sift_query *q = NULL;
+        struct sift_query_error err = {0};
+        int rc = sift_query_parse(c->q, strlen(c->q), NULL, &q, &err);
+        if (rc != SIFT_EPARSE || q != NULL || strcmp(err.type, c->type) ||
+            err.position != c->pos || strcmp(err.reason, c->reason) ||
+            err.status != 400)
+            fail_msg("query [%s]: rc %d type %s pos %d reason [%s]; expected "
+                     "%s %d [%s]",
+                     c->q, rc, err.type ? err.type : "-", err.position,
+                     err.reason, c->type, c->pos, c->reason);
+    }
+}
+
+static void
+test_query_parse_depth_limit(void **state)
+{
+    (void)state;
+    char q[400];
+    size_t n = 0;
+    for (int i = 0; i < 100; i++)
+        q[n++] = '(';
+    q[n++] = 'a';
+    for (int i = 0; i < 100; i++)
+        q[n++] = ')';
+    struct sift_query *query;
+    struct sift_query_error err = {0};
+    assert_int_equal(sift_query_parse(q, n, NULL, &query, &err), SIFT_EPARSE);
+    assert_string_equal(err.reason, "query nested too deeply (max 64) at 64");
+    /* 60 levels are fine. */
+    assert_int_equal(sift_query_parse(q + 40, n - 80, NULL, &query, &err),
+                     SIFT_OK);
+    sift_query_free(query);
+
+    /* 65 tokens in one phrase is over the limit; 64 is fine. */
+    n = 0;
+    q[n++] = 'x';
+    q[n++] = ':';
+    q[n++] = '"';
+    for (int i = 0; i < 65; i++) {
+        q[n++] = 'a';
+        q[n++] = ' ';
+    }
+    q[n++] = '"';
+    assert_int_equal(sift_query_parse(q, n, NULL, &query, &err), SIFT_EPARSE);
+    assert_string_equal(err.reason, "phrase longer than 64 tokens at 2");
+    q[n - 3] = '"';
+    assert_int_equal(sift_query_parse(q, n - 2, NULL, &query, &err), SIFT_OK);
+    sift_query_free(query);
+
+    memset(q, '-', 200);
+    q[200] = 'a';
+    assert_int_equal(sift_query_parse(q, 201, NULL, &query, &err),
+                     SIFT_EPARSE);
+    assert_string_equal(err.type, "query_parse");
+}
+
+static void
+test_query_parse_length_limit(void **state)
+{
+    (void)state;
+    struct sift_query_limits lim = {.max_query_bytes = 8};
+    struct sift_query *q;
+    struct sift_query_error err = {0};
+    assert_int_equal(sift_query_parse("abcdefgh", 8, &lim, &q, &err), SIFT_OK);
+    sift_query_free(q);
+    assert_int_equal(sift_query_parse("abcdefghi", 9, &lim, &q, &err),
+                     SIFT_ELIMIT);
+    assert_null(q);
+    assert_string_equal(err.type, "query_too_long");
+    assert_int_equal(err.position, -1);
+    assert_int_equal(err.status, 400);
+    assert_string_equal(
+        err.reason, "query is 9 bytes, over the limit max_query_bytes=8");
+}
+
+static void
+test_query_parse_not_nul_terminated(void **state)
+{
+    (void)state;
+    const char buf[] = {'a', ' ', 'b', 'X'};
+    struct sift_query *q;
+    struct sift_query_error err = {0};
+    assert_int_equal(sift_query_parse(buf, 3, NULL, &q, &err), SIFT_OK);
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_query_dump(q, &b);
+    assert_string_equal(sift_buf_cstr(&b),
+                        "(and (term message \"a\") (term message \"b\"))");
+    sift_buf_cleanup(&b);
+    sift_query_free(q);
+}
+
+/* The planner: tokens, lowercase, numbers, and cheapest-first ANDs. */
+static void
+test_query_plan_prepares_leaves(void **state)
+{
+    (void)state;
+    struct sift_query *q;
+    struct sift_query_error err = {0};
+    const char *s = "User_ID=42 Status:500 \"Disk FULL\"";
+    assert_int_equal(sift_query_parse(s, strlen(s), NULL, &q, &err), SIFT_OK);
+    struct sift_qnode *root = q->root;
+    assert_int_equal(root->kind, SIFT_QN_AND);
+    assert_int_equal(root->n_kids, 3);
+    /* Single-token term first, then the multi-token ones in query order. */
+    struct sift_qnode *status = root->kids[0];
+    assert_string_equal(status->field, "Status");
+    assert_int_equal(status->is_number, 1);
+    assert_true(status->number == 500.0);
+    struct sift_qnode *word = root->kids[1];
+    assert_int_equal(word->n_toks, 3);
+    assert_string_equal(word->toks[0], "user");
+    assert_string_equal(word->toks[1], "id");
+    assert_string_equal(word->toks[2], "42");
+    assert_string_equal(word->lower, "user_id=42");
+    struct sift_qnode *phrase = root->kids[2];
+    assert_int_equal(phrase->kind, SIFT_QN_PHRASE);
+    assert_int_equal(phrase->n_toks, 2);
+    assert_string_equal(phrase->toks[1], "full");
+    sift_query_free(q);
+
+    s = "NOT a d:[1 TO 2] /x.*/ b* c";
+    assert_int_equal(sift_query_parse(s, strlen(s), NULL, &q, &err), SIFT_OK);
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_query_dump(q, &b);
+    assert_string_equal(sift_buf_cstr(&b),
+                        "(and (term message \"c\") (prefix message \"b\") "
+                        "(regex message \"x.*\") (range d [1 2]) "
+                        "(not (term message \"a\")))");
+    assert_non_null(q->root->kids[2]->re);
+    sift_buf_cleanup(&b);
+    sift_query_free(q);
+}
+
+static void
+test_query_lexer_modes(void **state)
+{
+    (void)state;
+    struct sift_qlexer lx;
+    struct sift_qtok t;
+    const char *s = "a:b<=5 [1 TO 2]";
+    sift__query_lex_init(&lx, s, strlen(s));
+    sift__query_lex_next(&lx, 0, &t);
+    assert_int_equal(t.kind, SIFT_QT_WORD);
+    assert_int_equal(t.is_field, 1);
+    assert_int_equal(t.len, 1);
+    sift__query_lex_next(&lx, SIFT_QLEX_VALUE, &t);
+    assert_int_equal(t.kind, SIFT_QT_WORD); /* "b<=5": '<' only starts ops */
+    assert_int_equal(t.len, 4);
+    sift__query_lex_next(&lx, SIFT_QLEX_VALUE, &t);
+    assert_int_equal(t.kind, SIFT_QT_LRANGE);
+    sift__query_lex_next(&lx, SIFT_QLEX_RANGE, &t);
+    assert_int_equal(t.kind, SIFT_QT_WORD);
+    sift__query_lex_next(&lx, SIFT_QLEX_RANGE, &t);
+    assert_int_equal(t.kind, SIFT_QT_TO);
+    sift__query_lex_next(&lx, SIFT_QLEX_RANGE, &t);
+    assert_int_equal(t.kind, SIFT_QT_WORD);
+    assert_int_equal(t.pos, 13);
+    sift__query_lex_next(&lx, SIFT_QLEX_RANGE, &t);
+    assert_int_equal(t.kind, SIFT_QT_RRANGE);
+    sift__query_lex_next(&lx, 0, &t);
+    assert_int_equal(t.kind, SIFT_QT_EOF);
+    assert_int_equal(t.pos, 15);
+}
+
+static void
+test_query_wild_match(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *pat, *s;
+        int want;
+    } cases[] = {
+        {"us?r", "user", 1},   {"us?r", "usr", 0},     {"us?r", "users", 0},
+        {"a*b", "ab", 1},      {"a*b", "axxb", 1},     {"a*b", "axxbc", 0},
+        {"*", "", 1},          {"*a*", "bab", 1},      {"*a*", "bbb", 0},
+        {"a\\*b", "a*b", 1},   {"a\\*b", "axb", 0},    {"a\\?", "a?", 1},
+        {"**x", "yyx", 1},     {"?", "", 0},           {"a*b*c", "abbbcbc", 1},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        int got = sift__query_wild_match(cases[i].pat, strlen(cases[i].pat),
+                                         cases[i].s, strlen(cases[i].s));
+        if (got != cases[i].want)
+            fail_msg("%s vs %s: %d", cases[i].pat, cases[i].s, got);
+    }
+}
+
+static void
+test_query_time_parse(void **state)
+{
+    (void)state;
+    const int64_t now = INT64_C(1714557600) * SIFT_NS_PER_SEC;
+    int64_t v;
+    assert_int_equal(sift_query_time_parse("now", now, &v), SIFT_OK);
+    assert_true(v == now);
+    assert_int_equal(sift_query_time_parse("now-15m", now, &v), SIFT_OK);
+    assert_true(v == now - INT64_C(900) * SIFT_NS_PER_SEC);
+    assert_int_equal(sift_query_time_parse("now+2h", now, &v), SIFT_OK);
+    assert_true(v == now + INT64_C(7200) * SIFT_NS_PER_SEC);
+    assert_int_equal(sift_query_time_parse("now-7d", now, &v), SIFT_OK);
+    assert_true(v == now - INT64_C(7) * 86400 * SIFT_NS_PER_SEC);
+    assert_int_equal(sift_query_time_parse("now-1w", now, &v), SIFT_OK);
+    assert_true(v == now - INT64_C(7) * 86400 * SIFT_NS_PER_SEC);
+    assert_int_equal(sift_query_time_parse("now-30s", now, &v), SIFT_OK);
+    assert_true(v == now - INT64_C(30) * SIFT_NS_PER_SEC);
+    assert_int_equal(sift_query_time_parse("1714557600000", now, &v), SIFT_OK);
+    assert_true(v == now);
+    assert_int_equal(sift_query_time_parse("2024-05-01T10:00:00Z", now, &v),
+                     SIFT_OK);
+    assert_true(v == now);
+    assert_int_equal(
+        sift_query_time_parse("2024-05-01T12:00:00.5+02:00", now, &v),
+        SIFT_OK);
+    assert_true(v == now + SIFT_NS_PER_SEC / 2);
+    assert_int_equal(
+        sift_query_time_parse("2024-05-01T10:00:00.000000001Z", now, &v),
+        SIFT_OK);
+    assert_true(v == now + 1);
+    static const char *const bad[] = {
+        "", "now-", "now-5", "now-5y", "now*5m", "2024-05-01", "12ab",
+        "2024-13-01T00:00:00Z", "2024-05-01T10:00:00", "-", "nowx",
+        "2024-05-01T25:00:00Z", "99999999999999999999999",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        if (sift_query_time_parse(bad[i], now, &v) != SIFT_EINVAL)
+            fail_msg("accepted [%s]", bad[i]);
+
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_query_format_time(now + 5, &b);
+    assert_string_equal(sift_buf_cstr(&b), "2024-05-01T10:00:00.000000005Z");
+    sift_buf_cleanup(&b);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_query_parse_constructs),
+        cmocka_unit_test(test_query_parse_errors),
+        cmocka_unit_test(test_query_parse_depth_limit),
+        cmocka_unit_test(test_query_parse_length_limit),
+        cmocka_unit_test(test_query_parse_not_nul_terminated),
+        cmocka_unit_test(test_query_plan_prepares_leaves),
+        cmocka_unit_test(test_query_lexer_modes),
+        cmocka_unit_test(test_query_wild_match),
+        cmocka_unit_test(test_query_time_parse),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
