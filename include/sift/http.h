@@ -134,6 +134,7 @@ struct sift_http_stats {
     uint64_t rate_limited;         /* 429 */
     uint64_t body_too_large;       /* 413 */
     uint64_t too_many_headers;     /* 431 */
+    uint64_t headers_too_large;    /* 431 */
     uint64_t too_many_connections; /* 503 / refused */
     uint64_t request_timeouts;     /* slow or idle, disconnected */
     uint64_t bad_requests;         /* 400 path/query string */

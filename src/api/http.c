@@ -983,6 +983,24 @@ count_headers(struct evkeyvalq *h)
     return n;
 }
 
+/*
+ * Size of the request head as a client normally writes it: request line,
+ * "Name: value" lines and the blank line, each with its CRLF.  evhttp's
+ * own cap (twice http.max_header_bytes plus slack, see apply_evhttp_limits)
+ * only stops absurd heads early with a plain 400.
+ */
+static size_t
+head_bytes(struct evhttp_request *evreq, const char *method)
+{
+    const char *uri = evhttp_request_get_uri(evreq);
+    size_t n = strlen(method) + 1 + (uri != NULL ? strlen(uri) : 0) + 1 + 8 +
+               2 + 2;
+    struct evkeyval *kv;
+    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(evreq), next)
+        n += strlen(kv->key) + 2 + strlen(kv->value) + 2;
+    return n;
+}
+
 static void
 on_request(struct evhttp_request *evreq, void *arg)
 {
@@ -1030,6 +1048,15 @@ on_request(struct evhttp_request *evreq, void *arg)
                               "more than %lld request headers "
                               "(http.max_headers)",
                               (long long)cfg->max_headers);
+        return;
+    }
+    size_t head = head_bytes(evreq, req->method);
+    if ((int64_t)head > cfg->max_header_bytes) {
+        http->stats.headers_too_large++;
+        sift_http_reply_error(req, 431, "headers_too_large",
+                              "request line and headers are %zu bytes, more "
+                              "than http.max_header_bytes (%lld)",
+                              head, (long long)cfg->max_header_bytes);
         return;
     }
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(evreq);
@@ -1159,7 +1186,9 @@ apply_evhttp_limits(struct sift_http *http, struct evhttp *eh)
     if (slack < 65536)
         slack = 65536;
     evhttp_set_max_body_size(eh, (ev_ssize_t)(cfg->max_body_bytes + slack));
-    evhttp_set_max_headers_size(eh, (ev_ssize_t)cfg->max_header_bytes);
+    /* evhttp counts without line ends; our exact JSON 431 is on_request's. */
+    evhttp_set_max_headers_size(eh,
+                                (ev_ssize_t)(cfg->max_header_bytes * 2 + 4096));
     struct timeval tv = {(time_t)(cfg->idle_timeout_ms / 1000),
                          (suseconds_t)(cfg->idle_timeout_ms % 1000 * 1000)};
     evhttp_set_timeout_tv(eh, &tv);
@@ -1211,11 +1240,12 @@ sift_http_metrics_collect(struct sift_buf *out, void *arg)
     static const char *const reasons[] = {
         "unauthorized",   "forbidden",        "rate_limited",
         "body_too_large", "too_many_headers", "too_many_connections",
-        "request_timeout", "bad_request"};
+        "request_timeout", "bad_request", "headers_too_large"};
     const uint64_t values[] = {st->unauthorized,   st->forbidden,
                                st->rate_limited,   st->body_too_large,
                                st->too_many_headers, st->too_many_connections,
-                               st->request_timeouts, st->bad_requests};
+                               st->request_timeouts, st->bad_requests,
+                               st->headers_too_large};
     sift_metrics_family(out, "sift_http_requests_total", SIFT_METRIC_COUNTER,
                         "HTTP requests received.");
     sift_metrics_sample(out, "sift_http_requests_total", NULL,
