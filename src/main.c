@@ -743,6 +743,7 @@ run(struct sift_app *app)
                                   sizeof(app->tls_bound));
     if (rc < 0)
         return rc;
+    sift_security_log_summary(app->security);
     rc = app_start_modules(app);
     if (rc < 0)
         return rc;

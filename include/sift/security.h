@@ -31,14 +31,19 @@ struct sift_security;
 /**
  * Builds tokens, audit log and redactor from cfg (borrowed for the
  * object's lifetime) and installs tokens and audit log into http.  Logs
- * the start-up summary ("no tokens configured: only loopback clients are
- * accepted" or the token counts; redaction rules; audit destination).
- * Returns SIFT_OK, or SIFT_ECONFIG / -errno after logging the cause.
+ * only errors (see sift_security_log_summary()).  Returns SIFT_OK, or SIFT_ECONFIG / -errno after logging the cause.
  * Returns owned *out; release with sift_security_free() (after the HTTP
  * server is freed or its auth/audit were cleared).
  */
 int sift_security_new(const struct sift_config *cfg, struct sift_http *http,
                       struct sift_security **out);
+
+/**
+ * Logs the start-up summary once the listeners are up: "no tokens
+ * configured: only loopback clients are accepted" (WARN) or the token
+ * counts, the audit destination and the redaction rules.
+ */
+void sift_security_log_summary(const struct sift_security *s);
 
 /**
  * Starts the HTTPS listener when tls.listen is set; writes the bound

@@ -167,21 +167,15 @@ sift_security_new(const struct sift_config *cfg, struct sift_http *http,
     int rc = build_auth(cfg, &s->auth);
     if (rc < 0)
         goto fail;
-    sift_auth_log_summary(s->auth);
     if (cfg->audit_path[0] != '\0') {
         rc = sift_audit_open(cfg->audit_path, &s->audit);
         if (rc < 0)
             goto fail;
-        SIFT_INFO("audit: admin actions are appended to %s", cfg->audit_path);
-    } else {
-        SIFT_INFO("audit: admin actions are logged (set [audit] path for a "
-                  "separate file)");
     }
     if (cfg->redact_enabled) {
         rc = build_redact(cfg, &s->redact);
         if (rc < 0)
             goto fail;
-        log_redact_summary(s->redact);
     }
     sift_http_set_auth(http, s->auth);
     sift_http_set_audit(http, s->audit);
@@ -190,6 +184,23 @@ sift_security_new(const struct sift_config *cfg, struct sift_http *http,
 fail:
     sift_security_free(s);
     return rc;
+}
+
+void
+sift_security_log_summary(const struct sift_security *s)
+{
+    sift_auth_log_summary(s->auth);
+    if (s->cfg->audit_path[0] != '\0')
+        SIFT_INFO("audit: admin actions are appended to %s",
+                  s->cfg->audit_path);
+    else
+        SIFT_INFO("audit: admin actions are logged (set [audit] path for a "
+                  "separate file)");
+    if (s->redact != NULL)
+        log_redact_summary(s->redact);
+    else
+        SIFT_INFO("redact: off (set [redact] enabled = true to remove PII "
+                  "before the WAL)");
 }
 
 int
