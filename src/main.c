@@ -41,6 +41,7 @@
 #include "sift/admin_api.h"
 #include "sift/grafana.h"
 #include "sift/ingest_api.h"
+#include "sift/lifecycle.h"
 #include "sift/pipeline.h"
 #include "sift/pool.h"
 #include "sift/security.h"
@@ -466,6 +467,7 @@ app_start_modules(struct sift_app *app)
     if (rc < 0)
         return rc;
     sift_admin_api_register(app->http, app->store);
+    sift_lifecycle_api_register(app->http, app->store, &app->cfg);
     sift_search_api_register(app->http, app->store, app->pool, app->loop,
                              &app->cfg);
 
@@ -485,6 +487,7 @@ app_start_modules(struct sift_app *app)
     sift_metrics_register(app->metrics, sift_security_metrics_collect,
                           app->security); /* refusals, redactions */
     sift_grafana_register(app->http, app->store, app->pool, &app->cfg);
+    sift_metrics_register(app->metrics, sift_store_tiers_metrics, app->store);
 
     struct sift_buf details = SIFT_BUF_INIT;
     ready_details(app, &details);

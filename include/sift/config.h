@@ -26,6 +26,7 @@ struct sift_config {
     char *log_level; /* error|warn|info|debug */
     int64_t workers; /* 0 = number of cores */
     int64_t shutdown_timeout_ms;
+    int64_t debug_endpoints; /* bool: POST /api/v1/debug/clock (tests) */
 
     /* [http] */
     int64_t max_body_bytes; /* after inflating */
@@ -104,6 +105,14 @@ struct sift_config {
     int64_t retention_ms;
     int64_t max_disk_bytes; /* 0 = no cap */
     char *cold_path;        /* "" = DATA_DIR/cold */
+    int64_t check_interval_ms;   /* lifecycle policy period */
+    int64_t merge_factor;        /* segments per tiered merge */
+    int64_t hot_segment_bytes;   /* hot merges stop at this size */
+    int64_t warm_segment_bytes;  /* warm merges / moves stop at this size */
+    int64_t warm_zstd_level;
+    int64_t cold_zstd_level;
+    int64_t cold_dict_bytes;     /* trained zstd dictionary; 0 = none */
+    int64_t cold_block_bytes;    /* cold doc store block size */
 
     /* [auth] */
     char *auth_tokens;      /* "name:role:token" or "name:role:sha256:hex" */

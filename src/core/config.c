@@ -98,6 +98,10 @@ static const struct key_def keys[] = {
      "10s", 0, HOUR, 1, NULL, KC_NONE,
      "How long SIGTERM waits for in-flight requests and flushes before "
      "exiting anyway."},
+    {"server", "debug_endpoints", KT_BOOL, OFF(debug_endpoints), "false", 0,
+     1, 0, NULL, KC_NONE,
+     "Enable POST /api/v1/debug/clock, which shifts the daemon's notion of "
+     "now (lifecycle tests). Never enable in production."},
 
     /* [http] */
     {"http", "max_body_bytes", KT_BYTES, OFF(max_body_bytes), "64MiB", KIB,
@@ -273,6 +277,29 @@ static const struct key_def keys[] = {
      "Delete oldest segments past this total size; 0 = no cap."},
     {"tiers", "cold_path", KT_STRING, OFF(cold_path), "", 0, STRMAX, 0, NULL,
      KC_NONE, "Directory of the cold tier; empty = DATA_DIR/cold."},
+    {"tiers", "check_interval", KT_DURATION, OFF(check_interval_ms), "10s",
+     100, DAY, 1, NULL, KC_NONE,
+     "How often the lifecycle policy runs (merges, tier moves, retention)."},
+    {"tiers", "merge_factor", KT_INT, OFF(merge_factor), "10", 2, 100, 1,
+     NULL, KC_NONE,
+     "Segments of one size class merged at once; higher = less write "
+     "amplification, more segments."},
+    {"tiers", "hot_segment_bytes", KT_BYTES, OFF(hot_segment_bytes), "64MiB",
+     64 * KIB, 64 * GIB, 1, NULL, KC_NONE,
+     "Hot merges stop producing segments larger than this."},
+    {"tiers", "warm_segment_bytes", KT_BYTES, OFF(warm_segment_bytes),
+     "512MiB", 64 * KIB, 256 * GIB, 1, NULL, KC_NONE,
+     "Target size of warm segments (and the unit of a cold merge)."},
+    {"tiers", "warm_zstd_level", KT_INT, OFF(warm_zstd_level), "9", 1, 22, 1,
+     NULL, KC_NONE, "zstd level of the warm tier's doc store."},
+    {"tiers", "cold_zstd_level", KT_INT, OFF(cold_zstd_level), "19", 1, 22, 1,
+     NULL, KC_NONE, "zstd level of the cold tier's doc store."},
+    {"tiers", "cold_dict_bytes", KT_BYTES, OFF(cold_dict_bytes), "64KiB", 0,
+     4 * MIB, 1, NULL, KC_NONE,
+     "Size of the zstd dictionary trained per cold merge; 0 = none."},
+    {"tiers", "cold_block_bytes", KT_BYTES, OFF(cold_block_bytes), "256KiB",
+     4 * KIB, 16 * MIB, 1, NULL, KC_NONE,
+     "Doc store block size before compression in the cold tier."},
 
     /* [auth] (security) */
     {"auth", "tokens", KT_STRING, OFF(auth_tokens), "", 0, 16 * STRMAX, 1,
