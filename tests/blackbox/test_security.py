@@ -67,6 +67,8 @@ ENDPOINTS = [
     ("POST", "/grafana/tag-keys", READER, "{}", JSON),
     ("POST", "/grafana/tag-values", READER, "{}", JSON),
     ("POST", "/grafana/annotations", READER, "{}", JSON),
+    ("GET", "/api/v1/tiers", READER, None, None),
+    ("POST", "/api/v1/delete", ADMIN, '{"query":"nothingmatchesthisword"}', JSON),
 ]
 
 
