@@ -555,10 +555,11 @@ read_costs(struct sift_segment *seg, double *doc_us, double *post_us)
 }
 
 /* Bytes per section group, read from the image's section table. */
-enum { G_DOCS, G_TERMS, G_TS, G_KW, G_NUM, G_OTHER, G_N };
-static const char *group_names[G_N] = {"doc store", "terms+postings",
-                                       "time column", "keyword columns",
-                                       "number columns", "other"};
+enum { G_DOCS, G_SHAPES, G_TERMS, G_TS, G_KW, G_NUM, G_OTHER, G_N };
+static const char *group_names[G_N] = {"doc store", "shapes+shape docs",
+                                       "terms+postings", "time column",
+                                       "keyword columns", "number columns",
+                                       "other"};
 
 static void
 account(const uint8_t *img, size_t len, uint64_t *by_group)
@@ -572,6 +573,8 @@ account(const uint8_t *img, size_t len, uint64_t *by_group)
         uint32_t kind = sift_load_u32(e);
         uint64_t l = sift_load_u64(e + 16);
         int gi = kind == SIFT_SEGSEC_DOCS || kind == SIFT_SEGSEC_ZDICT ? G_DOCS
+                 : kind == SIFT_SEGSEC_SHAPES ||
+                         kind == SIFT_SEGSEC_SHAPEDOCS                ? G_SHAPES
                  : kind == SIFT_SEGSEC_TERMS                          ? G_TERMS
                  : kind == SIFT_SEGSEC_TS                             ? G_TS
                  : kind == SIFT_SEGSEC_KWCOL                          ? G_KW

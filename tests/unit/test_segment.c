@@ -710,14 +710,14 @@ test_segment_terms_chunks_nested_lookup(void **state)
     sift_free(msgs);
 }
 
-/* A version-1 image (or any other version) is refused cleanly. */
+/* A version-1 or -2 image (or any other version) is refused cleanly. */
 static void
 test_segment_rejects_other_versions(void **state)
 {
     (void)state;
     struct sift_buf img = SIFT_BUF_INIT;
     small_image(&img);
-    static const uint32_t versions[] = {0, 1, 3, 0xffffffffu};
+    static const uint32_t versions[] = {0, 1, 2, 4, 0xffffffffu};
     for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
         uint8_t *copy = sift_xmalloc(img.len);
         memcpy(copy, img.data, img.len);
