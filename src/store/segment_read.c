@@ -35,6 +35,7 @@
 #include <roaring/containers/containers.h>
 #include <roaring/containers/run.h>
 #include <roaring/roaring.h>
+#include <zdict.h>
 #include <zstd.h>
 
 #include "sift/alloc.h"
@@ -1873,6 +1874,97 @@ sift_segment_doc(const struct sift_segment *seg, uint32_t doc,
     rc = doc_rebuild(seg, c, doc - first, doc, out);
     if (rc != SIFT_OK)
         out->len = len0;
+    return rc;
+}
+
+#define TRAIN_TOTAL (8u << 20)  /* sample bytes for dictionary training */
+#define TRAIN_PIECE 4096u
+
+int
+sift_segment_dict_train(struct sift_segment *const *segs, size_t n_segs,
+                        size_t max_bytes, struct sift_buf *out)
+{
+    int rc = SIFT_OK;
+    struct sift_buf samples = SIFT_BUF_INIT;
+    size_t *sizes = NULL, n_sizes = 0, cap_sizes = 0;
+    uint8_t *raw = NULL;
+    size_t raw_cap = 0;
+    void *dict = NULL;
+    ZSTD_DCtx *dctx = ZSTD_createDCtx();
+    if (dctx == NULL || max_bytes == 0)
+        return dctx == NULL ? SIFT_ENOMEM : SIFT_EINVAL;
+    size_t per_seg = n_segs > 0 ? TRAIN_TOTAL / n_segs : 0;
+    for (size_t i = 0; i < n_segs; i++) {
+        const struct sift_segment *seg = segs[i];
+        if (seg->doc_blocks == 0)
+            continue;
+        /* Every step-th block, so the sample spans the segment. */
+        uint64_t total_raw = 0;
+        for (uint32_t b = 0; b < seg->doc_blocks; b++)
+            total_raw += sift_load_u32(seg->docs + 8 + (size_t)b * 24 + 12);
+        uint32_t step = (uint32_t)(total_raw / (per_seg + 1)) + 1;
+        size_t taken = 0;
+        for (uint32_t b = 0; b < seg->doc_blocks && taken < per_seg;
+             b += step) {
+            const uint8_t *e = seg->docs + 8 + (size_t)b * 24;
+            uint32_t clen = sift_load_u32(e + 8), rlen = sift_load_u32(e + 12);
+            uint64_t off = sift_load_u64(e + 16);
+            if ((rc = grow(&raw, &raw_cap, rlen)) != SIFT_OK)
+                goto out;
+            size_t r = seg->ddict != NULL
+                ? ZSTD_decompress_usingDDict(dctx, raw, rlen, seg->docs + off,
+                                             clen, seg->ddict)
+                : ZSTD_decompressDCtx(dctx, raw, rlen, seg->docs + off, clen);
+            if (ZSTD_isError(r) || r != rlen) {
+                rc = CORRUPT("doc block does not decompress");
+                goto out;
+            }
+            for (size_t at = 0; at < rlen && taken < per_seg;
+                 at += TRAIN_PIECE) {
+                size_t l = rlen - at < TRAIN_PIECE ? rlen - at : TRAIN_PIECE;
+                if (n_sizes == cap_sizes) {
+                    cap_sizes = cap_sizes ? cap_sizes * 2 : 1024;
+                    size_t *ns = sift_try_realloc(sizes,
+                                                  cap_sizes * sizeof(size_t));
+                    if (ns == NULL) {
+                        rc = SIFT_ENOMEM;
+                        goto out;
+                    }
+                    sizes = ns;
+                }
+                if (sift_buf_try_append(&samples, raw + at, l) != SIFT_OK) {
+                    rc = SIFT_ENOMEM;
+                    goto out;
+                }
+                sizes[n_sizes++] = l;
+                taken += l;
+            }
+        }
+    }
+    if (n_sizes < 16 || samples.len < max_bytes) {
+        rc = SIFT_EINVAL;
+        goto out;
+    }
+    if ((dict = sift_try_malloc(max_bytes)) == NULL) {
+        rc = SIFT_ENOMEM;
+        goto out;
+    }
+    size_t dl = ZDICT_trainFromBuffer(dict, max_bytes, samples.data, sizes,
+                                      (unsigned)n_sizes);
+    if (ZDICT_isError(dl)) {
+        SIFT_ERROR("segment: dictionary training: %s",
+                   ZDICT_getErrorName(dl));
+        rc = SIFT_EINVAL;
+        goto out;
+    }
+    if (sift_buf_try_append(out, dict, dl) != SIFT_OK)
+        rc = SIFT_ENOMEM;
+out:
+    sift_free(dict);
+    sift_free(raw);
+    sift_free(sizes);
+    sift_buf_cleanup(&samples);
+    ZSTD_freeDCtx(dctx);
     return rc;
 }
 
