@@ -1480,7 +1480,8 @@ block_raw(const struct sift_segment_builder *b, const uint32_t *doc_order,
         }
         r = re;
     }
-    qsort(bb->fv, n_fv, sizeof(*bb->fv), fval_cmp);
+    if (n_fv > 1)
+        qsort(bb->fv, n_fv, sizeof(*bb->fv), fval_cmp);
     for (size_t j = 0; j < n_fv; j++) {
         const struct fval *fv = &bb->fv[j];
         if (fv->omit) {
