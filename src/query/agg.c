@@ -239,11 +239,13 @@ histo_seg(const struct sift_segment *seg, const roaring_bitmap_t *r,
 {
     struct histo *h = arg;
     int field = -1;
+    const char *by = h->by;
+    size_t by_len = h->by_len;
     unsigned flags = 0;
     uint64_t **ord_rows = NULL;
     uint32_t card = 0;
     if (h->by) {
-        field = sift_segment_field_find(seg, h->by, h->by_len);
+        field = sift__query_field_find(seg, h->by, h->by_len, &by, &by_len);
         if (field >= 0) {
             uint32_t nt;
             (void)sift_segment_field_info(seg, (uint32_t)field, &flags, &nt);
@@ -294,7 +296,7 @@ histo_seg(const struct sift_segment *seg, const roaring_bitmap_t *r,
                                  h->arena, &ev);
         if (rc < 0)
             break;
-        const struct sift_field *f = sift_event_field(&ev, h->by, h->by_len);
+        const struct sift_field *f = sift_event_field(&ev, by, by_len);
         if (f)
             histo_row(h, f->value, f->value_len)[b]++;
     }
@@ -468,7 +470,7 @@ terms_seg(const struct sift_segment *seg, const roaring_bitmap_t *r,
           struct sift_qctx *ctx, void *arg)
 {
     struct terms *t = arg;
-    int fi = sift_segment_field_find(seg, t->field, t->field_len);
+    int fi = sift__query_field_find(seg, t->field, t->field_len, NULL, NULL);
     if (fi < 0) {
         t->missing += roaring_bitmap_get_cardinality(r);
         return SIFT_OK;
@@ -585,7 +587,7 @@ stats_seg(const struct sift_segment *seg, const roaring_bitmap_t *r,
           struct sift_qctx *ctx, void *arg)
 {
     struct stats *s = arg;
-    int fi = sift_segment_field_find(seg, s->field, s->field_len);
+    int fi = sift__query_field_find(seg, s->field, s->field_len, NULL, NULL);
     if (fi < 0)
         return SIFT_OK;
     unsigned flags = 0;

@@ -71,6 +71,44 @@ sift__query_doc_range(const struct sift_segment *seg, int64_t from_ns,
         *lo = *hi;
 }
 
+/* ---- fields ---- */
+
+/*
+ * ECS input stores these under dotted names; users type the short ones.
+ * An alias only applies when the short name is not a field of the segment,
+ * so data that really has a "level" field keeps its meaning.
+ */
+static const struct {
+    const char *name, *target;
+} field_aliases[] = {
+    {"level", "log.level"},
+    {"service", "service.name"},
+    {"host", "host.name"},
+};
+
+int
+sift__query_field_find(const struct sift_segment *seg, const char *name,
+                       size_t len, const char **out_name, size_t *out_len)
+{
+    int fi = sift_segment_field_find(seg, name, len);
+    const char *used = name;
+    size_t used_len = len;
+    for (size_t i = 0;
+         fi < 0 && i < sizeof(field_aliases) / sizeof(field_aliases[0]); i++) {
+        if (strlen(field_aliases[i].name) != len ||
+            memcmp(field_aliases[i].name, name, len) != 0)
+            continue;
+        used = field_aliases[i].target;
+        used_len = strlen(used);
+        fi = sift_segment_field_find(seg, used, used_len);
+    }
+    if (out_name)
+        *out_name = used;
+    if (out_len)
+        *out_len = used_len;
+    return fi;
+}
+
 /* ---- leaves ---- */
 
 static int
@@ -162,7 +200,8 @@ event_text(const struct sift_event *ev, const char *field, size_t field_len,
  */
 static int
 phrase_docs(struct sift_qctx *ctx, const struct sift_qnode *n, uint32_t field,
-            const roaring_bitmap_t *u, roaring_bitmap_t **out)
+            const char *fname, size_t fname_len, const roaring_bitmap_t *u,
+            roaring_bitmap_t **out)
 {
     roaring_bitmap_t *cand = roaring_bitmap_copy(u);
     int rc = SIFT_OK;
@@ -204,7 +243,7 @@ phrase_docs(struct sift_qctx *ctx, const struct sift_qnode *n, uint32_t field,
             break;
         }
         size_t len;
-        const char *text = event_text(&ev, n->field, n->field_len, &len);
+        const char *text = event_text(&ev, fname, fname_len, &len);
         if (!text)
             continue;
         struct phrase_scan ps = {.n = n};
@@ -366,7 +405,10 @@ static int
 leaf_docs(struct sift_qctx *ctx, const struct sift_qnode *n,
           const roaring_bitmap_t *u, roaring_bitmap_t **out)
 {
-    int fi = sift_segment_field_find(ctx->seg, n->field, n->field_len);
+    const char *fname;
+    size_t fname_len;
+    int fi = sift__query_field_find(ctx->seg, n->field, n->field_len, &fname,
+                                    &fname_len);
     if (fi < 0) {
         *out = roaring_bitmap_create();
         return SIFT_OK;
@@ -386,7 +428,7 @@ leaf_docs(struct sift_qctx *ctx, const struct sift_qnode *n,
                 *out = roaring_bitmap_create();
                 return SIFT_OK;
             }
-            return phrase_docs(ctx, n, field, u, out);
+            return phrase_docs(ctx, n, field, fname, fname_len, u, out);
         }
         return term_docs(ctx, field, n->lower, n->lower_len, u, out);
     case SIFT_QN_PREFIX:

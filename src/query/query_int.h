@@ -146,6 +146,16 @@ struct sift_qctx {
 int sift__query_eval_segment(const struct sift_query *q, struct sift_qctx *ctx,
                              uint32_t lo, uint32_t hi, roaring_bitmap_t **out);
 
+/**
+ * Finds field name[0..len) in seg, applying the query-language aliases
+ * (level -> log.level, service -> service.name, host -> host.name) only
+ * when the name itself is not a field of seg.  Returns the field index or
+ * -1; *out_name / *out_len (optional) receive the name actually used.
+ */
+int sift__query_field_find(const struct sift_segment *seg, const char *name,
+                           size_t len, const char **out_name,
+                           size_t *out_len);
+
 /** Docs [lo,hi) of seg whose ts lies in [from_ns, to_ns). */
 void sift__query_doc_range(const struct sift_segment *seg, int64_t from_ns,
                            int64_t to_ns, uint32_t *lo, uint32_t *hi);
