@@ -100,6 +100,11 @@ struct sift_search_opts {
     /* Returned fields: comma list (NULL = all).  "message" is always in. */
     const char *fields;
     int ndjson;               /* hits as one object per line, no array */
+    /* Segments are searched in parallel on this pool (NULL = on the
+     * calling thread only); parallelism caps the threads used, caller
+     * included (0 = the pool's size).  Results do not depend on it. */
+    struct sift_pool *pool;
+    unsigned parallelism;
 };
 
 /** Fills opts with defaults: open range, limit 100, newest first. */
@@ -148,6 +153,8 @@ struct sift_agg_opts {
     const char *field;        /* terms / stats / histogram split ("by") */
     uint32_t size;            /* terms: buckets; histogram: series kept */
     int64_t interval_ms;      /* histogram; 0 = auto */
+    struct sift_pool *pool;   /* as in sift_search_opts */
+    unsigned parallelism;
 };
 
 void sift_agg_opts_init(struct sift_agg_opts *opts);

@@ -109,6 +109,22 @@ sift__query_field_find(const struct sift_segment *seg, const char *name,
     return fi;
 }
 
+size_t
+sift__query_segs_in_range(struct sift_segment *const *segs, size_t n,
+                          int64_t from_ns, int64_t to_ns, size_t *idx)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct sift_segment *seg = segs[i];
+        if (sift_segment_doc_count(seg) == 0 ||
+            sift_segment_max_ts(seg) < from_ns ||
+            (to_ns != SIFT_TIME_MAX && sift_segment_min_ts(seg) >= to_ns))
+            continue;
+        idx[k++] = i;
+    }
+    return k;
+}
+
 /* ---- leaves ---- */
 
 static int

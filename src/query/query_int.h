@@ -156,6 +156,14 @@ int sift__query_field_find(const struct sift_segment *seg, const char *name,
                            size_t len, const char **out_name,
                            size_t *out_len);
 
+/**
+ * Writes to idx the indexes of the segments of segs[0..n) that may hold
+ * docs in [from_ns, to_ns) (not empty, time ranges overlap), in order;
+ * returns how many.  idx has room for n.
+ */
+size_t sift__query_segs_in_range(struct sift_segment *const *segs, size_t n,
+                                 int64_t from_ns, int64_t to_ns, size_t *idx);
+
 /** Docs [lo,hi) of seg whose ts lies in [from_ns, to_ns). */
 void sift__query_doc_range(const struct sift_segment *seg, int64_t from_ns,
                            int64_t to_ns, uint32_t *lo, uint32_t *hi);
@@ -166,6 +174,48 @@ int sift__query_check_deadline(struct sift_qctx *ctx);
 /** Wildcard match of a whole term against a pattern with escapes. */
 int sift__query_wild_match(const char *pat, size_t pat_len, const char *s,
                            size_t len);
+
+/* ---- parallel fan-out over segments (par.c) ---- */
+
+#define SIFT_QPAR_MAX_LANES 64u
+
+/*
+ * Runs one segment into lane (the partial result of the calling lane).
+ * ctx is fresh for the call (deadline, expansion limit, err); the callback
+ * sets ctx->seg.  Returns SIFT_OK, SIFT_ETIMEOUT (or sets ctx->timed_out)
+ * to stop the run as timed out, or a negative code (err filled) to fail
+ * it.
+ */
+typedef int (*sift__qpar_seg_cb)(void *lane, size_t i, struct sift_qctx *ctx,
+                                 void *arg);
+
+struct sift__qpar_spec {
+    struct sift_pool *pool;   /* NULL: the caller runs every segment */
+    size_t n;                 /* segment indexes 0..n-1 */
+    void *lanes;              /* n_lanes partial results of lane_size */
+    size_t lane_size;
+    sift__qpar_seg_cb cb;
+    void *arg;
+    int64_t deadline_mono_ns;
+    uint64_t max_expansion;
+};
+
+/** How many lanes to use for n segments: 1 without a pool. */
+unsigned sift__query_par_lanes(struct sift_pool *pool, unsigned parallelism,
+                               size_t n);
+
+/**
+ * Calls spec->cb for every index in [0, n) over n_lanes lanes (the caller
+ * is lane 0, helpers run on spec->pool) and returns when all are done.
+ * *timed_out says whether a segment timed out (the rest were skipped).
+ * Returns SIFT_OK, or the code and err of the lowest failing segment.
+ * Any thread, including a pool worker; spec and the lanes are borrowed.
+ */
+int sift__query_par_run(const struct sift__qpar_spec *spec, unsigned n_lanes,
+                        struct sift_query_error *err, int *timed_out);
+
+/** Segments run by helper lanes (not the caller) since start. */
+uint64_t sift__query_par_helped(void);
 
 struct sift_event;
 /**

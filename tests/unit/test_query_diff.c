@@ -27,6 +27,8 @@
 #include "query/query_int.h"
 #include "query_fixture.h"
 #include "sift/clock.h"
+#include "sift/loop.h"
+#include "sift/pool.h"
 #include "sift/tokenize.h"
 
 #define N_SEGS 5
@@ -613,12 +615,122 @@ test_query_diff_random_queries(void **state)
     sift_free(got);
 }
 
+/* ---- parallel = sequential ---- */
+
+#define N_PAR_QUERIES 120
+
+/* Runs one search page and renders everything the caller sees. */
+static void
+search_page(struct ddata *d, const struct sift_query *q, struct sift_pool *pool,
+            unsigned parallelism, uint32_t limit, int oldest,
+            const char *cursor, struct sift_buf *out, char *next_cursor)
+{
+    struct sift_search_opts o;
+    sift_search_opts_init(&o);
+    o.limit = limit;
+    o.oldest_first = oldest;
+    o.cursor = cursor;
+    o.pool = pool;
+    o.parallelism = parallelism;
+    struct sift_search_result res;
+    sift_search_result_init(&res);
+    struct sift_query_error err = {0};
+    int rc = sift_search_exec(d->segs, N_SEGS, q, &o, &res, &err);
+    sift_buf_appendf(out, "rc=%d ", rc);
+    if (rc == SIFT_OK) {
+        sift_search_result_json(&res, 0, out);
+        memcpy(next_cursor, res.cursor, sizeof(res.cursor));
+    } else {
+        next_cursor[0] = '\0';
+    }
+    sift_search_result_cleanup(&res);
+}
+
+/* Histogram, terms and stats of q, rendered one after the other. */
+static void
+aggs(struct ddata *d, const struct sift_query *q, struct sift_pool *pool,
+     unsigned parallelism, int variant, struct sift_buf *out)
+{
+    static const char *const terms_fields[] = {"template", "level",
+                                               "component", "service"};
+    static const char *const stats_fields[] = {"len", "pid"};
+    struct sift_agg_opts o;
+    sift_agg_opts_init(&o);
+    o.pool = pool;
+    o.parallelism = parallelism;
+    struct sift_query_error err = {0};
+    o.field = variant % 2 ? "level" : NULL;
+    o.size = 3;
+    sift_buf_appendf(out, " h%d:", sift_agg_histogram(d->segs, N_SEGS, q, &o,
+                                                      out, &err));
+    o.field = terms_fields[variant % 4];
+    o.size = 5;
+    sift_buf_appendf(out, " t%d:", sift_agg_terms(d->segs, N_SEGS, q, &o, out,
+                                                  &err));
+    o.field = stats_fields[variant % 2];
+    sift_buf_appendf(out, " s%d:", sift_agg_stats(d->segs, N_SEGS, q, &o, out,
+                                                  &err));
+}
+
+static void
+test_query_diff_parallel_same_results(void **state)
+{
+    struct ddata *d = *state;
+    struct sift_loop *loop;
+    struct sift_pool *pool;
+    assert_int_equal(sift_loop_new(&loop), 0);
+    assert_int_equal(sift_pool_new(loop, 4, &pool), 0);
+    uint64_t helped0 = sift__query_par_helped();
+    static const unsigned parallelism[] = {2, 0};
+    for (int qi = 0; qi < N_PAR_QUERIES; qi++) {
+        struct sift_buf qs = SIFT_BUF_INIT;
+        gen_expr(d, &qs, 3);
+        struct sift_query *q;
+        struct sift_query_error err = {0};
+        assert_int_equal(sift_query_parse(qs.data, qs.len, NULL, &q, &err), 0);
+        uint32_t limit = (uint32_t)(1 + rndn(d, 300));
+        int oldest = (int)rndn(d, 2);
+        struct sift_buf want = SIFT_BUF_INIT;
+        char cursor[96] = "", next[96];
+        /* Sequential: three pages and the aggregations. */
+        for (int page = 0; page < 3; page++) {
+            search_page(d, q, NULL, 0, limit, oldest, cursor, &want, next);
+            memcpy(cursor, next, sizeof(cursor));
+        }
+        aggs(d, q, NULL, 0, qi, &want);
+        for (size_t k = 0; k < 2; k++) {
+            struct sift_buf got = SIFT_BUF_INIT;
+            cursor[0] = '\0';
+            for (int page = 0; page < 3; page++) {
+                search_page(d, q, pool, parallelism[k], limit, oldest, cursor,
+                            &got, next);
+                memcpy(cursor, next, sizeof(cursor));
+            }
+            aggs(d, q, pool, parallelism[k], qi, &got);
+            if (got.len != want.len || memcmp(got.data, want.data, got.len))
+                fail_msg("[%s] parallelism %u:\n got  %s\n want %s",
+                         sift_buf_cstr(&qs), parallelism[k],
+                         sift_buf_cstr(&got), sift_buf_cstr(&want));
+            sift_buf_cleanup(&got);
+        }
+        sift_buf_cleanup(&want);
+        sift_query_free(q);
+        sift_buf_cleanup(&qs);
+    }
+    /* Helper lanes really ran segments (not just the caller). */
+    assert_true(sift__query_par_helped() > helped0);
+    sift_pool_free(pool);
+    sift_loop_free(loop);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_query_diff_random_queries, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_query_diff_parallel_same_results,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
