@@ -100,6 +100,15 @@ struct sift_search_opts {
     /* Returned fields: comma list (NULL = all).  "message" is always in. */
     const char *fields;
     int ndjson;               /* hits as one object per line, no array */
+    /*
+     * 0 = the total is exact.  N > 0: a query whose top-level phrases need
+     * verifying against the doc store verifies only the docs the page
+     * needs, then counts each segment's matches up to N (Elasticsearch's
+     * track_total_hits); past that the total is a lower bound
+     * (total_is_lower_bound, relation "gte").  Hits are the same either
+     * way.
+     */
+    uint64_t track_total_hits;
     /* Segments are searched in parallel on this pool (NULL = on the
      * calling thread only); parallelism caps the threads used, caller
      * included (0 = the pool's size).  Results do not depend on it. */
@@ -114,7 +123,8 @@ struct sift_search_result {
     struct sift_buf hits;    /* JSON array of the hits "[{…},…]", or NDJSON */
     uint32_t n_hits;
     uint64_t total;          /* matches in the time range */
-    int total_is_lower_bound;/* a timeout cut the count short */
+    int total_is_lower_bound;/* a timeout or track_total_hits cut the
+                                count short */
     int timed_out;
     char cursor[96];         /* "" when there is no next page */
 };

@@ -53,6 +53,7 @@
 #define EXPORT_MAX_PENDING (1u << 20)
 #define TAIL_DEADLINE_MS 50
 #define MAX_TERMS_SIZE 10000u
+#define DEFAULT_TRACK_TOTAL_HITS 10000u
 
 enum job_kind {
     JOB_SEARCH,
@@ -155,7 +156,7 @@ fail(struct sift_http_req *req, int status, const char *type, const char *fmt,
 
 struct params {
     const char *q, *from, *to, *limit, *order, *cursor, *fields, *format;
-    const char *field, *interval, *size, *by;
+    const char *field, *interval, *size, *by, *track_total_hits;
     int bad_body;
 };
 
@@ -166,6 +167,8 @@ json_param(struct sift_arena *a, json_t *v)
     if (json_is_string(v))
         return sift_arena_strndup(a, json_string_value(v),
                                   json_string_length(v));
+    if (json_is_boolean(v))
+        return json_is_true(v) ? "true" : "false";
     if (json_is_integer(v)) {
         char tmp[32];
         int n = snprintf(tmp, sizeof(tmp), "%lld",
@@ -197,10 +200,12 @@ params_read(struct sift_http_req *req, struct params *p)
     static const char *const names[] = {"q",      "from",   "to",
                                         "limit",  "order",  "cursor",
                                         "fields", "format", "field",
-                                        "interval", "size", "by"};
+                                        "interval", "size", "by",
+                                        "track_total_hits"};
     const char **slots[] = {&p->q,      &p->from,   &p->to,   &p->limit,
                             &p->order,  &p->cursor, &p->fields, &p->format,
-                            &p->field,  &p->interval, &p->size, &p->by};
+                            &p->field,  &p->interval, &p->size, &p->by,
+                            &p->track_total_hits};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         *slots[i] = sift_http_req_param(req, names[i]);
     if (strcmp(sift_http_req_method(req), "POST") != 0)
@@ -594,6 +599,21 @@ handle_search(struct sift_http_req *req, void *arg)
              msg);
         return;
     }
+    uint64_t track_total = DEFAULT_TRACK_TOTAL_HITS;
+    const char *tt = p.track_total_hits;
+    if (tt && *tt) {
+        if (!strcmp(tt, "true"))
+            track_total = 0; /* exact */
+        else if (!strcmp(tt, "false"))
+            track_total = 1;
+        else if (parse_uint(tt, UINT32_MAX, &track_total) < 0 ||
+                 track_total == 0) {
+            fail(req, 400, "bad_request",
+                 "invalid 'track_total_hits' (%.50s): true, false or a "
+                 "count >= 1", tt);
+            return;
+        }
+    }
     int oldest = 0;
     if (p.order && *p.order) {
         if (!strcmp(p.order, "asc") || !strcmp(p.order, "oldest"))
@@ -614,6 +634,8 @@ handle_search(struct sift_http_req *req, void *arg)
         return;
     }
     job->so.limit = is_export ? EXPORT_PAGE : (uint32_t)limit;
+    /* An export shows no total: count no further than its pages need. */
+    job->so.track_total_hits = is_export ? 1 : track_total;
     job->so.oldest_first = oldest;
     if (p.cursor && *p.cursor) {
         snprintf(job->cursor, sizeof(job->cursor), "%s", p.cursor);

@@ -214,6 +214,61 @@ event_text(const struct sift_event *ev, const char *field, size_t field_len,
  * A phrase: AND of the token postings, then adjacency verified on each
  * candidate by re-tokenizing the field's text from the doc store.
  */
+/* Whether the text of field fname in ev holds phrase n. */
+static int
+event_has_phrase(const struct sift_event *ev, const struct sift_qnode *n,
+                 const char *fname, size_t fname_len)
+{
+    size_t len;
+    const char *text = event_text(ev, fname, fname_len, &len);
+    if (!text)
+        return 0;
+    struct phrase_scan ps = {.n = n};
+    sift_tokenize(text, len, phrase_tok, &ps);
+    return ps.found;
+}
+
+int
+sift__query_verify_doc(struct sift_qctx *ctx, uint32_t d, int *match)
+{
+    *match = 1;
+    if (ctx->n_deferred == 0)
+        return SIFT_OK;
+    if (!ctx->doc) {
+        ctx->doc = sift_xcalloc(1, sizeof(*ctx->doc));
+        sift_buf_init(ctx->doc);
+        ctx->arena = sift_arena_new(8192);
+    }
+    sift_buf_reset(ctx->doc);
+    sift_arena_reset(ctx->arena);
+    struct sift_event ev;
+    int rc = sift_segment_doc(ctx->seg, d, ctx->doc);
+    if (rc == SIFT_OK)
+        rc = sift_doc_decode((const uint8_t *)ctx->doc->data, ctx->doc->len,
+                             ctx->arena, &ev);
+    if (rc < 0)
+        return seg_error(ctx, rc);
+    for (uint32_t i = 0; i < ctx->n_deferred && *match; i++) {
+        const struct sift_qdeferred *x = &ctx->deferred[i];
+        *match = event_has_phrase(&ev, x->n, x->field, x->field_len);
+    }
+    return SIFT_OK;
+}
+
+void
+sift__query_ctx_cleanup(struct sift_qctx *ctx)
+{
+    if (ctx->doc) {
+        sift_buf_cleanup(ctx->doc);
+        sift_free(ctx->doc);
+        ctx->doc = NULL;
+    }
+    if (ctx->arena) {
+        sift_arena_free(ctx->arena);
+        ctx->arena = NULL;
+    }
+}
+
 static int
 phrase_docs(struct sift_qctx *ctx, const struct sift_qnode *n, uint32_t field,
             const char *fname, size_t fname_len, const roaring_bitmap_t *u,
@@ -232,6 +287,16 @@ phrase_docs(struct sift_qctx *ctx, const struct sift_qnode *n, uint32_t field,
         cand = p;
     }
     if (n->n_toks <= 1) {
+        *out = cand;
+        return SIFT_OK;
+    }
+    if (ctx->defer_phrases && n->top_conjunct &&
+        ctx->n_deferred < SIFT_QCTX_MAX_DEFERRED) {
+        /* The caller verifies only the docs it needs (search's page). */
+        struct sift_qdeferred *x = &ctx->deferred[ctx->n_deferred++];
+        x->n = n;
+        x->field = fname;
+        x->field_len = fname_len;
         *out = cand;
         return SIFT_OK;
     }
@@ -258,13 +323,7 @@ phrase_docs(struct sift_qctx *ctx, const struct sift_qnode *n, uint32_t field,
             rc = seg_error(ctx, rc);
             break;
         }
-        size_t len;
-        const char *text = event_text(&ev, fname, fname_len, &len);
-        if (!text)
-            continue;
-        struct phrase_scan ps = {.n = n};
-        sift_tokenize(text, len, phrase_tok, &ps);
-        if (ps.found)
+        if (event_has_phrase(&ev, n, fname, fname_len))
             roaring_bitmap_add(res, d);
     }
     sift_arena_free(arena);
@@ -534,6 +593,7 @@ sift__query_eval_segment(const struct sift_query *q, struct sift_qctx *ctx,
                          uint32_t lo, uint32_t hi, roaring_bitmap_t **out)
 {
     *out = NULL;
+    ctx->n_deferred = 0;
     if (lo >= hi) {
         *out = roaring_bitmap_create();
         return SIFT_OK;

@@ -108,6 +108,7 @@ participate(struct par *p, unsigned lane)
                                 .max_expansion = spec->max_expansion,
                                 .err = &err};
         int rc = spec->cb(lane_data, i, &ctx, spec->arg);
+        sift__query_ctx_cleanup(&ctx);
         if (lane)
             atomic_fetch_add(&helped, 1);
 

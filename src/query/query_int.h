@@ -106,6 +106,8 @@ struct sift_qnode {
     double number;
     pcre2_code *re;      /* REGEX: compiled once, JIT when available */
     unsigned cost;       /* planner: AND children are run cheapest first */
+    int top_conjunct;    /* the root, or ANDed into it (no OR/NOT above):
+                            a phrase here may be verified lazily */
 };
 
 struct sift_query {
@@ -128,6 +130,15 @@ int sift__query_plan(struct sift_query *q, struct sift_query_error *err);
 
 /* ---- evaluation (exec.c) ---- */
 
+#define SIFT_QCTX_MAX_DEFERRED 8u
+
+/* A phrase whose adjacency check was left to sift__query_verify_doc(). */
+struct sift_qdeferred {
+    const struct sift_qnode *n;
+    const char *field;        /* the name used in this segment (aliases) */
+    size_t field_len;
+};
+
 struct sift_qctx {
     const struct sift_segment *seg;
     int64_t deadline_mono_ns; /* 0 = none */
@@ -135,7 +146,29 @@ struct sift_qctx {
     struct sift_query_error *err;
     int timed_out;
     uint32_t ticks;           /* loop iterations since the last clock read */
+    /*
+     * Lazy phrase verification (search only): with defer_phrases set, a
+     * phrase that is a top conjunct of the query yields its candidates
+     * (docs holding every token) and is recorded here; the result of
+     * sift__query_eval_segment() is then a superset, and a doc of it
+     * matches iff sift__query_verify_doc() says so.  Reset per segment.
+     */
+    int defer_phrases;
+    uint32_t n_deferred;
+    struct sift_qdeferred deferred[SIFT_QCTX_MAX_DEFERRED];
+    struct sift_buf *doc;     /* verification scratch, lazily made */
+    struct sift_arena *arena;
 };
+
+/**
+ * Checks the deferred phrases of ctx on doc d of ctx->seg (reads the doc
+ * store).  *match is 1 when every one holds.  Returns SIFT_OK or a
+ * negative code with ctx->err filled.
+ */
+int sift__query_verify_doc(struct sift_qctx *ctx, uint32_t d, int *match);
+
+/** Frees the scratch of ctx (not ctx itself). */
+void sift__query_ctx_cleanup(struct sift_qctx *ctx);
 
 /**
  * Evaluates q on one segment over doc ids [lo, hi), minus deleted docs.
