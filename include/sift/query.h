@@ -137,7 +137,10 @@ void sift_search_result_cleanup(struct sift_search_result *res);
  * are ordered by (time, content hash) newest (or oldest) first, the same
  * order for the same data however it is split into segments.  Deleted docs
  * never match.  A timeout (deadline_mono_ns) is not an error: the result
- * is partial and says so.  Returns SIFT_OK, or a negative code with err
+ * is partial and says so.  With opts->pool the segments are searched in
+ * parallel on it, the calling thread taking part and blocking until all
+ * are done (safe on a pool worker); the result is the same.  The
+ * aggregations below behave the same way with sift_agg_opts.pool.  Returns SIFT_OK, or a negative code with err
  * filled (bad cursor, expansion limit, corrupt segment, no memory).  Any
  * thread.
  */
@@ -193,7 +196,8 @@ int sift_agg_terms(struct sift_segment *const *segs, size_t n,
  * Numeric stats of opts->field among q's matches: {"field":"f","count":N,
  * "min":x,"max":x,"sum":x,"avg":x,"p50":x,"p90":x,"p99":x,
  * "percentiles_exact":true}.  Percentiles are exact up to 1,000,000 values
- * and from a uniform reservoir sample beyond.
+ * and from a uniform sample beyond (bottom-k by a hash of segment index
+ * and doc id, so the same for any parallelism).
  */
 int sift_agg_stats(struct sift_segment *const *segs, size_t n,
                    const struct sift_query *q, const struct sift_agg_opts *opts,

@@ -12,8 +12,12 @@
  * Bounds: histograms have at most SIFT_AGG_MAX_BUCKETS buckets and
  * SIFT_AGG_MAX_SERIES distinct split values (more are counted in
  * "_other"); stats keep at most SIFT_AGG_MAX_VALUES values for exact
- * percentiles and a uniform reservoir sample beyond.  The deadline is
+ * percentiles and a uniform bottom-k sample beyond.  The deadline is
  * checked in every loop.
+ *
+ * Parallelism: segments are spread over lanes (par.c); each lane fills
+ * its own partial (struct histo / terms / stats) and the lanes are merged
+ * so that the output does not depend on the split (see struct stats).
  *
  * Threads: any; per-call state only.
  */
