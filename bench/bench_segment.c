@@ -555,10 +555,11 @@ read_costs(struct sift_segment *seg, double *doc_us, double *post_us)
 }
 
 /* Bytes per section group, read from the image's section table. */
-enum { G_DOCS, G_TERMS, G_TS, G_KW, G_NUM, G_OTHER, G_N };
-static const char *group_names[G_N] = {"doc store", "terms+postings",
-                                       "time column", "keyword columns",
-                                       "number columns", "other"};
+enum { G_DOCS, G_SHAPES, G_TERMS, G_TS, G_KW, G_NUM, G_OTHER, G_N };
+static const char *group_names[G_N] = {"doc store", "shapes+shape docs",
+                                       "terms+postings", "time column",
+                                       "keyword columns", "number columns",
+                                       "other"};
 
 static void
 account(const uint8_t *img, size_t len, uint64_t *by_group)
@@ -572,6 +573,8 @@ account(const uint8_t *img, size_t len, uint64_t *by_group)
         uint32_t kind = sift_load_u32(e);
         uint64_t l = sift_load_u64(e + 16);
         int gi = kind == SIFT_SEGSEC_DOCS || kind == SIFT_SEGSEC_ZDICT ? G_DOCS
+                 : kind == SIFT_SEGSEC_SHAPES ||
+                         kind == SIFT_SEGSEC_SHAPEDOCS                ? G_SHAPES
                  : kind == SIFT_SEGSEC_TERMS                          ? G_TERMS
                  : kind == SIFT_SEGSEC_TS                             ? G_TS
                  : kind == SIFT_SEGSEC_KWCOL                          ? G_KW
@@ -589,22 +592,26 @@ main(int argc, char **argv)
     uint64_t n = 1000000;
     uint32_t seg_docs = 250000;
     const char *corpus_dir = NULL, *dump_path = NULL;
-    int uniform = 0, opt;
+    int uniform = 0, cold = 0, opt, zset = 0, bset = 0;
     struct sift_segment_opts opts;
     sift_segment_opts_init(&opts);
-    while ((opt = getopt(argc, argv, "n:s:c:uz:b:d:")) != -1) {
+    while ((opt = getopt(argc, argv, "n:s:c:uz:b:d:C")) != -1) {
         switch (opt) {
         case 'n': n = strtoull(optarg, NULL, 10); break;
         case 's': seg_docs = (uint32_t)strtoul(optarg, NULL, 10); break;
         case 'c': corpus_dir = optarg; break;
         case 'd': dump_path = optarg; break;
         case 'u': uniform = 1; break;
-        case 'z': opts.zstd_level = atoi(optarg); break;
-        case 'b': opts.block_bytes = (uint32_t)strtoul(optarg, NULL, 10); break;
+        case 'z': opts.zstd_level = atoi(optarg); zset = 1; break;
+        case 'b':
+            opts.block_bytes = (uint32_t)strtoul(optarg, NULL, 10);
+            bset = 1;
+            break;
+        case 'C': cold = 1; break;
         default:
             fprintf(stderr, "usage: bench_segment [-n events] [-s docs per "
                             "segment] [-u] [-z zstd level] [-b block bytes] "
-                            "[-c corpus_dir] [-d dump_text_file]\n");
+                            "[-c corpus_dir] [-d dump_text_file] [-C]\n");
             return 2;
         }
     }
@@ -632,11 +639,43 @@ main(int argc, char **argv)
         return 1;
     }
     struct sift_segment_builder *b;
-    sift_segment_builder_new(&opts, &b);
-    struct sift_buf img = SIFT_BUF_INIT;
+    struct sift_buf img = SIFT_BUF_INIT, dict = SIFT_BUF_INIT;
     struct gen g;
     gen_init(&g, uniform);
     struct sift_event ev;
+    double t_train = 0;
+    if (cold) {
+        /* Cold tier: zstd 19, 1 MiB blocks and a dictionary trained on a
+         * hot segment of the seg_docs events that precede the measured
+         * ones (untimed: a tier trains once and reuses it). */
+        double t0 = now_s(CLOCK_MONOTONIC);
+        struct sift_segment_opts hot;
+        sift_segment_opts_init(&hot);
+        sift_segment_builder_new(&hot, &b);
+        for (uint32_t k = 0; k < seg_docs; k++) {
+            make_event(&g, k, &ev);
+            sift_segment_builder_add(b, &ev);
+        }
+        struct sift_segment *hs = NULL;
+        if (sift_segment_builder_finish(b, &img) != SIFT_OK ||
+            sift_segment_open_mem(img.data, img.len, &hs) != SIFT_OK ||
+            sift_segment_dict_train(&hs, 1, 112u << 10, &dict) != SIFT_OK) {
+            fprintf(stderr, "bench_segment: dictionary training failed\n");
+            return 1;
+        }
+        img = (struct sift_buf)SIFT_BUF_INIT; /* owned by hs now */
+        sift_segment_unref(hs);
+        sift_segment_builder_free(b);
+        if (!zset)
+            opts.zstd_level = 19;
+        if (!bset)
+            opts.block_bytes = 1u << 20;
+        opts.tier = 2;
+        opts.zstd_dict = dict.data;
+        opts.zstd_dict_len = dict.len;
+        t_train = now_s(CLOCK_MONOTONIC) - t0;
+    }
+    sift_segment_builder_new(&opts, &b);
     uint64_t raw = 0, disk = 0, by_group[G_N] = {0};
     double t_add = 0, t_finish = 0, t_write = 0, cpu = 0, max_finish = 0;
     unsigned n_segs = 0;
@@ -699,10 +738,15 @@ main(int argc, char **argv)
     double total = t_add + t_finish + t_write;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    printf("bench_segment (%s replay, zstd %d, %u B blocks): %llu events in "
+    printf("bench_segment (%s replay, %szstd %d, %u B blocks): %llu events in "
            "%u segments of <= %u\n",
-           uniform ? "uniform" : "structured", opts.zstd_level,
-           opts.block_bytes, (unsigned long long)n, n_segs, seg_docs);
+           uniform ? "uniform" : "structured", cold ? "COLD, " : "",
+           opts.zstd_level, opts.block_bytes, (unsigned long long)n, n_segs,
+           seg_docs);
+    if (cold)
+        printf("  cold: %zu B dictionary trained in %.2fs (untimed) on the "
+               "%u events before the measured ones\n",
+               dict.len, t_train, seg_docs);
     printf("  wall: %.0f events/s, %.1f MB/s raw (add %.2fs, finish %.2fs, "
            "write %.2fs; slowest flush %.2fs)\n",
            (double)n / total, (double)raw / 1e6 / total, t_add, t_finish,
@@ -718,6 +762,7 @@ main(int argc, char **argv)
                (double)by_group[gi] / 1e6);
     printf("  peak RSS %ld MB\n", ru.ru_maxrss / 1024);
     sift_buf_cleanup(&img);
+    sift_buf_cleanup(&dict);
     sift_segment_builder_free(b);
     for (size_t i = 0; i < n_lines; i++)
         sift_free(lines[i].s);

@@ -162,7 +162,30 @@ int sift_segment_number(const struct sift_segment *seg, uint32_t field,
 int sift_segment_doc(const struct sift_segment *seg, uint32_t doc,
                      struct sift_buf *out);
 
+/**
+ * Trains a zstd dictionary for the doc store of a colder tier (pass it as
+ * sift_segment_opts.zstd_dict when rebuilding or merging into that tier):
+ * samples raw doc blocks of segs (at most 8 MiB in all, spread over the
+ * segments and their blocks, cut into 4 KiB pieces) and runs
+ * ZDICT_trainFromBuffer.  Appends the dictionary (at most max_bytes, e.g.
+ * 112 KiB) to out.  Borrows segs; any thread.  Returns SIFT_OK,
+ * SIFT_EINVAL (too little data to train on), SIFT_ECORRUPT or SIFT_ENOMEM.
+ */
+int sift_segment_dict_train(struct sift_segment *const *segs, size_t n_segs,
+                            size_t max_bytes, struct sift_buf *out);
+
 /* Deletes (tombstones); NULL when nothing is deleted.  Borrowed. */
 const roaring_bitmap_t *sift_segment_deleted(const struct sift_segment *seg);
+
+/**
+ * Live deletes: opens a new reader over seg's image (shared, not copied)
+ * whose deleted set is del united with the image's own DELETED section.
+ * Takes ownership of del (freed on failure too).  seg is not changed, so
+ * readers already using it are unaffected; publish the new reader in a
+ * new snapshot.  The new reader holds a reference on the image's owner.
+ * Returns SIFT_OK or SIFT_ECORRUPT/SIFT_ENOMEM.  Any thread.
+ */
+int sift_segment_with_deleted(struct sift_segment *seg, roaring_bitmap_t *del,
+                              struct sift_segment **out);
 
 #endif /* SIFT_SEGMENT_H */

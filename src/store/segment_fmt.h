@@ -1,7 +1,7 @@
 /*
  * segment_fmt.h - the on-disk segment format, byte by byte.
  *
- * FORMAT VERSION 2.  A format change updates this comment first, then
+ * FORMAT VERSION 3.  A format change updates this comment first, then
  * SIFT_SEGFMT_VERSION, then segment_write.c / segment_read.c.
  *
  * Conventions
@@ -29,7 +29,7 @@
  * Header (64 bytes, offset 0)
  *   off size field
  *   0   8    magic "SIFTSEG\0"
- *   8   4    format version (2; a reader rejects any other version with
+ *   8   4    format version (3; a reader rejects any other version with
  *            SIFT_ECORRUPT and logs "unsupported format version")
  *   12  4    doc count n
  *   16  8    min ts (i64 ns; 0 when n == 0)
@@ -46,7 +46,7 @@
  *   off size field
  *   0   8    section table offset (multiple of 8)
  *   8   4    section count s (<= SIFT_SEGFMT_MAX_SECTIONS)
- *   12  4    format version (2)
+ *   12  4    format version (3)
  *   16  8    XXH3 of the section table bytes followed by trailer bytes 0..15
  *   24  8    magic "SIFTEND\0"
  *
@@ -58,7 +58,8 @@
  *   16  8    length (offset + length <= section table offset)
  *   24  8    XXH3 of the section bytes
  *   Sections do not overlap; each (kind, field) appears at most once.
- *   Required: FIELDS, TS, DOCS, DOCKEYS, DELETED.  Per field: TERMS when the field
+ *   Required: FIELDS, TS, DOCS, DOCKEYS, DELETED, SHAPES, SHAPEDOCS.  Per
+ *   field: TERMS when the field
  *   has flag TERMS, KWCOL when KEYWORD, NUMCOL when NUMBER.
  *
  * FIELDS section: for each field, sorted by name (bytewise, shorter first
@@ -113,6 +114,15 @@
  *          bitmap.
  *       2: frozen bitmap at postings area + 32 * (tag >> 2), then varint
  *          byte length
+ *       3: shape groups (see SHAPES): m = tag >> 2 (1..shape count),
+ *          then varint L, then exactly L bytes: m varint shape ids
+ *          (the first absolute, then deltas >= 1, all < shape count),
+ *          varint r (0..n), r varint doc ids (the first absolute, then
+ *          deltas >= 1, all < n).  The postings are every doc of the m
+ *          shapes (SHAPEDOCS) plus the r docs.  The builder uses this
+ *          when the term occurs in every doc of some shapes (the constant
+ *          words of a message shape, a keyword that one source's
+ *          shapes carry) and it is smaller than tags 1 / 2.
  *   and nothing after the last term.  The builder closes a chunk after
  *   the term that brings its raw size to >= SIFT_SEGFMT_TERM_CHUNK bytes.
  *   Doc ids in postings are < n.  Lookup: binary search on the keys (no
@@ -148,6 +158,31 @@
  * is a (name, type) pair; stored docs name their fields by key index.
  * Keys are unique; the section is never longer than the doc store needs.
  *
+ * SHAPES section (message shapes, never compressed with the ZDICT):
+ *   off size field
+ *   0   4    raw length R (<= SIFT_SEGFMT_MAX_BLOCK)
+ *   4   4    shape count S (<= SIFT_SEGFMT_MAX_SHAPES)
+ *   8   ...  zstd frame of R bytes: per shape, varint slot count k
+ *            (0..SIFT_SEGFMT_MAX_SLOTS), then k + 1 constant pieces,
+ *            each varint length + bytes.  Nothing after the last shape.
+ * A message of shape s is piece 0, slot value 1, piece 1, ..., slot
+ * value k, piece k.  The builder's split (deterministic, independent of
+ * any template miner): a slot is a maximal run of ASCII letters and
+ * digits that contains a digit (numbers, ids, IPs' octets, hex);
+ * everything else is constant text; runs after the first
+ * SIFT_SEGFMT_MAX_SLOTS stay constant text.  Once the segment has
+ * SIFT_SEGFMT_MAX_SHAPES - 1 shapes or their raw bytes pass
+ * SIFT_SEGFMT_MAX_BLOCK / 2, further new shapes use the verbatim shape
+ * (k = 1, two empty pieces: the message is one slot value).  Readers do
+ * not depend on the order of the shapes.
+ *
+ * SHAPEDOCS section (docs per shape, for postings tag 3):
+ *   0   4    raw length R (<= SIFT_SEGFMT_MAX_BLOCK), 4 zero bytes
+ *   8   ...  zstd frame of R bytes: per shape in id order, varint count c
+ *            (>= 1), varint first doc id, c - 1 varint deltas >= 1; the
+ *            counts sum to n, every id < n, each doc in exactly one shape
+ *            (the one the doc store names).
+ *
  * DOCS section (doc store):
  *   off size field
  *   0   4    block count k
@@ -157,23 +192,30 @@
  *            u32 raw length (<= SIFT_SEGFMT_MAX_BLOCK), u64 offset of the
  *            compressed frame from section start
  *   ..  ...  zstd frames.  Blocks cover docs 0..n-1 in order without gaps.
- *   A raw block is
- *     - a directory, per doc in doc id order: varint template id
- *       (<= UINT32_MAX), varint stored length;
- *     - then the stored docs, ordered by (template id, doc id): docs of
- *       one template sit next to each other, which zstd compresses much
- *       better than the time order of interleaved sources.  The position
- *       of a doc follows from the directory (a stable counting of the
- *       template ids), so no permutation is stored.  The directory
- *       lengths sum exactly to the rest of the block.
- *   A stored doc is: varint msg_len, msg bytes, varint field count, then
- *   per field: varint key index (< DOCKEYS count), varint value length,
- *   value bytes.  The timestamp is not stored (the TS column has it); the
- *   reader rebuilds the sift_doc_encode() form from the TS column, the
- *   directory's template id and DOCKEYS.
+ *   A raw block of c docs is five streams, one after the other:
+ *     1. per doc in doc id order: varint shape id (< S), varint template
+ *        id (<= UINT32_MAX), varint field count nf;
+ *     2. per doc in doc id order, per field: varint key index (< DOCKEYS
+ *        count);
+ *     3. slot values: for each shape of the block in ascending id order,
+ *        for each slot 1..k of the shape, for each doc of that shape in
+ *        doc id order: varint length, bytes.  (Values of one slot of one
+ *        shape sit together, which zstd compresses much better.)
+ *     4. field values: for each key index in ascending order, for each
+ *        doc in doc id order, for each of its fields with that key in
+ *        field order: varint v, then if v > 0, v - 1 value bytes; v = 0
+ *        means the value is the doc's value in the dictionary column
+ *        (KWCOL) of the field named like the key (the builder uses it
+ *        only when they are byte-equal, i.e. the value is lower-case);
+ *     5. nothing: the streams end exactly at the raw length.
+ *   The reader decodes a block once into per-doc value references.  The
+ *   timestamp is not stored (the TS column has it); the reader rebuilds
+ *   the sift_doc_encode() form from the TS column, stream 1, the shape,
+ *   the slot values, DOCKEYS and the keyword columns.
  *
  * ZDICT section (optional, header flag bit 0): the zstd dictionary the doc
- * store was compressed with.
+ * store blocks were compressed with (SHAPES, SHAPEDOCS and term chunks
+ * never use it).
  *
  * DELETED section: a frozen roaring bitmap of deleted doc ids (< n), or
  * zero bytes when nothing is deleted.
@@ -183,7 +225,7 @@
 
 #define SIFT_SEGFMT_MAGIC "SIFTSEG\0"
 #define SIFT_SEGFMT_END_MAGIC "SIFTEND\0"
-#define SIFT_SEGFMT_VERSION 2u
+#define SIFT_SEGFMT_VERSION 3u
 #define SIFT_SEGFMT_HEADER_LEN 64u
 #define SIFT_SEGFMT_TRAILER_LEN 32u
 #define SIFT_SEGFMT_SECENT_LEN 32u
@@ -198,6 +240,8 @@
 #define SIFT_SEGFMT_MAX_NAME 255u   /* longest field name, bytes */
 #define SIFT_SEGFMT_MAX_BLOCK (64u << 20) /* largest raw doc block, bytes */
 #define SIFT_SEGFMT_MAX_SECTIONS 65536u
+#define SIFT_SEGFMT_MAX_SLOTS 255u   /* slots per message shape */
+#define SIFT_SEGFMT_MAX_SHAPES (1u << 20) /* shapes per segment */
 
 enum sift_segsec_kind {
     SIFT_SEGSEC_FIELDS = 1,
@@ -209,12 +253,15 @@ enum sift_segsec_kind {
     SIFT_SEGSEC_ZDICT = 7,
     SIFT_SEGSEC_DELETED = 8,
     SIFT_SEGSEC_DOCKEYS = 9,
+    SIFT_SEGSEC_SHAPES = 10,
+    SIFT_SEGSEC_SHAPEDOCS = 11,
 };
 
 /* Postings tag kinds (low two bits of the varint tag). */
 #define SIFT_SEGFMT_POST_ONE 0u
 #define SIFT_SEGFMT_POST_LIST 1u
 #define SIFT_SEGFMT_POST_BITMAP 2u
+#define SIFT_SEGFMT_POST_SHAPES 3u
 #define SIFT_SEGFMT_LIST_MAX 65536u /* longest inline list, docs */
 
 #endif /* SIFT_STORE_SEGMENT_FMT_H */

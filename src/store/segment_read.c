@@ -35,6 +35,7 @@
 #include <roaring/containers/containers.h>
 #include <roaring/containers/run.h>
 #include <roaring/roaring.h>
+#include <zdict.h>
 #include <zstd.h>
 
 #include "sift/alloc.h"
@@ -106,7 +107,22 @@ struct sift_segment {
     char *names;
     struct rkey *keys;    /* DOCKEYS */
     uint32_t n_keys;
+    int32_t *kfield;      /* per key: field with a KWCOL of that name, -1 */
     const roaring_bitmap_t *deleted;
+    /* SHAPES / SHAPEDOCS, decoded on first use (shapes_load). */
+    const uint8_t *shapes_sec, *sdocs_sec;
+    size_t shapes_len, sdocs_len;
+    pthread_mutex_t sh_mu;
+    atomic_int sh_state;  /* 0 not loaded, 1 loaded, 2 corrupt */
+    int sh_rc;
+    uint32_t n_shapes;
+    uint8_t *sh_raw;      /* decompressed SHAPES */
+    uint32_t sh_raw_len;
+    uint32_t *sh_poff;    /* per shape: offset of its first piece */
+    uint16_t *sh_k;       /* per shape: slot count */
+    uint32_t *sd_at;      /* per shape + 1: start in sd_ids */
+    uint32_t *sd_ids;     /* doc ids grouped by shape */
+    struct sift_segment *base; /* sift_segment_with_deleted(): owns the image */
 };
 
 static atomic_uint_fast64_t next_uid = 1;
@@ -469,6 +485,13 @@ parse_docs(struct sift_segment *s, const uint8_t *p, size_t len)
 static void
 segment_destroy(struct sift_segment *s)
 {
+    pthread_mutex_destroy(&s->sh_mu);
+    sift_free(s->sh_raw);
+    sift_free(s->sh_poff);
+    sift_free(s->sh_k);
+    sift_free(s->sd_at);
+    sift_free(s->sd_ids);
+    sift_free(s->kfield);
     if (s->deleted != NULL)
         roaring_bitmap_free((roaring_bitmap_t *)(uintptr_t)s->deleted);
     ZSTD_freeDDict(s->ddict);
@@ -479,6 +502,7 @@ segment_destroy(struct sift_segment *s)
         sift_free((void *)(uintptr_t)s->img);
     else if (s->owner == OWN_MMAP)
         munmap((void *)(uintptr_t)s->img, s->map_len);
+    sift_segment_unref(s->base);
     sift_free(s);
 }
 
@@ -613,7 +637,7 @@ segment_parse(struct sift_segment *s)
             continue;
         }
         if (se->field != UINT32_MAX || se->kind < SIFT_SEGSEC_FIELDS ||
-            se->kind > SIFT_SEGSEC_DOCKEYS || (seen & (1u << se->kind))) {
+            se->kind > SIFT_SEGSEC_SHAPEDOCS || (seen & (1u << se->kind))) {
             rc = CORRUPT("bad section kind");
             goto out;
         }
@@ -627,6 +651,16 @@ segment_parse(struct sift_segment *s)
             break;
         case SIFT_SEGSEC_DOCKEYS:
             rc = parse_dockeys(s, p, l);
+            break;
+        case SIFT_SEGSEC_SHAPES:
+            s->shapes_sec = p;
+            s->shapes_len = l;
+            rc = l >= 8 ? SIFT_OK : CORRUPT("shapes header");
+            break;
+        case SIFT_SEGSEC_SHAPEDOCS:
+            s->sdocs_sec = p;
+            s->sdocs_len = l;
+            rc = l >= 8 ? SIFT_OK : CORRUPT("shape docs header");
             break;
         case SIFT_SEGSEC_ZDICT:
             if (!has_zdict || l == 0) {
@@ -650,7 +684,8 @@ segment_parse(struct sift_segment *s)
             goto out;
     }
     unsigned need = 1u << SIFT_SEGSEC_TS | 1u << SIFT_SEGSEC_DOCS |
-                    1u << SIFT_SEGSEC_DELETED | 1u << SIFT_SEGSEC_DOCKEYS;
+                    1u << SIFT_SEGSEC_DELETED | 1u << SIFT_SEGSEC_DOCKEYS |
+                    1u << SIFT_SEGSEC_SHAPES | 1u << SIFT_SEGSEC_SHAPEDOCS;
     if ((seen & need) != need || (has_zdict && s->ddict == NULL)) {
         rc = CORRUPT("missing section");
         goto out;
@@ -663,6 +698,17 @@ segment_parse(struct sift_segment *s)
             rc = CORRUPT("field section missing");
             goto out;
         }
+    }
+    /* Doc keys whose values may be omitted in favour of a KWCOL. */
+    s->kfield = sift_try_malloc(((size_t)s->n_keys + 1) * sizeof(int32_t));
+    if (s->kfield == NULL) {
+        rc = SIFT_ENOMEM;
+        goto out;
+    }
+    for (uint32_t k = 0; k < s->n_keys; k++) {
+        int fi = sift_segment_field_find(s, s->keys[k].name,
+                                         s->keys[k].name_len);
+        s->kfield[k] = fi >= 0 && s->fields[fi].kw_ords != NULL ? fi : -1;
     }
     if (s->n_docs > 0 && (sift_segment_doc_ts(s, 0) != s->min_ts ||
                           sift_segment_doc_ts(s, s->n_docs - 1) != s->max_ts)) {
@@ -689,6 +735,8 @@ segment_open(const uint8_t *img, size_t len, enum img_owner owner,
         return SIFT_ENOMEM;
     }
     atomic_init(&s->refs, 1);
+    atomic_init(&s->sh_state, 0);
+    pthread_mutex_init(&s->sh_mu, NULL);
     s->owner = owner;
     s->img = img;
     s->len = len;
@@ -961,8 +1009,15 @@ struct doc_cache {
     uint8_t *data;
     size_t cap;
     uint32_t cnt;       /* docs in the block */
-    uint32_t *offs, *lens, *tids;
-    size_t dir_cap;
+    /* The block decoded (block_decode): per doc its shape, template id,
+     * first slot and first field; per slot / field value its offset and
+     * length in data (length UINT32_MAX: the keyword column's value). */
+    uint32_t *d_shape, *d_tid, *d_slot, *d_field;
+    size_t d_cap;
+    uint32_t *s_off, *s_len;
+    size_t s_cap;
+    uint32_t *f_key, *f_off, *f_len, *f_ord;
+    size_t f_cap;
     uint64_t tuid;      /* term chunk: 0 = empty */
     uint32_t tfield, tchunk, tlen;
     uint8_t *tdata;
@@ -977,9 +1032,16 @@ cache_free(void *p)
 {
     struct doc_cache *c = p;
     sift_free(c->data);
-    sift_free(c->offs);
-    sift_free(c->lens);
-    sift_free(c->tids);
+    sift_free(c->d_shape);
+    sift_free(c->d_tid);
+    sift_free(c->d_slot);
+    sift_free(c->d_field);
+    sift_free(c->s_off);
+    sift_free(c->s_len);
+    sift_free(c->f_key);
+    sift_free(c->f_off);
+    sift_free(c->f_len);
+    sift_free(c->f_ord);
     sift_free(c->tdata);
     ZSTD_freeDCtx(c->dctx);
     sift_free(c);
@@ -1023,6 +1085,146 @@ grow(uint8_t **buf, size_t *cap, size_t n)
     *buf = d;
     *cap = n;
     return SIFT_OK;
+}
+
+/* ---- shapes (decoded once per segment, on first use) ---- */
+
+/* Decompresses the zstd frame p[0..len) of exactly raw_len bytes into a
+ * new buffer (*out, owned). */
+static int
+inflate_exact(const uint8_t *p, size_t len, uint32_t raw_len, uint8_t **out)
+{
+    *out = NULL;
+    if (raw_len > SIFT_SEGFMT_MAX_BLOCK ||
+        ZSTD_getFrameContentSize(p, len) != raw_len)
+        return CORRUPT("frame size");
+    uint8_t *buf = sift_try_malloc((size_t)raw_len + 1);
+    if (buf == NULL)
+        return SIFT_ENOMEM;
+    size_t r = ZSTD_decompress(buf, raw_len, p, len);
+    if (ZSTD_isError(r) || r != raw_len) {
+        sift_free(buf);
+        return CORRUPT("frame does not decompress");
+    }
+    *out = buf;
+    return SIFT_OK;
+}
+
+static int
+shapes_decode(struct sift_segment *s)
+{
+    int rc;
+    uint32_t rlen = sift_load_u32(s->shapes_sec);
+    uint32_t ns = sift_load_u32(s->shapes_sec + 4);
+    if (ns > SIFT_SEGFMT_MAX_SHAPES || ns > rlen / 2 ||
+        (ns == 0) != (s->n_docs == 0))
+        return CORRUPT("shape count");
+    if ((rc = inflate_exact(s->shapes_sec + 8, s->shapes_len - 8, rlen,
+                            &s->sh_raw)) != SIFT_OK)
+        return rc;
+    s->sh_raw_len = rlen;
+    s->sh_poff = sift_try_malloc(((size_t)ns + 1) * sizeof(uint32_t));
+    s->sh_k = sift_try_malloc(((size_t)ns + 1) * sizeof(uint16_t));
+    if (s->sh_poff == NULL || s->sh_k == NULL)
+        return SIFT_ENOMEM;
+    const uint8_t *p = s->sh_raw, *end = s->sh_raw + rlen;
+    for (uint32_t g = 0; g < ns; g++) {
+        uint64_t k, l;
+        if (sift_get_varint(&p, end, &k) != SIFT_OK ||
+            k > SIFT_SEGFMT_MAX_SLOTS)
+            return CORRUPT("shape slot count");
+        s->sh_k[g] = (uint16_t)k;
+        s->sh_poff[g] = (uint32_t)(p - s->sh_raw);
+        for (uint64_t i = 0; i <= k; i++) {
+            if (sift_get_varint(&p, end, &l) != SIFT_OK ||
+                l > (uint64_t)(end - p))
+                return CORRUPT("shape piece");
+            p += l;
+        }
+    }
+    if (p != end)
+        return CORRUPT("shapes trailing bytes");
+
+    uint8_t *raw = NULL;
+    rlen = sift_load_u32(s->sdocs_sec);
+    if ((rc = inflate_exact(s->sdocs_sec + 8, s->sdocs_len - 8, rlen,
+                            &raw)) != SIFT_OK)
+        return rc;
+    s->sd_at = sift_try_malloc(((size_t)ns + 1) * sizeof(uint32_t));
+    s->sd_ids = sift_try_malloc(((size_t)s->n_docs + 1) * sizeof(uint32_t));
+    if (s->sd_at == NULL || s->sd_ids == NULL) {
+        sift_free(raw);
+        return SIFT_ENOMEM;
+    }
+    p = raw;
+    end = raw + rlen;
+    uint32_t sum = 0;
+    rc = SIFT_OK;
+    for (uint32_t g = 0; g < ns && rc == SIFT_OK; g++) {
+        uint64_t c, v = 0, d;
+        s->sd_at[g] = sum;
+        if (sift_get_varint(&p, end, &c) != SIFT_OK || c == 0 ||
+            c > s->n_docs - sum) {
+            rc = CORRUPT("shape doc count");
+            break;
+        }
+        for (uint64_t i = 0; i < c; i++) {
+            if (sift_get_varint(&p, end, &d) != SIFT_OK ||
+                (i > 0 && d == 0) || d >= s->n_docs - v) {
+                rc = CORRUPT("shape doc ids");
+                break;
+            }
+            v += d;
+            s->sd_ids[sum++] = (uint32_t)v;
+        }
+    }
+    s->sd_at[ns] = sum;
+    if (rc == SIFT_OK && (sum != s->n_docs || p != end))
+        rc = CORRUPT("shape docs do not cover the segment");
+    sift_free(raw);
+    if (rc == SIFT_OK)
+        s->n_shapes = ns;
+    return rc;
+}
+
+/* Makes the shape tables available; SIFT_OK, SIFT_ECORRUPT, SIFT_ENOMEM. */
+static int
+shapes_load(const struct sift_segment *cseg)
+{
+    struct sift_segment *s = (struct sift_segment *)(uintptr_t)cseg;
+    int st = atomic_load_explicit(&s->sh_state, memory_order_acquire);
+    if (st == 1)
+        return SIFT_OK;
+    if (st == 2)
+        return s->sh_rc;
+    pthread_mutex_lock(&s->sh_mu);
+    int rc = SIFT_OK;
+    st = atomic_load_explicit(&s->sh_state, memory_order_relaxed);
+    if (st == 0) {
+        rc = shapes_decode(s);
+        if (rc == SIFT_OK) {
+            atomic_store_explicit(&s->sh_state, 1, memory_order_release);
+        } else if (rc == SIFT_ECORRUPT) {
+            s->sh_rc = rc;
+            atomic_store_explicit(&s->sh_state, 2, memory_order_release);
+        }
+        if (rc != SIFT_OK) { /* ENOMEM may succeed later */
+            sift_free(s->sh_raw);
+            sift_free(s->sh_poff);
+            sift_free(s->sh_k);
+            sift_free(s->sd_at);
+            sift_free(s->sd_ids);
+            s->sh_raw = NULL;
+            s->sh_poff = NULL;
+            s->sh_k = NULL;
+            s->sd_at = NULL;
+            s->sd_ids = NULL;
+        }
+    } else if (st == 2) {
+        rc = s->sh_rc;
+    }
+    pthread_mutex_unlock(&s->sh_mu);
+    return rc;
 }
 
 /* ---- term dictionary ---- */
@@ -1116,8 +1318,7 @@ tcur_next(struct tcur *c, int *rc)
         return -1;
     }
     c->tag2 = 0;
-    if ((c->tag & 3) == SIFT_SEGFMT_POST_LIST ||
-        (c->tag & 3) == SIFT_SEGFMT_POST_BITMAP) {
+    if ((c->tag & 3) != SIFT_SEGFMT_POST_ONE) {
         if (sift_get_varint(&c->p, c->end, &c->tag2) != SIFT_OK) {
             *rc = CORRUPT("postings tag");
             return -1;
@@ -1134,6 +1335,15 @@ tcur_next(struct tcur *c, int *rc)
         c->list = c->p;
         c->list_end = c->p + l;
         c->p += l;
+    }
+    if ((c->tag & 3) == SIFT_SEGFMT_POST_SHAPES) {
+        if (c->tag < 4 || c->tag2 > (uint64_t)(c->end - c->p)) {
+            *rc = CORRUPT("postings shapes length");
+            return -1;
+        }
+        c->list = c->p;
+        c->list_end = c->p + c->tag2;
+        c->p += c->tag2;
     }
     c->left--;
     return 1;
@@ -1154,6 +1364,54 @@ find_chunk(const struct rfield *f, const char *key, size_t len)
             hi = mid;
     }
     return lo > 0 ? lo - 1 : 0;
+}
+
+/* Tag 3: every doc of the listed shapes, plus the residual docs. */
+static int
+postings_shapes(const struct sift_segment *seg, const struct tcur *c,
+                roaring_bitmap_t **out)
+{
+    int rc = shapes_load(seg);
+    if (rc != SIFT_OK)
+        return rc;
+    uint64_t m = c->tag >> 2, v = 0, d, r;
+    const uint8_t *p = c->list, *end = c->list_end;
+    roaring_bitmap_t *bm = roaring_bitmap_create();
+    if (bm == NULL)
+        return SIFT_ENOMEM;
+    for (uint64_t i = 0; i < m; i++) {
+        if (sift_get_varint(&p, end, &d) != SIFT_OK || (i > 0 && d == 0) ||
+            d >= seg->n_shapes - v) {
+            rc = CORRUPT("postings shape ids");
+            goto fail;
+        }
+        v += d;
+        uint32_t a = seg->sd_at[v], b = seg->sd_at[v + 1];
+        roaring_bitmap_add_many(bm, b - a, seg->sd_ids + a);
+    }
+    if (sift_get_varint(&p, end, &r) != SIFT_OK || r > seg->n_docs) {
+        rc = CORRUPT("postings residual count");
+        goto fail;
+    }
+    v = 0;
+    for (uint64_t i = 0; i < r; i++) {
+        if (sift_get_varint(&p, end, &d) != SIFT_OK || (i > 0 && d == 0) ||
+            d >= seg->n_docs - v) {
+            rc = CORRUPT("postings residual docs");
+            goto fail;
+        }
+        v += d;
+        roaring_bitmap_add(bm, (uint32_t)v);
+    }
+    if (p != end) {
+        rc = CORRUPT("postings shapes trailing bytes");
+        goto fail;
+    }
+    *out = bm;
+    return SIFT_OK;
+fail:
+    roaring_bitmap_free(bm);
+    return rc;
 }
 
 /* Builds a new bitmap from the cursor's postings. */
@@ -1190,6 +1448,8 @@ postings_of(const struct sift_segment *seg, const struct tcur *c,
         *out = bm;
         return SIFT_OK;
     }
+    if (kind == SIFT_SEGFMT_POST_SHAPES)
+        return postings_shapes(seg, c, out);
     if (kind != SIFT_SEGFMT_POST_BITMAP)
         return CORRUPT("postings kind");
     const struct rfield *f = c->f;
@@ -1369,7 +1629,7 @@ sift_segment_number(const struct sift_segment *seg, uint32_t field,
 /* ---- doc store ---- */
 
 struct dirsort {
-    uint32_t tid;
+    uint32_t key;
     uint32_t i;
 };
 
@@ -1377,115 +1637,195 @@ static int
 dirsort_cmp(const void *x, const void *y)
 {
     const struct dirsort *a = x, *b = y;
-    if (a->tid != b->tid)
-        return a->tid < b->tid ? -1 : 1;
+    if (a->key != b->key)
+        return a->key < b->key ? -1 : 1;
     return a->i < b->i ? -1 : a->i > b->i;
 }
 
-/* Decodes the directory of the block in c: offsets of each doc. */
+/* Grows the uint32 arrays arr[0..n_arr) to hold n entries each. */
 static int
-block_directory(struct doc_cache *c, uint32_t cnt)
+grow_u32(uint32_t **arr[], size_t n_arr, size_t *cap, size_t n)
 {
-    if (c->dir_cap < cnt) {
-        uint32_t *o = sift_try_malloc((size_t)cnt * sizeof(uint32_t));
-        uint32_t *l = sift_try_malloc((size_t)cnt * sizeof(uint32_t));
-        uint32_t *t = sift_try_malloc((size_t)cnt * sizeof(uint32_t));
-        if (o == NULL || l == NULL || t == NULL) {
-            sift_free(o);
-            sift_free(l);
-            sift_free(t);
+    if (*cap >= n)
+        return SIFT_OK;
+    size_t nc = n + n / 2 + 16;
+    for (size_t i = 0; i < n_arr; i++) {
+        uint32_t *a = sift_try_malloc(nc * sizeof(uint32_t));
+        if (a == NULL) {
+            *cap = 0; /* the arrays freed so far are reallocated next time */
             return SIFT_ENOMEM;
         }
-        sift_free(c->offs);
-        sift_free(c->lens);
-        sift_free(c->tids);
-        c->offs = o;
-        c->lens = l;
-        c->tids = t;
-        c->dir_cap = cnt;
+        sift_free(*arr[i]);
+        *arr[i] = a;
     }
-    const uint8_t *p = c->data, *end = c->data + c->len;
-    uint64_t total = 0;
-    int grouped = 1;
-    for (uint32_t i = 0; i < cnt; i++) {
-        uint64_t tid, l;
-        if (sift_get_varint(&p, end, &tid) != SIFT_OK || tid > UINT32_MAX ||
-            sift_get_varint(&p, end, &l) != SIFT_OK || l > c->len)
-            return CORRUPT("doc block directory");
-        c->tids[i] = (uint32_t)tid;
-        c->lens[i] = (uint32_t)l;
-        total += l;
-        if (i > 0 && c->tids[i] < c->tids[i - 1])
-            grouped = 0;
-    }
-    if (total != (uint64_t)(end - p))
-        return CORRUPT("doc block lengths");
-    uint32_t off = (uint32_t)(p - c->data);
-    if (grouped) {
-        for (uint32_t i = 0; i < cnt; i++) {
-            c->offs[i] = off;
-            off += c->lens[i];
-        }
-        return SIFT_OK;
-    }
-    struct dirsort *ds = sift_try_malloc((size_t)cnt * sizeof(*ds));
-    if (ds == NULL)
-        return SIFT_ENOMEM;
-    for (uint32_t i = 0; i < cnt; i++) {
-        ds[i].tid = c->tids[i];
-        ds[i].i = i;
-    }
-    qsort(ds, cnt, sizeof(*ds), dirsort_cmp);
-    for (uint32_t k = 0; k < cnt; k++) {
-        c->offs[ds[k].i] = off;
-        off += c->lens[ds[k].i];
-    }
-    sift_free(ds);
+    *cap = nc;
     return SIFT_OK;
 }
 
-/* Appends the sift_doc_encode() form of stored doc p[0..len) to out. */
+/* Stable order of items 0..n-1 by key[]; NULL + SIFT_OK when already
+ * sorted.  *out is owned by the caller. */
 static int
-doc_rebuild(const struct sift_segment *seg, int64_t ts, uint32_t tid,
-            const uint8_t *p, size_t len, struct sift_buf *out)
+stable_order(const uint32_t *key, uint32_t n, struct dirsort **out)
 {
-    const uint8_t *end = p + len;
-    uint64_t ml, nf;
-    if (sift_get_varint(&p, end, &ml) != SIFT_OK ||
-        ml > (uint64_t)(end - p))
-        return CORRUPT("stored doc message");
-    const uint8_t *msg = p;
-    p += ml;
-    if (sift_get_varint(&p, end, &nf) != SIFT_OK ||
-        nf > (uint64_t)(end - p) / 2)
-        return CORRUPT("stored doc field count");
-    /* Names may make the doc longer than stored: bound the growth. */
-    if (sift_buf_try_reserve(out, 40 + len) != SIFT_OK)
+    *out = NULL;
+    uint32_t i = 1;
+    while (i < n && key[i - 1] <= key[i])
+        i++;
+    if (i >= n)
+        return SIFT_OK;
+    struct dirsort *ds = sift_try_malloc((size_t)n * sizeof(*ds));
+    if (ds == NULL)
+        return SIFT_ENOMEM;
+    for (uint32_t k = 0; k < n; k++) {
+        ds[k].key = key[k];
+        ds[k].i = k;
+    }
+    qsort(ds, n, sizeof(*ds), dirsort_cmp);
+    *out = ds;
+    return SIFT_OK;
+}
+
+/* Decodes the five streams of the block in c (segment_fmt.h DOCS). */
+static int
+block_decode(const struct sift_segment *seg, struct doc_cache *c, uint32_t cnt)
+{
+    uint32_t **darr[] = {&c->d_shape, &c->d_tid, &c->d_slot, &c->d_field};
+    if (grow_u32(darr, 4, &c->d_cap, (size_t)cnt + 1) != SIFT_OK)
+        return SIFT_ENOMEM;
+    const uint8_t *p = c->data, *end = c->data + c->len;
+    uint64_t n_slots = 0, n_fv = 0;
+    for (uint32_t i = 0; i < cnt; i++) {
+        uint64_t g, tid, nf;
+        if (sift_get_varint(&p, end, &g) != SIFT_OK || g >= seg->n_shapes ||
+            sift_get_varint(&p, end, &tid) != SIFT_OK || tid > UINT32_MAX ||
+            sift_get_varint(&p, end, &nf) != SIFT_OK || nf > c->len)
+            return CORRUPT("doc block directory");
+        c->d_shape[i] = (uint32_t)g;
+        c->d_tid[i] = (uint32_t)tid;
+        c->d_slot[i] = (uint32_t)n_slots;
+        c->d_field[i] = (uint32_t)n_fv;
+        n_slots += seg->sh_k[g];
+        n_fv += nf;
+        /* Each slot and field value takes at least one byte. */
+        if (n_slots + n_fv > c->len)
+            return CORRUPT("doc block value count");
+    }
+    c->d_slot[cnt] = (uint32_t)n_slots;
+    c->d_field[cnt] = (uint32_t)n_fv;
+    uint32_t **sarr[] = {&c->s_off, &c->s_len};
+    uint32_t **farr[] = {&c->f_key, &c->f_off, &c->f_len, &c->f_ord};
+    if (grow_u32(sarr, 2, &c->s_cap, (size_t)n_slots + 1) != SIFT_OK ||
+        grow_u32(farr, 4, &c->f_cap, (size_t)n_fv + 1) != SIFT_OK)
+        return SIFT_ENOMEM;
+    for (uint64_t j = 0; j < n_fv; j++) {
+        uint64_t k;
+        if (sift_get_varint(&p, end, &k) != SIFT_OK || k >= seg->n_keys)
+            return CORRUPT("doc block field key");
+        c->f_key[j] = (uint32_t)k;
+    }
+    /* Stream 3: slot values, shape by shape. */
+    struct dirsort *ds = NULL;
+    int rc = stable_order(c->d_shape, cnt, &ds);
+    if (rc != SIFT_OK)
+        return rc;
+    for (uint32_t r = 0; r < cnt && rc == SIFT_OK;) {
+        uint32_t g = c->d_shape[ds ? ds[r].i : r], re = r;
+        while (re < cnt && c->d_shape[ds ? ds[re].i : re] == g)
+            re++;
+        for (uint32_t k = 0; k < seg->sh_k[g] && rc == SIFT_OK; k++) {
+            for (uint32_t x = r; x < re; x++) {
+                uint32_t i = ds ? ds[x].i : x;
+                uint64_t l;
+                if (sift_get_varint(&p, end, &l) != SIFT_OK ||
+                    l > (uint64_t)(end - p)) {
+                    rc = CORRUPT("doc block slot value");
+                    break;
+                }
+                c->s_off[c->d_slot[i] + k] = (uint32_t)(p - c->data);
+                c->s_len[c->d_slot[i] + k] = (uint32_t)l;
+                p += l;
+            }
+        }
+        r = re;
+    }
+    sift_free(ds);
+    if (rc != SIFT_OK)
+        return rc;
+    /* Stream 4: field values, key by key. */
+    if ((rc = stable_order(c->f_key, (uint32_t)n_fv, &ds)) != SIFT_OK)
+        return rc;
+    for (uint64_t x = 0; x < n_fv; x++) {
+        uint32_t j = ds ? ds[x].i : (uint32_t)x;
+        uint64_t v;
+        if (sift_get_varint(&p, end, &v) != SIFT_OK ||
+            (v > 0 && v - 1 > (uint64_t)(end - p)) ||
+            (v == 0 && seg->kfield[c->f_key[j]] < 0)) {
+            rc = CORRUPT("doc block field value");
+            break;
+        }
+        c->f_off[j] = (uint32_t)(p - c->data);
+        c->f_len[j] = v == 0 ? UINT32_MAX : (uint32_t)(v - 1);
+        p += v == 0 ? 0 : v - 1;
+    }
+    sift_free(ds);
+    if (rc == SIFT_OK && p != end)
+        rc = CORRUPT("doc block trailing bytes");
+    return rc;
+}
+
+/* Appends the sift_doc_encode() form of doc k of the cached block. */
+static int
+doc_rebuild(const struct sift_segment *seg, const struct doc_cache *c,
+            uint32_t k, uint32_t doc, struct sift_buf *out)
+{
+    int64_t ts = sift_segment_doc_ts(seg, doc);
+    uint32_t g = c->d_shape[k], nk = seg->sh_k[g];
+    const uint32_t *soff = c->s_off + c->d_slot[k];
+    const uint32_t *slen = c->s_len + c->d_slot[k];
+    /* Message length first (pieces were validated when loaded). */
+    const uint8_t *pp = seg->sh_raw + seg->sh_poff[g];
+    const uint8_t *pend = seg->sh_raw + seg->sh_raw_len;
+    uint64_t ml = 0, l;
+    for (uint32_t i = 0; i <= nk; i++) {
+        (void)sift_get_varint(&pp, pend, &l);
+        pp += l;
+        ml += l + (i < nk ? slen[i] : 0);
+    }
+    if (sift_buf_try_reserve(out, 40 + ml) != SIFT_OK)
         return SIFT_ENOMEM;
     uint64_t zz = ((uint64_t)ts << 1) ^ (uint64_t)(ts >> 63);
     sift_buf_put_varint(out, zz);
-    sift_buf_put_varint(out, tid);
+    sift_buf_put_varint(out, c->d_tid[k]);
     sift_buf_put_varint(out, ml);
-    sift_buf_append(out, msg, ml);
-    sift_buf_put_varint(out, nf);
-    for (uint64_t i = 0; i < nf; i++) {
-        uint64_t k, vl;
-        if (sift_get_varint(&p, end, &k) != SIFT_OK || k >= seg->n_keys ||
-            sift_get_varint(&p, end, &vl) != SIFT_OK ||
-            vl > (uint64_t)(end - p))
-            return CORRUPT("stored doc field");
-        const struct rkey *key = &seg->keys[k];
+    pp = seg->sh_raw + seg->sh_poff[g];
+    for (uint32_t i = 0; i <= nk; i++) {
+        (void)sift_get_varint(&pp, pend, &l);
+        sift_buf_append(out, pp, l);
+        pp += l;
+        if (i < nk)
+            sift_buf_append(out, c->data + soff[i], slen[i]);
+    }
+    uint32_t f0 = c->d_field[k], f1 = c->d_field[k + 1];
+    sift_buf_put_varint(out, f1 - f0);
+    for (uint32_t j = f0; j < f1; j++) {
+        const struct rkey *key = &seg->keys[c->f_key[j]];
+        const void *v = c->data + c->f_off[j];
+        size_t vl = c->f_len[j];
+        if (c->f_len[j] == UINT32_MAX) {
+            uint32_t fi = (uint32_t)seg->kfield[c->f_key[j]];
+            uint32_t ord = sift_segment_keyword_ord(seg, fi, doc);
+            if (ord == UINT32_MAX)
+                return CORRUPT("stored doc keyword value absent");
+            v = sift_segment_keyword_value(seg, fi, ord, &vl);
+        }
         if (sift_buf_try_reserve(out, 21 + key->name_len + vl) != SIFT_OK)
             return SIFT_ENOMEM;
         sift_buf_put_varint(out, key->name_len);
         sift_buf_append(out, key->name, key->name_len);
         sift_buf_putc(out, (char)key->type);
         sift_buf_put_varint(out, vl);
-        sift_buf_append(out, p, vl);
-        p += vl;
+        sift_buf_append(out, v, vl);
     }
-    if (p != end)
-        return CORRUPT("stored doc trailing bytes");
     return SIFT_OK;
 }
 
@@ -1495,6 +1835,9 @@ sift_segment_doc(const struct sift_segment *seg, uint32_t doc,
 {
     if (doc >= seg->n_docs)
         return SIFT_EINVAL;
+    int rc = shapes_load(seg);
+    if (rc != SIFT_OK)
+        return rc;
     /* Binary search the block index on first doc id. */
     uint32_t lo = 0, hi = seg->doc_blocks;
     while (hi - lo > 1) {
@@ -1511,7 +1854,6 @@ sift_segment_doc(const struct sift_segment *seg, uint32_t doc,
     struct doc_cache *c = cache_get();
     if (c == NULL)
         return SIFT_ENOMEM;
-    int rc;
     if (c->uid != seg->uid || c->block != lo) {
         c->uid = 0;
         if (grow(&c->data, &c->cap, rlen) != SIFT_OK)
@@ -1524,18 +1866,107 @@ sift_segment_doc(const struct sift_segment *seg, uint32_t doc,
         if (ZSTD_isError(r) || r != rlen)
             return CORRUPT("doc block does not decompress");
         c->len = rlen;
-        if ((rc = block_directory(c, cnt)) != SIFT_OK)
+        if ((rc = block_decode(seg, c, cnt)) != SIFT_OK)
             return rc;
         c->cnt = cnt;
         c->uid = seg->uid;
         c->block = lo;
     }
-    uint32_t k = doc - first;
     size_t len0 = out->len;
-    rc = doc_rebuild(seg, sift_segment_doc_ts(seg, doc), c->tids[k],
-                     c->data + c->offs[k], c->lens[k], out);
+    rc = doc_rebuild(seg, c, doc - first, doc, out);
     if (rc != SIFT_OK)
         out->len = len0;
+    return rc;
+}
+
+#define TRAIN_TOTAL (8u << 20)  /* sample bytes for dictionary training */
+#define TRAIN_PIECE 4096u
+
+int
+sift_segment_dict_train(struct sift_segment *const *segs, size_t n_segs,
+                        size_t max_bytes, struct sift_buf *out)
+{
+    int rc = SIFT_OK;
+    struct sift_buf samples = SIFT_BUF_INIT;
+    size_t *sizes = NULL, n_sizes = 0, cap_sizes = 0;
+    uint8_t *raw = NULL;
+    size_t raw_cap = 0;
+    void *dict = NULL;
+    ZSTD_DCtx *dctx = ZSTD_createDCtx();
+    if (dctx == NULL || max_bytes == 0)
+        return dctx == NULL ? SIFT_ENOMEM : SIFT_EINVAL;
+    size_t per_seg = n_segs > 0 ? TRAIN_TOTAL / n_segs : 0;
+    for (size_t i = 0; i < n_segs; i++) {
+        const struct sift_segment *seg = segs[i];
+        if (seg->doc_blocks == 0)
+            continue;
+        /* Every step-th block, so the sample spans the segment. */
+        uint64_t total_raw = 0;
+        for (uint32_t b = 0; b < seg->doc_blocks; b++)
+            total_raw += sift_load_u32(seg->docs + 8 + (size_t)b * 24 + 12);
+        uint32_t step = (uint32_t)(total_raw / (per_seg + 1)) + 1;
+        size_t taken = 0;
+        for (uint32_t b = 0; b < seg->doc_blocks && taken < per_seg;
+             b += step) {
+            const uint8_t *e = seg->docs + 8 + (size_t)b * 24;
+            uint32_t clen = sift_load_u32(e + 8), rlen = sift_load_u32(e + 12);
+            uint64_t off = sift_load_u64(e + 16);
+            if ((rc = grow(&raw, &raw_cap, rlen)) != SIFT_OK)
+                goto out;
+            size_t r = seg->ddict != NULL
+                ? ZSTD_decompress_usingDDict(dctx, raw, rlen, seg->docs + off,
+                                             clen, seg->ddict)
+                : ZSTD_decompressDCtx(dctx, raw, rlen, seg->docs + off, clen);
+            if (ZSTD_isError(r) || r != rlen) {
+                rc = CORRUPT("doc block does not decompress");
+                goto out;
+            }
+            for (size_t at = 0; at < rlen && taken < per_seg;
+                 at += TRAIN_PIECE) {
+                size_t l = rlen - at < TRAIN_PIECE ? rlen - at : TRAIN_PIECE;
+                if (n_sizes == cap_sizes) {
+                    cap_sizes = cap_sizes ? cap_sizes * 2 : 1024;
+                    size_t *ns = sift_try_realloc(sizes,
+                                                  cap_sizes * sizeof(size_t));
+                    if (ns == NULL) {
+                        rc = SIFT_ENOMEM;
+                        goto out;
+                    }
+                    sizes = ns;
+                }
+                if (sift_buf_try_append(&samples, raw + at, l) != SIFT_OK) {
+                    rc = SIFT_ENOMEM;
+                    goto out;
+                }
+                sizes[n_sizes++] = l;
+                taken += l;
+            }
+        }
+    }
+    if (n_sizes < 16 || samples.len < max_bytes) {
+        rc = SIFT_EINVAL;
+        goto out;
+    }
+    if ((dict = sift_try_malloc(max_bytes)) == NULL) {
+        rc = SIFT_ENOMEM;
+        goto out;
+    }
+    size_t dl = ZDICT_trainFromBuffer(dict, max_bytes, samples.data, sizes,
+                                      (unsigned)n_sizes);
+    if (ZDICT_isError(dl)) {
+        SIFT_ERROR("segment: dictionary training: %s",
+                   ZDICT_getErrorName(dl));
+        rc = SIFT_EINVAL;
+        goto out;
+    }
+    if (sift_buf_try_append(out, dict, dl) != SIFT_OK)
+        rc = SIFT_ENOMEM;
+out:
+    sift_free(dict);
+    sift_free(raw);
+    sift_free(sizes);
+    sift_buf_cleanup(&samples);
+    ZSTD_freeDCtx(dctx);
     return rc;
 }
 
@@ -1545,4 +1976,28 @@ sift_segment_deleted(const struct sift_segment *seg)
     if (seg->deleted == NULL || roaring_bitmap_is_empty(seg->deleted))
         return NULL;
     return seg->deleted;
+}
+
+/*
+ * Live deletes (lifecycle.c): a second reader over the same image whose
+ * deleted set is replaced.  The new reader is a separate immutable object,
+ * so readers of the old one are never disturbed; it keeps base alive.
+ */
+int
+sift_segment_with_deleted(struct sift_segment *seg, roaring_bitmap_t *del,
+                          struct sift_segment **out)
+{
+    struct sift_segment *base = seg->base != NULL ? seg->base : seg;
+    int rc = segment_open(base->img, base->len, OWN_BORROWED, 0, out);
+    if (rc != SIFT_OK) {
+        roaring_bitmap_free(del);
+        return rc;
+    }
+    if ((*out)->deleted != NULL)
+        roaring_bitmap_or_inplace(del, (*out)->deleted);
+    if ((*out)->deleted != NULL)
+        roaring_bitmap_free((roaring_bitmap_t *)(uintptr_t)(*out)->deleted);
+    (*out)->deleted = del;
+    (*out)->base = sift_segment_ref(base);
+    return SIFT_OK;
 }

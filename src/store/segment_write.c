@@ -79,6 +79,17 @@ struct bdoc {
     uint64_t off;       /* into docbuf (stored form, segment_fmt.h DOCS) */
     uint32_t len;
     uint32_t tid;       /* template id */
+    uint32_t shape;     /* message shape id */
+};
+
+/* A message shape: its serialized form (segment_fmt.h SHAPES: varint slot
+ * count, then the constant pieces) lives in shapebuf. */
+struct bshape {
+    uint64_t off;
+    uint32_t len;
+    uint32_t hash;
+    uint32_t n_slots;
+    uint32_t n_docs;
 };
 
 /* A doc store key: a (field name, type) pair named by index in docs. */
@@ -104,6 +115,13 @@ struct sift_segment_builder {
     uint32_t n_keys, keys_cap;
     uint32_t *kslots;   /* key index + 1 */
     uint32_t kslots_mask;
+    struct bshape *shapes;
+    uint32_t n_shapes, shapes_cap;
+    uint32_t *sslots;   /* shape index + 1 */
+    uint32_t sslots_mask;
+    uint32_t verbatim;  /* the verbatim shape's id, UINT32_MAX until used */
+    struct sift_buf shapebuf;
+    struct sift_buf skel; /* add() scratch: the message's shape */
     size_t bytes;       /* approximate heap use */
     /* add() scratch: the field the tokenizer callback feeds. */
     struct bfield *cur;
@@ -161,6 +179,9 @@ sift_segment_builder_new(const struct sift_segment_opts *opts,
     }
     b->arena = sift_arena_new(256u << 10);
     sift_buf_init(&b->docbuf);
+    sift_buf_init(&b->shapebuf);
+    sift_buf_init(&b->skel);
+    b->verbatim = UINT32_MAX;
     *out = b;
     return SIFT_OK;
 }
@@ -198,6 +219,14 @@ sift_segment_builder_reset(struct sift_segment_builder *b)
     b->n_fields = b->fields_cap = b->fslots_mask = 0;
     b->n_docs = b->docs_cap = 0;
     sift_buf_cleanup(&b->docbuf);
+    sift_free(b->shapes);
+    sift_free(b->sslots);
+    b->shapes = NULL;
+    b->sslots = NULL;
+    b->n_shapes = b->shapes_cap = b->sslots_mask = 0;
+    b->verbatim = UINT32_MAX;
+    sift_buf_cleanup(&b->shapebuf);
+    sift_buf_cleanup(&b->skel);
     sift_arena_reset(b->arena);
     b->bytes = 0;
 }
@@ -226,7 +255,8 @@ size_t
 sift_segment_builder_bytes(const struct sift_segment_builder *b)
 {
     return b->bytes + b->docbuf.cap + sift_arena_used(b->arena) +
-           (size_t)b->docs_cap * sizeof(struct bdoc);
+           (size_t)b->docs_cap * sizeof(struct bdoc) + b->shapebuf.cap +
+           (size_t)b->shapes_cap * sizeof(struct bshape);
 }
 
 /* True when name[0..len) is an element of the comma list (spaces trimmed). */
@@ -512,17 +542,167 @@ key_get(struct sift_segment_builder *b, const char *name, size_t len,
     return b->n_keys++;
 }
 
-/* Appends ev in stored form (no ts, no template id, key ids). */
+static int
+is_alnum_ascii(uint8_t c)
+{
+    return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
+/* Adds a shape (no limit check, no duplicate check); returns its id. */
+static uint32_t
+shape_add(struct sift_segment_builder *b, const char *key, size_t len,
+          uint32_t h, uint32_t n_slots)
+{
+    if ((b->n_shapes + 1) * 2 > b->sslots_mask) {
+        uint32_t n = b->sslots_mask ? (b->sslots_mask + 1) * 2 : 1024;
+        sift_free(b->sslots);
+        b->sslots = sift_xcalloc(n, sizeof(uint32_t));
+        b->sslots_mask = n - 1;
+        for (uint32_t j = 0; j < b->n_shapes; j++) {
+            uint32_t i = b->shapes[j].hash & b->sslots_mask;
+            while (b->sslots[i] != 0)
+                i = (i + 1) & b->sslots_mask;
+            b->sslots[i] = j + 1;
+        }
+    }
+    if (b->n_shapes == b->shapes_cap) {
+        b->shapes_cap = b->shapes_cap ? b->shapes_cap * 2 : 256;
+        b->shapes = sift_xrealloc(b->shapes,
+                                  b->shapes_cap * sizeof(struct bshape));
+    }
+    struct bshape *sh = &b->shapes[b->n_shapes];
+    sh->off = b->shapebuf.len;
+    sh->len = (uint32_t)len;
+    sh->hash = h;
+    sh->n_slots = n_slots;
+    sh->n_docs = 0;
+    sift_buf_append(&b->shapebuf, key, len);
+    uint32_t i = h & b->sslots_mask;
+    while (b->sslots[i] != 0)
+        i = (i + 1) & b->sslots_mask;
+    b->sslots[i] = b->n_shapes + 1;
+    return b->n_shapes++;
+}
+
+/* The id of the shape serialized in b->skel, added when new (or the
+ * verbatim shape when the table is full). */
+static uint32_t
+shape_find(const struct sift_segment_builder *b, uint32_t h)
+{
+    const char *key = b->skel.data;
+    size_t len = b->skel.len;
+    if (b->sslots != NULL) {
+        for (uint32_t i = h & b->sslots_mask;; i = (i + 1) & b->sslots_mask) {
+            uint32_t s = b->sslots[i];
+            if (s == 0)
+                break;
+            const struct bshape *sh = &b->shapes[s - 1];
+            if (sh->hash == h && sh->len == len &&
+                memcmp(b->shapebuf.data + sh->off, key, len) == 0)
+                return s - 1;
+        }
+    }
+    return UINT32_MAX;
+}
+
+static uint32_t
+shape_get(struct sift_segment_builder *b, uint32_t n_slots)
+{
+    const char *key = b->skel.data;
+    size_t len = b->skel.len;
+    uint32_t h = hash32(key, len);
+    uint32_t id = shape_find(b, h);
+    if (id != UINT32_MAX)
+        return id;
+    if (b->n_shapes >= SIFT_SEGFMT_MAX_SHAPES - 1 ||
+        b->shapebuf.len + len > SIFT_SEGFMT_MAX_BLOCK / 2)
+        return UINT32_MAX;
+    return shape_add(b, key, len, h, n_slots);
+}
+
+/*
+ * Splits msg into its shape (constant pieces, into b->skel) and slot
+ * values (appended to docbuf as varint length + bytes); returns the shape
+ * id.  A slot is a maximal run of ASCII letters and digits containing a
+ * digit (segment_fmt.h SHAPES).
+ */
+static uint32_t
+shape_split(struct sift_segment_builder *b, const char *msg, size_t len)
+{
+    const uint8_t *m = (const uint8_t *)msg;
+    struct sift_buf *out = &b->docbuf;
+    size_t docbuf_len0 = out->len;
+    uint32_t k = 0;
+    size_t piece = 0;
+    sift_buf_reset(&b->skel);
+    sift_buf_reserve(&b->skel, len + 16);
+    for (size_t i = 0; i < len;) {
+        if (!is_alnum_ascii(m[i])) {
+            i++;
+            continue;
+        }
+        size_t j = i;
+        int digit = 0;
+        while (j < len && is_alnum_ascii(m[j])) {
+            digit |= m[j] >= '0' && m[j] <= '9';
+            j++;
+        }
+        if (digit && k < SIFT_SEGFMT_MAX_SLOTS) {
+            sift_buf_put_varint(&b->skel, i - piece);
+            sift_buf_append(&b->skel, msg + piece, i - piece);
+            sift_buf_put_varint(out, j - i);
+            sift_buf_append(out, msg + i, j - i);
+            piece = j;
+            k++;
+        }
+        i = j;
+    }
+    sift_buf_put_varint(&b->skel, len - piece);
+    sift_buf_append(&b->skel, msg + piece, len - piece);
+    /* The slot count goes first: rebuild skel with it in front. */
+    size_t body = b->skel.len;
+    uint8_t hdr[10];
+    size_t hl = 0;
+    for (uint64_t v = k; hl == 0 || v != 0; v >>= 7)
+        hdr[hl++] = (uint8_t)((v & 0x7f) | (v >> 7 ? 0x80 : 0));
+    sift_buf_reserve(&b->skel, hl);
+    memmove(b->skel.data + hl, b->skel.data, body);
+    memcpy(b->skel.data, hdr, hl);
+    b->skel.len = body + hl;
+    uint32_t id = shape_get(b, k);
+    if (id != UINT32_MAX)
+        return id;
+    /* Table full: the verbatim shape, the whole message as one slot. */
+    out->len = docbuf_len0;
+    sift_buf_put_varint(out, len);
+    sift_buf_append(out, msg, len);
+    if (b->verbatim == UINT32_MAX) {
+        /* Room was kept for it; a message that is one slot may have
+         * created the same shape already. */
+        sift_buf_reset(&b->skel);
+        sift_buf_append(&b->skel, "\1\0\0", 3);
+        uint32_t h = hash32("\1\0\0", 3);
+        b->verbatim = shape_find(b, h);
+        if (b->verbatim == UINT32_MAX)
+            b->verbatim = shape_add(b, "\1\0\0", 3, h, 1);
+    }
+    return b->verbatim;
+}
+
+/* Appends ev in stored form (slot values, then varint field count and
+ * per field varint key id, varint value length, value) to docbuf; sets
+ * the doc's shape. */
 static void
-doc_store_encode(struct sift_segment_builder *b, const struct sift_event *ev)
+doc_store_encode(struct sift_segment_builder *b, const struct sift_event *ev,
+                 struct bdoc *d)
 {
     struct sift_buf *out = &b->docbuf;
-    size_t need = 20 + ev->msg_len;
+    size_t need = 20 + 2 * (size_t)ev->msg_len;
     for (uint32_t i = 0; i < ev->n_fields; i++)
         need += 15 + ev->fields[i].value_len;
     sift_buf_reserve(out, need);
-    sift_buf_put_varint(out, ev->msg_len);
-    sift_buf_append(out, ev->msg, ev->msg_len);
+    d->shape = shape_split(b, ev->msg, ev->msg_len);
+    b->shapes[d->shape].n_docs++;
     sift_buf_put_varint(out, ev->n_fields);
     for (uint32_t i = 0; i < ev->n_fields; i++) {
         const struct sift_field *f = &ev->fields[i];
@@ -557,7 +737,7 @@ sift_segment_builder_add(struct sift_segment_builder *b,
     d->ts = ev->ts_ns;
     d->off = b->docbuf.len;
     d->tid = ev->template_id;
-    doc_store_encode(b, ev);
+    doc_store_encode(b, ev, d);
     d->len = (uint32_t)(b->docbuf.len - d->off);
     b->n_docs++;
 
@@ -757,7 +937,71 @@ struct scratch {
     int level;
     uint32_t *ids;
     size_t ids_cap;
+    /* Shape groups for postings tag 3 (segment_fmt.h TERMS). */
+    const uint32_t *shape_of;   /* shape by doc id */
+    const struct bshape *shapes;
+    uint32_t *gcnt;             /* per shape, zero between terms */
+    uint32_t *gids;             /* covered shapes of the term */
+    uint32_t *resid;            /* its other docs */
+    size_t g_cap;
+    struct sift_buf grp;        /* tag 3 payload */
+    uint32_t gm;                /* shapes in it */
 };
+
+/*
+ * Encodes ids[0..n) (sorted doc ids) as covered shapes + residual docs
+ * into sc->grp; returns the payload length, or SIZE_MAX when no shape is
+ * covered entirely.
+ */
+static size_t
+shape_groups(struct scratch *sc, const uint32_t *ids, uint32_t n)
+{
+    if (n > sc->g_cap) {
+        size_t cap = (size_t)n * 2;
+        uint32_t *g = sift_try_malloc(cap * sizeof(uint32_t));
+        uint32_t *r = sift_try_malloc(cap * sizeof(uint32_t));
+        if (g == NULL || r == NULL) {
+            sift_free(g);
+            sift_free(r);
+            return SIZE_MAX; /* plain postings still work */
+        }
+        sift_free(sc->gids);
+        sift_free(sc->resid);
+        sc->gids = g;
+        sc->resid = r;
+        sc->g_cap = cap;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        sc->gcnt[sc->shape_of[ids[i]]]++;
+    uint32_t m = 0, nr = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t g = sc->shape_of[ids[i]];
+        if (sc->gcnt[g] == UINT32_MAX)
+            continue;
+        if (sc->gcnt[g] == sc->shapes[g].n_docs) {
+            sc->gids[m++] = g;
+            sc->gcnt[g] = UINT32_MAX;
+        } else {
+            sc->resid[nr++] = ids[i];
+        }
+    }
+    for (uint32_t i = 0; i < n; i++)
+        sc->gcnt[sc->shape_of[ids[i]]] = 0;
+    if (m == 0)
+        return SIZE_MAX;
+    if (m > 1)
+        qsort(sc->gids, m, sizeof(uint32_t), u32_cmp);
+    sift_buf_reset(&sc->grp);
+    for (uint32_t i = 0; i < m; i++)
+        sift_buf_put_varint(&sc->grp, i ? sc->gids[i] - sc->gids[i - 1]
+                                        : sc->gids[0]);
+    sift_buf_put_varint(&sc->grp, nr);
+    for (uint32_t i = 0; i < nr; i++)
+        sift_buf_put_varint(&sc->grp, i ? sc->resid[i] - sc->resid[i - 1]
+                                        : sc->resid[0]);
+    sc->gm = m;
+    return sc->grp.len;
+}
 
 /* Compresses the open chunk into sc->frames and records it. */
 static int
@@ -876,6 +1120,19 @@ write_terms(struct writer *w, struct bfield *f, uint32_t field_idx,
                     return SIFT_ENOMEM;
                 roaring_bitmap_run_optimize(bm);
                 sz = roaring_bitmap_frozen_size_in_bytes(bm);
+            }
+            size_t glen = sc->shape_of != NULL ? shape_groups(sc, ids, n)
+                                               : SIZE_MAX;
+            if (glen != SIZE_MAX &&
+                (n >= LIST_MAX || glen < sc->list.len) &&
+                (bm == NULL || glen / 8 * 5 + 2 < sz + 16)) {
+                if (bm != NULL)
+                    roaring_bitmap_free(bm);
+                sift_buf_put_varint(&sc->blocks, (uint64_t)sc->gm << 2 |
+                                                     SIFT_SEGFMT_POST_SHAPES);
+                sift_buf_put_varint(&sc->blocks, glen);
+                sift_buf_append(&sc->blocks, sc->grp.data, glen);
+                continue;
             }
             if (n < LIST_MAX &&
                 (bm == NULL || sc->list.len / 8 * 5 + 2 < sz + 16)) {
@@ -1059,6 +1316,42 @@ write_dockeys(struct writer *w, const struct sift_segment_builder *b)
     w_section(w, SIFT_SEGSEC_DOCKEYS, UINT32_MAX, start);
 }
 
+/* Field flags as stored in the image. */
+static unsigned
+field_flags(const struct sift_segment_builder *b, const struct bfield *f)
+{
+    switch (f->type) {
+    case SIFT_FT_TEXT:
+        return SIFT_SEGF_TERMS | SIFT_SEGF_TEXT;
+    case SIFT_FT_NUMBER:
+        return SIFT_SEGF_TERMS | (f->num_len > 0 ? SIFT_SEGF_NUMBER : 0);
+    default:
+        return SIFT_SEGF_TERMS |
+               (f->n_terms <= b->opts.max_dict_values && f->kw_len > 0
+                    ? SIFT_SEGF_KEYWORD
+                    : 0);
+    }
+}
+
+/* The field named name[0..len), or NULL. */
+static struct bfield *
+field_lookup(const struct sift_segment_builder *b, const char *name,
+             size_t len)
+{
+    if (b->fslots == NULL)
+        return NULL;
+    uint32_t h = hash32(name, len);
+    for (uint32_t i = h & b->fslots_mask;; i = (i + 1) & b->fslots_mask) {
+        uint32_t s = b->fslots[i];
+        if (s == 0)
+            return NULL;
+        struct bfield *f = &b->fields[s - 1];
+        if (f->hash == h && f->name_len == len &&
+            memcmp(f->name, name, len) == 0)
+            return f;
+    }
+}
+
 struct tidsort {
     uint32_t tid;
     uint32_t i;
@@ -1073,34 +1366,219 @@ tidsort_cmp(const void *x, const void *y)
     return a->i < b->i ? -1 : a->i > b->i;
 }
 
-/* Appends the raw block of docs [first, end) (in doc id order) to raw. */
+/* A stored field value of a block, for stream 4. */
+struct fval {
+    uint32_t key;
+    uint32_t seq;      /* position in the block's field order */
+    const uint8_t *v;
+    uint32_t len;
+    uint8_t omit;      /* equals the keyword column value */
+};
+
+static int
+fval_cmp(const void *x, const void *y)
+{
+    const struct fval *a = x, *b = y;
+    if (a->key != b->key)
+        return a->key < b->key ? -1 : 1;
+    return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+struct blockbuf {
+    struct sift_buf s1, s2, s3, s4;
+    struct tidsort *tmp;
+    const uint8_t **cur;   /* per doc: its next slot value */
+    struct fval *fv;
+    size_t fv_cap;
+    struct bfield **kwf;   /* per doc key: the keyword column field or NULL */
+};
+
+static uint64_t
+get_varint_trusted(const uint8_t **p)
+{
+    uint64_t v = 0;
+    unsigned sh = 0;
+    for (;;) {
+        uint8_t c = *(*p)++;
+        v |= (uint64_t)(c & 0x7f) << sh;
+        if (!(c & 0x80))
+            return v;
+        sh += 7;
+    }
+}
+
+/* Appends the raw block of docs [first, end) (doc id order) to raw
+ * (segment_fmt.h DOCS: five streams). */
 static int
 block_raw(const struct sift_segment_builder *b, const uint32_t *doc_order,
-          uint32_t first, uint32_t end, struct tidsort *tmp,
+          uint32_t first, uint32_t end, struct blockbuf *bb,
           struct sift_buf *raw)
 {
     uint32_t cnt = end - first;
     int grouped = 1;
+    size_t n_fv = 0;
+    sift_buf_reset(&bb->s1);
+    sift_buf_reset(&bb->s2);
+    sift_buf_reset(&bb->s3);
+    sift_buf_reset(&bb->s4);
     for (uint32_t i = 0; i < cnt; i++) {
         uint32_t old = doc_order ? doc_order[first + i] : first + i;
         const struct bdoc *doc = &b->docs[old];
-        sift_buf_put_varint(raw, doc->tid);
-        sift_buf_put_varint(raw, doc->len);
-        tmp[i].tid = doc->tid;
-        tmp[i].i = i; /* the reader breaks ties by block position */
-        if (i > 0 && tmp[i].tid < tmp[i - 1].tid)
+        const uint8_t *p = (const uint8_t *)b->docbuf.data + doc->off;
+        bb->cur[i] = p;
+        for (uint32_t k = b->shapes[doc->shape].n_slots; k > 0; k--) {
+            uint64_t l = get_varint_trusted(&p);
+            p += l;
+        }
+        uint64_t nf = get_varint_trusted(&p);
+        sift_buf_put_varint(&bb->s1, doc->shape);
+        sift_buf_put_varint(&bb->s1, doc->tid);
+        sift_buf_put_varint(&bb->s1, nf);
+        if (n_fv + nf > bb->fv_cap) {
+            size_t cap = (n_fv + nf) * 2 + 64;
+            struct fval *fv = sift_try_realloc(bb->fv, cap * sizeof(*fv));
+            if (fv == NULL)
+                return SIFT_ENOMEM;
+            bb->fv = fv;
+            bb->fv_cap = cap;
+        }
+        for (uint64_t j = 0; j < nf; j++) {
+            struct fval *fv = &bb->fv[n_fv];
+            fv->key = (uint32_t)get_varint_trusted(&p);
+            fv->len = (uint32_t)get_varint_trusted(&p);
+            fv->v = p;
+            fv->seq = (uint32_t)n_fv++;
+            p += fv->len;
+            sift_buf_put_varint(&bb->s2, fv->key);
+            const struct bfield *f = bb->kwf[fv->key];
+            fv->omit = 0;
+            if (f != NULL && old < f->kw_len && f->kw[old] != UINT32_MAX) {
+                const struct bterm *t = &f->terms[f->kw[old]];
+                fv->omit = t->len == fv->len && memcmp(t->s, fv->v, t->len) == 0;
+            }
+        }
+        bb->tmp[i].tid = doc->shape;
+        bb->tmp[i].i = i;
+        if (i > 0 && bb->tmp[i].tid < bb->tmp[i - 1].tid)
             grouped = 0;
     }
     if (!grouped)
-        qsort(tmp, cnt, sizeof(*tmp), tidsort_cmp);
-    for (uint32_t i = 0; i < cnt; i++) {
-        uint32_t pos = first + tmp[i].i;
-        const struct bdoc *doc = &b->docs[doc_order ? doc_order[pos] : pos];
-        if (sift_buf_try_append(raw, b->docbuf.data + doc->off, doc->len) !=
-            SIFT_OK)
+        qsort(bb->tmp, cnt, sizeof(*bb->tmp), tidsort_cmp);
+    for (uint32_t r = 0; r < cnt;) {
+        uint32_t shape = bb->tmp[r].tid, re = r;
+        while (re < cnt && bb->tmp[re].tid == shape)
+            re++;
+        for (uint32_t k = b->shapes[shape].n_slots; k > 0; k--) {
+            for (uint32_t x = r; x < re; x++) {
+                const uint8_t *p = bb->cur[bb->tmp[x].i], *q = p;
+                uint64_t l = get_varint_trusted(&q);
+                q += l;
+                if (sift_buf_try_append(&bb->s3, p, (size_t)(q - p)) != SIFT_OK)
+                    return SIFT_ENOMEM;
+                bb->cur[bb->tmp[x].i] = q;
+            }
+        }
+        r = re;
+    }
+    if (n_fv > 1)
+        qsort(bb->fv, n_fv, sizeof(*bb->fv), fval_cmp);
+    for (size_t j = 0; j < n_fv; j++) {
+        const struct fval *fv = &bb->fv[j];
+        if (fv->omit) {
+            sift_buf_putc(&bb->s4, 0);
+            continue;
+        }
+        sift_buf_put_varint(&bb->s4, (uint64_t)fv->len + 1);
+        if (sift_buf_try_append(&bb->s4, fv->v, fv->len) != SIFT_OK)
             return SIFT_ENOMEM;
     }
+    if (sift_buf_try_reserve(raw, bb->s1.len + bb->s2.len + bb->s3.len +
+                                      bb->s4.len) != SIFT_OK)
+        return SIFT_ENOMEM;
+    sift_buf_append(raw, bb->s1.data, bb->s1.len);
+    sift_buf_append(raw, bb->s2.data, bb->s2.len);
+    sift_buf_append(raw, bb->s3.data, bb->s3.len);
+    sift_buf_append(raw, bb->s4.data, bb->s4.len);
     return SIFT_OK;
+}
+
+/* Appends a zstd frame of src to out; returns its length or 0 + *rc. */
+static size_t
+zframe(ZSTD_CCtx *cctx, int level, struct sift_buf *out, const void *src,
+       size_t len, int *rc)
+{
+    size_t bound = ZSTD_compressBound(len);
+    if (sift_buf_try_reserve(out, bound) != SIFT_OK) {
+        *rc = SIFT_ENOMEM;
+        return 0;
+    }
+    size_t z = ZSTD_compressCCtx(cctx, out->data + out->len, bound, src, len,
+                                 level);
+    if (ZSTD_isError(z)) {
+        SIFT_ERROR("segment: zstd: %s", ZSTD_getErrorName(z));
+        *rc = SIFT_EIO;
+        return 0;
+    }
+    out->len += z;
+    return z;
+}
+
+/* SHAPES and SHAPEDOCS (segment_fmt.h). shape_of is by doc id. */
+static int
+write_shapes(struct writer *w, const struct sift_segment_builder *b,
+             const uint32_t *shape_of, uint32_t n, ZSTD_CCtx *cctx)
+{
+    int rc = SIFT_OK;
+    size_t start = w_pos(w);
+    sift_buf_put_u32(w->out, (uint32_t)b->shapebuf.len);
+    sift_buf_put_u32(w->out, b->n_shapes);
+    (void)zframe(cctx, b->opts.zstd_level, w->out, b->shapebuf.data,
+                 b->shapebuf.len, &rc);
+    if (rc != SIFT_OK)
+        return rc;
+    w_section(w, SIFT_SEGSEC_SHAPES, UINT32_MAX, start);
+
+    /* Docs by shape: a counting sort of the doc ids. */
+    uint32_t *at = sift_try_malloc(((size_t)b->n_shapes + 1) * sizeof(uint32_t));
+    uint32_t *ids = sift_try_malloc(((size_t)n + 1) * sizeof(uint32_t));
+    struct sift_buf raw = SIFT_BUF_INIT;
+    if (at == NULL || ids == NULL) {
+        rc = SIFT_ENOMEM;
+        goto out;
+    }
+    uint32_t sum = 0;
+    for (uint32_t g = 0; g < b->n_shapes; g++) {
+        at[g] = sum;
+        sum += b->shapes[g].n_docs;
+    }
+    for (uint32_t d = 0; d < n; d++)
+        ids[at[shape_of[d]]++] = d;
+    sum = 0;
+    for (uint32_t g = 0; g < b->n_shapes; g++) {
+        uint32_t c = b->shapes[g].n_docs;
+        sift_buf_put_varint(&raw, c);
+        for (uint32_t i = 0; i < c; i++)
+            sift_buf_put_varint(&raw, i ? ids[sum + i] - ids[sum + i - 1]
+                                        : ids[sum]);
+        sum += c;
+    }
+    if (raw.len > SIFT_SEGFMT_MAX_BLOCK) {
+        rc = SIFT_ELIMIT;
+        goto out;
+    }
+    w_align(w, 32);
+    start = w_pos(w);
+    sift_buf_put_u32(w->out, (uint32_t)raw.len);
+    sift_buf_put_u32(w->out, 0);
+    (void)zframe(cctx, b->opts.zstd_level, w->out, raw.data, raw.len, &rc);
+    if (rc != SIFT_OK)
+        goto out;
+    w_section(w, SIFT_SEGSEC_SHAPEDOCS, UINT32_MAX, start);
+out:
+    sift_free(at);
+    sift_free(ids);
+    sift_buf_cleanup(&raw);
+    return rc;
 }
 
 static int
@@ -1112,7 +1590,8 @@ write_docs(struct writer *w, struct sift_segment_builder *b,
     ZSTD_CDict *cdict = NULL;
     struct sift_buf raw = SIFT_BUF_INIT, frames = SIFT_BUF_INIT,
                     idx = SIFT_BUF_INIT;
-    struct tidsort *tmp = NULL;
+    struct blockbuf bb;
+    memset(&bb, 0, sizeof(bb));
     if (cctx == NULL)
         return SIFT_ENOMEM;
     if (b->opts.zstd_dict != NULL) {
@@ -1123,10 +1602,17 @@ write_docs(struct writer *w, struct sift_segment_builder *b,
             goto out;
         }
     }
-    tmp = sift_try_malloc(((size_t)b->n_docs + 1) * sizeof(*tmp));
-    if (tmp == NULL) {
+    bb.tmp = sift_try_malloc(((size_t)b->n_docs + 1) * sizeof(*bb.tmp));
+    bb.cur = sift_try_malloc(((size_t)b->n_docs + 1) * sizeof(*bb.cur));
+    bb.kwf = sift_try_calloc((size_t)b->n_keys + 1, sizeof(*bb.kwf));
+    if (bb.tmp == NULL || bb.cur == NULL || bb.kwf == NULL) {
         rc = SIFT_ENOMEM;
         goto out;
+    }
+    for (uint32_t k = 0; k < b->n_keys; k++) {
+        struct bfield *f = field_lookup(b, b->keys[k].name, b->keys[k].name_len);
+        if (f != NULL && (field_flags(b, f) & SIFT_SEGF_KEYWORD))
+            bb.kwf[k] = f;
     }
     uint32_t n_blocks = 0;
     for (uint32_t first = 0; first < b->n_docs;) {
@@ -1139,7 +1625,7 @@ write_docs(struct writer *w, struct sift_segment_builder *b,
             end++;
         }
         sift_buf_reset(&raw);
-        if ((rc = block_raw(b, doc_order, first, end, tmp, &raw)) != SIFT_OK)
+        if ((rc = block_raw(b, doc_order, first, end, &bb, &raw)) != SIFT_OK)
             goto out;
         if (raw.len > SIFT_SEGFMT_MAX_BLOCK) {
             rc = SIFT_ELIMIT;
@@ -1181,30 +1667,20 @@ write_docs(struct writer *w, struct sift_segment_builder *b,
     sift_buf_append(w->out, frames.data, frames.len);
     w_section(w, SIFT_SEGSEC_DOCS, UINT32_MAX, start);
 out:
-    sift_free(tmp);
+    sift_free(bb.tmp);
+    sift_free(bb.cur);
+    sift_free(bb.kwf);
+    sift_free(bb.fv);
+    sift_buf_cleanup(&bb.s1);
+    sift_buf_cleanup(&bb.s2);
+    sift_buf_cleanup(&bb.s3);
+    sift_buf_cleanup(&bb.s4);
     ZSTD_freeCDict(cdict);
     ZSTD_freeCCtx(cctx);
     sift_buf_cleanup(&raw);
     sift_buf_cleanup(&frames);
     sift_buf_cleanup(&idx);
     return rc;
-}
-
-/* Field flags as stored in the image. */
-static unsigned
-field_flags(const struct sift_segment_builder *b, const struct bfield *f)
-{
-    switch (f->type) {
-    case SIFT_FT_TEXT:
-        return SIFT_SEGF_TERMS | SIFT_SEGF_TEXT;
-    case SIFT_FT_NUMBER:
-        return SIFT_SEGF_TERMS | (f->num_len > 0 ? SIFT_SEGF_NUMBER : 0);
-    default:
-        return SIFT_SEGF_TERMS |
-               (f->n_terms <= b->opts.max_dict_values && f->kw_len > 0
-                    ? SIFT_SEGF_KEYWORD
-                    : 0);
-    }
 }
 
 /* Fills every checksum of the image at img[0..len). */
@@ -1250,7 +1726,7 @@ sift_segment_builder_finish(struct sift_segment_builder *b,
     int rc = SIFT_OK;
     uint32_t n = b->n_docs;
     uint32_t *doc_order = NULL, *newid = NULL, *forder = NULL;
-    uint32_t *torder = NULL, *rank = NULL;
+    uint32_t *torder = NULL, *rank = NULL, *shape_of = NULL;
     int64_t *ts = NULL;
     struct scratch sc;
     struct writer w;
@@ -1299,6 +1775,16 @@ sift_segment_builder_finish(struct sift_segment_builder *b,
     }
     for (uint32_t i = 0; i < n; i++)
         ts[i] = b->docs[doc_order ? doc_order[i] : i].ts;
+    shape_of = sift_try_malloc(((size_t)n + 1) * sizeof(uint32_t));
+    sc.gcnt = sift_try_calloc((size_t)b->n_shapes + 1, sizeof(uint32_t));
+    if (shape_of == NULL || sc.gcnt == NULL) {
+        rc = SIFT_ENOMEM;
+        goto out;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        shape_of[i] = b->docs[doc_order ? doc_order[i] : i].shape;
+    sc.shape_of = shape_of;
+    sc.shapes = b->shapes;
 
     /* Header; checksums and length are filled by seal(). */
     uint8_t hdr[SIFT_SEGFMT_HEADER_LEN];
@@ -1365,6 +1851,9 @@ sift_segment_builder_finish(struct sift_segment_builder *b,
     }
 
     w_align(&w, 32);
+    if ((rc = write_shapes(&w, b, shape_of, n, sc.cctx)) != SIFT_OK)
+        goto out;
+    w_align(&w, 32);
     write_dockeys(&w, b);
     w_align(&w, 32);
     if ((rc = write_docs(&w, b, doc_order)) != SIFT_OK)
@@ -1401,6 +1890,11 @@ out:
     sift_free(torder);
     sift_free(rank);
     sift_free(sc.ids);
+    sift_free(shape_of);
+    sift_free(sc.gcnt);
+    sift_free(sc.gids);
+    sift_free(sc.resid);
+    sift_buf_cleanup(&sc.grp);
     sift_buf_cleanup(&sc.blocks);
     sift_buf_cleanup(&sc.posts);
     sift_buf_cleanup(&sc.bidx);

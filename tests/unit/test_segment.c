@@ -710,14 +710,14 @@ test_segment_terms_chunks_nested_lookup(void **state)
     sift_free(msgs);
 }
 
-/* A version-1 image (or any other version) is refused cleanly. */
+/* A version-1 or -2 image (or any other version) is refused cleanly. */
 static void
 test_segment_rejects_other_versions(void **state)
 {
     (void)state;
     struct sift_buf img = SIFT_BUF_INIT;
     small_image(&img);
-    static const uint32_t versions[] = {0, 1, 3, 0xffffffffu};
+    static const uint32_t versions[] = {0, 1, 2, 4, 0xffffffffu};
     for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
         uint8_t *copy = sift_xmalloc(img.len);
         memcpy(copy, img.data, img.len);
@@ -730,6 +730,172 @@ test_segment_rejects_other_versions(void **state)
         assert_null(seg);
     }
     sift_buf_cleanup(&img);
+}
+
+/* Brute-force postings: docs whose field value (message when field is
+ * NULL) tokenizes to term. */
+struct tok_find {
+    const char *term;
+    size_t len;
+    int found;
+};
+
+static int
+tok_find_cb(const char *tok, size_t len, uint32_t pos, size_t off, void *arg)
+{
+    struct tok_find *tf = arg;
+    (void)pos;
+    (void)off;
+    if (len == tf->len && memcmp(tok, tf->term, len) == 0)
+        tf->found = 1;
+    return 0;
+}
+
+struct term_list {
+    struct sift_buf terms; /* NUL-separated */
+    uint32_t n;
+};
+
+static int
+term_list_cb(const char *term, size_t len, void *arg)
+{
+    struct term_list *tl = arg;
+    sift_buf_append(&tl->terms, term, len);
+    sift_buf_putc(&tl->terms, '\0');
+    tl->n++;
+    return 0;
+}
+
+/*
+ * Format 3: message shapes (slot values column-wise), tag-3 postings
+ * (covered shapes + residual docs) and keyword values omitted when equal
+ * to the column.  Every doc must round-trip byte-exactly and every
+ * message / keyword term's postings must equal a brute-force scan, also
+ * for messages with more than 255 slots, empty messages, slot-only
+ * messages and mixed-case keyword values.
+ */
+static void
+test_segment_shapes_exact(void **state)
+{
+    (void)state;
+    enum { N = 3000 };
+    struct tev *evs = sift_xcalloc(N, sizeof(*evs));
+    char **msgs = sift_xcalloc(N, sizeof(char *));
+    char **hosts = sift_xcalloc(N, sizeof(char *));
+    for (uint32_t i = 0; i < N; i++) {
+        struct sift_buf m = SIFT_BUF_INIT;
+        switch (i % 7) {
+        case 0:
+            sift_buf_appendf(&m, "Accepted password for user%u from 10.0.%u.%u "
+                                 "port %u ssh2", i % 5, i % 3, i % 11, 22 + i % 2);
+            break;
+        case 1:
+            sift_buf_appendf(&m, "Receiving block blk_%u src: /10.250.%u.1:50010",
+                             i * 7919u, i % 4);
+            break;
+        case 2:
+            sift_buf_appendf(&m, "%u", i); /* one slot, nothing else */
+            break;
+        case 3:
+            if (i % 2 == 0) /* odd i: the empty message */
+                sift_buf_appendf(&m, "plain words only here, UPPER case");
+            break;
+        case 4: /* more than 255 slots */
+            for (uint32_t k = 0; k < 300; k++)
+                sift_buf_appendf(&m, "v%u ", (k * 31 + i) % 97);
+            break;
+        case 5:
+            sift_buf_appendf(&m, "caf\xc3\xa9 %u \xe2\x82\xac%ux a-b_c9 ",
+                             i % 9, i % 4);
+            break;
+        default:
+            sift_buf_appendf(&m, "session opened for user root by (uid=%u)",
+                             i % 2);
+            break;
+        }
+        sift_buf_putc(&m, '\0');
+        msgs[i] = m.data;
+        struct sift_buf h = SIFT_BUF_INIT;
+        sift_buf_appendf(&h, i % 3 == 0 ? "Node-%u" : "node-%u", i % 6);
+        sift_buf_putc(&h, '\0');
+        hosts[i] = h.data;
+        tev_init(&evs[i], 1000 + (int64_t)i, msgs[i], i % 10 == 9 ? NULL : hosts[i],
+                 i % 4 == 0 ? "200" : NULL, NULL,
+                 i % 5 == 0 ? SIFT_TEMPLATE_NONE : i % 13);
+    }
+    struct sift_segment_opts opts;
+    sift_segment_opts_init(&opts);
+    opts.block_bytes = 4096; /* many blocks */
+    struct sift_buf img = SIFT_BUF_INIT, doc = SIFT_BUF_INIT;
+    struct sift_segment *seg = build_open(&opts, evs, N, &img);
+    assert_int_equal(sift_segment_doc_count(seg), N);
+
+    /* Every doc round-trips exactly (checked against sift_doc_encode). */
+    struct sift_buf want = SIFT_BUF_INIT;
+    for (uint32_t i = 0; i < N; i++) {
+        uint32_t d = (i * 7u) % N; /* jump between blocks */
+        sift_buf_reset(&doc);
+        sift_buf_reset(&want);
+        assert_int_equal(sift_segment_doc(seg, d, &doc), SIFT_OK);
+        sift_doc_encode(&evs[d].ev, &want);
+        assert_int_equal(doc.len, want.len);
+        assert_memory_equal(doc.data, want.data, want.len);
+    }
+
+    /* Every message term and every host term against a brute force scan. */
+    static const char *fields[] = {"message", "host.name", "_template_id"};
+    for (size_t fi = 0; fi < 3; fi++) {
+        int f = sift_segment_field_find(seg, fields[fi], strlen(fields[fi]));
+        assert_true(f >= 0);
+        struct term_list tl = {SIFT_BUF_INIT, 0};
+        assert_int_equal(sift_segment_terms(seg, (uint32_t)f, NULL, 0,
+                                            term_list_cb, &tl), SIFT_OK);
+        assert_true(tl.n > 1);
+        const char *t = tl.terms.data;
+        for (uint32_t k = 0; k < tl.n; k++) {
+            size_t tlen = strlen(t);
+            roaring_bitmap_t *bm = NULL;
+            assert_int_equal(sift_segment_postings(seg, (uint32_t)f, t, tlen,
+                                                   &bm), SIFT_OK);
+            assert_non_null(bm);
+            uint64_t card = 0;
+            for (uint32_t d = 0; d < N; d++) {
+                int has = 0;
+                if (fi == 0) {
+                    struct tok_find tf = {t, tlen, 0};
+                    sift_tokenize(msgs[d], strlen(msgs[d]), tok_find_cb, &tf);
+                    has = tf.found;
+                } else if (fi == 1) {
+                    char low[32];
+                    size_t hl = strlen(hosts[d]);
+                    sift_ascii_lower(hosts[d], hl, low);
+                    has = d % 10 != 9 && hl == tlen && memcmp(low, t, hl) == 0;
+                } else {
+                    char num[16];
+                    int nl = snprintf(num, sizeof(num), "%u", d % 13);
+                    has = d % 5 != 0 && (size_t)nl == tlen &&
+                          memcmp(num, t, tlen) == 0;
+                }
+                assert_int_equal(roaring_bitmap_contains(bm, d), has);
+                card += (uint64_t)has;
+            }
+            assert_int_equal(roaring_bitmap_get_cardinality(bm), card);
+            roaring_bitmap_free(bm);
+            t += tlen + 1;
+        }
+        sift_buf_cleanup(&tl.terms);
+    }
+    sift_segment_unref(seg);
+    for (uint32_t i = 0; i < N; i++) {
+        sift_free(msgs[i]);
+        sift_free(hosts[i]);
+    }
+    sift_free(msgs);
+    sift_free(hosts);
+    sift_free(evs);
+    sift_buf_cleanup(&img);
+    sift_buf_cleanup(&doc);
+    sift_buf_cleanup(&want);
 }
 
 int
@@ -748,6 +914,7 @@ main(void)
         cmocka_unit_test(test_segment_ts_scale_and_number_modes),
         cmocka_unit_test(test_segment_terms_chunks_nested_lookup),
         cmocka_unit_test(test_segment_rejects_other_versions),
+        cmocka_unit_test(test_segment_shapes_exact),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
