@@ -5,6 +5,12 @@
  *
  * Usage: bench_query [--events N] [--dir DIR] [--reps R] [--seg-events M]
  *                    [--no-sqlite] [--no-rg] [--peer-events K]
+ *                    [--threads T] [--track-total N]
+ *
+ * --threads T runs sift's queries with a worker pool of T threads (segments
+ * fanned out, the calling thread taking part); 0 (default) = sequential.
+ * --track-total N counts totals needing phrase verification only up to N
+ * per segment (the HTTP API's default is 10000); 0 (default) = exact.
  *
  * Events cycle through the loghub-2k structured lines of all ten systems
  * (message, level, service = system name), timestamps spread evenly over
@@ -31,6 +37,8 @@
 #include "sift/clock.h"
 #include "sift/error.h"
 #include "sift/event.h"
+#include "sift/loop.h"
+#include "sift/pool.h"
 #include "sift/query.h"
 #include "sift/segment.h"
 
@@ -190,6 +198,9 @@ struct bq {
     const char *rg;      /* ripgrep pattern, or NULL */
 };
 
+static struct sift_pool *g_pool; /* --threads */
+static uint64_t g_track_total;   /* --track-total */
+
 static int64_t
 run_sift(struct sift_segment **segs, size_t n, const struct bq *b,
          uint64_t *total)
@@ -206,6 +217,8 @@ run_sift(struct sift_segment **segs, size_t n, const struct bq *b,
         struct sift_search_opts o;
         sift_search_opts_init(&o);
         o.limit = 100;
+        o.pool = g_pool;
+        o.track_total_hits = g_track_total;
         struct sift_search_result res;
         sift_search_result_init(&res);
         if (sift_search_exec(segs, n, q, &o, &res, &err) < 0)
@@ -216,6 +229,7 @@ run_sift(struct sift_segment **segs, size_t n, const struct bq *b,
         struct sift_agg_opts o;
         sift_agg_opts_init(&o);
         o.field = b->field;
+        o.pool = g_pool;
         if (b->one_hour) {
             o.from_ns = T0_NS + 12 * 3600 * SIFT_NS_PER_SEC;
             o.to_ns = o.from_ns + 3600 * SIFT_NS_PER_SEC;
@@ -339,6 +353,7 @@ main(int argc, char **argv)
 {
     uint64_t n = 10000000, seg_events = 1000000, peer_events = 0;
     int reps = 20, use_sqlite = 1, use_rg = 1;
+    unsigned threads = 0;
     const char *dir = "/tmp/sift-bench-query";
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--events") && i + 1 < argc)
@@ -351,6 +366,10 @@ main(int argc, char **argv)
             dir = argv[++i];
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = atoi(argv[++i]) > 0 ? (int)strtol(argv[i], NULL, 10) : 20;
+        else if (!strcmp(argv[i], "--track-total") && i + 1 < argc)
+            g_track_total = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = (unsigned)strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--no-sqlite"))
             use_sqlite = 0;
         else if (!strcmp(argv[i], "--no-rg"))
@@ -358,12 +377,18 @@ main(int argc, char **argv)
         else {
             fprintf(stderr, "usage: %s [--events N] [--seg-events M] "
                             "[--peer-events K] [--dir D] [--reps R] "
-                            "[--no-sqlite] [--no-rg]\n", argv[0]);
+                            "[--no-sqlite] [--no-rg] [--threads T] "
+                            "[--track-total N]\n",
+                    argv[0]);
             return 2;
         }
     }
     if (reps > 1000)
         reps = 1000;
+    struct sift_loop *loop = NULL;
+    if (threads > 0 && (sift_loop_new(&loop) < 0 ||
+                        sift_pool_new(loop, threads, &g_pool) < 0))
+        return 1;
     if (!peer_events || peer_events > n)
         peer_events = n;
     const char *root = getenv("SIFT_SHARED_DATA");
@@ -532,5 +557,9 @@ main(int argc, char **argv)
         sift_segment_unref(segs[s]);
     sift_free(segs);
     sift_free(ns);
+    if (g_pool)
+        sift_pool_free(g_pool);
+    if (loop)
+        sift_loop_free(loop);
     return 0;
 }

@@ -130,6 +130,20 @@ struct sift_search_opts {
     /* Returned fields: comma list (NULL = all).  "message" is always in. */
     const char *fields;
     int ndjson;               /* hits as one object per line, no array */
+    /*
+     * 0 = the total is exact.  N > 0: a query whose top-level phrases need
+     * verifying against the doc store verifies only the docs the page
+     * needs, then counts each segment's matches up to N (Elasticsearch's
+     * track_total_hits); past that the total is a lower bound
+     * (total_is_lower_bound, relation "gte").  Hits are the same either
+     * way.
+     */
+    uint64_t track_total_hits;
+    /* Segments are searched in parallel on this pool (NULL = on the
+     * calling thread only); parallelism caps the threads used, caller
+     * included (0 = the pool's size).  Results do not depend on it. */
+    struct sift_pool *pool;
+    unsigned parallelism;
 };
 
 /** Fills opts with defaults: open range, limit 100, newest first. */
@@ -139,7 +153,8 @@ struct sift_search_result {
     struct sift_buf hits;    /* JSON array of the hits "[{…},…]", or NDJSON */
     uint32_t n_hits;
     uint64_t total;          /* matches in the time range */
-    int total_is_lower_bound;/* a timeout cut the count short */
+    int total_is_lower_bound;/* a timeout or track_total_hits cut the
+                                count short */
     int timed_out;
     char cursor[96];         /* "" when there is no next page */
 };
@@ -152,7 +167,10 @@ void sift_search_result_cleanup(struct sift_search_result *res);
  * are ordered by (time, content hash) newest (or oldest) first, the same
  * order for the same data however it is split into segments.  Deleted docs
  * never match.  A timeout (deadline_mono_ns) is not an error: the result
- * is partial and says so.  Returns SIFT_OK, or a negative code with err
+ * is partial and says so.  With opts->pool the segments are searched in
+ * parallel on it, the calling thread taking part and blocking until all
+ * are done (safe on a pool worker); the result is the same.  The
+ * aggregations below behave the same way with sift_agg_opts.pool.  Returns SIFT_OK, or a negative code with err
  * filled (bad cursor, expansion limit, corrupt segment, no memory).  Any
  * thread.
  */
@@ -178,6 +196,8 @@ struct sift_agg_opts {
     const char *field;        /* terms / stats / histogram split ("by") */
     uint32_t size;            /* terms: buckets; histogram: series kept */
     int64_t interval_ms;      /* histogram; 0 = auto */
+    struct sift_pool *pool;   /* as in sift_search_opts */
+    unsigned parallelism;
 };
 
 void sift_agg_opts_init(struct sift_agg_opts *opts);
@@ -206,7 +226,8 @@ int sift_agg_terms(struct sift_segment *const *segs, size_t n,
  * Numeric stats of opts->field among q's matches: {"field":"f","count":N,
  * "min":x,"max":x,"sum":x,"avg":x,"p50":x,"p90":x,"p99":x,
  * "percentiles_exact":true}.  Percentiles are exact up to 1,000,000 values
- * and from a uniform reservoir sample beyond.
+ * and from a uniform sample beyond (bottom-k by a hash of segment index
+ * and doc id, so the same for any parallelism).
  */
 int sift_agg_stats(struct sift_segment *const *segs, size_t n,
                    const struct sift_query *q, const struct sift_agg_opts *opts,

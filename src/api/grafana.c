@@ -9,8 +9,9 @@
  * only the loop may read (alerts, template texts) and replies.
  *
  * Design: one struct gf_req per request carries the plan, a frames array
- * per target and the first error.  Targets run in order on one worker so
- * a panel's queries share one snapshot; the reply is a top-level array of
+ * per target and the first error.  Targets run in order on one job so a
+ * panel's queries share one snapshot (each engine call fans its segments
+ * out over the pool, src/query/par.c); the reply is a top-level array of
  * all targets' frames in target order.  If any target fails the whole
  * request answers the error (the plugin shows it on the panel).  The
  * "stats" metric runs sift_agg_stats once per bucket (at most
@@ -73,6 +74,7 @@ struct gf_patterns {
 
 struct gf_req {
     struct sift_http_req *req;
+    struct sift_pool *pool; /* segments fan out over it (par.c) */
     const char *endpoint; /* metrics label */
     enum gf_op op;
     int64_t start_mono_ns;
@@ -181,6 +183,7 @@ gf_req_new(struct sift_http_req *req, const char *endpoint, enum gf_op op)
     struct gf_req *r = sift_xcalloc(1, sizeof(*r));
     r->req = req;
     r->endpoint = endpoint;
+    r->pool = api->pool;
     r->op = op;
     r->start_mono_ns = sift_clock_mono_ns();
     const struct sift_config *cfg = api->cfg;
@@ -241,6 +244,7 @@ agg_opts(const struct gf_req *r, int64_t from, int64_t to,
     o->to_ns = to;
     o->deadline_mono_ns = r->deadline_mono_ns;
     o->max_expansion = r->qlim.max_expansion;
+    o->pool = r->pool;
 }
 
 static void
@@ -254,6 +258,7 @@ run_logs(struct gf_req *r, struct sift_segment *const *segs, size_t n,
     o.limit = t->limit;
     o.deadline_mono_ns = r->deadline_mono_ns;
     o.max_expansion = r->qlim.max_expansion;
+    o.pool = r->pool;
     struct sift_search_result res;
     sift_search_result_init(&res);
     struct sift_query_error qe = {.position = -1};
@@ -377,6 +382,7 @@ pattern_example(struct gf_req *r, struct sift_segment *const *segs, size_t n,
         o.limit = 1;
         o.deadline_mono_ns = r->deadline_mono_ns;
         o.fields = "message";
+        o.pool = r->pool;
         struct sift_search_result res;
         sift_search_result_init(&res);
         if (sift_search_exec(segs, n, q, &o, &res, &qe) == SIFT_OK &&

@@ -38,6 +38,29 @@ sift__api_query_jobs_inflight(void)
     return inflight;
 }
 
+static int
+over_limit(const struct sift_config *cfg)
+{
+    return cfg && cfg->max_concurrent_queries > 0 &&
+           (int64_t)inflight >= cfg->max_concurrent_queries;
+}
+
+int
+sift__api_query_slot_acquire(const struct sift_config *cfg)
+{
+    if (over_limit(cfg))
+        return SIFT_EBUSY;
+    inflight++;
+    return SIFT_OK;
+}
+
+void
+sift__api_query_slot_release(void)
+{
+    if (SIFT_ALWAYS(inflight > 0))
+        inflight--;
+}
+
 static void
 release_snapshot(struct qjob *j)
 {
@@ -73,8 +96,7 @@ sift__api_query_job_submit(struct sift_pool *pool, struct sift_store *store,
                            sift_qjob_work_cb work, sift_qjob_done_cb done,
                            void *arg)
 {
-    if (cfg && cfg->max_concurrent_queries > 0 &&
-        (int64_t)inflight >= cfg->max_concurrent_queries)
+    if (over_limit(cfg))
         return SIFT_EBUSY;
     struct qjob *j = sift_xcalloc(1, sizeof(*j));
     j->work = work;

@@ -1,8 +1,8 @@
 /*
  * query_job.h - run a read-only job over a store snapshot on the workers.
  *
- * Shared by the HTTP handlers that query segments (grafana.c today; the
- * search API can use it too): the snapshot is taken on the loop when the
+ * Shared by the HTTP handlers that query segments (grafana.c; search.c
+ * uses the in-flight slots only, see below): the snapshot is taken on the loop when the
  * job is submitted, so the job sees exactly the data searchable at that
  * moment; work() runs on a worker with the snapshot's segments; done()
  * runs on the loop, where the handler replies.  A process-wide count of
@@ -37,7 +37,19 @@ int sift__api_query_job_submit(struct sift_pool *pool, struct sift_store *store,
                                sift_qjob_work_cb work, sift_qjob_done_cb done,
                                void *arg);
 
-/** Jobs accepted and not yet done.  Loop thread. */
+/** Jobs accepted and not yet done (slots included).  Loop thread. */
 unsigned sift__api_query_jobs_inflight(void);
+
+/**
+ * Takes one in-flight slot for a query that runs its own jobs (search.c:
+ * an export runs many pages over one snapshot), counted against the same
+ * cfg->max_concurrent_queries as the jobs above, so search and Grafana
+ * together never run more.  Returns SIFT_OK (release with
+ * sift__api_query_slot_release() exactly once) or SIFT_EBUSY.  Loop thread.
+ */
+int sift__api_query_slot_acquire(const struct sift_config *cfg);
+
+/** Gives back a slot from sift__api_query_slot_acquire().  Loop thread. */
+void sift__api_query_slot_release(void);
 
 #endif /* SIFT_API_QUERY_JOB_H */

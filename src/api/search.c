@@ -6,8 +6,12 @@
  * (parameters, the query string, limits), takes a store snapshot, and
  * submits one job to the worker pool; the job runs the synchronous engine
  * (sift_search_exec / sift_agg_*) and its done callback replies on the
- * loop.  One query therefore uses one worker; concurrency comes from many
- * queries, bounded by query.max_concurrent_queries (503 beyond).
+ * loop.  The engine fans the query's segments out over the same pool
+ * (opts.pool, src/query/par.c), the job's worker taking part.  Running
+ * queries hold one in-flight slot of api/query_job.c, shared with the
+ * Grafana API, so together they stay within query.max_concurrent_queries
+ * (503 with Retry-After beyond).  Every reply records its latency under
+ * the endpoint's name (sift_query_duration_seconds{endpoint}).
  *
  * Export streams every hit as NDJSON: one page (EXPORT_PAGE hits) per job,
  * following the cursor over one snapshot; when the client reads slower
@@ -30,6 +34,7 @@
 
 #include <jansson.h>
 
+#include "api/query_job.h"
 #include "sift/alloc.h"
 #include "sift/arena.h"
 #include "sift/clock.h"
@@ -38,6 +43,7 @@
 #include "sift/http.h"
 #include "sift/log.h"
 #include "sift/loop.h"
+#include "sift/metrics_api.h"
 #include "sift/pool.h"
 #include "sift/query.h"
 #include "sift/segment.h"
@@ -47,6 +53,7 @@
 #define EXPORT_MAX_PENDING (1u << 20)
 #define TAIL_DEADLINE_MS 50
 #define MAX_TERMS_SIZE 10000u
+#define DEFAULT_TRACK_TOTAL_HITS 10000u
 
 enum job_kind {
     JOB_SEARCH,
@@ -99,7 +106,7 @@ struct api {
     struct sift_pool *pool;
     const struct sift_config *cfg;
     struct sift_loop *loop;
-    unsigned running;        /* queries on workers (exports count once) */
+    unsigned running;        /* queries holding a slot (exports count once) */
     unsigned n_tails;
     struct tail *tails;
     struct job *paused;      /* exports waiting for the client to read */
@@ -149,7 +156,7 @@ fail(struct sift_http_req *req, int status, const char *type, const char *fmt,
 
 struct params {
     const char *q, *from, *to, *limit, *order, *cursor, *fields, *format;
-    const char *field, *interval, *size, *by;
+    const char *field, *interval, *size, *by, *track_total_hits;
     int bad_body;
 };
 
@@ -160,6 +167,8 @@ json_param(struct sift_arena *a, json_t *v)
     if (json_is_string(v))
         return sift_arena_strndup(a, json_string_value(v),
                                   json_string_length(v));
+    if (json_is_boolean(v))
+        return json_is_true(v) ? "true" : "false";
     if (json_is_integer(v)) {
         char tmp[32];
         int n = snprintf(tmp, sizeof(tmp), "%lld",
@@ -191,10 +200,12 @@ params_read(struct sift_http_req *req, struct params *p)
     static const char *const names[] = {"q",      "from",   "to",
                                         "limit",  "order",  "cursor",
                                         "fields", "format", "field",
-                                        "interval", "size", "by"};
+                                        "interval", "size", "by",
+                                        "track_total_hits"};
     const char **slots[] = {&p->q,      &p->from,   &p->to,   &p->limit,
                             &p->order,  &p->cursor, &p->fields, &p->format,
-                            &p->field,  &p->interval, &p->size, &p->by};
+                            &p->field,  &p->interval, &p->size, &p->by,
+                            &p->track_total_hits};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         *slots[i] = sift_http_req_param(req, names[i]);
     if (strcmp(sift_http_req_method(req), "POST") != 0)
@@ -263,14 +274,6 @@ prepare(struct api *api, struct sift_http_req *req, const struct params *p,
              p->to);
         return SIFT_EINVAL;
     }
-    if (api->running >= (unsigned)cfg->max_concurrent_queries) {
-        char lim[32];
-        snprintf(lim, sizeof(lim), "%lld", (long long)cfg->max_concurrent_queries);
-        fail(req, 503, "too_many_queries",
-             "too many queries running (max_concurrent_queries=%s); retry",
-             lim);
-        return SIFT_EBUSY;
-    }
     struct sift_query_limits lim = {
         .max_query_bytes = (size_t)cfg->max_query_bytes,
         .max_expansion = (uint64_t)cfg->max_expansion};
@@ -282,7 +285,6 @@ prepare(struct api *api, struct sift_http_req *req, const struct params *p,
     }
     job->api = api;
     job->req = req;
-    job->t0_ns = sift_clock_mono_ns();
     job->timeout_ms = cfg->query_timeout_ms;
     sift_search_opts_init(&job->so);
     job->so.from_ns = from;
@@ -293,11 +295,13 @@ prepare(struct api *api, struct sift_http_req *req, const struct params *p,
             ? job->t0_ns + cfg->query_timeout_ms * SIFT_NS_PER_MS
             : 0;
     job->so.fields = p->fields && *p->fields ? p->fields : NULL;
+    job->so.pool = api->pool;
     sift_agg_opts_init(&job->ao);
     job->ao.from_ns = from;
     job->ao.to_ns = to;
     job->ao.max_expansion = job->so.max_expansion;
     job->ao.deadline_mono_ns = job->so.deadline_mono_ns;
+    job->ao.pool = api->pool;
     job->snap = sift_store_snapshot(api->store);
     job->n_segs = sift_snapshot_count(job->snap);
     job->segs = sift_xcalloc(job->n_segs + 1, sizeof(*job->segs));
@@ -305,6 +309,39 @@ prepare(struct api *api, struct sift_http_req *req, const struct params *p,
         job->segs[i] = sift_snapshot_segment(job->snap, i);
     sift_search_result_init(&job->res);
     return SIFT_OK;
+}
+
+static const char *
+endpoint_name(enum job_kind kind)
+{
+    switch (kind) {
+    case JOB_SEARCH: return "search";
+    case JOB_EXPORT: return "export";
+    case JOB_HISTOGRAM: return "histogram";
+    case JOB_TERMS: return "terms";
+    case JOB_STATS: return "stats";
+    case JOB_FIELDS: return "fields";
+    }
+    return "search";
+}
+
+/* Latency from the request to now, and the error count when failed. */
+static void
+observe(const struct job *job, int failed)
+{
+    const char *ep = endpoint_name(job->kind);
+    double s = (double)(sift_clock_mono_ns() - job->t0_ns) / 1e9;
+    sift_api_observe_query(ep, s);
+    if (failed)
+        sift_api_count_query_error(ep);
+}
+
+/* The query is over: give back its slot.  Loop thread. */
+static void
+job_release(struct api *api)
+{
+    api->running--;
+    sift__api_query_slot_release();
 }
 
 static void
@@ -361,7 +398,8 @@ export_finish(struct job *job)
 {
     struct api *api = job->api;
     sift_http_stream_end(job->req);
-    api->running--;
+    observe(job, job->rc < 0);
+    job_release(api);
     job_free(job);
     api_maybe_free(api);
 }
@@ -375,7 +413,8 @@ job_done(void *arg, int cancelled)
     if (job->kind == JOB_EXPORT && !job->started) {
         /* First page: errors still get a proper status and body. */
         if (cancelled || job->rc < 0 || api->stopping) {
-            api->running--;
+            observe(job, 1);
+            job_release(api);
             if (cancelled || api->stopping)
                 fail(job->req, 503, "shutting_down", "%s",
                      "the server is stopping");
@@ -428,7 +467,8 @@ job_done(void *arg, int cancelled)
         return;
     }
 
-    api->running--;
+    observe(job, cancelled || job->rc < 0);
+    job_release(api);
     if (cancelled) {
         fail(job->req, 503, "shutting_down", "%s", "the server is stopping");
     } else if (job->rc < 0) {
@@ -466,9 +506,19 @@ static void
 start_job(struct job *job)
 {
     struct api *api = job->api;
+    if (sift__api_query_slot_acquire(api->cfg) < 0) {
+        observe(job, 1);
+        fail(job->req, 503, "too_many_queries",
+             "too many queries running (query.max_concurrent=%lld, search "
+             "and Grafana together); retry",
+             (long long)api->cfg->max_concurrent_queries);
+        job_free(job);
+        return;
+    }
     api->running++;
     if (submit(job) < 0) {
-        api->running--;
+        observe(job, 1);
+        job_release(api);
         fail(job->req, 503, "shutting_down", "%s", "the server is stopping");
         job_free(job);
     }
@@ -549,6 +599,21 @@ handle_search(struct sift_http_req *req, void *arg)
              msg);
         return;
     }
+    uint64_t track_total = DEFAULT_TRACK_TOTAL_HITS;
+    const char *tt = p.track_total_hits;
+    if (tt && *tt) {
+        if (!strcmp(tt, "true"))
+            track_total = 0; /* exact */
+        else if (!strcmp(tt, "false"))
+            track_total = 1;
+        else if (parse_uint(tt, UINT32_MAX, &track_total) < 0 ||
+                 track_total == 0) {
+            fail(req, 400, "bad_request",
+                 "invalid 'track_total_hits' (%.50s): true, false or a "
+                 "count >= 1", tt);
+            return;
+        }
+    }
     int oldest = 0;
     if (p.order && *p.order) {
         if (!strcmp(p.order, "asc") || !strcmp(p.order, "oldest"))
@@ -561,12 +626,16 @@ handle_search(struct sift_http_req *req, void *arg)
         }
     }
     struct job *job = sift_xcalloc(1, sizeof(*job));
+    job->kind = is_export ? JOB_EXPORT : JOB_SEARCH;
+    job->t0_ns = sift_clock_mono_ns();
     if (prepare(api, req, &p, job) < 0) {
+        observe(job, 1);
         job_free(job);
         return;
     }
-    job->kind = is_export ? JOB_EXPORT : JOB_SEARCH;
     job->so.limit = is_export ? EXPORT_PAGE : (uint32_t)limit;
+    /* An export shows no total: count no further than its pages need. */
+    job->so.track_total_hits = is_export ? 1 : track_total;
     job->so.oldest_first = oldest;
     if (p.cursor && *p.cursor) {
         snprintf(job->cursor, sizeof(job->cursor), "%s", p.cursor);
@@ -610,11 +679,13 @@ handle_agg(struct sift_http_req *req, void *arg, enum job_kind kind)
         return;
     }
     struct job *job = sift_xcalloc(1, sizeof(*job));
+    job->kind = kind;
+    job->t0_ns = sift_clock_mono_ns();
     if (prepare(api, req, &p, job) < 0) {
+        observe(job, 1);
         job_free(job);
         return;
     }
-    job->kind = kind;
     job->ao.field = field && *field ? field : NULL;
     job->ao.size = (uint32_t)size;
     job->ao.interval_ms = interval_ms;
@@ -838,7 +909,7 @@ sift_search_api_shutdown(void)
         struct job *job = api->paused;
         api->paused = job->next_paused;
         sift_http_stream_end(job->req);
-        api->running--;
+        job_release(api);
         job_free(job);
     }
     api_maybe_free(api);

@@ -194,9 +194,13 @@ static const struct key_def keys[] = {
      10000000, 1, NULL, KC_NONE,
      "Most terms one wildcard or regex may expand to."},
     {"query", "timeout", KT_DURATION, OFF(query_timeout_ms), "30s", 10, HOUR,
-     1, NULL, KC_NONE, "Queries running longer are cancelled (504)."},
+     1, NULL, KC_NONE,
+     "Time budget of one query; past it the answer is partial (200 with "
+     "timed_out: true and total relation gte)."},
     {"query", "max_concurrent", KT_INT, OFF(max_concurrent_queries), "16", 1,
-     10000, 1, NULL, KC_NONE, "Queries running at once; more get 429."},
+     10000, 1, NULL, KC_NONE,
+     "Queries running at once (search and Grafana together); more get 503 "
+     "with Retry-After."},
     {"query", "max_hits", KT_INT, OFF(max_hits), "10000", 1, 1000000, 1,
      NULL, KC_NONE, "Largest page of hits a query may ask for."},
     {"query", "default_hits", KT_INT, OFF(default_hits), "100", 1, 1000000,

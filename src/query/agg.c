@@ -12,8 +12,12 @@
  * Bounds: histograms have at most SIFT_AGG_MAX_BUCKETS buckets and
  * SIFT_AGG_MAX_SERIES distinct split values (more are counted in
  * "_other"); stats keep at most SIFT_AGG_MAX_VALUES values for exact
- * percentiles and a uniform reservoir sample beyond.  The deadline is
+ * percentiles and a uniform bottom-k sample beyond.  The deadline is
  * checked in every loop.
+ *
+ * Parallelism: segments are spread over lanes (par.c); each lane fills
+ * its own partial (struct histo / terms / stats) and the lanes are merged
+ * so that the output does not depend on the split (see struct stats).
  *
  * Threads: any; per-call state only.
  */
@@ -130,47 +134,95 @@ smap_sorted(const struct smap *m)
 
 /* ---- shared driver ---- */
 
-typedef int (*agg_seg_cb)(const struct sift_segment *seg,
+/*
+ * Folds one segment's matches r into lane (the partial result of the
+ * thread running it).  seg_index is the segment's position in the
+ * caller's array, for partials that must be merged in segment order.
+ */
+typedef int (*agg_seg_cb)(const struct sift_segment *seg, size_t seg_index,
                           const roaring_bitmap_t *r, struct sift_qctx *ctx,
-                          void *arg);
+                          void *lane);
 
-/* Evaluates q per segment and hands each match set to cb. */
+/* The segments an aggregation reads and how many lanes share them. */
+struct agg_par {
+    struct sift_segment *const *segs;
+    const struct sift_query *q;
+    const struct sift_agg_opts *opts;
+    size_t *idx;      /* segments overlapping the range */
+    size_t n_idx;
+    unsigned n_lanes;
+    agg_seg_cb cb;
+};
+
 static int
-for_each_match(struct sift_segment *const *segs, size_t n,
-               const struct sift_query *q, const struct sift_agg_opts *opts,
-               struct sift_qctx *ctx, agg_seg_cb cb, void *arg)
+agg_par_init(struct agg_par *ap, struct sift_segment *const *segs, size_t n,
+             const struct sift_query *q, const struct sift_agg_opts *opts)
 {
-    for (size_t i = 0; i < n && !ctx->timed_out; i++) {
-        const struct sift_segment *seg = segs[i];
-        if (sift_segment_doc_count(seg) == 0 ||
-            sift_segment_max_ts(seg) < opts->from_ns ||
-            (opts->to_ns != SIFT_TIME_MAX &&
-             sift_segment_min_ts(seg) >= opts->to_ns))
-            continue;
-        uint32_t lo, hi;
-        sift__query_doc_range(seg, opts->from_ns, opts->to_ns, &lo, &hi);
-        ctx->seg = seg;
-        roaring_bitmap_t *r;
-        int rc = sift__query_eval_segment(q, ctx, lo, hi, &r);
-        if (rc == SIFT_ETIMEOUT)
-            return SIFT_OK;
-        if (rc < 0)
-            return rc;
-        rc = cb(seg, r, ctx, arg);
-        roaring_bitmap_free(r);
-        if (rc == SIFT_ETIMEOUT)
-            return SIFT_OK;
-        if (rc < 0)
-            return rc;
-    }
+    memset(ap, 0, sizeof(*ap));
+    ap->segs = segs;
+    ap->q = q;
+    ap->opts = opts;
+    ap->idx = sift_try_calloc(n + 1, sizeof(*ap->idx));
+    if (!ap->idx)
+        return SIFT_ENOMEM;
+    ap->n_idx = sift__query_segs_in_range(segs, n, opts->from_ns, opts->to_ns,
+                                          ap->idx);
+    ap->n_lanes = sift__query_par_lanes(opts->pool, opts->parallelism,
+                                        ap->n_idx);
     return SIFT_OK;
 }
 
 static void
-put_timed_out(struct sift_buf *out, const struct sift_qctx *ctx)
+agg_par_cleanup(struct agg_par *ap)
 {
-    sift_buf_appendf(out, ",\"timed_out\":%s}",
-                     ctx->timed_out ? "true" : "false");
+    sift_free(ap->idx);
+    ap->idx = NULL;
+}
+
+static int
+agg_seg(void *lane, size_t k, struct sift_qctx *ctx, void *arg)
+{
+    const struct agg_par *ap = arg;
+    size_t i = ap->idx[k];
+    const struct sift_segment *seg = ap->segs[i];
+    uint32_t lo, hi;
+    sift__query_doc_range(seg, ap->opts->from_ns, ap->opts->to_ns, &lo, &hi);
+    ctx->seg = seg;
+    roaring_bitmap_t *r;
+    int rc = sift__query_eval_segment(ap->q, ctx, lo, hi, &r);
+    if (rc < 0)
+        return rc;
+    rc = ap->cb(seg, i, r, ctx, lane);
+    roaring_bitmap_free(r);
+    return rc;
+}
+
+/*
+ * Evaluates the query on every segment of ap, spread over ap->n_lanes
+ * lanes of lane_size bytes, handing each match set to cb.  A timeout is
+ * not an error: *timed_out is set and the partials hold what was done.
+ */
+static int
+for_each_match(struct agg_par *ap, void *lanes, size_t lane_size,
+               agg_seg_cb cb, struct sift_query_error *err, int *timed_out)
+{
+    ap->cb = cb;
+    struct sift__qpar_spec spec = {.pool = ap->opts->pool,
+                                   .n = ap->n_idx,
+                                   .lanes = lanes,
+                                   .lane_size = lane_size,
+                                   .cb = agg_seg,
+                                   .arg = ap,
+                                   .deadline_mono_ns =
+                                       ap->opts->deadline_mono_ns,
+                                   .max_expansion = ap->opts->max_expansion};
+    return sift__query_par_run(&spec, ap->n_lanes, err, timed_out);
+}
+
+static void
+put_timed_out(struct sift_buf *out, int timed_out)
+{
+    sift_buf_appendf(out, ",\"timed_out\":%s}", timed_out ? "true" : "false");
 }
 
 static int
@@ -233,17 +285,71 @@ histo_row(struct histo *h, const char *v, size_t len)
     return h->rows[e->idx];
 }
 
-static int
-histo_seg(const struct sift_segment *seg, const roaring_bitmap_t *r,
-          struct sift_qctx *ctx, void *arg)
+static void
+histo_lane_init(struct histo *h, const struct histo *proto)
 {
+    *h = *proto;
+    h->counts = sift_xcalloc(h->n_buckets + 1, sizeof(uint64_t));
+    h->other = sift_xcalloc(h->n_buckets + 1, sizeof(uint64_t));
+    h->arena = sift_arena_new(8192);
+}
+
+static void
+histo_lane_cleanup(struct histo *h)
+{
+    for (size_t i = 0; i < h->n_rows; i++)
+        sift_free(h->rows[i]);
+    sift_free(h->rows);
+    smap_free(&h->series);
+    sift_free(h->counts);
+    sift_free(h->other);
+    sift_buf_cleanup(&h->doc);
+    sift_arena_free(h->arena);
+    memset(h, 0, sizeof(*h));
+}
+
+/*
+ * Adds lane src into dst.  Series enter dst in src's first-seen order, so
+ * with fewer than SIFT_AGG_MAX_SERIES values the result is the same
+ * however segments were spread over lanes (counts are plain sums).
+ */
+static void
+histo_merge(struct histo *dst, const struct histo *src)
+{
+    for (uint32_t b = 0; b < dst->n_buckets; b++) {
+        dst->counts[b] += src->counts[b];
+        dst->other[b] += src->other[b];
+    }
+    if (!src->series.n)
+        return;
+    const struct smap_ent **by_idx =
+        sift_xcalloc(src->series.n, sizeof(*by_idx));
+    for (size_t i = 0; i < src->series.cap; i++)
+        if (src->series.v[i].key)
+            by_idx[src->series.v[i].idx] = &src->series.v[i];
+    for (size_t j = 0; j < src->series.n; j++) {
+        const struct smap_ent *e = by_idx[j];
+        uint64_t *row = histo_row(dst, e->key, e->len);
+        for (uint32_t b = 0; b < dst->n_buckets; b++)
+            row[b] += src->rows[e->idx][b];
+    }
+    sift_free(by_idx);
+}
+
+static int
+histo_seg(const struct sift_segment *seg, size_t seg_index,
+          const roaring_bitmap_t *r, struct sift_qctx *ctx, void *arg)
+{
+    (void)seg_index;
     struct histo *h = arg;
     int field = -1;
+    const char *by = h->by;
+    size_t by_len = h->by_len;
     unsigned flags = 0;
     uint64_t **ord_rows = NULL;
     uint32_t card = 0;
     if (h->by) {
-        field = sift_segment_field_find(seg, h->by, h->by_len);
+        field = sift__query_field_find(seg, h->by, h->by_len, &by, &by_len);
         if (field >= 0) {
             uint32_t nt;
             (void)sift_segment_field_info(seg, (uint32_t)field, &flags, &nt);
@@ -294,7 +400,7 @@ histo_seg(const struct sift_segment *seg, const roaring_bitmap_t *r,
                                  h->arena, &ev);
         if (rc < 0)
             break;
-        const struct sift_field *f = sift_event_field(&ev, h->by, h->by_len);
+        const struct sift_field *f = sift_event_field(&ev, by, by_len);
         if (f)
             histo_row(h, f->value, f->value_len)[b]++;
     }
@@ -335,92 +441,94 @@ sift_agg_histogram(struct sift_segment *const *segs, size_t n,
     if (iv_ms <= 0 || iv_ms > INT64_MAX / SIFT_NS_PER_MS)
         return sift__query_error(err, SIFT_EINVAL, 400, "bad_request", -1,
                                  "interval must be a positive duration");
-    struct histo h = {.interval_ns = iv_ms * SIFT_NS_PER_MS,
-                      .by = opts->field,
-                      .by_len = opts->field ? strlen(opts->field) : 0};
+    struct histo proto = {.interval_ns = iv_ms * SIFT_NS_PER_MS,
+                          .by = opts->field,
+                          .by_len = opts->field ? strlen(opts->field) : 0};
     /* Buckets are aligned on multiples of the interval since the epoch. */
-    h.start_ns = lo - ((lo % h.interval_ns) + h.interval_ns) % h.interval_ns;
-    uint64_t nb = ((uint64_t)(hi - h.start_ns) + (uint64_t)h.interval_ns - 1) /
-                  (uint64_t)h.interval_ns;
+    proto.start_ns =
+        lo - ((lo % proto.interval_ns) + proto.interval_ns) % proto.interval_ns;
+    uint64_t nb = ((uint64_t)(hi - proto.start_ns) +
+                   (uint64_t)proto.interval_ns - 1) /
+                  (uint64_t)proto.interval_ns;
     if (nb > SIFT_AGG_MAX_BUCKETS)
         return sift__query_error(
             err, SIFT_ELIMIT, 400, "too_many_buckets", -1,
             "interval %lldms gives %llu buckets, over the limit of %u",
             (long long)iv_ms, (unsigned long long)nb, SIFT_AGG_MAX_BUCKETS);
-    h.n_buckets = (uint32_t)nb;
-    h.counts = sift_xcalloc(nb + 1, sizeof(uint64_t));
-    h.other = sift_xcalloc(nb + 1, sizeof(uint64_t));
-    h.arena = sift_arena_new(8192);
+    proto.n_buckets = (uint32_t)nb;
 
-    struct sift_qctx ctx = {.deadline_mono_ns = opts->deadline_mono_ns,
-                            .max_expansion = opts->max_expansion,
-                            .err = err};
-    int rc = for_each_match(segs, n, q, opts, &ctx, histo_seg, &h);
+    struct agg_par ap;
+    if (agg_par_init(&ap, segs, n, q, opts) < 0)
+        return agg_seg_error(err, SIFT_ENOMEM);
+    struct histo *lanes = sift_xcalloc(ap.n_lanes, sizeof(*lanes));
+    for (unsigned l = 0; l < ap.n_lanes; l++)
+        histo_lane_init(&lanes[l], &proto);
+    struct histo *hp = &lanes[0];
+    int timed_out = 0;
+    struct smap_ent **order = NULL;
+    int rc = for_each_match(&ap, lanes, sizeof(*lanes), histo_seg, err,
+                            &timed_out);
     if (rc < 0) {
-        if (rc != SIFT_ELIMIT && rc != SIFT_ETIMEOUT && !err->type)
+        if (rc != SIFT_ELIMIT && !err->type)
             rc = agg_seg_error(err, rc);
         goto out;
     }
-
+    for (unsigned l = 1; l < ap.n_lanes; l++)
+        histo_merge(hp, &lanes[l]);
     /* Keep the opts->size biggest series; the rest join "_other". */
-    struct smap_ent **order = NULL;
     size_t n_keep = 0;
     int any_other = 0;
-    if (h.by) {
-        for (size_t i = 0; i < h.series.cap; i++) {
-            struct smap_ent *e = &h.series.v[i];
+    if (hp->by) {
+        for (size_t i = 0; i < hp->series.cap; i++) {
+            struct smap_ent *e = &hp->series.v[i];
             if (!e->key)
                 continue;
-            for (uint32_t b = 0; b < h.n_buckets; b++)
-                e->count += h.rows[e->idx][b];
+            for (uint32_t b = 0; b < hp->n_buckets; b++)
+                e->count += hp->rows[e->idx][b];
         }
-        order = smap_sorted(&h.series);
-        n_keep = h.series.n < opts->size ? h.series.n : opts->size;
-        for (size_t i = n_keep; i < h.series.n; i++)
-            for (uint32_t b = 0; b < h.n_buckets; b++)
-                h.other[b] += h.rows[order[i]->idx][b];
-        for (uint32_t b = 0; b < h.n_buckets; b++)
-            any_other |= h.other[b] != 0;
+        order = smap_sorted(&hp->series);
+        n_keep = hp->series.n < opts->size ? hp->series.n : opts->size;
+        for (size_t i = n_keep; i < hp->series.n; i++)
+            for (uint32_t b = 0; b < hp->n_buckets; b++)
+                hp->other[b] += hp->rows[order[i]->idx][b];
+        for (uint32_t b = 0; b < hp->n_buckets; b++)
+            any_other |= hp->other[b] != 0;
     }
     sift_buf_appendf(out, "{\"interval_ms\":%lld,\"buckets\":[",
                      (long long)iv_ms);
-    for (uint32_t b = 0; b < h.n_buckets; b++) {
-        int64_t key = h.start_ns + (int64_t)b * h.interval_ns;
+    for (uint32_t b = 0; b < hp->n_buckets; b++) {
+        int64_t key = hp->start_ns + (int64_t)b * hp->interval_ns;
         int64_t key_ms = key / SIFT_NS_PER_MS -
                          (key < 0 && key % SIFT_NS_PER_MS ? 1 : 0);
         sift_buf_appendf(out, "%s{\"key\":%lld,\"time\":\"", b ? "," : "",
                          (long long)key_ms);
         sift_query_format_time(key, out);
         sift_buf_appendf(out, "\",\"count\":%llu",
-                         (unsigned long long)h.counts[b]);
-        if (h.by) {
+                         (unsigned long long)hp->counts[b]);
+        if (hp->by) {
             sift_buf_append(out, ",\"by\":{", 7);
             for (size_t i = 0; i < n_keep; i++) {
                 sift_buf_put_json_str(out, order[i]->key, order[i]->len);
                 sift_buf_appendf(out, ":%llu%s",
-                                 (unsigned long long)h.rows[order[i]->idx][b],
+                                 (unsigned long long)hp->rows[order[i]->idx][b],
                                  i + 1 < n_keep || any_other ? "," : "");
             }
             if (any_other)
                 sift_buf_appendf(out, "\"_other\":%llu",
-                                 (unsigned long long)h.other[b]);
+                                 (unsigned long long)hp->other[b]);
             sift_buf_putc(out, '}');
         }
         sift_buf_putc(out, '}');
     }
     sift_buf_putc(out, ']');
-    put_timed_out(out, &ctx);
-    sift_free(order);
+    put_timed_out(out, timed_out);
     rc = SIFT_OK;
 out:
-    for (size_t i = 0; i < h.n_rows; i++)
-        sift_free(h.rows[i]);
-    sift_free(h.rows);
-    smap_free(&h.series);
-    sift_free(h.counts);
-    sift_free(h.other);
-    sift_buf_cleanup(&h.doc);
-    sift_arena_free(h.arena);
+    sift_free(order);
+    for (unsigned l = 0; l < ap.n_lanes; l++)
+        histo_lane_cleanup(&lanes[l]);
+    sift_free(lanes);
+    agg_par_cleanup(&ap);
     return rc;
 }
 
@@ -464,11 +572,12 @@ terms_term_cb(const char *term, size_t len, void *arg)
 }
 
 static int
-terms_seg(const struct sift_segment *seg, const roaring_bitmap_t *r,
-          struct sift_qctx *ctx, void *arg)
+terms_seg(const struct sift_segment *seg, size_t seg_index,
+          const roaring_bitmap_t *r, struct sift_qctx *ctx, void *arg)
 {
     struct terms *t = arg;
-    int fi = sift_segment_field_find(seg, t->field, t->field_len);
+    (void)seg_index;
+    int fi = sift__query_field_find(seg, t->field, t->field_len, NULL, NULL);
     if (fi < 0) {
         t->missing += roaring_bitmap_get_cardinality(r);
         return SIFT_OK;
@@ -524,11 +633,30 @@ sift_agg_terms(struct sift_segment *const *segs, size_t n,
     if (!opts->field || !*opts->field)
         return sift__query_error(err, SIFT_EINVAL, 400, "bad_request", -1,
                                  "missing parameter 'field'");
-    struct terms t = {.field = opts->field, .field_len = strlen(opts->field)};
-    struct sift_qctx ctx = {.deadline_mono_ns = opts->deadline_mono_ns,
-                            .max_expansion = opts->max_expansion,
-                            .err = err};
-    int rc = for_each_match(segs, n, q, opts, &ctx, terms_seg, &t);
+    struct agg_par ap;
+    if (agg_par_init(&ap, segs, n, q, opts) < 0)
+        return agg_seg_error(err, SIFT_ENOMEM);
+    struct terms *lanes = sift_xcalloc(ap.n_lanes, sizeof(*lanes));
+    for (unsigned l = 0; l < ap.n_lanes; l++) {
+        lanes[l].field = opts->field;
+        lanes[l].field_len = strlen(opts->field);
+    }
+    int timed_out = 0;
+    int rc = for_each_match(&ap, lanes, sizeof(*lanes), terms_seg, err,
+                            &timed_out);
+    /* Counts are sums: the lanes fold into lane 0 in any order. */
+    struct terms t = lanes[0];
+    for (unsigned l = 1; l < ap.n_lanes; l++) {
+        const struct smap *m = &lanes[l].map;
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->v[i].key)
+                smap_get(&t.map, m->v[i].key, m->v[i].len, SIZE_MAX)->count +=
+                    m->v[i].count;
+        t.missing += lanes[l].missing;
+        smap_free(&lanes[l].map);
+    }
+    sift_free(lanes);
+    agg_par_cleanup(&ap);
     if (rc < 0) {
         if (!err->type)
             rc = agg_seg_error(err, rc);
@@ -552,7 +680,7 @@ sift_agg_terms(struct sift_segment *const *segs, size_t n,
     sift_buf_appendf(out, "],\"other\":%llu,\"missing\":%llu",
                      (unsigned long long)other,
                      (unsigned long long)t.missing);
-    put_timed_out(out, &ctx);
+    put_timed_out(out, timed_out);
     sift_free(order);
     smap_free(&t.map);
     return SIFT_OK;
@@ -560,32 +688,92 @@ sift_agg_terms(struct sift_segment *const *segs, size_t n,
 
 /* ---- numeric stats ---- */
 
+/* A value with its sampling priority (bottom-k sampling, below). */
+struct sval {
+    uint64_t prio;
+    double v;
+};
+
+/*
+ * Stats of one lane.  Sums are kept per segment (seg_sum, shared by the
+ * lanes, one slot per segment) and added in segment order at the end, so
+ * the floating-point sum does not depend on how segments were spread.
+ * Percentile values are a bottom-k sample: each value gets the priority
+ * XXH3(segment index, doc id) and the SIFT_AGG_MAX_VALUES smallest
+ * priorities are kept - every value when there are fewer - which is a
+ * uniform sample that is the same for any lane split.
+ */
 struct stats {
     const char *field;
     size_t field_len;
     uint64_t count;
-    double min, max, sum;
-    double *vals;
-    size_t n_vals;
-    uint64_t rng; /* xorshift state for the reservoir */
+    double min, max;
+    double *seg_sum;     /* [segment index], shared */
+    struct sval *vals;
+    size_t n_vals, cap_vals;
+    int is_heap;         /* vals is a max-heap on (prio, v): sample full */
 };
 
-static uint64_t
-xorshift(uint64_t *s)
+static int
+sval_less(const struct sval *a, const struct sval *b)
 {
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
+    return a->prio != b->prio ? a->prio < b->prio : a->v < b->v;
+}
+
+static void
+sval_sift_down(struct sval *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && sval_less(&h[m], &h[l]))
+            m = l;
+        if (r < n && sval_less(&h[m], &h[r]))
+            m = r;
+        if (m == i)
+            return;
+        struct sval t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
 }
 
 static int
-stats_seg(const struct sift_segment *seg, const roaring_bitmap_t *r,
-          struct sift_qctx *ctx, void *arg)
+stats_add(struct stats *s, uint64_t prio, double v)
+{
+    struct sval x = {.prio = prio, .v = v};
+    if (s->n_vals < SIFT_AGG_MAX_VALUES) {
+        if (s->n_vals == s->cap_vals) {
+            size_t cap = s->cap_vals ? s->cap_vals * 2 : 1024;
+            if (cap > SIFT_AGG_MAX_VALUES)
+                cap = SIFT_AGG_MAX_VALUES;
+            struct sval *nv = sift_try_realloc(s->vals, cap * sizeof(*nv));
+            if (!nv)
+                return SIFT_ENOMEM;
+            s->vals = nv;
+            s->cap_vals = cap;
+        }
+        s->vals[s->n_vals++] = x;
+        return SIFT_OK;
+    }
+    if (!s->is_heap) {
+        for (size_t i = s->n_vals / 2; i-- > 0;)
+            sval_sift_down(s->vals, s->n_vals, i);
+        s->is_heap = 1;
+    }
+    if (sval_less(&x, &s->vals[0])) {
+        s->vals[0] = x;
+        sval_sift_down(s->vals, s->n_vals, 0);
+    }
+    return SIFT_OK;
+}
+
+static int
+stats_seg(const struct sift_segment *seg, size_t seg_index,
+          const roaring_bitmap_t *r, struct sift_qctx *ctx, void *arg)
 {
     struct stats *s = arg;
-    int fi = sift_segment_field_find(seg, s->field, s->field_len);
+    int fi = sift__query_field_find(seg, s->field, s->field_len, NULL, NULL);
     if (fi < 0)
         return SIFT_OK;
     unsigned flags = 0;
@@ -593,31 +781,38 @@ stats_seg(const struct sift_segment *seg, const roaring_bitmap_t *r,
     (void)sift_segment_field_info(seg, (uint32_t)fi, &flags, &nt);
     if (!(flags & SIFT_SEGF_NUMBER))
         return SIFT_OK;
+    double sum = 0;
+    int rc = SIFT_OK;
     roaring_uint32_iterator_t it;
     roaring_init_iterator(r, &it);
     for (; it.has_value; roaring_advance_uint32_iterator(&it)) {
-        if (sift__query_check_deadline(ctx))
-            return SIFT_ETIMEOUT;
+        if (sift__query_check_deadline(ctx)) {
+            rc = SIFT_ETIMEOUT;
+            break;
+        }
+        uint32_t d = it.current_value;
         double v;
-        if (sift_segment_number(seg, (uint32_t)fi, it.current_value, &v) !=
-            SIFT_OK)
+        if (sift_segment_number(seg, (uint32_t)fi, d, &v) != SIFT_OK)
             continue;
         if (s->count == 0 || v < s->min)
             s->min = v;
         if (s->count == 0 || v > s->max)
             s->max = v;
-        s->sum += v;
+        sum += v;
         s->count++;
-        if (s->n_vals < SIFT_AGG_MAX_VALUES) {
-            s->vals[s->n_vals++] = v;
-        } else {
-            /* Reservoir sampling keeps a uniform sample of all values. */
-            uint64_t j = xorshift(&s->rng) % s->count;
-            if (j < SIFT_AGG_MAX_VALUES)
-                s->vals[j] = v;
-        }
+        uint64_t prio = XXH3_64bits_withSeed(&d, sizeof(d), seg_index);
+        if ((rc = stats_add(s, prio, v)) < 0)
+            break;
     }
-    return SIFT_OK;
+    s->seg_sum[seg_index] += sum;
+    return rc;
+}
+
+static int
+cmp_sval(const void *a, const void *b)
+{
+    const struct sval *x = a, *y = b;
+    return sval_less(x, y) ? -1 : sval_less(y, x);
 }
 
 static int
@@ -647,22 +842,73 @@ sift_agg_stats(struct sift_segment *const *segs, size_t n,
     if (!opts->field || !*opts->field)
         return sift__query_error(err, SIFT_EINVAL, 400, "bad_request", -1,
                                  "missing parameter 'field'");
-    struct stats s = {.field = opts->field,
-                      .field_len = strlen(opts->field),
-                      .rng = UINT64_C(0x9E3779B97F4A7C15)};
-    s.vals = sift_try_malloc(SIFT_AGG_MAX_VALUES * sizeof(double));
-    if (!s.vals)
+    struct agg_par ap;
+    if (agg_par_init(&ap, segs, n, q, opts) < 0)
         return agg_seg_error(err, SIFT_ENOMEM);
-    struct sift_qctx ctx = {.deadline_mono_ns = opts->deadline_mono_ns,
-                            .max_expansion = opts->max_expansion,
-                            .err = err};
-    int rc = for_each_match(segs, n, q, opts, &ctx, stats_seg, &s);
+    struct stats *lanes = sift_xcalloc(ap.n_lanes, sizeof(*lanes));
+    double *seg_sum = sift_xcalloc(n + 1, sizeof(*seg_sum));
+    for (unsigned l = 0; l < ap.n_lanes; l++) {
+        lanes[l].field = opts->field;
+        lanes[l].field_len = strlen(opts->field);
+        lanes[l].seg_sum = seg_sum;
+    }
+    int timed_out = 0;
+    double *vals = NULL;
+    size_t n_vals = 0;
+    struct stats s = {.field = opts->field, .field_len = strlen(opts->field)};
+    int rc = for_each_match(&ap, lanes, sizeof(*lanes), stats_seg, err,
+                            &timed_out);
     if (rc < 0) {
         if (!err->type)
             rc = agg_seg_error(err, rc);
-        sift_free(s.vals);
-        return rc;
+        goto out;
     }
+    /* Merge: min/max/count in any order, sums in segment order, and the
+     * smallest priorities of all lanes' samples. */
+    size_t total_vals = 0;
+    for (unsigned l = 0; l < ap.n_lanes; l++) {
+        const struct stats *x = &lanes[l];
+        if (x->count && (s.count == 0 || x->min < s.min))
+            s.min = x->min;
+        if (x->count && (s.count == 0 || x->max > s.max))
+            s.max = x->max;
+        s.count += x->count;
+        total_vals += x->n_vals;
+    }
+    double sum = 0;
+    for (size_t k = 0; k < ap.n_idx; k++)
+        sum += seg_sum[ap.idx[k]];
+    struct sval *all = lanes[0].vals;
+    if (ap.n_lanes > 1 && total_vals) {
+        all = sift_try_malloc(total_vals * sizeof(*all));
+        if (!all) {
+            rc = agg_seg_error(err, SIFT_ENOMEM);
+            goto out;
+        }
+        size_t o = 0;
+        for (unsigned l = 0; l < ap.n_lanes; l++) {
+            if (lanes[l].n_vals)
+                memcpy(all + o, lanes[l].vals,
+                       lanes[l].n_vals * sizeof(*all));
+            o += lanes[l].n_vals;
+        }
+    }
+    if (total_vals > SIFT_AGG_MAX_VALUES) {
+        qsort(all, total_vals, sizeof(*all), cmp_sval);
+        total_vals = SIFT_AGG_MAX_VALUES;
+    }
+    vals = sift_try_malloc((total_vals + 1) * sizeof(*vals));
+    if (!vals) {
+        if (all != lanes[0].vals)
+            sift_free(all);
+        rc = agg_seg_error(err, SIFT_ENOMEM);
+        goto out;
+    }
+    for (size_t i = 0; i < total_vals; i++)
+        vals[i] = all[i].v;
+    n_vals = total_vals;
+    if (all != lanes[0].vals)
+        sift_free(all);
     sift_buf_append(out, "{\"field\":", 9);
     sift_buf_put_json_str(out, s.field, s.field_len);
     sift_buf_appendf(out, ",\"count\":%llu", (unsigned long long)s.count);
@@ -671,20 +917,27 @@ sift_agg_stats(struct sift_segment *const *segs, size_t n,
                               "\"avg\":null,\"p50\":null,\"p90\":null,"
                               "\"p99\":null,\"percentiles_exact\":true");
     } else {
-        qsort(s.vals, s.n_vals, sizeof(double), cmp_double);
+        qsort(vals, n_vals, sizeof(double), cmp_double);
         sift_buf_appendf(out,
                          ",\"min\":%.17g,\"max\":%.17g,\"sum\":%.17g,"
                          "\"avg\":%.17g,\"p50\":%.17g,\"p90\":%.17g,"
                          "\"p99\":%.17g,\"percentiles_exact\":%s",
-                         s.min, s.max, s.sum, s.sum / (double)s.count,
-                         percentile(s.vals, s.n_vals, 0.50),
-                         percentile(s.vals, s.n_vals, 0.90),
-                         percentile(s.vals, s.n_vals, 0.99),
-                         s.count == s.n_vals ? "true" : "false");
+                         s.min, s.max, sum, sum / (double)s.count,
+                         percentile(vals, n_vals, 0.50),
+                         percentile(vals, n_vals, 0.90),
+                         percentile(vals, n_vals, 0.99),
+                         s.count == n_vals ? "true" : "false");
     }
-    put_timed_out(out, &ctx);
-    sift_free(s.vals);
-    return SIFT_OK;
+    put_timed_out(out, timed_out);
+    rc = SIFT_OK;
+out:
+    for (unsigned l = 0; l < ap.n_lanes; l++)
+        sift_free(lanes[l].vals);
+    sift_free(lanes);
+    sift_free(seg_sum);
+    sift_free(vals);
+    agg_par_cleanup(&ap);
+    return rc;
 }
 
 /* ---- field list ---- */

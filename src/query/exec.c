@@ -71,6 +71,60 @@ sift__query_doc_range(const struct sift_segment *seg, int64_t from_ns,
         *lo = *hi;
 }
 
+/* ---- fields ---- */
+
+/*
+ * ECS input stores these under dotted names; users type the short ones.
+ * An alias only applies when the short name is not a field of the segment,
+ * so data that really has a "level" field keeps its meaning.
+ */
+static const struct {
+    const char *name, *target;
+} field_aliases[] = {
+    {"level", "log.level"},
+    {"service", "service.name"},
+    {"host", "host.name"},
+};
+
+int
+sift__query_field_find(const struct sift_segment *seg, const char *name,
+                       size_t len, const char **out_name, size_t *out_len)
+{
+    int fi = sift_segment_field_find(seg, name, len);
+    const char *used = name;
+    size_t used_len = len;
+    for (size_t i = 0;
+         fi < 0 && i < sizeof(field_aliases) / sizeof(field_aliases[0]); i++) {
+        if (strlen(field_aliases[i].name) != len ||
+            memcmp(field_aliases[i].name, name, len) != 0)
+            continue;
+        used = field_aliases[i].target;
+        used_len = strlen(used);
+        fi = sift_segment_field_find(seg, used, used_len);
+    }
+    if (out_name)
+        *out_name = used;
+    if (out_len)
+        *out_len = used_len;
+    return fi;
+}
+
+size_t
+sift__query_segs_in_range(struct sift_segment *const *segs, size_t n,
+                          int64_t from_ns, int64_t to_ns, size_t *idx)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct sift_segment *seg = segs[i];
+        if (sift_segment_doc_count(seg) == 0 ||
+            sift_segment_max_ts(seg) < from_ns ||
+            (to_ns != SIFT_TIME_MAX && sift_segment_min_ts(seg) >= to_ns))
+            continue;
+        idx[k++] = i;
+    }
+    return k;
+}
+
 /* ---- leaves ---- */
 
 static int
@@ -160,9 +214,65 @@ event_text(const struct sift_event *ev, const char *field, size_t field_len,
  * A phrase: AND of the token postings, then adjacency verified on each
  * candidate by re-tokenizing the field's text from the doc store.
  */
+/* Whether the text of field fname in ev holds phrase n. */
+static int
+event_has_phrase(const struct sift_event *ev, const struct sift_qnode *n,
+                 const char *fname, size_t fname_len)
+{
+    size_t len;
+    const char *text = event_text(ev, fname, fname_len, &len);
+    if (!text)
+        return 0;
+    struct phrase_scan ps = {.n = n};
+    sift_tokenize(text, len, phrase_tok, &ps);
+    return ps.found;
+}
+
+int
+sift__query_verify_doc(struct sift_qctx *ctx, uint32_t d, int *match)
+{
+    *match = 1;
+    if (ctx->n_deferred == 0)
+        return SIFT_OK;
+    if (!ctx->doc) {
+        ctx->doc = sift_xcalloc(1, sizeof(*ctx->doc));
+        sift_buf_init(ctx->doc);
+        ctx->arena = sift_arena_new(8192);
+    }
+    sift_buf_reset(ctx->doc);
+    sift_arena_reset(ctx->arena);
+    struct sift_event ev;
+    int rc = sift_segment_doc(ctx->seg, d, ctx->doc);
+    if (rc == SIFT_OK)
+        rc = sift_doc_decode((const uint8_t *)ctx->doc->data, ctx->doc->len,
+                             ctx->arena, &ev);
+    if (rc < 0)
+        return seg_error(ctx, rc);
+    for (uint32_t i = 0; i < ctx->n_deferred && *match; i++) {
+        const struct sift_qdeferred *x = &ctx->deferred[i];
+        *match = event_has_phrase(&ev, x->n, x->field, x->field_len);
+    }
+    return SIFT_OK;
+}
+
+void
+sift__query_ctx_cleanup(struct sift_qctx *ctx)
+{
+    if (ctx->doc) {
+        sift_buf_cleanup(ctx->doc);
+        sift_free(ctx->doc);
+        ctx->doc = NULL;
+    }
+    if (ctx->arena) {
+        sift_arena_free(ctx->arena);
+        ctx->arena = NULL;
+    }
+}
+
 static int
 phrase_docs(struct sift_qctx *ctx, const struct sift_qnode *n, uint32_t field,
-            const roaring_bitmap_t *u, roaring_bitmap_t **out)
+            const char *fname, size_t fname_len, const roaring_bitmap_t *u,
+            roaring_bitmap_t **out)
 {
     roaring_bitmap_t *cand = roaring_bitmap_copy(u);
     int rc = SIFT_OK;
@@ -177,6 +287,16 @@ phrase_docs(struct sift_qctx *ctx, const struct sift_qnode *n, uint32_t field,
         cand = p;
     }
     if (n->n_toks <= 1) {
+        *out = cand;
+        return SIFT_OK;
+    }
+    if (ctx->defer_phrases && n->top_conjunct &&
+        ctx->n_deferred < SIFT_QCTX_MAX_DEFERRED) {
+        /* The caller verifies only the docs it needs (search's page). */
+        struct sift_qdeferred *x = &ctx->deferred[ctx->n_deferred++];
+        x->n = n;
+        x->field = fname;
+        x->field_len = fname_len;
         *out = cand;
         return SIFT_OK;
     }
@@ -203,13 +323,7 @@ phrase_docs(struct sift_qctx *ctx, const struct sift_qnode *n, uint32_t field,
             rc = seg_error(ctx, rc);
             break;
         }
-        size_t len;
-        const char *text = event_text(&ev, n->field, n->field_len, &len);
-        if (!text)
-            continue;
-        struct phrase_scan ps = {.n = n};
-        sift_tokenize(text, len, phrase_tok, &ps);
-        if (ps.found)
+        if (event_has_phrase(&ev, n, fname, fname_len))
             roaring_bitmap_add(res, d);
     }
     sift_arena_free(arena);
@@ -366,7 +480,10 @@ static int
 leaf_docs(struct sift_qctx *ctx, const struct sift_qnode *n,
           const roaring_bitmap_t *u, roaring_bitmap_t **out)
 {
-    int fi = sift_segment_field_find(ctx->seg, n->field, n->field_len);
+    const char *fname;
+    size_t fname_len;
+    int fi = sift__query_field_find(ctx->seg, n->field, n->field_len, &fname,
+                                    &fname_len);
     if (fi < 0) {
         *out = roaring_bitmap_create();
         return SIFT_OK;
@@ -386,7 +503,7 @@ leaf_docs(struct sift_qctx *ctx, const struct sift_qnode *n,
                 *out = roaring_bitmap_create();
                 return SIFT_OK;
             }
-            return phrase_docs(ctx, n, field, u, out);
+            return phrase_docs(ctx, n, field, fname, fname_len, u, out);
         }
         return term_docs(ctx, field, n->lower, n->lower_len, u, out);
     case SIFT_QN_PREFIX:
@@ -476,6 +593,7 @@ sift__query_eval_segment(const struct sift_query *q, struct sift_qctx *ctx,
                          uint32_t lo, uint32_t hi, roaring_bitmap_t **out)
 {
     *out = NULL;
+    ctx->n_deferred = 0;
     if (lo >= hi) {
         *out = roaring_bitmap_create();
         return SIFT_OK;

@@ -49,6 +49,7 @@ sift_query_match_segment(struct sift_segment *seg, const char *query,
     /* No deadline and no expansion cap: a delete must be complete, and
      * the request was already validated against the limits. */
     rc = sift__query_eval_segment(q, &ctx, lo, hi, out);
+    sift__query_ctx_cleanup(&ctx);
     sift_query_free(q);
     return rc;
 }

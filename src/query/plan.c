@@ -196,10 +196,25 @@ plan_node(struct sift_query *q, struct sift_qnode *n,
     return SIFT_OK;
 }
 
+/* Marks the root and the nodes ANDed into it (through nested ANDs). */
+static void
+mark_top_conjuncts(struct sift_qnode *n)
+{
+    if (n->kind == SIFT_QN_AND) {
+        for (uint32_t i = 0; i < n->n_kids; i++)
+            mark_top_conjuncts(n->kids[i]);
+        return;
+    }
+    n->top_conjunct = 1;
+}
+
 int
 sift__query_plan(struct sift_query *q, struct sift_query_error *err)
 {
-    return plan_node(q, q->root, err);
+    int rc = plan_node(q, q->root, err);
+    if (rc == SIFT_OK)
+        mark_top_conjuncts(q->root);
+    return rc;
 }
 
 /*

@@ -106,6 +106,8 @@ struct sift_qnode {
     double number;
     pcre2_code *re;      /* REGEX: compiled once, JIT when available */
     unsigned cost;       /* planner: AND children are run cheapest first */
+    int top_conjunct;    /* the root, or ANDed into it (no OR/NOT above):
+                            a phrase here may be verified lazily */
 };
 
 struct sift_query {
@@ -128,6 +130,15 @@ int sift__query_plan(struct sift_query *q, struct sift_query_error *err);
 
 /* ---- evaluation (exec.c) ---- */
 
+#define SIFT_QCTX_MAX_DEFERRED 8u
+
+/* A phrase whose adjacency check was left to sift__query_verify_doc(). */
+struct sift_qdeferred {
+    const struct sift_qnode *n;
+    const char *field;        /* the name used in this segment (aliases) */
+    size_t field_len;
+};
+
 struct sift_qctx {
     const struct sift_segment *seg;
     int64_t deadline_mono_ns; /* 0 = none */
@@ -135,7 +146,29 @@ struct sift_qctx {
     struct sift_query_error *err;
     int timed_out;
     uint32_t ticks;           /* loop iterations since the last clock read */
+    /*
+     * Lazy phrase verification (search only): with defer_phrases set, a
+     * phrase that is a top conjunct of the query yields its candidates
+     * (docs holding every token) and is recorded here; the result of
+     * sift__query_eval_segment() is then a superset, and a doc of it
+     * matches iff sift__query_verify_doc() says so.  Reset per segment.
+     */
+    int defer_phrases;
+    uint32_t n_deferred;
+    struct sift_qdeferred deferred[SIFT_QCTX_MAX_DEFERRED];
+    struct sift_buf *doc;     /* verification scratch, lazily made */
+    struct sift_arena *arena;
 };
+
+/**
+ * Checks the deferred phrases of ctx on doc d of ctx->seg (reads the doc
+ * store).  *match is 1 when every one holds.  Returns SIFT_OK or a
+ * negative code with ctx->err filled.
+ */
+int sift__query_verify_doc(struct sift_qctx *ctx, uint32_t d, int *match);
+
+/** Frees the scratch of ctx (not ctx itself). */
+void sift__query_ctx_cleanup(struct sift_qctx *ctx);
 
 /**
  * Evaluates q on one segment over doc ids [lo, hi), minus deleted docs.
@@ -145,6 +178,24 @@ struct sift_qctx {
  */
 int sift__query_eval_segment(const struct sift_query *q, struct sift_qctx *ctx,
                              uint32_t lo, uint32_t hi, roaring_bitmap_t **out);
+
+/**
+ * Finds field name[0..len) in seg, applying the query-language aliases
+ * (level -> log.level, service -> service.name, host -> host.name) only
+ * when the name itself is not a field of seg.  Returns the field index or
+ * -1; *out_name / *out_len (optional) receive the name actually used.
+ */
+int sift__query_field_find(const struct sift_segment *seg, const char *name,
+                           size_t len, const char **out_name,
+                           size_t *out_len);
+
+/**
+ * Writes to idx the indexes of the segments of segs[0..n) that may hold
+ * docs in [from_ns, to_ns) (not empty, time ranges overlap), in order;
+ * returns how many.  idx has room for n.
+ */
+size_t sift__query_segs_in_range(struct sift_segment *const *segs, size_t n,
+                                 int64_t from_ns, int64_t to_ns, size_t *idx);
 
 /** Docs [lo,hi) of seg whose ts lies in [from_ns, to_ns). */
 void sift__query_doc_range(const struct sift_segment *seg, int64_t from_ns,
@@ -156,6 +207,48 @@ int sift__query_check_deadline(struct sift_qctx *ctx);
 /** Wildcard match of a whole term against a pattern with escapes. */
 int sift__query_wild_match(const char *pat, size_t pat_len, const char *s,
                            size_t len);
+
+/* ---- parallel fan-out over segments (par.c) ---- */
+
+#define SIFT_QPAR_MAX_LANES 64u
+
+/*
+ * Runs one segment into lane (the partial result of the calling lane).
+ * ctx is fresh for the call (deadline, expansion limit, err); the callback
+ * sets ctx->seg.  Returns SIFT_OK, SIFT_ETIMEOUT (or sets ctx->timed_out)
+ * to stop the run as timed out, or a negative code (err filled) to fail
+ * it.
+ */
+typedef int (*sift__qpar_seg_cb)(void *lane, size_t i, struct sift_qctx *ctx,
+                                 void *arg);
+
+struct sift__qpar_spec {
+    struct sift_pool *pool;   /* NULL: the caller runs every segment */
+    size_t n;                 /* segment indexes 0..n-1 */
+    void *lanes;              /* n_lanes partial results of lane_size */
+    size_t lane_size;
+    sift__qpar_seg_cb cb;
+    void *arg;
+    int64_t deadline_mono_ns;
+    uint64_t max_expansion;
+};
+
+/** How many lanes to use for n segments: 1 without a pool. */
+unsigned sift__query_par_lanes(struct sift_pool *pool, unsigned parallelism,
+                               size_t n);
+
+/**
+ * Calls spec->cb for every index in [0, n) over n_lanes lanes (the caller
+ * is lane 0, helpers run on spec->pool) and returns when all are done.
+ * *timed_out says whether a segment timed out (the rest were skipped).
+ * Returns SIFT_OK, or the code and err of the lowest failing segment.
+ * Any thread, including a pool worker; spec and the lanes are borrowed.
+ */
+int sift__query_par_run(const struct sift__qpar_spec *spec, unsigned n_lanes,
+                        struct sift_query_error *err, int *timed_out);
+
+/** Segments run by helper lanes (not the caller) since start. */
+uint64_t sift__query_par_helped(void);
 
 struct sift_event;
 /**

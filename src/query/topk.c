@@ -229,15 +229,25 @@ fetch(struct sift_segment *const *segs, struct cand *x, int oldest_first)
     return SIFT_OK;
 }
 
+/* Lazy phrase verification state of one segment (see search_seg). */
+struct lazy {
+    struct sift_qctx *ctx;
+    roaring_bitmap_t *checked; /* docs verified so far, either way */
+    uint64_t matched;          /* of which real matches */
+    int more;                  /* a verified match lies past the page */
+};
+
 /*
  * Collects the candidates of one segment from its matches r (already cut
  * to the cursor side): first the docs on the cursor timestamp (boundary,
  * all of them), then up to limit more plus ties on the last timestamp.
+ * With lz, r is a superset: each doc is verified before it counts, so
+ * only the docs up to the page's end are read.
  */
 static int
 collect(const struct sift_segment *seg, uint32_t si, const roaring_bitmap_t *r,
         uint32_t limit, int oldest_first, int has_cursor, int64_t cursor_ts,
-        struct cands *out)
+        struct lazy *lz, struct cands *out)
 {
     roaring_uint32_iterator_t it;
     if (oldest_first)
@@ -249,16 +259,34 @@ collect(const struct sift_segment *seg, uint32_t si, const roaring_bitmap_t *r,
     for (; it.has_value; oldest_first ? roaring_advance_uint32_iterator(&it)
                                       : roaring_previous_uint32_iterator(&it)) {
         uint32_t d = it.current_value;
+        if (lz) {
+            if (sift__query_check_deadline(lz->ctx))
+                return SIFT_ETIMEOUT;
+            int match;
+            int rc = sift__query_verify_doc(lz->ctx, d, &match);
+            if (rc < 0)
+                return rc;
+            roaring_bitmap_add(lz->checked, d);
+            if (!match)
+                continue;
+            lz->matched++;
+        }
         int64_t ts = sift_segment_doc_ts(seg, d);
         int boundary = has_cursor && ts == cursor_ts;
         if (!boundary) {
-            if (taken >= limit && ts != last_ts)
+            if (taken >= limit && ts != last_ts) {
+                if (lz)
+                    lz->more = 1;
                 break;
+            }
             taken++;
             last_ts = ts;
         }
-        if (++kept > limit + SIFT_TOPK_MAX_TIES)
+        if (++kept > limit + SIFT_TOPK_MAX_TIES) {
+            if (lz)
+                lz->more = 1;
             break;
+        }
         int rc = cands_push(out, ts, si, d, oldest_first);
         if (rc < 0)
             return rc;
@@ -418,66 +446,207 @@ search_error(struct sift_query_error *err, int rc)
                              "segment read failed: %s", sift_strerror(rc));
 }
 
+/* One lane's share of a search (par.c): its segments' candidates. */
+struct search_lane {
+    struct cands cands;
+    uint64_t total;    /* matches in the time range */
+    uint64_t eligible; /* matches on the page side of the cursor */
+    int total_is_lower_bound; /* track_total_hits cut a count short */
+};
+
+struct search_run {
+    struct sift_segment *const *segs;
+    const size_t *idx; /* segments that overlap the time range */
+    const struct sift_query *q;
+    const struct sift_search_opts *opts;
+    int has_cursor;
+    int oldest;
+    struct cursor cur;
+};
+
+/*
+ * Lazy path of search_seg: r is a superset (phrases not verified yet).
+ * The page is collected verifying docs in output order; then the count
+ * verifies the docs not yet read, in doc order (each doc store block is
+ * decompressed once), until track_total_hits matches are counted.  The
+ * hits are exactly those of the eager path; only the total may be a lower
+ * bound.
+ */
+static int
+search_seg_lazy(struct search_lane *lane, uint32_t si,
+                const struct search_run *s, struct sift_qctx *ctx,
+                const roaring_bitmap_t *r)
+{
+    const struct sift_segment *seg = ctx->seg;
+    struct lazy lz = {.ctx = ctx, .checked = roaring_bitmap_create()};
+    int rc = SIFT_OK;
+    if (s->opts->limit > 0) {
+        roaring_bitmap_t *c = roaring_bitmap_copy(r);
+        if (s->has_cursor)
+            cut_to_cursor(seg, c, &s->cur);
+        size_t before = lane->cands.n;
+        rc = collect(seg, si, c, s->opts->limit, s->oldest, s->has_cursor,
+                     s->cur.ts, &lz, &lane->cands);
+        roaring_bitmap_free(c);
+        /* What the page took, plus one if a match lies beyond it: enough
+         * for the "is there a next page" test. */
+        lane->eligible += (lane->cands.n - before) + (uint64_t)lz.more;
+    }
+    uint64_t bound = s->opts->track_total_hits;
+    int short_count = 0;
+    if (rc == SIFT_OK) {
+        roaring_bitmap_t *rest = roaring_bitmap_andnot(r, lz.checked);
+        roaring_uint32_iterator_t it;
+        roaring_init_iterator(rest, &it);
+        for (; it.has_value; roaring_advance_uint32_iterator(&it)) {
+            if (lz.matched >= bound) {
+                short_count = 1;
+                break;
+            }
+            if (sift__query_check_deadline(ctx)) {
+                /* Keep the page and the partial count; the run stops. */
+                short_count = 1;
+                break;
+            }
+            int match;
+            rc = sift__query_verify_doc(ctx, it.current_value, &match);
+            if (rc < 0)
+                break;
+            lz.matched += (uint64_t)match;
+        }
+        roaring_bitmap_free(rest);
+    }
+    roaring_bitmap_free(lz.checked);
+    if (rc < 0)
+        return rc;
+    lane->total += lz.matched;
+    if (short_count)
+        lane->total_is_lower_bound = 1;
+    return SIFT_OK;
+}
+
+static int
+search_seg(void *lane_v, size_t k, struct sift_qctx *ctx, void *arg)
+{
+    struct search_lane *lane = lane_v;
+    const struct search_run *s = arg;
+    size_t i = s->idx[k];
+    const struct sift_segment *seg = s->segs[i];
+    uint32_t lo, hi;
+    sift__query_doc_range(seg, s->opts->from_ns, s->opts->to_ns, &lo, &hi);
+    ctx->seg = seg;
+    ctx->defer_phrases = s->opts->track_total_hits > 0;
+    roaring_bitmap_t *r;
+    int rc = sift__query_eval_segment(s->q, ctx, lo, hi, &r);
+    if (rc < 0)
+        return rc;
+    if (ctx->n_deferred > 0) {
+        rc = search_seg_lazy(lane, (uint32_t)i, s, ctx, r);
+        roaring_bitmap_free(r);
+        if (rc < 0 && rc != SIFT_ETIMEOUT && !ctx->err->type)
+            rc = search_error(ctx->err, rc);
+        return rc;
+    }
+    lane->total += roaring_bitmap_get_cardinality(r);
+    if (s->opts->limit > 0) {
+        if (s->has_cursor)
+            cut_to_cursor(seg, r, &s->cur);
+        lane->eligible += roaring_bitmap_get_cardinality(r);
+        rc = collect(seg, (uint32_t)i, r, s->opts->limit, s->oldest,
+                     s->has_cursor, s->cur.ts, NULL, &lane->cands);
+    }
+    roaring_bitmap_free(r);
+    return rc < 0 ? search_error(ctx->err, rc) : SIFT_OK;
+}
+
+/* Moves every lane's candidates into *out (lane order; sorted later). */
+static int
+merge_lanes(struct search_lane *lanes, unsigned n_lanes, struct cands *out)
+{
+    size_t total = 0;
+    for (unsigned l = 0; l < n_lanes; l++)
+        total += lanes[l].cands.n;
+    *out = lanes[0].cands;
+    memset(&lanes[0].cands, 0, sizeof(lanes[0].cands));
+    if (n_lanes == 1)
+        return SIFT_OK;
+    if (total > out->cap) {
+        struct cand *v = sift_try_realloc(out->v, total * sizeof(*v));
+        if (!v)
+            return SIFT_ENOMEM;
+        out->v = v;
+        out->cap = total;
+    }
+    for (unsigned l = 1; l < n_lanes; l++) {
+        struct cands *c = &lanes[l].cands;
+        if (c->n)
+            memcpy(out->v + out->n, c->v, c->n * sizeof(*c->v));
+        out->n += c->n;
+        sift_free(c->v); /* nothing fetched yet: no buffers to free */
+        memset(c, 0, sizeof(*c));
+    }
+    return SIFT_OK;
+}
+
 int
 sift_search_exec(struct sift_segment *const *segs, size_t n,
                  const struct sift_query *q,
                  const struct sift_search_opts *opts,
                  struct sift_search_result *res, struct sift_query_error *err)
 {
-    struct cursor cur = {0};
-    int has_cursor = opts->cursor && *opts->cursor;
-    int oldest = opts->oldest_first ? 1 : 0;
-    if (has_cursor) {
-        if (cursor_decode(opts->cursor, &cur) < 0 || cur.oldest_first != oldest)
+    struct search_run run = {.segs = segs, .q = q, .opts = opts};
+    run.has_cursor = opts->cursor && *opts->cursor;
+    run.oldest = opts->oldest_first ? 1 : 0;
+    if (run.has_cursor) {
+        if (cursor_decode(opts->cursor, &run.cur) < 0 ||
+            run.cur.oldest_first != run.oldest)
             return sift__query_error(
                 err, SIFT_EINVAL, 400, "bad_request", -1,
                 "invalid cursor (it must come from a search with the same "
                 "order)");
     }
+    const struct cursor cur = run.cur;
+    const int has_cursor = run.has_cursor, oldest = run.oldest;
     struct cands cands = {0};
-    struct sift_qctx ctx = {.deadline_mono_ns = opts->deadline_mono_ns,
-                            .max_expansion = opts->max_expansion,
-                            .err = err};
+    struct search_lane *lanes = NULL;
+    unsigned n_lanes = 0;
     uint64_t eligible = 0;
-    int rc = SIFT_OK;
+    int timed_out = 0;
     res->total = 0;
     res->n_hits = 0;
     res->cursor[0] = '\0';
 
-    for (size_t i = 0; i < n && !ctx.timed_out; i++) {
-        const struct sift_segment *seg = segs[i];
-        if (sift_segment_doc_count(seg) == 0 ||
-            sift_segment_max_ts(seg) < opts->from_ns ||
-            (opts->to_ns != SIFT_TIME_MAX &&
-             sift_segment_min_ts(seg) >= opts->to_ns))
-            continue;
-        uint32_t lo, hi;
-        sift__query_doc_range(seg, opts->from_ns, opts->to_ns, &lo, &hi);
-        ctx.seg = seg;
-        roaring_bitmap_t *r;
-        rc = sift__query_eval_segment(q, &ctx, lo, hi, &r);
-        if (rc == SIFT_ETIMEOUT) {
-            rc = SIFT_OK;
-            break;
-        }
-        if (rc < 0)
-            goto out;
-        res->total += roaring_bitmap_get_cardinality(r);
-        if (opts->limit > 0) {
-            if (has_cursor)
-                cut_to_cursor(seg, r, &cur);
-            eligible += roaring_bitmap_get_cardinality(r);
-            rc = collect(seg, (uint32_t)i, r, opts->limit, oldest, has_cursor,
-                         cur.ts, &cands);
-        }
-        roaring_bitmap_free(r);
-        if (rc < 0) {
-            rc = search_error(err, rc);
-            goto out;
-        }
+    size_t *idx = sift_try_calloc(n + 1, sizeof(*idx));
+    if (!idx)
+        return search_error(err, SIFT_ENOMEM);
+    size_t n_idx = sift__query_segs_in_range(segs, n, opts->from_ns,
+                                             opts->to_ns, idx);
+    run.idx = idx;
+    n_lanes = sift__query_par_lanes(opts->pool, opts->parallelism, n_idx);
+    lanes = sift_xcalloc(n_lanes, sizeof(*lanes));
+    struct sift__qpar_spec spec = {.pool = opts->pool,
+                                   .n = n_idx,
+                                   .lanes = lanes,
+                                   .lane_size = sizeof(*lanes),
+                                   .cb = search_seg,
+                                   .arg = &run,
+                                   .deadline_mono_ns = opts->deadline_mono_ns,
+                                   .max_expansion = opts->max_expansion};
+    int rc = sift__query_par_run(&spec, n_lanes, err, &timed_out);
+    int lower_bound = 0;
+    for (unsigned l = 0; l < n_lanes; l++) {
+        res->total += lanes[l].total;
+        eligible += lanes[l].eligible;
+        lower_bound |= lanes[l].total_is_lower_bound;
     }
-    res->timed_out = ctx.timed_out;
-    res->total_is_lower_bound = ctx.timed_out;
+    if (rc == SIFT_OK)
+        rc = merge_lanes(lanes, n_lanes, &cands);
+    if (rc == SIFT_ENOMEM && !err->type)
+        rc = search_error(err, rc);
+    if (rc < 0)
+        goto out;
+    res->timed_out = timed_out;
+    res->total_is_lower_bound = timed_out || lower_bound;
 
     sort_cands(cands.v, cands.n, cmp_ts);
     /* Drop boundary docs at or before the cursor key (they lead the list). */
@@ -551,6 +720,10 @@ sift_search_exec(struct sift_segment *const *segs, size_t n,
     }
     rc = SIFT_OK;
 out:
+    for (unsigned l = 0; l < n_lanes; l++)
+        cands_free(&lanes[l].cands);
+    sift_free(lanes);
+    sift_free(idx);
     cands_free(&cands);
     return rc;
 }

@@ -242,6 +242,38 @@ def test_metrics_after_traffic(sd):
             assert value(fams, name, n, **labels) >= v, (name, labels)
 
 
+def query_count(fams, endpoint, family="sift_query_duration_seconds"):
+    name = family + "_count" if family.endswith("seconds") else family
+    try:
+        return value(fams, family, name, endpoint=endpoint)
+    except (AssertionError, KeyError):
+        return 0
+
+
+def test_search_api_latency_per_endpoint(sd):
+    before = parse_exposition(scrape(sd))
+    calls = [("search", "/api/v1/search", {"q": "*"}),
+             ("search", "/api/v1/search", {"q": "served"}),
+             ("histogram", "/api/v1/histogram", {"q": "*"}),
+             ("terms", "/api/v1/terms", {"q": "*", "field": "service"}),
+             ("stats", "/api/v1/stats", {"q": "*", "field": "n"}),
+             ("fields", "/api/v1/fields", {}),
+             ("export", "/api/v1/export", {"q": "*"})]
+    for _, path, params in calls:
+        r = sd.get(path, params=params)
+        assert r.status_code == 200, r.text
+    r = sd.get("/api/v1/search", params={"q": "(bad"})
+    assert r.status_code == 400
+    after = parse_exposition(scrape(sd))
+    want = {"search": 3, "histogram": 1, "terms": 1, "stats": 1, "fields": 1,
+            "export": 1}
+    for ep, n in want.items():
+        assert query_count(after, ep) - query_count(before, ep) == n, ep
+    errs = "sift_query_errors_total"
+    assert query_count(after, "search", errs) - \
+        query_count(before, "search", errs) == 1
+
+
 def test_strict_parser_rejects_bad_exposition():
     good = ("# HELP sift_x_total X.\n# TYPE sift_x_total counter\n"
             "sift_x_total{a=\"b\"} 1\n")

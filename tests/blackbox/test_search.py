@@ -263,3 +263,63 @@ def test_tail_subscriber_limit(siftd_factory):
     r = s.get("/api/v1/tail", params={"q": "*"})
     assert r.status_code == 503
     assert "max_tail_subscribers=0" in r.json()["error"]["reason"]
+
+
+def test_field_aliases_reach_ecs_names(siftd_factory):
+    s = siftd_factory(args=FAST).start()
+    ecs = [{"@timestamp": BASE_MS + i, "message": "ecs line %d" % i,
+            "log": {"level": lvl}, "service": {"name": svc},
+            "host": {"name": host}}
+           for i, (lvl, svc, host) in enumerate([("error", "api", "web-1"),
+                                                 ("info", "api", "web-2"),
+                                                 ("error", "db", "web-2")])]
+    ingest(s, ecs)
+    wait_total(s, "ecs", 3)
+
+    def total(q):
+        r = s.get("/api/v1/search", params={"q": q, "limit": 0})
+        assert r.status_code == 200, r.text
+        return r.json()["total"]["value"]
+
+    assert total("log.level:error") == 2
+    assert total("level:error") == 2
+    assert total("service:api") == 2
+    assert total("host:web-2 AND level:error") == 1
+    r = s.get("/api/v1/terms", params={"q": "ecs", "field": "level"})
+    assert r.status_code == 200
+    assert {b["key"]: b["count"] for b in r.json()["buckets"]} == {"error": 2,
+                                                                  "info": 1}
+
+
+def test_search_and_grafana_share_the_query_limit(siftd_factory):
+    s = siftd_factory(args=FAST + ["--set", "query.max_concurrent=1"]).start()
+    # An export the client does not read holds its slot: enough hits to
+    # fill the socket buffers and the 1 MiB export back-pressure bound.
+    n, pad = 40000, "x" * 200
+    evs = [{"@timestamp": BASE_MS + i, "message": "held %d %s" % (i, pad)}
+           for i in range(n)]
+    for k in range(0, n, 10000):
+        ingest(s, evs[k:k + 10000])
+    wait_total(s, "held", n, timeout=60)
+    held = requests.get(s.url + "/api/v1/export", params={"q": "held"},
+                        stream=True, timeout=30)
+    try:
+        assert held.status_code == 200
+        r = s.get("/api/v1/search", params={"q": "held", "limit": 1})
+        assert r.status_code == 503, r.text
+        assert r.json()["error"]["type"] == "too_many_queries"
+        assert r.headers["Retry-After"] == "1"
+        g = s.post("/grafana/query", json={"targets": [
+            {"refId": "A", "target": "logs", "payload": {"query": "held"}}]})
+        assert g.status_code == 503, g.text
+        assert g.headers["Retry-After"] == "1"
+    finally:
+        held.close()
+    # The slot comes back once the export's client goes away.
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        r = s.get("/api/v1/search", params={"q": "held", "limit": 1})
+        if r.status_code == 200:
+            break
+        time.sleep(0.05)
+    assert r.status_code == 200 and r.json()["total"]["value"] == n

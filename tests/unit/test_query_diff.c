@@ -29,6 +29,8 @@
 #include "query/query_int.h"
 #include "query_fixture.h"
 #include "sift/clock.h"
+#include "sift/loop.h"
+#include "sift/pool.h"
 #include "sift/tokenize.h"
 
 #define N_SEGS 5
@@ -599,7 +601,7 @@ test_query_diff_random_queries(void **state)
     assert_true(n >= 8000);
     struct bhit *want = sift_xmalloc(n * sizeof(*want));
     long *got = sift_xmalloc((n + 1) * sizeof(*got));
-    size_t nonempty = 0;
+    size_t nonempty = 0, n_lower = 0;
     g_md = pcre2_match_data_create(16, NULL);
     for (int qi = 0; qi < N_QUERIES; qi++) {
         struct sift_buf qs = SIFT_BUF_INIT;
@@ -656,14 +658,166 @@ test_query_diff_random_queries(void **state)
             if (got[i] != want[i].id)
                 fail_msg("[%s] limit %u: hit %zu is id %ld, brute force %ld",
                          sift_buf_cstr(&qs), limit, i, got[i], want[i].id);
+
+        /* Bounded total (lazy phrase verification): the same hits; the
+         * total exact or a lower bound of at least min(bound, matches). */
+        uint64_t bound = 1 + rndn(d, 60);
+        cursor[0] = '\0';
+        ng = 0;
+        for (int page = 0; page < 10000; page++) {
+            struct sift_search_opts o;
+            sift_search_opts_init(&o);
+            o.limit = limit;
+            o.cursor = cursor;
+            o.fields = "id";
+            o.track_total_hits = bound;
+            struct sift_search_result res;
+            sift_search_result_init(&res);
+            rc = sift_search_exec(d->segs, N_SEGS, q, &o, &res, &err);
+            if (rc < 0)
+                fail_msg("[%s]: %s", sift_buf_cstr(&qs), err.reason);
+            uint64_t floor = bound < nw ? bound : nw;
+            if (res.total > nw || res.total < floor ||
+                (!res.total_is_lower_bound && res.total != nw))
+                fail_msg("[%s] track_total_hits %llu: total %llu (%s), "
+                         "brute force %zu",
+                         sift_buf_cstr(&qs), (unsigned long long)bound,
+                         (unsigned long long)res.total,
+                         res.total_is_lower_bound ? "gte" : "eq", nw);
+            n_lower += res.total_is_lower_bound ? 1u : 0u;
+            ng += qf_hit_ids(&res.hits, got + ng, n + 1 - ng);
+            memcpy(cursor, res.cursor, sizeof(cursor));
+            sift_search_result_cleanup(&res);
+            if (!cursor[0] || ng > n)
+                break;
+        }
+        if (ng != nw)
+            fail_msg("[%s] track_total_hits: paged %zu hits, brute force %zu",
+                     sift_buf_cstr(&qs), ng, nw);
+        for (size_t i = 0; i < nw; i++)
+            if (got[i] != want[i].id)
+                fail_msg("[%s] track_total_hits, limit %u: hit %zu is id %ld,"
+                         " brute force %ld",
+                         sift_buf_cstr(&qs), limit, i, got[i], want[i].id);
         sift_query_free(q);
         sift_buf_cleanup(&qs);
     }
     /* The generator must produce queries that actually select things. */
     assert_true(nonempty > N_QUERIES / 3);
+    /* The lazy path really ran and cut counts short. */
+    assert_true(n_lower > 0);
     pcre2_match_data_free(g_md);
     sift_free(want);
     sift_free(got);
+}
+
+/* ---- parallel = sequential ---- */
+
+#define N_PAR_QUERIES 120
+
+/* Runs one search page and renders everything the caller sees. */
+static void
+search_page(struct ddata *d, const struct sift_query *q, struct sift_pool *pool,
+            unsigned parallelism, uint32_t limit, int oldest,
+            const char *cursor, struct sift_buf *out, char *next_cursor)
+{
+    struct sift_search_opts o;
+    sift_search_opts_init(&o);
+    o.limit = limit;
+    o.oldest_first = oldest;
+    o.cursor = cursor;
+    o.pool = pool;
+    o.parallelism = parallelism;
+    o.track_total_hits = limit % 2 ? 25 : 0; /* lazy path for odd limits */
+    struct sift_search_result res;
+    sift_search_result_init(&res);
+    struct sift_query_error err = {0};
+    int rc = sift_search_exec(d->segs, N_SEGS, q, &o, &res, &err);
+    sift_buf_appendf(out, "rc=%d ", rc);
+    if (rc == SIFT_OK) {
+        sift_search_result_json(&res, 0, out);
+        memcpy(next_cursor, res.cursor, sizeof(res.cursor));
+    } else {
+        next_cursor[0] = '\0';
+    }
+    sift_search_result_cleanup(&res);
+}
+
+/* Histogram, terms and stats of q, rendered one after the other. */
+static void
+aggs(struct ddata *d, const struct sift_query *q, struct sift_pool *pool,
+     unsigned parallelism, int variant, struct sift_buf *out)
+{
+    static const char *const terms_fields[] = {"template", "level",
+                                               "component", "service"};
+    static const char *const stats_fields[] = {"len", "pid"};
+    struct sift_agg_opts o;
+    sift_agg_opts_init(&o);
+    o.pool = pool;
+    o.parallelism = parallelism;
+    struct sift_query_error err = {0};
+    o.field = variant % 2 ? "level" : NULL;
+    o.size = 3;
+    sift_buf_appendf(out, " h%d:", sift_agg_histogram(d->segs, N_SEGS, q, &o,
+                                                      out, &err));
+    o.field = terms_fields[variant % 4];
+    o.size = 5;
+    sift_buf_appendf(out, " t%d:", sift_agg_terms(d->segs, N_SEGS, q, &o, out,
+                                                  &err));
+    o.field = stats_fields[variant % 2];
+    sift_buf_appendf(out, " s%d:", sift_agg_stats(d->segs, N_SEGS, q, &o, out,
+                                                  &err));
+}
+
+static void
+test_query_diff_parallel_same_results(void **state)
+{
+    struct ddata *d = *state;
+    struct sift_loop *loop;
+    struct sift_pool *pool;
+    assert_int_equal(sift_loop_new(&loop), 0);
+    assert_int_equal(sift_pool_new(loop, 4, &pool), 0);
+    uint64_t helped0 = sift__query_par_helped();
+    static const unsigned parallelism[] = {2, 0};
+    for (int qi = 0; qi < N_PAR_QUERIES; qi++) {
+        struct sift_buf qs = SIFT_BUF_INIT;
+        gen_expr(d, &qs, 3);
+        struct sift_query *q;
+        struct sift_query_error err = {0};
+        assert_int_equal(sift_query_parse(qs.data, qs.len, NULL, &q, &err), 0);
+        uint32_t limit = (uint32_t)(1 + rndn(d, 300));
+        int oldest = (int)rndn(d, 2);
+        struct sift_buf want = SIFT_BUF_INIT;
+        char cursor[96] = "", next[96];
+        /* Sequential: three pages and the aggregations. */
+        for (int page = 0; page < 3; page++) {
+            search_page(d, q, NULL, 0, limit, oldest, cursor, &want, next);
+            memcpy(cursor, next, sizeof(cursor));
+        }
+        aggs(d, q, NULL, 0, qi, &want);
+        for (size_t k = 0; k < 2; k++) {
+            struct sift_buf got = SIFT_BUF_INIT;
+            cursor[0] = '\0';
+            for (int page = 0; page < 3; page++) {
+                search_page(d, q, pool, parallelism[k], limit, oldest, cursor,
+                            &got, next);
+                memcpy(cursor, next, sizeof(cursor));
+            }
+            aggs(d, q, pool, parallelism[k], qi, &got);
+            if (got.len != want.len || memcmp(got.data, want.data, got.len))
+                fail_msg("[%s] parallelism %u:\n got  %s\n want %s",
+                         sift_buf_cstr(&qs), parallelism[k],
+                         sift_buf_cstr(&got), sift_buf_cstr(&want));
+            sift_buf_cleanup(&got);
+        }
+        sift_buf_cleanup(&want);
+        sift_query_free(q);
+        sift_buf_cleanup(&qs);
+    }
+    /* Helper lanes really ran segments (not just the caller). */
+    assert_true(sift__query_par_helped() > helped0);
+    sift_pool_free(pool);
+    sift_loop_free(loop);
 }
 
 int
@@ -672,6 +826,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_query_diff_random_queries, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_query_diff_parallel_same_results,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

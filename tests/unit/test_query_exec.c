@@ -244,6 +244,82 @@ test_query_exec_pagination_identical_docs(void **state)
     qf_events_free(&ev);
 }
 
+/* ECS names: level/service/host reach log.level/service.name/host.name
+ * only in segments without a field of the short name itself. */
+static void
+test_query_exec_field_aliases(void **state)
+{
+    (void)state;
+    struct qf_events ev = {0};
+    static const struct {
+        const char *lvl, *svc, *host, *short_lvl, *msg;
+    } rows[] = {
+        {"error", "api", "web-1", NULL, "disk full"},
+        {"info", "db", "web-2", NULL, "disk ok"},
+        {"ERROR", "db", "web-1", NULL, "cache miss"},
+        /* Segment 2 has a real "level" field: it wins over log.level. */
+        {"error", "api", "web-3", "info", "disk full again"},
+        {"info", "api", "web-3", "error", "all good"},
+    };
+    for (size_t i = 0; i < 5; i++) {
+        struct sift_event *e = qf_events_push(&ev);
+        e->ts_ns = (int64_t)(1000 + i) * SIFT_NS_PER_MS;
+        e->msg = rows[i].msg;
+        e->msg_len = (uint32_t)strlen(e->msg);
+        qf_add_field(&ev, e, "log.level", rows[i].lvl, strlen(rows[i].lvl),
+                     SIFT_FT_KEYWORD);
+        qf_add_field(&ev, e, "service.name", rows[i].svc,
+                     strlen(rows[i].svc), SIFT_FT_KEYWORD);
+        qf_add_field(&ev, e, "host.name", rows[i].host, strlen(rows[i].host),
+                     SIFT_FT_KEYWORD);
+        if (rows[i].short_lvl)
+            qf_add_field(&ev, e, "level", rows[i].short_lvl,
+                         strlen(rows[i].short_lvl), SIFT_FT_KEYWORD);
+        char id[8];
+        int n = snprintf(id, sizeof(id), "%zu", i + 1);
+        qf_add_field(&ev, e, "id", id, (size_t)n, SIFT_FT_NUMBER);
+    }
+    size_t i0[] = {0, 1, 2}, i1[] = {3, 4};
+    struct sift_segment *segs[2];
+    segs[0] = qf_build(ev.v, i0, 3, 0);
+    segs[1] = qf_build(ev.v, i1, 2, 1);
+    static const struct {
+        const char *q, *want;
+    } cases[] = {
+        {"level:error", "1 3 5"},
+        {"log.level:error", "1 3 4"},
+        {"service:db", "2 3"},
+        {"host:web-1 AND level:error", "1 3"},
+        {"host:web*", "1 2 3 4 5"},
+        {"_exists_:level", "1 2 3 4 5"},
+        {"-level:error", "2 4"},
+        {"disk AND service:api", "1 4"},
+    };
+    char got[256];
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        assert_int_equal(run_ids(segs, 2, cases[i].q, got, sizeof(got)), 0);
+        if (strcmp(got, cases[i].want) != 0)
+            fail_msg("%s: got %s, want %s", cases[i].q, got, cases[i].want);
+    }
+    /* Aggregations resolve their field the same way. */
+    struct sift_query *q;
+    struct sift_query_error err = {0};
+    assert_int_equal(sift_query_parse("", 0, NULL, &q, &err), 0);
+    struct sift_agg_opts o;
+    sift_agg_opts_init(&o);
+    o.field = "level";
+    struct sift_buf out = SIFT_BUF_INIT;
+    assert_int_equal(sift_agg_terms(segs, 1, q, &o, &out, &err), 0);
+    assert_non_null(strstr(sift_buf_cstr(&out),
+                           "{\"key\":\"error\",\"count\":2}"));
+    assert_non_null(strstr(sift_buf_cstr(&out), "\"missing\":0"));
+    sift_buf_cleanup(&out);
+    sift_query_free(q);
+    sift_segment_unref(segs[0]);
+    sift_segment_unref(segs[1]);
+    qf_events_free(&ev);
+}
+
 static void
 test_query_exec_time_range(void **state)
 {
@@ -398,6 +474,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_query_exec_pagination, setup,
                                         teardown),
         cmocka_unit_test(test_query_exec_pagination_identical_docs),
+        cmocka_unit_test(test_query_exec_field_aliases),
         cmocka_unit_test_setup_teardown(test_query_exec_time_range, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_query_exec_hit_json_and_fields,
