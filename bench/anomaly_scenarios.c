@@ -39,6 +39,8 @@
 #include "sift/clock.h"
 #include "sift/drain.h"
 
+#include "loghub_load.h"
+
 #define MAX_LINES 2100
 #define N_SVC 8
 #define PI 3.14159265358979323846
@@ -139,58 +141,6 @@ on_alert(enum sift_alert_event ev, const struct sift_alert *al, void *arg)
     f->fire_win = al->updated_ns / WIN_NS - 1;
 }
 
-static char *
-read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    struct sift_buf b = SIFT_BUF_INIT;
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        sift_buf_append(&b, chunk, n);
-    fclose(f);
-    sift_buf_cstr(&b);
-    return sift_buf_detach(&b, len);
-}
-
-/* Parses one CSV field starting at *p (RFC 4180 quoting); returns owned. */
-static char *
-csv_field(const char **p, int *eol)
-{
-    struct sift_buf b = SIFT_BUF_INIT;
-    const char *s = *p;
-    if (*s == '"') {
-        s++;
-        for (;;) {
-            if (*s == '\0')
-                break;
-            if (*s == '"') {
-                if (s[1] == '"') {
-                    sift_buf_putc(&b, '"');
-                    s += 2;
-                    continue;
-                }
-                s++;
-                break;
-            }
-            sift_buf_putc(&b, *s++);
-        }
-    } else {
-        while (*s && *s != ',' && *s != '\n' && *s != '\r')
-            sift_buf_putc(&b, *s++);
-    }
-    if (*s == '\r')
-        s++;
-    *eol = (*s == '\n' || *s == '\0');
-    if (*s)
-        s++;
-    *p = s;
-    sift_buf_cstr(&b);
-    return sift_buf_detach(&b, NULL);
-}
-
 static int
 load_system(const char *dir, const char *name, struct line *out)
 {
@@ -198,13 +148,13 @@ load_system(const char *dir, const char *name, struct line *out)
     snprintf(path, sizeof(path), "%s/%s/%s_2k.log_structured_corrected.csv",
              dir, name, name);
     size_t len;
-    char *text = read_file(path, &len);
+    char *text = lh_read_file(path, &len);
     if (!text)
         return -1;
     const char *p = text;
     int col = 0, c_content = -1, c_level = -1, eol = 0;
     while (!eol) {
-        char *h = csv_field(&p, &eol);
+        char *h = lh_csv_field(&p, &eol);
         if (strcmp(h, "Content") == 0)
             c_content = col;
         if (strcmp(h, "Level") == 0)
@@ -219,7 +169,7 @@ load_system(const char *dir, const char *name, struct line *out)
         out[n].msg = NULL;
         out[n].level = SIFT_LVL_INFO;
         while (!eol) {
-            char *f = csv_field(&p, &eol);
+            char *f = lh_csv_field(&p, &eol);
             if (col == c_content) {
                 out[n].msg = f;
                 f = NULL;

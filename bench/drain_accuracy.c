@@ -28,6 +28,8 @@
 #include "sift/buf.h"
 #include "sift/drain.h"
 
+#include "loghub_load.h"
+
 #define MAX_LINES 2100
 
 static const struct {
@@ -45,70 +47,18 @@ struct row {
     char *event;
 };
 
-static char *
-read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    struct sift_buf b = SIFT_BUF_INIT;
-    char chunk[65536];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        sift_buf_append(&b, chunk, n);
-    fclose(f);
-    sift_buf_cstr(&b);
-    return sift_buf_detach(&b, len);
-}
-
-/* Parses one CSV field starting at *p (RFC 4180 quoting); returns owned. */
-static char *
-csv_field(const char **p, int *eol)
-{
-    struct sift_buf b = SIFT_BUF_INIT;
-    const char *s = *p;
-    if (*s == '"') {
-        s++;
-        for (;;) {
-            if (*s == '\0')
-                break;
-            if (*s == '"') {
-                if (s[1] == '"') {
-                    sift_buf_putc(&b, '"');
-                    s += 2;
-                    continue;
-                }
-                s++;
-                break;
-            }
-            sift_buf_putc(&b, *s++);
-        }
-    } else {
-        while (*s && *s != ',' && *s != '\n' && *s != '\r')
-            sift_buf_putc(&b, *s++);
-    }
-    if (*s == '\r')
-        s++;
-    *eol = (*s == '\n' || *s == '\0');
-    if (*s)
-        s++;
-    *p = s;
-    sift_buf_cstr(&b);
-    return sift_buf_detach(&b, NULL);
-}
-
 /* Reads the CSV; returns the number of rows stored in rows. */
 static int
 read_csv(const char *path, struct row *rows)
 {
     size_t len;
-    char *text = read_file(path, &len);
+    char *text = lh_read_file(path, &len);
     if (!text)
         return -1;
     const char *p = text;
     int col = 0, c_content = -1, c_event = -1, eol = 0;
     while (!eol) {
-        char *h = csv_field(&p, &eol);
+        char *h = lh_csv_field(&p, &eol);
         if (strcmp(h, "Content") == 0)
             c_content = col;
         if (strcmp(h, "EventId") == 0)
@@ -122,7 +72,7 @@ read_csv(const char *path, struct row *rows)
         eol = 0;
         rows[n].content = rows[n].event = NULL;
         while (!eol) {
-            char *f = csv_field(&p, &eol);
+            char *f = lh_csv_field(&p, &eol);
             if (col == c_content)
                 rows[n].content = f;
             else if (col == c_event)
@@ -279,7 +229,7 @@ main(int argc, char **argv)
         /* Check the Content column against the raw log lines. */
         snprintf(path, sizeof(path), "%s/%s/%s_2k.log", dir, name, name);
         size_t raw_len;
-        char *raw = read_file(path, &raw_len);
+        char *raw = lh_read_file(path, &raw_len);
         int mismatches = 0;
         if (raw) {
             char *line = raw;

@@ -9,6 +9,7 @@
 #define SIFT_ERROR_H
 
 #include <assert.h>
+#include <stddef.h>
 
 #define SIFT_OK 0
 
@@ -34,6 +35,18 @@ enum sift_err {
  * Never returns NULL.  Thread-safe.
  */
 const char *sift_strerror(int rc);
+
+/**
+ * Formats a message into the caller's error buffer err[0..err_len), the
+ * (char *err, size_t err_len) pair that constructors and config parsers
+ * take.  Does nothing when err is NULL or err_len is 0; truncates like
+ * snprintf.  Borrows everything.  Thread-safe.
+ */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+void
+sift_errbuf_printf(char *err, size_t err_len, const char *fmt, ...);
 
 /*
  * SIFT_STATIC marks a file-local function that unit tests call directly:

@@ -15,7 +15,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,20 +49,6 @@ struct sift_auth {
 /* ------------------------------------------------------------------ */
 /* Helpers                                                             */
 /* ------------------------------------------------------------------ */
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void
-set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    if (!err || !err_len)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
 
 static int
 hex_val(unsigned char c)
@@ -161,7 +146,7 @@ add_entry(struct sift_auth *a, const char *s, size_t len, const char *where,
     const char *c2 =
         c1 ? memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - s)) : NULL;
     if (!c1 || !c2) {
-        set_err(err, err_len, "%s: expected name:role:token", where);
+        sift_errbuf_printf(err, err_len, "%s: expected name:role:token", where);
         return SIFT_ECONFIG;
     }
     size_t name_len = (size_t)(c1 - s);
@@ -169,28 +154,29 @@ add_entry(struct sift_auth *a, const char *s, size_t len, const char *where,
     const char *tok = c2 + 1;
     size_t tok_len = len - (size_t)(tok - s);
     if (name_len == 0 || name_len > SIFT_AUTH_MAX_NAME_LEN) {
-        set_err(err, err_len, "%s: token name must be 1..%d bytes", where,
-                SIFT_AUTH_MAX_NAME_LEN);
+        sift_errbuf_printf(err, err_len, "%s: token name must be 1..%d bytes",
+                           where, SIFT_AUTH_MAX_NAME_LEN);
         return SIFT_ECONFIG;
     }
     for (size_t i = 0; i < name_len; i++) {
         if (!name_char_ok((unsigned char)s[i])) {
-            set_err(err, err_len,
-                    "%s: token name may only hold letters, digits, '_', '-', "
-                    "'.'",
-                    where);
+            sift_errbuf_printf(
+                err, err_len,
+                "%s: token name may only hold letters, digits, '_', '-', "
+                "'.'",
+                where);
             return SIFT_ECONFIG;
         }
     }
     enum sift_role role;
     if (sift_auth_role_parse(c1 + 1, role_len, &role) != SIFT_OK) {
-        set_err(err, err_len, "%s: role must be reader, writer or admin",
-                where);
+        sift_errbuf_printf(err, err_len,
+                           "%s: role must be reader, writer or admin", where);
         return SIFT_ECONFIG;
     }
     if (a->n_entries >= SIFT_AUTH_MAX_TOKENS) {
-        set_err(err, err_len, "%s: more than %d tokens", where,
-                SIFT_AUTH_MAX_TOKENS);
+        sift_errbuf_printf(err, err_len, "%s: more than %d tokens", where,
+                           SIFT_AUTH_MAX_TOKENS);
         return SIFT_ECONFIG;
     }
     struct token_entry e;
@@ -200,31 +186,35 @@ add_entry(struct sift_auth *a, const char *s, size_t len, const char *where,
     if (tok_len >= 7 && memcmp(tok, "sha256:", 7) == 0) {
         const char *h = tok + 7;
         if (tok_len - 7 != 2 * SHA256_DIGEST_LENGTH) {
-            set_err(err, err_len, "%s: sha256: needs 64 hex digits", where);
+            sift_errbuf_printf(err, err_len, "%s: sha256: needs 64 hex digits",
+                               where);
             return SIFT_ECONFIG;
         }
         for (size_t i = 0; i < SHA256_DIGEST_LENGTH; i++) {
             int hi = hex_val((unsigned char)h[2 * i]);
             int lo = hex_val((unsigned char)h[2 * i + 1]);
             if (hi < 0 || lo < 0) {
-                set_err(err, err_len, "%s: sha256: needs 64 hex digits", where);
+                sift_errbuf_printf(err, err_len,
+                                   "%s: sha256: needs 64 hex digits", where);
                 return SIFT_ECONFIG;
             }
             e.digest[i] = (unsigned char)(hi << 4 | lo);
         }
     } else {
         if (tok_len < SIFT_AUTH_MIN_TOKEN_LEN) {
-            set_err(err, err_len, "%s: token of '%s' is shorter than %d bytes",
-                    where, e.name, SIFT_AUTH_MIN_TOKEN_LEN);
+            sift_errbuf_printf(err, err_len,
+                               "%s: token of '%s' is shorter than %d bytes",
+                               where, e.name, SIFT_AUTH_MIN_TOKEN_LEN);
             return SIFT_ECONFIG;
         }
         for (size_t i = 0; i < tok_len; i++) {
             unsigned char c = (unsigned char)tok[i];
             if (c <= 0x20 || c >= 0x7f) {
-                set_err(err, err_len,
-                        "%s: token of '%s' must be printable ASCII without "
-                        "spaces",
-                        where, e.name);
+                sift_errbuf_printf(
+                    err, err_len,
+                    "%s: token of '%s' must be printable ASCII without "
+                    "spaces",
+                    where, e.name);
                 return SIFT_ECONFIG;
             }
         }
@@ -232,13 +222,14 @@ add_entry(struct sift_auth *a, const char *s, size_t len, const char *where,
     }
     for (size_t i = 0; i < a->n_entries; i++) {
         if (strcmp(a->entries[i].name, e.name) == 0) {
-            set_err(err, err_len, "%s: duplicate token name '%s'", where,
-                    e.name);
+            sift_errbuf_printf(err, err_len, "%s: duplicate token name '%s'",
+                               where, e.name);
             return SIFT_ECONFIG;
         }
         if (memcmp(a->entries[i].digest, e.digest, sizeof e.digest) == 0) {
-            set_err(err, err_len, "%s: '%s' has the same token as '%s'", where,
-                    e.name, a->entries[i].name);
+            sift_errbuf_printf(err, err_len,
+                               "%s: '%s' has the same token as '%s'", where,
+                               e.name, a->entries[i].name);
             return SIFT_ECONFIG;
         }
     }
@@ -315,38 +306,44 @@ add_file(struct sift_auth *a, const char *path, char *err, size_t err_len)
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
         rc = -errno;
-        set_err(err, err_len, "auth.token_file: %s: %s", path, strerror(errno));
+        sift_errbuf_printf(err, err_len, "auth.token_file: %s: %s", path,
+                           strerror(errno));
         return rc;
     }
     struct stat st;
     if (fstat(fd, &st) < 0) {
         rc = -errno;
-        set_err(err, err_len, "auth.token_file: %s: %s", path, strerror(errno));
+        sift_errbuf_printf(err, err_len, "auth.token_file: %s: %s", path,
+                           strerror(errno));
         goto out;
     }
     if (!S_ISREG(st.st_mode)) {
         rc = SIFT_ECONFIG;
-        set_err(err, err_len, "auth.token_file: %s: not a regular file", path);
+        sift_errbuf_printf(err, err_len,
+                           "auth.token_file: %s: not a regular file", path);
         goto out;
     }
     if (st.st_mode & (S_IRWXG | S_IRWXO)) {
         rc = SIFT_ECONFIG;
-        set_err(err, err_len,
-                "auth.token_file: %s: mode %04o is group/world accessible; "
-                "it must be readable only by the service user (chmod 600)",
-                path, (unsigned)(st.st_mode & 07777));
+        sift_errbuf_printf(
+            err, err_len,
+            "auth.token_file: %s: mode %04o is group/world accessible; "
+            "it must be readable only by the service user (chmod 600)",
+            path, (unsigned)(st.st_mode & 07777));
         goto out;
     }
     if (st.st_size > SIFT_AUTH_MAX_FILE_BYTES) {
         rc = SIFT_ECONFIG;
-        set_err(err, err_len, "auth.token_file: %s: larger than %d bytes", path,
-                SIFT_AUTH_MAX_FILE_BYTES);
+        sift_errbuf_printf(err, err_len,
+                           "auth.token_file: %s: larger than %d bytes", path,
+                           SIFT_AUTH_MAX_FILE_BYTES);
         goto out;
     }
     text = sift_try_malloc((size_t)st.st_size + 1);
     if (!text) {
         rc = SIFT_ENOMEM;
-        set_err(err, err_len, "auth.token_file: %s: out of memory", path);
+        sift_errbuf_printf(err, err_len, "auth.token_file: %s: out of memory",
+                           path);
         goto out;
     }
     while (len < (size_t)st.st_size) {
@@ -355,8 +352,8 @@ add_file(struct sift_auth *a, const char *path, char *err, size_t err_len)
             continue;
         if (n < 0) {
             rc = -errno;
-            set_err(err, err_len, "auth.token_file: %s: %s", path,
-                    strerror(errno));
+            sift_errbuf_printf(err, err_len, "auth.token_file: %s: %s", path,
+                               strerror(errno));
             goto out;
         }
         if (n == 0)

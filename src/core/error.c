@@ -1,8 +1,11 @@
 /*
- * error.c - sift_strerror() and the corruption breakpoint.
+ * error.c - sift_strerror(), error-buffer formatting and the corruption
+ * breakpoint.
  *
  * Context: any thread.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sift/error.h"
@@ -32,6 +35,17 @@ sift_strerror(int rc)
     if (rc < 0 && rc > -4096)
         return strerror(-rc); /* glibc's strerror is thread-safe for these */
     return "unknown error";
+}
+
+void
+sift_errbuf_printf(char *err, size_t err_len, const char *fmt, ...)
+{
+    if (!err || !err_len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, err_len, fmt, ap);
+    va_end(ap);
 }
 
 int

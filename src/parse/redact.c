@@ -21,7 +21,6 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,20 +119,6 @@ struct spans {
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                       */
 /* ------------------------------------------------------------------ */
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void
-set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    if (!err || !err_len)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
-}
 
 /*
  * Byte classes, one lookup per test on the hot path (generated; bit
@@ -1065,8 +1050,8 @@ targets_parse(struct targets *t, const char *s, size_t len, const char *what,
                 unsigned char c = (unsigned char)s[k];
                 if (!(is_word(c) || c == '.' || c == '-' || c == '@' ||
                       (c == '*' && k == i - 1 && k > st && s[k - 1] == '.'))) {
-                    set_err(err, err_len, "%s: bad target '%.*s'", what, (int)n,
-                            s + st);
+                    sift_errbuf_printf(err, err_len, "%s: bad target '%.*s'",
+                                       what, (int)n, s + st);
                     return SIFT_ECONFIG;
                 }
             }
@@ -1083,15 +1068,16 @@ add_rule(struct sift_redact *r, const char *name, size_t name_len,
          enum rule_kind kind, char *err, size_t err_len)
 {
     if (r->n_rules >= SIFT_REDACT_MAX_RULES) {
-        set_err(err, err_len, "redact: more than %d rules",
-                SIFT_REDACT_MAX_RULES);
+        sift_errbuf_printf(err, err_len, "redact: more than %d rules",
+                           SIFT_REDACT_MAX_RULES);
         return NULL;
     }
     for (size_t i = 0; i < r->n_rules; i++) {
         if (strlen(r->rules[i].name) == name_len &&
             memcmp(r->rules[i].name, name, name_len) == 0) {
-            set_err(err, err_len, "redact: duplicate rule name '%.*s'",
-                    (int)name_len, name);
+            sift_errbuf_printf(err, err_len,
+                               "redact: duplicate rule name '%.*s'",
+                               (int)name_len, name);
             return NULL;
         }
     }
@@ -1133,11 +1119,12 @@ parse_builtins(struct sift_redact *r, const char *s, char *err, size_t err_len)
         if (n == 4 && memcmp(s + st, "none", 4) == 0)
             found = 1;
         if (!found) {
-            set_err(err, err_len,
-                    "redact.builtins: unknown builtin '%.*s' (known: email, "
-                    "ipv4, ipv6, card, secret, bearer, aws_key, github_token, "
-                    "slack_token, stripe_key, all, none)",
-                    (int)n, s + st);
+            sift_errbuf_printf(
+                err, err_len,
+                "redact.builtins: unknown builtin '%.*s' (known: email, "
+                "ipv4, ipv6, card, secret, bearer, aws_key, github_token, "
+                "slack_token, stripe_key, all, none)",
+                (int)n, s + st);
             return SIFT_ECONFIG;
         }
     }
@@ -1160,10 +1147,10 @@ parse_rule_line(struct sift_redact *r, const char *line, size_t len,
         i++;
     size_t name_len = i;
     if (name_len == 0 || name_len > RULE_NAME_MAX) {
-        set_err(err, err_len,
-                "redact.rules: line %zu: rule name must be 1..%d of "
-                "[A-Za-z0-9_-]",
-                line_no, RULE_NAME_MAX);
+        sift_errbuf_printf(err, err_len,
+                           "redact.rules: line %zu: rule name must be 1..%d of "
+                           "[A-Za-z0-9_-]",
+                           line_no, RULE_NAME_MAX);
         return SIFT_ECONFIG;
     }
     size_t tg_start = 0, tg_len = 0;
@@ -1174,15 +1161,17 @@ parse_rule_line(struct sift_redact *r, const char *line, size_t len,
         tg_len = i - tg_start;
     }
     if (i >= len || (line[i] != ' ' && line[i] != '\t')) {
-        set_err(err, err_len,
-                "redact.rules: line %zu: expected '<name>[@targets] <regex>'",
-                line_no);
+        sift_errbuf_printf(
+            err, err_len,
+            "redact.rules: line %zu: expected '<name>[@targets] <regex>'",
+            line_no);
         return SIFT_ECONFIG;
     }
     while (i < len && (line[i] == ' ' || line[i] == '\t'))
         i++;
     if (i >= len) {
-        set_err(err, err_len, "redact.rules: line %zu: empty regex", line_no);
+        sift_errbuf_printf(err, err_len, "redact.rules: line %zu: empty regex",
+                           line_no);
         return SIFT_ECONFIG;
     }
     struct rule *ru = add_rule(r, line, name_len, K_USER, err, err_len);
@@ -1204,9 +1193,9 @@ parse_rule_line(struct sift_redact *r, const char *line, size_t len,
     if (!ru->code) {
         PCRE2_UCHAR msg[160];
         pcre2_get_error_message(ecode, msg, sizeof msg);
-        set_err(err, err_len,
-                "redact.rules: line %zu: rule '%s': %s at offset %zu", line_no,
-                ru->name, (const char *)msg, (size_t)eoff);
+        sift_errbuf_printf(
+            err, err_len, "redact.rules: line %zu: rule '%s': %s at offset %zu",
+            line_no, ru->name, (const char *)msg, (size_t)eoff);
         return SIFT_ECONFIG;
     }
     /* JIT is an optimisation: when it is not available, interpret. */
@@ -1260,7 +1249,8 @@ sift_redact_new(const struct sift_redact_opts *opts, struct sift_redact **out,
         goto out;
     if (!r->builtin_tg.all && !r->builtin_tg.message &&
         !r->builtin_tg.n_names) {
-        set_err(err, err_len, "redact.fields: empty (use * or message)");
+        sift_errbuf_printf(err, err_len,
+                           "redact.fields: empty (use * or message)");
         rc = SIFT_ECONFIG;
         goto out;
     }
@@ -1270,10 +1260,11 @@ sift_redact_new(const struct sift_redact_opts *opts, struct sift_redact **out,
         r->hash_mode = 1;
         size_t kl = opts->hash_key ? strlen(opts->hash_key) : 0;
         if (kl < MIN_HASH_KEY_LEN) {
-            set_err(err, err_len,
-                    "redact.hash_key: mode=hash needs a key of at least %d "
-                    "bytes",
-                    MIN_HASH_KEY_LEN);
+            sift_errbuf_printf(
+                err, err_len,
+                "redact.hash_key: mode=hash needs a key of at least %d "
+                "bytes",
+                MIN_HASH_KEY_LEN);
             rc = SIFT_ECONFIG;
             goto out;
         }
@@ -1281,14 +1272,16 @@ sift_redact_new(const struct sift_redact_opts *opts, struct sift_redact **out,
         if (rc < 0)
             goto out;
     } else {
-        set_err(err, err_len, "redact.mode: '%s' is not marker or hash",
-                opts->mode);
+        sift_errbuf_printf(err, err_len,
+                           "redact.mode: '%s' is not marker or hash",
+                           opts->mode);
         rc = SIFT_ECONFIG;
         goto out;
     }
     r->hash_hex_len = opts->hash_hex_len ? opts->hash_hex_len : 8;
     if (r->hash_hex_len < 4 || r->hash_hex_len > 64) {
-        set_err(err, err_len, "redact.hash_length: must be 4..64 hex digits");
+        sift_errbuf_printf(err, err_len,
+                           "redact.hash_length: must be 4..64 hex digits");
         rc = SIFT_ECONFIG;
         goto out;
     }

@@ -285,75 +285,9 @@ sift__lc_is_live_file(const struct sift_store *s, unsigned tier,
     return 0;
 }
 
-static int
-ensure_dir(const char *path)
-{
-    if (mkdir(path, 0755) == 0 || errno == EEXIST)
-        return SIFT_OK;
-    int rc = -errno;
-    SIFT_ERROR("lifecycle: cannot create %s: %s", path, strerror(errno));
-    return rc;
-}
-
-static int
-fsync_dir(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int rc = fsync(fd) == 0 ? SIFT_OK : -errno;
-    close(fd);
-    return rc;
-}
-
-/* temp + fsync + rename; the caller fsyncs the directory. */
-static int
-write_file_atomic(const char *path, const void *data, size_t len)
-{
-    char tmp[4200];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -errno;
-    int rc = SIFT_OK;
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = n < 0 ? -errno : SIFT_EIO;
-            break;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    if (rc == SIFT_OK && fsync(fd) != 0)
-        rc = -errno;
-    close(fd);
-    if (rc == SIFT_OK && rename(tmp, path) != 0)
-        rc = -errno;
-    if (rc != SIFT_OK)
-        (void)unlink(tmp);
-    if (rc == -ENOSPC || rc == -EDQUOT)
-        rc = SIFT_ENOSPACE;
-    return rc;
-}
-
 /* ------------------------------------------------------------------ */
 /* Init, start, stop                                                   */
 /* ------------------------------------------------------------------ */
-
-static char *
-join2(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    char *p = sift_xmalloc(la + lb + 2);
-    memcpy(p, a, la);
-    p[la] = '/';
-    memcpy(p + la + 1, b, lb + 1);
-    return p;
-}
 
 int
 sift__lc_init(struct sift_store *s)
@@ -363,14 +297,14 @@ sift__lc_init(struct sift_store *s)
     lc->commit_tail = &lc->commit_head;
     lc->ops_tail = &lc->ops_head;
     lc->dirs[SIFT_TIER_HOT] = sift_xstrdup(s->seg_dir);
-    lc->dirs[SIFT_TIER_WARM] = join2(s->data_dir, "warm");
+    lc->dirs[SIFT_TIER_WARM] = sift__store_join(s->data_dir, "warm");
     if (s->cfg && s->cfg->cold_path && s->cfg->cold_path[0])
         lc->dirs[SIFT_TIER_COLD] = sift_xstrdup(s->cfg->cold_path);
     else
-        lc->dirs[SIFT_TIER_COLD] = join2(s->data_dir, "cold");
-    int rc = ensure_dir(lc->dirs[SIFT_TIER_WARM]);
+        lc->dirs[SIFT_TIER_COLD] = sift__store_join(s->data_dir, "cold");
+    int rc = sift__store_ensure_dir("lifecycle", lc->dirs[SIFT_TIER_WARM]);
     if (rc == SIFT_OK)
-        rc = ensure_dir(lc->dirs[SIFT_TIER_COLD]);
+        rc = sift__store_ensure_dir("lifecycle", lc->dirs[SIFT_TIER_COLD]);
     return rc;
 }
 
@@ -519,7 +453,7 @@ sidecar_save(const char *path, const roaring_bitmap_t *bm)
     memcpy(p, "SDEL", 4);
     sift_store_u32(p + 4, 1);
     roaring_bitmap_portable_serialize(bm, p + 8);
-    int rc = write_file_atomic(path, p, n + 8);
+    int rc = sift__store_write_file_atomic(path, p, n + 8);
     sift_free(p);
     return rc;
 }
@@ -729,13 +663,14 @@ merge_work(void *arg)
         snprintf(o->meta.file, sizeof(o->meta.file), "%020" PRIu64 ".seg",
                  o->id);
         snprintf(path, sizeof(path), "%s/%s", j->dir, o->meta.file);
-        rc = write_file_atomic(path, outs[i].img.data, outs[i].img.len);
+        rc = sift__store_write_file_atomic(path, outs[i].img.data,
+                                           outs[i].img.len);
         if (rc < 0) {
             SIFT_ERROR("lifecycle: writing %s: %s", path, sift_strerror(rc));
             goto out;
         }
     }
-    if (n_outs > 0 && (rc = fsync_dir(j->dir)) < 0)
+    if (n_outs > 0 && (rc = sift__store_fsync_dir(j->dir)) < 0)
         goto out;
     for (size_t i = 0; i < j->n_outs; i++) {
         struct job_out *o = &j->outs[i];
@@ -1361,7 +1296,7 @@ del_work(void *arg)
         sift__merge_outs_free(outs, n_outs);
     }
     for (unsigned k = 0; k < n_dirs && rc == SIFT_OK; k++)
-        rc = fsync_dir(dirs_to_sync[k]);
+        rc = sift__store_fsync_dir(dirs_to_sync[k]);
     j->rc = rc;
 }
 

@@ -169,8 +169,14 @@ sift__store_batch_decode(const uint8_t *p, size_t len, struct sift_arena *arena,
 /* Small helpers                                                       */
 /* ------------------------------------------------------------------ */
 
-static char *
-join(const char *a, const char *b)
+/*
+ * File helpers shared with lifecycle.c (declared in store_int.h).  They
+ * run on whichever thread calls them: the loop thread at open, worker
+ * jobs for flushes and merges.
+ */
+
+char *
+sift__store_join(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
     char *p = sift_xmalloc(la + lb + 2);
@@ -180,24 +186,57 @@ join(const char *a, const char *b)
     return p;
 }
 
-static int
-ensure_dir(const char *path)
+int
+sift__store_ensure_dir(const char *who, const char *path)
 {
     if (mkdir(path, 0755) == 0 || errno == EEXIST)
         return SIFT_OK;
     int rc = -errno;
-    SIFT_ERROR("store: cannot create %s: %s", path, strerror(errno));
+    SIFT_ERROR("%s: cannot create %s: %s", who, path, strerror(errno));
     return rc;
 }
 
-static int
-fsync_path(const char *path)
+int
+sift__store_fsync_dir(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
     int rc = fsync(fd) == 0 ? SIFT_OK : -errno;
     close(fd);
+    return rc;
+}
+
+int
+sift__store_write_file_atomic(const char *path, const void *data, size_t len)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    int rc = SIFT_OK;
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = n < 0 ? -errno : SIFT_EIO;
+            break;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    if (rc == SIFT_OK && fsync(fd) != 0)
+        rc = -errno;
+    close(fd);
+    if (rc == SIFT_OK && rename(tmp, path) != 0)
+        rc = -errno;
+    if (rc != SIFT_OK)
+        (void)unlink(tmp);
+    if (rc == -ENOSPC || rc == -EDQUOT)
+        rc = SIFT_ENOSPACE;
     return rc;
 }
 
@@ -732,35 +771,9 @@ struct flush_job {
 static int
 write_seg_file(const char *dir, const char *name, const void *data, size_t len)
 {
-    char tmp[4096], path[4096];
-    snprintf(tmp, sizeof(tmp), "%s/%s.tmp", dir, name);
+    char path[4096];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -errno;
-    int rc = SIFT_OK;
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = n < 0 ? -errno : SIFT_EIO;
-            break;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    if (rc == SIFT_OK && fsync(fd) != 0)
-        rc = -errno;
-    close(fd);
-    if (rc == SIFT_OK && rename(tmp, path) != 0)
-        rc = -errno;
-    if (rc != SIFT_OK)
-        (void)unlink(tmp);
-    if (rc == -ENOSPC || rc == -EDQUOT)
-        rc = SIFT_ENOSPACE;
-    return rc;
+    return sift__store_write_file_atomic(path, data, len);
 }
 
 static void
@@ -780,7 +793,7 @@ flush_work(void *arg)
                        sift_strerror(j->rc));
     }
     if (j->rc == SIFT_OK)
-        j->rc = fsync_path(j->seg_dir);
+        j->rc = sift__store_fsync_dir(j->seg_dir);
     if (j->rc == SIFT_OK)
         j->rc = sift__manifest_save(j->data_dir, &j->next);
     for (size_t i = 0; i < j->n && j->rc == SIFT_OK; i++) {
@@ -1201,8 +1214,8 @@ move_to_quarantine(struct sift_store *s, const char *dir, const char *name)
                    strerror(errno));
         return rc;
     }
-    (void)fsync_path(s->q_dir);
-    (void)fsync_path(dir);
+    (void)sift__store_fsync_dir(s->q_dir);
+    (void)sift__store_fsync_dir(dir);
     return SIFT_OK;
 }
 
@@ -1290,7 +1303,7 @@ remove_orphans(struct sift_store *s)
         }
         closedir(d);
         if (removed)
-            (void)fsync_path(dir);
+            (void)sift__store_fsync_dir(dir);
     }
     char tmp[4096];
     snprintf(tmp, sizeof(tmp), "%s/%s.tmp", s->data_dir, SIFT_MANIFEST_NAME);
@@ -1338,9 +1351,9 @@ sift_store_open(const struct sift_config *cfg, struct sift_loop *loop,
     s->pool = pool;
     s->data_dir =
         sift_xstrdup(cfg && cfg->data_dir ? cfg->data_dir : "./sift-data");
-    s->seg_dir = join(s->data_dir, "segments");
-    s->wal_dir = join(s->data_dir, "wal");
-    s->q_dir = join(s->data_dir, "quarantine");
+    s->seg_dir = sift__store_join(s->data_dir, "segments");
+    s->wal_dir = sift__store_join(s->data_dir, "wal");
+    s->q_dir = sift__store_join(s->data_dir, "quarantine");
     s->pend_tail = &s->pend_head;
     s->arena = sift_arena_new(64 << 10);
     sift_buf_init(&s->scratch);
@@ -1351,9 +1364,10 @@ sift_store_open(const struct sift_config *cfg, struct sift_loop *loop,
     s->builder = new_builder(s);
     publish(s);
 
-    if ((rc = ensure_dir(s->data_dir)) < 0 ||
-        (rc = ensure_dir(s->seg_dir)) < 0 ||
-        (rc = ensure_dir(s->wal_dir)) < 0 || (rc = ensure_dir(s->q_dir)) < 0 ||
+    if ((rc = sift__store_ensure_dir("store", s->data_dir)) < 0 ||
+        (rc = sift__store_ensure_dir("store", s->seg_dir)) < 0 ||
+        (rc = sift__store_ensure_dir("store", s->wal_dir)) < 0 ||
+        (rc = sift__store_ensure_dir("store", s->q_dir)) < 0 ||
         (rc = sift__lc_init(s)) < 0)
         goto fail;
 

@@ -174,4 +174,25 @@ int sift__store_append_raw(struct sift_store *s, const void *payload,
                            size_t len, sift_durable_cb cb, void *arg,
                            uint64_t *seq_out);
 
+/*
+ * File helpers (store.c), shared with lifecycle.c.  Any thread; they touch
+ * no store state.
+ */
+/** Returns "a/b", owned (release with sift_free()); aborts on OOM. */
+char *sift__store_join(const char *a, const char *b);
+/**
+ * mkdir(path, 0755) unless it exists.  Returns SIFT_OK or -errno, logging
+ * the failure once as "<who>: cannot create ...".  Borrows both strings.
+ */
+int sift__store_ensure_dir(const char *who, const char *path);
+/** fsyncs a directory (so renames in it are durable); SIFT_OK or -errno. */
+int sift__store_fsync_dir(const char *path);
+/**
+ * Writes data to path atomically: path.tmp, write, fsync, rename.  The
+ * caller fsyncs the directory.  The temp file is removed on failure.
+ * Returns SIFT_OK, SIFT_ENOSPACE (ENOSPC/EDQUOT), SIFT_EIO or -errno.
+ */
+int sift__store_write_file_atomic(const char *path, const void *data,
+                                  size_t len);
+
 #endif /* SIFT_STORE_INT_H */

@@ -271,6 +271,41 @@ fake_sink_unique(const struct fake_sink *fs, size_t n, size_t *dups)
     return once;
 }
 
+/*
+ * A source env that delivers to fs, with the 20 ms EBUSY retry every
+ * source test uses; the caller sets the source-specific fields.  Borrows
+ * base, cfg and fs, which must outlive the source.
+ */
+static inline void
+fake_source_env_init(struct sift_source_env *env, struct event_base *base,
+                     const struct sift_config *cfg, struct fake_sink *fs,
+                     uint32_t batch_max)
+{
+    memset(env, 0, sizeof(*env));
+    env->base = base;
+    env->cfg = cfg;
+    env->sink.deliver = fake_deliver;
+    env->sink.position = fake_position;
+    env->sink.arg = fs;
+    env->batch_max = batch_max;
+    env->retry_ms = 20;
+}
+
+/* fake_cond_fn argument for fake_all_held(). */
+struct fake_want {
+    struct fake_sink *sink;
+    size_t n; /* messages m-0 .. m-(n-1) */
+};
+
+/* fake_cond_fn: all n messages held (once or more) and nothing pending. */
+static inline int
+fake_all_held(void *arg)
+{
+    struct fake_want *w = arg;
+    return fake_sink_unique(w->sink, w->n, NULL) == w->n &&
+           w->sink->n_pending == 0;
+}
+
 typedef int (*fake_cond_fn)(void *arg);
 
 static inline void

@@ -101,33 +101,13 @@ new_source(struct kfix *f, char *topics, char *group, uint32_t batch_max)
     struct sift_source_env env;
     struct sift_source *src = NULL;
 
-    memset(&env, 0, sizeof(env));
-    env.base = f->base;
-    env.cfg = &f->cfg;
-    env.sink.deliver = fake_deliver;
-    env.sink.position = fake_position;
-    env.sink.arg = &f->sink;
-    env.batch_max = batch_max;
-    env.retry_ms = 20;
+    fake_source_env_init(&env, f->base, &f->cfg, &f->sink, batch_max);
     f->cfg.kafka_topics = topics;
     f->cfg.kafka_group = group;
     assert_int_equal(sift_source_kafka_new(&env, &src), SIFT_OK);
     assert_string_equal(sift_source_label(src), "kafka");
     assert_int_equal(sift_source_start(src), SIFT_OK);
     return src;
-}
-
-struct want {
-    struct kfix *f;
-    size_t n;
-};
-
-static int
-all_held(void *arg)
-{
-    struct want *w = arg;
-    return fake_sink_unique(&w->f->sink, w->n, NULL) == w->n &&
-           w->f->sink.n_pending == 0;
 }
 
 struct commit_sum {
@@ -199,7 +179,7 @@ test_kafka_source_delivers_each_once_and_commits(void **state)
     struct kfix *f = *state;
     char topics[] = "t-once", group[] = "g-once";
     const long n = 600;
-    struct want w = {f, (size_t)n};
+    struct fake_want w = {&f->sink, (size_t)n};
     struct sift_source_stats st;
     struct sift_source *src;
     size_t dups = 99;
@@ -209,7 +189,7 @@ test_kafka_source_delivers_each_once_and_commits(void **state)
     assert_int_equal(rd_kafka_mock_topic_create(f->mc, topics, 3, 1), 0);
     produce(f, topics, 0, n);
     src = new_source(f, topics, group, 100);
-    assert_true(fake_run_until(f->base, all_held, &w, WAIT_MS));
+    assert_true(fake_run_until(f->base, fake_all_held, &w, WAIT_MS));
     assert_int_equal(fake_sink_unique(&f->sink, (size_t)n, &dups), n);
     assert_int_equal(dups, 0);
     assert_int_equal(f->sink.n_bad, 0);
@@ -237,7 +217,7 @@ test_kafka_source_restart_resumes_from_stored_position(void **state)
     struct kfix *f = *state;
     char topics[] = "t-restart", g1[] = "g-restart-1", g2[] = "g-restart-2";
     const long n1 = 400, n2 = 300;
-    struct want w = {f, (size_t)(n1 + n2)};
+    struct fake_want w = {&f->sink, (size_t)(n1 + n2)};
     struct sift_source *src;
     size_t held_before, dups = 99;
 
@@ -264,7 +244,7 @@ test_kafka_source_restart_resumes_from_stored_position(void **state)
     produce(f, topics, n1, n2);
     f->sink.auto_durable = 1;
     src = new_source(f, topics, g2, 50);
-    assert_true(fake_run_until(f->base, all_held, &w, WAIT_MS));
+    assert_true(fake_run_until(f->base, fake_all_held, &w, WAIT_MS));
     fake_run_for(f->base, 300); /* anything extra would show up now */
     assert_int_equal(fake_sink_unique(&f->sink, (size_t)(n1 + n2), &dups),
                      n1 + n2);
@@ -310,7 +290,8 @@ test_kafka_source_rebalance_two_consumers(void **state)
     struct kfix *f = *state;
     char topics[] = "t-rebal", group[] = "g-rebal";
     const long n1 = 800, n2 = 400;
-    struct want w1 = {f, (size_t)n1}, w2 = {f, (size_t)(n1 + n2)};
+    struct fake_want w1 = {&f->sink, (size_t)n1},
+                     w2 = {&f->sink, (size_t)(n1 + n2)};
     struct sift_source_stats sa, sb;
     struct two t;
     size_t dups = 99;
@@ -320,7 +301,7 @@ test_kafka_source_rebalance_two_consumers(void **state)
     t.b = new_source(f, topics, group, 50);
     assert_true(fake_run_until(f->base, both_assigned, &t, WAIT_MS));
     produce(f, topics, 0, n1);
-    assert_true(fake_run_until(f->base, all_held, &w1, WAIT_MS));
+    assert_true(fake_run_until(f->base, fake_all_held, &w1, WAIT_MS));
     sift_source_stats(t.a, &sa);
     sift_source_stats(t.b, &sb);
     assert_true(sa.msgs_acked > 0);
@@ -332,7 +313,7 @@ test_kafka_source_rebalance_two_consumers(void **state)
     sift_source_free(t.b);
     assert_true(fake_run_until(f->base, a_has_all, &t, WAIT_MS));
     produce(f, topics, n1, n2);
-    assert_true(fake_run_until(f->base, all_held, &w2, WAIT_MS));
+    assert_true(fake_run_until(f->base, fake_all_held, &w2, WAIT_MS));
     fake_run_for(f->base, 300);
     assert_int_equal(fake_sink_unique(&f->sink, (size_t)(n1 + n2), &dups),
                      n1 + n2);
@@ -350,7 +331,7 @@ test_kafka_source_backpressure_and_failed_acks(void **state)
     struct kfix *f = *state;
     char topics[] = "t-busy", group[] = "g-busy";
     const long n = 500;
-    struct want w = {f, (size_t)n};
+    struct fake_want w = {&f->sink, (size_t)n};
     struct sift_source_stats st;
     struct sift_source *src;
     size_t dups = 99;
@@ -360,7 +341,7 @@ test_kafka_source_backpressure_and_failed_acks(void **state)
     f->sink.busy_left = 6;
     f->sink.fail_next_ack = 2;
     src = new_source(f, topics, group, 40);
-    if (!fake_run_until(f->base, all_held, &w, WAIT_MS)) {
+    if (!fake_run_until(f->base, fake_all_held, &w, WAIT_MS)) {
         sift_source_stats(src, &st);
         fprintf(stderr, "held %zu pending %zu read %lu acked %lu failed %lu busy %lu paused %d\n",
                 fake_sink_unique(&f->sink, (size_t)n, &dups), f->sink.n_pending,
@@ -386,7 +367,7 @@ test_kafka_source_regex_topics(void **state)
 {
     struct kfix *f = *state;
     char topics[] = "^logs-.*", group[] = "g-regex";
-    struct want w = {f, 200};
+    struct fake_want w = {&f->sink, 200};
     struct sift_source *src;
     size_t dups = 99;
 
@@ -397,7 +378,7 @@ test_kafka_source_regex_topics(void **state)
     produce(f, "logs-b", 100, 100);
     produce(f, "other", 200, 50);
     src = new_source(f, topics, group, 100);
-    assert_true(fake_run_until(f->base, all_held, &w, WAIT_MS));
+    assert_true(fake_run_until(f->base, fake_all_held, &w, WAIT_MS));
     fake_run_for(f->base, 300);
     assert_int_equal(fake_sink_unique(&f->sink, 200, &dups), 200);
     assert_int_equal(dups, 0);

@@ -34,6 +34,8 @@
 #include "store/lifecycle_int.h"
 #include "store/store_int.h"
 
+#include "store_fixture.h"
+
 #define HOUR_NS (INT64_C(3600) * SIFT_NS_PER_SEC)
 #define DAY_NS (24 * HOUR_NS)
 
@@ -417,41 +419,6 @@ teardown(void **state)
     return 0;
 }
 
-typedef int (*pred_fn)(void *arg);
-
-struct waiter {
-    struct sift_loop *loop;
-    pred_fn pred;
-    void *arg;
-    int64_t deadline;
-    int ok;
-};
-
-static void
-wait_tick(void *arg)
-{
-    struct waiter *w = arg;
-    if (w->pred(w->arg)) {
-        w->ok = 1;
-        sift_loop_stop(w->loop);
-    } else if (sift_clock_mono_ns() > w->deadline) {
-        sift_loop_stop(w->loop);
-    }
-}
-
-static int
-run_until(struct fx *f, pred_fn pred, void *arg, int timeout_ms)
-{
-    struct waiter w = {f->loop, pred, arg,
-                       sift_clock_mono_ns() + timeout_ms * SIFT_NS_PER_MS, 0};
-    if (pred(arg))
-        return 1;
-    struct sift_timer *t = sift_loop_timer_new(f->loop, 5, wait_tick, &w);
-    sift_loop_run(f->loop);
-    sift_loop_timer_free(t);
-    return w.ok;
-}
-
 static void
 on_durable(void *arg, int rc)
 {
@@ -493,27 +460,15 @@ ingest(struct fx *f, struct sift_store *st, int first, int n, int64_t ts0,
         batches++;
     }
     struct acks_ctx c = {f, f->acks + batches};
-    assert_true(run_until(f, acked, &c, 10000));
-}
-
-static void
-flush_cb(void *arg, int rc)
-{
-    *(int *)arg = rc == SIFT_OK ? 1 : -1;
-}
-
-static int
-flag_set(void *arg)
-{
-    return *(int *)arg != 0;
+    assert_true(sf_run_until(f->loop, acked, &c, 10000));
 }
 
 static void
 flush_now(struct fx *f, struct sift_store *st)
 {
     int done = 0;
-    sift_store_flush(st, flush_cb, &done);
-    assert_true(run_until(f, flag_set, &done, 10000));
+    sift_store_flush(st, sf_flush_cb, &done);
+    assert_true(sf_run_until(f->loop, sf_flag_set, &done, 10000));
     assert_int_equal(done, 1);
 }
 
@@ -529,7 +484,7 @@ lifecycle_settle(struct fx *f, struct sift_store *st)
 {
     for (int round = 0; round < 50; round++) {
         sift_store_lifecycle_run(st);
-        assert_true(run_until(f, lc_idle, st, 30000));
+        assert_true(sf_run_until(f->loop, lc_idle, st, 30000));
         if (!sift_store_lifecycle_busy(st)) {
             /* One more run must plan nothing new. */
             sift_store_lifecycle_run(st);
@@ -810,7 +765,7 @@ test_merge_delete_by_query(void **state)
     assert_int_equal(sift_store_delete(st, "zqxsecret", 9, INT64_MIN,
                                        INT64_MAX, 1, on_deleted, &r),
                      SIFT_OK);
-    assert_true(run_until(f, del_done_pred, &r, 20000));
+    assert_true(sf_run_until(f->loop, del_done_pred, &r, 20000));
     assert_int_equal(r.rc, SIFT_OK);
     assert_int_equal(r.matched, 150);
     /* Gone from the snapshot right away; everything else is there. */
@@ -839,7 +794,7 @@ test_merge_delete_by_query(void **state)
     assert_int_equal(sift_store_delete(st, "zqxsecret", 9, INT64_MIN,
                                        INT64_MAX, 0, on_deleted, &r),
                      SIFT_OK);
-    assert_true(run_until(f, del_done_pred, &r, 20000));
+    assert_true(sf_run_until(f->loop, del_done_pred, &r, 20000));
     assert_int_equal(r.matched, 0);
     /* A bad time range is refused before the WAL. */
     assert_int_equal(sift_store_delete(st, "x", 1, 10, 10, 0, on_deleted, &r),

@@ -18,35 +18,12 @@
 #include "sift/error.h"
 #include "sift/parse.h"
 
-#define RECV INT64_C(1700000000000000000)
-
-struct fx {
-    struct sift_parse_opts o;
-    struct sift_arena *a;
-    struct sift_bulk b;
-    struct sift_parse_error err;
-};
+#include "parse_fixture.h"
 
 static int
 setup(void **state)
 {
-    static struct fx f;
-    memset(&f, 0, sizeof(f));
-    sift_parse_opts_init(&f.o);
-    assert_int_equal(sift_parse_opts_compile(&f.o, NULL), SIFT_OK);
-    f.a = sift_arena_new(65536);
-    *state = &f;
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    struct fx *f = *state;
-    sift_bulk_cleanup(&f->b);
-    sift_parse_opts_cleanup(&f->o);
-    sift_arena_free(f->a);
-    return 0;
+    return pf_setup(state, SIFT_PARSE_AUTO);
 }
 
 static int
@@ -225,10 +202,14 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_parse_bulk_index_and_create, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_parse_bulk_unsupported_and_malformed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_parse_bulk_limits_per_item, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_parse_bulk_response_shape, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parse_bulk_index_and_create, setup,
+                                        pf_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_parse_bulk_unsupported_and_malformed, setup, pf_teardown),
+        cmocka_unit_test_setup_teardown(test_parse_bulk_limits_per_item, setup,
+                                        pf_teardown),
+        cmocka_unit_test_setup_teardown(test_parse_bulk_response_shape, setup,
+                                        pf_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,41 +16,12 @@
 #include "sift/error.h"
 #include "sift/parse.h"
 
-#define RECV INT64_C(1700000000000000000)
-
-struct fx {
-    struct sift_parse_opts o;
-    struct sift_arena *a;
-    struct sift_event ev;
-    struct sift_parse_error err;
-};
+#include "parse_fixture.h"
 
 static int
 setup(void **state)
 {
-    static struct fx f;
-    memset(&f, 0, sizeof(f));
-    sift_parse_opts_init(&f.o);
-    f.o.format = SIFT_PARSE_JSON;
-    assert_int_equal(sift_parse_opts_compile(&f.o, NULL), SIFT_OK);
-    f.a = sift_arena_new(65536);
-    *state = &f;
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    struct fx *f = *state;
-    sift_parse_opts_cleanup(&f->o);
-    sift_arena_free(f->a);
-    return 0;
-}
-
-static int
-parse(struct fx *f, const char *s)
-{
-    return sift_parse_event(&f->o, s, strlen(s), RECV, f->a, &f->ev, &f->err);
+    return pf_setup(state, SIFT_PARSE_JSON);
 }
 
 static void
@@ -59,35 +30,10 @@ recompile(struct fx *f)
     assert_int_equal(sift_parse_opts_compile(&f->o, NULL), SIFT_OK);
 }
 
-/* n-th field (0-based) named name, or NULL. */
-static const struct sift_field *
-field_n(const struct sift_event *ev, const char *name, int nth)
-{
-    size_t l = strlen(name);
-    for (uint32_t i = 0; i < ev->n_fields; i++) {
-        const struct sift_field *fl = &ev->fields[i];
-        if (fl->name_len == l && memcmp(fl->name, name, l) == 0 && nth-- == 0)
-            return fl;
-    }
-    return NULL;
-}
-
-static void
-expect_field(const struct sift_event *ev, const char *name, const char *value,
-             int type)
-{
-    const struct sift_field *fl = field_n(ev, name, 0);
-    if (!fl)
-        fail_msg("field %s missing", name);
-    assert_int_equal(fl->value_len, strlen(value));
-    assert_memory_equal(fl->value, value, fl->value_len);
-    assert_int_equal(fl->type, type);
-}
-
 static void
 expect_error(struct fx *f, const char *s, int rc, const char *reason)
 {
-    int got = parse(f, s);
+    int got = pf_parse(f, s);
     if (got != rc || strstr(f->err.reason, reason) == NULL)
         fail_msg("%s: got %d \"%s\", want %d \"%s\"", s, got, f->err.reason, rc,
                  reason);
@@ -130,25 +76,25 @@ static void
 test_parse_json_filebeat_plain_line(void **state)
 {
     struct fx *f = *state;
-    assert_int_equal(parse(f, fb1), SIFT_OK);
+    assert_int_equal(pf_parse(f, fb1), SIFT_OK);
     assert_int_equal(f->ev.ts_ns, INT64_C(1715678467412000000));
     const char *msg = "10.0.3.17 - - [14/May/2024:09:21:07 +0000] \"GET "
                       "/healthz HTTP/1.1\" 200 2 \"-\" \"kube-probe/1.29\"";
     assert_int_equal(f->ev.msg_len, strlen(msg));
     assert_memory_equal(f->ev.msg, msg, strlen(msg));
-    expect_field(&f->ev, "log.file.path", "/var/log/nginx/access.log",
-                 SIFT_FT_KEYWORD);
-    expect_field(&f->ev, "log.offset", "48213", SIFT_FT_NUMBER);
-    expect_field(&f->ev, "host.name", "web-01", SIFT_FT_KEYWORD);
-    expect_field(&f->ev, "service.name", "nginx", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "log.file.path", "/var/log/nginx/access.log",
+                    SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "log.offset", "48213", SIFT_FT_NUMBER);
+    pf_expect_field(&f->ev, "host.name", "web-01", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "service.name", "nginx", SIFT_FT_KEYWORD);
     /* tags: one entry per element, same name. */
-    assert_memory_equal(field_n(&f->ev, "tags", 0)->value, "nginx", 5);
-    assert_memory_equal(field_n(&f->ev, "tags", 1)->value, "access", 6);
-    assert_null(field_n(&f->ev, "tags", 2));
+    assert_memory_equal(pf_field_n(&f->ev, "tags", 0)->value, "nginx", 5);
+    assert_memory_equal(pf_field_n(&f->ev, "tags", 1)->value, "access", 6);
+    assert_null(pf_field_n(&f->ev, "tags", 2));
     /* Consumed and ignored names are not fields. */
-    assert_null(field_n(&f->ev, "@timestamp", 0));
-    assert_null(field_n(&f->ev, "message", 0));
-    assert_null(field_n(&f->ev, "@metadata.beat", 0));
+    assert_null(pf_field_n(&f->ev, "@timestamp", 0));
+    assert_null(pf_field_n(&f->ev, "message", 0));
+    assert_null(pf_field_n(&f->ev, "@metadata.beat", 0));
     assert_ptr_equal(f->ev.raw, fb1);
     assert_int_equal(f->ev.raw_len, strlen(fb1));
 }
@@ -157,49 +103,49 @@ static void
 test_parse_json_filebeat_multiline(void **state)
 {
     struct fx *f = *state;
-    assert_int_equal(parse(f, fb2), SIFT_OK);
+    assert_int_equal(pf_parse(f, fb2), SIFT_OK);
     assert_int_equal(f->ev.ts_ns, INT64_C(1715678469981000000));
     assert_non_null(memchr(f->ev.msg, '\n', f->ev.msg_len));
     assert_non_null(memchr(f->ev.msg, '\t', f->ev.msg_len));
-    expect_field(&f->ev, "log.flags", "multiline", SIFT_FT_KEYWORD);
-    expect_field(&f->ev, "service.name", "orders", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "log.flags", "multiline", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "service.name", "orders", SIFT_FT_KEYWORD);
 }
 
 static void
 test_parse_json_filebeat_decoded_app_fields(void **state)
 {
     struct fx *f = *state;
-    assert_int_equal(parse(f, fb3), SIFT_OK);
+    assert_int_equal(pf_parse(f, fb3), SIFT_OK);
     /* @timestamp is the configured field; ts stays a field. */
     assert_int_equal(f->ev.ts_ns, INT64_C(1715678470118000000));
-    expect_field(&f->ev, "ts", "2024-05-14T09:21:10.004Z", SIFT_FT_KEYWORD);
-    expect_field(&f->ev, "log.level", "warn", SIFT_FT_KEYWORD);
-    assert_null(field_n(&f->ev, "level", 0));
-    expect_field(&f->ev, "attempt", "2", SIFT_FT_NUMBER);
-    expect_field(&f->ev, "latency_ms", "812.5", SIFT_FT_NUMBER);
+    pf_expect_field(&f->ev, "ts", "2024-05-14T09:21:10.004Z", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "log.level", "warn", SIFT_FT_KEYWORD);
+    assert_null(pf_field_n(&f->ev, "level", 0));
+    pf_expect_field(&f->ev, "attempt", "2", SIFT_FT_NUMBER);
+    pf_expect_field(&f->ev, "latency_ms", "812.5", SIFT_FT_NUMBER);
     assert_int_equal(f->ev.msg_len, 16);
 
     /* With timestamp_field=ts the application time wins. */
     f->o.timestamp_field = "ts";
     recompile(f);
-    assert_int_equal(parse(f, fb3), SIFT_OK);
+    assert_int_equal(pf_parse(f, fb3), SIFT_OK);
     assert_int_equal(f->ev.ts_ns, INT64_C(1715678470004000000));
-    expect_field(&f->ev, "@timestamp", "2024-05-14T09:21:10.118Z",
-                 SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "@timestamp", "2024-05-14T09:21:10.118Z",
+                    SIFT_FT_KEYWORD);
 }
 
 static void
 test_parse_json_dotted_and_nested_are_one_field(void **state)
 {
     struct fx *f = *state;
-    assert_int_equal(parse(f, "{\"log\":{\"file\":{\"path\":\"/a\"}}}"),
+    assert_int_equal(pf_parse(f, "{\"log\":{\"file\":{\"path\":\"/a\"}}}"),
                      SIFT_OK);
-    expect_field(&f->ev, "log.file.path", "/a", SIFT_FT_KEYWORD);
-    assert_int_equal(parse(f, "{\"log.file.path\":\"/a\"}"), SIFT_OK);
-    expect_field(&f->ev, "log.file.path", "/a", SIFT_FT_KEYWORD);
-    assert_int_equal(parse(f, "{\"log.file\":{\"path\":\"/a\"},\"x\":{}}"),
+    pf_expect_field(&f->ev, "log.file.path", "/a", SIFT_FT_KEYWORD);
+    assert_int_equal(pf_parse(f, "{\"log.file.path\":\"/a\"}"), SIFT_OK);
+    pf_expect_field(&f->ev, "log.file.path", "/a", SIFT_FT_KEYWORD);
+    assert_int_equal(pf_parse(f, "{\"log.file\":{\"path\":\"/a\"},\"x\":{}}"),
                      SIFT_OK);
-    expect_field(&f->ev, "log.file.path", "/a", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "log.file.path", "/a", SIFT_FT_KEYWORD);
     assert_int_equal(f->ev.n_fields, 1);
 }
 
@@ -208,14 +154,14 @@ test_parse_json_unicode_escapes(void **state)
 {
     struct fx *f = *state;
     assert_int_equal(
-        parse(f, "{\"message\":\"a\\u00e9\\u20ac\\ud83d\\ude00\\n\\t\\\"\\\\"
-                 "\\/\",\"k\\u0041\":\"\\ud800x\"}"),
+        pf_parse(f, "{\"message\":\"a\\u00e9\\u20ac\\ud83d\\ude00\\n\\t\\\"\\\\"
+                    "\\/\",\"k\\u0041\":\"\\ud800x\"}"),
         SIFT_OK);
     const char want[] = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\n\t\"\\/";
     assert_int_equal(f->ev.msg_len, sizeof(want) - 1);
     assert_memory_equal(f->ev.msg, want, sizeof(want) - 1);
     /* Escaped key decoded; lone surrogate -> U+FFFD. */
-    expect_field(&f->ev, "kA", "\xef\xbf\xbdx", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "kA", "\xef\xbf\xbdx", SIFT_FT_KEYWORD);
 }
 
 static void
@@ -223,34 +169,35 @@ test_parse_json_numbers_and_literals(void **state)
 {
     struct fx *f = *state;
     assert_int_equal(
-        parse(f, "{\"big\":123456789012345678901234567890,\"e\":-1.5E+300,"
-                 "\"z\":0,\"t\":true,\"f\":false,\"n\":null}"),
+        pf_parse(f, "{\"big\":123456789012345678901234567890,\"e\":-1.5E+300,"
+                    "\"z\":0,\"t\":true,\"f\":false,\"n\":null}"),
         SIFT_OK);
-    expect_field(&f->ev, "big", "123456789012345678901234567890",
-                 SIFT_FT_NUMBER);
-    expect_field(&f->ev, "e", "-1.5E+300", SIFT_FT_NUMBER);
-    expect_field(&f->ev, "z", "0", SIFT_FT_NUMBER);
-    expect_field(&f->ev, "t", "true", SIFT_FT_KEYWORD);
-    expect_field(&f->ev, "f", "false", SIFT_FT_KEYWORD);
-    assert_null(field_n(&f->ev, "n", 0));
+    pf_expect_field(&f->ev, "big", "123456789012345678901234567890",
+                    SIFT_FT_NUMBER);
+    pf_expect_field(&f->ev, "e", "-1.5E+300", SIFT_FT_NUMBER);
+    pf_expect_field(&f->ev, "z", "0", SIFT_FT_NUMBER);
+    pf_expect_field(&f->ev, "t", "true", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "f", "false", SIFT_FT_KEYWORD);
+    assert_null(pf_field_n(&f->ev, "n", 0));
 }
 
 static void
 test_parse_json_arrays(void **state)
 {
     struct fx *f = *state;
-    assert_int_equal(parse(f, "{\"a\":[1,\"x\",true,null],\"b\":[{\"c\":1},2],"
+    assert_int_equal(pf_parse(f,
+                              "{\"a\":[1,\"x\",true,null],\"b\":[{\"c\":1},2],"
                               "\"e\":[],\"d\":[[1],[2]]}"),
                      SIFT_OK);
-    assert_memory_equal(field_n(&f->ev, "a", 0)->value, "1", 1);
-    assert_int_equal(field_n(&f->ev, "a", 0)->type, SIFT_FT_NUMBER);
-    assert_memory_equal(field_n(&f->ev, "a", 1)->value, "x", 1);
-    assert_memory_equal(field_n(&f->ev, "a", 2)->value, "true", 4);
-    assert_null(field_n(&f->ev, "a", 3));
-    expect_field(&f->ev, "b", "[{\"c\":1},2]", SIFT_FT_KEYWORD);
-    expect_field(&f->ev, "d", "[[1],[2]]", SIFT_FT_KEYWORD);
-    assert_null(field_n(&f->ev, "e", 0));
-    assert_null(field_n(&f->ev, "b.c", 0));
+    assert_memory_equal(pf_field_n(&f->ev, "a", 0)->value, "1", 1);
+    assert_int_equal(pf_field_n(&f->ev, "a", 0)->type, SIFT_FT_NUMBER);
+    assert_memory_equal(pf_field_n(&f->ev, "a", 1)->value, "x", 1);
+    assert_memory_equal(pf_field_n(&f->ev, "a", 2)->value, "true", 4);
+    assert_null(pf_field_n(&f->ev, "a", 3));
+    pf_expect_field(&f->ev, "b", "[{\"c\":1},2]", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "d", "[[1],[2]]", SIFT_FT_KEYWORD);
+    assert_null(pf_field_n(&f->ev, "e", 0));
+    assert_null(pf_field_n(&f->ev, "b.c", 0));
 }
 
 static void
@@ -283,19 +230,19 @@ test_parse_json_timestamps(void **state)
         {"{\"ts\":99999999999999999999}", RECV},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        assert_int_equal(parse(f, cases[i].json), SIFT_OK);
+        assert_int_equal(pf_parse(f, cases[i].json), SIFT_OK);
         if (f->ev.ts_ns != cases[i].ns)
             fail_msg("%s: %lld", cases[i].json, (long long)f->ev.ts_ns);
-        assert_null(field_n(&f->ev, "@timestamp", 0));
+        assert_null(pf_field_n(&f->ev, "@timestamp", 0));
         if (cases[i].ns != RECV || strstr(cases[i].json, "\"a\""))
-            assert_null(field_n(&f->ev, "_ts_error", 0));
+            assert_null(pf_field_n(&f->ev, "_ts_error", 0));
     }
     /* Unparseable: recv time, value kept, reason noted. */
-    assert_int_equal(parse(f, "{\"@timestamp\":\"yesterday\"}"), SIFT_OK);
+    assert_int_equal(pf_parse(f, "{\"@timestamp\":\"yesterday\"}"), SIFT_OK);
     assert_int_equal(f->ev.ts_ns, RECV);
-    expect_field(&f->ev, "@timestamp", "yesterday", SIFT_FT_KEYWORD);
-    assert_non_null(field_n(&f->ev, "_ts_error", 0));
-    assert_int_equal(parse(f, "{\"@timestamp\":\"2024-02-30T00:00:00Z\"}"),
+    pf_expect_field(&f->ev, "@timestamp", "yesterday", SIFT_FT_KEYWORD);
+    assert_non_null(pf_field_n(&f->ev, "_ts_error", 0));
+    assert_int_equal(pf_parse(f, "{\"@timestamp\":\"2024-02-30T00:00:00Z\"}"),
                      SIFT_OK);
     assert_int_equal(f->ev.ts_ns, RECV);
 }
@@ -324,39 +271,41 @@ test_parse_json_level_and_service(void **state)
 {
     struct fx *f = *state;
     assert_int_equal(
-        parse(f, "{\"severity\":\"WARNING\",\"program\":\"cron\"}"), SIFT_OK);
-    expect_field(&f->ev, "log.level", "warn", SIFT_FT_KEYWORD);
-    expect_field(&f->ev, "service.name", "cron", SIFT_FT_KEYWORD);
-    expect_field(&f->ev, "program", "cron", SIFT_FT_KEYWORD);
-    assert_int_equal(parse(f,
-                           "{\"log\":{\"level\":\"CRITICAL\"},\"level\":\"x\","
-                           "\"service\":{\"name\":\"api\"},\"program\":\"p\"}"),
+        pf_parse(f, "{\"severity\":\"WARNING\",\"program\":\"cron\"}"),
+        SIFT_OK);
+    pf_expect_field(&f->ev, "log.level", "warn", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "service.name", "cron", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "program", "cron", SIFT_FT_KEYWORD);
+    assert_int_equal(
+        pf_parse(f, "{\"log\":{\"level\":\"CRITICAL\"},\"level\":\"x\","
+                    "\"service\":{\"name\":\"api\"},\"program\":\"p\"}"),
+        SIFT_OK);
+    pf_expect_field(&f->ev, "log.level", "fatal", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "level", "x", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "service.name", "api", SIFT_FT_KEYWORD);
+    assert_null(pf_field_n(&f->ev, "service.name", 1));
+    assert_int_equal(pf_parse(f, "{\"level\":\"Verbose2\"}"), SIFT_OK);
+    pf_expect_field(&f->ev, "log.level", "verbose2", SIFT_FT_KEYWORD);
+    assert_int_equal(pf_parse(f, "{\"syslog\":{\"appname\":\"sshd\"}}"),
                      SIFT_OK);
-    expect_field(&f->ev, "log.level", "fatal", SIFT_FT_KEYWORD);
-    expect_field(&f->ev, "level", "x", SIFT_FT_KEYWORD);
-    expect_field(&f->ev, "service.name", "api", SIFT_FT_KEYWORD);
-    assert_null(field_n(&f->ev, "service.name", 1));
-    assert_int_equal(parse(f, "{\"level\":\"Verbose2\"}"), SIFT_OK);
-    expect_field(&f->ev, "log.level", "verbose2", SIFT_FT_KEYWORD);
-    assert_int_equal(parse(f, "{\"syslog\":{\"appname\":\"sshd\"}}"), SIFT_OK);
-    expect_field(&f->ev, "service.name", "sshd", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "service.name", "sshd", SIFT_FT_KEYWORD);
 }
 
 static void
 test_parse_json_message_field_variants(void **state)
 {
     struct fx *f = *state;
-    assert_int_equal(parse(f, "{\"message\":42}"), SIFT_OK);
+    assert_int_equal(pf_parse(f, "{\"message\":42}"), SIFT_OK);
     assert_int_equal(f->ev.msg_len, 2);
     assert_memory_equal(f->ev.msg, "42", 2);
-    assert_int_equal(parse(f, "{\"a\":\"b\"}"), SIFT_OK);
+    assert_int_equal(pf_parse(f, "{\"a\":\"b\"}"), SIFT_OK);
     assert_int_equal(f->ev.msg_len, 0);
     f->o.message_field = "log";
     recompile(f);
-    assert_int_equal(parse(f, "{\"log\":\"hello\",\"message\":\"m\"}"),
+    assert_int_equal(pf_parse(f, "{\"log\":\"hello\",\"message\":\"m\"}"),
                      SIFT_OK);
     assert_memory_equal(f->ev.msg, "hello", 5);
-    expect_field(&f->ev, "message", "m", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "message", "m", SIFT_FT_KEYWORD);
 }
 
 static void
@@ -369,22 +318,24 @@ test_parse_json_metadata_extra_and_types(void **state)
     f->o.numeric_fields = "code,name";
     f->o.keyword_fields = "port";
     recompile(f);
-    assert_int_equal(parse(f, "{\"@metadata\":{\"beat\":\"filebeat\"},\"err\":"
+    assert_int_equal(pf_parse(f,
+                              "{\"@metadata\":{\"beat\":\"filebeat\"},\"err\":"
                               "\"a b\",\"code\":\"503\",\"name\":\"x\","
                               "\"port\":8080}"),
                      SIFT_OK);
-    expect_field(&f->ev, "@metadata.beat", "filebeat", SIFT_FT_KEYWORD);
-    expect_field(&f->ev, "env", "prod", SIFT_FT_KEYWORD);
-    expect_field(&f->ev, "dc", "eu1", SIFT_FT_KEYWORD);
-    expect_field(&f->ev, "err", "a b", SIFT_FT_TEXT);
-    expect_field(&f->ev, "code", "503", SIFT_FT_NUMBER);
-    expect_field(&f->ev, "name", "x", SIFT_FT_KEYWORD);
-    expect_field(&f->ev, "port", "8080", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "@metadata.beat", "filebeat", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "env", "prod", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "dc", "eu1", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "err", "a b", SIFT_FT_TEXT);
+    pf_expect_field(&f->ev, "code", "503", SIFT_FT_NUMBER);
+    pf_expect_field(&f->ev, "name", "x", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "port", "8080", SIFT_FT_KEYWORD);
     f->o.keep_metadata = false;
     f->o.max_field_name_bytes = 8;
     recompile(f);
     /* Ignored @metadata is not subject to the name limit. */
-    assert_int_equal(parse(f, "{\"@metadata\":{\"a_very_long_key\":{\"b\":1}},"
+    assert_int_equal(pf_parse(f,
+                              "{\"@metadata\":{\"a_very_long_key\":{\"b\":1}},"
                               "\"a\":1}"),
                      SIFT_OK);
     assert_int_equal(f->ev.n_fields, 3);
@@ -434,9 +385,9 @@ test_parse_json_invalid(void **state)
                      SIFT_EPARSE);
     assert_int_equal(f->err.rc, SIFT_EPARSE);
     /* Whitespace around and a trailing CRLF are fine. */
-    assert_int_equal(parse(f, " { \"a\" : 1 , \"b\" : [ 1 , 2 ] } \r\n"),
+    assert_int_equal(pf_parse(f, " { \"a\" : 1 , \"b\" : [ 1 , 2 ] } \r\n"),
                      SIFT_OK);
-    expect_field(&f->ev, "a", "1", SIFT_FT_NUMBER);
+    pf_expect_field(&f->ev, "a", "1", SIFT_FT_NUMBER);
 }
 
 /* Builds {"f0":0,"f1":1,...} with n fields. */
@@ -475,15 +426,16 @@ test_parse_json_limits(void **state)
 {
     struct fx *f = *state;
     /* max_fields: 1000 ok, 1001 not (and the big token array path). */
-    assert_int_equal(parse(f, many_fields(f, 1000)), SIFT_OK);
+    assert_int_equal(pf_parse(f, many_fields(f, 1000)), SIFT_OK);
     assert_int_equal(f->ev.n_fields, 1000);
     expect_error(f, many_fields(f, 1001), SIFT_ELIMIT, "more than 1000 fields");
 
     f->o.max_fields = 3;
     recompile(f);
-    assert_int_equal(parse(f, "{\"a\":1,\"b\":2,\"c\":3,\"level\":\"x\"}"),
+    assert_int_equal(pf_parse(f, "{\"a\":1,\"b\":2,\"c\":3,\"level\":\"x\"}"),
                      SIFT_ELIMIT);
-    assert_int_equal(parse(f, "{\"a\":1,\"b\":2,\"@timestamp\":1}"), SIFT_OK);
+    assert_int_equal(pf_parse(f, "{\"a\":1,\"b\":2,\"@timestamp\":1}"),
+                     SIFT_OK);
     /* Token cap: 4 x 3 + 64 = 76 JSON values. */
     char big[512];
     size_t l = 0;
@@ -496,7 +448,7 @@ test_parse_json_limits(void **state)
 
     /* max_depth 32: top object is depth 1. */
     recompile(f);
-    assert_int_equal(parse(f, nested(f, 32)), SIFT_OK);
+    assert_int_equal(pf_parse(f, nested(f, 32)), SIFT_OK);
     expect_error(f, nested(f, 33), SIFT_ELIMIT, "nesting deeper than 32");
     expect_error(f,
                  "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]"
@@ -507,21 +459,21 @@ test_parse_json_limits(void **state)
     f->o.max_field_name_bytes = 5;
     f->o.max_value_bytes = 4;
     recompile(f);
-    assert_int_equal(parse(f, "{\"a\":{\"bcd\":\"wxyz\"}}"), SIFT_OK);
-    expect_field(&f->ev, "a.bcd", "wxyz", SIFT_FT_KEYWORD);
+    assert_int_equal(pf_parse(f, "{\"a\":{\"bcd\":\"wxyz\"}}"), SIFT_OK);
+    pf_expect_field(&f->ev, "a.bcd", "wxyz", SIFT_FT_KEYWORD);
     expect_error(f, "{\"a\":{\"bcde\":1}}", SIFT_ELIMIT,
                  "field name \"a.bcde\" is 6 bytes, more than 5");
     expect_error(f, "{\"abcdef\":1}", SIFT_ELIMIT, "is 6 bytes");
     expect_error(f, "{\"a\":\"wxyzq\"}", SIFT_ELIMIT,
                  "is 5 bytes, more than 4");
     /* Escapes count after decoding: 6 input bytes, 2 decoded. */
-    assert_int_equal(parse(f, "{\"a\":\"\\u00e9\"}"), SIFT_OK);
+    assert_int_equal(pf_parse(f, "{\"a\":\"\\u00e9\"}"), SIFT_OK);
     f->o.max_field_name_bytes = 256;
     f->o.max_value_bytes = 32768;
 
     f->o.max_line_bytes = 10;
     recompile(f);
-    assert_int_equal(parse(f, "{\"a\":\"12\"}"), SIFT_OK);
+    assert_int_equal(pf_parse(f, "{\"a\":\"12\"}"), SIFT_OK);
     expect_error(f, "{\"a\":\"123\"}", SIFT_ELIMIT, "line is 11 bytes");
     f->o.max_line_bytes = 1 << 20;
     recompile(f);
@@ -608,34 +560,36 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_parse_json_filebeat_plain_line,
-                                        setup, teardown),
+                                        setup, pf_teardown),
         cmocka_unit_test_setup_teardown(test_parse_json_filebeat_multiline,
-                                        setup, teardown),
+                                        setup, pf_teardown),
         cmocka_unit_test_setup_teardown(
-            test_parse_json_filebeat_decoded_app_fields, setup, teardown),
+            test_parse_json_filebeat_decoded_app_fields, setup, pf_teardown),
         cmocka_unit_test_setup_teardown(
-            test_parse_json_dotted_and_nested_are_one_field, setup, teardown),
+            test_parse_json_dotted_and_nested_are_one_field, setup,
+            pf_teardown),
         cmocka_unit_test_setup_teardown(test_parse_json_unicode_escapes, setup,
-                                        teardown),
+                                        pf_teardown),
         cmocka_unit_test_setup_teardown(test_parse_json_numbers_and_literals,
-                                        setup, teardown),
+                                        setup, pf_teardown),
         cmocka_unit_test_setup_teardown(test_parse_json_arrays, setup,
-                                        teardown),
+                                        pf_teardown),
         cmocka_unit_test_setup_teardown(test_parse_json_timestamps, setup,
-                                        teardown),
+                                        pf_teardown),
         cmocka_unit_test_setup_teardown(test_parse_json_rfc3339_api, setup,
-                                        teardown),
+                                        pf_teardown),
         cmocka_unit_test_setup_teardown(test_parse_json_level_and_service,
-                                        setup, teardown),
+                                        setup, pf_teardown),
         cmocka_unit_test_setup_teardown(test_parse_json_message_field_variants,
-                                        setup, teardown),
+                                        setup, pf_teardown),
         cmocka_unit_test_setup_teardown(
-            test_parse_json_metadata_extra_and_types, setup, teardown),
+            test_parse_json_metadata_extra_and_types, setup, pf_teardown),
         cmocka_unit_test_setup_teardown(test_parse_json_invalid, setup,
-                                        teardown),
+                                        pf_teardown),
         cmocka_unit_test_setup_teardown(test_parse_json_limits, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_parse_json_lines, setup, teardown),
+                                        pf_teardown),
+        cmocka_unit_test_setup_teardown(test_parse_json_lines, setup,
+                                        pf_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

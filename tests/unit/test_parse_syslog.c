@@ -16,68 +16,14 @@
 #include "sift/error.h"
 #include "sift/parse.h"
 
-#define RECV INT64_C(1700000000000000000)
-#define S(x) (INT64_C(x) * 1000000000)
+#include "parse_fixture.h"
 
-struct fx {
-    struct sift_parse_opts o;
-    struct sift_arena *a;
-    struct sift_event ev;
-    struct sift_parse_error err;
-};
+#define S(x) (INT64_C(x) * 1000000000)
 
 static int
 setup(void **state)
 {
-    static struct fx f;
-    memset(&f, 0, sizeof(f));
-    sift_parse_opts_init(&f.o);
-    f.o.format = SIFT_PARSE_SYSLOG;
-    assert_int_equal(sift_parse_opts_compile(&f.o, NULL), SIFT_OK);
-    f.a = sift_arena_new(65536);
-    *state = &f;
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    struct fx *f = *state;
-    sift_parse_opts_cleanup(&f->o);
-    sift_arena_free(f->a);
-    return 0;
-}
-
-static int
-parse(struct fx *f, const char *s)
-{
-    return sift_parse_event(&f->o, s, strlen(s), RECV, f->a, &f->ev, &f->err);
-}
-
-static const struct sift_field *
-field(const struct sift_event *ev, const char *name)
-{
-    size_t l = strlen(name);
-    for (uint32_t i = 0; i < ev->n_fields; i++) {
-        if (ev->fields[i].name_len == l &&
-            memcmp(ev->fields[i].name, name, l) == 0)
-            return &ev->fields[i];
-    }
-    return NULL;
-}
-
-static void
-expect_field(const struct sift_event *ev, const char *name, const char *value,
-             int type)
-{
-    const struct sift_field *fl = field(ev, name);
-    if (!fl)
-        fail_msg("field %s missing", name);
-    if (fl->value_len != strlen(value) ||
-        memcmp(fl->value, value, fl->value_len) != 0)
-        fail_msg("%s = %.*s, want %s", name, (int)fl->value_len, fl->value,
-                 value);
-    assert_int_equal(fl->type, type);
+    return pf_setup(state, SIFT_PARSE_SYSLOG);
 }
 
 static void
@@ -95,14 +41,14 @@ test_parse_syslog_rsyslog_file_format(void **state)
     const char *l = "2024-05-14T09:21:07.412345+00:00 web-01 sshd[2211]: "
                     "Accepted publickey for deploy from 10.0.0.5 port 51514 "
                     "ssh2\n";
-    assert_int_equal(parse(f, l), SIFT_OK);
+    assert_int_equal(pf_parse(f, l), SIFT_OK);
     assert_int_equal(f->ev.ts_ns, INT64_C(1715678467412345000));
-    expect_field(&f->ev, "host.name", "web-01", SIFT_FT_KEYWORD);
-    expect_field(&f->ev, "service.name", "sshd", SIFT_FT_KEYWORD);
-    expect_field(&f->ev, "process.pid", "2211", SIFT_FT_NUMBER);
+    pf_expect_field(&f->ev, "host.name", "web-01", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "service.name", "sshd", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "process.pid", "2211", SIFT_FT_NUMBER);
     expect_msg(&f->ev, "Accepted publickey for deploy from 10.0.0.5 port "
                        "51514 ssh2");
-    assert_null(field(&f->ev, "log.level"));
+    assert_null(pf_field(&f->ev, "log.level"));
     assert_int_equal(f->ev.raw_len, strlen(l) - 1);
 }
 
@@ -110,21 +56,21 @@ static void
 test_parse_syslog_rsyslog_forward_format(void **state)
 {
     struct fx *f = *state;
-    assert_int_equal(parse(f, "<38>2024-05-14T09:21:07.412345+00:00 web-01 "
-                              "sshd[2211]: Accepted publickey for deploy"),
+    assert_int_equal(pf_parse(f, "<38>2024-05-14T09:21:07.412345+00:00 web-01 "
+                                 "sshd[2211]: Accepted publickey for deploy"),
                      SIFT_OK);
     assert_int_equal(f->ev.ts_ns, INT64_C(1715678467412345000));
     /* 38 = facility 4 (auth) * 8 + severity 6 (info). */
-    expect_field(&f->ev, "log.syslog.facility.code", "4", SIFT_FT_NUMBER);
-    expect_field(&f->ev, "log.syslog.severity.code", "6", SIFT_FT_NUMBER);
-    expect_field(&f->ev, "log.level", "info", SIFT_FT_KEYWORD);
-    expect_field(&f->ev, "service.name", "sshd", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "log.syslog.facility.code", "4", SIFT_FT_NUMBER);
+    pf_expect_field(&f->ev, "log.syslog.severity.code", "6", SIFT_FT_NUMBER);
+    pf_expect_field(&f->ev, "log.level", "info", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "service.name", "sshd", SIFT_FT_KEYWORD);
     expect_msg(&f->ev, "Accepted publickey for deploy");
     /* Offsets are applied. */
-    assert_int_equal(parse(f, "<11>2024-05-14T11:21:07+02:00 h app: x"),
+    assert_int_equal(pf_parse(f, "<11>2024-05-14T11:21:07+02:00 h app: x"),
                      SIFT_OK);
     assert_int_equal(f->ev.ts_ns, S(1715678467));
-    expect_field(&f->ev, "log.level", "error", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "log.level", "error", SIFT_FT_KEYWORD);
 }
 
 static void
@@ -132,36 +78,37 @@ test_parse_syslog_rfc5424(void **state)
 {
     struct fx *f = *state;
     assert_int_equal(
-        parse(f, "<165>1 2003-10-11T22:14:15.003Z mymachine.example.com "
-                 "evntslog - ID47 [exampleSDID@32473 iut=\"3\" "
-                 "eventSource=\"Application\" eventID=\"1011\"][x@1 "
-                 "a=\"q\\\"\\]x\"] \xef\xbb\xbf" "An application event"),
+        pf_parse(f, "<165>1 2003-10-11T22:14:15.003Z mymachine.example.com "
+                    "evntslog - ID47 [exampleSDID@32473 iut=\"3\" "
+                    "eventSource=\"Application\" eventID=\"1011\"][x@1 "
+                    "a=\"q\\\"\\]x\"] \xef\xbb\xbf"
+                    "An application event"),
         SIFT_OK);
     assert_int_equal(f->ev.ts_ns, S(1065910455) + 3000000);
-    expect_field(&f->ev, "log.syslog.facility.code", "20", SIFT_FT_NUMBER);
-    expect_field(&f->ev, "log.level", "notice", SIFT_FT_KEYWORD);
-    expect_field(&f->ev, "host.name", "mymachine.example.com",
-                 SIFT_FT_KEYWORD);
-    expect_field(&f->ev, "service.name", "evntslog", SIFT_FT_KEYWORD);
-    assert_null(field(&f->ev, "process.pid"));
-    expect_field(&f->ev, "log.syslog.msgid", "ID47", SIFT_FT_KEYWORD);
-    expect_field(&f->ev, "log.syslog.structured_data.exampleSDID@32473.iut",
-                 "3", SIFT_FT_KEYWORD);
-    expect_field(&f->ev,
-                 "log.syslog.structured_data.exampleSDID@32473.eventSource",
-                 "Application", SIFT_FT_KEYWORD);
-    expect_field(&f->ev, "log.syslog.structured_data.x@1.a", "q\"]x",
-                 SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "log.syslog.facility.code", "20", SIFT_FT_NUMBER);
+    pf_expect_field(&f->ev, "log.level", "notice", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "host.name", "mymachine.example.com",
+                    SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "service.name", "evntslog", SIFT_FT_KEYWORD);
+    assert_null(pf_field(&f->ev, "process.pid"));
+    pf_expect_field(&f->ev, "log.syslog.msgid", "ID47", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "log.syslog.structured_data.exampleSDID@32473.iut",
+                    "3", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev,
+                    "log.syslog.structured_data.exampleSDID@32473.eventSource",
+                    "Application", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "log.syslog.structured_data.x@1.a", "q\"]x",
+                    SIFT_FT_KEYWORD);
     expect_msg(&f->ev, "An application event"); /* BOM dropped */
 
     /* All nil, no message. */
-    assert_int_equal(parse(f, "<14>1 - - - - - -"), SIFT_OK);
+    assert_int_equal(pf_parse(f, "<14>1 - - - - - -"), SIFT_OK);
     assert_int_equal(f->ev.ts_ns, RECV);
-    assert_null(field(&f->ev, "host.name"));
+    assert_null(pf_field(&f->ev, "host.name"));
     assert_int_equal(f->ev.msg_len, 0);
-    assert_int_equal(parse(f, "<14>1 2024-05-14T09:21:07Z h a 77 - - hi"),
+    assert_int_equal(pf_parse(f, "<14>1 2024-05-14T09:21:07Z h a 77 - - hi"),
                      SIFT_OK);
-    expect_field(&f->ev, "process.pid", "77", SIFT_FT_NUMBER);
+    pf_expect_field(&f->ev, "process.pid", "77", SIFT_FT_NUMBER);
     expect_msg(&f->ev, "hi");
 }
 
@@ -169,32 +116,32 @@ static void
 test_parse_syslog_rfc3164(void **state)
 {
     struct fx *f = *state;
-    assert_int_equal(parse(f, "<34>Oct 11 22:14:15 mymachine su: 'su root' "
-                              "failed for lonvick on /dev/pts/8"),
+    assert_int_equal(pf_parse(f, "<34>Oct 11 22:14:15 mymachine su: 'su root' "
+                                 "failed for lonvick on /dev/pts/8"),
                      SIFT_OK);
     /* recv is 2023-11-14, so Oct 11 is 2023. */
     assert_int_equal(f->ev.ts_ns, S(1697062455));
-    expect_field(&f->ev, "log.level", "fatal", SIFT_FT_KEYWORD);
-    expect_field(&f->ev, "host.name", "mymachine", SIFT_FT_KEYWORD);
-    expect_field(&f->ev, "service.name", "su", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "log.level", "fatal", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "host.name", "mymachine", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "service.name", "su", SIFT_FT_KEYWORD);
     expect_msg(&f->ev, "'su root' failed for lonvick on /dev/pts/8");
 
     /* Space-padded day, no host, non-numeric pid. */
-    assert_int_equal(parse(f, "<13>Feb  5 17:32:18 kernel[abc]: oops"),
+    assert_int_equal(pf_parse(f, "<13>Feb  5 17:32:18 kernel[abc]: oops"),
                      SIFT_OK);
-    assert_null(field(&f->ev, "host.name"));
-    expect_field(&f->ev, "service.name", "kernel", SIFT_FT_KEYWORD);
-    expect_field(&f->ev, "process.pid", "abc", SIFT_FT_KEYWORD);
+    assert_null(pf_field(&f->ev, "host.name"));
+    pf_expect_field(&f->ev, "service.name", "kernel", SIFT_FT_KEYWORD);
+    pf_expect_field(&f->ev, "process.pid", "abc", SIFT_FT_KEYWORD);
     expect_msg(&f->ev, "oops");
 
     /* No tag: the rest after the host is the message. */
-    assert_int_equal(parse(f, "Feb  5 17:32:18 host just text"), SIFT_OK);
-    expect_field(&f->ev, "host.name", "host", SIFT_FT_KEYWORD);
-    assert_null(field(&f->ev, "service.name"));
+    assert_int_equal(pf_parse(f, "Feb  5 17:32:18 host just text"), SIFT_OK);
+    pf_expect_field(&f->ev, "host.name", "host", SIFT_FT_KEYWORD);
+    assert_null(pf_field(&f->ev, "service.name"));
     expect_msg(&f->ev, "just text");
 
     /* PRI followed by free text. */
-    assert_int_equal(parse(f, "<13>free text"), SIFT_OK);
+    assert_int_equal(pf_parse(f, "<13>free text"), SIFT_OK);
     expect_msg(&f->ev, "free text");
     assert_int_equal(f->ev.ts_ns, RECV);
 }
@@ -219,15 +166,15 @@ test_parse_syslog_errors(void **state)
         {"2024-05-14T09:21:07Zx h t: m", "expected a space"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        int rc = parse(f, cases[i].line);
+        int rc = pf_parse(f, cases[i].line);
         if (rc != SIFT_EPARSE || !strstr(f->err.reason, cases[i].reason))
             fail_msg("%s: %d %s", cases[i].line, rc, f->err.reason);
     }
     /* SD params count against max_fields. */
     f->o.max_fields = 1;
     assert_int_equal(sift_parse_opts_compile(&f->o, NULL), SIFT_OK);
-    assert_int_equal(parse(f, "<14>1 - h a p m [id a=\"1\"] x"), SIFT_OK);
-    assert_int_equal(parse(f, "<14>1 - h a p m [id a=\"1\" b=\"2\"] x"),
+    assert_int_equal(pf_parse(f, "<14>1 - h a p m [id a=\"1\"] x"), SIFT_OK);
+    assert_int_equal(pf_parse(f, "<14>1 - h a p m [id a=\"1\" b=\"2\"] x"),
                      SIFT_ELIMIT);
     assert_non_null(strstr(f->err.reason, "more than 1 fields"));
 }
@@ -236,11 +183,16 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_parse_syslog_rsyslog_file_format, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_parse_syslog_rsyslog_forward_format, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_parse_syslog_rfc5424, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_parse_syslog_rfc3164, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_parse_syslog_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parse_syslog_rsyslog_file_format,
+                                        setup, pf_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_parse_syslog_rsyslog_forward_format, setup, pf_teardown),
+        cmocka_unit_test_setup_teardown(test_parse_syslog_rfc5424, setup,
+                                        pf_teardown),
+        cmocka_unit_test_setup_teardown(test_parse_syslog_rfc3164, setup,
+                                        pf_teardown),
+        cmocka_unit_test_setup_teardown(test_parse_syslog_errors, setup,
+                                        pf_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

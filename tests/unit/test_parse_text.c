@@ -18,62 +18,21 @@
 #include "sift/error.h"
 #include "sift/parse.h"
 
-/* 2023-11-14T22:13:20Z */
-#define RECV INT64_C(1700000000000000000)
+#include "parse_fixture.h"
+
 #define S(x) (INT64_C(x) * 1000000000)
 #define MS(x) (INT64_C(x) * 1000000)
-
-struct fx {
-    struct sift_parse_opts o;
-    struct sift_arena *a;
-    struct sift_event ev;
-    struct sift_parse_error err;
-};
 
 static int
 setup(void **state)
 {
-    static struct fx f;
-    memset(&f, 0, sizeof(f));
-    sift_parse_opts_init(&f.o);
-    f.o.format = SIFT_PARSE_TEXT;
-    assert_int_equal(sift_parse_opts_compile(&f.o, NULL), SIFT_OK);
-    f.a = sift_arena_new(65536);
-    *state = &f;
-    return 0;
-}
-
-static int
-teardown(void **state)
-{
-    struct fx *f = *state;
-    sift_parse_opts_cleanup(&f->o);
-    sift_arena_free(f->a);
-    return 0;
-}
-
-static int
-parse_at(struct fx *f, const char *s, int64_t recv)
-{
-    return sift_parse_event(&f->o, s, strlen(s), recv, f->a, &f->ev, &f->err);
-}
-
-static const struct sift_field *
-field(const struct sift_event *ev, const char *name)
-{
-    size_t l = strlen(name);
-    for (uint32_t i = 0; i < ev->n_fields; i++) {
-        if (ev->fields[i].name_len == l &&
-            memcmp(ev->fields[i].name, name, l) == 0)
-            return &ev->fields[i];
-    }
-    return NULL;
+    return pf_setup(state, SIFT_PARSE_TEXT);
 }
 
 static void
 expect_level(const struct sift_event *ev, const char *level)
 {
-    const struct sift_field *fl = field(ev, "log.level");
+    const struct sift_field *fl = pf_field(ev, "log.level");
     if (!level) {
         assert_null(fl);
         return;
@@ -134,7 +93,7 @@ test_parse_text_loghub_one_line_per_system(void **state)
 {
     struct fx *f = *state;
     for (size_t i = 0; i < sizeof(loghub) / sizeof(loghub[0]); i++) {
-        assert_int_equal(parse_at(f, loghub[i].line, RECV), SIFT_OK);
+        assert_int_equal(pf_parse_at(f, loghub[i].line, RECV), SIFT_OK);
         if (f->ev.ts_ns != loghub[i].ns)
             fail_msg("%s: ts %lld want %lld", loghub[i].system,
                      (long long)f->ev.ts_ns, (long long)loghub[i].ns);
@@ -164,7 +123,7 @@ test_parse_text_loghub_files_all_have_timestamps(void **state)
         unsigned n = 0, with_ts = 0;
         while (fgets(line, sizeof(line), fp) && n < 2000) {
             n++;
-            assert_int_equal(parse_at(f, line, RECV), SIFT_OK);
+            assert_int_equal(pf_parse_at(f, line, RECV), SIFT_OK);
             with_ts += f->ev.ts_ns != RECV;
             sift_arena_reset(f->a);
         }
@@ -181,12 +140,12 @@ test_parse_text_year_inference(void **state)
     struct fx *f = *state;
     /* recv 2024-01-02: "Dec 31" is last year, "Jan  2" this year. */
     int64_t recv = S(1704153600);
-    assert_int_equal(parse_at(f, "Dec 31 23:59:59 h x: y", recv), SIFT_OK);
+    assert_int_equal(pf_parse_at(f, "Dec 31 23:59:59 h x: y", recv), SIFT_OK);
     assert_int_equal(f->ev.ts_ns, S(1704067199));
-    assert_int_equal(parse_at(f, "Jan  2 00:00:00 h x: y", recv), SIFT_OK);
+    assert_int_equal(pf_parse_at(f, "Jan  2 00:00:00 h x: y", recv), SIFT_OK);
     assert_int_equal(f->ev.ts_ns, S(1704153600));
     /* Up to a day ahead is clock skew, not last year. */
-    assert_int_equal(parse_at(f, "Jan  2 23:00:00 h x: y", recv), SIFT_OK);
+    assert_int_equal(pf_parse_at(f, "Jan  2 23:00:00 h x: y", recv), SIFT_OK);
     assert_int_equal(f->ev.ts_ns, S(1704153600) + S(23 * 3600));
 }
 
@@ -211,7 +170,7 @@ test_parse_text_other_layouts(void **state)
         {"1514067329606 ms epoch", S(1514067329) + MS(606)},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        assert_int_equal(parse_at(f, cases[i].line, RECV), SIFT_OK);
+        assert_int_equal(pf_parse_at(f, cases[i].line, RECV), SIFT_OK);
         if (f->ev.ts_ns != cases[i].ns)
             fail_msg("%s: %lld", cases[i].line, (long long)f->ev.ts_ns);
     }
@@ -222,7 +181,7 @@ test_parse_text_other_layouts(void **state)
         "Foo 10 06:55:46 not a month",
     };
     for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
-        assert_int_equal(parse_at(f, none[i], RECV), SIFT_OK);
+        assert_int_equal(pf_parse_at(f, none[i], RECV), SIFT_OK);
         assert_int_equal(f->ev.ts_ns, RECV);
     }
 }
@@ -250,7 +209,7 @@ test_parse_text_level_sniffing(void **state)
         {"Information only", NULL},                  /* not in the list */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        assert_int_equal(parse_at(f, cases[i].line, RECV), SIFT_OK);
+        assert_int_equal(pf_parse_at(f, cases[i].line, RECV), SIFT_OK);
         expect_level(&f->ev, cases[i].level);
     }
     /* Only the first LEVEL_WINDOW (160) bytes are looked at. */
@@ -258,7 +217,7 @@ test_parse_text_level_sniffing(void **state)
     memset(late, 'x', 200);
     late[199] = ' ';
     snprintf(late + 200, sizeof(late) - 200, "ERROR y");
-    assert_int_equal(parse_at(f, late, RECV), SIFT_OK);
+    assert_int_equal(pf_parse_at(f, late, RECV), SIFT_OK);
     expect_level(&f->ev, NULL);
     assert_string_equal(sift_parse_level_normalize("WARNING", 7), "warn");
     assert_null(sift_parse_level_normalize("nope", 4));
@@ -274,34 +233,34 @@ test_parse_text_auto_detects_formats(void **state)
     /* key=value pairs after a timestamp and level: logfmt extraction. */
     const char *l = "2024-05-14T09:21:07Z INFO user=bob msg=\"login ok\" "
                     "took=12";
-    assert_int_equal(parse_at(f, l, RECV), SIFT_OK);
+    assert_int_equal(pf_parse_at(f, l, RECV), SIFT_OK);
     assert_int_equal(f->ev.ts_ns, S(1715678467));
     assert_int_equal(f->ev.msg_len, 8);
     assert_memory_equal(f->ev.msg, "login ok", 8);
-    assert_non_null(field(&f->ev, "user"));
-    assert_int_equal(field(&f->ev, "took")->type, SIFT_FT_NUMBER);
+    assert_non_null(pf_field(&f->ev, "user"));
+    assert_int_equal(pf_field(&f->ev, "took")->type, SIFT_FT_NUMBER);
 
     /* Prose with a few '=' is text, not logfmt. */
     l = loghub[5].line;
     f->o.format = SIFT_PARSE_TEXT;
     assert_int_equal(sift_parse_opts_compile(&f->o, NULL), SIFT_OK);
-    assert_int_equal(parse_at(f, l, RECV), SIFT_OK);
-    assert_null(field(&f->ev, "uid"));
+    assert_int_equal(pf_parse_at(f, l, RECV), SIFT_OK);
+    assert_null(pf_field(&f->ev, "uid"));
     /* Text mode never extracts pairs. */
-    assert_int_equal(parse_at(f, "a=1 b=2 c=3", RECV), SIFT_OK);
+    assert_int_equal(pf_parse_at(f, "a=1 b=2 c=3", RECV), SIFT_OK);
     assert_int_equal(f->ev.n_fields, 0);
 
     f->o.format = SIFT_PARSE_AUTO;
     assert_int_equal(sift_parse_opts_compile(&f->o, NULL), SIFT_OK);
     /* Syslog files without PRI are recognised in auto mode. */
-    assert_int_equal(parse_at(f, loghub[6].line, RECV), SIFT_OK);
-    assert_non_null(field(&f->ev, "host.name"));
+    assert_int_equal(pf_parse_at(f, loghub[6].line, RECV), SIFT_OK);
+    assert_non_null(pf_field(&f->ev, "host.name"));
     assert_memory_equal(f->ev.msg, "Invalid user", 12);
     /* Leading spaces before '{' still select JSON. */
-    assert_int_equal(parse_at(f, "  {\"message\":\"j\"}", RECV), SIFT_OK);
+    assert_int_equal(pf_parse_at(f, "  {\"message\":\"j\"}", RECV), SIFT_OK);
     assert_int_equal(f->ev.msg_len, 1);
     /* CRLF is stripped from text lines. */
-    assert_int_equal(parse_at(f, "plain line\r\n", RECV), SIFT_OK);
+    assert_int_equal(pf_parse_at(f, "plain line\r\n", RECV), SIFT_OK);
     assert_int_equal(f->ev.msg_len, 10);
 }
 
@@ -309,12 +268,19 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_parse_text_loghub_one_line_per_system, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_parse_text_loghub_files_all_have_timestamps, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_parse_text_year_inference, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_parse_text_other_layouts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_parse_text_level_sniffing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_parse_text_auto_detects_formats, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_parse_text_loghub_one_line_per_system, setup, pf_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_parse_text_loghub_files_all_have_timestamps, setup,
+            pf_teardown),
+        cmocka_unit_test_setup_teardown(test_parse_text_year_inference, setup,
+                                        pf_teardown),
+        cmocka_unit_test_setup_teardown(test_parse_text_other_layouts, setup,
+                                        pf_teardown),
+        cmocka_unit_test_setup_teardown(test_parse_text_level_sniffing, setup,
+                                        pf_teardown),
+        cmocka_unit_test_setup_teardown(test_parse_text_auto_detects_formats,
+                                        setup, pf_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -209,14 +209,7 @@ new_stream(struct rfix *f, const char *stream, char *consumer,
     struct sift_source_env env;
     struct sift_source *src = NULL;
 
-    memset(&env, 0, sizeof(env));
-    env.base = f->base;
-    env.cfg = &f->cfg;
-    env.sink.deliver = fake_deliver;
-    env.sink.position = fake_position;
-    env.sink.arg = &f->sink;
-    env.batch_max = batch_max;
-    env.retry_ms = 20;
+    fake_source_env_init(&env, f->base, &f->cfg, &f->sink, batch_max);
     env.redis_block_ms = 200;
     env.redis_claim_idle_ms = claim_idle_ms;
     env.redis_claim_every_ms = claim_idle_ms ? claim_idle_ms : 30000;
@@ -225,19 +218,6 @@ new_stream(struct rfix *f, const char *stream, char *consumer,
                      SIFT_OK);
     assert_int_equal(sift_source_start(src), SIFT_OK);
     return src;
-}
-
-struct want {
-    struct rfix *f;
-    size_t n;
-};
-
-static int
-all_held(void *arg)
-{
-    struct want *w = arg;
-    return fake_sink_unique(&w->f->sink, w->n, NULL) == w->n &&
-           w->f->sink.n_pending == 0;
 }
 
 struct pend {
@@ -269,7 +249,7 @@ test_redis_source_stream_delivers_each_once_and_acks(void **state)
 {
     struct rfix *f = *state;
     char me[] = "c1";
-    struct want w = {f, 1000};
+    struct fake_want w = {&f->sink, 1000};
     struct pend p = {f, "s-once", 0};
     struct sift_source_stats st;
     struct sift_source *src;
@@ -279,7 +259,7 @@ test_redis_source_stream_delivers_each_once_and_acks(void **state)
     assert_string_equal(sift_source_label(src), "redis-stream:s-once");
     fake_run_for(f->base, 100);
     xadd(f, "s-once", 600, 400);
-    assert_true(fake_run_until(f->base, all_held, &w, WAIT_MS));
+    assert_true(fake_run_until(f->base, fake_all_held, &w, WAIT_MS));
     assert_true(fake_run_until(f->base, pending_is, &p, WAIT_MS));
     fake_run_for(f->base, 300);
     check_once(f, 1000);
@@ -302,7 +282,7 @@ test_redis_source_stream_pending_reread_after_crash(void **state)
 {
     struct rfix *f = *state;
     char me[] = "c1";
-    struct want w = {f, 700};
+    struct fake_want w = {&f->sink, 700};
     struct pend p = {f, "s-crash", 0};
     struct sift_source *src;
     size_t before;
@@ -342,7 +322,7 @@ test_redis_source_stream_pending_reread_after_crash(void **state)
     xadd(f, "s-crash", 500, 200);
     f->sink.auto_durable = 1;
     src = new_stream(f, "s-crash", me, 50, 0);
-    assert_true(fake_run_until(f->base, all_held, &w, WAIT_MS));
+    assert_true(fake_run_until(f->base, fake_all_held, &w, WAIT_MS));
     assert_true(fake_run_until(f->base, pending_is, &p, WAIT_MS));
     fake_run_for(f->base, 300);
     check_once(f, 700);
@@ -356,7 +336,7 @@ test_redis_source_stream_claims_dead_consumer(void **state)
 {
     struct rfix *f = *state;
     char dead[] = "dead", alive[] = "alive";
-    struct want w = {f, 400};
+    struct fake_want w = {&f->sink, 400};
     struct pend p = {f, "s-claim", 0};
     struct sift_source_stats st;
     struct sift_source *src;
@@ -373,7 +353,7 @@ test_redis_source_stream_claims_dead_consumer(void **state)
 
     f->sink.auto_durable = 1;
     src = new_stream(f, "s-claim", alive, 100, 300);
-    assert_true(fake_run_until(f->base, all_held, &w, WAIT_MS));
+    assert_true(fake_run_until(f->base, fake_all_held, &w, WAIT_MS));
     assert_true(fake_run_until(f->base, pending_is, &p, WAIT_MS));
     fake_run_for(f->base, 300);
     check_once(f, 400);
@@ -389,7 +369,7 @@ test_redis_source_stream_reconnects_after_client_kill(void **state)
 {
     struct rfix *f = *state;
     char me[] = "c1";
-    struct want w1 = {f, 300}, w = {f, 800};
+    struct fake_want w1 = {&f->sink, 300}, w = {&f->sink, 800};
     struct pend p = {f, "s-kill", 0};
     struct sift_source_stats st;
     struct sift_source *src;
@@ -397,7 +377,7 @@ test_redis_source_stream_reconnects_after_client_kill(void **state)
 
     xadd(f, "s-kill", 0, 300);
     src = new_stream(f, "s-kill", me, 50, 0);
-    assert_true(fake_run_until(f->base, all_held, &w1, WAIT_MS));
+    assert_true(fake_run_until(f->base, fake_all_held, &w1, WAIT_MS));
     f->sink.auto_durable = 0;
     xadd(f, "s-kill", 300, 200);
     for (int i = 0; i < 200 && f->sink.n_pending == 0; i++)
@@ -408,7 +388,7 @@ test_redis_source_stream_reconnects_after_client_kill(void **state)
     fake_run_for(f->base, 50);
     f->sink.auto_durable = 1; /* durable while Redis is away from us */
     xadd(f, "s-kill", 500, 300);
-    assert_true(fake_run_until(f->base, all_held, &w, WAIT_MS));
+    assert_true(fake_run_until(f->base, fake_all_held, &w, WAIT_MS));
     assert_true(fake_run_until(f->base, pending_is, &p, WAIT_MS));
     fake_run_for(f->base, 300);
     check_once(f, 800);
@@ -424,14 +404,14 @@ test_redis_source_stream_survives_redis_restart(void **state)
 {
     struct rfix *f = *state;
     char me[] = "c1";
-    struct want w1 = {f, 200}, w = {f, 600};
+    struct fake_want w1 = {&f->sink, 200}, w = {&f->sink, 600};
     struct pend p = {f, "s-restart", 0};
     struct sift_source_stats st;
     struct sift_source *src;
 
     xadd(f, "s-restart", 0, 200);
     src = new_stream(f, "s-restart", me, 50, 0);
-    assert_true(fake_run_until(f->base, all_held, &w1, WAIT_MS));
+    assert_true(fake_run_until(f->base, fake_all_held, &w1, WAIT_MS));
     f->sink.auto_durable = 0;
     xadd(f, "s-restart", 200, 200);
     for (int i = 0; i < 200 && f->sink.n_pending == 0; i++)
@@ -442,7 +422,7 @@ test_redis_source_stream_survives_redis_restart(void **state)
     fake_run_for(f->base, 300);
     redis_up(f);
     xadd(f, "s-restart", 400, 200);
-    if (!fake_run_until(f->base, all_held, &w, WAIT_MS)) {
+    if (!fake_run_until(f->base, fake_all_held, &w, WAIT_MS)) {
         sift_source_stats(src, &st);
         fprintf(stderr, "held %zu pending %zu read %lu acked %lu rec %lu conn %d len %lld\n",
                 fake_sink_unique(&f->sink, 600, NULL), f->sink.n_pending,
@@ -466,7 +446,7 @@ test_redis_source_stream_backpressure_and_failed_acks(void **state)
 {
     struct rfix *f = *state;
     char me[] = "c1";
-    struct want w = {f, 500};
+    struct fake_want w = {&f->sink, 500};
     struct pend p = {f, "s-busy", 0};
     struct sift_source_stats st;
     struct sift_source *src;
@@ -475,7 +455,7 @@ test_redis_source_stream_backpressure_and_failed_acks(void **state)
     f->sink.busy_left = 5;
     f->sink.fail_next_ack = 2;
     src = new_stream(f, "s-busy", me, 40, 0);
-    assert_true(fake_run_until(f->base, all_held, &w, WAIT_MS));
+    assert_true(fake_run_until(f->base, fake_all_held, &w, WAIT_MS));
     assert_true(fake_run_until(f->base, pending_is, &p, WAIT_MS));
     fake_run_for(f->base, 300);
     check_once(f, 500);
@@ -508,14 +488,7 @@ new_list(struct rfix *f, const char *list, char *consumer,
     struct sift_source_env env;
     struct sift_source *src = NULL;
 
-    memset(&env, 0, sizeof(env));
-    env.base = f->base;
-    env.cfg = &f->cfg;
-    env.sink.deliver = fake_deliver;
-    env.sink.position = fake_position;
-    env.sink.arg = &f->sink;
-    env.batch_max = batch_max;
-    env.retry_ms = 20;
+    fake_source_env_init(&env, f->base, &f->cfg, &f->sink, batch_max);
     env.redis_block_ms = 200;
     f->cfg.redis_consumer = consumer;
     assert_int_equal(sift_source_redis_list_new(&env, list, &src), SIFT_OK);
@@ -541,7 +514,7 @@ test_redis_source_list_delivers_each_once_and_removes(void **state)
 {
     struct rfix *f = *state;
     char me[] = "c1";
-    struct want w0 = {f, 1000}, w = {f, 1500};
+    struct fake_want w0 = {&f->sink, 1000}, w = {&f->sink, 1500};
     struct llen l = {f, "q-once", "q-once:inflight:c1"};
     struct sift_source_stats st;
     struct sift_source *src;
@@ -549,10 +522,10 @@ test_redis_source_list_delivers_each_once_and_removes(void **state)
     rpush(f, "q-once", 0, 1000);
     src = new_list(f, "q-once", me, 100);
     assert_string_equal(sift_source_label(src), "redis-list:q-once");
-    assert_true(fake_run_until(f->base, all_held, &w0, WAIT_MS));
+    assert_true(fake_run_until(f->base, fake_all_held, &w0, WAIT_MS));
     fake_run_for(f->base, 300);
     rpush(f, "q-once", 1000, 500); /* some arrive while BLMOVE blocks */
-    assert_true(fake_run_until(f->base, all_held, &w, WAIT_MS));
+    assert_true(fake_run_until(f->base, fake_all_held, &w, WAIT_MS));
     assert_true(fake_run_until(f->base, lists_empty, &l, WAIT_MS));
     fake_run_for(f->base, 300);
     check_once(f, 1500);
@@ -569,7 +542,7 @@ test_redis_source_list_recovers_inflight_after_crash(void **state)
 {
     struct rfix *f = *state;
     char me[] = "c1";
-    struct want w = {f, 700};
+    struct fake_want w = {&f->sink, 700};
     struct llen l = {f, "q-crash", "q-crash:inflight:c1"};
     struct sift_source *src;
 
@@ -600,7 +573,7 @@ test_redis_source_list_recovers_inflight_after_crash(void **state)
     rpush(f, "q-crash", 500, 200);
     f->sink.auto_durable = 1;
     src = new_list(f, "q-crash", me, 50);
-    assert_true(fake_run_until(f->base, all_held, &w, WAIT_MS));
+    assert_true(fake_run_until(f->base, fake_all_held, &w, WAIT_MS));
     assert_true(fake_run_until(f->base, lists_empty, &l, WAIT_MS));
     fake_run_for(f->base, 300);
     check_once(f, 700);
@@ -614,7 +587,7 @@ test_redis_source_list_reconnect_and_failed_acks(void **state)
 {
     struct rfix *f = *state;
     char me[] = "c1";
-    struct want w1 = {f, 300}, w = {f, 800};
+    struct fake_want w1 = {&f->sink, 300}, w = {&f->sink, 800};
     struct llen l = {f, "q-kill", "q-kill:inflight:c1"};
     struct sift_source_stats st;
     struct sift_source *src;
@@ -624,7 +597,7 @@ test_redis_source_list_reconnect_and_failed_acks(void **state)
     f->sink.fail_next_ack = 2;
     f->sink.busy_left = 3;
     src = new_list(f, "q-kill", me, 50);
-    assert_true(fake_run_until(f->base, all_held, &w1, WAIT_MS));
+    assert_true(fake_run_until(f->base, fake_all_held, &w1, WAIT_MS));
     f->sink.auto_durable = 0;
     rpush(f, "q-kill", 300, 200);
     for (int i = 0; i < 200 && f->sink.n_pending == 0; i++)
@@ -635,7 +608,7 @@ test_redis_source_list_reconnect_and_failed_acks(void **state)
     fake_run_for(f->base, 50);
     f->sink.auto_durable = 1;
     rpush(f, "q-kill", 500, 300);
-    assert_true(fake_run_until(f->base, all_held, &w, WAIT_MS));
+    assert_true(fake_run_until(f->base, fake_all_held, &w, WAIT_MS));
     assert_true(fake_run_until(f->base, lists_empty, &l, WAIT_MS));
     fake_run_for(f->base, 300);
     check_once(f, 800);

@@ -35,6 +35,8 @@
 #include "store/manifest.h"
 #include "store/wal.h"
 
+#include "store_fixture.h"
+
 #define MAX_IDS 20000
 
 struct fx {
@@ -100,43 +102,6 @@ teardown(void **state)
     sift__wal_inject_fsync_error(0, 0);
     sift_free(f);
     return 0;
-}
-
-/* ---- running the loop until something holds ---- */
-
-typedef int (*pred_fn)(void *arg);
-
-struct waiter {
-    struct sift_loop *loop;
-    pred_fn pred;
-    void *arg;
-    int64_t deadline;
-    int ok;
-};
-
-static void
-wait_tick(void *arg)
-{
-    struct waiter *w = arg;
-    if (w->pred(w->arg)) {
-        w->ok = 1;
-        sift_loop_stop(w->loop);
-    } else if (sift_clock_mono_ns() > w->deadline) {
-        sift_loop_stop(w->loop);
-    }
-}
-
-static int
-run_until(struct fx *f, pred_fn pred, void *arg, int timeout_ms)
-{
-    struct waiter w = {f->loop, pred, arg,
-                       sift_clock_mono_ns() + timeout_ms * SIFT_NS_PER_MS, 0};
-    if (pred(arg))
-        return 1;
-    struct sift_timer *t = sift_loop_timer_new(f->loop, 5, wait_tick, &w);
-    sift_loop_run(f->loop);
-    sift_loop_timer_free(t);
-    return w.ok;
 }
 
 /* ---- batches ---- */
@@ -273,19 +238,6 @@ count_files(const char *dir, const char *suffix)
     return n;
 }
 
-static void
-flush_cb(void *arg, int rc)
-{
-    int *done = arg;
-    *done = rc == SIFT_OK ? 1 : -1;
-}
-
-static int
-flag_set(void *arg)
-{
-    return *(int *)arg != 0;
-}
-
 /* ---- tests ---- */
 
 static void
@@ -302,11 +254,11 @@ test_store_append_durable_refresh_snapshot(void **state)
     /* Callbacks never run inside append. */
     assert_int_equal(f->n_acked, 0);
     struct count_ctx cc = {f, 100};
-    assert_true(run_until(f, all_acked, &cc, 5000));
+    assert_true(sf_run_until(f->loop, all_acked, &cc, 5000));
     assert_int_equal(f->ack_order_bad, 0);
 
     struct docs_ctx dc = {st, 1000};
-    assert_true(run_until(f, docs_visible, &dc, 5000));
+    assert_true(sf_run_until(f->loop, docs_visible, &dc, 5000));
     assert_int_equal(count_ids(st, seen, 1000), 1000);
 
     struct sift_srcpos pos;
@@ -341,15 +293,15 @@ test_store_flush_writes_files_and_manifest(void **state)
     for (int b = 0; b < 300; b++)
         assert_int_equal(append_batch(f, st, b, "redis/s"), SIFT_OK);
     struct count_ctx cc = {f, 300};
-    assert_true(run_until(f, all_acked, &cc, 10000));
+    assert_true(sf_run_until(f->loop, all_acked, &cc, 10000));
     assert_int_equal(f->ack_order_bad, 0);
     char waldir[160];
     snprintf(waldir, sizeof(waldir), "%s/wal", f->dir);
     assert_true(count_files(waldir, ".wal") > 1); /* rotated */
 
     int done = 0;
-    sift_store_flush(st, flush_cb, &done);
-    assert_true(run_until(f, flag_set, &done, 10000));
+    sift_store_flush(st, sf_flush_cb, &done);
+    assert_true(sf_run_until(f->loop, sf_flag_set, &done, 10000));
     assert_int_equal(done, 1);
     assert_int_equal(tailed, 3000);
 
@@ -390,14 +342,14 @@ test_store_close_reopen_exactly_once(void **state)
     for (int b = 0; b < 80; b++)
         assert_int_equal(append_batch(f, st, b, "kafka/t/1"), SIFT_OK);
     struct count_ctx cc = {f, 80};
-    assert_true(run_until(f, all_acked, &cc, 5000));
+    assert_true(sf_run_until(f->loop, all_acked, &cc, 5000));
     int done = 0;
-    sift_store_flush(st, flush_cb, &done);
-    assert_true(run_until(f, flag_set, &done, 5000));
+    sift_store_flush(st, sf_flush_cb, &done);
+    assert_true(sf_run_until(f->loop, sf_flag_set, &done, 5000));
     for (int b = 80; b < 150; b++)
         assert_int_equal(append_batch(f, st, b, "kafka/t/1"), SIFT_OK);
     cc.want = 150;
-    assert_true(run_until(f, all_acked, &cc, 5000));
+    assert_true(sf_run_until(f->loop, all_acked, &cc, 5000));
     sift_store_close(st);
 
     for (int round = 0; round < 2; round++) {
@@ -460,7 +412,7 @@ test_store_crash_keeps_every_acked_batch_once(void **state)
         for (int k = 0; k < 40; k++, b++)
             assert_int_equal(append_batch(f, st, b, "kafka/c/0"), SIFT_OK);
         struct count_ctx cc = {f, b - (step % 3 == 0 ? 20 : 0)};
-        assert_true(run_until(f, all_acked, &cc, 5000));
+        assert_true(sf_run_until(f->loop, all_acked, &cc, 5000));
         /* Snapshot the directory at whatever point refresh/flush are. */
         crash_copy(f, copy);
         check_crash_copy(f, copy, b);
@@ -477,7 +429,7 @@ test_store_quarantines_corrupt_segment(void **state)
     for (int b = 0; b < 20; b++)
         assert_int_equal(append_batch(f, st, b, "k"), SIFT_OK);
     struct count_ctx cc = {f, 20};
-    assert_true(run_until(f, all_acked, &cc, 5000));
+    assert_true(sf_run_until(f->loop, all_acked, &cc, 5000));
     sift_store_close(st); /* flushes */
 
     struct sift_manifest m;
@@ -513,7 +465,7 @@ test_store_quarantines_corrupt_segment(void **state)
     f->last_acked = -1;
     assert_int_equal(append_batch(f, st, 50, "k"), SIFT_OK);
     cc.want = 1;
-    assert_true(run_until(f, all_acked, &cc, 5000));
+    assert_true(sf_run_until(f->loop, all_acked, &cc, 5000));
     sift_store_close(st);
     /* The manifest no longer lists it: a second start is clean. */
     assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
@@ -538,7 +490,7 @@ test_store_disk_full_rejects_then_recovers(void **state)
     assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
     assert_int_equal(append_batch(f, st, 0, "k"), SIFT_OK);
     struct count_ctx cc = {f, 1};
-    assert_true(run_until(f, all_acked, &cc, 5000));
+    assert_true(sf_run_until(f->loop, all_acked, &cc, 5000));
 
     /* Write fails half-way: rejected, nothing acknowledged, no callback. */
     sift__wal_inject_enospc(2); /* the append and the first probe */
@@ -549,28 +501,28 @@ test_store_disk_full_rejects_then_recovers(void **state)
     sift_store_stats(st, &s);
     assert_int_equal(s.appends_rejected, 2);
     /* Space returns: the store notices on its own. */
-    assert_true(run_until(f, not_full, st, 5000));
+    assert_true(sf_run_until(f->loop, not_full, st, 5000));
     assert_int_equal(f->acked[1], 0);
     assert_int_equal(f->acked[2], 0);
     assert_int_equal(append_batch(f, st, 3, "k"), SIFT_OK);
     cc.want = 2;
-    assert_true(run_until(f, all_acked, &cc, 5000));
+    assert_true(sf_run_until(f->loop, all_acked, &cc, 5000));
 
     /* fsync fails: the covered batch is failed and never indexed. */
     sift__wal_inject_fsync_error(1, ENOSPC);
     assert_int_equal(append_batch(f, st, 4, "k"), SIFT_OK);
-    assert_true(run_until(f, flag_set, &f->acked[4], 5000));
+    assert_true(sf_run_until(f->loop, sf_flag_set, &f->acked[4], 5000));
     assert_int_equal(f->acked[4], -1);
-    assert_true(run_until(f, not_full, st, 5000));
+    assert_true(sf_run_until(f->loop, not_full, st, 5000));
     assert_int_equal(append_batch(f, st, 5, "k"), SIFT_OK);
     cc.want = 3;
-    assert_true(run_until(f, all_acked, &cc, 5000));
+    assert_true(sf_run_until(f->loop, all_acked, &cc, 5000));
     struct sift_srcpos pos;
     assert_int_equal(sift_store_position(st, "k", &pos), SIFT_OK);
     assert_int_equal(pos.hi, 5);
     sift_store_refresh(st);
     struct docs_ctx dc = {st, 30};
-    assert_true(run_until(f, docs_visible, &dc, 5000));
+    assert_true(sf_run_until(f->loop, docs_visible, &dc, 5000));
     assert_int_equal(count_ids(st, seen, 1000), 30);
     assert_int_equal(seen[40], 0);
     assert_int_equal(seen[50], 1);
@@ -613,7 +565,7 @@ test_store_torn_wal_tail_after_crash(void **state)
     for (int b = 0; b < 30; b++)
         assert_int_equal(append_batch(f, st, b, "kafka/x/0"), SIFT_OK);
     struct count_ctx cc = {f, 30};
-    assert_true(run_until(f, all_acked, &cc, 5000));
+    assert_true(sf_run_until(f->loop, all_acked, &cc, 5000));
     crash_copy(f, copy);
     sift_store_close(st);
 
@@ -654,7 +606,7 @@ test_store_damaged_wal_stops_replay_and_quarantines(void **state)
     for (int b = 0; b < 10; b++) {
         assert_int_equal(append_batch(f, st, b, "kafka/y/0"), SIFT_OK);
         struct count_ctx cc = {f, b + 1};
-        assert_true(run_until(f, all_acked, &cc, 5000));
+        assert_true(sf_run_until(f->loop, all_acked, &cc, 5000));
     }
     crash_copy(f, copy);
     sift_store_close(st);
@@ -709,7 +661,7 @@ test_store_damaged_wal_stops_replay_and_quarantines(void **state)
     f->last_acked = -1;
     assert_int_equal(append_batch(f, st, 4, "kafka/y/0"), SIFT_OK);
     struct count_ctx cc = {f, 1};
-    assert_true(run_until(f, all_acked, &cc, 5000));
+    assert_true(sf_run_until(f->loop, all_acked, &cc, 5000));
     sift_store_close(st);
     assert_int_equal(sift_store_open(&c, f->loop, f->pool, &st), SIFT_OK);
     assert_int_equal(count_ids(st, seen, 1000), 50);
@@ -733,7 +685,7 @@ test_store_backpressure(void **state)
     sift_store_stats(st, &s);
     assert_int_equal(s.appends_rejected, 1);
     /* Once flushed, appends are accepted again. */
-    assert_true(run_until(f, not_full, st, 10000));
+    assert_true(sf_run_until(f->loop, not_full, st, 10000));
     assert_int_equal(append_batch(f, st, b, "k"), SIFT_OK);
     sift_store_close(st);
 }
