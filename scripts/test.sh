@@ -62,8 +62,11 @@ stage_tsan() {
     configure build/tsan -DCMAKE_BUILD_TYPE=Debug -DSIFT_SANITIZE=thread \
         -DSIFT_BENCH=OFF &&
     cmake --build build/tsan -j"$jobs" &&
+    # -LE rdkafka: librdkafka's threads crash gcc 12's TSan runtime (C11
+    # thrd_create is not intercepted); see CMakeLists.txt.
     TSAN_OPTIONS="halt_on_error=1 suppressions=$root/tests/tsan.supp" \
-        ctest --test-dir build/tsan --output-on-failure -L unit -j"$jobs"
+        ctest --test-dir build/tsan --output-on-failure -L unit -LE rdkafka \
+        -j"$jobs"
 }
 
 stage_fuzz() {

@@ -41,8 +41,10 @@
 #include "sift/admin_api.h"
 #include "sift/grafana.h"
 #include "sift/ingest_api.h"
+#include "sift/lifecycle.h"
 #include "sift/pipeline.h"
 #include "sift/pool.h"
+#include "sift/security.h"
 #include "sift/query.h"
 #include "sift/source.h"
 #include "sift/store.h"
@@ -73,6 +75,10 @@ struct sift_app {
     struct sift_store *store;
     struct sift_pipeline *pipeline;
     struct sift_ingest_api *ingest_api;
+
+    /* ---- security: tokens, audit, redaction, TLS (before any listen) */
+    struct sift_security *security;
+    char tls_bound[128];
     struct sift_dlq *dlq;
     struct sift_source_pipe *source_pipe;
     struct sift_source **sources; /* Kafka, Redis streams and lists */
@@ -201,6 +207,7 @@ on_reload(void *arg)
     memcpy(&app->cfg, &next, sizeof(next));
     apply_log_level(&app->cfg);
     sift_http_apply_config(app->http);
+    sift_security_reload(app->security); /* tokens, audit reopen, TLS cert */
     /* ---- lead: tell modules with live keys to re-read app->cfg ---- */
     SIFT_INFO("configuration reloaded: %u key(s) applied, %u need a restart",
               live, restart);
@@ -354,7 +361,14 @@ dlq_put(void *arg, const char *source, const struct sift_srcpos *pos,
         const char *raw, size_t raw_len, const char *reason)
 {
     struct sift_app *app = arg;
+    /* ---- security: dead letters are redacted like stored events */
+    struct sift_buf red = SIFT_BUF_INIT;
+    if (sift_security_redact_raw(app->security, raw, raw_len, &red)) {
+        raw = red.data;
+        raw_len = red.len;
+    }
     int rc = sift_dlq_put(app->dlq, source, pos, reason, raw, raw_len);
+    sift_buf_cleanup(&red);
     if (rc < 0)
         SIFT_ERROR("dead-letter store: cannot keep a rejected %s input "
                    "(%s): %s",
@@ -434,6 +448,9 @@ app_start_modules(struct sift_app *app)
 {
     /* Recovery runs inside sift_store_open(): manifest, segment checks,
      * WAL replay.  Only after it may anything be acknowledged or served. */
+    /* Deletes speak the query language; WAL replay inside the open below
+     * re-runs durable deletes, so the matcher is set first. */
+    sift_store_set_delete_matcher(sift_query_match_segment);
     int rc = sift_store_open(&app->cfg, app->loop, app->pool, &app->store);
     if (rc < 0) {
         SIFT_ERROR("cannot open the store in %s: %s", app->cfg.data_dir,
@@ -441,6 +458,7 @@ app_start_modules(struct sift_app *app)
         return rc;
     }
     sift_pipeline_new(app->store, &app->pipeline);
+    sift_security_attach_pipeline(app->security, app->pipeline); /* redact */
     rc = open_dlq(app);
     if (rc < 0)
         return rc;
@@ -452,6 +470,7 @@ app_start_modules(struct sift_app *app)
     if (rc < 0)
         return rc;
     sift_admin_api_register(app->http, app->store);
+    sift_lifecycle_api_register(app->http, app->store, &app->cfg);
     sift_search_api_register(app->http, app->store, app->pool, app->loop,
                              &app->cfg);
 
@@ -468,7 +487,10 @@ app_start_modules(struct sift_app *app)
     app->metrics_sources.n = app->n_sources;
     sift_metrics_register(app->metrics, sift_metrics_collect_sources,
                           &app->metrics_sources);
+    sift_metrics_register(app->metrics, sift_security_metrics_collect,
+                          app->security); /* refusals, redactions */
     sift_grafana_register(app->http, app->store, app->pool, &app->cfg);
+    sift_metrics_register(app->metrics, sift_store_tiers_metrics, app->store);
 
     struct sift_buf details = SIFT_BUF_INIT;
     ready_details(app, &details);
@@ -714,11 +736,20 @@ run(struct sift_app *app)
         return rc;
     sift_http_route(app->http, "GET", "/api/v1/config", 0, SIFT_ROLE_ADMIN,
                     on_get_config, app);
+    /* ---- security: tokens and audit are installed before any listen */
+    rc = sift_security_new(&app->cfg, app->http, &app->security);
+    if (rc < 0)
+        return rc;
     /* Bind first so a busy port fails fast, before a long recovery. */
     rc = sift_http_listen(app->http, app->cfg.listen, app->bound,
                           sizeof(app->bound));
     if (rc < 0)
         return rc;
+    rc = sift_security_listen_tls(app->security, app->tls_bound,
+                                  sizeof(app->tls_bound));
+    if (rc < 0)
+        return rc;
+    sift_security_log_summary(app->security);
     rc = app_start_modules(app);
     if (rc < 0)
         return rc;
@@ -730,6 +761,8 @@ run(struct sift_app *app)
               SIFT_VERSION, app->bound, app->cfg.data_dir,
               sift_pool_threads(app->pool));
     printf("siftd listening on http://%s\n", app->bound);
+    if (app->tls_bound[0] != '\0')
+        printf("siftd listening on https://%s\n", app->tls_bound);
     fflush(stdout);
 
     uint64_t wd_usec = 0;
@@ -760,6 +793,7 @@ shutdown_app(struct sift_app *app)
     /* After the pool: its last done callbacks still answer Grafana. */
     sift_grafana_shutdown();
     sift_http_free(app->http);
+    sift_security_free(app->security); /* after the server that borrows it */
     sift_metrics_free(app->metrics);
     if (app->loop != NULL)
         sift_loop_run_posted(app->loop);

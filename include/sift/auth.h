@@ -18,7 +18,8 @@
  * never `have >= need`, because a writer must not read logs.
  *
  * With no tokens configured, authentication is off and only loopback
- * peers are accepted (they get the admin role); everyone else gets 403.
+ * peers are accepted (they get the admin role); everyone else gets 403,
+ * except on open routes (need SIFT_ROLE_NONE: /healthz, /readyz).
  */
 #ifndef SIFT_AUTH_H
 #define SIFT_AUTH_H

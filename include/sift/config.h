@@ -26,6 +26,7 @@ struct sift_config {
     char *log_level; /* error|warn|info|debug */
     int64_t workers; /* 0 = number of cores */
     int64_t shutdown_timeout_ms;
+    int64_t debug_endpoints; /* bool: POST /api/v1/debug/clock (tests) */
 
     /* [http] */
     int64_t max_body_bytes; /* after inflating */
@@ -34,6 +35,7 @@ struct sift_config {
     int64_t idle_timeout_ms;
     int64_t max_headers;
     int64_t max_header_bytes;
+    int64_t request_timeout_ms; /* whole request must arrive within this */
 
     /* [store] */
     int64_t wal_sync_ms;      /* group commit period; 0 = fsync per batch */
@@ -103,6 +105,44 @@ struct sift_config {
     int64_t retention_ms;
     int64_t max_disk_bytes; /* 0 = no cap */
     char *cold_path;        /* "" = DATA_DIR/cold */
+    int64_t check_interval_ms;   /* lifecycle policy period */
+    int64_t merge_factor;        /* segments per tiered merge */
+    int64_t hot_segment_bytes;   /* hot merges stop at this size */
+    int64_t warm_segment_bytes;  /* warm merges / moves stop at this size */
+    int64_t warm_zstd_level;
+    int64_t cold_zstd_level;
+    int64_t cold_dict_bytes;     /* trained zstd dictionary; 0 = none */
+    int64_t cold_block_bytes;    /* cold doc store block size */
+
+    /* [auth] */
+    char *auth_tokens;      /* "name:role:token" or "name:role:sha256:hex" */
+    char *auth_token_file;  /* "" = none; mode must be 0600 */
+    int64_t metrics_public; /* bool: GET /metrics without a token */
+
+    /* [ratelimit] (requests per second per token or client address) */
+    int64_t rl_ingest_rate; /* 0 = off */
+    int64_t rl_ingest_burst;
+    int64_t rl_query_rate; /* 0 = off */
+    int64_t rl_query_burst;
+    int64_t rl_max_keys;
+
+    /* [redact] */
+    int64_t redact_enabled; /* bool */
+    char *redact_builtins;  /* "all", "none" or a comma list */
+    char *redact_rules;     /* "name regex" lines, ';' separated in the file */
+    char *redact_rules_file;
+    char *redact_fields; /* "*" = message and every field */
+    char *redact_mode;   /* marker|hash */
+    char *redact_hash_key;
+    int64_t redact_hash_length;
+
+    /* [audit] */
+    char *audit_path; /* "" = audit records go to the log */
+
+    /* [tls] */
+    char *tls_listen; /* "" = no HTTPS listener */
+    char *tls_cert_file;
+    char *tls_key_file;
 
     /* internal: where values came from, for reload diffs and messages */
     char *source_path; /* config file path or NULL */

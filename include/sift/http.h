@@ -3,8 +3,10 @@
  *
  * Built on libevent's evhttp, loop thread only.  Modules register routes
  * at start-up; the router matches method and path (exact, or prefix with
- * SIFT_ROUTE_PREFIX), enforces the role of the route (auth lands with the
- * security issue; until then every request has the admin role), applies
+ * SIFT_ROUTE_PREFIX), enforces the role of the route with the token
+ * table of sift_http_set_auth() (none installed: everyone is admin),
+ * applies the per-token/per-address rate limits of [ratelimit] (writer
+ * routes count as ingest, reader routes as queries), applies
  * body limits, inflates gzip/zstd bodies (Content-Encoding), and calls the
  * handler with a struct sift_http_req.  Unknown paths get a 404 JSON
  * error, known paths with the wrong method a 405.
@@ -39,6 +41,9 @@ enum sift_role {
 
 #define SIFT_ROUTE_PREFIX 0x1u   /* path is a prefix ("/api/v1/alerts/") */
 #define SIFT_ROUTE_RAW_BODY 0x2u /* no JSON content-type check (ingest) */
+/* Every call is written to the audit log (admin routes with a method other
+ * than GET/HEAD are audited without this flag). */
+#define SIFT_ROUTE_AUDIT 0x4u
 
 typedef void (*sift_http_handler_cb)(struct sift_http_req *req, void *arg);
 /** Called once when a streamed response's client disconnects. */
@@ -83,6 +88,67 @@ void sift_http_set_ready(struct sift_http *http, int ready,
  * body and header sizes and the idle timeout.  Loop thread.
  */
 void sift_http_apply_config(struct sift_http *http);
+
+/**
+ * Installs the token table used by the authorization hook (see auth.h);
+ * NULL (the default) lets every request through as admin.  Borrows auth
+ * until it is replaced or the server is freed.  Requests copy the
+ * principal name, so a replaced table may be freed right away (reload).
+ * Loop thread.
+ */
+struct sift_auth;
+void sift_http_set_auth(struct sift_http *http, const struct sift_auth *auth);
+
+/**
+ * Installs the audit log that admin actions are written to (see audit.h
+ * and SIFT_ROUTE_AUDIT).  NULL (the default) writes the records to the
+ * log at INFO.  Borrowed until replaced or the server is freed.  Loop
+ * thread.
+ */
+struct sift_audit;
+void sift_http_set_audit(struct sift_http *http, struct sift_audit *audit);
+
+/**
+ * Starts an HTTPS listener on addr (as sift_http_listen()) with the PEM
+ * certificate chain cert_file and private key key_file.  Same routes,
+ * limits and roles as plain HTTP.  Returns SIFT_OK, SIFT_ECONFIG (cannot
+ * load the certificate or key; logged) or -errno.  Loop thread.
+ */
+int sift_http_listen_tls(struct sift_http *http, const char *addr,
+                         const char *cert_file, const char *key_file,
+                         char *bound, size_t bound_len);
+/**
+ * Re-reads the certificate and key (SIGHUP).  New connections use the new
+ * pair; open ones keep theirs.  On failure the old pair stays in use and
+ * the cause is logged.  Returns SIFT_OK, SIFT_ECONFIG, or SIFT_EINVAL when
+ * no HTTPS listener runs.  Loop thread.
+ */
+int sift_http_tls_reload(struct sift_http *http, const char *cert_file,
+                         const char *key_file);
+
+/** Counters of refused requests, by cause (exported on /metrics). */
+struct sift_http_stats {
+    uint64_t requests;
+    uint64_t unauthorized;         /* 401 */
+    uint64_t forbidden;            /* 403 */
+    uint64_t rate_limited;         /* 429 */
+    uint64_t body_too_large;       /* 413 */
+    uint64_t too_many_headers;     /* 431 */
+    uint64_t headers_too_large;    /* 431 */
+    uint64_t too_many_connections; /* 503 / refused */
+    uint64_t request_timeouts;     /* slow or idle, disconnected */
+    uint64_t bad_requests;         /* 400 path/query string */
+    uint64_t connections;          /* open now (gauge) */
+};
+/** Copies the counters.  Loop thread. */
+void sift_http_get_stats(const struct sift_http *http,
+                         struct sift_http_stats *out);
+/**
+ * Metrics collector (sift_metrics_collect_cb; arg is the server):
+ * sift_http_refused_total{reason=...}, sift_http_connections,
+ * sift_ratelimit_refused_total{limit=...}.
+ */
+void sift_http_metrics_collect(struct sift_buf *out, void *arg);
 
 /**
  * Closes listeners and connections, frees.  Loop thread.  Every request

@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <roaring/roaring.h>
+
 #include "sift/buf.h"
 
 struct sift_config;
@@ -62,6 +64,20 @@ struct sift_query_limits {
 int sift_query_parse(const char *s, size_t len,
                      const struct sift_query_limits *lim,
                      struct sift_query **out, struct sift_query_error *err);
+
+/**
+ * The docs of seg matching the query string s[0..len) whose time lies in
+ * [from_ns, to_ns), minus deleted docs, as a new bitmap in *out (release
+ * with roaring_bitmap_free()).  No deadline, no expansion limit: used by
+ * delete-by-query, which validates the query first.  Has the shape of
+ * sift_delete_match_cb (include/sift/lifecycle.h): with seg NULL it only
+ * validates the query (out unused).  Returns SIFT_OK,
+ * SIFT_EPARSE / SIFT_ELIMIT (bad query), SIFT_ECORRUPT or SIFT_ENOMEM.
+ * Any thread.
+ */
+int sift_query_match_segment(struct sift_segment *seg, const char *s,
+                             size_t len, int64_t from_ns, int64_t to_ns,
+                             roaring_bitmap_t **out);
 
 /** Releases a parsed query.  NULL is fine. */
 void sift_query_free(struct sift_query *q);

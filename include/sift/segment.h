@@ -165,4 +165,15 @@ int sift_segment_doc(const struct sift_segment *seg, uint32_t doc,
 /* Deletes (tombstones); NULL when nothing is deleted.  Borrowed. */
 const roaring_bitmap_t *sift_segment_deleted(const struct sift_segment *seg);
 
+/**
+ * Live deletes: opens a new reader over seg's image (shared, not copied)
+ * whose deleted set is del united with the image's own DELETED section.
+ * Takes ownership of del (freed on failure too).  seg is not changed, so
+ * readers already using it are unaffected; publish the new reader in a
+ * new snapshot.  The new reader holds a reference on the image's owner.
+ * Returns SIFT_OK or SIFT_ECORRUPT/SIFT_ENOMEM.  Any thread.
+ */
+int sift_segment_with_deleted(struct sift_segment *seg, roaring_bitmap_t *del,
+                              struct sift_segment **out);
+
 #endif /* SIFT_SEGMENT_H */

@@ -55,6 +55,8 @@ handle_store(struct sift_http_req *req, void *arg)
 void
 sift_admin_api_register(struct sift_http *http, struct sift_store *store)
 {
-    sift_http_route(http, "GET", "/api/v1/store", 0, SIFT_ROLE_READER,
+    /* "stats" of issue 9: process and storage internals are admin-only
+     * (readers get the same numbers, aggregated, from /metrics). */
+    sift_http_route(http, "GET", "/api/v1/store", 0, SIFT_ROLE_ADMIN,
                     handle_store, store);
 }

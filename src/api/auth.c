@@ -580,7 +580,11 @@ sift_auth_check(const struct sift_auth *a, const struct sockaddr *peer,
     out->principal = "-";
     out->reason = "ok";
     if (a->n_entries == 0) {
-        /* No tokens: the network boundary is the only protection. */
+        /* No tokens: the network boundary is the only protection.  Open
+         * routes (/healthz, /readyz) stay open so load balancers and
+         * orchestrators can probe a daemon bound to another address. */
+        if (need == SIFT_ROLE_NONE)
+            return;
         if (!sift_auth_is_loopback(peer)) {
             out->decision = SIFT_AUTH_FORBIDDEN;
             out->reason = "no tokens are configured: only loopback clients "

@@ -9,11 +9,33 @@
  *   is routed like GET (evhttp drops the body).
  * - Every request gets a struct sift_http_req (heap) with an arena; it is
  *   freed when the handler replies, which may be much later (async).
- * - Client connections that sent a request get a struct http_conn, found
- *   through a small hash keyed by the evhttp_connection pointer, with
- *   evhttp_connection_set_closecb() pointing at it.  It counts open
- *   connections (max_connections) and tells the pending request that its
- *   client has gone.
+ * - Every accepted connection gets a struct http_conn at accept time: we
+ *   create its bufferevent ourselves (evhttp_set_bevcb; plain socket or
+ *   OpenSSL) and keep one extra reference on it, so the bufferevent
+ *   outlives evhttp's use of it.  The conn is found through a small hash
+ *   keyed by that bufferevent.  evhttp_connection_set_closecb() (set at
+ *   the first request) tells the pending request its client has gone.
+ *   bufferevent_free() clears the callbacks, so the 1 s sweep sees that
+ *   evhttp is done with a connection (callback argument NULL), drops our
+ *   reference and frees the conn.  Counting at accept makes
+ *   max_connections cover clients that never finish a request.
+ * - Slowloris: each conn has a deadline by which its next request must be
+ *   complete (http.request_timeout after accept or after the previous
+ *   reply).  The sweep shuts down (shutdown(2), never close(2): evhttp
+ *   owns the descriptor) connections past it with no request in flight;
+ *   evhttp then reads EOF and frees them.  Connections over
+ *   max_connections get a 503 if they manage a request, and are cut at
+ *   the next sweep otherwise.
+ * - Security (issue 9): authorize() is the only place that decides roles
+ *   (sift_auth_check(), role per route, /metrics configurable); then the
+ *   per-key token buckets (writer routes = ingest, reader routes =
+ *   queries; key = token name, else client address) answer 429 with
+ *   Retry-After.  Admin actions (admin routes other than GET/HEAD, and
+ *   SIFT_ROUTE_AUDIT routes) are written to the audit log with their
+ *   final status, refusals included.
+ * - TLS: a second evhttp on the same router whose bevcb wraps each socket
+ *   in an OpenSSL bufferevent; SIGHUP swaps the SSL_CTX (SSL objects hold
+ *   a reference to theirs, so open connections are unaffected).
  *
  * Client disconnect while a reply is pending (the important invariant):
  * evhttp disables reading once a request is dispatched, so a vanished
@@ -52,18 +74,26 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/util.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <zlib.h>
 #include <zstd.h>
 
 #include "sift/alloc.h"
 #include "sift/arena.h"
+#include "sift/audit.h"
+#include "sift/auth.h"
 #include "sift/buf.h"
+#include "sift/clock.h"
 #include "sift/config.h"
 #include "sift/error.h"
 #include "sift/http.h"
 #include "sift/log.h"
 #include "sift/loop.h"
+#include "sift/metrics.h"
+#include "sift/ratelimit.h"
 
 #define CONN_BUCKETS 1024
 #define MAX_LISTENERS 8
@@ -79,8 +109,12 @@ struct route {
 
 struct http_conn {
     struct sift_http *http;
-    struct evhttp_connection *evcon;
+    struct bufferevent *bev;         /* ours: we hold one reference */
+    struct evhttp_connection *evcon; /* set at the first request */
     struct sift_http_req *req; /* the request awaiting its reply, or NULL */
+    int64_t deadline_ns;       /* next request complete by then */
+    int over_limit;            /* accepted past max_connections */
+    int cut;                   /* shut down by the sweep */
     struct http_conn *next;    /* hash chain */
 };
 
@@ -98,6 +132,7 @@ struct sift_http_req {
     char peer[64];
     const char *principal;
     int closed;
+    int audit; /* write an audit record with the reply */
     int streaming;
     int close_notified;
     sift_http_close_cb on_close;
@@ -121,7 +156,17 @@ struct sift_http {
     struct sift_timer *sweep;
     int draining;
     int ready;
-    char *ready_details; /* JSON text or NULL */
+    char *ready_details;           /* JSON text or NULL */
+    const struct sift_auth *auth;  /* borrowed; NULL = everyone is admin */
+    const char *deny_reason;       /* reason of the last refusal (static) */
+    struct sift_audit *audit;      /* borrowed; NULL = audit to the log */
+    struct sift_ratelimit *rl_ingest, *rl_query; /* NULL = off */
+    struct sift_ratelimit_opts rl_ingest_opts, rl_query_opts;
+    struct evhttp *eh_tls;         /* HTTPS server, or NULL */
+    SSL_CTX *ssl_ctx;              /* current certificate and key */
+    struct evhttp_bound_socket *tls_listeners[MAX_LISTENERS];
+    size_t n_tls_listeners;
+    struct sift_http_stats stats;
 };
 
 /* ---------------------------------------------------------------------- */
@@ -129,32 +174,138 @@ struct sift_http {
 /* ---------------------------------------------------------------------- */
 
 static size_t
-conn_bucket(const struct evhttp_connection *evcon)
+conn_bucket(const struct bufferevent *bev)
 {
-    uintptr_t p = (uintptr_t)evcon;
+    uintptr_t p = (uintptr_t)bev;
     return (size_t)((p >> 4) ^ (p >> 14)) % CONN_BUCKETS;
 }
 
 static struct http_conn *
-conn_find(struct sift_http *http, struct evhttp_connection *evcon)
+conn_find(struct sift_http *http, struct bufferevent *bev)
 {
-    for (struct http_conn *c = http->conns[conn_bucket(evcon)]; c != NULL;
+    for (struct http_conn *c = http->conns[conn_bucket(bev)]; c != NULL;
          c = c->next) {
-        if (c->evcon == evcon)
+        if (c->bev == bev)
             return c;
     }
     return NULL;
 }
 
-static void
-conn_remove(struct sift_http *http, struct http_conn *conn)
+static int64_t
+request_timeout_ns(const struct sift_http *http)
 {
-    struct http_conn **pp = &http->conns[conn_bucket(conn->evcon)];
-    while (*pp != NULL && *pp != conn)
-        pp = &(*pp)->next;
-    if (*pp == conn)
-        *pp = conn->next;
+    return http->cfg->request_timeout_ms * SIFT_NS_PER_MS;
+}
+
+/*
+ * evhttp's bevcb: runs at accept, before evhttp wraps the bufferevent in
+ * a connection and sets its descriptor.  Never returns NULL for TLS (evhttp
+ * would fall back to plain text on the HTTPS port): a failed SSL_new gives
+ * a plain bufferevent on a conn marked for the cut.
+ */
+static void conn_sweep(struct sift_http *http, int64_t now,
+                       int cut_overdue);
+
+static struct bufferevent *
+conn_new_bev(struct event_base *base, struct sift_http *http, int tls)
+{
+    struct bufferevent *bev = NULL;
+    int broken = 0;
+    if (tls) {
+        SSL *ssl = http->ssl_ctx != NULL ? SSL_new(http->ssl_ctx) : NULL;
+        if (ssl != NULL) {
+            bev = bufferevent_openssl_socket_new(
+                base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                BEV_OPT_CLOSE_ON_FREE);
+            if (bev == NULL)
+                SSL_free(ssl);
+        }
+        broken = bev == NULL;
+    }
+    if (bev == NULL)
+        bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+    if (bev == NULL)
+        return NULL; /* plain only: evhttp makes its own and we miss it */
+    struct http_conn *conn = sift_xcalloc(1, sizeof(*conn));
+    conn->http = http;
+    conn->bev = bev;
+    bufferevent_incref(bev);
+    conn->deadline_ns = sift_clock_mono_ns() + request_timeout_ns(http);
+    /* Closed connections are released by the 1 s sweep; at the limit,
+     * release them now so churn does not look like overload. */
+    if ((int64_t)http->n_conns >= http->cfg->max_connections)
+        conn_sweep(http, 0, 0);
+    if (broken || (int64_t)http->n_conns >= http->cfg->max_connections) {
+        conn->over_limit = 1;
+        http->stats.too_many_connections++;
+        if (!broken)
+            SIFT_WARN("http: %zu connections open (http.max_connections); "
+                      "refusing a new one",
+                      http->n_conns);
+        conn->deadline_ns = sift_clock_mono_ns(); /* cut at the next sweep */
+    }
+    size_t b = conn_bucket(bev);
+    conn->next = http->conns[b];
+    http->conns[b] = conn;
+    http->n_conns++;
+    return bev;
+}
+
+static struct bufferevent *
+on_new_plain(struct event_base *base, void *arg)
+{
+    return conn_new_bev(base, arg, 0);
+}
+
+static struct bufferevent *
+on_new_tls(struct event_base *base, void *arg)
+{
+    return conn_new_bev(base, arg, 1);
+}
+
+/* Drops the conn and our bufferevent reference (evhttp is done with it). */
+static void
+conn_release(struct sift_http *http, struct http_conn *conn,
+             struct http_conn **pp)
+{
+    *pp = conn->next;
     http->n_conns--;
+    bufferevent_decref(conn->bev);
+    sift_free(conn);
+}
+
+/*
+ * Sweep part 1: frees conns evhttp has let go of, and cuts connections
+ * whose next request is overdue (slowloris, or refused past the limit).
+ */
+static void
+conn_sweep(struct sift_http *http, int64_t now, int cut_overdue)
+{
+    for (size_t b = 0; b < CONN_BUCKETS; b++) {
+        struct http_conn **pp = &http->conns[b];
+        while (*pp != NULL) {
+            struct http_conn *c = *pp;
+            void *cbarg = NULL;
+            bufferevent_getcb(c->bev, NULL, NULL, NULL, &cbarg);
+            if (cbarg == NULL && c->req == NULL) {
+                conn_release(http, c, pp);
+                continue;
+            }
+            if (cut_overdue && c->req == NULL && !c->cut &&
+                now >= c->deadline_ns) {
+                evutil_socket_t fd = bufferevent_getfd(c->bev);
+                if (fd >= 0) {
+                    if (!c->over_limit)
+                        http->stats.request_timeouts++;
+                    SIFT_DEBUG("http: cutting a connection with no complete "
+                               "request (http.request_timeout)");
+                    shutdown(fd, SHUT_RDWR);
+                }
+                c->cut = 1;
+            }
+            pp = &c->next;
+        }
+    }
 }
 
 static void notify_closed(struct sift_http *http);
@@ -168,6 +319,8 @@ on_conn_close(struct evhttp_connection *evcon, void *arg)
     struct sift_http_req *req = conn->req;
 
     evhttp_connection_set_closecb(evcon, NULL, NULL);
+    conn->evcon = NULL;
+    conn->req = NULL;
     if (req != NULL) {
         req->closed = 1;
         req->conn = NULL;
@@ -181,8 +334,7 @@ on_conn_close(struct evhttp_connection *evcon, void *arg)
                    req->method, req->path != NULL ? req->path : "?",
                    req->peer, req->evreq != NULL ? "detached" : "freed");
     }
-    conn_remove(http, conn);
-    sift_free(conn);
+    /* The conn itself is freed by the sweep, once the bufferevent is. */
     if (req != NULL)
         notify_closed(http);
 }
@@ -209,8 +361,11 @@ static void
 req_finish(struct sift_http_req *req)
 {
     req_unlink(req);
-    if (req->conn != NULL)
+    if (req->conn != NULL) {
         req->conn->req = NULL;
+        req->conn->deadline_ns =
+            sift_clock_mono_ns() + request_timeout_ns(req->http);
+    }
     evhttp_clear_headers(&req->params);
     if (req->chunk != NULL)
         evbuffer_free(req->chunk);
@@ -245,12 +400,11 @@ on_sweep(void *arg)
     struct sift_http *http = arg;
     int any = 0;
 
+    conn_sweep(http, sift_clock_mono_ns(), 1);
     for (struct sift_http_req *r = http->live; r != NULL; r = r->next) {
         if (r->closed || r->conn == NULL)
             continue;
-        struct bufferevent *bev =
-            evhttp_connection_get_bufferevent(r->conn->evcon);
-        evutil_socket_t fd = bev != NULL ? bufferevent_getfd(bev) : -1;
+        evutil_socket_t fd = bufferevent_getfd(r->conn->bev);
         if (fd < 0)
             continue;
         char c;
@@ -279,11 +433,31 @@ sift_http_add_header(struct sift_http_req *req, const char *name,
                           value);
 }
 
+/* Writes the audit record of an admin action with its final status. */
+static void
+audit_record(struct sift_http_req *req, int status)
+{
+    if (!req->audit)
+        return;
+    req->audit = 0;
+    char action[160];
+    snprintf(action, sizeof(action), "%s %s", req->method,
+             req->path != NULL ? req->path : "?");
+    const char *details = NULL;
+    if (req->evreq != NULL) {
+        const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req->evreq);
+        details = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
+    }
+    sift_audit_write(req->http->audit, sift_clock_now_ns(), req->principal,
+                     req->peer, action, status, details);
+}
+
 void
 sift_http_reply(struct sift_http_req *req, int status,
                 const char *content_type, const void *body, size_t len)
 {
     assert(!req->streaming);
+    audit_record(req, status);
     if (req->evreq != NULL) {
         struct evkeyvalq *h = evhttp_request_get_output_headers(req->evreq);
         if (content_type != NULL)
@@ -358,6 +532,7 @@ sift_http_stream_start(struct sift_http_req *req, int status,
                        void *arg)
 {
     assert(!req->streaming);
+    audit_record(req, status);
     req->streaming = 1;
     req->on_close = on_close;
     req->close_arg = arg;
@@ -391,9 +566,7 @@ sift_http_stream_pending(const struct sift_http_req *req)
 {
     if (req->conn == NULL)
         return 0;
-    struct bufferevent *bev =
-        evhttp_connection_get_bufferevent(req->conn->evcon);
-    return bev != NULL ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
+    return evbuffer_get_length(bufferevent_get_output(req->conn->bev));
 }
 
 void
@@ -585,6 +758,7 @@ load_body(struct sift_http_req *req, struct evhttp_request *evreq)
     if (len == 0)
         return SIFT_OK;
     if (len > limit) {
+        http->stats.body_too_large++;
         sift_http_reply_error(req, 413, "body_too_large",
                               "request body of %zu bytes exceeds "
                               "http.max_body_bytes (%zu)",
@@ -620,6 +794,8 @@ load_body(struct sift_http_req *req, struct evhttp_request *evreq)
     }
     if (rc < 0) {
         sift_buf_cleanup(&out);
+        if (rc == SIFT_ELIMIT)
+            http->stats.body_too_large++;
         if (rc == SIFT_ELIMIT)
             sift_http_reply_error(req, 413, "body_too_large",
                                   "decompressed body exceeds "
@@ -677,19 +853,93 @@ method_matches(const struct route *r, const char *method)
     return strcmp(method, "HEAD") == 0 && strcmp(r->method, "GET") == 0;
 }
 
+/* The client's address as evhttp saw it at accept, or NULL. */
+static const struct sockaddr *
+req_sockaddr(const struct sift_http_req *req)
+{
+    struct evhttp_connection *evcon =
+        req->evreq != NULL ? evhttp_request_get_connection(req->evreq) : NULL;
+    return evcon != NULL ? evhttp_connection_get_addr(evcon) : NULL;
+}
+
 /*
  * The single authorization hook: decides whether req may use route r and
- * sets req->principal.  Until bearer tokens land, everyone is admin.
- * Returns 0 to allow, or the HTTP status (401/403) to refuse with.
+ * sets req->principal.  Without a token table (tests, tools) everyone is
+ * admin.  Returns 0 to allow, or the HTTP status (401/403) to refuse with;
+ * a 401 carries a WWW-Authenticate challenge.
  */
 static int
 authorize(struct sift_http *http, struct sift_http_req *req,
           const struct route *r)
 {
-    (void)http;
-    (void)r;
     req->principal = "-";
-    return 0;
+    if (http->auth == NULL)
+        return 0;
+    enum sift_role need = r->role;
+    if (strcmp(r->path, "/metrics") == 0)
+        need = sift_auth_metrics_role(http->auth);
+    struct sift_auth_result res;
+    sift_auth_check(http->auth, req_sockaddr(req),
+                    sift_http_req_header(req, "Authorization"), need, &res);
+    /* Copied: a reload may free the table before this request replies. */
+    req->principal = sift_arena_strndup(req->arena, res.principal,
+                                        strlen(res.principal));
+    http->deny_reason = res.reason;
+    if (res.decision == SIFT_AUTH_UNAUTHORIZED) {
+        http->stats.unauthorized++;
+        sift_http_add_header(req, "WWW-Authenticate", "Bearer realm=\"sift\"");
+    } else if (res.decision == SIFT_AUTH_FORBIDDEN) {
+        http->stats.forbidden++;
+    }
+    return res.decision == SIFT_AUTH_ALLOW ? 0 : (int)res.decision;
+}
+
+/*
+ * The rate limits: writer routes draw from the ingest table, reader routes
+ * from the query table (admin and open routes are not limited).  The key
+ * is the token name when a token was used, else the client address.
+ * Replies 429 with Retry-After and returns non-zero when refused.
+ */
+static int
+rate_limited(struct sift_http *http, struct sift_http_req *req,
+             const struct route *r)
+{
+    struct sift_ratelimit *rl = r->role == SIFT_ROLE_WRITER   ? http->rl_ingest
+                                : r->role == SIFT_ROLE_READER ? http->rl_query
+                                                              : NULL;
+    if (rl == NULL)
+        return 0;
+    char key[SIFT_RATELIMIT_KEY_MAX + 8];
+    size_t klen;
+    if (strcmp(req->principal, "-") != 0 &&
+        strcmp(req->principal, "loopback") != 0) {
+        klen = (size_t)snprintf(key, sizeof(key), "t:%s", req->principal);
+        if (klen >= sizeof(key))
+            klen = sizeof(key) - 1;
+    } else {
+        klen = sift_ratelimit_addr_key(req_sockaddr(req), key, sizeof(key));
+    }
+    uint32_t retry = 1;
+    if (sift_ratelimit_take(rl, key, klen, 1.0, sift_clock_mono_ns(),
+                            &retry) == SIFT_OK)
+        return 0;
+    http->stats.rate_limited++;
+    char ra[16];
+    snprintf(ra, sizeof(ra), "%u", retry);
+    sift_http_add_header(req, "Retry-After", ra);
+    sift_http_reply_error(req, 429, "rate_limited",
+                          "too many %s requests from this %s; retry in %u s "
+                          "([ratelimit] %s_rate)",
+                          rl == http->rl_ingest ? "ingest" : "query",
+                          key[0] == 't' ? "token" : "address", retry,
+                          rl == http->rl_ingest ? "ingest" : "query");
+    return 1;
+}
+
+void
+sift_http_set_audit(struct sift_http *http, struct sift_audit *audit)
+{
+    http->audit = audit;
 }
 
 static int
@@ -733,6 +983,24 @@ count_headers(struct evkeyvalq *h)
     return n;
 }
 
+/*
+ * Size of the request head as a client normally writes it: request line,
+ * "Name: value" lines and the blank line, each with its CRLF.  evhttp's
+ * own cap (twice http.max_header_bytes plus slack, see apply_evhttp_limits)
+ * only stops absurd heads early with a plain 400.
+ */
+static size_t
+head_bytes(struct evhttp_request *evreq, const char *method)
+{
+    const char *uri = evhttp_request_get_uri(evreq);
+    size_t n = strlen(method) + 1 + (uri != NULL ? strlen(uri) : 0) + 1 + 8 +
+               2 + 2;
+    struct evkeyval *kv;
+    TAILQ_FOREACH(kv, evhttp_request_get_input_headers(evreq), next)
+        n += strlen(kv->key) + 2 + strlen(kv->value) + 2;
+    return n;
+}
+
 static void
 on_request(struct evhttp_request *evreq, void *arg)
 {
@@ -744,23 +1012,16 @@ on_request(struct evhttp_request *evreq, void *arg)
         raw_error(evreq, 503, "shutting_down", "siftd is shutting down");
         return;
     }
-    struct http_conn *conn = conn_find(http, evcon);
-    if (conn == NULL) {
-        if ((int64_t)http->n_conns >= cfg->max_connections) {
-            SIFT_WARN("http: refusing a connection: %zu open "
-                      "(http.max_connections)",
-                      http->n_conns);
-            raw_error(evreq, 503, "too_many_connections",
-                      "too many open connections (http.max_connections)");
-            return;
-        }
-        conn = sift_xcalloc(1, sizeof(*conn));
-        conn->http = http;
+    http->stats.requests++;
+    struct http_conn *conn =
+        conn_find(http, evhttp_connection_get_bufferevent(evcon));
+    if (conn == NULL || conn->over_limit || conn->cut) {
+        raw_error(evreq, 503, "too_many_connections",
+                  "too many open connections (http.max_connections)");
+        return;
+    }
+    if (conn->evcon == NULL) {
         conn->evcon = evcon;
-        size_t b = conn_bucket(evcon);
-        conn->next = http->conns[b];
-        http->conns[b] = conn;
-        http->n_conns++;
         evhttp_connection_set_closecb(evcon, on_conn_close, conn);
     }
 
@@ -782,10 +1043,20 @@ on_request(struct evhttp_request *evreq, void *arg)
 
     struct evkeyvalq *in_headers = evhttp_request_get_input_headers(evreq);
     if (count_headers(in_headers) > cfg->max_headers) {
+        http->stats.too_many_headers++;
         sift_http_reply_error(req, 431, "too_many_headers",
                               "more than %lld request headers "
                               "(http.max_headers)",
                               (long long)cfg->max_headers);
+        return;
+    }
+    size_t head = head_bytes(evreq, req->method);
+    if ((int64_t)head > cfg->max_header_bytes) {
+        http->stats.headers_too_large++;
+        sift_http_reply_error(req, 431, "headers_too_large",
+                              "request line and headers are %zu bytes, more "
+                              "than http.max_header_bytes (%lld)",
+                              head, (long long)cfg->max_header_bytes);
         return;
     }
     const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(evreq);
@@ -796,6 +1067,7 @@ on_request(struct evhttp_request *evreq, void *arg)
     char *dec = evhttp_uridecode(raw_path, 0, &plen);
     if (dec == NULL || strlen(dec) != plen) {
         free(dec);
+        http->stats.bad_requests++;
         sift_http_reply_error(req, 400, "bad_request",
                               "the request path is not valid");
         return;
@@ -804,6 +1076,7 @@ on_request(struct evhttp_request *evreq, void *arg)
     free(dec);
     const char *query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
     if (query != NULL && evhttp_parse_query_str(query, &req->params) != 0) {
+        http->stats.bad_requests++;
         sift_http_reply_error(req, 400, "bad_request",
                               "the query string is not valid");
         return;
@@ -845,16 +1118,19 @@ on_request(struct evhttp_request *evreq, void *arg)
         return;
     }
     req->route = match;
+    req->audit = (match->flags & SIFT_ROUTE_AUDIT) ||
+                 (match->role == SIFT_ROLE_ADMIN &&
+                  strcmp(req->method, "GET") != 0 &&
+                  strcmp(req->method, "HEAD") != 0);
     int deny = authorize(http, req, match);
     if (deny != 0) {
         sift_http_reply_error(req, deny,
                               deny == 401 ? "unauthorized" : "forbidden",
-                              "%s", deny == 401 ? "a valid bearer token is "
-                                                  "required"
-                                                : "the token's role does not "
-                                                  "allow this endpoint");
+                              "%s", http->deny_reason);
         return;
     }
+    if (rate_limited(http, req, match))
+        return;
     if (!(match->flags & SIFT_ROUTE_RAW_BODY) &&
         evbuffer_get_length(evhttp_request_get_input_buffer(evreq)) > 0 &&
         !content_type_ok(evhttp_find_header(in_headers, "Content-Type"))) {
@@ -902,19 +1178,95 @@ on_readyz(struct sift_http_req *req, void *arg)
 /* Server                                                                  */
 /* ---------------------------------------------------------------------- */
 
-void
-sift_http_apply_config(struct sift_http *http)
+static void
+apply_evhttp_limits(struct sift_http *http, struct evhttp *eh)
 {
     const struct sift_config *cfg = http->cfg;
     int64_t slack = cfg->max_body_bytes / 8;
     if (slack < 65536)
         slack = 65536;
-    evhttp_set_max_body_size(http->eh, (ev_ssize_t)(cfg->max_body_bytes +
-                                                    slack));
-    evhttp_set_max_headers_size(http->eh, (ev_ssize_t)cfg->max_header_bytes);
+    evhttp_set_max_body_size(eh, (ev_ssize_t)(cfg->max_body_bytes + slack));
+    /* evhttp counts without line ends; our exact JSON 431 is on_request's. */
+    evhttp_set_max_headers_size(eh,
+                                (ev_ssize_t)(cfg->max_header_bytes * 2 + 4096));
     struct timeval tv = {(time_t)(cfg->idle_timeout_ms / 1000),
                          (suseconds_t)(cfg->idle_timeout_ms % 1000 * 1000)};
-    evhttp_set_timeout_tv(http->eh, &tv);
+    evhttp_set_timeout_tv(eh, &tv);
+}
+
+/* (Re)builds one rate-limit table when its options changed. */
+static void
+apply_ratelimit(struct sift_ratelimit **rl, struct sift_ratelimit_opts *cur,
+                int64_t rate, int64_t burst, int64_t max_keys)
+{
+    struct sift_ratelimit_opts o = {(double)rate, (double)burst,
+                                    (size_t)max_keys};
+    if (*rl != NULL && o.rate_per_sec == cur->rate_per_sec &&
+        o.burst == cur->burst && o.max_keys == cur->max_keys)
+        return;
+    sift_ratelimit_free(*rl);
+    *rl = NULL;
+    *cur = o;
+    if (rate > 0 && sift_ratelimit_new(&o, rl) < 0)
+        *rl = NULL;
+}
+
+void
+sift_http_apply_config(struct sift_http *http)
+{
+    const struct sift_config *cfg = http->cfg;
+    apply_evhttp_limits(http, http->eh);
+    if (http->eh_tls != NULL)
+        apply_evhttp_limits(http, http->eh_tls);
+    apply_ratelimit(&http->rl_ingest, &http->rl_ingest_opts,
+                    cfg->rl_ingest_rate, cfg->rl_ingest_burst,
+                    cfg->rl_max_keys);
+    apply_ratelimit(&http->rl_query, &http->rl_query_opts, cfg->rl_query_rate,
+                    cfg->rl_query_burst, cfg->rl_max_keys);
+}
+
+void
+sift_http_get_stats(const struct sift_http *http, struct sift_http_stats *out)
+{
+    *out = http->stats;
+    out->connections = http->n_conns;
+}
+
+void
+sift_http_metrics_collect(struct sift_buf *out, void *arg)
+{
+    const struct sift_http *http = arg;
+    const struct sift_http_stats *st = &http->stats;
+    static const char *const reasons[] = {
+        "unauthorized",   "forbidden",        "rate_limited",
+        "body_too_large", "too_many_headers", "too_many_connections",
+        "request_timeout", "bad_request", "headers_too_large"};
+    const uint64_t values[] = {st->unauthorized,   st->forbidden,
+                               st->rate_limited,   st->body_too_large,
+                               st->too_many_headers, st->too_many_connections,
+                               st->request_timeouts, st->bad_requests,
+                               st->headers_too_large};
+    sift_metrics_family(out, "sift_http_requests_total", SIFT_METRIC_COUNTER,
+                        "HTTP requests received.");
+    sift_metrics_sample(out, "sift_http_requests_total", NULL,
+                        (double)st->requests);
+    sift_metrics_family(out, "sift_http_refused_total", SIFT_METRIC_COUNTER,
+                        "Requests or connections refused, by reason.");
+    for (size_t i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++) {
+        const char *labels[] = {"reason", reasons[i], NULL};
+        sift_metrics_sample(out, "sift_http_refused_total", labels,
+                            (double)values[i]);
+    }
+    sift_metrics_family(out, "sift_http_connections", SIFT_METRIC_GAUGE,
+                        "Open client connections.");
+    sift_metrics_sample(out, "sift_http_connections", NULL,
+                        (double)http->n_conns);
+}
+
+void
+sift_http_set_auth(struct sift_http *http, const struct sift_auth *auth)
+{
+    http->auth = auth;
 }
 
 int
@@ -937,6 +1289,7 @@ sift_http_new(struct sift_loop *loop, const struct sift_config *cfg,
                                    EVHTTP_REQ_PATCH);
     evhttp_set_default_content_type(http->eh, "application/json");
     evhttp_set_gencb(http->eh, on_request, http);
+    evhttp_set_bevcb(http->eh, on_new_plain, http);
     sift_http_apply_config(http);
     http->sweep = sift_loop_timer_new(loop, 1000, on_sweep, http);
     sift_http_route(http, "GET", "/healthz", 0, SIFT_ROLE_NONE, on_healthz,
@@ -988,15 +1341,16 @@ split_addr(const char *addr, char *host, size_t host_len, char *port,
     return SIFT_OK;
 }
 
-int
-sift_http_listen(struct sift_http *http, const char *addr, char *bound,
-                 size_t bound_len)
+static int
+listen_on(struct evhttp *eh, struct evhttp_bound_socket **listeners,
+          size_t *n_listeners, const char *addr, char *bound,
+          size_t bound_len)
 {
     char host[256], port[16];
     struct addrinfo hints, *ai = NULL;
     int fd = -1, rc;
 
-    if (http->n_listeners == MAX_LISTENERS)
+    if (*n_listeners == MAX_LISTENERS)
         return SIFT_ELIMIT;
     if (split_addr(addr, host, sizeof(host), port, sizeof(port)) < 0) {
         SIFT_ERROR("cannot listen on %s: expected host:port", addr);
@@ -1024,14 +1378,13 @@ sift_http_listen(struct sift_http *http, const char *addr, char *bound,
         rc = -errno;
         goto fail;
     }
-    struct evhttp_bound_socket *bs = evhttp_accept_socket_with_handle(http->eh,
-                                                                      fd);
+    struct evhttp_bound_socket *bs = evhttp_accept_socket_with_handle(eh, fd);
     if (bs == NULL) {
         rc = SIFT_ENOMEM;
         goto fail;
     }
     fd = -1; /* owned by evhttp now */
-    http->listeners[http->n_listeners++] = bs;
+    listeners[(*n_listeners)++] = bs;
     freeaddrinfo(ai);
 
     struct sockaddr_storage ss;
@@ -1063,12 +1416,103 @@ fail:
     return rc;
 }
 
+int
+sift_http_listen(struct sift_http *http, const char *addr, char *bound,
+                 size_t bound_len)
+{
+    return listen_on(http->eh, http->listeners, &http->n_listeners, addr,
+                     bound, bound_len);
+}
+
+/* Loads a certificate chain and key into a new server SSL_CTX. */
+static int
+tls_ctx_load(const char *cert_file, const char *key_file, SSL_CTX **out)
+{
+    *out = NULL;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    if (ctx == NULL) {
+        SIFT_ERROR("tls: SSL_CTX_new failed");
+        return SIFT_ENOMEM;
+    }
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
+                                 SSL_OP_NO_RENEGOTIATION |
+                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
+    const char *what = NULL;
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1)
+        what = cert_file;
+    else if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1)
+        what = key_file;
+    else if (SSL_CTX_check_private_key(ctx) != 1)
+        what = "tls.key_file does not match tls.cert_file";
+    if (what != NULL) {
+        char reason[256];
+        ERR_error_string_n(ERR_get_error(), reason, sizeof(reason));
+        ERR_clear_error();
+        SIFT_ERROR("tls: cannot load %s: %s", what, reason);
+        SSL_CTX_free(ctx);
+        return SIFT_ECONFIG;
+    }
+    *out = ctx;
+    return SIFT_OK;
+}
+
+int
+sift_http_listen_tls(struct sift_http *http, const char *addr,
+                     const char *cert_file, const char *key_file, char *bound,
+                     size_t bound_len)
+{
+    if (http->ssl_ctx == NULL) {
+        int rc = tls_ctx_load(cert_file, key_file, &http->ssl_ctx);
+        if (rc < 0)
+            return rc;
+    }
+    if (http->eh_tls == NULL) {
+        http->eh_tls = evhttp_new(sift_loop_base(http->loop));
+        if (http->eh_tls == NULL)
+            return SIFT_ENOMEM;
+        evhttp_set_allowed_methods(
+            http->eh_tls, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                              EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                              EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+        evhttp_set_default_content_type(http->eh_tls, "application/json");
+        evhttp_set_gencb(http->eh_tls, on_request, http);
+        evhttp_set_bevcb(http->eh_tls, on_new_tls, http);
+        apply_evhttp_limits(http, http->eh_tls);
+    }
+    return listen_on(http->eh_tls, http->tls_listeners,
+                     &http->n_tls_listeners, addr, bound, bound_len);
+}
+
+int
+sift_http_tls_reload(struct sift_http *http, const char *cert_file,
+                     const char *key_file)
+{
+    if (http->eh_tls == NULL)
+        return SIFT_EINVAL;
+    SSL_CTX *ctx = NULL;
+    int rc = tls_ctx_load(cert_file, key_file, &ctx);
+    if (rc < 0) {
+        SIFT_ERROR("tls: keeping the previous certificate and key");
+        return rc;
+    }
+    /* Open connections' SSL objects hold their own reference. */
+    SSL_CTX_free(http->ssl_ctx);
+    http->ssl_ctx = ctx;
+    SIFT_INFO("tls: certificate and key reloaded from %s, %s", cert_file,
+              key_file);
+    return SIFT_OK;
+}
+
 void
 sift_http_stop_accepting(struct sift_http *http)
 {
     for (size_t i = 0; i < http->n_listeners; i++)
         evhttp_del_accept_socket(http->eh, http->listeners[i]);
     http->n_listeners = 0;
+    for (size_t i = 0; i < http->n_tls_listeners; i++)
+        evhttp_del_accept_socket(http->eh_tls, http->tls_listeners[i]);
+    http->n_tls_listeners = 0;
     http->draining = 1;
 }
 
@@ -1099,6 +1543,8 @@ sift_http_free(struct sift_http *http)
     sift_loop_timer_free(http->sweep);
     /* Frees every connection (on_conn_close forgets attached requests). */
     evhttp_free(http->eh);
+    if (http->eh_tls != NULL)
+        evhttp_free(http->eh_tls);
     while (http->live != NULL) {
         struct sift_http_req *r = http->live;
         if (r->evreq != NULL) {
@@ -1108,13 +1554,14 @@ sift_http_free(struct sift_http *http)
         }
         req_finish(r);
     }
+    /* evhttp has freed its side; drop our bufferevent references. */
     for (size_t b = 0; b < CONN_BUCKETS; b++) {
-        while (http->conns[b] != NULL) {
-            struct http_conn *c = http->conns[b];
-            http->conns[b] = c->next;
-            sift_free(c);
-        }
+        while (http->conns[b] != NULL)
+            conn_release(http, http->conns[b], &http->conns[b]);
     }
+    sift_ratelimit_free(http->rl_ingest);
+    sift_ratelimit_free(http->rl_query);
+    SSL_CTX_free(http->ssl_ctx);
     sift_free(http->ready_details);
     sift_free(http->routes);
     sift_free(http);

@@ -51,6 +51,7 @@ enum key_check {
     KC_HOSTPORT,       /* "host:port", port 0..65535 */
     KC_HOSTPORT_EMPTY, /* same, or "" = off */
     KC_URL_EMPTY,      /* "" or http(s)://... */
+    KC_SECRET,         /* any text; shown as "***" in GET /api/v1/config */
 };
 
 struct key_def {
@@ -97,6 +98,10 @@ static const struct key_def keys[] = {
      "10s", 0, HOUR, 1, NULL, KC_NONE,
      "How long SIGTERM waits for in-flight requests and flushes before "
      "exiting anyway."},
+    {"server", "debug_endpoints", KT_BOOL, OFF(debug_endpoints), "false", 0,
+     1, 0, NULL, KC_NONE,
+     "Enable POST /api/v1/debug/clock, which shifts the daemon's notion of "
+     "now (lifecycle tests). Never enable in production."},
 
     /* [http] */
     {"http", "max_body_bytes", KT_BYTES, OFF(max_body_bytes), "64MiB", KIB,
@@ -116,6 +121,11 @@ static const struct key_def keys[] = {
     {"http", "max_header_bytes", KT_BYTES, OFF(max_header_bytes), "64KiB",
      KIB, 16 * MIB, 1, NULL, KC_NONE,
      "Largest request line plus headers."},
+    {"http", "request_timeout", KT_DURATION, OFF(request_timeout_ms), "30s",
+     SEC, HOUR, 1, NULL, KC_NONE,
+     "A whole request (headers and body) must arrive within this after the "
+     "connection is ready for it (accept, or the previous reply); slower "
+     "clients are disconnected (slowloris)."},
 
     /* [store] */
     {"store", "wal_sync", KT_DURATION, OFF(wal_sync_ms), "100ms", 0, MINUTE,
@@ -267,6 +277,104 @@ static const struct key_def keys[] = {
      "Delete oldest segments past this total size; 0 = no cap."},
     {"tiers", "cold_path", KT_STRING, OFF(cold_path), "", 0, STRMAX, 0, NULL,
      KC_NONE, "Directory of the cold tier; empty = DATA_DIR/cold."},
+    {"tiers", "check_interval", KT_DURATION, OFF(check_interval_ms), "10s",
+     100, DAY, 1, NULL, KC_NONE,
+     "How often the lifecycle policy runs (merges, tier moves, retention)."},
+    {"tiers", "merge_factor", KT_INT, OFF(merge_factor), "10", 2, 100, 1,
+     NULL, KC_NONE,
+     "Segments of one size class merged at once; higher = less write "
+     "amplification, more segments."},
+    {"tiers", "hot_segment_bytes", KT_BYTES, OFF(hot_segment_bytes), "64MiB",
+     64 * KIB, 64 * GIB, 1, NULL, KC_NONE,
+     "Hot merges stop producing segments larger than this."},
+    {"tiers", "warm_segment_bytes", KT_BYTES, OFF(warm_segment_bytes),
+     "512MiB", 64 * KIB, 256 * GIB, 1, NULL, KC_NONE,
+     "Target size of warm segments (and the unit of a cold merge)."},
+    {"tiers", "warm_zstd_level", KT_INT, OFF(warm_zstd_level), "9", 1, 22, 1,
+     NULL, KC_NONE, "zstd level of the warm tier's doc store."},
+    {"tiers", "cold_zstd_level", KT_INT, OFF(cold_zstd_level), "19", 1, 22, 1,
+     NULL, KC_NONE, "zstd level of the cold tier's doc store."},
+    {"tiers", "cold_dict_bytes", KT_BYTES, OFF(cold_dict_bytes), "64KiB", 0,
+     4 * MIB, 1, NULL, KC_NONE,
+     "Size of the zstd dictionary trained per cold merge; 0 = none."},
+    {"tiers", "cold_block_bytes", KT_BYTES, OFF(cold_block_bytes), "256KiB",
+     4 * KIB, 16 * MIB, 1, NULL, KC_NONE,
+     "Doc store block size before compression in the cold tier."},
+
+    /* [auth] (security) */
+    {"auth", "tokens", KT_STRING, OFF(auth_tokens), "", 0, 16 * STRMAX, 1,
+     NULL, KC_SECRET,
+     "Bearer tokens as name:role:token or name:role:sha256:<64 hex>, "
+     "separated by commas or blanks; role is reader, writer or admin. "
+     "Empty (and no token_file) = only loopback clients are accepted."},
+    {"auth", "token_file", KT_STRING, OFF(auth_token_file), "", 0, STRMAX, 1,
+     NULL, KC_NONE,
+     "File with one token entry per line ('#' comments); must not be "
+     "readable by group or others (chmod 600)."},
+    {"auth", "metrics_public", KT_BOOL, OFF(metrics_public), "false", 0, 1, 1,
+     NULL, KC_NONE, "GET /metrics without a token (else the reader role)."},
+
+    /* [ratelimit] (security) */
+    {"ratelimit", "ingest_rate", KT_INT, OFF(rl_ingest_rate), "0", 0, 1000000,
+     1, NULL, KC_NONE,
+     "Ingest requests per second per token (or client address when no "
+     "token is used); 0 = no limit. Excess gets 429 with Retry-After."},
+    {"ratelimit", "ingest_burst", KT_INT, OFF(rl_ingest_burst), "100", 1,
+     1000000, 1, NULL, KC_NONE, "Ingest requests allowed in one burst."},
+    {"ratelimit", "query_rate", KT_INT, OFF(rl_query_rate), "0", 0, 1000000,
+     1, NULL, KC_NONE,
+     "Read requests (search, aggregations, Grafana...) per second per token "
+     "or client address; 0 = no limit."},
+    {"ratelimit", "query_burst", KT_INT, OFF(rl_query_burst), "50", 1,
+     1000000, 1, NULL, KC_NONE, "Read requests allowed in one burst."},
+    {"ratelimit", "max_keys", KT_INT, OFF(rl_max_keys), "4096", 16, 1000000,
+     1, NULL, KC_NONE,
+     "Tokens/addresses tracked per limit; past this, idle keys are "
+     "forgotten."},
+
+    /* [redact] (security) */
+    {"redact", "enabled", KT_BOOL, OFF(redact_enabled), "false", 0, 1, 0,
+     NULL, KC_NONE,
+     "Redact PII at ingest, before the write-ahead log."},
+    {"redact", "builtins", KT_STRING, OFF(redact_builtins), "all", 0, 256, 0,
+     NULL, KC_NONE,
+     "Built-in rules: all, none, or a comma list of email, ipv4, ipv6, "
+     "card, secret (bearer, aws_key, github_token, slack_token, "
+     "stripe_key)."},
+    {"redact", "rules", KT_STRING, OFF(redact_rules), "", 0, STRMAX, 0, NULL,
+     KC_NONE,
+     "User rules '<name>[@target,...] <PCRE2 regex>', separated by ';;'."},
+    {"redact", "rules_file", KT_STRING, OFF(redact_rules_file), "", 0, STRMAX,
+     0, NULL, KC_NONE,
+     "File of user rules, one per line ('#' comments); added to rules."},
+    {"redact", "fields", KT_STRING, OFF(redact_fields), "*", 1, STRMAX, 0,
+     NULL, KC_NONE,
+     "Where builtins and unscoped rules apply: * (message and every field) "
+     "or a comma list of message, field names and prefix.*."},
+    {"redact", "mode", KT_ENUM, OFF(redact_mode), "marker", 0, 0, 0,
+     "marker|hash", KC_NONE,
+     "marker writes [REDACTED:rule]; hash writes [rule:<HMAC-SHA256 hex>]."},
+    {"redact", "hash_key", KT_STRING, OFF(redact_hash_key), "", 0, 1024, 0,
+     NULL, KC_SECRET, "HMAC key (>= 16 bytes) for mode = hash; keep secret."},
+    {"redact", "hash_length", KT_INT, OFF(redact_hash_length), "8", 4, 64, 0,
+     NULL, KC_NONE, "Hex digits of the keyed hash kept in mode = hash."},
+
+    /* [audit] (security) */
+    {"audit", "path", KT_STRING, OFF(audit_path), "", 0, STRMAX, 0, NULL,
+     KC_NONE,
+     "Append-only JSON-lines log of admin actions (mode 0600, reopened on "
+     "SIGHUP); empty = written to the log at INFO."},
+
+    /* [tls] (security) */
+    {"tls", "listen", KT_STRING, OFF(tls_listen), "", 0, 300, 0, NULL,
+     KC_HOSTPORT_EMPTY,
+     "HTTPS address as host:port (port 0 = any free); empty = no HTTPS "
+     "listener. Needs cert_file and key_file."},
+    {"tls", "cert_file", KT_STRING, OFF(tls_cert_file), "", 0, STRMAX, 1,
+     NULL, KC_NONE,
+     "PEM certificate chain for the HTTPS listener; re-read on SIGHUP."},
+    {"tls", "key_file", KT_STRING, OFF(tls_key_file), "", 0, STRMAX, 1, NULL,
+     KC_NONE, "PEM private key of cert_file; re-read on SIGHUP."},
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -274,7 +382,8 @@ static const struct key_def keys[] = {
 static const char *const sections[] = {"server", "http",    "store",
                                        "ingest", "query",   "kafka",
                                        "redis",  "anomaly", "alerts",
-                                       "tiers"};
+                                       "tiers",  "auth",    "ratelimit",
+                                       "redact", "audit",   "tls"};
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
 static char **
@@ -1017,6 +1126,21 @@ sift_config_check(const struct sift_config *cfg,
                "redis.address is");
         n++;
     }
+    /* ---- security ---- */
+    if (cfg->tls_listen[0] != '\0' &&
+        (cfg->tls_cert_file[0] == '\0' || cfg->tls_key_file[0] == '\0')) {
+        report(on_error, arg,
+               "tls.listen: tls.cert_file and tls.key_file must be set when "
+               "tls.listen is");
+        n++;
+    }
+    if (cfg->redact_enabled && strcmp(cfg->redact_mode, "hash") == 0 &&
+        strlen(cfg->redact_hash_key) < 16) {
+        report(on_error, arg,
+               "redact.hash_key: mode = hash needs a key of at least 16 "
+               "bytes");
+        n++;
+    }
     return n > 0 ? SIFT_ECONFIG : SIFT_OK;
 }
 
@@ -1037,7 +1161,9 @@ static void
 value_text(const struct sift_config *cfg, const struct key_def *k, char *out,
            size_t len)
 {
-    if (is_string_type(k->type))
+    if (k->check == KC_SECRET)
+        snprintf(out, len, "%s", str_field_c(cfg, k)[0] ? "(secret)" : "\"\"");
+    else if (is_string_type(k->type))
         snprintf(out, len, "\"%s\"", str_field_c(cfg, k));
     else
         format_number(k->type, int_field_c(cfg, k), out, len);
@@ -1242,6 +1368,9 @@ sift_config_to_json(const struct sift_config *cfg, struct sift_buf *out)
         sift_buf_putc(out, ':');
         if (is_string_type(k->type)) {
             const char *v = str_field_c(cfg, k);
+            /* Secrets never leave the process, not even to admins. */
+            if (k->check == KC_SECRET && v[0] != '\0')
+                v = "***";
             sift_buf_put_json_str(out, v, strlen(v));
         } else if (k->type == KT_BOOL) {
             sift_buf_appendf(out, "%s", int_field_c(cfg, k) ? "true" : "false");

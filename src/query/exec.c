@@ -167,7 +167,7 @@ phrase_docs(struct sift_qctx *ctx, const struct sift_qnode *n, uint32_t field,
     roaring_bitmap_t *cand = roaring_bitmap_copy(u);
     int rc = SIFT_OK;
     for (uint32_t i = 0; i < n->n_toks && !roaring_bitmap_is_empty(cand); i++) {
-        roaring_bitmap_t *p;
+        roaring_bitmap_t *p = NULL; /* set by term_docs() on success */
         rc = term_docs(ctx, field, n->toks[i], n->tok_lens[i], cand, &p);
         if (rc < 0) {
             roaring_bitmap_free(cand);

@@ -80,7 +80,7 @@ expected(struct parser *p, const char *what)
 {
     if (p->tok.kind == SIFT_QT_ERROR)
         return parse_error(p, p->lx.error_pos, p->lx.error);
-    char msg[128];
+    char msg[200]; /* what may be a 160-byte message of a caller */
     snprintf(msg, sizeof(msg), "expected %s", what);
     return parse_error(p, p->tok.pos, msg);
 }
@@ -294,7 +294,7 @@ parse_range(struct parser *p, const char *field, size_t field_len,
     n->field = field;
     n->field_len = field_len;
     n->lo_incl = p->tok.text[0] == '[';
-    int open;
+    int open = 0;
     int rc;
     advance(p, SIFT_QLEX_RANGE);
     if ((rc = parse_range_bound(p, &n->lo, &open)) < 0)

@@ -107,6 +107,7 @@ struct sift_segment {
     struct rkey *keys;    /* DOCKEYS */
     uint32_t n_keys;
     const roaring_bitmap_t *deleted;
+    struct sift_segment *base; /* sift_segment_with_deleted(): owns the image */
 };
 
 static atomic_uint_fast64_t next_uid = 1;
@@ -479,6 +480,7 @@ segment_destroy(struct sift_segment *s)
         sift_free((void *)(uintptr_t)s->img);
     else if (s->owner == OWN_MMAP)
         munmap((void *)(uintptr_t)s->img, s->map_len);
+    sift_segment_unref(s->base);
     sift_free(s);
 }
 
@@ -1545,4 +1547,28 @@ sift_segment_deleted(const struct sift_segment *seg)
     if (seg->deleted == NULL || roaring_bitmap_is_empty(seg->deleted))
         return NULL;
     return seg->deleted;
+}
+
+/*
+ * Live deletes (lifecycle.c): a second reader over the same image whose
+ * deleted set is replaced.  The new reader is a separate immutable object,
+ * so readers of the old one are never disturbed; it keeps base alive.
+ */
+int
+sift_segment_with_deleted(struct sift_segment *seg, roaring_bitmap_t *del,
+                          struct sift_segment **out)
+{
+    struct sift_segment *base = seg->base != NULL ? seg->base : seg;
+    int rc = segment_open(base->img, base->len, OWN_BORROWED, 0, out);
+    if (rc != SIFT_OK) {
+        roaring_bitmap_free(del);
+        return rc;
+    }
+    if ((*out)->deleted != NULL)
+        roaring_bitmap_or_inplace(del, (*out)->deleted);
+    if ((*out)->deleted != NULL)
+        roaring_bitmap_free((roaring_bitmap_t *)(uintptr_t)(*out)->deleted);
+    (*out)->deleted = del;
+    (*out)->base = sift_segment_ref(base);
+    return SIFT_OK;
 }

@@ -57,9 +57,13 @@
 #include "sift/loop.h"
 #include "sift/pool.h"
 #include "sift/segment.h"
+#include "lifecycle_int.h"
 #include "store_int.h"
 
 static void start_sync(struct sift_store *s);
+static int append_scratch(struct sift_store *s, size_t n,
+                          const struct sift_srcpos *pos, size_t n_pos,
+                          sift_durable_cb cb, void *arg, uint64_t *seq_out);
 static void maybe_flush(struct sift_store *s, int force);
 static void publish(struct sift_store *s);
 static void sync_done_posted(void *arg);
@@ -312,6 +316,8 @@ static int
 buffer_add(struct sift_store *s, uint64_t seq, const uint8_t *payload,
            size_t len)
 {
+    if (len > 0 && payload[0] == SIFT_LC_DELETE_KIND) /* lifecycle.c */
+        return sift__lc_delete_record(s, seq, payload, len);
     struct sift__batch_visitor v = {buf_pos_cb, buf_doc_cb, s};
     sift_arena_reset(s->arena);
     int rc = sift__store_batch_decode(payload, len, s->arena, &v);
@@ -839,9 +845,12 @@ flush_apply(struct sift_store *s, struct flush_job *j)
         return;
     }
     /* The new manifest is durable: swap memory for files in one publish. */
+    uint64_t next_id = s->manifest.next_seg_id; /* ids sealed meanwhile */
     sift__manifest_cleanup(&s->manifest);
     s->manifest = j->next;
     sift__manifest_init(&j->next);
+    if (next_id > s->manifest.next_seg_id)
+        s->manifest.next_seg_id = next_id;
     for (size_t i = 0; i < j->n; i++) {
         struct flush_item *it = &j->items[i];
         struct sift__entry *e = it->ent;
@@ -949,7 +958,7 @@ flush_prepare(struct sift_store *s)
 static void
 maybe_flush(struct sift_store *s, int force)
 {
-    if (s->flush_running)
+    if (s->flush_running || sift__lc_blocks_flush(s))
         return;
     if (!force) {
         uint64_t mem = 0;
@@ -1061,8 +1070,16 @@ sift_store_append(struct sift_store *s, const struct sift_event *evs, size_t n,
     int rc = sift__store_batch_encode(evs, n, pos, n_pos, &s->scratch);
     if (rc < 0)
         return rc;
+    return append_scratch(s, n, pos, n_pos, cb, arg, NULL);
+}
+
+/* Appends s->scratch to the WAL and the pending list (see append). */
+static int
+append_scratch(struct sift_store *s, size_t n, const struct sift_srcpos *pos,
+               size_t n_pos, sift_durable_cb cb, void *arg, uint64_t *seq_out)
+{
     uint64_t seq;
-    rc = sift__wal_append(s->wal, s->scratch.data, s->scratch.len, &seq);
+    int rc = sift__wal_append(s->wal, s->scratch.data, s->scratch.len, &seq);
     if (rc < 0) {
         s->stats.appends_rejected++;
         if (rc == SIFT_ENOSPACE)
@@ -1087,6 +1104,8 @@ sift_store_append(struct sift_store *s, const struct sift_event *evs, size_t n,
     s->stats.docs_buffered += n;
     if (CFG(s, wal_sync_ms, 0) == 0)
         start_sync(s);
+    if (seq_out)
+        *seq_out = seq;
     return SIFT_OK;
 }
 
@@ -1171,10 +1190,10 @@ sift_store_quarantined(const struct sift_store *s)
 /* ------------------------------------------------------------------ */
 
 static int
-move_to_quarantine(struct sift_store *s, const char *name)
+move_to_quarantine(struct sift_store *s, const char *dir, const char *name)
 {
     char src[4096], dst[4096];
-    snprintf(src, sizeof(src), "%s/%s", s->seg_dir, name);
+    snprintf(src, sizeof(src), "%s/%s", dir, name);
     snprintf(dst, sizeof(dst), "%s/%s", s->q_dir, name);
     if (rename(src, dst) != 0 && errno != ENOENT) {
         int rc = -errno;
@@ -1183,7 +1202,7 @@ move_to_quarantine(struct sift_store *s, const char *name)
         return rc;
     }
     (void)fsync_path(s->q_dir);
-    (void)fsync_path(s->seg_dir);
+    (void)fsync_path(dir);
     return SIFT_OK;
 }
 
@@ -1195,7 +1214,7 @@ load_segments(struct sift_store *s)
         struct sift_manifest_seg *m = &s->manifest.segs[i];
         char path[4096];
         struct sift_segment *seg = NULL;
-        snprintf(path, sizeof(path), "%s/%s", s->seg_dir, m->file);
+        sift__lc_seg_path(s, m, path, sizeof(path));
         int rc = sift_segment_open_file(path, &seg);
         if (rc == SIFT_OK && sift_segment_doc_count(seg) != m->docs) {
             SIFT_ERROR("store: %s holds %u docs, the manifest says %" PRIu64,
@@ -1209,7 +1228,8 @@ load_segments(struct sift_store *s)
                        path, rc == -ENOENT ? "missing" : "corrupt", s->q_dir,
                        m->docs);
             if (rc != -ENOENT)
-                (void)move_to_quarantine(s, m->file);
+                (void)move_to_quarantine(s, sift__lc_tier_dir(s, m->tier),
+                                         m->file);
             add_quarantined(s, m->file);
             sift__manifest_remove_seg(&s->manifest, m->id);
             changed = 1;
@@ -1218,6 +1238,11 @@ load_segments(struct sift_store *s)
         if (rc < 0) {
             SIFT_ERROR("store: cannot open segment %s: %s", path,
                        sift_strerror(rc));
+            return rc;
+        }
+        rc = sift__lc_load_tombstones(s, m, &seg);
+        if (rc < 0) {
+            sift_segment_unref(seg);
             return rc;
         }
         struct sift__entry *e = entry_push(s);
@@ -1238,34 +1263,35 @@ load_segments(struct sift_store *s)
     return SIFT_OK;
 }
 
-/* Removes temp files and segment files that the manifest does not list. */
+/*
+ * Removes temp files, segment files the manifest does not list and their
+ * tombstone sidecars, in every tier's directory (lifecycle.c knows them).
+ */
 static void
 remove_orphans(struct sift_store *s)
 {
-    DIR *d = opendir(s->seg_dir);
-    if (!d)
-        return;
-    struct dirent *de;
-    int removed = 0;
-    while ((de = readdir(d)) != NULL) {
-        const char *name = de->d_name;
-        if (name[0] == '.')
+    for (unsigned tier = 0; tier < SIFT_TIER_COUNT; tier++) {
+        const char *dir = sift__lc_tier_dir(s, tier);
+        DIR *d = opendir(dir);
+        if (!d)
             continue;
-        int live = 0;
-        for (size_t i = 0; i < s->manifest.n_segs && !live; i++)
-            live = strcmp(s->manifest.segs[i].file, name) == 0;
-        if (live)
-            continue;
-        char path[4096];
-        snprintf(path, sizeof(path), "%s/%s", s->seg_dir, name);
-        if (unlink(path) == 0) {
-            SIFT_INFO("store: removed orphan %s", path);
-            removed = 1;
+        struct dirent *de;
+        int removed = 0;
+        while ((de = readdir(d)) != NULL) {
+            const char *name = de->d_name;
+            if (name[0] == '.' || sift__lc_is_live_file(s, tier, name))
+                continue;
+            char path[4096];
+            snprintf(path, sizeof(path), "%s/%s", dir, name);
+            if (unlink(path) == 0) {
+                SIFT_INFO("store: removed orphan %s", path);
+                removed = 1;
+            }
         }
+        closedir(d);
+        if (removed)
+            (void)fsync_path(dir);
     }
-    closedir(d);
-    if (removed)
-        (void)fsync_path(s->seg_dir);
     char tmp[4096];
     snprintf(tmp, sizeof(tmp), "%s/%s.tmp", s->data_dir, SIFT_MANIFEST_NAME);
     (void)unlink(tmp);
@@ -1327,7 +1353,8 @@ sift_store_open(const struct sift_config *cfg, struct sift_loop *loop,
 
     if ((rc = ensure_dir(s->data_dir)) < 0 ||
         (rc = ensure_dir(s->seg_dir)) < 0 ||
-        (rc = ensure_dir(s->wal_dir)) < 0 || (rc = ensure_dir(s->q_dir)) < 0)
+        (rc = ensure_dir(s->wal_dir)) < 0 || (rc = ensure_dir(s->q_dir)) < 0 ||
+        (rc = sift__lc_init(s)) < 0)
         goto fail;
 
     rc = sift__manifest_load(s->data_dir, &s->manifest);
@@ -1412,6 +1439,7 @@ sift_store_open(const struct sift_config *cfg, struct sift_loop *loop,
             loop, (uint32_t)CFG(s, flush_ms, 30000), on_flush_timer, s);
         s->t_full = sift_loop_timer_new(loop, SIFT_STORE_FULL_RETRY_MS,
                                         on_full_timer, s);
+        sift__lc_start(s);
     }
     *out = s;
     return SIFT_OK;
@@ -1451,6 +1479,7 @@ sift_store_close(struct sift_store *s)
         if (timers[i])
             sift_loop_timer_free(timers[i]);
     s->t_refresh = s->t_sync = s->t_flush = s->t_full = NULL;
+    sift__lc_stop(s);
     if (s->loop)
         drain_jobs(s);
     if (s->sync_started) {
@@ -1476,6 +1505,7 @@ sift_store_close(struct sift_store *s)
         }
     }
     run_waiters(s, SIFT_ESHUTDOWN);
+    sift__lc_free(s);
     for (size_t i = 0; i < s->n_ents; i++)
         entry_free(s->ents[i]);
     sift_free(s->ents);
@@ -1499,4 +1529,47 @@ sift_store_close(struct sift_store *s)
     sift_free(s->wal_dir);
     sift_free(s->q_dir);
     sift_free(s);
+}
+
+/* ------------------------------------------------------------------ */
+/* Lifecycle hooks (lifecycle.c; see store_int.h)                      */
+/* ------------------------------------------------------------------ */
+
+void
+sift__store_seal(struct sift_store *s, int sync_build)
+{
+    seal(s, sync_build);
+}
+
+void
+sift__store_publish(struct sift_store *s)
+{
+    publish(s);
+}
+
+void
+sift__store_maybe_flush(struct sift_store *s, int force)
+{
+    maybe_flush(s, force);
+}
+
+void
+sift__store_entry_free(struct sift__entry *e)
+{
+    entry_free(e);
+}
+
+int
+sift__store_append_raw(struct sift_store *s, const void *payload, size_t len,
+                       sift_durable_cb cb, void *arg, uint64_t *seq_out)
+{
+    if (s->closing)
+        return SIFT_ESHUTDOWN;
+    if (s->full) {
+        s->stats.appends_rejected++;
+        return SIFT_ENOSPACE;
+    }
+    sift_buf_reset(&s->scratch);
+    sift_buf_append(&s->scratch, payload, len);
+    return append_scratch(s, 0, NULL, 0, cb, arg, seq_out);
 }

@@ -57,6 +57,7 @@ struct sift__entry {
     struct sift_segment_builder *builder; /* owned while building */
     int build_failed;
     struct sift_manifest_seg meta; /* valid once on disk */
+    unsigned lc_busy; /* lifecycle: input of a running merge or drop */
 };
 
 struct sift__flush_waiter {
@@ -140,6 +141,8 @@ struct sift_store {
     size_t n_quarantined;
 
     struct sift_store_stats stats;
+
+    struct sift__lc *lc; /* tiers, merges, retention, deletes (lifecycle.c) */
 };
 
 /* Batch payload codec (store.c), exposed for tests and fuzzing. */
@@ -155,5 +158,20 @@ struct sift__batch_visitor {
 int sift__store_batch_decode(const uint8_t *p, size_t len,
                              struct sift_arena *arena,
                              const struct sift__batch_visitor *v);
+
+/*
+ * Lifecycle hooks: store.c internals that lifecycle.c drives (loop thread).
+ * flush_running doubles as the manifest writer lock: whoever sets it is
+ * the only one saving a manifest, and s->manifest does not change under
+ * it except by that owner.
+ */
+void sift__store_seal(struct sift_store *s, int sync_build);
+void sift__store_publish(struct sift_store *s);
+void sift__store_maybe_flush(struct sift_store *s, int force);
+void sift__store_entry_free(struct sift__entry *e);
+/** Appends an opaque WAL payload (a delete record) like a batch. */
+int sift__store_append_raw(struct sift_store *s, const void *payload,
+                           size_t len, sift_durable_cb cb, void *arg,
+                           uint64_t *seq_out);
 
 #endif /* SIFT_STORE_INT_H */

@@ -55,8 +55,11 @@ main(int argc, char **argv)
     uint64_t n = 0, bad = 0;
     for (size_t i = 0; i < sift_snapshot_count(snap); i++) {
         struct sift_segment *seg = sift_snapshot_segment(snap, i);
+        const roaring_bitmap_t *del = sift_segment_deleted(seg);
         for (uint32_t d = 0; d < sift_segment_doc_count(seg); d++) {
             struct sift_event ev;
+            if (del && roaring_bitmap_contains(del, d))
+                continue; /* deleted by query: not searchable */
             sift_buf_reset(&doc);
             sift_arena_reset(a);
             if (sift_segment_doc(seg, d, &doc) != SIFT_OK ||

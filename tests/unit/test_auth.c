@@ -343,9 +343,12 @@ test_auth_no_tokens_loopback_only(void **state)
     const char *remote4[] = {"10.0.0.1", "128.0.0.1", "0.0.0.0"};
     for (size_t i = 0; i < 3; i++) {
         sift_auth_check(a, mk_v4(&ss, remote4[i]), "Bearer " T_ADMIN,
-                        SIFT_ROLE_NONE, &r);
+                        SIFT_ROLE_READER, &r);
         assert_int_equal(r.decision, SIFT_AUTH_FORBIDDEN);
         assert_non_null(strstr(r.reason, "loopback"));
+        /* Open routes (healthz) stay open to everyone. */
+        sift_auth_check(a, mk_v4(&ss, remote4[i]), NULL, SIFT_ROLE_NONE, &r);
+        assert_int_equal(r.decision, SIFT_AUTH_ALLOW);
     }
     sift_auth_check(a, mk_v6(&ss, "::2"), NULL, SIFT_ROLE_READER, &r);
     assert_int_equal(r.decision, SIFT_AUTH_FORBIDDEN);

@@ -27,6 +27,8 @@
 #include <zstd.h>
 
 #include "sift/alloc.h"
+#include "sift/audit.h"
+#include "sift/auth.h"
 #include "sift/buf.h"
 #include "sift/config.h"
 #include "sift/error.h"
@@ -639,6 +641,79 @@ test_http_stop_accepting(void **state)
     assert_int_equal(r3.status, 0); /* listener closed: refused */
 }
 
+/* ---- security wiring: roles in the router and the audit log ---- */
+
+static void
+sc_audit(struct fixture *f)
+{
+    (void)f;
+    roundtrip(f, "POST", "/admin", "Authorization: Bearer admin-token-0123456789\r\n",
+              "x", 1, &r1);
+    roundtrip(f, "POST", "/admin", "Authorization: Bearer reader-token-0123456789\r\n",
+              "x", 1, &r2);
+    roundtrip(f, "GET", "/p/exact", "Authorization: Bearer reader-token-0123456789\r\n",
+              NULL, 0, &r3);
+    roundtrip(f, "GET", "/p/exact", NULL, NULL, 0, &r4);
+    roundtrip(f, "GET", "/healthz", NULL, NULL, 0, &r5);
+}
+
+static void
+test_http_roles_and_audit_of_admin_actions(void **state)
+{
+    struct fixture *f = *state;
+    char path[] = "/tmp/sift-test-audit-XXXXXX";
+    int tfd = mkstemp(path);
+    assert_true(tfd >= 0);
+    close(tfd);
+    struct sift_auth *auth = NULL;
+    struct sift_auth_opts ao = {"a:admin:admin-token-0123456789 "
+                                "r:reader:reader-token-0123456789",
+                                NULL, 0};
+    assert_int_equal(sift_auth_new(&ao, &auth, NULL, 0), SIFT_OK);
+    struct sift_audit *audit = NULL;
+    assert_int_equal(sift_audit_open(path, &audit), SIFT_OK);
+    sift_http_set_auth(f->http, auth);
+    sift_http_set_audit(f->http, audit);
+    sift_http_route(f->http, "POST", "/admin", SIFT_ROUTE_RAW_BODY,
+                    SIFT_ROLE_ADMIN, on_echo, f);
+    run_scenario(f, sc_audit);
+    assert_int_equal(r1.status, 200);
+    assert_int_equal(r2.status, 403);
+    assert_int_equal(r3.status, 200);
+    assert_int_equal(r4.status, 401);
+    assert_non_null(strstr(r4.raw, "WWW-Authenticate: Bearer"));
+    assert_int_equal(r5.status, 200);
+
+    /* Two records: the admin action and the refused attempt; reads are
+     * not audited. */
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    char line[1024];
+    int n = 0;
+    while (fgets(line, sizeof(line), fp) != NULL) {
+        assert_non_null(strstr(line, "\"action\":\"POST /admin\""));
+        if (n == 0) {
+            assert_non_null(strstr(line, "\"principal\":\"a\""));
+            assert_non_null(strstr(line, "\"status\":200"));
+        } else {
+            assert_non_null(strstr(line, "\"principal\":\"r\""));
+            assert_non_null(strstr(line, "\"status\":403"));
+        }
+        n++;
+    }
+    fclose(fp);
+    assert_int_equal(n, 2);
+    struct sift_http_stats st;
+    sift_http_get_stats(f->http, &st);
+    assert_int_equal(st.forbidden, 1);
+    assert_int_equal(st.unauthorized, 1);
+    sift_http_set_auth(f->http, NULL);
+    sift_http_set_audit(f->http, NULL);
+    sift_auth_free(auth);
+    sift_audit_close(audit);
+    unlink(path);
+}
+
 int
 main(void)
 {
@@ -658,6 +733,7 @@ main(void)
         T(test_http_stream_client_gone_calls_on_close_once),
         T(test_http_free_with_pending_request),
         T(test_http_stop_accepting),
+        T(test_http_roles_and_audit_of_admin_actions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

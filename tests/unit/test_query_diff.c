@@ -7,7 +7,9 @@
  * with a keyword level/service/template, a text component, numeric pid
  * and len fields.  The events are spread over several segments whose time
  * ranges overlap (one opened from a file, the others in memory, like the
- * near-real-time segments), and a run of identical timestamps.
+ * near-real-time segments), and a run of identical timestamps.  About
+ * one doc in 16 of every segment but one is tombstoned (live deletes, as
+ * delete-by-query makes them); the brute force skips those events.
  *
  * The brute force reads only the AST (query_int.h) and the decoded events:
  * tokens come from sift_tokenize (the documented definition of a word),
@@ -46,6 +48,8 @@ struct ddata {
     struct toks *comp_toks; /* per event ("component", TEXT) */
     uint64_t *hash;         /* XXH3 of the encoded doc */
     struct sift_segment *segs[N_SEGS];
+    unsigned char *deleted; /* per event: tombstoned in its segment */
+    size_t n_deleted;
     char **words;           /* vocabulary for the generator */
     size_t n_words;
     uint64_t rng;
@@ -192,6 +196,53 @@ load_system(struct ddata *d, const char *sys, int64_t base_ns)
     fclose(f);
 }
 
+/*
+ * Tombstones about 1 doc in 16 of every segment but the last (live
+ * deletes, as delete-by-query makes them), and records which events they
+ * were, so the brute force leaves them out too.
+ */
+static void
+delete_some(struct ddata *d)
+{
+    d->deleted = sift_xcalloc(d->ev.n, 1);
+    struct sift_buf doc = SIFT_BUF_INIT;
+    for (size_t s = 0; s + 1 < N_SEGS; s++) {
+        uint32_t n = sift_segment_doc_count(d->segs[s]);
+        roaring_bitmap_t *bm = roaring_bitmap_create();
+        for (uint32_t doc_id = 0; doc_id < n; doc_id++) {
+            if (rndn(d, 16) != 0)
+                continue;
+            struct sift_arena *a = sift_arena_new(4096);
+            struct sift_event ev;
+            sift_buf_reset(&doc);
+            assert_int_equal(sift_segment_doc(d->segs[s], doc_id, &doc),
+                             SIFT_OK);
+            assert_int_equal(sift_doc_decode((const uint8_t *)doc.data,
+                                             doc.len, a, &ev),
+                             SIFT_OK);
+            const struct sift_field *f = sift_event_field(&ev, "id", 2);
+            assert_non_null(f);
+            char num[32];
+            assert_true(f->value_len < sizeof(num));
+            memcpy(num, f->value, f->value_len);
+            num[f->value_len] = '\0';
+            long id = strtol(num, NULL, 10);
+            assert_true(id >= 1 && (size_t)id <= d->ev.n);
+            d->deleted[id - 1] = 1;
+            d->n_deleted++;
+            roaring_bitmap_add(bm, doc_id);
+            sift_arena_free(a);
+        }
+        struct sift_segment *with;
+        assert_int_equal(sift_segment_with_deleted(d->segs[s], bm, &with),
+                         SIFT_OK);
+        sift_segment_unref(d->segs[s]);
+        d->segs[s] = with;
+    }
+    sift_buf_cleanup(&doc);
+    assert_true(d->n_deleted > 100);
+}
+
 static int
 setup(void **state)
 {
@@ -238,6 +289,7 @@ setup(void **state)
         d->segs[s] = qf_build(d->ev.v, idx[s], cnt[s], s == 0);
         sift_free(idx[s]);
     }
+    delete_some(d);
     *state = d;
     return 0;
 }
@@ -255,6 +307,7 @@ teardown(void **state)
     sift_free(d->msg_toks);
     sift_free(d->comp_toks);
     sift_free(d->hash);
+    sift_free(d->deleted);
     sift_free(d->words);
     qf_events_free(&d->ev);
     sift_free(d);
@@ -560,7 +613,7 @@ test_query_diff_random_queries(void **state)
         /* Brute force, newest first by (ts, hash). */
         size_t nw = 0;
         for (size_t i = 0; i < n; i++) {
-            if (!brute(d, i, q->root))
+            if (d->deleted[i] || !brute(d, i, q->root))
                 continue;
             want[nw].ts = d->ev.v[i].ts_ns;
             want[nw].hash = d->hash[i];

@@ -1,0 +1,107 @@
+/*
+ * lifecycle.h - tiers (hot, warm, cold), merges, retention and
+ * delete-by-query: what Elasticsearch calls index lifecycle management.
+ * User documentation: docs/lifecycle.md; design: docs/internals/lifecycle.md.
+ *
+ * The store runs the lifecycle by itself (a timer every
+ * tiers.check_interval, jobs on the worker pool); these functions let the
+ * daemon and tests look at it, force a check, and delete by query.
+ *
+ * Threads: every function here is loop-thread only unless it says
+ * otherwise.
+ */
+#ifndef SIFT_LIFECYCLE_H
+#define SIFT_LIFECYCLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <roaring/roaring.h>
+
+struct sift_buf;
+struct sift_config;
+struct sift_http;
+struct sift_segment;
+struct sift_store;
+
+/* ---- delete-by-query ---- */
+
+/**
+ * Finds the docs of seg matching query[0..len) with from_ns <= ts < to_ns.
+ * *out receives a new bitmap (roaring_bitmap_free()), possibly empty.
+ * Called with seg == NULL only to validate the query (then *out is left
+ * NULL).  Returns SIFT_OK, SIFT_EPARSE (bad query), or a code.  Must be
+ * callable from any thread at once.
+ */
+typedef int (*sift_delete_match_cb)(struct sift_segment *seg, const char *query,
+                                    size_t len, int64_t from_ns, int64_t to_ns,
+                                    roaring_bitmap_t **out);
+
+/**
+ * The built-in matcher, used until the query engine registers its own:
+ * space-separated terms, all required; "field:value" matches the field's
+ * term (TEXT fields: every token of value), a bare word matches a token of
+ * the message; an empty query matches everything in the range.
+ */
+int sift_store_match_simple(struct sift_segment *seg, const char *query,
+                            size_t len, int64_t from_ns, int64_t to_ns,
+                            roaring_bitmap_t **out);
+
+/**
+ * Sets the process-wide matcher for deletes (NULL restores the built-in
+ * one).  Call before sift_store_open(): WAL replay re-runs durable deletes
+ * with it.  Any thread, before the store is used.
+ */
+void sift_store_set_delete_matcher(sift_delete_match_cb cb);
+
+/** rc is SIFT_OK with the number of events that matched, or an error. */
+typedef void (*sift_delete_cb)(void *arg, int rc, uint64_t matched);
+
+/**
+ * Deletes every event matching query in [from_ns, to_ns) that the store
+ * holds now (buffer included).  The request is written to the WAL first,
+ * so once cb reports SIFT_OK the delete survives a crash; the matching
+ * events are gone from every snapshot published after that moment, all
+ * at once (tombstones), and physically from disk at the next merge, or
+ * right away when force_rewrite is set (affected segments are rewritten
+ * in the background).  Borrows query during the call.  Returns SIFT_OK
+ * (cb will run once, on the loop thread), SIFT_EPARSE (bad query: cb never
+ * runs), SIFT_ESHUTDOWN, or an append error (SIFT_EBUSY, SIFT_ENOSPACE).
+ */
+int sift_store_delete(struct sift_store *store, const char *query, size_t len,
+                      int64_t from_ns, int64_t to_ns, int force_rewrite,
+                      sift_delete_cb cb, void *arg);
+
+/* ---- running and looking ---- */
+
+/** Runs the lifecycle policy now (as the timer does).  Loop thread. */
+void sift_store_lifecycle_run(struct sift_store *store);
+
+/** Non-zero while a lifecycle job or a delete is running or queued. */
+int sift_store_lifecycle_busy(const struct sift_store *store);
+
+/**
+ * Appends the GET /api/v1/tiers JSON object: per tier the segments, docs,
+ * bytes, time range and compression ratio; the running and pending
+ * merges; the last retention run; totals of merges and deletes.
+ */
+void sift_store_tiers_json(struct sift_store *store, struct sift_buf *out);
+
+/**
+ * Metrics collector (struct sift_metrics_collect_cb shape; arg is the
+ * store): sift_tier_segments / _docs / _bytes {tier}, merge and
+ * retention counters.  Loop thread.
+ */
+void sift_store_tiers_metrics(struct sift_buf *out, void *store);
+
+/**
+ * Registers GET /api/v1/tiers (reader), POST /api/v1/delete (admin), and,
+ * when cfg->debug_endpoints is set, POST /api/v1/debug/clock
+ * {"offset_ms":N} (admin) that shifts sift_clock_now_ns() and runs the
+ * lifecycle.  Borrows everything for the server's lifetime.
+ */
+void sift_lifecycle_api_register(struct sift_http *http,
+                                 struct sift_store *store,
+                                 const struct sift_config *cfg);
+
+#endif /* SIFT_LIFECYCLE_H */

@@ -1,0 +1,1809 @@
+/*
+ * lifecycle.c - tiers, merges, retention and delete-by-query on top of the
+ * store (docs/internals/lifecycle.md has the long form).
+ *
+ * Design:
+ *   - A timer (every 100 ms) drives everything; the policy (tiers.c) runs
+ *     every tiers.check_interval or when forced.  Its deletes become DROP
+ *     jobs; its first merge becomes a MERGE job (one merge at a time: the
+ *     machine is small and merges are I/O and CPU heavy).
+ *   - MERGE, on a worker: train a dictionary (cold), merge the live docs
+ *     of the inputs into new images with the target tier's codec, write
+ *     each to <tier dir>/<id>.seg (temp, fsync, rename), fsync the dir,
+ *     open the files.  Output ids are reserved from the manifest's
+ *     next_segment_id before the job starts.
+ *   - COMMIT (MERGE and DROP): needs the manifest writer lock, which is the
+ *     store's flush_running flag.  On the loop: check the inputs are still
+ *     the same segment objects (a delete that tombstoned an input in the
+ *     meantime voids the merge, which is retried later), build the next
+ *     manifest (inputs out, outputs in).  On a worker: save it.  On the
+ *     loop: swap the entries and publish one snapshot (old and new never
+ *     both counted, never neither), then unlink the inputs' files.  A crash
+ *     before the manifest rename leaves the outputs as orphans, after it
+ *     the inputs: the next start deletes whichever the manifest does not
+ *     list.
+ *   - Deletes: the request is a WAL record (first payload byte 'D').  When
+ *     it is durable (live) or replayed (recovery) the store hands it here
+ *     in WAL order: the buffer is sealed, and once no older entry is still
+ *     building and the manifest lock is free, a worker runs the matcher on
+ *     every segment holding older docs.  Disk segments get a tombstone
+ *     sidecar <file>.del (portable roaring bitmap, temp + fsync + rename)
+ *     and a new reader carrying the bitmap (sift_segment_with_deleted());
+ *     in-memory segments are rebuilt without the docs, because their image
+ *     is what a flush writes.  One publish makes the delete visible
+ *     everywhere.  Until then flushes wait, so the WAL never loses the
+ *     record before its effect is durable.
+ *
+ * Invariants:
+ *   - Sidecars only grow (union), so a sidecar newer than the manifest is
+ *     harmless: the delete it records is durable in the WAL already.
+ *   - An entry with lc_busy set is the input of exactly one job.
+ *   - s->manifest changes only on the loop thread, while this module or a
+ *     flush holds flush_running.
+ *
+ * Threads: loop thread, except the *_work functions (workers), which touch
+ * only their job struct.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lifecycle_int.h"
+#include "sift/alloc.h"
+#include "sift/clock.h"
+#include "sift/config.h"
+#include "sift/error.h"
+#include "sift/lifecycle.h"
+#include "sift/log.h"
+#include "sift/loop.h"
+#include "sift/metrics.h"
+#include "sift/pool.h"
+#include "sift/tokenize.h"
+#include "store_int.h"
+
+#define LC_TICK_MS 50
+#define LC_DEL_VERSION 1
+#define LC_MAX_QUERY (64u << 10)
+#define LC_SIDECAR_EXT ".del"
+
+/* ------------------------------------------------------------------ */
+/* State                                                               */
+/* ------------------------------------------------------------------ */
+
+enum job_kind { JOB_MERGE, JOB_DROP };
+
+struct job_out {
+    uint64_t id;
+    struct sift_manifest_seg meta;
+    struct sift_segment *seg; /* opened from the file */
+    uint64_t raw_bytes;
+};
+
+struct lc_job {
+    struct sift_store *store;
+    enum job_kind kind;
+    const char *reason;
+    uint8_t tier;
+    int split;
+    size_t n_in;
+    uint64_t *in_ids;
+    struct sift_segment **in_segs; /* refs */
+    struct sift_manifest_seg *in_meta;
+    uint64_t first_id, n_ids; /* reserved output ids */
+    struct sift_segment_opts opts;
+    size_t dict_cap;
+    char *dir; /* output directory */
+    struct job_out *outs;
+    size_t n_outs;
+    struct sift_merge_stats st;
+    int64_t ns;
+    struct sift_manifest next;
+    char *data_dir;
+    int rc;
+    struct lc_job *next_job;
+};
+
+struct del_target {
+    uint64_t id;
+    int disk;
+    struct sift_segment *seg; /* ref on the current reader */
+    char path[4096];          /* sidecar path (disk) */
+    struct sift_segment *out; /* new reader (NULL: unchanged / empty) */
+    int changed;
+    uint64_t matched;
+};
+
+struct del_op {
+    uint64_t seq;
+    char *query;
+    size_t qlen;
+    int64_t from_ns, to_ns;
+    int force;
+    sift_delete_cb cb;
+    void *arg;
+    int64_t t0_mono;
+    int64_t retry_mono; /* after a failure: not before this */
+    struct del_op *next;
+};
+
+struct del_job {
+    struct sift_store *store;
+    struct del_op *op;
+    struct del_target *t;
+    size_t n;
+    struct sift_segment_opts hot;
+    sift_delete_match_cb match;
+    uint64_t matched;
+    int rc;
+};
+
+/* A live request whose WAL record is not durable yet. */
+struct del_req {
+    uint64_t seq;
+    sift_delete_cb cb;
+    void *arg;
+    struct sift_store *store;
+    struct del_req *next;
+};
+
+struct raw_size {
+    uint64_t id;
+    uint64_t raw;
+};
+
+struct sift__lc {
+    char *dirs[SIFT_TIER_COUNT];
+    struct sift_timer *timer;
+    int started;
+    int stopping;
+    int64_t last_check_mono;
+    int force_check;
+
+    struct lc_job *merge; /* worker phase running */
+    struct lc_job *commit_head, **commit_tail;
+    int commit_running;
+
+    struct del_op *ops_head, **ops_tail;
+    int del_running;
+    struct del_req *reqs;
+    uint64_t *rewrite;
+    size_t n_rewrite;
+
+    struct raw_size *raw; /* raw bytes of merge outputs (for ratios) */
+    size_t n_raw;
+
+    /* stats */
+    uint64_t merges, merge_bytes_in, merge_bytes_out, merge_docs;
+    uint64_t merge_docs_dropped, merges_aborted, merge_failures;
+    int64_t merge_ns;
+    uint64_t tier_moves[SIFT_TIER_COUNT];
+    uint64_t retention_segments, retention_bytes, retention_docs;
+    uint64_t cap_segments, cap_bytes;
+    int64_t last_retention_ns; /* wall clock of the last policy run */
+    uint64_t last_retention_deleted;
+    uint64_t deletes, deleted_docs;
+};
+
+static sift_delete_match_cb g_match = sift_store_match_simple;
+
+static void lc_tick(void *arg);
+static void try_commit(struct sift_store *s);
+static void try_delete(struct sift_store *s);
+
+/* ------------------------------------------------------------------ */
+/* Config and paths                                                    */
+/* ------------------------------------------------------------------ */
+
+static int64_t
+cfgv(const struct sift_store *s, size_t off, int64_t dflt)
+{
+    if (!s->cfg)
+        return dflt;
+    int64_t v;
+    memcpy(&v, (const char *)s->cfg + off, sizeof(v));
+    return v > 0 ? v : dflt;
+}
+#define LCFG(s, f, d) cfgv((s), offsetof(struct sift_config, f), (d))
+
+static void
+tier_opts(const struct sift_store *s, unsigned tier,
+          struct sift_segment_opts *o)
+{
+    sift_segment_opts_init(o);
+    o->tier = (uint8_t)tier;
+    o->zstd_level = (int)LCFG(s, zstd_level, 3);
+    o->block_bytes = (uint32_t)LCFG(s, block_bytes, 64 << 10);
+    if (tier == SIFT_TIER_WARM)
+        o->zstd_level = (int)LCFG(s, warm_zstd_level, 9);
+    if (tier == SIFT_TIER_COLD) {
+        o->zstd_level = (int)LCFG(s, cold_zstd_level, 19);
+        o->block_bytes = (uint32_t)LCFG(s, cold_block_bytes, 256 << 10);
+    }
+    if (s->cfg) {
+        o->text_fields = s->cfg->text_fields;
+        o->keyword_fields = s->cfg->keyword_fields;
+        o->numeric_fields = s->cfg->numeric_fields;
+    }
+}
+
+static void
+policy_from_cfg(const struct sift_store *s, struct sift_tier_policy *p)
+{
+    memset(p, 0, sizeof(*p));
+    p->now_ns = sift_clock_now_ns();
+    p->hot_max_age_ns = LCFG(s, hot_max_age_ms, 3600000) * SIFT_NS_PER_MS;
+    p->warm_max_age_ns =
+        LCFG(s, warm_max_age_ms, INT64_C(7) * 86400000) * SIFT_NS_PER_MS;
+    p->retention_ns =
+        LCFG(s, retention_ms, INT64_C(30) * 86400000) * SIFT_NS_PER_MS;
+    p->max_disk_bytes = (uint64_t)LCFG(s, max_disk_bytes, 0);
+    p->hot_segment_bytes = (uint64_t)LCFG(s, hot_segment_bytes, 64 << 20);
+    p->warm_segment_bytes = (uint64_t)LCFG(s, warm_segment_bytes, 512 << 20);
+    p->merge_factor = (unsigned)LCFG(s, merge_factor, 10);
+}
+
+const char *
+sift__lc_tier_dir(const struct sift_store *s, unsigned tier)
+{
+    if (!s->lc || tier >= SIFT_TIER_COUNT)
+        return s->seg_dir;
+    return s->lc->dirs[tier];
+}
+
+void
+sift__lc_seg_path(const struct sift_store *s, const struct sift_manifest_seg *m,
+                  char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/%s", sift__lc_tier_dir(s, m->tier), m->file);
+}
+
+static void
+sidecar_path(const char *seg_path, char *buf, size_t len)
+{
+    if (snprintf(buf, len, "%s%s", seg_path, LC_SIDECAR_EXT) >= (int)len)
+        buf[0] = '\0'; /* unreachable with PATH_MAX-sized buffers */
+}
+
+int
+sift__lc_is_live_file(const struct sift_store *s, unsigned tier,
+                      const char *name)
+{
+    size_t nl = strlen(name), el = strlen(LC_SIDECAR_EXT);
+    int sidecar = nl > el && strcmp(name + nl - el, LC_SIDECAR_EXT) == 0;
+    size_t base = sidecar ? nl - el : nl;
+    for (size_t i = 0; i < s->manifest.n_segs; i++) {
+        const struct sift_manifest_seg *m = &s->manifest.segs[i];
+        if (m->tier == tier && strlen(m->file) == base &&
+            memcmp(m->file, name, base) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int
+ensure_dir(const char *path)
+{
+    if (mkdir(path, 0755) == 0 || errno == EEXIST)
+        return SIFT_OK;
+    int rc = -errno;
+    SIFT_ERROR("lifecycle: cannot create %s: %s", path, strerror(errno));
+    return rc;
+}
+
+static int
+fsync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    int rc = fsync(fd) == 0 ? SIFT_OK : -errno;
+    close(fd);
+    return rc;
+}
+
+/* temp + fsync + rename; the caller fsyncs the directory. */
+static int
+write_file_atomic(const char *path, const void *data, size_t len)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    int rc = SIFT_OK;
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = n < 0 ? -errno : SIFT_EIO;
+            break;
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    if (rc == SIFT_OK && fsync(fd) != 0)
+        rc = -errno;
+    close(fd);
+    if (rc == SIFT_OK && rename(tmp, path) != 0)
+        rc = -errno;
+    if (rc != SIFT_OK)
+        (void)unlink(tmp);
+    if (rc == -ENOSPC || rc == -EDQUOT)
+        rc = SIFT_ENOSPACE;
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Init, start, stop                                                   */
+/* ------------------------------------------------------------------ */
+
+static char *
+join2(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    char *p = sift_xmalloc(la + lb + 2);
+    memcpy(p, a, la);
+    p[la] = '/';
+    memcpy(p + la + 1, b, lb + 1);
+    return p;
+}
+
+int
+sift__lc_init(struct sift_store *s)
+{
+    struct sift__lc *lc = sift_xcalloc(1, sizeof(*lc));
+    s->lc = lc;
+    lc->commit_tail = &lc->commit_head;
+    lc->ops_tail = &lc->ops_head;
+    lc->dirs[SIFT_TIER_HOT] = sift_xstrdup(s->seg_dir);
+    lc->dirs[SIFT_TIER_WARM] = join2(s->data_dir, "warm");
+    if (s->cfg && s->cfg->cold_path && s->cfg->cold_path[0])
+        lc->dirs[SIFT_TIER_COLD] = sift_xstrdup(s->cfg->cold_path);
+    else
+        lc->dirs[SIFT_TIER_COLD] = join2(s->data_dir, "cold");
+    int rc = ensure_dir(lc->dirs[SIFT_TIER_WARM]);
+    if (rc == SIFT_OK)
+        rc = ensure_dir(lc->dirs[SIFT_TIER_COLD]);
+    return rc;
+}
+
+void
+sift__lc_start(struct sift_store *s)
+{
+    struct sift__lc *lc = s->lc;
+    lc->started = 1;
+    lc->last_check_mono = sift_clock_mono_ns();
+    if (s->loop)
+        lc->timer = sift_loop_timer_new(s->loop, LC_TICK_MS, lc_tick, s);
+}
+
+void
+sift__lc_stop(struct sift_store *s)
+{
+    struct sift__lc *lc = s->lc;
+    if (!lc)
+        return;
+    lc->stopping = 1;
+    if (lc->timer)
+        sift_loop_timer_free(lc->timer);
+    lc->timer = NULL;
+}
+
+static void job_free(struct lc_job *j);
+static void job_abort(struct sift_store *s, struct lc_job *j);
+
+void
+sift__lc_free(struct sift_store *s)
+{
+    struct sift__lc *lc = s->lc;
+    if (!lc)
+        return;
+    while (lc->commit_head) {
+        struct lc_job *j = lc->commit_head;
+        lc->commit_head = j->next_job;
+        job_abort(s, j);
+    }
+    while (lc->ops_head) {
+        struct del_op *op = lc->ops_head;
+        lc->ops_head = op->next;
+        /* Durable in the WAL: the next start applies it. */
+        if (op->cb)
+            op->cb(op->arg, SIFT_ESHUTDOWN, 0);
+        sift_free(op->query);
+        sift_free(op);
+    }
+    while (lc->reqs) {
+        struct del_req *r = lc->reqs;
+        lc->reqs = r->next;
+        r->store = NULL; /* its durable callback may still run */
+    }
+    for (unsigned i = 0; i < SIFT_TIER_COUNT; i++)
+        sift_free(lc->dirs[i]);
+    sift_free(lc->rewrite);
+    sift_free(lc->raw);
+    sift_free(lc);
+    s->lc = NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Tombstone sidecars                                                  */
+/* ------------------------------------------------------------------ */
+
+static int
+read_file(const char *path, char **out, size_t *len)
+{
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    struct stat st;
+    int rc = SIFT_OK;
+    if (fstat(fd, &st) != 0 || st.st_size > (off_t)(1 << 30)) {
+        close(fd);
+        return SIFT_ECORRUPT;
+    }
+    size_t n = (size_t)st.st_size, got = 0;
+    char *p = sift_try_malloc(n ? n : 1);
+    if (!p) {
+        close(fd);
+        return SIFT_ENOMEM;
+    }
+    while (got < n) {
+        ssize_t r = read(fd, p + got, n - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            rc = r < 0 ? -errno : SIFT_EIO;
+            break;
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    if (rc < 0) {
+        sift_free(p);
+        return rc;
+    }
+    *out = p;
+    *len = n;
+    return SIFT_OK;
+}
+
+/*
+ * Sidecar file: "SDEL" u32 version 1, u64 XXH-free length check is the
+ * portable roaring format itself (deserialize_safe bounds it); a bad
+ * sidecar is an error because ignoring it would resurrect deleted docs.
+ */
+static int
+sidecar_load(const char *path, uint32_t n_docs, roaring_bitmap_t **out)
+{
+    char *p;
+    size_t len = 0;
+    *out = NULL;
+    int rc = read_file(path, &p, &len);
+    if (rc == -ENOENT)
+        return SIFT_OK;
+    if (rc < 0)
+        return rc;
+    roaring_bitmap_t *bm = NULL;
+    if (len > 8 && memcmp(p, "SDEL", 4) == 0 && sift_load_u32(p + 4) == 1)
+        bm = roaring_bitmap_portable_deserialize_safe(p + 8, len - 8);
+    if (bm && roaring_bitmap_portable_size_in_bytes(bm) != len - 8) {
+        roaring_bitmap_free(bm);
+        bm = NULL;
+    }
+    sift_free(p);
+    if (!bm)
+        return SIFT_CORRUPT_BKPT("tombstone sidecar");
+    if (!roaring_bitmap_is_empty(bm) && roaring_bitmap_maximum(bm) >= n_docs) {
+        roaring_bitmap_free(bm);
+        return SIFT_CORRUPT_BKPT("tombstone sidecar doc id");
+    }
+    *out = bm;
+    return SIFT_OK;
+}
+
+static int
+sidecar_save(const char *path, const roaring_bitmap_t *bm)
+{
+    size_t n = roaring_bitmap_portable_size_in_bytes(bm);
+    char *p = sift_try_malloc(n + 8);
+    if (!p)
+        return SIFT_ENOMEM;
+    memcpy(p, "SDEL", 4);
+    sift_store_u32(p + 4, 1);
+    roaring_bitmap_portable_serialize(bm, p + 8);
+    int rc = write_file_atomic(path, p, n + 8);
+    sift_free(p);
+    return rc;
+}
+
+int
+sift__lc_load_tombstones(struct sift_store *s, const struct sift_manifest_seg *m,
+                         struct sift_segment **seg)
+{
+    char path[4096], side[4200];
+    sift__lc_seg_path(s, m, path, sizeof(path));
+    sidecar_path(path, side, sizeof(side));
+    roaring_bitmap_t *bm;
+    int rc = sidecar_load(side, sift_segment_doc_count(*seg), &bm);
+    if (rc < 0) {
+        SIFT_ERROR("lifecycle: tombstones %s unreadable: %s; refusing to "
+                   "serve deleted events again (move the segment aside to "
+                   "start)",
+                   side, sift_strerror(rc));
+        return rc;
+    }
+    if (!bm)
+        return SIFT_OK;
+    struct sift_segment *n;
+    rc = sift_segment_with_deleted(*seg, bm, &n);
+    if (rc < 0)
+        return rc;
+    sift_segment_unref(*seg);
+    *seg = n;
+    return SIFT_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Entries                                                             */
+/* ------------------------------------------------------------------ */
+
+static struct sift__entry *
+find_entry(struct sift_store *s, uint64_t id, size_t *idx)
+{
+    for (size_t i = 0; i < s->n_ents; i++) {
+        if (s->ents[i]->id == id) {
+            if (idx)
+                *idx = i;
+            return s->ents[i];
+        }
+    }
+    return NULL;
+}
+
+static void
+remove_entry_at(struct sift_store *s, size_t i)
+{
+    memmove(&s->ents[i], &s->ents[i + 1],
+            (s->n_ents - i - 1) * sizeof(*s->ents));
+    s->n_ents--;
+}
+
+static void
+insert_entry_at(struct sift_store *s, size_t i, struct sift__entry *e)
+{
+    if (s->n_ents == s->cap_ents) {
+        s->cap_ents = s->cap_ents ? s->cap_ents * 2 : 16;
+        s->ents = sift_xrealloc(s->ents, s->cap_ents * sizeof(*s->ents));
+    }
+    memmove(&s->ents[i + 1], &s->ents[i], (s->n_ents - i) * sizeof(*s->ents));
+    s->ents[i] = e;
+    s->n_ents++;
+}
+
+static uint64_t
+raw_get(const struct sift__lc *lc, uint64_t id)
+{
+    for (size_t i = 0; i < lc->n_raw; i++)
+        if (lc->raw[i].id == id)
+            return lc->raw[i].raw;
+    return 0;
+}
+
+static void
+raw_set(struct sift__lc *lc, uint64_t id, uint64_t raw)
+{
+    lc->raw = sift_xrealloc(lc->raw, (lc->n_raw + 1) * sizeof(*lc->raw));
+    lc->raw[lc->n_raw].id = id;
+    lc->raw[lc->n_raw].raw = raw;
+    lc->n_raw++;
+}
+
+static void
+raw_drop(struct sift__lc *lc, uint64_t id)
+{
+    for (size_t i = 0; i < lc->n_raw; i++) {
+        if (lc->raw[i].id == id) {
+            lc->raw[i] = lc->raw[--lc->n_raw];
+            return;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Jobs: merge and drop                                                */
+/* ------------------------------------------------------------------ */
+
+static void
+job_free(struct lc_job *j)
+{
+    for (size_t i = 0; i < j->n_in; i++)
+        sift_segment_unref(j->in_segs[i]);
+    for (size_t i = 0; i < j->n_outs; i++)
+        sift_segment_unref(j->outs[i].seg);
+    sift_free(j->outs);
+    sift_free(j->in_ids);
+    sift_free(j->in_segs);
+    sift_free(j->in_meta);
+    sift_free(j->dir);
+    sift_free(j->data_dir);
+    sift__manifest_cleanup(&j->next);
+    sift_free(j);
+}
+
+static void
+unbusy(struct sift_store *s, struct lc_job *j)
+{
+    for (size_t i = 0; i < j->n_in; i++) {
+        struct sift__entry *e = find_entry(s, j->in_ids[i], NULL);
+        if (e)
+            e->lc_busy = 0;
+    }
+}
+
+/* Job did not commit: its outputs are orphans; remove them now. */
+static void
+job_abort(struct sift_store *s, struct lc_job *j)
+{
+    for (size_t i = 0; i < j->n_outs; i++) {
+        char path[4200];
+        snprintf(path, sizeof(path), "%s/%s", j->dir, j->outs[i].meta.file);
+        (void)unlink(path);
+    }
+    unbusy(s, j);
+    job_free(j);
+}
+
+static struct lc_job *
+job_new(struct sift_store *s, enum job_kind kind,
+        const struct sift_tier_action *a)
+{
+    struct lc_job *j = sift_xcalloc(1, sizeof(*j));
+    j->store = s;
+    j->kind = kind;
+    j->reason = a->reason;
+    j->tier = a->target_tier;
+    j->split = a->split_by_day;
+    j->in_ids = sift_xcalloc(a->n_ids, sizeof(*j->in_ids));
+    j->in_segs = sift_xcalloc(a->n_ids, sizeof(*j->in_segs));
+    j->in_meta = sift_xcalloc(a->n_ids, sizeof(*j->in_meta));
+    j->data_dir = sift_xstrdup(s->data_dir);
+    sift__manifest_init(&j->next);
+    for (size_t i = 0; i < a->n_ids; i++) {
+        struct sift__entry *e = find_entry(s, a->ids[i], NULL);
+        if (!e || e->state != SIFT_ENT_DISK || !e->seg || e->lc_busy)
+            continue;
+        e->lc_busy = 1;
+        j->in_ids[j->n_in] = e->id;
+        j->in_segs[j->n_in] = sift_segment_ref(e->seg);
+        j->in_meta[j->n_in] = e->meta;
+        j->n_in++;
+    }
+    return j;
+}
+
+static void
+merge_work(void *arg)
+{
+    struct lc_job *j = arg;
+    int64_t t0 = sift_clock_mono_ns();
+    void *dict = NULL;
+    size_t dict_len = 0;
+    struct sift_merge_out *outs = NULL;
+    size_t n_outs = 0;
+    int rc;
+
+    if (j->tier == SIFT_TIER_COLD && j->dict_cap > 0) {
+        rc = sift__segment_train_dict(j->in_segs, j->n_in, j->dict_cap, &dict,
+                                      &dict_len);
+        if (rc == SIFT_OK) {
+            j->opts.zstd_dict = dict;
+            j->opts.zstd_dict_len = dict_len;
+        } else if (rc != SIFT_ENOTFOUND) {
+            goto out;
+        }
+    }
+    rc = sift__segment_merge(j->in_segs, j->n_in, &j->opts, j->split, &outs,
+                             &n_outs, &j->st);
+    if (rc < 0)
+        goto out;
+    if (n_outs > j->n_ids) {
+        rc = SIFT_ELIMIT;
+        goto out;
+    }
+    j->outs = sift_xcalloc(n_outs ? n_outs : 1, sizeof(*j->outs));
+    for (size_t i = 0; i < n_outs; i++) {
+        struct job_out *o = &j->outs[j->n_outs++];
+        char path[4200];
+        o->id = j->first_id + i;
+        o->raw_bytes = outs[i].raw_bytes;
+        o->meta.id = o->id;
+        o->meta.tier = j->tier;
+        snprintf(o->meta.file, sizeof(o->meta.file), "%020" PRIu64 ".seg",
+                 o->id);
+        snprintf(path, sizeof(path), "%s/%s", j->dir, o->meta.file);
+        rc = write_file_atomic(path, outs[i].img.data, outs[i].img.len);
+        if (rc < 0) {
+            SIFT_ERROR("lifecycle: writing %s: %s", path, sift_strerror(rc));
+            goto out;
+        }
+    }
+    if (n_outs > 0 && (rc = fsync_dir(j->dir)) < 0)
+        goto out;
+    for (size_t i = 0; i < j->n_outs; i++) {
+        struct job_out *o = &j->outs[i];
+        char path[4200];
+        snprintf(path, sizeof(path), "%s/%s", j->dir, o->meta.file);
+        rc = sift_segment_open_file(path, &o->seg);
+        if (rc < 0)
+            goto out;
+        o->meta.docs = sift_segment_doc_count(o->seg);
+        o->meta.min_ts = sift_segment_min_ts(o->seg);
+        o->meta.max_ts = sift_segment_max_ts(o->seg);
+        o->meta.bytes = sift_segment_bytes(o->seg);
+    }
+    rc = SIFT_OK;
+out:
+    sift__merge_outs_free(outs, n_outs);
+    sift_free(dict);
+    j->opts.zstd_dict = NULL;
+    j->rc = rc;
+    j->ns = sift_clock_mono_ns() - t0;
+}
+
+static void
+enqueue_commit(struct sift_store *s, struct lc_job *j)
+{
+    struct sift__lc *lc = s->lc;
+    j->next_job = NULL;
+    *lc->commit_tail = j;
+    lc->commit_tail = &j->next_job;
+}
+
+static void
+merge_done(void *arg, int cancelled)
+{
+    struct lc_job *j = arg;
+    struct sift_store *s = j->store;
+    s->jobs_inflight--;
+    s->lc->merge = NULL;
+    if (cancelled || j->rc < 0) {
+        if (!cancelled) {
+            SIFT_ERROR("lifecycle: %s merge of %zu segments failed: %s",
+                       j->reason, j->n_in, sift_strerror(j->rc));
+            s->lc->merge_failures++;
+        }
+        job_abort(s, j);
+        return;
+    }
+    enqueue_commit(s, j);
+    try_commit(s);
+}
+
+static void
+start_merge(struct sift_store *s, const struct sift_tier_action *a)
+{
+    struct sift__lc *lc = s->lc;
+    struct lc_job *j = job_new(s, JOB_MERGE, a);
+    if (j->n_in == 0) {
+        job_free(j);
+        return;
+    }
+    tier_opts(s, j->tier, &j->opts);
+    if (j->tier == SIFT_TIER_COLD)
+        j->dict_cap = (size_t)LCFG(s, cold_dict_bytes, 0);
+    j->dir = sift_xstrdup(lc->dirs[j->tier]);
+    /* Reserve output ids (one per day touched when split by day). */
+    uint64_t n_ids = 1;
+    if (j->split) {
+        int64_t lo = INT64_MAX, hi = INT64_MIN;
+        for (size_t i = 0; i < j->n_in; i++) {
+            if (j->in_meta[i].min_ts < lo)
+                lo = j->in_meta[i].min_ts;
+            if (j->in_meta[i].max_ts > hi)
+                hi = j->in_meta[i].max_ts;
+        }
+        int64_t days = hi / SIFT_NS_PER_DAY - lo / SIFT_NS_PER_DAY + 2;
+        n_ids = days > 0 && days < 100000 ? (uint64_t)days : 100000;
+    }
+    j->first_id = s->manifest.next_seg_id;
+    j->n_ids = n_ids;
+    s->manifest.next_seg_id += n_ids;
+    SIFT_DEBUG("lifecycle: %s: merging %zu segments into %s", j->reason,
+               j->n_in, sift__tier_name(j->tier));
+    lc->merge = j;
+    if (s->pool && !s->closing &&
+        sift_pool_submit(s->pool, merge_work, merge_done, j) == SIFT_OK) {
+        s->jobs_inflight++;
+        return;
+    }
+    merge_work(j);
+    s->jobs_inflight++;
+    merge_done(j, 0);
+}
+
+/* ---- commit ---- */
+
+static void
+commit_work(void *arg)
+{
+    struct lc_job *j = arg;
+    j->rc = sift__manifest_save(j->data_dir, &j->next);
+}
+
+static void
+log_range(const char *what, const struct sift_manifest_seg *m)
+{
+    SIFT_INFO("lifecycle: %s: deleted segment %s (tier %s, %" PRIu64
+              " docs, %" PRIu64 " bytes, time %" PRId64 "..%" PRId64
+              " ms)",
+              what, m->file, sift__tier_name(m->tier), m->docs, m->bytes,
+              m->min_ts / SIFT_NS_PER_MS, m->max_ts / SIFT_NS_PER_MS);
+}
+
+static void
+commit_apply(struct sift_store *s, struct lc_job *j)
+{
+    struct sift__lc *lc = s->lc;
+    uint64_t next_id = s->manifest.next_seg_id;
+    sift__manifest_cleanup(&s->manifest);
+    s->manifest = j->next;
+    sift__manifest_init(&j->next);
+    if (next_id > s->manifest.next_seg_id)
+        s->manifest.next_seg_id = next_id;
+
+    size_t at = s->n_ents;
+    uint64_t docs_in = 0;
+    for (size_t i = 0; i < j->n_in; i++) {
+        size_t idx;
+        struct sift__entry *e = find_entry(s, j->in_ids[i], &idx);
+        if (!e)
+            continue;
+        if (idx < at)
+            at = idx;
+        docs_in += e->docs;
+        remove_entry_at(s, idx);
+        sift__store_entry_free(e);
+        raw_drop(lc, j->in_ids[i]);
+    }
+    if (at > s->n_ents)
+        at = s->n_ents;
+    for (size_t i = 0; i < j->n_outs; i++) {
+        struct job_out *o = &j->outs[i];
+        struct sift__entry *e = sift_xcalloc(1, sizeof(*e));
+        e->id = o->id;
+        e->state = SIFT_ENT_DISK;
+        e->seg = o->seg;
+        o->seg = NULL;
+        e->docs = sift_segment_doc_count(e->seg);
+        e->bytes = sift_segment_bytes(e->seg);
+        e->meta = o->meta;
+        insert_entry_at(s, at + i, e);
+        raw_set(lc, o->id, o->raw_bytes);
+    }
+    sift__store_publish(s);
+
+    /* The manifest no longer lists the inputs: their files can go. */
+    for (size_t i = 0; i < j->n_in; i++) {
+        char path[4096], side[4200];
+        sift__lc_seg_path(s, &j->in_meta[i], path, sizeof(path));
+        sidecar_path(path, side, sizeof(side));
+        (void)unlink(side);
+        if (unlink(path) != 0 && errno != ENOENT)
+            SIFT_WARN("lifecycle: cannot remove %s: %s (removed at next "
+                      "start)",
+                      path, strerror(errno));
+        if (j->kind == JOB_DROP) {
+            log_range(j->reason, &j->in_meta[i]);
+            if (strcmp(j->reason, "size_cap") == 0) {
+                lc->cap_segments++;
+                lc->cap_bytes += j->in_meta[i].bytes;
+            } else {
+                lc->retention_segments++;
+                lc->retention_bytes += j->in_meta[i].bytes;
+                lc->retention_docs += j->in_meta[i].docs;
+            }
+            lc->last_retention_deleted++;
+        }
+    }
+    if (j->kind == JOB_MERGE) {
+        lc->merges++;
+        lc->merge_bytes_in += j->st.bytes_in;
+        lc->merge_bytes_out += j->st.bytes_out;
+        lc->merge_docs += j->st.docs_in;
+        lc->merge_docs_dropped += j->st.docs_dropped;
+        lc->merge_ns += j->ns;
+        lc->tier_moves[j->tier]++;
+        SIFT_INFO("lifecycle: %s: %zu segments (%" PRIu64 " bytes) -> %zu "
+                  "%s segments (%" PRIu64 " bytes), %" PRIu64
+                  " docs, %" PRIu64 " deleted docs dropped, %.1f ms",
+                  j->reason, j->n_in, j->st.bytes_in, j->n_outs,
+                  sift__tier_name(j->tier), j->st.bytes_out, j->st.docs_in,
+                  j->st.docs_dropped, (double)j->ns / 1e6);
+        /* Chains of merges continue without waiting a whole interval. */
+        lc->force_check = 1;
+    }
+    (void)docs_in;
+}
+
+static void
+commit_done(void *arg, int cancelled)
+{
+    struct lc_job *j = arg;
+    struct sift_store *s = j->store;
+    struct sift__lc *lc = s->lc;
+    s->jobs_inflight--;
+    s->flush_running = 0;
+    lc->commit_running = 0;
+    if (cancelled)
+        j->rc = SIFT_ESHUTDOWN;
+    if (j->rc == SIFT_OK) {
+        commit_apply(s, j);
+        job_free(j);
+    } else {
+        SIFT_ERROR("lifecycle: manifest swap for %s failed: %s", j->reason,
+                   sift_strerror(j->rc));
+        job_abort(s, j);
+    }
+    if (s->waiters)
+        sift__store_maybe_flush(s, 1);
+    if (!s->closing) {
+        try_delete(s);
+        try_commit(s);
+    }
+}
+
+/* Inputs still what the job read?  (A delete may have replaced one.) */
+static int
+job_valid(struct sift_store *s, struct lc_job *j)
+{
+    for (size_t i = 0; i < j->n_in; i++) {
+        struct sift__entry *e = find_entry(s, j->in_ids[i], NULL);
+        if (!e || e->state != SIFT_ENT_DISK || e->seg != j->in_segs[i])
+            return 0;
+    }
+    return 1;
+}
+
+static void
+try_commit(struct sift_store *s)
+{
+    struct sift__lc *lc = s->lc;
+    while (lc->commit_head && !lc->commit_running && !s->flush_running &&
+           !lc->del_running) {
+        struct lc_job *j = lc->commit_head;
+        lc->commit_head = j->next_job;
+        if (!lc->commit_head)
+            lc->commit_tail = &lc->commit_head;
+        if (s->closing || !job_valid(s, j)) {
+            if (!s->closing) {
+                SIFT_INFO("lifecycle: %s merge voided (an input changed, "
+                          "e.g. a delete); it will be planned again",
+                          j->reason);
+                lc->merges_aborted++;
+            }
+            job_abort(s, j);
+            continue;
+        }
+        sift__manifest_copy(&j->next, &s->manifest);
+        j->next.generation++;
+        for (size_t i = 0; i < j->n_in; i++)
+            sift__manifest_remove_seg(&j->next, j->in_ids[i]);
+        for (size_t i = 0; i < j->n_outs; i++)
+            sift__manifest_add_seg(&j->next, &j->outs[i].meta);
+        s->flush_running = 1;
+        lc->commit_running = 1;
+        s->jobs_inflight++;
+        if (s->pool &&
+            sift_pool_submit(s->pool, commit_work, commit_done, j) == SIFT_OK)
+            return;
+        commit_work(j);
+        commit_done(j, 0);
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Policy                                                              */
+/* ------------------------------------------------------------------ */
+
+static void
+run_policy(struct sift_store *s)
+{
+    struct sift__lc *lc = s->lc;
+    struct sift_tier_policy p;
+    policy_from_cfg(s, &p);
+    lc->last_check_mono = sift_clock_mono_ns();
+    lc->force_check = 0;
+
+    size_t n = 0;
+    struct sift_tier_seg *segs =
+        sift_xcalloc(s->n_ents ? s->n_ents : 1, sizeof(*segs));
+    for (size_t i = 0; i < s->n_ents; i++) {
+        const struct sift__entry *e = s->ents[i];
+        if (e->state != SIFT_ENT_DISK || !e->seg)
+            continue;
+        struct sift_tier_seg *t = &segs[n++];
+        t->id = e->id;
+        t->tier = e->meta.tier;
+        t->busy = e->lc_busy != 0;
+        t->bytes = e->meta.bytes;
+        t->docs = e->meta.docs;
+        t->min_ts = e->meta.min_ts;
+        t->max_ts = e->meta.max_ts;
+    }
+    /* Forced rewrites (delete with force) go first: one segment each. */
+    if (!lc->merge) {
+        while (lc->n_rewrite > 0 && !lc->merge) {
+            uint64_t id = lc->rewrite[--lc->n_rewrite];
+            struct sift__entry *e = find_entry(s, id, NULL);
+            if (!e || e->state != SIFT_ENT_DISK || e->lc_busy)
+                continue;
+            struct sift_tier_action a;
+            memset(&a, 0, sizeof(a));
+            a.kind = SIFT_TIER_ACT_MERGE;
+            a.target_tier = e->meta.tier;
+            a.split_by_day = 0;
+            a.reason = "rewrite";
+            a.n_ids = 1;
+            a.ids = &id;
+            start_merge(s, &a);
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct sift__entry *e = find_entry(s, segs[i].id, NULL);
+        segs[i].busy = !e || e->lc_busy; /* a rewrite may have started */
+    }
+    struct sift_tier_plan plan;
+    sift__tier_plan(&p, segs, n, &plan);
+    lc->last_retention_ns = p.now_ns;
+    lc->last_retention_deleted = 0;
+    for (size_t i = 0; i < plan.n; i++) {
+        const struct sift_tier_action *a = &plan.acts[i];
+        if (a->kind == SIFT_TIER_ACT_DELETE) {
+            struct lc_job *j = job_new(s, JOB_DROP, a);
+            if (j->n_in == 0)
+                job_free(j);
+            else
+                enqueue_commit(s, j);
+        } else if (!lc->merge && !s->closing) {
+            start_merge(s, a);
+        }
+    }
+    sift__tier_plan_cleanup(&plan);
+    sift_free(segs);
+    try_commit(s);
+}
+
+static void
+lc_tick(void *arg)
+{
+    struct sift_store *s = arg;
+    struct sift__lc *lc = s->lc;
+    if (!lc || lc->stopping || s->closing)
+        return;
+    try_commit(s);
+    try_delete(s);
+    int64_t every = LCFG(s, check_interval_ms, 10000) * SIFT_NS_PER_MS;
+    if (!lc->merge &&
+        (lc->force_check || sift_clock_mono_ns() - lc->last_check_mono >= every))
+        run_policy(s);
+}
+
+void
+sift_store_lifecycle_run(struct sift_store *s)
+{
+    if (!s->lc || s->closing)
+        return;
+    try_commit(s);
+    try_delete(s);
+    run_policy(s);
+}
+
+int
+sift_store_lifecycle_busy(const struct sift_store *s)
+{
+    const struct sift__lc *lc = s->lc;
+    if (!lc)
+        return 0;
+    return lc->merge != NULL || lc->commit_head != NULL || lc->commit_running ||
+           lc->ops_head != NULL || lc->del_running || lc->reqs != NULL ||
+           lc->force_check || lc->n_rewrite > 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Delete-by-query                                                     */
+/* ------------------------------------------------------------------ */
+
+void
+sift_store_set_delete_matcher(sift_delete_match_cb cb)
+{
+    g_match = cb ? cb : sift_store_match_simple;
+}
+
+/* ---- the built-in matcher ---- */
+
+struct tok_and {
+    const struct sift_segment *seg;
+    uint32_t field;
+    roaring_bitmap_t *acc;
+    int rc;
+};
+
+static int
+and_token(const char *tok, size_t len, uint32_t pos, size_t off, void *arg)
+{
+    struct tok_and *t = arg;
+    (void)pos;
+    (void)off;
+    roaring_bitmap_t *bm = NULL;
+    t->rc = sift_segment_postings(t->seg, t->field, tok, len, &bm);
+    if (t->rc < 0)
+        return 1;
+    if (!bm) {
+        roaring_bitmap_clear(t->acc);
+        return 1;
+    }
+    roaring_bitmap_and_inplace(t->acc, bm);
+    roaring_bitmap_free(bm);
+    return roaring_bitmap_is_empty(t->acc);
+}
+
+/* acc &= docs matching one "field:value" or bare word. */
+static int
+match_term(struct sift_segment *seg, const char *w, size_t wl,
+           roaring_bitmap_t *acc)
+{
+    const char *colon = memchr(w, ':', wl);
+    const char *fname = SIFT_MESSAGE_FIELD, *val = w;
+    size_t flen = strlen(SIFT_MESSAGE_FIELD), vlen = wl;
+    if (colon && colon > w && colon + 1 < w + wl) {
+        fname = w;
+        flen = (size_t)(colon - w);
+        val = colon + 1;
+        vlen = wl - flen - 1;
+    }
+    int f = sift_segment_field_find(seg, fname, flen);
+    if (f < 0) {
+        roaring_bitmap_clear(acc);
+        return SIFT_OK;
+    }
+    unsigned flags = 0;
+    uint32_t n_terms;
+    (void)sift_segment_field_info(seg, (uint32_t)f, &flags, &n_terms);
+    if (flags & SIFT_SEGF_TEXT) {
+        struct tok_and t = {seg, (uint32_t)f, acc, SIFT_OK};
+        if (sift_tokenize(val, vlen, and_token, &t) == 0)
+            roaring_bitmap_clear(acc);
+        return t.rc;
+    }
+    char *low = sift_try_malloc(vlen + 1);
+    if (!low)
+        return SIFT_ENOMEM;
+    sift_ascii_lower(val, vlen, low);
+    roaring_bitmap_t *bm = NULL;
+    int rc = sift_segment_postings(seg, (uint32_t)f, low, vlen, &bm);
+    sift_free(low);
+    if (rc < 0)
+        return rc;
+    if (!bm) {
+        roaring_bitmap_clear(acc);
+        return SIFT_OK;
+    }
+    roaring_bitmap_and_inplace(acc, bm);
+    roaring_bitmap_free(bm);
+    return SIFT_OK;
+}
+
+int
+sift_store_match_simple(struct sift_segment *seg, const char *query,
+                        size_t len, int64_t from_ns, int64_t to_ns,
+                        roaring_bitmap_t **out)
+{
+    if (!seg)
+        return len <= LC_MAX_QUERY ? SIFT_OK : SIFT_EPARSE;
+    *out = NULL;
+    uint32_t lo = sift_segment_ts_lower_bound(seg, from_ns);
+    uint32_t hi = to_ns == INT64_MAX ? sift_segment_doc_count(seg)
+                                     : sift_segment_ts_lower_bound(seg, to_ns);
+    roaring_bitmap_t *acc =
+        lo < hi ? roaring_bitmap_from_range(lo, hi, 1) : roaring_bitmap_create();
+    if (!acc)
+        return SIFT_ENOMEM;
+    size_t i = 0;
+    int rc = SIFT_OK;
+    while (i < len && rc == SIFT_OK && !roaring_bitmap_is_empty(acc)) {
+        while (i < len && (query[i] == ' ' || query[i] == '\t'))
+            i++;
+        size_t j = i;
+        while (j < len && query[j] != ' ' && query[j] != '\t')
+            j++;
+        if (j > i)
+            rc = match_term(seg, query + i, j - i, acc);
+        i = j;
+    }
+    if (rc < 0) {
+        roaring_bitmap_free(acc);
+        return rc;
+    }
+    *out = acc;
+    return SIFT_OK;
+}
+
+/* ---- the WAL record ---- */
+
+/*
+ * Delete record payload (after the store's WAL framing):
+ *   u8 'D', u8 version (1), u8 flags (bit 0 = force rewrite),
+ *   zvarint from_ns, zvarint to_ns, varint query_len, query bytes.
+ */
+static uint64_t
+zz(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static int64_t
+unzz(uint64_t v)
+{
+    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
+}
+
+static void
+encode_delete(struct sift_buf *b, const char *q, size_t len, int64_t from,
+              int64_t to, int force)
+{
+    sift_buf_putc(b, (char)SIFT_LC_DELETE_KIND);
+    sift_buf_putc(b, LC_DEL_VERSION);
+    sift_buf_putc(b, (char)(force ? 1 : 0));
+    sift_buf_put_varint(b, zz(from));
+    sift_buf_put_varint(b, zz(to));
+    sift_buf_put_varint(b, len);
+    sift_buf_append(b, q, len);
+}
+
+static int
+decode_delete(const uint8_t *p, size_t len, struct del_op *op)
+{
+    const uint8_t *end = p + len;
+    uint64_t from, to, ql;
+    if (len < 3 || p[0] != SIFT_LC_DELETE_KIND || p[1] != LC_DEL_VERSION ||
+        p[2] > 1)
+        return SIFT_CORRUPT_BKPT("delete record header");
+    op->force = p[2] & 1;
+    p += 3;
+    if (sift_get_varint(&p, end, &from) < 0 ||
+        sift_get_varint(&p, end, &to) < 0 ||
+        sift_get_varint(&p, end, &ql) < 0 || ql != (uint64_t)(end - p) ||
+        ql > LC_MAX_QUERY)
+        return SIFT_CORRUPT_BKPT("delete record body");
+    op->from_ns = unzz(from);
+    op->to_ns = unzz(to);
+    op->query = sift_xmalloc(ql + 1);
+    memcpy(op->query, p, (size_t)ql);
+    op->query[ql] = '\0';
+    op->qlen = (size_t)ql;
+    return SIFT_OK;
+}
+
+/* ---- the job ---- */
+
+static void
+del_work(void *arg)
+{
+    struct del_job *j = arg;
+    const struct del_op *op = j->op;
+    int rc = SIFT_OK;
+    char dirs_to_sync[SIFT_TIER_COUNT][4096];
+    unsigned n_dirs = 0;
+
+    for (size_t i = 0; i < j->n && rc == SIFT_OK; i++) {
+        struct del_target *t = &j->t[i];
+        roaring_bitmap_t *m = NULL;
+        rc = j->match(t->seg, op->query, op->qlen, op->from_ns, op->to_ns, &m);
+        if (rc < 0)
+            break;
+        if (!m)
+            continue;
+        const roaring_bitmap_t *old = sift_segment_deleted(t->seg);
+        if (old)
+            roaring_bitmap_andnot_inplace(m, old);
+        t->matched = roaring_bitmap_get_cardinality(m);
+        if (t->matched == 0) {
+            roaring_bitmap_free(m);
+            continue;
+        }
+        j->matched += t->matched;
+        if (old)
+            roaring_bitmap_or_inplace(m, old);
+        t->changed = 1;
+        if (t->disk) {
+            rc = sidecar_save(t->path, m);
+            if (rc < 0) {
+                SIFT_ERROR("lifecycle: writing tombstones %s: %s", t->path,
+                           sift_strerror(rc));
+                roaring_bitmap_free(m);
+                break;
+            }
+            char dir[4096];
+            snprintf(dir, sizeof(dir), "%s", t->path);
+            char *slash = strrchr(dir, '/');
+            if (slash)
+                *slash = '\0';
+            unsigned k = 0;
+            while (k < n_dirs && strcmp(dirs_to_sync[k], dir) != 0)
+                k++;
+            if (k == n_dirs && n_dirs < SIFT_TIER_COUNT)
+                memcpy(dirs_to_sync[n_dirs++], dir, sizeof(dir));
+            rc = sift_segment_with_deleted(t->seg, m, &t->out);
+            continue;
+        }
+        /* In memory: rebuild without the docs (a flush writes the image). */
+        struct sift_segment *tomb;
+        rc = sift_segment_with_deleted(t->seg, m, &tomb);
+        if (rc < 0)
+            break;
+        struct sift_merge_out *outs = NULL;
+        size_t n_outs = 0;
+        rc = sift__segment_merge(&tomb, 1, &j->hot, 0, &outs, &n_outs, NULL);
+        sift_segment_unref(tomb);
+        if (rc == SIFT_OK && n_outs == 1) {
+            size_t l;
+            char *img = sift_buf_detach(&outs[0].img, &l);
+            rc = sift_segment_open_mem(img, l, &t->out);
+        }
+        sift__merge_outs_free(outs, n_outs);
+    }
+    for (unsigned k = 0; k < n_dirs && rc == SIFT_OK; k++)
+        rc = fsync_dir(dirs_to_sync[k]);
+    j->rc = rc;
+}
+
+static void
+del_job_free(struct del_job *j)
+{
+    for (size_t i = 0; i < j->n; i++) {
+        sift_segment_unref(j->t[i].seg);
+        sift_segment_unref(j->t[i].out);
+    }
+    sift_free(j->t);
+    sift_free(j);
+}
+
+static void
+del_apply(struct sift_store *s, struct del_job *j)
+{
+    struct sift__lc *lc = s->lc;
+    struct del_op *op = j->op;
+    for (size_t i = 0; i < j->n; i++) {
+        struct del_target *t = &j->t[i];
+        if (!t->changed)
+            continue;
+        struct sift__entry *e = find_entry(s, t->id, NULL);
+        if (!e || e->seg != t->seg)
+            continue; /* cannot happen under the manifest lock */
+        sift_segment_unref(e->seg);
+        e->seg = t->out;
+        t->out = NULL;
+        if (!t->disk) {
+            e->docs = e->seg ? sift_segment_doc_count(e->seg) : 0;
+            e->bytes = e->seg ? sift_segment_bytes(e->seg) : 0;
+        } else if (op->force && lc->started) {
+            lc->rewrite = sift_xrealloc(lc->rewrite, (lc->n_rewrite + 1) *
+                                                         sizeof(*lc->rewrite));
+            lc->rewrite[lc->n_rewrite++] = e->id;
+            lc->force_check = 1;
+        }
+    }
+    sift__store_publish(s);
+    lc->deletes++;
+    lc->deleted_docs += j->matched;
+    SIFT_INFO("lifecycle: delete (WAL seq %" PRIu64 ") query \"%s\" "
+              "[%" PRId64 ", %" PRId64 ") ms: %" PRIu64
+              " events deleted in %zu segments, %.1f ms",
+              op->seq, op->query, op->from_ns / SIFT_NS_PER_MS,
+              op->to_ns == INT64_MAX ? INT64_MAX : op->to_ns / SIFT_NS_PER_MS,
+              j->matched, j->n,
+              (double)(sift_clock_mono_ns() - op->t0_mono) / 1e6);
+}
+
+static void
+del_finish(struct sift_store *s, struct del_job *j)
+{
+    struct sift__lc *lc = s->lc;
+    struct del_op *op = j->op;
+    lc->del_running = 0;
+    s->flush_running = 0;
+    if (j->rc == SIFT_OK) {
+        del_apply(s, j);
+        lc->ops_head = op->next;
+        if (!lc->ops_head)
+            lc->ops_tail = &lc->ops_head;
+        if (op->cb)
+            op->cb(op->arg, SIFT_OK, j->matched);
+        sift_free(op->query);
+        sift_free(op);
+    } else {
+        /* Durable in the WAL: keep it first in line and retry. */
+        SIFT_ERROR("lifecycle: delete (WAL seq %" PRIu64 ") failed: %s; "
+                   "retrying",
+                   op->seq, sift_strerror(j->rc));
+        if (op->cb)
+            op->cb(op->arg, j->rc, 0);
+        op->cb = NULL;
+        op->retry_mono = sift_clock_mono_ns() + 5 * SIFT_NS_PER_SEC;
+    }
+    del_job_free(j);
+    if (lc->started && (s->waiters || (!lc->ops_head && !s->closing)))
+        sift__store_maybe_flush(s, s->waiters != NULL);
+}
+
+static void
+del_done(void *arg, int cancelled)
+{
+    struct del_job *j = arg;
+    struct sift_store *s = j->store;
+    s->jobs_inflight--;
+    if (cancelled)
+        j->rc = SIFT_ESHUTDOWN;
+    del_finish(s, j);
+    if (!s->closing) {
+        try_commit(s);
+        try_delete(s);
+    }
+}
+
+/* Starts the oldest delete when everything it must see is in place. */
+static void
+try_delete(struct sift_store *s)
+{
+    struct sift__lc *lc = s->lc;
+    struct del_op *op = lc->ops_head;
+    if (!op || lc->del_running || lc->commit_running || s->flush_running)
+        return;
+    if ((lc->stopping && lc->started) ||
+        (op->retry_mono && sift_clock_mono_ns() < op->retry_mono))
+        return;
+    for (size_t i = 0; i < s->n_ents; i++) {
+        const struct sift__entry *e = s->ents[i];
+        if (e->state == SIFT_ENT_BUILDING && e->max_seq <= op->seq)
+            return; /* older docs not searchable yet: wait */
+    }
+    struct del_job *j = sift_xcalloc(1, sizeof(*j));
+    j->store = s;
+    j->op = op;
+    j->match = g_match;
+    tier_opts(s, SIFT_TIER_HOT, &j->hot);
+    j->t = sift_xcalloc(s->n_ents ? s->n_ents : 1, sizeof(*j->t));
+    for (size_t i = 0; i < s->n_ents; i++) {
+        const struct sift__entry *e = s->ents[i];
+        if (!e->seg)
+            continue;
+        int disk = e->state == SIFT_ENT_DISK;
+        if (!disk && (e->max_seq == 0 || e->max_seq > op->seq))
+            continue; /* newer than the delete */
+        struct del_target *t = &j->t[j->n++];
+        t->id = e->id;
+        t->disk = disk;
+        t->seg = sift_segment_ref(e->seg);
+        if (disk) {
+            char path[4096];
+            sift__lc_seg_path(s, &e->meta, path, sizeof(path));
+            sidecar_path(path, t->path, sizeof(t->path));
+        }
+    }
+    lc->del_running = 1;
+    s->flush_running = 1; /* manifest lock: no flush rewrites these */
+    s->jobs_inflight++;
+    if (lc->started && s->pool && !s->closing &&
+        sift_pool_submit(s->pool, del_work, del_done, j) == SIFT_OK)
+        return;
+    del_work(j);
+    del_done(j, 0);
+}
+
+int
+sift__lc_delete_record(struct sift_store *s, uint64_t seq,
+                       const uint8_t *payload, size_t len)
+{
+    struct sift__lc *lc = s->lc;
+    struct del_op *op = sift_xcalloc(1, sizeof(*op));
+    int rc = decode_delete(payload, len, op);
+    if (rc < 0) {
+        sift_free(op);
+        return rc;
+    }
+    op->seq = seq;
+    op->t0_mono = sift_clock_mono_ns();
+    for (struct del_req **pp = &lc->reqs; *pp; pp = &(*pp)->next) {
+        if ((*pp)->seq == seq) {
+            struct del_req *r = *pp;
+            op->cb = r->cb;
+            op->arg = r->arg;
+            r->cb = NULL; /* the op answers from now on */
+            break;
+        }
+    }
+    /* The record's seq counts as buffered so flushed_seq can pass it. */
+    if (seq > s->buf_max_seq)
+        s->buf_max_seq = seq;
+    /* Everything older than the delete becomes a sealed entry. */
+    sift__store_seal(s, !lc->started);
+    *lc->ops_tail = op;
+    lc->ops_tail = &op->next;
+    try_delete(s);
+    return SIFT_OK;
+}
+
+int
+sift__lc_blocks_flush(const struct sift_store *s)
+{
+    return s->lc != NULL && s->lc->ops_head != NULL;
+}
+
+static void
+delete_durable(void *arg, int rc)
+{
+    struct del_req *r = arg;
+    struct sift_store *s = r->store;
+    if (s && s->lc) {
+        for (struct del_req **pp = &s->lc->reqs; *pp; pp = &(*pp)->next) {
+            if (*pp == r) {
+                *pp = r->next;
+                break;
+            }
+        }
+    }
+    /* On success the op took the callback over; on failure answer here. */
+    if (r->cb)
+        r->cb(r->arg, rc < 0 ? rc : SIFT_ESHUTDOWN, 0);
+    sift_free(r);
+}
+
+int
+sift_store_delete(struct sift_store *s, const char *query, size_t len,
+                  int64_t from_ns, int64_t to_ns, int force_rewrite,
+                  sift_delete_cb cb, void *arg)
+{
+    if (!s->lc || s->closing)
+        return SIFT_ESHUTDOWN;
+    if (len > LC_MAX_QUERY || from_ns >= to_ns)
+        return SIFT_EINVAL;
+    int rc = g_match(NULL, query, len, from_ns, to_ns, NULL);
+    if (rc < 0)
+        return rc;
+    struct sift_buf b = SIFT_BUF_INIT;
+    encode_delete(&b, query, len, from_ns, to_ns, force_rewrite);
+    struct del_req *r = sift_xcalloc(1, sizeof(*r));
+    r->cb = cb;
+    r->arg = arg;
+    r->store = s;
+    rc = sift__store_append_raw(s, b.data, b.len, delete_durable, r, &r->seq);
+    sift_buf_cleanup(&b);
+    if (rc < 0) {
+        sift_free(r);
+        return rc;
+    }
+    r->next = s->lc->reqs;
+    s->lc->reqs = r;
+    return SIFT_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Visibility                                                          */
+/* ------------------------------------------------------------------ */
+
+struct tier_sum {
+    uint64_t segments, docs, live, bytes, raw, raw_bytes_of;
+    int64_t min_ts, max_ts;
+};
+
+static void
+sum_tiers(struct sift_store *s, struct tier_sum *t, struct tier_sum *mem)
+{
+    memset(t, 0, sizeof(*t) * SIFT_TIER_COUNT);
+    memset(mem, 0, sizeof(*mem));
+    for (unsigned i = 0; i < SIFT_TIER_COUNT; i++) {
+        t[i].min_ts = INT64_MAX;
+        t[i].max_ts = INT64_MIN;
+    }
+    mem->min_ts = INT64_MAX;
+    mem->max_ts = INT64_MIN;
+    for (size_t i = 0; i < s->n_ents; i++) {
+        const struct sift__entry *e = s->ents[i];
+        if (!e->seg)
+            continue;
+        struct tier_sum *x = e->state == SIFT_ENT_DISK && e->meta.tier < 3
+                                 ? &t[e->meta.tier]
+                                 : mem;
+        const roaring_bitmap_t *del = sift_segment_deleted(e->seg);
+        uint64_t docs = sift_segment_doc_count(e->seg);
+        x->segments++;
+        x->docs += docs;
+        x->live += docs - (del ? roaring_bitmap_get_cardinality(del) : 0);
+        x->bytes += sift_segment_bytes(e->seg);
+        uint64_t raw = s->lc ? raw_get(s->lc, e->id) : 0;
+        if (raw) {
+            x->raw += raw;
+            x->raw_bytes_of += sift_segment_bytes(e->seg);
+        }
+        if (docs) {
+            if (sift_segment_min_ts(e->seg) < x->min_ts)
+                x->min_ts = sift_segment_min_ts(e->seg);
+            if (sift_segment_max_ts(e->seg) > x->max_ts)
+                x->max_ts = sift_segment_max_ts(e->seg);
+        }
+    }
+}
+
+static void
+tier_json(struct sift_buf *out, const char *name, const struct tier_sum *t,
+          const char *dir)
+{
+    sift_buf_appendf(out,
+                     "\"%s\":{\"segments\":%" PRIu64 ",\"docs\":%" PRIu64
+                     ",\"bytes\":%" PRIu64 ",",
+                     name, t->segments, t->live, t->bytes);
+    if (t->docs && t->min_ts <= t->max_ts)
+        sift_buf_appendf(out,
+                         "\"min_ts_ms\":%" PRId64 ",\"max_ts_ms\":%" PRId64 ",",
+                         t->min_ts / SIFT_NS_PER_MS, t->max_ts / SIFT_NS_PER_MS);
+    else
+        sift_buf_appendf(out, "\"min_ts_ms\":null,\"max_ts_ms\":null,");
+    if (t->raw && t->raw_bytes_of)
+        sift_buf_appendf(out, "\"compression_ratio\":%.3f,",
+                         (double)t->raw / (double)t->raw_bytes_of);
+    else
+        sift_buf_appendf(out, "\"compression_ratio\":null,");
+    sift_buf_appendf(out, "\"deleted_docs\":%" PRIu64 ",\"path\":",
+                     t->docs - t->live);
+    if (dir)
+        sift_buf_put_json_str(out, dir, strlen(dir));
+    else
+        sift_buf_appendf(out, "null");
+    sift_buf_putc(out, '}');
+}
+
+void
+sift_store_tiers_json(struct sift_store *s, struct sift_buf *out)
+{
+    struct tier_sum t[SIFT_TIER_COUNT], mem;
+    struct sift__lc *lc = s->lc;
+    sum_tiers(s, t, &mem);
+    sift_buf_appendf(out, "{\"tiers\":{");
+    tier_json(out, "memory", &mem, NULL);
+    for (unsigned i = 0; i < SIFT_TIER_COUNT; i++) {
+        sift_buf_putc(out, ',');
+        tier_json(out, sift__tier_name(i), &t[i], sift__lc_tier_dir(s, i));
+    }
+    sift_buf_appendf(out, "},");
+    if (!lc) {
+        sift_buf_appendf(out, "\"running\":false}");
+        return;
+    }
+    size_t pending = 0;
+    for (const struct lc_job *j = lc->commit_head; j; j = j->next_job)
+        pending++;
+    size_t dels = 0;
+    for (const struct del_op *op = lc->ops_head; op; op = op->next)
+        dels++;
+    sift_buf_appendf(out, "\"merges\":{\"running\":");
+    if (lc->merge)
+        sift_buf_appendf(out,
+                         "{\"reason\":\"%s\",\"target\":\"%s\",\"inputs\":%zu}",
+                         lc->merge->reason, sift__tier_name(lc->merge->tier),
+                         lc->merge->n_in);
+    else
+        sift_buf_appendf(out, "null");
+    sift_buf_appendf(
+        out,
+        ",\"pending_commits\":%zu,\"pending_rewrites\":%zu,\"done\":%" PRIu64
+        ",\"aborted\":%" PRIu64 ",\"failed\":%" PRIu64
+        ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
+        ",\"docs\":%" PRIu64 ",\"deleted_docs_dropped\":%" PRIu64
+        ",\"seconds\":%.3f,\"to_warm\":%" PRIu64 ",\"to_cold\":%" PRIu64 "},",
+        pending, lc->n_rewrite, lc->merges, lc->merges_aborted,
+        lc->merge_failures, lc->merge_bytes_in, lc->merge_bytes_out,
+        lc->merge_docs, lc->merge_docs_dropped, (double)lc->merge_ns / 1e9,
+        lc->tier_moves[SIFT_TIER_WARM], lc->tier_moves[SIFT_TIER_COLD]);
+    sift_buf_appendf(out, "\"retention\":{\"last_run_ms\":");
+    if (lc->last_retention_ns)
+        sift_buf_appendf(out, "%" PRId64, lc->last_retention_ns / SIFT_NS_PER_MS);
+    else
+        sift_buf_appendf(out, "null");
+    sift_buf_appendf(
+        out,
+        ",\"last_run_deleted_segments\":%" PRIu64
+        ",\"deleted_segments\":%" PRIu64 ",\"deleted_bytes\":%" PRIu64
+        ",\"size_cap_deleted_segments\":%" PRIu64
+        ",\"size_cap_deleted_bytes\":%" PRIu64 "},",
+        lc->last_retention_deleted, lc->retention_segments,
+        lc->retention_bytes, lc->cap_segments, lc->cap_bytes);
+    sift_buf_appendf(out,
+                     "\"deletes\":{\"done\":%" PRIu64 ",\"pending\":%zu,"
+                     "\"events\":%" PRIu64 "},",
+                     lc->deletes, dels, lc->deleted_docs);
+    sift_buf_appendf(out, "\"now_ms\":%" PRId64 ",\"clock_offset_ms\":%" PRId64
+                          "}",
+                     sift_clock_now_ns() / SIFT_NS_PER_MS,
+                     sift_clock_get_offset_ns() / SIFT_NS_PER_MS);
+}
+
+void
+sift_store_tiers_metrics(struct sift_buf *out, void *arg)
+{
+    struct sift_store *s = arg;
+    struct tier_sum t[SIFT_TIER_COUNT], mem;
+    struct sift__lc *lc = s->lc;
+    sum_tiers(s, t, &mem);
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } fams[] = {
+        {"sift_tier_segments", "Segments per tier (memory = not flushed).",
+         offsetof(struct tier_sum, segments)},
+        {"sift_tier_docs", "Live (not deleted) docs per tier.",
+         offsetof(struct tier_sum, live)},
+        {"sift_tier_bytes", "Segment bytes per tier.",
+         offsetof(struct tier_sum, bytes)},
+    };
+    for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+        sift_metrics_family(out, fams[f].name, SIFT_METRIC_GAUGE, fams[f].help);
+        for (unsigned i = 0; i <= SIFT_TIER_COUNT; i++) {
+            const struct tier_sum *x = i < SIFT_TIER_COUNT ? &t[i] : &mem;
+            uint64_t v;
+            memcpy(&v, (const char *)x + fams[f].off, sizeof(v));
+            const char *labels[] = {
+                "tier", i < SIFT_TIER_COUNT ? sift__tier_name(i) : "memory",
+                NULL};
+            sift_metrics_sample(out, fams[f].name, labels, (double)v);
+        }
+    }
+    if (!lc)
+        return;
+    sift_metrics_family(out, "sift_merges_total", SIFT_METRIC_COUNTER,
+                        "Merges committed (incl. tier moves).");
+    sift_metrics_sample(out, "sift_merges_total", NULL, (double)lc->merges);
+    sift_metrics_family(out, "sift_merge_bytes_written_total",
+                        SIFT_METRIC_COUNTER, "Bytes written by merges.");
+    sift_metrics_sample(out, "sift_merge_bytes_written_total", NULL,
+                        (double)lc->merge_bytes_out);
+    sift_metrics_family(out, "sift_merge_bytes_read_total",
+                        SIFT_METRIC_COUNTER, "Segment bytes merged.");
+    sift_metrics_sample(out, "sift_merge_bytes_read_total", NULL,
+                        (double)lc->merge_bytes_in);
+    sift_metrics_family(out, "sift_merge_seconds_total", SIFT_METRIC_COUNTER,
+                        "Time spent in merge jobs.");
+    sift_metrics_sample(out, "sift_merge_seconds_total", NULL,
+                        (double)lc->merge_ns / 1e9);
+    sift_metrics_family(out, "sift_merges_pending", SIFT_METRIC_GAUGE,
+                        "Merges running or waiting to commit.");
+    size_t pending = lc->merge ? 1 : 0;
+    for (const struct lc_job *j = lc->commit_head; j; j = j->next_job)
+        pending++;
+    sift_metrics_sample(out, "sift_merges_pending", NULL, (double)pending);
+    sift_metrics_family(out, "sift_retention_deleted_segments_total",
+                        SIFT_METRIC_COUNTER,
+                        "Segments deleted by the lifecycle.");
+    const char *lr[] = {"reason", "retention", NULL};
+    const char *lc_[] = {"reason", "size_cap", NULL};
+    sift_metrics_sample(out, "sift_retention_deleted_segments_total", lr,
+                        (double)lc->retention_segments);
+    sift_metrics_sample(out, "sift_retention_deleted_segments_total", lc_,
+                        (double)lc->cap_segments);
+    sift_metrics_family(out, "sift_retention_last_run_timestamp_seconds",
+                        SIFT_METRIC_GAUGE,
+                        "Wall clock of the last lifecycle policy run.");
+    sift_metrics_sample(out, "sift_retention_last_run_timestamp_seconds", NULL,
+                        (double)lc->last_retention_ns / 1e9);
+    sift_metrics_family(out, "sift_deleted_events_total", SIFT_METRIC_COUNTER,
+                        "Events deleted by delete-by-query.");
+    sift_metrics_sample(out, "sift_deleted_events_total", NULL,
+                        (double)lc->deleted_docs);
+}

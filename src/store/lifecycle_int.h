@@ -1,0 +1,188 @@
+/*
+ * lifecycle_int.h - tiers, merges, retention and delete-by-query
+ * (internal to the store module: tiers.c, segment_merge.c, lifecycle.c,
+ * and the few hook calls in store.c).
+ *
+ * Pieces:
+ *   - tiers.c: the pure policy.  Given the disk segments, the policy keys
+ *     and "now", sift__tier_plan() says which segments to delete (retention,
+ *     size cap) and which to merge into which tier.  No I/O, no state.
+ *   - segment_merge.c: merging live docs of segments into new images with
+ *     a tier's codec, and zstd dictionary training for the cold tier.  Uses
+ *     only the public segment API.  Any thread.
+ *   - lifecycle.c: runs the plan on workers and commits each step with a
+ *     manifest swap; keeps live tombstones in sidecar files; the delete
+ *     WAL record; /api/v1/tiers data and metrics.  Loop thread except the
+ *     job bodies.
+ */
+#ifndef SIFT_STORE_LIFECYCLE_INT_H
+#define SIFT_STORE_LIFECYCLE_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sift/buf.h"
+#include "sift/segment.h"
+
+struct sift_store;
+struct sift_manifest_seg;
+
+#define SIFT_TIER_HOT 0
+#define SIFT_TIER_WARM 1
+#define SIFT_TIER_COLD 2
+#define SIFT_TIER_COUNT 3
+
+#define SIFT_NS_PER_DAY (INT64_C(86400) * INT64_C(1000000000))
+
+/* ------------------------------------------------------------------ */
+/* Policy (tiers.c)                                                    */
+/* ------------------------------------------------------------------ */
+
+struct sift_tier_policy {
+    int64_t now_ns;
+    int64_t hot_max_age_ns;  /* hot -> warm when max_ts is older */
+    int64_t warm_max_age_ns; /* -> cold when max_ts is older */
+    int64_t retention_ns;    /* deleted when max_ts is older; 0 = keep */
+    uint64_t max_disk_bytes; /* 0 = no cap */
+    uint64_t hot_segment_bytes;  /* hot merges stop at this size */
+    uint64_t warm_segment_bytes; /* warm merges / moves stop at this size */
+    unsigned merge_factor;       /* segments per tiered merge (>= 2) */
+};
+
+/* One disk segment as the policy sees it. */
+struct sift_tier_seg {
+    uint64_t id;
+    uint8_t tier;
+    int busy; /* input of a running job: never planned */
+    uint64_t bytes;
+    uint64_t docs;
+    int64_t min_ts;
+    int64_t max_ts;
+};
+
+enum sift_tier_act_kind {
+    SIFT_TIER_ACT_DELETE,
+    SIFT_TIER_ACT_MERGE,
+};
+
+struct sift_tier_action {
+    enum sift_tier_act_kind kind;
+    uint8_t target_tier;  /* MERGE */
+    int split_by_day;     /* MERGE into cold: one output per UTC day */
+    const char *reason;   /* static: "retention", "size_cap", "hot_merge",
+                             "warm_merge", "to_warm", "to_cold",
+                             "cold_day_merge" */
+    size_t n_ids;
+    uint64_t *ids; /* owned */
+};
+
+struct sift_tier_plan {
+    size_t n;
+    struct sift_tier_action *acts; /* owned */
+};
+
+/**
+ * Plans the next lifecycle steps for segs[0..n) (borrowed).  Every
+ * segment appears in at most one action; busy ones in none.  Deletes come
+ * first (retention, then the size cap, oldest max_ts first), then
+ * merges.  Fills out (release with sift__tier_plan_cleanup()).  Pure.
+ */
+void sift__tier_plan(const struct sift_tier_policy *p,
+                     const struct sift_tier_seg *segs, size_t n,
+                     struct sift_tier_plan *out);
+void sift__tier_plan_cleanup(struct sift_tier_plan *plan);
+
+/** The size class of a segment in the tiered merge (0 = smallest). */
+unsigned sift__tier_level(uint64_t bytes, uint64_t floor_bytes,
+                          unsigned factor);
+/** Smallest size class bound for a tier whose segments stop at max. */
+uint64_t sift__tier_floor(uint64_t max_bytes, unsigned factor);
+
+/** Tier name ("hot", "warm", "cold"). */
+const char *sift__tier_name(unsigned tier);
+
+/* ------------------------------------------------------------------ */
+/* Merge (segment_merge.c)                                             */
+/* ------------------------------------------------------------------ */
+
+struct sift_merge_out {
+    struct sift_buf img; /* the new segment image */
+    int64_t day;         /* UTC day number when split by day, else 0 */
+    uint32_t docs;
+    uint64_t raw_bytes; /* encoded docs fed in (sift_doc_encode() form) */
+};
+
+struct sift_merge_stats {
+    uint64_t docs_in;      /* live docs read */
+    uint64_t docs_dropped; /* tombstoned docs left behind */
+    uint64_t bytes_in;     /* input images */
+    uint64_t bytes_out;    /* output images */
+};
+
+/**
+ * Decodes every live doc (not in sift_segment_deleted()) of in[0..n)
+ * (borrowed) and builds new images with opts (borrowed): one image, or,
+ * with split_by_day, one per UTC day of the docs' timestamps (ascending).
+ * An input with no live doc contributes nothing; no output is made when
+ * nothing is live (*n_outs = 0).  *outs is owned: release with
+ * sift__merge_outs_free().  Returns SIFT_OK, SIFT_ECORRUPT or SIFT_ENOMEM.
+ * Any thread.
+ */
+int sift__segment_merge(struct sift_segment *const *in, size_t n,
+                        const struct sift_segment_opts *opts, int split_by_day,
+                        struct sift_merge_out **outs, size_t *n_outs,
+                        struct sift_merge_stats *stats);
+void sift__merge_outs_free(struct sift_merge_out *outs, size_t n);
+
+/**
+ * Trains a zstd dictionary of at most dict_cap bytes on a sample of the
+ * live docs of in[0..n) (at most 100 * dict_cap bytes of samples, spread
+ * evenly).  On success *dict is owned (sift_free()) and *len its size.
+ * Returns SIFT_OK, SIFT_ENOTFOUND (too little data to train: use no
+ * dictionary), SIFT_ECORRUPT or SIFT_ENOMEM.  Any thread.
+ */
+int sift__segment_train_dict(struct sift_segment *const *in, size_t n,
+                             size_t dict_cap, void **dict, size_t *len);
+
+/* ------------------------------------------------------------------ */
+/* Lifecycle hooks called from store.c (lifecycle.c)                   */
+/* ------------------------------------------------------------------ */
+
+/* First byte of a WAL payload that is a delete, not a batch (batch = 1). */
+#define SIFT_LC_DELETE_KIND 0x44 /* 'D' */
+
+/** Creates the lifecycle state and tier directories.  Loop, in open. */
+int sift__lc_init(struct sift_store *s);
+/** Starts the lifecycle timer after recovery.  Loop, in open. */
+void sift__lc_start(struct sift_store *s);
+/** Stops timers and answers pending requests; jobs drain with the store. */
+void sift__lc_stop(struct sift_store *s);
+/** Frees the state (after every job has finished). */
+void sift__lc_free(struct sift_store *s);
+/** Path of a manifest segment's file (by its tier's directory). */
+void sift__lc_seg_path(const struct sift_store *s,
+                       const struct sift_manifest_seg *m, char *buf,
+                       size_t len);
+/** Directory of a tier (borrowed). */
+const char *sift__lc_tier_dir(const struct sift_store *s, unsigned tier);
+/**
+ * Applies the tombstone sidecar of a freshly opened disk segment, if
+ * any: *seg may be replaced.  Returns SIFT_OK or a code (sidecar corrupt:
+ * logged, ignored only if the caller decides).  Loop, recovery.
+ */
+int sift__lc_load_tombstones(struct sift_store *s,
+                             const struct sift_manifest_seg *m,
+                             struct sift_segment **seg);
+/** Non-zero when name (in dir of tier) is a live file (segment/sidecar). */
+int sift__lc_is_live_file(const struct sift_store *s, unsigned tier,
+                          const char *name);
+/**
+ * A durable delete record reached the buffer (live or WAL replay), in
+ * WAL order.  Returns SIFT_OK or SIFT_ECORRUPT.  Loop thread.
+ */
+int sift__lc_delete_record(struct sift_store *s, uint64_t seq,
+                           const uint8_t *payload, size_t len);
+/** Non-zero while flushes must wait (a delete is not yet applied). */
+int sift__lc_blocks_flush(const struct sift_store *s);
+
+#endif /* SIFT_STORE_LIFECYCLE_INT_H */

@@ -1,0 +1,924 @@
+/*
+ * test_merge.c - merging segments (src/store/segment_merge.c), dictionary
+ * training, and the lifecycle on a real store (loop + pool): tier moves
+ * with a shifted clock, identical contents before and after merges,
+ * retention, the size cap, delete-by-query (immediate, physical after a
+ * forced rewrite, surviving restart and a crash copy), orphan cleanup.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "sift/alloc.h"
+#include "sift/arena.h"
+#include "sift/clock.h"
+#include "sift/config.h"
+#include "sift/error.h"
+#include "sift/lifecycle.h"
+#include "sift/log.h"
+#include "sift/loop.h"
+#include "sift/pool.h"
+#include "sift/segment.h"
+#include "sift/store.h"
+#include "store/lifecycle_int.h"
+#include "store/store_int.h"
+
+#define HOUR_NS (INT64_C(3600) * SIFT_NS_PER_SEC)
+#define DAY_NS (24 * HOUR_NS)
+
+/* ---- events ---- */
+
+static const char *const words[] = {
+    "connection", "reset",  "by",      "peer",     "accepted", "user",
+    "session",    "opened", "closed",  "failed",   "password", "for",
+    "invalid",    "from",   "port",    "ssh2",     "kernel",   "error",
+    "block",      "served", "request", "response", "timeout",  "retry"};
+
+/* Fills ev i (message varies; ts = base + i * step). */
+static void
+make_event(struct sift_event *ev, struct sift_field *fld, char *msg,
+           size_t cap, int i, int64_t ts, const char *extra)
+{
+    int n = snprintf(msg, cap, "ev%06d %s %s %s %d %s", i,
+                     words[i % 24], words[(i * 7) % 24], words[(i * 13) % 24],
+                     i % 1000, extra ? extra : "");
+    memset(ev, 0, sizeof(*ev));
+    ev->ts_ns = ts;
+    ev->msg = msg;
+    ev->msg_len = (uint32_t)n;
+    fld->name = "service.name";
+    fld->name_len = 12;
+    fld->value = (i % 3) ? "api" : "web";
+    fld->value_len = 3;
+    fld->type = SIFT_FT_KEYWORD;
+    ev->fields = fld;
+    ev->n_fields = 1;
+}
+
+static struct sift_segment *
+build_seg(int first, int n, int64_t ts0, int64_t step, const char *extra_every)
+{
+    struct sift_segment_opts o;
+    struct sift_segment_builder *b;
+    sift_segment_opts_init(&o);
+    o.zstd_level = 1;
+    assert_int_equal(sift_segment_builder_new(&o, &b), SIFT_OK);
+    for (int i = first; i < first + n; i++) {
+        struct sift_event ev;
+        struct sift_field f;
+        char msg[160];
+        make_event(&ev, &f, msg, sizeof(msg), i, ts0 + (i - first) * step,
+                   extra_every && i % 10 == 0 ? extra_every : NULL);
+        assert_int_equal(sift_segment_builder_add(b, &ev), SIFT_OK);
+    }
+    struct sift_buf img = SIFT_BUF_INIT;
+    assert_int_equal(sift_segment_builder_finish(b, &img), SIFT_OK);
+    sift_segment_builder_free(b);
+    size_t len;
+    char *data = sift_buf_detach(&img, &len);
+    struct sift_segment *seg;
+    assert_int_equal(sift_segment_open_mem(data, len, &seg), SIFT_OK);
+    return seg;
+}
+
+/* Sorted "ts message" lines of every live doc of segs. */
+struct lines {
+    char **v;
+    size_t n;
+};
+
+static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void
+collect(struct sift_segment *const *segs, size_t n, struct lines *out)
+{
+    struct sift_arena *a = sift_arena_new(4096);
+    struct sift_buf b = SIFT_BUF_INIT;
+    memset(out, 0, sizeof(*out));
+    for (size_t i = 0; i < n; i++) {
+        const roaring_bitmap_t *del = sift_segment_deleted(segs[i]);
+        for (uint32_t d = 0; d < sift_segment_doc_count(segs[i]); d++) {
+            if (del && roaring_bitmap_contains(del, d))
+                continue;
+            struct sift_event ev;
+            sift_buf_reset(&b);
+            assert_int_equal(sift_segment_doc(segs[i], d, &b), SIFT_OK);
+            sift_arena_reset(a);
+            assert_int_equal(
+                sift_doc_decode((const uint8_t *)b.data, b.len, a, &ev),
+                SIFT_OK);
+            struct sift_buf line = SIFT_BUF_INIT;
+            sift_buf_appendf(&line, "%020" PRId64 " ", ev.ts_ns);
+            sift_buf_append(&line, ev.msg, ev.msg_len);
+            for (uint32_t k = 0; k < ev.n_fields; k++) {
+                sift_buf_putc(&line, ' ');
+                sift_buf_append(&line, ev.fields[k].name,
+                                ev.fields[k].name_len);
+                sift_buf_putc(&line, '=');
+                sift_buf_append(&line, ev.fields[k].value,
+                                ev.fields[k].value_len);
+            }
+            out->v = sift_xrealloc(out->v, (out->n + 1) * sizeof(char *));
+            out->v[out->n++] = sift_xstrdup(sift_buf_cstr(&line));
+            sift_buf_cleanup(&line);
+        }
+    }
+    if (out->n > 1)
+        qsort(out->v, out->n, sizeof(char *), cmp_str);
+    sift_buf_cleanup(&b);
+    sift_arena_free(a);
+}
+
+static void
+lines_free(struct lines *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        sift_free(l->v[i]);
+    sift_free(l->v);
+    memset(l, 0, sizeof(*l));
+}
+
+static void
+assert_lines_equal(const struct lines *a, const struct lines *b)
+{
+    assert_int_equal(a->n, b->n);
+    for (size_t i = 0; i < a->n; i++)
+        assert_string_equal(a->v[i], b->v[i]);
+}
+
+static size_t
+count_containing(const struct lines *l, const char *needle)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < l->n; i++)
+        n += strstr(l->v[i], needle) != NULL;
+    return n;
+}
+
+/* ---- pure merge tests ---- */
+
+static void
+test_merge_drops_tombstones_and_splits_by_day(void **state)
+{
+    (void)state;
+    int64_t day0 = INT64_C(19700) * DAY_NS; /* a UTC midnight */
+    struct sift_segment *in[3];
+    /* 300 docs each, 10 minutes apart: each spans ~2 days. */
+    in[0] = build_seg(0, 300, day0 + HOUR_NS, 10 * 60 * SIFT_NS_PER_SEC, NULL);
+    in[1] = build_seg(300, 300, day0 + 2 * HOUR_NS, 10 * 60 * SIFT_NS_PER_SEC,
+                      NULL);
+    struct sift_segment *plain =
+        build_seg(600, 100, day0 + 3 * HOUR_NS, 60 * SIFT_NS_PER_SEC, NULL);
+    /* Tombstone docs 0..9 and 50 of the third input. */
+    roaring_bitmap_t *del = roaring_bitmap_from_range(0, 10, 1);
+    roaring_bitmap_add(del, 50);
+    assert_int_equal(sift_segment_with_deleted(plain, del, &in[2]), SIFT_OK);
+    assert_int_equal(
+        roaring_bitmap_get_cardinality(sift_segment_deleted(in[2])), 11);
+    /* The original reader is untouched. */
+    assert_null(sift_segment_deleted(plain));
+    sift_segment_unref(plain);
+
+    struct lines before, after;
+    collect(in, 3, &before);
+    assert_int_equal(before.n, 689);
+
+    struct sift_segment_opts o;
+    sift_segment_opts_init(&o);
+    o.tier = SIFT_TIER_COLD;
+    o.zstd_level = 5;
+    struct sift_merge_out *outs;
+    size_t n_outs;
+    struct sift_merge_stats st;
+    assert_int_equal(sift__segment_merge(in, 3, &o, 1, &outs, &n_outs, &st),
+                     SIFT_OK);
+    assert_int_equal(st.docs_in, 689);
+    assert_int_equal(st.docs_dropped, 11);
+    assert_int_equal(n_outs, 3); /* days 0, 1 and 2 */
+    struct sift_segment *segs[3];
+    uint64_t docs = 0;
+    for (size_t i = 0; i < n_outs; i++) {
+        size_t len;
+        char *img = sift_buf_detach(&outs[i].img, &len);
+        assert_int_equal(sift_segment_open_mem(img, len, &segs[i]), SIFT_OK);
+        assert_int_equal(sift_segment_tier(segs[i]), SIFT_TIER_COLD);
+        assert_int_equal(sift_segment_doc_count(segs[i]), outs[i].docs);
+        /* Each output holds exactly one UTC day, ascending. */
+        assert_int_equal(sift_segment_min_ts(segs[i]) / DAY_NS,
+                         19700 + (int64_t)i);
+        assert_int_equal(sift_segment_max_ts(segs[i]) / DAY_NS,
+                         19700 + (int64_t)i);
+        assert_null(sift_segment_deleted(segs[i]));
+        assert_true(outs[i].raw_bytes > 0);
+        docs += outs[i].docs;
+    }
+    assert_int_equal(docs, 689);
+    collect(segs, n_outs, &after);
+    assert_lines_equal(&before, &after);
+    sift__merge_outs_free(outs, n_outs);
+    for (size_t i = 0; i < n_outs; i++)
+        sift_segment_unref(segs[i]);
+    for (int i = 0; i < 3; i++)
+        sift_segment_unref(in[i]);
+    lines_free(&before);
+    lines_free(&after);
+}
+
+static void
+test_merge_nothing_live_makes_no_output(void **state)
+{
+    (void)state;
+    struct sift_segment *plain = build_seg(0, 20, INT64_C(1) << 60, 1000, NULL);
+    struct sift_segment *in;
+    assert_int_equal(sift_segment_with_deleted(
+                         plain, roaring_bitmap_from_range(0, 20, 1), &in),
+                     SIFT_OK);
+    sift_segment_unref(plain);
+    struct sift_segment_opts o;
+    sift_segment_opts_init(&o);
+    struct sift_merge_out *outs;
+    size_t n_outs = 99;
+    assert_int_equal(sift__segment_merge(&in, 1, &o, 0, &outs, &n_outs, NULL),
+                     SIFT_OK);
+    assert_int_equal(n_outs, 0);
+    sift__merge_outs_free(outs, n_outs);
+    sift_segment_unref(in);
+}
+
+static void
+test_merge_dictionary_training(void **state)
+{
+    (void)state;
+    struct sift_segment *in[2];
+    in[0] = build_seg(0, 3000, INT64_C(1) << 60, 1000000, NULL);
+    in[1] = build_seg(3000, 3000, (INT64_C(1) << 60) + 5000000000, 1000000,
+                      NULL);
+    void *dict = NULL;
+    size_t len = 0;
+    assert_int_equal(sift__segment_train_dict(in, 2, 16 << 10, &dict, &len),
+                     SIFT_OK);
+    assert_non_null(dict);
+    assert_true(len > 0 && len <= 16 << 10);
+
+    /* A cold image with the dictionary decodes to the same docs and its
+     * doc store is smaller than at the same level without it. */
+    struct sift_segment_opts o;
+    sift_segment_opts_init(&o);
+    o.tier = SIFT_TIER_COLD;
+    o.zstd_level = 9;
+    o.block_bytes = 4096;
+    struct sift_merge_out *plain_out, *dict_out;
+    size_t n1, n2;
+    assert_int_equal(sift__segment_merge(in, 2, &o, 0, &plain_out, &n1, NULL),
+                     SIFT_OK);
+    o.zstd_dict = dict;
+    o.zstd_dict_len = len;
+    assert_int_equal(sift__segment_merge(in, 2, &o, 0, &dict_out, &n2, NULL),
+                     SIFT_OK);
+    assert_int_equal(n1, 1);
+    assert_int_equal(n2, 1);
+    assert_true(dict_out[0].img.len - len < plain_out[0].img.len);
+    size_t l;
+    char *img = sift_buf_detach(&dict_out[0].img, &l);
+    struct sift_segment *seg;
+    assert_int_equal(sift_segment_open_mem(img, l, &seg), SIFT_OK);
+    struct lines a, b;
+    collect(in, 2, &a);
+    collect(&seg, 1, &b);
+    assert_lines_equal(&a, &b);
+    lines_free(&a);
+    lines_free(&b);
+    sift_segment_unref(seg);
+    sift__merge_outs_free(plain_out, n1);
+    sift__merge_outs_free(dict_out, n2);
+    sift_free(dict);
+
+    /* Too little data: no dictionary, not an error for the caller. */
+    struct sift_segment *tiny = build_seg(0, 10, 1000, 1000, NULL);
+    assert_int_equal(sift__segment_train_dict(&tiny, 1, 16 << 10, &dict, &len),
+                     SIFT_ENOTFOUND);
+    assert_null(dict);
+    sift_segment_unref(tiny);
+    sift_segment_unref(in[0]);
+    sift_segment_unref(in[1]);
+}
+
+static void
+test_merge_simple_matcher(void **state)
+{
+    (void)state;
+    struct sift_segment *seg = build_seg(0, 200, 1000000, 1000, "Leaked-KEY");
+    roaring_bitmap_t *m = NULL;
+    assert_int_equal(sift_store_match_simple(seg, "leaked key", 10, INT64_MIN,
+                                             INT64_MAX, &m),
+                     SIFT_OK);
+    assert_int_equal(roaring_bitmap_get_cardinality(m), 20);
+    roaring_bitmap_free(m);
+    const char *q = "service.name:WEB leaked";
+    assert_int_equal(sift_store_match_simple(seg, q, strlen(q), INT64_MIN,
+                                             INT64_MAX, &m),
+                     SIFT_OK);
+    /* i % 10 == 0 and i % 3 == 0: 0, 30, 60, ..., 180 */
+    assert_int_equal(roaring_bitmap_get_cardinality(m), 7);
+    roaring_bitmap_free(m);
+    /* Time range [from, to): docs 0..49 have ts 1000000 + i*1000. */
+    assert_int_equal(sift_store_match_simple(seg, "", 0, 1000000, 1050000, &m),
+                     SIFT_OK);
+    assert_int_equal(roaring_bitmap_get_cardinality(m), 50);
+    roaring_bitmap_free(m);
+    assert_int_equal(sift_store_match_simple(seg, "nosuchword", 10, INT64_MIN,
+                                             INT64_MAX, &m),
+                     SIFT_OK);
+    assert_true(roaring_bitmap_is_empty(m));
+    roaring_bitmap_free(m);
+    sift_segment_unref(seg);
+}
+
+/* ---- store fixture ---- */
+
+struct fx {
+    char root[64];
+    char dir[128];
+    struct sift_config cfg;
+    struct sift_loop *loop;
+    struct sift_pool *pool;
+    int acks;
+};
+
+static void
+cfg_fill(struct sift_config *c, const char *dir)
+{
+    memset(c, 0, sizeof(*c));
+    c->data_dir = (char *)(uintptr_t)dir;
+    c->cold_path = (char *)(uintptr_t) "";
+    c->wal_sync_ms = 5;
+    c->wal_file_bytes = 1 << 20;
+    c->refresh_ms = 50;
+    c->flush_ms = 600000; /* tests flush explicitly */
+    c->flush_bytes = 64 << 20;
+    c->buffer_max_bytes = 64 << 20;
+    c->zstd_level = 1;
+    c->block_bytes = 16 << 10;
+    c->hot_max_age_ms = 3600 * 1000;
+    c->warm_max_age_ms = INT64_C(2) * 86400 * 1000;
+    c->retention_ms = INT64_C(10) * 86400 * 1000;
+    c->check_interval_ms = 3600 * 1000; /* tests run the policy */
+    c->merge_factor = 4;
+    c->hot_segment_bytes = 1 << 20;
+    c->warm_segment_bytes = 4 << 20;
+    c->warm_zstd_level = 3;
+    c->cold_zstd_level = 6;
+    c->cold_dict_bytes = 8 << 10;
+    c->cold_block_bytes = 64 << 10;
+}
+
+static int
+setup(void **state)
+{
+    struct fx *f = sift_xcalloc(1, sizeof(*f));
+    snprintf(f->root, sizeof(f->root), "/tmp/sift-test-merge-XXXXXX");
+    assert_non_null(mkdtemp(f->root));
+    snprintf(f->dir, sizeof(f->dir), "%s/data", f->root);
+    cfg_fill(&f->cfg, f->dir);
+    sift_log_set_level(SIFT_LOG_ERROR);
+    sift_clock_set_offset_ns(0);
+    assert_int_equal(sift_loop_new(&f->loop), SIFT_OK);
+    assert_int_equal(sift_pool_new(f->loop, 2, &f->pool), SIFT_OK);
+    *state = f;
+    return 0;
+}
+
+static int
+teardown(void **state)
+{
+    struct fx *f = *state;
+    sift_pool_free(f->pool);
+    sift_loop_free(f->loop);
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->root);
+    assert_int_equal(system(cmd), 0);
+    sift_clock_set_offset_ns(0);
+    sift_free(f);
+    return 0;
+}
+
+typedef int (*pred_fn)(void *arg);
+
+struct waiter {
+    struct sift_loop *loop;
+    pred_fn pred;
+    void *arg;
+    int64_t deadline;
+    int ok;
+};
+
+static void
+wait_tick(void *arg)
+{
+    struct waiter *w = arg;
+    if (w->pred(w->arg)) {
+        w->ok = 1;
+        sift_loop_stop(w->loop);
+    } else if (sift_clock_mono_ns() > w->deadline) {
+        sift_loop_stop(w->loop);
+    }
+}
+
+static int
+run_until(struct fx *f, pred_fn pred, void *arg, int timeout_ms)
+{
+    struct waiter w = {f->loop, pred, arg,
+                       sift_clock_mono_ns() + timeout_ms * SIFT_NS_PER_MS, 0};
+    if (pred(arg))
+        return 1;
+    struct sift_timer *t = sift_loop_timer_new(f->loop, 5, wait_tick, &w);
+    sift_loop_run(f->loop);
+    sift_loop_timer_free(t);
+    return w.ok;
+}
+
+static void
+on_durable(void *arg, int rc)
+{
+    struct fx *f = arg;
+    assert_int_equal(rc, SIFT_OK);
+    f->acks++;
+}
+
+struct acks_ctx {
+    struct fx *f;
+    int want;
+};
+
+static int
+acked(void *arg)
+{
+    struct acks_ctx *c = arg;
+    return c->f->acks >= c->want;
+}
+
+/* Appends n events starting at id first, ts from ts0 every step ns. */
+static void
+ingest(struct fx *f, struct sift_store *st, int first, int n, int64_t ts0,
+       int64_t step, const char *extra)
+{
+    int batches = 0;
+    for (int i = first; i < first + n; i += 100) {
+        struct sift_event evs[100];
+        struct sift_field flds[100];
+        char msgs[100][160];
+        int k = 0;
+        for (; k < 100 && i + k < first + n; k++)
+            make_event(&evs[k], &flds[k], msgs[k], sizeof(msgs[k]), i + k,
+                       ts0 + (int64_t)(i + k - first) * step,
+                       extra && (i + k) % 10 == 0 ? extra : NULL);
+        assert_int_equal(
+            sift_store_append(st, evs, (size_t)k, NULL, 0, on_durable, f),
+            SIFT_OK);
+        batches++;
+    }
+    struct acks_ctx c = {f, f->acks + batches};
+    assert_true(run_until(f, acked, &c, 10000));
+}
+
+static void
+flush_cb(void *arg, int rc)
+{
+    *(int *)arg = rc == SIFT_OK ? 1 : -1;
+}
+
+static int
+flag_set(void *arg)
+{
+    return *(int *)arg != 0;
+}
+
+static void
+flush_now(struct fx *f, struct sift_store *st)
+{
+    int done = 0;
+    sift_store_flush(st, flush_cb, &done);
+    assert_true(run_until(f, flag_set, &done, 10000));
+    assert_int_equal(done, 1);
+}
+
+static int
+lc_idle(void *arg)
+{
+    return !sift_store_lifecycle_busy(arg);
+}
+
+/* Runs the policy until it has nothing more to do. */
+static void
+lifecycle_settle(struct fx *f, struct sift_store *st)
+{
+    for (int round = 0; round < 50; round++) {
+        sift_store_lifecycle_run(st);
+        assert_true(run_until(f, lc_idle, st, 30000));
+        if (!sift_store_lifecycle_busy(st)) {
+            /* One more run must plan nothing new. */
+            sift_store_lifecycle_run(st);
+            if (!sift_store_lifecycle_busy(st))
+                return;
+        }
+    }
+    fail_msg("lifecycle did not settle");
+}
+
+static void
+snapshot_lines(struct sift_store *st, struct lines *out)
+{
+    struct sift_snapshot *snap = sift_store_snapshot(st);
+    size_t n = sift_snapshot_count(snap);
+    struct sift_segment **segs = sift_xcalloc(n ? n : 1, sizeof(*segs));
+    for (size_t i = 0; i < n; i++)
+        segs[i] = sift_snapshot_segment(snap, i);
+    collect(segs, n, out);
+    sift_free(segs);
+    sift_snapshot_release(snap);
+}
+
+/* Segments on disk per tier (from the manifest in memory). */
+static void
+tier_counts(struct sift_store *st, size_t counts[3])
+{
+    counts[0] = counts[1] = counts[2] = 0;
+    for (size_t i = 0; i < st->manifest.n_segs; i++)
+        counts[st->manifest.segs[i].tier]++;
+}
+
+static int
+count_files(const char *dir, const char *suffix)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    if (!d)
+        return 0;
+    struct dirent *de;
+    size_t sl = strlen(suffix);
+    while ((de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+        if (l >= sl && strcmp(de->d_name + l - sl, suffix) == 0)
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* ---- store tests ---- */
+
+static void
+test_merge_tiers_move_and_contents_stay_identical(void **state)
+{
+    struct fx *f = *state;
+    struct sift_store *st;
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
+    int64_t now = sift_clock_now_ns();
+    /* Four simulated days, oldest first, 6 flushes -> 6 hot segments. */
+    for (int part = 0; part < 6; part++) {
+        int64_t ts0 = now - 4 * DAY_NS + (int64_t)part * 16 * HOUR_NS;
+        ingest(f, st, part * 600, 600, ts0, 16 * HOUR_NS / 600, NULL);
+        flush_now(f, st);
+    }
+    /* Recent data that must stay hot. */
+    ingest(f, st, 3600, 200, now - 10 * 60 * SIFT_NS_PER_SEC,
+           SIFT_NS_PER_SEC, NULL);
+    flush_now(f, st);
+    struct lines before, after;
+    snapshot_lines(st, &before);
+    assert_int_equal(before.n, 3800);
+
+    lifecycle_settle(f, st);
+    size_t c[3];
+    tier_counts(st, c);
+    assert_true(c[SIFT_TIER_HOT] >= 1);
+    assert_true(c[SIFT_TIER_WARM] >= 1);
+    assert_true(c[SIFT_TIER_COLD] >= 2); /* several days */
+    /* Every cold segment holds one UTC day; no cold segment is young. */
+    for (size_t i = 0; i < st->manifest.n_segs; i++) {
+        const struct sift_manifest_seg *m = &st->manifest.segs[i];
+        if (m->tier == SIFT_TIER_COLD) {
+            assert_int_equal(m->min_ts / DAY_NS, m->max_ts / DAY_NS);
+            assert_true(m->max_ts < now - 2 * DAY_NS + DAY_NS);
+        }
+        if (m->tier == SIFT_TIER_HOT)
+            assert_true(m->max_ts >= now - 3600 * SIFT_NS_PER_SEC);
+    }
+    snapshot_lines(st, &after);
+    assert_lines_equal(&before, &after);
+    lines_free(&after);
+    /* Files live in their tier's directory; no leftovers. */
+    char warm[256], cold[256];
+    snprintf(warm, sizeof(warm), "%s/warm", f->dir);
+    snprintf(cold, sizeof(cold), "%s/cold", f->dir);
+    assert_int_equal(count_files(warm, ".seg"), (int)c[SIFT_TIER_WARM]);
+    assert_int_equal(count_files(cold, ".seg"), (int)c[SIFT_TIER_COLD]);
+    assert_int_equal(count_files(warm, ".tmp") + count_files(cold, ".tmp"), 0);
+    char hot[256];
+    snprintf(hot, sizeof(hot), "%s/segments", f->dir);
+    assert_int_equal(count_files(hot, ".seg"), (int)c[SIFT_TIER_HOT]);
+
+    /* /api/v1/tiers data. */
+    struct sift_buf j = SIFT_BUF_INIT;
+    sift_store_tiers_json(st, &j);
+    assert_non_null(strstr(sift_buf_cstr(&j), "\"cold\":{\"segments\":"));
+    const char *d = strstr(sift_buf_cstr(&j), "\"pending_rewrites\":0,\"done\":");
+    assert_non_null(d);
+    assert_true(strtoul(d + strlen("\"pending_rewrites\":0,\"done\":"), NULL,
+                        10) >= 2); /* to warm, to cold */
+    sift_buf_cleanup(&j);
+
+    /* Restart: the same contents, the same tiers. */
+    sift_store_close(st);
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
+    size_t c2[3];
+    tier_counts(st, c2);
+    assert_memory_equal(c, c2, sizeof(c));
+    snapshot_lines(st, &after);
+    assert_lines_equal(&before, &after);
+    lines_free(&after);
+
+    /* Nine days later, retention (10 d) removes what is > 10 d old. */
+    sift_clock_set_offset_ns(9 * DAY_NS);
+    lifecycle_settle(f, st);
+    int64_t cut = sift_clock_now_ns() - 10 * DAY_NS;
+    snapshot_lines(st, &after);
+    assert_true(after.n < before.n);
+    assert_true(after.n > 0);
+    /* Nothing younger than the retention was deleted. */
+    size_t young = 0;
+    for (size_t i = 0; i < before.n; i++) {
+        int64_t ts = strtoll(before.v[i], NULL, 10);
+        if (ts >= cut)
+            young++;
+    }
+    assert_true(after.n >= young);
+    for (size_t i = 0; i < st->manifest.n_segs; i++)
+        assert_true(st->manifest.segs[i].max_ts >= cut);
+    lines_free(&after);
+    lines_free(&before);
+    sift_store_close(st);
+}
+
+static void
+test_merge_size_cap_deletes_oldest(void **state)
+{
+    struct fx *f = *state;
+    struct sift_store *st;
+    f->cfg.hot_max_age_ms = 36500LL * 86400 * 1000 - 1;
+    f->cfg.warm_max_age_ms = 36500LL * 86400 * 1000;
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
+    int64_t now = sift_clock_now_ns();
+    for (int part = 0; part < 4; part++) {
+        ingest(f, st, part * 500, 500, now - (4 - part) * HOUR_NS,
+               SIFT_NS_PER_SEC, NULL);
+        flush_now(f, st);
+    }
+    uint64_t total = 0, oldest_bytes = 0;
+    int64_t oldest = INT64_MAX;
+    for (size_t i = 0; i < st->manifest.n_segs; i++) {
+        total += st->manifest.segs[i].bytes;
+        if (st->manifest.segs[i].max_ts < oldest) {
+            oldest = st->manifest.segs[i].max_ts;
+            oldest_bytes = st->manifest.segs[i].bytes;
+        }
+    }
+    assert_int_equal(st->manifest.n_segs, 4);
+    f->cfg.max_disk_bytes = (int64_t)(total - oldest_bytes / 2);
+    f->cfg.merge_factor = 100; /* no merges: only the cap acts */
+    lifecycle_settle(f, st);
+    assert_int_equal(st->manifest.n_segs, 3);
+    for (size_t i = 0; i < st->manifest.n_segs; i++)
+        assert_true(st->manifest.segs[i].max_ts > oldest);
+    struct sift_store_stats ss;
+    sift_store_stats(st, &ss);
+    assert_int_equal(ss.docs, 1500);
+    sift_store_close(st);
+}
+
+struct del_res {
+    int done;
+    int rc;
+    uint64_t matched;
+};
+
+static void
+on_deleted(void *arg, int rc, uint64_t matched)
+{
+    struct del_res *r = arg;
+    r->done = 1;
+    r->rc = rc;
+    r->matched = matched;
+}
+
+static int
+del_done_pred(void *arg)
+{
+    return ((struct del_res *)arg)->done;
+}
+
+/*
+ * Physically present?  Opens every segment file under dir (images are
+ * compressed, so grep proves nothing) and decodes every doc, tombstoned
+ * or not; returns the number of docs whose message contains needle.
+ */
+static int
+dir_contains(const char *dir, const char *needle)
+{
+    DIR *d = opendir(dir);
+    int hits = 0;
+    assert_non_null(d);
+    struct dirent *de;
+    struct sift_arena *a = sift_arena_new(4096);
+    struct sift_buf b = SIFT_BUF_INIT;
+    while ((de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+        if (l < 4 || strcmp(de->d_name + l - 4, ".seg") != 0)
+            continue;
+        char path[512];
+        snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+        struct sift_segment *seg;
+        assert_int_equal(sift_segment_open_file(path, &seg), SIFT_OK);
+        for (uint32_t i = 0; i < sift_segment_doc_count(seg); i++) {
+            struct sift_event ev;
+            sift_buf_reset(&b);
+            assert_int_equal(sift_segment_doc(seg, i, &b), SIFT_OK);
+            sift_arena_reset(a);
+            assert_int_equal(
+                sift_doc_decode((const uint8_t *)b.data, b.len, a, &ev),
+                SIFT_OK);
+            char msg[256];
+            size_t n = ev.msg_len < 255 ? ev.msg_len : 255;
+            memcpy(msg, ev.msg, n);
+            msg[n] = '\0';
+            hits += strstr(msg, needle) != NULL;
+        }
+        sift_segment_unref(seg);
+    }
+    closedir(d);
+    sift_buf_cleanup(&b);
+    sift_arena_free(a);
+    return hits;
+}
+
+static void
+crash_copy(struct fx *f, const char *to)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s'", to, f->dir,
+             to);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void
+test_merge_delete_by_query(void **state)
+{
+    struct fx *f = *state;
+    struct sift_store *st;
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
+    int64_t now = sift_clock_now_ns();
+    /* On disk (two segments), in memory, and buffered at delete time. */
+    ingest(f, st, 0, 500, now - 3 * HOUR_NS, SIFT_NS_PER_SEC, "zqxsecret");
+    flush_now(f, st);
+    ingest(f, st, 500, 500, now - 2 * HOUR_NS, SIFT_NS_PER_SEC, "zqxsecret");
+    flush_now(f, st);
+    ingest(f, st, 1000, 300, now - HOUR_NS, SIFT_NS_PER_SEC, "zqxsecret");
+    sift_store_refresh(st);
+    ingest(f, st, 1300, 200, now - 60 * SIFT_NS_PER_SEC, SIFT_NS_PER_MS,
+           "zqxsecret");
+    struct lines before;
+    char segdir[256];
+    snprintf(segdir, sizeof(segdir), "%s/segments", f->dir);
+    assert_true(dir_contains(segdir, "zqxsecret"));
+
+    struct del_res r = {0, 0, 0};
+    assert_int_equal(sift_store_delete(st, "zqxsecret", 9, INT64_MIN,
+                                       INT64_MAX, 1, on_deleted, &r),
+                     SIFT_OK);
+    assert_true(run_until(f, del_done_pred, &r, 20000));
+    assert_int_equal(r.rc, SIFT_OK);
+    assert_int_equal(r.matched, 150);
+    /* Gone from the snapshot right away; everything else is there. */
+    snapshot_lines(st, &before);
+    assert_int_equal(count_containing(&before, "zqxsecret"), 0);
+    assert_int_equal(before.n, 1500 - 150);
+
+    /* A crash right now (no close): the copy must not show them. */
+    char copy[256];
+    snprintf(copy, sizeof(copy), "%s/crash", f->root);
+    crash_copy(f, copy);
+
+    /* Forced rewrite: the text leaves the segment files. */
+    lifecycle_settle(f, st);
+    flush_now(f, st);
+    lifecycle_settle(f, st);
+    assert_false(dir_contains(segdir, "zqxsecret"));
+    assert_int_equal(count_files(segdir, ".del"), 0);
+    struct lines after;
+    snapshot_lines(st, &after);
+    assert_lines_equal(&before, &after);
+    lines_free(&after);
+
+    /* Same query again: nothing left to match. */
+    r.done = 0;
+    assert_int_equal(sift_store_delete(st, "zqxsecret", 9, INT64_MIN,
+                                       INT64_MAX, 0, on_deleted, &r),
+                     SIFT_OK);
+    assert_true(run_until(f, del_done_pred, &r, 20000));
+    assert_int_equal(r.matched, 0);
+    /* A bad time range is refused before the WAL. */
+    assert_int_equal(sift_store_delete(st, "x", 1, 10, 10, 0, on_deleted, &r),
+                     SIFT_EINVAL);
+
+    /* Restart keeps it deleted. */
+    sift_store_close(st);
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
+    snapshot_lines(st, &after);
+    assert_lines_equal(&before, &after);
+    lines_free(&after);
+    sift_store_close(st);
+
+    /* The crash copy: WAL replay and sidecars keep the events deleted. */
+    struct sift_config c2 = f->cfg;
+    c2.data_dir = copy;
+    assert_int_equal(sift_store_open(&c2, f->loop, f->pool, &st), SIFT_OK);
+    snapshot_lines(st, &after);
+    assert_int_equal(count_containing(&after, "zqxsecret"), 0);
+    assert_lines_equal(&before, &after);
+    lines_free(&after);
+    sift_store_close(st);
+    lines_free(&before);
+}
+
+static void
+test_merge_orphans_of_a_crashed_merge_are_removed(void **state)
+{
+    struct fx *f = *state;
+    struct sift_store *st;
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
+    ingest(f, st, 0, 300, sift_clock_now_ns() - HOUR_NS / 2, SIFT_NS_PER_SEC,
+           NULL);
+    flush_now(f, st);
+    struct lines before, after;
+    snapshot_lines(st, &before);
+    sift_store_close(st);
+    /* What a kill -9 mid-merge leaves: an output not in the manifest, a
+     * temp file, and a sidecar of no live segment. */
+    const char *orphans[] = {"warm/00000000000000000099.seg",
+                             "cold/00000000000000000098.seg.tmp",
+                             "segments/00000000000000000097.seg.del"};
+    for (size_t i = 0; i < 3; i++) {
+        char p[300];
+        snprintf(p, sizeof(p), "%s/%s", f->dir, orphans[i]);
+        FILE *fp = fopen(p, "w");
+        assert_non_null(fp);
+        fputs("junk", fp);
+        fclose(fp);
+    }
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
+    for (size_t i = 0; i < 3; i++) {
+        char p[300];
+        snprintf(p, sizeof(p), "%s/%s", f->dir, orphans[i]);
+        assert_int_equal(access(p, F_OK), -1);
+    }
+    snapshot_lines(st, &after);
+    assert_lines_equal(&before, &after);
+    lines_free(&before);
+    lines_free(&after);
+    sift_store_close(st);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_merge_drops_tombstones_and_splits_by_day),
+        cmocka_unit_test(test_merge_nothing_live_makes_no_output),
+        cmocka_unit_test(test_merge_dictionary_training),
+        cmocka_unit_test(test_merge_simple_matcher),
+        cmocka_unit_test_setup_teardown(
+            test_merge_tiers_move_and_contents_stay_identical, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_merge_size_cap_deletes_oldest,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_merge_delete_by_query, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_merge_orphans_of_a_crashed_merge_are_removed, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
