@@ -197,14 +197,26 @@ def wait_searchable(sd, n, timeout, t0, samples=None, load=None):
 
 
 def verify(sd, n, tag):
-    """The docs are really there: a search for the run's tag counts n."""
+    """The docs are really there, once: after two more refreshes, the store
+    and a search for the run's tag both count n.  Returns a dict."""
+    time.sleep(2.5)
     q = urllib.request.quote("fields.run:%s" % tag)
     r = http_json(sd.url + "/api/v1/search?q=%s&limit=1" % q, timeout=60)
-    return r["total"]["value"]
+    out = {"search_total": r["total"]["value"], "docs_after": sd.store()["docs"]}
+    with urllib.request.urlopen(sd.url + "/metrics", timeout=10) as m:
+        for line in m.read().decode().splitlines():
+            for key in ("sift_source_messages_read_total",
+                        "sift_batches_refused_total",
+                        "sift_source_batches_failed_total",
+                        "sift_source_rebalances_total"):
+                if line.startswith(key + "{"):
+                    out[key[5:]] = int(float(line.split()[-1]))
+    out["exact"] = out["search_total"] == n and out["docs_after"] == n
+    return out
 
 
 def base_config(args, extra):
-    cfg = {"server": {"log_level": "warn"},
+    cfg = {"server": {"log_level": "info"},
            "store": {"refresh": args.refresh}}
     for sec, kv in extra.items():
         cfg.setdefault(sec, {}).update(kv)
@@ -250,9 +262,9 @@ def bench_kafka(args, work):
         hwm = status_kb(sd.pid, "VmHWM")
         got = verify(sd, args.events, "kafkarun")
         return result("kafka", args.events, int(kv["bytes"]), wall, cpu, hwm,
-                      {"docs": docs, "search_total": got,
+                      dict(got, **{
                        "first_data_s": sd.t_first - sd.t_start,
-                       "partitions": kafka_partitions(args, args.events)})
+                       "partitions": kafka_partitions(args, args.events)}))
     finally:
         if sd:
             sd.stop()
@@ -277,8 +289,7 @@ def bench_redis(args, work):
         hwm = status_kb(sd.pid, "VmHWM")
         got = verify(sd, args.events, "redisrun")
         return result("redis", args.events, int(kv["bytes"]), wall, cpu, hwm,
-                      {"docs": docs, "search_total": got,
-                       "first_data_s": sd.t_first - sd.t_start})
+                      dict(got, first_data_s=sd.t_first - sd.t_start))
     finally:
         if sd:
             sd.stop()
@@ -315,14 +326,12 @@ def bench_http(args, work):
         kv = dict(x.split("=", 1) for x in out.split())
         hwm = status_kb(sd.pid, "VmHWM")
         got = verify(sd, args.events, "httprun")
-        client_cpu = None
         return result("http _bulk", args.events, int(kv["bytes"]), wall,
                       cpu - cpu0, hwm,
-                      {"docs": docs, "search_total": got,
+                      dict(got, **{
                        "client_s": float(kv["seconds"]),
                        "retries": int(kv["retries"]),
-                       "conns": args.conns, "batch": args.batch,
-                       "client_cpu_s": client_cpu})
+                       "conns": args.conns, "batch": args.batch}))
     finally:
         if load and load.poll() is None:
             load.kill()
