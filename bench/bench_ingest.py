@@ -187,7 +187,8 @@ def wait_searchable(sd, n, timeout, t0, samples=None, load=None):
         if samples is not None:
             samples.append((now - t0, status_kb(sd.pid, "VmRSS"), docs,
                             st["bytes"]["buffer"] if st else -1,
-                            st["bytes"]["memory"] if st else -1))
+                            st["bytes"]["memory"] if st else -1,
+                            status_kb(sd.pid, "RssAnon")))
         if docs >= n:
             return now - t0, cpu, docs
         if load is not None and load.poll() is not None and load.returncode != 0:
@@ -255,8 +256,11 @@ def bench_kafka(args, work):
                                    "--tag", "kafkarun"], timeout=600)
         print("  kafka pre-load: %d events in %.1fs" % (args.events,
               time.monotonic() - t), flush=True)
+        kafka = {"brokers": km.bootstrap, "topics": topic, "group": "bench"}
+        if args.kafka_properties:
+            kafka["properties"] = args.kafka_properties
         cfg = write_config(os.path.join(work, "siftd.conf"), base_config(args, {
-            "kafka": {"brokers": km.bootstrap, "topics": topic, "group": "bench"}}))
+            "kafka": kafka}))
         sd = Siftd(args.siftd, work, cfg)
         wall, cpu, docs = wait_searchable(sd, args.events, args.timeout, sd.t_start)
         hwm = status_kb(sd.pid, "VmHWM")
@@ -339,21 +343,25 @@ def bench_http(args, work):
         sd.stop()
 
 
-def bench_backlog(args, work):
+def bench_backlog(args, work, factor=None):
     """A backlog several times buffer_max_bytes, RSS sampled every 100 ms."""
     topic = "backlog"
     buf_mib = args.backlog_buffer_mib
+    factor = factor or args.backlog_factor
     # ~700 bytes of JSON per event; the buffer holds the parsed event,
     # so count the backlog in JSON bytes against buffer_max_bytes.
-    n = int(args.backlog_factor * buf_mib * 1024 * 1024 / 700)
+    n = int(factor * buf_mib * 1024 * 1024 / 700)
     km = KafkaMock(args.build, topic, kafka_partitions(args, n))
     sd = None
     try:
         kv = run_load(args.build, ["kafka", "--brokers", km.bootstrap, "--topic",
                                    topic, "--events", str(n), "--tag",
                                    "backlogrun"], timeout=600)
+        kafka = {"brokers": km.bootstrap, "topics": topic, "group": "bench"}
+        if args.kafka_properties:
+            kafka["properties"] = args.kafka_properties
         cfg = write_config(os.path.join(work, "siftd.conf"), base_config(args, {
-            "kafka": {"brokers": km.bootstrap, "topics": topic, "group": "bench"},
+            "kafka": kafka,
             "store": {"buffer_max_bytes": "%dMiB" % buf_mib,
                       "flush_bytes": "%dMiB" % max(1, buf_mib // 4)}}))
         sd = Siftd(args.siftd, work, cfg)
@@ -362,17 +370,21 @@ def bench_backlog(args, work):
                                           samples=samples)
         hwm = status_kb(sd.pid, "VmHWM")
         st = sd.store()
-        with open(os.path.join(args.out, "backlog_rss.csv"), "w") as f:
-            f.write("t_s,rss_kb,docs,buffer_bytes,mem_segment_bytes\n")
+        with open(os.path.join(args.out, "backlog_%gx_rss.csv" % factor), "w") as f:
+            f.write("t_s,rss_kb,docs,buffer_bytes,mem_segment_bytes,"
+                    "rss_anon_kb\n")
             for s in samples:
-                f.write("%.2f,%d,%d,%d,%d\n" % s)
+                f.write("%.2f,%d,%d,%d,%d,%d\n" % s)
         rss = sorted(s[1] for s in samples)
-        r = result("kafka backlog", n, int(kv["bytes"]), wall, cpu, hwm,
+        r = result("backlog %gx" % factor, n, int(kv["bytes"]), wall, cpu, hwm,
                    {"partitions": kafka_partitions(args, n)})
         r.update({"buffer_max_mib": buf_mib, "backlog_mib": int(kv["bytes"]) / 2**20,
                   "rss_samples": len(samples),
                   "rss_min_mb": rss[0] / 1024, "rss_median_mb": rss[len(rss) // 2] / 1024,
                   "rss_max_mb": rss[-1] / 1024,
+                  # heap etc.; the rest of RSS is mmap'd segment files
+                  # (page cache the kernel can drop)
+                  "rss_anon_max_mb": max(s[5] for s in samples) / 1024,
                   "max_buffer_mib": max(s[3] for s in samples) / 2**20,
                   "max_mem_segments_mib": max(s[4] for s in samples) / 2**20,
                   "appends_rejected": st["appends_rejected"]})
@@ -380,6 +392,8 @@ def bench_backlog(args, work):
         k = max(1, len(samples) // 10)
         r["rss_curve_mb"] = [round(max(s[1] for s in samples[i:i + k]) / 1024)
                              for i in range(0, len(samples), k)]
+        r["rss_anon_curve_mb"] = [round(max(s[5] for s in samples[i:i + k]) / 1024)
+                                  for i in range(0, len(samples), k)]
         return r
     finally:
         if sd:
@@ -392,12 +406,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=1000000)
-    ap.add_argument("--sources", default="kafka,redis,http,backlog",
-                    help="comma list of kafka,redis,http,backlog")
+    ap.add_argument("--sources", default="kafka,redis,http,backlog,backlog3",
+                    help="comma list of kafka,redis,http,backlog,backlog3")
     ap.add_argument("--build", default=os.path.join(src, "build", "release"))
     ap.add_argument("--siftd", default=None)
     ap.add_argument("--partitions", type=int, default=0,
                     help="Kafka partitions; 0 = enough for the mock's 5 MiB cap")
+    ap.add_argument("--kafka-properties", default="",
+                    help="[kafka] properties for siftd, e.g. "
+                         "queued.max.messages.kbytes=16384")
     ap.add_argument("--conns", type=int, default=4)
     ap.add_argument("--batch", type=int, default=1000)
     ap.add_argument("--refresh", default="1s")
@@ -413,7 +430,9 @@ def main():
     os.makedirs(args.out, exist_ok=True)
 
     runs = {"kafka": bench_kafka, "redis": bench_redis, "http": bench_http,
-            "backlog": bench_backlog}
+            "backlog": bench_backlog,
+            # the same buffer, three times the backlog: peak RSS must not grow
+            "backlog3": lambda a, w: bench_backlog(a, w, 3 * a.backlog_factor)}
     results = []
     for name in args.sources.split(","):
         work = tempfile.mkdtemp(prefix="sift-bench-%s-" % name, dir=args.out)
