@@ -403,6 +403,86 @@ test_segment_large_many_blocks(void **state)
     sift_free(stat);
 }
 
+/*
+ * Batches interleaved in time (as from many Kafka partitions): every
+ * posting list is remapped to time order and must come out sorted and
+ * exact, for short lists (insertion sort) and long ones (radix sort,
+ * ids past 2^8 and 2^16).
+ */
+static void
+test_segment_interleaved_time_postings(void **state)
+{
+    (void)state;
+    enum { N = 70000, PARTS = 13 };
+    struct tev *evs = sift_xcalloc(N, sizeof(*evs));
+    char (*msgs)[48] = sift_xcalloc(N, 48);
+    for (uint32_t i = 0; i < N; i++) {
+        /* Arrival: batches of 500 from partition 0, 1, ... PARTS-1, 0,
+         * ...; partition p's k-th event has time k * PARTS + p, so all
+         * partitions cover the same time range and arrival order and
+         * time order differ almost everywhere. */
+        uint32_t batch = i / 500, p = batch % PARTS;
+        uint32_t k = batch / PARTS * 500 + i % 500;
+        int64_t ts = (int64_t)k * PARTS + p;
+        snprintf(msgs[i], 48, "all m%u d%u p%u q%u k%u", i % 3, i % 40, p,
+                 i % 700, i % 1500);
+        tev_init(&evs[i], ts, msgs[i], NULL, NULL, NULL, 1);
+    }
+    struct sift_segment_opts opts;
+    sift_segment_opts_init(&opts);
+    struct sift_buf img = SIFT_BUF_INIT, buf = SIFT_BUF_INIT;
+    struct sift_segment *seg = build_open(&opts, evs, N, &img);
+    assert_int_equal(sift_segment_doc_count(seg), N);
+    int mf = sift_segment_field_find(seg, "message", 7);
+    assert_true(mf >= 0);
+
+    /* Expected membership from the stored docs (in time order). */
+    /* Dense terms become bitmaps; sparse ones (q: 100 docs, k: 47) stay
+     * delta lists, which need their ids sorted. */
+    enum { NT = 7 };
+    static const char *const terms[NT] = {"all", "m1", "d7", "p5",
+                                          "p12", "q3",  "k5"};
+    roaring_bitmap_t *bm[NT];
+    for (size_t t = 0; t < NT; t++) {
+        bm[t] = NULL;
+        assert_int_equal(sift_segment_postings(seg, (uint32_t)mf, terms[t],
+                                               strlen(terms[t]), &bm[t]),
+                         SIFT_OK);
+        assert_non_null(bm[t]);
+    }
+    struct sift_arena *a = sift_arena_new(4096);
+    uint32_t counts[NT] = {0};
+    for (uint32_t d = 0; d < N; d++) {
+        struct sift_event ev;
+        char padded[64];
+        fetch_doc(seg, d, a, &buf, &ev);
+        if (d > 0)
+            assert_true(sift_segment_doc_ts(seg, d - 1) <
+                        sift_segment_doc_ts(seg, d));
+        snprintf(padded, sizeof(padded), " %.*s ", (int)ev.msg_len, ev.msg);
+        for (size_t t = 0; t < NT; t++) {
+            char needle[16];
+            snprintf(needle, sizeof(needle), " %s ", terms[t]);
+            int has = strstr(padded, needle) != NULL;
+            counts[t] += (uint32_t)has;
+            assert_int_equal(has, roaring_bitmap_contains(bm[t], d));
+        }
+        sift_arena_reset(a);
+    }
+    assert_int_equal(counts[0], N);
+    assert_int_equal(counts[5], N / 700);
+    for (size_t t = 0; t < NT; t++) {
+        assert_int_equal(roaring_bitmap_get_cardinality(bm[t]), counts[t]);
+        roaring_bitmap_free(bm[t]);
+    }
+    sift_arena_free(a);
+    sift_segment_unref(seg);
+    sift_buf_cleanup(&img);
+    sift_buf_cleanup(&buf);
+    sift_free(evs);
+    sift_free(msgs);
+}
+
 static void
 test_segment_utf8_terms(void **state)
 {
@@ -905,6 +985,7 @@ main(void)
         cmocka_unit_test(test_segment_roundtrip_small),
         cmocka_unit_test(test_segment_empty_and_one_doc),
         cmocka_unit_test(test_segment_large_many_blocks),
+        cmocka_unit_test(test_segment_interleaved_time_postings),
         cmocka_unit_test(test_segment_utf8_terms),
         cmocka_unit_test(test_segment_corrupt_every_byte),
         cmocka_unit_test(test_segment_truncated_every_length),
