@@ -919,6 +919,14 @@ dsort_cmp(const void *x, const void *y)
     return a->idx < b->idx ? -1 : a->idx > b->idx;
 }
 
+/* qsort comparator for the (few) shape ids of one term. */
+static int
+u32_cmp(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return (a > b) - (a < b);
+}
+
 /*
  * Sorts doc ids ascending (a posting list after the time-order remap).
  * Short lists: insertion sort; long ones: LSD radix sort by bytes into
