@@ -445,6 +445,27 @@ start_sources(struct sift_app *app)
     return SIFT_OK;
 }
 
+/* Template texts for search hits: one reference on the anomaly
+ * service's template table per search (it outlives the service if a
+ * search is still on a worker at shutdown). */
+static void *
+hits_templates_acquire(void *arg)
+{
+    return sift_anomaly_service_templates(arg);
+}
+
+static int
+hits_templates_text(void *handle, uint32_t id, struct sift_buf *out)
+{
+    return sift_anomaly_templates_text(handle, id, out);
+}
+
+static void
+hits_templates_release(void *handle)
+{
+    sift_anomaly_templates_unref(handle);
+}
+
 static int
 app_start_modules(struct sift_app *app)
 {
@@ -482,6 +503,12 @@ app_start_modules(struct sift_app *app)
     sift_lifecycle_api_register(app->http, app->store, &app->cfg);
     sift_search_api_register(app->http, app->store, app->pool, app->loop,
                              &app->cfg);
+    const struct sift_search_template_source hits_tmpl = {
+        .acquire = hits_templates_acquire,
+        .text = hits_templates_text,
+        .release = hits_templates_release,
+        .arg = app->anomaly};
+    sift_search_api_set_template_source(&hits_tmpl);
 
     /* GET /metrics and the Grafana datasource (issue 8). */
     sift_metrics_new(&app->metrics);

@@ -119,6 +119,18 @@ void sift_query_format_time(int64_t ts_ns, struct sift_buf *out);
 #define SIFT_TIME_MIN INT64_MIN
 #define SIFT_TIME_MAX INT64_MAX
 
+/**
+ * Appends the text of template id (never 0) to out, e.g. "user <*>
+ * logged in".  Returns SIFT_OK, or a negative code (SIFT_ENOTFOUND: an
+ * unknown or evicted id) after which the hit carries no "template" key;
+ * out may then hold a partial append, which the caller discards.  Called
+ * on the thread running the search (a pool worker), possibly from
+ * several at once: it must be thread-safe.  Same shape as
+ * sift_grafana_template_cb, minus its loop-only contract.
+ */
+typedef int (*sift_search_template_cb)(void *arg, uint32_t id,
+                                       struct sift_buf *out);
+
 struct sift_search_opts {
     int64_t from_ns;          /* inclusive; SIFT_TIME_MIN = open */
     int64_t to_ns;            /* exclusive; SIFT_TIME_MAX = open */
@@ -144,9 +156,16 @@ struct sift_search_opts {
      * included (0 = the pool's size).  Results do not depend on it. */
     struct sift_pool *pool;
     unsigned parallelism;
+    /* Template texts: with template_text set, each hit whose doc has a
+     * template id (not 0) gets "template":"…" after "template_id" (none
+     * when the callback fails).  NULL = no texts.  template_arg is passed
+     * through and must stay valid for the call. */
+    sift_search_template_cb template_text;
+    void *template_arg;
 };
 
-/** Fills opts with defaults: open range, limit 100, newest first. */
+/** Fills opts with defaults: open range, limit 100, newest first, no
+ * template texts. */
 void sift_search_opts_init(struct sift_search_opts *opts);
 
 struct sift_search_result {
@@ -254,6 +273,32 @@ void sift_agg_fields(struct sift_segment *const *segs, size_t n,
 int sift_search_api_register(struct sift_http *http, struct sift_store *store,
                              struct sift_pool *pool, struct sift_loop *loop,
                              const struct sift_config *cfg);
+
+/*
+ * Where the search API gets template texts for its hits (issue 7).  For
+ * every search, export and tail run, acquire(arg) is called on the loop
+ * and returns a handle that stays valid until release(handle), which is
+ * called on the loop once the run is over, also when the provider is
+ * replaced or the API shut down in between (so the handle may outlive
+ * the provider: e.g. a reference on a refcounted template table).
+ * text(handle, id, out) runs on workers, concurrently.  acquire may
+ * return NULL (no texts for that run; release is then not called).
+ */
+struct sift_search_template_source {
+    void *(*acquire)(void *arg);
+    sift_search_template_cb text;
+    void (*release)(void *handle);
+    void *arg;
+};
+
+/**
+ * Wires (src non-NULL, copied) or unwires (NULL) the template-text source
+ * of the search API; until then hits carry "template_id" only.  Only
+ * effective between sift_search_api_register() and
+ * sift_search_api_shutdown().  Loop thread.
+ */
+void sift_search_api_set_template_source(
+    const struct sift_search_template_source *src);
 
 /**
  * Ends live tails and paused exports, unhooks the store, and frees the API

@@ -25,6 +25,13 @@
  * than query.tail_buffer_bytes queued loses lines; the next line it gets
  * is {"gap":N} with the number lost.
  *
+ * Template texts: a provider (sift_search_api_set_template_source, wired
+ * by main to the anomaly service) hands out one handle per search or
+ * export, taken on the loop when the job starts and dropped in job_free;
+ * workers look texts up through it (opts.template_text), so the query
+ * module never depends on the anomaly module, and a job finishing during
+ * shutdown still holds a valid handle after the provider is gone.
+ *
  * Threads: everything here runs on the loop thread except job_work().
  */
 #include <stdarg.h>
@@ -79,6 +86,9 @@ struct job {
     char cursor[96];
     int64_t t0_ns;
     int64_t timeout_ms;
+    /* template texts: handle from the provider, dropped by job_free */
+    void *tmpl_handle;
+    void (*tmpl_release)(void *handle);
     /* results */
     int rc;
     struct sift_query_error err;
@@ -111,6 +121,7 @@ struct api {
     struct tail *tails;
     struct job *paused;      /* exports waiting for the client to read */
     struct sift_timer *timer;
+    struct sift_search_template_source tmpl; /* acquire NULL = none */
     int stopping;
 };
 
@@ -347,6 +358,8 @@ job_release(struct api *api)
 static void
 job_free(struct job *job)
 {
+    if (job->tmpl_handle)
+        job->tmpl_release(job->tmpl_handle);
     sift_query_free(job->q);
     if (job->snap)
         sift_snapshot_release(job->snap);
@@ -516,6 +529,15 @@ start_job(struct job *job)
         return;
     }
     api->running++;
+    if ((job->kind == JOB_SEARCH || job->kind == JOB_EXPORT) &&
+        api->tmpl.acquire) {
+        job->tmpl_handle = api->tmpl.acquire(api->tmpl.arg);
+        if (job->tmpl_handle) {
+            job->tmpl_release = api->tmpl.release;
+            job->so.template_text = api->tmpl.text;
+            job->so.template_arg = job->tmpl_handle;
+        }
+    }
     if (submit(job) < 0) {
         observe(job, 1);
         job_release(api);
@@ -771,6 +793,7 @@ on_refresh(struct sift_segment *seg, void *arg)
         return;
     size_t max_pending = (size_t)api->cfg->tail_buffer_bytes;
     struct sift_segment *segs[1] = {seg};
+    void *tmpl = api->tmpl.acquire ? api->tmpl.acquire(api->tmpl.arg) : NULL;
     for (struct tail *t = api->tails; t; t = t->next) {
         struct sift_search_opts o;
         sift_search_opts_init(&o);
@@ -778,6 +801,10 @@ on_refresh(struct sift_segment *seg, void *arg)
         o.oldest_first = 1;
         o.ndjson = 1;
         o.fields = t->fields;
+        if (tmpl) {
+            o.template_text = api->tmpl.text;
+            o.template_arg = tmpl;
+        }
         o.deadline_mono_ns =
             sift_clock_mono_ns() + TAIL_DEADLINE_MS * SIFT_NS_PER_MS;
         o.max_expansion = (uint64_t)api->cfg->max_expansion;
@@ -800,6 +827,8 @@ on_refresh(struct sift_segment *seg, void *arg)
         }
         sift_search_result_cleanup(&res);
     }
+    if (tmpl)
+        api->tmpl.release(tmpl);
 }
 
 static void
@@ -886,6 +915,19 @@ sift_search_api_register(struct sift_http *http, struct sift_store *store,
                         SIFT_ROLE_READER, routes[i].cb, api);
     sift_store_on_refresh(store, on_refresh, api);
     return SIFT_OK;
+}
+
+void
+sift_search_api_set_template_source(
+    const struct sift_search_template_source *src)
+{
+    struct api *api = g_api;
+    if (!api)
+        return;
+    if (src && src->acquire && src->text && src->release)
+        api->tmpl = *src;
+    else
+        memset(&api->tmpl, 0, sizeof(api->tmpl));
 }
 
 void

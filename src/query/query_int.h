@@ -252,11 +252,14 @@ uint64_t sift__query_par_helped(void);
 
 struct sift_event;
 /**
- * Appends one hit object {"time":…,"ts_ms":…,"message":…,"fields":{…}}
- * for ev; fields is a comma list of field names to keep (NULL = all).
- * Shared by search, tail and export.
+ * Appends one hit object {"time":…,"ts_ms":…,"message":…[,"template_id":N
+ * [,"template":"…"]],"fields":{…}} for ev; fields is a comma list of
+ * field names to keep (NULL = all).  tmpl (may be NULL) supplies the
+ * template text; tmpl_arg is its argument.  Shared by search, tail and
+ * export.
  */
 void sift__query_hit_json(const struct sift_event *ev, const char *fields,
+                          sift_search_template_cb tmpl, void *tmpl_arg,
                           struct sift_buf *out);
 
 #endif /* SIFT_QUERY_INT_H */

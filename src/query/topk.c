@@ -375,8 +375,22 @@ field_wanted(const char *list, const char *name, size_t len)
     return 0;
 }
 
+/* Appends ,"template":"…" when tmpl knows id; nothing otherwise. */
+static void
+template_json(uint32_t id, sift_search_template_cb tmpl, void *tmpl_arg,
+              struct sift_buf *out)
+{
+    struct sift_buf text = SIFT_BUF_INIT;
+    if (tmpl(tmpl_arg, id, &text) == SIFT_OK) {
+        sift_buf_append(out, ",\"template\":", 12);
+        sift_buf_put_json_str(out, text.data ? text.data : "", text.len);
+    }
+    sift_buf_cleanup(&text);
+}
+
 void
 sift__query_hit_json(const struct sift_event *ev, const char *fields,
+                     sift_search_template_cb tmpl, void *tmpl_arg,
                      struct sift_buf *out)
 {
     sift_buf_append(out, "{\"time\":\"", 9);
@@ -386,8 +400,11 @@ sift__query_hit_json(const struct sift_event *ev, const char *fields,
         ms--;
     sift_buf_appendf(out, "\",\"ts_ms\":%lld,\"message\":", (long long)ms);
     sift_buf_put_json_str(out, ev->msg ? ev->msg : "", ev->msg_len);
-    if (ev->template_id != SIFT_TEMPLATE_NONE)
+    if (ev->template_id != SIFT_TEMPLATE_NONE) {
         sift_buf_appendf(out, ",\"template_id\":%u", ev->template_id);
+        if (tmpl)
+            template_json(ev->template_id, tmpl, tmpl_arg, out);
+    }
     sift_buf_append(out, ",\"fields\":{", 11);
     int first = 1;
     for (uint32_t i = 0; i < ev->n_fields; i++) {
@@ -408,9 +425,10 @@ sift__query_hit_json(const struct sift_event *ev, const char *fields,
 }
 
 static int
-render_hits(struct cand *v, size_t n, const char *fields, int ndjson,
+render_hits(struct cand *v, size_t n, const struct sift_search_opts *opts,
             struct sift_buf *out)
 {
+    const int ndjson = opts->ndjson;
     struct sift_arena *arena = sift_arena_new(16384);
     int rc = SIFT_OK;
     if (!ndjson)
@@ -424,7 +442,8 @@ render_hits(struct cand *v, size_t n, const char *fields, int ndjson,
             break;
         if (i && !ndjson)
             sift_buf_putc(out, ',');
-        sift__query_hit_json(&ev, fields, out);
+        sift__query_hit_json(&ev, opts->fields, opts->template_text,
+                             opts->template_arg, out);
         if (ndjson)
             sift_buf_putc(out, '\n');
     }
@@ -699,7 +718,7 @@ sift_search_exec(struct sift_segment *const *segs, size_t n,
     }
     sort_cands(cands.v, end, cmp_full);
     size_t n_hits = end < opts->limit ? end : opts->limit;
-    rc = render_hits(cands.v, n_hits, opts->fields, opts->ndjson, &res->hits);
+    rc = render_hits(cands.v, n_hits, opts, &res->hits);
     if (rc < 0) {
         rc = search_error(err, rc);
         goto out;

@@ -1,6 +1,7 @@
 /*
  * test_query_exec.c - the executor over real segments: the documented
- * examples, pagination with cursors, time ranges, limits and timeouts.
+ * examples, pagination with cursors, time ranges, limits and timeouts,
+ * and template texts on hits.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "query/query_int.h"
 #include "query_fixture.h"
@@ -465,6 +467,131 @@ test_query_exec_cursor_direction(void **state)
     sift_query_free(q);
 }
 
+/* Fake template source: 1 and 2 have texts, 3 is "evicted". */
+struct fake_templates {
+    int calls;
+};
+
+static int
+fake_template_text(void *arg, uint32_t id, struct sift_buf *out)
+{
+    struct fake_templates *ft = arg;
+    ft->calls++;
+    if (id == 1) {
+        sift_buf_append(out, "GET <*> <*>", 11);
+        return SIFT_OK;
+    }
+    if (id == 2) {
+        sift_buf_append(out, "disk \"full\" on <*>", 18);
+        return SIFT_OK;
+    }
+    sift_buf_append(out, "partial", 7); /* must not leak into the hit */
+    return SIFT_ENOTFOUND;
+}
+
+/* Hits carry "template" after "template_id" when the source knows the id;
+ * none for template 0 or an unknown id, nor without a source. */
+static void
+test_query_exec_hit_template_text(void **state)
+{
+    struct fx *f = *state;
+    /* Event k (0-based) gets template k % 4: 0 (none), 1, 2, 3. */
+    struct sift_event evs[12];
+    memcpy(evs, f->ev.v, sizeof(evs));
+    for (uint32_t k = 0; k < 12; k++)
+        evs[k].template_id = k % 4;
+    struct sift_segment *seg = qf_build(evs, NULL, 12, 0);
+    assert_non_null(seg);
+    struct sift_query *q;
+    struct sift_query_error err = {0};
+    assert_int_equal(sift_query_parse("*", 1, NULL, &q, &err), 0);
+    struct fake_templates ft = {0};
+    for (int ndjson = 0; ndjson <= 1; ndjson++) {
+        struct sift_search_opts o;
+        sift_search_opts_init(&o);
+        o.oldest_first = 1;
+        o.ndjson = ndjson;
+        o.template_text = fake_template_text;
+        o.template_arg = &ft;
+        struct sift_search_result res;
+        sift_search_result_init(&res);
+        ft.calls = 0;
+        assert_int_equal(sift_search_exec(&seg, 1, q, &o, &res, &err), 0);
+        assert_int_equal(res.n_hits, 12);
+        assert_int_equal(ft.calls, 9); /* never asked for id 0 */
+        const char *p = sift_buf_cstr(&res.hits);
+        for (uint32_t k = 0; k < 12; k++) {
+            json_error_t jerr;
+            json_t *hit;
+            if (ndjson) {
+                const char *nl = strchr(p, '\n');
+                assert_non_null(nl);
+                hit = json_loadb(p, (size_t)(nl - p), 0, &jerr);
+                p = nl + 1;
+            } else {
+                json_t *arr = json_loads(p, 0, &jerr);
+                assert_non_null(arr);
+                hit = json_incref(json_array_get(arr, k));
+                json_decref(arr);
+            }
+            assert_non_null(hit);
+            json_t *tid = json_object_get(hit, "template_id");
+            json_t *text = json_object_get(hit, "template");
+            switch (k % 4) {
+            case 0:
+                assert_null(tid);
+                assert_null(text);
+                break;
+            case 1:
+                assert_int_equal(json_integer_value(tid), 1);
+                assert_string_equal(json_string_value(text), "GET <*> <*>");
+                break;
+            case 2:
+                assert_int_equal(json_integer_value(tid), 2);
+                assert_string_equal(json_string_value(text),
+                                    "disk \"full\" on <*>");
+                break;
+            default:
+                assert_int_equal(json_integer_value(tid), 3);
+                assert_null(text);
+            }
+            json_decref(hit);
+        }
+        sift_search_result_cleanup(&res);
+    }
+
+    /* Without a source: ids only, never a "template" key. */
+    struct sift_search_opts o;
+    sift_search_opts_init(&o);
+    assert_null(o.template_text);
+    struct sift_search_result res;
+    sift_search_result_init(&res);
+    assert_int_equal(sift_search_exec(&seg, 1, q, &o, &res, &err), 0);
+    assert_int_equal(res.n_hits, 12);
+    assert_null(strstr(sift_buf_cstr(&res.hits), "\"template\""));
+    assert_non_null(strstr(sift_buf_cstr(&res.hits), "\"template_id\":3"));
+    sift_search_result_cleanup(&res);
+
+    /* Exact layout of one hit. */
+    sift_query_free(q);
+    assert_int_equal(sift_query_parse("favicon", 7, NULL, &q, &err), 0);
+    sift_search_opts_init(&o);
+    o.fields = "host";
+    o.template_text = fake_template_text;
+    o.template_arg = &ft;
+    sift_search_result_init(&res);
+    assert_int_equal(sift_search_exec(&seg, 1, q, &o, &res, &err), 0);
+    assert_string_equal(
+        sift_buf_cstr(&res.hits),
+        "[{\"time\":\"2024-05-01T10:02:00.000000000Z\",\"ts_ms\":1714557720000,"
+        "\"message\":\"GET /favicon.ico 404\",\"template_id\":2,"
+        "\"template\":\"disk \\\"full\\\" on <*>\","
+        "\"fields\":{\"host\":\"web-2\"}}]");
+    sift_search_result_cleanup(&res);
+    sift_query_free(q);
+    sift_segment_unref(seg);
+}
+
 int
 main(void)
 {
@@ -482,6 +609,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_query_exec_limits, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_query_exec_cursor_direction,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query_exec_hit_template_text,
                                         setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
