@@ -14,11 +14,11 @@
  *    idle list costs one blocked command, never a busy loop.
  *  - Recovery, on start, on every reconnect and after a failed ack:
  *    LRANGE <inflight> 0 -1, minus the values this process already holds
- *    (a multiset match on the bytes), is delivered again.  The LRANGE is
- *    sent on the command connection, ordered after the LREMs, so a value
- *    whose LREM is confirmed is never in the reply (see issue_read).  That covers
+ *    (a multiset match on the bytes), is delivered again.  That covers
  *    values a previous run left behind and values whose BLMOVE reply was
- *    lost with the connection.
+ *    lost with the connection.  The LRANGE is sent on the command
+ *    connection, ordered after the LREMs, so a value whose LREM is
+ *    confirmed is never in the reply (see issue_read).
  *  - LREM replies are tracked per value; only unconfirmed ones are sent
  *    again after a reconnect, so a duplicate value is never removed
  *    twice.
