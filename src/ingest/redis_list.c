@@ -16,7 +16,9 @@
  *    LRANGE <inflight> 0 -1, minus the values this process already holds
  *    (a multiset match on the bytes), is delivered again.  That covers
  *    values a previous run left behind and values whose BLMOVE reply was
- *    lost with the connection.
+ *    lost with the connection.  The LRANGE is sent on the command
+ *    connection, ordered after the LREMs, so a value whose LREM is
+ *    confirmed is never in the reply (see issue_read).
  *  - LREM replies are tracked per value; only unconfirmed ones are sent
  *    again after a reconnect, so a duplicate value is never removed
  *    twice.
@@ -460,8 +462,18 @@ issue_read(struct rlist *rl)
         argv[argc++] = count;
         rl->last_kind = 1;
     }
-    if (redisAsyncCommandArgv(rl->rp.blk, on_read, rl, argc, argv, NULL) ==
-        REDIS_OK)
+    /*
+     * The recovery LRANGE goes on the command connection, behind every
+     * LREM already sent there: Redis runs one connection's commands in
+     * order and hiredis answers them in order, so when the LRANGE reply
+     * arrives, every LREM confirmed before it ran before it (its value is
+     * not in the reply) and every one still unconfirmed is V_SENT/V_WAIT
+     * and matched.  On the blocking connection the two raced: an LREM
+     * confirmed first but run after the LRANGE left its value in the
+     * reply with nothing to match it, and it was delivered twice.
+     */
+    if (redisAsyncCommandArgv(rl->last_kind == 0 ? rl->rp.cmd : rl->rp.blk,
+                              on_read, rl, argc, argv, NULL) == REDIS_OK)
         rl->read_outstanding = 1;
 }
 

@@ -18,7 +18,9 @@
  *    batches reach the sink in read order.
  *  - Entries already in this process (held, in flight, or durable with
  *    the XACK not yet confirmed) are skipped when PENDING or CLAIM return
- *    them again, so a reconnect delivers nothing twice.
+ *    them again, so a reconnect delivers nothing twice.  PENDING and
+ *    CLAIM run on the command connection, ordered after the XACKs (see
+ *    issue_read); only the blocking LIVE read uses the other one.
  *  - A failed ack leaves the entries in the PEL and schedules a PENDING
  *    pass, which reads them again.  Nothing is lost: an entry leaves the
  *    PEL only by XACK, which is sent only for durable batches.
@@ -616,8 +618,17 @@ issue_read(struct rstream *rs)
         argv[argc++] = rs->stream;
         argv[argc++] = rs->phase == PH_LIVE ? ">" : rs->cursor;
     }
-    if (redisAsyncCommandArgv(rs->rp.blk, on_read, rs, argc, argv, NULL) ==
-        REDIS_OK)
+    /*
+     * PENDING and CLAIM reads (never blocking) go on the command
+     * connection, behind every XACK already sent there: one connection
+     * runs and answers in order, so an entry whose XACK is confirmed is no
+     * longer in the PEL when the read runs, and one still unconfirmed is
+     * in a batch and skipped.  On the blocking connection an XACK
+     * confirmed first (batch freed) but run after the read left its entry
+     * in the reply with nothing to skip it: a duplicate without a crash.
+     */
+    if (redisAsyncCommandArgv(rs->phase == PH_LIVE ? rs->rp.blk : rs->rp.cmd,
+                              on_read, rs, argc, argv, NULL) == REDIS_OK)
         rs->read_outstanding = 1;
 }
 

@@ -49,7 +49,8 @@ kfix_setup(void **state)
     char errstr[256];
 
     assert_non_null(f);
-    sift_log_set_level(SIFT_LOG_WARN);
+    sift_log_set_level(getenv("SIFT_TEST_VERBOSE") ? SIFT_LOG_DEBUG
+                                                  : SIFT_LOG_WARN);
     rd_kafka_conf_set(conf, "log_level", "2", errstr, sizeof(errstr));
     f->mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     assert_non_null(f->mock_rk);
@@ -78,21 +79,36 @@ kfix_teardown(void **state)
     return 0;
 }
 
-/* Produces m-<first> .. m-<first+n-1> with kcat, one record per line. */
+/*
+ * Produces m-<first> .. m-<first+n-1> with kcat, one record per line, into
+ * `partition`, or spread by kcat's partitioner when it is -1.  Records
+ * have no key, so librdkafka's sticky partitioner picks the partitions:
+ * a burst (easily all of it on a loaded machine) can land in a single
+ * partition.  Tests that need records in every partition pass one.
+ */
 static void
-produce(struct kfix *f, const char *topic, long first, long n)
+produce_part(struct kfix *f, const char *topic, int partition, long first,
+             long n)
 {
-    char cmd[512];
+    char cmd[512], part[32] = "";
     FILE *p;
 
+    if (partition >= 0)
+        snprintf(part, sizeof(part), " -p %d", partition);
     snprintf(cmd, sizeof(cmd),
-             "timeout 30 kcat -P -b %s -t %s -X log_level=2 2>/dev/null",
-             f->bootstrap, topic);
+             "timeout 30 kcat -P -b %s -t %s%s -X log_level=2 2>/dev/null",
+             f->bootstrap, topic, part);
     p = popen(cmd, "w");
     assert_non_null(p);
     for (long i = first; i < first + n; i++)
         fprintf(p, "m-%ld\n", i);
     assert_int_equal(pclose(p), 0);
+}
+
+static void
+produce(struct kfix *f, const char *topic, long first, long n)
+{
+    produce_part(f, topic, -1, first, n);
 }
 
 static struct sift_source *
@@ -300,7 +316,14 @@ test_kafka_source_rebalance_two_consumers(void **state)
     t.a = new_source(f, topics, group, 50);
     t.b = new_source(f, topics, group, 50);
     assert_true(fake_run_until(f->base, both_assigned, &t, WAIT_MS));
-    produce(f, topics, 0, n1);
+    /*
+     * A quarter into each partition: keyless records from one kcat burst
+     * may all go to one partition (sticky partitioner), and then one
+     * consumer rightly gets nothing; with every partition fed, each
+     * consumer owns records and must ack some.
+     */
+    for (int part = 0; part < 4; part++)
+        produce_part(f, topics, part, part * (n1 / 4), n1 / 4);
     assert_true(fake_run_until(f->base, fake_all_held, &w1, WAIT_MS));
     sift_source_stats(t.a, &sa);
     sift_source_stats(t.b, &sb);
