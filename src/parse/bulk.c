@@ -132,8 +132,7 @@ static bool
 scan_action(const struct sift_parse_opts *o, const char *line, size_t len,
             struct sift_bulk_item *it)
 {
-    static const char *const names[] = {"index", "create", "delete",
-                                        "update"};
+    static const char *const names[] = {"index", "create", "delete", "update"};
     static const uint8_t acts[] = {SIFT_BULK_INDEX, SIFT_BULK_CREATE,
                                    SIFT_BULK_DELETE, SIFT_BULK_UPDATE};
     const char *p = line, *end = line + len;

@@ -243,8 +243,7 @@ test_parse_bulk_action_scan_matches_walker(void **state)
         assert_int_equal(fast.id_len, slow.id_len);
         if (slow.id_len != 20) /* generated ids differ only by item */
             assert_memory_equal(fast.id, slow.id, fast.id_len);
-        assert_true((fast.error_reason == NULL) ==
-                    (slow.error_reason == NULL));
+        assert_true((fast.error_reason == NULL) == (slow.error_reason == NULL));
     }
     /* The generated id: receive time then item number, in hex. */
     char want[32];
