@@ -30,6 +30,16 @@ char *sift__ingest_consumer_name(const struct sift_config *cfg);
 uint32_t sift__ingest_backoff_next(uint32_t cur_ms);
 
 /*
+ * librdkafka prefetch limits for a store buffer of buffer_max bytes (<= 0:
+ * the store's 256 MiB default): queued.max.messages.kbytes = the buffer,
+ * fetch.max.bytes = half of it, each clamped to [1 MiB, librdkafka's
+ * default] (64 MiB and 50 MiB), so the consumer holds at most about 1.5x
+ * the buffer before the store sees it.  kafka.properties overrides both.
+ */
+void sift__kafka_prefetch_limits(int64_t buffer_max, int64_t *queued_kbytes,
+                                 int64_t *fetch_max_bytes);
+
+/*
  * A pair of async hiredis connections to one Redis: cmd for quick
  * commands (XGROUP, XACK, LREM, XAUTOCLAIM) and blk for the blocking read
  * (XREADGROUP BLOCK, BLMOVE) that would stall anything queued behind it.

@@ -869,6 +869,39 @@ conf_properties(rd_kafka_conf_t *conf, const char *props)
     return rc;
 }
 
+void
+sift__kafka_prefetch_limits(int64_t buffer_max, int64_t *queued_kbytes,
+                            int64_t *fetch_max_bytes)
+{
+    const int64_t mib = 1 << 20;
+    int64_t b = buffer_max > 0 ? buffer_max : 256 * mib;
+    int64_t q = b < mib ? mib : b > 64 * mib ? 64 * mib : b;
+    int64_t f = b / 2 < mib ? mib : b / 2 > 50 * mib ? 50 * mib : b / 2;
+    *queued_kbytes = q / 1024;
+    *fetch_max_bytes = f;
+}
+
+/*
+ * Bounds librdkafka's prefetch by the store buffer: by default it queues
+ * up to 64 MiB plus 50 MiB in fetch responses whatever the buffer is, so
+ * a backlog grew RSS well past buffer_max_bytes (docs/ingest.md, Kafka).
+ * Set before kafka.properties, which therefore wins.
+ */
+static int
+conf_prefetch(rd_kafka_conf_t *conf, const struct sift_config *cfg)
+{
+    int64_t q, f;
+    char v[32];
+    int rc;
+
+    sift__kafka_prefetch_limits(cfg->buffer_max_bytes, &q, &f);
+    snprintf(v, sizeof(v), "%lld", (long long)q);
+    if ((rc = conf_set(conf, "queued.max.messages.kbytes", v)) < 0)
+        return rc;
+    snprintf(v, sizeof(v), "%lld", (long long)f);
+    return conf_set(conf, "fetch.max.bytes", v);
+}
+
 int
 sift_source_kafka_new(const struct sift_source_env *env,
                       struct sift_source **out)
@@ -903,6 +936,7 @@ sift_source_kafka_new(const struct sift_source_env *env,
         (rc = conf_set(conf, "enable.auto.offset.store", "false")) < 0 ||
         (rc = conf_set(conf, "auto.offset.reset", "earliest")) < 0 ||
         (rc = conf_set(conf, "enable.partition.eof", "false")) < 0 ||
+        (rc = conf_prefetch(conf, cfg)) < 0 ||
         (rc = conf_properties(conf, cfg->kafka_properties)) < 0)
         goto out;
     rd_kafka_conf_set_opaque(conf, ks);

@@ -76,6 +76,19 @@ init_ctx(struct sift__pctx *x, const struct sift_parse_opts *o,
     err->rc = 0;
 }
 
+/* "%016llx%04zx" of the receive time and item number, NUL-terminated
+ * (snprintf was ~1% of the _bulk CPU). */
+static void
+put_id(char *id, uint64_t t, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (int i = 15; i >= 0; i--, t >>= 4)
+        id[i] = hex[t & 15];
+    for (int i = 19; i >= 16; i--, n >>= 4)
+        id[i] = hex[n & 15];
+    id[20] = '\0';
+}
+
 static struct sift_bulk_item *
 push_item(struct sift_bulk *b)
 {
@@ -106,6 +119,94 @@ item_fail(struct sift_arena *arena, struct sift_bulk *b,
     return SIFT_OK;
 }
 
+/*
+ * The common action line, {"create":{"_index":"x","_id":"y"}} without
+ * whitespace or escapes, read by a scan instead of the JSON walker (the
+ * walker was ~1% of the _bulk CPU).  Accepts only lines the walker
+ * accepts with the same result: a known action, at most one _index and
+ * one _id, values of printable ASCII without '"' or '\\', names and
+ * values within the limits the walker checks.  Anything else returns
+ * false and takes the full parse, which also words the error.
+ */
+static bool
+scan_action(const struct sift_parse_opts *o, const char *line, size_t len,
+            struct sift_bulk_item *it)
+{
+    static const char *const names[] = {"index", "create", "delete", "update"};
+    static const uint8_t acts[] = {SIFT_BULK_INDEX, SIFT_BULK_CREATE,
+                                   SIFT_BULK_DELETE, SIFT_BULK_UPDATE};
+    const char *p = line, *end = line + len;
+    uint8_t action = SIFT_BULK_INVALID;
+    size_t al = 0;
+
+    if (o->max_depth < 2 || o->max_field_name_bytes < 6 || len < 8 ||
+        p[0] != '{' || p[1] != '"')
+        return false;
+    p += 2;
+    for (size_t i = 0; i < 4; i++) {
+        size_t nl = strlen(names[i]);
+        if ((size_t)(end - p) > nl + 3 && memcmp(p, names[i], nl) == 0 &&
+            memcmp(p + nl, "\":{", 3) == 0) {
+            action = acts[i];
+            al = nl;
+            break;
+        }
+    }
+    if (action == SIFT_BULK_INVALID)
+        return false;
+    p += al + 3;
+    const char *index = NULL, *id = NULL;
+    uint32_t index_len = 0, id_len = 0;
+    bool first = true;
+    while (p < end && *p != '}') {
+        if (!first) {
+            if (*p != ',')
+                return false;
+            p++;
+        }
+        first = false;
+        bool is_index;
+        if ((size_t)(end - p) > 9 && memcmp(p, "\"_index\":\"", 10) == 0) {
+            if (index || al + 7 > o->max_field_name_bytes)
+                return false;
+            is_index = true;
+            p += 10;
+        } else if ((size_t)(end - p) > 6 && memcmp(p, "\"_id\":\"", 7) == 0) {
+            if (id || al + 4 > o->max_field_name_bytes)
+                return false;
+            is_index = false;
+            p += 7;
+        } else {
+            return false;
+        }
+        const char *v = p;
+        while (p < end && *p != '"') {
+            unsigned char c = (unsigned char)*p;
+            if (c < 0x20 || c > 0x7e || c == '\\')
+                return false;
+            p++;
+        }
+        if (p == end || (size_t)(p - v) > o->max_value_bytes)
+            return false;
+        if (is_index) {
+            index = v;
+            index_len = (uint32_t)(p - v);
+        } else {
+            id = v;
+            id_len = (uint32_t)(p - v);
+        }
+        p++;
+    }
+    if ((size_t)(end - p) != 2 || p[0] != '}' || p[1] != '}')
+        return false;
+    it->action = action;
+    it->index = index;
+    it->index_len = index_len;
+    it->id = id;
+    it->id_len = id_len;
+    return true;
+}
+
 /* Parses a line as an action; err gets the reason when malformed. */
 static int
 parse_action(const struct sift_parse_opts *o, struct sift_arena *arena,
@@ -121,6 +222,8 @@ parse_action(const struct sift_parse_opts *o, struct sift_arena *arena,
         it->action = SIFT_BULK_INVALID;
         return SIFT_OK;
     }
+    if (scan_action(o, line, len, it))
+        return SIFT_OK;
     int rc = sift__parse_bulk_action(&x, &it->action, &it->index,
                                      &it->index_len, &it->id, &it->id_len);
     if (rc == SIFT_ENOMEM)
@@ -174,11 +277,9 @@ sift_bulk_parse(const struct sift_parse_opts *o, const char *body, size_t len,
             char *id = sift_arena_try_alloc(arena, 24);
             if (!id)
                 return SIFT_ENOMEM;
-            int n =
-                snprintf(id, 24, "%016llx%04zx", (unsigned long long)recv_ns,
-                         (out->n_items - 1) & 0xffff);
+            put_id(id, (uint64_t)recv_ns, (out->n_items - 1) & 0xffff);
             it->id = id;
-            it->id_len = (uint32_t)(n > 0 ? n : 0);
+            it->id_len = 20;
         }
 
         const char *src = NULL;
@@ -263,6 +364,27 @@ sift_bulk_cleanup(struct sift_bulk *b)
     memset(b, 0, sizeof(*b));
 }
 
+/* A JSON string; plain strings (the usual index and id) in one copy. */
+static void
+put_str(struct sift_buf *out, const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == '"' || c == '\\' || c == 0x7f) {
+            sift_buf_put_json_str(out, s, len);
+            return;
+        }
+    }
+    sift_buf_reserve(out, len + 2);
+    char *d = out->data + out->len;
+    d[0] = '"';
+    memcpy(d + 1, s, len);
+    d[len + 1] = '"';
+    out->len += len + 2;
+}
+
+#define LIT(out, s) sift_buf_append((out), (s), sizeof(s) - 1)
+
 void
 sift_bulk_response_write(const struct sift_bulk *b, int64_t took_ms,
                          struct sift_buf *out)
@@ -273,19 +395,28 @@ sift_bulk_response_write(const struct sift_bulk *b, int64_t took_ms,
     for (size_t i = 0; i < b->n_items; i++)
         errors |= b->items[i].status < 200 || b->items[i].status > 299;
 
+    /* ~170 bytes per created item; pieces are appended without
+     * formatting (vsnprintf per item was ~2% of the _bulk CPU). */
+    sift_buf_reserve(out, b->n_items * 176 + 64);
     sift_buf_appendf(out, "{\"took\":%lld,\"errors\":%s,\"items\":[",
                      (long long)took_ms, errors ? "true" : "false");
     for (size_t i = 0; i < b->n_items; i++) {
         const struct sift_bulk_item *it = &b->items[i];
         const char *name =
             it->action <= SIFT_BULK_UPDATE ? names[it->action] : "index";
-        sift_buf_appendf(out, "%s{\"%s\":{\"_index\":", i ? "," : "", name);
-        sift_buf_put_json_str(out, it->index ? it->index : "",
-                              it->index ? it->index_len : 0);
-        sift_buf_append(out, ",\"_id\":", 7);
-        sift_buf_put_json_str(out, it->id ? it->id : "",
-                              it->id ? it->id_len : 0);
-        if (it->status >= 200 && it->status <= 299) {
+        if (i)
+            sift_buf_putc(out, ',');
+        LIT(out, "{\"");
+        sift_buf_append(out, name, strlen(name));
+        LIT(out, "\":{\"_index\":");
+        put_str(out, it->index ? it->index : "", it->index ? it->index_len : 0);
+        LIT(out, ",\"_id\":");
+        put_str(out, it->id ? it->id : "", it->id ? it->id_len : 0);
+        if (it->status == 201) {
+            LIT(out, ",\"_version\":1,\"result\":\"created\","
+                     "\"_shards\":{\"total\":1,\"successful\":1,"
+                     "\"failed\":0},\"status\":201}}");
+        } else if (it->status >= 200 && it->status <= 299) {
             sift_buf_appendf(out,
                              ",\"_version\":1,\"result\":\"created\","
                              "\"_shards\":{\"total\":1,\"successful\":1,"

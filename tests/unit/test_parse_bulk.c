@@ -198,6 +198,88 @@ test_parse_bulk_response_shape(void **state)
     sift_buf_cleanup(&out);
 }
 
+/*
+ * Compact action lines take a scan instead of the JSON walker; the same
+ * line with a leading space always takes the walker.  Both must give the
+ * same item, including lines the scan hands over to the walker.
+ */
+static void
+test_parse_bulk_action_scan_matches_walker(void **state)
+{
+    struct fx *f = *state;
+    static const char *const actions[] = {
+        "{\"create\":{\"_index\":\"filebeat-8.13.4\"}}",
+        "{\"index\":{\"_index\":\"a\",\"_id\":\"b\"}}",
+        "{\"index\":{\"_id\":\"b\",\"_index\":\"a\"}}",
+        "{\"index\":{\"_index\":\"a\",\"_id\":\"\"}}",
+        "{\"create\":{}}",
+        "{\"create\":{\"_index\":\"\"}}",
+        "{\"delete\":{\"_id\":\"b\"}}",
+        "{\"update\":{\"_index\":\"u\",\"_id\":\"b\"}}",
+        "{\"create\":{\"_index\":\"a\",\"_index\":\"b\"}}",
+        "{\"create\":{\"_index\":\"a\\\"b\"}}",
+        "{\"create\":{\"_index\":1,\"_id\":\"x\"}}",
+        "{\"create\":{\"_index\":\"a\",}}",
+        "{\"create\":{\"_index\":\"a\"}}x",
+        "{\"create\":{\"_index\":\"a\"}",
+        "{\"create\":{\"_index\":\"a\"},\"x\":1}",
+        "{\"creat\":{}}",
+        "{\"bogus\":{\"_index\":\"a\"}}",
+    };
+    for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
+        char body[256], spaced[256]; /* items point into both */
+        struct sift_bulk_item fast, slow;
+        snprintf(body, sizeof(body), "%s\n{\"message\":\"m\"}\n", actions[i]);
+        assert_int_equal(bulk(f, body, "dflt"), SIFT_OK);
+        fast = f->b.items[0];
+        snprintf(spaced, sizeof(spaced), " %s\n{\"message\":\"m\"}\n",
+                 actions[i]);
+        assert_int_equal(bulk(f, spaced, "dflt"), SIFT_OK);
+        slow = f->b.items[0];
+        assert_int_equal(fast.action, slow.action);
+        assert_int_equal(fast.status, slow.status);
+        assert_int_equal(fast.index_len, slow.index_len);
+        assert_memory_equal(fast.index, slow.index, fast.index_len);
+        assert_int_equal(fast.id_len, slow.id_len);
+        if (slow.id_len != 20) /* generated ids differ only by item */
+            assert_memory_equal(fast.id, slow.id, fast.id_len);
+        assert_true((fast.error_reason == NULL) == (slow.error_reason == NULL));
+    }
+    /* The generated id: receive time then item number, in hex. */
+    char want[32];
+    snprintf(want, sizeof(want), "%016llx%04x", (unsigned long long)RECV, 1u);
+    assert_int_equal(bulk(f,
+                          "{\"create\":{\"_id\":\"x\"}}\n{}\n"
+                          "{\"create\":{}}\n{}\n",
+                          "d"),
+                     SIFT_OK);
+    expect_item(&f->b.items[1], SIFT_BULK_CREATE, 201, "d", want);
+}
+
+/* The exact bytes of a created item, as Filebeat's parser sees them. */
+static void
+test_parse_bulk_response_bytes(void **state)
+{
+    struct fx *f = *state;
+    struct sift_buf out = SIFT_BUF_INIT;
+    assert_int_equal(bulk(f,
+                          "{\"create\":{\"_index\":\"fb\",\"_id\":\"1\"}}\n{}\n"
+                          "{\"index\":{\"_id\":\"t\\tab\"}}\n{}\n",
+                          "d\"q"),
+                     SIFT_OK);
+    sift_bulk_response_write(&f->b, 5, &out);
+    assert_string_equal(
+        sift_buf_cstr(&out),
+        "{\"took\":5,\"errors\":false,\"items\":["
+        "{\"create\":{\"_index\":\"fb\",\"_id\":\"1\",\"_version\":1,"
+        "\"result\":\"created\",\"_shards\":{\"total\":1,\"successful\":1,"
+        "\"failed\":0},\"status\":201}},"
+        "{\"index\":{\"_index\":\"d\\\"q\",\"_id\":\"t\\tab\",\"_version\":1,"
+        "\"result\":\"created\",\"_shards\":{\"total\":1,\"successful\":1,"
+        "\"failed\":0},\"status\":201}}]}");
+    sift_buf_cleanup(&out);
+}
+
 int
 main(void)
 {
@@ -209,6 +291,10 @@ main(void)
         cmocka_unit_test_setup_teardown(test_parse_bulk_limits_per_item, setup,
                                         pf_teardown),
         cmocka_unit_test_setup_teardown(test_parse_bulk_response_shape, setup,
+                                        pf_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_parse_bulk_action_scan_matches_walker, setup, pf_teardown),
+        cmocka_unit_test_setup_teardown(test_parse_bulk_response_bytes, setup,
                                         pf_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
