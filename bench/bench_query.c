@@ -87,8 +87,8 @@ static void
 load_lines(const char *root)
 {
     static const char *const systems[] = {
-        "Apache", "BGL", "HDFS", "HPC", "Hadoop", "Linux", "OpenSSH",
-        "OpenStack", "Spark", "Zookeeper"};
+        "Apache", "BGL",     "HDFS",      "HPC",   "Hadoop",
+        "Linux",  "OpenSSH", "OpenStack", "Spark", "Zookeeper"};
     for (size_t s = 0; s < 10; s++) {
         char path[1024];
         snprintf(path, sizeof(path), "%s/loghub-2k/%s/%s_2k.log_structured.csv",
@@ -149,11 +149,11 @@ make_event(uint64_t i, uint64_t n, struct sift_event *ev,
                        i % 999983 == 7 ? " needle4242" : "");
     ev->msg = msgbuf;
     ev->msg_len = (uint32_t)(len < (int)cap ? len : (int)cap - 1);
-    fields[0] = (struct sift_field){"level", l->level, 5,
-                                    (uint32_t)strlen(l->level), SIFT_FT_KEYWORD};
-    fields[1] = (struct sift_field){"service", l->service, 7,
-                                    (uint32_t)strlen(l->service),
-                                    SIFT_FT_KEYWORD};
+    fields[0] = (struct sift_field){
+        "level", l->level, 5, (uint32_t)strlen(l->level), SIFT_FT_KEYWORD};
+    fields[1] =
+        (struct sift_field){"service", l->service, 7,
+                            (uint32_t)strlen(l->service), SIFT_FT_KEYWORD};
     ev->fields = fields;
     ev->n_fields = 2;
 }
@@ -175,9 +175,9 @@ summarize(int64_t *ns, int reps)
     qsort(ns, (size_t)reps, sizeof(*ns), cmp_i64);
     struct stat2 s;
     s.p50_ms = (double)ns[reps / 2] / 1e6;
-    s.p99_ms = (double)ns[(reps * 99) / 100 >= reps ? reps - 1
-                                                     : (reps * 99) / 100] /
-               1e6;
+    s.p99_ms =
+        (double)ns[(reps * 99) / 100 >= reps ? reps - 1 : (reps * 99) / 100] /
+        1e6;
     return s;
 }
 
@@ -192,10 +192,10 @@ struct bq {
     const char *field;
     int one_hour;
     /* peers */
-    const char *fts;     /* FTS5 MATCH expression, or NULL */
-    const char *svc;     /* service filter for SQLite */
-    const char *sql;     /* plain SQL (aggregations) */
-    const char *rg;      /* ripgrep pattern, or NULL */
+    const char *fts; /* FTS5 MATCH expression, or NULL */
+    const char *svc; /* service filter for SQLite */
+    const char *sql; /* plain SQL (aggregations) */
+    const char *rg;  /* ripgrep pattern, or NULL */
 };
 
 static struct sift_pool *g_pool; /* --threads */
@@ -375,10 +375,11 @@ main(int argc, char **argv)
         else if (!strcmp(argv[i], "--no-rg"))
             use_rg = 0;
         else {
-            fprintf(stderr, "usage: %s [--events N] [--seg-events M] "
-                            "[--peer-events K] [--dir D] [--reps R] "
-                            "[--no-sqlite] [--no-rg] [--threads T] "
-                            "[--track-total N]\n",
+            fprintf(stderr,
+                    "usage: %s [--events N] [--seg-events M] "
+                    "[--peer-events K] [--dir D] [--reps R] "
+                    "[--no-sqlite] [--no-rg] [--threads T] "
+                    "[--track-total N]\n",
                     argv[0]);
             return 2;
         }
@@ -386,8 +387,8 @@ main(int argc, char **argv)
     if (reps > 1000)
         reps = 1000;
     struct sift_loop *loop = NULL;
-    if (threads > 0 && (sift_loop_new(&loop) < 0 ||
-                        sift_pool_new(loop, threads, &g_pool) < 0))
+    if (threads > 0 &&
+        (sift_loop_new(&loop) < 0 || sift_pool_new(loop, threads, &g_pool) < 0))
         return 1;
     if (!peer_events || peer_events > n)
         peer_events = n;
@@ -499,8 +500,8 @@ main(int argc, char **argv)
          NULL, "for block"},
         {"field filter + term", QK_SEARCH, "service:hdfs terminating", NULL, 0,
          "terminating", "hdfs", NULL, " hdfs .*terminating"},
-        {"1h histogram by level", QK_HISTO, "*", "level", 1, NULL, NULL,
-         h1_sql, NULL},
+        {"1h histogram by level", QK_HISTO, "*", "level", 1, NULL, NULL, h1_sql,
+         NULL},
         {"histogram, all events", QK_HISTO, "*", NULL, 0, NULL, NULL,
          "SELECT ts / 864000000000 AS b, count(*) FROM ev GROUP BY b;", NULL},
         {"top-10 terms (level)", QK_TERMS, "*", "level", 0, NULL, NULL,

@@ -51,21 +51,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../src/store/segment_fmt.h"
 #include "sift/alloc.h"
 #include "sift/buf.h"
 #include "sift/error.h"
 #include "sift/event.h"
 #include "sift/segment.h"
-#include "../src/store/segment_fmt.h"
 
 #define DATA_DIR SIFT_SOURCE_DIR "/../shared/data/loghub-2k"
 #define N_SYS 10
 #define ZIPF_N 256
 #define HOSTS 16
 
-static const char *systems[N_SYS] = {"Apache", "BGL",     "HDFS",  "HPC",
-                                     "Hadoop", "Linux",   "OpenSSH",
-                                     "OpenStack", "Spark", "Zookeeper"};
+static const char *systems[N_SYS] = {
+    "Apache", "BGL",     "HDFS",      "HPC",   "Hadoop",
+    "Linux",  "OpenSSH", "OpenStack", "Spark", "Zookeeper"};
 
 struct line {
     char *s;
@@ -530,8 +530,7 @@ read_costs(struct sift_segment *seg, double *doc_us, double *post_us)
     double t0 = now_s(CLOCK_MONOTONIC);
     for (int i = 0; i < 2000; i++) {
         sift_buf_reset(&buf);
-        if (sift_segment_doc(seg, (uint32_t)(next_rand() % n), &buf) !=
-            SIFT_OK)
+        if (sift_segment_doc(seg, (uint32_t)(next_rand() % n), &buf) != SIFT_OK)
             exit(1);
     }
     *doc_us = (now_s(CLOCK_MONOTONIC) - t0) / 2000 * 1e6;
@@ -556,10 +555,9 @@ read_costs(struct sift_segment *seg, double *doc_us, double *post_us)
 
 /* Bytes per section group, read from the image's section table. */
 enum { G_DOCS, G_SHAPES, G_TERMS, G_TS, G_KW, G_NUM, G_OTHER, G_N };
-static const char *group_names[G_N] = {"doc store", "shapes+shape docs",
-                                       "terms+postings", "time column",
-                                       "keyword columns", "number columns",
-                                       "other"};
+static const char *group_names[G_N] = {
+    "doc store",       "shapes+shape docs", "terms+postings", "time column",
+    "keyword columns", "number columns",    "other"};
 
 static void
 account(const uint8_t *img, size_t len, uint64_t *by_group)
@@ -573,13 +571,13 @@ account(const uint8_t *img, size_t len, uint64_t *by_group)
         uint32_t kind = sift_load_u32(e);
         uint64_t l = sift_load_u64(e + 16);
         int gi = kind == SIFT_SEGSEC_DOCS || kind == SIFT_SEGSEC_ZDICT ? G_DOCS
-                 : kind == SIFT_SEGSEC_SHAPES ||
-                         kind == SIFT_SEGSEC_SHAPEDOCS                ? G_SHAPES
-                 : kind == SIFT_SEGSEC_TERMS                          ? G_TERMS
-                 : kind == SIFT_SEGSEC_TS                             ? G_TS
-                 : kind == SIFT_SEGSEC_KWCOL                          ? G_KW
-                 : kind == SIFT_SEGSEC_NUMCOL                         ? G_NUM
-                                                                      : G_OTHER;
+                 : kind == SIFT_SEGSEC_SHAPES || kind == SIFT_SEGSEC_SHAPEDOCS
+                     ? G_SHAPES
+                 : kind == SIFT_SEGSEC_TERMS  ? G_TERMS
+                 : kind == SIFT_SEGSEC_TS     ? G_TS
+                 : kind == SIFT_SEGSEC_KWCOL  ? G_KW
+                 : kind == SIFT_SEGSEC_NUMCOL ? G_NUM
+                                              : G_OTHER;
         by_group[gi] += l;
         sum += l;
     }
@@ -602,7 +600,10 @@ main(int argc, char **argv)
         case 'c': corpus_dir = optarg; break;
         case 'd': dump_path = optarg; break;
         case 'u': uniform = 1; break;
-        case 'z': opts.zstd_level = atoi(optarg); zset = 1; break;
+        case 'z':
+            opts.zstd_level = atoi(optarg);
+            zset = 1;
+            break;
         case 'b':
             opts.block_bytes = (uint32_t)strtoul(optarg, NULL, 10);
             bset = 1;
@@ -719,8 +720,9 @@ main(int argc, char **argv)
         sift_segment_unref(seg);
         if (getenv("SIFT_BENCH_KEEP") == NULL)
             unlink(path);
-        fprintf(stderr, "segment %u: %u docs, %.1f MB, finish %.2f s, open "
-                        "%.1f ms\n",
+        fprintf(stderr,
+                "segment %u: %u docs, %.1f MB, finish %.2f s, open "
+                "%.1f ms\n",
                 n_segs, k, (double)img.len / 1e6, t2 - t1, (t4 - t3) * 1e3);
         if (n_segs == 1)
             printf("  segment 1 reads: random doc fetch %.1f us, message "

@@ -17,11 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../src/store/lifecycle_int.h"
 #include "sift/alloc.h"
 #include "sift/clock.h"
 #include "sift/error.h"
 #include "sift/segment.h"
-#include "../src/store/lifecycle_int.h"
 
 #define MAX_LINES 400000
 
@@ -32,9 +32,9 @@ static uint64_t raw_bytes;
 static void
 load(const char *root)
 {
-    static const char *const sys[] = {"Apache",  "BGL",   "HDFS",  "HPC",
-                                      "Hadoop",  "Linux", "Mac",   "OpenSSH",
-                                      "Spark",   "Zookeeper"};
+    static const char *const sys[] = {"Apache", "BGL",      "HDFS", "HPC",
+                                      "Hadoop", "Linux",    "Mac",  "OpenSSH",
+                                      "Spark",  "Zookeeper"};
     FILE *f[10] = {0};
     for (int i = 0; i < 10; i++) {
         char p[512];
@@ -169,7 +169,8 @@ main(int argc, char **argv)
     printf("data: %zu lines x %d passes, %.2f MiB raw, %zu hot segments\n",
            n_lines, passes, (double)raw_bytes / 1048576.0, n_segs);
     printf("hot  (zstd 3, flush-sized):   %9llu bytes  %.2f%% of raw\n",
-           (unsigned long long)hot_bytes, 100.0 * (double)hot_bytes / (double)raw_bytes);
+           (unsigned long long)hot_bytes,
+           100.0 * (double)hot_bytes / (double)raw_bytes);
 
     struct {
         const char *name;

@@ -54,7 +54,7 @@
 #define WAIT_SECONDS 300 /* longest any single wait may take */
 
 static const char *const systems[] = {
-    "Apache", "BGL",   "HDFS",      "HPC",   "Hadoop",
+    "Apache", "BGL",     "HDFS",      "HPC",   "Hadoop",
     "Linux",  "OpenSSH", "OpenStack", "Spark", "Zookeeper",
 };
 #define N_SYSTEMS (sizeof(systems) / sizeof(systems[0]))
@@ -171,8 +171,7 @@ make_event(const struct opts *o, uint64_t i, struct sift_buf *b)
     if (shape >= 1 && shape <= 4) {
         sift_buf_append(b, ",\"ts\":", 6);
         put_ts(b, ms);
-        sift_buf_appendf(b,
-                         ",\"level\":\"%s\",\"logger\":\"%s\",\"message\":",
+        sift_buf_appendf(b, ",\"level\":\"%s\",\"logger\":\"%s\",\"message\":",
                          shape == 1 ? "warn" : "info", sys);
         sift_buf_put_json_str(b, l->text, l->len);
         sift_buf_appendf(b,
@@ -180,18 +179,21 @@ make_event(const struct opts *o, uint64_t i, struct sift_buf *b)
                          "\"latency_ms\":%u.%u",
                          (unsigned long long)(i % 100000), shape,
                          (unsigned)(i % 997), (unsigned)(i % 10));
-        sift_buf_appendf(b, ",\"log\":{\"offset\":%llu,\"file\":{\"path\":"
-                            "\"/var/log/",
+        sift_buf_appendf(b,
+                         ",\"log\":{\"offset\":%llu,\"file\":{\"path\":"
+                         "\"/var/log/",
                          (unsigned long long)(i * 131));
         put_lower(b, sys);
         sift_buf_append(b, "/app.ndjson\"}}", 14);
     } else {
-        sift_buf_appendf(b, ",\"log\":{\"offset\":%llu,\"file\":{\"path\":"
-                            "\"/var/log/",
+        sift_buf_appendf(b,
+                         ",\"log\":{\"offset\":%llu,\"file\":{\"path\":"
+                         "\"/var/log/",
                          (unsigned long long)(i * 131));
         put_lower(b, sys);
-        sift_buf_appendf(b, ".log\",\"device_id\":\"64769\",\"inode\":"
-                            "\"%u\"}%s},\"message\":",
+        sift_buf_appendf(b,
+                         ".log\",\"device_id\":\"64769\",\"inode\":"
+                         "\"%u\"}%s},\"message\":",
                          1311742u + l->sys,
                          shape == 0 ? ",\"flags\":[\"multiline\"]" : "");
         if (shape == 0) {
@@ -208,18 +210,20 @@ make_event(const struct opts *o, uint64_t i, struct sift_buf *b)
             sift_buf_put_json_str(b, l->text, l->len);
         }
     }
-    sift_buf_appendf(b, ",\"input\":{\"type\":\"filestream\"},\"fields\":{"
-                        "\"env\":\"prod\",\"run\":\"%s\",\"service\":\"",
+    sift_buf_appendf(b,
+                     ",\"input\":{\"type\":\"filestream\"},\"fields\":{"
+                     "\"env\":\"prod\",\"run\":\"%s\",\"service\":\"",
                      o->tag);
     put_lower(b, sys);
     sift_buf_append(b, "\"},\"tags\":[\"", 12);
     put_lower(b, sys);
-    sift_buf_appendf(b, "\"],\"ecs\":{\"version\":\"8.0.0\"},\"host\":{"
-                        "\"name\":\"node-%02u\"},\"agent\":{"
-                        "\"ephemeral_id\":\"4b8f2f0e-2a51-4c59-9d0a-"
-                        "7e51f3f0b6%02u\",\"id\":\"0c6e6a44-1f2b-4f5e-8d3a-"
-                        "93c1b7a2e9%02u\",\"name\":\"node-%02u\",\"type\":"
-                        "\"filebeat\",\"version\":\"8.13.4\"}}",
+    sift_buf_appendf(b,
+                     "\"],\"ecs\":{\"version\":\"8.0.0\"},\"host\":{"
+                     "\"name\":\"node-%02u\"},\"agent\":{"
+                     "\"ephemeral_id\":\"4b8f2f0e-2a51-4c59-9d0a-"
+                     "7e51f3f0b6%02u\",\"id\":\"0c6e6a44-1f2b-4f5e-8d3a-"
+                     "93c1b7a2e9%02u\",\"name\":\"node-%02u\",\"type\":"
+                     "\"filebeat\",\"version\":\"8.13.4\"}}",
                      host, host, host, host);
 }
 
@@ -320,9 +324,10 @@ check_retained(rd_kafka_t *rk, const char *topic, int n_parts, uint64_t n)
     }
     printf("partitions=%d retained=%llu ", n_parts, (unsigned long long)held);
     if (held != n) {
-        fprintf(stderr, "ingest_load: the broker holds %llu of %llu events "
-                        "(mock broker: 5 MiB per partition; use more "
-                        "partitions)\n",
+        fprintf(stderr,
+                "ingest_load: the broker holds %llu of %llu events "
+                "(mock broker: 5 MiB per partition; use more "
+                "partitions)\n",
                 (unsigned long long)held, (unsigned long long)n);
         return -1;
     }
@@ -442,8 +447,8 @@ run_redis(const struct opts *o, uint64_t *bytes)
             sift_buf_reset(&b);
             make_event(o, k, &b);
             *bytes += b.len;
-            if (redisAppendCommand(c, "XADD %s * message %b", o->stream,
-                                   b.data, b.len) != REDIS_OK) {
+            if (redisAppendCommand(c, "XADD %s * message %b", o->stream, b.data,
+                                   b.len) != REDIS_OK) {
                 rc = -1;
                 break;
             }
@@ -640,8 +645,7 @@ run_http(const struct opts *o, uint64_t *bytes, double *t0)
     sh.o = o;
     sh.ai = ai;
     sh.n_bodies = (size_t)((o->events + o->batch - 1) / o->batch);
-    sh.bodies = sift_xcalloc(sh.n_bodies ? sh.n_bodies : 1,
-                             sizeof(*sh.bodies));
+    sh.bodies = sift_xcalloc(sh.n_bodies ? sh.n_bodies : 1, sizeof(*sh.bodies));
     for (size_t k = 0; k < sh.n_bodies; k++) {
         struct sift_buf b = SIFT_BUF_INIT;
         uint64_t first = (uint64_t)k * o->batch;
@@ -686,13 +690,12 @@ run_http(const struct opts *o, uint64_t *bytes, double *t0)
 static void
 usage(void)
 {
-    fprintf(stderr,
-            "usage: ingest_load file|kafka|redis|http [--events N] "
-            "[--data DIR] [--tag WORD]\n"
-            "  [--start-ms MS] [--out PATH] [--bulk] [--brokers B] "
-            "[--topic T] [--addr HOST:PORT]\n"
-            "  [--stream S] [--pipeline N] [--conns N] [--batch N] "
-            "[--path P]\n");
+    fprintf(stderr, "usage: ingest_load file|kafka|redis|http [--events N] "
+                    "[--data DIR] [--tag WORD]\n"
+                    "  [--start-ms MS] [--out PATH] [--bulk] [--brokers B] "
+                    "[--topic T] [--addr HOST:PORT]\n"
+                    "  [--stream S] [--pipeline N] [--conns N] [--batch N] "
+                    "[--path P]\n");
 }
 
 static int

@@ -28,25 +28,25 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "sift/admin_api.h"
 #include "sift/alloc.h"
+#include "sift/anomaly_service.h"
 #include "sift/buf.h"
 #include "sift/clock.h"
 #include "sift/config.h"
 #include "sift/error.h"
+#include "sift/grafana.h"
 #include "sift/http.h"
+#include "sift/ingest_api.h"
+#include "sift/lifecycle.h"
 #include "sift/log.h"
 #include "sift/loop.h"
 #include "sift/metrics.h"
 #include "sift/metrics_api.h"
-#include "sift/admin_api.h"
-#include "sift/anomaly_service.h"
-#include "sift/grafana.h"
-#include "sift/ingest_api.h"
-#include "sift/lifecycle.h"
 #include "sift/pipeline.h"
 #include "sift/pool.h"
-#include "sift/security.h"
 #include "sift/query.h"
+#include "sift/security.h"
 #include "sift/source.h"
 #include "sift/store.h"
 
@@ -257,13 +257,12 @@ open_data_dir(struct sift_app *app)
     if (rc == SIFT_OK && access(dir, W_OK | X_OK) != 0)
         rc = -errno;
     if (rc < 0) {
-        SIFT_ERROR("cannot use data directory %s: %s", dir,
-                   sift_strerror(rc));
+        SIFT_ERROR("cannot use data directory %s: %s", dir, sift_strerror(rc));
         goto out;
     }
     sift_buf_appendf(&path, "%s/siftd.lock", dir);
-    app->lock_fd = open(sift_buf_cstr(&path), O_RDWR | O_CREAT | O_CLOEXEC,
-                        0640);
+    app->lock_fd =
+        open(sift_buf_cstr(&path), O_RDWR | O_CREAT | O_CLOEXEC, 0640);
     if (app->lock_fd < 0) {
         rc = -errno;
         SIFT_ERROR("cannot use data directory %s: %s: %s", dir,
@@ -315,8 +314,7 @@ write_addr_file(const struct sift_app *app)
     }
     goto out;
 fail:
-    SIFT_ERROR("cannot write %s: %s", sift_buf_cstr(&final),
-               sift_strerror(rc));
+    SIFT_ERROR("cannot write %s: %s", sift_buf_cstr(&final), sift_strerror(rc));
 out:
     sift_buf_cleanup(&tmp);
     sift_buf_cleanup(&final);
@@ -487,9 +485,9 @@ app_start_modules(struct sift_app *app)
         return rc;
     /* Templates, scoring, alerts: installs the pipeline stages before
      * any source can deliver. */
-    rc = sift_anomaly_service_new(&app->cfg, app->loop, app->http,
-                                  app->pipeline, app->store, app->pool,
-                                  &app->anomaly);
+    rc =
+        sift_anomaly_service_new(&app->cfg, app->loop, app->http, app->pipeline,
+                                 app->store, app->pool, &app->anomaly);
     if (rc < 0)
         return rc;
     rc = sift_ingest_api_new(app->http, app->pipeline, &app->cfg,
@@ -513,12 +511,10 @@ app_start_modules(struct sift_app *app)
     /* GET /metrics and the Grafana datasource (issue 8). */
     sift_metrics_new(&app->metrics);
     sift_metrics_api_register(app->http, app->metrics);
-    sift_metrics_register(app->metrics, sift_metrics_collect_store,
-                          app->store);
+    sift_metrics_register(app->metrics, sift_metrics_collect_store, app->store);
     sift_metrics_register(app->metrics, sift_metrics_collect_pipeline,
                           app->pipeline);
-    sift_metrics_register(app->metrics, sift_metrics_collect_config,
-                          &app->cfg);
+    sift_metrics_register(app->metrics, sift_metrics_collect_config, &app->cfg);
     app->metrics_sources.v = app->sources;
     app->metrics_sources.n = app->n_sources;
     sift_metrics_register(app->metrics, sift_metrics_collect_sources,
@@ -697,20 +693,19 @@ parse_args(struct sift_app *app, int argc, char **argv)
         memcpy(name, a, nlen);
         name[nlen] = '\0';
 
-        int takes_value = strcmp(name, "-c") == 0 ||
-                          strcmp(name, "--config") == 0 ||
-                          strcmp(name, "--listen") == 0 ||
-                          strcmp(name, "--data-dir") == 0 ||
-                          strcmp(name, "--set") == 0 ||
-                          strcmp(name, "-s") == 0;
+        int takes_value =
+            strcmp(name, "-c") == 0 || strcmp(name, "--config") == 0 ||
+            strcmp(name, "--listen") == 0 || strcmp(name, "--data-dir") == 0 ||
+            strcmp(name, "--set") == 0 || strcmp(name, "-s") == 0;
         if (takes_value) {
             if (eq != NULL) {
                 val = eq + 1;
             } else if (i + 1 < argc) {
                 val = argv[++i];
             } else {
-                fprintf(stderr, "siftd: option %s needs a value (see "
-                                "--help)\n",
+                fprintf(stderr,
+                        "siftd: option %s needs a value (see "
+                        "--help)\n",
                         name);
                 return -1;
             }

@@ -90,8 +90,8 @@ int sift_anomaly_service_alert_get(struct sift_anomaly_service *svc,
  * the series' new threshold to *threshold (either may be NULL).  Returns
  * SIFT_OK, SIFT_ENOTFOUND or SIFT_EINVAL (label NONE).
  */
-int sift_anomaly_service_feedback(struct sift_anomaly_service *svc,
-                                  uint64_t id, enum sift_alert_label label,
+int sift_anomaly_service_feedback(struct sift_anomaly_service *svc, uint64_t id,
+                                  enum sift_alert_label label,
                                   struct sift_alert *out, double *threshold);
 
 /* ---- templates ---- */
@@ -121,15 +121,15 @@ void sift_anomaly_templates_unref(struct sift_anomaly_templates *t);
 /* ---- counters ---- */
 
 struct sift_anomaly_service_stats {
-    uint32_t templates;          /* live templates */
+    uint32_t templates; /* live templates */
     uint64_t templates_evicted;
     uint64_t template_saves;
     uint64_t template_save_errors;
-    uint64_t records_pushed;     /* into the scoring ring */
-    uint64_t records_dropped;    /* ring full */
-    uint64_t windows;            /* closed by the scoring thread */
-    uint64_t alerts_kept;        /* in the alerts store */
-    uint64_t alert_events;       /* fire/update/resolve received */
+    uint64_t records_pushed;  /* into the scoring ring */
+    uint64_t records_dropped; /* ring full */
+    uint64_t windows;         /* closed by the scoring thread */
+    uint64_t alerts_kept;     /* in the alerts store */
+    uint64_t alert_events;    /* fire/update/resolve received */
     uint64_t webhook_sent, webhook_failed;
     uint64_t redis_sent, redis_failed;
     uint64_t kafka_sent, kafka_failed;

@@ -94,8 +94,8 @@ struct sift_config {
     int64_t max_templates;
     char *anomaly_alpha; /* decimal in (0, 1], validated */
     int64_t anomaly_resolve_windows;
-    int64_t anomaly_fp_raise;  /* threshold points per false positive */
-    int64_t anomaly_max_raise; /* bound on the total raise */
+    int64_t anomaly_fp_raise;        /* threshold points per false positive */
+    int64_t anomaly_max_raise;       /* bound on the total raise */
     char *anomaly_series_thresholds; /* "series:thr,series:thr" */
     int64_t anomaly_idle_flush_ms;   /* 0 = one window */
     int64_t anomaly_max_series;
@@ -115,16 +115,16 @@ struct sift_config {
     int64_t hot_max_age_ms;
     int64_t warm_max_age_ms;
     int64_t retention_ms;
-    int64_t max_disk_bytes; /* 0 = no cap */
-    char *cold_path;        /* "" = DATA_DIR/cold */
-    int64_t check_interval_ms;   /* lifecycle policy period */
-    int64_t merge_factor;        /* segments per tiered merge */
-    int64_t hot_segment_bytes;   /* hot merges stop at this size */
-    int64_t warm_segment_bytes;  /* warm merges / moves stop at this size */
+    int64_t max_disk_bytes;     /* 0 = no cap */
+    char *cold_path;            /* "" = DATA_DIR/cold */
+    int64_t check_interval_ms;  /* lifecycle policy period */
+    int64_t merge_factor;       /* segments per tiered merge */
+    int64_t hot_segment_bytes;  /* hot merges stop at this size */
+    int64_t warm_segment_bytes; /* warm merges / moves stop at this size */
     int64_t warm_zstd_level;
     int64_t cold_zstd_level;
-    int64_t cold_dict_bytes;     /* trained zstd dictionary; 0 = none */
-    int64_t cold_block_bytes;    /* cold doc store block size */
+    int64_t cold_dict_bytes;  /* trained zstd dictionary; 0 = none */
+    int64_t cold_block_bytes; /* cold doc store block size */
 
     /* [auth] */
     char *auth_tokens;      /* "name:role:token" or "name:role:sha256:hex" */

@@ -50,8 +50,8 @@ struct sift_query_error {
 /* ---- parsing ---- */
 
 struct sift_query_limits {
-    size_t max_query_bytes;  /* 0 = unlimited */
-    uint64_t max_expansion;  /* terms one prefix/wildcard/regex may match */
+    size_t max_query_bytes; /* 0 = unlimited */
+    uint64_t max_expansion; /* terms one prefix/wildcard/regex may match */
 };
 
 /**
@@ -141,7 +141,7 @@ struct sift_search_opts {
     uint64_t max_expansion;   /* 0 = unlimited */
     /* Returned fields: comma list (NULL = all).  "message" is always in. */
     const char *fields;
-    int ndjson;               /* hits as one object per line, no array */
+    int ndjson; /* hits as one object per line, no array */
     /*
      * 0 = the total is exact.  N > 0: a query whose top-level phrases need
      * verifying against the doc store verifies only the docs the page
@@ -169,13 +169,13 @@ struct sift_search_opts {
 void sift_search_opts_init(struct sift_search_opts *opts);
 
 struct sift_search_result {
-    struct sift_buf hits;    /* JSON array of the hits "[{…},…]", or NDJSON */
+    struct sift_buf hits; /* JSON array of the hits "[{…},…]", or NDJSON */
     uint32_t n_hits;
-    uint64_t total;          /* matches in the time range */
-    int total_is_lower_bound;/* a timeout or track_total_hits cut the
-                                count short */
+    uint64_t total;           /* matches in the time range */
+    int total_is_lower_bound; /* a timeout or track_total_hits cut the
+                                 count short */
     int timed_out;
-    char cursor[96];         /* "" when there is no next page */
+    char cursor[96]; /* "" when there is no next page */
 };
 
 void sift_search_result_init(struct sift_search_result *res);
@@ -189,9 +189,9 @@ void sift_search_result_cleanup(struct sift_search_result *res);
  * is partial and says so.  With opts->pool the segments are searched in
  * parallel on it, the calling thread taking part and blocking until all
  * are done (safe on a pool worker); the result is the same.  The
- * aggregations below behave the same way with sift_agg_opts.pool.  Returns SIFT_OK, or a negative code with err
- * filled (bad cursor, expansion limit, corrupt segment, no memory).  Any
- * thread.
+ * aggregations below behave the same way with sift_agg_opts.pool.  Returns
+ * SIFT_OK, or a negative code with err filled (bad cursor, expansion limit,
+ * corrupt segment, no memory).  Any thread.
  */
 int sift_search_exec(struct sift_segment *const *segs, size_t n,
                      const struct sift_query *q,
@@ -209,13 +209,13 @@ void sift_search_result_json(const struct sift_search_result *res,
 /* ---- aggregations (agg.c) ---- */
 
 struct sift_agg_opts {
-    int64_t from_ns, to_ns;   /* as in sift_search_opts */
+    int64_t from_ns, to_ns; /* as in sift_search_opts */
     int64_t deadline_mono_ns;
     uint64_t max_expansion;
-    const char *field;        /* terms / stats / histogram split ("by") */
-    uint32_t size;            /* terms: buckets; histogram: series kept */
-    int64_t interval_ms;      /* histogram; 0 = auto */
-    struct sift_pool *pool;   /* as in sift_search_opts */
+    const char *field;      /* terms / stats / histogram split ("by") */
+    uint32_t size;          /* terms: buckets; histogram: series kept */
+    int64_t interval_ms;    /* histogram; 0 = auto */
+    struct sift_pool *pool; /* as in sift_search_opts */
     unsigned parallelism;
 };
 

@@ -31,9 +31,10 @@ struct sift_security;
 /**
  * Builds tokens, audit log and redactor from cfg (borrowed for the
  * object's lifetime) and installs tokens and audit log into http.  Logs
- * only errors (see sift_security_log_summary()).  Returns SIFT_OK, or SIFT_ECONFIG / -errno after logging the cause.
- * Returns owned *out; release with sift_security_free() (after the HTTP
- * server is freed or its auth/audit were cleared).
+ * only errors (see sift_security_log_summary()).  Returns SIFT_OK, or
+ * SIFT_ECONFIG / -errno after logging the cause. Returns owned *out; release
+ * with sift_security_free() (after the HTTP server is freed or its auth/audit
+ * were cleared).
  */
 int sift_security_new(const struct sift_config *cfg, struct sift_http *http,
                       struct sift_security **out);

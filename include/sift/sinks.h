@@ -15,14 +15,14 @@ struct event_base;
 struct sift_alert_sinks;
 
 struct sift_alert_sinks_cfg {
-    const char *webhook_url;    /* "" or NULL = off; http:// only */
-    int64_t webhook_timeout_ms; /* per attempt; 0 = 5000 (whole seconds) */
-    uint32_t webhook_retries;   /* re-sends after a failure */
-    const char *redis_address;  /* host:port; "" = off */
-    const char *redis_channel;  /* PUBLISH target; "" = off */
-    const char *redis_stream;   /* XADD target (field "alert"); "" = off */
-    const char *kafka_brokers;  /* bootstrap list; "" or NULL = Kafka off */
-    const char *kafka_topic;    /* topic alerts are produced to; "" = off */
+    const char *webhook_url;      /* "" or NULL = off; http:// only */
+    int64_t webhook_timeout_ms;   /* per attempt; 0 = 5000 (whole seconds) */
+    uint32_t webhook_retries;     /* re-sends after a failure */
+    const char *redis_address;    /* host:port; "" = off */
+    const char *redis_channel;    /* PUBLISH target; "" = off */
+    const char *redis_stream;     /* XADD target (field "alert"); "" = off */
+    const char *kafka_brokers;    /* bootstrap list; "" or NULL = Kafka off */
+    const char *kafka_topic;      /* topic alerts are produced to; "" = off */
     const char *kafka_properties; /* extra librdkafka "k=v,k=v"; may be NULL */
 };
 

@@ -45,14 +45,14 @@ struct sift_source;
 
 /** One raw message as it came off the broker.  Everything is borrowed. */
 struct sift_source_msg {
-    const char *data;        /* payload bytes (not NUL-terminated) */
+    const char *data; /* payload bytes (not NUL-terminated) */
     uint32_t len;
-    uint32_t n_fields;       /* extra fields (Redis stream entry fields) */
+    uint32_t n_fields; /* extra fields (Redis stream entry fields) */
     const struct sift_field *fields; /* KEYWORD, names as in the entry */
-    int64_t ts_ns;           /* broker time: Kafka record timestamp, Redis
-                                stream id ms; 0 = unknown (lists) */
-    struct sift_srcpos pos;  /* where this message sits (DLQ, logs); for
-                                lists key is set and hi = lo = 0 */
+    int64_t ts_ns;          /* broker time: Kafka record timestamp, Redis
+                               stream id ms; 0 = unknown (lists) */
+    struct sift_srcpos pos; /* where this message sits (DLQ, logs); for
+                               lists key is set and hi = lo = 0 */
 };
 
 /**
@@ -63,8 +63,8 @@ struct sift_source_msg {
  * Kafka and streams, none for lists.  Borrowed during deliver only.
  */
 struct sift_source_batch {
-    const char *source;      /* "kafka", "redis-stream", "redis-list" */
-    const char *origin;      /* topic, stream or list name */
+    const char *source; /* "kafka", "redis-stream", "redis-list" */
+    const char *origin; /* topic, stream or list name */
     size_t n_msgs;
     const struct sift_source_msg *msgs;
     size_t n_pos;
@@ -104,38 +104,38 @@ struct sift_source_sink {
  * config change).
  */
 struct sift_source_env {
-    struct event_base *base;          /* the loop's base */
+    struct event_base *base; /* the loop's base */
     const struct sift_config *cfg;
     struct sift_source_sink sink;
-    uint32_t batch_max;               /* messages per batch; 0 = 500 */
-    uint32_t retry_ms;                /* EBUSY retry delay; 0 = 50 */
-    uint32_t redis_block_ms;          /* XREADGROUP/BLMOVE block; 0 = 2000 */
-    uint32_t redis_claim_idle_ms;     /* XAUTOCLAIM min idle; 0 = 60000 */
-    uint32_t redis_claim_every_ms;    /* XAUTOCLAIM period; 0 = 30000 */
+    uint32_t batch_max;            /* messages per batch; 0 = 500 */
+    uint32_t retry_ms;             /* EBUSY retry delay; 0 = 50 */
+    uint32_t redis_block_ms;       /* XREADGROUP/BLMOVE block; 0 = 2000 */
+    uint32_t redis_claim_idle_ms;  /* XAUTOCLAIM min idle; 0 = 60000 */
+    uint32_t redis_claim_every_ms; /* XAUTOCLAIM period; 0 = 30000 */
 };
 
 /** Counters of one source (monotonic unless noted). */
 struct sift_source_stats {
-    uint64_t msgs_read;       /* taken off the broker */
-    uint64_t msgs_delivered;  /* accepted by the sink */
-    uint64_t msgs_acked;      /* durable and acknowledged to the broker */
-    uint64_t batches_failed;  /* ack_cb with rc < 0 (will be re-read) */
-    uint64_t busy_retries;    /* deliver returned non-OK */
-    uint64_t reconnects;      /* Redis connection re-established */
-    uint64_t rebalances;      /* Kafka assign + revoke events */
-    uint64_t inflight;        /* gauge: delivered, not yet acknowledged */
-    int64_t lag;              /* gauge: messages behind the broker's end;
-                                 -1 unknown (lists: list length) */
-    int paused;               /* gauge: held by EBUSY or pause() */
-    int connected;            /* gauge */
+    uint64_t msgs_read;      /* taken off the broker */
+    uint64_t msgs_delivered; /* accepted by the sink */
+    uint64_t msgs_acked;     /* durable and acknowledged to the broker */
+    uint64_t batches_failed; /* ack_cb with rc < 0 (will be re-read) */
+    uint64_t busy_retries;   /* deliver returned non-OK */
+    uint64_t reconnects;     /* Redis connection re-established */
+    uint64_t rebalances;     /* Kafka assign + revoke events */
+    uint64_t inflight;       /* gauge: delivered, not yet acknowledged */
+    int64_t lag;             /* gauge: messages behind the broker's end;
+                                -1 unknown (lists: list length) */
+    int paused;              /* gauge: held by EBUSY or pause() */
+    int connected;           /* gauge */
 };
 
 /** Per partition/stream/list detail for /metrics. */
 struct sift_source_part {
-    const char *key;          /* "kafka/<topic>/<p>", "redis/<stream>",
-                                 "redis-list/<list>" */
-    int64_t lag;              /* -1 unknown */
-    int64_t committed;        /* Kafka: next offset committed; else -1 */
+    const char *key;   /* "kafka/<topic>/<p>", "redis/<stream>",
+                          "redis-list/<list>" */
+    int64_t lag;       /* -1 unknown */
+    int64_t committed; /* Kafka: next offset committed; else -1 */
     uint64_t inflight;
 };
 typedef void (*sift_source_part_cb)(void *arg,
@@ -149,15 +149,14 @@ struct sift_source_ops {
     void (*resume)(struct sift_source *src);
     void (*stop)(struct sift_source *src);
     void (*stats)(struct sift_source *src, struct sift_source_stats *out);
-    void (*parts)(struct sift_source *src, sift_source_part_cb cb,
-                  void *arg);
+    void (*parts)(struct sift_source *src, sift_source_part_cb cb, void *arg);
     void (*free)(struct sift_source *src);
 };
 
 /** Opaque per-source head; the implementation embeds it first. */
 struct sift_source {
     const struct sift_source_ops *ops;
-    char *label;              /* "kafka", "redis-stream:<s>", ... */
+    char *label; /* "kafka", "redis-stream:<s>", ... */
 };
 
 /**
@@ -174,8 +173,7 @@ int sift_source_kafka_new(const struct sift_source_env *env,
  * consumer group).  Returns SIFT_OK or SIFT_ECONFIG.  Owned.
  */
 int sift_source_redis_stream_new(const struct sift_source_env *env,
-                                 const char *stream,
-                                 struct sift_source **out);
+                                 const char *stream, struct sift_source **out);
 
 /**
  * Creates a Redis list source for one list (reliable BLMOVE queue).

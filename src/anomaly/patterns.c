@@ -6,9 +6,9 @@
  * (sift_query_parse: the full query language); per segment the engine
  * gives the bitmap of matching docs in the time window, deleted docs
  * excluded (sift_query_match_parsed).  Every matching doc adds one to
- * its template's entry, read from the "_template_id" numeric column; the entry also
- * keeps first/last seen and the newest doc as the sample.  Entries live
- * in an open-addressing table keyed by id (input-sized, so allocated with
+ * its template's entry, read from the "_template_id" numeric column; the entry
+ * also keeps first/last seen and the newest doc as the sample.  Entries live in
+ * an open-addressing table keyed by id (input-sized, so allocated with
  * sift_try_*).  Afterwards the top `size` entries by count are rendered;
  * only those fetch a doc (the sample) and a template text.
  *
@@ -174,9 +174,9 @@ count_segment(struct counter *c, struct sift_segment *seg, uint32_t seg_idx,
         sift_segment_min_ts(seg) >= o->to_ns)
         return SIFT_OK;
     roaring_bitmap_t *m = NULL;
-    int rc = sift_query_match_parsed(q, seg, o->from_ns, o->to_ns,
-                                     o->deadline_mono_ns, o->max_expansion, &m,
-                                     qe);
+    int rc =
+        sift_query_match_parsed(q, seg, o->from_ns, o->to_ns,
+                                o->deadline_mono_ns, o->max_expansion, &m, qe);
     if (rc == SIFT_ETIMEOUT) {
         c->timed_out = 1;
         return SIFT_OK;
@@ -185,8 +185,8 @@ count_segment(struct counter *c, struct sift_segment *seg, uint32_t seg_idx,
         return rc;
     c->seg = seg;
     c->seg_idx = seg_idx;
-    c->tfield =
-        sift_segment_field_find(seg, TEMPLATE_FIELD, sizeof(TEMPLATE_FIELD) - 1);
+    c->tfield = sift_segment_field_find(seg, TEMPLATE_FIELD,
+                                        sizeof(TEMPLATE_FIELD) - 1);
     roaring_iterate(m, count_doc, c);
     roaring_bitmap_free(m);
     return c->nomem ? SIFT_ENOMEM : SIFT_OK;
@@ -224,8 +224,7 @@ sift_patterns_run(struct sift_segment *const *segs, size_t n,
                   struct sift_anomaly_templates *names, struct sift_buf *out,
                   struct sift_patterns_error *err)
 {
-    struct sift_query_limits lim = {opts->max_query_bytes,
-                                    opts->max_expansion};
+    struct sift_query_limits lim = {opts->max_query_bytes, opts->max_expansion};
     struct sift_query_error qe;
     memset(&qe, 0, sizeof(qe));
     struct sift_query *q = NULL;
@@ -253,8 +252,9 @@ sift_patterns_run(struct sift_segment *const *segs, size_t n,
     }
     if (c.timed_out) {
         sift_free(c.tab);
-        fail(err, 504, "timeout", "the pattern count took longer than "
-                                  "query.timeout");
+        fail(err, 504, "timeout",
+             "the pattern count took longer than "
+             "query.timeout");
         return SIFT_ETIMEOUT;
     }
     /* Compact the table in place, then sort by count. */
@@ -273,8 +273,8 @@ sift_patterns_run(struct sift_segment *const *segs, size_t n,
         const struct entry *e = &c.tab[i];
         if (i)
             sift_buf_putc(out, ',');
-        sift_buf_appendf(out, "{\"template_id\":%" PRIu32 ",\"template\":",
-                         e->id);
+        sift_buf_appendf(out,
+                         "{\"template_id\":%" PRIu32 ",\"template\":", e->id);
         sift_buf_reset(&text);
         if (e->id != SIFT_TEMPLATE_NONE && names &&
             sift_anomaly_templates_text(names, e->id, &text) == SIFT_OK)

@@ -258,8 +258,8 @@ raise_slot(struct sift_anomaly_service *svc, uint64_t key, int create)
         return NULL;
     if (svc->n_raises == svc->cap_raises) {
         svc->cap_raises = svc->cap_raises ? svc->cap_raises * 2 : 16;
-        svc->raises = sift_xrealloc(svc->raises,
-                                    svc->cap_raises * sizeof(*svc->raises));
+        svc->raises =
+            sift_xrealloc(svc->raises, svc->cap_raises * sizeof(*svc->raises));
     }
     svc->raises[svc->n_raises].key = key;
     svc->raises[svc->n_raises].raise = 0;
@@ -280,27 +280,26 @@ base_threshold(const struct sift_anomaly_service *svc, const char *series)
 static void
 line_alert(const struct sift_alert *al, struct sift_buf *b)
 {
-    sift_buf_appendf(b, "{\"type\":\"alert\",\"id\":%" PRIu64 ",\"series\":",
-                     al->id);
-    sift_buf_put_json_str(b, al->series, strlen(al->series));
     sift_buf_appendf(
-        b,
-        ",\"key\":\"%016" PRIx64 "\",\"kind\":%u,\"state\":%u,\"label\":%u,"
-        "\"score\":%.17g,\"last_score\":%.17g,\"threshold\":%.17g,"
-        "\"started_ns\":%" PRId64 ",\"updated_ns\":%" PRId64
-        ",\"resolved_ns\":%" PRId64 ",\"windows\":%" PRIu32 "}\n",
-        al->series_key, al->kind, al->state, al->label, al->score,
-        al->last_score, al->threshold, al->started_ns, al->updated_ns,
-        al->resolved_ns, al->n_windows);
+        b, "{\"type\":\"alert\",\"id\":%" PRIu64 ",\"series\":", al->id);
+    sift_buf_put_json_str(b, al->series, strlen(al->series));
+    sift_buf_appendf(b,
+                     ",\"key\":\"%016" PRIx64
+                     "\",\"kind\":%u,\"state\":%u,\"label\":%u,"
+                     "\"score\":%.17g,\"last_score\":%.17g,\"threshold\":%.17g,"
+                     "\"started_ns\":%" PRId64 ",\"updated_ns\":%" PRId64
+                     ",\"resolved_ns\":%" PRId64 ",\"windows\":%" PRIu32 "}\n",
+                     al->series_key, al->kind, al->state, al->label, al->score,
+                     al->last_score, al->threshold, al->started_ns,
+                     al->updated_ns, al->resolved_ns, al->n_windows);
 }
 
 static void
 line_raise(uint64_t key, double raise, struct sift_buf *b)
 {
-    sift_buf_appendf(b,
-                     "{\"type\":\"raise\",\"key\":\"%016" PRIx64
-                     "\",\"value\":%.17g}\n",
-                     key, raise);
+    sift_buf_appendf(
+        b, "{\"type\":\"raise\",\"key\":\"%016" PRIx64 "\",\"value\":%.17g}\n",
+        key, raise);
 }
 
 static int
@@ -424,8 +423,7 @@ alert_from_json(json_t *o, struct sift_alert *al)
     al->started_ns = json_integer_value(json_object_get(o, "started_ns"));
     al->updated_ns = json_integer_value(json_object_get(o, "updated_ns"));
     al->resolved_ns = json_integer_value(json_object_get(o, "resolved_ns"));
-    al->n_windows =
-        (uint32_t)json_integer_value(json_object_get(o, "windows"));
+    al->n_windows = (uint32_t)json_integer_value(json_object_get(o, "windows"));
     if (al->kind < SIFT_ALERT_SPIKE || al->kind > SIFT_ALERT_ERROR_RATIO ||
         (al->state != SIFT_ALERT_FIRING && al->state != SIFT_ALERT_RESOLVED) ||
         al->label > SIFT_LABEL_TRUE_POSITIVE)
@@ -454,8 +452,8 @@ load_alerts(struct sift_anomaly_service *svc)
     while ((len = getline(&line, &cap, f)) > 0) {
         json_error_t jerr;
         json_t *o = json_loadb(line, (size_t)len, 0, &jerr);
-        const char *type = o ? json_string_value(json_object_get(o, "type"))
-                             : NULL;
+        const char *type =
+            o ? json_string_value(json_object_get(o, "type")) : NULL;
         struct sift_alert al;
         uint64_t key;
         if (type && strcmp(type, "alert") == 0 &&
@@ -896,8 +894,8 @@ sift_anomaly_service_new(const struct sift_config *cfg, struct sift_loop *loop,
     svc->started = 1;
     sift_pipeline_set_stage(pipe, SIFT_STAGE_TEMPLATE, stage_template, svc);
     sift_pipeline_set_stage(pipe, SIFT_STAGE_ANOMALY, stage_anomaly, svc);
-    svc->save_timer = sift_loop_timer_new(
-        loop, (uint32_t)cfg->template_save_ms, on_save_timer, svc);
+    svc->save_timer = sift_loop_timer_new(loop, (uint32_t)cfg->template_save_ms,
+                                          on_save_timer, svc);
     sift_anomaly_api_register(http, svc, store, pool, cfg, &svc->api);
     sift_grafana_set_alerts_source(grafana_alerts, svc);
     sift_grafana_set_template_source(grafana_template, svc);
@@ -949,8 +947,7 @@ sift_anomaly_service_stop(struct sift_anomaly_service *svc)
     if (svc->tmpl) {
         if (svc->tmpl_dirty)
             save_templates(svc);
-        if (svc->marker_ours && !svc->tmpl_dirty &&
-            svc->tmpl_save_errors == 0)
+        if (svc->marker_ours && !svc->tmpl_dirty && svc->tmpl_save_errors == 0)
             unlink(svc->dirty_path); /* clean stop: ids are all saved */
     }
     if (svc->fd >= 0) {
@@ -1022,9 +1019,8 @@ sift_anomaly_service_feedback(struct sift_anomaly_service *svc, uint64_t id,
         return SIFT_ENOTFOUND;
     struct sift_alert *al = ring_at(svc, (size_t)i);
     double *raise = raise_slot(svc, al->series_key, 1);
-    double next = sift_alerts_raise_step(&svc->acfg.alerts, *raise,
-                                         (enum sift_alert_label)al->label,
-                                         label);
+    double next = sift_alerts_raise_step(
+        &svc->acfg.alerts, *raise, (enum sift_alert_label)al->label, label);
     struct sift_buf b = SIFT_BUF_INIT;
     unsigned lines = 0;
     if (al->label != (uint8_t)label) {
@@ -1039,8 +1035,7 @@ sift_anomaly_service_feedback(struct sift_anomaly_service *svc, uint64_t id,
         sift_anomaly_set_raise(svc->an, al->series_key, next);
     }
     if (lines) {
-        SIFT_INFO("anomaly: alert %" PRIu64 " marked %s; %s threshold %.0f",
-                  id,
+        SIFT_INFO("anomaly: alert %" PRIu64 " marked %s; %s threshold %.0f", id,
                   label == SIFT_LABEL_FALSE_POSITIVE ? "false_positive"
                                                      : "true_positive",
                   al->series, base_threshold(svc, al->series) + next);

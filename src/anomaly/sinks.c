@@ -249,7 +249,8 @@ kafka_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     (void)rk;
     if (m->err) {
         s->stats.kafka_failed++;
-        SIFT_WARN("alerts: kafka delivery failed: %s", rd_kafka_err2str(m->err));
+        SIFT_WARN("alerts: kafka delivery failed: %s",
+                  rd_kafka_err2str(m->err));
     } else {
         s->stats.kafka_sent++;
     }
@@ -339,9 +340,9 @@ static void
 kafka_send(struct sift_alert_sinks *s, const struct sift_alert *al,
            const char *body, size_t len)
 {
-    int rc = rd_kafka_produce(s->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-                              (void *)(uintptr_t)body, len, al->series,
-                              strlen(al->series), NULL);
+    int rc = rd_kafka_produce(s->rkt, RD_KAFKA_PARTITION_UA,
+                              RD_KAFKA_MSG_F_COPY, (void *)(uintptr_t)body, len,
+                              al->series, strlen(al->series), NULL);
     if (rc != 0) {
         s->stats.kafka_failed++;
         SIFT_WARN("alerts: kafka produce: %s",

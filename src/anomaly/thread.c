@@ -87,7 +87,7 @@ struct sift_anomaly {
     uint32_t n_buckets;
     uint32_t n_series;
     struct series *lru_head, *lru_tail;
-    int64_t cur_win;    /* index of the open window, -1 = none */
+    int64_t cur_win;                 /* index of the open window, -1 = none */
     atomic_uint_least64_t n_windows; /* windows closed */
     int64_t last_rec_wall_ns;
     int64_t last_idle_close_ns;
@@ -459,8 +459,8 @@ drain_feedback(struct sift_anomaly *an)
     for (unsigned i = 0; i < n; i++) {
         if (local[i].is_raise)
             sift_alerts_set_raise(an->alerts, local[i].id, local[i].raise);
-        else if (sift_alerts_feedback(an->alerts, local[i].id,
-                                      local[i].label) < 0)
+        else if (sift_alerts_feedback(an->alerts, local[i].id, local[i].label) <
+                 0)
             SIFT_WARN("anomaly: feedback for unknown alert %llu",
                       (unsigned long long)local[i].id);
     }
@@ -584,8 +584,7 @@ sift_anomaly_set_next_alert_id(struct sift_anomaly *an, uint64_t next_id)
 }
 
 void
-sift_anomaly_restore_alert(struct sift_anomaly *an,
-                           const struct sift_alert *al)
+sift_anomaly_restore_alert(struct sift_anomaly *an, const struct sift_alert *al)
 {
     assert(!an->started);
     sift_alerts_restore(an->alerts, al);

@@ -75,15 +75,15 @@ struct gf_patterns {
 struct gf_req {
     struct sift_http_req *req;
     struct sift_pool *pool; /* segments fan out over it (par.c) */
-    const char *endpoint; /* metrics label */
+    const char *endpoint;   /* metrics label */
     enum gf_op op;
     int64_t start_mono_ns;
     int64_t deadline_mono_ns;
     struct sift_query_limits qlim;
     /* GF_OP_QUERY */
     struct sift_gf_plan plan;
-    json_t **frames;               /* [n_targets] */
-    struct gf_patterns *patterns;  /* [n_targets] */
+    json_t **frames;              /* [n_targets] */
+    struct gf_patterns *patterns; /* [n_targets] */
     /* GF_OP_FIELDS / GF_OP_VALUES */
     enum sift_gf_field_use use;
     enum sift_gf_list_style style;
@@ -188,14 +188,12 @@ gf_req_new(struct sift_http_req *req, const char *endpoint, enum gf_op op)
     r->start_mono_ns = sift_clock_mono_ns();
     const struct sift_config *cfg = api->cfg;
     if (cfg->query_timeout_ms > 0)
-        r->deadline_mono_ns = r->start_mono_ns +
-                              cfg->query_timeout_ms * SIFT_NS_PER_MS;
-    r->qlim.max_query_bytes = cfg->max_query_bytes > 0
-                                  ? (size_t)cfg->max_query_bytes
-                                  : 0;
-    r->qlim.max_expansion = cfg->max_expansion > 0
-                                ? (uint64_t)cfg->max_expansion
-                                : 0;
+        r->deadline_mono_ns =
+            r->start_mono_ns + cfg->query_timeout_ms * SIFT_NS_PER_MS;
+    r->qlim.max_query_bytes =
+        cfg->max_query_bytes > 0 ? (size_t)cfg->max_query_bytes : 0;
+    r->qlim.max_expansion =
+        cfg->max_expansion > 0 ? (uint64_t)cfg->max_expansion : 0;
     r->from_ns = SIFT_TIME_MIN;
     r->to_ns = SIFT_TIME_MAX;
     return r;
@@ -220,11 +218,10 @@ fail_from_query(struct gf_req *r, const char *ref,
 {
     r->failed = 1;
     int status = qe->status ? qe->status : rc == SIFT_ENOMEM ? 503 : 500;
-    sift__gf_error_set(&r->err, rc, status,
-                       qe->type ? qe->type : "internal", "%s%s%s%s",
-                       ref ? "query " : "", ref ? ref : "",
-                       ref ? ": " : "", qe->reason[0] ? qe->reason
-                                                      : sift_strerror(rc));
+    sift__gf_error_set(&r->err, rc, status, qe->type ? qe->type : "internal",
+                       "%s%s%s%s", ref ? "query " : "", ref ? ref : "",
+                       ref ? ": " : "",
+                       qe->reason[0] ? qe->reason : sift_strerror(rc));
 }
 
 static void
@@ -266,8 +263,8 @@ run_logs(struct gf_req *r, struct sift_segment *const *segs, size_t n,
     if (rc < 0)
         fail_from_query(r, t->ref_id, &qe, rc);
     else if (sift__gf_frame_logs(t, res.hits.data, res.hits.len, res.total,
-                                 res.timed_out, r->frames[t - r->plan.targets]) <
-             0)
+                                 res.timed_out,
+                                 r->frames[t - r->plan.targets]) < 0)
         fail_shape(r, t->ref_id);
     sift_search_result_cleanup(&res);
 }
@@ -452,8 +449,8 @@ work_query(struct gf_req *r, struct sift_segment *const *segs, size_t n)
             continue; /* the loop owns the alert source */
         struct sift_query *q = NULL;
         struct sift_query_error qe = {.position = -1};
-        int rc = sift_query_parse(t->query, strlen(t->query), &r->qlim, &q,
-                                  &qe);
+        int rc =
+            sift_query_parse(t->query, strlen(t->query), &r->qlim, &q, &qe);
         if (rc < 0) {
             fail_from_query(r, t->ref_id, &qe, rc);
             break;
@@ -477,8 +474,8 @@ work_list(struct gf_req *r, struct sift_segment *const *segs, size_t n)
     struct sift_buf out = SIFT_BUF_INIT;
     if (r->op == GF_OP_FIELDS) {
         sift_agg_fields(segs, n, &out);
-        if (sift__gf_fields_list(out.data, out.len, r->use, r->style,
-                                 r->list) < 0)
+        if (sift__gf_fields_list(out.data, out.len, r->use, r->style, r->list) <
+            0)
             fail_shape(r, "-");
         sift_buf_cleanup(&out);
         return;
@@ -525,8 +522,8 @@ list_alerts(int64_t from_ns, int64_t to_ns, struct sift_alert **out)
     struct sift_alert *v = sift_try_calloc(GF_MAX_ALERTS, sizeof(*v));
     if (!v)
         return 0;
-    size_t n = api->alerts_cb(api->alerts_arg, from_ns, to_ns, v,
-                              GF_MAX_ALERTS);
+    size_t n =
+        api->alerts_cb(api->alerts_arg, from_ns, to_ns, v, GF_MAX_ALERTS);
     *out = v;
     return n < GF_MAX_ALERTS ? n : GF_MAX_ALERTS;
 }
@@ -563,8 +560,7 @@ finish_query(struct gf_req *r)
         const struct sift_gf_target *t = &r->plan.targets[i];
         if (t->kind == SIFT_GF_ALERTS) {
             if (!have_alerts) {
-                n_alerts = list_alerts(r->plan.from_ns, r->plan.to_ns,
-                                       &alerts);
+                n_alerts = list_alerts(r->plan.from_ns, r->plan.to_ns, &alerts);
                 have_alerts = 1;
             }
             sift__gf_frame_alerts(t, alerts, n_alerts, t->raw_query,
@@ -656,14 +652,13 @@ on_query(struct sift_http_req *req, void *arg)
     struct gf_req *r = gf_req_new(req, "grafana_query", GF_OP_QUERY);
     json_t *body = body_json(req, &r->err);
     struct sift_gf_limits lim = {
-        .default_hits = api->cfg->default_hits > 0
-                            ? (uint32_t)api->cfg->default_hits
-                            : 100,
-        .max_hits = api->cfg->max_hits > 0 ? (uint32_t)api->cfg->max_hits
-                                           : 10000,
+        .default_hits =
+            api->cfg->default_hits > 0 ? (uint32_t)api->cfg->default_hits : 100,
+        .max_hits =
+            api->cfg->max_hits > 0 ? (uint32_t)api->cfg->max_hits : 10000,
     };
-    if (!body || sift__gf_plan_query(body, &lim, sift_clock_now_ns(),
-                                     &r->plan, &r->err) < 0) {
+    if (!body || sift__gf_plan_query(body, &lim, sift_clock_now_ns(), &r->plan,
+                                     &r->err) < 0) {
         json_decref(body);
         r->failed = 1;
         reply_error(req, &r->err);
@@ -880,10 +875,9 @@ on_annotations(struct sift_http_req *req, void *arg)
     json_t *body = body_json(req, &r->err);
     int64_t now = sift_clock_now_ns();
     if (!body || !json_is_object(body) ||
-        sift__gf_time_range(body, now,
-                            now - (int64_t)SIFT_GF_DEFAULT_RANGE_MS *
-                                      SIFT_NS_PER_MS,
-                            now, &r->from_ns, &r->to_ns, &r->err) < 0) {
+        sift__gf_time_range(
+            body, now, now - (int64_t)SIFT_GF_DEFAULT_RANGE_MS * SIFT_NS_PER_MS,
+            now, &r->from_ns, &r->to_ns, &r->err) < 0) {
         if (body && !json_is_object(body))
             sift__gf_error_set(&r->err, SIFT_EINVAL, 400, "bad_request",
                                "the body must be a JSON object");

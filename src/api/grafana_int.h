@@ -34,17 +34,23 @@ enum sift_gf_kind {
 };
 
 /* Caps that are not configuration: Grafana never needs more. */
-#define SIFT_GF_MAX_POINTS 11000u      /* series length (agg allows 20000) */
-#define SIFT_GF_MAX_STATS_POINTS 200u  /* stats run one aggregation per point */
-#define SIFT_GF_MAX_TARGETS 32u        /* targets per /query */
-#define SIFT_GF_MAX_SERIES 100u        /* count "by" series */
-#define SIFT_GF_MAX_TERMS 1000u        /* terms / variable / tag values */
-#define SIFT_GF_MAX_LOG_FIELDS 64u     /* extra columns of a logs frame */
+/* series length (the aggregation itself allows 20000) */
+#define SIFT_GF_MAX_POINTS 11000u
+/* stats run one aggregation per point */
+#define SIFT_GF_MAX_STATS_POINTS 200u
+/* targets per /query */
+#define SIFT_GF_MAX_TARGETS 32u
+/* count "by" series */
+#define SIFT_GF_MAX_SERIES 100u
+/* terms / variable / tag values */
+#define SIFT_GF_MAX_TERMS 1000u
+/* extra columns of a logs frame */
+#define SIFT_GF_MAX_LOG_FIELDS 64u
 #define SIFT_GF_DEFAULT_RANGE_MS 3600000 /* when a request has no range */
 
 struct sift_gf_error {
-    int status;     /* HTTP status to answer: 400, 503, 500 */
-    char code[48];  /* machine code: "bad_request", "query_parse", ... */
+    int status;    /* HTTP status to answer: 400, 503, 500 */
+    char code[48]; /* machine code: "bad_request", "query_parse", ... */
     char message[320];
 };
 
@@ -56,11 +62,11 @@ struct sift_gf_limits {
 struct sift_gf_target {
     enum sift_gf_kind kind;
     char ref_id[64];
-    char *query;      /* engine query: payload query AND ad-hoc filters */
-    char *raw_query;  /* payload query alone (alerts filter on it) */
-    char *field;      /* terms / stats field, or NULL */
-    char *by;         /* count split field, or NULL */
-    uint32_t limit;   /* logs hits, terms buckets, count series, patterns */
+    char *query;     /* engine query: payload query AND ad-hoc filters */
+    char *raw_query; /* payload query alone (alerts filter on it) */
+    char *field;     /* terms / stats field, or NULL */
+    char *by;        /* count split field, or NULL */
+    uint32_t limit;  /* logs hits, terms buckets, count series, patterns */
 };
 
 struct sift_gf_plan {
@@ -68,7 +74,7 @@ struct sift_gf_plan {
     int64_t to_ns;       /* exclusive (Grafana's "to" + 1 ms) */
     int64_t interval_ms; /* bucket width for count (aligned to the epoch) */
     int64_t stats_interval_ms; /* bucket width for stats */
-    uint32_t max_points; /* maxDataPoints: no series is longer */
+    uint32_t max_points;       /* maxDataPoints: no series is longer */
     size_t n_targets;
     struct sift_gf_target *targets;
 };
@@ -107,16 +113,16 @@ void sift__gf_plan_cleanup(struct sift_gf_plan *plan);
  * with none, *from_ns and *to_ns are set to def_from_ns/def_to_ns.  to is made
  * exclusive (+1 ms).  Returns SIFT_OK or SIFT_EINVAL with err.
  */
-int sift__gf_time_range(const json_t *body, int64_t now_ns,
-                        int64_t def_from_ns, int64_t def_to_ns,
-                        int64_t *from_ns, int64_t *to_ns,
+int sift__gf_time_range(const json_t *body, int64_t now_ns, int64_t def_from_ns,
+                        int64_t def_to_ns, int64_t *from_ns, int64_t *to_ns,
                         struct sift_gf_error *err);
 
 /**
  * Appends the query clauses of Grafana ad-hoc filters (an array of
  * {key, operator, value[, values]}) to out, ANDed, e.g. host:"web-01"
- * -level:"debug" status:>=500 path:/api.+/ (slashes escaped).  Accepts the operators
- * = != =~ !~ < > <= >= =| !=|.  Returns SIFT_OK or SIFT_EINVAL with err.
+ * -level:"debug" status:>=500 path:/api.+/ (slashes escaped).  Accepts the
+ * operators = != =~ !~ < > <= >= =| !=|.  Returns SIFT_OK or SIFT_EINVAL with
+ * err.
  */
 int sift__gf_filters_query(const json_t *filters, struct sift_buf *out,
                            struct sift_gf_error *err);

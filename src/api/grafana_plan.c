@@ -1,14 +1,14 @@
 /*
  * grafana_plan.c - Grafana JSON datasource: request -> plan, result -> frames.
  *
- * What: the pure translation behind the /grafana endpoints (see grafana_int.h).  A
- * /query body becomes a struct sift_gf_plan: one time range, one bucket
- * width and one sift query string per target, in which Grafana's ad-hoc
- * filters (from "filters" and the older "adhocFilters") are ANDed as
- * field:value clauses.  Engine results (JSON text from query.h) become
- * the elements of the top-level JSON array Grafana maps through
- * toDataFrame(): timeseries {target, datapoints [[value, epoch_ms]]},
- * tables {type "table", columns, rows} and data frames {fields} (logs).
+ * What: the pure translation behind the /grafana endpoints (see grafana_int.h).
+ * A /query body becomes a struct sift_gf_plan: one time range, one bucket width
+ * and one sift query string per target, in which Grafana's ad-hoc filters (from
+ * "filters" and the older "adhocFilters") are ANDed as field:value clauses.
+ * Engine results (JSON text from query.h) become the elements of the top-level
+ * JSON array Grafana maps through toDataFrame(): timeseries {target, datapoints
+ * [[value, epoch_ms]]}, tables {type "table", columns, rows} and data frames
+ * {fields} (logs).
  *
  * Design: Grafana adds many keys we do not use (app, requestId, timezone,
  * panelId, dashboardUID, startTime, scopedVars, cacheTimeout...); they are
@@ -240,8 +240,8 @@ subst_vars(const char *s, const json_t *scoped, struct sift_buf *out)
             key[klen] = '\0';
             var = json_object_get(scoped, key);
         }
-        const json_t *val = json_is_object(var) ? json_object_get(var, "value")
-                                                : NULL;
+        const json_t *val =
+            json_is_object(var) ? json_object_get(var, "value") : NULL;
         if (!val) {
             sift_buf_putc(out, *p++);
             continue;
@@ -362,8 +362,8 @@ filter_one(const json_t *f, size_t idx, struct sift_buf *out,
     const char *op = json_is_string(jop) ? json_string_value(jop) : "=";
     char tmp[64];
     size_t vlen = 0;
-    const char *val = filter_text(json_object_get(f, "value"), tmp,
-                                  sizeof(tmp), &vlen);
+    const char *val =
+        filter_text(json_object_get(f, "value"), tmp, sizeof(tmp), &vlen);
     int neg = 0;
     if (out->len)
         sift_buf_putc(out, ' ');
@@ -380,8 +380,8 @@ filter_one(const json_t *f, size_t idx, struct sift_buf *out,
         for (size_t i = 0; i < n; i++) {
             char t2[64];
             size_t l2;
-            const char *s2 = filter_text(json_array_get(vals, i), t2,
-                                         sizeof(t2), &l2);
+            const char *s2 =
+                filter_text(json_array_get(vals, i), t2, sizeof(t2), &l2);
             if (!s2)
                 continue;
             if (k++)
@@ -516,12 +516,37 @@ sift__gf_time_range(const json_t *body, int64_t now_ns, int64_t def_from_ns,
 }
 
 static const int64_t nice_ms[] = {
-    1,        2,        5,        10,       20,        50,
-    100,      200,      500,      1000,     2000,      5000,
-    10000,    15000,    30000,    60000,    120000,    300000,
-    600000,   900000,   1800000,  3600000,  7200000,   10800000,
-    21600000, 43200000, 86400000, 172800000, 604800000,
-    INT64_C(2592000000), INT64_C(31536000000),
+    1,
+    2,
+    5,
+    10,
+    20,
+    50,
+    100,
+    200,
+    500,
+    1000,
+    2000,
+    5000,
+    10000,
+    15000,
+    30000,
+    60000,
+    120000,
+    300000,
+    600000,
+    900000,
+    1800000,
+    3600000,
+    7200000,
+    10800000,
+    21600000,
+    43200000,
+    86400000,
+    172800000,
+    604800000,
+    INT64_C(2592000000),
+    INT64_C(31536000000),
 };
 #define N_NICE (sizeof(nice_ms) / sizeof(nice_ms[0]))
 
@@ -569,8 +594,8 @@ sift__gf_pick_interval(int64_t from_ns, int64_t to_ns, int64_t want_ms,
      * Epoch-aligned buckets over a span S with width w number at most
      * ceil(S / w) + 1, so w >= S / (m - 1) keeps them within m.
      */
-    int64_t per = m >= 2 ? (span_ms + (int64_t)m - 2) / (int64_t)(m - 1)
-                         : span_ms;
+    int64_t per =
+        m >= 2 ? (span_ms + (int64_t)m - 2) / (int64_t)(m - 1) : span_ms;
     if (per > need)
         need = per;
     int64_t iv = next_nice(need);
@@ -597,8 +622,8 @@ parse_interval(const char *s)
     static const struct {
         const char *u;
         int64_t ms;
-    } units[] = {{"ms", 1},        {"s", 1000},      {"m", 60000},
-                 {"h", 3600000},   {"d", 86400000},  {"w", 604800000},
+    } units[] = {{"ms", 1},      {"s", 1000},     {"m", 60000},
+                 {"h", 3600000}, {"d", 86400000}, {"w", 604800000},
                  {"", 1}};
     for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
         if (strcmp(end, units[i].u) == 0)
@@ -744,9 +769,10 @@ sift__gf_plan_query(const json_t *body, const struct sift_gf_limits *lim,
     if (!json_is_object(body))
         return sift__gf_error_set(err, SIFT_EINVAL, 400, "bad_request",
                                   "the body must be a JSON object");
-    int rc = sift__gf_time_range(
-        body, now_ns, now_ns - (int64_t)SIFT_GF_DEFAULT_RANGE_MS * SIFT_NS_PER_MS,
-        now_ns, &plan->from_ns, &plan->to_ns, err);
+    int rc = sift__gf_time_range(body, now_ns,
+                                 now_ns - (int64_t)SIFT_GF_DEFAULT_RANGE_MS *
+                                              SIFT_NS_PER_MS,
+                                 now_ns, &plan->from_ns, &plan->to_ns, err);
     if (rc < 0)
         return rc;
 
@@ -759,8 +785,8 @@ sift__gf_plan_query(const json_t *body, const struct sift_gf_limits *lim,
         want = parse_interval(
             json_string_value(json_object_get(body, "interval")));
     if (want <= 0) {
-        const json_t *v = json_object_get(
-            json_object_get(scoped, "__interval_ms"), "value");
+        const json_t *v =
+            json_object_get(json_object_get(scoped, "__interval_ms"), "value");
         if (!v || json_int64(v, &want) < 0)
             want = 0;
     }
@@ -771,8 +797,8 @@ sift__gf_plan_query(const json_t *body, const struct sift_gf_limits *lim,
     if (mdp > (int64_t)SIFT_GF_MAX_POINTS)
         mdp = SIFT_GF_MAX_POINTS;
     plan->max_points = (uint32_t)mdp;
-    plan->interval_ms = sift__gf_pick_interval(plan->from_ns, plan->to_ns,
-                                               want, plan->max_points);
+    plan->interval_ms = sift__gf_pick_interval(plan->from_ns, plan->to_ns, want,
+                                               plan->max_points);
     plan->stats_interval_ms = sift__gf_pick_interval(
         plan->from_ns, plan->to_ns, want,
         plan->max_points < SIFT_GF_MAX_STATS_POINTS ? plan->max_points
@@ -913,8 +939,8 @@ sift__gf_frame_logs(const struct sift_gf_target *t, const char *hits,
             while (j < n_names && strcmp(names[j], k) != 0)
                 j++;
             if (j == n_names) {
-                if (n_names == SIFT_GF_MAX_LOG_FIELDS || strcmp(k, "time") == 0 ||
-                    strcmp(k, "line") == 0)
+                if (n_names == SIFT_GF_MAX_LOG_FIELDS ||
+                    strcmp(k, "time") == 0 || strcmp(k, "line") == 0)
                     continue;
                 names[n_names] = k;
                 numeric[n_names++] = 1;
@@ -1024,12 +1050,11 @@ sift__gf_frame_count(const struct sift_gf_target *t, const char *hist,
     size_t group = n > m ? (n + m - 1) / m : 1;
 
     /* Series names: the "by" keys in the order the histogram ranked them. */
-    const char *total_name = t->raw_query && *t->raw_query ? t->raw_query
-                                                           : "count";
+    const char *total_name =
+        t->raw_query && *t->raw_query ? t->raw_query : "count";
     size_t n_series = 1;
-    json_t *by0 = t->by ? json_object_get(json_array_get(buckets, 0),
-                                                "by")
-                              : NULL;
+    json_t *by0 =
+        t->by ? json_object_get(json_array_get(buckets, 0), "by") : NULL;
     if (t->by)
         n_series = json_object_size(by0);
     const char **keys = sift_xcalloc(n_series + 1, sizeof(*keys));
@@ -1058,10 +1083,9 @@ sift__gf_frame_count(const struct sift_gf_target *t, const char *hist,
             int64_t sum = 0;
             for (size_t b = g; b < g + group && b < n; b++) {
                 const json_t *bk = json_array_get(buckets, b);
-                const json_t *c = t->by ? json_object_get(
-                                              json_object_get(bk, "by"),
-                                              keys[s])
-                                        : json_object_get(bk, "count");
+                const json_t *c =
+                    t->by ? json_object_get(json_object_get(bk, "by"), keys[s])
+                          : json_object_get(bk, "count");
                 int64_t x = 0;
                 if (c && json_int64(c, &x) == 0)
                     sum += x;
@@ -1090,8 +1114,8 @@ sift__gf_frame_terms(const struct sift_gf_target *t, const char *terms,
     }
     json_t *tab = new_table(t, t->field ? t->field : "terms");
     json_t *cols = json_object_get(tab, "columns");
-    json_array_append_new(cols, column(t->field ? t->field : "value",
-                                       "string"));
+    json_array_append_new(cols,
+                          column(t->field ? t->field : "value", "string"));
     json_array_append_new(cols, column("count", "number"));
     json_t *rows = json_object_get(tab, "rows");
     for (size_t i = 0; i < json_array_size(buckets); i++) {
@@ -1116,7 +1140,8 @@ sift__gf_stats_point_parse(const char *stats, size_t len,
 {
     json_t *r = load(stats, len);
     int64_t count = 0;
-    if (!json_is_object(r) || json_int64(json_object_get(r, "count"), &count) < 0) {
+    if (!json_is_object(r) ||
+        json_int64(json_object_get(r, "count"), &count) < 0) {
         json_decref(r);
         return SIFT_EINVAL;
     }
@@ -1146,9 +1171,9 @@ sift__gf_frame_stats(const struct sift_gf_target *t,
         for (size_t i = 0; i < n; i++) {
             double v = s == 0 ? pts[i].avg : s == 1 ? pts[i].p50 : pts[i].p99;
             json_array_append_new(
-                dps, point(pts[i].count && isfinite(v) ? json_real(v)
-                                                       : json_null(),
-                           pts[i].time_ms));
+                dps,
+                point(pts[i].count && isfinite(v) ? json_real(v) : json_null(),
+                      pts[i].time_ms));
         }
         json_array_append_new(frames, series);
     }
@@ -1170,12 +1195,12 @@ sift__gf_frame_patterns(const struct sift_gf_target *t,
         json_t *row = json_array();
         json_array_append_new(row, json_integer(v[i].template_id));
         json_array_append_new(row, json_integer((json_int_t)v[i].count));
-        const char *p = v[i].pattern ? v[i].pattern
+        const char *p = v[i].pattern   ? v[i].pattern
                         : v[i].example ? v[i].example
                                        : "";
         json_array_append_new(row, json_string(p));
-        json_array_append_new(row, json_string(v[i].example ? v[i].example
-                                                            : ""));
+        json_array_append_new(row,
+                              json_string(v[i].example ? v[i].example : ""));
         json_array_append_new(rows, row);
     }
     json_array_append_new(frames, tab);
@@ -1237,8 +1262,8 @@ alert_describe(const struct sift_alert *a, struct alert_text *o)
 
 void
 sift__gf_frame_alerts(const struct sift_gf_target *t,
-                      const struct sift_alert *v, size_t n,
-                      const char *filter, json_t *frames)
+                      const struct sift_alert *v, size_t n, const char *filter,
+                      json_t *frames)
 {
     json_t *tab = new_table(t, "alerts");
     json_t *cols = json_object_get(tab, "columns");
@@ -1272,8 +1297,8 @@ void
 sift__gf_annotations_legacy(const json_t *annotation,
                             const struct sift_alert *v, size_t n, json_t *out)
 {
-    const char *filter = json_string_value(json_object_get(annotation,
-                                                           "query"));
+    const char *filter =
+        json_string_value(json_object_get(annotation, "query"));
     for (size_t i = 0; i < n; i++) {
         struct alert_text at;
         alert_describe(&v[i], &at);
@@ -1283,8 +1308,7 @@ sift__gf_annotations_legacy(const json_t *annotation,
         if (annotation)
             json_object_set_new(a, "annotation", json_deep_copy(annotation));
         json_object_set_new(a, "time", json_integer((json_int_t)at.time_ms));
-        json_object_set_new(a, "timeEnd",
-                            json_integer((json_int_t)at.end_ms));
+        json_object_set_new(a, "timeEnd", json_integer((json_int_t)at.end_ms));
         json_object_set_new(a, "title", json_string(at.title));
         json_object_set_new(a, "text", json_string(at.text));
         json_t *tags = json_array();
@@ -1365,15 +1389,15 @@ sift__gf_metrics_list(void)
                        payload_desc("field", "Field", "select", "host", 20, 0),
                        payload_desc("limit", "Size", "input", "10", 10, 0)));
     json_array_append_new(
-        a, metric_desc("stats", "Numeric stats over time (avg, p50, p99)",
-                       query_desc(q_ph),
-                       payload_desc("field", "Field", "select",
-                                    "duration_ms", 20, 0),
-                       NULL));
+        a, metric_desc(
+               "stats", "Numeric stats over time (avg, p50, p99)",
+               query_desc(q_ph),
+               payload_desc("field", "Field", "select", "duration_ms", 20, 0),
+               NULL));
     json_array_append_new(
-        a, metric_desc("patterns", "Patterns", query_desc(q_ph),
-                       payload_desc("limit", "Size", "input", "10", 10, 0),
-                       NULL));
+        a,
+        metric_desc("patterns", "Patterns", query_desc(q_ph),
+                    payload_desc("limit", "Size", "input", "10", 10, 0), NULL));
     json_array_append_new(
         a, metric_desc("alerts", "Alerts (annotations)",
                        query_desc("filter: spike, service=api"), NULL, NULL));
@@ -1412,9 +1436,8 @@ list_item(const char *text, enum sift_gf_list_style style, int number)
 }
 
 int
-sift__gf_fields_list(const char *fields, size_t len,
-                     enum sift_gf_field_use use, enum sift_gf_list_style style,
-                     json_t *out)
+sift__gf_fields_list(const char *fields, size_t len, enum sift_gf_field_use use,
+                     enum sift_gf_list_style style, json_t *out)
 {
     json_t *r = load(fields, len);
     const json_t *arr = json_object_get(r, "fields");
@@ -1430,10 +1453,10 @@ sift__gf_fields_list(const char *fields, size_t len,
         int kw = json_is_true(json_object_get(f, "keyword"));
         int num = json_is_true(json_object_get(f, "number"));
         int text = json_is_true(json_object_get(f, "text"));
-        int keep = use == SIFT_GF_FIELDS_ALL        ? 1
-                   : use == SIFT_GF_FIELDS_KEYWORD  ? kw || (!text && !num)
-                   : use == SIFT_GF_FIELDS_NUMBER   ? num
-                                                    : kw || num || !text;
+        int keep = use == SIFT_GF_FIELDS_ALL       ? 1
+                   : use == SIFT_GF_FIELDS_KEYWORD ? kw || (!text && !num)
+                   : use == SIFT_GF_FIELDS_NUMBER  ? num
+                                                   : kw || num || !text;
         if (keep)
             json_array_append_new(out, list_item(name, style, num));
     }

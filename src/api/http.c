@@ -56,6 +56,7 @@
  *
  * Context: loop thread only.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -67,14 +68,13 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/util.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -137,7 +137,7 @@ struct sift_http_req {
     int close_notified;
     sift_http_close_cb on_close;
     void *close_arg;
-    struct evbuffer *chunk; /* streams: reused for each chunk */
+    struct evbuffer *chunk;            /* streams: reused for each chunk */
     struct sift_http_req *prev, *next; /* live list */
 };
 
@@ -156,14 +156,14 @@ struct sift_http {
     struct sift_timer *sweep;
     int draining;
     int ready;
-    char *ready_details;           /* JSON text or NULL */
-    const struct sift_auth *auth;  /* borrowed; NULL = everyone is admin */
-    const char *deny_reason;       /* reason of the last refusal (static) */
-    struct sift_audit *audit;      /* borrowed; NULL = audit to the log */
+    char *ready_details;          /* JSON text or NULL */
+    const struct sift_auth *auth; /* borrowed; NULL = everyone is admin */
+    const char *deny_reason;      /* reason of the last refusal (static) */
+    struct sift_audit *audit;     /* borrowed; NULL = audit to the log */
     struct sift_ratelimit *rl_ingest, *rl_query; /* NULL = off */
     struct sift_ratelimit_opts rl_ingest_opts, rl_query_opts;
-    struct evhttp *eh_tls;         /* HTTPS server, or NULL */
-    SSL_CTX *ssl_ctx;              /* current certificate and key */
+    struct evhttp *eh_tls; /* HTTPS server, or NULL */
+    SSL_CTX *ssl_ctx;      /* current certificate and key */
     struct evhttp_bound_socket *tls_listeners[MAX_LISTENERS];
     size_t n_tls_listeners;
     struct sift_http_stats stats;
@@ -203,8 +203,7 @@ request_timeout_ns(const struct sift_http *http)
  * would fall back to plain text on the HTTPS port): a failed SSL_new gives
  * a plain bufferevent on a conn marked for the cut.
  */
-static void conn_sweep(struct sift_http *http, int64_t now,
-                       int cut_overdue);
+static void conn_sweep(struct sift_http *http, int64_t now, int cut_overdue);
 
 static struct bufferevent *
 conn_new_bev(struct event_base *base, struct sift_http *http, int tls)
@@ -214,9 +213,9 @@ conn_new_bev(struct event_base *base, struct sift_http *http, int tls)
     if (tls) {
         SSL *ssl = http->ssl_ctx != NULL ? SSL_new(http->ssl_ctx) : NULL;
         if (ssl != NULL) {
-            bev = bufferevent_openssl_socket_new(
-                base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                BEV_OPT_CLOSE_ON_FREE);
+            bev = bufferevent_openssl_socket_new(base, -1, ssl,
+                                                 BUFFEREVENT_SSL_ACCEPTING,
+                                                 BEV_OPT_CLOSE_ON_FREE);
             if (bev == NULL)
                 SSL_free(ssl);
         }
@@ -331,8 +330,8 @@ on_conn_close(struct evhttp_connection *evcon, void *arg)
             req->evreq = NULL;
         SIFT_DEBUG("http: connection of %s %s from %s closed before the "
                    "reply (%s)",
-                   req->method, req->path != NULL ? req->path : "?",
-                   req->peer, req->evreq != NULL ? "detached" : "freed");
+                   req->method, req->path != NULL ? req->path : "?", req->peer,
+                   req->evreq != NULL ? "detached" : "freed");
     }
     /* The conn itself is freed by the sweep, once the bufferevent is. */
     if (req != NULL)
@@ -382,9 +381,8 @@ notify_closed(struct sift_http *http)
 {
     for (size_t guard = 0; guard < 100000; guard++) {
         struct sift_http_req *r = http->live;
-        while (r != NULL &&
-               !(r->closed && r->streaming && !r->close_notified &&
-                 r->on_close != NULL))
+        while (r != NULL && !(r->closed && r->streaming && !r->close_notified &&
+                              r->on_close != NULL))
             r = r->next;
         if (r == NULL)
             return;
@@ -445,7 +443,8 @@ audit_record(struct sift_http_req *req, int status)
              req->path != NULL ? req->path : "?");
     const char *details = NULL;
     if (req->evreq != NULL) {
-        const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req->evreq);
+        const struct evhttp_uri *uri =
+            evhttp_request_get_evhttp_uri(req->evreq);
         details = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
     }
     sift_audit_write(req->http->audit, sift_clock_now_ns(), req->principal,
@@ -453,8 +452,8 @@ audit_record(struct sift_http_req *req, int status)
 }
 
 void
-sift_http_reply(struct sift_http_req *req, int status,
-                const char *content_type, const void *body, size_t len)
+sift_http_reply(struct sift_http_req *req, int status, const char *content_type,
+                const void *body, size_t len)
 {
     assert(!req->streaming);
     audit_record(req, status);
@@ -607,8 +606,8 @@ sift_http_req_header(const struct sift_http_req *req, const char *name)
 {
     if (req->evreq == NULL)
         return NULL;
-    return evhttp_find_header(
-        evhttp_request_get_input_headers(req->evreq), name);
+    return evhttp_find_header(evhttp_request_get_input_headers(req->evreq),
+                              name);
 }
 
 const char *
@@ -882,8 +881,8 @@ authorize(struct sift_http *http, struct sift_http_req *req,
     sift_auth_check(http->auth, req_sockaddr(req),
                     sift_http_req_header(req, "Authorization"), need, &res);
     /* Copied: a reload may free the table before this request replies. */
-    req->principal = sift_arena_strndup(req->arena, res.principal,
-                                        strlen(res.principal));
+    req->principal =
+        sift_arena_strndup(req->arena, res.principal, strlen(res.principal));
     http->deny_reason = res.reason;
     if (res.decision == SIFT_AUTH_UNAUTHORIZED) {
         http->stats.unauthorized++;
@@ -920,8 +919,8 @@ rate_limited(struct sift_http *http, struct sift_http_req *req,
         klen = sift_ratelimit_addr_key(req_sockaddr(req), key, sizeof(key));
     }
     uint32_t retry = 1;
-    if (sift_ratelimit_take(rl, key, klen, 1.0, sift_clock_mono_ns(),
-                            &retry) == SIFT_OK)
+    if (sift_ratelimit_take(rl, key, klen, 1.0, sift_clock_mono_ns(), &retry) ==
+        SIFT_OK)
         return 0;
     http->stats.rate_limited++;
     char ra[16];
@@ -945,8 +944,8 @@ sift_http_set_audit(struct sift_http *http, struct sift_audit *audit)
 static int
 content_type_ok(const char *ct)
 {
-    static const char *const ok[] = {"application/json",
-                                     "application/x-ndjson", "text/plain",
+    static const char *const ok[] = {"application/json", "application/x-ndjson",
+                                     "text/plain",
                                      "application/x-www-form-urlencoded"};
     if (ct == NULL)
         return 1;
@@ -993,11 +992,11 @@ static size_t
 head_bytes(struct evhttp_request *evreq, const char *method)
 {
     const char *uri = evhttp_request_get_uri(evreq);
-    size_t n = strlen(method) + 1 + (uri != NULL ? strlen(uri) : 0) + 1 + 8 +
-               2 + 2;
+    size_t n =
+        strlen(method) + 1 + (uri != NULL ? strlen(uri) : 0) + 1 + 8 + 2 + 2;
     struct evkeyval *kv;
     TAILQ_FOREACH(kv, evhttp_request_get_input_headers(evreq), next)
-        n += strlen(kv->key) + 2 + strlen(kv->value) + 2;
+    n += strlen(kv->key) + 2 + strlen(kv->value) + 2;
     return n;
 }
 
@@ -1112,21 +1111,21 @@ on_request(struct evhttp_request *evreq, void *arg)
                                   "%s is not allowed on %s (allowed: %s)",
                                   req->method, req->path, allow);
         } else {
-            sift_http_reply_error(req, 404, "not_found",
-                                  "no such endpoint: %s", req->path);
+            sift_http_reply_error(req, 404, "not_found", "no such endpoint: %s",
+                                  req->path);
         }
         return;
     }
     req->route = match;
-    req->audit = (match->flags & SIFT_ROUTE_AUDIT) ||
-                 (match->role == SIFT_ROLE_ADMIN &&
-                  strcmp(req->method, "GET") != 0 &&
-                  strcmp(req->method, "HEAD") != 0);
+    req->audit =
+        (match->flags & SIFT_ROUTE_AUDIT) ||
+        (match->role == SIFT_ROLE_ADMIN && strcmp(req->method, "GET") != 0 &&
+         strcmp(req->method, "HEAD") != 0);
     int deny = authorize(http, req, match);
     if (deny != 0) {
         sift_http_reply_error(req, deny,
-                              deny == 401 ? "unauthorized" : "forbidden",
-                              "%s", http->deny_reason);
+                              deny == 401 ? "unauthorized" : "forbidden", "%s",
+                              http->deny_reason);
         return;
     }
     if (rate_limited(http, req, match))
@@ -1164,7 +1163,7 @@ on_readyz(struct sift_http_req *req, void *arg)
     int ready = http->ready && !http->draining;
 
     sift_buf_appendf(&b, "{\"status\":\"%s\"",
-                     ready           ? "ready"
+                     ready            ? "ready"
                      : http->draining ? "stopping"
                                       : "starting");
     if (http->ready_details != NULL)
@@ -1238,14 +1237,13 @@ sift_http_metrics_collect(struct sift_buf *out, void *arg)
     const struct sift_http *http = arg;
     const struct sift_http_stats *st = &http->stats;
     static const char *const reasons[] = {
-        "unauthorized",   "forbidden",        "rate_limited",
-        "body_too_large", "too_many_headers", "too_many_connections",
-        "request_timeout", "bad_request", "headers_too_large"};
-    const uint64_t values[] = {st->unauthorized,   st->forbidden,
-                               st->rate_limited,   st->body_too_large,
-                               st->too_many_headers, st->too_many_connections,
-                               st->request_timeouts, st->bad_requests,
-                               st->headers_too_large};
+        "unauthorized",    "forbidden",        "rate_limited",
+        "body_too_large",  "too_many_headers", "too_many_connections",
+        "request_timeout", "bad_request",      "headers_too_large"};
+    const uint64_t values[] = {
+        st->unauthorized,     st->forbidden,        st->rate_limited,
+        st->body_too_large,   st->too_many_headers, st->too_many_connections,
+        st->request_timeouts, st->bad_requests,     st->headers_too_large};
     sift_metrics_family(out, "sift_http_requests_total", SIFT_METRIC_COUNTER,
                         "HTTP requests received.");
     sift_metrics_sample(out, "sift_http_requests_total", NULL,
@@ -1282,11 +1280,10 @@ sift_http_new(struct sift_loop *loop, const struct sift_config *cfg,
         sift_free(http);
         return SIFT_ENOMEM;
     }
-    evhttp_set_allowed_methods(http->eh,
-                               EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-                                   EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
-                                   EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
-                                   EVHTTP_REQ_PATCH);
+    evhttp_set_allowed_methods(
+        http->eh, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                      EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+                      EVHTTP_REQ_PATCH);
     evhttp_set_default_content_type(http->eh, "application/json");
     evhttp_set_gencb(http->eh, on_request, http);
     evhttp_set_bevcb(http->eh, on_new_plain, http);
@@ -1294,8 +1291,7 @@ sift_http_new(struct sift_loop *loop, const struct sift_config *cfg,
     http->sweep = sift_loop_timer_new(loop, 1000, on_sweep, http);
     sift_http_route(http, "GET", "/healthz", 0, SIFT_ROLE_NONE, on_healthz,
                     http);
-    sift_http_route(http, "GET", "/readyz", 0, SIFT_ROLE_NONE, on_readyz,
-                    http);
+    sift_http_route(http, "GET", "/readyz", 0, SIFT_ROLE_NONE, on_readyz, http);
     *out = http;
     return SIFT_OK;
 }
@@ -1343,8 +1339,7 @@ split_addr(const char *addr, char *host, size_t host_len, char *port,
 
 static int
 listen_on(struct evhttp *eh, struct evhttp_bound_socket **listeners,
-          size_t *n_listeners, const char *addr, char *bound,
-          size_t bound_len)
+          size_t *n_listeners, const char *addr, char *bound, size_t bound_len)
 {
     char host[256], port[16];
     struct addrinfo hints, *ai = NULL;
@@ -1404,9 +1399,8 @@ listen_on(struct evhttp *eh, struct evhttp_bound_socket **listeners,
         }
     }
     if (bound != NULL && bound_len > 0)
-        snprintf(bound, bound_len, ss.ss_family == AF_INET6 ? "[%s]:%u"
-                                                             : "%s:%u",
-                 ip, bport);
+        snprintf(bound, bound_len,
+                 ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", ip, bport);
     return SIFT_OK;
 fail:
     SIFT_ERROR("cannot listen on %s: %s", addr, sift_strerror(rc));
@@ -1420,8 +1414,8 @@ int
 sift_http_listen(struct sift_http *http, const char *addr, char *bound,
                  size_t bound_len)
 {
-    return listen_on(http->eh, http->listeners, &http->n_listeners, addr,
-                     bound, bound_len);
+    return listen_on(http->eh, http->listeners, &http->n_listeners, addr, bound,
+                     bound_len);
 }
 
 /* Loads a certificate chain and key into a new server SSL_CTX. */
@@ -1435,8 +1429,7 @@ tls_ctx_load(const char *cert_file, const char *key_file, SSL_CTX **out)
         return SIFT_ENOMEM;
     }
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION |
-                                 SSL_OP_NO_RENEGOTIATION |
+    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
                                  SSL_OP_CIPHER_SERVER_PREFERENCE);
     const char *what = NULL;
     if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1)
@@ -1480,8 +1473,8 @@ sift_http_listen_tls(struct sift_http *http, const char *addr,
         evhttp_set_bevcb(http->eh_tls, on_new_tls, http);
         apply_evhttp_limits(http, http->eh_tls);
     }
-    return listen_on(http->eh_tls, http->tls_listeners,
-                     &http->n_tls_listeners, addr, bound, bound_len);
+    return listen_on(http->eh_tls, http->tls_listeners, &http->n_tls_listeners,
+                     addr, bound, bound_len);
 }
 
 int
@@ -1523,8 +1516,7 @@ sift_http_pending(const struct sift_http *http)
 }
 
 void
-sift_http_set_ready(struct sift_http *http, int ready,
-                    const char *details_json)
+sift_http_set_ready(struct sift_http *http, int ready, const char *details_json)
 {
     http->ready = ready;
     sift_free(http->ready_details);

@@ -159,18 +159,17 @@ on_deleted(void *arg, int rc, uint64_t matched)
     struct del_ctx *c = arg;
     if (rc < 0) {
         sift_http_reply_error(c->req, rc == SIFT_ESHUTDOWN ? 503 : 500,
-                              rc == SIFT_ESHUTDOWN ? "shutting_down" : "internal",
+                              rc == SIFT_ESHUTDOWN ? "shutting_down"
+                                                   : "internal",
                               "delete failed: %s (it is durable and will be "
                               "applied on retry or restart)",
                               sift_strerror(rc));
     } else {
         struct sift_buf b = SIFT_BUF_INIT;
-        sift_buf_appendf(&b,
-                         "{\"matched\":%llu,\"deleted\":%llu,\"took_ms\":%lld}\n",
-                         (unsigned long long)matched,
-                         (unsigned long long)matched,
-                         (long long)((sift_clock_mono_ns() - c->t0) /
-                                     SIFT_NS_PER_MS));
+        sift_buf_appendf(
+            &b, "{\"matched\":%llu,\"deleted\":%llu,\"took_ms\":%lld}\n",
+            (unsigned long long)matched, (unsigned long long)matched,
+            (long long)((sift_clock_mono_ns() - c->t0) / SIFT_NS_PER_MS));
         sift_http_reply_json(c->req, 200, &b);
         sift_buf_cleanup(&b);
     }
@@ -241,11 +240,11 @@ handle_delete(struct sift_http_req *req, void *arg)
                                on_deleted, c);
     if (rc < 0) {
         sift_free(c);
-        int status = rc == SIFT_EPARSE || rc == SIFT_EINVAL ? 400
-                     : rc == SIFT_EBUSY || rc == SIFT_ENOSPACE ||
-                             rc == SIFT_ESHUTDOWN
-                         ? 503
-                         : 500;
+        int status =
+            rc == SIFT_EPARSE || rc == SIFT_EINVAL ? 400
+            : rc == SIFT_EBUSY || rc == SIFT_ENOSPACE || rc == SIFT_ESHUTDOWN
+                ? 503
+                : 500;
         sift_http_reply_error(req, status,
                               status == 400 ? "bad_request" : "unavailable",
                               "delete refused: %s", sift_strerror(rc));
@@ -273,7 +272,8 @@ handle_clock(struct sift_http_req *req, void *arg)
     int64_t off = (int64_t)json_integer_value(v) * SIFT_NS_PER_MS;
     json_decref(root);
     sift_clock_set_offset_ns(off);
-    SIFT_WARN("debug: clock offset set to %lld ms", (long long)(off / SIFT_NS_PER_MS));
+    SIFT_WARN("debug: clock offset set to %lld ms",
+              (long long)(off / SIFT_NS_PER_MS));
     sift_store_lifecycle_run(api->store);
     struct sift_buf b = SIFT_BUF_INIT;
     sift_buf_appendf(&b, "{\"offset_ms\":%lld,\"now_ms\":%lld}\n",
@@ -309,8 +309,8 @@ sift_lifecycle_api_register(struct sift_http *http, struct sift_store *store,
     if (cfg && cfg->debug_endpoints) {
         SIFT_WARN("server.debug_endpoints is on: POST /api/v1/debug/clock "
                   "can shift this daemon's clock");
-        sift_http_route(http, "POST", "/api/v1/debug/clock", 0,
-                        SIFT_ROLE_ADMIN, handle_clock, &g_api);
+        sift_http_route(http, "POST", "/api/v1/debug/clock", 0, SIFT_ROLE_ADMIN,
+                        handle_clock, &g_api);
         sift_http_route(http, "POST", "/api/v1/debug/lifecycle", 0,
                         SIFT_ROLE_ADMIN, handle_run, &g_api);
     }

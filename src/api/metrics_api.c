@@ -107,8 +107,7 @@ endpoint_get(const char *name)
             atomic_init(&e->errors, 0);
             atomic_store_explicit(&e->ready, 1, memory_order_release);
             found = e;
-        } else if ((strncmp(e->name, name, len) == 0 &&
-                    e->name[len] == '\0') ||
+        } else if ((strncmp(e->name, name, len) == 0 && e->name[len] == '\0') ||
                    i == MAX_ENDPOINTS - 1) {
             found = e;
         }
@@ -297,15 +296,15 @@ collect_process(struct sift_buf *out, void *arg)
         fds -= 1; /* the directory stream's own fd */
     }
     struct rlimit rl;
-    double max_fds = getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-                             rl.rlim_cur != RLIM_INFINITY
-                         ? (double)rl.rlim_cur
-                         : 0;
+    double max_fds =
+        getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+            ? (double)rl.rlim_cur
+            : 0;
     double start = process_start_seconds();
     double now = (double)sift_clock_now_ns() / 1e9;
 
-    sift_metrics_family(out, "process_resident_memory_bytes",
-                        SIFT_METRIC_GAUGE, "Resident set size in bytes.");
+    sift_metrics_family(out, "process_resident_memory_bytes", SIFT_METRIC_GAUGE,
+                        "Resident set size in bytes.");
     sift_metrics_sample(out, "process_resident_memory_bytes", NULL,
                         (double)rss * (double)page);
     sift_metrics_family(out, "process_virtual_memory_bytes", SIFT_METRIC_GAUGE,
@@ -425,15 +424,14 @@ sift_metrics_collect_store(struct sift_buf *out, void *store)
           sift_store_is_full(store) ? 1 : 0);
     gauge(out, "sift_wal_bytes", "Bytes in the write-ahead log.",
           (double)st.wal_bytes);
-    counter(out, "sift_wal_fsyncs_total", "WAL fsyncs.",
-            (double)st.wal_fsyncs);
+    counter(out, "sift_wal_fsyncs_total", "WAL fsyncs.", (double)st.wal_fsyncs);
     gauge(out, "sift_wal_last_fsync_seconds",
           "Duration of the most recent WAL fsync.",
           (double)st.last_fsync_ns / 1e9);
-    counter(out, "sift_flushes_total",
-            "Flushes of in-memory segments to disk.", (double)st.flushes);
-    gauge(out, "sift_segments_quarantined",
-          "Segments quarantined as corrupt.", (double)st.quarantined);
+    counter(out, "sift_flushes_total", "Flushes of in-memory segments to disk.",
+            (double)st.flushes);
+    gauge(out, "sift_segments_quarantined", "Segments quarantined as corrupt.",
+          (double)st.quarantined);
     counter(out, "sift_store_appends_rejected_total",
             "Appends refused by the store (buffer full or disk full).",
             (double)st.appends_rejected);
@@ -492,8 +490,7 @@ sift_metrics_collect_sinks(struct sift_buf *out, void *sinks)
     struct sift_sinks_stats st;
     memset(&st, 0, sizeof(st));
     sift_alert_sinks_stats(sinks, &st);
-    sift_metrics_family(out, "sift_alert_deliveries_total",
-                        SIFT_METRIC_COUNTER,
+    sift_metrics_family(out, "sift_alert_deliveries_total", SIFT_METRIC_COUNTER,
                         "Alert deliveries per sink and outcome.");
     const char *ws[] = {"sink", "webhook", "outcome", "sent", NULL};
     const char *wf[] = {"sink", "webhook", "outcome", "failed", NULL};

@@ -2,9 +2,9 @@
  * query_job.h - run a read-only job over a store snapshot on the workers.
  *
  * Shared by the HTTP handlers that query segments (grafana.c; search.c
- * uses the in-flight slots only, see below): the snapshot is taken on the loop when the
- * job is submitted, so the job sees exactly the data searchable at that
- * moment; work() runs on a worker with the snapshot's segments; done()
+ * uses the in-flight slots only, see below): the snapshot is taken on the loop
+ * when the job is submitted, so the job sees exactly the data searchable at
+ * that moment; work() runs on a worker with the snapshot's segments; done()
  * runs on the loop, where the handler replies.  A process-wide count of
  * jobs in flight enforces query.max_concurrent_queries.
  *

@@ -95,9 +95,9 @@ struct job {
     struct sift_search_result res;
     struct sift_buf out;
     /* export */
-    int started;  /* export: the stream's headers are out */
-    int closed;   /* client went away */
-    int running;  /* a page is on a worker */
+    int started; /* export: the stream's headers are out */
+    int closed;  /* client went away */
+    int running; /* a page is on a worker */
     struct job *next_paused;
 };
 
@@ -116,10 +116,10 @@ struct api {
     struct sift_pool *pool;
     const struct sift_config *cfg;
     struct sift_loop *loop;
-    unsigned running;        /* queries holding a slot (exports count once) */
+    unsigned running; /* queries holding a slot (exports count once) */
     unsigned n_tails;
     struct tail *tails;
-    struct job *paused;      /* exports waiting for the client to read */
+    struct job *paused; /* exports waiting for the client to read */
     struct sift_timer *timer;
     struct sift_search_template_source tmpl; /* acquire NULL = none */
     int stopping;
@@ -154,8 +154,8 @@ static void
 fail(struct sift_http_req *req, int status, const char *type, const char *fmt,
      ...)
 {
-    struct sift_query_error err = {.type = type, .position = -1,
-                                   .status = status};
+    struct sift_query_error err = {
+        .type = type, .position = -1, .status = status};
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(err.reason, sizeof(err.reason), fmt, ap);
@@ -190,7 +190,8 @@ json_param(struct sift_arena *a, json_t *v)
         struct sift_buf b = SIFT_BUF_INIT;
         size_t i;
         json_t *e;
-        json_array_foreach(v, i, e) {
+        json_array_foreach(v, i, e)
+        {
             if (!json_is_string(e))
                 continue;
             if (b.len)
@@ -208,14 +209,31 @@ static void
 params_read(struct sift_http_req *req, struct params *p)
 {
     memset(p, 0, sizeof(*p));
-    static const char *const names[] = {"q",      "from",   "to",
-                                        "limit",  "order",  "cursor",
-                                        "fields", "format", "field",
-                                        "interval", "size", "by",
+    static const char *const names[] = {"q",
+                                        "from",
+                                        "to",
+                                        "limit",
+                                        "order",
+                                        "cursor",
+                                        "fields",
+                                        "format",
+                                        "field",
+                                        "interval",
+                                        "size",
+                                        "by",
                                         "track_total_hits"};
-    const char **slots[] = {&p->q,      &p->from,   &p->to,   &p->limit,
-                            &p->order,  &p->cursor, &p->fields, &p->format,
-                            &p->field,  &p->interval, &p->size, &p->by,
+    const char **slots[] = {&p->q,
+                            &p->from,
+                            &p->to,
+                            &p->limit,
+                            &p->order,
+                            &p->cursor,
+                            &p->fields,
+                            &p->format,
+                            &p->field,
+                            &p->interval,
+                            &p->size,
+                            &p->by,
                             &p->track_total_hits};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         *slots[i] = sift_http_req_param(req, names[i]);
@@ -281,8 +299,7 @@ prepare(struct api *api, struct sift_http_req *req, const struct params *p,
     }
     if (p->to && *p->to && sift_query_time_parse(p->to, now, &to) < 0) {
         fail(req, 400, "bad_request",
-             "invalid 'to' (%.100s): use RFC 3339, epoch ms or now-15m",
-             p->to);
+             "invalid 'to' (%.100s): use RFC 3339, epoch ms or now-15m", p->to);
         return SIFT_EINVAL;
     }
     struct sift_query_limits lim = {
@@ -493,8 +510,10 @@ job_done(void *arg, int cancelled)
             sift_search_result_json(&job->res, took_ms, &b);
         } else {
             /* Aggregation bodies end with "}": add took_ms before it. */
-            sift_buf_append(&b, job->out.data, job->out.len ? job->out.len - 1 : 0);
-            sift_buf_appendf(&b, "%stook_ms\":%lld}", job->out.len > 2 ? ",\"" : "\"",
+            sift_buf_append(&b, job->out.data,
+                            job->out.len ? job->out.len - 1 : 0);
+            sift_buf_appendf(&b, "%stook_ms\":%lld}",
+                             job->out.len > 2 ? ",\"" : "\"",
                              (long long)took_ms);
         }
         sift_buf_putc(&b, '\n');
@@ -617,8 +636,7 @@ handle_search(struct sift_http_req *req, void *arg)
         char msg[64];
         snprintf(msg, sizeof(msg), "%llu > max_hits=%lld",
                  (unsigned long long)limit, (long long)cfg->max_hits);
-        fail(req, 400, "too_many_hits", "limit %s; page with the cursor",
-             msg);
+        fail(req, 400, "too_many_hits", "limit %s; page with the cursor", msg);
         return;
     }
     uint64_t track_total = DEFAULT_TRACK_TOTAL_HITS;
@@ -632,7 +650,8 @@ handle_search(struct sift_http_req *req, void *arg)
                  track_total == 0) {
             fail(req, 400, "bad_request",
                  "invalid 'track_total_hits' (%.50s): true, false or a "
-                 "count >= 1", tt);
+                 "count >= 1",
+                 tt);
             return;
         }
     }
@@ -642,8 +661,7 @@ handle_search(struct sift_http_req *req, void *arg)
             oldest = 1;
         else if (strcmp(p.order, "desc") && strcmp(p.order, "newest")) {
             fail(req, 400, "bad_request",
-                 "invalid 'order' (%.50s): asc|oldest or desc|newest",
-                 p.order);
+                 "invalid 'order' (%.50s): asc|oldest or desc|newest", p.order);
             return;
         }
     }
@@ -838,7 +856,8 @@ handle_tail(struct sift_http_req *req, void *arg)
     const struct sift_config *cfg = api->cfg;
     if (api->n_tails >= (unsigned)cfg->max_tail_subscribers) {
         char lim[32];
-        snprintf(lim, sizeof(lim), "%lld", (long long)cfg->max_tail_subscribers);
+        snprintf(lim, sizeof(lim), "%lld",
+                 (long long)cfg->max_tail_subscribers);
         fail(req, 503, "too_many_tails",
              "too many live tails (max_tail_subscribers=%s)", lim);
         return;
@@ -875,8 +894,7 @@ handle_tail(struct sift_http_req *req, void *arg)
 static void
 api_maybe_free(struct api *api)
 {
-    if (api->stopping && api->running == 0 && api->n_tails == 0 &&
-        api != g_api)
+    if (api->stopping && api->running == 0 && api->n_tails == 0 && api != g_api)
         sift_free(api);
 }
 

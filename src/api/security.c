@@ -41,9 +41,9 @@ struct sift_security {
     const struct sift_config *cfg;
     struct sift_http *http;
     struct sift_auth *auth;
-    struct sift_audit *audit;     /* NULL = records go to the log */
-    struct sift_redact *redact;   /* NULL = redaction off */
-    struct sift_buf scratch;      /* redaction stage scratch */
+    struct sift_audit *audit;   /* NULL = records go to the log */
+    struct sift_redact *redact; /* NULL = redaction off */
+    struct sift_buf scratch;    /* redaction stage scratch */
     int tls_on;
 };
 
@@ -105,8 +105,8 @@ collect_rules(const struct sift_config *cfg, struct sift_buf *rules)
         p += n + (sep != NULL ? 2 : 0);
     }
     if (cfg->redact_rules_file[0] != '\0') {
-        int rc = read_small_file(cfg->redact_rules_file,
-                                 MAX_RULES_FILE_BYTES, rules);
+        int rc = read_small_file(cfg->redact_rules_file, MAX_RULES_FILE_BYTES,
+                                 rules);
         if (rc < 0) {
             SIFT_ERROR("redact.rules_file: %s: %s", cfg->redact_rules_file,
                        rc == SIFT_ELIMIT ? "larger than 1 MiB"
@@ -125,12 +125,10 @@ build_redact(const struct sift_config *cfg, struct sift_redact **out)
     char err[256] = "";
     int rc = collect_rules(cfg, &rules);
     if (rc == SIFT_OK) {
-        struct sift_redact_opts o = {cfg->redact_builtins,
-                                     sift_buf_cstr(&rules),
-                                     cfg->redact_fields,
-                                     cfg->redact_mode,
-                                     cfg->redact_hash_key,
-                                     (unsigned)cfg->redact_hash_length};
+        struct sift_redact_opts o = {
+            cfg->redact_builtins, sift_buf_cstr(&rules),
+            cfg->redact_fields,   cfg->redact_mode,
+            cfg->redact_hash_key, (unsigned)cfg->redact_hash_length};
         rc = sift_redact_new(&o, out, err, sizeof(err));
         if (rc < 0)
             SIFT_ERROR("%s", err[0] ? err : sift_strerror(rc));
@@ -204,16 +202,15 @@ sift_security_log_summary(const struct sift_security *s)
 }
 
 int
-sift_security_listen_tls(struct sift_security *s, char *bound,
-                         size_t bound_len)
+sift_security_listen_tls(struct sift_security *s, char *bound, size_t bound_len)
 {
     if (bound_len > 0)
         bound[0] = '\0';
     if (s->cfg->tls_listen[0] == '\0')
         return SIFT_OK;
-    int rc = sift_http_listen_tls(s->http, s->cfg->tls_listen,
-                                  s->cfg->tls_cert_file, s->cfg->tls_key_file,
-                                  bound, bound_len);
+    int rc =
+        sift_http_listen_tls(s->http, s->cfg->tls_listen, s->cfg->tls_cert_file,
+                             s->cfg->tls_key_file, bound, bound_len);
     if (rc == SIFT_OK) {
         s->tls_on = 1;
         SIFT_INFO("tls: HTTPS listening on https://%s", bound);
@@ -237,8 +234,8 @@ sift_security_attach_pipeline(struct sift_security *s, struct sift_pipeline *p)
 }
 
 int
-sift_security_redact_raw(struct sift_security *s, const char *raw,
-                         size_t len, struct sift_buf *out)
+sift_security_redact_raw(struct sift_security *s, const char *raw, size_t len,
+                         struct sift_buf *out)
 {
     int changed = 0;
     if (s == NULL || s->redact == NULL || raw == NULL)
@@ -272,8 +269,8 @@ sift_security_reload(struct sift_security *s)
     if (s->tls_on)
         sift_http_tls_reload(s->http, s->cfg->tls_cert_file,
                              s->cfg->tls_key_file);
-    sift_audit_write(s->audit, sift_clock_now_ns(), "signal", "-", "reload",
-                     0, "SIGHUP");
+    sift_audit_write(s->audit, sift_clock_now_ns(), "signal", "-", "reload", 0,
+                     "SIGHUP");
 }
 
 void

@@ -31,11 +31,11 @@
 
 #include <ini.h>
 
+#include "core/core_int.h"
 #include "sift/alloc.h"
 #include "sift/buf.h"
 #include "sift/config.h"
 #include "sift/error.h"
-#include "core/core_int.h"
 
 enum key_type {
     KT_STRING,
@@ -91,17 +91,15 @@ static const struct key_def keys[] = {
      "Directory for the WAL, segments, manifest and siftd.addr; created if "
      "missing."},
     {"server", "log_level", KT_ENUM, OFF(log_level), "info", 0, 0, 1,
-     "error|warn|info|debug", KC_NONE,
-     "Most verbose level written to stderr."},
-    {"server", "workers", KT_INT, OFF(workers), "0", 0, 1024, 0, NULL,
-     KC_NONE,
+     "error|warn|info|debug", KC_NONE, "Most verbose level written to stderr."},
+    {"server", "workers", KT_INT, OFF(workers), "0", 0, 1024, 0, NULL, KC_NONE,
      "Worker threads for queries, flushes and merges; 0 = number of CPUs."},
-    {"server", "shutdown_timeout", KT_DURATION, OFF(shutdown_timeout_ms),
-     "10s", 0, HOUR, 1, NULL, KC_NONE,
+    {"server", "shutdown_timeout", KT_DURATION, OFF(shutdown_timeout_ms), "10s",
+     0, HOUR, 1, NULL, KC_NONE,
      "How long SIGTERM waits for in-flight requests and flushes before "
      "exiting anyway."},
-    {"server", "debug_endpoints", KT_BOOL, OFF(debug_endpoints), "false", 0,
-     1, 0, NULL, KC_NONE,
+    {"server", "debug_endpoints", KT_BOOL, OFF(debug_endpoints), "false", 0, 1,
+     0, NULL, KC_NONE,
      "Enable POST /api/v1/debug/clock, which shifts the daemon's notion of "
      "now (lifecycle tests). Never enable in production."},
 
@@ -115,14 +113,12 @@ static const struct key_def keys[] = {
     {"http", "max_connections", KT_INT, OFF(max_connections), "1024", 1,
      1000000, 1, NULL, KC_NONE,
      "Open client connections; requests on connections past this get 503."},
-    {"http", "idle_timeout", KT_DURATION, OFF(idle_timeout_ms), "60s", SEC,
-     DAY, 1, NULL, KC_NONE,
-     "Idle or stalled connections are closed after this."},
-    {"http", "max_headers", KT_INT, OFF(max_headers), "100", 1, 10000, 1,
-     NULL, KC_NONE, "Most request headers; more get 431."},
-    {"http", "max_header_bytes", KT_BYTES, OFF(max_header_bytes), "64KiB",
-     KIB, 16 * MIB, 1, NULL, KC_NONE,
-     "Largest request line plus headers."},
+    {"http", "idle_timeout", KT_DURATION, OFF(idle_timeout_ms), "60s", SEC, DAY,
+     1, NULL, KC_NONE, "Idle or stalled connections are closed after this."},
+    {"http", "max_headers", KT_INT, OFF(max_headers), "100", 1, 10000, 1, NULL,
+     KC_NONE, "Most request headers; more get 431."},
+    {"http", "max_header_bytes", KT_BYTES, OFF(max_header_bytes), "64KiB", KIB,
+     16 * MIB, 1, NULL, KC_NONE, "Largest request line plus headers."},
     {"http", "request_timeout", KT_DURATION, OFF(request_timeout_ms), "30s",
      SEC, HOUR, 1, NULL, KC_NONE,
      "A whole request (headers and body) must arrive within this after the "
@@ -130,39 +126,37 @@ static const struct key_def keys[] = {
      "clients are disconnected (slowloris)."},
 
     /* [store] */
-    {"store", "wal_sync", KT_DURATION, OFF(wal_sync_ms), "100ms", 0, MINUTE,
-     0, NULL, KC_NONE,
+    {"store", "wal_sync", KT_DURATION, OFF(wal_sync_ms), "100ms", 0, MINUTE, 0,
+     NULL, KC_NONE,
      "Group-commit period of the write-ahead log; 0 = fsync every batch. "
      "Sources are acknowledged only after the fsync."},
     {"store", "wal_file_bytes", KT_BYTES, OFF(wal_file_bytes), "64MiB", MIB,
      16 * GIB, 0, NULL, KC_NONE, "WAL files rotate at this size."},
-    {"store", "refresh", KT_DURATION, OFF(refresh_ms), "1s", 10, HOUR, 0,
-     NULL, KC_NONE,
+    {"store", "refresh", KT_DURATION, OFF(refresh_ms), "1s", 10, HOUR, 0, NULL,
+     KC_NONE,
      "How often buffered events become searchable (near-real-time delay)."},
     {"store", "flush", KT_DURATION, OFF(flush_ms), "10s", 100, DAY, 0, NULL,
      KC_NONE, "How often searchable in-memory segments are written to disk."},
-    {"store", "flush_bytes", KT_BYTES, OFF(flush_bytes), "64MiB", MIB,
-     64 * GIB, 0, NULL, KC_NONE,
-     "Flush early once this much is buffered in memory."},
+    {"store", "flush_bytes", KT_BYTES, OFF(flush_bytes), "64MiB", MIB, 64 * GIB,
+     0, NULL, KC_NONE, "Flush early once this much is buffered in memory."},
     {"store", "buffer_max_bytes", KT_BYTES, OFF(buffer_max_bytes), "256MiB",
      MIB, TIB, 0, NULL, KC_NONE,
      "Backpressure: past this much unflushed data, ingest pauses (HTTP 429, "
      "Kafka/Redis stop reading)."},
     {"store", "block_bytes", KT_BYTES, OFF(block_bytes), "64KiB", 4 * KIB,
-     16 * MIB, 0, NULL, KC_NONE,
-     "Doc-store block size before compression."},
+     16 * MIB, 0, NULL, KC_NONE, "Doc-store block size before compression."},
     {"store", "zstd_level", KT_INT, OFF(zstd_level), "3", 1, 22, 0, NULL,
      KC_NONE, "zstd level for hot segments (warm and cold use stronger)."},
 
     /* [ingest] */
     {"ingest", "message_field", KT_STRING, OFF(message_field), "message", 1,
      256, 0, NULL, KC_NONE, "Field holding the log message text."},
-    {"ingest", "timestamp_field", KT_STRING, OFF(timestamp_field),
-     "@timestamp", 1, 256, 0, NULL, KC_NONE,
+    {"ingest", "timestamp_field", KT_STRING, OFF(timestamp_field), "@timestamp",
+     1, 256, 0, NULL, KC_NONE,
      "Field holding the event time (\"timestamp\" and \"ts\" are also "
      "tried)."},
-    {"ingest", "service_field", KT_STRING, OFF(service_field),
-     "service.name", 1, 256, 0, NULL, KC_NONE,
+    {"ingest", "service_field", KT_STRING, OFF(service_field), "service.name",
+     1, 256, 0, NULL, KC_NONE,
      "Field naming the emitting service (anomaly series key)."},
     {"ingest", "dlq_path", KT_STRING, OFF(dlq_path), "", 0, STRMAX, 0, NULL,
      KC_NONE,
@@ -170,8 +164,7 @@ static const struct key_def keys[] = {
     {"ingest", "max_fields", KT_INT, OFF(max_fields), "1000", 1, 100000, 0,
      NULL, KC_NONE, "Most fields per event; events with more are rejected."},
     {"ingest", "max_field_name_bytes", KT_BYTES, OFF(max_field_name_bytes),
-     "256", 1, 64 * KIB, 0, NULL, KC_NONE,
-     "Longest (dotted) field name."},
+     "256", 1, 64 * KIB, 0, NULL, KC_NONE, "Longest (dotted) field name."},
     {"ingest", "max_value_bytes", KT_BYTES, OFF(max_value_bytes), "1MiB", 1,
      64 * MIB, 0, NULL, KC_NONE, "Longest single field value."},
     {"ingest", "max_depth", KT_INT, OFF(max_depth), "20", 1, 1000, 0, NULL,
@@ -180,31 +173,29 @@ static const struct key_def keys[] = {
      NULL, KC_NONE,
      "Comma list of extra fields indexed as tokenized text (the message "
      "field always is)."},
-    {"ingest", "keyword_fields", KT_STRING, OFF(keyword_fields), "", 0,
-     STRMAX, 0, NULL, KC_NONE,
+    {"ingest", "keyword_fields", KT_STRING, OFF(keyword_fields), "", 0, STRMAX,
+     0, NULL, KC_NONE,
      "Comma list of fields always indexed as exact keywords."},
-    {"ingest", "numeric_fields", KT_STRING, OFF(numeric_fields), "", 0,
-     STRMAX, 0, NULL, KC_NONE,
-     "Comma list of fields always indexed as numbers."},
+    {"ingest", "numeric_fields", KT_STRING, OFF(numeric_fields), "", 0, STRMAX,
+     0, NULL, KC_NONE, "Comma list of fields always indexed as numbers."},
 
     /* [query] */
     {"query", "max_query_bytes", KT_BYTES, OFF(max_query_bytes), "64KiB", 16,
      16 * MIB, 1, NULL, KC_NONE, "Longest query string."},
-    {"query", "max_expansion", KT_INT, OFF(max_expansion), "10000", 1,
-     10000000, 1, NULL, KC_NONE,
-     "Most terms one wildcard or regex may expand to."},
-    {"query", "timeout", KT_DURATION, OFF(query_timeout_ms), "30s", 10, HOUR,
-     1, NULL, KC_NONE,
+    {"query", "max_expansion", KT_INT, OFF(max_expansion), "10000", 1, 10000000,
+     1, NULL, KC_NONE, "Most terms one wildcard or regex may expand to."},
+    {"query", "timeout", KT_DURATION, OFF(query_timeout_ms), "30s", 10, HOUR, 1,
+     NULL, KC_NONE,
      "Time budget of one query; past it the answer is partial (200 with "
      "timed_out: true and total relation gte)."},
     {"query", "max_concurrent", KT_INT, OFF(max_concurrent_queries), "16", 1,
      10000, 1, NULL, KC_NONE,
      "Queries running at once (search and Grafana together); more get 503 "
      "with Retry-After."},
-    {"query", "max_hits", KT_INT, OFF(max_hits), "10000", 1, 1000000, 1,
-     NULL, KC_NONE, "Largest page of hits a query may ask for."},
-    {"query", "default_hits", KT_INT, OFF(default_hits), "100", 1, 1000000,
-     1, NULL, KC_NONE, "Hits per page when the query does not say."},
+    {"query", "max_hits", KT_INT, OFF(max_hits), "10000", 1, 1000000, 1, NULL,
+     KC_NONE, "Largest page of hits a query may ask for."},
+    {"query", "default_hits", KT_INT, OFF(default_hits), "100", 1, 1000000, 1,
+     NULL, KC_NONE, "Hits per page when the query does not say."},
     {"query", "max_tail_subscribers", KT_INT, OFF(max_tail_subscribers), "64",
      0, 10000, 1, NULL, KC_NONE, "Live-tail streams open at once."},
     {"query", "tail_buffer_bytes", KT_BYTES, OFF(tail_buffer_bytes), "1MiB",
@@ -212,35 +203,34 @@ static const struct key_def keys[] = {
      "Unsent bytes per tail stream before the slow client is dropped."},
 
     /* [kafka] */
-    {"kafka", "brokers", KT_STRING, OFF(kafka_brokers), "", 0, STRMAX, 0,
-     NULL, KC_NONE,
+    {"kafka", "brokers", KT_STRING, OFF(kafka_brokers), "", 0, STRMAX, 0, NULL,
+     KC_NONE,
      "Comma list of bootstrap brokers (host:port); empty = Kafka off."},
     {"kafka", "topics", KT_STRING, OFF(kafka_topics), "", 0, STRMAX, 0, NULL,
      KC_NONE, "Comma list of topics; \"^regex\" subscribes by pattern."},
     {"kafka", "group", KT_STRING, OFF(kafka_group), "sift", 1, 255, 0, NULL,
-     KC_NONE,
-     "Consumer group; nodes sharing it split the partitions."},
-    {"kafka", "properties", KT_STRING, OFF(kafka_properties), "", 0, STRMAX,
-     0, NULL, KC_NONE,
+     KC_NONE, "Consumer group; nodes sharing it split the partitions."},
+    {"kafka", "properties", KT_STRING, OFF(kafka_properties), "", 0, STRMAX, 0,
+     NULL, KC_NONE,
      "Extra librdkafka properties as k=v,k=v (e.g. security.protocol=ssl)."},
 
     /* [redis] */
     {"redis", "address", KT_STRING, OFF(redis_address), "", 0, 300, 0, NULL,
      KC_HOSTPORT_EMPTY, "Redis server as host:port; empty = Redis off."},
-    {"redis", "streams", KT_STRING, OFF(redis_streams), "", 0, STRMAX, 0,
-     NULL, KC_NONE, "Comma list of streams read with XREADGROUP."},
+    {"redis", "streams", KT_STRING, OFF(redis_streams), "", 0, STRMAX, 0, NULL,
+     KC_NONE, "Comma list of streams read with XREADGROUP."},
     {"redis", "lists", KT_STRING, OFF(redis_lists), "", 0, STRMAX, 0, NULL,
      KC_NONE, "Comma list of lists popped (reliable-queue pattern)."},
     {"redis", "group", KT_STRING, OFF(redis_group), "sift", 1, 255, 0, NULL,
      KC_NONE, "Consumer group for the streams (created if missing)."},
     {"redis", "consumer", KT_STRING, OFF(redis_consumer), "", 0, 255, 0, NULL,
      KC_NONE, "Consumer name in the group; empty = the host name."},
-    {"redis", "field", KT_STRING, OFF(redis_field), "message", 1, 255, 0,
-     NULL, KC_NONE, "Stream entry field holding the event."},
+    {"redis", "field", KT_STRING, OFF(redis_field), "message", 1, 255, 0, NULL,
+     KC_NONE, "Stream entry field holding the event."},
 
     /* [anomaly] */
-    {"anomaly", "window", KT_DURATION, OFF(anomaly_window_ms), "10s", SEC,
-     HOUR, 0, NULL, KC_NONE, "Counting window of the detector."},
+    {"anomaly", "window", KT_DURATION, OFF(anomaly_window_ms), "10s", SEC, HOUR,
+     0, NULL, KC_NONE, "Counting window of the detector."},
     {"anomaly", "ring_size", KT_INT, OFF(anomaly_ring_size), "65536", 1024,
      16777216, 0, NULL, KC_NONE,
      "Records queued from ingest to the detector; overflow is dropped and "
@@ -249,24 +239,24 @@ static const struct key_def keys[] = {
      NULL, KC_NONE,
      "Score (0-100) at or above which a window of a series is anomalous; 50 "
      "= five robust deviations from its baseline."},
-    {"anomaly", "hold_windows", KT_INT, OFF(anomaly_hold_windows), "2", 1,
-     100, 0, NULL, KC_NONE,
+    {"anomaly", "hold_windows", KT_INT, OFF(anomaly_hold_windows), "2", 1, 100,
+     0, NULL, KC_NONE,
      "Consecutive windows over the threshold before an alert fires."},
-    {"anomaly", "warmup_windows", KT_INT, OFF(anomaly_warmup_windows), "30",
-     0, 100000, 0, NULL, KC_NONE,
+    {"anomaly", "warmup_windows", KT_INT, OFF(anomaly_warmup_windows), "30", 0,
+     100000, 0, NULL, KC_NONE,
      "Windows a new series is observed before it may alert."},
-    {"anomaly", "cooldown", KT_DURATION, OFF(anomaly_cooldown_ms), "5m", 0,
-     DAY, 0, NULL, KC_NONE, "Quiet time after an alert for the same series."},
+    {"anomaly", "cooldown", KT_DURATION, OFF(anomaly_cooldown_ms), "5m", 0, DAY,
+     0, NULL, KC_NONE, "Quiet time after an alert for the same series."},
     {"anomaly", "max_templates", KT_INT, OFF(max_templates), "10000", 10,
      10000000, 0, NULL, KC_NONE,
      "Most log templates the miner keeps; past it the least recently seen "
      "is evicted."},
-    {"anomaly", "alpha", KT_STRING, OFF(anomaly_alpha), "0.05", 1, 32, 0,
-     NULL, KC_FRACTION,
+    {"anomaly", "alpha", KT_STRING, OFF(anomaly_alpha), "0.05", 1, 32, 0, NULL,
+     KC_FRACTION,
      "EWMA weight of each window in a series' baseline; larger follows "
      "change faster."},
-    {"anomaly", "resolve_windows", KT_INT, OFF(anomaly_resolve_windows), "3",
-     1, 1000, 0, NULL, KC_NONE,
+    {"anomaly", "resolve_windows", KT_INT, OFF(anomaly_resolve_windows), "3", 1,
+     1000, 0, NULL, KC_NONE,
      "Consecutive windows under the threshold before an alert resolves."},
     {"anomaly", "fp_raise", KT_INT, OFF(anomaly_fp_raise), "10", 0, 100, 0,
      NULL, KC_NONE,
@@ -274,8 +264,8 @@ static const struct key_def keys[] = {
      "(true_positive takes one step back)."},
     {"anomaly", "max_raise", KT_INT, OFF(anomaly_max_raise), "40", 0, 100, 0,
      NULL, KC_NONE, "Bound on the total feedback raise of one series."},
-    {"anomaly", "series_thresholds", KT_STRING,
-     OFF(anomaly_series_thresholds), "", 0, STRMAX, 0, NULL, KC_SERIES_THR,
+    {"anomaly", "series_thresholds", KT_STRING, OFF(anomaly_series_thresholds),
+     "", 0, STRMAX, 0, NULL, KC_SERIES_THR,
      "Per-series base thresholds as series:N,series:N, e.g. "
      "\"service=batch:90,service=api level=error:70\" (series names as in "
      "alerts)."},
@@ -293,8 +283,8 @@ static const struct key_def keys[] = {
      "at stop)."},
 
     /* [alerts] */
-    {"alerts", "webhook_url", KT_STRING, OFF(alert_webhook_url), "", 0,
-     STRMAX, 0, NULL, KC_URL_EMPTY,
+    {"alerts", "webhook_url", KT_STRING, OFF(alert_webhook_url), "", 0, STRMAX,
+     0, NULL, KC_URL_EMPTY,
      "http:// URL each alert transition is POSTed to as JSON; empty = off "
      "(https is not supported)."},
     {"alerts", "webhook_timeout", KT_DURATION, OFF(alert_webhook_timeout_ms),
@@ -303,21 +293,20 @@ static const struct key_def keys[] = {
     {"alerts", "webhook_retries", KT_INT, OFF(alert_webhook_retries), "3", 0,
      20, 0, NULL, KC_NONE,
      "Re-sends after a failed webhook attempt, with back-off from 250ms."},
-    {"alerts", "redis_address", KT_STRING, OFF(alert_redis_address), "", 0,
-     300, 0, NULL, KC_HOSTPORT_EMPTY,
+    {"alerts", "redis_address", KT_STRING, OFF(alert_redis_address), "", 0, 300,
+     0, NULL, KC_HOSTPORT_EMPTY,
      "Redis server for alerts as host:port; empty = redis.address."},
-    {"alerts", "redis_channel", KT_STRING, OFF(alert_redis_channel), "", 0,
-     255, 0, NULL, KC_NONE,
-     "Redis channel alerts are PUBLISHed to; empty = off."},
+    {"alerts", "redis_channel", KT_STRING, OFF(alert_redis_channel), "", 0, 255,
+     0, NULL, KC_NONE, "Redis channel alerts are PUBLISHed to; empty = off."},
     {"alerts", "redis_stream", KT_STRING, OFF(alert_redis_stream), "", 0, 255,
      0, NULL, KC_NONE,
      "Redis stream alerts are XADDed to (field \"alert\"); empty = off."},
-    {"alerts", "kafka_topic", KT_STRING, OFF(alert_kafka_topic), "", 0, 255,
-     0, NULL, KC_NONE,
+    {"alerts", "kafka_topic", KT_STRING, OFF(alert_kafka_topic), "", 0, 255, 0,
+     NULL, KC_NONE,
      "Kafka topic alerts are produced to (brokers and properties from "
      "[kafka]); empty = off."},
-    {"alerts", "max_kept", KT_INT, OFF(alert_max_kept), "10000", 100,
-     10000000, 0, NULL, KC_NONE,
+    {"alerts", "max_kept", KT_INT, OFF(alert_max_kept), "10000", 100, 10000000,
+     0, NULL, KC_NONE,
      "Alerts kept by the alerts store (DATA_DIR/alerts.ndjson, "
      "/api/v1/alerts); the oldest are dropped."},
 
@@ -335,18 +324,18 @@ static const struct key_def keys[] = {
      "Delete oldest segments past this total size; 0 = no cap."},
     {"tiers", "cold_path", KT_STRING, OFF(cold_path), "", 0, STRMAX, 0, NULL,
      KC_NONE, "Directory of the cold tier; empty = DATA_DIR/cold."},
-    {"tiers", "check_interval", KT_DURATION, OFF(check_interval_ms), "10s",
-     100, DAY, 1, NULL, KC_NONE,
+    {"tiers", "check_interval", KT_DURATION, OFF(check_interval_ms), "10s", 100,
+     DAY, 1, NULL, KC_NONE,
      "How often the lifecycle policy runs (merges, tier moves, retention)."},
-    {"tiers", "merge_factor", KT_INT, OFF(merge_factor), "10", 2, 100, 1,
-     NULL, KC_NONE,
+    {"tiers", "merge_factor", KT_INT, OFF(merge_factor), "10", 2, 100, 1, NULL,
+     KC_NONE,
      "Segments of one size class merged at once; higher = less write "
      "amplification, more segments."},
     {"tiers", "hot_segment_bytes", KT_BYTES, OFF(hot_segment_bytes), "64MiB",
      64 * KIB, 64 * GIB, 1, NULL, KC_NONE,
      "Hot merges stop producing segments larger than this."},
-    {"tiers", "warm_segment_bytes", KT_BYTES, OFF(warm_segment_bytes),
-     "512MiB", 64 * KIB, 256 * GIB, 1, NULL, KC_NONE,
+    {"tiers", "warm_segment_bytes", KT_BYTES, OFF(warm_segment_bytes), "512MiB",
+     64 * KIB, 256 * GIB, 1, NULL, KC_NONE,
      "Target size of warm segments (and the unit of a cold merge)."},
     {"tiers", "warm_zstd_level", KT_INT, OFF(warm_zstd_level), "9", 1, 22, 1,
      NULL, KC_NONE, "zstd level of the warm tier's doc store."},
@@ -360,8 +349,8 @@ static const struct key_def keys[] = {
      "Doc store block size before compression in the cold tier."},
 
     /* [auth] (security) */
-    {"auth", "tokens", KT_STRING, OFF(auth_tokens), "", 0, 16 * STRMAX, 1,
-     NULL, KC_SECRET,
+    {"auth", "tokens", KT_STRING, OFF(auth_tokens), "", 0, 16 * STRMAX, 1, NULL,
+     KC_SECRET,
      "Bearer tokens as name:role:token or name:role:sha256:<64 hex>, "
      "separated by commas or blanks; role is reader, writer or admin. "
      "Empty (and no token_file) = only loopback clients are accepted."},
@@ -379,21 +368,20 @@ static const struct key_def keys[] = {
      "token is used); 0 = no limit. Excess gets 429 with Retry-After."},
     {"ratelimit", "ingest_burst", KT_INT, OFF(rl_ingest_burst), "100", 1,
      1000000, 1, NULL, KC_NONE, "Ingest requests allowed in one burst."},
-    {"ratelimit", "query_rate", KT_INT, OFF(rl_query_rate), "0", 0, 1000000,
-     1, NULL, KC_NONE,
+    {"ratelimit", "query_rate", KT_INT, OFF(rl_query_rate), "0", 0, 1000000, 1,
+     NULL, KC_NONE,
      "Read requests (search, aggregations, Grafana...) per second per token "
      "or client address; 0 = no limit."},
-    {"ratelimit", "query_burst", KT_INT, OFF(rl_query_burst), "50", 1,
-     1000000, 1, NULL, KC_NONE, "Read requests allowed in one burst."},
-    {"ratelimit", "max_keys", KT_INT, OFF(rl_max_keys), "4096", 16, 1000000,
-     1, NULL, KC_NONE,
+    {"ratelimit", "query_burst", KT_INT, OFF(rl_query_burst), "50", 1, 1000000,
+     1, NULL, KC_NONE, "Read requests allowed in one burst."},
+    {"ratelimit", "max_keys", KT_INT, OFF(rl_max_keys), "4096", 16, 1000000, 1,
+     NULL, KC_NONE,
      "Tokens/addresses tracked per limit; past this, idle keys are "
      "forgotten."},
 
     /* [redact] (security) */
-    {"redact", "enabled", KT_BOOL, OFF(redact_enabled), "false", 0, 1, 0,
-     NULL, KC_NONE,
-     "Redact PII at ingest, before the write-ahead log."},
+    {"redact", "enabled", KT_BOOL, OFF(redact_enabled), "false", 0, 1, 0, NULL,
+     KC_NONE, "Redact PII at ingest, before the write-ahead log."},
     {"redact", "builtins", KT_STRING, OFF(redact_builtins), "all", 0, 256, 0,
      NULL, KC_NONE,
      "Built-in rules: all, none, or a comma list of email, ipv4, ipv6, "
@@ -405,8 +393,8 @@ static const struct key_def keys[] = {
     {"redact", "rules_file", KT_STRING, OFF(redact_rules_file), "", 0, STRMAX,
      0, NULL, KC_NONE,
      "File of user rules, one per line ('#' comments); added to rules."},
-    {"redact", "fields", KT_STRING, OFF(redact_fields), "*", 1, STRMAX, 0,
-     NULL, KC_NONE,
+    {"redact", "fields", KT_STRING, OFF(redact_fields), "*", 1, STRMAX, 0, NULL,
+     KC_NONE,
      "Where builtins and unscoped rules apply: * (message and every field) "
      "or a comma list of message, field names and prefix.*."},
     {"redact", "mode", KT_ENUM, OFF(redact_mode), "marker", 0, 0, 0,
@@ -428,8 +416,8 @@ static const struct key_def keys[] = {
      KC_HOSTPORT_EMPTY,
      "HTTPS address as host:port (port 0 = any free); empty = no HTTPS "
      "listener. Needs cert_file and key_file."},
-    {"tls", "cert_file", KT_STRING, OFF(tls_cert_file), "", 0, STRMAX, 1,
-     NULL, KC_NONE,
+    {"tls", "cert_file", KT_STRING, OFF(tls_cert_file), "", 0, STRMAX, 1, NULL,
+     KC_NONE,
      "PEM certificate chain for the HTTPS listener; re-read on SIGHUP."},
     {"tls", "key_file", KT_STRING, OFF(tls_key_file), "", 0, STRMAX, 1, NULL,
      KC_NONE, "PEM private key of cert_file; re-read on SIGHUP."},
@@ -437,11 +425,10 @@ static const struct key_def keys[] = {
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
-static const char *const sections[] = {"server", "http",    "store",
-                                       "ingest", "query",   "kafka",
-                                       "redis",  "anomaly", "alerts",
-                                       "tiers",  "auth",    "ratelimit",
-                                       "redact", "audit",   "tls"};
+static const char *const sections[] = {"server", "http",  "store", "ingest",
+                                       "query",  "kafka", "redis", "anomaly",
+                                       "alerts", "tiers", "auth",  "ratelimit",
+                                       "redact", "audit", "tls"};
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
 static char **
@@ -518,9 +505,8 @@ sift_parse_duration_ms(const char *s, int64_t *out)
     static const struct {
         const char *unit;
         int64_t ms;
-    } units[] = {{"", 1},           {"ms", 1},        {"s", SEC},
-                 {"m", MINUTE},     {"h", HOUR},      {"d", DAY},
-                 {"sec", SEC},      {"min", MINUTE}};
+    } units[] = {{"", 1},     {"ms", 1},  {"s", SEC},   {"m", MINUTE},
+                 {"h", HOUR}, {"d", DAY}, {"sec", SEC}, {"min", MINUTE}};
     const char *end;
     int64_t v;
 
@@ -682,8 +668,10 @@ check_fraction(const char *v, char *why, size_t why_len)
     while (*end == ' ' || *end == '\t')
         end++;
     if (errno != 0 || end == v || *end != '\0' || !(d > 0 && d <= 1)) {
-        snprintf(why, why_len, "expected a number above 0 and at most 1, "
-                               "got \"%s\"", v);
+        snprintf(why, why_len,
+                 "expected a number above 0 and at most 1, "
+                 "got \"%s\"",
+                 v);
         return SIFT_EINVAL;
     }
     return SIFT_OK;
@@ -719,8 +707,7 @@ check_series_thresholds(const char *v, char *why, size_t why_len)
             name++;
             name_len--;
         }
-        if (!colon || name_len == 0 || name_len >= 96 || thr < 0 ||
-            thr > 100) {
+        if (!colon || name_len == 0 || name_len >= 96 || thr < 0 || thr > 100) {
             snprintf(why, why_len,
                      "expected series:N (N 0-100) items separated by ',', "
                      "got \"%.*s\"",
@@ -739,8 +726,8 @@ check_series_thresholds(const char *v, char *why, size_t why_len)
  * and leaves cfg unchanged.
  */
 static int
-apply_value(struct sift_config *cfg, const struct key_def *k,
-            const char *value, char *why, size_t why_len)
+apply_value(struct sift_config *cfg, const struct key_def *k, const char *value,
+            char *why, size_t why_len)
 {
     char a[32], b[32];
     int64_t v = 0;
@@ -778,8 +765,9 @@ apply_value(struct sift_config *cfg, const struct key_def *k,
         }
         if (k->check == KC_URL_EMPTY && len > 0 &&
             strncmp(value, "http://", 7) != 0) {
-            snprintf(why, why_len, "must start with http:// (https is not "
-                                   "supported)");
+            snprintf(why, why_len,
+                     "must start with http:// (https is not "
+                     "supported)");
             return SIFT_EINVAL;
         }
         if (k->check == KC_FRACTION && check_fraction(value, why, why_len) < 0)
@@ -802,8 +790,7 @@ apply_value(struct sift_config *cfg, const struct key_def *k,
     case KT_BOOL:
         rc = parse_bool(value, &v);
         if (rc < 0)
-            snprintf(why, why_len, "expected true or false, got \"%s\"",
-                     value);
+            snprintf(why, why_len, "expected true or false, got \"%s\"", value);
         break;
     case KT_DURATION:
         rc = sift_parse_duration_ms(value, &v);
@@ -936,9 +923,9 @@ struct load_ctx {
     void *arg;
     const char *text; /* whole file, NUL-terminated */
     size_t pos;
-    int lineno;        /* line last handed to inih */
-    int section_ok;    /* the current section is known */
-    char section[64];  /* current section, for lines we parse ourselves */
+    int lineno;       /* line last handed to inih */
+    int section_ok;   /* the current section is known */
+    char section[64]; /* current section, for lines we parse ourselves */
     int n_errors;
 };
 
@@ -1041,8 +1028,7 @@ read_line(char *str, int num, void *stream)
                 name[n] = '\0';
                 c->section_ok = section_known(name);
                 memcpy(c->section, name, n + 1);
-                if (!c->section_ok)
-                {
+                if (!c->section_ok) {
                     char what[80];
                     snprintf(what, sizeof(what), "[%s]", name);
                     load_error(c, c->lineno, what, "unknown section");
@@ -1213,8 +1199,8 @@ sift_config_set(struct sift_config *cfg, const char *assignment,
 }
 
 int
-sift_config_check(const struct sift_config *cfg,
-                  sift_config_error_cb on_error, void *arg)
+sift_config_check(const struct sift_config *cfg, sift_config_error_cb on_error,
+                  void *arg)
 {
     int n = 0;
     if (cfg->default_hits > cfg->max_hits) {
@@ -1240,7 +1226,8 @@ sift_config_check(const struct sift_config *cfg,
         n++;
     }
     if (cfg->kafka_brokers[0] != '\0' && cfg->kafka_topics[0] == '\0') {
-        report(on_error, arg, "kafka.topics: must be set when kafka.brokers is");
+        report(on_error, arg,
+               "kafka.topics: must be set when kafka.brokers is");
         n++;
     }
     if (cfg->redis_address[0] != '\0' && cfg->redis_streams[0] == '\0' &&

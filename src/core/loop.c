@@ -45,13 +45,13 @@ struct post_node {
 
 struct sift_loop {
     struct event_base *base;
-    int wake_fd;              /* eventfd; written by post/stop */
+    int wake_fd; /* eventfd; written by post/stop */
     struct event *wake_ev;
-    pthread_mutex_t lock;     /* guards head/tail */
+    pthread_mutex_t lock; /* guards head/tail */
     struct post_node *head;
     struct post_node *tail;
     atomic_int stop_requested;
-    struct event *sig_ev[3];  /* SIGTERM, SIGINT, SIGHUP */
+    struct event *sig_ev[3]; /* SIGTERM, SIGINT, SIGHUP */
     sift_loop_cb on_stop;
     sift_loop_cb on_reload;
     void *sig_arg;
@@ -297,8 +297,7 @@ sift_loop_on_signals(struct sift_loop *loop, sift_loop_cb on_stop,
     for (int i = 0; i < 3; i++) {
         if (loop->sig_ev[i] != NULL)
             continue;
-        loop->sig_ev[i] =
-            evsignal_new(loop->base, sigs[i], on_signal, loop);
+        loop->sig_ev[i] = evsignal_new(loop->base, sigs[i], on_signal, loop);
         if (loop->sig_ev[i] == NULL || event_add(loop->sig_ev[i], NULL) != 0) {
             SIFT_ERROR("cannot install handler for signal %d", sigs[i]);
             return SIFT_EINVAL;
@@ -321,8 +320,8 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 }
 
 struct sift_timer *
-sift_loop_timer_new(struct sift_loop *loop, uint32_t period_ms,
-                    sift_loop_cb fn, void *arg)
+sift_loop_timer_new(struct sift_loop *loop, uint32_t period_ms, sift_loop_cb fn,
+                    void *arg)
 {
     assert(period_ms > 0);
     struct sift_timer *t = sift_xcalloc(1, sizeof(*t));

@@ -42,8 +42,8 @@ struct job {
 
 struct sift_pool {
     struct sift_loop *loop;
-    pthread_mutex_t lock;   /* guards everything below */
-    pthread_cond_t cond;    /* queue non-empty or stopping */
+    pthread_mutex_t lock; /* guards everything below */
+    pthread_cond_t cond;  /* queue non-empty or stopping */
     struct job *head;
     struct job *tail;
     unsigned n_pending;     /* queued or running */
@@ -139,8 +139,8 @@ sift_pool_new(struct sift_loop *loop, unsigned n_threads,
 }
 
 int
-sift_pool_submit(struct sift_pool *pool, sift_work_cb work,
-                 sift_done_cb done, void *arg)
+sift_pool_submit(struct sift_pool *pool, sift_work_cb work, sift_done_cb done,
+                 void *arg)
 {
     assert(work != NULL);
     struct job *j = sift_xmalloc(sizeof(*j));

@@ -128,8 +128,8 @@ put_base64(struct sift_buf *b, const unsigned char *p, size_t len)
 
 int
 sift_dlq_put(struct sift_dlq *dlq, const char *source,
-             const struct sift_srcpos *pos, const char *reason,
-             const void *raw, size_t len)
+             const struct sift_srcpos *pos, const char *reason, const void *raw,
+             size_t len)
 {
     struct sift_buf *b = &dlq->line;
     int64_t now = sift_clock_now_ns();
@@ -143,17 +143,15 @@ sift_dlq_put(struct sift_dlq *dlq, const char *source,
     sift_buf_reset(b);
     sift_buf_appendf(b, "{\"time\":\"%s.%03dZ\",\"source\":", ts,
                      (int)((now / 1000000) % 1000));
-    sift_buf_put_json_str(b, source ? source : "", source ? strlen(source)
-                                                           : 0);
+    sift_buf_put_json_str(b, source ? source : "", source ? strlen(source) : 0);
     if (pos && pos->key) {
         sift_buf_appendf(b, ",\"position\":{\"key\":");
         sift_buf_put_json_str(b, pos->key, strlen(pos->key));
-        sift_buf_appendf(b, ",\"hi\":%" PRIu64 ",\"lo\":%" PRIu64 "}",
-                         pos->hi, pos->lo);
+        sift_buf_appendf(b, ",\"hi\":%" PRIu64 ",\"lo\":%" PRIu64 "}", pos->hi,
+                         pos->lo);
     }
     sift_buf_appendf(b, ",\"reason\":");
-    sift_buf_put_json_str(b, reason ? reason : "", reason ? strlen(reason)
-                                                           : 0);
+    sift_buf_put_json_str(b, reason ? reason : "", reason ? strlen(reason) : 0);
     if (valid_utf8(raw, len)) {
         sift_buf_appendf(b, ",\"raw\":");
         sift_buf_put_json_str(b, raw, len);

@@ -54,7 +54,7 @@ struct sift__redis_pair {
     int port;
     struct redisAsyncContext *cmd, *blk;
     int cmd_up, blk_up;
-    int up;                   /* both connected, on_up ran */
+    int up; /* both connected, on_up ran */
     int closing;
     uint32_t backoff_ms;
     struct event *ev_reconnect;
@@ -65,9 +65,8 @@ struct sift__redis_pair {
     uint64_t connects;
 };
 
-void sift__redis_pair_init(struct sift__redis_pair *rp,
-                           struct event_base *base, const char *host,
-                           int port, void (*on_up)(void *),
+void sift__redis_pair_init(struct sift__redis_pair *rp, struct event_base *base,
+                           const char *host, int port, void (*on_up)(void *),
                            void (*on_down)(void *), void *owner);
 void sift__redis_pair_connect(struct sift__redis_pair *rp);
 /** Frees both contexts (their pending callbacks see NULL replies). */

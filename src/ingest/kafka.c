@@ -59,7 +59,7 @@
 
 #include "ingest/ingest_int.h"
 
-#define KAFKA_POLL_MAX 5000      /* messages per wakeup before yielding */
+#define KAFKA_POLL_MAX 5000 /* messages per wakeup before yielding */
 #define KAFKA_SAFETY_POLL_MS 1000
 
 struct kpart;
@@ -70,10 +70,10 @@ enum kbatch_state { KB_HELD, KB_INFLIGHT, KB_DONE };
 struct kbatch {
     struct kafka_src *ks;
     struct kpart *part;
-    int orphan;                /* 1: revoked, 2: dropped by a seek-back */
+    int orphan; /* 1: revoked, 2: dropped by a seek-back */
     uint32_t epoch;
     int state;
-    int in_deliver;            /* ack may arrive inside deliver */
+    int in_deliver; /* ack may arrive inside deliver */
     int free_pending;
     int64_t first, last;
     size_t n;
@@ -88,10 +88,10 @@ struct kpart {
     char *key;
     uint32_t epoch;
     int assigned;
-    int dirty;                 /* durable_next not yet committed */
-    int64_t durable_next;      /* next offset after the durable prefix */
-    int64_t committed;         /* last committed next offset, -1 none */
-    uint64_t inflight;         /* messages delivered, not durable */
+    int dirty;            /* durable_next not yet committed */
+    int64_t durable_next; /* next offset after the durable prefix */
+    int64_t committed;    /* last committed next offset, -1 none */
+    uint64_t inflight;    /* messages delivered, not durable */
     struct kbatch *fl_head, *fl_tail;
     /*
      * Offset ranges that became durable after a seek-back dropped them
@@ -110,16 +110,16 @@ struct kafka_src {
     rd_kafka_queue_t *queue;
     int pipe_fd[2];
     struct event *ev_read;
-    struct event *ev_timer;    /* safety poll */
-    struct event *ev_retry;    /* EBUSY retry, one-shot */
-    struct event *ev_commit;   /* coalesced commit, activated */
-    struct event *ev_more;     /* queue not drained, activated */
+    struct event *ev_timer;  /* safety poll */
+    struct event *ev_retry;  /* EBUSY retry, one-shot */
+    struct event *ev_commit; /* coalesced commit, activated */
+    struct event *ev_more;   /* queue not drained, activated */
     char **topics;
     size_t n_topics;
     struct kpart *parts;
     struct kbatch *held_head, *held_tail;
     int user_paused;
-    int kafka_paused;          /* partitions currently paused */
+    int kafka_paused; /* partitions currently paused */
     int started, stopped, closing;
     struct sift_source_stats st;
 };
@@ -202,8 +202,8 @@ part_orphan_inflight(struct kafka_src *ks, struct kpart *p, int kind)
         b = nx;
     }
     p->fl_head = p->fl_tail = NULL;
-    ks->st.inflight -= p->inflight < ks->st.inflight ? p->inflight
-                                                      : ks->st.inflight;
+    ks->st.inflight -=
+        p->inflight < ks->st.inflight ? p->inflight : ks->st.inflight;
     p->inflight = 0;
 }
 
@@ -240,8 +240,8 @@ commit_parts(struct kafka_src *ks, const struct kpart *only, int async)
         if (!p->assigned || !p->dirty || p->durable_next < 0 ||
             p->durable_next == p->committed)
             continue;
-        rd_kafka_topic_partition_list_add(l, p->topic, p->partition)
-            ->offset = p->durable_next;
+        rd_kafka_topic_partition_list_add(l, p->topic, p->partition)->offset =
+            p->durable_next;
         p->committed = p->durable_next;
         p->dirty = 0;
     }
@@ -276,7 +276,8 @@ on_ack(void *arg, int rc)
     if (b->orphan) {
         /* Orphaned by a revoke or a seek-back: nothing to commit. */
         if (b->orphan == 2 && rc == SIFT_OK && p->assigned) {
-            p->skip = sift_xrealloc(p->skip, (p->n_skip + 1) * sizeof(*p->skip));
+            p->skip =
+                sift_xrealloc(p->skip, (p->n_skip + 1) * sizeof(*p->skip));
             p->skip[p->n_skip][0] = b->first;
             p->skip[p->n_skip][1] = b->last;
             p->n_skip++;
@@ -295,8 +296,8 @@ on_ack(void *arg, int rc)
     }
     ks->st.batches_failed++;
     SIFT_WARN("kafka: batch %s [%" PRId64 "..%" PRId64 "] not durable (%s); "
-              "reading it again", p->key, b->first, b->last,
-              sift_strerror(rc));
+              "reading it again",
+              p->key, b->first, b->last, sift_strerror(rc));
     /*
      * Read again from the oldest batch not yet durable (the FIFO head,
      * which may be older than b); batches after it that still become
@@ -738,8 +739,8 @@ kafka_stats(struct sift_source *src, struct sift_source_stats *out)
         int64_t lo, hi;
         if (!p->assigned)
             continue;
-        if (rd_kafka_get_watermark_offsets(ks->rk, p->topic, p->partition,
-                                           &lo, &hi) ||
+        if (rd_kafka_get_watermark_offsets(ks->rk, p->topic, p->partition, &lo,
+                                           &hi) ||
             hi < 0)
             continue;
         lag += hi - (p->durable_next >= 0 ? p->durable_next : lo);
@@ -760,8 +761,8 @@ kafka_parts(struct sift_source *src, sift_source_part_cb cb, void *arg)
             continue;
         sp.key = p->key;
         sp.lag = -1;
-        if (!rd_kafka_get_watermark_offsets(ks->rk, p->topic, p->partition,
-                                            &lo, &hi) &&
+        if (!rd_kafka_get_watermark_offsets(ks->rk, p->topic, p->partition, &lo,
+                                            &hi) &&
             hi >= 0)
             sp.lag = hi - (p->durable_next >= 0 ? p->durable_next : lo);
         sp.committed = p->committed;
@@ -827,8 +828,8 @@ kafka_free(struct sift_source *src)
 }
 
 static const struct sift_source_ops kafka_ops = {
-    "kafka",     kafka_start, kafka_pause, kafka_resume,
-    kafka_stop,  kafka_stats, kafka_parts, kafka_free,
+    "kafka",    kafka_start, kafka_pause, kafka_resume,
+    kafka_stop, kafka_stats, kafka_parts, kafka_free,
 };
 
 /* ---- construction ----------------------------------------------------- */
@@ -857,8 +858,7 @@ conf_properties(rd_kafka_conf_t *conf, const char *props)
     for (size_t i = 0; i < n && rc == SIFT_OK; i++) {
         char *eq = strchr(kv[i], '=');
         if (!eq || eq == kv[i]) {
-            SIFT_ERROR("kafka: kafka.properties entry '%s' is not k=v",
-                       kv[i]);
+            SIFT_ERROR("kafka: kafka.properties entry '%s' is not k=v", kv[i]);
             rc = SIFT_ECONFIG;
             break;
         }
@@ -916,8 +916,7 @@ sift_source_kafka_new(const struct sift_source_env *env,
     *out = NULL;
     if (!cfg->kafka_brokers || !cfg->kafka_brokers[0])
         return SIFT_ENOTFOUND;
-    group = cfg->kafka_group && cfg->kafka_group[0] ? cfg->kafka_group
-                                                    : "sift";
+    group = cfg->kafka_group && cfg->kafka_group[0] ? cfg->kafka_group : "sift";
     ks = sift_xcalloc(1, sizeof(*ks));
     ks->base.ops = &kafka_ops;
     ks->base.label = sift_xstrdup("kafka");
@@ -963,8 +962,8 @@ sift_source_kafka_new(const struct sift_source_env *env,
         fcntl(ks->pipe_fd[i], F_SETFD, FD_CLOEXEC);
     }
     rd_kafka_queue_io_event_enable(ks->queue, ks->pipe_fd[1], "1", 1);
-    ks->ev_read = event_new(env->base, ks->pipe_fd[0], EV_READ | EV_PERSIST,
-                            on_pipe, ks);
+    ks->ev_read =
+        event_new(env->base, ks->pipe_fd[0], EV_READ | EV_PERSIST, on_pipe, ks);
     ks->ev_timer = event_new(env->base, -1, EV_PERSIST, on_timer, ks);
     ks->ev_retry = evtimer_new(env->base, on_retry, ks);
     ks->ev_commit = event_new(env->base, -1, 0, on_commit_event, ks);

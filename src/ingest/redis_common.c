@@ -14,9 +14,9 @@
 #include <sys/time.h>
 
 #include <event2/event.h>
-#include <hiredis/hiredis.h>
-#include <hiredis/async.h>
 #include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
 
 #include "sift/alloc.h"
 #include "sift/error.h"
@@ -85,8 +85,7 @@ on_disconnect(const redisAsyncContext *c, int status)
     struct sift__redis_pair *rp = c->data;
 
     if (status != REDIS_OK && !rp->closing)
-        SIFT_WARN("redis: %s:%d went away: %s", rp->host, rp->port,
-                  c->errstr);
+        SIFT_WARN("redis: %s:%d went away: %s", rp->host, rp->port, c->errstr);
     forget(rp, c);
     pair_down(rp);
 }
@@ -138,8 +137,7 @@ open_one(struct sift__redis_pair *rp)
     if (!ac)
         return NULL;
     if (ac->err) {
-        SIFT_WARN("redis: connect %s:%d: %s", rp->host, rp->port,
-                  ac->errstr);
+        SIFT_WARN("redis: connect %s:%d: %s", rp->host, rp->port, ac->errstr);
         redisAsyncFree(ac);
         return NULL;
     }
@@ -226,8 +224,7 @@ sift__redis_sync_argv(const char *host, int port, int argc, const char **argv,
     redisSetTimeout(c, tv);
     r = redisCommandArgv(c, argc, argv, argvlen);
     if (!r || r->type == REDIS_REPLY_ERROR) {
-        SIFT_WARN("redis: final %s: %s", argv[0],
-                  r ? r->str : c->errstr);
+        SIFT_WARN("redis: final %s: %s", argv[0], r ? r->str : c->errstr);
         rc = SIFT_EIO;
     }
     if (r)

@@ -66,11 +66,11 @@ struct lbatch {
     int state;
     int in_deliver, free_pending;
     size_t n;
-    size_t n_done;                /* LREMs confirmed */
-    struct sift_buf data;         /* the values, back to back */
-    size_t *off;                  /* value i = data[off[i] .. off[i+1]) */
-    uint8_t *vstate;              /* V_* per value (LREM progress) */
-    uint8_t *matched;             /* scratch for the recovery match */
+    size_t n_done;        /* LREMs confirmed */
+    struct sift_buf data; /* the values, back to back */
+    size_t *off;          /* value i = data[off[i] .. off[i+1]) */
+    uint8_t *vstate;      /* V_* per value (LREM progress) */
+    uint8_t *matched;     /* scratch for the recovery match */
     struct lbatch *prev, *next;
 };
 
@@ -84,10 +84,10 @@ struct rlist {
     struct sift_source_env env;
     struct sift__redis_pair rp;
     char *list, *inflight, *key, *consumer;
-    int live;                     /* recovery done, reading the list */
-    int next_block;               /* last move was empty: BLMOVE next */
-    int last_kind;                /* 0 LRANGE, 1 EVAL move, 2 BLMOVE */
-    int recover;                  /* run a recovery pass next */
+    int live;       /* recovery done, reading the list */
+    int next_block; /* last move was empty: BLMOVE next */
+    int last_kind;  /* 0 LRANGE, 1 EVAL move, 2 BLMOVE */
+    int recover;    /* run a recovery pass next */
     int read_outstanding;
     int user_paused, stopped, closing;
     struct event *ev_retry;
@@ -208,8 +208,8 @@ send_lrems(struct rlist *rl, struct lbatch *b)
         q = sift_xmalloc(sizeof(*q));
         q->b = b;
         q->i = i;
-        if (redisAsyncCommandArgv(rl->rp.cmd, on_lrem, q, 4, argv,
-                                  argvlen) != REDIS_OK) {
+        if (redisAsyncCommandArgv(rl->rp.cmd, on_lrem, q, 4, argv, argvlen) !=
+            REDIS_OK) {
             sift_free(q);
             return;
         }
@@ -605,8 +605,8 @@ static const struct sift_source_ops rl_ops = {
 };
 
 int
-sift_source_redis_list_new(const struct sift_source_env *env,
-                           const char *list, struct sift_source **out)
+sift_source_redis_list_new(const struct sift_source_env *env, const char *list,
+                           struct sift_source **out)
 {
     const struct sift_config *cfg = env->cfg;
     struct rlist *rl;
@@ -639,8 +639,7 @@ sift_source_redis_list_new(const struct sift_source_env *env,
     snprintf(buf, sizeof(buf), "redis-list/%s", list);
     rl->key = sift_xstrdup(buf);
     rl->ev_retry = evtimer_new(env->base, on_retry, rl);
-    sift__redis_pair_init(&rl->rp, env->base, host, port, on_up, on_down,
-                          rl);
+    sift__redis_pair_init(&rl->rp, env->base, host, port, on_up, on_down, rl);
     sift_free(host);
     *out = &rl->base;
     return SIFT_OK;

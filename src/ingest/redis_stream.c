@@ -69,9 +69,9 @@ struct sbatch {
     int xack_sent;
     int in_deliver, free_pending;
     size_t n;
-    uint64_t (*ids)[2];            /* ms, seq of each entry */
-    struct sift_buf data;          /* payloads, field names and values */
-    struct sift_source_msg *msgs;  /* point into data */
+    uint64_t (*ids)[2];           /* ms, seq of each entry */
+    struct sift_buf data;         /* payloads, field names and values */
+    struct sift_source_msg *msgs; /* point into data */
     struct sift_field *fields;
     struct sbatch *prev, *next;
 };
@@ -84,11 +84,11 @@ struct rstream {
     int phase;
     char cursor[48];
     int read_outstanding;
-    int reread;                    /* a failed ack: run PENDING again */
+    int reread; /* a failed ack: run PENDING again */
     int user_paused, stopped, closing;
     int64_t last_claim_ns;
     struct event *ev_retry;
-    struct sbatch *head, *tail;    /* held and in-flight, in read order */
+    struct sbatch *head, *tail; /* held and in-flight, in read order */
     size_t n_held;
     struct sift_source_stats st;
 };
@@ -254,7 +254,8 @@ on_ack(void *arg, int rc)
     if (rs->st.inflight >= b->n)
         rs->st.inflight -= b->n;
     SIFT_WARN("redis: %zu entries of %s not durable (%s); reading them "
-              "again", b->n, rs->stream, sift_strerror(rc));
+              "again",
+              b->n, rs->stream, sift_strerror(rc));
     list_unlink(rs, b);
     sbatch_free(b);
     rs->reread = 1;
@@ -352,8 +353,7 @@ str_el(const redisReply *r, size_t i)
     if (r->type != REDIS_REPLY_ARRAY || i >= r->elements)
         return NULL;
     r = r->element[i];
-    return r && (r->type == REDIS_REPLY_STRING ||
-                 r->type == REDIS_REPLY_STATUS)
+    return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)
                ? r
                : NULL;
 }
@@ -444,8 +444,7 @@ batch_from_entries(struct rstream *rs, const redisReply *entries,
                 sift_buf_put_json_str(&b->data, b->data.data + foff[k].off,
                                       foff[k].len);
                 sift_buf_putc(&b->data, ':');
-                sift_buf_put_json_str(&b->data,
-                                      b->data.data + foff[k + 1].off,
+                sift_buf_put_json_str(&b->data, b->data.data + foff[k + 1].off,
                                       foff[k + 1].len);
             }
             sift_buf_putc(&b->data, '}');
@@ -664,8 +663,8 @@ static void
 on_up(void *owner)
 {
     struct rstream *rs = owner;
-    const char *argv[6] = {"XGROUP", "CREATE", rs->stream, rs->group, "0",
-                           "MKSTREAM"};
+    const char *argv[6] = {"XGROUP",  "CREATE", rs->stream,
+                           rs->group, "0",      "MKSTREAM"};
 
     rs->st.connected = 1;
     rs->st.reconnects = rs->rp.reconnects;
@@ -752,8 +751,8 @@ rs_free(struct sift_source *src)
             const char **argv = NULL;
             size_t *argvlen = NULL;
             build_xack(rs, b, &ids, &argv, &argvlen);
-            if (sift__redis_sync_argv(rs->rp.host, rs->rp.port,
-                                      (int)(b->n + 3), argv, argvlen) == 0)
+            if (sift__redis_sync_argv(rs->rp.host, rs->rp.port, (int)(b->n + 3),
+                                      argv, argvlen) == 0)
                 rs->st.msgs_acked += b->n;
             sift_free(argv);
             sift_free(argvlen);
@@ -779,8 +778,8 @@ rs_free(struct sift_source *src)
 }
 
 static const struct sift_source_ops rs_ops = {
-    "redis-stream", rs_start, rs_pause,  rs_resume,
-    rs_stop,        rs_stats, rs_parts,  rs_free,
+    "redis-stream", rs_start, rs_pause, rs_resume,
+    rs_stop,        rs_stats, rs_parts, rs_free,
 };
 
 int
@@ -816,9 +815,8 @@ sift_source_redis_stream_new(const struct sift_source_env *env,
     if (!rs->env.redis_claim_every_ms)
         rs->env.redis_claim_every_ms = 30000;
     rs->stream = sift_xstrdup(stream);
-    rs->group = sift_xstrdup(cfg->redis_group && cfg->redis_group[0]
-                                 ? cfg->redis_group
-                                 : "sift");
+    rs->group = sift_xstrdup(
+        cfg->redis_group && cfg->redis_group[0] ? cfg->redis_group : "sift");
     rs->consumer = sift__ingest_consumer_name(cfg);
     rs->field = sift_xstrdup(cfg->redis_field && cfg->redis_field[0]
                                  ? cfg->redis_field
@@ -826,8 +824,7 @@ sift_source_redis_stream_new(const struct sift_source_env *env,
     snprintf(label, sizeof(label), "redis/%s", stream);
     rs->key = sift_xstrdup(label);
     rs->ev_retry = evtimer_new(env->base, on_retry, rs);
-    sift__redis_pair_init(&rs->rp, env->base, host, port, on_up, on_down,
-                          rs);
+    sift__redis_pair_init(&rs->rp, env->base, host, port, on_up, on_down, rs);
     sift_free(host);
     *out = &rs->base;
     return SIFT_OK;

@@ -126,9 +126,8 @@ sift_source_create_all(const struct sift_source_env *env,
                                &names, &n_names);
             for (size_t i = 0; i < n_names && rc == SIFT_OK; i++) {
                 struct sift_source *s = NULL;
-                rc = kind == 0
-                         ? sift_source_redis_stream_new(env, names[i], &s)
-                         : sift_source_redis_list_new(env, names[i], &s);
+                rc = kind == 0 ? sift_source_redis_stream_new(env, names[i], &s)
+                               : sift_source_redis_list_new(env, names[i], &s);
                 if (rc == SIFT_OK) {
                     v = sift_xrealloc(v, (n + 1) * sizeof(*v));
                     v[n++] = s;

@@ -98,16 +98,14 @@ sift_source_pipe_deliver(void *arg, const struct sift_source_batch *batch,
             return rc;
         }
         if (rc < 0) {
-            sift_pipeline_reject(sp->pipeline, batch->source, &m->pos,
-                                 m->data, m->len,
-                                 err.reason[0] ? err.reason
-                                               : sift_strerror(rc));
+            sift_pipeline_reject(
+                sp->pipeline, batch->source, &m->pos, m->data, m->len,
+                err.reason[0] ? err.reason : sift_strerror(rc));
             continue;
         }
         if (m->n_fields > 0) {
             size_t nf = (size_t)ev->n_fields + m->n_fields;
-            struct sift_field *f =
-                sift_arena_try_alloc(arena, nf * sizeof(*f));
+            struct sift_field *f = sift_arena_try_alloc(arena, nf * sizeof(*f));
             if (!f) {
                 sift_arena_free(arena);
                 return SIFT_ENOMEM;
@@ -128,16 +126,14 @@ sift_source_pipe_deliver(void *arg, const struct sift_source_batch *batch,
         ack_cb(ack_arg, SIFT_OK);
         return SIFT_OK;
     }
-    rc = sift_pipeline_submit(sp->pipeline, batch->source, evs, n,
-                              batch->pos, batch->n_pos, arena, ack_cb,
-                              ack_arg);
+    rc = sift_pipeline_submit(sp->pipeline, batch->source, evs, n, batch->pos,
+                              batch->n_pos, arena, ack_cb, ack_arg);
     sift_arena_free(arena);
     return rc;
 }
 
 int
-sift_source_store_position(void *arg, const char *key,
-                           struct sift_srcpos *out)
+sift_source_store_position(void *arg, const char *key, struct sift_srcpos *out)
 {
     return sift_store_position(arg, key, out);
 }

@@ -93,8 +93,8 @@ sift_doc_decode(const uint8_t *p, size_t len, struct sift_arena *arena,
         return SIFT_CORRUPT_BKPT("doc: field count past end");
     uint32_t n_fields = (uint32_t)v;
     if (n_fields > 0) {
-        out->fields = sift_arena_try_alloc(arena,
-                                           n_fields * sizeof(*out->fields));
+        out->fields =
+            sift_arena_try_alloc(arena, n_fields * sizeof(*out->fields));
         if (out->fields == NULL)
             return SIFT_ENOMEM;
     }
@@ -123,8 +123,7 @@ sift_doc_decode(const uint8_t *p, size_t len, struct sift_arena *arena,
 }
 
 const struct sift_field *
-sift_event_field(const struct sift_event *ev, const char *name,
-                 size_t name_len)
+sift_event_field(const struct sift_event *ev, const char *name, size_t name_len)
 {
     for (uint32_t i = 0; i < ev->n_fields; i++) {
         const struct sift_field *f = &ev->fields[i];

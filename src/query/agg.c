@@ -54,7 +54,7 @@ struct smap_ent {
     char *key; /* owned; NULL = empty slot */
     size_t len;
     uint64_t count;
-    uint32_t idx;  /* insertion index (series row) */
+    uint32_t idx; /* insertion index (series row) */
 };
 
 struct smap {
@@ -148,7 +148,7 @@ struct agg_par {
     struct sift_segment *const *segs;
     const struct sift_query *q;
     const struct sift_agg_opts *opts;
-    size_t *idx;      /* segments overlapping the range */
+    size_t *idx; /* segments overlapping the range */
     size_t n_idx;
     unsigned n_lanes;
     agg_seg_cb cb;
@@ -165,10 +165,10 @@ agg_par_init(struct agg_par *ap, struct sift_segment *const *segs, size_t n,
     ap->idx = sift_try_calloc(n + 1, sizeof(*ap->idx));
     if (!ap->idx)
         return SIFT_ENOMEM;
-    ap->n_idx = sift__query_segs_in_range(segs, n, opts->from_ns, opts->to_ns,
-                                          ap->idx);
-    ap->n_lanes = sift__query_par_lanes(opts->pool, opts->parallelism,
-                                        ap->n_idx);
+    ap->n_idx =
+        sift__query_segs_in_range(segs, n, opts->from_ns, opts->to_ns, ap->idx);
+    ap->n_lanes =
+        sift__query_par_lanes(opts->pool, opts->parallelism, ap->n_idx);
     return SIFT_OK;
 }
 
@@ -203,8 +203,8 @@ agg_seg(void *lane, size_t k, struct sift_qctx *ctx, void *arg)
  * not an error: *timed_out is set and the partials hold what was done.
  */
 static int
-for_each_match(struct agg_par *ap, void *lanes, size_t lane_size,
-               agg_seg_cb cb, struct sift_query_error *err, int *timed_out)
+for_each_match(struct agg_par *ap, void *lanes, size_t lane_size, agg_seg_cb cb,
+               struct sift_query_error *err, int *timed_out)
 {
     ap->cb = cb;
     struct sift__qpar_spec spec = {.pool = ap->opts->pool,
@@ -238,11 +238,36 @@ agg_seg_error(struct sift_query_error *err, int rc)
 /* ---- date histogram ---- */
 
 static const int64_t nice_ms[] = {
-    1, 2, 5, 10, 20, 50, 100, 200, 500,
-    1000, 2000, 5000, 10000, 15000, 30000,
-    60000, 120000, 300000, 600000, 900000, 1800000,
-    3600000, 7200000, 10800000, 21600000, 43200000,
-    86400000, 172800000, 604800000, INT64_C(2592000000),
+    1,
+    2,
+    5,
+    10,
+    20,
+    50,
+    100,
+    200,
+    500,
+    1000,
+    2000,
+    5000,
+    10000,
+    15000,
+    30000,
+    60000,
+    120000,
+    300000,
+    600000,
+    900000,
+    1800000,
+    3600000,
+    7200000,
+    10800000,
+    21600000,
+    43200000,
+    86400000,
+    172800000,
+    604800000,
+    INT64_C(2592000000),
     INT64_C(31536000000),
 };
 
@@ -260,13 +285,13 @@ auto_interval_ms(int64_t span_ns)
 struct histo {
     int64_t start_ns, interval_ns;
     uint32_t n_buckets;
-    uint64_t *counts;       /* [n_buckets] */
-    const char *by;         /* split field or NULL */
+    uint64_t *counts; /* [n_buckets] */
+    const char *by;   /* split field or NULL */
     size_t by_len;
-    struct smap series;     /* value -> row */
-    uint64_t **rows;        /* [series][n_buckets] */
+    struct smap series; /* value -> row */
+    uint64_t **rows;    /* [series][n_buckets] */
     size_t n_rows;
-    uint64_t *other;        /* [n_buckets], values past the series bound */
+    uint64_t *other; /* [n_buckets], values past the series bound */
     struct sift_buf doc;
     struct sift_arena *arena;
 };
@@ -410,9 +435,8 @@ histo_seg(const struct sift_segment *seg, size_t seg_index,
 
 int
 sift_agg_histogram(struct sift_segment *const *segs, size_t n,
-                   const struct sift_query *q,
-                   const struct sift_agg_opts *opts, struct sift_buf *out,
-                   struct sift_query_error *err)
+                   const struct sift_query *q, const struct sift_agg_opts *opts,
+                   struct sift_buf *out, struct sift_query_error *err)
 {
     int64_t lo = opts->from_ns, hi = opts->to_ns;
     if (lo == SIFT_TIME_MIN || hi == SIFT_TIME_MAX) {
@@ -436,8 +460,8 @@ sift_agg_histogram(struct sift_segment *const *segs, size_t n,
     }
     if (hi <= lo)
         hi = lo + 1;
-    int64_t iv_ms = opts->interval_ms ? opts->interval_ms
-                                      : auto_interval_ms(hi - lo);
+    int64_t iv_ms =
+        opts->interval_ms ? opts->interval_ms : auto_interval_ms(hi - lo);
     if (iv_ms <= 0 || iv_ms > INT64_MAX / SIFT_NS_PER_MS)
         return sift__query_error(err, SIFT_EINVAL, 400, "bad_request", -1,
                                  "interval must be a positive duration");
@@ -447,9 +471,9 @@ sift_agg_histogram(struct sift_segment *const *segs, size_t n,
     /* Buckets are aligned on multiples of the interval since the epoch. */
     proto.start_ns =
         lo - ((lo % proto.interval_ns) + proto.interval_ns) % proto.interval_ns;
-    uint64_t nb = ((uint64_t)(hi - proto.start_ns) +
-                   (uint64_t)proto.interval_ns - 1) /
-                  (uint64_t)proto.interval_ns;
+    uint64_t nb =
+        ((uint64_t)(hi - proto.start_ns) + (uint64_t)proto.interval_ns - 1) /
+        (uint64_t)proto.interval_ns;
     if (nb > SIFT_AGG_MAX_BUCKETS)
         return sift__query_error(
             err, SIFT_ELIMIT, 400, "too_many_buckets", -1,
@@ -466,8 +490,8 @@ sift_agg_histogram(struct sift_segment *const *segs, size_t n,
     struct histo *hp = &lanes[0];
     int timed_out = 0;
     struct smap_ent **order = NULL;
-    int rc = for_each_match(&ap, lanes, sizeof(*lanes), histo_seg, err,
-                            &timed_out);
+    int rc =
+        for_each_match(&ap, lanes, sizeof(*lanes), histo_seg, err, &timed_out);
     if (rc < 0) {
         if (rc != SIFT_ELIMIT && !err->type)
             rc = agg_seg_error(err, rc);
@@ -498,8 +522,8 @@ sift_agg_histogram(struct sift_segment *const *segs, size_t n,
                      (long long)iv_ms);
     for (uint32_t b = 0; b < hp->n_buckets; b++) {
         int64_t key = hp->start_ns + (int64_t)b * hp->interval_ns;
-        int64_t key_ms = key / SIFT_NS_PER_MS -
-                         (key < 0 && key % SIFT_NS_PER_MS ? 1 : 0);
+        int64_t key_ms =
+            key / SIFT_NS_PER_MS - (key < 0 && key % SIFT_NS_PER_MS ? 1 : 0);
         sift_buf_appendf(out, "%s{\"key\":%lld,\"time\":\"", b ? "," : "",
                          (long long)key_ms);
         sift_query_format_time(key, out);
@@ -607,10 +631,10 @@ terms_seg(const struct sift_segment *seg, size_t seg_index,
             if (!counts[o])
                 continue;
             size_t len;
-            const char *v = sift_segment_keyword_value(seg, (uint32_t)fi, o,
-                                                       &len);
-            struct smap_ent *e = smap_get(&t->map, v ? v : "", v ? len : 0,
-                                          SIZE_MAX);
+            const char *v =
+                sift_segment_keyword_value(seg, (uint32_t)fi, o, &len);
+            struct smap_ent *e =
+                smap_get(&t->map, v ? v : "", v ? len : 0, SIZE_MAX);
             e->count += counts[o];
         }
         sift_free(counts);
@@ -642,8 +666,8 @@ sift_agg_terms(struct sift_segment *const *segs, size_t n,
         lanes[l].field_len = strlen(opts->field);
     }
     int timed_out = 0;
-    int rc = for_each_match(&ap, lanes, sizeof(*lanes), terms_seg, err,
-                            &timed_out);
+    int rc =
+        for_each_match(&ap, lanes, sizeof(*lanes), terms_seg, err, &timed_out);
     /* Counts are sums: the lanes fold into lane 0 in any order. */
     struct terms t = lanes[0];
     for (unsigned l = 1; l < ap.n_lanes; l++) {
@@ -678,8 +702,7 @@ sift_agg_terms(struct sift_segment *const *segs, size_t n,
                          (unsigned long long)order[i]->count);
     }
     sift_buf_appendf(out, "],\"other\":%llu,\"missing\":%llu",
-                     (unsigned long long)other,
-                     (unsigned long long)t.missing);
+                     (unsigned long long)other, (unsigned long long)t.missing);
     put_timed_out(out, timed_out);
     sift_free(order);
     smap_free(&t.map);
@@ -708,10 +731,10 @@ struct stats {
     size_t field_len;
     uint64_t count;
     double min, max;
-    double *seg_sum;     /* [segment index], shared */
+    double *seg_sum; /* [segment index], shared */
     struct sval *vals;
     size_t n_vals, cap_vals;
-    int is_heap;         /* vals is a max-heap on (prio, v): sample full */
+    int is_heap; /* vals is a max-heap on (prio, v): sample full */
 };
 
 static int
@@ -856,8 +879,8 @@ sift_agg_stats(struct sift_segment *const *segs, size_t n,
     double *vals = NULL;
     size_t n_vals = 0;
     struct stats s = {.field = opts->field, .field_len = strlen(opts->field)};
-    int rc = for_each_match(&ap, lanes, sizeof(*lanes), stats_seg, err,
-                            &timed_out);
+    int rc =
+        for_each_match(&ap, lanes, sizeof(*lanes), stats_seg, err, &timed_out);
     if (rc < 0) {
         if (!err->type)
             rc = agg_seg_error(err, rc);
@@ -888,8 +911,7 @@ sift_agg_stats(struct sift_segment *const *segs, size_t n,
         size_t o = 0;
         for (unsigned l = 0; l < ap.n_lanes; l++) {
             if (lanes[l].n_vals)
-                memcpy(all + o, lanes[l].vals,
-                       lanes[l].n_vals * sizeof(*all));
+                memcpy(all + o, lanes[l].vals, lanes[l].n_vals * sizeof(*all));
             o += lanes[l].n_vals;
         }
     }

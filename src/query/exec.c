@@ -63,7 +63,8 @@ sift__query_doc_range(const struct sift_segment *seg, int64_t from_ns,
                       int64_t to_ns, uint32_t *lo, uint32_t *hi)
 {
     uint32_t n = sift_segment_doc_count(seg);
-    *lo = from_ns == SIFT_TIME_MIN ? 0 : sift_segment_ts_lower_bound(seg, from_ns);
+    *lo = from_ns == SIFT_TIME_MIN ? 0
+                                   : sift_segment_ts_lower_bound(seg, from_ns);
     *hi = to_ns == SIFT_TIME_MAX ? n : sift_segment_ts_lower_bound(seg, to_ns);
     if (*hi > n)
         *hi = n;
@@ -147,8 +148,8 @@ seg_error(struct sift_qctx *ctx, int rc)
 
 /* Postings of one term restricted to U; an absent term gives {}. */
 static int
-term_docs(struct sift_qctx *ctx, uint32_t field, const char *term,
-          size_t len, const roaring_bitmap_t *u, roaring_bitmap_t **out)
+term_docs(struct sift_qctx *ctx, uint32_t field, const char *term, size_t len,
+          const roaring_bitmap_t *u, roaring_bitmap_t **out)
 {
     roaring_bitmap_t *p = NULL;
     int rc = sift_segment_postings(ctx->seg, field, term, len, &p);
@@ -317,8 +318,8 @@ phrase_docs(struct sift_qctx *ctx, const struct sift_qnode *n, uint32_t field,
         rc = sift_segment_doc(ctx->seg, d, &doc);
         struct sift_event ev;
         if (rc == SIFT_OK)
-            rc = sift_doc_decode((const uint8_t *)doc.data, doc.len, arena,
-                                 &ev);
+            rc =
+                sift_doc_decode((const uint8_t *)doc.data, doc.len, arena, &ev);
         if (rc < 0) {
             rc = seg_error(ctx, rc);
             break;
@@ -363,8 +364,8 @@ expand_cb(const char *term, size_t len, void *arg)
         match = sift__query_wild_match(n->lower, n->lower_len, term, len);
         break;
     case SIFT_QN_REGEX:
-        match = pcre2_match(n->re, (PCRE2_SPTR)term, len, 0, 0, e->md, NULL) >=
-                0;
+        match =
+            pcre2_match(n->re, (PCRE2_SPTR)term, len, 0, 0, e->md, NULL) >= 0;
         break;
     default: /* prefix and exists: the dictionary already filtered */
         match = 1;
@@ -423,8 +424,8 @@ expand_docs(struct sift_qctx *ctx, const struct sift_qnode *n, uint32_t field,
             return nomem(ctx);
     }
     e.acc = roaring_bitmap_create();
-    int rc = sift_segment_terms(ctx->seg, field, prefix, prefix_len, expand_cb,
-                                &e);
+    int rc =
+        sift_segment_terms(ctx->seg, field, prefix, prefix_len, expand_cb, &e);
     if (e.md)
         pcre2_match_data_free(e.md);
     if (rc == SIFT_OK)
@@ -508,8 +509,7 @@ leaf_docs(struct sift_qctx *ctx, const struct sift_qnode *n,
         return term_docs(ctx, field, n->lower, n->lower_len, u, out);
     case SIFT_QN_PREFIX:
     case SIFT_QN_WILDCARD:
-    case SIFT_QN_REGEX:
-        return expand_docs(ctx, n, field, u, out);
+    case SIFT_QN_REGEX: return expand_docs(ctx, n, field, u, out);
     case SIFT_QN_RANGE:
         if (!(flags & SIFT_SEGF_NUMBER)) {
             *out = roaring_bitmap_create();
@@ -520,8 +520,7 @@ leaf_docs(struct sift_qctx *ctx, const struct sift_qnode *n,
         if (flags & (SIFT_SEGF_KEYWORD | SIFT_SEGF_NUMBER))
             return column_docs(ctx, n, field, flags, u, out);
         return expand_docs(ctx, n, field, u, out);
-    default:
-        break;
+    default: break;
     }
     *out = roaring_bitmap_create();
     return SIFT_OK;
@@ -537,9 +536,7 @@ eval(struct sift_qctx *ctx, const struct sift_qnode *n,
     if (sift__query_check_deadline(ctx))
         return SIFT_ETIMEOUT;
     switch (n->kind) {
-    case SIFT_QN_ALL:
-        *out = roaring_bitmap_copy(u);
-        return SIFT_OK;
+    case SIFT_QN_ALL: *out = roaring_bitmap_copy(u); return SIFT_OK;
     case SIFT_QN_AND: {
         roaring_bitmap_t *cur = roaring_bitmap_copy(u);
         for (uint32_t i = 0; i < n->n_kids && !roaring_bitmap_is_empty(cur);
@@ -583,8 +580,7 @@ eval(struct sift_qctx *ctx, const struct sift_qnode *n,
         roaring_bitmap_free(r);
         return SIFT_OK;
     }
-    default:
-        return leaf_docs(ctx, n, u, out);
+    default: return leaf_docs(ctx, n, u, out);
     }
 }
 

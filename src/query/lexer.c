@@ -124,8 +124,7 @@ sift__query_lex_next(struct sift_qlexer *lx, unsigned mode,
     case '"':
         lex_delimited(lx, '"', SIFT_QT_PHRASE, "unterminated phrase", out);
         return;
-    default:
-        break;
+    default: break;
     }
 
     if (mode & SIFT_QLEX_RANGE) {

@@ -46,25 +46,25 @@
 #include "sift/pool.h"
 
 struct lane_status {
-    int rc;                       /* first failure of this lane, or 0 */
-    size_t seg;                   /* index that failed */
-    struct sift_query_error err;  /* its error */
+    int rc;                      /* first failure of this lane, or 0 */
+    size_t seg;                  /* index that failed */
+    struct sift_query_error err; /* its error */
 };
 
 struct par {
-    pthread_mutex_t lock;         /* guards every field below */
-    pthread_cond_t idle;          /* active reached 0 */
+    pthread_mutex_t lock; /* guards every field below */
+    pthread_cond_t idle;  /* active reached 0 */
     unsigned refs;
-    size_t next;                  /* next segment index to claim */
+    size_t next; /* next segment index to claim */
     size_t n;
-    unsigned active;              /* segments being run right now */
-    unsigned lanes_taken;         /* lane ids handed out (0 = caller) */
+    unsigned active;      /* segments being run right now */
+    unsigned lanes_taken; /* lane ids handed out (0 = caller) */
     unsigned n_lanes;
-    int stop;                     /* error, timeout, or the caller is done */
+    int stop; /* error, timeout, or the caller is done */
     int timed_out;
     /* Borrowed from the caller; touched only by a lane holding a claim. */
     const struct sift__qpar_spec *spec;
-    struct lane_status *status;   /* [n_lanes] */
+    struct lane_status *status; /* [n_lanes] */
 };
 
 /* Segments run by helper lanes since start (tests and diagnostics). */

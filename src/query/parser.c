@@ -231,10 +231,8 @@ starts_unary(const struct sift_qtok *t)
     case SIFT_QT_PLUS:
     case SIFT_QT_WORD:
     case SIFT_QT_PHRASE:
-    case SIFT_QT_REGEX:
-        return 1;
-    default:
-        return 0;
+    case SIFT_QT_REGEX: return 1;
+    default: return 0;
     }
 }
 
@@ -387,10 +385,8 @@ parse_value(struct parser *p, const char *field, size_t field_len,
         *out = n;
         return SIFT_OK;
     }
-    case SIFT_QT_CMP:
-        return parse_cmp(p, field, field_len, out);
-    case SIFT_QT_LRANGE:
-        return parse_range(p, field, field_len, out);
+    case SIFT_QT_CMP: return parse_cmp(p, field, field_len, out);
+    case SIFT_QT_LRANGE: return parse_range(p, field, field_len, out);
     case SIFT_QT_LPAREN: {
         uint32_t open_pos = t.pos;
         advance(p, 0);
@@ -438,7 +434,8 @@ parse_primary(struct parser *p, const char *field, size_t field_len,
             size_t flen;
             const char *f = unescape(p, t.text, t.len, &flen);
             if (flen == 0)
-                return parse_error(p, t.pos, "expected a field name before ':'");
+                return parse_error(p, t.pos,
+                                   "expected a field name before ':'");
             advance(p, SIFT_QLEX_VALUE);
             return parse_value(p, f, flen, out);
         }
@@ -448,10 +445,8 @@ parse_primary(struct parser *p, const char *field, size_t field_len,
         advance(p, 0);
         return SIFT_OK;
     case SIFT_QT_PHRASE:
-    case SIFT_QT_REGEX:
-        return parse_value(p, field, field_len, out);
-    default:
-        return expected(p, "a term");
+    case SIFT_QT_REGEX: return parse_value(p, field, field_len, out);
+    default: return expected(p, "a term");
     }
 }
 
@@ -572,9 +567,8 @@ fail:
 }
 
 int
-sift_query_parse(const char *s, size_t len,
-                 const struct sift_query_limits *lim, struct sift_query **out,
-                 struct sift_query_error *err)
+sift_query_parse(const char *s, size_t len, const struct sift_query_limits *lim,
+                 struct sift_query **out, struct sift_query_error *err)
 {
     *out = NULL;
     if (lim && lim->max_query_bytes && len > lim->max_query_bytes)
@@ -641,18 +635,17 @@ static void
 dump_node(const struct sift_qnode *n, struct sift_buf *out)
 {
     static const char *const names[] = {
-        [SIFT_QN_ALL] = "all",         [SIFT_QN_AND] = "and",
-        [SIFT_QN_OR] = "or",           [SIFT_QN_NOT] = "not",
-        [SIFT_QN_TERM] = "term",       [SIFT_QN_PHRASE] = "phrase",
-        [SIFT_QN_PREFIX] = "prefix",   [SIFT_QN_WILDCARD] = "wildcard",
-        [SIFT_QN_REGEX] = "regex",     [SIFT_QN_RANGE] = "range",
+        [SIFT_QN_ALL] = "all",       [SIFT_QN_AND] = "and",
+        [SIFT_QN_OR] = "or",         [SIFT_QN_NOT] = "not",
+        [SIFT_QN_TERM] = "term",     [SIFT_QN_PHRASE] = "phrase",
+        [SIFT_QN_PREFIX] = "prefix", [SIFT_QN_WILDCARD] = "wildcard",
+        [SIFT_QN_REGEX] = "regex",   [SIFT_QN_RANGE] = "range",
         [SIFT_QN_EXISTS] = "exists",
     };
     sift_buf_putc(out, '(');
     sift_buf_appendf(out, "%s", names[n->kind]);
     switch (n->kind) {
-    case SIFT_QN_ALL:
-        break;
+    case SIFT_QN_ALL: break;
     case SIFT_QN_AND:
     case SIFT_QN_OR:
     case SIFT_QN_NOT:
@@ -661,9 +654,7 @@ dump_node(const struct sift_qnode *n, struct sift_buf *out)
             dump_node(n->kids[i], out);
         }
         break;
-    case SIFT_QN_EXISTS:
-        sift_buf_appendf(out, " %s", n->field);
-        break;
+    case SIFT_QN_EXISTS: sift_buf_appendf(out, " %s", n->field); break;
     case SIFT_QN_RANGE:
         sift_buf_appendf(out, " %s %c", n->field, n->lo_incl ? '[' : '{');
         dump_num(out, n->lo);

@@ -18,8 +18,8 @@
  * created per evaluation, so one query may run on many threads.
  */
 #include <errno.h>
-#include <stdint.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -94,11 +94,10 @@ compile_regex(struct sift_query *q, struct sift_qnode *n,
 {
     int ec;
     PCRE2_SIZE eoff;
-    pcre2_code *re =
-        pcre2_compile((PCRE2_SPTR)n->text, n->text_len,
-                      PCRE2_CASELESS | PCRE2_ANCHORED | PCRE2_ENDANCHORED |
-                          PCRE2_DOTALL,
-                      &ec, &eoff, NULL);
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)n->text, n->text_len,
+                                   PCRE2_CASELESS | PCRE2_ANCHORED |
+                                       PCRE2_ENDANCHORED | PCRE2_DOTALL,
+                                   &ec, &eoff, NULL);
     if (!re) {
         PCRE2_UCHAR msg[128];
         if (pcre2_get_error_message(ec, msg, sizeof(msg)) < 0)
@@ -132,9 +131,7 @@ plan_node(struct sift_query *q, struct sift_qnode *n,
 {
     int rc;
     switch (n->kind) {
-    case SIFT_QN_ALL:
-        n->cost = 0;
-        return SIFT_OK;
+    case SIFT_QN_ALL: n->cost = 0; return SIFT_OK;
     case SIFT_QN_AND:
     case SIFT_QN_OR:
     case SIFT_QN_NOT: {
@@ -171,27 +168,20 @@ plan_node(struct sift_query *q, struct sift_qnode *n,
         n->n_toks = c.n;
         /* Phrase verification keeps one bit per token (exec.c). */
         if (c.n > SIFT_QUERY_MAX_PHRASE_TOKENS)
-            return sift__query_error(err, SIFT_EPARSE, 400, "query_parse",
-                                     (int32_t)n->pos,
-                                     "phrase longer than %u tokens at %u",
-                                     SIFT_QUERY_MAX_PHRASE_TOKENS,
-                                     (unsigned)n->pos);
+            return sift__query_error(
+                err, SIFT_EPARSE, 400, "query_parse", (int32_t)n->pos,
+                "phrase longer than %u tokens at %u",
+                SIFT_QUERY_MAX_PHRASE_TOKENS, (unsigned)n->pos);
         n->is_number = parse_number_text(n->text, n->text_len, &n->number) == 0;
-        n->cost = n->kind == SIFT_QN_PREFIX     ? 4
-                  : n->kind == SIFT_QN_WILDCARD ? 5
+        n->cost = n->kind == SIFT_QN_PREFIX                    ? 4
+                  : n->kind == SIFT_QN_WILDCARD                ? 5
                   : n->n_toks > 1 || n->kind == SIFT_QN_PHRASE ? 2
-                                                                : 1;
+                                                               : 1;
         return SIFT_OK;
     }
-    case SIFT_QN_REGEX:
-        n->cost = 6;
-        return compile_regex(q, n, err);
-    case SIFT_QN_RANGE:
-        n->cost = 8;
-        return SIFT_OK;
-    case SIFT_QN_EXISTS:
-        n->cost = 7;
-        return SIFT_OK;
+    case SIFT_QN_REGEX: n->cost = 6; return compile_regex(q, n, err);
+    case SIFT_QN_RANGE: n->cost = 8; return SIFT_OK;
+    case SIFT_QN_EXISTS: n->cost = 7; return SIFT_OK;
     }
     return SIFT_OK;
 }

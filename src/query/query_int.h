@@ -25,17 +25,17 @@ enum sift_qtok_kind {
     SIFT_QT_RPAREN,
     SIFT_QT_AND,
     SIFT_QT_OR,
-    SIFT_QT_NOT,     /* "NOT" */
-    SIFT_QT_MINUS,   /* '-' glued to the next term */
-    SIFT_QT_PLUS,    /* '+' glued to the next term */
-    SIFT_QT_WORD,    /* raw text, escapes kept; see has_wild / is_field */
-    SIFT_QT_PHRASE,  /* text between quotes, escapes kept, quotes not */
-    SIFT_QT_REGEX,   /* text between slashes, escapes kept */
-    SIFT_QT_CMP,     /* >= > <= < ; text holds the operator */
-    SIFT_QT_LRANGE,  /* '[' or '{' (text[0] says which) */
-    SIFT_QT_RRANGE,  /* ']' or '}' */
-    SIFT_QT_TO,      /* "TO" inside a range */
-    SIFT_QT_ERROR,   /* lexical error; reason in the lexer */
+    SIFT_QT_NOT,    /* "NOT" */
+    SIFT_QT_MINUS,  /* '-' glued to the next term */
+    SIFT_QT_PLUS,   /* '+' glued to the next term */
+    SIFT_QT_WORD,   /* raw text, escapes kept; see has_wild / is_field */
+    SIFT_QT_PHRASE, /* text between quotes, escapes kept, quotes not */
+    SIFT_QT_REGEX,  /* text between slashes, escapes kept */
+    SIFT_QT_CMP,    /* >= > <= < ; text holds the operator */
+    SIFT_QT_LRANGE, /* '[' or '{' (text[0] says which) */
+    SIFT_QT_RRANGE, /* ']' or '}' */
+    SIFT_QT_TO,     /* "TO" inside a range */
+    SIFT_QT_ERROR,  /* lexical error; reason in the lexer */
 };
 
 /* Lexer modes: what may follow decides how bytes are grouped. */
@@ -46,9 +46,9 @@ struct sift_qtok {
     enum sift_qtok_kind kind;
     const char *text; /* into the query string */
     size_t len;
-    uint32_t pos;     /* byte offset of the token */
-    int has_wild;     /* WORD: an unescaped '*' or '?' */
-    int is_field;     /* WORD: directly followed by ':' (not consumed) */
+    uint32_t pos; /* byte offset of the token */
+    int has_wild; /* WORD: an unescaped '*' or '?' */
+    int is_field; /* WORD: directly followed by ':' (not consumed) */
 };
 
 struct sift_qlexer {
@@ -84,11 +84,11 @@ enum sift_qnode_kind {
 
 struct sift_qnode {
     enum sift_qnode_kind kind;
-    uint32_t pos;        /* byte offset in the query string */
-    const char *field;   /* NUL-terminated; "message" by default */
+    uint32_t pos;      /* byte offset in the query string */
+    const char *field; /* NUL-terminated; "message" by default */
     size_t field_len;
-    const char *text;    /* unescaped value (TERM/PHRASE/PREFIX/REGEX) or
-                            pattern with escapes (WILDCARD); NUL-terminated */
+    const char *text; /* unescaped value (TERM/PHRASE/PREFIX/REGEX) or
+                         pattern with escapes (WILDCARD); NUL-terminated */
     size_t text_len;
     /* RANGE: bounds; an open side has the infinite value and incl = 1. */
     double lo, hi;
@@ -97,23 +97,23 @@ struct sift_qnode {
     struct sift_qnode **kids;
     uint32_t n_kids;
     /* Prepared by plan.c (never changed during evaluation). */
-    char *lower;         /* lowercased text (keyword match, prefix) */
+    char *lower; /* lowercased text (keyword match, prefix) */
     size_t lower_len;
-    char **toks;         /* sift_tokenize() tokens of text */
+    char **toks; /* sift_tokenize() tokens of text */
     size_t *tok_lens;
     uint32_t n_toks;
-    int is_number;       /* text parses as a finite number */
+    int is_number; /* text parses as a finite number */
     double number;
-    pcre2_code *re;      /* REGEX: compiled once, JIT when available */
-    unsigned cost;       /* planner: AND children are run cheapest first */
-    int top_conjunct;    /* the root, or ANDed into it (no OR/NOT above):
-                            a phrase here may be verified lazily */
+    pcre2_code *re;   /* REGEX: compiled once, JIT when available */
+    unsigned cost;    /* planner: AND children are run cheapest first */
+    int top_conjunct; /* the root, or ANDed into it (no OR/NOT above):
+                         a phrase here may be verified lazily */
 };
 
 struct sift_query {
     struct sift_arena *arena; /* owns every node and string */
     struct sift_qnode *root;
-    char *text;               /* the query string (NUL-terminated copy) */
+    char *text; /* the query string (NUL-terminated copy) */
     size_t text_len;
 };
 
@@ -135,7 +135,7 @@ int sift__query_plan(struct sift_query *q, struct sift_query_error *err);
 /* A phrase whose adjacency check was left to sift__query_verify_doc(). */
 struct sift_qdeferred {
     const struct sift_qnode *n;
-    const char *field;        /* the name used in this segment (aliases) */
+    const char *field; /* the name used in this segment (aliases) */
     size_t field_len;
 };
 
@@ -145,7 +145,7 @@ struct sift_qctx {
     uint64_t max_expansion;   /* 0 = unlimited */
     struct sift_query_error *err;
     int timed_out;
-    uint32_t ticks;           /* loop iterations since the last clock read */
+    uint32_t ticks; /* loop iterations since the last clock read */
     /*
      * Lazy phrase verification (search only): with defer_phrases set, a
      * phrase that is a top conjunct of the query yields its candidates
@@ -156,7 +156,7 @@ struct sift_qctx {
     int defer_phrases;
     uint32_t n_deferred;
     struct sift_qdeferred deferred[SIFT_QCTX_MAX_DEFERRED];
-    struct sift_buf *doc;     /* verification scratch, lazily made */
+    struct sift_buf *doc; /* verification scratch, lazily made */
     struct sift_arena *arena;
 };
 
@@ -186,8 +186,7 @@ int sift__query_eval_segment(const struct sift_query *q, struct sift_qctx *ctx,
  * -1; *out_name / *out_len (optional) receive the name actually used.
  */
 int sift__query_field_find(const struct sift_segment *seg, const char *name,
-                           size_t len, const char **out_name,
-                           size_t *out_len);
+                           size_t len, const char **out_name, size_t *out_len);
 
 /**
  * Writes to idx the indexes of the segments of segs[0..n) that may hold
@@ -223,9 +222,9 @@ typedef int (*sift__qpar_seg_cb)(void *lane, size_t i, struct sift_qctx *ctx,
                                  void *arg);
 
 struct sift__qpar_spec {
-    struct sift_pool *pool;   /* NULL: the caller runs every segment */
-    size_t n;                 /* segment indexes 0..n-1 */
-    void *lanes;              /* n_lanes partial results of lane_size */
+    struct sift_pool *pool; /* NULL: the caller runs every segment */
+    size_t n;               /* segment indexes 0..n-1 */
+    void *lanes;            /* n_lanes partial results of lane_size */
     size_t lane_size;
     sift__qpar_seg_cb cb;
     void *arg;

@@ -136,8 +136,8 @@ parse_rfc3339(const char *s, int64_t *out)
     } else if (i + 6 == len && (s[i] == '+' || s[i] == '-') &&
                s[i + 3] == ':') {
         unsigned oh, om;
-        if (digits(s + i + 1, 2, &oh) || digits(s + i + 4, 2, &om) ||
-            oh > 23 || om > 59)
+        if (digits(s + i + 1, 2, &oh) || digits(s + i + 4, 2, &om) || oh > 23 ||
+            om > 59)
             return SIFT_EINVAL;
         off_s = (int64_t)(oh * 3600 + om * 60);
         if (s[i] == '-')

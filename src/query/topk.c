@@ -37,8 +37,8 @@
 #define CURSOR_VERSION 1
 
 struct cand {
-    uint64_t k_ts;  /* order key of ts: ascending = output order */
-    uint64_t k_hash;/* order key of the hash, same direction */
+    uint64_t k_ts;   /* order key of ts: ascending = output order */
+    uint64_t k_hash; /* order key of the hash, same direction */
     int64_t ts;
     uint64_t hash;
     uint32_t seg, doc;
@@ -92,8 +92,8 @@ cursor_encode(const struct cursor *c, char *out, size_t cap)
     /* 22 bytes, padded to 24 = 32 chars; 2 zero pad bytes are checked. */
     size_t o = 0;
     for (size_t i = 0; i < 24 && o + 4 < cap; i += 3) {
-        uint32_t v = (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 |
-                     raw[i + 2];
+        uint32_t v =
+            (uint32_t)raw[i] << 16 | (uint32_t)raw[i + 1] << 8 | raw[i + 2];
         out[o++] = b64[v >> 18 & 63];
         out[o++] = b64[v >> 12 & 63];
         out[o++] = b64[v >> 6 & 63];
@@ -468,8 +468,8 @@ search_error(struct sift_query_error *err, int rc)
 /* One lane's share of a search (par.c): its segments' candidates. */
 struct search_lane {
     struct cands cands;
-    uint64_t total;    /* matches in the time range */
-    uint64_t eligible; /* matches on the page side of the cursor */
+    uint64_t total;           /* matches in the time range */
+    uint64_t eligible;        /* matches on the page side of the cursor */
     int total_is_lower_bound; /* track_total_hits cut a count short */
 };
 
@@ -638,8 +638,8 @@ sift_search_exec(struct sift_segment *const *segs, size_t n,
     size_t *idx = sift_try_calloc(n + 1, sizeof(*idx));
     if (!idx)
         return search_error(err, SIFT_ENOMEM);
-    size_t n_idx = sift__query_segs_in_range(segs, n, opts->from_ns,
-                                             opts->to_ns, idx);
+    size_t n_idx =
+        sift__query_segs_in_range(segs, n, opts->from_ns, opts->to_ns, idx);
     run.idx = idx;
     n_lanes = sift__query_par_lanes(opts->pool, opts->parallelism, n_idx);
     lanes = sift_xcalloc(n_lanes, sizeof(*lanes));

@@ -459,7 +459,8 @@ sidecar_save(const char *path, const roaring_bitmap_t *bm)
 }
 
 int
-sift__lc_load_tombstones(struct sift_store *s, const struct sift_manifest_seg *m,
+sift__lc_load_tombstones(struct sift_store *s,
+                         const struct sift_manifest_seg *m,
                          struct sift_segment **seg)
 {
     char path[4096], side[4200];
@@ -777,8 +778,7 @@ static void
 log_range(const char *what, const struct sift_manifest_seg *m)
 {
     SIFT_INFO("lifecycle: %s: deleted segment %s (tier %s, %" PRIu64
-              " docs, %" PRIu64 " bytes, time %" PRId64 "..%" PRId64
-              " ms)",
+              " docs, %" PRIu64 " bytes, time %" PRId64 "..%" PRId64 " ms)",
               what, m->file, sift__tier_name(m->tier), m->docs, m->bytes,
               m->min_ts / SIFT_NS_PER_MS, m->max_ts / SIFT_NS_PER_MS);
 }
@@ -857,8 +857,8 @@ commit_apply(struct sift_store *s, struct lc_job *j)
         lc->merge_ns += j->ns;
         lc->tier_moves[j->tier]++;
         SIFT_INFO("lifecycle: %s: %zu segments (%" PRIu64 " bytes) -> %zu "
-                  "%s segments (%" PRIu64 " bytes), %" PRIu64
-                  " docs, %" PRIu64 " deleted docs dropped, %.1f ms",
+                  "%s segments (%" PRIu64 " bytes), %" PRIu64 " docs, %" PRIu64
+                  " deleted docs dropped, %.1f ms",
                   j->reason, j->n_in, j->st.bytes_in, j->n_outs,
                   sift__tier_name(j->tier), j->st.bytes_out, j->st.docs_in,
                   j->st.docs_dropped, (double)j->ns / 1e6);
@@ -1026,8 +1026,8 @@ lc_tick(void *arg)
     try_commit(s);
     try_delete(s);
     int64_t every = LCFG(s, check_interval_ms, 10000) * SIFT_NS_PER_MS;
-    if (!lc->merge &&
-        (lc->force_check || sift_clock_mono_ns() - lc->last_check_mono >= every))
+    if (!lc->merge && (lc->force_check ||
+                       sift_clock_mono_ns() - lc->last_check_mono >= every))
         run_policy(s);
 }
 
@@ -1137,9 +1137,8 @@ match_term(struct sift_segment *seg, const char *w, size_t wl,
 }
 
 int
-sift_store_match_simple(struct sift_segment *seg, const char *query,
-                        size_t len, int64_t from_ns, int64_t to_ns,
-                        roaring_bitmap_t **out)
+sift_store_match_simple(struct sift_segment *seg, const char *query, size_t len,
+                        int64_t from_ns, int64_t to_ns, roaring_bitmap_t **out)
 {
     if (!seg)
         return len <= LC_MAX_QUERY ? SIFT_OK : SIFT_EPARSE;
@@ -1147,8 +1146,8 @@ sift_store_match_simple(struct sift_segment *seg, const char *query,
     uint32_t lo = sift_segment_ts_lower_bound(seg, from_ns);
     uint32_t hi = to_ns == INT64_MAX ? sift_segment_doc_count(seg)
                                      : sift_segment_ts_lower_bound(seg, to_ns);
-    roaring_bitmap_t *acc =
-        lo < hi ? roaring_bitmap_from_range(lo, hi, 1) : roaring_bitmap_create();
+    roaring_bitmap_t *acc = lo < hi ? roaring_bitmap_from_range(lo, hi, 1)
+                                    : roaring_bitmap_create();
     if (!acc)
         return SIFT_ENOMEM;
     size_t i = 0;
@@ -1586,9 +1585,9 @@ tier_json(struct sift_buf *out, const char *name, const struct tier_sum *t,
                      ",\"bytes\":%" PRIu64 ",",
                      name, t->segments, t->live, t->bytes);
     if (t->docs && t->min_ts <= t->max_ts)
-        sift_buf_appendf(out,
-                         "\"min_ts_ms\":%" PRId64 ",\"max_ts_ms\":%" PRId64 ",",
-                         t->min_ts / SIFT_NS_PER_MS, t->max_ts / SIFT_NS_PER_MS);
+        sift_buf_appendf(
+            out, "\"min_ts_ms\":%" PRId64 ",\"max_ts_ms\":%" PRId64 ",",
+            t->min_ts / SIFT_NS_PER_MS, t->max_ts / SIFT_NS_PER_MS);
     else
         sift_buf_appendf(out, "\"min_ts_ms\":null,\"max_ts_ms\":null,");
     if (t->raw && t->raw_bytes_of)
@@ -1596,8 +1595,8 @@ tier_json(struct sift_buf *out, const char *name, const struct tier_sum *t,
                          (double)t->raw / (double)t->raw_bytes_of);
     else
         sift_buf_appendf(out, "\"compression_ratio\":null,");
-    sift_buf_appendf(out, "\"deleted_docs\":%" PRIu64 ",\"path\":",
-                     t->docs - t->live);
+    sift_buf_appendf(
+        out, "\"deleted_docs\":%" PRIu64 ",\"path\":", t->docs - t->live);
     if (dir)
         sift_buf_put_json_str(out, dir, strlen(dir));
     else
@@ -1639,9 +1638,9 @@ sift_store_tiers_json(struct sift_store *s, struct sift_buf *out)
     sift_buf_appendf(
         out,
         ",\"pending_commits\":%zu,\"pending_rewrites\":%zu,\"done\":%" PRIu64
-        ",\"aborted\":%" PRIu64 ",\"failed\":%" PRIu64
-        ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64
-        ",\"docs\":%" PRIu64 ",\"deleted_docs_dropped\":%" PRIu64
+        ",\"aborted\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"bytes_in\":%" PRIu64
+        ",\"bytes_out\":%" PRIu64 ",\"docs\":%" PRIu64
+        ",\"deleted_docs_dropped\":%" PRIu64
         ",\"seconds\":%.3f,\"to_warm\":%" PRIu64 ",\"to_cold\":%" PRIu64 "},",
         pending, lc->n_rewrite, lc->merges, lc->merges_aborted,
         lc->merge_failures, lc->merge_bytes_in, lc->merge_bytes_out,
@@ -1649,23 +1648,24 @@ sift_store_tiers_json(struct sift_store *s, struct sift_buf *out)
         lc->tier_moves[SIFT_TIER_WARM], lc->tier_moves[SIFT_TIER_COLD]);
     sift_buf_appendf(out, "\"retention\":{\"last_run_ms\":");
     if (lc->last_retention_ns)
-        sift_buf_appendf(out, "%" PRId64, lc->last_retention_ns / SIFT_NS_PER_MS);
+        sift_buf_appendf(out, "%" PRId64,
+                         lc->last_retention_ns / SIFT_NS_PER_MS);
     else
         sift_buf_appendf(out, "null");
-    sift_buf_appendf(
-        out,
-        ",\"last_run_deleted_segments\":%" PRIu64
-        ",\"deleted_segments\":%" PRIu64 ",\"deleted_bytes\":%" PRIu64
-        ",\"size_cap_deleted_segments\":%" PRIu64
-        ",\"size_cap_deleted_bytes\":%" PRIu64 "},",
-        lc->last_retention_deleted, lc->retention_segments,
-        lc->retention_bytes, lc->cap_segments, lc->cap_bytes);
+    sift_buf_appendf(out,
+                     ",\"last_run_deleted_segments\":%" PRIu64
+                     ",\"deleted_segments\":%" PRIu64
+                     ",\"deleted_bytes\":%" PRIu64
+                     ",\"size_cap_deleted_segments\":%" PRIu64
+                     ",\"size_cap_deleted_bytes\":%" PRIu64 "},",
+                     lc->last_retention_deleted, lc->retention_segments,
+                     lc->retention_bytes, lc->cap_segments, lc->cap_bytes);
     sift_buf_appendf(out,
                      "\"deletes\":{\"done\":%" PRIu64 ",\"pending\":%zu,"
                      "\"events\":%" PRIu64 "},",
                      lc->deletes, dels, lc->deleted_docs);
-    sift_buf_appendf(out, "\"now_ms\":%" PRId64 ",\"clock_offset_ms\":%" PRId64
-                          "}",
+    sift_buf_appendf(out,
+                     "\"now_ms\":%" PRId64 ",\"clock_offset_ms\":%" PRId64 "}",
                      sift_clock_now_ns() / SIFT_NS_PER_MS,
                      sift_clock_get_offset_ns() / SIFT_NS_PER_MS);
 }
@@ -1709,8 +1709,8 @@ sift_store_tiers_metrics(struct sift_buf *out, void *arg)
                         SIFT_METRIC_COUNTER, "Bytes written by merges.");
     sift_metrics_sample(out, "sift_merge_bytes_written_total", NULL,
                         (double)lc->merge_bytes_out);
-    sift_metrics_family(out, "sift_merge_bytes_read_total",
-                        SIFT_METRIC_COUNTER, "Segment bytes merged.");
+    sift_metrics_family(out, "sift_merge_bytes_read_total", SIFT_METRIC_COUNTER,
+                        "Segment bytes merged.");
     sift_metrics_sample(out, "sift_merge_bytes_read_total", NULL,
                         (double)lc->merge_bytes_in);
     sift_metrics_family(out, "sift_merge_seconds_total", SIFT_METRIC_COUNTER,

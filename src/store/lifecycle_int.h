@@ -40,10 +40,10 @@ struct sift_manifest_seg;
 
 struct sift_tier_policy {
     int64_t now_ns;
-    int64_t hot_max_age_ns;  /* hot -> warm when max_ts is older */
-    int64_t warm_max_age_ns; /* -> cold when max_ts is older */
-    int64_t retention_ns;    /* deleted when max_ts is older; 0 = keep */
-    uint64_t max_disk_bytes; /* 0 = no cap */
+    int64_t hot_max_age_ns;      /* hot -> warm when max_ts is older */
+    int64_t warm_max_age_ns;     /* -> cold when max_ts is older */
+    int64_t retention_ns;        /* deleted when max_ts is older; 0 = keep */
+    uint64_t max_disk_bytes;     /* 0 = no cap */
     uint64_t hot_segment_bytes;  /* hot merges stop at this size */
     uint64_t warm_segment_bytes; /* warm merges / moves stop at this size */
     unsigned merge_factor;       /* segments per tiered merge (>= 2) */
@@ -67,11 +67,11 @@ enum sift_tier_act_kind {
 
 struct sift_tier_action {
     enum sift_tier_act_kind kind;
-    uint8_t target_tier;  /* MERGE */
-    int split_by_day;     /* MERGE into cold: one output per UTC day */
-    const char *reason;   /* static: "retention", "size_cap", "hot_merge",
-                             "warm_merge", "to_warm", "to_cold",
-                             "cold_day_merge" */
+    uint8_t target_tier; /* MERGE */
+    int split_by_day;    /* MERGE into cold: one output per UTC day */
+    const char *reason;  /* static: "retention", "size_cap", "hot_merge",
+                            "warm_merge", "to_warm", "to_cold",
+                            "cold_day_merge" */
     size_t n_ids;
     uint64_t *ids; /* owned */
 };

@@ -233,14 +233,15 @@
 #define SIFT_SEGFMT_CODEC_ZSTD 1u
 #define SIFT_SEGFMT_FLAG_ZDICT 0x1u
 
-#define SIFT_SEGFMT_TS_BLOCK 128u   /* docs per timestamp block */
-#define SIFT_SEGFMT_TERM_CHUNK (16u << 10) /* raw bytes that close a term chunk */
+#define SIFT_SEGFMT_TS_BLOCK 128u /* docs per timestamp block */
+#define SIFT_SEGFMT_TERM_CHUNK                                                 \
+    (16u << 10)                         /* raw bytes that close a term chunk */
 #define SIFT_SEGFMT_NUM_DICT_MAX 65536u /* largest numeric dictionary */
-#define SIFT_SEGFMT_MAX_TERM 4096u  /* longest stored term, bytes */
-#define SIFT_SEGFMT_MAX_NAME 255u   /* longest field name, bytes */
+#define SIFT_SEGFMT_MAX_TERM 4096u      /* longest stored term, bytes */
+#define SIFT_SEGFMT_MAX_NAME 255u       /* longest field name, bytes */
 #define SIFT_SEGFMT_MAX_BLOCK (64u << 20) /* largest raw doc block, bytes */
 #define SIFT_SEGFMT_MAX_SECTIONS 65536u
-#define SIFT_SEGFMT_MAX_SLOTS 255u   /* slots per message shape */
+#define SIFT_SEGFMT_MAX_SLOTS 255u        /* slots per message shape */
 #define SIFT_SEGFMT_MAX_SHAPES (1u << 20) /* shapes per segment */
 
 enum sift_segsec_kind {

@@ -51,7 +51,7 @@
 enum img_owner { OWN_BORROWED, OWN_HEAP, OWN_MMAP };
 
 struct rfield {
-    const char *name;  /* NUL-terminated copy in names */
+    const char *name; /* NUL-terminated copy in names */
     uint32_t name_len;
     unsigned flags;
     uint32_t n_terms;
@@ -59,7 +59,7 @@ struct rfield {
     const uint8_t *terms;
     size_t terms_len;
     uint32_t n_chunks;
-    uint32_t cidx_off;  /* chunk index, from section start */
+    uint32_t cidx_off; /* chunk index, from section start */
     uint32_t parea_off;
     /* KWCOL */
     uint32_t card;
@@ -69,10 +69,10 @@ struct rfield {
     uint32_t kw_blob_len;
     const uint8_t *kw_ords; /* packed codes, kw_width bits each */
     /* NUMCOL */
-    const uint8_t *num;     /* mode 0: doubles; mode 1: packed codes */
+    const uint8_t *num;      /* mode 0: doubles; mode 1: packed codes */
     const uint8_t *num_dict; /* mode 1: num_card sorted doubles */
     uint32_t num_card;
-    unsigned num_width;     /* 0 = mode 0 */
+    unsigned num_width; /* 0 = mode 0 */
 };
 
 struct rkey {
@@ -87,7 +87,7 @@ struct sift_segment {
     const uint8_t *img;
     size_t len;
     size_t map_len;
-    uint64_t uid;         /* never reused; keys the per-thread doc cache */
+    uint64_t uid; /* never reused; keys the per-thread doc cache */
     uint32_t n_docs;
     int64_t min_ts, max_ts;
     uint8_t tier;
@@ -105,23 +105,23 @@ struct sift_segment {
     struct rfield *fields;
     uint32_t n_fields;
     char *names;
-    struct rkey *keys;    /* DOCKEYS */
+    struct rkey *keys; /* DOCKEYS */
     uint32_t n_keys;
-    int32_t *kfield;      /* per key: field with a KWCOL of that name, -1 */
+    int32_t *kfield; /* per key: field with a KWCOL of that name, -1 */
     const roaring_bitmap_t *deleted;
     /* SHAPES / SHAPEDOCS, decoded on first use (shapes_load). */
     const uint8_t *shapes_sec, *sdocs_sec;
     size_t shapes_len, sdocs_len;
     pthread_mutex_t sh_mu;
-    atomic_int sh_state;  /* 0 not loaded, 1 loaded, 2 corrupt */
+    atomic_int sh_state; /* 0 not loaded, 1 loaded, 2 corrupt */
     int sh_rc;
     uint32_t n_shapes;
-    uint8_t *sh_raw;      /* decompressed SHAPES */
+    uint8_t *sh_raw; /* decompressed SHAPES */
     uint32_t sh_raw_len;
-    uint32_t *sh_poff;    /* per shape: offset of its first piece */
-    uint16_t *sh_k;       /* per shape: slot count */
-    uint32_t *sd_at;      /* per shape + 1: start in sd_ids */
-    uint32_t *sd_ids;     /* doc ids grouped by shape */
+    uint32_t *sh_poff;         /* per shape: offset of its first piece */
+    uint16_t *sh_k;            /* per shape: slot count */
+    uint32_t *sd_at;           /* per shape + 1: start in sd_ids */
+    uint32_t *sd_ids;          /* doc ids grouped by shape */
     struct sift_segment *base; /* sift_segment_with_deleted(): owns the image */
 };
 
@@ -181,8 +181,7 @@ sift__segment_check_bitmap(const roaring_bitmap_t *bm, uint64_t limit)
             }
             break;
         }
-        default:
-            return CORRUPT("bitmap container type");
+        default: return CORRUPT("bitmap container type");
         }
         max_val = (uint64_t)key << 16 | (uint64_t)last;
         any = 1;
@@ -277,8 +276,8 @@ parse_fields(struct sift_segment *s, const uint8_t *p, size_t len,
 static int
 parse_ts(struct sift_segment *s, const uint8_t *p, size_t len)
 {
-    uint64_t nb = ((uint64_t)s->n_docs + SIFT_SEGFMT_TS_BLOCK - 1) /
-                  SIFT_SEGFMT_TS_BLOCK;
+    uint64_t nb =
+        ((uint64_t)s->n_docs + SIFT_SEGFMT_TS_BLOCK - 1) / SIFT_SEGFMT_TS_BLOCK;
     if (len < 8 || sift_load_u32(p) != nb || (len - 8) / 16 < nb)
         return CORRUPT("ts header");
     s->ts_blocks = (uint32_t)nb;
@@ -428,16 +427,14 @@ parse_dockeys(struct sift_segment *s, const uint8_t *p, size_t len)
 {
     const uint8_t *end = p + len;
     uint64_t n;
-    if (sift_get_varint(&p, end, &n) != SIFT_OK ||
-        n > (uint64_t)(end - p) / 2)
+    if (sift_get_varint(&p, end, &n) != SIFT_OK || n > (uint64_t)(end - p) / 2)
         return CORRUPT("doc keys count");
     s->keys = sift_try_calloc((size_t)n + 1, sizeof(*s->keys));
     if (s->keys == NULL)
         return SIFT_ENOMEM;
     for (uint32_t i = 0; i < n; i++) {
         uint64_t l;
-        if (sift_get_varint(&p, end, &l) != SIFT_OK ||
-            l >= (uint64_t)(end - p))
+        if (sift_get_varint(&p, end, &l) != SIFT_OK || l >= (uint64_t)(end - p))
             return CORRUPT("doc key name");
         s->keys[i].name = (const char *)p;
         s->keys[i].name_len = (uint32_t)l;
@@ -522,8 +519,8 @@ segment_parse(struct sift_segment *s)
         return CORRUPT("header checksum");
     if (sift_load_u32(img + 8) != SIFT_SEGFMT_VERSION) {
         SIFT_ERROR("segment: unsupported format version %u (this build "
-                   "reads version %u)", sift_load_u32(img + 8),
-                   SIFT_SEGFMT_VERSION);
+                   "reads version %u)",
+                   sift_load_u32(img + 8), SIFT_SEGFMT_VERSION);
         return CORRUPT("unsupported format version");
     }
     if (sift_load_u64(img + 40) != len)
@@ -643,15 +640,9 @@ segment_parse(struct sift_segment *s)
         }
         seen |= 1u << se->kind;
         switch (se->kind) {
-        case SIFT_SEGSEC_TS:
-            rc = parse_ts(s, p, l);
-            break;
-        case SIFT_SEGSEC_DOCS:
-            rc = parse_docs(s, p, l);
-            break;
-        case SIFT_SEGSEC_DOCKEYS:
-            rc = parse_dockeys(s, p, l);
-            break;
+        case SIFT_SEGSEC_TS: rc = parse_ts(s, p, l); break;
+        case SIFT_SEGSEC_DOCS: rc = parse_docs(s, p, l); break;
+        case SIFT_SEGSEC_DOCKEYS: rc = parse_dockeys(s, p, l); break;
         case SIFT_SEGSEC_SHAPES:
             s->shapes_sec = p;
             s->shapes_len = l;
@@ -676,9 +667,7 @@ segment_parse(struct sift_segment *s)
             else
                 rc = SIFT_OK;
             break;
-        default:
-            rc = SIFT_OK;
-            break;
+        default: rc = SIFT_OK; break;
         }
         if (rc != SIFT_OK)
             goto out;
@@ -706,8 +695,8 @@ segment_parse(struct sift_segment *s)
         goto out;
     }
     for (uint32_t k = 0; k < s->n_keys; k++) {
-        int fi = sift_segment_field_find(s, s->keys[k].name,
-                                         s->keys[k].name_len);
+        int fi =
+            sift_segment_field_find(s, s->keys[k].name, s->keys[k].name_len);
         s->kfield[k] = fi >= 0 && s->fields[fi].kw_ords != NULL ? fi : -1;
     }
     if (s->n_docs > 0 && (sift_segment_doc_ts(s, 0) != s->min_ts ||
@@ -801,7 +790,8 @@ sift_segment_open_file(const char *path, struct sift_segment **out)
         close(fd);
         return -e;
     }
-    if (st.st_size < (off_t)(SIFT_SEGFMT_HEADER_LEN + SIFT_SEGFMT_TRAILER_LEN)) {
+    if (st.st_size <
+        (off_t)(SIFT_SEGFMT_HEADER_LEN + SIFT_SEGFMT_TRAILER_LEN)) {
         close(fd);
         SIFT_ERROR("segment: %s: too short", path);
         return CORRUPT("file too short");
@@ -883,7 +873,8 @@ unpack(const uint8_t *p, unsigned w, uint32_t i)
     for (unsigned k = 0; k < w;) {
         unsigned sh = (unsigned)(bit & 7);
         unsigned take = 8 - sh < w - k ? 8 - sh : w - k;
-        v |= (uint64_t)(((unsigned)p[bit >> 3] >> sh) & ((1u << take) - 1)) << k;
+        v |= (uint64_t)(((unsigned)p[bit >> 3] >> sh) & ((1u << take) - 1))
+             << k;
         k += take;
         bit += take;
     }
@@ -897,12 +888,25 @@ sift_segment_doc_ts(const struct sift_segment *seg, uint32_t doc)
         return seg->max_ts;
     const uint8_t *e = seg->ts_idx + (size_t)(doc / SIFT_SEGFMT_TS_BLOCK) * 16;
     uint64_t base = sift_load_u64(e);
-    static const uint64_t pow10[19] = {
-        1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull,
-        10000000ull, 100000000ull, 1000000000ull, 10000000000ull,
-        100000000000ull, 1000000000000ull, 10000000000000ull,
-        100000000000000ull, 1000000000000000ull, 10000000000000000ull,
-        100000000000000000ull, 1000000000000000000ull};
+    static const uint64_t pow10[19] = {1ull,
+                                       10ull,
+                                       100ull,
+                                       1000ull,
+                                       10000ull,
+                                       100000ull,
+                                       1000000ull,
+                                       10000000ull,
+                                       100000000ull,
+                                       1000000000ull,
+                                       10000000000ull,
+                                       100000000000ull,
+                                       1000000000000ull,
+                                       10000000000000ull,
+                                       100000000000000ull,
+                                       1000000000000000ull,
+                                       10000000000000000ull,
+                                       100000000000000000ull,
+                                       1000000000000000000ull};
     const uint8_t *p = seg->ts_packed + sift_load_u32(e + 8);
     uint64_t v = unpack(p, e[12], doc % SIFT_SEGFMT_TS_BLOCK);
     return (int64_t)(base + v * pow10[e[13] <= 18 ? e[13] : 0]);
@@ -1003,12 +1007,12 @@ sift_segment_field_find(const struct sift_segment *seg, const char *name,
  */
 struct doc_cache {
     ZSTD_DCtx *dctx;
-    uint64_t uid;       /* doc block: 0 = empty */
+    uint64_t uid; /* doc block: 0 = empty */
     uint32_t block;
     uint32_t len;
     uint8_t *data;
     size_t cap;
-    uint32_t cnt;       /* docs in the block */
+    uint32_t cnt; /* docs in the block */
     /* The block decoded (block_decode): per doc its shape, template id,
      * first slot and first field; per slot / field value its offset and
      * length in data (length UINT32_MAX: the keyword column's value). */
@@ -1018,7 +1022,7 @@ struct doc_cache {
     size_t s_cap;
     uint32_t *f_key, *f_off, *f_len, *f_ord;
     size_t f_cap;
-    uint64_t tuid;      /* term chunk: 0 = empty */
+    uint64_t tuid; /* term chunk: 0 = empty */
     uint32_t tfield, tchunk, tlen;
     uint8_t *tdata;
     size_t tcap;
@@ -1147,8 +1151,8 @@ shapes_decode(struct sift_segment *s)
 
     uint8_t *raw = NULL;
     rlen = sift_load_u32(s->sdocs_sec);
-    if ((rc = inflate_exact(s->sdocs_sec + 8, s->sdocs_len - 8, rlen,
-                            &raw)) != SIFT_OK)
+    if ((rc = inflate_exact(s->sdocs_sec + 8, s->sdocs_len - 8, rlen, &raw)) !=
+        SIFT_OK)
         return rc;
     s->sd_at = sift_try_malloc(((size_t)ns + 1) * sizeof(uint32_t));
     s->sd_ids = sift_try_malloc(((size_t)s->n_docs + 1) * sizeof(uint32_t));
@@ -1169,8 +1173,8 @@ shapes_decode(struct sift_segment *s)
             break;
         }
         for (uint64_t i = 0; i < c; i++) {
-            if (sift_get_varint(&p, end, &d) != SIFT_OK ||
-                (i > 0 && d == 0) || d >= s->n_docs - v) {
+            if (sift_get_varint(&p, end, &d) != SIFT_OK || (i > 0 && d == 0) ||
+                d >= s->n_docs - v) {
                 rc = CORRUPT("shape doc ids");
                 break;
             }
@@ -1233,7 +1237,7 @@ shapes_load(const struct sift_segment *cseg)
 struct tcur {
     const struct rfield *f;
     const uint8_t *p, *end;
-    uint32_t left;     /* terms left in the chunk */
+    uint32_t left; /* terms left in the chunk */
     char term[SIFT_SEGFMT_MAX_TERM];
     uint32_t len;
     uint64_t tag, tag2;
@@ -1304,8 +1308,8 @@ tcur_next(struct tcur *c, int *rc)
     if (c->left == 0)
         return 0;
     if (sift_get_varint(&c->p, c->end, &shared) != SIFT_OK ||
-        sift_get_varint(&c->p, c->end, &suffix) != SIFT_OK ||
-        shared > c->len || suffix > SIFT_SEGFMT_MAX_TERM - shared ||
+        sift_get_varint(&c->p, c->end, &suffix) != SIFT_OK || shared > c->len ||
+        suffix > SIFT_SEGFMT_MAX_TERM - shared ||
         suffix > (uint64_t)(c->end - c->p)) {
         *rc = CORRUPT("term entry");
         return -1;
@@ -1327,8 +1331,8 @@ tcur_next(struct tcur *c, int *rc)
     if ((c->tag & 3) == SIFT_SEGFMT_POST_LIST) {
         uint64_t l;
         if (c->tag2 == 0 || c->tag2 >= SIFT_SEGFMT_LIST_MAX ||
-            sift_get_varint(&c->p, c->end, &l) != SIFT_OK ||
-            l < c->tag2 || l > (uint64_t)(c->end - c->p)) {
+            sift_get_varint(&c->p, c->end, &l) != SIFT_OK || l < c->tag2 ||
+            l > (uint64_t)(c->end - c->p)) {
             *rc = CORRUPT("postings list length");
             return -1;
         }
@@ -1456,8 +1460,8 @@ postings_of(const struct sift_segment *seg, const struct tcur *c,
     uint64_t room = f->terms_len - f->parea_off;
     if (v > room / 32 || c->tag2 > room - v * 32)
         return CORRUPT("postings bitmap bounds");
-    const roaring_bitmap_t *view =
-        bitmap_view(f->terms + f->parea_off + v * 32, c->tag2, seg->n_docs, &rc);
+    const roaring_bitmap_t *view = bitmap_view(f->terms + f->parea_off + v * 32,
+                                               c->tag2, seg->n_docs, &rc);
     if (view == NULL)
         return rc;
     bm = roaring_bitmap_copy(view);
@@ -1470,8 +1474,7 @@ postings_of(const struct sift_segment *seg, const struct tcur *c,
 
 int
 sift_segment_postings(const struct sift_segment *seg, uint32_t field,
-                      const char *term, size_t term_len,
-                      roaring_bitmap_t **out)
+                      const char *term, size_t term_len, roaring_bitmap_t **out)
 {
     *out = NULL;
     if (field >= seg->n_fields || seg->fields[field].terms == NULL ||
@@ -1528,8 +1531,7 @@ sift_segment_terms(const struct sift_segment *seg, uint32_t field,
     int rc = SIFT_OK;
     uint32_t ch = prefix_len > 0 ? find_chunk(f, prefix, prefix_len) : 0;
     for (; ch < f->n_chunks; ch++) {
-        if ((rc = chunk_inflate(f, ch, dc->dctx, &buf, &cap, &len)) !=
-            SIFT_OK)
+        if ((rc = chunk_inflate(f, ch, dc->dctx, &buf, &cap, &len)) != SIFT_OK)
             goto out;
         struct tcur c;
         tcur_init(&c, f, buf, len, chunk_terms(f, ch));
@@ -1858,11 +1860,12 @@ sift_segment_doc(const struct sift_segment *seg, uint32_t doc,
         c->uid = 0;
         if (grow(&c->data, &c->cap, rlen) != SIFT_OK)
             return SIFT_ENOMEM;
-        size_t r = seg->ddict != NULL
-            ? ZSTD_decompress_usingDDict(c->dctx, c->data, rlen,
-                                         seg->docs + off, clen, seg->ddict)
-            : ZSTD_decompressDCtx(c->dctx, c->data, rlen, seg->docs + off,
-                                  clen);
+        size_t r =
+            seg->ddict != NULL
+                ? ZSTD_decompress_usingDDict(c->dctx, c->data, rlen,
+                                             seg->docs + off, clen, seg->ddict)
+                : ZSTD_decompressDCtx(c->dctx, c->data, rlen, seg->docs + off,
+                                      clen);
         if (ZSTD_isError(r) || r != rlen)
             return CORRUPT("doc block does not decompress");
         c->len = rlen;
@@ -1879,7 +1882,7 @@ sift_segment_doc(const struct sift_segment *seg, uint32_t doc,
     return rc;
 }
 
-#define TRAIN_TOTAL (8u << 20)  /* sample bytes for dictionary training */
+#define TRAIN_TOTAL (8u << 20) /* sample bytes for dictionary training */
 #define TRAIN_PIECE 4096u
 
 int
@@ -1914,9 +1917,11 @@ sift_segment_dict_train(struct sift_segment *const *segs, size_t n_segs,
             if ((rc = grow(&raw, &raw_cap, rlen)) != SIFT_OK)
                 goto out;
             size_t r = seg->ddict != NULL
-                ? ZSTD_decompress_usingDDict(dctx, raw, rlen, seg->docs + off,
-                                             clen, seg->ddict)
-                : ZSTD_decompressDCtx(dctx, raw, rlen, seg->docs + off, clen);
+                           ? ZSTD_decompress_usingDDict(dctx, raw, rlen,
+                                                        seg->docs + off, clen,
+                                                        seg->ddict)
+                           : ZSTD_decompressDCtx(dctx, raw, rlen,
+                                                 seg->docs + off, clen);
             if (ZSTD_isError(r) || r != rlen) {
                 rc = CORRUPT("doc block does not decompress");
                 goto out;
@@ -1926,8 +1931,8 @@ sift_segment_dict_train(struct sift_segment *const *segs, size_t n_segs,
                 size_t l = rlen - at < TRAIN_PIECE ? rlen - at : TRAIN_PIECE;
                 if (n_sizes == cap_sizes) {
                     cap_sizes = cap_sizes ? cap_sizes * 2 : 1024;
-                    size_t *ns = sift_try_realloc(sizes,
-                                                  cap_sizes * sizeof(size_t));
+                    size_t *ns =
+                        sift_try_realloc(sizes, cap_sizes * sizeof(size_t));
                     if (ns == NULL) {
                         rc = SIFT_ENOMEM;
                         goto out;
@@ -1954,8 +1959,7 @@ sift_segment_dict_train(struct sift_segment *const *segs, size_t n_segs,
     size_t dl = ZDICT_trainFromBuffer(dict, max_bytes, samples.data, sizes,
                                       (unsigned)n_sizes);
     if (ZDICT_isError(dl)) {
-        SIFT_ERROR("segment: dictionary training: %s",
-                   ZDICT_getErrorName(dl));
+        SIFT_ERROR("segment: dictionary training: %s", ZDICT_getErrorName(dl));
         rc = SIFT_EINVAL;
         goto out;
     }

@@ -49,7 +49,7 @@
 #define LIST_MAX SIFT_SEGFMT_LIST_MAX
 
 struct bterm {
-    const char *s;    /* arena */
+    const char *s; /* arena */
     uint32_t len;
     uint32_t hash;
     uint32_t last_doc; /* last insertion id added, for de-duplication */
@@ -63,23 +63,23 @@ struct bfield {
     char *name;
     uint32_t name_len;
     uint32_t hash;
-    uint8_t type;       /* SIFT_FT_*; message is TEXT */
+    uint8_t type; /* SIFT_FT_*; message is TEXT */
     struct bterm *terms;
     uint32_t n_terms, terms_cap;
-    uint32_t *slots;    /* term index + 1, 0 = empty */
+    uint32_t *slots; /* term index + 1, 0 = empty */
     uint32_t slots_mask;
-    uint32_t *kw;       /* term id per insertion doc (KEYWORD) */
+    uint32_t *kw; /* term id per insertion doc (KEYWORD) */
     uint32_t kw_len;
-    double *num;        /* value per insertion doc (NUMBER) */
+    double *num; /* value per insertion doc (NUMBER) */
     uint32_t num_len;
 };
 
 struct bdoc {
     int64_t ts;
-    uint64_t off;       /* into docbuf (stored form, segment_fmt.h DOCS) */
+    uint64_t off; /* into docbuf (stored form, segment_fmt.h DOCS) */
     uint32_t len;
-    uint32_t tid;       /* template id */
-    uint32_t shape;     /* message shape id */
+    uint32_t tid;   /* template id */
+    uint32_t shape; /* message shape id */
 };
 
 /* A message shape: its serialized form (segment_fmt.h SHAPES: varint slot
@@ -109,20 +109,20 @@ struct sift_segment_builder {
     uint32_t n_docs, docs_cap;
     struct bfield *fields;
     uint32_t n_fields, fields_cap;
-    uint32_t *fslots;   /* field index + 1 */
+    uint32_t *fslots; /* field index + 1 */
     uint32_t fslots_mask;
-    struct bkey *keys;  /* doc store keys */
+    struct bkey *keys; /* doc store keys */
     uint32_t n_keys, keys_cap;
-    uint32_t *kslots;   /* key index + 1 */
+    uint32_t *kslots; /* key index + 1 */
     uint32_t kslots_mask;
     struct bshape *shapes;
     uint32_t n_shapes, shapes_cap;
-    uint32_t *sslots;   /* shape index + 1 */
+    uint32_t *sslots; /* shape index + 1 */
     uint32_t sslots_mask;
-    uint32_t verbatim;  /* the verbatim shape's id, UINT32_MAX until used */
+    uint32_t verbatim; /* the verbatim shape's id, UINT32_MAX until used */
     struct sift_buf shapebuf;
     struct sift_buf skel; /* add() scratch: the message's shape */
-    size_t bytes;       /* approximate heap use */
+    size_t bytes;         /* approximate heap use */
     /* add() scratch: the field the tokenizer callback feeds. */
     struct bfield *cur;
     uint32_t cur_doc;
@@ -313,8 +313,8 @@ field_get(struct sift_segment_builder *b, const char *name, size_t len,
     }
     if (b->n_fields == b->fields_cap) {
         b->fields_cap = b->fields_cap ? b->fields_cap * 2 : 16;
-        b->fields = sift_xrealloc(b->fields,
-                                  b->fields_cap * sizeof(struct bfield));
+        b->fields =
+            sift_xrealloc(b->fields, b->fields_cap * sizeof(struct bfield));
     }
     struct bfield *f = &b->fields[b->n_fields];
     memset(f, 0, sizeof(*f));
@@ -567,8 +567,8 @@ shape_add(struct sift_segment_builder *b, const char *key, size_t len,
     }
     if (b->n_shapes == b->shapes_cap) {
         b->shapes_cap = b->shapes_cap ? b->shapes_cap * 2 : 256;
-        b->shapes = sift_xrealloc(b->shapes,
-                                  b->shapes_cap * sizeof(struct bshape));
+        b->shapes =
+            sift_xrealloc(b->shapes, b->shapes_cap * sizeof(struct bshape));
     }
     struct bshape *sh = &b->shapes[b->n_shapes];
     sh->off = b->shapebuf.len;
@@ -766,7 +766,7 @@ sift_segment_builder_add(struct sift_segment_builder *b,
 
 struct writer {
     struct sift_buf *out;
-    size_t base;        /* image start in out */
+    size_t base;          /* image start in out */
     struct sift_buf secs; /* section table entries being collected */
     uint32_t n_secs;
 };
@@ -836,12 +836,25 @@ pack_area(struct sift_buf *out, size_t n, unsigned w)
 static void
 write_ts(struct writer *w, const int64_t *ts, uint32_t n)
 {
-    static const uint64_t pow10[19] = {
-        1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull,
-        10000000ull, 100000000ull, 1000000000ull, 10000000000ull,
-        100000000000ull, 1000000000000ull, 10000000000000ull,
-        100000000000000ull, 1000000000000000ull, 10000000000000000ull,
-        100000000000000000ull, 1000000000000000000ull};
+    static const uint64_t pow10[19] = {1ull,
+                                       10ull,
+                                       100ull,
+                                       1000ull,
+                                       10000ull,
+                                       100000ull,
+                                       1000000ull,
+                                       10000000ull,
+                                       100000000ull,
+                                       1000000000ull,
+                                       10000000000ull,
+                                       100000000000ull,
+                                       1000000000000ull,
+                                       10000000000000ull,
+                                       100000000000000ull,
+                                       1000000000000000ull,
+                                       10000000000000000ull,
+                                       100000000000000000ull,
+                                       1000000000000000000ull};
     uint32_t nb = (n + SIFT_SEGFMT_TS_BLOCK - 1) / SIFT_SEGFMT_TS_BLOCK;
     size_t start = w_pos(w);
     sift_buf_put_u32(w->out, nb);
@@ -853,8 +866,8 @@ write_ts(struct writer *w, const int64_t *ts, uint32_t n)
     size_t packed = w->out->len;
     for (uint32_t blk = 0; blk < nb; blk++) {
         uint32_t first = blk * SIFT_SEGFMT_TS_BLOCK;
-        uint32_t cnt = n - first < SIFT_SEGFMT_TS_BLOCK ? n - first
-                                                        : SIFT_SEGFMT_TS_BLOCK;
+        uint32_t cnt =
+            n - first < SIFT_SEGFMT_TS_BLOCK ? n - first : SIFT_SEGFMT_TS_BLOCK;
         int64_t base = ts[first];
         uint64_t maxd = 0;
         unsigned e = 18;
@@ -981,7 +994,7 @@ sort_u32(uint32_t *a, uint32_t n, uint32_t *tmp)
 struct scratch {
     struct sift_buf blocks; /* raw bytes of the open chunk */
     struct sift_buf posts;
-    struct sift_buf bidx;   /* chunk index entries */
+    struct sift_buf bidx; /* chunk index entries */
     struct sift_buf list;
     struct sift_buf keys;   /* chunk first terms */
     struct sift_buf frames; /* compressed chunks */
@@ -990,14 +1003,14 @@ struct scratch {
     uint32_t *ids; /* ids_cap ids, then ids_cap more for sort_u32 */
     size_t ids_cap;
     /* Shape groups for postings tag 3 (segment_fmt.h TERMS). */
-    const uint32_t *shape_of;   /* shape by doc id */
+    const uint32_t *shape_of; /* shape by doc id */
     const struct bshape *shapes;
-    uint32_t *gcnt;             /* per shape, zero between terms */
-    uint32_t *gids;             /* covered shapes of the term */
-    uint32_t *resid;            /* its other docs */
+    uint32_t *gcnt;  /* per shape, zero between terms */
+    uint32_t *gids;  /* covered shapes of the term */
+    uint32_t *resid; /* its other docs */
     size_t g_cap;
-    struct sift_buf grp;        /* tag 3 payload */
-    uint32_t gm;                /* shapes in it */
+    struct sift_buf grp; /* tag 3 payload */
+    uint32_t gm;         /* shapes in it */
 };
 
 /*
@@ -1045,12 +1058,12 @@ shape_groups(struct scratch *sc, const uint32_t *ids, uint32_t n)
         qsort(sc->gids, m, sizeof(uint32_t), u32_cmp);
     sift_buf_reset(&sc->grp);
     for (uint32_t i = 0; i < m; i++)
-        sift_buf_put_varint(&sc->grp, i ? sc->gids[i] - sc->gids[i - 1]
-                                        : sc->gids[0]);
+        sift_buf_put_varint(&sc->grp,
+                            i ? sc->gids[i] - sc->gids[i - 1] : sc->gids[0]);
     sift_buf_put_varint(&sc->grp, nr);
     for (uint32_t i = 0; i < nr; i++)
-        sift_buf_put_varint(&sc->grp, i ? sc->resid[i] - sc->resid[i - 1]
-                                        : sc->resid[0]);
+        sift_buf_put_varint(&sc->grp,
+                            i ? sc->resid[i] - sc->resid[i - 1] : sc->resid[0]);
     sc->gm = m;
     return sc->grp.len;
 }
@@ -1066,9 +1079,9 @@ chunk_close(struct scratch *sc, uint32_t first_term)
     size_t bound = ZSTD_compressBound(sc->blocks.len);
     if (sift_buf_try_reserve(&sc->frames, bound) != SIFT_OK)
         return SIFT_ENOMEM;
-    size_t z = ZSTD_compressCCtx(sc->cctx, sc->frames.data + sc->frames.len,
-                                 bound, sc->blocks.data, sc->blocks.len,
-                                 sc->level);
+    size_t z =
+        ZSTD_compressCCtx(sc->cctx, sc->frames.data + sc->frames.len, bound,
+                          sc->blocks.data, sc->blocks.len, sc->level);
     if (ZSTD_isError(z)) {
         SIFT_ERROR("segment: zstd: %s", ZSTD_getErrorName(z));
         return SIFT_EIO;
@@ -1094,8 +1107,8 @@ write_terms(struct writer *w, struct bfield *f, uint32_t field_idx,
             struct scratch *sc)
 {
     int rc;
-    struct tsort *ts = sift_try_malloc(((size_t)f->n_terms + 1) *
-                                       sizeof(struct tsort));
+    struct tsort *ts =
+        sift_try_malloc(((size_t)f->n_terms + 1) * sizeof(struct tsort));
     if (ts == NULL)
         return SIFT_ENOMEM;
     for (uint32_t i = 0; i < f->n_terms; i++) {
@@ -1142,8 +1155,7 @@ write_terms(struct writer *w, struct bfield *f, uint32_t field_idx,
             if (n > sc->ids_cap) {
                 sc->ids_cap = n * 2;
                 sift_free(sc->ids);
-                sc->ids =
-                    sift_try_malloc(sc->ids_cap * 2 * sizeof(uint32_t));
+                sc->ids = sift_try_malloc(sc->ids_cap * 2 * sizeof(uint32_t));
                 if (sc->ids == NULL) {
                     sc->ids_cap = 0;
                     return SIFT_ENOMEM;
@@ -1156,8 +1168,8 @@ write_terms(struct writer *w, struct bfield *f, uint32_t field_idx,
             ids = sc->ids;
         }
         if (n == 1) {
-            sift_buf_put_varint(&sc->blocks, (uint64_t)ids[0] << 2 |
-                                                 SIFT_SEGFMT_POST_ONE);
+            sift_buf_put_varint(&sc->blocks,
+                                (uint64_t)ids[0] << 2 | SIFT_SEGFMT_POST_ONE);
         } else {
             /* Deltas as varints, or a frozen bitmap when that is smaller
              * (dense or run-heavy postings).  Lists are compressed with
@@ -1174,10 +1186,9 @@ write_terms(struct writer *w, struct bfield *f, uint32_t field_idx,
                 roaring_bitmap_run_optimize(bm);
                 sz = roaring_bitmap_frozen_size_in_bytes(bm);
             }
-            size_t glen = sc->shape_of != NULL ? shape_groups(sc, ids, n)
-                                               : SIZE_MAX;
-            if (glen != SIZE_MAX &&
-                (n >= LIST_MAX || glen < sc->list.len) &&
+            size_t glen =
+                sc->shape_of != NULL ? shape_groups(sc, ids, n) : SIZE_MAX;
+            if (glen != SIZE_MAX && (n >= LIST_MAX || glen < sc->list.len) &&
                 (bm == NULL || glen / 8 * 5 + 2 < sz + 16)) {
                 if (bm != NULL)
                     roaring_bitmap_free(bm);
@@ -1227,8 +1238,8 @@ write_terms(struct writer *w, struct bfield *f, uint32_t field_idx,
     const uint8_t *kend = kp + sc->keys.len;
     for (uint32_t c = 0; c < nc; c++) {
         uint8_t *e = (uint8_t *)sc->bidx.data + (size_t)c * 20;
-        sift_store_u32(e, (uint32_t)(16 + (size_t)(kp - (const uint8_t *)
-                                                             sc->keys.data)));
+        sift_store_u32(
+            e, (uint32_t)(16 + (size_t)(kp - (const uint8_t *)sc->keys.data)));
         sift_store_u32(e + 8, (uint32_t)(frames_at + sift_load_u32(e + 8)));
         uint64_t kl = 0;
         (void)sift_get_varint(&kp, kend, &kl);
@@ -1322,8 +1333,7 @@ write_numcol(struct writer *w, struct bfield *f, uint32_t field_idx,
     c = u;
     unsigned width = bits_for(c);
     size_t dict_bytes = 8 + 8 + (size_t)c * 8 + ((size_t)n * width + 7) / 8;
-    if (c > 0 && c <= SIFT_SEGFMT_NUM_DICT_MAX &&
-        dict_bytes < (size_t)n * 8) {
+    if (c > 0 && c <= SIFT_SEGFMT_NUM_DICT_MAX && dict_bytes < (size_t)n * 8) {
         sift_buf_append(w->out, "\1\0\0\0\0\0\0\0", 8);
         sift_buf_put_u32(w->out, c);
         sift_buf_putc(w->out, (char)width);
@@ -1374,8 +1384,7 @@ static unsigned
 field_flags(const struct sift_segment_builder *b, const struct bfield *f)
 {
     switch (f->type) {
-    case SIFT_FT_TEXT:
-        return SIFT_SEGF_TERMS | SIFT_SEGF_TEXT;
+    case SIFT_FT_TEXT: return SIFT_SEGF_TERMS | SIFT_SEGF_TEXT;
     case SIFT_FT_NUMBER:
         return SIFT_SEGF_TERMS | (f->num_len > 0 ? SIFT_SEGF_NUMBER : 0);
     default:
@@ -1388,8 +1397,7 @@ field_flags(const struct sift_segment_builder *b, const struct bfield *f)
 
 /* The field named name[0..len), or NULL. */
 static struct bfield *
-field_lookup(const struct sift_segment_builder *b, const char *name,
-             size_t len)
+field_lookup(const struct sift_segment_builder *b, const char *name, size_t len)
 {
     if (b->fslots == NULL)
         return NULL;
@@ -1422,10 +1430,10 @@ tidsort_cmp(const void *x, const void *y)
 /* A stored field value of a block, for stream 4. */
 struct fval {
     uint32_t key;
-    uint32_t seq;      /* position in the block's field order */
+    uint32_t seq; /* position in the block's field order */
     const uint8_t *v;
     uint32_t len;
-    uint8_t omit;      /* equals the keyword column value */
+    uint8_t omit; /* equals the keyword column value */
 };
 
 static int
@@ -1440,10 +1448,10 @@ fval_cmp(const void *x, const void *y)
 struct blockbuf {
     struct sift_buf s1, s2, s3, s4;
     struct tidsort *tmp;
-    const uint8_t **cur;   /* per doc: its next slot value */
+    const uint8_t **cur; /* per doc: its next slot value */
     struct fval *fv;
     size_t fv_cap;
-    struct bfield **kwf;   /* per doc key: the keyword column field or NULL */
+    struct bfield **kwf; /* per doc key: the keyword column field or NULL */
 };
 
 static uint64_t
@@ -1507,7 +1515,8 @@ block_raw(const struct sift_segment_builder *b, const uint32_t *doc_order,
             fv->omit = 0;
             if (f != NULL && old < f->kw_len && f->kw[old] != UINT32_MAX) {
                 const struct bterm *t = &f->terms[f->kw[old]];
-                fv->omit = t->len == fv->len && memcmp(t->s, fv->v, t->len) == 0;
+                fv->omit =
+                    t->len == fv->len && memcmp(t->s, fv->v, t->len) == 0;
             }
         }
         bb->tmp[i].tid = doc->shape;
@@ -1565,8 +1574,8 @@ zframe(ZSTD_CCtx *cctx, int level, struct sift_buf *out, const void *src,
         *rc = SIFT_ENOMEM;
         return 0;
     }
-    size_t z = ZSTD_compressCCtx(cctx, out->data + out->len, bound, src, len,
-                                 level);
+    size_t z =
+        ZSTD_compressCCtx(cctx, out->data + out->len, bound, src, len, level);
     if (ZSTD_isError(z)) {
         SIFT_ERROR("segment: zstd: %s", ZSTD_getErrorName(z));
         *rc = SIFT_EIO;
@@ -1592,7 +1601,8 @@ write_shapes(struct writer *w, const struct sift_segment_builder *b,
     w_section(w, SIFT_SEGSEC_SHAPES, UINT32_MAX, start);
 
     /* Docs by shape: a counting sort of the doc ids. */
-    uint32_t *at = sift_try_malloc(((size_t)b->n_shapes + 1) * sizeof(uint32_t));
+    uint32_t *at =
+        sift_try_malloc(((size_t)b->n_shapes + 1) * sizeof(uint32_t));
     uint32_t *ids = sift_try_malloc(((size_t)n + 1) * sizeof(uint32_t));
     struct sift_buf raw = SIFT_BUF_INIT;
     if (at == NULL || ids == NULL) {
@@ -1611,8 +1621,8 @@ write_shapes(struct writer *w, const struct sift_segment_builder *b,
         uint32_t c = b->shapes[g].n_docs;
         sift_buf_put_varint(&raw, c);
         for (uint32_t i = 0; i < c; i++)
-            sift_buf_put_varint(&raw, i ? ids[sum + i] - ids[sum + i - 1]
-                                        : ids[sum]);
+            sift_buf_put_varint(&raw,
+                                i ? ids[sum + i] - ids[sum + i - 1] : ids[sum]);
         sum += c;
     }
     if (raw.len > SIFT_SEGFMT_MAX_BLOCK) {
@@ -1663,7 +1673,8 @@ write_docs(struct writer *w, struct sift_segment_builder *b,
         goto out;
     }
     for (uint32_t k = 0; k < b->n_keys; k++) {
-        struct bfield *f = field_lookup(b, b->keys[k].name, b->keys[k].name_len);
+        struct bfield *f =
+            field_lookup(b, b->keys[k].name, b->keys[k].name_len);
         if (f != NULL && (field_flags(b, f) & SIFT_SEGF_KEYWORD))
             bb.kwf[k] = f;
     }
@@ -1689,11 +1700,12 @@ write_docs(struct writer *w, struct sift_segment_builder *b,
             rc = SIFT_ENOMEM;
             goto out;
         }
-        size_t z = cdict != NULL
-            ? ZSTD_compress_usingCDict(cctx, frames.data + frames.len,
-                                       bound, raw.data, raw.len, cdict)
-            : ZSTD_compressCCtx(cctx, frames.data + frames.len, bound,
-                                raw.data, raw.len, b->opts.zstd_level);
+        size_t z =
+            cdict != NULL
+                ? ZSTD_compress_usingCDict(cctx, frames.data + frames.len,
+                                           bound, raw.data, raw.len, cdict)
+                : ZSTD_compressCCtx(cctx, frames.data + frames.len, bound,
+                                    raw.data, raw.len, b->opts.zstd_level);
         if (ZSTD_isError(z)) {
             SIFT_ERROR("segment: zstd: %s", ZSTD_getErrorName(z));
             rc = SIFT_EIO;
@@ -1761,7 +1773,8 @@ sift__segment_reseal(uint8_t *img, size_t len)
     uint64_t tab = sift_load_u64(tr);
     uint32_t ns = sift_load_u32(tr + 8);
     if (tab > len - SIFT_SEGFMT_TRAILER_LEN ||
-        (uint64_t)ns * SIFT_SEGFMT_SECENT_LEN > len - SIFT_SEGFMT_TRAILER_LEN - tab)
+        (uint64_t)ns * SIFT_SEGFMT_SECENT_LEN >
+            len - SIFT_SEGFMT_TRAILER_LEN - tab)
         return;
     for (uint32_t i = 0; i < ns; i++) {
         uint8_t *e = img + tab + (size_t)i * SIFT_SEGFMT_SECENT_LEN;

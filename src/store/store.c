@@ -48,6 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lifecycle_int.h"
 #include "sift/alloc.h"
 #include "sift/arena.h"
 #include "sift/clock.h"
@@ -57,7 +58,6 @@
 #include "sift/loop.h"
 #include "sift/pool.h"
 #include "sift/segment.h"
-#include "lifecycle_int.h"
 #include "store_int.h"
 
 static void start_sync(struct sift_store *s);

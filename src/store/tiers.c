@@ -289,9 +289,9 @@ plan_tiered(const struct sift_tier_policy *p, struct view *v, uint8_t tier,
         }
         if (count < f)
             continue;
-        struct sift_tier_action *a = act_new(
-            out, SIFT_TIER_ACT_MERGE, tier,
-            tier == SIFT_TIER_HOT ? "hot_merge" : "warm_merge");
+        struct sift_tier_action *a =
+            act_new(out, SIFT_TIER_ACT_MERGE, tier,
+                    tier == SIFT_TIER_HOT ? "hot_merge" : "warm_merge");
         for (size_t k = 0; k < v->n && a->n_ids < f; k++) {
             size_t i = v->order[k];
             const struct sift_tier_seg *s = &v->segs[i];

@@ -30,8 +30,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct sift_buf b = SIFT_BUF_INIT;
 
     sift_config_init(&cfg);
-    (void)sift__config_load_buffer(&cfg, "fuzz.conf", (const char *)data,
-                                   size, ignore, NULL);
+    (void)sift__config_load_buffer(&cfg, "fuzz.conf", (const char *)data, size,
+                                   ignore, NULL);
     size_t line = 0;
     while (line < size && data[line] != '\n' && data[line] != '\0')
         line++;

@@ -39,8 +39,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)sift__gf_frame_terms(&t, (const char *)data, size, frames);
     (void)sift__gf_fields_list((const char *)data, size, SIFT_GF_FIELDS_ALL,
                                SIFT_GF_STYLE_TAGS, frames);
-    (void)sift__gf_values_list((const char *)data, size,
-                               SIFT_GF_STYLE_VARIABLE, frames);
+    (void)sift__gf_values_list((const char *)data, size, SIFT_GF_STYLE_VARIABLE,
+                               frames);
     json_decref(frames);
     json_decref(body);
     return 0;

@@ -15,6 +15,7 @@
  *
  * Loopback only; no files.
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -25,7 +26,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 
 #include <event2/event.h>
 
@@ -62,7 +62,8 @@ on_echo(struct sift_http_req *req, void *arg)
     sift_buf_append(&b, ",\"q\":", 5);
     sift_buf_put_json_str(&b, q != NULL ? q : "", q != NULL ? strlen(q) : 0);
     sift_buf_append(&b, ",\"ct\":", 6);
-    sift_buf_put_json_str(&b, ct != NULL ? ct : "", ct != NULL ? strlen(ct) : 0);
+    sift_buf_put_json_str(&b, ct != NULL ? ct : "",
+                          ct != NULL ? strlen(ct) : 0);
     sift_buf_append(&b, ",\"who\":", 7);
     const char *who = sift_http_req_principal(req);
     sift_buf_put_json_str(&b, who, strlen(who));
@@ -181,8 +182,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     struct client c = {fd, 0};
     struct event_base *base = sift_loop_base(g_loop);
-    struct event *ev = event_new(base, fd, EV_READ | EV_PERSIST,
-                                 on_client_read, &c);
+    struct event *ev =
+        event_new(base, fd, EV_READ | EV_PERSIST, on_client_read, &c);
     event_add(ev, NULL);
     int64_t deadline = sift_clock_mono_ns() + 300 * SIFT_NS_PER_MS;
     while (!c.done && sift_clock_mono_ns() < deadline)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../src/store/segment_int.h"
 #include "sift/alloc.h"
 #include "sift/arena.h"
 #include "sift/buf.h"
@@ -18,7 +19,6 @@
 #include "sift/event.h"
 #include "sift/log.h"
 #include "sift/segment.h"
-#include "../../src/store/segment_int.h"
 
 static int
 term_cb(const char *term, size_t len, void *arg)
@@ -87,7 +87,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (size_t i = 0; i < sizeof(probe) / sizeof(probe[0]); i++) {
             roaring_bitmap_t *bm = NULL;
             if (sift_segment_postings(seg, f, probe[i], strlen(probe[i]),
-                                      &bm) == SIFT_OK && bm != NULL) {
+                                      &bm) == SIFT_OK &&
+                bm != NULL) {
                 (void)roaring_bitmap_get_cardinality(bm);
                 roaring_bitmap_free(bm);
             }

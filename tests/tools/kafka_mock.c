@@ -130,8 +130,8 @@ main(int argc, char **argv)
     printf("%s\n", rd_kafka_mock_cluster_bootstraps(mc));
     fflush(stdout);
 
-    watch_stdin = fstat(0, &st) == 0 && (S_ISFIFO(st.st_mode) ||
-                                         S_ISSOCK(st.st_mode));
+    watch_stdin =
+        fstat(0, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
     for (;;) {
         struct pollfd pfd[2] = {{sig_pipe[0], POLLIN, 0}, {0, POLLIN, 0}};
         int n = poll(pfd, watch_stdin ? 2 : 1, -1);

@@ -30,9 +30,9 @@
 
 struct fake_batch {
     size_t n;
-    long *ids;                 /* parsed "m-<n>" (-1 when not of that form) */
-    char *fields;              /* "name=value;" of every extra field */
-    struct sift_srcpos pos;    /* key owned */
+    long *ids;              /* parsed "m-<n>" (-1 when not of that form) */
+    char *fields;           /* "name=value;" of every extra field */
+    struct sift_srcpos pos; /* key owned */
     int has_pos;
     sift_durable_cb cb;
     void *cb_arg;
@@ -43,16 +43,16 @@ struct fake_sink {
     struct fake_batch *head, *tail;
     size_t n_pending;
     unsigned held[FAKE_MAX];
-    size_t n_held;             /* total held, duplicates included */
-    size_t n_bad;              /* messages not of the m-<n> form */
-    unsigned busy_left;        /* deliver answers EBUSY this many times */
-    unsigned fail_next_ack;    /* next durable step fails this many batches */
+    size_t n_held;          /* total held, duplicates included */
+    size_t n_bad;           /* messages not of the m-<n> form */
+    unsigned busy_left;     /* deliver answers EBUSY this many times */
+    unsigned fail_next_ack; /* next durable step fails this many batches */
     unsigned deliver_calls;
     char *keys[FAKE_KEYS];
     struct sift_srcpos pos[FAKE_KEYS];
     size_t n_keys;
     char last_fields[256];
-    int auto_durable;          /* make durable from a 10 ms timer */
+    int auto_durable; /* make durable from a 10 ms timer */
     struct event *timer;
 };
 
@@ -91,17 +91,18 @@ fake_deliver(void *arg, const struct sift_source_batch *batch,
         const struct sift_source_msg *m = &batch->msgs[i];
         size_t len = m->len;
         /* rsyslog-style producers may end a record with a newline. */
-        while (len > 0 && (m->data[len - 1] == '\n' || m->data[len - 1] == '\r'))
+        while (len > 0 &&
+               (m->data[len - 1] == '\n' || m->data[len - 1] == '\r'))
             len--;
         b->ids[i] = fake_parse_id(m->data, len);
         if (m->n_fields > 0 && i == 0) {
             char buf[256];
             size_t o = 0;
             for (uint32_t f = 0; f < m->n_fields && o < sizeof(buf) - 1; f++) {
-                int w = snprintf(buf + o, sizeof(buf) - o, "%.*s=%.*s;",
-                                 (int)m->fields[f].name_len, m->fields[f].name,
-                                 (int)m->fields[f].value_len,
-                                 m->fields[f].value);
+                int w =
+                    snprintf(buf + o, sizeof(buf) - o, "%.*s=%.*s;",
+                             (int)m->fields[f].name_len, m->fields[f].name,
+                             (int)m->fields[f].value_len, m->fields[f].value);
                 if (w < 0)
                     break;
                 o += (size_t)w;
@@ -185,8 +186,7 @@ fake_sink_make_durable(struct fake_sink *fs)
             fs->n_held++;
         }
         if (b->fields)
-            snprintf(fs->last_fields, sizeof(fs->last_fields), "%s",
-                     b->fields);
+            snprintf(fs->last_fields, sizeof(fs->last_fields), "%s", b->fields);
         if (b->has_pos) {
             size_t k;
             for (k = 0; k < fs->n_keys; k++)

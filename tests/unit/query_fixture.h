@@ -74,12 +74,13 @@ qf_load_tsv(const char *path, struct qf_events *e)
     if (!f)
         return -1;
     char line[4096];
-    static const char *const names[] = {"id",     "time",        "level",
-                                        "service", "status",     "duration_ms",
-                                        "host",   "message"};
-    static const uint8_t types[] = {SIFT_FT_NUMBER, 0, SIFT_FT_KEYWORD,
-                                    SIFT_FT_KEYWORD, SIFT_FT_NUMBER,
-                                    SIFT_FT_NUMBER, SIFT_FT_KEYWORD, 0};
+    static const char *const names[] = {"id",      "time",   "level",
+                                        "service", "status", "duration_ms",
+                                        "host",    "message"};
+    static const uint8_t types[] = {SIFT_FT_NUMBER,  0,
+                                    SIFT_FT_KEYWORD, SIFT_FT_KEYWORD,
+                                    SIFT_FT_NUMBER,  SIFT_FT_NUMBER,
+                                    SIFT_FT_KEYWORD, 0};
     while (fgets(line, sizeof(line), f)) {
         size_t len = strlen(line);
         while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))

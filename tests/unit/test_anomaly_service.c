@@ -150,8 +150,8 @@ wait_tick(void *arg)
 static int
 run_until(struct fx *f, pred_fn pred, int timeout_ms)
 {
-    struct waiter w = {f, pred, sift_clock_mono_ns() + timeout_ms * SIFT_NS_PER_MS,
-                       0};
+    struct waiter w = {f, pred,
+                       sift_clock_mono_ns() + timeout_ms * SIFT_NS_PER_MS, 0};
     if (pred(f))
         return 1;
     struct sift_timer *t = sift_loop_timer_new(f->loop, 5, wait_tick, &w);
@@ -205,8 +205,8 @@ submit(struct fx *f, int64_t ts, const char *svc, const char *lvl,
         evs[i].n_fields = 2;
     }
     f->durable--;
-    assert_int_equal(sift_pipeline_submit(f->pipe, "test", evs, (size_t)n,
-                                          NULL, 0, arena, on_durable, f),
+    assert_int_equal(sift_pipeline_submit(f->pipe, "test", evs, (size_t)n, NULL,
+                                          0, arena, on_durable, f),
                      SIFT_OK);
     for (int i = 0; ids && i < n; i++)
         ids[i] = evs[i].template_id;
@@ -364,21 +364,18 @@ test_anomaly_service_incident_alert_feedback_restart(void **state)
     want.state = SIFT_ALERT_RESOLVED;
     assert_true(run_until(f, alert_seen, 5000));
     assert_int_equal(want.found.id, id);
-    assert_int_equal(want.found.resolved_ns,
-                     T0 + 11 * WIN_MS * SIFT_NS_PER_MS);
+    assert_int_equal(want.found.resolved_ns, T0 + 11 * WIN_MS * SIFT_NS_PER_MS);
 
     /* Feedback: persisted, raises that series' threshold. */
     struct sift_alert al;
     double thr = 0;
-    assert_int_equal(sift_anomaly_service_feedback(f->svc, id,
-                                                   SIFT_LABEL_FALSE_POSITIVE,
-                                                   &al, &thr),
+    assert_int_equal(sift_anomaly_service_feedback(
+                         f->svc, id, SIFT_LABEL_FALSE_POSITIVE, &al, &thr),
                      SIFT_OK);
     assert_int_equal(al.label, SIFT_LABEL_FALSE_POSITIVE);
     assert_true(thr == 60);
-    assert_int_equal(sift_anomaly_service_feedback(f->svc, 999999,
-                                                   SIFT_LABEL_FALSE_POSITIVE,
-                                                   NULL, NULL),
+    assert_int_equal(sift_anomaly_service_feedback(
+                         f->svc, 999999, SIFT_LABEL_FALSE_POSITIVE, NULL, NULL),
                      SIFT_ENOTFOUND);
     assert_int_equal(
         sift_anomaly_service_feedback(f->svc, id, SIFT_LABEL_NONE, NULL, NULL),
@@ -464,8 +461,7 @@ test_anomaly_service_alert_file_bounded_torn_tail_skipped(void **state)
     assert_int_equal(v[0], 100);
     assert_int_equal(v[1], 151);
     struct sift_alert al;
-    assert_int_equal(sift_anomaly_service_alert_get(f->svc, 250, &al),
-                     SIFT_OK);
+    assert_int_equal(sift_anomaly_service_alert_get(f->svc, 250, &al), SIFT_OK);
     assert_string_equal(al.series, "service=s5");
     assert_int_equal(al.series_key, 6);
     assert_int_equal(sift_anomaly_service_alert_get(f->svc, 150, &al),
@@ -528,12 +524,12 @@ build(const struct tdoc *d, size_t n)
 }
 
 static json_t *
-run_patterns(struct sift_segment **segs, size_t n, const char *q,
-             int64_t from, int64_t to, uint32_t size, int want_rc,
+run_patterns(struct sift_segment **segs, size_t n, const char *q, int64_t from,
+             int64_t to, uint32_t size, int want_rc,
              struct sift_patterns_error *err)
 {
-    struct sift_patterns_opts o = {q, q ? strlen(q) : 0, from, to, size, 0,
-                                   0, 0};
+    struct sift_patterns_opts o = {q, q ? strlen(q) : 0, from, to, size, 0, 0,
+                                   0};
     struct sift_buf out = SIFT_BUF_INIT;
     int rc = sift_patterns_run(segs, n, &o, NULL, &out, err);
     assert_int_equal(rc, want_rc);
@@ -582,8 +578,8 @@ test_anomaly_service_pattern_counts(void **state)
     struct sift_segment *segs[2] = {build(a, 5), build(b, 3)};
     struct sift_patterns_error err;
 
-    json_t *j = run_patterns(segs, 2, NULL, INT64_MIN, INT64_MAX, 10, SIFT_OK,
-                             &err);
+    json_t *j =
+        run_patterns(segs, 2, NULL, INT64_MIN, INT64_MAX, 10, SIFT_OK, &err);
     assert_int_equal(json_integer_value(json_object_get(j, "total")), 8);
     assert_int_equal(json_integer_value(json_object_get(j, "distinct")), 4);
     assert_int_equal(pat_int(j, 0, "template_id"), 1); /* 4 docs */

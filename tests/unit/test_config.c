@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
 #include <cmocka.h>
 
 #include "sift/alloc.h"
@@ -155,18 +156,18 @@ test_config_every_error_reported_with_line(void **state)
 {
     struct fixture *f = *state;
     char want[256];
-    int rc = load_text(f, "[server]\n"              /* 1 */
-                          "bogus = 1\n"             /* 2 unknown key */
-                          "workers = many\n"        /* 3 bad value */
-                          "workers = 5000\n"        /* 4 out of range */
-                          "[nosuch]\n"              /* 5 unknown section */
-                          "x = 1\n"                 /* 6 (not repeated) */
-                          "[store]\n"               /* 7 */
-                          "wal_sync = 5 parsecs\n"  /* 8 bad duration */
-                          "block_bytes = 1TiB\n"    /* 9 out of range */
-                          "this line is junk\n"     /* 10 syntax */
-                          "[server\n"               /* 11 syntax */
-                          "log_level = loud\n");    /* 12 bad enum */
+    int rc = load_text(f, "[server]\n"             /* 1 */
+                          "bogus = 1\n"            /* 2 unknown key */
+                          "workers = many\n"       /* 3 bad value */
+                          "workers = 5000\n"       /* 4 out of range */
+                          "[nosuch]\n"             /* 5 unknown section */
+                          "x = 1\n"                /* 6 (not repeated) */
+                          "[store]\n"              /* 7 */
+                          "wal_sync = 5 parsecs\n" /* 8 bad duration */
+                          "block_bytes = 1TiB\n"   /* 9 out of range */
+                          "this line is junk\n"    /* 10 syntax */
+                          "[server\n"              /* 11 syntax */
+                          "log_level = loud\n");   /* 12 bad enum */
     assert_int_equal(rc, SIFT_ECONFIG);
     assert_int_equal(f->errs.n, 9);
     snprintf(want, sizeof(want), "%s:2: server.bogus: unknown key", f->path);
@@ -175,8 +176,7 @@ test_config_every_error_reported_with_line(void **state)
              f->path);
     assert_true(has_msg(&f->errs, want));
     snprintf(want, sizeof(want),
-             "%s:4: server.workers: 5000 is out of range (0 to 1024)",
-             f->path);
+             "%s:4: server.workers: 5000 is out of range (0 to 1024)", f->path);
     assert_true(has_msg(&f->errs, want));
     snprintf(want, sizeof(want), "%s:5: [nosuch]: unknown section", f->path);
     assert_true(has_msg(&f->errs, want));
@@ -222,8 +222,7 @@ test_config_enum_and_hostport_errors(void **state)
     snprintf(want, sizeof(want), "%s:3: server.listen: expected host:port",
              f->path);
     assert_true(has_msg(&f->errs, want));
-    snprintf(want, sizeof(want), "%s:5: redis.address: port must be",
-             f->path);
+    snprintf(want, sizeof(want), "%s:5: redis.address: port must be", f->path);
     assert_true(has_msg(&f->errs, want));
     snprintf(want, sizeof(want), "%s:7: alerts.webhook_url:", f->path);
     assert_true(has_msg(&f->errs, want));
@@ -262,8 +261,8 @@ test_config_missing_file(void **state)
 {
     struct fixture *f = *state;
     struct errs e = {0};
-    int rc = sift_config_load_file(&f->cfg, "/nonexistent/siftd.conf",
-                                   collect, &e);
+    int rc =
+        sift_config_load_file(&f->cfg, "/nonexistent/siftd.conf", collect, &e);
     assert_int_equal(rc, -2); /* -ENOENT */
     assert_int_equal(e.n, 1);
     assert_true(has_msg(&e, "/nonexistent/siftd.conf: cannot open config "
@@ -275,17 +274,15 @@ test_config_set_validated_like_file(void **state)
 {
     struct fixture *f = *state;
     struct errs e = {0};
-    assert_int_equal(sift_config_set(&f->cfg, "query.max_hits=500", collect,
-                                     &e),
-                     SIFT_OK);
+    assert_int_equal(
+        sift_config_set(&f->cfg, "query.max_hits=500", collect, &e), SIFT_OK);
     assert_int_equal(f->cfg.max_hits, 500);
     assert_int_equal(
         sift_config_set(&f->cfg, "store.refresh=250ms", collect, &e), SIFT_OK);
     assert_int_equal(f->cfg.refresh_ms, 250);
     assert_int_equal(e.n, 0);
 
-    assert_int_equal(sift_config_set(&f->cfg, "query.max_hits=0", collect,
-                                     &e),
+    assert_int_equal(sift_config_set(&f->cfg, "query.max_hits=0", collect, &e),
                      SIFT_ECONFIG);
     assert_true(has_msg(&e, "--set query.max_hits: 0 is out of range"));
     assert_int_equal(sift_config_set(&f->cfg, "query.nope=1", collect, &e),
@@ -297,8 +294,7 @@ test_config_set_validated_like_file(void **state)
     assert_int_equal(sift_config_set(&f->cfg, "noequals", collect, &e),
                      SIFT_ECONFIG);
     assert_true(has_msg(&e, "--set noequals: expected SECTION.KEY=VALUE"));
-    assert_int_equal(sift_config_set(&f->cfg, "store.flush=soon", collect,
-                                     &e),
+    assert_int_equal(sift_config_set(&f->cfg, "store.flush=soon", collect, &e),
                      SIFT_ECONFIG);
     assert_true(has_msg(&e, "--set store.flush: expected a duration"));
     assert_int_equal(e.n, 5);
@@ -311,8 +307,8 @@ test_config_anomaly_alpha_and_series_thresholds(void **state)
     struct fixture *f = *state;
     struct errs e = {0};
     assert_string_equal(f->cfg.anomaly_alpha, "0.05");
-    assert_int_equal(
-        sift_config_set(&f->cfg, "anomaly.alpha=0.2", collect, &e), SIFT_OK);
+    assert_int_equal(sift_config_set(&f->cfg, "anomaly.alpha=0.2", collect, &e),
+                     SIFT_OK);
     assert_string_equal(f->cfg.anomaly_alpha, "0.2");
     assert_int_equal(sift_config_set(&f->cfg,
                                      "anomaly.series_thresholds=service=api "
@@ -322,9 +318,8 @@ test_config_anomaly_alpha_and_series_thresholds(void **state)
     assert_int_equal(e.n, 0);
     assert_int_equal(sift_config_set(&f->cfg, "anomaly.alpha=0", collect, &e),
                      SIFT_ECONFIG);
-    assert_int_equal(
-        sift_config_set(&f->cfg, "anomaly.alpha=1.5", collect, &e),
-        SIFT_ECONFIG);
+    assert_int_equal(sift_config_set(&f->cfg, "anomaly.alpha=1.5", collect, &e),
+                     SIFT_ECONFIG);
     assert_int_equal(
         sift_config_set(&f->cfg, "anomaly.alpha=fast", collect, &e),
         SIFT_ECONFIG);
@@ -337,19 +332,17 @@ test_config_anomaly_alpha_and_series_thresholds(void **state)
                                      "anomaly.series_thresholds=service=a",
                                      collect, &e),
                      SIFT_ECONFIG);
-    assert_int_equal(sift_config_set(&f->cfg,
-                                     "anomaly.series_thresholds=:50",
-                                     collect, &e),
-                     SIFT_ECONFIG);
+    assert_int_equal(
+        sift_config_set(&f->cfg, "anomaly.series_thresholds=:50", collect, &e),
+        SIFT_ECONFIG);
     assert_true(has_msg(&e, "--set anomaly.series_thresholds: expected "
                             "series:N"));
     assert_int_equal(e.n, 6);
     /* Rejected values keep the last good one. */
     assert_string_equal(f->cfg.anomaly_alpha, "0.2");
-    assert_int_equal(sift_config_set(&f->cfg,
-                                     "alerts.webhook_url=https://x/y",
-                                     collect, &e),
-                     SIFT_ECONFIG);
+    assert_int_equal(
+        sift_config_set(&f->cfg, "alerts.webhook_url=https://x/y", collect, &e),
+        SIFT_ECONFIG);
     assert_true(has_msg(&e, "https is not supported"));
 }
 
@@ -428,14 +421,12 @@ test_config_reload_diff(void **state)
     assert_int_equal(restart, 0);
     assert_int_equal(e.n, 0);
 
-    assert_int_equal(sift_config_set(&next, "server.log_level=debug", collect,
-                                     &e),
-                     0);
+    assert_int_equal(
+        sift_config_set(&next, "server.log_level=debug", collect, &e), 0);
     assert_int_equal(sift_config_set(&next, "query.max_hits=42", collect, &e),
                      0);
-    assert_int_equal(sift_config_set(&next, "server.listen=127.0.0.1:9999",
-                                     collect, &e),
-                     0);
+    assert_int_equal(
+        sift_config_set(&next, "server.listen=127.0.0.1:9999", collect, &e), 0);
     assert_int_equal(sift_config_set(&next, "store.refresh=5s", collect, &e),
                      0);
     sift_config_diff(&f->cfg, &next, &live, &restart, collect, &e);
@@ -460,8 +451,7 @@ test_config_cross_key_check(void **state)
 {
     struct fixture *f = *state;
     struct errs e = {0};
-    assert_int_equal(sift_config_set(&f->cfg, "query.max_hits=10", collect,
-                                     &e),
+    assert_int_equal(sift_config_set(&f->cfg, "query.max_hits=10", collect, &e),
                      0);
     assert_int_equal(sift_config_check(&f->cfg, collect, &e), SIFT_ECONFIG);
     assert_int_equal(e.n, 1);

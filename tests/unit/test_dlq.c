@@ -77,9 +77,9 @@ test_dlq_records_text_and_position(void **state)
     json_t *j;
 
     assert_int_equal(sift_dlq_open(f->path, 1, &d), SIFT_OK);
-    assert_int_equal(sift_dlq_put(d, "kafka", &pos, "invalid JSON", raw,
-                                  sizeof(raw) - 1),
-                     SIFT_OK);
+    assert_int_equal(
+        sift_dlq_put(d, "kafka", &pos, "invalid JSON", raw, sizeof(raw) - 1),
+        SIFT_OK);
     assert_int_equal(sift_dlq_count(d), 1);
     sift_dlq_close(d);
 
@@ -90,14 +90,12 @@ test_dlq_records_text_and_position(void **state)
                         "invalid JSON");
     assert_string_equal(json_string_value(json_object_get(j, "raw")), raw);
     assert_null(json_object_get(j, "raw_b64"));
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(j, "position"),
-                                          "key")),
-        "kafka/logs/3");
-    assert_int_equal(
-        json_integer_value(
-            json_object_get(json_object_get(j, "position"), "hi")),
-        1234);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(j, "position"), "key")),
+                        "kafka/logs/3");
+    assert_int_equal(json_integer_value(
+                         json_object_get(json_object_get(j, "position"), "hi")),
+                     1234);
     assert_int_equal(strlen(json_string_value(json_object_get(j, "time"))),
                      strlen("2026-11-22T21:40:01.123Z"));
     json_decref(j);
@@ -117,12 +115,10 @@ test_dlq_binary_goes_base64_and_appends(void **state)
                      SIFT_OK);
     sift_dlq_close(d);
     assert_int_equal(sift_dlq_open(f->path, 0, &d), SIFT_OK);
-    assert_int_equal(sift_dlq_put(d, "redis-list", NULL, "r2", bin,
-                                  sizeof(bin)),
-                     SIFT_OK);
+    assert_int_equal(
+        sift_dlq_put(d, "redis-list", NULL, "r2", bin, sizeof(bin)), SIFT_OK);
     for (size_t n = 0; n <= 3; n++)
-        assert_int_equal(sift_dlq_put(d, "s", NULL, "tail", bin, n),
-                         SIFT_OK);
+        assert_int_equal(sift_dlq_put(d, "s", NULL, "tail", bin, n), SIFT_OK);
     assert_int_equal(sift_dlq_sync(d), SIFT_OK);
     sift_dlq_close(d);
 

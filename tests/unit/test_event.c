@@ -42,8 +42,8 @@ static void
 test_event_roundtrip(void **state)
 {
     (void)state;
-    static const int64_t ts[] = {0, 1, -1, INT64_MAX, INT64_MIN,
-                                 1715678467412345678};
+    static const int64_t ts[] = {0,         1,         -1,
+                                 INT64_MAX, INT64_MIN, 1715678467412345678};
     struct sift_arena *a = sift_arena_new(1024);
     for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++) {
         struct sift_event ev, got;
@@ -52,9 +52,8 @@ test_event_roundtrip(void **state)
         ev.template_id = i % 2 ? UINT32_MAX : 0;
         struct sift_buf b = SIFT_BUF_INIT;
         sift_doc_encode(&ev, &b);
-        assert_int_equal(sift_doc_decode((const uint8_t *)b.data, b.len, a,
-                                         &got),
-                         SIFT_OK);
+        assert_int_equal(
+            sift_doc_decode((const uint8_t *)b.data, b.len, a, &got), SIFT_OK);
         assert_int_equal(got.ts_ns, ev.ts_ns);
         assert_int_equal(got.template_id, ev.template_id);
         assert_int_equal(got.msg_len, ev.msg_len);
@@ -96,8 +95,7 @@ test_event_decode_rejects_corruption(void **state)
     sift_doc_encode(&ev, &b);
     /* Every truncation fails. */
     for (size_t len = 0; len < b.len; len++)
-        assert_int_equal(sift_doc_decode((const uint8_t *)b.data, len, a,
-                                         &got),
+        assert_int_equal(sift_doc_decode((const uint8_t *)b.data, len, a, &got),
                          SIFT_ECORRUPT);
     /* Trailing garbage fails. */
     sift_buf_putc(&b, 0);
@@ -114,8 +112,8 @@ test_event_decode_rejects_corruption(void **state)
                 assert_true(got.msg >= lo && got.msg + got.msg_len <= hi);
                 for (uint32_t f = 0; f < got.n_fields; f++) {
                     assert_true(got.fields[f].value >= lo &&
-                                got.fields[f].value +
-                                        got.fields[f].value_len <= hi);
+                                got.fields[f].value + got.fields[f].value_len <=
+                                    hi);
                     assert_true(got.fields[f].type >= 1 &&
                                 got.fields[f].type <= 3);
                 }
@@ -138,8 +136,7 @@ test_event_decode_rejects_corruption(void **state)
     assert_int_equal(sift_doc_decode(msg_past, sizeof(msg_past), a, &got),
                      SIFT_ECORRUPT);
     static const uint8_t many_fields[] = {0, 0, 0, 0xff, 0xff, 0xff, 0x0f};
-    assert_int_equal(sift_doc_decode(many_fields, sizeof(many_fields), a,
-                                     &got),
+    assert_int_equal(sift_doc_decode(many_fields, sizeof(many_fields), a, &got),
                      SIFT_ECORRUPT);
     static const uint8_t bad_type[] = {0, 0, 0, 1, 1, 'x', 9, 0};
     assert_int_equal(sift_doc_decode(bad_type, sizeof(bad_type), a, &got),
@@ -214,10 +211,10 @@ static void
 test_event_json_number_grammar(void **state)
 {
     (void)state;
-    static const char *yes[] = {"0", "-0", "12", "1.5", "-1.5e10", "1E+3",
-                                "0.001"};
-    static const char *no[] = {"", "-", "01", "1.", ".5", "1e", "+1", "NaN",
-                               "0x10", "1 ", "inf"};
+    static const char *yes[] = {"0",       "-0",   "12",   "1.5",
+                                "-1.5e10", "1E+3", "0.001"};
+    static const char *no[] = {"",   "-",   "01",   "1.", ".5", "1e",
+                               "+1", "NaN", "0x10", "1 ", "inf"};
     for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
         assert_true(is_json_number(yes[i], strlen(yes[i])));
     for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)

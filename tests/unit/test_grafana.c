@@ -20,7 +20,7 @@
 #include "sift/clock.h"
 #include "sift/error.h"
 
-#define MS(x) ((int64_t)(x) * SIFT_NS_PER_MS)
+#define MS(x) ((int64_t)(x)*SIFT_NS_PER_MS)
 
 static const struct sift_gf_limits lim = {.default_hits = 100,
                                           .max_hits = 1000};
@@ -81,9 +81,9 @@ assert_frame(const json_t *f)
         }
         return "frame";
     }
-    assert_false(json_is_string(json_object_get(f, "type")) &&
-                 strcmp(json_string_value(json_object_get(f, "type")),
-                        "docs") == 0);
+    assert_false(
+        json_is_string(json_object_get(f, "type")) &&
+        strcmp(json_string_value(json_object_get(f, "type")), "docs") == 0);
     if (json_object_get(f, "datapoints")) {
         const json_t *dps = json_object_get(f, "datapoints");
         assert_true(json_is_array(dps));
@@ -201,17 +201,18 @@ static void
 test_grafana_plan_filter_operators(void **state)
 {
     (void)state;
-    json_t *f = parse(
-        "[{\"key\":\"host.name\",\"operator\":\"=\",\"value\":\"web \\\"1\\\"\"},"
-        "{\"key\":\"level\",\"operator\":\"!=\",\"value\":\"debug\"},"
-        "{\"key\":\"path\",\"operator\":\"=~\",\"value\":\"/api/.*\"},"
-        "{\"key\":\"svc\",\"operator\":\"!~\",\"value\":\"db.*\"},"
-        "{\"key\":\"status\",\"operator\":\">\",\"value\":\"499\"},"
-        "{\"key\":\"ms\",\"operator\":\"<=\",\"value\":250},"
-        "{\"key\":\"k:x\",\"operator\":\"=\",\"value\":\"v\"},"
-        "{\"key\":\"dc\",\"operator\":\"=|\",\"value\":\"a\","
-        "\"values\":[\"a\",\"b\"]},"
-        "{\"key\":\"\",\"operator\":\"=\",\"value\":\"\"}]");
+    json_t *f =
+        parse("[{\"key\":\"host.name\",\"operator\":\"=\",\"value\":\"web "
+              "\\\"1\\\"\"},"
+              "{\"key\":\"level\",\"operator\":\"!=\",\"value\":\"debug\"},"
+              "{\"key\":\"path\",\"operator\":\"=~\",\"value\":\"/api/.*\"},"
+              "{\"key\":\"svc\",\"operator\":\"!~\",\"value\":\"db.*\"},"
+              "{\"key\":\"status\",\"operator\":\">\",\"value\":\"499\"},"
+              "{\"key\":\"ms\",\"operator\":\"<=\",\"value\":250},"
+              "{\"key\":\"k:x\",\"operator\":\"=\",\"value\":\"v\"},"
+              "{\"key\":\"dc\",\"operator\":\"=|\",\"value\":\"a\","
+              "\"values\":[\"a\",\"b\"]},"
+              "{\"key\":\"\",\"operator\":\"=\",\"value\":\"\"}]");
     struct sift_buf b = SIFT_BUF_INIT;
     struct sift_gf_error err = {0};
     assert_int_equal(sift__gf_filters_query(f, &b, &err), SIFT_OK);
@@ -399,9 +400,9 @@ static void
 test_grafana_interval_never_exceeds_max_points(void **state)
 {
     (void)state;
-    static const int64_t spans_ms[] = {1,     999,     60000,    3600000,
-                                       10800001, 86400000, 604800000,
-                                       INT64_C(31536000000)};
+    static const int64_t spans_ms[] = {
+        1,        999,      60000,     3600000,
+        10800001, 86400000, 604800000, INT64_C(31536000000)};
     static const uint32_t maxes[] = {1, 2, 3, 7, 100, 1080, 11000};
     static const int64_t wants[] = {0, 1, 15000, 86400000};
     static const int64_t starts_ms[] = {INT64_C(1715666400000),
@@ -413,8 +414,8 @@ test_grafana_interval_never_exceeds_max_points(void **state)
                      s++) {
                     int64_t from = MS(starts_ms[s]);
                     int64_t to = from + MS(spans_ms[a]);
-                    int64_t iv = sift__gf_pick_interval(from, to, wants[w],
-                                                        maxes[m]);
+                    int64_t iv =
+                        sift__gf_pick_interval(from, to, wants[w], maxes[m]);
                     assert_true(iv >= wants[w]);
                     assert_true(iv >= 1);
                     if (maxes[m] >= 2)
@@ -447,9 +448,9 @@ test_grafana_frame_count_merges_to_max_points(void **state)
         "{\"key\":4000,\"time\":\"x\",\"count\":4},"
         "{\"key\":5000,\"time\":\"x\",\"count\":5}],\"timed_out\":false}";
     json_t *frames = json_array();
-    assert_int_equal(sift__gf_frame_count(&target_a, hist, strlen(hist), 2,
-                                          frames),
-                     SIFT_OK);
+    assert_int_equal(
+        sift__gf_frame_count(&target_a, hist, strlen(hist), 2, frames),
+        SIFT_OK);
     assert_frames(frames);
     assert_int_equal(json_array_size(frames), 1);
     json_t *s = json_array_get(frames, 0);
@@ -463,11 +464,11 @@ test_grafana_frame_count_merges_to_max_points(void **state)
 
     /* Enough room: one point per bucket. */
     frames = json_array();
-    assert_int_equal(sift__gf_frame_count(&target_a, hist, strlen(hist), 1080,
-                                          frames),
-                     SIFT_OK);
-    assert_int_equal(json_array_size(json_object_get(
-                         json_array_get(frames, 0), "datapoints")),
+    assert_int_equal(
+        sift__gf_frame_count(&target_a, hist, strlen(hist), 1080, frames),
+        SIFT_OK);
+    assert_int_equal(json_array_size(json_object_get(json_array_get(frames, 0),
+                                                     "datapoints")),
                      5);
     json_decref(frames);
 }
@@ -482,8 +483,8 @@ test_grafana_frame_count_split_by(void **state)
         "\"db\":1,\"_other\":1}},"
         "{\"key\":120000,\"time\":\"x\",\"count\":2,\"by\":{\"api\":0,"
         "\"db\":2,\"_other\":0}}],\"timed_out\":false}";
-    struct sift_gf_target t = {.kind = SIFT_GF_COUNT, .ref_id = "B",
-                               .by = f_service};
+    struct sift_gf_target t = {
+        .kind = SIFT_GF_COUNT, .ref_id = "B", .by = f_service};
     json_t *frames = json_array();
     assert_int_equal(sift__gf_frame_count(&t, hist, strlen(hist), 100, frames),
                      SIFT_OK);
@@ -546,18 +547,18 @@ test_grafana_frame_logs(void **state)
     /* 7 matched, 2 shown: an info notice says so. */
     json_t *notices = json_object_get(json_object_get(f, "meta"), "notices");
     assert_int_equal(json_array_size(notices), 1);
-    assert_non_null(strstr(json_string_value(json_object_get(
-                               json_array_get(notices, 0), "text")),
-                           "2 of 7"));
+    assert_non_null(strstr(
+        json_string_value(json_object_get(json_array_get(notices, 0), "text")),
+        "2 of 7"));
     json_decref(frames);
 
     /* No hits: a valid frame with empty columns. */
     frames = json_array();
     assert_int_equal(sift__gf_frame_logs(&t, "[]", 2, 0, 0, frames), SIFT_OK);
     assert_frames(frames);
-    assert_int_equal(json_array_size(json_object_get(json_array_get(frames, 0),
-                                                     "fields")),
-                     2);
+    assert_int_equal(
+        json_array_size(json_object_get(json_array_get(frames, 0), "fields")),
+        2);
     json_decref(frames);
 }
 
@@ -569,17 +570,17 @@ test_grafana_frame_terms_stats_patterns(void **state)
         "{\"field\":\"host\",\"buckets\":[{\"key\":\"web-01\",\"count\":9},"
         "{\"key\":\"web-02\",\"count\":4}],\"other\":0,\"missing\":1,"
         "\"timed_out\":false}";
-    struct sift_gf_target t = {.kind = SIFT_GF_TERMS, .ref_id = "C",
-                               .field = f_host};
+    struct sift_gf_target t = {
+        .kind = SIFT_GF_TERMS, .ref_id = "C", .field = f_host};
     json_t *frames = json_array();
     assert_int_equal(sift__gf_frame_terms(&t, terms, strlen(terms), frames),
                      SIFT_OK);
     assert_frames(frames);
-    json_t *expect = parse(
-        "[{\"type\":\"table\",\"refId\":\"C\",\"name\":\"host\","
-        "\"columns\":[{\"text\":\"host\",\"type\":\"string\"},"
-        "{\"text\":\"count\",\"type\":\"number\"}],"
-        "\"rows\":[[\"web-01\",9],[\"web-02\",4]]}]");
+    json_t *expect =
+        parse("[{\"type\":\"table\",\"refId\":\"C\",\"name\":\"host\","
+              "\"columns\":[{\"text\":\"host\",\"type\":\"string\"},"
+              "{\"text\":\"count\",\"type\":\"number\"}],"
+              "\"rows\":[[\"web-01\",9],[\"web-02\",4]]}]");
     assert_true(json_equal(frames, expect));
     json_decref(expect);
     json_decref(frames);
@@ -613,7 +614,9 @@ test_grafana_frame_terms_stats_patterns(void **state)
     json_decref(frames);
 
     struct sift_gf_pattern pv[2] = {
-        {.template_id = 7, .count = 40, .pattern = "user <*> logged in",
+        {.template_id = 7,
+         .count = 40,
+         .pattern = "user <*> logged in",
          .example = "user 42 logged in"},
         {.template_id = 9, .count = 2, .example = "disk full"}};
     t.kind = SIFT_GF_PATTERNS;
@@ -655,13 +658,13 @@ test_grafana_frame_alerts_annotations(void **state)
     sift__gf_frame_alerts(&t, al, 2, NULL, frames);
     assert_frames(frames);
     json_t *tab = json_array_get(frames, 0);
-    json_t *expect = parse(
-        "[[1000,6000,\"spike service=api level=error\","
-        "\"score 87 (threshold 50) over 3 windows, resolved\","
-        "\"sift,spike,service=api,level=error\",11,87.0],"
-        "[1000,5000,\"drop service=db\","
-        "\"score 87 (threshold 50) over 3 windows, firing\","
-        "\"sift,drop,service=db\",12,87.0]]");
+    json_t *expect =
+        parse("[[1000,6000,\"spike service=api level=error\","
+              "\"score 87 (threshold 50) over 3 windows, resolved\","
+              "\"sift,spike,service=api,level=error\",11,87.0],"
+              "[1000,5000,\"drop service=db\","
+              "\"score 87 (threshold 50) over 3 windows, firing\","
+              "\"sift,drop,service=db\",12,87.0]]");
     assert_true(json_equal(json_object_get(tab, "rows"), expect));
     json_decref(expect);
     /* Annotation field names Grafana maps by default. */
@@ -676,9 +679,8 @@ test_grafana_frame_alerts_annotations(void **state)
 
     frames = json_array();
     sift__gf_frame_alerts(&t, al, 2, "SERVICE=DB", frames);
-    assert_int_equal(json_array_size(json_object_get(json_array_get(frames, 0),
-                                                     "rows")),
-                     1);
+    assert_int_equal(
+        json_array_size(json_object_get(json_array_get(frames, 0), "rows")), 1);
     json_decref(frames);
     frames = json_array();
     sift__gf_frame_alerts(&t, NULL, 0, NULL, frames);
@@ -777,9 +779,8 @@ test_grafana_field_and_value_lists(void **state)
         "{\"field\":\"host\",\"buckets\":[{\"key\":\"web-01\",\"count\":9}],"
         "\"other\":0,\"missing\":0,\"timed_out\":false}";
     out = json_array();
-    assert_int_equal(sift__gf_values_list(terms, strlen(terms),
-                                          SIFT_GF_STYLE_TAGS, out),
-                     0);
+    assert_int_equal(
+        sift__gf_values_list(terms, strlen(terms), SIFT_GF_STYLE_TAGS, out), 0);
     expect = parse("[{\"text\":\"web-01\"}]");
     assert_true(json_equal(out, expect));
     json_decref(expect);

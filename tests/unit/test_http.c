@@ -22,9 +22,10 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
-#include <cmocka.h>
 #include <zlib.h>
 #include <zstd.h>
+
+#include <cmocka.h>
 
 #include "sift/alloc.h"
 #include "sift/audit.h"
@@ -145,8 +146,7 @@ setup(void **state)
         return -1;
     sift_http_route(f->http, "POST", "/echo", SIFT_ROUTE_RAW_BODY,
                     SIFT_ROLE_WRITER, on_echo, f);
-    sift_http_route(f->http, "POST", "/json", 0, SIFT_ROLE_WRITER, on_echo,
-                    f);
+    sift_http_route(f->http, "POST", "/json", 0, SIFT_ROLE_WRITER, on_echo, f);
     sift_http_route(f->http, "GET", "/p/exact", 0, SIFT_ROLE_READER, on_path,
                     tag_exact);
     sift_http_route(f->http, NULL, "/p/", SIFT_ROUTE_PREFIX, SIFT_ROLE_READER,
@@ -335,8 +335,9 @@ test_http_routing_and_json_errors(void **state)
     assert_string_equal(r2.body, "prefix DELETE /p/some thing q=a b");
     assert_int_equal(r3.status, 404);
     assert_non_null(strstr(r3.raw, "Content-Type: application/json"));
-    assert_string_equal(r3.body, "{\"error\":{\"type\":\"not_found\",\"reason\":"
-                                 "\"no such endpoint: /nowhere\"}}\n");
+    assert_string_equal(r3.body,
+                        "{\"error\":{\"type\":\"not_found\",\"reason\":"
+                        "\"no such endpoint: /nowhere\"}}\n");
     assert_int_equal(r4.status, 405);
     assert_non_null(strstr(r4.raw, "Allow: POST"));
     assert_non_null(strstr(r4.body, "\"type\":\"method_not_allowed\""));
@@ -371,10 +372,9 @@ sc_body_limits(struct fixture *f)
     memset(big, 'x', sizeof(big));
     roundtrip(f, "POST", "/echo", NULL, big, 4096, &r1);
     roundtrip(f, "POST", "/echo", NULL, big, 4097, &r2);
-    roundtrip(f, "POST", "/json", "Content-Type: application/json\r\n", "{}",
-              2, &r3);
-    roundtrip(f, "POST", "/json", "Content-Type: image/png\r\n", "{}", 2,
-              &r4);
+    roundtrip(f, "POST", "/json", "Content-Type: application/json\r\n", "{}", 2,
+              &r3);
+    roundtrip(f, "POST", "/json", "Content-Type: image/png\r\n", "{}", 2, &r4);
 }
 
 static void
@@ -418,20 +418,16 @@ sc_inflate(struct fixture *f)
     for (size_t i = 0; i < sizeof(plain); i++)
         plain[i] = (char)('a' + i % 26);
     size_t n = gzip_bytes(plain, sizeof(plain), packed, sizeof(packed));
-    roundtrip(f, "POST", "/echo", "Content-Encoding: gzip\r\n", packed, n,
-              &r1);
+    roundtrip(f, "POST", "/echo", "Content-Encoding: gzip\r\n", packed, n, &r1);
     n = ZSTD_compress(packed, sizeof(packed), plain, sizeof(plain), 3);
-    roundtrip(f, "POST", "/echo", "Content-Encoding: zstd\r\n", packed, n,
-              &r2);
+    roundtrip(f, "POST", "/echo", "Content-Encoding: zstd\r\n", packed, n, &r2);
     /* A small body that inflates past max_body_bytes. */
     n = gzip_bytes(zeros, sizeof(zeros), packed, sizeof(packed));
-    roundtrip(f, "POST", "/echo", "Content-Encoding: gzip\r\n", packed, n,
-              &r3);
+    roundtrip(f, "POST", "/echo", "Content-Encoding: gzip\r\n", packed, n, &r3);
     n = ZSTD_compress(packed, sizeof(packed), zeros, sizeof(zeros), 3);
-    roundtrip(f, "POST", "/echo", "Content-Encoding: zstd\r\n", packed, n,
-              &r4);
-    roundtrip(f, "POST", "/echo", "Content-Encoding: gzip\r\n", "garbage!",
-              8, &r5);
+    roundtrip(f, "POST", "/echo", "Content-Encoding: zstd\r\n", packed, n, &r4);
+    roundtrip(f, "POST", "/echo", "Content-Encoding: gzip\r\n", "garbage!", 8,
+              &r5);
     roundtrip(f, "POST", "/echo", "Content-Encoding: br\r\n", "x", 1, &r6);
 }
 
@@ -647,12 +643,13 @@ static void
 sc_audit(struct fixture *f)
 {
     (void)f;
-    roundtrip(f, "POST", "/admin", "Authorization: Bearer admin-token-0123456789\r\n",
-              "x", 1, &r1);
-    roundtrip(f, "POST", "/admin", "Authorization: Bearer reader-token-0123456789\r\n",
-              "x", 1, &r2);
-    roundtrip(f, "GET", "/p/exact", "Authorization: Bearer reader-token-0123456789\r\n",
-              NULL, 0, &r3);
+    roundtrip(f, "POST", "/admin",
+              "Authorization: Bearer admin-token-0123456789\r\n", "x", 1, &r1);
+    roundtrip(f, "POST", "/admin",
+              "Authorization: Bearer reader-token-0123456789\r\n", "x", 1, &r2);
+    roundtrip(f, "GET", "/p/exact",
+              "Authorization: Bearer reader-token-0123456789\r\n", NULL, 0,
+              &r3);
     roundtrip(f, "GET", "/p/exact", NULL, NULL, 0, &r4);
     roundtrip(f, "GET", "/healthz", NULL, NULL, 0, &r5);
 }

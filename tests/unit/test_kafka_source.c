@@ -50,7 +50,7 @@ kfix_setup(void **state)
 
     assert_non_null(f);
     sift_log_set_level(getenv("SIFT_TEST_VERBOSE") ? SIFT_LOG_DEBUG
-                                                  : SIFT_LOG_WARN);
+                                                   : SIFT_LOG_WARN);
     rd_kafka_conf_set(conf, "log_level", "2", errstr, sizeof(errstr));
     f->mock_rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
     assert_non_null(f->mock_rk);
@@ -254,8 +254,7 @@ test_kafka_source_restart_resumes_from_stored_position(void **state)
     sift_source_stop(src);
     fake_sink_lose_pending(&f->sink);
     sift_source_free(src);
-    assert_int_equal(fake_sink_unique(&f->sink, (size_t)n1, NULL),
-                     held_before);
+    assert_int_equal(fake_sink_unique(&f->sink, (size_t)n1, NULL), held_before);
 
     produce(f, topics, n1, n2);
     f->sink.auto_durable = 1;
@@ -366,10 +365,13 @@ test_kafka_source_backpressure_and_failed_acks(void **state)
     src = new_source(f, topics, group, 40);
     if (!fake_run_until(f->base, fake_all_held, &w, WAIT_MS)) {
         sift_source_stats(src, &st);
-        fprintf(stderr, "held %zu pending %zu read %lu acked %lu failed %lu busy %lu paused %d\n",
+        fprintf(stderr,
+                "held %zu pending %zu read %lu acked %lu failed %lu busy %lu "
+                "paused %d\n",
                 fake_sink_unique(&f->sink, (size_t)n, &dups), f->sink.n_pending,
                 (unsigned long)st.msgs_read, (unsigned long)st.msgs_acked,
-                (unsigned long)st.batches_failed, (unsigned long)st.busy_retries, st.paused);
+                (unsigned long)st.batches_failed,
+                (unsigned long)st.busy_retries, st.paused);
         fail();
     }
     fake_run_for(f->base, 300);
@@ -423,8 +425,8 @@ main(void)
             test_kafka_source_delivers_each_once_and_commits, kfix_setup,
             kfix_teardown),
         cmocka_unit_test_setup_teardown(
-            test_kafka_source_restart_resumes_from_stored_position,
-            kfix_setup, kfix_teardown),
+            test_kafka_source_restart_resumes_from_stored_position, kfix_setup,
+            kfix_teardown),
         cmocka_unit_test_setup_teardown(
             test_kafka_source_rebalance_two_consumers, kfix_setup,
             kfix_teardown),

@@ -3,11 +3,12 @@
  * thread, repeating timers, run_posted after stop.
  */
 #include <pthread.h>
-#include <signal.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include "sift/loop.h"
@@ -222,7 +223,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_loop_post_from_other_thread_runs_in_order_on_loop),
+        cmocka_unit_test(
+            test_loop_post_from_other_thread_runs_in_order_on_loop),
         cmocka_unit_test(test_loop_timer_repeats),
         cmocka_unit_test(test_loop_stop_from_other_thread),
         cmocka_unit_test(test_loop_run_posted_runs_everything_posted),

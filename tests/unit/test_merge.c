@@ -49,12 +49,12 @@ static const char *const words[] = {
 
 /* Fills ev i (message varies; ts = base + i * step). */
 static void
-make_event(struct sift_event *ev, struct sift_field *fld, char *msg,
-           size_t cap, int i, int64_t ts, const char *extra)
+make_event(struct sift_event *ev, struct sift_field *fld, char *msg, size_t cap,
+           int i, int64_t ts, const char *extra)
 {
-    int n = snprintf(msg, cap, "ev%06d %s %s %s %d %s", i,
-                     words[i % 24], words[(i * 7) % 24], words[(i * 13) % 24],
-                     i % 1000, extra ? extra : "");
+    int n = snprintf(msg, cap, "ev%06d %s %s %s %d %s", i, words[i % 24],
+                     words[(i * 7) % 24], words[(i * 13) % 24], i % 1000,
+                     extra ? extra : "");
     memset(ev, 0, sizeof(*ev));
     ev->ts_ns = ts;
     ev->msg = msg;
@@ -268,8 +268,8 @@ test_merge_dictionary_training(void **state)
     (void)state;
     struct sift_segment *in[2];
     in[0] = build_seg(0, 3000, INT64_C(1) << 60, 1000000, NULL);
-    in[1] = build_seg(3000, 3000, (INT64_C(1) << 60) + 5000000000, 1000000,
-                      NULL);
+    in[1] =
+        build_seg(3000, 3000, (INT64_C(1) << 60) + 5000000000, 1000000, NULL);
     void *dict = NULL;
     size_t len = 0;
     assert_int_equal(sift__segment_train_dict(in, 2, 16 << 10, &dict, &len),
@@ -332,9 +332,9 @@ test_merge_simple_matcher(void **state)
     assert_int_equal(roaring_bitmap_get_cardinality(m), 20);
     roaring_bitmap_free(m);
     const char *q = "service.name:WEB leaked";
-    assert_int_equal(sift_store_match_simple(seg, q, strlen(q), INT64_MIN,
-                                             INT64_MAX, &m),
-                     SIFT_OK);
+    assert_int_equal(
+        sift_store_match_simple(seg, q, strlen(q), INT64_MIN, INT64_MAX, &m),
+        SIFT_OK);
     /* i % 10 == 0 and i % 3 == 0: 0, 30, 60, ..., 180 */
     assert_int_equal(roaring_bitmap_get_cardinality(m), 7);
     roaring_bitmap_free(m);
@@ -551,8 +551,8 @@ test_merge_tiers_move_and_contents_stay_identical(void **state)
         flush_now(f, st);
     }
     /* Recent data that must stay hot. */
-    ingest(f, st, 3600, 200, now - 10 * 60 * SIFT_NS_PER_SEC,
-           SIFT_NS_PER_SEC, NULL);
+    ingest(f, st, 3600, 200, now - 10 * 60 * SIFT_NS_PER_SEC, SIFT_NS_PER_SEC,
+           NULL);
     flush_now(f, st);
     struct lines before, after;
     snapshot_lines(st, &before);
@@ -592,7 +592,8 @@ test_merge_tiers_move_and_contents_stay_identical(void **state)
     struct sift_buf j = SIFT_BUF_INIT;
     sift_store_tiers_json(st, &j);
     assert_non_null(strstr(sift_buf_cstr(&j), "\"cold\":{\"segments\":"));
-    const char *d = strstr(sift_buf_cstr(&j), "\"pending_rewrites\":0,\"done\":");
+    const char *d =
+        strstr(sift_buf_cstr(&j), "\"pending_rewrites\":0,\"done\":");
     assert_non_null(d);
     assert_true(strtoul(d + strlen("\"pending_rewrites\":0,\"done\":"), NULL,
                         10) >= 2); /* to warm, to cold */
@@ -762,8 +763,8 @@ test_merge_delete_by_query(void **state)
     assert_true(dir_contains(segdir, "zqxsecret"));
 
     struct del_res r = {0, 0, 0};
-    assert_int_equal(sift_store_delete(st, "zqxsecret", 9, INT64_MIN,
-                                       INT64_MAX, 1, on_deleted, &r),
+    assert_int_equal(sift_store_delete(st, "zqxsecret", 9, INT64_MIN, INT64_MAX,
+                                       1, on_deleted, &r),
                      SIFT_OK);
     assert_true(sf_run_until(f->loop, del_done_pred, &r, 20000));
     assert_int_equal(r.rc, SIFT_OK);
@@ -791,8 +792,8 @@ test_merge_delete_by_query(void **state)
 
     /* Same query again: nothing left to match. */
     r.done = 0;
-    assert_int_equal(sift_store_delete(st, "zqxsecret", 9, INT64_MIN,
-                                       INT64_MAX, 0, on_deleted, &r),
+    assert_int_equal(sift_store_delete(st, "zqxsecret", 9, INT64_MIN, INT64_MAX,
+                                       0, on_deleted, &r),
                      SIFT_OK);
     assert_true(sf_run_until(f->loop, del_done_pred, &r, 20000));
     assert_int_equal(r.matched, 0);

@@ -81,20 +81,19 @@ static void
 test_parse_bulk_unsupported_and_malformed(void **state)
 {
     struct fx *f = *state;
-    const char *body =
-        "{\"delete\":{\"_index\":\"x\",\"_id\":\"1\"}}\n"
-        "{\"update\":{\"_index\":\"x\",\"_id\":\"2\"}}\n"
-        "{\"doc\":{\"a\":1}}\n"
-        "{\"index\":{\"_index\":\"x\"}}\n"
-        "{\"message\":broken}\n"
-        "not json at all\n"
-        "{\"message\":\"source of the bad action\"}\n"
-        "{\"frobnicate\":{}}\n"
-        "{\"index\":{\"_index\":\"x\",\"_id\":\"ok\"}}\n"
-        "{\"message\":\"fine\"}\n"
-        "{\"index\":{}}\n"
-        "{\"message\":\"no index\"}\n"
-        "{\"index\":{\"_index\":\"x\"}}\n";
+    const char *body = "{\"delete\":{\"_index\":\"x\",\"_id\":\"1\"}}\n"
+                       "{\"update\":{\"_index\":\"x\",\"_id\":\"2\"}}\n"
+                       "{\"doc\":{\"a\":1}}\n"
+                       "{\"index\":{\"_index\":\"x\"}}\n"
+                       "{\"message\":broken}\n"
+                       "not json at all\n"
+                       "{\"message\":\"source of the bad action\"}\n"
+                       "{\"frobnicate\":{}}\n"
+                       "{\"index\":{\"_index\":\"x\",\"_id\":\"ok\"}}\n"
+                       "{\"message\":\"fine\"}\n"
+                       "{\"index\":{}}\n"
+                       "{\"message\":\"no index\"}\n"
+                       "{\"index\":{\"_index\":\"x\"}}\n";
     assert_int_equal(bulk(f, body, NULL), SIFT_OK);
     assert_int_equal(f->b.n_items, 8);
     const struct sift_bulk_item *it = f->b.items;
@@ -134,15 +133,15 @@ test_parse_bulk_limits_per_item(void **state)
     struct fx *f = *state;
     f->o.max_fields = 2;
     assert_int_equal(sift_parse_opts_compile(&f->o, NULL), SIFT_OK);
-    assert_int_equal(bulk(f, "{\"index\":{\"_index\":\"x\"}}\n"
-                             "{\"a\":1,\"b\":2,\"c\":3}\n"
-                             "{\"index\":{\"_index\":\"x\"}}\n"
-                             "{\"a\":1,\"b\":2}\n",
+    assert_int_equal(bulk(f,
+                          "{\"index\":{\"_index\":\"x\"}}\n"
+                          "{\"a\":1,\"b\":2,\"c\":3}\n"
+                          "{\"index\":{\"_index\":\"x\"}}\n"
+                          "{\"a\":1,\"b\":2}\n",
                           NULL),
                      SIFT_OK);
     assert_int_equal(f->b.items[0].status, 400);
-    assert_string_equal(f->b.items[0].error_type,
-                        "illegal_argument_exception");
+    assert_string_equal(f->b.items[0].error_type, "illegal_argument_exception");
     assert_non_null(strstr(f->b.items[0].error_reason, "more than 2 fields"));
     assert_int_equal(f->b.items[1].status, 201);
 }
@@ -152,11 +151,13 @@ test_parse_bulk_response_shape(void **state)
 {
     struct fx *f = *state;
     struct sift_buf out = SIFT_BUF_INIT;
-    assert_int_equal(bulk(f, "{\"index\":{\"_index\":\"logs\",\"_id\":\"q\\\"1\"}}\n"
-                             "{\"message\":\"m\"}\n"
-                             "{\"delete\":{\"_index\":\"logs\",\"_id\":\"2\"}}\n",
-                          NULL),
-                     SIFT_OK);
+    assert_int_equal(
+        bulk(f,
+             "{\"index\":{\"_index\":\"logs\",\"_id\":\"q\\\"1\"}}\n"
+             "{\"message\":\"m\"}\n"
+             "{\"delete\":{\"_index\":\"logs\",\"_id\":\"2\"}}\n",
+             NULL),
+        SIFT_OK);
     sift_bulk_response_write(&f->b, 7, &out);
     json_error_t je;
     json_t *j = json_loadb(out.data, out.len, 0, &je);

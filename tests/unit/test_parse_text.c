@@ -49,42 +49,52 @@ static const struct {
     int64_t ns;
     const char *level;
 } loghub[] = {
-    {"Apache", "[Sun Dec 04 04:47:44 2005] [error] mod_jk child workerEnv in "
-               "error state 6",
+    {"Apache",
+     "[Sun Dec 04 04:47:44 2005] [error] mod_jk child workerEnv in "
+     "error state 6",
      S(1133671664), "error"},
-    {"BGL", "- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 "
-            "2005-06-03-15.42.50.675872 R02-M1-N0-C:J12-U11 RAS KERNEL INFO "
-            "instruction cache parity error corrected",
+    {"BGL",
+     "- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 "
+     "2005-06-03-15.42.50.675872 R02-M1-N0-C:J12-U11 RAS KERNEL INFO "
+     "instruction cache parity error corrected",
      S(1117838570), "info"},
-    {"HDFS", "081109 203615 148 INFO dfs.DataNode$PacketResponder: "
-             "PacketResponder 1 for block blk_38865049064139660 terminating",
+    {"HDFS",
+     "081109 203615 148 INFO dfs.DataNode$PacketResponder: "
+     "PacketResponder 1 for block blk_38865049064139660 terminating",
      S(1226262975), "info"},
-    {"HPC", "134681 node-246 unix.hw state_change.unavailable 1077804742 1 "
-            "Component State Change: Component \\042alt0\\042 is in the "
-            "unavailable state (HWID=5089)",
+    {"HPC",
+     "134681 node-246 unix.hw state_change.unavailable 1077804742 1 "
+     "Component State Change: Component \\042alt0\\042 is in the "
+     "unavailable state (HWID=5089)",
      S(1077804742), NULL},
-    {"Hadoop", "2015-10-18 18:01:47,978 INFO [main] "
-               "org.apache.hadoop.mapreduce.v2.app.MRAppMaster: Created "
-               "MRAppMaster for application appattempt_1445144423722_0020_1",
+    {"Hadoop",
+     "2015-10-18 18:01:47,978 INFO [main] "
+     "org.apache.hadoop.mapreduce.v2.app.MRAppMaster: Created "
+     "MRAppMaster for application appattempt_1445144423722_0020_1",
      S(1445191307) + MS(978), "info"},
-    {"Linux", "Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication "
-              "failure; logname= uid=0 euid=0 tty=NODEVssh ruser= "
-              "rhost=218.188.2.4 ",
+    {"Linux",
+     "Jun 14 15:16:01 combo sshd(pam_unix)[19939]: authentication "
+     "failure; logname= uid=0 euid=0 tty=NODEVssh ruser= "
+     "rhost=218.188.2.4 ",
      S(1686755761), NULL},
-    {"OpenSSH", "Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster "
-                "from 173.234.31.186",
+    {"OpenSSH",
+     "Dec 10 06:55:46 LabSZ sshd[24200]: Invalid user webmaster "
+     "from 173.234.31.186",
      S(1670655346), NULL},
-    {"OpenStack", "nova-api.log.1.2017-05-16_13:53:08 2017-05-16 "
-                  "00:00:00.008 25746 INFO nova.osapi_compute.wsgi.server "
-                  "[req-38101a0b-2096-447d-96ea-a692162415ae] 10.11.10.1 "
-                  "\"GET /v2/servers/detail HTTP/1.1\" status: 200",
+    {"OpenStack",
+     "nova-api.log.1.2017-05-16_13:53:08 2017-05-16 "
+     "00:00:00.008 25746 INFO nova.osapi_compute.wsgi.server "
+     "[req-38101a0b-2096-447d-96ea-a692162415ae] 10.11.10.1 "
+     "\"GET /v2/servers/detail HTTP/1.1\" status: 200",
      S(1494892800) + MS(8), "info"},
-    {"Spark", "17/06/09 20:10:40 INFO executor.CoarseGrainedExecutorBackend: "
-              "Registered signal handlers for [TERM, HUP, INT]",
+    {"Spark",
+     "17/06/09 20:10:40 INFO executor.CoarseGrainedExecutorBackend: "
+     "Registered signal handlers for [TERM, HUP, INT]",
      S(1497039040), "info"},
-    {"Zookeeper", "2015-07-29 19:04:29,071 - WARN  [SendWorker:188978561024:"
-                  "QuorumCnxManager$SendWorker@688] - Send worker leaving "
-                  "thread",
+    {"Zookeeper",
+     "2015-07-29 19:04:29,071 - WARN  [SendWorker:188978561024:"
+     "QuorumCnxManager$SendWorker@688] - Send worker leaving "
+     "thread",
      S(1438196669) + MS(71), "warn"},
 };
 
@@ -157,8 +167,7 @@ test_parse_text_other_layouts(void **state)
         const char *line;
         int64_t ns;
     } cases[] = {
-        {"2016-09-28 04:30:30, Info CBS Loaded Servicing Stack",
-         S(1475037030)},
+        {"2016-09-28 04:30:30, Info CBS Loaded Servicing Stack", S(1475037030)},
         {"2016-09-28T04:30:30Z svc started", S(1475037030)},
         {"2016-09-28T04:30:30.5+01:00 x", S(1475037030) - S(3600) + MS(500)},
         {"03-17 16:13:38.811  1702  2395 D WindowManager: x",
@@ -176,8 +185,11 @@ test_parse_text_other_layouts(void **state)
     }
     /* No timestamp, or an impossible date: the receive time. */
     static const char *const none[] = {
-        "hello world", "", "2016-02-30 04:30:30 bad day",
-        "12345 not an epoch", "999999999 too early",
+        "hello world",
+        "",
+        "2016-02-30 04:30:30 bad day",
+        "12345 not an epoch",
+        "999999999 too early",
         "Foo 10 06:55:46 not a month",
     };
     for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
@@ -203,10 +215,10 @@ test_parse_text_level_sniffing(void **state)
         {"E NOTICE x", "notice"},
         {"x ERR y", "error"},
         {"FATAL", "fatal"},
-        {"the job ran into an error state", NULL},  /* lower-case prose */
-        {"ERROR_CODE=5 INFO_X", NULL},               /* not standalone */
+        {"the job ran into an error state", NULL}, /* lower-case prose */
+        {"ERROR_CODE=5 INFO_X", NULL},             /* not standalone */
         {"log.ERROR x", NULL},
-        {"Information only", NULL},                  /* not in the list */
+        {"Information only", NULL}, /* not in the list */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         assert_int_equal(pf_parse_at(f, cases[i].line, RECV), SIFT_OK);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+
 #include <cmocka.h>
 
 #include "sift/alloc.h"

@@ -238,8 +238,8 @@ test_query_agg_stats(void **state)
     q = parse("service:db");
     o.field = "status";
     assert_int_equal(sift_agg_stats(f->segs, 3, q, &o, &out, &err), 0);
-    assert_non_null(strstr(sift_buf_cstr(&out),
-                           "\"count\":0,\"min\":null,\"max\":null"));
+    assert_non_null(
+        strstr(sift_buf_cstr(&out), "\"count\":0,\"min\":null,\"max\":null"));
     sift_buf_cleanup(&out);
     sift_query_free(q);
 }
@@ -269,14 +269,13 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_query_agg_histogram_fixed_interval,
                                         setup, teardown),
-        cmocka_unit_test_setup_teardown(test_query_agg_histogram_split_and_other,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_query_agg_histogram_split_and_other, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_agg_histogram_auto_interval,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_agg_terms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_agg_stats, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_query_agg_fields, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_query_agg_fields, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

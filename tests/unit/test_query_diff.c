@@ -52,7 +52,7 @@ struct ddata {
     struct sift_segment *segs[N_SEGS];
     unsigned char *deleted; /* per event: tombstoned in its segment */
     size_t n_deleted;
-    char **words;           /* vocabulary for the generator */
+    char **words; /* vocabulary for the generator */
     size_t n_words;
     uint64_t rng;
 };
@@ -170,8 +170,8 @@ load_system(struct ddata *d, const char *sys, int64_t base_ns)
             continue;
         struct sift_event *ev = qf_events_push(&d->ev);
         /* Every 50th event shares the previous timestamp (ties). */
-        ev->ts_ns = base_ns + (int64_t)(row - (row % 50 == 1)) * 7 *
-                                  SIFT_NS_PER_MS;
+        ev->ts_ns =
+            base_ns + (int64_t)(row - (row % 50 == 1)) * 7 * SIFT_NS_PER_MS;
         const char *msg = cols[c_content];
         ev->msg = sift_arena_strndup(d->ev.arena, msg, strlen(msg));
         ev->msg_len = (uint32_t)strlen(msg);
@@ -219,9 +219,9 @@ delete_some(struct ddata *d)
             sift_buf_reset(&doc);
             assert_int_equal(sift_segment_doc(d->segs[s], doc_id, &doc),
                              SIFT_OK);
-            assert_int_equal(sift_doc_decode((const uint8_t *)doc.data,
-                                             doc.len, a, &ev),
-                             SIFT_OK);
+            assert_int_equal(
+                sift_doc_decode((const uint8_t *)doc.data, doc.len, a, &ev),
+                SIFT_OK);
             const struct sift_field *f = sift_event_field(&ev, "id", 2);
             assert_non_null(f);
             char num[32];
@@ -273,8 +273,8 @@ setup(void **state)
         d->hash[i] = XXH3_64bits(enc.data, enc.len);
         for (uint32_t k = 0; k < d->msg_toks[i].n; k += 3) {
             if ((d->n_words & (d->n_words - 1)) == 0)
-                d->words = sift_xrealloc(
-                    d->words, (d->n_words * 2 + 1) * sizeof(*d->words));
+                d->words = sift_xrealloc(d->words, (d->n_words * 2 + 1) *
+                                                       sizeof(*d->words));
             d->words[d->n_words++] = d->msg_toks[i].v[k];
         }
     }
@@ -354,12 +354,10 @@ term_matches(const struct sift_qnode *n, const char *t, size_t len)
     switch (n->kind) {
     case SIFT_QN_PREFIX:
         return len >= n->lower_len && memcmp(t, n->lower, n->lower_len) == 0;
-    case SIFT_QN_WILDCARD:
-        return glob(n->lower, n->lower_len, t, len);
+    case SIFT_QN_WILDCARD: return glob(n->lower, n->lower_len, t, len);
     case SIFT_QN_REGEX:
         return pcre2_match(n->re, (PCRE2_SPTR)t, len, 0, 0, g_md, NULL) >= 0;
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
@@ -368,8 +366,7 @@ brute(const struct ddata *d, size_t i, const struct sift_qnode *n)
 {
     const struct sift_event *ev = &d->ev.v[i];
     switch (n->kind) {
-    case SIFT_QN_ALL:
-        return 1;
+    case SIFT_QN_ALL: return 1;
     case SIFT_QN_AND:
         for (uint32_t k = 0; k < n->n_kids; k++)
             if (!brute(d, i, n->kids[k]))
@@ -380,10 +377,8 @@ brute(const struct ddata *d, size_t i, const struct sift_qnode *n)
             if (brute(d, i, n->kids[k]))
                 return 1;
         return 0;
-    case SIFT_QN_NOT:
-        return !brute(d, i, n->kids[0]);
-    default:
-        break;
+    case SIFT_QN_NOT: return !brute(d, i, n->kids[0]);
+    default: break;
     }
     /* Leaves: find the field, its type and its tokens. */
     const struct toks *tk = NULL;
@@ -441,10 +436,8 @@ brute(const struct ddata *d, size_t i, const struct sift_qnode *n)
             return 0;
         return (n->lo_incl ? v >= n->lo : v > n->lo) &&
                (n->hi_incl ? v <= n->hi : v < n->hi);
-    case SIFT_QN_EXISTS:
-        return tk ? tk->n > 0 : 1;
-    default:
-        return 0;
+    case SIFT_QN_EXISTS: return tk ? tk->n > 0 : 1;
+    default: return 0;
     }
 }
 
@@ -466,14 +459,14 @@ gen_word(struct ddata *d, struct sift_buf *q)
 static void
 gen_leaf(struct ddata *d, struct sift_buf *q)
 {
-    static const char *const levels[] = {"INFO", "warn", "Error", "notice",
-                                         "DEBUG", "fatal"};
-    static const char *const svcs[] = {"apache", "HDFS", "openssh",
+    static const char *const levels[] = {"INFO",   "warn",  "Error",
+                                         "notice", "DEBUG", "fatal"};
+    static const char *const svcs[] = {"apache",    "HDFS",  "openssh",
                                        "zookeeper", "spark", "nope"};
     switch (rndn(d, 16)) {
-    case 0: case 1: case 2:
-        gen_word(d, q);
-        break;
+    case 0:
+    case 1:
+    case 2: gen_word(d, q); break;
     case 3: { /* a phrase of two adjacent tokens of a real message */
         size_t i = rndn(d, d->ev.n);
         const struct toks *t = &d->msg_toks[i];
@@ -498,12 +491,8 @@ gen_leaf(struct ddata *d, struct sift_buf *q)
         sift_buf_putc(q, '"');
         break;
     }
-    case 5:
-        sift_buf_appendf(q, "level:%s", levels[rndn(d, 6)]);
-        break;
-    case 6:
-        sift_buf_appendf(q, "service:%s", svcs[rndn(d, 6)]);
-        break;
+    case 5: sift_buf_appendf(q, "level:%s", levels[rndn(d, 6)]); break;
+    case 6: sift_buf_appendf(q, "service:%s", svcs[rndn(d, 6)]); break;
     case 7: { /* prefix of a word */
         const char *w = d->words[rndn(d, d->n_words)];
         size_t n = 1 + rndn(d, 3);
@@ -539,18 +528,15 @@ gen_leaf(struct ddata *d, struct sift_buf *q)
         break;
     case 12:
         sift_buf_appendf(q, "_exists_:%s",
-                         rndn(d, 2) ? "component" : (rndn(d, 2) ? "pid" : "level"));
+                         rndn(d, 2) ? "component"
+                                    : (rndn(d, 2) ? "pid" : "level"));
         break;
-    case 13:
-        sift_buf_appendf(q, "template:E%zu", 1 + rndn(d, 40));
-        break;
+    case 13: sift_buf_appendf(q, "template:E%zu", 1 + rndn(d, 40)); break;
     case 14:
         sift_buf_appendf(q, "component:%s",
                          rndn(d, 2) ? "dfs.DataNode" : "executor");
         break;
-    default:
-        sift_buf_appendf(q, "id:%zu", rndn(d, d->ev.n + 10));
-        break;
+    default: sift_buf_appendf(q, "id:%zu", rndn(d, d->ev.n + 10)); break;
     }
 }
 
@@ -748,8 +734,8 @@ static void
 aggs(struct ddata *d, const struct sift_query *q, struct sift_pool *pool,
      unsigned parallelism, int variant, struct sift_buf *out)
 {
-    static const char *const terms_fields[] = {"template", "level",
-                                               "component", "service"};
+    static const char *const terms_fields[] = {"template", "level", "component",
+                                               "service"};
     static const char *const stats_fields[] = {"len", "pid"};
     struct sift_agg_opts o;
     sift_agg_opts_init(&o);
@@ -758,15 +744,15 @@ aggs(struct ddata *d, const struct sift_query *q, struct sift_pool *pool,
     struct sift_query_error err = {0};
     o.field = variant % 2 ? "level" : NULL;
     o.size = 3;
-    sift_buf_appendf(out, " h%d:", sift_agg_histogram(d->segs, N_SEGS, q, &o,
-                                                      out, &err));
+    sift_buf_appendf(
+        out, " h%d:", sift_agg_histogram(d->segs, N_SEGS, q, &o, out, &err));
     o.field = terms_fields[variant % 4];
     o.size = 5;
-    sift_buf_appendf(out, " t%d:", sift_agg_terms(d->segs, N_SEGS, q, &o, out,
-                                                  &err));
+    sift_buf_appendf(
+        out, " t%d:", sift_agg_terms(d->segs, N_SEGS, q, &o, out, &err));
     o.field = stats_fields[variant % 2];
-    sift_buf_appendf(out, " s%d:", sift_agg_stats(d->segs, N_SEGS, q, &o, out,
-                                                  &err));
+    sift_buf_appendf(
+        out, " s%d:", sift_agg_stats(d->segs, N_SEGS, q, &o, out, &err));
 }
 
 static void

@@ -28,9 +28,9 @@ setup(void **state)
 {
     struct fx *f = sift_xcalloc(1, sizeof(*f));
     char path[1024];
-    snprintf(path, sizeof(path), "%s/query/events.tsv", getenv("SIFT_TEST_DATA")
-                                                           ? getenv("SIFT_TEST_DATA")
-                                                           : SIFT_SOURCE_DIR "/tests/data");
+    snprintf(path, sizeof(path), "%s/query/events.tsv",
+             getenv("SIFT_TEST_DATA") ? getenv("SIFT_TEST_DATA")
+                                      : SIFT_SOURCE_DIR "/tests/data");
     if (qf_load_tsv(path, &f->ev) < 0 || f->ev.n != 12)
         return -1;
     f->one[0] = qf_build(f->ev.v, NULL, f->ev.n, 0);
@@ -59,8 +59,8 @@ teardown(void **state)
 
 /* Runs q oldest first (limit 100) and writes the ids as "1 2 3"/"none". */
 static int
-run_ids(struct sift_segment *const *segs, size_t n, const char *q,
-        char *out, size_t cap)
+run_ids(struct sift_segment *const *segs, size_t n, const char *q, char *out,
+        size_t cap)
 {
     struct sift_query *query;
     struct sift_query_error err = {0};
@@ -188,8 +188,8 @@ test_query_exec_pagination(void **state)
             assert_int_equal(a[i], 12 - (long)i); /* newest first */
             assert_int_equal(b[i], a[i]);
         }
-        nb = page_all(f->three, 3, "level:error OR level:warn", limit, 1, b,
-                      32);
+        nb =
+            page_all(f->three, 3, "level:error OR level:warn", limit, 1, b, 32);
         assert_int_equal(nb, 6);
         static const long want[] = {2, 3, 4, 8, 10, 12};
         for (size_t i = 0; i < 6; i++)
@@ -270,8 +270,8 @@ test_query_exec_field_aliases(void **state)
         e->msg_len = (uint32_t)strlen(e->msg);
         qf_add_field(&ev, e, "log.level", rows[i].lvl, strlen(rows[i].lvl),
                      SIFT_FT_KEYWORD);
-        qf_add_field(&ev, e, "service.name", rows[i].svc,
-                     strlen(rows[i].svc), SIFT_FT_KEYWORD);
+        qf_add_field(&ev, e, "service.name", rows[i].svc, strlen(rows[i].svc),
+                     SIFT_FT_KEYWORD);
         qf_add_field(&ev, e, "host.name", rows[i].host, strlen(rows[i].host),
                      SIFT_FT_KEYWORD);
         if (rows[i].short_lvl)
@@ -288,14 +288,10 @@ test_query_exec_field_aliases(void **state)
     static const struct {
         const char *q, *want;
     } cases[] = {
-        {"level:error", "1 3 5"},
-        {"log.level:error", "1 3 4"},
-        {"service:db", "2 3"},
-        {"host:web-1 AND level:error", "1 3"},
-        {"host:web*", "1 2 3 4 5"},
-        {"_exists_:level", "1 2 3 4 5"},
-        {"-level:error", "2 4"},
-        {"disk AND service:api", "1 4"},
+        {"level:error", "1 3 5"},   {"log.level:error", "1 3 4"},
+        {"service:db", "2 3"},      {"host:web-1 AND level:error", "1 3"},
+        {"host:web*", "1 2 3 4 5"}, {"_exists_:level", "1 2 3 4 5"},
+        {"-level:error", "2 4"},    {"disk AND service:api", "1 4"},
     };
     char got[256];
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -312,8 +308,8 @@ test_query_exec_field_aliases(void **state)
     o.field = "level";
     struct sift_buf out = SIFT_BUF_INIT;
     assert_int_equal(sift_agg_terms(segs, 1, q, &o, &out, &err), 0);
-    assert_non_null(strstr(sift_buf_cstr(&out),
-                           "{\"key\":\"error\",\"count\":2}"));
+    assert_non_null(
+        strstr(sift_buf_cstr(&out), "{\"key\":\"error\",\"count\":2}"));
     assert_non_null(strstr(sift_buf_cstr(&out), "\"missing\":0"));
     sift_buf_cleanup(&out);
     sift_query_free(q);
@@ -334,8 +330,8 @@ test_query_exec_time_range(void **state)
     o.oldest_first = 1;
     assert_int_equal(
         sift_query_time_parse("2024-05-01T10:02:00Z", 0, &o.from_ns), 0);
-    assert_int_equal(
-        sift_query_time_parse("2024-05-01T10:05:00Z", 0, &o.to_ns), 0);
+    assert_int_equal(sift_query_time_parse("2024-05-01T10:05:00Z", 0, &o.to_ns),
+                     0);
     struct sift_search_result res;
     sift_search_result_init(&res);
     assert_int_equal(sift_search_exec(f->three, 3, q, &o, &res, &err), 0);
@@ -608,8 +604,8 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_exec_limits, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_query_exec_cursor_direction,
-                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query_exec_cursor_direction, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_query_exec_hit_template_text,
                                         setup, teardown),
     };

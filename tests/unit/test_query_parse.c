@@ -54,18 +54,15 @@ test_query_parse_constructs(void **state)
         {"+a", "(term message \"a\")"},
         {"a -b", "(and (term message \"a\") (not (term message \"b\")))"},
         /* precedence NOT > AND > OR */
-        {"a OR b c",
-         "(or (term message \"a\") (and (term message \"b\") "
-         "(term message \"c\")))"},
-        {"a b OR c",
-         "(or (and (term message \"a\") (term message \"b\")) "
-         "(term message \"c\"))"},
+        {"a OR b c", "(or (term message \"a\") (and (term message \"b\") "
+                     "(term message \"c\")))"},
+        {"a b OR c", "(or (and (term message \"a\") (term message \"b\")) "
+                     "(term message \"c\"))"},
         {"NOT a OR b", "(or (not (term message \"a\")) (term message \"b\"))"},
-        {"(a OR b) c",
-         "(and (term message \"c\") (or (term message \"a\") "
-         "(term message \"b\")))"},
-        {"a AND (b AND c)",
-         "(and (term message \"a\") (term message \"b\") (term message \"c\"))"},
+        {"(a OR b) c", "(and (term message \"c\") (or (term message \"a\") "
+                       "(term message \"b\")))"},
+        {"a AND (b AND c)", "(and (term message \"a\") (term message \"b\") "
+                            "(term message \"c\"))"},
         {"a OR (b OR c) OR d",
          "(or (term message \"a\") (term message \"b\") (term message \"c\") "
          "(term message \"d\"))"},
@@ -231,8 +228,7 @@ test_query_parse_depth_limit(void **state)
 
     memset(q, '-', 200);
     q[200] = 'a';
-    assert_int_equal(sift_query_parse(q, 201, NULL, &query, &err),
-                     SIFT_EPARSE);
+    assert_int_equal(sift_query_parse(q, 201, NULL, &query, &err), SIFT_EPARSE);
     assert_string_equal(err.type, "query_parse");
 }
 
@@ -251,8 +247,8 @@ test_query_parse_length_limit(void **state)
     assert_string_equal(err.type, "query_too_long");
     assert_int_equal(err.position, -1);
     assert_int_equal(err.status, 400);
-    assert_string_equal(
-        err.reason, "query is 9 bytes, over the limit max_query_bytes=8");
+    assert_string_equal(err.reason,
+                        "query is 9 bytes, over the limit max_query_bytes=8");
 }
 
 static void
@@ -352,11 +348,11 @@ test_query_wild_match(void **state)
         const char *pat, *s;
         int want;
     } cases[] = {
-        {"us?r", "user", 1},   {"us?r", "usr", 0},     {"us?r", "users", 0},
-        {"a*b", "ab", 1},      {"a*b", "axxb", 1},     {"a*b", "axxbc", 0},
-        {"*", "", 1},          {"*a*", "bab", 1},      {"*a*", "bbb", 0},
-        {"a\\*b", "a*b", 1},   {"a\\*b", "axb", 0},    {"a\\?", "a?", 1},
-        {"**x", "yyx", 1},     {"?", "", 0},           {"a*b*c", "abbbcbc", 1},
+        {"us?r", "user", 1}, {"us?r", "usr", 0},  {"us?r", "users", 0},
+        {"a*b", "ab", 1},    {"a*b", "axxb", 1},  {"a*b", "axxbc", 0},
+        {"*", "", 1},        {"*a*", "bab", 1},   {"*a*", "bbb", 0},
+        {"a\\*b", "a*b", 1}, {"a\\*b", "axb", 0}, {"a\\?", "a?", 1},
+        {"**x", "yyx", 1},   {"?", "", 0},        {"a*b*c", "abbbcbc", 1},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         int got = sift__query_wild_match(cases[i].pat, strlen(cases[i].pat),
@@ -390,17 +386,26 @@ test_query_time_parse(void **state)
                      SIFT_OK);
     assert_true(v == now);
     assert_int_equal(
-        sift_query_time_parse("2024-05-01T12:00:00.5+02:00", now, &v),
-        SIFT_OK);
+        sift_query_time_parse("2024-05-01T12:00:00.5+02:00", now, &v), SIFT_OK);
     assert_true(v == now + SIFT_NS_PER_SEC / 2);
     assert_int_equal(
         sift_query_time_parse("2024-05-01T10:00:00.000000001Z", now, &v),
         SIFT_OK);
     assert_true(v == now + 1);
     static const char *const bad[] = {
-        "", "now-", "now-5", "now-5y", "now*5m", "2024-05-01", "12ab",
-        "2024-13-01T00:00:00Z", "2024-05-01T10:00:00", "-", "nowx",
-        "2024-05-01T25:00:00Z", "99999999999999999999999",
+        "",
+        "now-",
+        "now-5",
+        "now-5y",
+        "now*5m",
+        "2024-05-01",
+        "12ab",
+        "2024-13-01T00:00:00Z",
+        "2024-05-01T10:00:00",
+        "-",
+        "nowx",
+        "2024-05-01T25:00:00Z",
+        "99999999999999999999999",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         if (sift_query_time_parse(bad[i], now, &v) != SIFT_EINVAL)

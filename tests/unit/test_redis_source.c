@@ -81,9 +81,8 @@ redis_up(struct rfix *f)
         int devnull = open("/dev/null", O_WRONLY);
         dup2(devnull, 1);
         execlp("redis-server", "redis-server", "--port", port, "--bind",
-               "127.0.0.1", "--save", "", "--appendonly",
-               f->aof ? "yes" : "no", "--appendfsync", "always", "--dir",
-               f->dir, (char *)NULL);
+               "127.0.0.1", "--save", "", "--appendonly", f->aof ? "yes" : "no",
+               "--appendfsync", "always", "--dir", f->dir, (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 200; i++) {
@@ -126,7 +125,7 @@ rfix_setup_common(void **state, int aof)
 
     assert_non_null(f);
     sift_log_set_level(getenv("SIFT_TEST_VERBOSE") ? SIFT_LOG_DEBUG
-                                                  : SIFT_LOG_ERROR);
+                                                   : SIFT_LOG_ERROR);
     snprintf(f->dir, sizeof(f->dir), "/tmp/sift-redis-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     f->aof = aof;
@@ -176,8 +175,7 @@ xadd(struct rfix *f, const char *stream, long first, long n)
     char v[32];
     for (long i = first; i < first + n; i++) {
         snprintf(v, sizeof(v), "m-%ld", i);
-        redisAppendCommand(f->rc, "XADD %s * message %s level info", stream,
-                           v);
+        redisAppendCommand(f->rc, "XADD %s * message %s level info", stream, v);
     }
     for (long i = 0; i < n; i++) {
         redisReply *r = NULL;
@@ -214,8 +212,7 @@ new_stream(struct rfix *f, const char *stream, char *consumer,
     env.redis_claim_idle_ms = claim_idle_ms;
     env.redis_claim_every_ms = claim_idle_ms ? claim_idle_ms : 30000;
     f->cfg.redis_consumer = consumer;
-    assert_int_equal(sift_source_redis_stream_new(&env, stream, &src),
-                     SIFT_OK);
+    assert_int_equal(sift_source_redis_stream_new(&env, stream, &src), SIFT_OK);
     assert_int_equal(sift_source_start(src), SIFT_OK);
     return src;
 }
@@ -424,7 +421,9 @@ test_redis_source_stream_survives_redis_restart(void **state)
     xadd(f, "s-restart", 400, 200);
     if (!fake_run_until(f->base, fake_all_held, &w, WAIT_MS)) {
         sift_source_stats(src, &st);
-        fprintf(stderr, "held %zu pending %zu read %lu acked %lu rec %lu conn %d len %lld\n",
+        fprintf(stderr,
+                "held %zu pending %zu read %lu acked %lu rec %lu conn %d len "
+                "%lld\n",
                 fake_sink_unique(&f->sink, 600, NULL), f->sink.n_pending,
                 (unsigned long)st.msgs_read, (unsigned long)st.msgs_acked,
                 (unsigned long)st.reconnects, st.connected,
@@ -482,8 +481,7 @@ rpush(struct rfix *f, const char *list, long first, long n)
 }
 
 static struct sift_source *
-new_list(struct rfix *f, const char *list, char *consumer,
-         uint32_t batch_max)
+new_list(struct rfix *f, const char *list, char *consumer, uint32_t batch_max)
 {
     struct sift_source_env env;
     struct sift_source *src = NULL;
@@ -634,8 +632,8 @@ main(void)
             test_redis_source_stream_claims_dead_consumer, rfix_setup,
             rfix_teardown),
         cmocka_unit_test_setup_teardown(
-            test_redis_source_stream_reconnects_after_client_kill,
-            rfix_setup, rfix_teardown),
+            test_redis_source_stream_reconnects_after_client_kill, rfix_setup,
+            rfix_teardown),
         cmocka_unit_test_setup_teardown(
             test_redis_source_stream_survives_redis_restart, rfix_setup_aof,
             rfix_teardown),

@@ -85,9 +85,9 @@ post_mask(struct sift_segment *seg, const char *field, const char *term)
     int fi = sift_segment_field_find(seg, field, strlen(field));
     assert_true(fi >= 0);
     roaring_bitmap_t *bm = NULL;
-    assert_int_equal(sift_segment_postings(seg, (uint32_t)fi, term,
-                                           strlen(term), &bm),
-                     SIFT_OK);
+    assert_int_equal(
+        sift_segment_postings(seg, (uint32_t)fi, term, strlen(term), &bm),
+        SIFT_OK);
     if (bm == NULL)
         return 0;
     uint64_t m = 0;
@@ -117,9 +117,8 @@ fetch_doc(struct sift_segment *seg, uint32_t doc, struct sift_arena *a,
 {
     sift_buf_reset(buf);
     assert_int_equal(sift_segment_doc(seg, doc, buf), SIFT_OK);
-    assert_int_equal(sift_doc_decode((const uint8_t *)buf->data, buf->len, a,
-                                     ev),
-                     SIFT_OK);
+    assert_int_equal(
+        sift_doc_decode((const uint8_t *)buf->data, buf->len, a, ev), SIFT_OK);
 }
 
 static void
@@ -191,9 +190,8 @@ test_segment_roundtrip_small(void **state)
         uint32_t nt;
         assert_string_equal(sift_segment_field_info(seg, i, &fl, &nt),
                             names[i]);
-        assert_int_equal(sift_segment_field_find(seg, names[i],
-                                                 strlen(names[i])),
-                         (int)i);
+        assert_int_equal(
+            sift_segment_field_find(seg, names[i], strlen(names[i])), (int)i);
         assert_true(fl & SIFT_SEGF_TERMS);
         assert_true(nt > 0);
     }
@@ -311,9 +309,9 @@ test_segment_large_many_blocks(void **state)
 {
     (void)state;
     struct tev *evs = sift_xcalloc(BIG_N, sizeof(*evs));
-    char (*msgs)[64] = sift_xcalloc(BIG_N, 64);
-    char (*hosts)[16] = sift_xcalloc(BIG_N, 16);
-    char (*stat)[16] = sift_xcalloc(BIG_N, 16);
+    char(*msgs)[64] = sift_xcalloc(BIG_N, 64);
+    char(*hosts)[16] = sift_xcalloc(BIG_N, 16);
+    char(*stat)[16] = sift_xcalloc(BIG_N, 16);
     uint64_t x = 88172645463325252ull;
     for (uint32_t i = 0; i < BIG_N; i++) {
         x ^= x << 13;
@@ -354,8 +352,7 @@ test_segment_large_many_blocks(void **state)
     /* Postings and the doc store agree for every doc. */
     int mf = sift_segment_field_find(seg, "message", 7);
     roaring_bitmap_t *mod3 = NULL;
-    assert_int_equal(sift_segment_postings(seg, (uint32_t)mf, "mod3", 4,
-                                           &mod3),
+    assert_int_equal(sift_segment_postings(seg, (uint32_t)mf, "mod3", 4, &mod3),
                      SIFT_OK);
     assert_non_null(mod3);
     struct sift_arena *a = sift_arena_new(4096);
@@ -372,9 +369,9 @@ test_segment_large_many_blocks(void **state)
         memcpy(num, ev.msg + 4, 15);
         num[strcspn(num, " ")] = '\0';
         roaring_bitmap_t *one = NULL;
-        assert_int_equal(sift_segment_postings(seg, (uint32_t)mf, num,
-                                               strlen(num), &one),
-                         SIFT_OK);
+        assert_int_equal(
+            sift_segment_postings(seg, (uint32_t)mf, num, strlen(num), &one),
+            SIFT_OK);
         assert_non_null(one);
         assert_true(roaring_bitmap_contains(one, d));
         roaring_bitmap_free(one);
@@ -385,9 +382,9 @@ test_segment_large_many_blocks(void **state)
 
     /* Prefix iteration over many blocks is sorted and complete. */
     sift_buf_reset(&buf);
-    assert_int_equal(sift_segment_terms(seg, (uint32_t)hf, "h49", 3,
-                                        collect_cb, &buf),
-                     SIFT_OK);
+    assert_int_equal(
+        sift_segment_terms(seg, (uint32_t)hf, "h49", 3, collect_cb, &buf),
+        SIFT_OK);
     uint32_t count = 0;
     for (size_t i = 0; i < buf.len; i++)
         count += buf.data[i] == '|';
@@ -415,7 +412,7 @@ test_segment_interleaved_time_postings(void **state)
     (void)state;
     enum { N = 70000, PARTS = 13 };
     struct tev *evs = sift_xcalloc(N, sizeof(*evs));
-    char (*msgs)[48] = sift_xcalloc(N, 48);
+    char(*msgs)[48] = sift_xcalloc(N, 48);
     for (uint32_t i = 0; i < N; i++) {
         /* Arrival: batches of 500 from partition 0, 1, ... PARTS-1, 0,
          * ...; partition p's k-th event has time k * PARTS + p, so all
@@ -441,7 +438,7 @@ test_segment_interleaved_time_postings(void **state)
      * delta lists, which need their ids sorted. */
     enum { NT = 7 };
     static const char *const terms[NT] = {"all", "m1", "d7", "p5",
-                                          "p12", "q3",  "k5"};
+                                          "p12", "q3", "k5"};
     roaring_bitmap_t *bm[NT];
     for (size_t t = 0; t < NT; t++) {
         bm[t] = NULL;
@@ -527,8 +524,7 @@ exercise(struct sift_segment *seg)
             double v;
             uint32_t o = sift_segment_keyword_ord(seg, f, d);
             if (o != UINT32_MAX)
-                assert_non_null(
-                    sift_segment_keyword_value(seg, f, o, NULL));
+                assert_non_null(sift_segment_keyword_value(seg, f, o, NULL));
             (void)sift_segment_number(seg, f, d, &v);
         }
     }
@@ -603,8 +599,7 @@ test_segment_truncated_every_length(void **state)
         uint8_t *copy = sift_xmalloc(len + 1);
         memcpy(copy, img.data, len);
         struct sift_segment *seg = NULL;
-        assert_int_equal(sift_segment_open_mem(copy, len, &seg),
-                         SIFT_ECORRUPT);
+        assert_int_equal(sift_segment_open_mem(copy, len, &seg), SIFT_ECORRUPT);
         assert_null(seg);
     }
     sift_buf_cleanup(&img);
@@ -688,20 +683,19 @@ test_segment_ts_scale_and_number_modes(void **state)
     (void)state;
     enum { N = 1000 };
     struct tev *evs = sift_xcalloc(N, sizeof(*evs));
-    char (*stat)[24] = sift_xcalloc(N, 24);
-    char (*lat)[24] = sift_xcalloc(N, 24);
+    char(*stat)[24] = sift_xcalloc(N, 24);
+    char(*lat)[24] = sift_xcalloc(N, 24);
     int64_t ts = 1700000000000000000;
     for (uint32_t i = 0; i < N; i++) {
         /* Blocks of 128: ms steps, then s steps, then ns steps. */
-        ts += i < 300 ? (int64_t)(i % 7) * 1000000
-            : i < 600 ? (int64_t)(i % 3) * 1000000000
-                      : (int64_t)(i % 5) * 13 + 1;
+        ts += i < 300   ? (int64_t)(i % 7) * 1000000
+              : i < 600 ? (int64_t)(i % 3) * 1000000000
+                        : (int64_t)(i % 5) * 13 + 1;
         snprintf(stat[i], 24, "%u", 200 + (i % 4) * 100);
         snprintf(lat[i], 24, "%u.%03u", i, i % 1000);
         tev_init(&evs[i], ts, "req", NULL, stat[i], NULL, 0);
-        evs[i].f[1] = (struct sift_field){"latency", lat[i], 7,
-                                          (uint32_t)strlen(lat[i]),
-                                          SIFT_FT_NUMBER};
+        evs[i].f[1] = (struct sift_field){
+            "latency", lat[i], 7, (uint32_t)strlen(lat[i]), SIFT_FT_NUMBER};
         evs[i].ev.n_fields = i % 10 == 9 ? 1 : 2; /* some lack latency */
     }
     struct sift_segment_opts opts;
@@ -767,7 +761,7 @@ test_segment_terms_chunks_nested_lookup(void **state)
     (void)state;
     enum { N = 6000 };
     struct tev *evs = sift_xcalloc(N, sizeof(*evs));
-    char (*msgs)[48] = sift_xcalloc(N, 48);
+    char(*msgs)[48] = sift_xcalloc(N, 48);
     for (uint32_t i = 0; i < N; i++) {
         snprintf(msgs[i], 48, "id%05u grp%u common", i, i % 13);
         tev_init(&evs[i], i, msgs[i], NULL, NULL, NULL, 0);
@@ -778,9 +772,8 @@ test_segment_terms_chunks_nested_lookup(void **state)
     struct sift_segment *seg = build_open(&opts, evs, N, &img);
     int mf = sift_segment_field_find(seg, "message", 7);
     struct nested n = {seg, (uint32_t)mf, 0, 0};
-    assert_int_equal(sift_segment_terms(seg, (uint32_t)mf, NULL, 0, nested_cb,
-                                        &n),
-                     SIFT_OK);
+    assert_int_equal(
+        sift_segment_terms(seg, (uint32_t)mf, NULL, 0, nested_cb, &n), SIFT_OK);
     assert_int_equal(n.terms, N + 13 + 1);
     assert_int_equal(n.hits, 3 * N);
     assert_int_equal(post_mask(seg, "message", "id00063"), 1ull << 63);
@@ -866,11 +859,14 @@ test_segment_shapes_exact(void **state)
         struct sift_buf m = SIFT_BUF_INIT;
         switch (i % 7) {
         case 0:
-            sift_buf_appendf(&m, "Accepted password for user%u from 10.0.%u.%u "
-                                 "port %u ssh2", i % 5, i % 3, i % 11, 22 + i % 2);
+            sift_buf_appendf(&m,
+                             "Accepted password for user%u from 10.0.%u.%u "
+                             "port %u ssh2",
+                             i % 5, i % 3, i % 11, 22 + i % 2);
             break;
         case 1:
-            sift_buf_appendf(&m, "Receiving block blk_%u src: /10.250.%u.1:50010",
+            sift_buf_appendf(&m,
+                             "Receiving block blk_%u src: /10.250.%u.1:50010",
                              i * 7919u, i % 4);
             break;
         case 2:
@@ -899,8 +895,8 @@ test_segment_shapes_exact(void **state)
         sift_buf_appendf(&h, i % 3 == 0 ? "Node-%u" : "node-%u", i % 6);
         sift_buf_putc(&h, '\0');
         hosts[i] = h.data;
-        tev_init(&evs[i], 1000 + (int64_t)i, msgs[i], i % 10 == 9 ? NULL : hosts[i],
-                 i % 4 == 0 ? "200" : NULL, NULL,
+        tev_init(&evs[i], 1000 + (int64_t)i, msgs[i],
+                 i % 10 == 9 ? NULL : hosts[i], i % 4 == 0 ? "200" : NULL, NULL,
                  i % 5 == 0 ? SIFT_TEMPLATE_NONE : i % 13);
     }
     struct sift_segment_opts opts;
@@ -928,15 +924,16 @@ test_segment_shapes_exact(void **state)
         int f = sift_segment_field_find(seg, fields[fi], strlen(fields[fi]));
         assert_true(f >= 0);
         struct term_list tl = {SIFT_BUF_INIT, 0};
-        assert_int_equal(sift_segment_terms(seg, (uint32_t)f, NULL, 0,
-                                            term_list_cb, &tl), SIFT_OK);
+        assert_int_equal(
+            sift_segment_terms(seg, (uint32_t)f, NULL, 0, term_list_cb, &tl),
+            SIFT_OK);
         assert_true(tl.n > 1);
         const char *t = tl.terms.data;
         for (uint32_t k = 0; k < tl.n; k++) {
             size_t tlen = strlen(t);
             roaring_bitmap_t *bm = NULL;
-            assert_int_equal(sift_segment_postings(seg, (uint32_t)f, t, tlen,
-                                                   &bm), SIFT_OK);
+            assert_int_equal(
+                sift_segment_postings(seg, (uint32_t)f, t, tlen, &bm), SIFT_OK);
             assert_non_null(bm);
             uint64_t card = 0;
             for (uint32_t d = 0; d < N; d++) {

@@ -72,9 +72,8 @@ run_case(int fail_first)
     char url[128];
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/hook", port);
 
-    struct sift_alert_sinks_cfg cfg = {.webhook_url = url,
-                                       .webhook_timeout_ms = 2000,
-                                       .webhook_retries = 3};
+    struct sift_alert_sinks_cfg cfg = {
+        .webhook_url = url, .webhook_timeout_ms = 2000, .webhook_retries = 3};
     struct sift_alert_sinks *s;
     assert_int_equal(sift_alert_sinks_new(l.base, &cfg, &s), SIFT_OK);
     struct sift_alert al;
@@ -151,12 +150,11 @@ consume_one(const char *brokers, const char *topic, char *out, size_t out_len,
 {
     char err[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err,
-                                       sizeof(err)),
-                     RD_KAFKA_CONF_OK);
     assert_int_equal(
-        rd_kafka_conf_set(conf, "group.id", "t", err, sizeof(err)),
+        rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof(err)),
         RD_KAFKA_CONF_OK);
+    assert_int_equal(rd_kafka_conf_set(conf, "group.id", "t", err, sizeof(err)),
+                     RD_KAFKA_CONF_OK);
     assert_int_equal(rd_kafka_conf_set(conf, "auto.offset.reset", "earliest",
                                        err, sizeof(err)),
                      RD_KAFKA_CONF_OK);

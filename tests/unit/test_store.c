@@ -369,8 +369,8 @@ static void
 crash_copy(struct fx *f, const char *to)
 {
     char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s' 2>/dev/null",
-             to, f->dir, to);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s' 2>/dev/null", to,
+             f->dir, to);
     /* A worker may rename or delete a temp file while cp walks the dir;
      * that copy is useless, so take another (bounded). */
     int rc = -1;

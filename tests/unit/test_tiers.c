@@ -33,8 +33,7 @@ policy(struct sift_tier_policy *p)
 }
 
 static struct sift_tier_seg
-seg(uint64_t id, uint8_t tier, uint64_t bytes, int64_t min_age,
-    int64_t max_age)
+seg(uint64_t id, uint8_t tier, uint64_t bytes, int64_t min_age, int64_t max_age)
 {
     struct sift_tier_seg s;
     memset(&s, 0, sizeof(s));
@@ -109,7 +108,7 @@ test_tiers_size_cap_deletes_oldest_first(void **state)
     policy(&p);
     p.max_disk_bytes = 25 * MIB;
     struct sift_tier_seg s[] = {
-        seg(1, SIFT_TIER_HOT, 10 * MIB, 2 * H, 0),        /* newest */
+        seg(1, SIFT_TIER_HOT, 10 * MIB, 2 * H, 0),          /* newest */
         seg(2, SIFT_TIER_COLD, 10 * MIB, 5 * DAY, 4 * DAY), /* oldest */
         seg(3, SIFT_TIER_WARM, 10 * MIB, 3 * DAY, 1 * DAY),
     };
@@ -170,7 +169,7 @@ test_tiers_to_cold_per_day_joins_same_day_cold(void **state)
     policy(&p);
     struct sift_tier_seg s[] = {
         seg(1, SIFT_TIER_WARM, MIB, 4 * DAY, 3 * DAY),
-        seg(2, SIFT_TIER_HOT, MIB, 3 * DAY, 3 * DAY - H), /* skipped warm */
+        seg(2, SIFT_TIER_HOT, MIB, 3 * DAY, 3 * DAY - H),  /* skipped warm */
         seg(3, SIFT_TIER_COLD, MIB, 4 * DAY, 4 * DAY - H), /* same days */
         seg(4, SIFT_TIER_COLD, MIB, 8 * DAY, 8 * DAY - H), /* other day */
         seg(5, SIFT_TIER_WARM, MIB, DAY, DAY - H),         /* too young */
@@ -239,7 +238,8 @@ test_tiers_tiered_merge_needs_factor_segments_per_class(void **state)
     struct sift_tier_seg s[8];
     /* Three small (class 0): not enough. */
     for (int i = 0; i < 3; i++)
-        s[i] = seg((uint64_t)i + 1, SIFT_TIER_HOT, MIB, 10 * 60 * INT64_C(1000000000), 0);
+        s[i] = seg((uint64_t)i + 1, SIFT_TIER_HOT, MIB,
+                   10 * 60 * INT64_C(1000000000), 0);
     struct sift_tier_plan plan;
     sift__tier_plan(&p, s, 3, &plan);
     assert_null(find_act(&plan, "hot_merge"));
@@ -317,7 +317,8 @@ main(void)
         cmocka_unit_test(test_tiers_hot_to_warm_by_age_grouped_by_size),
         cmocka_unit_test(test_tiers_to_cold_per_day_joins_same_day_cold),
         cmocka_unit_test(test_tiers_cold_same_day_merge),
-        cmocka_unit_test(test_tiers_tiered_merge_needs_factor_segments_per_class),
+        cmocka_unit_test(
+            test_tiers_tiered_merge_needs_factor_segments_per_class),
         cmocka_unit_test(test_tiers_busy_segments_are_never_planned),
         cmocka_unit_test(test_tiers_young_data_never_deleted_without_cap),
     };

@@ -18,7 +18,7 @@
 struct collect {
     struct sift_buf out; /* tokens joined by ' ' */
     uint32_t n;
-    uint32_t stop_at;    /* stop after this many (0 = never) */
+    uint32_t stop_at; /* stop after this many (0 = never) */
     size_t last_off;
 };
 
