@@ -13,7 +13,7 @@ test_pkgs=(
     clang clang-format libclang-rt-14-dev
     redis-server kcat curl rsyslog rsyslog-kafka rsyslog-hiredis
     python3 python3-pytest python3-requests python3-redis
-    systemd prometheus sqlite3 ripgrep wrk
+    systemd prometheus sqlite3 libsqlite3-dev ripgrep wrk openssl
 )
 
 want=("${build_pkgs[@]}")
