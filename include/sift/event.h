@@ -81,6 +81,13 @@ const struct sift_field *sift_event_field(const struct sift_event *ev,
 void sift_event_to_json(const struct sift_event *ev, struct sift_buf *out);
 
 /**
+ * True when s[0..len) is a number by the JSON grammar (RFC 8259 section
+ * 6): how NUMBER fields decide between a bare and a quoted value in JSON
+ * output.  Pure; any thread.
+ */
+int sift_json_is_number(const char *s, size_t len);
+
+/**
  * A source position: where a batch came from, so a restart resumes after
  * the last event sift holds.  key names the partition ("kafka/<topic>/<p>",
  * "redis/<stream>"); for Kafka hi = offset of the last event, lo = 0; for

@@ -93,6 +93,14 @@ int sift_query_match_parsed(const struct sift_query *q,
                             uint64_t max_expansion, roaring_bitmap_t **out,
                             struct sift_query_error *err);
 
+/**
+ * The smallest "nice" histogram interval (1 ms, 2, 5, 10 ... 1 s, 2 s, 5 s,
+ * 10 s, 15 s, 30 s, 1 m ... 1 d, 2 d, 1 w, 30 d, 365 d) that is at least
+ * at_least_ms, or 0 when it is past the largest.  Shared by the histogram
+ * aggregation and the Grafana API so both pick the same buckets.  Pure.
+ */
+int64_t sift_query_nice_interval_ms(int64_t at_least_ms);
+
 /** Releases a parsed query.  NULL is fine. */
 void sift_query_free(struct sift_query *q);
 

@@ -515,41 +515,6 @@ sift__gf_time_range(const json_t *body, int64_t now_ns, int64_t def_from_ns,
     return SIFT_OK;
 }
 
-static const int64_t nice_ms[] = {
-    1,
-    2,
-    5,
-    10,
-    20,
-    50,
-    100,
-    200,
-    500,
-    1000,
-    2000,
-    5000,
-    10000,
-    15000,
-    30000,
-    60000,
-    120000,
-    300000,
-    600000,
-    900000,
-    1800000,
-    3600000,
-    7200000,
-    10800000,
-    21600000,
-    43200000,
-    86400000,
-    172800000,
-    604800000,
-    INT64_C(2592000000),
-    INT64_C(31536000000),
-};
-#define N_NICE (sizeof(nice_ms) / sizeof(nice_ms[0]))
-
 static int64_t
 floor_div(int64_t a, int64_t b)
 {
@@ -570,13 +535,12 @@ sift__gf_bucket_count(int64_t from_ns, int64_t to_ns, int64_t iv_ms)
     return (span + (uint64_t)iv_ns - 1) / (uint64_t)iv_ns;
 }
 
+/* The next "nice" interval (the histogram's table), or ms past it. */
 static int64_t
 next_nice(int64_t ms)
 {
-    for (size_t i = 0; i < N_NICE; i++)
-        if (nice_ms[i] >= ms)
-            return nice_ms[i];
-    return ms;
+    int64_t iv = sift_query_nice_interval_ms(ms);
+    return iv ? iv : ms;
 }
 
 int64_t

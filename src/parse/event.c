@@ -133,9 +133,8 @@ sift_event_field(const struct sift_event *ev, const char *name, size_t name_len)
     return NULL;
 }
 
-/* True when s[0..len) is a number by the JSON grammar (RFC 8259 6). */
-SIFT_STATIC int
-is_json_number(const char *s, size_t len)
+int
+sift_json_is_number(const char *s, size_t len)
 {
     size_t i = 0;
     if (i < len && s[i] == '-')
@@ -204,7 +203,8 @@ sift_event_to_json(const struct sift_event *ev, struct sift_buf *out)
         sift_buf_putc(out, ',');
         sift_buf_put_json_str(out, f->name, f->name_len);
         sift_buf_putc(out, ':');
-        if (f->type == SIFT_FT_NUMBER && is_json_number(f->value, f->value_len))
+        if (f->type == SIFT_FT_NUMBER &&
+            sift_json_is_number(f->value, f->value_len))
             sift_buf_append(out, f->value, f->value_len);
         else
             sift_buf_put_json_str(out, f->value, f->value_len);

@@ -271,15 +271,21 @@ static const int64_t nice_ms[] = {
     INT64_C(31536000000),
 };
 
+int64_t
+sift_query_nice_interval_ms(int64_t at_least_ms)
+{
+    for (size_t i = 0; i < sizeof(nice_ms) / sizeof(nice_ms[0]); i++)
+        if (nice_ms[i] >= at_least_ms)
+            return nice_ms[i];
+    return 0;
+}
+
 /* The smallest nice interval giving at most 100 buckets over span_ns. */
 static int64_t
 auto_interval_ms(int64_t span_ns)
 {
-    int64_t want = span_ns / SIFT_NS_PER_MS / 100;
-    for (size_t i = 0; i < sizeof(nice_ms) / sizeof(nice_ms[0]); i++)
-        if (nice_ms[i] >= want)
-            return nice_ms[i];
-    return nice_ms[sizeof(nice_ms) / sizeof(nice_ms[0]) - 1];
+    int64_t iv = sift_query_nice_interval_ms(span_ns / SIFT_NS_PER_MS / 100);
+    return iv ? iv : nice_ms[sizeof(nice_ms) / sizeof(nice_ms[0]) - 1];
 }
 
 struct histo {

@@ -316,42 +316,6 @@ cut_to_cursor(const struct sift_segment *seg, roaring_bitmap_t *r,
 /* ---- hits JSON ---- */
 
 static int
-is_json_number(const char *s, size_t len)
-{
-    size_t i = 0;
-    if (i < len && s[i] == '-')
-        i++;
-    if (i >= len)
-        return 0;
-    if (s[i] == '0') {
-        i++;
-    } else if (s[i] >= '1' && s[i] <= '9') {
-        while (i < len && s[i] >= '0' && s[i] <= '9')
-            i++;
-    } else {
-        return 0;
-    }
-    if (i < len && s[i] == '.') {
-        size_t st = ++i;
-        while (i < len && s[i] >= '0' && s[i] <= '9')
-            i++;
-        if (i == st)
-            return 0;
-    }
-    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
-        i++;
-        if (i < len && (s[i] == '+' || s[i] == '-'))
-            i++;
-        size_t st = i;
-        while (i < len && s[i] >= '0' && s[i] <= '9')
-            i++;
-        if (i == st)
-            return 0;
-    }
-    return i == len;
-}
-
-static int
 field_wanted(const char *list, const char *name, size_t len)
 {
     if (!list)
@@ -416,7 +380,8 @@ sift__query_hit_json(const struct sift_event *ev, const char *fields,
         first = 0;
         sift_buf_put_json_str(out, f->name, f->name_len);
         sift_buf_putc(out, ':');
-        if (f->type == SIFT_FT_NUMBER && is_json_number(f->value, f->value_len))
+        if (f->type == SIFT_FT_NUMBER &&
+            sift_json_is_number(f->value, f->value_len))
             sift_buf_append(out, f->value, f->value_len);
         else
             sift_buf_put_json_str(out, f->value, f->value_len);

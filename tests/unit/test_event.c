@@ -16,8 +16,6 @@
 #include "sift/error.h"
 #include "sift/event.h"
 
-int is_json_number(const char *s, size_t len);
-
 static struct sift_field fields[] = {
     {"host.name", "web-01", 9, 6, SIFT_FT_KEYWORD},
     {"status", "500", 6, 3, SIFT_FT_NUMBER},
@@ -216,9 +214,9 @@ test_event_json_number_grammar(void **state)
     static const char *no[] = {"",   "-",   "01",   "1.", ".5", "1e",
                                "+1", "NaN", "0x10", "1 ", "inf"};
     for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
-        assert_true(is_json_number(yes[i], strlen(yes[i])));
+        assert_true(sift_json_is_number(yes[i], strlen(yes[i])));
     for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++)
-        assert_false(is_json_number(no[i], strlen(no[i])));
+        assert_false(sift_json_is_number(no[i], strlen(no[i])));
 }
 
 int
