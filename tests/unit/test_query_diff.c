@@ -36,6 +36,22 @@
 #define N_SEGS 5
 #define N_QUERIES 400
 
+/*
+ * SIFT_TEST_SCALE_DOWN=k divides the number of random queries by k: the
+ * ThreadSanitizer stage (10-20x slower) runs a quarter of them: 100
+ * random queries against the brute force and 30 in every thread
+ * configuration.
+ */
+static int
+scaled(int n)
+{
+    const char *e = getenv("SIFT_TEST_SCALE_DOWN");
+    long k = e ? strtol(e, NULL, 10) : 1;
+    if (k < 1 || k > 100)
+        k = 1;
+    return (int)(n / k) > 10 ? (int)(n / k) : 10;
+}
+
 /* ---- data ---- */
 
 struct toks {
@@ -589,7 +605,8 @@ test_query_diff_random_queries(void **state)
     long *got = sift_xmalloc((n + 1) * sizeof(*got));
     size_t nonempty = 0, n_lower = 0;
     g_md = pcre2_match_data_create(16, NULL);
-    for (int qi = 0; qi < N_QUERIES; qi++) {
+    int n_queries = scaled(N_QUERIES);
+    for (int qi = 0; qi < n_queries; qi++) {
         struct sift_buf qs = SIFT_BUF_INIT;
         gen_expr(d, &qs, 3);
         struct sift_query *q;
@@ -689,7 +706,7 @@ test_query_diff_random_queries(void **state)
         sift_buf_cleanup(&qs);
     }
     /* The generator must produce queries that actually select things. */
-    assert_true(nonempty > N_QUERIES / 3);
+    assert_true(nonempty > (size_t)n_queries / 3);
     /* The lazy path really ran and cut counts short. */
     assert_true(n_lower > 0);
     pcre2_match_data_free(g_md);
@@ -765,7 +782,8 @@ test_query_diff_parallel_same_results(void **state)
     assert_int_equal(sift_pool_new(loop, 4, &pool), 0);
     uint64_t helped0 = sift__query_par_helped();
     static const unsigned parallelism[] = {2, 0};
-    for (int qi = 0; qi < N_PAR_QUERIES; qi++) {
+    int n_par = scaled(N_PAR_QUERIES);
+    for (int qi = 0; qi < n_par; qi++) {
         struct sift_buf qs = SIFT_BUF_INIT;
         gen_expr(d, &qs, 3);
         struct sift_query *q;
