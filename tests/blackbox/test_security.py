@@ -68,6 +68,9 @@ ENDPOINTS = [
     ("POST", "/grafana/tag-values", READER, "{}", JSON),
     ("POST", "/grafana/annotations", READER, "{}", JSON),
     ("GET", "/api/v1/tiers", READER, None, None),
+    ("GET", "/api/v1/patterns?q=x", READER, None, None),
+    ("GET", "/api/v1/alerts", READER, None, None),
+    ("GET", "/api/v1/anomaly", READER, None, None),
     ("POST", "/api/v1/delete", ADMIN, '{"query":"nothingmatchesthisword"}', JSON),
 ]
 
@@ -122,6 +125,20 @@ def test_every_role_endpoint_pair(secured):
             if not ok:
                 failures.append((method, path, who, r.status_code))
     assert not failures, failures
+
+
+def test_alert_feedback_is_admin_only(secured):
+    """Feedback on an alert changes thresholds: admin only.  With no alert
+    of that id, an admin gets past the role check to a 404."""
+    s = secured
+    s.wait_ready()
+    body = '{"label":"false_positive"}'
+    for who, want in ((None, 401), (READER, 403), (WRITER, 403), (ADMIN, 404)):
+        r = call(s, "POST", "/api/v1/alerts/424242/feedback", body, JSON,
+                 TOK.get(who) if who else None)
+        assert r.status_code == want, (who, r.status_code, r.text)
+    r = call(s, "GET", "/api/v1/alerts/424242", None, None, TOK[READER])
+    assert r.status_code == 404, r.text
 
 
 def test_error_bodies_are_json(secured):
