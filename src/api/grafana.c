@@ -704,6 +704,24 @@ answer_bad(struct gf_req *r, json_t *body)
 }
 
 /*
+ * The request's body as a JSON object.  On anything else (unreadable,
+ * invalid JSON, not an object) the request is answered with a 400 and
+ * NULL is returned.  Loop thread.
+ */
+static json_t *
+object_body(struct gf_req *r, struct sift_http_req *req)
+{
+    json_t *body = body_json(req, &r->err);
+    if (body && json_is_object(body))
+        return body;
+    if (body)
+        sift__gf_error_set(&r->err, SIFT_EINVAL, 400, "bad_request",
+                           "the body must be a JSON object");
+    answer_bad(r, body);
+    return NULL;
+}
+
+/*
  * POST /metric-payload-options {"metric","payload","name"}: the payload
  * "by" lists keyword fields, "field" numeric ones for stats and
  * groupable ones otherwise; any other name lists the values of the field
@@ -714,14 +732,9 @@ on_payload_options(struct sift_http_req *req, void *arg)
 {
     (void)arg;
     struct gf_req *r = gf_req_new(req, "grafana_meta", GF_OP_FIELDS);
-    json_t *body = body_json(req, &r->err);
-    if (!body || !json_is_object(body)) {
-        if (body)
-            sift__gf_error_set(&r->err, SIFT_EINVAL, 400, "bad_request",
-                               "the body must be a JSON object");
-        answer_bad(r, body);
+    json_t *body = object_body(r, req);
+    if (!body)
         return;
-    }
     const char *name = json_string_value(json_object_get(body, "name"));
     const char *metric = json_string_value(json_object_get(body, "metric"));
     r->style = SIFT_GF_STYLE_OPTIONS;
@@ -750,11 +763,10 @@ on_variable(struct sift_http_req *req, void *arg)
 {
     (void)arg;
     struct gf_req *r = gf_req_new(req, "grafana_meta", GF_OP_VALUES);
-    json_t *body = body_json(req, &r->err);
-    if (!body || !json_is_object(body) || list_range(r, body) < 0) {
-        if (body && !json_is_object(body))
-            sift__gf_error_set(&r->err, SIFT_EINVAL, 400, "bad_request",
-                               "the body must be a JSON object");
+    json_t *body = object_body(r, req);
+    if (!body)
+        return;
+    if (list_range(r, body) < 0) {
         answer_bad(r, body);
         return;
     }
@@ -824,11 +836,10 @@ on_tag_values(struct sift_http_req *req, void *arg)
 {
     (void)arg;
     struct gf_req *r = gf_req_new(req, "grafana_meta", GF_OP_VALUES);
-    json_t *body = body_json(req, &r->err);
-    if (!body || !json_is_object(body) || list_range(r, body) < 0) {
-        if (body && !json_is_object(body))
-            sift__gf_error_set(&r->err, SIFT_EINVAL, 400, "bad_request",
-                               "the body must be a JSON object");
+    json_t *body = object_body(r, req);
+    if (!body)
+        return;
+    if (list_range(r, body) < 0) {
         answer_bad(r, body);
         return;
     }
@@ -872,15 +883,13 @@ on_annotations(struct sift_http_req *req, void *arg)
 {
     (void)arg;
     struct gf_req *r = gf_req_new(req, "grafana_annotations", GF_OP_QUERY);
-    json_t *body = body_json(req, &r->err);
+    json_t *body = object_body(r, req);
+    if (!body)
+        return;
     int64_t now = sift_clock_now_ns();
-    if (!body || !json_is_object(body) ||
-        sift__gf_time_range(
+    if (sift__gf_time_range(
             body, now, now - (int64_t)SIFT_GF_DEFAULT_RANGE_MS * SIFT_NS_PER_MS,
             now, &r->from_ns, &r->to_ns, &r->err) < 0) {
-        if (body && !json_is_object(body))
-            sift__gf_error_set(&r->err, SIFT_EINVAL, 400, "bad_request",
-                               "the body must be a JSON object");
         answer_bad(r, body);
         return;
     }
