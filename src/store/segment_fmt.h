@@ -223,6 +223,8 @@
 #ifndef SIFT_STORE_SEGMENT_FMT_H
 #define SIFT_STORE_SEGMENT_FMT_H
 
+#include <stdint.h>
+
 #define SIFT_SEGFMT_MAGIC "SIFTSEG\0"
 #define SIFT_SEGFMT_END_MAGIC "SIFTEND\0"
 #define SIFT_SEGFMT_VERSION 3u
@@ -234,6 +236,39 @@
 #define SIFT_SEGFMT_FLAG_ZDICT 0x1u
 
 #define SIFT_SEGFMT_TS_BLOCK 128u /* docs per timestamp block */
+
+/*
+ * 10^e for the timestamp block scale (byte 13 of a block index entry):
+ * deltas are stored divided by 10^e.  Exponents past 18 do not occur in
+ * valid files; they read as 0 (scale 1) so a corrupt byte cannot index
+ * out of range.
+ */
+static inline uint64_t
+sift__segfmt_pow10(unsigned e)
+{
+    static const uint64_t pow10[19] = {
+        UINT64_C(1),
+        UINT64_C(10),
+        UINT64_C(100),
+        UINT64_C(1000),
+        UINT64_C(10000),
+        UINT64_C(100000),
+        UINT64_C(1000000),
+        UINT64_C(10000000),
+        UINT64_C(100000000),
+        UINT64_C(1000000000),
+        UINT64_C(10000000000),
+        UINT64_C(100000000000),
+        UINT64_C(1000000000000),
+        UINT64_C(10000000000000),
+        UINT64_C(100000000000000),
+        UINT64_C(1000000000000000),
+        UINT64_C(10000000000000000),
+        UINT64_C(100000000000000000),
+        UINT64_C(1000000000000000000),
+    };
+    return e <= 18 ? pow10[e] : 1;
+}
 #define SIFT_SEGFMT_TERM_CHUNK                                                 \
     (16u << 10)                         /* raw bytes that close a term chunk */
 #define SIFT_SEGFMT_NUM_DICT_MAX 65536u /* largest numeric dictionary */

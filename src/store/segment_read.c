@@ -888,28 +888,9 @@ sift_segment_doc_ts(const struct sift_segment *seg, uint32_t doc)
         return seg->max_ts;
     const uint8_t *e = seg->ts_idx + (size_t)(doc / SIFT_SEGFMT_TS_BLOCK) * 16;
     uint64_t base = sift_load_u64(e);
-    static const uint64_t pow10[19] = {1ull,
-                                       10ull,
-                                       100ull,
-                                       1000ull,
-                                       10000ull,
-                                       100000ull,
-                                       1000000ull,
-                                       10000000ull,
-                                       100000000ull,
-                                       1000000000ull,
-                                       10000000000ull,
-                                       100000000000ull,
-                                       1000000000000ull,
-                                       10000000000000ull,
-                                       100000000000000ull,
-                                       1000000000000000ull,
-                                       10000000000000000ull,
-                                       100000000000000000ull,
-                                       1000000000000000000ull};
     const uint8_t *p = seg->ts_packed + sift_load_u32(e + 8);
     uint64_t v = unpack(p, e[12], doc % SIFT_SEGFMT_TS_BLOCK);
-    return (int64_t)(base + v * pow10[e[13] <= 18 ? e[13] : 0]);
+    return (int64_t)(base + v * sift__segfmt_pow10(e[13]));
 }
 
 uint32_t

@@ -836,25 +836,6 @@ pack_area(struct sift_buf *out, size_t n, unsigned w)
 static void
 write_ts(struct writer *w, const int64_t *ts, uint32_t n)
 {
-    static const uint64_t pow10[19] = {1ull,
-                                       10ull,
-                                       100ull,
-                                       1000ull,
-                                       10000ull,
-                                       100000ull,
-                                       1000000ull,
-                                       10000000ull,
-                                       100000000ull,
-                                       1000000000ull,
-                                       10000000000ull,
-                                       100000000000ull,
-                                       1000000000000ull,
-                                       10000000000000ull,
-                                       100000000000000ull,
-                                       1000000000000000ull,
-                                       10000000000000000ull,
-                                       100000000000000000ull,
-                                       1000000000000000000ull};
     uint32_t nb = (n + SIFT_SEGFMT_TS_BLOCK - 1) / SIFT_SEGFMT_TS_BLOCK;
     size_t start = w_pos(w);
     sift_buf_put_u32(w->out, nb);
@@ -875,12 +856,12 @@ write_ts(struct writer *w, const int64_t *ts, uint32_t n)
             uint64_t dlt = (uint64_t)ts[first + i] - (uint64_t)base;
             if (dlt > maxd)
                 maxd = dlt;
-            while (e > 0 && dlt % pow10[e] != 0)
+            while (e > 0 && dlt % sift__segfmt_pow10(e) != 0)
                 e--;
         }
         if (maxd == 0)
             e = 0;
-        unsigned width = bits_for(maxd / pow10[e]);
+        unsigned width = bits_for(maxd / sift__segfmt_pow10(e));
         uint8_t *ent = (uint8_t *)w->out->data + idx + (size_t)blk * 16;
         sift_store_u64(ent, (uint64_t)base);
         sift_store_u32(ent + 8, (uint32_t)(w->out->len - packed));
@@ -889,7 +870,8 @@ write_ts(struct writer *w, const int64_t *ts, uint32_t n)
         uint8_t *p = pack_area(w->out, cnt, width);
         for (uint32_t i = 0; i < cnt && width > 0; i++)
             pack_put(p, i, width,
-                     ((uint64_t)ts[first + i] - (uint64_t)base) / pow10[e]);
+                     ((uint64_t)ts[first + i] - (uint64_t)base) /
+                         sift__segfmt_pow10(e));
     }
     w_section(w, SIFT_SEGSEC_TS, UINT32_MAX, start);
 }
