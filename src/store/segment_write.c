@@ -1741,6 +1741,11 @@ seal(uint8_t *img, size_t len)
     for (uint32_t i = 0; i < ns; i++) {
         uint8_t *e = img + tab + (size_t)i * SIFT_SEGFMT_SECENT_LEN;
         uint64_t off = sift_load_u64(e + 8), l = sift_load_u64(e + 16);
+        /* Checked here, not only by the caller: in a fuzzed image the
+         * checksums written above can overlap the table and change an
+         * entry after it was validated. */
+        if (off > len || l > len - off)
+            continue;
         sift_store_u64(e + 24, XXH3_64bits(img + off, l));
     }
     sift_store_u64(tr + 16, XXH3_64bits(img + tab, len - tab - 16));
