@@ -3,7 +3,7 @@
  * codecs, merge throughput, and term-query latency on cold vs hot, on the
  * loghub-2k logs (/work/shared/data/loghub-2k, LICENSE/CITATION there).
  *
- * Usage: bench_tiers [LOGHUB_DIR] [PASSES]
+ * Usage: bench_tiers [LOGHUB_DIR] [PASSES] [COLD_OUT]
  *   Every *_2k.log line of the ten systems becomes one event (message =
  *   the raw line, 1 ms apart, systems interleaved), repeated PASSES times
  *   (default 5, with the pass number appended so lines differ).  The data
@@ -11,6 +11,7 @@
  *   with the warm codec and with the cold codec (dictionary trained on the
  *   data), the way the lifecycle does.  Sizes include the whole segment
  *   image (index, columns, doc store).  Single thread; well under 2 min.
+ *   COLD_OUT: write the cold image there (for scripts/segment_sizes.py).
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -212,6 +213,11 @@ main(int argc, char **argv)
         if (t == 1) {
             size_t len;
             char *d = sift_buf_detach(&outs[0].img, &len);
+            if (argc > 3) {
+                FILE *df = fopen(argv[3], "wb");
+                if (!df || fwrite(d, 1, len, df) != len || fclose(df) != 0)
+                    return 1;
+            }
             if (sift_segment_open_mem(d, len, &cold) != SIFT_OK)
                 return 1;
         }

@@ -975,6 +975,181 @@ test_segment_shapes_exact(void **state)
     sift_buf_cleanup(&want);
 }
 
+/*
+ * Format 3 fixture (tests/data/segment/format3.seg): a segment written by
+ * the format 3 builder (commit 504bf0d) from fixture_events().  Segments
+ * already on users' disks must keep loading: the test opens the fixture,
+ * builds the same events with the current builder, and requires the same
+ * docs byte for byte, the same timestamps, terms, postings and columns.
+ * SIFT_WRITE_FORMAT3_FIXTURE=path writes the fixture instead (only
+ * meaningful on a format 3 build).
+ */
+#define FIX_N 3000
+
+static char fix_msg[FIX_N][160];
+static char fix_host[FIX_N][24];
+static char fix_status[FIX_N][24];
+static char fix_detail[FIX_N][40];
+
+static uint64_t
+fix_rand(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static void
+fixture_events(struct tev *evs)
+{
+    uint64_t r = 0x9e3779b97f4a7c15ull;
+    int64_t ts = INT64_C(1700000000000000000);
+    for (uint32_t i = 0; i < FIX_N; i++) {
+        uint32_t f = (uint32_t)(fix_rand(&r) % 7);
+        unsigned a = (unsigned)(fix_rand(&r) % 256);
+        unsigned b = (unsigned)(fix_rand(&r) % 70000);
+        unsigned c = (unsigned)(fix_rand(&r) % 60);
+        unsigned long long big = (unsigned long long)fix_rand(&r);
+        char *m = fix_msg[i];
+        size_t ms = sizeof(fix_msg[i]);
+        switch (f) {
+        case 0:
+            snprintf(m, ms,
+                     "Received block blk_%llu of size %u from "
+                     "/10.%u.%u.%u:%u",
+                     big, b, c, a, b % 60, c);
+            break;
+        case 1:
+            snprintf(m, ms,
+                     "session opened for user u%u by (uid=%u) at "
+                     "%02u:%02u:%02u",
+                     a, b, c, a % 24, b % 60);
+            break;
+        case 2:
+            snprintf(m, ms,
+                     "took %u.%03u ms, count=%u, id 0x%llx, code "
+                     "E%05u, port %u",
+                     a, b % 1000, c, big, b, a + b);
+            break;
+        case 3:
+            snprintf(m, ms,
+                     "PacketResponder %u for block blk_-%llu "
+                     "terminating",
+                     c, big);
+            break;
+        case 4:
+            snprintf(m, ms, "temperature %u state %u ambient=%u node-%u", a, b,
+                     c, a + b);
+            break;
+        case 5: snprintf(m, ms, "plain words only here"); break;
+        default:
+            snprintf(m, ms, "00%u007 leading zeros %06u and %u and -%u", a, b,
+                     c, a + c);
+            break;
+        }
+        uint64_t g = fix_rand(&r) % 16;
+        /* gaps: ties, whole ms, odd ns */
+        ts += g < 4 ? 0 : g < 12 ? (int64_t)g * 1000000 : (int64_t)(g * 7919);
+        snprintf(fix_host[i], sizeof(fix_host[i]),
+                 i % 5 ? "web-%02u" : "WEB-%02u",
+                 (unsigned)(fix_rand(&r) % 12));
+        snprintf(fix_status[i], sizeof(fix_status[i]), "%u",
+                 200 + (unsigned)(fix_rand(&r) % 4) * 100);
+        snprintf(fix_detail[i], sizeof(fix_detail[i]), "detail %u x%u", a, c);
+        tev_init(&evs[i], ts, fix_msg[i], i % 7 ? fix_host[i] : NULL,
+                 i % 3 ? fix_status[i] : NULL, i % 4 ? NULL : fix_detail[i],
+                 f * 10 + (uint32_t)(i % 3));
+    }
+}
+
+static void
+test_segment_format3_fixture(void **state)
+{
+    (void)state;
+    static struct tev evs[FIX_N];
+    fixture_events(evs);
+    struct sift_segment_opts opts;
+    sift_segment_opts_init(&opts);
+    opts.block_bytes = 16 << 10;
+    struct sift_buf img = SIFT_BUF_INIT, b1 = SIFT_BUF_INIT, b2 = SIFT_BUF_INIT;
+    struct sift_segment *cur = build_open(&opts, evs, FIX_N, &img);
+    const char *out = getenv("SIFT_WRITE_FORMAT3_FIXTURE");
+    if (out != NULL) {
+        FILE *f = fopen(out, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(img.data, 1, img.len, f), img.len);
+        assert_int_equal(fclose(f), 0);
+    }
+    const char *dir = getenv("SIFT_TEST_DATA");
+    assert_non_null(dir);
+    char path[4096];
+    snprintf(path, sizeof(path), "%s/segment/format3.seg", dir);
+    struct sift_segment *old = NULL;
+    assert_int_equal(sift_segment_open_file(path, &old), SIFT_OK);
+    const uint8_t *oimg = sift_segment_image(old);
+    assert_int_equal(sift_load_u32(oimg + 8), 3);
+    assert_int_equal(sift_segment_doc_count(old), FIX_N);
+    assert_int_equal(sift_segment_doc_count(cur), FIX_N);
+    for (uint32_t d = 0; d < FIX_N; d++) {
+        sift_buf_reset(&b1);
+        sift_buf_reset(&b2);
+        assert_int_equal(sift_segment_doc(old, d, &b1), SIFT_OK);
+        assert_int_equal(sift_segment_doc(cur, d, &b2), SIFT_OK);
+        assert_int_equal(b1.len, b2.len);
+        assert_memory_equal(b1.data, b2.data, b1.len);
+        assert_true(sift_segment_doc_ts(old, d) == sift_segment_doc_ts(cur, d));
+    }
+    uint32_t nf = sift_segment_field_count(old);
+    assert_int_equal(nf, sift_segment_field_count(cur));
+    uint64_t n_terms = 0;
+    for (uint32_t fi = 0; fi < nf; fi++) {
+        struct term_list tl = {SIFT_BUF_INIT, 0}, tl2 = {SIFT_BUF_INIT, 0};
+        assert_int_equal(sift_segment_terms(old, fi, "", 0, term_list_cb, &tl),
+                         SIFT_OK);
+        assert_int_equal(sift_segment_terms(cur, fi, "", 0, term_list_cb, &tl2),
+                         SIFT_OK);
+        assert_int_equal(tl.n, tl2.n);
+        assert_int_equal(tl.terms.len, tl2.terms.len);
+        if (tl.terms.len > 0)
+            assert_memory_equal(tl.terms.data, tl2.terms.data, tl.terms.len);
+        const char *t = tl.terms.data;
+        for (uint32_t k = 0; k < tl.n; k++) {
+            size_t l = strlen(t);
+            roaring_bitmap_t *p1 = NULL, *p2 = NULL;
+            assert_int_equal(sift_segment_postings(old, fi, t, l, &p1),
+                             SIFT_OK);
+            assert_int_equal(sift_segment_postings(cur, fi, t, l, &p2),
+                             SIFT_OK);
+            assert_non_null(p1);
+            assert_non_null(p2);
+            assert_true(roaring_bitmap_equals(p1, p2));
+            roaring_bitmap_free(p1);
+            roaring_bitmap_free(p2);
+            t += l + 1;
+            n_terms++;
+        }
+        for (uint32_t d = 0; d < FIX_N; d++) {
+            double x = 0, y = 0;
+            int r1 = sift_segment_number(old, fi, d, &x);
+            int r2 = sift_segment_number(cur, fi, d, &y);
+            assert_int_equal(r1, r2);
+            if (r1 == SIFT_OK)
+                assert_true(x == y);
+            assert_int_equal(sift_segment_keyword_ord(old, fi, d),
+                             sift_segment_keyword_ord(cur, fi, d));
+        }
+        sift_buf_cleanup(&tl.terms);
+        sift_buf_cleanup(&tl2.terms);
+    }
+    assert_true(n_terms > 1000);
+    sift_segment_unref(old);
+    sift_segment_unref(cur);
+    sift_buf_cleanup(&img);
+    sift_buf_cleanup(&b1);
+    sift_buf_cleanup(&b2);
+}
+
 int
 main(void)
 {
@@ -993,6 +1168,7 @@ main(void)
         cmocka_unit_test(test_segment_terms_chunks_nested_lookup),
         cmocka_unit_test(test_segment_rejects_other_versions),
         cmocka_unit_test(test_segment_shapes_exact),
+        cmocka_unit_test(test_segment_format3_fixture),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
