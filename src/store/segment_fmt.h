@@ -227,7 +227,8 @@
 
 #define SIFT_SEGFMT_MAGIC "SIFTSEG\0"
 #define SIFT_SEGFMT_END_MAGIC "SIFTEND\0"
-#define SIFT_SEGFMT_VERSION 3u
+#define SIFT_SEGFMT_VERSION 4u     /* written */
+#define SIFT_SEGFMT_VERSION_MIN 3u /* oldest read */
 #define SIFT_SEGFMT_HEADER_LEN 64u
 #define SIFT_SEGFMT_TRAILER_LEN 32u
 #define SIFT_SEGFMT_SECENT_LEN 32u
@@ -276,6 +277,7 @@ sift__segfmt_pow10(unsigned e)
 #define SIFT_SEGFMT_MAX_NAME 255u       /* longest field name, bytes */
 #define SIFT_SEGFMT_MAX_BLOCK (64u << 20) /* largest raw doc block, bytes */
 #define SIFT_SEGFMT_MAX_SECTIONS 65536u
+#define SIFT_SEGFMT_SLOT_DIGITS 18u       /* longest typed slot value, digits */
 #define SIFT_SEGFMT_MAX_SLOTS 255u        /* slots per message shape */
 #define SIFT_SEGFMT_MAX_SHAPES (1u << 20) /* shapes per segment */
 

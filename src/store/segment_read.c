@@ -91,6 +91,7 @@ struct sift_segment {
     uint32_t n_docs;
     int64_t min_ts, max_ts;
     uint8_t tier;
+    uint32_t version; /* SIFT_SEGFMT_VERSION_MIN..SIFT_SEGFMT_VERSION */
     /* TS */
     const uint8_t *ts_idx;
     const uint8_t *ts_packed;
@@ -294,7 +295,19 @@ parse_ts(struct sift_segment *s, const uint8_t *p, size_t len)
         if (w > 64 || e[13] > 18)
             return CORRUPT("ts width / scale");
         size_t nbytes = ((size_t)cnt * w + 7) / 8;
-        if (off > s->ts_packed_len || nbytes > s->ts_packed_len - off)
+        if (off > s->ts_packed_len)
+            return CORRUPT("ts block past end");
+        if (s->version >= 4) {
+            /* step and -(least residual), then the values */
+            const uint8_t *q = s->ts_packed + off;
+            const uint8_t *qend = s->ts_packed + s->ts_packed_len;
+            uint64_t step, mneg;
+            if (sift_get_varint(&q, qend, &step) != SIFT_OK ||
+                sift_get_varint(&q, qend, &mneg) != SIFT_OK)
+                return CORRUPT("ts block line");
+            off = (uint32_t)(q - s->ts_packed);
+        }
+        if (nbytes > s->ts_packed_len - off)
             return CORRUPT("ts block past end");
     }
     return SIFT_OK;
@@ -517,10 +530,12 @@ segment_parse(struct sift_segment *s)
         return CORRUPT("bad magic");
     if (sift__segment_hash(img, 48) != sift_load_u64(img + 48))
         return CORRUPT("header checksum");
-    if (sift_load_u32(img + 8) != SIFT_SEGFMT_VERSION) {
+    s->version = sift_load_u32(img + 8);
+    if (s->version < SIFT_SEGFMT_VERSION_MIN ||
+        s->version > SIFT_SEGFMT_VERSION) {
         SIFT_ERROR("segment: unsupported format version %u (this build "
-                   "reads version %u)",
-                   sift_load_u32(img + 8), SIFT_SEGFMT_VERSION);
+                   "reads versions %u..%u)",
+                   s->version, SIFT_SEGFMT_VERSION_MIN, SIFT_SEGFMT_VERSION);
         return CORRUPT("unsupported format version");
     }
     if (sift_load_u64(img + 40) != len)
@@ -542,9 +557,9 @@ segment_parse(struct sift_segment *s)
         return CORRUPT("bad end magic");
     uint64_t tab = sift_load_u64(tr);
     uint32_t ns = sift_load_u32(tr + 8);
-    if (sift_load_u32(tr + 12) != SIFT_SEGFMT_VERSION ||
-        tab < SIFT_SEGFMT_HEADER_LEN || tab > len - SIFT_SEGFMT_TRAILER_LEN ||
-        (tab & 7) != 0 || ns > SIFT_SEGFMT_MAX_SECTIONS ||
+    if (sift_load_u32(tr + 12) != s->version || tab < SIFT_SEGFMT_HEADER_LEN ||
+        tab > len - SIFT_SEGFMT_TRAILER_LEN || (tab & 7) != 0 ||
+        ns > SIFT_SEGFMT_MAX_SECTIONS ||
         (uint64_t)ns * SIFT_SEGFMT_SECENT_LEN !=
             len - SIFT_SEGFMT_TRAILER_LEN - tab)
         return CORRUPT("trailer");
@@ -889,7 +904,14 @@ sift_segment_doc_ts(const struct sift_segment *seg, uint32_t doc)
     const uint8_t *e = seg->ts_idx + (size_t)(doc / SIFT_SEGFMT_TS_BLOCK) * 16;
     uint64_t base = sift_load_u64(e);
     const uint8_t *p = seg->ts_packed + sift_load_u32(e + 8);
-    uint64_t v = unpack(p, e[12], doc % SIFT_SEGFMT_TS_BLOCK);
+    uint32_t i = doc % SIFT_SEGFMT_TS_BLOCK;
+    uint64_t step = 0, mneg = 0;
+    if (seg->version >= 4) { /* validated by parse_ts */
+        const uint8_t *end = seg->ts_packed + seg->ts_packed_len;
+        (void)sift_get_varint(&p, end, &step);
+        (void)sift_get_varint(&p, end, &mneg);
+    }
+    uint64_t v = unpack(p, e[12], i) + (uint64_t)i * step - mneg;
     return (int64_t)(base + v * sift__segfmt_pow10(e[13]));
 }
 
@@ -986,6 +1008,10 @@ sift_segment_field_find(const struct sift_segment *seg, const char *name,
  * and one decompressed term chunk per thread, keyed by the segment's
  * never-reused uid, so a freed segment's entry can never be hit again.
  */
+/* s_off flag: the value is in ntext (data is at most 64 MiB, ntext at
+ * most SIFT_SEGFMT_SLOT_DIGITS bytes per value, so bit 31 is free). */
+#define SLOT_IN_NTEXT UINT32_C(0x80000000)
+
 struct doc_cache {
     ZSTD_DCtx *dctx;
     uint64_t uid; /* doc block: 0 = empty */
@@ -999,8 +1025,10 @@ struct doc_cache {
      * length in data (length UINT32_MAX: the keyword column's value). */
     uint32_t *d_shape, *d_tid, *d_slot, *d_field;
     size_t d_cap;
-    uint32_t *s_off, *s_len;
+    uint32_t *s_off, *s_len; /* s_off bit 31: offset into ntext */
     size_t s_cap;
+    char *ntext; /* decimal text of typed slot columns (format 4) */
+    size_t nt_len, nt_cap;
     uint32_t *f_key, *f_off, *f_len, *f_ord;
     size_t f_cap;
     uint64_t tuid; /* term chunk: 0 = empty */
@@ -1023,6 +1051,7 @@ cache_free(void *p)
     sift_free(c->d_field);
     sift_free(c->s_off);
     sift_free(c->s_len);
+    sift_free(c->ntext);
     sift_free(c->f_key);
     sift_free(c->f_off);
     sift_free(c->f_len);
@@ -1668,6 +1697,55 @@ stable_order(const uint32_t *key, uint32_t n, struct dirsort **out)
     return SIFT_OK;
 }
 
+/*
+ * One value of a typed slot column (format 4, segment_fmt.h DOCS stream
+ * 3): a zvarint delta from *prev, written as decimal text (mode 1) or
+ * zero-padded to width digits (mode 2) into c->ntext.
+ */
+static int
+slot_number(struct doc_cache *c, const uint8_t **p, const uint8_t *end,
+            unsigned mode, unsigned width, uint64_t *prev, uint32_t *off,
+            uint32_t *len)
+{
+    uint64_t z;
+    if (sift_get_varint(p, end, &z) != SIFT_OK)
+        return CORRUPT("doc block slot number");
+    uint64_t v = *prev + ((z >> 1) ^ (0 - (z & 1)));
+    *prev = v;
+    if (v >= sift__segfmt_pow10(mode == 2 ? width : SIFT_SEGFMT_SLOT_DIGITS))
+        return CORRUPT("doc block slot number range");
+    char d[SIFT_SEGFMT_SLOT_DIGITS];
+    unsigned n = 0;
+    do {
+        d[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v > 0);
+    while (mode == 2 && n < width)
+        d[n++] = '0';
+    if (c->nt_len + n > c->nt_cap) {
+        size_t cap = (c->nt_len + n) * 2 + 4096;
+        char *t = sift_try_realloc(c->ntext, cap);
+        if (t == NULL)
+            return SIFT_ENOMEM;
+        c->ntext = t;
+        c->nt_cap = cap;
+    }
+    *off = (uint32_t)c->nt_len | SLOT_IN_NTEXT;
+    *len = n;
+    for (unsigned i = 0; i < n; i++)
+        c->ntext[c->nt_len++] = d[n - 1 - i];
+    return SIFT_OK;
+}
+
+/* The bytes of a slot value decoded by block_decode. */
+static const uint8_t *
+slot_bytes(const struct doc_cache *c, uint32_t off)
+{
+    return off & SLOT_IN_NTEXT
+               ? (const uint8_t *)c->ntext + (off & ~SLOT_IN_NTEXT)
+               : c->data + off;
+}
+
 /* Decodes the five streams of the block in c (segment_fmt.h DOCS). */
 static int
 block_decode(const struct sift_segment *seg, struct doc_cache *c, uint32_t cnt)
@@ -1677,6 +1755,7 @@ block_decode(const struct sift_segment *seg, struct doc_cache *c, uint32_t cnt)
         return SIFT_ENOMEM;
     const uint8_t *p = c->data, *end = c->data + c->len;
     uint64_t n_slots = 0, n_fv = 0;
+    c->nt_len = 0;
     for (uint32_t i = 0; i < cnt; i++) {
         uint64_t g, tid, nf;
         if (sift_get_varint(&p, end, &g) != SIFT_OK || g >= seg->n_shapes ||
@@ -1716,9 +1795,32 @@ block_decode(const struct sift_segment *seg, struct doc_cache *c, uint32_t cnt)
         while (re < cnt && c->d_shape[ds ? ds[re].i : re] == g)
             re++;
         for (uint32_t k = 0; k < seg->sh_k[g] && rc == SIFT_OK; k++) {
+            unsigned mode = 0;
+            uint64_t width = 0, prev = 0;
+            if (seg->version >= 4) {
+                if (p >= end || *p > 2) {
+                    rc = CORRUPT("doc block slot column mode");
+                    break;
+                }
+                mode = *p++;
+                if (mode == 2 &&
+                    (sift_get_varint(&p, end, &width) != SIFT_OK ||
+                     width == 0 || width > SIFT_SEGFMT_SLOT_DIGITS)) {
+                    rc = CORRUPT("doc block slot column width");
+                    break;
+                }
+            }
             for (uint32_t x = r; x < re; x++) {
                 uint32_t i = ds ? ds[x].i : x;
                 uint64_t l;
+                if (mode != 0) {
+                    if ((rc = slot_number(c, &p, end, mode, (unsigned)width,
+                                          &prev, &c->s_off[c->d_slot[i] + k],
+                                          &c->s_len[c->d_slot[i] + k])) !=
+                        SIFT_OK)
+                        break;
+                    continue;
+                }
                 if (sift_get_varint(&p, end, &l) != SIFT_OK ||
                     l > (uint64_t)(end - p)) {
                     rc = CORRUPT("doc block slot value");
@@ -1786,7 +1888,7 @@ doc_rebuild(const struct sift_segment *seg, const struct doc_cache *c,
         sift_buf_append(out, pp, l);
         pp += l;
         if (i < nk)
-            sift_buf_append(out, c->data + soff[i], slen[i]);
+            sift_buf_append(out, slot_bytes(c, soff[i]), slen[i]);
     }
     uint32_t f0 = c->d_field[k], f1 = c->d_field[k + 1];
     sift_buf_put_varint(out, f1 - f0);

@@ -861,17 +861,42 @@ write_ts(struct writer *w, const int64_t *ts, uint32_t n)
         }
         if (maxd == 0)
             e = 0;
-        unsigned width = bits_for(maxd / sift__segfmt_pow10(e));
+        uint64_t scale = sift__segfmt_pow10(e);
+        unsigned width = bits_for(maxd / scale);
+        /* A line through the first and last doc (step per doc) often
+         * leaves much smaller residuals (steady rates); all arithmetic is
+         * mod 2^64, as the reader's. */
+        uint64_t step = 0, mneg = 0; /* mneg = -(least residual) >= 0 */
+        if (cnt > 1 && width > 0) {
+            uint64_t s1 = ((uint64_t)ts[first + cnt - 1] - (uint64_t)base) /
+                          scale / (cnt - 1);
+            int64_t lo = INT64_MAX, hi = INT64_MIN;
+            for (uint32_t i = 0; i < cnt; i++) {
+                uint64_t d = ((uint64_t)ts[first + i] - (uint64_t)base) / scale;
+                int64_t r = (int64_t)(d - (uint64_t)i * s1);
+                lo = r < lo ? r : lo;
+                hi = r > hi ? r : hi;
+            }
+            unsigned w1 = bits_for((uint64_t)hi - (uint64_t)lo);
+            if (hi >= lo && (uint64_t)hi - (uint64_t)lo < (UINT64_C(1) << 62) &&
+                w1 < width) {
+                step = s1;
+                mneg = 0 - (uint64_t)lo; /* residual 0 is first: lo <= 0 */
+                width = w1;
+            }
+        }
         uint8_t *ent = (uint8_t *)w->out->data + idx + (size_t)blk * 16;
         sift_store_u64(ent, (uint64_t)base);
         sift_store_u32(ent + 8, (uint32_t)(w->out->len - packed));
         ent[12] = (uint8_t)width;
         ent[13] = (uint8_t)e;
+        sift_buf_put_varint(w->out, step);
+        sift_buf_put_varint(w->out, mneg);
         uint8_t *p = pack_area(w->out, cnt, width);
         for (uint32_t i = 0; i < cnt && width > 0; i++)
             pack_put(p, i, width,
-                     ((uint64_t)ts[first + i] - (uint64_t)base) /
-                         sift__segfmt_pow10(e));
+                     ((uint64_t)ts[first + i] - (uint64_t)base) / scale -
+                         (uint64_t)i * step + mneg);
     }
     w_section(w, SIFT_SEGSEC_TS, UINT32_MAX, start);
 }
@@ -1427,9 +1452,15 @@ fval_cmp(const void *x, const void *y)
     return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
+struct colv {
+    const uint8_t *v;
+    uint32_t len;
+};
+
 struct blockbuf {
     struct sift_buf s1, s2, s3, s4;
     struct tidsort *tmp;
+    struct colv *col;    /* one slot column of one shape */
     const uint8_t **cur; /* per doc: its next slot value */
     struct fval *fv;
     size_t fv_cap;
@@ -1448,6 +1479,88 @@ get_varint_trusted(const uint8_t **p)
             return v;
         sh += 7;
     }
+}
+
+static unsigned
+varint_len(uint64_t v)
+{
+    unsigned n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static uint64_t
+zigzag(uint64_t d)
+{
+    return (d << 1) ^ (0 - (d >> 63));
+}
+
+/*
+ * Appends one slot column (segment_fmt.h DOCS stream 3, format 4): a mode
+ * byte, then the values as text (mode 0) or, when every value is a run
+ * of at most 18 digits (canonical: mode 1; one width with leading zeros:
+ * mode 2), as zvarint deltas from the previous value.  Numbers are used
+ * only when their deltas are smaller than zstd's ~3.3 bits per digit of
+ * text: ids with random digits stay text, counters and clocks do not.
+ */
+static int
+slot_column(struct sift_buf *out, const struct colv *col, uint32_t n)
+{
+    int canon = 1, fixed = 1;
+    uint32_t width = n ? col[0].len : 0;
+    uint64_t prev = 0, num_bytes = 0, text_bits = 0;
+    for (uint32_t i = 0; i < n && (canon || fixed); i++) {
+        const uint8_t *v = col[i].v;
+        uint32_t l = col[i].len;
+        if (l == 0 || l > SIFT_SEGFMT_SLOT_DIGITS) {
+            canon = fixed = 0;
+            break;
+        }
+        uint64_t x = 0;
+        for (uint32_t j = 0; j < l; j++) {
+            if (v[j] < '0' || v[j] > '9') {
+                canon = fixed = 0;
+                break;
+            }
+            x = x * 10 + (uint64_t)(v[j] - '0');
+        }
+        if (l > 1 && v[0] == '0')
+            canon = 0;
+        if (l != width)
+            fixed = 0;
+        num_bytes += varint_len(zigzag(x - prev));
+        text_bits += 27u * l / 8u + 8u; /* ~3.3 bits per digit + length */
+        prev = x;
+    }
+    if ((canon || fixed) && num_bytes * 8 < text_bits) {
+        if (sift_buf_try_reserve(out, 2 + (size_t)n * 10) != SIFT_OK)
+            return SIFT_ENOMEM;
+        sift_buf_putc(out, canon ? 1 : 2);
+        if (!canon)
+            sift_buf_put_varint(out, width);
+        prev = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            uint64_t x = 0;
+            for (uint32_t j = 0; j < col[i].len; j++)
+                x = x * 10 + (uint64_t)(col[i].v[j] - '0');
+            sift_buf_put_varint(out, zigzag(x - prev));
+            prev = x;
+        }
+        return SIFT_OK;
+    }
+    if (sift_buf_try_reserve(out, 1) != SIFT_OK)
+        return SIFT_ENOMEM;
+    sift_buf_putc(out, 0);
+    for (uint32_t i = 0; i < n; i++) {
+        if (sift_buf_try_reserve(out, 10 + (size_t)col[i].len) != SIFT_OK)
+            return SIFT_ENOMEM;
+        sift_buf_put_varint(out, col[i].len);
+        sift_buf_append(out, col[i].v, col[i].len);
+    }
+    return SIFT_OK;
 }
 
 /* Appends the raw block of docs [first, end) (doc id order) to raw
@@ -1514,13 +1627,14 @@ block_raw(const struct sift_segment_builder *b, const uint32_t *doc_order,
             re++;
         for (uint32_t k = b->shapes[shape].n_slots; k > 0; k--) {
             for (uint32_t x = r; x < re; x++) {
-                const uint8_t *p = bb->cur[bb->tmp[x].i], *q = p;
+                const uint8_t *q = bb->cur[bb->tmp[x].i];
                 uint64_t l = get_varint_trusted(&q);
-                q += l;
-                if (sift_buf_try_append(&bb->s3, p, (size_t)(q - p)) != SIFT_OK)
-                    return SIFT_ENOMEM;
-                bb->cur[bb->tmp[x].i] = q;
+                bb->col[x - r].v = q;
+                bb->col[x - r].len = (uint32_t)l;
+                bb->cur[bb->tmp[x].i] = q + l;
             }
+            if (slot_column(&bb->s3, bb->col, re - r) != SIFT_OK)
+                return SIFT_ENOMEM;
         }
         r = re;
     }
@@ -1649,8 +1763,9 @@ write_docs(struct writer *w, struct sift_segment_builder *b,
     }
     bb.tmp = sift_try_malloc(((size_t)b->n_docs + 1) * sizeof(*bb.tmp));
     bb.cur = sift_try_malloc(((size_t)b->n_docs + 1) * sizeof(*bb.cur));
+    bb.col = sift_try_malloc(((size_t)b->n_docs + 1) * sizeof(*bb.col));
     bb.kwf = sift_try_calloc((size_t)b->n_keys + 1, sizeof(*bb.kwf));
-    if (bb.tmp == NULL || bb.cur == NULL || bb.kwf == NULL) {
+    if (bb.tmp == NULL || bb.cur == NULL || bb.col == NULL || bb.kwf == NULL) {
         rc = SIFT_ENOMEM;
         goto out;
     }
@@ -1716,6 +1831,7 @@ write_docs(struct writer *w, struct sift_segment_builder *b,
 out:
     sift_free(bb.tmp);
     sift_free(bb.cur);
+    sift_free(bb.col);
     sift_free(bb.kwf);
     sift_free(bb.fv);
     sift_buf_cleanup(&bb.s1);

@@ -790,7 +790,7 @@ test_segment_rejects_other_versions(void **state)
     (void)state;
     struct sift_buf img = SIFT_BUF_INIT;
     small_image(&img);
-    static const uint32_t versions[] = {0, 1, 2, 4, 0xffffffffu};
+    static const uint32_t versions[] = {0, 1, 2, 5, 0xffffffffu};
     for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
         uint8_t *copy = sift_xmalloc(img.len);
         memcpy(copy, img.data, img.len);
