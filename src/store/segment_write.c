@@ -120,6 +120,7 @@ struct sift_segment_builder {
     uint32_t *sslots; /* shape index + 1 */
     uint32_t sslots_mask;
     uint32_t verbatim; /* the verbatim shape's id, UINT32_MAX until used */
+    int dict_used;     /* finish(): the doc store uses opts.zstd_dict */
     struct sift_buf shapebuf;
     struct sift_buf skel; /* add() scratch: the message's shape */
     size_t bytes;         /* approximate heap use */
@@ -1740,6 +1741,47 @@ out:
     return rc;
 }
 
+/*
+ * Keeps the zstd dictionary only when it pays for its own bytes: the
+ * first block is compressed without it too, and the saving, times the
+ * expected number of blocks, must exceed the dictionary's length (it is
+ * stored in the segment).  Slot values and field values are what the
+ * doc store holds since format 3; a dictionary trained on whole docs
+ * rarely helps them.  When it does not pay, *cdict is freed and set to
+ * NULL, the plain frame replaces the first one at the end of frames
+ * (*z_plain bytes) and b->dict_used is cleared.
+ */
+static int
+dict_pays(struct sift_segment_builder *b, ZSTD_CCtx *cctx,
+          const struct sift_buf *raw, size_t z_dict, struct sift_buf *frames,
+          ZSTD_CDict **cdict, size_t *z_plain)
+{
+    uint64_t stored = 0;
+    for (uint32_t i = 0; i < b->n_docs; i++)
+        stored += b->docs[i].len + 10;
+    uint64_t blocks = stored / (b->opts.block_bytes ? b->opts.block_bytes : 1);
+    blocks += 1;
+    size_t bound = ZSTD_compressBound(raw->len);
+    struct sift_buf plain = SIFT_BUF_INIT;
+    if (sift_buf_try_reserve(&plain, bound) != SIFT_OK)
+        return SIFT_ENOMEM;
+    size_t z = ZSTD_compressCCtx(cctx, plain.data, bound, raw->data, raw->len,
+                                 b->opts.zstd_level);
+    if (ZSTD_isError(z) ||
+        (z > z_dict &&
+         (uint64_t)(z - z_dict) * blocks > b->opts.zstd_dict_len)) {
+        sift_buf_cleanup(&plain); /* the dictionary pays: keep it */
+        return SIFT_OK;
+    }
+    memcpy(frames->data + frames->len, plain.data, z); /* bound reserved */
+    *z_plain = z;
+    sift_buf_cleanup(&plain);
+    ZSTD_freeCDict(*cdict);
+    *cdict = NULL;
+    b->dict_used = 0;
+    return SIFT_OK;
+}
+
 static int
 write_docs(struct writer *w, struct sift_segment_builder *b,
            const uint32_t *doc_order)
@@ -1803,6 +1845,14 @@ write_docs(struct writer *w, struct sift_segment_builder *b,
                                            bound, raw.data, raw.len, cdict)
                 : ZSTD_compressCCtx(cctx, frames.data + frames.len, bound,
                                     raw.data, raw.len, b->opts.zstd_level);
+        if (cdict != NULL && n_blocks == 0 && !ZSTD_isError(z)) {
+            size_t zp = 0;
+            rc = dict_pays(b, cctx, &raw, z, &frames, &cdict, &zp);
+            if (rc != SIFT_OK)
+                goto out;
+            if (cdict == NULL)
+                z = zp;
+        }
         if (ZSTD_isError(z)) {
             SIFT_ERROR("segment: zstd: %s", ZSTD_getErrorName(z));
             rc = SIFT_EIO;
@@ -2025,9 +2075,12 @@ sift_segment_builder_finish(struct sift_segment_builder *b,
     w_align(&w, 32);
     write_dockeys(&w, b);
     w_align(&w, 32);
+    b->dict_used = b->opts.zstd_dict != NULL;
     if ((rc = write_docs(&w, b, doc_order)) != SIFT_OK)
         goto out;
-    if (b->opts.zstd_dict != NULL) {
+    if (!b->dict_used)
+        ((uint8_t *)out->data)[w.base + 34] = 0; /* header flags */
+    if (b->dict_used) {
         w_align(&w, 32);
         start = w_pos(&w);
         sift_buf_append(out, b->opts.zstd_dict, b->opts.zstd_dict_len);
