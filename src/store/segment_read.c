@@ -123,6 +123,7 @@ struct sift_segment {
     uint16_t *sh_k;            /* per shape: slot count */
     uint32_t *sd_at;           /* per shape + 1: start in sd_ids */
     uint32_t *sd_ids;          /* doc ids grouped by shape */
+    uint32_t *sd_shape;        /* format >= 4: shape by doc id */
     struct sift_segment *base; /* sift_segment_with_deleted(): owns the image */
 };
 
@@ -501,6 +502,7 @@ segment_destroy(struct sift_segment *s)
     sift_free(s->sh_k);
     sift_free(s->sd_at);
     sift_free(s->sd_ids);
+    sift_free(s->sd_shape);
     sift_free(s->kfield);
     if (s->deleted != NULL)
         roaring_bitmap_free((roaring_bitmap_t *)(uintptr_t)s->deleted);
@@ -1166,10 +1168,16 @@ shapes_decode(struct sift_segment *s)
         return rc;
     s->sd_at = sift_try_malloc(((size_t)ns + 1) * sizeof(uint32_t));
     s->sd_ids = sift_try_malloc(((size_t)s->n_docs + 1) * sizeof(uint32_t));
-    if (s->sd_at == NULL || s->sd_ids == NULL) {
+    if (s->version >= 4)
+        s->sd_shape =
+            sift_try_malloc(((size_t)s->n_docs + 1) * sizeof(uint32_t));
+    if (s->sd_at == NULL || s->sd_ids == NULL ||
+        (s->version >= 4 && s->sd_shape == NULL)) {
         sift_free(raw);
         return SIFT_ENOMEM;
     }
+    if (s->sd_shape != NULL)
+        memset(s->sd_shape, 0xff, (size_t)s->n_docs * sizeof(uint32_t));
     p = raw;
     end = raw + rlen;
     uint32_t sum = 0;
@@ -1189,6 +1197,15 @@ shapes_decode(struct sift_segment *s)
                 break;
             }
             v += d;
+            if (s->sd_shape != NULL) {
+                /* in one shape only: with the count check below, every
+                 * doc then has its shape */
+                if (s->sd_shape[v] != UINT32_MAX) {
+                    rc = CORRUPT("doc in two shapes");
+                    break;
+                }
+                s->sd_shape[v] = g;
+            }
             s->sd_ids[sum++] = (uint32_t)v;
         }
     }
@@ -1228,6 +1245,8 @@ shapes_load(const struct sift_segment *cseg)
             sift_free(s->sh_k);
             sift_free(s->sd_at);
             sift_free(s->sd_ids);
+            sift_free(s->sd_shape);
+            s->sd_shape = NULL;
             s->sh_raw = NULL;
             s->sh_poff = NULL;
             s->sh_k = NULL;
@@ -1748,7 +1767,8 @@ slot_bytes(const struct doc_cache *c, uint32_t off)
 
 /* Decodes the five streams of the block in c (segment_fmt.h DOCS). */
 static int
-block_decode(const struct sift_segment *seg, struct doc_cache *c, uint32_t cnt)
+block_decode(const struct sift_segment *seg, struct doc_cache *c,
+             uint32_t first, uint32_t cnt)
 {
     uint32_t **darr[] = {&c->d_shape, &c->d_tid, &c->d_slot, &c->d_field};
     if (grow_u32(darr, 4, &c->d_cap, (size_t)cnt + 1) != SIFT_OK)
@@ -1758,8 +1778,11 @@ block_decode(const struct sift_segment *seg, struct doc_cache *c, uint32_t cnt)
     c->nt_len = 0;
     for (uint32_t i = 0; i < cnt; i++) {
         uint64_t g, tid, nf;
-        if (sift_get_varint(&p, end, &g) != SIFT_OK || g >= seg->n_shapes ||
-            sift_get_varint(&p, end, &tid) != SIFT_OK || tid > UINT32_MAX ||
+        if (seg->version >= 4)
+            g = seg->sd_shape[first + i]; /* SHAPEDOCS covers every doc */
+        else if (sift_get_varint(&p, end, &g) != SIFT_OK || g >= seg->n_shapes)
+            return CORRUPT("doc block directory");
+        if (sift_get_varint(&p, end, &tid) != SIFT_OK || tid > UINT32_MAX ||
             sift_get_varint(&p, end, &nf) != SIFT_OK || nf > c->len)
             return CORRUPT("doc block directory");
         c->d_shape[i] = (uint32_t)g;
@@ -1952,7 +1975,7 @@ sift_segment_doc(const struct sift_segment *seg, uint32_t doc,
         if (ZSTD_isError(r) || r != rlen)
             return CORRUPT("doc block does not decompress");
         c->len = rlen;
-        if ((rc = block_decode(seg, c, cnt)) != SIFT_OK)
+        if ((rc = block_decode(seg, c, first, cnt)) != SIFT_OK)
             return rc;
         c->cnt = cnt;
         c->uid = seg->uid;

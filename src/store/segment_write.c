@@ -1588,8 +1588,7 @@ block_raw(const struct sift_segment_builder *b, const uint32_t *doc_order,
             p += l;
         }
         uint64_t nf = get_varint_trusted(&p);
-        sift_buf_put_varint(&bb->s1, doc->shape);
-        sift_buf_put_varint(&bb->s1, doc->tid);
+        sift_buf_put_varint(&bb->s1, doc->tid); /* shape: SHAPEDOCS */
         sift_buf_put_varint(&bb->s1, nf);
         if (n_fv + nf > bb->fv_cap) {
             size_t cap = (n_fv + nf) * 2 + 64;
@@ -1767,9 +1766,8 @@ dict_pays(struct sift_segment_builder *b, ZSTD_CCtx *cctx,
         return SIFT_ENOMEM;
     size_t z = ZSTD_compressCCtx(cctx, plain.data, bound, raw->data, raw->len,
                                  b->opts.zstd_level);
-    if (ZSTD_isError(z) ||
-        (z > z_dict &&
-         (uint64_t)(z - z_dict) * blocks > b->opts.zstd_dict_len)) {
+    if (ZSTD_isError(z) || (z > z_dict && (uint64_t)(z - z_dict) * blocks >
+                                              b->opts.zstd_dict_len)) {
         sift_buf_cleanup(&plain); /* the dictionary pays: keep it */
         return SIFT_OK;
     }
