@@ -271,10 +271,14 @@ sift__segfmt_pow10(unsigned e)
     return e <= 18 ? pow10[e] : 1;
 }
 #define SIFT_SEGFMT_TERM_CHUNK                                                 \
-    (16u << 10)                         /* raw bytes that close a term chunk */
-#define SIFT_SEGFMT_NUM_DICT_MAX 65536u /* largest numeric dictionary */
-#define SIFT_SEGFMT_MAX_TERM 4096u      /* longest stored term, bytes */
-#define SIFT_SEGFMT_MAX_NAME 255u       /* longest field name, bytes */
+    (16u << 10) /* raw bytes that close a term chunk */
+/* At zstd levels >= 10 (warm, cold) chunks close at 64 KiB: fewer, larger
+ * frames compress better, and those tiers are read less. */
+#define SIFT_SEGFMT_TERM_CHUNK_BIG (64u << 10)
+#define SIFT_SEGFMT_TERM_CHUNK_BIG_LEVEL 10
+#define SIFT_SEGFMT_NUM_DICT_MAX 65536u   /* largest numeric dictionary */
+#define SIFT_SEGFMT_MAX_TERM 4096u        /* longest stored term, bytes */
+#define SIFT_SEGFMT_MAX_NAME 255u         /* longest field name, bytes */
 #define SIFT_SEGFMT_MAX_BLOCK (64u << 20) /* largest raw doc block, bytes */
 #define SIFT_SEGFMT_MAX_SECTIONS 65536u
 #define SIFT_SEGFMT_SLOT_DIGITS 18u       /* longest typed slot value, digits */

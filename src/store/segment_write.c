@@ -1139,7 +1139,9 @@ write_terms(struct writer *w, struct bfield *f, uint32_t field_idx,
         struct bterm *t = &f->terms[order[r]];
         rank[order[r]] = r;
         uint32_t shared = 0;
-        if (sc->blocks.len >= SIFT_SEGFMT_TERM_CHUNK) {
+        if (sc->blocks.len >= (sc->level >= SIFT_SEGFMT_TERM_CHUNK_BIG_LEVEL
+                                   ? SIFT_SEGFMT_TERM_CHUNK_BIG
+                                   : SIFT_SEGFMT_TERM_CHUNK)) {
             if ((rc = chunk_close(sc, chunk_first)) != SIFT_OK)
                 return rc;
             chunk_first = r;
