@@ -1,8 +1,11 @@
 /*
  * segment_fmt.h - the on-disk segment format, byte by byte.
  *
- * FORMAT VERSION 3.  A format change updates this comment first, then
- * SIFT_SEGFMT_VERSION, then segment_write.c / segment_read.c.
+ * FORMAT VERSION 4 (written); readers also read version 3, whose
+ * differences are marked "[v3: ...]" below.  A format change updates this
+ * comment first, then SIFT_SEGFMT_VERSION, then segment_write.c /
+ * segment_read.c, and keeps reading the versions before it (files on
+ * users' disks); tests/data/segment/format3.seg is a version 3 fixture.
  *
  * Conventions
  * -----------
@@ -29,14 +32,16 @@
  * Header (64 bytes, offset 0)
  *   off size field
  *   0   8    magic "SIFTSEG\0"
- *   8   4    format version (3; a reader rejects any other version with
- *            SIFT_ECORRUPT and logs "unsupported format version")
+ *   8   4    format version (4, or 3 for older files; a reader rejects any
+ *            other version with SIFT_ECORRUPT and logs "unsupported format
+ *            version")
  *   12  4    doc count n
  *   16  8    min ts (i64 ns; 0 when n == 0)
  *   24  8    max ts (i64 ns; 0 when n == 0)
  *   32  1    codec: 1 = zstd doc store
  *   33  1    tier (0 hot, 1 warm, 2 cold)
- *   34  2    flags: bit 0 = a ZDICT section is present; other bits 0
+ *   34  2    flags: bit 0 = a ZDICT section is present (the doc store
+ *            blocks were compressed with it); other bits 0
  *   36  4    field count
  *   40  8    image length in bytes
  *   48  8    XXH3 of bytes 0..47
@@ -46,7 +51,7 @@
  *   off size field
  *   0   8    section table offset (multiple of 8)
  *   8   4    section count s (<= SIFT_SEGFMT_MAX_SECTIONS)
- *   12  4    format version (3)
+ *   12  4    format version (equal to the header's)
  *   16  8    XXH3 of the section table bytes followed by trailer bytes 0..15
  *   24  8    magic "SIFTEND\0"
  *
@@ -74,14 +79,19 @@
  *   4   4    zero
  *   8   16*b block index, per block:
  *            i64 base (ts of the block's first doc), u32 byte offset of the
- *            block's packed deltas (from the start of the packed area),
- *            u8 bit width w (0..64), u8 decimal scale e (0..18), 2 zero
- *            bytes
- *   8+16b    packed area: per block, the values (ts[i] - base) / 10^e as
- *            unsigned w-bit integers, LSB-first bit packing,
- *            ceil(count * w / 8) bytes.  The builder picks the largest e
- *            that divides every delta of the block (timestamps of ms or
- *            s precision need 6 or 9 fewer digits).
+ *            block's entry in the packed area (from its start), u8 bit
+ *            width w (0..64), u8 decimal scale e (0..18), 2 zero bytes
+ *   8+16b    packed area: per block, varint step s, varint m, then the
+ *            values u[i] as unsigned w-bit integers, LSB-first bit
+ *            packing, ceil(count * w / 8) bytes, where (all mod 2^64)
+ *              (ts[i] - base) / 10^e = i * s + u[i] - m.
+ *            The builder picks the largest e that divides every delta of
+ *            the block (timestamps of ms or s precision need 6 or 9 fewer
+ *            digits), then s = 0, m = 0 (u = the scaled deltas) or s =
+ *            the scaled last delta / (count - 1) and m = -(least residual
+ *            (ts[i] - base) / 10^e - i * s), whichever gives the smaller
+ *            w (a steady rate costs 0 bits per doc).
+ *            [v3: no s and m; u[i] = (ts[i] - base) / 10^e.]
  *   doc_ts is O(1); ts_lower_bound is a binary search on the bases and then
  *   in one block.
  *
@@ -124,7 +134,9 @@
  *          words of a message shape, a keyword that one source's
  *          shapes carry) and it is smaller than tags 1 / 2.
  *   and nothing after the last term.  The builder closes a chunk after
- *   the term that brings its raw size to >= SIFT_SEGFMT_TERM_CHUNK bytes.
+ *   the term that brings its raw size to >= SIFT_SEGFMT_TERM_CHUNK bytes
+ *   (SIFT_SEGFMT_TERM_CHUNK_BIG at zstd levels >= 10; readers do not
+ *   depend on the chunk size).
  *   Doc ids in postings are < n.  Lookup: binary search on the keys (no
  *   decompression), then decompress and scan one chunk.
  *
@@ -176,7 +188,8 @@
  * (k = 1, two empty pieces: the message is one slot value).  Readers do
  * not depend on the order of the shapes.
  *
- * SHAPEDOCS section (docs per shape, for postings tag 3):
+ * SHAPEDOCS section (docs per shape, for postings tag 3, and in version
+ * 4 the only record of each doc's shape):
  *   0   4    raw length R (<= SIFT_SEGFMT_MAX_BLOCK), 4 zero bytes
  *   8   ...  zstd frame of R bytes: per shape in id order, varint count c
  *            (>= 1), varint first doc id, c - 1 varint deltas >= 1; the
@@ -193,14 +206,28 @@
  *            compressed frame from section start
  *   ..  ...  zstd frames.  Blocks cover docs 0..n-1 in order without gaps.
  *   A raw block of c docs is five streams, one after the other:
- *     1. per doc in doc id order: varint shape id (< S), varint template
- *        id (<= UINT32_MAX), varint field count nf;
+ *     1. per doc in doc id order: varint template id (<= UINT32_MAX),
+ *        varint field count nf (the doc's shape is the one SHAPEDOCS
+ *        lists it under) [v3: varint shape id (< S) first];
  *     2. per doc in doc id order, per field: varint key index (< DOCKEYS
  *        count);
  *     3. slot values: for each shape of the block in ascending id order,
- *        for each slot 1..k of the shape, for each doc of that shape in
- *        doc id order: varint length, bytes.  (Values of one slot of one
- *        shape sit together, which zstd compresses much better.)
+ *        for each slot 1..k of the shape, one column: the values of that
+ *        slot of the block's docs of that shape, in doc id order.  (Values
+ *        of one slot of one shape sit together, which zstd compresses much
+ *        better.)  A column is a u8 mode, then
+ *          0: per value varint length, bytes;
+ *          1: per value zvarint (v - previous v; the first from 0); each
+ *             v < 10^SIFT_SEGFMT_SLOT_DIGITS, the value is v in decimal
+ *             without leading zeros;
+ *          2: varint width W (1..SIFT_SEGFMT_SLOT_DIGITS), then as 1 with
+ *             each v < 10^W, the value is v in decimal zero-padded to W
+ *             digits.
+ *        The builder uses 1 (all values are digit runs of at most 18
+ *        digits without a leading zero) or 2 (all of one width) when the
+ *        deltas' varint bytes are fewer than an estimate of the text's
+ *        compressed size (3.3 bits per digit + 1 byte per value), else 0.
+ *        [v3: no mode byte; always the mode 0 values.]
  *     4. field values: for each key index in ascending order, for each
  *        doc in doc id order, for each of its fields with that key in
  *        field order: varint v, then if v > 0, v - 1 value bytes; v = 0
@@ -215,7 +242,9 @@
  *
  * ZDICT section (optional, header flag bit 0): the zstd dictionary the doc
  * store blocks were compressed with (SHAPES, SHAPEDOCS and term chunks
- * never use it).
+ * never use it).  The builder given a dictionary compresses the first
+ * block with and without it and drops it (no section, flag 0) unless the
+ * saving times the expected block count exceeds its length.
  *
  * DELETED section: a frozen roaring bitmap of deleted doc ids (< n), or
  * zero bytes when nothing is deleted.

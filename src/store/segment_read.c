@@ -474,14 +474,16 @@ parse_docs(struct sift_segment *s, const uint8_t *p, size_t len)
         return CORRUPT("docs header");
     uint32_t next = 0;
     size_t hdr = 8 + (size_t)k * 24;
+    /* Each doc takes at least its stream 1 varints: 2 bytes (v3: 3). */
     for (uint32_t i = 0; i < k; i++) {
         const uint8_t *e = p + 8 + (size_t)i * 24;
         uint32_t first = sift_load_u32(e), cnt = sift_load_u32(e + 4);
         uint32_t clen = sift_load_u32(e + 8), rlen = sift_load_u32(e + 12);
         uint64_t off = sift_load_u64(e + 16);
         if (first != next || cnt == 0 || cnt > s->n_docs - first ||
-            rlen > SIFT_SEGFMT_MAX_BLOCK || rlen / 3 < cnt || off < hdr ||
-            off > len || clen > len - off)
+            rlen > SIFT_SEGFMT_MAX_BLOCK ||
+            rlen / (s->version >= 4 ? 2 : 3) < cnt || off < hdr || off > len ||
+            clen > len - off)
             return CORRUPT("docs block index");
         next = first + cnt;
     }
