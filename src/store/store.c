@@ -781,6 +781,13 @@ flush_work(void *arg)
 {
     struct flush_job *j = arg;
     j->rc = SIFT_OK;
+    /*
+     * The builders and images of the previous flush are free by now, but
+     * glibc keeps them in the worker arenas that built them (measured in
+     * the load test: 10-15 MB per arena, RssAnon 26 MB where 15 MB was in
+     * use).  Give them back once per flush, off the loop thread.
+     */
+    sift_alloc_release();
     for (size_t i = 0; i < j->n && j->rc == SIFT_OK; i++) {
         struct flush_item *it = &j->items[i];
         if (!it->mem)
