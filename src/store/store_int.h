@@ -108,6 +108,7 @@ struct sift_store {
 
     struct sift_posmap positions; /* max over everything held */
     uint64_t sealed_bytes; /* unflushed sealed entries (recount_sealed) */
+    int64_t last_trim_ns;  /* flush_work's last malloc_trim (mono) */
 
     /* Published snapshot. */
     pthread_mutex_t snap_mu;
