@@ -200,8 +200,8 @@ main(int argc, char **argv)
         struct sift_merge_out *outs;
         size_t n_outs;
         struct sift_merge_stats st;
-        if (sift__segment_merge(segs, n_segs, &o, 0, &outs, &n_outs, &st) !=
-                SIFT_OK ||
+        if (sift__segment_merge(segs, n_segs, &o, 0, 0, 0, &outs, &n_outs,
+                                &st) != SIFT_OK ||
             n_outs != 1)
             return 1;
         double t2 = now_s();

@@ -32,4 +32,13 @@ void sift_free(void *p);
 /** Test hook: fail the n-th next sift_try_* call onward (0 disables). */
 void sift_alloc_fail_after(long n);
 
+/**
+ * Returns free heap pages of every malloc arena to the kernel
+ * (malloc_trim(0) on glibc, nothing elsewhere).  For after a large
+ * one-off job (a merge, a flush): glibc keeps what a worker thread freed
+ * in that thread's arena otherwise.  Costs a walk of the free lists
+ * (about a millisecond for tens of MB); any thread.
+ */
+void sift_alloc_release(void);
+
 #endif /* SIFT_ALLOC_H */

@@ -120,6 +120,7 @@ struct sift_config {
     int64_t check_interval_ms;  /* lifecycle policy period */
     int64_t merge_factor;       /* segments per tiered merge */
     int64_t hot_segment_bytes;  /* hot merges stop at this size */
+    int64_t merge_memory;       /* merge builder cap; 0 = buffer_max / 2 */
     int64_t warm_segment_bytes; /* warm merges / moves stop at this size */
     int64_t warm_zstd_level;
     int64_t cold_zstd_level;

@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "sift/alloc.h"
 
@@ -108,4 +111,12 @@ void
 sift_free(void *p)
 {
     free(p);
+}
+
+void
+sift_alloc_release(void)
+{
+#if defined(__GLIBC__)
+    (void)malloc_trim(0);
+#endif
 }

@@ -334,6 +334,11 @@ static const struct key_def keys[] = {
     {"tiers", "hot_segment_bytes", KT_BYTES, OFF(hot_segment_bytes), "64MiB",
      64 * KIB, 64 * GIB, 1, NULL, KC_NONE,
      "Hot merges stop producing segments larger than this."},
+    {"tiers", "merge_memory", KT_BYTES, OFF(merge_memory), "0", 0, TIB, 1, NULL,
+     KC_NONE,
+     "Most memory one merge may hold in segment builders; past it the "
+     "merge writes what it has as a segment of its own and goes on. 0 = "
+     "half of store.buffer_max_bytes."},
     {"tiers", "warm_segment_bytes", KT_BYTES, OFF(warm_segment_bytes), "512MiB",
      64 * KIB, 256 * GIB, 1, NULL, KC_NONE,
      "Target size of warm segments (and the unit of a cold merge)."},

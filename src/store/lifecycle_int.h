@@ -54,6 +54,8 @@ struct sift_tier_seg {
     uint64_t id;
     uint8_t tier;
     int busy; /* input of a running job: never planned */
+    int full; /* a merge cut it at its memory cap: never merged again
+                 within its tier (tier moves still take it) */
     uint64_t bytes;
     uint64_t docs;
     int64_t min_ts;
@@ -110,6 +112,8 @@ struct sift_merge_out {
     int64_t day;         /* UTC day number when split by day, else 0 */
     uint32_t docs;
     uint64_t raw_bytes; /* encoded docs fed in (sift_doc_encode() form) */
+    int full;           /* cut at the memory cap: do not merge it again */
+    uint64_t seq;       /* finish order (internal) */
 };
 
 struct sift_merge_stats {
@@ -117,6 +121,8 @@ struct sift_merge_stats {
     uint64_t docs_dropped; /* tombstoned docs left behind */
     uint64_t bytes_in;     /* input images */
     uint64_t bytes_out;    /* output images */
+    uint64_t builder_peak; /* most builder bytes held at once (sampled) */
+    uint64_t cuts;         /* outputs finished early at the memory cap */
 };
 
 /**
@@ -124,12 +130,16 @@ struct sift_merge_stats {
  * (borrowed) and builds new images with opts (borrowed): one image, or,
  * with split_by_day, one per UTC day of the docs' timestamps (ascending).
  * An input with no live doc contributes nothing; no output is made when
- * nothing is live (*n_outs = 0).  *outs is owned: release with
+ * nothing is live (*n_outs = 0).  With mem_cap > 0 the open builders
+ * never hold much more than mem_cap bytes: past it the largest becomes
+ * an output of its own (full = 1), as long as fewer than max_outs
+ * outputs exist (0 = no limit).  *outs is owned: release with
  * sift__merge_outs_free().  Returns SIFT_OK, SIFT_ECORRUPT or SIFT_ENOMEM.
  * Any thread.
  */
 int sift__segment_merge(struct sift_segment *const *in, size_t n,
                         const struct sift_segment_opts *opts, int split_by_day,
+                        uint64_t mem_cap, size_t max_outs,
                         struct sift_merge_out **outs, size_t *n_outs,
                         struct sift_merge_stats *stats);
 void sift__merge_outs_free(struct sift_merge_out *outs, size_t n);

@@ -11,6 +11,15 @@
  * day and emits the images in ascending day order.  Nothing here knows
  * the byte format, so the segment encoding can change underneath.
  *
+ * Memory: a builder holds every doc it was fed plus its index until the
+ * image is finished, so an unbounded merge needs memory in proportion to
+ * its input.  With a memory cap, once the open builders together hold
+ * cap bytes (sift_segment_builder_bytes()), the largest one is finished
+ * into an output of its own ("cut", marked full so the policy does not
+ * merge it again) and a new builder takes the following docs.  Outputs
+ * may then overlap in time; queries do not care.  max_outs keeps the
+ * output count within the ids the caller reserved: near it, no more cuts.
+ *
  * Dictionary training samples docs evenly across all inputs (whole
  * encoded docs, the unit the doc store compresses) and calls
  * ZDICT_trainFromBuffer().  Too little data is not an error: the caller
@@ -52,6 +61,12 @@ struct merge_state {
     int split;
     struct day_builder *v;
     size_t n, cap;
+    uint64_t mem_cap;         /* 0 = unbounded */
+    size_t max_outs;          /* ids reserved by the caller */
+    struct sift_merge_out *o; /* finished outputs */
+    size_t n_o, cap_o;
+    uint64_t seq; /* cut order, keeps a day's outputs in order */
+    struct sift_merge_stats *st;
 };
 
 static int
@@ -82,11 +97,12 @@ builder_for(struct merge_state *m, int64_t day, struct day_builder **out)
 }
 
 static int
-cmp_day(const void *a, const void *b)
+cmp_out(const void *a, const void *b)
 {
-    int64_t x = ((const struct day_builder *)a)->day;
-    int64_t y = ((const struct day_builder *)b)->day;
-    return x < y ? -1 : x > y;
+    const struct sift_merge_out *x = a, *y = b;
+    if (x->day != y->day)
+        return x->day < y->day ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 void
@@ -97,6 +113,65 @@ sift__merge_outs_free(struct sift_merge_out *outs, size_t n)
     for (size_t i = 0; i < n; i++)
         sift_buf_cleanup(&outs[i].img);
     sift_free(outs);
+}
+
+/* Finishes builder i into a new output and removes it from m->v. */
+static int
+finish_builder(struct merge_state *m, size_t i, int full)
+{
+    if (m->n_o == m->cap_o) {
+        m->cap_o = m->cap_o ? m->cap_o * 2 : 4;
+        m->o = sift_xrealloc(m->o, m->cap_o * sizeof(*m->o));
+    }
+    struct day_builder *db = &m->v[i];
+    struct sift_merge_out *x = &m->o[m->n_o];
+    memset(x, 0, sizeof(*x));
+    sift_buf_init(&x->img);
+    x->day = db->day;
+    x->docs = sift_segment_builder_count(db->b);
+    x->raw_bytes = db->raw_bytes;
+    x->full = full;
+    x->seq = m->seq++;
+    m->n_o++;
+    uint64_t held = sift_segment_builder_bytes(db->b);
+    if (held > m->st->builder_peak)
+        m->st->builder_peak = held;
+    int rc = sift_segment_builder_finish(db->b, &x->img);
+    /* Free each builder as soon as its image exists: days are big. */
+    sift_segment_builder_free(db->b);
+    m->v[i] = m->v[--m->n];
+    if (rc < 0)
+        return rc;
+    m->st->bytes_out += x->img.len;
+    if (full)
+        m->st->cuts++;
+    return SIFT_OK;
+}
+
+/*
+ * Keeps the open builders under m->mem_cap: past it, the largest is
+ * finished now.  Checked every few docs (the sum walks every builder).
+ */
+static int
+enforce_cap(struct merge_state *m)
+{
+    if (m->mem_cap == 0 || m->n == 0 || m->n_o + m->n + 1 >= m->max_outs)
+        return SIFT_OK;
+    uint64_t total = 0, big = 0;
+    size_t at = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        uint64_t b = sift_segment_builder_bytes(m->v[i].b);
+        total += b;
+        if (b >= big) {
+            big = b;
+            at = i;
+        }
+    }
+    if (total > m->st->builder_peak)
+        m->st->builder_peak = total;
+    if (total < m->mem_cap)
+        return SIFT_OK;
+    return finish_builder(m, at, 1);
 }
 
 /* Copies the live docs of one input into the day builders. */
@@ -130,6 +205,8 @@ merge_one(struct merge_state *m, struct sift_segment *seg,
             return rc;
         db->raw_bytes += doc->len;
         st->docs_in++;
+        if ((st->docs_in & 63) == 0 && (rc = enforce_cap(m)) < 0)
+            return rc;
     }
     return SIFT_OK;
 }
@@ -137,53 +214,49 @@ merge_one(struct merge_state *m, struct sift_segment *seg,
 int
 sift__segment_merge(struct sift_segment *const *in, size_t n,
                     const struct sift_segment_opts *opts, int split_by_day,
+                    uint64_t mem_cap, size_t max_outs,
                     struct sift_merge_out **outs, size_t *n_outs,
                     struct sift_merge_stats *stats)
 {
-    struct merge_state m = {opts, split_by_day, NULL, 0, 0};
     struct sift_merge_stats st;
+    struct merge_state m;
     struct sift_arena *arena = sift_arena_new(64 << 10);
     struct sift_buf doc = SIFT_BUF_INIT;
-    struct sift_merge_out *o = NULL;
-    size_t n_o = 0;
     int rc = SIFT_OK;
 
     memset(&st, 0, sizeof(st));
+    memset(&m, 0, sizeof(m));
+    m.opts = opts;
+    m.split = split_by_day;
+    m.mem_cap = mem_cap;
+    m.max_outs = max_outs ? max_outs : SIZE_MAX;
+    m.st = &st;
     *outs = NULL;
     *n_outs = 0;
     for (size_t i = 0; i < n && rc == SIFT_OK; i++) {
         st.bytes_in += sift_segment_bytes(in[i]);
         rc = merge_one(&m, in[i], arena, &doc, &st);
     }
+    /* The last builders: ascending day (the order of m.v is arbitrary). */
+    while (rc == SIFT_OK && m.n > 0) {
+        size_t low = 0;
+        for (size_t i = 1; i < m.n; i++)
+            if (m.v[i].day < m.v[low].day)
+                low = i;
+        rc = finish_builder(&m, low, 0);
+    }
     if (rc < 0)
         goto out;
-    if (m.n > 1)
-        qsort(m.v, m.n, sizeof(*m.v), cmp_day);
-    o = sift_xcalloc(m.n ? m.n : 1, sizeof(*o));
-    for (size_t i = 0; i < m.n; i++) {
-        struct sift_merge_out *x = &o[n_o];
-        sift_buf_init(&x->img);
-        x->day = m.v[i].day;
-        x->docs = sift_segment_builder_count(m.v[i].b);
-        x->raw_bytes = m.v[i].raw_bytes;
-        n_o++;
-        rc = sift_segment_builder_finish(m.v[i].b, &x->img);
-        if (rc < 0)
-            goto out;
-        st.bytes_out += x->img.len;
-        /* Free each builder as soon as its image exists: days are big. */
-        sift_segment_builder_free(m.v[i].b);
-        m.v[i].b = NULL;
-    }
-    *outs = o;
-    *n_outs = n_o;
-    o = NULL;
+    if (m.n_o > 1)
+        qsort(m.o, m.n_o, sizeof(*m.o), cmp_out);
+    *outs = m.o;
+    *n_outs = m.n_o;
+    m.o = NULL;
 out:
-    if (o)
-        sift__merge_outs_free(o, n_o);
+    if (m.o)
+        sift__merge_outs_free(m.o, m.n_o);
     for (size_t i = 0; i < m.n; i++)
-        if (m.v[i].b)
-            sift_segment_builder_free(m.v[i].b);
+        sift_segment_builder_free(m.v[i].b);
     sift_free(m.v);
     sift_buf_cleanup(&doc);
     sift_arena_free(arena);

@@ -781,6 +781,21 @@ flush_work(void *arg)
 {
     struct flush_job *j = arg;
     j->rc = SIFT_OK;
+    /*
+     * The builders and images of the previous flush are free by now, but
+     * glibc keeps them in the worker arenas that built them (measured in
+     * the load test: 10-15 MB per arena, RssAnon 26 MB where 15 MB was in
+     * use).  Give them back, off the loop thread, at most every 10 s:
+     * under a backlog flushes come every second or two, and trimming each
+     * time made the next builders fault their pages in again (9x backlog:
+     * about a quarter more CPU per event).  flush_running makes this
+     * field single-writer.
+     */
+    int64_t now = sift_clock_mono_ns();
+    if (now - j->store->last_trim_ns >= 10 * SIFT_NS_PER_SEC) {
+        j->store->last_trim_ns = now;
+        sift_alloc_release();
+    }
     for (size_t i = 0; i < j->n && j->rc == SIFT_OK; i++) {
         struct flush_item *it = &j->items[i];
         if (!it->mem)

@@ -58,6 +58,9 @@ struct sift__entry {
     int build_failed;
     struct sift_manifest_seg meta; /* valid once on disk */
     unsigned lc_busy; /* lifecycle: input of a running merge or drop */
+    unsigned lc_full; /* lifecycle: cut at the merge memory cap (not kept
+                         across restarts: such a segment may be merged
+                         once more) */
 };
 
 struct sift__flush_waiter {
@@ -105,6 +108,7 @@ struct sift_store {
 
     struct sift_posmap positions; /* max over everything held */
     uint64_t sealed_bytes; /* unflushed sealed entries (recount_sealed) */
+    int64_t last_trim_ns;  /* flush_work's last malloc_trim (mono) */
 
     /* Published snapshot. */
     pthread_mutex_t snap_mu;

@@ -26,6 +26,10 @@
  *      Each doc is rewritten at most once per class, so write
  *      amplification is bounded by the number of classes
  *      (log_F(target / floor) + 1) plus one move per tier.
+ *   6. full segments (a merge cut them at tiers.merge_memory) count as
+ *      having reached the target: no tiered merge and no cold day merge
+ *      takes them again (a tier move still does, re-encoding them), so a
+ *      memory cap below the target size cannot make merges loop.
  *
  * Busy segments (inputs of a running job) are never planned.
  */
@@ -206,7 +210,7 @@ plan_cold(const struct sift_tier_policy *p, struct view *v,
     for (size_t k = 0; k < v->n; k++) {
         size_t i = v->order[k];
         const struct sift_tier_seg *s = &v->segs[i];
-        if (v->used[i] || s->tier != SIFT_TIER_COLD)
+        if (v->used[i] || s->full || s->tier != SIFT_TIER_COLD)
             continue;
         int64_t lo = day_of(s->min_ts), hi = day_of(s->max_ts);
         if (a && hi >= day_lo && lo <= day_hi) {
@@ -220,12 +224,12 @@ plan_cold(const struct sift_tier_policy *p, struct view *v,
     for (size_t k = 0; k + 1 < v->n; k++) {
         size_t i = v->order[k];
         const struct sift_tier_seg *s = &v->segs[i];
-        if (v->used[i] || s->tier != SIFT_TIER_COLD)
+        if (v->used[i] || s->full || s->tier != SIFT_TIER_COLD)
             continue;
         for (size_t k2 = k + 1; k2 < v->n; k2++) {
             size_t j = v->order[k2];
             const struct sift_tier_seg *t = &v->segs[j];
-            if (v->used[j] || t->tier != SIFT_TIER_COLD)
+            if (v->used[j] || t->full || t->tier != SIFT_TIER_COLD)
                 continue;
             if (day_of(t->min_ts) <= day_of(s->max_ts) &&
                 day_of(s->min_ts) <= day_of(t->max_ts)) {
@@ -283,7 +287,8 @@ plan_tiered(const struct sift_tier_policy *p, struct view *v, uint8_t tier,
         for (size_t k = 0; k < v->n; k++) {
             size_t i = v->order[k];
             const struct sift_tier_seg *s = &v->segs[i];
-            if (!v->used[i] && s->tier == tier && s->bytes < target &&
+            if (!v->used[i] && !s->full && s->tier == tier &&
+                s->bytes < target &&
                 sift__tier_level(s->bytes, floor, f) == level)
                 count++;
         }
@@ -295,7 +300,8 @@ plan_tiered(const struct sift_tier_policy *p, struct view *v, uint8_t tier,
         for (size_t k = 0; k < v->n && a->n_ids < f; k++) {
             size_t i = v->order[k];
             const struct sift_tier_seg *s = &v->segs[i];
-            if (!v->used[i] && s->tier == tier && s->bytes < target &&
+            if (!v->used[i] && !s->full && s->tier == tier &&
+                s->bytes < target &&
                 sift__tier_level(s->bytes, floor, f) == level) {
                 act_add(a, s->id);
                 v->used[i] = 1;

@@ -207,8 +207,8 @@ test_merge_drops_tombstones_and_splits_by_day(void **state)
     struct sift_merge_out *outs;
     size_t n_outs;
     struct sift_merge_stats st;
-    assert_int_equal(sift__segment_merge(in, 3, &o, 1, &outs, &n_outs, &st),
-                     SIFT_OK);
+    assert_int_equal(
+        sift__segment_merge(in, 3, &o, 1, 0, 0, &outs, &n_outs, &st), SIFT_OK);
     assert_int_equal(st.docs_in, 689);
     assert_int_equal(st.docs_dropped, 11);
     assert_int_equal(n_outs, 3); /* days 0, 1 and 2 */
@@ -241,6 +241,125 @@ test_merge_drops_tombstones_and_splits_by_day(void **state)
     lines_free(&after);
 }
 
+/* With a memory cap the merge cuts full outputs and loses nothing. */
+static void
+test_merge_memory_cap_cuts_outputs(void **state)
+{
+    (void)state;
+    int64_t t0 = INT64_C(19700) * DAY_NS;
+    struct sift_segment *in[4];
+    for (int i = 0; i < 4; i++)
+        in[i] = build_seg(i * 3000, 3000, t0 + i * HOUR_NS / 4,
+                          SIFT_NS_PER_SEC / 10, NULL);
+    struct lines before, after;
+    collect(in, 4, &before);
+    assert_int_equal(before.n, 12000);
+
+    struct sift_segment_opts o;
+    sift_segment_opts_init(&o);
+    o.zstd_level = 1;
+    struct sift_merge_out *outs;
+    size_t n_outs;
+    struct sift_merge_stats st;
+    /* Unbounded: one output; its builder peak sets the scale. */
+    assert_int_equal(
+        sift__segment_merge(in, 4, &o, 0, 0, 0, &outs, &n_outs, &st), SIFT_OK);
+    assert_int_equal(n_outs, 1);
+    assert_false(outs[0].full);
+    assert_int_equal(st.cuts, 0);
+    uint64_t whole = st.builder_peak;
+    assert_true(whole > 0);
+    sift__merge_outs_free(outs, n_outs);
+
+    /* A quarter of that: several outputs, all but the last full. */
+    uint64_t cap = whole / 4;
+    assert_int_equal(
+        sift__segment_merge(in, 4, &o, 0, cap, 64, &outs, &n_outs, &st),
+        SIFT_OK);
+    assert_true(n_outs >= 3);
+    assert_int_equal(st.cuts, n_outs - 1);
+    /* Checked every 64 docs; arrays grow by doubling: within 2x. */
+    assert_true(st.builder_peak <= 2 * cap);
+    assert_true(st.builder_peak < whole);
+    struct sift_segment **segs = sift_xcalloc(n_outs, sizeof(*segs));
+    for (size_t i = 0; i < n_outs; i++) {
+        assert_int_equal(outs[i].full, i + 1 < n_outs);
+        size_t len;
+        char *img = sift_buf_detach(&outs[i].img, &len);
+        assert_int_equal(sift_segment_open_mem(img, len, &segs[i]), SIFT_OK);
+        assert_int_equal(sift_segment_doc_count(segs[i]), outs[i].docs);
+    }
+    collect(segs, n_outs, &after);
+    assert_lines_equal(&before, &after);
+    for (size_t i = 0; i < n_outs; i++)
+        sift_segment_unref(segs[i]);
+    sift_free(segs);
+    sift__merge_outs_free(outs, n_outs);
+    lines_free(&after);
+
+    /* max_outs bounds the cuts: the ids the caller reserved. */
+    assert_int_equal(
+        sift__segment_merge(in, 4, &o, 0, cap, 2, &outs, &n_outs, &st),
+        SIFT_OK);
+    assert_true(n_outs <= 2);
+    segs = sift_xcalloc(n_outs, sizeof(*segs));
+    for (size_t i = 0; i < n_outs; i++) {
+        size_t len;
+        char *img = sift_buf_detach(&outs[i].img, &len);
+        assert_int_equal(sift_segment_open_mem(img, len, &segs[i]), SIFT_OK);
+    }
+    collect(segs, n_outs, &after);
+    assert_lines_equal(&before, &after);
+    for (size_t i = 0; i < n_outs; i++)
+        sift_segment_unref(segs[i]);
+    sift_free(segs);
+    sift__merge_outs_free(outs, n_outs);
+    lines_free(&after);
+
+    /* Split by day with a cap: each output still within one day, sorted. */
+    struct sift_segment *days[2];
+    days[0] = build_seg(0, 4000, t0 + 20 * HOUR_NS, 36 * SIFT_NS_PER_SEC,
+                        NULL); /* 40 h: days 0..2 */
+    days[1] =
+        build_seg(4000, 4000, t0 + 21 * HOUR_NS, 36 * SIFT_NS_PER_SEC, NULL);
+    struct lines dbefore;
+    collect(days, 2, &dbefore);
+    assert_int_equal(
+        sift__segment_merge(days, 2, &o, 1, 0, 0, &outs, &n_outs, &st),
+        SIFT_OK);
+    uint64_t dwhole = st.builder_peak;
+    size_t uncut = n_outs;
+    sift__merge_outs_free(outs, n_outs);
+    assert_int_equal(sift__segment_merge(days, 2, &o, 1, dwhole / 3, 64, &outs,
+                                         &n_outs, &st),
+                     SIFT_OK);
+    assert_true(n_outs > uncut);
+    segs = sift_xcalloc(n_outs, sizeof(*segs));
+    for (size_t i = 0; i < n_outs; i++) {
+        size_t len;
+        char *img = sift_buf_detach(&outs[i].img, &len);
+        assert_int_equal(sift_segment_open_mem(img, len, &segs[i]), SIFT_OK);
+        assert_int_equal(sift_segment_min_ts(segs[i]) / DAY_NS,
+                         sift_segment_max_ts(segs[i]) / DAY_NS);
+        if (i > 0)
+            assert_true(outs[i - 1].day <= outs[i].day);
+    }
+    collect(segs, n_outs, &after);
+    assert_lines_equal(&dbefore, &after);
+    for (size_t i = 0; i < n_outs; i++)
+        sift_segment_unref(segs[i]);
+    sift_free(segs);
+    sift__merge_outs_free(outs, n_outs);
+    lines_free(&after);
+    lines_free(&dbefore);
+    for (int i = 0; i < 2; i++)
+        sift_segment_unref(days[i]);
+
+    for (int i = 0; i < 4; i++)
+        sift_segment_unref(in[i]);
+    lines_free(&before);
+}
+
 static void
 test_merge_nothing_live_makes_no_output(void **state)
 {
@@ -255,8 +374,9 @@ test_merge_nothing_live_makes_no_output(void **state)
     sift_segment_opts_init(&o);
     struct sift_merge_out *outs;
     size_t n_outs = 99;
-    assert_int_equal(sift__segment_merge(&in, 1, &o, 0, &outs, &n_outs, NULL),
-                     SIFT_OK);
+    assert_int_equal(
+        sift__segment_merge(&in, 1, &o, 0, 0, 0, &outs, &n_outs, NULL),
+        SIFT_OK);
     assert_int_equal(n_outs, 0);
     sift__merge_outs_free(outs, n_outs);
     sift_segment_unref(in);
@@ -286,12 +406,13 @@ test_merge_dictionary_training(void **state)
     o.block_bytes = 4096;
     struct sift_merge_out *plain_out, *dict_out;
     size_t n1, n2;
-    assert_int_equal(sift__segment_merge(in, 2, &o, 0, &plain_out, &n1, NULL),
-                     SIFT_OK);
+    assert_int_equal(
+        sift__segment_merge(in, 2, &o, 0, 0, 0, &plain_out, &n1, NULL),
+        SIFT_OK);
     o.zstd_dict = dict;
     o.zstd_dict_len = len;
-    assert_int_equal(sift__segment_merge(in, 2, &o, 0, &dict_out, &n2, NULL),
-                     SIFT_OK);
+    assert_int_equal(
+        sift__segment_merge(in, 2, &o, 0, 0, 0, &dict_out, &n2, NULL), SIFT_OK);
     assert_int_equal(n1, 1);
     assert_int_equal(n2, 1);
     assert_true(dict_out[0].img.len - len < plain_out[0].img.len);
@@ -865,6 +986,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_merge_drops_tombstones_and_splits_by_day),
         cmocka_unit_test(test_merge_nothing_live_makes_no_output),
+        cmocka_unit_test(test_merge_memory_cap_cuts_outputs),
         cmocka_unit_test(test_merge_dictionary_training),
         cmocka_unit_test(test_merge_simple_matcher),
         cmocka_unit_test_setup_teardown(

@@ -220,6 +220,66 @@ test_tiers_cold_same_day_merge(void **state)
     sift__tier_plan_cleanup(&plan);
 }
 
+/* Full segments (cut at the merge memory cap) are never merged again. */
+static void
+test_tiers_full_segments_are_not_merged_again(void **state)
+{
+    (void)state;
+    struct sift_tier_policy p;
+    policy(&p);
+    p.merge_factor = 4;
+    struct sift_tier_seg s[6];
+    /* Five small hot segments of one class, three of them full. */
+    for (int i = 0; i < 5; i++) {
+        s[i] = seg((uint64_t)i + 1, SIFT_TIER_HOT, MIB, 0, 0);
+        s[i].min_ts = s[i].max_ts = NOW - (10 - i) * INT64_C(1000000000);
+        s[i].full = i < 3;
+    }
+    struct sift_tier_plan plan;
+    sift__tier_plan(&p, s, 5, &plan);
+    assert_null(find_act(&plan, "hot_merge"));
+    sift__tier_plan_cleanup(&plan);
+    /* Not full: the same segments merge. */
+    for (int i = 0; i < 5; i++)
+        s[i].full = 0;
+    sift__tier_plan(&p, s, 5, &plan);
+    assert_non_null(find_act(&plan, "hot_merge"));
+    sift__tier_plan_cleanup(&plan);
+
+    /* Cold segments of one day: no day merge when either is full. */
+    int64_t day_start = (NOW / DAY - 4) * DAY;
+    s[0] = seg(1, SIFT_TIER_COLD, MIB, 0, 0);
+    s[1] = seg(2, SIFT_TIER_COLD, MIB, 0, 0);
+    s[0].min_ts = day_start + H;
+    s[0].max_ts = day_start + 2 * H;
+    s[1].min_ts = day_start + 5 * H;
+    s[1].max_ts = day_start + 6 * H;
+    s[1].full = 1;
+    sift__tier_plan(&p, s, 2, &plan);
+    assert_null(find_act(&plan, "cold_day_merge"));
+    sift__tier_plan_cleanup(&plan);
+    /* A move to cold of the same day does not pull the full one in. */
+    s[2] = seg(3, SIFT_TIER_WARM, MIB, 0, 0);
+    s[2].min_ts = day_start + 7 * H;
+    s[2].max_ts = day_start + 8 * H;
+    sift__tier_plan(&p, s, 3, &plan);
+    const struct sift_tier_action *a = find_act(&plan, "to_cold");
+    assert_non_null(a);
+    assert_true(has_id(a, 3));
+    assert_true(has_id(a, 1));
+    assert_false(has_id(a, 2));
+    assert_disjoint(&plan);
+    sift__tier_plan_cleanup(&plan);
+    /* A full hot segment still moves to warm when old enough. */
+    s[0] = seg(1, SIFT_TIER_HOT, MIB, 3 * H, 2 * H);
+    s[0].full = 1;
+    sift__tier_plan(&p, s, 1, &plan);
+    a = find_act(&plan, "to_warm");
+    assert_non_null(a);
+    assert_true(has_id(a, 1));
+    sift__tier_plan_cleanup(&plan);
+}
+
 static void
 test_tiers_tiered_merge_needs_factor_segments_per_class(void **state)
 {
@@ -317,6 +377,7 @@ main(void)
         cmocka_unit_test(test_tiers_hot_to_warm_by_age_grouped_by_size),
         cmocka_unit_test(test_tiers_to_cold_per_day_joins_same_day_cold),
         cmocka_unit_test(test_tiers_cold_same_day_merge),
+        cmocka_unit_test(test_tiers_full_segments_are_not_merged_again),
         cmocka_unit_test(
             test_tiers_tiered_merge_needs_factor_segments_per_class),
         cmocka_unit_test(test_tiers_busy_segments_are_never_planned),
