@@ -222,11 +222,21 @@
  *             without leading zeros;
  *          2: varint width W (1..SIFT_SEGFMT_SLOT_DIGITS), then as 1 with
  *             each v < 10^W, the value is v in decimal zero-padded to W
- *             digits.
- *        The builder uses 1 (all values are digit runs of at most 18
- *        digits without a leading zero) or 2 (all of one width) when the
- *        deltas' varint bytes are fewer than an estimate of the text's
- *        compressed size (3.3 bits per digit + 1 byte per value), else 0.
+ *             digits;
+ *          3: u8 width B (1..8), then per value B bytes: v as a
+ *             little-endian unsigned integer; the value is v in decimal
+ *             without leading zeros (1..SIFT_SEGFMT_SLOT_DIGITS_U64
+ *             digits, v <= 2^64 - 1).
+ *        The builder uses 3 when every value is a digit run without a
+ *        leading zero that fits 64 bits and B * count bytes (B: the
+ *        fewest bytes that hold the largest) are fewer than the text
+ *        estimate (3.3 bits per digit + 1 byte per value) and, when
+ *        every value has at most 18 digits, fewer than the varint bytes
+ *        of mode 1's deltas; else 1 (all values are digit runs of at
+ *        most 18 digits without a leading zero) or 2 (all of one width
+ *        of at most 18) when the deltas' varint bytes are fewer than the
+ *        text estimate; else 0.  (Random ids, e.g. 19-digit block ids,
+ *        take 3; counters and clocks take 1 or 2.)
  *        [v3: no mode byte; always the mode 0 values.]
  *     4. field values: for each key index in ascending order, for each
  *        doc in doc id order, for each of its fields with that key in
@@ -310,7 +320,12 @@ sift__segfmt_pow10(unsigned e)
 #define SIFT_SEGFMT_MAX_NAME 255u         /* longest field name, bytes */
 #define SIFT_SEGFMT_MAX_BLOCK (64u << 20) /* largest raw doc block, bytes */
 #define SIFT_SEGFMT_MAX_SECTIONS 65536u
-#define SIFT_SEGFMT_SLOT_DIGITS 18u       /* longest typed slot value, digits */
+#define SIFT_SEGFMT_SLOT_DIGITS                                                \
+    18u /* longest delta-coded slot value, digits                              \
+         */
+#define SIFT_SEGFMT_SLOT_DIGITS_U64                                            \
+    20u                                   /* longest mode 3 slot value, digits \
+                                           */
 #define SIFT_SEGFMT_MAX_SLOTS 255u        /* slots per message shape */
 #define SIFT_SEGFMT_MAX_SHAPES (1u << 20) /* shapes per segment */
 

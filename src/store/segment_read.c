@@ -1013,7 +1013,8 @@ sift_segment_field_find(const struct sift_segment *seg, const char *name,
  * never-reused uid, so a freed segment's entry can never be hit again.
  */
 /* s_off flag: the value is in ntext (data is at most 64 MiB, ntext at
- * most SIFT_SEGFMT_SLOT_DIGITS bytes per value, so bit 31 is free). */
+ * most SIFT_SEGFMT_SLOT_DIGITS_U64 bytes per value, and every value
+ * takes at least one byte of data, so bit 31 is free). */
 #define SLOT_IN_NTEXT UINT32_C(0x80000000)
 
 struct doc_cache {
@@ -1720,7 +1721,8 @@ stable_order(const uint32_t *key, uint32_t n, struct dirsort **out)
 
 /*
  * One value of a typed slot column (format 4, segment_fmt.h DOCS stream
- * 3): a zvarint delta from *prev, written as decimal text (mode 1) or
+ * 3): a zvarint delta from *prev (modes 1, 2) or a width-byte
+ * little-endian integer (mode 3), written as decimal text (modes 1, 3) or
  * zero-padded to width digits (mode 2) into c->ntext.
  */
 static int
@@ -1728,14 +1730,24 @@ slot_number(struct doc_cache *c, const uint8_t **p, const uint8_t *end,
             unsigned mode, unsigned width, uint64_t *prev, uint32_t *off,
             uint32_t *len)
 {
-    uint64_t z;
-    if (sift_get_varint(p, end, &z) != SIFT_OK)
-        return CORRUPT("doc block slot number");
-    uint64_t v = *prev + ((z >> 1) ^ (0 - (z & 1)));
-    *prev = v;
-    if (v >= sift__segfmt_pow10(mode == 2 ? width : SIFT_SEGFMT_SLOT_DIGITS))
-        return CORRUPT("doc block slot number range");
-    char d[SIFT_SEGFMT_SLOT_DIGITS];
+    uint64_t v = 0;
+    if (mode == 3) {
+        if ((size_t)(end - *p) < width)
+            return CORRUPT("doc block slot number");
+        for (unsigned i = 0; i < width; i++)
+            v |= (uint64_t)(*p)[i] << (8 * i);
+        *p += width;
+    } else {
+        uint64_t z;
+        if (sift_get_varint(p, end, &z) != SIFT_OK)
+            return CORRUPT("doc block slot number");
+        v = *prev + ((z >> 1) ^ (0 - (z & 1)));
+        *prev = v;
+        if (v >=
+            sift__segfmt_pow10(mode == 2 ? width : SIFT_SEGFMT_SLOT_DIGITS))
+            return CORRUPT("doc block slot number range");
+    }
+    char d[SIFT_SEGFMT_SLOT_DIGITS_U64];
     unsigned n = 0;
     do {
         d[n++] = (char)('0' + v % 10);
@@ -1823,11 +1835,17 @@ block_decode(const struct sift_segment *seg, struct doc_cache *c,
             unsigned mode = 0;
             uint64_t width = 0, prev = 0;
             if (seg->version >= 4) {
-                if (p >= end || *p > 2) {
+                if (p >= end || *p > 3) {
                     rc = CORRUPT("doc block slot column mode");
                     break;
                 }
                 mode = *p++;
+                if (mode == 3 && (p >= end || *p == 0 || *p > 8)) {
+                    rc = CORRUPT("doc block slot column width");
+                    break;
+                }
+                if (mode == 3)
+                    width = *p++;
                 if (mode == 2 &&
                     (sift_get_varint(&p, end, &width) != SIFT_OK ||
                      width == 0 || width > SIFT_SEGFMT_SLOT_DIGITS)) {

@@ -1504,41 +1504,69 @@ zigzag(uint64_t d)
 /*
  * Appends one slot column (segment_fmt.h DOCS stream 3, format 4): a mode
  * byte, then the values as text (mode 0) or, when every value is a run
- * of at most 18 digits (canonical: mode 1; one width with leading zeros:
- * mode 2), as zvarint deltas from the previous value.  Numbers are used
- * only when their deltas are smaller than zstd's ~3.3 bits per digit of
- * text: ids with random digits stay text, counters and clocks do not.
+ * of digits, as zvarint deltas from the previous value (canonical, at
+ * most 18 digits: mode 1; one width with leading zeros: mode 2) or as
+ * fixed-width little-endian integers (canonical, <= UINT64_MAX: mode 3).
+ * Numbers are used only when they are smaller than zstd's ~3.3 bits per
+ * digit of text: counters and clocks become deltas, random ids (block
+ * ids, addresses) become bytes, which zstd stores at their entropy; as
+ * digits among other text a random 19-digit id costs ~11 bytes, not 8.
  */
 static int
 slot_column(struct sift_buf *out, const struct colv *col, uint32_t n)
 {
-    int canon = 1, fixed = 1;
+    int canon = 1, fixed = 1, small = 1;
     uint32_t width = n ? col[0].len : 0;
-    uint64_t prev = 0, num_bytes = 0, text_bits = 0;
+    uint64_t prev = 0, num_bytes = 0, text_bits = 0, max = 0;
     for (uint32_t i = 0; i < n && (canon || fixed); i++) {
         const uint8_t *v = col[i].v;
         uint32_t l = col[i].len;
-        if (l == 0 || l > SIFT_SEGFMT_SLOT_DIGITS) {
+        if (l == 0 || l > SIFT_SEGFMT_SLOT_DIGITS_U64) {
             canon = fixed = 0;
             break;
         }
         uint64_t x = 0;
         for (uint32_t j = 0; j < l; j++) {
+            unsigned dg = (unsigned)(v[j] - '0');
             if (v[j] < '0' || v[j] > '9') {
                 canon = fixed = 0;
                 break;
             }
-            x = x * 10 + (uint64_t)(v[j] - '0');
+            if (x > (UINT64_MAX - dg) / 10) /* 20 digits past 2^64 - 1 */
+                canon = fixed = 0;
+            x = x * 10 + dg;
         }
         if (l > 1 && v[0] == '0')
             canon = 0;
         if (l != width)
             fixed = 0;
+        if (l > SIFT_SEGFMT_SLOT_DIGITS)
+            small = fixed = 0;
         num_bytes += varint_len(zigzag(x - prev));
         text_bits += 27u * l / 8u + 8u; /* ~3.3 bits per digit + length */
         prev = x;
+        if (x > max)
+            max = x;
     }
-    if ((canon || fixed) && num_bytes * 8 < text_bits) {
+    unsigned fw = (unsigned)(bits_for(max) + 7) / 8;
+    if (fw == 0)
+        fw = 1;
+    if (canon && (uint64_t)fw * n * 8 < text_bits &&
+        (!small || (uint64_t)fw * n < num_bytes)) {
+        if (sift_buf_try_reserve(out, 2 + (size_t)n * fw) != SIFT_OK)
+            return SIFT_ENOMEM;
+        sift_buf_putc(out, 3);
+        sift_buf_putc(out, (char)fw);
+        for (uint32_t i = 0; i < n; i++) {
+            uint64_t x = 0;
+            for (uint32_t j = 0; j < col[i].len; j++)
+                x = x * 10 + (uint64_t)(col[i].v[j] - '0');
+            for (unsigned j = 0; j < fw; j++)
+                sift_buf_putc(out, (char)(uint8_t)(x >> (8 * j)));
+        }
+        return SIFT_OK;
+    }
+    if ((canon || fixed) && small && num_bytes * 8 < text_bits) {
         if (sift_buf_try_reserve(out, 2 + (size_t)n * 10) != SIFT_OK)
             return SIFT_ENOMEM;
         sift_buf_putc(out, canon ? 1 : 2);

@@ -733,6 +733,65 @@ test_segment_ts_scale_and_number_modes(void **state)
     sift_free(lat);
 }
 
+/* Digit-run slot values of every kind round-trip byte-exact: random
+ * 64-bit ids up to 2^64 - 1 (fixed-width integers, format 4 mode 3),
+ * 20-digit values past it and 21-digit ones (text), 19 digits with
+ * leading zeros (text), small random bytes (1-byte integers) and a
+ * counter (deltas). */
+static void
+test_segment_slot_number_columns(void **state)
+{
+    (void)state;
+    enum { N = 1200 };
+    static const char *const edge[] = {"18446744073709551615",
+                                       "18446744073709551616",
+                                       "99999999999999999999",
+                                       "0",
+                                       "10000000000000000000",
+                                       "123456789012345678901",
+                                       "1",
+                                       "9223372036854775808"};
+    struct tev *evs = sift_xcalloc(N, sizeof(*evs));
+    char(*msg)[80] = sift_xcalloc(N, 80);
+    uint64_t r = 0x243f6a8885a308d3ull;
+    for (uint32_t i = 0; i < N; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        uint64_t x = r ^ (r >> 29);
+        switch (i % 5) {
+        case 0:
+            snprintf(msg[i], 80, "blk %llu done", (unsigned long long)x);
+            break;
+        case 1: snprintf(msg[i], 80, "edge %s x", edge[(i / 5) % 8]); break;
+        case 2:
+            snprintf(msg[i], 80, "lead %019llu y",
+                     (unsigned long long)(x % 1000000000000ull));
+            break;
+        case 3: snprintf(msg[i], 80, "ctr %u z", i * 3); break;
+        default: snprintf(msg[i], 80, "port %u w", (unsigned)(x % 256)); break;
+        }
+        tev_init(&evs[i], 1000 + i, msg[i], NULL, NULL, NULL, 0);
+    }
+    struct sift_segment_opts opts;
+    sift_segment_opts_init(&opts);
+    opts.block_bytes = 8 << 10; /* several blocks */
+    struct sift_buf img = SIFT_BUF_INIT, buf = SIFT_BUF_INIT;
+    struct sift_segment *seg = build_open(&opts, evs, N, &img);
+    struct sift_arena *a = sift_arena_new(4096);
+    for (uint32_t d = 0; d < N; d++) {
+        struct sift_event ev;
+        fetch_doc(seg, d, a, &buf, &ev);
+        assert_int_equal(ev.msg_len, evs[d].ev.msg_len);
+        assert_memory_equal(ev.msg, evs[d].ev.msg, ev.msg_len);
+        sift_arena_reset(a);
+    }
+    sift_arena_free(a);
+    sift_segment_unref(seg);
+    sift_buf_cleanup(&buf);
+    sift_buf_cleanup(&img);
+    sift_free(evs);
+    sift_free(msg);
+}
+
 struct nested {
     struct sift_segment *seg;
     uint32_t field;
@@ -1165,6 +1224,7 @@ main(void)
         cmocka_unit_test(test_segment_open_alloc_failures),
         cmocka_unit_test(test_segment_type_overrides),
         cmocka_unit_test(test_segment_ts_scale_and_number_modes),
+        cmocka_unit_test(test_segment_slot_number_columns),
         cmocka_unit_test(test_segment_terms_chunks_nested_lookup),
         cmocka_unit_test(test_segment_rejects_other_versions),
         cmocka_unit_test(test_segment_shapes_exact),
