@@ -68,7 +68,7 @@
 #define N_SVC 8
 #define PI 3.14159265358979323846
 #define WIN_NS (10 * SIFT_NS_PER_SEC)
-#define MAX_INC 64
+#define MAX_INC 400
 #define MAX_ALERTS 4096
 
 static const char *svc_names[N_SVC] = {"HDFS",      "Hadoop",    "Spark",
