@@ -16,8 +16,10 @@
  * Score meaning: score = clamp(10 * z, 0, 100) where z is how many robust
  * standard deviations the window's value lies from the baseline level
  * (spread = 1.253 * EWMA of absolute deviations, never below a noise
- * floor).  50 = five deviations away.  New templates and silence get
- * their own rules; see docs/anomaly.md.
+ * floor).  50 = five deviations away.  The error ratio also scores its
+ * CUSUM, 10 x the spreads of excess accumulated over recent windows
+ * (sift_cusum_step).  New templates and silence get their own rules;
+ * see docs/anomaly.md.
  */
 #ifndef SIFT_ANOMALY_H
 #define SIFT_ANOMALY_H

@@ -18,9 +18,10 @@
  * baselines.  A series alerts only after warmup_windows windows; a
  * template counts as new only after global_warmup_windows windows of the
  * whole scorer, and only when it comes as a burst (>= 5 in a window).
- * The error ratio is scored by a CUSUM of its per-window z (it fires on
- * accumulated excess, hold 1; detector.c), so a slow rise is caught
- * before any single window looks abnormal.  A template series spikes only
+ * The error ratio's score is the larger of its window z and a CUSUM of
+ * those z (detector.c; over the threshold it fires at once, as it already
+ * spans two windows or more), so a slow rise is caught before any single
+ * window looks abnormal.  A template series spikes only
  * with >= 10 events in the window (rare templates come in small bursts).
  * With cfg.seasonality, count series also keep hour-of-day baselines and
  * their learned daily shape is taken out of the value before scoring.
