@@ -16,8 +16,10 @@
  * Score meaning: score = clamp(10 * z, 0, 100) where z is how many robust
  * standard deviations the window's value lies from the baseline level
  * (spread = 1.253 * EWMA of absolute deviations, never below a noise
- * floor).  50 = five deviations away.  New templates and silence get
- * their own rules; see docs/anomaly.md.
+ * floor).  50 = five deviations away.  The error ratio also scores its
+ * CUSUM, 10 x the spreads of excess accumulated over recent windows
+ * (sift_cusum_step).  New templates and silence get their own rules;
+ * see docs/anomaly.md.
  */
 #ifndef SIFT_ANOMALY_H
 #define SIFT_ANOMALY_H
@@ -62,6 +64,43 @@ void sift_baseline_update(struct sift_baseline *b, double x, double alpha,
 
 /** Noise floor for a count series with baseline level m: max(1, sqrt(m)). */
 double sift_count_floor(double m);
+
+/**
+ * One step of an upper CUSUM in spreads: max(0, s + min(z, 4) - 0.5),
+ * capped at 10, and at most s / 2 when z <= 0 (a window back at normal).
+ * Score it with sift_score_from_z(): 50 = five spreads of accumulated
+ * excess.  Pure.
+ */
+double sift_cusum_step(double s, double z, double k);
+
+#define SIFT_SEASON_HOURS 24
+
+/** Hour-of-day baselines of one series (UTC hours).  Transparent. */
+struct sift_season {
+    struct sift_baseline hour[SIFT_SEASON_HOURS];
+};
+
+void sift_season_init(struct sift_season *se);
+
+/** UTC hour of day (0..23) of an epoch time in ns.  Pure. */
+int sift_season_hour(int64_t ts_ns);
+
+/**
+ * Folds one window's value x into its hour's baseline: cumulative mean,
+ * then an EWMA with weight 1 / (3 * windows_per_hour) (about three days
+ * of that hour).  Pure.
+ */
+void sift_season_update(struct sift_season *se, int hour, double x,
+                        double windows_per_hour);
+
+/**
+ * The seasonal offset of hour: (its level - the mean of the 24 levels) x
+ * w, where w rises from 0 when the series has one day of windows to 1 at
+ * min_days days (0 until every hour has been seen).  The scorer compares
+ * value - offset with the global baseline.  Pure.
+ */
+double sift_season_offset(const struct sift_season *se, int hour,
+                          double windows_per_hour, double min_days);
 
 /* ------------------------------------------------------------------ */
 /* Alerts (pure state machine)                                          */
@@ -244,7 +283,9 @@ struct sift_anomaly_cfg {
     double alpha;                   /* EWMA weight per window */
     int64_t idle_flush_ns;          /* close windows by wall time after this
                                        much silence (0 = window_ns) */
-    uint32_t max_series; /* memory cap; least-recently-seen evicted */
+    uint32_t max_series;    /* memory cap; least-recently-seen evicted */
+    int seasonality;        /* hour-of-day baselines for count series */
+    double season_min_days; /* days until the daily shape has full weight */
     struct sift_alerts_cfg alerts;
 };
 

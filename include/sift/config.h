@@ -99,6 +99,8 @@ struct sift_config {
     char *anomaly_series_thresholds; /* "series:thr,series:thr" */
     int64_t anomaly_idle_flush_ms;   /* 0 = one window */
     int64_t anomaly_max_series;
+    int64_t anomaly_seasonality;      /* bool: hour-of-day baselines */
+    int64_t anomaly_seasonality_days; /* days to full seasonal weight */
     int64_t template_save_ms;
 
     /* [alerts] */

@@ -763,6 +763,8 @@ anomaly_cfg_from(const struct sift_config *cfg, struct sift_anomaly_cfg *a)
     a->alpha = strtod(cfg->anomaly_alpha, NULL);
     a->idle_flush_ns = cfg->anomaly_idle_flush_ms * SIFT_NS_PER_MS;
     a->max_series = (uint32_t)cfg->anomaly_max_series;
+    a->seasonality = cfg->anomaly_seasonality != 0;
+    a->season_min_days = (double)cfg->anomaly_seasonality_days;
     a->alerts.threshold = (double)cfg->anomaly_threshold;
     a->alerts.hold_windows = (uint32_t)cfg->anomaly_hold_windows;
     a->alerts.resolve_windows = (uint32_t)cfg->anomaly_resolve_windows;

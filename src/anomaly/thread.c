@@ -7,7 +7,7 @@
  * them into the current window of three kinds of series:
  *   service            "service=S"               spike, drop, error ratio
  *   service + error    "service=S level=error"   spike
- *   service + template "service=S template=N"    new pattern
+ *   service + template "service=S template=N"    new pattern, spike
  * Windows are aligned to window_ns and closed by event time (a record of
  * a later window closes the current one, and the empty ones in between)
  * and by wall time (after idle_flush_ns without records, one window per
@@ -18,6 +18,13 @@
  * baselines.  A series alerts only after warmup_windows windows; a
  * template counts as new only after global_warmup_windows windows of the
  * whole scorer, and only when it comes as a burst (>= 5 in a window).
+ * The error ratio's score is the larger of its window z and a CUSUM of
+ * those z (detector.c; over the threshold it fires at once, as it already
+ * spans two windows or more), so a slow rise is caught before any single
+ * window looks abnormal.  A template series spikes only
+ * with >= 10 events in the window (rare templates come in small bursts).
+ * With cfg.seasonality, count series also keep hour-of-day baselines and
+ * their learned daily shape is taken out of the value before scoring.
  *
  * Threads and ownership (STYLE.md: Threads).
  *   - The scoring thread owns everything in struct sift_anomaly except
@@ -57,12 +64,14 @@ struct series {
     uint64_t key;
     char name[SIFT_ALERT_SERIES_MAX];
     uint8_t type;
-    uint32_t count;  /* current window */
-    uint32_t errors; /* current window (service series) */
-    uint32_t age;    /* windows closed since creation */
-    int is_new;      /* template first seen after global warm-up */
-    struct sift_baseline cnt;
+    uint32_t count;           /* current window */
+    uint32_t errors;          /* current window (service series) */
+    uint32_t age;             /* windows closed since creation */
+    int is_new;               /* template first seen after global warm-up */
+    struct sift_baseline cnt; /* deseasonalized when season != NULL */
     struct sift_baseline ratio;
+    double ratio_cusum;         /* CUSUM of the error ratio's z, in spreads */
+    struct sift_season *season; /* hour-of-day baselines, or NULL */
     int64_t last_seen_win;
     struct series *next; /* hash chain */
     struct series *lru_prev, *lru_next;
@@ -110,6 +119,8 @@ sift_anomaly_cfg_init(struct sift_anomaly_cfg *cfg)
     cfg->global_warmup_windows = 30;
     cfg->alpha = 0.05;
     cfg->max_series = 20000;
+    cfg->seasonality = 0;
+    cfg->season_min_days = 2;
     cfg->alerts.threshold = 50;
     cfg->alerts.hold_windows = 2;
     cfg->alerts.resolve_windows = 3;
@@ -195,6 +206,7 @@ sift_anomaly_free(struct sift_anomaly *an)
         struct series *s = an->buckets[b];
         while (s) {
             struct series *next = s->next;
+            sift_free(s->season);
             sift_free(s);
             s = next;
         }
@@ -245,6 +257,7 @@ series_evict(struct sift_anomaly *an, struct series *s)
         *pp = s->next;
     lru_unlink(an, s);
     an->n_series--;
+    sift_free(s->season);
     sift_free(s);
 }
 
@@ -294,6 +307,10 @@ series_get(struct sift_anomaly *an, enum series_type type, const char *name,
     memcpy(s->name, name, name_len);
     sift_baseline_init(&s->cnt);
     sift_baseline_init(&s->ratio);
+    if (an->cfg.seasonality) {
+        s->season = sift_xmalloc(sizeof(*s->season));
+        sift_season_init(s->season);
+    }
     s->is_new =
         type == SER_TEMPLATE && an->n_windows >= an->cfg.global_warmup_windows;
     uint32_t b = (uint32_t)(key & (an->n_buckets - 1));
@@ -328,26 +345,59 @@ score_series(struct sift_anomaly *an, struct series *s, int64_t ws, int64_t we)
     const struct sift_anomaly_cfg *c = &an->cfg;
     int warm = s->cnt.n >= c->warmup_windows;
     double x = s->count;
-    double floor = sift_count_floor(s->cnt.level);
-    double z = warm ? sift_baseline_z(&s->cnt, x, floor) : 0;
+    /* With seasonality, the baseline sees the value minus its hour's
+     * learned offset; the expected raw count is level + offset. */
+    double off = 0, wph = 0;
+    int hour = 0;
+    if (s->season) {
+        wph = (double)(3600 * SIFT_NS_PER_SEC) / (double)c->window_ns;
+        hour = sift_season_hour(ws);
+        off = sift_season_offset(s->season, hour, wph, c->season_min_days);
+    }
+    double xa = x - off;
+    double floor = sift_count_floor(s->cnt.level + off);
+    double z = warm ? sift_baseline_z(&s->cnt, xa, floor) : 0;
     switch ((enum series_type)s->type) {
     case SER_SERVICE: {
         sift_alerts_observe(an->alerts, alert_key(s, SIFT_ALERT_SPIKE), s->name,
                             SIFT_ALERT_SPIKE, z > 0 ? sift_score_from_z(z) : 0,
                             0, ws, we);
-        int busy = s->cnt.level >= SIFT__ANOMALY_BUSY_MIN;
+        int busy = s->cnt.level + off >= SIFT__ANOMALY_BUSY_MIN;
         sift_alerts_observe(
             an->alerts, alert_key(s, SIFT_ALERT_DROP), s->name, SIFT_ALERT_DROP,
             z < 0 && busy ? sift_score_from_z(z) : 0, 0, ws, we);
         double ratio = s->count ? (double)s->errors / s->count : 0;
         double p = s->ratio.level;
-        double rfloor = 0.02 + (s->count ? sqrt_frac(p, s->count) : 0);
-        double rz = warm && s->count && s->errors >= SIFT__ANOMALY_ERR_MIN
-                        ? sift_baseline_z(&s->ratio, ratio, rfloor)
-                        : 0;
-        sift_alerts_observe(an->alerts, alert_key(s, SIFT_ALERT_ERROR_RATIO),
-                            s->name, SIFT_ALERT_ERROR_RATIO,
-                            rz > 0 ? sift_score_from_z(rz) : 0, 0, ws, we);
+        double binom = s->count ? sqrt_frac(p, s->count) : 0;
+        double rfloor = SIFT__ANOMALY_RATIO_FLOOR + binom;
+        double now = 0; /* this window alone: 10 z, as for counts */
+        if (warm && s->count) {
+            double rz = sift_baseline_z(&s->ratio, ratio, rfloor);
+            if (s->errors >= SIFT__ANOMALY_ERR_MIN && rz > 0)
+                now = sift_score_from_z(rz);
+            /* A window with only one or two errors adds no excess (one
+             * error in three events is no evidence), nor does it count
+             * as "back at normal". */
+            if (s->errors < SIFT__ANOMALY_ERR_MIN && rz > 0.5)
+                rz = 0.5;
+            /* k: half a spread when the spread is mostly the floor (a
+             * busy service, any steady excess counts), up to one spread
+             * when it is all sampling noise (few events, a high usual
+             * ratio), which keeps false alarms rare in both. */
+            double spr = 1.253 * s->ratio.absdev;
+            spr = spr > rfloor ? spr : rfloor;
+            double k = 0.5 + 0.5 * binom / spr;
+            s->ratio_cusum = sift_cusum_step(s->ratio_cusum, rz, k);
+        }
+        /* The score is the larger of this window's and the CUSUM's.  The
+         * CUSUM over the threshold is already evidence from two windows
+         * or more: it fires at once (hold 1); a single window far off
+         * holds hold_windows like any other score. */
+        uint64_t rkey = alert_key(s, SIFT_ALERT_ERROR_RATIO);
+        double cus = sift_score_from_z(s->ratio_cusum);
+        double thr = sift_alerts_series_threshold(an->alerts, rkey, s->name);
+        sift_alerts_observe(an->alerts, rkey, s->name, SIFT_ALERT_ERROR_RATIO,
+                            cus > now ? cus : now, cus >= thr ? 1 : 0, ws, we);
         if (s->count)
             sift_baseline_update(&s->ratio, ratio, c->alpha, rfloor);
         break;
@@ -365,10 +415,18 @@ score_series(struct sift_anomaly *an, struct series *s, int64_t ws, int64_t we)
             sc = 100;
         sift_alerts_observe(an->alerts, alert_key(s, SIFT_ALERT_NEW_PATTERN),
                             s->name, SIFT_ALERT_NEW_PATTERN, sc, 1, ws, we);
+        /* A known template's own spike (a retry or timeout line storming
+         * while the service's total barely moves). */
+        int big = s->count >= SIFT__ANOMALY_TEMPLATE_SPIKE_MIN;
+        sift_alerts_observe(an->alerts, alert_key(s, SIFT_ALERT_SPIKE), s->name,
+                            SIFT_ALERT_SPIKE,
+                            z > 0 && big ? sift_score_from_z(z) : 0, 0, ws, we);
         break;
     }
     }
-    sift_baseline_update(&s->cnt, x, c->alpha, floor);
+    sift_baseline_update(&s->cnt, xa, c->alpha, floor);
+    if (s->season)
+        sift_season_update(s->season, hour, x, wph);
     s->count = 0;
     s->errors = 0;
     s->age++;

@@ -277,6 +277,15 @@ static const struct key_def keys[] = {
      10000000, 0, NULL, KC_NONE,
      "Most series (service, service+errors, service+template) scored; the "
      "least recently seen is evicted."},
+    {"anomaly", "seasonality", KT_BOOL, OFF(anomaly_seasonality), "false", 0, 1,
+     0, NULL, KC_NONE,
+     "Hour-of-day baselines (UTC) for count series: a daily shape learned "
+     "on past days (busy hours, a nightly batch) does not alert.  24 "
+     "baselines per series (576 bytes each)."},
+    {"anomaly", "seasonality_days", KT_INT, OFF(anomaly_seasonality_days), "2",
+     2, 30, 0, NULL, KC_NONE,
+     "With seasonality, days of history before the hour-of-day shape has "
+     "full weight (it starts after one full day, growing linearly)."},
     {"anomaly", "template_save_interval", KT_DURATION, OFF(template_save_ms),
      "10s", SEC, HOUR, 0, NULL, KC_NONE,
      "How often changed templates are saved to DATA_DIR/templates.txt (also "

@@ -142,6 +142,130 @@ test_anomaly_level_parse(void **state)
     assert_int_equal(sift_anomaly_level_parse("", 0), SIFT_LVL_UNKNOWN);
 }
 
+/* Synchronous core (no thread): alerts collected per series name. */
+struct coll {
+    int n;
+    char series[16][SIFT_ALERT_SERIES_MAX];
+    int kind[16];
+    int64_t started_ns[16];
+};
+
+static void
+on_collect(enum sift_alert_event ev, const struct sift_alert *al, void *arg)
+{
+    struct coll *c = arg;
+    if (ev != SIFT_ALERT_EV_FIRE || c->n >= 16)
+        return;
+    memcpy(c->series[c->n], al->series, sizeof(c->series[0]));
+    c->kind[c->n] = al->kind;
+    c->started_ns[c->n] = al->started_ns;
+    c->n++;
+}
+
+static void
+feed(struct sift_anomaly *an, int64_t win_ns, int64_t win, int n, uint32_t tid)
+{
+    for (int i = 0; i < n; i++) {
+        struct sift_anomaly_rec rec;
+        sift_anomaly_rec_init(&rec, win * win_ns + i, "api", 3, SIFT_LVL_INFO,
+                              tid);
+        sift_anomaly_process(an, &rec);
+    }
+}
+
+static void
+test_anomaly_template_spike_alerts_on_its_series(void **state)
+{
+    (void)state;
+    struct coll c;
+    memset(&c, 0, sizeof(c));
+    struct sift_anomaly_cfg cfg;
+    sift_anomaly_cfg_init(&cfg);
+    struct sift_anomaly *an;
+    assert_int_equal(sift_anomaly_new(&cfg, on_collect, &c, &an), SIFT_OK);
+    const int64_t wn = cfg.window_ns, w0 = INT64_C(170000000);
+    int64_t w = w0;
+    /* Template 1 carries the traffic (100 +- 5), template 2 is rare. */
+    for (; w < w0 + 60; w++) {
+        feed(an, wn, w, 100 + (int)(w % 11) - 5, 1);
+        feed(an, wn, w, 2, 2);
+    }
+    assert_int_equal(c.n, 0);
+    /* Template 2 storms (+28): the service total moves by under 3
+     * spreads, the template's own series by 14. */
+    for (; w < w0 + 64; w++) {
+        feed(an, wn, w, 100 + (int)(w % 11) - 5, 1);
+        feed(an, wn, w, 30, 2);
+    }
+    for (; w < w0 + 70; w++) {
+        feed(an, wn, w, 100 + (int)(w % 11) - 5, 1);
+        feed(an, wn, w, 2, 2);
+    }
+    sift_anomaly_advance(an, w * wn);
+    assert_int_equal(c.n, 1);
+    assert_string_equal(c.series[0], "service=api template=2");
+    assert_int_equal(c.kind[0], SIFT_ALERT_SPIKE);
+    assert_true(c.started_ns[0] == (w0 + 60) * wn);
+    sift_anomaly_free(an);
+}
+
+/* Four days of 10-minute windows: 50 events an hour-window, 200 during
+ * 02:00-03:00 UTC, and on day 4 a real spike at 10:00.  Returns alerts
+ * fired after day 2 (the learning time) into c. */
+static void
+run_daily_shape(int seasonality, struct coll *c)
+{
+    struct sift_anomaly_cfg cfg;
+    sift_anomaly_cfg_init(&cfg);
+    cfg.window_ns = 600 * SIFT_NS_PER_SEC;
+    cfg.seasonality = seasonality;
+    struct coll all;
+    memset(&all, 0, sizeof(all));
+    struct sift_anomaly *an;
+    assert_int_equal(sift_anomaly_new(&cfg, on_collect, &all, &an), SIFT_OK);
+    const int64_t wn = cfg.window_ns;
+    const int64_t w0 = INT64_C(1699920000) * SIFT_NS_PER_SEC / wn; /* 00:00 */
+    for (int64_t i = 0; i < 4 * 144; i++) {
+        int hour = (int)(i % 144) / 6;
+        int n = (hour == 2 ? 200 : 50) + (int)(i % 7) - 3;
+        if (i == 3 * 144 + 60 || i == 3 * 144 + 61)
+            n = 400; /* day 4, 10:00-10:20: the incident */
+        feed(an, wn, w0 + i, n, 1);
+    }
+    sift_anomaly_advance(an, (w0 + 4 * 144) * wn);
+    memset(c, 0, sizeof(*c));
+    for (int i = 0; i < all.n; i++) {
+        if (all.started_ns[i] < (w0 + 2 * 144) * wn)
+            continue;
+        memcpy(c->series[c->n], all.series[i], sizeof(c->series[0]));
+        c->kind[c->n] = all.kind[i];
+        c->started_ns[c->n] = all.started_ns[i];
+        c->n++;
+    }
+    sift_anomaly_free(an);
+}
+
+static void
+test_anomaly_seasonality_learns_daily_shape(void **state)
+{
+    (void)state;
+    struct coll off, on;
+    run_daily_shape(0, &off);
+    run_daily_shape(1, &on);
+    /* Without seasonality the 02:00 step up and the 03:00 step down
+     * alert on days 3 and 4 (service and template series), and so does
+     * the incident. */
+    assert_true(off.n >= 5);
+    /* With it, only the incident (service spike, template spike). */
+    assert_true(on.n >= 1 && on.n <= 2);
+    const int64_t inc_ns =
+        (INT64_C(1699920000) + 3 * 86400 + 10 * 3600) * SIFT_NS_PER_SEC;
+    for (int i = 0; i < on.n; i++) {
+        assert_int_equal(on.kind[i], SIFT_ALERT_SPIKE);
+        assert_true(on.started_ns[i] == inc_ns);
+    }
+}
+
 int
 main(void)
 {
@@ -149,6 +273,8 @@ main(void)
         cmocka_unit_test(test_anomaly_thread_error_spike_alerts),
         cmocka_unit_test(test_anomaly_thread_full_ring_drops_and_counts),
         cmocka_unit_test(test_anomaly_level_parse),
+        cmocka_unit_test(test_anomaly_template_spike_alerts_on_its_series),
+        cmocka_unit_test(test_anomaly_seasonality_learns_daily_shape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -86,6 +86,116 @@ test_detector_floor_guards_flat_series(void **state)
     assert_true(fabs(sift_count_floor(100) - 10) < 1e-9);
 }
 
+static void
+test_detector_cusum_accumulates_small_shift(void **state)
+{
+    (void)state;
+    /* A steady excess of one spread: +0.5 per window, 50 at window 10,
+     * while no single window scores more than 10. */
+    double s = 0;
+    int crossed = 0;
+    for (int w = 1; w <= 20 && !crossed; w++) {
+        s = sift_cusum_step(s, 1.0, 0.5);
+        if (sift_score_from_z(s) >= 50)
+            crossed = w;
+    }
+    assert_int_equal(crossed, 10);
+    s = sift_cusum_step(s, 1.0, 0.5);
+    assert_true(fabs(s - 5.5) < 1e-9);
+    /* Capped at 10 (score 100). */
+    for (int w = 0; w < 10; w++)
+        s = sift_cusum_step(s, 3.0, 0.5);
+    assert_true(fabs(s - 10) < 1e-9);
+    /* A window back at normal halves it; below normal drains it. */
+    s = sift_cusum_step(s, 0.0, 0.5);
+    assert_true(fabs(s - 5) < 1e-9);
+    s = sift_cusum_step(s, -30.0, 0.5);
+    assert_true(fabs(s) < 1e-9);
+    /* One huge window adds at most 4 - k: it cannot reach 5 alone, two
+     * can. */
+    s = sift_cusum_step(0, 50.0, 0.5);
+    assert_true(fabs(s - 3.5) < 1e-9);
+    s = sift_cusum_step(s, 50.0, 0.5);
+    assert_true(s >= 5);
+    /* A larger k needs more excess per window. */
+    assert_true(fabs(sift_cusum_step(0, 1.0, 1.0)) < 1e-9);
+}
+
+static void
+test_detector_cusum_catches_ramp_before_single_window(void **state)
+{
+    (void)state;
+    /* z rising by 0.3 per window (a slow rise): a single window reaches
+     * 5 spreads (score 50) at window 17; the CUSUM at window 7. */
+    double s = 0;
+    int cusum_at = 0, window_at = 0;
+    for (int w = 1; w <= 30; w++) {
+        double z = 0.3 * w;
+        s = sift_cusum_step(s, z, 0.5);
+        if (!cusum_at && sift_score_from_z(s) >= 50)
+            cusum_at = w;
+        if (!window_at && sift_score_from_z(z) >= 50 - 1e-9)
+            window_at = w;
+    }
+    assert_int_equal(cusum_at, 7);
+    assert_int_equal(window_at, 17);
+}
+
+static void
+test_detector_warm_start_is_a_mean(void **state)
+{
+    (void)state;
+    /* The first windows are averaged (weight 1/n), not leaned on the
+     * first one: 10, 20, 30 give 20 even with alpha 0.05. */
+    struct sift_baseline b;
+    sift_baseline_init(&b);
+    sift_baseline_update(&b, 10, 0.05, 100);
+    sift_baseline_update(&b, 20, 0.05, 100);
+    sift_baseline_update(&b, 30, 0.05, 100);
+    assert_true(fabs(b.level - 20) < 1e-9);
+    /* Past 1 / alpha windows the EWMA weight applies. */
+    for (int i = 0; i < 100; i++)
+        sift_baseline_update(&b, 20, 0.05, 100);
+    double before = b.level;
+    sift_baseline_update(&b, 40, 0.05, 100);
+    assert_true(fabs(b.level - before - 0.05 * (40 - before)) < 1e-9);
+}
+
+static void
+test_detector_season_offset_after_days(void **state)
+{
+    (void)state;
+    /* 6 windows per hour; hour 2 is busy (40), the others 10. */
+    const double wph = 6;
+    struct sift_season se;
+    sift_season_init(&se);
+    double last_off_day1 = -1;
+    for (int day = 0; day < 3; day++) {
+        for (int h = 0; h < 24; h++) {
+            for (int i = 0; i < 6; i++)
+                sift_season_update(&se, h, h == 2 ? 40 : 10, wph);
+            if (day == 0 && h == 23)
+                last_off_day1 = sift_season_offset(&se, 2, wph, 2);
+            if (day == 0 && h == 22) /* hour 23 never seen: no offset */
+                assert_true(fabs(sift_season_offset(&se, 2, wph, 2)) < 1e-12);
+            if (day == 1 && h == 11) {
+                /* 1.5 days: half weight. */
+                double off = sift_season_offset(&se, 2, wph, 2);
+                assert_true(fabs(off - 0.5 * (40 - 11.25)) < 1e-6);
+            }
+        }
+    }
+    /* One day: weight 0 (the shape of a single day is not trusted). */
+    assert_true(fabs(last_off_day1) < 1e-12);
+    /* Three days (past min_days = 2): full weight; mean of the 24 hours
+     * is (40 + 23 * 10) / 24 = 11.25. */
+    assert_true(fabs(sift_season_offset(&se, 2, wph, 2) - (40 - 11.25)) < 1e-6);
+    assert_true(fabs(sift_season_offset(&se, 5, wph, 2) - (10 - 11.25)) < 1e-6);
+    /* UTC hour of day. */
+    assert_int_equal(sift_season_hour(INT64_C(1700000000) * 1000000000), 22);
+    assert_int_equal(sift_season_hour(INT64_C(3600) * 1000000000 * 25), 1);
+}
+
 int
 main(void)
 {
@@ -95,6 +205,10 @@ main(void)
         cmocka_unit_test(test_detector_score_mapping),
         cmocka_unit_test(test_detector_outlier_is_clipped),
         cmocka_unit_test(test_detector_floor_guards_flat_series),
+        cmocka_unit_test(test_detector_cusum_accumulates_small_shift),
+        cmocka_unit_test(test_detector_cusum_catches_ramp_before_single_window),
+        cmocka_unit_test(test_detector_warm_start_is_a_mean),
+        cmocka_unit_test(test_detector_season_offset_after_days),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
