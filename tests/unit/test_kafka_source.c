@@ -422,10 +422,13 @@ test_kafka_source_rebalance_during_long_hold(void **state)
         struct sift_source_stats sa, sb;
         sift_source_stats(t.a, &sa);
         sift_source_stats(t.b, &sb);
-        fprintf(stderr, "held %zu; a read %lu acked %lu paused %d; b read %lu acked %lu paused %d\n",
+        fprintf(stderr,
+                "held %zu; a read %lu acked %lu paused %d; b read %lu acked "
+                "%lu paused %d\n",
                 fake_sink_unique(&f->sink, (size_t)n, NULL),
-                (unsigned long)sa.msgs_read, (unsigned long)sa.msgs_acked, sa.paused,
-                (unsigned long)sb.msgs_read, (unsigned long)sb.msgs_acked, sb.paused);
+                (unsigned long)sa.msgs_read, (unsigned long)sa.msgs_acked,
+                sa.paused, (unsigned long)sb.msgs_read,
+                (unsigned long)sb.msgs_acked, sb.paused);
         fail();
     }
     fake_run_for(f->base, 300);
