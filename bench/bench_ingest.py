@@ -343,10 +343,10 @@ def bench_http(args, work):
         sd.stop()
 
 
-def bench_backlog(args, work, factor=None):
+def bench_backlog(args, work, factor=None, buf_mib=None):
     """A backlog several times buffer_max_bytes, RSS sampled every 100 ms."""
     topic = "backlog"
-    buf_mib = args.backlog_buffer_mib
+    buf_mib = buf_mib or int(args.backlog_buffer_mib.split(",")[0])
     factor = factor or args.backlog_factor
     # ~700 bytes of JSON per event; the buffer holds the parsed event,
     # so count the backlog in JSON bytes against buffer_max_bytes.
@@ -370,13 +370,14 @@ def bench_backlog(args, work, factor=None):
                                           samples=samples)
         hwm = status_kb(sd.pid, "VmHWM")
         st = sd.store()
-        with open(os.path.join(args.out, "backlog_%gx_rss.csv" % factor), "w") as f:
+        with open(os.path.join(args.out, "backlog_%gx_%dMiB_rss.csv"
+                               % (factor, buf_mib)), "w") as f:
             f.write("t_s,rss_kb,docs,buffer_bytes,mem_segment_bytes,"
                     "rss_anon_kb\n")
             for s in samples:
                 f.write("%.2f,%d,%d,%d,%d,%d\n" % s)
         rss = sorted(s[1] for s in samples)
-        r = result("backlog %gx" % factor, n, int(kv["bytes"]), wall, cpu, hwm,
+        r = result("backlog %gx/%dM" % (factor, buf_mib), n, int(kv["bytes"]), wall, cpu, hwm,
                    {"partitions": kafka_partitions(args, n)})
         r.update({"buffer_max_mib": buf_mib, "backlog_mib": int(kv["bytes"]) / 2**20,
                   "rss_samples": len(samples),
@@ -401,6 +402,40 @@ def bench_backlog(args, work, factor=None):
         km.stop()
 
 
+def backlog_summary(results):
+    """Peak RSS (VmHWM) and peak RssAnon as multiples of buffer_max_bytes
+    for each backlog run, then the verdict: memory is bounded by the
+    buffer only if the 9x backlog peaks no more than 10% above the 3x one
+    (same buffer).  RssAnon is the heap and librdkafka's buffers; the
+    rest of RSS is mmap'd segment files (clean page cache)."""
+    runs = [r for r in results
+            if "error" not in r and r["source"].startswith("backlog")]
+    if not runs:
+        return
+    print()
+    print("%-12s %7s %9s %8s %9s %8s %9s" % ("backlog", "buffer", "peakRSS", "x buf",
+                                           "maxAnon", "x buf", "ev/cpu-s"))
+    for r in runs:
+        buf_mb = r["buffer_max_mib"] * 2**20 / 1e6
+        r["peak_rss_x_buffer"] = r["peak_rss_mb"] * 2**20 / 1e6 / buf_mb
+        r["rss_anon_x_buffer"] = r["rss_anon_max_mb"] * 2**20 / 1e6 / buf_mb
+        print("%-12s %4dMiB %7.0fMB %7.2fx %7.0fMB %7.2fx %9.0f"
+              % (r["source"], r["buffer_max_mib"], r["peak_rss_mb"],
+                 r["peak_rss_x_buffer"], r["rss_anon_max_mb"],
+                 r["rss_anon_x_buffer"], r["eps_per_cpu_s"]))
+    by = {}
+    for r in runs:
+        by.setdefault(r["buffer_max_mib"], {})[round(r["backlog_mib"] /
+                                                     r["buffer_max_mib"])] = r
+    for buf, rs in sorted(by.items()):
+        if 3 in rs and 9 in rs:
+            for key, what in (("peak_rss_mb", "peak RSS"),
+                              ("rss_anon_max_mb", "max RssAnon")):
+                g = rs[9][key] / rs[3][key]
+                print("buffer %d MiB, %s: 9x/3x = %.2f -> %s"
+                      % (buf, what, g, "bounded" if g <= 1.10 else "NOT bounded"))
+
+
 def main():
     src = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser(description=__doc__,
@@ -420,7 +455,9 @@ def main():
     ap.add_argument("--refresh", default="1s")
     ap.add_argument("--timeout", type=int, default=150,
                     help="longest wait for N searchable docs, seconds")
-    ap.add_argument("--backlog-buffer-mib", type=int, default=32)
+    ap.add_argument("--backlog-buffer-mib", default="32",
+                    help="store.buffer_max_bytes of the backlog runs, MiB; "
+                         "a comma list runs each backlog source per size")
     ap.add_argument("--backlog-factor", type=float, default=3.0)
     ap.add_argument("--out", default=None, help="directory for results.json")
     ap.add_argument("--keep", action="store_true", help="keep work dirs")
@@ -434,11 +471,22 @@ def main():
             # the same buffer, three times the backlog: peak RSS must not grow
             "backlog3": lambda a, w: bench_backlog(a, w, 3 * a.backlog_factor)}
     results = []
+    names = []
     for name in args.sources.split(","):
+        if name.startswith("backlog"):
+            names += ["%s@%s" % (name, b) for b in args.backlog_buffer_mib.split(",")]
+        else:
+            names.append(name)
+    for name in names:
         work = tempfile.mkdtemp(prefix="sift-bench-%s-" % name, dir=args.out)
         print("== %s" % name, flush=True)
         try:
-            r = runs[name](args, work)
+            if "@" in name:
+                kind, buf = name.split("@")
+                factor = args.backlog_factor * (3 if kind == "backlog3" else 1)
+                r = bench_backlog(args, work, factor, int(buf))
+            else:
+                r = runs[name](args, work)
         except Exception as e:  # report and go on with the next source
             print("  FAILED: %s" % e, flush=True)
             r = {"source": name, "error": str(e)}
@@ -461,6 +509,7 @@ def main():
         print("%-14s %9d %9.0f %12.0f %8.1f %9.1f %7.0fMB"
               % (r["source"], r["events"], r["eps_wall"], r["eps_per_cpu_s"],
                  r["mb_s"], r["cpu_s_per_gb"], r["peak_rss_mb"]))
+    backlog_summary(results)
     print("results: %s" % os.path.join(args.out, "results.json"))
     return 1 if any("error" in r for r in results) else 0
 

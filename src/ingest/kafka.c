@@ -28,8 +28,19 @@
  *    for their fsync is impossible here: the rebalance callback runs on
  *    the loop that drives the WAL timer.
  *  - Backpressure: deliver != SIFT_OK holds the batch (and every later
- *    one, to keep order), pauses all assigned partitions and retries
- *    after retry_ms; polling continues.  Resumes when the hold empties.
+ *    one, to keep order) and retries after retry_ms.  While a batch is
+ *    held the consumer queue is not drained: messages stay in
+ *    librdkafka's queue, whose fetcher stops by itself at
+ *    queued.max.messages.kbytes, so memory stays bounded and nothing
+ *    fetched is thrown away.  Pausing the partitions instead would purge
+ *    their prefetched messages, fetched again on resume (a third of the
+ *    throughput under a long backlog, docs/internals/ingest-bench.md).
+ *    Rebalance ops queue behind the messages, so they wait for the hold;
+ *    a hold longer than hold_max_ms (10 s, at most half of
+ *    max.poll.interval.ms) falls back to pausing all assigned partitions
+ *    and polling again, which keeps the member alive and serves
+ *    rebalances while the store stays refused (disk full, stuck flush).
+ *    A user pause (sift_source pause) pauses partitions at once.
  *  - A failed ack (rc < 0) seeks the partition back to the batch's first
  *    offset and orphans the later in-flight batches of that partition;
  *    those that still become durable are remembered as skip ranges, so
@@ -45,7 +56,9 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -61,6 +74,7 @@
 
 #define KAFKA_POLL_MAX 5000 /* messages per wakeup before yielding */
 #define KAFKA_SAFETY_POLL_MS 1000
+#define KAFKA_HOLD_MAX_MS 10000 /* longest hold without polling */
 
 struct kpart;
 struct kafka_src;
@@ -119,7 +133,9 @@ struct kafka_src {
     struct kpart *parts;
     struct kbatch *held_head, *held_tail;
     int user_paused;
-    int kafka_paused; /* partitions currently paused */
+    int kafka_paused;      /* partitions currently paused */
+    int64_t hold_since_ms; /* monotonic start of the current hold, 0 none */
+    int64_t hold_max_ms;   /* then pause partitions and poll again */
     int started, stopped, closing;
     struct sift_source_stats st;
 };
@@ -422,6 +438,8 @@ schedule_retry(struct kafka_src *ks)
 static void
 held_flush(struct kafka_src *ks)
 {
+    int was_held = ks->held_head != NULL;
+
     while (ks->held_head && !ks->user_paused && !ks->stopped) {
         struct kbatch *b = ks->held_head;
         if (batch_deliver(ks, b) != SIFT_OK)
@@ -432,6 +450,9 @@ held_flush(struct kafka_src *ks)
     }
     update_pause(ks);
     schedule_retry(ks);
+    /* The queue was left undrained during the hold: read it again. */
+    if (was_held && !ks->held_head && ks->ev_more)
+        event_active(ks->ev_more, EV_TIMEOUT, 0);
 }
 
 static void
@@ -521,14 +542,46 @@ set_kafka_paused(struct kafka_src *ks, int pause)
     ks->kafka_paused = pause;
 }
 
+static int64_t
+mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Partitions are paused for a user pause or stop, and for a hold that
+ * outlived hold_max_ms; a shorter hold only stops draining the queue
+ * (draining_stopped).
+ */
 static void
 update_pause(struct kafka_src *ks)
 {
-    int want = ks->user_paused || ks->stopped || ks->held_head != NULL;
+    int held = ks->held_head != NULL;
+    int want = ks->user_paused || ks->stopped;
 
-    if (want != ks->kafka_paused && ks->rk)
+    if (!held)
+        ks->hold_since_ms = 0;
+    else if (!ks->hold_since_ms)
+        ks->hold_since_ms = mono_ms();
+    else if (mono_ms() - ks->hold_since_ms >= ks->hold_max_ms)
+        want = 1;
+    if (want != ks->kafka_paused && ks->rk) {
+        if (want && !ks->user_paused && !ks->stopped)
+            SIFT_WARN("kafka: store refused batches for %" PRId64
+                      " ms; pausing partitions",
+                      mono_ms() - ks->hold_since_ms);
         set_kafka_paused(ks, want);
-    ks->st.paused = want;
+    }
+    ks->st.paused = want || held;
+}
+
+/* A short hold: leave messages in librdkafka's queue (see the top). */
+static int
+draining_stopped(const struct kafka_src *ks)
+{
+    return ks->held_head != NULL && !ks->kafka_paused;
 }
 
 /* ---- rebalance -------------------------------------------------------- */
@@ -538,7 +591,9 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
              rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     struct kafka_src *ks = opaque;
-    int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+    /* NULL while the group has no protocol yet (a rebalance error). */
+    const char *proto = rd_kafka_rebalance_protocol(rk);
+    int coop = proto && !strcmp(proto, "COOPERATIVE");
     rd_kafka_error_t *e = NULL;
     rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
 
@@ -610,7 +665,10 @@ kafka_poll(struct kafka_src *ks)
 
     if (batch_max > sizeof(run) / sizeof(run[0]))
         batch_max = sizeof(run) / sizeof(run[0]);
-    while (n < KAFKA_POLL_MAX) {
+    update_pause(ks);
+    if (draining_stopped(ks))
+        return; /* held_flush polls again when the hold ends */
+    while (n < KAFKA_POLL_MAX && !draining_stopped(ks)) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(ks->rk, 0);
         if (!m)
             break;
@@ -631,7 +689,7 @@ kafka_poll(struct kafka_src *ks)
     }
     if (n_run > 0)
         take_run(ks, run, n_run);
-    if (n == KAFKA_POLL_MAX)
+    if (n == KAFKA_POLL_MAX && !ks->held_head)
         event_active(ks->ev_more, EV_TIMEOUT, 0);
     update_pause(ks);
     schedule_retry(ks);
@@ -902,6 +960,23 @@ conf_prefetch(rd_kafka_conf_t *conf, const struct sift_config *cfg)
     return conf_set(conf, "fetch.max.bytes", v);
 }
 
+/*
+ * A hold stops polling, and librdkafka drops a member that has not polled
+ * for max.poll.interval.ms: stay well below it.
+ */
+static int64_t
+hold_max_ms(rd_kafka_conf_t *conf)
+{
+    char v[32];
+    size_t n = sizeof(v);
+    int64_t mpi = 300000;
+
+    if (rd_kafka_conf_get(conf, "max.poll.interval.ms", v, &n) ==
+        RD_KAFKA_CONF_OK)
+        mpi = strtoll(v, NULL, 10);
+    return mpi / 2 < KAFKA_HOLD_MAX_MS ? mpi / 2 : KAFKA_HOLD_MAX_MS;
+}
+
 int
 sift_source_kafka_new(const struct sift_source_env *env,
                       struct sift_source **out)
@@ -938,6 +1013,7 @@ sift_source_kafka_new(const struct sift_source_env *env,
         (rc = conf_prefetch(conf, cfg)) < 0 ||
         (rc = conf_properties(conf, cfg->kafka_properties)) < 0)
         goto out;
+    ks->hold_max_ms = hold_max_ms(conf);
     rd_kafka_conf_set_opaque(conf, ks);
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_log_cb(conf, on_log);

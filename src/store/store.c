@@ -309,11 +309,33 @@ recount_sealed(struct sift_store *s)
     s->sealed_bytes = n;
 }
 
+/*
+ * What the unflushed data holds in memory.  A pending batch is still its
+ * WAL payload, but once durable it becomes builder memory (terms,
+ * postings, columns): about 1.8x the payload on Filebeat events.  Counting
+ * it at that size, not as raw bytes, is what keeps a batch accepted just
+ * under buffer_max_bytes from growing the buffer past it.
+ */
 static uint64_t
 unflushed_bytes(const struct sift_store *s)
 {
-    return s->pend_bytes + sift_segment_builder_bytes(s->builder) +
-           s->sealed_bytes;
+    return (uint64_t)s->pend_bytes * s->expand_x16 / 16 +
+           sift_segment_builder_bytes(s->builder) + s->sealed_bytes;
+}
+
+/* Learns expand_x16 from a builder being sealed (enough data only). */
+static void
+learn_expansion(struct sift_store *s, const struct sift_segment_builder *b)
+{
+    if (s->buf_raw >= (256u << 10)) {
+        uint64_t x = sift_segment_builder_bytes(b) * 16 / s->buf_raw;
+        if (x < 16)
+            x = 16;
+        if (x > 256)
+            x = 256;
+        s->expand_x16 = (uint32_t)x;
+    }
+    s->buf_raw = 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -598,6 +620,7 @@ seal(struct sift_store *s, int sync_build)
     }
     e->state = SIFT_ENT_BUILDING;
     e->builder = s->builder;
+    learn_expansion(s, e->builder);
     s->builder = new_builder(s);
     recount_sealed(s);
     build_entry(s, e, sync_build);
@@ -646,6 +669,7 @@ complete_pending(struct sift_store *s, int rc)
         s->pend_docs -= b->n_docs;
         int brc = rc;
         if (rc == SIFT_OK) {
+            s->buf_raw += b->len;
             brc = buffer_add(s, b->seq, (const uint8_t *)b->payload, b->len);
             if (brc < 0)
                 SIFT_ERROR("store: cannot buffer batch %" PRIu64 ": %s", b->seq,
@@ -1377,6 +1401,7 @@ sift_store_open(const struct sift_config *cfg, struct sift_loop *loop,
     pthread_cond_init(&s->sync_cv, NULL);
     sift__manifest_init(&s->manifest);
     s->builder = new_builder(s);
+    s->expand_x16 = 32; /* 2x until the first sealed builder measures it */
     publish(s);
 
     if ((rc = sift__store_ensure_dir("store", s->data_dir)) < 0 ||

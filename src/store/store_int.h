@@ -109,6 +109,8 @@ struct sift_store {
     struct sift_posmap positions; /* max over everything held */
     uint64_t sealed_bytes; /* unflushed sealed entries (recount_sealed) */
     int64_t last_trim_ns;  /* flush_work's last malloc_trim (mono) */
+    uint64_t buf_raw;      /* payload bytes fed into s->builder */
+    uint32_t expand_x16;   /* builder bytes per payload byte, x16 */
 
     /* Published snapshot. */
     pthread_mutex_t snap_mu;

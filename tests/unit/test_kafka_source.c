@@ -386,6 +386,61 @@ test_kafka_source_backpressure_and_failed_acks(void **state)
     sift_source_free(src);
 }
 
+/*
+ * A refused batch stops draining the queue, which also holds back
+ * rebalance ops; a hold longer than half of max.poll.interval.ms (here 3 s)
+ * pauses the partitions and polls again, so a second member joining while
+ * the sink still refuses everything gets its share, and nothing is
+ * lost or read twice once the sink takes batches again.
+ */
+static void
+test_kafka_source_rebalance_during_long_hold(void **state)
+{
+    struct kfix *f = *state;
+    char topics[] = "t-hold", group[] = "g-hold";
+    char hold_props[] = "session.timeout.ms=6000,heartbeat.interval.ms=250,"
+                        "topic.metadata.refresh.interval.ms=1000,"
+                        "max.poll.interval.ms=6000";
+    const long n = 400;
+    struct fake_want w = {&f->sink, (size_t)n};
+    struct two t;
+    size_t dups = 99;
+
+    assert_int_equal(rd_kafka_mock_topic_create(f->mc, topics, 4, 1), 0);
+    for (int part = 0; part < 4; part++)
+        produce_part(f, topics, part, part * (n / 4), n / 4);
+    f->cfg.kafka_properties = hold_props;
+    f->sink.busy_left = 100000; /* refuses for the whole join below */
+    t.a = new_source(f, topics, group, 50);
+    fake_run_for(f->base, 1000);
+    assert_int_equal(fake_sink_unique(&f->sink, (size_t)n, NULL), 0);
+    t.b = new_source(f, topics, group, 50);
+    assert_true(fake_run_until(f->base, both_assigned, &t, WAIT_MS));
+    assert_true(f->sink.busy_left > 0); /* served while still refused */
+    f->sink.busy_left = 0;
+    if (!fake_run_until(f->base, fake_all_held, &w, WAIT_MS)) {
+        struct sift_source_stats sa, sb;
+        sift_source_stats(t.a, &sa);
+        sift_source_stats(t.b, &sb);
+        fprintf(stderr,
+                "held %zu; a read %lu acked %lu paused %d; b read %lu acked "
+                "%lu paused %d\n",
+                fake_sink_unique(&f->sink, (size_t)n, NULL),
+                (unsigned long)sa.msgs_read, (unsigned long)sa.msgs_acked,
+                sa.paused, (unsigned long)sb.msgs_read,
+                (unsigned long)sb.msgs_acked, sb.paused);
+        fail();
+    }
+    fake_run_for(f->base, 300);
+    assert_int_equal(fake_sink_unique(&f->sink, (size_t)n, &dups), n);
+    assert_int_equal(dups, 0);
+    sift_source_stop(t.b);
+    sift_source_free(t.b);
+    sift_source_stop(t.a);
+    sift_source_free(t.a);
+    f->cfg.kafka_properties = props;
+}
+
 /* A regex subscription ("^logs-.*") picks up matching topics only. */
 static void
 test_kafka_source_regex_topics(void **state)
@@ -432,6 +487,9 @@ main(void)
             kfix_teardown),
         cmocka_unit_test_setup_teardown(
             test_kafka_source_backpressure_and_failed_acks, kfix_setup,
+            kfix_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_kafka_source_rebalance_during_long_hold, kfix_setup,
             kfix_teardown),
         cmocka_unit_test_setup_teardown(test_kafka_source_regex_topics,
                                         kfix_setup, kfix_teardown),
