@@ -9,12 +9,14 @@
  * arena) to a postings accumulator, a growable uint32 array of insertion
  * doc ids (a term seen once keeps its one id inline, with no allocation).
  * Keyword fields keep a term id per doc, number fields a double per doc,
- * both indexed by insertion id.  finish() sorts docs by (ts, insertion
- * id) - a stable sort - and writes the sections with doc ids remapped to
- * time order; when the docs came in time order (the common case) the remap
- * is the identity and is skipped.  Term dictionaries are written as zstd
- * chunks of ~16 KiB, doc blocks group their docs by template id before
- * compression, columns are bit-packed.
+ * both indexed by insertion id.  add() tries the previous event's field
+ * and doc store key at each field position, and a keyword field's last
+ * term, before hashing (checked by name/bytes, so only faster).  finish() sorts
+ * docs by (ts, insertion id) - a stable sort - and writes the sections with doc
+ * ids remapped to time order; when the docs came in time order (the common
+ * case) the remap is the identity and is skipped.  Term dictionaries are
+ * written as zstd chunks of ~16 KiB, doc blocks group their docs by template id
+ * before compression, columns are bit-packed.
  *
  * Invariants: term ids are dense indexes into a field's term array; a
  * postings accumulator holds each insertion id once, ascending.
@@ -27,8 +29,11 @@
 #include <string.h>
 
 #include <roaring/roaring.h>
-#include <xxhash.h>
 #include <zstd.h>
+/* Inline XXH3: most keys hashed here are a few bytes, where the call into
+ * the shared library costs more than the hash.  Same hash values. */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 #include "sift/alloc.h"
 #include "sift/arena.h"
@@ -47,6 +52,7 @@
  * a frozen roaring bitmap (2 B/doc + headers + 32-byte alignment) is
  * larger than the deltas. */
 #define LIST_MAX SIFT_SEGFMT_LIST_MAX
+#define ADD_CACHE_FIELDS 64u /* fields per event with a cached lookup */
 
 struct bterm {
     const char *s; /* arena */
@@ -72,6 +78,8 @@ struct bfield {
     uint32_t kw_len;
     double *num; /* value per insertion doc (NUMBER) */
     uint32_t num_len;
+    uint32_t last_tid; /* KEYWORD/NUMBER: term of the last value, or
+                          UINT32_MAX; most fields repeat their value */
 };
 
 struct bdoc {
@@ -126,6 +134,13 @@ struct sift_segment_builder {
     /* add() scratch: the field the tokenizer callback feeds. */
     struct bfield *cur;
     uint32_t cur_doc;
+    /* add() lookup cache: events of one source list the same fields in
+     * the same order, so the field and doc store key found for the i-th
+     * field of the last event are tried first (checked by name).
+     * Indexes + 1, 0 = none; cleared by reset. */
+    uint32_t fcache[ADD_CACHE_FIELDS];
+    uint32_t kcache[ADD_CACHE_FIELDS];
+    uint32_t msg_field; /* "message" field index + 1, 0 = none yet */
 };
 
 void
@@ -147,6 +162,38 @@ uint64_t
 sift__segment_hash(const void *p, size_t len)
 {
     return XXH3_64bits(p, len);
+}
+
+/* memcmp(a, b, n) == 0 without a library call for the short keys add()
+ * compares (names, terms): two overlapping loads per side up to 16 bytes,
+ * never outside [0, n). */
+static inline int
+bytes_eq(const void *a, const void *b, size_t n)
+{
+    const unsigned char *x = a, *y = b;
+    if (n >= 8 && n <= 16) {
+        uint64_t x0, x1, y0, y1;
+        memcpy(&x0, x, 8);
+        memcpy(&y0, y, 8);
+        memcpy(&x1, x + n - 8, 8);
+        memcpy(&y1, y + n - 8, 8);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t x0, x1, y0, y1;
+        memcpy(&x0, x, 4);
+        memcpy(&y0, y, 4);
+        memcpy(&x1, x + n - 4, 4);
+        memcpy(&y1, y + n - 4, 4);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    if (n < 4) {
+        for (size_t i = 0; i < n; i++)
+            if (x[i] != y[i])
+                return 0;
+        return 1;
+    }
+    return memcmp(x, y, n) == 0;
 }
 
 /* ---- builder state ---- */
@@ -229,6 +276,9 @@ sift_segment_builder_reset(struct sift_segment_builder *b)
     sift_buf_cleanup(&b->skel);
     sift_arena_reset(b->arena);
     b->bytes = 0;
+    memset(b->fcache, 0, sizeof(b->fcache));
+    memset(b->kcache, 0, sizeof(b->kcache));
+    b->msg_field = 0;
 }
 
 void
@@ -293,7 +343,7 @@ field_get(struct sift_segment_builder *b, const char *name, size_t len,
                 break;
             struct bfield *f = &b->fields[s - 1];
             if (f->hash == h && f->name_len == len &&
-                memcmp(f->name, name, len) == 0)
+                bytes_eq(f->name, name, len))
                 return f;
         }
     }
@@ -321,6 +371,7 @@ field_get(struct sift_segment_builder *b, const char *name, size_t len,
     f->name = sift_xstrndup(name, len);
     f->name_len = (uint32_t)len;
     f->hash = h;
+    f->last_tid = UINT32_MAX;
     if (in_list(b->opts.text_fields, name, len))
         type = SIFT_FT_TEXT;
     else if (in_list(b->opts.keyword_fields, name, len))
@@ -354,6 +405,26 @@ term_slots_grow(struct sift_segment_builder *b, struct bfield *f)
     }
 }
 
+/* Adds doc to an existing term's postings (once per doc). */
+static void
+postings_add(struct sift_segment_builder *b, struct bterm *t, uint32_t doc)
+{
+    if (t->last_doc == doc)
+        return;
+    if (t->cap == 0) {
+        t->cap = 4;
+        t->many = sift_xmalloc(4 * sizeof(uint32_t));
+        t->many[0] = t->one;
+        b->bytes += 4 * sizeof(uint32_t);
+    } else if (t->n == t->cap) {
+        b->bytes += (size_t)t->cap * sizeof(uint32_t);
+        t->cap *= 2;
+        t->many = sift_xrealloc(t->many, t->cap * sizeof(uint32_t));
+    }
+    t->many[t->n++] = doc;
+    t->last_doc = doc;
+}
+
 /* Adds doc to term's postings; returns the term id. */
 static uint32_t
 term_add(struct sift_segment_builder *b, struct bfield *f, const char *s,
@@ -367,22 +438,9 @@ term_add(struct sift_segment_builder *b, struct bfield *f, const char *s,
             if (slot == 0)
                 break;
             struct bterm *t = &f->terms[slot - 1];
-            if (t->hash != h || t->len != len || memcmp(t->s, s, len) != 0)
+            if (t->hash != h || t->len != len || !bytes_eq(t->s, s, len))
                 continue;
-            if (t->last_doc == doc)
-                return slot - 1;
-            if (t->cap == 0) {
-                t->cap = 4;
-                t->many = sift_xmalloc(4 * sizeof(uint32_t));
-                t->many[0] = t->one;
-                b->bytes += 4 * sizeof(uint32_t);
-            } else if (t->n == t->cap) {
-                b->bytes += (size_t)t->cap * sizeof(uint32_t);
-                t->cap *= 2;
-                t->many = sift_xrealloc(t->many, t->cap * sizeof(uint32_t));
-            }
-            t->many[t->n++] = doc;
-            t->last_doc = doc;
+            postings_add(b, t, doc);
             return slot - 1;
         }
     }
@@ -487,7 +545,14 @@ index_value(struct sift_segment_builder *b, struct bfield *f, uint32_t doc,
     if (lower == NULL)
         lower = sift_arena_alloc(b->arena, tl);
     sift_ascii_lower(v, tl, lower);
-    uint32_t tid = term_add(b, f, lower, tl, doc);
+    uint32_t tid = f->last_tid;
+    if (tid != UINT32_MAX && f->terms[tid].len == tl &&
+        bytes_eq(f->terms[tid].s, lower, tl)) {
+        postings_add(b, &f->terms[tid], doc);
+    } else {
+        tid = term_add(b, f, lower, tl, doc);
+        f->last_tid = tid;
+    }
     if (f->type == SIFT_FT_KEYWORD) {
         kw_set(b, f, doc, tid);
     } else {
@@ -510,7 +575,7 @@ key_get(struct sift_segment_builder *b, const char *name, size_t len,
                 break;
             const struct bkey *k = &b->keys[s - 1];
             if (k->hash == h && k->type == type && k->name_len == len &&
-                memcmp(k->name, name, len) == 0)
+                bytes_eq(k->name, name, len))
                 return s - 1;
         }
     }
@@ -540,6 +605,40 @@ key_get(struct sift_segment_builder *b, const char *name, size_t len,
         i = (i + 1) & b->kslots_mask;
     b->kslots[i] = b->n_keys + 1;
     return b->n_keys++;
+}
+
+/* key_get() for the i-th field of an event, trying the key the i-th field
+ * of the previous event had. */
+static uint32_t
+key_get_at(struct sift_segment_builder *b, uint32_t i, const char *name,
+           size_t len, uint8_t type)
+{
+    if (i < ADD_CACHE_FIELDS && b->kcache[i] != 0) {
+        const struct bkey *k = &b->keys[b->kcache[i] - 1];
+        if (k->type == type && k->name_len == len &&
+            bytes_eq(k->name, name, len))
+            return b->kcache[i] - 1;
+    }
+    uint32_t id = key_get(b, name, len, type);
+    if (i < ADD_CACHE_FIELDS)
+        b->kcache[i] = id + 1;
+    return id;
+}
+
+/* field_get() for the i-th field of an event, likewise. */
+static struct bfield *
+field_get_at(struct sift_segment_builder *b, uint32_t i, const char *name,
+             size_t len, uint8_t type)
+{
+    if (i < ADD_CACHE_FIELDS && b->fcache[i] != 0) {
+        struct bfield *f = &b->fields[b->fcache[i] - 1];
+        if (f->name_len == len && bytes_eq(f->name, name, len))
+            return f;
+    }
+    struct bfield *f = field_get(b, name, len, type);
+    if (i < ADD_CACHE_FIELDS)
+        b->fcache[i] = f ? (uint32_t)(f - b->fields) + 1 : 0;
+    return f;
 }
 
 static int
@@ -709,7 +808,7 @@ doc_store_encode(struct sift_segment_builder *b, const struct sift_event *ev,
         uint8_t type = f->type >= SIFT_FT_KEYWORD && f->type <= SIFT_FT_NUMBER
                            ? f->type
                            : SIFT_FT_KEYWORD;
-        sift_buf_put_varint(out, key_get(b, f->name, f->name_len, type));
+        sift_buf_put_varint(out, key_get_at(b, i, f->name, f->name_len, type));
         sift_buf_put_varint(out, f->value_len);
         sift_buf_append(out, f->value, f->value_len);
     }
@@ -741,13 +840,19 @@ sift_segment_builder_add(struct sift_segment_builder *b,
     d->len = (uint32_t)(b->docbuf.len - d->off);
     b->n_docs++;
 
-    struct bfield *f = field_get(b, SIFT_MESSAGE_FIELD,
-                                 sizeof(SIFT_MESSAGE_FIELD) - 1, SIFT_FT_TEXT);
+    struct bfield *f = NULL;
+    if (b->msg_field != 0) {
+        f = &b->fields[b->msg_field - 1];
+    } else {
+        f = field_get(b, SIFT_MESSAGE_FIELD, sizeof(SIFT_MESSAGE_FIELD) - 1,
+                      SIFT_FT_TEXT);
+        b->msg_field = f ? (uint32_t)(f - b->fields) + 1 : 0;
+    }
     if (f != NULL && ev->msg_len > 0)
         index_value(b, f, doc, ev->msg, ev->msg_len);
     for (uint32_t i = 0; i < ev->n_fields; i++) {
         const struct sift_field *sf = &ev->fields[i];
-        f = field_get(b, sf->name, sf->name_len, sf->type);
+        f = field_get_at(b, i, sf->name, sf->name_len, sf->type);
         if (f != NULL)
             index_value(b, f, doc, sf->value, sf->value_len);
     }
