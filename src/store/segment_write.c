@@ -1523,23 +1523,38 @@ struct fval {
     uint8_t omit; /* equals the keyword column value */
 };
 
-static int
-fval_cmp(const void *x, const void *y)
-{
-    const struct fval *a = x, *b = y;
-    if (a->key != b->key)
-        return a->key < b->key ? -1 : 1;
-    return a->seq < b->seq ? -1 : a->seq > b->seq;
-}
-
 struct blockbuf {
     struct sift_buf s1, s2, s3, s4;
     struct tidsort *tmp;
     const uint8_t **cur; /* per doc: its next slot value */
     struct fval *fv;
+    struct fval *fv_tmp; /* fval_sort() scratch, fv_cap entries */
     size_t fv_cap;
     struct bfield **kwf; /* per doc key: the keyword column field or NULL */
+    uint32_t *key_at;    /* fval_sort() scratch, one per doc key + 1 */
 };
+
+/*
+ * Sorts fv[0..n) by (key, seq), the order of stream 4: seq is
+ * ascending in fv already, so a stable counting sort by key gives the
+ * same order (keys are doc store key ids, fewer than n_keys), in O(n)
+ * instead of n log n callback comparisons.
+ */
+static void
+fval_sort(struct blockbuf *bb, size_t n, uint32_t n_keys)
+{
+    uint32_t *at = bb->key_at;
+    memset(at, 0, ((size_t)n_keys + 1) * sizeof(*at));
+    for (size_t j = 0; j < n; j++)
+        at[bb->fv[j].key + 1]++;
+    for (uint32_t k = 1; k <= n_keys; k++)
+        at[k] += at[k - 1];
+    for (size_t j = 0; j < n; j++)
+        bb->fv_tmp[at[bb->fv[j].key]++] = bb->fv[j];
+    struct fval *t = bb->fv;
+    bb->fv = bb->fv_tmp;
+    bb->fv_tmp = t;
+}
 
 static uint64_t
 get_varint_trusted(const uint8_t **p)
@@ -1588,6 +1603,10 @@ block_raw(const struct sift_segment_builder *b, const uint32_t *doc_order,
             if (fv == NULL)
                 return SIFT_ENOMEM;
             bb->fv = fv;
+            fv = sift_try_realloc(bb->fv_tmp, cap * sizeof(*fv));
+            if (fv == NULL)
+                return SIFT_ENOMEM;
+            bb->fv_tmp = fv;
             bb->fv_cap = cap;
         }
         for (uint64_t j = 0; j < nf; j++) {
@@ -1630,7 +1649,7 @@ block_raw(const struct sift_segment_builder *b, const uint32_t *doc_order,
         r = re;
     }
     if (n_fv > 1)
-        qsort(bb->fv, n_fv, sizeof(*bb->fv), fval_cmp);
+        fval_sort(bb, n_fv, b->n_keys);
     for (size_t j = 0; j < n_fv; j++) {
         const struct fval *fv = &bb->fv[j];
         if (fv->omit) {
@@ -1755,7 +1774,9 @@ write_docs(struct writer *w, struct sift_segment_builder *b,
     bb.tmp = sift_try_malloc(((size_t)b->n_docs + 1) * sizeof(*bb.tmp));
     bb.cur = sift_try_malloc(((size_t)b->n_docs + 1) * sizeof(*bb.cur));
     bb.kwf = sift_try_calloc((size_t)b->n_keys + 1, sizeof(*bb.kwf));
-    if (bb.tmp == NULL || bb.cur == NULL || bb.kwf == NULL) {
+    bb.key_at = sift_try_malloc(((size_t)b->n_keys + 1) * sizeof(*bb.key_at));
+    if (bb.tmp == NULL || bb.cur == NULL || bb.kwf == NULL ||
+        bb.key_at == NULL) {
         rc = SIFT_ENOMEM;
         goto out;
     }
@@ -1822,7 +1843,9 @@ out:
     sift_free(bb.tmp);
     sift_free(bb.cur);
     sift_free(bb.kwf);
+    sift_free(bb.key_at);
     sift_free(bb.fv);
+    sift_free(bb.fv_tmp);
     sift_buf_cleanup(&bb.s1);
     sift_buf_cleanup(&bb.s2);
     sift_buf_cleanup(&bb.s3);
