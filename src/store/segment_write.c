@@ -53,6 +53,13 @@
  * larger than the deltas. */
 #define LIST_MAX SIFT_SEGFMT_LIST_MAX
 #define ADD_CACHE_FIELDS 64u /* fields per event with a cached lookup */
+#define TOK_BATCH 32u        /* text tokens hashed ahead of their lookup */
+
+#if defined(__GNUC__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PREFETCH(p) ((void)0)
+#endif
 
 struct bterm {
     const char *s; /* arena */
@@ -131,9 +138,14 @@ struct sift_segment_builder {
     struct sift_buf shapebuf;
     struct sift_buf skel; /* add() scratch: the message's shape */
     size_t bytes;         /* approximate heap use */
-    /* add() scratch: the field the tokenizer callback feeds. */
+    /* add() scratch: the field the tokenizer callback feeds, and its
+     * tokens of a batch (bytes, length, hash) awaiting lookup. */
     struct bfield *cur;
     uint32_t cur_doc;
+    uint32_t n_tok;
+    uint32_t tok_len[TOK_BATCH];
+    uint32_t tok_hash[TOK_BATCH];
+    char tok[TOK_BATCH][SIFT_TOKEN_MAX];
     /* add() lookup cache: events of one source list the same fields in
      * the same order, so the field and doc store key found for the i-th
      * field of the last event are tried first (checked by name).
@@ -425,12 +437,11 @@ postings_add(struct sift_segment_builder *b, struct bterm *t, uint32_t doc)
     t->last_doc = doc;
 }
 
-/* Adds doc to term's postings; returns the term id. */
+/* Adds doc to the postings of term s (hash h); returns the term id. */
 static uint32_t
-term_add(struct sift_segment_builder *b, struct bfield *f, const char *s,
-         size_t len, uint32_t doc)
+term_add_h(struct sift_segment_builder *b, struct bfield *f, const char *s,
+           size_t len, uint32_t h, uint32_t doc)
 {
-    uint32_t h = hash32(s, len);
     uint32_t i = h & f->slots_mask;
     if (f->slots != NULL) {
         for (;; i = (i + 1) & f->slots_mask) {
@@ -468,13 +479,40 @@ term_add(struct sift_segment_builder *b, struct bfield *f, const char *s,
     return f->n_terms++;
 }
 
+static uint32_t
+term_add(struct sift_segment_builder *b, struct bfield *f, const char *s,
+         size_t len, uint32_t doc)
+{
+    return term_add_h(b, f, s, len, hash32(s, len), doc);
+}
+
+/* Looks up the batched tokens of b->cur.  Their slots were prefetched
+ * when hashed: the term tables of a text field outgrow the caches, and
+ * the lookups are then mostly waiting for memory. */
+static void
+token_flush(struct sift_segment_builder *b)
+{
+    for (uint32_t k = 0; k < b->n_tok; k++)
+        term_add_h(b, b->cur, b->tok[k], b->tok_len[k], b->tok_hash[k],
+                   b->cur_doc);
+    b->n_tok = 0;
+}
+
 static int
 token_cb(const char *tok, size_t len, uint32_t pos, size_t off, void *arg)
 {
     struct sift_segment_builder *b = arg;
+    struct bfield *f = b->cur;
     (void)pos;
     (void)off;
-    term_add(b, b->cur, tok, len, b->cur_doc);
+    uint32_t k = b->n_tok++;
+    memcpy(b->tok[k], tok, len);
+    b->tok_len[k] = (uint32_t)len;
+    b->tok_hash[k] = hash32(tok, len);
+    if (f->slots != NULL)
+        PREFETCH(&f->slots[b->tok_hash[k] & f->slots_mask]);
+    if (b->n_tok == TOK_BATCH)
+        token_flush(b);
     return 0;
 }
 
@@ -536,7 +574,9 @@ index_value(struct sift_segment_builder *b, struct bfield *f, uint32_t doc,
     if (f->type == SIFT_FT_TEXT) {
         b->cur = f;
         b->cur_doc = doc;
+        b->n_tok = 0;
         sift_tokenize(v, len, token_cb, b);
+        token_flush(b);
         return;
     }
     char small[256];
