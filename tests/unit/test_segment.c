@@ -992,6 +992,10 @@ test_segment_field_order_changes(void **state)
     struct sift_event evs[N];
     struct sift_field fl[N][4];
     char vals[N][3][16];
+    /* One message of 100 tokens: text tokens are looked up in batches. */
+    struct sift_buf longmsg = SIFT_BUF_INIT;
+    for (int k = 0; k < 100; k++)
+        sift_buf_appendf(&longmsg, "w%d ", k % 90);
     for (int i = 0; i < N; i++) {
         struct sift_field *f = fl[i];
         uint32_t n = 0;
@@ -1018,8 +1022,8 @@ test_segment_field_order_changes(void **state)
         f[n++] = tag;
         memset(&evs[i], 0, sizeof(evs[i]));
         evs[i].ts_ns = 1000 + i;
-        evs[i].msg = "event";
-        evs[i].msg_len = 5;
+        evs[i].msg = i == 5 ? longmsg.data : "event";
+        evs[i].msg_len = i == 5 ? (uint32_t)longmsg.len : 5;
         evs[i].fields = f;
         evs[i].n_fields = n;
     }
@@ -1094,6 +1098,13 @@ test_segment_field_order_changes(void **state)
         if (i % 3 == 0 || i == 7)
             want7 |= 1ull << i;
     assert_int_equal(post_mask(seg, "code", "7"), want7);
+    assert_int_equal(post_mask(seg, "message", "w0"), 1u << 5);
+    assert_int_equal(post_mask(seg, "message", "w40"), 1u << 5);
+    assert_int_equal(post_mask(seg, "message", "w89"), 1u << 5);
+    assert_int_equal(post_mask(seg, "message", "w90"), 0);
+    assert_int_equal(post_mask(seg, "message", "event"),
+                     ~(1ull << 5) & ((1ull << N) - 1));
+    sift_buf_cleanup(&longmsg);
     sift_arena_free(a);
     sift_segment_unref(seg);
     sift_buf_cleanup(&img);
