@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 struct sift_buf {
     char *data;
@@ -30,9 +31,33 @@ void sift_buf_reset(struct sift_buf *b);
 
 void sift_buf_reserve(struct sift_buf *b, size_t extra);
 int sift_buf_try_reserve(struct sift_buf *b, size_t extra);
-void sift_buf_append(struct sift_buf *b, const void *p, size_t len);
 int sift_buf_try_append(struct sift_buf *b, const void *p, size_t len);
-void sift_buf_putc(struct sift_buf *b, char c);
+
+/*
+ * The appends below are inline: encoders call them for every field of
+ * every event, and the call cost more than the copy.  Only growth
+ * (sift_buf_reserve, which keeps room for sift_buf_cstr()'s NUL) is out
+ * of line.
+ */
+static inline void
+sift_buf_append(struct sift_buf *b, const void *p, size_t len)
+{
+    if (!len)
+        return;
+    if (b->len + len + 1 > b->cap)
+        sift_buf_reserve(b, len);
+    memcpy(b->data + b->len, p, len);
+    b->len += len;
+}
+
+static inline void
+sift_buf_putc(struct sift_buf *b, char c)
+{
+    if (b->len + 2 > b->cap)
+        sift_buf_reserve(b, 1);
+    b->data[b->len++] = c;
+}
+
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif
@@ -46,7 +71,22 @@ char *sift_buf_detach(struct sift_buf *b, size_t *len_out);
 /* Little-endian fixed-width and LEB128 varint appends. */
 void sift_buf_put_u32(struct sift_buf *b, uint32_t v);
 void sift_buf_put_u64(struct sift_buf *b, uint64_t v);
-void sift_buf_put_varint(struct sift_buf *b, uint64_t v);
+
+/** LEB128 varint. */
+static inline void
+sift_buf_put_varint(struct sift_buf *b, uint64_t v)
+{
+    if (b->len + 11 > b->cap)
+        sift_buf_reserve(b, 10);
+    uint8_t *p = (uint8_t *)b->data + b->len;
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    b->len += n;
+}
 /** Appends a JSON string literal (quoted, escaped) of s[0..len). */
 void sift_buf_put_json_str(struct sift_buf *b, const char *s, size_t len);
 

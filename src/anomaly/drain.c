@@ -25,6 +25,16 @@
  * accuracy on loghub-2k from 0.930 to 0.938 (docs/anomaly.md).  At sim >=
  * threshold the template absorbs the message (differing positions become
  * "<*>"); otherwise a new template is created in the message's own leaf.
+ * Which tokens are plain words is kept as a 64-bit mask per template and
+ * computed once per message, so the comparison loop only tests bits.
+ *
+ * Shape cache.  Most messages repeat a shape already seen (same masked
+ * tokens).  A direct-mapped cache maps the hash of the masked text to the
+ * template that absorbed it without changing; it is valid only while no
+ * template changed, was added or was removed since (a generation
+ * counter), so a hit returns exactly what the full match would, and a
+ * message then costs one scan and one hash.  Per-token hashes are
+ * computed only on a miss.
  *
  * Invariants.  A cluster's id never changes; ids come from next_id and are
  * never reused, also after eviction.  Every live cluster is in exactly one
@@ -57,6 +67,8 @@
 #define WILD_LEN 3u
 #define MASK_MAX (SIFT_DRAIN_MAX_BYTES * 3u + 16u) /* "1" -> "<*>" */
 
+_Static_assert(SIFT_DRAIN_MAX_TOKENS <= 64, "word masks are 64-bit");
+
 struct cluster {
     uint32_t id;
     uint32_t n_tokens;
@@ -73,6 +85,23 @@ struct cluster {
     uint32_t *tok_off; /* into text; n_tokens entries */
     uint32_t *tok_len;
     uint64_t *tok_hash;
+    uint64_t word_mask; /* bit k: token k is a plain word (is_word) */
+};
+
+/*
+ * Match cache: masked message (its token hashes) -> the cluster that
+ * absorbed it without changing.  An entry is valid only while gen is the
+ * miner's gen, which moves on every change to any cluster's tokens or to
+ * the set of clusters (insert, generalize, evict, load): with none of
+ * those, best_match() would pick the same cluster again, so a hit returns
+ * exactly what the full match would.
+ */
+#define CACHE_SLOTS 4096u /* power of two */
+
+struct cache_slot {
+    uint64_t key;
+    uint64_t gen;
+    struct cluster *c;
 };
 
 struct leaf {
@@ -95,12 +124,15 @@ struct sift_drain {
     uint32_t n_id_buckets;
     struct cluster *lru_head;
     struct cluster *lru_tail;
+    uint64_t gen; /* see struct cache_slot; starts at 1 */
+    struct cache_slot cache[CACHE_SLOTS];
     /* Scratch for the message being mined (fixed size). */
     char mask[MASK_MAX];
     uint32_t n_tok;
     uint32_t off[SIFT_DRAIN_MAX_TOKENS];
     uint32_t len[SIFT_DRAIN_MAX_TOKENS];
     uint64_t hash[SIFT_DRAIN_MAX_TOKENS];
+    uint64_t key; /* hash of the masked text, see scan() */
 };
 
 static uint64_t wild_hash;
@@ -108,13 +140,6 @@ static uint64_t wild_hash;
 /* ------------------------------------------------------------------ */
 /* Masking                                                              */
 /* ------------------------------------------------------------------ */
-
-static int
-is_space(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
-           c == '\f';
-}
 
 static int
 is_digit(char c)
@@ -132,6 +157,32 @@ static int
 is_hex(char c)
 {
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* A word: letters only, maybe one trailing '.', ',', ':' or ';'. */
+static int
+is_word(const char *t, uint32_t n)
+{
+    if (n && (t[n - 1] == '.' || t[n - 1] == ',' || t[n - 1] == ':' ||
+              t[n - 1] == ';'))
+        n--;
+    if (n == 0)
+        return 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (!is_alpha(t[i]))
+            return 0;
+    return 1;
+}
+
+/* Bit k set when token k is a plain word (is_word). */
+static uint64_t
+words_mask(uint32_t n, const char *const *tok, const uint32_t *len)
+{
+    uint64_t m = 0;
+    for (uint32_t k = 0; k < n; k++)
+        if (is_word(tok[k], len[k]))
+            m |= UINT64_C(1) << k;
+    return m;
 }
 
 static int
@@ -232,7 +283,35 @@ mask_token(const char *t, size_t n, char *out)
     return o;
 }
 
-/* Tokenizes and masks msg into d's scratch arrays. */
+/*
+ * Byte classes for scan(): SP is whitespace (space, tab, LF, VT, FF, CR,
+ * what splits tokens); a token with no DG (digit) and no SL (':' or '/',
+ * which every URL and path holds) is left as it is by mask_token(), so
+ * scan() copies it without looking closer.
+ */
+enum { SP = 1, DG = 2, SL = 4 };
+static const uint8_t byte_class[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0,  0,  SP, SP, SP, SP, SP, 0,  0,  0,  0,  0,  0,
+    0, 0, 0, 0, 0, 0, 0, 0,  0,  0,  0,  0,  SP, 0,  0,  0,  0,  0,  0,  0,
+    0, 0, 0, 0, 0, 0, 0, SL, DG, DG, DG, DG, DG, DG, DG, DG, DG, DG, SL, 0,
+    0, 0, 0, 0, 0, 0, 0, 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+    0, 0, 0, 0, 0, 0, 0, 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+    0, 0, 0, 0, 0, 0, 0, 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+    0, 0, 0, 0, 0, 0, 0, 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+    0, 0, 0, 0, 0, 0, 0, 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+    0, 0, 0, 0, 0, 0, 0, 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+    0, 0, 0, 0, 0, 0, 0, 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+    0, 0, 0, 0, 0, 0, 0, 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+    0, 0, 0, 0, 0, 0, 0, 0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,  0,
+    0, 0, 0, 0, 0, 0, 0, 0,  0,  0,  0,  0,  0,  0,  0,  0,
+};
+
+/*
+ * Tokenizes and masks msg into d's scratch: tokens at mask + off[k], one
+ * ' ' after each, and key = hash of the whole masked text (the cache key,
+ * so a repeated message shape costs one hash).  Token hashes are left to
+ * hash_tokens(), which only a cache miss needs.
+ */
 static void
 scan(struct sift_drain *d, const char *msg, size_t len)
 {
@@ -242,13 +321,19 @@ scan(struct sift_drain *d, const char *msg, size_t len)
     size_t o = 0;
     d->n_tok = 0;
     while (i < len) {
-        while (i < len && is_space(msg[i]))
+        while (i < len && (byte_class[(uint8_t)msg[i]] & SP))
             i++;
         if (i >= len)
             break;
         size_t s = i;
-        while (i < len && !is_space(msg[i]))
+        unsigned seen = 0;
+        while (i < len) {
+            unsigned cls = byte_class[(uint8_t)msg[i]];
+            if (cls & SP)
+                break;
+            seen |= cls;
             i++;
+        }
         uint32_t k = d->n_tok;
         d->off[k] = (uint32_t)o;
         if (k == SIFT_DRAIN_MAX_TOKENS - 1 && i < len) {
@@ -256,13 +341,25 @@ scan(struct sift_drain *d, const char *msg, size_t len)
             memcpy(d->mask + o, WILD, WILD_LEN);
             o += WILD_LEN;
             i = len;
+        } else if (!(seen & (DG | SL))) {
+            memcpy(d->mask + o, msg + s, i - s);
+            o += i - s;
         } else {
             o += mask_token(msg + s, i - s, d->mask + o);
         }
         d->len[k] = (uint32_t)(o - d->off[k]);
-        d->hash[k] = XXH3_64bits(d->mask + d->off[k], d->len[k]);
+        d->mask[o++] = ' ';
         d->n_tok = k + 1;
     }
+    d->key = XXH3_64bits(d->mask, o);
+}
+
+/* Fills d->hash for the scanned tokens. */
+static void
+hash_tokens(struct sift_drain *d)
+{
+    for (uint32_t k = 0; k < d->n_tok; k++)
+        d->hash[k] = XXH3_64bits(d->mask + d->off[k], d->len[k]);
 }
 
 static int
@@ -435,6 +532,7 @@ cluster_remove(struct sift_drain *d, struct cluster *c)
         *ip = c->id_next;
     lru_unlink(d, c);
     d->n_clusters--;
+    d->gen++;
     cluster_free(c);
 }
 
@@ -456,6 +554,7 @@ cluster_set_text(struct cluster *c, const char *const *tok, const uint32_t *len)
         o += len[k];
     }
     text[o] = '\0';
+    c->word_mask = words_mask(c->n_tokens, tok, len);
     sift_free(c->text);
     c->text = text;
     c->text_len = (uint32_t)o;
@@ -512,6 +611,7 @@ cluster_insert(struct sift_drain *d, uint32_t id, uint32_t n,
     d->ids[b] = c;
     lru_push_head(d, c);
     d->n_clusters++;
+    d->gen++;
     return c;
 }
 
@@ -537,6 +637,7 @@ sift_drain_new(const struct sift_drain_cfg *cfg, struct sift_drain **out)
             d->key_tokens = cfg->key_tokens > 2 ? 2 : cfg->key_tokens;
     }
     d->next_id = 1;
+    d->gen = 1; /* zeroed cache slots (gen 0) never hit */
     d->n_leaf_buckets = 256;
     d->leaves = sift_xcalloc(d->n_leaf_buckets, sizeof(*d->leaves));
     d->n_id_buckets = 256;
@@ -573,28 +674,6 @@ sift_drain_free(struct sift_drain *d)
     sift_free(d);
 }
 
-/* A word: letters only, maybe one trailing '.', ',', ':' or ';'. */
-static int
-is_word(const char *t, uint32_t n)
-{
-    if (n && (t[n - 1] == '.' || t[n - 1] == ',' || t[n - 1] == ':' ||
-              t[n - 1] == ';'))
-        n--;
-    if (n == 0)
-        return 0;
-    for (uint32_t i = 0; i < n; i++)
-        if (!is_alpha(t[i]))
-            return 0;
-    return 1;
-}
-
-/* Two different plain words at one position: likely two event types. */
-static int
-word_conflict(const char *a, uint32_t na, const char *b, uint32_t nb)
-{
-    return is_word(a, na) && is_word(b, nb);
-}
-
 /* Best cluster for the scanned message over the candidate leaves. */
 static struct cluster *
 best_match(struct sift_drain *d, double *sim_out)
@@ -602,6 +681,8 @@ best_match(struct sift_drain *d, double *sim_out)
     const char *tok[SIFT_DRAIN_MAX_TOKENS];
     for (uint32_t k = 0; k < d->n_tok; k++)
         tok[k] = d->mask + d->off[k];
+    /* A word conflict is two different plain words at one position. */
+    uint64_t msg_words = words_mask(d->n_tok, tok, d->len);
     uint64_t seen[4];
     unsigned n_seen = 0;
     struct cluster *best = NULL;
@@ -625,9 +706,9 @@ best_match(struct sift_drain *d, double *sim_out)
                     n_const++;
                     if (c->tok_hash[k] == d->hash[k])
                         same++;
-                    else if (word_conflict(c->text + c->tok_off[k],
-                                           c->tok_len[k], tok[k], d->len[k]))
-                        penalty++;
+                    else
+                        penalty +=
+                            (uint32_t)((c->word_mask & msg_words) >> k) & 1u;
                 }
             }
             double sim = ((double)same - (double)penalty) / (double)d->n_tok;
@@ -656,14 +737,32 @@ touch(struct sift_drain *d, struct cluster *c, int64_t ts_ns)
     }
 }
 
+/* The cluster that absorbed the scanned message's shape last time, if
+ * nothing changed since (see struct cache_slot), else NULL.  Keys are
+ * 64-bit hashes of the masked text, as trusted as the token hashes. */
+static struct cluster *
+cache_find(const struct sift_drain *d)
+{
+    const struct cache_slot *e = &d->cache[d->key & (CACHE_SLOTS - 1)];
+    if (e->key != d->key || e->gen != d->gen || e->c->n_tokens != d->n_tok)
+        return NULL;
+    return e->c;
+}
+
 uint32_t
 sift_drain_add(struct sift_drain *d, const char *msg, size_t len, int64_t ts_ns)
 {
     scan(d, msg, len);
     if (d->n_tok == 0)
         return SIFT_TEMPLATE_NONE;
+    struct cluster *c = cache_find(d);
+    if (c) {
+        touch(d, c, ts_ns);
+        return c->id;
+    }
+    hash_tokens(d);
     double sim;
-    struct cluster *c = best_match(d, &sim);
+    c = best_match(d, &sim);
     if (c && sim >= d->sim) {
         int changed = 0;
         for (uint32_t k = 0; k < c->n_tokens; k++) {
@@ -689,6 +788,10 @@ sift_drain_add(struct sift_drain *d, const char *msg, size_t len, int64_t ts_ns)
             c->text = NULL;
             cluster_set_text(c, tok, tl);
             sift_free(old);
+            d->gen++;
+        } else {
+            d->cache[d->key & (CACHE_SLOTS - 1)] =
+                (struct cache_slot){.key = d->key, .gen = d->gen, .c = c};
         }
         touch(d, c, ts_ns);
         return c->id;
@@ -709,6 +812,7 @@ sift_drain_match(struct sift_drain *d, const char *msg, size_t len)
     scan(d, msg, len);
     if (d->n_tok == 0)
         return SIFT_TEMPLATE_NONE;
+    hash_tokens(d);
     double sim;
     struct cluster *c = best_match(d, &sim);
     if (!c || sim < d->sim)

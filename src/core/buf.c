@@ -68,16 +68,6 @@ sift_buf_try_reserve(struct sift_buf *b, size_t extra)
     return SIFT_OK;
 }
 
-void
-sift_buf_append(struct sift_buf *b, const void *p, size_t len)
-{
-    if (!len)
-        return;
-    sift_buf_reserve(b, len);
-    memcpy(b->data + b->len, p, len);
-    b->len += len;
-}
-
 int
 sift_buf_try_append(struct sift_buf *b, const void *p, size_t len)
 {
@@ -89,13 +79,6 @@ sift_buf_try_append(struct sift_buf *b, const void *p, size_t len)
     memcpy(b->data + b->len, p, len);
     b->len += len;
     return SIFT_OK;
-}
-
-void
-sift_buf_putc(struct sift_buf *b, char c)
-{
-    sift_buf_reserve(b, 1);
-    b->data[b->len++] = c;
 }
 
 void
@@ -151,20 +134,6 @@ sift_buf_put_u64(struct sift_buf *b, uint64_t v)
     sift_buf_reserve(b, 8);
     sift_store_u64(b->data + b->len, v);
     b->len += 8;
-}
-
-void
-sift_buf_put_varint(struct sift_buf *b, uint64_t v)
-{
-    sift_buf_reserve(b, 10);
-    uint8_t *p = (uint8_t *)b->data + b->len;
-    size_t n = 0;
-    while (v >= 0x80) {
-        p[n++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    p[n++] = (uint8_t)v;
-    b->len += n;
 }
 
 void

@@ -273,6 +273,17 @@ sift_bulk_parse(const struct sift_parse_opts *o, const char *body, size_t len,
             it->index = default_index;
             it->index_len = (uint32_t)strlen(default_index);
         }
+        /* Share the previous item's copy of an equal index name: the
+         * response reads every index back after the whole body went
+         * through the pipeline, and one hot copy beats a cache miss per
+         * item into the body. */
+        if (it->index && out->n_items > 1) {
+            const struct sift_bulk_item *prev = &out->items[out->n_items - 2];
+            if (prev->index && prev->index != it->index &&
+                prev->index_len == it->index_len &&
+                memcmp(prev->index, it->index, it->index_len) == 0)
+                it->index = prev->index;
+        }
         if (!it->id) {
             char *id = sift_arena_try_alloc(arena, 24);
             if (!id)

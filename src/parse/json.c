@@ -506,7 +506,14 @@ sift__parse_json(struct sift__pctx *x)
     w.n = r;
     x->scan_msg = true;
     x->scan_ts = true;
-    rc = sift__pctx_reserve(x, (uint32_t)r);
+    /* Fields come from scalar values: strings and primitives that are not
+     * keys (a key has size 1).  Reserving that many, not r, keeps a
+     * Filebeat event's field array at about a third of the size. */
+    uint32_t n_values = 0;
+    for (int i = 0; i < r; i++)
+        n_values += toks[i].size == 0 && (toks[i].type == JSMN_STRING ||
+                                          toks[i].type == JSMN_PRIMITIVE);
+    rc = sift__pctx_reserve(x, n_values);
     if (rc)
         goto out;
     rc = object(&w, &ti, 0, 1, true);

@@ -9,12 +9,14 @@
  * arena) to a postings accumulator, a growable uint32 array of insertion
  * doc ids (a term seen once keeps its one id inline, with no allocation).
  * Keyword fields keep a term id per doc, number fields a double per doc,
- * both indexed by insertion id.  finish() sorts docs by (ts, insertion
- * id) - a stable sort - and writes the sections with doc ids remapped to
- * time order; when the docs came in time order (the common case) the remap
- * is the identity and is skipped.  Term dictionaries are written as zstd
- * chunks of ~16 KiB, doc blocks group their docs by template id before
- * compression, columns are bit-packed.
+ * both indexed by insertion id.  add() tries the previous event's field
+ * and doc store key at each field position, and a keyword field's last
+ * term, before hashing (checked by name/bytes, so only faster).  finish() sorts
+ * docs by (ts, insertion id) - a stable sort - and writes the sections with doc
+ * ids remapped to time order; when the docs came in time order (the common
+ * case) the remap is the identity and is skipped.  Term dictionaries are
+ * written as zstd chunks of ~16 KiB, doc blocks group their docs by template id
+ * before compression, columns are bit-packed.
  *
  * Invariants: term ids are dense indexes into a field's term array; a
  * postings accumulator holds each insertion id once, ascending.
@@ -27,8 +29,11 @@
 #include <string.h>
 
 #include <roaring/roaring.h>
-#include <xxhash.h>
 #include <zstd.h>
+/* Inline XXH3: most keys hashed here are a few bytes, where the call into
+ * the shared library costs more than the hash.  Same hash values. */
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 #include "sift/alloc.h"
 #include "sift/arena.h"
@@ -47,6 +52,14 @@
  * a frozen roaring bitmap (2 B/doc + headers + 32-byte alignment) is
  * larger than the deltas. */
 #define LIST_MAX SIFT_SEGFMT_LIST_MAX
+#define ADD_CACHE_FIELDS 64u /* fields per event with a cached lookup */
+#define TOK_BATCH 32u        /* text tokens hashed ahead of their lookup */
+
+#if defined(__GNUC__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PREFETCH(p) ((void)0)
+#endif
 
 struct bterm {
     const char *s; /* arena */
@@ -72,6 +85,8 @@ struct bfield {
     uint32_t kw_len;
     double *num; /* value per insertion doc (NUMBER) */
     uint32_t num_len;
+    uint32_t last_tid; /* KEYWORD/NUMBER: term of the last value, or
+                          UINT32_MAX; most fields repeat their value */
 };
 
 struct bdoc {
@@ -124,9 +139,21 @@ struct sift_segment_builder {
     struct sift_buf shapebuf;
     struct sift_buf skel; /* add() scratch: the message's shape */
     size_t bytes;         /* approximate heap use */
-    /* add() scratch: the field the tokenizer callback feeds. */
+    /* add() scratch: the field the tokenizer callback feeds, and its
+     * tokens of a batch (bytes, length, hash) awaiting lookup. */
     struct bfield *cur;
     uint32_t cur_doc;
+    uint32_t n_tok;
+    uint32_t tok_len[TOK_BATCH];
+    uint32_t tok_hash[TOK_BATCH];
+    char tok[TOK_BATCH][SIFT_TOKEN_MAX];
+    /* add() lookup cache: events of one source list the same fields in
+     * the same order, so the field and doc store key found for the i-th
+     * field of the last event are tried first (checked by name).
+     * Indexes + 1, 0 = none; cleared by reset. */
+    uint32_t fcache[ADD_CACHE_FIELDS];
+    uint32_t kcache[ADD_CACHE_FIELDS];
+    uint32_t msg_field; /* "message" field index + 1, 0 = none yet */
 };
 
 void
@@ -148,6 +175,38 @@ uint64_t
 sift__segment_hash(const void *p, size_t len)
 {
     return XXH3_64bits(p, len);
+}
+
+/* memcmp(a, b, n) == 0 without a library call for the short keys add()
+ * compares (names, terms): two overlapping loads per side up to 16 bytes,
+ * never outside [0, n). */
+static inline int
+bytes_eq(const void *a, const void *b, size_t n)
+{
+    const unsigned char *x = a, *y = b;
+    if (n >= 8 && n <= 16) {
+        uint64_t x0, x1, y0, y1;
+        memcpy(&x0, x, 8);
+        memcpy(&y0, y, 8);
+        memcpy(&x1, x + n - 8, 8);
+        memcpy(&y1, y + n - 8, 8);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t x0, x1, y0, y1;
+        memcpy(&x0, x, 4);
+        memcpy(&y0, y, 4);
+        memcpy(&x1, x + n - 4, 4);
+        memcpy(&y1, y + n - 4, 4);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    if (n < 4) {
+        for (size_t i = 0; i < n; i++)
+            if (x[i] != y[i])
+                return 0;
+        return 1;
+    }
+    return memcmp(x, y, n) == 0;
 }
 
 /* ---- builder state ---- */
@@ -230,6 +289,9 @@ sift_segment_builder_reset(struct sift_segment_builder *b)
     sift_buf_cleanup(&b->skel);
     sift_arena_reset(b->arena);
     b->bytes = 0;
+    memset(b->fcache, 0, sizeof(b->fcache));
+    memset(b->kcache, 0, sizeof(b->kcache));
+    b->msg_field = 0;
 }
 
 void
@@ -294,7 +356,7 @@ field_get(struct sift_segment_builder *b, const char *name, size_t len,
                 break;
             struct bfield *f = &b->fields[s - 1];
             if (f->hash == h && f->name_len == len &&
-                memcmp(f->name, name, len) == 0)
+                bytes_eq(f->name, name, len))
                 return f;
         }
     }
@@ -322,6 +384,7 @@ field_get(struct sift_segment_builder *b, const char *name, size_t len,
     f->name = sift_xstrndup(name, len);
     f->name_len = (uint32_t)len;
     f->hash = h;
+    f->last_tid = UINT32_MAX;
     if (in_list(b->opts.text_fields, name, len))
         type = SIFT_FT_TEXT;
     else if (in_list(b->opts.keyword_fields, name, len))
@@ -355,12 +418,31 @@ term_slots_grow(struct sift_segment_builder *b, struct bfield *f)
     }
 }
 
-/* Adds doc to term's postings; returns the term id. */
-static uint32_t
-term_add(struct sift_segment_builder *b, struct bfield *f, const char *s,
-         size_t len, uint32_t doc)
+/* Adds doc to an existing term's postings (once per doc). */
+static void
+postings_add(struct sift_segment_builder *b, struct bterm *t, uint32_t doc)
 {
-    uint32_t h = hash32(s, len);
+    if (t->last_doc == doc)
+        return;
+    if (t->cap == 0) {
+        t->cap = 4;
+        t->many = sift_xmalloc(4 * sizeof(uint32_t));
+        t->many[0] = t->one;
+        b->bytes += 4 * sizeof(uint32_t);
+    } else if (t->n == t->cap) {
+        b->bytes += (size_t)t->cap * sizeof(uint32_t);
+        t->cap *= 2;
+        t->many = sift_xrealloc(t->many, t->cap * sizeof(uint32_t));
+    }
+    t->many[t->n++] = doc;
+    t->last_doc = doc;
+}
+
+/* Adds doc to the postings of term s (hash h); returns the term id. */
+static uint32_t
+term_add_h(struct sift_segment_builder *b, struct bfield *f, const char *s,
+           size_t len, uint32_t h, uint32_t doc)
+{
     uint32_t i = h & f->slots_mask;
     if (f->slots != NULL) {
         for (;; i = (i + 1) & f->slots_mask) {
@@ -368,22 +450,9 @@ term_add(struct sift_segment_builder *b, struct bfield *f, const char *s,
             if (slot == 0)
                 break;
             struct bterm *t = &f->terms[slot - 1];
-            if (t->hash != h || t->len != len || memcmp(t->s, s, len) != 0)
+            if (t->hash != h || t->len != len || !bytes_eq(t->s, s, len))
                 continue;
-            if (t->last_doc == doc)
-                return slot - 1;
-            if (t->cap == 0) {
-                t->cap = 4;
-                t->many = sift_xmalloc(4 * sizeof(uint32_t));
-                t->many[0] = t->one;
-                b->bytes += 4 * sizeof(uint32_t);
-            } else if (t->n == t->cap) {
-                b->bytes += (size_t)t->cap * sizeof(uint32_t);
-                t->cap *= 2;
-                t->many = sift_xrealloc(t->many, t->cap * sizeof(uint32_t));
-            }
-            t->many[t->n++] = doc;
-            t->last_doc = doc;
+            postings_add(b, t, doc);
             return slot - 1;
         }
     }
@@ -411,13 +480,40 @@ term_add(struct sift_segment_builder *b, struct bfield *f, const char *s,
     return f->n_terms++;
 }
 
+static uint32_t
+term_add(struct sift_segment_builder *b, struct bfield *f, const char *s,
+         size_t len, uint32_t doc)
+{
+    return term_add_h(b, f, s, len, hash32(s, len), doc);
+}
+
+/* Looks up the batched tokens of b->cur.  Their slots were prefetched
+ * when hashed: the term tables of a text field outgrow the caches, and
+ * the lookups are then mostly waiting for memory. */
+static void
+token_flush(struct sift_segment_builder *b)
+{
+    for (uint32_t k = 0; k < b->n_tok; k++)
+        term_add_h(b, b->cur, b->tok[k], b->tok_len[k], b->tok_hash[k],
+                   b->cur_doc);
+    b->n_tok = 0;
+}
+
 static int
 token_cb(const char *tok, size_t len, uint32_t pos, size_t off, void *arg)
 {
     struct sift_segment_builder *b = arg;
+    struct bfield *f = b->cur;
     (void)pos;
     (void)off;
-    term_add(b, b->cur, tok, len, b->cur_doc);
+    uint32_t k = b->n_tok++;
+    memcpy(b->tok[k], tok, len);
+    b->tok_len[k] = (uint32_t)len;
+    b->tok_hash[k] = hash32(tok, len);
+    if (f->slots != NULL)
+        PREFETCH(&f->slots[b->tok_hash[k] & f->slots_mask]);
+    if (b->n_tok == TOK_BATCH)
+        token_flush(b);
     return 0;
 }
 
@@ -479,7 +575,9 @@ index_value(struct sift_segment_builder *b, struct bfield *f, uint32_t doc,
     if (f->type == SIFT_FT_TEXT) {
         b->cur = f;
         b->cur_doc = doc;
+        b->n_tok = 0;
         sift_tokenize(v, len, token_cb, b);
+        token_flush(b);
         return;
     }
     char small[256];
@@ -488,7 +586,14 @@ index_value(struct sift_segment_builder *b, struct bfield *f, uint32_t doc,
     if (lower == NULL)
         lower = sift_arena_alloc(b->arena, tl);
     sift_ascii_lower(v, tl, lower);
-    uint32_t tid = term_add(b, f, lower, tl, doc);
+    uint32_t tid = f->last_tid;
+    if (tid != UINT32_MAX && f->terms[tid].len == tl &&
+        bytes_eq(f->terms[tid].s, lower, tl)) {
+        postings_add(b, &f->terms[tid], doc);
+    } else {
+        tid = term_add(b, f, lower, tl, doc);
+        f->last_tid = tid;
+    }
     if (f->type == SIFT_FT_KEYWORD) {
         kw_set(b, f, doc, tid);
     } else {
@@ -511,7 +616,7 @@ key_get(struct sift_segment_builder *b, const char *name, size_t len,
                 break;
             const struct bkey *k = &b->keys[s - 1];
             if (k->hash == h && k->type == type && k->name_len == len &&
-                memcmp(k->name, name, len) == 0)
+                bytes_eq(k->name, name, len))
                 return s - 1;
         }
     }
@@ -541,6 +646,40 @@ key_get(struct sift_segment_builder *b, const char *name, size_t len,
         i = (i + 1) & b->kslots_mask;
     b->kslots[i] = b->n_keys + 1;
     return b->n_keys++;
+}
+
+/* key_get() for the i-th field of an event, trying the key the i-th field
+ * of the previous event had. */
+static uint32_t
+key_get_at(struct sift_segment_builder *b, uint32_t i, const char *name,
+           size_t len, uint8_t type)
+{
+    if (i < ADD_CACHE_FIELDS && b->kcache[i] != 0) {
+        const struct bkey *k = &b->keys[b->kcache[i] - 1];
+        if (k->type == type && k->name_len == len &&
+            bytes_eq(k->name, name, len))
+            return b->kcache[i] - 1;
+    }
+    uint32_t id = key_get(b, name, len, type);
+    if (i < ADD_CACHE_FIELDS)
+        b->kcache[i] = id + 1;
+    return id;
+}
+
+/* field_get() for the i-th field of an event, likewise. */
+static struct bfield *
+field_get_at(struct sift_segment_builder *b, uint32_t i, const char *name,
+             size_t len, uint8_t type)
+{
+    if (i < ADD_CACHE_FIELDS && b->fcache[i] != 0) {
+        struct bfield *f = &b->fields[b->fcache[i] - 1];
+        if (f->name_len == len && bytes_eq(f->name, name, len))
+            return f;
+    }
+    struct bfield *f = field_get(b, name, len, type);
+    if (i < ADD_CACHE_FIELDS)
+        b->fcache[i] = f ? (uint32_t)(f - b->fields) + 1 : 0;
+    return f;
 }
 
 static int
@@ -710,7 +849,7 @@ doc_store_encode(struct sift_segment_builder *b, const struct sift_event *ev,
         uint8_t type = f->type >= SIFT_FT_KEYWORD && f->type <= SIFT_FT_NUMBER
                            ? f->type
                            : SIFT_FT_KEYWORD;
-        sift_buf_put_varint(out, key_get(b, f->name, f->name_len, type));
+        sift_buf_put_varint(out, key_get_at(b, i, f->name, f->name_len, type));
         sift_buf_put_varint(out, f->value_len);
         sift_buf_append(out, f->value, f->value_len);
     }
@@ -742,13 +881,19 @@ sift_segment_builder_add(struct sift_segment_builder *b,
     d->len = (uint32_t)(b->docbuf.len - d->off);
     b->n_docs++;
 
-    struct bfield *f = field_get(b, SIFT_MESSAGE_FIELD,
-                                 sizeof(SIFT_MESSAGE_FIELD) - 1, SIFT_FT_TEXT);
+    struct bfield *f = NULL;
+    if (b->msg_field != 0) {
+        f = &b->fields[b->msg_field - 1];
+    } else {
+        f = field_get(b, SIFT_MESSAGE_FIELD, sizeof(SIFT_MESSAGE_FIELD) - 1,
+                      SIFT_FT_TEXT);
+        b->msg_field = f ? (uint32_t)(f - b->fields) + 1 : 0;
+    }
     if (f != NULL && ev->msg_len > 0)
         index_value(b, f, doc, ev->msg, ev->msg_len);
     for (uint32_t i = 0; i < ev->n_fields; i++) {
         const struct sift_field *sf = &ev->fields[i];
-        f = field_get(b, sf->name, sf->name_len, sf->type);
+        f = field_get_at(b, i, sf->name, sf->name_len, sf->type);
         if (f != NULL)
             index_value(b, f, doc, sf->value, sf->value_len);
     }
@@ -1446,15 +1591,6 @@ struct fval {
     uint8_t omit; /* equals the keyword column value */
 };
 
-static int
-fval_cmp(const void *x, const void *y)
-{
-    const struct fval *a = x, *b = y;
-    if (a->key != b->key)
-        return a->key < b->key ? -1 : 1;
-    return a->seq < b->seq ? -1 : a->seq > b->seq;
-}
-
 struct colv {
     const uint8_t *v;
     uint32_t len;
@@ -1466,9 +1602,33 @@ struct blockbuf {
     struct colv *col;    /* one slot column of one shape */
     const uint8_t **cur; /* per doc: its next slot value */
     struct fval *fv;
+    struct fval *fv_tmp; /* fval_sort() scratch, fv_cap entries */
     size_t fv_cap;
     struct bfield **kwf; /* per doc key: the keyword column field or NULL */
+    uint32_t *key_at;    /* fval_sort() scratch, one per doc key + 1 */
 };
+
+/*
+ * Sorts fv[0..n) by (key, seq), the order of stream 4: seq is
+ * ascending in fv already, so a stable counting sort by key gives the
+ * same order (keys are doc store key ids, fewer than n_keys), in O(n)
+ * instead of n log n callback comparisons.
+ */
+static void
+fval_sort(struct blockbuf *bb, size_t n, uint32_t n_keys)
+{
+    uint32_t *at = bb->key_at;
+    memset(at, 0, ((size_t)n_keys + 1) * sizeof(*at));
+    for (size_t j = 0; j < n; j++)
+        at[bb->fv[j].key + 1]++;
+    for (uint32_t k = 1; k <= n_keys; k++)
+        at[k] += at[k - 1];
+    for (size_t j = 0; j < n; j++)
+        bb->fv_tmp[at[bb->fv[j].key]++] = bb->fv[j];
+    struct fval *t = bb->fv;
+    bb->fv = bb->fv_tmp;
+    bb->fv_tmp = t;
+}
 
 static uint64_t
 get_varint_trusted(const uint8_t **p)
@@ -1626,6 +1786,10 @@ block_raw(const struct sift_segment_builder *b, const uint32_t *doc_order,
             if (fv == NULL)
                 return SIFT_ENOMEM;
             bb->fv = fv;
+            fv = sift_try_realloc(bb->fv_tmp, cap * sizeof(*fv));
+            if (fv == NULL)
+                return SIFT_ENOMEM;
+            bb->fv_tmp = fv;
             bb->fv_cap = cap;
         }
         for (uint64_t j = 0; j < nf; j++) {
@@ -1669,7 +1833,7 @@ block_raw(const struct sift_segment_builder *b, const uint32_t *doc_order,
         r = re;
     }
     if (n_fv > 1)
-        qsort(bb->fv, n_fv, sizeof(*bb->fv), fval_cmp);
+        fval_sort(bb, n_fv, b->n_keys);
     for (size_t j = 0; j < n_fv; j++) {
         const struct fval *fv = &bb->fv[j];
         if (fv->omit) {
@@ -1835,7 +1999,9 @@ write_docs(struct writer *w, struct sift_segment_builder *b,
     bb.cur = sift_try_malloc(((size_t)b->n_docs + 1) * sizeof(*bb.cur));
     bb.col = sift_try_malloc(((size_t)b->n_docs + 1) * sizeof(*bb.col));
     bb.kwf = sift_try_calloc((size_t)b->n_keys + 1, sizeof(*bb.kwf));
-    if (bb.tmp == NULL || bb.cur == NULL || bb.col == NULL || bb.kwf == NULL) {
+    bb.key_at = sift_try_malloc(((size_t)b->n_keys + 1) * sizeof(*bb.key_at));
+    if (bb.tmp == NULL || bb.cur == NULL || bb.col == NULL || bb.kwf == NULL ||
+        bb.key_at == NULL) {
         rc = SIFT_ENOMEM;
         goto out;
     }
@@ -1911,7 +2077,9 @@ out:
     sift_free(bb.cur);
     sift_free(bb.col);
     sift_free(bb.kwf);
+    sift_free(bb.key_at);
     sift_free(bb.fv);
+    sift_free(bb.fv_tmp);
     sift_buf_cleanup(&bb.s1);
     sift_buf_cleanup(&bb.s2);
     sift_buf_cleanup(&bb.s3);

@@ -170,6 +170,81 @@ test_drain_save_load_roundtrip(void **state)
     sift_drain_free(d);
 }
 
+/* Tiny deterministic generator for the shape tests below. */
+static uint32_t
+next_rand(uint64_t *st)
+{
+    *st = *st * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
+    return (uint32_t)(*st >> 33);
+}
+
+/*
+ * The miner caches which template absorbed a message shape; the cache
+ * must never answer differently from a full match.  After add(m) returns
+ * id, a fresh full match of m (sift_drain_match does not use the cache)
+ * must give id again.  Few words, numbers and a small template limit
+ * make shapes repeat while templates generalize and get evicted, which
+ * is when a stale cache entry would give a wrong or freed template.
+ */
+static void
+test_drain_shape_cache_agrees_with_match(void **state)
+{
+    (void)state;
+    static const char *const words[] = {"open", "close", "read", "user",
+                                        "disk", "net",   "alpha"};
+    struct sift_drain_cfg cfg = {12, 0, 0};
+    struct sift_drain *d;
+    assert_int_equal(sift_drain_new(&cfg, &d), SIFT_OK);
+    uint64_t st = 42;
+    uint32_t hits_same = 0;
+    for (int i = 0; i < 20000; i++) {
+        char msg[256];
+        size_t o = 0;
+        unsigned n = 2 + next_rand(&st) % 4;
+        for (unsigned k = 0; k < n; k++) {
+            uint32_t r = next_rand(&st);
+            /* Words early in the message, numbers late: varied keys. */
+            if (r % 5 < 3 - (k > 1))
+                o += (size_t)snprintf(msg + o, sizeof(msg) - o, "%s ",
+                                      words[(r >> 8) % 7]);
+            else
+                o += (size_t)snprintf(msg + o, sizeof(msg) - o, "%u ",
+                                      (r >> 8) % 50);
+        }
+        uint32_t id = sift_drain_add(d, msg, o, i);
+        assert_int_not_equal(id, SIFT_TEMPLATE_NONE);
+        assert_int_equal(sift_drain_match(d, msg, o), id);
+        hits_same += add(d, msg) == id;
+    }
+    /* Repeating a message right away mostly finds the same template. */
+    assert_true(hits_same > 10000);
+    assert_true(sift_drain_evicted(d) > 0);
+    sift_drain_free(d);
+}
+
+/* A cached template that is evicted must not be returned (ASan would
+ * also see the freed cluster). */
+static void
+test_drain_shape_cache_after_eviction(void **state)
+{
+    (void)state;
+    struct sift_drain_cfg cfg = {2, 0, 0};
+    struct sift_drain *d;
+    assert_int_equal(sift_drain_new(&cfg, &d), SIFT_OK);
+    uint32_t a = add(d, "alpha one");
+    assert_int_equal(add(d, "alpha one"), a); /* now cached */
+    add(d, "beta two three");
+    add(d, "gamma four five six"); /* evicts a */
+    struct sift_drain_info info;
+    assert_int_equal(sift_drain_get(d, a, &info), SIFT_ENOTFOUND);
+    uint32_t a2 = add(d, "alpha one");
+    assert_true(a2 > a);
+    assert_int_equal(sift_drain_get(d, a2, &info), SIFT_OK);
+    assert_string_equal(info.text, "alpha one");
+    assert_int_equal(add(d, "alpha one"), a2);
+    sift_drain_free(d);
+}
+
 int
 main(void)
 {
@@ -180,6 +255,8 @@ main(void)
         cmocka_unit_test(test_drain_eviction_lru),
         cmocka_unit_test(test_drain_long_message_capped),
         cmocka_unit_test(test_drain_save_load_roundtrip),
+        cmocka_unit_test(test_drain_shape_cache_agrees_with_match),
+        cmocka_unit_test(test_drain_shape_cache_after_eviction),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1209,6 +1209,142 @@ test_segment_format3_fixture(void **state)
     sift_buf_cleanup(&b2);
 }
 
+/*
+ * The builder remembers, per field position, the field and doc store key
+ * of the previous event, and per keyword field its last term.  Events
+ * here change field order, drop fields, reuse a name with another type,
+ * and repeat or change values, so every shortcut must check what it
+ * reuses: docs come back exactly, and postings and keyword columns
+ * match what each doc holds.
+ */
+static void
+test_segment_field_order_changes(void **state)
+{
+    (void)state;
+    enum { N = 40 };
+    static const char *const hosts[] = {"web-1", "WEB-1", "db-22", "cache"};
+    struct sift_event evs[N];
+    struct sift_field fl[N][4];
+    char vals[N][3][16];
+    /* One message of 100 tokens: text tokens are looked up in batches. */
+    struct sift_buf longmsg = SIFT_BUF_INIT;
+    for (int k = 0; k < 100; k++)
+        sift_buf_appendf(&longmsg, "w%d ", k % 90);
+    for (int i = 0; i < N; i++) {
+        struct sift_field *f = fl[i];
+        uint32_t n = 0;
+        snprintf(vals[i][0], 16, "%d", i % 3 == 0 ? 7 : i);
+        snprintf(vals[i][1], 16, "%s", hosts[(i / 3) % 4]);
+        snprintf(vals[i][2], 16, "v%d", i % 5);
+        struct sift_field code = {"code", vals[i][0], 4,
+                                  (uint32_t)strlen(vals[i][0]), SIFT_FT_NUMBER};
+        struct sift_field host = {"host", vals[i][1], 4,
+                                  (uint32_t)strlen(vals[i][1]),
+                                  SIFT_FT_KEYWORD};
+        /* Same name and place, other type every third event: another
+         * doc store key. */
+        struct sift_field tag = {"tag", vals[i][2], 3, 2,
+                                 i % 3 == 2 ? SIFT_FT_TEXT : SIFT_FT_KEYWORD};
+        if (i % 2 == 0) {
+            f[n++] = code;
+            f[n++] = host;
+        } else {
+            if (i % 7 != 1)
+                f[n++] = host;
+            f[n++] = code;
+        }
+        f[n++] = tag;
+        memset(&evs[i], 0, sizeof(evs[i]));
+        evs[i].ts_ns = 1000 + i;
+        evs[i].msg = i == 5 ? longmsg.data : "event";
+        evs[i].msg_len = i == 5 ? (uint32_t)longmsg.len : 5;
+        evs[i].fields = f;
+        evs[i].n_fields = n;
+    }
+    struct sift_segment_opts opts;
+    sift_segment_opts_init(&opts);
+    struct sift_segment_builder *b;
+    assert_int_equal(sift_segment_builder_new(&opts, &b), SIFT_OK);
+    for (int i = 0; i < N; i++)
+        assert_int_equal(sift_segment_builder_add(b, &evs[i]), SIFT_OK);
+    struct sift_buf img = SIFT_BUF_INIT, buf = SIFT_BUF_INIT;
+    assert_int_equal(sift_segment_builder_finish(b, &img), SIFT_OK);
+    sift_segment_builder_free(b);
+    struct sift_segment *seg;
+    void *copy = sift_xmalloc(img.len);
+    memcpy(copy, img.data, img.len);
+    assert_int_equal(sift_segment_open_mem(copy, img.len, &seg), SIFT_OK);
+
+    struct sift_arena *a = sift_arena_new(4096);
+    int hf = sift_segment_field_find(seg, "host", 4);
+    assert_true(hf >= 0);
+    for (uint32_t d = 0; d < N; d++) {
+        struct sift_event ev;
+        fetch_doc(seg, d, a, &buf, &ev);
+        const struct sift_event *src = &evs[d];
+        assert_int_equal(ev.n_fields, src->n_fields);
+        int has_host = 0;
+        for (uint32_t k = 0; k < ev.n_fields; k++) {
+            const struct sift_field *g = &ev.fields[k], *w = &src->fields[k];
+            assert_int_equal(g->name_len, w->name_len);
+            assert_memory_equal(g->name, w->name, w->name_len);
+            assert_int_equal(g->value_len, w->value_len);
+            assert_memory_equal(g->value, w->value, w->value_len);
+            assert_int_equal(g->type, w->type);
+            if (w->name_len == 4 && memcmp(w->name, "host", 4) == 0) {
+                has_host = 1;
+                /* The keyword column holds this doc's value, lowercased. */
+                uint32_t ord = sift_segment_keyword_ord(seg, (uint32_t)hf, d);
+                size_t len;
+                const char *v =
+                    sift_segment_keyword_value(seg, (uint32_t)hf, ord, &len);
+                assert_non_null(v);
+                char low[16];
+                sift_ascii_lower(w->value, w->value_len, low);
+                assert_int_equal(len, w->value_len);
+                assert_memory_equal(v, low, len);
+            }
+        }
+        if (!has_host)
+            assert_int_equal(sift_segment_keyword_ord(seg, (uint32_t)hf, d),
+                             UINT32_MAX);
+        sift_arena_reset(a);
+    }
+    /* Postings against a count from the events themselves. */
+    static const char *const terms[] = {"web-1", "db-22", "cache"};
+    for (int t = 0; t < 3; t++) {
+        uint64_t want = 0;
+        for (int i = 0; i < N; i++)
+            for (uint32_t k = 0; k < evs[i].n_fields; k++) {
+                const struct sift_field *w = &evs[i].fields[k];
+                char low[16];
+                sift_ascii_lower(w->value, w->value_len, low);
+                if (w->name_len == 4 && memcmp(w->name, "host", 4) == 0 &&
+                    w->value_len == strlen(terms[t]) &&
+                    memcmp(low, terms[t], w->value_len) == 0)
+                    want |= 1ull << i;
+            }
+        assert_true(want != 0);
+        assert_int_equal(post_mask(seg, "host", terms[t]), want);
+    }
+    uint64_t want7 = 0;
+    for (int i = 0; i < N; i++)
+        if (i % 3 == 0 || i == 7)
+            want7 |= 1ull << i;
+    assert_int_equal(post_mask(seg, "code", "7"), want7);
+    assert_int_equal(post_mask(seg, "message", "w0"), 1u << 5);
+    assert_int_equal(post_mask(seg, "message", "w40"), 1u << 5);
+    assert_int_equal(post_mask(seg, "message", "w89"), 1u << 5);
+    assert_int_equal(post_mask(seg, "message", "w90"), 0);
+    assert_int_equal(post_mask(seg, "message", "event"),
+                     ~(1ull << 5) & ((1ull << N) - 1));
+    sift_buf_cleanup(&longmsg);
+    sift_arena_free(a);
+    sift_segment_unref(seg);
+    sift_buf_cleanup(&img);
+    sift_buf_cleanup(&buf);
+}
+
 int
 main(void)
 {
@@ -1229,6 +1365,7 @@ main(void)
         cmocka_unit_test(test_segment_rejects_other_versions),
         cmocka_unit_test(test_segment_shapes_exact),
         cmocka_unit_test(test_segment_format3_fixture),
+        cmocka_unit_test(test_segment_field_order_changes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
