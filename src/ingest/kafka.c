@@ -621,9 +621,19 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             e = rd_kafka_incremental_assign(rk, parts);
         else
             aerr = rd_kafka_assign(rk, parts);
-        /* A fresh assignment does not inherit the paused state. */
-        if (ks->kafka_paused && parts->cnt > 0)
-            rd_kafka_pause_partitions(rk, parts);
+        /*
+         * Set the new partitions' pause state explicitly both ways: a
+         * partition paused before its revoke can come back to this member
+         * with librdkafka's pause flag still set after update_pause() has
+         * already resumed the (then empty) assignment, and would never
+         * be fetched again.
+         */
+        if (parts->cnt > 0) {
+            if (ks->kafka_paused)
+                rd_kafka_pause_partitions(rk, parts);
+            else
+                rd_kafka_resume_partitions(rk, parts);
+        }
     } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
         int lost = rd_kafka_assignment_lost(rk);
         for (int i = 0; i < parts->cnt; i++) {
