@@ -846,6 +846,7 @@ main(int argc, char **argv)
     struct sift_app app;
     int exit_code = 0;
 
+    sift_alloc_setup();
     memset(&app, 0, sizeof(app));
     app.lock_fd = -1;
     int mode = parse_args(&app, argc, argv);

@@ -41,4 +41,12 @@ void sift_alloc_fail_after(long n);
  */
 void sift_alloc_release(void);
 
+/**
+ * Process-wide allocator settings; call once at start, before any thread.
+ * On glibc it fixes the mmap threshold at 128 KiB (sift_alloc_setup()
+ * in alloc.c says why); MALLOC_MMAP_THRESHOLD_ or a GLIBC_TUNABLES
+ * mmap_threshold in the environment wins.  Nothing elsewhere.
+ */
+void sift_alloc_setup(void);
+
 #endif /* SIFT_ALLOC_H */

@@ -113,6 +113,33 @@ sift_free(void *p)
     free(p);
 }
 
+/*
+ * glibc starts with a 128 KiB mmap threshold but raises it (up to 32 MiB)
+ * each time an mmap'd block is freed, so after the first few segment
+ * builders and librdkafka fetch buffers every large block lives in an
+ * arena heap.  Those blocks are short-lived, of many sizes and freed by
+ * other threads; the arenas fragment and keep the freed space, so RSS
+ * rose with the data ingested (32 MiB buffer: 9x backlog ~150 MB of
+ * heap, live allocations never above ~90 MB; see
+ * docs/internals/ingest-bench.md).  A fixed threshold keeps large blocks
+ * in their own mappings, returned to the kernel on free; the cost is a
+ * mmap + page faults per large block, not measurable in the ingest or
+ * query benches.
+ */
+#define SIFT_MMAP_THRESHOLD (128 * 1024)
+
+void
+sift_alloc_setup(void)
+{
+#if defined(__GLIBC__)
+    const char *t = getenv("GLIBC_TUNABLES");
+    if (getenv("MALLOC_MMAP_THRESHOLD_") != NULL ||
+        (t != NULL && strstr(t, "mmap_threshold") != NULL))
+        return;
+    (void)mallopt(M_MMAP_THRESHOLD, SIFT_MMAP_THRESHOLD);
+#endif
+}
+
 void
 sift_alloc_release(void)
 {

@@ -31,10 +31,11 @@ uint32_t sift__ingest_backoff_next(uint32_t cur_ms);
 
 /*
  * librdkafka prefetch limits for a store buffer of buffer_max bytes (<= 0:
- * the store's 256 MiB default): queued.max.messages.kbytes = the buffer,
- * fetch.max.bytes = half of it, each clamped to [1 MiB, librdkafka's
- * default] (64 MiB and 50 MiB), so the consumer holds at most about 1.5x
- * the buffer before the store sees it.  kafka.properties overrides both.
+ * the store's 256 MiB default): queued.max.messages.kbytes = half the
+ * buffer, fetch.max.bytes = a quarter, each clamped to [1 MiB,
+ * librdkafka's default] (64 MiB and 50 MiB), so the consumer holds about
+ * 0.75x the buffer before the store sees it.  kafka.properties overrides
+ * both.
  */
 void sift__kafka_prefetch_limits(int64_t buffer_max, int64_t *queued_kbytes,
                                  int64_t *fetch_max_bytes);

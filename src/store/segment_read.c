@@ -20,6 +20,9 @@
  * block / field + chunk), freed at thread exit.  sift_segment_terms()
  * decompresses into its own buffer, so its callback may look terms up.
  */
+/* madvise(MADV_DONTNEED): posix_madvise's POSIX_MADV_DONTNEED is a no-op
+ * in glibc. */
+#define _DEFAULT_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -826,6 +829,13 @@ sift_segment_open_file(const char *path, struct sift_segment **out)
     int rc = segment_open(m, len, OWN_MMAP, len, out);
     if (rc == SIFT_ECORRUPT)
         SIFT_ERROR("segment: %s is corrupt", path);
+    /* The open check read every page of the image, which left them all
+     * mapped into this process: resident memory would then grow with
+     * the data stored.  Unmap them again; the mapping is read-only and
+     * never written, so a later access refaults the same bytes from the
+     * page cache (which the kernel may reclaim, unlike our RSS). */
+    if (rc == SIFT_OK)
+        (void)madvise(m, len, MADV_DONTNEED);
     return rc;
 }
 

@@ -29,9 +29,12 @@ static void
 test_kafka_prefetch_follows_buffer(void **state)
 {
     (void)state;
-    /* 32 MiB buffer: queue 32 MiB, fetch responses 16 MiB. */
-    expect_limits(32 * MIB, 32 * 1024, 16 * MIB);
-    expect_limits(8 * MIB, 8 * 1024, 4 * MIB);
+    /* 32 MiB buffer: queue 16 MiB, fetch responses 8 MiB. */
+    expect_limits(32 * MIB, 16 * 1024, 8 * MIB);
+    expect_limits(8 * MIB, 4 * 1024, 2 * MIB);
+    /* The queue reaches librdkafka's default at 128 MiB, fetch at 200. */
+    expect_limits(128 * MIB, 64 * 1024, 32 * MIB);
+    expect_limits(200 * MIB, 64 * 1024, 50 * MIB);
     /* Default (0 = the store's 256 MiB) and big buffers: librdkafka's
      * own defaults, so the default configuration is unchanged. */
     expect_limits(0, 64 * 1024, 50 * MIB);
@@ -40,6 +43,7 @@ test_kafka_prefetch_follows_buffer(void **state)
     /* Tiny buffers: at least 1 MiB each (one default message). */
     expect_limits(100 * 1024, 1024, MIB);
     expect_limits(MIB, 1024, MIB);
+    expect_limits(3 * MIB, 1536, MIB);
 }
 
 static void
