@@ -43,9 +43,10 @@ void sift_alloc_release(void);
 
 /**
  * Process-wide allocator settings; call once at start, before any thread.
- * On glibc it fixes the mmap threshold at 128 KiB (sift_alloc_setup()
- * in alloc.c says why); MALLOC_MMAP_THRESHOLD_ or a GLIBC_TUNABLES
- * mmap_threshold in the environment wins.  Nothing elsewhere.
+ * On glibc it fixes the mmap threshold at 1 MiB and the trim threshold at
+ * 64 MiB (sift_alloc_setup() in alloc.c says why); MALLOC_MMAP_THRESHOLD_
+ * or a GLIBC_TUNABLES mmap_threshold in the environment wins (and
+ * MALLOC_TRIM_THRESHOLD_ / trim_threshold for the trim).  Nothing elsewhere.
  */
 void sift_alloc_setup(void);
 
