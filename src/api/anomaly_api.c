@@ -36,6 +36,7 @@
 #include "sift/parse.h"
 #include "sift/patterns.h"
 #include "sift/pool.h"
+#include "sift/query.h"
 #include "sift/segment.h"
 #include "sift/store.h"
 
@@ -55,54 +56,6 @@ struct sift_anomaly_api {
 /* Parameters                                                           */
 /* ------------------------------------------------------------------ */
 
-/* Parses a from/to bound.  Returns SIFT_OK or SIFT_EINVAL. */
-SIFT_STATIC int
-parse_time(const char *s, int64_t now_ns, int64_t *out)
-{
-    size_t len = strlen(s);
-    if (len == 0)
-        return SIFT_EINVAL;
-    if (strncmp(s, "now", 3) == 0) {
-        if (len == 3) {
-            *out = now_ns;
-            return SIFT_OK;
-        }
-        if (s[3] != '-' && s[3] != '+')
-            return SIFT_EINVAL;
-        char *end;
-        errno = 0;
-        long long n = strtoll(s + 4, &end, 10);
-        if (errno || end == s + 4 || n < 0 || end[0] == '\0' || end[1] != '\0')
-            return SIFT_EINVAL;
-        int64_t unit;
-        switch (end[0]) {
-        case 's': unit = SIFT_NS_PER_SEC; break;
-        case 'm': unit = 60 * SIFT_NS_PER_SEC; break;
-        case 'h': unit = 3600 * SIFT_NS_PER_SEC; break;
-        case 'd': unit = 86400 * SIFT_NS_PER_SEC; break;
-        case 'w': unit = 7 * 86400 * SIFT_NS_PER_SEC; break;
-        default: return SIFT_EINVAL;
-        }
-        if (n > INT64_MAX / unit / 2)
-            return SIFT_EINVAL;
-        *out = s[3] == '-' ? now_ns - n * unit : now_ns + n * unit;
-        return SIFT_OK;
-    }
-    int digits = 1;
-    for (size_t i = 0; i < len; i++)
-        digits &= s[i] >= '0' && s[i] <= '9';
-    if (digits) {
-        char *end;
-        errno = 0;
-        long long ms = strtoll(s, &end, 10);
-        if (errno || *end || ms > INT64_MAX / SIFT_NS_PER_MS)
-            return SIFT_EINVAL;
-        *out = ms * SIFT_NS_PER_MS;
-        return SIFT_OK;
-    }
-    return sift_parse_rfc3339(s, len, out) == SIFT_OK ? SIFT_OK : SIFT_EINVAL;
-}
-
 /* Reads from/to; replies 400 and returns -1 on a bad value. */
 static int
 time_range(struct sift_http_req *req, int64_t *from, int64_t *to)
@@ -112,14 +65,14 @@ time_range(struct sift_http_req *req, int64_t *from, int64_t *to)
     const char *t = sift_http_req_param(req, "to");
     *from = INT64_MIN;
     *to = INT64_MAX;
-    if (f && *f && parse_time(f, now, from) < 0) {
+    if (f && *f && sift_query_time_parse(f, now, from) < 0) {
         sift_http_reply_error(req, 400, "bad_request",
                               "from: expected epoch ms, RFC 3339, now or "
                               "now-15m, got \"%s\"",
                               f);
         return -1;
     }
-    if (t && *t && parse_time(t, now, to) < 0) {
+    if (t && *t && sift_query_time_parse(t, now, to) < 0) {
         sift_http_reply_error(req, 400, "bad_request",
                               "to: expected epoch ms, RFC 3339, now or "
                               "now-15m, got \"%s\"",

@@ -15,11 +15,8 @@
  *
  * Context: loop thread.
  */
-#include <ctype.h>
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
@@ -51,84 +48,6 @@ handle_tiers(struct sift_http_req *req, void *arg)
     sift_buf_cleanup(&body);
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date. */
-static int64_t
-days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    unsigned yoe = (unsigned)(y - era * 400);
-    unsigned doy = (153 * (m + (m > 2 ? (unsigned)-3 : 9)) + 2) / 5 + d - 1;
-    unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + (int64_t)doe - 719468;
-}
-
-/* Parses a time bound into ns.  Returns SIFT_OK or SIFT_EINVAL. */
-static int
-parse_time(const char *s, int64_t *out)
-{
-    char *end;
-    if (strncmp(s, "now", 3) == 0) {
-        int64_t now = sift_clock_now_ns();
-        if (s[3] == '\0') {
-            *out = now;
-            return SIFT_OK;
-        }
-        if (s[3] != '-' && s[3] != '+')
-            return SIFT_EINVAL;
-        errno = 0;
-        long long n = strtoll(s + 4, &end, 10);
-        if (errno || end == s + 4 || n < 0 || end[0] == '\0' || end[1] != '\0')
-            return SIFT_EINVAL;
-        int64_t unit;
-        switch (end[0]) {
-        case 's': unit = SIFT_NS_PER_SEC; break;
-        case 'm': unit = 60 * SIFT_NS_PER_SEC; break;
-        case 'h': unit = 3600 * SIFT_NS_PER_SEC; break;
-        case 'd': unit = 86400 * SIFT_NS_PER_SEC; break;
-        case 'w': unit = 7 * 86400 * SIFT_NS_PER_SEC; break;
-        default: return SIFT_EINVAL;
-        }
-        if (n > INT64_MAX / unit / 2)
-            return SIFT_EINVAL;
-        *out = s[3] == '-' ? now - n * unit : now + n * unit;
-        return SIFT_OK;
-    }
-    int all_digits = *s != '\0';
-    for (const char *p = s; *p; p++)
-        all_digits &= isdigit((unsigned char)*p) != 0;
-    if (all_digits) {
-        errno = 0;
-        long long ms = strtoll(s, &end, 10);
-        if (errno || ms > INT64_MAX / SIFT_NS_PER_MS)
-            return SIFT_EINVAL;
-        *out = ms * SIFT_NS_PER_MS;
-        return SIFT_OK;
-    }
-    int y, mo, d, h, mi, sec, nread = 0;
-    if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec,
-               &nread) != 6 ||
-        mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-        return SIFT_EINVAL;
-    const char *p = s + nread;
-    int64_t frac = 0, scale = SIFT_NS_PER_SEC;
-    if (*p == '.') {
-        p++;
-        while (isdigit((unsigned char)*p)) {
-            if (scale > 1) {
-                scale /= 10;
-                frac += (*p - '0') * scale;
-            }
-            p++;
-        }
-    }
-    if (strcmp(p, "Z") != 0)
-        return SIFT_EINVAL;
-    int64_t days = days_from_civil(y, (unsigned)mo, (unsigned)d);
-    *out = ((days * 86400) + h * 3600 + mi * 60 + sec) * SIFT_NS_PER_SEC + frac;
-    return SIFT_OK;
-}
-
 static int
 json_time(json_t *v, int64_t dflt, int64_t *out)
 {
@@ -144,7 +63,8 @@ json_time(json_t *v, int64_t dflt, int64_t *out)
         return SIFT_OK;
     }
     if (json_is_string(v))
-        return parse_time(json_string_value(v), out);
+        return sift_query_time_parse(json_string_value(v), sift_clock_now_ns(),
+                                     out);
     return SIFT_EINVAL;
 }
 
