@@ -492,24 +492,22 @@ sift_metrics_collect_sinks(struct sift_buf *out, void *sinks)
     sift_alert_sinks_stats(sinks, &st);
     sift_metrics_family(out, "sift_alert_deliveries_total", SIFT_METRIC_COUNTER,
                         "Alert deliveries per sink and outcome.");
-    const char *ws[] = {"sink", "webhook", "outcome", "sent", NULL};
-    const char *wf[] = {"sink", "webhook", "outcome", "failed", NULL};
-    const char *rs[] = {"sink", "redis", "outcome", "sent", NULL};
-    const char *rf[] = {"sink", "redis", "outcome", "failed", NULL};
-    sift_metrics_sample(out, "sift_alert_deliveries_total", ws,
-                        (double)st.webhook_sent);
-    sift_metrics_sample(out, "sift_alert_deliveries_total", wf,
-                        (double)st.webhook_failed);
-    sift_metrics_sample(out, "sift_alert_deliveries_total", rs,
-                        (double)st.redis_sent);
-    sift_metrics_sample(out, "sift_alert_deliveries_total", rf,
-                        (double)st.redis_failed);
-    const char *ks[] = {"sink", "kafka", "outcome", "sent", NULL};
-    const char *kf[] = {"sink", "kafka", "outcome", "failed", NULL};
-    sift_metrics_sample(out, "sift_alert_deliveries_total", ks,
-                        (double)st.kafka_sent);
-    sift_metrics_sample(out, "sift_alert_deliveries_total", kf,
-                        (double)st.kafka_failed);
+    const struct {
+        const char *sink;
+        uint64_t sent, failed;
+    } rows[] = {
+        {"webhook", st.webhook_sent, st.webhook_failed},
+        {"redis", st.redis_sent, st.redis_failed},
+        {"kafka", st.kafka_sent, st.kafka_failed},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        const char *ls[] = {"sink", rows[i].sink, "outcome", "sent", NULL};
+        const char *lf[] = {"sink", rows[i].sink, "outcome", "failed", NULL};
+        sift_metrics_sample(out, "sift_alert_deliveries_total", ls,
+                            (double)rows[i].sent);
+        sift_metrics_sample(out, "sift_alert_deliveries_total", lf,
+                            (double)rows[i].failed);
+    }
     counter(out, "sift_alert_webhook_retries_total",
             "Webhook re-sends after a failed attempt.",
             (double)st.webhook_retries);
