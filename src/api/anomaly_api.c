@@ -288,6 +288,15 @@ alert_path(const char *path, uint64_t *id, const char **rest)
     return SIFT_OK;
 }
 
+/* 404 for an alert id that is not (or no longer) in the alerts store. */
+static void
+reply_no_alert(struct sift_http_req *req, uint64_t id)
+{
+    sift_http_reply_error(req, 404, "alert_not_found",
+                          "no alert %" PRIu64 " (unknown or no longer kept)",
+                          id);
+}
+
 static void
 handle_alert_get(struct sift_http_req *req, void *arg)
 {
@@ -301,10 +310,7 @@ handle_alert_get(struct sift_http_req *req, void *arg)
         return;
     }
     if (sift_anomaly_service_alert_get(api->svc, id, &al) < 0) {
-        sift_http_reply_error(req, 404, "alert_not_found",
-                              "no alert %" PRIu64 " (unknown or no longer "
-                              "kept)",
-                              id);
+        reply_no_alert(req, id);
         return;
     }
     struct sift_buf b = SIFT_BUF_INIT;
@@ -346,10 +352,7 @@ handle_alert_post(struct sift_http_req *req, void *arg)
     struct sift_alert al;
     double thr;
     if (sift_anomaly_service_feedback(api->svc, id, lab, &al, &thr) < 0) {
-        sift_http_reply_error(req, 404, "alert_not_found",
-                              "no alert %" PRIu64 " (unknown or no longer "
-                              "kept)",
-                              id);
+        reply_no_alert(req, id);
         return;
     }
     struct sift_buf b = SIFT_BUF_INIT;
