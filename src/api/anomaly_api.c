@@ -33,7 +33,6 @@
 #include "sift/error.h"
 #include "sift/http.h"
 #include "sift/log.h"
-#include "sift/parse.h"
 #include "sift/patterns.h"
 #include "sift/pool.h"
 #include "sift/query.h"
