@@ -185,11 +185,9 @@ agg_seg(void *lane, size_t k, struct sift_qctx *ctx, void *arg)
     const struct agg_par *ap = arg;
     size_t i = ap->idx[k];
     const struct sift_segment *seg = ap->segs[i];
-    uint32_t lo, hi;
-    sift__query_doc_range(seg, ap->opts->from_ns, ap->opts->to_ns, &lo, &hi);
-    ctx->seg = seg;
     roaring_bitmap_t *r;
-    int rc = sift__query_eval_segment(ap->q, ctx, lo, hi, &r);
+    int rc = sift__query_eval_in_range(ap->q, ctx, seg, ap->opts->from_ns,
+                                       ap->opts->to_ns, &r);
     if (rc < 0)
         return rc;
     rc = ap->cb(seg, i, r, ctx, lane);

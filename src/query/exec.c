@@ -606,3 +606,14 @@ sift__query_eval_segment(const struct sift_query *q, struct sift_qctx *ctx,
         ctx->timed_out = 1;
     return rc;
 }
+
+int
+sift__query_eval_in_range(const struct sift_query *q, struct sift_qctx *ctx,
+                          const struct sift_segment *seg, int64_t from_ns,
+                          int64_t to_ns, roaring_bitmap_t **out)
+{
+    uint32_t lo, hi;
+    sift__query_doc_range(seg, from_ns, to_ns, &lo, &hi);
+    ctx->seg = seg;
+    return sift__query_eval_segment(q, ctx, lo, hi, out);
+}

@@ -63,14 +63,11 @@ sift_query_match_parsed(const struct sift_query *q,
 {
     struct sift_qctx ctx;
     memset(&ctx, 0, sizeof(ctx));
-    ctx.seg = seg;
     ctx.deadline_mono_ns = deadline_mono_ns;
     ctx.max_expansion = max_expansion;
     ctx.err = err;
-    uint32_t lo, hi;
     roaring_bitmap_t *r = NULL;
-    sift__query_doc_range(seg, from_ns, to_ns, &lo, &hi);
-    int rc = sift__query_eval_segment(q, &ctx, lo, hi, &r);
+    int rc = sift__query_eval_in_range(q, &ctx, seg, from_ns, to_ns, &r);
     *out = rc == SIFT_OK ? r : NULL;
     if (rc < 0 && r)
         roaring_bitmap_free(r);

@@ -180,6 +180,14 @@ int sift__query_eval_segment(const struct sift_query *q, struct sift_qctx *ctx,
                              uint32_t lo, uint32_t hi, roaring_bitmap_t **out);
 
 /**
+ * sift__query_eval_segment() on the docs of seg whose ts lies in
+ * [from_ns, to_ns); sets ctx->seg to seg.  Same results and ownership.
+ */
+int sift__query_eval_in_range(const struct sift_query *q, struct sift_qctx *ctx,
+                              const struct sift_segment *seg, int64_t from_ns,
+                              int64_t to_ns, roaring_bitmap_t **out);
+
+/**
  * Finds field name[0..len) in seg, applying the query-language aliases
  * (level -> log.level, service -> service.name, host -> host.name) only
  * when the name itself is not a field of seg.  Returns the field index or

@@ -516,12 +516,10 @@ search_seg(void *lane_v, size_t k, struct sift_qctx *ctx, void *arg)
     const struct search_run *s = arg;
     size_t i = s->idx[k];
     const struct sift_segment *seg = s->segs[i];
-    uint32_t lo, hi;
-    sift__query_doc_range(seg, s->opts->from_ns, s->opts->to_ns, &lo, &hi);
-    ctx->seg = seg;
     ctx->defer_phrases = s->opts->track_total_hits > 0;
     roaring_bitmap_t *r;
-    int rc = sift__query_eval_segment(s->q, ctx, lo, hi, &r);
+    int rc = sift__query_eval_in_range(s->q, ctx, seg, s->opts->from_ns,
+                                       s->opts->to_ns, &r);
     if (rc < 0)
         return rc;
     if (ctx->n_deferred > 0) {
