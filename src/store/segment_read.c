@@ -498,16 +498,29 @@ parse_docs(struct sift_segment *s, const uint8_t *p, size_t len)
     return SIFT_OK;
 }
 
+/* Frees the tables shapes_decode() builds, leaving them NULL. */
 static void
-segment_destroy(struct sift_segment *s)
+shapes_free(struct sift_segment *s)
 {
-    pthread_mutex_destroy(&s->sh_mu);
     sift_free(s->sh_raw);
     sift_free(s->sh_poff);
     sift_free(s->sh_k);
     sift_free(s->sd_at);
     sift_free(s->sd_ids);
     sift_free(s->sd_shape);
+    s->sh_raw = NULL;
+    s->sh_poff = NULL;
+    s->sh_k = NULL;
+    s->sd_at = NULL;
+    s->sd_ids = NULL;
+    s->sd_shape = NULL;
+}
+
+static void
+segment_destroy(struct sift_segment *s)
+{
+    pthread_mutex_destroy(&s->sh_mu);
+    shapes_free(s);
     sift_free(s->kfield);
     if (s->deleted != NULL)
         roaring_bitmap_free((roaring_bitmap_t *)(uintptr_t)s->deleted);
@@ -1252,20 +1265,8 @@ shapes_load(const struct sift_segment *cseg)
             s->sh_rc = rc;
             atomic_store_explicit(&s->sh_state, 2, memory_order_release);
         }
-        if (rc != SIFT_OK) { /* ENOMEM may succeed later */
-            sift_free(s->sh_raw);
-            sift_free(s->sh_poff);
-            sift_free(s->sh_k);
-            sift_free(s->sd_at);
-            sift_free(s->sd_ids);
-            sift_free(s->sd_shape);
-            s->sd_shape = NULL;
-            s->sh_raw = NULL;
-            s->sh_poff = NULL;
-            s->sh_k = NULL;
-            s->sd_at = NULL;
-            s->sd_ids = NULL;
-        }
+        if (rc != SIFT_OK) /* ENOMEM may succeed later */
+            shapes_free(s);
     } else if (st == 2) {
         rc = s->sh_rc;
     }
