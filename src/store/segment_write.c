@@ -373,22 +373,37 @@ in_list(const char *list, const char *name, size_t len)
     return 0;
 }
 
+/* The field named name[0..len) with hash h, or NULL. */
+static struct bfield *
+field_lookup_h(const struct sift_segment_builder *b, const char *name,
+               size_t len, uint32_t h)
+{
+    if (b->fslots == NULL)
+        return NULL;
+    for (uint32_t i = h & b->fslots_mask;; i = (i + 1) & b->fslots_mask) {
+        uint32_t s = b->fslots[i];
+        if (s == 0)
+            return NULL;
+        struct bfield *f = &b->fields[s - 1];
+        if (f->hash == h && f->name_len == len && bytes_eq(f->name, name, len))
+            return f;
+    }
+}
+
+static struct bfield *
+field_lookup(const struct sift_segment_builder *b, const char *name, size_t len)
+{
+    return field_lookup_h(b, name, len, hash32(name, len));
+}
+
 static struct bfield *
 field_get(struct sift_segment_builder *b, const char *name, size_t len,
           uint8_t type)
 {
     uint32_t h = hash32(name, len);
-    if (b->fslots != NULL) {
-        for (uint32_t i = h & b->fslots_mask;; i = (i + 1) & b->fslots_mask) {
-            uint32_t s = b->fslots[i];
-            if (s == 0)
-                break;
-            struct bfield *f = &b->fields[s - 1];
-            if (f->hash == h && f->name_len == len &&
-                bytes_eq(f->name, name, len))
-                return f;
-        }
-    }
+    struct bfield *found = field_lookup_h(b, name, len, h);
+    if (found != NULL)
+        return found;
     if (b->n_fields >= MAX_FIELDS || len == 0 || len > SIFT_SEGFMT_MAX_NAME)
         return NULL; /* dropped from the index, kept in the doc */
     if ((b->n_fields + 1) * 2 > b->fslots_mask) {
@@ -1542,24 +1557,6 @@ field_flags(const struct sift_segment_builder *b, const struct bfield *f)
                (f->n_terms <= b->opts.max_dict_values && f->kw_len > 0
                     ? SIFT_SEGF_KEYWORD
                     : 0);
-    }
-}
-
-/* The field named name[0..len), or NULL. */
-static struct bfield *
-field_lookup(const struct sift_segment_builder *b, const char *name, size_t len)
-{
-    if (b->fslots == NULL)
-        return NULL;
-    uint32_t h = hash32(name, len);
-    for (uint32_t i = h & b->fslots_mask;; i = (i + 1) & b->fslots_mask) {
-        uint32_t s = b->fslots[i];
-        if (s == 0)
-            return NULL;
-        struct bfield *f = &b->fields[s - 1];
-        if (f->hash == h && f->name_len == len &&
-            memcmp(f->name, name, len) == 0)
-            return f;
     }
 }
 
