@@ -58,13 +58,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <librdkafka/rdkafka.h>
 
 #include "sift/alloc.h"
+#include "sift/clock.h"
 #include "sift/config.h"
 #include "sift/error.h"
 #include "sift/log.h"
@@ -545,9 +545,7 @@ set_kafka_paused(struct kafka_src *ks, int pause)
 static int64_t
 mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return sift_clock_mono_ns() / SIFT_NS_PER_MS;
 }
 
 /*

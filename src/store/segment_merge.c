@@ -177,9 +177,9 @@ enforce_cap(struct merge_state *m)
 /* Copies the live docs of one input into the day builders. */
 static int
 merge_one(struct merge_state *m, struct sift_segment *seg,
-          struct sift_arena *arena, struct sift_buf *doc,
-          struct sift_merge_stats *st)
+          struct sift_arena *arena, struct sift_buf *doc)
 {
+    struct sift_merge_stats *st = m->st;
     const roaring_bitmap_t *del = sift_segment_deleted(seg);
     uint32_t n = sift_segment_doc_count(seg);
     for (uint32_t d = 0; d < n; d++) {
@@ -235,16 +235,12 @@ sift__segment_merge(struct sift_segment *const *in, size_t n,
     *n_outs = 0;
     for (size_t i = 0; i < n && rc == SIFT_OK; i++) {
         st.bytes_in += sift_segment_bytes(in[i]);
-        rc = merge_one(&m, in[i], arena, &doc, &st);
+        rc = merge_one(&m, in[i], arena, &doc);
     }
-    /* The last builders: ascending day (the order of m.v is arbitrary). */
-    while (rc == SIFT_OK && m.n > 0) {
-        size_t low = 0;
-        for (size_t i = 1; i < m.n; i++)
-            if (m.v[i].day < m.v[low].day)
-                low = i;
-        rc = finish_builder(&m, low, 0);
-    }
+    /* The last builders, one per day at most: the qsort below orders them
+     * after that day's cuts (larger seq), so any finishing order works. */
+    while (rc == SIFT_OK && m.n > 0)
+        rc = finish_builder(&m, m.n - 1, 0);
     if (rc < 0)
         goto out;
     if (m.n_o > 1)

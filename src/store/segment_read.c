@@ -132,6 +132,20 @@ struct sift_segment {
 
 static atomic_uint_fast64_t next_uid = 1;
 
+/* Reads gap i of a strictly increasing id list (the first may be 0) into
+ * *v; SIFT_ECORRUPT when it is missing or the id would reach n. */
+static inline int
+get_id_gap(const uint8_t **p, const uint8_t *end, uint64_t i, uint64_t n,
+           uint64_t *v)
+{
+    uint64_t d;
+    if (sift_get_varint(p, end, &d) != SIFT_OK || (i > 0 && d == 0) ||
+        d >= n - *v)
+        return SIFT_ECORRUPT;
+    *v += d;
+    return SIFT_OK;
+}
+
 /* ---- bitmap validation ---- */
 
 int
@@ -498,16 +512,29 @@ parse_docs(struct sift_segment *s, const uint8_t *p, size_t len)
     return SIFT_OK;
 }
 
+/* Frees the tables shapes_decode() builds, leaving them NULL. */
 static void
-segment_destroy(struct sift_segment *s)
+shapes_free(struct sift_segment *s)
 {
-    pthread_mutex_destroy(&s->sh_mu);
     sift_free(s->sh_raw);
     sift_free(s->sh_poff);
     sift_free(s->sh_k);
     sift_free(s->sd_at);
     sift_free(s->sd_ids);
     sift_free(s->sd_shape);
+    s->sh_raw = NULL;
+    s->sh_poff = NULL;
+    s->sh_k = NULL;
+    s->sd_at = NULL;
+    s->sd_ids = NULL;
+    s->sd_shape = NULL;
+}
+
+static void
+segment_destroy(struct sift_segment *s)
+{
+    pthread_mutex_destroy(&s->sh_mu);
+    shapes_free(s);
     sift_free(s->kfield);
     if (s->deleted != NULL)
         roaring_bitmap_free((roaring_bitmap_t *)(uintptr_t)s->deleted);
@@ -1196,7 +1223,7 @@ shapes_decode(struct sift_segment *s)
     uint32_t sum = 0;
     rc = SIFT_OK;
     for (uint32_t g = 0; g < ns && rc == SIFT_OK; g++) {
-        uint64_t c, v = 0, d;
+        uint64_t c, v = 0;
         s->sd_at[g] = sum;
         if (sift_get_varint(&p, end, &c) != SIFT_OK || c == 0 ||
             c > s->n_docs - sum) {
@@ -1204,12 +1231,10 @@ shapes_decode(struct sift_segment *s)
             break;
         }
         for (uint64_t i = 0; i < c; i++) {
-            if (sift_get_varint(&p, end, &d) != SIFT_OK || (i > 0 && d == 0) ||
-                d >= s->n_docs - v) {
+            if (get_id_gap(&p, end, i, s->n_docs, &v) != SIFT_OK) {
                 rc = CORRUPT("shape doc ids");
                 break;
             }
-            v += d;
             if (s->sd_shape != NULL) {
                 /* in one shape only: with the count check below, every
                  * doc then has its shape */
@@ -1252,20 +1277,8 @@ shapes_load(const struct sift_segment *cseg)
             s->sh_rc = rc;
             atomic_store_explicit(&s->sh_state, 2, memory_order_release);
         }
-        if (rc != SIFT_OK) { /* ENOMEM may succeed later */
-            sift_free(s->sh_raw);
-            sift_free(s->sh_poff);
-            sift_free(s->sh_k);
-            sift_free(s->sd_at);
-            sift_free(s->sd_ids);
-            sift_free(s->sd_shape);
-            s->sd_shape = NULL;
-            s->sh_raw = NULL;
-            s->sh_poff = NULL;
-            s->sh_k = NULL;
-            s->sd_at = NULL;
-            s->sd_ids = NULL;
-        }
+        if (rc != SIFT_OK) /* ENOMEM may succeed later */
+            shapes_free(s);
     } else if (st == 2) {
         rc = s->sh_rc;
     }
@@ -1420,18 +1433,16 @@ postings_shapes(const struct sift_segment *seg, const struct tcur *c,
     int rc = shapes_load(seg);
     if (rc != SIFT_OK)
         return rc;
-    uint64_t m = c->tag >> 2, v = 0, d, r;
+    uint64_t m = c->tag >> 2, v = 0, r;
     const uint8_t *p = c->list, *end = c->list_end;
     roaring_bitmap_t *bm = roaring_bitmap_create();
     if (bm == NULL)
         return SIFT_ENOMEM;
     for (uint64_t i = 0; i < m; i++) {
-        if (sift_get_varint(&p, end, &d) != SIFT_OK || (i > 0 && d == 0) ||
-            d >= seg->n_shapes - v) {
+        if (get_id_gap(&p, end, i, seg->n_shapes, &v) != SIFT_OK) {
             rc = CORRUPT("postings shape ids");
             goto fail;
         }
-        v += d;
         uint32_t a = seg->sd_at[v], b = seg->sd_at[v + 1];
         roaring_bitmap_add_many(bm, b - a, seg->sd_ids + a);
     }
@@ -1441,12 +1452,10 @@ postings_shapes(const struct sift_segment *seg, const struct tcur *c,
     }
     v = 0;
     for (uint64_t i = 0; i < r; i++) {
-        if (sift_get_varint(&p, end, &d) != SIFT_OK || (i > 0 && d == 0) ||
-            d >= seg->n_docs - v) {
+        if (get_id_gap(&p, end, i, seg->n_docs, &v) != SIFT_OK) {
             rc = CORRUPT("postings residual docs");
             goto fail;
         }
-        v += d;
         roaring_bitmap_add(bm, (uint32_t)v);
     }
     if (p != end) {

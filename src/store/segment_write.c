@@ -24,6 +24,7 @@
  * Threads: a builder belongs to one thread.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,6 +176,34 @@ uint64_t
 sift__segment_hash(const void *p, size_t len)
 {
     return XXH3_64bits(p, len);
+}
+
+/* Inserts 1-based index v at hash h into an open-addressing slot table. */
+static inline void
+slots_put(uint32_t *slots, uint32_t mask, uint32_t h, uint32_t v)
+{
+    uint32_t i = h & mask;
+    while (slots[i] != 0)
+        i = (i + 1) & mask;
+    slots[i] = v;
+}
+
+/* Replaces *slots by an n-slot table (n a power of two) over the count
+ * items at base, stride bytes apart, each with its uint32_t hash at
+ * hash_off. */
+static void
+slots_rebuild(uint32_t **slots, uint32_t *mask, uint32_t n, const void *base,
+              size_t stride, size_t hash_off, uint32_t count)
+{
+    sift_free(*slots);
+    *slots = sift_xcalloc(n, sizeof(uint32_t));
+    *mask = n - 1;
+    for (uint32_t j = 0; j < count; j++) {
+        uint32_t h;
+        memcpy(&h, (const char *)base + (size_t)j * stride + hash_off,
+               sizeof(h));
+        slots_put(*slots, *mask, h, j + 1);
+    }
 }
 
 /* memcmp(a, b, n) == 0 without a library call for the short keys add()
@@ -344,35 +373,44 @@ in_list(const char *list, const char *name, size_t len)
     return 0;
 }
 
+/* The field named name[0..len) with hash h, or NULL. */
+static struct bfield *
+field_lookup_h(const struct sift_segment_builder *b, const char *name,
+               size_t len, uint32_t h)
+{
+    if (b->fslots == NULL)
+        return NULL;
+    for (uint32_t i = h & b->fslots_mask;; i = (i + 1) & b->fslots_mask) {
+        uint32_t s = b->fslots[i];
+        if (s == 0)
+            return NULL;
+        struct bfield *f = &b->fields[s - 1];
+        if (f->hash == h && f->name_len == len && bytes_eq(f->name, name, len))
+            return f;
+    }
+}
+
+static struct bfield *
+field_lookup(const struct sift_segment_builder *b, const char *name, size_t len)
+{
+    return field_lookup_h(b, name, len, hash32(name, len));
+}
+
 static struct bfield *
 field_get(struct sift_segment_builder *b, const char *name, size_t len,
           uint8_t type)
 {
     uint32_t h = hash32(name, len);
-    if (b->fslots != NULL) {
-        for (uint32_t i = h & b->fslots_mask;; i = (i + 1) & b->fslots_mask) {
-            uint32_t s = b->fslots[i];
-            if (s == 0)
-                break;
-            struct bfield *f = &b->fields[s - 1];
-            if (f->hash == h && f->name_len == len &&
-                bytes_eq(f->name, name, len))
-                return f;
-        }
-    }
+    struct bfield *found = field_lookup_h(b, name, len, h);
+    if (found != NULL)
+        return found;
     if (b->n_fields >= MAX_FIELDS || len == 0 || len > SIFT_SEGFMT_MAX_NAME)
         return NULL; /* dropped from the index, kept in the doc */
     if ((b->n_fields + 1) * 2 > b->fslots_mask) {
         uint32_t n = b->fslots_mask ? (b->fslots_mask + 1) * 2 : 64;
-        sift_free(b->fslots);
-        b->fslots = sift_xcalloc(n, sizeof(uint32_t));
-        b->fslots_mask = n - 1;
-        for (uint32_t j = 0; j < b->n_fields; j++) {
-            uint32_t i = b->fields[j].hash & b->fslots_mask;
-            while (b->fslots[i] != 0)
-                i = (i + 1) & b->fslots_mask;
-            b->fslots[i] = j + 1;
-        }
+        slots_rebuild(&b->fslots, &b->fslots_mask, n, b->fields,
+                      sizeof(struct bfield), offsetof(struct bfield, hash),
+                      b->n_fields);
     }
     if (b->n_fields == b->fields_cap) {
         b->fields_cap = b->fields_cap ? b->fields_cap * 2 : 16;
@@ -394,10 +432,7 @@ field_get(struct sift_segment_builder *b, const char *name, size_t len,
     if (type < SIFT_FT_KEYWORD || type > SIFT_FT_NUMBER)
         type = SIFT_FT_KEYWORD;
     f->type = type;
-    uint32_t i = h & b->fslots_mask;
-    while (b->fslots[i] != 0)
-        i = (i + 1) & b->fslots_mask;
-    b->fslots[i] = b->n_fields + 1;
+    slots_put(b->fslots, b->fslots_mask, h, b->n_fields + 1);
     b->n_fields++;
     return f;
 }
@@ -406,16 +441,9 @@ static void
 term_slots_grow(struct sift_segment_builder *b, struct bfield *f)
 {
     uint32_t n = f->slots_mask ? (f->slots_mask + 1) * 2 : 256;
-    sift_free(f->slots);
     b->bytes += (size_t)n * sizeof(uint32_t) / 2;
-    f->slots = sift_xcalloc(n, sizeof(uint32_t));
-    f->slots_mask = n - 1;
-    for (uint32_t j = 0; j < f->n_terms; j++) {
-        uint32_t i = f->terms[j].hash & f->slots_mask;
-        while (f->slots[i] != 0)
-            i = (i + 1) & f->slots_mask;
-        f->slots[i] = j + 1;
-    }
+    slots_rebuild(&f->slots, &f->slots_mask, n, f->terms, sizeof(struct bterm),
+                  offsetof(struct bterm, hash), f->n_terms);
 }
 
 /* Adds doc to an existing term's postings (once per doc). */
@@ -622,15 +650,9 @@ key_get(struct sift_segment_builder *b, const char *name, size_t len,
     }
     if ((b->n_keys + 1) * 2 > b->kslots_mask) {
         uint32_t n = b->kslots_mask ? (b->kslots_mask + 1) * 2 : 64;
-        sift_free(b->kslots);
-        b->kslots = sift_xcalloc(n, sizeof(uint32_t));
-        b->kslots_mask = n - 1;
-        for (uint32_t j = 0; j < b->n_keys; j++) {
-            uint32_t i = b->keys[j].hash & b->kslots_mask;
-            while (b->kslots[i] != 0)
-                i = (i + 1) & b->kslots_mask;
-            b->kslots[i] = j + 1;
-        }
+        slots_rebuild(&b->kslots, &b->kslots_mask, n, b->keys,
+                      sizeof(struct bkey), offsetof(struct bkey, hash),
+                      b->n_keys);
     }
     if (b->n_keys == b->keys_cap) {
         b->keys_cap = b->keys_cap ? b->keys_cap * 2 : 16;
@@ -641,10 +663,7 @@ key_get(struct sift_segment_builder *b, const char *name, size_t len,
     k->name_len = (uint32_t)len;
     k->hash = h;
     k->type = type;
-    uint32_t i = h & b->kslots_mask;
-    while (b->kslots[i] != 0)
-        i = (i + 1) & b->kslots_mask;
-    b->kslots[i] = b->n_keys + 1;
+    slots_put(b->kslots, b->kslots_mask, h, b->n_keys + 1);
     return b->n_keys++;
 }
 
@@ -695,15 +714,9 @@ shape_add(struct sift_segment_builder *b, const char *key, size_t len,
 {
     if ((b->n_shapes + 1) * 2 > b->sslots_mask) {
         uint32_t n = b->sslots_mask ? (b->sslots_mask + 1) * 2 : 1024;
-        sift_free(b->sslots);
-        b->sslots = sift_xcalloc(n, sizeof(uint32_t));
-        b->sslots_mask = n - 1;
-        for (uint32_t j = 0; j < b->n_shapes; j++) {
-            uint32_t i = b->shapes[j].hash & b->sslots_mask;
-            while (b->sslots[i] != 0)
-                i = (i + 1) & b->sslots_mask;
-            b->sslots[i] = j + 1;
-        }
+        slots_rebuild(&b->sslots, &b->sslots_mask, n, b->shapes,
+                      sizeof(struct bshape), offsetof(struct bshape, hash),
+                      b->n_shapes);
     }
     if (b->n_shapes == b->shapes_cap) {
         b->shapes_cap = b->shapes_cap ? b->shapes_cap * 2 : 256;
@@ -717,10 +730,7 @@ shape_add(struct sift_segment_builder *b, const char *key, size_t len,
     sh->n_slots = n_slots;
     sh->n_docs = 0;
     sift_buf_append(&b->shapebuf, key, len);
-    uint32_t i = h & b->sslots_mask;
-    while (b->sslots[i] != 0)
-        i = (i + 1) & b->sslots_mask;
-    b->sslots[i] = b->n_shapes + 1;
+    slots_put(b->sslots, b->sslots_mask, h, b->n_shapes + 1);
     return b->n_shapes++;
 }
 
@@ -1547,24 +1557,6 @@ field_flags(const struct sift_segment_builder *b, const struct bfield *f)
                (f->n_terms <= b->opts.max_dict_values && f->kw_len > 0
                     ? SIFT_SEGF_KEYWORD
                     : 0);
-    }
-}
-
-/* The field named name[0..len), or NULL. */
-static struct bfield *
-field_lookup(const struct sift_segment_builder *b, const char *name, size_t len)
-{
-    if (b->fslots == NULL)
-        return NULL;
-    uint32_t h = hash32(name, len);
-    for (uint32_t i = h & b->fslots_mask;; i = (i + 1) & b->fslots_mask) {
-        uint32_t s = b->fslots[i];
-        if (s == 0)
-            return NULL;
-        struct bfield *f = &b->fields[s - 1];
-        if (f->hash == h && f->name_len == len &&
-            memcmp(f->name, name, len) == 0)
-            return f;
     }
 }
 
