@@ -133,7 +133,8 @@ struct kafka_src {
     struct kpart *parts;
     struct kbatch *held_head, *held_tail;
     int user_paused;
-    int kafka_paused;      /* partitions currently paused */
+    int kafka_paused; /* partitions currently paused */
+    int coop;         /* cooperative rebalancing: 1, eager: 0, -1 unknown */
     int64_t hold_since_ms; /* monotonic start of the current hold, 0 none */
     int64_t hold_max_ms;   /* then pause partitions and poll again */
     int started, stopped, closing;
@@ -589,9 +590,19 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
              rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     struct kafka_src *ks = opaque;
-    /* NULL while the group has no protocol yet (a rebalance error). */
-    const char *proto = rd_kafka_rebalance_protocol(rk);
-    int coop = proto && !strcmp(proto, "COOPERATIVE");
+    /*
+     * The protocol is fixed by the assignor config, so it is asked once:
+     * rd_kafka_rebalance_protocol() is a blocking request to the group
+     * thread, and from the revoke that rd_kafka_consumer_close() triggers
+     * it can wait forever (librdkafka issue 4041).  NULL while the group
+     * has no protocol yet (a rebalance error): ask again next time.
+     */
+    if (ks->coop < 0 && !ks->closing) {
+        const char *proto = rd_kafka_rebalance_protocol(rk);
+        if (proto)
+            ks->coop = !strcmp(proto, "COOPERATIVE");
+    }
+    int coop = ks->coop > 0;
     rd_kafka_error_t *e = NULL;
     rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
 
@@ -1014,6 +1025,7 @@ sift_source_kafka_new(const struct sift_source_env *env,
     if (!ks->env.retry_ms)
         ks->env.retry_ms = 50;
     ks->pipe_fd[0] = ks->pipe_fd[1] = -1;
+    ks->coop = -1;
     sift__ingest_split(cfg->kafka_topics, &ks->topics, &ks->n_topics);
 
     conf = rd_kafka_conf_new();
