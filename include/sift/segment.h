@@ -102,6 +102,15 @@ uint8_t sift_segment_tier(const struct sift_segment *seg);
 size_t sift_segment_bytes(const struct sift_segment *seg);
 /** The image bytes (borrowed), e.g. to write an in-memory segment out. */
 const void *sift_segment_image(const struct sift_segment *seg);
+/**
+ * Drops the pages of a file-backed segment from this process's resident
+ * set (madvise MADV_DONTNEED on its read-only mapping); the next read
+ * refaults them from the page cache.  For after a sequential pass over a
+ * whole segment (a merge input), so resident memory does not grow with
+ * the size of what was read.  Safe while other threads read the segment;
+ * a no-op for in-memory segments.  Any thread.
+ */
+void sift_segment_drop_pages(const struct sift_segment *seg);
 
 /* Time column. */
 int64_t sift_segment_doc_ts(const struct sift_segment *seg, uint32_t doc);

@@ -11,7 +11,9 @@
  * day and emits the images in ascending day order.  Nothing here knows
  * the byte format, so the segment encoding can change underneath.
  *
- * Memory: a builder holds every doc it was fed plus its index until the
+ * Memory: each input's mapped pages are dropped from the resident set
+ * once it has been read (sift_segment_drop_pages()).  A builder holds
+ * every doc it was fed plus its index until the
  * image is finished, so an unbounded merge needs memory in proportion to
  * its input.  With a memory cap, once the open builders together hold
  * cap bytes (sift_segment_builder_bytes()), the largest one is finished
@@ -236,6 +238,10 @@ sift__segment_merge(struct sift_segment *const *in, size_t n,
     for (size_t i = 0; i < n && rc == SIFT_OK; i++) {
         st.bytes_in += sift_segment_bytes(in[i]);
         rc = merge_one(&m, in[i], arena, &doc);
+        /* Read once, front to back: its pages need not stay resident
+         * while the next inputs are read (a merge's RSS would otherwise
+         * grow with its input). */
+        sift_segment_drop_pages(in[i]);
     }
     /* The last builders, one per day at most: the qsort below orders them
      * after that day's cuts (larger seq), so any finishing order works. */

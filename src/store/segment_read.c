@@ -912,6 +912,16 @@ sift_segment_bytes(const struct sift_segment *seg)
     return seg->len;
 }
 
+void
+sift_segment_drop_pages(const struct sift_segment *seg)
+{
+    /* A view with its own tombstones borrows its base's mapping. */
+    while (seg->owner == OWN_BORROWED && seg->base != NULL)
+        seg = seg->base;
+    if (seg->owner == OWN_MMAP)
+        (void)madvise((void *)(uintptr_t)seg->img, seg->map_len, MADV_DONTNEED);
+}
+
 const void *
 sift_segment_image(const struct sift_segment *seg)
 {

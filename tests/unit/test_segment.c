@@ -605,17 +605,25 @@ test_segment_truncated_every_length(void **state)
     sift_buf_cleanup(&img);
 }
 
+/* small_image() into img and into a new file named after the mkstemp()
+ * template path. */
+static void
+small_file(char *path, struct sift_buf *img)
+{
+    small_image(img);
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, img->data, img->len), (ssize_t)img->len);
+    close(fd);
+}
+
 static void
 test_segment_open_file_mmap(void **state)
 {
     (void)state;
     struct sift_buf img = SIFT_BUF_INIT;
-    small_image(&img);
     char path[] = "/tmp/sift_test_segXXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, img.data, img.len), (ssize_t)img.len);
-    close(fd);
+    small_file(path, &img);
     struct sift_segment *seg;
     assert_int_equal(sift_segment_open_file(path, &seg), SIFT_OK);
     assert_int_equal(sift_segment_doc_count(seg), 40);
@@ -627,6 +635,61 @@ test_segment_open_file_mmap(void **state)
     sift_segment_unref(r);
     unlink(path);
     assert_true(sift_segment_open_file(path, &seg) < 0);
+    sift_buf_cleanup(&img);
+}
+
+/* Resident kB of the mapping that holds addr (/proc/self/smaps), or -1. */
+static long
+mapping_rss_kb(const void *addr)
+{
+    FILE *f = fopen("/proc/self/smaps", "r");
+    assert_non_null(f);
+    char line[512];
+    int in = 0;
+    long kb = -1;
+    while (fgets(line, sizeof(line), f) != NULL) {
+        unsigned long lo, hi;
+        if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, ':') &&
+            line[0] != 'R') {
+            in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+            continue;
+        }
+        if (in && sscanf(line, "Rss: %ld kB", &kb) == 1)
+            break;
+    }
+    fclose(f);
+    return kb;
+}
+
+/* A merge input's pages leave the resident set once it has been read:
+ * open_file drops what its check read, reading faults pages back in,
+ * sift_segment_drop_pages() drops them again, and reads still work. */
+static void
+test_segment_drop_pages_after_read(void **state)
+{
+    (void)state;
+    struct sift_buf img = SIFT_BUF_INIT;
+    char path[] = "/tmp/sift_test_segXXXXXX";
+    small_file(path, &img);
+    struct sift_segment *seg;
+    assert_int_equal(sift_segment_open_file(path, &seg), SIFT_OK);
+    unlink(path);
+    const void *at = sift_segment_image(seg);
+    assert_int_equal(mapping_rss_kb(at), 0);
+    exercise(seg);
+    assert_true(mapping_rss_kb(at) > 0);
+    sift_segment_drop_pages(seg);
+    assert_int_equal(mapping_rss_kb(at), 0);
+    assert_true(post_mask(seg, "message", "error") == (1ull << 40) - 1);
+    sift_segment_unref(seg);
+    /* In-memory segments have no mapping: nothing to drop, no harm. */
+    struct sift_segment *mem;
+    void *copy = sift_xmalloc(img.len);
+    memcpy(copy, img.data, img.len);
+    assert_int_equal(sift_segment_open_mem(copy, img.len, &mem), SIFT_OK);
+    sift_segment_drop_pages(mem);
+    assert_int_equal(sift_segment_doc_count(mem), 40);
+    sift_segment_unref(mem);
     sift_buf_cleanup(&img);
 }
 
@@ -1357,6 +1420,7 @@ main(void)
         cmocka_unit_test(test_segment_corrupt_every_byte),
         cmocka_unit_test(test_segment_truncated_every_length),
         cmocka_unit_test(test_segment_open_file_mmap),
+        cmocka_unit_test(test_segment_drop_pages_after_read),
         cmocka_unit_test(test_segment_open_alloc_failures),
         cmocka_unit_test(test_segment_type_overrides),
         cmocka_unit_test(test_segment_ts_scale_and_number_modes),
