@@ -7,7 +7,7 @@ build_pkgs=(
     build-essential cmake pkg-config
     libevent-dev librdkafka-dev libhiredis-dev libjansson-dev libzstd-dev
     libcmocka-dev libinih-dev libroaring-dev libxxhash-dev libsystemd-dev
-    libpcre2-dev libjsmn-dev libssl-dev zlib1g-dev
+    libpcre2-dev libjsmn-dev libssl-dev zlib1g-dev libjemalloc-dev
 )
 test_pkgs=(
     clang clang-format libclang-rt-14-dev

@@ -32,22 +32,45 @@ void sift_free(void *p);
 /** Test hook: fail the n-th next sift_try_* call onward (0 disables). */
 void sift_alloc_fail_after(long n);
 
+/*
+ * The allocator itself: jemalloc in release builds, the C library's
+ * malloc in sanitizer and fuzz builds (alloc.c says why).
+ */
+
 /**
- * Returns free heap pages of every malloc arena to the kernel
- * (malloc_trim(0) on glibc, nothing elsewhere).  For after a large
- * one-off job (a merge, a flush): glibc keeps what a worker thread freed
- * in that thread's arena otherwise.  Costs a walk of the free lists
- * (about a millisecond for tens of MB); any thread.
+ * Hands freed pages back to the kernel now: every jemalloc arena is
+ * purged, or malloc_trim(0) on glibc.  For after a large one-off job (a
+ * merge, a flush), so its peak does not stay resident.  Costs a walk of
+ * the free lists (about a millisecond for tens of MB); any thread.
  */
 void sift_alloc_release(void);
 
 /**
- * Process-wide allocator settings; call once at start, before any thread.
- * On glibc it fixes the mmap threshold at 1 MiB and the trim threshold at
- * 64 MiB (sift_alloc_setup() in alloc.c says why); MALLOC_MMAP_THRESHOLD_
- * or a GLIBC_TUNABLES mmap_threshold in the environment wins (and
- * MALLOC_TRIM_THRESHOLD_ / trim_threshold for the trim).  Nothing elsewhere.
+ * Process-wide allocator settings; call once at start, before any
+ * thread.  jemalloc takes its settings from the malloc_conf string in
+ * alloc.c (the MALLOC_CONF environment variable overrides them), so this
+ * does nothing there.  On glibc it fixes the mmap threshold at 1 MiB and
+ * the trim threshold at 64 MiB; MALLOC_MMAP_THRESHOLD_ or a GLIBC_TUNABLES
+ * mmap_threshold in the environment wins (and MALLOC_TRIM_THRESHOLD_ /
+ * trim_threshold for the trim).
  */
 void sift_alloc_setup(void);
+
+/** What the allocator holds, over every arena. */
+struct sift_alloc_stats {
+    size_t in_use; /* bytes handed out and not yet freed */
+    size_t free;   /* held beyond that: freed but kept, plus metadata */
+};
+
+/**
+ * Fills *st; returns 0, or -1 (and zeros) where the allocator cannot
+ * tell (sanitizer builds, whose runtime serves malloc, and C libraries
+ * other than glibc).  Takes the arenas' locks: for a metrics scrape, not a hot
+ * path. Any thread.
+ */
+int sift_alloc_stats(struct sift_alloc_stats *st);
+
+/** "jemalloc", "glibc" or "libc": which allocator this build uses. */
+const char *sift_alloc_name(void);
 
 #endif /* SIFT_ALLOC_H */

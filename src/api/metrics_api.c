@@ -334,11 +334,27 @@ collect_process(struct sift_buf *out, void *arg)
     sift_metrics_family(out, "sift_build_info", SIFT_METRIC_GAUGE,
                         "Build information; the value is always 1.");
 #ifdef SIFT_VERSION
-    const char *labels[] = {"version", SIFT_VERSION, NULL};
+    const char *labels[] = {"version", SIFT_VERSION, "allocator",
+                            sift_alloc_name(), NULL};
 #else
-    const char *labels[] = {"version", "unknown", NULL};
+    const char *labels[] = {"version", "unknown", "allocator",
+                            sift_alloc_name(), NULL};
 #endif
     sift_metrics_sample(out, "sift_build_info", labels, 1);
+
+    struct sift_alloc_stats as;
+    if (sift_alloc_stats(&as) == 0) {
+        sift_metrics_family(out, "sift_heap_in_use_bytes", SIFT_METRIC_GAUGE,
+                            "Bytes the allocator has handed out and not got "
+                            "back.");
+        sift_metrics_sample(out, "sift_heap_in_use_bytes", NULL,
+                            (double)as.in_use);
+        sift_metrics_family(out, "sift_heap_free_bytes", SIFT_METRIC_GAUGE,
+                            "Bytes the allocator holds beyond those in use "
+                            "(freed but kept, metadata); high against "
+                            "in-use means fragmentation.");
+        sift_metrics_sample(out, "sift_heap_free_bytes", NULL, (double)as.free);
+    }
 }
 
 /* ------------------------------------------------------------------ */

@@ -3,6 +3,7 @@ exposition format 0.0.4, checked by `promtool check metrics` and by the
 strict parser below, and the values of the families after real traffic."""
 import json
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -10,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import Siftd
+from conftest import SIFTD, Siftd
 
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
 
@@ -160,6 +161,17 @@ def promtool_check(text):
     assert p.stdout.strip() == "" and p.stderr.strip() == "", p.stdout + p.stderr
 
 
+def build_allocator():
+    """SIFT_ALLOCATOR of the build under test, from its CMake cache."""
+    build = os.environ.get("SIFT_BUILD_DIR") or os.path.dirname(SIFTD)
+    cache = os.path.join(build, "CMakeCache.txt")
+    with open(cache) as f:
+        for line in f:
+            if line.startswith("SIFT_ALLOCATOR:"):
+                return line.split("=", 1)[1].strip()
+    raise AssertionError("SIFT_ALLOCATOR not in " + cache)
+
+
 def test_metrics_at_start_pass_promtool(sd):
     text = scrape(sd)
     promtool_check(text)
@@ -172,6 +184,17 @@ def test_metrics_at_start_pass_promtool(sd):
     start = value(fams, "process_start_time_seconds")
     assert abs(start - time.time()) < 3600
     assert value(fams, "sift_uptime_seconds") >= 0
+    # The allocator siftd runs on is the one this build was configured
+    # with: jemalloc in release builds (peak memory flat whatever the
+    # backlog), glibc where sanitizers bring their own malloc.
+    want = build_allocator()
+    label = fams["sift_build_info"]["samples"][0][1]["allocator"]
+    assert label == ("jemalloc" if want == "jemalloc" else "glibc"), label
+    if want == "jemalloc":
+        # jemalloc counts every allocation; in sanitizer builds the
+        # runtime serves malloc and siftd leaves the heap gauges out.
+        assert value(fams, "sift_heap_in_use_bytes") > 1 << 20
+        assert value(fams, "sift_heap_free_bytes") >= 0
 
 
 def test_metrics_after_traffic(sd):

@@ -1,12 +1,16 @@
 /*
  * test_core.c - unit tests of the small core pieces: buf (incl. varints
- * and JSON strings), arena, alloc failure injection, clock, errors, log.
+ * and JSON strings), arena, alloc failure injection and statistics, clock,
+ * errors, log.
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include <cmocka.h>
 
@@ -150,6 +154,63 @@ test_core_alloc_fail_after_counts_calls(void **state)
     sift_free(b);
 }
 
+/* The allocator's statistics see a large block come and go, and
+ * sift_alloc_release() gives its pages back: without it jemalloc keeps a
+ * freed block's dirty pages for up to a second (they count as held). */
+static void
+test_core_alloc_stats_follow_a_block(void **state)
+{
+    (void)state;
+    enum {
+        BIG = 4 << 20
+    }; /* under jemalloc's 8 MiB oversize class, purged at once */
+    struct sift_alloc_stats before, during, after;
+#if defined(SIFT_SANITIZER_MALLOC)
+    /* The sanitizer's runtime serves malloc: no figures, and says so. */
+    assert_int_equal(sift_alloc_stats(&before), -1);
+    assert_int_equal(before.in_use, 0);
+    return;
+#endif
+    assert_int_equal(sift_alloc_stats(&before), 0);
+    char *p = sift_xmalloc(BIG);
+    memset(p, 0x5a, BIG);
+    assert_int_equal(sift_alloc_stats(&during), 0);
+    assert_true(during.in_use >= before.in_use + BIG);
+    sift_free(p);
+    sift_alloc_release();
+    assert_int_equal(sift_alloc_stats(&after), 0);
+    assert_true(after.in_use + BIG <= during.in_use);
+    assert_true(after.free < BIG);
+}
+
+#if defined(SIFT_JEMALLOC)
+#include <jemalloc/jemalloc.h>
+
+/* The settings compiled into alloc.c's malloc_conf reach jemalloc (the
+ * symbol must be exported from the executable for that): the defaults
+ * would be 10 s of dirty decay and 4 arenas per CPU. */
+static void
+test_core_alloc_jemalloc_takes_our_settings(void **state)
+{
+    (void)state;
+    assert_string_equal(sift_alloc_name(), "jemalloc");
+    if (getenv("MALLOC_CONF") != NULL)
+        return; /* the environment overrides malloc_conf by design */
+    ssize_t decay = 0;
+    unsigned narenas = 0;
+    bool bg = false;
+    size_t len = sizeof(decay);
+    assert_int_equal(mallctl("opt.dirty_decay_ms", &decay, &len, NULL, 0), 0);
+    assert_int_equal(decay, 1000);
+    len = sizeof(narenas);
+    assert_int_equal(mallctl("opt.narenas", &narenas, &len, NULL, 0), 0);
+    assert_int_equal(narenas, 2);
+    len = sizeof(bg);
+    assert_int_equal(mallctl("background_thread", &bg, &len, NULL, 0), 0);
+    assert_true(bg);
+}
+#endif
+
 static int cleanup_order[4];
 static int cleanup_n;
 
@@ -260,6 +321,10 @@ main(void)
         cmocka_unit_test(test_core_json_string_escapes),
         cmocka_unit_test(test_core_try_append_fails_under_injection),
         cmocka_unit_test(test_core_alloc_fail_after_counts_calls),
+        cmocka_unit_test(test_core_alloc_stats_follow_a_block),
+#if defined(SIFT_JEMALLOC)
+        cmocka_unit_test(test_core_alloc_jemalloc_takes_our_settings),
+#endif
         cmocka_unit_test(test_core_arena_alloc_align_big_and_cleanup_order),
         cmocka_unit_test(test_core_arena_try_alloc_respects_injection),
         cmocka_unit_test(test_core_clock_offset_shifts_now_only),
