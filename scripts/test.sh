@@ -7,7 +7,8 @@
 #            all unit tests and the black-box tests of the real siftd
 #   tsan     ThreadSanitizer build: the unit tests of threaded code
 #   fuzz     libFuzzer targets (clang), SIFT_FUZZ_SECONDS each (default 15)
-#   release  -O2 -DNDEBUG build: unit tests (asserts have no side effects)
+#   release  -O2 -DNDEBUG build with jemalloc, as shipped: unit tests
+#            (asserts have no side effects) and the black-box tests
 # SIFT_TEST_STAGES="asan tsan" runs a subset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -86,7 +87,8 @@ stage_release() {
     mkdir -p build
     configure build/release-test -DCMAKE_BUILD_TYPE=Release &&
     cmake --build build/release-test -j"$jobs" &&
-    ctest --test-dir build/release-test --output-on-failure -L unit -j"$jobs"
+    ctest --test-dir build/release-test --output-on-failure -L 'unit|blackbox' \
+        -j"$jobs"
 }
 
 for s in $stages; do
