@@ -100,6 +100,7 @@ struct lc_job {
     size_t dict_cap;
     uint64_t mem_cap; /* builder bytes one merge may hold; 0 = no cap */
     char *dir;        /* output directory */
+    uint64_t n_parts; /* outputs written as part files (emit_part) */
     struct job_out *outs;
     size_t n_outs;
     struct sift_merge_stats st;
@@ -636,6 +637,37 @@ job_new(struct sift_store *s, enum job_kind kind,
     return j;
 }
 
+/* Where emit_part() puts output seq of job j until it has its id. */
+static void
+part_path(const struct lc_job *j, uint64_t seq, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/%020" PRIu64 "-%" PRIu64 ".part", j->dir,
+             j->first_id, seq);
+}
+
+/*
+ * Merge emit callback: writes a finished output to a part file right
+ * away and frees its image, so a merge holds one output image at a time.
+ * Outputs get their ids once the merge has ordered them (merge_work
+ * renames the parts); a crash leaves parts the next start removes as
+ * orphans.
+ */
+static int
+emit_part(void *arg, struct sift_merge_out *o)
+{
+    struct lc_job *j = arg;
+    char path[4200];
+    part_path(j, o->seq, path, sizeof(path));
+    int rc = sift__store_write_file_atomic(path, o->img.data, o->img.len);
+    if (rc < 0) {
+        SIFT_ERROR("lifecycle: writing %s: %s", path, sift_strerror(rc));
+        return rc;
+    }
+    sift_buf_cleanup(&o->img);
+    j->n_parts++;
+    return SIFT_OK;
+}
+
 static void
 merge_work(void *arg)
 {
@@ -657,19 +689,20 @@ merge_work(void *arg)
             goto out;
         }
     }
-    rc =
-        sift__segment_merge(j->in_segs, j->n_in, &j->opts, j->split, j->mem_cap,
-                            (size_t)j->n_ids, &outs, &n_outs, &j->st);
+    rc = sift__segment_merge_emit(j->in_segs, j->n_in, &j->opts, j->split,
+                                  j->mem_cap, (size_t)j->n_ids, emit_part, j,
+                                  &outs, &n_outs, &j->st);
     if (rc < 0)
         goto out;
     if (n_outs > j->n_ids) {
         rc = SIFT_ELIMIT;
         goto out;
     }
+    /* The parts, in the merge's order, take the reserved ids. */
     j->outs = sift_xcalloc(n_outs ? n_outs : 1, sizeof(*j->outs));
     for (size_t i = 0; i < n_outs; i++) {
-        struct job_out *o = &j->outs[j->n_outs++];
-        char path[4200];
+        struct job_out *o = &j->outs[j->n_outs];
+        char part[4200], path[4200];
         o->id = j->first_id + i;
         o->raw_bytes = outs[i].raw_bytes;
         o->full = outs[i].full;
@@ -678,12 +711,13 @@ merge_work(void *arg)
         snprintf(o->meta.file, sizeof(o->meta.file), "%020" PRIu64 ".seg",
                  o->id);
         snprintf(path, sizeof(path), "%s/%s", j->dir, o->meta.file);
-        rc = sift__store_write_file_atomic(path, outs[i].img.data,
-                                           outs[i].img.len);
-        if (rc < 0) {
-            SIFT_ERROR("lifecycle: writing %s: %s", path, sift_strerror(rc));
+        part_path(j, outs[i].seq, part, sizeof(part));
+        if (rename(part, path) != 0) {
+            rc = -errno;
+            SIFT_ERROR("lifecycle: renaming %s: %s", part, strerror(errno));
             goto out;
         }
+        j->n_outs++; /* job_abort() removes it from here on */
     }
     if (n_outs > 0 && (rc = sift__store_fsync_dir(j->dir)) < 0)
         goto out;
@@ -701,6 +735,15 @@ merge_work(void *arg)
     }
     rc = SIFT_OK;
 out:
+    /* Parts not renamed (a failed merge or rename) go now (seqs count
+     * from 0 in finish order; a renamed part is simply not found);
+     * renamed outputs are job_abort()'s if the job fails. */
+    if (rc < 0)
+        for (uint64_t q = 0; q < j->n_parts; q++) {
+            char part[4200];
+            part_path(j, q, part, sizeof(part));
+            (void)unlink(part);
+        }
     sift__merge_outs_free(outs, n_outs);
     sift_free(dict);
     j->opts.zstd_dict = NULL;
@@ -770,9 +813,17 @@ start_merge(struct sift_store *s, const struct sift_tier_action *a)
         n_ids = days > 0 && days < 100000 ? (uint64_t)days : 100000;
     }
     j->mem_cap = merge_mem_cap(s);
-    /* Room for cuts; past it the merge stops cutting (see segment_merge.c). */
-    if (j->mem_cap > 0)
-        n_ids += j->n_in + 16;
+    /* Room for every cut the merge can make: past the reserved ids it
+     * would stop cutting and hold the rest of its input in one builder
+     * (a 200 MB spike with a 4 MiB cap, bench_ingest backlog).  It checks
+     * the cap once per 64 docs and cuts at most once per check, so
+     * docs / 64 + 1 bounds the cuts; unused ids are only skipped. */
+    if (j->mem_cap > 0) {
+        uint64_t docs = 0;
+        for (size_t i = 0; i < j->n_in; i++)
+            docs += j->in_meta[i].docs;
+        n_ids += docs / 64 + 1;
+    }
     j->first_id = s->manifest.next_seg_id;
     j->n_ids = n_ids;
     s->manifest.next_seg_id += n_ids;

@@ -108,7 +108,8 @@ const char *sift__tier_name(unsigned tier);
 /* ------------------------------------------------------------------ */
 
 struct sift_merge_out {
-    struct sift_buf img; /* the new segment image */
+    struct sift_buf img; /* the new segment image (empty once emitted) */
+    size_t bytes;        /* its size, kept when the emit callback took it */
     int64_t day;         /* UTC day number when split by day, else 0 */
     uint32_t docs;
     uint64_t raw_bytes; /* encoded docs fed in (sift_doc_encode() form) */
@@ -142,6 +143,28 @@ int sift__segment_merge(struct sift_segment *const *in, size_t n,
                         uint64_t mem_cap, size_t max_outs,
                         struct sift_merge_out **outs, size_t *n_outs,
                         struct sift_merge_stats *stats);
+
+/**
+ * Called by sift__segment_merge_emit() with each output as soon as its
+ * image is finished (in finish order, o->seq), before the merge reads on.
+ * It may take the image (write it out, then sift_buf_cleanup(&o->img));
+ * o->bytes keeps the size.  A negative return stops the merge with that
+ * code.
+ */
+typedef int (*sift_merge_emit_fn)(void *arg, struct sift_merge_out *o);
+
+/**
+ * sift__segment_merge() that hands each output to emit as it is
+ * finished, so a merge need not hold all its output images at once
+ * (they would grow with the merge's input).  emit == NULL keeps them in
+ * *outs, as sift__segment_merge() does.
+ */
+int sift__segment_merge_emit(struct sift_segment *const *in, size_t n,
+                             const struct sift_segment_opts *opts,
+                             int split_by_day, uint64_t mem_cap,
+                             size_t max_outs, sift_merge_emit_fn emit,
+                             void *emit_arg, struct sift_merge_out **outs,
+                             size_t *n_outs, struct sift_merge_stats *stats);
 void sift__merge_outs_free(struct sift_merge_out *outs, size_t n);
 
 /**

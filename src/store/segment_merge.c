@@ -11,14 +11,16 @@
  * day and emits the images in ascending day order.  Nothing here knows
  * the byte format, so the segment encoding can change underneath.
  *
- * Memory: each input's mapped pages are dropped from the resident set
- * once it has been read (sift_segment_drop_pages()).  A builder holds
- * every doc it was fed plus its index until the
- * image is finished, so an unbounded merge needs memory in proportion to
- * its input.  With a memory cap, once the open builders together hold
- * cap bytes (sift_segment_builder_bytes()), the largest one is finished
- * into an output of its own ("cut", marked full so the policy does not
- * merge it again) and a new builder takes the following docs.  Outputs
+ * Memory: with an emit callback each output leaves as soon as it is
+ * finished (the store writes it to a file), so the finished images of a
+ * long merge are not all held at once; each input's mapped pages are
+ * dropped from the resident set once it has been read
+ * (sift_segment_drop_pages()).  A builder holds every doc it was fed
+ * plus its index until the image is finished, so an unbounded merge
+ * needs memory in proportion to its input.  With a memory cap, once the open
+ * builders together hold cap bytes (sift_segment_builder_bytes()), the largest
+ * one is finished into an output of its own ("cut", marked full so the policy
+ * does not merge it again) and a new builder takes the following docs.  Outputs
  * may then overlap in time; queries do not care.  max_outs keeps the
  * output count within the ids the caller reserved: near it, no more cuts.
  *
@@ -69,6 +71,8 @@ struct merge_state {
     size_t n_o, cap_o;
     uint64_t seq; /* cut order, keeps a day's outputs in order */
     struct sift_merge_stats *st;
+    sift_merge_emit_fn emit; /* NULL: outputs stay in m->o */
+    void *emit_arg;
 };
 
 static int
@@ -144,10 +148,11 @@ finish_builder(struct merge_state *m, size_t i, int full)
     m->v[i] = m->v[--m->n];
     if (rc < 0)
         return rc;
-    m->st->bytes_out += x->img.len;
+    x->bytes = x->img.len;
+    m->st->bytes_out += x->bytes;
     if (full)
         m->st->cuts++;
-    return SIFT_OK;
+    return m->emit ? m->emit(m->emit_arg, x) : SIFT_OK;
 }
 
 /*
@@ -220,6 +225,18 @@ sift__segment_merge(struct sift_segment *const *in, size_t n,
                     struct sift_merge_out **outs, size_t *n_outs,
                     struct sift_merge_stats *stats)
 {
+    return sift__segment_merge_emit(in, n, opts, split_by_day, mem_cap,
+                                    max_outs, NULL, NULL, outs, n_outs, stats);
+}
+
+int
+sift__segment_merge_emit(struct sift_segment *const *in, size_t n,
+                         const struct sift_segment_opts *opts, int split_by_day,
+                         uint64_t mem_cap, size_t max_outs,
+                         sift_merge_emit_fn emit, void *emit_arg,
+                         struct sift_merge_out **outs, size_t *n_outs,
+                         struct sift_merge_stats *stats)
+{
     struct sift_merge_stats st;
     struct merge_state m;
     struct sift_arena *arena = sift_arena_new(64 << 10);
@@ -233,6 +250,8 @@ sift__segment_merge(struct sift_segment *const *in, size_t n,
     m.mem_cap = mem_cap;
     m.max_outs = max_outs ? max_outs : SIZE_MAX;
     m.st = &st;
+    m.emit = emit;
+    m.emit_arg = emit_arg;
     *outs = NULL;
     *n_outs = 0;
     for (size_t i = 0; i < n && rc == SIFT_OK; i++) {

@@ -382,6 +382,92 @@ test_merge_nothing_live_makes_no_output(void **state)
     sift_segment_unref(in);
 }
 
+/* What the emit callback saw: each image taken as it was finished. */
+struct emitted {
+    struct sift_segment *segs[64];
+    size_t n;
+    uint64_t bytes;
+    int fail_at; /* return SIFT_EIO at this call (-1: never) */
+};
+
+static int
+take_output(void *arg, struct sift_merge_out *o)
+{
+    struct emitted *e = arg;
+    if ((int)e->n == e->fail_at)
+        return SIFT_EIO;
+    assert_true(e->n < 64);
+    /* Finish order, and the image is whole when handed over. */
+    assert_int_equal(o->seq, e->n);
+    assert_int_equal(o->bytes, o->img.len);
+    size_t len;
+    char *img = sift_buf_detach(&o->img, &len);
+    assert_int_equal(sift_segment_open_mem(img, len, &e->segs[e->n]), SIFT_OK);
+    assert_int_equal(sift_segment_doc_count(e->segs[e->n]), o->docs);
+    e->bytes += len;
+    e->n++;
+    return SIFT_OK;
+}
+
+/* With an emit callback the outputs leave as they are finished: the
+ * merge keeps no image, loses no doc, and an emit error stops it. */
+static void
+test_merge_emit_hands_over_outputs(void **state)
+{
+    (void)state;
+    int64_t t0 = INT64_C(19700) * DAY_NS;
+    struct sift_segment *in[4];
+    for (int i = 0; i < 4; i++)
+        in[i] = build_seg(i * 2000, 2000, t0 + i * HOUR_NS / 4,
+                          SIFT_NS_PER_SEC / 10, NULL);
+    struct lines before, after;
+    collect(in, 4, &before);
+    struct sift_segment_opts o;
+    sift_segment_opts_init(&o);
+    o.zstd_level = 1;
+    struct sift_merge_out *outs;
+    size_t n_outs;
+    struct sift_merge_stats st;
+    assert_int_equal(
+        sift__segment_merge(in, 4, &o, 0, 0, 0, &outs, &n_outs, &st), SIFT_OK);
+    uint64_t cap = st.builder_peak / 4;
+    sift__merge_outs_free(outs, n_outs);
+
+    struct emitted e = {.fail_at = -1};
+    assert_int_equal(sift__segment_merge_emit(in, 4, &o, 0, cap, 64,
+                                              take_output, &e, &outs, &n_outs,
+                                              &st),
+                     SIFT_OK);
+    assert_true(n_outs >= 3);
+    assert_int_equal(e.n, n_outs);
+    assert_int_equal(st.bytes_out, e.bytes);
+    for (size_t i = 0; i < n_outs; i++) {
+        assert_int_equal(outs[i].img.len, 0); /* taken by the callback */
+        assert_true(outs[i].bytes > 0);
+        assert_int_equal(outs[i].full, i + 1 < n_outs);
+    }
+    collect(e.segs, e.n, &after);
+    assert_lines_equal(&before, &after);
+    for (size_t i = 0; i < e.n; i++)
+        sift_segment_unref(e.segs[i]);
+    sift__merge_outs_free(outs, n_outs);
+    lines_free(&after);
+
+    /* The callback's error is the merge's, at the second output. */
+    struct emitted f = {.fail_at = 1};
+    outs = NULL;
+    assert_int_equal(sift__segment_merge_emit(in, 4, &o, 0, cap, 64,
+                                              take_output, &f, &outs, &n_outs,
+                                              &st),
+                     SIFT_EIO);
+    assert_null(outs);
+    assert_int_equal(f.n, 1);
+    sift_segment_unref(f.segs[0]);
+    for (int i = 0; i < 4; i++)
+        sift_segment_unref(in[i]);
+    lines_free(&before);
+}
+
 static void
 test_merge_dictionary_training(void **state)
 {
@@ -705,6 +791,9 @@ test_merge_tiers_move_and_contents_stay_identical(void **state)
     assert_int_equal(count_files(warm, ".seg"), (int)c[SIFT_TIER_WARM]);
     assert_int_equal(count_files(cold, ".seg"), (int)c[SIFT_TIER_COLD]);
     assert_int_equal(count_files(warm, ".tmp") + count_files(cold, ".tmp"), 0);
+    /* Outputs are written as parts during the merge, renamed after. */
+    assert_int_equal(count_files(warm, ".part") + count_files(cold, ".part"),
+                     0);
     char hot[256];
     snprintf(hot, sizeof(hot), "%s/segments", f->dir);
     assert_int_equal(count_files(hot, ".seg"), (int)c[SIFT_TIER_HOT]);
@@ -749,6 +838,41 @@ test_merge_tiers_move_and_contents_stay_identical(void **state)
         assert_true(st->manifest.segs[i].max_ts >= cut);
     lines_free(&after);
     lines_free(&before);
+    sift_store_close(st);
+}
+
+/* A small tiers.merge_memory makes a merge cut many outputs: more than
+ * its inputs + 17, where the ids it used to reserve ran out and it
+ * stopped cutting (holding the rest in one builder).  Nothing is lost and
+ * no part file is left behind. */
+static void
+test_merge_small_cap_keeps_cutting(void **state)
+{
+    struct fx *f = *state;
+    f->cfg.merge_memory = 32 << 10;
+    struct sift_store *st;
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
+    int64_t now = sift_clock_now_ns();
+    for (int part = 0; part < 4; part++) {
+        ingest(f, st, part * 600, 600, now - 3 * HOUR_NS + part * HOUR_NS / 8,
+               SIFT_NS_PER_SEC, NULL);
+        flush_now(f, st);
+    }
+    struct lines before, after;
+    snapshot_lines(st, &before);
+    lifecycle_settle(f, st);
+    size_t c[3];
+    tier_counts(st, c);
+    assert_int_equal(c[SIFT_TIER_HOT], 0);
+    assert_true(c[SIFT_TIER_WARM] > 4 + 17);
+    snapshot_lines(st, &after);
+    assert_lines_equal(&before, &after);
+    char warm[256];
+    snprintf(warm, sizeof(warm), "%s/warm", f->dir);
+    assert_int_equal(count_files(warm, ".seg"), (int)c[SIFT_TIER_WARM]);
+    assert_int_equal(count_files(warm, ".part"), 0);
+    lines_free(&before);
+    lines_free(&after);
     sift_store_close(st);
 }
 
@@ -955,11 +1079,13 @@ test_merge_orphans_of_a_crashed_merge_are_removed(void **state)
     snapshot_lines(st, &before);
     sift_store_close(st);
     /* What a kill -9 mid-merge leaves: an output not in the manifest, a
-     * temp file, and a sidecar of no live segment. */
+     * temp file, a sidecar of no live segment, and an output written
+     * while the merge ran but not yet given its id. */
     const char *orphans[] = {"warm/00000000000000000099.seg",
                              "cold/00000000000000000098.seg.tmp",
-                             "segments/00000000000000000097.seg.del"};
-    for (size_t i = 0; i < 3; i++) {
+                             "segments/00000000000000000097.seg.del",
+                             "warm/00000000000000000090-2.part"};
+    for (size_t i = 0; i < 4; i++) {
         char p[300];
         snprintf(p, sizeof(p), "%s/%s", f->dir, orphans[i]);
         FILE *fp = fopen(p, "w");
@@ -968,7 +1094,7 @@ test_merge_orphans_of_a_crashed_merge_are_removed(void **state)
         fclose(fp);
     }
     assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < 4; i++) {
         char p[300];
         snprintf(p, sizeof(p), "%s/%s", f->dir, orphans[i]);
         assert_int_equal(access(p, F_OK), -1);
@@ -987,10 +1113,13 @@ main(void)
         cmocka_unit_test(test_merge_drops_tombstones_and_splits_by_day),
         cmocka_unit_test(test_merge_nothing_live_makes_no_output),
         cmocka_unit_test(test_merge_memory_cap_cuts_outputs),
+        cmocka_unit_test(test_merge_emit_hands_over_outputs),
         cmocka_unit_test(test_merge_dictionary_training),
         cmocka_unit_test(test_merge_simple_matcher),
         cmocka_unit_test_setup_teardown(
             test_merge_tiers_move_and_contents_stay_identical, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_merge_small_cap_keeps_cutting,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_merge_size_cap_deletes_oldest,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_merge_delete_by_query, setup,
