@@ -239,6 +239,10 @@ def base_config(args, extra):
            "store": {"refresh": args.refresh}}
     for sec, kv in extra.items():
         cfg.setdefault(sec, {}).update(kv)
+    for item in args.set or []:  # --set section.key=value, applied last
+        key, _, value = item.partition("=")
+        sec, _, name = key.partition(".")
+        cfg.setdefault(sec, {})[name] = value
     return cfg
 
 
@@ -495,6 +499,8 @@ def main():
                     help="store.buffer_max_bytes of the backlog runs, MiB; "
                          "a comma list runs each backlog source per size")
     ap.add_argument("--backlog-factor", type=float, default=3.0)
+    ap.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                    help="a siftd config setting for every run (repeatable)")
     ap.add_argument("--repeat", type=int, default=1,
                     help="run the backlog sources this many times, "
                          "interleaved; the verdict compares medians")
