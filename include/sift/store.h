@@ -106,6 +106,7 @@ struct sift_store_stats {
     uint64_t bytes_disk; /* segment files */
     uint64_t bytes_mem;  /* sealed in-memory images */
     uint64_t buffer_bytes;
+    uint64_t merge_bytes; /* builder bytes of the running merge */
     uint64_t wal_bytes;
     uint64_t wal_fsyncs;
     uint64_t flushes;

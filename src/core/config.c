@@ -142,7 +142,8 @@ static const struct key_def keys[] = {
     {"store", "buffer_max_bytes", KT_BYTES, OFF(buffer_max_bytes), "256MiB",
      MIB, TIB, 0, NULL, KC_NONE,
      "Backpressure: past this much unflushed data, ingest pauses (HTTP 429, "
-     "Kafka/Redis stop reading)."},
+     "Kafka/Redis stop reading). A running merge's builders count against "
+     "it too (up to half)."},
     {"store", "block_bytes", KT_BYTES, OFF(block_bytes), "64KiB", 4 * KIB,
      16 * MIB, 0, NULL, KC_NONE, "Doc-store block size before compression."},
     {"store", "zstd_level", KT_INT, OFF(zstd_level), "3", 1, 22, 0, NULL,
@@ -346,7 +347,8 @@ static const struct key_def keys[] = {
     {"tiers", "merge_memory", KT_BYTES, OFF(merge_memory), "0", 0, TIB, 1, NULL,
      KC_NONE,
      "Most memory one merge may hold in segment builders; past it the "
-     "merge writes what it has as a segment of its own and goes on. 0 = "
+     "merge writes what it has as a segment of its own and goes on; what "
+     "it holds is taken from store.buffer_max_bytes while it runs. 0 = "
      "half of store.buffer_max_bytes."},
     {"tiers", "warm_segment_bytes", KT_BYTES, OFF(warm_segment_bytes), "512MiB",
      64 * KIB, 256 * GIB, 1, NULL, KC_NONE,

@@ -689,9 +689,11 @@ merge_work(void *arg)
             goto out;
         }
     }
+    struct sift_store *s = j->store;
     rc = sift__segment_merge_emit(j->in_segs, j->n_in, &j->opts, j->split,
                                   j->mem_cap, (size_t)j->n_ids, emit_part, j,
-                                  &outs, &n_outs, &j->st);
+                                  &s->merge_held, &outs, &n_outs, &j->st);
+    atomic_store_explicit(&s->merge_held, 0, memory_order_relaxed);
     if (rc < 0)
         goto out;
     if (n_outs > j->n_ids) {

@@ -18,6 +18,7 @@
 #ifndef SIFT_STORE_LIFECYCLE_INT_H
 #define SIFT_STORE_LIFECYCLE_INT_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -157,14 +158,17 @@ typedef int (*sift_merge_emit_fn)(void *arg, struct sift_merge_out *o);
  * sift__segment_merge() that hands each output to emit as it is
  * finished, so a merge need not hold all its output images at once
  * (they would grow with the merge's input).  emit == NULL keeps them in
- * *outs, as sift__segment_merge() does.
+ * *outs, as sift__segment_merge() does.  With held != NULL the builder
+ * bytes the merge holds are stored there every 64 docs (relaxed), for
+ * the store's memory budget; the caller resets it when the merge ends.
  */
 int sift__segment_merge_emit(struct sift_segment *const *in, size_t n,
                              const struct sift_segment_opts *opts,
                              int split_by_day, uint64_t mem_cap,
                              size_t max_outs, sift_merge_emit_fn emit,
-                             void *emit_arg, struct sift_merge_out **outs,
-                             size_t *n_outs, struct sift_merge_stats *stats);
+                             void *emit_arg, atomic_uint_least64_t *held,
+                             struct sift_merge_out **outs, size_t *n_outs,
+                             struct sift_merge_stats *stats);
 void sift__merge_outs_free(struct sift_merge_out *outs, size_t n);
 
 /**

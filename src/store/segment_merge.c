@@ -73,6 +73,7 @@ struct merge_state {
     struct sift_merge_stats *st;
     sift_merge_emit_fn emit; /* NULL: outputs stay in m->o */
     void *emit_arg;
+    atomic_uint_least64_t *held; /* builder bytes published, or NULL */
 };
 
 static int
@@ -162,7 +163,7 @@ finish_builder(struct merge_state *m, size_t i, int full)
 static int
 enforce_cap(struct merge_state *m)
 {
-    if (m->mem_cap == 0 || m->n == 0 || m->n_o + m->n + 1 >= m->max_outs)
+    if ((m->mem_cap == 0 && m->held == NULL) || m->n == 0)
         return SIFT_OK;
     uint64_t total = 0, big = 0;
     size_t at = 0;
@@ -176,7 +177,10 @@ enforce_cap(struct merge_state *m)
     }
     if (total > m->st->builder_peak)
         m->st->builder_peak = total;
-    if (total < m->mem_cap)
+    if (m->held)
+        atomic_store_explicit(m->held, total, memory_order_relaxed);
+    if (m->mem_cap == 0 || total < m->mem_cap ||
+        m->n_o + m->n + 1 >= m->max_outs)
         return SIFT_OK;
     return finish_builder(m, at, 1);
 }
@@ -226,7 +230,8 @@ sift__segment_merge(struct sift_segment *const *in, size_t n,
                     struct sift_merge_stats *stats)
 {
     return sift__segment_merge_emit(in, n, opts, split_by_day, mem_cap,
-                                    max_outs, NULL, NULL, outs, n_outs, stats);
+                                    max_outs, NULL, NULL, NULL, outs, n_outs,
+                                    stats);
 }
 
 int
@@ -234,6 +239,7 @@ sift__segment_merge_emit(struct sift_segment *const *in, size_t n,
                          const struct sift_segment_opts *opts, int split_by_day,
                          uint64_t mem_cap, size_t max_outs,
                          sift_merge_emit_fn emit, void *emit_arg,
+                         atomic_uint_least64_t *held,
                          struct sift_merge_out **outs, size_t *n_outs,
                          struct sift_merge_stats *stats)
 {
@@ -252,6 +258,7 @@ sift__segment_merge_emit(struct sift_segment *const *in, size_t n,
     m.st = &st;
     m.emit = emit;
     m.emit_arg = emit_arg;
+    m.held = held;
     *outs = NULL;
     *n_outs = 0;
     for (size_t i = 0; i < n && rc == SIFT_OK; i++) {

@@ -323,6 +323,22 @@ unflushed_bytes(const struct sift_store *s)
            sift_segment_builder_bytes(s->builder) + s->sealed_bytes;
 }
 
+/*
+ * What the unflushed data may hold: buffer_max_bytes less what a running
+ * merge holds in its builders, so that ingest and merges together stay
+ * within the one budget (a merge coinciding with a full buffer was what
+ * made a long backlog peak higher than a short one;
+ * docs/internals/ingest-bench.md, "jemalloc").  At most half the budget
+ * goes to the merge, so ingest always keeps the other half.
+ */
+static uint64_t
+ingest_limit(const struct sift_store *s)
+{
+    uint64_t max = (uint64_t)CFG(s, buffer_max_bytes, 256 << 20);
+    uint64_t held = atomic_load_explicit(&s->merge_held, memory_order_relaxed);
+    return max - (held < max / 2 ? held : max / 2);
+}
+
 /* Learns expand_x16 from a builder being sealed (enough data only). */
 static void
 learn_expansion(struct sift_store *s, const struct sift_segment_builder *b)
@@ -1112,7 +1128,7 @@ sift_store_append(struct sift_store *s, const struct sift_event *evs, size_t n,
         s->stats.appends_rejected++;
         return SIFT_ENOSPACE;
     }
-    if (unflushed_bytes(s) >= (uint64_t)CFG(s, buffer_max_bytes, 256 << 20)) {
+    if (unflushed_bytes(s) >= ingest_limit(s)) {
         s->stats.appends_rejected++;
         seal(s, 0);
         maybe_flush(s, 1);
@@ -1177,8 +1193,7 @@ sift_store_position(struct sift_store *s, const char *key,
 int
 sift_store_is_full(const struct sift_store *s)
 {
-    return s->full ||
-           unflushed_bytes(s) >= (uint64_t)CFG(s, buffer_max_bytes, 256 << 20);
+    return s->full || unflushed_bytes(s) >= ingest_limit(s);
 }
 
 void
@@ -1221,6 +1236,8 @@ sift_store_stats(const struct sift_store *s, struct sift_store_stats *out)
 {
     *out = s->stats;
     out->buffer_bytes = unflushed_bytes(s);
+    out->merge_bytes =
+        atomic_load_explicit(&s->merge_held, memory_order_relaxed);
     out->wal_bytes = sift__wal_bytes(s->wal);
     uint64_t building = 0;
     for (size_t i = 0; i < s->n_ents; i++)
@@ -1385,6 +1402,7 @@ sift_store_open(const struct sift_config *cfg, struct sift_loop *loop,
 {
     int rc;
     struct sift_store *s = sift_xcalloc(1, sizeof(*s));
+    atomic_init(&s->merge_held, 0);
     s->cfg = cfg;
     s->loop = loop;
     s->pool = pool;

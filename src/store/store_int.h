@@ -108,9 +108,12 @@ struct sift_store {
 
     struct sift_posmap positions; /* max over everything held */
     uint64_t sealed_bytes; /* unflushed sealed entries (recount_sealed) */
-    int64_t last_trim_ns;  /* flush_work's last malloc_trim (mono) */
-    uint64_t buf_raw;      /* payload bytes fed into s->builder */
-    uint32_t expand_x16;   /* builder bytes per payload byte, x16 */
+    /* Builder bytes the running merge holds, published by the merge's
+     * worker (segment_merge.c enforce_cap); part of the ingest budget. */
+    atomic_uint_least64_t merge_held;
+    int64_t last_trim_ns; /* flush_work's last malloc_trim (mono) */
+    uint64_t buf_raw;     /* payload bytes fed into s->builder */
+    uint32_t expand_x16;  /* builder bytes per payload byte, x16 */
 
     /* Published snapshot. */
     pthread_mutex_t snap_mu;

@@ -10,6 +10,7 @@
 #include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -387,7 +388,9 @@ struct emitted {
     struct sift_segment *segs[64];
     size_t n;
     uint64_t bytes;
-    int fail_at; /* return SIFT_EIO at this call (-1: never) */
+    int fail_at;                 /* return SIFT_EIO at this call (-1: never) */
+    atomic_uint_least64_t *held; /* what the merge publishes, or NULL */
+    uint64_t cap;
 };
 
 static int
@@ -400,6 +403,9 @@ take_output(void *arg, struct sift_merge_out *o)
     /* Finish order, and the image is whole when handed over. */
     assert_int_equal(o->seq, e->n);
     assert_int_equal(o->bytes, o->img.len);
+    /* A cut happens once the builders hold the cap, as published. */
+    if (e->held && o->full)
+        assert_true(atomic_load(e->held) >= e->cap);
     size_t len;
     char *img = sift_buf_detach(&o->img, &len);
     assert_int_equal(sift_segment_open_mem(img, len, &e->segs[e->n]), SIFT_OK);
@@ -435,8 +441,8 @@ test_merge_emit_hands_over_outputs(void **state)
 
     struct emitted e = {.fail_at = -1};
     assert_int_equal(sift__segment_merge_emit(in, 4, &o, 0, cap, 64,
-                                              take_output, &e, &outs, &n_outs,
-                                              &st),
+                                              take_output, &e, NULL, &outs,
+                                              &n_outs, &st),
                      SIFT_OK);
     assert_true(n_outs >= 3);
     assert_int_equal(e.n, n_outs);
@@ -457,8 +463,8 @@ test_merge_emit_hands_over_outputs(void **state)
     struct emitted f = {.fail_at = 1};
     outs = NULL;
     assert_int_equal(sift__segment_merge_emit(in, 4, &o, 0, cap, 64,
-                                              take_output, &f, &outs, &n_outs,
-                                              &st),
+                                              take_output, &f, NULL, &outs,
+                                              &n_outs, &st),
                      SIFT_EIO);
     assert_null(outs);
     assert_int_equal(f.n, 1);
@@ -876,6 +882,62 @@ test_merge_small_cap_keeps_cutting(void **state)
     sift_store_close(st);
 }
 
+/* Appends 100-event batches until the store refuses one; returns the
+ * buffer bytes it reported then. */
+static uint64_t
+fill_until_busy(struct fx *f, struct sift_store *st, int first)
+{
+    for (int i = first; i < first + 100000; i += 100) {
+        struct sift_event evs[100];
+        struct sift_field flds[100];
+        char msgs[100][160];
+        for (int k = 0; k < 100; k++)
+            make_event(&evs[k], &flds[k], msgs[k], sizeof(msgs[k]), i + k,
+                       sift_clock_now_ns(), NULL);
+        int rc = sift_store_append(st, evs, 100, NULL, 0, on_durable, f);
+        if (rc == SIFT_EBUSY) {
+            struct sift_store_stats ss;
+            sift_store_stats(st, &ss);
+            return ss.buffer_bytes;
+        }
+        assert_int_equal(rc, SIFT_OK);
+        struct acks_ctx c = {f, f->acks + 1};
+        assert_true(sf_run_until(f->loop, acked, &c, 10000));
+    }
+    fail_msg("the store never refused a batch");
+    return 0;
+}
+
+/* A running merge's builder bytes come out of the ingest budget, at most
+ * half of it: with a merge holding more than the whole buffer, appends
+ * are refused at half of buffer_max_bytes instead of all of it. */
+static void
+test_merge_memory_counts_against_the_buffer(void **state)
+{
+    struct fx *f = *state;
+    f->cfg.buffer_max_bytes = 1 << 20;
+    f->cfg.flush_bytes = 64 << 20; /* no flush frees the buffer meanwhile */
+    struct sift_store *st;
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
+    uint64_t alone = fill_until_busy(f, st, 0);
+    assert_true(alone >= 1 << 20);
+    assert_true(sift_store_is_full(st));
+    flush_now(f, st);
+    assert_false(sift_store_is_full(st));
+
+    atomic_store(&st->merge_held, UINT64_C(8) << 20);
+    struct sift_store_stats ss;
+    sift_store_stats(st, &ss);
+    assert_int_equal(ss.merge_bytes, UINT64_C(8) << 20);
+    uint64_t merging = fill_until_busy(f, st, 100000);
+    assert_true(merging >= 1 << 19);
+    assert_true(merging < alone * 3 / 4);
+    /* The merge ends: the whole buffer is there again. */
+    atomic_store(&st->merge_held, 0);
+    assert_false(sift_store_is_full(st));
+    sift_store_close(st);
+}
+
 static void
 test_merge_size_cap_deletes_oldest(void **state)
 {
@@ -1120,6 +1182,8 @@ main(void)
             test_merge_tiers_move_and_contents_stay_identical, setup, teardown),
         cmocka_unit_test_setup_teardown(test_merge_small_cap_keeps_cutting,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_merge_memory_counts_against_the_buffer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_merge_size_cap_deletes_oldest,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_merge_delete_by_query, setup,
