@@ -6,8 +6,10 @@
 # 100 ms.  Results: a table on stdout and results.json (+ RSS CSVs) in
 # --out DIR (default a new /tmp/sift-ingest-bench-* directory).
 #
-# Usage: bench/bench_ingest.sh [--events N] [--sources kafka,redis,http,backlog,backlog3]
-#                              [--conns N] [--batch N] [--out DIR] [--keep]
+# Usage: bench/bench_ingest.sh [--events N]
+#            [--sources kafka,redis,http,backlog,backlog3,backlog9]
+#            [--conns N] [--batch N] [--repeat N] [--set sec.key=value]
+#            [--kafka-properties k=v,...] [--out DIR] [--keep]
 #   (bench/bench_ingest.py --help lists every option)
 # Builds the release tree build/release (RelWithDebInfo) if needed.
 # Loopback only; every wait is bounded; about 3 minutes for the default
