@@ -17,12 +17,14 @@
  * dropped from the resident set once it has been read
  * (sift_segment_drop_pages()).  A builder holds every doc it was fed
  * plus its index until the image is finished, so an unbounded merge
- * needs memory in proportion to its input.  With a memory cap, once the open
- * builders together hold cap bytes (sift_segment_builder_bytes()), the largest
- * one is finished into an output of its own ("cut", marked full so the policy
- * does not merge it again) and a new builder takes the following docs.  Outputs
- * may then overlap in time; queries do not care.  max_outs keeps the
- * output count within the ids the caller reserved: near it, no more cuts.
+ * needs memory in proportion to its input.  With a memory cap, once the
+ * open builders together hold cap bytes (sift_segment_builder_bytes()),
+ * the largest one is finished into an output of its own ("cut", marked
+ * full so the policy does not merge it again) and a new builder takes
+ * the following docs.  Outputs may then overlap in time; queries do not
+ * care.  max_outs keeps the output count within the ids the caller
+ * reserved: near it, no more cuts.  The builders' total is also
+ * published through `held` (the store takes it out of its ingest budget).
  *
  * Dictionary training samples docs evenly across all inputs (whole
  * encoded docs, the unit the doc store compresses) and calls

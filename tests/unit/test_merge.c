@@ -95,6 +95,17 @@ build_seg(int first, int n, int64_t ts0, int64_t step, const char *extra_every)
     return seg;
 }
 
+/* Four inputs of per docs each, starting a quarter hour apart on day
+ * 19700, a doc every 100 ms. */
+static void
+four_segs(struct sift_segment *in[4], int per)
+{
+    int64_t t0 = INT64_C(19700) * DAY_NS;
+    for (int i = 0; i < 4; i++)
+        in[i] = build_seg(i * per, per, t0 + i * HOUR_NS / 4,
+                          SIFT_NS_PER_SEC / 10, NULL);
+}
+
 /* Sorted "ts message" lines of every live doc of segs. */
 struct lines {
     char **v;
@@ -249,9 +260,7 @@ test_merge_memory_cap_cuts_outputs(void **state)
     (void)state;
     int64_t t0 = INT64_C(19700) * DAY_NS;
     struct sift_segment *in[4];
-    for (int i = 0; i < 4; i++)
-        in[i] = build_seg(i * 3000, 3000, t0 + i * HOUR_NS / 4,
-                          SIFT_NS_PER_SEC / 10, NULL);
+    four_segs(in, 3000);
     struct lines before, after;
     collect(in, 4, &before);
     assert_int_equal(before.n, 12000);
@@ -421,11 +430,8 @@ static void
 test_merge_emit_hands_over_outputs(void **state)
 {
     (void)state;
-    int64_t t0 = INT64_C(19700) * DAY_NS;
     struct sift_segment *in[4];
-    for (int i = 0; i < 4; i++)
-        in[i] = build_seg(i * 2000, 2000, t0 + i * HOUR_NS / 4,
-                          SIFT_NS_PER_SEC / 10, NULL);
+    four_segs(in, 2000);
     struct lines before, after;
     collect(in, 4, &before);
     struct sift_segment_opts o;
@@ -652,6 +658,25 @@ acked(void *arg)
     return c->f->acks >= c->want;
 }
 
+/* Up to 100 events for one append. */
+struct batch {
+    struct sift_event evs[100];
+    struct sift_field flds[100];
+    char msgs[100][160];
+};
+
+/* Fills b with k <= 100 events, ids from id, ts from ts0 every step ns;
+ * every tenth id carries extra when it is not NULL. */
+static void
+make_batch(struct batch *b, int id, int k, int64_t ts0, int64_t step,
+           const char *extra)
+{
+    for (int j = 0; j < k; j++)
+        make_event(&b->evs[j], &b->flds[j], b->msgs[j], sizeof(b->msgs[j]),
+                   id + j, ts0 + (int64_t)j * step,
+                   extra && (id + j) % 10 == 0 ? extra : NULL);
+}
+
 /* Appends n events starting at id first, ts from ts0 every step ns. */
 static void
 ingest(struct fx *f, struct sift_store *st, int first, int n, int64_t ts0,
@@ -659,16 +684,11 @@ ingest(struct fx *f, struct sift_store *st, int first, int n, int64_t ts0,
 {
     int batches = 0;
     for (int i = first; i < first + n; i += 100) {
-        struct sift_event evs[100];
-        struct sift_field flds[100];
-        char msgs[100][160];
-        int k = 0;
-        for (; k < 100 && i + k < first + n; k++)
-            make_event(&evs[k], &flds[k], msgs[k], sizeof(msgs[k]), i + k,
-                       ts0 + (int64_t)(i + k - first) * step,
-                       extra && (i + k) % 10 == 0 ? extra : NULL);
+        struct batch b;
+        int k = first + n - i < 100 ? first + n - i : 100;
+        make_batch(&b, i, k, ts0 + (int64_t)(i - first) * step, step, extra);
         assert_int_equal(
-            sift_store_append(st, evs, (size_t)k, NULL, 0, on_durable, f),
+            sift_store_append(st, b.evs, (size_t)k, NULL, 0, on_durable, f),
             SIFT_OK);
         batches++;
     }
@@ -888,13 +908,9 @@ static uint64_t
 fill_until_busy(struct fx *f, struct sift_store *st, int first)
 {
     for (int i = first; i < first + 100000; i += 100) {
-        struct sift_event evs[100];
-        struct sift_field flds[100];
-        char msgs[100][160];
-        for (int k = 0; k < 100; k++)
-            make_event(&evs[k], &flds[k], msgs[k], sizeof(msgs[k]), i + k,
-                       sift_clock_now_ns(), NULL);
-        int rc = sift_store_append(st, evs, 100, NULL, 0, on_durable, f);
+        struct batch b;
+        make_batch(&b, i, 100, sift_clock_now_ns(), 0, NULL);
+        int rc = sift_store_append(st, b.evs, 100, NULL, 0, on_durable, f);
         if (rc == SIFT_EBUSY) {
             struct sift_store_stats ss;
             sift_store_stats(st, &ss);
