@@ -42,6 +42,7 @@
 #include "sift/error.h"
 #include "sift/log.h"
 #include "sift/segment.h"
+#include "sift/sort.h"
 #include "sift/tokenize.h"
 #include "store/segment_fmt.h"
 #include "store/segment_int.h"
@@ -1081,77 +1082,12 @@ tsort_cmp(const void *x, const void *y)
     return bytes_cmp(a->s, a->len, b->s, b->len);
 }
 
-struct dsort {
-    int64_t ts;
-    uint32_t idx;
-};
-
-static int
-dsort_cmp(const void *x, const void *y)
-{
-    const struct dsort *a = x, *b = y;
-    if (a->ts != b->ts)
-        return a->ts < b->ts ? -1 : 1;
-    return a->idx < b->idx ? -1 : a->idx > b->idx;
-}
-
 /* qsort comparator for the (few) shape ids of one term. */
 static int
 u32_cmp(const void *x, const void *y)
 {
     uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
     return (a > b) - (a < b);
-}
-
-/*
- * Sorts doc ids ascending (a posting list after the time-order remap).
- * Short lists: insertion sort; long ones: LSD radix sort by bytes into
- * tmp[n], skipping bytes that are the same in every id.  qsort() with a
- * comparison callback took ~20% of siftd's CPU when batches interleave
- * in time (Kafka with many partitions), because every list is remapped.
- */
-static void
-sort_u32(uint32_t *a, uint32_t n, uint32_t *tmp)
-{
-    uint32_t i, any = 0, all = UINT32_MAX;
-
-    for (i = 1; i < n && a[i - 1] <= a[i]; i++) {
-    }
-    if (i >= n)
-        return; /* already in order: common when batches arrive in time */
-    if (n <= 48) {
-        for (i = 1; i < n; i++) {
-            uint32_t v = a[i], j = i;
-            for (; j > 0 && a[j - 1] > v; j--)
-                a[j] = a[j - 1];
-            a[j] = v;
-        }
-        return;
-    }
-    for (i = 0; i < n; i++) {
-        any |= a[i];
-        all &= a[i];
-    }
-    uint32_t *src = a, *dst = tmp;
-    for (unsigned shift = 0; shift < 32; shift += 8) {
-        uint32_t cnt[256] = {0};
-        if ((((any ^ all) >> shift) & 0xffu) == 0)
-            continue; /* this byte is equal everywhere */
-        for (i = 0; i < n; i++)
-            cnt[(src[i] >> shift) & 0xffu]++;
-        for (uint32_t k = 0, sum = 0; k < 256; k++) {
-            uint32_t c = cnt[k];
-            cnt[k] = sum;
-            sum += c;
-        }
-        for (i = 0; i < n; i++)
-            dst[cnt[(src[i] >> shift) & 0xffu]++] = src[i];
-        uint32_t *t = src;
-        src = dst;
-        dst = t;
-    }
-    if (src != a)
-        memcpy(a, src, (size_t)n * sizeof(uint32_t));
 }
 
 struct scratch {
@@ -1163,7 +1099,7 @@ struct scratch {
     struct sift_buf frames; /* compressed chunks */
     ZSTD_CCtx *cctx;
     int level;
-    uint32_t *ids; /* ids_cap ids, then ids_cap more for sort_u32 */
+    uint32_t *ids; /* ids_cap ids, then ids_cap more for sift_sort_u32 */
     size_t ids_cap;
     /* Shape groups for postings tag 3 (segment_fmt.h TERMS). */
     const uint32_t *shape_of; /* shape by doc id */
@@ -1261,6 +1197,59 @@ chunk_close(struct scratch *sc, uint32_t first_term)
 }
 
 /*
+ * order[0..n_terms) = the field's term ids in byte order: a radix sort on
+ * each term's first 8 bytes, then a comparison sort of each run of equal
+ * prefixes on the whole bytes.  qsort() of every term with memcmp was
+ * most of a flush thread's sorting time.
+ */
+static int
+term_order(const struct bfield *f, uint32_t *order)
+{
+    uint32_t n = f->n_terms;
+    struct sift_kv64 *kv = sift_try_malloc(((size_t)n * 2 + 1) * sizeof(*kv));
+    if (kv == NULL)
+        return SIFT_ENOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        kv[i].key = sift_sort_key_prefix(f->terms[i].s, f->terms[i].len);
+        kv[i].v = i;
+    }
+    sift_sort_kv64(kv, n, kv + n);
+    struct tsort *ts = NULL;
+    size_t ts_cap = 0;
+    for (uint32_t r = 0; r < n;) {
+        uint32_t e = r + 1;
+        while (e < n && kv[e].key == kv[r].key)
+            e++;
+        if (e - r > 1) {
+            if (e - r > ts_cap) {
+                ts_cap = (size_t)(e - r) * 2;
+                sift_free(ts);
+                ts = sift_try_malloc(ts_cap * sizeof(*ts));
+                if (ts == NULL) {
+                    sift_free(kv);
+                    return SIFT_ENOMEM;
+                }
+            }
+            for (uint32_t k = r; k < e; k++) {
+                const struct bterm *t = &f->terms[kv[k].v];
+                ts[k - r].s = t->s;
+                ts[k - r].len = t->len;
+                ts[k - r].id = kv[k].v;
+            }
+            qsort(ts, e - r, sizeof(*ts), tsort_cmp);
+            for (uint32_t k = r; k < e; k++)
+                kv[k].v = ts[k - r].id;
+        }
+        r = e;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        order[i] = kv[i].v;
+    sift_free(ts);
+    sift_free(kv);
+    return SIFT_OK;
+}
+
+/*
  * Writes the TERMS section of f; fills rank[term id] = sorted position.
  * newid maps insertion ids to doc ids (NULL = identity).
  */
@@ -1270,19 +1259,8 @@ write_terms(struct writer *w, struct bfield *f, uint32_t field_idx,
             struct scratch *sc)
 {
     int rc;
-    struct tsort *ts =
-        sift_try_malloc(((size_t)f->n_terms + 1) * sizeof(struct tsort));
-    if (ts == NULL)
-        return SIFT_ENOMEM;
-    for (uint32_t i = 0; i < f->n_terms; i++) {
-        ts[i].s = f->terms[i].s;
-        ts[i].len = f->terms[i].len;
-        ts[i].id = i;
-    }
-    qsort(ts, f->n_terms, sizeof(struct tsort), tsort_cmp);
-    for (uint32_t i = 0; i < f->n_terms; i++)
-        order[i] = ts[i].id;
-    sift_free(ts);
+    if ((rc = term_order(f, order)) != SIFT_OK)
+        return rc;
     sift_buf_reset(&sc->blocks);
     sift_buf_reset(&sc->posts);
     sift_buf_reset(&sc->bidx);
@@ -1329,7 +1307,7 @@ write_terms(struct writer *w, struct bfield *f, uint32_t field_idx,
             for (uint32_t i = 0; i < n; i++)
                 sc->ids[i] = newid[ids[i]];
             if (n > 1)
-                sort_u32(sc->ids, n, sc->ids + sc->ids_cap);
+                sift_sort_u32(sc->ids, n, sc->ids + sc->ids_cap);
             ids = sc->ids;
         }
         if (n == 1) {
@@ -1455,11 +1433,22 @@ write_kwcol(struct writer *w, struct bfield *f, uint32_t field_idx,
     w_section(w, SIFT_SEGSEC_KWCOL, field_idx, start);
 }
 
+/* Sorts d[0..c) ascending (no NaN) by radix on order-preserving keys. */
 static int
-dbl_cmp(const void *x, const void *y)
+sort_doubles(double *d, uint32_t c)
 {
-    double a = *(const double *)x, b = *(const double *)y;
-    return a < b ? -1 : a > b;
+    uint64_t *k = sift_try_malloc(((size_t)c * 2 + 1) * sizeof(uint64_t));
+    if (k == NULL)
+        return SIFT_ENOMEM;
+    for (uint32_t i = 0; i < c; i++)
+        k[i] = sift_sort_key_f64(d[i]);
+    sift_sort_u64(k, c, k + c, 0);
+    for (uint32_t i = 0; i < c; i++) {
+        uint64_t b = k[i] >> 63 ? k[i] & ~(UINT64_C(1) << 63) : ~k[i];
+        memcpy(&d[i], &b, 8);
+    }
+    sift_free(k);
+    return SIFT_OK;
 }
 
 /* Index of v in the sorted distinct array d[0..c). */
@@ -1490,7 +1479,10 @@ write_numcol(struct writer *w, struct bfield *f, uint32_t field_idx,
     for (uint32_t i = 0; i < f->num_len && i < n; i++)
         if (!isnan(f->num[i]))
             d[c++] = f->num[i];
-    qsort(d, c, sizeof(double), dbl_cmp);
+    if (sort_doubles(d, c) != SIFT_OK) {
+        sift_free(d);
+        return SIFT_ENOMEM;
+    }
     uint32_t u = 0;
     for (uint32_t i = 0; i < c; i++)
         if (u == 0 || d[i] != d[u - 1])
@@ -1560,20 +1552,6 @@ field_flags(const struct sift_segment_builder *b, const struct bfield *f)
     }
 }
 
-struct tidsort {
-    uint32_t tid;
-    uint32_t i;
-};
-
-static int
-tidsort_cmp(const void *x, const void *y)
-{
-    const struct tidsort *a = x, *b = y;
-    if (a->tid != b->tid)
-        return a->tid < b->tid ? -1 : 1;
-    return a->i < b->i ? -1 : a->i > b->i;
-}
-
 /* A stored field value of a block, for stream 4. */
 struct fval {
     uint32_t key;
@@ -1590,7 +1568,7 @@ struct colv {
 
 struct blockbuf {
     struct sift_buf s1, s2, s3, s4;
-    struct tidsort *tmp;
+    uint64_t *tmp;       /* per doc shape << 32 | index, then as many scratch */
     struct colv *col;    /* one slot column of one shape */
     const uint8_t **cur; /* per doc: its next slot value */
     struct fval *fv;
@@ -1800,24 +1778,23 @@ block_raw(const struct sift_segment_builder *b, const uint32_t *doc_order,
                     t->len == fv->len && memcmp(t->s, fv->v, t->len) == 0;
             }
         }
-        bb->tmp[i].tid = doc->shape;
-        bb->tmp[i].i = i;
-        if (i > 0 && bb->tmp[i].tid < bb->tmp[i - 1].tid)
+        bb->tmp[i] = (uint64_t)doc->shape << 32 | i;
+        if (i > 0 && bb->tmp[i] < bb->tmp[i - 1])
             grouped = 0;
     }
     if (!grouped)
-        qsort(bb->tmp, cnt, sizeof(*bb->tmp), tidsort_cmp);
+        sift_sort_u64(bb->tmp, cnt, bb->tmp + cnt, 32);
     for (uint32_t r = 0; r < cnt;) {
-        uint32_t shape = bb->tmp[r].tid, re = r;
-        while (re < cnt && bb->tmp[re].tid == shape)
+        uint32_t shape = (uint32_t)(bb->tmp[r] >> 32), re = r;
+        while (re < cnt && (uint32_t)(bb->tmp[re] >> 32) == shape)
             re++;
         for (uint32_t k = b->shapes[shape].n_slots; k > 0; k--) {
             for (uint32_t x = r; x < re; x++) {
-                const uint8_t *q = bb->cur[bb->tmp[x].i];
+                const uint8_t *q = bb->cur[(uint32_t)bb->tmp[x]];
                 uint64_t l = get_varint_trusted(&q);
                 bb->col[x - r].v = q;
                 bb->col[x - r].len = (uint32_t)l;
-                bb->cur[bb->tmp[x].i] = q + l;
+                bb->cur[(uint32_t)bb->tmp[x]] = q + l;
             }
             if (slot_column(&bb->s3, bb->col, re - r) != SIFT_OK)
                 return SIFT_ENOMEM;
@@ -1987,7 +1964,7 @@ write_docs(struct writer *w, struct sift_segment_builder *b,
             goto out;
         }
     }
-    bb.tmp = sift_try_malloc(((size_t)b->n_docs + 1) * sizeof(*bb.tmp));
+    bb.tmp = sift_try_malloc(((size_t)b->n_docs + 1) * 2 * sizeof(*bb.tmp));
     bb.cur = sift_try_malloc(((size_t)b->n_docs + 1) * sizeof(*bb.cur));
     bb.col = sift_try_malloc(((size_t)b->n_docs + 1) * sizeof(*bb.col));
     bb.kwf = sift_try_calloc((size_t)b->n_keys + 1, sizeof(*bb.kwf));
@@ -2164,18 +2141,18 @@ sift_segment_builder_finish(struct sift_segment_builder *b,
             rc = SIFT_ENOMEM;
             goto out;
         }
-        struct dsort *ds = sift_try_malloc((size_t)n * sizeof(*ds));
+        struct sift_kv64 *ds = sift_try_malloc((size_t)n * 2 * sizeof(*ds));
         if (ds == NULL) {
             rc = SIFT_ENOMEM;
             goto out;
         }
         for (uint32_t i = 0; i < n; i++) {
-            ds[i].ts = b->docs[i].ts;
-            ds[i].idx = i;
+            ds[i].key = sift_sort_key_i64(b->docs[i].ts);
+            ds[i].v = i;
         }
-        qsort(ds, n, sizeof(*ds), dsort_cmp);
+        sift_sort_kv64(ds, n, ds + n); /* stable: ties keep arrival order */
         for (uint32_t i = 0; i < n; i++)
-            doc_order[i] = ds[i].idx;
+            doc_order[i] = ds[i].v;
         sift_free(ds);
         for (uint32_t i = 0; i < n; i++)
             newid[doc_order[i]] = i;
