@@ -13,6 +13,8 @@
 
 int64_t sift_clock_now_ns(void);
 int64_t sift_clock_mono_ns(void);
+/** CPU time of the calling thread (CLOCK_THREAD_CPUTIME_ID). */
+int64_t sift_clock_thread_cpu_ns(void);
 void sift_clock_set_offset_ns(int64_t offset_ns);
 int64_t sift_clock_get_offset_ns(void);
 

@@ -113,6 +113,8 @@ struct sift_store_stats {
     uint64_t quarantined;
     uint64_t appends_rejected; /* EBUSY + ENOSPACE */
     int64_t last_fsync_ns;     /* duration of the last fsync */
+    uint64_t build_cpu_ns; /* worker CPU building sealed buffers' segments */
+    uint64_t merge_cpu_ns; /* worker CPU in merges (finished or not) */
 };
 void sift_store_stats(const struct sift_store *store,
                       struct sift_store_stats *out);

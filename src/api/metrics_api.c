@@ -446,6 +446,13 @@ sift_metrics_collect_store(struct sift_buf *out, void *store)
           (double)st.last_fsync_ns / 1e9);
     counter(out, "sift_flushes_total", "Flushes of in-memory segments to disk.",
             (double)st.flushes);
+    counter(out, "sift_segment_build_cpu_seconds_total",
+            "Worker CPU time spent building segments from the buffer.",
+            (double)st.build_cpu_ns / 1e9);
+    counter(out, "sift_merge_cpu_seconds_total",
+            "Worker CPU time spent in merges and tier moves (failed ones "
+            "included).",
+            (double)st.merge_cpu_ns / 1e9);
     gauge(out, "sift_segments_quarantined", "Segments quarantined as corrupt.",
           (double)st.quarantined);
     counter(out, "sift_store_appends_rejected_total",

@@ -31,6 +31,12 @@ sift_clock_mono_ns(void)
     return read_clock(CLOCK_MONOTONIC);
 }
 
+int64_t
+sift_clock_thread_cpu_ns(void)
+{
+    return read_clock(CLOCK_THREAD_CPUTIME_ID);
+}
+
 void
 sift_clock_set_offset_ns(int64_t off)
 {

@@ -672,7 +672,7 @@ static void
 merge_work(void *arg)
 {
     struct lc_job *j = arg;
-    int64_t t0 = sift_clock_mono_ns();
+    int64_t t0 = sift_clock_mono_ns(), c0 = sift_clock_thread_cpu_ns();
     void *dict = NULL;
     size_t dict_len = 0;
     struct sift_merge_out *outs = NULL;
@@ -757,6 +757,9 @@ out:
     sift_alloc_release();
     j->rc = rc;
     j->ns = sift_clock_mono_ns() - t0;
+    atomic_fetch_add_explicit(&j->store->merge_cpu_ns,
+                              (uint64_t)(sift_clock_thread_cpu_ns() - c0),
+                              memory_order_relaxed);
 }
 
 static void

@@ -560,9 +560,12 @@ static void
 build_work(void *arg)
 {
     struct build_job *j = arg;
-    int64_t t0 = sift_clock_mono_ns();
+    int64_t t0 = sift_clock_mono_ns(), c0 = sift_clock_thread_cpu_ns();
     j->rc = build_image(j->ent->builder, &j->seg);
     j->ns = sift_clock_mono_ns() - t0;
+    atomic_fetch_add_explicit(&j->store->build_cpu_ns,
+                              (uint64_t)(sift_clock_thread_cpu_ns() - c0),
+                              memory_order_relaxed);
 }
 
 static void
@@ -1238,6 +1241,10 @@ sift_store_stats(const struct sift_store *s, struct sift_store_stats *out)
     out->buffer_bytes = unflushed_bytes(s);
     out->merge_bytes =
         atomic_load_explicit(&s->merge_held, memory_order_relaxed);
+    out->build_cpu_ns =
+        atomic_load_explicit(&s->build_cpu_ns, memory_order_relaxed);
+    out->merge_cpu_ns =
+        atomic_load_explicit(&s->merge_cpu_ns, memory_order_relaxed);
     out->wal_bytes = sift__wal_bytes(s->wal);
     uint64_t building = 0;
     for (size_t i = 0; i < s->n_ents; i++)

@@ -111,6 +111,9 @@ struct sift_store {
     /* Builder bytes the running merge holds, published by the merge's
      * worker (segment_merge.c enforce_cap); part of the ingest budget. */
     atomic_uint_least64_t merge_held;
+    /* CPU time of the workers' segment builds (flushes) and merges,
+     * added by each job at its end (workers; read on the loop). */
+    atomic_uint_least64_t build_cpu_ns, merge_cpu_ns;
     int64_t last_trim_ns; /* flush_work's last malloc_trim (mono) */
     uint64_t buf_raw;     /* payload bytes fed into s->builder */
     uint32_t expand_x16;  /* builder bytes per payload byte, x16 */

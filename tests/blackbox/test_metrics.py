@@ -244,6 +244,13 @@ def test_metrics_after_traffic(sd):
     assert fams["sift_wal_fsync_duration_seconds"]["type"] == "histogram"
     assert value(fams, "sift_buffer_max_bytes") > 0
     assert value(fams, "sift_buffer_full") == 0
+    # the flush's segment build ran on a worker and its CPU is counted;
+    # 51 docs leave nothing to merge
+    assert value(fams, "sift_segment_build_cpu_seconds_total") > 0
+    assert value(fams, "sift_merge_cpu_seconds_total") == 0
+    st = sd.get("/api/v1/store").json()
+    assert st["cpu_seconds"]["build"] > 0
+    assert st["cpu_seconds"]["merge"] == 0
     n_q = value(fams, "sift_query_duration_seconds",
                 "sift_query_duration_seconds_count", endpoint="grafana_query")
     n_q0 = 0

@@ -790,8 +790,16 @@ test_merge_tiers_move_and_contents_stay_identical(void **state)
     struct lines before, after;
     snapshot_lines(st, &before);
     assert_int_equal(before.n, 3800);
+    /* The workers' CPU is counted: builds so far, merges only after. */
+    struct sift_store_stats s0, s1;
+    sift_store_stats(st, &s0);
+    assert_true(s0.build_cpu_ns > 0);
+    assert_int_equal(s0.merge_cpu_ns, 0);
 
     lifecycle_settle(f, st);
+    sift_store_stats(st, &s1);
+    assert_true(s1.merge_cpu_ns > 0);
+    assert_int_equal(s1.build_cpu_ns, s0.build_cpu_ns); /* no flush since */
     size_t c[3];
     tier_counts(st, c);
     assert_true(c[SIFT_TIER_HOT] >= 1);

@@ -178,9 +178,9 @@ test_sort_key_mappings_keep_order(void **state)
 
     /* Byte strings: prefix keys order like memcmp on the first 8 bytes,
      * and bytes above 0x7f are unsigned. */
-    static const char *sv[] = {"",         "\x01",      "a",        "ab",
-                               "abcdefgh", "abcdefgi",  "abcdefh",  "b",
-                               "z",        "\x7f\xff",  "\x80",     "\xff"};
+    static const char *sv[] = {"",         "\x01",     "a",       "ab",
+                               "abcdefgh", "abcdefgi", "abcdefh", "b",
+                               "z",        "\x7f\xff", "\x80",    "\xff"};
     for (size_t i = 1; i < sizeof(sv) / sizeof(*sv); i++)
         assert_true(sift_sort_key_prefix(sv[i - 1], strlen(sv[i - 1])) <
                     sift_sort_key_prefix(sv[i], strlen(sv[i])));
