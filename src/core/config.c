@@ -348,7 +348,8 @@ static const struct key_def keys[] = {
      KC_NONE,
      "Most memory one merge may hold in segment builders; past it the "
      "merge writes what it has as a segment of its own and goes on; what "
-     "it holds is taken from store.buffer_max_bytes while it runs. 0 = "
+     "it holds is taken from store.buffer_max_bytes while it runs. Tiered "
+     "merges take only segments that fit in one output under it. 0 = "
      "half of store.buffer_max_bytes."},
     {"tiers", "warm_segment_bytes", KT_BYTES, OFF(warm_segment_bytes), "512MiB",
      64 * KIB, 256 * GIB, 1, NULL, KC_NONE,

@@ -258,6 +258,11 @@ policy_from_cfg(const struct sift_store *s, struct sift_tier_policy *p)
     p->hot_segment_bytes = (uint64_t)LCFG(s, hot_segment_bytes, 64 << 20);
     p->warm_segment_bytes = (uint64_t)LCFG(s, warm_segment_bytes, 512 << 20);
     p->merge_factor = (unsigned)LCFG(s, merge_factor, 10);
+    /* 7/8: the cap is checked every 64 docs and docs vary in size */
+    if (s->builder_bpd > 0) {
+        uint64_t d = merge_mem_cap(s) / 8 * 7 / s->builder_bpd;
+        p->merge_docs_cap = d ? d : 1;
+    }
 }
 
 const char *

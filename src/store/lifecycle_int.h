@@ -48,6 +48,9 @@ struct sift_tier_policy {
     uint64_t hot_segment_bytes;  /* hot merges stop at this size */
     uint64_t warm_segment_bytes; /* warm merges / moves stop at this size */
     unsigned merge_factor;       /* segments per tiered merge (>= 2) */
+    /* Docs one merge can put in one output before tiers.merge_memory cuts
+     * it (0 = unknown): tiered merges take only inputs that fit. */
+    uint64_t merge_docs_cap;
 };
 
 /* One disk segment as the policy sees it. */

@@ -352,6 +352,12 @@ learn_expansion(struct sift_store *s, const struct sift_segment_builder *b)
         s->expand_x16 = (uint32_t)x;
     }
     s->buf_raw = 0;
+    uint32_t docs = sift_segment_builder_count(b);
+    if (docs >= 1000) {
+        uint64_t bpd = sift_segment_builder_bytes(b) / docs;
+        /* moving average over about four seals */
+        s->builder_bpd = s->builder_bpd ? (s->builder_bpd * 3 + bpd) / 4 : bpd;
+    }
 }
 
 /* ------------------------------------------------------------------ */

@@ -117,6 +117,7 @@ struct sift_store {
     int64_t last_trim_ns; /* flush_work's last malloc_trim (mono) */
     uint64_t buf_raw;     /* payload bytes fed into s->builder */
     uint32_t expand_x16;  /* builder bytes per payload byte, x16 */
+    uint64_t builder_bpd; /* builder bytes per doc at seal (0 = not yet) */
 
     /* Published snapshot. */
     pthread_mutex_t snap_mu;

@@ -30,6 +30,13 @@
  *      having reached the target: no tiered merge and no cold day merge
  *      takes them again (a tier move still does, re-encoding them), so a
  *      memory cap below the target size cannot make merges loop.
+ *   7. a tiered merge takes only inputs whose docs fit in one output
+ *      under tiers.merge_memory (merge_docs_cap, from the builder bytes
+ *      per doc the store saw at its last seals), and needs two of them.
+ *      Inputs that do not fit would be cut back into outputs about as
+ *      large as themselves: every doc re-indexed, no fewer segments.
+ *      With a small buffer (flush segments as large as the cap) this was
+ *      most of the CPU of a long backlog, and its memory peak.
  *
  * Busy segments (inputs of a running job) are never planned.
  */
@@ -294,19 +301,32 @@ plan_tiered(const struct sift_tier_policy *p, struct view *v, uint8_t tier,
         }
         if (count < f)
             continue;
-        struct sift_tier_action *a =
-            act_new(out, SIFT_TIER_ACT_MERGE, tier,
-                    tier == SIFT_TIER_HOT ? "hot_merge" : "warm_merge");
-        for (size_t k = 0; k < v->n && a->n_ids < f; k++) {
+        /* Oldest first, at most f, and with a docs cap only those that
+         * fit in one output together (rule 7). */
+        size_t *pick = sift_xcalloc(f, sizeof(size_t));
+        size_t n_pick = 0;
+        uint64_t docs = 0, cap = p->merge_docs_cap;
+        for (size_t k = 0; k < v->n && n_pick < f; k++) {
             size_t i = v->order[k];
             const struct sift_tier_seg *s = &v->segs[i];
             if (!v->used[i] && !s->full && s->tier == tier &&
                 s->bytes < target &&
-                sift__tier_level(s->bytes, floor, f) == level) {
-                act_add(a, s->id);
-                v->used[i] = 1;
+                sift__tier_level(s->bytes, floor, f) == level &&
+                (cap == 0 || docs + s->docs <= cap)) {
+                pick[n_pick++] = i;
+                docs += s->docs;
             }
         }
+        if (n_pick >= 2) {
+            struct sift_tier_action *a =
+                act_new(out, SIFT_TIER_ACT_MERGE, tier,
+                        tier == SIFT_TIER_HOT ? "hot_merge" : "warm_merge");
+            for (size_t k = 0; k < n_pick; k++) {
+                act_add(a, v->segs[pick[k]].id);
+                v->used[pick[k]] = 1;
+            }
+        }
+        sift_free(pick);
     }
 }
 

@@ -879,6 +879,50 @@ test_merge_tiers_move_and_contents_stay_identical(void **state)
  * its inputs + 17, where the ids it used to reserve ran out and it
  * stopped cutting (holding the rest in one builder).  Nothing is lost and
  * no part file is left behind. */
+/*
+ * A tiered merge takes only inputs that fit in one output under
+ * tiers.merge_memory (tiers.c rule 7): with room for one segment and a
+ * half nothing merges (a merge would only cut them up again), with room
+ * for all four they become one.  The store learns the builder bytes per
+ * doc from its seals.
+ */
+static void
+test_merge_tiered_takes_only_inputs_that_fit(void **state)
+{
+    struct fx *f = *state;
+    struct sift_store *st;
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
+    int64_t now = sift_clock_now_ns();
+    for (int part = 0; part < 4; part++) {
+        ingest(f, st, part * 1200, 1200,
+               now - 30 * 60 * SIFT_NS_PER_SEC + part * 1200 * SIFT_NS_PER_MS,
+               SIFT_NS_PER_MS, NULL);
+        flush_now(f, st);
+    }
+    assert_true(st->builder_bpd > 0);
+    size_t c[3];
+    tier_counts(st, c);
+    assert_int_equal(c[SIFT_TIER_HOT], 4);
+
+    f->cfg.merge_memory = (int64_t)(st->builder_bpd * 1800 / 7 * 8);
+    lifecycle_settle(f, st);
+    tier_counts(st, c);
+    assert_int_equal(c[SIFT_TIER_HOT], 4);
+    struct sift_store_stats ss;
+    sift_store_stats(st, &ss);
+    assert_int_equal(ss.merge_cpu_ns, 0);
+
+    f->cfg.merge_memory = (int64_t)(st->builder_bpd * 6000 / 7 * 8);
+    lifecycle_settle(f, st);
+    tier_counts(st, c);
+    assert_int_equal(c[SIFT_TIER_HOT], 1);
+    struct lines all;
+    snapshot_lines(st, &all);
+    assert_int_equal(all.n, 4800);
+    lines_free(&all);
+    sift_store_close(st);
+}
+
 static void
 test_merge_small_cap_keeps_cutting(void **state)
 {
@@ -1204,6 +1248,8 @@ main(void)
         cmocka_unit_test(test_merge_simple_matcher),
         cmocka_unit_test_setup_teardown(
             test_merge_tiers_move_and_contents_stay_identical, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_merge_tiered_takes_only_inputs_that_fit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_merge_small_cap_keeps_cutting,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(

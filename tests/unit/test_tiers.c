@@ -326,6 +326,58 @@ test_tiers_tiered_merge_needs_factor_segments_per_class(void **state)
 }
 
 static void
+test_tiers_tiered_merge_takes_only_inputs_that_fit_one_output(void **state)
+{
+    (void)state;
+    struct sift_tier_policy p;
+    policy(&p);
+    p.merge_factor = 4;
+    struct sift_tier_seg s[6];
+    /* Six of one class (2 MiB = 20,971 docs each, oldest first). */
+    for (int i = 0; i < 6; i++) {
+        s[i] = seg((uint64_t)i + 1, SIFT_TIER_HOT, 2 * MIB, 0, 0);
+        s[i].min_ts = s[i].max_ts = NOW - (10 - i) * INT64_C(1000000000);
+    }
+    struct sift_tier_plan plan;
+
+    /* Unknown cap: the four oldest, as before. */
+    sift__tier_plan(&p, s, 6, &plan);
+    const struct sift_tier_action *a = find_act(&plan, "hot_merge");
+    assert_non_null(a);
+    assert_int_equal(a->n_ids, 4);
+    sift__tier_plan_cleanup(&plan);
+
+    /* Room for three in one output: the three oldest. */
+    p.merge_docs_cap = 3 * s[0].docs + 10;
+    sift__tier_plan(&p, s, 6, &plan);
+    a = find_act(&plan, "hot_merge");
+    assert_non_null(a);
+    assert_int_equal(a->n_ids, 3);
+    for (uint64_t id = 1; id <= 3; id++)
+        assert_true(has_id(a, id));
+    sift__tier_plan_cleanup(&plan);
+
+    /* Each input as large as one output (flush segments of a small
+     * buffer): merging would only cut them up again, so no merge. */
+    p.merge_docs_cap = s[0].docs + 10;
+    sift__tier_plan(&p, s, 6, &plan);
+    assert_null(find_act(&plan, "hot_merge"));
+    sift__tier_plan_cleanup(&plan);
+
+    /* A small one among them still pairs with an older one that fits. */
+    s[4].bytes = MIB;
+    s[4].docs = MIB / 100;
+    p.merge_docs_cap = s[0].docs + s[4].docs;
+    sift__tier_plan(&p, s, 6, &plan);
+    a = find_act(&plan, "hot_merge");
+    assert_non_null(a);
+    assert_int_equal(a->n_ids, 2);
+    assert_true(has_id(a, 1));
+    assert_true(has_id(a, 5));
+    sift__tier_plan_cleanup(&plan);
+}
+
+static void
 test_tiers_busy_segments_are_never_planned(void **state)
 {
     (void)state;
@@ -380,6 +432,8 @@ main(void)
         cmocka_unit_test(test_tiers_full_segments_are_not_merged_again),
         cmocka_unit_test(
             test_tiers_tiered_merge_needs_factor_segments_per_class),
+        cmocka_unit_test(
+            test_tiers_tiered_merge_takes_only_inputs_that_fit_one_output),
         cmocka_unit_test(test_tiers_busy_segments_are_never_planned),
         cmocka_unit_test(test_tiers_young_data_never_deleted_without_cap),
     };
