@@ -28,6 +28,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -546,8 +547,9 @@ def main():
     ap.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                     help="a siftd config setting for every run (repeatable)")
     ap.add_argument("--repeat", type=int, default=1,
-                    help="run the backlog sources this many times, "
-                         "interleaved; the verdict compares medians")
+                    help="run every source this many times, interleaved "
+                         "(rounds); tables and the backlog verdict use "
+                         "medians")
     ap.add_argument("--out", default=None, help="directory for results.json")
     ap.add_argument("--keep", action="store_true", help="keep work dirs")
     args = ap.parse_args()
@@ -568,7 +570,7 @@ def main():
             backlogs += ["%s@%s" % (name, b) for b in args.backlog_buffer_mib.split(",")]
         else:
             names.append(name)
-    names += backlogs * max(1, args.repeat)
+    names = (names + backlogs) * max(1, args.repeat)
     for name in names:
         work = tempfile.mkdtemp(prefix="sift-bench-%s-" % name, dir=args.out)
         print("== %s" % name, flush=True)
@@ -609,6 +611,19 @@ def main():
     print("(after the window siftd settles: segments on disk, no merge "
           "running; mergeCPU: worker CPU in merges by then; ev/cpu-s-nm: "
           "events per settled siftd CPU-second without merges)")
+    if args.repeat > 1:
+        by = {}
+        for r in results:
+            if "error" not in r and not r["source"].startswith("backlog"):
+                by.setdefault(r["source"], []).append(r)
+        for src, rs in by.items():
+            print("%-14s medians of %d: %.0f events per CPU-s (runs %s); "
+                  "without merges %.0f" % (
+                      src, len(rs),
+                      statistics.median(x["eps_per_cpu_s"] for x in rs),
+                      ", ".join("%.0fk" % (x["eps_per_cpu_s"] / 1000) for x in rs),
+                      statistics.median(x.get("eps_per_cpu_s_no_merge", 0)
+                                        for x in rs)))
     backlog_summary(results)
     print("results: %s" % os.path.join(args.out, "results.json"))
     return 1 if any("error" in r for r in results) else 0
