@@ -33,10 +33,11 @@
  *   7. a tiered merge takes only inputs whose docs fit in one output
  *      under tiers.merge_memory (merge_docs_cap, from the builder bytes
  *      per doc the store saw at its last seals), and needs two of them.
- *      Inputs that do not fit would be cut back into outputs about as
- *      large as themselves: every doc re-indexed, no fewer segments.
- *      With a small buffer (flush segments as large as the cap) this was
- *      most of the CPU of a long backlog, and its memory peak.
+ *      Inputs that do not fit would be cut back into outputs no larger
+ *      than the cap: every doc re-indexed, hardly fewer segments.  With
+ *      a small buffer (flush segments as large as the cap) ten inputs
+ *      became 13-19 outputs, and this was most of the CPU of a long
+ *      backlog, and its memory peak.
  *
  * Busy segments (inputs of a running job) are never planned.
  */
