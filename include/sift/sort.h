@@ -32,11 +32,11 @@ struct sift_kv64 {
 void sift_sort_u32(uint32_t *a, size_t n, uint32_t *tmp);
 
 /**
- * Sorts a[0..n) ascending by the bits of each value from bit lo_bit up,
- * stably: packing (key << 32 | index) and passing lo_bit 32 orders
- * indexes by key and keeps equal keys in index order.  tmp: n values.
+ * Sorts a[0..n) ascending; tmp has room for n values.  Packing
+ * (key << 32 | index) with ascending indexes gives a stable order of
+ * indexes by 32-bit key.
  */
-void sift_sort_u64(uint64_t *a, size_t n, uint64_t *tmp, unsigned lo_bit);
+void sift_sort_u64(uint64_t *a, size_t n, uint64_t *tmp);
 
 /** Sorts a[0..n) by key, stably; tmp has room for n entries. */
 void sift_sort_kv64(struct sift_kv64 *a, size_t n, struct sift_kv64 *tmp);

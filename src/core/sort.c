@@ -71,13 +71,12 @@ sift_sort_u32(uint32_t *a, size_t n, uint32_t *tmp)
 }
 
 void
-sift_sort_u64(uint64_t *a, size_t n, uint64_t *tmp, unsigned lo_bit)
+sift_sort_u64(uint64_t *a, size_t n, uint64_t *tmp)
 {
     size_t i;
     uint64_t any = 0, all = UINT64_MAX;
-    uint64_t mask = lo_bit >= 64 ? 0 : UINT64_MAX << lo_bit;
 
-    for (i = 1; i < n && (a[i - 1] & mask) <= (a[i] & mask); i++) {
+    for (i = 1; i < n && a[i - 1] <= a[i]; i++) {
     }
     if (i >= n)
         return;
@@ -85,7 +84,7 @@ sift_sort_u64(uint64_t *a, size_t n, uint64_t *tmp, unsigned lo_bit)
         for (i = 1; i < n; i++) {
             uint64_t v = a[i];
             size_t j = i;
-            for (; j > 0 && (a[j - 1] & mask) > (v & mask); j--)
+            for (; j > 0 && a[j - 1] > v; j--)
                 a[j] = a[j - 1];
             a[j] = v;
         }
@@ -95,19 +94,16 @@ sift_sort_u64(uint64_t *a, size_t n, uint64_t *tmp, unsigned lo_bit)
         any |= a[i];
         all &= a[i];
     }
-    uint64_t vary = (any ^ all) & mask;
     uint64_t *src = a, *dst = tmp;
-    for (unsigned shift = lo_bit & ~7u; shift < 64; shift += 8) {
+    for (unsigned shift = 0; shift < 64; shift += 8) {
         size_t cnt[256] = {0};
-        /* the byte's bits below lo_bit are masked off the key */
-        uint64_t bm = (vary >> shift) & 0xffu;
-        if (bm == 0)
+        if ((((any ^ all) >> shift) & 0xffu) == 0)
             continue;
         for (i = 0; i < n; i++)
-            cnt[(src[i] >> shift) & bm]++;
+            cnt[(src[i] >> shift) & 0xffu]++;
         starts(cnt);
         for (i = 0; i < n; i++)
-            dst[cnt[(src[i] >> shift) & bm]++] = src[i];
+            dst[cnt[(src[i] >> shift) & 0xffu]++] = src[i];
         uint64_t *t = src;
         src = dst;
         dst = t;

@@ -113,7 +113,6 @@ const char *sift__tier_name(unsigned tier);
 
 struct sift_merge_out {
     struct sift_buf img; /* the new segment image (empty once emitted) */
-    size_t bytes;        /* its size, kept when the emit callback took it */
     int64_t day;         /* UTC day number when split by day, else 0 */
     uint32_t docs;
     uint64_t raw_bytes; /* encoded docs fed in (sift_doc_encode() form) */
@@ -152,8 +151,8 @@ int sift__segment_merge(struct sift_segment *const *in, size_t n,
  * Called by sift__segment_merge_emit() with each output as soon as its
  * image is finished (in finish order, o->seq), before the merge reads on.
  * It may take the image (write it out, then sift_buf_cleanup(&o->img));
- * o->bytes keeps the size.  A negative return stops the merge with that
- * code.
+ * stats->bytes_out has counted it already.  A negative return stops the
+ * merge with that code.
  */
 typedef int (*sift_merge_emit_fn)(void *arg, struct sift_merge_out *o);
 

@@ -151,8 +151,7 @@ finish_builder(struct merge_state *m, size_t i, int full)
     m->v[i] = m->v[--m->n];
     if (rc < 0)
         return rc;
-    x->bytes = x->img.len;
-    m->st->bytes_out += x->bytes;
+    m->st->bytes_out += x->img.len;
     if (full)
         m->st->cuts++;
     return m->emit ? m->emit(m->emit_arg, x) : SIFT_OK;

@@ -1730,7 +1730,7 @@ stable_order(const uint32_t *key, uint32_t n, uint64_t **out)
         return SIFT_ENOMEM;
     for (uint32_t k = 0; k < n; k++)
         ds[k] = (uint64_t)key[k] << 32 | k;
-    sift_sort_u64(ds, n, ds + n, 32);
+    sift_sort_u64(ds, n, ds + n);
     *out = ds;
     return SIFT_OK;
 }

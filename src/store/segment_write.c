@@ -1442,7 +1442,7 @@ sort_doubles(double *d, uint32_t c)
         return SIFT_ENOMEM;
     for (uint32_t i = 0; i < c; i++)
         k[i] = sift_sort_key_f64(d[i]);
-    sift_sort_u64(k, c, k + c, 0);
+    sift_sort_u64(k, c, k + c);
     for (uint32_t i = 0; i < c; i++) {
         uint64_t b = k[i] >> 63 ? k[i] & ~(UINT64_C(1) << 63) : ~k[i];
         memcpy(&d[i], &b, 8);
@@ -1783,7 +1783,7 @@ block_raw(const struct sift_segment_builder *b, const uint32_t *doc_order,
             grouped = 0;
     }
     if (!grouped)
-        sift_sort_u64(bb->tmp, cnt, bb->tmp + cnt, 32);
+        sift_sort_u64(bb->tmp, cnt, bb->tmp + cnt);
     for (uint32_t r = 0; r < cnt;) {
         uint32_t shape = (uint32_t)(bb->tmp[r] >> 32), re = r;
         while (re < cnt && (uint32_t)(bb->tmp[re] >> 32) == shape)

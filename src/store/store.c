@@ -339,7 +339,8 @@ ingest_limit(const struct sift_store *s)
     return max - (held < max / 2 ? held : max / 2);
 }
 
-/* Learns expand_x16 from a builder being sealed (enough data only). */
+/* Learns expand_x16 and builder_bpd (the tiered merge's docs cap) from a
+ * builder being sealed (enough data only). */
 static void
 learn_expansion(struct sift_store *s, const struct sift_segment_builder *b)
 {

@@ -81,32 +81,32 @@ test_sort_u32_matches_reference(void **state)
 }
 
 static void
-test_sort_u64_high_bits_is_stable(void **state)
+test_sort_u64_packed_pairs_are_stable(void **state)
 {
     (void)state;
-    /* key << 32 | position sorted on bits 32.. must give the positions
-     * of equal keys in input order; lo_bit 36 ignores the key's low
-     * nibble too, so keys equal above it keep input order as well. */
-    static const unsigned lo_bits[] = {0, 32, 36};
-    for (size_t li = 0; li < 3; li++) {
+    /* key << 32 | position sorted as a whole must give the positions of
+     * equal keys in input order (how the segment code packs its pairs);
+     * full 64-bit values must match the reference too. */
+    for (int packed = 0; packed < 2; packed++) {
         for (size_t si = 0; si < sizeof(sizes) / sizeof(*sizes); si++) {
-            for (size_t sp = 0; sp < 3; sp++) {
+            for (size_t sp = 0; sp < sizeof(spreads) / sizeof(*spreads); sp++) {
                 size_t n = sizes[si];
-                unsigned lo = lo_bits[li];
                 uint64_t *a = malloc((n + 1) * sizeof(*a));
                 uint64_t *tmp = malloc((n + 1) * sizeof(*tmp));
                 struct ref *r = malloc((n + 1) * sizeof(*r));
                 for (size_t i = 0; i < n; i++) {
                     uint64_t k = draw(spreads[sp]);
-                    a[i] = k << 32 | (uint32_t)(n - i); /* low bits descend */
-                    r[i].key = lo ? a[i] >> lo : a[i];
+                    a[i] = packed ? (k & 0xffffffffu) << 32 | (uint32_t)i : k;
+                    r[i].key = packed ? a[i] >> 32 : a[i];
                     r[i].v = (uint32_t)i;
                 }
-                sift_sort_u64(a, n, tmp, lo);
+                sift_sort_u64(a, n, tmp);
                 qsort(r, n, sizeof(*r), ref_cmp);
                 for (size_t i = 0; i < n; i++) {
-                    /* the value at rank i is the one from input r[i].v */
-                    assert_int_equal(a[i] & 0xffffffffu, n - r[i].v);
+                    if (packed) /* rank i holds the input r[i].v */
+                        assert_int_equal(a[i] & 0xffffffffu, r[i].v);
+                    else
+                        assert_int_equal(a[i], r[i].key);
                 }
                 free(a);
                 free(tmp);
@@ -194,7 +194,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sort_u32_matches_reference),
-        cmocka_unit_test(test_sort_u64_high_bits_is_stable),
+        cmocka_unit_test(test_sort_u64_packed_pairs_are_stable),
         cmocka_unit_test(test_sort_kv64_is_stable),
         cmocka_unit_test(test_sort_sorted_and_reversed_inputs),
         cmocka_unit_test(test_sort_key_mappings_keep_order),
