@@ -8,7 +8,7 @@
  *   ingest_load kafka --brokers B --topic T [common]
  *   ingest_load redis --addr HOST:PORT --stream S [--pipeline N] [common]
  *   ingest_load http  --addr HOST:PORT [--conns N] [--batch N]
- *                     [--path /_bulk] [common]
+ *                     [--path /_bulk[?QUERY]] [common]
  *   common: --events N (default 1000000)  --data DIR (loghub-2k)
  *           --tag WORD (in fields.run of every event; default "bench")
  *           --start-ms MS (timestamp of event 0, epoch ms; default now-1h)
@@ -787,7 +787,8 @@ main(int argc, char **argv)
     } else if (!strcmp(o.mode, "redis") && o.addr && o.stream) {
         rc = run_redis(&o, &bytes);
     } else if (!strcmp(o.mode, "http") && o.addr) {
-        if (!strcmp(o.path, "/_bulk"))
+        if (!strncmp(o.path, "/_bulk", 6) &&
+            (o.path[6] == '\0' || o.path[6] == '?'))
             o.bulk = 1;
         rc = run_http(&o, &bytes, &t0);
     } else {

@@ -237,13 +237,36 @@ int sift_bulk_parse(const struct sift_parse_opts *o, const char *body,
 void sift_bulk_cleanup(struct sift_bulk *b);
 
 /**
+ * Which parts of the bulk response to write: Elasticsearch's filter_path
+ * query parameter, a comma list of dotted patterns ("*" matches within a
+ * name, a "**" segment any depth, a leading '-' excludes).  Filebeat and
+ * Logstash send filter_path=errors,items.*.error,items.*.status, which
+ * shrinks a created item to {"create":{"status":201}}.
+ */
+struct sift_bulk_filter {
+    bool took;
+    bool errors;
+    uint16_t fields[5]; /* by enum sift_bulk_action: item leaves (bulk.c) */
+};
+
+/**
+ * Compiles filter_path (NULL or "" keeps everything).  Never fails:
+ * patterns that match nothing leave an empty response, {}, as in
+ * Elasticsearch.  Pure.
+ */
+void sift_bulk_filter_init(struct sift_bulk_filter *f, const char *filter_path);
+
+/**
  * Appends the Elasticsearch bulk response for b to out:
  * {"took":T,"errors":bool,"items":[{"index":{"_index":..,"_id":..,
- * "_version":1,"result":"created","status":201}} | {...,"status":400,
- * "error":{"type":..,"reason":..}}, ...]}.  errors is recomputed from the
- * item statuses.  Pure; borrows b.
+ * "_version":1,"result":"created","_shards":{..},"status":201}} | {...,
+ * "status":400,"error":{"type":..,"reason":..}}, ...]}, less what f
+ * (NULL: nothing) filters out; objects and arrays the filter leaves empty
+ * are not written.  errors is recomputed from the item statuses.  Pure;
+ * borrows b.
  */
 void sift_bulk_response_write(const struct sift_bulk *b, int64_t took_ms,
+                              const struct sift_bulk_filter *f,
                               struct sift_buf *out);
 
 #endif /* SIFT_PARSE_H */

@@ -46,8 +46,9 @@ struct ingest_ctx {
     struct sift_buf errors; /* JSON array body of the first errors */
     size_t n_errors_listed;
     int64_t t0_ns;
-    int failed_rc;         /* SIFT_ENOMEM while collecting */
-    struct sift_bulk bulk; /* _bulk only */
+    int failed_rc;                  /* SIFT_ENOMEM while collecting */
+    struct sift_bulk bulk;          /* _bulk only */
+    struct sift_bulk_filter filter; /* _bulk: ?filter_path= */
     int is_bulk;
 };
 
@@ -157,7 +158,7 @@ reply_accepted(struct ingest_ctx *c)
     struct sift_buf body = SIFT_BUF_INIT;
     int64_t took_ms = (sift_clock_mono_ns() - c->t0_ns) / SIFT_NS_PER_MS;
     if (c->is_bulk) {
-        sift_bulk_response_write(&c->bulk, took_ms, &body);
+        sift_bulk_response_write(&c->bulk, took_ms, &c->filter, &body);
     } else {
         sift_buf_appendf(&body,
                          "{\"accepted\":%zu,\"rejected\":%zu,\"took_ms\":%lld",
@@ -275,6 +276,7 @@ handle_bulk(struct sift_http_req *req, void *arg)
     const char *body = sift_http_req_body(req, &len);
     struct ingest_ctx *c = ctx_new(api, req);
     c->is_bulk = 1;
+    sift_bulk_filter_init(&c->filter, sift_http_req_param(req, "filter_path"));
     struct sift_parse_error err;
     int rc =
         sift_bulk_parse(&api->opts[SIFT_PARSE_JSON], body, len,

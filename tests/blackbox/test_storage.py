@@ -82,6 +82,47 @@ def test_ingest_acknowledges_counts_and_rejects_bad_lines(siftd_factory):
     assert st["bytes"]["wal"] > 0
 
 
+def test_bulk_answers_in_elasticsearch_shape_and_honours_filter_path(siftd_factory):
+    """_bulk as Filebeat's elasticsearch output uses it: gzip body, create
+    actions, and filter_path=errors,items.*.error,items.*.status in the
+    URL, which trims each created item to its status."""
+    import gzip
+    s = siftd_factory(args=FAST).start()
+    s.wait_ready()
+    body = ('{"create":{"_index":"filebeat-8"}}\n'
+            '{"@timestamp":"2026-11-22T10:00:00Z","message":"bulk alpha"}\n'
+            '{"delete":{"_index":"filebeat-8","_id":"x"}}\n'
+            '{"create":{"_index":"filebeat-8","_id":"b2"}}\n'
+            '{"@timestamp":"2026-11-22T10:00:01Z","message":"bulk beta"}\n')
+    nd = {"Content-Type": "application/x-ndjson"}
+    r = s.post("/_bulk", data=body, headers=nd)
+    assert r.status_code == 200, r.text
+    j = r.json()
+    assert j["errors"] is True and isinstance(j["took"], int)
+    assert [list(i)[0] for i in j["items"]] == ["create", "delete", "create"]
+    ok = j["items"][2]["create"]
+    assert ok["status"] == 201 and ok["_id"] == "b2" and ok["result"] == "created"
+    assert ok["_index"] == "filebeat-8"
+    assert j["items"][1]["delete"]["status"] == 400
+    r = s.post("/_bulk?filter_path=errors,items.*.error,items.*.status",
+               data=gzip.compress(body.replace("bulk", "filtered").encode()),
+               headers=dict(nd, **{"Content-Encoding": "gzip"}))
+    assert r.status_code == 200, r.text
+    assert r.json() == {"errors": True, "items": [
+        {"create": {"status": 201}},
+        {"delete": {"status": 400, "error": r.json()["items"][1]["delete"]["error"]}},
+        {"create": {"status": 201}}]}
+    assert r.json()["items"][1]["delete"]["error"]["type"] == "illegal_argument_exception"
+    # Nothing but the flag: an all-good batch answers {"errors":false}.
+    r = s.post("/api/v1/_bulk?filter_path=errors,items.*.error",
+               data='{"index":{"_index":"i"}}\n{"message":"bulk gamma"}\n',
+               headers=nd)
+    assert r.status_code == 200, r.text
+    assert r.text == '{"errors":false}'
+    wait_searchable(s, "bulk", 3)
+    wait_searchable(s, "filtered", 2)
+
+
 def test_ingest_rejects_wrong_content_type_and_empty_body(siftd_factory):
     s = siftd_factory(args=FAST).start()
     s.wait_ready()

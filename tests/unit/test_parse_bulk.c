@@ -158,7 +158,7 @@ test_parse_bulk_response_shape(void **state)
              "{\"delete\":{\"_index\":\"logs\",\"_id\":\"2\"}}\n",
              NULL),
         SIFT_OK);
-    sift_bulk_response_write(&f->b, 7, &out);
+    sift_bulk_response_write(&f->b, 7, NULL, &out);
     json_error_t je;
     json_t *j = json_loadb(out.data, out.len, 0, &je);
     if (!j)
@@ -187,13 +187,13 @@ test_parse_bulk_response_shape(void **state)
     sift_buf_reset(&out);
     assert_int_equal(bulk(f, "{\"index\":{\"_index\":\"l\"}}\n{}\n", NULL),
                      SIFT_OK);
-    sift_bulk_response_write(&f->b, 0, &out);
+    sift_bulk_response_write(&f->b, 0, NULL, &out);
     assert_non_null(strstr(sift_buf_cstr(&out), "\"errors\":false"));
     f->b.items[0].status = 429;
     f->b.items[0].error_type = "es_rejected_execution_exception";
     f->b.items[0].error_reason = "buffer full";
     sift_buf_reset(&out);
-    sift_bulk_response_write(&f->b, 0, &out);
+    sift_bulk_response_write(&f->b, 0, NULL, &out);
     assert_non_null(strstr(sift_buf_cstr(&out), "\"errors\":true"));
     assert_non_null(strstr(sift_buf_cstr(&out), "\"status\":429"));
     sift_buf_cleanup(&out);
@@ -268,7 +268,7 @@ test_parse_bulk_response_bytes(void **state)
                           "{\"index\":{\"_id\":\"t\\tab\"}}\n{}\n",
                           "d\"q"),
                      SIFT_OK);
-    sift_bulk_response_write(&f->b, 5, &out);
+    sift_bulk_response_write(&f->b, 5, NULL, &out);
     assert_string_equal(
         sift_buf_cstr(&out),
         "{\"took\":5,\"errors\":false,\"items\":["
@@ -278,6 +278,101 @@ test_parse_bulk_response_bytes(void **state)
         "{\"index\":{\"_index\":\"d\\\"q\",\"_id\":\"t\\tab\",\"_version\":1,"
         "\"result\":\"created\",\"_shards\":{\"total\":1,\"successful\":1,"
         "\"failed\":0},\"status\":201}}]}");
+    sift_buf_cleanup(&out);
+}
+
+/* The response as filtered by ?filter_path= */
+static const char *
+filtered(struct fx *f, const char *filter_path, struct sift_buf *out)
+{
+    struct sift_bulk_filter filt;
+    sift_bulk_filter_init(&filt, filter_path);
+    sift_buf_reset(out);
+    sift_bulk_response_write(&f->b, 5, &filt, out);
+    return sift_buf_cstr(out);
+}
+
+/*
+ * filter_path, as Filebeat and Logstash send it and in the other forms
+ * Elasticsearch accepts: names, "*" inside a name, "**", exclusions.
+ */
+static void
+test_parse_bulk_response_filter_path(void **state)
+{
+    struct fx *f = *state;
+    struct sift_buf out = SIFT_BUF_INIT, all = SIFT_BUF_INIT;
+    assert_int_equal(bulk(f,
+                          "{\"create\":{\"_index\":\"fb\",\"_id\":\"1\"}}\n{}\n"
+                          "{\"index\":{\"_id\":\"2\"}}\n{}\n",
+                          "d"),
+                     SIFT_OK);
+    /* Filebeat's filter: a created item is its status only. */
+    assert_string_equal(
+        filtered(f, "errors,items.*.error,items.*.status", &out),
+        "{\"errors\":false,\"items\":[{\"create\":{\"status\":"
+        "201}},{\"index\":{\"status\":201}}]}");
+    /* Nothing kept in any item: no items at all. */
+    assert_string_equal(filtered(f, "errors,items.*.error", &out),
+                        "{\"errors\":false}");
+    assert_string_equal(filtered(f, " took ", &out), "{\"took\":5}");
+    assert_string_equal(filtered(f, "nothing.here", &out), "{}");
+    assert_string_equal(filtered(f, "items.*._shards.total.deeper", &out),
+                        "{}");
+    /* "*" within a name; "**" at any depth. */
+    assert_string_equal(filtered(f, "items.cr*.status", &out),
+                        "{\"items\":[{\"create\":{\"status\":201}}]}");
+    assert_string_equal(filtered(f, "items.**.total,**._id", &out),
+                        "{\"items\":[{\"create\":{\"_id\":\"1\",\"_shards\":"
+                        "{\"total\":1}}},{\"index\":{\"_id\":\"2\",\"_shards\":"
+                        "{\"total\":1}}}]}");
+    /* A prefix keeps the whole object under it. */
+    assert_string_equal(filtered(f, "items.index._shards", &out),
+                        "{\"items\":[{\"index\":{\"_shards\":{\"total\":1,"
+                        "\"successful\":1,\"failed\":0}}}]}");
+    /* Only exclusions: everything else stays. */
+    assert_string_equal(
+        filtered(f, "-took,-items.*._shards,-items.*.result,-**._version",
+                 &out),
+        "{\"errors\":false,\"items\":[{\"create\":{\"_index\":\"fb\",\"_id\":"
+        "\"1\",\"status\":201}},{\"index\":{\"_index\":\"d\",\"_id\":\"2\","
+        "\"status\":201}}]}");
+    /* Everything, three ways, is the unfiltered response. */
+    sift_bulk_response_write(&f->b, 5, NULL, &all);
+    assert_string_equal(filtered(f, "*", &out), sift_buf_cstr(&all));
+    assert_string_equal(filtered(f, "**", &out), sift_buf_cstr(&all));
+    assert_string_equal(filtered(f, "", &out), sift_buf_cstr(&all));
+
+    /* A failed item keeps its error under Filebeat's filter. */
+    assert_int_equal(bulk(f,
+                          "{\"create\":{\"_index\":\"fb\"}}\n{}\n"
+                          "{\"delete\":{\"_index\":\"fb\",\"_id\":\"x\"}}\n",
+                          NULL),
+                     SIFT_OK);
+    const char *r = filtered(f, "errors,items.*.error,items.*.status", &out);
+    json_error_t je;
+    json_t *j = json_loads(r, 0, &je);
+    if (!j)
+        fail_msg("not JSON: %s: %s", je.text, r);
+    assert_true(json_is_true(json_object_get(j, "errors")));
+    json_t *items = json_object_get(j, "items");
+    assert_int_equal(json_array_size(items), 2);
+    json_t *i0 = json_object_get(json_array_get(items, 0), "create");
+    assert_int_equal(json_object_size(i0), 1);
+    assert_int_equal(json_integer_value(json_object_get(i0, "status")), 201);
+    json_t *i1 = json_object_get(json_array_get(items, 1), "delete");
+    assert_int_equal(json_object_size(i1), 2);
+    assert_int_equal(json_integer_value(json_object_get(i1, "status")), 400);
+    json_t *e = json_object_get(i1, "error");
+    assert_string_equal(json_string_value(json_object_get(e, "type")),
+                        "illegal_argument_exception");
+    assert_non_null(
+        strstr(json_string_value(json_object_get(e, "reason")), "delete"));
+    json_decref(j);
+    /* Only the error type of failed items. */
+    assert_string_equal(filtered(f, "items.*.error.type", &out),
+                        "{\"items\":[{\"delete\":{\"error\":{\"type\":"
+                        "\"illegal_argument_exception\"}}}]}");
+    sift_buf_cleanup(&all);
     sift_buf_cleanup(&out);
 }
 
@@ -297,6 +392,8 @@ main(void)
             test_parse_bulk_action_scan_matches_walker, setup, pf_teardown),
         cmocka_unit_test_setup_teardown(test_parse_bulk_response_bytes, setup,
                                         pf_teardown),
+        cmocka_unit_test_setup_teardown(test_parse_bulk_response_filter_path,
+                                        setup, pf_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
