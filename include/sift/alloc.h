@@ -14,6 +14,7 @@
 #define SIFT_ALLOC_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 void *sift_xmalloc(size_t len);
 void *sift_xcalloc(size_t n, size_t len);
@@ -69,6 +70,16 @@ struct sift_alloc_stats {
  * path. Any thread.
  */
 int sift_alloc_stats(struct sift_alloc_stats *st);
+
+/**
+ * The calling thread's allocation high-water mark since its last
+ * sift_alloc_thread_peak_reset(): the most that bytes allocated less
+ * bytes freed by this thread reached.  0 where the allocator cannot tell
+ * (glibc, sanitizer builds).  Cheap; for measuring what one job holds at
+ * its peak (a segment build).
+ */
+void sift_alloc_thread_peak_reset(void);
+uint64_t sift_alloc_thread_peak(void);
 
 /** "jemalloc", "glibc" or "libc": which allocator this build uses. */
 const char *sift_alloc_name(void);

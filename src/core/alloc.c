@@ -177,6 +177,22 @@ sift_alloc_stats(struct sift_alloc_stats *st)
     return 0;
 }
 
+void
+sift_alloc_thread_peak_reset(void)
+{
+    (void)mallctl("thread.peak.reset", NULL, NULL, NULL, 0);
+}
+
+uint64_t
+sift_alloc_thread_peak(void)
+{
+    uint64_t peak = 0;
+    size_t len = sizeof(peak);
+    if (mallctl("thread.peak.read", &peak, &len, NULL, 0) != 0)
+        return 0;
+    return peak;
+}
+
 const char *
 sift_alloc_name(void)
 {
@@ -242,6 +258,17 @@ sift_alloc_stats(struct sift_alloc_stats *st)
 #else
     return -1;
 #endif
+}
+
+void
+sift_alloc_thread_peak_reset(void)
+{
+}
+
+uint64_t
+sift_alloc_thread_peak(void)
+{
+    return 0;
 }
 
 const char *

@@ -299,11 +299,15 @@ static void
 recount_sealed(struct sift_store *s)
 {
     uint64_t n = 0;
+    uint64_t fx = atomic_load_explicit(&s->finish_x16, memory_order_relaxed);
     for (size_t i = 0; i < s->n_ents; i++) {
         const struct sift__entry *e = s->ents[i];
-        if (e->state == SIFT_ENT_BUILDING && e->builder)
-            n += sift_segment_builder_bytes(e->builder);
-        else if (e->state == SIFT_ENT_MEM || e->state == SIFT_ENT_FLUSHING)
+        if (e->state == SIFT_ENT_BUILDING && e->builder) {
+            /* The builder, and what its build will allocate beside it
+             * until the builder is freed. */
+            uint64_t bb = sift_segment_builder_bytes(e->builder);
+            n += bb + bb * fx / 16;
+        } else if (e->state == SIFT_ENT_MEM || e->state == SIFT_ENT_FLUSHING)
             n += e->bytes;
     }
     s->sealed_bytes = n;
@@ -533,8 +537,15 @@ build_image(struct sift_segment_builder *b, struct sift_segment **out)
         sift_buf_cleanup(&img);
         return rc;
     }
-    size_t len;
+    size_t len, cap = img.cap;
     char *data = sift_buf_detach(&img, &len);
+    /* The image grew by doubling: give the slack back (a large block
+     * shrinks in place), so that the entry holds what it counts. */
+    if (cap > len + len / 8) {
+        char *p = sift_try_realloc(data, len);
+        if (p != NULL)
+            data = p;
+    }
     return sift_segment_open_mem(data, len, out);
 }
 
@@ -563,12 +574,36 @@ struct build_job {
     int64_t ns;
 };
 
+/*
+ * Learns finish_x16 from one build: peak is what the building thread
+ * allocated at most (0 where the allocator cannot tell: the default
+ * stays).  Only builders of 1 MiB and more teach it: a small build's
+ * zstd context and fixed arrays would overstate it.  A moving average
+ * over about four builds, kept between 1/4 and 4 (worker thread).
+ */
+static void
+learn_finish(struct sift_store *s, uint64_t builder_bytes, uint64_t peak)
+{
+    if (peak == 0 || builder_bytes < (1u << 20))
+        return;
+    uint64_t x = peak * 16 / builder_bytes;
+    x = x < 4 ? 4 : x > 64 ? 64 : x;
+    uint32_t old = atomic_load_explicit(&s->finish_x16, memory_order_relaxed);
+    atomic_store_explicit(&s->finish_x16, (uint32_t)((old * 3 + x) / 4),
+                          memory_order_relaxed);
+    SIFT_DEBUG("store: build of a %llu-byte builder peaked at %llu bytes",
+               (unsigned long long)builder_bytes, (unsigned long long)peak);
+}
+
 static void
 build_work(void *arg)
 {
     struct build_job *j = arg;
     int64_t t0 = sift_clock_mono_ns(), c0 = sift_clock_thread_cpu_ns();
+    uint64_t bb = sift_segment_builder_bytes(j->ent->builder);
+    sift_alloc_thread_peak_reset();
     j->rc = build_image(j->ent->builder, &j->seg);
+    learn_finish(j->store, bb, sift_alloc_thread_peak());
     j->ns = sift_clock_mono_ns() - t0;
     atomic_fetch_add_explicit(&j->store->build_cpu_ns,
                               (uint64_t)(sift_clock_thread_cpu_ns() - c0),
@@ -1434,6 +1469,9 @@ sift_store_open(const struct sift_config *cfg, struct sift_loop *loop,
     sift__manifest_init(&s->manifest);
     s->builder = new_builder(s);
     s->expand_x16 = 32; /* 2x until the first sealed builder measures it */
+    /* Half the builder until a build measures it (about what Filebeat
+     * events take: image, sort arrays and zstd; docs/internals). */
+    atomic_init(&s->finish_x16, 8);
     publish(s);
 
     if ((rc = sift__store_ensure_dir("store", s->data_dir)) < 0 ||

@@ -118,6 +118,10 @@ struct sift_store {
     uint64_t buf_raw;     /* payload bytes fed into s->builder */
     uint32_t expand_x16;  /* builder bytes per payload byte, x16 */
     uint64_t builder_bpd; /* builder bytes per doc at seal (0 = not yet) */
+    /* What a segment build allocates at its peak (the image, sort arrays,
+     * zstd) per builder byte, x16: learned by build_work where the
+     * allocator can tell, read by recount_sealed. */
+    atomic_uint_least32_t finish_x16;
 
     /* Published snapshot. */
     pthread_mutex_t snap_mu;

@@ -183,6 +183,29 @@ test_core_alloc_stats_follow_a_block(void **state)
     assert_true(after.free < BIG);
 }
 
+/* The thread's allocation peak since a reset: a freed block still shows
+ * (jemalloc), a reset forgets it; other allocators report 0. */
+static void
+test_core_alloc_thread_peak(void **state)
+{
+    (void)state;
+    enum { BIG = 6 << 20 };
+    sift_alloc_thread_peak_reset();
+    char *p = sift_xmalloc(BIG);
+    memset(p, 1, BIG);
+    sift_free(p);
+    uint64_t peak = sift_alloc_thread_peak();
+    sift_alloc_thread_peak_reset();
+    uint64_t after = sift_alloc_thread_peak();
+#if defined(SIFT_JEMALLOC)
+    assert_true(peak >= BIG);
+    assert_true(after < BIG / 2);
+#else
+    assert_int_equal(peak, 0);
+    assert_int_equal(after, 0);
+#endif
+}
+
 #if defined(SIFT_JEMALLOC)
 #include <jemalloc/jemalloc.h>
 
@@ -322,6 +345,7 @@ main(void)
         cmocka_unit_test(test_core_try_append_fails_under_injection),
         cmocka_unit_test(test_core_alloc_fail_after_counts_calls),
         cmocka_unit_test(test_core_alloc_stats_follow_a_block),
+        cmocka_unit_test(test_core_alloc_thread_peak),
 #if defined(SIFT_JEMALLOC)
         cmocka_unit_test(test_core_alloc_jemalloc_takes_our_settings),
 #endif
