@@ -967,6 +967,12 @@ sift__kafka_prefetch_limits(int64_t buffer_max, int64_t *queued_kbytes,
  * the queue limit, and the store's own buffer is full anyway during a
  * backlog (32 MiB buffer, 9x backlog: peak RSS 102-119 MB with the whole
  * buffer queued, 68-78 MB with half, same events per CPU-second).
+ * Less costs drain rate, not memory safety: librdkafka 2.0.2 stops
+ * fetching once the queue is over its limit, and its broker thread looks
+ * again only when woken or after rd_kafka_max_block_ms (1 s), so a
+ * backlog drains at most about one queue plus one fetch per second (a
+ * quarter and an eighth of a 32 MiB buffer: half the rate;
+ * docs/internals/ingest-bench.md, "Session 5").
  * Set before kafka.properties, which therefore wins.
  */
 static int
