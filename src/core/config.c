@@ -142,7 +142,8 @@ static const struct key_def keys[] = {
     {"store", "buffer_max_bytes", KT_BYTES, OFF(buffer_max_bytes), "256MiB",
      MIB, TIB, 0, NULL, KC_NONE,
      "Backpressure: past this much unflushed data, ingest pauses (HTTP 429, "
-     "Kafka/Redis stop reading). A running merge's builders count against "
+     "Kafka/Redis stop reading). Segments being built count with what "
+     "their build allocates, and a running merge's builders count against "
      "it too (up to half)."},
     {"store", "block_bytes", KT_BYTES, OFF(block_bytes), "64KiB", 4 * KIB,
      16 * MIB, 0, NULL, KC_NONE, "Doc-store block size before compression."},
