@@ -1469,8 +1469,8 @@ sift_store_open(const struct sift_config *cfg, struct sift_loop *loop,
     sift__manifest_init(&s->manifest);
     s->builder = new_builder(s);
     s->expand_x16 = 32; /* 2x until the first sealed builder measures it */
-    /* Half the builder until a build measures it (about what Filebeat
-     * events take: image, sort arrays and zstd; docs/internals). */
+    /* Half the builder until a build measures it (Filebeat events take
+     * 0.33-0.37: image, sort arrays, zstd; docs/internals/storage.md). */
     atomic_init(&s->finish_x16, 8);
     publish(s);
 
