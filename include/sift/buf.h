@@ -67,6 +67,12 @@ sift_buf_appendf(struct sift_buf *b, const char *fmt, ...);
 const char *sift_buf_cstr(struct sift_buf *b);
 /** Takes the storage out of the buffer; the caller owns it (sift_free()). */
 char *sift_buf_detach(struct sift_buf *b, size_t *len_out);
+/**
+ * sift_buf_detach(), giving back the doubling slack (capacity more than
+ * an eighth over the length): for storage kept long and counted at its
+ * length, such as a segment image held in memory.
+ */
+char *sift_buf_detach_fit(struct sift_buf *b, size_t *len_out);
 
 /* Little-endian fixed-width and LEB128 varint appends. */
 void sift_buf_put_u32(struct sift_buf *b, uint32_t v);

@@ -60,6 +60,16 @@ sift_sort_key_f64(double d)
     return b >> 63 ? ~b : b | (UINT64_C(1) << 63);
 }
 
+/** The double whose sift_sort_key_f64() is k. */
+static inline double
+sift_sort_f64_of_key(uint64_t k)
+{
+    uint64_t b = k >> 63 ? k & ~(UINT64_C(1) << 63) : ~k;
+    double d;
+    memcpy(&d, &b, 8);
+    return d;
+}
+
 /**
  * The first 8 bytes of s as a big-endian key, zero-padded: byte strings
  * ordered by key are ordered by memcmp on those bytes; equal keys need

@@ -120,6 +120,19 @@ sift_buf_detach(struct sift_buf *b, size_t *len_out)
     return p;
 }
 
+char *
+sift_buf_detach_fit(struct sift_buf *b, size_t *len_out)
+{
+    size_t len = b->len, cap = b->cap;
+    char *p = sift_buf_detach(b, len_out);
+    if (p != NULL && len > 0 && cap > len + len / 8) {
+        char *q = sift_try_realloc(p, len); /* a large block shrinks in place */
+        if (q != NULL)
+            p = q;
+    }
+    return p;
+}
+
 void
 sift_buf_put_u32(struct sift_buf *b, uint32_t v)
 {

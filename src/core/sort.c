@@ -28,128 +28,69 @@ starts(size_t cnt[256])
     }
 }
 
+/*
+ * The one body of the three sorts below: T is the element type, KEY(x)
+ * its unsigned key of KT (KBITS bits).  A macro, not a function over
+ * element size and key offset: the scatter loop is the hot part and
+ * wants the element copied by value and the key read in place.
+ */
+#define RADIX_SORT_BODY(T, KT, KBITS, KEY)                                     \
+    do {                                                                       \
+        size_t i;                                                              \
+        KT any = 0, all = (KT) ~(KT)0;                                         \
+        for (i = 1; i < n && KEY(a[i - 1]) <= KEY(a[i]); i++) {                \
+        }                                                                      \
+        if (i >= n)                                                            \
+            return;                                                            \
+        if (n <= SMALL) {                                                      \
+            for (i = 1; i < n; i++) {                                          \
+                T v = a[i];                                                    \
+                size_t j = i;                                                  \
+                for (; j > 0 && KEY(a[j - 1]) > KEY(v); j--)                   \
+                    a[j] = a[j - 1];                                           \
+                a[j] = v;                                                      \
+            }                                                                  \
+            return;                                                            \
+        }                                                                      \
+        for (i = 0; i < n; i++) {                                              \
+            any |= KEY(a[i]);                                                  \
+            all &= KEY(a[i]);                                                  \
+        }                                                                      \
+        T *src = a, *dst = tmp;                                                \
+        for (unsigned shift = 0; shift < (KBITS); shift += 8) {                \
+            size_t cnt[256] = {0};                                             \
+            if ((((any ^ all) >> shift) & 0xffu) == 0)                         \
+                continue; /* this byte is equal everywhere */                  \
+            for (i = 0; i < n; i++)                                            \
+                cnt[(KEY(src[i]) >> shift) & 0xffu]++;                         \
+            starts(cnt);                                                       \
+            for (i = 0; i < n; i++)                                            \
+                dst[cnt[(KEY(src[i]) >> shift) & 0xffu]++] = src[i];           \
+            T *t = src;                                                        \
+            src = dst;                                                         \
+            dst = t;                                                           \
+        }                                                                      \
+        if (src != a)                                                          \
+            memcpy(a, src, n * sizeof(*a));                                    \
+    } while (0)
+
+#define KEY_SELF(x) (x)
+#define KEY_FIELD(x) ((x).key)
+
 void
 sift_sort_u32(uint32_t *a, size_t n, uint32_t *tmp)
 {
-    size_t i;
-    uint32_t any = 0, all = UINT32_MAX;
-
-    for (i = 1; i < n && a[i - 1] <= a[i]; i++) {
-    }
-    if (i >= n)
-        return;
-    if (n <= SMALL) {
-        for (i = 1; i < n; i++) {
-            uint32_t v = a[i];
-            size_t j = i;
-            for (; j > 0 && a[j - 1] > v; j--)
-                a[j] = a[j - 1];
-            a[j] = v;
-        }
-        return;
-    }
-    for (i = 0; i < n; i++) {
-        any |= a[i];
-        all &= a[i];
-    }
-    uint32_t *src = a, *dst = tmp;
-    for (unsigned shift = 0; shift < 32; shift += 8) {
-        size_t cnt[256] = {0};
-        if ((((any ^ all) >> shift) & 0xffu) == 0)
-            continue; /* this byte is equal everywhere */
-        for (i = 0; i < n; i++)
-            cnt[(src[i] >> shift) & 0xffu]++;
-        starts(cnt);
-        for (i = 0; i < n; i++)
-            dst[cnt[(src[i] >> shift) & 0xffu]++] = src[i];
-        uint32_t *t = src;
-        src = dst;
-        dst = t;
-    }
-    if (src != a)
-        memcpy(a, src, n * sizeof(*a));
+    RADIX_SORT_BODY(uint32_t, uint32_t, 32, KEY_SELF);
 }
 
 void
 sift_sort_u64(uint64_t *a, size_t n, uint64_t *tmp)
 {
-    size_t i;
-    uint64_t any = 0, all = UINT64_MAX;
-
-    for (i = 1; i < n && a[i - 1] <= a[i]; i++) {
-    }
-    if (i >= n)
-        return;
-    if (n <= SMALL) {
-        for (i = 1; i < n; i++) {
-            uint64_t v = a[i];
-            size_t j = i;
-            for (; j > 0 && a[j - 1] > v; j--)
-                a[j] = a[j - 1];
-            a[j] = v;
-        }
-        return;
-    }
-    for (i = 0; i < n; i++) {
-        any |= a[i];
-        all &= a[i];
-    }
-    uint64_t *src = a, *dst = tmp;
-    for (unsigned shift = 0; shift < 64; shift += 8) {
-        size_t cnt[256] = {0};
-        if ((((any ^ all) >> shift) & 0xffu) == 0)
-            continue;
-        for (i = 0; i < n; i++)
-            cnt[(src[i] >> shift) & 0xffu]++;
-        starts(cnt);
-        for (i = 0; i < n; i++)
-            dst[cnt[(src[i] >> shift) & 0xffu]++] = src[i];
-        uint64_t *t = src;
-        src = dst;
-        dst = t;
-    }
-    if (src != a)
-        memcpy(a, src, n * sizeof(*a));
+    RADIX_SORT_BODY(uint64_t, uint64_t, 64, KEY_SELF);
 }
 
 void
 sift_sort_kv64(struct sift_kv64 *a, size_t n, struct sift_kv64 *tmp)
 {
-    size_t i;
-    uint64_t any = 0, all = UINT64_MAX;
-
-    for (i = 1; i < n && a[i - 1].key <= a[i].key; i++) {
-    }
-    if (i >= n)
-        return;
-    if (n <= SMALL) {
-        for (i = 1; i < n; i++) {
-            struct sift_kv64 v = a[i];
-            size_t j = i;
-            for (; j > 0 && a[j - 1].key > v.key; j--)
-                a[j] = a[j - 1];
-            a[j] = v;
-        }
-        return;
-    }
-    for (i = 0; i < n; i++) {
-        any |= a[i].key;
-        all &= a[i].key;
-    }
-    struct sift_kv64 *src = a, *dst = tmp;
-    for (unsigned shift = 0; shift < 64; shift += 8) {
-        size_t cnt[256] = {0};
-        if ((((any ^ all) >> shift) & 0xffu) == 0)
-            continue;
-        for (i = 0; i < n; i++)
-            cnt[(src[i].key >> shift) & 0xffu]++;
-        starts(cnt);
-        for (i = 0; i < n; i++)
-            dst[cnt[(src[i].key >> shift) & 0xffu]++] = src[i];
-        struct sift_kv64 *t = src;
-        src = dst;
-        dst = t;
-    }
-    if (src != a)
-        memcpy(a, src, n * sizeof(*a));
+    RADIX_SORT_BODY(struct sift_kv64, uint64_t, 64, KEY_FIELD);
 }

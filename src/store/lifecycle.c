@@ -1379,7 +1379,7 @@ del_work(void *arg)
         sift_segment_unref(tomb);
         if (rc == SIFT_OK && n_outs == 1) {
             size_t l;
-            char *img = sift_buf_detach(&outs[0].img, &l);
+            char *img = sift_buf_detach_fit(&outs[0].img, &l);
             rc = sift_segment_open_mem(img, l, &t->out);
         }
         sift__merge_outs_free(outs, n_outs);

@@ -1443,10 +1443,8 @@ sort_doubles(double *d, uint32_t c)
     for (uint32_t i = 0; i < c; i++)
         k[i] = sift_sort_key_f64(d[i]);
     sift_sort_u64(k, c, k + c);
-    for (uint32_t i = 0; i < c; i++) {
-        uint64_t b = k[i] >> 63 ? k[i] & ~(UINT64_C(1) << 63) : ~k[i];
-        memcpy(&d[i], &b, 8);
-    }
+    for (uint32_t i = 0; i < c; i++)
+        d[i] = sift_sort_f64_of_key(k[i]);
     sift_free(k);
     return SIFT_OK;
 }

@@ -537,15 +537,9 @@ build_image(struct sift_segment_builder *b, struct sift_segment **out)
         sift_buf_cleanup(&img);
         return rc;
     }
-    size_t len, cap = img.cap;
-    char *data = sift_buf_detach(&img, &len);
-    /* The image grew by doubling: give the slack back (a large block
-     * shrinks in place), so that the entry holds what it counts. */
-    if (cap > len + len / 8) {
-        char *p = sift_try_realloc(data, len);
-        if (p != NULL)
-            data = p;
-    }
+    size_t len;
+    /* Without its doubling slack: the entry holds what it counts. */
+    char *data = sift_buf_detach_fit(&img, &len);
     return sift_segment_open_mem(data, len, out);
 }
 

@@ -3,6 +3,7 @@
  * and JSON strings), arena, alloc failure injection and statistics, clock,
  * errors, log.
  */
+#include <malloc.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -106,6 +107,31 @@ test_core_buf_appendf_grows(void **state)
     assert_null(b.data);
 }
 
+/* detach_fit hands over the bytes without the doubling slack; plain
+ * detach keeps the capacity. */
+static void
+test_core_buf_detach_fit_gives_back_slack(void **state)
+{
+    (void)state;
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_buf_reserve(&b, 1 << 20);
+    sift_buf_append(&b, "segment", 7);
+    size_t len = 0;
+    char *p = sift_buf_detach_fit(&b, &len);
+    assert_int_equal(len, 7);
+    assert_memory_equal(p, "segment", 7);
+    assert_null(b.data);
+    assert_true(malloc_usable_size(p) < 4096);
+    sift_free(p);
+
+    sift_buf_reserve(&b, 1 << 20);
+    sift_buf_append(&b, "kept", 4);
+    p = sift_buf_detach(&b, &len);
+    assert_int_equal(len, 4);
+    assert_true(malloc_usable_size(p) >= 1 << 20);
+    sift_free(p);
+}
+
 static void
 test_core_json_string_escapes(void **state)
 {
@@ -180,7 +206,13 @@ test_core_alloc_stats_follow_a_block(void **state)
     sift_alloc_release();
     assert_int_equal(sift_alloc_stats(&after), 0);
     assert_true(after.in_use + BIG <= during.in_use);
-    assert_true(after.free < BIG);
+    /* The block's pages went back: what the allocator holds beyond its
+     * live bytes is not up by the block.  (Not "free < BIG": earlier
+     * tests leave the allocator's own metadata and caches, 4-7 MB here,
+     * which made that check fail about one run in seventy.) */
+    if (after.free >= before.free + BIG / 2)
+        fail_msg("held %zu after the purge, %zu before the block", after.free,
+                 before.free);
 }
 
 /* The thread's allocation peak since a reset: a freed block still shows
@@ -341,6 +373,7 @@ main(void)
         cmocka_unit_test(test_core_varint_rejects_truncated_and_overlong),
         cmocka_unit_test(test_core_fixed_width_le),
         cmocka_unit_test(test_core_buf_appendf_grows),
+        cmocka_unit_test(test_core_buf_detach_fit_gives_back_slack),
         cmocka_unit_test(test_core_json_string_escapes),
         cmocka_unit_test(test_core_try_append_fails_under_injection),
         cmocka_unit_test(test_core_alloc_fail_after_counts_calls),

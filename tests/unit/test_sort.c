@@ -175,6 +175,11 @@ test_sort_key_mappings_keep_order(void **state)
                                 0.0,       1e-300, 2.5,  1e300,   INFINITY};
     for (size_t i = 1; i < sizeof(dv) / sizeof(*dv); i++)
         assert_true(sift_sort_key_f64(dv[i - 1]) < sift_sort_key_f64(dv[i]));
+    /* ...and the key gives the double back, bit for bit (-0.0 too). */
+    for (size_t i = 0; i < sizeof(dv) / sizeof(*dv); i++) {
+        double back = sift_sort_f64_of_key(sift_sort_key_f64(dv[i]));
+        assert_memory_equal(&back, &dv[i], sizeof(double));
+    }
 
     /* Byte strings: prefix keys order like memcmp on the first 8 bytes,
      * and bytes above 0x7f are unsigned. */
