@@ -478,7 +478,7 @@ run(uint64_t seed, const struct opts *o, struct totals *t)
 int
 main(int argc, char **argv)
 {
-    const char *dir = SIFT_SOURCE_DIR "/../shared/data/loghub-2k";
+    const char *dir = SIFT_SOURCE_DIR "/tests/data/loghub-2k";
     int seeds = 5;
     struct opts o = {12, 0, 0, 0, 0, 0};
     int hours_set = 0;

@@ -3,7 +3,7 @@
  *
  * Inputs: the three Filebeat records of WIRE-FORMATS.md section 2.4
  * (embedded below) and the loghub-2k lines of ten systems (read from
- * ../shared/data/loghub-2k when present).  For each input set it reports
+ * tests/data/loghub-2k when present).  For each input set it reports
  * sift_parse_event() (whole event: tokenize, flatten, timestamp, level)
  * and, for JSON, jansson's json_loadb() DOM alone (which does less work:
  * no flattening, no timestamp parsing).  Each measurement runs for about
@@ -193,7 +193,7 @@ main(int argc, char **argv)
     char path[512];
     for (size_t k = 0; k < sizeof(systems) / sizeof(systems[0]); k++) {
         struct lines ls = {0};
-        snprintf(path, sizeof(path), "%s/../shared/data/loghub-2k/%s/%s_2k.log",
+        snprintf(path, sizeof(path), "%s/tests/data/loghub-2k/%s/%s_2k.log",
                  SIFT_SOURCE_DIR, systems[k], systems[k]);
         if (load_lines(path, 2000, &ls) != 0) {
             printf("%-28s (missing %s)\n", systems[k], path);

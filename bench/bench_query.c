@@ -392,8 +392,8 @@ main(int argc, char **argv)
         return 1;
     if (!peer_events || peer_events > n)
         peer_events = n;
-    const char *root = getenv("SIFT_SHARED_DATA");
-    load_lines(root ? root : SIFT_SOURCE_DIR "/../shared/data");
+    const char *root = getenv("SIFT_TEST_DATA");
+    load_lines(root ? root : SIFT_SOURCE_DIR "/tests/data");
     mkdir(dir, 0755);
 
     /* ---- build ---- */

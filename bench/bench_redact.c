@@ -2,7 +2,7 @@
  * bench_redact.c - redaction cost per line over the loghub-2k samples.
  *
  * Usage: bench_redact [DATA_DIR] [--show]
- *   DATA_DIR defaults to ../shared/data (the loghub-2k parent).
+ *   DATA_DIR defaults to tests/data (the loghub-2k parent).
  *   --show prints every changed line (before / after) instead of timing.
  *
  * Reports ns per line for lines where nothing matches (the hot path the
@@ -97,7 +97,7 @@ run(const struct sift_redact *r, const struct line *v, size_t n,
 int
 main(int argc, char **argv)
 {
-    const char *base = SIFT_SOURCE_DIR "/../shared/data";
+    const char *base = SIFT_SOURCE_DIR "/tests/data";
     int show = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--show") == 0)

@@ -1,7 +1,7 @@
 /*
  * bench_segment.c - segment build throughput and size on loghub lines.
  *
- * Reads the ten loghub-2k systems (../shared/data/loghub-2k/<Sys>/<Sys>_2k
+ * Reads the ten loghub-2k systems (tests/data/loghub-2k/<Sys>/<Sys>_2k
  * .log and the structured CSV next to it), replays their lines to N events
  * (-n, default 1,000,000), builds segments of -s docs (default 250,000),
  * writes each image to a temp dir and reports events/s and MB/s (wall and
@@ -58,7 +58,7 @@
 #include "sift/event.h"
 #include "sift/segment.h"
 
-#define DATA_DIR SIFT_SOURCE_DIR "/../shared/data/loghub-2k"
+#define DATA_DIR SIFT_SOURCE_DIR "/tests/data/loghub-2k"
 #define N_SYS 10
 #define ZIPF_N 256
 #define HOSTS 16

@@ -1,7 +1,7 @@
 /*
  * bench_tiers.c - bytes on disk per raw byte for the hot, warm and cold
  * codecs, merge throughput, and term-query latency on cold vs hot, on the
- * loghub-2k logs (/work/shared/data/loghub-2k, LICENSE/CITATION there).
+ * loghub-2k logs (tests/data/loghub-2k, LICENSE/CITATION there).
  *
  * Usage: bench_tiers [LOGHUB_DIR] [PASSES] [COLD_OUT]
  *   Every *_2k.log line of the ten systems becomes one event (message =
@@ -121,7 +121,8 @@ query_us(struct sift_segment *const *segs, size_t n, const char *term)
 int
 main(int argc, char **argv)
 {
-    const char *root = argc > 1 ? argv[1] : "/work/shared/data/loghub-2k";
+    const char *root =
+        argc > 1 ? argv[1] : SIFT_SOURCE_DIR "/tests/data/loghub-2k";
     int passes = argc > 2 ? atoi(argv[2]) : 5;
     load(root);
     if (n_lines == 0) {

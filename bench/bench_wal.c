@@ -148,7 +148,7 @@ main(int argc, char **argv)
 {
     const char *dir = argc > 1 ? argv[1] : "/tmp";
     char def[512];
-    snprintf(def, sizeof(def), "%s/../shared/data/loghub-2k/HDFS/HDFS_2k.log",
+    snprintf(def, sizeof(def), "%s/tests/data/loghub-2k/HDFS/HDFS_2k.log",
              SIFT_SOURCE_DIR);
     load_lines(argc > 2 ? argv[2] : def);
     sift_log_set_level(SIFT_LOG_WARN);

@@ -181,7 +181,7 @@ dump_cb(const struct sift_drain_info *info, void *arg)
 int
 main(int argc, char **argv)
 {
-    const char *dir = SIFT_SOURCE_DIR "/../shared/data/loghub-2k";
+    const char *dir = SIFT_SOURCE_DIR "/tests/data/loghub-2k";
     struct sift_drain_cfg cfg = {0, 0, 0};
     int loghub2 = 0;
     const char *dump = NULL;

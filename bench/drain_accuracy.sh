@@ -7,4 +7,4 @@ src=$(cd "$(dirname "$0")/.." && pwd)
 build=${SIFT_BUILD_DIR:-$src/build}
 [ -f "$build/CMakeCache.txt" ] || cmake -S "$src" -B "$build" >/dev/null
 cmake --build "$build" -j2 --target drain_accuracy >/dev/null
-exec "$build/drain_accuracy" "$src/../shared/data/loghub-2k" "$@"
+exec "$build/drain_accuracy" "$src/tests/data/loghub-2k" "$@"

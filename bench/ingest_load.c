@@ -721,7 +721,7 @@ main(int argc, char **argv)
 
     memset(&o, 0, sizeof(o));
     o.events = 1000000;
-    o.data = SIFT_SOURCE_DIR "/../shared/data/loghub-2k";
+    o.data = SIFT_SOURCE_DIR "/tests/data/loghub-2k";
     o.tag = "bench";
     o.start_ms = sift_clock_now_ns() / 1000000 - 3600 * 1000;
     o.pipeline = 1000;

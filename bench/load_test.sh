@@ -45,8 +45,7 @@ trap cleanup EXIT
 
 # Input lines: the ten loghub-2k systems (keep their LICENSE in mind:
 # nothing derived is written outside $TMP).
-cat "$ROOT"/../shared/data/loghub-2k/*/*_2k.log > "$TMP/lines" 2>/dev/null ||
-    cat /work/shared/data/loghub-2k/*/*_2k.log > "$TMP/lines"
+cat "$ROOT"/tests/data/loghub-2k/*/*_2k.log > "$TMP/lines"
 
 "$SIFTD" --listen 127.0.0.1:0 --data-dir "$TMP/data" \
     --set "auth.tokens=w:writer:$W_TOKEN r:reader:$R_TOKEN" \

@@ -1,5 +1,5 @@
 -- wrk script: POST NDJSON batches of 50 loghub-like lines to /api/v1/ingest.
--- Lines come from ../shared/data/loghub-2k (LOAD_LINES file, see
+-- Lines come from tests/data/loghub-2k (LOAD_LINES file, see
 -- load_test.sh); each request takes the next 50, wrapping around.
 local lines = {}
 local path = os.getenv("LOAD_LINES")

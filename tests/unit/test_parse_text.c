@@ -119,9 +119,9 @@ static void
 test_parse_text_loghub_files_all_have_timestamps(void **state)
 {
     struct fx *f = *state;
-    const char *dir = getenv("SIFT_SHARED_DATA");
+    const char *dir = getenv("SIFT_TEST_DATA");
     if (!dir)
-        dir = SIFT_SOURCE_DIR "/../shared/data";
+        dir = SIFT_SOURCE_DIR "/tests/data";
     for (size_t k = 0; k < sizeof(loghub) / sizeof(loghub[0]); k++) {
         char path[512];
         snprintf(path, sizeof(path), "%s/loghub-2k/%s/%s_2k.log", dir,

@@ -3,7 +3,7 @@
  * (postings, columns, segments, top-k, cursors) and by a brute-force scan
  * of the same events written here must agree exactly.
  *
- * Data: loghub-2k lines of several systems (../shared/data/loghub-2k),
+ * Data: loghub-2k lines of several systems (tests/data/loghub-2k),
  * with a keyword level/service/template, a text component, numeric pid
  * and len fields.  The events are spread over several segments whose time
  * ranges overlap (one opened from a file, the others in memory, like the
@@ -151,9 +151,9 @@ static void
 load_system(struct ddata *d, const char *sys, int64_t base_ns)
 {
     char path[1024];
-    const char *root = getenv("SIFT_SHARED_DATA");
+    const char *root = getenv("SIFT_TEST_DATA");
     snprintf(path, sizeof(path), "%s/loghub-2k/%s/%s_2k.log_structured.csv",
-             root ? root : SIFT_SOURCE_DIR "/../shared/data", sys, sys);
+             root ? root : SIFT_SOURCE_DIR "/tests/data", sys, sys);
     FILE *f = fopen(path, "r");
     if (!f)
         fail_msg("cannot open %s", path);

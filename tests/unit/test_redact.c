@@ -380,9 +380,9 @@ static void
 test_redact_loghub_idempotent(void **state)
 {
     (void)state;
-    const char *base = getenv("SIFT_SHARED_DATA");
+    const char *base = getenv("SIFT_TEST_DATA");
     if (!base)
-        base = SIFT_SOURCE_DIR "/../shared/data";
+        base = SIFT_SOURCE_DIR "/tests/data";
     static const char *sets[] = {"Apache", "BGL",      "HDFS",    "HPC",
                                  "Hadoop", "Linux",    "OpenSSH", "OpenStack",
                                  "Spark",  "Zookeeper"};

@@ -131,10 +131,10 @@ static void
 test_tokenize_loghub_lines(void **state)
 {
     (void)state;
-    const char *dir = getenv("SIFT_SHARED_DATA");
+    const char *dir = getenv("SIFT_TEST_DATA");
     char path[512];
     snprintf(path, sizeof(path), "%s/loghub-2k/HDFS/HDFS_2k.log",
-             dir ? dir : SIFT_SOURCE_DIR "/../shared/data");
+             dir ? dir : SIFT_SOURCE_DIR "/tests/data");
     FILE *f = fopen(path, "r");
     assert_non_null(f);
     char line[4096];
