@@ -11,7 +11,10 @@
  * handler with a struct sift_http_req.  Unknown paths get a 404 JSON
  * error, known paths with the wrong method a 405.
  *
- * Every error body is {"error":{"type":"…","reason":"…"}}.
+ * Every error body is {"error":{"type":"…","reason":"…"},"status":N}
+ * (sift_http_error_json()), also for the requests evhttp answers by
+ * itself (malformed HTTP, over its size caps): see http.c.  Every JSON
+ * reply ends with a newline.
  *
  * A handler replies exactly once, now or later (async: e.g. after the WAL
  * fsync or when a worker finishes), always on the loop thread.  If the
@@ -200,6 +203,14 @@ __attribute__((format(printf, 4, 5)))
 void
 sift_http_reply_error(struct sift_http_req *req, int status, const char *type,
                       const char *reason_fmt, ...);
+/**
+ * Appends the error body every error reply uses, Elasticsearch's shape:
+ * {"error":{"type":"…","reason":"…"[,"position":N]},"status":S} and a
+ * newline.  position < 0 leaves it out.  type and reason are borrowed.
+ * Pure; any thread.
+ */
+void sift_http_error_json(struct sift_buf *b, int status, const char *type,
+                          const char *reason, int32_t position);
 /** Adds a response header before the reply (e.g. Retry-After). */
 void sift_http_add_header(struct sift_http_req *req, const char *name,
                           const char *value);

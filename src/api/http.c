@@ -33,6 +33,12 @@
  *   Retry-After.  Admin actions (admin routes other than GET/HEAD, and
  *   SIFT_ROUTE_AUDIT routes) are written to the audit log with their
  *   final status, refusals included.
+ * - Every client socket gets TCP_NODELAY (conn_set_nodelay()): replies
+ *   must not wait for the client's delayed ACK on kept-alive connections.
+ * - evhttp's own error pages (HTML) are replaced by JSON errors in the
+ *   connection's output buffer before they are sent
+ *   (rewrite_libevent_error()); a client that stalls mid-request gets a
+ *   JSON 408 before the cut.  Every JSON reply ends with a newline.
  * - TLS: a second evhttp on the same router whose bevcb wraps each socket
  *   in an OpenSSL bufferevent; SIGHUP swaps the SSL_CTX (SSL objects hold
  *   a reference to theirs, so open connections are unaffected).
@@ -51,8 +57,9 @@
  * once.
  *
  * Body limits: evhttp's own cap (max_body_bytes plus slack) stops huge
- * uploads early with libevent's plain 413; within the slack and after
- * gzip/zstd inflation our check answers a JSON 413.
+ * uploads early with a 413 (made JSON, see rewrite_libevent_error());
+ * within the slack and after gzip/zstd inflation our check answers a JSON
+ * 413 body_too_large.
  *
  * Context: loop thread only.
  */
@@ -60,6 +67,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +123,11 @@ struct http_conn {
     int64_t deadline_ns;       /* next request complete by then */
     int over_limit;            /* accepted past max_connections */
     int cut;                   /* shut down by the sweep */
+    int tls;                   /* an HTTPS connection */
+    int nodelay;               /* TCP_NODELAY set on the socket */
+    int partial;               /* bytes arrived since the last request */
+    int rewriting;             /* inside rewrite_libevent_error() */
+    int64_t resp_start;        /* output offset of the last status line */
     struct http_conn *next;    /* hash chain */
 };
 
@@ -197,6 +210,185 @@ request_timeout_ns(const struct sift_http *http)
     return http->cfg->request_timeout_ms * SIFT_NS_PER_MS;
 }
 
+/* ---------------------------------------------------------------------- */
+/* Socket options and evhttp's own error pages                             */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * TCP_NODELAY on a client socket.  A reply leaves as a head and a body
+ * (streams as many chunks); with Nagle's algorithm the last short segment
+ * waits for the client's delayed ACK, ~40 ms on a kept-alive connection.
+ * The listeners set it too (Linux hands it to accepted sockets); this
+ * makes sure, for plain and TLS connections alike, before the first byte
+ * of any reply.
+ */
+static void
+conn_set_nodelay(struct http_conn *conn)
+{
+    evutil_socket_t fd = bufferevent_getfd(conn->bev);
+    if (conn->nodelay || fd < 0)
+        return;
+    int one = 1;
+    if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0)
+        conn->nodelay = 1;
+}
+
+#ifdef SIFT_UNIT_TESTS
+/* Whether the socket of req's connection has TCP_NODELAY on (tests). */
+int
+sift__http_req_nodelay(const struct sift_http_req *req)
+{
+    evutil_socket_t fd =
+        req->conn != NULL ? bufferevent_getfd(req->conn->bev) : -1;
+    int on = 0;
+    socklen_t len = sizeof(on);
+    if (fd < 0 || getsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, &len) != 0)
+        return -1;
+    return on != 0;
+}
+#endif
+
+/* The JSON error of a status evhttp generates by itself. */
+static void
+libevent_error_json(int status, struct sift_buf *b)
+{
+    const char *type = "http_error";
+    const char *reason = "the request could not be handled";
+    switch (status) {
+    case 400:
+        type = "bad_request";
+        reason = "the request is not valid HTTP/1.x (a malformed request "
+                 "line or header, or a header line too long)";
+        break;
+    case 413:
+        type = "request_too_large";
+        reason = "the request is over the size limits (http.max_body_bytes, "
+                 "http.max_header_bytes) or its chunked body is malformed";
+        break;
+    case 501:
+        type = "method_not_implemented";
+        reason = "the request method is not supported (GET, HEAD, POST, PUT, "
+                 "DELETE, OPTIONS, PATCH)";
+        break;
+    default: break;
+    }
+    sift_http_error_json(b, status, type, reason, -1);
+}
+
+/*
+ * evhttp answers some requests itself, before they reach on_request: a bad
+ * request line or header (400), a head or body over its caps (413), a
+ * method it does not know (501).  Those replies are HTML and libevent 2.1
+ * has no hook for them, so the connection's output buffer is watched:
+ * when a reply's body is evhttp's error page exactly (same status in the
+ * page and the status line, Content-Type text/html), the whole reply is
+ * replaced by a JSON error before anything of it is sent (bufferevents
+ * write from the loop, never inside the add).  siftd's own replies never
+ * carry that page.
+ */
+static void
+rewrite_libevent_error(struct http_conn *conn, struct evbuffer *buf,
+                       size_t body_off, size_t body_len)
+{
+    static const char page_head[] = "<HTML><HEAD>\n<TITLE>";
+    char page[512], head[2048];
+    if (conn->resp_start < 0 || (size_t)conn->resp_start >= body_off ||
+        body_len >= sizeof(page) ||
+        body_off - (size_t)conn->resp_start >= sizeof(head))
+        return;
+    struct evbuffer_ptr pos;
+    if (evbuffer_ptr_set(buf, &pos, body_off, EVBUFFER_PTR_SET) != 0 ||
+        evbuffer_copyout_from(buf, &pos, page, body_len) !=
+            (ev_ssize_t)body_len)
+        return;
+    page[body_len] = '\0';
+    if (strncmp(page, page_head, sizeof(page_head) - 1) != 0)
+        return;
+    size_t head_len = body_off - (size_t)conn->resp_start;
+    if (evbuffer_ptr_set(buf, &pos, (size_t)conn->resp_start,
+                         EVBUFFER_PTR_SET) != 0 ||
+        evbuffer_copyout_from(buf, &pos, head, head_len) !=
+            (ev_ssize_t)head_len)
+        return;
+    head[head_len] = '\0';
+    int status = 0, page_status = 0;
+    if (sscanf(head, "HTTP/1.%*d %d", &status) != 1 ||
+        sscanf(page + sizeof(page_head) - 1, "%d", &page_status) != 1 ||
+        status != page_status ||
+        strstr(head, "\r\nContent-Type: text/html") == NULL ||
+        strstr(page, "</BODY></HTML>\n") == NULL)
+        return;
+
+    struct sift_http *http = conn->http;
+    if (status == 400)
+        http->stats.bad_requests++;
+    else if (status == 413)
+        http->stats.body_too_large++;
+    struct sift_buf json = SIFT_BUF_INIT;
+    libevent_error_json(status, &json);
+    const char *eol = strstr(head, "\r\n");
+    struct evbuffer *keep = evbuffer_new();
+    if (keep == NULL || eol == NULL) {
+        evbuffer_free(keep);
+        sift_buf_cleanup(&json);
+        return;
+    }
+    conn->rewriting = 1;
+    /* Replies before this one stay; this one is replaced as a whole. */
+    evbuffer_remove_buffer(buf, keep, (size_t)conn->resp_start);
+    evbuffer_drain(buf, evbuffer_get_length(buf));
+    evbuffer_add(keep, head, (size_t)(eol - head) + 2);
+    evbuffer_add_printf(keep,
+                        "Content-Type: application/json\r\n"
+                        "Connection: close\r\nContent-Length: %zu\r\n\r\n",
+                        json.len);
+    evbuffer_add(keep, json.data, json.len);
+    evbuffer_add_buffer(buf, keep);
+    conn->rewriting = 0;
+    conn->resp_start = -1;
+    evbuffer_free(keep);
+    SIFT_INFO("http: answered a malformed or oversized request with %d "
+              "(%.*s)",
+              status, (int)(json.len - 1), json.data);
+    sift_buf_cleanup(&json);
+}
+
+static void
+on_conn_output(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+               void *arg)
+{
+    struct http_conn *conn = arg;
+    if (conn->rewriting)
+        return;
+    if (info->n_deleted > 0)
+        conn->resp_start = -1; /* sent: offsets moved */
+    if (info->n_added == 0)
+        return;
+    conn_set_nodelay(conn);
+    char first[8];
+    struct evbuffer_ptr pos;
+    if (info->n_added < sizeof(first) ||
+        evbuffer_ptr_set(buf, &pos, info->orig_size, EVBUFFER_PTR_SET) != 0 ||
+        evbuffer_copyout_from(buf, &pos, first, sizeof(first)) !=
+            (ev_ssize_t)sizeof(first))
+        return;
+    if (memcmp(first, "HTTP/1.", 7) == 0)
+        conn->resp_start = (int64_t)info->orig_size;
+    else if (memcmp(first, "<HTML><", 7) == 0)
+        rewrite_libevent_error(conn, buf, info->orig_size, info->n_added);
+}
+
+/* Input arrived: a request is (partly) there (see the request timeout). */
+static void
+on_conn_input(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+              void *arg)
+{
+    struct http_conn *conn = arg;
+    (void)buf;
+    if (info->n_added > 0)
+        conn->partial = 1;
+}
+
 /*
  * evhttp's bevcb: runs at accept, before evhttp wraps the bufferevent in
  * a connection and sets its descriptor.  Never returns NULL for TLS (evhttp
@@ -228,7 +420,11 @@ conn_new_bev(struct event_base *base, struct sift_http *http, int tls)
     struct http_conn *conn = sift_xcalloc(1, sizeof(*conn));
     conn->http = http;
     conn->bev = bev;
+    conn->resp_start = -1;
+    conn->tls = tls;
     bufferevent_incref(bev);
+    evbuffer_add_cb(bufferevent_get_output(bev), on_conn_output, conn);
+    evbuffer_add_cb(bufferevent_get_input(bev), on_conn_input, conn);
     conn->deadline_ns = sift_clock_mono_ns() + request_timeout_ns(http);
     /* Closed connections are released by the 1 s sweep; at the limit,
      * release them now so churn does not look like overload. */
@@ -269,8 +465,38 @@ conn_release(struct sift_http *http, struct http_conn *conn,
 {
     *pp = conn->next;
     http->n_conns--;
+    evbuffer_remove_cb(bufferevent_get_output(conn->bev), on_conn_output, conn);
+    evbuffer_remove_cb(bufferevent_get_input(conn->bev), on_conn_input, conn);
     bufferevent_decref(conn->bev);
     sift_free(conn);
+}
+
+/*
+ * A client that sent part of a request and stalled past
+ * http.request_timeout gets a JSON 408 before the cut (an idle kept-alive
+ * connection is closed silently, as everywhere).  Plain sockets only, and
+ * only with nothing else queued: the bytes go straight to the socket,
+ * which TLS would not allow.
+ */
+static void
+send_timeout_reply(struct http_conn *c, evutil_socket_t fd)
+{
+    static const char body[] =
+        "{\"error\":{\"type\":\"request_timeout\",\"reason\":\"the request "
+        "did not arrive completely within http.request_timeout\"},"
+        "\"status\":408}\n";
+    char msg[512];
+    if (c->tls || evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+        return;
+    int n = snprintf(msg, sizeof(msg),
+                     "HTTP/1.1 408 Request Timeout\r\nContent-Type: "
+                     "application/json\r\nConnection: close\r\n"
+                     "Content-Length: %zu\r\n\r\n%s",
+                     sizeof(body) - 1, body);
+    if (n > 0 && (size_t)n < sizeof(msg))
+        (void)send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    SIFT_INFO("http: 408 to a client that sent an incomplete request within "
+              "http.request_timeout");
 }
 
 /*
@@ -298,6 +524,8 @@ conn_sweep(struct sift_http *http, int64_t now, int cut_overdue)
                         http->stats.request_timeouts++;
                     SIFT_DEBUG("http: cutting a connection with no complete "
                                "request (http.request_timeout)");
+                    if (c->partial && !c->over_limit)
+                        send_timeout_reply(c, fd);
                     shutdown(fd, SHUT_RDWR);
                 }
                 c->cut = 1;
@@ -466,6 +694,11 @@ sift_http_reply(struct sift_http_req *req, int status, const char *content_type,
         if (len > 0)
             evbuffer_add(evhttp_request_get_output_buffer(req->evreq), body,
                          len);
+        /* Every JSON reply ends its line (curl output, NDJSON readers). */
+        if (len > 0 && ((const char *)body)[len - 1] != '\n' &&
+            content_type != NULL &&
+            strncmp(content_type, "application/json", 16) == 0)
+            evbuffer_add(evhttp_request_get_output_buffer(req->evreq), "\n", 1);
         /* Detached (client gone): evhttp frees the request right here. */
         evhttp_send_reply(req->evreq, status, NULL, NULL);
     }
@@ -480,14 +713,17 @@ sift_http_reply_json(struct sift_http_req *req, int status,
     sift_buf_reset(body);
 }
 
-static void
-put_error_json(struct sift_buf *b, const char *type, const char *reason)
+void
+sift_http_error_json(struct sift_buf *b, int status, const char *type,
+                     const char *reason, int32_t position)
 {
     sift_buf_append(b, "{\"error\":{\"type\":", 17);
     sift_buf_put_json_str(b, type, strlen(type));
     sift_buf_append(b, ",\"reason\":", 10);
     sift_buf_put_json_str(b, reason, strlen(reason));
-    sift_buf_append(b, "}}\n", 3);
+    if (position >= 0)
+        sift_buf_appendf(b, ",\"position\":%d", (int)position);
+    sift_buf_appendf(b, "},\"status\":%d}\n", status);
 }
 
 void
@@ -501,7 +737,7 @@ sift_http_reply_error(struct sift_http_req *req, int status, const char *type,
     va_start(ap, reason_fmt);
     vsnprintf(reason, sizeof(reason), reason_fmt, ap);
     va_end(ap);
-    put_error_json(&b, type, reason);
+    sift_http_error_json(&b, status, type, reason, -1);
     sift_http_reply(req, status, "application/json", b.data, b.len);
     sift_buf_cleanup(&b);
 }
@@ -512,7 +748,7 @@ raw_error(struct evhttp_request *evreq, int status, const char *type,
           const char *reason)
 {
     struct sift_buf b = SIFT_BUF_INIT;
-    put_error_json(&b, type, reason);
+    sift_http_error_json(&b, status, type, reason, -1);
     struct evkeyvalq *h = evhttp_request_get_output_headers(evreq);
     evhttp_add_header(h, "Content-Type", "application/json");
     evhttp_add_header(h, "Connection", "close");
@@ -986,7 +1222,8 @@ count_headers(struct evkeyvalq *h)
  * Size of the request head as a client normally writes it: request line,
  * "Name: value" lines and the blank line, each with its CRLF.  evhttp's
  * own cap (twice http.max_header_bytes plus slack, see apply_evhttp_limits)
- * only stops absurd heads early with a plain 400.
+ * only stops absurd heads early (a JSON 400 or 413, see
+ * rewrite_libevent_error()).
  */
 static size_t
 head_bytes(struct evhttp_request *evreq, const char *method)
@@ -1023,6 +1260,8 @@ on_request(struct evhttp_request *evreq, void *arg)
         conn->evcon = evcon;
         evhttp_connection_set_closecb(evcon, on_conn_close, conn);
     }
+    conn->partial = 0;
+    conn_set_nodelay(conn);
 
     struct sift_http_req *req = sift_xcalloc(1, sizeof(*req));
     req->http = http;
@@ -1371,6 +1610,8 @@ listen_on(struct evhttp *eh, struct evhttp_bound_socket **listeners,
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    /* Inherited by accepted sockets on Linux; conn_set_nodelay() checks. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (ai->ai_family == AF_INET6)
         setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
     if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 511) != 0) {

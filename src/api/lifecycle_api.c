@@ -141,12 +141,9 @@ handle_delete(struct sift_http_req *req, void *arg)
     if (sift_query_parse(json_string_value(q), json_string_length(q), &lim,
                          &parsed, &qerr) < 0) {
         struct sift_buf b = SIFT_BUF_INIT;
-        sift_buf_appendf(&b, "{\"error\":{\"type\":");
-        sift_buf_put_json_str(&b, qerr.type, strlen(qerr.type));
-        sift_buf_appendf(&b, ",\"reason\":");
-        sift_buf_put_json_str(&b, qerr.reason, strlen(qerr.reason));
-        sift_buf_appendf(&b, ",\"position\":%d}}", (int)qerr.position);
-        sift_http_reply_json(req, qerr.status ? qerr.status : 400, &b);
+        int status = qerr.status ? qerr.status : 400;
+        sift_http_error_json(&b, status, qerr.type, qerr.reason, qerr.position);
+        sift_http_reply_json(req, status, &b);
         sift_buf_cleanup(&b);
         goto out;
     }

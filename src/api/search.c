@@ -133,17 +133,12 @@ static void
 reply_error(struct sift_http_req *req, const struct sift_query_error *err)
 {
     struct sift_buf b = SIFT_BUF_INIT;
-    sift_buf_append(&b, "{\"error\":{\"type\":", 17);
     const char *type = err->type ? err->type : "internal";
-    sift_buf_put_json_str(&b, type, strlen(type));
-    sift_buf_append(&b, ",\"reason\":", 10);
-    sift_buf_put_json_str(&b, err->reason, strlen(err->reason));
-    if (err->position >= 0)
-        sift_buf_appendf(&b, ",\"position\":%d", (int)err->position);
-    sift_buf_append(&b, "}}\n", 3);
+    int status = err->status ? err->status : 500;
+    sift_http_error_json(&b, status, type, err->reason, err->position);
     if (err->status == 503)
         sift_http_add_header(req, "Retry-After", "1");
-    sift_http_reply_json(req, err->status ? err->status : 500, &b);
+    sift_http_reply_json(req, status, &b);
     sift_buf_cleanup(&b);
 }
 

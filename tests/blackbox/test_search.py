@@ -125,7 +125,8 @@ def test_search_errors_name_the_problem(siftd_factory):
     assert r.status_code == 400
     assert r.json() == {"error": {
         "type": "query_parse",
-        "reason": "expected ')' at 16 (to close '(' at 0)", "position": 16}}
+        "reason": "expected ')' at 16 (to close '(' at 0)", "position": 16},
+        "status": 400}
 
     r = s.get("/api/v1/search", params={"q": "status:>=abc"})
     assert r.status_code == 400

@@ -423,14 +423,18 @@ def test_slowloris_is_cut(siftd_factory):
     t0 = time.monotonic()
     c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
     closed = False
+    got = b""
     # Trickle a header byte every 200 ms; the server must cut us anyway.
     for i in range(40):
         try:
-            c.sendall(b"X")
+            if not got:
+                c.sendall(b"X")
             c.settimeout(0.2)
-            if c.recv(1) == b"":
+            chunk = c.recv(4096)
+            if chunk == b"":
                 closed = True
                 break
+            got += chunk
         except socket.timeout:
             continue
         except OSError:
@@ -439,6 +443,9 @@ def test_slowloris_is_cut(siftd_factory):
     elapsed = time.monotonic() - t0
     c.close()
     assert closed and elapsed < 4, elapsed
+    # ... with a JSON 408 first (the client had sent part of a request).
+    assert got.startswith(b"HTTP/1.1 408 "), got
+    assert b'"type":"request_timeout"' in got
     # A normal client on a fresh connection is fine.
     assert s.get("/healthz").status_code == 200
     m = s.get("/metrics").text

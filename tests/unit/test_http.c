@@ -10,6 +10,11 @@
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -53,7 +58,13 @@ struct fixture {
     int stream_writes_refused;
     struct sift_timer *timer;
     int timer_fired;
+    int nodelay_seen[8]; /* /nodelay: TCP_NODELAY of each request's socket */
+    int n_nodelay;
+    int tls_port;
 };
+
+/* http.c (SIFT_STATIC): TCP_NODELAY of the request's socket, or -1. */
+int sift__http_req_nodelay(const struct sift_http_req *req);
 
 /* ---------------------------------------------------------------------- */
 /* Server side                                                             */
@@ -130,6 +141,23 @@ on_stream(struct sift_http_req *req, void *arg)
     f->held = req;
 }
 
+/* Records TCP_NODELAY of the socket and replies ~56 KB of JSON (like a
+ * 100-hit search page), without a trailing newline. */
+static void
+on_nodelay(struct sift_http_req *req, void *arg)
+{
+    struct fixture *f = arg;
+    if (f->n_nodelay < 8)
+        f->nodelay_seen[f->n_nodelay++] = sift__http_req_nodelay(req);
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_buf_append(&b, "{\"pad\":\"", 8);
+    for (int i = 0; i < 56000; i++)
+        sift_buf_putc(&b, 'x');
+    sift_buf_append(&b, "\"}", 2);
+    sift_http_reply(req, 200, "application/json", b.data, b.len);
+    sift_buf_cleanup(&b);
+}
+
 static char tag_exact[] = "exact";
 static char tag_prefix[] = "prefix";
 
@@ -153,6 +181,8 @@ setup(void **state)
                     on_path, tag_prefix);
     sift_http_route(f->http, "GET", "/hold", 0, SIFT_ROLE_READER, on_hold, f);
     sift_http_route(f->http, "GET", "/stream", 0, SIFT_ROLE_READER, on_stream,
+                    f);
+    sift_http_route(f->http, "GET", "/nodelay", 0, SIFT_ROLE_READER, on_nodelay,
                     f);
     if (sift_http_listen(f->http, "127.0.0.1:0", f->bound, sizeof(f->bound)) !=
         0)
@@ -337,7 +367,7 @@ test_http_routing_and_json_errors(void **state)
     assert_non_null(strstr(r3.raw, "Content-Type: application/json"));
     assert_string_equal(r3.body,
                         "{\"error\":{\"type\":\"not_found\",\"reason\":"
-                        "\"no such endpoint: /nowhere\"}}\n");
+                        "\"no such endpoint: /nowhere\"},\"status\":404}\n");
     assert_int_equal(r4.status, 405);
     assert_non_null(strstr(r4.raw, "Allow: POST"));
     assert_non_null(strstr(r4.body, "\"type\":\"method_not_allowed\""));
@@ -637,6 +667,226 @@ test_http_stop_accepting(void **state)
     assert_int_equal(r3.status, 0); /* listener closed: refused */
 }
 
+/* ---- TCP_NODELAY, evhttp's own errors, newlines, request timeout ---- */
+
+/* Three requests on one kept-alive connection, then one on a new one. */
+static void
+sc_nodelay(struct fixture *f)
+{
+    static const char req[] = "GET /nodelay HTTP/1.1\r\nHost: x\r\n\r\n";
+    int fd = client_connect(f);
+    for (int i = 0; i < 3 && fd >= 0; i++) {
+        send_all(fd, req, sizeof(req) - 1);
+        recv_response(fd, r1.raw, sizeof(r1.raw));
+    }
+    if (fd >= 0)
+        close(fd);
+    roundtrip(f, "GET", "/nodelay", NULL, NULL, 0, &r2);
+}
+
+static void
+test_http_nodelay_on_every_connection(void **state)
+{
+    struct fixture *f = *state;
+    run_scenario(f, sc_nodelay);
+    assert_int_equal(f->n_nodelay, 4);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(f->nodelay_seen[i], 1);
+    /* A JSON body without a newline gets one. */
+    assert_int_equal(r2.status, 200);
+    size_t n = strlen(r2.body);
+    assert_int_equal(n, 8 + 56000 + 2 + 1);
+    assert_int_equal(r2.body[n - 1], '\n');
+    assert_int_equal(r2.body[n - 2], '}');
+}
+
+/* A self-signed EC certificate and key, written as PEM files. */
+static void
+make_cert(const char *cert_path, const char *key_path)
+{
+    EVP_PKEY *pkey = EVP_EC_gen("P-256");
+    assert_non_null(pkey);
+    X509 *x = X509_new();
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_set_pubkey(x, pkey);
+    X509_NAME *name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+                               (const unsigned char *)"localhost", -1, -1, 0);
+    X509_set_issuer_name(x, name);
+    assert_true(X509_sign(x, pkey, EVP_sha256()) > 0);
+    FILE *fp = fopen(cert_path, "w");
+    assert_non_null(fp);
+    PEM_write_X509(fp, x);
+    fclose(fp);
+    fp = fopen(key_path, "w");
+    assert_non_null(fp);
+    PEM_write_PrivateKey(fp, pkey, NULL, NULL, 0, NULL, NULL);
+    fclose(fp);
+    X509_free(x);
+    EVP_PKEY_free(pkey);
+}
+
+/* Two requests over one TLS connection. */
+static void
+sc_nodelay_tls(struct fixture *f)
+{
+    static const char req[] = "GET /nodelay HTTP/1.1\r\nHost: x\r\n\r\n";
+    int saved = f->port;
+    f->port = f->tls_port;
+    int fd = client_connect(f);
+    f->port = saved;
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    SSL *ssl = ctx != NULL && fd >= 0 ? SSL_new(ctx) : NULL;
+    r1.status = -1;
+    if (ssl != NULL && SSL_set_fd(ssl, fd) == 1 && SSL_connect(ssl) == 1) {
+        for (int i = 0; i < 2; i++) {
+            SSL_write(ssl, req, (int)sizeof(req) - 1);
+            size_t len = 0;
+            /* ~56 KB body; stop once the closing brace arrived. */
+            while (len + 1 < sizeof(r1.raw)) {
+                int n = SSL_read(ssl, r1.raw + len,
+                                 (int)(sizeof(r1.raw) - 1 - len));
+                if (n <= 0)
+                    break;
+                len += (size_t)n;
+                r1.raw[len] = '\0';
+                if (len > 2 && strcmp(r1.raw + len - 2, "}\n") == 0)
+                    break;
+            }
+            sscanf(r1.raw, "HTTP/1.1 %d", &r1.status);
+        }
+        SSL_shutdown(ssl);
+    }
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    if (fd >= 0)
+        close(fd);
+}
+
+static void
+test_http_nodelay_on_tls_connections(void **state)
+{
+    struct fixture *f = *state;
+    char cert[] = "/tmp/sift-test-cert-XXXXXX",
+         key[] = "/tmp/sift-test-key-XXXXXX";
+    int a = mkstemp(cert), b = mkstemp(key);
+    assert_true(a >= 0 && b >= 0);
+    close(a);
+    close(b);
+    make_cert(cert, key);
+    char bound[128];
+    assert_int_equal(sift_http_listen_tls(f->http, "127.0.0.1:0", cert, key,
+                                          bound, sizeof(bound)),
+                     SIFT_OK);
+    f->tls_port = (int)strtol(strrchr(bound, ':') + 1, NULL, 10);
+    run_scenario(f, sc_nodelay_tls);
+    unlink(cert);
+    unlink(key);
+    assert_int_equal(r1.status, 200);
+    assert_int_equal(f->n_nodelay, 2);
+    assert_int_equal(f->nodelay_seen[0], 1);
+    assert_int_equal(f->nodelay_seen[1], 1);
+}
+
+/* Raw bytes on a new connection; the reply read until the server closes. */
+static void
+raw_roundtrip(struct fixture *f, const char *bytes, size_t len,
+              struct response *r)
+{
+    int fd = client_connect(f);
+    r->status = -1;
+    r->body = "";
+    if (fd < 0)
+        return;
+    send_all(fd, bytes, len);
+    recv_all(fd, r->raw, sizeof(r->raw));
+    close(fd);
+    r->status = 0;
+    sscanf(r->raw, "HTTP/1.%*d %d", &r->status);
+    const char *b = strstr(r->raw, "\r\n\r\n");
+    r->body = b != NULL ? b + 4 : "";
+}
+
+static char long_header[20000];
+
+static void
+sc_libevent_errors(struct fixture *f)
+{
+    static const char garbage[] = "HELLO THERE\r\n\r\n";
+    raw_roundtrip(f, garbage, sizeof(garbage) - 1, &r1);
+    static const char trace[] = "TRACE / HTTP/1.1\r\nHost: x\r\n\r\n";
+    raw_roundtrip(f, trace, sizeof(trace) - 1, &r2);
+    /* Content-Length far over max_body_bytes: evhttp's own cap. */
+    static const char huge[] = "POST /echo HTTP/1.1\r\nHost: x\r\n"
+                               "Content-Length: 100000000\r\n\r\nxx";
+    raw_roundtrip(f, huge, sizeof(huge) - 1, &r3);
+    /* A header line longer than evhttp's header cap. */
+    int n = snprintf(long_header, sizeof(long_header),
+                     "GET /p/exact HTTP/1.1\r\nHost: x\r\nX-Big: ");
+    memset(long_header + n, 'a', 17000);
+    memcpy(long_header + n + 17000, "\r\n\r\n", 4);
+    raw_roundtrip(f, long_header, (size_t)n + 17004, &r4);
+    /* Bad chunked encoding. */
+    static const char chunk[] = "POST /echo HTTP/1.1\r\nHost: x\r\n"
+                                "Transfer-Encoding: chunked\r\n\r\nzz\r\n";
+    raw_roundtrip(f, chunk, sizeof(chunk) - 1, &r5);
+}
+
+static void
+assert_json_error(const struct response *r, int status, const char *type)
+{
+    char want[96];
+    assert_int_equal(r->status, status);
+    assert_non_null(strstr(r->raw, "Content-Type: application/json"));
+    assert_null(strstr(r->raw, "<HTML>"));
+    snprintf(want, sizeof(want), "{\"error\":{\"type\":\"%s\"", type);
+    assert_memory_equal(r->body, want, strlen(want));
+    snprintf(want, sizeof(want), "\"status\":%d}\n", status);
+    assert_non_null(strstr(r->body, want));
+    /* Content-Length matches the body that was really sent. */
+    const char *cl = strstr(r->raw, "Content-Length: ");
+    assert_non_null(cl);
+    assert_int_equal(strtol(cl + 16, NULL, 10), (long)strlen(r->body));
+}
+
+static void
+test_http_libevent_errors_are_json(void **state)
+{
+    struct fixture *f = *state;
+    f->cfg.max_header_bytes = 4096;
+    sift_http_apply_config(f->http);
+    run_scenario(f, sc_libevent_errors);
+    assert_json_error(&r1, 400, "bad_request");
+    assert_json_error(&r2, 501, "method_not_implemented");
+    assert_json_error(&r3, 413, "request_too_large");
+    /* libevent's own choices: an over-long header line is malformed, a bad
+     * chunk size counts as too large. */
+    assert_json_error(&r4, 400, "bad_request");
+    assert_json_error(&r5, 413, "request_too_large");
+}
+
+static void
+sc_request_timeout(struct fixture *f)
+{
+    static const char part[] = "GET /p/exact HTTP/1.1\r\nHost: x\r\n";
+    raw_roundtrip(f, part, sizeof(part) - 1, &r1);
+    /* An idle connection is closed without a reply. */
+    raw_roundtrip(f, "", 0, &r2);
+}
+
+static void
+test_http_request_timeout_408_json(void **state)
+{
+    struct fixture *f = *state;
+    f->cfg.request_timeout_ms = 1000;
+    run_scenario(f, sc_request_timeout);
+    assert_json_error(&r1, 408, "request_timeout");
+    assert_int_equal(r2.status, 0);
+    assert_string_equal(r2.raw, "");
+}
+
 /* ---- security wiring: roles in the router and the audit log ---- */
 
 static void
@@ -731,6 +981,10 @@ main(void)
         T(test_http_free_with_pending_request),
         T(test_http_stop_accepting),
         T(test_http_roles_and_audit_of_admin_actions),
+        T(test_http_nodelay_on_every_connection),
+        T(test_http_nodelay_on_tls_connections),
+        T(test_http_libevent_errors_are_json),
+        T(test_http_request_timeout_408_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,129 @@
+"""Black-box tests of issue 17 (API answers users can rely on) through the
+real siftd binary: replies that end their line, JSON errors for requests
+the HTTP layer refuses by itself, and the rest of the issue's points as
+they land."""
+import json
+import socket
+import time
+
+FAST = ["--set", "store.wal_sync=20ms", "--set", "store.refresh=100ms",
+        "--set", "store.flush=500ms"]
+
+BASE_MS = 1714557600000  # 2024-05-01T10:00:00Z
+
+
+def started(siftd_factory, *args):
+    s = siftd_factory(args=FAST + list(args)).start()
+    s.wait_ready()
+    return s
+
+
+def ingest(s, events, **kw):
+    r = s.post("/api/v1/ingest",
+               data="".join(json.dumps(e) + "\n" for e in events),
+               headers={"Content-Type": "application/x-ndjson"}, timeout=20,
+               **kw)
+    assert r.status_code == 200, r.text
+    return r
+
+
+def wait_total(s, query, n, timeout=10, **params):
+    deadline = time.monotonic() + timeout
+    got = None
+    while time.monotonic() < deadline:
+        p = {"q": query, "limit": 0}
+        p.update(params)
+        r = s.get("/api/v1/search", params=p)
+        if r.status_code == 200:
+            got = r.json()["total"]["value"]
+            if got >= n:
+                return got
+        time.sleep(0.05)
+    raise AssertionError("%r: %r of %d searchable" % (query, got, n))
+
+
+def raw_http(s, data, timeout=10):
+    """Sends raw bytes on a new connection; returns everything read until
+    the server closes (bounded by timeout)."""
+    host, port = s.addr.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=timeout) as c:
+        c.sendall(data)
+        out = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                chunk = c.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            out += chunk
+    return out
+
+
+# ---- point 11: every JSON reply ends its line --------------------------
+
+def test_every_json_reply_ends_with_a_newline(siftd_factory):
+    s = started(siftd_factory)
+    ingest(s, [{"@timestamp": BASE_MS, "message": "disk full on /var"}])
+    wait_total(s, "disk", 1)
+    calls = [
+        ("POST", "/api/v1/ingest", {"data": '{"message":"x"}\n',
+                                    "headers": {"Content-Type":
+                                                "application/x-ndjson"}}),
+        ("POST", "/_bulk", {"data": '{"index":{}}\n{"message":"y"}\n',
+                            "headers": {"Content-Type":
+                                        "application/x-ndjson"}}),
+        ("GET", "/api/v1/patterns", {}),
+        ("GET", "/api/v1/alerts", {}),
+        ("GET", "/api/v1/anomaly", {}),
+        ("GET", "/api/v1/tiers", {}),
+        ("GET", "/api/v1/store", {}),
+        ("GET", "/api/v1/config", {}),
+        ("GET", "/api/v1/search?q=disk", {}),
+        ("GET", "/api/v1/histogram?q=disk", {}),
+        ("GET", "/api/v1/terms?field=log.level", {}),
+        ("GET", "/api/v1/fields", {}),
+        ("GET", "/healthz", {}),
+        ("GET", "/readyz", {}),
+        ("GET", "/grafana/", {}),
+        ("GET", "/nowhere", {}),
+        ("POST", "/api/v1/delete", {"json": {"query": "nothing-matches-this",
+                                             "dry_run": True}}),
+    ]
+    for method, path, kw in calls:
+        r = s.request(method, path, **kw)
+        assert r.headers["Content-Type"].startswith("application/json"), path
+        assert r.content.endswith(b"\n"), (method, path, r.content[-80:])
+        json.loads(r.content)
+
+
+# ---- point 3: requests the HTTP layer refuses by itself -----------------
+
+def test_malformed_http_gets_json_errors(siftd_factory):
+    s = started(siftd_factory, "--set", "http.max_header_bytes=4096",
+                "--set", "http.max_body_bytes=65536",
+                "--set", "http.max_line_bytes=65536")
+    cases = [
+        (b"HELLO WORLD\r\n\r\n", 400, "bad_request"),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nBroken header line\r\n\r\n", 400,
+         "bad_request"),
+        (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 20000
+         + b"\r\n\r\n", 400, "bad_request"),
+        (b"POST /api/v1/ingest HTTP/1.1\r\nHost: x\r\n"
+         b"Content-Length: 900000000\r\n\r\n{}", 413, "request_too_large"),
+        (b"TRACE / HTTP/1.1\r\nHost: x\r\n\r\n", 501,
+         "method_not_implemented"),
+    ]
+    for data, status, etype in cases:
+        out = raw_http(s, data)
+        head, _, body = out.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 %d " % status), (data[:40], out)
+        assert b"Content-Type: application/json" in head
+        assert b"<HTML>" not in out
+        err = json.loads(body)
+        assert err["error"]["type"] == etype
+        assert err["status"] == status
+        assert body.endswith(b"\n")
+    # The server is still fine afterwards.
+    assert s.get("/healthz").status_code == 200
