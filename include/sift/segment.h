@@ -38,6 +38,28 @@ struct sift_segment_builder;
 #define SIFT_SEGF_KEYWORD 0x4u /* has a dictionary column */
 #define SIFT_SEGF_NUMBER 0x8u  /* has a numeric column */
 
+/* Where a segment's docs came from (format 5 ORIGIN section).  Enough to
+ * place a segment file in a rebuilt manifest without the manifest. */
+#define SIFT_SEG_ORIGIN_UNKNOWN                                                \
+    0                           /* format <= 4, or built outside the store     \
+                                 */
+#define SIFT_SEG_ORIGIN_WAL 1   /* sealed from WAL batches by the store */
+#define SIFT_SEG_ORIGIN_MERGE 2 /* a merge (or tier move) of segments */
+
+struct sift_segment_origin {
+    uint8_t kind; /* SIFT_SEG_ORIGIN_* */
+    /* WAL seqs of the batches whose docs it holds (for a merge: the least
+     * and greatest over its inputs); 0 and 0 when none are known. */
+    uint64_t min_seq, max_seq;
+    /* MERGE: ids of the segments merged into it, ascending. */
+    size_t n_inputs;
+    const uint64_t *inputs;
+    /* The source positions its docs reach (per key the highest; for a
+     * merge the highest over its inputs), sorted by key. */
+    size_t n_pos;
+    const struct sift_srcpos *pos;
+};
+
 struct sift_segment_opts {
     int zstd_level;           /* doc store compression level */
     uint32_t block_bytes;     /* doc store block size before compression */
@@ -49,6 +71,8 @@ struct sift_segment_opts {
     const char *text_fields;
     const char *keyword_fields;
     const char *numeric_fields;
+    /* Origin to record (NULL = unknown); copied by builder_new. */
+    const struct sift_segment_origin *origin;
 };
 
 /** Fills opts with defaults (zstd 3, 128 KiB blocks, 4096 dict values). */
@@ -72,7 +96,15 @@ size_t sift_segment_builder_bytes(const struct sift_segment_builder *b);
  */
 int sift_segment_builder_finish(struct sift_segment_builder *b,
                                 struct sift_buf *out);
-/** Empties the builder for reuse (keeps its options). */
+/**
+ * Sets the origin the image records (borrowed; copied, replacing opts'
+ * one).  Returns SIFT_OK or SIFT_EINVAL (see struct
+ * sift_segment_origin: seq range, duplicate inputs or keys, keys of 1 to
+ * 1024 bytes); on failure the builder keeps its previous origin.
+ */
+int sift_segment_builder_set_origin(struct sift_segment_builder *b,
+                                    const struct sift_segment_origin *o);
+/** Empties the builder for reuse (keeps its options and origin). */
 void sift_segment_builder_reset(struct sift_segment_builder *b);
 
 /* ---- reader ---- */
@@ -98,6 +130,12 @@ uint32_t sift_segment_doc_count(const struct sift_segment *seg);
 int64_t sift_segment_min_ts(const struct sift_segment *seg);
 int64_t sift_segment_max_ts(const struct sift_segment *seg);
 uint8_t sift_segment_tier(const struct sift_segment *seg);
+/**
+ * Where the docs came from (borrowed, valid while seg is; kind
+ * SIFT_SEG_ORIGIN_UNKNOWN and zeros for format 3 and 4 files).
+ */
+const struct sift_segment_origin *
+sift_segment_origin(const struct sift_segment *seg);
 /** Size of the image in bytes (file size). */
 size_t sift_segment_bytes(const struct sift_segment *seg);
 /** The image bytes (borrowed), e.g. to write an in-memory segment out. */

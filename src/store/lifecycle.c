@@ -109,6 +109,10 @@ struct lc_job {
     char *data_dir;
     int rc;
     struct lc_job *next_job;
+    /* What the outputs record as their origin (opts.origin points here). */
+    struct sift_segment_origin origin;
+    struct sift_posmap origin_pos;
+    struct sift_srcpos *origin_v;
 };
 
 struct del_target {
@@ -588,7 +592,46 @@ job_free(struct lc_job *j)
     sift_free(j->dir);
     sift_free(j->data_dir);
     sift__manifest_cleanup(&j->next);
+    sift__posmap_cleanup(&j->origin_pos);
+    sift_free(j->origin_v);
     sift_free(j);
+}
+
+/*
+ * The origin a merge's outputs record: the ids of its inputs, the least
+ * and greatest WAL seq over them and their highest positions, so a
+ * rebuilt manifest can tell an output from the inputs it replaced.
+ */
+static void
+job_origin(struct lc_job *j)
+{
+    struct sift_segment_origin *o = &j->origin;
+    memset(o, 0, sizeof(*o));
+    o->kind = SIFT_SEG_ORIGIN_MERGE;
+    for (size_t i = 0; i < j->n_in; i++) {
+        const struct sift_segment_origin *in =
+            sift_segment_origin(j->in_segs[i]);
+        if (in->max_seq != 0) {
+            if (o->min_seq == 0 || in->min_seq < o->min_seq)
+                o->min_seq = in->min_seq;
+            if (in->max_seq > o->max_seq)
+                o->max_seq = in->max_seq;
+        }
+        for (size_t k = 0; k < in->n_pos; k++)
+            sift__posmap_merge(&j->origin_pos, in->pos[k].key, in->pos[k].hi,
+                               in->pos[k].lo);
+    }
+    j->origin_v = sift_xcalloc(j->origin_pos.n + 1, sizeof(*j->origin_v));
+    for (size_t k = 0; k < j->origin_pos.n; k++) {
+        j->origin_v[k].key = j->origin_pos.v[k].key;
+        j->origin_v[k].hi = j->origin_pos.v[k].hi;
+        j->origin_v[k].lo = j->origin_pos.v[k].lo;
+    }
+    o->n_pos = j->origin_pos.n;
+    o->pos = j->origin_v;
+    o->n_inputs = j->n_in;
+    o->inputs = j->in_ids;
+    j->opts.origin = o;
 }
 
 static void
@@ -806,6 +849,7 @@ start_merge(struct sift_store *s, const struct sift_tier_action *a)
         return;
     }
     tier_opts(s, j->tier, &j->opts);
+    job_origin(j);
     if (j->tier == SIFT_TIER_COLD)
         j->dict_cap = (size_t)LCFG(s, cold_dict_bytes, 0);
     j->dir = sift_xstrdup(lc->dirs[j->tier]);
@@ -1374,8 +1418,10 @@ del_work(void *arg)
             break;
         struct sift_merge_out *outs = NULL;
         size_t n_outs = 0;
-        rc = sift__segment_merge(&tomb, 1, &j->hot, 0, 0, 1, &outs, &n_outs,
-                                 NULL);
+        /* The rebuilt image keeps the origin of the one it replaces. */
+        struct sift_segment_opts hot = j->hot;
+        hot.origin = sift_segment_origin(t->seg);
+        rc = sift__segment_merge(&tomb, 1, &hot, 0, 0, 1, &outs, &n_outs, NULL);
         sift_segment_unref(tomb);
         if (rc == SIFT_OK && n_outs == 1) {
             size_t l;
@@ -1555,6 +1601,8 @@ sift__lc_delete_record(struct sift_store *s, uint64_t seq,
         }
     }
     /* The record's seq counts as buffered so flushed_seq can pass it. */
+    if (s->buf_min_seq == 0)
+        s->buf_min_seq = seq;
     if (seq > s->buf_max_seq)
         s->buf_max_seq = seq;
     /* Everything older than the delete becomes a sealed entry. */

@@ -1,11 +1,16 @@
 /*
  * segment_fmt.h - the on-disk segment format, byte by byte.
  *
- * FORMAT VERSION 4 (written); readers also read version 3, whose
- * differences are marked "[v3: ...]" below.  A format change updates this
- * comment first, then SIFT_SEGFMT_VERSION, then segment_write.c /
- * segment_read.c, and keeps reading the versions before it (files on
- * users' disks); tests/data/segment/format3.seg is a version 3 fixture.
+ * FORMAT VERSION 5 (written); readers also read versions 3 and 4, whose
+ * differences are marked "[v3: ...]" and "[v4: ...]" below.  A format
+ * change updates this comment first, then SIFT_SEGFMT_VERSION, then
+ * segment_write.c / segment_read.c, and keeps reading the versions before
+ * it (files on users' disks); tests/data/segment/format3.seg and
+ * format4.seg are fixtures written by those builders.
+ *
+ * Version 5 added the ORIGIN section (below): where the docs came from
+ * (WAL seq range, source positions, merged segment ids), so a segment
+ * file can be placed in a rebuilt manifest.  Nothing else changed.
  *
  * Conventions
  * -----------
@@ -32,9 +37,9 @@
  * Header (64 bytes, offset 0)
  *   off size field
  *   0   8    magic "SIFTSEG\0"
- *   8   4    format version (4, or 3 for older files; a reader rejects any
- *            other version with SIFT_ECORRUPT and logs "unsupported format
- *            version")
+ *   8   4    format version (5, or 3 and 4 for older files; a reader
+ *            rejects any other version with SIFT_ECORRUPT and logs
+ *            "unsupported format version")
  *   12  4    doc count n
  *   16  8    min ts (i64 ns; 0 when n == 0)
  *   24  8    max ts (i64 ns; 0 when n == 0)
@@ -63,9 +68,10 @@
  *   16  8    length (offset + length <= section table offset)
  *   24  8    XXH3 of the section bytes
  *   Sections do not overlap; each (kind, field) appears at most once.
- *   Required: FIELDS, TS, DOCS, DOCKEYS, DELETED, SHAPES, SHAPEDOCS.  Per
- *   field: TERMS when the field
- *   has flag TERMS, KWCOL when KEYWORD, NUMCOL when NUMBER.
+ *   Required: FIELDS, TS, DOCS, DOCKEYS, DELETED, SHAPES, SHAPEDOCS, and
+ *   from version 5 ORIGIN [v3, v4: no ORIGIN; a reader refuses one].  Per
+ *   field: TERMS when the field has flag TERMS, KWCOL when KEYWORD, NUMCOL
+ *   when NUMBER.
  *
  * FIELDS section: for each field, sorted by name (bytewise, shorter first
  * on a common prefix), names unique:
@@ -258,6 +264,30 @@
  *
  * DELETED section: a frozen roaring bitmap of deleted doc ids (< n), or
  * zero bytes when nothing is deleted.
+ *
+ * ORIGIN section (version 5): where the docs came from.
+ *   off size field
+ *   0   1    layout, 1 (SIFT_SEGFMT_ORIGIN_LAYOUT)
+ *   1   1    kind: 0 unknown (built outside the store: tools, tests),
+ *            1 sealed from WAL batches by the store, 2 output of a merge
+ *            or tier move (SIFT_SEG_ORIGIN_*)
+ *   2   ...  varint min_seq, varint max_seq: the WAL sequence numbers of
+ *            the first and last record sealed into it (a merge: the
+ *            least and greatest over its inputs); both 0 when unknown,
+ *            else 1 <= min_seq <= max_seq
+ *        varint n_inputs (<= SIFT_SEGFMT_ORIGIN_MAX_INPUTS), then the ids
+ *            of the segments a merge took in (file <id:020>.seg), in
+ *            ascending order: the first as a varint, each next as a
+ *            varint delta >= 1 from the one before
+ *        varint n_pos (<= SIFT_SEGFMT_ORIGIN_MAX_POS), then per source
+ *            position, sorted bytewise by key, keys unique: varint key
+ *            length (1..SIFT_SEGFMT_ORIGIN_MAX_KEY), key bytes (no NUL),
+ *            varint hi, varint lo.  Per key the highest position of the
+ *            batches sealed into it (batches without docs that were
+ *            sealed with it count too; a merge: over its inputs).
+ *   and nothing after.  The encoding is canonical (one byte string per
+ *   origin).  The store places a file by these facts when its manifest
+ *   is lost (docs/internals/storage.md, "Rebuilding the manifest").
  */
 #ifndef SIFT_STORE_SEGMENT_FMT_H
 #define SIFT_STORE_SEGMENT_FMT_H
@@ -266,7 +296,7 @@
 
 #define SIFT_SEGFMT_MAGIC "SIFTSEG\0"
 #define SIFT_SEGFMT_END_MAGIC "SIFTEND\0"
-#define SIFT_SEGFMT_VERSION 4u     /* written */
+#define SIFT_SEGFMT_VERSION 5u     /* written */
 #define SIFT_SEGFMT_VERSION_MIN 3u /* oldest read */
 #define SIFT_SEGFMT_HEADER_LEN 64u
 #define SIFT_SEGFMT_TRAILER_LEN 32u
@@ -341,7 +371,13 @@ enum sift_segsec_kind {
     SIFT_SEGSEC_DOCKEYS = 9,
     SIFT_SEGSEC_SHAPES = 10,
     SIFT_SEGSEC_SHAPEDOCS = 11,
+    SIFT_SEGSEC_ORIGIN = 12, /* version >= 5 */
 };
+
+#define SIFT_SEGFMT_ORIGIN_LAYOUT 1u
+#define SIFT_SEGFMT_ORIGIN_MAX_INPUTS (1u << 20) /* merged segment ids */
+#define SIFT_SEGFMT_ORIGIN_MAX_POS 65536u        /* source positions */
+#define SIFT_SEGFMT_ORIGIN_MAX_KEY 1024u         /* bytes in a source key */
 
 /* Postings tag kinds (low two bits of the varint tag). */
 #define SIFT_SEGFMT_POST_ONE 0u

@@ -49,6 +49,7 @@
 #include "sift/sort.h"
 #include "store/segment_fmt.h"
 #include "store/segment_int.h"
+#include "store/segment_origin.h"
 
 #define CORRUPT(what) SIFT_CORRUPT_BKPT("segment: " what)
 
@@ -129,6 +130,7 @@ struct sift_segment {
     uint32_t *sd_ids;          /* doc ids grouped by shape */
     uint32_t *sd_shape;        /* format >= 4: shape by doc id */
     struct sift_segment *base; /* sift_segment_with_deleted(): owns the image */
+    struct sift__segment_origin_owned origin; /* ORIGIN (zeros before v5) */
 };
 
 static atomic_uint_fast64_t next_uid = 1;
@@ -548,6 +550,7 @@ segment_destroy(struct sift_segment *s)
     else if (s->owner == OWN_MMAP)
         munmap((void *)(uintptr_t)s->img, s->map_len);
     sift_segment_unref(s->base);
+    sift__segment_origin_cleanup(&s->origin);
     sift_free(s);
 }
 
@@ -684,7 +687,9 @@ segment_parse(struct sift_segment *s)
             continue;
         }
         if (se->field != UINT32_MAX || se->kind < SIFT_SEGSEC_FIELDS ||
-            se->kind > SIFT_SEGSEC_SHAPEDOCS || (seen & (1u << se->kind))) {
+            se->kind > SIFT_SEGSEC_ORIGIN ||
+            (se->kind == SIFT_SEGSEC_ORIGIN && s->version < 5) ||
+            (seen & (1u << se->kind))) {
             rc = CORRUPT("bad section kind");
             goto out;
         }
@@ -717,6 +722,9 @@ segment_parse(struct sift_segment *s)
             else
                 rc = SIFT_OK;
             break;
+        case SIFT_SEGSEC_ORIGIN:
+            rc = sift__segment_origin_decode(p, l, &s->origin);
+            break;
         default: rc = SIFT_OK; break;
         }
         if (rc != SIFT_OK)
@@ -725,6 +733,8 @@ segment_parse(struct sift_segment *s)
     unsigned need = 1u << SIFT_SEGSEC_TS | 1u << SIFT_SEGSEC_DOCS |
                     1u << SIFT_SEGSEC_DELETED | 1u << SIFT_SEGSEC_DOCKEYS |
                     1u << SIFT_SEGSEC_SHAPES | 1u << SIFT_SEGSEC_SHAPEDOCS;
+    if (s->version >= 5)
+        need |= 1u << SIFT_SEGSEC_ORIGIN;
     if ((seen & need) != need || (has_zdict && s->ddict == NULL)) {
         rc = CORRUPT("missing section");
         goto out;
@@ -905,6 +915,12 @@ uint8_t
 sift_segment_tier(const struct sift_segment *seg)
 {
     return seg->tier;
+}
+
+const struct sift_segment_origin *
+sift_segment_origin(const struct sift_segment *seg)
+{
+    return &seg->origin.o;
 }
 
 size_t

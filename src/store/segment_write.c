@@ -46,6 +46,7 @@
 #include "sift/tokenize.h"
 #include "store/segment_fmt.h"
 #include "store/segment_int.h"
+#include "store/segment_origin.h"
 
 #define TEMPLATE_FIELD "_template_id"
 #define MAX_DOC_BYTES (16u << 20) /* largest encoded doc accepted */
@@ -155,7 +156,8 @@ struct sift_segment_builder {
      * Indexes + 1, 0 = none; cleared by reset. */
     uint32_t fcache[ADD_CACHE_FIELDS];
     uint32_t kcache[ADD_CACHE_FIELDS];
-    uint32_t msg_field; /* "message" field index + 1, 0 = none yet */
+    uint32_t msg_field;     /* "message" field index + 1, 0 = none yet */
+    struct sift_buf origin; /* the ORIGIN section bytes (encoded) */
 };
 
 void
@@ -267,6 +269,15 @@ sift_segment_builder_new(const struct sift_segment_opts *opts,
         b->opts.zstd_dict = NULL;
         b->opts.zstd_dict_len = 0;
     }
+    b->opts.origin = NULL;
+    sift_buf_init(&b->origin);
+    if (opts->origin == NULL ||
+        sift__segment_origin_encode(opts->origin, &b->origin) != SIFT_OK) {
+        struct sift_segment_origin none;
+        memset(&none, 0, sizeof(none));
+        sift_buf_reset(&b->origin);
+        (void)sift__segment_origin_encode(&none, &b->origin);
+    }
     b->arena = sift_arena_new(256u << 10);
     sift_buf_init(&b->docbuf);
     sift_buf_init(&b->shapebuf);
@@ -335,7 +346,23 @@ sift_segment_builder_free(struct sift_segment_builder *b)
     sift_free(b->keyword_fields);
     sift_free(b->numeric_fields);
     sift_free((void *)(uintptr_t)b->opts.zstd_dict);
+    sift_buf_cleanup(&b->origin);
     sift_free(b);
+}
+
+int
+sift_segment_builder_set_origin(struct sift_segment_builder *b,
+                                const struct sift_segment_origin *o)
+{
+    struct sift_buf enc = SIFT_BUF_INIT;
+    int rc = sift__segment_origin_encode(o, &enc);
+    if (rc == SIFT_OK) {
+        sift_buf_cleanup(&b->origin);
+        b->origin = enc;
+    } else {
+        sift_buf_cleanup(&enc);
+    }
+    return rc;
 }
 
 uint32_t
@@ -2251,6 +2278,10 @@ sift_segment_builder_finish(struct sift_segment_builder *b,
     }
     w_align(&w, 32);
     w_section(&w, SIFT_SEGSEC_DELETED, UINT32_MAX, w_pos(&w));
+    w_align(&w, 32);
+    start = w_pos(&w);
+    sift_buf_append(out, b->origin.data, b->origin.len);
+    w_section(&w, SIFT_SEGSEC_ORIGIN, UINT32_MAX, start);
 
     /* Section table and trailer. */
     w_align(&w, 8);

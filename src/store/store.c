@@ -411,6 +411,8 @@ buffer_add(struct sift_store *s, uint64_t seq, const uint8_t *payload,
     int rc = sift__store_batch_decode(payload, len, s->arena, &v);
     if (rc < 0)
         return rc;
+    if (s->buf_min_seq == 0)
+        s->buf_min_seq = seq;
     if (seq > s->buf_max_seq)
         s->buf_max_seq = seq;
     return SIFT_OK;
@@ -654,6 +656,36 @@ build_entry(struct sift_store *s, struct sift__entry *e, int sync_build)
     entry_ready(s, e, seg);
 }
 
+/*
+ * Records in a sealed builder where its docs came from (the segment's
+ * ORIGIN section), so the file can be placed without the manifest.
+ */
+static void
+set_wal_origin(struct sift_segment_builder *b, uint64_t min_seq,
+               uint64_t max_seq, const struct sift_posmap *pos)
+{
+    struct sift_segment_origin o;
+    struct sift_srcpos *v = sift_xcalloc(pos->n + 1, sizeof(*v));
+    memset(&o, 0, sizeof(o));
+    o.kind = SIFT_SEG_ORIGIN_WAL;
+    if (min_seq == 0 || max_seq == 0 || min_seq > max_seq)
+        min_seq = max_seq = 0; /* unknown: e.g. no WAL (tests) */
+    o.min_seq = min_seq;
+    o.max_seq = max_seq;
+    for (size_t i = 0; i < pos->n; i++) {
+        v[i].key = pos->v[i].key;
+        v[i].hi = pos->v[i].hi;
+        v[i].lo = pos->v[i].lo;
+    }
+    o.n_pos = pos->n;
+    o.pos = v;
+    if (sift_segment_builder_set_origin(b, &o) != SIFT_OK)
+        SIFT_WARN("store: cannot record the origin of a sealed segment "
+                  "(seqs %" PRIu64 "..%" PRIu64 ")",
+                  min_seq, max_seq);
+    sift_free(v);
+}
+
 /* Seals the buffer into a new entry.  Docs become searchable when built. */
 static void
 seal(struct sift_store *s, int sync_build)
@@ -666,13 +698,16 @@ seal(struct sift_store *s, int sync_build)
     e->max_seq = s->buf_max_seq;
     e->pos = s->buf_pos;
     e->docs = docs;
+    uint64_t min_seq = s->buf_min_seq;
     memset(&s->buf_pos, 0, sizeof(s->buf_pos));
     s->buf_max_seq = 0;
+    s->buf_min_seq = 0;
     if (docs == 0) {
         /* Positions only: nothing to search, but flushes must carry them. */
         e->state = SIFT_ENT_MEM;
         return;
     }
+    set_wal_origin(s->builder, min_seq, e->max_seq, &e->pos);
     e->state = SIFT_ENT_BUILDING;
     e->builder = s->builder;
     learn_expansion(s, e->builder);

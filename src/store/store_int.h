@@ -90,6 +90,7 @@ struct sift_store {
 
     /* The buffer: durable batches not yet sealed. */
     struct sift_segment_builder *builder;
+    uint64_t buf_min_seq; /* first WAL seq in the buffer (0 = none) */
     uint64_t buf_max_seq;
     struct sift_posmap buf_pos;
     struct sift_arena *arena; /* decode scratch, reset per batch */

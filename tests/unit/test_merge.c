@@ -818,6 +818,29 @@ test_merge_tiers_move_and_contents_stay_identical(void **state)
     snapshot_lines(st, &after);
     assert_lines_equal(&before, &after);
     lines_free(&after);
+    /* Merge outputs name what they replaced (format 5 ORIGIN): inputs no
+     * longer live, the WAL range of the 38 appends, the sealed hot
+     * segments' own range. */
+    for (size_t i = 0; i < st->manifest.n_segs; i++) {
+        const struct sift_manifest_seg *m = &st->manifest.segs[i];
+        const struct sift_segment_origin *o = NULL;
+        for (size_t e = 0; e < st->n_ents; e++)
+            if (st->ents[e]->id == m->id)
+                o = sift_segment_origin(st->ents[e]->seg);
+        assert_non_null(o);
+        assert_true(o->min_seq >= 1 && o->max_seq <= 38);
+        if (m->tier == SIFT_TIER_HOT) {
+            assert_int_equal(o->kind, SIFT_SEG_ORIGIN_WAL);
+            continue;
+        }
+        assert_int_equal(o->kind, SIFT_SEG_ORIGIN_MERGE);
+        assert_true(o->n_inputs >= 1);
+        for (size_t k = 0; k < o->n_inputs; k++) {
+            assert_true(o->inputs[k] < m->id);
+            for (size_t x = 0; x < st->manifest.n_segs; x++)
+                assert_true(st->manifest.segs[x].id != o->inputs[k]);
+        }
+    }
     /* Files live in their tier's directory; no leftovers. */
     char warm[256], cold[256];
     snprintf(warm, sizeof(warm), "%s/warm", f->dir);

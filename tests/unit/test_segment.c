@@ -912,7 +912,9 @@ test_segment_rejects_other_versions(void **state)
     (void)state;
     struct sift_buf img = SIFT_BUF_INIT;
     small_image(&img);
-    static const uint32_t versions[] = {0, 1, 2, 5, 0xffffffffu};
+    /* 3 and 4 are read, but carry no ORIGIN section: a version 5 image
+     * relabelled as one must be refused too. */
+    static const uint32_t versions[] = {0, 1, 2, 3, 4, 6, 0xffffffffu};
     for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
         uint8_t *copy = sift_xmalloc(img.len);
         memcpy(copy, img.data, img.len);
@@ -1098,13 +1100,15 @@ test_segment_shapes_exact(void **state)
 }
 
 /*
- * Format 3 fixture (tests/data/segment/format3.seg): a segment written by
- * the format 3 builder (commit 504bf0d) from fixture_events().  Segments
- * already on users' disks must keep loading: the test opens the fixture,
- * builds the same events with the current builder, and requires the same
- * docs byte for byte, the same timestamps, terms, postings and columns.
- * SIFT_WRITE_FORMAT3_FIXTURE=path writes the fixture instead (only
- * meaningful on a format 3 build).
+ * Format 3 and 4 fixtures (tests/data/segment/format3.seg, format4.seg):
+ * segments written by the format 3 builder (commit 504bf0d) and the
+ * format 4 builder (commit 523aee9) from fixture_events().  Segments
+ * already on users' disks must keep loading: the test opens each
+ * fixture, builds the same events with the current builder, and requires
+ * the same docs byte for byte, the same timestamps, terms, postings and
+ * columns; an old file has no origin (kind unknown).
+ * SIFT_WRITE_SEGMENT_FIXTURE=path writes the current builder's image
+ * instead (how the fixtures were made, on those builds).
  */
 #define FIX_N 3000
 
@@ -1186,9 +1190,8 @@ fixture_events(struct tev *evs)
 }
 
 static void
-test_segment_format3_fixture(void **state)
+check_fixture(const char *name, uint32_t version)
 {
-    (void)state;
     static struct tev evs[FIX_N];
     fixture_events(evs);
     struct sift_segment_opts opts;
@@ -1196,7 +1199,7 @@ test_segment_format3_fixture(void **state)
     opts.block_bytes = 16 << 10;
     struct sift_buf img = SIFT_BUF_INIT, b1 = SIFT_BUF_INIT, b2 = SIFT_BUF_INIT;
     struct sift_segment *cur = build_open(&opts, evs, FIX_N, &img);
-    const char *out = getenv("SIFT_WRITE_FORMAT3_FIXTURE");
+    const char *out = getenv("SIFT_WRITE_SEGMENT_FIXTURE");
     if (out != NULL) {
         FILE *f = fopen(out, "wb");
         assert_non_null(f);
@@ -1206,11 +1209,14 @@ test_segment_format3_fixture(void **state)
     const char *dir = getenv("SIFT_TEST_DATA");
     assert_non_null(dir);
     char path[4096];
-    snprintf(path, sizeof(path), "%s/segment/format3.seg", dir);
+    snprintf(path, sizeof(path), "%s/segment/%s", dir, name);
     struct sift_segment *old = NULL;
     assert_int_equal(sift_segment_open_file(path, &old), SIFT_OK);
     const uint8_t *oimg = sift_segment_image(old);
-    assert_int_equal(sift_load_u32(oimg + 8), 3);
+    assert_int_equal(sift_load_u32(oimg + 8), version);
+    const struct sift_segment_origin *oo = sift_segment_origin(old);
+    assert_int_equal(oo->kind, SIFT_SEG_ORIGIN_UNKNOWN);
+    assert_true(oo->max_seq == 0 && oo->n_inputs == 0 && oo->n_pos == 0);
     assert_int_equal(sift_segment_doc_count(old), FIX_N);
     assert_int_equal(sift_segment_doc_count(cur), FIX_N);
     for (uint32_t d = 0; d < FIX_N; d++) {
@@ -1270,6 +1276,121 @@ test_segment_format3_fixture(void **state)
     sift_buf_cleanup(&img);
     sift_buf_cleanup(&b1);
     sift_buf_cleanup(&b2);
+}
+
+static void
+test_segment_format3_fixture(void **state)
+{
+    (void)state;
+    check_fixture("format3.seg", 3);
+}
+
+static void
+test_segment_format4_fixture(void **state)
+{
+    (void)state;
+    check_fixture("format4.seg", 4);
+}
+
+/*
+ * Format 5 ORIGIN: what the builder is given comes back from the reader
+ * (canonical: inputs and positions sorted), survives a deleted-docs
+ * reader, and bad origins are refused by the builder; a corrupt ORIGIN
+ * (resealed so only the decoder can notice) makes the image corrupt.
+ */
+static void
+test_segment_origin_roundtrip(void **state)
+{
+    (void)state;
+    struct tev evs[3];
+    tev_init(&evs[0], 1000, "alpha one", "h1", NULL, NULL, 1);
+    tev_init(&evs[1], 2000, "beta two", "h2", NULL, NULL, 2);
+    tev_init(&evs[2], 3000, "gamma three", NULL, NULL, NULL, 3);
+    static const uint64_t ids[] = {9, 3, 70};
+    const struct sift_srcpos pos[] = {
+        {"kafka:t/1", 5, 77}, {"http", 0, 1}, {"redis:s", 1700, 3}};
+    struct sift_segment_origin o = {
+        SIFT_SEG_ORIGIN_MERGE, 12, 40, 3, ids, 3, pos};
+    struct sift_segment_opts opts;
+    sift_segment_opts_init(&opts);
+    opts.origin = &o;
+    struct sift_buf img = SIFT_BUF_INIT;
+    struct sift_segment *seg = build_open(&opts, evs, 3, &img);
+    const struct sift_segment_origin *r = sift_segment_origin(seg);
+    assert_int_equal(r->kind, SIFT_SEG_ORIGIN_MERGE);
+    assert_true(r->min_seq == 12 && r->max_seq == 40);
+    assert_int_equal(r->n_inputs, 3);
+    assert_true(r->inputs[0] == 3 && r->inputs[1] == 9 && r->inputs[2] == 70);
+    assert_int_equal(r->n_pos, 3);
+    assert_string_equal(r->pos[0].key, "http");
+    assert_string_equal(r->pos[1].key, "kafka:t/1");
+    assert_true(r->pos[1].hi == 5 && r->pos[1].lo == 77);
+    assert_string_equal(r->pos[2].key, "redis:s");
+    roaring_bitmap_t *del = roaring_bitmap_of(1, 1);
+    struct sift_segment *d = NULL;
+    assert_int_equal(sift_segment_with_deleted(seg, del, &d), SIFT_OK);
+    assert_true(sift_segment_origin(d)->max_seq == 40);
+    assert_int_equal(sift_segment_origin(d)->n_pos, 3);
+    sift_segment_unref(d);
+    sift_segment_unref(seg);
+
+    /* The builder refuses what cannot be encoded, keeping what it had. */
+    struct sift_segment_builder *b = NULL;
+    assert_int_equal(sift_segment_builder_new(&opts, &b), SIFT_OK);
+    struct sift_segment_origin bad = o;
+    bad.min_seq = 41; /* past max */
+    assert_int_equal(sift_segment_builder_set_origin(b, &bad), SIFT_EINVAL);
+    static const uint64_t dup[] = {4, 4};
+    bad = o;
+    bad.inputs = dup;
+    bad.n_inputs = 2;
+    assert_int_equal(sift_segment_builder_set_origin(b, &bad), SIFT_EINVAL);
+    const struct sift_srcpos dpos[] = {{"k", 1, 1}, {"k", 2, 2}};
+    bad = o;
+    bad.pos = dpos;
+    bad.n_pos = 2;
+    assert_int_equal(sift_segment_builder_set_origin(b, &bad), SIFT_EINVAL);
+    struct sift_segment_origin wal = {
+        SIFT_SEG_ORIGIN_WAL, 7, 7, 0, NULL, 0, NULL};
+    assert_int_equal(sift_segment_builder_set_origin(b, &wal), SIFT_OK);
+    struct sift_buf img2 = SIFT_BUF_INIT;
+    assert_int_equal(sift_segment_builder_finish(b, &img2), SIFT_OK);
+    sift_segment_builder_free(b);
+    size_t l2 = img2.len;
+    void *p2 = sift_buf_detach(&img2, &l2);
+    assert_int_equal(sift_segment_open_mem(p2, l2, &seg), SIFT_OK);
+    assert_int_equal(sift_segment_origin(seg)->kind, SIFT_SEG_ORIGIN_WAL);
+    assert_true(sift_segment_origin(seg)->min_seq == 7);
+    sift_segment_unref(seg);
+
+    /* Damage inside ORIGIN, checksums recomputed: the decoder refuses. */
+    const uint8_t *im = (const uint8_t *)img.data;
+    uint64_t tab = sift_load_u64(im + img.len - 32);
+    uint32_t ns = sift_load_u32(im + img.len - 32 + 8);
+    uint64_t off = 0, len = 0;
+    for (uint32_t i = 0; i < ns; i++) {
+        const uint8_t *e = im + tab + (size_t)i * 32;
+        if (sift_load_u32(e) == 12) {
+            off = sift_load_u64(e + 8);
+            len = sift_load_u64(e + 16);
+        }
+    }
+    assert_true(len > 10);
+    for (uint64_t k = 0; k < len; k++) {
+        uint8_t *copy = sift_xmalloc(img.len);
+        memcpy(copy, img.data, img.len);
+        copy[off + k] ^= 0xff;
+        sift__segment_reseal(copy, img.len);
+        struct sift_segment *x = NULL;
+        int rc = sift_segment_open_mem(copy, img.len, &x);
+        /* A flip may still decode (a changed seq or position byte), but
+         * never crash, and a structural byte is refused. */
+        if (k < 2)
+            assert_int_equal(rc, SIFT_ECORRUPT);
+        if (rc == SIFT_OK)
+            sift_segment_unref(x);
+    }
+    sift_buf_cleanup(&img);
 }
 
 /*
@@ -1429,6 +1550,8 @@ main(void)
         cmocka_unit_test(test_segment_rejects_other_versions),
         cmocka_unit_test(test_segment_shapes_exact),
         cmocka_unit_test(test_segment_format3_fixture),
+        cmocka_unit_test(test_segment_format4_fixture),
+        cmocka_unit_test(test_segment_origin_roundtrip),
         cmocka_unit_test(test_segment_field_order_changes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -317,6 +317,37 @@ test_store_flush_writes_files_and_manifest(void **state)
         docs += m.segs[i].docs;
     assert_int_equal(docs, 3000);
     assert_int_equal(sift__posmap_find(&m.pos, "redis/s")->hi, 299);
+    /* Each file says which WAL records it holds (format 5 ORIGIN): the
+     * ranges are disjoint, cover 1..300, and the newest reaches the
+     * manifest's position. */
+    uint64_t covered = 0, max_hi = 0;
+    for (size_t i = 0; i < m.n_segs; i++) {
+        char path[512];
+        struct sift_segment *seg = NULL;
+        snprintf(path, sizeof(path), "%s/%s", segdir, m.segs[i].file);
+        assert_int_equal(sift_segment_open_file(path, &seg), SIFT_OK);
+        const struct sift_segment_origin *o = sift_segment_origin(seg);
+        assert_int_equal(o->kind, SIFT_SEG_ORIGIN_WAL);
+        assert_true(o->min_seq >= 1 && o->min_seq <= o->max_seq);
+        assert_true(o->max_seq <= 300);
+        covered += o->max_seq - o->min_seq + 1;
+        assert_int_equal(o->n_pos, 1);
+        assert_string_equal(o->pos[0].key, "redis/s");
+        if (o->pos[0].hi > max_hi)
+            max_hi = o->pos[0].hi;
+        for (size_t k = 0; k < i; k++) {
+            char p2[512];
+            struct sift_segment *s2 = NULL;
+            snprintf(p2, sizeof(p2), "%s/%s", segdir, m.segs[k].file);
+            assert_int_equal(sift_segment_open_file(p2, &s2), SIFT_OK);
+            const struct sift_segment_origin *o2 = sift_segment_origin(s2);
+            assert_true(o2->max_seq < o->min_seq || o->max_seq < o2->min_seq);
+            sift_segment_unref(s2);
+        }
+        sift_segment_unref(seg);
+    }
+    assert_int_equal(covered, 300);
+    assert_int_equal(max_hi, 299);
     sift__manifest_cleanup(&m);
     /* The WAL was trimmed down to the file still taking appends. */
     assert_int_equal(count_files(waldir, ".wal"), 1);
