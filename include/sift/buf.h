@@ -93,8 +93,21 @@ sift_buf_put_varint(struct sift_buf *b, uint64_t v)
     p[n++] = (uint8_t)v;
     b->len += n;
 }
-/** Appends a JSON string literal (quoted, escaped) of s[0..len). */
+/**
+ * Appends a JSON string literal (quoted, escaped) of s[0..len).  The
+ * literal is always valid UTF-8: a byte that is not part of a well-formed
+ * UTF-8 sequence is written as U+FFFD (include/sift/utf8.h), control
+ * bytes and DEL as \n, \r, \t or \u00XX.  Every JSON string sift
+ * writes goes through here.
+ */
 void sift_buf_put_json_str(struct sift_buf *b, const char *s, size_t len);
+/**
+ * sift_buf_put_json_str() that keeps bytes >= 0x80 as they are, valid
+ * UTF-8 or not: only for JSON text sift parses back itself (the parser
+ * keeps such bytes), so stored values stay as they came.  Never for a
+ * reply, a file or anything another program reads.
+ */
+void sift_buf_put_json_str_bytes(struct sift_buf *b, const char *s, size_t len);
 
 /*
  * Bounded readers over a byte range.  Each returns SIFT_OK or

@@ -82,8 +82,10 @@ void sift_event_to_json(const struct sift_event *ev, struct sift_buf *out);
 
 /**
  * True when s[0..len) is a number by the JSON grammar (RFC 8259 section
- * 6): how NUMBER fields decide between a bare and a quoted value in JSON
- * output.  Pure; any thread.
+ * 6) that common decoders read (RFC 8259 section 6 allows them limits):
+ * an integer within int64, or otherwise a finite double.  How NUMBER
+ * fields decide between a bare and a quoted value in JSON output, so
+ * "1e400" or a 30-digit id stays a string.  Pure; any thread.
  */
 int sift_json_is_number(const char *s, size_t len);
 

@@ -385,7 +385,8 @@ pattern_example(struct gf_req *r, struct sift_segment *const *segs, size_t n,
         if (sift_search_exec(segs, n, q, &o, &res, &qe) == SIFT_OK &&
             res.n_hits > 0) {
             json_error_t jerr;
-            json_t *hits = json_loadb(res.hits.data, res.hits.len, 0, &jerr);
+            json_t *hits =
+                json_loadb(res.hits.data, res.hits.len, JSON_ALLOW_NUL, &jerr);
             const char *m = json_string_value(
                 json_object_get(json_array_get(hits, 0), "message"));
             if (m)
@@ -416,7 +417,7 @@ run_patterns(struct gf_req *r, struct sift_segment *const *segs, size_t n,
         return;
     }
     json_error_t jerr;
-    json_t *res = json_loadb(out.data, out.len, 0, &jerr);
+    json_t *res = json_loadb(out.data, out.len, JSON_ALLOW_NUL, &jerr);
     json_t *buckets = json_object_get(res, "buckets");
     struct gf_patterns *p = &r->patterns[t - r->plan.targets];
     size_t nb = json_array_size(buckets);

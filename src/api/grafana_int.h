@@ -82,6 +82,14 @@ struct sift_gf_plan {
 /** The metric value Grafana uses for kind ("logs", "count", ...). */
 const char *sift__gf_kind_name(enum sift_gf_kind kind);
 
+/**
+ * A new jansson string of the C string s (borrowed), with bytes that are
+ * not well-formed UTF-8 replaced by U+FFFD (include/sift/utf8.h).
+ * json_string() returns NULL on such input, and a NULL cell silently
+ * shortens a table row; this never does.  Returns owned (json_decref()).
+ */
+json_t *sift__gf_str(const char *s);
+
 /** Fills err and returns rc (a negative SIFT_E* code).  Pure. */
 int sift__gf_error_set(struct sift_gf_error *err, int rc, int status,
                        const char *code, const char *fmt, ...)

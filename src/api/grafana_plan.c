@@ -40,6 +40,7 @@
 #include "sift/clock.h"
 #include "sift/error.h"
 #include "sift/query.h"
+#include "sift/utf8.h"
 
 static const char *const kind_names[SIFT_GF_KIND_COUNT] = {
     "logs", "count", "terms", "stats", "patterns", "alerts",
@@ -824,8 +825,8 @@ static json_t *
 column(const char *text, const char *type)
 {
     json_t *c = json_object();
-    json_object_set_new(c, "text", json_string(text));
-    json_object_set_new(c, "type", json_string(type));
+    json_object_set_new(c, "text", sift__gf_str(text));
+    json_object_set_new(c, "type", sift__gf_str(type));
     return c;
 }
 
@@ -833,9 +834,9 @@ static json_t *
 new_table(const struct sift_gf_target *t, const char *name)
 {
     json_t *tab = json_object();
-    json_object_set_new(tab, "type", json_string("table"));
-    json_object_set_new(tab, "refId", json_string(t->ref_id));
-    json_object_set_new(tab, "name", json_string(name));
+    json_object_set_new(tab, "type", sift__gf_str("table"));
+    json_object_set_new(tab, "refId", sift__gf_str(t->ref_id));
+    json_object_set_new(tab, "name", sift__gf_str(name));
     json_object_set_new(tab, "columns", json_array());
     json_object_set_new(tab, "rows", json_array());
     return tab;
@@ -845,8 +846,8 @@ static json_t *
 new_series(const struct sift_gf_target *t, const char *name)
 {
     json_t *s = json_object();
-    json_object_set_new(s, "target", json_string(name));
-    json_object_set_new(s, "refId", json_string(t->ref_id));
+    json_object_set_new(s, "target", sift__gf_str(name));
+    json_object_set_new(s, "refId", sift__gf_str(t->ref_id));
     json_object_set_new(s, "datapoints", json_array());
     return s;
 }
@@ -860,11 +861,25 @@ point(json_t *value, int64_t ms)
     return p;
 }
 
+json_t *
+sift__gf_str(const char *s)
+{
+    size_t len = strlen(s);
+    if (sift_utf8_valid(s, len))
+        return json_stringn_nocheck(s, len);
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_utf8_repair(&b, s, len);
+    json_t *v = json_stringn_nocheck(b.data, b.len);
+    sift_buf_cleanup(&b);
+    return v;
+}
+
+/* Engine results: "\u0000" is valid JSON a stored NUL byte becomes. */
 static json_t *
 load(const char *s, size_t len)
 {
     json_error_t jerr;
-    return json_loadb(s, len, JSON_DECODE_ANY, &jerr);
+    return json_loadb(s, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
 }
 
 /* Field names for a logs frame: level first, then sorted. */
@@ -930,17 +945,17 @@ sift__gf_frame_logs(const struct sift_gf_target *t, const char *hits,
         json_array_append_new(times, json_integer((json_int_t)ms));
         json_t *m = json_object_get(h, "message");
         json_array_append_new(lines, json_is_string(m) ? json_copy(m)
-                                                       : json_string(""));
+                                                       : sift__gf_str(""));
     }
     json_t *fields = json_array();
     json_t *f = json_object();
-    json_object_set_new(f, "name", json_string("time"));
-    json_object_set_new(f, "type", json_string("time"));
+    json_object_set_new(f, "name", sift__gf_str("time"));
+    json_object_set_new(f, "type", sift__gf_str("time"));
     json_object_set_new(f, "values", times);
     json_array_append_new(fields, f);
     f = json_object();
-    json_object_set_new(f, "name", json_string("line"));
-    json_object_set_new(f, "type", json_string("string"));
+    json_object_set_new(f, "name", sift__gf_str("line"));
+    json_object_set_new(f, "type", sift__gf_str("string"));
     json_object_set_new(f, "values", lines);
     json_array_append_new(fields, f);
     for (size_t j = 0; j < n_names; j++) {
@@ -954,21 +969,21 @@ sift__gf_frame_logs(const struct sift_gf_target *t, const char *hits,
                 json_array_append_new(vals, json_copy(v));
             } else {
                 char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-                json_array_append_new(vals, json_string(s ? s : ""));
+                json_array_append_new(vals, sift__gf_str(s ? s : ""));
                 free(s);
             }
         }
         f = json_object();
-        json_object_set_new(f, "name", json_string(names[j]));
+        json_object_set_new(f, "name", sift__gf_str(names[j]));
         json_object_set_new(f, "type",
-                            json_string(numeric[j] ? "number" : "string"));
+                            sift__gf_str(numeric[j] ? "number" : "string"));
         json_object_set_new(f, "values", vals);
         json_array_append_new(fields, f);
     }
 
     json_t *meta = json_object();
     json_object_set_new(meta, "preferredVisualisationType",
-                        json_string("logs"));
+                        sift__gf_str("logs"));
     json_t *custom = json_object();
     json_object_set_new(custom, "total", json_integer((json_int_t)total));
     json_object_set_new(meta, "custom", custom);
@@ -984,14 +999,14 @@ sift__gf_frame_logs(const struct sift_gf_target *t, const char *hits,
                      "showing the newest %zu of %llu matching events", n,
                      (unsigned long long)total);
         json_object_set_new(nt, "severity",
-                            json_string(timed_out ? "warning" : "info"));
-        json_object_set_new(nt, "text", json_string(msg));
+                            sift__gf_str(timed_out ? "warning" : "info"));
+        json_object_set_new(nt, "text", sift__gf_str(msg));
         json_array_append_new(notices, nt);
         json_object_set_new(meta, "notices", notices);
     }
     json_t *frame = json_object();
-    json_object_set_new(frame, "name", json_string("logs"));
-    json_object_set_new(frame, "refId", json_string(t->ref_id));
+    json_object_set_new(frame, "name", sift__gf_str("logs"));
+    json_object_set_new(frame, "refId", sift__gf_str(t->ref_id));
     json_object_set_new(frame, "meta", meta);
     json_object_set_new(frame, "fields", fields);
     json_array_append_new(frames, frame);
@@ -1032,7 +1047,7 @@ sift__gf_frame_count(const struct sift_gf_target *t, const char *hist,
             keys[k] = key;
             series[k] = new_series(t, key);
             json_t *tags = json_object();
-            json_object_set_new(tags, t->by, json_string(key));
+            json_object_set_new(tags, t->by, sift__gf_str(key));
             json_object_set_new(series[k], "tags", tags);
             k++;
         }
@@ -1087,7 +1102,7 @@ sift__gf_frame_terms(const struct sift_gf_target *t, const char *terms,
         json_t *row = json_array();
         json_t *k = json_object_get(b, "key");
         json_array_append_new(row, json_is_string(k) ? json_copy(k)
-                                                     : json_string(""));
+                                                     : sift__gf_str(""));
         int64_t c = 0;
         (void)json_int64(json_object_get(b, "count"), &c);
         json_array_append_new(row, json_integer((json_int_t)c));
@@ -1129,7 +1144,7 @@ sift__gf_frame_stats(const struct sift_gf_target *t,
                  t->field ? t->field : "");
         json_t *series = new_series(t, name);
         json_t *tags = json_object();
-        json_object_set_new(tags, "stat", json_string(stat[s]));
+        json_object_set_new(tags, "stat", sift__gf_str(stat[s]));
         json_object_set_new(series, "tags", tags);
         json_t *dps = json_object_get(series, "datapoints");
         for (size_t i = 0; i < n; i++) {
@@ -1162,9 +1177,9 @@ sift__gf_frame_patterns(const struct sift_gf_target *t,
         const char *p = v[i].pattern   ? v[i].pattern
                         : v[i].example ? v[i].example
                                        : "";
-        json_array_append_new(row, json_string(p));
+        json_array_append_new(row, sift__gf_str(p));
         json_array_append_new(row,
-                              json_string(v[i].example ? v[i].example : ""));
+                              sift__gf_str(v[i].example ? v[i].example : ""));
         json_array_append_new(rows, row);
     }
     json_array_append_new(frames, tab);
@@ -1247,9 +1262,9 @@ sift__gf_frame_alerts(const struct sift_gf_target *t,
         json_t *row = json_array();
         json_array_append_new(row, json_integer((json_int_t)at.time_ms));
         json_array_append_new(row, json_integer((json_int_t)at.end_ms));
-        json_array_append_new(row, json_string(at.title));
-        json_array_append_new(row, json_string(at.text));
-        json_array_append_new(row, json_string(at.tags));
+        json_array_append_new(row, sift__gf_str(at.title));
+        json_array_append_new(row, sift__gf_str(at.text));
+        json_array_append_new(row, sift__gf_str(at.tags));
         json_array_append_new(row, json_integer((json_int_t)v[i].id));
         json_array_append_new(row, json_real(v[i].score));
         json_array_append_new(rows, row);
@@ -1273,8 +1288,8 @@ sift__gf_annotations_legacy(const json_t *annotation,
             json_object_set_new(a, "annotation", json_deep_copy(annotation));
         json_object_set_new(a, "time", json_integer((json_int_t)at.time_ms));
         json_object_set_new(a, "timeEnd", json_integer((json_int_t)at.end_ms));
-        json_object_set_new(a, "title", json_string(at.title));
-        json_object_set_new(a, "text", json_string(at.text));
+        json_object_set_new(a, "title", sift__gf_str(at.title));
+        json_object_set_new(a, "text", sift__gf_str(at.text));
         json_t *tags = json_array();
         const char *p = at.tags;
         while (*p) {
@@ -1298,11 +1313,11 @@ payload_desc(const char *name, const char *label, const char *type,
              const char *placeholder, int width, int reload)
 {
     json_t *p = json_object();
-    json_object_set_new(p, "name", json_string(name));
-    json_object_set_new(p, "label", json_string(label));
-    json_object_set_new(p, "type", json_string(type));
+    json_object_set_new(p, "name", sift__gf_str(name));
+    json_object_set_new(p, "label", sift__gf_str(label));
+    json_object_set_new(p, "type", sift__gf_str(type));
     if (placeholder)
-        json_object_set_new(p, "placeholder", json_string(placeholder));
+        json_object_set_new(p, "placeholder", sift__gf_str(placeholder));
     if (width)
         json_object_set_new(p, "width", json_integer(width));
     if (reload)
@@ -1321,8 +1336,8 @@ metric_desc(const char *value, const char *label, json_t *p0, json_t *p1,
             json_t *p2)
 {
     json_t *m = json_object();
-    json_object_set_new(m, "label", json_string(label));
-    json_object_set_new(m, "value", json_string(value));
+    json_object_set_new(m, "label", sift__gf_str(label));
+    json_object_set_new(m, "value", sift__gf_str(value));
     json_t *ps = json_array();
     if (p0)
         json_array_append_new(ps, p0);
@@ -1373,7 +1388,7 @@ sift__gf_metric_names(void)
 {
     json_t *a = json_array();
     for (int k = 0; k < SIFT_GF_KIND_COUNT; k++)
-        json_array_append_new(a, json_string(kind_names[k]));
+        json_array_append_new(a, sift__gf_str(kind_names[k]));
     return a;
 }
 
@@ -1383,17 +1398,17 @@ list_item(const char *text, enum sift_gf_list_style style, int number)
     json_t *o = json_object();
     switch (style) {
     case SIFT_GF_STYLE_OPTIONS:
-        json_object_set_new(o, "label", json_string(text));
-        json_object_set_new(o, "value", json_string(text));
+        json_object_set_new(o, "label", sift__gf_str(text));
+        json_object_set_new(o, "value", sift__gf_str(text));
         break;
     case SIFT_GF_STYLE_TAGS:
         json_object_set_new(o, "type",
-                            json_string(number ? "number" : "string"));
-        json_object_set_new(o, "text", json_string(text));
+                            sift__gf_str(number ? "number" : "string"));
+        json_object_set_new(o, "text", sift__gf_str(text));
         break;
     case SIFT_GF_STYLE_VARIABLE:
-        json_object_set_new(o, "__text", json_string(text));
-        json_object_set_new(o, "__value", json_string(text));
+        json_object_set_new(o, "__text", sift__gf_str(text));
+        json_object_set_new(o, "__value", sift__gf_str(text));
         break;
     }
     return o;
@@ -1445,7 +1460,7 @@ sift__gf_values_list(const char *terms, size_t len,
             continue;
         if (style == SIFT_GF_STYLE_TAGS) {
             json_t *o = json_object();
-            json_object_set_new(o, "text", json_string(k));
+            json_object_set_new(o, "text", sift__gf_str(k));
             json_array_append_new(out, o);
         } else {
             json_array_append_new(out, list_item(k, style, 0));

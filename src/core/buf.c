@@ -6,12 +6,14 @@
  * it; they are used on untrusted bytes (WAL, segments).
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "sift/alloc.h"
 #include "sift/buf.h"
 #include "sift/error.h"
+#include "sift/utf8.h"
 
 void
 sift_buf_init(struct sift_buf *b)
@@ -149,19 +151,65 @@ sift_buf_put_u64(struct sift_buf *b, uint64_t v)
     b->len += 8;
 }
 
-void
-sift_buf_put_json_str(struct sift_buf *b, const char *s, size_t len)
+static void put_json_str(struct sift_buf *b, const char *s, size_t len,
+                         int repair);
+
+/* s inside b's own storage: escaping may grow (move) it under s. */
+static int
+aliases(const struct sift_buf *b, const char *s)
+{
+    uintptr_t lo = (uintptr_t)b->data, at = (uintptr_t)s;
+    return b->data != NULL && at >= lo && at < lo + b->cap;
+}
+
+static void
+put_json_str_copy(struct sift_buf *b, const char *s, size_t len, int repair)
+{
+    char *copy = sift_xmalloc(len ? len : 1);
+    memcpy(copy, s, len);
+    put_json_str(b, copy, len, repair);
+    sift_free(copy);
+}
+
+static void
+put_json_str(struct sift_buf *b, const char *s, size_t len, int repair)
 {
     static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *)s;
+    if (aliases(b, s)) {
+        put_json_str_copy(b, s, len, repair);
+        return;
+    }
     sift_buf_reserve(b, len + 2);
     sift_buf_putc(b, '"');
     size_t run = 0; /* start of the pending run of plain bytes */
-    for (size_t i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+    size_t i = 0;
+    while (i < len) {
+        unsigned char c = p[i];
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x7f) {
+            i++;
             continue;
+        }
+        if (c >= 0x80) {
+            if (!repair) {
+                i++;
+                continue;
+            }
+            /* Well-formed UTF-8 passes unchanged; any other byte becomes
+             * U+FFFD, so the reply is valid UTF-8 whatever was stored. */
+            size_t n = sift_utf8_seq_len(p + i, len - i);
+            if (n > 0) {
+                i += n;
+                continue;
+            }
+            sift_buf_append(b, s + run, i - run);
+            sift_buf_append(b, SIFT_UTF8_REPLACEMENT,
+                            SIFT_UTF8_REPLACEMENT_LEN);
+            run = ++i;
+            continue;
+        }
         sift_buf_append(b, s + run, i - run);
-        run = i + 1;
+        run = ++i;
         switch (c) {
         case '"': sift_buf_append(b, "\\\"", 2); break;
         case '\\': sift_buf_append(b, "\\\\", 2); break;
@@ -176,6 +224,18 @@ sift_buf_put_json_str(struct sift_buf *b, const char *s, size_t len)
     }
     sift_buf_append(b, s + run, len - run);
     sift_buf_putc(b, '"');
+}
+
+void
+sift_buf_put_json_str(struct sift_buf *b, const char *s, size_t len)
+{
+    put_json_str(b, s, len, 1);
+}
+
+void
+sift_buf_put_json_str_bytes(struct sift_buf *b, const char *s, size_t len)
+{
+    put_json_str(b, s, len, 0);
 }
 
 int

@@ -441,11 +441,11 @@ batch_from_entries(struct rstream *rs, const redisReply *entries,
             for (size_t k = mfirst[b->n]; k < n_f; k += 2) {
                 if (k > mfirst[b->n])
                     sift_buf_putc(&b->data, ',');
-                sift_buf_put_json_str(&b->data, b->data.data + foff[k].off,
-                                      foff[k].len);
+                sift_buf_put_json_str_bytes(
+                    &b->data, b->data.data + foff[k].off, foff[k].len);
                 sift_buf_putc(&b->data, ':');
-                sift_buf_put_json_str(&b->data, b->data.data + foff[k + 1].off,
-                                      foff[k + 1].len);
+                sift_buf_put_json_str_bytes(
+                    &b->data, b->data.data + foff[k + 1].off, foff[k + 1].len);
             }
             sift_buf_putc(&b->data, '}');
             moff[b->n].off = start;

@@ -375,13 +375,14 @@ sift_bulk_cleanup(struct sift_bulk *b)
     memset(b, 0, sizeof(*b));
 }
 
-/* A JSON string; plain strings (the usual index and id) in one copy. */
+/* A JSON string; plain ASCII strings (the usual index and id) in one
+ * copy, anything else through the one escaper (valid UTF-8 out). */
 static void
 put_str(struct sift_buf *out, const char *s, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == '"' || c == '\\' || c == 0x7f) {
+        if (c < 0x20 || c == '"' || c == '\\' || c >= 0x7f) {
             sift_buf_put_json_str(out, s, len);
             return;
         }

@@ -17,8 +17,10 @@
  *
  * Threads: pure functions; any thread.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -149,6 +151,7 @@ sift_json_is_number(const char *s, size_t len)
     } else {
         return 0;
     }
+    int integer = 1;
     if (i < len && s[i] == '.') {
         i++;
         size_t d = i;
@@ -156,7 +159,10 @@ sift_json_is_number(const char *s, size_t len)
             i++;
         if (i == d)
             return 0;
+        integer = 0;
     }
+    if (i < len && (s[i] == 'e' || s[i] == 'E'))
+        integer = 0;
     if (i < len && (s[i] == 'e' || s[i] == 'E')) {
         i++;
         if (i < len && (s[i] == '+' || s[i] == '-'))
@@ -167,7 +173,22 @@ sift_json_is_number(const char *s, size_t len)
         if (i == d)
             return 0;
     }
-    return i == len;
+    if (i != len)
+        return 0;
+    /* In range, so common decoders (jansson, Go) read it: an integer in
+     * int64, anything else a finite double. */
+    char tmp[400];
+    if (len >= sizeof(tmp))
+        return 0;
+    memcpy(tmp, s, len);
+    tmp[len] = '\0';
+    errno = 0;
+    if (integer) {
+        (void)strtoll(tmp, NULL, 10);
+        return errno != ERANGE;
+    }
+    double v = strtod(tmp, NULL);
+    return !(errno == ERANGE && (v > 1.0 || v < -1.0)) && isfinite(v);
 }
 
 /* Appends "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ" (quoted) for ts_ns. */

@@ -21,6 +21,7 @@
 #include "sift/clock.h"
 #include "sift/error.h"
 #include "sift/log.h"
+#include "sift/utf8.h"
 
 static void
 test_core_varint_roundtrip_every_width(void **state)
@@ -142,6 +143,97 @@ test_core_json_string_escapes(void **state)
     sift_buf_put_json_str(&b, in, sizeof(in) - 1);
     assert_string_equal(sift_buf_cstr(&b),
                         "\"a\\\"b\\\\c\\nd\\te\\u0001\\u007f\xc3\xa9\"");
+    sift_buf_cleanup(&b);
+}
+
+/* Each case: input bytes and the JSON literal expected for them. */
+struct utf8_case {
+    const char *in;
+    size_t len;
+    const char *want;
+};
+#define UC(in, want)                                                           \
+    {                                                                          \
+        in, sizeof(in) - 1, want                                               \
+    }
+#define FFFD "\xef\xbf\xbd"
+
+static void
+test_core_json_string_replaces_invalid_utf8(void **state)
+{
+    (void)state;
+    static const struct utf8_case cases[] = {
+        /* well-formed: 2, 3 and 4 bytes, the edges of each range */
+        UC("\xc2\x80\xdf\xbf", "\"\xc2\x80\xdf\xbf\""),
+        UC("\xe0\xa0\x80\xef\xbf\xbf\xee\x80\x80",
+           "\"\xe0\xa0\x80\xef\xbf\xbf\xee\x80\x80\""),
+        UC("\xf0\x90\x80\x80\xf4\x8f\xbf\xbf",
+           "\"\xf0\x90\x80\x80\xf4\x8f\xbf\xbf\""),
+        /* a lone byte 0xff inside ASCII */
+        UC("a\xff"
+           "b",
+           "\"a" FFFD "b\""),
+        /* a stray continuation byte */
+        UC("\x80", "\"" FFFD "\""),
+        /* overlong '/' (2 and 3 bytes) and overlong NUL */
+        UC("\xc0\xaf", "\"" FFFD FFFD "\""),
+        UC("\xe0\x80\xaf", "\"" FFFD FFFD FFFD "\""),
+        UC("\xc1\xbf", "\"" FFFD FFFD "\""),
+        /* UTF-16 surrogates encoded in UTF-8 (CESU) */
+        UC("\xed\xa0\x80", "\"" FFFD FFFD FFFD "\""),
+        /* above U+10FFFF, and 5-byte lead */
+        UC("\xf4\x90\x80\x80", "\"" FFFD FFFD FFFD FFFD "\""),
+        UC("\xf8\x88\x80\x80\x80", "\"" FFFD FFFD FFFD FFFD FFFD "\""),
+        /* truncated at the end of the value (cut by a length limit) */
+        UC("ok\xe2\x82", "\"ok" FFFD FFFD "\""),
+        UC("\xf0\x9f\x98", "\"" FFFD FFFD FFFD "\""),
+        /* a truncated sequence followed by ASCII keeps the ASCII */
+        UC("\xe2\x82x", "\"" FFFD FFFD "x\""),
+        /* Latin-1 text as many Windows services write it */
+        UC("caf\xe9 cr\xe8me", "\"caf" FFFD " cr" FFFD "me\""),
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct sift_buf b = SIFT_BUF_INIT;
+        sift_buf_put_json_str(&b, cases[i].in, cases[i].len);
+        assert_int_equal(b.len, strlen(cases[i].want));
+        assert_memory_equal(b.data, cases[i].want, b.len);
+        assert_true(sift_utf8_valid(b.data, b.len));
+        /* sift_utf8_valid agrees with what the writer kept unchanged */
+        assert_int_equal(sift_utf8_valid(cases[i].in, cases[i].len),
+                         strstr(cases[i].want, FFFD) == NULL);
+        /* repair gives the same text without quoting */
+        struct sift_buf r = SIFT_BUF_INIT;
+        size_t bad = sift_utf8_repair(&r, cases[i].in, cases[i].len);
+        assert_int_equal(bad != 0, strstr(cases[i].want, FFFD) != NULL);
+        assert_int_equal(r.len + 2, b.len);
+        assert_memory_equal(r.data, b.data + 1, r.len);
+        sift_buf_cleanup(&r);
+        sift_buf_cleanup(&b);
+    }
+    /* The bytes variant (JSON sift parses back itself) keeps them. */
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_buf_put_json_str_bytes(&b, "a\xff\"", 3);
+    assert_int_equal(b.len, 6);
+    assert_memory_equal(b.data, "\"a\xff\\\"\"", 6);
+    sift_buf_cleanup(&b);
+}
+
+static void
+test_core_json_string_from_own_storage(void **state)
+{
+    (void)state;
+    /* The source lies in the buffer being appended to and escaping grows
+     * it past its capacity: the copy must not read freed storage. */
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_buf_append(&b, "\x01\x01\x01\x01\x01\x01\x01\x01", 8);
+    size_t cap0 = b.cap;
+    while (b.len < cap0 - 1)
+        sift_buf_putc(&b, '\x01');
+    size_t n = b.len;
+    sift_buf_put_json_str(&b, b.data, n);
+    assert_int_equal(b.len, n + 2 + 6 * n);
+    assert_memory_equal(b.data + n, "\"\\u0001", 7);
+    assert_memory_equal(b.data + b.len - 7, "\\u0001\"", 7);
     sift_buf_cleanup(&b);
 }
 
@@ -375,6 +467,8 @@ main(void)
         cmocka_unit_test(test_core_buf_appendf_grows),
         cmocka_unit_test(test_core_buf_detach_fit_gives_back_slack),
         cmocka_unit_test(test_core_json_string_escapes),
+        cmocka_unit_test(test_core_json_string_replaces_invalid_utf8),
+        cmocka_unit_test(test_core_json_string_from_own_storage),
         cmocka_unit_test(test_core_try_append_fails_under_injection),
         cmocka_unit_test(test_core_alloc_fail_after_counts_calls),
         cmocka_unit_test(test_core_alloc_stats_follow_a_block),

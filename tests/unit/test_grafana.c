@@ -811,6 +811,31 @@ test_grafana_error_body(void **state)
     sift_buf_cleanup(&b);
 }
 
+/* A template or alert text with bytes that are not UTF-8 still fills its
+ * cell (json_string() would return NULL and shorten the row). */
+static void
+test_grafana_invalid_utf8_cells_keep_rows_whole(void **state)
+{
+    (void)state;
+    struct sift_gf_target t = {.kind = SIFT_GF_PATTERNS, .ref_id = "A"};
+    struct sift_gf_pattern v[] = {{7, 3, "caf\xe9 <*> \xff", "caf\xe9 1 \xff"},
+                                  {8, 1, NULL, "ok"}};
+    json_t *frames = json_array();
+    sift__gf_frame_patterns(&t, v, 2, frames);
+    json_t *rows = json_object_get(json_array_get(frames, 0), "rows");
+    assert_int_equal(json_array_size(rows), 2);
+    json_t *r0 = json_array_get(rows, 0);
+    assert_int_equal(json_array_size(r0), 4);
+    assert_string_equal(json_string_value(json_array_get(r0, 2)),
+                        "caf\xef\xbf\xbd <*> \xef\xbf\xbd");
+    assert_string_equal(json_string_value(json_array_get(r0, 3)),
+                        "caf\xef\xbf\xbd 1 \xef\xbf\xbd");
+    json_decref(frames);
+    json_t *s = sift__gf_str("ok \xc3\xa9");
+    assert_string_equal(json_string_value(s), "ok \xc3\xa9");
+    json_decref(s);
+}
+
 int
 main(void)
 {
@@ -831,6 +856,7 @@ main(void)
         cmocka_unit_test(test_grafana_metric_lists),
         cmocka_unit_test(test_grafana_field_and_value_lists),
         cmocka_unit_test(test_grafana_error_body),
+        cmocka_unit_test(test_grafana_invalid_utf8_cells_keep_rows_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

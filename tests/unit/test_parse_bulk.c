@@ -199,6 +199,32 @@ test_parse_bulk_response_shape(void **state)
     sift_buf_cleanup(&out);
 }
 
+/* Raw bytes in _index and _id are echoed as valid UTF-8 (U+FFFD). */
+static void
+test_parse_bulk_response_invalid_utf8_ids(void **state)
+{
+    struct fx *f = *state;
+    struct sift_buf out = SIFT_BUF_INIT;
+    assert_int_equal(bulk(f,
+                          "{\"create\":{\"_index\":\"l\xe9gacy\","
+                          "\"_id\":\"id-\xff\"}}\n{\"message\":\"m\"}\n",
+                          NULL),
+                     SIFT_OK);
+    sift_bulk_response_write(&f->b, 1, NULL, &out);
+    json_error_t je;
+    json_t *j = json_loadb(out.data, out.len, 0, &je);
+    if (!j)
+        fail_msg("response is not UTF-8 JSON: %s", je.text);
+    json_t *i0 = json_object_get(
+        json_array_get(json_object_get(j, "items"), 0), "create");
+    assert_string_equal(json_string_value(json_object_get(i0, "_index")),
+                        "l\xef\xbf\xbdgacy");
+    assert_string_equal(json_string_value(json_object_get(i0, "_id")),
+                        "id-\xef\xbf\xbd");
+    json_decref(j);
+    sift_buf_cleanup(&out);
+}
+
 /*
  * Compact action lines take a scan instead of the JSON walker; the same
  * line with a leading space always takes the walker.  Both must give the
@@ -390,6 +416,8 @@ main(void)
                                         pf_teardown),
         cmocka_unit_test_setup_teardown(
             test_parse_bulk_action_scan_matches_walker, setup, pf_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_parse_bulk_response_invalid_utf8_ids, setup, pf_teardown),
         cmocka_unit_test_setup_teardown(test_parse_bulk_response_bytes, setup,
                                         pf_teardown),
         cmocka_unit_test_setup_teardown(test_parse_bulk_response_filter_path,

@@ -1,0 +1,169 @@
+"""Black-box tests of sift's data-safety promises through the real siftd
+binary (docs/ingest.md, docs/lifecycle.md, docs/operations.md, "What sift
+promises"): every JSON reply is valid UTF-8 whatever bytes were stored,
+while the stored bytes stay as they came."""
+import json
+import threading
+import time
+
+import requests
+
+FAST = ["--set", "store.wal_sync=10ms", "--set", "store.refresh=100ms",
+        "--set", "store.flush=500ms"]
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+def strict_json(r):
+    """The reply body as JSON, decoded as strict UTF-8 (like Python's json,
+    jq, Grafana's JavaScript): a stray byte fails here."""
+    text = r.content.decode("utf-8")  # raises on invalid UTF-8
+    return json.loads(text)
+
+
+def strict_ndjson(r):
+    return [json.loads(line) for line in
+            r.content.decode("utf-8").splitlines() if line.strip()]
+
+
+def wait_total(s, query, n, timeout=15, **params):
+    deadline = time.monotonic() + timeout
+    got = None
+    while time.monotonic() < deadline:
+        p = {"q": query, "limit": 0}
+        p.update(params)
+        r = s.get("/api/v1/search", params=p)
+        if r.status_code == 200:
+            got = strict_json(r)["total"]["value"]
+            if got >= n:
+                return got
+        time.sleep(0.05)
+    raise AssertionError("%r: %r of %d searchable" % (query, got, n))
+
+
+# ---------------------------------------------------------------------------
+# Invalid UTF-8: every reply is valid UTF-8 JSON, the stored bytes are kept
+# ---------------------------------------------------------------------------
+
+def test_every_reply_is_valid_utf8_and_stored_bytes_stay(siftd_factory):
+    s = siftd_factory(args=FAST).start()
+    t = now_ms() - 60000
+    # Raw bytes inside JSON strings (a Latin-1 app, a cut multi-byte
+    # sequence, a CESU surrogate), in a field name, and in text lines.
+    ndjson = (
+        b'{"@timestamp":%d,"message":"caf\xe9 cr\xe8me order 77",'
+        b'"service.name":"bill\xffing","host.name":"w\xc0\xaf",'
+        b'"k\xfey":"v\xed\xa0\x80","log.level":"error"}\n' % t +
+        b'{"@timestamp":%d,"message":"cut \xe2\x82 euro order 78",'
+        b'"service.name":"billing"}\n' % (t + 1))
+    r = s.post("/api/v1/ingest", data=ndjson,
+               headers={"Content-Type": "application/x-ndjson"})
+    assert r.status_code == 200, r.text
+    assert strict_json(r)["accepted"] == 2
+    text = b"2024-05-14 10:00:00,000 ERROR na\xefve \xff\xfe order 79\n"
+    r = s.post("/api/v1/ingest", data=text,
+               headers={"Content-Type": "text/plain"})
+    assert r.status_code == 200 and strict_json(r)["accepted"] == 1
+    wait_total(s, "order", 3, **{"from": "2024-01-01T00:00:00Z"})
+
+    rng = {"from": "2024-01-01T00:00:00Z"}
+    j = strict_json(s.get("/api/v1/search", params=dict(rng, q="order")))
+    msgs = sorted(h["message"] for h in j["hits"])
+    assert "caf\ufffd cr\ufffdme order 77" in msgs
+    assert "cut \ufffd\ufffd euro order 78" in msgs
+    assert any("na\ufffdve \ufffd\ufffd order 79" in m for m in msgs)
+    fields = [h["fields"] for h in j["hits"] if "77" in h["message"]][0]
+    assert fields["service.name"] == "bill\ufffding"
+    assert fields["host.name"] == "w\ufffd\ufffd"
+    assert fields["k\ufffdy"] == "v\ufffd\ufffd\ufffd"
+
+    # The stored bytes are the bytes that came: the raw Latin-1 word and
+    # the raw service value still match, their repaired spelling does not.
+    for q, n in ((b"caf\xe9", 1), (b'service.name:"bill\xffing"', 1),
+                 (b"na\xefve", 1)):
+        r = s.get("/api/v1/search", params=dict(rng, q=q, limit=0))
+        assert strict_json(r)["total"]["value"] == n, q
+    r = s.get("/api/v1/search",
+              params=dict(rng, q="caf\ufffd".encode(), limit=0))
+    assert strict_json(r)["total"]["value"] == 0
+
+    # Every other reader of the same events.
+    strict_ndjson(s.get("/api/v1/export", params=dict(rng, q="order")))
+    strict_json(s.get("/api/v1/histogram", params=dict(rng, q="order")))
+    terms = strict_json(s.get("/api/v1/terms",
+                              params=dict(rng, q="*", field="service.name")))
+    assert {b["key"] for b in terms["buckets"]} >= {"bill\ufffding"}
+    strict_json(s.get("/api/v1/terms", params=dict(rng, q="*",
+                                                   field="host.name")))
+    strict_json(s.get("/api/v1/stats", params=dict(rng, q="*",
+                                                   field="k\xfey")))
+    names = [f["name"] for f in
+             strict_json(s.get("/api/v1/fields"))["fields"]]
+    assert "k\ufffdy" in names
+    strict_json(s.get("/api/v1/patterns", params=dict(rng, q="*")))
+    strict_json(s.get("/api/v1/alerts"))
+    strict_json(s.get("/api/v1/store"))
+    strict_json(s.get("/api/v1/tiers"))
+    body = {"range": {"from": "2024-01-01T00:00:00.000Z",
+                      "to": "2030-01-01T00:00:00.000Z"},
+            "targets": [{"refId": "A", "target": "logs",
+                         "payload": {"query": "order"}},
+                        {"refId": "B", "target": "terms",
+                         "payload": {"field": "service.name"}},
+                        {"refId": "C", "target": "patterns",
+                         "payload": {"query": "*"}}]}
+    r = s.post("/grafana/query", json=body)
+    assert r.status_code == 200, r.text
+    frames = strict_json(r)
+    logs = [f for f in frames if f.get("refId") == "A"][0]
+    lines = [f for f in logs["fields"] if f["name"] == "line"][0]["values"]
+    assert len(lines) == 3 and "caf\ufffd cr\ufffdme order 77" in lines
+    strict_json(s.post("/grafana/variable",
+                       json={"payload": {"target": "service.name"}}))
+
+    # Errors that echo what the client sent.
+    for path, params in (("/api/v1/search", {"q": b"(\xff\xfe"}),
+                         ("/api/v1/search", {"q": "x", "from": b"\xff"}),
+                         ("/api/v1/alerts", {"from": b"\xc3"}),
+                         ("/api/v1/terms", {"q": "*", "field": b"\xff"})):
+        r = s.get(path, params=params)
+        assert r.status_code in (200, 400), (path, r.status_code)
+        strict_json(r)
+    r = s.post("/api/v1/delete", data=b'{"query":"\xff"}',
+               headers={"Content-Type": "application/json"})
+    assert r.status_code == 400
+    strict_json(r)
+
+    # _bulk: the _id and _index echoed in the reply.
+    bulk = (b'{"index":{"_index":"l\xe9gacy","_id":"id-\xff"}}\n'
+            b'{"message":"bulk order 80"}\n')
+    r = s.post("/_bulk", data=bulk,
+               headers={"Content-Type": "application/x-ndjson"})
+    assert r.status_code == 200
+    item = strict_json(r)["items"][0]["index"]
+    assert item["_index"] == "l\ufffdgacy" and item["_id"] == "id-\ufffd"
+
+    # The live tail writes NDJSON lines as events arrive.
+    got = []
+    ready = threading.Event()
+
+    def reader():
+        with requests.get(s.url + "/api/v1/tail", params={"q": "tailme"},
+                          stream=True, timeout=20) as r:
+            ready.set()
+            for line in r.iter_lines():
+                if line.strip():
+                    got.append(json.loads(line.decode("utf-8")))
+                    return
+
+    th = threading.Thread(target=reader, daemon=True)
+    th.start()
+    assert ready.wait(10)
+    deadline = time.monotonic() + 15
+    while not got and time.monotonic() < deadline:
+        s.post("/api/v1/ingest", data=b"tailme \xff\xfe\n",
+               headers={"Content-Type": "text/plain"})
+        th.join(0.5)
+    assert got and got[0]["message"] == "tailme \ufffd\ufffd"
