@@ -69,8 +69,8 @@ check(const char *out, size_t len, int ndjson)
                  p += 6)
                 p[5] = '1';
             json_error_t jerr;
-            json_t *j =
-                json_loadb(t, end - at, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+            json_t *j = json_loadb(t, end - at,
+                                   JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
             free(t);
             if (!j) {
                 fprintf(stderr, "invalid JSON (%s): %.*s\n", jerr.text,
@@ -105,14 +105,14 @@ on_line(void *arg, int rc, struct sift_event *ev,
     if (ev->n_fields)
         memcpy(f, ev->fields, ev->n_fields * sizeof(*f));
     uint32_t rl = ev->raw_len > 200 ? 200 : ev->raw_len;
-    f[ev->n_fields] = (struct sift_field){"raw", ev->raw, 3, rl,
-                                          SIFT_FT_KEYWORD};
-    f[ev->n_fields + 1] = (struct sift_field){ev->raw, "x", rl ? rl : 1, 1,
-                                              SIFT_FT_TEXT};
+    f[ev->n_fields] =
+        (struct sift_field){"raw", ev->raw, 3, rl, SIFT_FT_KEYWORD};
+    f[ev->n_fields + 1] =
+        (struct sift_field){ev->raw, "x", rl ? rl : 1, 1, SIFT_FT_TEXT};
     if (rl == 0)
         f[ev->n_fields + 1].name = "empty";
-    f[ev->n_fields + 2] = (struct sift_field){"num", ev->raw, 3, rl,
-                                              SIFT_FT_NUMBER};
+    f[ev->n_fields + 2] =
+        (struct sift_field){"num", ev->raw, 3, rl, SIFT_FT_NUMBER};
     ev->fields = f;
     ev->n_fields = nf;
     ev->template_id = (uint32_t)c->n + 1;
@@ -211,8 +211,8 @@ run_others(struct ctx *c, const char *body, size_t len, struct sift_buf *out)
         it->id_len = c->evs[i].msg_len > 100 ? 100 : c->evs[i].msg_len;
         if (it->status != 201) {
             it->error_type = "mapper_parsing_exception";
-            it->error_reason = sift_arena_strndup(c->arena, c->evs[i].raw,
-                                                  it->index_len);
+            it->error_reason =
+                sift_arena_strndup(c->arena, c->evs[i].raw, it->index_len);
         }
     }
     sift_bulk_response_write(&bulk, 1, NULL, out);

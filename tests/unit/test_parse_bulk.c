@@ -215,8 +215,8 @@ test_parse_bulk_response_invalid_utf8_ids(void **state)
     json_t *j = json_loadb(out.data, out.len, 0, &je);
     if (!j)
         fail_msg("response is not UTF-8 JSON: %s", je.text);
-    json_t *i0 = json_object_get(
-        json_array_get(json_object_get(j, "items"), 0), "create");
+    json_t *i0 = json_object_get(json_array_get(json_object_get(j, "items"), 0),
+                                 "create");
     assert_string_equal(json_string_value(json_object_get(i0, "_index")),
                         "l\xef\xbf\xbdgacy");
     assert_string_equal(json_string_value(json_object_get(i0, "_id")),
