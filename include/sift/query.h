@@ -112,12 +112,44 @@ void sift_query_free(struct sift_query *q);
 void sift_query_dump(const struct sift_query *q, struct sift_buf *out);
 
 /**
- * Parses a time bound: RFC 3339 ("2024-05-01T10:00:00Z", fractional seconds
- * and offsets allowed), epoch milliseconds ("1714557600000"), "now", or
- * now±N with unit s, m, h, d or w ("now-15m").  now_ns is "now".  Returns
- * SIFT_OK with *out_ns, or SIFT_EINVAL.
+ * Parses a time bound (docs/query-language.md, "Time range"): "now", RFC
+ * 3339, a date without zone (UTC), or an epoch number whose unit comes
+ * from its magnitude (s < 1e11 <= ms < 1e14 <= us < 1e17 <= ns, as ingest),
+ * followed by date math: +N/-N with a unit (y M w d h H m s) and /unit
+ * rounding down ("now-15m", "now/d", "2024-05-01||+1M").  now_ns is "now".
+ * Returns SIFT_OK with *out_ns, or SIFT_EINVAL.  Pure.
  */
 int sift_query_time_parse(const char *s, int64_t now_ns, int64_t *out_ns);
+
+/**
+ * sift_query_time_parse() for the parameter called name; on failure fills
+ * err (400 "bad_request", naming the parameter, the value and what is
+ * wrong) and returns SIFT_EINVAL.  An empty or NULL s is an error.
+ */
+int sift_query_time_bound(const char *name, const char *s, int64_t now_ns,
+                          int64_t *out_ns, struct sift_query_error *err);
+
+/**
+ * The one rule for reversed ranges: from_ns > to_ns is a 400
+ * "invalid_time_range" naming both ends, as written and as resolved
+ * (from == to is an empty range, not an error).  The names and texts are
+ * what the user sent (e.g. "from", "now").  Returns SIFT_OK or
+ * SIFT_EINVAL with err filled.
+ */
+int sift_query_time_check(const char *from_name, const char *from_text,
+                          int64_t from_ns, const char *to_name,
+                          const char *to_text, int64_t to_ns,
+                          struct sift_query_error *err);
+
+/**
+ * Both bounds of a request: from (inclusive; NULL or "" = open) and to
+ * (exclusive; NULL or "" = open), each parsed with sift_query_time_bound()
+ * and checked with sift_query_time_check().  Returns SIFT_OK or
+ * SIFT_EINVAL with err filled.
+ */
+int sift_query_time_range(const char *from, const char *to, int64_t now_ns,
+                          int64_t *from_ns, int64_t *to_ns,
+                          struct sift_query_error *err);
 
 /** Writes ts_ns as RFC 3339 UTC with 9 fractional digits into out. */
 void sift_query_format_time(int64_t ts_ns, struct sift_buf *out);

@@ -59,27 +59,11 @@ struct sift_anomaly_api {
 static int
 time_range(struct sift_http_req *req, int64_t *from, int64_t *to)
 {
-    int64_t now = sift_clock_now_ns();
     const char *f = sift_http_req_param(req, "from");
     const char *t = sift_http_req_param(req, "to");
-    *from = INT64_MIN;
-    *to = INT64_MAX;
-    if (f && *f && sift_query_time_parse(f, now, from) < 0) {
-        sift_http_reply_error(req, 400, "bad_request",
-                              "from: expected epoch ms, RFC 3339, now or "
-                              "now-15m, got \"%s\"",
-                              f);
-        return -1;
-    }
-    if (t && *t && sift_query_time_parse(t, now, to) < 0) {
-        sift_http_reply_error(req, 400, "bad_request",
-                              "to: expected epoch ms, RFC 3339, now or "
-                              "now-15m, got \"%s\"",
-                              t);
-        return -1;
-    }
-    if (*from > *to) {
-        sift_http_reply_error(req, 400, "bad_request", "from is after to");
+    struct sift_query_error err;
+    if (sift_query_time_range(f, t, sift_clock_now_ns(), from, to, &err) < 0) {
+        sift_http_reply_error(req, err.status, err.type, "%s", err.reason);
         return -1;
     }
     return 0;

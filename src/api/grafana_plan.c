@@ -34,6 +34,7 @@
 #include <jansson.h>
 
 #include "api/grafana_int.h"
+#include "api/params.h"
 #include "sift/alloc.h"
 #include "sift/anomaly.h"
 #include "sift/buf.h"
@@ -457,24 +458,6 @@ sift__gf_filters_query(const json_t *filters, struct sift_buf *out,
 /* Time range and interval                                              */
 /* ------------------------------------------------------------------ */
 
-static int
-time_value(const json_t *v, int64_t now_ns, int64_t *out)
-{
-    if (json_is_integer(v) || json_is_real(v)) {
-        double ms = json_number_value(v);
-        if (!isfinite(ms) || fabs(ms) > 9e12)
-            return -1;
-        *out = (int64_t)ms * SIFT_NS_PER_MS;
-        return 0;
-    }
-    if (json_is_string(v))
-        return sift_query_time_parse(json_string_value(v), now_ns, out) ==
-                       SIFT_OK
-                   ? 0
-                   : -1;
-    return -1;
-}
-
 int
 sift__gf_time_range(const json_t *body, int64_t now_ns, int64_t def_from_ns,
                     int64_t def_to_ns, int64_t *from_ns, int64_t *to_ns,
@@ -497,19 +480,19 @@ sift__gf_time_range(const json_t *body, int64_t now_ns, int64_t def_from_ns,
         return SIFT_OK;
     }
     int64_t f, t;
-    if (time_value(json_object_get(r, "from"), now_ns, &f) < 0)
-        return sift__gf_error_set(err, SIFT_EINVAL, 400, "bad_range",
-                                  "%s.from is not a time (use ISO-8601, "
-                                  "epoch ms or now-1h)",
-                                  which);
-    if (time_value(json_object_get(r, "to"), now_ns, &t) < 0)
-        return sift__gf_error_set(err, SIFT_EINVAL, 400, "bad_range",
-                                  "%s.to is not a time (use ISO-8601, "
-                                  "epoch ms or now)",
-                                  which);
-    if (t < f)
-        return sift__gf_error_set(err, SIFT_EINVAL, 400, "bad_range",
-                                  "%s.to is before %s.from", which, which);
+    char fname[24], tname[24], ftext[64], ttext[64];
+    struct sift_query_error qe;
+    snprintf(fname, sizeof(fname), "%s.from", which);
+    snprintf(tname, sizeof(tname), "%s.to", which);
+    if (sift__api_time_json(fname, json_object_get(r, "from"), now_ns, 0, &f,
+                            ftext, sizeof(ftext), &qe) < 0 ||
+        sift__api_time_json(tname, json_object_get(r, "to"), now_ns, 0, &t,
+                            ttext, sizeof(ttext), &qe) < 0)
+        return sift__gf_error_set(err, SIFT_EINVAL, 400, "bad_range", "%s",
+                                  qe.reason);
+    if (sift_query_time_check(fname, ftext, f, tname, ttext, t, &qe) < 0)
+        return sift__gf_error_set(err, SIFT_EINVAL, 400, "bad_range", "%s",
+                                  qe.reason);
     /* Grafana's "to" is inclusive; ours is exclusive. */
     *from_ns = f;
     *to_ns = t <= INT64_MAX - SIFT_NS_PER_MS ? t + SIFT_NS_PER_MS : t;

@@ -20,6 +20,7 @@
 
 #include <jansson.h>
 
+#include "api/params.h"
 #include "sift/alloc.h"
 #include "sift/buf.h"
 #include "sift/clock.h"
@@ -46,26 +47,6 @@ handle_tiers(struct sift_http_req *req, void *arg)
     sift_store_tiers_json(api->store, &body);
     sift_http_reply_json(req, 200, &body);
     sift_buf_cleanup(&body);
-}
-
-static int
-json_time(json_t *v, int64_t dflt, int64_t *out)
-{
-    if (!v || json_is_null(v)) {
-        *out = dflt;
-        return SIFT_OK;
-    }
-    if (json_is_integer(v)) {
-        json_int_t ms = json_integer_value(v);
-        if (ms > INT64_MAX / SIFT_NS_PER_MS || ms < INT64_MIN / SIFT_NS_PER_MS)
-            return SIFT_EINVAL;
-        *out = (int64_t)ms * SIFT_NS_PER_MS;
-        return SIFT_OK;
-    }
-    if (json_is_string(v))
-        return sift_query_time_parse(json_string_value(v), sift_clock_now_ns(),
-                                     out);
-    return SIFT_EINVAL;
 }
 
 struct del_ctx {
@@ -119,11 +100,17 @@ handle_delete(struct sift_http_req *req, void *arg)
                               "from/to to delete a whole time range");
         goto out;
     }
-    if (json_time(json_object_get(root, "from"), INT64_MIN, &from) < 0 ||
-        json_time(json_object_get(root, "to"), INT64_MAX, &to) < 0) {
-        sift_http_reply_error(req, 400, "bad_request",
-                              "\"from\"/\"to\": epoch ms, \"now-1h\" or RFC "
-                              "3339 (…Z) expected");
+    char ftext[64], ttext[64];
+    struct sift_query_error terr;
+    int64_t now = sift_clock_now_ns();
+    if (sift__api_time_json("from", json_object_get(root, "from"), now,
+                            INT64_MIN, &from, ftext, sizeof(ftext),
+                            &terr) < 0 ||
+        sift__api_time_json("to", json_object_get(root, "to"), now, INT64_MAX,
+                            &to, ttext, sizeof(ttext), &terr) < 0 ||
+        sift_query_time_check("from", ftext, from, "to", ttext, to, &terr) <
+            0) {
+        sift_http_reply_error(req, terr.status, terr.type, "%s", terr.reason);
         goto out;
     }
     if (json_string_length(q) == 0 && from == INT64_MIN && to == INT64_MAX) {

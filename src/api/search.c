@@ -284,17 +284,10 @@ prepare(struct api *api, struct sift_http_req *req, const struct params *p,
         fail(req, 400, "bad_request", "%s", "the body must be a JSON object");
         return SIFT_EINVAL;
     }
-    int64_t now = sift_clock_now_ns();
-    int64_t from = SIFT_TIME_MIN, to = SIFT_TIME_MAX;
-    if (p->from && *p->from && sift_query_time_parse(p->from, now, &from) < 0) {
-        fail(req, 400, "bad_request",
-             "invalid 'from' (%.100s): use RFC 3339, epoch ms or now-15m",
-             p->from);
-        return SIFT_EINVAL;
-    }
-    if (p->to && *p->to && sift_query_time_parse(p->to, now, &to) < 0) {
-        fail(req, 400, "bad_request",
-             "invalid 'to' (%.100s): use RFC 3339, epoch ms or now-15m", p->to);
+    int64_t from, to;
+    if (sift_query_time_range(p->from, p->to, sift_clock_now_ns(), &from, &to,
+                              &job->err) < 0) {
+        reply_error(req, &job->err);
         return SIFT_EINVAL;
     }
     struct sift_query_limits lim = {

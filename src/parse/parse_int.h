@@ -125,9 +125,6 @@ size_t sift__parse_ts_rfc3339_prefix(const char *s, size_t len, int64_t *ns);
 /* Level word sniffed in the first bytes of a text line, or NULL. */
 const char *sift__parse_level_sniff(const char *s, size_t len);
 
-/* days since 1970-01-01 of a proleptic Gregorian date */
-int64_t sift__parse_days_from_civil(int64_t y, unsigned m, unsigned d);
-
 /* ---- format parsers ---- */
 int sift__parse_json(struct sift__pctx *x);
 int sift__parse_text(struct sift__pctx *x, bool extract_logfmt);

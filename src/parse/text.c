@@ -1,6 +1,6 @@
 /*
- * text.c - plain text lines: timestamp sniffing, level sniffing, and the
- * date arithmetic shared by every format.
+ * text.c - plain text lines: timestamp sniffing and level sniffing, with
+ * the layouts every format shares (dates come from core/time.c).
  *
  * A text event's message is the whole line, unchanged (the timestamp is
  * not stripped: the line stays searchable as it was written and raw ==
@@ -22,6 +22,7 @@
 
 #include "sift/clock.h"
 #include "sift/error.h"
+#include "sift/time.h"
 
 #include "parse/parse_int.h"
 
@@ -33,43 +34,17 @@
 /* Date arithmetic                                                     */
 /* ------------------------------------------------------------------ */
 
-int64_t
-sift__parse_days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t mm = (int64_t)m + (m > 2 ? -3 : 9);
-    int64_t doy = (153 * mm + 2) / 5 + (int64_t)d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
+/* The year of ns (UTC). */
 static int64_t
 year_of_ns(int64_t ns)
 {
-    int64_t z = ns / SIFT_NS_PER_SEC / 86400;
-    if (ns < 0 && (ns % (SIFT_NS_PER_SEC * 86400)) != 0)
-        z--;
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t y = yoe + era * 400;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    int64_t m = mp + (mp < 10 ? 3 : -9);
-    return y + (m <= 2);
-}
-
-static unsigned
-days_in_month(int64_t y, unsigned m)
-{
-    static const unsigned dm[12] = {31, 28, 31, 30, 31, 30,
-                                    31, 31, 30, 31, 30, 31};
-    if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
-        return 29;
-    return dm[m - 1];
+    int64_t days = ns / SIFT_NS_PER_DAY;
+    if (ns < 0 && ns % SIFT_NS_PER_DAY != 0)
+        days--;
+    int64_t y;
+    unsigned m, d;
+    sift_time_civil_from_days(days, &y, &m, &d);
+    return y;
 }
 
 /* Validates the parts and computes ns; false when out of range. */
@@ -78,9 +53,9 @@ make_ns(int64_t y, unsigned mo, unsigned d, unsigned h, unsigned mi, unsigned s,
         int64_t frac_ns, int64_t off_s, int64_t *out)
 {
     if (y < 1900 || y > 2261 || mo < 1 || mo > 12 || d < 1 ||
-        d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 60)
+        d > sift_time_days_in_month(y, mo) || h > 23 || mi > 59 || s > 60)
         return false;
-    int64_t secs = sift__parse_days_from_civil(y, mo, d) * 86400 +
+    int64_t secs = sift_time_days_from_civil(y, mo, d) * 86400 +
                    (int64_t)h * 3600 + (int64_t)mi * 60 + s - off_s;
     *out = secs * SIFT_NS_PER_SEC + frac_ns;
     return true;
@@ -512,54 +487,15 @@ sift_parse_rfc3339(const char *s, size_t len, int64_t *out_ns)
 }
 
 /*
- * An epoch number whose unit is inferred from its magnitude: below 1e11
- * seconds (that is up to year 5138), below 1e14 ms, below 1e17 us, else
- * ns.  Fractions are kept (to ns).  Negative or non-decimal: false.
+ * An epoch number whose unit is inferred from its magnitude (the rule of
+ * sift_time_parse_epoch(), shared with query time bounds).  Negative or
+ * non-decimal: false.
  */
 static bool
 epoch_value(const char *s, size_t len, int64_t *ns)
 {
-    size_t i = 0;
-    int64_t ip = 0;
-    unsigned nd = 0;
-    if (len == 0 || !is_digit(s[0]))
-        return false;
-    while (i < len && is_digit(s[i])) {
-        if (++nd > 19)
-            return false;
-        if (ip > (INT64_MAX - 9) / 10)
-            return false;
-        ip = ip * 10 + (s[i] - '0');
-        i++;
-    }
-    /* Fraction digits, scaled below by the unit. */
-    int64_t frac = 0, scale = 1;
-    if (i < len && s[i] == '.') {
-        i++;
-        while (i < len && is_digit(s[i])) {
-            if (scale < INT64_C(1000000000)) {
-                frac = frac * 10 + (s[i] - '0');
-                scale *= 10;
-            }
-            i++;
-        }
-    }
-    if (i != len)
-        return false;
-    int64_t unit; /* ns per unit */
-    if (ip < INT64_C(100000000000))
-        unit = SIFT_NS_PER_SEC;
-    else if (ip < INT64_C(100000000000000))
-        unit = SIFT_NS_PER_MS;
-    else if (ip < INT64_C(100000000000000000))
-        unit = 1000;
-    else
-        unit = 1;
-    /* Room for the fraction too (it adds less than one unit). */
-    if (ip > (INT64_MAX - unit) / unit)
-        return false;
-    *ns = ip * unit + (frac * unit) / scale;
-    return true;
+    return len > 0 && is_digit(s[0]) &&
+           sift_time_parse_epoch(s, len, ns, NULL) == SIFT_OK;
 }
 
 bool

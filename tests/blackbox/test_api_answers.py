@@ -127,3 +127,66 @@ def test_malformed_http_gets_json_errors(siftd_factory):
         assert body.endswith(b"\n")
     # The server is still fine afterwards.
     assert s.get("/healthz").status_code == 200
+
+
+# ---- point 4: one request-time parser, one rule for reversed ranges ----
+
+def test_time_bounds_are_read_like_ingest_reads_timestamps(siftd_factory):
+    s = started(siftd_factory)
+    # 2026-12-08T00:00:00Z and a day later, sent as epoch seconds.
+    t_s = 1796688000
+    ingest(s, [{"@timestamp": t_s, "message": "seconds event"},
+               {"@timestamp": (t_s + 86400) * 1000, "message": "ms event"}])
+    wait_total(s, "event", 2)
+    for unit in (1, 1000, 1000000, 1000000000):
+        r = s.get("/api/v1/search", params={
+            "q": "event", "from": str(t_s * unit),
+            "to": str((t_s + 3600) * unit)})
+        assert r.status_code == 200, r.text
+        assert [h["message"] for h in r.json()["hits"]] == ["seconds event"]
+    # Fractions and date math with rounding.
+    r = s.get("/api/v1/search", params={"q": "event",
+                                         "from": "%d.5" % (t_s - 1),
+                                         "to": "2026-12-08||+1d/d"})
+    assert [h["message"] for h in r.json()["hits"]] == ["seconds event"]
+    r = s.get("/api/v1/histogram", params={"q": "event",
+                                            "from": str(t_s), "to": "%d" % (
+                                                (t_s + 2 * 86400) * 1000),
+                                            "interval": "1d"})
+    assert r.status_code == 200, r.text
+    assert [b["count"] for b in r.json()["buckets"]] == [1, 1]
+
+
+def test_reversed_ranges_are_one_400_everywhere(siftd_factory):
+    s = started(siftd_factory)
+    want = "'from' (now = "
+    for path in ("/api/v1/search", "/api/v1/export", "/api/v1/histogram",
+                 "/api/v1/terms?field=log.level", "/api/v1/stats?field=x",
+                 "/api/v1/patterns", "/api/v1/alerts"):
+        r = s.get(path, params={"from": "now", "to": "now-1h"})
+        assert r.status_code == 400, (path, r.text)
+        err = r.json()["error"]
+        assert err["type"] == "invalid_time_range", (path, err)
+        assert err["reason"].startswith(want), err
+        assert "'to' (now-1h = " in err["reason"]
+    r = s.post("/api/v1/search", json={"q": "x", "from": "now",
+                                       "to": "now-1h"})
+    assert r.status_code == 400 and \
+        r.json()["error"]["type"] == "invalid_time_range"
+    r = s.post("/api/v1/delete", json={"query": "x", "from": "now",
+                                       "to": "now-1h"})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["type"] == "invalid_time_range"
+    assert "'to' (now-1h = " in r.json()["error"]["reason"]
+    r = s.post("/grafana/query", json={
+        "range": {"from": "now", "to": "now-1h"},
+        "targets": [{"refId": "A", "target": "logs", "payload": {}}]})
+    assert r.status_code == 400, r.text
+    assert "'range.from' (now = " in r.text and "is after 'range.to'" in r.text
+    # A bad bound names itself and what is wrong with it.
+    r = s.get("/api/v1/search", params={"from": "now-15x"})
+    assert r.status_code == 400
+    assert "invalid 'from' (now-15x)" in r.json()["error"]["reason"]
+    r = s.post("/api/v1/delete", json={"query": "x", "to": "soon"})
+    assert r.status_code == 400
+    assert "invalid 'to' (soon): not a time" in r.json()["error"]["reason"]

@@ -149,7 +149,7 @@ def test_search_errors_name_the_problem(siftd_factory):
     assert "max_hits=50" in r.json()["error"]["reason"]
 
     for params, what in [({"from": "yesterday"}, "'from'"),
-                         ({"to": "now-5y"}, "'to'"),
+                         ({"to": "now-5q"}, "'to'"),
                          ({"order": "sideways"}, "'order'"),
                          ({"limit": "-1"}, "'limit'"),
                          ({"cursor": "garbage"}, "cursor"),

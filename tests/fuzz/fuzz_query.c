@@ -39,8 +39,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         char s[64];
         memcpy(s, data, size);
         s[size] = '\0';
-        int64_t v;
-        (void)sift_query_time_parse(s, 0, &v);
+        int64_t v, f, t;
+        if (sift_query_time_parse(s, 0, &v) == SIFT_OK) {
+            struct sift_buf b = SIFT_BUF_INIT;
+            sift_query_format_time(v, &b);
+            sift_buf_cleanup(&b);
+        }
+        /* Bound errors and the reversed-range rule format their reasons. */
+        struct sift_query_error terr;
+        (void)sift_query_time_range(s, "now-1h/d", 0, &f, &t, &terr);
     }
     return 0;
 }

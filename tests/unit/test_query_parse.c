@@ -396,25 +396,116 @@ test_query_time_parse(void **state)
         "",
         "now-",
         "now-5",
-        "now-5y",
+        "now-5x",
         "now*5m",
-        "2024-05-01",
+        "now/",
+        "now/q",
         "12ab",
         "2024-13-01T00:00:00Z",
-        "2024-05-01T10:00:00",
+        "2024-02-30T00:00:00Z",
+        "2024-05-01||",
+        "2024-05-01+1d",
         "-",
         "nowx",
         "2024-05-01T25:00:00Z",
         "99999999999999999999999",
+        "1.",
+        "now-100000000000000d",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         if (sift_query_time_parse(bad[i], now, &v) != SIFT_EINVAL)
             fail_msg("accepted [%s]", bad[i]);
 
+    /* Epoch numbers: the unit by magnitude, as ingest reads them. */
+    static const struct {
+        const char *s;
+        int64_t want;
+    } epochs[] = {
+        {"1796640000", INT64_C(1796640000) * SIFT_NS_PER_SEC},
+        {"1714557600", now},
+        {"1714557600.5", now + SIFT_NS_PER_SEC / 2},
+        {"1714557600000", now},
+        {"1714557600000000", now},
+        {"1714557600000000000", now},
+        {"0", 0},
+        {"-86400", -86400 * SIFT_NS_PER_SEC},
+    };
+    for (size_t i = 0; i < sizeof(epochs) / sizeof(epochs[0]); i++) {
+        assert_int_equal(sift_query_time_parse(epochs[i].s, now, &v), SIFT_OK);
+        if (v != epochs[i].want)
+            fail_msg("%s: %lld", epochs[i].s, (long long)v);
+    }
+    /* Date math and rounding (now = 2024-05-01T10:00:00Z, a Wednesday). */
+    static const struct {
+        const char *s, *want;
+    } math[] = {
+        {"now/d", "2024-05-01T00:00:00.000000000Z"},
+        {"now-1d/d", "2024-04-30T00:00:00.000000000Z"},
+        {"now/d+1d", "2024-05-02T00:00:00.000000000Z"},
+        {"now/M", "2024-05-01T00:00:00.000000000Z"},
+        {"now/y", "2024-01-01T00:00:00.000000000Z"},
+        {"now/w", "2024-04-29T00:00:00.000000000Z"},
+        {"now/h", "2024-05-01T10:00:00.000000000Z"},
+        {"now-5y", "2019-05-01T10:00:00.000000000Z"},
+        {"now-1M", "2024-04-01T10:00:00.000000000Z"},
+        {"now+15m-30s", "2024-05-01T10:14:30.000000000Z"},
+        {"now-2H", "2024-05-01T08:00:00.000000000Z"},
+        {"2024-01-31||+1M", "2024-02-29T00:00:00.000000000Z"},
+        {"2024-05-01", "2024-05-01T00:00:00.000000000Z"},
+        {"2024-05-01T10:00", "2024-05-01T10:00:00.000000000Z"},
+        {"2024-05-01T10:00:00", "2024-05-01T10:00:00.000000000Z"},
+        {"2024-05-01 10:00:00.25", "2024-05-01T10:00:00.250000000Z"},
+        {"2024-05-01T10:20:00Z||/h", "2024-05-01T10:00:00.000000000Z"},
+        {"1714557600||-1d", "2024-04-30T10:00:00.000000000Z"},
+    };
     struct sift_buf b = SIFT_BUF_INIT;
+    for (size_t i = 0; i < sizeof(math) / sizeof(math[0]); i++) {
+        assert_int_equal(sift_query_time_parse(math[i].s, now, &v), SIFT_OK);
+        sift_buf_reset(&b);
+        sift_query_format_time(v, &b);
+        if (strcmp(sift_buf_cstr(&b), math[i].want) != 0)
+            fail_msg("%s: %s, want %s", math[i].s, sift_buf_cstr(&b),
+                     math[i].want);
+    }
+    sift_buf_reset(&b);
     sift_query_format_time(now + 5, &b);
     assert_string_equal(sift_buf_cstr(&b), "2024-05-01T10:00:00.000000005Z");
     sift_buf_cleanup(&b);
+}
+
+/* One rule for reversed ranges, naming both ends; bad bounds name theirs. */
+static void
+test_query_time_range_rules(void **state)
+{
+    (void)state;
+    const int64_t now = INT64_C(1714557600) * SIFT_NS_PER_SEC;
+    int64_t f, t;
+    struct sift_query_error err;
+    assert_int_equal(sift_query_time_range("now-1h", "now", now, &f, &t, &err),
+                     SIFT_OK);
+    assert_true(f == now - 3600 * SIFT_NS_PER_SEC && t == now);
+    assert_int_equal(sift_query_time_range(NULL, "", now, &f, &t, &err),
+                     SIFT_OK);
+    assert_true(f == SIFT_TIME_MIN && t == SIFT_TIME_MAX);
+    assert_int_equal(sift_query_time_range("now", "now", now, &f, &t, &err),
+                     SIFT_OK); /* empty, not reversed */
+    assert_int_equal(sift_query_time_range("now", "now-1h", now, &f, &t, &err),
+                     SIFT_EINVAL);
+    assert_int_equal(err.status, 400);
+    assert_string_equal(err.type, "invalid_time_range");
+    assert_string_equal(err.reason,
+                        "'from' (now = 2024-05-01T10:00:00.000Z) is after "
+                        "'to' (now-1h = 2024-05-01T09:00:00.000Z): the range "
+                        "is reversed");
+    assert_int_equal(sift_query_time_range("now-15x", NULL, now, &f, &t, &err),
+                     SIFT_EINVAL);
+    assert_string_equal(err.type, "bad_request");
+    assert_non_null(strstr(err.reason, "invalid 'from' (now-15x)"));
+    assert_non_null(strstr(err.reason, "unit"));
+    assert_int_equal(
+        sift_query_time_range(NULL, "yesterday", now, &f, &t, &err),
+        SIFT_EINVAL);
+    assert_non_null(strstr(err.reason, "invalid 'to' (yesterday): not a time"));
 }
 
 int
@@ -422,6 +513,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_query_parse_constructs),
+        cmocka_unit_test(test_query_time_range_rules),
         cmocka_unit_test(test_query_parse_errors),
         cmocka_unit_test(test_query_parse_depth_limit),
         cmocka_unit_test(test_query_parse_length_limit),
