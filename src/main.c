@@ -59,6 +59,7 @@ struct sift_app {
     const char *data_dir_override;
     const char *sets[MAX_SETS];
     size_t n_sets;
+    int dry_run; /* repair --dry-run */
 
     struct sift_config cfg; /* replaced in place on reload */
     struct sift_loop *loop;
@@ -638,6 +639,7 @@ usage(FILE *out)
 {
     fprintf(out,
             "Usage: siftd [OPTIONS]\n"
+            "       siftd repair [--dry-run] [OPTIONS]\n"
             "\n"
             "sift log daemon: ingest (Kafka, Redis, HTTP), index, search and "
             "anomaly alerts.\n"
@@ -655,6 +657,14 @@ usage(FILE *out)
             "                           override any key (repeatable; "
             "applied after the\n"
             "                           file, validated like it)\n"
+            "      --repair             same as the repair command: "
+            "rebuild MANIFEST\n"
+            "                           from the segment files, report "
+            "every file, move\n"
+            "                           what loses to quarantine/, delete "
+            "nothing, exit\n"
+            "      --dry-run            with repair: report only, change "
+            "nothing\n"
             "      --print-sample-config  print a commented config with "
             "every key\n"
             "      --print-config-reference  print the key reference "
@@ -671,7 +681,7 @@ usage(FILE *out)
             "docs/operations.md.\n");
 }
 
-enum mode { MODE_RUN, MODE_CHECK, MODE_DONE };
+enum mode { MODE_RUN, MODE_CHECK, MODE_DONE, MODE_REPAIR };
 
 /*
  * Parses argv into app.  Returns the mode, or -1 after printing a usage
@@ -681,8 +691,13 @@ static int
 parse_args(struct sift_app *app, int argc, char **argv)
 {
     enum mode mode = MODE_RUN;
+    int first = 1;
 
-    for (int i = 1; i < argc; i++) {
+    if (argc > 1 && strcmp(argv[1], "repair") == 0) {
+        mode = MODE_REPAIR;
+        first = 2;
+    }
+    for (int i = first; i < argc; i++) {
         const char *a = argv[i];
         const char *val = NULL;
         char name[64];
@@ -730,6 +745,10 @@ parse_args(struct sift_app *app, int argc, char **argv)
             app->sets[app->n_sets++] = val;
         } else if (strcmp(name, "--check-config") == 0) {
             mode = MODE_CHECK;
+        } else if (strcmp(name, "--repair") == 0) {
+            mode = MODE_REPAIR;
+        } else if (strcmp(name, "--dry-run") == 0) {
+            app->dry_run = 1;
         } else if (strcmp(name, "-V") == 0 || strcmp(name, "--version") == 0) {
             printf("siftd %s\n", SIFT_VERSION);
             return MODE_DONE;
@@ -746,6 +765,10 @@ parse_args(struct sift_app *app, int argc, char **argv)
             fprintf(stderr, "siftd: unknown option '%s' (see --help)\n", a);
             return -1;
         }
+    }
+    if (app->dry_run && mode != MODE_REPAIR) {
+        fprintf(stderr, "siftd: --dry-run goes with repair (see --help)\n");
+        return -1;
     }
     return (int)mode;
 }
@@ -840,6 +863,31 @@ shutdown_app(struct sift_app *app)
         close(app->lock_fd);
 }
 
+/*
+ * siftd repair: rebuilds the manifest from the segment files with the data
+ * directory locked (so never under a running siftd), printing the report
+ * on stdout.  Exit 0 when the manifest was rebuilt (or, with --dry-run,
+ * the report written), 1 otherwise.
+ */
+static int
+repair(struct sift_app *app)
+{
+    int rc = build_config(app, &app->cfg, print_error_stderr);
+    if (rc == SIFT_OK)
+        rc = open_data_dir(app);
+    if (rc == SIFT_OK) {
+        fprintf(stdout, "siftd repair: data directory %s%s\n",
+                app->cfg.data_dir, app->dry_run ? " (dry run)" : "");
+        rc = sift_store_repair(&app->cfg, app->dry_run, stdout);
+    }
+    if (rc < 0)
+        fprintf(stderr, "siftd repair: failed: %s\n", sift_strerror(rc));
+    if (app->lock_fd >= 0)
+        close(app->lock_fd);
+    sift_config_cleanup(&app->cfg);
+    return rc == SIFT_OK ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -862,6 +910,9 @@ main(int argc, char **argv)
         sift_config_cleanup(&app.cfg);
         return rc == SIFT_OK ? 0 : 1;
     }
+
+    if (mode == MODE_REPAIR)
+        return repair(&app);
 
     int rc = build_config(&app, &app.cfg, log_error_cb);
     if (rc < 0) {

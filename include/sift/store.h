@@ -24,6 +24,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "sift/event.h"
 
@@ -111,6 +112,8 @@ struct sift_store_stats {
     uint64_t wal_fsyncs;
     uint64_t flushes;
     uint64_t quarantined;
+    uint64_t unplaced; /* segment files kept though MANIFEST does not list
+                          them (`siftd repair` places them) */
     uint64_t appends_rejected; /* EBUSY + ENOSPACE */
     int64_t last_fsync_ns;     /* duration of the last fsync */
     uint64_t build_cpu_ns; /* worker CPU building sealed buffers' segments */
@@ -118,6 +121,22 @@ struct sift_store_stats {
 };
 void sift_store_stats(const struct sift_store *store,
                       struct sift_store_stats *out);
+
+/**
+ * `siftd repair`: rebuilds DATA_DIR/MANIFEST from the segment files, on
+ * top of MANIFEST when it reads back, else of the newest kept generation
+ * that does.  Every segment file is verified and placed by the origin it
+ * records; files that lose (the inputs of a merge that committed, a merge
+ * that did not, the older of two copies of the same WAL records, corrupt
+ * files, files without an origin that no manifest lists) move to
+ * quarantine/ named for why.  Writes one line per file and a summary to
+ * out, then saves the manifest as a new generation.  With dry_run only the
+ * report is written and nothing on disk changes.  Deletes nothing.  The
+ * caller holds the data directory's lock (no siftd runs on it).  Borrows
+ * cfg and out.  Returns SIFT_OK or -errno (a directory or the new
+ * manifest cannot be written).
+ */
+int sift_store_repair(const struct sift_config *cfg, int dry_run, FILE *out);
 
 /** Quarantined segment file names (for /readyz), NULL-terminated; borrowed. */
 const char *const *sift_store_quarantined(const struct sift_store *store);

@@ -69,7 +69,6 @@
 #define LC_TICK_MS 50
 #define LC_DEL_VERSION 1
 #define LC_MAX_QUERY (64u << 10)
-#define LC_SIDECAR_EXT ".del"
 
 /* ------------------------------------------------------------------ */
 /* State                                                               */
@@ -287,24 +286,8 @@ sift__lc_seg_path(const struct sift_store *s, const struct sift_manifest_seg *m,
 static void
 sidecar_path(const char *seg_path, char *buf, size_t len)
 {
-    if (snprintf(buf, len, "%s%s", seg_path, LC_SIDECAR_EXT) >= (int)len)
+    if (snprintf(buf, len, "%s%s", seg_path, SIFT_LC_SIDECAR_EXT) >= (int)len)
         buf[0] = '\0'; /* unreachable with PATH_MAX-sized buffers */
-}
-
-int
-sift__lc_is_live_file(const struct sift_store *s, unsigned tier,
-                      const char *name)
-{
-    size_t nl = strlen(name), el = strlen(LC_SIDECAR_EXT);
-    int sidecar = nl > el && strcmp(name + nl - el, LC_SIDECAR_EXT) == 0;
-    size_t base = sidecar ? nl - el : nl;
-    for (size_t i = 0; i < s->manifest.n_segs; i++) {
-        const struct sift_manifest_seg *m = &s->manifest.segs[i];
-        if (m->tier == tier && strlen(m->file) == base &&
-            memcmp(m->file, name, base) == 0)
-            return 1;
-    }
-    return 0;
 }
 
 /* ------------------------------------------------------------------ */

@@ -187,6 +187,9 @@ int sift__segment_train_dict(struct sift_segment *const *in, size_t n,
 /* Lifecycle hooks called from store.c (lifecycle.c)                   */
 /* ------------------------------------------------------------------ */
 
+/* A segment file's tombstone sidecar is "<file>" SIFT_LC_SIDECAR_EXT. */
+#define SIFT_LC_SIDECAR_EXT ".del"
+
 /* First byte of a WAL payload that is a delete, not a batch (batch = 1). */
 #define SIFT_LC_DELETE_KIND 0x44 /* 'D' */
 
@@ -212,9 +215,6 @@ const char *sift__lc_tier_dir(const struct sift_store *s, unsigned tier);
 int sift__lc_load_tombstones(struct sift_store *s,
                              const struct sift_manifest_seg *m,
                              struct sift_segment **seg);
-/** Non-zero when name (in dir of tier) is a live file (segment/sidecar). */
-int sift__lc_is_live_file(const struct sift_store *s, unsigned tier,
-                          const char *name);
 /**
  * A durable delete record reached the buffer (live or WAL replay), in
  * WAL order.  Returns SIFT_OK or SIFT_ECORRUPT.  Loop thread.

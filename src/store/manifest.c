@@ -20,6 +20,7 @@
  *
  * Context: any thread; the functions touch only their arguments.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -401,12 +402,13 @@ sift__manifest_decode(const char *p, size_t len, struct sift_manifest *m)
 /* Files                                                               */
 /* ------------------------------------------------------------------ */
 
-int
-sift__manifest_load(const char *data_dir, struct sift_manifest *m)
+/* Loads DATA_DIR/name (MANIFEST or a kept generation) into m. */
+static int
+load_named(const char *data_dir, const char *name, struct sift_manifest *m)
 {
     char path[4096];
     sift__manifest_init(m);
-    if (snprintf(path, sizeof(path), "%s/%s", data_dir, SIFT_MANIFEST_NAME) >=
+    if (snprintf(path, sizeof(path), "%s/%s", data_dir, name) >=
         (int)sizeof(path))
         return SIFT_EINVAL;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -443,9 +445,7 @@ sift__manifest_load(const char *data_dir, struct sift_manifest *m)
     }
     rc = sift__manifest_decode(p, len, m);
     if (rc == SIFT_ECORRUPT)
-        SIFT_ERROR("manifest %s is corrupt (bad checksum, version or "
-                   "syntax); refusing to guess which segments are live. "
-                   "Restore it from a backup or move the data dir aside",
+        SIFT_ERROR("manifest %s is corrupt (bad checksum, version or syntax)",
                    path);
 out:
     sift_free(p);
@@ -453,10 +453,103 @@ out:
     return rc;
 }
 
+int
+sift__manifest_load(const char *data_dir, struct sift_manifest *m)
+{
+    return load_named(data_dir, SIFT_MANIFEST_NAME, m);
+}
+
+/* Generation number of a "MANIFEST.<digits>" name, or 0 when it is not one. */
+static uint64_t
+generation_of(const char *name)
+{
+    size_t nl = strlen(SIFT_MANIFEST_NAME);
+    if (strncmp(name, SIFT_MANIFEST_NAME, nl) != 0 || name[nl] != '.')
+        return 0;
+    uint64_t g = 0;
+    if (get_u64(name + nl + 1, &g) < 0 || strlen(name + nl + 1) > 20)
+        return 0;
+    return g;
+}
+
+static int
+cmp_desc(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x > y ? -1 : x < y;
+}
+
+int
+sift__manifest_generations(const char *data_dir, uint64_t **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    DIR *d = opendir(data_dir);
+    if (!d)
+        return -errno;
+    size_t cap = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        uint64_t g = generation_of(de->d_name);
+        if (g == 0)
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 8;
+            *out = sift_xrealloc(*out, cap * sizeof(**out));
+        }
+        (*out)[(*n)++] = g;
+    }
+    closedir(d);
+    if (*n > 1)
+        qsort(*out, *n, sizeof(**out), cmp_desc);
+    return SIFT_OK;
+}
+
+int
+sift__manifest_load_generation(const char *data_dir, uint64_t gen,
+                               struct sift_manifest *m)
+{
+    char name[64];
+    snprintf(name, sizeof(name), "%s.%" PRIu64, SIFT_MANIFEST_NAME, gen);
+    int rc = load_named(data_dir, name, m);
+    if (rc == SIFT_OK && m->generation != gen) {
+        SIFT_ERROR("manifest %s/%s holds generation %" PRIu64, data_dir, name,
+                   m->generation);
+        sift__manifest_cleanup(m);
+        rc = SIFT_ECORRUPT;
+    }
+    return rc;
+}
+
 static int
 errno_rc(int e)
 {
     return e == ENOSPC || e == EDQUOT ? SIFT_ENOSPACE : -e;
+}
+
+/*
+ * Keeps the manifest just saved as MANIFEST.<gen> too (a second name for
+ * the same file, no copy) and drops the generation SIFT_MANIFEST_KEEP
+ * saves older.  MANIFEST stays the commit point; the kept generations are
+ * what a start falls back to when MANIFEST is lost or damaged (the older
+ * ones are separate files, so damage to one file spares them).  Failures
+ * here only cost history: logged, not returned.  The caller fsyncs the
+ * directory.
+ */
+static void
+keep_generation(const char *path, uint64_t gen)
+{
+    char name[4096];
+    snprintf(name, sizeof(name), "%s.%" PRIu64, path, gen);
+    (void)unlink(name); /* a dead lineage's file of the same number */
+    if (link(path, name) != 0)
+        SIFT_WARN("manifest: cannot keep generation %" PRIu64 " as %s: %s", gen,
+                  name, strerror(errno));
+    if (gen > SIFT_MANIFEST_KEEP) {
+        snprintf(name, sizeof(name), "%s.%" PRIu64, path,
+                 gen - SIFT_MANIFEST_KEEP);
+        (void)unlink(name);
+    }
 }
 
 int
@@ -501,6 +594,7 @@ sift__manifest_save(const char *data_dir, const struct sift_manifest *m)
         SIFT_ERROR("manifest: rename %s: %s", tmp, strerror(errno));
         goto out;
     }
+    keep_generation(path, m->generation);
     int dfd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0 || fsync(dfd) != 0) {
         rc = -errno;

@@ -6,7 +6,9 @@
  * The file is text, one item per line, ending with an XXH64 checksum line
  * (format in docs/internals/storage.md).  It is only ever replaced whole:
  * write MANIFEST.tmp, fsync, rename over MANIFEST, fsync the directory.
- * Each saved version carries a generation one higher than the last.
+ * Each saved version carries a generation one higher than the last, and
+ * the last SIFT_MANIFEST_KEEP of them stay as MANIFEST.<generation> (a
+ * second name of the same file) for a start to fall back on.
  *
  * A struct sift_manifest is a plain value owned by its holder; nothing
  * here is thread-safe or attached to a loop.
@@ -22,6 +24,7 @@
 #define SIFT_MANIFEST_VERSION 1
 #define SIFT_MANIFEST_NAME "MANIFEST"
 #define SIFT_MANIFEST_MAX_BYTES (64u << 20)
+#define SIFT_MANIFEST_KEEP 4 /* generations kept as MANIFEST.<gen> */
 
 struct sift_manifest_seg {
     uint64_t id;
@@ -92,14 +95,29 @@ int sift__manifest_decode(const char *p, size_t len, struct sift_manifest *m);
 
 /**
  * Loads DATA_DIR/MANIFEST into m.  Returns SIFT_OK, SIFT_ENOTFOUND (no
- * manifest: a new store; m is empty), SIFT_ECORRUPT (logged with the
- * reason) or -errno.
+ * manifest; m is empty), SIFT_ECORRUPT (logged with the reason) or
+ * -errno.
  */
 int sift__manifest_load(const char *data_dir, struct sift_manifest *m);
 /**
+ * The kept generations found in DATA_DIR (MANIFEST.<gen> files), newest
+ * first.  OUT: *gens (owned, sift_free()) and *n.  Returns SIFT_OK or
+ * -errno (the directory cannot be read).
+ */
+int sift__manifest_generations(const char *data_dir, uint64_t **gens,
+                               size_t *n);
+/**
+ * Loads DATA_DIR/MANIFEST.<gen>; like sift__manifest_load(), and a file
+ * whose generation line is not gen is SIFT_ECORRUPT.
+ */
+int sift__manifest_load_generation(const char *data_dir, uint64_t gen,
+                                   struct sift_manifest *m);
+/**
  * Atomically replaces DATA_DIR/MANIFEST with m (temp, fsync, rename,
- * fsync dir).  Returns SIFT_OK, SIFT_ENOSPACE or -errno; on failure the
- * old manifest is still in place.  Blocking I/O: a worker or shutdown.
+ * fsync dir), keeps it as MANIFEST.<generation> as well and drops the
+ * generation SIFT_MANIFEST_KEEP older.  Returns SIFT_OK, SIFT_ENOSPACE or
+ * -errno; on failure the old manifest is still in place.  Blocking I/O: a
+ * worker or shutdown.
  */
 int sift__manifest_save(const char *data_dir, const struct sift_manifest *m);
 

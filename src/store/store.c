@@ -246,8 +246,8 @@ seg_file_name(char *buf, size_t len, uint64_t id)
     snprintf(buf, len, "%020" PRIu64 ".seg", id);
 }
 
-static void
-add_quarantined(struct sift_store *s, const char *name)
+void
+sift__store_add_quarantined(struct sift_store *s, const char *name)
 {
     s->quarantined =
         sift_xrealloc(s->quarantined, (s->n_quarantined + 2) * sizeof(char *));
@@ -1336,8 +1336,9 @@ sift_store_quarantined(const struct sift_store *s)
 /* Open and recovery                                                   */
 /* ------------------------------------------------------------------ */
 
-static int
-move_to_quarantine(struct sift_store *s, const char *dir, const char *name)
+int
+sift__store_quarantine_file(struct sift_store *s, const char *dir,
+                            const char *name)
 {
     char src[4096], dst[4096];
     snprintf(src, sizeof(src), "%s/%s", dir, name);
@@ -1370,14 +1371,21 @@ load_segments(struct sift_store *s)
             rc = SIFT_ECORRUPT;
         }
         if (rc == SIFT_ECORRUPT || rc == -ENOENT || rc == -EINVAL) {
-            SIFT_ERROR("store: segment %s is %s; moving it to %s/ (its %" PRIu64
-                       " docs are no longer searchable)",
-                       path, rc == -ENOENT ? "missing" : "corrupt", s->q_dir,
-                       m->docs);
-            if (rc != -ENOENT)
-                (void)move_to_quarantine(s, sift__lc_tier_dir(s, m->tier),
-                                         m->file);
-            add_quarantined(s, m->file);
+            if (rc == -ENOENT) {
+                SIFT_ERROR("store: segment %s is missing; its %" PRIu64
+                           " docs are no longer searchable",
+                           path, m->docs);
+            } else {
+                int qrc = sift__store_quarantine_file(
+                    s, sift__lc_tier_dir(s, m->tier), m->file);
+                SIFT_ERROR("store: segment %s is corrupt; %s (its %" PRIu64
+                           " docs are no longer searchable)",
+                           path,
+                           qrc == SIFT_OK ? "moved it to quarantine/"
+                                          : "left it in place",
+                           m->docs);
+            }
+            sift__store_add_quarantined(s, m->file);
             sift__manifest_remove_seg(&s->manifest, m->id);
             changed = 1;
             continue;
@@ -1410,40 +1418,6 @@ load_segments(struct sift_store *s)
     return SIFT_OK;
 }
 
-/*
- * Removes temp files, segment files the manifest does not list and their
- * tombstone sidecars, in every tier's directory (lifecycle.c knows them).
- */
-static void
-remove_orphans(struct sift_store *s)
-{
-    for (unsigned tier = 0; tier < SIFT_TIER_COUNT; tier++) {
-        const char *dir = sift__lc_tier_dir(s, tier);
-        DIR *d = opendir(dir);
-        if (!d)
-            continue;
-        struct dirent *de;
-        int removed = 0;
-        while ((de = readdir(d)) != NULL) {
-            const char *name = de->d_name;
-            if (name[0] == '.' || sift__lc_is_live_file(s, tier, name))
-                continue;
-            char path[4096];
-            snprintf(path, sizeof(path), "%s/%s", dir, name);
-            if (unlink(path) == 0) {
-                SIFT_INFO("store: removed orphan %s", path);
-                removed = 1;
-            }
-        }
-        closedir(d);
-        if (removed)
-            (void)sift__store_fsync_dir(dir);
-    }
-    char tmp[4096];
-    snprintf(tmp, sizeof(tmp), "%s/%s.tmp", s->data_dir, SIFT_MANIFEST_NAME);
-    (void)unlink(tmp);
-}
-
 static int
 replay_cb(uint64_t seq, const uint8_t *payload, size_t len, void *arg)
 {
@@ -1474,11 +1448,11 @@ sync_thread_start(struct sift_store *s)
     return SIFT_OK;
 }
 
-int
-sift_store_open(const struct sift_config *cfg, struct sift_loop *loop,
-                struct sift_pool *pool, struct sift_store **out)
+/* The store's state before recovery: directories made, nothing loaded. */
+static struct sift_store *
+store_alloc(const struct sift_config *cfg, struct sift_loop *loop,
+            struct sift_pool *pool)
 {
-    int rc;
     struct sift_store *s = sift_xcalloc(1, sizeof(*s));
     atomic_init(&s->merge_held, 0);
     s->cfg = cfg;
@@ -1502,27 +1476,57 @@ sift_store_open(const struct sift_config *cfg, struct sift_loop *loop,
      * 0.33-0.37: image, sort arrays, zstd; docs/internals/storage.md). */
     atomic_init(&s->finish_x16, 8);
     publish(s);
+    return s;
+}
 
+static int
+store_dirs(struct sift_store *s)
+{
+    int rc;
     if ((rc = sift__store_ensure_dir("store", s->data_dir)) < 0 ||
         (rc = sift__store_ensure_dir("store", s->seg_dir)) < 0 ||
         (rc = sift__store_ensure_dir("store", s->wal_dir)) < 0 ||
         (rc = sift__store_ensure_dir("store", s->q_dir)) < 0 ||
         (rc = sift__lc_init(s)) < 0)
+        return rc;
+    return SIFT_OK;
+}
+
+int
+sift__store_new_bare(const struct sift_config *cfg, struct sift_store **out)
+{
+    struct sift_store *s = store_alloc(cfg, NULL, NULL);
+    int rc = store_dirs(s);
+    if (rc < 0) {
+        s->closing = 1;
+        sift_store_close(s);
+        *out = NULL;
+        return rc;
+    }
+    *out = s;
+    return SIFT_OK;
+}
+
+int
+sift_store_open(const struct sift_config *cfg, struct sift_loop *loop,
+                struct sift_pool *pool, struct sift_store **out)
+{
+    struct sift_store *s = store_alloc(cfg, loop, pool);
+    int rc = store_dirs(s);
+    if (rc < 0)
         goto fail;
 
-    rc = sift__manifest_load(s->data_dir, &s->manifest);
-    if (rc == SIFT_ENOTFOUND) {
-        rc = SIFT_OK;
-    } else if (rc < 0) {
-        SIFT_ERROR("store: cannot load the manifest of %s: %s", s->data_dir,
-                   sift_strerror(rc));
+    rc = sift__store_choose_manifest(s);
+    if (rc < 0)
         goto fail;
-    }
     rc = load_segments(s);
     if (rc < 0)
         goto fail;
-    remove_orphans(s);
+    rc = sift__store_sweep_unlisted(s);
+    if (rc < 0)
+        goto fail;
     sift__posmap_merge_all(&s->positions, &s->manifest.pos);
+    uint64_t replay_from = s->manifest.flushed_seq + 1;
 
     struct sift_wal_replay_report rep;
     /* Nothing moves to quarantine before the replayed part is on disk. */
@@ -1533,6 +1537,7 @@ sift_store_open(const struct sift_config *cfg, struct sift_loop *loop,
         goto fail;
     }
     seal(s, 1);
+    sift__store_sweep_after_replay(s, replay_from, rep.last_seq, rep.corrupt);
     if (rep.corrupt) {
         /*
          * The records before the damage now live only in memory and in
@@ -1559,7 +1564,7 @@ sift_store_open(const struct sift_config *cfg, struct sift_loop *loop,
             goto fail;
         char name[80];
         snprintf(name, sizeof(name), "wal-%s", rep.bad_file);
-        add_quarantined(s, name);
+        sift__store_add_quarantined(s, name);
     }
     uint64_t next = s->manifest.flushed_seq;
     if (rep.last_seq > next)
@@ -1672,6 +1677,7 @@ sift_store_close(struct sift_store *s)
     for (size_t i = 0; i < s->n_quarantined; i++)
         sift_free(s->quarantined[i]);
     sift_free(s->quarantined);
+    sift_free(s->unflushed);
     sift_arena_free(s->arena);
     sift_buf_cleanup(&s->scratch);
     pthread_mutex_destroy(&s->snap_mu);

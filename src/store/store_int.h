@@ -63,6 +63,14 @@ struct sift__entry {
                          once more) */
 };
 
+/* An unlisted sealed segment whose records the WAL should replay again
+ * (recover.c decides after the replay whether it is redundant). */
+struct sift__unflushed {
+    uint64_t id;
+    unsigned tier;
+    uint64_t min_seq, max_seq;
+};
+
 struct sift__flush_waiter {
     uint64_t target_seq;
     sift_durable_cb cb;
@@ -157,6 +165,9 @@ struct sift_store {
 
     char **quarantined; /* NULL-terminated */
     size_t n_quarantined;
+    int rebuilt; /* the manifest was rebuilt from the files at open */
+    struct sift__unflushed *unflushed; /* open only (recover.c) */
+    size_t n_unflushed;
 
     struct sift_store_stats stats;
 
@@ -191,6 +202,54 @@ void sift__store_entry_free(struct sift__entry *e);
 int sift__store_append_raw(struct sift_store *s, const void *payload,
                            size_t len, sift_durable_cb cb, void *arg,
                            uint64_t *seq_out);
+
+/*
+ * Recovery (recover.c), called by sift_store_open() in this order on the
+ * loop thread before anything else runs.
+ */
+/**
+ * Loads MANIFEST into s->manifest, or, when it is missing, damaged or
+ * older than a kept generation while segment files exist, rebuilds it
+ * from the files (logged line by line) and saves it.  Returns SIFT_OK or
+ * -errno (the manifest or a directory cannot be read).
+ */
+int sift__store_choose_manifest(struct sift_store *s);
+/**
+ * Rebuilds a manifest from every segment file in the tier directories on
+ * top of base (borrowed, may be NULL): places each file by its origin,
+ * appends one line per file and a summary to report.  With apply, files
+ * that lose (superseded, voided, duplicate, corrupt, unplaced) move to
+ * quarantine/ named "<why>-<file>"; without, nothing on disk changes.
+ * Deletes nothing.  out is initialised by the call (generation = base's).
+ * Returns SIFT_OK or -errno.
+ */
+int sift__store_rebuild_manifest(struct sift_store *s,
+                                 const struct sift_manifest *base,
+                                 struct sift_manifest *out,
+                                 struct sift_buf *report, int apply);
+/**
+ * After the listed segments are loaded: removes unfinished writes and
+ * provably redundant unlisted segments, quarantines corrupt ones, keeps
+ * and reports the rest; remembers unlisted sealed segments past
+ * flushed_seq for sift__store_sweep_after_replay().  SIFT_OK or -errno.
+ */
+int sift__store_sweep_unlisted(struct sift_store *s);
+/** Removes the remembered segments whose seqs the replay covered. */
+void sift__store_sweep_after_replay(struct sift_store *s,
+                                    uint64_t replayed_from,
+                                    uint64_t replayed_to, int damaged);
+/**
+ * A store with its directories made and nothing loaded, no loop, no pool
+ * (for sift_store_repair()); release with sift_store_close().  SIFT_OK or
+ * -errno.
+ */
+int sift__store_new_bare(const struct sift_config *cfg,
+                         struct sift_store **out);
+/** Moves dir/name to quarantine/ (fsyncing both); SIFT_OK or -errno. */
+int sift__store_quarantine_file(struct sift_store *s, const char *dir,
+                                const char *name);
+/** Lists name in sift_store_quarantined() and counts it. */
+void sift__store_add_quarantined(struct sift_store *s, const char *name);
 
 /*
  * File helpers (store.c), shared with lifecycle.c.  Any thread; they touch

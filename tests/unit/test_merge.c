@@ -1315,6 +1315,145 @@ test_merge_orphans_of_a_crashed_merge_are_removed(void **state)
     sift_store_close(st);
 }
 
+/* Copies every "*.seg" of from/sub into to/sub (crash leftovers). */
+static void
+copy_segs(const char *from, const char *to, const char *sub)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof(cmd), "cp '%s/%s/'*.seg '%s/%s/'", from, sub, to, sub);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void
+dir_copy(const char *from, const char *to)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s'", to, from, to);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void
+rm_manifest(const char *dir)
+{
+    char p[300];
+    snprintf(p, sizeof(p), "%s/MANIFEST", dir);
+    assert_int_equal(unlink(p), 0);
+}
+
+/* Opens dir: its live docs equal want, and whether it was rebuilt. */
+static void
+expect_lines(struct fx *f, const char *dir, const struct lines *want,
+             int rebuilt)
+{
+    struct sift_config c = f->cfg;
+    struct sift_store *st;
+    struct lines got;
+    c.data_dir = (char *)(uintptr_t)dir;
+    assert_int_equal(sift_store_open(&c, f->loop, f->pool, &st), SIFT_OK);
+    assert_int_equal(st->rebuilt, rebuilt);
+    snapshot_lines(st, &got);
+    assert_lines_equal(want, &got);
+    lines_free(&got);
+    sift_store_close(st);
+}
+
+/*
+ * What a crash around a merge leaves, with and without the manifest: the
+ * inputs of a committed merge still on disk, the outputs of a merge that
+ * never committed, and such outputs next to inputs a later delete
+ * reached.  Each start shows every live event once and no deleted one;
+ * with the manifest the leftovers are removed, rebuilding from the files
+ * the losing side moves to quarantine/ (never deleted).
+ */
+static void
+test_merge_rebuild_resolves_crash_leftovers(void **state)
+{
+    struct fx *f = *state;
+    struct sift_store *st;
+    char d0[256], d1[256], w[256], q[300];
+    snprintf(d0, sizeof(d0), "%s/before", f->root);
+    snprintf(d1, sizeof(d1), "%s/after", f->root);
+    snprintf(w, sizeof(w), "%s/work", f->root);
+    snprintf(q, sizeof(q), "%s/quarantine", w);
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
+    int64_t now = sift_clock_now_ns();
+    /* Three hot segments old enough to move to warm (one merge). */
+    for (int part = 0; part < 3; part++) {
+        ingest(f, st, part * 200, 200, now - (5 - part) * HOUR_NS,
+               SIFT_NS_PER_SEC, "zqxgone");
+        flush_now(f, st);
+    }
+    struct lines all, kept;
+    snapshot_lines(st, &all);
+    assert_int_equal(all.n, 600);
+    sift_store_close(st);
+    dir_copy(f->dir, d0); /* the inputs, listed */
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
+    lifecycle_settle(f, st);
+    size_t c[3];
+    tier_counts(st, c);
+    assert_int_equal(c[SIFT_TIER_HOT], 0);
+    assert_true(c[SIFT_TIER_WARM] >= 1);
+    sift_store_close(st);
+    dir_copy(f->dir, d1); /* the output, listed; inputs gone */
+
+    /* 1. Committed merge, its inputs not yet unlinked. */
+    dir_copy(d1, w);
+    copy_segs(d0, w, "segments");
+    expect_lines(f, w, &all, 0);
+    char hot[300];
+    snprintf(hot, sizeof(hot), "%s/segments", w);
+    assert_int_equal(count_files(hot, ".seg"), 0); /* removed: redundant */
+    dir_copy(d1, w);
+    copy_segs(d0, w, "segments");
+    rm_manifest(w);
+    expect_lines(f, w, &all, 1);
+    assert_int_equal(count_files(hot, ".seg"), 0);
+    assert_int_equal(count_files(q, ".seg"), 3); /* superseded-..., kept */
+
+    /* 2. A merge that wrote its output but never committed. */
+    dir_copy(d0, w);
+    copy_segs(d1, w, "warm");
+    expect_lines(f, w, &all, 0);
+    char warm[300];
+    snprintf(warm, sizeof(warm), "%s/warm", w);
+    assert_int_equal(count_files(warm, ".seg"), 0);
+    dir_copy(d0, w);
+    copy_segs(d1, w, "warm");
+    rm_manifest(w);
+    expect_lines(f, w, &all, 1); /* same docs either way: the output wins */
+    assert_int_equal(count_files(hot, ".seg"), 0);
+
+    /* 3. The inputs got a delete after the merge read them: the merge's
+     * output must lose, or the deleted events would come back. */
+    dir_copy(d0, w);
+    struct sift_config cw = f->cfg;
+    cw.data_dir = w;
+    assert_int_equal(sift_store_open(&cw, f->loop, f->pool, &st), SIFT_OK);
+    struct del_res r = {0, 0, 0};
+    assert_int_equal(sift_store_delete(st, "zqxgone", 7, INT64_MIN, INT64_MAX,
+                                       0, on_deleted, &r),
+                     SIFT_OK);
+    assert_true(sf_run_until(f->loop, del_done_pred, &r, 20000));
+    assert_int_equal(r.matched, 60);
+    snapshot_lines(st, &kept);
+    assert_int_equal(kept.n, 540);
+    sift_store_close(st);
+    char w2[300];
+    snprintf(w2, sizeof(w2), "%s/work2", f->root);
+    dir_copy(w, w2);
+    copy_segs(d1, w, "warm");
+    expect_lines(f, w, &kept, 0); /* with MANIFEST: output removed */
+    copy_segs(d1, w2, "warm");
+    rm_manifest(w2);
+    expect_lines(f, w2, &kept, 1);
+    char q2[320];
+    snprintf(q2, sizeof(q2), "%s/quarantine", w2);
+    assert_int_equal(count_files(q2, ".seg"), (int)c[SIFT_TIER_WARM]);
+    lines_free(&kept);
+    lines_free(&all);
+}
+
 int
 main(void)
 {
@@ -1341,6 +1480,8 @@ main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(
             test_merge_orphans_of_a_crashed_merge_are_removed, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_merge_rebuild_resolves_crash_leftovers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
