@@ -246,6 +246,51 @@ int sift_search_exec(struct sift_segment *const *segs, size_t n,
 void sift_search_result_json(const struct sift_search_result *res,
                              int64_t took_ms, struct sift_buf *out);
 
+/* ---- context: the events around one event (context.c) ---- */
+
+/* Which events count as the anchor's neighbours. */
+enum sift_context_by {
+    SIFT_CONTEXT_AUTO,    /* source when the event names one, else service,
+                             else all */
+    SIFT_CONTEXT_SOURCE,  /* same host.name (or host) and log.file.path */
+    SIFT_CONTEXT_SERVICE, /* same service.name (or service) */
+    SIFT_CONTEXT_ALL,     /* every event */
+};
+
+struct sift_context_opts {
+    const char *id;         /* the anchor's "_id" from a hit (borrowed) */
+    uint32_t before, after; /* neighbours wanted on each side */
+    enum sift_context_by by;
+    int64_t deadline_mono_ns; /* as in sift_search_opts */
+    uint64_t max_expansion;
+    struct sift_pool *pool;
+    sift_search_template_cb template_text; /* as in sift_search_opts */
+    void *template_arg;
+};
+
+/** Defaults: 10 before, 10 after, by auto. */
+void sift_context_opts_init(struct sift_context_opts *opts);
+/** "auto", "source", "service", "all". */
+const char *sift_context_by_name(enum sift_context_by by);
+/** Parses one of those names; SIFT_OK or SIFT_EINVAL. */
+int sift_context_by_parse(const char *s, enum sift_context_by *out);
+
+/**
+ * The events just before and just after the event opts->id, among those
+ * of the same source (opts->by), in segs[0..n) (borrowed).  Appends
+ * {"anchor":{hit},"before":[hits],"after":[hits],"by":"source","query":
+ * "…","timed_out":false} to out: both lists in time order (the last of
+ * "before" is the anchor's predecessor), hits shaped as in search, "by"
+ * the grouping used (auto resolved), "query" the query string that
+ * selects the source (for a search to read further).  Returns SIFT_OK, or
+ * a negative code with err filled: 400 bad_request (malformed id; by asks
+ * for a field the event lacks), 404 event_not_found, 500/503 segment or
+ * memory errors.  Any thread.
+ */
+int sift_search_context(struct sift_segment *const *segs, size_t n,
+                        const struct sift_context_opts *opts,
+                        struct sift_buf *out, struct sift_query_error *err);
+
 /* ---- aggregations (agg.c) ---- */
 
 struct sift_agg_opts {
@@ -304,7 +349,8 @@ void sift_agg_fields(struct sift_segment *const *segs, size_t n,
 
 /**
  * Registers /api/v1/search (GET, POST), /api/v1/export, /api/v1/histogram,
- * /api/v1/terms, /api/v1/stats, /api/v1/fields and /api/v1/tail on http,
+ * /api/v1/terms, /api/v1/stats, /api/v1/fields, /api/v1/context and
+ * /api/v1/tail on http,
  * and a refresh hook on store for the live tail.  Borrows every argument
  * for the server's lifetime; cfg is re-read on every request.  Returns
  * SIFT_OK.  loop carries the export back-pressure timer.  Loop thread,

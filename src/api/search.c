@@ -1,6 +1,6 @@
 /*
  * search.c - the query HTTP API: /api/v1/search (GET, POST), /export,
- * /histogram, /terms, /stats, /fields and the live /tail.
+ * /histogram, /terms, /stats, /fields, /context and the live /tail.
  *
  * Design: a handler parses and validates everything on the loop thread
  * (parameters, the query string, limits), takes a store snapshot, and
@@ -60,6 +60,7 @@
 #define EXPORT_MAX_PENDING (1u << 20)
 #define TAIL_DEADLINE_MS 50
 #define MAX_TERMS_SIZE 10000u
+#define MAX_CONTEXT_EVENTS 1000u
 #define DEFAULT_TRACK_TOTAL_HITS 10000u
 
 enum job_kind {
@@ -69,6 +70,7 @@ enum job_kind {
     JOB_TERMS,
     JOB_STATS,
     JOB_FIELDS,
+    JOB_CONTEXT,
 };
 
 struct api;
@@ -83,6 +85,7 @@ struct job {
     size_t n_segs;
     struct sift_search_opts so;
     struct sift_agg_opts ao;
+    struct sift_context_opts co;
     char cursor[96];
     int64_t t0_ns;
     int64_t timeout_ms;
@@ -163,6 +166,7 @@ fail(struct sift_http_req *req, int status, const char *type, const char *fmt,
 struct params {
     const char *q, *from, *to, *limit, *order, *cursor, *fields, *format;
     const char *field, *interval, *size, *by, *track_total_hits;
+    const char *id, *before, *after;
     int bad_body;
 };
 
@@ -216,7 +220,10 @@ params_read(struct sift_http_req *req, struct params *p)
                                         "interval",
                                         "size",
                                         "by",
-                                        "track_total_hits"};
+                                        "track_total_hits",
+                                        "id",
+                                        "before",
+                                        "after"};
     const char **slots[] = {&p->q,
                             &p->from,
                             &p->to,
@@ -229,7 +236,10 @@ params_read(struct sift_http_req *req, struct params *p)
                             &p->interval,
                             &p->size,
                             &p->by,
-                            &p->track_total_hits};
+                            &p->track_total_hits,
+                            &p->id,
+                            &p->before,
+                            &p->after};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
         *slots[i] = sift_http_req_param(req, names[i]);
     if (strcmp(sift_http_req_method(req), "POST") != 0)
@@ -337,6 +347,7 @@ endpoint_name(enum job_kind kind)
     case JOB_TERMS: return "terms";
     case JOB_STATS: return "stats";
     case JOB_FIELDS: return "fields";
+    case JOB_CONTEXT: return "context";
     }
     return "search";
 }
@@ -404,6 +415,10 @@ job_work(void *arg)
     case JOB_FIELDS:
         sift_agg_fields(job->segs, job->n_segs, &job->out);
         job->rc = SIFT_OK;
+        break;
+    case JOB_CONTEXT:
+        job->rc = sift_search_context(job->segs, job->n_segs, &job->co,
+                                      &job->out, &job->err);
         break;
     }
 }
@@ -536,13 +551,16 @@ start_job(struct job *job)
         return;
     }
     api->running++;
-    if ((job->kind == JOB_SEARCH || job->kind == JOB_EXPORT) &&
+    if ((job->kind == JOB_SEARCH || job->kind == JOB_EXPORT ||
+         job->kind == JOB_CONTEXT) &&
         api->tmpl.acquire) {
         job->tmpl_handle = api->tmpl.acquire(api->tmpl.arg);
         if (job->tmpl_handle) {
             job->tmpl_release = api->tmpl.release;
             job->so.template_text = api->tmpl.text;
             job->so.template_arg = job->tmpl_handle;
+            job->co.template_text = api->tmpl.text;
+            job->co.template_arg = job->tmpl_handle;
         }
     }
     if (submit(job) < 0) {
@@ -744,6 +762,58 @@ handle_fields(struct sift_http_req *req, void *arg)
     handle_agg(req, arg, JOB_FIELDS);
 }
 
+/*
+ * GET /api/v1/context?id=&before=&after=&by=: the events of the same
+ * source around one hit (src/query/context.c).
+ */
+static void
+handle_context(struct sift_http_req *req, void *arg)
+{
+    struct api *api = arg;
+    struct params p;
+    params_read(req, &p);
+    struct sift_context_opts co;
+    sift_context_opts_init(&co);
+    if (!p.id || !*p.id) {
+        fail(req, 400, "bad_request", "%s",
+             "missing parameter 'id' (the \"_id\" of a hit)");
+        return;
+    }
+    co.id = p.id;
+    const char *const counts[2] = {p.before, p.after};
+    uint32_t *const slots[2] = {&co.before, &co.after};
+    for (int i = 0; i < 2; i++) {
+        uint64_t v;
+        if (!counts[i])
+            continue;
+        if (parse_uint(counts[i], MAX_CONTEXT_EVENTS, &v) < 0) {
+            fail(req, 400, "bad_request", "invalid '%s' (%.50s): 0 to %u",
+                 i ? "after" : "before", counts[i], MAX_CONTEXT_EVENTS);
+            return;
+        }
+        *slots[i] = (uint32_t)v;
+    }
+    if (p.by && *p.by && sift_context_by_parse(p.by, &co.by) < 0) {
+        fail(req, 400, "bad_request",
+             "invalid 'by' (%.50s): auto, source, service or all", p.by);
+        return;
+    }
+    struct job *job = sift_xcalloc(1, sizeof(*job));
+    job->kind = JOB_CONTEXT;
+    job->t0_ns = sift_clock_mono_ns();
+    struct params none = {0};
+    if (prepare(api, req, &none, job) < 0) {
+        observe(job, 1);
+        job_free(job);
+        return;
+    }
+    co.deadline_mono_ns = job->so.deadline_mono_ns;
+    co.max_expansion = job->so.max_expansion;
+    co.pool = api->pool;
+    job->co = co;
+    start_job(job);
+}
+
 /* ---- tail ---- */
 
 static void
@@ -914,6 +984,7 @@ sift_search_api_register(struct sift_http *http, struct sift_store *store,
         {"GET", "/api/v1/stats", handle_stats},
         {"POST", "/api/v1/stats", handle_stats},
         {"GET", "/api/v1/fields", handle_fields},
+        {"GET", "/api/v1/context", handle_context},
         {"GET", "/api/v1/tail", handle_tail},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)

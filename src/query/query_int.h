@@ -259,14 +259,40 @@ uint64_t sift__query_par_helped(void);
 
 struct sift_event;
 /**
- * Appends one hit object {"time":…,"ts_ms":…,"message":…[,"template_id":N
- * [,"template":"…"]],"fields":{…}} for ev; fields is a comma list of
+ * Appends one hit object {"time":…,"ts_ms":…,"_id":"…","message":…
+ * [,"template_id":N[,"template":"…"]],"fields":{…}} for ev, whose encoded
+ * doc hashes to hash (XXH3-64, the order key); fields is a comma list of
  * field names to keep (NULL = all).  tmpl (may be NULL) supplies the
- * template text; tmpl_arg is its argument.  Shared by search, tail and
- * export.
+ * template text; tmpl_arg is its argument.  Shared by search, tail, export
+ * and context.
  */
-void sift__query_hit_json(const struct sift_event *ev, const char *fields,
-                          sift_search_template_cb tmpl, void *tmpl_arg,
-                          struct sift_buf *out);
+void sift__query_hit_json(const struct sift_event *ev, uint64_t hash,
+                          const char *fields, sift_search_template_cb tmpl,
+                          void *tmpl_arg, struct sift_buf *out);
+
+/* A hit's "_id": base64url (no padding) of {version 1, ts_ns, hash}, 17
+ * bytes as 23 characters. */
+#define SIFT_QUERY_ID_VERSION 1
+#define SIFT_QUERY_ID_LEN 23
+
+/** Writes the "_id" of the event (ts_ns, hash) into out.  Pure. */
+void sift__query_id_encode(int64_t ts_ns, uint64_t hash,
+                           char out[SIFT_QUERY_ID_LEN + 1]);
+/**
+ * Reads an "_id" (s[0..len), need not be NUL-terminated) back.  Returns
+ * SIFT_OK, or SIFT_EINVAL for anything sift__query_id_encode() does not
+ * write (wrong length, alphabet or version, stray bits).  Pure.
+ */
+int sift__query_id_decode(const char *s, size_t len, int64_t *ts_ns,
+                          uint64_t *hash);
+
+/**
+ * Writes into out[0..cap) the search-after cursor that resumes just past
+ * the event (ts_ns, hash) in the given order, skipping skip docs with that
+ * exact key (the event itself and identical copies already shown).  Used
+ * by context.c to read the events around one event.  Pure.
+ */
+void sift__query_cursor_at(int64_t ts_ns, uint64_t hash, uint32_t skip,
+                           int oldest_first, char *out, size_t cap);
 
 #endif /* SIFT_QUERY_INT_H */

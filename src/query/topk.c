@@ -12,7 +12,10 @@
  * hashed, so a page costs about k doc fetches however many docs match.
  *
  * Cursor: base64url of {version, direction, ts, hash, skip}; see exec.c
- * for why this key stays valid across refresh, flush and merge.
+ * for why this key stays valid across refresh, flush and merge.  A hit's
+ * "_id" is the same key without direction and skip (base64url of
+ * {version, ts, hash}): it names the event wherever it is stored, and
+ * /api/v1/context (context.c) starts from it.
  *
  * Bounds: per segment at most limit + SIFT_TOPK_MAX_TIES candidates are
  * kept; past that, docs sharing one exact timestamp are ordered by
@@ -100,6 +103,83 @@ cursor_encode(const struct cursor *c, char *out, size_t cap)
         out[o++] = b64[v & 63];
     }
     out[o] = '\0';
+}
+
+void
+sift__query_cursor_at(int64_t ts_ns, uint64_t hash, uint32_t skip,
+                      int oldest_first, char *out, size_t cap)
+{
+    struct cursor c = {.ts = ts_ns,
+                       .hash = hash,
+                       .skip = skip,
+                       .oldest_first = (uint8_t)(oldest_first ? 1 : 0)};
+    cursor_encode(&c, out, cap);
+}
+
+/* base64url without padding of raw[0..n) into out (NUL-terminated). */
+static void
+b64url_encode(const uint8_t *raw, size_t n, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)raw[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)raw[i + 1] << 8;
+        if (i + 2 < n)
+            v |= raw[i + 2];
+        size_t chars = n - i >= 3 ? 4 : n - i + 1;
+        for (size_t j = 0; j < chars; j++)
+            out[o++] = b64[v >> (18 - 6 * j) & 63];
+    }
+    out[o] = '\0';
+}
+
+void
+sift__query_id_encode(int64_t ts_ns, uint64_t hash,
+                      char out[SIFT_QUERY_ID_LEN + 1])
+{
+    uint8_t raw[17];
+    raw[0] = SIFT_QUERY_ID_VERSION;
+    sift_store_u64(raw + 1, (uint64_t)ts_ns);
+    sift_store_u64(raw + 9, hash);
+    b64url_encode(raw, sizeof(raw), out);
+}
+
+int
+sift__query_id_decode(const char *s, size_t len, int64_t *ts_ns, uint64_t *hash)
+{
+    if (len != SIFT_QUERY_ID_LEN)
+        return SIFT_EINVAL;
+    uint8_t raw[18] = {0};
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 4) {
+        uint32_t v = 0;
+        size_t chars = len - i >= 4 ? 4 : len - i;
+        for (size_t j = 0; j < 4; j++) {
+            uint32_t d = 0;
+            if (j < chars) {
+                const char *p = s[i + j] ? strchr(b64, s[i + j]) : NULL;
+                if (!p)
+                    return SIFT_EINVAL;
+                d = (uint32_t)(p - b64);
+            }
+            v = v << 6 | d;
+        }
+        for (size_t j = 0; j + 1 < chars && o < sizeof(raw); j++)
+            raw[o++] = (uint8_t)(v >> (16 - 8 * j));
+    }
+    if (o != 17 || raw[0] != SIFT_QUERY_ID_VERSION)
+        return SIFT_EINVAL;
+    char again[SIFT_QUERY_ID_LEN + 1];
+    int64_t ts = (int64_t)sift_load_u64(raw + 1);
+    uint64_t h = sift_load_u64(raw + 9);
+    sift__query_id_encode(ts, h, again);
+    /* One spelling only: the bits past the last byte must be zero. */
+    if (memcmp(again, s, len) != 0)
+        return SIFT_EINVAL;
+    *ts_ns = ts;
+    *hash = h;
+    return SIFT_OK;
 }
 
 static int
@@ -353,16 +433,19 @@ template_json(uint32_t id, sift_search_template_cb tmpl, void *tmpl_arg,
 }
 
 void
-sift__query_hit_json(const struct sift_event *ev, const char *fields,
-                     sift_search_template_cb tmpl, void *tmpl_arg,
-                     struct sift_buf *out)
+sift__query_hit_json(const struct sift_event *ev, uint64_t hash,
+                     const char *fields, sift_search_template_cb tmpl,
+                     void *tmpl_arg, struct sift_buf *out)
 {
     sift_buf_append(out, "{\"time\":\"", 9);
     sift_query_format_time(ev->ts_ns, out);
     int64_t ms = ev->ts_ns / SIFT_NS_PER_MS;
     if (ev->ts_ns < 0 && ev->ts_ns % SIFT_NS_PER_MS)
         ms--;
-    sift_buf_appendf(out, "\",\"ts_ms\":%lld,\"message\":", (long long)ms);
+    char id[SIFT_QUERY_ID_LEN + 1];
+    sift__query_id_encode(ev->ts_ns, hash, id);
+    sift_buf_appendf(out, "\",\"ts_ms\":%lld,\"_id\":\"%s\",\"message\":",
+                     (long long)ms, id);
     sift_buf_put_json_str(out, ev->msg ? ev->msg : "", ev->msg_len);
     if (ev->template_id != SIFT_TEMPLATE_NONE) {
         sift_buf_appendf(out, ",\"template_id\":%u", ev->template_id);
@@ -407,7 +490,7 @@ render_hits(struct cand *v, size_t n, const struct sift_search_opts *opts,
             break;
         if (i && !ndjson)
             sift_buf_putc(out, ',');
-        sift__query_hit_json(&ev, opts->fields, opts->template_text,
+        sift__query_hit_json(&ev, v[i].hash, opts->fields, opts->template_text,
                              opts->template_arg, out);
         if (ndjson)
             sift_buf_putc(out, '\n');

@@ -56,6 +56,7 @@ ENDPOINTS = [
     ("POST", "/api/v1/stats", READER, '{"q":"x","field":"n"}', JSON),
     ("GET", "/api/v1/fields", READER, None, None),
     ("GET", "/api/v1/tail?q=x", READER, None, None),
+    ("GET", "/api/v1/context?id=x", READER, None, None),
     ("GET", "/metrics", READER, None, None),
     ("GET", "/grafana", READER, None, None),
     ("GET", "/grafana/", READER, None, None),

@@ -377,6 +377,7 @@ test_query_exec_hit_json_and_fields(void **state)
     assert_string_equal(
         sift_buf_cstr(&res.hits),
         "[{\"time\":\"2024-05-01T10:04:00.000000000Z\",\"ts_ms\":1714557840000,"
+        "\"_id\":\"AQCgD3hFVcsX4vYBR0voQYU\","
         "\"message\":\"user login ok user=alice from 10.2.3.44\","
         "\"fields\":{\"status\":200,\"host\":\"web-2\"}}]");
     sift_search_result_cleanup(&res);
@@ -580,6 +581,7 @@ test_query_exec_hit_template_text(void **state)
     assert_string_equal(
         sift_buf_cstr(&res.hits),
         "[{\"time\":\"2024-05-01T10:02:00.000000000Z\",\"ts_ms\":1714557720000,"
+        "\"_id\":\"AQDwgIcpVcsXF59FlxmQ-VE\","
         "\"message\":\"GET /favicon.ico 404\",\"template_id\":2,"
         "\"template\":\"disk \\\"full\\\" on <*>\","
         "\"fields\":{\"host\":\"web-2\"}}]");
