@@ -35,6 +35,7 @@
 #include "sift/clock.h"
 #include "sift/config.h"
 #include "sift/error.h"
+#include "sift/file.h"
 #include "sift/grafana.h"
 #include "sift/http.h"
 #include "sift/ingest_api.h"
@@ -290,35 +291,20 @@ out:
     return rc;
 }
 
-/* Writes DATA_DIR/siftd.addr atomically (temp file + rename). */
+/* Writes DATA_DIR/siftd.addr atomically (sift_file_replace()). */
 static int
 write_addr_file(const struct sift_app *app)
 {
-    struct sift_buf tmp = SIFT_BUF_INIT, final = SIFT_BUF_INIT;
-    int rc = SIFT_OK;
-
-    sift_buf_appendf(&tmp, "%s/siftd.addr.tmp", app->cfg.data_dir);
-    sift_buf_appendf(&final, "%s/siftd.addr", app->cfg.data_dir);
-    FILE *f = fopen(sift_buf_cstr(&tmp), "w");
-    if (f == NULL) {
-        rc = -errno;
-        goto fail;
-    }
-    fprintf(f, "%s\n", app->bound);
-    if (fclose(f) != 0) {
-        rc = -errno;
-        goto fail;
-    }
-    if (rename(sift_buf_cstr(&tmp), sift_buf_cstr(&final)) != 0) {
-        rc = -errno;
-        goto fail;
-    }
-    goto out;
-fail:
-    SIFT_ERROR("cannot write %s: %s", sift_buf_cstr(&final), sift_strerror(rc));
-out:
-    sift_buf_cleanup(&tmp);
-    sift_buf_cleanup(&final);
+    struct sift_buf path = SIFT_BUF_INIT, text = SIFT_BUF_INIT;
+    sift_buf_appendf(&path, "%s/siftd.addr", app->cfg.data_dir);
+    sift_buf_appendf(&text, "%s\n", app->bound);
+    int rc =
+        sift_file_replace(sift_buf_cstr(&path), text.data, text.len, 0666, 0);
+    if (rc < 0)
+        SIFT_ERROR("cannot write %s: %s", sift_buf_cstr(&path),
+                   sift_strerror(rc));
+    sift_buf_cleanup(&path);
+    sift_buf_cleanup(&text);
     return rc;
 }
 

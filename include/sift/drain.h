@@ -111,7 +111,8 @@ void sift_drain_mask(const char *msg, size_t len, struct sift_buf *out);
 
 /**
  * Saves every template (id, counts, times, text) and the id counter to
- * path atomically (path.tmp, fsync, rename).  Returns SIFT_OK or -errno.
+ * path atomically (sift_file_replace()).  Returns SIFT_OK, SIFT_ENOSPACE
+ * or -errno, logged here.
  */
 int sift_drain_save(const struct sift_drain *d, const char *path);
 

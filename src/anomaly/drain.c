@@ -58,6 +58,7 @@
 #include "sift/drain.h"
 #include "sift/error.h"
 #include "sift/event.h"
+#include "sift/file.h"
 #include "sift/log.h"
 
 #define DEFAULT_MAX_TEMPLATES 10000u
@@ -901,41 +902,17 @@ sift_drain_foreach(const struct sift_drain *d, sift_drain_each_cb fn, void *arg)
 int
 sift_drain_save(const struct sift_drain *d, const char *path)
 {
-    struct sift_buf tmp = SIFT_BUF_INIT;
-    sift_buf_appendf(&tmp, "%s.tmp", path);
-    const char *tmp_path = sift_buf_cstr(&tmp);
-    int rc = SIFT_OK;
-    FILE *f = fopen(tmp_path, "w");
-    if (!f) {
-        rc = -errno;
-        SIFT_ERROR("drain: cannot write %s: %s", tmp_path, strerror(errno));
-        goto out;
-    }
-    fprintf(f, "sift-drain 1 %" PRIu32 " %" PRIu64 "\n", d->next_id,
-            d->n_evicted);
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_buf_appendf(&b, "sift-drain 1 %" PRIu32 " %" PRIu64 "\n", d->next_id,
+                     d->n_evicted);
     for (const struct cluster *c = d->lru_tail; c; c = c->lru_prev)
-        fprintf(f, "%" PRIu32 " %" PRIu64 " %" PRId64 " %" PRId64 "\t%s\n",
-                c->id, c->count, c->first_seen_ns, c->last_seen_ns, c->text);
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0) {
-        rc = -errno;
-        SIFT_ERROR("drain: cannot write %s: %s", tmp_path, strerror(errno));
-        (void)fclose(f);
-        goto out;
-    }
-    if (fclose(f) != 0) {
-        rc = -errno;
-        SIFT_ERROR("drain: cannot close %s: %s", tmp_path, strerror(errno));
-        goto out;
-    }
-    if (rename(tmp_path, path) != 0) {
-        rc = -errno;
-        SIFT_ERROR("drain: cannot rename %s: %s", tmp_path, strerror(errno));
-        goto out;
-    }
-out:
+        sift_buf_appendf(
+            &b, "%" PRIu32 " %" PRIu64 " %" PRId64 " %" PRId64 "\t%s\n", c->id,
+            c->count, c->first_seen_ns, c->last_seen_ns, c->text);
+    int rc = sift_file_replace(path, b.data, b.len, 0666, 0);
     if (rc < 0)
-        (void)unlink(tmp_path);
-    sift_buf_cleanup(&tmp);
+        SIFT_ERROR("drain: cannot write %s: %s", path, sift_strerror(rc));
+    sift_buf_cleanup(&b);
     return rc;
 }
 

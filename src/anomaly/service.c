@@ -41,7 +41,7 @@
  *   file holds one JSON object per line: {"type":"alert",...} (the full
  *   alert after each transition or label) and {"type":"raise",...} (a
  *   series' raise after feedback); replay keeps the last line per id.
- *   It is rewritten (temp file, fsync, rename) at start and whenever
+ *   It is rewritten (sift_file_replace()) at start and whenever
  *   more than 2 * max_kept + 1000 lines were appended since, so it stays
  *   bounded.  At start the scorer gets back the next id, the raises and
  *   the kept alerts (so an alert firing at stop resolves after restart).
@@ -76,6 +76,7 @@
 #include "sift/drain.h"
 #include "sift/error.h"
 #include "sift/event.h"
+#include "sift/file.h"
 #include "sift/grafana.h"
 #include "sift/log.h"
 #include "sift/loop.h"
@@ -302,22 +303,6 @@ line_raise(uint64_t key, double raise, struct sift_buf *b)
         key, raise);
 }
 
-static int
-write_all(int fd, const char *p, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, p, len);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += w;
-        len -= (size_t)w;
-    }
-    return SIFT_OK;
-}
-
 static void compact(struct sift_anomaly_service *svc);
 
 /* Appends lines to alerts.ndjson; compacts when it has grown enough. */
@@ -326,7 +311,7 @@ persist(struct sift_anomaly_service *svc, struct sift_buf *b, unsigned lines)
 {
     if (svc->fd < 0)
         return;
-    int rc = write_all(svc->fd, b->data, b->len);
+    int rc = sift_file_write_all(svc->fd, b->data, b->len);
     if (rc < 0) {
         SIFT_ERROR("anomaly: cannot append to %s: %s", svc->alerts_path,
                    sift_strerror(rc));
@@ -337,43 +322,21 @@ persist(struct sift_anomaly_service *svc, struct sift_buf *b, unsigned lines)
         compact(svc);
 }
 
-/* Rewrites alerts.ndjson from memory (temp, fsync, rename), reopens. */
+/* Rewrites alerts.ndjson from memory (sift_file_replace()), reopens. */
 static void
 compact(struct sift_anomaly_service *svc)
 {
-    struct sift_buf tmp = SIFT_BUF_INIT, b = SIFT_BUF_INIT;
-    sift_buf_appendf(&tmp, "%s.tmp", svc->alerts_path);
-    int rc = SIFT_OK;
-    int fd = open(sift_buf_cstr(&tmp), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-                  0640);
-    if (fd < 0) {
-        rc = -errno;
-        goto out;
-    }
-    for (size_t i = 0; i < svc->n && rc == SIFT_OK; i++) {
+    struct sift_buf b = SIFT_BUF_INIT;
+    for (size_t i = 0; i < svc->n; i++)
         line_alert(ring_at(svc, i), &b);
-        if (b.len >= 65536 || i + 1 == svc->n) {
-            rc = write_all(fd, b.data, b.len);
-            sift_buf_reset(&b);
-        }
-    }
-    for (size_t i = 0; i < svc->n_raises && rc == SIFT_OK; i++) {
+    for (size_t i = 0; i < svc->n_raises; i++) {
         if (svc->raises[i].raise > 0)
             line_raise(svc->raises[i].key, svc->raises[i].raise, &b);
     }
-    if (rc == SIFT_OK && b.len)
-        rc = write_all(fd, b.data, b.len);
-    if (rc == SIFT_OK && fsync(fd) != 0)
-        rc = -errno;
-    if (close(fd) != 0 && rc == SIFT_OK)
-        rc = -errno;
-    if (rc == SIFT_OK && rename(sift_buf_cstr(&tmp), svc->alerts_path) != 0)
-        rc = -errno;
-out:
+    int rc = sift_file_replace(svc->alerts_path, b.data, b.len, 0640, 0);
     if (rc < 0) {
         SIFT_ERROR("anomaly: cannot rewrite %s: %s", svc->alerts_path,
                    sift_strerror(rc));
-        unlink(sift_buf_cstr(&tmp));
     } else {
         if (svc->fd >= 0)
             close(svc->fd);
@@ -384,7 +347,6 @@ out:
                        strerror(errno));
         svc->lines_since_compact = 0;
     }
-    sift_buf_cleanup(&tmp);
     sift_buf_cleanup(&b);
 }
 

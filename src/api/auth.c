@@ -30,6 +30,7 @@
 #include "sift/alloc.h"
 #include "sift/auth.h"
 #include "sift/error.h"
+#include "sift/file.h"
 #include "sift/log.h"
 
 #define MAX_PRESENTED_LEN 4096 /* longer Authorization values are refused */
@@ -339,26 +340,19 @@ add_file(struct sift_auth *a, const char *path, char *err, size_t err_len)
                            SIFT_AUTH_MAX_FILE_BYTES);
         goto out;
     }
-    text = sift_try_malloc((size_t)st.st_size + 1);
-    if (!text) {
-        rc = SIFT_ENOMEM;
-        sift_errbuf_printf(err, err_len, "auth.token_file: %s: out of memory",
-                           path);
+    rc = sift_file_read_fd(fd, SIFT_AUTH_MAX_FILE_BYTES, &text, &len);
+    if (rc == SIFT_ELIMIT) {
+        rc = SIFT_ECONFIG;
+        sift_errbuf_printf(err, err_len,
+                           "auth.token_file: %s: larger than %d bytes", path,
+                           SIFT_AUTH_MAX_FILE_BYTES);
         goto out;
     }
-    while (len < (size_t)st.st_size) {
-        ssize_t n = read(fd, text + len, (size_t)st.st_size - len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = -errno;
-            sift_errbuf_printf(err, err_len, "auth.token_file: %s: %s", path,
-                               strerror(errno));
-            goto out;
-        }
-        if (n == 0)
-            break;
-        len += (size_t)n;
+    if (rc < 0) {
+        sift_errbuf_printf(err, err_len, "auth.token_file: %s: %s", path,
+                           rc == SIFT_ENOMEM ? "out of memory"
+                                             : sift_strerror(rc));
+        goto out;
     }
     rc = add_file_text(a, path, text, len, err, err_len);
 out:

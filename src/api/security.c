@@ -29,6 +29,7 @@
 #include "sift/config.h"
 #include "sift/error.h"
 #include "sift/event.h"
+#include "sift/file.h"
 #include "sift/http.h"
 #include "sift/log.h"
 #include "sift/pipeline.h"
@@ -59,34 +60,20 @@ build_auth(const struct sift_config *cfg, struct sift_auth **out)
     return rc;
 }
 
-/* Reads a whole small file into b (NUL-terminated).  -errno on failure. */
+/* Appends a whole small file to b (NUL-terminated).  -errno on failure,
+ * SIFT_ELIMIT when it holds more than max bytes. */
 static int
 read_small_file(const char *path, size_t max, struct sift_buf *b)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int rc = SIFT_OK;
-    char chunk[4096];
-    for (;;) {
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = -errno;
-            break;
-        }
-        if (n == 0)
-            break;
-        if (b->len + (size_t)n > max) {
-            rc = SIFT_ELIMIT;
-            break;
-        }
-        sift_buf_append(b, chunk, (size_t)n);
-    }
-    close(fd);
+    char *text;
+    size_t len;
+    int rc = sift_file_read_all(path, max, &text, &len);
+    if (rc < 0)
+        return rc;
+    sift_buf_append(b, text, len);
     sift_buf_cstr(b);
-    return rc;
+    sift_free(text);
+    return SIFT_OK;
 }
 
 /*

@@ -23,11 +23,13 @@
  * constant table.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <ini.h>
 
@@ -36,6 +38,7 @@
 #include "sift/buf.h"
 #include "sift/config.h"
 #include "sift/error.h"
+#include "sift/file.h"
 
 enum key_type {
     KT_STRING,
@@ -1131,43 +1134,27 @@ sift_config_load_file(struct sift_config *cfg, const char *path,
 {
     char *text = NULL;
     size_t len = 0;
-    int rc = SIFT_OK;
 
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        rc = -errno;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (fd < 0) {
+        int rc = -errno;
         report(on_error, arg, "%s: cannot open config file: %s", path,
                sift_strerror(rc));
         return rc;
     }
     /* Config files are small; read it whole so the reader can see lines. */
-    size_t cap = 4096;
-    text = sift_xmalloc(cap);
-    for (;;) {
-        if (len + 1 == cap) {
-            if (cap >= (size_t)16 * MIB) {
-                report(on_error, arg, "%s: config file larger than 16MiB",
-                       path);
-                rc = SIFT_ECONFIG;
-                goto out;
-            }
-            cap *= 2;
-            text = sift_xrealloc(text, cap);
-        }
-        size_t n = fread(text + len, 1, cap - 1 - len, f);
-        len += n;
-        if (n == 0)
-            break;
+    int rc = sift_file_read_fd(fd, (size_t)16 * MIB, &text, &len);
+    close(fd);
+    if (rc == SIFT_ELIMIT) {
+        report(on_error, arg, "%s: config file larger than 16MiB", path);
+        return SIFT_ECONFIG;
     }
-    if (ferror(f)) {
-        rc = errno != 0 ? -errno : SIFT_EIO;
+    if (rc < 0) {
         report(on_error, arg, "%s: cannot read config file: %s", path,
                sift_strerror(rc));
-        goto out;
+        return rc;
     }
     rc = sift__config_load_buffer(cfg, path, text, len, on_error, arg);
-out:
-    fclose(f);
     sift_free(text);
     return rc;
 }

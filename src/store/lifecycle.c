@@ -58,6 +58,7 @@
 #include "sift/clock.h"
 #include "sift/config.h"
 #include "sift/error.h"
+#include "sift/file.h"
 #include "sift/lifecycle.h"
 #include "sift/log.h"
 #include "sift/loop.h"
@@ -375,45 +376,6 @@ sift__lc_free(struct sift_store *s)
 /* Tombstone sidecars                                                  */
 /* ------------------------------------------------------------------ */
 
-static int
-read_file(const char *path, char **out, size_t *len)
-{
-    *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    struct stat st;
-    int rc = SIFT_OK;
-    if (fstat(fd, &st) != 0 || st.st_size > (off_t)(1 << 30)) {
-        close(fd);
-        return SIFT_ECORRUPT;
-    }
-    size_t n = (size_t)st.st_size, got = 0;
-    char *p = sift_try_malloc(n ? n : 1);
-    if (!p) {
-        close(fd);
-        return SIFT_ENOMEM;
-    }
-    while (got < n) {
-        ssize_t r = read(fd, p + got, n - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            rc = r < 0 ? -errno : SIFT_EIO;
-            break;
-        }
-        got += (size_t)r;
-    }
-    close(fd);
-    if (rc < 0) {
-        sift_free(p);
-        return rc;
-    }
-    *out = p;
-    *len = n;
-    return SIFT_OK;
-}
-
 /*
  * Sidecar file: "SDEL" u32 version 1, u64 XXH-free length check is the
  * portable roaring format itself (deserialize_safe bounds it); a bad
@@ -425,9 +387,11 @@ sidecar_load(const char *path, uint32_t n_docs, roaring_bitmap_t **out)
     char *p;
     size_t len = 0;
     *out = NULL;
-    int rc = read_file(path, &p, &len);
+    int rc = sift_file_read_all(path, (size_t)1 << 30, &p, &len);
     if (rc == -ENOENT)
         return SIFT_OK;
+    if (rc == SIFT_ELIMIT)
+        return SIFT_CORRUPT_BKPT("tombstone sidecar size");
     if (rc < 0)
         return rc;
     roaring_bitmap_t *bm = NULL;
@@ -458,7 +422,7 @@ sidecar_save(const char *path, const roaring_bitmap_t *bm)
     memcpy(p, "SDEL", 4);
     sift_store_u32(p + 4, 1);
     roaring_bitmap_portable_serialize(bm, p + 8);
-    int rc = sift__store_write_file_atomic(path, p, n + 8);
+    int rc = sift_file_replace(path, p, n + 8, 0644, SIFT_FILE_BATCH);
     sift_free(p);
     return rc;
 }
@@ -689,7 +653,8 @@ emit_part(void *arg, struct sift_merge_out *o)
     struct lc_job *j = arg;
     char path[4200];
     part_path(j, o->seq, path, sizeof(path));
-    int rc = sift__store_write_file_atomic(path, o->img.data, o->img.len);
+    int rc =
+        sift_file_replace(path, o->img.data, o->img.len, 0644, SIFT_FILE_BATCH);
     if (rc < 0) {
         SIFT_ERROR("lifecycle: writing %s: %s", path, sift_strerror(rc));
         return rc;
@@ -752,7 +717,7 @@ merge_work(void *arg)
         }
         j->n_outs++; /* job_abort() removes it from here on */
     }
-    if (n_outs > 0 && (rc = sift__store_fsync_dir(j->dir)) < 0)
+    if (n_outs > 0 && (rc = sift_file_fsync_dir(j->dir)) < 0)
         goto out;
     for (size_t i = 0; i < j->n_outs; i++) {
         struct job_out *o = &j->outs[i];
@@ -1414,7 +1379,7 @@ del_work(void *arg)
         sift__merge_outs_free(outs, n_outs);
     }
     for (unsigned k = 0; k < n_dirs && rc == SIFT_OK; k++)
-        rc = sift__store_fsync_dir(dirs_to_sync[k]);
+        rc = sift_file_fsync_dir(dirs_to_sync[k]);
     j->rc = rc;
 }
 

@@ -35,6 +35,7 @@
 #include "manifest.h"
 #include "sift/alloc.h"
 #include "sift/error.h"
+#include "sift/file.h"
 #include "sift/log.h"
 
 void
@@ -411,45 +412,23 @@ load_named(const char *data_dir, const char *name, struct sift_manifest *m)
     if (snprintf(path, sizeof(path), "%s/%s", data_dir, name) >=
         (int)sizeof(path))
         return SIFT_EINVAL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return errno == ENOENT ? SIFT_ENOTFOUND : -errno;
-    int rc = SIFT_OK;
     char *p = NULL;
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        rc = -errno;
-        goto out;
+    size_t len = 0;
+    int rc = sift_file_read_all(path, SIFT_MANIFEST_MAX_BYTES, &p, &len);
+    if (rc == -ENOENT)
+        return SIFT_ENOTFOUND;
+    if (rc == SIFT_ELIMIT) {
+        SIFT_ERROR("manifest %s: more than %u bytes is too large", path,
+                   SIFT_MANIFEST_MAX_BYTES);
+        return SIFT_ECORRUPT;
     }
-    if ((uint64_t)st.st_size > SIFT_MANIFEST_MAX_BYTES) {
-        SIFT_ERROR("manifest %s: %lld bytes is too large", path,
-                   (long long)st.st_size);
-        rc = SIFT_ECORRUPT;
-        goto out;
-    }
-    size_t len = (size_t)st.st_size, got = 0;
-    p = sift_try_malloc(len + 1);
-    if (!p) {
-        rc = SIFT_ENOMEM;
-        goto out;
-    }
-    while (got < len) {
-        ssize_t r = read(fd, p + got, len - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            rc = r < 0 ? -errno : SIFT_EIO;
-            goto out;
-        }
-        got += (size_t)r;
-    }
+    if (rc < 0)
+        return rc;
     rc = sift__manifest_decode(p, len, m);
     if (rc == SIFT_ECORRUPT)
         SIFT_ERROR("manifest %s is corrupt (bad checksum, version or syntax)",
                    path);
-out:
     sift_free(p);
-    close(fd);
     return rc;
 }
 
@@ -521,12 +500,6 @@ sift__manifest_load_generation(const char *data_dir, uint64_t gen,
     return rc;
 }
 
-static int
-errno_rc(int e)
-{
-    return e == ENOSPC || e == EDQUOT ? SIFT_ENOSPACE : -e;
-}
-
 /*
  * Keeps the manifest just saved as MANIFEST.<gen> too (a second name for
  * the same file, no copy) and drops the generation SIFT_MANIFEST_KEEP
@@ -555,58 +528,23 @@ keep_generation(const char *path, uint64_t gen)
 int
 sift__manifest_save(const char *data_dir, const struct sift_manifest *m)
 {
-    char path[4096], tmp[4096];
+    char path[4096];
     struct sift_buf b = SIFT_BUF_INIT;
-    int fd = -1, rc = SIFT_OK;
 
     if (snprintf(path, sizeof(path), "%s/%s", data_dir, SIFT_MANIFEST_NAME) >=
-            (int)sizeof(path) ||
-        snprintf(tmp, sizeof(tmp), "%s/%s.tmp", data_dir, SIFT_MANIFEST_NAME) >=
-            (int)sizeof(tmp))
+        (int)sizeof(path))
         return SIFT_EINVAL;
     sift__manifest_encode(m, &b);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        rc = errno_rc(errno);
-        SIFT_ERROR("manifest: create %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    for (size_t off = 0; off < b.len;) {
-        ssize_t n = write(fd, b.data + off, b.len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = n < 0 ? errno_rc(errno) : SIFT_EIO;
-            SIFT_ERROR("manifest: write %s: %s", tmp, sift_strerror(rc));
-            goto out;
-        }
-        off += (size_t)n;
-    }
-    if (fsync(fd) != 0) {
-        rc = errno_rc(errno);
-        SIFT_ERROR("manifest: fsync %s: %s", tmp, strerror(errno));
-        goto out;
-    }
-    close(fd);
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        rc = -errno;
-        SIFT_ERROR("manifest: rename %s: %s", tmp, strerror(errno));
+    int rc = sift_file_replace(path, b.data, b.len, 0644, SIFT_FILE_BATCH);
+    if (rc < 0) {
+        SIFT_ERROR("manifest: cannot write %s: %s", path, sift_strerror(rc));
         goto out;
     }
     keep_generation(path, m->generation);
-    int dfd = open(data_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0 || fsync(dfd) != 0) {
-        rc = -errno;
-        SIFT_ERROR("manifest: fsync dir %s: %s", data_dir, strerror(errno));
-    }
-    if (dfd >= 0)
-        close(dfd);
+    rc = sift_file_fsync_dir(data_dir);
+    if (rc < 0)
+        SIFT_ERROR("manifest: fsync dir %s: %s", data_dir, sift_strerror(rc));
 out:
-    if (fd >= 0) {
-        close(fd);
-        (void)unlink(tmp);
-    }
     sift_buf_cleanup(&b);
     return rc;
 }

@@ -57,6 +57,7 @@
 #include "sift/alloc.h"
 #include "sift/config.h"
 #include "sift/error.h"
+#include "sift/file.h"
 #include "sift/log.h"
 #include "sift/segment.h"
 #include "store_int.h"
@@ -362,8 +363,8 @@ move_aside(struct sift_store *s, const struct found *f, const char *qname)
     snprintf(dst, sizeof(dst), "%s/%s", s->q_dir, qname);
     if (rename(src, dst) != 0)
         return -errno;
-    (void)sift__store_fsync_dir(s->q_dir);
-    (void)sift__store_fsync_dir(dir);
+    (void)sift_file_fsync_dir(s->q_dir);
+    (void)sift_file_fsync_dir(dir);
     sift__store_add_quarantined(s, qname);
     return SIFT_OK;
 }
@@ -647,7 +648,7 @@ each_tier_file(const struct sift_store *s,
                 removed |= cb(dir, de->d_name);
         closedir(d);
         if (removed)
-            (void)sift__store_fsync_dir(dir);
+            (void)sift_file_fsync_dir(dir);
     }
 }
 

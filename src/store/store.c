@@ -54,6 +54,7 @@
 #include "sift/clock.h"
 #include "sift/config.h"
 #include "sift/error.h"
+#include "sift/file.h"
 #include "sift/log.h"
 #include "sift/loop.h"
 #include "sift/pool.h"
@@ -193,50 +194,6 @@ sift__store_ensure_dir(const char *who, const char *path)
         return SIFT_OK;
     int rc = -errno;
     SIFT_ERROR("%s: cannot create %s: %s", who, path, strerror(errno));
-    return rc;
-}
-
-int
-sift__store_fsync_dir(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int rc = fsync(fd) == 0 ? SIFT_OK : -errno;
-    close(fd);
-    return rc;
-}
-
-int
-sift__store_write_file_atomic(const char *path, const void *data, size_t len)
-{
-    char tmp[4200];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return -errno;
-    int rc = SIFT_OK;
-    const char *p = data;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            rc = n < 0 ? -errno : SIFT_EIO;
-            break;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    if (rc == SIFT_OK && fsync(fd) != 0)
-        rc = -errno;
-    close(fd);
-    if (rc == SIFT_OK && rename(tmp, path) != 0)
-        rc = -errno;
-    if (rc != SIFT_OK)
-        (void)unlink(tmp);
-    if (rc == -ENOSPC || rc == -EDQUOT)
-        rc = SIFT_ENOSPACE;
     return rc;
 }
 
@@ -887,7 +844,7 @@ write_seg_file(const char *dir, const char *name, const void *data, size_t len)
 {
     char path[4096];
     snprintf(path, sizeof(path), "%s/%s", dir, name);
-    return sift__store_write_file_atomic(path, data, len);
+    return sift_file_replace(path, data, len, 0644, SIFT_FILE_BATCH);
 }
 
 static void
@@ -922,7 +879,7 @@ flush_work(void *arg)
                        sift_strerror(j->rc));
     }
     if (j->rc == SIFT_OK)
-        j->rc = sift__store_fsync_dir(j->seg_dir);
+        j->rc = sift_file_fsync_dir(j->seg_dir);
     if (j->rc == SIFT_OK)
         j->rc = sift__manifest_save(j->data_dir, &j->next);
     for (size_t i = 0; i < j->n && j->rc == SIFT_OK; i++) {
@@ -1349,8 +1306,8 @@ sift__store_quarantine_file(struct sift_store *s, const char *dir,
                    strerror(errno));
         return rc;
     }
-    (void)sift__store_fsync_dir(s->q_dir);
-    (void)sift__store_fsync_dir(dir);
+    (void)sift_file_fsync_dir(s->q_dir);
+    (void)sift_file_fsync_dir(dir);
     return SIFT_OK;
 }
 

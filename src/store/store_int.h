@@ -262,14 +262,5 @@ char *sift__store_join(const char *a, const char *b);
  * the failure once as "<who>: cannot create ...".  Borrows both strings.
  */
 int sift__store_ensure_dir(const char *who, const char *path);
-/** fsyncs a directory (so renames in it are durable); SIFT_OK or -errno. */
-int sift__store_fsync_dir(const char *path);
-/**
- * Writes data to path atomically: path.tmp, write, fsync, rename.  The
- * caller fsyncs the directory.  The temp file is removed on failure.
- * Returns SIFT_OK, SIFT_ENOSPACE (ENOSPC/EDQUOT), SIFT_EIO or -errno.
- */
-int sift__store_write_file_atomic(const char *path, const void *data,
-                                  size_t len);
 
 #endif /* SIFT_STORE_INT_H */

@@ -44,6 +44,7 @@
 #include "sift/buf.h"
 #include "sift/clock.h"
 #include "sift/error.h"
+#include "sift/file.h"
 #include "sift/log.h"
 #include "wal.h"
 
@@ -292,54 +293,13 @@ path_join(char *buf, size_t len, const char *dir, const char *name)
     return n < 0 || (size_t)n >= len ? SIFT_EINVAL : SIFT_OK;
 }
 
-/* Reads a whole file into an owned buffer. */
+/* Reads a whole file into an owned buffer (release with sift_free()). */
 static int
 read_file(const char *path, uint8_t **out, size_t *len_out)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    struct stat st;
-    int rc = SIFT_OK;
-    uint8_t *p = NULL;
-    if (fstat(fd, &st) != 0) {
-        rc = -errno;
-        goto out;
-    }
-    size_t len = (size_t)st.st_size;
-    p = sift_try_malloc(len ? len : 1);
-    if (!p) {
-        rc = SIFT_ENOMEM;
-        goto out;
-    }
-    size_t got = 0;
-    while (got < len) {
-        ssize_t r = read(fd, p + got, len - got);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            rc = r < 0 ? -errno : SIFT_EIO;
-            goto out;
-        }
-        got += (size_t)r;
-    }
-    *out = p;
-    *len_out = len;
-    p = NULL;
-out:
-    sift_free(p);
-    close(fd);
-    return rc;
-}
-
-static int
-fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    int rc = fsync(fd) == 0 ? SIFT_OK : -errno;
-    close(fd);
+    char *p;
+    int rc = sift_file_read_all(path, SIZE_MAX, &p, len_out);
+    *out = (uint8_t *)p;
     return rc;
 }
 
@@ -379,8 +339,8 @@ quarantine_from(const char *dir, const uint64_t *seqs, size_t from, size_t n,
             SIFT_ERROR("wal: moved %s to %s", src, dst);
     }
     if (qdir) {
-        (void)fsync_dir(qdir);
-        (void)fsync_dir(dir);
+        (void)sift_file_fsync_dir(qdir);
+        (void)sift_file_fsync_dir(dir);
     }
 }
 
