@@ -184,6 +184,14 @@ const char *sift_http_req_header(const struct sift_http_req *req,
 const char *sift_http_req_body(const struct sift_http_req *req, size_t *len);
 /** Memory freed together with the request. */
 struct sift_arena *sift_http_req_arena(struct sift_http_req *req);
+/**
+ * Sets the "details" of this request's audit record (admin actions; see
+ * audit.h) to a copy of details (borrowed; NULL restores the default, the
+ * URI query string).  For actions whose parameters travel in the body,
+ * e.g. delete-by-query's query and time range.  Loop thread.
+ */
+void sift_http_req_set_audit_details(struct sift_http_req *req,
+                                     const char *details);
 /** "ip:port" of the client. */
 const char *sift_http_req_peer(const struct sift_http_req *req);
 /** The name of the token that authenticated the request, or "-". */

@@ -57,19 +57,27 @@ void sift_store_set_delete_matcher(sift_delete_match_cb cb);
 /** rc is SIFT_OK with the number of events that matched, or an error. */
 typedef void (*sift_delete_cb)(void *arg, int rc, uint64_t matched);
 
+/* sift_store_delete() flags. */
+#define SIFT_DELETE_FORCE_REWRITE 1u /* rewrite affected disk segments now */
+#define SIFT_DELETE_DRY_RUN 2u       /* count what would go; change nothing */
+
 /**
  * Deletes every event matching query in [from_ns, to_ns) that the store
  * holds now (buffer included).  The request is written to the WAL first,
  * so once cb reports SIFT_OK the delete survives a crash; the matching
  * events are gone from every snapshot published after that moment, all
  * at once (tombstones), and physically from disk at the next merge, or
- * right away when force_rewrite is set (affected segments are rewritten
- * in the background).  Borrows query during the call.  Returns SIFT_OK
- * (cb will run once, on the loop thread), SIFT_EPARSE (bad query: cb never
- * runs), SIFT_ESHUTDOWN, or an append error (SIFT_EBUSY, SIFT_ENOSPACE).
+ * right away with SIFT_DELETE_FORCE_REWRITE (affected segments are
+ * rewritten in the background).  With SIFT_DELETE_DRY_RUN nothing
+ * changes: cb gets the number of events the same request would delete
+ * at that moment (the same matcher over the same events, in WAL order
+ * after everything appended before it; a crash or restart drops it).
+ * Borrows query during the call.  Returns SIFT_OK (cb will run once, on
+ * the loop thread), SIFT_EPARSE (bad query: cb never runs),
+ * SIFT_ESHUTDOWN, or an append error (SIFT_EBUSY, SIFT_ENOSPACE).
  */
 int sift_store_delete(struct sift_store *store, const char *query, size_t len,
-                      int64_t from_ns, int64_t to_ns, int force_rewrite,
+                      int64_t from_ns, int64_t to_ns, unsigned flags,
                       sift_delete_cb cb, void *arg);
 
 /* ---- running and looking ---- */

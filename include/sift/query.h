@@ -101,6 +101,15 @@ int sift_query_match_parsed(const struct sift_query *q,
  */
 int64_t sift_query_nice_interval_ms(int64_t at_least_ms);
 
+/**
+ * Non-zero when q matches every event whatever the data: "*", the empty
+ * query, and what boolean algebra reduces to them ("* OR x", "NOT NOT *",
+ * "x OR NOT x", "-(a AND NOT a)").  Never non-zero for a query that can
+ * miss an event; tautologies over field values are not searched for.
+ * Delete-by-query asks for a confirmation when this holds.  Pure.
+ */
+int sift_query_matches_all(const struct sift_query *q);
+
 /** Releases a parsed query.  NULL is fine. */
 void sift_query_free(struct sift_query *q);
 

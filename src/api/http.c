@@ -145,7 +145,8 @@ struct sift_http_req {
     char peer[64];
     const char *principal;
     int closed;
-    int audit; /* write an audit record with the reply */
+    int audit;                 /* write an audit record with the reply */
+    const char *audit_details; /* arena copy, or NULL: the URI query */
     int streaming;
     int close_notified;
     sift_http_close_cb on_close;
@@ -669,8 +670,8 @@ audit_record(struct sift_http_req *req, int status)
     char action[160];
     snprintf(action, sizeof(action), "%s %s", req->method,
              req->path != NULL ? req->path : "?");
-    const char *details = NULL;
-    if (req->evreq != NULL) {
+    const char *details = req->audit_details;
+    if (details == NULL && req->evreq != NULL) {
         const struct evhttp_uri *uri =
             evhttp_request_get_evhttp_uri(req->evreq);
         details = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
@@ -851,6 +852,14 @@ sift_http_req_body(const struct sift_http_req *req, size_t *len)
 {
     *len = req->body_len;
     return req->body != NULL ? req->body : "";
+}
+
+void
+sift_http_req_set_audit_details(struct sift_http_req *req, const char *details)
+{
+    req->audit_details =
+        details ? sift_arena_strndup(req->arena, details, strlen(details))
+                : NULL;
 }
 
 struct sift_arena *

@@ -4,22 +4,37 @@
  *   GET  /api/v1/tiers         per tier segments, docs, bytes, time range,
  *                              compression ratio; merges; retention
  *   POST /api/v1/delete        {"query":"...","from":...,"to":...,
- *                              "force_rewrite":bool} -> {"matched":N,...}
+ *                              "dry_run":bool,"all_time":bool,
+ *                              "match_all":bool,"force_rewrite":bool}
+ *                              -> {"query":..,"from":..,"to":..,
+ *                                  "dry_run":..,"matched":N,"deleted":N}
  *   POST /api/v1/debug/clock   {"offset_ms":N} (only with
  *                              server.debug_endpoints = true)
  *
- * from/to accept epoch milliseconds (number or string), "now", "now-N<u>"
- * (u = s, m, h, d, w), and RFC 3339 "YYYY-MM-DDTHH:MM:SS[.fff]Z".  A
+ * Delete safety (docs/lifecycle.md, "What sift promises"): the body may
+ * hold only the keys above, each of its type (an unknown key is a 400
+ * naming it and the key probably meant, so "start" for "from" can never
+ * widen a delete to all time); a delete without from/to needs
+ * "all_time": true and a query that matches every event
+ * (sift_query_matches_all()) needs "match_all": true; "dry_run": true
+ * answers the count the same request would delete, from the store's own
+ * matcher over the same events, and deletes nothing.  Replies and the
+ * audit record say the query and range as understood.
+ *
+ * from/to are read as a search reads them (sift__api_time_json()).  A
  * delete replies after the request is durable and applied; the client
  * that disconnects meanwhile does not cancel it.
  *
  * Context: loop thread.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
+#include "api/lifecycle_api_int.h"
 #include "api/params.h"
 #include "sift/alloc.h"
 #include "sift/buf.h"
@@ -29,6 +44,7 @@
 #include "sift/http.h"
 #include "sift/lifecycle.h"
 #include "sift/log.h"
+#include "sift/names.h"
 #include "sift/query.h"
 #include "sift/store.h"
 
@@ -49,32 +65,255 @@ handle_tiers(struct sift_http_req *req, void *arg)
     sift_buf_cleanup(&body);
 }
 
+/* ---- delete-by-query request ---- */
+
+/* Every key the delete body may hold.  Anything else is a 400: a mistyped
+ * time bound ("start" for "from") must never widen a delete. */
+static const char *const delete_keys[] = {
+    "query", "from", "to", "dry_run", "all_time", "match_all", "force_rewrite",
+};
+#define N_DELETE_KEYS (sizeof(delete_keys) / sizeof(delete_keys[0]))
+
+/* Words people use for our keys (Elasticsearch, Loki, SQL habits). */
+static const struct {
+    const char *word, *key;
+} delete_aliases[] = {
+    {"q", "query"},
+    {"search", "query"},
+    {"filter", "query"},
+    {"start", "from"},
+    {"begin", "from"},
+    {"since", "from"},
+    {"after", "from"},
+    {"gte", "from"},
+    {"gt", "from"},
+    {"start_time", "from"},
+    {"from_time", "from"},
+    {"end", "to"},
+    {"until", "to"},
+    {"before", "to"},
+    {"stop", "to"},
+    {"lt", "to"},
+    {"lte", "to"},
+    {"end_time", "to"},
+    {"to_time", "to"},
+    {"dryrun", "dry_run"},
+    {"preview", "dry_run"},
+    {"simulate", "dry_run"},
+    {"force", "force_rewrite"},
+    {"rewrite", "force_rewrite"},
+};
+
+SIFT_STATIC const char *
+delete_key_suggest(const char *key)
+{
+    for (size_t i = 0; i < sizeof(delete_aliases) / sizeof(delete_aliases[0]);
+         i++)
+        if (strcasecmp(key, delete_aliases[i].word) == 0)
+            return delete_aliases[i].key;
+    return sift_name_closest(key, delete_keys, N_DELETE_KEYS);
+}
+
+SIFT_STATIC int
+delete_req_parse(json_t *root, struct delete_req *out, const char **type,
+                 char *why, size_t why_len)
+{
+    memset(out, 0, sizeof(*out));
+    *type = "bad_request";
+    const char *key;
+    json_t *v;
+    json_object_foreach(root, key, v)
+    {
+        size_t k = 0;
+        while (k < N_DELETE_KEYS && strcmp(key, delete_keys[k]) != 0)
+            k++;
+        if (k == N_DELETE_KEYS) {
+            const char *near = delete_key_suggest(key);
+            *type = "unknown_parameter";
+            snprintf(why, why_len,
+                     "unknown key \"%s\" in the delete request%s%s%s; "
+                     "the keys are query, from, to, dry_run, all_time, "
+                     "match_all, force_rewrite; nothing was deleted",
+                     key, near ? " (did you mean \"" : "", near ? near : "",
+                     near ? "\"?)" : "");
+            return SIFT_EINVAL;
+        }
+        int is_bool = k >= 3;
+        if (is_bool && !json_is_boolean(v)) {
+            snprintf(why, why_len, "\"%s\" must be true or false", key);
+            return SIFT_EINVAL;
+        }
+        if (k == 0 && !json_is_string(v)) {
+            snprintf(why, why_len, "\"query\" must be a string");
+            return SIFT_EINVAL;
+        }
+    }
+    json_t *q = json_object_get(root, "query");
+    if (!q) {
+        snprintf(why, why_len,
+                 "\"query\" (string) is required; \"*\" with "
+                 "\"match_all\": true deletes a whole time range");
+        return SIFT_EINVAL;
+    }
+    out->query = json_string_value(q);
+    out->query_len = json_string_length(q);
+    out->from = json_object_get(root, "from");
+    out->to = json_object_get(root, "to");
+    if (out->from && json_is_null(out->from))
+        out->from = NULL;
+    if (out->to && json_is_null(out->to))
+        out->to = NULL;
+    out->dry_run = json_is_true(json_object_get(root, "dry_run"));
+    out->all_time = json_is_true(json_object_get(root, "all_time"));
+    out->match_all = json_is_true(json_object_get(root, "match_all"));
+    out->force_rewrite = json_is_true(json_object_get(root, "force_rewrite"));
+    return SIFT_OK;
+}
+
+SIFT_STATIC unsigned
+delete_needs(const struct delete_req *r, int matches_all)
+{
+    unsigned need = 0;
+    if (!r->from && !r->to && !r->all_time)
+        need |= NEED_ALL_TIME;
+    if (matches_all && !r->match_all)
+        need |= NEED_MATCH_ALL;
+    return need;
+}
+
+static void
+put_time_or_null(struct sift_buf *b, int64_t ns, int64_t open)
+{
+    if (ns == open) {
+        sift_buf_append(b, "null", 4);
+        return;
+    }
+    sift_buf_putc(b, '"');
+    struct sift_buf t = SIFT_BUF_INIT;
+    sift_query_format_time(ns, &t);
+    sift_buf_append(b, t.data, t.len);
+    sift_buf_cleanup(&t);
+    sift_buf_putc(b, '"');
+}
+
+/* The request as understood: the reply and the audit record say it. */
+static void
+put_request_json(struct sift_buf *b, const struct delete_req *r, int64_t from,
+                 int64_t to)
+{
+    sift_buf_append(b, "\"query\":", 8);
+    sift_buf_put_json_str(b, r->query, r->query_len);
+    sift_buf_append(b, ",\"from\":", 8);
+    put_time_or_null(b, from, INT64_MIN);
+    sift_buf_append(b, ",\"to\":", 6);
+    put_time_or_null(b, to, INT64_MAX);
+}
+
+static void
+put_needs_json(struct sift_buf *b, unsigned need)
+{
+    sift_buf_append(b, ",\"confirm_needed\":[", 19);
+    if (need & NEED_ALL_TIME)
+        sift_buf_append(b, "\"all_time\"", 10);
+    if (need & NEED_MATCH_ALL)
+        sift_buf_append(
+            b, need & NEED_ALL_TIME ? ",\"match_all\"" : "\"match_all\"",
+            need & NEED_ALL_TIME ? 12 : 11);
+    sift_buf_putc(b, ']');
+}
+
 struct del_ctx {
     struct sift_http_req *req;
     int64_t t0;
+    int dry_run;
+    unsigned need;         /* dry runs: confirmations a real run needs */
+    struct sift_buf about; /* "query":…,"from":…,"to":… */
 };
 
 static void
 on_deleted(void *arg, int rc, uint64_t matched)
 {
     struct del_ctx *c = arg;
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_buf_append(&b, "{", 1);
+    sift_buf_append(&b, c->about.data, c->about.len);
+    sift_buf_appendf(&b, ",\"dry_run\":%s", c->dry_run ? "true" : "false");
+    if (rc == SIFT_OK)
+        sift_buf_appendf(&b, ",\"matched\":%llu", (unsigned long long)matched);
+    sift_buf_putc(&b, '}');
+    /* The audit record holds the request as understood and its outcome. */
+    sift_http_req_set_audit_details(c->req, sift_buf_cstr(&b));
+    sift_buf_reset(&b);
     if (rc < 0) {
-        sift_http_reply_error(c->req, rc == SIFT_ESHUTDOWN ? 503 : 500,
-                              rc == SIFT_ESHUTDOWN ? "shutting_down"
-                                                   : "internal",
-                              "delete failed: %s (it is durable and will be "
-                              "applied on retry or restart)",
-                              sift_strerror(rc));
+        int st = rc == SIFT_ESHUTDOWN ? 503 : 500;
+        if (c->dry_run)
+            sift_http_reply_error(c->req, st,
+                                  st == 503 ? "shutting_down" : "internal",
+                                  "dry run failed: %s", sift_strerror(rc));
+        else
+            sift_http_reply_error(c->req, st,
+                                  st == 503 ? "shutting_down" : "internal",
+                                  "delete failed: %s (it is durable and will "
+                                  "be applied on retry or restart)",
+                                  sift_strerror(rc));
     } else {
-        struct sift_buf b = SIFT_BUF_INIT;
+        sift_buf_append(&b, "{", 1);
+        sift_buf_append(&b, c->about.data, c->about.len);
         sift_buf_appendf(
-            &b, "{\"matched\":%llu,\"deleted\":%llu,\"took_ms\":%lld}\n",
-            (unsigned long long)matched, (unsigned long long)matched,
+            &b, ",\"dry_run\":%s,\"matched\":%llu,\"deleted\":%llu",
+            c->dry_run ? "true" : "false", (unsigned long long)matched,
+            (unsigned long long)(c->dry_run ? 0 : matched));
+        if (c->dry_run)
+            put_needs_json(&b, c->need);
+        sift_buf_appendf(
+            &b, ",\"took_ms\":%lld}\n",
             (long long)((sift_clock_mono_ns() - c->t0) / SIFT_NS_PER_MS));
         sift_http_reply_json(c->req, 200, &b);
-        sift_buf_cleanup(&b);
     }
+    sift_buf_cleanup(&b);
+    sift_buf_cleanup(&c->about);
     sift_free(c);
+}
+
+static void
+reply_needs(struct sift_http_req *req, unsigned need,
+            const struct sift_buf *about)
+{
+    char why[512];
+    snprintf(why, sizeof(why),
+             "%s%s%s; nothing was deleted (\"dry_run\": "
+             "true shows how many events would go)",
+             need & NEED_ALL_TIME
+                 ? "no time range: this would delete matching events of "
+                   "all time; give \"from\"/\"to\", or add \"all_time\": "
+                   "true to confirm"
+                 : "",
+             need == (NEED_ALL_TIME | NEED_MATCH_ALL) ? "; " : "",
+             need & NEED_MATCH_ALL
+                 ? "the query matches every event; add \"match_all\": "
+                   "true to confirm deleting everything in the range"
+                 : "");
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_http_error_json(&b, 400, "confirmation_required", why, -1);
+    /* Also say what was understood, so the client sees the range. */
+    if (b.len >= 3 && b.data[b.len - 1] == '\n')
+        b.len--;
+    if (b.len >= 2 && b.data[b.len - 1] == '}') {
+        b.len--;
+        sift_buf_putc(&b, ',');
+        sift_buf_append(&b, about->data, about->len);
+        put_needs_json(&b, need);
+        sift_buf_append(&b, "}\n", 2);
+    }
+    struct sift_buf d = SIFT_BUF_INIT;
+    sift_buf_putc(&d, '{');
+    sift_buf_append(&d, about->data, about->len);
+    put_needs_json(&d, need);
+    sift_buf_putc(&d, '}');
+    sift_http_req_set_audit_details(req, sift_buf_cstr(&d));
+    sift_buf_cleanup(&d);
+    sift_http_reply_json(req, 400, &b);
+    sift_buf_cleanup(&b);
 }
 
 static void
@@ -85,6 +324,7 @@ handle_delete(struct sift_http_req *req, void *arg)
     const char *body = sift_http_req_body(req, &len);
     json_error_t jerr;
     json_t *root = json_loadb(body, len, 0, &jerr);
+    struct sift_buf about = SIFT_BUF_INIT;
     if (!root || !json_is_object(root)) {
         sift_http_reply_error(req, 400, "bad_request",
                               "body must be a JSON object: %s",
@@ -92,31 +332,26 @@ handle_delete(struct sift_http_req *req, void *arg)
         json_decref(root);
         return;
     }
-    json_t *q = json_object_get(root, "query");
-    int64_t from, to;
-    if (!q || !json_is_string(q)) {
-        sift_http_reply_error(req, 400, "bad_request",
-                              "\"query\" (string) is required; use \"\" with "
-                              "from/to to delete a whole time range");
+    struct delete_req r;
+    const char *etype;
+    char why[512];
+    if (delete_req_parse(root, &r, &etype, why, sizeof(why)) < 0) {
+        sift_http_req_set_audit_details(req, why);
+        sift_http_reply_error(req, 400, etype, "%s", why);
         goto out;
     }
+    int64_t from, to;
     char ftext[64], ttext[64];
     struct sift_query_error terr;
     int64_t now = sift_clock_now_ns();
-    if (sift__api_time_json("from", json_object_get(root, "from"), now,
-                            INT64_MIN, &from, ftext, sizeof(ftext),
-                            &terr) < 0 ||
-        sift__api_time_json("to", json_object_get(root, "to"), now, INT64_MAX,
-                            &to, ttext, sizeof(ttext), &terr) < 0 ||
+    if (sift__api_time_json("from", r.from, now, INT64_MIN, &from, ftext,
+                            sizeof(ftext), &terr) < 0 ||
+        sift__api_time_json("to", r.to, now, INT64_MAX, &to, ttext,
+                            sizeof(ttext), &terr) < 0 ||
         sift_query_time_check("from", ftext, from, "to", ttext, to, &terr) <
             0) {
+        sift_http_req_set_audit_details(req, terr.reason);
         sift_http_reply_error(req, terr.status, terr.type, "%s", terr.reason);
-        goto out;
-    }
-    if (json_string_length(q) == 0 && from == INT64_MIN && to == INT64_MAX) {
-        sift_http_reply_error(req, 400, "bad_request",
-                              "refusing to delete everything: give a query "
-                              "or a time range");
         goto out;
     }
     /* Validate the query with the search limits before anything reaches
@@ -125,8 +360,7 @@ handle_delete(struct sift_http_req *req, void *arg)
                                     (uint64_t)api->cfg->max_expansion};
     struct sift_query *parsed = NULL;
     struct sift_query_error qerr;
-    if (sift_query_parse(json_string_value(q), json_string_length(q), &lim,
-                         &parsed, &qerr) < 0) {
+    if (sift_query_parse(r.query, r.query_len, &lim, &parsed, &qerr) < 0) {
         struct sift_buf b = SIFT_BUF_INIT;
         int status = qerr.status ? qerr.status : 400;
         sift_http_error_json(&b, status, qerr.type, qerr.reason, qerr.position);
@@ -134,15 +368,26 @@ handle_delete(struct sift_http_req *req, void *arg)
         sift_buf_cleanup(&b);
         goto out;
     }
+    unsigned need = delete_needs(&r, sift_query_matches_all(parsed));
     sift_query_free(parsed);
-    int force = json_is_true(json_object_get(root, "force_rewrite"));
+    put_request_json(&about, &r, from, to);
+    if (need && !r.dry_run) {
+        reply_needs(req, need, &about);
+        goto out;
+    }
     struct del_ctx *c = sift_xcalloc(1, sizeof(*c));
     c->req = req;
     c->t0 = sift_clock_mono_ns();
-    int rc = sift_store_delete(api->store, json_string_value(q),
-                               json_string_length(q), from, to, force,
-                               on_deleted, c);
+    c->dry_run = r.dry_run;
+    c->need = need;
+    c->about = about;
+    sift_buf_init(&about);
+    unsigned flags = (r.force_rewrite ? SIFT_DELETE_FORCE_REWRITE : 0u) |
+                     (r.dry_run ? SIFT_DELETE_DRY_RUN : 0u);
+    int rc = sift_store_delete(api->store, r.query, r.query_len, from, to,
+                               flags, on_deleted, c);
     if (rc < 0) {
+        sift_buf_cleanup(&c->about);
         sift_free(c);
         int status =
             rc == SIFT_EPARSE || rc == SIFT_EINVAL ? 400
@@ -154,6 +399,7 @@ handle_delete(struct sift_http_req *req, void *arg)
                               "delete refused: %s", sift_strerror(rc));
     }
 out:
+    sift_buf_cleanup(&about);
     json_decref(root);
 }
 

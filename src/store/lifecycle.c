@@ -131,6 +131,7 @@ struct del_op {
     size_t qlen;
     int64_t from_ns, to_ns;
     int force;
+    int dry; /* SIFT_DELETE_DRY_RUN: count only */
     sift_delete_cb cb;
     void *arg;
     int64_t t0_mono;
@@ -1255,7 +1256,8 @@ sift_store_match_simple(struct sift_segment *seg, const char *query, size_t len,
 
 /*
  * Delete record payload (after the store's WAL framing):
- *   u8 'D', u8 version (1), u8 flags (bit 0 = force rewrite),
+ *   u8 'D', u8 version (1), u8 flags (bit 0 = force rewrite, bit 1 = dry
+ *   run: counted when live, skipped on replay),
  *   zvarint from_ns, zvarint to_ns, varint query_len, query bytes.
  */
 static uint64_t
@@ -1272,11 +1274,12 @@ unzz(uint64_t v)
 
 static void
 encode_delete(struct sift_buf *b, const char *q, size_t len, int64_t from,
-              int64_t to, int force)
+              int64_t to, unsigned flags)
 {
     sift_buf_putc(b, (char)SIFT_LC_DELETE_KIND);
     sift_buf_putc(b, LC_DEL_VERSION);
-    sift_buf_putc(b, (char)(force ? 1 : 0));
+    sift_buf_putc(
+        b, (char)(flags & (SIFT_DELETE_FORCE_REWRITE | SIFT_DELETE_DRY_RUN)));
     sift_buf_put_varint(b, zz(from));
     sift_buf_put_varint(b, zz(to));
     sift_buf_put_varint(b, len);
@@ -1289,9 +1292,10 @@ decode_delete(const uint8_t *p, size_t len, struct del_op *op)
     const uint8_t *end = p + len;
     uint64_t from, to, ql;
     if (len < 3 || p[0] != SIFT_LC_DELETE_KIND || p[1] != LC_DEL_VERSION ||
-        p[2] > 1)
+        p[2] > (SIFT_DELETE_FORCE_REWRITE | SIFT_DELETE_DRY_RUN))
         return SIFT_CORRUPT_BKPT("delete record header");
-    op->force = p[2] & 1;
+    op->force = (p[2] & SIFT_DELETE_FORCE_REWRITE) != 0;
+    op->dry = (p[2] & SIFT_DELETE_DRY_RUN) != 0;
     p += 3;
     if (sift_get_varint(&p, end, &from) < 0 ||
         sift_get_varint(&p, end, &to) < 0 ||
@@ -1335,6 +1339,10 @@ del_work(void *arg)
             continue;
         }
         j->matched += t->matched;
+        if (op->dry) {
+            roaring_bitmap_free(m);
+            continue;
+        }
         if (old)
             roaring_bitmap_or_inplace(m, old);
         t->changed = 1;
@@ -1438,7 +1446,20 @@ del_finish(struct sift_store *s, struct del_job *j)
     struct del_op *op = j->op;
     lc->del_running = 0;
     s->flush_running = 0;
-    if (j->rc == SIFT_OK) {
+    if (op->dry) {
+        /* Nothing changed: answer and drop it, success or not. */
+        SIFT_INFO("lifecycle: delete dry run (WAL seq %" PRIu64 ") query "
+                  "\"%s\": %" PRIu64 " events would be deleted (%s)",
+                  op->seq, op->query, j->matched,
+                  j->rc == SIFT_OK ? "ok" : sift_strerror(j->rc));
+        lc->ops_head = op->next;
+        if (!lc->ops_head)
+            lc->ops_tail = &lc->ops_head;
+        if (op->cb)
+            op->cb(op->arg, j->rc, j->rc == SIFT_OK ? j->matched : 0);
+        sift_free(op->query);
+        sift_free(op);
+    } else if (j->rc == SIFT_OK) {
         del_apply(s, j);
         lc->ops_head = op->next;
         if (!lc->ops_head)
@@ -1553,6 +1574,12 @@ sift__lc_delete_record(struct sift_store *s, uint64_t seq,
         s->buf_min_seq = seq;
     if (seq > s->buf_max_seq)
         s->buf_max_seq = seq;
+    if (op->dry && !op->cb) {
+        /* Replayed, or nobody waits for the count: nothing to do. */
+        sift_free(op->query);
+        sift_free(op);
+        return SIFT_OK;
+    }
     /* Everything older than the delete becomes a sealed entry. */
     sift__store_seal(s, !lc->started);
     *lc->ops_tail = op;
@@ -1588,7 +1615,7 @@ delete_durable(void *arg, int rc)
 
 int
 sift_store_delete(struct sift_store *s, const char *query, size_t len,
-                  int64_t from_ns, int64_t to_ns, int force_rewrite,
+                  int64_t from_ns, int64_t to_ns, unsigned flags,
                   sift_delete_cb cb, void *arg)
 {
     if (!s->lc || s->closing)
@@ -1599,7 +1626,7 @@ sift_store_delete(struct sift_store *s, const char *query, size_t len,
     if (rc < 0)
         return rc;
     struct sift_buf b = SIFT_BUF_INIT;
-    encode_delete(&b, query, len, from_ns, to_ns, force_rewrite);
+    encode_delete(&b, query, len, from_ns, to_ns, flags);
     struct del_req *r = sift_xcalloc(1, sizeof(*r));
     r->cb = cb;
     r->arg = arg;

@@ -167,3 +167,111 @@ def test_every_reply_is_valid_utf8_and_stored_bytes_stay(siftd_factory):
                headers={"Content-Type": "text/plain"})
         th.join(0.5)
     assert got and got[0]["message"] == "tailme \ufffd\ufffd"
+
+
+# ---------------------------------------------------------------------------
+# Delete-by-query: typos, all time, everything, dry runs, the audit record
+# ---------------------------------------------------------------------------
+
+def ingest_json(s, events):
+    r = s.post("/api/v1/ingest",
+               data="".join(json.dumps(e) + "\n" for e in events),
+               headers={"Content-Type": "application/x-ndjson"})
+    assert r.status_code == 200, r.text
+    return strict_json(r)
+
+
+def test_delete_refuses_typos_unconfirmed_scope_and_counts_dry_runs(
+        siftd_factory, tmp_path):
+    audit = tmp_path / "audit.ndjson"
+    s = siftd_factory(args=FAST + ["--set", "audit.path=%s" % audit]).start()
+    now = now_ms()
+    six_days = 6 * 86400 * 1000
+    ingest_json(s, [
+        {"@timestamp": now - six_days, "message": "jane logged in (old)"},
+        {"@timestamp": now - 60000, "message": "jane logged in (new)"},
+        {"@timestamp": now - 50000, "message": "bob logged in"}])
+    wait_total(s, "logged", 3, **{"from": "now-30d"})
+
+    def count(q):
+        r = s.get("/api/v1/search", params={"q": q, "from": "now-30d",
+                                            "limit": 0})
+        return strict_json(r)["total"]["value"]
+
+    def delete(body):
+        return s.post("/api/v1/delete", json=body)
+
+    # The report: "start" is not a key; it deleted all time.
+    r = delete({"query": "jane", "start": "now-1h"})
+    assert r.status_code == 400
+    err = strict_json(r)["error"]
+    assert err["type"] == "unknown_parameter"
+    assert '"start"' in err["reason"] and 'did you mean "from"' in err["reason"]
+    for body in ({"query": "jane", "since": "now-1h"},
+                 {"qeury": "jane", "from": "now-1h"},
+                 {"query": "jane", "from": "now-1h", "dryrun": True}):
+        r = delete(body)
+        assert r.status_code == 400 and \
+            strict_json(r)["error"]["type"] == "unknown_parameter", body
+    # Booleans are booleans: "false" as a string must not delete.
+    r = delete({"query": "jane", "from": "now-1h", "dry_run": "false"})
+    assert r.status_code == 400
+    assert count("jane") == 2
+
+    # No time range: all time needs "all_time": true.
+    r = delete({"query": "jane"})
+    assert r.status_code == 400
+    j = strict_json(r)
+    assert j["error"]["type"] == "confirmation_required"
+    assert j["confirm_needed"] == ["all_time"] and j["from"] is None
+    # Everything: "*", "", and what reduces to them need "match_all".
+    for q in ("*", "", "* OR jane", "jane OR NOT jane", "NOT NOT *"):
+        r = delete({"query": q, "from": "now-1h"})
+        assert r.status_code == 400, q
+        assert strict_json(r)["confirm_needed"] == ["match_all"], q
+    r = delete({"query": "*"})
+    assert strict_json(r)["confirm_needed"] == ["all_time", "match_all"]
+    assert count("logged") == 3
+
+    # Dry runs: the exact count, nothing deleted, even for unconfirmed
+    # scopes (the reply says what a real run would need).
+    r = delete({"query": "jane", "from": "now-1h", "dry_run": True})
+    assert r.status_code == 200, r.text
+    j = strict_json(r)
+    assert (j["dry_run"], j["matched"], j["deleted"]) == (True, 1, 0)
+    assert j["query"] == "jane" and j["to"] is None
+    assert j["from"].endswith("Z") and j["confirm_needed"] == []
+    j = strict_json(delete({"query": "*", "dry_run": True}))
+    assert j["matched"] == 3 and j["confirm_needed"] == ["all_time",
+                                                         "match_all"]
+    # Events still in the buffer (not yet searchable) count too.
+    ingest_json(s, [{"@timestamp": now - 1000, "message": "jane again"}])
+    j = strict_json(delete({"query": "jane", "all_time": True,
+                            "dry_run": True}))
+    assert j["matched"] == 3
+    assert count("logged") == 3
+
+    # The real, confirmed delete takes what the dry run counted.
+    r = delete({"query": "jane", "from": "now-1h"})
+    assert r.status_code == 200, r.text
+    j = strict_json(r)
+    assert (j["dry_run"], j["matched"], j["deleted"]) == (False, 2, 2)
+    assert count("jane") == 1 and count("old") == 1
+    r = delete({"query": "*", "all_time": True, "match_all": True})
+    assert strict_json(r)["deleted"] == 2
+    assert count("logged") == 0
+
+    # The audit log holds each delete's query and range as understood.
+    lines = [json.loads(l) for l in audit.read_text().splitlines()]
+    dels = [l for l in lines if l["action"] == "POST /api/v1/delete"]
+    assert len(dels) >= 12
+    details = [json.loads(l["details"]) for l in dels
+               if l.get("status") == 200 and l["details"].startswith("{")]
+    done = [d for d in details if not d["dry_run"]]
+    assert done[0]["query"] == "jane" and done[0]["from"].endswith("Z")
+    assert done[0]["to"] is None and done[0]["matched"] == 2
+    assert done[1]["query"] == "*" and done[1]["from"] is None
+    refused = [l for l in dels if l.get("status") == 400]
+    assert any('"start"' in l["details"] for l in refused)
+    assert any('"confirm_needed":["all_time"]' in l["details"]
+               for l in refused)

@@ -151,7 +151,7 @@ def test_delete_by_query_immediate_durable_and_physical(siftd_factory):
     ingest(s, evs[:1000])
     wait_flushed(s)
     ingest(s, evs[1000:])  # partly in memory when the delete arrives
-    r = s.post("/api/v1/delete", json={"query": "hunter2leak"})
+    r = s.post("/api/v1/delete", json={"query": "hunter2leak", "all_time": True})
     assert r.status_code == 200, r.text
     assert r.json()["matched"] == 150
     t = s.get("/api/v1/tiers").json()
@@ -168,7 +168,8 @@ def test_delete_by_query_immediate_durable_and_physical(siftd_factory):
     # Physically gone after a forced rewrite.
     s.start()
     s.wait_ready()
-    r = s.post("/api/v1/delete", json={"query": "hunter2leak", "force_rewrite": True})
+    r = s.post("/api/v1/delete", json={"query": "hunter2leak", "force_rewrite": True,
+                                       "all_time": True})
     assert r.status_code == 200 and r.json()["matched"] == 0
     r = s.post("/api/v1/delete", json={"query": "ev000001", "force_rewrite": True,
                                        "from": now - 4 * 3600 * 1000, "to": "now"})
@@ -211,7 +212,7 @@ def test_delete_speaks_the_query_language(siftd_factory):
     want = {e["message"] + "|%d" % e["latency_ms"] for e in evs
             if (("user bob" in e["message"] and e["log.level"] == "error")
                 or e["latency_ms"] > 55)}
-    r = s.post("/api/v1/delete", json={"query": q})
+    r = s.post("/api/v1/delete", json={"query": q, "all_time": True})
     assert r.status_code == 200, r.text
     assert r.json()["matched"] == len(want)
     r = s.post("/api/v1/search", json={"query": q, "limit": 100})

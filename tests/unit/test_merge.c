@@ -1275,6 +1275,76 @@ test_merge_delete_by_query(void **state)
     lines_free(&before);
 }
 
+/* A dry run counts exactly what the delete would take (disk, memory and
+ * buffered events alike), changes nothing, and is not replayed. */
+static void
+test_merge_delete_dry_run_counts_and_changes_nothing(void **state)
+{
+    struct fx *f = *state;
+    struct sift_store *st;
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
+    int64_t now = sift_clock_now_ns();
+    ingest(f, st, 0, 500, now - 3 * HOUR_NS, SIFT_NS_PER_SEC, "zqxsecret");
+    flush_now(f, st);
+    ingest(f, st, 500, 300, now - HOUR_NS, SIFT_NS_PER_SEC, "zqxsecret");
+    sift_store_refresh(st);
+    ingest(f, st, 800, 200, now - 60 * SIFT_NS_PER_SEC, SIFT_NS_PER_MS,
+           "zqxsecret");
+
+    struct del_res r = {0, 0, 0};
+    assert_int_equal(sift_store_delete(st, "zqxsecret", 9, INT64_MIN, INT64_MAX,
+                                       SIFT_DELETE_DRY_RUN, on_deleted, &r),
+                     SIFT_OK);
+    assert_true(sf_run_until(f->loop, del_done_pred, &r, 20000));
+    assert_int_equal(r.rc, SIFT_OK);
+    assert_int_equal(r.matched, 100);
+    /* Like a delete, the dry run made the buffered events searchable. */
+    struct lines before, after;
+    snapshot_lines(st, &before);
+    assert_int_equal(before.n, 1000);
+    assert_int_equal(count_containing(&before, "zqxsecret"), 100);
+    /* A time range narrows the count as it narrows the delete. */
+    r.done = 0;
+    assert_int_equal(sift_store_delete(st, "zqxsecret", 9, now - 2 * HOUR_NS,
+                                       INT64_MAX, SIFT_DELETE_DRY_RUN,
+                                       on_deleted, &r),
+                     SIFT_OK);
+    assert_true(sf_run_until(f->loop, del_done_pred, &r, 20000));
+    assert_int_equal(r.matched, 50);
+    snapshot_lines(st, &after);
+    assert_lines_equal(&before, &after);
+    lines_free(&after);
+    char segdir[256];
+    snprintf(segdir, sizeof(segdir), "%s/segments", f->dir);
+    assert_int_equal(count_files(segdir, ".del"), 0);
+
+    /* A crash now: replaying the WAL must not apply the dry runs. */
+    char copy[256];
+    snprintf(copy, sizeof(copy), "%s/crash", f->root);
+    crash_copy(f, copy);
+    struct sift_config c2 = f->cfg;
+    c2.data_dir = copy;
+    struct sift_store *st2;
+    assert_int_equal(sift_store_open(&c2, f->loop, f->pool, &st2), SIFT_OK);
+    snapshot_lines(st2, &after);
+    assert_lines_equal(&before, &after);
+    lines_free(&after);
+    sift_store_close(st2);
+
+    /* The real delete takes exactly what the dry run counted. */
+    r.done = 0;
+    assert_int_equal(sift_store_delete(st, "zqxsecret", 9, INT64_MIN, INT64_MAX,
+                                       0, on_deleted, &r),
+                     SIFT_OK);
+    assert_true(sf_run_until(f->loop, del_done_pred, &r, 20000));
+    assert_int_equal(r.matched, 100);
+    snapshot_lines(st, &after);
+    assert_int_equal(after.n, before.n - 100);
+    lines_free(&after);
+    lines_free(&before);
+    sift_store_close(st);
+}
+
 static void
 test_merge_orphans_of_a_crashed_merge_are_removed(void **state)
 {
@@ -1476,6 +1546,9 @@ main(void)
             test_merge_building_segment_counts_its_build, setup, teardown),
         cmocka_unit_test_setup_teardown(test_merge_size_cap_deletes_oldest,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_merge_delete_dry_run_counts_and_changes_nothing, setup,
+            teardown),
         cmocka_unit_test_setup_teardown(test_merge_delete_by_query, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(

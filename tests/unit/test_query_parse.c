@@ -508,6 +508,65 @@ test_query_time_range_rules(void **state)
     assert_non_null(strstr(err.reason, "invalid 'to' (yesterday): not a time"));
 }
 
+static void
+test_query_matches_all(void **state)
+{
+    (void)state;
+    static const char *const yes[] = {
+        "",
+        "*",
+        "  ",
+        "(*)",
+        "* OR jane",
+        "jane OR *",
+        "NOT NOT *",
+        "-(-*)",
+        "* AND *",
+        "(* OR x) AND (y OR *)",
+        "jane OR NOT jane",
+        "NOT jane OR jane",
+        "service:api OR -service:api",
+        "-(a AND -a)",
+        "NOT (x AND NOT x)",
+        "(a OR b) OR NOT (a OR b)",
+        "(a OR b) OR NOT (b OR a)",
+    };
+    static const char *const no[] = {
+        "jane",
+        "* AND jane",
+        "NOT *",
+        "message:*",
+        "_exists_:host",
+        "jane OR NOT janet",
+        "service:api OR -service:web",
+        "a AND NOT a",
+        "NOT (a OR NOT a)",
+        "status:>=0",
+        "jane*",
+        "/.*/",
+        "(a OR b) OR NOT (a OR c)",
+    };
+    for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+        struct sift_query *q = NULL;
+        struct sift_query_error err;
+        assert_int_equal(
+            sift_query_parse(yes[i], strlen(yes[i]), NULL, &q, &err), SIFT_OK);
+        if (!sift_query_matches_all(q))
+            fail_msg("\"%s\" should match all", yes[i]);
+        sift_query_free(q);
+    }
+    for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+        struct sift_query *q = NULL;
+        struct sift_query_error err;
+        assert_int_equal(sift_query_parse(no[i], strlen(no[i]), NULL, &q, &err),
+                         SIFT_OK);
+        if (sift_query_matches_all(q))
+            fail_msg("\"%s\" should not match all", no[i]);
+        sift_query_free(q);
+    }
+    assert_false(sift_query_matches_all(NULL));
+}
+
 int
 main(void)
 {
@@ -522,6 +581,7 @@ main(void)
         cmocka_unit_test(test_query_lexer_modes),
         cmocka_unit_test(test_query_wild_match),
         cmocka_unit_test(test_query_time_parse),
+        cmocka_unit_test(test_query_matches_all),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
