@@ -160,9 +160,6 @@ int sift_query_time_range(const char *from, const char *to, int64_t now_ns,
                           int64_t *from_ns, int64_t *to_ns,
                           struct sift_query_error *err);
 
-/** Writes ts_ns as RFC 3339 UTC with 9 fractional digits into out. */
-void sift_query_format_time(int64_t ts_ns, struct sift_buf *out);
-
 /* ---- search ---- */
 
 #define SIFT_TIME_MIN INT64_MIN

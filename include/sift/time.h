@@ -37,6 +37,35 @@ unsigned sift_time_days_in_month(int64_t y, unsigned m);
  */
 int sift_time_parse_rfc3339(const char *s, size_t len, int64_t *out_ns);
 
+#define SIFT_TIME_LENIENT 1u /* see sift_time_scan_rfc3339() */
+
+/**
+ * Reads an RFC 3339 time at the start of s[0..len) (s need not be
+ * NUL-terminated; nothing at or past len is read).  flags 0: the form
+ * sift_time_parse_rfc3339() takes, zone required.  SIFT_TIME_LENIENT: also
+ * what loggers write under the name ISO 8601: no zone (read as UTC),
+ * "+hhmm" and "+hh".  Returns the number of bytes that form the time, or
+ * 0 when s does not start with one (bad syntax, a field out of range, a
+ * malformed zone, or a time outside int64 nanoseconds), with *out_ns set
+ * only on success.
+ */
+size_t sift_time_scan_rfc3339(const char *s, size_t len, unsigned flags,
+                              int64_t *out_ns);
+
+/**
+ * Building blocks for timestamp layouts other than RFC 3339 (the log line
+ * sniffer in parse/text.c).  sift_time_scan_digits() reads exactly n
+ * (1..9) decimal digits at s[*i]: on success it stores their value in
+ * *out, advances *i and returns 1; else it returns 0 and changes nothing.
+ * sift_time_scan_fraction() reads a '.' or ',' followed by at least one
+ * digit, advances *i past every digit and returns the fraction in
+ * nanoseconds (digits past nine are cut); with no fraction there it
+ * returns 0 and leaves *i.  Neither reads s[len] or beyond.
+ */
+int sift_time_scan_digits(const char *s, size_t len, size_t *i, unsigned n,
+                          unsigned *out);
+int64_t sift_time_scan_fraction(const char *s, size_t len, size_t *i);
+
 /**
  * Parses all of s[0..len) as an epoch number whose unit comes from its
  * magnitude, the rule ingest applies to timestamps: below 1e11 seconds
@@ -50,12 +79,23 @@ int sift_time_parse_rfc3339(const char *s, size_t len, int64_t *out_ns);
 int sift_time_parse_epoch(const char *s, size_t len, int64_t *out_ns,
                           const char **unit_out);
 
+/** Room for any sift_time_print_rfc3339() output and its NUL. */
+#define SIFT_TIME_RFC3339_MAX 40
+
 /**
  * Appends ts_ns as RFC 3339 UTC: "2024-05-01T10:00:00.123456789Z" with
  * frac_digits (0, 3, 6 or 9) fraction digits (truncated, not rounded).
  */
 void sift_time_format_rfc3339(int64_t ts_ns, int frac_digits,
                               struct sift_buf *out);
+
+/**
+ * sift_time_format_rfc3339() into buf[0..cap), NUL-terminated, for
+ * callers without a sift_buf (log lines).  Returns the length written
+ * (without the NUL); a cap of SIFT_TIME_RFC3339_MAX never truncates.
+ */
+size_t sift_time_print_rfc3339(int64_t ts_ns, int frac_digits, char *buf,
+                               size_t cap);
 
 /**
  * Calendar units of date math: 'y' year, 'M' month, 'w' week (Monday),

@@ -15,7 +15,6 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sift/alloc.h"
@@ -23,6 +22,7 @@
 #include "sift/buf.h"
 #include "sift/error.h"
 #include "sift/log.h"
+#include "sift/time.h"
 
 struct sift_audit {
     pthread_mutex_t mu;
@@ -99,18 +99,9 @@ sift_audit_format(struct sift_buf *out, int64_t ts_ns, const char *principal,
                   const char *peer, const char *action, int status,
                   const char *details)
 {
-    int64_t sec = ts_ns / 1000000000;
-    int64_t ns = ts_ns % 1000000000;
-    if (ns < 0) {
-        ns += 1000000000;
-        sec--;
-    }
-    time_t t = (time_t)sec;
-    struct tm tm;
-    char when[40] = "1970-01-01T00:00:00";
-    if (gmtime_r(&t, &tm))
-        strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
-    sift_buf_appendf(out, "{\"time\":\"%s.%09lldZ\"", when, (long long)ns);
+    sift_buf_append(out, "{\"time\":\"", 9);
+    sift_time_format_rfc3339(ts_ns, 9, out);
+    sift_buf_putc(out, '"');
     put_field(out, "principal", principal, 256);
     put_field(out, "peer", peer, 256);
     put_field(out, "action", action, 256);

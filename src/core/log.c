@@ -11,12 +11,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sift/clock.h"
 #include "sift/error.h"
 #include "sift/log.h"
+#include "sift/time.h"
 
 static atomic_int cur_level = SIFT_LOG_INFO;
 static atomic_int journal_mode = -1; /* -1 unknown, 0 no, 1 yes */
@@ -68,16 +68,9 @@ sift_log(enum sift_log_level level, const char *fmt, ...)
         n = (size_t)snprintf(line, sizeof(line), "<%d>%s ", syslog_prio[level],
                              level_names[level]);
     } else {
-        int64_t now = sift_clock_now_ns();
-        time_t sec = (time_t)(now / SIFT_NS_PER_SEC);
-        struct tm tm;
-        gmtime_r(&sec, &tm);
-        n = (size_t)snprintf(line, sizeof(line),
-                             "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ siftd[%d] "
-                             "%s ",
-                             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                             tm.tm_hour, tm.tm_min, tm.tm_sec,
-                             (int)((now % SIFT_NS_PER_SEC) / SIFT_NS_PER_MS),
+        char when[SIFT_TIME_RFC3339_MAX];
+        sift_time_print_rfc3339(sift_clock_now_ns(), 3, when, sizeof(when));
+        n = (size_t)snprintf(line, sizeof(line), "%s siftd[%d] %s ", when,
                              (int)getpid(), level_names[level]);
     }
     va_start(ap, fmt);

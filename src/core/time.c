@@ -2,7 +2,11 @@
  * time.c - civil dates, RFC 3339 parse and format, epoch numbers by
  * magnitude, and calendar rounding: the time library every module uses.
  *
- * Design: nanoseconds since the epoch in an int64, UTC.  Day numbers and
+ * Design: nanoseconds since the epoch in an int64, UTC.  One RFC 3339
+ * scanner serves both the strict form users type (queries, state files)
+ * and, with SIFT_TIME_LENIENT, the zone-less and "+hhmm" forms loggers
+ * write (parse/text.c tries it on every candidate token), so the two
+ * never drift apart.  Day numbers and
  * dates convert with H. Hinnant's era algorithms (exact for every int64
  * day count we can reach); months and years are calendar units only in
  * sift_time_add() and sift_time_round_down(), everything else is fixed
@@ -15,6 +19,7 @@
  *
  * Threads: pure; any thread.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "sift/clock.h"
@@ -111,73 +116,139 @@ compose(int64_t days, int64_t sec_of_day, int64_t frac_ns, int64_t *out)
 /* ---------------------------------------------------------------------- */
 
 static int
-digits(const char *s, size_t n, unsigned *out)
+is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+int
+sift_time_scan_digits(const char *s, size_t len, size_t *i, unsigned n,
+                      unsigned *out)
 {
     unsigned v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return SIFT_EINVAL;
-        v = v * 10 + (unsigned)(s[i] - '0');
+    if (*i + n > len)
+        return 0;
+    for (unsigned k = 0; k < n; k++) {
+        char c = s[*i + k];
+        if (!is_digit(c))
+            return 0;
+        v = v * 10 + (unsigned)(c - '0');
     }
+    *i += n;
     *out = v;
-    return SIFT_OK;
+    return 1;
+}
+
+int64_t
+sift_time_scan_fraction(const char *s, size_t len, size_t *i)
+{
+    if (*i + 1 >= len || (s[*i] != '.' && s[*i] != ',') || !is_digit(s[*i + 1]))
+        return 0;
+    (*i)++;
+    int64_t v = 0;
+    unsigned n = 0;
+    while (*i < len && is_digit(s[*i])) {
+        if (n < 9) {
+            v = v * 10 + (s[*i] - '0');
+            n++;
+        }
+        (*i)++;
+    }
+    while (n++ < 9)
+        v *= 10;
+    return v;
+}
+
+static int
+lit(const char *s, size_t len, size_t *i, char c)
+{
+    if (*i < len && s[*i] == c) {
+        (*i)++;
+        return 1;
+    }
+    return 0;
+}
+
+/*
+ * The zone at s[*i]: "Z" or "+hh:mm" (and, lenient, none, "+hhmm" or
+ * "+hh").  0 on a malformed zone, or a missing one when strict.
+ */
+static int
+zone(const char *s, size_t len, size_t *i, unsigned flags, int64_t *off_s)
+{
+    int lenient = (flags & SIFT_TIME_LENIENT) != 0;
+    *off_s = 0;
+    if (*i < len && (s[*i] == 'Z' || s[*i] == 'z')) {
+        (*i)++;
+        return 1;
+    }
+    if (!(*i < len && (s[*i] == '+' || s[*i] == '-') && *i + 2 < len &&
+          is_digit(s[*i + 1])))
+        return lenient;
+    int sign = s[*i] == '-' ? -1 : 1;
+    size_t j = *i + 1;
+    unsigned hh, mm = 0;
+    if (!sift_time_scan_digits(s, len, &j, 2, &hh))
+        return 0;
+    if (j < len && s[j] == ':') {
+        j++;
+        if (!sift_time_scan_digits(s, len, &j, 2, &mm))
+            return 0;
+    } else if (!lenient) {
+        return 0;
+    } else if (j + 1 < len && is_digit(s[j])) {
+        if (!sift_time_scan_digits(s, len, &j, 2, &mm))
+            return 0;
+    }
+    if (hh > 23 || mm > 59)
+        return 0;
+    *off_s = sign * (int64_t)(hh * 3600 + mm * 60);
+    *i = j;
+    return 1;
+}
+
+size_t
+sift_time_scan_rfc3339(const char *s, size_t len, unsigned flags,
+                       int64_t *out_ns)
+{
+    size_t i = 0;
+    unsigned y, mo, d, h, mi, se;
+    if (!sift_time_scan_digits(s, len, &i, 4, &y) || !lit(s, len, &i, '-') ||
+        !sift_time_scan_digits(s, len, &i, 2, &mo) || !lit(s, len, &i, '-') ||
+        !sift_time_scan_digits(s, len, &i, 2, &d) || i >= len ||
+        (s[i] != 'T' && s[i] != 't' && s[i] != ' '))
+        return 0;
+    i++;
+    if (!sift_time_scan_digits(s, len, &i, 2, &h) || !lit(s, len, &i, ':') ||
+        !sift_time_scan_digits(s, len, &i, 2, &mi) || !lit(s, len, &i, ':') ||
+        !sift_time_scan_digits(s, len, &i, 2, &se))
+        return 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > sift_time_days_in_month(y, mo) ||
+        h > 23 || mi > 59 || se > 60)
+        return 0;
+    int64_t frac = sift_time_scan_fraction(s, len, &i);
+    int64_t off_s;
+    if (!zone(s, len, &i, flags, &off_s))
+        return 0;
+    if (compose(sift_time_days_from_civil(y, mo, d),
+                (int64_t)h * 3600 + mi * 60 + se - off_s, frac, out_ns) < 0)
+        return 0;
+    return i;
 }
 
 int
 sift_time_parse_rfc3339(const char *s, size_t len, int64_t *out_ns)
 {
-    unsigned y, mo, d, h, mi, se;
-    if (len < 20 || s[4] != '-' || s[7] != '-' ||
-        (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || s[13] != ':' ||
-        s[16] != ':')
+    int64_t ns;
+    size_t n = sift_time_scan_rfc3339(s, len, 0, &ns);
+    if (n == 0 || n != len)
         return SIFT_EINVAL;
-    if (digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) ||
-        digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) ||
-        digits(s + 17, 2, &se))
-        return SIFT_EINVAL;
-    if (mo < 1 || mo > 12 || d < 1 || d > sift_time_days_in_month(y, mo) ||
-        h > 23 || mi > 59 || se > 60)
-        return SIFT_EINVAL;
-    size_t i = 19;
-    int64_t frac = 0;
-    if (s[i] == '.' || s[i] == ',') {
-        i++;
-        int nd = 0;
-        while (i < len && s[i] >= '0' && s[i] <= '9') {
-            if (nd < 9) {
-                frac = frac * 10 + (s[i] - '0');
-                nd++;
-            } else if (nd == 9) {
-                nd = 10; /* extra digits are cut */
-            }
-            i++;
-        }
-        if (nd == 0)
-            return SIFT_EINVAL;
-        for (; nd < 9; nd++)
-            frac *= 10;
-    }
-    int64_t off_s = 0;
-    if (i + 1 == len && (s[i] == 'Z' || s[i] == 'z')) {
-        off_s = 0;
-    } else if (i + 6 == len && (s[i] == '+' || s[i] == '-') &&
-               s[i + 3] == ':') {
-        unsigned oh, om;
-        if (digits(s + i + 1, 2, &oh) || digits(s + i + 4, 2, &om) || oh > 23 ||
-            om > 59)
-            return SIFT_EINVAL;
-        off_s = (int64_t)(oh * 3600 + om * 60);
-        if (s[i] == '-')
-            off_s = -off_s;
-    } else {
-        return SIFT_EINVAL;
-    }
-    return compose(sift_time_days_from_civil(y, mo, d),
-                   (int64_t)h * 3600 + mi * 60 + se - off_s, frac, out_ns);
+    *out_ns = ns;
+    return SIFT_OK;
 }
 
-void
-sift_time_format_rfc3339(int64_t ts_ns, int frac_digits, struct sift_buf *out)
+size_t
+sift_time_print_rfc3339(int64_t ts_ns, int frac_digits, char *buf, size_t cap)
 {
     int64_t secs = ts_ns / SIFT_NS_PER_SEC;
     int64_t ns = ts_ns % SIFT_NS_PER_SEC;
@@ -190,16 +261,27 @@ sift_time_format_rfc3339(int64_t ts_ns, int frac_digits, struct sift_buf *out)
     int64_t y;
     unsigned m, d;
     sift_time_civil_from_days(days, &y, &m, &d);
-    sift_buf_appendf(out, "%04lld-%02u-%02uT%02u:%02u:%02u", (long long)y, m, d,
-                     (unsigned)(rem / 3600), (unsigned)(rem / 60 % 60),
-                     (unsigned)(rem % 60));
+    char frac[12] = "";
     if (frac_digits == 3)
-        sift_buf_appendf(out, ".%03lld", (long long)(ns / 1000000));
+        snprintf(frac, sizeof(frac), ".%03lld", (long long)(ns / 1000000));
     else if (frac_digits == 6)
-        sift_buf_appendf(out, ".%06lld", (long long)(ns / 1000));
+        snprintf(frac, sizeof(frac), ".%06lld", (long long)(ns / 1000));
     else if (frac_digits == 9)
-        sift_buf_appendf(out, ".%09lld", (long long)ns);
-    sift_buf_putc(out, 'Z');
+        snprintf(frac, sizeof(frac), ".%09lld", (long long)ns);
+    int n = snprintf(buf, cap, "%04lld-%02u-%02uT%02u:%02u:%02u%sZ",
+                     (long long)y, m, d, (unsigned)(rem / 3600),
+                     (unsigned)(rem / 60 % 60), (unsigned)(rem % 60), frac);
+    if (n < 0)
+        return 0;
+    return (size_t)n < cap ? (size_t)n : (cap > 0 ? cap - 1 : 0);
+}
+
+void
+sift_time_format_rfc3339(int64_t ts_ns, int frac_digits, struct sift_buf *out)
+{
+    char tmp[SIFT_TIME_RFC3339_MAX];
+    size_t n = sift_time_print_rfc3339(ts_ns, frac_digits, tmp, sizeof(tmp));
+    sift_buf_append(out, tmp, n);
 }
 
 /* ---------------------------------------------------------------------- */

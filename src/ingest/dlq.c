@@ -19,7 +19,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "sift/alloc.h"
@@ -28,6 +27,7 @@
 #include "sift/error.h"
 #include "sift/log.h"
 #include "sift/source.h"
+#include "sift/time.h"
 
 struct sift_dlq {
     int fd;
@@ -132,17 +132,12 @@ sift_dlq_put(struct sift_dlq *dlq, const char *source,
              size_t len)
 {
     struct sift_buf *b = &dlq->line;
-    int64_t now = sift_clock_now_ns();
-    time_t secs = (time_t)(now / 1000000000);
-    struct tm tm;
-    char ts[40];
     size_t off = 0;
 
-    gmtime_r(&secs, &tm);
-    strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
     sift_buf_reset(b);
-    sift_buf_appendf(b, "{\"time\":\"%s.%03dZ\",\"source\":", ts,
-                     (int)((now / 1000000) % 1000));
+    sift_buf_append(b, "{\"time\":\"", 9);
+    sift_time_format_rfc3339(sift_clock_now_ns(), 3, b);
+    sift_buf_append(b, "\",\"source\":", 11);
     sift_buf_put_json_str(b, source ? source : "", source ? strlen(source) : 0);
     if (pos && pos->key) {
         sift_buf_appendf(b, ",\"position\":{\"key\":");

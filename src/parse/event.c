@@ -22,12 +22,12 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "sift/arena.h"
 #include "sift/buf.h"
 #include "sift/error.h"
 #include "sift/event.h"
+#include "sift/time.h"
 
 void
 sift_doc_encode(const struct sift_event *ev, struct sift_buf *out)
@@ -195,19 +195,9 @@ sift_json_is_number(const char *s, size_t len)
 static void
 put_rfc3339(struct sift_buf *out, int64_t ts_ns)
 {
-    int64_t sec = ts_ns / 1000000000;
-    int64_t ns = ts_ns % 1000000000;
-    if (ns < 0) {
-        ns += 1000000000;
-        sec -= 1;
-    }
-    time_t t = (time_t)sec;
-    struct tm tm;
-    if (gmtime_r(&t, &tm) == NULL)
-        memset(&tm, 0, sizeof(tm));
-    sift_buf_appendf(out, "\"%04d-%02d-%02dT%02d:%02d:%02d.%09dZ\"",
-                     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                     tm.tm_min, tm.tm_sec, (int)ns);
+    sift_buf_putc(out, '"');
+    sift_time_format_rfc3339(ts_ns, 9, out);
+    sift_buf_putc(out, '"');
 }
 
 void

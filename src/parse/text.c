@@ -67,24 +67,6 @@ is_digit(char c)
     return c >= '0' && c <= '9';
 }
 
-/* Reads exactly n digits at s[*i]. */
-static bool
-digits(const char *s, size_t len, size_t *i, unsigned n, unsigned *out)
-{
-    unsigned v = 0;
-    if (*i + n > len)
-        return false;
-    for (unsigned k = 0; k < n; k++) {
-        char c = s[*i + k];
-        if (!is_digit(c))
-            return false;
-        v = v * 10 + (unsigned)(c - '0');
-    }
-    *i += n;
-    *out = v;
-    return true;
-}
-
 static bool
 lit(const char *s, size_t len, size_t *i, char c)
 {
@@ -95,35 +77,14 @@ lit(const char *s, size_t len, size_t *i, char c)
     return false;
 }
 
-/* Fraction after '.' or ',' (at least one digit); ns, extra digits cut. */
-static int64_t
-fraction(const char *s, size_t len, size_t *i)
-{
-    if (*i + 1 >= len || (s[*i] != '.' && s[*i] != ',') || !is_digit(s[*i + 1]))
-        return 0;
-    (*i)++;
-    int64_t v = 0;
-    unsigned n = 0;
-    while (*i < len && is_digit(s[*i])) {
-        if (n < 9) {
-            v = v * 10 + (s[*i] - '0');
-            n++;
-        }
-        (*i)++;
-    }
-    while (n++ < 9)
-        v *= 10;
-    return v;
-}
-
 /* hh:mm:ss */
 static bool
 hms(const char *s, size_t len, size_t *i, unsigned *h, unsigned *m,
     unsigned *sec)
 {
-    return digits(s, len, i, 2, h) && lit(s, len, i, ':') &&
-           digits(s, len, i, 2, m) && lit(s, len, i, ':') &&
-           digits(s, len, i, 2, sec);
+    return sift_time_scan_digits(s, len, i, 2, h) && lit(s, len, i, ':') &&
+           sift_time_scan_digits(s, len, i, 2, m) && lit(s, len, i, ':') &&
+           sift_time_scan_digits(s, len, i, 2, sec);
 }
 
 static int
@@ -167,38 +128,6 @@ make_ns_noyear(int64_t recv_ns, unsigned mo, unsigned d, unsigned h,
 /* Layouts                                                             */
 /* ------------------------------------------------------------------ */
 
-/* Zone after a time: Z, +hh:mm, +hhmm, +hh.  None = UTC. */
-static bool
-zone(const char *s, size_t len, size_t *i, int64_t *off_s)
-{
-    *off_s = 0;
-    if (*i < len && (s[*i] == 'Z' || s[*i] == 'z')) {
-        (*i)++;
-        return true;
-    }
-    if (*i < len && (s[*i] == '+' || s[*i] == '-') && *i + 2 < len &&
-        is_digit(s[*i + 1])) {
-        int sign = s[*i] == '-' ? -1 : 1;
-        size_t j = *i + 1;
-        unsigned hh, mm = 0;
-        if (!digits(s, len, &j, 2, &hh))
-            return false;
-        if (j < len && s[j] == ':') {
-            j++;
-            if (!digits(s, len, &j, 2, &mm))
-                return false;
-        } else if (j + 1 < len && is_digit(s[j])) {
-            if (!digits(s, len, &j, 2, &mm))
-                return false;
-        }
-        if (hh > 23 || mm > 59)
-            return false;
-        *off_s = sign * (int64_t)(hh * 3600 + mm * 60);
-        *i = j;
-    }
-    return true;
-}
-
 /*
  * YYYY-MM-DD[T ]hh:mm:ss[.,frac][zone]  (ISO 8601 / RFC 3339, Hadoop,
  * Zookeeper, OpenStack, Windows) and BGL's YYYY-MM-DD-hh.mm.ss.ffffff.
@@ -208,29 +137,24 @@ layout_iso(const char *s, size_t len, int64_t *ns)
 {
     size_t i = 0;
     unsigned y, mo, d, h, mi, sec;
-    int64_t frac = 0, off = 0;
-    if (!digits(s, len, &i, 4, &y) || !lit(s, len, &i, '-') ||
-        !digits(s, len, &i, 2, &mo) || !lit(s, len, &i, '-') ||
-        !digits(s, len, &i, 2, &d) || i >= len)
+    if (!sift_time_scan_digits(s, len, &i, 4, &y) || !lit(s, len, &i, '-') ||
+        !sift_time_scan_digits(s, len, &i, 2, &mo) || !lit(s, len, &i, '-') ||
+        !sift_time_scan_digits(s, len, &i, 2, &d) || i >= len)
         return 0;
     if (s[i] == '-') {
         i++;
-        if (!digits(s, len, &i, 2, &h) || !lit(s, len, &i, '.') ||
-            !digits(s, len, &i, 2, &mi) || !lit(s, len, &i, '.') ||
-            !digits(s, len, &i, 2, &sec))
+        if (!sift_time_scan_digits(s, len, &i, 2, &h) ||
+            !lit(s, len, &i, '.') ||
+            !sift_time_scan_digits(s, len, &i, 2, &mi) ||
+            !lit(s, len, &i, '.') ||
+            !sift_time_scan_digits(s, len, &i, 2, &sec))
             return 0;
-        frac = fraction(s, len, &i);
-    } else {
-        if (s[i] != 'T' && s[i] != 't' && s[i] != ' ')
-            return 0;
-        i++;
-        if (!hms(s, len, &i, &h, &mi, &sec))
-            return 0;
-        frac = fraction(s, len, &i);
-        if (!zone(s, len, &i, &off))
-            return 0;
+        int64_t frac = sift_time_scan_fraction(s, len, &i);
+        return make_ns(y, mo, d, h, mi, sec, frac, 0, ns) ? i : 0;
     }
-    return make_ns(y, mo, d, h, mi, sec, frac, off, ns) ? i : 0;
+    if (y < 1900 || y > 2261)
+        return 0;
+    return sift_time_scan_rfc3339(s, len, SIFT_TIME_LENIENT, ns);
 }
 
 /* YYYY/MM/DD hh:mm:ss[.frac] and yy/MM/dd hh:mm:ss (Spark). */
@@ -240,18 +164,18 @@ layout_slash(const char *s, size_t len, int64_t *ns)
     size_t i = 0;
     unsigned y, mo, d, h, mi, sec;
     if (len >= 5 && is_digit(s[2]) && is_digit(s[3]) && s[4] == '/') {
-        if (!digits(s, len, &i, 4, &y))
+        if (!sift_time_scan_digits(s, len, &i, 4, &y))
             return 0;
     } else {
-        if (!digits(s, len, &i, 2, &y))
+        if (!sift_time_scan_digits(s, len, &i, 2, &y))
             return 0;
         y += 2000;
     }
-    if (!lit(s, len, &i, '/') || !digits(s, len, &i, 2, &mo) ||
-        !lit(s, len, &i, '/') || !digits(s, len, &i, 2, &d) ||
+    if (!lit(s, len, &i, '/') || !sift_time_scan_digits(s, len, &i, 2, &mo) ||
+        !lit(s, len, &i, '/') || !sift_time_scan_digits(s, len, &i, 2, &d) ||
         !lit(s, len, &i, ' ') || !hms(s, len, &i, &h, &mi, &sec))
         return 0;
-    int64_t frac = fraction(s, len, &i);
+    int64_t frac = sift_time_scan_fraction(s, len, &i);
     return make_ns(y, mo, d, h, mi, sec, frac, 0, ns) ? i : 0;
 }
 
@@ -261,10 +185,12 @@ layout_hdfs(const char *s, size_t len, int64_t *ns)
 {
     size_t i = 0;
     unsigned y, mo, d, h, mi, sec;
-    if (!digits(s, len, &i, 2, &y) || !digits(s, len, &i, 2, &mo) ||
-        !digits(s, len, &i, 2, &d) || !lit(s, len, &i, ' ') ||
-        !digits(s, len, &i, 2, &h) || !digits(s, len, &i, 2, &mi) ||
-        !digits(s, len, &i, 2, &sec))
+    if (!sift_time_scan_digits(s, len, &i, 2, &y) ||
+        !sift_time_scan_digits(s, len, &i, 2, &mo) ||
+        !sift_time_scan_digits(s, len, &i, 2, &d) || !lit(s, len, &i, ' ') ||
+        !sift_time_scan_digits(s, len, &i, 2, &h) ||
+        !sift_time_scan_digits(s, len, &i, 2, &mi) ||
+        !sift_time_scan_digits(s, len, &i, 2, &sec))
         return 0;
     if (i < len && is_digit(s[i]))
         return 0;
@@ -277,8 +203,9 @@ layout_compact(const char *s, size_t len, int64_t *ns)
 {
     size_t i = 0;
     unsigned y, mo, d, h, mi, sec, ms = 0;
-    if (!digits(s, len, &i, 4, &y) || !digits(s, len, &i, 2, &mo) ||
-        !digits(s, len, &i, 2, &d) || !lit(s, len, &i, '-') ||
+    if (!sift_time_scan_digits(s, len, &i, 4, &y) ||
+        !sift_time_scan_digits(s, len, &i, 2, &mo) ||
+        !sift_time_scan_digits(s, len, &i, 2, &d) || !lit(s, len, &i, '-') ||
         !hms(s, len, &i, &h, &mi, &sec))
         return 0;
     if (i < len && s[i] == ':') {
@@ -306,11 +233,11 @@ layout_md(const char *s, size_t len, int64_t recv_ns, int64_t *ns)
 {
     size_t i = 0;
     unsigned mo, d, h, mi, sec;
-    if (!digits(s, len, &i, 2, &mo) || !lit(s, len, &i, '-') ||
-        !digits(s, len, &i, 2, &d) || !lit(s, len, &i, ' ') ||
+    if (!sift_time_scan_digits(s, len, &i, 2, &mo) || !lit(s, len, &i, '-') ||
+        !sift_time_scan_digits(s, len, &i, 2, &d) || !lit(s, len, &i, ' ') ||
         !hms(s, len, &i, &h, &mi, &sec))
         return 0;
-    int64_t frac = fraction(s, len, &i);
+    int64_t frac = sift_time_scan_fraction(s, len, &i);
     return make_ns_noyear(recv_ns, mo, d, h, mi, sec, frac, ns) ? i : 0;
 }
 
@@ -324,19 +251,19 @@ sift__parse_ts_bsd(const char *s, size_t len, int64_t recv_ns, int64_t *ns)
         return 0;
     if (i < len && s[i] == ' ') {
         i++;
-        if (!digits(s, len, &i, 1, &d))
+        if (!sift_time_scan_digits(s, len, &i, 1, &d))
             return 0;
-    } else if (!digits(s, len, &i, 2, &d)) {
-        if (!digits(s, len, &i, 1, &d))
+    } else if (!sift_time_scan_digits(s, len, &i, 2, &d)) {
+        if (!sift_time_scan_digits(s, len, &i, 1, &d))
             return 0;
     }
     if (!lit(s, len, &i, ' ') || !hms(s, len, &i, &h, &mi, &sec))
         return 0;
-    int64_t frac = fraction(s, len, &i);
+    int64_t frac = sift_time_scan_fraction(s, len, &i);
     /* "Mmm dd hh:mm:ss YYYY" carries its year. */
     size_t j = i;
     unsigned y;
-    if (lit(s, len, &j, ' ') && digits(s, len, &j, 4, &y) &&
+    if (lit(s, len, &j, ' ') && sift_time_scan_digits(s, len, &j, 4, &y) &&
         (j == len || !is_digit(s[j]))) {
         return make_ns(y, (unsigned)mo, d, h, mi, sec, frac, 0, ns) ? j : 0;
     }
@@ -366,12 +293,13 @@ layout_ctime(const char *s, size_t len, int64_t *ns)
         return 0;
     if (i < len && s[i] == ' ')
         i++;
-    if (!digits(s, len, &i, 2, &d) && !digits(s, len, &i, 1, &d))
+    if (!sift_time_scan_digits(s, len, &i, 2, &d) &&
+        !sift_time_scan_digits(s, len, &i, 1, &d))
         return 0;
     if (!lit(s, len, &i, ' ') || !hms(s, len, &i, &h, &mi, &sec))
         return 0;
-    int64_t frac = fraction(s, len, &i);
-    if (!lit(s, len, &i, ' ') || !digits(s, len, &i, 4, &y))
+    int64_t frac = sift_time_scan_fraction(s, len, &i);
+    if (!lit(s, len, &i, ' ') || !sift_time_scan_digits(s, len, &i, 4, &y))
         return 0;
     return make_ns(y, (unsigned)mo, d, h, mi, sec, frac, 0, ns) ? i : 0;
 }
@@ -392,7 +320,7 @@ layout_epoch(const char *s, size_t len, int64_t *ns)
     int64_t frac = 0;
     if (i == 10) {
         if (i < len && s[i] == '.')
-            frac = fraction(s, len, &i);
+            frac = sift_time_scan_fraction(s, len, &i);
         if (v < INT64_C(946684800) || v >= INT64_C(4102444800))
             return 0;
         *ns = v * SIFT_NS_PER_SEC + frac;

@@ -34,6 +34,7 @@
 #include "sift/error.h"
 #include "sift/event.h"
 #include "sift/segment.h"
+#include "sift/time.h"
 
 #define SIFT_AGG_MAX_BUCKETS 20000u
 #define SIFT_AGG_MAX_SERIES 10000u
@@ -530,7 +531,7 @@ sift_agg_histogram(struct sift_segment *const *segs, size_t n,
             key / SIFT_NS_PER_MS - (key < 0 && key % SIFT_NS_PER_MS ? 1 : 0);
         sift_buf_appendf(out, "%s{\"key\":%lld,\"time\":\"", b ? "," : "",
                          (long long)key_ms);
-        sift_query_format_time(key, out);
+        sift_time_format_rfc3339(key, 9, out);
         sift_buf_appendf(out, "\",\"count\":%llu",
                          (unsigned long long)hp->counts[b]);
         if (hp->by) {

@@ -217,9 +217,3 @@ sift_query_time_range(const char *from, const char *to, int64_t now_ns,
     return sift_query_time_check("from", from != NULL ? from : "", *from_ns,
                                  "to", to != NULL ? to : "", *to_ns, err);
 }
-
-void
-sift_query_format_time(int64_t ts_ns, struct sift_buf *out)
-{
-    sift_time_format_rfc3339(ts_ns, 9, out);
-}

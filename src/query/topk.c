@@ -35,6 +35,7 @@
 #include "sift/error.h"
 #include "sift/event.h"
 #include "sift/segment.h"
+#include "sift/time.h"
 
 #define SIFT_TOPK_MAX_TIES 65536u
 #define CURSOR_VERSION 1
@@ -438,7 +439,7 @@ sift__query_hit_json(const struct sift_event *ev, uint64_t hash,
                      void *tmpl_arg, struct sift_buf *out)
 {
     sift_buf_append(out, "{\"time\":\"", 9);
-    sift_query_format_time(ev->ts_ns, out);
+    sift_time_format_rfc3339(ev->ts_ns, 9, out);
     int64_t ms = ev->ts_ns / SIFT_NS_PER_MS;
     if (ev->ts_ns < 0 && ev->ts_ns % SIFT_NS_PER_MS)
         ms--;

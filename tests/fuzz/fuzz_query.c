@@ -14,6 +14,7 @@
 #include "sift/buf.h"
 #include "sift/error.h"
 #include "sift/query.h"
+#include "sift/time.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -42,7 +43,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int64_t v, f, t;
         if (sift_query_time_parse(s, 0, &v) == SIFT_OK) {
             struct sift_buf b = SIFT_BUF_INIT;
-            sift_query_format_time(v, &b);
+            sift_time_format_rfc3339(v, 9, &b);
             sift_buf_cleanup(&b);
         }
         /* Bound errors and the reversed-range rule format their reasons. */
