@@ -114,6 +114,8 @@ struct sift_store_stats {
     uint64_t quarantined;
     uint64_t unplaced; /* segment files kept though MANIFEST does not list
                           them (`siftd repair` places them) */
+    uint64_t wal_records_lost; /* WAL records not yet in segments that
+                                  could not be read at start (damage) */
     uint64_t appends_rejected; /* EBUSY + ENOSPACE */
     int64_t last_fsync_ns;     /* duration of the last fsync */
     uint64_t build_cpu_ns; /* worker CPU building sealed buffers' segments */

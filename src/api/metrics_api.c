@@ -453,8 +453,18 @@ sift_metrics_collect_store(struct sift_buf *out, void *store)
             "Worker CPU time spent in merges and tier moves (failed ones "
             "included).",
             (double)st.merge_cpu_ns / 1e9);
-    gauge(out, "sift_segments_quarantined", "Segments quarantined as corrupt.",
+    gauge(out, "sift_segments_quarantined",
+          "Files in quarantine/ (corrupt segments, damaged WAL files, files "
+          "a manifest rebuild set aside).",
           (double)st.quarantined);
+    gauge(out, "sift_segments_unplaced",
+          "Segment files kept on disk that MANIFEST does not list (siftd "
+          "repair places them).",
+          (double)st.unplaced);
+    counter(out, "sift_wal_records_lost_total",
+            "WAL records not yet in segments that could not be read at "
+            "start (damage); their events are lost.",
+            (double)st.wal_records_lost);
     counter(out, "sift_store_appends_rejected_total",
             "Appends refused by the store (buffer full or disk full).",
             (double)st.appends_rejected);

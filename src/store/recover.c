@@ -758,16 +758,28 @@ sift__store_sweep_unlisted(struct sift_store *s)
     return SIFT_OK;
 }
 
+/* The replay delivered every record in first..last. */
+static int
+replayed_whole(const struct sift_wal_replay_report *rep, uint64_t from,
+               uint64_t first, uint64_t last)
+{
+    if (first < from || last > rep->last_seq || rep->n_records == 0)
+        return 0;
+    for (size_t i = 0; i < rep->n_lost; i++)
+        if (rep->lost[i].first <= last && first <= rep->lost[i].last)
+            return 0;
+    return 1;
+}
+
 void
 sift__store_sweep_after_replay(struct sift_store *s, uint64_t replayed_from,
-                               uint64_t replayed_to, int damaged)
+                               const struct sift_wal_replay_report *rep)
 {
     for (size_t i = 0; i < s->n_unflushed; i++) {
         const struct sift__unflushed *u = &s->unflushed[i];
         char file[32];
         snprintf(file, sizeof(file), "%020" PRIu64 ".seg", u->id);
-        if (!damaged && u->min_seq >= replayed_from &&
-            u->max_seq <= replayed_to) {
+        if (replayed_whole(rep, replayed_from, u->min_seq, u->max_seq)) {
             remove_seg_file(s, u->tier, file,
                             "a flush that did not commit; the WAL replayed "
                             "its records");

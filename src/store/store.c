@@ -203,6 +203,36 @@ seg_file_name(char *buf, size_t len, uint64_t id)
     snprintf(buf, len, "%020" PRIu64 ".seg", id);
 }
 
+static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * The quarantined list is what quarantine/ holds, not only what this
+ * start moved there: an operator sees every file waiting for a look
+ * (`/readyz` details) until they remove it.
+ */
+static void
+list_quarantine(struct sift_store *s)
+{
+    for (size_t i = 0; i < s->n_quarantined; i++)
+        sift_free(s->quarantined[i]);
+    s->n_quarantined = 0;
+    s->stats.quarantined = 0;
+    DIR *d = opendir(s->q_dir);
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d)) != NULL)
+            if (de->d_name[0] != '.')
+                sift__store_add_quarantined(s, de->d_name);
+        closedir(d);
+    }
+    if (s->n_quarantined > 1)
+        qsort(s->quarantined, s->n_quarantined, sizeof(char *), cmp_str);
+}
+
 void
 sift__store_add_quarantined(struct sift_store *s, const char *name)
 {
@@ -1381,10 +1411,13 @@ replay_cb(uint64_t seq, const uint8_t *payload, size_t len, void *arg)
     struct sift_store *s = arg;
     int rc = buffer_add(s, seq, payload, len);
     if (rc < 0) {
+        /* Not damage (the checksum is good) but a record this build cannot
+         * read: lose it alone, as damage would, rather than refuse to
+         * start. */
         SIFT_ERROR("store: WAL record %" PRIu64 " has a good checksum but "
-                   "does not decode: %s",
+                   "does not decode (%s); skipped, its events are lost",
                    seq, sift_strerror(rc));
-        return rc;
+        s->stats.wal_records_lost++;
     }
     /* Keep replayed segments at a reasonable size. */
     if (sift_segment_builder_bytes(s->builder) >=
@@ -1486,21 +1519,20 @@ sift_store_open(const struct sift_config *cfg, struct sift_loop *loop,
     uint64_t replay_from = s->manifest.flushed_seq + 1;
 
     struct sift_wal_replay_report rep;
-    /* Nothing moves to quarantine before the replayed part is on disk. */
-    rc = sift__wal_replay(s->wal_dir, s->manifest.flushed_seq + 1, NULL,
-                          replay_cb, s, &rep);
+    rc = sift__wal_replay(s->wal_dir, replay_from, replay_cb, s, &rep);
     if (rc < 0) {
         SIFT_ERROR("store: WAL replay failed: %s", sift_strerror(rc));
         goto fail;
     }
     seal(s, 1);
-    sift__store_sweep_after_replay(s, replay_from, rep.last_seq, rep.corrupt);
+    s->stats.wal_records_lost += rep.lost_records;
+    sift__store_sweep_after_replay(s, replay_from, &rep);
     if (rep.corrupt) {
         /*
-         * The records before the damage now live only in memory and in
-         * the damaged file.  Flush them (and a flushed_seq past every seq
-         * in the damaged files) before those files move, so a crash right
-         * after start loses nothing acknowledged.
+         * The damaged files still hold good records that now live only in
+         * memory.  Flush them (with a flushed_seq past every seq seen)
+         * before those files move to quarantine/, so a crash right after
+         * start loses nothing the damage did not take.
          */
         s->flush_floor = rep.max_seq_seen;
         struct flush_job *j = flush_prepare(s);
@@ -1510,19 +1542,29 @@ sift_store_open(const struct sift_config *cfg, struct sift_loop *loop,
             rc = j->rc;
             flush_apply(s, j);
             if (rc < 0) {
-                SIFT_ERROR("store: cannot flush the WAL replayed before the "
-                           "damage: %s",
+                SIFT_ERROR("store: cannot flush the WAL records replayed "
+                           "around the damage: %s",
                            sift_strerror(rc));
+                sift__wal_report_cleanup(&rep);
                 goto fail;
             }
         }
-        rc = sift__wal_quarantine(s->wal_dir, rep.bad_file, s->q_dir);
-        if (rc < 0)
-            goto fail;
-        char name[80];
-        snprintf(name, sizeof(name), "wal-%s", rep.bad_file);
-        sift__store_add_quarantined(s, name);
+        for (size_t i = 0; i < rep.n_lost; i++) {
+            const struct sift_wal_lost *l = &rep.lost[i];
+            int dup = 0;
+            for (size_t k = 0; k < i; k++)
+                dup |= strcmp(rep.lost[k].file, l->file) == 0;
+            if (!l->needed || l->missing || dup)
+                continue;
+            if (sift__wal_quarantine(s->wal_dir, l->file, s->q_dir) ==
+                SIFT_OK) {
+                char name[80];
+                snprintf(name, sizeof(name), "wal-%s", l->file);
+                sift__store_add_quarantined(s, name);
+            }
+        }
     }
+    sift__wal_report_cleanup(&rep);
     uint64_t next = s->manifest.flushed_seq;
     if (rep.last_seq > next)
         next = rep.last_seq;
@@ -1536,10 +1578,18 @@ sift_store_open(const struct sift_config *cfg, struct sift_loop *loop,
         goto fail;
     }
     publish(s);
-    SIFT_INFO("store: %s: %zu segments on disk, %" PRIu64 " WAL records "
-              "replayed (seq %" PRIu64 "..%" PRIu64 "), %zu quarantined",
-              s->data_dir, s->manifest.n_segs, rep.n_records,
-              s->manifest.flushed_seq + 1, rep.last_seq, s->n_quarantined);
+    list_quarantine(s);
+    if (rep.n_records > 0)
+        SIFT_INFO("store: %s: %zu segments on disk, %" PRIu64 " WAL records "
+                  "replayed (seq %" PRIu64 "..%" PRIu64 "), %" PRIu64
+                  " lost, %zu quarantined",
+                  s->data_dir, s->manifest.n_segs, rep.n_records, replay_from,
+                  rep.last_seq, rep.lost_records, s->n_quarantined);
+    else
+        SIFT_INFO("store: %s: %zu segments on disk, no WAL record to replay, "
+                  "%" PRIu64 " lost, %zu quarantined",
+                  s->data_dir, s->manifest.n_segs, rep.lost_records,
+                  s->n_quarantined);
 
     if (loop) {
         rc = sync_thread_start(s);

@@ -237,7 +237,7 @@ int sift__store_sweep_unlisted(struct sift_store *s);
 /** Removes the remembered segments whose seqs the replay covered. */
 void sift__store_sweep_after_replay(struct sift_store *s,
                                     uint64_t replayed_from,
-                                    uint64_t replayed_to, int damaged);
+                                    const struct sift_wal_replay_report *rep);
 /**
  * A store with its directories made and nothing loaded, no loop, no pool
  * (for sift_store_repair()); release with sift_store_close().  SIFT_OK or

@@ -1,6 +1,12 @@
 /*
  * wal.c - the write-ahead log: record format, append, rotation, group
- * commit plumbing, trimming, replay with torn-tail repair.
+ * commit plumbing, trimming, replay that resynchronises past damage and
+ * cuts torn tails.
+ *
+ * Replay reads every file; at bad bytes it resynchronises on the next
+ * whole record with a good checksum and goes on, so damage costs only the
+ * records it touched (counted and logged by seq); bad bytes with nothing
+ * good after them are a torn tail and are cut.
  *
  * Record format (version 1, all integers little-endian):
  *
@@ -165,26 +171,6 @@ find_next_valid(const uint8_t *p, size_t len, size_t from)
     return 0;
 }
 
-/* Highest seq of any good record in p, found leniently. */
-static uint64_t
-max_valid_seq(const uint8_t *p, size_t len)
-{
-    uint64_t max = 0;
-    size_t i = 0;
-    while (len >= SIFT_WAL_HDR_LEN && i <= len - SIFT_WAL_HDR_LEN) {
-        uint64_t seq;
-        size_t n = p[i] == 'S' ? record_check(p, len, i, &seq) : 0;
-        if (n > 0) {
-            if (seq > max)
-                max = seq;
-            i += n;
-        } else {
-            i++;
-        }
-    }
-    return max;
-}
-
 int
 sift__wal_scan(const uint8_t *p, size_t len, uint64_t expect_seq,
                uint64_t from_seq, sift_wal_record_cb cb, void *arg,
@@ -307,80 +293,171 @@ read_file(const char *path, uint8_t **out, size_t *len_out)
 /* Replay                                                              */
 /* ------------------------------------------------------------------ */
 
-static void
-quarantine_from(const char *dir, const uint64_t *seqs, size_t from, size_t n,
-                const char *qdir, struct sift_wal_replay_report *r)
+void
+sift__wal_report_cleanup(struct sift_wal_replay_report *r)
 {
-    for (size_t i = from; i < n; i++) {
-        char name[32], src[4096], dst[4096], qname[48];
-        file_name(name, sizeof(name), seqs[i]);
-        if (path_join(src, sizeof(src), dir, name) != SIFT_OK)
-            continue;
-        /* Account for the seqs that live there so they are never reused. */
-        uint8_t *p = NULL;
-        size_t len = 0;
-        if (read_file(src, &p, &len) == SIFT_OK) {
-            uint64_t m = max_valid_seq(p, len);
-            if (m > r->max_seq_seen)
-                r->max_seq_seen = m;
-            sift_free(p);
-        }
-        if (seqs[i] > r->max_seq_seen)
-            r->max_seq_seen = seqs[i];
-        if (!qdir)
-            continue;
-        snprintf(qname, sizeof(qname), "wal-%s", name);
-        if (path_join(dst, sizeof(dst), qdir, qname) != SIFT_OK)
-            continue;
-        if (rename(src, dst) != 0)
-            SIFT_ERROR("wal: cannot move %s to %s: %s", src, dst,
-                       strerror(errno));
-        else
-            SIFT_ERROR("wal: moved %s to %s", src, dst);
-    }
-    if (qdir) {
-        (void)sift_file_fsync_dir(qdir);
-        (void)sift_file_fsync_dir(dir);
-    }
+    sift_free(r->lost);
+    r->lost = NULL;
+    r->n_lost = 0;
 }
 
-struct replay_ctx {
-    sift_wal_record_cb cb;
-    void *arg;
-    int cb_rc;
-    uint64_t count;
+/* Replay state: the damage being crossed, if any. */
+struct replay_state {
+    const char *dir;
+    uint64_t from_seq;
+    uint64_t expect; /* seq the next record should have (0: unknown) */
+    int gap_open;    /* bad bytes or a missing file since expect */
+    int gap_missing; /* the gap began at a missing file */
+    uint64_t gap_from;
+    char gap_file[32];
+    uint64_t gap_off;
+    size_t gap_file_idx; /* index of the file where it began */
+    struct sift_wal_replay_report *r;
 };
 
-static int
-replay_record(uint64_t seq, const uint8_t *payload, size_t len, void *arg)
+/* Records first..last could not be read: counts, keeps and logs them. */
+static void
+lost_range(struct replay_state *st, uint64_t first, uint64_t last,
+           const char *file, uint64_t off, int missing)
 {
-    struct replay_ctx *c = arg;
-    c->count++;
-    if (!c->cb)
-        return 0;
-    c->cb_rc = c->cb(seq, payload, len, c->arg);
-    return c->cb_rc != 0;
+    struct sift_wal_replay_report *r = st->r;
+    if (first == 0 || last < first)
+        return;
+    r->lost = sift_xrealloc(r->lost, (r->n_lost + 1) * sizeof(*r->lost));
+    struct sift_wal_lost *l = &r->lost[r->n_lost++];
+    memset(l, 0, sizeof(*l));
+    l->first = first;
+    l->last = last;
+    l->offset = off;
+    l->missing = missing;
+    snprintf(l->file, sizeof(l->file), "%s", file);
+    /* Records below from_seq are in segment files already. */
+    uint64_t flushed = st->from_seq > 0 ? st->from_seq - 1 : 0;
+    uint64_t old = last <= flushed    ? last - first + 1
+                   : first <= flushed ? flushed - first + 1
+                                      : 0;
+    uint64_t needed = last - first + 1 - old;
+    r->lost_flushed += old;
+    r->lost_records += needed;
+    l->needed = needed > 0;
+    if (needed > 0 && r->bad_file[0] == '\0' && !missing) {
+        snprintf(r->bad_file, sizeof(r->bad_file), "%s", file);
+        r->bad_offset = off;
+    }
+    char where[96];
+    if (missing)
+        snprintf(where, sizeof(where), "the WAL file holding them is gone");
+    else
+        snprintf(where, sizeof(where), "%s is damaged at offset %llu", file,
+                 (unsigned long long)off);
+    if (needed > 0)
+        SIFT_ERROR("wal: records %llu..%llu lost: %s; their events (%llu "
+                   "record%s not yet in segments) are gone",
+                   (unsigned long long)first, (unsigned long long)last, where,
+                   (unsigned long long)needed, needed == 1 ? "" : "s");
+    else
+        SIFT_WARN("wal: records %llu..%llu unreadable: %s; not needed "
+                  "(already in segments)",
+                  (unsigned long long)first, (unsigned long long)last, where);
 }
 
-/* Non-zero when any file after index i holds a good record. */
-static int
-later_files_hold_records(const char *dir, const uint64_t *seqs, size_t i,
-                         size_t n)
+/* A good record with seq arrived: ends a gap, notes a jump. */
+static void
+close_gap(struct replay_state *st, uint64_t seq, const char *file, uint64_t off)
 {
-    for (size_t k = i + 1; k < n; k++) {
-        char name[32], path[4096];
-        uint8_t *p = NULL;
-        size_t len = 0;
-        file_name(name, sizeof(name), seqs[k]);
-        if (path_join(path, sizeof(path), dir, name) != SIFT_OK ||
-            read_file(path, &p, &len) != SIFT_OK)
-            return 1; /* cannot tell: assume the worst */
-        uint64_t m = max_valid_seq(p, len);
-        sift_free(p);
-        if (m != 0)
-            return 1;
+    if (st->gap_open) {
+        uint64_t from = st->gap_from ? st->gap_from : seq;
+        lost_range(st, from, seq - 1, st->gap_file, st->gap_off,
+                   st->gap_missing);
+        st->gap_open = 0;
+    } else if (st->expect != 0 && seq > st->expect) {
+        /* Whole records gone without a trace of bad bytes. */
+        lost_range(st, st->expect, seq - 1, file, off, 0);
+    }
+}
+
+static void
+open_gap(struct replay_state *st, const char *file, uint64_t off, size_t idx,
+         int missing)
+{
+    if (st->gap_open)
+        return;
+    st->gap_open = 1;
+    st->gap_missing = missing;
+    st->gap_from = st->expect;
+    snprintf(st->gap_file, sizeof(st->gap_file), "%s", file);
+    st->gap_off = off;
+    st->gap_file_idx = idx;
+}
+
+/*
+ * Replays one file image.  At bad bytes it resynchronises on the next
+ * offset that holds a whole record with a good checksum; records older
+ * than expected (stale copies) are skipped.  Returns 0 or the callback's
+ * non-zero value.
+ */
+static int
+replay_file(struct replay_state *st, const char *name, size_t idx,
+            const uint8_t *p, size_t len, sift_wal_record_cb cb, void *arg)
+{
+    struct sift_wal_replay_report *r = st->r;
+    size_t off = 0;
+    while (off < len) {
+        uint64_t seq = 0;
+        size_t n = p[off] == 'S' ? record_check(p, len, off, &seq) : 0;
+        if (n == 0) {
+            open_gap(st, name, off, idx, 0);
+            size_t nv = find_next_valid(p, len, off + 1);
+            off = nv ? nv : len;
+            continue;
+        }
+        if (st->expect != 0 && seq < st->expect) {
+            r->skipped++; /* a stale copy of a record already read */
+            off += n;
+            continue;
+        }
+        close_gap(st, seq, name, off);
+        if (seq >= st->from_seq) {
+            r->n_records++;
+            if (cb) {
+                int rc = cb(seq, p + off + SIFT_WAL_HDR_LEN,
+                            n - SIFT_WAL_HDR_LEN, arg);
+                if (rc != 0)
+                    return rc;
+            }
+        }
+        if (r->first_seq == 0)
+            r->first_seq = seq;
+        r->last_seq = seq;
+        if (seq > r->max_seq_seen)
+            r->max_seq_seen = seq;
+        st->expect = seq + 1;
+        off += n;
     }
     return 0;
+}
+
+int
+sift__wal_quarantine(const char *dir, const char *name,
+                     const char *quarantine_dir)
+{
+    uint64_t seq;
+    char src[4096], dst[4096], qname[48];
+    if (!parse_name(name, &seq))
+        return SIFT_EINVAL;
+    snprintf(qname, sizeof(qname), "wal-%s", name);
+    if (path_join(src, sizeof(src), dir, name) != SIFT_OK ||
+        path_join(dst, sizeof(dst), quarantine_dir, qname) != SIFT_OK)
+        return SIFT_EINVAL;
+    if (rename(src, dst) != 0) {
+        int rc = -errno;
+        SIFT_ERROR("wal: cannot move %s to %s: %s", src, dst, strerror(errno));
+        return rc;
+    }
+    SIFT_WARN("wal: moved the damaged %s to %s", src, dst);
+    (void)sift_file_fsync_dir(quarantine_dir);
+    (void)sift_file_fsync_dir(dir);
+    return SIFT_OK;
 }
 
 static int
@@ -399,37 +476,67 @@ cut_file(const char *path, size_t len)
     return SIFT_OK;
 }
 
-int
-sift__wal_quarantine(const char *dir, const char *first_bad,
-                     const char *quarantine_dir)
+/*
+ * Bad bytes with no good record after them anywhere: a torn tail, the
+ * bytes of writes a crash interrupted (never acknowledged).  The file is
+ * cut where they start and later files are emptied.  When they start
+ * with a whole record whose header is plausible but whose checksum is
+ * not, its seq is named: that was a torn write or damage to the last
+ * record.
+ */
+static int
+cut_torn_tail(struct replay_state *st, const uint64_t *seqs, size_t n)
 {
-    uint64_t bad, *seqs = NULL;
-    struct sift_wal_replay_report r;
-    if (!parse_name(first_bad, &bad))
-        return SIFT_EINVAL;
-    int n = list_files(dir, &seqs);
-    if (n < 0)
-        return n;
-    size_t from = 0;
-    while (from < (size_t)n && seqs[from] < bad)
-        from++;
-    memset(&r, 0, sizeof(r));
-    quarantine_from(dir, seqs, from, (size_t)n, quarantine_dir, &r);
-    sift_free(seqs);
-    return SIFT_OK;
+    struct sift_wal_replay_report *r = st->r;
+    char name[32], path[4096];
+    uint8_t *p = NULL;
+    size_t len = 0;
+    file_name(name, sizeof(name), seqs[st->gap_file_idx]);
+    int rc = path_join(path, sizeof(path), st->dir, name);
+    if (rc == SIFT_OK)
+        rc = read_file(path, &p, &len);
+    if (rc < 0)
+        return rc;
+    size_t at = (size_t)st->gap_off;
+    r->torn_bytes = len - at;
+    const uint8_t *h = p + at;
+    if (len - at >= SIFT_WAL_HDR_LEN && memcmp(h, wal_magic, 4) == 0 &&
+        sift_load_u64(h + 8) == st->expect && st->expect != 0 &&
+        (uint64_t)sift_load_u32(h + 16) + SIFT_WAL_HDR_LEN == len - at)
+        SIFT_WARN("wal: %s: record %llu at offset %zu does not verify and "
+                  "nothing follows it: a write cut by a crash (never "
+                  "acknowledged) or damage to the last record; cut",
+                  path, (unsigned long long)st->expect, at);
+    else
+        SIFT_WARN("wal: %s: cutting a torn tail of %zu bytes at offset %zu "
+                  "(after seq %llu)",
+                  path, len - at, at, (unsigned long long)r->last_seq);
+    sift_free(p);
+    rc = cut_file(path, at);
+    for (size_t k = st->gap_file_idx + 1; rc == SIFT_OK && k < n; k++) {
+        char later[32], lpath[4096];
+        file_name(later, sizeof(later), seqs[k]);
+        if (path_join(lpath, sizeof(lpath), st->dir, later) == SIFT_OK)
+            rc = cut_file(lpath, 0);
+    }
+    st->gap_open = 0;
+    return rc;
 }
 
 int
-sift__wal_replay(const char *dir, uint64_t from_seq, const char *quarantine_dir,
-                 sift_wal_record_cb cb, void *arg,
-                 struct sift_wal_replay_report *r)
+sift__wal_replay(const char *dir, uint64_t from_seq, sift_wal_record_cb cb,
+                 void *arg, struct sift_wal_replay_report *r)
 {
     uint64_t *seqs = NULL;
     uint8_t *p = NULL;
     int rc = SIFT_OK;
-    struct replay_ctx ctx = {cb, arg, 0, 0};
+    struct replay_state st;
 
     memset(r, 0, sizeof(*r));
+    memset(&st, 0, sizeof(st));
+    st.dir = dir;
+    st.from_seq = from_seq;
+    st.r = r;
     int n = list_files(dir, &seqs);
     if (n == -ENOENT)
         return SIFT_OK;
@@ -437,12 +544,9 @@ sift__wal_replay(const char *dir, uint64_t from_seq, const char *quarantine_dir,
         return n;
     r->n_files = (unsigned)n;
 
-    uint64_t prev_last = 0;
     for (size_t i = 0; i < (size_t)n; i++) {
         char name[32], path[4096];
-        size_t len = 0, good = 0, next_valid = 0;
-        uint64_t last = 0;
-
+        size_t len = 0;
         file_name(name, sizeof(name), seqs[i]);
         rc = path_join(path, sizeof(path), dir, name);
         if (rc < 0)
@@ -452,65 +556,37 @@ sift__wal_replay(const char *dir, uint64_t from_seq, const char *quarantine_dir,
             SIFT_ERROR("wal: cannot read %s: %s", path, sift_strerror(rc));
             goto out;
         }
-        if (prev_last != 0 && seqs[i] != prev_last + 1) {
-            /* A file is missing or misnamed between i-1 and i. */
-            good = 0;
-            next_valid = 1;
-            rc = SIFT_ECORRUPT;
-        } else {
-            if (prev_last == 0 && seqs[i] > from_seq && from_seq > 0 && len > 0)
-                SIFT_ERROR("wal: records %llu..%llu are missing (first "
-                           "file is %s)",
-                           (unsigned long long)from_seq,
-                           (unsigned long long)(seqs[i] - 1), name);
-            rc = sift__wal_scan(p, len, seqs[i], from_seq, replay_record, &ctx,
-                                &good, &next_valid, &last);
+        if (len == 0) {
+            sift_free(p);
+            p = NULL;
+            continue;
         }
+        if (st.expect == 0 && i == 0 && from_seq > 0 && seqs[0] > from_seq) {
+            /* Records the first file should start with are gone. */
+            st.expect = from_seq;
+            open_gap(&st, name, 0, i, 1);
+        } else if (st.expect == 0) {
+            st.expect = seqs[i]; /* the name says where it starts */
+        } else if (seqs[i] > st.expect) {
+            open_gap(&st, name, 0, i, 1); /* a file between is missing */
+        }
+        rc = replay_file(&st, name, i, p, len, cb, arg);
         sift_free(p);
         p = NULL;
-        if (last != 0) {
-            if (r->first_seq == 0)
-                r->first_seq = seqs[i];
-            r->last_seq = last;
-            prev_last = last;
-            if (last > r->max_seq_seen)
-                r->max_seq_seen = last;
-        }
-        if (rc != SIFT_OK && rc != SIFT_ECORRUPT) {
-            rc = ctx.cb_rc; /* the callback stopped us */
+        if (rc != 0)
             goto out;
-        }
-        if (rc == SIFT_OK)
-            continue;
-        rc = SIFT_OK;
-        if (next_valid == 0 &&
-            !later_files_hold_records(dir, seqs, i, (size_t)n)) {
-            /* Torn tail: bytes of records never fully written. */
-            r->torn_bytes = len - good;
-            SIFT_WARN("wal: %s: cutting a torn tail of %zu bytes at offset "
-                      "%zu (after seq %llu)",
-                      path, len - good, good, (unsigned long long)r->last_seq);
-            rc = cut_file(path, good);
-            for (size_t k = i + 1; rc == SIFT_OK && k < (size_t)n; k++) {
-                char later[32], lpath[4096];
-                file_name(later, sizeof(later), seqs[k]);
-                if (path_join(lpath, sizeof(lpath), dir, later) == SIFT_OK)
-                    rc = cut_file(lpath, 0);
-            }
-            goto out;
-        }
-        r->corrupt = 1;
-        snprintf(r->bad_file, sizeof(r->bad_file), "%s", name);
-        r->bad_offset = good;
-        SIFT_ERROR("wal: %s: bad record at offset %zu (after seq %llu); "
-                   "replay stops here, this and later WAL files are "
-                   "quarantined",
-                   path, good, (unsigned long long)r->last_seq);
-        quarantine_from(dir, seqs, i, (size_t)n, quarantine_dir, r);
-        break;
     }
+    if (st.gap_open) {
+        if (st.gap_missing) {
+            /* Only missing files, nothing after: nothing was lost that a
+             * later record shows; the writer restarts above max seen. */
+            st.gap_open = 0;
+        } else {
+            rc = cut_torn_tail(&st, seqs, (size_t)n);
+        }
+    }
+    r->corrupt = r->lost_records > 0;
 out:
-    r->n_records = ctx.count;
     sift_free(p);
     sift_free(seqs);
     return rc;

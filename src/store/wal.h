@@ -37,56 +37,71 @@ struct sift_wal;
 typedef int (*sift_wal_record_cb)(uint64_t seq, const uint8_t *payload,
                                   size_t len, void *arg);
 
+/* Records that could not be read (damaged bytes or a missing file). */
+struct sift_wal_lost {
+    uint64_t first, last; /* seqs, inclusive */
+    char file[32];        /* the damaged file (or the one after the gap) */
+    uint64_t offset;      /* where the damage starts in it */
+    int missing;          /* the file that held them is gone */
+    int needed;           /* some are >= from_seq: their events are lost */
+};
+
 struct sift_wal_replay_report {
     uint64_t first_seq;    /* first good record found (0 = none) */
-    uint64_t last_seq;     /* last good record in sequence (0 = none) */
+    uint64_t last_seq;     /* last good record */
     uint64_t max_seq_seen; /* highest checksummed seq anywhere (>= last) */
-    uint64_t n_records;    /* records delivered to the callback */
-    uint64_t torn_bytes;   /* bytes cut from the tail of the last file */
-    int corrupt;           /* replay stopped at a bad record mid-log */
-    char bad_file[64];     /* file name holding the bad record, if any */
+    uint64_t n_records;    /* records >= from_seq delivered to the callback */
+    uint64_t torn_bytes;   /* bytes cut from the tail */
+    uint64_t lost_records; /* seqs >= from_seq unreadable: events lost */
+    uint64_t lost_flushed; /* seqs < from_seq unreadable: not needed */
+    uint64_t skipped;      /* stale copies of records already read */
+    struct sift_wal_lost *lost; /* owned: sift__wal_report_cleanup() */
+    size_t n_lost;
+    int corrupt;       /* lost_records > 0 */
+    char bad_file[64]; /* first damaged file with needed records, if any */
     uint64_t bad_offset;
     unsigned n_files;
 };
 
 /**
- * Scans one WAL file image p[0..len) (fuzzing and the replay below).
- * Calls cb for every good record with seq >= from_seq in order; stops at
- * the first bad or truncated record or when cb returns non-zero.
- * *good_len receives the offset just past the last good record, and
- * *next_valid the offset of a later record whose header and checksum
- * are good (0 when none, i.e. the bad bytes are a torn tail).  expect_seq
- * is the seq the first record must have (0 = any).  Returns SIFT_OK (the
- * whole image was good), SIFT_ECORRUPT (stopped at bad bytes), or the
- * callback's non-zero value.
+ * Scans one WAL file image p[0..len) (fuzzing).  Calls cb for every good
+ * record with seq >= from_seq in order; stops at the first bad or
+ * truncated record or when cb returns non-zero.  *good_len receives the
+ * offset just past the last good record, and *next_valid the offset of a
+ * later record whose header and checksum are good (0 when none).
+ * expect_seq is the seq the first record must have (0 = any).  Returns
+ * SIFT_OK (the whole image was good), SIFT_ECORRUPT (stopped at bad
+ * bytes), or the callback's non-zero value.
  */
 int sift__wal_scan(const uint8_t *p, size_t len, uint64_t expect_seq,
                    uint64_t from_seq, sift_wal_record_cb cb, void *arg,
                    size_t *good_len, size_t *next_valid, uint64_t *last_seq);
 
 /**
- * Replays the WAL in dir: verifies every record, calls cb for those with
- * seq >= from_seq.  A torn tail of the newest file (bad bytes with no good
- * record after them) is truncated away and logged.  Bad bytes anywhere
- * else stop the replay there: the report says where (and max_seq_seen
- * covers the later files); the bad file and all later files are moved to
- * quarantine_dir if it is not NULL, so they are kept for inspection and
- * never trimmed or reread (see also sift__wal_quarantine()).  Returns SIFT_OK
- * (also when corrupt: that is in the report), -errno on I/O errors, or the
- * callback's non-zero value.  Owner thread, before sift__wal_open().
+ * Replays the WAL in dir: verifies every record of every file in seq
+ * order and calls cb for those with seq >= from_seq.  Damage costs only
+ * what it touched: at bad bytes the replay resynchronises on the next
+ * whole record with a good checksum and goes on; each run of records
+ * that could not be read (damaged, or in a file that is missing) is
+ * listed in the report and logged by seq (ERROR when some are >=
+ * from_seq, WARN when all were flushed already).  Bad bytes with no good
+ * record after them anywhere are a torn tail: cut away (the file is
+ * truncated and fsync'd, later files emptied) and logged.  Moves nothing.
+ * Returns SIFT_OK (damage is in the report), -errno on I/O errors, or the
+ * callback's non-zero value.  The report's lost list is owned: release
+ * with sift__wal_report_cleanup().  Owner thread, before sift__wal_open().
  */
-int sift__wal_replay(const char *dir, uint64_t from_seq,
-                     const char *quarantine_dir, sift_wal_record_cb cb,
+int sift__wal_replay(const char *dir, uint64_t from_seq, sift_wal_record_cb cb,
                      void *arg, struct sift_wal_replay_report *report);
+void sift__wal_report_cleanup(struct sift_wal_replay_report *report);
 
 /**
- * Moves the WAL file named first_bad (a name from the replay report) and
- * every later file to quarantine_dir as "wal-<name>".  The store calls it
- * after the records replayed before the damage are safely in a segment
- * (replay with quarantine_dir NULL moves nothing).  Returns SIFT_OK,
- * SIFT_EINVAL (bad name) or -errno.
+ * Moves the WAL file name (from a replay report) to quarantine_dir as
+ * "wal-<name>", fsyncing both directories.  The store calls it after the
+ * records replayed from the file are safely in a segment.  Returns
+ * SIFT_OK, SIFT_EINVAL (bad name) or -errno.
  */
-int sift__wal_quarantine(const char *dir, const char *first_bad,
+int sift__wal_quarantine(const char *dir, const char *name,
                          const char *quarantine_dir);
 
 /* ---- writing ---- */

@@ -1,6 +1,7 @@
 /*
  * test_wal.c - the write-ahead log: round trip, group commit, torn tails
- * at every byte offset, mid-log corruption, rotation and trimming, and
+ * at every byte offset, damage in the middle (every byte of a record, a
+ * missing or cut file, zeros, stale copies), rotation and trimming, and
  * ENOSPC / fsync failure injection.
  */
 #include <errno.h>
@@ -103,8 +104,9 @@ assert_replay(const struct fixture *f, uint64_t from, uint64_t first,
               uint64_t last, struct sift_wal_replay_report *rep)
 {
     struct collect *c = sift_xcalloc(1, sizeof(*c));
-    assert_int_equal(
-        sift__wal_replay(f->dir, from, f->qdir, collect_cb, c, rep), SIFT_OK);
+    assert_int_equal(sift__wal_replay(f->dir, from, collect_cb, c, rep),
+                     SIFT_OK);
+    sift__wal_report_cleanup(rep);
     assert_int_equal(c->bad_payload, 0);
     assert_int_equal(c->n, last >= first ? last - first + 1 : 0);
     for (size_t i = 0; i < c->n; i++)
@@ -259,45 +261,213 @@ test_wal_torn_tail_every_offset(void **state)
     assert_replay(f, 1, 1, 6, &rep);
 }
 
+/* The files of a WAL directory, kept to put them back between cases. */
+struct wal_copy {
+    char name[16][32];
+    uint8_t *data[16];
+    size_t len[16];
+    int n;
+};
+
 static void
-test_wal_mid_log_corruption_stops_and_quarantines(void **state)
+wal_keep(const struct fixture *f, struct wal_copy *c, uint64_t *firsts)
+{
+    memset(c, 0, sizeof(*c));
+    for (uint64_t seq = 1; seq <= 200 && c->n < 16; seq++) {
+        char path[256];
+        snprintf(path, sizeof(path), "%s/%020llu.wal", f->dir,
+                 (unsigned long long)seq);
+        FILE *fp = fopen(path, "rb");
+        if (!fp)
+            continue;
+        firsts[c->n] = seq;
+        snprintf(c->name[c->n], sizeof(c->name[0]), "%020llu.wal",
+                 (unsigned long long)seq);
+        c->data[c->n] = sift_xmalloc(8192);
+        c->len[c->n] = fread(c->data[c->n], 1, 8192, fp);
+        fclose(fp);
+        c->n++;
+    }
+}
+
+static void
+wal_restore(const struct fixture *f, const struct wal_copy *c)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "rm -f '%s'/*.wal", f->dir);
+    assert_int_equal(system(cmd), 0);
+    for (int i = 0; i < c->n; i++) {
+        char path[256];
+        snprintf(path, sizeof(path), "%s/%s", f->dir, c->name[i]);
+        FILE *fp = fopen(path, "wb");
+        assert_non_null(fp);
+        assert_int_equal(fwrite(c->data[i], 1, c->len[i], fp), c->len[i]);
+        fclose(fp);
+    }
+}
+
+static void
+wal_copy_free(struct wal_copy *c)
+{
+    for (int i = 0; i < c->n; i++)
+        sift_free(c->data[i]);
+}
+
+/* Replays from `from`; every seq from..last arrives but those in
+ * [lost_a, lost_b], each once and intact; returns the report. */
+static void
+expect_all_but(const struct fixture *f, uint64_t from, uint64_t last,
+               uint64_t lost_a, uint64_t lost_b,
+               struct sift_wal_replay_report *rep)
+{
+    struct collect *c = sift_xcalloc(1, sizeof(*c));
+    assert_int_equal(sift__wal_replay(f->dir, from, collect_cb, c, rep),
+                     SIFT_OK);
+    assert_int_equal(c->bad_payload, 0);
+    size_t k = 0;
+    for (uint64_t seq = from; seq <= last; seq++) {
+        if (seq >= lost_a && seq <= lost_b)
+            continue;
+        assert_true(k < c->n);
+        assert_int_equal(c->seqs[k], seq);
+        k++;
+    }
+    assert_int_equal(k, c->n);
+    sift_free(c);
+}
+
+/* Offset of record seq in a file whose first record is first. */
+static size_t
+record_offset(const uint8_t *p, size_t len, uint64_t first, uint64_t seq)
+{
+    size_t off = 0;
+    for (uint64_t s = first; s < seq; s++) {
+        assert_true(off + SIFT_WAL_HDR_LEN <= len);
+        off += SIFT_WAL_HDR_LEN +
+               (size_t)(p[off + 16] | p[off + 17] << 8 | p[off + 18] << 16);
+    }
+    return off;
+}
+
+/*
+ * Damage costs only the records it touched: a flipped byte anywhere in a
+ * record loses that record alone (replay resynchronises on the next
+ * good header); a missing middle file loses exactly its seqs ("records
+ * a..b missing"); a file cut mid-record loses the rest of that file; a
+ * zeroed span loses the records it covers; records at or below the
+ * flushed position are only reported.  Nothing is moved or cut, except a
+ * torn tail.
+ */
+static void
+test_wal_damage_costs_only_what_it_touched(void **state)
 {
     struct fixture *f = *state;
     struct sift_wal *w;
-    /* Small files: records 1..N spread over several files. */
     assert_int_equal(sift__wal_open(f->dir, 1, 1024, &w), SIFT_OK);
     append_n(w, 1, 60);
     assert_int_equal(sift__wal_sync(w), SIFT_OK);
-    unsigned n_files = sift__wal_files(w);
     sift__wal_close(w);
-    assert_true(n_files >= 4);
-
-    /* Damage the second record of the first file. */
-    uint8_t first[512];
-    size_t len1 = make_payload(1, first, sizeof(first));
+    struct wal_copy keep;
+    uint64_t firsts[16];
+    wal_keep(f, &keep, firsts);
+    assert_true(keep.n >= 5);
+    struct sift_wal_replay_report rep;
     char path[256];
-    snprintf(path, sizeof(path), "%s/%020llu.wal", f->dir, 1ull);
+
+    /* Every byte of a record in the middle of file 2. */
+    int fi = 1;
+    uint64_t victim = firsts[fi] + 1;
+    assert_true(victim < firsts[fi + 1] - 1);
+    size_t at = record_offset(keep.data[fi], keep.len[fi], firsts[fi], victim);
+    size_t end =
+        record_offset(keep.data[fi], keep.len[fi], firsts[fi], victim + 1);
+    snprintf(path, sizeof(path), "%s/%s", f->dir, keep.name[fi]);
+    for (size_t off = at; off < end; off++) {
+        wal_restore(f, &keep);
+        int fd = open(path, O_WRONLY);
+        assert_true(fd >= 0);
+        uint8_t b = (uint8_t)(keep.data[fi][off] ^ 0x10);
+        assert_int_equal(pwrite(fd, &b, 1, (off_t)off), 1);
+        close(fd);
+        expect_all_but(f, 1, 60, victim, victim, &rep);
+        assert_int_equal(rep.lost_records, 1);
+        assert_int_equal(rep.n_lost, 1);
+        assert_true(rep.lost[0].first == victim && rep.lost[0].last == victim);
+        assert_string_equal(rep.lost[0].file, keep.name[fi]);
+        assert_int_equal(rep.lost[0].offset, at);
+        assert_int_equal(rep.corrupt, 1);
+        assert_int_equal(rep.torn_bytes, 0);
+        assert_int_equal(rep.max_seq_seen, 60);
+        sift__wal_report_cleanup(&rep);
+        assert_int_equal(file_size(f->dir, firsts[fi]),
+                         (off_t)keep.len[fi]); /* not cut, not moved */
+    }
+
+    /* The same damage below the flushed position is only reported. */
+    expect_all_but(f, 30, 60, 0, 0, &rep);
+    assert_int_equal(rep.lost_records, 0);
+    assert_int_equal(rep.lost_flushed, 1);
+    assert_int_equal(rep.corrupt, 0);
+    sift__wal_report_cleanup(&rep);
+
+    /* A middle file gone: exactly its records, named. */
+    wal_restore(f, &keep);
+    assert_int_equal(unlink(path), 0);
+    expect_all_but(f, 1, 60, firsts[fi], firsts[fi + 1] - 1, &rep);
+    assert_int_equal(rep.lost_records, firsts[fi + 1] - firsts[fi]);
+    assert_int_equal(rep.n_lost, 1);
+    assert_int_equal(rep.lost[0].missing, 1);
+    assert_true(rep.lost[0].first == firsts[fi] &&
+                rep.lost[0].last == firsts[fi + 1] - 1);
+    sift__wal_report_cleanup(&rep);
+
+    /* A middle file cut inside a record: the rest of that file. */
+    wal_restore(f, &keep);
+    assert_int_equal(truncate(path, (off_t)(at + 10)), 0);
+    expect_all_but(f, 1, 60, victim, firsts[fi + 1] - 1, &rep);
+    assert_int_equal(rep.lost_records, firsts[fi + 1] - victim);
+    assert_int_equal(rep.torn_bytes, 0);
+    sift__wal_report_cleanup(&rep);
+
+    /* Zeros over two records and a half. */
+    wal_restore(f, &keep);
+    size_t z_end =
+        record_offset(keep.data[fi], keep.len[fi], firsts[fi], victim + 2) + 5;
     int fd = open(path, O_WRONLY);
     assert_true(fd >= 0);
-    uint8_t junk = 0xff;
-    assert_int_equal(
-        pwrite(fd, &junk, 1, (off_t)(SIFT_WAL_HDR_LEN + len1 + 40)), 1);
+    uint8_t zeros[2048] = {0};
+    assert_int_equal(pwrite(fd, zeros, z_end - at, (off_t)at),
+                     (ssize_t)(z_end - at));
     close(fd);
+    expect_all_but(f, 1, 60, victim, victim + 2, &rep);
+    assert_int_equal(rep.lost_records, 3);
+    sift__wal_report_cleanup(&rep);
 
-    struct sift_wal_replay_report rep;
-    assert_replay(f, 1, 1, 1, &rep);
-    assert_int_equal(rep.corrupt, 1);
-    assert_string_equal(rep.bad_file, "00000000000000000001.wal");
-    assert_int_equal(rep.bad_offset, SIFT_WAL_HDR_LEN + len1);
-    assert_int_equal(rep.max_seq_seen, 60);
-    /* Every file moved to quarantine, none left to replay or reuse. */
-    assert_int_equal(file_size(f->dir, 1), -1);
+    /* A stale copy of a record already read is skipped, not replayed. */
+    wal_restore(f, &keep);
+    snprintf(path, sizeof(path), "%s/%s", f->dir, keep.name[keep.n - 1]);
+    FILE *fp = fopen(path, "ab");
+    assert_non_null(fp);
+    assert_int_equal(fwrite(keep.data[fi] + at, 1, end - at, fp), end - at);
+    fclose(fp);
+    expect_all_but(f, 1, 60, 0, 0, &rep);
+    assert_int_equal(rep.skipped, 1);
+    assert_int_equal(rep.lost_records, 0);
+    sift__wal_report_cleanup(&rep);
+
+    /* Moving a damaged file aside (what the store does once its good
+     * records are in a segment). */
+    wal_restore(f, &keep);
+    assert_int_equal(sift__wal_quarantine(f->dir, keep.name[fi], f->qdir),
+                     SIFT_OK);
     char qpath[256];
     struct stat st;
-    snprintf(qpath, sizeof(qpath), "%s/wal-%020llu.wal", f->qdir, 1ull);
+    snprintf(qpath, sizeof(qpath), "%s/wal-%s", f->qdir, keep.name[fi]);
     assert_int_equal(stat(qpath, &st), 0);
-    assert_replay(f, 1, 1, 0, &rep);
-    assert_int_equal(rep.n_files, 0);
+    assert_int_equal(file_size(f->dir, firsts[fi]), -1);
+    assert_int_equal(sift__wal_quarantine(f->dir, "x.wal", f->qdir),
+                     SIFT_EINVAL);
+    wal_copy_free(&keep);
 }
 
 static void
@@ -321,8 +491,9 @@ test_wal_rotation_and_trim(void **state)
     /* Record 51 must survive in the first remaining file. */
     struct sift_wal_replay_report rep;
     struct collect *c = sift_xcalloc(1, sizeof(*c));
-    assert_int_equal(sift__wal_replay(f->dir, 51, f->qdir, collect_cb, c, &rep),
+    assert_int_equal(sift__wal_replay(f->dir, 51, collect_cb, c, &rep),
                      SIFT_OK);
+    sift__wal_report_cleanup(&rep);
     assert_int_equal(c->n, 50);
     assert_int_equal(c->seqs[0], 51);
     assert_true(rep.first_seq <= 51);
@@ -336,8 +507,9 @@ test_wal_rotation_and_trim(void **state)
     assert_int_equal(sift__wal_sync(w), SIFT_OK);
     sift__wal_close(w);
     c = sift_xcalloc(1, sizeof(*c));
-    assert_int_equal(
-        sift__wal_replay(f->dir, 101, f->qdir, collect_cb, c, &rep), SIFT_OK);
+    assert_int_equal(sift__wal_replay(f->dir, 101, collect_cb, c, &rep),
+                     SIFT_OK);
+    sift__wal_report_cleanup(&rep);
     assert_int_equal(c->n, 3);
     assert_int_equal(rep.last_seq, 103);
     sift_free(c);
@@ -427,7 +599,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_wal_torn_tail_every_offset, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(
-            test_wal_mid_log_corruption_stops_and_quarantines, setup, teardown),
+            test_wal_damage_costs_only_what_it_touched, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_rotation_and_trim, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_wal_enospc_injection, setup,
