@@ -47,6 +47,7 @@
 #include "sift/names.h"
 #include "sift/query.h"
 #include "sift/store.h"
+#include "sift/time.h"
 
 struct lc_api {
     struct sift_store *store;
@@ -190,7 +191,7 @@ put_time_or_null(struct sift_buf *b, int64_t ns, int64_t open)
     }
     sift_buf_putc(b, '"');
     struct sift_buf t = SIFT_BUF_INIT;
-    sift_query_format_time(ns, &t);
+    sift_time_format_rfc3339(ns, 9, &t);
     sift_buf_append(b, t.data, t.len);
     sift_buf_cleanup(&t);
     sift_buf_putc(b, '"');
