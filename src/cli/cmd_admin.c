@@ -1,0 +1,859 @@
+/*
+ * cmd_admin.c - `sift alerts`, `sift delete`, `sift status`, and the
+ * Prometheus text reader status uses for its sources and lag.
+ *
+ * delete never removes more than the user saw: it counts the matches
+ * first and, unless --yes, shows the count and asks for "yes" on the
+ * terminal (without a terminal and without --yes it refuses).  --dry-run
+ * stops after the count.  The count is a search with the same query and
+ * range (limit 0, exact total), which deletes nothing on any siftd.
+ *
+ * status reads /healthz, /readyz, /api/v1/store (admin), /api/v1/tiers
+ * and /metrics (sources, lag, version, uptime).  What the token may not
+ * read is left out with a note; the exit status is 0 only when siftd is
+ * healthy and ready.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli_int.h"
+
+enum {
+    OPT_FROM = CLI_OPT_FIRST_LOCAL,
+    OPT_TO,
+    OPT_JSON,
+    OPT_STATE,
+    OPT_FEEDBACK,
+    OPT_DRY_RUN,
+    OPT_YES,
+    OPT_ALL_TIME,
+};
+
+/* ---- Prometheus text ---- */
+
+static int
+name_char(char c, int first)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+           c == ':' || (!first && c >= '0' && c <= '9');
+}
+
+int
+sift__cli_prom_line(const char *line, size_t len, struct cli_sample *out)
+{
+    size_t i = 0;
+    while (i < len && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    if (i == len || line[i] == '#')
+        return 0;
+    size_t ns = i;
+    if (!name_char(line[i], 1))
+        return -1;
+    while (i < len && name_char(line[i], 0))
+        i++;
+    if (i - ns >= sizeof(out->name))
+        return -1;
+    memcpy(out->name, line + ns, i - ns);
+    out->name[i - ns] = '\0';
+    out->labels[0] = '\0';
+    if (i < len && line[i] == '{') {
+        size_t ls = ++i;
+        int in_str = 0;
+        while (i < len) {
+            char c = line[i];
+            if (in_str) {
+                if (c == '\\')
+                    i++;
+                else if (c == '"')
+                    in_str = 0;
+            } else if (c == '"') {
+                in_str = 1;
+            } else if (c == '}') {
+                break;
+            }
+            i++;
+        }
+        if (i >= len || i - ls >= sizeof(out->labels))
+            return -1;
+        memcpy(out->labels, line + ls, i - ls);
+        out->labels[i - ls] = '\0';
+        i++; /* '}' */
+    }
+    if (i >= len || (line[i] != ' ' && line[i] != '\t'))
+        return -1;
+    while (i < len && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    char num[64];
+    size_t vs = i;
+    while (i < len && line[i] != ' ' && line[i] != '\t')
+        i++;
+    if (i == vs || i - vs >= sizeof(num))
+        return -1;
+    memcpy(num, line + vs, i - vs);
+    num[i - vs] = '\0';
+    char *end;
+    errno = 0;
+    out->value = strtod(num, &end);
+    if (*end || end == num)
+        return -1;
+    return 1;
+}
+
+int
+sift__cli_prom_label(const char *labels, const char *name, char *out,
+                     size_t out_len)
+{
+    size_t nl = strlen(name);
+    const char *p = labels;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *k = p;
+        while (*p && *p != '=')
+            p++;
+        if (*p != '=' || p[1] != '"')
+            return -1;
+        int match = (size_t)(p - k) == nl && !memcmp(k, name, nl);
+        p += 2;
+        size_t o = 0;
+        while (*p && *p != '"') {
+            char c = *p++;
+            if (c == '\\' && *p) {
+                c = *p++;
+                if (c == 'n')
+                    c = '\n';
+            }
+            if (match && o + 1 < out_len)
+                out[o++] = c;
+        }
+        if (*p != '"')
+            return -1;
+        p++;
+        if (match) {
+            if (out_len)
+                out[o] = '\0';
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/* ---- alerts ---- */
+
+static int
+alerts_feedback(struct cli_ctx *ctx, const char *id, const char *label,
+                int json)
+{
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(id, &end, 10);
+    if (errno || *end || !*id || *id == '-')
+        return sift__cli_usage_error(ctx,
+                                     "--feedback wants an alert id "
+                                     "(a number), not '%s'",
+                                     id);
+    const char *l = NULL;
+    if (!strcmp(label, "fp") || !strcmp(label, "false_positive") ||
+        !strcmp(label, "false-positive"))
+        l = "false_positive";
+    else if (!strcmp(label, "tp") || !strcmp(label, "true_positive") ||
+             !strcmp(label, "true-positive"))
+        l = "true_positive";
+    else
+        return sift__cli_usage_error(ctx,
+                                     "feedback is fp (false positive) "
+                                     "or tp (true positive), not '%s'",
+                                     label);
+    int rc = sift__cli_connect(ctx);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    char path[64], body[64];
+    snprintf(path, sizeof(path), "/api/v1/alerts/%llu/feedback", n);
+    snprintf(body, sizeof(body), "{\"label\":\"%s\"}", l);
+    struct cli_req req = {.method = "POST",
+                          .path = path,
+                          .content_type = "application/json",
+                          .body = body,
+                          .body_len = strlen(body)};
+    struct cli_reply r;
+    int hrc = sift__cli_http_do(ctx->http, &req, &r);
+    if (hrc == SIFT_ESHUTDOWN) {
+        sift__cli_buf_free(&r.body);
+        return 130;
+    }
+    if (hrc != SIFT_OK || r.status != 200) {
+        rc = sift__cli_http_fail(ctx->http, &r);
+        sift__cli_buf_free(&r.body);
+        return rc;
+    }
+    if (json) {
+        fwrite(r.body.data, 1, r.body.len, ctx->out.f);
+        if (r.body.data[r.body.len - 1] != '\n')
+            fputc('\n', ctx->out.f);
+        sift__cli_buf_free(&r.body);
+        return CLI_EXIT_OK;
+    }
+    json_t *root = sift__cli_json(ctx->http, &r);
+    sift__cli_buf_free(&r.body);
+    if (!root)
+        return CLI_EXIT_FAIL;
+    json_t *th = json_object_get(root, "series_threshold");
+    char t[32] = "?";
+    if (json_is_number(th))
+        sift__cli_real(t, sizeof(t), json_number_value(th));
+    fprintf(ctx->out.f,
+            "alert %llu marked %s; its series now alerts above "
+            "score %s\n",
+            n, l, t);
+    json_decref(root);
+    return CLI_EXIT_OK;
+}
+
+static int
+print_item(void *arg, const char *item, size_t len)
+{
+    FILE *f = arg;
+    fwrite(item, 1, len, f);
+    fputc('\n', f);
+    return ferror(f) ? 1 : 0;
+}
+
+static void
+ms_time(json_t *v, char *out, size_t len)
+{
+    if (!json_is_integer(v) || json_integer_value(v) <= 0) {
+        snprintf(out, len, "-");
+        return;
+    }
+    time_t s = (time_t)(json_integer_value(v) / 1000);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    strftime(out, len, "%Y-%m-%d %H:%M:%S", &tm);
+}
+
+int
+sift__cli_cmd_alerts(struct cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"state", required_argument, NULL, OPT_STATE},
+        {"from", required_argument, NULL, OPT_FROM},
+        {"to", required_argument, NULL, OPT_TO},
+        {"limit", required_argument, NULL, 'n'},
+        {"json", no_argument, NULL, OPT_JSON},
+        {"feedback", required_argument, NULL, OPT_FEEDBACK},
+        CLI_GLOBAL_OPTIONS};
+    const char *state = NULL, *from = NULL, *to = NULL, *feedback = NULL;
+    const char *limit = NULL;
+    int json = 0, c, rc;
+    uint64_t n;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, ":n:h", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_STATE:
+            if (strcmp(optarg, "firing") && strcmp(optarg, "resolved") &&
+                strcmp(optarg, "all"))
+                return sift__cli_usage_error(ctx,
+                                             "--state is firing, "
+                                             "resolved or all, not '%s'",
+                                             optarg);
+            state = optarg;
+            break;
+        case OPT_FROM: from = optarg; break;
+        case OPT_TO: to = optarg; break;
+        case 'n':
+            rc = sift__cli_opt_uint(ctx, "limit", optarg, 1000000, &n);
+            if (rc != CLI_CONTINUE)
+                return rc;
+            limit = optarg;
+            break;
+        case OPT_JSON: json = 1; break;
+        case OPT_FEEDBACK: feedback = optarg; break;
+        default:
+            rc = sift__cli_opt_common(ctx, c, argv, opts);
+            if (rc != CLI_CONTINUE)
+                return rc;
+        }
+    }
+    if (feedback) {
+        if (optind + 1 != argc)
+            return sift__cli_usage_error(ctx, "--feedback ID takes one "
+                                              "label: fp or tp");
+        if (state || from || to || limit)
+            return sift__cli_usage_error(ctx, "--feedback does not take "
+                                              "--state, --from, --to or "
+                                              "--limit");
+        return alerts_feedback(ctx, feedback, argv[optind], json);
+    }
+    if (optind < argc)
+        return sift__cli_usage_error(ctx,
+                                     "unexpected '%s' (did you mean "
+                                     "--feedback ID %s?)",
+                                     argv[optind], argv[optind]);
+    if ((rc = sift__cli_connect(ctx)) != CLI_CONTINUE)
+        return rc;
+    const char *params[] = {"state", state,   "from", from, "to",
+                            to,      "limit", limit,  NULL};
+    struct cli_req req = {.method = "GET",
+                          .path = "/api/v1/alerts",
+                          .params = params,
+                          .idempotent = 1};
+    struct cli_reply r;
+    int hrc = sift__cli_http_do(ctx->http, &req, &r);
+    if (hrc == SIFT_ESHUTDOWN) {
+        sift__cli_buf_free(&r.body);
+        return 130;
+    }
+    if (hrc != SIFT_OK || r.status != 200) {
+        rc = sift__cli_http_fail(ctx->http, &r);
+        sift__cli_buf_free(&r.body);
+        return rc;
+    }
+    json_t *root = sift__cli_json(ctx->http, &r);
+    if (!root) {
+        sift__cli_buf_free(&r.body);
+        return CLI_EXIT_FAIL;
+    }
+    json_t *alerts = json_object_get(root, "alerts");
+    size_t i;
+    json_t *a;
+    if (json) {
+        /* NDJSON: one alert per line, as the server wrote it. */
+        (void)sift__cli_json_items(r.body.data, r.body.len, "alerts",
+                                   print_item, ctx->out.f);
+    } else if (!json_array_size(alerts)) {
+        fputs("no alerts\n", ctx->out.f);
+    } else {
+        fprintf(ctx->out.f, "%s%6s  %-8s  %-12s %5s  %-19s  %s%s\n",
+                ctx->out.color ? "\033[2m" : "", "id", "state", "kind", "score",
+                "started (UTC)", "series", ctx->out.color ? "\033[0m" : "");
+        json_array_foreach(alerts, i, a)
+        {
+            const char *st = json_string_value(json_object_get(a, "state"));
+            const char *kind = json_string_value(json_object_get(a, "kind"));
+            const char *series =
+                json_string_value(json_object_get(a, "series"));
+            const char *label = json_string_value(json_object_get(a, "label"));
+            char started[32], score[32] = "-";
+            ms_time(json_object_get(a, "started_ms"), started, sizeof(started));
+            json_t *sc = json_object_get(a, "score");
+            if (json_is_number(sc))
+                snprintf(score, sizeof(score), "%.0f", json_number_value(sc));
+            int firing = st && !strcmp(st, "firing");
+            fprintf(ctx->out.f, "%6lld  %s%-8s%s  %-12s %5s  %-19s  ",
+                    (long long)json_integer_value(json_object_get(a, "id")),
+                    ctx->out.color && firing ? "\033[31m" : "", st ? st : "-",
+                    ctx->out.color && firing ? "\033[0m" : "",
+                    kind ? kind : "-", score, started);
+            if (series)
+                sift__cli_put_safe(ctx->out.f, series, strlen(series), NULL);
+            if (label && *label)
+                fprintf(ctx->out.f, "  [%s]", label);
+            fputc('\n', ctx->out.f);
+        }
+    }
+    json_decref(root);
+    sift__cli_buf_free(&r.body);
+    return CLI_EXIT_OK;
+}
+
+/* ---- delete ---- */
+
+/* How many events match: a search that returns no hits but an exact
+ * total.  Returns CLI_CONTINUE with *count, or an exit status. */
+static int
+count_matches(struct cli_ctx *ctx, const char *q, const char *from,
+              const char *to, double *count)
+{
+    const char *params[] = {
+        "q",    q,   "from", from, "to", to, "limit", "0", "track_total_hits",
+        "true", NULL};
+    struct cli_req req = {.method = "GET",
+                          .path = "/api/v1/search",
+                          .params = params,
+                          .idempotent = 1};
+    struct cli_reply r;
+    int hrc = sift__cli_http_do(ctx->http, &req, &r);
+    int rc = CLI_CONTINUE;
+    if (hrc == SIFT_ESHUTDOWN) {
+        rc = 130;
+    } else if (hrc != SIFT_OK || r.status != 200) {
+        rc = sift__cli_http_fail(ctx->http, &r);
+    } else {
+        json_t *root = sift__cli_json(ctx->http, &r);
+        json_t *tot = json_object_get(json_object_get(root, "total"), "value");
+        if (!json_is_number(tot))
+            rc = sift__cli_fail(ctx, "the server did not say how many events "
+                                     "match");
+        else
+            *count = json_number_value(tot);
+        json_decref(root);
+    }
+    sift__cli_buf_free(&r.body);
+    return rc;
+}
+
+static int
+confirm(struct cli_ctx *ctx, double count)
+{
+    if (!isatty(STDIN_FILENO))
+        return sift__cli_usage_error(ctx,
+                                     "refusing to delete %.0f events "
+                                     "without --yes (no terminal to "
+                                     "ask on)",
+                                     count);
+    fprintf(stderr,
+            "Delete these %.0f events for good? Type 'yes' to go "
+            "on: ",
+            count);
+    fflush(stderr);
+    char answer[16];
+    if (!fgets(answer, sizeof(answer), stdin))
+        answer[0] = '\0';
+    if (strcmp(answer, "yes\n") != 0 && strcmp(answer, "yes") != 0) {
+        fprintf(stderr, "sift: delete: not confirmed; nothing deleted\n");
+        return CLI_EXIT_FAIL;
+    }
+    return CLI_CONTINUE;
+}
+
+int
+sift__cli_cmd_delete(struct cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"from", required_argument, NULL, OPT_FROM},
+        {"to", required_argument, NULL, OPT_TO},
+        {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+        {"yes", no_argument, NULL, OPT_YES},
+        {"all-time", no_argument, NULL, OPT_ALL_TIME},
+        {"json", no_argument, NULL, OPT_JSON},
+        CLI_GLOBAL_OPTIONS};
+    const char *from = NULL, *to = NULL;
+    int dry = 0, yes = 0, all_time = 0, json = 0, c, rc;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, ":yh", opts, NULL)) != -1) {
+        switch (c) {
+        case OPT_FROM: from = optarg; break;
+        case OPT_TO: to = optarg; break;
+        case OPT_DRY_RUN: dry = 1; break;
+        case 'y':
+        case OPT_YES: yes = 1; break;
+        case OPT_ALL_TIME: all_time = 1; break;
+        case OPT_JSON: json = 1; break;
+        default:
+            rc = sift__cli_opt_common(ctx, c, argv, opts);
+            if (rc != CLI_CONTINUE)
+                return rc;
+        }
+    }
+    struct cli_buf qb = CLI_BUF_INIT;
+    for (int i = optind; i < argc; i++) {
+        if (qb.len)
+            sift__cli_buf_add(&qb, " ", 1);
+        sift__cli_buf_add(&qb, argv[i], strlen(argv[i]));
+    }
+    const char *q = qb.data ? qb.data : "";
+    rc = CLI_CONTINUE;
+    if (!*q)
+        rc = sift__cli_usage_error(ctx, "which events? give a query ('*' "
+                                        "means every event in the range)");
+    else if (all_time && (from || to))
+        rc = sift__cli_usage_error(ctx, "--all-time excludes --from and --to");
+    else if (!all_time && (!from || !to))
+        rc = sift__cli_usage_error(ctx, "give the range with --from and --to "
+                                        "(or --all-time to mean every event "
+                                        "ever stored)");
+    if (rc == CLI_CONTINUE)
+        rc = sift__cli_connect(ctx);
+    double count = 0;
+    if (rc == CLI_CONTINUE)
+        rc = count_matches(ctx, q, from, to, &count);
+    if (rc != CLI_CONTINUE)
+        goto out;
+    if (dry || count == 0) {
+        if (json)
+            fprintf(ctx->out.f,
+                    "{\"matched\":%.0f,\"deleted\":0,"
+                    "\"dry_run\":%s}\n",
+                    count, dry ? "true" : "false");
+        else
+            fprintf(ctx->out.f, "%.0f events match%s\n", count,
+                    dry ? " (dry run: nothing deleted)"
+                        : "; nothing to delete");
+        rc = CLI_EXIT_OK;
+        goto out;
+    }
+    if (!yes) {
+        fprintf(stderr, "%.0f events match '", count);
+        sift__cli_put_safe(stderr, q, strlen(q), NULL);
+        fprintf(stderr, "' %s%s%s%s.\n", all_time ? "in all time" : "from ",
+                all_time ? "" : from, all_time ? "" : " to ",
+                all_time ? "" : to);
+        if ((rc = confirm(ctx, count)) != CLI_CONTINUE)
+            goto out;
+    }
+    json_t *body = json_pack("{s:s}", "query", q);
+    if (from)
+        json_object_set_new(body, "from", json_string(from));
+    if (to)
+        json_object_set_new(body, "to", json_string(to));
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!text) {
+        rc = sift__cli_fail(ctx, "the query or range is not valid UTF-8");
+        goto out;
+    }
+    struct cli_req req = {.method = "POST",
+                          .path = "/api/v1/delete",
+                          .content_type = "application/json",
+                          .body = text,
+                          .body_len = strlen(text)};
+    struct cli_reply r;
+    int hrc = sift__cli_http_do(ctx->http, &req, &r);
+    free(text);
+    if (hrc == SIFT_ESHUTDOWN) {
+        rc = 130;
+    } else if (hrc != SIFT_OK || r.status != 200) {
+        rc = sift__cli_http_fail(ctx->http, &r);
+    } else if (json) {
+        fwrite(r.body.data, 1, r.body.len, ctx->out.f);
+        if (r.body.data[r.body.len - 1] != '\n')
+            fputc('\n', ctx->out.f);
+        rc = CLI_EXIT_OK;
+    } else {
+        json_t *root = sift__cli_json(ctx->http, &r);
+        json_t *d = json_object_get(root, "deleted");
+        if (json_is_integer(d)) {
+            fprintf(ctx->out.f, "deleted %lld events\n",
+                    (long long)json_integer_value(d));
+            rc = CLI_EXIT_OK;
+        } else {
+            rc = sift__cli_fail(ctx, "the server's reply does not say what "
+                                     "was deleted");
+        }
+        json_decref(root);
+    }
+    sift__cli_buf_free(&r.body);
+out:
+    sift__cli_buf_free(&qb);
+    return rc;
+}
+
+/* ---- status ---- */
+
+struct source_row {
+    char name[96];
+    double ingested, rejected, read, acked, lag, pending;
+    int parts_lag, parts_pending;
+};
+
+struct status {
+    struct source_row rows[32];
+    size_t n_rows;
+    char version[64];
+    double uptime_s;
+};
+
+static struct source_row *
+row_of(struct status *st, const char *name)
+{
+    for (size_t i = 0; i < st->n_rows; i++)
+        if (!strcmp(st->rows[i].name, name))
+            return &st->rows[i];
+    if (st->n_rows == sizeof(st->rows) / sizeof(st->rows[0]))
+        return NULL;
+    struct source_row *r = &st->rows[st->n_rows++];
+    memset(r, 0, sizeof(*r));
+    r->lag = r->pending = -1;
+    snprintf(r->name, sizeof(r->name), "%s", name);
+    return r;
+}
+
+static void
+read_metrics(struct status *st, const char *text, size_t len)
+{
+    const char *p = text, *end = text + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        struct cli_sample s;
+        char src[96];
+        if (sift__cli_prom_line(p, l, &s) == 1) {
+            if (!strcmp(s.name, "sift_build_info"))
+                (void)sift__cli_prom_label(s.labels, "version", st->version,
+                                           sizeof(st->version));
+            else if (!strcmp(s.name, "sift_uptime_seconds"))
+                st->uptime_s = s.value;
+            else if (sift__cli_prom_label(s.labels, "source", src,
+                                          sizeof(src)) == 0) {
+                struct source_row *r = row_of(st, src);
+                if (!r)
+                    ;
+                else if (!strcmp(s.name, "sift_events_ingested_total"))
+                    r->ingested += s.value;
+                else if (!strcmp(s.name, "sift_events_rejected_total"))
+                    r->rejected += s.value;
+                else if (!strcmp(s.name, "sift_source_messages_read_total"))
+                    r->read += s.value;
+                else if (!strcmp(s.name, "sift_source_messages_acked_total"))
+                    r->acked += s.value;
+                else if (!strcmp(s.name, "sift_kafka_consumer_lag")) {
+                    r->lag = (r->lag < 0 ? 0 : r->lag) + s.value;
+                    r->parts_lag++;
+                } else if (!strcmp(s.name, "sift_redis_pending")) {
+                    r->pending = (r->pending < 0 ? 0 : r->pending) + s.value;
+                    r->parts_pending++;
+                }
+            }
+        }
+        p += l + 1;
+    }
+}
+
+/* GET path; fills r (caller frees).  Returns the status (0: no answer). */
+static long
+get_raw(struct cli_ctx *ctx, const char *path, struct cli_reply *r)
+{
+    struct cli_req req = {
+        .method = "GET", .path = path, .idempotent = 1, .no_retry = 1};
+    if (sift__cli_http_do(ctx->http, &req, r) != SIFT_OK)
+        return 0;
+    return r->status;
+}
+
+static void
+trim_body(struct cli_reply *r)
+{
+    while (r->body.len && (r->body.data[r->body.len - 1] == '\n' ||
+                           r->body.data[r->body.len - 1] == '\r'))
+        r->body.data[--r->body.len] = '\0';
+}
+
+static void
+duration(double s, char *out, size_t len)
+{
+    long long t = (long long)s;
+    if (t >= 86400)
+        snprintf(out, len, "%lldd %lldh", t / 86400, t % 86400 / 3600);
+    else if (t >= 3600)
+        snprintf(out, len, "%lldh %lldm", t / 3600, t % 3600 / 60);
+    else if (t >= 60)
+        snprintf(out, len, "%lldm %llds", t / 60, t % 60);
+    else
+        snprintf(out, len, "%llds", t);
+}
+
+static double
+num(json_t *o, const char *k)
+{
+    return json_number_value(json_object_get(o, k));
+}
+
+static void
+print_status_human(struct cli_ctx *ctx, struct status *st, json_t *health,
+                   long ready_code, json_t *ready, json_t *store,
+                   long store_code, json_t *tiers, long tiers_code,
+                   long metrics_code)
+{
+    FILE *f = ctx->out.f;
+    int color = ctx->out.color;
+    char a[32], b[32];
+    fprintf(f, "server   %s", sift__cli_http_url(ctx->http));
+    if (st->version[0]) {
+        duration(st->uptime_s, a, sizeof(a));
+        fprintf(f, " (siftd %s, up %s)", st->version, a);
+    }
+    fputc('\n', f);
+    const char *hs = json_string_value(json_object_get(health, "status"));
+    const char *rs = json_string_value(json_object_get(ready, "status"));
+    int ok = hs && !strcmp(hs, "ok") && ready_code == 200;
+    fprintf(f, "health   %s%s, %s%s\n",
+            color ? (ok ? "\033[32m" : "\033[31m") : "", hs ? hs : "no answer",
+            rs ? rs : "not ready", color ? "\033[0m" : "");
+    json_t *quar =
+        json_object_get(json_object_get(ready, "details"), "quarantined");
+    if (json_array_size(quar))
+        fprintf(f, "         %zu quarantined segments\n",
+                json_array_size(quar));
+    if (store) {
+        sift__cli_bytes(a, sizeof(a),
+                        num(json_object_get(store, "bytes"), "disk"));
+        sift__cli_bytes(b, sizeof(b),
+                        num(json_object_get(store, "bytes"), "wal"));
+        json_t *segs = json_object_get(store, "segments");
+        fprintf(f,
+                "store    %.0f docs (%.0f buffered), %.0f segments in "
+                "memory, %.0f on disk (%s), WAL %s%s\n",
+                num(store, "docs"), num(store, "docs_buffered"),
+                num(segs, "memory"), num(segs, "disk"), a, b,
+                json_is_true(json_object_get(store, "full")) ? ", FULL" : "");
+    } else {
+        fprintf(f, "store    (%s)\n",
+                store_code == 401 || store_code == 403 ? "needs an admin token"
+                                                       : "not available");
+    }
+    json_t *t = json_object_get(tiers, "tiers");
+    if (json_is_object(t)) {
+        static const char *const names[] = {"memory", "hot", "warm", "cold",
+                                            NULL};
+        for (size_t i = 0; names[i]; i++) {
+            json_t *x = json_object_get(t, names[i]);
+            if (!x)
+                continue;
+            sift__cli_bytes(a, sizeof(a), num(x, "bytes"));
+            fprintf(f, "%s %-6s %4.0f segments %12.0f docs %11s\n",
+                    i ? "        " : "tiers   ", names[i], num(x, "segments"),
+                    num(x, "docs"), a);
+        }
+    } else {
+        fprintf(f, "tiers    (%s)\n",
+                tiers_code == 401 || tiers_code == 403 ? "needs a reader token"
+                                                       : "not available");
+    }
+    if (metrics_code != 200) {
+        fprintf(f, "sources  (%s)\n",
+                metrics_code == 401 || metrics_code == 403
+                    ? "needs a reader token"
+                    : "not available");
+        return;
+    }
+    for (size_t i = 0; i < st->n_rows; i++) {
+        struct source_row *r = &st->rows[i];
+        fprintf(f, "%s %-8s", i ? "        " : "sources ", r->name);
+        if (r->read || r->acked)
+            fprintf(f, " read %.0f, acked %.0f,", r->read, r->acked);
+        fprintf(f, " ingested %.0f, rejected %.0f", r->ingested, r->rejected);
+        if (r->lag >= 0)
+            fprintf(f, ", lag %.0f (%d partitions)", r->lag, r->parts_lag);
+        if (r->pending >= 0)
+            fprintf(f, ", pending %.0f (%d keys)", r->pending,
+                    r->parts_pending);
+        fputc('\n', f);
+    }
+    if (!st->n_rows)
+        fputs("sources  none yet\n", f);
+}
+
+static void
+raw_or_null(struct cli_buf *out, const char *key, long code,
+            struct cli_reply *r)
+{
+    sift__cli_buf_addf(out, ",\"%s\":", key);
+    if (code == 200 && r->body.len)
+        sift__cli_buf_add(out, r->body.data, r->body.len);
+    else
+        sift__cli_buf_add(out, "null", 4);
+}
+
+int
+sift__cli_cmd_status(struct cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct option opts[] = {{"json", no_argument, NULL, OPT_JSON},
+                                         CLI_GLOBAL_OPTIONS};
+    int json = 0, c, rc;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+        if (c == OPT_JSON) {
+            json = 1;
+            continue;
+        }
+        rc = sift__cli_opt_common(ctx, c, argv, opts);
+        if (rc != CLI_CONTINUE)
+            return rc;
+    }
+    if (optind < argc)
+        return sift__cli_usage_error(ctx, "takes no arguments ('%s')",
+                                     argv[optind]);
+    if ((rc = sift__cli_connect(ctx)) != CLI_CONTINUE)
+        return rc;
+    struct cli_reply rh, rr, rs, rt, rm;
+    long hc = get_raw(ctx, "/healthz", &rh);
+    if (hc == 0) {
+        rc = sift__cli_http_fail(ctx->http, &rh);
+        sift__cli_buf_free(&rh.body);
+        return rc;
+    }
+    long rcode = get_raw(ctx, "/readyz", &rr);
+    long sc = get_raw(ctx, "/api/v1/store", &rs);
+    long tc = get_raw(ctx, "/api/v1/tiers", &rt);
+    long mc = get_raw(ctx, "/metrics", &rm);
+    struct status st;
+    memset(&st, 0, sizeof(st));
+    if (mc == 200)
+        read_metrics(&st, rm.body.data, rm.body.len);
+    trim_body(&rh);
+    trim_body(&rr);
+    trim_body(&rs);
+    trim_body(&rt);
+    json_error_t je;
+    json_t *health =
+        json_loadb(rh.body.data ? rh.body.data : "", rh.body.len, 0, &je);
+    json_t *ready =
+        json_loadb(rr.body.data ? rr.body.data : "", rr.body.len, 0, &je);
+    json_t *store =
+        sc == 200 ? json_loadb(rs.body.data, rs.body.len, 0, &je) : NULL;
+    json_t *tiers =
+        tc == 200 ? json_loadb(rt.body.data, rt.body.len, 0, &je) : NULL;
+    const char *hs = json_string_value(json_object_get(health, "status"));
+    int ok = hc == 200 && hs && !strcmp(hs, "ok") && rcode == 200;
+    if (json) {
+        struct cli_buf out = CLI_BUF_INIT;
+        json_t *url = json_string(sift__cli_http_url(ctx->http));
+        char *u = json_dumps(url, JSON_ENCODE_ANY);
+        json_decref(url);
+        sift__cli_buf_addf(&out, "{\"url\":%s,\"ok\":%s", u ? u : "null",
+                           ok ? "true" : "false");
+        free(u);
+        if (st.version[0])
+            sift__cli_buf_addf(&out, ",\"version\":\"%s\",\"uptime_s\":%.0f",
+                               st.version, st.uptime_s);
+        raw_or_null(&out, "health", health ? 200 : 0, &rh);
+        raw_or_null(&out, "ready", ready ? 200 : 0, &rr);
+        raw_or_null(&out, "store", store ? 200 : 0, &rs);
+        raw_or_null(&out, "tiers", tiers ? 200 : 0, &rt);
+        sift__cli_buf_addf(&out, ",\"sources\":");
+        if (mc != 200) {
+            sift__cli_buf_add(&out, "null", 4);
+        } else {
+            sift__cli_buf_add(&out, "[", 1);
+            for (size_t i = 0; i < st.n_rows; i++) {
+                struct source_row *r = &st.rows[i];
+                json_t *nm = json_string(r->name);
+                char *ns = json_dumps(nm, JSON_ENCODE_ANY);
+                json_decref(nm);
+                sift__cli_buf_addf(&out,
+                                   "%s{\"source\":%s,\"ingested\":%.0f,"
+                                   "\"rejected\":%.0f,\"read\":%.0f,"
+                                   "\"acked\":%.0f",
+                                   i ? "," : "", ns ? ns : "null", r->ingested,
+                                   r->rejected, r->read, r->acked);
+                free(ns);
+                if (r->lag >= 0)
+                    sift__cli_buf_addf(&out, ",\"lag\":%.0f", r->lag);
+                if (r->pending >= 0)
+                    sift__cli_buf_addf(&out, ",\"pending\":%.0f", r->pending);
+                sift__cli_buf_add(&out, "}", 1);
+            }
+            sift__cli_buf_add(&out, "]", 1);
+        }
+        sift__cli_buf_add(&out, "}\n", 2);
+        fwrite(out.data, 1, out.len, ctx->out.f);
+        sift__cli_buf_free(&out);
+    } else {
+        print_status_human(ctx, &st, health, rcode, ready, store, sc, tiers, tc,
+                           mc);
+    }
+    json_decref(health);
+    json_decref(ready);
+    json_decref(store);
+    json_decref(tiers);
+    sift__cli_buf_free(&rh.body);
+    sift__cli_buf_free(&rr.body);
+    sift__cli_buf_free(&rs.body);
+    sift__cli_buf_free(&rt.body);
+    sift__cli_buf_free(&rm.body);
+    return ok ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+}
