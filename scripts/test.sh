@@ -8,7 +8,8 @@
 #   tsan     ThreadSanitizer build: the unit tests of threaded code
 #   fuzz     libFuzzer targets (clang), SIFT_FUZZ_SECONDS each (default 15)
 #   release  -O2 -DNDEBUG build with jemalloc, as shipped: unit tests
-#            (asserts have no side effects) and the black-box tests
+#            (asserts have no side effects), the black-box tests and the
+#            Debian package built from it (prefix /usr)
 # SIFT_TEST_STAGES="asan tsan" runs a subset.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -85,7 +86,8 @@ stage_fuzz() {
 
 stage_release() {
     mkdir -p build
-    configure build/release-test -DCMAKE_BUILD_TYPE=Release &&
+    configure build/release-test -DCMAKE_BUILD_TYPE=Release \
+        -DCMAKE_INSTALL_PREFIX=/usr &&
     cmake --build build/release-test -j"$jobs" &&
     ctest --test-dir build/release-test --output-on-failure -L 'unit|blackbox' \
         -j"$jobs"

@@ -249,7 +249,7 @@ sift__cli_cmd_alerts(struct cli_ctx *ctx, int argc, char **argv)
     const char *state = NULL, *from = NULL, *to = NULL, *feedback = NULL;
     const char *limit = NULL;
     int json = 0, c, rc;
-    uint64_t n;
+    uint64_t n = 0;
     optind = 0;
     while ((c = getopt_long(argc, argv, ":n:h", opts, NULL)) != -1) {
         switch (c) {

@@ -40,7 +40,7 @@ struct extra {
 struct ingest {
     struct cli_ctx *ctx;
     const char *index; /* --index: _index of _bulk actions naming none */
-    const char *name; /* the input being read ("-" = stdin) */
+    const char *name;  /* the input being read ("-" = stdin) */
     enum cli_format format;
     long long accepted, rejected, batches, retries;
     struct extra extras[8]; /* other counters in replies ("expired", ...) */
@@ -215,7 +215,9 @@ send_batch(struct ingest *in, struct cli_batcher *b)
     if (!b->n_lines)
         return CLI_CONTINUE;
     int bulk = b->format == CLI_FMT_BULK;
+    const char *params[] = {"index", bulk ? in->index : NULL, NULL};
     struct cli_req req = {.method = "POST",
+                          .params = params,
                           .path = bulk ? "/api/v1/_bulk" : "/api/v1/ingest",
                           .content_type = b->format == CLI_FMT_TEXT
                                               ? "text/plain"

@@ -178,7 +178,7 @@ sift__cli_cmd_search(struct cli_ctx *ctx, int argc, char **argv)
         CLI_GLOBAL_OPTIONS};
     const char *from = NULL, *to = NULL, *fields = NULL;
     uint64_t limit = 100;
-    int oldest = 0, json = 0, raw = 0, count = 0, c, rc, mode;
+    int oldest = 0, json = 0, raw = 0, count = 0, c, rc, mode = OUT_HUMAN;
     optind = 0;
     while ((c = getopt_long(argc, argv, ":n:h", opts, NULL)) != -1) {
         switch (c) {
@@ -415,7 +415,7 @@ sift__cli_cmd_tail(struct cli_ctx *ctx, int argc, char **argv)
         {"fields", required_argument, NULL, OPT_FIELDS},
         CLI_GLOBAL_OPTIONS};
     const char *fields = NULL;
-    int json = 0, raw = 0, c, rc, mode;
+    int json = 0, raw = 0, c, rc, mode = OUT_HUMAN;
     optind = 0;
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {

@@ -228,7 +228,7 @@ int
 sift__cli_opt_common(struct cli_ctx *ctx, int c, char **argv,
                      const struct option *opts)
 {
-    uint64_t n;
+    uint64_t n = 0;
     int rc;
     switch (c) {
     case CLI_OPT_URL: ctx->flags.url = optarg; return CLI_CONTINUE;
@@ -344,6 +344,10 @@ out:
 void
 sift__cli_real(char *out, size_t out_len, double v)
 {
+    if (v == (double)(long long)v && v > -1e15 && v < 1e15) {
+        snprintf(out, out_len, "%.0f", v);
+        return;
+    }
     for (int prec = 1; prec <= 17; prec++) {
         snprintf(out, out_len, "%.*g", prec, v);
         if (strtod(out, NULL) == v)
