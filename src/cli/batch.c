@@ -18,7 +18,9 @@
  * so a rejected event is reported as FILE:LINE.
  *
  * Invariants: a body never holds a blank line; an offer that answers 1
- * changed nothing.  Single-threaded; pure apart from memory.
+ * did not take its line (it may have closed a malformed _bulk action into
+ * the batch first); an empty batch takes any line.  Single-threaded;
+ * pure apart from memory.
  */
 #include <stdlib.h>
 #include <string.h>

@@ -292,7 +292,7 @@ void sift__cli_batcher_cleanup(struct cli_batcher *b);
  * Offers one input line (without its newline) numbered line_no.  Returns
  * 1 when the current batch must be sent BEFORE this line is taken (the
  * caller sends, calls sift__cli_batcher_reset() and offers the same line
- * again; nothing changed), 0 when the line was taken or skipped (blank
+ * again; the line was not taken), 0 when the line was taken or skipped (blank
  * lines, as the server skips them).  A text line that continues the
  * previous event (see sift__cli_is_continuation()) never starts a new
  * batch, so a stack trace stays in one request; an _bulk action stays

@@ -723,7 +723,7 @@ print_status_human(struct cli_ctx *ctx, struct status *st, json_t *health,
     for (size_t i = 0; i < st->n_rows; i++) {
         struct source_row *r = &st->rows[i];
         fprintf(f, "%s %-8s", i ? "        " : "sources ", r->name);
-        if (r->read || r->acked)
+        if (r->read > 0 || r->acked > 0)
             fprintf(f, " read %.0f, acked %.0f,", r->read, r->acked);
         fprintf(f, " ingested %.0f, rejected %.0f", r->ingested, r->rejected);
         if (r->lag >= 0)
