@@ -2,11 +2,14 @@
  * cmd_admin.c - `sift alerts`, `sift delete`, `sift status`, and the
  * Prometheus text reader status uses for its sources and lag.
  *
- * delete never removes more than the user saw: it counts the matches
- * first and, unless --yes, shows the count and asks for "yes" on the
- * terminal (without a terminal and without --yes it refuses).  --dry-run
- * stops after the count.  The count is a search with the same query and
- * range (limit 0, exact total), which deletes nothing on any siftd.
+ * delete never removes more than the user saw: it first sends the same
+ * request as a dry run (siftd counts exactly what it would delete, and
+ * names the confirmations a real run needs: all_time without a range,
+ * match_all for a query that matches everything), shows the count and
+ * the range as siftd understood it and, unless --yes, asks for "yes" on
+ * the terminal (without a terminal and without --yes it refuses).
+ * Confirmations are given only by the user's flags (--all-time,
+ * --match-all), never added by sift.  --dry-run stops after the count.
  *
  * status reads /healthz, /readyz, /api/v1/store (admin), /api/v1/tiers
  * and /metrics (sources, lag, version, uptime).  What the token may not
@@ -31,6 +34,7 @@ enum {
     OPT_DRY_RUN,
     OPT_YES,
     OPT_ALL_TIME,
+    OPT_MATCH_ALL,
 };
 
 /* ---- Prometheus text ---- */
@@ -362,38 +366,110 @@ sift__cli_cmd_alerts(struct cli_ctx *ctx, int argc, char **argv)
 
 /* ---- delete ---- */
 
-/* How many events match: a search that returns no hits but an exact
- * total.  Returns CLI_CONTINUE with *count, or an exit status. */
+struct del_req {
+    const char *q, *from, *to;
+    int all_time, match_all;
+};
+
+/* POSTs /api/v1/delete; *root gets the parsed reply when siftd answered
+ * 200 or 400 with a JSON body.  Returns CLI_CONTINUE or an exit status
+ * (after printing the error). */
 static int
-count_matches(struct cli_ctx *ctx, const char *q, const char *from,
-              const char *to, double *count)
+post_delete(struct cli_ctx *ctx, const struct del_req *d, int dry,
+            json_t **root, long *status, struct cli_buf *raw)
 {
-    const char *params[] = {
-        "q",    q,   "from", from, "to", to, "limit", "0", "track_total_hits",
-        "true", NULL};
-    struct cli_req req = {.method = "GET",
-                          .path = "/api/v1/search",
-                          .params = params,
-                          .idempotent = 1};
+    json_t *body = json_pack("{s:s}", "query", d->q);
+    if (!body)
+        return sift__cli_fail(ctx, "the query is not valid UTF-8");
+    if (d->from)
+        json_object_set_new(body, "from", json_string(d->from));
+    if (d->to)
+        json_object_set_new(body, "to", json_string(d->to));
+    if (dry)
+        json_object_set_new(body, "dry_run", json_true());
+    if (d->all_time)
+        json_object_set_new(body, "all_time", json_true());
+    if (d->match_all)
+        json_object_set_new(body, "match_all", json_true());
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!text)
+        return sift__cli_fail(ctx, "the range is not valid UTF-8");
+    struct cli_req req = {.method = "POST",
+                          .path = "/api/v1/delete",
+                          .content_type = "application/json",
+                          .body = text,
+                          .body_len = strlen(text)};
     struct cli_reply r;
     int hrc = sift__cli_http_do(ctx->http, &req, &r);
+    free(text);
     int rc = CLI_CONTINUE;
+    *root = NULL;
+    *status = r.status;
     if (hrc == SIFT_ESHUTDOWN) {
         rc = 130;
-    } else if (hrc != SIFT_OK || r.status != 200) {
+    } else if (hrc != SIFT_OK || (r.status != 200 && r.status != 400)) {
         rc = sift__cli_http_fail(ctx->http, &r);
     } else {
-        json_t *root = sift__cli_json(ctx->http, &r);
-        json_t *tot = json_object_get(json_object_get(root, "total"), "value");
-        if (!json_is_number(tot))
-            rc = sift__cli_fail(ctx, "the server did not say how many events "
-                                     "match");
-        else
-            *count = json_number_value(tot);
-        json_decref(root);
+        json_error_t je;
+        *root = json_loadb(r.body.data ? r.body.data : "", r.body.len, 0, &je);
+        if (r.status == 400 && !json_object_get(*root, "confirm_needed")) {
+            rc = sift__cli_http_fail(ctx->http, &r); /* a plain 400 */
+            json_decref(*root);
+            *root = NULL;
+        } else if (!*root) {
+            rc = sift__cli_fail(ctx, "the server's reply is not JSON");
+        } else if (raw) {
+            raw->len = 0;
+            sift__cli_buf_add(raw, r.body.data, r.body.len);
+        }
     }
     sift__cli_buf_free(&r.body);
     return rc;
+}
+
+/* The flag a confirmation the server asks for maps to. */
+static const char *
+confirm_flag(const char *name)
+{
+    if (!strcmp(name, "all_time"))
+        return "--all-time (or give --from/--to)";
+    if (!strcmp(name, "match_all"))
+        return "--match-all (the query matches every event)";
+    return name;
+}
+
+/* Confirmations the server wants that the command line did not give. */
+static int
+missing_confirmations(struct cli_ctx *ctx, json_t *root,
+                      const struct del_req *d, int report)
+{
+    json_t *need = json_object_get(root, "confirm_needed");
+    size_t i;
+    json_t *v;
+    int missing = 0;
+    json_array_foreach(need, i, v)
+    {
+        const char *n = json_string_value(v);
+        if (!n)
+            continue;
+        if ((!strcmp(n, "all_time") && d->all_time) ||
+            (!strcmp(n, "match_all") && d->match_all))
+            continue;
+        missing++;
+        if (report)
+            fprintf(stderr, "sift: %s: a real run needs %s\n", ctx->command,
+                    confirm_flag(n));
+    }
+    return missing;
+}
+
+static void
+range_text(json_t *root, const char *key, const char *open, char *out,
+           size_t len)
+{
+    const char *t = json_string_value(json_object_get(root, key));
+    snprintf(out, len, "%s", t ? t : open);
 }
 
 static int
@@ -402,13 +478,10 @@ confirm(struct cli_ctx *ctx, double count)
     if (!isatty(STDIN_FILENO))
         return sift__cli_usage_error(ctx,
                                      "refusing to delete %.0f events "
-                                     "without --yes (no terminal to "
-                                     "ask on)",
+                                     "without --yes (no terminal to ask on)",
                                      count);
     fprintf(stderr,
-            "Delete these %.0f events for good? Type 'yes' to go "
-            "on: ",
-            count);
+            "Delete these %.0f events for good? Type 'yes' to go on: ", count);
     fflush(stderr);
     char answer[16];
     if (!fgets(answer, sizeof(answer), stdin))
@@ -420,6 +493,14 @@ confirm(struct cli_ctx *ctx, double count)
     return CLI_CONTINUE;
 }
 
+static void
+print_raw(struct cli_ctx *ctx, const struct cli_buf *raw)
+{
+    fwrite(raw->data, 1, raw->len, ctx->out.f);
+    if (!raw->len || raw->data[raw->len - 1] != '\n')
+        fputc('\n', ctx->out.f);
+}
+
 int
 sift__cli_cmd_delete(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -429,19 +510,21 @@ sift__cli_cmd_delete(struct cli_ctx *ctx, int argc, char **argv)
         {"dry-run", no_argument, NULL, OPT_DRY_RUN},
         {"yes", no_argument, NULL, OPT_YES},
         {"all-time", no_argument, NULL, OPT_ALL_TIME},
+        {"match-all", no_argument, NULL, OPT_MATCH_ALL},
         {"json", no_argument, NULL, OPT_JSON},
         CLI_GLOBAL_OPTIONS};
-    const char *from = NULL, *to = NULL;
-    int dry = 0, yes = 0, all_time = 0, json = 0, c, rc;
+    struct del_req d = {NULL, NULL, NULL, 0, 0};
+    int dry = 0, yes = 0, json = 0, c, rc;
     optind = 0;
     while ((c = getopt_long(argc, argv, ":yh", opts, NULL)) != -1) {
         switch (c) {
-        case OPT_FROM: from = optarg; break;
-        case OPT_TO: to = optarg; break;
+        case OPT_FROM: d.from = optarg; break;
+        case OPT_TO: d.to = optarg; break;
         case OPT_DRY_RUN: dry = 1; break;
         case 'y':
         case OPT_YES: yes = 1; break;
-        case OPT_ALL_TIME: all_time = 1; break;
+        case OPT_ALL_TIME: d.all_time = 1; break;
+        case OPT_MATCH_ALL: d.match_all = 1; break;
         case OPT_JSON: json = 1; break;
         default:
             rc = sift__cli_opt_common(ctx, c, argv, opts);
@@ -449,96 +532,103 @@ sift__cli_cmd_delete(struct cli_ctx *ctx, int argc, char **argv)
                 return rc;
         }
     }
-    struct cli_buf qb = CLI_BUF_INIT;
+    struct cli_buf qb = CLI_BUF_INIT, raw = CLI_BUF_INIT;
     for (int i = optind; i < argc; i++) {
         if (qb.len)
             sift__cli_buf_add(&qb, " ", 1);
         sift__cli_buf_add(&qb, argv[i], strlen(argv[i]));
     }
-    const char *q = qb.data ? qb.data : "";
+    d.q = qb.data ? qb.data : "";
+    json_t *root = NULL;
+    long status = 0;
     rc = CLI_CONTINUE;
-    if (!*q)
+    if (!*d.q)
         rc = sift__cli_usage_error(ctx, "which events? give a query ('*' "
-                                        "means every event in the range)");
-    else if (all_time && (from || to))
+                                        "with --match-all means every "
+                                        "event of the range)");
+    else if (d.all_time && (d.from || d.to))
         rc = sift__cli_usage_error(ctx, "--all-time excludes --from and --to");
-    else if (!all_time && (!from || !to))
-        rc = sift__cli_usage_error(ctx, "give the range with --from and --to "
-                                        "(or --all-time to mean every event "
-                                        "ever stored)");
+    else if (!d.all_time && !d.from && !d.to)
+        rc = sift__cli_usage_error(ctx, "give the range with --from and/or "
+                                        "--to (or --all-time to mean every "
+                                        "event ever stored)");
     if (rc == CLI_CONTINUE)
         rc = sift__cli_connect(ctx);
-    double count = 0;
+    /* 1. The server's dry run: exactly what this request would delete. */
     if (rc == CLI_CONTINUE)
-        rc = count_matches(ctx, q, from, to, &count);
+        rc = post_delete(ctx, &d, 1, &root, &status, &raw);
     if (rc != CLI_CONTINUE)
         goto out;
-    if (dry || count == 0) {
+    if (status != 200 || !json_is_true(json_object_get(root, "dry_run"))) {
+        rc = sift__cli_fail(ctx, "the server did not answer the dry run "
+                                 "(nothing deleted)");
+        goto out;
+    }
+    double count = json_number_value(json_object_get(root, "matched"));
+    char from[64], to[64];
+    range_text(root, "from", "the first event", from, sizeof(from));
+    range_text(root, "to", "now and later", to, sizeof(to));
+    if (dry) {
         if (json)
-            fprintf(ctx->out.f,
-                    "{\"matched\":%.0f,\"deleted\":0,"
-                    "\"dry_run\":%s}\n",
-                    count, dry ? "true" : "false");
+            print_raw(ctx, &raw);
         else
-            fprintf(ctx->out.f, "%.0f events match%s\n", count,
-                    dry ? " (dry run: nothing deleted)"
-                        : "; nothing to delete");
+            fprintf(ctx->out.f,
+                    "%.0f events match (dry run: nothing "
+                    "deleted)\n",
+                    count);
+        (void)missing_confirmations(ctx, root, &d, 1);
+        rc = CLI_EXIT_OK;
+        goto out;
+    }
+    if (missing_confirmations(ctx, root, &d, 1)) {
+        rc = sift__cli_usage_error(ctx, "%.0f events match; nothing deleted",
+                                   count);
+        goto out;
+    }
+    if (count == 0) {
+        if (json)
+            print_raw(ctx, &raw);
+        else
+            fprintf(ctx->out.f, "0 events match; nothing to delete\n");
         rc = CLI_EXIT_OK;
         goto out;
     }
     if (!yes) {
         fprintf(stderr, "%.0f events match '", count);
-        sift__cli_put_safe(stderr, q, strlen(q), NULL);
-        fprintf(stderr, "' %s%s%s%s.\n", all_time ? "in all time" : "from ",
-                all_time ? "" : from, all_time ? "" : " to ",
-                all_time ? "" : to);
+        sift__cli_put_safe(stderr, d.q, strlen(d.q), NULL);
+        fprintf(stderr, "' from %s to %s%s.\n", from, to,
+                d.match_all ? " (every event of the range)" : "");
         if ((rc = confirm(ctx, count)) != CLI_CONTINUE)
             goto out;
     }
-    json_t *body = json_pack("{s:s}", "query", q);
-    if (from)
-        json_object_set_new(body, "from", json_string(from));
-    if (to)
-        json_object_set_new(body, "to", json_string(to));
-    char *text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    if (!text) {
-        rc = sift__cli_fail(ctx, "the query or range is not valid UTF-8");
+    /* 2. The delete itself, with the confirmations the user gave. */
+    json_decref(root);
+    rc = post_delete(ctx, &d, 0, &root, &status, &raw);
+    if (rc != CLI_CONTINUE)
+        goto out;
+    if (status != 200) {
+        /* asked for a confirmation the dry run did not: show it */
+        (void)missing_confirmations(ctx, root, &d, 1);
+        rc = sift__cli_fail(ctx, "the server refused the delete; nothing "
+                                 "deleted");
         goto out;
     }
-    struct cli_req req = {.method = "POST",
-                          .path = "/api/v1/delete",
-                          .content_type = "application/json",
-                          .body = text,
-                          .body_len = strlen(text)};
-    struct cli_reply r;
-    int hrc = sift__cli_http_do(ctx->http, &req, &r);
-    free(text);
-    if (hrc == SIFT_ESHUTDOWN) {
-        rc = 130;
-    } else if (hrc != SIFT_OK || r.status != 200) {
-        rc = sift__cli_http_fail(ctx->http, &r);
-    } else if (json) {
-        fwrite(r.body.data, 1, r.body.len, ctx->out.f);
-        if (r.body.data[r.body.len - 1] != '\n')
-            fputc('\n', ctx->out.f);
+    json_t *del = json_object_get(root, "deleted");
+    if (json) {
+        print_raw(ctx, &raw);
+        rc = CLI_EXIT_OK;
+    } else if (json_is_integer(del)) {
+        fprintf(ctx->out.f, "deleted %lld events\n",
+                (long long)json_integer_value(del));
         rc = CLI_EXIT_OK;
     } else {
-        json_t *root = sift__cli_json(ctx->http, &r);
-        json_t *d = json_object_get(root, "deleted");
-        if (json_is_integer(d)) {
-            fprintf(ctx->out.f, "deleted %lld events\n",
-                    (long long)json_integer_value(d));
-            rc = CLI_EXIT_OK;
-        } else {
-            rc = sift__cli_fail(ctx, "the server's reply does not say what "
-                                     "was deleted");
-        }
-        json_decref(root);
+        rc = sift__cli_fail(ctx, "the server's reply does not say what was "
+                                 "deleted");
     }
-    sift__cli_buf_free(&r.body);
 out:
+    json_decref(root);
     sift__cli_buf_free(&qb);
+    sift__cli_buf_free(&raw);
     return rc;
 }
 

@@ -157,14 +157,17 @@ static const char HELP_DELETE[] =
     "       sift delete [OPTIONS] --all-time [--] QUERY...\n"
     "\n"
     "Deletes the events that match QUERY in the range for good (GDPR\n"
-    "requests, leaked secrets).  It counts them first, shows the count and\n"
-    "asks you to type 'yes'; without a terminal it needs --yes.  '*' as\n"
-    "QUERY means every event in the range.  Needs an admin token.\n"
+    "requests, leaked secrets).  siftd first counts them (a dry run of the\n"
+    "same request); sift shows the count and the range as siftd read it\n"
+    "and asks you to type 'yes'; without a terminal it needs --yes.  One\n"
+    "of --from and --to may be left out (an open end).  Needs an admin\n"
+    "token.\n"
     "\n" TIME_HELP
-    "  --all-time       no range: every event ever stored that matches\n"
+    "  --all-time       no range: every matching event ever stored\n"
+    "  --match-all      confirms a query that matches every event ('*')\n"
     "  --dry-run        count the matching events, delete nothing\n"
     "  -y, --yes        do not ask\n"
-    "  --json           print the server's reply (or the count) as JSON\n"
+    "  --json           print the server's reply as JSON\n"
     "\n" GLOBAL_HELP;
 
 static const char HELP_STATUS[] =

@@ -625,39 +625,67 @@ def run_on_pty(home, args, url, answer):
     return p.returncode, out, err
 
 
-def test_delete_counts_asks_then_deletes(shared, home):
-    url = shared.url
-    now = int(time.time() * 1000)
-    evs = "".join(json.dumps({"@timestamp": now - 1000 * i, "message":
-                              "gdpr request jane %d" % i, "k": "gdpr"}) + "\n"
-                  for i in range(5))
-    r = sift(home, ["ingest"], url=url, input=evs)
-    assert r.returncode == 0, r.stderr
-    wait_for(lambda: search_total(shared, "k:gdpr") == 5, "the events")
-    rng = ["--from", "now-1h", "--to", "now+1m"]
+def test_delete_dry_run_asks_then_deletes(tmp_path_factory, home):
+    s = start(tmp_path_factory, "delete")
+    url = s.url
+    try:
+        now = int(time.time() * 1000)
+        evs = "".join(json.dumps({"@timestamp": now - 1000 * i, "message":
+                                  "gdpr request jane %d" % i, "k": "gdpr"}) + "\n"
+                      for i in range(5))
+        evs += "".join(json.dumps({"message": "keep me %d" % i, "k": "keep"}) + "\n"
+                       for i in range(3))
+        r = sift(home, ["ingest"], url=url, input=evs)
+        assert r.returncode == 0, r.stderr
+        wait_for(lambda: search_total(s, "k:gdpr OR k:keep") == 8, "the events")
+        rng = ["--from", "now-1h", "--to", "now+1m"]
 
-    r = sift(home, ["delete", "k:gdpr", "jane"] + rng + ["--dry-run"], url=url)
-    assert r.returncode == 0 and r.stdout == "5 events match (dry run: nothing deleted)\n"
-    r = sift(home, ["delete", "k:gdpr"], url=url)
-    assert r.returncode == 2 and "--from and --to" in r.stderr
-    r = sift(home, ["delete", "--all-time"], url=url)
-    assert r.returncode == 2 and "give a query" in r.stderr
-    # No terminal and no --yes: refused before anything is sent.
-    r = subprocess.run([SIFT, "delete", "k:gdpr"] + rng, stdin=subprocess.DEVNULL,
-                       capture_output=True, text=True, timeout=60,
-                       env=sift_env(home, url))
-    assert r.returncode == 2 and "without --yes" in r.stderr
-    rc, out, err = run_on_pty(home, ["delete", "k:gdpr"] + rng, url, "no\n")
-    assert rc == 1 and "not confirmed; nothing deleted" in err
-    assert "5 events match 'k:gdpr' from now-1h to now+1m" in err
-    assert search_total(shared, "k:gdpr") == 5
-    rc, out, err = run_on_pty(home, ["delete", "k:gdpr"] + rng, url, "yes\n")
-    assert rc == 0, err
-    assert out == "deleted 5 events\n"
-    assert search_total(shared, "k:gdpr") == 0
-    r = sift(home, ["delete", "k:gdpr", "--yes"] + rng, url=url)
-    assert r.returncode == 0 and r.stdout == "0 events match; nothing to delete\n"
-    assert search_total(shared, "ev") == N_SHARED  # nothing else went
+        # the server's dry run counts; nothing goes
+        r = sift(home, ["delete", "k:gdpr", "jane"] + rng + ["--dry-run"], url=url)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "5 events match (dry run: nothing deleted)\n"
+        r = sift(home, ["delete", "--json", "--dry-run", "k:gdpr"] + rng, url=url)
+        assert json.loads(r.stdout)["matched"] == 5
+        assert json.loads(r.stdout)["dry_run"] is True
+        # usage: a query and a range (or --all-time) are needed
+        r = sift(home, ["delete", "k:gdpr"], url=url)
+        assert r.returncode == 2 and "--from and/or --to" in r.stderr
+        r = sift(home, ["delete", "--all-time"], url=url)
+        assert r.returncode == 2 and "give a query" in r.stderr
+        # no terminal and no --yes: refused, nothing deleted
+        r = subprocess.run([SIFT, "delete", "k:gdpr"] + rng, stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=60,
+                           env=sift_env(home, url))
+        assert r.returncode == 2 and "without --yes" in r.stderr
+        rc, out, err = run_on_pty(home, ["delete", "k:gdpr"] + rng, url, "no\n")
+        assert rc == 1 and "not confirmed; nothing deleted" in err
+        assert re.search(r"5 events match 'k:gdpr' from \d{4}-\d\d-\d\dT[\d:.]+Z "
+                         r"to \d{4}-\d\d-\d\dT[\d:.]+Z\.", err), err
+        assert search_total(s, "k:gdpr") == 5
+        rc, out, err = run_on_pty(home, ["delete", "k:gdpr"] + rng, url, "yes\n")
+        assert rc == 0, err
+        assert out == "deleted 5 events\n"
+        assert search_total(s, "k:gdpr") == 0
+        r = sift(home, ["delete", "k:gdpr", "--yes"] + rng, url=url)
+        assert r.returncode == 0 and r.stdout == "0 events match; nothing to delete\n"
+
+        # a query that matches everything needs --match-all, and sift
+        # never adds it by itself; the same for no range and --all-time
+        r = sift(home, ["delete", "*", "--yes"] + rng, url=url)
+        assert r.returncode == 2 and "--match-all" in r.stderr
+        r = sift(home, ["delete", "*", "--dry-run"] + rng, url=url)
+        assert r.returncode == 0 and r.stdout.startswith("3 events match")
+        assert "a real run needs --match-all" in r.stderr
+        assert search_total(s, "k:keep") == 3
+        r = sift(home, ["delete", "*", "--all-time", "--yes"], url=url)
+        assert r.returncode == 2 and "--match-all" in r.stderr
+        assert search_total(s, "k:keep") == 3
+        r = sift(home, ["delete", "*", "--all-time", "--match-all", "--yes"], url=url)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "deleted 3 events\n"
+        assert search_total(s, "*") == 0
+    finally:
+        s.kill9()
 
 
 # ---- alerts -------------------------------------------------------------
@@ -732,24 +760,31 @@ def test_status_human_json_and_down(shared, home, tmp_path_factory):
 COMPLETION = os.path.join(SOURCE_DIR, "src", "cli", "completion")
 
 ZPTY = r"""
+# complete.zsh DIR LINE...: types each LINE and a TAB into one interactive
+# zsh with DIR in fpath, prints each completed line.
 zmodload zsh/zpty
+dir=$1; shift
 zpty z zsh -f -i
-zpty -w z "PS1='> '; fpath=($1 \$fpath); autoload -Uz compinit; compinit -u -D; print READY"
+zpty -w z "PS1='> '; fpath=($dir \$fpath); autoload -Uz compinit; compinit -u -D; print READY"
 out=""
-for i in {1..200}; do
+for i in {1..400}; do
   zpty -r -t z chunk && out+=$chunk
   [[ $out == *READY*'> '* ]] && break
   sleep 0.05
 done
-zpty -w -n z "$2"$'\t'
-zpty -w z $'\C-a echo "<<<" \C-e ">>>"'
-out=""
-for i in {1..200}; do
-  zpty -r -t z chunk && out+=$chunk
-  [[ $out == *$'\n<<<'*'>>>'* ]] && break
-  sleep 0.05
+n=0
+for line in "$@"; do
+  n=$((n + 1))
+  zpty -w -n z "$line"$'\t'
+  zpty -w z $'\C-a echo "<<<'$n$'" \C-e ">>>"'
+  out=""
+  for i in {1..400}; do
+    zpty -r -t z chunk && out+=$chunk
+    [[ $out == *$'\n<<<'$n' '*' >>>'* ]] && break
+    sleep 0.05
+  done
+  print -r -- "${${out##*$'\n<<<'$n' '}%% >>>*}"
 done
-print -r -- "${${out##*$'\n<<< '}%% >>>*}"
 zpty -d z
 """
 
@@ -786,15 +821,13 @@ def test_zsh_completion(shared, home, tmp_path):
     script.write_text(ZPTY)
     env = sift_env(home, shared.url, {"PATH": os.path.dirname(SIFT) + ":" +
                                       os.environ["PATH"]})
-
-    def complete(line):
-        p = subprocess.run(["zsh", "-f", str(script), COMPLETION, line],
-                           capture_output=True, text=True, timeout=60, env=env)
-        assert p.returncode == 0, p.stderr
-        return p.stdout.strip()
-
-    assert complete("sift se") == "sift search"
-    assert complete("sift ingest --form") == "sift ingest --format"
-    assert complete("sift terms log.l") == "sift terms log.level"
-    assert complete("sift alerts --st") == "sift alerts --state"
-    assert complete("sift ingest --format b") == "sift ingest --format bulk"
+    typed = {"sift se": "sift search",
+             "sift ingest --form": "sift ingest --format",
+             "sift ingest --format b": "sift ingest --format bulk",
+             "sift alerts --st": "sift alerts --state",
+             "sift terms log.l": "sift terms log.level"}  # from the server
+    p = subprocess.run(["zsh", "-f", str(script), COMPLETION] + list(typed),
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert p.returncode == 0, p.stderr
+    got = [l.strip() for l in p.stdout.splitlines()]
+    assert got == list(typed.values())

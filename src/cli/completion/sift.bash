@@ -115,7 +115,7 @@ _sift()
     stats) opts="--from --to --json" ;;
     fields) opts="--names --json" ;;
     alerts) opts="--state --from --to --limit --feedback --json" ;;
-    delete) opts="--from --to --all-time --dry-run --yes --json" ;;
+    delete) opts="--from --to --all-time --match-all --dry-run --yes --json" ;;
     status) opts="--json" ;;
     help)
         COMPREPLY=($(compgen -W "$commands" -- "$cur"))
