@@ -10,7 +10,9 @@
  * tail: GET /api/v1/tail, one NDJSON hit per line, for as long as the user
  * wants.  When the connection ends (siftd restarted, idle timeout, network)
  * it reconnects with back-off (0.25 s doubling to 5 s, reset once a
- * connection stands) and says so on stderr; an error reply that retrying
+ * connection stands) and says so on stderr; once subscribed again it
+ * searches for the events of the gap (backfill(), by time, deduplicated by
+ * hit _id against what was shown); an error reply that retrying
  * cannot fix (bad query, bad token) ends it with status 1.  Lines that are
  * not hits ({"gap":N} when the server dropped lines for a slow client,
  * heartbeats) are reported or skipped.  Ctrl-C ends it with status 0.
@@ -21,6 +23,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli_int.h"
@@ -335,15 +338,218 @@ sift__cli_cmd_search(struct cli_ctx *ctx, int argc, char **argv)
 
 /* ---- tail ---- */
 
+#define TAIL_RECENT 4096        /* ids of the last hits shown, for dedup */
+#define TAIL_BACKFILL_MAX 10000 /* gap events shown after a reconnect */
+#define TAIL_GAP_MARGIN_MS 5000 /* backfill from this long before the loss */
+#define ID_MAX 64
+
+/* A sorted set of hit ids (base64url, short). */
+struct idset {
+    char (*v)[ID_MAX];
+    size_t n, cap;
+};
+
+static void
+idset_add(struct idset *s, const char *id)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 256;
+        s->v = sift__cli_xrealloc(s->v, s->cap * sizeof(*s->v));
+    }
+    snprintf(s->v[s->n++], ID_MAX, "%s", id);
+}
+
+static int
+id_cmp(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
+
+static void
+idset_sort(struct idset *s)
+{
+    if (s->n)
+        qsort(s->v, s->n, sizeof(*s->v), id_cmp);
+}
+
+static int
+idset_has(const struct idset *s, const char *id)
+{
+    char key[ID_MAX];
+    snprintf(key, sizeof(key), "%s", id);
+    return s->n && bsearch(key, s->v, s->n, sizeof(*s->v), id_cmp) != NULL;
+}
+
 struct tail {
     struct cli_ctx *ctx;
     struct printer pr;
-    long status;        /* of the current connection */
-    int connected;      /* a 200 arrived on this connection */
-    int ever;           /* some connection stood */
-    int lost_said;      /* "reconnecting" was printed */
-    struct cli_buf err; /* an error reply's body (status != 200) */
+    long status;            /* of the current connection */
+    int connected;          /* a 200 arrived on this connection */
+    int ever;               /* some connection stood */
+    int lost_said;          /* "reconnecting" was printed */
+    struct cli_buf err;     /* an error reply's body (status != 200) */
+    const char *q, *fields; /* what the stream asks for (borrowed) */
+    /* the ids of the last TAIL_RECENT hits shown (a ring) */
+    char (*recent)[ID_MAX];
+    size_t recent_n, recent_head;
+    struct idset backfilled; /* shown by the last backfill (sorted) */
+    int64_t lost_at_ms;      /* wall clock when the stream was lost */
+    struct cli_http *side;   /* a second connection for the backfill */
+    int no_ids;              /* the server's hits carry no _id */
 };
+
+static int64_t
+wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+remember(struct tail *t, const char *id)
+{
+    if (!t->recent)
+        t->recent = sift__cli_xrealloc(NULL, TAIL_RECENT * sizeof(*t->recent));
+    snprintf(t->recent[t->recent_head], ID_MAX, "%s", id);
+    t->recent_head = (t->recent_head + 1) % TAIL_RECENT;
+    if (t->recent_n < TAIL_RECENT)
+        t->recent_n++;
+}
+
+/* Prints a hit unless it was shown already; returns 1 to stop (stdout
+ * is gone). */
+static int
+show_hit(struct tail *t, json_t *hit, const char *raw, size_t len,
+         const struct idset *seen)
+{
+    const char *id = json_string_value(json_object_get(hit, "_id"));
+    if (id && (idset_has(&t->backfilled, id) || (seen && idset_has(seen, id))))
+        return 0;
+    int stop = print_hit(&t->pr, raw, len);
+    fflush(t->pr.o->f);
+    if (ferror(t->pr.o->f)) {
+        t->pr.broken = 1;
+        stop = 1;
+    }
+    if (id)
+        remember(t, id);
+    return stop;
+}
+
+struct backfill {
+    struct tail *t;
+    struct idset *seen;
+    long shown, visited;
+    int no_ids;
+    int stop;
+};
+
+static int
+backfill_item(void *arg, const char *item, size_t len)
+{
+    struct backfill *b = arg;
+    json_error_t je;
+    json_t *hit = json_loadb(item, len, JSON_ALLOW_NUL, &je);
+    b->visited++;
+    if (!json_is_object(hit) || !json_is_string(json_object_get(hit, "_id"))) {
+        /* without ids a backfill could show events twice: give up */
+        json_decref(hit);
+        b->no_ids = 1;
+        return 1;
+    }
+    const char *id = json_string_value(json_object_get(hit, "_id"));
+    if (!idset_has(b->seen, id)) {
+        b->stop = show_hit(b->t, hit, item, len, b->seen);
+        idset_add(&b->t->backfilled, id);
+        b->shown++;
+    }
+    json_decref(hit);
+    return b->stop || b->t->backfilled.n >= TAIL_BACKFILL_MAX;
+}
+
+/*
+ * After a reconnect: the events that arrived while the stream was down.
+ * The tail API has no resume point, so this searches from a little before
+ * the loss (TAIL_GAP_MARGIN_MS, for clock skew and refresh delay), oldest
+ * first, and leaves out what was shown already (by _id: the last
+ * TAIL_RECENT hits, and later the backfilled ones when the new stream
+ * repeats them).  Events that arrived in the gap with older timestamps are
+ * not found.  Returns the number shown, or -1 when the search failed or
+ * the hits have no ids.
+ */
+static long
+backfill(struct tail *t)
+{
+    if (!t->side)
+        t->side = sift__cli_http_new(&t->ctx->settings, "tail");
+    if (!t->side)
+        return -1;
+    struct idset seen = {NULL, 0, 0};
+    for (size_t i = 0; i < t->recent_n; i++)
+        idset_add(&seen, t->recent[i]);
+    idset_sort(&seen);
+    t->backfilled.n = 0;
+    char from[32], lim[16];
+    snprintf(from, sizeof(from), "%lld",
+             (long long)(t->lost_at_ms - TAIL_GAP_MARGIN_MS));
+    snprintf(lim, sizeof(lim), "%d", PAGE_MAX);
+    char *cursor = NULL;
+    struct backfill b = {t, &seen, 0, 0, 0, 0};
+    long rc = 0;
+    for (;;) {
+        const char *params[] = {"q",
+                                *t->q ? t->q : NULL,
+                                "from",
+                                from,
+                                "order",
+                                "asc",
+                                "limit",
+                                lim,
+                                "cursor",
+                                cursor,
+                                "fields",
+                                t->fields,
+                                "track_total_hits",
+                                "false",
+                                NULL};
+        struct cli_req req = {.method = "GET",
+                              .path = "/api/v1/search",
+                              .params = params,
+                              .idempotent = 1};
+        struct cli_reply r;
+        long before = b.visited;
+        if (sift__cli_http_do(t->side, &req, &r) != SIFT_OK ||
+            r.status != 200) {
+            sift__cli_buf_free(&r.body);
+            rc = -1;
+            break;
+        }
+        (void)sift__cli_json_items(r.body.data, r.body.len, "hits",
+                                   backfill_item, &b);
+        json_error_t je;
+        json_t *root = json_loadb(r.body.data, r.body.len, 0, &je);
+        const char *next = json_string_value(json_object_get(root, "cursor"));
+        free(cursor);
+        cursor = next && *next ? sift__cli_xstrdup(next) : NULL;
+        json_decref(root);
+        sift__cli_buf_free(&r.body);
+        if (b.no_ids) {
+            rc = -1;
+            t->no_ids = 1;
+            break;
+        }
+        if (b.stop || !cursor || b.visited - before < PAGE_MAX ||
+            t->backfilled.n >= TAIL_BACKFILL_MAX) {
+            rc = b.shown;
+            break;
+        }
+    }
+    free(cursor);
+    free(seen.v);
+    idset_sort(&t->backfilled);
+    return rc;
+}
 
 static void
 tail_status(void *arg, long status)
@@ -354,10 +560,20 @@ tail_status(void *arg, long status)
         return;
     t->connected = 1;
     if (t->lost_said) {
-        fprintf(stderr,
-                "sift: tail: reconnected to %s (events that arrived "
-                "meanwhile are not shown; use sift search --from)\n",
-                sift__cli_http_url(t->ctx->http));
+        /* Subscribed again: what arrives from now on comes through the
+         * stream (and is left out if the backfill showed it). */
+        long shown = t->no_ids ? -1 : backfill(t);
+        if (shown >= 0)
+            fprintf(stderr,
+                    "sift: tail: reconnected to %s; %ld events of the gap "
+                    "shown (found by time: events with older timestamps "
+                    "are not)\n",
+                    sift__cli_http_url(t->ctx->http), shown);
+        else
+            fprintf(stderr,
+                    "sift: tail: reconnected to %s (events that arrived "
+                    "meanwhile are not shown; use sift search --from)\n",
+                    sift__cli_http_url(t->ctx->http));
         t->lost_said = 0;
     }
     t->ever = 1;
@@ -371,8 +587,8 @@ tail_line(void *arg, const char *line, size_t len)
         sift__cli_buf_add(&t->err, line, len);
         return 0;
     }
-    if (!len)
-        return 0;
+    if (!len || t->pr.broken)
+        return t->pr.broken;
     json_error_t je;
     json_t *v = json_loadb(line, len, JSON_ALLOW_NUL, &je);
     if (!json_is_object(v)) {
@@ -383,12 +599,7 @@ tail_line(void *arg, const char *line, size_t len)
     json_t *gap = json_object_get(v, "gap");
     json_t *err = json_object_get(v, "error");
     if (json_object_get(v, "time") || json_object_get(v, "message")) {
-        stop = print_hit(&t->pr, line, len);
-        fflush(t->pr.o->f);
-        if (ferror(t->pr.o->f)) {
-            t->pr.broken = 1;
-            stop = 1;
-        }
+        stop = show_hit(t, v, line, len, NULL);
     } else if (json_is_integer(gap)) {
         fprintf(stderr,
                 "sift: tail: the server dropped %lld events this client "
@@ -440,6 +651,8 @@ sift__cli_cmd_tail(struct cli_ctx *ctx, int argc, char **argv)
     memset(&t, 0, sizeof(t));
     t.ctx = ctx;
     t.pr = (struct printer){&ctx->out, mode, names, 0, 0};
+    t.q = q;
+    t.fields = server_fields.len ? server_fields.data : NULL;
     const char *params[] = {"q", *q ? q : NULL, "fields",
                             server_fields.len ? server_fields.data : NULL,
                             NULL};
@@ -479,6 +692,7 @@ sift__cli_cmd_tail(struct cli_ctx *ctx, int argc, char **argv)
             break;
         }
         if (!t.lost_said) {
+            t.lost_at_ms = wall_ms();
             fprintf(stderr,
                     "sift: tail: connection to %s lost (%s); "
                     "reconnecting\n",
@@ -502,5 +716,8 @@ sift__cli_cmd_tail(struct cli_ctx *ctx, int argc, char **argv)
     free_fields(&fl);
     sift__cli_buf_free(&server_fields);
     sift__cli_buf_free(&t.err);
+    sift__cli_http_free(t.side);
+    free(t.recent);
+    free(t.backfilled.v);
     return rc;
 }

@@ -565,34 +565,52 @@ def test_tail_follows_and_survives_a_siftd_restart(tmp_path_factory, home):
     out, err = Lines(p.stdout), Lines(p.stderr)
     n = [0]
 
+    def post(tag):
+        s.post("/api/v1/ingest", data=json.dumps(
+            {"message": "tail %s" % tag, "k": "tail"}) + "\n", timeout=10)
+
     def seen():
         # One more marker per poll: the tail shows events that arrive
         # after it subscribed, so keep sending until one comes through.
         n[0] += 1
-        tag = "m%d" % n[0]
-        s.post("/api/v1/ingest", data=json.dumps(
-            {"message": "tail %s" % tag, "k": "tail"}) + "\n", timeout=10)
+        post("m%d" % n[0])
         s.post("/api/v1/ingest", data='{"message":"not for the tail"}\n',
                timeout=10)
         return [l for l in out.poll() if '"k":"tail"' in l]
 
     try:
         wait_for(seen, "the tail to show an event")
-        assert all(json.loads(l)["fields"]["k"] == "tail" for l in out.poll())
-        before = len(out.poll())
+        # siftd dies and comes back on the same port while the tail is
+        # stopped; events arrive before the tail can reconnect.
+        p.send_signal(signal.SIGSTOP)
         addr = s.addr
         s.restart(sig=None, args=FAST + ["--listen", addr])  # kill -9, start
         assert s.addr == addr
         s.wait_ready()
-        wait_for(lambda: len(seen()) > before, "the tail to resume", timeout=30)
+        for i in range(5):
+            post("gap%d" % i)
+        wait_for(lambda: search_total(s, "k:tail AND gap*") == 5, "the gap events")
+        p.send_signal(signal.SIGCONT)
+        before = n[0]
+        wait_for(lambda: [l for l in seen() if '"tail m%d"' % (before + 1) in l],
+                 "the tail to resume", timeout=30)
         text = "\n".join(err.poll())
         assert "sift: tail: connection to %s lost" % s.url in text
-        assert "sift: tail: reconnected to %s" % s.url in text
+        assert re.search(r"sift: tail: reconnected to %s; \d+ events of the gap "
+                         r"shown" % re.escape(s.url), text), text
+        # Every event exactly once: the gap ones (found by the backfill)
+        # and those shown before, which the backfill's search found again.
+        msgs = [json.loads(l)["message"] for l in out.poll()]
+        assert all(json.loads(l)["fields"]["k"] == "tail" for l in out.poll())
+        assert len(msgs) == len(set(msgs)), msgs
+        for i in range(5):
+            assert "tail gap%d" % i in msgs
         assert p.poll() is None
         p.send_signal(signal.SIGINT)  # Ctrl-C: a clean end, status 0
         assert p.wait(timeout=10) == 0
     finally:
         if p.poll() is None:
+            p.send_signal(signal.SIGCONT)
             p.kill()
             p.wait(timeout=10)
         s.kill9()
