@@ -516,6 +516,7 @@ app_start_modules(struct sift_app *app)
     sift_metrics_register(app->metrics, sift_store_tiers_metrics, app->store);
 
     struct sift_buf details = SIFT_BUF_INIT;
+    sift_store_rescan_quarantine(app->store); /* state files too */
     ready_details(app, &details);
     sift_http_set_ready(app->http, 1, sift_buf_cstr(&details));
     sift_buf_cleanup(&details);

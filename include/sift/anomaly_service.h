@@ -133,6 +133,11 @@ struct sift_anomaly_service_stats {
     uint64_t webhook_sent, webhook_failed;
     uint64_t redis_sent, redis_failed;
     uint64_t kafka_sent, kafka_failed;
+    /* templates.txt and alerts.ndjson found damaged or unreadable at start
+     * (kept in quarantine/), and their lines skipped. */
+    uint64_t state_files_damaged;
+    uint64_t state_lines_skipped;
+    int alerts_persist_off; /* alerts.ndjson could not be kept: not written */
 };
 
 /** Copies the counters. */

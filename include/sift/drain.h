@@ -117,11 +117,20 @@ void sift_drain_mask(const char *msg, size_t len, struct sift_buf *out);
 int sift_drain_save(const struct sift_drain *d, const char *path);
 
 /**
- * Replaces d's templates with those saved in path.  Returns SIFT_OK,
- * -ENOENT when the file does not exist (d unchanged), -errno, or
- * SIFT_ECORRUPT for a malformed file (d is left empty but usable).
+ * Replaces d's templates with those saved in path.  Damage costs only the
+ * lines it touched: a line whose checksum or syntax is bad is skipped and
+ * logged with its number, the rest load (sift_drain_load_damage() tells
+ * what was skipped; a damaged header leaves the id counter past the
+ * highest id read, and the caller should skip further ahead).  Returns
+ * SIFT_OK (also with damaged lines), -ENOENT when the file does not exist
+ * (d unchanged) or -errno when it cannot be read (d unchanged).
  */
 int sift_drain_load(struct sift_drain *d, const char *path);
+/**
+ * Lines the last sift_drain_load() skipped as damaged; OUT: *header_bad
+ * (may be NULL) is 1 when the header was one of them.
+ */
+uint32_t sift_drain_load_damage(const struct sift_drain *d, int *header_bad);
 
 #define SIFT_DRAIN_MAX_TOKENS 64
 #define SIFT_DRAIN_MAX_BYTES 4096

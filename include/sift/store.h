@@ -140,7 +140,17 @@ void sift_store_stats(const struct sift_store *store,
  */
 int sift_store_repair(const struct sift_config *cfg, int dry_run, FILE *out);
 
-/** Quarantined segment file names (for /readyz), NULL-terminated; borrowed. */
+/**
+ * Re-reads DATA_DIR/quarantine/ into the list sift_store_quarantined()
+ * returns (other modules quarantine state files after the store opened).
+ * Loop thread.
+ */
+void sift_store_rescan_quarantine(struct sift_store *store);
+
+/**
+ * What DATA_DIR/quarantine/ holds (for /readyz and /api/v1/store): file
+ * names, sorted, NULL-terminated; borrowed until the next rescan.
+ */
 const char *const *sift_store_quarantined(const struct sift_store *store);
 
 #endif /* SIFT_STORE_H */

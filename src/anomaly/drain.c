@@ -60,6 +60,7 @@
 #include "sift/event.h"
 #include "sift/file.h"
 #include "sift/log.h"
+#include "sift/statefile.h"
 
 #define DEFAULT_MAX_TEMPLATES 10000u
 #define DEFAULT_SIM 0.7 /* tuned on loghub-2k, see docs/anomaly.md */
@@ -134,6 +135,9 @@ struct sift_drain {
     uint32_t len[SIFT_DRAIN_MAX_TOKENS];
     uint64_t hash[SIFT_DRAIN_MAX_TOKENS];
     uint64_t key; /* hash of the masked text, see scan() */
+    /* What the last sift_drain_load() could not read. */
+    uint32_t load_bad_lines;
+    int load_header_bad;
 };
 
 static uint64_t wild_hash;
@@ -897,18 +901,25 @@ sift_drain_foreach(const struct sift_drain *d, sift_drain_each_cb fn, void *arg)
  *   <id> <count> <first_seen_ns> <last_seen_ns>\t<template text>
  * Records go from least to most recently seen so a load rebuilds the LRU
  * order.  Template tokens never hold whitespace, so the text splits back
- * into the same tokens.
+ * into the same tokens.  Every line ends with a checksum (a tab and
+ * "ck:<xxh32 hex>", include/sift/statefile.h); a file whose header has
+ * one is checked line by line, and a damaged line costs that template
+ * alone.  Files written before checksums load as before.
  */
 int
 sift_drain_save(const struct sift_drain *d, const char *path)
 {
     struct sift_buf b = SIFT_BUF_INIT;
-    sift_buf_appendf(&b, "sift-drain 1 %" PRIu32 " %" PRIu64 "\n", d->next_id,
+    sift_buf_appendf(&b, "sift-drain 1 %" PRIu32 " %" PRIu64, d->next_id,
                      d->n_evicted);
-    for (const struct cluster *c = d->lru_tail; c; c = c->lru_prev)
+    sift_statefile_line_end(&b, 0);
+    for (const struct cluster *c = d->lru_tail; c; c = c->lru_prev) {
+        size_t start = b.len;
         sift_buf_appendf(
-            &b, "%" PRIu32 " %" PRIu64 " %" PRId64 " %" PRId64 "\t%s\n", c->id,
+            &b, "%" PRIu32 " %" PRIu64 " %" PRId64 " %" PRId64 "\t%s", c->id,
             c->count, c->first_seen_ns, c->last_seen_ns, c->text);
+        sift_statefile_line_end(&b, start);
+    }
     int rc = sift_file_replace(path, b.data, b.len, 0666, 0);
     if (rc < 0)
         SIFT_ERROR("drain: cannot write %s: %s", path, sift_strerror(rc));
@@ -985,46 +996,71 @@ load_record(struct sift_drain *d, const char *line)
 int
 sift_drain_load(struct sift_drain *d, const char *path)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        int rc = -errno;
+    char *data = NULL;
+    size_t size = 0;
+    int rc = sift_file_read_all(path, SIZE_MAX, &data, &size);
+    if (rc < 0) {
         if (rc != -ENOENT)
-            SIFT_ERROR("drain: cannot read %s: %s", path, strerror(errno));
+            SIFT_ERROR("drain: cannot read %s: %s", path, sift_strerror(rc));
         return rc;
     }
-    int rc = SIFT_OK;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
     drain_clear(d);
     d->n_evicted = 0;
     d->next_id = 1;
-    n = getline(&line, &cap, f);
-    unsigned next_id = 0;
+    d->load_bad_lines = 0;
+    d->load_header_bad = 0;
+    /* A file of checked lines (any line verifies) must verify line by
+     * line; an older file has no checksums at all. */
+    int checked = sift_statefile_checked(data, size);
+    unsigned next_id = 0, lineno = 0;
     unsigned long long evicted = 0;
-    if (n <= 0 ||
-        sscanf(line, "sift-drain 1 %u %llu", &next_id, &evicted) != 2 ||
-        next_id == 0) {
-        rc = SIFT_CORRUPT_BKPT("drain header");
-        goto out;
-    }
     uint32_t max_id = 0;
-    while ((n = getline(&line, &cap, f)) > 0) {
-        if (line[n - 1] == '\n')
-            line[n - 1] = '\0';
-        rc = load_record(d, line);
-        if (rc < 0)
-            goto out;
+    for (char *p = data; p < data + size;) {
+        char *nl = memchr(p, '\n', (size_t)(data + size - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(data + size - p);
+        char *line = p;
+        p = nl ? nl + 1 : data + size;
+        lineno++;
+        int ck = sift_statefile_line_check(line, &len);
+        line[len] = '\0';
+        /* A line without its newline was cut. */
+        int ok = nl && (checked ? ck == SIFT_OK : ck == SIFT_ENOTFOUND);
+        if (lineno == 1) {
+            if (!ok ||
+                sscanf(line, "sift-drain 1 %u %llu", &next_id, &evicted) != 2 ||
+                next_id == 0) {
+                d->load_header_bad = 1;
+                d->load_bad_lines++;
+                next_id = 0;
+                evicted = 0;
+                SIFT_ERROR("drain: %s: line 1 (the header) is damaged", path);
+            }
+            continue;
+        }
+        if (!ok || load_record(d, line) < 0) {
+            d->load_bad_lines++;
+            SIFT_ERROR("drain: %s: line %u is damaged; skipped (that "
+                       "template's text is lost, its id is never reused)",
+                       path, lineno);
+            continue;
+        }
         max_id = d->lru_head->id > max_id ? d->lru_head->id : max_id;
+    }
+    if (lineno == 0) {
+        d->load_header_bad = 1;
+        d->load_bad_lines++;
+        SIFT_ERROR("drain: %s is empty", path);
     }
     d->next_id = next_id > max_id ? next_id : max_id + 1;
     d->n_evicted = evicted;
-out:
-    if (rc < 0) {
-        drain_clear(d);
-        d->next_id = 1;
-    }
-    free(line); /* getline's buffer comes from malloc */
-    (void)fclose(f);
-    return rc;
+    sift_free(data);
+    return SIFT_OK;
+}
+
+uint32_t
+sift_drain_load_damage(const struct sift_drain *d, int *header_bad)
+{
+    if (header_bad)
+        *header_bad = d->load_header_bad;
+    return d->load_bad_lines;
 }

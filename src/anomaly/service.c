@@ -83,6 +83,7 @@
 #include "sift/metrics_api.h"
 #include "sift/pipeline.h"
 #include "sift/sinks.h"
+#include "sift/statefile.h"
 
 /* Ids handed out between forced template saves, and skipped after an
  * unclean stop. */
@@ -185,6 +186,9 @@ struct sift_anomaly_service {
     size_t n_raises, cap_raises;
     int fd; /* alerts.ndjson, O_APPEND; -1 when not writable */
     uint64_t lines_since_compact;
+    int persist_off; /* alerts.ndjson could not be kept: never rewrite it */
+    uint64_t state_damage;     /* state files found damaged at start */
+    uint64_t state_lines_lost; /* lines of them skipped */
     uint64_t alert_events;
     struct sift_alert_sinks *sinks;
 
@@ -281,6 +285,7 @@ base_threshold(const struct sift_anomaly_service *svc, const char *series)
 static void
 line_alert(const struct sift_alert *al, struct sift_buf *b)
 {
+    size_t start = b->len;
     sift_buf_appendf(
         b, "{\"type\":\"alert\",\"id\":%" PRIu64 ",\"series\":", al->id);
     sift_buf_put_json_str(b, al->series, strlen(al->series));
@@ -289,18 +294,21 @@ line_alert(const struct sift_alert *al, struct sift_buf *b)
                      "\",\"kind\":%u,\"state\":%u,\"label\":%u,"
                      "\"score\":%.17g,\"last_score\":%.17g,\"threshold\":%.17g,"
                      "\"started_ns\":%" PRId64 ",\"updated_ns\":%" PRId64
-                     ",\"resolved_ns\":%" PRId64 ",\"windows\":%" PRIu32 "}\n",
+                     ",\"resolved_ns\":%" PRId64 ",\"windows\":%" PRIu32 "}",
                      al->series_key, al->kind, al->state, al->label, al->score,
                      al->last_score, al->threshold, al->started_ns,
                      al->updated_ns, al->resolved_ns, al->n_windows);
+    sift_statefile_line_end(b, start); /* checksum member and newline */
 }
 
 static void
 line_raise(uint64_t key, double raise, struct sift_buf *b)
 {
+    size_t start = b->len;
     sift_buf_appendf(
-        b, "{\"type\":\"raise\",\"key\":\"%016" PRIx64 "\",\"value\":%.17g}\n",
+        b, "{\"type\":\"raise\",\"key\":\"%016" PRIx64 "\",\"value\":%.17g}",
         key, raise);
+    sift_statefile_line_end(b, start);
 }
 
 static void compact(struct sift_anomaly_service *svc);
@@ -309,7 +317,7 @@ static void compact(struct sift_anomaly_service *svc);
 static void
 persist(struct sift_anomaly_service *svc, struct sift_buf *b, unsigned lines)
 {
-    if (svc->fd < 0)
+    if (svc->fd < 0 || svc->persist_off)
         return;
     int rc = sift_file_write_all(svc->fd, b->data, b->len);
     if (rc < 0) {
@@ -326,6 +334,8 @@ persist(struct sift_anomaly_service *svc, struct sift_buf *b, unsigned lines)
 static void
 compact(struct sift_anomaly_service *svc)
 {
+    if (svc->persist_off)
+        return;
     struct sift_buf b = SIFT_BUF_INIT;
     for (size_t i = 0; i < svc->n; i++)
         line_alert(ring_at(svc, i), &b);
@@ -393,27 +403,50 @@ alert_from_json(json_t *o, struct sift_alert *al)
     return SIFT_OK;
 }
 
-/* Replays alerts.ndjson into the store.  Lines that do not parse (a torn
- * tail after a crash) are skipped and counted. */
+/*
+ * Replays alerts.ndjson into the store (one rule for state files,
+ * include/sift/statefile.h): a damaged line (bad checksum or syntax) is
+ * skipped alone and reported, and the file as it was is copied to
+ * quarantine/ before the start-up compaction rewrites it; a last line
+ * without its newline is an append a crash cut (skipped, not damage).  A
+ * file that cannot be read is moved to quarantine/ and the service
+ * starts without its history; if even that fails, alerts are not
+ * persisted this run (svc->persist_off) rather than overwriting it.
+ */
 static void
 load_alerts(struct sift_anomaly_service *svc)
 {
-    FILE *f = fopen(svc->alerts_path, "r");
-    if (!f) {
-        if (errno != ENOENT)
-            SIFT_ERROR("anomaly: cannot read %s: %s", svc->alerts_path,
-                       strerror(errno));
+    char *data = NULL;
+    size_t size = 0;
+    int rc = sift_file_read_all(svc->alerts_path, SIZE_MAX, &data, &size);
+    if (rc == -ENOENT)
+        return;
+    if (rc < 0) {
+        svc->state_damage++;
+        if (sift_statefile_quarantine(svc->cfg->data_dir, svc->alerts_path, 1,
+                                      "unreadable", NULL) < 0) {
+            svc->persist_off = 1;
+            SIFT_ERROR("anomaly: %s cannot be read (%s) nor moved aside; "
+                       "alerts are not persisted until it is fixed",
+                       svc->alerts_path, sift_strerror(rc));
+        }
         return;
     }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    unsigned bad = 0, n = 0;
+    int checked = sift_statefile_checked(data, size);
+    unsigned bad = 0, torn = 0, n = 0, lineno = 0;
     /* Lines are replayed in order; the ring needs ids in order, so a
      * line for an id older than the newest kept updates it in place. */
-    while ((len = getline(&line, &cap, f)) > 0) {
+    for (char *p = data; p < data + size;) {
+        char *nl = memchr(p, '\n', (size_t)(data + size - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(data + size - p);
+        char *line = p;
+        p = nl ? nl + 1 : data + size;
+        lineno++;
+        int ck = sift_statefile_line_check(line, &len);
         json_error_t jerr;
-        json_t *o = json_loadb(line, (size_t)len, 0, &jerr);
+        json_t *o = NULL;
+        if (checked ? ck == SIFT_OK : ck == SIFT_ENOTFOUND)
+            o = json_loadb(line, len, 0, &jerr);
         const char *type =
             o ? json_string_value(json_object_get(o, "type")) : NULL;
         struct sift_alert al;
@@ -428,16 +461,29 @@ load_alerts(struct sift_anomaly_service *svc)
                    json_is_number(json_object_get(o, "value"))) {
             *raise_slot(svc, key, 1) =
                 json_number_value(json_object_get(o, "value"));
+        } else if (!nl) {
+            torn++;
         } else {
             bad++;
+            SIFT_ERROR("anomaly: %s: line %u is damaged; skipped",
+                       svc->alerts_path, lineno);
         }
         json_decref(o);
     }
-    free(line); /* getline's buffer comes from malloc */
-    fclose(f);
-    if (bad)
-        SIFT_WARN("anomaly: %s: skipped %u unreadable line(s)",
-                  svc->alerts_path, bad);
+    sift_free(data);
+    if (torn)
+        SIFT_WARN("anomaly: %s: the last line was cut by a crash; skipped",
+                  svc->alerts_path);
+    if (bad) {
+        svc->state_damage++;
+        svc->state_lines_lost += bad;
+        char why[64];
+        snprintf(why, sizeof(why), "damaged (%u line%s skipped)", bad,
+                 bad == 1 ? "" : "s");
+        if (sift_statefile_quarantine(svc->cfg->data_dir, svc->alerts_path, 0,
+                                      why, NULL) < 0)
+            svc->persist_off = 1; /* never rewrite what was not kept */
+    }
     if (n)
         SIFT_INFO("anomaly: %zu alert(s) restored from %s", svc->n,
                   svc->alerts_path);
@@ -553,6 +599,12 @@ on_alert_thread(enum sift_alert_event ev, const struct sift_alert *al,
 /* Templates                                                            */
 /* ------------------------------------------------------------------ */
 
+static const char *
+cfg_data_dir(const struct sift_anomaly_service *svc)
+{
+    return svc->cfg->data_dir;
+}
+
 static void
 save_templates(struct sift_anomaly_service *svc)
 {
@@ -627,26 +679,44 @@ open_templates(struct sift_anomaly_service *svc)
     sift_drain_new(&dcfg, &t->drain);
     svc->tmpl = t;
 
+    /* One rule for state files (include/sift/statefile.h): a damaged
+     * line costs its template's text alone, the file as it was is kept
+     * in quarantine/ before the next save rewrites it, and a file that
+     * cannot be read is moved there; ids are never handed out twice. */
     int rc = sift_drain_load(t->drain, svc->templates_path);
-    if (rc == SIFT_ECORRUPT) {
-        struct sift_buf aside = SIFT_BUF_INIT;
-        sift_buf_appendf(&aside, "%s.corrupt", svc->templates_path);
-        SIFT_ERROR("anomaly: %s is malformed; moved to %s, template ids "
-                   "restart",
-                   svc->templates_path, sift_buf_cstr(&aside));
-        if (rename(svc->templates_path, sift_buf_cstr(&aside)) != 0)
-            SIFT_WARN("anomaly: rename: %s", strerror(errno));
-        sift_buf_cleanup(&aside);
-        /* Stored docs may carry ids below any bound we know; skip far. */
+    int header_bad = 0;
+    uint32_t bad =
+        rc == SIFT_OK ? sift_drain_load_damage(t->drain, &header_bad) : 0;
+    if (rc < 0 && rc != -ENOENT) {
+        svc->state_damage++;
+        rc = sift_statefile_quarantine(cfg_data_dir(svc), svc->templates_path,
+                                       1, "unreadable", NULL);
+        if (rc < 0) {
+            SIFT_ERROR("anomaly: %s can neither be read nor moved aside; "
+                       "refusing to start over it (template ids must not "
+                       "be reused)",
+                       svc->templates_path);
+            return rc;
+        }
+        header_bad = 1;
+    } else if (bad > 0) {
+        char why[64];
+        svc->state_damage++;
+        svc->state_lines_lost += bad;
+        snprintf(why, sizeof(why), "damaged (%u line%s skipped)", bad,
+                 bad == 1 ? "" : "s");
+        (void)sift_statefile_quarantine(cfg_data_dir(svc), svc->templates_path,
+                                        0, why, NULL);
+        svc->tmpl_dirty = 1; /* rewrite it clean at the next save */
+    }
+    if (header_bad) {
+        /* Stored docs may carry ids above any we read; skip far. */
         sift_drain_skip_ids(t->drain, 1u << 24);
-    } else if (rc < 0 && rc != -ENOENT) {
-        SIFT_ERROR("anomaly: cannot load %s: %s", svc->templates_path,
-                   sift_strerror(rc));
-        return rc;
-    } else if (rc == SIFT_OK) {
+        svc->tmpl_dirty = 1;
+    }
+    if (rc == SIFT_OK)
         SIFT_INFO("anomaly: %u template(s) loaded from %s",
                   sift_drain_count(t->drain), svc->templates_path);
-    }
     svc->saved_next_id = sift_drain_next_id(t->drain);
 
     struct stat st;
@@ -1046,6 +1116,9 @@ sift_anomaly_service_stats(struct sift_anomaly_service *svc,
     out->windows = svc->an ? sift_anomaly_windows(svc->an) : 0;
     out->alerts_kept = svc->n;
     out->alert_events = svc->alert_events;
+    out->state_files_damaged = svc->state_damage;
+    out->state_lines_skipped = svc->state_lines_lost;
+    out->alerts_persist_off = svc->persist_off;
     if (svc->sinks) {
         struct sift_sinks_stats st;
         sift_alert_sinks_stats(svc->sinks, &st);

@@ -214,8 +214,8 @@ cmp_str(const void *a, const void *b)
  * start moved there: an operator sees every file waiting for a look
  * (`/readyz` details) until they remove it.
  */
-static void
-list_quarantine(struct sift_store *s)
+void
+sift_store_rescan_quarantine(struct sift_store *s)
 {
     for (size_t i = 0; i < s->n_quarantined; i++)
         sift_free(s->quarantined[i]);
@@ -1578,7 +1578,7 @@ sift_store_open(const struct sift_config *cfg, struct sift_loop *loop,
         goto fail;
     }
     publish(s);
-    list_quarantine(s);
+    sift_store_rescan_quarantine(s);
     if (rep.n_records > 0)
         SIFT_INFO("store: %s: %zu segments on disk, %" PRIu64 " WAL records "
                   "replayed (seq %" PRIu64 "..%" PRIu64 "), %" PRIu64

@@ -482,6 +482,89 @@ test_anomaly_service_alert_file_bounded_torn_tail_skipped(void **state)
     assert_int_equal(v[1], 200);
 }
 
+static int
+count_quarantined(struct fx *f, const char *prefix)
+{
+    char cmd[300];
+    snprintf(cmd, sizeof(cmd), "ls '%s/quarantine' 2>/dev/null | grep -c '^%s'",
+             f->dir, prefix);
+    FILE *p = popen(cmd, "r");
+    int n = 0;
+    if (p) {
+        if (fscanf(p, "%d", &n) != 1)
+            n = 0;
+        pclose(p);
+    }
+    return n;
+}
+
+/*
+ * One rule for the state files: a damaged line of alerts.ndjson costs
+ * that alert alone and the file as it was is kept in quarantine/ before
+ * the start-up rewrite; a file that cannot be read (here a directory in
+ * its place) is moved to quarantine/ instead of being overwritten, for
+ * templates.txt as for alerts.ndjson, and the service starts.
+ */
+static void
+test_anomaly_service_damaged_state_files(void **state)
+{
+    struct fx *f = *state;
+    write_alert_lines(f, 20, 0); /* older lines, no checksums */
+    modules_open(f);
+    modules_close(f); /* rewritten with a checksum per line */
+    char *file = read_file(f, "alerts.ndjson");
+    assert_non_null(strstr(file, ",\"ck\":\""));
+    /* Flip one byte in the 5th line's score. */
+    char *line = file;
+    for (int i = 0; i < 4; i++)
+        line = strchr(line, '\n') + 1;
+    char *score = strstr(line, "\"score\":70");
+    assert_non_null(score);
+    score[9] = '1';
+    char p[256];
+    snprintf(p, sizeof(p), "%s/alerts.ndjson", f->dir);
+    FILE *fp = fopen(p, "w");
+    assert_non_null(fp);
+    fputs(file, fp);
+    fclose(fp);
+    sift_free(file);
+    modules_open(f);
+    struct sift_alert al;
+    uint64_t v[2] = {0, 0};
+    sift_anomaly_service_alerts(f->svc, INT64_MIN, INT64_MAX, count_cb, v);
+    assert_int_equal(v[0], 19);
+    assert_int_equal(sift_anomaly_service_alert_get(f->svc, 5, &al),
+                     SIFT_ENOTFOUND);
+    assert_int_equal(sift_anomaly_service_alert_get(f->svc, 6, &al), SIFT_OK);
+    struct sift_anomaly_service_stats st;
+    sift_anomaly_service_stats(f->svc, &st);
+    assert_int_equal(st.state_files_damaged, 1);
+    assert_int_equal(st.state_lines_skipped, 1);
+    assert_int_equal(count_quarantined(f, "alerts.ndjson."), 1);
+    modules_close(f);
+
+    /* Unreadable: moved aside, never overwritten; the service starts. */
+    assert_int_equal(unlink(p), 0);
+    assert_int_equal(mkdir(p, 0750), 0);
+    char tp[256];
+    snprintf(tp, sizeof(tp), "%s/templates.txt", f->dir);
+    (void)unlink(tp);
+    assert_int_equal(mkdir(tp, 0750), 0);
+    modules_open(f);
+    sift_anomaly_service_stats(f->svc, &st);
+    assert_int_equal(st.state_files_damaged, 2);
+    assert_int_equal(st.alerts_persist_off, 0);
+    assert_int_equal(count_quarantined(f, "alerts.ndjson."), 2);
+    assert_int_equal(count_quarantined(f, "templates.txt."), 1);
+    uint32_t id[1];
+    submit(f, T0, "api", "info", "fresh start after damage", 1, id);
+    assert_true(id[0] > (1u << 24)); /* ids read before are never reused */
+    modules_close(f);
+    struct stat sb;
+    assert_int_equal(stat(p, &sb), 0);
+    assert_true(S_ISREG(sb.st_mode));
+}
+
 /* ------------------------------------------------------------------ */
 /* Pattern counts over built segments                                   */
 /* ------------------------------------------------------------------ */
@@ -654,6 +737,7 @@ main(void)
         T(test_anomaly_service_template_ids_survive_restarts),
         T(test_anomaly_service_incident_alert_feedback_restart),
         T(test_anomaly_service_alert_file_bounded_torn_tail_skipped),
+        T(test_anomaly_service_damaged_state_files),
         cmocka_unit_test(test_anomaly_service_pattern_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
