@@ -7,9 +7,17 @@
  * The sink (wired by main: parse -> sift_store_append) takes the batch
  * and promises to call ack_cb(ack_arg, rc) exactly once, when the batch
  * is durable (rc == SIFT_OK) or lost (rc < 0).  The source acknowledges
- * to the broker (Kafka offset commit, Redis XACK, list LREM) only inside
- * ack_cb with rc == SIFT_OK.  This is the durability contract of
- * ARCHITECTURE.md: nothing acknowledged is ever lost.
+ * to the broker (Kafka offset commit, Redis XACK, list removal) only
+ * inside ack_cb with rc == SIFT_OK.  This is the durability contract:
+ * nothing acknowledged is ever lost.
+ *
+ * Exactly once rests on two properties of the sink (the store's WAL):
+ * positions are kept as the largest seen per key, durably, and acks come
+ * in delivery order as a prefix: when a batch is durable every batch
+ * delivered before it is durable, and a failure fails every batch
+ * delivered before the source heard of it.  A source therefore never
+ * lets a batch carry a position past a message that is not durable, and
+ * after a restart skips what is at or below the stored position.
  *
  * Backpressure: deliver returns SIFT_EBUSY (store full) or another error
  * when it could not take the batch; ack_cb is then never called, the
@@ -26,8 +34,8 @@
  * Lifecycle: _new -> _start -> (pause/resume)* -> _stop -> [the store is
  * closed, so every outstanding ack_cb has run] -> _free.  _free does the
  * last acknowledgements synchronously (Kafka commit + consumer close,
- * Redis XACK/LREM on a short blocking connection), so call it after the
- * store has run its durable callbacks.
+ * Redis XACK / list removal on a short blocking connection), so call it after
+ * the store has run its durable callbacks.
  */
 #ifndef SIFT_SOURCE_H
 #define SIFT_SOURCE_H
@@ -52,15 +60,16 @@ struct sift_source_msg {
     int64_t ts_ns;          /* broker time: Kafka record timestamp, Redis
                                stream id ms; 0 = unknown (lists) */
     struct sift_srcpos pos; /* where this message sits (DLQ, logs); for
-                               lists key is set and hi = lo = 0 */
+                               lists hi = its seq, lo = 0 */
 };
 
 /**
  * A batch handed to the sink.  All messages come from one origin
  * (a Kafka topic-partition, one stream or one list) and are in broker
  * order.  pos/n_pos are the positions to store with the batch (pass them
- * to sift_store_append as they are): the last message's position for
- * Kafka and streams, none for lists.  Borrowed during deliver only.
+ * to sift_store_append as they are): the last message's position (Kafka
+ * offset, stream id, list seq), none for entries claimed from other
+ * stream consumers.  Borrowed during deliver only.
  */
 struct sift_source_batch {
     const char *source; /* "kafka", "redis-stream", "redis-list" */
@@ -86,7 +95,8 @@ typedef int (*sift_source_deliver_cb)(void *arg,
 /**
  * Looks up the last position sift holds for key (sift_store_position).
  * Returns SIFT_OK and fills out, or SIFT_ENOTFOUND.  Sources call it when
- * a Kafka partition is assigned; out->key may be left NULL.
+ * a Kafka partition is assigned and when a Redis source starts; out->key
+ * may be left NULL.
  */
 typedef int (*sift_source_position_cb)(void *arg, const char *key,
                                        struct sift_srcpos *out);

@@ -42,8 +42,8 @@ void sift__kafka_prefetch_limits(int64_t buffer_max, int64_t *queued_kbytes,
 
 /*
  * A pair of async hiredis connections to one Redis: cmd for quick
- * commands (XGROUP, XACK, LREM, XAUTOCLAIM) and blk for the blocking read
- * (XREADGROUP BLOCK, BLMOVE) that would stall anything queued behind it.
+ * commands (XGROUP, XACK, list scripts, XAUTOCLAIM) and blk for the blocking
+ * read (XREADGROUP BLOCK, BLMOVE) that would stall anything queued behind it.
  * When either drops, both are torn down, on_down runs once, and the pair
  * reconnects with backoff; on_up runs when both are connected again.
  * Loop thread only.

@@ -1,18 +1,20 @@
 /*
  * redis_stream.c - a Redis stream source: XREADGROUP on a consumer group,
- * XACK only after the sink reported the batch durable.
+ * XACK only after the sink reported the batch durable, and exactly once
+ * across crashes for the entries this consumer read itself.
  *
  * Design (one source per stream, two connections from redis_common.c):
  *  - On (re)connect: XGROUP CREATE <s> <g> 0 MKSTREAM (BUSYGROUP is
  *    fine), re-send XACK for batches that became durable while Redis was
- *    away, then read in three phases on the blocking connection:
- *      PENDING  XREADGROUP ... STREAMS <s> <cursor> from 0 until empty:
- *               this consumer's delivered-but-unacked entries (PEL);
- *               entries trimmed meanwhile come back with nil fields and
- *               are XACKed and skipped.
- *      CLAIM    XAUTOCLAIM <s> <g> <me> <min-idle> <cursor> COUNT n until
- *               the cursor is 0-0: entries of dead consumers.
- *      LIVE     XREADGROUP ... BLOCK <ms> STREAMS <s> >; every
+ *    away, then read in phases:
+ *      PENDING  XREADGROUP ... <me> ... STREAMS <s> <cursor> from 0 until
+ *               empty: this consumer's delivered-but-unacked entries
+ *               (PEL); entries trimmed meanwhile come back with nil
+ *               fields and are XACKed and skipped.
+ *      PENDING2 the same for the claim consumer "<me>:claimed".
+ *      CLAIM    XAUTOCLAIM <s> <g> <me>:claimed <min-idle> <cursor> COUNT
+ *               n until the cursor is 0-0: entries of dead consumers.
+ *      LIVE     XREADGROUP ... <me> ... BLOCK <ms> STREAMS <s> >; every
  *               claim_every_ms the next read is a CLAIM pass again.
  *    One read is outstanding at a time, so nothing busy-loops and
  *    batches reach the sink in read order.
@@ -21,17 +23,36 @@
  *    them again, so a reconnect delivers nothing twice.  PENDING and
  *    CLAIM run on the command connection, ordered after the XACKs (see
  *    issue_read); only the blocking LIVE read uses the other one.
- *  - A failed ack leaves the entries in the PEL and schedules a PENDING
- *    pass, which reads them again.  Nothing is lost: an entry leaves the
- *    PEL only by XACK, which is sent only for durable batches.
  *  - The event is the value of field redis.field ("message"); the other
  *    fields of the entry travel as KEYWORD fields.  An entry without that
  *    field is delivered as a JSON object of all its fields.
  *
- * Positions: key "redis/<stream>", hi/lo = the id's ms/seq (last entry).
- * Not used to skip on restart: entries claimed from other consumers can
- * have lower ids than ours, so only the PEL is trusted (at-least-once;
- * a crash between fsync and XACK re-delivers those entries).
+ * Exactly once (the position stored with the data):
+ *  - Key "redis/<stream>", hi/lo = an entry id (ms, seq).  Every batch
+ *    read for <me> (PENDING or LIVE) carries its last id.  Ids of <me>'s
+ *    reads only grow: LIVE returns entries newer than any delivered to
+ *    the group, and PENDING returns <me>'s PEL in id order.  The store
+ *    keeps the largest position it holds durably (WAL records, then the
+ *    manifest), and a durable WAL record implies every earlier one is
+ *    durable.  So every entry <me> read with an id <= the stored position
+ *    is held by the store: on restart, PENDING entries at or below it are
+ *    XACKed without being delivered again (the crash between fsync and
+ *    XACK), and LIVE entries at or below it (the group's last-delivered
+ *    id moved back: XGROUP SETID, Redis restored from an older snapshot)
+ *    are skipped and logged.
+ *  - For that to hold, a batch must never carry a position past an entry
+ *    of <me> that is not durable.  A failed ack (the WAL write failed:
+ *    every batch after it in the WAL failed with it) therefore drops the
+ *    held batches too, discards the reply of any read still outstanding
+ *    (gen), and starts PENDING from 0 again, so the lost entries are
+ *    delivered again, in id order, before anything newer.
+ *  - Entries claimed from other consumers have ids anywhere below ours,
+ *    so they go to a consumer of their own, "<me>:claimed", and their
+ *    batches carry no position.  They are at least once: after a crash,
+ *    PENDING2 delivers that consumer's PEL again whether or not it was
+ *    durable, and the dead consumer may have indexed them already.
+ *  - The durable watermark w is loaded from the sink at start and moves
+ *    with each durable batch of <me>; it only decides skips.
  *
  * Thread: loop thread only.
  */
@@ -58,7 +79,14 @@
 
 #define RS_MAX_INFLIGHT 50000 /* entries; reading stops above this */
 
-enum rs_phase { PH_DOWN, PH_GROUP, PH_PENDING, PH_CLAIM, PH_LIVE };
+enum rs_phase {
+    PH_DOWN,
+    PH_GROUP,
+    PH_PENDING,  /* <me>'s PEL */
+    PH_PENDING2, /* "<me>:claimed"'s PEL */
+    PH_CLAIM,
+    PH_LIVE
+};
 enum sb_state { SB_HELD, SB_INFLIGHT, SB_DURABLE };
 
 struct rstream;
@@ -66,6 +94,7 @@ struct rstream;
 struct sbatch {
     struct rstream *rs;
     int state;
+    int claimed; /* read for "<me>:claimed": carries no position */
     int xack_sent;
     int in_deliver, free_pending;
     size_t n;
@@ -80,11 +109,17 @@ struct rstream {
     struct sift_source base;
     struct sift_source_env env;
     struct sift__redis_pair rp;
-    char *stream, *group, *consumer, *field, *key;
+    char *stream, *group, *consumer, *claimer, *field, *key;
     int phase;
     char cursor[48];
     int read_outstanding;
-    int reread; /* a failed ack: run PENDING again */
+    int read_phase;        /* phase of the outstanding read */
+    uint32_t gen;          /* bumped by a failed ack */
+    uint32_t read_gen;     /* gen of the outstanding read; stale = discarded */
+    int reread;            /* a failed ack: run PENDING again */
+    int have_w;            /* w is set: entries of <me> <= w are durable */
+    uint64_t w[2];         /* ms, seq */
+    uint64_t skipped_le_w; /* LIVE entries at or below w (logged) */
     int user_paused, stopped, closing;
     int64_t last_claim_ns;
     struct event *ev_retry;
@@ -156,6 +191,13 @@ parse_id(const char *s, uint64_t *ms, uint64_t *seq)
     return SIFT_OK;
 }
 
+/* Is (ms, seq) at or below the id w? */
+static int
+id_le(uint64_t ms, uint64_t seq, const uint64_t w[2])
+{
+    return ms < w[0] || (ms == w[0] && seq <= w[1]);
+}
+
 /* Is the entry already held, in flight, or waiting for its XACK here? */
 static int
 known_id(const struct rstream *rs, uint64_t ms, uint64_t seq)
@@ -192,6 +234,23 @@ build_xack(const struct rstream *rs, const struct sbatch *b,
     for (size_t i = 0; i < b->n; i++)
         (*argv)[3 + i] = ids->data + offs[i];
     sift_free(offs);
+}
+
+/* XACKs ids (strings, borrowed) that need no batch: fire and forget. */
+static void
+xack_ids(struct rstream *rs, const char **ids, size_t n)
+{
+    const char **argv;
+
+    if (n == 0 || !rs->rp.up)
+        return;
+    argv = sift_xcalloc(n + 3, sizeof(*argv));
+    argv[0] = "XACK";
+    argv[1] = rs->stream;
+    argv[2] = rs->group;
+    memcpy(argv + 3, ids, n * sizeof(*ids));
+    redisAsyncCommandArgv(rs->rp.cmd, NULL, NULL, (int)(n + 3), argv, NULL);
+    sift_free(argv);
 }
 
 static void
@@ -246,10 +305,22 @@ on_ack(void *arg, int rc)
 
     if (rc == SIFT_OK) {
         b->state = SB_DURABLE;
+        if (!b->claimed && b->n > 0 &&
+            (!rs->have_w ||
+             !id_le(b->ids[b->n - 1][0], b->ids[b->n - 1][1], rs->w))) {
+            rs->w[0] = b->ids[b->n - 1][0];
+            rs->w[1] = b->ids[b->n - 1][1];
+            rs->have_w = 1;
+        }
         send_xack(rs, b);
         return;
     }
-    /* Still in the PEL: a PENDING pass reads it again. */
+    /*
+     * Still in the PEL: a PENDING pass reads it again, and it must come
+     * before anything newer, so that no later batch carries a position
+     * past it: drop the held batches (they are in the PEL too) and the
+     * reply of the read in progress (gen).
+     */
     rs->st.batches_failed++;
     if (rs->st.inflight >= b->n)
         rs->st.inflight -= b->n;
@@ -258,6 +329,16 @@ on_ack(void *arg, int rc)
               b->n, rs->stream, sift_strerror(rc));
     list_unlink(rs, b);
     sbatch_free(b);
+    for (struct sbatch *x = rs->head; x;) {
+        struct sbatch *nx = x->next;
+        if (x->state == SB_HELD) {
+            list_unlink(rs, x);
+            sbatch_free(x);
+        }
+        x = nx;
+    }
+    rs->n_held = 0;
+    rs->gen++;
     rs->reread = 1;
     if (!rs->closing)
         issue_read(rs);
@@ -277,8 +358,8 @@ sbatch_deliver(struct rstream *rs, struct sbatch *b)
     batch.origin = rs->stream;
     batch.n_msgs = b->n;
     batch.msgs = b->msgs;
-    batch.n_pos = 1;
-    batch.pos = &pos;
+    batch.n_pos = b->claimed ? 0 : 1;
+    batch.pos = b->claimed ? NULL : &pos;
     b->state = SB_INFLIGHT;
     b->in_deliver = 1;
     rs->st.inflight += b->n;
@@ -365,12 +446,16 @@ struct off_len {
 
 /*
  * Builds a batch from an array of entries [[id, [f, v, ...]], ...],
- * skipping entries already known and XACKing trimmed ones.  Returns NULL
- * when nothing is left.  *last_id gets the last id seen (cursor).
+ * skipping entries already known (skip_known) and entries at or below
+ * the durable watermark (skip_le_w; they are XACKed: the store holds
+ * them), and XACKing trimmed ones.  Returns NULL when nothing is left.
+ * *last_id gets the last id seen (cursor); *n_le_w counts the entries
+ * skipped at or below w.
  */
 static struct sbatch *
 batch_from_entries(struct rstream *rs, const redisReply *entries,
-                   int skip_known, char *last_id, size_t last_id_len)
+                   int skip_known, int skip_le_w, char *last_id,
+                   size_t last_id_len, size_t *n_le_w)
 {
     struct sbatch *b = sift_xcalloc(1, sizeof(*b));
     struct off_len *moff, *foff;
@@ -378,7 +463,10 @@ batch_from_entries(struct rstream *rs, const redisReply *entries,
     size_t *mfirst;
     uint32_t *mnf;
     size_t n_e = entries->elements;
+    const char **acks = sift_xcalloc(n_e ? n_e : 1, sizeof(*acks));
+    size_t n_acks = 0;
 
+    *n_le_w = 0;
     b->rs = rs;
     sift_buf_init(&b->data);
     b->ids = sift_xcalloc(n_e ? n_e : 1, sizeof(*b->ids));
@@ -399,13 +487,17 @@ batch_from_entries(struct rstream *rs, const redisReply *entries,
         kv = e->elements > 1 ? e->element[1] : NULL;
         if (!kv || kv->type != REDIS_REPLY_ARRAY) {
             /* Trimmed while pending: nothing to index, just ack it. */
-            const char *argv[4] = {"XACK", rs->stream, rs->group, id->str};
-            if (rs->rp.up)
-                redisAsyncCommandArgv(rs->rp.cmd, NULL, NULL, 4, argv, NULL);
+            acks[n_acks++] = id->str;
             continue;
         }
         if (skip_known && known_id(rs, ms, seq))
             continue;
+        if (skip_le_w && rs->have_w && id_le(ms, seq, rs->w)) {
+            /* Held by the store already: acknowledge, do not index. */
+            acks[n_acks++] = id->str;
+            (*n_le_w)++;
+            continue;
+        }
         b->ids[b->n][0] = ms;
         b->ids[b->n][1] = seq;
         mfirst[b->n] = n_f;
@@ -454,6 +546,8 @@ batch_from_entries(struct rstream *rs, const redisReply *entries,
         }
         b->n++;
     }
+    xack_ids(rs, acks, n_acks);
+    sift_free(acks);
     if (b->n == 0) {
         sift_free(moff);
         sift_free(mfirst);
@@ -513,11 +607,18 @@ on_read(redisAsyncContext *c, void *r, void *priv)
     const redisReply *entries = NULL;
     struct sbatch *b = NULL;
     char last_id[48] = "";
+    int phase = rs->read_phase;
+    size_t n_le_w = 0;
     (void)c;
 
     rs->read_outstanding = 0;
     if (rs->closing || !reply)
         return; /* the reconnect path restarts reading */
+    if (rs->read_gen != rs->gen) {
+        /* Read before a failed ack: PENDING from 0 reads it again. */
+        issue_read(rs);
+        return;
+    }
     if (reply->type == REDIS_REPLY_ERROR) {
         SIFT_WARN("redis: read %s: %s", rs->stream, reply->str);
         if (!strncmp(reply->str, "NOGROUP", 7) && rs->rp.cmd) {
@@ -528,13 +629,14 @@ on_read(redisAsyncContext *c, void *r, void *priv)
         schedule_retry(rs);
         return;
     }
-    if (rs->phase == PH_CLAIM) {
+    if (phase == PH_CLAIM) {
         const redisReply *next = str_el(reply, 0);
         if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2 &&
             reply->element[1]->type == REDIS_REPLY_ARRAY)
             entries = reply->element[1];
         if (entries && entries->elements > 0) {
-            b = batch_from_entries(rs, entries, 1, last_id, sizeof(last_id));
+            b = batch_from_entries(rs, entries, 1, 0, last_id, sizeof(last_id),
+                                   &n_le_w);
             rs->st.rebalances++;
         }
         if (!next || !strcmp(next->str, "0-0")) {
@@ -545,6 +647,7 @@ on_read(redisAsyncContext *c, void *r, void *priv)
         }
     } else if (reply->type == REDIS_REPLY_ARRAY) {
         /* [[stream, [[id, [f, v, ...]], ...]]] */
+        int pending = phase == PH_PENDING || phase == PH_PENDING2;
         for (size_t i = 0; i < reply->elements && !entries; i++) {
             const redisReply *s = reply->element[i];
             if (s->type == REDIS_REPLY_ARRAY && s->elements == 2 &&
@@ -552,19 +655,29 @@ on_read(redisAsyncContext *c, void *r, void *priv)
                 entries = s->element[1];
         }
         if (entries && entries->elements > 0)
-            b = batch_from_entries(rs, entries, rs->phase == PH_PENDING,
-                                   last_id, sizeof(last_id));
-        if (rs->phase == PH_PENDING) {
+            b = batch_from_entries(rs, entries, pending, phase != PH_PENDING2,
+                                   last_id, sizeof(last_id), &n_le_w);
+        if (phase == PH_LIVE && n_le_w > 0) {
+            rs->skipped_le_w += n_le_w;
+            SIFT_WARN("redis: %zu new entries of %s at or below the stored "
+                      "position %" PRIu64 "-%" PRIu64
+                      " skipped (the group's last id moved back?)",
+                      n_le_w, rs->stream, rs->w[0], rs->w[1]);
+        }
+        if (pending) {
             if (!entries || entries->elements == 0) {
-                rs->phase = PH_CLAIM;
-                snprintf(rs->cursor, sizeof(rs->cursor), "0-0");
+                rs->phase = phase == PH_PENDING ? PH_PENDING2 : PH_CLAIM;
+                snprintf(rs->cursor, sizeof(rs->cursor),
+                         rs->phase == PH_CLAIM ? "0-0" : "0");
             } else if (last_id[0]) {
                 snprintf(rs->cursor, sizeof(rs->cursor), "%s", last_id);
             }
         }
     }
-    if (b)
+    if (b) {
+        b->claimed = phase == PH_CLAIM || phase == PH_PENDING2;
         take_batch(rs, b);
+    }
     issue_read(rs);
 }
 
@@ -597,7 +710,7 @@ issue_read(struct rstream *rs)
         argv[argc++] = "XAUTOCLAIM";
         argv[argc++] = rs->stream;
         argv[argc++] = rs->group;
-        argv[argc++] = rs->consumer;
+        argv[argc++] = rs->claimer;
         argv[argc++] = idle;
         argv[argc++] = rs->cursor;
         argv[argc++] = "COUNT";
@@ -606,7 +719,7 @@ issue_read(struct rstream *rs)
         argv[argc++] = "XREADGROUP";
         argv[argc++] = "GROUP";
         argv[argc++] = rs->group;
-        argv[argc++] = rs->consumer;
+        argv[argc++] = rs->phase == PH_PENDING2 ? rs->claimer : rs->consumer;
         argv[argc++] = "COUNT";
         argv[argc++] = count;
         if (rs->phase == PH_LIVE) {
@@ -627,8 +740,11 @@ issue_read(struct rstream *rs)
      * in the reply with nothing to skip it: a duplicate without a crash.
      */
     if (redisAsyncCommandArgv(rs->phase == PH_LIVE ? rs->rp.blk : rs->rp.cmd,
-                              on_read, rs, argc, argv, NULL) == REDIS_OK)
+                              on_read, rs, argc, argv, NULL) == REDIS_OK) {
         rs->read_outstanding = 1;
+        rs->read_phase = rs->phase;
+        rs->read_gen = rs->gen;
+    }
 }
 
 /* ---- connection ------------------------------------------------------- */
@@ -690,6 +806,18 @@ static int
 rs_start(struct sift_source *src)
 {
     struct rstream *rs = (struct rstream *)src;
+    struct sift_srcpos pos = {NULL, 0, 0};
+
+    if (rs->env.sink.position &&
+        rs->env.sink.position(rs->env.sink.arg, rs->key, &pos) == SIFT_OK) {
+        rs->w[0] = pos.hi;
+        rs->w[1] = pos.lo;
+        rs->have_w = 1;
+        SIFT_INFO("redis: %s: entries up to %" PRIu64 "-%" PRIu64
+                  " are stored; pending ones at or below are acknowledged "
+                  "without indexing them again",
+                  rs->stream, pos.hi, pos.lo);
+    }
     sift__redis_pair_connect(&rs->rp);
     return SIFT_OK;
 }
@@ -771,6 +899,7 @@ rs_free(struct sift_source *src)
     sift_free(rs->stream);
     sift_free(rs->group);
     sift_free(rs->consumer);
+    sift_free(rs->claimer);
     sift_free(rs->field);
     sift_free(rs->key);
     sift_free(rs->base.label);
@@ -818,6 +947,8 @@ sift_source_redis_stream_new(const struct sift_source_env *env,
     rs->group = sift_xstrdup(
         cfg->redis_group && cfg->redis_group[0] ? cfg->redis_group : "sift");
     rs->consumer = sift__ingest_consumer_name(cfg);
+    snprintf(label, sizeof(label), "%s:claimed", rs->consumer);
+    rs->claimer = sift_xstrdup(label);
     rs->field = sift_xstrdup(cfg->redis_field && cfg->redis_field[0]
                                  ? cfg->redis_field
                                  : SIFT_MESSAGE_FIELD);

@@ -9,8 +9,9 @@
  * fields a source attaches (Redis stream entry fields) are appended to
  * the parsed event's fields as KEYWORDs.  A batch whose messages were all
  * rejected still goes to the store when it carries positions, so the
- * position advances; without positions (lists) it is acknowledged at once
- * because every message is already in the dead-letter store.
+ * position advances; without positions (stream entries claimed from
+ * another consumer) it is acknowledged at once because every message is
+ * already in the dead-letter store.
  *
  * Known edge: when the store refuses a batch (SIFT_EBUSY), its rejected
  * messages were already dead-lettered and will be again on the retry.

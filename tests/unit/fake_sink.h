@@ -4,8 +4,10 @@
  * a pending FIFO; fake_sink_make_durable() "fsyncs" the pending batches
  * in order: their messages join the held set and their positions the
  * position map, then ack_cb(arg, SIFT_OK) runs.  fake_sink_lose_pending()
- * fails them instead (a crash or a WAL error).  The held set outlives the
- * sources, like a data dir across restarts.
+ * fails them instead (a crash or a WAL error).  Like the store, a failure
+ * is a prefix cut: fail_next_ack fails the next durable step's first
+ * batch and every batch pending after it (a failed WAL fsync).  The held set
+ * outlives the sources, like a data dir across restarts.
  *
  * Messages are expected to be "m-<n>" with n < FAKE_MAX; held[n] counts
  * how often each was held, so duplicates and losses are both visible.
@@ -46,7 +48,8 @@ struct fake_sink {
     size_t n_held;          /* total held, duplicates included */
     size_t n_bad;           /* messages not of the m-<n> form */
     unsigned busy_left;     /* deliver answers EBUSY this many times */
-    unsigned fail_next_ack; /* next durable step fails this many batches */
+    unsigned fail_next_ack; /* this many durable steps fail (each fails
+                               every batch pending at that point) */
     unsigned deliver_calls;
     char *keys[FAKE_KEYS];
     struct sift_srcpos pos[FAKE_KEYS];
@@ -173,10 +176,13 @@ fake_sink_make_durable(struct fake_sink *fs)
 
     while ((b = fake_pop(fs))) {
         if (fs->fail_next_ack > 0) {
+            /* A failed fsync: this batch and every later one fail. */
             fs->fail_next_ack--;
-            b->cb(b->cb_arg, SIFT_EIO);
-            fake_batch_free(b);
-            continue;
+            do {
+                b->cb(b->cb_arg, SIFT_EIO);
+                fake_batch_free(b);
+            } while ((b = fake_pop(fs)));
+            return;
         }
         for (size_t i = 0; i < b->n; i++) {
             if (b->ids[i] < 0)
@@ -192,9 +198,13 @@ fake_sink_make_durable(struct fake_sink *fs)
             for (k = 0; k < fs->n_keys; k++)
                 if (!strcmp(fs->keys[k], b->pos.key))
                     break;
-            if (k == fs->n_keys && k < FAKE_KEYS)
+            int fresh = k == fs->n_keys;
+            if (fresh && k < FAKE_KEYS)
                 fs->keys[fs->n_keys++] = sift_xstrdup(b->pos.key);
-            if (k < FAKE_KEYS) {
+            /* The store keeps the largest position per key. */
+            if (k < FAKE_KEYS &&
+                (fresh || b->pos.hi > fs->pos[k].hi ||
+                 (b->pos.hi == fs->pos[k].hi && b->pos.lo > fs->pos[k].lo))) {
                 fs->pos[k].hi = b->pos.hi;
                 fs->pos[k].lo = b->pos.lo;
             }

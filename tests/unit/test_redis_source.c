@@ -460,7 +460,178 @@ test_redis_source_stream_backpressure_and_failed_acks(void **state)
     check_once(f, 500);
     sift_source_stats(src, &st);
     assert_true(st.busy_retries >= 5);
-    assert_int_equal(st.batches_failed, 2);
+    assert_true(st.batches_failed >= 2);
+    sift_source_stop(src);
+    sift_source_free(src);
+}
+
+/* Makes the first n pending batches durable; the rest stay pending. */
+static void
+durable_first(struct fake_sink *fs, size_t n)
+{
+    struct fake_batch *keep = fs->head, *last = NULL;
+    size_t rest_n = fs->n_pending;
+
+    for (size_t i = 0; i < n && keep; i++) {
+        last = keep;
+        keep = keep->next;
+        rest_n--;
+    }
+    if (!last)
+        return;
+    {
+        struct fake_batch *tail = fs->tail;
+        last->next = NULL;
+        fs->tail = last;
+        fs->n_pending -= rest_n;
+        fake_sink_make_durable(fs);
+        fs->head = keep;
+        fs->tail = keep ? tail : NULL;
+        fs->n_pending = rest_n;
+    }
+}
+
+/*
+ * kill -9 between the fsync and the XACK: the batches are durable (their
+ * position is stored) but still pending in Redis.  The restart must
+ * acknowledge them without delivering them again.  Redis is down while
+ * they become durable, so no XACK can go out, and comes back from its AOF.
+ */
+static void
+test_redis_source_stream_crash_between_fsync_and_xack(void **state)
+{
+    struct rfix *f = *state;
+    char me[] = "c1";
+    struct fake_want w = {&f->sink, 700};
+    struct pend p = {f, "s-gap", 0};
+    struct sift_source_stats st;
+    struct sift_source *src;
+
+    xadd(f, "s-gap", 0, 500);
+    f->sink.auto_durable = 0;
+    src = new_stream(f, "s-gap", me, 50, 0);
+    for (int i = 0; i < 500 && f->sink.n_pending < 6; i++)
+        fake_run_for(f->base, 20);
+    assert_true(f->sink.n_pending >= 6);
+    redis_down(f);
+    durable_first(&f->sink, 4); /* durable; the XACK cannot go out */
+    assert_true(fake_sink_unique(&f->sink, 500, NULL) >= 200);
+    fake_run_for(f->base, 50);
+    fake_sink_forget_pending(&f->sink);
+    sift_source_free(src); /* the crash: nothing more is acknowledged */
+
+    redis_up(f);
+    assert_true(redis_int(f, "XPENDING %s %s", "s-gap", "g1") >= 300);
+    xadd(f, "s-gap", 500, 200);
+    f->sink.auto_durable = 1;
+    src = new_stream(f, "s-gap", me, 50, 0);
+    assert_true(fake_run_until(f->base, fake_all_held, &w, WAIT_MS));
+    assert_true(fake_run_until(f->base, pending_is, &p, WAIT_MS));
+    fake_run_for(f->base, 300);
+    check_once(f, 700);
+    sift_source_stats(src, &st);
+    assert_true(st.msgs_delivered <= 500);
+    sift_source_stop(src);
+    sift_source_free(src);
+}
+
+/*
+ * A failed WAL write, then a crash: the entries of the failed batches
+ * (and of the batch held behind them) are delivered again before
+ * anything newer, so the position stored with the next durable batch
+ * never passes an entry that is not stored.
+ */
+static void
+test_redis_source_stream_failed_ack_then_crash(void **state)
+{
+    struct rfix *f = *state;
+    char me[] = "c1";
+    struct fake_want w = {&f->sink, 400};
+    struct pend p = {f, "s-fail", 0};
+    struct sift_source *src;
+
+    xadd(f, "s-fail", 0, 120);
+    f->sink.auto_durable = 0;
+    src = new_stream(f, "s-fail", me, 40, 0);
+    for (int i = 0; i < 500 && f->sink.n_pending < 3; i++)
+        fake_run_for(f->base, 20);
+    assert_int_equal(f->sink.n_pending, 3);
+    f->sink.busy_left = 1000; /* the next batch is held */
+    xadd(f, "s-fail", 120, 280);
+    for (int i = 0; i < 200 && f->sink.busy_left == 1000; i++)
+        fake_run_for(f->base, 20);
+    assert_true(f->sink.busy_left < 1000);
+    f->sink.fail_next_ack = 1;
+    fake_sink_make_durable(&f->sink); /* every pending batch fails */
+    f->sink.busy_left = 0;
+    for (int i = 0; i < 500 && f->sink.n_pending < 3; i++)
+        fake_run_for(f->base, 20);
+    assert_true(f->sink.n_pending >= 3);
+    durable_first(&f->sink, 1); /* the oldest entries, delivered again */
+    fake_run_for(f->base, 100);
+    fake_sink_forget_pending(&f->sink);
+    sift_source_free(src);
+
+    f->sink.auto_durable = 1;
+    src = new_stream(f, "s-fail", me, 40, 0);
+    assert_true(fake_run_until(f->base, fake_all_held, &w, WAIT_MS));
+    assert_true(fake_run_until(f->base, pending_is, &p, WAIT_MS));
+    fake_run_for(f->base, 300);
+    check_once(f, 400);
+    sift_source_stop(src);
+    sift_source_free(src);
+}
+
+/*
+ * Entries claimed from a dead consumer have ids below this consumer's
+ * stored position; a crash after the claim and before they are durable
+ * must not skip them (they go to "<me>:claimed", at least once).
+ */
+static void
+test_redis_source_stream_claimed_then_crash(void **state)
+{
+    struct rfix *f = *state;
+    char dead[] = "dead", me[] = "c1";
+    struct fake_want w = {&f->sink, 600};
+    struct pend p = {f, "s-cl2", 0};
+    struct sift_source *src;
+
+    xadd(f, "s-cl2", 0, 300);
+    f->sink.auto_durable = 0;
+    src = new_stream(f, "s-cl2", dead, 100, 0);
+    for (int i = 0; i < 500 && f->sink.n_pending < 3; i++)
+        fake_run_for(f->base, 20);
+    assert_int_equal(f->sink.n_pending, 3);
+    fake_sink_forget_pending(&f->sink);
+    sift_source_free(src); /* "dead" holds m-0..m-299 pending */
+
+    xadd(f, "s-cl2", 300, 300);
+    f->sink.auto_durable = 1;
+    src = new_stream(f, "s-cl2", me, 100, 0);
+    for (int i = 0; i < 1000; i++) {
+        fake_run_for(f->base, 20);
+        if (fake_sink_unique(&f->sink, 600, NULL) == 300 &&
+            f->sink.n_pending == 0)
+            break;
+    }
+    assert_int_equal(fake_sink_unique(&f->sink, 600, NULL), 300);
+    sift_source_stop(src);
+    sift_source_free(src); /* c1 stored its position past every entry */
+
+    f->sink.auto_durable = 0;
+    src = new_stream(f, "s-cl2", me, 100, 200);
+    for (int i = 0; i < 500 && f->sink.n_pending < 1; i++)
+        fake_run_for(f->base, 20);
+    assert_true(f->sink.n_pending >= 1); /* claimed, not durable */
+    fake_sink_forget_pending(&f->sink);
+    sift_source_free(src);
+
+    f->sink.auto_durable = 1;
+    src = new_stream(f, "s-cl2", me, 100, 200);
+    assert_true(fake_run_until(f->base, fake_all_held, &w, WAIT_MS));
+    assert_true(fake_run_until(f->base, pending_is, &p, WAIT_MS));
+    fake_run_for(f->base, 300);
+    check_once(f, 600);
     sift_source_stop(src);
     sift_source_free(src);
 }
@@ -496,15 +667,18 @@ new_list(struct rfix *f, const char *list, char *consumer, uint32_t batch_max)
 
 struct llen {
     struct rfix *f;
-    const char *a, *b; /* both lists must be empty */
+    const char *a, *b; /* both lists (and b's seq list) must be empty */
 };
 
 static int
 lists_empty(void *arg)
 {
     struct llen *l = arg;
+    char seqs[128];
+    snprintf(seqs, sizeof(seqs), "%s:seq", l->b);
     return redis_int(l->f, "LLEN %s", l->a, "") == 0 &&
-           redis_int(l->f, "LLEN %s", l->b, "") == 0;
+           redis_int(l->f, "LLEN %s", l->b, "") == 0 &&
+           redis_int(l->f, "LLEN %s", seqs, "") == 0;
 }
 
 static void
@@ -612,8 +786,117 @@ test_redis_source_list_reconnect_and_failed_acks(void **state)
     check_once(f, 800);
     sift_source_stats(src, &st);
     assert_true(st.reconnects >= 1);
-    assert_int_equal(st.batches_failed, 2);
+    assert_true(st.batches_failed >= 2);
     assert_true(st.busy_retries >= 3);
+    sift_source_stop(src);
+    sift_source_free(src);
+}
+
+/*
+ * kill -9 between the fsync and the acknowledgement: the values are
+ * stored but still in the in-flight list.  The restart pops them without
+ * delivering them again.  Redis is down while they become durable (no
+ * acknowledgement can go out) and comes back from its AOF.  Every value
+ * is pushed twice: identical values stay two.
+ */
+static void
+test_redis_source_list_crash_between_fsync_and_ack(void **state)
+{
+    struct rfix *f = *state;
+    char me[] = "c1";
+    struct llen l = {f, "q-gap", "q-gap:inflight:c1"};
+    struct sift_source *src;
+
+    rpush(f, "q-gap", 0, 250);
+    rpush(f, "q-gap", 0, 250);
+    f->sink.auto_durable = 0;
+    src = new_list(f, "q-gap", me, 50);
+    for (int i = 0; i < 500 && f->sink.n_pending < 8; i++)
+        fake_run_for(f->base, 20);
+    assert_true(f->sink.n_pending >= 8);
+    redis_down(f);
+    durable_first(&f->sink, 6); /* 300 values stored, none popped */
+    fake_run_for(f->base, 50);
+    fake_sink_forget_pending(&f->sink);
+    sift_source_free(src);
+
+    redis_up(f);
+    assert_true(redis_int(f, "LLEN %s", "q-gap:inflight:c1", "") >= 300);
+    f->sink.auto_durable = 1;
+    src = new_list(f, "q-gap", me, 50);
+    assert_true(fake_run_until(f->base, lists_empty, &l, WAIT_MS));
+    fake_run_for(f->base, 300);
+    assert_int_equal(f->sink.n_pending, 0);
+    for (long i = 0; i < 250; i++)
+        if (f->sink.held[i] != 2)
+            fail_msg("m-%ld held %u times, want 2", i, f->sink.held[i]);
+    assert_int_equal(f->sink.n_held, 500);
+    sift_source_stop(src);
+    sift_source_free(src);
+}
+
+/* A failed WAL write, then a crash: nothing lost, nothing twice. */
+static void
+test_redis_source_list_failed_ack_then_crash(void **state)
+{
+    struct rfix *f = *state;
+    char me[] = "c1";
+    struct fake_want w = {&f->sink, 400};
+    struct llen l = {f, "q-fail", "q-fail:inflight:c1"};
+    struct sift_source *src;
+
+    rpush(f, "q-fail", 0, 120);
+    f->sink.auto_durable = 0;
+    src = new_list(f, "q-fail", me, 40);
+    for (int i = 0; i < 500 && f->sink.n_pending < 3; i++)
+        fake_run_for(f->base, 20);
+    assert_int_equal(f->sink.n_pending, 3);
+    f->sink.busy_left = 1000; /* the next batch is held */
+    rpush(f, "q-fail", 120, 280);
+    for (int i = 0; i < 200 && f->sink.busy_left == 1000; i++)
+        fake_run_for(f->base, 20);
+    assert_true(f->sink.busy_left < 1000);
+    f->sink.fail_next_ack = 1;
+    fake_sink_make_durable(&f->sink); /* every pending batch fails */
+    f->sink.busy_left = 0;
+    for (int i = 0; i < 500 && f->sink.n_pending < 3; i++)
+        fake_run_for(f->base, 20);
+    assert_true(f->sink.n_pending >= 3);
+    durable_first(&f->sink, 1); /* the oldest values, delivered again */
+    fake_run_for(f->base, 100);
+    fake_sink_forget_pending(&f->sink);
+    sift_source_free(src);
+
+    f->sink.auto_durable = 1;
+    src = new_list(f, "q-fail", me, 40);
+    assert_true(fake_run_until(f->base, fake_all_held, &w, WAIT_MS));
+    assert_true(fake_run_until(f->base, lists_empty, &l, WAIT_MS));
+    fake_run_for(f->base, 300);
+    check_once(f, 400);
+    sift_source_stop(src);
+    sift_source_free(src);
+}
+
+/*
+ * An in-flight list out of step with its seq list (left by an older
+ * siftd, or edited by hand): every value in it is delivered, none lost.
+ */
+static void
+test_redis_source_list_out_of_step_inflight(void **state)
+{
+    struct rfix *f = *state;
+    char me[] = "c1";
+    struct fake_want w = {&f->sink, 300};
+    struct llen l = {f, "q-old", "q-old:inflight:c1"};
+    struct sift_source *src;
+
+    rpush(f, "q-old:inflight:c1", 0, 100); /* no seq list at all */
+    rpush(f, "q-old", 100, 200);
+    src = new_list(f, "q-old", me, 50);
+    assert_true(fake_run_until(f->base, fake_all_held, &w, WAIT_MS));
+    assert_true(fake_run_until(f->base, lists_empty, &l, WAIT_MS));
+    fake_run_for(f->base, 300);
+    check_once(f, 300);
     sift_source_stop(src);
     sift_source_free(src);
 }
@@ -641,6 +924,15 @@ main(void)
             test_redis_source_stream_backpressure_and_failed_acks, rfix_setup,
             rfix_teardown),
         cmocka_unit_test_setup_teardown(
+            test_redis_source_stream_crash_between_fsync_and_xack,
+            rfix_setup_aof, rfix_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_redis_source_stream_failed_ack_then_crash, rfix_setup,
+            rfix_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_redis_source_stream_claimed_then_crash, rfix_setup,
+            rfix_teardown),
+        cmocka_unit_test_setup_teardown(
             test_redis_source_list_delivers_each_once_and_removes, rfix_setup,
             rfix_teardown),
         cmocka_unit_test_setup_teardown(
@@ -648,6 +940,15 @@ main(void)
             rfix_teardown),
         cmocka_unit_test_setup_teardown(
             test_redis_source_list_reconnect_and_failed_acks, rfix_setup,
+            rfix_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_redis_source_list_crash_between_fsync_and_ack, rfix_setup_aof,
+            rfix_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_redis_source_list_failed_ack_then_crash, rfix_setup,
+            rfix_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_redis_source_list_out_of_step_inflight, rfix_setup,
             rfix_teardown),
     };
     signal(SIGPIPE, SIG_IGN);
