@@ -466,6 +466,7 @@ app_start_modules(struct sift_app *app)
         return rc;
     }
     sift_pipeline_new(app->store, &app->pipeline);
+    sift_pipeline_set_config(app->pipeline, &app->cfg); /* time checks */
     sift_security_attach_pipeline(app->security, app->pipeline); /* redact */
     rc = open_dlq(app);
     if (rc < 0)

@@ -55,10 +55,12 @@ struct sift_config {
     int64_t max_fields;    /* per event */
     int64_t max_field_name_bytes;
     int64_t max_value_bytes;
-    int64_t max_depth;    /* JSON nesting */
-    char *text_fields;    /* comma list indexed as tokenized text */
-    char *keyword_fields; /* comma list forced to keyword */
-    char *numeric_fields; /* comma list forced to number */
+    int64_t max_depth;     /* JSON nesting */
+    char *text_fields;     /* comma list indexed as tokenized text */
+    char *keyword_fields;  /* comma list forced to keyword */
+    char *numeric_fields;  /* comma list forced to number */
+    int64_t max_future_ms; /* later than arrival + this: "future"; 0 = off */
+    char *future_events;   /* clamp|reject */
 
     /* [query] */
     int64_t max_query_bytes;
@@ -116,7 +118,7 @@ struct sift_config {
     /* [tiers] */
     int64_t hot_max_age_ms;
     int64_t warm_max_age_ms;
-    int64_t retention_ms;
+    int64_t retention_ms;       /* 0 = off (keep everything) */
     int64_t max_disk_bytes;     /* 0 = no cap */
     char *cold_path;            /* "" = DATA_DIR/cold */
     int64_t check_interval_ms;  /* lifecycle policy period */

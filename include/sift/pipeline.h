@@ -2,7 +2,10 @@
  * pipeline.h - the one path every parsed batch takes into the store.
  *
  * HTTP ingest, Kafka and Redis all hand parsed events to
- * sift_pipeline_submit().  Per event, in order: PII redaction (before
+ * sift_pipeline_submit().  Per event, in order: the time checks
+ * (include/sift/admit.h: a timestamp past ingest.max_future is clamped
+ * to arrival or dead-lettered, one older than tiers.retention is
+ * dead-lettered as expired), PII redaction (before
  * anything is written), template mining (sets template_id), the anomaly
  * ring (one small record; dropped and counted when full, never blocking),
  * then one sift_store_append() for the whole batch, whose durable
@@ -23,6 +26,7 @@
 #include "sift/store.h"
 
 struct sift_arena;
+struct sift_config;
 struct sift_pipeline;
 
 /**
@@ -53,12 +57,37 @@ struct sift_pipeline_source_stats {
     uint64_t bytes;    /* raw bytes of accepted events */
     uint64_t rejected; /* unparseable or over a limit */
     uint64_t dead_lettered;
-    uint64_t refused; /* batches the store refused (busy, disk full) */
+    uint64_t refused;         /* batches the store refused (busy, disk full) */
+    uint64_t expired;         /* older than tiers.retention: dead-lettered */
+    uint64_t future_clamped;  /* past ingest.max_future: stored at arrival */
+    uint64_t future_rejected; /* past ingest.max_future: dead-lettered */
+    /* private: what the next rate-limited log line reports */
+    uint64_t unlogged_expired, unlogged_future;
+    int64_t last_log_mono_ns;
+};
+
+/** What happened to one submitted batch (sift_pipeline_submit_counted). */
+struct sift_pipeline_counts {
+    size_t stored;          /* events appended to the store */
+    size_t expired;         /* older than tiers.retention: dead-lettered */
+    size_t future_clamped;  /* past ingest.max_future: stored at arrival */
+    size_t future_rejected; /* past ingest.max_future: dead-lettered */
+    /* In (optional): an array of n bytes that receives, per input event
+     * in input order, its enum sift_admit_result (include/sift/admit.h). */
+    uint8_t *admit;
 };
 
 /** Creates the pipeline over store (borrowed for its lifetime). */
 int sift_pipeline_new(struct sift_store *store, struct sift_pipeline **out);
 void sift_pipeline_free(struct sift_pipeline *p);
+
+/**
+ * Borrows cfg (replaced in place on reload) for the time checks:
+ * ingest.max_future, ingest.future and tiers.retention are read for every
+ * batch.  Without a config no event is checked.  Loop thread.
+ */
+void sift_pipeline_set_config(struct sift_pipeline *p,
+                              const struct sift_config *cfg);
 
 /** Installs (or clears, with cb NULL) a stage.  Loop thread. */
 void sift_pipeline_set_stage(struct sift_pipeline *p,
@@ -76,11 +105,24 @@ void sift_pipeline_set_dlq(struct sift_pipeline *p, sift_pipeline_dlq_cb cb,
 void sift_pipeline_sync_rejects(struct sift_pipeline *p);
 
 /**
- * Runs the stages over evs[0..n) (in place) and appends the batch to the
- * store.  source names the counters.  The return value and the callback
- * follow sift_store_append(): on an error return cb never runs.
- * Loop thread.
+ * Checks the time of each of evs[0..n) (dead-lettering the expired and,
+ * with ingest.future = reject, the future-dated: those leave the array,
+ * which is compacted in place), runs the stages over the rest and appends
+ * them to the store.  source names the counters.  The return value and
+ * the callback follow sift_store_append(): on an error return cb never
+ * runs.  When nothing is left to store and n_pos is 0, the dead letters
+ * are synced and cb(arg, SIFT_OK) runs before this returns.  counts (may
+ * be NULL) receives what happened; everything in it but admit is reset
+ * by the call.  Loop thread.
  */
+int sift_pipeline_submit_counted(struct sift_pipeline *p, const char *source,
+                                 struct sift_event *evs, size_t n,
+                                 const struct sift_srcpos *pos, size_t n_pos,
+                                 struct sift_arena *arena, sift_durable_cb cb,
+                                 void *arg,
+                                 struct sift_pipeline_counts *counts);
+
+/** sift_pipeline_submit_counted() without the counts. */
 int sift_pipeline_submit(struct sift_pipeline *p, const char *source,
                          struct sift_event *evs, size_t n,
                          const struct sift_srcpos *pos, size_t n_pos,

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "sift/admit.h"
 #include "sift/alloc.h"
 #include "sift/arena.h"
 #include "sift/clock.h"
@@ -46,9 +47,10 @@ struct ingest_ctx {
     struct sift_buf errors; /* JSON array body of the first errors */
     size_t n_errors_listed;
     int64_t t0_ns;
-    int failed_rc;                  /* SIFT_ENOMEM while collecting */
-    struct sift_bulk bulk;          /* _bulk only */
-    struct sift_bulk_filter filter; /* _bulk: ?filter_path= */
+    int failed_rc;                      /* SIFT_ENOMEM while collecting */
+    struct sift_pipeline_counts counts; /* what the pipeline did */
+    struct sift_bulk bulk;              /* _bulk only */
+    struct sift_bulk_filter filter;     /* _bulk: ?filter_path= */
     int is_bulk;
 };
 
@@ -152,17 +154,52 @@ on_line(void *arg, int rc, struct sift_event *ev,
     return 0;
 }
 
+/* _bulk items whose event the time checks refused answer 400, not 201:
+ * the i-th good item is the i-th event submitted. */
+static void
+bulk_mark_refused(struct ingest_ctx *c)
+{
+    if (!c->counts.admit)
+        return;
+    size_t k = 0;
+    for (size_t i = 0; i < c->bulk.n_items && k < c->n_evs; i++) {
+        struct sift_bulk_item *it = &c->bulk.items[i];
+        if (it->status != 201)
+            continue;
+        uint8_t r = c->counts.admit[k++];
+        if (r == SIFT_ADMIT_EXPIRED) {
+            it->status = 400;
+            it->error_type = "event_expired_exception";
+            it->error_reason = "the event is older than tiers.retention; it "
+                               "was written to the dead-letter file";
+            c->bulk.n_errors++;
+        } else if (r == SIFT_ADMIT_FUTURE) {
+            it->status = 400;
+            it->error_type = "event_in_future_exception";
+            it->error_reason = "the event's timestamp is past "
+                               "ingest.max_future; it was written to the "
+                               "dead-letter file";
+            c->bulk.n_errors++;
+        }
+    }
+}
+
 static void
 reply_accepted(struct ingest_ctx *c)
 {
     struct sift_buf body = SIFT_BUF_INIT;
     int64_t took_ms = (sift_clock_mono_ns() - c->t0_ns) / SIFT_NS_PER_MS;
     if (c->is_bulk) {
+        bulk_mark_refused(c);
         sift_bulk_response_write(&c->bulk, took_ms, &c->filter, &body);
     } else {
+        const struct sift_pipeline_counts *k = &c->counts;
         sift_buf_appendf(&body,
-                         "{\"accepted\":%zu,\"rejected\":%zu,\"took_ms\":%lld",
-                         c->n_evs, c->n_rejected, (long long)took_ms);
+                         "{\"accepted\":%zu,\"rejected\":%zu,\"expired\":%zu,"
+                         "\"future\":%zu,\"took_ms\":%lld",
+                         k->stored, c->n_rejected, k->expired,
+                         k->future_clamped + k->future_rejected,
+                         (long long)took_ms);
         if (c->n_errors_listed) {
             sift_buf_append(&body, ",\"errors\":", 10);
             sift_buf_append(&body, c->errors.data, c->errors.len);
@@ -234,9 +271,12 @@ submit(struct ingest_ctx *c, const char *source)
         reply_accepted(c);
         return;
     }
-    int rc =
-        sift_pipeline_submit(c->api->pipe, source, c->evs, c->n_evs, NULL, 0,
-                             sift_http_req_arena(c->req), on_durable, c);
+    c->counts.admit =
+        sift_arena_try_alloc(sift_http_req_arena(c->req), c->n_evs);
+    /* The pipeline compacts c->evs; c->n_evs stays the count submitted. */
+    int rc = sift_pipeline_submit_counted(
+        c->api->pipe, source, c->evs, c->n_evs, NULL, 0,
+        sift_http_req_arena(c->req), on_durable, c, &c->counts);
     if (rc < 0)
         reply_refused(c->req, rc);
 }

@@ -493,6 +493,15 @@ sift_metrics_collect_pipeline(struct sift_buf *out, void *pipeline)
         {"sift_batches_refused_total",
          "Batches the store refused (busy or disk full).",
          offsetof(struct sift_pipeline_source_stats, refused)},
+        {"sift_events_expired_total",
+         "Events older than tiers.retention on arrival (dead-lettered).",
+         offsetof(struct sift_pipeline_source_stats, expired)},
+        {"sift_events_future_clamped_total",
+         "Events past ingest.max_future stored at their arrival time.",
+         offsetof(struct sift_pipeline_source_stats, future_clamped)},
+        {"sift_events_future_rejected_total",
+         "Events past ingest.max_future dead-lettered.",
+         offsetof(struct sift_pipeline_source_stats, future_rejected)},
     };
     for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
         sift_metrics_family(out, fams[f].name, SIFT_METRIC_COUNTER,

@@ -57,6 +57,7 @@ enum key_check {
     KC_FRACTION,       /* decimal number in (0, 1] */
     KC_SERIES_THR,     /* "" or "series:N,series:N", N 0..100 */
     KC_SECRET,         /* any text; shown as "***" in GET /api/v1/config */
+    KC_OFF,            /* numbers: 0 or "off" switches it off (below min) */
 };
 
 struct key_def {
@@ -174,6 +175,16 @@ static const struct key_def keys[] = {
      64 * MIB, 0, NULL, KC_NONE, "Longest single field value."},
     {"ingest", "max_depth", KT_INT, OFF(max_depth), "20", 1, 1000, 0, NULL,
      KC_NONE, "Deepest JSON nesting accepted."},
+    {"ingest", "max_future", KT_DURATION, OFF(max_future_ms), "1h", SEC,
+     3650 * DAY, 1, NULL, KC_OFF,
+     "Events stamped more than this after their arrival (a wrong clock, a "
+     "2030 typo) are handled by ingest.future; 0 or off accepts any "
+     "time."},
+    {"ingest", "future", KT_ENUM, OFF(future_events), "clamp", 0, 0, 1,
+     "clamp|reject", KC_NONE,
+     "clamp stores such an event at its arrival time with the original in "
+     "the field _ts_original; reject sends it to the dead-letter file. "
+     "Either way the ingest reply counts it as \"future\"."},
     {"ingest", "text_fields", KT_STRING, OFF(text_fields), "", 0, STRMAX, 0,
      NULL, KC_NONE,
      "Comma list of extra fields indexed as tokenized text (the message "
@@ -332,7 +343,12 @@ static const struct key_def keys[] = {
      36500 * DAY, 1, NULL, KC_NONE,
      "Segments older than this move to the cold tier."},
     {"tiers", "retention", KT_DURATION, OFF(retention_ms), "30d", MINUTE,
-     36500 * DAY, 1, NULL, KC_NONE, "Data older than this is deleted."},
+     36500 * DAY, 1, NULL, KC_OFF,
+     "Events older than this are deleted (each event by its own time, "
+     "whatever else shares its segment), and events older than this when "
+     "they arrive are not stored: the ingest reply counts them as "
+     "\"expired\" and they go to the dead-letter file. 0 or off keeps "
+     "everything."},
     {"tiers", "max_disk_bytes", KT_BYTES, OFF(max_disk_bytes), "0", 0,
      INT64_C(1) << 60, 1, NULL, KC_NONE,
      "Delete oldest segments past this total size; 0 = no cap."},
@@ -834,8 +850,16 @@ apply_value(struct sift_config *cfg, const struct key_def *k, const char *value,
         snprintf(why, why_len, "internal: bad key type");
         break;
     }
+    if (rc < 0 && k->check == KC_OFF && strcasecmp(value, "off") == 0) {
+        v = 0;
+        rc = SIFT_OK;
+    }
     if (rc < 0)
         return rc;
+    if (k->check == KC_OFF && v == 0) {
+        *int_field(cfg, k) = 0;
+        return SIFT_OK;
+    }
     if (k->type != KT_BOOL && (v < k->min || v > k->max)) {
         format_number(k->type, k->min, a, sizeof(a));
         format_number(k->type, k->max, b, sizeof(b));
@@ -1377,7 +1401,8 @@ range_text(const struct key_def *k, char *out, size_t len)
     } else {
         format_number(k->type, k->min, a, sizeof(a));
         format_number(k->type, k->max, b, sizeof(b));
-        snprintf(out, len, "%s to %s", a, b);
+        snprintf(out, len, "%s%s to %s", k->check == KC_OFF ? "0/off, or " : "",
+                 a, b);
     }
 }
 

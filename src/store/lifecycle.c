@@ -33,10 +33,18 @@
  *     is what a flush writes.  One publish makes the delete visible
  *     everywhere.  Until then flushes wait, so the WAL never loses the
  *     record before its effect is durable.
+ *   - Retention works per event: the policy drops whole segments whose
+ *     newest event is past the retention, and plan_expire() queues an
+ *     "expire" op for disk segments that straddle the line, which hides
+ *     their old prefix (docs are in time order) with tombstones like a
+ *     delete, without a WAL record (time decides it again at every
+ *     check); a segment left half dead is rewritten.  Dry-run deletes
+ *     count with the same job and change nothing.
  *
  * Invariants:
  *   - Sidecars only grow (union), so a sidecar newer than the manifest is
- *     harmless: the delete it records is durable in the WAL already.
+ *     harmless: the delete it records is durable in the WAL already (or,
+ *     for expired events, would be recomputed from the clock).
  *   - An entry with lc_busy set is the input of exactly one job.
  *   - s->manifest changes only on the loop thread, while this module or a
  *     flush holds flush_running.
@@ -131,7 +139,11 @@ struct del_op {
     size_t qlen;
     int64_t from_ns, to_ns;
     int force;
-    int dry; /* SIFT_DELETE_DRY_RUN: count only */
+    int dry;    /* SIFT_DELETE_DRY_RUN: count only */
+    int expire; /* retention: hide docs of ids[] older than to_ns (no WAL
+                   record; the next policy run redoes a lost one) */
+    uint64_t *ids;
+    size_t n_ids;
     sift_delete_cb cb;
     void *arg;
     int64_t t0_mono;
@@ -191,6 +203,8 @@ struct sift__lc {
     int64_t merge_ns;
     uint64_t tier_moves[SIFT_TIER_COUNT];
     uint64_t retention_segments, retention_bytes, retention_docs;
+    uint64_t expired_docs; /* hidden one by one in straddling segments */
+    int expire_queued;     /* an expire op waits or runs */
     uint64_t cap_segments, cap_bytes;
     int64_t last_retention_ns; /* wall clock of the last policy run */
     uint64_t last_retention_deleted;
@@ -257,8 +271,9 @@ policy_from_cfg(const struct sift_store *s, struct sift_tier_policy *p)
     p->hot_max_age_ns = LCFG(s, hot_max_age_ms, 3600000) * SIFT_NS_PER_MS;
     p->warm_max_age_ns =
         LCFG(s, warm_max_age_ms, INT64_C(7) * 86400000) * SIFT_NS_PER_MS;
-    p->retention_ns =
-        LCFG(s, retention_ms, INT64_C(30) * 86400000) * SIFT_NS_PER_MS;
+    /* 0 is "off" here (keep everything), not "the default". */
+    p->retention_ns = s->cfg ? s->cfg->retention_ms * SIFT_NS_PER_MS
+                             : INT64_C(30) * 86400000 * SIFT_NS_PER_MS;
     p->max_disk_bytes = (uint64_t)LCFG(s, max_disk_bytes, 0);
     p->hot_segment_bytes = (uint64_t)LCFG(s, hot_segment_bytes, 64 << 20);
     p->warm_segment_bytes = (uint64_t)LCFG(s, warm_segment_bytes, 512 << 20);
@@ -357,6 +372,7 @@ sift__lc_free(struct sift_store *s)
         /* Durable in the WAL: the next start applies it. */
         if (op->cb)
             op->cb(op->arg, SIFT_ESHUTDOWN, 0);
+        sift_free(op->ids);
         sift_free(op->query);
         sift_free(op);
     }
@@ -1029,6 +1045,63 @@ try_commit(struct sift_store *s)
 /* Policy                                                              */
 /* ------------------------------------------------------------------ */
 
+/*
+ * Retention by event, not only by segment: a disk segment whose newest
+ * event is young enough to keep it (so the plan does not drop it) may
+ * still hold events older than the retention, say ten-day-old events
+ * sent together with one fresh event, or a segment made young by a
+ * future timestamp.  Those events are hidden with tombstones (a queued
+ * expire op, run like a delete but without a WAL record); a segment that
+ * ends up half dead is rewritten so the space returns.  Segments a
+ * running job holds are left for the next check.
+ */
+static void
+plan_expire(struct sift_store *s, const struct sift_tier_policy *p,
+            const struct sift_tier_plan *plan)
+{
+    struct sift__lc *lc = s->lc;
+    if (p->retention_ns <= 0 || lc->expire_queued || s->closing ||
+        p->now_ns < INT64_MIN + p->retention_ns)
+        return;
+    int64_t cut = p->now_ns - p->retention_ns;
+    uint64_t *ids = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < s->n_ents; i++) {
+        const struct sift__entry *e = s->ents[i];
+        if (e->state != SIFT_ENT_DISK || !e->seg || e->lc_busy ||
+            sift_segment_doc_count(e->seg) == 0 ||
+            sift_segment_min_ts(e->seg) >= cut)
+            continue;
+        int dropped = 0; /* the plan deletes it whole already */
+        for (size_t a = 0; a < plan->n && !dropped; a++)
+            for (size_t k = 0; k < plan->acts[a].n_ids && !dropped; k++)
+                dropped = plan->acts[a].kind == SIFT_TIER_ACT_DELETE &&
+                          plan->acts[a].ids[k] == e->id;
+        if (dropped)
+            continue;
+        uint32_t lb = sift_segment_ts_lower_bound(e->seg, cut);
+        const roaring_bitmap_t *del = sift_segment_deleted(e->seg);
+        if (lb == 0 ||
+            (del && roaring_bitmap_range_cardinality(del, 0, lb) == lb))
+            continue; /* nothing newly expired */
+        ids = sift_xrealloc(ids, (n + 1) * sizeof(*ids));
+        ids[n++] = e->id;
+    }
+    if (n == 0)
+        return;
+    struct del_op *op = sift_xcalloc(1, sizeof(*op));
+    op->expire = 1;
+    op->from_ns = INT64_MIN;
+    op->to_ns = cut;
+    op->query = sift_xstrdup("");
+    op->ids = ids;
+    op->n_ids = n;
+    op->t0_mono = sift_clock_mono_ns();
+    *lc->ops_tail = op;
+    lc->ops_tail = &op->next;
+    lc->expire_queued = 1;
+}
+
 static void
 run_policy(struct sift_store *s)
 {
@@ -1079,6 +1152,7 @@ run_policy(struct sift_store *s)
     }
     struct sift_tier_plan plan;
     sift__tier_plan(&p, segs, n, &plan);
+    plan_expire(s, &p, &plan);
     lc->last_retention_ns = p.now_ns;
     lc->last_retention_deleted = 0;
     for (size_t i = 0; i < plan.n; i++) {
@@ -1325,7 +1399,16 @@ del_work(void *arg)
     for (size_t i = 0; i < j->n && rc == SIFT_OK; i++) {
         struct del_target *t = &j->t[i];
         roaring_bitmap_t *m = NULL;
-        rc = j->match(t->seg, op->query, op->qlen, op->from_ns, op->to_ns, &m);
+        if (op->expire) {
+            /* Docs are in time order: the expired ones are a prefix. */
+            uint32_t lb = sift_segment_ts_lower_bound(t->seg, op->to_ns);
+            m = lb ? roaring_bitmap_from_range(0, lb, 1)
+                   : roaring_bitmap_create();
+            rc = m ? SIFT_OK : SIFT_ENOMEM;
+        } else {
+            rc = j->match(t->seg, op->query, op->qlen, op->from_ns, op->to_ns,
+                          &m);
+        }
         if (rc < 0)
             break;
         if (!m)
@@ -1417,10 +1500,16 @@ del_apply(struct sift_store *s, struct del_job *j)
         sift_segment_unref(e->seg);
         e->seg = t->out;
         t->out = NULL;
+        int half_dead = 0;
+        if (op->expire && e->seg) {
+            const roaring_bitmap_t *del = sift_segment_deleted(e->seg);
+            uint64_t dead = del ? roaring_bitmap_get_cardinality(del) : 0;
+            half_dead = dead * 2 >= sift_segment_doc_count(e->seg);
+        }
         if (!t->disk) {
             e->docs = e->seg ? sift_segment_doc_count(e->seg) : 0;
             e->bytes = e->seg ? sift_segment_bytes(e->seg) : 0;
-        } else if (op->force && lc->started) {
+        } else if ((op->force || half_dead) && lc->started) {
             lc->rewrite = sift_xrealloc(lc->rewrite, (lc->n_rewrite + 1) *
                                                          sizeof(*lc->rewrite));
             lc->rewrite[lc->n_rewrite++] = e->id;
@@ -1428,6 +1517,15 @@ del_apply(struct sift_store *s, struct del_job *j)
         }
     }
     sift__store_publish(s);
+    if (op->expire) {
+        lc->expired_docs += j->matched;
+        if (j->matched)
+            SIFT_INFO("lifecycle: retention: %" PRIu64 " events older than "
+                      "%" PRId64 " ms hidden in segments that also hold "
+                      "younger ones (%zu checked)",
+                      j->matched, op->to_ns / SIFT_NS_PER_MS, j->n);
+        return;
+    }
     lc->deletes++;
     lc->deleted_docs += j->matched;
     SIFT_INFO("lifecycle: delete (WAL seq %" PRIu64 ") query \"%s\" "
@@ -1446,7 +1544,22 @@ del_finish(struct sift_store *s, struct del_job *j)
     struct del_op *op = j->op;
     lc->del_running = 0;
     s->flush_running = 0;
-    if (op->dry) {
+    if (op->expire) {
+        /* Not in the WAL: the next policy run computes it again. */
+        if (j->rc == SIFT_OK)
+            del_apply(s, j);
+        else
+            SIFT_ERROR("lifecycle: retention: hiding expired events failed: "
+                       "%s; retrying at the next check",
+                       sift_strerror(j->rc));
+        lc->ops_head = op->next;
+        if (!lc->ops_head)
+            lc->ops_tail = &lc->ops_head;
+        lc->expire_queued = 0;
+        sift_free(op->ids);
+        sift_free(op->query);
+        sift_free(op);
+    } else if (op->dry) {
         /* Nothing changed: answer and drop it, success or not. */
         SIFT_INFO("lifecycle: delete dry run (WAL seq %" PRIu64 ") query "
                   "\"%s\": %" PRIu64 " events would be deleted (%s)",
@@ -1525,6 +1638,15 @@ try_delete(struct sift_store *s)
         if (!e->seg)
             continue;
         int disk = e->state == SIFT_ENT_DISK;
+        if (op->expire) {
+            /* Only the planned disk segments, and none a merge holds: a
+             * tombstone would void that merge. */
+            size_t k = 0;
+            while (k < op->n_ids && op->ids[k] != e->id)
+                k++;
+            if (!disk || e->lc_busy || k == op->n_ids)
+                continue;
+        }
         if (!disk && (e->max_seq == 0 || e->max_seq > op->seq))
             continue; /* newer than the delete */
         struct del_target *t = &j->t[j->n++];
@@ -1765,14 +1887,15 @@ sift_store_tiers_json(struct sift_store *s, struct sift_buf *out)
                          lc->last_retention_ns / SIFT_NS_PER_MS);
     else
         sift_buf_appendf(out, "null");
-    sift_buf_appendf(out,
-                     ",\"last_run_deleted_segments\":%" PRIu64
-                     ",\"deleted_segments\":%" PRIu64
-                     ",\"deleted_bytes\":%" PRIu64
-                     ",\"size_cap_deleted_segments\":%" PRIu64
-                     ",\"size_cap_deleted_bytes\":%" PRIu64 "},",
-                     lc->last_retention_deleted, lc->retention_segments,
-                     lc->retention_bytes, lc->cap_segments, lc->cap_bytes);
+    sift_buf_appendf(
+        out,
+        ",\"last_run_deleted_segments\":%" PRIu64
+        ",\"deleted_segments\":%" PRIu64 ",\"deleted_bytes\":%" PRIu64
+        ",\"size_cap_deleted_segments\":%" PRIu64
+        ",\"size_cap_deleted_bytes\":%" PRIu64 ",\"expired_events\":%" PRIu64
+        "},",
+        lc->last_retention_deleted, lc->retention_segments, lc->retention_bytes,
+        lc->cap_segments, lc->cap_bytes, lc->expired_docs);
     sift_buf_appendf(out,
                      "\"deletes\":{\"done\":%" PRIu64 ",\"pending\":%zu,"
                      "\"events\":%" PRIu64 "},",
@@ -1850,6 +1973,12 @@ sift_store_tiers_metrics(struct sift_buf *out, void *arg)
                         "Wall clock of the last lifecycle policy run.");
     sift_metrics_sample(out, "sift_retention_last_run_timestamp_seconds", NULL,
                         (double)lc->last_retention_ns / 1e9);
+    sift_metrics_family(out, "sift_retention_expired_events_total",
+                        SIFT_METRIC_COUNTER,
+                        "Events past the retention hidden one by one in "
+                        "segments that also hold younger events.");
+    sift_metrics_sample(out, "sift_retention_expired_events_total", NULL,
+                        (double)lc->expired_docs);
     sift_metrics_family(out, "sift_deleted_events_total", SIFT_METRIC_COUNTER,
                         "Events deleted by delete-by-query.");
     sift_metrics_sample(out, "sift_deleted_events_total", NULL,

@@ -7,8 +7,9 @@
  * policy to users; the rules, in the order they are applied:
  *
  *   1. retention: a segment whose newest doc (max_ts) is older than
- *      now - retention is deleted.  A segment is never deleted by age while
- *      any of its docs is younger than the retention.
+ *      now - retention is deleted.  A segment is never deleted whole while
+ *      any of its docs is younger than the retention; its older docs are
+ *      hidden one by one by lifecycle.c (plan_expire), not here.
  *   2. size cap: while the remaining bytes exceed max_disk_bytes, the
  *      segment with the oldest max_ts is deleted (oldest data first).
  *   3. to cold: segments (hot or warm) whose max_ts is older than

@@ -7,7 +7,10 @@ import socket
 import time
 
 FAST = ["--set", "store.wal_sync=20ms", "--set", "store.refresh=100ms",
-        "--set", "store.flush=500ms"]
+        "--set", "store.flush=500ms",
+        # fixed dates (2024, 2026-12): keep them past tiers.retention
+        # and ingest.max_future, whatever today is
+        "--set", "tiers.retention=off", "--set", "ingest.max_future=off"]
 
 BASE_MS = 1714557600000  # 2024-05-01T10:00:00Z
 

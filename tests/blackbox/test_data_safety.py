@@ -3,6 +3,7 @@ binary (docs/ingest.md, docs/lifecycle.md, docs/operations.md, "What sift
 promises"): every JSON reply is valid UTF-8 whatever bytes were stored,
 while the stored bytes stay as they came."""
 import json
+import os
 import threading
 import time
 
@@ -48,7 +49,8 @@ def wait_total(s, query, n, timeout=15, **params):
 # ---------------------------------------------------------------------------
 
 def test_every_reply_is_valid_utf8_and_stored_bytes_stay(siftd_factory):
-    s = siftd_factory(args=FAST).start()
+    # The text line is from 2024: keep history (tiers.retention = off).
+    s = siftd_factory(args=FAST + ["--set", "tiers.retention=off"]).start()
     t = now_ms() - 60000
     # Raw bytes inside JSON strings (a Latin-1 app, a cut multi-byte
     # sequence, a CESU surrogate), in a field name, and in text lines.
@@ -275,3 +277,116 @@ def test_delete_refuses_typos_unconfirmed_scope_and_counts_dry_runs(
     assert any('"start"' in l["details"] for l in refused)
     assert any('"confirm_needed":["all_time"]' in l["details"]
                for l in refused)
+
+
+# ---------------------------------------------------------------------------
+# Future and expired timestamps
+# ---------------------------------------------------------------------------
+
+APACHE_2005 = "".join(
+    "[Sun Dec 04 04:%02d:%02d 2005] [error] mod_jk child workerEnv in error "
+    "state %d\n" % (47 + i // 60, i % 60, i) for i in range(100))
+
+
+def dlq_lines(s):
+    path = os.path.join(s.data_dir, "dlq.ndjson")
+    if not os.path.exists(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(l) for l in f if l.strip()]
+
+
+def test_future_events_are_clamped_and_expired_ones_counted(siftd_factory):
+    s = siftd_factory(args=FAST + ["--set", "tiers.retention=1d",
+                                   "--set", "server.debug_endpoints=true"])
+    s.start()
+    now = now_ms()
+    ten_days = 10 * 86400 * 1000
+    evs = [{"@timestamp": now - ten_days + i, "message": "old batch %d" % i}
+           for i in range(3)]
+    evs.append({"@timestamp": now - 1000, "message": "fresh one"})
+    # 2030 in epoch seconds, as many shippers write it.
+    evs.append({"@timestamp": 1893456000, "message": "clock from 2030"})
+    j = ingest_json(s, evs)
+    assert (j["accepted"], j["expired"], j["future"]) == (2, 3, 1), j
+    wait_total(s, "*", 2, **{"from": "now-20d", "to": "now+1h"})
+    r = s.get("/api/v1/search", params={"q": "2030", "from": "now-1h",
+                                        "to": "now+1h"})
+    hits = strict_json(r)["hits"]
+    assert len(hits) == 1
+    assert hits[0]["fields"]["_ts_original"] == \
+        "2030-01-01T00:00:00.000000000Z"
+    assert abs(hits[0]["ts_ms"] - now) < 600000  # stored at arrival
+    # The expired ones are in the dead-letter file with their bytes.
+    dl = dlq_lines(s)
+    assert len(dl) == 3
+    assert all("older than the retention" in d["reason"] for d in dl)
+    assert sorted(json.loads(d["raw"])["message"] for d in dl) == \
+        ["old batch 0", "old batch 1", "old batch 2"]
+    s.wait_for_log(r"older than tiers\.retention")
+
+    # The issue's import: a day of 2005 Apache logs is not "accepted".
+    r = s.post("/api/v1/ingest", data=APACHE_2005,
+               headers={"Content-Type": "text/plain"})
+    j = strict_json(r)
+    assert (j["accepted"], j["expired"]) == (0, 100), j
+    # _bulk items of expired events answer 400, not 201.
+    bulk = ('{"index":{"_index":"logs"}}\n{"@timestamp":"2005-12-04T04:47:44Z",'
+            '"message":"bulk old"}\n{"index":{"_index":"logs"}}\n{"message":"bulk new"}\n')
+    r = s.post("/_bulk", data=bulk,
+               headers={"Content-Type": "application/x-ndjson"})
+    items = strict_json(r)["items"]
+    assert [i["index"]["status"] for i in items] == [400, 201]
+    assert items[0]["index"]["error"]["type"] == "event_expired_exception"
+
+
+def test_retention_off_keeps_imported_history(siftd_factory):
+    s = siftd_factory(args=FAST + ["--set", "tiers.retention=off",
+                                   "--set", "server.debug_endpoints=true"])
+    s.start()
+    r = s.post("/api/v1/ingest", data=APACHE_2005,
+               headers={"Content-Type": "text/plain"})
+    j = strict_json(r)
+    assert (j["accepted"], j["expired"]) == (100, 0), j
+    wait_total(s, "workerEnv", 100, **{"from": "2005-01-01T00:00:00Z"})
+    # On disk (retention acts on disk segments), then the policy runs with
+    # the clock 30 days on: still there.
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        t = strict_json(s.get("/api/v1/tiers"))
+        if sum(t["tiers"][x]["docs"] for x in ("hot", "warm", "cold")) == 100:
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError("not flushed: %r" % t)
+    r = s.post("/api/v1/debug/clock", json={"offset_ms": 30 * 86400 * 1000})
+    assert r.status_code == 200
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if not strict_json(s.post("/api/v1/debug/lifecycle"))["busy"]:
+            break
+        time.sleep(0.05)
+    assert wait_total(s, "workerEnv", 100,
+                      **{"from": "2005-01-01T00:00:00Z"}) == 100
+    t = strict_json(s.get("/api/v1/tiers"))
+    assert t["retention"]["deleted_segments"] == 0
+
+
+def test_future_events_rejected_when_configured(siftd_factory):
+    s = siftd_factory(args=FAST + ["--set", "ingest.future=reject",
+                                   "--set", "ingest.max_future=10m"]).start()
+    now = now_ms()
+    j = ingest_json(s, [
+        {"@timestamp": now + 5 * 60000, "message": "five minutes ahead"},
+        {"@timestamp": now + 3600000, "message": "an hour ahead"},
+        {"ts": "2030-01-01T00:00:00Z", "message": "2030 in ts"}])
+    assert (j["accepted"], j["future"], j["expired"]) == (1, 2, 0), j
+    dl = dlq_lines(s)
+    assert len(dl) == 2
+    assert all("ingest.max_future" in d["reason"] for d in dl)
+    bulk = '{"create":{"_index":"logs"}}\n{"@timestamp":"2031-01-01T00:00:00Z"}\n'
+    r = s.post("/_bulk", data=bulk,
+               headers={"Content-Type": "application/x-ndjson"})
+    item = strict_json(r)["items"][0]["create"]
+    assert item["status"] == 400
+    assert item["error"]["type"] == "event_in_future_exception"

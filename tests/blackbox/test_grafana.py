@@ -95,7 +95,9 @@ def percentile(vals, p):
 @pytest.fixture(scope="module")
 def sd(tmp_path_factory):
     d = tmp_path_factory.mktemp("grafana")
-    s = Siftd(d / "data", args=["--set", "store.refresh=200ms"], log_dir=d)
+    # T0 is in 2024: keep it past tiers.retention.
+    s = Siftd(d / "data", args=["--set", "store.refresh=200ms",
+                                "--set", "tiers.retention=off"], log_dir=d)
     s.start()
     try:
         s.wait_ready()

@@ -9,7 +9,9 @@ import time
 import requests
 
 FAST = ["--set", "store.wal_sync=20ms", "--set", "store.refresh=100ms",
-        "--set", "store.flush=500ms"]
+        "--set", "store.flush=500ms",
+        # fixed dates (2024, 2026-11): keep them past tiers.retention
+        "--set", "tiers.retention=off"]
 
 BASE_MS = 1714557600000  # 2024-05-01T10:00:00Z
 

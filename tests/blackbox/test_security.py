@@ -22,7 +22,9 @@ import pytest
 import requests
 
 FAST = ["--set", "store.wal_sync=20ms", "--set", "store.refresh=100ms",
-        "--set", "store.flush=500ms"]
+        "--set", "store.flush=500ms",
+        # fixed dates (2024, 2026-11): keep them past tiers.retention
+        "--set", "tiers.retention=off"]
 
 TOK = {
     "reader": "reader-token-0123456789abcdef",

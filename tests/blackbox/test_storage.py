@@ -11,7 +11,9 @@ import time
 import requests
 
 FAST = ["--set", "store.wal_sync=20ms", "--set", "store.refresh=200ms",
-        "--set", "store.flush=700ms"]
+        "--set", "store.flush=700ms",
+        # fixed dates (2024, 2026-11): keep them past tiers.retention
+        "--set", "tiers.retention=off"]
 
 
 def ndjson(events):

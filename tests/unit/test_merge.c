@@ -1121,6 +1121,82 @@ test_merge_size_cap_deletes_oldest(void **state)
     sift_store_close(st);
 }
 
+/* Docs a search can see (tombstoned ones left out). */
+static uint64_t
+live_docs(struct sift_store *st)
+{
+    struct sift_snapshot *snap = sift_store_snapshot(st);
+    uint64_t n = 0;
+    for (size_t i = 0; i < sift_snapshot_count(snap); i++) {
+        struct sift_segment *seg = sift_snapshot_segment(snap, i);
+        const roaring_bitmap_t *del = sift_segment_deleted(seg);
+        n += sift_segment_doc_count(seg) -
+             (del ? roaring_bitmap_get_cardinality(del) : 0);
+    }
+    sift_snapshot_release(snap);
+    return n;
+}
+
+/* Retention holds per event: old events that share a segment with young
+ * ones (or with one stamped years ahead) go at retention all the same,
+ * and the young ones stay. */
+static void
+test_merge_retention_per_event_in_straddling_segments(void **state)
+{
+    struct fx *f = *state;
+    struct sift_store *st;
+    /* No tier moves and no merges: only retention acts. */
+    f->cfg.hot_max_age_ms = 36500LL * 86400 * 1000 - 1;
+    f->cfg.warm_max_age_ms = 36500LL * 86400 * 1000;
+    f->cfg.merge_factor = 100;
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
+    int64_t now = sift_clock_now_ns();
+    const int64_t day = 86400 * SIFT_NS_PER_SEC;
+    /* Segment A: 400 twelve-day-old events and 100 fresh ones (retention
+     * is 10 days): mostly dead, so it is rewritten. */
+    ingest(f, st, 0, 400, now - 12 * day, SIFT_NS_PER_SEC, NULL);
+    ingest(f, st, 400, 100, now - HOUR_NS, SIFT_NS_PER_SEC, NULL);
+    flush_now(f, st);
+    /* Segment B: 300 old events and one stamped five years ahead. */
+    ingest(f, st, 500, 300, now - 11 * day, SIFT_NS_PER_SEC, NULL);
+    ingest(f, st, 800, 1, now + 5 * 365 * day, SIFT_NS_PER_SEC, NULL);
+    flush_now(f, st);
+    /* Segment C: one old event among 200 fresh ones: hidden, no rewrite. */
+    ingest(f, st, 801, 1, now - 20 * day, SIFT_NS_PER_SEC, NULL);
+    ingest(f, st, 802, 200, now - HOUR_NS, SIFT_NS_PER_SEC, NULL);
+    flush_now(f, st);
+    assert_int_equal(st->manifest.n_segs, 3);
+    assert_int_equal(live_docs(st), 1002);
+
+    lifecycle_settle(f, st);
+    /* Only the young events are left, in every segment. */
+    assert_int_equal(live_docs(st), 100 + 1 + 200);
+    struct sift_snapshot *snap = sift_store_snapshot(st);
+    for (size_t i = 0; i < sift_snapshot_count(snap); i++) {
+        struct sift_segment *seg = sift_snapshot_segment(snap, i);
+        const roaring_bitmap_t *del = sift_segment_deleted(seg);
+        for (uint32_t d = 0; d < sift_segment_doc_count(seg); d++)
+            if (!del || !roaring_bitmap_contains(del, d))
+                assert_true(sift_segment_doc_ts(seg, d) >= now - 10 * day);
+    }
+    sift_snapshot_release(snap);
+    /* None of the three was dropped whole; the mostly dead ones were
+     * rewritten without their dead events. */
+    assert_int_equal(st->manifest.n_segs, 3);
+    uint64_t stored = 0;
+    for (size_t i = 0; i < st->manifest.n_segs; i++)
+        stored += st->manifest.segs[i].docs;
+    assert_int_equal(stored, 100 + 1 + 201);
+    char segdir[256];
+    snprintf(segdir, sizeof(segdir), "%s/segments", f->dir);
+    assert_int_equal(count_files(segdir, ".del"), 1); /* segment C */
+    /* Survives a restart (the tombstones are durable). */
+    sift_store_close(st);
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
+    assert_int_equal(live_docs(st), 301);
+    sift_store_close(st);
+}
+
 struct del_res {
     int done;
     int rc;
@@ -1548,6 +1624,9 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_merge_delete_dry_run_counts_and_changes_nothing, setup,
+            teardown),
+        cmocka_unit_test_setup_teardown(
+            test_merge_retention_per_event_in_straddling_segments, setup,
             teardown),
         cmocka_unit_test_setup_teardown(test_merge_delete_by_query, setup,
                                         teardown),
