@@ -1145,7 +1145,9 @@ test_merge_retention_per_event_in_straddling_segments(void **state)
 {
     struct fx *f = *state;
     struct sift_store *st;
-    /* No tier moves and no merges: only retention acts. */
+    /* No tier moves and no merges: only retention acts.  Only flush_now()
+     * seals, so each flush below is one segment. */
+    f->cfg.refresh_ms = 3600 * 1000;
     f->cfg.hot_max_age_ms = 36500LL * 86400 * 1000 - 1;
     f->cfg.warm_max_age_ms = 36500LL * 86400 * 1000;
     f->cfg.merge_factor = 100;
