@@ -120,7 +120,7 @@ def test_bulk_answers_in_elasticsearch_shape_and_honours_filter_path(siftd_facto
                data='{"index":{"_index":"i"}}\n{"message":"bulk gamma"}\n',
                headers=nd)
     assert r.status_code == 200, r.text
-    assert r.text == '{"errors":false}'
+    assert r.text == '{"errors":false}\n'  # every JSON reply ends with a newline
     wait_searchable(s, "bulk", 3)
     wait_searchable(s, "filtered", 2)
 
