@@ -104,7 +104,7 @@ sift_admit_event(const struct sift_admit_opts *o, struct sift_event *ev,
             return SIFT_ADMIT_FUTURE;
         }
         return clamp(ev, now_ns, arena) == 0 ? SIFT_ADMIT_CLAMPED
-                                              : SIFT_ADMIT_NO_MEMORY;
+                                             : SIFT_ADMIT_NO_MEMORY;
     }
     if (o->retention_ns > 0 && now_ns >= INT64_MIN + o->retention_ns &&
         ev->ts_ns < now_ns - o->retention_ns) {
