@@ -4,8 +4,9 @@
 #
 # The package is built from an ordinary install tree, so configure with
 # -DCMAKE_INSTALL_PREFIX=/usr (the unit and GNUInstallDirs' /etc depend on
-# it).  Files beyond `cmake --install`'s: the Debian changelog and
-# copyright, the maintainer scripts (packaging/deb/), lintian overrides.
+# it).  Beside the program files the install tree holds the Debian
+# changelog and copyright and the lintian overrides; the maintainer
+# scripts (packaging/deb/) go into the control archive.
 # Dependencies come from dpkg-shlibdeps over the two binaries.
 
 set(SIFT_PACKAGE_MAINTAINER "sift developers <maintainers@sift.example>"
@@ -22,10 +23,9 @@ add_custom_target(package-docs ALL
   DEPENDS ${PROJECT_BINARY_DIR}/packaging/changelog.gz)
 install(FILES ${PROJECT_BINARY_DIR}/packaging/changelog.gz
               ${PROJECT_SOURCE_DIR}/packaging/deb/copyright
-  DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/sift COMPONENT deb EXCLUDE_FROM_ALL)
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/doc/sift)
 install(FILES ${PROJECT_SOURCE_DIR}/packaging/deb/lintian-overrides
-  DESTINATION ${CMAKE_INSTALL_DATADIR}/lintian/overrides RENAME sift
-  COMPONENT deb EXCLUDE_FROM_ALL)
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/lintian/overrides RENAME sift)
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME sift)
@@ -63,11 +63,5 @@ set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
   ${PROJECT_SOURCE_DIR}/packaging/deb/conffiles)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION TRUE)
 set(CPACK_STRIP_FILES TRUE)
-# The whole install tree plus the package-only files, as one package.
-set(CPACK_DEB_COMPONENT_INSTALL OFF)
-set(CPACK_COMPONENTS_ALL Unspecified deb)
-set(CPACK_INSTALL_CMAKE_PROJECTS
-  "${PROJECT_BINARY_DIR};${PROJECT_NAME};Unspecified;/"
-  "${PROJECT_BINARY_DIR};${PROJECT_NAME};deb;/")
 set(CPACK_OUTPUT_FILE_PREFIX ${PROJECT_BINARY_DIR}/packages)
 include(CPack)
