@@ -31,6 +31,7 @@
 #include "sift/admin_api.h"
 #include "sift/alloc.h"
 #include "sift/anomaly_service.h"
+#include "sift/api_params.h"
 #include "sift/buf.h"
 #include "sift/clock.h"
 #include "sift/config.h"
@@ -657,6 +658,8 @@ usage(FILE *out)
             "every key\n"
             "      --print-config-reference  print the key reference "
             "(Markdown)\n"
+            "      --print-api-params   print every endpoint's parameter "
+            "table (Markdown)\n"
             "  -V, --version            print the version and exit\n"
             "  -h, --help               print this help and exit\n"
             "\n"
@@ -749,6 +752,9 @@ parse_args(struct sift_app *app, int argc, char **argv)
         } else if (strcmp(name, "--print-config-reference") == 0) {
             sift_config_dump_reference(stdout);
             return MODE_DONE;
+        } else if (strcmp(name, "--print-api-params") == 0) {
+            sift_api_params_print(stdout);
+            return MODE_DONE;
         } else {
             fprintf(stderr, "siftd: unknown option '%s' (see --help)\n", a);
             return -1;
@@ -802,6 +808,7 @@ run(struct sift_app *app)
     rc = app_start_modules(app);
     if (rc < 0)
         return rc;
+    sift_api_params_attach(app->http); /* every route is registered now */
     rc = write_addr_file(app);
     if (rc < 0)
         return rc;

@@ -109,6 +109,31 @@ void sift_buf_put_json_str(struct sift_buf *b, const char *s, size_t len);
  */
 void sift_buf_put_json_str_bytes(struct sift_buf *b, const char *s, size_t len);
 
+/** The value of hex digit c (0-9, a-f, A-F), or -1.  Pure. */
+static inline int
+sift_hex_digit(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/**
+ * Writes the shortest decimal text of a finite v that reads back as the
+ * same double (round trip: "0.1", "1121", "740.3", "1e+300"), NUL-
+ * terminated, into out[0..cap) (cap >= 32), and returns its length.
+ * Integral values below 2^53 are written without exponent or fraction.
+ * NaN and infinities are written "NaN", "+Inf", "-Inf" (callers writing
+ * JSON use sift_buf_put_json_double()).  Pure; any thread.
+ */
+size_t sift_fmt_double(char *out, size_t cap, double v);
+/** Appends sift_fmt_double(v), or null when v is NaN or infinite. */
+void sift_buf_put_json_double(struct sift_buf *b, double v);
+
 /*
  * Bounded readers over a byte range.  Each returns SIFT_OK or
  * SIFT_ECORRUPT (truncated / overlong varint) and advances *p.

@@ -170,11 +170,74 @@ void sift_http_route(struct sift_http *http, const char *method,
                      const char *path, unsigned flags, enum sift_role role,
                      sift_http_handler_cb handler, void *arg);
 
+/* ---- parameter tables ---- */
+
+enum sift_http_ptype {
+    SIFT_HTTP_P_STRING, /* any text */
+    SIFT_HTTP_P_UINT,   /* a decimal integer in [min, max] */
+    SIFT_HTTP_P_BOOL,   /* true or false; a bare ?name means true */
+    SIFT_HTTP_P_ENUM,   /* one of values, written "a|b|c" */
+    SIFT_HTTP_P_CHECK,  /* check() decides (NULL: any text) */
+};
+
+/*
+ * One parameter of an endpoint.  A table is an array ended by an entry
+ * whose name is NULL.  It drives validation (unknown names, bad values,
+ * aliases) and the parameter tables of the user docs.
+ */
+struct sift_http_param {
+    const char *name;  /* canonical name */
+    const char *alias; /* another accepted spelling, or NULL */
+    enum sift_http_ptype type;
+    const char *values; /* ENUM: "a|b|c"; others: how a value is written */
+    uint64_t min, max;  /* UINT */
+    /* CHECK: returns 0 when value is fine, else writes why it is not. */
+    int (*check)(const char *value, char *why, size_t why_len);
+    const char *doc; /* one sentence for the docs */
+};
+
+/**
+ * Attaches a parameter table to every route registered for path (exact
+ * match), so requests to it are validated before the handler runs: a
+ * query-string parameter the table does not name is a 400
+ * "unknown_parameter" naming it and the closest known name; a bad value
+ * is a 400 "bad_request" naming the parameter and the accepted values; a
+ * parameter given twice (or under both spellings) is a 400.  An alias is
+ * renamed, so the handler reads the canonical name.  "pretty" is accepted
+ * everywhere (indented JSON).  Routes without a table are not checked.
+ * table is borrowed (static).  Loop thread, at start-up.
+ */
+void sift_http_route_params(struct sift_http *http, const char *path,
+                            const struct sift_http_param *table);
+
+/**
+ * Validates one parameter name=value against table (what the router does
+ * for query strings; handlers call it for the keys of JSON bodies).  where
+ * names the endpoint in messages ("POST /api/v1/search").  Returns SIFT_OK
+ * with *canon set to the canonical name, or SIFT_EINVAL with *type
+ * ("unknown_parameter" or "bad_request") and reason filled.  Pure.
+ */
+int sift_http_param_check(const struct sift_http_param *table,
+                          const char *where, const char *name,
+                          const char *value, const char **canon,
+                          const char **type, char *reason, size_t reason_len);
+
+/**
+ * Appends table as a Markdown table (parameter, accepted values, meaning)
+ * for the user docs; with_pretty lists "pretty" last.  Pure.
+ */
+void sift_http_params_markdown(const struct sift_http_param *table,
+                               int with_pretty, struct sift_buf *out);
+
 /* ---- request accessors (borrowed, valid until the reply) ---- */
 const char *sift_http_req_method(const struct sift_http_req *req);
 /** The path without the query string, percent-decoded. */
 const char *sift_http_req_path(const struct sift_http_req *req);
-/** A query-string parameter (decoded) or NULL. */
+/**
+ * A query-string parameter (percent- and plus-decoded; a bare "?name"
+ * gives "") or NULL.  With a parameter table, aliases are already renamed
+ * to the canonical name.
+ */
 const char *sift_http_req_param(const struct sift_http_req *req,
                                 const char *name);
 /** A request header or NULL. */
@@ -198,6 +261,8 @@ const char *sift_http_req_peer(const struct sift_http_req *req);
 const char *sift_http_req_principal(const struct sift_http_req *req);
 /** Non-zero once the client has disconnected. */
 int sift_http_req_is_closed(const struct sift_http_req *req);
+/** Non-zero when the client asked for indented JSON (?pretty). */
+int sift_http_req_pretty(const struct sift_http_req *req);
 
 /* ---- replies (loop thread; exactly one per request) ---- */
 void sift_http_reply(struct sift_http_req *req, int status,

@@ -131,6 +131,13 @@ void sift_query_dump(const struct sift_query *q, struct sift_buf *out);
 int sift_query_time_parse(const char *s, int64_t now_ns, int64_t *out_ns);
 
 /**
+ * Whether s is a valid time bound (whatever now is): SIFT_OK, or
+ * SIFT_EINVAL with why[0..why_len) saying what is wrong and how to write
+ * one.  For parameter tables.  Pure.
+ */
+int sift_query_time_explain(const char *s, char *why, size_t why_len);
+
+/**
  * sift_query_time_parse() for the parameter called name; on failure fills
  * err (400 "bad_request", naming the parameter, the value and what is
  * wrong) and returns SIFT_EINVAL.  An empty or NULL s is an error.
@@ -306,6 +313,9 @@ struct sift_agg_opts {
     const char *field;      /* terms / stats / histogram split ("by") */
     uint32_t size;          /* terms: buckets; histogram: series kept */
     int64_t interval_ms;    /* histogram; 0 = auto */
+    char interval_unit;     /* histogram: 'w' (weeks from Monday), 'M' or
+                               'y' (calendar months, years; interval_ms is
+                               N * 30 d or N * 365 d), 0 = fixed width */
     struct sift_pool *pool; /* as in sift_search_opts */
     unsigned parallelism;
 };
@@ -313,8 +323,20 @@ struct sift_agg_opts {
 void sift_agg_opts_init(struct sift_agg_opts *opts);
 
 /**
+ * Parses a histogram interval: a duration ("500ms", "30s", "5m", "1h",
+ * "2d"; bare numbers are ms) or N weeks, months or years ("1w", "3M",
+ * "1y") as calendar units (see sift_agg_opts.interval_unit).  Returns
+ * SIFT_OK with the nominal *ms and *unit ('w', 'M', 'y' or 0), or
+ * SIFT_EINVAL.  Pure.
+ */
+int sift_query_interval_parse(const char *s, int64_t *ms, char *unit);
+
+/**
  * Date histogram of q's matches: {"interval_ms":N,"buckets":[{"key":ms,
  * "time":"…","count":N[,"by":{"v":n,…}]},…]} with empty buckets filled.
+ * Fixed intervals are aligned on multiples since the epoch; weeks start
+ * on Monday and months and years are calendar ones (UTC), also when auto
+ * picks them, and then "calendar_interval":"1M" follows interval_ms.
  * With opts->field, counts are split by that keyword field; the size
  * most frequent values are kept, the rest summed under "_other".
  * Appends JSON to out.  Returns SIFT_OK or a code with err.  Any thread.

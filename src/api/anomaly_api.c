@@ -23,6 +23,7 @@
 
 #include <jansson.h>
 
+#include "api/params.h"
 #include "sift/alloc.h"
 #include "sift/anomaly.h"
 #include "sift/anomaly_api.h"
@@ -318,6 +319,10 @@ handle_alert_post(struct sift_http_req *req, void *arg)
     const char *body = sift_http_req_body(req, &len);
     json_error_t jerr;
     json_t *o = len ? json_loadb(body, len, 0, &jerr) : NULL;
+    if (sift__api_body_check(req, o) < 0) {
+        json_decref(o);
+        return;
+    }
     const char *label = json_string_value(json_object_get(o, "label"));
     enum sift_alert_label lab = SIFT_LABEL_NONE;
     if (label && strcmp(label, "false_positive") == 0)

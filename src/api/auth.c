@@ -51,18 +51,6 @@ struct sift_auth {
 /* Helpers                                                             */
 /* ------------------------------------------------------------------ */
 
-static int
-hex_val(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static void
 sha256(const void *p, size_t len, unsigned char out[SHA256_DIGEST_LENGTH])
 {
@@ -192,8 +180,8 @@ add_entry(struct sift_auth *a, const char *s, size_t len, const char *where,
             return SIFT_ECONFIG;
         }
         for (size_t i = 0; i < SHA256_DIGEST_LENGTH; i++) {
-            int hi = hex_val((unsigned char)h[2 * i]);
-            int lo = hex_val((unsigned char)h[2 * i + 1]);
+            int hi = sift_hex_digit((unsigned char)h[2 * i]);
+            int lo = sift_hex_digit((unsigned char)h[2 * i + 1]);
             if (hi < 0 || lo < 0) {
                 sift_errbuf_printf(err, err_len,
                                    "%s: sha256: needs 64 hex digits", where);

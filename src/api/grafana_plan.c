@@ -152,7 +152,7 @@ payload_single(const json_t *payload, const char *key)
     }
     if (json_is_integer(v) || json_is_real(v)) {
         char tmp[64];
-        snprintf(tmp, sizeof(tmp), "%.17g", json_number_value(v));
+        sift_fmt_double(tmp, sizeof(tmp), json_number_value(v));
         return sift_xstrdup(tmp);
     }
     return NULL;
@@ -182,7 +182,9 @@ put_var_value(struct sift_buf *out, const json_t *v)
     if (json_is_string(v)) {
         sift_buf_append(out, json_string_value(v), json_string_length(v));
     } else if (json_is_integer(v) || json_is_real(v)) {
-        sift_buf_appendf(out, "%.17g", json_number_value(v));
+        char tmp[40];
+        sift_buf_append(
+            out, tmp, sift_fmt_double(tmp, sizeof(tmp), json_number_value(v)));
     } else if (json_is_array(v)) {
         size_t n = json_array_size(v);
         if (n == 1) {
@@ -277,7 +279,9 @@ payload_query(const json_t *payload, const json_t *scoped)
             sift_buf_putc(&b, ')');
         }
     } else if (json_is_integer(v) || json_is_real(v)) {
-        sift_buf_appendf(&b, "%.17g", json_number_value(v));
+        char tmp[40];
+        sift_buf_append(
+            &b, tmp, sift_fmt_double(tmp, sizeof(tmp), json_number_value(v)));
     }
     char *s = dup_trimmed(sift_buf_cstr(&b));
     sift_buf_cleanup(&b);
@@ -322,8 +326,7 @@ filter_text(const json_t *v, char *tmp, size_t tmp_len, size_t *len)
         return json_string_value(v);
     }
     if (json_is_integer(v) || json_is_real(v)) {
-        int n = snprintf(tmp, tmp_len, "%.17g", json_number_value(v));
-        *len = n > 0 ? (size_t)n : 0;
+        *len = sift_fmt_double(tmp, tmp_len, json_number_value(v));
         return tmp;
     }
     if (json_is_boolean(v)) {

@@ -101,6 +101,7 @@
 #include "sift/log.h"
 #include "sift/loop.h"
 #include "sift/metrics.h"
+#include "sift/names.h"
 #include "sift/ratelimit.h"
 
 #define CONN_BUCKETS 1024
@@ -113,6 +114,12 @@ struct route {
     enum sift_role role;
     sift_http_handler_cb handler;
     void *arg;
+    const struct sift_http_param *params; /* NULL = not checked */
+};
+
+struct req_param {
+    const char *name; /* canonical once validated */
+    const char *value;
 };
 
 struct http_conn {
@@ -139,7 +146,9 @@ struct sift_http_req {
     const struct route *route;
     const char *method;
     char *path;
-    struct evkeyvalq params;
+    struct req_param *params; /* query string, in order (arena) */
+    size_t n_params;
+    int pretty; /* ?pretty: indent JSON replies */
     const char *body;
     size_t body_len;
     char peer[64];
@@ -537,6 +546,7 @@ conn_sweep(struct sift_http *http, int64_t now, int cut_overdue)
 }
 
 static void notify_closed(struct sift_http *http);
+SIFT_STATIC void json_pretty(const char *in, size_t len, struct sift_buf *out);
 
 /* evhttp is freeing this connection (client gone, error, or shutdown). */
 static void
@@ -594,7 +604,6 @@ req_finish(struct sift_http_req *req)
         req->conn->deadline_ns =
             sift_clock_mono_ns() + request_timeout_ns(req->http);
     }
-    evhttp_clear_headers(&req->params);
     if (req->chunk != NULL)
         evbuffer_free(req->chunk);
     sift_arena_free(req->arena);
@@ -692,6 +701,13 @@ sift_http_reply(struct sift_http_req *req, int status, const char *content_type,
             evhttp_add_header(h, "Content-Type", content_type);
         if (req->http->draining)
             evhttp_add_header(h, "Connection", "close");
+        struct sift_buf pretty = SIFT_BUF_INIT;
+        if (req->pretty && len > 0 && content_type != NULL &&
+            strncmp(content_type, "application/json", 16) == 0) {
+            json_pretty(body, len, &pretty);
+            body = pretty.data;
+            len = pretty.len;
+        }
         if (len > 0)
             evbuffer_add(evhttp_request_get_output_buffer(req->evreq), body,
                          len);
@@ -700,6 +716,7 @@ sift_http_reply(struct sift_http_req *req, int status, const char *content_type,
             content_type != NULL &&
             strncmp(content_type, "application/json", 16) == 0)
             evbuffer_add(evhttp_request_get_output_buffer(req->evreq), "\n", 1);
+        sift_buf_cleanup(&pretty);
         /* Detached (client gone): evhttp frees the request right here. */
         evhttp_send_reply(req->evreq, status, NULL, NULL);
     }
@@ -835,7 +852,10 @@ sift_http_req_path(const struct sift_http_req *req)
 const char *
 sift_http_req_param(const struct sift_http_req *req, const char *name)
 {
-    return evhttp_find_header(&req->params, name);
+    for (size_t i = 0; i < req->n_params; i++)
+        if (strcmp(req->params[i].name, name) == 0)
+            return req->params[i].value;
+    return NULL;
 }
 
 const char *
@@ -884,6 +904,12 @@ int
 sift_http_req_is_closed(const struct sift_http_req *req)
 {
     return req->closed;
+}
+
+int
+sift_http_req_pretty(const struct sift_http_req *req)
+{
+    return req->pretty;
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1186,6 +1212,367 @@ sift_http_set_audit(struct sift_http *http, struct sift_audit *audit)
     http->audit = audit;
 }
 
+/* ---------------------------------------------------------------------- */
+/* Query strings and parameter tables                                      */
+/* ---------------------------------------------------------------------- */
+
+/* Percent- and plus-decodes s[0..len) into the arena; NULL on "%00". */
+static const char *
+url_decode(struct sift_arena *a, const char *s, size_t len)
+{
+    char *out = sift_arena_alloc(a, len + 1);
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++) {
+        int hi = -1, lo = -1;
+        if (s[i] == '%' && i + 2 < len) {
+            hi = sift_hex_digit(s[i + 1]);
+            lo = sift_hex_digit(s[i + 2]);
+        }
+        if (s[i] == '+') {
+            out[n++] = ' ';
+        } else if (hi >= 0 && lo >= 0) {
+            char c = (char)(hi * 16 + lo);
+            if (c == '\0')
+                return NULL;
+            out[n++] = c;
+            i += 2;
+        } else {
+            out[n++] = s[i]; /* a stray '%' stays literal, as in evhttp */
+        }
+    }
+    out[n] = '\0';
+    return out;
+}
+
+/*
+ * Splits the query string into name/value pairs, leniently as browsers
+ * and HTTP libraries write them: empty pieces ("a=1&&b=2", a trailing
+ * "&") are skipped, a bare name ("?pretty") has the value "".  An empty
+ * name ("=x") or a %00 anywhere is an error.
+ */
+static int
+parse_query_string(struct sift_http_req *req, const char *qs, char *why,
+                   size_t why_len)
+{
+    size_t n = 1;
+    for (const char *c = qs; *c != '\0'; c++)
+        n += *c == '&';
+    req->params = sift_arena_alloc(req->arena, n * sizeof(*req->params));
+    req->n_params = 0;
+    for (const char *p = qs; *p != '\0';) {
+        size_t len = strcspn(p, "&");
+        const char *eq = memchr(p, '=', len);
+        size_t nlen = eq != NULL ? (size_t)(eq - p) : len;
+        int shown = (int)(len < 40 ? len : 40);
+        if (len > 0) {
+            struct req_param *rp = &req->params[req->n_params];
+            rp->name = url_decode(req->arena, p, nlen);
+            rp->value = eq != NULL
+                            ? url_decode(req->arena, eq + 1, len - nlen - 1)
+                            : "";
+            if (rp->name == NULL || rp->value == NULL) {
+                snprintf(why, why_len, "%%00 in '%.*s'", shown, p);
+                return SIFT_EINVAL;
+            }
+            if (rp->name[0] == '\0') {
+                snprintf(why, why_len, "a parameter without a name ('%.*s')",
+                         shown, p);
+                return SIFT_EINVAL;
+            }
+            req->n_params++;
+        }
+        p += len;
+        if (*p == '&')
+            p++;
+    }
+    return SIFT_OK;
+}
+
+/* The known name (or alias) closest to name, as its canonical name. */
+SIFT_STATIC const char *
+closest_param(const struct sift_http_param *table, const char *name)
+{
+    const char *known[128], *canon[128];
+    size_t n = 0;
+    for (const struct sift_http_param *p = table; p->name != NULL && n < 126;
+         p++) {
+        known[n] = canon[n] = p->name;
+        n++;
+        if (p->alias != NULL) {
+            known[n] = p->alias;
+            canon[n++] = p->name;
+        }
+    }
+    const char *best = sift_name_closest(name, known, n);
+    for (size_t i = 0; best != NULL && i < n; i++)
+        if (known[i] == best)
+            return canon[i];
+    return NULL;
+}
+
+/* "a|b|c" as "a, b, c". */
+static void
+enum_list(const char *values, const char *quote, struct sift_buf *out)
+{
+    for (const char *v = values; *v != '\0';) {
+        size_t l = strcspn(v, "|");
+        sift_buf_appendf(out, "%s%s%.*s%s", v == values ? "" : ", ", quote,
+                         (int)l, v, quote);
+        v += l;
+        if (*v == '|')
+            v++;
+    }
+}
+
+static int
+check_value(const struct sift_http_param *p, const char *value, char *why,
+            size_t why_len)
+{
+    switch (p->type) {
+    case SIFT_HTTP_P_STRING: return SIFT_OK;
+    case SIFT_HTTP_P_BOOL:
+        if (value[0] == '\0' || strcmp(value, "true") == 0 ||
+            strcmp(value, "false") == 0)
+            return SIFT_OK;
+        snprintf(why, why_len, "expected true or false");
+        return SIFT_EINVAL;
+    case SIFT_HTTP_P_UINT: {
+        char *end = NULL;
+        unsigned long long v = 0;
+        errno = 0;
+        if (value[0] >= '0' && value[0] <= '9')
+            v = strtoull(value, &end, 10);
+        if (end == NULL || *end != '\0' || errno != 0 || v < p->min ||
+            v > p->max) {
+            snprintf(why, why_len, "expected an integer from %llu to %llu",
+                     (unsigned long long)p->min, (unsigned long long)p->max);
+            return SIFT_EINVAL;
+        }
+        return SIFT_OK;
+    }
+    case SIFT_HTTP_P_ENUM: {
+        size_t vl = strlen(value);
+        for (const char *v = p->values; *v != '\0';) {
+            size_t l = strcspn(v, "|");
+            if (l == vl && strncmp(v, value, l) == 0)
+                return SIFT_OK;
+            v += l;
+            if (*v == '|')
+                v++;
+        }
+        struct sift_buf list = SIFT_BUF_INIT;
+        enum_list(p->values, "", &list);
+        snprintf(why, why_len, "expected one of %s", sift_buf_cstr(&list));
+        sift_buf_cleanup(&list);
+        return SIFT_EINVAL;
+    }
+    case SIFT_HTTP_P_CHECK:
+        if (p->check == NULL)
+            return SIFT_OK;
+        return p->check(value, why, why_len) == 0 ? SIFT_OK : SIFT_EINVAL;
+    }
+    return SIFT_OK;
+}
+
+int
+sift_http_param_check(const struct sift_http_param *table, const char *where,
+                      const char *name, const char *value, const char **canon,
+                      const char **type, char *reason, size_t reason_len)
+{
+    static const struct sift_http_param pretty = {
+        "pretty", NULL, SIFT_HTTP_P_BOOL, NULL, 0, 0, NULL, NULL};
+    const struct sift_http_param *p =
+        strcmp(name, "pretty") == 0 ? &pretty : table;
+    for (; p->name != NULL; p++)
+        if (strcmp(p->name, name) == 0 ||
+            (p->alias != NULL && strcmp(p->alias, name) == 0))
+            break;
+    if (p->name == NULL) {
+        struct sift_buf known = SIFT_BUF_INIT;
+        for (const struct sift_http_param *k = table; k->name != NULL; k++)
+            sift_buf_appendf(&known, "%s, ", k->name);
+        sift_buf_appendf(&known, "pretty");
+        const char *close = closest_param(table, name);
+        char hint[64] = "";
+        if (close != NULL)
+            snprintf(hint, sizeof(hint), " (did you mean '%s'?)", close);
+        *type = "unknown_parameter";
+        snprintf(reason, reason_len, "unknown parameter '%.40s'%s; %s takes %s",
+                 name, hint, where,
+                 table->name != NULL ? sift_buf_cstr(&known)
+                                     : "no parameters (only pretty)");
+        sift_buf_cleanup(&known);
+        return SIFT_EINVAL;
+    }
+    *canon = p->name;
+    char why[200];
+    if (check_value(p, value, why, sizeof(why)) < 0) {
+        *type = "bad_request";
+        snprintf(reason, reason_len, "invalid '%s' (%.60s): %s", p->name, value,
+                 why);
+        return SIFT_EINVAL;
+    }
+    return SIFT_OK;
+}
+
+/*
+ * Checks the query string against the route's table (see
+ * sift_http_route_params()), renames aliases and reads ?pretty.  Replies
+ * 400 and returns < 0 on the first problem.
+ */
+static int
+validate_params(struct sift_http_req *req, const struct route *r)
+{
+    static const struct sift_http_param none[] = {{NULL}};
+    char where[96], reason[512];
+    snprintf(where, sizeof(where), "%s %s", req->method, r->path);
+    for (size_t i = 0; i < req->n_params; i++) {
+        struct req_param *rp = &req->params[i];
+        const char *canon = rp->name, *type = "bad_request";
+        if ((r->params != NULL || strcmp(rp->name, "pretty") == 0) &&
+            sift_http_param_check(r->params != NULL ? r->params : none, where,
+                                  rp->name, rp->value, &canon, &type, reason,
+                                  sizeof(reason)) < 0) {
+            req->http->stats.bad_requests++;
+            sift_http_reply_error(req, 400, type, "%s", reason);
+            return SIFT_EINVAL;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(req->params[j].name, canon) != 0)
+                continue;
+            req->http->stats.bad_requests++;
+            if (strcmp(rp->name, canon) == 0)
+                sift_http_reply_error(req, 400, "bad_request",
+                                      "parameter '%s' is given twice; give "
+                                      "it once",
+                                      canon);
+            else
+                sift_http_reply_error(req, 400, "bad_request",
+                                      "'%s' and '%s' are the same parameter; "
+                                      "give one",
+                                      canon, rp->name);
+            return SIFT_EINVAL;
+        }
+        rp->name = canon;
+        if (strcmp(canon, "pretty") == 0)
+            req->pretty = strcmp(rp->value, "false") != 0;
+    }
+    return SIFT_OK;
+}
+
+void
+sift_http_params_markdown(const struct sift_http_param *table, int with_pretty,
+                          struct sift_buf *out)
+{
+    sift_buf_appendf(out, "| parameter | accepted values | meaning |\n"
+                          "|---|---|---|\n");
+    for (const struct sift_http_param *p = table; p->name != NULL; p++) {
+        sift_buf_appendf(out, "| `%s`", p->name);
+        if (p->alias != NULL)
+            sift_buf_appendf(out, " (or `%s`)", p->alias);
+        sift_buf_appendf(out, " | ");
+        if (p->type == SIFT_HTTP_P_ENUM)
+            enum_list(p->values, "`", out);
+        else if (p->values != NULL)
+            sift_buf_appendf(out, "%s", p->values);
+        else if (p->type == SIFT_HTTP_P_UINT)
+            sift_buf_appendf(out, "%llu to %llu", (unsigned long long)p->min,
+                             (unsigned long long)p->max);
+        else if (p->type == SIFT_HTTP_P_BOOL)
+            sift_buf_appendf(out, "`true`, `false`");
+        else
+            sift_buf_appendf(out, "text");
+        sift_buf_appendf(out, " | %s |\n", p->doc != NULL ? p->doc : "");
+    }
+    if (with_pretty)
+        sift_buf_appendf(out, "| `pretty` | `true`, `false` (a bare "
+                              "`?pretty` is true) | indented JSON |\n");
+}
+
+void
+sift_http_route_params(struct sift_http *http, const char *path,
+                       const struct sift_http_param *table)
+{
+    for (size_t i = 0; i < http->n_routes; i++)
+        if (strcmp(http->routes[i].path, path) == 0)
+            http->routes[i].params = table;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Pretty JSON (?pretty)                                                   */
+/* ---------------------------------------------------------------------- */
+
+static void
+newline_indent(struct sift_buf *out, int depth)
+{
+    sift_buf_putc(out, '\n');
+    for (int i = 0; i < depth; i++)
+        sift_buf_append(out, "  ", 2);
+}
+
+/*
+ * Re-indents a JSON text (two spaces, "key" : value, as Elasticsearch's
+ * ?pretty).  Strings are copied as they are; whitespace outside strings
+ * is replaced.  Input that is not JSON comes out re-spaced, never lost.
+ */
+SIFT_STATIC void
+json_pretty(const char *in, size_t len, struct sift_buf *out)
+{
+    int depth = 0, in_str = 0, esc = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = in[i];
+        if (in_str) {
+            sift_buf_putc(out, c);
+            if (esc)
+                esc = 0;
+            else if (c == '\\')
+                esc = 1;
+            else if (c == '"')
+                in_str = 0;
+            continue;
+        }
+        switch (c) {
+        case '"':
+            in_str = 1;
+            sift_buf_putc(out, c);
+            break;
+        case '{':
+        case '[': {
+            size_t j = i + 1;
+            while (j < len && (in[j] == ' ' || in[j] == '\n' || in[j] == '\t' ||
+                               in[j] == '\r'))
+                j++;
+            sift_buf_putc(out, c);
+            if (j < len && in[j] == (c == '{' ? '}' : ']')) {
+                sift_buf_putc(out, in[j]);
+                i = j;
+                break;
+            }
+            newline_indent(out, ++depth);
+            break;
+        }
+        case '}':
+        case ']':
+            newline_indent(out, depth > 0 ? --depth : 0);
+            sift_buf_putc(out, c);
+            break;
+        case ',':
+            sift_buf_putc(out, c);
+            newline_indent(out, depth);
+            break;
+        case ':': sift_buf_append(out, " : ", 3); break;
+        case ' ':
+        case '\t':
+        case '\r': break;
+        case '\n':
+            if (depth == 0)
+                sift_buf_putc(out, '\n');
+            break;
+        default: sift_buf_putc(out, c); break;
+        }
+    }
+}
+
 static int
 content_type_ok(const char *ct)
 {
@@ -1283,7 +1670,6 @@ on_request(struct evhttp_request *evreq, void *arg)
     req->arena = sift_arena_new(16384);
     req->method = method_name(evhttp_request_get_command(evreq));
     req->principal = "-";
-    TAILQ_INIT(&req->params);
     set_peer(req, evcon);
     conn->req = req;
     req->next = http->live;
@@ -1326,10 +1712,11 @@ on_request(struct evhttp_request *evreq, void *arg)
     req->path = sift_arena_strndup(req->arena, dec, plen);
     free(dec);
     const char *query = uri != NULL ? evhttp_uri_get_query(uri) : NULL;
-    if (query != NULL && evhttp_parse_query_str(query, &req->params) != 0) {
+    char why[160];
+    if (query != NULL && parse_query_string(req, query, why, sizeof(why)) < 0) {
         http->stats.bad_requests++;
         sift_http_reply_error(req, 400, "bad_request",
-                              "the query string is not valid");
+                              "the query string is not valid: %s", why);
         return;
     }
 
@@ -1381,6 +1768,8 @@ on_request(struct evhttp_request *evreq, void *arg)
         return;
     }
     if (rate_limited(http, req, match))
+        return;
+    if (validate_params(req, match) < 0)
         return;
     if (!(match->flags & SIFT_ROUTE_RAW_BODY) &&
         evbuffer_get_length(evhttp_request_get_input_buffer(evreq)) > 0 &&
@@ -1565,6 +1954,7 @@ sift_http_route(struct sift_http *http, const char *method, const char *path,
     r->role = role;
     r->handler = handler;
     r->arg = arg;
+    r->params = NULL;
 }
 
 /* Splits "host:port" / "[v6]:port" into host and port strings. */

@@ -41,6 +41,7 @@
 
 #include <jansson.h>
 
+#include "api/params.h"
 #include "api/query_job.h"
 #include "sift/alloc.h"
 #include "sift/arena.h"
@@ -87,6 +88,7 @@ struct job {
     struct sift_agg_opts ao;
     struct sift_context_opts co;
     char cursor[96];
+    uint64_t export_left; /* export: hits still to send; 0 = no limit */
     int64_t t0_ns;
     int64_t timeout_ms;
     /* template texts: handle from the provider, dropped by job_free */
@@ -167,7 +169,8 @@ struct params {
     const char *q, *from, *to, *limit, *order, *cursor, *fields, *format;
     const char *field, *interval, *size, *by, *track_total_hits;
     const char *id, *before, *after;
-    int bad_body;
+    const char *err_type; /* set: reply 400 with err_reason */
+    char err_reason[400];
 };
 
 /* A JSON scalar (or array of strings, joined by commas) as a string. */
@@ -179,6 +182,11 @@ json_param(struct sift_arena *a, json_t *v)
                                   json_string_length(v));
     if (json_is_boolean(v))
         return json_is_true(v) ? "true" : "false";
+    if (json_is_real(v)) {
+        char tmp[40];
+        size_t n = sift_fmt_double(tmp, sizeof(tmp), json_real_value(v));
+        return sift_arena_strndup(a, tmp, n);
+    }
     if (json_is_integer(v)) {
         char tmp[32];
         int n = snprintf(tmp, sizeof(tmp), "%lld",
@@ -204,6 +212,12 @@ json_param(struct sift_arena *a, json_t *v)
     return NULL;
 }
 
+/*
+ * Reads the parameters: the query string (already checked against the
+ * endpoint's table by the router, aliases renamed), then for POST the
+ * keys of a JSON body, checked against the same table.  A problem is left
+ * in p->err_type / err_reason for params_ok().
+ */
 static void
 params_read(struct sift_http_req *req, struct params *p)
 {
@@ -240,7 +254,8 @@ params_read(struct sift_http_req *req, struct params *p)
                             &p->id,
                             &p->before,
                             &p->after};
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+    size_t n_names = sizeof(names) / sizeof(names[0]);
+    for (size_t i = 0; i < n_names; i++)
         *slots[i] = sift_http_req_param(req, names[i]);
     if (strcmp(sift_http_req_method(req), "POST") != 0)
         return;
@@ -251,20 +266,63 @@ params_read(struct sift_http_req *req, struct params *p)
     json_error_t jerr;
     json_t *root = json_loadb(body, len, 0, &jerr);
     if (!json_is_object(root)) {
-        p->bad_body = 1;
+        p->err_type = "bad_request";
+        snprintf(p->err_reason, sizeof(p->err_reason),
+                 "the body must be a JSON object%s%s", root == NULL ? ": " : "",
+                 root == NULL ? jerr.text : "");
         json_decref(root);
         return;
     }
+    const struct sift_http_param *table =
+        sift__api_params(sift_http_req_path(req));
+    char where[64];
+    snprintf(where, sizeof(where), "POST %s", sift_http_req_path(req));
     struct sift_arena *a = sift_http_req_arena(req);
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        json_t *v = json_object_get(root, names[i]);
-        if (v)
-            *slots[i] = json_param(a, v);
+    const char *key;
+    json_t *v;
+    json_object_foreach(root, key, v)
+    {
+        if (json_is_null(v))
+            continue; /* null means "not given" */
+        const char *val = json_param(a, v), *canon = key;
+        if (val == NULL) {
+            p->err_type = "bad_request";
+            snprintf(p->err_reason, sizeof(p->err_reason),
+                     "invalid '%.40s': expected a string, number, boolean "
+                     "or array of strings",
+                     key);
+            break;
+        }
+        if (table != NULL &&
+            sift_http_param_check(table, where, key, val, &canon, &p->err_type,
+                                  p->err_reason, sizeof(p->err_reason)) < 0)
+            break;
+        for (size_t i = 0; i < n_names; i++) {
+            if (strcmp(names[i], canon) != 0)
+                continue;
+            if (*slots[i] != NULL) {
+                p->err_type = "bad_request";
+                snprintf(p->err_reason, sizeof(p->err_reason),
+                         "'%s' is given twice (in the query string or the "
+                         "body, or under two names); give it once",
+                         canon);
+            }
+            *slots[i] = val;
+        }
+        if (p->err_type != NULL)
+            break;
     }
-    json_t *v = json_object_get(root, "query"); /* alias of q */
-    if (v)
-        p->q = json_param(a, v);
     json_decref(root);
+}
+
+/* Replies the problem params_read() found; returns 0 when there is none. */
+static int
+params_ok(struct sift_http_req *req, const struct params *p)
+{
+    if (p->err_type == NULL)
+        return 1;
+    sift_http_reply_error(req, 400, p->err_type, "%s", p->err_reason);
+    return 0;
 }
 
 static int
@@ -290,10 +348,6 @@ prepare(struct api *api, struct sift_http_req *req, const struct params *p,
         struct job *job)
 {
     const struct sift_config *cfg = api->cfg;
-    if (p->bad_body) {
-        fail(req, 400, "bad_request", "%s", "the body must be a JSON object");
-        return SIFT_EINVAL;
-    }
     int64_t from, to;
     if (sift_query_time_range(p->from, p->to, sift_clock_now_ns(), &from, &to,
                               &job->err) < 0) {
@@ -485,6 +539,17 @@ job_done(void *arg, int cancelled)
             export_finish(job);
             return;
         }
+        if (job->export_left > 0) {
+            job->export_left -= job->res.n_hits < job->export_left
+                                    ? job->res.n_hits
+                                    : job->export_left;
+            if (job->export_left == 0) {
+                export_finish(job);
+                return;
+            }
+            if (job->export_left < job->so.limit)
+                job->so.limit = (uint32_t)job->export_left;
+        }
         if (!job->res.cursor[0]) {
             export_finish(job);
             return;
@@ -625,6 +690,8 @@ handle_search(struct sift_http_req *req, void *arg)
     const struct sift_config *cfg = api->cfg;
     struct params p;
     params_read(req, &p);
+    if (!params_ok(req, &p))
+        return;
     int is_export = strcmp(sift_http_req_path(req), "/api/v1/export") == 0 ||
                     (p.format && strcmp(p.format, "ndjson") == 0);
     if (p.format && *p.format && strcmp(p.format, "ndjson") != 0 &&
@@ -693,6 +760,11 @@ handle_search(struct sift_http_req *req, void *arg)
     }
     job->so.ndjson = 1;
     job->so.limit = EXPORT_PAGE;
+    if (p.limit != NULL && limit > 0) {
+        job->export_left = limit; /* export: a cap on all hits */
+        if (limit < EXPORT_PAGE)
+            job->so.limit = (uint32_t)limit;
+    }
     /* Fields are borrowed from the request, which outlives the stream. */
     start_job(job);
 }
@@ -703,6 +775,8 @@ handle_agg(struct sift_http_req *req, void *arg, enum job_kind kind)
     struct api *api = arg;
     struct params p;
     params_read(req, &p);
+    if (!params_ok(req, &p))
+        return;
     uint64_t size = 10;
     if (p.size && (parse_uint(p.size, MAX_TERMS_SIZE, &size) < 0 || !size)) {
         fail(req, 400, "bad_request", "invalid 'size' (%.50s): 1 to 10000",
@@ -710,12 +784,14 @@ handle_agg(struct sift_http_req *req, void *arg, enum job_kind kind)
         return;
     }
     int64_t interval_ms = 0;
+    char interval_unit = 0;
     if (kind == JOB_HISTOGRAM && p.interval && *p.interval &&
         strcmp(p.interval, "auto") != 0 &&
-        (sift_parse_duration_ms(p.interval, &interval_ms) < 0 ||
-         interval_ms <= 0)) {
+        sift_query_interval_parse(p.interval, &interval_ms, &interval_unit) <
+            0) {
         fail(req, 400, "bad_request",
-             "invalid 'interval' (%.50s): auto, or a duration like 5m",
+             "invalid 'interval' (%.50s): auto, or a duration like 5m, 1d, "
+             "1w, 1M or 1y",
              p.interval);
         return;
     }
@@ -735,6 +811,7 @@ handle_agg(struct sift_http_req *req, void *arg, enum job_kind kind)
     job->ao.field = field && *field ? field : NULL;
     job->ao.size = (uint32_t)size;
     job->ao.interval_ms = interval_ms;
+    job->ao.interval_unit = interval_unit;
     start_job(job);
 }
 
@@ -772,6 +849,8 @@ handle_context(struct sift_http_req *req, void *arg)
     struct api *api = arg;
     struct params p;
     params_read(req, &p);
+    if (!params_ok(req, &p))
+        return;
     struct sift_context_opts co;
     sift_context_opts_init(&co);
     if (!p.id || !*p.id) {

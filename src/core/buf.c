@@ -5,9 +5,12 @@
  * (sift_get_*) are bounded by an explicit end pointer and never read past
  * it; they are used on untrusted bytes (WAL, segments).
  */
+#include <assert.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sift/alloc.h"
@@ -277,4 +280,38 @@ sift_get_u64(const uint8_t **p, const uint8_t *end, uint64_t *out)
     *out = sift_load_u64(*p);
     *p += 8;
     return SIFT_OK;
+}
+
+size_t
+sift_fmt_double(char *out, size_t cap, double v)
+{
+    assert(cap >= 32);
+    if (isnan(v))
+        return (size_t)snprintf(out, cap, "NaN");
+    if (isinf(v))
+        return (size_t)snprintf(out, cap, "%s", v > 0 ? "+Inf" : "-Inf");
+    if (v == floor(v) && fabs(v) < 9007199254740992.0)
+        return (size_t)snprintf(out, cap, "%.0f", v == 0 ? 0.0 : v);
+    /* The 15-digit rounding is the shortest text whenever a text of 15
+     * digits or fewer reads back exactly (a double carries 15.95 decimal
+     * digits); else 16, else 17, which always does. */
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(out, cap, "%.*g", prec, v);
+        if (strtod(out, NULL) == v)
+            break;
+    }
+    return (size_t)n;
+}
+
+void
+sift_buf_put_json_double(struct sift_buf *b, double v)
+{
+    char tmp[40];
+    if (!isfinite(v)) {
+        sift_buf_append(b, "null", 4);
+        return;
+    }
+    size_t n = sift_fmt_double(tmp, sizeof(tmp), v);
+    sift_buf_append(b, tmp, n);
 }

@@ -114,14 +114,9 @@ put_labels(struct sift_buf *out, const char *const *labels, const char *le)
 static void
 put_value(struct sift_buf *out, double v)
 {
-    if (isnan(v))
-        sift_buf_append(out, "NaN", 3);
-    else if (isinf(v))
-        sift_buf_appendf(out, "%s", v > 0 ? "+Inf" : "-Inf");
-    else if (v == (double)(int64_t)v && fabs(v) < 9e15)
-        sift_buf_appendf(out, "%lld", (long long)v);
-    else
-        sift_buf_appendf(out, "%.17g", v);
+    char tmp[40];
+    size_t n = sift_fmt_double(tmp, sizeof(tmp), v); /* NaN, +Inf as well */
+    sift_buf_append(out, tmp, n);
 }
 
 void
@@ -180,7 +175,7 @@ sift_histogram_render(const struct sift_histogram *h, struct sift_buf *out,
     for (size_t i = 0; i <= h->n_bounds; i++) {
         cum += atomic_load_explicit(&h->counts[i], memory_order_relaxed);
         if (i < h->n_bounds)
-            snprintf(le, sizeof(le), "%g", h->bounds[i]);
+            sift_fmt_double(le, sizeof(le), h->bounds[i]);
         else
             snprintf(le, sizeof(le), "+Inf");
         sift_buf_appendf(out, "%s_bucket", name);

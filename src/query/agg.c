@@ -31,6 +31,7 @@
 #include "sift/alloc.h"
 #include "sift/arena.h"
 #include "sift/clock.h"
+#include "sift/config.h"
 #include "sift/error.h"
 #include "sift/event.h"
 #include "sift/segment.h"
@@ -287,8 +288,35 @@ auto_interval_ms(int64_t span_ns)
     return iv ? iv : nice_ms[sizeof(nice_ms) / sizeof(nice_ms[0]) - 1];
 }
 
+#define WEEK_MS (INT64_C(7) * 86400000)
+#define MONTH_MS (INT64_C(30) * 86400000)
+#define YEAR_MS (INT64_C(365) * 86400000)
+
+int
+sift_query_interval_parse(const char *s, int64_t *ms, char *unit)
+{
+    size_t len = s != NULL ? strlen(s) : 0;
+    size_t nd = len > 0 ? strspn(s, "0123456789") : 0;
+    char u = nd > 0 && nd + 1 == len ? s[nd] : 0;
+    *unit = 0;
+    if (u == 'w' || u == 'M' || u == 'y') {
+        int64_t n = 0;
+        for (size_t i = 0; i < nd && n < 100000; i++)
+            n = n * 10 + (s[i] - '0');
+        if (n <= 0 || n >= 100000)
+            return SIFT_EINVAL;
+        *unit = u;
+        *ms = n * (u == 'w' ? WEEK_MS : u == 'M' ? MONTH_MS : YEAR_MS);
+        return SIFT_OK;
+    }
+    if (sift_parse_duration_ms(s, ms) < 0 || *ms <= 0)
+        return SIFT_EINVAL;
+    return SIFT_OK;
+}
+
 struct histo {
     int64_t start_ns, interval_ns;
+    const int64_t *edges; /* calendar buckets: [n_buckets + 1] starts */
     uint32_t n_buckets;
     uint64_t *counts; /* [n_buckets] */
     const char *by;   /* split field or NULL */
@@ -401,7 +429,22 @@ histo_seg(const struct sift_segment *seg, size_t seg_index,
         int64_t ts = sift_segment_doc_ts(seg, d);
         if (ts < h->start_ns)
             continue;
-        uint64_t b = (uint64_t)(ts - h->start_ns) / (uint64_t)h->interval_ns;
+        uint64_t b;
+        if (h->edges != NULL) {
+            if (ts >= h->edges[h->n_buckets])
+                continue;
+            uint32_t lo_b = 0, hi_b = h->n_buckets; /* edges[lo_b] <= ts */
+            while (hi_b - lo_b > 1) {
+                uint32_t mid = lo_b + (hi_b - lo_b) / 2;
+                if (h->edges[mid] <= ts)
+                    lo_b = mid;
+                else
+                    hi_b = mid;
+            }
+            b = lo_b;
+        } else {
+            b = (uint64_t)(ts - h->start_ns) / (uint64_t)h->interval_ns;
+        }
         if (b >= h->n_buckets)
             continue;
         h->counts[b]++;
@@ -465,30 +508,70 @@ sift_agg_histogram(struct sift_segment *const *segs, size_t n,
     }
     if (hi <= lo)
         hi = lo + 1;
-    int64_t iv_ms =
-        opts->interval_ms ? opts->interval_ms : auto_interval_ms(hi - lo);
+    int64_t iv_ms = opts->interval_ms;
+    char unit = opts->interval_unit;
+    if (iv_ms == 0) {
+        /* Auto: weeks, months and years are calendar units. */
+        iv_ms = auto_interval_ms(hi - lo);
+        unit = iv_ms == WEEK_MS    ? 'w'
+               : iv_ms == MONTH_MS ? 'M'
+               : iv_ms == YEAR_MS  ? 'y'
+                                   : 0;
+    }
     if (iv_ms <= 0 || iv_ms > INT64_MAX / SIFT_NS_PER_MS)
         return sift__query_error(err, SIFT_EINVAL, 400, "bad_request", -1,
                                  "interval must be a positive duration");
     struct histo proto = {.interval_ns = iv_ms * SIFT_NS_PER_MS,
                           .by = opts->field,
                           .by_len = opts->field ? strlen(opts->field) : 0};
-    /* Buckets are aligned on multiples of the interval since the epoch. */
-    proto.start_ns =
-        lo - ((lo % proto.interval_ns) + proto.interval_ns) % proto.interval_ns;
-    uint64_t nb =
-        ((uint64_t)(hi - proto.start_ns) + (uint64_t)proto.interval_ns - 1) /
-        (uint64_t)proto.interval_ns;
-    if (nb > SIFT_AGG_MAX_BUCKETS)
-        return sift__query_error(
-            err, SIFT_ELIMIT, 400, "too_many_buckets", -1,
-            "interval %lldms gives %llu buckets, over the limit of %u",
-            (long long)iv_ms, (unsigned long long)nb, SIFT_AGG_MAX_BUCKETS);
+    int64_t *edges = NULL;
+    uint64_t nb;
+    if (unit == 'M' || unit == 'y') {
+        /* Calendar months or years from the first one the range touches. */
+        int64_t step = iv_ms / (unit == 'M' ? MONTH_MS : YEAR_MS);
+        (void)sift_time_round_down(lo, unit, &proto.start_ns);
+        size_t cap = 16;
+        edges = sift_xmalloc(cap * sizeof(*edges));
+        edges[0] = proto.start_ns;
+        nb = 0;
+        while (edges[nb] < hi) {
+            if (nb >= SIFT_AGG_MAX_BUCKETS) {
+                sift_free(edges);
+                return sift__query_error(
+                    err, SIFT_ELIMIT, 400, "too_many_buckets", -1,
+                    "interval %lld%c gives more than %u buckets",
+                    (long long)step, unit, SIFT_AGG_MAX_BUCKETS);
+            }
+            if (nb + 2 > cap) {
+                cap *= 2;
+                edges = sift_xrealloc(edges, cap * sizeof(*edges));
+            }
+            if (sift_time_add(edges[nb], step, unit, &edges[nb + 1]) < 0)
+                edges[nb + 1] = INT64_MAX;
+            nb++;
+        }
+        proto.edges = edges;
+    } else {
+        /* Buckets are aligned on multiples of the interval since the
+         * epoch; weeks start on Monday (the epoch was a Thursday). */
+        int64_t off = unit == 'w' ? 4 * 86400 * SIFT_NS_PER_SEC : 0;
+        int64_t iv = proto.interval_ns;
+        proto.start_ns = lo - (((lo - off) % iv) + iv) % iv;
+        nb =
+            ((uint64_t)(hi - proto.start_ns) + (uint64_t)iv - 1) / (uint64_t)iv;
+        if (nb > SIFT_AGG_MAX_BUCKETS)
+            return sift__query_error(
+                err, SIFT_ELIMIT, 400, "too_many_buckets", -1,
+                "interval %lldms gives %llu buckets, over the limit of %u",
+                (long long)iv_ms, (unsigned long long)nb, SIFT_AGG_MAX_BUCKETS);
+    }
     proto.n_buckets = (uint32_t)nb;
 
     struct agg_par ap;
-    if (agg_par_init(&ap, segs, n, q, opts) < 0)
+    if (agg_par_init(&ap, segs, n, q, opts) < 0) {
+        sift_free(edges);
         return agg_seg_error(err, SIFT_ENOMEM);
+    }
     struct histo *lanes = sift_xcalloc(ap.n_lanes, sizeof(*lanes));
     for (unsigned l = 0; l < ap.n_lanes; l++)
         histo_lane_init(&lanes[l], &proto);
@@ -523,10 +606,18 @@ sift_agg_histogram(struct sift_segment *const *segs, size_t n,
         for (uint32_t b = 0; b < hp->n_buckets; b++)
             any_other |= hp->other[b] != 0;
     }
-    sift_buf_appendf(out, "{\"interval_ms\":%lld,\"buckets\":[",
-                     (long long)iv_ms);
+    sift_buf_appendf(out, "{\"interval_ms\":%lld,", (long long)iv_ms);
+    if (unit != 0)
+        sift_buf_appendf(out, "\"calendar_interval\":\"%lld%c\",",
+                         (long long)(iv_ms / (unit == 'w'   ? WEEK_MS
+                                              : unit == 'M' ? MONTH_MS
+                                                            : YEAR_MS)),
+                         unit);
+    sift_buf_appendf(out, "\"buckets\":[");
     for (uint32_t b = 0; b < hp->n_buckets; b++) {
-        int64_t key = hp->start_ns + (int64_t)b * hp->interval_ns;
+        int64_t key = hp->edges != NULL
+                          ? hp->edges[b]
+                          : hp->start_ns + (int64_t)b * hp->interval_ns;
         int64_t key_ms =
             key / SIFT_NS_PER_MS - (key < 0 && key % SIFT_NS_PER_MS ? 1 : 0);
         sift_buf_appendf(out, "%s{\"key\":%lld,\"time\":\"", b ? "," : "",
@@ -557,6 +648,7 @@ out:
     for (unsigned l = 0; l < ap.n_lanes; l++)
         histo_lane_cleanup(&lanes[l]);
     sift_free(lanes);
+    sift_free(edges);
     agg_par_cleanup(&ap);
     return rc;
 }
@@ -850,16 +942,22 @@ cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Linear interpolation between closest ranks (numpy's default). */
+/*
+ * Linear interpolation between closest ranks (numpy's default), for a
+ * whole percent pct.  The rank pct * (n - 1) / 100 is split exactly in
+ * integers, and the value is (v[i] * (100 - r) + v[i+1] * r) / 100 with
+ * one rounding at the end, so decimal answers come out as the double
+ * nearest to them: p90 of 95 and 812 is 740.3, not 740.3000000000001.
+ */
 static double
-percentile(const double *v, size_t n, double p)
+percentile(const double *v, size_t n, unsigned pct)
 {
-    double rank = p * (double)(n - 1);
-    size_t i = (size_t)rank;
-    if (i + 1 >= n)
-        return v[n - 1];
-    double frac = rank - (double)i;
-    return v[i] + (v[i + 1] - v[i]) * frac;
+    uint64_t num = (uint64_t)pct * (uint64_t)(n - 1);
+    size_t i = (size_t)(num / 100);
+    unsigned r = (unsigned)(num % 100);
+    if (i + 1 >= n || r == 0)
+        return v[i < n ? i : n - 1];
+    return (v[i] * (double)(100 - r) + v[i + 1] * (double)r) / 100.0;
 }
 
 int
@@ -945,14 +1043,19 @@ sift_agg_stats(struct sift_segment *const *segs, size_t n,
                               "\"p99\":null,\"percentiles_exact\":true");
     } else {
         qsort(vals, n_vals, sizeof(double), cmp_double);
-        sift_buf_appendf(out,
-                         ",\"min\":%.17g,\"max\":%.17g,\"sum\":%.17g,"
-                         "\"avg\":%.17g,\"p50\":%.17g,\"p90\":%.17g,"
-                         "\"p99\":%.17g,\"percentiles_exact\":%s",
-                         s.min, s.max, sum, sum / (double)s.count,
-                         percentile(vals, n_vals, 0.50),
-                         percentile(vals, n_vals, 0.90),
-                         percentile(vals, n_vals, 0.99),
+        const char *names[] = {"min", "max", "sum", "avg", "p50", "p90", "p99"};
+        double v[] = {s.min,
+                      s.max,
+                      sum,
+                      sum / (double)s.count,
+                      percentile(vals, n_vals, 50),
+                      percentile(vals, n_vals, 90),
+                      percentile(vals, n_vals, 99)};
+        for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+            sift_buf_appendf(out, ",\"%s\":", names[i]);
+            sift_buf_put_json_double(out, v[i]);
+        }
+        sift_buf_appendf(out, ",\"percentiles_exact\":%s",
                          s.count == n_vals ? "true" : "false");
     }
     put_timed_out(out, timed_out);

@@ -628,7 +628,7 @@ dump_num(struct sift_buf *out, double v)
     if (isinf(v))
         sift_buf_putc(out, '*');
     else
-        sift_buf_appendf(out, "%.17g", v);
+        sift_buf_put_json_double(out, v);
 }
 
 static void

@@ -159,6 +159,21 @@ sift_query_time_parse(const char *s, int64_t now_ns, int64_t *out_ns)
 }
 
 int
+sift_query_time_explain(const char *s, char *why, size_t why_len)
+{
+    int64_t v;
+    if (s == NULL || *s == '\0') {
+        snprintf(why, why_len, "empty; " TIME_HELP);
+        return SIFT_EINVAL;
+    }
+    char what[96];
+    if (parse_math(s, 0, &v, what, sizeof(what)) == SIFT_OK)
+        return SIFT_OK;
+    snprintf(why, why_len, "%.90s; " TIME_HELP, what);
+    return SIFT_EINVAL;
+}
+
+int
 sift_query_time_bound(const char *name, const char *s, int64_t now_ns,
                       int64_t *out_ns, struct sift_query_error *err)
 {

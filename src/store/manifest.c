@@ -244,18 +244,6 @@ get_i64(const char *s, int64_t *out)
     return 0;
 }
 
-static int
-hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* Unescapes s in place; rejects NUL bytes and bad escapes. */
 static int
 unescape(char *s)
@@ -266,7 +254,7 @@ unescape(char *s)
             *o++ = *c;
             continue;
         }
-        int h = hexval(c[1]), l = h < 0 ? -1 : hexval(c[2]);
+        int h = sift_hex_digit(c[1]), l = h < 0 ? -1 : sift_hex_digit(c[2]);
         if (h < 0 || l < 0 || (h == 0 && l == 0))
             return -1;
         *o++ = (char)(h << 4 | l);
@@ -361,7 +349,7 @@ sift__manifest_decode(const char *p, size_t len, struct sift_manifest *m)
         return SIFT_ECORRUPT;
     uint64_t want = 0;
     for (size_t i = body + 9; i < len - 1; i++) {
-        int h = hexval(p[i]);
+        int h = sift_hex_digit(p[i]);
         if (h < 0 || (p[i] >= 'A' && p[i] <= 'F'))
             return SIFT_ECORRUPT;
         want = want << 4 | (uint64_t)h;

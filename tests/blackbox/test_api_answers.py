@@ -193,3 +193,172 @@ def test_reversed_ranges_are_one_400_everywhere(siftd_factory):
     r = s.post("/api/v1/delete", json={"query": "x", "to": "soon"})
     assert r.status_code == 400
     assert "invalid 'to' (soon): not a time" in r.json()["error"]["reason"]
+
+
+# ---- point 2: one parameter table per endpoint --------------------------
+
+def test_unknown_parameters_are_named_on_every_endpoint(siftd_factory):
+    s = started(siftd_factory)
+    ndjson = {"Content-Type": "application/x-ndjson"}
+    probes = [
+        ("GET", "/api/v1/search?q=x&lmit=1", "lmit", "limit", {}),
+        ("POST", "/api/v1/search?lmit=1", "lmit", "limit", {"json": {}}),
+        ("GET", "/api/v1/export?lmit=1", "lmit", "limit", {}),
+        ("GET", "/api/v1/histogram?interv=5m", "interv", "interval", {}),
+        ("GET", "/api/v1/terms?field=x&szie=3", "szie", "size", {}),
+        ("GET", "/api/v1/stats?field=x&feild=y", "feild", "field", {}),
+        ("GET", "/api/v1/fields?q=x", "q", None, {}),
+        ("GET", "/api/v1/tail?qq=x", "qq", "q", {}),
+        ("GET", "/api/v1/patterns?szie=2", "szie", "size", {}),
+        ("GET", "/api/v1/alerts?stat=firing", "stat", "state", {}),
+        ("GET", "/api/v1/alerts/1?x=1", "x", None, {}),
+        ("GET", "/api/v1/anomaly?x=1", "x", None, {}),
+        ("POST", "/api/v1/ingest?fromat=json", "fromat", "format",
+         {"data": "{}\n", "headers": ndjson}),
+        ("POST", "/_bulk?indx=a", "indx", "index",
+         {"data": '{"index":{}}\n{}\n', "headers": ndjson}),
+        ("POST", "/api/v1/delete?query=x", "query", None, {"json": {}}),
+        ("GET", "/api/v1/tiers?x=1", "x", None, {}),
+        ("GET", "/api/v1/store?x=1", "x", None, {}),
+        ("GET", "/api/v1/config?x=1", "x", None, {}),
+        ("GET", "/healthz?x=1", "x", None, {}),
+        ("GET", "/readyz?x=1", "x", None, {}),
+        ("GET", "/metrics?x=1", "x", None, {}),
+        ("GET", "/grafana/?x=1", "x", None, {}),
+        ("POST", "/grafana/query?x=1", "x", None, {"json": {}}),
+    ]
+    for method, path, bad, close, kw in probes:
+        r = s.request(method, path, **kw)
+        assert r.status_code == 400, (path, r.status_code, r.text)
+        e = r.json()["error"]
+        assert e["type"] == "unknown_parameter", (path, e)
+        assert "unknown parameter '%s'" % bad in e["reason"], e
+        if close:
+            assert "did you mean '%s'?" % close in e["reason"], e
+    # Nothing was stored by the refused ingest requests.
+    r = s.get("/api/v1/search", params={"q": "*", "limit": 0})
+    assert r.json()["total"]["value"] == 0
+
+
+def test_bad_values_name_the_parameter_and_the_accepted_values(siftd_factory):
+    s = started(siftd_factory)
+    cases = [
+        ("/api/v1/search?format=yaml", "'format' (yaml)", "json, ndjson"),
+        ("/api/v1/search?order=up", "'order' (up)",
+         "desc, asc, newest, oldest"),
+        ("/api/v1/search?limit=ten", "'limit' (ten)", "integer"),
+        ("/api/v1/terms?field=f&size=0", "'size' (0)", "from 1 to 10000"),
+        ("/api/v1/alerts?state=open", "'state' (open)",
+         "all, firing, resolved"),
+        ("/api/v1/histogram?interval=5x", "'interval' (5x)", "1M"),
+        ("/api/v1/search?pretty=yes", "'pretty' (yes)", "true or false"),
+    ]
+    for path, what, accepted in cases:
+        r = s.get(path)
+        assert r.status_code == 400, (path, r.text)
+        reason = r.json()["error"]["reason"]
+        assert "invalid " + what in reason and accepted in reason, reason
+    r = s.post("/api/v1/ingest?format=yaml", data="x\n",
+               headers={"Content-Type": "text/plain"})
+    assert r.status_code == 400, r.text
+    assert "'format' (yaml)" in r.text and "logfmt" in r.text
+    # The same parameter twice, or under both of its names.
+    r = s.get("/api/v1/search?limit=1&size=2")
+    assert r.status_code == 400 and "same parameter" in r.text
+    r = s.get("/api/v1/search?limit=1&limit=2")
+    assert r.status_code == 400 and "given twice" in r.text
+    r = s.post("/api/v1/search?q=a", json={"query": "b"})
+    assert r.status_code == 400 and "given twice" in r.text
+
+
+def test_query_strings_as_clients_write_them(siftd_factory):
+    s = started(siftd_factory)
+    ingest(s, [{"@timestamp": BASE_MS + i, "message": "disk %d" % i}
+               for i in range(3)])
+    wait_total(s, "disk", 3)
+    # ?pretty (bare), empty pieces, a trailing '&', '+' for spaces.
+    r = s.get("/api/v1/search?q=disk&&pretty&limit=1&")
+    assert r.status_code == 200, r.text
+    assert r.text.startswith('{\n  "hits" : [\n')
+    assert r.text.endswith("}\n")
+    assert len(r.json()["hits"]) == 1
+    r = s.get("/api/v1/search?q=disk+1&pretty=false")
+    assert r.status_code == 200 and r.text.startswith('{"hits":[{')
+    assert [h["message"] for h in r.json()["hits"]] == ["disk 1"]
+    # Aliases: size on search, limit on terms and patterns, query in a body.
+    assert len(s.get("/api/v1/search?q=disk&size=2").json()["hits"]) == 2
+    r = s.get("/api/v1/terms?field=message&limit=1")
+    assert r.status_code == 200, r.text
+    r = s.post("/api/v1/search", json={"query": "disk", "size": 1,
+                                       "order": "asc"})
+    assert [h["message"] for h in r.json()["hits"]] == ["disk 0"]
+    r = s.post("/api/v1/search", json={"q": "disk", "lmit": 1})
+    assert r.status_code == 400
+    assert "unknown parameter 'lmit' (did you mean 'limit'?)" in r.text
+    # An export honours limit as a cap on all hits.
+    r = s.get("/api/v1/export?q=disk&limit=2")
+    assert r.status_code == 200
+    assert len(r.text.strip().split("\n")) == 2
+    # A name-less piece or %00 is a 400 that says so.
+    r = s.get("/api/v1/search?=x")
+    assert r.status_code == 400 and "without a name" in r.text
+    r = s.get("/api/v1/search?q=a%00b")
+    assert r.status_code == 400 and "%00" in r.text
+
+
+def test_docs_parameter_tables_are_generated(siftd_factory):
+    from conftest import SOURCE_DIR, run_siftd
+    import os
+    import re
+    p = run_siftd(["--print-api-params"])
+    assert p.returncode == 0, p.stderr
+    blocks = dict(re.findall(
+        r"<!-- BEGIN GENERATED PARAMS (\S+) -->\n(.*?)"
+        r"<!-- END GENERATED PARAMS -->", p.stdout, re.S))
+    assert "/api/v1/search" in blocks and len(blocks) >= 12
+    seen = set()
+    docs = os.path.join(SOURCE_DIR, "docs")
+    for name in sorted(os.listdir(docs)):
+        if not name.endswith(".md"):
+            continue
+        with open(os.path.join(docs, name)) as f:
+            text = f.read()
+        for path, body in re.findall(
+                r"<!-- BEGIN GENERATED PARAMS (\S+) -->\n(.*?)"
+                r"<!-- END GENERATED PARAMS -->", text, re.S):
+            assert path in blocks, (name, path)
+            # Regenerate with: siftd --print-api-params
+            assert body == blocks[path], (name, path)
+            seen.add(path)
+    assert seen == set(blocks), set(blocks) - seen
+
+
+# ---- point 7: shortest round-trip numbers -------------------------------
+
+def test_floats_are_written_shortest(siftd_factory):
+    s = started(siftd_factory)
+    ingest(s, [{"@timestamp": BASE_MS, "message": "req", "duration_ms": 95},
+               {"@timestamp": BASE_MS + 1, "message": "req",
+                "duration_ms": 812}])
+    wait_total(s, "req", 2)
+    r = s.get("/api/v1/stats", params={"field": "duration_ms"})
+    assert r.status_code == 200, r.text
+    # p90 = 95 + 0.9 * 717 = 740.3 (740.30000000000007 with 17 digits).
+    assert '"p90":740.3,' in r.text, r.text
+    assert '"avg":453.5,' in r.text
+    # Every /metrics sample is the shortest text that reads back as its
+    # value (what Python's repr() writes), integers without ".0".
+    m = s.get("/metrics").text
+    n = 0
+    for line in m.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        text = line.rsplit(" ", 1)[1]
+        v = float(text)
+        if v != v or v in (float("inf"), float("-inf")):
+            continue
+        want = str(int(v)) if v.is_integer() and abs(v) < 2 ** 53 \
+            else repr(v)
+        assert text == want, line
+        n += 1
+    assert n > 50

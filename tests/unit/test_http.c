@@ -887,6 +887,86 @@ test_http_request_timeout_408_json(void **state)
     assert_string_equal(r2.raw, "");
 }
 
+/* ---- parameter tables, query strings and ?pretty ---- */
+
+/* http.c (SIFT_STATIC) */
+void json_pretty(const char *in, size_t len, struct sift_buf *out);
+const char *closest_param(const struct sift_http_param *table,
+                          const char *name);
+
+static const struct sift_http_param exact_params[] = {
+    {"q", "query", SIFT_HTTP_P_STRING, NULL, 0, 0, NULL, NULL},
+    {"limit", "size", SIFT_HTTP_P_UINT, NULL, 1, 100, NULL, NULL},
+    {"order", NULL, SIFT_HTTP_P_ENUM, "asc|desc", 0, 0, NULL, NULL},
+    {NULL, NULL, SIFT_HTTP_P_STRING, NULL, 0, 0, NULL, NULL},
+};
+
+static void
+sc_params(struct fixture *f)
+{
+    roundtrip(f, "GET", "/p/exact?query=a+b%21&&limit=5&", NULL, NULL, 0, &r1);
+    roundtrip(f, "GET", "/p/exact?q=x&lmit=1", NULL, NULL, 0, &r2);
+    roundtrip(f, "GET", "/p/exact?limit=0", NULL, NULL, 0, &r3);
+    roundtrip(f, "GET", "/p/exact?order=up", NULL, NULL, 0, &r4);
+    roundtrip(f, "GET", "/p/exact?q=1&query=2", NULL, NULL, 0, &r5);
+    roundtrip(f, "GET", "/p/exact?=x", NULL, NULL, 0, &r6);
+}
+
+static void
+test_http_parameter_tables(void **state)
+{
+    struct fixture *f = *state;
+    sift_http_route_params(f->http, "/p/exact", exact_params);
+    run_scenario(f, sc_params);
+    assert_int_equal(r1.status, 200);
+    assert_string_equal(r1.body, "exact GET /p/exact q=a b!");
+    assert_json_error(&r2, 400, "unknown_parameter");
+    assert_non_null(strstr(r2.body, "unknown parameter 'lmit' (did you mean "
+                                    "'limit'?); GET /p/exact takes q, limit, "
+                                    "order, pretty"));
+    assert_json_error(&r3, 400, "bad_request");
+    assert_non_null(strstr(r3.body,
+                           "invalid 'limit' (0): expected an integer from 1 to "
+                           "100"));
+    assert_json_error(&r4, 400, "bad_request");
+    assert_non_null(strstr(r4.body, "expected one of asc, desc"));
+    assert_json_error(&r5, 400, "bad_request");
+    assert_non_null(strstr(r5.body, "'q' and 'query' are the same"));
+    assert_json_error(&r6, 400, "bad_request");
+    assert_non_null(strstr(r6.body, "without a name"));
+    struct sift_buf md = SIFT_BUF_INIT;
+    sift_http_params_markdown(exact_params, 1, &md);
+    assert_non_null(strstr(sift_buf_cstr(&md), "| `limit` (or `size`) | 1 to "
+                                               "100 |"));
+    assert_non_null(strstr(sift_buf_cstr(&md), "| `order` | `asc`, `desc` |"));
+    sift_buf_cleanup(&md);
+    assert_string_equal(closest_param(exact_params, "limt"), "limit");
+    assert_string_equal(closest_param(exact_params, "ordre"), "order");
+    assert_string_equal(closest_param(exact_params, "sise"), "limit");
+    assert_null(closest_param(exact_params, "zzzzzz"));
+}
+
+static void
+test_http_json_pretty(void **state)
+{
+    (void)state;
+    static const char in[] = "{\"a\":[1,{\"b\":\"x, {y}: \\\"\"}],"
+                             "\"e\":{},\"f\":[ ]}\n";
+    struct sift_buf b = SIFT_BUF_INIT;
+    json_pretty(in, sizeof(in) - 1, &b);
+    assert_string_equal(sift_buf_cstr(&b), "{\n"
+                                           "  \"a\" : [\n"
+                                           "    1,\n"
+                                           "    {\n"
+                                           "      \"b\" : \"x, {y}: \\\"\"\n"
+                                           "    }\n"
+                                           "  ],\n"
+                                           "  \"e\" : {},\n"
+                                           "  \"f\" : []\n"
+                                           "}\n");
+    sift_buf_cleanup(&b);
+}
+
 /* ---- security wiring: roles in the router and the audit log ---- */
 
 static void
@@ -985,6 +1065,8 @@ main(void)
         T(test_http_nodelay_on_tls_connections),
         T(test_http_libevent_errors_are_json),
         T(test_http_request_timeout_408_json),
+        T(test_http_parameter_tables),
+        cmocka_unit_test(test_http_json_pretty),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

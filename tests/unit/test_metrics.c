@@ -51,7 +51,7 @@ test_metrics_histogram_cumulative(void **state)
         "sift_q_seconds_bucket{endpoint=\"search\",le=\"1\"} 2\n"
         "sift_q_seconds_bucket{endpoint=\"search\",le=\"10\"} 3\n"
         "sift_q_seconds_bucket{endpoint=\"search\",le=\"+Inf\"} 4\n"
-        "sift_q_seconds_sum{endpoint=\"search\"} 105.15000000000001\n"
+        "sift_q_seconds_sum{endpoint=\"search\"} 105.15\n"
         "sift_q_seconds_count{endpoint=\"search\"} 4\n");
     sift_buf_cleanup(&b);
 }

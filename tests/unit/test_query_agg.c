@@ -229,7 +229,7 @@ test_query_agg_stats(void **state)
     assert_string_equal(sift_buf_cstr(&out),
                         "{\"field\":\"duration_ms\",\"count\":5,\"min\":8,"
                         "\"max\":410,\"sum\":785,\"avg\":157,\"p50\":15,"
-                        "\"p90\":382,\"p99\":407.19999999999999,"
+                        "\"p90\":382,\"p99\":407.2,"
                         "\"percentiles_exact\":true,\"timed_out\":false}");
     sift_buf_cleanup(&out);
     sift_query_free(q);
