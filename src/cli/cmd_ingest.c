@@ -18,7 +18,10 @@
  * would be a duplicate); ingest stops and names the lines concerned.
  *
  * Exit status: 0 when every event was accepted, 1 when any was rejected
- * or ingest stopped, 2 for a usage error.
+ * (or "expired": older than the server's retention, so not stored) or
+ * ingest stopped, 2 for a usage error.  Other counts the server adds to
+ * its replies ("future": clamped to arrival or dead-lettered, as
+ * ingest.future says) are summed and shown.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -472,8 +475,33 @@ sift__cli_cmd_ingest(struct cli_ctx *ctx, int argc, char **argv)
         printf(in.format ? ", %s)\n" : ")\n", format_name(in.format));
     }
     fflush(stdout);
+    /* Expired events (older than the server's retention) were not stored
+     * either: dead-lettered like rejected ones.  "future" ones were
+     * stored at their arrival time (ingest.future = clamp, the default)
+     * or dead-lettered (reject); the reply does not say which. */
+    long long expired = 0;
+    for (size_t i = 0; i < in.n_extras; i++)
+        if (!strcmp(in.extras[i].name, "expired"))
+            expired += in.extras[i].n;
+    long long future = 0;
+    for (size_t i = 0; i < in.n_extras; i++)
+        if (!strcmp(in.extras[i].name, "future"))
+            future += in.extras[i].n;
+    if (expired)
+        fprintf(stderr,
+                "sift: ingest: %lld events were older than the server's "
+                "retention and were not stored (siftd keeps them in its "
+                "dead-letter store)\n",
+                expired);
+    if (future)
+        fprintf(stderr,
+                "sift: ingest: %lld events were stamped too far in the "
+                "future: siftd stored them at their arrival time (original "
+                "time in _ts_original) or dead-lettered them, as its "
+                "ingest.future says\n",
+                future);
     if (rc == CLI_CONTINUE)
-        rc = in.rejected ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+        rc = in.rejected || expired ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 out:
     for (size_t i = 0; i < n_labels; i++)
         free(label_store[i]);

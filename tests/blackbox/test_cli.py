@@ -383,6 +383,24 @@ def test_ingest_reports_rejected_lines_and_exits_1(shared, home, tmp_path):
     assert '"v":0.1}' in r.stdout
 
 
+def test_ingest_counts_expired_and_future_events(shared, home):
+    # 2005 is past the retention (30d): not stored, exit 1.  2099 is past
+    # ingest.max_future: stored at arrival (clamp, the default), exit 0.
+    r = sift(home, ["ingest"], url=shared.url,
+             input='{"@timestamp":"2005-12-04T04:47:44Z","message":"ancient one"}\n'
+                   '{"message":"recent one","k":"timecheck"}\n')
+    assert r.returncode == 1
+    assert r.stdout.startswith("accepted 1, rejected 0, expired 1")
+    assert "1 events were older than the server's retention" in r.stderr
+    r = sift(home, ["ingest", "--json"], url=shared.url,
+             input='{"@timestamp":"2099-01-01T00:00:00Z","message":"futuristic",'
+                   '"k":"timecheck"}\n')
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["future"] == 1
+    assert "stamped too far in the future" in r.stderr
+    wait_for(lambda: search_total(shared, "k:timecheck") == 2, "both stored")
+
+
 def test_ingest_text_stdin_labels_and_bulk(shared, home, tmp_path):
     url = shared.url
     text = "".join("textline %d from stdin\n" % i for i in range(25))
