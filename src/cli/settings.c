@@ -7,7 +7,8 @@
  * ~/.config/sift/config; only a file named explicitly must exist.
  *
  * File format: "key = value" lines, '#' or ';' comments, blank lines;
- * values may be quoted with "" (no escapes).  Keys: url, token,
+ * values may be quoted with "" (no escapes); a path may start with "~/".
+ * Keys: url, token,
  * token_file, cacert, color, timeout, retries.  An unknown key is an
  * error naming the line and the closest key: a typo must not silently
  * drop a setting.  A file that holds a token and that others may read
@@ -86,6 +87,19 @@ read_file(const char *path, size_t *len_out)
         sift__cli_buf_add(&b, "", 0);
     if (len_out)
         *len_out = b.len;
+    return b.data;
+}
+
+/* "~/x" -> "$HOME/x" for paths in the file (owned result). */
+static char *
+expand_home(const char *path)
+{
+    const char *home = getenv("HOME");
+    struct cli_buf b = CLI_BUF_INIT;
+    if (path[0] == '~' && path[1] == '/' && home && *home)
+        sift__cli_buf_addf(&b, "%s%s", home, path + 1);
+    else
+        sift__cli_buf_add(&b, path, strlen(path));
     return b.data;
 }
 
@@ -187,11 +201,15 @@ sift__cli_settings_parse(struct cli_settings *s, const char *name,
         } else if (!strcmp(k, "token")) {
             set_str(&s->token, v, vl);
         } else if (!strcmp(k, "token_file")) {
-            rc = token_from_file(&s->token, v, err, err_len);
+            char *path = expand_home(v);
+            rc = token_from_file(&s->token, path, err, err_len);
+            free(path);
             if (rc < 0)
                 return rc;
         } else if (!strcmp(k, "cacert")) {
-            set_str(&s->cacert, v, vl);
+            char *path = expand_home(v);
+            set_str(&s->cacert, path, strlen(path));
+            free(path);
         } else if (!strcmp(k, "color") || !strcmp(k, "colour")) {
             rc = parse_color(v, &c);
             if (rc == SIFT_OK && !s->color_set) {
