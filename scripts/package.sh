@@ -20,7 +20,7 @@ while [ $# -gt 0 ]; do
     case $1 in
     --build-dir) build=$2; own_build=0; shift 2 ;;
     --lintian) lint=1; shift ;;
-    -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "package.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
     esac
 done
@@ -53,6 +53,6 @@ deb=$(ls "$build"/packages/sift_*.deb)
 if [ "$lint" = 1 ]; then
     # --fail-on warning: errors and warnings fail; overrides (each with its
     # reason in packaging/deb/lintian-overrides) do not.
-    lintian --fail-on error,warning --suppress-tags-from-file /dev/null "$deb" >&2
+    lintian --fail-on error,warning "$deb" >&2
 fi
 echo "$deb"
