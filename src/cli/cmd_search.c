@@ -37,9 +37,10 @@ enum { OUT_HUMAN = 0, OUT_JSON, OUT_RAW, OUT_TSV };
 struct printer {
     struct cli_out *o;
     int mode;
-    char **names; /* --fields, NULL-terminated */
-    int broken;   /* stdout is gone */
-    uint64_t n;   /* hits printed */
+    char **names;   /* --fields, NULL-terminated */
+    int broken;     /* stdout is gone */
+    uint64_t n;     /* hits printed */
+    uint64_t limit; /* print no more than this (0: no limit) */
 };
 
 static int
@@ -76,7 +77,10 @@ print_hit(struct printer *p, const char *raw, size_t len)
 static int
 page_item(void *arg, const char *item, size_t len)
 {
-    return print_hit(arg, item, len);
+    struct printer *p = arg;
+    if (p->limit && p->n >= p->limit)
+        return 1; /* pages of the server's size may hold more */
+    return print_hit(p, item, len);
 }
 
 /* --fields: the names to print and the strings they point into. */
@@ -216,7 +220,7 @@ sift__cli_cmd_search(struct cli_ctx *ctx, int argc, char **argv)
     struct cli_buf server_fields = CLI_BUF_INIT;
     struct field_list fl = {NULL, NULL};
     char **names = fields ? split_fields(fields, &fl, &server_fields) : NULL;
-    struct printer pr = {&ctx->out, mode, names, 0, 0};
+    struct printer pr = {&ctx->out, mode, names, 0, 0, limit};
     char *cursor = NULL;
     uint64_t remaining = limit; /* 0: all */
     int no_limit_param = 0, first = 1;
@@ -650,7 +654,7 @@ sift__cli_cmd_tail(struct cli_ctx *ctx, int argc, char **argv)
     struct tail t;
     memset(&t, 0, sizeof(t));
     t.ctx = ctx;
-    t.pr = (struct printer){&ctx->out, mode, names, 0, 0};
+    t.pr = (struct printer){&ctx->out, mode, names, 0, 0, 0};
     t.q = q;
     t.fields = server_fields.len ? server_fields.data : NULL;
     const char *params[] = {"q", *q ? q : NULL, "fields",

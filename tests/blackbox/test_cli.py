@@ -507,7 +507,8 @@ def test_ingest_splits_413_and_search_retries_503(tmp_path_factory, home,
                                                    tmp_path):
     s = start(tmp_path_factory, "busy", [
         "--set", "query.max_concurrent=1", "--set", "http.max_body_bytes=256KiB",
-        "--set", "http.max_line_bytes=16KiB"])
+        "--set", "http.max_line_bytes=16KiB", "--set", "query.max_hits=500",
+        "--set", "query.default_hits=200"])
     try:
         # ~2 MB in one batch: 413 (256 KiB), halved until the parts fit.
         f = tmp_path / "slot.ndjson"
@@ -519,6 +520,13 @@ def test_ingest_splits_413_and_search_retries_503(tmp_path_factory, home,
         assert out["accepted"] == 6000 and out["rejected"] == 0
         assert out["batches"] > 8
         wait_for(lambda: search_total(s, "k:slot") == 6000, "every event once")
+
+        # Pages of 1000 are over query.max_hits (500): sift falls back to
+        # the server's page size (200) and stops at its own limit.
+        r = sift(home, ["search", "--json", "--limit", "1100", "k:slot"], url=s.url)
+        assert r.returncode == 0, r.stderr
+        ids = [json.loads(l)["_id"] for l in r.stdout.splitlines()]
+        assert len(ids) == 1100 and len(set(ids)) == 1100
 
         # An event larger than any request may be: rejected, the rest kept.
         f = tmp_path / "huge.ndjson"
