@@ -53,6 +53,25 @@ int sift_statefile_line_check(const char *line, size_t *len);
 int sift_statefile_checked(const char *data, size_t size);
 
 /**
+ * Called per line by sift_statefile_lines(): line[0..len) is the line
+ * without its newline and checksum suffix, NUL-terminated (JSON lines
+ * keep their checksum member); lineno counts from 1; ok is 1 when the
+ * line ends with a newline and its checksum is good (or the file has no
+ * checksums at all); whole is 0 for a last line without its newline.
+ * Returns 0 to go on, non-zero to stop.
+ */
+typedef int (*sift_statefile_line_cb)(char *line, size_t len, unsigned lineno,
+                                      int ok, int whole, void *arg);
+
+/**
+ * Walks the lines of a state file image data[0..size) (modified in place:
+ * each line is NUL-terminated) and checks each as its file demands
+ * (sift_statefile_checked()).  Returns the callback's non-zero value or 0.
+ */
+int sift_statefile_lines(char *data, size_t size, sift_statefile_line_cb cb,
+                         void *arg);
+
+/**
  * Keeps the state file at path in DATA_DIR/quarantine/ as
  * "<name>.<unix seconds>[.n]": a copy when move is 0 (the file was read,
  * some of it damaged), a rename when move is 1 (it could not be read).

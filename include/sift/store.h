@@ -114,10 +114,13 @@ struct sift_store_stats {
     uint64_t quarantined;
     uint64_t unplaced; /* segment files kept though MANIFEST does not list
                           them (`siftd repair` places them) */
-    uint64_t wal_records_lost; /* WAL records not yet in segments that
-                                  could not be read at start (damage) */
-    uint64_t appends_rejected; /* EBUSY + ENOSPACE */
-    int64_t last_fsync_ns;     /* duration of the last fsync */
+    uint64_t wal_records_lost;   /* WAL records not yet in segments that
+                                    could not be read at start (damage) */
+    uint64_t tombstones_damaged; /* sidecars missing, damaged or stale */
+    uint64_t tombstones_rebuilt; /* of those, rebuilt from deletes.log */
+    uint64_t held;               /* segments held: tombstones unknown */
+    uint64_t appends_rejected;   /* EBUSY + ENOSPACE */
+    int64_t last_fsync_ns;       /* duration of the last fsync */
     uint64_t build_cpu_ns; /* worker CPU building sealed buffers' segments */
     uint64_t merge_cpu_ns; /* worker CPU in merges (finished or not) */
 };
@@ -139,6 +142,12 @@ void sift_store_stats(const struct sift_store *store,
  * manifest cannot be written).
  */
 int sift_store_repair(const struct sift_config *cfg, int dry_run, FILE *out);
+
+/**
+ * Segments held out of queries because their tombstones could be neither
+ * read nor rebuilt (file names, NULL-terminated; borrowed).  Loop thread.
+ */
+const char *const *sift_store_held(const struct sift_store *store);
 
 /**
  * Re-reads DATA_DIR/quarantine/ into the list sift_store_quarantined()

@@ -993,6 +993,46 @@ load_record(struct sift_drain *d, const char *line)
     return SIFT_OK;
 }
 
+struct load_ctx {
+    struct sift_drain *d;
+    const char *path;
+    unsigned next_id;
+    unsigned long long evicted;
+    uint32_t max_id;
+};
+
+static int
+load_line(char *line, size_t len, unsigned lineno, int ok, int whole, void *arg)
+{
+    struct load_ctx *c = arg;
+    struct sift_drain *d = c->d;
+    (void)len;
+    (void)whole; /* a cut last line is damage too: the file is replaced whole */
+    if (lineno == 1) {
+        if (!ok ||
+            sscanf(line, "sift-drain 1 %u %llu", &c->next_id, &c->evicted) !=
+                2 ||
+            c->next_id == 0) {
+            d->load_header_bad = 1;
+            d->load_bad_lines++;
+            c->next_id = 0;
+            c->evicted = 0;
+            SIFT_ERROR("drain: %s: line 1 (the header) is damaged", c->path);
+        }
+        return 0;
+    }
+    if (!ok || load_record(d, line) < 0) {
+        d->load_bad_lines++;
+        SIFT_ERROR("drain: %s: line %u is damaged; skipped (that template's "
+                   "text is lost, its id is never reused)",
+                   c->path, lineno);
+        return 0;
+    }
+    if (d->lru_head->id > c->max_id)
+        c->max_id = d->lru_head->id;
+    return 0;
+}
+
 int
 sift_drain_load(struct sift_drain *d, const char *path)
 {
@@ -1009,50 +1049,15 @@ sift_drain_load(struct sift_drain *d, const char *path)
     d->next_id = 1;
     d->load_bad_lines = 0;
     d->load_header_bad = 0;
-    /* A file of checked lines (any line verifies) must verify line by
-     * line; an older file has no checksums at all. */
-    int checked = sift_statefile_checked(data, size);
-    unsigned next_id = 0, lineno = 0;
-    unsigned long long evicted = 0;
-    uint32_t max_id = 0;
-    for (char *p = data; p < data + size;) {
-        char *nl = memchr(p, '\n', (size_t)(data + size - p));
-        size_t len = nl ? (size_t)(nl - p) : (size_t)(data + size - p);
-        char *line = p;
-        p = nl ? nl + 1 : data + size;
-        lineno++;
-        int ck = sift_statefile_line_check(line, &len);
-        line[len] = '\0';
-        /* A line without its newline was cut. */
-        int ok = nl && (checked ? ck == SIFT_OK : ck == SIFT_ENOTFOUND);
-        if (lineno == 1) {
-            if (!ok ||
-                sscanf(line, "sift-drain 1 %u %llu", &next_id, &evicted) != 2 ||
-                next_id == 0) {
-                d->load_header_bad = 1;
-                d->load_bad_lines++;
-                next_id = 0;
-                evicted = 0;
-                SIFT_ERROR("drain: %s: line 1 (the header) is damaged", path);
-            }
-            continue;
-        }
-        if (!ok || load_record(d, line) < 0) {
-            d->load_bad_lines++;
-            SIFT_ERROR("drain: %s: line %u is damaged; skipped (that "
-                       "template's text is lost, its id is never reused)",
-                       path, lineno);
-            continue;
-        }
-        max_id = d->lru_head->id > max_id ? d->lru_head->id : max_id;
-    }
-    if (lineno == 0) {
+    struct load_ctx c = {d, path, 0, 0, 0};
+    (void)sift_statefile_lines(data, size, load_line, &c);
+    if (size == 0) {
         d->load_header_bad = 1;
         d->load_bad_lines++;
         SIFT_ERROR("drain: %s is empty", path);
     }
-    d->next_id = next_id > max_id ? next_id : max_id + 1;
-    d->n_evicted = evicted;
+    d->next_id = c.next_id > c.max_id ? c.next_id : c.max_id + 1;
+    d->n_evicted = c.evicted;
     sift_free(data);
     return SIFT_OK;
 }

@@ -413,6 +413,45 @@ alert_from_json(json_t *o, struct sift_alert *al)
  * starts without its history; if even that fails, alerts are not
  * persisted this run (svc->persist_off) rather than overwriting it.
  */
+struct alerts_ctx {
+    struct sift_anomaly_service *svc;
+    unsigned bad, torn, n;
+};
+
+static int
+alerts_line(char *line, size_t len, unsigned lineno, int ok, int whole,
+            void *arg)
+{
+    struct alerts_ctx *c = arg;
+    struct sift_anomaly_service *svc = c->svc;
+    json_error_t jerr;
+    json_t *o = ok ? json_loadb(line, len, 0, &jerr) : NULL;
+    const char *type = o ? json_string_value(json_object_get(o, "type")) : NULL;
+    struct sift_alert al;
+    uint64_t key;
+    /* Lines are replayed in order; the ring needs ids in order, so a line
+     * for an id older than the newest kept updates it in place. */
+    if (type && strcmp(type, "alert") == 0 &&
+        alert_from_json(o, &al) == SIFT_OK) {
+        store_put(svc, &al);
+        c->n++;
+    } else if (type && strcmp(type, "raise") == 0 &&
+               parse_key(json_string_value(json_object_get(o, "key")), &key) ==
+                   SIFT_OK &&
+               json_is_number(json_object_get(o, "value"))) {
+        *raise_slot(svc, key, 1) =
+            json_number_value(json_object_get(o, "value"));
+    } else if (!whole) {
+        c->torn++;
+    } else {
+        c->bad++;
+        SIFT_ERROR("anomaly: %s: line %u is damaged; skipped", svc->alerts_path,
+                   lineno);
+    }
+    json_decref(o);
+    return 0;
+}
+
 static void
 load_alerts(struct sift_anomaly_service *svc)
 {
@@ -432,59 +471,23 @@ load_alerts(struct sift_anomaly_service *svc)
         }
         return;
     }
-    int checked = sift_statefile_checked(data, size);
-    unsigned bad = 0, torn = 0, n = 0, lineno = 0;
-    /* Lines are replayed in order; the ring needs ids in order, so a
-     * line for an id older than the newest kept updates it in place. */
-    for (char *p = data; p < data + size;) {
-        char *nl = memchr(p, '\n', (size_t)(data + size - p));
-        size_t len = nl ? (size_t)(nl - p) : (size_t)(data + size - p);
-        char *line = p;
-        p = nl ? nl + 1 : data + size;
-        lineno++;
-        int ck = sift_statefile_line_check(line, &len);
-        json_error_t jerr;
-        json_t *o = NULL;
-        if (checked ? ck == SIFT_OK : ck == SIFT_ENOTFOUND)
-            o = json_loadb(line, len, 0, &jerr);
-        const char *type =
-            o ? json_string_value(json_object_get(o, "type")) : NULL;
-        struct sift_alert al;
-        uint64_t key;
-        if (type && strcmp(type, "alert") == 0 &&
-            alert_from_json(o, &al) == SIFT_OK) {
-            store_put(svc, &al);
-            n++;
-        } else if (type && strcmp(type, "raise") == 0 &&
-                   parse_key(json_string_value(json_object_get(o, "key")),
-                             &key) == SIFT_OK &&
-                   json_is_number(json_object_get(o, "value"))) {
-            *raise_slot(svc, key, 1) =
-                json_number_value(json_object_get(o, "value"));
-        } else if (!nl) {
-            torn++;
-        } else {
-            bad++;
-            SIFT_ERROR("anomaly: %s: line %u is damaged; skipped",
-                       svc->alerts_path, lineno);
-        }
-        json_decref(o);
-    }
+    struct alerts_ctx c = {svc, 0, 0, 0};
+    (void)sift_statefile_lines(data, size, alerts_line, &c);
     sift_free(data);
-    if (torn)
+    if (c.torn)
         SIFT_WARN("anomaly: %s: the last line was cut by a crash; skipped",
                   svc->alerts_path);
-    if (bad) {
+    if (c.bad) {
         svc->state_damage++;
-        svc->state_lines_lost += bad;
+        svc->state_lines_lost += c.bad;
         char why[64];
-        snprintf(why, sizeof(why), "damaged (%u line%s skipped)", bad,
-                 bad == 1 ? "" : "s");
+        snprintf(why, sizeof(why), "damaged (%u line%s skipped)", c.bad,
+                 c.bad == 1 ? "" : "s");
         if (sift_statefile_quarantine(svc->cfg->data_dir, svc->alerts_path, 0,
                                       why, NULL) < 0)
             svc->persist_off = 1; /* never rewrite what was not kept */
     }
-    if (n)
+    if (c.n)
         SIFT_INFO("anomaly: %zu alert(s) restored from %s", svc->n,
                   svc->alerts_path);
 }

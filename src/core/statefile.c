@@ -151,6 +151,28 @@ sift_statefile_checked(const char *data, size_t size)
 }
 
 int
+sift_statefile_lines(char *data, size_t size, sift_statefile_line_cb cb,
+                     void *arg)
+{
+    int checked = sift_statefile_checked(data, size);
+    unsigned lineno = 0;
+    for (char *p = data; p < data + size;) {
+        char *nl = memchr(p, '\n', (size_t)(data + size - p));
+        size_t len = nl ? (size_t)(nl - p) : (size_t)(data + size - p);
+        char *line = p;
+        p = nl ? nl + 1 : data + size;
+        lineno++;
+        int ck = sift_statefile_line_check(line, &len);
+        line[len] = '\0'; /* the newline or the suffix's tab */
+        int ok = nl && (checked ? ck == SIFT_OK : ck == SIFT_ENOTFOUND);
+        int rc = cb(line, len, lineno, ok, nl != NULL, arg);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int
 sift_statefile_quarantine(const char *data_dir, const char *path, int move,
                           const char *why, char **kept)
 {

@@ -153,6 +153,7 @@ struct del_op {
 
 struct del_job {
     struct sift_store *store;
+    struct sift__journal *journal; /* the store's; appended by del_work */
     struct del_op *op;
     struct del_target *t;
     size_t n;
@@ -393,83 +394,42 @@ sift__lc_free(struct sift_store *s)
 /* Tombstone sidecars                                                  */
 /* ------------------------------------------------------------------ */
 
-/*
- * Sidecar file: "SDEL" u32 version 1, u64 XXH-free length check is the
- * portable roaring format itself (deserialize_safe bounds it); a bad
- * sidecar is an error because ignoring it would resurrect deleted docs.
- */
-static int
-sidecar_load(const char *path, uint32_t n_docs, roaring_bitmap_t **out)
-{
-    char *p;
-    size_t len = 0;
-    *out = NULL;
-    int rc = sift_file_read_all(path, (size_t)1 << 30, &p, &len);
-    if (rc == -ENOENT)
-        return SIFT_OK;
-    if (rc == SIFT_ELIMIT)
-        return SIFT_CORRUPT_BKPT("tombstone sidecar size");
-    if (rc < 0)
-        return rc;
-    roaring_bitmap_t *bm = NULL;
-    if (len > 8 && memcmp(p, "SDEL", 4) == 0 && sift_load_u32(p + 4) == 1)
-        bm = roaring_bitmap_portable_deserialize_safe(p + 8, len - 8);
-    if (bm && roaring_bitmap_portable_size_in_bytes(bm) != len - 8) {
-        roaring_bitmap_free(bm);
-        bm = NULL;
-    }
-    sift_free(p);
-    if (!bm)
-        return SIFT_CORRUPT_BKPT("tombstone sidecar");
-    if (!roaring_bitmap_is_empty(bm) && roaring_bitmap_maximum(bm) >= n_docs) {
-        roaring_bitmap_free(bm);
-        return SIFT_CORRUPT_BKPT("tombstone sidecar doc id");
-    }
-    *out = bm;
-    return SIFT_OK;
-}
-
-static int
-sidecar_save(const char *path, const roaring_bitmap_t *bm)
-{
-    size_t n = roaring_bitmap_portable_size_in_bytes(bm);
-    char *p = sift_try_malloc(n + 8);
-    if (!p)
-        return SIFT_ENOMEM;
-    memcpy(p, "SDEL", 4);
-    sift_store_u32(p + 4, 1);
-    roaring_bitmap_portable_serialize(bm, p + 8);
-    int rc = sift_file_replace(path, p, n + 8, 0644, SIFT_FILE_BATCH);
-    sift_free(p);
-    return rc;
-}
+/* Tombstones: codec, journal and loading in tombstone.c. */
 
 int
 sift__lc_load_tombstones(struct sift_store *s,
                          const struct sift_manifest_seg *m,
-                         struct sift_segment **seg)
+                         struct sift_segment **seg, int *held)
 {
     char path[4096], side[4200];
     sift__lc_seg_path(s, m, path, sizeof(path));
     sidecar_path(path, side, sizeof(side));
-    roaring_bitmap_t *bm;
-    int rc = sidecar_load(side, sift_segment_doc_count(*seg), &bm);
-    if (rc < 0) {
-        SIFT_ERROR("lifecycle: tombstones %s unreadable: %s; refusing to "
-                   "serve deleted events again (move the segment aside to "
-                   "start)",
-                   side, sift_strerror(rc));
-        return rc;
-    }
-    if (!bm)
+    return sift__tomb_load(s, s->journal, g_match, m, side, seg, held);
+}
+
+int
+sift__lc_peek_tombstones(const struct sift_store *s,
+                         const struct sift_manifest_seg *m,
+                         const struct sift_segment *seg, uint64_t *deleted)
+{
+    char path[4096], side[4200];
+    char *data = NULL;
+    size_t len = 0;
+    *deleted = 0;
+    sift__lc_seg_path(s, m, path, sizeof(path));
+    sidecar_path(path, side, sizeof(side));
+    int rc = sift_file_read_all(side, (size_t)1 << 30, &data, &len);
+    if (rc == -ENOENT)
         return SIFT_OK;
-    struct sift_segment *n;
-    rc = sift_segment_with_deleted(*seg, bm, &n);
-    if (rc < 0)
-        return rc;
-    sift_segment_unref(*seg);
-    *seg = n;
-    return SIFT_OK;
+    roaring_bitmap_t *bm = NULL;
+    if (rc == SIFT_OK)
+        rc = sift__tomb_decode(data, len, sift_segment_doc_count(seg), &bm);
+    sift_free(data);
+    if (rc == SIFT_OK) {
+        *deleted = roaring_bitmap_get_cardinality(bm);
+        roaring_bitmap_free(bm);
+    }
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1026,6 +986,7 @@ try_commit(struct sift_store *s)
         }
         sift__manifest_copy(&j->next, &s->manifest);
         j->next.generation++;
+        sift__store_note_deleted(s, &j->next);
         for (size_t i = 0; i < j->n_in; i++)
             sift__manifest_remove_seg(&j->next, j->in_ids[i]);
         for (size_t i = 0; i < j->n_outs; i++)
@@ -1396,6 +1357,11 @@ del_work(void *arg)
     char dirs_to_sync[SIFT_TIER_COUNT][4096];
     unsigned n_dirs = 0;
 
+    /* The journal first: a sidecar never holds a delete the journal
+     * could not give back if the sidecar were lost. */
+    if (!op->dry && j->journal)
+        rc = sift__journal_append(j->journal, op->seq, op->from_ns, op->to_ns,
+                                  op->query, op->qlen);
     for (size_t i = 0; i < j->n && rc == SIFT_OK; i++) {
         struct del_target *t = &j->t[i];
         roaring_bitmap_t *m = NULL;
@@ -1430,7 +1396,7 @@ del_work(void *arg)
             roaring_bitmap_or_inplace(m, old);
         t->changed = 1;
         if (t->disk) {
-            rc = sidecar_save(t->path, m);
+            rc = sift__tomb_save(t->path, m, sift_segment_doc_count(t->seg));
             if (rc < 0) {
                 SIFT_ERROR("lifecycle: writing tombstones %s: %s", t->path,
                            sift_strerror(rc));
@@ -1631,6 +1597,7 @@ try_delete(struct sift_store *s)
     j->store = s;
     j->op = op;
     j->match = g_match;
+    j->journal = s->journal;
     tier_opts(s, SIFT_TIER_HOT, &j->hot);
     j->t = sift_xcalloc(s->n_ents ? s->n_ents : 1, sizeof(*j->t));
     for (size_t i = 0; i < s->n_ents; i++) {

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "sift/buf.h"
+#include "sift/lifecycle.h"
 #include "sift/segment.h"
 
 struct sift_store;
@@ -208,13 +209,72 @@ void sift__lc_seg_path(const struct sift_store *s,
 /** Directory of a tier (borrowed). */
 const char *sift__lc_tier_dir(const struct sift_store *s, unsigned tier);
 /**
- * Applies the tombstone sidecar of a freshly opened disk segment, if
- * any: *seg may be replaced.  Returns SIFT_OK or a code (sidecar corrupt:
- * logged, ignored only if the caller decides).  Loop, recovery.
+ * Applies the tombstones of a freshly opened disk segment (its sidecar;
+ * rebuilt from the deletes journal when it is missing, damaged or older
+ * than the manifest): *seg may be replaced.  *held is set when they can
+ * be neither read nor rebuilt exactly: the caller must keep the segment
+ * out of every snapshot, merge and retention.  Returns SIFT_OK (also
+ * when held) or a code (out of memory).  Loop, recovery (tombstone.c).
  */
 int sift__lc_load_tombstones(struct sift_store *s,
                              const struct sift_manifest_seg *m,
-                             struct sift_segment **seg);
+                             struct sift_segment **seg, int *held);
+/**
+ * How many docs the sidecar of seg says are deleted, without repairing
+ * anything (a manifest rebuild weighs merge inputs by it).  SIFT_OK (0
+ * when there is none) or a code when it cannot be read.
+ */
+int sift__lc_peek_tombstones(const struct sift_store *s,
+                             const struct sift_manifest_seg *m,
+                             const struct sift_segment *seg, uint64_t *deleted);
+
+/* ------------------------------------------------------------------ */
+/* Tombstones and the deletes journal (tombstone.c)                    */
+/* ------------------------------------------------------------------ */
+
+struct sift__journal;
+
+/** Sidecar bytes of bm (deleted doc ids < n_docs), appended to out. */
+int sift__tomb_encode(const roaring_bitmap_t *bm, uint32_t n_docs,
+                      struct sift_buf *out);
+/**
+ * Decodes a sidecar (version 2 with its checksum, or version 1) of a
+ * segment of n_docs docs.  *out is owned (roaring_bitmap_free()).
+ * Returns SIFT_OK or SIFT_ECORRUPT.  Pure: any thread, fuzzed.
+ */
+int sift__tomb_decode(const void *data, size_t len, uint32_t n_docs,
+                      roaring_bitmap_t **out);
+/** Writes a sidecar (sift_file_replace(), SIFT_FILE_BATCH). */
+int sift__tomb_save(const char *path, const roaring_bitmap_t *bm,
+                    uint32_t n_docs);
+/**
+ * Loads a segment's tombstones from side (see sift__lc_load_tombstones);
+ * j (may be NULL) and match rebuild them.
+ */
+int sift__tomb_load(struct sift_store *s, const struct sift__journal *j,
+                    sift_delete_match_cb match,
+                    const struct sift_manifest_seg *m, const char *side,
+                    struct sift_segment **seg, int *held);
+/**
+ * Opens DATA_DIR/deletes.log (after the manifest is chosen: a new journal
+ * vouches for the deletes above its flushed_seq).  Damaged lines follow
+ * the state-file rule.  *out is owned (sift__journal_free()), also on
+ * failure.  Returns SIFT_OK or -errno (it cannot be opened for appends).
+ */
+int sift__journal_open(struct sift_store *s, struct sift__journal **out);
+void sift__journal_free(struct sift__journal *j);
+/**
+ * Appends one delete (fsync'd) unless seq is journaled already.  Worker
+ * of the one running delete job.  SIFT_OK or a code (then no sidecar may
+ * change).
+ */
+int sift__journal_append(struct sift__journal *j, uint64_t seq, int64_t from_ns,
+                         int64_t to_ns, const char *query, size_t qlen);
+/**
+ * Drops journaled deletes with seq <= below (no live segment holds docs
+ * older than them) when that is half the journal or more.  Loop, start.
+ */
+void sift__journal_prune(struct sift__journal *j, uint64_t below);
 /**
  * A durable delete record reached the buffer (live or WAL replay), in
  * WAL order.  Returns SIFT_OK or SIFT_ECORRUPT.  Loop thread.

@@ -1,14 +1,14 @@
 /*
  * manifest.c - encode, decode, load and atomically save DATA_DIR/MANIFEST.
  *
- * File form (version 1), text, '\n'-terminated lines, fields split by one
+ * File form (version 2), text, '\n'-terminated lines, fields split by one
  * space, integers in decimal:
  *
  *   sift-manifest 1
  *   generation <u64>
  *   flushed_seq <u64>
  *   next_segment_id <u64>
- *   segment <id> <tier> <docs> <min_ts> <max_ts> <bytes> <file>
+ *   segment <id> <tier> <docs> <min_ts> <max_ts> <bytes> <file> <deleted>
  *   position <hi> <lo> <key, %XX-escaped>
  *   checksum <16 hex digits>
  *
@@ -16,7 +16,10 @@
  * checksum is XXH64 (seed 0) of every byte before the "checksum" line and
  * is the last line.  Unknown lines, trailing bytes, a wrong version or
  * checksum make the whole file SIFT_ECORRUPT: a manifest is never half
- * believed.  Text keeps the file inspectable with cat during incidents.
+ * believed.  <deleted> is how many of the segment's docs its tombstones
+ * held when the manifest was saved (they only grow), so a tombstone file
+ * that went missing or back is noticed.  Version 1 files (no <deleted>)
+ * still load.  Text keeps the file inspectable with cat during incidents.
  *
  * Context: any thread; the functions touch only their arguments.
  */
@@ -172,9 +175,9 @@ sift__manifest_encode(const struct sift_manifest *m, struct sift_buf *out)
         const struct sift_manifest_seg *s = &m->segs[i];
         sift_buf_appendf(out,
                          "segment %" PRIu64 " %u %" PRIu64 " %" PRId64
-                         " %" PRId64 " %" PRIu64 " %s\n",
+                         " %" PRId64 " %" PRIu64 " %s %" PRIu64 "\n",
                          s->id, (unsigned)s->tier, s->docs, s->min_ts,
-                         s->max_ts, s->bytes, s->file);
+                         s->max_ts, s->bytes, s->file, s->deleted);
     }
     for (size_t i = 0; i < m->pos.n; i++) {
         sift_buf_appendf(out, "position %" PRIu64 " %" PRIu64 " ",
@@ -192,7 +195,7 @@ sift__manifest_encode(const struct sift_manifest *m, struct sift_buf *out)
 
 /* A line split into at most 8 space-separated words (in place). */
 struct words {
-    char *w[8];
+    char *w[9];
     int n;
 };
 
@@ -202,7 +205,7 @@ split(char *line, struct words *ws)
     ws->n = 0;
     char *p = line;
     while (*p) {
-        if (ws->n == 8)
+        if (ws->n == 9)
             return -1;
         ws->w[ws->n++] = p;
         char *sp = strchr(p, ' ');
@@ -296,13 +299,17 @@ decode_line(struct sift_manifest *m, char *line, int *state)
             get_u64(ws.w[1], &v) < 0)
             return -1;
         switch ((*state)++) {
-        case 0: return v == SIFT_MANIFEST_VERSION ? 0 : -2;
+        case 0:
+            m->file_version = (uint32_t)v;
+            return v >= 1 && v <= SIFT_MANIFEST_VERSION ? 0 : -2;
         case 1: m->generation = v; return 0;
         case 2: m->flushed_seq = v; return 0;
         default: m->next_seg_id = v; return 0;
         }
     }
-    if (strcmp(k, "segment") == 0 && *state == 4 && ws.n == 8) {
+    /* Version 1 lines have no deleted count. */
+    if (strcmp(k, "segment") == 0 && *state == 4 &&
+        ws.n == (m->file_version >= 2 ? 9 : 8)) {
         struct sift_manifest_seg s;
         uint64_t tier;
         memset(&s, 0, sizeof(s));
@@ -310,7 +317,9 @@ decode_line(struct sift_manifest *m, char *line, int *state)
             tier > 2 || get_u64(ws.w[3], &s.docs) < 0 ||
             get_i64(ws.w[4], &s.min_ts) < 0 ||
             get_i64(ws.w[5], &s.max_ts) < 0 || get_u64(ws.w[6], &s.bytes) < 0 ||
-            !valid_file_name(ws.w[7]))
+            !valid_file_name(ws.w[7]) ||
+            (ws.n == 9 &&
+             (get_u64(ws.w[8], &s.deleted) < 0 || s.deleted > s.docs)))
             return -1;
         s.tier = (uint8_t)tier;
         snprintf(s.file, sizeof(s.file), "%s", ws.w[7]);

@@ -21,7 +21,7 @@
 
 #include "sift/buf.h"
 
-#define SIFT_MANIFEST_VERSION 1
+#define SIFT_MANIFEST_VERSION 2 /* written; 1 is still read */
 #define SIFT_MANIFEST_NAME "MANIFEST"
 #define SIFT_MANIFEST_MAX_BYTES (64u << 20)
 #define SIFT_MANIFEST_KEEP 4 /* generations kept as MANIFEST.<gen> */
@@ -31,9 +31,10 @@ struct sift_manifest_seg {
     char file[64]; /* name inside DATA_DIR/segments/ */
     uint8_t tier;  /* 0 hot, 1 warm, 2 cold */
     uint64_t docs;
-    int64_t min_ts; /* ns */
-    int64_t max_ts; /* ns */
-    uint64_t bytes; /* file size */
+    int64_t min_ts;   /* ns */
+    int64_t max_ts;   /* ns */
+    uint64_t bytes;   /* file size */
+    uint64_t deleted; /* tombstoned docs when saved (0 in version 1) */
 };
 
 struct sift_manifest_pos {
@@ -62,6 +63,7 @@ void sift__posmap_merge_all(struct sift_posmap *dst,
 void sift__posmap_cleanup(struct sift_posmap *m);
 
 struct sift_manifest {
+    uint32_t file_version; /* what decode read (encode writes the current) */
     uint64_t generation;
     uint64_t flushed_seq; /* every WAL record <= this is in a segment */
     uint64_t next_seg_id; /* ids below this were handed out */

@@ -82,6 +82,7 @@ struct found {
     struct sift_segment *seg; /* verified, tombstones applied; NULL corrupt */
     int rc;                   /* open result */
     uint64_t live;            /* docs less tombstones */
+    uint64_t deleted;         /* tombstoned docs its sidecar holds */
     int listed;               /* in the base manifest */
     enum fate fate;
     uint64_t by;  /* the id that made it lose */
@@ -151,16 +152,10 @@ found_open(struct sift_store *s, struct found *f)
         return;
     }
     f->live = sift_segment_doc_count(f->seg);
-    struct sift_segment *t = sift_segment_ref(f->seg);
-    if (sift__lc_load_tombstones(s, &m, &t) == SIFT_OK) {
-        const roaring_bitmap_t *del = sift_segment_deleted(t);
-        if (del)
-            f->live -= roaring_bitmap_get_cardinality(del);
-        sift_segment_unref(f->seg);
-        f->seg = t;
-    } else {
-        sift_segment_unref(t);
-    }
+    /* Only read here: the start's load of the placed segments repairs
+     * what needs it (tombstone.c). */
+    if (sift__lc_peek_tombstones(s, &m, f->seg, &f->deleted) == SIFT_OK)
+        f->live -= f->deleted;
 }
 
 static int
@@ -441,6 +436,11 @@ sift__store_rebuild_manifest(struct sift_store *s,
         m.min_ts = sift_segment_min_ts(f->seg);
         m.max_ts = sift_segment_max_ts(f->seg);
         m.bytes = sift_segment_bytes(f->seg);
+        /* The count a lost or shorter sidecar is checked against. */
+        m.deleted = f->deleted;
+        for (size_t k = 0; base && k < base->n_segs; k++)
+            if (base->segs[k].id == f->id && base->segs[k].deleted > m.deleted)
+                m.deleted = base->segs[k].deleted;
         sift__manifest_add_seg(out, &m);
         if (o && o->max_seq > out->flushed_seq)
             out->flushed_seq = o->max_seq;

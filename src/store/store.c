@@ -1054,6 +1054,7 @@ flush_prepare(struct sift_store *s)
     j->items = sift_xcalloc(last - first, sizeof(*j->items));
     sift__manifest_copy(&j->next, &s->manifest);
     j->next.generation++;
+    sift__store_note_deleted(s, &j->next);
     for (size_t i = first; i < last; i++) {
         struct sift__entry *e = s->ents[i];
         struct flush_item *it = &j->items[j->n++];
@@ -1313,6 +1314,27 @@ sift_store_stats(const struct sift_store *s, struct sift_store_stats *out)
 }
 
 const char *const *
+sift_store_held(const struct sift_store *s)
+{
+    static const char *const none[] = {NULL};
+    return s->held_names ? (const char *const *)s->held_names : none;
+}
+
+void
+sift__store_note_deleted(const struct sift_store *s, struct sift_manifest *m)
+{
+    for (size_t i = 0; i < m->n_segs; i++) {
+        for (size_t k = 0; k < s->n_ents; k++) {
+            const struct sift__entry *e = s->ents[k];
+            if (e->id != m->segs[i].id || e->state != SIFT_ENT_DISK || !e->seg)
+                continue;
+            const roaring_bitmap_t *d = sift_segment_deleted(e->seg);
+            m->segs[i].deleted = d ? roaring_bitmap_get_cardinality(d) : 0;
+        }
+    }
+}
+
+const char *const *
 sift_store_quarantined(const struct sift_store *s)
 {
     static const char *const none[] = {NULL};
@@ -1382,7 +1404,8 @@ load_segments(struct sift_store *s)
                        sift_strerror(rc));
             return rc;
         }
-        rc = sift__lc_load_tombstones(s, m, &seg);
+        int held = 0;
+        rc = sift__lc_load_tombstones(s, m, &seg, &held);
         if (rc < 0) {
             sift_segment_unref(seg);
             return rc;
@@ -1390,11 +1413,22 @@ load_segments(struct sift_store *s)
         struct sift__entry *e = entry_push(s);
         e->id = m->id;
         e->state = SIFT_ENT_DISK;
+        e->meta = *m;
+        i++;
+        if (held) {
+            /* Fail closed: listed, kept, never served (tombstone.c). */
+            sift_segment_unref(seg);
+            e->held = 1;
+            s->held_names =
+                sift_xrealloc(s->held_names, (s->n_held + 2) * sizeof(char *));
+            s->held_names[s->n_held++] = sift_xstrdup(m->file);
+            s->held_names[s->n_held] = NULL;
+            s->stats.held++;
+            continue;
+        }
         e->seg = seg;
         e->docs = sift_segment_doc_count(seg);
         e->bytes = sift_segment_bytes(seg);
-        e->meta = *m;
-        i++;
     }
     if (changed) {
         s->manifest.generation++;
@@ -1424,6 +1458,25 @@ replay_cb(uint64_t seq, const uint8_t *payload, size_t len, void *arg)
         (uint64_t)CFG(s, flush_bytes, 64 << 20))
         seal(s, 1);
     return 0;
+}
+
+/*
+ * Deletes older than every live segment's docs are needed by no
+ * tombstone rebuild (tombstone.c); segments without an origin, or held,
+ * keep the journal whole.
+ */
+static void
+prune_journal(struct sift_store *s)
+{
+    uint64_t below = UINT64_MAX;
+    for (size_t i = 0; i < s->n_ents; i++) {
+        const struct sift__entry *e = s->ents[i];
+        uint64_t m = e->seg ? sift_segment_origin(e->seg)->max_seq : 0;
+        if (m < below)
+            below = m;
+    }
+    if (below != UINT64_MAX && below > 0)
+        sift__journal_prune(s->journal, below);
 }
 
 static int
@@ -1509,9 +1562,13 @@ sift_store_open(const struct sift_config *cfg, struct sift_loop *loop,
     rc = sift__store_choose_manifest(s);
     if (rc < 0)
         goto fail;
+    rc = sift__journal_open(s, &s->journal);
+    if (rc < 0)
+        goto fail;
     rc = load_segments(s);
     if (rc < 0)
         goto fail;
+    prune_journal(s);
     rc = sift__store_sweep_unlisted(s);
     if (rc < 0)
         goto fail;
@@ -1685,6 +1742,10 @@ sift_store_close(struct sift_store *s)
         sift_free(s->quarantined[i]);
     sift_free(s->quarantined);
     sift_free(s->unflushed);
+    for (size_t i = 0; i < s->n_held; i++)
+        sift_free(s->held_names[i]);
+    sift_free(s->held_names);
+    sift__journal_free(s->journal);
     sift_arena_free(s->arena);
     sift_buf_cleanup(&s->scratch);
     pthread_mutex_destroy(&s->snap_mu);

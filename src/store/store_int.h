@@ -61,6 +61,8 @@ struct sift__entry {
     unsigned lc_full; /* lifecycle: cut at the merge memory cap (not kept
                          across restarts: such a segment may be merged
                          once more) */
+    int held;         /* disk, tombstones unreadable: seg is NULL, kept in the
+                         manifest, out of snapshots, merges and retention */
 };
 
 /* An unlisted sealed segment whose records the WAL should replay again
@@ -165,7 +167,10 @@ struct sift_store {
 
     char **quarantined; /* NULL-terminated */
     size_t n_quarantined;
-    int rebuilt; /* the manifest was rebuilt from the files at open */
+    int rebuilt;       /* the manifest was rebuilt from the files at open */
+    char **held_names; /* NULL-terminated: segments held (tombstones) */
+    size_t n_held;
+    struct sift__journal *journal;     /* deletes.log (tombstone.c) */
     struct sift__unflushed *unflushed; /* open only (recover.c) */
     size_t n_unflushed;
 
@@ -238,6 +243,12 @@ int sift__store_sweep_unlisted(struct sift_store *s);
 void sift__store_sweep_after_replay(struct sift_store *s,
                                     uint64_t replayed_from,
                                     const struct sift_wal_replay_report *rep);
+/**
+ * Sets each segment's deleted count in m (about to be saved) from the live
+ * entries' tombstones; held entries keep theirs.  Loop thread.
+ */
+void sift__store_note_deleted(const struct sift_store *s,
+                              struct sift_manifest *m);
 /**
  * A store with its directories made and nothing loaded, no loop, no pool
  * (for sift_store_repair()); release with sift_store_close().  SIFT_OK or

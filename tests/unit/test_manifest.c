@@ -58,6 +58,7 @@ fill(struct sift_manifest *m)
         s.min_ts = -(int64_t)i;
         s.max_ts = INT64_MAX - (int64_t)i;
         s.bytes = i << 33;
+        s.deleted = i * 7;
         sift__manifest_add_seg(m, &s);
     }
     sift__posmap_merge(&m->pos, "kafka/logs/0", 100, 0);
@@ -81,6 +82,7 @@ assert_same(const struct sift_manifest *a, const struct sift_manifest *b)
         assert_int_equal(a->segs[i].min_ts, b->segs[i].min_ts);
         assert_int_equal(a->segs[i].max_ts, b->segs[i].max_ts);
         assert_int_equal(a->segs[i].bytes, b->segs[i].bytes);
+        assert_int_equal(a->segs[i].deleted, b->segs[i].deleted);
     }
     assert_int_equal(a->pos.n, b->pos.n);
     for (size_t i = 0; i < a->pos.n; i++) {
@@ -194,7 +196,16 @@ test_manifest_rejects_bad_names_and_versions(void **state)
 {
     (void)state;
     static const char *const bodies[] = {
-        "sift-manifest 2\ngeneration 1\nflushed_seq 0\nnext_segment_id 1\n",
+        "sift-manifest 3\ngeneration 1\nflushed_seq 0\nnext_segment_id 1\n",
+        "sift-manifest 0\ngeneration 1\nflushed_seq 0\nnext_segment_id 1\n",
+        /* version 2 needs the deleted count, version 1 has none */
+        "sift-manifest 2\ngeneration 1\nflushed_seq 0\nnext_segment_id 9\n"
+        "segment 1 0 1 0 0 1 a.seg\n",
+        "sift-manifest 1\ngeneration 1\nflushed_seq 0\nnext_segment_id 9\n"
+        "segment 1 0 1 0 0 1 a.seg 0\n",
+        /* more deleted than docs */
+        "sift-manifest 2\ngeneration 1\nflushed_seq 0\nnext_segment_id 9\n"
+        "segment 1 0 1 0 0 1 a.seg 2\n",
         "sift-manifest 1\ngeneration 1\nflushed_seq 0\nnext_segment_id 9\n"
         "segment 1 0 1 0 0 1 ../etc/passwd\n",
         "sift-manifest 1\ngeneration 1\nflushed_seq 0\nnext_segment_id 2\n"
@@ -219,6 +230,33 @@ test_manifest_rejects_bad_names_and_versions(void **state)
     }
 }
 
+/* A version 1 manifest (no deleted counts) still loads. */
+static void
+test_manifest_reads_version_1(void **state)
+{
+    (void)state;
+    const char *body = "sift-manifest 1\ngeneration 3\nflushed_seq 7\n"
+                       "next_segment_id 9\nsegment 4 1 10 5 6 300 "
+                       "00000000000000000004.seg\nposition 1 2 k\n";
+    struct sift_buf b = SIFT_BUF_INIT;
+    struct sift_manifest d;
+    sift_buf_append(&b, body, strlen(body));
+    sift_buf_appendf(&b, "checksum %016llx\n",
+                     (unsigned long long)XXH64(body, strlen(body), 0));
+    assert_int_equal(sift__manifest_decode(b.data, b.len, &d), SIFT_OK);
+    assert_int_equal(d.file_version, 1);
+    assert_int_equal(d.n_segs, 1);
+    assert_int_equal(d.segs[0].docs, 10);
+    assert_int_equal(d.segs[0].deleted, 0);
+    assert_int_equal(d.segs[0].bytes, 300);
+    sift_buf_reset(&b);
+    sift__manifest_encode(&d, &b); /* written back as version 2 */
+    assert_non_null(strstr(sift_buf_cstr(&b), "sift-manifest 2\n"));
+    assert_non_null(strstr(sift_buf_cstr(&b), ".seg 0\n"));
+    sift__manifest_cleanup(&d);
+    sift_buf_cleanup(&b);
+}
+
 int
 main(void)
 {
@@ -228,6 +266,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_manifest_save_reload_generations,
                                         setup, teardown),
         cmocka_unit_test(test_manifest_rejects_bad_names_and_versions),
+        cmocka_unit_test(test_manifest_reads_version_1),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

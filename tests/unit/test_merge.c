@@ -1602,6 +1602,157 @@ test_merge_rebuild_resolves_crash_leftovers(void **state)
     lines_free(&all);
 }
 
+/* The store's tombstone stats after opening dir; lines into *out. */
+static void
+open_count(struct fx *f, const char *dir, struct lines *out,
+           struct sift_store_stats *st, const char **held0)
+{
+    struct sift_config c = f->cfg;
+    struct sift_store *s;
+    c.data_dir = (char *)(uintptr_t)dir;
+    assert_int_equal(sift_store_open(&c, f->loop, f->pool, &s), SIFT_OK);
+    snapshot_lines(s, out);
+    sift_store_stats(s, st);
+    static char held[64];
+    held[0] = '\0';
+    if (sift_store_held(s)[0])
+        snprintf(held, sizeof(held), "%s", sift_store_held(s)[0]);
+    *held0 = held;
+    sift_store_close(s);
+}
+
+static void
+damage(const char *path, long off, int op)
+{
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    if (op == 0) { /* flip one byte */
+        FILE *fp = fopen(path, "r+b");
+        assert_non_null(fp);
+        if (off < 0)
+            off += sb.st_size;
+        assert_int_equal(fseek(fp, off, SEEK_SET), 0);
+        int c = fgetc(fp);
+        assert_int_equal(fseek(fp, off, SEEK_SET), 0);
+        fputc(c ^ 0x40, fp);
+        fclose(fp);
+    } else if (op == 1) { /* cut */
+        assert_int_equal(truncate(path, off), 0);
+    } else if (op == 2) { /* gone */
+        assert_int_equal(unlink(path), 0);
+    } else { /* zeros, same size */
+        FILE *fp = fopen(path, "r+b");
+        assert_non_null(fp);
+        for (off_t k = 0; k < sb.st_size; k++)
+            fputc(0, fp);
+        fclose(fp);
+    }
+}
+
+/*
+ * Tombstones never resurrect deleted events: a sidecar flipped at any of
+ * several offsets, cut, zeroed or removed is rebuilt from deletes.log
+ * (the deleted events stay deleted, every other event is there, the
+ * damaged file is kept in quarantine/); an older sidecar than the
+ * manifest says is caught the same way; with the journal gone too, the
+ * segment is held out of queries instead (fail closed).
+ */
+static void
+test_merge_damaged_tombstones_fail_closed(void **state)
+{
+    struct fx *f = *state;
+    struct sift_store *st;
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
+    int64_t now = sift_clock_now_ns();
+    for (int part = 0; part < 3; part++) {
+        ingest(f, st, part * 200, 200, now - HOUR_NS / 2 + part * 1000,
+               SIFT_NS_PER_MS, "zqxsecret");
+        flush_now(f, st);
+    }
+    struct del_res r = {0, 0, 0};
+    assert_int_equal(sift_store_delete(st, "zqxsecret", 9, INT64_MIN, INT64_MAX,
+                                       0, on_deleted, &r),
+                     SIFT_OK);
+    assert_true(sf_run_until(f->loop, del_done_pred, &r, 20000));
+    assert_int_equal(r.matched, 60);
+    struct lines want;
+    snapshot_lines(st, &want);
+    assert_int_equal(want.n, 540);
+    sift_store_close(st); /* the manifest now says 20 deleted each */
+    char pristine[256], w[256], side[512];
+    snprintf(pristine, sizeof(pristine), "%s/pristine", f->root);
+    snprintf(w, sizeof(w), "%s/work", f->root);
+    dir_copy(f->dir, pristine);
+    snprintf(side, sizeof(side), "%s/segments/%020d.seg.del", w, 2);
+
+    static const struct {
+        long off;
+        int op;
+    } cases[] = {{0, 0},  {9, 0},  {17, 0}, {30, 0},
+                 {-1, 0}, {10, 1}, {0, 2},  {0, 3}};
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        dir_copy(pristine, w);
+        damage(side, cases[k].off, cases[k].op);
+        struct lines got;
+        struct sift_store_stats ss;
+        const char *held;
+        open_count(f, w, &got, &ss, &held);
+        assert_lines_equal(&want, &got);
+        assert_int_equal(count_containing(&got, "zqxsecret"), 0);
+        assert_int_equal(ss.tombstones_damaged, 1);
+        assert_int_equal(ss.tombstones_rebuilt, 1);
+        assert_int_equal(ss.held, 0);
+        lines_free(&got);
+        /* Rewritten: a second start finds nothing to repair. */
+        open_count(f, w, &got, &ss, &held);
+        assert_int_equal(ss.tombstones_damaged, 0);
+        assert_lines_equal(&want, &got);
+        lines_free(&got);
+    }
+
+    /* An older sidecar (nothing deleted yet) put back. */
+    dir_copy(pristine, w);
+    roaring_bitmap_t *empty = roaring_bitmap_create();
+    assert_int_equal(sift__tomb_save(side, empty, 200), SIFT_OK);
+    roaring_bitmap_free(empty);
+    struct lines got;
+    struct sift_store_stats ss;
+    const char *held;
+    open_count(f, w, &got, &ss, &held);
+    assert_lines_equal(&want, &got);
+    assert_int_equal(ss.tombstones_rebuilt, 1);
+    lines_free(&got);
+
+    /* The journal gone too: held, never served, nothing resurrected. */
+    dir_copy(pristine, w);
+    damage(side, 9, 0);
+    char jpath[512];
+    snprintf(jpath, sizeof(jpath), "%s/deletes.log", w);
+    assert_int_equal(unlink(jpath), 0);
+    open_count(f, w, &got, &ss, &held);
+    assert_int_equal(ss.held, 1);
+    assert_string_equal(held, "00000000000000000002.seg");
+    assert_int_equal(got.n, 540 - 180);
+    assert_int_equal(count_containing(&got, "zqxsecret"), 0);
+    lines_free(&got);
+    lines_free(&want);
+
+    /* A version 1 sidecar (no checksum) still reads. */
+    roaring_bitmap_t *bm = roaring_bitmap_of(2, 3, 7);
+    size_t n = roaring_bitmap_portable_size_in_bytes(bm);
+    char *v1 = sift_xmalloc(n + 8);
+    memcpy(v1, "SDEL", 4);
+    sift_store_u32(v1 + 4, 1);
+    roaring_bitmap_portable_serialize(bm, v1 + 8);
+    roaring_bitmap_t *back = NULL;
+    assert_int_equal(sift__tomb_decode(v1, n + 8, 10, &back), SIFT_OK);
+    assert_true(roaring_bitmap_equals(bm, back));
+    roaring_bitmap_free(back);
+    assert_int_equal(sift__tomb_decode(v1, n + 8, 7, &back), SIFT_ECORRUPT);
+    sift_free(v1);
+    roaring_bitmap_free(bm);
+}
+
 int
 main(void)
 {
@@ -1636,6 +1787,8 @@ main(void)
             test_merge_orphans_of_a_crashed_merge_are_removed, setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_merge_rebuild_resolves_crash_leftovers, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_merge_damaged_tombstones_fail_closed, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
