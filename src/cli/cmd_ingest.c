@@ -63,13 +63,19 @@ format_name(enum cli_format f)
     }
 }
 
+/* The input's name for messages. */
+static const char *
+input_name(const struct ingest *in)
+{
+    return strcmp(in->name, "-") ? in->name : "<stdin>";
+}
+
 static void
 report_line(struct ingest *in, uint64_t line_no, const char *reason)
 {
     if (in->errors_shown++ >= MAX_ERRORS_SHOWN)
         return;
-    fprintf(stderr, "sift: ingest: %s:%llu: ",
-            strcmp(in->name, "-") ? in->name : "<stdin>",
+    fprintf(stderr, "sift: ingest: %s:%llu: ", input_name(in),
             (unsigned long long)line_no);
     sift__cli_put_safe(stderr, reason ? reason : "rejected",
                        strlen(reason ? reason : "rejected"), NULL);
@@ -128,8 +134,7 @@ count_ingest(struct ingest *in, json_t *root, const struct cli_batcher *b)
         fprintf(stderr,
                 "sift: ingest: %s: %lld more rejected lines in this batch "
                 "(siftd keeps them in its dead-letter store)\n",
-                strcmp(in->name, "-") ? in->name : "<stdin>",
-                rejected - (long long)shown);
+                input_name(in), rejected - (long long)shown);
     return CLI_CONTINUE;
 }
 
@@ -190,9 +195,10 @@ split_and_send(struct ingest *in, const struct cli_batcher *big)
     sift__cli_batcher_init(&half, big->format, (big->n_events + 1) / 2,
                            big->body.len / 2 + 1, NULL, 0);
     int rc = CLI_CONTINUE;
-    const char *p = big->body.data;
+    const char *p = big->body.data, *end = p + big->body.len;
     for (size_t i = 0; i < big->n_lines && rc == CLI_CONTINUE; i++) {
-        const char *nl = strchr(p, '\n');
+        /* memchr: a line may hold NUL bytes */
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t len = (size_t)(nl - p);
         while (sift__cli_batcher_offer(&half, p, len, big->lines[i])) {
             rc = send_batch(in, &half);
@@ -237,7 +243,7 @@ send_batch(struct ingest *in, struct cli_batcher *b)
                 "sift: ingest: interrupted; lines %llu-%llu of %s "
                 "may or may not be stored\n",
                 (unsigned long long)b->lines[0],
-                (unsigned long long)b->lines[b->n_lines - 1], in->name);
+                (unsigned long long)b->lines[b->n_lines - 1], input_name(in));
         rc = 130;
     } else if (hrc != SIFT_OK) {
         if (r.sent)
@@ -247,8 +253,8 @@ send_batch(struct ingest *in, struct cli_batcher *b)
                     "resent, to avoid duplicates\n",
                     sift__cli_http_url(in->ctx->http),
                     (unsigned long long)b->lines[0],
-                    (unsigned long long)b->lines[b->n_lines - 1], in->name,
-                    r.err);
+                    (unsigned long long)b->lines[b->n_lines - 1],
+                    input_name(in), r.err);
         else
             (void)sift__cli_http_fail(in->ctx->http, &r);
         rc = CLI_EXIT_FAIL;
@@ -257,7 +263,7 @@ send_batch(struct ingest *in, struct cli_batcher *b)
     } else if (r.status != 200) {
         (void)sift__cli_http_fail(in->ctx->http, &r);
         fprintf(stderr, "sift: ingest: stopped at line %llu of %s\n",
-                (unsigned long long)b->lines[0], in->name);
+                (unsigned long long)b->lines[0], input_name(in));
         rc = CLI_EXIT_FAIL;
     } else {
         json_t *root = sift__cli_json(in->ctx->http, &r);
@@ -309,7 +315,7 @@ ingest_stream(struct ingest *in, FILE *f, enum cli_format want, size_t batch,
                     in->ctx,
                     "%s: --field labels JSON events; this input "
                     "is text (use --format ndjson if it is JSON)",
-                    in->name);
+                    input_name(in));
                 break;
             }
             sift__cli_batcher_init(&b, fmt, batch, BATCH_BYTES, labels,
@@ -326,7 +332,7 @@ ingest_stream(struct ingest *in, FILE *f, enum cli_format want, size_t batch,
             rc = 130;
     }
     if (rc == CLI_CONTINUE && ferror(f)) {
-        rc = sift__cli_fail(in->ctx, "%s: read error: %s", in->name,
+        rc = sift__cli_fail(in->ctx, "%s: read error: %s", input_name(in),
                             strerror(errno));
     }
     if (started) {

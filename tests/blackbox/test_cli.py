@@ -491,6 +491,42 @@ def test_ingest_retries_after_429(tmp_path_factory, home, tmp_path):
         s.kill9()
 
 
+def server_has_unread_bytes(port):
+    """An established connection to port whose bytes nobody read yet
+    (siftd stopped: the kernel accepted and queued them)."""
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            cols = line.split()
+            local, state, queues = cols[1], cols[3], cols[4]
+            if int(local.split(":")[1], 16) == port and state == "01" and \
+                    int(queues.split(":")[1], 16) > 0:
+                return True
+    return False
+
+
+def test_ingest_never_resends_a_batch_whose_fate_is_unknown(tmp_path_factory,
+                                                            home, tmp_path):
+    s = start(tmp_path_factory, "unknown")
+    port = int(s.addr.rsplit(":", 1)[1])
+    f = tmp_path / "ten.ndjson"
+    f.write_text("".join(json.dumps({"message": "fate %d" % i}) + "\n"
+                         for i in range(10)))
+    s.send_signal(signal.SIGSTOP)
+    try:
+        p = subprocess.Popen([SIFT, "ingest", "--batch", "5", str(f)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=sift_env(home, s.url))
+        # The first batch reached the kernel of a siftd that cannot answer.
+        wait_for(lambda: server_has_unread_bytes(port), "the batch sent")
+    finally:
+        s.kill9()  # the connection breaks after the body was sent
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 1
+    assert ("connection lost after sending lines 1-5 of %s" % f) in err, err
+    assert "not resent, to avoid duplicates" in err
+    assert out.startswith("accepted 0, rejected 0")
+
+
 def hold_export(s, q):
     """An export nobody reads: with a 4 KiB receive window it stalls and
     keeps its query slot until the socket is closed."""
