@@ -16,7 +16,8 @@
  *   cmd_search.c  search (cursor pages) and tail (reconnecting stream)
  *   cmd_ingest.c  ingest (batches, back-off, accepted/rejected report)
  *   cmd_agg.c     hist, terms, stats, fields, patterns
- *   cmd_admin.c   alerts, delete, status
+ *   cmd_admin.c   alerts, delete
+ *   cmd_status.c  status, and the Prometheus text it reads
  *
  * Conventions: functions shared between these files are sift__cli_*,
  * declared here; file-local ones are static.  Every string a struct here
@@ -329,7 +330,7 @@ size_t sift__cli_label_line(const char *line, size_t len,
  */
 int sift__cli_is_continuation(const char *line, size_t len);
 
-/* ---- Prometheus text (cmd_admin.c) ---- */
+/* ---- Prometheus text (cmd_status.c) ---- */
 
 struct cli_sample {
     char name[128];
