@@ -19,10 +19,11 @@ enum {
     OPT_INTERVAL,
     OPT_SIZE,
     OPT_NAMES,
+    OPT_BY,
 };
 
 struct agg_args {
-    const char *from, *to, *interval;
+    const char *from, *to, *interval, *by;
     uint64_t size;
     int size_set;
     int json, names;
@@ -41,6 +42,7 @@ parse_args(struct cli_ctx *ctx, int argc, char **argv, struct agg_args *a,
         {"size", required_argument, NULL, OPT_SIZE},
         {"limit", required_argument, NULL, OPT_SIZE},
         {"names", no_argument, NULL, OPT_NAMES},
+        {"by", required_argument, NULL, OPT_BY},
         CLI_GLOBAL_OPTIONS};
     /* Each command's table: the options it takes, then the global ones. */
     struct option opts[sizeof(all) / sizeof(all[0])];
@@ -49,7 +51,7 @@ parse_args(struct cli_ctx *ctx, int argc, char **argv, struct agg_args *a,
         int v = all[i].val;
         if ((v == OPT_FROM || v == OPT_TO) && !want_range)
             continue;
-        if ((v == OPT_INTERVAL && !want_interval) ||
+        if (((v == OPT_INTERVAL || v == OPT_BY) && !want_interval) ||
             (v == OPT_SIZE && !want_size) || (v == OPT_NAMES && !want_names))
             continue;
         opts[n++] = all[i];
@@ -65,6 +67,7 @@ parse_args(struct cli_ctx *ctx, int argc, char **argv, struct agg_args *a,
         case OPT_JSON: a->json = 1; break;
         case OPT_INTERVAL: a->interval = optarg; break;
         case OPT_NAMES: a->names = 1; break;
+        case OPT_BY: a->by = optarg; break;
         case OPT_SIZE:
             rc = sift__cli_opt_uint(ctx, "size", optarg, 1000000, &a->size);
             if (rc != CLI_CONTINUE)
@@ -175,18 +178,68 @@ interval_text(long long ms, char *out, size_t len)
     snprintf(out, len, "%lldms", ms);
 }
 
+/* hist --by: the series, largest first (at most MAX_SERIES columns). */
+#define MAX_SERIES 8
+
+struct series {
+    const char *name; /* borrowed from the reply */
+    uint64_t total;
+};
+
+static int
+series_cmp(const void *a, const void *b)
+{
+    const struct series *x = a, *y = b;
+    if (x->total != y->total)
+        return x->total < y->total ? 1 : -1;
+    return strcmp(x->name, y->name);
+}
+
+static size_t
+collect_series(json_t *buckets, struct series *out, size_t cap)
+{
+    size_t n = 0, i;
+    json_t *b;
+    json_array_foreach(buckets, i, b)
+    {
+        const char *k;
+        json_t *v;
+        json_object_foreach(json_object_get(b, "by"), k, v)
+        {
+            size_t j = 0;
+            while (j < n && strcmp(out[j].name, k))
+                j++;
+            if (j == n) {
+                if (n == cap)
+                    continue;
+                out[n].name = k;
+                out[n++].total = 0;
+            }
+            out[j].total += (uint64_t)json_integer_value(v);
+        }
+    }
+    qsort(out, n, sizeof(out[0]), series_cmp);
+    return n;
+}
+
 int
 sift__cli_cmd_hist(struct cli_ctx *ctx, int argc, char **argv)
 {
     struct agg_args a;
-    int rc = parse_args(ctx, argc, argv, &a, 1, 0, 0, 1);
+    int rc = parse_args(ctx, argc, argv, &a, 1, 1, 0, 1);
     if (rc != CLI_CONTINUE)
         return rc;
+    if (a.size_set && !a.by)
+        return sift__cli_usage_error(ctx, "--size goes with --by");
     if ((rc = sift__cli_connect(ctx)) != CLI_CONTINUE)
         return rc;
     char *q = join_words(argc, argv, a.operand);
-    const char *params[] = {"q",  q,          "from",     a.from, "to",
-                            a.to, "interval", a.interval, NULL};
+    char size[24];
+    snprintf(size, sizeof(size), "%llu", (unsigned long long)a.size);
+    const char *params[] = {"q",  q,    "from",     a.from,
+                            "to", a.to, "interval", a.interval,
+                            "by", a.by, "size",     a.size_set ? size : NULL,
+                            NULL};
     json_t *root;
     rc = fetch(ctx, "/api/v1/histogram", params, a.json, &root);
     free(q);
@@ -207,12 +260,40 @@ sift__cli_cmd_hist(struct cli_ctx *ctx, int argc, char **argv)
         max = cnt > max ? cnt : max;
         total += cnt;
     }
-    char ivs[32], head[96];
+    struct series ser[64];
+    size_t n_ser = a.by ? collect_series(buckets, ser, 64) : 0;
+    size_t shown = n_ser < MAX_SERIES ? n_ser : MAX_SERIES;
+    char ivs[32], head[160];
     interval_text(iv, ivs, sizeof(ivs));
-    snprintf(head, sizeof(head), "%llu events, %zu buckets of %s (UTC)\n",
-             (unsigned long long)total, json_array_size(buckets), ivs);
+    snprintf(head, sizeof(head), "%llu events, %zu buckets of %s (UTC)%s%s\n",
+             (unsigned long long)total, json_array_size(buckets), ivs,
+             a.by ? ", by " : "", a.by ? a.by : "");
     dim(&ctx->out, head);
     int count_w = snprintf(NULL, 0, "%llu", (unsigned long long)max);
+    int col_w[MAX_SERIES];
+    int cols = 0;
+    if (shown) {
+        /* A header of series names over their columns. */
+        char label[40];
+        bucket_label(json_string_value(
+                         json_object_get(json_array_get(buckets, 0), "time")),
+                     iv, label, sizeof(label));
+        count_w = count_w < 5 ? 5 : count_w;
+        struct cli_buf h = CLI_BUF_INIT;
+        sift__cli_buf_addf(&h, "%-*s %*s", (int)strlen(label), "time", count_w,
+                           "count");
+        for (size_t k = 0; k < shown; k++) {
+            int w = snprintf(NULL, 0, "%llu", (unsigned long long)ser[k].total);
+            int nl = (int)strlen(ser[k].name);
+            nl = nl > 16 ? 16 : nl;
+            col_w[k] = w > nl ? w : nl;
+            sift__cli_buf_addf(&h, " %*.*s", col_w[k], 16, ser[k].name);
+            cols += col_w[k] + 1;
+        }
+        sift__cli_buf_add(&h, "\n", 1);
+        dim(&ctx->out, h.data);
+        sift__cli_buf_free(&h);
+    }
     json_array_foreach(buckets, i, b)
     {
         char label[40], bar[4 * 400 + 1];
@@ -220,12 +301,23 @@ sift__cli_cmd_hist(struct cli_ctx *ctx, int argc, char **argv)
                      sizeof(label));
         uint64_t cnt =
             (uint64_t)json_integer_value(json_object_get(b, "count"));
-        int width = ctx->out.columns - (int)strlen(label) - count_w - 3;
+        int width = ctx->out.columns - (int)strlen(label) - count_w - 3 - cols;
         sift__cli_bar(bar, sizeof(bar), cnt, max, width, ctx->out.utf8);
-        fprintf(ctx->out.f, "%s %*llu %s%s%s\n", label, count_w,
-                (unsigned long long)cnt, ctx->out.color ? "\033[36m" : "", bar,
+        fprintf(ctx->out.f, "%s %*llu", label, count_w,
+                (unsigned long long)cnt);
+        json_t *by = json_object_get(b, "by");
+        for (size_t k = 0; k < shown; k++)
+            fprintf(ctx->out.f, " %*lld", col_w[k],
+                    (long long)json_integer_value(
+                        json_object_get(by, ser[k].name)));
+        fprintf(ctx->out.f, " %s%s%s\n", ctx->out.color ? "\033[36m" : "", bar,
                 ctx->out.color ? "\033[0m" : "");
     }
+    if (n_ser > shown)
+        fprintf(stderr,
+                "sift: hist: %zu more series not shown (--json has "
+                "them all)\n",
+                n_ser - shown);
     warn_timed_out(root);
     json_decref(root);
     return CLI_EXIT_OK;

@@ -98,8 +98,10 @@ static const char HELP_HIST[] =
     "\n"
     "Counts matching events per time interval and draws a bar chart.\n"
     "\n" TIME_HELP
-    "  --interval I     bucket width: 30s, 5m, 1h, 1d, or auto (default:\n"
-    "                   at most 100 buckets over the range)\n"
+    "  --interval I     bucket width: 30s, 5m, 1h, 1d, 1w, 1M, or auto\n"
+    "                   (default: at most 100 buckets over the range)\n"
+    "  --by FIELD       one column per value of FIELD (a keyword field)\n"
+    "  --size N         with --by: the N most frequent values (default 10)\n"
     "  --json           the server's reply (one JSON line)\n"
     "\n" GLOBAL_HELP;
 

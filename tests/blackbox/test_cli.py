@@ -330,6 +330,19 @@ def test_hist_terms_stats_fields_patterns(shared, home):
     assert any("\u2588" in l for l in lines[1:])  # bars in a UTF-8 locale
     r = sift(home, ["hist", "--interval", "1m", "--json", "ev"], url=url)
     assert json.loads(r.stdout)["interval_ms"] == 60000
+    # --by: a column per value, most frequent first, each summing right
+    r = sift(home, ["hist", "--interval", "1m", "--by", "log.level", "ev"], url=url)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].endswith(", by log.level")
+    assert lines[1].split() == ["time", "count", "info", "error", "warn"]
+    rows = [l.split() for l in lines[2:]]
+    # rows: date, time, count, info, error, warn, bar
+    assert [sum(int(x[k]) for x in rows) for k in (2, 3, 4, 5)] == \
+        [N_SHARED, 3 * N_SHARED // 5, N_SHARED // 5, N_SHARED // 5]
+    assert all(int(x[2]) == int(x[3]) + int(x[4]) + int(x[5]) for x in rows)
+    r = sift(home, ["hist", "--size", "2", "ev"], url=url)
+    assert r.returncode == 2 and "--size goes with --by" in r.stderr
 
     r = sift(home, ["terms", "service.name", "ev"], url=url)
     assert r.returncode == 0, r.stderr

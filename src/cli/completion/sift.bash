@@ -52,7 +52,7 @@ _sift()
             continue
         fi
         case $w in
-        --from | --to | --limit | -n | --fields | --interval | --size | \
+        --from | --to | --limit | -n | --fields | --interval | --size | --by | \
             --format | --field | --batch | --index | --state | --url | \
             --token | --config | --cacert | --color | --timeout | --retries) ((i++)) ;;
         --feedback) ((i++)) ;;
@@ -79,14 +79,14 @@ _sift()
         return
         ;;
     --interval)
-        COMPREPLY=($(compgen -W "auto 10s 30s 1m 5m 15m 1h 6h 1d" -- "$cur"))
+        COMPREPLY=($(compgen -W "auto 10s 30s 1m 5m 15m 1h 6h 1d 1w 1M" -- "$cur"))
         return
         ;;
     --from | --to)
         COMPREPLY=($(compgen -W "now now-5m now-15m now-1h now-6h now-1d now-7d" -- "$cur"))
         return
         ;;
-    --fields)
+    --fields | --by)
         _sift_fields "$cur"
         return
         ;;
@@ -110,7 +110,7 @@ _sift()
     search) opts="--from --to --limit --oldest --json --raw --fields --count" ;;
     tail) opts="--json --raw --fields" ;;
     ingest) opts="--format --field --batch --index --json" ;;
-    hist) opts="--from --to --interval --json" ;;
+    hist) opts="--from --to --interval --by --size --json" ;;
     terms | patterns) opts="--from --to --size --json" ;;
     stats) opts="--from --to --json" ;;
     fields) opts="--names --json" ;;
