@@ -1292,7 +1292,7 @@ parse_query_string(struct sift_http_req *req, const char *qs, char *why,
 SIFT_STATIC const char *
 closest_param(const struct sift_http_param *table, const char *name)
 {
-    const char *known[128], *canon[128];
+    const char *known[128] = {0}, *canon[128] = {0};
     size_t n = 0;
     for (const struct sift_http_param *p = table; p->name != NULL && n < 126;
          p++) {

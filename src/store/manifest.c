@@ -509,7 +509,7 @@ sift__manifest_load_generation(const char *data_dir, uint64_t gen,
 static void
 keep_generation(const char *path, uint64_t gen)
 {
-    char name[4096];
+    char name[4096 + 24]; /* path (< 4096) + "." + a 20-digit generation */
     snprintf(name, sizeof(name), "%s.%" PRIu64, path, gen);
     (void)unlink(name); /* a dead lineage's file of the same number */
     if (link(path, name) != 0)

@@ -1483,8 +1483,8 @@ dir_copy(const char *from, const char *to)
 static void
 rm_manifest(const char *dir)
 {
-    char p[300];
-    snprintf(p, sizeof(p), "%s/MANIFEST", dir);
+    char p[512];
+    assert_true(snprintf(p, sizeof(p), "%s/MANIFEST", dir) < (int)sizeof(p));
     assert_int_equal(unlink(p), 0);
 }
 

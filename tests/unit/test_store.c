@@ -227,7 +227,7 @@ docs_visible(void *arg)
 static int
 count_files(const char *dir, const char *suffix)
 {
-    char cmd[256];
+    char cmd[512];
     snprintf(cmd, sizeof(cmd), "ls '%s' 2>/dev/null | grep -c '%s$'", dir,
              suffix);
     FILE *p = popen(cmd, "r");

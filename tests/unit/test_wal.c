@@ -372,7 +372,7 @@ test_wal_damage_costs_only_what_it_touched(void **state)
     wal_keep(f, &keep, firsts);
     assert_true(keep.n >= 5);
     struct sift_wal_replay_report rep;
-    char path[256];
+    char path[1024];
 
     /* Every byte of a record in the middle of file 2. */
     int fi = 1;
@@ -460,7 +460,7 @@ test_wal_damage_costs_only_what_it_touched(void **state)
     wal_restore(f, &keep);
     assert_int_equal(sift__wal_quarantine(f->dir, keep.name[fi], f->qdir),
                      SIFT_OK);
-    char qpath[256];
+    char qpath[1024];
     struct stat st;
     snprintf(qpath, sizeof(qpath), "%s/wal-%s", f->qdir, keep.name[fi]);
     assert_int_equal(stat(qpath, &st), 0);
