@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -397,18 +398,60 @@ test_store_close_reopen_exactly_once(void **state)
     }
 }
 
-/* Copies the data dir as a crash would leave it (no close, no flush). */
+/* A barrier that occupies every worker of the pool: while it holds, no
+ * store job (seal, flush, merge) is half-way through, and the loop thread
+ * is not running, so the files on disk stand still. */
+struct pool_hold {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    unsigned n_in;
+    int release;
+};
+
+static void
+pool_hold_work(void *arg)
+{
+    struct pool_hold *h = arg;
+    pthread_mutex_lock(&h->lock);
+    h->n_in++;
+    pthread_cond_broadcast(&h->cond);
+    while (!h->release)
+        pthread_cond_wait(&h->cond, &h->lock);
+    h->n_in--;
+    pthread_cond_broadcast(&h->cond);
+    pthread_mutex_unlock(&h->lock);
+}
+
+/* Copies the data dir as a crash would leave it (no close, no flush).  A
+ * crash freezes every file at one instant; cp walking a directory while
+ * a worker flushes would not (it could copy segments/ before a flush and
+ * MANIFEST and the trimmed WAL after it, a state no crash leaves), so the
+ * workers are held for the length of the copy. */
 static void
 crash_copy(struct fx *f, const char *to)
 {
+    struct pool_hold h = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
+                          0, 0};
+    unsigned n = sift_pool_threads(f->pool);
+    for (unsigned i = 0; i < n; i++)
+        assert_int_equal(sift_pool_submit(f->pool, pool_hold_work, NULL, &h),
+                         SIFT_OK);
+    pthread_mutex_lock(&h.lock);
+    while (h.n_in < n)
+        pthread_cond_wait(&h.cond, &h.lock);
+    pthread_mutex_unlock(&h.lock);
+
     char cmd[600];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s' 2>/dev/null", to,
-             f->dir, to);
-    /* A worker may rename or delete a temp file while cp walks the dir;
-     * that copy is useless, so take another (bounded). */
-    int rc = -1;
-    for (int attempt = 0; attempt < 20 && rc != 0; attempt++)
-        rc = system(cmd);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s' && cp -a '%s' '%s'", to, f->dir,
+             to);
+    int rc = system(cmd);
+
+    pthread_mutex_lock(&h.lock);
+    h.release = 1;
+    pthread_cond_broadcast(&h.cond);
+    while (h.n_in > 0)
+        pthread_cond_wait(&h.cond, &h.lock);
+    pthread_mutex_unlock(&h.lock);
     assert_int_equal(rc, 0);
 }
 
