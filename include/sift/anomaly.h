@@ -257,23 +257,36 @@ enum sift_anomaly_level {
 
 #define SIFT_ANOMALY_SERVICE_MAX 22
 
-/** The fixed record the loop pushes per event (40 bytes). */
+/*
+ * The fixed record the loop pushes per event (40 bytes).  ts_ns is the
+ * event's *arrival* time, which picks its window: no event timestamp (one
+ * stamped 2030, a replay of last year) can open a window ahead of the
+ * clock or hold one open.  late_s says how long before its arrival the
+ * event happened; records later than cfg.max_lateness_ns are not scored.
+ */
 struct sift_anomaly_rec {
-    int64_t ts_ns;
+    int64_t ts_ns; /* arrival (sift_clock_now_ns() when pushed) */
     uint32_t template_id;
     uint8_t level;                          /* enum sift_anomaly_level */
     uint8_t service_len;                    /* bytes used in service */
     char service[SIFT_ANOMALY_SERVICE_MAX]; /* cut, not NUL-terminated */
-    uint32_t pad;
+    uint32_t late_s; /* arrival - event time, s (0: on time or ahead) */
 };
 
 /** Maps "error", "ERR", "warning", "Info"... to a level.  Pure. */
 enum sift_anomaly_level sift_anomaly_level_parse(const char *s, size_t len);
 
-/** Fills rec from event parts (service cut to SIFT_ANOMALY_SERVICE_MAX). */
+/**
+ * Fills rec from event parts (service cut to SIFT_ANOMALY_SERVICE_MAX);
+ * ts_ns is the arrival time, late_s is 0.
+ */
 void sift_anomaly_rec_init(struct sift_anomaly_rec *rec, int64_t ts_ns,
                            const char *service, size_t service_len,
                            enum sift_anomaly_level level, uint32_t template_id);
+
+/** Sets rec->late_s from the event's own time (saturating).  Pure. */
+void sift_anomaly_rec_set_event_time(struct sift_anomaly_rec *rec,
+                                     int64_t event_ns);
 
 struct sift_anomaly_cfg {
     int64_t window_ns;              /* default 10 s */
@@ -283,6 +296,10 @@ struct sift_anomaly_cfg {
     double alpha;                   /* EWMA weight per window */
     int64_t idle_flush_ns;          /* close windows by wall time after this
                                        much silence (0 = window_ns) */
+    int64_t max_lateness_ns;        /* records whose event happened longer than
+                                       this before arrival (history imports,
+                                       backlogs) are counted as late, not scored;
+                                       0 = score all */
     uint32_t max_series;    /* memory cap; least-recently-seen evicted */
     int seasonality;        /* hour-of-day baselines for count series */
     double season_min_days; /* days until the daily shape has full weight */
@@ -320,6 +337,9 @@ int sift_anomaly_push(struct sift_anomaly *an,
 
 /** Records dropped because the ring was full.  Any thread. */
 uint64_t sift_anomaly_dropped(const struct sift_anomaly *an);
+
+/** Records past cfg.max_lateness_ns, not scored.  Any thread. */
+uint64_t sift_anomaly_late(const struct sift_anomaly *an);
 
 /** Windows closed so far (approximate from another thread).  Any thread. */
 uint64_t sift_anomaly_windows(const struct sift_anomaly *an);

@@ -127,6 +127,7 @@ struct sift_anomaly_service_stats {
     uint64_t template_save_errors;
     uint64_t records_pushed;  /* into the scoring ring */
     uint64_t records_dropped; /* ring full */
+    uint64_t records_late;    /* past anomaly.max_lateness: not scored */
     uint64_t windows;         /* closed by the scoring thread */
     uint64_t alerts_kept;     /* in the alerts store */
     uint64_t alert_events;    /* fire/update/resolve received */

@@ -100,6 +100,7 @@ struct sift_config {
     int64_t anomaly_max_raise;       /* bound on the total raise */
     char *anomaly_series_thresholds; /* "series:thr,series:thr" */
     int64_t anomaly_idle_flush_ms;   /* 0 = one window */
+    int64_t anomaly_max_lateness_ms; /* later events are not scored; 0 = off */
     int64_t anomaly_max_series;
     int64_t anomaly_seasonality;      /* bool: hour-of-day baselines */
     int64_t anomaly_seasonality_days; /* days to full seasonal weight */

@@ -660,12 +660,14 @@ stage_anomaly(void *arg, struct sift_event *ev, struct sift_arena *arena)
     const struct sift_field *svc_f = sift_event_field(ev, "service.name", 12);
     const struct sift_field *lvl_f = sift_event_field(ev, "log.level", 9);
     struct sift_anomaly_rec rec;
+    /* The window is picked by arrival: no event time can hold one open. */
     sift_anomaly_rec_init(
-        &rec, ev->ts_ns, svc_f ? svc_f->value : NULL,
+        &rec, sift_clock_now_ns(), svc_f ? svc_f->value : NULL,
         svc_f ? svc_f->value_len : 0,
         lvl_f ? sift_anomaly_level_parse(lvl_f->value, lvl_f->value_len)
               : SIFT_LVL_UNKNOWN,
         ev->template_id);
+    sift_anomaly_rec_set_event_time(&rec, ev->ts_ns);
     if (sift_anomaly_push(svc->an, &rec) == SIFT_OK)
         svc->records_pushed++;
     return SIFT_OK; /* a full ring drops and counts; ingest goes on */
@@ -797,6 +799,7 @@ anomaly_cfg_from(const struct sift_config *cfg, struct sift_anomaly_cfg *a)
     a->global_warmup_windows = (uint32_t)cfg->anomaly_warmup_windows;
     a->alpha = strtod(cfg->anomaly_alpha, NULL);
     a->idle_flush_ns = cfg->anomaly_idle_flush_ms * SIFT_NS_PER_MS;
+    a->max_lateness_ns = cfg->anomaly_max_lateness_ms * SIFT_NS_PER_MS;
     a->max_series = (uint32_t)cfg->anomaly_max_series;
     a->seasonality = cfg->anomaly_seasonality != 0;
     a->season_min_days = (double)cfg->anomaly_seasonality_days;
@@ -1116,6 +1119,7 @@ sift_anomaly_service_stats(struct sift_anomaly_service *svc,
     out->template_save_errors = svc->tmpl_save_errors;
     out->records_pushed = svc->records_pushed;
     out->records_dropped = svc->an ? sift_anomaly_dropped(svc->an) : 0;
+    out->records_late = svc->an ? sift_anomaly_late(svc->an) : 0;
     out->windows = svc->an ? sift_anomaly_windows(svc->an) : 0;
     out->alerts_kept = svc->n;
     out->alert_events = svc->alert_events;
@@ -1145,15 +1149,16 @@ sift_anomaly_service_stats_json(struct sift_anomaly_service *svc,
         "{\"templates\":%" PRIu32 ",\"templates_evicted\":%" PRIu64
         ",\"template_saves\":%" PRIu64 ",\"template_save_errors\":%" PRIu64
         ",\"records_pushed\":%" PRIu64 ",\"records_dropped\":%" PRIu64
-        ",\"windows\":%" PRIu64 ",\"alerts_kept\":%" PRIu64
-        ",\"alert_events\":%" PRIu64 ",\"sinks\":{\"webhook_sent\":%" PRIu64
-        ",\"webhook_failed\":%" PRIu64 ",\"redis_sent\":%" PRIu64
-        ",\"redis_failed\":%" PRIu64 ",\"kafka_sent\":%" PRIu64
-        ",\"kafka_failed\":%" PRIu64 "}}",
+        ",\"records_late\":%" PRIu64 ",\"windows\":%" PRIu64
+        ",\"alerts_kept\":%" PRIu64 ",\"alert_events\":%" PRIu64
+        ",\"sinks\":{\"webhook_sent\":%" PRIu64 ",\"webhook_failed\":%" PRIu64
+        ",\"redis_sent\":%" PRIu64 ",\"redis_failed\":%" PRIu64
+        ",\"kafka_sent\":%" PRIu64 ",\"kafka_failed\":%" PRIu64 "}}",
         s.templates, s.templates_evicted, s.template_saves,
-        s.template_save_errors, s.records_pushed, s.records_dropped, s.windows,
-        s.alerts_kept, s.alert_events, s.webhook_sent, s.webhook_failed,
-        s.redis_sent, s.redis_failed, s.kafka_sent, s.kafka_failed);
+        s.template_save_errors, s.records_pushed, s.records_dropped,
+        s.records_late, s.windows, s.alerts_kept, s.alert_events,
+        s.webhook_sent, s.webhook_failed, s.redis_sent, s.redis_failed,
+        s.kafka_sent, s.kafka_failed);
 }
 
 struct sift_anomaly *

@@ -3,16 +3,20 @@
  *
  * Design.  The loop thread pushes one 40-byte struct sift_anomaly_rec per
  * event into a bounded SPSC ring (sift_anomaly_push never blocks; a full
- * ring drops and counts).  The scoring thread pops records and counts
- * them into the current window of three kinds of series:
+ * ring drops and counts).  A record's time is its *arrival* time, so
+ * windows follow the clock: an event stamped 2030 or a replay of old
+ * history cannot open a window ahead of time or keep one open.  Records
+ * whose event happened more than max_lateness before arrival (imports,
+ * long backlogs) are counted as late and not scored, so a history import
+ * is not a spike.  The scoring thread pops records and counts them into
+ * the current window of three kinds of series:
  *   service            "service=S"               spike, drop, error ratio
  *   service + error    "service=S level=error"   spike
  *   service + template "service=S template=N"    new pattern, spike
- * Windows are aligned to window_ns and closed by event time (a record of
- * a later window closes the current one, and the empty ones in between)
- * and by wall time (after idle_flush_ns without records, one window per
- * idle_flush_ns).
- * Late records count in the current window.  Closing a window scores
+ * Windows are aligned to window_ns and closed by arrival time (a record
+ * of a later window closes the current one, and the empty ones in
+ * between) and by wall time (after idle_flush_ns without records, one
+ * window per idle_flush_ns).  Closing a window scores
  * every series against its baseline (detector.c), feeds the scores to
  * the alert state machine (alerts.c), then folds the window into the
  * baselines.  A series alerts only after warmup_windows windows; a
@@ -98,6 +102,7 @@ struct sift_anomaly {
     struct series *lru_head, *lru_tail;
     int64_t cur_win;                 /* index of the open window, -1 = none */
     atomic_uint_least64_t n_windows; /* windows closed */
+    atomic_uint_least64_t n_late;    /* records past max_lateness */
     int64_t last_rec_wall_ns;
     int64_t last_idle_close_ns;
     /* Shared. */
@@ -165,6 +170,19 @@ sift_anomaly_rec_init(struct sift_anomaly_rec *rec, int64_t ts_ns,
     rec->service_len = (uint8_t)service_len;
 }
 
+void
+sift_anomaly_rec_set_event_time(struct sift_anomaly_rec *rec, int64_t event_ns)
+{
+    if (event_ns >= rec->ts_ns) {
+        rec->late_s = 0;
+        return;
+    }
+    /* Unsigned: the difference of two int64 times always fits. */
+    uint64_t late =
+        ((uint64_t)rec->ts_ns - (uint64_t)event_ns) / (uint64_t)SIFT_NS_PER_SEC;
+    rec->late_s = late > UINT32_MAX ? UINT32_MAX : (uint32_t)late;
+}
+
 int
 sift_anomaly_new(const struct sift_anomaly_cfg *cfg, sift_alert_cb cb,
                  void *arg, struct sift_anomaly **out)
@@ -190,6 +208,7 @@ sift_anomaly_new(const struct sift_anomaly_cfg *cfg, sift_alert_cb cb,
     an->n_buckets = 1024;
     an->buckets = sift_xcalloc(an->n_buckets, sizeof(*an->buckets));
     an->cur_win = -1;
+    atomic_init(&an->n_late, 0);
     atomic_init(&an->stop, 0);
     pthread_mutex_init(&an->fb_mu, NULL);
     *out = an;
@@ -476,6 +495,11 @@ sift_anomaly_process(struct sift_anomaly *an,
     int64_t win = rec->ts_ns / an->cfg.window_ns;
     if (win > an->cur_win)
         advance_to(an, win);
+    if (an->cfg.max_lateness_ns > 0 &&
+        (int64_t)rec->late_s * SIFT_NS_PER_SEC > an->cfg.max_lateness_ns) {
+        atomic_fetch_add_explicit(&an->n_late, 1, memory_order_relaxed);
+        return;
+    }
     char name[SIFT_ALERT_SERIES_MAX];
     int svc_len = rec->service_len;
     const char *svc = rec->service;
@@ -588,6 +612,12 @@ int
 sift_anomaly_push(struct sift_anomaly *an, const struct sift_anomaly_rec *rec)
 {
     return sift_ring_push(an->ring, rec);
+}
+
+uint64_t
+sift_anomaly_late(const struct sift_anomaly *an)
+{
+    return atomic_load_explicit(&an->n_late, memory_order_relaxed);
 }
 
 uint64_t

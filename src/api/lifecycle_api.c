@@ -8,7 +8,8 @@
  *                              "match_all":bool,"force_rewrite":bool}
  *                              -> {"query":..,"from":..,"to":..,
  *                                  "dry_run":..,"matched":N,"deleted":N}
- *   POST /api/v1/debug/clock   {"offset_ms":N} (only with
+ *   POST /api/v1/debug/clock   {"offset_ms":N} shifts "now", or
+ *                              {"freeze_ms":T} stops it at T (only with
  *                              server.debug_endpoints = true)
  *
  * Delete safety (docs/lifecycle.md, "What sift promises"): the body may
@@ -412,23 +413,37 @@ handle_clock(struct sift_http_req *req, void *arg)
     const char *body = sift_http_req_body(req, &len);
     json_t *root = json_loadb(body, len, 0, NULL);
     json_t *v = root ? json_object_get(root, "offset_ms") : NULL;
-    if (!v || !json_is_integer(v) ||
-        json_integer_value(v) > INT64_MAX / SIFT_NS_PER_MS / 2 ||
-        json_integer_value(v) < INT64_MIN / SIFT_NS_PER_MS / 2) {
+    json_t *fz = root ? json_object_get(root, "freeze_ms") : NULL;
+    const json_int_t lim = INT64_MAX / SIFT_NS_PER_MS / 2;
+    if ((!v && !fz) || (v && fz) || (v && !json_is_integer(v)) ||
+        (fz && !json_is_integer(fz)) ||
+        (v && (json_integer_value(v) > lim || json_integer_value(v) < -lim)) ||
+        (fz && (json_integer_value(fz) <= 0 || json_integer_value(fz) > lim))) {
         sift_http_reply_error(req, 400, "bad_request",
-                              "expected {\"offset_ms\": integer}");
+                              "expected {\"offset_ms\": integer} or "
+                              "{\"freeze_ms\": epoch ms}");
         json_decref(root);
         return;
     }
-    int64_t off = (int64_t)json_integer_value(v) * SIFT_NS_PER_MS;
+    if (fz) {
+        /* Stop "now" at one instant (tests stepping anomaly windows). */
+        int64_t at = (int64_t)json_integer_value(fz) * SIFT_NS_PER_MS;
+        sift_clock_freeze_ns(at);
+        SIFT_WARN("debug: clock frozen at %lld ms",
+                  (long long)(at / SIFT_NS_PER_MS));
+    } else {
+        int64_t off = (int64_t)json_integer_value(v) * SIFT_NS_PER_MS;
+        sift_clock_freeze_ns(0);
+        sift_clock_set_offset_ns(off);
+        SIFT_WARN("debug: clock offset set to %lld ms",
+                  (long long)(off / SIFT_NS_PER_MS));
+    }
     json_decref(root);
-    sift_clock_set_offset_ns(off);
-    SIFT_WARN("debug: clock offset set to %lld ms",
-              (long long)(off / SIFT_NS_PER_MS));
     sift_store_lifecycle_run(api->store);
     struct sift_buf b = SIFT_BUF_INIT;
-    sift_buf_appendf(&b, "{\"offset_ms\":%lld,\"now_ms\":%lld}\n",
-                     (long long)(off / SIFT_NS_PER_MS),
+    sift_buf_appendf(&b, "{\"offset_ms\":%lld,\"frozen\":%s,\"now_ms\":%lld}\n",
+                     (long long)(sift_clock_get_offset_ns() / SIFT_NS_PER_MS),
+                     sift_clock_frozen_ns() ? "true" : "false",
                      (long long)(sift_clock_now_ns() / SIFT_NS_PER_MS));
     sift_http_reply_json(req, 200, &b);
     sift_buf_cleanup(&b);

@@ -524,6 +524,10 @@ sift_metrics_collect_anomaly(struct sift_buf *out, void *anomaly)
     counter(out, "sift_anomaly_ring_dropped_total",
             "Records dropped because the anomaly ring was full.",
             (double)sift_anomaly_dropped(anomaly));
+    counter(out, "sift_anomaly_late_records_total",
+            "Records not scored: the event happened more than "
+            "anomaly.max_lateness before it arrived.",
+            (double)sift_anomaly_late(anomaly));
 }
 
 void

@@ -1,5 +1,6 @@
 /*
- * clock.c - wall clock with a test offset, and the monotonic clock.
+ * clock.c - wall clock with a test offset (or frozen for tests), and the
+ * monotonic clock.
  *
  * Context: any thread; the offset is an atomic.
  */
@@ -9,6 +10,7 @@
 #include "sift/clock.h"
 
 static atomic_llong offset_ns;
+static atomic_llong frozen_ns; /* 0 = the clock runs */
 
 static int64_t
 read_clock(clockid_t id)
@@ -21,6 +23,9 @@ read_clock(clockid_t id)
 int64_t
 sift_clock_now_ns(void)
 {
+    long long f = atomic_load_explicit(&frozen_ns, memory_order_relaxed);
+    if (f != 0)
+        return (int64_t)f;
     return read_clock(CLOCK_REALTIME) +
            (int64_t)atomic_load_explicit(&offset_ns, memory_order_relaxed);
 }
@@ -47,4 +52,16 @@ int64_t
 sift_clock_get_offset_ns(void)
 {
     return (int64_t)atomic_load(&offset_ns);
+}
+
+void
+sift_clock_freeze_ns(int64_t at_ns)
+{
+    atomic_store(&frozen_ns, (long long)at_ns);
+}
+
+int64_t
+sift_clock_frozen_ns(void)
+{
+    return (int64_t)atomic_load(&frozen_ns);
 }

@@ -289,6 +289,12 @@ static const struct key_def keys[] = {
      DAY, 0, NULL, KC_NONE,
      "With no events for this long (wall time), the open window closes, and "
      "one more per further idle_flush; 0 = one window."},
+    {"anomaly", "max_lateness", KT_DURATION, OFF(anomaly_max_lateness_ms), "1h",
+     SEC, 3650 * DAY, 0, NULL, KC_OFF,
+     "Windows follow arrival time; an event that happened more than this "
+     "before it arrived (an import of history, a long backlog) is counted "
+     "as late and not scored, so it cannot look like a spike. 0 or off "
+     "scores all."},
     {"anomaly", "max_series", KT_INT, OFF(anomaly_max_series), "20000", 100,
      10000000, 0, NULL, KC_NONE,
      "Most series (service, service+errors, service+template) scored; the "

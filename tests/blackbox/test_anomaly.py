@@ -4,10 +4,13 @@ arrives at a real webhook listener (started here) and a real redis-server
 (started here on a free loopback port, no persistence), resolves, is marked
 false positive, and survives a restart; /api/v1/patterns lists the templates.
 
-Windows are 1 s of *event time* and the events carry their own timestamps,
-so every window closes when the next window's events arrive: the scenario
-is deterministic and takes no wall-clock waiting (anomaly.idle_flush=1h
-keeps the wall clock from closing windows in between).
+Windows are 1 s of *arrival time* (no event timestamp can hold one
+open).  The scenario steps siftd's clock with the debug endpoint
+(POST /api/v1/debug/clock {"freeze_ms": T}) before each window's events,
+so every window closes when the next window's events arrive: the
+scenario is deterministic and takes no wall-clock waiting
+(anomaly.idle_flush=1h keeps the wall clock from closing windows in
+between).
 """
 import http.server
 import json
@@ -34,6 +37,15 @@ def ingest(s, events):
                headers={"Content-Type": "application/x-ndjson"}, timeout=20)
     assert r.status_code == 200, r.text
     assert r.json()["accepted"] == len(events)
+
+
+def ingest_window(s, t0_ms, w, **kw):
+    """The events of window w, arriving during window w: siftd's clock is
+    stopped just before the window's end, after the events' own times."""
+    r = s.post("/api/v1/debug/clock",
+               json={"freeze_ms": t0_ms + w * WINDOW_S * 1000 + 900})
+    assert r.status_code == 200, r.text
+    ingest(s, window_events(t0_ms, w, **kw))
 
 
 def free_port():
@@ -131,7 +143,8 @@ def scenario_args(webhook_url=None, redis_port=None):
             "--set", "anomaly.hold_windows=1",
             "--set", "anomaly.resolve_windows=2",
             "--set", "anomaly.cooldown=0",
-            "--set", "anomaly.idle_flush=1h"]
+            "--set", "anomaly.idle_flush=1h",
+            "--set", "server.debug_endpoints=true"]
     if webhook_url:
         args += ["--set", "alerts.webhook_url=" + webhook_url,
                  "--set", "alerts.webhook_retries=2"]
@@ -177,16 +190,17 @@ def test_incident_alerts_webhook_and_redis_resolves_feedback_restart(
     s = siftd_factory(args=scenario_args(webhook.url, redis_port)).start()
     s.wait_ready()
 
-    # An hour-old, window-aligned base time: event time drives the windows.
+    # An hour-old, window-aligned base time; the clock is stepped through
+    # it window by window (arrival time drives the windows).
     t0_ms = (int(time.time()) - 3600) * 1000
     for w in range(8):
-        ingest(s, window_events(t0_ms, w))
+        ingest_window(s, t0_ms, w)
     assert alerts(s) == []  # steady traffic raises nothing
 
     # The incident: a burst of payment errors in window 8.  Window 9's
     # first events close window 8.
-    ingest(s, window_events(t0_ms, 8, n_err=20))
-    ingest(s, window_events(t0_ms, 9))
+    ingest_window(s, t0_ms, 8, n_err=20)
+    ingest_window(s, t0_ms, 9)
     fired = wait_for(lambda: find_ratio_alert(s, "firing"), "a firing alert")
     aid = fired["id"]
     assert fired["score"] >= 50
@@ -226,7 +240,7 @@ def test_incident_alerts_webhook_and_redis_resolves_feedback_restart(
 
     # Two calm windows resolve it (when window 12 opens).
     for w in (10, 11, 12):
-        ingest(s, window_events(t0_ms, w))
+        ingest_window(s, t0_ms, w)
     resolved = wait_for(lambda: find_ratio_alert(s, "resolved"), "resolution")
     assert resolved["id"] == aid
     assert resolved["resolved_ms"] == t0_ms + 11 * 1000
@@ -330,9 +344,9 @@ def test_alerts_reach_a_kafka_topic(siftd_factory):
         s.wait_ready()
         t0_ms = (int(time.time()) - 3600) * 1000
         for w in range(8):
-            ingest(s, window_events(t0_ms, w))
-        ingest(s, window_events(t0_ms, 8, n_err=20))
-        ingest(s, window_events(t0_ms, 9))
+            ingest_window(s, t0_ms, w)
+        ingest_window(s, t0_ms, 8, n_err=20)
+        ingest_window(s, t0_ms, 9)
         fired = wait_for(lambda: find_ratio_alert(s, "firing"), "an alert")
 
         def consumed():

@@ -390,3 +390,58 @@ def test_future_events_rejected_when_configured(siftd_factory):
     item = strict_json(r)["items"][0]["create"]
     assert item["status"] == 400
     assert item["error"]["type"] == "event_in_future_exception"
+
+
+def test_a_2030_event_does_not_hold_anomaly_windows_open(siftd_factory):
+    """The issue's report: with a short window, after one event stamped
+    2030 only new_pattern alerts fired.  Windows follow arrival time: the
+    incident still fires and resolves on time.  ingest.max_future is off
+    so the 2030 time really reaches the scorer."""
+    s = siftd_factory(args=FAST + [
+        "--set", "anomaly.window=1s", "--set", "anomaly.warmup_windows=3",
+        "--set", "anomaly.hold_windows=1", "--set", "anomaly.resolve_windows=2",
+        "--set", "anomaly.cooldown=0", "--set", "anomaly.idle_flush=1h",
+        "--set", "ingest.max_future=off",
+        "--set", "server.debug_endpoints=true"]).start()
+    t0 = (now_ms() // 1000 - 600) * 1000
+
+    def window(w, n_err=0, extra=()):
+        r = s.post("/api/v1/debug/clock", json={"freeze_ms": t0 + w * 1000 + 900})
+        assert r.status_code == 200
+        evs = [{"@timestamp": t0 + w * 1000 + i * 10, "service.name": "pay",
+                "log.level": "info", "message": "GET /cart/%d 200" % i}
+               for i in range(10)]
+        evs += [{"@timestamp": t0 + w * 1000 + 500 + i, "service.name": "pay",
+                 "log.level": "error", "message": "gateway timeout %d" % i}
+                for i in range(n_err)]
+        j = ingest_json(s, evs + list(extra))
+        assert j["accepted"] == len(evs) + len(extra)
+
+    def ratio_alert(state):
+        r = s.get("/api/v1/alerts", params={"state": state})
+        for a in strict_json(r)["alerts"]:
+            if a["series"] == "service=pay" and a["kind"] == "error_ratio":
+                return a
+        return None
+
+    for w in range(8):
+        window(w, extra=[{"@timestamp": "2030-01-01T00:00:00Z",
+                          "service.name": "pay", "log.level": "info",
+                          "message": "clock from 2030"}] if w == 2 else ())
+    window(8, n_err=20)
+    window(9)
+    deadline = time.monotonic() + 15
+    fired = None
+    while fired is None and time.monotonic() < deadline:
+        fired = ratio_alert("firing")
+        time.sleep(0.05)
+    assert fired is not None, strict_json(s.get("/api/v1/alerts"))
+    assert fired["started_ms"] == t0 + 8000
+    for w in (10, 11, 12):
+        window(w)
+    deadline = time.monotonic() + 15
+    resolved = None
+    while resolved is None and time.monotonic() < deadline:
+        resolved = ratio_alert("resolved")
+        time.sleep(0.05)
+    assert resolved is not None and resolved["resolved_ms"] == t0 + 11000

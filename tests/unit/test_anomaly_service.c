@@ -38,6 +38,9 @@
 #include "sift/store.h"
 
 #define T0 INT64_C(1700000000000000000) /* aligned to 100 ms windows */
+
+/* When not 0, the arrival time of the next submit() (else its ts). */
+static int64_t arrive_ns;
 #define WIN_MS 100
 
 struct fx {
@@ -109,6 +112,8 @@ static int
 teardown(void **state)
 {
     struct fx *f = *state;
+    sift_clock_freeze_ns(0);
+    arrive_ns = 0;
     if (f->svc)
         modules_close(f);
     sift_pool_free(f->pool);
@@ -178,7 +183,9 @@ all_durable(struct fx *f)
 
 /*
  * Submits n events of service svc at ts (level lvl, message msg) through
- * the pipeline; template ids of the events land in ids[] when not NULL.
+ * the pipeline, arriving at ts (the clock is frozen there) unless
+ * arrive_ns says otherwise; template ids of the events land in ids[] when
+ * not NULL.
  */
 static void
 submit(struct fx *f, int64_t ts, const char *svc, const char *lvl,
@@ -205,6 +212,8 @@ submit(struct fx *f, int64_t ts, const char *svc, const char *lvl,
         evs[i].n_fields = 2;
     }
     f->durable--;
+    /* Windows follow arrival time: the events arrive at ts. */
+    sift_clock_freeze_ns(arrive_ns ? arrive_ns : ts);
     assert_int_equal(sift_pipeline_submit(f->pipe, "test", evs, (size_t)n, NULL,
                                           0, arena, on_durable, f),
                      SIFT_OK);
@@ -318,6 +327,51 @@ normal_window(struct fx *f, int w)
 {
     submit(f, T0 + (int64_t)w * WIN_MS * SIFT_NS_PER_MS, "api", "info",
            "request served in 12 ms", 10, NULL);
+}
+
+/*
+ * The issue's report: after one event stamped 2030, only new_pattern
+ * alerts fired, because that event opened a "current" window that never
+ * closed.  Windows follow arrival time: the same incident as below still
+ * fires and resolves on time, with a 2030 event (and a very late one)
+ * arriving in the middle of the calm windows.
+ */
+static void
+test_anomaly_service_windows_follow_arrival_not_event_time(void **state)
+{
+    struct fx *f = *state;
+    modules_open(f);
+    want_svc = f->svc;
+    const int64_t y2030 = INT64_C(1893456000) * SIFT_NS_PER_SEC;
+    for (int w = 0; w < 8; w++) {
+        normal_window(f, w);
+        if (w == 3) {
+            arrive_ns = T0 + 3 * WIN_MS * SIFT_NS_PER_MS + 1;
+            submit(f, y2030, "api", "info", "clock from 2030 says hello", 1,
+                   NULL);
+            submit(f, T0 - INT64_C(86400) * SIFT_NS_PER_SEC, "api", "error",
+                   "replayed from yesterday", 30, NULL);
+            arrive_ns = 0;
+        }
+    }
+    submit(f, T0 + 8 * WIN_MS * SIFT_NS_PER_MS, "api", "error",
+           "payment gateway timeout after 30000 ms", 20, NULL);
+    normal_window(f, 8);
+    normal_window(f, 9); /* closes window 8 */
+    memset(&want, 0, sizeof(want));
+    want.kind = SIFT_ALERT_ERROR_RATIO;
+    want.state = SIFT_ALERT_FIRING;
+    assert_true(run_until(f, alert_seen, 5000));
+    assert_true(want.found.started_ns == T0 + 8 * WIN_MS * SIFT_NS_PER_MS);
+    normal_window(f, 10);
+    normal_window(f, 11);
+    want.state = SIFT_ALERT_RESOLVED;
+    assert_true(run_until(f, alert_seen, 5000));
+    assert_int_equal(want.found.resolved_ns, T0 + 11 * WIN_MS * SIFT_NS_PER_MS);
+    /* The day-late errors were not scored (anomaly.max_lateness). */
+    struct sift_anomaly_service_stats st;
+    sift_anomaly_service_stats(f->svc, &st);
+    assert_int_equal(st.records_late, 30);
 }
 
 static char *
@@ -736,6 +790,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         T(test_anomaly_service_template_ids_survive_restarts),
         T(test_anomaly_service_incident_alert_feedback_restart),
+        T(test_anomaly_service_windows_follow_arrival_not_event_time),
         T(test_anomaly_service_alert_file_bounded_torn_tail_skipped),
         T(test_anomaly_service_damaged_state_files),
         cmocka_unit_test(test_anomaly_service_pattern_counts),

@@ -266,10 +266,47 @@ test_anomaly_seasonality_learns_daily_shape(void **state)
     }
 }
 
+/* Lateness: how long before its arrival an event happened, saturating;
+ * records later than max_lateness move windows but are not scored. */
+static void
+test_anomaly_thread_late_records_not_scored(void **state)
+{
+    (void)state;
+    struct sift_anomaly_rec rec;
+    const int64_t arrive = INT64_C(1700000000) * SIFT_NS_PER_SEC;
+    sift_anomaly_rec_init(&rec, arrive, "api", 3, SIFT_LVL_INFO, 1);
+    sift_anomaly_rec_set_event_time(&rec, arrive + 3600 * SIFT_NS_PER_SEC);
+    assert_int_equal(rec.late_s, 0); /* ahead of arrival: not late */
+    sift_anomaly_rec_set_event_time(&rec, arrive - 86400 * SIFT_NS_PER_SEC);
+    assert_int_equal(rec.late_s, 86400);
+    sift_anomaly_rec_set_event_time(&rec, INT64_MIN);
+    assert_int_equal(rec.late_s, UINT32_MAX);
+
+    struct sift_anomaly_cfg cfg;
+    sift_anomaly_cfg_init(&cfg);
+    cfg.window_ns = SIFT_NS_PER_SEC;
+    cfg.max_lateness_ns = 3600 * SIFT_NS_PER_SEC;
+    struct sift_anomaly *an;
+    assert_int_equal(sift_anomaly_new(&cfg, NULL, NULL, &an), SIFT_OK);
+    for (int i = 0; i < 5; i++) {
+        sift_anomaly_rec_init(&rec, arrive + i * SIFT_NS_PER_SEC, "api", 3,
+                              SIFT_LVL_INFO, 1);
+        /* Two of them happened a day before they arrived. */
+        sift_anomaly_rec_set_event_time(
+            &rec, i % 2 ? arrive - 86400 * SIFT_NS_PER_SEC : arrive);
+        sift_anomaly_process(an, &rec);
+    }
+    assert_int_equal(sift_anomaly_late(an), 2);
+    /* The late ones still moved the windows (by arrival). */
+    assert_int_equal(sift_anomaly_windows(an), 4);
+    sift_anomaly_free(an);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_anomaly_thread_late_records_not_scored),
         cmocka_unit_test(test_anomaly_thread_error_spike_alerts),
         cmocka_unit_test(test_anomaly_thread_full_ring_drops_and_counts),
         cmocka_unit_test(test_anomaly_level_parse),
