@@ -69,6 +69,10 @@ struct sift_app {
     struct sift_http *http;
     struct sift_timer *watchdog;
     struct sift_timer *drain;
+    struct sift_timer *health; /* readiness follows degraded states */
+    int ready_state;           /* what /readyz says: 1 ready, 2 degraded */
+    char *ready_text;          /* its details JSON (owned) */
+    const char *fatal_step;    /* the start-up step that failed */
     int lock_fd;
     int stopping;
     int64_t drain_deadline_ns;
@@ -292,6 +296,79 @@ out:
     return rc;
 }
 
+/*
+ * Start-up check that every directory siftd writes can be written: one
+ * clear error naming the directory now, rather than a 503 at the first
+ * ingest.  Creates what is missing.  A full disk is not an error here
+ * (siftd starts and serves reads, readiness says "disk_full").
+ */
+static int
+check_dir(const char *what, const char *dir)
+{
+    struct sift_buf probe = SIFT_BUF_INIT;
+    int rc = mkdir_p(dir);
+    if (rc == SIFT_OK) {
+        sift_buf_appendf(&probe, "%s/.siftd-write-probe.%ld", dir,
+                         (long)getpid());
+        int fd = open(sift_buf_cstr(&probe),
+                      O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (fd < 0) {
+            rc = errno == ENOSPC || errno == EDQUOT ? SIFT_OK : -errno;
+        } else {
+            close(fd);
+            (void)unlink(sift_buf_cstr(&probe));
+        }
+    }
+    if (rc < 0)
+        SIFT_ERROR("cannot write to %s %s: %s", what, dir, sift_strerror(rc));
+    sift_buf_cleanup(&probe);
+    return rc;
+}
+
+static int
+check_writable_dirs(const struct sift_app *app)
+{
+    const struct sift_config *c = &app->cfg;
+    struct sift_buf p = SIFT_BUF_INIT;
+    int rc = SIFT_OK;
+    static const struct {
+        const char *what, *sub;
+    } subs[] = {{"the WAL directory", "wal"},
+                {"the segments directory", "segments"},
+                {"the warm tier directory", "warm"},
+                {"the quarantine directory", "quarantine"}};
+    for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]) && rc == SIFT_OK;
+         i++) {
+        sift_buf_reset(&p);
+        sift_buf_appendf(&p, "%s/%s", c->data_dir, subs[i].sub);
+        rc = check_dir(subs[i].what, sift_buf_cstr(&p));
+    }
+    if (rc == SIFT_OK) {
+        sift_buf_reset(&p);
+        if (c->cold_path && c->cold_path[0])
+            sift_buf_appendf(&p, "%s", c->cold_path);
+        else
+            sift_buf_appendf(&p, "%s/cold", c->data_dir);
+        rc = check_dir("the cold tier directory (tiers.cold_path)",
+                       sift_buf_cstr(&p));
+    }
+    /* Files elsewhere: their directories. */
+    const char *files[][2] = {
+        {"the dead-letter directory (ingest.dlq_path)", c->dlq_path},
+        {"the audit log directory (audit.path)", c->audit_path}};
+    for (size_t i = 0; i < 2 && rc == SIFT_OK; i++) {
+        const char *f = files[i][1];
+        const char *slash = f ? strrchr(f, '/') : NULL;
+        if (!f || !f[0] || !slash || slash == f)
+            continue;
+        sift_buf_reset(&p);
+        sift_buf_append(&p, f, (size_t)(slash - f));
+        rc = check_dir(files[i][0], sift_buf_cstr(&p));
+    }
+    sift_buf_cleanup(&p);
+    return rc;
+}
+
 /* Writes DATA_DIR/siftd.addr atomically (sift_file_replace()). */
 static int
 write_addr_file(const struct sift_app *app)
@@ -331,16 +408,91 @@ on_get_config(struct sift_http_req *req, void *arg)
 /* Creates the modules after loop, pool and http exist; may register
  * routes.  Returns SIFT_OK or a code (already logged). */
 static void
-ready_details(struct sift_app *app, struct sift_buf *out)
+put_names(struct sift_buf *out, const char *key, const char *const *v)
 {
-    const char *const *q = sift_store_quarantined(app->store);
-    sift_buf_append(out, "{\"quarantined\":[", 16);
-    for (size_t i = 0; q && q[i]; i++) {
+    sift_buf_appendf(out, "\"%s\":[", key);
+    for (size_t i = 0; v && v[i]; i++) {
         if (i)
             sift_buf_putc(out, ',');
-        sift_buf_put_json_str(out, q[i], strlen(q[i]));
+        sift_buf_put_json_str(out, v[i], strlen(v[i]));
+    }
+    sift_buf_putc(out, ']');
+}
+
+/*
+ * What /readyz says beyond "ready": the files in quarantine/, segments held
+ * out of queries, and the degraded states (disk full, a WAL that cannot be
+ * written, merges held).  Returns the readiness: 1 ready, 2 degraded
+ * (still 200: queries are answered, ingest may get 503).
+ */
+static int
+ready_details(struct sift_app *app, struct sift_buf *out)
+{
+    struct sift_store_health h;
+    sift_store_health(app->store, &h);
+    sift_buf_putc(out, '{');
+    put_names(out, "quarantined", sift_store_quarantined(app->store));
+    sift_buf_putc(out, ',');
+    put_names(out, "held", sift_store_held(app->store));
+    sift_buf_append(out, ",\"degraded\":[", 13);
+    int n = 0;
+    if (h.disk_full) {
+        sift_buf_appendf(out,
+                         "%s{\"reason\":\"disk_full\",\"free_bytes\":%llu,"
+                         "\"detail\":\"ingest answers 503 until space "
+                         "returns; queries are answered\"}",
+                         n++ ? "," : "", (unsigned long long)h.free_bytes);
+    }
+    if (h.write_errno) {
+        struct sift_buf d = SIFT_BUF_INIT;
+        sift_buf_appendf(&d,
+                         "the WAL cannot be written: %s; ingest answers 503",
+                         strerror(h.write_errno));
+        sift_buf_appendf(out, "%s{\"reason\":\"wal_unwritable\",\"detail\":",
+                         n++ ? "," : "");
+        sift_buf_put_json_str(out, d.data, d.len);
+        sift_buf_putc(out, '}');
+        sift_buf_cleanup(&d);
+    }
+    if (h.held) {
+        sift_buf_appendf(out,
+                         "%s{\"reason\":\"segments_held\",\"count\":%zu,"
+                         "\"detail\":\"tombstones unreadable: their events "
+                         "are not searched until repaired\"}",
+                         n++ ? "," : "", h.held);
+    }
+    if (h.merges_held) {
+        sift_buf_appendf(
+            out, "%s{\"reason\":\"merges_held\",\"detail\":", n++ ? "," : "");
+        sift_buf_put_json_str(out, h.merges_held, strlen(h.merges_held));
+        sift_buf_putc(out, '}');
     }
     sift_buf_append(out, "]}", 2);
+    return n ? 2 : 1;
+}
+
+/* Every second: readiness follows the store's degraded states. */
+static void
+on_health_tick(void *arg)
+{
+    struct sift_app *app = arg;
+    if (app->stopping || !app->store)
+        return;
+    struct sift_buf details = SIFT_BUF_INIT;
+    int state = ready_details(app, &details);
+    if (state != app->ready_state ||
+        strcmp(sift_buf_cstr(&details),
+               app->ready_text ? app->ready_text : "")) {
+        if (state == 2 && app->ready_state != 2)
+            SIFT_WARN("readiness: degraded: %s", sift_buf_cstr(&details));
+        else if (state == 1 && app->ready_state == 2)
+            SIFT_INFO("readiness: no longer degraded");
+        app->ready_state = state;
+        sift_free(app->ready_text);
+        app->ready_text = sift_xstrdup(sift_buf_cstr(&details));
+        sift_http_set_ready(app->http, state, app->ready_text);
+    }
+    sift_buf_cleanup(&details);
 }
 
 /* Dead letters: every rejected input, with its reason and position. */
@@ -517,11 +669,9 @@ app_start_modules(struct sift_app *app)
     sift_grafana_register(app->http, app->store, app->pool, &app->cfg);
     sift_metrics_register(app->metrics, sift_store_tiers_metrics, app->store);
 
-    struct sift_buf details = SIFT_BUF_INIT;
     sift_store_rescan_quarantine(app->store); /* state files too */
-    ready_details(app, &details);
-    sift_http_set_ready(app->http, 1, sift_buf_cstr(&details));
-    sift_buf_cleanup(&details);
+    on_health_tick(app);
+    app->health = sift_loop_timer_new(app->loop, 1000, on_health_tick, app);
     return SIFT_OK;
 }
 
@@ -771,47 +921,49 @@ parse_args(struct sift_app *app, int argc, char **argv)
 /* main                                                                    */
 /* ---------------------------------------------------------------------- */
 
+/* Records which start-up step failed, for the last log line. */
+#define STEP(app, what, expr)                                                  \
+    do {                                                                       \
+        (app)->fatal_step = (what);                                            \
+        rc = (expr);                                                           \
+        if (rc < 0)                                                            \
+            return rc;                                                         \
+    } while (0)
+
 static int
 run(struct sift_app *app)
 {
-    int rc = open_data_dir(app);
-    if (rc < 0)
-        return rc;
-    rc = sift_loop_new(&app->loop);
-    if (rc < 0)
-        return rc;
-    rc = sift_loop_on_signals(app->loop, on_stop_signal, on_reload, app);
-    if (rc < 0)
-        return rc;
-    rc = sift_pool_new(app->loop, (unsigned)app->cfg.workers, &app->pool);
-    if (rc < 0)
-        return rc;
-    rc = sift_http_new(app->loop, &app->cfg, &app->http);
-    if (rc < 0)
-        return rc;
+    int rc;
+    STEP(app, "the data directory", open_data_dir(app));
+    STEP(app, "the directories siftd writes", check_writable_dirs(app));
+    STEP(app, "the event loop", sift_loop_new(&app->loop));
+    STEP(app, "the signal handlers",
+         sift_loop_on_signals(app->loop, on_stop_signal, on_reload, app));
+    STEP(app, "the worker pool",
+         sift_pool_new(app->loop, (unsigned)app->cfg.workers, &app->pool));
+    STEP(app, "the HTTP server",
+         sift_http_new(app->loop, &app->cfg, &app->http));
     sift_http_route(app->http, "GET", "/api/v1/config", 0, SIFT_ROLE_ADMIN,
                     on_get_config, app);
     /* ---- security: tokens and audit are installed before any listen */
-    rc = sift_security_new(&app->cfg, app->http, &app->security);
-    if (rc < 0)
-        return rc;
+    STEP(app, "security (tokens, audit, redaction)",
+         sift_security_new(&app->cfg, app->http, &app->security));
     /* Bind first so a busy port fails fast, before a long recovery. */
-    rc = sift_http_listen(app->http, app->cfg.listen, app->bound,
-                          sizeof(app->bound));
-    if (rc < 0)
-        return rc;
-    rc = sift_security_listen_tls(app->security, app->tls_bound,
-                                  sizeof(app->tls_bound));
-    if (rc < 0)
-        return rc;
+    STEP(app, "the listening socket",
+         sift_http_listen(app->http, app->cfg.listen, app->bound,
+                          sizeof(app->bound)));
+    STEP(app, "the TLS listener",
+         sift_security_listen_tls(app->security, app->tls_bound,
+                                  sizeof(app->tls_bound)));
     sift_security_log_summary(app->security);
-    rc = app_start_modules(app);
-    if (rc < 0)
-        return rc;
+    STEP(app, "the modules (store recovery, ingest, anomaly)",
+         app_start_modules(app));
+    app->fatal_step = NULL;
     sift_api_params_attach(app->http); /* every route is registered now */
-    rc = write_addr_file(app);
-    if (rc < 0)
-        return rc;
+    /* Not fatal: the address is on stdout too, and a full disk must not
+     * keep siftd from serving reads. */
+    if (write_addr_file(app) < 0)
+        SIFT_WARN("siftd.addr not written; the address is on stdout");
 
     SIFT_INFO("siftd %s listening on http://%s (data dir %s, %u workers)",
               SIFT_VERSION, app->bound, app->cfg.data_dir,
@@ -845,6 +997,9 @@ shutdown_app(struct sift_app *app)
         app_stop_modules(app);
     sift_loop_timer_free(app->drain);
     sift_loop_timer_free(app->watchdog);
+    sift_loop_timer_free(app->health);
+    app->health = NULL;
+    sift_free(app->ready_text);
     sift_pool_free(app->pool);
     /* After the pool: its last done callbacks still answer Grafana. */
     sift_grafana_shutdown();
@@ -911,6 +1066,9 @@ main(int argc, char **argv)
 
     int rc = build_config(&app, &app.cfg, log_error_cb);
     if (rc < 0) {
+        SIFT_ERROR("exiting: siftd cannot start: the configuration %s",
+                   rc == SIFT_ECONFIG ? "has errors (above)"
+                                      : "cannot be read (above)");
         sift_config_cleanup(&app.cfg);
         return 1;
     }
@@ -919,8 +1077,15 @@ main(int argc, char **argv)
         SIFT_INFO("configuration loaded from %s", app.config_path);
 
     rc = run(&app);
-    if (rc < 0)
+    if (rc < 0) {
         exit_code = 1;
+        if (app.fatal_step)
+            SIFT_ERROR("exiting: siftd cannot start: %s failed (%s); see the "
+                       "error above",
+                       app.fatal_step, sift_strerror(rc));
+        else
+            SIFT_ERROR("exiting: %s", sift_strerror(rc));
+    }
     shutdown_app(&app);
     sift_config_cleanup(&app.cfg);
     if (exit_code == 0)

@@ -79,9 +79,11 @@ size_t sift_http_pending(const struct sift_http *http);
 
 /**
  * Sets what GET /readyz answers: 503 {"status":"starting"} until ready is
- * non-zero, then 200 {"status":"ready"}.  details_json, when not NULL, is
- * a JSON value (copied) added as "details" to the body, e.g.
- * {"quarantined_segments":2}.  Loop thread.
+ * non-zero, then 200 {"status":"ready"}, or with ready 2 200
+ * {"status":"degraded"} (queries are served, something is wrong: the
+ * details say what).  details_json, when not NULL, is a JSON value
+ * (copied) added as "details" to the body, e.g. {"quarantined":[...]}.
+ * Loop thread.
  */
 void sift_http_set_ready(struct sift_http *http, int ready,
                          const char *details_json);

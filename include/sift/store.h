@@ -143,6 +143,29 @@ void sift_store_stats(const struct sift_store *store,
  */
 int sift_store_repair(const struct sift_config *cfg, int dry_run, FILE *out);
 
+/* What /readyz and /api/v1/store report beyond "ready". */
+struct sift_store_health {
+    int disk_full;       /* no space: appends answered SIFT_ENOSPACE */
+    int write_errno;     /* the WAL cannot be written (EROFS...), or 0 */
+    int free_known;      /* free_bytes is set */
+    uint64_t free_bytes; /* available to siftd on the data dir */
+    size_t held;         /* segments held (tombstones unknown) */
+    size_t quarantined;  /* files in quarantine/ */
+    uint64_t unplaced;   /* segment files MANIFEST does not list */
+    uint64_t wal_records_lost;
+    int rebuilt;                /* the manifest was rebuilt at this start */
+    const char *merges_held;    /* why merges wait ("disk space", "backing off
+                                   after failures"), or NULL; static */
+    uint64_t merges_held_bytes; /* space the held merge needs (disk) */
+};
+
+/**
+ * Fills out with the store's degraded states (cheap: counters and one
+ * statvfs).  Loop thread.
+ */
+void sift_store_health(const struct sift_store *store,
+                       struct sift_store_health *out);
+
 /**
  * Segments held out of queries because their tombstones could be neither
  * read nor rebuilt (file names, NULL-terminated; borrowed).  Loop thread.

@@ -41,7 +41,41 @@ sift_admin_store_json(struct sift_store *store, struct sift_buf *out)
             sift_buf_putc(out, ',');
         sift_buf_put_json_str(out, q[i], strlen(q[i]));
     }
-    sift_buf_append(out, "]}", 2);
+    sift_buf_append(out, "],\"held\":[", 10);
+    const char *const *h = sift_store_held(store);
+    for (size_t i = 0; h && h[i]; i++) {
+        if (i)
+            sift_buf_putc(out, ',');
+        sift_buf_put_json_str(out, h[i], strlen(h[i]));
+    }
+    /* What is degraded (the same as /readyz's details). */
+    struct sift_store_health hl;
+    sift_store_health(store, &hl);
+    sift_buf_appendf(out, "],\"health\":{\"disk_full\":%s,\"wal_error\":",
+                     hl.disk_full ? "true" : "false");
+    if (hl.write_errno) {
+        const char *e = strerror(hl.write_errno);
+        sift_buf_put_json_str(out, e, strlen(e));
+    } else {
+        sift_buf_append(out, "null", 4);
+    }
+    sift_buf_appendf(out, ",\"free_bytes\":");
+    if (hl.free_known)
+        sift_buf_appendf(out, "%llu", (unsigned long long)hl.free_bytes);
+    else
+        sift_buf_append(out, "null", 4);
+    sift_buf_appendf(out, ",\"merges_held\":");
+    if (hl.merges_held)
+        sift_buf_put_json_str(out, hl.merges_held, strlen(hl.merges_held));
+    else
+        sift_buf_append(out, "null", 4);
+    sift_buf_appendf(out,
+                     ",\"unplaced_segments\":%llu,\"wal_records_lost\":%llu,"
+                     "\"tombstones_rebuilt\":%llu,\"manifest_rebuilt\":%s}}",
+                     (unsigned long long)hl.unplaced,
+                     (unsigned long long)hl.wal_records_lost,
+                     (unsigned long long)st.tombstones_rebuilt,
+                     hl.rebuilt ? "true" : "false");
 }
 
 static void

@@ -1803,10 +1803,12 @@ on_readyz(struct sift_http_req *req, void *arg)
     struct sift_buf b = SIFT_BUF_INIT;
     int ready = http->ready && !http->draining;
 
+    /* Degraded (ready 2) still answers 200: queries are served. */
     sift_buf_appendf(&b, "{\"status\":\"%s\"",
-                     ready            ? "ready"
-                     : http->draining ? "stopping"
-                                      : "starting");
+                     ready && http->ready == 2 ? "degraded"
+                     : ready                   ? "ready"
+                     : http->draining          ? "stopping"
+                                               : "starting");
     if (http->ready_details != NULL)
         sift_buf_appendf(&b, ",\"details\":%s", http->ready_details);
     sift_buf_append(&b, "}\n", 2);

@@ -59,7 +59,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
+
+#include <xxhash.h>
 
 #include "lifecycle_int.h"
 #include "sift/alloc.h"
@@ -121,6 +124,7 @@ struct lc_job {
     struct sift_segment_origin origin;
     struct sift_posmap origin_pos;
     struct sift_srcpos *origin_v;
+    uint64_t backoff_key; /* MERGE: its inputs and target (back-off) */
 };
 
 struct del_target {
@@ -172,6 +176,19 @@ struct del_req {
     struct del_req *next;
 };
 
+#define LC_BACKOFF_SLOTS 32
+#define LC_BACKOFF_MIN_NS (INT64_C(5) * SIFT_NS_PER_SEC)
+#define LC_BACKOFF_MAX_NS (INT64_C(3600) * SIFT_NS_PER_SEC)
+#define LC_SPACE_MARGIN (16u << 20) /* bytes a merge leaves free at least */
+
+/* One merge (its inputs and target) that failed, and when to retry it. */
+struct merge_backoff {
+    uint64_t key;
+    unsigned failures;
+    int64_t delay_ns;
+    int64_t next_mono;
+};
+
 struct raw_size {
     uint64_t id;
     uint64_t raw;
@@ -210,6 +227,14 @@ struct sift__lc {
     int64_t last_retention_ns; /* wall clock of the last policy run */
     uint64_t last_retention_deleted;
     uint64_t deletes, deleted_docs;
+
+    /* Merges that failed wait before the same merge runs again (doubling
+     * from LC_BACKOFF_MIN_NS up to LC_BACKOFF_MAX_NS); merges that would
+     * not fit on the disk are held.  Why, for metrics and /readyz. */
+    struct merge_backoff backoff[LC_BACKOFF_SLOTS];
+    size_t n_backoff;
+    const char *held_reason; /* static, or NULL */
+    uint64_t held_need, held_free;
 };
 
 static sift_delete_match_cb g_match = sift_store_match_simple;
@@ -744,6 +769,143 @@ enqueue_commit(struct sift_store *s, struct lc_job *j)
     lc->commit_tail = &j->next_job;
 }
 
+/* ---- back-off and space ---- */
+
+static int
+cmp_id(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Identifies a merge by its inputs and target, whatever their order. */
+static uint64_t
+merge_key(const uint64_t *ids, size_t n, unsigned tier)
+{
+    uint64_t *v = sift_xmalloc((n + 1) * sizeof(*v));
+    memcpy(v, ids, n * sizeof(*v));
+    qsort(v, n, sizeof(*v), cmp_id);
+    v[n] = tier;
+    uint64_t k = XXH64(v, (n + 1) * sizeof(*v), 0);
+    sift_free(v);
+    return k;
+}
+
+static struct merge_backoff *
+backoff_find(struct sift__lc *lc, uint64_t key)
+{
+    for (size_t i = 0; i < lc->n_backoff; i++)
+        if (lc->backoff[i].key == key)
+            return &lc->backoff[i];
+    return NULL;
+}
+
+static void
+backoff_fail(struct sift__lc *lc, const struct lc_job *j)
+{
+    struct merge_backoff *b = backoff_find(lc, j->backoff_key);
+    if (!b) {
+        if (lc->n_backoff == LC_BACKOFF_SLOTS) {
+            /* Full: forget the one that retries first. */
+            size_t old = 0;
+            for (size_t i = 1; i < lc->n_backoff; i++)
+                if (lc->backoff[i].next_mono < lc->backoff[old].next_mono)
+                    old = i;
+            lc->backoff[old] = lc->backoff[--lc->n_backoff];
+        }
+        b = &lc->backoff[lc->n_backoff++];
+        memset(b, 0, sizeof(*b));
+        b->key = j->backoff_key;
+        b->delay_ns = LC_BACKOFF_MIN_NS / 2;
+    }
+    b->failures++;
+    b->delay_ns = b->delay_ns * 2 > LC_BACKOFF_MAX_NS ? LC_BACKOFF_MAX_NS
+                                                      : b->delay_ns * 2;
+    b->next_mono = sift_clock_mono_ns() + b->delay_ns;
+    SIFT_ERROR("lifecycle: %s merge of %zu segments failed: %s; that merge "
+               "waits %.0f s before it is tried again (failure %u)",
+               j->reason, j->n_in, sift_strerror(j->rc),
+               (double)b->delay_ns / 1e9, b->failures);
+}
+
+static void
+backoff_clear(struct sift__lc *lc, uint64_t key)
+{
+    struct merge_backoff *b = backoff_find(lc, key);
+    if (b)
+        *b = lc->backoff[--lc->n_backoff];
+}
+
+static size_t
+backing_off(const struct sift__lc *lc)
+{
+    size_t n = 0;
+    int64_t now = sift_clock_mono_ns();
+    for (size_t i = 0; i < lc->n_backoff; i++)
+        n += lc->backoff[i].next_mono > now;
+    return n;
+}
+
+/*
+ * May this merge start now?  Not while it backs off after a failure, nor
+ * when its output would not fit: its inputs' bytes (an output is rarely
+ * larger) plus a margin must be free on the target tier's disk.  A held
+ * merge is logged once per change of reason.
+ */
+static int
+merge_allowed(struct sift_store *s, const struct sift_tier_action *a)
+{
+    struct sift__lc *lc = s->lc;
+    struct merge_backoff *b =
+        backoff_find(lc, merge_key(a->ids, a->n_ids, a->target_tier));
+    if (b && sift_clock_mono_ns() < b->next_mono)
+        return 0;
+    uint64_t need = LC_SPACE_MARGIN;
+    for (size_t i = 0; i < a->n_ids; i++) {
+        const struct sift__entry *e = find_entry(s, a->ids[i], NULL);
+        if (e)
+            need += e->meta.bytes;
+    }
+    struct statvfs vf;
+    const char *dir =
+        lc->dirs[a->target_tier < SIFT_TIER_COUNT ? a->target_tier
+                                                  : SIFT_TIER_HOT];
+    if (statvfs(dir, &vf) == 0) {
+        uint64_t avail = (uint64_t)vf.f_bavail * (uint64_t)vf.f_frsize;
+        if (avail < need) {
+            if (!lc->held_reason)
+                SIFT_WARN("lifecycle: merges held: a %s merge needs about "
+                          "%" PRIu64 " MB on %s, %" PRIu64 " MB are free "
+                          "(retried as space returns)",
+                          a->reason, need >> 20, dir, avail >> 20);
+            lc->held_reason = "disk_space";
+            lc->held_need = need;
+            lc->held_free = avail;
+            return 0;
+        }
+    }
+    if (lc->held_reason) {
+        SIFT_INFO("lifecycle: merges resume: %" PRIu64 " MB free",
+                  lc->held_free >> 20);
+        lc->held_reason = NULL;
+    }
+    return 1;
+}
+
+void
+sift__lc_health(const struct sift_store *s, struct sift_store_health *out)
+{
+    const struct sift__lc *lc = s->lc;
+    if (!lc)
+        return;
+    if (lc->held_reason) {
+        out->merges_held = "disk space";
+        out->merges_held_bytes = lc->held_need;
+    } else if (backing_off(lc) > 0) {
+        out->merges_held = "backing off after failures";
+    }
+}
+
 static void
 merge_done(void *arg, int cancelled)
 {
@@ -753,9 +915,8 @@ merge_done(void *arg, int cancelled)
     s->lc->merge = NULL;
     if (cancelled || j->rc < 0) {
         if (!cancelled) {
-            SIFT_ERROR("lifecycle: %s merge of %zu segments failed: %s",
-                       j->reason, j->n_in, sift_strerror(j->rc));
             s->lc->merge_failures++;
+            backoff_fail(s->lc, j);
         }
         job_abort(s, j);
         return;
@@ -775,6 +936,7 @@ start_merge(struct sift_store *s, const struct sift_tier_action *a)
     }
     tier_opts(s, j->tier, &j->opts);
     job_origin(j);
+    j->backoff_key = merge_key(a->ids, a->n_ids, a->target_tier);
     if (j->tier == SIFT_TIER_COLD)
         j->dict_cap = (size_t)LCFG(s, cold_dict_bytes, 0);
     j->dir = sift_xstrdup(lc->dirs[j->tier]);
@@ -904,6 +1066,7 @@ commit_apply(struct sift_store *s, struct lc_job *j)
         }
     }
     if (j->kind == JOB_MERGE) {
+        backoff_clear(lc, j->backoff_key);
         lc->merges++;
         lc->merge_bytes_in += j->st.bytes_in;
         lc->merge_bytes_out += j->st.bytes_out;
@@ -1104,6 +1267,10 @@ run_policy(struct sift_store *s)
             a.reason = "rewrite";
             a.n_ids = 1;
             a.ids = &id;
+            if (!merge_allowed(s, &a)) {
+                lc->n_rewrite++; /* keep it for the next run */
+                break;
+            }
             start_merge(s, &a);
         }
     }
@@ -1124,7 +1291,7 @@ run_policy(struct sift_store *s)
                 job_free(j);
             else
                 enqueue_commit(s, j);
-        } else if (!lc->merge && !s->closing) {
+        } else if (!lc->merge && !s->closing && merge_allowed(s, a)) {
             start_merge(s, a);
         }
     }
@@ -1920,6 +2087,21 @@ sift_store_tiers_metrics(struct sift_buf *out, void *arg)
                         "Time spent in merge jobs.");
     sift_metrics_sample(out, "sift_merge_seconds_total", NULL,
                         (double)lc->merge_ns / 1e9);
+    sift_metrics_family(out, "sift_merge_failures_total", SIFT_METRIC_COUNTER,
+                        "Merges that failed (each then backs off).");
+    sift_metrics_sample(out, "sift_merge_failures_total", NULL,
+                        (double)lc->merge_failures);
+    sift_metrics_family(out, "sift_merges_backing_off", SIFT_METRIC_GAUGE,
+                        "Merges waiting after a failure before they are "
+                        "tried again (doubling from 5 s to 1 h).");
+    sift_metrics_sample(out, "sift_merges_backing_off", NULL,
+                        (double)backing_off(lc));
+    sift_metrics_family(out, "sift_merges_held", SIFT_METRIC_GAUGE,
+                        "1 while merges are held because their output would "
+                        "not fit on the disk.");
+    const char *ld[] = {"reason", "disk_space", NULL};
+    sift_metrics_sample(out, "sift_merges_held", ld,
+                        lc->held_reason ? 1.0 : 0.0);
     sift_metrics_family(out, "sift_merges_pending", SIFT_METRIC_GAUGE,
                         "Merges running or waiting to commit.");
     size_t pending = lc->merge ? 1 : 0;

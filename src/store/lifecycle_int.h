@@ -281,6 +281,9 @@ void sift__journal_prune(struct sift__journal *j, uint64_t below);
  */
 int sift__lc_delete_record(struct sift_store *s, uint64_t seq,
                            const uint8_t *payload, size_t len);
+struct sift_store_health;
+/** Fills the lifecycle's part of sift_store_health() (held merges). */
+void sift__lc_health(const struct sift_store *s, struct sift_store_health *out);
 /** Non-zero while flushes must wait (a delete is not yet applied). */
 int sift__lc_blocks_flush(const struct sift_store *s);
 

@@ -45,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -68,6 +69,7 @@ static int append_scratch(struct sift_store *s, size_t n,
 static void maybe_flush(struct sift_store *s, int force);
 static void publish(struct sift_store *s);
 static void sync_done_posted(void *arg);
+static void note_write_error(struct sift_store *s, int rc);
 
 /* ------------------------------------------------------------------ */
 /* Batch payload codec                                                 */
@@ -782,11 +784,10 @@ sync_finish(struct sift_store *s, const struct sift_wal_sync *req)
     s->stats.wal_fsyncs++;
     s->stats.last_fsync_ns = req->duration_ns;
     if (rc != SIFT_OK) {
-        if (rc == SIFT_ENOSPACE) {
-            s->full = 1;
+        if (rc == SIFT_ENOSPACE)
             SIFT_WARN("store: disk full; rejecting appends until space "
                       "returns");
-        }
+        note_write_error(s, rc);
         complete_pending(s, rc);
         recompute_positions(s);
         return;
@@ -867,6 +868,7 @@ struct flush_job {
     size_t n;
     struct sift_manifest next; /* what the manifest becomes */
     int rc;
+    char err[4200]; /* what failed, for the log */
 };
 
 static int
@@ -904,9 +906,9 @@ flush_work(void *arg)
         j->rc =
             write_seg_file(j->seg_dir, it->name, sift_segment_image(it->mem),
                            sift_segment_bytes(it->mem));
-        if (j->rc < 0)
-            SIFT_ERROR("store: writing segment %s/%s: %s", j->seg_dir, it->name,
-                       sift_strerror(j->rc));
+        if (j->rc < 0) /* logged by flush_apply, once per failure run */
+            snprintf(j->err, sizeof(j->err), "writing segment %s/%s",
+                     j->seg_dir, it->name);
     }
     if (j->rc == SIFT_OK)
         j->rc = sift_file_fsync_dir(j->seg_dir);
@@ -958,6 +960,30 @@ run_waiters(struct sift_store *s, int rc)
     }
 }
 
+/*
+ * A flush failed: everything stays in memory and in the WAL.  The next
+ * attempt waits 1 s, doubling up to 60 s (a full disk must not be hit
+ * every flush tick), and is logged once per run of failures.
+ */
+static void
+flush_failed(struct sift_store *s, const struct flush_job *j)
+{
+    s->flush_failures++;
+    int shift = s->flush_failures > 7 ? 6 : (int)s->flush_failures - 1;
+    int64_t delay = (INT64_C(1) << shift) * SIFT_NS_PER_SEC;
+    if (delay > SIFT_STORE_FLUSH_BACKOFF_MAX_NS)
+        delay = SIFT_STORE_FLUSH_BACKOFF_MAX_NS;
+    s->flush_retry_mono = sift_clock_mono_ns() + delay;
+    if (s->flush_failures == 1 || j->rc != s->flush_fail_rc)
+        SIFT_ERROR("store: flush failed%s%s: %s; the data stays in memory and "
+                   "in the WAL, retried with back-off (1 s doubling to 60 s)",
+                   j->err[0] ? ": " : "", j->err, sift_strerror(j->rc));
+    else
+        SIFT_DEBUG("store: flush failed again (%u): %s", s->flush_failures,
+                   sift_strerror(j->rc));
+    s->flush_fail_rc = j->rc;
+}
+
 static void
 flush_apply(struct sift_store *s, struct flush_job *j)
 {
@@ -966,12 +992,17 @@ flush_apply(struct sift_store *s, struct flush_job *j)
         for (size_t i = 0; i < j->n; i++)
             if (j->items[i].ent->state == SIFT_ENT_FLUSHING)
                 j->items[i].ent->state = SIFT_ENT_MEM;
-        if (j->rc == SIFT_ENOSPACE)
-            SIFT_WARN("store: flush failed, disk full; retrying later");
+        flush_failed(s, j);
         if (s->closing)
             run_waiters(s, j->rc);
         flush_job_free(j);
         return;
+    }
+    if (s->flush_failures > 0) {
+        SIFT_INFO("store: flushes succeed again after %u failed attempts",
+                  s->flush_failures);
+        s->flush_failures = 0;
+        s->flush_retry_mono = 0;
     }
     /* The new manifest is durable: swap memory for files in one publish. */
     uint64_t next_id = s->manifest.next_seg_id; /* ids sealed meanwhile */
@@ -1090,6 +1121,9 @@ maybe_flush(struct sift_store *s, int force)
 {
     if (s->flush_running || sift__lc_blocks_flush(s))
         return;
+    if (s->flush_retry_mono && !s->closing &&
+        sift_clock_mono_ns() < s->flush_retry_mono)
+        return; /* backing off after a failed flush */
     if (!force) {
         uint64_t mem = 0;
         for (size_t i = 0; i < s->n_ents; i++)
@@ -1164,13 +1198,46 @@ static void
 on_full_timer(void *arg)
 {
     struct sift_store *s = arg;
-    if (!s->full)
+    if (!s->full && !s->werr)
         return;
     int rc = sift__wal_probe_space(s->wal, SIFT_STORE_PROBE_BYTES);
     if (rc == SIFT_OK) {
+        SIFT_INFO("store: the WAL is writable again (%s before); accepting "
+                  "appends",
+                  s->full ? "disk full" : strerror(s->werr));
         s->full = 0;
-        SIFT_INFO("store: disk space is back; accepting appends again");
+        s->werr = 0;
+        s->flush_retry_mono = 0; /* flush what waited, now */
+    } else if (rc != SIFT_ENOSPACE && rc < 0 && rc > -4096) {
+        s->full = 0;
+        s->werr = -rc;
     }
+}
+
+/* A WAL write failed: refuse appends until a probe write succeeds. */
+static void
+note_write_error(struct sift_store *s, int rc)
+{
+    if (rc == SIFT_ENOSPACE) {
+        s->full = 1;
+    } else if (rc < 0 && rc > -4096 && rc != -EINVAL) {
+        if (!s->werr)
+            SIFT_ERROR("store: the WAL cannot be written (%s); refusing "
+                       "appends until it can",
+                       strerror(-rc));
+        s->werr = -rc;
+    }
+}
+
+/* The code an append gets while writes are refused, or SIFT_OK. */
+static int
+write_blocked(struct sift_store *s)
+{
+    if (s->full)
+        return SIFT_ENOSPACE;
+    if (s->werr)
+        return -s->werr;
+    return SIFT_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1186,9 +1253,10 @@ sift_store_append(struct sift_store *s, const struct sift_event *evs, size_t n,
         return SIFT_EINVAL;
     if (s->closing)
         return SIFT_ESHUTDOWN;
-    if (s->full) {
+    int blocked = write_blocked(s);
+    if (blocked < 0) {
         s->stats.appends_rejected++;
-        return SIFT_ENOSPACE;
+        return blocked;
     }
     if (unflushed_bytes(s) >= ingest_limit(s)) {
         s->stats.appends_rejected++;
@@ -1212,8 +1280,7 @@ append_scratch(struct sift_store *s, size_t n, const struct sift_srcpos *pos,
     int rc = sift__wal_append(s->wal, s->scratch.data, s->scratch.len, &seq);
     if (rc < 0) {
         s->stats.appends_rejected++;
-        if (rc == SIFT_ENOSPACE)
-            s->full = 1;
+        note_write_error(s, rc);
         return rc;
     }
     struct sift__batch *b = sift_xcalloc(1, sizeof(*b));
@@ -1255,7 +1322,29 @@ sift_store_position(struct sift_store *s, const char *key,
 int
 sift_store_is_full(const struct sift_store *s)
 {
-    return s->full || unflushed_bytes(s) >= ingest_limit(s);
+    return s->full || s->werr || unflushed_bytes(s) >= ingest_limit(s);
+}
+
+void
+sift_store_health(const struct sift_store *s, struct sift_store_health *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->disk_full = s->full;
+    out->write_errno = s->werr;
+    struct statvfs vf;
+    if (statvfs(s->data_dir, &vf) == 0) {
+        out->free_bytes = (uint64_t)vf.f_bavail * (uint64_t)vf.f_frsize;
+        out->free_known = 1;
+        /* Full before any write notices: appends would only fail. */
+        if (out->free_bytes < SIFT_STORE_PROBE_BYTES)
+            out->disk_full = 1;
+    }
+    out->held = s->n_held;
+    out->quarantined = s->n_quarantined;
+    out->unplaced = s->stats.unplaced;
+    out->wal_records_lost = s->stats.wal_records_lost;
+    out->rebuilt = s->rebuilt;
+    sift__lc_health(s, out);
 }
 
 void
@@ -1792,9 +1881,10 @@ sift__store_append_raw(struct sift_store *s, const void *payload, size_t len,
 {
     if (s->closing)
         return SIFT_ESHUTDOWN;
-    if (s->full) {
+    int blocked = write_blocked(s);
+    if (blocked < 0) {
         s->stats.appends_rejected++;
-        return SIFT_ENOSPACE;
+        return blocked;
     }
     sift_buf_reset(&s->scratch);
     sift_buf_append(&s->scratch, payload, len);

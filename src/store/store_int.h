@@ -26,6 +26,7 @@
 #define SIFT_STORE_MAX_KEY 1024       /* bytes in a source key */
 #define SIFT_STORE_FULL_RETRY_MS 1000 /* disk-full probe period */
 #define SIFT_STORE_PROBE_BYTES (1u << 20)
+#define SIFT_STORE_FLUSH_BACKOFF_MAX_NS (INT64_C(60) * 1000000000)
 
 /* A WAL-appended batch waiting for its fsync. */
 struct sift__batch {
@@ -150,7 +151,10 @@ struct sift_store {
 
     /* Flush. */
     int flush_running;
-    uint64_t flush_floor; /* flushed_seq to reach after a damaged WAL */
+    uint64_t flush_floor;     /* flushed_seq to reach after a damaged WAL */
+    unsigned flush_failures;  /* in a row; 0 after a flush succeeds */
+    int flush_fail_rc;        /* the last failure's code */
+    int64_t flush_retry_mono; /* no flush before this (back-off), 0 = any */
     struct sift__flush_waiter *waiters;
     unsigned jobs_inflight; /* build + flush jobs whose done has not run */
 
@@ -160,6 +164,8 @@ struct sift_store {
     struct sift_timer *t_full;
 
     int full; /* disk full: appends get SIFT_ENOSPACE */
+    int werr; /* errno of a WAL write that failed otherwise (EROFS, EIO):
+                 appends get -werr until a probe write succeeds */
     int closing;
 
     sift_refresh_cb on_refresh;

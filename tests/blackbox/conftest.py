@@ -52,6 +52,9 @@ class Siftd:
         self.starts = 0
         self.stdout_path = None
         self.stderr_path = None
+        # On a full disk siftd.addr cannot be written: read the address
+        # from the "siftd listening on http://ADDR" line instead.
+        self.addr_from_stdout = False
 
     # -- process control -------------------------------------------------
     def command(self):
@@ -78,13 +81,17 @@ class Siftd:
             if self.proc.poll() is not None:
                 raise RuntimeError("siftd exited with %d during start-up:\n%s"
                                    % (self.proc.returncode, self.stderr()))
-            if os.path.exists(addr_file):
+            addr = None
+            if self.addr_from_stdout:
+                m = re.search(r"listening on http://(\S+)", self.stdout())
+                addr = m.group(1) if m else None
+            elif os.path.exists(addr_file):
                 with open(addr_file) as f:
                     addr = f.read().strip()
-                if addr:
-                    self.addr = addr
-                    self.url = "http://" + addr
-                    return self
+            if addr:
+                self.addr = addr
+                self.url = "http://" + addr
+                return self
             time.sleep(0.02)
         self.kill9()
         raise RuntimeError("siftd did not write %s within %.0fs:\n%s"

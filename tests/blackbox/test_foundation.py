@@ -174,8 +174,9 @@ def test_missing_config_file(tmp_path):
                    "--data-dir", str(tmp_path / "d")])
     assert p.returncode == 1
     lines = p.stderr.strip().splitlines()
-    assert len(lines) == 1
+    assert len(lines) == 2, p.stderr
     assert missing + ": cannot open config file: No such file or directory" in lines[0]
+    assert "exiting: siftd cannot start: the configuration" in lines[1]
     p = run_siftd(["--check-config", "-c", missing])
     assert p.returncode == 1
     assert "No such file or directory" in p.stderr
@@ -254,8 +255,10 @@ def test_port_in_use(tmp_path):
         sock.close()
     assert p.returncode == 1
     lines = p.stderr.strip().splitlines()
-    assert len(lines) == 1, p.stderr
+    # The cause, then the line saying siftd exits and what failed.
+    assert len(lines) == 2, p.stderr
     assert "cannot listen on 127.0.0.1:%d: Address already in use" % port in lines[0]
+    assert "exiting: siftd cannot start: the listening socket failed" in lines[1]
 
 
 def test_bad_listen_address_rejected():
@@ -274,8 +277,9 @@ def test_unwritable_data_dir(tmp_path):
     p = run_siftd(["--listen", "127.0.0.1:0", "--data-dir", bad])
     assert p.returncode == 1
     lines = p.stderr.strip().splitlines()
-    assert len(lines) == 1, p.stderr
+    assert len(lines) == 2, p.stderr
     assert "cannot use data directory %s: Not a directory" % bad in lines[0]
+    assert "exiting: siftd cannot start: the data directory failed" in lines[1]
 
 
 def test_read_only_data_dir():
