@@ -790,16 +790,18 @@ def test_delete_dry_run_asks_then_deletes(tmp_path_factory, home):
 # ---- alerts -------------------------------------------------------------
 
 def test_alerts_list_and_feedback(tmp_path_factory, home):
-    from test_anomaly import scenario_args, window_events, ingest as ingest_events
+    # The incident of test_anomaly.py: steady windows, then a burst of
+    # errors (its helpers step siftd's debug clock window by window).
+    from test_anomaly import scenario_args, ingest_window
     s = start(tmp_path_factory, "alerts", scenario_args())
     try:
         r = sift(home, ["alerts"], url=s.url)
         assert r.returncode == 0 and r.stdout == "no alerts\n"
         t0_ms = (int(time.time()) - 3600) * 1000
         for w in range(8):
-            ingest_events(s, window_events(t0_ms, w))
-        ingest_events(s, window_events(t0_ms, 8, n_err=20))
-        ingest_events(s, window_events(t0_ms, 9))
+            ingest_window(s, t0_ms, w)
+        ingest_window(s, t0_ms, 8, n_err=20)
+        ingest_window(s, t0_ms, 9)
         firing = wait_for(lambda: s.get("/api/v1/alerts", params={
             "state": "firing"}).json()["alerts"], "a firing alert")
         r = sift(home, ["alerts", "--state", "firing", "--json"], url=s.url)
