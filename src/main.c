@@ -180,8 +180,10 @@ build_config(const struct sift_app *app, struct sift_config *cfg,
         if (sift_config_set(cfg, app->sets[i], cb, NULL) < 0)
             rc = SIFT_ECONFIG;
     }
-    if (rc == SIFT_OK)
-        rc = sift_config_check(cfg, cb, NULL);
+    /* Cross-key checks run even after per-key errors: every problem is
+     * reported at once. */
+    if (sift_config_check(cfg, cb, NULL) < 0)
+        rc = SIFT_ECONFIG;
     sift_buf_cleanup(&tmp);
     return rc;
 }
@@ -1054,7 +1056,17 @@ main(int argc, char **argv)
         return 0;
 
     if (mode == MODE_CHECK) {
+        /* Every check the start makes before it touches anything: the
+         * keys, the keys together, tokens and redaction, librdkafka's
+         * properties, addresses (the systemd unit runs this first). */
         int rc = build_config(&app, &app.cfg, print_error_stderr);
+        if (rc == SIFT_OK || rc == SIFT_ECONFIG) {
+            if (sift_security_check(&app.cfg, print_error_stderr, NULL) < 0)
+                rc = SIFT_ECONFIG;
+            if (sift_source_check_config(&app.cfg, print_error_stderr, NULL) <
+                0)
+                rc = SIFT_ECONFIG;
+        }
         if (rc == SIFT_OK)
             printf("OK\n");
         sift_config_cleanup(&app.cfg);

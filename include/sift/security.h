@@ -22,11 +22,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sift/config.h"
+
 struct sift_buf;
 struct sift_config;
 struct sift_http;
 struct sift_pipeline;
 struct sift_security;
+
+/**
+ * Checks [auth] and [redact] as sift_security_new() would build them
+ * (tokens and the token file, redaction rules, modes and the hash key),
+ * reporting every problem to cb without starting anything; for
+ * `siftd --check-config`.  Returns SIFT_OK or SIFT_ECONFIG.  Borrows cfg.
+ */
+int sift_security_check(const struct sift_config *cfg, sift_config_error_cb cb,
+                        void *arg);
 
 /**
  * Builds tokens, audit log and redactor from cfg (borrowed for the

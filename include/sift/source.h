@@ -43,6 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sift/config.h"
 #include "sift/event.h"
 #include "sift/store.h"
 
@@ -249,6 +250,16 @@ int sift_source_pipe_deliver(void *arg, const struct sift_source_batch *batch,
 /** A sift_source_position_cb; arg is the struct sift_store. */
 int sift_source_store_position(void *arg, const char *key,
                                struct sift_srcpos *out);
+
+/* ---- configuration check (src/ingest/check.c) ------------------------- */
+
+/**
+ * Checks what only the ingest libraries can judge (every kafka.properties
+ * entry against librdkafka), without connecting: each problem goes to cb.
+ * Returns SIFT_OK or SIFT_ECONFIG.  Borrows everything; any thread.
+ */
+int sift_source_check_config(const struct sift_config *cfg,
+                             sift_config_error_cb cb, void *arg);
 
 /* ---- dead letters (src/ingest/dlq.c) ---------------------------------- */
 

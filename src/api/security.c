@@ -48,15 +48,32 @@ struct sift_security {
     int tls_on;
 };
 
+/* Where build errors go: the log at start, the caller's callback for
+ * sift_security_check(). */
+struct report {
+    sift_config_error_cb cb;
+    void *arg;
+};
+
+static void
+to_log(const char *msg, void *arg)
+{
+    (void)arg;
+    SIFT_ERROR("%s", msg);
+}
+
+static const struct report log_report = {to_log, NULL};
+
 static int
-build_auth(const struct sift_config *cfg, struct sift_auth **out)
+build_auth(const struct sift_config *cfg, struct sift_auth **out,
+           const struct report *r)
 {
     char err[256] = "";
     struct sift_auth_opts o = {cfg->auth_tokens, cfg->auth_token_file,
                                (int)cfg->metrics_public};
     int rc = sift_auth_new(&o, out, err, sizeof(err));
     if (rc < 0)
-        SIFT_ERROR("%s", err[0] ? err : sift_strerror(rc));
+        r->cb(err[0] ? err : sift_strerror(rc), r->arg);
     return rc;
 }
 
@@ -81,7 +98,8 @@ read_small_file(const char *path, size_t max, struct sift_buf *b)
  * since an INI value is one line) followed by the lines of rules_file.
  */
 static int
-collect_rules(const struct sift_config *cfg, struct sift_buf *rules)
+collect_rules(const struct sift_config *cfg, struct sift_buf *rules,
+              const struct report *r)
 {
     const char *p = cfg->redact_rules;
     while (*p != '\0') {
@@ -95,9 +113,12 @@ collect_rules(const struct sift_config *cfg, struct sift_buf *rules)
         int rc = read_small_file(cfg->redact_rules_file, MAX_RULES_FILE_BYTES,
                                  rules);
         if (rc < 0) {
-            SIFT_ERROR("redact.rules_file: %s: %s", cfg->redact_rules_file,
-                       rc == SIFT_ELIMIT ? "larger than 1 MiB"
-                                         : sift_strerror(rc));
+            struct sift_buf m = SIFT_BUF_INIT;
+            sift_buf_appendf(
+                &m, "redact.rules_file: %s: %s", cfg->redact_rules_file,
+                rc == SIFT_ELIMIT ? "larger than 1 MiB" : sift_strerror(rc));
+            r->cb(sift_buf_cstr(&m), r->arg);
+            sift_buf_cleanup(&m);
             return SIFT_ECONFIG;
         }
     }
@@ -106,11 +127,12 @@ collect_rules(const struct sift_config *cfg, struct sift_buf *rules)
 }
 
 static int
-build_redact(const struct sift_config *cfg, struct sift_redact **out)
+build_redact(const struct sift_config *cfg, struct sift_redact **out,
+             const struct report *r)
 {
     struct sift_buf rules = SIFT_BUF_INIT;
     char err[256] = "";
-    int rc = collect_rules(cfg, &rules);
+    int rc = collect_rules(cfg, &rules, r);
     if (rc == SIFT_OK) {
         struct sift_redact_opts o = {
             cfg->redact_builtins, sift_buf_cstr(&rules),
@@ -118,9 +140,44 @@ build_redact(const struct sift_config *cfg, struct sift_redact **out)
             cfg->redact_hash_key, (unsigned)cfg->redact_hash_length};
         rc = sift_redact_new(&o, out, err, sizeof(err));
         if (rc < 0)
-            SIFT_ERROR("%s", err[0] ? err : sift_strerror(rc));
+            r->cb(err[0] ? err : sift_strerror(rc), r->arg);
     }
     sift_buf_cleanup(&rules);
+    return rc;
+}
+
+int
+sift_security_check(const struct sift_config *cfg, sift_config_error_cb cb,
+                    void *arg)
+{
+    const struct report r = {cb, arg};
+    int rc = SIFT_OK;
+    /* The inline tokens and the token file apart, so that a problem in
+     * one does not hide a problem in the other. */
+    struct sift_config one = *cfg;
+    for (int part = 0; part < 2; part++) {
+        one.auth_tokens = part == 0 ? cfg->auth_tokens : (char *)(uintptr_t) "";
+        one.auth_token_file =
+            part == 1 ? cfg->auth_token_file : (char *)(uintptr_t) "";
+        if (!(part == 0 ? one.auth_tokens : one.auth_token_file)[0])
+            continue;
+        struct sift_auth *auth = NULL;
+        if (build_auth(&one, &auth, &r) < 0)
+            rc = SIFT_ECONFIG;
+        sift_auth_free(auth);
+    }
+    if (cfg->redact_enabled) {
+        /* A short hash key is the config check's to report; check the
+         * rules as the marker mode would build them. */
+        one = *cfg;
+        if (strcmp(cfg->redact_mode, "hash") == 0 &&
+            strlen(cfg->redact_hash_key) < 16)
+            one.redact_mode = (char *)(uintptr_t) "marker";
+        struct sift_redact *redact = NULL;
+        if (build_redact(&one, &redact, &r) < 0)
+            rc = SIFT_ECONFIG;
+        sift_redact_free(redact);
+    }
     return rc;
 }
 
@@ -149,7 +206,7 @@ sift_security_new(const struct sift_config *cfg, struct sift_http *http,
     sift_buf_init(&s->scratch);
     *out = NULL;
 
-    int rc = build_auth(cfg, &s->auth);
+    int rc = build_auth(cfg, &s->auth, &log_report);
     if (rc < 0)
         goto fail;
     if (cfg->audit_path[0] != '\0') {
@@ -158,7 +215,7 @@ sift_security_new(const struct sift_config *cfg, struct sift_http *http,
             goto fail;
     }
     if (cfg->redact_enabled) {
-        rc = build_redact(cfg, &s->redact);
+        rc = build_redact(cfg, &s->redact, &log_report);
         if (rc < 0)
             goto fail;
     }
@@ -243,7 +300,7 @@ sift_security_reload(struct sift_security *s)
     struct sift_auth *next = NULL;
     if (s == NULL)
         return;
-    if (build_auth(s->cfg, &next) == SIFT_OK) {
+    if (build_auth(s->cfg, &next, &log_report) == SIFT_OK) {
         sift_http_set_auth(s->http, next);
         sift_auth_free(s->auth);
         s->auth = next;

@@ -398,3 +398,38 @@ def test_configuration_doc_has_current_reference():
     end = doc.index("<!-- END GENERATED REFERENCE -->")
     # Regenerate with scripts or: siftd --print-config-reference
     assert doc[begin:end] == p.stdout
+
+
+def test_check_config_reports_every_start_error(tmp_path):
+    """--check-config refuses what the start refuses, all at once: per-key
+    and cross-key errors together, tokens and the token file, redaction in
+    hash mode without a key and a malformed rule, librdkafka properties it
+    does not know or values it rejects (issue 16)."""
+    conf = tmp_path / "bad.conf"
+    conf.write_text(
+        "[query]\nmax_hits = 10\ndefault_hits = 100\n"
+        "[http]\nmax_body_bytes = lots\n"
+        "[auth]\ntokens = justonefield\ntoken_file = %s\n"
+        "[redact]\nenabled = true\nmode = hash\nrules = broken=(unclosed\n"
+        "[kafka]\nbrokers = 127.0.0.1:9\ntopics = logs\n"
+        "properties = no.such.property=1,fetch.wait.max.ms=abc\n"
+        % (tmp_path / "missing-tokens"))
+    p = run_siftd(["--check-config", "-c", str(conf)])
+    assert p.returncode == 1 and "OK" not in p.stdout
+    for want in ("http.max_body_bytes", "default_hits: 100 is larger",
+                 "redact.hash_key: mode = hash needs a key",
+                 "auth.tokens: entry 1", "missing-tokens: No such file",
+                 "redact.rules: line 1",
+                 'kafka.properties: no.such.property: No such configuration',
+                 "kafka.properties: fetch.wait.max.ms: Invalid value"):
+        assert want in p.stderr, (want, p.stderr)
+    # Each of them alone also stops the start: --check-config said so.
+    for body in ("[auth]\ntoken_file = %s\n" % (tmp_path / "missing-tokens"),
+                 "[kafka]\nbrokers = 127.0.0.1:9\ntopics = logs\n"
+                 "properties = no.such.property=1\n"):
+        one = tmp_path / "one.conf"
+        one.write_text(body)
+        assert run_siftd(["--check-config", "-c", str(one)]).returncode == 1
+        p = run_siftd(["-c", str(one), "--listen", "127.0.0.1:0",
+                       "--data-dir", str(tmp_path / "d")])
+        assert p.returncode == 1 and "exiting" in p.stderr, p.stderr

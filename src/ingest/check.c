@@ -1,0 +1,110 @@
+/*
+ * check.c - the ingest settings that only librdkafka can judge, checked
+ * without connecting anywhere: for `siftd --check-config`, which must
+ * refuse what the start would refuse (issue 16).
+ *
+ * Design: a throw-away rd_kafka_conf_t takes every kafka.properties entry
+ * (as the consumer and the alerts producer both do); librdkafka says
+ * which names it does not know and which values it rejects.  The Redis
+ * addresses and the alerts webhook URL are parsed as the start parses
+ * them.  Every problem is reported, not only the first.
+ *
+ * Threads: any; nothing is shared.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/http.h>
+#include <librdkafka/rdkafka.h>
+
+#include "ingest_int.h"
+#include "sift/alloc.h"
+#include "sift/buf.h"
+#include "sift/config.h"
+#include "sift/error.h"
+#include "sift/source.h"
+
+/* A host:port the start would refuse. */
+static int
+check_addr(const char *key, const char *addr, sift_config_error_cb cb,
+           void *arg)
+{
+    char *host = NULL;
+    int port = 0;
+    if (!addr || !addr[0])
+        return SIFT_OK;
+    if (sift__ingest_parse_addr(addr, &host, &port) == SIFT_OK) {
+        sift_free(host);
+        return SIFT_OK;
+    }
+    struct sift_buf msg = SIFT_BUF_INIT;
+    sift_buf_appendf(&msg, "%s: '%s' is not host[:port]", key, addr);
+    cb(sift_buf_cstr(&msg), arg);
+    sift_buf_cleanup(&msg);
+    return SIFT_ECONFIG;
+}
+
+/* The alerts webhook: http://host[:port]/path, as the sink needs it. */
+static int
+check_webhook(const char *url, sift_config_error_cb cb, void *arg)
+{
+    if (!url || !url[0])
+        return SIFT_OK;
+    struct evhttp_uri *u = evhttp_uri_parse(url);
+    const char *host = u ? evhttp_uri_get_host(u) : NULL;
+    const char *scheme = u ? evhttp_uri_get_scheme(u) : NULL;
+    int ok = host && host[0] && scheme && strcmp(scheme, "http") == 0;
+    if (u)
+        evhttp_uri_free(u);
+    if (ok)
+        return SIFT_OK;
+    struct sift_buf msg = SIFT_BUF_INIT;
+    sift_buf_appendf(&msg, "alerts.webhook_url: '%s': need http://host[:port]/path",
+                     url);
+    cb(sift_buf_cstr(&msg), arg);
+    sift_buf_cleanup(&msg);
+    return SIFT_ECONFIG;
+}
+
+int
+sift_source_check_config(const struct sift_config *cfg,
+                         sift_config_error_cb cb, void *arg)
+{
+    int rc = SIFT_OK;
+    if (check_addr("redis.address", cfg->redis_address, cb, arg) < 0)
+        rc = SIFT_ECONFIG;
+    if (check_addr("alerts.redis_address", cfg->alert_redis_address, cb, arg) <
+        0)
+        rc = SIFT_ECONFIG;
+    if (check_webhook(cfg->alert_webhook_url, cb, arg) < 0)
+        rc = SIFT_ECONFIG;
+    if (!cfg->kafka_properties || !cfg->kafka_properties[0])
+        return rc;
+    char **kv = NULL;
+    size_t n = 0;
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    sift__ingest_split(cfg->kafka_properties, &kv, &n);
+    for (size_t i = 0; i < n; i++) {
+        struct sift_buf msg = SIFT_BUF_INIT;
+        char errstr[512];
+        char *eq = strchr(kv[i], '=');
+        if (!eq || eq == kv[i]) {
+            sift_buf_appendf(&msg, "kafka.properties: '%s' is not key=value",
+                             kv[i]);
+        } else {
+            *eq = '\0';
+            if (rd_kafka_conf_set(conf, kv[i], eq + 1, errstr,
+                                  sizeof(errstr)) != RD_KAFKA_CONF_OK)
+                sift_buf_appendf(&msg, "kafka.properties: %s: %s", kv[i],
+                                 errstr);
+        }
+        if (msg.len) {
+            cb(sift_buf_cstr(&msg), arg);
+            rc = SIFT_ECONFIG;
+        }
+        sift_buf_cleanup(&msg);
+    }
+    sift__ingest_list_free(kv, n);
+    rd_kafka_conf_destroy(conf);
+    return rc;
+}
