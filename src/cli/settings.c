@@ -6,7 +6,8 @@
  * is --config, else $SIFT_CONFIG, else $XDG_CONFIG_HOME/sift/config, else
  * ~/.config/sift/config; only a file named explicitly must exist.
  *
- * File format: "key = value" lines, '#' or ';' comments, blank lines;
+ * File format: "key = value" lines, '#' or ';' comments (whole lines, or
+ * after a blank at the end of a line), blank lines;
  * values may be quoted with "" (no escapes); a path may start with "~/".
  * Keys: url, token,
  * token_file, cacert, color, timeout, retries.  An unknown key is an
@@ -184,6 +185,17 @@ sift__cli_settings_parse(struct cli_settings *s, const char *name,
         char *v = eq + 1;
         while (*v == ' ' || *v == '\t')
             v++;
+        /* An inline comment: '#' or ';' after a blank, outside quotes. */
+        int quoted = 0;
+        for (char *c = v; *c; c++) {
+            if (*c == '"')
+                quoted = !quoted;
+            else if (!quoted && (*c == '#' || *c == ';') &&
+                     (c == v || c[-1] == ' ' || c[-1] == '\t')) {
+                *c = '\0';
+                break;
+            }
+        }
         size_t vl = strlen(v);
         while (vl && (v[vl - 1] == ' ' || v[vl - 1] == '\t'))
             v[--vl] = '\0';

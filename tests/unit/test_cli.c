@@ -36,9 +36,10 @@ test_cli_settings_file_keys_and_comments(void **state)
                        "\n"
                        "  url = \"http://logs:7700\"  \r\n"
                        "token=abc def\n"
-                       "color = never\n"
-                       "timeout = 2.5\n"
-                       "retries = 3\n";
+                       "color = never   ; inline comment\n"
+                       "timeout = 2.5\t# comment\n"
+                       "retries = 3 # comment\n"
+                       "cacert = \"/a b;c #d\" ; quoted\n";
     assert_int_equal(
         sift__cli_settings_parse(&s, "cfg", text, err, sizeof(err)), SIFT_OK);
     assert_string_equal(s.url, "http://logs:7700");
@@ -46,6 +47,7 @@ test_cli_settings_file_keys_and_comments(void **state)
     assert_int_equal(s.color, CLI_COLOR_NEVER);
     assert_true(s.timeout_s == 2.5);
     assert_int_equal(s.retries, 3);
+    assert_string_equal(s.cacert, "/a b;c #d");
     sift__cli_settings_cleanup(&s);
 }
 
@@ -71,6 +73,11 @@ test_cli_settings_unknown_key_is_an_error(void **state)
                                               sizeof(err)),
                      SIFT_ECONFIG);
     assert_non_null(strstr(err, "cfg:1: invalid value for 'retries'"));
+    /* '#' right after the value is part of it (URLs, tokens) */
+    assert_int_equal(sift__cli_settings_parse(&s, "cfg", "retries = 2#x\n", err,
+                                              sizeof(err)),
+                     SIFT_ECONFIG);
+    assert_non_null(strstr(err, "'2#x'"));
     assert_int_equal(
         sift__cli_settings_parse(&s, "cfg", "color = blue\n", err, sizeof(err)),
         SIFT_ECONFIG);
