@@ -16,11 +16,17 @@ test_pkgs=(
     python3 python3-pytest python3-requests python3-redis
     systemd prometheus sqlite3 libsqlite3-dev ripgrep wrk openssl
     lintian zsh bash-completion
+    chromium fonts-dejavu-core
 )
 
 want=("${build_pkgs[@]}")
 if [ "${1:-}" = "--test" ]; then
     want+=("${test_pkgs[@]}")
+    # The web UI's build check and browser tests run on Node (npm packages
+    # pinned by ui/package-lock.json); Debian's packages when none is on PATH.
+    if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+        want+=(nodejs npm)
+    fi
 fi
 
 missing=()

@@ -2,7 +2,9 @@
 # Sets up and runs every test; exits non-zero on any failure.
 #
 # Stages (each in its own build directory under build/):
-#   lint     clang-format check, banned-function check
+#   lint     clang-format check, banned-function check, the web UI's
+#            bundle rebuilt from its lockfile and compared with ui/dist,
+#            and its unit tests (scripts/ui.sh check)
 #   asan     debug build with AddressSanitizer + UBSan and -Werror:
 #            all unit tests and the black-box tests of the real siftd
 #   tsan     ThreadSanitizer build: the unit tests of threaded code
@@ -16,6 +18,8 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 scripts/deps.sh --test
+# playwright-core for the browser tests (CTest blackbox.ui_browser).
+scripts/ui.sh browser-deps
 
 stages=${SIFT_TEST_STAGES:-"lint asan tsan fuzz release"}
 jobs=$(nproc)
@@ -46,7 +50,7 @@ configure() {
 }
 
 stage_lint() {
-    scripts/check-format.sh && scripts/check-banned.sh
+    scripts/check-format.sh && scripts/check-banned.sh && scripts/ui.sh check
 }
 
 stage_asan() {

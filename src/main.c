@@ -51,6 +51,7 @@
 #include "sift/security.h"
 #include "sift/source.h"
 #include "sift/store.h"
+#include "sift/ui.h"
 
 #define MAX_SETS 256
 
@@ -641,6 +642,7 @@ app_start_modules(struct sift_app *app)
     if (rc < 0)
         return rc;
     sift_admin_api_register(app->http, app->store);
+    sift_ui_register(app->http);
     sift_lifecycle_api_register(app->http, app->store, &app->cfg);
     sift_search_api_register(app->http, app->store, app->pool, app->loop,
                              &app->cfg);

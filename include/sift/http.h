@@ -53,8 +53,11 @@ typedef void (*sift_http_handler_cb)(struct sift_http_req *req, void *arg);
 typedef void (*sift_http_close_cb)(struct sift_http_req *req, void *arg);
 
 /**
- * Creates the server (not yet listening) with GET /healthz and GET /readyz
- * already routed.  Borrows cfg for its lifetime and reads the http.*
+ * Creates the server (not yet listening) with GET /healthz, GET /readyz
+ * and GET /api/v1/whoami (open; answers 200 with what the request's
+ * credentials are worth: {"authenticated":bool,"role":"reader"|…|null,
+ * "principal":"…","tokens_configured":bool[,"reason":"…"]}) already
+ * routed.  Borrows cfg for its lifetime and reads the http.*
  * limits from it on every request.
  */
 int sift_http_new(struct sift_loop *loop, const struct sift_config *cfg,

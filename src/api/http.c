@@ -1816,6 +1816,48 @@ on_readyz(struct sift_http_req *req, void *arg)
     sift_buf_cleanup(&b);
 }
 
+/*
+ * GET /api/v1/whoami: what the request's credentials are worth, always
+ * 200 (the web UI asks before it shows a login prompt or an admin action;
+ * a 401 would also be a console error in the browser).  The check is the
+ * one authorize() makes, for the reader role.
+ */
+static void
+on_whoami(struct sift_http_req *req, void *arg)
+{
+    struct sift_http *http = arg;
+    struct sift_auth_result res = {.decision = SIFT_AUTH_ALLOW,
+                                   .role = SIFT_ROLE_ADMIN,
+                                   .principal = "-",
+                                   .reason = "ok"};
+    int tokens = 0;
+    if (http->auth != NULL) {
+        sift_auth_check(http->auth, req_sockaddr(req),
+                        sift_http_req_header(req, "Authorization"),
+                        SIFT_ROLE_READER, &res);
+        tokens = sift_auth_n_tokens(http->auth) > 0;
+    }
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_buf_appendf(&b, "{\"authenticated\":%s,\"role\":",
+                     res.role != SIFT_ROLE_NONE ? "true" : "false");
+    if (res.role != SIFT_ROLE_NONE)
+        sift_buf_appendf(&b, "\"%s\"", sift_auth_role_name(res.role));
+    else
+        sift_buf_append(&b, "null", 4);
+    sift_buf_append(&b, ",\"principal\":", 13);
+    sift_buf_put_json_str(&b, res.principal, strlen(res.principal));
+    sift_buf_appendf(&b, ",\"tokens_configured\":%s",
+                     tokens ? "true" : "false");
+    if (res.decision != SIFT_AUTH_ALLOW) {
+        sift_buf_append(&b, ",\"reason\":", 10);
+        sift_buf_put_json_str(&b, res.reason, strlen(res.reason));
+    }
+    sift_buf_append(&b, "}\n", 2);
+    sift_http_add_header(req, "Cache-Control", "no-store");
+    sift_http_reply_json(req, 200, &b);
+    sift_buf_cleanup(&b);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Server                                                                  */
 /* ---------------------------------------------------------------------- */
@@ -1935,6 +1977,8 @@ sift_http_new(struct sift_loop *loop, const struct sift_config *cfg,
     sift_http_route(http, "GET", "/healthz", 0, SIFT_ROLE_NONE, on_healthz,
                     http);
     sift_http_route(http, "GET", "/readyz", 0, SIFT_ROLE_NONE, on_readyz, http);
+    sift_http_route(http, "GET", "/api/v1/whoami", 0, SIFT_ROLE_NONE, on_whoami,
+                    http);
     *out = http;
     return SIFT_OK;
 }

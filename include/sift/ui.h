@@ -1,0 +1,22 @@
+/*
+ * ui.h - the built-in web UI: its files under /ui/ (compiled into siftd
+ * from ui/dist) and the redirect of a browser's GET / to it.
+ *
+ * See src/api/ui.c for caching and compression, docs/ui.md for the UI.
+ * Loop thread.
+ */
+#ifndef SIFT_UI_H
+#define SIFT_UI_H
+
+struct sift_http;
+
+/**
+ * Registers GET / (browsers are redirected to /ui/; other clients get a
+ * 404 naming /ui/), GET /ui (redirect to /ui/) and GET /ui/... (the files;
+ * /ui/ is index.html) on http, all open to every client (the files hold no
+ * data; the page asks the API for everything with the user's token).
+ * Loop thread, at start-up.
+ */
+void sift_ui_register(struct sift_http *http);
+
+#endif /* SIFT_UI_H */
