@@ -283,6 +283,7 @@ static const struct api_table tables[] = {
     {"POST", "/api/v1/debug/lifecycle", p_none, NULL},
     {"GET", "/healthz", p_none, NULL},
     {"GET", "/readyz", p_none, NULL},
+    {"GET", "/api/v1/whoami", p_none, NULL},
     {"GET", "/metrics", p_none, NULL},
     {"GET", "/grafana", p_none, NULL},
     {"GET", "/grafana/", p_none, NULL},

@@ -36,7 +36,7 @@ function initialTheme(): string {
   return window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";
 }
 
-export function App() {
+export function App({ firstWhoami }: { firstWhoami: Promise<Whoami> | null }) {
   const [auth, setAuth] = useState<Auth>({ phase: "checking" });
   const [st, setSt] = useState<UrlState>(() => parseUrl(window.location.search));
   const [runKey, setRunKey] = useState(0);
@@ -54,10 +54,11 @@ export function App() {
     saveLocal("sift.theme", theme);
   }, [theme]);
 
-  // Who am I: decides between the login prompt and the app.
-  const checkAuth = async (reasonIfOut = "") => {
+  // Who am I: decides between the login prompt and the app.  The first
+  // answer was asked for before the first render (main.tsx).
+  const checkAuth = async (reasonIfOut = "", first: Promise<Whoami> | null = null) => {
     try {
-      const who = await api.whoami();
+      const who = await (first || api.whoami());
       if (who.authenticated && (who.role === "reader" || who.role === "admin")) {
         setAuth({ phase: "in", who });
         return true;
@@ -78,7 +79,7 @@ export function App() {
       api.token = null;
       setAuth({ phase: "login", reason: `Signed out: ${reason}`, denied: false });
     };
-    checkAuth();
+    checkAuth("", firstWhoami);
   }, []);
 
   // The back and forward buttons.

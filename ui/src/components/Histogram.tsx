@@ -2,7 +2,7 @@
 // it (or click one bar) to zoom in, hover for the counts.  Also draws the
 // shaded spans of alerts on an alert's series.
 
-import { useEffect, useRef } from "preact/hooks";
+import { useLayoutEffect, useRef } from "preact/hooks";
 import uPlot from "uplot";
 import "uplot/dist/uPlot.min.css";
 import { fmtCount } from "../lib/format";
@@ -42,7 +42,7 @@ export function Histogram({ buckets, intervalMs, fromMs, toMs, theme, height = 1
   const zoomRef = useRef(onZoom);
   zoomRef.current = onZoom;
 
-  useEffect(() => {
+  useLayoutEffect(() => {
     const el = box.current;
     if (!el) return undefined;
     const split = buckets.some((b) => b.by !== undefined);

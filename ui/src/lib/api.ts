@@ -127,16 +127,18 @@ export class Api {
 
   /**
    * Opens an NDJSON stream (tail, export) outside the request slots; calls
+   * onOpen once the server has answered (the stream is set up), then
    * onChunk with each chunk of bytes until the stream ends or signal aborts.
    */
   async stream(path: string, params: Params, onChunk: (b: Uint8Array) => void,
-               signal: AbortSignal): Promise<void> {
+               signal: AbortSignal, onOpen?: () => void): Promise<void> {
     const r = await fetch(this.base + path + query(params), {
       headers: this.headers(),
       signal,
       cache: "no-store",
     });
     if (!r.ok) await this.fail(r);
+    if (onOpen) onOpen();
     if (!r.body) return;
     const reader = r.body.getReader();
     for (;;) {

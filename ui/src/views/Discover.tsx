@@ -3,7 +3,7 @@
 // one event's details in a flyout, the events around a hit, NDJSON
 // export, and (admins) delete-by-query.
 
-import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from "preact/hooks";
 import { api, ApiError } from "../lib/api";
 import { fmtCount } from "../lib/format";
 import { GROUP_LABEL, stackByLevel } from "../lib/levels";
@@ -56,7 +56,9 @@ export function Discover({ st, runKey, nav, role, theme, setQueryError, toast, o
   const ctl = useRef<AbortController | null>(null);
   const terms = useMemo(() => highlightTerms(st.q), [st.q]);
 
-  useEffect(() => {
+  // A layout effect: the requests leave right after this render, not a
+  // frame later.
+  useLayoutEffect(() => {
     ctl.current?.abort();
     const c = new AbortController();
     ctl.current = c;
@@ -171,7 +173,7 @@ export function Discover({ st, runKey, nav, role, theme, setQueryError, toast, o
             </span>
             {run ? <ExportButton q={st.q} run={run} toast={toast} /> : null}
             {role === "admin" && run ? (
-              <DeleteButton q={st.q} run={run} count={shownTotal} toast={toast} onDone={() => nav({})} />
+              <DeleteButton q={st.q} run={run} toast={toast} onDone={() => nav({})} />
             ) : null}
           </div>
           <HitsHeader />
@@ -259,24 +261,48 @@ function ExportButton({ q, run, toast }: { q: string; run: Run; toast: ViewProps
   );
 }
 
-function DeleteButton({ q, run, count, toast, onDone }: {
-  q: string; run: Run; count: number; toast: ViewProps["toast"]; onDone: () => void;
+interface DeleteReply {
+  matched: number;
+  deleted: number;
+  confirm_needed?: string[];
+}
+
+/**
+ * Delete-by-query for admins: a dry run first (the exact count, and the
+ * confirmations siftd will want), then the delete with those confirmations.
+ */
+function DeleteButton({ q, run, toast, onDone }: {
+  q: string; run: Run; toast: ViewProps["toast"]; onDone: () => void;
 }) {
   const [open, setOpen] = useState(false);
   const [busy, setBusy] = useState(false);
+  const [dry, setDry] = useState<DeleteReply | null>(null);
+  const [err, setErr] = useState("");
+  const body = { query: q, from: run.fromIso, to: run.toIso };
+
   useEffect(() => {
     if (!open) return undefined;
-    const onKey = (e: KeyboardEvent) => e.key === "Escape" && !busy && setOpen(false);
+    const ctl = new AbortController();
+    setDry(null);
+    setErr("");
+    api.post<DeleteReply>("/api/v1/delete", { ...body, dry_run: true }, ctl.signal)
+      .then(setDry)
+      .catch((e) => !ctl.signal.aborted && setErr(e instanceof ApiError ? e.reason : String(e)));
+    const onKey = (e: KeyboardEvent) => e.key === "Escape" && setOpen(false);
     window.addEventListener("keydown", onKey);
-    return () => window.removeEventListener("keydown", onKey);
-  }, [open, busy]);
+    return () => {
+      ctl.abort();
+      window.removeEventListener("keydown", onKey);
+    };
+  }, [open]);
+
   const go = async () => {
     setBusy(true);
     try {
-      const r = await api.post<{ deleted?: number; matched?: number }>("/api/v1/delete", {
-        query: q, from: run.fromIso, to: run.toIso,
-      });
-      toast(`Deleted ${fmtCount(r.deleted ?? r.matched ?? 0)} events`);
+      const confirm: Record<string, boolean> = {};
+      for (const c of dry?.confirm_needed || []) confirm[c] = true;
+      const r = await api.post<DeleteReply>("/api/v1/delete", { ...body, ...confirm });
+      toast(`Deleted ${fmtCount(r.deleted)} events`);
       setOpen(false);
       onDone();
     } catch (e) {
@@ -285,24 +311,27 @@ function DeleteButton({ q, run, count, toast, onDone }: {
       setBusy(false);
     }
   };
+  const everything = (dry?.confirm_needed || []).includes("match_all");
   return (
     <>
-      <button class="btn danger" onClick={() => setOpen(true)} disabled={count === 0}
+      <button class="btn danger" onClick={() => setOpen(true)}
               title="Delete the events of this query and range (admin)">
         <IconTrash /> Delete…
       </button>
       {open ? (
         <div class="modalback">
           <div class="modal card" role="dialog" aria-label="Delete events">
-            <h2>Delete {fmtCount(count)} events?</h2>
+            <h2>{dry ? `Delete ${fmtCount(dry.matched)} events?` : "Delete events?"}</h2>
             <p>
               Every event matching <code>{isMatchAll(q) ? "*" : q}</code> between {run.fromIso} and {run.toIso}
               {" "}will be deleted from every tier. This cannot be undone, and it is written to the audit log.
             </p>
+            {everything ? <p class="err">This query matches every event of the range.</p> : null}
+            {err ? <p class="err" role="alert">{err}</p> : null}
             <div class="actions">
               <button class="btn" onClick={() => setOpen(false)} disabled={busy}>Cancel</button>
-              <button class="btn danger solid" onClick={go} disabled={busy}>
-                {busy ? "Deleting…" : `Delete ${fmtCount(count)} events`}
+              <button class="btn danger solid" onClick={go} disabled={busy || !dry || dry.matched === 0}>
+                {busy ? "Deleting…" : dry ? `Delete ${fmtCount(dry.matched)} events` : "Counting…"}
               </button>
             </div>
           </div>

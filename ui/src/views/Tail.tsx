@@ -56,20 +56,17 @@ export function Tail({ st, runKey, toast, setQueryError, nav, onSearched }: View
         setStatus(retry > 500 ? "retrying" : "connecting");
         const split = new LineSplitter();
         try {
-          let first = true;
           await api.stream("/api/v1/tail", { q: st.q }, (chunk) => {
-            if (first) {
-              first = false;
-              setStatus("live");
-              retry = 500;
-            }
             const batch: TailLine[] = [];
             for (const l of split.push(chunk)) {
               const t = parseTailLine(l, seq++);
               if (t) batch.push(t);
             }
             deliver(batch);
-          }, ctl.signal);
+          }, ctl.signal, () => {
+            setStatus("live");
+            retry = 500;
+          });
           // The server ended the stream (shutdown, or it cut an idle one).
         } catch (e) {
           if (ctl.signal.aborted) return;
@@ -87,16 +84,10 @@ export function Tail({ st, runKey, toast, setQueryError, nav, onSearched }: View
       }
     };
     setStatus("connecting");
-    // The stream opens at once; mark live when the connection is up even if
-    // nothing matched yet.
-    const live = setTimeout(() => !ctl.signal.aborted && setStatus((s) => (s === "connecting" ? "live" : s)), 300);
     connect();
     setQueryError(null);
     onSearched(st.q);
-    return () => {
-      clearTimeout(live);
-      ctl.abort();
-    };
+    return () => ctl.abort();
   }, [st.q, runKey]);
 
   const resume = () => {
