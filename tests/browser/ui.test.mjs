@@ -16,7 +16,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { after, before, describe, test } from "node:test";
-import { ANOMALY_ARGS, Siftd, incidentWindows, launchBrowser, loghubEvents, waitFor } from "./harness.mjs";
+import { ANOMALY_ARGS, Siftd, ingestIncident, launchBrowser, loghubEvents, waitFor } from "./harness.mjs";
 
 const SHOTS = process.env.SIFT_UI_SCREENSHOTS || "";
 const TOKENS = {
@@ -90,19 +90,18 @@ describe("web UI", () => {
     a = await new Siftd("open", ANOMALY_ARGS).start();
     b = await new Siftd("tokens", [...ANOMALY_ARGS, "--set", "auth.tokens=" + TOKENS_SET]).start();
     const now = Date.now();
-    // The incident, 50 minutes ago, one window per request (windows follow
-    // event time, so it goes in before the later lines).
+    // The incident, 50 minutes ago, one window per request.
     const t0 = Math.floor((now - 50 * 60_000) / 1000) * 1000;
-    for (const w of incidentWindows(t0)) await a.ingest(w);
+    await ingestIncident(a, t0);
     // 8000 Loghub lines over the last 30 minutes.
-    await a.ingest(loghubEvents(now - 60_000, 2000, 30 * 60_000));
+    await a.ingest(loghubEvents(now - 120_000, 2000, 30 * 60_000));
     await a.waitCount("*", 8000 + 13 * 10 + 20);
     alertId = (await waitFor(async () => {
       const r = await a.get("/api/v1/alerts?state=resolved");
       return r.alerts.find((x) => x.series === "service=checkout" && x.kind === "error_ratio");
     }, "the incident's alert to resolve")).id;
-    for (const w of incidentWindows(t0)) await b.ingest(w, TOKENS.admin);
-    await b.ingest(loghubEvents(now - 60_000, 200, 10 * 60_000), TOKENS.admin);
+    await ingestIncident(b, t0, TOKENS.admin);
+    await b.ingest(loghubEvents(now - 120_000, 200, 10 * 60_000), TOKENS.admin);
     await b.waitCount("*", 800 + 13 * 10 + 20, TOKENS.admin);
     browser = await launchBrowser(chromium);
   });

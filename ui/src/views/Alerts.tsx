@@ -71,7 +71,7 @@ export function Alerts({ st, runKey, nav, role, theme, toast }: ViewProps) {
                       onClick={() => nav({ alert: String(a.id) })}>
                     <td><span class={`state ${a.state}`}>{a.state}</span></td>
                     <td class="mono">{a.series}{a.label ? <div class="sample">{a.label.replace("_", " ")}</div> : null}</td>
-                    <td>{a.kind.replace("_", " ")}</td>
+                    <td class="nowrap">{a.kind.replace("_", " ")}</td>
                     <td><Score a={a} /></td>
                     <td style={{ whiteSpace: "nowrap" }}>{formatLocal(a.started_ms, false)}</td>
                     <td>{fmtDuration((a.resolved_ms || Date.now()) - a.started_ms)}</td>
