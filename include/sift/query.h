@@ -110,6 +110,15 @@ int64_t sift_query_nice_interval_ms(int64_t at_least_ms);
  */
 int sift_query_matches_all(const struct sift_query *q);
 
+/**
+ * What the parser read differently from the letter of the query, as
+ * sentences for the user ("'or' at 8 read as the operator OR ..."; a
+ * boost '^2' ignored): at most 16, in query order.  Search replies carry
+ * them as "warnings".  The strings belong to q.  Pure.
+ */
+size_t sift_query_warning_count(const struct sift_query *q);
+const char *sift_query_warning(const struct sift_query *q, size_t i);
+
 /** Releases a parsed query.  NULL is fine. */
 void sift_query_free(struct sift_query *q);
 

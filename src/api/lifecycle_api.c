@@ -370,6 +370,17 @@ handle_delete(struct sift_http_req *req, void *arg)
         sift_buf_cleanup(&b);
         goto out;
     }
+    if (sift_query_warning_count(parsed) > 0 && !r.dry_run) {
+        /* A delete runs only the query as written: what a search would
+         * reinterpret (a lowercase "or", a boost) must be made explicit. */
+        sift_http_reply_error(req, 400, "ambiguous_query",
+                              "%s; write the query so that nothing needs "
+                              "reinterpreting before deleting (a dry run "
+                              "shows what it matches)",
+                              sift_query_warning(parsed, 0));
+        sift_query_free(parsed);
+        goto out;
+    }
     unsigned need = delete_needs(&r, sift_query_matches_all(parsed));
     sift_query_free(parsed);
     put_request_json(&about, &r, from, to);

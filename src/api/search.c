@@ -163,6 +163,35 @@ fail(struct sift_http_req *req, int status, const char *type, const char *fmt,
     reply_error(req, &err);
 }
 
+/*
+ * What the query parser reinterpreted (lowercase operators, boosts), as a
+ * "warnings" array before the closing brace of body b, and as HTTP
+ * Warning headers (code 299, as Elasticsearch sends them).  Nothing when
+ * there is nothing to say.
+ */
+static void
+put_warnings(struct sift_http_req *req, const struct sift_query *q,
+             struct sift_buf *b)
+{
+    size_t n = sift_query_warning_count(q);
+    if (n == 0 || b->len == 0 || b->data[b->len - 1] != '}')
+        return;
+    b->len--;
+    sift_buf_append(b, ",\"warnings\":[", 13);
+    for (size_t i = 0; i < n; i++) {
+        const char *w = sift_query_warning(q, i);
+        if (i > 0)
+            sift_buf_putc(b, ',');
+        sift_buf_put_json_str(b, w, strlen(w));
+        struct sift_buf h = SIFT_BUF_INIT;
+        sift_buf_append(&h, "299 siftd ", 10);
+        sift_buf_put_json_str(&h, w, strlen(w));
+        sift_http_add_header(req, "Warning", sift_buf_cstr(&h));
+        sift_buf_cleanup(&h);
+    }
+    sift_buf_append(b, "]}", 2);
+}
+
 /* ---- parameters (query string, or a JSON body for POST) ---- */
 
 struct params {
@@ -584,6 +613,8 @@ job_done(void *arg, int cancelled)
                              job->out.len > 2 ? ",\"" : "\"",
                              (long long)took_ms);
         }
+        if (job->q != NULL)
+            put_warnings(job->req, job->q, &b);
         sift_buf_putc(&b, '\n');
         sift_http_reply_json(job->req, 200, &b);
         sift_buf_cleanup(&b);

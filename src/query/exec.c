@@ -194,6 +194,81 @@ phrase_tok(const char *tok, size_t len, uint32_t pos, size_t off, void *arg)
     return 0;
 }
 
+/*
+ * Proximity ("a b c"~N, Lucene's sloppy phrase): each word i of the phrase
+ * at text position p_i gives p_i - i; a set of occurrences matches when
+ * the largest and smallest of these differ by at most N (0 is the exact
+ * phrase; "a b"~2 also takes "b a").  The words are distinct (plan.c), so
+ * every text token belongs to at most one of them.  Entries are collected
+ * while tokenizing, then a sliding window over them sorted by p_i - i
+ * finds the smallest span holding every word.
+ */
+struct prox_ent {
+    int64_t a;  /* text position minus the word's place in the phrase */
+    uint32_t j; /* the word */
+};
+
+struct prox_scan {
+    const struct sift_qnode *n;
+    struct prox_ent *v;
+    size_t len, cap;
+};
+
+static int
+prox_tok(const char *tok, size_t len, uint32_t pos, size_t off, void *arg)
+{
+    struct prox_scan *ps = arg;
+    const struct sift_qnode *n = ps->n;
+    (void)off;
+    for (uint32_t j = 0; j < n->n_toks; j++) {
+        if (n->tok_lens[j] != len || memcmp(n->toks[j], tok, len) != 0)
+            continue;
+        if (ps->len == ps->cap) {
+            ps->cap = ps->cap ? ps->cap * 2 : 64;
+            ps->v = sift_xrealloc(ps->v, ps->cap * sizeof(*ps->v));
+        }
+        ps->v[ps->len++] = (struct prox_ent){(int64_t)pos - j, j};
+        break;
+    }
+    return 0;
+}
+
+static int
+cmp_prox(const void *x, const void *y)
+{
+    const struct prox_ent *a = x, *b = y;
+    return a->a < b->a ? -1 : a->a > b->a;
+}
+
+static int
+text_has_near(const char *text, size_t len, const struct sift_qnode *n)
+{
+    struct prox_scan ps = {.n = n};
+    sift_tokenize(text, len, prox_tok, &ps);
+    int found = 0;
+    if (ps.len >= n->n_toks) {
+        qsort(ps.v, ps.len, sizeof(*ps.v), cmp_prox);
+        uint32_t have[SIFT_QUERY_MAX_PHRASE_TOKENS] = {0};
+        uint32_t covered = 0;
+        size_t lo = 0;
+        for (size_t hi = 0; hi < ps.len && !found; hi++) {
+            if (have[ps.v[hi].j]++ == 0)
+                covered++;
+            while (covered == n->n_toks) {
+                if (ps.v[hi].a - ps.v[lo].a <= (int64_t)n->slop) {
+                    found = 1;
+                    break;
+                }
+                if (--have[ps.v[lo].j] == 0)
+                    covered--;
+                lo++;
+            }
+        }
+    }
+    sift_free(ps.v);
+    return found;
+}
+
 /* The text of field in a decoded event, or NULL when absent. */
 static const char *
 event_text(const struct sift_event *ev, const char *field, size_t field_len,
@@ -224,6 +299,8 @@ event_has_phrase(const struct sift_event *ev, const struct sift_qnode *n,
     const char *text = event_text(ev, fname, fname_len, &len);
     if (!text)
         return 0;
+    if (n->slop > 0)
+        return text_has_near(text, len, n);
     struct phrase_scan ps = {.n = n};
     sift_tokenize(text, len, phrase_tok, &ps);
     return ps.found;

@@ -94,6 +94,93 @@ word_is(const struct sift_qtok *t, const char *kw)
     return t->len == n && memcmp(t->text, kw, n) == 0;
 }
 
+static int
+is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* Length of a number ("2", "1.5") at s[0..len), or 0. */
+static size_t
+number_len(const char *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len && is_digit(s[i]))
+        i++;
+    if (i > 0 && i + 1 < len && s[i] == '.' && is_digit(s[i + 1])) {
+        i++;
+        while (i < len && is_digit(s[i]))
+            i++;
+    }
+    return i;
+}
+
+/*
+ * Lucene suffixes right after a phrase or a group: "~N" (slop, phrases
+ * only) and "^N" (boost).  Consumed from lx->off; recorded on out.
+ */
+static void
+lex_suffixes(struct sift_qlexer *lx, struct sift_qtok *out, int slop_ok)
+{
+    for (int round = 0; round < 2; round++) {
+        size_t i = lx->off;
+        if (i >= lx->len)
+            return;
+        char c = lx->s[i];
+        size_t n = number_len(lx->s + i + 1, lx->len - i - 1);
+        if (c == '~' && slop_ok && !out->has_slop) {
+            size_t d = 0;
+            while (i + 1 + d < lx->len && is_digit(lx->s[i + 1 + d]) && d < 9)
+                d++;
+            uint32_t v = 0;
+            for (size_t k = 0; k < d; k++)
+                v = v * 10 + (uint32_t)(lx->s[i + 1 + k] - '0');
+            out->has_slop = 1;
+            out->tilde_pos = (uint32_t)i;
+            out->slop = d > 0 ? v : UINT32_MAX; /* no count: an error */
+            out->suffix_len += 1 + d;
+            lx->off = i + 1 + d;
+        } else if (c == '^' && n > 0 && !out->has_boost) {
+            out->has_boost = 1;
+            out->boost_pos = (uint32_t)i;
+            out->suffix_len += 1 + n;
+            lx->off = i + 1 + n;
+        } else {
+            return;
+        }
+    }
+}
+
+/*
+ * A word's own Lucene suffixes, cut off its text: a trailing unescaped
+ * "^N" is a boost, a trailing unescaped "~" or "~N" a fuzzy term.
+ */
+static void
+word_suffixes(struct sift_qtok *t)
+{
+    const char *s = t->text;
+    size_t len = t->len;
+    size_t i = len;
+    while (i > 0 && (is_digit(s[i - 1]) || s[i - 1] == '.'))
+        i--;
+    if (i >= 2 && s[i - 1] == '^' && s[i - 2] != '\\' && i < len &&
+        number_len(s + i, len - i) == len - i) {
+        t->has_boost = 1;
+        t->boost_pos = t->pos + (uint32_t)(i - 1);
+        t->suffix_len = len - i + 1;
+        t->len = i - 1;
+        len = t->len;
+        i = len;
+        while (i > 0 && (is_digit(s[i - 1]) || s[i - 1] == '.'))
+            i--;
+    }
+    if (i >= 2 && s[i - 1] == '~' && s[i - 2] != '\\' &&
+        (i == len || number_len(s + i, len - i) == len - i)) {
+        t->has_fuzzy = 1;
+        t->tilde_pos = t->pos + (uint32_t)(i - 1);
+    }
+}
+
 void
 sift__query_lex_next(struct sift_qlexer *lx, unsigned mode,
                      struct sift_qtok *out)
@@ -120,9 +207,12 @@ sift__query_lex_next(struct sift_qlexer *lx, unsigned mode,
         out->kind = SIFT_QT_RPAREN;
         out->len = 1;
         lx->off++;
+        lex_suffixes(lx, out, 0);
         return;
     case '"':
         lex_delimited(lx, '"', SIFT_QT_PHRASE, "unterminated phrase", out);
+        if (out->kind == SIFT_QT_PHRASE)
+            lex_suffixes(lx, out, 1);
         return;
     default: break;
     }
@@ -186,6 +276,8 @@ sift__query_lex_next(struct sift_qlexer *lx, unsigned mode,
     out->kind = SIFT_QT_WORD;
     out->len = i - start;
     lx->off = i;
+    if (!(mode & SIFT_QLEX_RANGE))
+        word_suffixes(out);
 
     if (!(mode & (SIFT_QLEX_VALUE | SIFT_QLEX_RANGE)) && i < lx->len &&
         lx->s[i] == ':') {
@@ -200,10 +292,21 @@ sift__query_lex_next(struct sift_qlexer *lx, unsigned mode,
     }
     if (mode & SIFT_QLEX_VALUE)
         return;
+    if (out->has_boost || out->has_fuzzy)
+        return;
     if (word_is(out, "AND") || word_is(out, "&&"))
         out->kind = SIFT_QT_AND;
     else if (word_is(out, "OR") || word_is(out, "||"))
         out->kind = SIFT_QT_OR;
     else if (word_is(out, "NOT"))
         out->kind = SIFT_QT_NOT;
+    else if (word_is(out, "and"))
+        out->kind = SIFT_QT_AND;
+    else if (word_is(out, "or"))
+        out->kind = SIFT_QT_OR;
+    else if (word_is(out, "not"))
+        out->kind = SIFT_QT_NOT;
+    else
+        return;
+    out->lower_op = out->text[0] >= 'a' && out->text[0] <= 'z';
 }

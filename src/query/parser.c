@@ -42,6 +42,7 @@ struct parser {
     struct sift_arena *arena;
     struct sift_query_error *err;
     unsigned depth;
+    struct sift_query *q; /* receives the warnings */
 };
 
 int
@@ -60,11 +61,49 @@ sift__query_error(struct sift_query_error *err, int rc, int status,
     return rc;
 }
 
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+static void
+warn(struct parser *p, const char *fmt, ...)
+{
+    if (p->q->n_warnings >= SIFT_QUERY_MAX_WARNINGS)
+        return;
+    char msg[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    p->q->warnings[p->q->n_warnings++] =
+        sift_arena_strndup(p->arena, msg, strlen(msg));
+}
+
+/* Warnings for what a token's suffixes and spelling make us reinterpret. */
+static void
+note_token(struct parser *p, const struct sift_qtok *t)
+{
+    if (t->has_boost)
+        warn(p,
+             "boost '^' at %u ignored: hits are ordered by time, not by "
+             "score (write \\^ for a literal '^')",
+             (unsigned)t->boost_pos);
+    if (t->lower_op) {
+        const char *up = t->kind == SIFT_QT_AND  ? "AND"
+                         : t->kind == SIFT_QT_OR ? "OR"
+                                                 : "NOT";
+        warn(p,
+             "'%.*s' at %u read as the operator %s (as in KQL); quote it "
+             "(\"%.*s\") to search for the word",
+             (int)t->len, t->text, (unsigned)t->pos, up, (int)t->len, t->text);
+    }
+}
+
 static void
 advance(struct parser *p, unsigned mode)
 {
     p->mode = mode;
     sift__query_lex_next(&p->lx, mode, &p->tok);
+    note_token(p, &p->tok);
 }
 
 static int
@@ -236,6 +275,19 @@ starts_unary(const struct sift_qtok *t)
     }
 }
 
+/* Fuzzy words ("foo~", "foo~1") are refused: matching is exact. */
+static int
+check_fuzzy(struct parser *p, const struct sift_qtok *t)
+{
+    if (!t->has_fuzzy)
+        return SIFT_OK;
+    return sift__query_error(p->err, SIFT_EPARSE, 400, "query_parse",
+                             (int32_t)t->tilde_pos,
+                             "fuzzy search ('~' after a word) is not "
+                             "supported at %u; write \\~ for a literal '~'",
+                             (unsigned)t->tilde_pos);
+}
+
 /* A word on field: term, prefix, wildcard, "*" (exists / all). */
 static struct sift_qnode *
 word_node(struct parser *p, const struct sift_qtok *t, const char *field,
@@ -368,6 +420,8 @@ parse_value(struct parser *p, const char *field, size_t field_len,
     }
     switch (t.kind) {
     case SIFT_QT_WORD:
+        if (check_fuzzy(p, &t) < 0)
+            return SIFT_EPARSE;
         *out = word_node(p, &t, field, field_len, 1);
         advance(p, 0);
         return SIFT_OK;
@@ -378,6 +432,14 @@ parse_value(struct parser *p, const char *field, size_t field_len,
             t.pos);
         n->field = field;
         n->field_len = field_len;
+        if (t.has_slop && t.slop == UINT32_MAX)
+            return parse_error(p, t.tilde_pos + 1,
+                               "expected a number after '~' (\"a b\"~3: "
+                               "the words within 3 moves)");
+        if (t.has_slop && t.slop > 1000)
+            return parse_error(p, t.tilde_pos + 1,
+                               "proximity over 1000 after '~'");
+        n->slop = t.has_slop ? t.slop : 0;
         n->text = t.kind == SIFT_QT_PHRASE
                       ? unescape(p, t.text, t.len, &n->text_len)
                       : unescape_regex(p, t.text, t.len, &n->text_len);
@@ -439,6 +501,8 @@ parse_primary(struct parser *p, const char *field, size_t field_len,
             advance(p, SIFT_QLEX_VALUE);
             return parse_value(p, f, flen, out);
         }
+        if (check_fuzzy(p, &t) < 0)
+            return SIFT_EPARSE;
         /* Inside "host:( )" a bare "*" means host:*, elsewhere any doc. */
         *out = word_node(p, &t, field, field_len,
                          strcmp(field, SIFT_MESSAGE_FIELD) != 0);
@@ -473,7 +537,10 @@ parse_unary(struct parser *p, const char *field, size_t field_len,
             goto out;
         }
         if (!starts_unary(&p->tok)) {
-            rc = expected(p, t.kind == SIFT_QT_NOT     ? "a term after NOT"
+            rc = expected(p, t.kind == SIFT_QT_NOT && t.lower_op
+                                 ? "a term after 'not' (the operator NOT; "
+                                   "quote it for the word)"
+                             : t.kind == SIFT_QT_NOT   ? "a term after NOT"
                              : t.kind == SIFT_QT_MINUS ? "a term after '-'"
                                                        : "a term after '+'");
             goto out;
@@ -512,9 +579,12 @@ parse_and(struct parser *p, const char *field, size_t field_len,
     kids_add(&k, SIFT_QN_AND, n);
     for (;;) {
         if (p->tok.kind == SIFT_QT_AND) {
+            int lower = p->tok.lower_op;
             advance(p, 0);
             if (!starts_unary(&p->tok)) {
-                rc = expected(p, "a term after AND");
+                rc = expected(p, lower ? "a term after 'and' (the operator "
+                                         "AND; quote it for the word)"
+                                       : "a term after AND");
                 goto fail;
             }
         } else if (!starts_unary(&p->tok)) {
@@ -549,9 +619,12 @@ parse_or(struct parser *p, const char *field, size_t field_len,
         goto fail;
     kids_add(&k, SIFT_QN_OR, n);
     while (p->tok.kind == SIFT_QT_OR) {
+        int lower = p->tok.lower_op;
         advance(p, 0);
         if (!starts_unary(&p->tok)) {
-            rc = expected(p, "a term after OR");
+            rc = expected(p, lower ? "a term after 'or' (the operator OR; "
+                                     "quote it for the word)"
+                                   : "a term after OR");
             goto fail;
         }
         rc = parse_and(p, field, field_len, &n);
@@ -582,7 +655,7 @@ sift_query_parse(const char *s, size_t len, const struct sift_query_limits *lim,
     q->text = sift_arena_strndup(q->arena, s, len);
     q->text_len = len;
 
-    struct parser p = {.arena = q->arena, .err = err};
+    struct parser p = {.arena = q->arena, .err = err, .q = q};
     sift__query_lex_init(&p.lx, q->text, len);
     advance(&p, 0);
     int rc;
@@ -665,9 +738,23 @@ dump_node(const struct sift_qnode *n, struct sift_buf *out)
     default:
         sift_buf_appendf(out, " %s ", n->field);
         sift_buf_put_json_str(out, n->text, n->text_len);
+        if (n->slop > 0)
+            sift_buf_appendf(out, " ~%u", (unsigned)n->slop);
         break;
     }
     sift_buf_putc(out, ')');
+}
+
+size_t
+sift_query_warning_count(const struct sift_query *q)
+{
+    return q->n_warnings;
+}
+
+const char *
+sift_query_warning(const struct sift_query *q, size_t i)
+{
+    return i < q->n_warnings ? q->warnings[i] : NULL;
 }
 
 void

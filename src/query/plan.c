@@ -172,6 +172,17 @@ plan_node(struct sift_query *q, struct sift_qnode *n,
                 err, SIFT_EPARSE, 400, "query_parse", (int32_t)n->pos,
                 "phrase longer than %u tokens at %u",
                 SIFT_QUERY_MAX_PHRASE_TOKENS, (unsigned)n->pos);
+        /* Proximity keeps one position per word (exec.c): a repeated
+         * word would need a matching, which is not done. */
+        for (uint32_t i = 0; n->slop > 0 && i < c.n; i++)
+            for (uint32_t j = i + 1; j < c.n; j++)
+                if (c.lens[i] == c.lens[j] &&
+                    memcmp(c.toks[i], c.toks[j], c.lens[i]) == 0)
+                    return sift__query_error(
+                        err, SIFT_EPARSE, 400, "query_parse", (int32_t)n->pos,
+                        "proximity (\"...\"~N) with a repeated word is not "
+                        "supported at %u",
+                        (unsigned)n->pos);
         n->is_number = parse_number_text(n->text, n->text_len, &n->number) == 0;
         n->cost = n->kind == SIFT_QN_PREFIX                    ? 4
                   : n->kind == SIFT_QN_WILDCARD                ? 5

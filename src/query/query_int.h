@@ -49,6 +49,14 @@ struct sift_qtok {
     uint32_t pos; /* byte offset of the token */
     int has_wild; /* WORD: an unescaped '*' or '?' */
     int is_field; /* WORD: directly followed by ':' (not consumed) */
+    int lower_op; /* AND/OR/NOT written in lower case ("or") */
+    /* A Lucene suffix glued to the token (not part of text/len):
+     * "^2" boost (WORD, PHRASE, RPAREN), "~2" slop (PHRASE), "~" or "~1"
+     * fuzziness (WORD).  *_pos is the byte offset of '^' or '~'. */
+    int has_boost, has_slop, has_fuzzy;
+    uint32_t boost_pos, tilde_pos;
+    uint32_t slop;
+    size_t suffix_len; /* bytes of the suffixes */
 };
 
 struct sift_qlexer {
@@ -108,13 +116,20 @@ struct sift_qnode {
     unsigned cost;    /* planner: AND children are run cheapest first */
     int top_conjunct; /* the root, or ANDed into it (no OR/NOT above):
                          a phrase here may be verified lazily */
+    uint32_t slop;    /* PHRASE "a b"~N: words within N moves (0 = exact) */
 };
+
+#define SIFT_QUERY_MAX_WARNINGS 16u
 
 struct sift_query {
     struct sift_arena *arena; /* owns every node and string */
     struct sift_qnode *root;
     char *text; /* the query string (NUL-terminated copy) */
     size_t text_len;
+    /* What the parser reinterpreted (lowercase operators, boosts):
+     * arena strings, at most SIFT_QUERY_MAX_WARNINGS. */
+    const char *warnings[SIFT_QUERY_MAX_WARNINGS];
+    size_t n_warnings;
 };
 
 /** Fills err (type, position, printf reason) and returns rc. */

@@ -362,3 +362,49 @@ def test_floats_are_written_shortest(siftd_factory):
         assert text == want, line
         n += 1
     assert n > 50
+
+
+# ---- point 5: query syntax that used to match nothing silently ---------
+
+def test_lowercase_operators_boosts_and_proximity(siftd_factory):
+    s = started(siftd_factory)
+    msgs = ["payment failed: card was declined", "declined card for payment",
+            "disk full on /var", "card ok, payment later declined by bank"]
+    ingest(s, [{"@timestamp": BASE_MS + i, "message": m,
+                "log.level": "error" if i < 2 else "info"}
+               for i, m in enumerate(msgs)])
+    wait_total(s, "*", 4)
+
+    def search(q, **kw):
+        r = s.get("/api/v1/search", params=dict(q=q, order="asc", **kw))
+        return r
+
+    r = search("payment or disk")
+    assert r.status_code == 200, r.text
+    assert len(r.json()["hits"]) == 4
+    w = r.json()["warnings"]
+    assert w == ["'or' at 8 read as the operator OR (as in KQL); quote it "
+                 "(\"or\") to search for the word"], w
+    assert r.headers["Warning"].startswith('299 siftd "\'or\' at 8')
+    r = search("level:error^2")
+    assert [h["message"] for h in r.json()["hits"]] == msgs[:2]
+    assert "boost '^' at 11 ignored" in r.json()["warnings"][0]
+    # No warnings key when nothing was reinterpreted.
+    assert "warnings" not in search("payment OR disk").json()
+    assert [h["message"] for h in search('"card declined"~2').json()["hits"]] \
+        == msgs[:2]
+    assert [h["message"] for h in search('"card declined"~1').json()["hits"]] \
+        == msgs[:1]
+    assert search('"card declined"').json()["hits"] == []
+    r = search("card~")
+    assert r.status_code == 400 and "fuzzy" in r.json()["error"]["reason"]
+    # The aggregations carry the warnings too.
+    r = s.get("/api/v1/terms", params={"field": "log.level",
+                                        "q": "payment or disk"})
+    assert r.status_code == 200 and "warnings" in r.json(), r.text
+    # A delete never runs on a reinterpreted query.
+    r = s.post("/api/v1/delete", json={"query": "payment or disk",
+                                       "all_time": True})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["type"] == "ambiguous_query"
+    wait_total(s, "*", 4)

@@ -107,8 +107,23 @@ test_query_parse_constructs(void **state)
         {"level:error AND NOT (service:api OR service:web) status:>=500",
          "(and (term level \"error\") (range status [500 *]) "
          "(not (or (term service \"api\") (term service \"web\"))))"},
-        {"and or not", "(and (term message \"and\") (term message \"or\") "
-                       "(term message \"not\"))"},
+        {"\"and\" \"or\" \"not\"",
+         "(and (phrase message \"and\") (phrase message \"or\") "
+         "(phrase message \"not\"))"},
+        {"a or b and not c",
+         "(or (term message \"a\") (and (term message \"b\") (not (term "
+         "message \"c\"))))"},
+        {"level:(error or warn)",
+         "(or (term level \"error\") (term level \"warn\"))"},
+        {"level:error^2", "(term level \"error\")"},
+        {"error^1.5 \"a b\"^3", "(and (term message \"error\") (phrase "
+                                "message \"a b\"))"},
+        {"(a b)^2", "(and (term message \"a\") (term message \"b\"))"},
+        {"\"card declined\"~2", "(phrase message \"card declined\" ~2)"},
+        {"\"a b\"~3^2", "(phrase message \"a b\" ~3)"},
+        {"x\\^2 y\\~", "(and (term message \"y~\") (term message \"x^2\"))"},
+        {"a~b ~x", "(and (term message \"~x\") (term message \"a~b\"))"},
+        {"x:or", "(term x \"or\")"},
         {"AND:x", "(term AND \"x\")"},
         {"a\tb\n", "(and (term message \"a\") (term message \"b\"))"},
     };
@@ -159,6 +174,26 @@ test_query_parse_errors(void **state)
         {"status:>=", "query_parse", 9, "expected a number after '>=' at 9"},
         {"status:>abc", "query_parse", 8, "expected a number after '>' at 8"},
         {"status:<0x10", "query_parse", 8, "expected a number after '<' at 8"},
+        {"error or", "query_parse", 8,
+         "expected a term after 'or' (the operator OR; quote it for the word) "
+         "at 8"},
+        {"a and", "query_parse", 5,
+         "expected a term after 'and' (the operator AND; quote it for the "
+         "word) at 5"},
+        {"not", "query_parse", 3,
+         "expected a term after 'not' (the operator NOT; quote it for the "
+         "word) at 3"},
+        {"card~", "query_parse", 4,
+         "fuzzy search ('~' after a word) is not supported at 4; write \\~ "
+         "for a literal '~'"},
+        {"level:err~1", "query_parse", 9,
+         "fuzzy search ('~' after a word) is not supported at 9; write \\~ "
+         "for a literal '~'"},
+        {"\"a b\"~", "query_parse", 6,
+         "expected a number after '~' (\"a b\"~3: the words within 3 moves) "
+         "at 6"},
+        {"\"a b a\"~2", "query_parse", 0,
+         "proximity (\"...\"~N) with a repeated word is not supported at 0"},
         {"d:[1 5]", "query_parse", 5, "expected 'TO' at 5"},
         {"d:[a TO 5]", "query_parse", 3, "expected a number or '*' at 3"},
         {"d:[1 TO]", "query_parse", 7, "expected a number or '*' at 7"},
@@ -474,6 +509,33 @@ test_query_time_parse(void **state)
     sift_buf_cleanup(&b);
 }
 
+/* What the parser reinterprets is said in warnings, in query order. */
+static void
+test_query_parse_warnings(void **state)
+{
+    (void)state;
+    static const char q[] = "payment or disk level:error^2 and not x";
+    struct sift_query *query;
+    struct sift_query_error err = {0};
+    assert_int_equal(sift_query_parse(q, strlen(q), NULL, &query, &err),
+                     SIFT_OK);
+    assert_int_equal(sift_query_warning_count(query), 4);
+    assert_string_equal(sift_query_warning(query, 0),
+                        "'or' at 8 read as the operator OR (as in KQL); quote "
+                        "it (\"or\") to search for the word");
+    assert_string_equal(sift_query_warning(query, 1),
+                        "boost '^' at 27 ignored: hits are ordered by time, "
+                        "not by score (write \\^ for a literal '^')");
+    assert_non_null(strstr(sift_query_warning(query, 2), "'and' at 30"));
+    assert_non_null(strstr(sift_query_warning(query, 3), "'not' at 34"));
+    assert_null(sift_query_warning(query, 4));
+    sift_query_free(query);
+    assert_int_equal(sift_query_parse("a OR b", 6, NULL, &query, &err),
+                     SIFT_OK);
+    assert_int_equal(sift_query_warning_count(query), 0);
+    sift_query_free(query);
+}
+
 /* One rule for reversed ranges, naming both ends; bad bounds name theirs. */
 static void
 test_query_time_range_rules(void **state)
@@ -574,6 +636,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_query_parse_constructs),
         cmocka_unit_test(test_query_time_range_rules),
+        cmocka_unit_test(test_query_parse_warnings),
         cmocka_unit_test(test_query_parse_errors),
         cmocka_unit_test(test_query_parse_depth_limit),
         cmocka_unit_test(test_query_parse_length_limit),
