@@ -7,6 +7,7 @@
 #            and its unit tests (scripts/ui.sh check)
 #   asan     debug build with AddressSanitizer + UBSan and -Werror:
 #            all unit tests and the black-box tests of the real siftd
+#            (but the browser test of the web UI)
 #   tsan     ThreadSanitizer build: the unit tests of threaded code
 #   fuzz     libFuzzer targets (clang), SIFT_FUZZ_SECONDS each (default 15)
 #   release  -O2 -DNDEBUG build with jemalloc, as shipped: unit tests
@@ -58,9 +59,10 @@ stage_asan() {
     configure build/asan -DCMAKE_BUILD_TYPE=Debug \
         -DSIFT_SANITIZE=address,undefined &&
     cmake --build build/asan -j"$jobs" &&
+    # -LE browser: the web UI's browser test runs in the release stage.
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        ctest --test-dir build/asan --output-on-failure -j"$jobs"
+        ctest --test-dir build/asan --output-on-failure -j"$jobs" -LE browser
 }
 
 stage_tsan() {

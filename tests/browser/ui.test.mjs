@@ -304,7 +304,7 @@ describe("web UI", () => {
     await page.close();
   });
 
-  test("a deep link runs its search; the back button returns to it", async () => {
+  test("a deep link runs its search and exports it; the back button returns to it", async () => {
     const to = new Date(Date.now()).toISOString();
     const from = new Date(Date.now() - HOUR).toISOString();
     const q = 'service.name:"httpd" AND log.level:error';
@@ -313,6 +313,12 @@ describe("web UI", () => {
     await waitFor(async () => (await page.inputValue('input[aria-label="Query"]')) === q, "the query bar");
     const n = await waitTotal(page, a);
     assert.equal(n, await a.count(q, from, to));
+    // Export: the download holds every hit of the query and range.
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click("button >> text=Export NDJSON")]);
+    assert.match(download.suggestedFilename(), /^sift-export-.*\.ndjson$/);
+    const lines = fs.readFileSync(await download.path(), "utf8").split("\n").filter((l) => l !== "");
+    assert.equal(lines.length, n);
+    for (const l of lines) assert.equal(JSON.parse(l).fields["service.name"], "httpd");
     await page.click("nav >> text=Patterns");
     await waitFor(() => params(page).get("view") === "patterns", "the patterns view");
     await page.goBack();

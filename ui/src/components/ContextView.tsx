@@ -30,12 +30,6 @@ export function ContextView({ id, terms, onClose, onSelect, onOpenSource, select
   const scrolled = useRef("");
 
   useEffect(() => {
-    setBefore(STEP);
-    setAfter(STEP);
-    setBy("auto");
-  }, [id]);
-
-  useEffect(() => {
     const ctl = new AbortController();
     setError("");
     api.get<ContextReply>("/api/v1/context", { id, before, after, by }, ctl.signal)

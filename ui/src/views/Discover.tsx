@@ -139,7 +139,7 @@ export function Discover({ st, runKey, nav, role, theme, setQueryError, toast, o
       <FieldSidebar hits={hits} fields={fields} q={st.q} fromIso={run?.fromIso || ""} toIso={run?.toIso || ""}
                     runKey={runKey} onFilter={filter} />
       {st.ctx ? (
-        <ContextView id={st.ctx} terms={terms} selectedId={selected?._id || null} onSelect={setSelected}
+        <ContextView key={st.ctx} id={st.ctx} terms={terms} selectedId={selected?._id || null} onSelect={setSelected}
                      onClose={() => nav({ ctx: "" })}
                      onOpenSource={(q, at) => nav({ q, ctx: "", ...zoomTo(at - 3_600_000, at + 3_600_000) })} />
       ) : (
