@@ -40,8 +40,8 @@ set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
 "siftd takes logs off Kafka, Redis or HTTP (NDJSON, text lines,
 Elasticsearch bulk), indexes every word into a segment store with hot,
 warm and cold tiers, answers queries over an HTTP JSON API (the sift
-command-line client, curl, Grafana's JSON datasource) and raises alerts
-from an anomaly-scoring thread.
+command-line client, curl, Grafana's JSON datasource) and a built-in web
+UI (/ui/), and raises alerts from an anomaly-scoring thread.
 
 This package runs siftd as a systemd service (user sift, data in
 /var/lib/sift, configuration in /etc/sift/siftd.conf) and ships the sift

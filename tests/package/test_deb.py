@@ -185,6 +185,10 @@ def test_install_run_remove_purge_in_a_throwaway_root(deb, root, tmp_path):
         assert p.stdout == "1\n", p.stderr
         p = run([sift, "status", "--json"], env=env)
         assert p.returncode == 0 and json.loads(p.stdout)["ok"] is True
+        # the web UI is inside siftd: nothing else to install
+        r = d.get("/ui/")
+        assert r.status_code == 200, r.text
+        assert r.headers["Content-Type"].startswith("text/html")
         assert run([sift, "--version"]).stdout.strip() == \
             "sift %s" % cache("CMAKE_PROJECT_VERSION")
     finally:
