@@ -2,8 +2,9 @@
  * cmd_status.c - `sift status`, and the Prometheus text reader it uses
  * for ingest sources and their lag.
  *
- * status reads /healthz, /readyz, /api/v1/store (admin), /api/v1/tiers
- * and /metrics (sources, lag, version, uptime), each once and without
+ * status reads /healthz, /readyz, /api/v1/whoami (what the token is
+ * worth), /api/v1/store (admin), /api/v1/tiers and /metrics (sources, lag,
+ * version, uptime), each once and without
  * retries: it reports the state as it is.  What the token may not read is
  * left out with a note; the exit status is 0 only when siftd is healthy
  * and ready.  --json joins the server's own replies (as written) with the
@@ -236,12 +237,46 @@ num(json_t *o, const char *k)
     return json_number_value(json_object_get(o, k));
 }
 
+/* The replies status read (NULL: not readable or not JSON). */
+struct replies {
+    json_t *health, *ready, *store, *tiers, *whoami;
+    long ready_code, store_code, tiers_code, metrics_code;
+};
+
+/* "access": what the token is worth (GET /api/v1/whoami). */
 static void
-print_status_human(struct cli_ctx *ctx, struct status *st, json_t *health,
-                   long ready_code, json_t *ready, json_t *store,
-                   long store_code, json_t *tiers, long tiers_code,
-                   long metrics_code)
+print_access(FILE *f, json_t *who)
 {
+    if (!who)
+        return; /* a siftd without whoami */
+    const char *role = json_string_value(json_object_get(who, "role"));
+    const char *name = json_string_value(json_object_get(who, "principal"));
+    const char *why = json_string_value(json_object_get(who, "reason"));
+    if (!json_is_true(json_object_get(who, "tokens_configured"))) {
+        fputs("access   no tokens configured (loopback clients only)\n", f);
+    } else if (json_is_true(json_object_get(who, "authenticated")) && role) {
+        fputs("access   token '", f);
+        sift__cli_put_safe(f, name ? name : "?", strlen(name ? name : "?"),
+                           NULL);
+        fprintf(f, "' (%s)\n", role);
+    } else {
+        fputs("access   not authenticated", f);
+        if (why) {
+            fputs(": ", f);
+            sift__cli_put_safe(f, why, strlen(why), NULL);
+        }
+        fputc('\n', f);
+    }
+}
+
+static void
+print_status_human(struct cli_ctx *ctx, struct status *st,
+                   const struct replies *rp)
+{
+    json_t *health = rp->health, *ready = rp->ready, *store = rp->store;
+    json_t *tiers = rp->tiers;
+    long ready_code = rp->ready_code, store_code = rp->store_code;
+    long tiers_code = rp->tiers_code, metrics_code = rp->metrics_code;
     FILE *f = ctx->out.f;
     int color = ctx->out.color;
     char a[32], b[32];
@@ -257,6 +292,7 @@ print_status_human(struct cli_ctx *ctx, struct status *st, json_t *health,
     fprintf(f, "health   %s%s, %s%s\n",
             color ? (ok ? "\033[32m" : "\033[31m") : "", hs ? hs : "no answer",
             rs ? rs : "not ready", color ? "\033[0m" : "");
+    print_access(f, rp->whoami);
     json_t *quar =
         json_object_get(json_object_get(ready, "details"), "quarantined");
     if (json_array_size(quar))
@@ -353,7 +389,7 @@ sift__cli_cmd_status(struct cli_ctx *ctx, int argc, char **argv)
                                      argv[optind]);
     if ((rc = sift__cli_connect(ctx)) != CLI_CONTINUE)
         return rc;
-    struct cli_reply rh, rr, rs, rt, rm;
+    struct cli_reply rh, rr, rs, rt, rm, rw;
     long hc = get_raw(ctx, "/healthz", &rh);
     if (hc == 0) {
         rc = sift__cli_http_fail(ctx->http, &rh);
@@ -364,6 +400,7 @@ sift__cli_cmd_status(struct cli_ctx *ctx, int argc, char **argv)
     long sc = get_raw(ctx, "/api/v1/store", &rs);
     long tc = get_raw(ctx, "/api/v1/tiers", &rt);
     long mc = get_raw(ctx, "/metrics", &rm);
+    long wc = get_raw(ctx, "/api/v1/whoami", &rw);
     struct status st;
     memset(&st, 0, sizeof(st));
     if (mc == 200)
@@ -372,6 +409,7 @@ sift__cli_cmd_status(struct cli_ctx *ctx, int argc, char **argv)
     trim_body(&rr);
     trim_body(&rs);
     trim_body(&rt);
+    trim_body(&rw);
     json_error_t je;
     json_t *health =
         json_loadb(rh.body.data ? rh.body.data : "", rh.body.len, 0, &je);
@@ -381,6 +419,8 @@ sift__cli_cmd_status(struct cli_ctx *ctx, int argc, char **argv)
         sc == 200 ? json_loadb(rs.body.data, rs.body.len, 0, &je) : NULL;
     json_t *tiers =
         tc == 200 ? json_loadb(rt.body.data, rt.body.len, 0, &je) : NULL;
+    json_t *whoami =
+        wc == 200 ? json_loadb(rw.body.data, rw.body.len, 0, &je) : NULL;
     const char *hs = json_string_value(json_object_get(health, "status"));
     int ok = hc == 200 && hs && !strcmp(hs, "ok") && rcode == 200;
     if (json) {
@@ -398,6 +438,7 @@ sift__cli_cmd_status(struct cli_ctx *ctx, int argc, char **argv)
         raw_or_null(&out, "ready", ready ? 200 : 0, &rr);
         raw_or_null(&out, "store", store ? 200 : 0, &rs);
         raw_or_null(&out, "tiers", tiers ? 200 : 0, &rt);
+        raw_or_null(&out, "access", whoami ? 200 : 0, &rw);
         sift__cli_buf_addf(&out, ",\"sources\":");
         if (mc != 200) {
             sift__cli_buf_add(&out, "null", 4);
@@ -427,14 +468,17 @@ sift__cli_cmd_status(struct cli_ctx *ctx, int argc, char **argv)
         fwrite(out.data, 1, out.len, ctx->out.f);
         sift__cli_buf_free(&out);
     } else {
-        print_status_human(ctx, &st, health, rcode, ready, store, sc, tiers, tc,
-                           mc);
+        struct replies rp = {health, ready, store, tiers, whoami,
+                             rcode,  sc,    tc,    mc};
+        print_status_human(ctx, &st, &rp);
     }
     json_decref(health);
     json_decref(ready);
     json_decref(store);
     json_decref(tiers);
+    json_decref(whoami);
     sift__cli_buf_free(&rh.body);
+    sift__cli_buf_free(&rw.body);
     sift__cli_buf_free(&rr.body);
     sift__cli_buf_free(&rs.body);
     sift__cli_buf_free(&rt.body);

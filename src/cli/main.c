@@ -176,9 +176,10 @@ static const char HELP_DELETE[] =
 static const char HELP_STATUS[] =
     "Usage: sift status [OPTIONS]\n"
     "\n"
-    "Health, readiness, store, tiers and ingest sources (with Kafka lag and\n"
-    "Redis pending entries).  Exit status 0 only when siftd is healthy and\n"
-    "ready.  The store needs an admin token, the rest a reader token.\n"
+    "Health, readiness, the token's name and role, store, tiers and ingest\n"
+    "sources (with Kafka lag and Redis pending entries).  Exit status 0\n"
+    "only when siftd is healthy and ready.  The store needs an admin\n"
+    "token, the rest a reader token.\n"
     "\n"
     "  --json           everything as one JSON object\n"
     "\n" GLOBAL_HELP;

@@ -207,6 +207,7 @@ def test_config_file_env_and_flags(tmp_path_factory, tmp_path):
         r = sift(home, ["status"])
         assert r.returncode == 0, r.stderr
         assert "needs an admin token" in r.stdout
+        assert "access   token 'ro' (reader)" in r.stdout
         r = sift(home, ["--token", "admin-token-0123456789", "status"])
         assert "needs an admin token" not in r.stdout
         # SIFT_CONFIG and --config name other files; they must exist.
@@ -839,7 +840,8 @@ def test_status_human_json_and_down(shared, home, tmp_path_factory):
     lines = r.stdout.splitlines()
     assert lines[0].startswith("server   %s (siftd " % shared.url)
     assert lines[1] == "health   ok, ready"
-    assert re.match(r"store    \d+ docs", lines[2])
+    assert lines[2] == "access   no tokens configured (loopback clients only)"
+    assert re.match(r"store    \d+ docs", lines[3])
     assert any(re.match(r"tiers    memory\s+\d+ segments", l) for l in lines)
     assert any(re.match(r"\s+cold\s+\d+ segments", l) for l in lines)
     src = [l for l in lines if "ingested" in l]
@@ -847,6 +849,7 @@ def test_status_human_json_and_down(shared, home, tmp_path_factory):
     r = sift(home, ["status", "--json"], url=shared.url)
     st = json.loads(r.stdout)
     assert st["ok"] is True and st["health"]["status"] == "ok"
+    assert st["access"]["tokens_configured"] is False
     assert st["store"]["docs"] >= N_SHARED
     assert set(st["tiers"]["tiers"]) >= {"hot", "warm", "cold"}
     http = [x for x in st["sources"] if x["source"] == "http"][0]
