@@ -328,7 +328,7 @@ describe("web UI", () => {
     await page.close();
   });
 
-  test("a malformed query shows the parser's error at its position", async () => {
+  test("a malformed query shows the parser's error at its position; a warning is shown", async () => {
     const page = await openPage(a, "/ui/?from=now-1h", { allow: /status of 400/ });
     await page.waitForSelector(".hits .row");
     await page.fill('input[aria-label="Query"]', "(failed password");
@@ -338,6 +338,12 @@ describe("web UI", () => {
     await waitFor(async () => (await page.$eval('input[aria-label="Query"]', (el) => el.selectionStart)) === 16,
                   "the cursor at the error");
     await shot(page, "query-error");
+    // A reading the letter does not force is shown as siftd's warning.
+    await page.fill('input[aria-label="Query"]', "webmaster or guest");
+    await page.keyboard.press("Enter");
+    await page.waitForSelector(".qwarning");
+    assert.match(await page.textContent(".qwarning"), /'or' at 10 read as the operator OR/);
+    assert.equal(await page.$(".qerror"), null);
     await page.close();
   });
 

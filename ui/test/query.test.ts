@@ -41,6 +41,7 @@ test("highlight terms: message words and phrases, not fields, not negated ones",
   assert.deepEqual(t('message:timeout msg:"x y" service:(api OR db) status:[500 TO *]'), ["timeout", "x", "y"]);
   assert.deepEqual(t("/dis[ck]/ user_id=42"), ["user", "id", "42"]);
   assert.deepEqual(t("a AND b OR c"), ["a", "b", "c"]);
+  assert.deepEqual(t("payment or disk and not quota"), ["payment", "disk"]);
   assert.deepEqual(t("*"), []);
 });
 

@@ -205,8 +205,9 @@ export function highlightTerms(q: string): HighlightTerm[] {
       continue; // message:value: read the value as a bare term
     }
     i = j;
-    if (word === "AND" || word === "OR" || word === "&&" || word === "||") continue;
-    if (word === "NOT") {
+    // Operators, lower-case ones too (read as in KQL).
+    if (/^(and|or|&&|\|\|)$/i.test(word)) continue;
+    if (/^not$/i.test(word)) {
       negated = true;
       continue;
     }

@@ -17,6 +17,7 @@ export interface SearchReply {
   cursor: string | null;
   took_ms: number;
   timed_out: boolean;
+  warnings?: string[]; // how the query was read where its letter does not force it
 }
 
 export interface Bucket {

@@ -50,6 +50,7 @@ export function Discover({ st, runKey, nav, role, theme, setQueryError, toast, o
   const [histLoading, setHistLoading] = useState(false);
   const [error, setError] = useState("");
   const [errorType, setErrorType] = useState("");
+  const [warnings, setWarnings] = useState<string[]>([]);
   const [selected, setSelected] = useState<Hit | null>(null);
   const [run, setRun] = useState<Run | null>(null);
   const loadingMore = useRef(false);
@@ -86,6 +87,7 @@ export function Discover({ st, runKey, nav, role, theme, setQueryError, toast, o
         if (c.signal.aborted) return;
         setHits(s.hits);
         setTotal(s.total);
+        setWarnings(s.warnings || []);
         setCursor(s.cursor);
         setQueryError(null);
         onSearched(st.q);
@@ -94,6 +96,7 @@ export function Discover({ st, runKey, nav, role, theme, setQueryError, toast, o
         if (c.signal.aborted) return;
         setHits([]);
         setTotal(null);
+        setWarnings([]);
         if (e instanceof ApiError && e.status === 400) setQueryError(e);
         setError(e instanceof ApiError ? e.reason : String(e));
         setErrorType(e instanceof ApiError ? e.type : "");
@@ -165,6 +168,7 @@ export function Discover({ st, runKey, nav, role, theme, setQueryError, toast, o
               <div class="chart" style={{ height: 130 }} />
             )}
           </div>
+          {warnings.map((w) => <div key={w} class="qwarning" role="status">{w}</div>)}
           <div class="toolbar">
             <span class="grow">
               {hits.length > 0
