@@ -4,14 +4,17 @@
  *
  * Start-up: parse arguments; build the configuration (defaults, then the
  * file, then --listen/--data-dir/--set in order, then cross-key checks);
- * create and lock the data directory; create loop, pool and HTTP server;
- * listen; write DATA_DIR/siftd.addr; tell systemd READY=1.
+ * create and lock the data directory, read (or create) DATA_DIR/node_id;
+ * create loop, pool and HTTP server; listen; write DATA_DIR/siftd.addr;
+ * tell systemd READY=1.
  *
- * Shutdown (SIGTERM/SIGINT): STOPPING=1, stop accepting, let in-flight
- * requests finish for at most server.shutdown_timeout, then stop the loop
- * and free everything in reverse order of creation.  A second signal skips
- * the drain.  SIGHUP rebuilds the configuration the same way as at start,
- * applies the keys that can change live and reports the others.
+ * Shutdown (SIGTERM/SIGINT): STOPPING=1, stop accepting, pause the ingest
+ * sources, let in-flight requests and source batches finish (durable and
+ * acknowledged) for at most server.shutdown_timeout, then stop the loop
+ * and free everything in reverse order of creation (the Kafka source
+ * commits and leaves its group last).  A second signal skips the drain.  SIGHUP
+ * rebuilds the configuration the same way as at start, applies the keys that
+ * can change live and reports the others.
  *
  * Exit codes: 0 clean stop, 1 start-up failure (config, data dir, port),
  * 2 bad command line.
@@ -45,6 +48,7 @@
 #include "sift/loop.h"
 #include "sift/metrics.h"
 #include "sift/metrics_api.h"
+#include "sift/node_id.h"
 #include "sift/pipeline.h"
 #include "sift/pool.h"
 #include "sift/query.h"
@@ -75,7 +79,9 @@ struct sift_app {
     char *ready_text;          /* its details JSON (owned) */
     const char *fatal_step;    /* the start-up step that failed */
     int lock_fd;
+    char node_id[SIFT_NODE_ID_MAX + 1]; /* DATA_DIR/node_id */
     int stopping;
+    int sources_paused; /* the stop drain paused them */
     int64_t drain_deadline_ns;
     char bound[128];
 
@@ -292,6 +298,17 @@ open_data_dir(struct sift_app *app)
         else
             SIFT_ERROR("cannot lock data directory %s: %s", dir,
                        sift_strerror(rc));
+        goto out;
+    }
+    /* The node's id (Kafka static membership; [cluster] later), named in
+     * the "listening" line. */
+    rc = sift_node_id_load(dir, app->node_id, sizeof(app->node_id), NULL);
+    if (rc < 0) {
+        SIFT_ERROR("cannot use data directory %s: %s/%s: %s", dir, dir,
+                   SIFT_NODE_ID_FILE,
+                   rc == SIFT_ECORRUPT
+                       ? "not a node id (1 to 64 of A-Z a-z 0-9 . _ -)"
+                       : sift_strerror(rc));
         goto out;
     }
 out:
@@ -575,6 +592,7 @@ start_sources(struct sift_app *app)
     env.sink.deliver = source_deliver;
     env.sink.position = source_position;
     env.sink.arg = app;
+    env.node_id = app->node_id;
     rc = sift_source_create_all(&env, &app->sources, &app->n_sources);
     if (rc < 0)
         return rc;
@@ -679,12 +697,29 @@ app_start_modules(struct sift_app *app)
     return SIFT_OK;
 }
 
-/* Drain step: returns non-zero once modules have nothing in flight. */
+/*
+ * Drain step: returns non-zero once modules have nothing in flight.  The
+ * first call pauses every source, so no new batch starts; what they
+ * already handed over becomes durable at the next WAL sync and is
+ * acknowledged as it does (Kafka commits, XACK, list removal).  A source
+ * is settled when nothing of it is unacknowledged, or when its broker is
+ * away (a Redis outage must not hold the stop for shutdown_timeout: the
+ * stored positions cover it).
+ */
 static int
 app_modules_idle(struct sift_app *app)
 {
-    (void)app;
-    /* ---- lead: pause sources, flush buffered data, ack what is durable */
+    if (!app->sources_paused) {
+        for (size_t i = 0; i < app->n_sources; i++)
+            sift_source_pause(app->sources[i]);
+        app->sources_paused = 1;
+    }
+    for (size_t i = 0; i < app->n_sources; i++) {
+        struct sift_source_stats st;
+        sift_source_stats(app->sources[i], &st);
+        if (st.inflight > 0 && st.connected)
+            return 0;
+    }
     return 1;
 }
 
@@ -695,8 +730,9 @@ app_stop_modules(struct sift_app *app)
     /* Tails and exports end first: they hold requests and the store.
      * Sources stop reading next; the store's close then syncs the WAL
      * and runs every pending durable callback (HTTP replies, Kafka
-     * commits, XACK/LREM), and only then are the sources freed, which
-     * sends their last acknowledgements. */
+     * commits, XACK, list removal), and only then are the sources freed,
+     * which sends their last acknowledgements (and leaves the Kafka
+     * group). */
     sift_search_api_shutdown();
     for (size_t i = 0; i < app->n_sources; i++)
         sift_source_stop(app->sources[i]);
@@ -969,8 +1005,9 @@ run(struct sift_app *app)
     if (write_addr_file(app) < 0)
         SIFT_WARN("siftd.addr not written; the address is on stdout");
 
-    SIFT_INFO("siftd %s listening on http://%s (data dir %s, %u workers)",
-              SIFT_VERSION, app->bound, app->cfg.data_dir,
+    SIFT_INFO("siftd %s listening on http://%s (data dir %s, node %s, %u "
+              "workers)",
+              SIFT_VERSION, app->bound, app->cfg.data_dir, app->node_id,
               sift_pool_threads(app->pool));
     printf("siftd listening on http://%s\n", app->bound);
     if (app->tls_bound[0] != '\0')

@@ -76,7 +76,8 @@ struct sift_config {
     char *kafka_brokers; /* "" = off */
     char *kafka_topics;  /* comma list; "^regex" allowed */
     char *kafka_group;
-    char *kafka_properties; /* "k=v,k=v" passed to librdkafka */
+    char *kafka_properties;  /* "k=v,k=v" passed to librdkafka */
+    char *kafka_instance_id; /* group.instance.id; "" = the node id */
 
     /* [redis] */
     char *redis_address; /* "" = off; host:port */

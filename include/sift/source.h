@@ -123,6 +123,8 @@ struct sift_source_env {
     uint32_t redis_block_ms;       /* XREADGROUP/BLMOVE block; 0 = 2000 */
     uint32_t redis_claim_idle_ms;  /* XAUTOCLAIM min idle; 0 = 60000 */
     uint32_t redis_claim_every_ms; /* XAUTOCLAIM period; 0 = 30000 */
+    const char *node_id; /* DATA_DIR/node_id: Kafka's group.instance.id
+                            when kafka.instance_id is empty; NULL = none */
 };
 
 /** Counters of one source (monotonic unless noted). */
@@ -172,9 +174,13 @@ struct sift_source {
 
 /**
  * Creates the Kafka consumer-group source from cfg ([kafka] brokers,
- * topics, group, properties).  Returns SIFT_OK, SIFT_ENOTFOUND when
+ * topics, group, instance_id, properties): a static member
+ * (group.instance.id = kafka.instance_id, else env->node_id) with
+ * cooperative-sticky assignment and a 10 s session timeout unless
+ * kafka.properties says otherwise.  Returns SIFT_OK, SIFT_ENOTFOUND when
  * kafka.brokers is empty (source off), SIFT_ECONFIG (bad property,
- * logged).  Returns owned; release with sift_source_free().
+ * logged).  Returns owned; release with sift_source_free(), which commits,
+ * leaves the group (static members too) and closes the consumer.
  */
 int sift_source_kafka_new(const struct sift_source_env *env,
                           struct sift_source **out);

@@ -58,6 +58,7 @@ enum key_check {
     KC_SERIES_THR,     /* "" or "series:N,series:N", N 0..100 */
     KC_SECRET,         /* any text; shown as "***" in GET /api/v1/config */
     KC_OFF,            /* numbers: 0 or "off" switches it off (below min) */
+    KC_NAME_EMPTY,     /* "" or [A-Za-z0-9._-] only (Kafka's id rule) */
 };
 
 struct key_def {
@@ -229,6 +230,11 @@ static const struct key_def keys[] = {
     {"kafka", "properties", KT_STRING, OFF(kafka_properties), "", 0, STRMAX, 0,
      NULL, KC_NONE,
      "Extra librdkafka properties as k=v,k=v (e.g. security.protocol=ssl)."},
+    {"kafka", "instance_id", KT_STRING, OFF(kafka_instance_id), "", 0, 249, 0,
+     NULL, KC_NAME_EMPTY,
+     "Static group membership id (group.instance.id), unique per node: a "
+     "restarted siftd takes its own place in the group at once; empty = "
+     "the node id in DATA_DIR/node_id."},
 
     /* [redis] */
     {"redis", "address", KT_STRING, OFF(redis_address), "", 0, 300, 0, NULL,
@@ -818,6 +824,15 @@ apply_value(struct sift_config *cfg, const struct key_def *k, const char *value,
         if (k->check == KC_SERIES_THR &&
             check_series_thresholds(value, why, why_len) < 0)
             return SIFT_EINVAL;
+        if (k->check == KC_NAME_EMPTY &&
+            strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                          "0123456789._-") != len) {
+            snprintf(why, why_len,
+                     "only letters, digits, '.', '_' and '-' are allowed, "
+                     "got \"%s\"",
+                     value);
+            return SIFT_EINVAL;
+        }
         char **f = str_field(cfg, k);
         sift_free(*f);
         *f = sift_xstrdup(value);
@@ -1398,6 +1413,8 @@ range_text(const struct key_def *k, char *out, size_t len)
             snprintf(out, len, "above 0 to 1");
         else if (k->check == KC_SERIES_THR)
             snprintf(out, len, "series:N list or empty");
+        else if (k->check == KC_NAME_EMPTY)
+            snprintf(out, len, "[A-Za-z0-9._-] or empty");
         else if (k->min > 0)
             snprintf(out, len, "non-empty");
         else

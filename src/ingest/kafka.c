@@ -46,6 +46,20 @@
  *    those that still become durable are remembered as skip ranges, so
  *    the re-read indexes only what was lost.
  *
+ *  - Group membership (docs/internals/ingest.md, "Kafka restarts"):
+ *    static (group.instance.id = kafka.instance_id or the node id), so a
+ *    broker hands a restarted siftd its partitions back at once after a
+ *    crash; cooperative-sticky assignment, so a rebalance moves only the
+ *    partitions that change owner; session.timeout.ms 10 s, so a member
+ *    that died for good (or a broker without static membership) is
+ *    replaced in seconds.  kafka.properties overrides each of them.
+ *  - Stop: sift_source_free() (after the store ran every ack) commits the
+ *    durable prefix, unsubscribes (which revokes and sends LeaveGroup:
+ *    librdkafka's close alone never does for a static member, KIP-345),
+ *    then closes the consumer.  A stopped siftd's partitions thus move to
+ *    the other members at once, and a restarted one joins a group that
+ *    does not wait for its old self.
+ *
  * Invariants: every rd_kafka_message_t is destroyed right after a
  * successful deliver, or when its held batch is dropped; committed
  * offsets never pass a batch that is not durable.
@@ -75,6 +89,7 @@
 #define KAFKA_POLL_MAX 5000 /* messages per wakeup before yielding */
 #define KAFKA_SAFETY_POLL_MS 1000
 #define KAFKA_HOLD_MAX_MS 10000 /* longest hold without polling */
+#define KAFKA_LEAVE_MAX_MS 3000 /* longest wait for the LeaveGroup at stop */
 
 struct kpart;
 struct kafka_src;
@@ -135,8 +150,9 @@ struct kafka_src {
     int user_paused;
     int kafka_paused; /* partitions currently paused */
     int coop;         /* cooperative rebalancing: 1, eager: 0, -1 unknown */
-    int64_t hold_since_ms; /* monotonic start of the current hold, 0 none */
-    int64_t hold_max_ms;   /* then pause partitions and poll again */
+    char *group, *instance_id; /* instance_id NULL: dynamic member */
+    int64_t hold_since_ms;     /* monotonic start of the current hold, 0 none */
+    int64_t hold_max_ms;       /* then pause partitions and poll again */
     int started, stopped, closing;
     struct sift_source_stats st;
 };
@@ -591,7 +607,8 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
     struct kafka_src *ks = opaque;
     /*
-     * The protocol is fixed by the assignor config, so it is asked once:
+     * The protocol is fixed by the assignor config, which conf_membership()
+     * read at creation; asked here only if that failed, and then once:
      * rd_kafka_rebalance_protocol() is a blocking request to the group
      * thread, and from the revoke that rd_kafka_consumer_close() triggers
      * it can wait forever (librdkafka issue 4041).  NULL while the group
@@ -848,6 +865,47 @@ kafka_parts(struct sift_source *src, sift_source_part_cb cb, void *arg)
     }
 }
 
+/*
+ * Leaves the group before the consumer closes.  consumer_close() sends no
+ * LeaveGroup for a static member (KIP-345), so the broker would keep our
+ * partitions for session.timeout.ms.  unsubscribe() revokes (served by the
+ * polls below: on_rebalance runs) and then leaves, but only if the
+ * consumer is not terminating by then, so wait until librdkafka has
+ * dropped its member id (it does so as it sends the LeaveGroup; the close
+ * then waits for the broker's answer).  Messages polled meanwhile are
+ * dropped: they are read again from the stored positions.
+ */
+static void
+leave_group(struct kafka_src *ks)
+{
+    int64_t deadline = mono_ms() + KAFKA_LEAVE_MAX_MS;
+    rd_kafka_resp_err_t err = rd_kafka_unsubscribe(ks->rk);
+
+    if (err) {
+        SIFT_WARN("kafka: unsubscribe: %s", rd_kafka_err2str(err));
+        return;
+    }
+    for (;;) {
+        char *id = rd_kafka_memberid(ks->rk);
+        int left = !id || !id[0];
+        rd_kafka_message_t *m;
+        if (id)
+            rd_kafka_mem_free(ks->rk, id);
+        if (left) {
+            SIFT_INFO("kafka: left group %s", ks->group);
+            return;
+        }
+        if (mono_ms() >= deadline) {
+            SIFT_WARN("kafka: group %s not left within %d ms; closing anyway",
+                      ks->group, KAFKA_LEAVE_MAX_MS);
+            return;
+        }
+        m = rd_kafka_consumer_poll(ks->rk, 20);
+        if (m)
+            rd_kafka_message_destroy(m);
+    }
+}
+
 static void
 kafka_free(struct sift_source *src)
 {
@@ -862,6 +920,8 @@ kafka_free(struct sift_source *src)
         commit_parts(ks, NULL, 0);
         if (ks->queue)
             rd_kafka_queue_io_event_enable(ks->queue, -1, NULL, 0);
+        if (ks->started)
+            leave_group(ks);
         err = rd_kafka_consumer_close(ks->rk);
         if (err)
             SIFT_WARN("kafka: consumer close: %s", rd_kafka_err2str(err));
@@ -900,6 +960,8 @@ kafka_free(struct sift_source *src)
         sift_free(p);
     }
     sift__ingest_list_free(ks->topics, ks->n_topics);
+    sift_free(ks->group);
+    sift_free(ks->instance_id);
     sift_free(ks->base.label);
     sift_free(ks);
 }
@@ -1007,6 +1069,38 @@ hold_max_ms(rd_kafka_conf_t *conf)
     return mpi / 2 < KAFKA_HOLD_MAX_MS ? mpi / 2 : KAFKA_HOLD_MAX_MS;
 }
 
+/*
+ * Reads back what membership the consumer will use (kafka.properties may
+ * have changed it) and logs it once.  The assignor list fixes the
+ * protocol (librdkafka refuses to mix eager and cooperative ones), so
+ * ks->coop is known here and on_rebalance never has to ask for it.
+ */
+static void
+conf_membership(struct kafka_src *ks, rd_kafka_conf_t *conf)
+{
+    char strategy[256] = "", instance[256] = "", session[32] = "";
+    size_t n;
+
+    n = sizeof(strategy);
+    if (rd_kafka_conf_get(conf, "partition.assignment.strategy", strategy,
+                          &n) == RD_KAFKA_CONF_OK)
+        ks->coop = strstr(strategy, "cooperative") != NULL;
+    n = sizeof(instance);
+    if (rd_kafka_conf_get(conf, "group.instance.id", instance, &n) ==
+            RD_KAFKA_CONF_OK &&
+        instance[0])
+        ks->instance_id = sift_xstrdup(instance);
+    n = sizeof(session);
+    if (rd_kafka_conf_get(conf, "session.timeout.ms", session, &n) !=
+        RD_KAFKA_CONF_OK)
+        session[0] = '\0';
+    SIFT_INFO("kafka: group %s as %s%s, assignment %s (%s), session "
+              "timeout %s ms",
+              ks->group, ks->instance_id ? "static member " : "",
+              ks->instance_id ? ks->instance_id : "a dynamic member", strategy,
+              ks->coop > 0 ? "cooperative" : "eager", session);
+}
+
 int
 sift_source_kafka_new(const struct sift_source_env *env,
                       struct sift_source **out)
@@ -1015,7 +1109,7 @@ sift_source_kafka_new(const struct sift_source_env *env,
     struct kafka_src *ks = NULL;
     rd_kafka_conf_t *conf = NULL;
     char errstr[512];
-    const char *group;
+    const char *group, *instance;
     int rc;
 
     *out = NULL;
@@ -1034,6 +1128,11 @@ sift_source_kafka_new(const struct sift_source_env *env,
     ks->coop = -1;
     sift__ingest_split(cfg->kafka_topics, &ks->topics, &ks->n_topics);
 
+    ks->group = sift_xstrdup(group);
+    instance = cfg->kafka_instance_id && cfg->kafka_instance_id[0]
+                   ? cfg->kafka_instance_id
+                   : env->node_id;
+
     conf = rd_kafka_conf_new();
     if ((rc = conf_set(conf, "bootstrap.servers", cfg->kafka_brokers)) < 0 ||
         (rc = conf_set(conf, "group.id", group)) < 0 ||
@@ -1041,10 +1140,16 @@ sift_source_kafka_new(const struct sift_source_env *env,
         (rc = conf_set(conf, "enable.auto.offset.store", "false")) < 0 ||
         (rc = conf_set(conf, "auto.offset.reset", "earliest")) < 0 ||
         (rc = conf_set(conf, "enable.partition.eof", "false")) < 0 ||
+        (rc = conf_set(conf, "partition.assignment.strategy",
+                       "cooperative-sticky")) < 0 ||
+        (rc = conf_set(conf, "session.timeout.ms", "10000")) < 0 ||
+        (instance && instance[0] &&
+         (rc = conf_set(conf, "group.instance.id", instance)) < 0) ||
         (rc = conf_prefetch(conf, cfg)) < 0 ||
         (rc = conf_properties(conf, cfg->kafka_properties)) < 0)
         goto out;
     ks->hold_max_ms = hold_max_ms(conf);
+    conf_membership(ks, conf);
     rd_kafka_conf_set_opaque(conf, ks);
     rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     rd_kafka_conf_set_log_cb(conf, on_log);

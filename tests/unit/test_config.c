@@ -234,6 +234,27 @@ test_config_enum_and_hostport_errors(void **state)
     assert_string_equal(f->cfg.kafka_group, "sift");
 }
 
+/* kafka.instance_id follows Kafka's rule for ids; empty is the default. */
+static void
+test_config_kafka_instance_id(void **state)
+{
+    struct fixture *f = *state;
+    char want[256];
+
+    assert_string_equal(f->cfg.kafka_instance_id, "");
+    assert_int_equal(load_text(f, "[kafka]\ninstance_id = node-7.a_b\n"),
+                     SIFT_OK);
+    assert_string_equal(f->cfg.kafka_instance_id, "node-7.a_b");
+    assert_int_equal(load_text(f, "[kafka]\ninstance_id = node 7\n"),
+                     SIFT_ECONFIG);
+    snprintf(want, sizeof(want),
+             "%s:2: kafka.instance_id: only letters, digits, '.', '_' and "
+             "'-' are allowed",
+             f->path);
+    assert_true(has_msg(&f->errs, want));
+    assert_string_equal(f->cfg.kafka_instance_id, "node-7.a_b");
+}
+
 static void
 test_config_key_outside_section_and_long_line(void **state)
 {
@@ -530,6 +551,7 @@ main(void)
         T(test_config_file_sets_values),
         T(test_config_every_error_reported_with_line),
         T(test_config_enum_and_hostport_errors),
+        T(test_config_kafka_instance_id),
         T(test_config_key_outside_section_and_long_line),
         T(test_config_missing_file),
         T(test_config_set_validated_like_file),
