@@ -375,6 +375,18 @@ int sift_agg_stats(struct sift_segment *const *segs, size_t n,
                    struct sift_buf *out, struct sift_query_error *err);
 
 /**
+ * The kinds (SIFT_SEGF_TEXT | SIFT_SEGF_KEYWORD | SIFT_SEGF_NUMBER, see
+ * segment.h) field has across segs, aliases included (level ->
+ * log.level); 0 when no segment has it, and then near[0..near_len) (may
+ * be NULL) receives the closest field name the segments have ("" when
+ * none is close).  stats refuses a field without numbers and terms and a
+ * histogram's split a field that is only full text (400 "field_type").
+ * Any thread.
+ */
+unsigned sift_agg_field_kinds(struct sift_segment *const *segs, size_t n,
+                              const char *field, char *near, size_t near_len);
+
+/**
  * The fields present in segs: {"fields":[{"name":"f","text":bool,
  * "keyword":bool,"number":bool,"cardinality":N},…]} sorted by name.
  * cardinality is approximate (the largest per-segment term count).

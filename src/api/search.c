@@ -89,6 +89,7 @@ struct job {
     struct sift_context_opts co;
     char cursor[96];
     uint64_t export_left; /* export: hits still to send; 0 = no limit */
+    char warning[256];    /* said besides the query's own warnings */
     int64_t t0_ns;
     int64_t timeout_ms;
     /* template texts: handle from the provider, dropped by job_free */
@@ -171,15 +172,16 @@ fail(struct sift_http_req *req, int status, const char *type, const char *fmt,
  */
 static void
 put_warnings(struct sift_http_req *req, const struct sift_query *q,
-             struct sift_buf *b)
+             const char *extra, struct sift_buf *b)
 {
-    size_t n = sift_query_warning_count(q);
+    size_t nq = q != NULL ? sift_query_warning_count(q) : 0;
+    size_t n = nq + (extra != NULL && extra[0] != '\0');
     if (n == 0 || b->len == 0 || b->data[b->len - 1] != '}')
         return;
     b->len--;
     sift_buf_append(b, ",\"warnings\":[", 13);
     for (size_t i = 0; i < n; i++) {
-        const char *w = sift_query_warning(q, i);
+        const char *w = i < nq ? sift_query_warning(q, i) : extra;
         if (i > 0)
             sift_buf_putc(b, ',');
         sift_buf_put_json_str(b, w, strlen(w));
@@ -613,8 +615,7 @@ job_done(void *arg, int cancelled)
                              job->out.len > 2 ? ",\"" : "\"",
                              (long long)took_ms);
         }
-        if (job->q != NULL)
-            put_warnings(job->req, job->q, &b);
+        put_warnings(job->req, job->q, job->warning, &b);
         sift_buf_putc(&b, '\n');
         sift_http_reply_json(job->req, 200, &b);
         sift_buf_cleanup(&b);
@@ -840,6 +841,16 @@ handle_agg(struct sift_http_req *req, void *arg, enum job_kind kind)
         return;
     }
     job->ao.field = field && *field ? field : NULL;
+    char near[96];
+    if (job->ao.field != NULL &&
+        sift_agg_field_kinds(job->segs, job->n_segs, job->ao.field, near,
+                             sizeof(near)) == 0) {
+        /* Not an error (as an unmapped field in Elasticsearch), but a
+         * typo would otherwise answer an empty result in silence. */
+        snprintf(job->warning, sizeof(job->warning),
+                 "no field '%.60s' in the data%s%.60s%s", job->ao.field,
+                 near[0] ? " (did you mean '" : "", near, near[0] ? "'?)" : "");
+    }
     job->ao.size = (uint32_t)size;
     job->ao.interval_ms = interval_ms;
     job->ao.interval_unit = interval_unit;

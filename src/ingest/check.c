@@ -59,16 +59,16 @@ check_webhook(const char *url, sift_config_error_cb cb, void *arg)
     if (ok)
         return SIFT_OK;
     struct sift_buf msg = SIFT_BUF_INIT;
-    sift_buf_appendf(&msg, "alerts.webhook_url: '%s': need http://host[:port]/path",
-                     url);
+    sift_buf_appendf(
+        &msg, "alerts.webhook_url: '%s': need http://host[:port]/path", url);
     cb(sift_buf_cstr(&msg), arg);
     sift_buf_cleanup(&msg);
     return SIFT_ECONFIG;
 }
 
 int
-sift_source_check_config(const struct sift_config *cfg,
-                         sift_config_error_cb cb, void *arg)
+sift_source_check_config(const struct sift_config *cfg, sift_config_error_cb cb,
+                         void *arg)
 {
     int rc = SIFT_OK;
     if (check_addr("redis.address", cfg->redis_address, cb, arg) < 0)

@@ -22,6 +22,7 @@
  * Threads: any; per-call state only.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +35,7 @@
 #include "sift/config.h"
 #include "sift/error.h"
 #include "sift/event.h"
+#include "sift/names.h"
 #include "sift/segment.h"
 #include "sift/time.h"
 
@@ -57,6 +59,10 @@ struct smap_ent {
     size_t len;
     uint64_t count;
     uint32_t idx; /* insertion index (series row) */
+    /* terms: one event holding the value (segment index, doc), for its
+     * spelling; sample_seg < 0 = none */
+    int64_t sample_seg;
+    uint32_t sample_doc;
 };
 
 struct smap {
@@ -106,6 +112,7 @@ smap_get(struct smap *m, const char *key, size_t len, size_t max)
     m->v[j].len = len;
     m->v[j].count = 0;
     m->v[j].idx = (uint32_t)m->n++;
+    m->v[j].sample_seg = -1;
     return &m->v[j];
 }
 
@@ -235,6 +242,129 @@ agg_seg_error(struct sift_query_error *err, int rc)
                              "segment read failed: %s", sift_strerror(rc));
 }
 
+/* ---- field kinds ---- */
+
+unsigned
+sift_agg_field_kinds(struct sift_segment *const *segs, size_t n,
+                     const char *field, char *near, size_t near_len)
+{
+    unsigned kinds = 0;
+    size_t flen = strlen(field);
+    for (size_t i = 0; i < n; i++) {
+        int fi = sift__query_field_find(segs[i], field, flen, NULL, NULL);
+        unsigned flags = 0;
+        uint32_t nt;
+        if (fi >= 0 &&
+            sift_segment_field_info(segs[i], (uint32_t)fi, &flags, &nt))
+            kinds |=
+                flags & (SIFT_SEGF_TEXT | SIFT_SEGF_KEYWORD | SIFT_SEGF_NUMBER);
+    }
+    if (near != NULL && near_len > 0)
+        near[0] = '\0';
+    if (kinds != 0 || near == NULL || near_len == 0)
+        return kinds;
+    /* Unknown here: the closest name the data has (a typo?). */
+    struct smap m = {0};
+    for (size_t i = 0; i < n; i++) {
+        uint32_t nf = sift_segment_field_count(segs[i]);
+        for (uint32_t f = 0; f < nf; f++) {
+            unsigned flags;
+            uint32_t nt;
+            const char *name = sift_segment_field_info(segs[i], f, &flags, &nt);
+            if (name != NULL && name[0] != '_')
+                (void)smap_get(&m, name, strlen(name), 4096);
+        }
+    }
+    const char **names = sift_xmalloc((m.n + 1) * sizeof(*names));
+    size_t k = 0;
+    for (size_t i = 0; i < m.cap; i++)
+        if (m.v[i].key)
+            names[k++] = m.v[i].key;
+    const char *best = sift_name_closest(field, names, k);
+    if (best != NULL)
+        snprintf(near, near_len, "%s", best);
+    sift_free(names);
+    smap_free(&m);
+    return 0;
+}
+
+/*
+ * The type check of every aggregation (Elasticsearch refuses the same):
+ * stats needs a number field somewhere in segs, terms and a histogram's
+ * split need whole values (keyword or number), not only full text.  A
+ * field no segment has is not an error here (empty results, like an
+ * unmapped field); the HTTP API adds a warning for it.
+ */
+static int
+check_field_kind(struct sift_segment *const *segs, size_t n, const char *field,
+                 int want_number, const char *what,
+                 struct sift_query_error *err)
+{
+    unsigned kinds = sift_agg_field_kinds(segs, n, field, NULL, 0);
+    if (kinds == 0)
+        return SIFT_OK;
+    if (want_number && !(kinds & SIFT_SEGF_NUMBER))
+        return sift__query_error(
+            err, SIFT_EINVAL, 400, "field_type", -1,
+            "field '%.60s' holds %s, not numbers: %s needs a number field "
+            "(/api/v1/terms counts the values of a field)",
+            field, kinds & SIFT_SEGF_KEYWORD ? "keywords" : "full text", what);
+    if (!want_number && kinds == SIFT_SEGF_TEXT)
+        return sift__query_error(
+            err, SIFT_EINVAL, 400, "field_type", -1,
+            "field '%.60s' is full text (tokenized): %s counts whole values "
+            "of keyword or number fields (/api/v1/patterns groups messages)",
+            field, what);
+    return SIFT_OK;
+}
+
+/*
+ * Keyword columns hold values folded to lower case (matching is case-
+ * insensitive); the answer shows a value as the events wrote it: the
+ * spelling in the bucket's sample event (the first in segment and doc
+ * order), when it folds to the key.  Reads one stored event per bucket.
+ */
+static void
+spelling_of(struct sift_segment *const *segs, const struct smap_ent *e,
+            const char *field, size_t field_len, struct sift_buf *doc,
+            struct sift_arena *arena, const char **key, size_t *key_len)
+{
+    if (e->sample_seg < 0)
+        return;
+    const struct sift_segment *seg = segs[e->sample_seg];
+    const char *used;
+    size_t used_len;
+    if (sift__query_field_find(seg, field, field_len, &used, &used_len) < 0)
+        return;
+    struct sift_event ev;
+    sift_buf_reset(doc);
+    sift_arena_reset(arena);
+    if (sift_segment_doc(seg, e->sample_doc, doc) != SIFT_OK ||
+        sift_doc_decode((const uint8_t *)doc->data, doc->len, arena, &ev) !=
+            SIFT_OK)
+        return;
+    for (size_t i = 0; i < ev.n_fields; i++) {
+        const struct sift_field *f = &ev.fields[i];
+        if (f->name_len != used_len || memcmp(f->name, used, used_len) != 0 ||
+            f->value_len != e->len)
+            continue;
+        size_t k = 0;
+        while (k < e->len) {
+            char c = f->value[k];
+            if (c >= 'A' && c <= 'Z')
+                c = (char)(c - 'A' + 'a');
+            if (c != e->key[k])
+                break;
+            k++;
+        }
+        if (k == e->len) {
+            *key = f->value;
+            *key_len = f->value_len;
+            return;
+        }
+    }
+}
+
 /* ---- date histogram ---- */
 
 static const int64_t nice_ms[] = {
@@ -329,12 +459,18 @@ struct histo {
     struct sift_arena *arena;
 };
 
+/* The row of series v; (seg_index, doc) is an event holding it (or -1). */
 static uint64_t *
-histo_row(struct histo *h, const char *v, size_t len)
+histo_row(struct histo *h, const char *v, size_t len, int64_t seg_index,
+          uint32_t doc)
 {
     struct smap_ent *e = smap_get(&h->series, v, len, SIFT_AGG_MAX_SERIES);
     if (!e)
         return h->other;
+    if (seg_index >= 0 && (e->sample_seg < 0 || e->sample_seg > seg_index)) {
+        e->sample_seg = seg_index;
+        e->sample_doc = doc;
+    }
     if (e->idx >= h->n_rows) {
         h->rows = sift_xrealloc(h->rows, (e->idx + 1) * sizeof(*h->rows));
         h->rows[e->idx] = sift_xcalloc(h->n_buckets, sizeof(uint64_t));
@@ -387,7 +523,8 @@ histo_merge(struct histo *dst, const struct histo *src)
             by_idx[src->series.v[i].idx] = &src->series.v[i];
     for (size_t j = 0; j < src->series.n; j++) {
         const struct smap_ent *e = by_idx[j];
-        uint64_t *row = histo_row(dst, e->key, e->len);
+        uint64_t *row =
+            histo_row(dst, e->key, e->len, e->sample_seg, e->sample_doc);
         for (uint32_t b = 0; b < dst->n_buckets; b++)
             row[b] += src->rows[e->idx][b];
     }
@@ -398,7 +535,6 @@ static int
 histo_seg(const struct sift_segment *seg, size_t seg_index,
           const roaring_bitmap_t *r, struct sift_qctx *ctx, void *arg)
 {
-    (void)seg_index;
     struct histo *h = arg;
     int field = -1;
     const char *by = h->by;
@@ -458,7 +594,8 @@ histo_seg(const struct sift_segment *seg, size_t seg_index,
                 size_t len;
                 const char *v =
                     sift_segment_keyword_value(seg, (uint32_t)field, ord, &len);
-                ord_rows[ord] = histo_row(h, v ? v : "", v ? len : 0);
+                ord_rows[ord] = histo_row(h, v ? v : "", v ? len : 0,
+                                          (int64_t)seg_index, d);
             }
             ord_rows[ord][b]++;
             continue;
@@ -475,7 +612,7 @@ histo_seg(const struct sift_segment *seg, size_t seg_index,
             break;
         const struct sift_field *f = sift_event_field(&ev, by, by_len);
         if (f)
-            histo_row(h, f->value, f->value_len)[b]++;
+            histo_row(h, f->value, f->value_len, -1, 0)[b]++;
     }
     sift_free(ord_rows);
     return rc;
@@ -508,6 +645,10 @@ sift_agg_histogram(struct sift_segment *const *segs, size_t n,
     }
     if (hi <= lo)
         hi = lo + 1;
+    if (opts->field != NULL &&
+        check_field_kind(segs, n, opts->field, 0, "a histogram split (by)",
+                         err) < 0)
+        return SIFT_EINVAL;
     int64_t iv_ms = opts->interval_ms;
     char unit = opts->interval_unit;
     if (iv_ms == 0) {
@@ -606,6 +747,17 @@ sift_agg_histogram(struct sift_segment *const *segs, size_t n,
         for (uint32_t b = 0; b < hp->n_buckets; b++)
             any_other |= hp->other[b] != 0;
     }
+    /* Each kept series' name as the events wrote it (one read each). */
+    char **spell = sift_xcalloc(n_keep + 1, sizeof(*spell));
+    size_t *spell_len = sift_xcalloc(n_keep + 1, sizeof(*spell_len));
+    for (size_t i = 0; i < n_keep; i++) {
+        const char *name = order[i]->key;
+        size_t name_len = order[i]->len;
+        spelling_of(segs, order[i], hp->by, hp->by_len, &hp->doc, hp->arena,
+                    &name, &name_len);
+        spell[i] = sift_xstrndup(name, name_len);
+        spell_len[i] = name_len;
+    }
     sift_buf_appendf(out, "{\"interval_ms\":%lld,", (long long)iv_ms);
     if (unit != 0)
         sift_buf_appendf(out, "\"calendar_interval\":\"%lld%c\",",
@@ -628,7 +780,7 @@ sift_agg_histogram(struct sift_segment *const *segs, size_t n,
         if (hp->by) {
             sift_buf_append(out, ",\"by\":{", 7);
             for (size_t i = 0; i < n_keep; i++) {
-                sift_buf_put_json_str(out, order[i]->key, order[i]->len);
+                sift_buf_put_json_str(out, spell[i], spell_len[i]);
                 sift_buf_appendf(out, ":%llu%s",
                                  (unsigned long long)hp->rows[order[i]->idx][b],
                                  i + 1 < n_keep || any_other ? "," : "");
@@ -642,6 +794,10 @@ sift_agg_histogram(struct sift_segment *const *segs, size_t n,
     }
     sift_buf_putc(out, ']');
     put_timed_out(out, timed_out);
+    for (size_t i = 0; i < n_keep; i++)
+        sift_free(spell[i]);
+    sift_free(spell);
+    sift_free(spell_len);
     rc = SIFT_OK;
 out:
     sift_free(order);
@@ -697,7 +853,6 @@ terms_seg(const struct sift_segment *seg, size_t seg_index,
           const roaring_bitmap_t *r, struct sift_qctx *ctx, void *arg)
 {
     struct terms *t = arg;
-    (void)seg_index;
     int fi = sift__query_field_find(seg, t->field, t->field_len, NULL, NULL);
     if (fi < 0) {
         t->missing += roaring_bitmap_get_cardinality(r);
@@ -709,6 +864,7 @@ terms_seg(const struct sift_segment *seg, size_t seg_index,
     if (flags & SIFT_SEGF_KEYWORD) {
         uint32_t card = sift_segment_keyword_card(seg, (uint32_t)fi);
         uint64_t *counts = sift_xcalloc(card + 1, sizeof(*counts));
+        uint32_t *first = sift_xmalloc((card + 1) * sizeof(*first));
         int rc = SIFT_OK;
         roaring_uint32_iterator_t it;
         roaring_init_iterator(r, &it);
@@ -719,10 +875,12 @@ terms_seg(const struct sift_segment *seg, size_t seg_index,
             }
             uint32_t ord =
                 sift_segment_keyword_ord(seg, (uint32_t)fi, it.current_value);
-            if (ord < card)
-                counts[ord]++;
-            else
+            if (ord >= card) {
                 t->missing++;
+                continue;
+            }
+            if (counts[ord]++ == 0)
+                first[ord] = it.current_value;
         }
         for (uint32_t o = 0; o < card; o++) {
             if (!counts[o])
@@ -733,7 +891,12 @@ terms_seg(const struct sift_segment *seg, size_t seg_index,
             struct smap_ent *e =
                 smap_get(&t->map, v ? v : "", v ? len : 0, SIZE_MAX);
             e->count += counts[o];
+            if (e->sample_seg < 0 || (size_t)e->sample_seg > seg_index) {
+                e->sample_seg = (int64_t)seg_index;
+                e->sample_doc = first[o];
+            }
         }
+        sift_free(first);
         sift_free(counts);
         return rc;
     }
@@ -754,6 +917,8 @@ sift_agg_terms(struct sift_segment *const *segs, size_t n,
     if (!opts->field || !*opts->field)
         return sift__query_error(err, SIFT_EINVAL, 400, "bad_request", -1,
                                  "missing parameter 'field'");
+    if (check_field_kind(segs, n, opts->field, 0, "terms", err) < 0)
+        return SIFT_EINVAL;
     struct agg_par ap;
     if (agg_par_init(&ap, segs, n, q, opts) < 0)
         return agg_seg_error(err, SIFT_ENOMEM);
@@ -769,10 +934,18 @@ sift_agg_terms(struct sift_segment *const *segs, size_t n,
     struct terms t = lanes[0];
     for (unsigned l = 1; l < ap.n_lanes; l++) {
         const struct smap *m = &lanes[l].map;
-        for (size_t i = 0; i < m->cap; i++)
-            if (m->v[i].key)
-                smap_get(&t.map, m->v[i].key, m->v[i].len, SIZE_MAX)->count +=
-                    m->v[i].count;
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->v[i].key)
+                continue;
+            struct smap_ent *e =
+                smap_get(&t.map, m->v[i].key, m->v[i].len, SIZE_MAX);
+            e->count += m->v[i].count;
+            if (m->v[i].sample_seg >= 0 &&
+                (e->sample_seg < 0 || e->sample_seg > m->v[i].sample_seg)) {
+                e->sample_seg = m->v[i].sample_seg;
+                e->sample_doc = m->v[i].sample_doc;
+            }
+        }
         t.missing += lanes[l].missing;
         smap_free(&lanes[l].map);
     }
@@ -789,18 +962,26 @@ sift_agg_terms(struct sift_segment *const *segs, size_t n,
     uint64_t other = 0;
     for (size_t i = n_keep; i < t.map.n; i++)
         other += order[i]->count;
+    struct sift_buf doc = SIFT_BUF_INIT;
+    struct sift_arena *arena = sift_arena_new(8192);
     sift_buf_append(out, "{\"field\":", 9);
     sift_buf_put_json_str(out, t.field, t.field_len);
     sift_buf_append(out, ",\"buckets\":[", 12);
     for (size_t i = 0; i < n_keep; i++) {
         sift_buf_appendf(out, "%s{\"key\":", i ? "," : "");
-        sift_buf_put_json_str(out, order[i]->key, order[i]->len);
+        const char *key = order[i]->key;
+        size_t key_len = order[i]->len;
+        spelling_of(segs, order[i], t.field, t.field_len, &doc, arena, &key,
+                    &key_len);
+        sift_buf_put_json_str(out, key, key_len);
         sift_buf_appendf(out, ",\"count\":%llu}",
                          (unsigned long long)order[i]->count);
     }
     sift_buf_appendf(out, "],\"other\":%llu,\"missing\":%llu",
                      (unsigned long long)other, (unsigned long long)t.missing);
     put_timed_out(out, timed_out);
+    sift_arena_free(arena);
+    sift_buf_cleanup(&doc);
     sift_free(order);
     smap_free(&t.map);
     return SIFT_OK;
@@ -968,6 +1149,8 @@ sift_agg_stats(struct sift_segment *const *segs, size_t n,
     if (!opts->field || !*opts->field)
         return sift__query_error(err, SIFT_EINVAL, 400, "bad_request", -1,
                                  "missing parameter 'field'");
+    if (check_field_kind(segs, n, opts->field, 1, "stats", err) < 0)
+        return SIFT_EINVAL;
     struct agg_par ap;
     if (agg_par_init(&ap, segs, n, q, opts) < 0)
         return agg_seg_error(err, SIFT_ENOMEM);

@@ -273,7 +273,7 @@ def test_bad_values_name_the_parameter_and_the_accepted_values(siftd_factory):
 
 def test_query_strings_as_clients_write_them(siftd_factory):
     s = started(siftd_factory)
-    ingest(s, [{"@timestamp": BASE_MS + i, "message": "disk %d" % i}
+    ingest(s, [{"@timestamp": BASE_MS + i, "message": "disk %d" % i, "n": i}
                for i in range(3)])
     wait_total(s, "disk", 3)
     # ?pretty (bare), empty pieces, a trailing '&', '+' for spaces.
@@ -287,7 +287,7 @@ def test_query_strings_as_clients_write_them(siftd_factory):
     assert [h["message"] for h in r.json()["hits"]] == ["disk 1"]
     # Aliases: size on search, limit on terms and patterns, query in a body.
     assert len(s.get("/api/v1/search?q=disk&size=2").json()["hits"]) == 2
-    r = s.get("/api/v1/terms?field=message&limit=1")
+    r = s.get("/api/v1/terms?field=n&limit=1")
     assert r.status_code == 200, r.text
     r = s.post("/api/v1/search", json={"query": "disk", "size": 1,
                                        "order": "asc"})
@@ -408,3 +408,34 @@ def test_lowercase_operators_boosts_and_proximity(siftd_factory):
     assert r.status_code == 400, r.text
     assert r.json()["error"]["type"] == "ambiguous_query"
     wait_total(s, "*", 4)
+
+
+# ---- point 6: aggregations check their field's type, keep the case -----
+
+def test_aggregations_check_field_types_and_keep_case(siftd_factory):
+    s = started(siftd_factory)
+    ingest(s, [{"@timestamp": BASE_MS + i, "message": "login ok",
+                "host.name": h, "duration_ms": d}
+               for i, (h, d) in enumerate([("LabSZ", 5), ("LabSZ", 7),
+                                           ("web-1", 9)])])
+    wait_total(s, "login", 3)
+    r = s.get("/api/v1/terms", params={"field": "host.name"})
+    assert r.status_code == 200, r.text
+    assert r.json()["buckets"] == [{"key": "LabSZ", "count": 2},
+                                   {"key": "web-1", "count": 1}]
+    r = s.get("/api/v1/histogram", params={"by": "host.name",
+                                            "interval": "1d"})
+    assert r.json()["buckets"][0]["by"] == {"LabSZ": 2, "web-1": 1}
+    for path, params in (("/api/v1/stats", {"field": "host.name"}),
+                         ("/api/v1/terms", {"field": "message"}),
+                         ("/api/v1/histogram", {"by": "message"})):
+        r = s.get(path, params=params)
+        assert r.status_code == 400, (path, r.text)
+        assert r.json()["error"]["type"] == "field_type", r.text
+    r = s.get("/api/v1/stats", params={"field": "duraton_ms"})
+    assert r.status_code == 200
+    assert r.json()["count"] == 0
+    assert r.json()["warnings"] == [
+        "no field 'duraton_ms' in the data (did you mean 'duration_ms'?)"]
+    assert s.get("/api/v1/stats",
+                 params={"field": "duration_ms"}).json()["count"] == 3

@@ -121,9 +121,9 @@ test_query_agg_histogram_split_and_other(void **state)
         sift_buf_cstr(&out),
         "{\"interval_ms\":360000,\"buckets\":["
         "{\"key\":1714557600000,\"time\":\"2024-05-01T10:00:00.000000000Z\","
-        "\"count\":6,\"by\":{\"info\":3,\"error\":2,\"_other\":1}},"
+        "\"count\":6,\"by\":{\"INFO\":3,\"ERROR\":2,\"_other\":1}},"
         "{\"key\":1714557960000,\"time\":\"2024-05-01T10:06:00.000000000Z\","
-        "\"count\":5,\"by\":{\"info\":2,\"error\":2,\"_other\":1}}],"
+        "\"count\":5,\"by\":{\"INFO\":2,\"ERROR\":2,\"_other\":1}}],"
         "\"timed_out\":false}");
     sift_buf_cleanup(&out);
     sift_query_free(q);
@@ -196,14 +196,38 @@ test_query_agg_terms(void **state)
     sift_buf_cleanup(&out);
     sift_query_free(q);
 
-    /* On the message: top words of the matches. */
+    /* Full text is not a field whose values can be counted. */
     q = parse("payment");
     o.field = "message";
     o.size = 1;
+    assert_int_equal(sift_agg_terms(f->segs, 3, q, &o, &out, &err),
+                     SIFT_EINVAL);
+    assert_int_equal(err.status, 400);
+    assert_string_equal(err.type, "field_type");
+    assert_non_null(strstr(err.reason, "field 'message' is full text"));
+    sift_buf_cleanup(&out);
+
+    /* Keyword values are counted case-insensitively and shown as the
+     * events wrote them. */
+    o.field = "level";
+    o.size = 2;
     assert_int_equal(sift_agg_terms(f->segs, 3, q, &o, &out, &err), 0);
     assert_non_null(strstr(sift_buf_cstr(&out),
-                           "\"buckets\":[{\"key\":\"payment\",\"count\":3}]"));
+                           "\"buckets\":[{\"key\":\"ERROR\",\"count\":1},"
+                           "{\"key\":\"INFO\",\"count\":1}]"));
     sift_buf_cleanup(&out);
+
+    /* The kinds of a field, and the closest name for an unknown one. */
+    char near[32];
+    assert_int_equal(
+        sift_agg_field_kinds(f->segs, 3, "host", near, sizeof(near)),
+        SIFT_SEGF_KEYWORD);
+    assert_int_equal(
+        sift_agg_field_kinds(f->segs, 3, "duraton_ms", near, sizeof(near)), 0);
+    assert_string_equal(near, "duration_ms");
+    assert_int_equal(
+        sift_agg_field_kinds(f->segs, 3, "zzz", near, sizeof(near)), 0);
+    assert_string_equal(near, "");
 
     o.field = NULL;
     assert_int_equal(sift_agg_terms(f->segs, 3, q, &o, &out, &err),
@@ -240,6 +264,17 @@ test_query_agg_stats(void **state)
     assert_int_equal(sift_agg_stats(f->segs, 3, q, &o, &out, &err), 0);
     assert_non_null(
         strstr(sift_buf_cstr(&out), "\"count\":0,\"min\":null,\"max\":null"));
+    sift_buf_cleanup(&out);
+
+    /* A keyword field has no numbers: a 400, never a count of 0. */
+    o.field = "host";
+    assert_int_equal(sift_agg_stats(f->segs, 3, q, &o, &out, &err),
+                     SIFT_EINVAL);
+    assert_string_equal(err.type, "field_type");
+    assert_string_equal(err.reason,
+                        "field 'host' holds keywords, not numbers: stats "
+                        "needs a number field (/api/v1/terms counts the "
+                        "values of a field)");
     sift_buf_cleanup(&out);
     sift_query_free(q);
 }
