@@ -625,6 +625,42 @@ hits_templates_release(void *handle)
     sift_anomaly_templates_unref(handle);
 }
 
+/* How long each class of worker job waited for a worker (issue 26:
+ * where queries wait under ingest). */
+static void
+pool_metrics(struct sift_buf *out, void *arg)
+{
+    static const char *const names[SIFT_POOL_CLASSES] = {"query", "build",
+                                                         "background"};
+    struct sift_pool_wait w[SIFT_POOL_CLASSES];
+    for (unsigned c = 0; c < SIFT_POOL_CLASSES; c++)
+        sift_pool_wait_stats(arg, (enum sift_pool_class)c, &w[c]);
+    sift_metrics_family(out, "sift_worker_jobs_total", SIFT_METRIC_COUNTER,
+                        "Worker jobs started, by class.");
+    for (unsigned c = 0; c < SIFT_POOL_CLASSES; c++) {
+        const char *l[] = {"class", names[c], NULL};
+        sift_metrics_sample(out, "sift_worker_jobs_total", l,
+                            (double)w[c].jobs);
+    }
+    sift_metrics_family(out, "sift_worker_queue_seconds_total",
+                        SIFT_METRIC_COUNTER,
+                        "Time worker jobs waited for a worker, by class "
+                        "(queries go first; merges never take the last "
+                        "worker).");
+    for (unsigned c = 0; c < SIFT_POOL_CLASSES; c++) {
+        const char *l[] = {"class", names[c], NULL};
+        sift_metrics_sample(out, "sift_worker_queue_seconds_total", l,
+                            (double)w[c].wait_ns / 1e9);
+    }
+    sift_metrics_family(out, "sift_worker_queue_max_seconds", SIFT_METRIC_GAUGE,
+                        "The longest a worker job of the class waited.");
+    for (unsigned c = 0; c < SIFT_POOL_CLASSES; c++) {
+        const char *l[] = {"class", names[c], NULL};
+        sift_metrics_sample(out, "sift_worker_queue_max_seconds", l,
+                            (double)w[c].max_wait_ns / 1e9);
+    }
+}
+
 static int
 app_start_modules(struct sift_app *app)
 {
@@ -690,6 +726,7 @@ app_start_modules(struct sift_app *app)
                           app->security); /* refusals, redactions */
     sift_grafana_register(app->http, app->store, app->pool, &app->cfg);
     sift_metrics_register(app->metrics, sift_store_tiers_metrics, app->store);
+    sift_metrics_register(app->metrics, pool_metrics, app->pool);
 
     sift_store_rescan_quarantine(app->store); /* state files too */
     on_health_tick(app);

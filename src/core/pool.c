@@ -1,11 +1,20 @@
 /*
  * pool.c - worker threads that run jobs off the loop.
  *
- * Design: one FIFO of jobs under a mutex and a condition variable; n
- * pthreads pop and run work(arg), then hand the job to the loop with
+ * Design: a FIFO per job class under one mutex and a condition variable;
+ * n pthreads pop and run work(arg), then hand the job to the loop with
  * sift_loop_post(), where done(arg, 0) runs.  Stop takes every job that
  * is still queued, marks it cancelled and posts it the same way, so done
  * runs exactly once per accepted job, always on the loop thread.
+ *
+ * Classes (a query must not wait behind a merge, issue 26): a free worker
+ * takes a query job first, then a build (seal, flush, commit, delete),
+ * then a background job (merge, tier move); a build that has waited 100
+ * ms goes before queries (a steady query load must not stall ingest);
+ * background jobs never occupy more than n - 1 workers (when n > 1), so
+ * one worker is always free for queries and builds however long a merge
+ * runs.  Each class counts how long its
+ * jobs waited in the queue (sift_pool_wait_stats()).
  *
  * Invariants:
  * - n_outstanding counts accepted jobs whose done has not run yet; it
@@ -26,26 +35,37 @@
 #include <unistd.h>
 
 #include "sift/alloc.h"
+#include "sift/clock.h"
 #include "sift/error.h"
 #include "sift/log.h"
 #include "sift/loop.h"
 #include "sift/pool.h"
+
+/* How long a build may wait behind queries before it goes first. */
+#define SIFT_POOL_BUILD_AGE_NS (INT64_C(100) * 1000000)
 
 struct job {
     sift_work_cb work;
     sift_done_cb done;
     void *arg;
     int cancelled;
+    enum sift_pool_class cls;
+    int64_t queued_ns; /* sift_clock_mono_ns() at submit */
     struct sift_pool *pool;
     struct job *next;
+};
+
+struct queue {
+    struct job *head, *tail;
+    struct sift_pool_wait wait; /* jobs started and their queue time */
 };
 
 struct sift_pool {
     struct sift_loop *loop;
     pthread_mutex_t lock; /* guards everything below */
-    pthread_cond_t cond;  /* queue non-empty or stopping */
-    struct job *head;
-    struct job *tail;
+    pthread_cond_t cond;  /* a queue non-empty or stopping */
+    struct queue q[SIFT_POOL_CLASSES];
+    unsigned running_bg;    /* background jobs running */
     unsigned n_pending;     /* queued or running */
     unsigned n_outstanding; /* accepted, done not yet run */
     int stopping;
@@ -69,6 +89,48 @@ job_finish(void *arg)
     sift_free(j);
 }
 
+/* Background jobs may use every worker but one (all of a single one). */
+static unsigned
+bg_limit(const struct sift_pool *pool)
+{
+    return pool->n_threads > 1 ? pool->n_threads - 1 : 1;
+}
+
+/* The next job a free worker runs, by class; NULL when none may start.
+ * A build that waited SIFT_POOL_BUILD_AGE_NS goes before queries, so a
+ * steady query load cannot stall refreshes and flushes. */
+static struct job *
+take(struct sift_pool *pool)
+{
+    static const unsigned order[2][SIFT_POOL_CLASSES] = {
+        {SIFT_POOL_QUERY, SIFT_POOL_BUILD, SIFT_POOL_BACKGROUND},
+        {SIFT_POOL_BUILD, SIFT_POOL_QUERY, SIFT_POOL_BACKGROUND}};
+    const struct job *b = pool->q[SIFT_POOL_BUILD].head;
+    int aged =
+        b && sift_clock_mono_ns() - b->queued_ns > SIFT_POOL_BUILD_AGE_NS;
+    for (unsigned k = 0; k < SIFT_POOL_CLASSES; k++) {
+        unsigned c = order[aged][k];
+        struct queue *q = &pool->q[c];
+        if (q->head == NULL)
+            continue;
+        if (c == SIFT_POOL_BACKGROUND && pool->running_bg >= bg_limit(pool))
+            continue;
+        struct job *j = q->head;
+        q->head = j->next;
+        if (q->head == NULL)
+            q->tail = NULL;
+        int64_t waited = sift_clock_mono_ns() - j->queued_ns;
+        q->wait.jobs++;
+        q->wait.wait_ns += (uint64_t)waited;
+        if ((uint64_t)waited > q->wait.max_wait_ns)
+            q->wait.max_wait_ns = (uint64_t)waited;
+        if (c == SIFT_POOL_BACKGROUND)
+            pool->running_bg++;
+        return j;
+    }
+    return NULL;
+}
+
 static void *
 worker_main(void *arg)
 {
@@ -76,20 +138,31 @@ worker_main(void *arg)
 
     pthread_mutex_lock(&pool->lock);
     for (;;) {
-        while (pool->head == NULL && !pool->stopping)
+        struct job *j = NULL;
+        while (!pool->stopping && (j = take(pool)) == NULL)
             pthread_cond_wait(&pool->cond, &pool->lock);
-        if (pool->stopping)
+        if (pool->stopping) {
+            if (j) { /* taken just now: the stopper cancels it */
+                if (j->cls == SIFT_POOL_BACKGROUND)
+                    pool->running_bg--;
+                j->next = pool->q[j->cls].head;
+                pool->q[j->cls].head = j;
+                if (!pool->q[j->cls].tail)
+                    pool->q[j->cls].tail = j;
+            }
             break; /* queued jobs are the stopper's to cancel */
-        struct job *j = pool->head;
-        pool->head = j->next;
-        if (pool->head == NULL)
-            pool->tail = NULL;
+        }
         pthread_mutex_unlock(&pool->lock);
 
         j->work(j->arg);
 
         pthread_mutex_lock(&pool->lock);
         pool->n_pending--;
+        if (j->cls == SIFT_POOL_BACKGROUND) {
+            pool->running_bg--;
+            /* A held-back background job may start now. */
+            pthread_cond_broadcast(&pool->cond);
+        }
         pthread_mutex_unlock(&pool->lock);
         sift_loop_post(pool->loop, job_finish, j);
         pthread_mutex_lock(&pool->lock);
@@ -142,12 +215,22 @@ int
 sift_pool_submit(struct sift_pool *pool, sift_work_cb work, sift_done_cb done,
                  void *arg)
 {
+    return sift_pool_submit_class(pool, SIFT_POOL_QUERY, work, done, arg);
+}
+
+int
+sift_pool_submit_class(struct sift_pool *pool, enum sift_pool_class cls,
+                       sift_work_cb work, sift_done_cb done, void *arg)
+{
     assert(work != NULL);
+    assert((unsigned)cls < SIFT_POOL_CLASSES);
     struct job *j = sift_xmalloc(sizeof(*j));
     j->work = work;
     j->done = done;
     j->arg = arg;
     j->cancelled = 0;
+    j->cls = cls;
+    j->queued_ns = sift_clock_mono_ns();
     j->pool = pool;
     j->next = NULL;
 
@@ -157,11 +240,12 @@ sift_pool_submit(struct sift_pool *pool, sift_work_cb work, sift_done_cb done,
         sift_free(j);
         return SIFT_ESHUTDOWN;
     }
-    if (pool->tail != NULL)
-        pool->tail->next = j;
+    struct queue *q = &pool->q[cls];
+    if (q->tail != NULL)
+        q->tail->next = j;
     else
-        pool->head = j;
-    pool->tail = j;
+        q->head = j;
+    q->tail = j;
     pool->n_pending++;
     pool->n_outstanding++;
     pthread_cond_signal(&pool->cond);
@@ -185,6 +269,15 @@ sift_pool_threads(const struct sift_pool *pool)
 }
 
 void
+sift_pool_wait_stats(struct sift_pool *pool, enum sift_pool_class cls,
+                     struct sift_pool_wait *out)
+{
+    pthread_mutex_lock(&pool->lock);
+    *out = pool->q[cls].wait;
+    pthread_mutex_unlock(&pool->lock);
+}
+
+void
 sift_pool_stop(struct sift_pool *pool)
 {
     pthread_mutex_lock(&pool->lock);
@@ -193,9 +286,21 @@ sift_pool_stop(struct sift_pool *pool)
         return;
     }
     pool->stopping = 1;
-    struct job *j = pool->head;
-    pool->head = pool->tail = NULL;
     pthread_cond_broadcast(&pool->cond);
+    pthread_mutex_unlock(&pool->lock);
+    /* Running jobs finish; a long one delays shutdown, which is what
+     * "running jobs finish" promises. */
+    for (unsigned i = 0; i < pool->n_threads; i++)
+        pthread_join(pool->threads[i], NULL);
+    /* Every worker is gone: what is queued now stays queued. */
+    pthread_mutex_lock(&pool->lock);
+    struct job *j = NULL, **tail = &j;
+    for (unsigned c = 0; c < SIFT_POOL_CLASSES; c++) {
+        *tail = pool->q[c].head;
+        while (*tail)
+            tail = &(*tail)->next;
+        pool->q[c].head = pool->q[c].tail = NULL;
+    }
     pthread_mutex_unlock(&pool->lock);
 
     unsigned n_cancelled = 0;
@@ -210,10 +315,6 @@ sift_pool_stop(struct sift_pool *pool)
         sift_loop_post(pool->loop, job_finish, j);
         j = next;
     }
-    /* Running jobs finish; a long one delays shutdown, which is what
-     * "running jobs finish" promises. */
-    for (unsigned i = 0; i < pool->n_threads; i++)
-        pthread_join(pool->threads[i], NULL);
     pthread_mutex_lock(&pool->lock);
     pool->joined = 1;
     pthread_mutex_unlock(&pool->lock);

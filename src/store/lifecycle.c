@@ -972,7 +972,8 @@ start_merge(struct sift_store *s, const struct sift_tier_action *a)
                j->n_in, sift__tier_name(j->tier));
     lc->merge = j;
     if (s->pool && !s->closing &&
-        sift_pool_submit(s->pool, merge_work, merge_done, j) == SIFT_OK) {
+        sift_pool_submit_class(s->pool, SIFT_POOL_BACKGROUND, merge_work,
+                               merge_done, j) == SIFT_OK) {
         s->jobs_inflight++;
         return;
     }
@@ -1158,7 +1159,8 @@ try_commit(struct sift_store *s)
         lc->commit_running = 1;
         s->jobs_inflight++;
         if (s->pool &&
-            sift_pool_submit(s->pool, commit_work, commit_done, j) == SIFT_OK)
+            sift_pool_submit_class(s->pool, SIFT_POOL_BUILD, commit_work,
+                                   commit_done, j) == SIFT_OK)
             return;
         commit_work(j);
         commit_done(j, 0);
@@ -1797,7 +1799,8 @@ try_delete(struct sift_store *s)
     s->flush_running = 1; /* manifest lock: no flush rewrites these */
     s->jobs_inflight++;
     if (lc->started && s->pool && !s->closing &&
-        sift_pool_submit(s->pool, del_work, del_done, j) == SIFT_OK)
+        sift_pool_submit_class(s->pool, SIFT_POOL_BUILD, del_work, del_done,
+                               j) == SIFT_OK)
         return;
     del_work(j);
     del_done(j, 0);

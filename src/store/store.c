@@ -625,7 +625,8 @@ build_entry(struct sift_store *s, struct sift__entry *e, int sync_build)
         j->store = s;
         j->ent = e;
         e->build_failed = 0;
-        if (sift_pool_submit(s->pool, build_work, build_done, j) == SIFT_OK) {
+        if (sift_pool_submit_class(s->pool, SIFT_POOL_BUILD, build_work,
+                                   build_done, j) == SIFT_OK) {
             s->jobs_inflight++;
             return;
         }
@@ -1147,7 +1148,8 @@ maybe_flush(struct sift_store *s, int force)
     }
     s->flush_running = 1;
     if (s->pool && !s->closing &&
-        sift_pool_submit(s->pool, flush_work, flush_done, j) == SIFT_OK) {
+        sift_pool_submit_class(s->pool, SIFT_POOL_BUILD, flush_work, flush_done,
+                               j) == SIFT_OK) {
         s->jobs_inflight++;
         return;
     }

@@ -1,7 +1,7 @@
 /*
  * test_pool.c - the worker pool: results come back on the loop thread,
  * many jobs, stop with jobs queued (cancelled jobs get done(arg, 1)),
- * submit after stop.
+ * submit after stop, a query never waiting behind background jobs.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -181,6 +181,84 @@ test_pool_free_with_queued_jobs_runs_every_done(void **state)
     assert_int_equal(f->done_wrong_thread, 0);
 }
 
+/* Background work that holds its worker until the gate opens (bounded). */
+static atomic_int gate_open;
+static atomic_int bg_running, bg_peak;
+
+static void
+gated_work(void *arg)
+{
+    int n = atomic_fetch_add(&bg_running, 1) + 1;
+    int peak = atomic_load(&bg_peak);
+    while (n > peak && !atomic_compare_exchange_weak(&bg_peak, &peak, n))
+        ;
+    for (int i = 0; i < 10000 && !atomic_load(&gate_open); i++) {
+        struct timespec ts = {0, 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    atomic_fetch_sub(&bg_running, 1);
+    work(arg);
+}
+
+static int
+query_finished(void *arg)
+{
+    return ((struct fixture *)arg)->done_ok >= 1;
+}
+
+static void
+check_tick(void *arg)
+{
+    struct fixture *f = arg;
+    if (query_finished(f))
+        sift_loop_stop(f->loop);
+}
+
+/*
+ * A query does not wait behind background work: with two workers and
+ * three long background jobs queued, only one runs at a time and the
+ * query runs on the other worker right away; the wait counters count
+ * every started job per class.
+ */
+static void
+test_pool_query_never_waits_behind_background(void **state)
+{
+    struct fixture *f = *state;
+    atomic_store(&gate_open, 0);
+    atomic_store(&bg_running, 0);
+    atomic_store(&bg_peak, 0);
+    assert_int_equal(sift_pool_new(f->loop, 2, &f->pool), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(sift_pool_submit_class(f->pool, SIFT_POOL_BACKGROUND,
+                                                gated_work, done,
+                                                new_arg(f, 0)),
+                         0);
+    assert_int_equal(sift_pool_submit_class(f->pool, SIFT_POOL_BUILD, work,
+                                            done, new_arg(f, 0)),
+                     0);
+    assert_int_equal(sift_pool_submit(f->pool, work, done, new_arg(f, 0)), 0);
+    /* Both light jobs finish while every background job is still held. */
+    struct sift_timer *t = sift_loop_timer_new(f->loop, 2, check_tick, f);
+    for (int i = 0; i < 500 && f->done_ok < 2; i++) {
+        sift_loop_run_posted(f->loop);
+        struct timespec ts = {0, 2000000L};
+        nanosleep(&ts, NULL);
+    }
+    sift_loop_timer_free(t);
+    assert_int_equal(f->done_ok, 2);
+    assert_int_equal(atomic_load(&bg_peak), 1);
+    atomic_store(&gate_open, 1);
+    f->target = 5;
+    assert_int_equal(sift_loop_run(f->loop), 0);
+    assert_int_equal(f->done_ok, 5);
+    struct sift_pool_wait w;
+    sift_pool_wait_stats(f->pool, SIFT_POOL_BACKGROUND, &w);
+    assert_int_equal(w.jobs, 3);
+    assert_true(w.max_wait_ns > 0);
+    sift_pool_wait_stats(f->pool, SIFT_POOL_QUERY, &w);
+    assert_int_equal(w.jobs, 1);
+}
+
 static void
 test_pool_zero_threads_means_cpus(void **state)
 {
@@ -200,6 +278,8 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_pool_free_with_queued_jobs_runs_every_done, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_pool_query_never_waits_behind_background, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pool_zero_threads_means_cpus,
                                         setup, teardown),
     };
