@@ -416,6 +416,14 @@ long sift__cli_json_items(const char *js, size_t len, const char *key,
                           int (*cb)(void *arg, const char *item, size_t n),
                           void *arg);
 
+/**
+ * Prints the reply's "warnings" (sentences siftd adds when it read the
+ * request in a way its letter does not force: a lower-case "or" taken as
+ * OR, an unknown field) to stderr, one "sift: COMMAND: warning: ..." line
+ * each.  Borrows root.
+ */
+void sift__cli_warnings(const struct cli_ctx *ctx, json_t *root);
+
 /** Shortest "%g" text of v that reads back as v ("0.1", "1121"). */
 void sift__cli_real(char *out, size_t out_len, double v);
 

@@ -116,7 +116,10 @@ fetch(struct cli_ctx *ctx, const char *path, const char *const *params,
         rc = sift__cli_http_fail(ctx->http, &r);
     } else if (!(*root = sift__cli_json(ctx->http, &r))) {
         rc = CLI_EXIT_FAIL;
-    } else if (json) {
+    } else {
+        sift__cli_warnings(ctx, *root);
+    }
+    if (rc == CLI_CONTINUE && json) {
         fwrite(r.body.data, 1, r.body.len, ctx->out.f);
         if (!r.body.len || r.body.data[r.body.len - 1] != '\n')
             fputc('\n', ctx->out.f);

@@ -283,6 +283,8 @@ sift__cli_cmd_search(struct cli_ctx *ctx, int argc, char **argv)
             rc = CLI_EXIT_FAIL;
             break;
         }
+        if (first)
+            sift__cli_warnings(ctx, root);
         json_t *tot = json_object_get(root, "total");
         if (first && json_is_object(tot)) {
             total = json_number_value(json_object_get(tot, "value"));

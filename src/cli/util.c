@@ -354,3 +354,19 @@ sift__cli_real(char *out, size_t out_len, double v)
             return;
     }
 }
+
+void
+sift__cli_warnings(const struct cli_ctx *ctx, json_t *root)
+{
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(root, "warnings"), i, w)
+    {
+        const char *t = json_string_value(w);
+        if (!t)
+            continue;
+        fprintf(stderr, "sift: %s: warning: ", ctx->command);
+        sift__cli_put_safe(stderr, t, strlen(t), NULL);
+        fputc('\n', stderr);
+    }
+}
