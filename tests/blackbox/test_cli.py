@@ -276,6 +276,11 @@ def test_search_output_forms(shared, home):
     # The words of the query are joined: two words = both must match.
     r = sift(home, ["search", "--count", "number", "0"], url=url)
     assert r.stdout == "1\n"
+    # What siftd read differently from the letter is said on stderr.
+    r = sift(home, ["search", "--count", "set", "or", "nothing"], url=url)
+    assert r.returncode == 0 and r.stdout == "%d\n" % N_SHARED
+    assert re.match(r"sift: search: warning: 'or' at 4 read as the operator OR",
+                    r.stderr), r.stderr
     # A time range passes through to the server.
     frm = str(shared.base_ms + 100 * 100)
     to = str(shared.base_ms + 110 * 100)
@@ -350,6 +355,10 @@ def test_hist_terms_stats_fields_patterns(shared, home):
     rows = [l.split() for l in r.stdout.splitlines()[1:]]
     assert sorted((x[0], int(x[1])) for x in rows) == \
         sorted((s, N_SHARED // 5) for s in SERVICES)
+    r = sift(home, ["terms", "service.nmae", "ev"], url=url)
+    assert r.returncode == 0
+    assert re.search(r"^sift: terms: warning: no field 'service.nmae' .*did you "
+                     r"mean 'service.name'", r.stderr, re.M), r.stderr
     r = sift(home, ["terms", "--size", "2", "--json", "log.level"], url=url)
     body = json.loads(r.stdout)
     assert [b["key"] for b in body["buckets"]] == ["info", "error"]
