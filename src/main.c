@@ -840,6 +840,7 @@ on_stop_signal(void *arg)
     app->stopping = 1;
     sd_notify(0, "STOPPING=1");
     sift_http_stop_accepting(app->http);
+    sift_search_api_end_tails(); /* a tail would hold the drain */
     app->drain_deadline_ns =
         sift_clock_mono_ns() + app->cfg.shutdown_timeout_ms * SIFT_NS_PER_MS;
     app->drain = sift_loop_timer_new(app->loop, 20, on_drain_tick, app);

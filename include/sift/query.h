@@ -405,6 +405,14 @@ void sift_agg_fields(struct sift_segment *const *segs, size_t n,
  * SIFT_OK.  loop carries the export back-pressure timer.  Loop thread,
  * at start-up.
  */
+/**
+ * Ends every live tail at once (SIGTERM: the drain waits for requests,
+ * and a tail never finishes by itself): each gets a last line
+ * {"error":{"type":"shutting_down",…},"status":503} and its end.  Loop
+ * thread.
+ */
+void sift_search_api_end_tails(void);
+
 int sift_search_api_register(struct sift_http *http, struct sift_store *store,
                              struct sift_pool *pool, struct sift_loop *loop,
                              const struct sift_config *cfg);

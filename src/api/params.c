@@ -188,10 +188,32 @@ static const struct sift_http_param p_context[] = {
     P_END,
 };
 
+static int
+check_heartbeat(const char *v, char *why, size_t why_len)
+{
+    int64_t ms;
+    if (strcmp(v, "0") == 0 || (sift_parse_duration_ms(v, &ms) == SIFT_OK &&
+                                ms >= 1000 && ms <= 3600000))
+        return 0;
+    snprintf(why, why_len, "expected 0 (none) or a duration from 1s to 1h");
+    return -1;
+}
+
 static const struct sift_http_param p_tail[] = {
     P_Q,
     {"fields", NULL, SIFT_HTTP_P_STRING, "field names, comma-separated", 0, 0,
      NULL, "Fields returned in each hit (default: all)."},
+    {"from", NULL, SIFT_HTTP_P_CHECK,
+     "a time ([Time range](query-language.md#time-range))", 0, 0, check_time,
+     "First shows the newest `limit` matches since this time, oldest "
+     "first, then follows (default: follow only)."},
+    {"limit", "size", SIFT_HTTP_P_UINT, "0 to `query.max_hits`", 0, UINT32_MAX,
+     NULL, "With `from`: how many earlier matches (default 100)."},
+    {"heartbeat", NULL, SIFT_HTTP_P_CHECK, "`0`, or `1s` to `1h`", 0, 0,
+     check_heartbeat,
+     "A `{\"heartbeat\":\"<time>\"}` line after this long without a "
+     "line (default `15s`, at most half of `http.idle_timeout`; `0`: "
+     "none)."},
     P_END,
 };
 

@@ -56,10 +56,13 @@
 #include "sift/query.h"
 #include "sift/segment.h"
 #include "sift/store.h"
+#include "sift/time.h"
 
 #define EXPORT_PAGE 1000u
 #define EXPORT_MAX_PENDING (1u << 20)
 #define TAIL_DEADLINE_MS 50
+#define TAIL_HEARTBEAT_MS 15000    /* default ?heartbeat= */
+#define TAIL_BACKFILL_DEFAULT 100u /* default ?limit= with from= */
 #define MAX_TERMS_SIZE 10000u
 #define MAX_CONTEXT_EVENTS 1000u
 #define DEFAULT_TRACK_TOTAL_HITS 10000u
@@ -72,6 +75,7 @@ enum job_kind {
     JOB_STATS,
     JOB_FIELDS,
     JOB_CONTEXT,
+    JOB_TAIL, /* a tail's backfill (from=): the newest limit hits */
 };
 
 struct api;
@@ -90,6 +94,7 @@ struct job {
     char cursor[96];
     uint64_t export_left; /* export: hits still to send; 0 = no limit */
     char warning[256];    /* said besides the query's own warnings */
+    struct tail *tail;    /* JOB_TAIL: the tail it fills, NULL once gone */
     int64_t t0_ns;
     int64_t timeout_ms;
     /* template texts: handle from the provider, dropped by job_free */
@@ -114,6 +119,13 @@ struct tail {
     char *fields;
     uint64_t gap;
     struct tail *next;
+    /* from=: until the backfill job is done the stream has not started;
+     * new segments' lines wait in pending (bounded like the stream) */
+    struct job *backfill;
+    struct sift_buf pending;
+    int streaming;
+    int64_t heartbeat_ns;    /* 0 = none */
+    int64_t last_write_mono; /* last line written (heartbeats) */
 };
 
 struct api {
@@ -127,6 +139,7 @@ struct api {
     struct tail *tails;
     struct job *paused; /* exports waiting for the client to read */
     struct sift_timer *timer;
+    struct sift_timer *heartbeat; /* idle tails get a heartbeat line */
     struct sift_search_template_source tmpl; /* acquire NULL = none */
     int stopping;
 };
@@ -433,6 +446,7 @@ endpoint_name(enum job_kind kind)
     case JOB_STATS: return "stats";
     case JOB_FIELDS: return "fields";
     case JOB_CONTEXT: return "context";
+    case JOB_TAIL: return "tail";
     }
     return "search";
 }
@@ -456,9 +470,20 @@ job_release(struct api *api)
     sift__api_query_slot_release();
 }
 
+static void tail_remove(struct tail *t);
+static void tail_backfill_done(struct job *job, int cancelled);
+
 static void
 job_free(struct job *job)
 {
+    if (job->tail != NULL) {
+        /* A backfill that never ran (refused): its tail ends with it,
+         * the request having had its error reply. */
+        struct tail *t = job->tail;
+        t->backfill = NULL;
+        job->tail = NULL;
+        tail_remove(t);
+    }
     if (job->tmpl_handle)
         job->tmpl_release(job->tmpl_handle);
     sift_query_free(job->q);
@@ -481,6 +506,7 @@ job_work(void *arg)
     switch (job->kind) {
     case JOB_SEARCH:
     case JOB_EXPORT:
+    case JOB_TAIL:
         sift_buf_reset(&job->res.hits);
         job->rc = sift_search_exec(job->segs, job->n_segs, job->q, &job->so,
                                    &job->res, &job->err);
@@ -528,6 +554,14 @@ job_done(void *arg, int cancelled)
     struct job *job = arg;
     struct api *api = job->api;
     job->running = 0;
+    if (job->kind == JOB_TAIL) {
+        observe(job, cancelled || job->rc < 0);
+        job_release(api);
+        tail_backfill_done(job, cancelled);
+        job_free(job);
+        api_maybe_free(api);
+        return;
+    }
     if (job->kind == JOB_EXPORT && !job->started) {
         /* First page: errors still get a proper status and body. */
         if (cancelled || job->rc < 0 || api->stopping) {
@@ -948,6 +982,9 @@ tail_remove(struct tail *t)
         }
     }
     api->n_tails--;
+    if (t->backfill != NULL)
+        t->backfill->tail = NULL; /* its done callback frees it alone */
+    sift_buf_cleanup(&t->pending);
     sift_query_free(t->q);
     sift_free(t->fields);
     sift_free(t);
@@ -963,10 +1000,51 @@ on_tail_close(struct sift_http_req *req, void *arg)
     api_maybe_free(api);
 }
 
-/* Writes one line, or counts it as lost when the client is too slow. */
+/*
+ * Ends a tail now: a streaming one gets a last line saying why (an error
+ * object, as a failed export ends) and its end; one still waiting for its
+ * backfill gets a plain JSON error.  Loop thread.
+ */
+static void
+tail_end(struct tail *t, int status, const char *type, const char *reason)
+{
+    struct sift_http_req *req = t->req;
+    int streaming = t->streaming;
+    tail_remove(t);
+    if (!streaming) {
+        fail(req, status, type, "%s", reason);
+        return;
+    }
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_http_error_json(&b, status, type, reason, -1);
+    (void)sift_http_stream_write(req, b.data, b.len);
+    sift_buf_cleanup(&b);
+    sift_http_stream_end(req);
+}
+
+static void
+stream_write_line(struct tail *t, const char *line, size_t len)
+{
+    (void)sift_http_stream_write(t->req, line, len);
+    t->last_write_mono = sift_clock_mono_ns();
+}
+
+/*
+ * One line for the client, or counted as lost when it reads too slowly
+ * (more than max_pending queued; then {"gap":N} comes before the next
+ * line).  While the backfill runs, lines wait in t->pending, bounded the
+ * same way.
+ */
 static void
 tail_line(struct tail *t, const char *line, size_t len, size_t max_pending)
 {
+    if (!t->streaming) {
+        if (t->pending.len + len > max_pending)
+            t->gap++;
+        else
+            sift_buf_append(&t->pending, line, len);
+        return;
+    }
     size_t pending = sift_http_stream_pending(t->req);
     if (pending + len > max_pending) {
         t->gap++;
@@ -976,10 +1054,114 @@ tail_line(struct tail *t, const char *line, size_t len, size_t max_pending)
         char g[48];
         int n = snprintf(g, sizeof(g), "{\"gap\":%llu}\n",
                          (unsigned long long)t->gap);
-        (void)sift_http_stream_write(t->req, g, (size_t)n);
+        stream_write_line(t, g, (size_t)n);
         t->gap = 0;
     }
-    (void)sift_http_stream_write(t->req, line, len);
+    stream_write_line(t, line, len);
+}
+
+/* Each line of NDJSON text p[0..len), first to last or last to first. */
+static void
+tail_lines(struct tail *t, const char *p, size_t len, int reverse,
+           size_t max_pending)
+{
+    const char *end = p + len;
+    if (!reverse) {
+        while (p < end) {
+            const char *nl = memchr(p, '\n', (size_t)(end - p));
+            size_t n = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+            tail_line(t, p, n, max_pending);
+            p += n;
+        }
+        return;
+    }
+    const char *stop = end;
+    while (stop > p) {
+        const char *q = stop - 1; /* the '\n' ending this line */
+        while (q > p && q[-1] != '\n')
+            q--;
+        tail_line(t, q, (size_t)(stop - q), max_pending);
+        stop = q;
+    }
+}
+
+/*
+ * Every 250 ms: a heartbeat line on streams idle for their heartbeat
+ * interval, which is kept under half of http.idle_timeout: evhttp cuts a
+ * connection after that long without a byte from the client unless a
+ * write re-arms it, so a quiet tail must write.
+ */
+static void
+on_heartbeat(void *arg)
+{
+    struct api *api = arg;
+    int64_t now = sift_clock_mono_ns();
+    int64_t cap = api->cfg->idle_timeout_ms * SIFT_NS_PER_MS / 2;
+    for (struct tail *t = api->tails; t; t = t->next) {
+        int64_t every = t->heartbeat_ns < cap ? t->heartbeat_ns : cap;
+        if (!t->streaming || t->heartbeat_ns == 0 ||
+            now - t->last_write_mono < every ||
+            sift_http_stream_pending(t->req) > 0)
+            continue;
+        struct sift_buf b = SIFT_BUF_INIT;
+        sift_buf_append(&b, "{\"heartbeat\":\"", 14);
+        sift_time_format_rfc3339(sift_clock_now_ns(), 3, &b);
+        sift_buf_append(&b, "\"}\n", 3);
+        stream_write_line(t, b.data, b.len);
+        sift_buf_cleanup(&b);
+    }
+}
+
+/* Starts the stream; SIFT_ESHUTDOWN when the client is gone (ended). */
+static int
+tail_stream(struct tail *t)
+{
+    t->streaming = 1;
+    t->last_write_mono = sift_clock_mono_ns();
+    if (sift_http_stream_start(t->req, 200, "application/x-ndjson",
+                               on_tail_close, t) < 0) {
+        struct sift_http_req *req = t->req;
+        tail_remove(t);
+        sift_http_stream_end(req);
+        return SIFT_ESHUTDOWN;
+    }
+    return SIFT_OK;
+}
+
+/*
+ * The backfill is done (loop): its hits (newest first) go out oldest
+ * first, then the lines of segments refreshed meanwhile, then the tail
+ * follows.  Nothing is shown twice or missed: the backfill read the
+ * snapshot taken when the tail subscribed, and every segment refreshed
+ * after it went through on_refresh into t->pending.
+ */
+static void
+tail_backfill_done(struct job *job, int cancelled)
+{
+    struct tail *t = job->tail;
+    struct api *api = job->api;
+    if (t == NULL)
+        return; /* the tail ended first (shutdown) */
+    t->backfill = NULL;
+    job->tail = NULL;
+    if (cancelled || api->stopping) {
+        tail_end(t, 503, "shutting_down", "the server is stopping");
+        return;
+    }
+    if (job->rc < 0) {
+        struct sift_http_req *req = t->req;
+        tail_remove(t);
+        reply_error(req, &job->err);
+        return;
+    }
+    if (tail_stream(t) < 0)
+        return;
+    size_t max_pending = (size_t)api->cfg->tail_buffer_bytes;
+    struct sift_buf later = t->pending;
+    sift_buf_init(&t->pending);
+    tail_lines(t, job->res.hits.data, job->res.hits.len, 1, max_pending);
+    tail_lines(t, later.data, later.len, 0, max_pending);
+    sift_buf_cleanup(&later);
 }
 
 static void
@@ -1010,13 +1192,7 @@ on_refresh(struct sift_segment *seg, void *arg)
         sift_search_result_init(&res);
         if (o.limit &&
             sift_search_exec(segs, 1, t->q, &o, &res, &err) == SIFT_OK) {
-            const char *p = res.hits.data, *end = p + res.hits.len;
-            while (p && p < end) {
-                const char *nl = memchr(p, '\n', (size_t)(end - p));
-                size_t len = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
-                tail_line(t, p, len, max_pending);
-                p += len;
-            }
+            tail_lines(t, res.hits.data, res.hits.len, 0, max_pending);
             if (res.timed_out)
                 t->gap += res.total - res.n_hits;
         } else if (o.limit) {
@@ -1041,14 +1217,58 @@ handle_tail(struct sift_http_req *req, void *arg)
              "too many live tails (max_tail_subscribers=%s)", lim);
         return;
     }
-    const char *qs = sift_http_req_param(req, "q");
-    qs = qs ? qs : "";
+    struct params p;
+    params_read(req, &p);
+    if (!params_ok(req, &p))
+        return;
+    int64_t heartbeat_ms = TAIL_HEARTBEAT_MS;
+    const char *hb = sift_http_req_param(req, "heartbeat");
+    if (hb != NULL && *hb && strcmp(hb, "0") != 0 &&
+        (sift_parse_duration_ms(hb, &heartbeat_ms) < 0 || heartbeat_ms < 1000 ||
+         heartbeat_ms > 3600000)) {
+        fail(req, 400, "bad_request",
+             "invalid 'heartbeat' (%.40s): 0 (none) or a duration from 1s to "
+             "1h",
+             hb);
+        return;
+    }
+    if (hb != NULL && strcmp(hb, "0") == 0)
+        heartbeat_ms = 0;
+    uint64_t limit = TAIL_BACKFILL_DEFAULT;
+    if (p.limit && parse_uint(p.limit, (uint64_t)cfg->max_hits, &limit) < 0) {
+        fail(req, 400, "bad_request",
+             "invalid 'limit' (%.40s): 0 to query.max_hits (%lld)", p.limit,
+             (long long)cfg->max_hits);
+        return;
+    }
+    struct job *job = NULL;
+    if (p.from && *p.from) {
+        /* The backfill: the newest limit matches since from, in the
+         * snapshot of this moment, through the normal job path. */
+        job = sift_xcalloc(1, sizeof(*job));
+        job->kind = JOB_TAIL;
+        job->t0_ns = sift_clock_mono_ns();
+        struct params bp = p;
+        bp.to = NULL;
+        if (prepare(api, req, &bp, job) < 0) {
+            observe(job, 1);
+            job_free(job);
+            return;
+        }
+        job->so.limit = (uint32_t)limit;
+        job->so.ndjson = 1;
+        job->so.fields = p.fields && *p.fields ? p.fields : NULL;
+        job->so.track_total_hits = 1;
+    }
+    const char *qs = p.q ? p.q : "";
     struct sift_query_limits lim = {
         .max_query_bytes = (size_t)cfg->max_query_bytes,
         .max_expansion = (uint64_t)cfg->max_expansion};
     struct sift_query *q;
     struct sift_query_error err = {0};
     if (sift_query_parse(qs, strlen(qs), &lim, &q, &err) < 0) {
+        if (job != NULL)
+            job_free(job);
         reply_error(req, &err);
         return;
     }
@@ -1056,16 +1276,35 @@ handle_tail(struct sift_http_req *req, void *arg)
     t->api = api;
     t->req = req;
     t->q = q;
-    const char *fields = sift_http_req_param(req, "fields");
-    t->fields = fields && *fields ? sift_xstrdup(fields) : NULL;
+    t->fields = p.fields && *p.fields ? sift_xstrdup(p.fields) : NULL;
+    t->heartbeat_ns = heartbeat_ms * SIFT_NS_PER_MS;
+    sift_buf_init(&t->pending);
     t->next = api->tails;
     api->tails = t;
     api->n_tails++;
-    if (sift_http_stream_start(req, 200, "application/x-ndjson", on_tail_close,
-                               t) < 0) {
-        tail_remove(t);
-        sift_http_stream_end(req);
+    if (job == NULL) {
+        (void)tail_stream(t);
+        return;
     }
+    job->tail = t;
+    t->backfill = job;
+    start_job(job); /* a refusal answers 503 and ends the tail (job_free) */
+}
+
+void
+sift_search_api_end_tails(void)
+{
+    struct api *api = g_api;
+    if (!api)
+        return;
+    size_t n = 0;
+    while (api->tails) {
+        tail_end(api->tails, 503, "shutting_down",
+                 "siftd is stopping; the tail ends here");
+        n++;
+    }
+    if (n > 0)
+        SIFT_INFO("shutdown: %zu live tail%s ended", n, n == 1 ? "" : "s");
 }
 
 /* ---- life cycle ---- */
@@ -1089,6 +1328,7 @@ sift_search_api_register(struct sift_http *http, struct sift_store *store,
     api->cfg = cfg;
     api->loop = loop;
     api->timer = sift_loop_timer_new(loop, 50, on_timer, api);
+    api->heartbeat = sift_loop_timer_new(loop, 250, on_heartbeat, api);
     g_api = api;
     static const struct {
         const char *method, *path;
@@ -1139,12 +1379,10 @@ sift_search_api_shutdown(void)
     sift_store_on_refresh(api->store, NULL, NULL);
     sift_loop_timer_free(api->timer);
     api->timer = NULL;
-    while (api->tails) {
-        struct tail *t = api->tails;
-        struct sift_http_req *req = t->req;
-        tail_remove(t);
-        sift_http_stream_end(req);
-    }
+    while (api->tails)
+        tail_end(api->tails, 503, "shutting_down", "the server is stopping");
+    sift_loop_timer_free(api->heartbeat);
+    api->heartbeat = NULL;
     while (api->paused) {
         struct job *job = api->paused;
         api->paused = job->next_paused;

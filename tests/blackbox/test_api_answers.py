@@ -439,3 +439,94 @@ def test_aggregations_check_field_types_and_keep_case(siftd_factory):
         "no field 'duraton_ms' in the data (did you mean 'duration_ms'?)"]
     assert s.get("/api/v1/stats",
                  params={"field": "duration_ms"}).json()["count"] == 3
+
+
+# ---- point 8: tail heartbeats, from=, and SIGTERM -----------------------
+
+class TailReader:
+    """Reads a tail's NDJSON lines on a thread (every wait bounded)."""
+
+    def __init__(self, s, params):
+        import threading
+        import requests
+        self.lines = []
+        self.ended = False
+        self.resp = requests.get(s.url + "/api/v1/tail", params=params,
+                                 stream=True, timeout=(5, 30))
+        assert self.resp.status_code == 200, self.resp.text
+        self.t = threading.Thread(target=self._run, daemon=True)
+        self.t.start()
+
+    def _run(self):
+        try:
+            for line in self.resp.iter_lines():
+                if line:
+                    self.lines.append(json.loads(line))
+        except Exception:
+            pass
+        self.ended = True
+
+    def wait(self, cond, what, timeout=15):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if cond(self.lines):
+                return self.lines
+            time.sleep(0.05)
+        raise AssertionError("tail: no %s within %ss: %r"
+                             % (what, timeout, self.lines))
+
+    def close(self):
+        self.resp.close()
+
+
+def test_tail_heartbeats_keep_idle_streams_open(siftd_factory):
+    s = started(siftd_factory, "--set", "http.idle_timeout=2s")
+    t = TailReader(s, {"q": "*", "heartbeat": "1s"})
+    try:
+        # Three heartbeats span more than the 2 s idle timeout.
+        lines = t.wait(lambda ls: sum("heartbeat" in x for x in ls) >= 3,
+                       "three heartbeats")
+        assert not t.ended
+        assert all(set(x) == {"heartbeat"} for x in lines)
+        ingest(s, [{"message": "after the heartbeats"}])
+        t.wait(lambda ls: any(x.get("message") == "after the heartbeats"
+                              for x in ls), "the event")
+    finally:
+        t.close()
+    r = s.get("/api/v1/tail", params={"heartbeat": "10ms"})
+    assert r.status_code == 400 and "'heartbeat'" in r.text
+
+
+def test_tail_from_backfills_then_follows(siftd_factory):
+    s = started(siftd_factory)
+    ingest(s, [{"@timestamp": BASE_MS + i * 1000, "message": "old %d" % i}
+               for i in range(5)])
+    ingest(s, [{"@timestamp": BASE_MS - 3600000, "message": "older still"}])
+    wait_total(s, "*", 6)
+    t = TailReader(s, {"q": "old", "from": "2024-05-01T09:30:00Z",
+                       "limit": 3})
+    try:
+        t.wait(lambda ls: len(ls) >= 3, "the backfill")
+        ingest(s, [{"message": "old but new"}])
+        lines = t.wait(lambda ls: len(ls) >= 4, "the new event")
+        assert [x["message"] for x in lines] == ["old 2", "old 3", "old 4",
+                                                  "old but new"]
+    finally:
+        t.close()
+
+
+def test_sigterm_ends_tails_at_once_with_a_last_line(siftd_factory):
+    s = started(siftd_factory, "--set", "server.shutdown_timeout=60s")
+    t = TailReader(s, {"q": "*"})
+    ingest(s, [{"message": "seen"}])
+    t.wait(lambda ls: ls, "the event")
+    t0 = time.monotonic()
+    assert s.stop() == 0
+    # The drain did not wait for the tail (shutdown_timeout is 60 s).
+    assert time.monotonic() - t0 < 30
+    lines = t.wait(lambda ls: len(ls) >= 2, "the last line")
+    assert lines[-1] == {"error": {"type": "shutting_down",
+                                   "reason": "siftd is stopping; the tail "
+                                             "ends here"},
+                         "status": 503}
+    t.wait(lambda ls: t.ended, "the end of the stream")
