@@ -282,7 +282,8 @@ def test_damaged_segment_costs_its_events_only(world):
     s.stop()
 
 
-@pytest.mark.parametrize("how", ["flip_header", "flip_bitmap", "cut", "gone"])
+@pytest.mark.parametrize("how", ["flip_header", "flip_bitmap", "cut", "gone",
+                                 "zeros"])
 def test_damaged_tombstones_never_resurrect(world, how):
     s = fresh(world)
     segdir = os.path.join(s.data_dir, "segments")
@@ -295,6 +296,10 @@ def test_damaged_tombstones_never_resurrect(world, how):
     elif how == "cut":
         with open(path, "r+b") as f:
             f.truncate(12)
+    elif how == "zeros":
+        size = os.path.getsize(path)
+        with open(path, "r+b") as f:
+            f.write(b"\0" * size)
     else:
         os.unlink(path)
     start(s)
