@@ -38,7 +38,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 QUERIES = [
     ("search_rare", "/api/v1/search?q=%s&limit=20" % urllib.parse.quote("blk_-1608999687919862906")),
     ("search_common", "/api/v1/search?q=error&limit=100"),
-    ("histogram", "/api/v1/histogram?q=*&interval=1m"),
+    ("histogram", "/api/v1/histogram?q=*&interval=1h"),
     ("terms", "/api/v1/terms?q=*&field=log.level&size=10"),
     ("stats", "/api/v1/stats?q=*&field=latency_ms"),
 ]
@@ -152,6 +152,10 @@ def main():
     ap.add_argument("--seconds", type=int, default=30)
     ap.add_argument("--query-conns", type=int, default=4)
     ap.add_argument("--ingest-conns", type=int, default=4)
+    ap.add_argument("--preload-age-days", type=float, default=0,
+                    help="timestamp the preload this many days back: past "
+                         "tiers.warm_max_age (7d) it is merged into the cold "
+                         "tier while the phases run (the issue's case)")
     ap.add_argument("--siftd", default=os.path.join(ROOT, "build", "release-test", "siftd"))
     ap.add_argument("--load", default=os.path.join(ROOT, "build", "release-test", "ingest_load"))
     ap.add_argument("--set", action="append", default=[],
@@ -174,14 +178,17 @@ def main():
         wait(lambda: os.path.exists(os.path.join(tmp, "data", "siftd.addr")),
              "siftd", 30)
         t0 = time.monotonic()
+        start_ms = int((time.time() - a.preload_age_days * 86400 - 3600) * 1000)
         subprocess.run([a.load, "http", "--addr", "127.0.0.1:%d" % port,
                         "--conns", "4", "--batch", "1000", "--events",
-                        str(a.preload), "--data", os.path.join(ROOT, "tests", "data", "loghub-2k")],
+                        str(a.preload), "--start-ms", str(start_ms),
+                        "--data", os.path.join(ROOT, "tests", "data", "loghub-2k")],
                        check=True, stdout=subprocess.DEVNULL, timeout=3600)
         wait(lambda: docs(port)["docs"] >= a.preload and
              docs(port)["docs_buffered"] == 0, "preload searchable", 600)
         print("preloaded %d events in %.0f s" % (a.preload, time.monotonic() - t0))
-        time.sleep(10)  # let flushes and merges of the preload settle
+        if a.preload_age_days <= 7:
+            time.sleep(10)  # let flushes and merges of the preload settle
         results = {}
         for phase in ("idle", "ingest"):
             lat = {}
