@@ -55,12 +55,17 @@ struct sift_config {
     int64_t max_fields;    /* per event */
     int64_t max_field_name_bytes;
     int64_t max_value_bytes;
-    int64_t max_depth;     /* JSON nesting */
-    char *text_fields;     /* comma list indexed as tokenized text */
-    char *keyword_fields;  /* comma list forced to keyword */
-    char *numeric_fields;  /* comma list forced to number */
-    int64_t max_future_ms; /* later than arrival + this: "future"; 0 = off */
-    char *future_events;   /* clamp|reject */
+    int64_t max_depth;        /* JSON nesting */
+    char *text_fields;        /* comma list indexed as tokenized text */
+    char *keyword_fields;     /* comma list forced to keyword */
+    char *numeric_fields;     /* comma list forced to number */
+    int64_t max_future_ms;    /* later than arrival + this: "future"; 0 = off */
+    char *future_events;      /* clamp|reject */
+    int64_t multiline;        /* bool: join continuation lines */
+    char *multiline_pattern;  /* "" = built-in rules */
+    int64_t multiline_negate; /* bool */
+    int64_t multiline_max_lines;  /* lines in one joined event */
+    int64_t multiline_max_gap_ms; /* structured events: time between lines */
 
     /* [query] */
     int64_t max_query_bytes;

@@ -37,6 +37,7 @@
 struct sift_arena;
 struct sift_config;
 struct sift__parse_compiled;
+struct sift_multiline;
 
 enum sift_parse_format {
     SIFT_PARSE_AUTO = 0, /* '{' -> json, '<PRI>' -> syslog, else text */
@@ -72,6 +73,9 @@ struct sift_parse_opts {
     uint32_t max_depth;            /* JSON nesting (top object = 1), <= 128 */
     uint32_t max_line_bytes;       /* one line / one event */
     bool keep_metadata;            /* keep JSON "@metadata.*" as fields */
+    /* Continuation lines of sift_parse_lines() bodies join the event
+     * before them (include/sift/multiline.h); borrowed, NULL = off. */
+    const struct sift_multiline *multiline;
     /* private: set by sift_parse_opts_compile() */
     struct sift__parse_compiled *compiled;
 };
@@ -145,13 +149,18 @@ typedef int (*sift_parse_line_cb)(void *arg, int rc, struct sift_event *ev,
 /** Counts from one sift_parse_lines() call. */
 struct sift_parse_stats {
     size_t n_lines;  /* non-empty lines seen */
-    size_t n_events; /* parsed */
+    size_t n_events; /* events reported (a joined one counts once) */
     size_t n_errors; /* rejected (each reported to the callback) */
+    size_t n_joined; /* lines joined into the event before them */
 };
 
 /**
  * Splits body[0..len) on '\n' (dropping one trailing '\r' per line and
  * skipping empty lines) and parses each line with sift_parse_event().
+ * With o->multiline, continuation lines (include/sift/multiline.h) are
+ * joined to the event before them instead of being reported: an event is
+ * reported once the next line is known not to continue it, its message
+ * then holds its lines joined by '\n' (arena) and its raw spans them.
  * A line longer than o->max_line_bytes is reported as SIFT_ELIMIT.
  * stats may be NULL.  Returns SIFT_OK, or the callback's non-zero value
  * when it stopped the walk, or SIFT_ENOMEM.  Any thread.

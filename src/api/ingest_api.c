@@ -25,6 +25,7 @@
 #include "sift/http.h"
 #include "sift/ingest_api.h"
 #include "sift/log.h"
+#include "sift/multiline.h"
 #include "sift/parse.h"
 #include "sift/pipeline.h"
 
@@ -33,6 +34,7 @@
 struct sift_ingest_api {
     struct sift_pipeline *pipe;
     const struct sift_config *cfg;
+    struct sift_multiline *ml;      /* continuation lines; owned */
     struct sift_parse_opts opts[5]; /* by enum sift_parse_format */
 };
 
@@ -44,6 +46,7 @@ struct ingest_ctx {
     size_t n_evs;
     size_t cap_evs;
     size_t n_rejected;
+    size_t n_joined;        /* continuation lines joined into events */
     struct sift_buf errors; /* JSON array body of the first errors */
     size_t n_errors_listed;
     int64_t t0_ns;
@@ -196,9 +199,9 @@ reply_accepted(struct ingest_ctx *c)
         const struct sift_pipeline_counts *k = &c->counts;
         sift_buf_appendf(&body,
                          "{\"accepted\":%zu,\"rejected\":%zu,\"expired\":%zu,"
-                         "\"future\":%zu,\"took_ms\":%lld",
+                         "\"future\":%zu,\"joined\":%zu,\"took_ms\":%lld",
                          k->stored, c->n_rejected, k->expired,
-                         k->future_clamped + k->future_rejected,
+                         k->future_clamped + k->future_rejected, c->n_joined,
                          (long long)took_ms);
         if (c->n_errors_listed) {
             sift_buf_append(&body, ",\"errors\":", 10);
@@ -301,8 +304,10 @@ handle_ingest(struct sift_http_req *req, void *arg)
         return;
     }
     struct ingest_ctx *c = ctx_new(api, req);
+    struct sift_parse_stats ps;
     int rc = sift_parse_lines(&api->opts[fmt], body, len, sift_clock_now_ns(),
-                              sift_http_req_arena(req), on_line, c, NULL);
+                              sift_http_req_arena(req), on_line, c, &ps);
+    c->n_joined = ps.n_joined;
     if (rc == SIFT_ENOMEM)
         c->failed_rc = rc;
     submit(c, "http");
@@ -360,16 +365,27 @@ sift_ingest_api_new(struct sift_http *http, struct sift_pipeline *pipe,
     struct sift_ingest_api *api = sift_xcalloc(1, sizeof(*api));
     api->pipe = pipe;
     api->cfg = cfg;
+    struct sift_multiline_opts mo;
+    char why[256];
+    sift_multiline_opts_init(&mo);
+    sift_multiline_opts_from_config(&mo, cfg);
+    if (sift_multiline_new(&mo, &api->ml, why, sizeof(why)) < 0) {
+        SIFT_ERROR("ingest: %s", why);
+        sift_free(api);
+        return SIFT_ECONFIG;
+    }
     for (int f = 0; f < 5; f++) {
         struct sift_parse_error err;
         sift_parse_opts_init(&api->opts[f]);
         sift_parse_opts_from_config(&api->opts[f], cfg);
         api->opts[f].format = (enum sift_parse_format)f;
+        api->opts[f].multiline = api->ml;
         int rc = sift_parse_opts_compile(&api->opts[f], &err);
         if (rc < 0) {
             SIFT_ERROR("ingest: bad [ingest] options: %s", err.reason);
             for (int g = 0; g <= f; g++)
                 sift_parse_opts_cleanup(&api->opts[g]);
+            sift_multiline_free(api->ml);
             sift_free(api);
             return SIFT_ECONFIG;
         }
@@ -391,5 +407,6 @@ sift_ingest_api_free(struct sift_ingest_api *api)
         return;
     for (int f = 0; f < 5; f++)
         sift_parse_opts_cleanup(&api->opts[f]);
+    sift_multiline_free(api->ml);
     sift_free(api);
 }

@@ -186,6 +186,30 @@ static const struct key_def keys[] = {
      "clamp stores such an event at its arrival time with the original in "
      "the field _ts_original; reject sends it to the dead-letter file. "
      "Either way the ingest reply counts it as \"future\"."},
+    {"ingest", "multiline", KT_BOOL, OFF(multiline), "true", 0, 1, 0, NULL,
+     KC_NONE,
+     "Join continuation lines (a stack trace's \"at ...\" lines) to the "
+     "event before them, in text bodies and in the messages of JSON, "
+     "syslog and broker events of the same stream (docs/ingest.md)."},
+    {"ingest", "multiline_pattern", KT_STRING, OFF(multiline_pattern), "", 0,
+     1024, 0, NULL, KC_NONE,
+     "PCRE2 pattern of continuation lines, replacing the built-in rules "
+     "(a leading tab or two spaces, \"at \", \"Caused by:\", "
+     "\"Suppressed:\", "
+     "\"...\", and text lines without a timestamp of their own)."},
+    {"ingest", "multiline_negate", KT_BOOL, OFF(multiline_negate), "false", 0,
+     1, 0, NULL, KC_NONE,
+     "The lines multiline_pattern does NOT match continue (e.g. pattern "
+     "^\\d{4}-\\d{2}-\\d{2} for \"every line not starting with a "
+     "date\"), as Filebeat's negate."},
+    {"ingest", "multiline_max_lines", KT_INT, OFF(multiline_max_lines), "500",
+     2, 100000, 0, NULL, KC_NONE,
+     "Most lines in one joined event (its message is also bounded by "
+     "http.max_line_bytes); further lines start new events."},
+    {"ingest", "multiline_max_gap", KT_DURATION, OFF(multiline_max_gap_ms),
+     "5s", 0, HOUR, 0, NULL, KC_NONE,
+     "Structured events (JSON, syslog, broker messages) join only when "
+     "their timestamps are at most this apart."},
     {"ingest", "text_fields", KT_STRING, OFF(text_fields), "", 0, STRMAX, 0,
      NULL, KC_NONE,
      "Comma list of extra fields indexed as tokenized text (the message "

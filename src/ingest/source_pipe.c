@@ -2,7 +2,9 @@
  * source_pipe.c - the standard sink for ingest sources: parse each raw
  * message, dead-letter what does not parse, and submit the batch to the
  * pipeline (redaction, templates, anomaly ring, sift_store_append) with
- * the source's ack_cb as the durable callback.
+ * the source's ack_cb as the durable callback.  Continuation messages (a
+ * stack trace shipped one line per message) join the message before them
+ * from the same partition and stream (include/sift/multiline.h).
  *
  * Design: one arena per delivered batch, freed as soon as the pipeline
  * returns (sift_store_append copies the events and positions).  Extra
@@ -26,6 +28,7 @@
 #include "sift/config.h"
 #include "sift/error.h"
 #include "sift/log.h"
+#include "sift/multiline.h"
 #include "sift/parse.h"
 #include "sift/pipeline.h"
 #include "sift/source.h"
@@ -34,6 +37,7 @@
 struct sift_source_pipe {
     struct sift_pipeline *pipeline;
     struct sift_parse_opts opts;
+    struct sift_multiline *ml; /* continuation messages join; owned */
 };
 
 int
@@ -56,6 +60,17 @@ sift_source_pipe_new(struct sift_pipeline *pipeline,
         *out = NULL;
         return rc;
     }
+    struct sift_multiline_opts mo;
+    sift_multiline_opts_init(&mo);
+    sift_multiline_opts_from_config(&mo, cfg);
+    rc = sift_multiline_new(&mo, &sp->ml, err.reason, sizeof(err.reason));
+    if (rc < 0) {
+        SIFT_ERROR("ingest: %s", err.reason);
+        sift_parse_opts_cleanup(&sp->opts);
+        sift_free(sp);
+        *out = NULL;
+        return SIFT_ECONFIG;
+    }
     *out = sp;
     return SIFT_OK;
 }
@@ -66,6 +81,7 @@ sift_source_pipe_free(struct sift_source_pipe *sp)
     if (!sp)
         return;
     sift_parse_opts_cleanup(&sp->opts);
+    sift_multiline_free(sp->ml);
     sift_free(sp);
 }
 
@@ -82,7 +98,11 @@ sift_source_pipe_deliver(void *arg, const struct sift_source_batch *batch,
 
     evs = sift_arena_try_alloc(arena, (batch->n_msgs ? batch->n_msgs : 1) *
                                           sizeof(*evs));
-    if (!evs) {
+    /* The partition of each event: continuations join only within one. */
+    const char **streams = sift_arena_try_alloc(
+        arena, (batch->n_msgs ? batch->n_msgs : 1) * sizeof(*streams));
+    uint8_t *ml_flags = sift_arena_try_alloc(arena, batch->n_msgs + 1);
+    if (!evs || !streams || !ml_flags) {
         sift_arena_free(arena);
         return SIFT_ENOMEM;
     }
@@ -92,8 +112,9 @@ sift_source_pipe_deliver(void *arg, const struct sift_source_batch *batch,
         struct sift_event *ev = &evs[n];
 
         memset(&err, 0, sizeof(err));
-        rc = sift_parse_event(&sp->opts, m->data, m->len,
-                              m->ts_ns > 0 ? m->ts_ns : now, arena, ev, &err);
+        int64_t recv = m->ts_ns > 0 ? m->ts_ns : now;
+        rc =
+            sift_parse_event(&sp->opts, m->data, m->len, recv, arena, ev, &err);
         if (rc == SIFT_ENOMEM) {
             sift_arena_free(arena);
             return rc;
@@ -117,8 +138,14 @@ sift_source_pipe_deliver(void *arg, const struct sift_source_batch *batch,
             ev->fields = f;
             ev->n_fields = (uint32_t)nf;
         }
+        streams[n] = m->pos.key ? m->pos.key : "";
+        /* No time of its own: it got the arrival time (exact equality is
+         * only a hint; it skips the time-gap check, nothing else). */
+        ml_flags[n] = ev->ts_ns == recv ? SIFT_ML_UNTIMED : 0;
         n++;
     }
+    n = sift_multiline_join(sp->ml, evs, n, streams, ml_flags, arena, NULL,
+                            NULL);
     if (n == 0 && batch->n_pos == 0) {
         /* Everything is in the dead-letter store: make it durable before
          * the source acknowledges the batch. */

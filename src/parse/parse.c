@@ -23,6 +23,7 @@
 #include "sift/arena.h"
 #include "sift/config.h"
 #include "sift/error.h"
+#include "sift/multiline.h"
 
 #include "parse/parse_int.h"
 
@@ -639,10 +640,17 @@ starts_with_pri(const char *s, size_t len)
     return i > 1 && i < len && s[i] == '>';
 }
 
-int
-sift_parse_event(const struct sift_parse_opts *o, const char *line, size_t len,
-                 int64_t recv_ns, struct sift_arena *arena,
-                 struct sift_event *out, struct sift_parse_error *err)
+/* What sift_parse_lines() needs besides the event: which parser took the
+ * line and whether the line carried its own timestamp. */
+struct line_info {
+    enum sift_parse_format kind;
+    bool has_ts;
+};
+
+static int
+parse_one(const struct sift_parse_opts *o, const char *line, size_t len,
+          int64_t recv_ns, struct sift_arena *arena, struct sift_event *out,
+          struct sift_parse_error *err, struct line_info *info)
 {
     struct sift_parse_error local;
     struct sift__pctx x;
@@ -679,6 +687,7 @@ sift_parse_event(const struct sift_parse_opts *o, const char *line, size_t len,
                                len, o->max_line_bytes);
     }
 
+    enum sift_parse_format kind = o->format;
     switch (o->format) {
     case SIFT_PARSE_JSON: rc = sift__parse_json(&x); break;
     case SIFT_PARSE_TEXT: rc = sift__parse_text(&x, false); break;
@@ -689,13 +698,17 @@ sift_parse_event(const struct sift_parse_opts *o, const char *line, size_t len,
         size_t i = 0;
         while (i < len && (line[i] == ' ' || line[i] == '\t'))
             i++;
-        if (i < len && line[i] == '{')
+        if (i < len && line[i] == '{') {
+            kind = SIFT_PARSE_JSON;
             rc = sift__parse_json(&x);
-        else if (starts_with_pri(line, len) ||
-                 sift__parse_syslog_sniff(line, len))
+        } else if (starts_with_pri(line, len) ||
+                   sift__parse_syslog_sniff(line, len)) {
+            kind = SIFT_PARSE_SYSLOG;
             rc = sift__parse_syslog(&x);
-        else
+        } else {
+            kind = SIFT_PARSE_TEXT;
             rc = sift__parse_text(&x, true);
+        }
         break;
     }
     }
@@ -703,7 +716,119 @@ sift_parse_event(const struct sift_parse_opts *o, const char *line, size_t len,
         rc = sift__pctx_finish(&x, out);
     if (rc != SIFT_OK && err->reason[0] == '\0')
         sift__pctx_fail(&x, rc, 0, "%s", sift_strerror(rc));
+    if (info) {
+        info->kind = kind;
+        info->has_ts = x.have_ts;
+    }
     return rc;
+}
+
+int
+sift_parse_event(const struct sift_parse_opts *o, const char *line, size_t len,
+                 int64_t recv_ns, struct sift_arena *arena,
+                 struct sift_event *out, struct sift_parse_error *err)
+{
+    return parse_one(o, line, len, recv_ns, arena, out, err, NULL);
+}
+
+/* ---- bodies: lines, with multi-line events joined ---- */
+
+struct slice {
+    const char *p;
+    uint32_t len;
+};
+
+/* The event read last, held back until the next line shows whether it
+ * continues it. */
+struct pending {
+    bool have;
+    struct sift_event ev;   /* as parsed from its first line */
+    struct line_info info;  /* of the first line */
+    struct sift_event last; /* the last line joined (time, level) */
+    const char *raw_end;    /* end of the last line joined */
+    struct slice *sl;       /* joined lines (arena) */
+    uint32_t n_sl, cap_sl;
+    size_t bytes; /* message bytes once joined */
+};
+
+/* Does the line (parsed as ev, info) continue the pending event? */
+static bool
+continues(const struct sift_multiline *m, const struct pending *pd,
+          const char *line, size_t l, const struct sift_event *ev,
+          const struct line_info *info, struct slice *add)
+{
+    const struct sift_multiline_opts *mo = sift_multiline_opts(m);
+    if (!pd->have || !mo->enabled || pd->n_sl + 1 >= mo->max_lines)
+        return false;
+    bool cont;
+    if (info->kind == SIFT_PARSE_TEXT) {
+        /* A text line continues by its own text, or (built-in rules) by
+         * having no timestamp right after a line that had one. */
+        cont = sift_multiline_is_continuation(m, line, l) ||
+               (mo->pattern[0] == '\0' && !info->has_ts && pd->info.has_ts &&
+                pd->info.kind != SIFT_PARSE_JSON);
+        add->p = line;
+        add->len = (uint32_t)l;
+    } else {
+        /* A structured event continues by its message, when it comes
+         * from the same stream, soon enough. */
+        cont = sift_multiline_is_continuation(m, ev->msg ? ev->msg : "",
+                                              ev->msg_len) &&
+               sift_multiline_same_stream(m, &pd->ev, ev, 0) &&
+               sift_multiline_same_stream(m, &pd->last, ev, info->has_ts);
+        add->p = ev->msg;
+        add->len = ev->msg_len;
+    }
+    return cont && pd->bytes + 1 + add->len <= mo->max_bytes;
+}
+
+static int
+pending_add(struct pending *pd, struct sift_arena *arena, struct slice add)
+{
+    if (pd->n_sl == pd->cap_sl) {
+        uint32_t cap = pd->cap_sl ? pd->cap_sl * 2 : 8;
+        struct slice *n = sift_arena_try_alloc(arena, cap * sizeof(*n));
+        if (!n)
+            return SIFT_ENOMEM;
+        if (pd->n_sl)
+            memcpy(n, pd->sl, pd->n_sl * sizeof(*n));
+        pd->sl = n;
+        pd->cap_sl = cap;
+    }
+    pd->sl[pd->n_sl++] = add;
+    pd->bytes += 1 + add.len;
+    return SIFT_OK;
+}
+
+/* Reports the pending event, its joined lines built into one message. */
+static int
+pending_flush(struct pending *pd, struct sift_arena *arena,
+              sift_parse_line_cb cb, void *arg, struct sift_parse_stats *st)
+{
+    if (!pd->have)
+        return 0;
+    pd->have = false;
+    struct sift_event ev = pd->ev;
+    if (pd->n_sl) {
+        char *msg = sift_arena_try_alloc(arena, pd->bytes ? pd->bytes : 1);
+        if (!msg)
+            return SIFT_ENOMEM;
+        size_t at = ev.msg_len;
+        if (at)
+            memcpy(msg, ev.msg, at);
+        for (uint32_t i = 0; i < pd->n_sl; i++) {
+            msg[at++] = '\n';
+            if (pd->sl[i].len)
+                memcpy(msg + at, pd->sl[i].p, pd->sl[i].len);
+            at += pd->sl[i].len;
+        }
+        ev.msg = msg;
+        ev.msg_len = (uint32_t)at;
+        if (ev.raw && pd->raw_end > ev.raw)
+            ev.raw_len = (uint32_t)(pd->raw_end - ev.raw);
+    }
+    st->n_events++;
+    return cb(arg, SIFT_OK, &ev, NULL);
 }
 
 int
@@ -712,12 +837,15 @@ sift_parse_lines(const struct sift_parse_opts *o, const char *body, size_t len,
                  sift_parse_line_cb cb, void *arg,
                  struct sift_parse_stats *stats)
 {
-    struct sift_parse_stats local = {0, 0, 0};
+    struct sift_parse_stats local = {0, 0, 0, 0};
     size_t pos = 0, line_no = 0;
+    struct pending pd;
+    int stop;
 
     if (!stats)
         stats = &local;
     memset(stats, 0, sizeof(*stats));
+    memset(&pd, 0, sizeof(pd));
     while (pos < len) {
         const char *nl = memchr(body + pos, '\n', len - pos);
         size_t end = nl ? (size_t)(nl - body) : len;
@@ -733,14 +861,42 @@ sift_parse_lines(const struct sift_parse_opts *o, const char *body, size_t len,
 
         struct sift_event ev;
         struct sift_parse_error err;
-        int rc = sift_parse_event(o, line, l, recv_ns, arena, &ev, &err);
-        int stop;
+        struct line_info info;
+        int rc = parse_one(o, line, l, recv_ns, arena, &ev, &err, &info);
         if (rc == SIFT_ENOMEM)
             return rc;
         if (rc == SIFT_OK) {
-            stats->n_events++;
-            stop = cb(arg, rc, &ev, NULL);
+            struct slice add;
+            if (o->multiline &&
+                continues(o->multiline, &pd, line, l, &ev, &info, &add)) {
+                if (pending_add(&pd, arena, add) < 0)
+                    return SIFT_ENOMEM;
+                if (info.has_ts)
+                    pd.last = ev; /* the time later lines are held to */
+                pd.raw_end = line + l;
+                stats->n_joined++;
+                continue;
+            }
+            stop = pending_flush(&pd, arena, cb, arg, stats);
+            if (stop)
+                return stop;
+            if (!o->multiline) {
+                stats->n_events++;
+                stop = cb(arg, rc, &ev, NULL);
+            } else {
+                memset(&pd, 0, sizeof(pd));
+                pd.have = true;
+                pd.ev = ev;
+                pd.info = info;
+                pd.last = ev;
+                pd.raw_end = line + l;
+                pd.bytes = ev.msg_len;
+                stop = 0;
+            }
         } else {
+            stop = pending_flush(&pd, arena, cb, arg, stats);
+            if (stop)
+                return stop;
             stats->n_errors++;
             err.line_no = line_no;
             err.line = line;
@@ -750,5 +906,5 @@ sift_parse_lines(const struct sift_parse_opts *o, const char *body, size_t len,
         if (stop)
             return stop;
     }
-    return SIFT_OK;
+    return pending_flush(&pd, arena, cb, arg, stats);
 }

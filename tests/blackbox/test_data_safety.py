@@ -445,3 +445,103 @@ def test_a_2030_event_does_not_hold_anomaly_windows_open(siftd_factory):
         resolved = ratio_alert("resolved")
         time.sleep(0.05)
     assert resolved is not None and resolved["resolved_ms"] == t0 + 11000
+
+
+# ---------------------------------------------------------------------------
+# Multi-line events
+# ---------------------------------------------------------------------------
+
+def iso_now(offset_s=0):
+    return time.strftime("%Y-%m-%d %H:%M:%S",
+                         time.gmtime(time.time() - 60 + offset_s))
+
+
+def search_hits(s, q, **params):
+    p = {"q": q, "from": "now-1d", "to": "now+1h", "limit": 100}
+    p.update(params)
+    return strict_json(s.get("/api/v1/search", params=p))
+
+
+def test_stack_traces_join_their_first_line(siftd_factory):
+    s = siftd_factory(args=FAST).start()
+    t1, t2 = iso_now(), iso_now(1)
+    # The report: a text body with a Java stack trace.
+    body = ("%s,000 ERROR [http-nio-8080-exec-3] Request failed\n"
+            "java.lang.NullPointerException: customer is null\n"
+            "\tat com.acme.shop.Checkout.total(Checkout.java:88)\n"
+            "\tat com.acme.shop.Api.post(Api.java:41)\n"
+            "Caused by: java.sql.SQLException: connection reset\n"
+            "\t... 27 more\n"
+            "%s,000 INFO [http-nio-8080-exec-4] GET /health 200\n" % (t1, t2))
+    r = s.post("/api/v1/ingest", data=body,
+               headers={"Content-Type": "text/plain"})
+    j = strict_json(r)
+    assert (j["accepted"], j["joined"]) == (2, 5), j
+    wait_total(s, "*", 2, **{"from": "now-1d"})
+    hits = search_hits(s, "NullPointerException")["hits"]
+    assert len(hits) == 1
+    h = hits[0]
+    # Stored at the first line's time (not arrival), with its level.
+    assert h["time"].startswith(t1.replace(" ", "T"))
+    assert h["fields"]["log.level"] == "error"
+    assert h["message"].count("\n") == 5
+    assert "\tat com.acme.shop.Checkout.total(Checkout.java:88)" in h["message"]
+    # Phrases across lines of the trace find the one event.
+    assert search_hits(s, '"connection reset" AND "Request failed"',
+                       limit=0)["total"]["value"] == 1
+
+    # Filebeat without multiline: one JSON event per line, same file.
+    ts = time.time() - 30
+
+    def fb(i, path, msg):
+        return json.dumps({
+            "@timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) +
+            ".%03dZ" % i, "host": {"name": "web-7"},
+            "log": {"file": {"path": path}, "offset": 100 * i},
+            "agent": {"type": "filebeat"}, "message": msg})
+    lines = [fb(0, "/var/log/pay.log", "ERROR charge failed for order 5"),
+             fb(1, "/var/log/pay.log", "java.lang.IllegalStateException: x"),
+             fb(2, "/var/log/pay.log", "\tat com.acme.pay.Charge.run(C.java:9)"),
+             fb(3, "/var/log/pay.log", "\tat java.lang.Thread.run(T.java:829)"),
+             fb(4, "/var/log/web.log", "\tat com.acme.web.Other(O.java:1)"),
+             fb(5, "/var/log/pay.log", "INFO retry scheduled")]
+    r = s.post("/api/v1/ingest", data="\n".join(lines) + "\n",
+               headers={"Content-Type": "application/x-ndjson"})
+    j = strict_json(r)
+    # The exception line has no indentation: it stays a JSON event of its
+    # own; the two "at" frames join it; web.log's frame does not.
+    assert (j["accepted"], j["joined"]) == (4, 2), j
+    wait_total(s, "*", 6, **{"from": "now-1d"})
+    h = search_hits(s, "IllegalStateException")["hits"][0]
+    assert h["message"] == ("java.lang.IllegalStateException: x\n"
+                            "\tat com.acme.pay.Charge.run(C.java:9)\n"
+                            "\tat java.lang.Thread.run(T.java:829)")
+    assert h["fields"]["log.file.path"] == "/var/log/pay.log"
+    assert search_hits(s, "com.acme.web.Other", limit=0)["total"]["value"] == 1
+
+
+def test_stack_trace_lines_from_a_broker_join(tmp_path, siftd_factory):
+    from ingest_helpers import RedisServer, write_config
+    rs = RedisServer(tmp_path)
+    try:
+        cfg = write_config(tmp_path / "siftd.conf", {
+            "redis": {"address": rs.address, "lists": "logs:app",
+                      "consumer": "ml1"},
+            "store": {"refresh": "100ms", "wal_sync": "10ms"}})
+        ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 30))
+        frames = ["%s ERROR job 42 failed" % ts,
+                  "\tat com.acme.jobs.Runner.run(Runner.java:17)",
+                  "\tat java.lang.Thread.run(Thread.java:829)",
+                  "%s INFO job 43 started" % ts]
+        for f in frames:
+            rs.r.rpush("logs:app", f)
+        s = siftd_factory(config=cfg).start()
+        wait_total(s, "job", 2, **{"from": "now-1d"})
+        hits = search_hits(s, "Runner.java")["hits"]
+        assert len(hits) == 1
+        assert hits[0]["message"] == "\n".join(frames[:3])
+        # Nothing more: the frames did not become events of their own.
+        time.sleep(0)  # (searchable already: the totals are final)
+        assert search_hits(s, "*", limit=0)["total"]["value"] == 2
+    finally:
+        rs.close()

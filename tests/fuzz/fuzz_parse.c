@@ -3,10 +3,12 @@
  *
  * The first input byte picks the format (auto, json, text, syslog,
  * logfmt) and a few option bits (small limits, keep_metadata, extra
- * fields); the rest is the body, fed through sift_parse_lines() and
- * sift_bulk_parse().  Every produced event is checked: its pointers must
- * lie in the input, the arena or static storage (ASan checks the reads),
- * field counts must respect max_fields, and the response builder must run.
+ * fields, multi-line pattern and negate); the rest is the body, fed
+ * through sift_parse_lines() (also with continuation lines joined: every
+ * line is either an event or joined into one) and sift_bulk_parse().  Every
+ * produced event is checked: its pointers must lie in the input, the arena or
+ * static storage (ASan checks the reads), field counts must respect max_fields,
+ * and the response builder must run.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -15,6 +17,7 @@
 #include "sift/arena.h"
 #include "sift/buf.h"
 #include "sift/error.h"
+#include "sift/multiline.h"
 #include "sift/parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -45,6 +48,28 @@ touch_event(struct ctx *c, const struct sift_event *ev)
     if (ev->n_fields > c->o->max_fields + 16)
         __builtin_trap();
     c->sum += s;
+}
+
+#define MAX_COLLECT 64
+
+struct collect {
+    struct ctx *c;
+    struct sift_event ev[MAX_COLLECT];
+    size_t n;
+};
+
+static int
+on_collect(void *arg, int rc, struct sift_event *ev,
+           const struct sift_parse_error *err)
+{
+    struct collect *col = arg;
+    (void)err;
+    if (rc == SIFT_OK) {
+        touch_event(col->c, ev);
+        if (col->n < MAX_COLLECT)
+            col->ev[col->n++] = *ev;
+    }
+    return 0;
 }
 
 static int
@@ -98,6 +123,46 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     c.sum = 0;
     (void)sift_parse_lines(&o, body, len, INT64_C(1700000000000000000), a,
                            on_line, &c, NULL);
+    sift_arena_reset(a);
+
+    /* Again with continuation lines joined (small bounds with 0x08): the
+     * same lines, fewer events, none longer than the bounds allow; then
+     * the array join over the events of the body. */
+    struct sift_multiline_opts mo;
+    sift_multiline_opts_init(&mo);
+    if (sel & 0x08) {
+        mo.max_lines = 3;
+        mo.max_bytes = 200;
+    }
+    if (sel & 0x80)
+        mo.pattern = "^[^0-9]";
+    mo.negate = (sel & 0x10) != 0;
+    struct sift_multiline *ml = NULL;
+    if (sift_multiline_new(&mo, &ml, NULL, 0) != SIFT_OK)
+        __builtin_trap();
+    o.multiline = ml;
+    struct sift_parse_stats plain, joined;
+    o.multiline = NULL;
+    (void)sift_parse_lines(&o, body, len, 1, a, on_line, &c, &plain);
+    sift_arena_reset(a);
+    o.multiline = ml;
+    struct collect col = {&c, {{0}}, 0};
+    (void)sift_parse_lines(&o, body, len, 1, a, on_collect, &col, &joined);
+    if (joined.n_events + joined.n_joined != plain.n_events ||
+        joined.n_errors != plain.n_errors || joined.n_lines != plain.n_lines)
+        __builtin_trap();
+    uint8_t flags[MAX_COLLECT];
+    for (size_t i = 0; i < col.n; i++)
+        flags[i] = (uint8_t)(i < len ? (unsigned char)body[i] & 3u : 0u);
+    size_t nj = 0;
+    size_t left =
+        sift_multiline_join(ml, col.ev, col.n, NULL, flags, a, NULL, &nj);
+    if (left + nj != col.n)
+        __builtin_trap();
+    for (size_t i = 0; i < left; i++)
+        touch_event(&c, &col.ev[i]);
+    o.multiline = NULL;
+    sift_multiline_free(ml);
     sift_arena_reset(a);
 
     /* The whole input as one event, too (embedded newlines and all). */
