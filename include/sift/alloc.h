@@ -30,6 +30,13 @@ void *sift_try_realloc(void *p, size_t len);
 
 void sift_free(void *p);
 
+/**
+ * Makes the scratch buffer *buf (capacity *cap bytes) hold at least n
+ * bytes, replacing it when it is smaller: its contents are not kept.
+ * Returns 0, or SIFT_ENOMEM with *buf and *cap unchanged.
+ */
+int sift_try_scratch(uint8_t **buf, size_t *cap, size_t n);
+
 /** Test hook: fail the n-th next sift_try_* call onward (0 disables). */
 void sift_alloc_fail_after(long n);
 

@@ -92,4 +92,19 @@ sift_sort_key_prefix(const char *s, size_t len)
     return k;
 }
 
+/**
+ * Bytewise order of a[0..alen) and b[0..blen) (a proper prefix first):
+ * negative, 0 or positive like memcmp().  The order of terms, field names
+ * and keys in segments.
+ */
+static inline int
+sift_bytes_cmp(const void *a, size_t alen, const void *b, size_t blen)
+{
+    size_t n = alen < blen ? alen : blen;
+    int c = n ? memcmp(a, b, n) : 0;
+    if (c != 0)
+        return c;
+    return alen < blen ? -1 : alen > blen;
+}
+
 #endif /* SIFT_SORT_H */

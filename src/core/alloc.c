@@ -14,6 +14,7 @@
 #endif
 
 #include "sift/alloc.h"
+#include "sift/error.h"
 
 static atomic_long fail_countdown; /* 0 = off; 1 = fail the next call */
 
@@ -112,6 +113,20 @@ void
 sift_free(void *p)
 {
     free(p);
+}
+
+int
+sift_try_scratch(uint8_t **buf, size_t *cap, size_t n)
+{
+    if (*cap >= n)
+        return SIFT_OK;
+    uint8_t *d = sift_try_malloc(n);
+    if (d == NULL)
+        return SIFT_ENOMEM;
+    sift_free(*buf);
+    *buf = d;
+    *cap = n;
+    return SIFT_OK;
 }
 
 /*

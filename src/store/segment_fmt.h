@@ -3,10 +3,10 @@
  *
  * FORMAT VERSION 5 (written); readers also read versions 3 and 4, whose
  * differences are marked "[v3: ...]" and "[v4: ...]" below.  A format
- * change updates this comment first, then SIFT_SEGFMT_VERSION, then
- * segment_write.c / segment_read.c, and keeps reading the versions before
- * it (files on users' disks); tests/data/segment/format3.seg and
- * format4.seg are fixtures written by those builders.
+ * change updates this comment first, then SIFT_SEGFMT_VERSION, then the
+ * files of the section (segment_int.h lists them), and keeps reading the
+ * versions before it (files on users' disks); tests/data/segment/format3.seg
+ * and format4.seg are fixtures written by those builders.
  *
  * Version 5 added the ORIGIN section (below): where the docs came from
  * (WAL seq range, source positions, merged segment ids), so a segment
@@ -101,50 +101,11 @@
  *   doc_ts is O(1); ts_lower_bound is a binary search on the bases and then
  *   in one block.
  *
- * TERMS section (one per field with terms):
- *   off size field
- *   0   4    term count t
- *   4   4    chunk count k (0 when t == 0)
- *   8   4    chunk index offset ci (from section start, multiple of 4)
- *   12  4    postings area offset (from section start, multiple of 32)
- *   16  ...  keys: per chunk its first term whole: varint length, bytes
- *   ci  20*k chunk index, per chunk: u32 key offset (from section start),
- *            u32 first term ordinal (0 for chunk 0, strictly increasing,
- *            < t), u32 frame offset (from section start), u32 compressed
- *            length, u32 raw length (<= SIFT_SEGFMT_MAX_BLOCK)
- *   ..  ...  zstd frames, one per chunk
- *   parea ... postings area: frozen bitmaps, each 32-byte aligned
- * A chunk holds the terms first..next first - 1 (the last chunk: ..t-1),
- * sorted bytewise across chunks.  Its raw (decompressed) bytes are, per
- * term:
- *     varint shared prefix length with the previous term of the chunk
- *     (0 for the chunk's first term, which equals its key), varint
- *     suffix length, suffix bytes (term length <= SIFT_SEGFMT_MAX_TERM),
- *     varint postings tag, then by tag & 3:
- *       0: one doc, id = tag >> 2
- *       1: a list of 2..SIFT_SEGFMT_LIST_MAX docs: first = tag >> 2,
- *          then varint m (number of further docs, 1 <= m <
- *          SIFT_SEGFMT_LIST_MAX), varint L (bytes of the deltas), then m
- *          varint deltas (each >= 1) from the previous doc, exactly L
- *          bytes.  The builder picks the smaller of a list and a frozen
- *          bitmap.
- *       2: frozen bitmap at postings area + 32 * (tag >> 2), then varint
- *          byte length
- *       3: shape groups (see SHAPES): m = tag >> 2 (1..shape count),
- *          then varint L, then exactly L bytes: m varint shape ids
- *          (the first absolute, then deltas >= 1, all < shape count),
- *          varint r (0..n), r varint doc ids (the first absolute, then
- *          deltas >= 1, all < n).  The postings are every doc of the m
- *          shapes (SHAPEDOCS) plus the r docs.  The builder uses this
- *          when the term occurs in every doc of some shapes (the constant
- *          words of a message shape, a keyword that one source's
- *          shapes carry) and it is smaller than tags 1 / 2.
- *   and nothing after the last term.  The builder closes a chunk after
- *   the term that brings its raw size to >= SIFT_SEGFMT_TERM_CHUNK bytes
- *   (SIFT_SEGFMT_TERM_CHUNK_BIG at zstd levels >= 10; readers do not
- *   depend on the chunk size).
- *   Doc ids in postings are < n.  Lookup: binary search on the keys (no
- *   decompression), then decompress and scan one chunk.
+ * TERMS section (one per field with terms): the field's term dictionary
+ * and postings.  Its bytes are specified in include/sift/termdict.h and
+ * include/sift/postings.h, beside the index module that writes and reads
+ * them (src/index/); postings tag 3 names shapes of the SHAPES section
+ * below.  TERMS is the same in every version this build reads (3 to 5).
  *
  * KWCOL section (dictionary column of a KEYWORD field; values are the
  * field's terms, lowercased, so ordinal order = term order):
@@ -339,14 +300,7 @@ sift__segfmt_pow10(unsigned e)
     };
     return e <= 18 ? pow10[e] : 1;
 }
-#define SIFT_SEGFMT_TERM_CHUNK                                                 \
-    (16u << 10) /* raw bytes that close a term chunk */
-/* At zstd levels >= 10 (warm, cold) chunks close at 64 KiB: fewer, larger
- * frames compress better, and those tiers are read less. */
-#define SIFT_SEGFMT_TERM_CHUNK_BIG (64u << 10)
-#define SIFT_SEGFMT_TERM_CHUNK_BIG_LEVEL 10
 #define SIFT_SEGFMT_NUM_DICT_MAX 65536u   /* largest numeric dictionary */
-#define SIFT_SEGFMT_MAX_TERM 4096u        /* longest stored term, bytes */
 #define SIFT_SEGFMT_MAX_NAME 255u         /* longest field name, bytes */
 #define SIFT_SEGFMT_MAX_BLOCK (64u << 20) /* largest raw doc block, bytes */
 #define SIFT_SEGFMT_MAX_SECTIONS 65536u
@@ -378,12 +332,5 @@ enum sift_segsec_kind {
 #define SIFT_SEGFMT_ORIGIN_MAX_INPUTS (1u << 20) /* merged segment ids */
 #define SIFT_SEGFMT_ORIGIN_MAX_POS 65536u        /* source positions */
 #define SIFT_SEGFMT_ORIGIN_MAX_KEY 1024u         /* bytes in a source key */
-
-/* Postings tag kinds (low two bits of the varint tag). */
-#define SIFT_SEGFMT_POST_ONE 0u
-#define SIFT_SEGFMT_POST_LIST 1u
-#define SIFT_SEGFMT_POST_BITMAP 2u
-#define SIFT_SEGFMT_POST_SHAPES 3u
-#define SIFT_SEGFMT_LIST_MAX 65536u /* longest inline list, docs */
 
 #endif /* SIFT_STORE_SEGMENT_FMT_H */
