@@ -44,6 +44,7 @@
 #include "sift/http.h"
 #include "sift/ingest_api.h"
 #include "sift/lifecycle.h"
+#include "sift/lifecycle_api.h"
 #include "sift/log.h"
 #include "sift/loop.h"
 #include "sift/metrics.h"
@@ -52,6 +53,7 @@
 #include "sift/pipeline.h"
 #include "sift/pool.h"
 #include "sift/query.h"
+#include "sift/search_api.h"
 #include "sift/security.h"
 #include "sift/source.h"
 #include "sift/store.h"
@@ -91,6 +93,8 @@ struct sift_app {
     struct sift_pipeline *pipeline;
     struct sift_ingest_api *ingest_api;
     struct sift_anomaly_service *anomaly;
+    struct sift_search_api *search_api;
+    struct sift_lifecycle_api *lifecycle_api; /* freed after the server */
 
     /* ---- security: tokens, audit, redaction, TLS (before any listen) */
     struct sift_security *security;
@@ -664,12 +668,17 @@ pool_metrics(struct sift_buf *out, void *arg)
 static int
 app_start_modules(struct sift_app *app)
 {
-    /* Recovery runs inside sift_store_open(): manifest, segment checks,
-     * WAL replay.  Only after it may anything be acknowledged or served. */
-    /* Deletes speak the query language; WAL replay inside the open below
-     * re-runs durable deletes, so the matcher is set first. */
-    sift_store_set_delete_matcher(sift_query_match_segment);
-    int rc = sift_store_open(&app->cfg, app->loop, app->pool, &app->store);
+    /* Recovery runs inside sift_store_new(): manifest, segment checks,
+     * WAL replay.  Only after it may anything be acknowledged or served.
+     * Deletes speak the query language: WAL replay re-runs durable
+     * deletes with the query engine's matcher. */
+    const struct sift_store_deps store_deps = {
+        .cfg = &app->cfg,
+        .loop = app->loop,
+        .pool = app->pool,
+        .match = sift_query_match_segment,
+    };
+    int rc = sift_store_new(&store_deps, &app->store);
     if (rc < 0) {
         SIFT_ERROR("cannot open the store in %s: %s", app->cfg.data_dir,
                    sift_strerror(rc));
@@ -697,15 +706,20 @@ app_start_modules(struct sift_app *app)
         return rc;
     sift_admin_api_register(app->http, app->store);
     sift_ui_register(app->http);
-    sift_lifecycle_api_register(app->http, app->store, &app->cfg);
-    sift_search_api_register(app->http, app->store, app->pool, app->loop,
-                             &app->cfg);
-    const struct sift_search_template_source hits_tmpl = {
-        .acquire = hits_templates_acquire,
-        .text = hits_templates_text,
-        .release = hits_templates_release,
-        .arg = app->anomaly};
-    sift_search_api_set_template_source(&hits_tmpl);
+    const struct sift_lifecycle_api_deps lc_deps = {.store = app->store,
+                                                    .cfg = &app->cfg};
+    sift_lifecycle_api_new(app->http, &lc_deps, &app->lifecycle_api);
+    const struct sift_search_api_deps search_deps = {
+        .store = app->store,
+        .pool = app->pool,
+        .loop = app->loop,
+        .cfg = &app->cfg,
+        .templates = {.acquire = hits_templates_acquire,
+                      .text = hits_templates_text,
+                      .release = hits_templates_release,
+                      .arg = app->anomaly},
+    };
+    sift_search_api_new(app->http, &search_deps, &app->search_api);
 
     /* GET /metrics and the Grafana datasource (issue 8). */
     sift_metrics_new(&app->metrics);
@@ -770,7 +784,8 @@ app_stop_modules(struct sift_app *app)
      * commits, XACK, list removal), and only then are the sources freed,
      * which sends their last acknowledgements (and leaves the Kafka
      * group). */
-    sift_search_api_shutdown();
+    sift_search_api_free(app->search_api);
+    app->search_api = NULL;
     for (size_t i = 0; i < app->n_sources; i++)
         sift_source_stop(app->sources[i]);
     /* Before the store closes: scores what is queued, saves templates. */
@@ -840,7 +855,7 @@ on_stop_signal(void *arg)
     app->stopping = 1;
     sd_notify(0, "STOPPING=1");
     sift_http_stop_accepting(app->http);
-    sift_search_api_end_tails(); /* a tail would hold the drain */
+    sift_search_api_end_tails(app->search_api); /* would hold the drain */
     app->drain_deadline_ns =
         sift_clock_mono_ns() + app->cfg.shutdown_timeout_ms * SIFT_NS_PER_MS;
     app->drain = sift_loop_timer_new(app->loop, 20, on_drain_tick, app);
@@ -1083,6 +1098,8 @@ shutdown_app(struct sift_app *app)
     /* After the pool: its last done callbacks still answer Grafana. */
     sift_grafana_shutdown();
     sift_http_free(app->http);
+    sift_lifecycle_api_free(app->lifecycle_api); /* its routes are gone */
+    app->lifecycle_api = NULL;
     sift_security_free(app->security); /* after the server that borrows it */
     sift_metrics_free(app->metrics);
     if (app->loop != NULL)

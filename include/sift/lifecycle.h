@@ -38,7 +38,7 @@ typedef int (*sift_delete_match_cb)(struct sift_segment *seg, const char *query,
                                     roaring_bitmap_t **out);
 
 /**
- * The built-in matcher, used until the query engine registers its own:
+ * The built-in matcher, for a store given none (sift_store_deps.match):
  * space-separated terms, all required; "field:value" matches the field's
  * term (TEXT fields: every token of value), a bare word matches a token of
  * the message; an empty query matches everything in the range.
@@ -46,13 +46,6 @@ typedef int (*sift_delete_match_cb)(struct sift_segment *seg, const char *query,
 int sift_store_match_simple(struct sift_segment *seg, const char *query,
                             size_t len, int64_t from_ns, int64_t to_ns,
                             roaring_bitmap_t **out);
-
-/**
- * Sets the process-wide matcher for deletes (NULL restores the built-in
- * one).  Call before sift_store_open(): WAL replay re-runs durable deletes
- * with it.  Any thread, before the store is used.
- */
-void sift_store_set_delete_matcher(sift_delete_match_cb cb);
 
 /** rc is SIFT_OK with the number of events that matched, or an error. */
 typedef void (*sift_delete_cb)(void *arg, int rc, uint64_t matched);
@@ -101,15 +94,5 @@ void sift_store_tiers_json(struct sift_store *store, struct sift_buf *out);
  * retention counters.  Loop thread.
  */
 void sift_store_tiers_metrics(struct sift_buf *out, void *store);
-
-/**
- * Registers GET /api/v1/tiers (reader), POST /api/v1/delete (admin), and,
- * when cfg->debug_endpoints is set, POST /api/v1/debug/clock
- * {"offset_ms":N} (admin) that shifts sift_clock_now_ns() and runs the
- * lifecycle.  Borrows everything for the server's lifetime.
- */
-void sift_lifecycle_api_register(struct sift_http *http,
-                                 struct sift_store *store,
-                                 const struct sift_config *cfg);
 
 #endif /* SIFT_LIFECYCLE_H */

@@ -91,13 +91,13 @@ int sift_multiline_is_continuation(const struct sift_multiline *m,
  */
 int sift_multiline_same_stream(const struct sift_multiline *m,
                                const struct sift_event *prev,
-                               const struct sift_event *next,
-                               int next_has_ts);
+                               const struct sift_event *next, int next_has_ts);
 
 /* Per-event flags of sift_multiline_join(). */
-#define SIFT_ML_KEEP 1u    /* stays whole (a _bulk item with its own _id) */
-#define SIFT_ML_UNTIMED 2u /* no timestamp of its own (it got the arrival
-                              time): no time-gap check */
+#define SIFT_ML_KEEP 1u /* stays whole (a _bulk item with its own _id) */
+#define SIFT_ML_UNTIMED                                                        \
+    2u /* no timestamp of its own (it got the arrival                          \
+          time): no time-gap check */
 
 /**
  * Joins, in evs[0..n), each event whose message continues the event

@@ -24,11 +24,8 @@
 #include "sift/buf.h"
 
 struct sift_config;
-struct sift_http;
-struct sift_loop;
 struct sift_pool;
 struct sift_segment;
-struct sift_store;
 struct sift_query;
 
 /* ---- errors ---- */
@@ -393,61 +390,5 @@ unsigned sift_agg_field_kinds(struct sift_segment *const *segs, size_t n,
  */
 void sift_agg_fields(struct sift_segment *const *segs, size_t n,
                      struct sift_buf *out);
-
-/* ---- HTTP API (src/api/search.c) ---- */
-
-/**
- * Registers /api/v1/search (GET, POST), /api/v1/export, /api/v1/histogram,
- * /api/v1/terms, /api/v1/stats, /api/v1/fields, /api/v1/context and
- * /api/v1/tail on http,
- * and a refresh hook on store for the live tail.  Borrows every argument
- * for the server's lifetime; cfg is re-read on every request.  Returns
- * SIFT_OK.  loop carries the export back-pressure timer.  Loop thread,
- * at start-up.
- */
-/**
- * Ends every live tail at once (SIGTERM: the drain waits for requests,
- * and a tail never finishes by itself): each gets a last line
- * {"error":{"type":"shutting_down",…},"status":503} and its end.  Loop
- * thread.
- */
-void sift_search_api_end_tails(void);
-
-int sift_search_api_register(struct sift_http *http, struct sift_store *store,
-                             struct sift_pool *pool, struct sift_loop *loop,
-                             const struct sift_config *cfg);
-
-/*
- * Where the search API gets template texts for its hits (issue 7).  For
- * every search, export and tail run, acquire(arg) is called on the loop
- * and returns a handle that stays valid until release(handle), which is
- * called on the loop once the run is over, also when the provider is
- * replaced or the API shut down in between (so the handle may outlive
- * the provider: e.g. a reference on a refcounted template table).
- * text(handle, id, out) runs on workers, concurrently.  acquire may
- * return NULL (no texts for that run; release is then not called).
- */
-struct sift_search_template_source {
-    void *(*acquire)(void *arg);
-    sift_search_template_cb text;
-    void (*release)(void *handle);
-    void *arg;
-};
-
-/**
- * Wires (src non-NULL, copied) or unwires (NULL) the template-text source
- * of the search API; until then hits carry "template_id" only.  Only
- * effective between sift_search_api_register() and
- * sift_search_api_shutdown().  Loop thread.
- */
-void sift_search_api_set_template_source(
-    const struct sift_search_template_source *src);
-
-/**
- * Ends live tails and paused exports, unhooks the store, and frees the API
- * state once the queries still on workers have replied.  Call before the
- * pool, the store and the HTTP server are stopped.  Loop thread.
- */
-void sift_search_api_shutdown(void);
 
 #endif /* SIFT_QUERY_H */

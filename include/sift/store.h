@@ -27,6 +27,7 @@
 #include <stdio.h>
 
 #include "sift/event.h"
+#include "sift/lifecycle.h"
 
 struct sift_config;
 struct sift_loop;
@@ -38,11 +39,26 @@ struct sift_snapshot;
 /** rc is SIFT_OK once durable, or the error that lost the batch. */
 typedef void (*sift_durable_cb)(void *arg, int rc);
 
+/* What a store is given to work with (borrowed for its lifetime). */
+struct sift_store_deps {
+    const struct sift_config *cfg;
+    struct sift_loop *loop;
+    struct sift_pool *pool;
+    /* Finds the docs a delete-by-query hits (the query engine's matcher,
+     * sift_query_match_segment); NULL = sift_store_match_simple.  WAL
+     * replay inside the constructor re-runs durable deletes with it. */
+    sift_delete_match_cb match;
+};
+
 /**
  * Opens DATA_DIR (created if missing), runs recovery, starts the refresh,
- * WAL sync and flush timers on loop.  Borrows cfg, loop and pool for the
- * store's lifetime.  Returns SIFT_OK, -errno (data dir unusable) or a code.
+ * WAL sync and flush timers on deps->loop.  Borrows what deps points to
+ * for the store's lifetime (deps itself is copied).  Returns SIFT_OK,
+ * -errno (data dir unusable) or a code.  Loop thread.
  */
+int sift_store_new(const struct sift_store_deps *deps, struct sift_store **out);
+
+/** sift_store_new() with the built-in delete matcher (tests, tools). */
 int sift_store_open(const struct sift_config *cfg, struct sift_loop *loop,
                     struct sift_pool *pool, struct sift_store **out);
 

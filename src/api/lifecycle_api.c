@@ -44,23 +44,22 @@
 #include "sift/error.h"
 #include "sift/http.h"
 #include "sift/lifecycle.h"
+#include "sift/lifecycle_api.h"
 #include "sift/log.h"
 #include "sift/names.h"
 #include "sift/query.h"
 #include "sift/store.h"
 #include "sift/time.h"
 
-struct lc_api {
+struct sift_lifecycle_api {
     struct sift_store *store;
     const struct sift_config *cfg;
 };
 
-static struct lc_api g_api; /* one server per process */
-
 static void
 handle_tiers(struct sift_http_req *req, void *arg)
 {
-    struct lc_api *api = arg;
+    struct sift_lifecycle_api *api = arg;
     struct sift_buf body = SIFT_BUF_INIT;
     sift_store_tiers_json(api->store, &body);
     sift_http_reply_json(req, 200, &body);
@@ -321,7 +320,7 @@ reply_needs(struct sift_http_req *req, unsigned need,
 static void
 handle_delete(struct sift_http_req *req, void *arg)
 {
-    struct lc_api *api = arg;
+    struct sift_lifecycle_api *api = arg;
     size_t len;
     const char *body = sift_http_req_body(req, &len);
     json_error_t jerr;
@@ -419,7 +418,7 @@ out:
 static void
 handle_clock(struct sift_http_req *req, void *arg)
 {
-    struct lc_api *api = arg;
+    struct sift_lifecycle_api *api = arg;
     size_t len;
     const char *body = sift_http_req_body(req, &len);
     json_t *root = json_loadb(body, len, 0, NULL);
@@ -464,7 +463,7 @@ handle_clock(struct sift_http_req *req, void *arg)
 static void
 handle_run(struct sift_http_req *req, void *arg)
 {
-    struct lc_api *api = arg;
+    struct sift_lifecycle_api *api = arg;
     sift_store_lifecycle_run(api->store);
     struct sift_buf b = SIFT_BUF_INIT;
     sift_buf_appendf(&b, "{\"busy\":%s}\n",
@@ -473,22 +472,32 @@ handle_run(struct sift_http_req *req, void *arg)
     sift_buf_cleanup(&b);
 }
 
-void
-sift_lifecycle_api_register(struct sift_http *http, struct sift_store *store,
-                            const struct sift_config *cfg)
+int
+sift_lifecycle_api_new(struct sift_http *http,
+                       const struct sift_lifecycle_api_deps *deps,
+                       struct sift_lifecycle_api **out)
 {
-    g_api.store = store;
-    g_api.cfg = cfg;
+    struct sift_lifecycle_api *api = sift_xcalloc(1, sizeof(*api));
+    api->store = deps->store;
+    api->cfg = deps->cfg;
     sift_http_route(http, "GET", "/api/v1/tiers", 0, SIFT_ROLE_READER,
-                    handle_tiers, &g_api);
+                    handle_tiers, api);
     sift_http_route(http, "POST", "/api/v1/delete", 0, SIFT_ROLE_ADMIN,
-                    handle_delete, &g_api);
-    if (cfg && cfg->debug_endpoints) {
+                    handle_delete, api);
+    if (api->cfg && api->cfg->debug_endpoints) {
         SIFT_WARN("server.debug_endpoints is on: POST /api/v1/debug/clock "
                   "can shift this daemon's clock");
         sift_http_route(http, "POST", "/api/v1/debug/clock", 0, SIFT_ROLE_ADMIN,
-                        handle_clock, &g_api);
+                        handle_clock, api);
         sift_http_route(http, "POST", "/api/v1/debug/lifecycle", 0,
-                        SIFT_ROLE_ADMIN, handle_run, &g_api);
+                        SIFT_ROLE_ADMIN, handle_run, api);
     }
+    *out = api;
+    return SIFT_OK;
+}
+
+void
+sift_lifecycle_api_free(struct sift_lifecycle_api *api)
+{
+    sift_free(api);
 }

@@ -54,6 +54,7 @@
 #include "sift/metrics_api.h"
 #include "sift/pool.h"
 #include "sift/query.h"
+#include "sift/search_api.h"
 #include "sift/segment.h"
 #include "sift/store.h"
 #include "sift/time.h"
@@ -78,10 +79,10 @@ enum job_kind {
     JOB_TAIL, /* a tail's backfill (from=): the newest limit hits */
 };
 
-struct api;
+struct sift_search_api;
 
 struct job {
-    struct api *api;
+    struct sift_search_api *api;
     enum job_kind kind;
     struct sift_http_req *req;
     struct sift_query *q;
@@ -113,7 +114,7 @@ struct job {
 };
 
 struct tail {
-    struct api *api;
+    struct sift_search_api *api;
     struct sift_http_req *req;
     struct sift_query *q;
     char *fields;
@@ -128,7 +129,7 @@ struct tail {
     int64_t last_write_mono; /* last line written (heartbeats) */
 };
 
-struct api {
+struct sift_search_api {
     struct sift_http *http;
     struct sift_store *store;
     struct sift_pool *pool;
@@ -142,9 +143,8 @@ struct api {
     struct sift_timer *heartbeat; /* idle tails get a heartbeat line */
     struct sift_search_template_source tmpl; /* acquire NULL = none */
     int stopping;
+    int released; /* sift_search_api_free() was called */
 };
-
-static struct api *g_api;
 
 /* ---- replies ---- */
 
@@ -388,8 +388,8 @@ parse_uint(const char *s, uint64_t max, uint64_t *out)
 
 /* Time bounds, query and snapshot: the common part of every endpoint. */
 static int
-prepare(struct api *api, struct sift_http_req *req, const struct params *p,
-        struct job *job)
+prepare(struct sift_search_api *api, struct sift_http_req *req,
+        const struct params *p, struct job *job)
 {
     const struct sift_config *cfg = api->cfg;
     int64_t from, to;
@@ -464,7 +464,7 @@ observe(const struct job *job, int failed)
 
 /* The query is over: give back its slot.  Loop thread. */
 static void
-job_release(struct api *api)
+job_release(struct sift_search_api *api)
 {
     api->running--;
     sift__api_query_slot_release();
@@ -495,7 +495,7 @@ job_free(struct job *job)
     sift_free(job);
 }
 
-static void api_maybe_free(struct api *api);
+static void api_maybe_free(struct sift_search_api *api);
 
 /* ---- jobs ---- */
 
@@ -540,7 +540,7 @@ static void on_export_close(struct sift_http_req *req, void *arg);
 static void
 export_finish(struct job *job)
 {
-    struct api *api = job->api;
+    struct sift_search_api *api = job->api;
     sift_http_stream_end(job->req);
     observe(job, job->rc < 0);
     job_release(api);
@@ -552,7 +552,7 @@ static void
 job_done(void *arg, int cancelled)
 {
     struct job *job = arg;
-    struct api *api = job->api;
+    struct sift_search_api *api = job->api;
     job->running = 0;
     if (job->kind == JOB_TAIL) {
         observe(job, cancelled || job->rc < 0);
@@ -671,7 +671,7 @@ submit(struct job *job)
 static void
 start_job(struct job *job)
 {
-    struct api *api = job->api;
+    struct sift_search_api *api = job->api;
     if (sift__api_query_slot_acquire(api->cfg) < 0) {
         observe(job, 1);
         fail(job->req, 503, "too_many_queries",
@@ -736,7 +736,7 @@ on_export_close(struct sift_http_req *req, void *arg)
 static void
 on_timer(void *arg)
 {
-    struct api *api = arg;
+    struct sift_search_api *api = arg;
     struct job *list = api->paused;
     api->paused = NULL;
     while (list) {
@@ -752,7 +752,7 @@ on_timer(void *arg)
 static void
 handle_search(struct sift_http_req *req, void *arg)
 {
-    struct api *api = arg;
+    struct sift_search_api *api = arg;
     const struct sift_config *cfg = api->cfg;
     struct params p;
     params_read(req, &p);
@@ -838,7 +838,7 @@ handle_search(struct sift_http_req *req, void *arg)
 static void
 handle_agg(struct sift_http_req *req, void *arg, enum job_kind kind)
 {
-    struct api *api = arg;
+    struct sift_search_api *api = arg;
     struct params p;
     params_read(req, &p);
     if (!params_ok(req, &p))
@@ -922,7 +922,7 @@ handle_fields(struct sift_http_req *req, void *arg)
 static void
 handle_context(struct sift_http_req *req, void *arg)
 {
-    struct api *api = arg;
+    struct sift_search_api *api = arg;
     struct params p;
     params_read(req, &p);
     if (!params_ok(req, &p))
@@ -974,7 +974,7 @@ handle_context(struct sift_http_req *req, void *arg)
 static void
 tail_remove(struct tail *t)
 {
-    struct api *api = t->api;
+    struct sift_search_api *api = t->api;
     for (struct tail **pp = &api->tails; *pp; pp = &(*pp)->next) {
         if (*pp == t) {
             *pp = t->next;
@@ -994,7 +994,7 @@ static void
 on_tail_close(struct sift_http_req *req, void *arg)
 {
     struct tail *t = arg;
-    struct api *api = t->api;
+    struct sift_search_api *api = t->api;
     tail_remove(t);
     sift_http_stream_end(req);
     api_maybe_free(api);
@@ -1094,7 +1094,7 @@ tail_lines(struct tail *t, const char *p, size_t len, int reverse,
 static void
 on_heartbeat(void *arg)
 {
-    struct api *api = arg;
+    struct sift_search_api *api = arg;
     int64_t now = sift_clock_mono_ns();
     int64_t cap = api->cfg->idle_timeout_ms * SIFT_NS_PER_MS / 2;
     for (struct tail *t = api->tails; t; t = t->next) {
@@ -1139,7 +1139,7 @@ static void
 tail_backfill_done(struct job *job, int cancelled)
 {
     struct tail *t = job->tail;
-    struct api *api = job->api;
+    struct sift_search_api *api = job->api;
     if (t == NULL)
         return; /* the tail ended first (shutdown) */
     t->backfill = NULL;
@@ -1167,7 +1167,7 @@ tail_backfill_done(struct job *job, int cancelled)
 static void
 on_refresh(struct sift_segment *seg, void *arg)
 {
-    struct api *api = arg;
+    struct sift_search_api *api = arg;
     if (!api->tails || !seg)
         return;
     size_t max_pending = (size_t)api->cfg->tail_buffer_bytes;
@@ -1207,7 +1207,7 @@ on_refresh(struct sift_segment *seg, void *arg)
 static void
 handle_tail(struct sift_http_req *req, void *arg)
 {
-    struct api *api = arg;
+    struct sift_search_api *api = arg;
     const struct sift_config *cfg = api->cfg;
     if (api->n_tails >= (unsigned)cfg->max_tail_subscribers) {
         char lim[32];
@@ -1292,10 +1292,9 @@ handle_tail(struct sift_http_req *req, void *arg)
 }
 
 void
-sift_search_api_end_tails(void)
+sift_search_api_end_tails(struct sift_search_api *api)
 {
-    struct api *api = g_api;
-    if (!api)
+    if (!api || api->released)
         return;
     size_t n = 0;
     while (api->tails) {
@@ -1310,26 +1309,28 @@ sift_search_api_end_tails(void)
 /* ---- life cycle ---- */
 
 static void
-api_maybe_free(struct api *api)
+api_maybe_free(struct sift_search_api *api)
 {
-    if (api->stopping && api->running == 0 && api->n_tails == 0 && api != g_api)
+    if (api->released && api->running == 0 && api->n_tails == 0)
         sift_free(api);
 }
 
 int
-sift_search_api_register(struct sift_http *http, struct sift_store *store,
-                         struct sift_pool *pool, struct sift_loop *loop,
-                         const struct sift_config *cfg)
+sift_search_api_new(struct sift_http *http,
+                    const struct sift_search_api_deps *deps,
+                    struct sift_search_api **out)
 {
-    struct api *api = sift_xcalloc(1, sizeof(*api));
+    struct sift_search_api *api = sift_xcalloc(1, sizeof(*api));
     api->http = http;
-    api->store = store;
-    api->pool = pool;
-    api->cfg = cfg;
-    api->loop = loop;
-    api->timer = sift_loop_timer_new(loop, 50, on_timer, api);
-    api->heartbeat = sift_loop_timer_new(loop, 250, on_heartbeat, api);
-    g_api = api;
+    api->store = deps->store;
+    api->pool = deps->pool;
+    api->cfg = deps->cfg;
+    api->loop = deps->loop;
+    const struct sift_search_template_source *src = &deps->templates;
+    if (src->acquire && src->text && src->release)
+        api->tmpl = *src;
+    api->timer = sift_loop_timer_new(api->loop, 50, on_timer, api);
+    api->heartbeat = sift_loop_timer_new(api->loop, 250, on_heartbeat, api);
     static const struct {
         const char *method, *path;
         sift_http_handler_cb cb;
@@ -1351,30 +1352,16 @@ sift_search_api_register(struct sift_http *http, struct sift_store *store,
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         sift_http_route(http, routes[i].method, routes[i].path, 0,
                         SIFT_ROLE_READER, routes[i].cb, api);
-    sift_store_on_refresh(store, on_refresh, api);
+    sift_store_on_refresh(api->store, on_refresh, api);
+    *out = api;
     return SIFT_OK;
 }
 
 void
-sift_search_api_set_template_source(
-    const struct sift_search_template_source *src)
+sift_search_api_free(struct sift_search_api *api)
 {
-    struct api *api = g_api;
-    if (!api)
+    if (!api || api->released)
         return;
-    if (src && src->acquire && src->text && src->release)
-        api->tmpl = *src;
-    else
-        memset(&api->tmpl, 0, sizeof(api->tmpl));
-}
-
-void
-sift_search_api_shutdown(void)
-{
-    struct api *api = g_api;
-    if (!api)
-        return;
-    g_api = NULL;
     api->stopping = 1;
     sift_store_on_refresh(api->store, NULL, NULL);
     sift_loop_timer_free(api->timer);
@@ -1390,5 +1377,6 @@ sift_search_api_shutdown(void)
         job_release(api);
         job_free(job);
     }
+    api->released = 1;
     api_maybe_free(api);
 }

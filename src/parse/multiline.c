@@ -38,9 +38,9 @@ struct sift_multiline {
 /* Fields that name where an event came from: two events of one stream
  * agree on every one of them (both absent counts as agreeing). */
 static const char *const stream_fields[] = {
-    "host.name",    "host.hostname",      "log.file.path",
-    "service.name", "container.id",       "kubernetes.pod.uid",
-    "process.pid",  "agent.id",           "_index",
+    "host.name",    "host.hostname", "log.file.path",
+    "service.name", "container.id",  "kubernetes.pod.uid",
+    "process.pid",  "agent.id",      "_index",
 };
 
 void
@@ -198,9 +198,8 @@ sift_multiline_same_stream(const struct sift_multiline *m,
 
 size_t
 sift_multiline_join(const struct sift_multiline *m, struct sift_event *evs,
-                    size_t n, const char *const *streams,
-                    const uint8_t *flags, struct sift_arena *arena,
-                    uint32_t *where, size_t *joined)
+                    size_t n, const char *const *streams, const uint8_t *flags,
+                    struct sift_arena *arena, uint32_t *where, size_t *joined)
 {
     if (joined)
         *joined = 0;
@@ -221,11 +220,10 @@ sift_multiline_join(const struct sift_multiline *m, struct sift_event *evs,
         const struct sift_event *last = &evs[lt];
         uint8_t fi = flags ? flags[i] : 0, fh = flags ? flags[h] : 0;
         int join =
-            !((fi | fh) & SIFT_ML_KEEP) &&
-            lines < m->o.max_lines &&
+            !((fi | fh) & SIFT_ML_KEEP) && lines < m->o.max_lines &&
             bytes + 1 + e->msg_len <= m->o.max_bytes &&
-            (!streams ||
-             (streams[i] && streams[h] && strcmp(streams[i], streams[h]) == 0)) &&
+            (!streams || (streams[i] && streams[h] &&
+                          strcmp(streams[i], streams[h]) == 0)) &&
             sift_multiline_is_continuation(m, e->msg ? e->msg : "",
                                            e->msg_len) &&
             sift_multiline_same_stream(m, &evs[h], e, 0) &&

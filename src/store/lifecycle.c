@@ -237,8 +237,6 @@ struct sift__lc {
     uint64_t held_need, held_free;
 };
 
-static sift_delete_match_cb g_match = sift_store_match_simple;
-
 static void lc_tick(void *arg);
 static void try_commit(struct sift_store *s);
 static void try_delete(struct sift_store *s);
@@ -429,7 +427,7 @@ sift__lc_load_tombstones(struct sift_store *s,
     char path[4096], side[4200];
     sift__lc_seg_path(s, m, path, sizeof(path));
     sidecar_path(path, side, sizeof(side));
-    return sift__tomb_load(s, s->journal, g_match, m, side, seg, held);
+    return sift__tomb_load(s, s->journal, s->match, m, side, seg, held);
 }
 
 int
@@ -1342,12 +1340,6 @@ sift_store_lifecycle_busy(const struct sift_store *s)
 /* Delete-by-query                                                     */
 /* ------------------------------------------------------------------ */
 
-void
-sift_store_set_delete_matcher(sift_delete_match_cb cb)
-{
-    g_match = cb ? cb : sift_store_match_simple;
-}
-
 /* ---- the built-in matcher ---- */
 
 struct tok_and {
@@ -1765,7 +1757,7 @@ try_delete(struct sift_store *s)
     struct del_job *j = sift_xcalloc(1, sizeof(*j));
     j->store = s;
     j->op = op;
-    j->match = g_match;
+    j->match = s->match;
     j->journal = s->journal;
     tier_opts(s, SIFT_TIER_HOT, &j->hot);
     j->t = sift_xcalloc(s->n_ents ? s->n_ents : 1, sizeof(*j->t));
@@ -1881,7 +1873,7 @@ sift_store_delete(struct sift_store *s, const char *query, size_t len,
         return SIFT_ESHUTDOWN;
     if (len > LC_MAX_QUERY || from_ns >= to_ns)
         return SIFT_EINVAL;
-    int rc = g_match(NULL, query, len, from_ns, to_ns, NULL);
+    int rc = s->match(NULL, query, len, from_ns, to_ns, NULL);
     if (rc < 0)
         return rc;
     struct sift_buf b = SIFT_BUF_INIT;

@@ -1592,6 +1592,7 @@ store_alloc(const struct sift_config *cfg, struct sift_loop *loop,
     s->cfg = cfg;
     s->loop = loop;
     s->pool = pool;
+    s->match = sift_store_match_simple;
     s->data_dir =
         sift_xstrdup(cfg && cfg->data_dir ? cfg->data_dir : "./sift-data");
     s->seg_dir = sift__store_join(s->data_dir, "segments");
@@ -1645,7 +1646,16 @@ int
 sift_store_open(const struct sift_config *cfg, struct sift_loop *loop,
                 struct sift_pool *pool, struct sift_store **out)
 {
-    struct sift_store *s = store_alloc(cfg, loop, pool);
+    struct sift_store_deps deps = {cfg, loop, pool, NULL};
+    return sift_store_new(&deps, out);
+}
+
+int
+sift_store_new(const struct sift_store_deps *deps, struct sift_store **out)
+{
+    struct sift_store *s = store_alloc(deps->cfg, deps->loop, deps->pool);
+    if (deps->match != NULL)
+        s->match = deps->match;
     int rc = store_dirs(s);
     if (rc < 0)
         goto fail;
@@ -1739,6 +1749,7 @@ sift_store_open(const struct sift_config *cfg, struct sift_loop *loop,
                   s->data_dir, s->manifest.n_segs, rep.lost_records,
                   s->n_quarantined);
 
+    struct sift_loop *loop = s->loop;
     if (loop) {
         rc = sync_thread_start(s);
         if (rc < 0)

@@ -91,6 +91,7 @@ struct sift_store {
     const struct sift_config *cfg;
     struct sift_loop *loop;
     struct sift_pool *pool;
+    sift_delete_match_cb match; /* delete-by-query (never NULL) */
     char *data_dir;
     char *seg_dir;
     char *wal_dir;

@@ -60,8 +60,7 @@ run(const char *body, enum sift_parse_format format,
     struct sift_multiline *m = NULL;
     if (mo) {
         char why[128];
-        assert_int_equal(sift_multiline_new(mo, &m, why, sizeof(why)),
-                         SIFT_OK);
+        assert_int_equal(sift_multiline_new(mo, &m, why, sizeof(why)), SIFT_OK);
         o.multiline = m;
     }
     assert_int_equal(sift_parse_opts_compile(&o, NULL), SIFT_OK);
@@ -181,8 +180,8 @@ test_parse_multiline_bounds_never_drop(void **state)
     mo.max_lines = 3;
     struct got g;
     struct sift_parse_stats st;
-    run("2026-11-22T11:00:00Z boom\n\ta\n\tb\n\tc\n\td\n\te\n",
-        SIFT_PARSE_TEXT, &mo, &g, &st, a);
+    run("2026-11-22T11:00:00Z boom\n\ta\n\tb\n\tc\n\td\n\te\n", SIFT_PARSE_TEXT,
+        &mo, &g, &st, a);
     assert_int_equal(g.n, 2);
     assert_string_equal(g.msg[0], "2026-11-22T11:00:00Z boom\n\ta\n\tb");
     assert_string_equal(g.msg[1], "\tc\n\td\n\te");
@@ -211,8 +210,7 @@ test_parse_multiline_configured_pattern(void **state)
     run("2026-11-22 11:00:00 first\nsecond\n  third\n2026-11-22 11:00:01 x\n",
         SIFT_PARSE_TEXT, &mo, &g, &st, a);
     assert_int_equal(g.n, 2);
-    assert_string_equal(g.msg[0],
-                        "2026-11-22 11:00:00 first\nsecond\n  third");
+    assert_string_equal(g.msg[0], "2026-11-22 11:00:00 first\nsecond\n  third");
     /* Without negate: the matching lines continue (here: none of these). */
     mo.pattern = "^>>";
     mo.negate = false;
@@ -242,7 +240,7 @@ test_parse_multiline_json_events_of_one_stream(void **state)
     struct got g;
     struct sift_parse_stats st;
 #define FB(ts, file, msg)                                                      \
-    "{\"@timestamp\":\"2026-11-22T11:00:" ts "Z\",\"host\":{\"name\":"        \
+    "{\"@timestamp\":\"2026-11-22T11:00:" ts "Z\",\"host\":{\"name\":"         \
     "\"web-1\"},\"log\":{\"file\":{\"path\":\"" file "\"}},\"message\":\"" msg \
     "\"}\n"
     run(FB("00.000", "/var/log/app.log", "ERROR Request failed")
@@ -288,8 +286,8 @@ test_parse_multiline_array_join(void **state)
     struct sift_multiline *m = NULL;
     assert_int_equal(sift_multiline_new(&mo, &m, NULL, 0), SIFT_OK);
     struct sift_event evs[6];
-    const char *msgs[] = {"boom", "\tat a", "\tat b", "\tat c", "start",
-                          "\tat d"};
+    const char *msgs[] = {"boom",   "\tat a", "\tat b",
+                          "\tat c", "start",  "\tat d"};
     const char *streams[] = {"kafka/logs/0", "kafka/logs/0", "kafka/logs/0",
                              "kafka/logs/1", "kafka/logs/1", "kafka/logs/1"};
     uint8_t flags[6] = {0, SIFT_ML_UNTIMED, 0, 0, 0, SIFT_ML_KEEP};
@@ -302,8 +300,8 @@ test_parse_multiline_array_join(void **state)
     uint32_t where[6];
     size_t joined = 0;
     evs[1].ts_ns = RECV + INT64_C(60) * 1000000000; /* arrival, not its own */
-    size_t n = sift_multiline_join(m, evs, 6, streams, flags, a, where,
-                                   &joined);
+    size_t n =
+        sift_multiline_join(m, evs, 6, streams, flags, a, where, &joined);
     /* "\tat c" is on another partition; "\tat d" must stay whole. */
     assert_int_equal(n, 4);
     assert_int_equal(joined, 2);
@@ -314,9 +312,8 @@ test_parse_multiline_array_join(void **state)
     uint32_t want[6] = {0, 0, 0, 1, 2, 3};
     assert_memory_equal(where, want, sizeof(want));
     /* Disabled or absent: unchanged. */
-    assert_int_equal(sift_multiline_join(NULL, evs, n, NULL, NULL, a, NULL,
-                                         NULL),
-                     n);
+    assert_int_equal(
+        sift_multiline_join(NULL, evs, n, NULL, NULL, a, NULL, NULL), n);
     sift_multiline_free(m);
     sift_arena_free(a);
 }
