@@ -1423,7 +1423,7 @@ sift_http_param_check(const struct sift_http_param *table, const char *where,
 static int
 validate_params(struct sift_http_req *req, const struct route *r)
 {
-    static const struct sift_http_param none[] = {{NULL}};
+    static const struct sift_http_param none[] = {{.name = NULL}};
     char where[96], reason[512];
     snprintf(where, sizeof(where), "%s %s", req->method, r->path);
     for (size_t i = 0; i < req->n_params; i++) {
