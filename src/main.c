@@ -53,6 +53,7 @@
 #include "sift/pipeline.h"
 #include "sift/pool.h"
 #include "sift/query.h"
+#include "sift/root_api.h"
 #include "sift/search_api.h"
 #include "sift/security.h"
 #include "sift/source.h"
@@ -705,6 +706,7 @@ app_start_modules(struct sift_app *app)
     if (rc < 0)
         return rc;
     sift_admin_api_register(app->http, app->store);
+    sift_root_api_register(app->http, app->node_id);
     sift_ui_register(app->http);
     const struct sift_lifecycle_api_deps lc_deps = {.store = app->store,
                                                     .cfg = &app->cfg};

@@ -81,16 +81,22 @@ struct sift_config {
     char *kafka_brokers; /* "" = off */
     char *kafka_topics;  /* comma list; "^regex" allowed */
     char *kafka_group;
-    char *kafka_properties;  /* "k=v,k=v" passed to librdkafka */
-    char *kafka_instance_id; /* group.instance.id; "" = the node id */
+    char *kafka_properties;      /* "k=v,k=v" passed to librdkafka */
+    char *kafka_instance_id;     /* group.instance.id; "" = the node id */
+    char *kafka_format;          /* auto|json|text|syslog|logfmt */
+    char *kafka_extra_fields;    /* "k=v,k=v" on every event; "" = none */
+    int64_t kafka_keep_metadata; /* bool: keep JSON @metadata.* fields */
 
     /* [redis] */
     char *redis_address; /* "" = off; host:port */
     char *redis_streams;
     char *redis_lists;
     char *redis_group;
-    char *redis_consumer; /* "" = hostname */
-    char *redis_field;    /* stream entry field holding the event */
+    char *redis_consumer;        /* "" = hostname */
+    char *redis_field;           /* stream entry field holding the event */
+    char *redis_format;          /* auto|json|text|syslog|logfmt */
+    char *redis_extra_fields;    /* "k=v,k=v" on every event; "" = none */
+    int64_t redis_keep_metadata; /* bool */
 
     /* [anomaly] */
     int64_t anomaly_window_ms;
@@ -236,6 +242,13 @@ void sift_config_copy(struct sift_config *dst, const struct sift_config *src);
  * ("64KiB"...; bare = bytes).  Return SIFT_OK or SIFT_EINVAL.
  */
 int sift_parse_duration_ms(const char *s, int64_t *out);
+/**
+ * Checks a static field list "name=value,name=value" (':' may stand for
+ * '='; empty items are skipped; a value may be empty, a name not).
+ * Returns SIFT_OK, or SIFT_EINVAL with why[0..why_len) naming the bad
+ * item.  Pure.
+ */
+int sift_fields_list_check(const char *s, char *why, size_t why_len);
 int sift_parse_bytes(const char *s, int64_t *out);
 
 /** Writes the key reference (Markdown) for docs/configuration.md. */

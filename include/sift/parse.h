@@ -62,8 +62,9 @@ struct sift_parse_opts {
         *timestamp_field;       /* "@timestamp"; then "timestamp","ts","time" */
     const char *service_field;  /* "service.name"; then fields.service,
                                    program, syslog.appname, app */
-    const char *extra_fields;   /* "k=v,k=v": KEYWORD fields on every event;
-                                   NULL or "" = none */
+    const char *extra_fields;   /* "k=v,k=v" (or k:v): KEYWORD fields on
+                                   every event that lacks them; NULL or
+                                   "" = none */
     const char *text_fields;    /* comma lists of field names whose type */
     const char *keyword_fields; /* is forced (TEXT / KEYWORD / NUMBER); */
     const char *numeric_fields; /* NULL or "" = none */
@@ -99,6 +100,12 @@ struct sift_parse_error {
  * max_line_bytes 1 MiB.  o->compiled is NULL.  Any thread.
  */
 void sift_parse_opts_init(struct sift_parse_opts *o);
+
+/**
+ * The format called s ("auto", "json", "text", "syslog", "logfmt") into
+ * *out; SIFT_OK or SIFT_EINVAL.  Pure.
+ */
+int sift_parse_format_from_name(const char *s, enum sift_parse_format *out);
 
 /**
  * Copies the [ingest] keys of cfg into o (names, limits, type lists) over

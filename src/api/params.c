@@ -236,11 +236,21 @@ static const struct sift_http_param p_alerts[] = {
     P_END,
 };
 
+#define P_LABELS                                                               \
+    {                                                                          \
+        "_fields", NULL, SIFT_HTTP_P_STRING,                                   \
+            "`name:value,name:value` (or `=`)", 0, 0, NULL,                    \
+            "Keyword fields added to every event of the request that lacks "   \
+            "them "                                                            \
+            "(also the `Sift-Fields` header)."                                 \
+    }
+
 static const struct sift_http_param p_ingest[] = {
     {"format", NULL, SIFT_HTTP_P_ENUM, "auto|json|text|syslog|logfmt", 0, 0,
      NULL,
      "How each line is parsed (default: from the Content-Type, see "
      "above)."},
+    P_LABELS,
     P_END,
 };
 
@@ -261,6 +271,7 @@ static const struct sift_http_param p_bulk[] = {
      "Accepted for Elasticsearch clients; no effect (one shard)."},
     {"require_alias", NULL, SIFT_HTTP_P_BOOL, NULL, 0, 0, NULL,
      "Accepted for Elasticsearch clients; no effect."},
+    P_LABELS,
     P_END,
 };
 
@@ -303,6 +314,7 @@ static const struct api_table tables[] = {
     {"GET", "/api/v1/config", p_none, NULL},
     {"POST", "/api/v1/debug/clock", p_none, NULL},
     {"POST", "/api/v1/debug/lifecycle", p_none, NULL},
+    {"GET", "/", p_none, NULL},
     {"GET", "/healthz", p_none, NULL},
     {"GET", "/readyz", p_none, NULL},
     {"GET", "/api/v1/whoami", p_none, NULL},

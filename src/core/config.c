@@ -59,6 +59,7 @@ enum key_check {
     KC_SECRET,         /* any text; shown as "***" in GET /api/v1/config */
     KC_OFF,            /* numbers: 0 or "off" switches it off (below min) */
     KC_NAME_EMPTY,     /* "" or [A-Za-z0-9._-] only (Kafka's id rule) */
+    KC_FIELDS,         /* "" or "name=value,name=value" (static labels) */
 };
 
 struct key_def {
@@ -259,6 +260,18 @@ static const struct key_def keys[] = {
      "Static group membership id (group.instance.id), unique per node: a "
      "restarted siftd takes its own place in the group at once; empty = "
      "the node id in DATA_DIR/node_id."},
+    {"kafka", "format", KT_ENUM, OFF(kafka_format), "auto", 0, 0, 0,
+     "auto|json|text|syslog|logfmt", KC_NONE,
+     "How each record value is parsed; auto picks per record (JSON, "
+     "syslog, logfmt or text)."},
+    {"kafka", "extra_fields", KT_STRING, OFF(kafka_extra_fields), "", 0, STRMAX,
+     0, NULL, KC_FIELDS,
+     "Keyword fields added to every event read from Kafka, as "
+     "name=value,name=value (e.g. service.name=billing); an event's own "
+     "field of the same name wins."},
+    {"kafka", "keep_metadata", KT_BOOL, OFF(kafka_keep_metadata), "false", 0, 1,
+     0, NULL, KC_NONE,
+     "Keep the @metadata object of Filebeat events as @metadata.* fields."},
 
     /* [redis] */
     {"redis", "address", KT_STRING, OFF(redis_address), "", 0, 300, 0, NULL,
@@ -273,6 +286,17 @@ static const struct key_def keys[] = {
      KC_NONE, "Consumer name in the group; empty = the host name."},
     {"redis", "field", KT_STRING, OFF(redis_field), "message", 1, 255, 0, NULL,
      KC_NONE, "Stream entry field holding the event."},
+    {"redis", "format", KT_ENUM, OFF(redis_format), "auto", 0, 0, 0,
+     "auto|json|text|syslog|logfmt", KC_NONE,
+     "How each stream entry or list value is parsed; auto picks per "
+     "message."},
+    {"redis", "extra_fields", KT_STRING, OFF(redis_extra_fields), "", 0, STRMAX,
+     0, NULL, KC_FIELDS,
+     "Keyword fields added to every event read from Redis, as "
+     "name=value,name=value; an event's own field of the same name wins."},
+    {"redis", "keep_metadata", KT_BOOL, OFF(redis_keep_metadata), "false", 0, 1,
+     0, NULL, KC_NONE,
+     "Keep the @metadata object of Filebeat events as @metadata.* fields."},
 
     /* [anomaly] */
     {"anomaly", "window", KT_DURATION, OFF(anomaly_window_ms), "10s", SEC, HOUR,
@@ -847,6 +871,9 @@ apply_value(struct sift_config *cfg, const struct key_def *k, const char *value,
             return SIFT_EINVAL;
         if (k->check == KC_SERIES_THR &&
             check_series_thresholds(value, why, why_len) < 0)
+            return SIFT_EINVAL;
+        if (k->check == KC_FIELDS &&
+            sift_fields_list_check(value, why, why_len) < 0)
             return SIFT_EINVAL;
         if (k->check == KC_NAME_EMPTY &&
             strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -1439,6 +1466,8 @@ range_text(const struct key_def *k, char *out, size_t len)
             snprintf(out, len, "series:N list or empty");
         else if (k->check == KC_NAME_EMPTY)
             snprintf(out, len, "[A-Za-z0-9._-] or empty");
+        else if (k->check == KC_FIELDS)
+            snprintf(out, len, "name=value list or empty");
         else if (k->min > 0)
             snprintf(out, len, "non-empty");
         else
@@ -1451,6 +1480,27 @@ range_text(const struct key_def *k, char *out, size_t len)
         snprintf(out, len, "%s%s to %s", k->check == KC_OFF ? "0/off, or " : "",
                  a, b);
     }
+}
+
+int
+sift_fields_list_check(const char *s, char *why, size_t why_len)
+{
+    size_t len = strlen(s);
+    for (size_t a = 0; a < len;) {
+        size_t n = strcspn(s + a, ",");
+        const char *item = s + a;
+        size_t k = strcspn(item, "=:");
+        size_t name_start = strspn(item, " \t");
+        if (n > 0 && (k >= n || k <= name_start)) {
+            snprintf(why, why_len,
+                     "\"%.*s\" is not name=value (a list like "
+                     "service.name=web,host.name=a1)",
+                     (int)(n > 60 ? 60 : n), item);
+            return SIFT_EINVAL;
+        }
+        a += n + 1;
+    }
+    return SIFT_OK;
 }
 
 void

@@ -6,8 +6,10 @@
  * stack trace shipped one line per message) join the message before them
  * from the same partition and stream (include/sift/multiline.h).
  *
- * Design: one arena per delivered batch, freed as soon as the pipeline
- * returns (sift_store_append copies the events and positions).  Extra
+ * Design: parse options per source section ([kafka], [redis]: format,
+ * extra_fields, keep_metadata).  One arena per delivered batch, freed as
+ * soon as the pipeline returns (sift_store_append copies the events and
+ * positions).  Extra
  * fields a source attaches (Redis stream entry fields) are appended to
  * the parsed event's fields as KEYWORDs.  A batch whose messages were all
  * rejected still goes to the store when it carries positions, so the
@@ -34,11 +36,33 @@
 #include "sift/source.h"
 #include "sift/store.h"
 
+/* Parse options per source section: [kafka] and [redis] each have their
+ * own format, extra_fields and keep_metadata over the [ingest] keys. */
+enum { PIPE_KAFKA, PIPE_REDIS, PIPE_N };
+
 struct sift_source_pipe {
     struct sift_pipeline *pipeline;
-    struct sift_parse_opts opts;
+    struct sift_parse_opts opts[PIPE_N];
     struct sift_multiline *ml; /* continuation messages join; owned */
 };
+
+static int
+pipe_opts(struct sift_parse_opts *o, const struct sift_config *cfg,
+          const char *section, const char *format, const char *extra,
+          int64_t keep_metadata)
+{
+    struct sift_parse_error err;
+    sift_parse_opts_init(o);
+    sift_parse_opts_from_config(o, cfg);
+    if (sift_parse_format_from_name(format, &o->format) < 0)
+        o->format = SIFT_PARSE_AUTO;
+    o->extra_fields = extra;
+    o->keep_metadata = keep_metadata != 0;
+    int rc = sift_parse_opts_compile(o, &err);
+    if (rc < 0)
+        SIFT_ERROR("ingest: [%s] parse options: %s", section, err.reason);
+    return rc;
+}
 
 int
 sift_source_pipe_new(struct sift_pipeline *pipeline,
@@ -46,28 +70,25 @@ sift_source_pipe_new(struct sift_pipeline *pipeline,
                      struct sift_source_pipe **out)
 {
     struct sift_source_pipe *sp = sift_xcalloc(1, sizeof(*sp));
-    struct sift_parse_error err;
-    int rc;
-
     sp->pipeline = pipeline;
-    sift_parse_opts_init(&sp->opts);
-    sift_parse_opts_from_config(&sp->opts, cfg);
-    rc = sift_parse_opts_compile(&sp->opts, &err);
+    int rc = pipe_opts(&sp->opts[PIPE_KAFKA], cfg, "kafka", cfg->kafka_format,
+                       cfg->kafka_extra_fields, cfg->kafka_keep_metadata);
+    if (rc == SIFT_OK)
+        rc = pipe_opts(&sp->opts[PIPE_REDIS], cfg, "redis", cfg->redis_format,
+                       cfg->redis_extra_fields, cfg->redis_keep_metadata);
     if (rc < 0) {
-        SIFT_ERROR("ingest: parse options: %s", err.reason);
-        sift_parse_opts_cleanup(&sp->opts);
-        sift_free(sp);
+        sift_source_pipe_free(sp);
         *out = NULL;
         return rc;
     }
     struct sift_multiline_opts mo;
+    char why[SIFT_PARSE_REASON_MAX];
     sift_multiline_opts_init(&mo);
     sift_multiline_opts_from_config(&mo, cfg);
-    rc = sift_multiline_new(&mo, &sp->ml, err.reason, sizeof(err.reason));
+    rc = sift_multiline_new(&mo, &sp->ml, why, sizeof(why));
     if (rc < 0) {
-        SIFT_ERROR("ingest: %s", err.reason);
-        sift_parse_opts_cleanup(&sp->opts);
-        sift_free(sp);
+        SIFT_ERROR("ingest: %s", why);
+        sift_source_pipe_free(sp);
         *out = NULL;
         return SIFT_ECONFIG;
     }
@@ -80,7 +101,8 @@ sift_source_pipe_free(struct sift_source_pipe *sp)
 {
     if (!sp)
         return;
-    sift_parse_opts_cleanup(&sp->opts);
+    for (int i = 0; i < PIPE_N; i++)
+        sift_parse_opts_cleanup(&sp->opts[i]);
     sift_multiline_free(sp->ml);
     sift_free(sp);
 }
@@ -106,6 +128,9 @@ sift_source_pipe_deliver(void *arg, const struct sift_source_batch *batch,
         sift_arena_free(arena);
         return SIFT_ENOMEM;
     }
+    const struct sift_parse_opts *opts =
+        &sp->opts[strncmp(batch->source, "redis", 5) == 0 ? PIPE_REDIS
+                                                          : PIPE_KAFKA];
     for (size_t i = 0; i < batch->n_msgs; i++) {
         const struct sift_source_msg *m = &batch->msgs[i];
         struct sift_parse_error err;
@@ -113,8 +138,7 @@ sift_source_pipe_deliver(void *arg, const struct sift_source_batch *batch,
 
         memset(&err, 0, sizeof(err));
         int64_t recv = m->ts_ns > 0 ? m->ts_ns : now;
-        rc =
-            sift_parse_event(&sp->opts, m->data, m->len, recv, arena, ev, &err);
+        rc = sift_parse_event(opts, m->data, m->len, recv, arena, ev, &err);
         if (rc == SIFT_ENOMEM) {
             sift_arena_free(arena);
             return rc;

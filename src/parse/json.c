@@ -505,6 +505,7 @@ sift__parse_json(struct sift__pctx *x)
     w.t = toks;
     w.n = r;
     x->scan_msg = true;
+    x->msg_alias = true; /* msg (pino, zap, slog...), log, short_message */
     x->scan_ts = true;
     /* Fields come from scalar values: strings and primitives that are not
      * keys (a key has size 1).  Reserving that many, not r, keeps a

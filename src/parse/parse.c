@@ -54,6 +54,20 @@ clamp_u32(int64_t v, uint32_t dflt)
     return v > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 }
 
+int
+sift_parse_format_from_name(const char *s, enum sift_parse_format *out)
+{
+    static const char *const names[] = {"auto", "json", "text", "syslog",
+                                        "logfmt"};
+    for (int i = 0; s != NULL && i < 5; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *out = (enum sift_parse_format)i;
+            return SIFT_OK;
+        }
+    }
+    return SIFT_EINVAL;
+}
+
 void
 sift_parse_opts_from_config(struct sift_parse_opts *o,
                             const struct sift_config *cfg)
@@ -199,7 +213,9 @@ sift_parse_opts_compile(struct sift_parse_opts *o, struct sift_parse_error *err)
             size_t s = a;
             size_t t = trim_span(list, &s, e);
             if (t > s) {
-                const char *eq = memchr(list + s, '=', t - s);
+                /* name=value or name:value, at the first of the two */
+                size_t sep = strcspn(list + s, "=:");
+                const char *eq = sep < t - s ? list + s + sep : NULL;
                 size_t ks = s, ke, vs, ve = t;
                 if (!eq) {
                     rc = opts_fail(err, "extra field \"%.*s\" is not k=v",
@@ -496,6 +512,7 @@ sift__pctx_finish(struct sift__pctx *x, struct sift_event *out)
 {
     const struct sift__parse_compiled *c = x->c;
     int64_t idx_msg = -1, idx_alias = -1, idx_level = -1, idx_plain = -1;
+    int alias_rank = 99;
     int64_t idx_sev = -1, idx_svc = -1, idx_svcname = -1, idx_fb = -1;
     int64_t idx_ts[SIFT__PARSE_N_TS];
     int fb_rank = 99;
@@ -509,8 +526,19 @@ sift__pctx_finish(struct sift__pctx *x, struct sift_event *out)
         const struct sift_field *f = &x->f[i];
         if (x->scan_msg && idx_msg < 0 && name_eq(f, c->msg.s, c->msg.len))
             idx_msg = i;
-        else if (x->msg_alias && idx_alias < 0 && NAME_EQ(f, "msg"))
-            idx_alias = i;
+        else if (x->msg_alias && f->type != SIFT_FT_NUMBER) {
+            /* The message under another name, in this order: msg (pino,
+             * zap, slog, logrus, bunyan), log (Docker's json-file),
+             * short_message (GELF). */
+            int r = NAME_EQ(f, "msg")             ? 0
+                    : NAME_EQ(f, "log")           ? 1
+                    : NAME_EQ(f, "short_message") ? 2
+                                                  : 99;
+            if (r < alias_rank) {
+                alias_rank = r;
+                idx_alias = i;
+            }
+        }
         if (x->scan_ts) {
             for (uint32_t k = 0; k < c->n_ts; k++) {
                 if (idx_ts[k] < 0 && name_eq(f, c->ts[k].s, c->ts[k].len))
@@ -588,12 +616,19 @@ sift__pctx_finish(struct sift__pctx *x, struct sift_event *out)
     if (!x->have_ts)
         x->ts_ns = x->recv_ns;
 
-    /* Message: message_field, else (logfmt) msg. */
+    /* Message: message_field, else an alias (msg, log, short_message). */
     int64_t m = idx_msg >= 0 ? idx_msg : idx_alias;
     if (m >= 0) {
         x->msg = x->f[m].value;
         x->msg_len = x->f[m].value_len;
         drop[1] = m;
+        /* Docker's json-file "log" keeps the line's own newline. */
+        if (m == idx_alias && alias_rank == 1) {
+            if (x->msg_len > 0 && x->msg[x->msg_len - 1] == '\n')
+                x->msg_len--;
+            if (x->msg_len > 0 && x->msg[x->msg_len - 1] == '\r')
+                x->msg_len--;
+        }
     }
     /* Remove the higher index first so the lower one stays valid. */
     if (drop[0] < drop[1]) {
@@ -607,6 +642,14 @@ sift__pctx_finish(struct sift__pctx *x, struct sift_event *out)
     }
 
     for (uint32_t i = 0; i < c->n_extras; i++) {
+        /* A label is a default: the event's own field of that name wins. */
+        int have = 0;
+        for (uint32_t j = 0; j < x->n && !have; j++)
+            have = x->f[j].name_len == c->extras[i].name_len &&
+                   memcmp(x->f[j].name, c->extras[i].name,
+                          c->extras[i].name_len) == 0;
+        if (have)
+            continue;
         rc = sift__pctx_add_derived(x, c->extras[i].name, c->extras[i].name_len,
                                     c->extras[i].value, c->extras[i].value_len,
                                     SIFT_FT_KEYWORD);

@@ -57,7 +57,7 @@ struct sift__pctx {
     const char *msg; /* default message (text: the line) */
     uint32_t msg_len;
     bool scan_msg;  /* a field named message_field may replace msg */
-    bool msg_alias; /* logfmt: "msg" is a message field too */
+    bool msg_alias; /* logfmt, JSON: message aliases (msg, ...) count */
     int64_t ts_ns;
     bool have_ts; /* ts_ns is set (a ts field still wins if scan_ts) */
     bool scan_ts; /* look for timestamp fields */

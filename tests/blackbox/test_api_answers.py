@@ -530,3 +530,152 @@ def test_sigterm_ends_tails_at_once_with_a_last_line(siftd_factory):
                                              "ends here"},
                          "status": 503}
     t.wait(lambda ls: t.ended, "the end of the stream")
+
+
+# ---- point 9: labels for text ingest ------------------------------------
+
+def hits_fields(s, q, fields):
+    r = s.get("/api/v1/search", params={"q": q, "order": "asc",
+                                         "fields": fields})
+    assert r.status_code == 200, r.text
+    return [(h["message"], h["fields"]) for h in r.json()["hits"]]
+
+
+def test_http_text_ingest_carries_labels(siftd_factory):
+    s = started(siftd_factory)
+    r = s.post("/api/v1/ingest?_fields=service.name:web,host.name:a1",
+               data="Jun 14 15:16:01 disk full on /var\nplain text line\n",
+               headers={"Content-Type": "text/plain"})
+    assert r.status_code == 200, r.text
+    r = s.post("/api/v1/ingest", data='{"message":"own","host.name":"b2"}\n',
+               headers={"Content-Type": "application/x-ndjson",
+                        "Sift-Fields": "host.name=a1, env=prod"})
+    assert r.status_code == 200, r.text
+    wait_total(s, "*", 3)
+    got = hits_fields(s, "*", "service.name,host.name,env")
+    assert got[0][1] == {"service.name": "web", "host.name": "a1"}
+    assert got[1][1] == {"service.name": "web", "host.name": "a1"}
+    # The event's own field wins over the label.
+    assert got[2] == ("own", {"host.name": "b2", "env": "prod"})
+    # "Errors by service" can now be answered for text uploads.
+    r = s.get("/api/v1/terms", params={"field": "service.name"})
+    assert r.json()["buckets"] == [{"key": "web", "count": 2}]
+    for bad in ("service.name", "=web", "a:1,a:2"):
+        r = s.post("/api/v1/ingest", params={"_fields": bad}, data="x\n",
+                   headers={"Content-Type": "text/plain"})
+        assert r.status_code == 400, (bad, r.text)
+        assert "_fields" in r.json()["error"]["reason"]
+    r = s.post("/_bulk?index=logs&_fields=service.name:bulky",
+               data='{"index":{}}\n{"message":"from bulk"}\n',
+               headers={"Content-Type": "application/x-ndjson"})
+    assert r.status_code == 200 and r.headers["X-Elastic-Product"]
+    wait_total(s, "bulk", 1)
+    assert hits_fields(s, "bulk", "service.name") == [
+        ("from bulk", {"service.name": "bulky"})]
+
+
+def test_redis_and_kafka_sources_take_labels_format_metadata(
+        tmp_path, siftd_factory):
+    from ingest_helpers import KafkaMock, RedisServer, write_config
+    red = RedisServer(tmp_path)
+    kafka = KafkaMock(["applogs"], partitions=1)
+    try:
+        red.r.rpush("textlist", "a text line with key=value in it")
+        kafka.produce("applogs", [
+            '{"message":"fb event","@metadata":{"beat":"filebeat"},'
+            '"service.name":"own"}'])
+        cfg = write_config(tmp_path / "siftd.conf", {
+            "redis": {"address": red.address, "lists": "textlist",
+                      "consumer": "c1", "format": "text",
+                      "extra_fields": "service.name=legacy,env:prod"},
+            "kafka": {"brokers": kafka.bootstrap, "topics": "applogs",
+                      "keep_metadata": "true",
+                      "extra_fields": "service.name=kafka-default"},
+            "store": {"refresh": "100ms", "wal_sync": "20ms"},
+        })
+        p = subprocess_check_config(cfg)
+        assert p.returncode == 0, p.stdout + p.stderr
+        s = siftd_factory(config=cfg).start()
+        wait_total(s, "*", 2, timeout=60)
+        got = dict(hits_fields(s, "*", "service.name,env,key,@metadata.beat"))
+        # format=text: the key=value pairs stay in the message only.
+        assert got["a text line with key=value in it"] == {
+            "service.name": "legacy", "env": "prod"}
+        assert got["fb event"] == {"service.name": "own",
+                                   "@metadata.beat": "filebeat"}
+    finally:
+        kafka.close()
+        red.close()
+
+
+def subprocess_check_config(cfg):
+    from conftest import run_siftd
+    return run_siftd(["-c", cfg, "--check-config"])
+
+
+def test_check_config_knows_the_source_options(tmp_path):
+    from ingest_helpers import write_config
+    cfg = write_config(tmp_path / "bad.conf", {
+        "kafka": {"extra_fields": "service.name"},
+        "redis": {"format": "yaml"}})
+    p = subprocess_check_config(cfg)
+    assert p.returncode == 1
+    assert "kafka.extra_fields" in p.stderr and "name=value" in p.stderr
+    assert "redis.format" in p.stderr and "logfmt" in p.stderr
+
+
+# ---- point 10: more of what users send ----------------------------------
+
+def test_json_arrays_pretty_bodies_and_message_aliases(siftd_factory):
+    s = started(siftd_factory)
+    body = json.dumps([
+        {"msg": "pino says hi", "level": 30, "time": BASE_MS},
+        {"log": "docker line\n", "stream": "stdout"},
+        "not an object",
+        {"short_message": "gelf says hi"},
+        {"message": "message wins", "msg": "not this"}], indent=2)
+    r = s.post("/api/v1/ingest", data=body,
+               headers={"Content-Type": "application/json"})
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 4 and r.json()["rejected"] == 1
+    assert r.json()["errors"] == [
+        {"line": 3, "reason": "this array element is not a JSON object"}]
+    pretty = json.dumps({"message": "pretty one", "n": 1}, indent=4) + "\n" \
+        + json.dumps({"message": "pretty two"}, indent=4) + "\n"
+    r = s.post("/api/v1/ingest", data=pretty,
+               headers={"Content-Type": "application/json"})
+    assert r.status_code == 200 and r.json()["accepted"] == 2, r.text
+    wait_total(s, "*", 6)
+    msgs = sorted(h["message"] for h in s.get(
+        "/api/v1/search", params={"q": "*"}).json()["hits"])
+    assert msgs == ["docker line", "gelf says hi", "message wins",
+                    "pino says hi", "pretty one", "pretty two"]
+    # The alias is the message, not a field besides it.
+    hit = s.get("/api/v1/search", params={"q": "pino"}).json()["hits"][0]
+    assert "msg" not in hit["fields"]
+
+
+def test_all_rejected_is_a_400_with_the_counts(siftd_factory):
+    s = started(siftd_factory)
+    r = s.post("/api/v1/ingest", data="{broken\nnot json either\n",
+               headers={"Content-Type": "application/x-ndjson"})
+    assert r.status_code == 400, r.text
+    j = r.json()
+    assert j["error"]["type"] == "all_rejected" and j["status"] == 400
+    assert j["accepted"] == 0 and j["rejected"] == 2
+    assert len(j["errors"]) == 2
+    s.wait_for_log(r"ingest: request from .* refused: no event")
+
+
+def test_root_answers_like_an_elasticsearch_root(siftd_factory):
+    s = started(siftd_factory)
+    r = s.get("/")
+    assert r.status_code == 200
+    j = r.json()
+    assert j["version"]["number"].split(".")[0] == "8"
+    assert j["cluster_name"] == "sift" and j["name"] and j["tagline"]
+    assert j["version"]["build_flavor"] == "default"
+    assert r.headers["X-Elastic-Product"] == "Elasticsearch"
+    h = s.request("HEAD", "/")
+    assert h.status_code == 200 and h.content == b""
+    assert s.get("/?bogus=1").status_code == 400

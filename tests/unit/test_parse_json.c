@@ -308,6 +308,53 @@ test_parse_json_message_field_variants(void **state)
     pf_expect_field(&f->ev, "message", "m", SIFT_FT_KEYWORD);
 }
 
+/* The message under the names loggers use: msg, log, short_message. */
+static void
+test_parse_json_message_aliases(void **state)
+{
+    struct fx *f = *state;
+    assert_int_equal(pf_parse(f, "{\"level\":30,\"msg\":\"pino hi\"}"),
+                     SIFT_OK);
+    assert_int_equal(f->ev.msg_len, 7);
+    assert_memory_equal(f->ev.msg, "pino hi", 7);
+    assert_null(pf_field_n(&f->ev, "msg", 0));
+    assert_int_equal(
+        pf_parse(f, "{\"log\":\"docker line\\n\",\"stream\":\"stdout\"}"),
+        SIFT_OK);
+    assert_int_equal(f->ev.msg_len, 11); /* its newline dropped */
+    assert_memory_equal(f->ev.msg, "docker line", 11);
+    assert_int_equal(pf_parse(f, "{\"short_message\":\"gelf\",\"log\":5}"),
+                     SIFT_OK);
+    assert_memory_equal(f->ev.msg, "gelf", 4);
+    pf_expect_field(&f->ev, "log", "5", SIFT_FT_NUMBER);
+    /* message wins, then msg before log. */
+    assert_int_equal(pf_parse(f, "{\"log\":\"l\",\"msg\":\"m\","
+                                 "\"message\":\"x\"}"),
+                     SIFT_OK);
+    assert_memory_equal(f->ev.msg, "x", 1);
+    pf_expect_field(&f->ev, "msg", "m", SIFT_FT_KEYWORD);
+    assert_int_equal(pf_parse(f, "{\"log\":\"l\",\"msg\":\"m\"}"), SIFT_OK);
+    assert_memory_equal(f->ev.msg, "m", 1);
+    pf_expect_field(&f->ev, "log", "l", SIFT_FT_KEYWORD);
+    /* An ECS "log" object is fields, not a message. */
+    assert_int_equal(pf_parse(f, "{\"log\":{\"level\":\"warn\"}}"), SIFT_OK);
+    assert_int_equal(f->ev.msg_len, 0);
+}
+
+/* extra_fields are defaults: an event's own field keeps its value. */
+static void
+test_parse_json_extra_fields_do_not_override(void **state)
+{
+    struct fx *f = *state;
+    f->o.extra_fields = "service.name:legacy,env=prod";
+    recompile(f);
+    assert_int_equal(pf_parse(f, "{\"message\":\"a\",\"env\":\"dev\"}"),
+                     SIFT_OK);
+    pf_expect_field(&f->ev, "env", "dev", SIFT_FT_KEYWORD);
+    assert_null(pf_field_n(&f->ev, "env", 1));
+    pf_expect_field(&f->ev, "service.name", "legacy", SIFT_FT_KEYWORD);
+}
+
 static void
 test_parse_json_metadata_extra_and_types(void **state)
 {
@@ -559,6 +606,10 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_parse_json_message_aliases, setup,
+                                        pf_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_parse_json_extra_fields_do_not_override, setup, pf_teardown),
         cmocka_unit_test_setup_teardown(test_parse_json_filebeat_plain_line,
                                         setup, pf_teardown),
         cmocka_unit_test_setup_teardown(test_parse_json_filebeat_multiline,

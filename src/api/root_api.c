@@ -1,0 +1,87 @@
+/*
+ * root_api.c - GET / and HEAD /: siftd answers like an Elasticsearch root
+ * (name, cluster_name, cluster_uuid, version.number, tagline), because
+ * Elasticsearch shippers probe it before they send _bulk: Filebeat and
+ * Logstash read version.number (and refuse a major version they do not
+ * speak), Vector picks its API version from it, Grafana's Elasticsearch
+ * datasource reads version.build_flavor.  The reply also says what it is
+ * ("sift" with its own version), and every reply of this endpoint and of
+ * _bulk carries X-Elastic-Product: Elasticsearch, which the official
+ * clients of version 8 require.
+ *
+ * A browser asking for HTML may be redirected elsewhere (the web UI,
+ * sift_root_api_set_html_redirect()); everyone else gets JSON.
+ *
+ * Threads: loop thread only.
+ */
+#include <string.h>
+#include <strings.h>
+
+#include "sift/alloc.h"
+#include "sift/buf.h"
+#include "sift/http.h"
+#include "sift/root_api.h"
+
+static char g_node[128];
+static char *g_html_redirect;
+
+/* Accept names text/html before any JSON type (what browsers send). */
+static int
+wants_html(const char *accept)
+{
+    if (accept == NULL)
+        return 0;
+    const char *html = strstr(accept, "text/html");
+    const char *json = strstr(accept, "json");
+    return html != NULL && (json == NULL || html < json);
+}
+
+static void
+on_root(struct sift_http_req *req, void *arg)
+{
+    (void)arg;
+    if (g_html_redirect != NULL &&
+        wants_html(sift_http_req_header(req, "Accept"))) {
+        sift_http_add_header(req, "Location", g_html_redirect);
+        sift_http_reply(req, 302, "text/plain", "", 0);
+        return;
+    }
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_buf_append(&b, "{\"name\":", 8);
+    sift_buf_put_json_str(&b, g_node, strlen(g_node));
+    sift_buf_append(&b, ",\"cluster_name\":\"sift\",\"cluster_uuid\":", 38);
+    sift_buf_put_json_str(&b, g_node, strlen(g_node));
+    sift_buf_appendf(&b,
+                     ",\"version\":{\"number\":\"%s\",\"build_flavor\":"
+                     "\"default\",\"build_type\":\"sift\",\"build_hash\":"
+                     "\"sift-%s\",\"build_date\":\"\",\"build_snapshot\":"
+                     "false,\"lucene_version\":\"\","
+                     "\"minimum_wire_compatibility_version\":\"7.17.0\","
+                     "\"minimum_index_compatibility_version\":\"7.0.0\"},"
+                     "\"sift\":{\"version\":\"%s\"},"
+                     "\"tagline\":\"You Know, for Search (sift: every word "
+                     "of your logs)\"}\n",
+                     SIFT_ES_COMPAT_VERSION, SIFT_VERSION, SIFT_VERSION);
+    sift_http_add_header(req, "X-Elastic-Product", "Elasticsearch");
+    sift_http_reply_json(req, 200, &b);
+    sift_buf_cleanup(&b);
+}
+
+void
+sift_root_api_register(struct sift_http *http, const char *node_name)
+{
+    const char *n = node_name != NULL && node_name[0] ? node_name : "siftd";
+    size_t len = strlen(n);
+    if (len >= sizeof(g_node))
+        len = sizeof(g_node) - 1;
+    memcpy(g_node, n, len);
+    g_node[len] = '\0';
+    sift_http_route(http, "GET", "/", 0, SIFT_ROLE_NONE, on_root, NULL);
+}
+
+void
+sift_root_api_set_html_redirect(const char *path)
+{
+    sift_free(g_html_redirect);
+    g_html_redirect = path != NULL ? sift_xstrdup(path) : NULL;
+}
