@@ -544,7 +544,8 @@ def hits_fields(s, q, fields):
 def test_http_text_ingest_carries_labels(siftd_factory):
     s = started(siftd_factory)
     r = s.post("/api/v1/ingest?_fields=service.name:web,host.name:a1",
-               data="Jun 14 15:16:01 disk full on /var\nplain text line\n",
+               data="Jun 14 15:16:01 disk full on /var\n"
+                    "Jun 14 15:16:02 plain text line\n",
                headers={"Content-Type": "text/plain"})
     assert r.status_code == 200, r.text
     r = s.post("/api/v1/ingest", data='{"message":"own","host.name":"b2"}\n',
