@@ -266,6 +266,12 @@ const char *sift_http_req_peer(const struct sift_http_req *req);
 const char *sift_http_req_principal(const struct sift_http_req *req);
 /** Non-zero once the client has disconnected. */
 int sift_http_req_is_closed(const struct sift_http_req *req);
+/**
+ * Non-zero when an Accept header value names text/html or
+ * application/xhtml+xml (a browser navigating), case-insensitively;
+ * accept may be NULL.  Pure.
+ */
+int sift_http_accepts_html(const char *accept);
 /** Non-zero when the client asked for indented JSON (?pretty). */
 int sift_http_req_pretty(const struct sift_http_req *req);
 

@@ -21,9 +21,9 @@ struct sift_http;
 void sift_root_api_register(struct sift_http *http, const char *node_name);
 
 /**
- * Makes a browser's GET / (Accept naming text/html first or alone) a 302
- * to path (copied), e.g. "/ui/" once the web UI is served; NULL (the
- * default) answers JSON to every client.  Loop thread.
+ * Makes a browser's GET / (Accept naming text/html or xhtml,
+ * sift_http_accepts_html()) a 302 to path (copied): the web UI sets
+ * "/ui/".  NULL (the default) answers JSON to every client.  Loop thread.
  */
 void sift_root_api_set_html_redirect(const char *path);
 

@@ -1498,6 +1498,27 @@ sift_http_route_params(struct sift_http *http, const char *path,
             http->routes[i].params = table;
 }
 
+int
+sift_http_accepts_html(const char *accept)
+{
+    if (accept == NULL)
+        return 0;
+    for (const char *p = accept; *p;) {
+        while (*p == ' ' || *p == '\t')
+            p++;
+        size_t n = strcspn(p, ",;");
+        while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+            n--;
+        if ((n == 9 && strncasecmp(p, "text/html", 9) == 0) ||
+            (n == 21 && strncasecmp(p, "application/xhtml+xml", 21) == 0))
+            return 1;
+        p += strcspn(p, ",");
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Pretty JSON (?pretty)                                                   */
 /* ---------------------------------------------------------------------- */

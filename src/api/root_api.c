@@ -15,7 +15,6 @@
  * Threads: loop thread only.
  */
 #include <string.h>
-#include <strings.h>
 
 #include "sift/alloc.h"
 #include "sift/buf.h"
@@ -25,27 +24,19 @@
 static char g_node[128];
 static char *g_html_redirect;
 
-/* Accept names text/html before any JSON type (what browsers send). */
-static int
-wants_html(const char *accept)
-{
-    if (accept == NULL)
-        return 0;
-    const char *html = strstr(accept, "text/html");
-    const char *json = strstr(accept, "json");
-    return html != NULL && (json == NULL || html < json);
-}
-
 static void
 on_root(struct sift_http_req *req, void *arg)
 {
     (void)arg;
     if (g_html_redirect != NULL &&
-        wants_html(sift_http_req_header(req, "Accept"))) {
+        sift_http_accepts_html(sift_http_req_header(req, "Accept"))) {
         sift_http_add_header(req, "Location", g_html_redirect);
-        sift_http_reply(req, 302, "text/plain", "", 0);
+        sift_http_add_header(req, "Vary", "Accept");
+        sift_http_reply(req, 302, NULL, NULL, 0);
         return;
     }
+    if (g_html_redirect != NULL)
+        sift_http_add_header(req, "Vary", "Accept");
     struct sift_buf b = SIFT_BUF_INIT;
     sift_buf_append(&b, "{\"name\":", 8);
     sift_buf_put_json_str(&b, g_node, strlen(g_node));

@@ -19,7 +19,8 @@
  * with a Content-Security-Policy that allows only siftd's own scripts.
  *
  * GET / (and HEAD /) from a browser (Accept names text/html) is
- * redirected to /ui/; other clients get what they got before.
+ * redirected to /ui/ by the root handler (root_api.c); other clients get
+ * the Elasticsearch root answer there.
  *
  * Context: loop thread only (HTTP handlers).
  */
@@ -35,6 +36,7 @@
 #include "sift/alloc.h"
 #include "sift/error.h"
 #include "sift/http.h"
+#include "sift/root_api.h"
 #include "sift/ui.h"
 
 #define UI_PREFIX "/ui/"
@@ -221,45 +223,11 @@ on_ui(struct sift_http_req *req, void *arg)
     send_asset(req, a);
 }
 
-/* Whether an Accept header asks for an HTML page (a browser navigating). */
-SIFT_STATIC int
-wants_html(const char *accept)
-{
-    if (accept == NULL)
-        return 0;
-    for (const char *p = accept; *p;) {
-        p = skip_blanks(p);
-        size_t n = strcspn(p, ",;");
-        while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
-            n--;
-        if ((n == 9 && strncasecmp(p, "text/html", 9) == 0) ||
-            (n == 21 && strncasecmp(p, "application/xhtml+xml", 21) == 0))
-            return 1;
-        p += strcspn(p, ",");
-        if (*p == ',')
-            p++;
-    }
-    return 0;
-}
-
-static void
-on_root(struct sift_http_req *req, void *arg)
-{
-    (void)arg;
-    if (wants_html(sift_http_req_header(req, "Accept"))) {
-        sift_http_add_header(req, "Location", UI_PREFIX);
-        sift_http_add_header(req, "Vary", "Accept");
-        sift_http_reply(req, 302, NULL, NULL, 0);
-        return;
-    }
-    sift_http_reply_error(req, 404, "not_found",
-                          "no such endpoint: / (the web UI is at /ui/)");
-}
-
 void
 sift_ui_register(struct sift_http *http)
 {
-    sift_http_route(http, "GET", "/", 0, SIFT_ROLE_NONE, on_root, NULL);
+    /* GET / is root_api.c's (the Elasticsearch root); browsers go here. */
+    sift_root_api_set_html_redirect(UI_PREFIX);
     sift_http_route(http, "GET", "/ui", 0, SIFT_ROLE_NONE, on_ui, NULL);
     sift_http_route(http, "GET", UI_PREFIX, SIFT_ROUTE_PREFIX, SIFT_ROLE_NONE,
                     on_ui, NULL);

@@ -17,10 +17,10 @@
 #include <zlib.h>
 
 #include "api/ui_assets.h"
+#include "sift/http.h"
 
 int accepts_gzip(const char *ae);
 int etag_matches(const char *inm, const char *etag);
-int wants_html(const char *accept);
 const struct sift_ui_asset *find_asset(const char *rel);
 
 static void
@@ -79,14 +79,15 @@ test_ui_wants_html(void **state)
 {
     (void)state;
     /* What browsers send when they navigate, and what tools send. */
-    assert_true(wants_html("text/html,application/xhtml+xml,application/"
-                           "xml;q=0.9,image/avif,*/*;q=0.8"));
-    assert_true(wants_html("application/xhtml+xml"));
-    assert_true(wants_html("TEXT/HTML"));
-    assert_false(wants_html(NULL));
-    assert_false(wants_html("*/*"));
-    assert_false(wants_html("application/json"));
-    assert_false(wants_html("text/htmlx"));
+    assert_true(
+        sift_http_accepts_html("text/html,application/xhtml+xml,application/"
+                               "xml;q=0.9,image/avif,*/*;q=0.8"));
+    assert_true(sift_http_accepts_html("application/xhtml+xml"));
+    assert_true(sift_http_accepts_html("TEXT/HTML"));
+    assert_false(sift_http_accepts_html(NULL));
+    assert_false(sift_http_accepts_html("*/*"));
+    assert_false(sift_http_accepts_html("application/json"));
+    assert_false(sift_http_accepts_html("text/htmlx"));
 }
 
 /* Every file of the table inflates to its size and matches its ETag. */
