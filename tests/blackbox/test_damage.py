@@ -401,8 +401,10 @@ def test_full_disk_start_serves_reads(tmp_path):
         s.wait_ready()
         for b in range(4):
             post(s, batch(b * 100, 100))
+        # "docs" counts the buffer too: wait until nothing is left in memory.
         wait(lambda: store(s)["segments"]["memory"] == 0 and
-             store(s)["docs"] == 400, "flushed")
+             store(s)["docs_buffered"] == 0 and store(s)["docs"] == 400 and
+             store(s)["segments"]["disk"] >= 1, "flushed")
         post(s, batch(400, 100))  # and a tail only in the WAL
         s.kill9()
         filler = fill(str(mnt))
