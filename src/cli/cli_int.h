@@ -133,8 +133,9 @@ struct cli_req {
     const char *content_type;  /* POST body type */
     const char *body;
     size_t body_len;
-    int idempotent; /* 1: retry on any transport error too */
-    int no_retry;   /* 1: one attempt whatever happens */
+    int idempotent;     /* 1: retry on any transport error too */
+    int idle_timeout_s; /* streams: end after this long without a byte */
+    int no_retry;       /* 1: one attempt whatever happens */
     /* Streaming: called for each complete line (without '\n') instead of
      * collecting the body; return non-zero to stop the transfer. */
     int (*on_line)(void *arg, const char *line, size_t len);

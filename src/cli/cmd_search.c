@@ -10,9 +10,11 @@
  * tail: GET /api/v1/tail, one NDJSON hit per line, for as long as the user
  * wants.  When the connection ends (siftd restarted, idle timeout, network)
  * it reconnects with back-off (0.25 s doubling to 5 s, reset once a
- * connection stands) and says so on stderr; once subscribed again it
- * searches for the events of the gap (backfill(), by time, deduplicated by
- * hit _id against what was shown); an error reply that retrying
+ * connection stands) and says so on stderr; the new connection asks the
+ * server to backfill the gap (from= 5 s before the loss, atomically with
+ * following) and leaves out, by hit _id, what was shown before the loss;
+ * an idle stream gets heartbeats, so 45 s without a byte means a dead
+ * connection; an error reply that retrying
  * cannot fix (bad query, bad token) ends it with status 1.  Lines that are
  * not hits ({"gap":N} when the server dropped lines for a slow client,
  * heartbeats) are reported or skipped.  Ctrl-C ends it with status 0.
@@ -345,8 +347,9 @@ sift__cli_cmd_search(struct cli_ctx *ctx, int argc, char **argv)
 /* ---- tail ---- */
 
 #define TAIL_RECENT 4096        /* ids of the last hits shown, for dedup */
-#define TAIL_BACKFILL_MAX 10000 /* gap events shown after a reconnect */
+#define TAIL_GAP_LIMIT "1000"   /* gap events the server backfills */
 #define TAIL_GAP_MARGIN_MS 5000 /* backfill from this long before the loss */
+#define TAIL_IDLE_S 45          /* no byte (not even a heartbeat): dead */
 #define ID_MAX 64
 
 /* A sorted set of hit ids (base64url, short). */
@@ -371,13 +374,6 @@ id_cmp(const void *a, const void *b)
     return strcmp(a, b);
 }
 
-static void
-idset_sort(struct idset *s)
-{
-    if (s->n)
-        qsort(s->v, s->n, sizeof(*s->v), id_cmp);
-}
-
 static int
 idset_has(const struct idset *s, const char *id)
 {
@@ -389,19 +385,16 @@ idset_has(const struct idset *s, const char *id)
 struct tail {
     struct cli_ctx *ctx;
     struct printer pr;
-    long status;            /* of the current connection */
-    int connected;          /* a 200 arrived on this connection */
-    int ever;               /* some connection stood */
-    int lost_said;          /* "reconnecting" was printed */
-    struct cli_buf err;     /* an error reply's body (status != 200) */
-    const char *q, *fields; /* what the stream asks for (borrowed) */
+    long status;        /* of the current connection */
+    int connected;      /* a 200 arrived on this connection */
+    int ever;           /* some connection stood */
+    int lost_said;      /* "reconnecting" was printed */
+    struct cli_buf err; /* an error reply's body (status != 200) */
     /* the ids of the last TAIL_RECENT hits shown (a ring) */
     char (*recent)[ID_MAX];
     size_t recent_n, recent_head;
-    struct idset backfilled; /* shown by the last backfill (sorted) */
-    int64_t lost_at_ms;      /* wall clock when the stream was lost */
-    struct cli_http *side;   /* a second connection for the backfill */
-    int no_ids;              /* the server's hits carry no _id */
+    struct idset shown; /* the ring, sorted, when the stream was lost */
+    int64_t lost_at_ms; /* wall clock when the stream was lost */
 };
 
 static int64_t
@@ -423,138 +416,15 @@ remember(struct tail *t, const char *id)
         t->recent_n++;
 }
 
-/* Prints a hit unless it was shown already; returns 1 to stop (stdout
- * is gone). */
-static int
-show_hit(struct tail *t, json_t *hit, const char *raw, size_t len,
-         const struct idset *seen)
+/* The stream is lost: what was shown so far, for the backfill's dedup. */
+static void
+snapshot_shown(struct tail *t)
 {
-    const char *id = json_string_value(json_object_get(hit, "_id"));
-    if (id && (idset_has(&t->backfilled, id) || (seen && idset_has(seen, id))))
-        return 0;
-    int stop = print_hit(&t->pr, raw, len);
-    fflush(t->pr.o->f);
-    if (ferror(t->pr.o->f)) {
-        t->pr.broken = 1;
-        stop = 1;
-    }
-    if (id)
-        remember(t, id);
-    return stop;
-}
-
-struct backfill {
-    struct tail *t;
-    struct idset *seen;
-    long shown, visited;
-    int no_ids;
-    int stop;
-};
-
-static int
-backfill_item(void *arg, const char *item, size_t len)
-{
-    struct backfill *b = arg;
-    json_error_t je;
-    json_t *hit = json_loadb(item, len, JSON_ALLOW_NUL, &je);
-    b->visited++;
-    if (!json_is_object(hit) || !json_is_string(json_object_get(hit, "_id"))) {
-        /* without ids a backfill could show events twice: give up */
-        json_decref(hit);
-        b->no_ids = 1;
-        return 1;
-    }
-    const char *id = json_string_value(json_object_get(hit, "_id"));
-    if (!idset_has(b->seen, id)) {
-        b->stop = show_hit(b->t, hit, item, len, b->seen);
-        idset_add(&b->t->backfilled, id);
-        b->shown++;
-    }
-    json_decref(hit);
-    return b->stop || b->t->backfilled.n >= TAIL_BACKFILL_MAX;
-}
-
-/*
- * After a reconnect: the events that arrived while the stream was down.
- * The tail API has no resume point, so this searches from a little before
- * the loss (TAIL_GAP_MARGIN_MS, for clock skew and refresh delay), oldest
- * first, and leaves out what was shown already (by _id: the last
- * TAIL_RECENT hits, and later the backfilled ones when the new stream
- * repeats them).  Events that arrived in the gap with older timestamps are
- * not found.  Returns the number shown, or -1 when the search failed or
- * the hits have no ids.
- */
-static long
-backfill(struct tail *t)
-{
-    if (!t->side)
-        t->side = sift__cli_http_new(&t->ctx->settings, "tail");
-    if (!t->side)
-        return -1;
-    struct idset seen = {NULL, 0, 0};
+    t->shown.n = 0;
     for (size_t i = 0; i < t->recent_n; i++)
-        idset_add(&seen, t->recent[i]);
-    idset_sort(&seen);
-    t->backfilled.n = 0;
-    char from[32], lim[16];
-    snprintf(from, sizeof(from), "%lld",
-             (long long)(t->lost_at_ms - TAIL_GAP_MARGIN_MS));
-    snprintf(lim, sizeof(lim), "%d", PAGE_MAX);
-    char *cursor = NULL;
-    struct backfill b = {t, &seen, 0, 0, 0, 0};
-    long rc = 0;
-    for (;;) {
-        const char *params[] = {"q",
-                                *t->q ? t->q : NULL,
-                                "from",
-                                from,
-                                "order",
-                                "asc",
-                                "limit",
-                                lim,
-                                "cursor",
-                                cursor,
-                                "fields",
-                                t->fields,
-                                "track_total_hits",
-                                "false",
-                                NULL};
-        struct cli_req req = {.method = "GET",
-                              .path = "/api/v1/search",
-                              .params = params,
-                              .idempotent = 1};
-        struct cli_reply r;
-        long before = b.visited;
-        if (sift__cli_http_do(t->side, &req, &r) != SIFT_OK ||
-            r.status != 200) {
-            sift__cli_buf_free(&r.body);
-            rc = -1;
-            break;
-        }
-        (void)sift__cli_json_items(r.body.data, r.body.len, "hits",
-                                   backfill_item, &b);
-        json_error_t je;
-        json_t *root = json_loadb(r.body.data, r.body.len, 0, &je);
-        const char *next = json_string_value(json_object_get(root, "cursor"));
-        free(cursor);
-        cursor = next && *next ? sift__cli_xstrdup(next) : NULL;
-        json_decref(root);
-        sift__cli_buf_free(&r.body);
-        if (b.no_ids) {
-            rc = -1;
-            t->no_ids = 1;
-            break;
-        }
-        if (b.stop || !cursor || b.visited - before < PAGE_MAX ||
-            t->backfilled.n >= TAIL_BACKFILL_MAX) {
-            rc = b.shown;
-            break;
-        }
-    }
-    free(cursor);
-    free(seen.v);
-    idset_sort(&t->backfilled);
-    return rc;
+        idset_add(&t->shown, t->recent[i]);
+    if (t->shown.n)
+        qsort(t->shown.v, t->shown.n, sizeof(*t->shown.v), id_cmp);
 }
 
 static void
@@ -566,20 +436,11 @@ tail_status(void *arg, long status)
         return;
     t->connected = 1;
     if (t->lost_said) {
-        /* Subscribed again: what arrives from now on comes through the
-         * stream (and is left out if the backfill showed it). */
-        long shown = t->no_ids ? -1 : backfill(t);
-        if (shown >= 0)
-            fprintf(stderr,
-                    "sift: tail: reconnected to %s; %ld events of the gap "
-                    "shown (found by time: events with older timestamps "
-                    "are not)\n",
-                    sift__cli_http_url(t->ctx->http), shown);
-        else
-            fprintf(stderr,
-                    "sift: tail: reconnected to %s (events that arrived "
-                    "meanwhile are not shown; use sift search --from)\n",
-                    sift__cli_http_url(t->ctx->http));
+        fprintf(stderr,
+                "sift: tail: reconnected to %s; the events of the gap follow "
+                "(found by time since shortly before the loss: events with "
+                "older timestamps are not)\n",
+                sift__cli_http_url(t->ctx->http));
         t->lost_said = 0;
     }
     t->ever = 1;
@@ -605,7 +466,19 @@ tail_line(void *arg, const char *line, size_t len)
     json_t *gap = json_object_get(v, "gap");
     json_t *err = json_object_get(v, "error");
     if (json_object_get(v, "time") || json_object_get(v, "message")) {
-        stop = show_hit(t, v, line, len, NULL);
+        /* After a reconnect the server's backfill repeats what was shown
+         * just before the loss: leave it out. */
+        const char *id = json_string_value(json_object_get(v, "_id"));
+        if (!id || !idset_has(&t->shown, id)) {
+            stop = print_hit(&t->pr, line, len);
+            fflush(t->pr.o->f);
+            if (ferror(t->pr.o->f)) {
+                t->pr.broken = 1;
+                stop = 1;
+            }
+            if (id)
+                remember(t, id);
+        }
     } else if (json_is_integer(gap)) {
         fprintf(stderr,
                 "sift: tail: the server dropped %lld events this client "
@@ -627,15 +500,25 @@ int
 sift__cli_cmd_tail(struct cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option opts[] = {
+        {"from", required_argument, NULL, OPT_FROM},
+        {"limit", required_argument, NULL, 'n'},
         {"json", no_argument, NULL, OPT_JSON},
         {"raw", no_argument, NULL, OPT_RAW},
         {"fields", required_argument, NULL, OPT_FIELDS},
         CLI_GLOBAL_OPTIONS};
-    const char *fields = NULL;
+    const char *fields = NULL, *from = NULL, *limit = NULL;
+    uint64_t n = 0;
     int json = 0, raw = 0, c, rc, mode = OUT_HUMAN;
     optind = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":n:h", opts, NULL)) != -1) {
         switch (c) {
+        case OPT_FROM: from = optarg; break;
+        case 'n':
+            rc = sift__cli_opt_uint(ctx, "limit", optarg, UINT32_MAX, &n);
+            if (rc != CLI_CONTINUE)
+                return rc;
+            limit = optarg;
+            break;
         case OPT_JSON: json = 1; break;
         case OPT_RAW: raw = 1; break;
         case OPT_FIELDS: fields = optarg; break;
@@ -647,6 +530,8 @@ sift__cli_cmd_tail(struct cli_ctx *ctx, int argc, char **argv)
     }
     if ((rc = pick_mode(ctx, json, raw, fields, &mode)) != CLI_CONTINUE)
         return rc;
+    if (limit && !from)
+        from = "now-1d"; /* like tail -n: the last N, from a day back */
     if ((rc = sift__cli_connect(ctx)) != CLI_CONTINUE)
         return rc;
     char *q = join_query(argc, argv, optind);
@@ -657,19 +542,24 @@ sift__cli_cmd_tail(struct cli_ctx *ctx, int argc, char **argv)
     memset(&t, 0, sizeof(t));
     t.ctx = ctx;
     t.pr = (struct printer){&ctx->out, mode, names, 0, 0, 0};
-    t.q = q;
-    t.fields = server_fields.len ? server_fields.data : NULL;
-    const char *params[] = {"q", *q ? q : NULL, "fields",
-                            server_fields.len ? server_fields.data : NULL,
-                            NULL};
+    char gap_from[32];
+    /* params[5] and [7]: from and limit, the user's on the first
+     * connection, the gap's on every reconnect */
+    const char *params[] = {
+        "q",      *q ? q : NULL,
+        "fields", server_fields.len ? server_fields.data : NULL,
+        "from",   from,
+        "limit",  limit,
+        NULL};
     struct cli_req req = {.method = "GET",
                           .path = "/api/v1/tail",
                           .params = params,
                           .no_retry = 1,
+                          .idle_timeout_s = TAIL_IDLE_S,
                           .on_line = tail_line,
                           .on_status = tail_status,
                           .line_arg = &t};
-    int failures = 0;
+    int failures = 0, small_gap = 0;
     rc = CLI_EXIT_OK;
     while (!sift__cli_interrupted && !t.pr.broken) {
         struct cli_reply r;
@@ -680,6 +570,14 @@ sift__cli_cmd_tail(struct cli_ctx *ctx, int argc, char **argv)
         if (hrc == SIFT_ESHUTDOWN || sift__cli_interrupted || t.pr.broken) {
             sift__cli_buf_free(&r.body);
             break;
+        }
+        if (r.status == 400 && t.ever && !small_gap && t.err.data &&
+            strstr(t.err.data, "\"too_many_hits\"")) {
+            /* query.max_hits is below the gap's limit: the default one */
+            small_gap = 1;
+            params[7] = NULL;
+            sift__cli_buf_free(&r.body);
+            continue;
         }
         int transient = r.status == 0 || r.status == 200 || r.status == 429 ||
                         r.status == 503 || r.status == 502 || r.status == 504;
@@ -699,15 +597,24 @@ sift__cli_cmd_tail(struct cli_ctx *ctx, int argc, char **argv)
         }
         if (!t.lost_said) {
             t.lost_at_ms = wall_ms();
+            snapshot_shown(&t);
             fprintf(stderr,
                     "sift: tail: connection to %s lost (%s); "
                     "reconnecting\n",
                     sift__cli_http_url(ctx->http),
                     r.status == 200 ? "the server closed the stream"
                     : r.status      ? "the server is busy"
+                    : t.connected   ? "no line, not even a heartbeat"
                     : r.err[0]      ? r.err
                                     : "no answer");
             t.lost_said = 1;
+            /* The next connection starts with the server's backfill of
+             * the gap (newest TAIL_GAP_LIMIT since shortly before the
+             * loss), atomically with following. */
+            snprintf(gap_from, sizeof(gap_from), "%lld",
+                     (long long)(t.lost_at_ms - TAIL_GAP_MARGIN_MS));
+            params[5] = gap_from;
+            params[7] = small_gap ? NULL : TAIL_GAP_LIMIT;
         }
         sift__cli_buf_free(&r.body);
         failures = t.connected ? 1 : failures + 1;
@@ -722,8 +629,7 @@ sift__cli_cmd_tail(struct cli_ctx *ctx, int argc, char **argv)
     free_fields(&fl);
     sift__cli_buf_free(&server_fields);
     sift__cli_buf_free(&t.err);
-    sift__cli_http_free(t.side);
     free(t.recent);
-    free(t.backfilled.v);
+    free(t.shown.v);
     return rc;
 }

@@ -265,6 +265,10 @@ attempt(struct cli_http *h, const struct cli_req *req, struct cli_reply *r,
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     if (h->s->cacert)
         curl_easy_setopt(c, CURLOPT_CAINFO, h->s->cacert);
+    if (req->on_line && req->idle_timeout_s > 0) {
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, (long)req->idle_timeout_s);
+    }
     if (!req->on_line && h->s->timeout_s > 0)
         curl_easy_setopt(c, CURLOPT_TIMEOUT_MS,
                          (long)(h->s->timeout_s * 1000.0));

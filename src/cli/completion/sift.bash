@@ -108,7 +108,7 @@ _sift()
     local opts=""
     case $cmd in
     search) opts="--from --to --limit --oldest --json --raw --fields --count" ;;
-    tail) opts="--json --raw --fields" ;;
+    tail) opts="--from --limit --json --raw --fields" ;;
     ingest) opts="--format --field --batch --index --json" ;;
     hist) opts="--from --to --interval --by --size --json" ;;
     terms | patterns) opts="--from --to --size --json" ;;
