@@ -6,8 +6,13 @@
  * batch ends at max_events events or max_bytes bytes, but never where
  * the server would read the next request differently from one long
  * body:
- *   - text: a continuation line (stack-trace frame) stays with the event
- *     before it, so siftd's multi-line joining sees the whole trace;
+ *   - text: a line siftd would join to the event before it stays in the
+ *     same batch: a continuation by its start (a tab or two spaces, "at ",
+ *     "Caused by:", "Suppressed:", "..."), or a line without a timestamp
+ *     of its own after an event that has one (the exception line of a
+ *     trace).  "Has a timestamp" is a guess by the first characters
+ *     (a digit, "<PRI>", a month name); a wrong guess only moves where a
+ *     batch may end;
  *   - _bulk: an action line and its source line stay together, following
  *     the pairing rules of siftd's _bulk parser (src/parse/bulk.c): index,
  *     create and update take the next line as source, delete takes none,
@@ -84,14 +89,42 @@ sift__cli_is_continuation(const char *line, size_t len)
 {
     if (!len)
         return 0;
-    if (line[0] == ' ' || line[0] == '\t')
-        return 1;
-    if (len >= 3 && !memcmp(line, "at ", 3))
-        return 1;
-    if (len >= 10 && !memcmp(line, "Caused by:", 10))
-        return 1;
-    if (len >= 3 && !memcmp(line, "...", 3))
-        return 1;
+    /* A tab or two spaces (one space is not indentation: rsyslog's msg
+     * starts with one), then something other than blanks. */
+    if (line[0] == '\t' || (line[0] == ' ' && len > 1 && line[1] == ' ')) {
+        for (size_t i = 1; i < len; i++)
+            if (line[i] != ' ' && line[i] != '\t')
+                return 1;
+        return 0;
+    }
+    static const char *const starts[] = {
+        "at ", "Caused by:", "Suppressed:", "...", NULL};
+    for (size_t i = 0; starts[i]; i++) {
+        size_t n = strlen(starts[i]);
+        if (len >= n && !memcmp(line, starts[i], n))
+            return 1;
+    }
+    return 0;
+}
+
+int
+sift__cli_looks_timestamped(const char *line, size_t len)
+{
+    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr",
+                                         "May", "Jun", "Jul", "Aug",
+                                         "Sep", "Oct", "Nov", "Dec"};
+    size_t i = 0;
+    if (i < len && line[i] == '[')
+        i++;
+    if (i < len && line[i] >= '0' && line[i] <= '9')
+        return 1; /* 2026-12-07, 12/07/2026, 081109 203615, epochs */
+    if (i + 1 < len && line[i] == '<' && line[i + 1] >= '0' &&
+        line[i + 1] <= '9')
+        return 1; /* syslog <PRI> */
+    if (i + 4 <= len && line[i + 3] == ' ')
+        for (size_t m = 0; m < 12; m++)
+            if (!memcmp(line + i, months[m], 3))
+                return 1; /* Nov 22 10:00:00 */
     return 0;
 }
 
@@ -279,7 +312,8 @@ sift__cli_batcher_offer(struct cli_batcher *b, const char *line, size_t len,
     if (b->format == CLI_FMT_BULK)
         return offer_bulk(b, line, len, line_no);
     if (b->format == CLI_FMT_TEXT && b->n_events &&
-        sift__cli_is_continuation(line, len)) {
+        (sift__cli_is_continuation(line, len) ||
+         (b->event_ts && !sift__cli_looks_timestamped(line, len)))) {
         if (b->body.len + len + 1 > b->max_bytes * CONTINUATION_SLACK)
             return 1;
         add_item(b);
@@ -291,6 +325,8 @@ sift__cli_batcher_offer(struct cli_batcher *b, const char *line, size_t len,
     add_item(b);
     add_line(b, line, len, b->format == CLI_FMT_NDJSON, line_no);
     b->n_events++;
+    b->event_ts =
+        b->format == CLI_FMT_TEXT && sift__cli_looks_timestamped(line, len);
     return 0;
 }
 

@@ -283,6 +283,7 @@ struct cli_batcher {
     struct cli_buf action;
     uint64_t action_line;
     int action_kind; /* 0 none, 1 needs a source, 2 malformed */
+    int event_ts;    /* text: the last event's first line looks stamped */
 };
 
 void sift__cli_batcher_init(struct cli_batcher *b, enum cli_format format,
@@ -325,11 +326,17 @@ size_t sift__cli_label_line(const char *line, size_t len,
                             struct cli_buf *out);
 
 /**
- * Whether a text line continues the previous event: it starts with a
- * space or a tab, "at ", "Caused by:" or "...".  The same defaults as
- * Filebeat's multiline settings for Java traces.
+ * Whether a text line continues the previous event by its start: a tab
+ * or two spaces then text, "at ", "Caused by:", "Suppressed:" or "...":
+ * siftd's built-in multi-line rules (docs/ingest.md).
  */
 int sift__cli_is_continuation(const char *line, size_t len);
+
+/**
+ * A guess whether a text line starts with a timestamp: a digit, "<PRI>"
+ * or a month abbreviation, after an optional '['.
+ */
+int sift__cli_looks_timestamped(const char *line, size_t len);
 
 /* ---- Prometheus text (cmd_status.c) ---- */
 

@@ -424,6 +424,27 @@ def test_ingest_counts_expired_and_future_events(shared, home):
     wait_for(lambda: search_total(shared, "k:timecheck") == 2, "both stored")
 
 
+def test_ingest_text_keeps_a_stack_trace_in_one_request(shared, home):
+    # One event per batch: the trace's lines still go with their event,
+    # so siftd joins them into one event.
+    now = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime())
+    text = ("%s,000 ERROR tracetest checkout failed\n"
+            "java.lang.NullPointerException: cart is null\n"
+            "\tat shop.Checkout.total(Checkout.java:42)\n"
+            "Caused by: java.io.IOException: tracetest gone\n"
+            "\t... 3 more\n"
+            "%s,001 INFO tracetest next one\n" % (now, now))
+    r = sift(home, ["ingest", "--format", "text", "--batch", "1", "--json"],
+             url=shared.url, input=text)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["accepted"] == 2 and out["batches"] == 2
+    assert out["joined"] == 4
+    wait_for(lambda: search_total(shared, "tracetest") == 2, "two events")
+    assert search_total(shared, "NullPointerException AND Checkout AND "
+                                "tracetest AND failed") == 1
+
+
 def test_ingest_text_stdin_labels_and_bulk(shared, home, tmp_path):
     url = shared.url
     text = "".join("textline %d from stdin\n" % i for i in range(25))

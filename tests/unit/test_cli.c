@@ -335,25 +335,45 @@ test_cli_batch_keeps_stack_traces_whole(void **state)
     sift__cli_batcher_init(&b, CLI_FMT_TEXT, 1, 1 << 20, NULL, 0);
     const char *lines[] = {
         "2026-12-07 11:41:00,000 ERROR boom",
-        "java.lang.NullPointerException: x",
+        "java.lang.NullPointerException: x", /* no timestamp: joins */
         "\tat Foo.bar(Foo.java:1)",
         "Caused by: java.io.IOException",
         "\t... 3 more",
         "2026-12-07 11:41:01,000 INFO next",
+        "plain line one", /* after a stamped event: joins */
+        "Nov 22 10:00:00 host sshd[1]: a syslog line",
     };
-    int cuts[6] = {0};
-    offer_all(&b, lines, 6, cuts);
-    /* one event per batch: the exception line is an event of its own (it
-     * does not look like a continuation), the frames stay with it */
-    assert_int_equal(cuts[1], 1);
-    assert_int_equal(cuts[2] + cuts[3] + cuts[4], 0);
+    int cuts[8] = {0};
+    offer_all(&b, lines, 8, cuts);
+    /* one event per batch: the trace stays whole with its event */
+    assert_int_equal(cuts[1] + cuts[2] + cuts[3] + cuts[4], 0);
     assert_int_equal(cuts[5], 1);
+    assert_int_equal(cuts[6], 0);
+    assert_int_equal(cuts[7], 1);
+    sift__cli_batcher_cleanup(&b);
+
+    /* text without timestamps: every line is an event of its own */
+    sift__cli_batcher_init(&b, CLI_FMT_TEXT, 1, 1 << 20, NULL, 0);
+    const char *plain[] = {"first message", "second message", " one space"};
+    int pc[3] = {0};
+    offer_all(&b, plain, 3, pc);
+    assert_int_equal(pc[1] + pc[2], 2);
+    sift__cli_batcher_cleanup(&b);
+
     assert_true(sift__cli_is_continuation("  x", 3));
+    assert_true(sift__cli_is_continuation("\tx", 2));
+    assert_false(sift__cli_is_continuation(" x", 2));  /* rsyslog's msg */
+    assert_false(sift__cli_is_continuation("   ", 3)); /* blank */
     assert_true(sift__cli_is_continuation("at a.b(c)", 9));
+    assert_true(sift__cli_is_continuation("Suppressed: x", 13));
     assert_true(sift__cli_is_continuation("... 5 more", 10));
     assert_false(sift__cli_is_continuation("attach", 6));
     assert_false(sift__cli_is_continuation("", 0));
-    sift__cli_batcher_cleanup(&b);
+    assert_true(sift__cli_looks_timestamped("[2026-12-07", 11));
+    assert_true(sift__cli_looks_timestamped("<13>Nov", 7));
+    assert_true(sift__cli_looks_timestamped("Dec  7 10:00", 12));
+    assert_false(sift__cli_looks_timestamped("Traceback (most", 15));
+    assert_false(sift__cli_looks_timestamped("Decimal x", 9));
 }
 
 static int
