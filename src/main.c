@@ -702,6 +702,7 @@ app_start_modules(struct sift_app *app)
                              &app->ingest_api);
     if (rc < 0)
         return rc;
+    sift_ingest_api_set_store(app->ingest_api, app->store, app->pool);
     rc = start_sources(app);
     if (rc < 0)
         return rc;

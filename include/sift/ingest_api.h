@@ -13,7 +13,12 @@
  * covers it (200), or 503 (+ Retry-After) when the store refuses it.
  * Unparseable lines are rejected individually: reported in the response
  * and written to the dead-letter store; the rest of the batch is kept.
- * Loop thread.
+ *
+ * _bulk follows Elasticsearch for items that name their _id (with a
+ * store set): create of a stored key (_index, _id) is a 409
+ * version_conflict_engine_exception, index of a stored key replaces the
+ * document (200 "updated", atomically for readers); _index and _id are
+ * fields of every stored event.  Loop thread.
  */
 #ifndef SIFT_INGEST_API_H
 #define SIFT_INGEST_API_H
@@ -21,6 +26,8 @@
 struct sift_config;
 struct sift_http;
 struct sift_pipeline;
+struct sift_pool;
+struct sift_store;
 struct sift_ingest_api;
 
 /** Registers the routes.  Borrows every argument for the API's lifetime. */
@@ -28,5 +35,14 @@ int sift_ingest_api_new(struct sift_http *http, struct sift_pipeline *pipe,
                         const struct sift_config *cfg,
                         struct sift_ingest_api **out);
 void sift_ingest_api_free(struct sift_ingest_api *api);
+
+/**
+ * Enables the _bulk _id checks: stored keys are looked up in snapshots of
+ * store on pool's workers.  Without it every item is created.  Borrows
+ * both for the API's lifetime.  Loop thread, at start-up.
+ */
+void sift_ingest_api_set_store(struct sift_ingest_api *api,
+                               struct sift_store *store,
+                               struct sift_pool *pool);
 
 #endif /* SIFT_INGEST_API_H */

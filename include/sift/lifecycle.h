@@ -20,6 +20,7 @@
 
 struct sift_buf;
 struct sift_config;
+struct sift_doc_key;
 struct sift_http;
 struct sift_segment;
 struct sift_store;
@@ -72,6 +73,17 @@ typedef void (*sift_delete_cb)(void *arg, int rc, uint64_t matched);
 int sift_store_delete(struct sift_store *store, const char *query, size_t len,
                       int64_t from_ns, int64_t to_ns, unsigned flags,
                       sift_delete_cb cb, void *arg);
+
+/**
+ * For each keys[i] (include/sift/store.h), found[i] = 1 when one of
+ * segs[0..n) (borrowed) holds a live doc whose _index and _id fields are
+ * exactly those bytes, else 0.  The _bulk create/index checks run it over
+ * a snapshot.  Returns SIFT_OK, SIFT_ECORRUPT or SIFT_ENOMEM.  Any
+ * thread.
+ */
+int sift_store_keys_find(struct sift_segment *const *segs, size_t n,
+                         const struct sift_doc_key *keys, size_t n_keys,
+                         uint8_t *found);
 
 /* ---- running and looking ---- */
 

@@ -204,8 +204,11 @@ enum sift_bulk_action {
 };
 
 /*
- * One bulk item.  status is 201 when ev holds a parsed event; otherwise a
- * 4xx with error_type (static) and error_reason (arena, NUL-terminated).
+ * One bulk item.  status is 201 when ev holds a parsed event (whose fields
+ * _index and _id, KEYWORD, are the item's: searchable, and replacing any
+ * the source had); otherwise a 4xx with error_type (static) and
+ * error_reason (arena, NUL-terminated).  The handler may set 200 (an
+ * index that replaced a stored document: "result":"updated") or 409.
  * The HTTP handler may overwrite status/error_* (e.g. 429 or 503 when the
  * store refuses the batch) before building the response.
  */
@@ -216,6 +219,9 @@ struct sift_bulk_item {
     uint32_t index_len;
     const char *id; /* action's _id, else generated (arena) */
     uint32_t id_len;
+    bool id_given;   /* the action named the _id */
+    const char *raw; /* the item's bytes: action and source lines */
+    uint32_t raw_len;
     size_t line_no;         /* 1-based line of the action in the body */
     struct sift_event ev;   /* valid when status == 201 */
     const char *error_type; /* NULL when status == 201 */

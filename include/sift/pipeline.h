@@ -75,7 +75,27 @@ struct sift_pipeline_counts {
     /* In (optional): an array of n bytes that receives, per input event
      * in input order, its enum sift_admit_result (include/sift/admit.h). */
     uint8_t *admit;
+    /* In: the time checks already ran (sift_pipeline_admit()). */
+    int admitted;
+    /* In: documents the batch replaces (sift_store_append_replacing()). */
+    const struct sift_doc_key *replace;
+    size_t n_replace;
+    /* Out: the WAL seq of the batch (0 when nothing was appended). */
+    uint64_t seq;
 };
+
+/**
+ * The time checks of sift_pipeline_submit_counted() alone: dead-letters
+ * the refused events of evs[0..n) and compacts the array; returns the
+ * count kept and fills counts (whose admit array, if any, receives the
+ * per-event results).  For callers that must know what will be stored
+ * before they submit (the _bulk id checks); they then submit with
+ * counts->admitted set.  Loop thread.
+ */
+size_t sift_pipeline_admit(struct sift_pipeline *p, const char *source,
+                           struct sift_event *evs, size_t n,
+                           struct sift_arena *arena,
+                           struct sift_pipeline_counts *counts);
 
 /** Creates the pipeline over store (borrowed for its lifetime). */
 int sift_pipeline_new(struct sift_store *store, struct sift_pipeline **out);

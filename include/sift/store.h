@@ -84,6 +84,40 @@ int sift_store_append(struct sift_store *store, const struct sift_event *evs,
                       size_t n, const struct sift_srcpos *pos, size_t n_pos,
                       sift_durable_cb cb, void *arg);
 
+/* A document key as Elasticsearch's _bulk names one (borrowed). */
+struct sift_doc_key {
+    const char *index; /* the _index field's value */
+    uint32_t index_len;
+    const char *id; /* the _id field's value */
+    uint32_t id_len;
+};
+
+/**
+ * sift_store_append() for a batch that replaces stored documents: every
+ * event held now (buffer and unflushed records included) whose _index and
+ * _id fields equal one of keys[0..n_keys) (bytes exactly) is deleted, and
+ * evs[0..n) are stored, in one WAL record: a crash keeps both or neither,
+ * and one snapshot publish makes both visible (no reader sees the old and
+ * the new document, or neither).  Borrows everything during the call; cb
+ * as for sift_store_append().  n_keys 0 is sift_store_append() without
+ * positions.  Loop thread.
+ */
+int sift_store_append_replacing(struct sift_store *store,
+                                const struct sift_event *evs, size_t n,
+                                const struct sift_doc_key *keys, size_t n_keys,
+                                sift_durable_cb cb, void *arg);
+
+/** WAL seq of the last append (0 before any).  Loop thread. */
+uint64_t sift_store_last_seq(const struct sift_store *store);
+
+/**
+ * The largest WAL seq S such that every record up to S is durable and
+ * visible to searches (its events searchable, its delete or replace
+ * applied).  With sift_store_last_seq() a caller can tell when what it
+ * appended has become searchable.  Loop thread.
+ */
+uint64_t sift_store_visible_seq(const struct sift_store *store);
+
 /**
  * The last position held for source key (from flushed data, the WAL and
  * the buffer).  Returns SIFT_OK or SIFT_ENOTFOUND.  Loop thread.

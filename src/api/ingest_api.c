@@ -18,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "api/keymap.h"
 #include "sift/admit.h"
 #include "sift/alloc.h"
 #include "sift/arena.h"
@@ -26,10 +27,13 @@
 #include "sift/error.h"
 #include "sift/http.h"
 #include "sift/ingest_api.h"
+#include "sift/lifecycle.h"
 #include "sift/log.h"
 #include "sift/multiline.h"
 #include "sift/parse.h"
 #include "sift/pipeline.h"
+#include "sift/pool.h"
+#include "sift/store.h"
 
 #define MAX_REPORTED_ERRORS 20 /* per reply; all of them are dead-lettered */
 
@@ -38,6 +42,12 @@ struct sift_ingest_api {
     const struct sift_config *cfg;
     struct sift_multiline *ml;      /* continuation lines; owned */
     struct sift_parse_opts opts[5]; /* by enum sift_parse_format */
+    /* _bulk items that name their _id: one request checks at a time. */
+    struct sift_store *store;  /* borrowed; NULL = no checks */
+    struct sift_pool *pool;    /* borrowed */
+    struct sift__keymap *keys; /* stored, maybe not searchable yet */
+    int id_busy;
+    struct ingest_ctx *wait_head, **wait_tail;
 };
 
 /* One request in flight: lives in the request arena. */
@@ -59,6 +69,19 @@ struct ingest_ctx {
     int is_bulk;
     struct sift_field *labels; /* ?_fields= and Sift-Fields: (arena) */
     size_t n_labels;
+    /* _bulk with item ids: evs[i] is item item_of[i]; the keys this
+     * request stores and those it replaces; the snapshot lookup. */
+    uint32_t *item_of;
+    struct sift_doc_key *keys;
+    size_t n_keys;
+    struct sift_doc_key *replace;
+    size_t n_replace;
+    struct sift_doc_key *lookup;
+    uint8_t *found;
+    size_t n_lookup;
+    struct sift_snapshot *snap;
+    int lookup_rc;
+    struct ingest_ctx *next_waiting;
 };
 
 static void
@@ -268,25 +291,19 @@ on_line(void *arg, int rc, struct sift_event *ev,
 }
 
 /* _bulk items whose event the time checks refused answer 400, not 201:
- * the i-th good item is the i-th event submitted. */
+ * evs[i] (before the checks compacted them) is item item_of[i]. */
 static void
-bulk_mark_refused(struct ingest_ctx *c)
+bulk_mark_refused(struct ingest_ctx *c, const uint8_t *admit, size_t n)
 {
-    if (!c->counts.admit)
-        return;
-    size_t k = 0;
-    for (size_t i = 0; i < c->bulk.n_items && k < c->n_evs; i++) {
-        struct sift_bulk_item *it = &c->bulk.items[i];
-        if (it->status != 201)
-            continue;
-        uint8_t r = c->counts.admit[k++];
-        if (r == SIFT_ADMIT_EXPIRED) {
+    for (size_t i = 0; i < n; i++) {
+        struct sift_bulk_item *it = &c->bulk.items[c->item_of[i]];
+        if (admit[i] == SIFT_ADMIT_EXPIRED) {
             it->status = 400;
             it->error_type = "event_expired_exception";
             it->error_reason = "the event is older than tiers.retention; it "
                                "was written to the dead-letter file";
             c->bulk.n_errors++;
-        } else if (r == SIFT_ADMIT_FUTURE) {
+        } else if (admit[i] == SIFT_ADMIT_FUTURE) {
             it->status = 400;
             it->error_type = "event_in_future_exception";
             it->error_reason = "the event's timestamp is past "
@@ -306,7 +323,6 @@ reply_accepted(struct ingest_ctx *c)
     if (c->is_bulk) {
         /* The official Elasticsearch clients of version 8 check it. */
         sift_http_add_header(c->req, "X-Elastic-Product", "Elasticsearch");
-        bulk_mark_refused(c);
         sift_bulk_response_write(&c->bulk, took_ms, &c->filter, &body);
     } else {
         const struct sift_pipeline_counts *k = &c->counts;
@@ -373,10 +389,19 @@ reply_refused(struct sift_http_req *req, int rc)
 }
 
 static void
+forget_keys(struct ingest_ctx *c)
+{
+    for (size_t i = 0; i < c->n_keys; i++)
+        sift__keymap_del(c->api->keys, &c->keys[i]);
+    c->n_keys = 0;
+}
+
+static void
 on_durable(void *arg, int rc)
 {
     struct ingest_ctx *c = arg;
     if (rc < 0) {
+        forget_keys(c); /* not stored after all */
         reply_refused(c->req, rc);
         return;
     }
@@ -612,10 +637,209 @@ handle_ingest(struct sift_http_req *req, void *arg)
     submit(c, "http");
 }
 
+/* ---- _bulk: items with an _id of their own ---- */
+
+static void id_check_next(struct sift_ingest_api *api);
+
+/* Submits the bulk events (after the id decisions, if any). */
+static void
+bulk_submit(struct ingest_ctx *c)
+{
+    struct sift_ingest_api *api = c->api;
+    if (c->n_evs == 0) {
+        sift_pipeline_sync_rejects(api->pipe);
+        reply_accepted(c);
+        return;
+    }
+    c->counts.admitted = 1;
+    c->counts.replace = c->replace;
+    c->counts.n_replace = c->n_replace;
+    int rc = sift_pipeline_submit_counted(api->pipe, "bulk", c->evs, c->n_evs,
+                                          NULL, 0, sift_http_req_arena(c->req),
+                                          on_durable, c, &c->counts);
+    if (rc < 0) {
+        forget_keys(c);
+        reply_refused(c->req, rc);
+        return;
+    }
+    /* Stored under this seq: searchable once the store says so. */
+    for (size_t i = 0; i < c->n_keys; i++)
+        sift__keymap_put(api->keys, &c->keys[i], c->counts.seq);
+}
+
+static struct sift_doc_key
+item_key(const struct sift_bulk_item *it)
+{
+    struct sift_doc_key k = {it->index ? it->index : "", it->index_len, it->id,
+                             it->id_len};
+    return k;
+}
+
+static int
+same_key(const struct sift_doc_key *a, const struct sift_doc_key *b)
+{
+    return a->index_len == b->index_len && a->id_len == b->id_len &&
+           memcmp(a->index, b->index, a->index_len) == 0 &&
+           memcmp(a->id, b->id, a->id_len) == 0;
+}
+
+/*
+ * Elasticsearch's rules, item by item in body order: a create whose key
+ * is stored (before this request, or by an earlier item of it) is a 409;
+ * an index of a stored key replaces the document (200 "updated": the old
+ * one goes in the same WAL record and the same snapshot publish as the
+ * new one); within one request the last index of a key is the one
+ * stored.  Then the events are submitted.
+ */
+static void
+id_decide(struct ingest_ctx *c)
+{
+    struct sift_ingest_api *api = c->api;
+    struct sift_arena *a = sift_http_req_arena(c->req);
+    size_t n = c->n_evs;
+    uint8_t *drop = sift_arena_try_alloc(a, n ? n : 1);
+    c->keys = sift_arena_try_alloc(a, (n ? n : 1) * sizeof(*c->keys));
+    c->replace = sift_arena_try_alloc(a, (n ? n : 1) * sizeof(*c->replace));
+    size_t *holder = sift_arena_try_alloc(a, (n ? n : 1) * sizeof(*holder));
+    if (!drop || !c->keys || !c->replace || !holder) {
+        reply_refused(c->req, SIFT_ENOMEM);
+        return;
+    }
+    memset(drop, 0, n);
+    c->n_keys = 0;
+    c->n_replace = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct sift_bulk_item *it = &c->bulk.items[c->item_of[i]];
+        if (!it->id_given)
+            continue;
+        struct sift_doc_key k = item_key(it);
+        size_t mine = c->n_keys; /* stored by an earlier item of this one */
+        for (size_t j = 0; j < c->n_keys && mine == c->n_keys; j++)
+            if (same_key(&c->keys[j], &k))
+                mine = j;
+        int stored = sift__keymap_has(api->keys, &k);
+        for (size_t j = 0; j < c->n_lookup && !stored; j++)
+            stored = c->found[j] && same_key(&c->lookup[j], &k);
+        if (it->action == SIFT_BULK_CREATE) {
+            if (stored || mine < c->n_keys) {
+                it->status = 409;
+                it->error_type = "version_conflict_engine_exception";
+                char *why = sift_arena_try_alloc(a, k.id_len + 64);
+                if (why)
+                    snprintf(why, k.id_len + 64,
+                             "[%.*s]: version conflict, document already "
+                             "exists",
+                             (int)k.id_len, k.id);
+                it->error_reason = why ? why : "version conflict";
+                c->bulk.n_errors++;
+                drop[i] = 1;
+                continue;
+            }
+        } else if (mine < c->n_keys) {
+            drop[holder[mine]] = 1; /* the later index of a key wins */
+            it->status = 200;
+            holder[mine] = i;
+            continue;
+        } else if (stored) {
+            it->status = 200;
+            c->replace[c->n_replace++] = k;
+        }
+        holder[c->n_keys] = i;
+        c->keys[c->n_keys++] = k;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!drop[i])
+            c->evs[kept++] = c->evs[i];
+    c->n_evs = kept;
+    for (size_t i = 0; i < c->n_keys; i++)
+        sift__keymap_put(api->keys, &c->keys[i], 0); /* reserved */
+    bulk_submit(c);
+}
+
+static void
+lookup_work(void *arg)
+{
+    struct ingest_ctx *c = arg;
+    size_t n = sift_snapshot_count(c->snap);
+    struct sift_segment **segs = sift_xcalloc(n ? n : 1, sizeof(*segs));
+    for (size_t i = 0; i < n; i++)
+        segs[i] = sift_snapshot_segment(c->snap, i);
+    c->lookup_rc =
+        sift_store_keys_find(segs, n, c->lookup, c->n_lookup, c->found);
+    sift_free(segs);
+}
+
+static void
+lookup_done(void *arg, int cancelled)
+{
+    struct ingest_ctx *c = arg;
+    struct sift_ingest_api *api = c->api;
+    sift_snapshot_release(c->snap);
+    c->snap = NULL;
+    if (cancelled || c->lookup_rc < 0)
+        reply_refused(c->req, cancelled ? SIFT_ESHUTDOWN : c->lookup_rc);
+    else
+        id_decide(c);
+    api->id_busy = 0;
+    id_check_next(api);
+}
+
+/* Starts the id checks of c: the keys not known stored are looked up in
+ * a snapshot on a worker, then id_decide() runs on the loop. */
+static void
+id_check_start(struct ingest_ctx *c)
+{
+    struct sift_ingest_api *api = c->api;
+    struct sift_arena *a = sift_http_req_arena(c->req);
+    /* What became searchable needs no entry any more. */
+    sift__keymap_prune(api->keys, sift_store_visible_seq(api->store));
+    c->lookup = sift_arena_try_alloc(a, (c->n_evs + 1) * sizeof(*c->lookup));
+    c->found = sift_arena_try_alloc(a, c->n_evs + 1);
+    if (!c->lookup || !c->found) {
+        reply_refused(c->req, SIFT_ENOMEM);
+        id_check_next(api);
+        return;
+    }
+    c->n_lookup = 0;
+    for (size_t i = 0; i < c->n_evs; i++) {
+        const struct sift_bulk_item *it = &c->bulk.items[c->item_of[i]];
+        struct sift_doc_key k = item_key(it);
+        if (it->id_given && !sift__keymap_has(api->keys, &k))
+            c->lookup[c->n_lookup++] = k;
+    }
+    if (c->n_lookup == 0) {
+        id_decide(c);
+        id_check_next(api);
+        return;
+    }
+    api->id_busy = 1;
+    c->snap = sift_store_snapshot(api->store);
+    if (!api->pool ||
+        sift_pool_submit(api->pool, lookup_work, lookup_done, c) != SIFT_OK) {
+        lookup_work(c);
+        lookup_done(c, 0);
+    }
+}
+
+/* Runs the next request waiting for its id checks, if none is running. */
+static void
+id_check_next(struct sift_ingest_api *api)
+{
+    if (api->id_busy || !api->wait_head)
+        return;
+    struct ingest_ctx *c = api->wait_head;
+    api->wait_head = c->next_waiting;
+    if (!api->wait_head)
+        api->wait_tail = &api->wait_head;
+    id_check_start(c);
+}
+
 static void
 handle_bulk(struct sift_http_req *req, void *arg)
 {
     struct sift_ingest_api *api = arg;
+    struct sift_arena *arena = sift_http_req_arena(req);
     size_t len;
     const char *body = sift_http_req_body(req, &len);
     struct ingest_ctx *c = ctx_new(api, req);
@@ -624,10 +848,9 @@ handle_bulk(struct sift_http_req *req, void *arg)
         return;
     sift_bulk_filter_init(&c->filter, sift_http_req_param(req, "filter_path"));
     struct sift_parse_error err;
-    int rc =
-        sift_bulk_parse(&api->opts[SIFT_PARSE_JSON], body, len,
-                        sift_http_req_param(req, "index"), sift_clock_now_ns(),
-                        sift_http_req_arena(req), &c->bulk, &err);
+    int rc = sift_bulk_parse(&api->opts[SIFT_PARSE_JSON], body, len,
+                             sift_http_req_param(req, "index"),
+                             sift_clock_now_ns(), arena, &c->bulk, &err);
     if (rc == SIFT_EPARSE) {
         sift_http_reply_error(req, 400, "parse_exception", "%s", err.reason);
         return;
@@ -637,26 +860,88 @@ handle_bulk(struct sift_http_req *req, void *arg)
         return;
     }
     /* One array for all good items: no doubling copies in push_event. */
-    size_t n_ok = c->bulk.n_items - c->bulk.n_errors;
-    if (n_ok > 0) {
-        c->evs = sift_arena_try_alloc(sift_http_req_arena(req),
-                                      n_ok * sizeof(*c->evs));
-        c->cap_evs = c->evs ? n_ok : 0;
+    size_t n_items = c->bulk.n_items;
+    c->evs = sift_arena_try_alloc(arena, (n_items + 1) * sizeof(*c->evs));
+    c->item_of = sift_arena_try_alloc(arena, (n_items + 1) * sizeof(uint32_t));
+    uint8_t *flags = sift_arena_try_alloc(arena, n_items + 1);
+    uint32_t *where = sift_arena_try_alloc(arena, (n_items + 1) * 4);
+    if (!c->evs || !c->item_of || !flags || !where) {
+        reply_refused(req, SIFT_ENOMEM);
+        return;
     }
-    for (size_t i = 0; i < c->bulk.n_items; i++) {
+    c->cap_evs = n_items;
+    int given = 0;
+    for (size_t i = 0; i < n_items; i++) {
         struct sift_bulk_item *it = &c->bulk.items[i];
         if (it->status == 201) {
-            if (labels_apply(c, &it->ev) < 0 || push_event(c, &it->ev) < 0) {
-                c->failed_rc = SIFT_ENOMEM;
-                break;
+            if (labels_apply(c, &it->ev) < 0) {
+                reply_refused(req, SIFT_ENOMEM);
+                return;
             }
+            flags[c->n_evs] = it->id_given ? SIFT_ML_KEEP : 0;
+            given |= it->id_given;
+            c->item_of[c->n_evs] = (uint32_t)i;
+            c->evs[c->n_evs++] = it->ev;
             continue;
         }
+        /* The dead letter keeps the item as it came (action + source). */
         c->n_rejected++;
-        sift_pipeline_reject(api->pipe, "bulk", NULL, NULL, 0,
+        sift_pipeline_reject(api->pipe, "bulk", NULL, it->raw, it->raw_len,
                              it->error_reason ? it->error_reason : "?");
     }
-    submit(c, "bulk");
+    /* A stack trace sent one line per item (Filebeat without multiline):
+     * items without an _id of their own join the item before them; such
+     * an item answers with the _id of the document that holds it. */
+    size_t n0 = c->n_evs;
+    c->n_evs = sift_multiline_join(api->ml, c->evs, n0, NULL, flags, arena,
+                                   where, &c->n_joined);
+    for (size_t i = 0; i < n0; i++) {
+        uint32_t head = c->item_of[i];
+        for (size_t k = i; k > 0 && where[k - 1] == where[i]; k--)
+            head = c->item_of[k - 1];
+        struct sift_bulk_item *it = &c->bulk.items[c->item_of[i]];
+        it->id = c->bulk.items[head].id;
+        it->id_len = c->bulk.items[head].id_len;
+    }
+    for (size_t i = 0, k = 0; i < n0; i++)
+        if (i == 0 || where[i] != where[i - 1])
+            c->item_of[k++] = c->item_of[i];
+    /* The time checks first: a refused event stores nothing, replaces
+     * nothing. */
+    uint8_t *admit = sift_arena_try_alloc(arena, c->n_evs + 1);
+    uint32_t *before = sift_arena_try_alloc(arena, (c->n_evs + 1) * 4);
+    if (!admit || !before) {
+        reply_refused(req, SIFT_ENOMEM);
+        return;
+    }
+    memcpy(before, c->item_of, c->n_evs * 4);
+    c->counts.admit = admit;
+    size_t n_before = c->n_evs;
+    c->n_evs = sift_pipeline_admit(api->pipe, "bulk", c->evs, n_before, arena,
+                                   &c->counts);
+    bulk_mark_refused(c, admit, n_before);
+    for (size_t i = 0, k = 0; i < n_before; i++)
+        if (admit[i] == SIFT_ADMIT_OK || admit[i] == SIFT_ADMIT_CLAMPED ||
+            admit[i] == SIFT_ADMIT_NO_MEMORY)
+            c->item_of[k++] = before[i];
+    if (!given || !api->store) {
+        bulk_submit(c);
+        return;
+    }
+    /* One request with item ids at a time, so two cannot both miss the
+     * same new key. */
+    c->next_waiting = NULL;
+    *api->wait_tail = c;
+    api->wait_tail = &c->next_waiting;
+    id_check_next(api);
+}
+
+void
+sift_ingest_api_set_store(struct sift_ingest_api *api, struct sift_store *store,
+                          struct sift_pool *pool)
+{
+    api->store = store;
+    api->pool = pool;
 }
 
 int
@@ -666,12 +951,15 @@ sift_ingest_api_new(struct sift_http *http, struct sift_pipeline *pipe,
     struct sift_ingest_api *api = sift_xcalloc(1, sizeof(*api));
     api->pipe = pipe;
     api->cfg = cfg;
+    api->keys = sift__keymap_new();
+    api->wait_tail = &api->wait_head;
     struct sift_multiline_opts mo;
     char why[256];
     sift_multiline_opts_init(&mo);
     sift_multiline_opts_from_config(&mo, cfg);
     if (sift_multiline_new(&mo, &api->ml, why, sizeof(why)) < 0) {
         SIFT_ERROR("ingest: %s", why);
+        sift__keymap_free(api->keys);
         sift_free(api);
         return SIFT_ECONFIG;
     }
@@ -687,6 +975,7 @@ sift_ingest_api_new(struct sift_http *http, struct sift_pipeline *pipe,
             for (int g = 0; g <= f; g++)
                 sift_parse_opts_cleanup(&api->opts[g]);
             sift_multiline_free(api->ml);
+            sift__keymap_free(api->keys);
             sift_free(api);
             return SIFT_ECONFIG;
         }
@@ -709,5 +998,6 @@ sift_ingest_api_free(struct sift_ingest_api *api)
     for (int f = 0; f < 5; f++)
         sift_parse_opts_cleanup(&api->opts[f]);
     sift_multiline_free(api->ml);
+    sift__keymap_free(api->keys);
     sift_free(api);
 }

@@ -213,12 +213,19 @@ sift_pipeline_submit_counted(struct sift_pipeline *p, const char *source,
     struct sift_pipeline_counts *c = counts ? counts : &local;
     uint64_t bytes = 0;
 
-    uint8_t *admit = c->admit;
-    memset(c, 0, sizeof(*c));
-    c->admit = admit;
-    if (admit && n)
-        memset(admit, SIFT_ADMIT_OK, n);
-    n = admit_batch(p, st, source, evs, n, pos, n_pos, arena, c);
+    if (!c->admitted) {
+        uint8_t *admit = c->admit;
+        const struct sift_doc_key *replace = c->replace;
+        size_t n_replace = c->n_replace;
+        memset(c, 0, sizeof(*c));
+        c->admit = admit;
+        c->replace = replace;
+        c->n_replace = n_replace;
+        if (admit && n)
+            memset(admit, SIFT_ADMIT_OK, n);
+        n = admit_batch(p, st, source, evs, n, pos, n_pos, arena, c);
+    }
+    c->seq = 0;
     sift_pipeline_sync_rejects(p);
     if (n == 0 && n_pos == 0) {
         /* Everything went to the dead-letter store (synced above). */
@@ -238,15 +245,33 @@ sift_pipeline_submit_counted(struct sift_pipeline *p, const char *source,
         }
         bytes += evs[i].raw ? evs[i].raw_len : evs[i].msg_len;
     }
-    int rc = sift_store_append(p->store, evs, n, pos, n_pos, cb, arg);
+    int rc = c->n_replace && n_pos == 0
+                 ? sift_store_append_replacing(p->store, evs, n, c->replace,
+                                               c->n_replace, cb, arg)
+                 : sift_store_append(p->store, evs, n, pos, n_pos, cb, arg);
     if (rc < 0) {
         st->refused++;
         return rc;
     }
+    c->seq = sift_store_last_seq(p->store);
     c->stored = n;
     st->events += n;
     st->bytes += bytes;
     return SIFT_OK;
+}
+
+size_t
+sift_pipeline_admit(struct sift_pipeline *p, const char *source,
+                    struct sift_event *evs, size_t n, struct sift_arena *arena,
+                    struct sift_pipeline_counts *counts)
+{
+    struct sift_pipeline_source_stats *st = source_stats(p, source);
+    uint8_t *admit = counts->admit;
+    memset(counts, 0, sizeof(*counts));
+    counts->admit = admit;
+    if (admit && n)
+        memset(admit, SIFT_ADMIT_OK, n);
+    return admit_batch(p, st, source, evs, n, NULL, 0, arena, counts);
 }
 
 int

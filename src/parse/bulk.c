@@ -233,6 +233,37 @@ parse_action(const struct sift_parse_opts *o, struct sift_arena *arena,
     return SIFT_OK;
 }
 
+/* The item's _index and _id become fields of its event (KEYWORD, so
+ * _id:abc and _index:logs search them), replacing any the source had. */
+static int
+add_keys(struct sift_arena *arena, struct sift_bulk_item *it)
+{
+    struct sift_event *ev = &it->ev;
+    struct sift_field *f =
+        sift_arena_try_alloc(arena, (ev->n_fields + 2) * sizeof(*f));
+    if (!f)
+        return SIFT_ENOMEM;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < ev->n_fields; i++) {
+        const struct sift_field *x = &ev->fields[i];
+        if ((x->name_len == 3 && memcmp(x->name, "_id", 3) == 0) ||
+            (x->name_len == 6 && memcmp(x->name, "_index", 6) == 0))
+            continue;
+        f[n++] = *x;
+    }
+    f[n++] = (struct sift_field){"_index", it->index, 6, it->index_len,
+                                 SIFT_FT_KEYWORD};
+    f[n++] = (struct sift_field){"_id", it->id, 3, it->id_len, SIFT_FT_KEYWORD};
+    ev->fields = f;
+    ev->n_fields = n;
+    /* What arrived is the whole item (a dead letter keeps all of it). */
+    if (it->raw) {
+        ev->raw = it->raw;
+        ev->raw_len = it->raw_len;
+    }
+    return SIFT_OK;
+}
+
 int
 sift_bulk_parse(const struct sift_parse_opts *o, const char *body, size_t len,
                 const char *default_index, int64_t recv_ns,
@@ -265,6 +296,8 @@ sift_bulk_parse(const struct sift_parse_opts *o, const char *body, size_t len,
         if (!it)
             return SIFT_ENOMEM;
         it->line_no = line_no;
+        it->raw = line;
+        it->raw_len = (uint32_t)l;
         rc = parse_action(o, arena, line, l, it, &e);
         if (rc)
             return rc;
@@ -284,6 +317,7 @@ sift_bulk_parse(const struct sift_parse_opts *o, const char *body, size_t len,
                 memcmp(prev->index, it->index, it->index_len) == 0)
                 it->index = prev->index;
         }
+        it->id_given = it->id != NULL;
         if (!it->id) {
             char *id = sift_arena_try_alloc(arena, 24);
             if (!id)
@@ -301,6 +335,8 @@ sift_bulk_parse(const struct sift_parse_opts *o, const char *body, size_t len,
         bool got_src = false;
         if (needs_source) {
             got_src = next_line(&li, &src, &src_len, &src_no);
+            if (got_src) /* the item's bytes, for the dead-letter store */
+                it->raw_len = (uint32_t)(src + src_len - line);
         } else if (it->action == SIFT_BULK_INVALID) {
             /* Take the next line as the bad action's source unless it is
              * a valid action itself. */
@@ -345,6 +381,10 @@ sift_bulk_parse(const struct sift_parse_opts *o, const char *body, size_t len,
             } else {
                 rc = sift_parse_event(&json_opts, src, src_len, recv_ns, arena,
                                       &it->ev, &e);
+                if (rc == SIFT_ENOMEM)
+                    return rc;
+                if (rc == SIFT_OK)
+                    rc = add_keys(arena, it);
                 if (rc == SIFT_ENOMEM)
                     return rc;
                 if (rc == SIFT_OK) {
@@ -642,10 +682,15 @@ put_item(struct sift_buf *out, const struct sift_bulk_item *it, unsigned m)
         MEMBER(out, first, "\"_id\":");
         put_str(out, it->id ? it->id : "", it->id ? it->id_len : 0);
     }
-    if (m & BF_VERSION)
+    /* A replaced document's version is not tracked: no _version then. */
+    if ((m & BF_VERSION) && it->status != 200)
         MEMBER(out, first, "\"_version\":1");
-    if (m & BF_RESULT)
-        MEMBER(out, first, "\"result\":\"created\"");
+    if (m & BF_RESULT) {
+        if (it->status == 200)
+            MEMBER(out, first, "\"result\":\"updated\"");
+        else
+            MEMBER(out, first, "\"result\":\"created\"");
+    }
     if (m & BF_SHARDS) {
         bool in = true;
         MEMBER(out, first, "\"_shards\":{");

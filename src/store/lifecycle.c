@@ -66,6 +66,7 @@
 
 #include "lifecycle_int.h"
 #include "sift/alloc.h"
+#include "sift/arena.h"
 #include "sift/clock.h"
 #include "sift/config.h"
 #include "sift/error.h"
@@ -143,9 +144,13 @@ struct del_op {
     size_t qlen;
     int64_t from_ns, to_ns;
     int force;
-    int dry;    /* SIFT_DELETE_DRY_RUN: count only */
-    int expire; /* retention: hide docs of ids[] older than to_ns (no WAL
-                   record; the next policy run redoes a lost one) */
+    int dry;        /* SIFT_DELETE_DRY_RUN: count only */
+    int expire;     /* retention: hide docs of ids[] older than to_ns (no WAL
+                       record; the next policy run redoes a lost one) */
+    int replace;    /* a replace record: query holds its keys, batch its
+                       docs (added by the job in the same publish) */
+    uint8_t *batch; /* the record's batch payload (owned) */
+    size_t batch_len;
     uint64_t *ids;
     size_t n_ids;
     sift_delete_cb cb;
@@ -164,8 +169,19 @@ struct del_job {
     struct sift_segment_opts hot;
     sift_delete_match_cb match;
     uint64_t matched;
+    struct sift_segment_builder *builder; /* replace: its batch (owned) */
+    struct sift_segment *added;           /* replace: built from it */
     int rc;
 };
+
+static void
+op_free(struct del_op *op)
+{
+    sift_free(op->ids);
+    sift_free(op->batch);
+    sift_free(op->query);
+    sift_free(op);
+}
 
 /* A live request whose WAL record is not durable yet. */
 struct del_req {
@@ -221,8 +237,9 @@ struct sift__lc {
     int64_t merge_ns;
     uint64_t tier_moves[SIFT_TIER_COUNT];
     uint64_t retention_segments, retention_bytes, retention_docs;
-    uint64_t expired_docs; /* hidden one by one in straddling segments */
-    int expire_queued;     /* an expire op waits or runs */
+    uint64_t expired_docs;  /* hidden one by one in straddling segments */
+    uint64_t replaced_docs; /* hidden by replace records (_bulk index) */
+    int expire_queued;      /* an expire op waits or runs */
     uint64_t cap_segments, cap_bytes;
     int64_t last_retention_ns; /* wall clock of the last policy run */
     uint64_t last_retention_deleted;
@@ -396,9 +413,7 @@ sift__lc_free(struct sift_store *s)
         /* Durable in the WAL: the next start applies it. */
         if (op->cb)
             op->cb(op->arg, SIFT_ESHUTDOWN, 0);
-        sift_free(op->ids);
-        sift_free(op->query);
-        sift_free(op);
+        op_free(op);
     }
     while (lc->reqs) {
         struct del_req *r = lc->reqs;
@@ -1340,6 +1355,177 @@ sift_store_lifecycle_busy(const struct sift_store *s)
 /* Delete-by-query                                                     */
 /* ------------------------------------------------------------------ */
 
+/* ---- document keys (replace records) ---- */
+
+/*
+ * The delete half of a replace record is a "query" of its own: the marker
+ * below, then per key a varint length and the bytes of _index, the same
+ * for _id.  It travels like a query (WAL, journal, tombstone rebuild), and
+ * every delete matcher call checks for it first (del_work; the tombstone
+ * rebuild through sift__lc_match_keys()): keys match bytes exactly, where
+ * keyword terms are case-folded.
+ */
+#define KEYS_MARKER "\x01keys\x01"
+#define KEYS_MARKER_LEN 6
+
+static int
+is_keys(const char *q, size_t len)
+{
+    return len >= KEYS_MARKER_LEN &&
+           memcmp(q, KEYS_MARKER, KEYS_MARKER_LEN) == 0;
+}
+
+/* The value of field f of doc d equals v[0..vl) exactly. */
+static int
+doc_field_is(const struct sift_segment *seg, uint32_t d, const char *name,
+             const char *v, size_t vl, struct sift_buf *tmp,
+             struct sift_arena *a, int *rc)
+{
+    sift_buf_reset(tmp);
+    sift_arena_reset(a);
+    struct sift_event ev;
+    *rc = sift_segment_doc(seg, d, tmp);
+    if (*rc == SIFT_OK)
+        *rc = sift_doc_decode((const uint8_t *)tmp->data, tmp->len, a, &ev);
+    if (*rc != SIFT_OK)
+        return 0;
+    const struct sift_field *f = sift_event_field(&ev, name, strlen(name));
+    return f && f->value_len == vl && memcmp(f->value, v, vl) == 0;
+}
+
+/* Adds to acc the live docs of seg whose _index and _id are exactly
+ * index[0..il) and id[0..dl).  tmp and a are scratch. */
+static int
+key_docs(const struct sift_segment *seg, int fid, const char *index, size_t il,
+         const char *id, size_t dl, struct sift_buf *tmp, struct sift_arena *a,
+         roaring_bitmap_t *acc)
+{
+    char low[4096];
+    if (dl > sizeof(low))
+        return SIFT_OK; /* no keyword term is that long */
+    sift_ascii_lower(id, dl, low);
+    roaring_bitmap_t *bm = NULL;
+    int rc = sift_segment_postings(seg, (uint32_t)fid, low, dl, &bm);
+    if (rc < 0 || !bm)
+        return rc < 0 ? rc : SIFT_OK;
+    const roaring_bitmap_t *del = sift_segment_deleted(seg);
+    roaring_uint32_iterator_t *it = roaring_create_iterator(bm);
+    for (; it && it->has_value && rc == SIFT_OK;
+         roaring_advance_uint32_iterator(it)) {
+        uint32_t d = it->current_value;
+        if (del && roaring_bitmap_contains(del, d))
+            continue;
+        /* Keyword terms are case-folded: the stored bytes decide. */
+        if (doc_field_is(seg, d, "_id", id, dl, tmp, a, &rc) &&
+            doc_field_is(seg, d, "_index", index, il, tmp, a, &rc))
+            roaring_bitmap_add(acc, d);
+    }
+    roaring_free_uint32_iterator(it);
+    roaring_bitmap_free(bm);
+    return rc;
+}
+
+/* Docs of seg whose _index and _id are one of the keys in q (see above). */
+static int
+match_keys(struct sift_segment *seg, const char *q, size_t len,
+           roaring_bitmap_t **out)
+{
+    const uint8_t *p = (const uint8_t *)q + KEYS_MARKER_LEN;
+    const uint8_t *end = (const uint8_t *)q + len;
+    *out = roaring_bitmap_create();
+    if (!*out)
+        return SIFT_ENOMEM;
+    int fid = sift_segment_field_find(seg, "_id", 3);
+    if (fid < 0)
+        return SIFT_OK;
+    struct sift_buf tmp = SIFT_BUF_INIT;
+    struct sift_arena *a = sift_arena_new(4096);
+    int rc = SIFT_OK;
+    while (p < end && rc == SIFT_OK) {
+        uint64_t il, dl;
+        if (sift_get_varint(&p, end, &il) < 0 || il > (uint64_t)(end - p)) {
+            rc = SIFT_EPARSE;
+            break;
+        }
+        const char *index = (const char *)p;
+        p += il;
+        if (sift_get_varint(&p, end, &dl) < 0 || dl > (uint64_t)(end - p)) {
+            rc = SIFT_EPARSE;
+            break;
+        }
+        const char *id = (const char *)p;
+        p += dl;
+        rc = key_docs(seg, fid, index, (size_t)il, id, (size_t)dl, &tmp, a,
+                      *out);
+    }
+    sift_buf_cleanup(&tmp);
+    sift_arena_free(a);
+    if (rc < 0) {
+        roaring_bitmap_free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int
+sift_store_keys_find(struct sift_segment *const *segs, size_t n,
+                     const struct sift_doc_key *keys, size_t n_keys,
+                     uint8_t *found)
+{
+    memset(found, 0, n_keys);
+    struct sift_buf tmp = SIFT_BUF_INIT;
+    struct sift_arena *a = sift_arena_new(4096);
+    roaring_bitmap_t *acc = roaring_bitmap_create();
+    int rc = acc ? SIFT_OK : SIFT_ENOMEM;
+    for (size_t i = 0; i < n && rc == SIFT_OK; i++) {
+        int fid = sift_segment_field_find(segs[i], "_id", 3);
+        if (fid < 0)
+            continue;
+        for (size_t k = 0; k < n_keys && rc == SIFT_OK; k++) {
+            if (found[k])
+                continue;
+            roaring_bitmap_clear(acc);
+            rc = key_docs(segs[i], fid, keys[k].index, keys[k].index_len,
+                          keys[k].id, keys[k].id_len, &tmp, a, acc);
+            found[k] = !roaring_bitmap_is_empty(acc);
+        }
+    }
+    roaring_bitmap_free(acc);
+    sift_buf_cleanup(&tmp);
+    sift_arena_free(a);
+    return rc;
+}
+
+int
+sift__lc_match_keys(struct sift_segment *seg, const char *query, size_t len,
+                    roaring_bitmap_t **out)
+{
+    if (!is_keys(query, len))
+        return SIFT_ENOTFOUND;
+    if (!seg)
+        return SIFT_OK;
+    return match_keys(seg, query, len, out);
+}
+
+void
+sift__lc_replace_encode_keys(const struct sift_doc_key *keys, size_t n,
+                             struct sift_buf *out)
+{
+    struct sift_buf q = SIFT_BUF_INIT;
+    sift_buf_append(&q, KEYS_MARKER, KEYS_MARKER_LEN);
+    for (size_t i = 0; i < n; i++) {
+        sift_buf_put_varint(&q, keys[i].index_len);
+        sift_buf_append(&q, keys[i].index, keys[i].index_len);
+        sift_buf_put_varint(&q, keys[i].id_len);
+        sift_buf_append(&q, keys[i].id, keys[i].id_len);
+    }
+    sift_buf_putc(out, (char)SIFT_LC_REPLACE_KIND);
+    sift_buf_putc(out, LC_DEL_VERSION);
+    sift_buf_put_varint(out, q.len);
+    sift_buf_append(out, q.data, q.len);
+    sift_buf_cleanup(&q);
+}
+
 /* ---- the built-in matcher ---- */
 
 struct tok_and {
@@ -1509,6 +1695,35 @@ decode_delete(const uint8_t *p, size_t len, struct del_op *op)
 
 /* ---- the job ---- */
 
+static int
+add_doc_cb(const struct sift_event *ev, void *arg)
+{
+    return sift_segment_builder_add(arg, ev) == SIFT_OK ? 0 : 1;
+}
+
+/* A replace record's own docs, built into the segment it adds. */
+static int
+build_batch(struct del_job *j)
+{
+    const struct del_op *op = j->op;
+    struct sift_arena *a = sift_arena_new(64 << 10);
+    struct sift__batch_visitor v = {NULL, add_doc_cb, j->builder};
+    int rc = sift__store_batch_decode(op->batch, op->batch_len, a, &v);
+    sift_arena_free(a);
+    if (rc == SIFT_OK && sift_segment_builder_count(j->builder) > 0) {
+        sift__store_set_origin(j->builder, op->seq);
+        struct sift_buf img = SIFT_BUF_INIT;
+        rc = sift_segment_builder_finish(j->builder, &img);
+        if (rc == SIFT_OK) {
+            size_t l;
+            char *data = sift_buf_detach_fit(&img, &l);
+            rc = sift_segment_open_mem(data, l, &j->added);
+        }
+        sift_buf_cleanup(&img);
+    }
+    return rc > 0 ? SIFT_ENOMEM : rc;
+}
+
 static void
 del_work(void *arg)
 {
@@ -1520,9 +1735,11 @@ del_work(void *arg)
 
     /* The journal first: a sidecar never holds a delete the journal
      * could not give back if the sidecar were lost. */
-    if (!op->dry && j->journal)
+    if (!op->dry && !op->expire && j->journal)
         rc = sift__journal_append(j->journal, op->seq, op->from_ns, op->to_ns,
                                   op->query, op->qlen);
+    if (rc == SIFT_OK && op->replace)
+        rc = build_batch(j);
     for (size_t i = 0; i < j->n && rc == SIFT_OK; i++) {
         struct del_target *t = &j->t[i];
         roaring_bitmap_t *m = NULL;
@@ -1533,8 +1750,10 @@ del_work(void *arg)
                    : roaring_bitmap_create();
             rc = m ? SIFT_OK : SIFT_ENOMEM;
         } else {
-            rc = j->match(t->seg, op->query, op->qlen, op->from_ns, op->to_ns,
-                          &m);
+            rc = is_keys(op->query, op->qlen)
+                     ? match_keys(t->seg, op->query, op->qlen, &m)
+                     : j->match(t->seg, op->query, op->qlen, op->from_ns,
+                                op->to_ns, &m);
         }
         if (rc < 0)
             break;
@@ -1608,6 +1827,9 @@ del_job_free(struct del_job *j)
         sift_segment_unref(j->t[i].seg);
         sift_segment_unref(j->t[i].out);
     }
+    if (j->builder)
+        sift_segment_builder_free(j->builder);
+    sift_segment_unref(j->added);
     sift_free(j->t);
     sift_free(j);
 }
@@ -1642,6 +1864,19 @@ del_apply(struct sift_store *s, struct del_job *j)
             lc->rewrite[lc->n_rewrite++] = e->id;
             lc->force_check = 1;
         }
+    }
+    if (op->replace) {
+        /* Its docs join in the same publish that hides what they replace. */
+        if (j->added) {
+            sift__store_insert_entry(s, op->seq, j->added);
+            j->added = NULL;
+        }
+        sift__store_publish(s);
+        lc->replaced_docs += j->matched;
+        SIFT_DEBUG("lifecycle: replace (WAL seq %" PRIu64 "): %" PRIu64
+                   " stored documents replaced",
+                   op->seq, j->matched);
+        return;
     }
     sift__store_publish(s);
     if (op->expire) {
@@ -1683,9 +1918,7 @@ del_finish(struct sift_store *s, struct del_job *j)
         if (!lc->ops_head)
             lc->ops_tail = &lc->ops_head;
         lc->expire_queued = 0;
-        sift_free(op->ids);
-        sift_free(op->query);
-        sift_free(op);
+        op_free(op);
     } else if (op->dry) {
         /* Nothing changed: answer and drop it, success or not. */
         SIFT_INFO("lifecycle: delete dry run (WAL seq %" PRIu64 ") query "
@@ -1697,8 +1930,7 @@ del_finish(struct sift_store *s, struct del_job *j)
             lc->ops_tail = &lc->ops_head;
         if (op->cb)
             op->cb(op->arg, j->rc, j->rc == SIFT_OK ? j->matched : 0);
-        sift_free(op->query);
-        sift_free(op);
+        op_free(op);
     } else if (j->rc == SIFT_OK) {
         del_apply(s, j);
         lc->ops_head = op->next;
@@ -1706,8 +1938,7 @@ del_finish(struct sift_store *s, struct del_job *j)
             lc->ops_tail = &lc->ops_head;
         if (op->cb)
             op->cb(op->arg, SIFT_OK, j->matched);
-        sift_free(op->query);
-        sift_free(op);
+        op_free(op);
     } else {
         /* Durable in the WAL: keep it first in line and retry. */
         SIFT_ERROR("lifecycle: delete (WAL seq %" PRIu64 ") failed: %s; "
@@ -1758,6 +1989,8 @@ try_delete(struct sift_store *s)
     j->store = s;
     j->op = op;
     j->match = s->match;
+    if (op->replace)
+        j->builder = sift__store_new_builder(s);
     j->journal = s->journal;
     tier_opts(s, SIFT_TIER_HOT, &j->hot);
     j->t = sift_xcalloc(s->n_ents ? s->n_ents : 1, sizeof(*j->t));
@@ -1827,8 +2060,7 @@ sift__lc_delete_record(struct sift_store *s, uint64_t seq,
         s->buf_max_seq = seq;
     if (op->dry && !op->cb) {
         /* Replayed, or nobody waits for the count: nothing to do. */
-        sift_free(op->query);
-        sift_free(op);
+        op_free(op);
         return SIFT_OK;
     }
     /* Everything older than the delete becomes a sealed entry. */
@@ -1843,6 +2075,53 @@ int
 sift__lc_blocks_flush(const struct sift_store *s)
 {
     return s->lc != NULL && s->lc->ops_head != NULL;
+}
+
+uint64_t
+sift__lc_pending_seq(const struct sift_store *s)
+{
+    if (!s->lc)
+        return 0;
+    for (const struct del_op *op = s->lc->ops_head; op; op = op->next)
+        if (op->seq && !op->dry)
+            return op->seq;
+    return s->lc->reqs ? s->lc->reqs->seq : 0;
+}
+
+int
+sift__lc_replace_record(struct sift_store *s, uint64_t seq,
+                        const uint8_t *payload, size_t len)
+{
+    struct sift__lc *lc = s->lc;
+    const uint8_t *p = payload, *end = payload + len;
+    uint64_t ql;
+    if (len < 3 || p[0] != SIFT_LC_REPLACE_KIND || p[1] != LC_DEL_VERSION)
+        return SIFT_CORRUPT_BKPT("replace record header");
+    p += 2;
+    if (sift_get_varint(&p, end, &ql) < 0 || ql > (uint64_t)(end - p) ||
+        ql > LC_MAX_QUERY || !is_keys((const char *)p, (size_t)ql))
+        return SIFT_CORRUPT_BKPT("replace record keys");
+    struct del_op *op = sift_xcalloc(1, sizeof(*op));
+    op->replace = 1;
+    op->seq = seq;
+    op->from_ns = INT64_MIN;
+    op->to_ns = INT64_MAX;
+    op->query = sift_xmalloc(ql + 1);
+    memcpy(op->query, p, (size_t)ql);
+    op->query[ql] = '\0';
+    op->qlen = (size_t)ql;
+    p += ql;
+    op->batch_len = (size_t)(end - p);
+    op->batch = sift_xmalloc(op->batch_len ? op->batch_len : 1);
+    memcpy(op->batch, p, op->batch_len);
+    op->t0_mono = sift_clock_mono_ns();
+    /* Everything older becomes a sealed entry; the record's own docs
+     * become one when the op is applied (they never enter the buffer). */
+    sift__store_seal(s, !lc->started);
+    *lc->ops_tail = op;
+    lc->ops_tail = &op->next;
+    try_delete(s);
+    return SIFT_OK;
 }
 
 static void

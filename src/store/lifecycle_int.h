@@ -26,6 +26,7 @@
 #include "sift/lifecycle.h"
 #include "sift/segment.h"
 
+struct sift_doc_key;
 struct sift_store;
 struct sift_manifest_seg;
 
@@ -193,6 +194,8 @@ int sift__segment_train_dict(struct sift_segment *const *in, size_t n,
 
 /* First byte of a WAL payload that is a delete, not a batch (batch = 1). */
 #define SIFT_LC_DELETE_KIND 0x44 /* 'D' */
+/* First byte of a batch that replaces stored docs by their keys. */
+#define SIFT_LC_REPLACE_KIND 0x52 /* 'R' */
 
 /** Creates the lifecycle state and tier directories.  Loop, in open. */
 int sift__lc_init(struct sift_store *s);
@@ -286,5 +289,26 @@ struct sift_store_health;
 void sift__lc_health(const struct sift_store *s, struct sift_store_health *out);
 /** Non-zero while flushes must wait (a delete is not yet applied). */
 int sift__lc_blocks_flush(const struct sift_store *s);
+/**
+ * A durable replace record reached the buffer (live or WAL replay), in
+ * WAL order: its docs become an entry of their own, in the same snapshot
+ * publish that hides the docs they replace.  Returns SIFT_OK or
+ * SIFT_ECORRUPT.  Loop thread.
+ */
+int sift__lc_replace_record(struct sift_store *s, uint64_t seq,
+                            const uint8_t *payload, size_t len);
+/** Writes the head of a replace record (its keys) to out. */
+void sift__lc_replace_encode_keys(const struct sift_doc_key *keys, size_t n,
+                                  struct sift_buf *out);
+/**
+ * When query[0..len) is a replace record's key list: SIFT_OK with *out the
+ * docs of seg (NULL seg: validate only) whose keys it names, or a code.
+ * SIFT_ENOTFOUND when it is an ordinary query (use the store's matcher).
+ * Any thread.
+ */
+int sift__lc_match_keys(struct sift_segment *seg, const char *query,
+                        size_t len, roaring_bitmap_t **out);
+/** WAL seq of the oldest delete or replace not yet applied, or 0. */
+uint64_t sift__lc_pending_seq(const struct sift_store *s);
 
 #endif /* SIFT_STORE_LIFECYCLE_INT_H */

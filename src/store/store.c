@@ -395,6 +395,8 @@ buffer_add(struct sift_store *s, uint64_t seq, const uint8_t *payload,
 {
     if (len > 0 && payload[0] == SIFT_LC_DELETE_KIND) /* lifecycle.c */
         return sift__lc_delete_record(s, seq, payload, len);
+    if (len > 0 && payload[0] == SIFT_LC_REPLACE_KIND) /* lifecycle.c */
+        return sift__lc_replace_record(s, seq, payload, len);
     struct sift__batch_visitor v = {buf_pos_cb, buf_doc_cb, s};
     sift_arena_reset(s->arena);
     int rc = sift__store_batch_decode(payload, len, s->arena, &v);
@@ -1246,13 +1248,11 @@ write_blocked(struct sift_store *s)
 /* Public: append, position, flush                                     */
 /* ------------------------------------------------------------------ */
 
-int
-sift_store_append(struct sift_store *s, const struct sift_event *evs, size_t n,
-                  const struct sift_srcpos *pos, size_t n_pos,
-                  sift_durable_cb cb, void *arg)
+/* Whether an append may go ahead now: SIFT_OK, or the refusal (closing,
+ * a write error or full disk, the buffer over its limit). */
+static int
+append_admit(struct sift_store *s)
 {
-    if (n == 0 && n_pos == 0)
-        return SIFT_EINVAL;
     if (s->closing)
         return SIFT_ESHUTDOWN;
     int blocked = write_blocked(s);
@@ -1266,8 +1266,21 @@ sift_store_append(struct sift_store *s, const struct sift_event *evs, size_t n,
         maybe_flush(s, 1);
         return SIFT_EBUSY;
     }
+    return SIFT_OK;
+}
+
+int
+sift_store_append(struct sift_store *s, const struct sift_event *evs, size_t n,
+                  const struct sift_srcpos *pos, size_t n_pos,
+                  sift_durable_cb cb, void *arg)
+{
+    if (n == 0 && n_pos == 0)
+        return SIFT_EINVAL;
+    int rc = append_admit(s);
+    if (rc < 0)
+        return rc;
     sift_buf_reset(&s->scratch);
-    int rc = sift__store_batch_encode(evs, n, pos, n_pos, &s->scratch);
+    rc = sift__store_batch_encode(evs, n, pos, n_pos, &s->scratch);
     if (rc < 0)
         return rc;
     return append_scratch(s, n, pos, n_pos, cb, arg, NULL);
@@ -1305,6 +1318,7 @@ append_scratch(struct sift_store *s, size_t n, const struct sift_srcpos *pos,
         start_sync(s);
     if (seq_out)
         *seq_out = seq;
+    s->last_seq = seq;
     return SIFT_OK;
 }
 
@@ -1886,6 +1900,99 @@ void
 sift__store_entry_free(struct sift__entry *e)
 {
     entry_free(e);
+}
+
+/* ---- replace records (lifecycle.c runs them) ---- */
+
+struct sift_segment_builder *
+sift__store_new_builder(const struct sift_store *s)
+{
+    return new_builder(s);
+}
+
+void
+sift__store_set_origin(struct sift_segment_builder *b, uint64_t seq)
+{
+    struct sift_posmap none;
+    memset(&none, 0, sizeof(none));
+    set_wal_origin(b, seq, seq, &none);
+}
+
+void
+sift__store_insert_entry(struct sift_store *s, uint64_t seq,
+                         struct sift_segment *seg)
+{
+    struct sift__entry *e = entry_push(s);
+    e->id = s->manifest.next_seg_id++;
+    e->state = SIFT_ENT_MEM;
+    e->max_seq = seq;
+    e->seg = seg;
+    e->docs = seg ? sift_segment_doc_count(seg) : 0;
+    e->bytes = seg ? sift_segment_bytes(seg) : 0;
+    /* Seal order: after every entry holding older records. */
+    size_t at = s->n_ents - 1;
+    while (at > 0) {
+        const struct sift__entry *prev = s->ents[at - 1];
+        if (prev->state == SIFT_ENT_DISK || prev->max_seq == 0 ||
+            prev->max_seq <= seq)
+            break;
+        s->ents[at] = s->ents[at - 1];
+        at--;
+    }
+    s->ents[at] = e;
+    recount_sealed(s);
+}
+
+int
+sift_store_append_replacing(struct sift_store *s, const struct sift_event *evs,
+                            size_t n, const struct sift_doc_key *keys,
+                            size_t n_keys, sift_durable_cb cb, void *arg)
+{
+    if (n_keys == 0)
+        return sift_store_append(s, evs, n, NULL, 0, cb, arg);
+    if (n == 0)
+        return SIFT_EINVAL;
+    int rc = append_admit(s);
+    if (rc < 0)
+        return rc;
+    sift_buf_reset(&s->scratch);
+    sift__lc_replace_encode_keys(keys, n_keys, &s->scratch);
+    rc = sift__store_batch_encode(evs, n, NULL, 0, &s->scratch);
+    if (rc < 0)
+        return rc;
+    return append_scratch(s, n, NULL, 0, cb, arg, NULL);
+}
+
+uint64_t
+sift_store_last_seq(const struct sift_store *s)
+{
+    return s->last_seq;
+}
+
+uint64_t
+sift_store_visible_seq(const struct sift_store *s)
+{
+    uint64_t v = s->last_seq;
+    if (s->pend_head && s->pend_head->seq - 1 < v)
+        v = s->pend_head->seq - 1;
+    if (s->buf_min_seq && s->buf_min_seq - 1 < v)
+        v = s->buf_min_seq - 1;
+    uint64_t prev = s->manifest.flushed_seq;
+    for (size_t i = 0; i < s->n_ents; i++) {
+        const struct sift__entry *e = s->ents[i];
+        if (e->state == SIFT_ENT_DISK || e->max_seq == 0)
+            continue;
+        if (e->state == SIFT_ENT_BUILDING) {
+            if (prev < v)
+                v = prev;
+            break;
+        }
+        prev = e->max_seq;
+    }
+    uint64_t op = sift__lc_pending_seq(s);
+    if (op && op - 1 < v)
+        v = op - 1;
+    return v;
 }
 
 int

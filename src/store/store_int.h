@@ -164,6 +164,8 @@ struct sift_store {
     struct sift_timer *t_flush;
     struct sift_timer *t_full;
 
+    uint64_t last_seq; /* WAL seq of the last append (0 = none yet) */
+
     int full; /* disk full: appends get SIFT_ENOSPACE */
     int werr; /* errno of a WAL write that failed otherwise (EROFS, EIO):
                  appends get -werr until a probe write succeeds */
@@ -268,6 +270,17 @@ int sift__store_quarantine_file(struct sift_store *s, const char *dir,
                                 const char *name);
 /** Lists name in sift_store_quarantined() and counts it. */
 void sift__store_add_quarantined(struct sift_store *s, const char *name);
+
+/* Replace records (store.c side; lifecycle.c runs them).  Loop thread,
+ * except that a builder may be filled and finished on a worker. */
+struct sift_segment_builder *
+sift__store_new_builder(const struct sift_store *s);
+/** Records WAL record seq as the origin of what b builds. */
+void sift__store_set_origin(struct sift_segment_builder *b, uint64_t seq);
+/** Adds seg (a ref is taken over) as the in-memory entry of WAL record seq,
+ * placed in seal order. */
+void sift__store_insert_entry(struct sift_store *s, uint64_t seq,
+                              struct sift_segment *seg);
 
 /*
  * File helpers (store.c), shared with lifecycle.c.  Any thread; they touch

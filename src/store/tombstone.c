@@ -447,7 +447,10 @@ rebuild_from_journal(const struct sift__journal *j, struct sift_segment *seg,
         if (e->seq <= o->max_seq)
             continue;
         roaring_bitmap_t *m = NULL;
-        int rc = match(seg, e->query, e->qlen, e->from_ns, e->to_ns, &m);
+        /* A replace record's keys, else a query for the store's matcher. */
+        int rc = sift__lc_match_keys(seg, e->query, e->qlen, &m);
+        if (rc == SIFT_ENOTFOUND)
+            rc = match(seg, e->query, e->qlen, e->from_ns, e->to_ns, &m);
         if (rc < 0) {
             roaring_bitmap_free(acc);
             return rc;

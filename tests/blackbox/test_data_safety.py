@@ -545,3 +545,113 @@ def test_stack_trace_lines_from_a_broker_join(tmp_path, siftd_factory):
         assert search_hits(s, "*", limit=0)["total"]["value"] == 2
     finally:
         rs.close()
+
+
+# ---------------------------------------------------------------------------
+# _bulk: create conflicts, index replaces, _id/_index searchable, raw items
+# ---------------------------------------------------------------------------
+
+def bulk(s, lines, **params):
+    r = s.post("/_bulk", params=params,
+               data="".join(json.dumps(l) + "\n" for l in lines),
+               headers={"Content-Type": "application/x-ndjson"})
+    assert r.status_code == 200, r.text
+    return strict_json(r)
+
+
+def items(j):
+    return [(list(i)[0], list(i.values())[0]) for i in j["items"]]
+
+
+def test_bulk_ids_follow_elasticsearch(siftd_factory):
+    s = siftd_factory(args=FAST).start()
+    ts = int(time.time() * 1000) - 60000
+    # create twice in one request: the second is a conflict.
+    j = bulk(s, [{"create": {"_index": "logs", "_id": "order-1"}},
+                 {"@timestamp": ts, "message": "order 1 placed"},
+                 {"create": {"_index": "logs", "_id": "order-1"}},
+                 {"@timestamp": ts, "message": "order 1 placed again"},
+                 {"create": {"_index": "logs", "_id": "Order-1"}},
+                 {"@timestamp": ts, "message": "another id (case)"},
+                 {"create": {"_index": "audit", "_id": "order-1"}},
+                 {"@timestamp": ts, "message": "same id, another index"}])
+    got = items(j)
+    assert [x[1]["status"] for x in got] == [201, 409, 201, 201]
+    assert j["errors"] is True
+    assert got[1][1]["error"]["type"] == "version_conflict_engine_exception"
+    # ... and in a later request, before it is even searchable.
+    j = bulk(s, [{"create": {"_index": "logs", "_id": "order-1"}},
+                 {"@timestamp": ts, "message": "order 1 third try"}])
+    assert items(j)[0][1]["status"] == 409
+    # index of a stored id replaces it (Elasticsearch's "updated").
+    j = bulk(s, [{"index": {"_index": "logs", "_id": "order-1"}},
+                 {"@timestamp": ts + 1, "message": "order 1 shipped"}])
+    it = items(j)[0][1]
+    assert (it["status"], it["result"]) == (200, "updated")
+    # index of a new id creates it; twice in one request: the last wins.
+    j = bulk(s, [{"index": {"_index": "logs", "_id": "order-2"}},
+                 {"@timestamp": ts, "message": "order 2 placed"},
+                 {"index": {"_index": "logs", "_id": "order-2"}},
+                 {"@timestamp": ts + 1, "message": "order 2 paid"}])
+    assert [x[1]["status"] for x in items(j)] == [201, 200]
+    # Four documents: logs/order-1, logs/Order-1, audit/order-1,
+    # logs/order-2.
+    wait_total(s, "*", 4, **{"from": "now-1d"})
+
+    def hits(q):
+        return sorted(h["message"] for h in search_hits(s, q)["hits"])
+    # _id matches as any keyword does (case-folded): both logs ids.
+    assert hits('_id:"order-1" AND _index:logs') == ["another id (case)",
+                                                     "order 1 shipped"]
+    assert hits('_id:"order-2"') == ["order 2 paid"]
+    assert sorted(hits("_index:audit")) == ["same id, another index"]
+    assert "order 1 placed" not in hits("order")
+    # A restart (kill -9) keeps exactly the same documents.
+    s.kill9()
+    s.start()
+    wait_total(s, "*", 4, **{"from": "now-1d"})
+    assert hits('_id:"order-1" AND _index:logs') == ["another id (case)",
+                                                     "order 1 shipped"]
+    assert search_hits(s, "*", limit=0)["total"]["value"] == 4
+    # The replacement is stored: creating it again conflicts.
+    j = bulk(s, [{"create": {"_index": "logs", "_id": "order-1"}},
+                 {"@timestamp": ts, "message": "again"}])
+    assert items(j)[0][1]["status"] == 409
+
+    # A malformed item's dead letter keeps the whole item.
+    body = ('{"index":{"_index":"logs","_id":"bad-1"}}\n'
+            '{"message": "broken\n')
+    r = s.post("/_bulk", data=body,
+               headers={"Content-Type": "application/x-ndjson"})
+    assert items(strict_json(r))[0][1]["status"] == 400
+    dl = [d for d in dlq_lines(s) if d.get("source") == "bulk"]
+    assert dl and dl[-1]["raw"] == body.rstrip("\n")
+
+
+def test_bulk_lines_of_a_stack_trace_join(siftd_factory):
+    """Filebeat to an Elasticsearch output without multiline: one item
+    per line.  Items without their own _id join; each answers with the _id
+    of the document that holds it."""
+    s = siftd_factory(args=FAST).start()
+    ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() - 30))
+
+    def item(i, msg):
+        return [{"create": {"_index": "filebeat-8"}},
+                {"@timestamp": ts + ".%03dZ" % i, "host": {"name": "web-2"},
+                 "log": {"file": {"path": "/var/log/app.log"}},
+                 "message": msg}]
+    lines = (item(0, "ERROR payment failed") +
+             item(1, "\tat com.acme.Pay.charge(Pay.java:10)") +
+             item(2, "\tat com.acme.Api.post(Api.java:20)") +
+             item(3, "INFO next"))
+    j = bulk(s, lines)
+    got = items(j)
+    assert [x[1]["status"] for x in got] == [201] * 4
+    ids = [x[1]["_id"] for x in got]
+    assert ids[0] == ids[1] == ids[2] != ids[3]
+    wait_total(s, "*", 2, **{"from": "now-1d"})
+    h = search_hits(s, '_id:"%s"' % ids[0])["hits"]
+    assert len(h) == 1
+    assert h[0]["message"] == ("ERROR payment failed\n"
+                               "\tat com.acme.Pay.charge(Pay.java:10)\n"
+                               "\tat com.acme.Api.post(Api.java:20)")

@@ -1423,6 +1423,147 @@ test_merge_delete_dry_run_counts_and_changes_nothing(void **state)
     sift_store_close(st);
 }
 
+/* ---- replace records (_bulk index of a stored _id) ---- */
+
+/* An event with _index idx and _id id, message msg. */
+static void
+keyed_event(struct sift_event *ev, struct sift_field *f, const char *idx,
+            const char *id, const char *msg, int64_t ts)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->ts_ns = ts;
+    ev->msg = msg;
+    ev->msg_len = (uint32_t)strlen(msg);
+    f[0] = (struct sift_field){"_index", idx, 6, (uint32_t)strlen(idx),
+                               SIFT_FT_KEYWORD};
+    f[1] = (struct sift_field){"_id", id, 3, (uint32_t)strlen(id),
+                               SIFT_FT_KEYWORD};
+    ev->fields = f;
+    ev->n_fields = 2;
+}
+
+/* Live docs of the current snapshot whose message contains needle. */
+static int
+live_with(struct sift_store *st, const char *needle)
+{
+    struct lines l;
+    snapshot_lines(st, &l);
+    int n = (int)count_containing(&l, needle);
+    lines_free(&l);
+    return n;
+}
+
+struct watch {
+    struct sift_store *st;
+    int bad; /* a snapshot held both versions of key k1, or neither */
+    int polls;
+};
+
+static void
+watch_tick(void *arg)
+{
+    struct watch *w = arg;
+    int n = live_with(w->st, "doc-k1-");
+    if (n != 1)
+        w->bad++;
+    w->polls++;
+}
+
+struct vis_ctx {
+    struct sift_store *st;
+    uint64_t seq;
+};
+
+static int
+visible(void *arg)
+{
+    struct vis_ctx *v = arg;
+    return sift_store_visible_seq(v->st) >= v->seq;
+}
+
+static void
+test_merge_replace_is_atomic_and_exact(void **state)
+{
+    struct fx *f = *state;
+    struct sift_store *st;
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
+    int64_t now = sift_clock_now_ns();
+    struct sift_event ev[4];
+    struct sift_field fl[4][2];
+    /* k1 on disk, K1 (another id: ids are case-sensitive) and k1 of
+     * another index in memory. */
+    keyed_event(&ev[0], fl[0], "logs", "k1", "doc-k1-v1", now - HOUR_NS);
+    assert_int_equal(sift_store_append(st, ev, 1, NULL, 0, on_durable, f),
+                     SIFT_OK);
+    struct acks_ctx c = {f, f->acks + 1};
+    assert_true(sf_run_until(f->loop, acked, &c, 10000));
+    flush_now(f, st);
+    keyed_event(&ev[1], fl[1], "logs", "K1", "doc-upper-K1", now - HOUR_NS);
+    keyed_event(&ev[2], fl[2], "other", "k1", "doc-other-index", now - HOUR_NS);
+    assert_int_equal(sift_store_append(st, &ev[1], 2, NULL, 0, on_durable, f),
+                     SIFT_OK);
+    c.want = f->acks + 1;
+    assert_true(sf_run_until(f->loop, acked, &c, 10000));
+    sift_store_refresh(st);
+    ingest(f, st, 0, 300, now - HOUR_NS, SIFT_NS_PER_MS, NULL); /* noise */
+    struct sift_doc_key k = {"logs", 4, "k1", 2};
+    uint8_t found = 0;
+    struct sift_snapshot *snap = sift_store_snapshot(st);
+    size_t n = sift_snapshot_count(snap);
+    struct sift_segment *segs[64];
+    for (size_t i = 0; i < n && i < 64; i++)
+        segs[i] = sift_snapshot_segment(snap, i);
+    assert_int_equal(sift_store_keys_find(segs, n, &k, 1, &found), SIFT_OK);
+    assert_int_equal(found, 1);
+    struct sift_doc_key k2 = {"logs", 4, "k2", 2};
+    assert_int_equal(sift_store_keys_find(segs, n, &k2, 1, &found), SIFT_OK);
+    assert_int_equal(found, 0);
+    sift_snapshot_release(snap);
+
+    /* Replace: while it is applied, every snapshot holds exactly one
+     * version of logs/k1. */
+    struct watch w = {st, 0, 0};
+    struct sift_timer *t = sift_loop_timer_new(f->loop, 1, watch_tick, &w);
+    keyed_event(&ev[3], fl[3], "logs", "k1", "doc-k1-v2", now);
+    uint64_t before = sift_store_last_seq(st);
+    assert_int_equal(
+        sift_store_append_replacing(st, &ev[3], 1, &k, 1, on_durable, f),
+        SIFT_OK);
+    uint64_t seq = sift_store_last_seq(st);
+    assert_true(seq > before);
+    c.want = f->acks + 1;
+    assert_true(sf_run_until(f->loop, acked, &c, 10000));
+    struct vis_ctx vc = {st, seq};
+    assert_true(sf_run_until(f->loop, visible, &vc, 10000));
+    sift_loop_timer_free(t);
+    assert_true(w.polls > 0);
+    assert_int_equal(w.bad, 0);
+    assert_int_equal(live_with(st, "doc-k1-v2"), 1);
+    assert_int_equal(live_with(st, "doc-k1-v1"), 0);
+    assert_int_equal(live_with(st, "doc-upper-K1"), 1);
+    assert_int_equal(live_with(st, "doc-other-index"), 1);
+
+    /* A crash now: replay gives the same (one version, the new one). */
+    char copy[256];
+    snprintf(copy, sizeof(copy), "%s/crash", f->root);
+    crash_copy(f, copy);
+    struct sift_config c2 = f->cfg;
+    c2.data_dir = copy;
+    struct sift_store *st2;
+    assert_int_equal(sift_store_open(&c2, f->loop, f->pool, &st2), SIFT_OK);
+    assert_int_equal(live_with(st2, "doc-k1-v2"), 1);
+    assert_int_equal(live_with(st2, "doc-k1-v1"), 0);
+    assert_int_equal(live_with(st2, "doc-upper-K1"), 1);
+    sift_store_close(st2);
+    /* And after a flush and a clean restart. */
+    flush_now(f, st);
+    sift_store_close(st);
+    assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &st), SIFT_OK);
+    assert_int_equal(live_with(st, "doc-k1-"), 1);
+    assert_int_equal(live_with(st, "doc-k1-v2"), 1);
+    sift_store_close(st);
+}
+
 static void
 test_merge_orphans_of_a_crashed_merge_are_removed(void **state)
 {
@@ -1781,6 +1922,8 @@ main(void)
         cmocka_unit_test_setup_teardown(
             test_merge_retention_per_event_in_straddling_segments, setup,
             teardown),
+        cmocka_unit_test_setup_teardown(test_merge_replace_is_atomic_and_exact,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_merge_delete_by_query, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(

@@ -199,6 +199,47 @@ test_parse_bulk_response_shape(void **state)
     sift_buf_cleanup(&out);
 }
 
+/* _index and _id are fields of the event (searchable), the action's win
+ * over the source's; the item's raw bytes span action and source. */
+static void
+test_parse_bulk_keys_are_fields_and_raw_spans_the_item(void **state)
+{
+    struct fx *f = *state;
+    const char *body = "{\"index\":{\"_index\":\"logs\",\"_id\":\"Ab-1\"}}\n"
+                       "{\"message\":\"m1\",\"_id\":\"forged\",\"k\":\"v\"}\n"
+                       "{\"create\":{\"_index\":\"logs\"}}\n"
+                       "{\"message\":\"m2\"}\n"
+                       "{\"create\":{\"_index\":\"logs\",\"_id\":\"x\"}}\n"
+                       "not json\n";
+    assert_int_equal(bulk(f, body, NULL), SIFT_OK);
+    assert_int_equal(f->b.n_items, 3);
+    const struct sift_bulk_item *a = &f->b.items[0], *b = &f->b.items[1];
+    assert_true(a->id_given);
+    assert_false(b->id_given);
+    const struct sift_field *id = pf_field(&a->ev, "_id");
+    assert_int_equal(id->value_len, 4);
+    assert_memory_equal(id->value, "Ab-1", 4);
+    assert_int_equal(id->type, SIFT_FT_KEYWORD);
+    assert_null(pf_field_n(&a->ev, "_id", 1)); /* the source's is gone */
+    assert_memory_equal(pf_field(&a->ev, "_index")->value, "logs", 4);
+    assert_non_null(pf_field(&a->ev, "k"));
+    /* the generated id is a field too */
+    const struct sift_field *gid = pf_field(&b->ev, "_id");
+    assert_int_equal(gid->value_len, b->id_len);
+    assert_memory_equal(gid->value, b->id, b->id_len);
+    /* raw: the action line through the end of the source line */
+    const char *src1 = strstr(body, "\n{\"create\"");
+    assert_ptr_equal(a->raw, body);
+    assert_int_equal(a->raw_len, (size_t)(src1 - body));
+    assert_ptr_equal(a->ev.raw, a->raw);
+    /* a failed item keeps its bytes too (for the dead-letter store) */
+    const struct sift_bulk_item *c = &f->b.items[2];
+    assert_int_equal(c->status, 400);
+    assert_int_equal(c->raw_len,
+                     strlen("{\"create\":{\"_index\":\"logs\",\"_id\":\"x\"}}\n"
+                            "not json"));
+}
+
 /* Raw bytes in _index and _id are echoed as valid UTF-8 (U+FFFD). */
 static void
 test_parse_bulk_response_invalid_utf8_ids(void **state)
@@ -418,6 +459,9 @@ main(void)
             test_parse_bulk_action_scan_matches_walker, setup, pf_teardown),
         cmocka_unit_test_setup_teardown(
             test_parse_bulk_response_invalid_utf8_ids, setup, pf_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_parse_bulk_keys_are_fields_and_raw_spans_the_item, setup,
+            pf_teardown),
         cmocka_unit_test_setup_teardown(test_parse_bulk_response_bytes, setup,
                                         pf_teardown),
         cmocka_unit_test_setup_teardown(test_parse_bulk_response_filter_path,
