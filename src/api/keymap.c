@@ -70,9 +70,8 @@ static size_t
 find(const struct sift__keymap *m, const char *key, size_t len, uint64_t h)
 {
     size_t i = (size_t)h & (m->cap - 1);
-    while (m->v[i].key &&
-           !(m->v[i].hash == h && m->v[i].len == len &&
-             memcmp(m->v[i].key, key, len) == 0))
+    while (m->v[i].key && !(m->v[i].hash == h && m->v[i].len == len &&
+                            memcmp(m->v[i].key, key, len) == 0))
         i = (i + 1) & (m->cap - 1);
     return i;
 }
@@ -139,8 +138,8 @@ remove_at(struct sift__keymap *m, size_t i)
             return;
         size_t home = (size_t)m->v[j].hash & (m->cap - 1);
         /* Move j back to i unless its home lies cyclically in (i, j]. */
-        int in_between = i <= j ? (home > i && home <= j)
-                                : (home > i || home <= j);
+        int in_between =
+            i <= j ? (home > i && home <= j) : (home > i || home <= j);
         if (!in_between) {
             m->v[i] = m->v[j];
             m->v[j].key = NULL;

@@ -306,8 +306,8 @@ void sift__lc_replace_encode_keys(const struct sift_doc_key *keys, size_t n,
  * SIFT_ENOTFOUND when it is an ordinary query (use the store's matcher).
  * Any thread.
  */
-int sift__lc_match_keys(struct sift_segment *seg, const char *query,
-                        size_t len, roaring_bitmap_t **out);
+int sift__lc_match_keys(struct sift_segment *seg, const char *query, size_t len,
+                        roaring_bitmap_t **out);
 /** WAL seq of the oldest delete or replace not yet applied, or 0. */
 uint64_t sift__lc_pending_seq(const struct sift_store *s);
 
