@@ -6,8 +6,12 @@
  * (siftd recognises syslog, logfmt and free text per line), NDJSON as
  * application/x-ndjson, Elasticsearch _bulk bodies to POST /api/v1/_bulk.
  * The format is --format, else guessed per input from its first
- * non-blank line ('{' = NDJSON).  Each reply's counts are added up;
- * rejected lines are reported as FILE:LINE: reason on stderr.
+ * non-blank line ('{' = NDJSON).  --field labels are written into JSON
+ * events by the batcher (any value, the line's other bytes unchanged) and
+ * passed to siftd as ?_fields= for text, whose lines carry no fields
+ * (same rule both ways: added to events that lack the field).  Each reply's
+ * counts are added up; rejected lines are reported as FILE:LINE: reason on
+ * stderr.
  *
  * Retries (http.c): 429 and 503 mean siftd stored nothing of the batch,
  * so it is sent again after a back-off (Retry-After when given), up to
@@ -42,8 +46,9 @@ struct extra {
 
 struct ingest {
     struct cli_ctx *ctx;
-    const char *index; /* --index: _index of _bulk actions naming none */
-    const char *name;  /* the input being read ("-" = stdin) */
+    const char *index;       /* --index: _index of _bulk actions naming none */
+    const char *text_labels; /* --field as siftd's _fields, for text */
+    const char *name;        /* the input being read ("-" = stdin) */
     enum cli_format format;
     long long accepted, rejected, batches, retries;
     struct extra extras[8]; /* other counters in replies ("expired", ...) */
@@ -224,7 +229,9 @@ send_batch(struct ingest *in, struct cli_batcher *b)
     if (!b->n_lines)
         return CLI_CONTINUE;
     int bulk = b->format == CLI_FMT_BULK;
-    const char *params[] = {"index", bulk ? in->index : NULL, NULL};
+    const char *params[] = {"index", bulk ? in->index : NULL, "_fields",
+                            b->format == CLI_FMT_TEXT ? in->text_labels : NULL,
+                            NULL};
     struct cli_req req = {.method = "POST",
                           .params = params,
                           .path = bulk ? "/api/v1/_bulk" : "/api/v1/ingest",
@@ -310,11 +317,12 @@ ingest_stream(struct ingest *in, FILE *f, enum cli_format want, size_t batch,
             if (i == len)
                 continue; /* blank lines before the first event */
             enum cli_format fmt = want ? want : sniff(line, len);
-            if (fmt == CLI_FMT_TEXT && n_labels) {
+            if (fmt == CLI_FMT_TEXT && n_labels && !in->text_labels) {
                 rc = sift__cli_usage_error(
                     in->ctx,
-                    "%s: --field labels JSON events; this input "
-                    "is text (use --format ndjson if it is JSON)",
+                    "%s: this input is text, where --field goes as "
+                    "siftd's _fields list: a value cannot hold ',' and a "
+                    "name cannot hold ':'",
                     input_name(in));
                 break;
             }
@@ -368,6 +376,7 @@ sift__cli_cmd_ingest(struct cli_ctx *ctx, int argc, char **argv)
         CLI_GLOBAL_OPTIONS};
     enum cli_format format = CLI_FMT_AUTO;
     const char *index = NULL;
+    struct cli_buf text_labels = CLI_BUF_INIT;
     struct cli_label labels[MAX_LABELS];
     char *label_store[MAX_LABELS];
     size_t n_labels = 0;
@@ -442,10 +451,30 @@ sift__cli_cmd_ingest(struct cli_ctx *ctx, int argc, char **argv)
     if ((rc = sift__cli_connect(ctx)) != CLI_CONTINUE)
         goto out;
 
+    /* Text lines carry no fields: their labels go as siftd's _fields
+     * (name:value,...; the same rule: added where an event lacks them). */
+    int text_ok = 1;
+    for (size_t i = 0; i < n_labels; i++) {
+        int dup = 0;
+        for (size_t j = 0; j < i; j++)
+            dup |= !strcmp(labels[j].key, labels[i].key);
+        if (dup)
+            continue;
+        const char *v = labels[i].value;
+        size_t vl = strlen(v);
+        if (strchr(v, ',') || strpbrk(labels[i].key, ":,") || !vl ||
+            v[0] == ' ' || v[0] == '\t' || v[vl - 1] == ' ' ||
+            v[vl - 1] == '\t')
+            text_ok = 0;
+        sift__cli_buf_addf(&text_labels, "%s%s:%s", text_labels.len ? "," : "",
+                           labels[i].key, v);
+    }
+
     struct ingest in;
     memset(&in, 0, sizeof(in));
     in.ctx = ctx;
     in.index = index;
+    in.text_labels = n_labels && text_ok ? text_labels.data : NULL;
     rc = CLI_CONTINUE;
     for (int i = 0;
          (i < n_inputs || (n_inputs == 0 && i == 0)) && rc == CLI_CONTINUE;
@@ -509,6 +538,7 @@ sift__cli_cmd_ingest(struct cli_ctx *ctx, int argc, char **argv)
     if (rc == CLI_CONTINUE)
         rc = in.rejected || expired ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 out:
+    sift__cli_buf_free(&text_labels);
     for (size_t i = 0; i < n_labels; i++)
         free(label_store[i]);
     return rc;

@@ -465,9 +465,17 @@ def test_ingest_text_stdin_labels_and_bulk(shared, home, tmp_path):
     assert search_total(shared, "labelled service.name:lbl") == 1
     assert search_total(shared, "labelled service.name:own") == 1
     assert search_total(shared, "labelled service.name:nested") == 1
-    # --field needs JSON events.
-    r = sift(home, ["ingest", "--field", "a=b"], url=url, input="plain text\n")
-    assert r.returncode == 2 and "--field" in r.stderr
+    # Text lines get their labels from siftd (?_fields=).
+    r = sift(home, ["ingest", "--format", "text", "--field", "service.name=txt",
+                    "--field", "env=a:b"], url=url,
+             input="labelled text one\nlabelled text two\n")
+    assert r.returncode == 0, r.stderr
+    wait_for(lambda: search_total(shared, "labelled text service.name:txt") == 2,
+             "labelled text")
+    assert search_total(shared, 'labelled text env:"a:b"') == 2
+    # a value with ',' cannot be said in that list: refused, nothing sent
+    r = sift(home, ["ingest", "--field", "a=b,c"], url=url, input="plain text\n")
+    assert r.returncode == 2 and "cannot hold ','" in r.stderr
 
     bulk = ('{"index":{"_index":"x"}}\n{"message":"bulky one"}\n'
             '{"delete":{"_id":"1"}}\n'
