@@ -87,6 +87,7 @@ struct sift_app {
     int sources_paused; /* the stop drain paused them */
     int64_t drain_deadline_ns;
     char bound[128];
+    int addr_written; /* DATA_DIR/siftd.addr is ours to remove */
 
     /* ---- modules: created in app_start_modules(), stopped in
      * app_stop_modules(), in reverse order of creation ---- */
@@ -392,6 +393,22 @@ check_writable_dirs(const struct sift_app *app)
     }
     sift_buf_cleanup(&p);
     return rc;
+}
+
+/* Removes DATA_DIR/siftd.addr once siftd stops listening (the address is
+ * no longer served; the data dir is still locked, so it is ours). */
+static void
+remove_addr_file(struct sift_app *app)
+{
+    if (!app->addr_written)
+        return;
+    app->addr_written = 0;
+    struct sift_buf path = SIFT_BUF_INIT;
+    sift_buf_appendf(&path, "%s/siftd.addr", app->cfg.data_dir);
+    if (unlink(sift_buf_cstr(&path)) != 0 && errno != ENOENT)
+        SIFT_WARN("cannot remove %s: %s", sift_buf_cstr(&path),
+                  strerror(errno));
+    sift_buf_cleanup(&path);
 }
 
 /* Writes DATA_DIR/siftd.addr atomically (sift_file_replace()). */
@@ -858,6 +875,7 @@ on_stop_signal(void *arg)
     app->stopping = 1;
     sd_notify(0, "STOPPING=1");
     sift_http_stop_accepting(app->http);
+    remove_addr_file(app); /* nothing listens there any more */
     sift_search_api_end_tails(app->search_api); /* would hold the drain */
     app->drain_deadline_ns =
         sift_clock_mono_ns() + app->cfg.shutdown_timeout_ms * SIFT_NS_PER_MS;
@@ -1060,6 +1078,8 @@ run(struct sift_app *app)
      * keep siftd from serving reads. */
     if (write_addr_file(app) < 0)
         SIFT_WARN("siftd.addr not written; the address is on stdout");
+    else
+        app->addr_written = 1;
 
     SIFT_INFO("siftd %s listening on http://%s (data dir %s, node %s, %u "
               "workers)",
@@ -1108,6 +1128,7 @@ shutdown_app(struct sift_app *app)
     if (app->loop != NULL)
         sift_loop_run_posted(app->loop);
     sift_loop_free(app->loop);
+    remove_addr_file(app); /* before the lock goes */
     if (app->lock_fd >= 0)
         close(app->lock_fd);
 }

@@ -36,6 +36,7 @@ struct sift_config {
     int64_t max_headers;
     int64_t max_header_bytes;
     int64_t request_timeout_ms; /* whole request must arrive within this */
+    char *access_log; /* "" = off, "-" = the log, else a file (appended) */
 
     /* [store] */
     int64_t wal_sync_ms;      /* group commit period; 0 = fsync per batch */

@@ -28,6 +28,15 @@ __attribute__((format(printf, 2, 3)))
 void
 sift_log(enum sift_log_level level, const char *fmt, ...);
 
+/**
+ * Logs a line a library reports with a syslog severity (0 emerg .. 7
+ * debug; librdkafka's log callback): 0-3 as ERROR, 4 as WARN, 5-6 as
+ * INFO, 7 as DEBUG, as "<who>: <facility>: <msg>" so it reads like our
+ * own lines instead of the library's "%4|ts|FAC|..." to stderr.
+ */
+void sift_log_syslog(int severity, const char *who, const char *facility,
+                     const char *msg);
+
 #define SIFT_ERROR(...) sift_log(SIFT_LOG_ERROR, __VA_ARGS__)
 #define SIFT_WARN(...) sift_log(SIFT_LOG_WARN, __VA_ARGS__)
 #define SIFT_INFO(...) sift_log(SIFT_LOG_INFO, __VA_ARGS__)

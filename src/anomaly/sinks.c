@@ -299,6 +299,14 @@ kafka_props(rd_kafka_conf_t *conf, const char *props)
     return SIFT_OK;
 }
 
+/* librdkafka's own lines through our log (else it writes raw to stderr). */
+static void
+kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    sift_log_syslog(level == 6 ? 7 : level, "alerts: kafka", fac, buf);
+}
+
 static int
 kafka_init(struct sift_alert_sinks *s, const struct sift_alert_sinks_cfg *cfg)
 {
@@ -317,6 +325,7 @@ kafka_init(struct sift_alert_sinks *s, const struct sift_alert_sinks_cfg *cfg)
         return SIFT_ECONFIG;
     }
     rd_kafka_conf_set_dr_msg_cb(conf, kafka_dr);
+    rd_kafka_conf_set_log_cb(conf, kafka_log);
     rd_kafka_conf_set_opaque(conf, s);
     s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
     if (!s->rk) { /* conf is still ours on failure */

@@ -65,6 +65,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -103,6 +104,7 @@
 #include "sift/metrics.h"
 #include "sift/names.h"
 #include "sift/ratelimit.h"
+#include "sift/time.h"
 
 #define CONN_BUCKETS 1024
 #define MAX_LISTENERS 8
@@ -148,7 +150,10 @@ struct sift_http_req {
     char *path;
     struct req_param *params; /* query string, in order (arena) */
     size_t n_params;
-    int pretty; /* ?pretty: indent JSON replies */
+    int pretty;       /* ?pretty: indent JSON replies */
+    int64_t t0_mono;  /* arrival (access log) */
+    int status;       /* the reply's, once sent */
+    size_t bytes_out; /* body bytes sent (access log) */
     const char *body;
     size_t body_len;
     char peer[64];
@@ -190,6 +195,8 @@ struct sift_http {
     struct evhttp_bound_socket *tls_listeners[MAX_LISTENERS];
     size_t n_tls_listeners;
     struct sift_http_stats stats;
+    int access_fd;     /* http.access_log file, or -1 */
+    char *access_path; /* the path access_fd is open on */
 };
 
 /* ---------------------------------------------------------------------- */
@@ -594,10 +601,72 @@ req_unlink(struct sift_http_req *req)
     http->n_live--;
 }
 
+static const char *
+role_name(const struct route *r)
+{
+    if (r == NULL)
+        return "-";
+    switch (r->role) {
+    case SIFT_ROLE_NONE: return "open";
+    case SIFT_ROLE_READER: return "reader";
+    case SIFT_ROLE_WRITER: return "writer";
+    case SIFT_ROLE_ADMIN: return "admin";
+    }
+    return "-";
+}
+
+/*
+ * The access log (http.access_log): one line per answered request -
+ * method, path (without the query string, which may hold a query or
+ * labels), status, body bytes, milliseconds, role of the route, token
+ * name and client - into the log at INFO ("-") or appended to a file
+ * (reopened when the key changes on reload).
+ */
+static void
+access_log(struct sift_http_req *req)
+{
+    struct sift_http *http = req->http;
+    const char *where = http->cfg->access_log;
+    if (where == NULL || where[0] == '\0' || req->status == 0)
+        return;
+    char line[1024];
+    int64_t ms = (sift_clock_mono_ns() - req->t0_mono) / SIFT_NS_PER_MS;
+    int n = snprintf(line, sizeof(line), "%s %.400s %d %zu %lldms %s %s %s",
+                     req->method, req->path != NULL ? req->path : "-",
+                     req->status, req->bytes_out, (long long)ms,
+                     role_name(req->route), req->principal, req->peer);
+    if (n <= 0)
+        return;
+    if (strcmp(where, "-") == 0) {
+        SIFT_INFO("access: %s", line);
+        return;
+    }
+    if (http->access_path == NULL || strcmp(http->access_path, where) != 0) {
+        if (http->access_fd >= 0)
+            close(http->access_fd);
+        sift_free(http->access_path);
+        http->access_path = sift_xstrdup(where);
+        http->access_fd =
+            open(where, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        if (http->access_fd < 0)
+            SIFT_WARN("http: cannot open the access log %s: %s", where,
+                      strerror(errno));
+    }
+    if (http->access_fd < 0)
+        return;
+    char ts[SIFT_TIME_RFC3339_MAX];
+    sift_time_print_rfc3339(sift_clock_now_ns(), 3, ts, sizeof(ts));
+    char full[1100];
+    int m = snprintf(full, sizeof(full), "%s %s\n", ts, line);
+    if (m > 0 && write(http->access_fd, full, (size_t)m) < 0)
+        SIFT_DEBUG("http: access log write failed: %s", strerror(errno));
+}
+
 /* Forgets the request after its reply (or at shutdown). */
 static void
 req_finish(struct sift_http_req *req)
 {
+    access_log(req);
     req_unlink(req);
     if (req->conn != NULL) {
         req->conn->req = NULL;
@@ -717,9 +786,13 @@ sift_http_reply(struct sift_http_req *req, int status, const char *content_type,
             strncmp(content_type, "application/json", 16) == 0)
             evbuffer_add(evhttp_request_get_output_buffer(req->evreq), "\n", 1);
         sift_buf_cleanup(&pretty);
+        req->status = status;
+        req->bytes_out =
+            evbuffer_get_length(evhttp_request_get_output_buffer(req->evreq));
         /* Detached (client gone): evhttp frees the request right here. */
         evhttp_send_reply(req->evreq, status, NULL, NULL);
     }
+    req->status = status; /* also when the client had gone (access log) */
     req_finish(req);
 }
 
@@ -755,6 +828,11 @@ sift_http_reply_error(struct sift_http_req *req, int status, const char *type,
     va_start(ap, reason_fmt);
     vsnprintf(reason, sizeof(reason), reason_fmt, ap);
     va_end(ap);
+    /* A body or head refused for its size or type says so in the log:
+     * the client may not show it, and the data did not arrive. */
+    if (status == 413 || status == 415 || status == 431)
+        SIFT_INFO("http: %d %s: %s %s from %s: %s", status, type, req->method,
+                  req->path != NULL ? req->path : "?", req->peer, reason);
     sift_http_error_json(&b, status, type, reason, -1);
     sift_http_reply(req, status, "application/json", b.data, b.len);
     sift_buf_cleanup(&b);
@@ -795,6 +873,7 @@ sift_http_stream_start(struct sift_http_req *req, int status,
     if (content_type != NULL)
         evhttp_add_header(h, "Content-Type", content_type);
     evhttp_send_reply_start(req->evreq, status, NULL);
+    req->status = status;
     req->chunk = evbuffer_new();
     return req->chunk != NULL ? SIFT_OK : SIFT_ENOMEM;
 }
@@ -810,6 +889,7 @@ sift_http_stream_write(struct sift_http_req *req, const void *p, size_t len)
         return SIFT_OK;
     if (evbuffer_add(req->chunk, p, len) != 0)
         return SIFT_ENOMEM;
+    req->bytes_out += len;
     evhttp_send_reply_chunk(req->evreq, req->chunk);
     return SIFT_OK;
 }
@@ -1690,6 +1770,7 @@ on_request(struct evhttp_request *evreq, void *arg)
      * below malloc's mmap threshold, so chunks are reused, not faulted. */
     req->arena = sift_arena_new(16384);
     req->method = method_name(evhttp_request_get_command(evreq));
+    req->t0_mono = sift_clock_mono_ns();
     req->principal = "-";
     set_peer(req, evcon);
     conn->req = req;
@@ -1980,6 +2061,7 @@ sift_http_new(struct sift_loop *loop, const struct sift_config *cfg,
     struct sift_http *http = sift_xcalloc(1, sizeof(*http));
     http->loop = loop;
     http->cfg = cfg;
+    http->access_fd = -1;
     http->eh = evhttp_new(sift_loop_base(loop));
     if (http->eh == NULL) {
         SIFT_ERROR("http: evhttp_new failed");
@@ -2267,5 +2349,8 @@ sift_http_free(struct sift_http *http)
     SSL_CTX_free(http->ssl_ctx);
     sift_free(http->ready_details);
     sift_free(http->routes);
+    if (http->access_fd >= 0)
+        close(http->access_fd);
+    sift_free(http->access_path);
     sift_free(http);
 }

@@ -82,6 +82,7 @@ struct ingest_ctx {
     struct sift_snapshot *snap;
     int lookup_rc;
     struct ingest_ctx *next_waiting;
+    char first_reject[160]; /* "line N: reason" of the first rejected */
 };
 
 static void
@@ -284,6 +285,9 @@ on_line(void *arg, int rc, struct sift_event *ev,
         return 1;
     }
     c->n_rejected++;
+    if (c->first_reject[0] == '\0')
+        snprintf(c->first_reject, sizeof(c->first_reject), "line %zu: %.120s",
+                 err->line_no, err->reason);
     sift_pipeline_reject(c->api->pipe, "http", NULL, err->line, err->line_len,
                          err->reason);
     note_error(c, err->line_no, err->reason);
@@ -422,9 +426,22 @@ ctx_new(struct sift_ingest_api *api, struct sift_http_req *req)
     return c;
 }
 
+/* Rejected lines leave a log line (at most one per request). */
+static void
+log_rejects(struct ingest_ctx *c, const char *source)
+{
+    if (c->n_rejected == 0 || c->first_reject[0] == '\0')
+        return;
+    SIFT_INFO("ingest: %s from %s: %zu line%s rejected (first: %s); they "
+              "are in the dead-letter file",
+              source, sift_http_req_peer(c->req), c->n_rejected,
+              c->n_rejected == 1 ? "" : "s", c->first_reject);
+}
+
 static void
 submit(struct ingest_ctx *c, const char *source)
 {
+    log_rejects(c, source);
     if (c->failed_rc < 0) {
         reply_refused(c->req, c->failed_rc);
         return;
@@ -886,6 +903,10 @@ handle_bulk(struct sift_http_req *req, void *arg)
         }
         /* The dead letter keeps the item as it came (action + source). */
         c->n_rejected++;
+        if (c->first_reject[0] == '\0')
+            snprintf(c->first_reject, sizeof(c->first_reject),
+                     "item %zu: %.120s", i + 1,
+                     it->error_reason ? it->error_reason : "?");
         sift_pipeline_reject(api->pipe, "bulk", NULL, it->raw, it->raw_len,
                              it->error_reason ? it->error_reason : "?");
     }

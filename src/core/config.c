@@ -130,6 +130,11 @@ static const struct key_def keys[] = {
      "A whole request (headers and body) must arrive within this after the "
      "connection is ready for it (accept, or the previous reply); slower "
      "clients are disconnected (slowloris)."},
+    {"http", "access_log", KT_STRING, OFF(access_log), "", 0, STRMAX, 1, NULL,
+     KC_NONE,
+     "One line per request (method, path, status, bytes, ms, role, token, "
+     "client): \"\" = off, \"-\" = into the log at INFO, else a file "
+     "that lines are appended to."},
 
     /* [store] */
     {"store", "wal_sync", KT_DURATION, OFF(wal_sync_ms), "100ms", 0, MINUTE, 0,

@@ -85,3 +85,17 @@ sift_log(enum sift_log_level level, const char *fmt, ...)
     ssize_t w = write(STDERR_FILENO, line, n);
     (void)w; /* nowhere to report a failing stderr */
 }
+
+void
+sift_log_syslog(int severity, const char *who, const char *facility,
+                const char *msg)
+{
+    enum sift_log_level l = severity <= 3   ? SIFT_LOG_ERROR
+                            : severity == 4 ? SIFT_LOG_WARN
+                            : severity <= 6 ? SIFT_LOG_INFO
+                                            : SIFT_LOG_DEBUG;
+    if (l > sift_log_get_level())
+        return;
+    sift_log(l, "%s: %s: %s", who, facility != NULL ? facility : "-",
+             msg != NULL ? msg : "");
+}

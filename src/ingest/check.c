@@ -22,6 +22,7 @@
 #include "sift/buf.h"
 #include "sift/config.h"
 #include "sift/error.h"
+#include "sift/log.h"
 #include "sift/source.h"
 
 /* A host:port the start would refuse. */
@@ -45,6 +46,14 @@ check_addr(const char *key, const char *addr, sift_config_error_cb cb,
 }
 
 /* The alerts webhook: http://host[:port]/path, as the sink needs it. */
+/* librdkafka's notes on the properties (CONFWARN) through our log. */
+static void
+check_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    sift_log_syslog(level, "kafka", fac, buf);
+}
+
 static int
 check_webhook(const char *url, sift_config_error_cb cb, void *arg)
 {
@@ -83,6 +92,7 @@ sift_source_check_config(const struct sift_config *cfg, sift_config_error_cb cb,
     char **kv = NULL;
     size_t n = 0;
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_set_log_cb(conf, check_log);
     sift__ingest_split(cfg->kafka_properties, &kv, &n);
     for (size_t i = 0; i < n; i++) {
         struct sift_buf msg = SIFT_BUF_INIT;

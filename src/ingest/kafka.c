@@ -639,9 +639,15 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 tp->offset = (int64_t)pos.hi + 1;
                 p->durable_next = tp->offset;
             }
-            SIFT_INFO("kafka: assigned %s at %s%" PRId64, p->key,
-                      tp->offset >= 0 ? "stored offset " : "committed ",
-                      tp->offset);
+            if (tp->offset >= 0)
+                SIFT_INFO("kafka: assigned %s at offset %" PRId64
+                          " (right after the last event sift holds)",
+                          p->key, tp->offset);
+            else
+                SIFT_INFO("kafka: assigned %s at the group's committed "
+                          "offset (earliest when there is none; sift holds "
+                          "no event of it yet)",
+                          p->key);
         }
         if (coop)
             e = rd_kafka_incremental_assign(rk, parts);
@@ -753,12 +759,8 @@ static void
 on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     (void)rk;
-    if (level <= 3)
-        SIFT_ERROR("kafka: %s: %s", fac, buf);
-    else if (level <= 5)
-        SIFT_WARN("kafka: %s: %s", fac, buf);
-    else
-        SIFT_DEBUG("kafka: %s: %s", fac, buf);
+    /* librdkafka's info (6) lines are as chatty as our debug ones. */
+    sift_log_syslog(level == 6 ? 7 : level, "kafka", fac, buf);
 }
 
 /* ---- ops -------------------------------------------------------------- */

@@ -131,6 +131,8 @@ sift_source_pipe_deliver(void *arg, const struct sift_source_batch *batch,
     const struct sift_parse_opts *opts =
         &sp->opts[strncmp(batch->source, "redis", 5) == 0 ? PIPE_REDIS
                                                           : PIPE_KAFKA];
+    size_t n_rejected = 0;
+    char first[SIFT_PARSE_REASON_MAX] = "";
     for (size_t i = 0; i < batch->n_msgs; i++) {
         const struct sift_source_msg *m = &batch->msgs[i];
         struct sift_parse_error err;
@@ -144,9 +146,11 @@ sift_source_pipe_deliver(void *arg, const struct sift_source_batch *batch,
             return rc;
         }
         if (rc < 0) {
-            sift_pipeline_reject(
-                sp->pipeline, batch->source, &m->pos, m->data, m->len,
-                err.reason[0] ? err.reason : sift_strerror(rc));
+            const char *why = err.reason[0] ? err.reason : sift_strerror(rc);
+            if (n_rejected++ == 0)
+                snprintf(first, sizeof(first), "%s", why);
+            sift_pipeline_reject(sp->pipeline, batch->source, &m->pos, m->data,
+                                 m->len, why);
             continue;
         }
         if (m->n_fields > 0) {
@@ -170,6 +174,12 @@ sift_source_pipe_deliver(void *arg, const struct sift_source_batch *batch,
     }
     n = sift_multiline_join(sp->ml, evs, n, streams, ml_flags, arena, NULL,
                             NULL);
+    /* Rejected input leaves a log line: one per batch, not per message. */
+    if (n_rejected > 0)
+        SIFT_INFO("ingest: %s %s: %zu of %zu message%s rejected (first: %s); "
+                  "they are in the dead-letter file",
+                  batch->source, batch->origin ? batch->origin : "", n_rejected,
+                  batch->n_msgs, batch->n_msgs == 1 ? "" : "s", first);
     if (n == 0 && batch->n_pos == 0) {
         /* Everything is in the dead-letter store: make it durable before
          * the source acknowledges the batch. */

@@ -76,6 +76,7 @@
 #include "sift/loop.h"
 #include "sift/metrics.h"
 #include "sift/pool.h"
+#include "sift/time.h"
 #include "sift/tokenize.h"
 #include "store_int.h"
 
@@ -1881,21 +1882,28 @@ del_apply(struct sift_store *s, struct del_job *j)
     sift__store_publish(s);
     if (op->expire) {
         lc->expired_docs += j->matched;
-        if (j->matched)
+        if (j->matched) {
+            char before[SIFT_TIME_RFC3339_MAX];
+            sift_time_print_rfc3339(op->to_ns, 3, before, sizeof(before));
             SIFT_INFO("lifecycle: retention: %" PRIu64 " events older than "
-                      "%" PRId64 " ms hidden in segments that also hold "
-                      "younger ones (%zu checked)",
-                      j->matched, op->to_ns / SIFT_NS_PER_MS, j->n);
+                      "%s hidden in segments that also hold younger ones "
+                      "(%zu checked)",
+                      j->matched, before, j->n);
+        }
         return;
     }
     lc->deletes++;
     lc->deleted_docs += j->matched;
-    SIFT_INFO("lifecycle: delete (WAL seq %" PRIu64 ") query \"%s\" "
-              "[%" PRId64 ", %" PRId64 ") ms: %" PRIu64
-              " events deleted in %zu segments, %.1f ms",
-              op->seq, op->query, op->from_ns / SIFT_NS_PER_MS,
-              op->to_ns == INT64_MAX ? INT64_MAX : op->to_ns / SIFT_NS_PER_MS,
-              j->matched, j->n,
+    /* The range as people read it: RFC 3339 ends, "open" for none. */
+    char from[SIFT_TIME_RFC3339_MAX] = "open",
+         to[SIFT_TIME_RFC3339_MAX] = "open";
+    if (op->from_ns != INT64_MIN)
+        sift_time_print_rfc3339(op->from_ns, 3, from, sizeof(from));
+    if (op->to_ns != INT64_MAX)
+        sift_time_print_rfc3339(op->to_ns, 3, to, sizeof(to));
+    SIFT_INFO("lifecycle: delete (WAL seq %" PRIu64 ") query \"%s\" from %s "
+              "to %s: %" PRIu64 " events deleted in %zu segments, %.1f ms",
+              op->seq, op->query, from, to, j->matched, j->n,
               (double)(sift_clock_mono_ns() - op->t0_mono) / 1e6);
 }
 

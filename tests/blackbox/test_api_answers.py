@@ -3,6 +3,8 @@ real siftd binary: replies that end their line, JSON errors for requests
 the HTTP layer refuses by itself, and the rest of the issue's points as
 they land."""
 import json
+import os
+import re
 import socket
 import time
 
@@ -604,6 +606,11 @@ def test_redis_and_kafka_sources_take_labels_format_metadata(
             "service.name": "legacy", "env": "prod"}
         assert got["fb event"] == {"service.name": "own",
                                    "@metadata.beat": "filebeat"}
+        # librdkafka speaks through our log; the assignment reads plainly.
+        s.wait_for_log(r"kafka: assigned kafka/applogs/0 at the group's "
+                       r"committed offset")
+        assert not re.search(r"^%\d\|", s.stderr(), re.M), s.stderr()
+        assert "-1001" not in s.stderr()
     finally:
         kafka.close()
         red.close()
@@ -680,3 +687,34 @@ def test_root_answers_like_an_elasticsearch_root(siftd_factory):
     h = s.request("HEAD", "/")
     assert h.status_code == 200 and h.content == b""
     assert s.get("/?bogus=1").status_code == 400
+
+
+# ---- point 11: logs an operator can read --------------------------------
+
+def test_logs_and_access_log(tmp_path, siftd_factory):
+    access = tmp_path / "access.log"
+    s = started(siftd_factory, "--set", "http.access_log=%s" % access)
+    addr_file = os.path.join(s.data_dir, "siftd.addr")
+    assert os.path.exists(addr_file)
+    s.get("/api/v1/search", params={"q": "x"})
+    s.post("/api/v1/ingest", data="x", headers={"Content-Type": "image/png"})
+    ingest(s, [{"@timestamp": BASE_MS, "message": "fine"}])
+    s.post("/api/v1/ingest", data='{"message":"ok"}\n{broken\n',
+           headers={"Content-Type": "application/x-ndjson"})
+    wait_total(s, "fine OR ok", 2)
+    r = s.post("/api/v1/delete", json={"query": "fine", "from": BASE_MS,
+                                       "to": "2030-01-01T00:00:00Z"})
+    assert r.status_code == 200, r.text
+    s.wait_for_log(r"http: 415 unsupported_media_type: POST /api/v1/ingest")
+    s.wait_for_log(r"ingest: http from 127\.0\.0\.1:\d+: 1 line rejected "
+                   r"\(first: line 2: ")
+    s.wait_for_log(r'lifecycle: delete \(WAL seq \d+\) query "fine" from '
+                   r"2024-05-01T10:00:00\.000Z to 2030-01-01T00:00:00\.000Z: "
+                   r"1 events deleted")
+    assert s.stop() == 0
+    # Nothing listens there any more: the address file is gone.
+    assert not os.path.exists(addr_file)
+    lines = access.read_text().splitlines()
+    assert any(" GET /api/v1/search 200 " in l and " reader " in l
+               for l in lines), lines
+    assert any(" POST /api/v1/ingest 415 " in l for l in lines), lines
