@@ -53,11 +53,11 @@ double sift_baseline_z(const struct sift_baseline *b, double x, double floor);
 double sift_score_from_z(double z);
 
 /**
- * Folds x into b with weight alpha (0 < alpha <= 1).  The first window
- * sets the level; afterwards x is clipped to level +- 3 spreads, and a
- * value more than 2 spreads away gets alpha / 10, so an incident does not
- * drag the baseline with it.  floor as in
- * sift_baseline_z().  Pure.
+ * Folds x into b with weight alpha (0 < alpha <= 1).  The first 1 / alpha
+ * windows are a plain mean (nothing clipped: no normal to protect yet);
+ * afterwards x is clipped to level +- 3 spreads, and a value more than 2
+ * spreads away gets alpha / 10, so an incident does not drag the
+ * baseline with it.  floor as in sift_baseline_z().  Pure.
  */
 void sift_baseline_update(struct sift_baseline *b, double x, double alpha,
                           double floor);
@@ -125,6 +125,7 @@ enum sift_alert_label {
 };
 
 #define SIFT_ALERT_SERIES_MAX 96
+#define SIFT_ALERT_TEMPLATES_MAX 8 /* template ids kept as evidence */
 
 /** One alert as sinks and the API see it (a value copy). */
 struct sift_alert {
@@ -141,6 +142,18 @@ struct sift_alert {
     int64_t updated_ns;  /* end of the last window scored */
     int64_t resolved_ns; /* 0 while firing */
     uint32_t n_windows;  /* windows over threshold */
+    /* Evidence: the templates the alert is about (new_pattern: the new
+     * templates of the service, first ones seen), and how many there
+     * were in all. */
+    uint32_t templates[SIFT_ALERT_TEMPLATES_MAX];
+    uint32_t n_templates; /* entries used in templates */
+    uint32_t n_templates_total;
+};
+
+/** Extra evidence for one observation (see sift_alerts_observe_with). */
+struct sift_alert_extra {
+    const uint32_t *templates; /* template ids, borrowed */
+    uint32_t n_templates;
 };
 
 enum sift_alert_event {
@@ -178,6 +191,18 @@ void sift_alerts_observe(struct sift_alerts *a, uint64_t key,
                          const char *series, enum sift_alert_kind kind,
                          double score, uint32_t hold, int64_t win_start_ns,
                          int64_t win_end_ns);
+
+/**
+ * sift_alerts_observe() with evidence: while the series is over its
+ * threshold (pending or firing), extra's template ids are added to the
+ * alert (first SIFT_ALERT_TEMPLATES_MAX kept, all counted), also before
+ * the FIRE event is emitted.  extra may be NULL.
+ */
+void sift_alerts_observe_with(struct sift_alerts *a, uint64_t key,
+                              const char *series, enum sift_alert_kind kind,
+                              double score, uint32_t hold, int64_t win_start_ns,
+                              int64_t win_end_ns,
+                              const struct sift_alert_extra *extra);
 
 /**
  * Records feedback on alert id.  A false positive raises that series'
@@ -238,6 +263,13 @@ int sift_alerts_get(const struct sift_alerts *a, uint64_t id,
 
 /** Kind as text: "spike", "drop", "new_pattern", "error_ratio". */
 const char *sift_alert_kind_name(enum sift_alert_kind kind);
+
+/**
+ * Appends the alert's template evidence as JSON members,
+ * ,"templates":[..],"templates_total":N (nothing when it has none).
+ */
+void sift_alert_templates_json(const struct sift_alert *al,
+                               struct sift_buf *out);
 
 /** Appends alert as a JSON object (the webhook/Redis/API body). */
 void sift_alert_to_json(const struct sift_alert *alert, struct sift_buf *out);
@@ -300,9 +332,11 @@ struct sift_anomaly_cfg {
                                        this before arrival (history imports,
                                        backlogs) are counted as late, not scored;
                                        0 = score all */
-    uint32_t max_series;    /* memory cap; least-recently-seen evicted */
-    int seasonality;        /* hour-of-day baselines for count series */
-    double season_min_days; /* days until the daily shape has full weight */
+    uint32_t max_series;       /* memory cap; least-recently-seen evicted */
+    uint32_t learning_windows; /* windows a service is seen before its
+                                  templates can be "new" (onboarding) */
+    int seasonality;           /* hour-of-day baselines for count series */
+    double season_min_days;    /* days until the daily shape has full weight */
     struct sift_alerts_cfg alerts;
 };
 

@@ -115,6 +115,21 @@ sift_anomaly_service_templates(struct sift_anomaly_service *svc);
 int sift_anomaly_templates_text(struct sift_anomaly_templates *t, uint32_t id,
                                 struct sift_buf *out);
 
+/**
+ * The id a template id now stands for (itself, or the template it was
+ * merged into; see sift_drain_resolve()).  Any thread.
+ */
+uint32_t sift_anomaly_templates_resolve(struct sift_anomaly_templates *t,
+                                        uint32_t id);
+
+/**
+ * Fills ids[0..max) with every id that stands for the same template as
+ * id: the template's own id first, then the ids merged into it.  Returns
+ * the count (at least 1 when max > 0).  Any thread.
+ */
+size_t sift_anomaly_templates_ids(struct sift_anomaly_templates *t, uint32_t id,
+                                  uint32_t *ids, size_t max);
+
 /** Drops a reference.  Any thread; NULL is fine. */
 void sift_anomaly_templates_unref(struct sift_anomaly_templates *t);
 
@@ -123,6 +138,9 @@ void sift_anomaly_templates_unref(struct sift_anomaly_templates *t);
 struct sift_anomaly_service_stats {
     uint32_t templates; /* live templates */
     uint64_t templates_evicted;
+    uint64_t templates_merged; /* merges (ids kept as aliases) */
+    uint32_t template_aliases; /* aliases kept */
+    uint32_t header_sources;   /* sources whose header shape is known */
     uint64_t template_saves;
     uint64_t template_save_errors;
     uint64_t records_pushed;  /* into the scoring ring */

@@ -106,6 +106,7 @@ struct sift_config {
     int64_t anomaly_hold_windows;
     int64_t anomaly_warmup_windows;
     int64_t anomaly_cooldown_ms;
+    int64_t anomaly_learning_period_ms; /* per service, before new_pattern */
     int64_t max_templates;
     char *anomaly_alpha; /* decimal in (0, 1], validated */
     int64_t anomaly_resolve_windows;

@@ -2,8 +2,8 @@
  * drain.h - log template mining (Drain-style fixed-depth prefix tree).
  *
  * Every message is tokenized on whitespace, variable-looking parts of each
- * token are masked to "<*>" (numbers, hex ids, IPs, UUIDs, paths, URLs),
- * and the token list is matched against the templates that share its
+ * token are masked by type ("<num>", "<hex>", "<ip>", "<uuid>", "<path>",
+ * "<url>"), and the token list is matched against the templates that share its
  * token count and first key tokens.  The most similar template above the
  * similarity threshold absorbs the message (positions that differ become
  * "<*>"); otherwise a new template is created.  See docs/anomaly.md and
@@ -12,8 +12,9 @@
  *
  * Ids are 32-bit, assigned sequentially from 1 when a template is created
  * and never reused or changed, also when the template text generalizes:
- * the id names the cluster, not its text.  They survive restarts through
- * sift_drain_save() / sift_drain_load().
+ * the id names the cluster, not its text.  A template merged into another
+ * leaves its id as an alias of the other (sift_drain_resolve).  Ids and
+ * aliases survive restarts through sift_drain_save() / sift_drain_load().
  *
  * The number of templates is bounded (max_templates); past it, the
  * least-recently-seen template is evicted (its id is retired for good).
@@ -70,17 +71,57 @@ uint32_t sift_drain_add(struct sift_drain *d, const char *msg, size_t len,
                         int64_t ts_ns);
 
 /**
+ * Like sift_drain_add() but the message is not counted (no count, time
+ * or recency change): templates may be created or generalized.  For
+ * re-mining lines already counted (header learning, see mine.h).
+ */
+uint32_t sift_drain_learn(struct sift_drain *d, const char *msg, size_t len);
+
+/**
  * Finds the template msg would match without changing anything.
  * Returns its id or SIFT_TEMPLATE_NONE when no template matches.
  */
 uint32_t sift_drain_match(struct sift_drain *d, const char *msg, size_t len);
 
 /**
- * Looks up a template by id.  Returns SIFT_OK (and fills *out, whose
- * text borrows from d) or SIFT_ENOTFOUND (unknown or evicted id).
+ * Looks up a template by id; an id merged into another template finds
+ * that template (info.id is then the template's own id).  Returns
+ * SIFT_OK (and fills *out, whose text borrows from d) or SIFT_ENOTFOUND
+ * (unknown or evicted id).
  */
 int sift_drain_get(const struct sift_drain *d, uint32_t id,
                    struct sift_drain_info *out);
+
+/**
+ * Folds template `from` into template `into`: counts and times add up,
+ * `from` is removed and its id becomes an alias of `into` (searches by
+ * it keep finding the events stored with it, see docs/anomaly.md).  The
+ * miner also merges by itself when two templates generalize to the same
+ * text (the older id stays).  Returns SIFT_OK or SIFT_ENOTFOUND (either
+ * is not a live template, or they are the same).
+ */
+int sift_drain_merge(struct sift_drain *d, uint32_t from, uint32_t into);
+
+/**
+ * The id a template id now stands for: id itself, or the template it was
+ * merged into (directly: aliases of aliases are kept resolved).  The
+ * result may be an evicted id.
+ */
+uint32_t sift_drain_resolve(const struct sift_drain *d, uint32_t id);
+
+/**
+ * Calls fn(from, to) for every alias, oldest merge first; a non-zero
+ * return stops the walk.  fn must not call into d.  At most
+ * 4 * max_templates aliases (at least 1024) are kept, the oldest quarter
+ * forgotten past that.
+ */
+typedef int (*sift_drain_alias_cb)(uint32_t from, uint32_t to, void *arg);
+void sift_drain_foreach_alias(const struct sift_drain *d,
+                              sift_drain_alias_cb fn, void *arg);
+
+/** Number of aliases kept / merges done since creation. */
+uint32_t sift_drain_aliases(const struct sift_drain *d);
+uint64_t sift_drain_merged(const struct sift_drain *d);
 
 /** Number of live templates / templates evicted since creation. */
 uint32_t sift_drain_count(const struct sift_drain *d);

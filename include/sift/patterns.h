@@ -27,6 +27,8 @@ struct sift_patterns_opts {
     int64_t deadline_mono_ns; /* sift_clock_mono_ns() deadline; 0 = none */
     size_t max_query_bytes;   /* 0 = unlimited */
     uint64_t max_expansion;   /* terms per wildcard/regex; 0 = unlimited */
+    int64_t interval_ns;      /* series bucket; 0 = about 60 buckets */
+    int no_series;            /* leave the series out */
 };
 
 struct sift_patterns_error {
@@ -39,14 +41,19 @@ struct sift_patterns_error {
 /**
  * Counts the matching docs of segs[0..n) (borrowed) per template id and
  * appends {"patterns":[{"template_id":N,"template":"…"|null,"count":N,
- * "first_seen_ms":N,"last_seen_ms":N,"sample":"…"},…],"total":N,
- * "distinct":N} sorted by count (then id) to out.  "sample" is the
- * message of the newest matching doc of the template; "template" comes
- * from names (may be NULL; evicted ids give null).  Docs without a
+ * "first_seen_ms":N,"last_seen_ms":N,"sample":"…","series":[[ms,N],…]},
+ * …],"total":N,"distinct":N,"interval_ms":N} sorted by count (then id)
+ * to out.  "sample" is the message of the newest matching doc of the
+ * template; "template" comes from names (may be NULL; evicted ids give
+ * null).  Ids merged into another template count under that template's
+ * id (names resolves them; without names ids stay as stored).  "series"
+ * has one [bucket start ms, count] per bucket of the query's range (an
+ * open end is where the data starts or ends; no series and no
+ * interval_ms when there is no data, or with no_series).  Docs without a
  * template id are counted under template_id 0.  Deleted docs never count.
- * Returns SIFT_OK, or a negative code with err filled: the query
- * engine's (SIFT_EPARSE, SIFT_ELIMIT, SIFT_ECORRUPT...), SIFT_ETIMEOUT
- * (504) or SIFT_ENOMEM (503).  Any thread.
+ * Returns SIFT_OK, or a negative code with err filled: the query engine's
+ * (SIFT_EPARSE, SIFT_ELIMIT, SIFT_ECORRUPT...), SIFT_EINVAL (400: more than
+ * 1000 buckets), SIFT_ETIMEOUT (504) or SIFT_ENOMEM (503).  Any thread.
  */
 int sift_patterns_run(struct sift_segment *const *segs, size_t n,
                       const struct sift_patterns_opts *opts,

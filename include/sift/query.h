@@ -116,6 +116,22 @@ int sift_query_matches_all(const struct sift_query *q);
 size_t sift_query_warning_count(const struct sift_query *q);
 const char *sift_query_warning(const struct sift_query *q, size_t i);
 
+/**
+ * Lists the ids that stand for the template of id (its own id first, then
+ * ids merged into it) into ids[0..max); returns the count.  Must be
+ * thread-safe: called wherever queries are parsed.
+ */
+typedef size_t (*sift_query_template_ids_cb)(void *arg, uint32_t id,
+                                             uint32_t *ids, size_t max);
+
+/**
+ * Registers (fn non-NULL) or clears (fn NULL) the template-id lister:
+ * while set, every parsed query's _template_id:N terms match all the ids
+ * that stand for N's template (docs/anomaly.md, Ids).  Clearing waits for
+ * calls in progress, so the caller may free arg afterwards.  Any thread.
+ */
+void sift_query_set_template_ids(sift_query_template_ids_cb fn, void *arg);
+
 /** Releases a parsed query.  NULL is fine. */
 void sift_query_free(struct sift_query *q);
 

@@ -10,7 +10,9 @@
  *   RESOLVED --fires again within cooldown--> same alert FIRING (UPDATE)
  *   RESOLVED --fires again after cooldown--> new alert (FIRE)
  *
- * so one incident is one alert (dedup), updated while it lasts.  thr is
+ * so one incident is one alert (dedup), updated while it lasts.  An
+ * observation may bring evidence (template ids, sift_alerts_observe_with):
+ * they are added to the alert while the series is over its threshold.  thr is
  * cfg.threshold plus the series' raise; each false positive adds
  * cfg.fp_raise up to cfg.max_raise, each true positive takes one step
  * back (sift_alerts_raise_step).  A series may have its own base
@@ -270,10 +272,40 @@ emit(struct sift_alerts *a, enum sift_alert_event ev,
         a->cb(ev, al, a->arg);
 }
 
+/* Adds extra's template ids to al (each once; all counted). */
+static void
+add_extra(struct sift_alert *al, const struct sift_alert_extra *x)
+{
+    if (!x)
+        return;
+    for (uint32_t i = 0; i < x->n_templates; i++) {
+        uint32_t id = x->templates[i];
+        uint32_t k = 0;
+        while (k < al->n_templates && al->templates[k] != id)
+            k++;
+        if (k < al->n_templates)
+            continue;
+        al->n_templates_total++;
+        if (al->n_templates < SIFT_ALERT_TEMPLATES_MAX)
+            al->templates[al->n_templates++] = id;
+    }
+}
+
 void
 sift_alerts_observe(struct sift_alerts *a, uint64_t key, const char *series,
                     enum sift_alert_kind kind, double score, uint32_t hold,
                     int64_t win_start_ns, int64_t win_end_ns)
+{
+    sift_alerts_observe_with(a, key, series, kind, score, hold, win_start_ns,
+                             win_end_ns, NULL);
+}
+
+void
+sift_alerts_observe_with(struct sift_alerts *a, uint64_t key,
+                         const char *series, enum sift_alert_kind kind,
+                         double score, uint32_t hold, int64_t win_start_ns,
+                         int64_t win_end_ns,
+                         const struct sift_alert_extra *extra)
 {
     struct sstate *s = find(a, key);
     double thr = threshold_of(a, s, series);
@@ -286,11 +318,13 @@ sift_alerts_observe(struct sift_alerts *a, uint64_t key, const char *series,
         s->under = 0;
         s->over++;
         if (s->firing && al) {
+            uint32_t had = al->n_templates_total;
+            add_extra(al, extra);
             al->n_windows++;
             al->last_score = score;
             al->updated_ns = win_end_ns;
-            if (score > al->score) {
-                al->score = score;
+            if (score > al->score || al->n_templates_total != had) {
+                al->score = score > al->score ? score : al->score;
                 emit(a, SIFT_ALERT_EV_UPDATE, al);
             }
             return;
@@ -307,6 +341,7 @@ sift_alerts_observe(struct sift_alerts *a, uint64_t key, const char *series,
             al->last_score = score;
             al->score = score > al->score ? score : al->score;
             al->updated_ns = win_end_ns;
+            add_extra(al, extra);
             emit(a, SIFT_ALERT_EV_UPDATE, al);
             return;
         }
@@ -327,6 +362,7 @@ sift_alerts_observe(struct sift_alerts *a, uint64_t key, const char *series,
         al->started_ns = win_start_ns - (int64_t)(s->over - 1) * win;
         al->updated_ns = win_end_ns;
         al->n_windows = s->over;
+        add_extra(al, extra);
         s->cur_id = id;
         emit(a, SIFT_ALERT_EV_FIRE, al);
         return;
@@ -387,10 +423,12 @@ sift_alert_kind_name(enum sift_alert_kind kind)
 }
 
 /* Query for the series' events: "service=a level=error template=7" ->
- * service.name:"a" AND level:error AND _template_id:7. */
+ * service.name:"a" AND level:error AND _template_id:7; an alert with
+ * template evidence adds _template_id:(7 OR 9). */
 static void
-series_query(const char *series, struct sift_buf *q)
+series_query(const struct sift_alert *al, struct sift_buf *q)
 {
+    const char *series = al->series;
     const char *p = series;
     int first = 1;
     while (*p) {
@@ -419,6 +457,26 @@ series_query(const char *series, struct sift_buf *q)
         }
         p = *end ? end + 1 : end;
     }
+    if (al->n_templates && !strstr(series, "template=")) {
+        sift_buf_append(q, first ? "_template_id:(" : " AND _template_id:(",
+                        first ? 14 : 19);
+        for (uint32_t i = 0; i < al->n_templates; i++)
+            sift_buf_appendf(q, "%s%" PRIu32, i ? " OR " : "",
+                             al->templates[i]);
+        sift_buf_putc(q, ')');
+    }
+}
+
+void
+sift_alert_templates_json(const struct sift_alert *al, struct sift_buf *out)
+{
+    if (!al->n_templates)
+        return;
+    sift_buf_append(out, ",\"templates\":[", 14);
+    for (uint32_t i = 0; i < al->n_templates; i++)
+        sift_buf_appendf(out, "%s%" PRIu32, i ? "," : "", al->templates[i]);
+    sift_buf_appendf(out, "],\"templates_total\":%" PRIu32,
+                     al->n_templates_total);
 }
 
 void
@@ -441,8 +499,9 @@ sift_alert_to_json(const struct sift_alert *al, struct sift_buf *out)
                      : al->label == SIFT_LABEL_TRUE_POSITIVE ? "true_positive"
                                                              : "");
     struct sift_buf q = SIFT_BUF_INIT;
-    series_query(al->series, &q);
+    series_query(al, &q);
     sift_buf_put_json_str(out, q.data ? q.data : "", q.len);
     sift_buf_cleanup(&q);
+    sift_alert_templates_json(al, out);
     sift_buf_putc(out, '}');
 }

@@ -7,10 +7,11 @@
  * estimates sigma; unlike a variance, it grows only linearly with one
  * outlier, which is the robustness the MAD gives offline.  A noise floor
  * keeps the spread of quiet series from collapsing to 0 (counts: Poisson
- * sqrt(level), at least 1).  Before being folded in, a value is clipped
- * to level +- 3 spreads, and a value more than 2 spreads away is folded
- * in with a tenth of the weight, so an ongoing incident or a slow rise
- * does not become the new normal within a few windows.
+ * sqrt(level), at least 1).  The first 1 / alpha windows are a plain
+ * mean (warm start).  After that, before being folded in, a value is
+ * clipped to level +- 3 spreads, and a value more than 2 spreads away is
+ * folded in with a tenth of the weight, so an ongoing incident or a slow
+ * rise does not become the new normal within a few windows.
  *
  * The score is clamp(10 * z, 0, 100): 50 means five spreads from normal.
  *
@@ -89,10 +90,18 @@ sift_baseline_update(struct sift_baseline *b, double x, double alpha,
     }
     /* Warm start: a plain mean of the first 1 / alpha windows, so the
      * level and spread are settled when warm-up ends instead of still
-     * leaning on the first window. */
+     * leaning on the first window.  Nothing is clipped or slowed then:
+     * there is no normal yet to protect, and a first window that was
+     * only partly seen (a series starts mid-window) must not pin the
+     * level. */
     double a0 = 1.0 / (double)(b->n + 1);
-    if (a0 > alpha)
-        alpha = a0;
+    if (a0 > alpha) {
+        double dev = fabs(x - b->level);
+        b->level += a0 * (x - b->level);
+        b->absdev += a0 * (dev - b->absdev);
+        b->n++;
+        return;
+    }
     double s = spread(b, floor);
     double lo = b->level - CLIP_SPREADS * s, hi = b->level + CLIP_SPREADS * s;
     double v = x < lo ? lo : (x > hi ? hi : x);

@@ -2,13 +2,13 @@
  * drain.c - log template mining (Drain-style), see include/sift/drain.h.
  *
  * Design.  A message is cut into at most SIFT_DRAIN_MAX_TOKENS whitespace
- * tokens.  Each token is masked (mask_token): URLs and paths become "<*>"
- * whole; otherwise every maximal alphanumeric run that is all digits, a
- * 0x-number, or a hex run holding a digit (length >= 4) becomes "<*>", and
- * digit runs inside words become "<*>" ("ssh2" -> "ssh<*>"); a token left
- * with only "<*>" and punctuation collapses to "<*>" (IPs, floats, times,
- * "[1.2.3.4]", "(42)").  Masked tokens are hashed (XXH3) and compared by
- * hash.
+ * tokens.  Each token is masked by type (mask_token): a URL becomes
+ * "<url>", a path "<path>", an IPv4 address "<ip>", a UUID "<uuid>", a
+ * number "<num>", a hex value "<hex>" (brackets and punctuation around
+ * them kept), digit runs inside words "<num>" ("ssh2" -> "ssh<num>"); a
+ * token left with several masks and punctuation only (times, versions)
+ * collapses to "<*>".  Masked tokens are hashed (XXH3) and compared by
+ * hash; typed masks are constants, "<*>" is the wildcard.
  *
  * Drain's fixed-depth tree (length layer, then key_tokens prefix layers)
  * is flattened into one hash table of leaves keyed by (token count, key
@@ -24,7 +24,9 @@
  * "not equal") is sift's addition to Drain; it lifts mean grouping
  * accuracy on loghub-2k from 0.930 to 0.938 (docs/anomaly.md).  At sim >=
  * threshold the template absorbs the message (differing positions become
- * "<*>"); otherwise a new template is created in the message's own leaf.
+ * "<*>") unless that would leave it no constant token (a template of
+ * wildcards only groups unrelated lines); otherwise a new template is
+ * created in the message's own leaf.
  * Which tokens are plain words is kept as a 64-bit mask per template and
  * computed once per message, so the comparison loop only tests bits.
  *
@@ -36,10 +38,18 @@
  * message then costs one scan and one hash.  Per-token hashes are
  * computed only on a miss.
  *
+ * Merges.  Two clusters whose tokens become identical (found through a
+ * table keyed by the hash of all token hashes) are one: the higher id is
+ * merged into the lower.  Callers merge too (sift_drain_merge: header
+ * learning re-mines a source's first lines).  A merged id becomes an
+ * alias of the id it was merged into; aliases that named it follow, so
+ * an alias always names a template (live or evicted) directly.
+ *
  * Invariants.  A cluster's id never changes; ids come from next_id and are
- * never reused, also after eviction.  Every live cluster is in exactly one
- * leaf list, in the id table and in the LRU list (head = most recent).
- * n_clusters <= max_templates after every call.
+ * never reused, also after eviction or a merge.  Every live cluster is in
+ * exactly one leaf list, in the id table, the shape table and the LRU
+ * list (head = most recent).  n_clusters <= max_templates after every
+ * call.
  *
  * Thread: not thread-safe; owned by one thread (siftd: the loop thread).
  */
@@ -67,7 +77,7 @@
 #define DEFAULT_KEY_TOKENS 2u
 #define WILD "<*>"
 #define WILD_LEN 3u
-#define MASK_MAX (SIFT_DRAIN_MAX_BYTES * 3u + 16u) /* "1" -> "<*>" */
+#define MASK_MAX (SIFT_DRAIN_MAX_BYTES * 6u + 16u) /* "1" -> "<num>" */
 
 _Static_assert(SIFT_DRAIN_MAX_TOKENS <= 64, "word masks are 64-bit");
 
@@ -87,7 +97,9 @@ struct cluster {
     uint32_t *tok_off; /* into text; n_tokens entries */
     uint32_t *tok_len;
     uint64_t *tok_hash;
-    uint64_t word_mask; /* bit k: token k is a plain word (is_word) */
+    uint64_t word_mask;         /* bit k: token k is a plain word (is_word) */
+    uint64_t shape;             /* hash of n_tokens and every token hash */
+    struct cluster *shape_next; /* same shape bucket */
 };
 
 /*
@@ -126,6 +138,14 @@ struct sift_drain {
     uint32_t n_id_buckets;
     struct cluster *lru_head;
     struct cluster *lru_tail;
+    struct cluster **shapes; /* chained by shape, n_id_buckets */
+    /* Aliases: ids merged away, in merge order, each with the id it now
+     * names (always a live or evicted id, never another alias). */
+    uint32_t *al_from;
+    uint32_t *al_to;
+    uint32_t *al_idx; /* open addressing, 2 * cap_alias: index + 1 */
+    uint32_t n_alias, cap_alias;
+    uint64_t n_merged;
     uint64_t gen; /* see struct cache_slot; starts at 1 */
     struct cache_slot cache[CACHE_SLOTS];
     /* Scratch for the message being mined (fixed size). */
@@ -222,20 +242,141 @@ looks_like_path(const char *t, size_t n)
     return 0;
 }
 
+/* Typed masks: what a masked value was.  "<*>" is also what the miner
+ * writes where a template's lines differ. */
+#define M_NUM "<num>"
+#define M_HEX "<hex>"
+#define M_IP "<ip>"
+#define M_UUID "<uuid>"
+#define M_PATH "<path>"
+#define M_URL "<url>"
+
+/* Appends mask m (a string literal) at out + o; returns the new end. */
+#define put(out, o, m)                                                         \
+    (memcpy((out) + (o), (m), sizeof(m) - 1), (o) + sizeof(m) - 1)
+
+static int
+is_open(char c)
+{
+    return c == '(' || c == '[' || c == '{' || c == '<' || c == '"' ||
+           c == '\'';
+}
+
+static int
+is_close(char c)
+{
+    return c == ')' || c == ']' || c == '}' || c == '>' || c == '"' ||
+           c == '\'' || c == ',' || c == ';' || c == ':' || c == '.';
+}
+
+/* n digits exactly (1..max) at t[*i]. */
+static size_t
+digit_run(const char *t, size_t n, size_t i)
+{
+    size_t j = i;
+    while (j < n && is_digit(t[j]))
+        j++;
+    return j - i;
+}
+
+/* IPv4 (a.b.c.d, optional :port) is t[0..n) exactly. */
+static int
+is_ipv4(const char *t, size_t n)
+{
+    size_t i = 0;
+    for (int g = 0; g < 4; g++) {
+        size_t d = digit_run(t, n, i);
+        if (d == 0 || d > 3)
+            return 0;
+        i += d;
+        if (g < 3) {
+            if (i >= n || t[i] != '.')
+                return 0;
+            i++;
+        }
+    }
+    if (i < n && t[i] == ':') {
+        size_t d = digit_run(t, n, i + 1);
+        if (d == 0)
+            return 0;
+        i += 1 + d;
+    }
+    return i == n;
+}
+
+/* A UUID (8-4-4-4-12 hex) is t[0..n) exactly. */
+static int
+is_uuid(const char *t, size_t n)
+{
+    static const unsigned groups[5] = {8, 4, 4, 4, 12};
+    if (n != 36)
+        return 0;
+    size_t i = 0;
+    for (int g = 0; g < 5; g++) {
+        for (unsigned k = 0; k < groups[g]; k++, i++)
+            if (!is_hex(t[i]))
+                return 0;
+        if (g < 4 && t[i++] != '-')
+            return 0;
+    }
+    return 1;
+}
+
+/* A decimal number (sign, digits, fraction) is t[0..n) exactly. */
+static int
+is_number(const char *t, size_t n)
+{
+    size_t i = (n > 1 && (t[0] == '-' || t[0] == '+')) ? 1 : 0;
+    size_t d = digit_run(t, n, i);
+    if (d == 0)
+        return 0;
+    i += d;
+    if (i + 1 < n && t[i] == '.' && is_digit(t[i + 1]))
+        i += 1 + digit_run(t, n, i + 1);
+    return i == n;
+}
+
 /*
- * Masks one token t[0..n) into out (room for 3 * n + 3 bytes); returns
- * the masked length.  Pure.
+ * Masks one token t[0..n) into out (room for 6 * n + 8 bytes); returns
+ * the masked length.  Pure.  Values become typed masks: a URL <url>, a
+ * path <path>, an IPv4 address <ip>, a UUID <uuid>, a number <num>, a
+ * hex value (0x..., or 4+ hex digits holding a digit) <hex>, keeping the
+ * brackets and punctuation around them; digit runs inside words become
+ * <num> ("ssh2" -> "ssh<num>"); a token left with nothing but two or
+ * more masks and punctuation (times, versions, lists of numbers) becomes
+ * <*>.
  */
 SIFT_STATIC size_t
 mask_token(const char *t, size_t n, char *out)
 {
-    if (has_substr(t, n, "://") || looks_like_path(t, n)) {
-        memcpy(out, WILD, WILD_LEN);
-        return WILD_LEN;
+    if (has_substr(t, n, "://"))
+        return put(out, 0, M_URL);
+    if (looks_like_path(t, n))
+        return put(out, 0, M_PATH);
+    /* A value between brackets or quotes or before punctuation. */
+    size_t a = 0, b = n;
+    while (a < b && is_open(t[a]))
+        a++;
+    while (b > a && is_close(t[b - 1]))
+        b--;
+    if (b > a && (is_digit(t[a]) || t[a] == '-' || t[a] == '+' ||
+                  (b - a == 36 && is_hex(t[a])))) {
+        size_t o = 0;
+        if (is_ipv4(t + a, b - a))
+            o = put(out, a, M_IP);
+        else if (is_uuid(t + a, b - a))
+            o = put(out, a, M_UUID);
+        else if (is_number(t + a, b - a))
+            o = put(out, a, M_NUM);
+        if (o) {
+            memcpy(out, t, a);
+            memcpy(out + o, t + b, n - b);
+            return o + n - b;
+        }
     }
     size_t o = 0;
     int only_masks = 1; /* nothing but masks and punctuation so far */
-    int any_mask = 0;
+    unsigned n_masks = 0;
     size_t i = 0;
     while (i < n) {
         if (!is_digit(t[i]) && !is_alpha(t[i])) {
@@ -255,17 +396,15 @@ mask_token(const char *t, size_t n, char *out)
             i++;
         }
         size_t rl = i - s;
-        int whole = 0;
-        if (n_alpha == 0)
-            whole = 1;
-        else if (rl > 2 && t[s] == '0' && (t[s + 1] == 'x' || t[s + 1] == 'X'))
-            whole = 1;
-        else if (n_dig > 0 && n_hexalpha == n_alpha && rl >= 4)
-            whole = 1;
-        if (whole) {
-            memcpy(out + o, WILD, WILD_LEN);
-            o += WILD_LEN;
-            any_mask = 1;
+        if (n_alpha == 0) {
+            o = put(out, o, M_NUM);
+            n_masks++;
+            continue;
+        }
+        if ((rl > 2 && t[s] == '0' && (t[s + 1] == 'x' || t[s + 1] == 'X')) ||
+            (n_dig > 0 && n_hexalpha == n_alpha && rl >= 4)) {
+            o = put(out, o, M_HEX);
+            n_masks++;
             continue;
         }
         only_masks = 0;
@@ -274,17 +413,14 @@ mask_token(const char *t, size_t n, char *out)
             if (is_digit(t[k])) {
                 while (k < i && is_digit(t[k]))
                     k++;
-                memcpy(out + o, WILD, WILD_LEN);
-                o += WILD_LEN;
+                o = put(out, o, M_NUM);
             } else {
                 out[o++] = t[k++];
             }
         }
     }
-    if (any_mask && only_masks) {
-        memcpy(out, WILD, WILD_LEN);
-        return WILD_LEN;
-    }
+    if (n_masks > 1 && only_masks)
+        return put(out, 0, WILD);
     return o;
 }
 
@@ -367,10 +503,18 @@ hash_tokens(struct sift_drain *d)
         d->hash[k] = XXH3_64bits(d->mask + d->off[k], d->len[k]);
 }
 
+/* Whether a token holds a mask (typed or "<*>"). */
 static int
 tok_has_mask(const char *t, uint32_t n)
 {
-    return has_substr(t, n, WILD);
+    static const char *const masks[] = {WILD,   M_NUM,  M_HEX, M_IP,
+                                        M_UUID, M_PATH, M_URL};
+    if (!memchr(t, '<', n))
+        return 0;
+    for (size_t k = 0; k < sizeof(masks) / sizeof(masks[0]); k++)
+        if (has_substr(t, n, masks[k]))
+            return 1;
+    return 0;
 }
 
 void
@@ -454,23 +598,68 @@ leaf_get(struct sift_drain *d, uint64_t key)
     return l;
 }
 
+static uint64_t
+shape_of(uint32_t n, const uint64_t *hash)
+{
+    return XXH3_64bits_withSeed(hash, n * sizeof(uint64_t), n);
+}
+
 static void
 id_grow(struct sift_drain *d)
 {
     uint32_t nb = d->n_id_buckets * 2;
     struct cluster **nt = sift_xcalloc(nb, sizeof(*nt));
+    struct cluster **ns = sift_xcalloc(nb, sizeof(*ns));
     for (uint32_t b = 0; b < d->n_id_buckets; b++) {
         struct cluster *c = d->ids[b];
         while (c) {
             struct cluster *next = c->id_next;
             c->id_next = nt[c->id & (nb - 1)];
             nt[c->id & (nb - 1)] = c;
+            c->shape_next = ns[c->shape & (nb - 1)];
+            ns[c->shape & (nb - 1)] = c;
             c = next;
         }
     }
     sift_free(d->ids);
+    sift_free(d->shapes);
     d->ids = nt;
+    d->shapes = ns;
     d->n_id_buckets = nb;
+}
+
+static void
+shape_unlink(struct sift_drain *d, struct cluster *c)
+{
+    struct cluster **pp = &d->shapes[c->shape & (d->n_id_buckets - 1)];
+    while (*pp && *pp != c)
+        pp = &(*pp)->shape_next;
+    if (*pp)
+        *pp = c->shape_next;
+    c->shape_next = NULL;
+}
+
+static void
+shape_link(struct sift_drain *d, struct cluster *c)
+{
+    c->shape = shape_of(c->n_tokens, c->tok_hash);
+    uint32_t b = (uint32_t)(c->shape & (d->n_id_buckets - 1));
+    c->shape_next = d->shapes[b];
+    d->shapes[b] = c;
+}
+
+/* Another live cluster with exactly c's tokens, or NULL. */
+static struct cluster *
+shape_twin(const struct sift_drain *d, const struct cluster *c)
+{
+    for (struct cluster *o = d->shapes[c->shape & (d->n_id_buckets - 1)]; o;
+         o = o->shape_next) {
+        if (o != c && o->shape == c->shape && o->n_tokens == c->n_tokens &&
+            memcmp(o->tok_hash, c->tok_hash, c->n_tokens * sizeof(uint64_t)) ==
+                0)
+            return o;
+    }
+    return NULL;
 }
 
 static struct cluster *
@@ -535,6 +724,7 @@ cluster_remove(struct sift_drain *d, struct cluster *c)
         ip = &(*ip)->id_next;
     if (*ip)
         *ip = c->id_next;
+    shape_unlink(d, c);
     lru_unlink(d, c);
     d->n_clusters--;
     d->gen++;
@@ -614,6 +804,7 @@ cluster_insert(struct sift_drain *d, uint32_t id, uint32_t n,
     uint32_t b = id & (d->n_id_buckets - 1);
     c->id_next = d->ids[b];
     d->ids[b] = c;
+    shape_link(d, c);
     lru_push_head(d, c);
     d->n_clusters++;
     d->gen++;
@@ -647,6 +838,7 @@ sift_drain_new(const struct sift_drain_cfg *cfg, struct sift_drain **out)
     d->leaves = sift_xcalloc(d->n_leaf_buckets, sizeof(*d->leaves));
     d->n_id_buckets = 256;
     d->ids = sift_xcalloc(d->n_id_buckets, sizeof(*d->ids));
+    d->shapes = sift_xcalloc(d->n_id_buckets, sizeof(*d->shapes));
     *out = d;
     return SIFT_OK;
 }
@@ -654,6 +846,9 @@ sift_drain_new(const struct sift_drain_cfg *cfg, struct sift_drain **out)
 static void
 drain_clear(struct sift_drain *d)
 {
+    d->n_alias = 0;
+    if (d->al_idx)
+        memset(d->al_idx, 0, d->cap_alias * 2 * sizeof(*d->al_idx));
     while (d->lru_head)
         cluster_remove(d, d->lru_head);
     for (uint32_t b = 0; b < d->n_leaf_buckets; b++) {
@@ -676,6 +871,10 @@ sift_drain_free(struct sift_drain *d)
     drain_clear(d);
     sift_free(d->leaves);
     sift_free(d->ids);
+    sift_free(d->shapes);
+    sift_free(d->al_from);
+    sift_free(d->al_to);
+    sift_free(d->al_idx);
     sift_free(d);
 }
 
@@ -729,8 +928,10 @@ best_match(struct sift_drain *d, double *sim_out)
 }
 
 static void
-touch(struct sift_drain *d, struct cluster *c, int64_t ts_ns)
+touch(struct sift_drain *d, struct cluster *c, int64_t ts_ns, int count)
 {
+    if (!count)
+        return;
     c->count++;
     if (ts_ns < c->first_seen_ns || c->first_seen_ns == 0)
         c->first_seen_ns = ts_ns;
@@ -754,21 +955,198 @@ cache_find(const struct sift_drain *d)
     return e->c;
 }
 
-uint32_t
-sift_drain_add(struct sift_drain *d, const char *msg, size_t len, int64_t ts_ns)
+/* ---- Aliases ------------------------------------------------------- */
+
+#define ALIAS_MIN_CAP 1024u
+
+static uint32_t
+alias_slot(uint32_t id, uint32_t cap2)
 {
-    scan(d, msg, len);
+    return (uint32_t)(mix64(id) & (cap2 - 1));
+}
+
+/* Index (into al_from) of the alias of id, or UINT32_MAX. */
+static uint32_t
+alias_find(const struct sift_drain *d, uint32_t id)
+{
+    if (!d->n_alias)
+        return UINT32_MAX;
+    uint32_t cap2 = d->cap_alias * 2;
+    for (uint32_t b = alias_slot(id, cap2);; b = (b + 1) & (cap2 - 1)) {
+        uint32_t x = d->al_idx[b];
+        if (x == 0)
+            return UINT32_MAX;
+        if (d->al_from[x - 1] == id)
+            return x - 1;
+    }
+}
+
+static void
+alias_reindex(struct sift_drain *d)
+{
+    uint32_t cap2 = d->cap_alias * 2;
+    memset(d->al_idx, 0, cap2 * sizeof(*d->al_idx));
+    for (uint32_t i = 0; i < d->n_alias; i++) {
+        uint32_t b = alias_slot(d->al_from[i], cap2);
+        while (d->al_idx[b])
+            b = (b + 1) & (cap2 - 1);
+        d->al_idx[b] = i + 1;
+    }
+}
+
+/*
+ * Records that id `from` now names `to`.  Aliases that named `from`
+ * follow it to `to`, so every alias names a template directly.  At most
+ * max_aliases are kept; past it the oldest quarter is forgotten.
+ */
+static void
+alias_add(struct sift_drain *d, uint32_t from, uint32_t to)
+{
+    for (uint32_t i = 0; i < d->n_alias; i++)
+        if (d->al_to[i] == from)
+            d->al_to[i] = to;
+    if (d->n_alias == d->cap_alias) {
+        uint32_t limit = d->max_templates * 4 > ALIAS_MIN_CAP
+                             ? d->max_templates * 4
+                             : ALIAS_MIN_CAP;
+        if (d->cap_alias >= limit) {
+            uint32_t drop = d->n_alias / 4;
+            memmove(d->al_from, d->al_from + drop,
+                    (d->n_alias - drop) * sizeof(uint32_t));
+            memmove(d->al_to, d->al_to + drop,
+                    (d->n_alias - drop) * sizeof(uint32_t));
+            d->n_alias -= drop;
+        } else {
+            uint32_t nc = d->cap_alias ? d->cap_alias * 2 : 64;
+            d->al_from = sift_xrealloc(d->al_from, nc * sizeof(uint32_t));
+            d->al_to = sift_xrealloc(d->al_to, nc * sizeof(uint32_t));
+            sift_free(d->al_idx);
+            d->al_idx = sift_xcalloc(nc * 2, sizeof(uint32_t));
+            d->cap_alias = nc;
+        }
+        alias_reindex(d);
+    }
+    uint32_t i = d->n_alias++;
+    d->al_from[i] = from;
+    d->al_to[i] = to;
+    uint32_t cap2 = d->cap_alias * 2;
+    uint32_t b = alias_slot(from, cap2);
+    while (d->al_idx[b])
+        b = (b + 1) & (cap2 - 1);
+    d->al_idx[b] = i + 1;
+}
+
+uint32_t
+sift_drain_resolve(const struct sift_drain *d, uint32_t id)
+{
+    uint32_t i = alias_find(d, id);
+    return i == UINT32_MAX ? id : d->al_to[i];
+}
+
+void
+sift_drain_foreach_alias(const struct sift_drain *d, sift_drain_alias_cb fn,
+                         void *arg)
+{
+    for (uint32_t i = 0; i < d->n_alias; i++)
+        if (fn(d->al_from[i], d->al_to[i], arg))
+            return;
+}
+
+uint32_t
+sift_drain_aliases(const struct sift_drain *d)
+{
+    return d->n_alias;
+}
+
+/* Folds `from` into `into` (counts, times) and retires its id as an
+ * alias of into's. */
+static void
+merge_into(struct sift_drain *d, struct cluster *from, struct cluster *into)
+{
+    into->count += from->count;
+    if (from->first_seen_ns &&
+        (!into->first_seen_ns || from->first_seen_ns < into->first_seen_ns))
+        into->first_seen_ns = from->first_seen_ns;
+    if (from->last_seen_ns > into->last_seen_ns)
+        into->last_seen_ns = from->last_seen_ns;
+    alias_add(d, from->id, into->id);
+    cluster_remove(d, from);
+    d->n_merged++;
+}
+
+int
+sift_drain_merge(struct sift_drain *d, uint32_t from, uint32_t into)
+{
+    struct cluster *f = id_find(d, from);
+    struct cluster *t = id_find(d, into);
+    if (!f || !t || f == t)
+        return SIFT_ENOTFOUND;
+    merge_into(d, f, t);
+    return SIFT_OK;
+}
+
+uint64_t
+sift_drain_merged(const struct sift_drain *d)
+{
+    return d->n_merged;
+}
+
+/* ---- Adding -------------------------------------------------------- */
+
+/* Rewrites c's text after its tok_hash gained wildcards. */
+static void
+cluster_retext(struct sift_drain *d, struct cluster *c)
+{
+    const char *tok[SIFT_DRAIN_MAX_TOKENS];
+    uint32_t tl[SIFT_DRAIN_MAX_TOKENS];
+    for (uint32_t k = 0; k < c->n_tokens; k++) {
+        if (c->tok_hash[k] == wild_hash) {
+            tok[k] = WILD;
+            tl[k] = WILD_LEN;
+        } else {
+            tok[k] = c->text + c->tok_off[k];
+            tl[k] = c->tok_len[k];
+        }
+    }
+    /* cluster_set_text frees the old text after copying. */
+    char *old = c->text;
+    c->text = NULL;
+    cluster_set_text(c, tok, tl);
+    sift_free(old);
+    shape_unlink(d, c);
+    shape_link(d, c);
+    d->gen++;
+}
+
+/*
+ * Whether absorbing the scanned message into c would leave at least one
+ * constant token (a template made only of wildcards groups unrelated
+ * lines; it is never made).
+ */
+static int
+keeps_constant(const struct sift_drain *d, const struct cluster *c)
+{
+    for (uint32_t k = 0; k < c->n_tokens; k++)
+        if (c->tok_hash[k] != wild_hash && c->tok_hash[k] == d->hash[k])
+            return 1;
+    return 0;
+}
+
+/* Mines the message in d's scratch (see sift_drain_add). */
+static uint32_t
+mine(struct sift_drain *d, int64_t ts_ns, int count)
+{
     if (d->n_tok == 0)
         return SIFT_TEMPLATE_NONE;
     struct cluster *c = cache_find(d);
     if (c) {
-        touch(d, c, ts_ns);
+        touch(d, c, ts_ns, count);
         return c->id;
     }
     hash_tokens(d);
     double sim;
     c = best_match(d, &sim);
-    if (c && sim >= d->sim) {
+    if (c && sim >= d->sim && keeps_constant(d, c)) {
         int changed = 0;
         for (uint32_t k = 0; k < c->n_tokens; k++) {
             if (c->tok_hash[k] != wild_hash && c->tok_hash[k] != d->hash[k]) {
@@ -777,28 +1155,21 @@ sift_drain_add(struct sift_drain *d, const char *msg, size_t len, int64_t ts_ns)
             }
         }
         if (changed) {
-            const char *tok[SIFT_DRAIN_MAX_TOKENS];
-            uint32_t tl[SIFT_DRAIN_MAX_TOKENS];
-            for (uint32_t k = 0; k < c->n_tokens; k++) {
-                if (c->tok_hash[k] == wild_hash) {
-                    tok[k] = WILD;
-                    tl[k] = WILD_LEN;
-                } else {
-                    tok[k] = c->text + c->tok_off[k];
-                    tl[k] = c->tok_len[k];
-                }
+            cluster_retext(d, c);
+            /* Two templates that became the same text are one: the
+             * older id stays, the other becomes its alias. */
+            struct cluster *twin = shape_twin(d, c);
+            if (twin) {
+                struct cluster *keep = twin->id < c->id ? twin : c;
+                struct cluster *gone = keep == twin ? c : twin;
+                merge_into(d, gone, keep);
+                c = keep;
             }
-            /* cluster_set_text frees the old text after copying. */
-            char *old = c->text;
-            c->text = NULL;
-            cluster_set_text(c, tok, tl);
-            sift_free(old);
-            d->gen++;
         } else {
             d->cache[d->key & (CACHE_SLOTS - 1)] =
                 (struct cache_slot){.key = d->key, .gen = d->gen, .c = c};
         }
-        touch(d, c, ts_ns);
+        touch(d, c, ts_ns, count);
         return c->id;
     }
     const char *tok[SIFT_DRAIN_MAX_TOKENS];
@@ -807,8 +1178,22 @@ sift_drain_add(struct sift_drain *d, const char *msg, size_t len, int64_t ts_ns)
     if (d->next_id == UINT32_MAX)
         d->next_id = 1; /* 4 billion templates later; ids may then repeat */
     c = cluster_insert(d, d->next_id++, d->n_tok, tok, d->len, d->hash);
-    touch(d, c, ts_ns);
+    touch(d, c, ts_ns, count);
     return c->id;
+}
+
+uint32_t
+sift_drain_add(struct sift_drain *d, const char *msg, size_t len, int64_t ts_ns)
+{
+    scan(d, msg, len);
+    return mine(d, ts_ns, 1);
+}
+
+uint32_t
+sift_drain_learn(struct sift_drain *d, const char *msg, size_t len)
+{
+    scan(d, msg, len);
+    return mine(d, 0, 0);
 }
 
 uint32_t
@@ -846,6 +1231,11 @@ sift_drain_get(const struct sift_drain *d, uint32_t id,
                struct sift_drain_info *out)
 {
     struct cluster *c = id_find(d, id);
+    if (!c) {
+        uint32_t i = alias_find(d, id);
+        if (i != UINT32_MAX)
+            c = id_find(d, d->al_to[i]);
+    }
     if (!c)
         return SIFT_ENOTFOUND;
     fill_info(c, out);
@@ -897,20 +1287,21 @@ sift_drain_foreach(const struct sift_drain *d, sift_drain_each_cb fn, void *arg)
 
 /*
  * File format (text, one record per line):
- *   sift-drain 1 <next_id> <n_evicted>
+ *   sift-drain 2 <next_id> <n_evicted>
  *   <id> <count> <first_seen_ns> <last_seen_ns>\t<template text>
- * Records go from least to most recently seen so a load rebuilds the LRU
- * order.  Template tokens never hold whitespace, so the text splits back
- * into the same tokens.  Every line ends with a checksum (a tab and
- * "ck:<xxh32 hex>", include/sift/statefile.h); a file whose header has
- * one is checked line by line, and a damaged line costs that template
- * alone.  Files written before checksums load as before.
+ *   = <from> <to>                      (aliases, in merge order)
+ * Version 1 (no aliases) loads too.  Records go from least to most
+ * recently seen so a load rebuilds the LRU order.  Template tokens never hold
+ * whitespace, so the text splits back into the same tokens.  Every line ends
+ * with a checksum (a tab and "ck:<xxh32 hex>", include/sift/statefile.h); a
+ * file whose header has one is checked line by line, and a damaged line costs
+ * that template alone.  Files written before checksums load as before.
  */
 int
 sift_drain_save(const struct sift_drain *d, const char *path)
 {
     struct sift_buf b = SIFT_BUF_INIT;
-    sift_buf_appendf(&b, "sift-drain 1 %" PRIu32 " %" PRIu64, d->next_id,
+    sift_buf_appendf(&b, "sift-drain 2 %" PRIu32 " %" PRIu64, d->next_id,
                      d->n_evicted);
     sift_statefile_line_end(&b, 0);
     for (const struct cluster *c = d->lru_tail; c; c = c->lru_prev) {
@@ -918,6 +1309,12 @@ sift_drain_save(const struct sift_drain *d, const char *path)
         sift_buf_appendf(
             &b, "%" PRIu32 " %" PRIu64 " %" PRId64 " %" PRId64 "\t%s", c->id,
             c->count, c->first_seen_ns, c->last_seen_ns, c->text);
+        sift_statefile_line_end(&b, start);
+    }
+    for (uint32_t i = 0; i < d->n_alias; i++) {
+        size_t start = b.len;
+        sift_buf_appendf(&b, "= %" PRIu32 " %" PRIu32, d->al_from[i],
+                         d->al_to[i]);
         sift_statefile_line_end(&b, start);
     }
     int rc = sift_file_replace(path, b.data, b.len, 0666, 0);
@@ -996,10 +1393,26 @@ load_record(struct sift_drain *d, const char *line)
 struct load_ctx {
     struct sift_drain *d;
     const char *path;
+    unsigned version;
     unsigned next_id;
     unsigned long long evicted;
     uint32_t max_id;
 };
+
+/* "= from to": an alias line. */
+static int
+load_alias(struct sift_drain *d, const char *line, uint32_t *from_out)
+{
+    const char *p = line + 1;
+    uint64_t from, to;
+    if (parse_u64(&p, &from) < 0 || parse_u64(&p, &to) < 0 || *p != '\0' ||
+        from == 0 || to == 0 || from > UINT32_MAX || to > UINT32_MAX ||
+        from == to)
+        return SIFT_CORRUPT_BKPT("drain alias");
+    alias_add(d, (uint32_t)from, (uint32_t)to);
+    *from_out = (uint32_t)from;
+    return SIFT_OK;
+}
 
 static int
 load_line(char *line, size_t len, unsigned lineno, int ok, int whole, void *arg)
@@ -1010,9 +1423,9 @@ load_line(char *line, size_t len, unsigned lineno, int ok, int whole, void *arg)
     (void)whole; /* a cut last line is damage too: the file is replaced whole */
     if (lineno == 1) {
         if (!ok ||
-            sscanf(line, "sift-drain 1 %u %llu", &c->next_id, &c->evicted) !=
-                2 ||
-            c->next_id == 0) {
+            sscanf(line, "sift-drain %u %u %llu", &c->version, &c->next_id,
+                   &c->evicted) != 3 ||
+            c->version < 1 || c->version > 2 || c->next_id == 0) {
             d->load_header_bad = 1;
             d->load_bad_lines++;
             c->next_id = 0;
@@ -1020,6 +1433,15 @@ load_line(char *line, size_t len, unsigned lineno, int ok, int whole, void *arg)
             SIFT_ERROR("drain: %s: line 1 (the header) is damaged", c->path);
         }
         return 0;
+    }
+    if (ok && line[0] == '=') { /* an alias (version 2) */
+        uint32_t from = 0;
+        if (load_alias(d, line, &from) == SIFT_OK) {
+            if (from > c->max_id)
+                c->max_id = from;
+            return 0;
+        }
+        ok = 0;
     }
     if (!ok || load_record(d, line) < 0) {
         d->load_bad_lines++;
@@ -1049,7 +1471,7 @@ sift_drain_load(struct sift_drain *d, const char *path)
     d->next_id = 1;
     d->load_bad_lines = 0;
     d->load_header_bad = 0;
-    struct load_ctx c = {d, path, 0, 0, 0};
+    struct load_ctx c = {d, path, 0, 0, 0, 0};
     (void)sift_statefile_lines(data, size, load_line, &c);
     if (size == 0) {
         d->load_header_bad = 1;

@@ -12,6 +12,11 @@
  * sift_try_*).  Afterwards the top `size` entries by count are rendered;
  * only those fetch a doc (the sample) and a template text.
  *
+ * Per template a series of counts per time bucket over the query's range
+ * (an open end taken from the data; automatic or given interval) shows
+ * which template grew.  Ids that were merged into another template (drain
+ * aliases) are counted under that template's id.
+ *
  * Invariants: a doc is counted at most once (one bitmap per segment);
  * ordering is count desc then id asc, so the answer is deterministic.
  * Thread: pure over immutable segments; any thread (workers).
@@ -37,7 +42,9 @@
 #include "sift/segment.h"
 
 #define TEMPLATE_FIELD "_template_id"
-#define CHECK_EVERY 4096u /* docs between deadline checks */
+#define CHECK_EVERY 4096u  /* docs between deadline checks */
+#define SERIES_BUCKETS 60u /* buckets of an automatic interval (about) */
+#define SERIES_MAX_BUCKETS 1000u
 
 struct entry {
     uint32_t id;
@@ -45,6 +52,7 @@ struct entry {
     uint64_t count;
     int64_t first_ns, last_ns;
     uint32_t seg, doc; /* sample: newest doc */
+    uint32_t *series;  /* n_buckets counts (owned), NULL until a doc */
 };
 
 struct counter {
@@ -60,6 +68,10 @@ struct counter {
     uint32_t since_check;
     int timed_out;
     int nomem;
+    /* per-template series: bucket b is [start + b*interval, +interval) */
+    int64_t start_ns;
+    int64_t interval_ns;
+    uint32_t n_buckets; /* 0 = no series */
 };
 
 #if defined(__GNUC__)
@@ -161,6 +173,19 @@ count_doc(uint32_t doc, void *arg)
     }
     e->count++;
     c->total++;
+    if (c->n_buckets && ts >= c->start_ns) {
+        uint64_t b = (uint64_t)(ts - c->start_ns) / (uint64_t)c->interval_ns;
+        if (b < c->n_buckets) {
+            if (!e->series) {
+                e->series = sift_try_calloc(c->n_buckets, sizeof(uint32_t));
+                if (!e->series) {
+                    c->nomem = 1;
+                    return false;
+                }
+            }
+            e->series[b]++;
+        }
+    }
     return true;
 }
 
@@ -190,6 +215,116 @@ count_segment(struct counter *c, struct sift_segment *seg, uint32_t seg_idx,
     roaring_iterate(m, count_doc, c);
     roaring_bitmap_free(m);
     return c->nomem ? SIFT_ENOMEM : SIFT_OK;
+}
+
+static int
+by_id(const void *a, const void *b)
+{
+    const struct entry *x = a, *y = b;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static void
+counter_free(struct counter *c)
+{
+    for (uint32_t i = 0; i < c->cap; i++)
+        sift_free(c->tab[i].series);
+    sift_free(c->tab);
+    c->tab = NULL;
+}
+
+/*
+ * Buckets of the per-template series: the query's range (an open end is
+ * where the segments' times start or end), cut in interval_ns (0: a
+ * "nice" interval giving about SERIES_BUCKETS buckets), aligned to
+ * multiples of the interval.
+ */
+static int
+series_setup(struct counter *c, struct sift_segment *const *segs, size_t n,
+             const struct sift_patterns_opts *o,
+             struct sift_patterns_error *err)
+{
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (size_t i = 0; i < n; i++) {
+        if (sift_segment_doc_count(segs[i]) == 0)
+            continue;
+        if (sift_segment_min_ts(segs[i]) < lo)
+            lo = sift_segment_min_ts(segs[i]);
+        if (sift_segment_max_ts(segs[i]) > hi)
+            hi = sift_segment_max_ts(segs[i]);
+    }
+    if (lo > hi)
+        return SIFT_OK; /* no data: no buckets */
+    /* A bound the query gives is kept (a chart of the asked range); an
+     * open one is where the data starts or ends. */
+    if (o->from_ns != INT64_MIN)
+        lo = o->from_ns;
+    if (o->to_ns != INT64_MAX)
+        hi = o->to_ns - 1;
+    if (lo > hi)
+        return SIFT_OK;
+    int64_t iv = o->interval_ns;
+    if (iv <= 0) {
+        int64_t span_ms = (hi - lo) / SIFT_NS_PER_MS + 1;
+        int64_t ms = sift_query_nice_interval_ms(
+            (span_ms + SERIES_BUCKETS - 1) / SERIES_BUCKETS);
+        iv = (ms > 0 ? ms : 365LL * 86400 * 1000) * SIFT_NS_PER_MS;
+    }
+    int64_t start = lo - (((lo % iv) + iv) % iv); /* floor to a multiple */
+    uint64_t nb = (uint64_t)((hi - start) / iv) + 1;
+    if (nb > SERIES_MAX_BUCKETS) {
+        fail(err, 400, "bad_request",
+             "interval: %" PRIu64 " buckets over the range, more than %u; "
+             "choose a longer interval",
+             nb, SERIES_MAX_BUCKETS);
+        return SIFT_EINVAL;
+    }
+    c->start_ns = start;
+    c->interval_ns = iv;
+    c->n_buckets = (uint32_t)nb;
+    return SIFT_OK;
+}
+
+/* Folds entries whose ids stand for one template (merged templates keep
+ * their old ids as aliases) into the entry of the template's id. */
+static uint32_t
+fold_aliases(struct counter *c, uint32_t m,
+             struct sift_anomaly_templates *names)
+{
+    if (!names)
+        return m;
+    for (uint32_t i = 0; i < m; i++)
+        if (c->tab[i].id != SIFT_TEMPLATE_NONE)
+            c->tab[i].id = sift_anomaly_templates_resolve(names, c->tab[i].id);
+    qsort(c->tab, m, sizeof(c->tab[0]), by_id);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < m; i++) {
+        struct entry *e = &c->tab[i];
+        if (k == 0 || c->tab[k - 1].id != e->id) {
+            c->tab[k++] = *e;
+            continue;
+        }
+        struct entry *d = &c->tab[k - 1];
+        d->count += e->count;
+        if (e->first_ns < d->first_ns)
+            d->first_ns = e->first_ns;
+        if (e->last_ns >= d->last_ns) {
+            d->last_ns = e->last_ns;
+            d->seg = e->seg;
+            d->doc = e->doc;
+        }
+        if (e->series && !d->series) {
+            d->series = e->series;
+        } else if (e->series) {
+            for (uint32_t b = 0; b < c->n_buckets; b++)
+                d->series[b] += e->series[b];
+            sift_free(e->series);
+        }
+        e->series = NULL;
+    }
+    for (uint32_t i = k; i < m; i++)
+        c->tab[i].series = NULL; /* moved or freed above */
+    return k;
 }
 
 static int
@@ -237,21 +372,25 @@ sift_patterns_run(struct sift_segment *const *segs, size_t n,
     struct counter c;
     memset(&c, 0, sizeof(c));
     c.deadline = opts->deadline_mono_ns;
+    if (!opts->no_series && series_setup(&c, segs, n, opts, err) < 0) {
+        sift_query_free(q);
+        return SIFT_EINVAL;
+    }
     for (size_t i = 0; i < n && rc == SIFT_OK && !c.timed_out; i++)
         rc = count_segment(&c, segs[i], (uint32_t)i, q, opts, &qe);
     sift_query_free(q);
     if (c.nomem) {
-        sift_free(c.tab);
+        counter_free(&c);
         fail(err, 503, "out_of_memory", "not enough memory for the counts");
         return SIFT_ENOMEM;
     }
     if (rc < 0) {
-        sift_free(c.tab);
+        counter_free(&c);
         from_query_error(err, &qe);
         return rc;
     }
     if (c.timed_out) {
-        sift_free(c.tab);
+        counter_free(&c);
         fail(err, 504, "timeout",
              "the pattern count took longer than "
              "query.timeout");
@@ -260,9 +399,13 @@ sift_patterns_run(struct sift_segment *const *segs, size_t n,
     /* Compact the table in place, then sort by count. */
     uint32_t m = 0;
     for (uint32_t i = 0; i < c.cap; i++) {
-        if (c.tab[i].used)
-            c.tab[m++] = c.tab[i];
+        if (c.tab[i].used) {
+            struct entry e = c.tab[i];
+            c.tab[i].series = NULL;
+            c.tab[m++] = e;
+        }
     }
+    m = fold_aliases(&c, m, names);
     if (m)
         qsort(c.tab, m, sizeof(c.tab[0]), by_count);
     uint32_t k = m < opts->size ? m : opts->size;
@@ -287,12 +430,27 @@ sift_patterns_run(struct sift_segment *const *segs, size_t n,
                          e->count, e->first_ns / SIFT_NS_PER_MS,
                          e->last_ns / SIFT_NS_PER_MS);
         put_sample(segs[e->seg], e->doc, arena, out);
+        if (c.n_buckets) {
+            sift_buf_append(out, ",\"series\":[", 11);
+            for (uint32_t b = 0; b < c.n_buckets; b++)
+                sift_buf_appendf(
+                    out, "%s[%" PRId64 ",%" PRIu32 "]", b ? "," : "",
+                    (c.start_ns + (int64_t)b * c.interval_ns) / SIFT_NS_PER_MS,
+                    e->series ? e->series[b] : 0);
+            sift_buf_putc(out, ']');
+        }
         sift_buf_putc(out, '}');
     }
-    sift_buf_appendf(out, "],\"total\":%" PRIu64 ",\"distinct\":%" PRIu32 "}",
+    sift_buf_appendf(out, "],\"total\":%" PRIu64 ",\"distinct\":%" PRIu32,
                      c.total, m);
+    if (c.n_buckets)
+        sift_buf_appendf(out, ",\"interval_ms\":%" PRId64,
+                         c.interval_ns / SIFT_NS_PER_MS);
+    sift_buf_putc(out, '}');
     sift_buf_cleanup(&text);
     sift_arena_free(arena);
+    for (uint32_t i = 0; i < m; i++)
+        sift_free(c.tab[i].series);
     sift_free(c.tab);
     return SIFT_OK;
 }

@@ -4,12 +4,16 @@
  *
  * Design.
  *   Mining (loop thread, pipeline stage SIFT_STAGE_TEMPLATE): every
- *   event's message goes through sift_drain_add(); the id lands in
- *   ev->template_id before the store append, so the WAL, the segments
- *   and "_template_id:N" queries carry it.  The miner sits in a small
- *   refcounted object (struct sift_anomaly_templates) with a mutex, so
- *   workers (patterns, search hits) can read template texts; the loop
- *   takes the mutex only around one sift_drain_add().
+ *   event goes through sift_mine_event() (mine.h: the message's header
+ *   is split off by the shape learned for its source, the template is
+ *   mined on the body, the header's level/pid/thread/logger become
+ *   fields the event lacks); the id lands in ev->template_id before the
+ *   store append, so the WAL, the segments and "_template_id:N" queries
+ *   carry it.  The miner sits in a small refcounted object (struct
+ *   sift_anomaly_templates) with a mutex, so workers (patterns, search
+ *   hits, the query engine's template-id expansion) can read template
+ *   texts and aliases; the loop takes the mutex only around one
+ *   sift_mine_event().
  *   Template ids must never be reused for another pattern, also after a
  *   crash: templates are saved to DATA_DIR/templates.txt every
  *   template_save_interval when changed, at stop, and at once whenever
@@ -81,7 +85,9 @@
 #include "sift/log.h"
 #include "sift/loop.h"
 #include "sift/metrics_api.h"
+#include "sift/mine.h"
 #include "sift/pipeline.h"
+#include "sift/query.h"
 #include "sift/sinks.h"
 #include "sift/statefile.h"
 
@@ -97,7 +103,8 @@
 struct sift_anomaly_templates {
     pthread_mutex_t mu;
     atomic_int refs;
-    struct sift_drain *drain;
+    struct sift_mine *mine;   /* header learner + miner */
+    struct sift_drain *drain; /* the miner's template table */
 };
 
 int
@@ -113,12 +120,57 @@ sift_anomaly_templates_text(struct sift_anomaly_templates *t, uint32_t id,
     return rc;
 }
 
+uint32_t
+sift_anomaly_templates_resolve(struct sift_anomaly_templates *t, uint32_t id)
+{
+    pthread_mutex_lock(&t->mu);
+    uint32_t r = sift_drain_resolve(t->drain, id);
+    pthread_mutex_unlock(&t->mu);
+    return r;
+}
+
+/* sift_query_template_ids_cb over the shared table. */
+static size_t
+query_template_ids(void *arg, uint32_t id, uint32_t *ids, size_t max)
+{
+    return sift_anomaly_templates_ids(arg, id, ids, max);
+}
+
+struct alias_walk {
+    uint32_t target;
+    uint32_t *ids;
+    size_t n, max;
+};
+
+static int
+alias_walk_cb(uint32_t from, uint32_t to, void *arg)
+{
+    struct alias_walk *w = arg;
+    if (to == w->target && w->n < w->max)
+        w->ids[w->n++] = from;
+    return w->n >= w->max;
+}
+
+size_t
+sift_anomaly_templates_ids(struct sift_anomaly_templates *t, uint32_t id,
+                           uint32_t *ids, size_t max)
+{
+    if (max == 0)
+        return 0;
+    pthread_mutex_lock(&t->mu);
+    struct alias_walk w = {sift_drain_resolve(t->drain, id), ids, 0, max};
+    ids[w.n++] = w.target;
+    sift_drain_foreach_alias(t->drain, alias_walk_cb, &w);
+    pthread_mutex_unlock(&t->mu);
+    return w.n;
+}
+
 void
 sift_anomaly_templates_unref(struct sift_anomaly_templates *t)
 {
     if (!t || atomic_fetch_sub(&t->refs, 1) != 1)
         return;
-    sift_drain_free(t->drain);
+    sift_mine_free(t->mine);
     pthread_mutex_destroy(&t->mu);
     sift_free(t);
 }
@@ -294,10 +346,12 @@ line_alert(const struct sift_alert *al, struct sift_buf *b)
                      "\",\"kind\":%u,\"state\":%u,\"label\":%u,"
                      "\"score\":%.17g,\"last_score\":%.17g,\"threshold\":%.17g,"
                      "\"started_ns\":%" PRId64 ",\"updated_ns\":%" PRId64
-                     ",\"resolved_ns\":%" PRId64 ",\"windows\":%" PRIu32 "}",
+                     ",\"resolved_ns\":%" PRId64 ",\"windows\":%" PRIu32,
                      al->series_key, al->kind, al->state, al->label, al->score,
                      al->last_score, al->threshold, al->started_ns,
                      al->updated_ns, al->resolved_ns, al->n_windows);
+    sift_alert_templates_json(al, b);
+    sift_buf_putc(b, '}');
     sift_statefile_line_end(b, start); /* checksum member and newline */
 }
 
@@ -396,6 +450,19 @@ alert_from_json(json_t *o, struct sift_alert *al)
     al->updated_ns = json_integer_value(json_object_get(o, "updated_ns"));
     al->resolved_ns = json_integer_value(json_object_get(o, "resolved_ns"));
     al->n_windows = (uint32_t)json_integer_value(json_object_get(o, "windows"));
+    json_t *tv = json_object_get(o, "templates");
+    for (size_t i = 0; json_is_array(tv) && i < json_array_size(tv) &&
+                       al->n_templates < SIFT_ALERT_TEMPLATES_MAX;
+         i++) {
+        json_int_t v = json_integer_value(json_array_get(tv, i));
+        if (v > 0 && v <= (json_int_t)UINT32_MAX)
+            al->templates[al->n_templates++] = (uint32_t)v;
+    }
+    json_int_t tt = json_integer_value(json_object_get(o, "templates_total"));
+    al->n_templates_total =
+        tt > (json_int_t)al->n_templates && tt <= (json_int_t)UINT32_MAX
+            ? (uint32_t)tt
+            : al->n_templates;
     if (al->kind < SIFT_ALERT_SPIKE || al->kind > SIFT_ALERT_ERROR_RATIO ||
         (al->state != SIFT_ALERT_FIRING && al->state != SIFT_ALERT_RESOLVED) ||
         al->label > SIFT_LABEL_TRUE_POSITIVE)
@@ -639,12 +706,12 @@ stage_template(void *arg, struct sift_event *ev, struct sift_arena *arena)
 {
     struct sift_anomaly_service *svc = arg;
     struct sift_anomaly_templates *t = svc->tmpl;
-    (void)arena;
     pthread_mutex_lock(&t->mu);
-    ev->template_id = sift_drain_add(t->drain, ev->msg ? ev->msg : "",
-                                     ev->msg_len, ev->ts_ns);
+    int rc = sift_mine_event(t->mine, ev, arena, NULL);
     uint32_t next = sift_drain_next_id(t->drain);
     pthread_mutex_unlock(&t->mu);
+    if (rc < 0)
+        return rc; /* the arena is full: the batch is refused */
     svc->tmpl_dirty = 1;
     /* Unsigned difference: also right across the counter's wrap. */
     if (next - svc->saved_next_id >= ID_SAVE_BATCH)
@@ -676,12 +743,14 @@ stage_anomaly(void *arg, struct sift_event *ev, struct sift_arena *arena)
 static int
 open_templates(struct sift_anomaly_service *svc)
 {
-    struct sift_drain_cfg dcfg = {0};
-    dcfg.max_templates = (uint32_t)svc->cfg->max_templates;
+    struct sift_mine_cfg mcfg;
+    memset(&mcfg, 0, sizeof(mcfg));
+    mcfg.drain.max_templates = (uint32_t)svc->cfg->max_templates;
     struct sift_anomaly_templates *t = sift_xcalloc(1, sizeof(*t));
     pthread_mutex_init(&t->mu, NULL);
     atomic_init(&t->refs, 1);
-    sift_drain_new(&dcfg, &t->drain);
+    sift_mine_new(&mcfg, &t->mine);
+    t->drain = sift_mine_drain(t->mine);
     svc->tmpl = t;
 
     /* One rule for state files (include/sift/statefile.h): a damaged
@@ -797,6 +866,11 @@ anomaly_cfg_from(const struct sift_config *cfg, struct sift_anomaly_cfg *a)
     a->ring_records = (uint32_t)cfg->anomaly_ring_size;
     a->warmup_windows = (uint32_t)cfg->anomaly_warmup_windows;
     a->global_warmup_windows = (uint32_t)cfg->anomaly_warmup_windows;
+    /* Whole windows, rounded up: a service is "known" once it has been
+     * seen for the learning period of event time. */
+    a->learning_windows = (uint32_t)((cfg->anomaly_learning_period_ms +
+                                      cfg->anomaly_window_ms - 1) /
+                                     cfg->anomaly_window_ms);
     a->alpha = strtod(cfg->anomaly_alpha, NULL);
     a->idle_flush_ns = cfg->anomaly_idle_flush_ms * SIFT_NS_PER_MS;
     a->max_lateness_ns = cfg->anomaly_max_lateness_ms * SIFT_NS_PER_MS;
@@ -939,6 +1013,7 @@ sift_anomaly_service_new(const struct sift_config *cfg, struct sift_loop *loop,
     sift_anomaly_api_register(http, svc, store, pool, cfg, &svc->api);
     sift_grafana_set_alerts_source(grafana_alerts, svc);
     sift_grafana_set_template_source(grafana_template, svc);
+    sift_query_set_template_ids(query_template_ids, svc->tmpl);
     svc->grafana_hooked = 1;
     *out = svc;
     return SIFT_OK;
@@ -957,6 +1032,7 @@ sift_anomaly_service_stop(struct sift_anomaly_service *svc)
         /* Grafana jobs finishing during shutdown must not call back. */
         sift_grafana_set_alerts_source(NULL, NULL);
         sift_grafana_set_template_source(NULL, NULL);
+        sift_query_set_template_ids(NULL, NULL);
         svc->grafana_hooked = 0;
     }
     if (svc->pipe) {
@@ -1114,6 +1190,10 @@ sift_anomaly_service_stats(struct sift_anomaly_service *svc,
     pthread_mutex_lock(&svc->tmpl->mu);
     out->templates = sift_drain_count(svc->tmpl->drain);
     out->templates_evicted = sift_drain_evicted(svc->tmpl->drain);
+    out->templates_merged = sift_drain_merged(svc->tmpl->drain);
+    out->template_aliases = sift_drain_aliases(svc->tmpl->drain);
+    out->header_sources =
+        sift_header_sources(sift_mine_header(svc->tmpl->mine));
     pthread_mutex_unlock(&svc->tmpl->mu);
     out->template_saves = svc->tmpl_saves;
     out->template_save_errors = svc->tmpl_save_errors;
@@ -1147,14 +1227,17 @@ sift_anomaly_service_stats_json(struct sift_anomaly_service *svc,
     sift_buf_appendf(
         out,
         "{\"templates\":%" PRIu32 ",\"templates_evicted\":%" PRIu64
-        ",\"template_saves\":%" PRIu64 ",\"template_save_errors\":%" PRIu64
-        ",\"records_pushed\":%" PRIu64 ",\"records_dropped\":%" PRIu64
-        ",\"records_late\":%" PRIu64 ",\"windows\":%" PRIu64
+        ",\"templates_merged\":%" PRIu64 ",\"template_aliases\":%" PRIu32
+        ",\"header_sources\":%" PRIu32 ",\"template_saves\":%" PRIu64
+        ",\"template_save_errors\":%" PRIu64 ",\"records_pushed\":%" PRIu64
+        ",\"records_dropped\":%" PRIu64 ",\"records_late\":%" PRIu64
+        ",\"windows\":%" PRIu64
         ",\"alerts_kept\":%" PRIu64 ",\"alert_events\":%" PRIu64
         ",\"sinks\":{\"webhook_sent\":%" PRIu64 ",\"webhook_failed\":%" PRIu64
         ",\"redis_sent\":%" PRIu64 ",\"redis_failed\":%" PRIu64
         ",\"kafka_sent\":%" PRIu64 ",\"kafka_failed\":%" PRIu64 "}}",
-        s.templates, s.templates_evicted, s.template_saves,
+        s.templates, s.templates_evicted, s.templates_merged,
+        s.template_aliases, s.header_sources, s.template_saves,
         s.template_save_errors, s.records_pushed, s.records_dropped,
         s.records_late, s.windows, s.alerts_kept, s.alert_events,
         s.webhook_sent, s.webhook_failed, s.redis_sent, s.redis_failed,

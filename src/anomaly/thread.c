@@ -20,8 +20,13 @@
  * every series against its baseline (detector.c), feeds the scores to
  * the alert state machine (alerts.c), then folds the window into the
  * baselines.  A series alerts only after warmup_windows windows; a
- * template counts as new only after global_warmup_windows windows of the
- * whole scorer, and only when it comes as a burst (>= 5 in a window).
+ * service first seen after the scorer's warm-up learns for
+ * learning_windows more (onboarding: its series and its error and
+ * template series do not alert meanwhile).  A template counts as new only
+ * after global_warmup_windows windows of the whole scorer and its
+ * service's learning, and only when it comes as a burst (>= 5 in a
+ * window); the window's new templates of one service raise one
+ * new_pattern alert on the service's series, their ids as evidence.
  * The error ratio's score is the larger of its window z and a CUSUM of
  * those z (detector.c; over the threshold it fires at once, as it already
  * spans two windows or more), so a slow rise is caught before any single
@@ -49,6 +54,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -71,7 +77,14 @@ struct series {
     uint32_t count;           /* current window */
     uint32_t errors;          /* current window (service series) */
     uint32_t age;             /* windows closed since creation */
-    int is_new;               /* template first seen after global warm-up */
+    int is_new;               /* template first seen after global warm-up,
+                                 of a service past its learning period */
+    uint64_t parent;          /* template series: its service series' key */
+    int64_t quiet_until;      /* window index before which it never alerts:
+                                 a service first seen after the warm-up
+                                 learns (onboarding), and so do its error
+                                 and template series */
+    uint32_t tid;             /* template series: the template id */
     struct sift_baseline cnt; /* deseasonalized when season != NULL */
     struct sift_baseline ratio;
     double ratio_cusum;         /* CUSUM of the error ratio's z, in spreads */
@@ -105,6 +118,12 @@ struct sift_anomaly {
     atomic_uint_least64_t n_late;    /* records past max_lateness */
     int64_t last_rec_wall_ns;
     int64_t last_idle_close_ns;
+    /* New templates of the window being closed: (service key, id). */
+    struct newtpl {
+        uint64_t parent;
+        uint32_t id;
+    } * newtpl;
+    uint32_t n_newtpl, cap_newtpl;
     /* Shared. */
     pthread_t thread;
     int started;
@@ -231,6 +250,7 @@ sift_anomaly_free(struct sift_anomaly *an)
         }
     }
     sift_free(an->buckets);
+    sift_free(an->newtpl);
     sift_alerts_free(an->alerts);
     sift_ring_free(an->ring);
     pthread_mutex_destroy(&an->fb_mu);
@@ -299,11 +319,17 @@ series_grow(struct sift_anomaly *an)
     an->n_buckets = nb;
 }
 
+static uint64_t
+series_key(enum series_type type, const char *name, size_t name_len)
+{
+    return XXH3_64bits(name, name_len) ^ (uint64_t)type;
+}
+
 static struct series *
 series_get(struct sift_anomaly *an, enum series_type type, const char *name,
            size_t name_len)
 {
-    uint64_t key = XXH3_64bits(name, name_len) ^ (uint64_t)type;
+    uint64_t key = series_key(type, name, name_len);
     struct series *s = an->buckets[key & (an->n_buckets - 1)];
     while (s && s->key != key)
         s = s->next;
@@ -358,11 +384,78 @@ sqrt_frac(double p, uint32_t n)
     return v > 0 ? sqrt(v) : 0;
 }
 
+static int
+by_parent(const void *a, const void *b)
+{
+    const struct newtpl *x = a, *y = b;
+    if (x->parent != y->parent)
+        return x->parent < y->parent ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/*
+ * Collects the templates that arrive as a new burst in the window being
+ * closed: first seen after the scorer's warm-up and their service's
+ * learning period, within their first 3 windows, >= NEW_MIN events.
+ */
+static void
+collect_new(struct sift_anomaly *an)
+{
+    an->n_newtpl = 0;
+    for (struct series *s = an->lru_head; s; s = s->lru_next) {
+        if (s->type != SER_TEMPLATE || !s->is_new || s->age >= 3 ||
+            s->count < SIFT__ANOMALY_NEW_MIN)
+            continue;
+        if (an->n_newtpl == an->cap_newtpl) {
+            an->cap_newtpl = an->cap_newtpl ? an->cap_newtpl * 2 : 64;
+            an->newtpl =
+                sift_xrealloc(an->newtpl, an->cap_newtpl * sizeof(*an->newtpl));
+        }
+        an->newtpl[an->n_newtpl].parent = s->parent;
+        an->newtpl[an->n_newtpl].id = s->tid;
+        an->n_newtpl++;
+    }
+    if (an->n_newtpl > 1)
+        qsort(an->newtpl, an->n_newtpl, sizeof(*an->newtpl), by_parent);
+}
+
+/*
+ * One new_pattern alert per service: the window's new templates of
+ * service s (however many) score 100 and fire at once (hold 1; a burst
+ * cannot "hold" as it ages); their ids are the alert's evidence, so a
+ * service sending a hundred new templates at once raises one alert.
+ */
+static void
+new_burst(struct sift_anomaly *an, const struct series *s, int64_t ws,
+          int64_t we)
+{
+    uint32_t lo = 0, hi = an->n_newtpl;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (an->newtpl[mid].parent < s->key)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    uint32_t ids[SIFT_ALERT_TEMPLATES_MAX * 4];
+    uint32_t n = 0;
+    for (uint32_t i = lo; i < an->n_newtpl && an->newtpl[i].parent == s->key;
+         i++)
+        if (n < sizeof(ids) / sizeof(ids[0]))
+            ids[n++] = an->newtpl[i].id;
+    struct sift_alert_extra x = {ids, n};
+    sift_alerts_observe_with(an->alerts, alert_key(s, SIFT_ALERT_NEW_PATTERN),
+                             s->name, SIFT_ALERT_NEW_PATTERN, n ? 100 : 0, 1,
+                             ws, we, n ? &x : NULL);
+}
+
 static void
 score_series(struct sift_anomaly *an, struct series *s, int64_t ws, int64_t we)
 {
     const struct sift_anomaly_cfg *c = &an->cfg;
-    int warm = s->cnt.n >= c->warmup_windows;
+    /* A learning series is scored (its baselines warm up) but its
+     * scores are 0: "warm" is false until its service has learned. */
+    int warm = s->cnt.n >= c->warmup_windows && an->cur_win >= s->quiet_until;
     double x = s->count;
     /* With seasonality, the baseline sees the value minus its hour's
      * learned offset; the expected raw count is level + offset. */
@@ -419,6 +512,7 @@ score_series(struct sift_anomaly *an, struct series *s, int64_t ws, int64_t we)
                             cus > now ? cus : now, cus >= thr ? 1 : 0, ws, we);
         if (s->count)
             sift_baseline_update(&s->ratio, ratio, c->alpha, rfloor);
+        new_burst(an, s, ws, we);
         break;
     }
     case SER_ERRORS:
@@ -427,14 +521,8 @@ score_series(struct sift_anomaly *an, struct series *s, int64_t ws, int64_t we)
                             0, ws, we);
         break;
     case SER_TEMPLATE: {
-        /* A new template scores 100 on a burst during its first windows,
-         * and fires at once (hold 1): it cannot "hold" as it ages. */
-        double sc = 0;
-        if (s->is_new && s->age < 3 && s->count >= SIFT__ANOMALY_NEW_MIN)
-            sc = 100;
-        sift_alerts_observe(an->alerts, alert_key(s, SIFT_ALERT_NEW_PATTERN),
-                            s->name, SIFT_ALERT_NEW_PATTERN, sc, 1, ws, we);
-        /* A known template's own spike (a retry or timeout line storming
+        /* New templates alert through their service (new_burst()). A
+         * known template's own spike (a retry or timeout line storming
          * while the service's total barely moves). */
         int big = s->count >= SIFT__ANOMALY_TEMPLATE_SPIKE_MIN;
         sift_alerts_observe(an->alerts, alert_key(s, SIFT_ALERT_SPIKE), s->name,
@@ -456,6 +544,7 @@ close_window(struct sift_anomaly *an)
 {
     int64_t ws = an->cur_win * an->cfg.window_ns;
     int64_t we = ws + an->cfg.window_ns;
+    collect_new(an);
     for (struct series *s = an->lru_head; s; s = s->lru_next)
         score_series(an, s, ws, we);
     an->n_windows++;
@@ -509,18 +598,38 @@ sift_anomaly_process(struct sift_anomaly *an,
     }
     int n = snprintf(name, sizeof(name), "service=%.*s", svc_len, svc);
     struct series *s = series_get(an, SER_SERVICE, name, (size_t)n);
+    if (s->age == 0 && s->count == 0 && s->quiet_until == 0 &&
+        an->n_windows >= an->cfg.global_warmup_windows)
+        s->quiet_until = an->cur_win + an->cfg.learning_windows;
     s->count++;
+    /* s may be evicted by the lookups below (max_series): keep what the
+     * child series need. */
+    uint64_t svc_key = s->key;
+    uint32_t svc_age = s->age;
+    int64_t svc_quiet = s->quiet_until;
     int is_err = rec->level >= SIFT_LVL_ERROR;
     if (is_err) {
         s->errors++;
         n = snprintf(name, sizeof(name), "service=%.*s level=error", svc_len,
                      svc);
-        series_get(an, SER_ERRORS, name, (size_t)n)->count++;
+        struct series *e = series_get(an, SER_ERRORS, name, (size_t)n);
+        if (e->quiet_until < svc_quiet)
+            e->quiet_until = svc_quiet;
+        e->count++;
     }
     if (rec->template_id) {
         n = snprintf(name, sizeof(name), "service=%.*s template=%u", svc_len,
                      svc, rec->template_id);
-        series_get(an, SER_TEMPLATE, name, (size_t)n)->count++;
+        struct series *t = series_get(an, SER_TEMPLATE, name, (size_t)n);
+        if (t->parent == 0) { /* just created */
+            t->parent = svc_key;
+            t->tid = rec->template_id;
+            t->quiet_until = svc_quiet;
+            /* Onboarding: a service still in its learning period has
+             * only templates to learn, none to alert on. */
+            t->is_new &= svc_age >= an->cfg.learning_windows;
+        }
+        t->count++;
     }
 }
 

@@ -172,6 +172,17 @@ handle_patterns(struct sift_http_req *req, void *arg)
         uint_param(req, "size", PATTERNS_DEFAULT_SIZE, PATTERNS_MAX_SIZE,
                    &size) < 0)
         return;
+    /* interval: the series' bucket (a duration, or auto). */
+    const char *iv = sift_http_req_param(req, "interval");
+    int64_t interval_ms = 0;
+    if (iv && *iv && strcmp(iv, "auto") != 0 &&
+        (sift_parse_duration_ms(iv, &interval_ms) < 0 || interval_ms <= 0)) {
+        sift_http_reply_error(req, 400, "bad_request",
+                              "interval: expected auto or a duration like 30s "
+                              "or 5m, got \"%s\"",
+                              iv);
+        return;
+    }
     struct pattern_job *j = sift_xcalloc(1, sizeof(*j));
     j->req = req;
     j->t0_ns = sift_clock_mono_ns();
@@ -181,6 +192,7 @@ handle_patterns(struct sift_http_req *req, void *arg)
     j->opts.from_ns = from;
     j->opts.to_ns = to;
     j->opts.size = size;
+    j->opts.interval_ns = interval_ms * SIFT_NS_PER_MS;
     j->opts.deadline_mono_ns =
         j->t0_ns + api->cfg->query_timeout_ms * SIFT_NS_PER_MS;
     j->opts.max_query_bytes = (size_t)api->cfg->max_query_bytes;

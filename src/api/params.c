@@ -199,6 +199,19 @@ check_heartbeat(const char *v, char *why, size_t why_len)
     return -1;
 }
 
+/* A fixed bucket (no calendar units): the patterns' series. */
+static int
+check_duration(const char *v, char *why, size_t why_len)
+{
+    int64_t ms;
+    if (strcmp(v, "auto") == 0 ||
+        (sift_parse_duration_ms(v, &ms) == SIFT_OK && ms > 0))
+        return 0;
+    snprintf(why, why_len,
+             "expected auto or a duration (500ms, 30s, 5m, 1h, 1d)");
+    return -1;
+}
+
 static const struct sift_http_param p_tail[] = {
     P_Q,
     {"fields", NULL, SIFT_HTTP_P_STRING, "field names, comma-separated", 0, 0,
@@ -223,6 +236,10 @@ static const struct sift_http_param p_patterns[] = {
     P_TO,
     {"size", "limit", SIFT_HTTP_P_UINT, NULL, 1, 1000, NULL,
      "Templates returned, most frequent first (default 20)."},
+    {"interval", NULL, SIFT_HTTP_P_CHECK, "auto or a duration", 0, 0,
+     check_duration,
+     "Bucket of each template's count series (default `auto`: about 60 "
+     "buckets over the range; at most 1000)."},
     P_END,
 };
 

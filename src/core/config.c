@@ -322,6 +322,11 @@ static const struct key_def keys[] = {
      "Windows a new series is observed before it may alert."},
     {"anomaly", "cooldown", KT_DURATION, OFF(anomaly_cooldown_ms), "5m", 0, DAY,
      0, NULL, KC_NONE, "Quiet time after an alert for the same series."},
+    {"anomaly", "learning_period", KT_DURATION, OFF(anomaly_learning_period_ms),
+     "15m", 0, 30 * DAY, 0, NULL, KC_NONE,
+     "Event time a service is seen before its new templates may raise "
+     "new_pattern alerts (onboarding: a new service's templates are all "
+     "new)."},
     {"anomaly", "max_templates", KT_INT, OFF(max_templates), "10000", 10,
      10000000, 0, NULL, KC_NONE,
      "Most log templates the miner keeps; past it the least recently seen "

@@ -674,6 +674,7 @@ sift_query_parse(const char *s, size_t len, const struct sift_query_limits *lim,
             goto fail;
         }
     }
+    sift__query_expand_template_ids(q);
     rc = sift__query_plan(q, err);
     if (rc < 0)
         goto fail;

@@ -140,6 +140,10 @@ int sift__query_error(struct sift_query_error *err, int rc, int status,
 #endif
     ;
 
+/** template_ids.c: _template_id:N terms become an OR over the ids that
+ * stand for N's template (when the anomaly service registered them). */
+void sift__query_expand_template_ids(struct sift_query *q);
+
 /** plan.c: tokenizes words, lowercases, compiles regexes, orders ANDs. */
 int sift__query_plan(struct sift_query *q, struct sift_query_error *err);
 

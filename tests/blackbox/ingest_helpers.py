@@ -1,6 +1,8 @@
 """Helpers for the broker black-box tests: the kafka_mock broker, a
-redis-server on a free loopback port, capability gate, search counting.
-Every wait is bounded in time."""
+redis-server on a free loopback port, capability gate, search counting,
+NDJSON ingest over HTTP and a bounded wait.  Every wait is bounded in
+time."""
+import json
 import os
 import socket
 import subprocess
@@ -77,6 +79,31 @@ class RedisServer:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+def ndjson(events):
+    return "".join(json.dumps(e) + "\n" for e in events)
+
+
+def ingest(s, events, timeout=60):
+    """POSTs events as NDJSON; all must be accepted."""
+    r = s.post("/api/v1/ingest", data=ndjson(events),
+               headers={"Content-Type": "application/x-ndjson"},
+               timeout=timeout)
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == len(events)
+
+
+def wait_for(fn, what, timeout=15):
+    """Polls fn until it returns something true; returns it."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for %s (last: %r)" % (what, last))
 
 
 def write_config(path, sections):

@@ -259,6 +259,54 @@ test_alerts_restore_resolves_and_continues_ids(void **state)
     assert_true(sift_alerts_threshold(a, 7) == 75); /* max_raise 25 */
 }
 
+/*
+ * Evidence: the template ids given while a series is over its threshold
+ * are on the alert from its FIRE event on, each once, the first
+ * SIFT_ALERT_TEMPLATES_MAX kept and all counted; new ones update a firing
+ * alert; JSON and query carry them.
+ */
+static void
+test_alerts_template_evidence(void **state)
+{
+    (void)state;
+    struct rec r;
+    memset(&r, 0, sizeof(r));
+    struct sift_alerts *a;
+    assert_int_equal(sift_alerts_new(&cfg, on_alert, &r, &a), SIFT_OK);
+    uint32_t t1[] = {17, 18, 17};
+    struct sift_alert_extra x1 = {t1, 3};
+    sift_alerts_observe_with(a, 9, "service=api", SIFT_ALERT_NEW_PATTERN, 100,
+                             1, 0, W, &x1);
+    assert_int_equal(r.n, 1);
+    assert_int_equal(r.ev[0], SIFT_ALERT_EV_FIRE);
+    assert_int_equal(r.al[0].n_templates, 2);
+    assert_int_equal(r.al[0].templates[0], 17);
+    assert_int_equal(r.al[0].templates[1], 18);
+    assert_int_equal(r.al[0].n_templates_total, 2);
+    uint32_t t2[12];
+    for (uint32_t i = 0; i < 12; i++)
+        t2[i] = 100 + i;
+    struct sift_alert_extra x2 = {t2, 12};
+    sift_alerts_observe_with(a, 9, "service=api", SIFT_ALERT_NEW_PATTERN, 100,
+                             1, W, 2 * W, &x2);
+    assert_int_equal(r.n, 2);
+    assert_int_equal(r.ev[1], SIFT_ALERT_EV_UPDATE);
+    assert_int_equal(r.al[1].n_templates, SIFT_ALERT_TEMPLATES_MAX);
+    assert_int_equal(r.al[1].n_templates_total, 14);
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_alert_to_json(&r.al[0], &b);
+    assert_non_null(strstr(sift_buf_cstr(&b), "\"templates\":[17,18],"
+                                              "\"templates_total\":2"));
+    assert_non_null(strstr(b.data, "service.name:\\\"api\\\" AND "
+                                   "_template_id:(17 OR 18)"));
+    sift_buf_cleanup(&b);
+    /* A quiet window adds nothing; the same ids again change nothing. */
+    sift_alerts_observe_with(a, 9, "service=api", SIFT_ALERT_NEW_PATTERN, 100,
+                             1, 2 * W, 3 * W, &x1);
+    assert_int_equal(r.n, 2);
+    sift_alerts_free(a);
+}
+
 int
 main(void)
 {
@@ -275,6 +323,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_alerts_series_override_threshold,
                                         setup, teardown),
         cmocka_unit_test(test_alerts_raise_step_rule),
+        cmocka_unit_test(test_alerts_template_evidence),
         cmocka_unit_test_setup_teardown(
             test_alerts_restore_resolves_and_continues_ids, setup, teardown),
     };

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -299,6 +300,85 @@ test_anomaly_thread_late_records_not_scored(void **state)
     assert_int_equal(sift_anomaly_late(an), 2);
     /* The late ones still moved the windows (by arrival). */
     assert_int_equal(sift_anomaly_windows(an), 4);
+struct burst {
+    int n_fire;
+    struct sift_alert al[32];
+};
+
+static void
+on_burst(enum sift_alert_event ev, const struct sift_alert *al, void *arg)
+{
+    struct burst *b = arg;
+    if (ev == SIFT_ALERT_EV_FIRE && b->n_fire < 32)
+        b->al[b->n_fire++] = *al;
+}
+
+static void
+feed_svc(struct sift_anomaly *an, int64_t win_ns, int64_t win, const char *svc,
+         int n, uint32_t tid)
+{
+    for (int i = 0; i < n; i++) {
+        struct sift_anomaly_rec rec;
+        sift_anomaly_rec_init(&rec, win * win_ns + i, svc, strlen(svc),
+                              SIFT_LVL_INFO, tid);
+        sift_anomaly_process(an, &rec);
+    }
+}
+
+/*
+ * Onboarding: ten services appear at once after the scorer's warm-up,
+ * each with twenty templates never seen: during their learning period
+ * nothing alerts.  After it, one service sends a burst of fifteen new
+ * templates in one window: one new_pattern alert for that service, the
+ * templates attached as evidence.
+ */
+static void
+test_anomaly_onboarding_and_grouped_new_patterns(void **state)
+{
+    (void)state;
+    struct burst b;
+    memset(&b, 0, sizeof(b));
+    struct sift_anomaly_cfg cfg;
+    sift_anomaly_cfg_init(&cfg);
+    cfg.warmup_windows = 5;
+    cfg.global_warmup_windows = 5;
+    cfg.learning_windows = 20;
+    struct sift_anomaly *an;
+    assert_int_equal(sift_anomaly_new(&cfg, on_burst, &b, &an), SIFT_OK);
+    const int64_t wn = cfg.window_ns, w0 = INT64_C(170000000);
+    int64_t w = w0;
+    for (; w < w0 + 10; w++)
+        feed_svc(an, wn, w, "base", 50, 1);
+    char name[16];
+    for (; w < w0 + 40; w++) {
+        feed_svc(an, wn, w, "base", 50, 1);
+        for (int s = 0; s < 10; s++) {
+            snprintf(name, sizeof(name), "new%d", s);
+            for (uint32_t t = 0; t < 20; t++)
+                feed_svc(an, wn, w, name, 6, 1000 + (uint32_t)s * 100 + t);
+        }
+    }
+    sift_anomaly_advance(an, w * wn);
+    assert_int_equal(b.n_fire, 0);
+    /* new3 is past its learning period: a burst of 15 new templates. */
+    for (int64_t end = w + 6; w < end; w++) {
+        feed_svc(an, wn, w, "base", 50, 1);
+        for (int s = 0; s < 10; s++) {
+            snprintf(name, sizeof(name), "new%d", s);
+            for (uint32_t t = 0; t < 20; t++)
+                feed_svc(an, wn, w, name, 6, 1000 + (uint32_t)s * 100 + t);
+        }
+        if (end - w == 6)
+            for (uint32_t t = 0; t < 15; t++)
+                feed_svc(an, wn, w, "new3", 6, 5000 + t);
+    }
+    sift_anomaly_advance(an, w * wn);
+    assert_int_equal(b.n_fire, 1);
+    assert_string_equal(b.al[0].series, "service=new3");
+    assert_int_equal(b.al[0].kind, SIFT_ALERT_NEW_PATTERN);
+    assert_int_equal(b.al[0].n_templates_total, 15);
+    assert_int_equal(b.al[0].n_templates, SIFT_ALERT_TEMPLATES_MAX);
+    assert_int_equal(b.al[0].templates[0], 5000);
     sift_anomaly_free(an);
 }
 
@@ -312,6 +392,7 @@ main(void)
         cmocka_unit_test(test_anomaly_level_parse),
         cmocka_unit_test(test_anomaly_template_spike_alerts_on_its_series),
         cmocka_unit_test(test_anomaly_seasonality_learns_daily_shape),
+        cmocka_unit_test(test_anomaly_onboarding_and_grouped_new_patterns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

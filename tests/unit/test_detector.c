@@ -161,6 +161,26 @@ test_detector_warm_start_is_a_mean(void **state)
     assert_true(fabs(b.level - before - 0.05 * (40 - before)) < 1e-9);
 }
 
+/* A series starts mid-window: its first window holds 1 event where the
+ * others hold about 9.  The warm start must not clip them to the first
+ * window's spread (which pinned the level near 2 after 30 windows and
+ * made a normal window look like a 5-spread spike). */
+static void
+test_detector_partial_first_window_does_not_pin_level(void **state)
+{
+    (void)state;
+    static const double w[] = {1, 6, 8, 8,  13, 10, 11, 8,  7, 8,
+                               8, 6, 9, 7,  7,  14, 14, 5,  7, 7,
+                               8, 9, 6, 15, 7,  9,  12, 15, 9, 4};
+    struct sift_baseline b;
+    sift_baseline_init(&b);
+    for (size_t i = 0; i < sizeof(w) / sizeof(w[0]); i++)
+        sift_baseline_update(&b, w[i], 0.05, sift_count_floor(b.level));
+    assert_true(b.level > 8 && b.level < 9.5);
+    double z = sift_baseline_z(&b, 10, sift_count_floor(b.level));
+    assert_true(z < 1);
+}
+
 static void
 test_detector_season_offset_after_days(void **state)
 {
@@ -209,6 +229,7 @@ main(void)
         cmocka_unit_test(test_detector_cusum_catches_ramp_before_single_window),
         cmocka_unit_test(test_detector_warm_start_is_a_mean),
         cmocka_unit_test(test_detector_season_offset_after_days),
+        cmocka_unit_test(test_detector_partial_first_window_does_not_pin_level),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -630,6 +630,45 @@ test_query_matches_all(void **state)
     assert_false(sift_query_matches_all(NULL));
 }
 
+/* A fake lister: 7 and 9 were merged into 8; 5 stands alone. */
+static size_t
+fake_ids(void *arg, uint32_t id, uint32_t *ids, size_t max)
+{
+    int *calls = arg;
+    (*calls)++;
+    if (id == 5 || max < 3)
+        return ids[0] = id, 1;
+    ids[0] = 8;
+    ids[1] = 7;
+    ids[2] = 9;
+    return 3;
+}
+
+static void
+test_query_parse_template_id_aliases(void **state)
+{
+    (void)state;
+    int calls = 0;
+    assert_string_equal(dump_of("_template_id:7"), "(term _template_id \"7\")");
+    sift_query_set_template_ids(fake_ids, &calls);
+    assert_string_equal(dump_of("_template_id:7"),
+                        "(or (term _template_id \"8\") (term _template_id "
+                        "\"7\") (term _template_id \"9\"))");
+    assert_string_equal(dump_of("_template_id:5 error"),
+                        "(and (term _template_id \"5\") (term message "
+                        "\"error\"))");
+    assert_string_equal(
+        dump_of("NOT _template_id:(9 OR x)"),
+        "(not (or (or (term _template_id \"8\") (term _template_id \"7\") "
+        "(term _template_id \"9\")) (term _template_id \"x\")))");
+    assert_string_equal(dump_of("_template_id:>=7"),
+                        "(range _template_id [7 *])");
+    assert_int_equal(calls, 3);
+    sift_query_set_template_ids(NULL, NULL);
+    assert_string_equal(dump_of("_template_id:7"), "(term _template_id \"7\")");
+    assert_int_equal(calls, 3);
+}
+
 int
 main(void)
 {
@@ -641,6 +680,7 @@ main(void)
         cmocka_unit_test(test_query_parse_depth_limit),
         cmocka_unit_test(test_query_parse_length_limit),
         cmocka_unit_test(test_query_parse_not_nul_terminated),
+        cmocka_unit_test(test_query_parse_template_id_aliases),
         cmocka_unit_test(test_query_plan_prepares_leaves),
         cmocka_unit_test(test_query_lexer_modes),
         cmocka_unit_test(test_query_wild_match),
