@@ -1231,11 +1231,11 @@ sift_anomaly_service_stats_json(struct sift_anomaly_service *svc,
         ",\"header_sources\":%" PRIu32 ",\"template_saves\":%" PRIu64
         ",\"template_save_errors\":%" PRIu64 ",\"records_pushed\":%" PRIu64
         ",\"records_dropped\":%" PRIu64 ",\"records_late\":%" PRIu64
-        ",\"windows\":%" PRIu64
-        ",\"alerts_kept\":%" PRIu64 ",\"alert_events\":%" PRIu64
-        ",\"sinks\":{\"webhook_sent\":%" PRIu64 ",\"webhook_failed\":%" PRIu64
-        ",\"redis_sent\":%" PRIu64 ",\"redis_failed\":%" PRIu64
-        ",\"kafka_sent\":%" PRIu64 ",\"kafka_failed\":%" PRIu64 "}}",
+        ",\"windows\":%" PRIu64 ",\"alerts_kept\":%" PRIu64
+        ",\"alert_events\":%" PRIu64 ",\"sinks\":{\"webhook_sent\":%" PRIu64
+        ",\"webhook_failed\":%" PRIu64 ",\"redis_sent\":%" PRIu64
+        ",\"redis_failed\":%" PRIu64 ",\"kafka_sent\":%" PRIu64
+        ",\"kafka_failed\":%" PRIu64 "}}",
         s.templates, s.templates_evicted, s.templates_merged,
         s.template_aliases, s.header_sources, s.template_saves,
         s.template_save_errors, s.records_pushed, s.records_dropped,

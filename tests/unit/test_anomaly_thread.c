@@ -300,6 +300,9 @@ test_anomaly_thread_late_records_not_scored(void **state)
     assert_int_equal(sift_anomaly_late(an), 2);
     /* The late ones still moved the windows (by arrival). */
     assert_int_equal(sift_anomaly_windows(an), 4);
+    sift_anomaly_free(an);
+}
+
 struct burst {
     int n_fire;
     struct sift_alert al[32];
