@@ -27,6 +27,7 @@
 #include "sift/error.h"
 #include "sift/http.h"
 #include "sift/ingest_api.h"
+#include "sift/kvlist.h"
 #include "sift/lifecycle.h"
 #include "sift/log.h"
 #include "sift/multiline.h"
@@ -119,68 +120,66 @@ choose_format(struct sift_http_req *req, enum sift_parse_format *out)
 
 #define MAX_LABELS 64
 
-/*
- * Adds one "name=value,name=value" list (':' may stand for '=') to the
- * request's labels.  Returns SIFT_OK or SIFT_EINVAL with why.
- */
+struct labels_walk {
+    struct ingest_ctx *c;
+    const char *where;
+    char why[256];
+};
+
+/* One label of a list (core/kvlist.c reads the list). */
+static int
+label_item(void *arg, const char *name, size_t name_len, const char *value,
+           size_t value_len)
+{
+    struct labels_walk *w = arg;
+    struct ingest_ctx *c = w->c;
+    const struct sift_config *cfg = c->api->cfg;
+    struct sift_arena *a = sift_http_req_arena(c->req);
+    if ((int64_t)name_len > cfg->max_field_name_bytes ||
+        (int64_t)value_len > cfg->max_value_bytes) {
+        snprintf(w->why, sizeof(w->why),
+                 "%s: \"%.*s\" has a too long name or value", w->where,
+                 (int)(name_len > 60 ? 60 : name_len), name);
+        return SIFT_EINVAL;
+    }
+    for (size_t k = 0; k < c->n_labels; k++) {
+        if (c->labels[k].name_len == name_len &&
+            memcmp(c->labels[k].name, name, name_len) == 0) {
+            snprintf(w->why, sizeof(w->why),
+                     "%s: label \"%.*s\" is given twice", w->where,
+                     (int)(name_len > 60 ? 60 : name_len), name);
+            return SIFT_EINVAL;
+        }
+    }
+    if (c->n_labels == MAX_LABELS) {
+        snprintf(w->why, sizeof(w->why), "%s: more than %d labels", w->where,
+                 MAX_LABELS);
+        return SIFT_EINVAL;
+    }
+    struct sift_field *f = &c->labels[c->n_labels++];
+    f->name = sift_arena_strndup(a, name, name_len);
+    f->name_len = (uint32_t)name_len;
+    f->value = sift_arena_strndup(a, value, value_len);
+    f->value_len = (uint32_t)value_len;
+    f->type = SIFT_FT_KEYWORD;
+    return 0;
+}
+
+/* Adds one list to the request's labels; SIFT_OK or SIFT_EINVAL + why. */
 static int
 labels_add(struct ingest_ctx *c, const char *list, const char *where, char *why,
            size_t why_len)
 {
-    struct sift_arena *a = sift_http_req_arena(c->req);
-    const struct sift_config *cfg = c->api->cfg;
-    size_t len = strlen(list);
-    for (size_t at = 0; at < len;) {
-        size_t n = strcspn(list + at, ",");
-        const char *item = list + at;
-        at += n + 1;
-        size_t ns = 0, ne = strcspn(item, "=:");
-        while (ns < n && (item[ns] == ' ' || item[ns] == '\t'))
-            ns++;
-        if (ns == n)
-            continue; /* an empty piece */
-        if (ne >= n) {
-            snprintf(why, why_len,
-                     "%s: \"%.*s\" is not name:value (e.g. "
-                     "service.name:web,host.name:a1)",
-                     where, (int)(n > 60 ? 60 : n), item);
-            return SIFT_EINVAL;
-        }
-        size_t ke = ne, vs = ne + 1, ve = n;
-        while (ke > ns && (item[ke - 1] == ' ' || item[ke - 1] == '\t'))
-            ke--;
-        while (vs < ve && (item[vs] == ' ' || item[vs] == '\t'))
-            vs++;
-        while (ve > vs && (item[ve - 1] == ' ' || item[ve - 1] == '\t'))
-            ve--;
-        if (ke == ns || (int64_t)(ke - ns) > cfg->max_field_name_bytes ||
-            (int64_t)(ve - vs) > cfg->max_value_bytes) {
-            snprintf(why, why_len,
-                     "%s: \"%.*s\" has an empty or too long name or value",
-                     where, (int)(n > 60 ? 60 : n), item);
-            return SIFT_EINVAL;
-        }
-        for (size_t k = 0; k < c->n_labels; k++) {
-            if (c->labels[k].name_len == ke - ns &&
-                memcmp(c->labels[k].name, item + ns, ke - ns) == 0) {
-                snprintf(why, why_len, "%s: label \"%.*s\" is given twice",
-                         where, (int)(ke - ns > 60 ? 60 : ke - ns), item + ns);
-                return SIFT_EINVAL;
-            }
-        }
-        if (c->n_labels == MAX_LABELS) {
-            snprintf(why, why_len, "%s: more than %d labels", where,
-                     MAX_LABELS);
-            return SIFT_EINVAL;
-        }
-        struct sift_field *f = &c->labels[c->n_labels++];
-        f->name = sift_arena_strndup(a, item + ns, ke - ns);
-        f->name_len = (uint32_t)(ke - ns);
-        f->value = sift_arena_strndup(a, item + vs, ve - vs);
-        f->value_len = (uint32_t)(ve - vs);
-        f->type = SIFT_FT_KEYWORD;
-    }
-    return SIFT_OK;
+    struct labels_walk w = {c, where, {0}};
+    char syntax[200];
+    int rc = sift_kvlist_walk(list, label_item, &w, syntax, sizeof(syntax));
+    if (rc == SIFT_OK)
+        return SIFT_OK;
+    if (w.why[0] != '\0')
+        snprintf(why, why_len, "%s", w.why);
+    else
+        snprintf(why, why_len, "%s: %s", where, syntax);
+    return SIFT_EINVAL;
 }
 
 /* Reads ?_fields= and the Sift-Fields header; replies 400 on a bad one. */
