@@ -85,7 +85,7 @@ stage_fuzz() {
     CC=clang configure build/fuzz -DCMAKE_BUILD_TYPE=Debug -DSIFT_FUZZ=ON \
         -DSIFT_TESTS=OFF -DSIFT_BENCH=OFF \
         -DSIFT_SANITIZE=address,undefined \
-        -DSIFT_FUZZ_SECONDS="${SIFT_FUZZ_SECONDS:-15}" &&
+        -DSIFT_FUZZ_SECONDS="${SIFT_FUZZ_SECONDS:-10}" &&
     cmake --build build/fuzz -j"$jobs" &&
     ctest --test-dir build/fuzz --output-on-failure -L fuzz -j"$jobs"
 }
