@@ -366,6 +366,52 @@ def test_floats_are_written_shortest(siftd_factory):
     assert n > 50
 
 
+def json_number_tokens(text):
+    """The number tokens of a JSON text as written (strings left out)."""
+    bare = re.sub(r'"(?:[^"\\]|\\.)*"', '""', text)
+    return re.findall(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?", bare)
+
+
+def assert_shortest_numbers(where, text):
+    json.loads(text)
+    for tok in json_number_tokens(text):
+        v = float(tok)
+        want = str(int(v)) if v.is_integer() and abs(v) < 2 ** 53 \
+            else repr(v)
+        assert tok == want, (where, tok, want, text[:400])
+
+
+def test_every_float_in_json_replies_is_shortest(siftd_factory):
+    s = started(siftd_factory)
+    ingest(s, [{"@timestamp": BASE_MS + i, "message": "gq %d" % i,
+                "duration": d} for i, d in enumerate([0.1, 0.2, 0.7])])
+    wait_total(s, "gq", 3)
+    # Grafana replies (built with jansson, which writes 17 digits:
+    # 0.20000000000000001): the same numbers as the search API.
+    r = s.post("/grafana/query", json={
+        "range": {"from": BASE_MS - 3600000, "to": BASE_MS + 3600000},
+        "intervalMs": 7200000,
+        "targets": [{"refId": "A", "target": "stats",
+                     "payload": {"query": "gq", "field": "duration"}},
+                    {"refId": "B", "target": "logs",
+                     "payload": {"query": "gq", "fields": "duration"}}]})
+    assert r.status_code == 200, r.text
+    assert_shortest_numbers("grafana", r.text)
+    frames = r.json()
+    logs = [f for f in frames if f.get("name") == "logs"][0]
+    dur = [f for f in logs["fields"] if f["name"] == "duration"][0]
+    assert sorted(dur["values"]) == [0.1, 0.2, 0.7]
+    assert "0.2," in r.text or "0.2]" in r.text
+    p50 = [f for f in frames if f.get("target") == "p50 duration"][0]
+    assert [v for v, _ in p50["datapoints"] if v is not None] == [0.2]
+    # Store and tier figures are not cut to 3 or 6 decimals (0.000).
+    for path in ("/api/v1/store", "/api/v1/tiers", "/api/v1/stats?"
+                 "field=duration"):
+        r = s.get(path)
+        assert r.status_code == 200, (path, r.text)
+        assert_shortest_numbers(path, r.text)
+
+
 # ---- point 5: query syntax that used to match nothing silently ---------
 
 def test_lowercase_operators_boosts_and_proximity(siftd_factory):
