@@ -56,18 +56,10 @@ sift__api_put_json(struct sift_buf *b, const json_t *v)
     case JSON_INTEGER:
         sift_buf_appendf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
         break;
-    case JSON_REAL:
-        sift_buf_put_json_double(b, json_real_value(v));
-        break;
-    case JSON_TRUE:
-        sift_buf_append(b, "true", 4);
-        break;
-    case JSON_FALSE:
-        sift_buf_append(b, "false", 5);
-        break;
+    case JSON_REAL: sift_buf_put_json_double(b, json_real_value(v)); break;
+    case JSON_TRUE: sift_buf_append(b, "true", 4); break;
+    case JSON_FALSE: sift_buf_append(b, "false", 5); break;
     case JSON_NULL:
-    default:
-        sift_buf_append(b, "null", 4);
-        break;
+    default: sift_buf_append(b, "null", 4); break;
     }
 }
