@@ -19,8 +19,11 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 scripts/deps.sh --test
-# playwright-core for the browser tests (CTest blackbox.ui_browser).
+# playwright-core for the browser tests (CTest blackbox.ui_browser), and
+# the shippers' npm clients (OpenTelemetry SDK, a Loki client) for
+# tests/blackbox/test_shippers_*.py.
 scripts/ui.sh browser-deps
+scripts/npm-ci.sh tests/shippers
 
 stages=${SIFT_TEST_STAGES:-"lint asan tsan fuzz release"}
 jobs=$(nproc)

@@ -668,6 +668,21 @@ sift__pctx_finish(struct sift__pctx *x, struct sift_event *out)
 /* Dispatch                                                            */
 /* ------------------------------------------------------------------ */
 
+void
+sift__pctx_init(struct sift__pctx *x, const struct sift_parse_opts *o,
+                struct sift_arena *arena, struct sift_parse_error *err,
+                const char *line, size_t len, int64_t recv_ns)
+{
+    memset(x, 0, sizeof(*x));
+    x->o = o;
+    x->c = o->compiled;
+    x->arena = arena;
+    x->err = err;
+    x->line = line;
+    x->len = len;
+    x->recv_ns = recv_ns;
+}
+
 static bool
 starts_with_pri(const char *s, size_t len)
 {
@@ -710,14 +725,7 @@ parse_one(const struct sift_parse_opts *o, const char *line, size_t len,
     if (len && line[len - 1] == '\r')
         len--;
 
-    memset(&x, 0, sizeof(x));
-    x.o = o;
-    x.c = o->compiled;
-    x.arena = arena;
-    x.err = err;
-    x.line = line;
-    x.len = len;
-    x.recv_ns = recv_ns;
+    sift__pctx_init(&x, o, arena, err, line, len, recv_ns);
 
     if (len > o->max_line_bytes) {
         return sift__pctx_fail(&x, SIFT_ELIMIT, 0,
