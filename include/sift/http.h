@@ -47,7 +47,8 @@ enum sift_role {
 /* Every call is written to the audit log (admin routes with a method other
  * than GET/HEAD are audited without this flag). */
 #define SIFT_ROUTE_AUDIT 0x4u
-/* Any path no other route knows (path is ignored), by method: the
+/* Any path no other route knows (path only names the route, e.g.
+ * "/<index>"; it is never matched), by method: the
  * Elasticsearch index paths (/<index>/_bulk); the handler answers the
  * usual 404 for paths it does not serve. */
 #define SIFT_ROUTE_FALLBACK 0x8u

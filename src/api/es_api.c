@@ -48,9 +48,9 @@
 #define ES_PRODUCT "Elasticsearch"
 
 /* First path segments that are siftd's own, never an index. */
-static const char *const reserved[] = {"api", "ui", "grafana", "metrics",
-                                       "healthz", "readyz", "loki", "v1",
-                                       "upload"};
+static const char *const reserved[] = {"api",     "ui",      "grafana",
+                                       "metrics", "healthz", "readyz",
+                                       "loki",    "v1",      "upload"};
 
 /* From http.c's router: set by sift__es_api_register. */
 static struct sift_http *es_http;
@@ -380,10 +380,12 @@ sift__es_api_register(struct sift_http *http, struct sift_ingest_api *api)
                         SIFT_ROUTE_PREFIX | SIFT_ROUTE_RAW_BODY,
                         SIFT_ROLE_WRITER, on_kind, k);
     }
-    sift_http_route(http, "GET", "/", SIFT_ROUTE_FALLBACK, SIFT_ROLE_NONE,
+    sift_http_route(http, "GET", "/<index>", SIFT_ROUTE_FALLBACK,
+                    SIFT_ROLE_NONE, on_index_path, api);
+    sift_http_route(http, "POST", "/<index>",
+                    SIFT_ROUTE_FALLBACK | SIFT_ROUTE_RAW_BODY, SIFT_ROLE_WRITER,
                     on_index_path, api);
-    sift_http_route(http, "POST", "/", SIFT_ROUTE_FALLBACK | SIFT_ROUTE_RAW_BODY,
-                    SIFT_ROLE_WRITER, on_index_path, api);
-    sift_http_route(http, "PUT", "/", SIFT_ROUTE_FALLBACK | SIFT_ROUTE_RAW_BODY,
-                    SIFT_ROLE_WRITER, on_index_path, api);
+    sift_http_route(http, "PUT", "/<index>",
+                    SIFT_ROUTE_FALLBACK | SIFT_ROUTE_RAW_BODY, SIFT_ROLE_WRITER,
+                    on_index_path, api);
 }

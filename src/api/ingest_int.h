@@ -84,8 +84,8 @@ struct sift__ingest_req {
     size_t n_evs, cap_evs;
     struct sift__ingest_reject *rejects;
     size_t n_rejects, cap_rejects;
-    int64_t t0_ns;    /* monotonic arrival */
-    int failed_rc;    /* SIFT_ENOMEM while collecting */
+    int64_t t0_ns;                      /* monotonic arrival */
+    int failed_rc;                      /* SIFT_ENOMEM while collecting */
     struct sift_pipeline_counts counts; /* what the pipeline did */
     struct sift_srcpos *pos; /* positions stored with the batch (journald) */
     size_t n_pos;
@@ -101,8 +101,8 @@ struct sift__ingest_req *sift__ingest_req_new(struct sift_ingest_api *api,
 /* Adds an event (borrowed pointers must live as long as the request). */
 int sift__ingest_push(struct sift__ingest_req *r, const struct sift_event *ev);
 /* Notes a rejected record (raw borrowed; reason copied). */
-void sift__ingest_reject(struct sift__ingest_req *r, size_t no,
-                         const char *raw, size_t len, const char *reason);
+void sift__ingest_reject(struct sift__ingest_req *r, size_t no, const char *raw,
+                         size_t len, const char *reason);
 /*
  * A sift_parse_line_cb collecting into the request (arg = the request):
  * events are pushed, failures noted as rejects; stops on ENOMEM.

@@ -40,8 +40,9 @@ push_stats(struct sift_ingest_api *api, const char *source)
     }
     /* The set of sources is fixed (string literals); the last slot takes
      * a program error rather than failing a request. */
-    size_t i =
-        api->n_push < SIFT__INGEST_MAX_SOURCES ? api->n_push++ : SIFT__INGEST_MAX_SOURCES - 1;
+    size_t i = api->n_push < SIFT__INGEST_MAX_SOURCES
+                   ? api->n_push++
+                   : SIFT__INGEST_MAX_SOURCES - 1;
     if (!api->push[i].name) {
         api->push[i].name = source;
         sift_histogram_init_latency(&api->push[i].ack);

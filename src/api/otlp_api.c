@@ -79,12 +79,11 @@ partial_message(const struct sift__ingest_req *r, size_t rejected,
                 struct sift_buf *m)
 {
     size_t total = r->n_evs + r->n_rejects;
-    sift_buf_appendf(m, "%zu of %zu log records were not stored",
-                     rejected, total);
+    sift_buf_appendf(m, "%zu of %zu log records were not stored", rejected,
+                     total);
     if (r->n_rejects) {
         sift_buf_appendf(m, "; %zu over a limit, e.g. record %zu: %s",
-                         r->n_rejects, r->rejects[0].no,
-                         r->rejects[0].reason);
+                         r->n_rejects, r->rejects[0].no, r->rejects[0].reason);
     }
     if (r->counts.expired)
         sift_buf_appendf(m, "; %zu older than tiers.retention",
@@ -183,8 +182,8 @@ handle_logs(struct sift_http_req *req, void *arg)
     *enc = json;
     r->proto = enc;
     struct sift_parse_error err;
-    int rc = sift_otlp_logs_parse(sift__ingest_opts(api, SIFT_PARSE_AUTO),
-                                  json, body, len, sift_clock_now_ns(), a,
+    int rc = sift_otlp_logs_parse(sift__ingest_opts(api, SIFT_PARSE_AUTO), json,
+                                  body, len, sift_clock_now_ns(), a,
                                   sift__ingest_on_record, r, &err);
     if (rc == SIFT_EPARSE) {
         sift__ingest_count_bad(api, "otlp");

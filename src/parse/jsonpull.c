@@ -45,8 +45,8 @@ blanks(struct sift__jp *j)
 }
 
 void
-sift__jp_init(struct sift__jp *j, const char *s, size_t len,
-              unsigned max_depth, struct sift_arena *arena)
+sift__jp_init(struct sift__jp *j, const char *s, size_t len, unsigned max_depth,
+              struct sift_arena *arena)
 {
     memset(j, 0, sizeof(*j));
     j->s = s;
@@ -85,8 +85,9 @@ static int
 enter(struct sift__jp *j, char open)
 {
     if (sift__jp_peek(j) != open)
-        return fail(j, open == '{' ? "expected an object" : "expected an "
-                                                            "array");
+        return fail(j, open == '{' ? "expected an object"
+                                   : "expected an "
+                                     "array");
     if (j->depth >= j->max_depth)
         return fail(j, "nesting too deep");
     j->pos++;

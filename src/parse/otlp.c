@@ -1086,8 +1086,7 @@ json_record(struct octx *c, struct sift__jp *j, struct orec *rec)
             if (sift__jp_string(j, &rec->sev_text, &rec->sev_text_len) < 0)
                 return -1;
         } else if (key_is(k, kl, "eventName", "event_name")) {
-            if (sift__jp_string(j, &rec->event_name, &rec->event_name_len) <
-                0)
+            if (sift__jp_string(j, &rec->event_name, &rec->event_name_len) < 0)
                 return -1;
         } else if (key_is(k, kl, "body", NULL)) {
             if (json_any(c, j, &rec->body, 1, &rec->bad) < 0)
@@ -1133,12 +1132,11 @@ json_group_head(struct octx *c, struct sift__jp *j, int scope,
         if (json_null(j))
             continue;
         if (key_is(k, kl, "attributes", NULL)) {
-            if (json_list(c, j, scope ? &grp->scope_attrs : &grp->res_attrs,
-                          1, 1, &grp->bad) < 0)
+            if (json_list(c, j, scope ? &grp->scope_attrs : &grp->res_attrs, 1,
+                          1, &grp->bad) < 0)
                 return -1;
         } else if (scope && key_is(k, kl, "name", NULL)) {
-            if (sift__jp_string(j, &grp->scope_name, &grp->scope_name_len) <
-                0)
+            if (sift__jp_string(j, &grp->scope_name, &grp->scope_name_len) < 0)
                 return -1;
         } else if (scope && key_is(k, kl, "version", NULL)) {
             if (sift__jp_string(j, &grp->scope_version,
@@ -1161,8 +1159,7 @@ json_items(struct octx *c, const struct sift__jp *outer, size_t a, size_t b,
 {
     struct sift__jp j;
     int rc;
-    sift__jp_init(&j, outer->s + a, b - a, SIFT__PARSE_MAX_DEPTH_CAP,
-                  c->arena);
+    sift__jp_init(&j, outer->s + a, b - a, SIFT__PARSE_MAX_DEPTH_CAP, c->arena);
     if (json_null(&j))
         return 0;
     if (sift__jp_enter_array(&j) < 0)
@@ -1227,8 +1224,7 @@ json_request(struct octx *c, const char *body, size_t len)
     if (sift__jp_enter_object(&j) < 0)
         goto bad;
     while ((rc = sift__jp_member(&j, &k, &kl)) > 0 && !c->stop) {
-        if (key_is(k, kl, "resourceLogs", "resource_logs") &&
-            !json_null(&j)) {
+        if (key_is(k, kl, "resourceLogs", "resource_logs") && !json_null(&j)) {
             if (sift__jp_enter_array(&j) < 0)
                 goto bad;
             int e;
@@ -1266,8 +1262,8 @@ bad:
 int
 sift_otlp_logs_parse(const struct sift_parse_opts *o, int json,
                      const char *body, size_t len, int64_t recv_ns,
-                     struct sift_arena *arena, sift_parse_line_cb cb,
-                     void *arg, struct sift_parse_error *err)
+                     struct sift_arena *arena, sift_parse_line_cb cb, void *arg,
+                     struct sift_parse_error *err)
 {
     struct sift_parse_error local;
     struct octx c;

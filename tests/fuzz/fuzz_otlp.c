@@ -69,9 +69,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct sift_arena *a = sift_arena_new(65536);
     struct ctx c = {&o, 0};
     struct sift_parse_error err;
-    int rc = sift_otlp_logs_parse(&o, sel & 1, (const char *)data + 1,
-                                  size - 1, INT64_C(1700000000000000000), a,
-                                  on_record, &c, &err);
+    int rc = sift_otlp_logs_parse(&o, sel & 1, (const char *)data + 1, size - 1,
+                                  INT64_C(1700000000000000000), a, on_record,
+                                  &c, &err);
     if (rc == SIFT_EPARSE && err.reason[0] == '\0')
         __builtin_trap();
     if (rc != SIFT_OK && rc != SIFT_EPARSE && rc != SIFT_ENOMEM)

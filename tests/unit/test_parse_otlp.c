@@ -454,8 +454,8 @@ main(void)
             test_parse_otlp_protobuf_maps_every_part, setup, pf_teardown),
         cmocka_unit_test_setup_teardown(
             test_parse_otlp_protobuf_times_and_levels, setup, pf_teardown),
-        cmocka_unit_test_setup_teardown(test_parse_otlp_structured_body,
-                                        setup, pf_teardown),
+        cmocka_unit_test_setup_teardown(test_parse_otlp_structured_body, setup,
+                                        pf_teardown),
         cmocka_unit_test_setup_teardown(
             test_parse_otlp_protobuf_malformed_refused, setup, pf_teardown),
         cmocka_unit_test_setup_teardown(
