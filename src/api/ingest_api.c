@@ -60,7 +60,7 @@ struct ingest_ctx {
     struct sift_bulk bulk;              /* _bulk only */
     struct sift_bulk_filter filter;     /* _bulk: ?filter_path= */
     int is_bulk;
-    int is_doc; /* one document (/<index>/_doc...): answered as such */
+    int is_doc;         /* one document (/<index>/_doc...): answered as such */
     const char *source; /* "http" or "bulk": counters, dead letters */
     struct sift_field *labels; /* ?_fields= and Sift-Fields: (arena) */
     size_t n_labels;
@@ -316,16 +316,14 @@ bulk_mark_refused(struct ingest_ctx *c, const uint8_t *admit, size_t n)
 static void
 reply_doc(struct ingest_ctx *c)
 {
-    const struct sift_bulk_item *it = c->bulk.n_items ? &c->bulk.items[0]
-                                                      : NULL;
+    const struct sift_bulk_item *it =
+        c->bulk.n_items ? &c->bulk.items[0] : NULL;
     sift_http_add_header(c->req, "X-Elastic-Product", "Elasticsearch");
     if (!it || (it->status != 201 && it->status != 200)) {
-        sift_http_reply_error(c->req, it ? it->status : 400,
-                              it && it->error_type ? it->error_type
-                                                   : "mapper_parsing_exception",
-                              "%s",
-                              it && it->error_reason ? it->error_reason
-                                                     : "no document");
+        sift_http_reply_error(
+            c->req, it ? it->status : 400,
+            it && it->error_type ? it->error_type : "mapper_parsing_exception",
+            "%s", it && it->error_reason ? it->error_reason : "no document");
         return;
     }
     struct sift_buf body = SIFT_BUF_INIT;
@@ -807,7 +805,8 @@ lookup_done(void *arg, int cancelled)
     sift_snapshot_release(c->snap);
     c->snap = NULL;
     if (cancelled || c->lookup_rc < 0)
-        sift__ingest_reply_refused(c->req, cancelled ? SIFT_ESHUTDOWN : c->lookup_rc);
+        sift__ingest_reply_refused(c->req,
+                                   cancelled ? SIFT_ESHUTDOWN : c->lookup_rc);
     else
         id_decide(c);
     api->id_busy = 0;

@@ -181,7 +181,7 @@ void
 sift__ingest_reply_refused(struct sift_http_req *req, int rc)
 {
     int status, retry;
-    const char *type;
+    const char *type = NULL;
     char reason[160];
     sift__ingest_refusal(rc, &status, &retry, &type, reason, sizeof(reason));
     if (retry) {

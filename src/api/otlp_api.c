@@ -100,7 +100,7 @@ reply_logs(struct sift__ingest_req *r, int rc)
     int json = *(const int *)r->proto;
     if (rc < 0) {
         int status, retry;
-        const char *type;
+        const char *type = NULL;
         char reason[160];
         sift__ingest_refusal(rc, &status, &retry, &type, reason,
                              sizeof(reason));
@@ -174,7 +174,7 @@ handle_logs(struct sift_http_req *req, void *arg)
                               " or " CT_JSON);
         return;
     }
-    size_t len;
+    size_t len = 0;
     const char *body = sift_http_req_body(req, &len);
     struct sift_arena *a = sift_http_req_arena(req);
     struct sift__ingest_req *r = sift__ingest_req_new(api, req, "otlp");

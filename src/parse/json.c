@@ -203,9 +203,10 @@ unescape(struct sift__pctx *x, const char *s, size_t len, const char **out,
          size_t *out_len)
 {
     char *o = sift_arena_try_alloc(x->arena, len ? len : 1);
+    *out = o;
+    *out_len = 0;
     if (!o)
         return sift__pctx_fail(x, SIFT_ENOMEM, 0, "out of memory");
-    *out = o;
     *out_len = sift__json_unescape_into(o, s, len);
     return SIFT_OK;
 }

@@ -289,8 +289,8 @@ sift__jp_literal(struct sift__jp *j, int *v)
 static int
 skip_value(struct sift__jp *j)
 {
-    const char *s;
-    size_t len;
+    const char *s = NULL;
+    size_t len = 0;
     int v;
     switch (sift__jp_peek(j)) {
     case SIFT__JP_OBJECT:

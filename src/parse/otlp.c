@@ -311,8 +311,8 @@ add_kvlist(struct sift__pctx *x, const char *pfx, size_t pl,
         const struct anyv *kv = &items[i];
         if (kv->key_len == 0)
             continue; /* an empty key names nothing */
-        const char *name;
-        size_t nl;
+        const char *name = NULL;
+        size_t nl = 0;
         int rc = join_name(x, pfx, pl, kv->key, kv->key_len, &name, &nl);
         if (rc == SIFT_OK)
             rc = add_value(x, name, nl, kv);
@@ -349,8 +349,8 @@ add_value(struct sift__pctx *x, const char *name, size_t nl,
         for (size_t i = 0; i < v->n; i++)
             scalars &= is_scalar(&v->items[i]);
         if (!scalars) {
-            const char *s;
-            size_t len;
+            const char *s = NULL;
+            size_t len = 0;
             rc = any_json_text(x, v, &s, &len);
             if (rc == SIFT_OK)
                 rc = sift__pctx_reserve(x, 1);
@@ -457,14 +457,14 @@ emit(struct octx *c, const struct octx_group *g, const struct orec *rec)
         x.scan_msg = true;
         x.msg_alias = true;
         if (!has_message_key(c->o, b)) {
-            size_t len;
+            size_t len = 0;
             rc = any_json_text(&x, b, &x.msg, &len);
             x.msg_len = (uint32_t)len;
         }
         if (rc == SIFT_OK)
             rc = add_kvlist(&x, "", 0, b->items, b->n);
     } else if (b->kind == AV_ARRAY) {
-        size_t len;
+        size_t len = 0;
         rc = any_json_text(&x, b, &x.msg, &len);
         x.msg_len = (uint32_t)len;
     } else if (b->kind != AV_NONE) {
@@ -825,8 +825,8 @@ json_null(struct sift__jp *j)
 static int
 json_int(struct sift__jp *j, int is_signed, uint64_t *out)
 {
-    const char *s;
-    size_t len;
+    const char *s = NULL;
+    size_t len = 0;
     int t = sift__jp_peek(j);
     if (t == SIFT__JP_NUMBER) {
         if (sift__jp_number(j, &s, &len) < 0)
@@ -932,8 +932,8 @@ static int
 json_values(struct octx *c, struct sift__jp *j, struct anyv *out, int kvs,
             unsigned depth, const char **bad)
 {
-    const char *k;
-    size_t kl;
+    const char *k = NULL;
+    size_t kl = 0;
     int rc;
     struct alist l = {NULL, 0, 0};
     if (sift__jp_enter_object(j) < 0)
@@ -955,8 +955,8 @@ static int
 json_any(struct octx *c, struct sift__jp *j, struct anyv *out, unsigned depth,
          const char **bad)
 {
-    const char *k;
-    size_t kl;
+    const char *k = NULL;
+    size_t kl = 0;
     int rc;
     memset(out, 0, sizeof(*out));
     if (json_null(j))
@@ -988,8 +988,8 @@ json_any(struct octx *c, struct sift__jp *j, struct anyv *out, unsigned depth,
             out->kind = AV_INT;
             out->s = arena_printf_int(c, (int64_t)v, &out->len);
         } else if (key_is(k, kl, "doubleValue", "double_value")) {
-            const char *s;
-            size_t len;
+            const char *s = NULL;
+            size_t len = 0;
             int t = sift__jp_peek(j);
             if (t == SIFT__JP_NUMBER) {
                 if (sift__jp_number(j, &s, &len) < 0)
@@ -1052,8 +1052,8 @@ json_hex_id(struct octx *c, const char *s, size_t len)
 static int
 json_record(struct octx *c, struct sift__jp *j, struct orec *rec)
 {
-    const char *k;
-    size_t kl, a, b;
+    const char *k = NULL;
+    size_t kl = 0, a = 0, b = 0;
     int rc;
     memset(rec, 0, sizeof(*rec));
     if (sift__jp_peek(j) != SIFT__JP_OBJECT)
@@ -1063,8 +1063,8 @@ json_record(struct octx *c, struct sift__jp *j, struct orec *rec)
         return -1;
     while ((rc = sift__jp_member(j, &k, &kl)) > 0) {
         uint64_t v;
-        const char *s;
-        size_t len;
+        const char *s = NULL;
+        size_t len = 0;
         if (json_null(j))
             continue;
         if (key_is(k, kl, "timeUnixNano", "time_unix_nano")) {
@@ -1121,8 +1121,8 @@ static int
 json_group_head(struct octx *c, struct sift__jp *j, int scope,
                 struct octx_group *grp)
 {
-    const char *k;
-    size_t kl;
+    const char *k = NULL;
+    size_t kl = 0;
     int rc;
     if (json_null(j))
         return 0;
@@ -1189,8 +1189,8 @@ static int
 json_group(struct octx *c, struct sift__jp *j, int scope,
            struct octx_group *grp)
 {
-    const char *k;
-    size_t kl, a = 0, b = 0;
+    const char *k = NULL;
+    size_t kl = 0, a = 0, b = 0;
     int rc, have_items = 0;
     if (sift__jp_enter_object(j) < 0)
         return -1;
@@ -1217,8 +1217,8 @@ static int
 json_request(struct octx *c, const char *body, size_t len)
 {
     struct sift__jp j;
-    const char *k;
-    size_t kl;
+    const char *k = NULL;
+    size_t kl = 0;
     int rc;
     sift__jp_init(&j, body, len, SIFT__PARSE_MAX_DEPTH_CAP, c->arena);
     if (sift__jp_enter_object(&j) < 0)

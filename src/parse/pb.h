@@ -81,6 +81,9 @@ static inline int
 sift__pb_next(struct sift__pb *r, struct sift__pb_field *f)
 {
     uint64_t tag, len;
+    f->v = 0;
+    f->at = NULL;
+    f->len = 0;
     if (r->p >= r->end)
         return 0;
     if (sift__pb_varint(r, &tag) < 0 || tag >> 3 == 0 || tag >> 3 > 0x1fffffff)

@@ -96,12 +96,34 @@ def test_index_paths_keep_the_index(s):
     d = requests.put(s.url + "/app-logs/_create/id-7",
                      json={"message": "esindexpath n7"}, timeout=30)
     assert d.status_code == 201 and d.json()["_id"] == "id-7"
+    # the _bulk rules for an _id of one's own: create twice is a conflict,
+    # index twice replaces (one copy stored, the later one)
+    again = requests.put(s.url + "/app-logs/_create/id-7",
+                         json={"message": "esindexpath n7 again"}, timeout=30)
+    assert again.status_code == 409, again.text
+    assert again.json()["error"]["type"] == \
+        "version_conflict_engine_exception"
+    for word, status, result in (("first", 201, "created"),
+                                 ("second", 200, "updated")):
+        d = requests.put(s.url + "/app-logs/_doc/id-8",
+                         json={"message": "esindexpath n8 " + word},
+                         timeout=30)
+        assert d.status_code == status and d.json()["result"] == result, \
+            d.text
+    # a pretty-printed document is one document
+    d = requests.post(s.url + "/app-logs/_doc",
+                      data='{\n  "message": "esindexpath n9"\n}\n',
+                      headers={"Content-Type": "application/json"},
+                      timeout=30)
+    assert d.status_code == 201, d.text
     bad = requests.post(s.url + "/app-logs/_bulk", params={"pipeline": "x"},
                         data=body, timeout=10)
     assert bad.status_code == 400 and "pipeline" in bad.text
-    docs = wait_exactly_once(s, "esindexpath", 8)
-    assert [docs[i]["fields"]["_index"] for i in range(8)] == (
-        ["filebeat-8.17.0"] * 5 + ["other", "app-logs", "app-logs"])
+    docs = wait_exactly_once(s, "esindexpath", 10)
+    assert [docs[i]["fields"]["_index"] for i in range(10)] == (
+        ["filebeat-8.17.0"] * 5 + ["other"] + ["app-logs"] * 4)
+    assert docs[8]["message"] == "esindexpath n8 second"
+    assert docs[7]["fields"]["_id"] == "id-7" 
     assert total(s, "_index:filebeat-8.17.0") == 5
     # siftd's own namespaces are never taken for an index
     for path in ("/api/v1/nothing", "/api/v2", "/grafana/x/y"):
