@@ -246,7 +246,9 @@ any_json(struct sift_buf *b, const struct anyv *v)
         for (size_t i = 0; i < v->n; i++) {
             if (i)
                 sift_buf_putc(b, ',');
-            sift_buf_put_json_str(b, v->items[i].key, v->items[i].key_len);
+            /* A kv without its key (OTLP/JSON that names none) is "". */
+            const char *k = v->items[i].key ? v->items[i].key : "";
+            sift_buf_put_json_str(b, k, v->items[i].key_len);
             sift_buf_putc(b, ':');
             any_json(b, &v->items[i]);
         }
