@@ -431,6 +431,8 @@ prepare(struct sift_search_api *api, struct sift_http_req *req,
     job->segs = sift_xcalloc(job->n_segs + 1, sizeof(*job->segs));
     for (size_t i = 0; i < job->n_segs; i++)
         job->segs[i] = sift_snapshot_segment(job->snap, i);
+    /* A field name with a typo would match nothing in silence. */
+    sift_query_check_fields(job->q, job->segs, job->n_segs);
     sift_search_result_init(&job->res);
     return SIFT_OK;
 }

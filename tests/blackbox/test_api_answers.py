@@ -458,6 +458,48 @@ def test_lowercase_operators_boosts_and_proximity(siftd_factory):
     wait_total(s, "*", 4)
 
 
+def test_queries_that_would_match_nothing_in_silence(siftd_factory):
+    s = started(siftd_factory)
+    ingest(s, [{"@timestamp": BASE_MS + i, "message": "request done",
+                "host.name": h, "duration_ms": d}
+               for i, (h, d) in enumerate([("LabSZ", 5), ("web-1", 12.5),
+                                           ("web-2", 40)])])
+    wait_total(s, "request", 3)
+
+    def search(q):
+        r = s.get("/api/v1/search", params={"q": q, "order": "asc"})
+        assert r.status_code == 200, (q, r.text)
+        return [h["fields"]["host.name"] for h in r.json()["hits"]], \
+            r.json().get("warnings")
+
+    # KQL comparisons without a colon are ranges (they matched nothing).
+    assert search("duration_ms > 10") == (["web-1", "web-2"], [
+        "'duration_ms > 10' at 0 read as the range duration_ms:>10 (as in "
+        "KQL); quote it to search for the text"])
+    got, w = search("request duration_ms<=12.5")
+    assert got == ["LabSZ", "web-1"] and "duration_ms:<=12.5" in w[0], w
+    # A field name with a typo is named, with the field meant.
+    assert search("hots.name:LabSZ") == ([], [
+        "no field 'hots.name' in the data (did you mean 'host.name'?)"])
+    # A range on a field without numbers says it matches nothing.
+    got, w = search("host.name:>5")
+    assert got == [] and w == ["field 'host.name' holds no numbers: a "
+                               "range on it matches nothing"], w
+    # Known fields and aliases say nothing.
+    assert search("host:LabSZ OR duration_ms:>30") == (["LabSZ", "web-2"],
+                                                      None)
+    # The aggregations carry them too; a delete is refused on them.
+    r = s.get("/api/v1/terms", params={"field": "host.name",
+                                        "q": "duration_ms > 10"})
+    assert r.status_code == 200 and [b["key"] for b in r.json()["buckets"]] \
+        == ["web-1", "web-2"] and "warnings" in r.json(), r.text
+    r = s.post("/api/v1/delete", json={"query": "duration_ms > 10",
+                                       "all_time": True})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["type"] == "ambiguous_query"
+    wait_total(s, "*", 3)
+
+
 # ---- point 6: aggregations check their field's type, keep the case -----
 
 def test_aggregations_check_field_types_and_keep_case(siftd_factory):
