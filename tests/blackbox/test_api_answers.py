@@ -493,6 +493,16 @@ def test_queries_that_would_match_nothing_in_silence(siftd_factory):
                                         "q": "duration_ms > 10"})
     assert r.status_code == 200 and [b["key"] for b in r.json()["buckets"]] \
         == ["web-1", "web-2"] and "warnings" in r.json(), r.text
+    # So do patterns (their query is the same language).
+    r = s.get("/api/v1/patterns", params={"q": "request or hots.name:x"})
+    assert r.status_code == 200, r.text
+    assert r.json()["total"] == 3
+    assert r.json()["warnings"] == [
+        "'or' at 8 read as the operator OR (as in KQL); quote it (\"or\") "
+        "to search for the word",
+        "no field 'hots.name' in the data (did you mean 'host.name'?)"]
+    assert "warnings" not in s.get("/api/v1/patterns",
+                                   params={"q": "request"}).json()
     r = s.post("/api/v1/delete", json={"query": "duration_ms > 10",
                                        "all_time": True})
     assert r.status_code == 400, r.text
