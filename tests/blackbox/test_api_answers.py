@@ -493,6 +493,16 @@ def test_queries_that_would_match_nothing_in_silence(siftd_factory):
                                         "q": "duration_ms > 10"})
     assert r.status_code == 200 and [b["key"] for b in r.json()["buckets"]] \
         == ["web-1", "web-2"] and "warnings" in r.json(), r.text
+    # The NDJSON streams say them in Warning headers.
+    r = s.get("/api/v1/export", params={"q": "duration_ms > 10"})
+    assert r.status_code == 200 and len(r.text.splitlines()) == 2
+    assert r.headers["Warning"].startswith(
+        '299 siftd "\'duration_ms > 10\' at 0 read as the range'), r.headers
+    import requests
+    with requests.get(s.url + "/api/v1/tail", params={"q": "a or b"},
+                      stream=True, timeout=(5, 30)) as t:
+        assert t.status_code == 200
+        assert t.headers["Warning"].startswith('299 siftd "\'or\' at 2')
     # So do patterns (their query is the same language).
     r = s.get("/api/v1/patterns", params={"q": "request or hots.name:x"})
     assert r.status_code == 200, r.text
