@@ -315,4 +315,23 @@ int sift_otlp_logs_parse(const struct sift_parse_opts *o, int json,
                          struct sift_arena *arena, sift_parse_line_cb cb,
                          void *arg, struct sift_parse_error *err);
 
+/* ------------------------------------------------------------------ */
+/* The Loki push API                                                   */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Decodes a Loki push request, logproto.PushRequest in binary protobuf
+ * (json 0; already snappy-decompressed) or JSON (json 1), and hands one
+ * event per entry to cb as sift_otlp_logs_parse() does: the line parsed
+ * with o (format auto: its fields, level, message), at the entry's
+ * timestamp, with the stream's labels and the entry's structured
+ * metadata as keyword fields (the line's own fields win); mapping in
+ * docs/ingest.md.  Returns SIFT_OK, SIFT_EPARSE (not a valid request:
+ * store none of it), SIFT_ENOMEM or cb's stop value.  Any thread.
+ */
+int sift_loki_push_parse(const struct sift_parse_opts *o, int json,
+                         const char *body, size_t len, int64_t recv_ns,
+                         struct sift_arena *arena, sift_parse_line_cb cb,
+                         void *arg, struct sift_parse_error *err);
+
 #endif /* SIFT_PARSE_H */

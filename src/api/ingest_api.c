@@ -1075,6 +1075,7 @@ sift_ingest_api_new(struct sift_http *http, struct sift_pipeline *pipe,
     sift_http_route(http, "POST", "/_bulk", SIFT_ROUTE_RAW_BODY,
                     SIFT_ROLE_WRITER, handle_bulk, api);
     sift__otlp_api_register(http, api);
+    sift__loki_api_register(http, api);
     sift__es_api_register(http, api);
     *out = api;
     return SIFT_OK;

@@ -79,6 +79,7 @@ ENDPOINTS = [
     ("GET", "/api/v1/anomaly", READER, None, None),
     ("POST", "/api/v1/delete", ADMIN, '{"query":"nothingmatchesthisword"}', JSON),
     ("POST", "/v1/logs", WRITER, '{"resourceLogs":[]}', JSON),
+    ("POST", "/loki/api/v1/push", WRITER, '{"streams":[]}', JSON),
     ("POST", "/logs-app/_bulk", WRITER, '{"index":{}}\n{"message":"x"}\n', NDJSON),
     ("POST", "/logs-app/_doc", WRITER, '{"message":"x"}', JSON),
     ("GET", "/_license", NONE, None, None),

@@ -2,7 +2,7 @@
 // log exporter, as an instrumented application would: a LoggerProvider with
 // a resource, a batch processor and @opentelemetry/exporter-logs-otlp-http
 // (OTLP/JSON) or -proto (binary protobuf).  Used by
-// tests/blackbox/test_shippers.py and bench/shippers.py.
+// tests/blackbox/test_shippers_otlp.py and bench/shippers.py.
 //
 // Usage: node otlp_send.mjs URL http|proto COUNT TAG [gzip]
 //   URL    siftd's base URL; the exporter posts to URL/v1/logs
