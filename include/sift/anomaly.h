@@ -13,13 +13,12 @@
  *     through a callback (siftd posts them to the loop with
  *     sift_loop_post() and runs the sinks there).
  *
- * Score meaning: score = clamp(10 * z, 0, 100) where z is how many robust
- * standard deviations the window's value lies from the baseline level
- * (spread = 1.253 * EWMA of absolute deviations, never below a noise
- * floor).  50 = five deviations away.  The error ratio also scores its
- * CUSUM, 10 x the spreads of excess accumulated over recent windows
- * (sift_cusum_step).  New templates and silence get their own rules;
- * see docs/anomaly.md.
+ * Score meaning: score = clamp(10 * z, 0, 100) where z is the normal
+ * quantile of how unlikely the window is under the series' usual
+ * behaviour (a count's negative-binomial or Poisson tail, the errors'
+ * binomial tail, or a CUSUM of log-likelihood ratios over recent
+ * windows measured against its threshold).  50 = as unlikely as five
+ * standard deviations (p = 2.9e-7).  See docs/anomaly.md.
  */
 #ifndef SIFT_ANOMALY_H
 #define SIFT_ANOMALY_H
@@ -62,16 +61,28 @@ double sift_score_from_z(double z);
 void sift_baseline_update(struct sift_baseline *b, double x, double alpha,
                           double floor);
 
+/**
+ * Tail probabilities of a window's count X under a negative binomial of
+ * mean mu and variance var (a Poisson when var <= mu): P(X >= x) and
+ * P(X <= x) (x rounded up / down to an integer).  Pure.
+ */
+double sift_count_upper_p(double mu, double var, double x);
+double sift_count_lower_p(double mu, double var, double x);
+
+/** P(E >= e) for E ~ Binomial(n, p).  Pure. */
+double sift_binom_upper_p(double n, double e, double p);
+
+/** Regularized incomplete beta I_x(a, b).  Pure. */
+double sift_ibeta(double a, double b, double x);
+
+/** z with P(Z >= z) = p for a standard normal Z (37 at p <= 1e-300). */
+double sift_z_from_p(double p);
+
+/** Score of a tail probability: 10 x its z, clamped to 0..100.  Pure. */
+double sift_score_from_p(double p);
+
 /** Noise floor for a count series with baseline level m: max(1, sqrt(m)). */
 double sift_count_floor(double m);
-
-/**
- * One step of an upper CUSUM in spreads: max(0, s + min(z, 4) - 0.5),
- * capped at 10, and at most s / 2 when z <= 0 (a window back at normal).
- * Score it with sift_score_from_z(): 50 = five spreads of accumulated
- * excess.  Pure.
- */
-double sift_cusum_step(double s, double z, double k);
 
 #define SIFT_SEASON_HOURS 24
 
@@ -126,6 +137,14 @@ enum sift_alert_label {
 
 #define SIFT_ALERT_SERIES_MAX 96
 #define SIFT_ALERT_TEMPLATES_MAX 8 /* template ids kept as evidence */
+#define SIFT_ALERT_RELATED_MAX 4   /* other series kept as evidence */
+
+/** Another series of the same service that went over its threshold
+ * while an alert was open: attached to it, not an alert of its own. */
+struct sift_alert_related {
+    uint8_t kind; /* enum sift_alert_kind */
+    char series[SIFT_ALERT_SERIES_MAX];
+};
 
 /** One alert as sinks and the API see it (a value copy). */
 struct sift_alert {
@@ -148,6 +167,15 @@ struct sift_alert {
     uint32_t templates[SIFT_ALERT_TEMPLATES_MAX];
     uint32_t n_templates; /* entries used in templates */
     uint32_t n_templates_total;
+    /* Alert budget: one open alert per service.  Its other series that
+     * go over while it is open are attached here (first ones kept, all
+     * counted) instead of firing alerts of their own; the alert resolves
+     * when all of them (n_open: series attached and still over, its own
+     * included) are back under. */
+    struct sift_alert_related related[SIFT_ALERT_RELATED_MAX];
+    uint32_t n_related;
+    uint32_t n_related_total;
+    uint32_t n_open;
 };
 
 /** Extra evidence for one observation (see sift_alerts_observe_with). */
@@ -264,12 +292,22 @@ int sift_alerts_get(const struct sift_alerts *a, uint64_t id,
 /** Kind as text: "spike", "drop", "new_pattern", "error_ratio". */
 const char *sift_alert_kind_name(enum sift_alert_kind kind);
 
+/** The kind named name ("spike", ...), or -1.  Pure. */
+int sift_alert_kind_parse(const char *name);
+
 /**
  * Appends the alert's template evidence as JSON members,
  * ,"templates":[..],"templates_total":N (nothing when it has none).
  */
 void sift_alert_templates_json(const struct sift_alert *al,
                                struct sift_buf *out);
+
+/**
+ * Appends the series attached to the alert as JSON members,
+ * ,"related":[{"series":S,"kind":K},..],"related_total":N (nothing when
+ * it has none).
+ */
+void sift_alert_related_json(const struct sift_alert *al, struct sift_buf *out);
 
 /** Appends alert as a JSON object (the webhook/Redis/API body). */
 void sift_alert_to_json(const struct sift_alert *alert, struct sift_buf *out);
@@ -335,6 +373,8 @@ struct sift_anomaly_cfg {
     uint32_t max_series;       /* memory cap; least-recently-seen evicted */
     uint32_t learning_windows; /* windows a service is seen before its
                                   templates can be "new" (onboarding) */
+    double drop_ratio;         /* the fall a drop test is tuned to (0.5) */
+    uint32_t drop_windows;     /* windows a drop score must hold (1) */
     int seasonality;           /* hour-of-day baselines for count series */
     double season_min_days;    /* days until the daily shape has full weight */
     struct sift_alerts_cfg alerts;

@@ -10,7 +10,15 @@
  *   RESOLVED --fires again within cooldown--> same alert FIRING (UPDATE)
  *   RESOLVED --fires again after cooldown--> new alert (FIRE)
  *
- * so one incident is one alert (dedup), updated while it lasts.  An
+ * so one incident is one alert (dedup), updated while it lasts.
+ *
+ * Alert budget: one open alert per service.  A series about to fire a
+ * new alert while another alert of its service (the service=S part of
+ * the series name) is firing joins that alert instead: it is attached
+ * as related evidence (UPDATE event), its state points at that alert
+ * (member), and the alert resolves only when every series attached to
+ * it is back under (n_open).  So a storm that moves the service's
+ * volume, its error count and one template's count is one alert.  An
  * observation may bring evidence (template ids, sift_alerts_observe_with):
  * they are added to the alert while the series is over its threshold.  thr is
  * cfg.threshold plus the series' raise; each false positive adds
@@ -26,6 +34,7 @@
  * Thread: one owner (the scoring thread in siftd); not thread-safe.
  */
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sift/alloc.h"
@@ -41,6 +50,7 @@ struct sstate {
     uint32_t under; /* consecutive windows under, while firing */
     int firing;
     uint64_t cur_id; /* latest alert of this series, 0 = none */
+    int member;      /* cur_id is another series' alert (attached) */
     double raise;    /* feedback raise of the threshold */
     struct sstate *next;
 };
@@ -234,6 +244,8 @@ sift_alerts_restore(struct sift_alerts *a, const struct sift_alert *al)
         return;
     struct sift_alert *slot_al = &a->slots[(al->id - 1) % ALERT_SLOTS];
     *slot_al = *al;
+    /* Attached series are not restored: they attach again if still over. */
+    slot_al->n_open = al->state == SIFT_ALERT_FIRING ? 1 : 0;
     struct sstate *s = get(a, al->series_key);
     if (al->id >= s->cur_id) {
         s->cur_id = al->id;
@@ -291,6 +303,65 @@ add_extra(struct sift_alert *al, const struct sift_alert_extra *x)
     }
 }
 
+/* Length of the service part of a series name: without a trailing
+ * " level=error" or " template=N". */
+static size_t
+service_part(const char *series)
+{
+    size_t n = strlen(series);
+    static const char lv[] = " level=error";
+    if (n >= sizeof(lv) - 1 &&
+        memcmp(series + n - (sizeof(lv) - 1), lv, sizeof(lv) - 1) == 0)
+        return n - (sizeof(lv) - 1);
+    const char *t = NULL;
+    for (const char *p = strstr(series, " template="); p;
+         p = strstr(p + 1, " template="))
+        t = p;
+    if (t) {
+        const char *d = t + 10;
+        while (*d >= '0' && *d <= '9')
+            d++;
+        if (*d == '\0' && d > t + 10)
+            return (size_t)(t - series);
+    }
+    return n;
+}
+
+/* The firing alert of series' service other than the series' own, or
+ * NULL (newest first). */
+static struct sift_alert *
+service_alert(struct sift_alerts *a, const char *series, uint64_t key)
+{
+    size_t n = service_part(series);
+    struct sift_alert *best = NULL;
+    for (uint32_t i = 0; i < ALERT_SLOTS; i++) {
+        struct sift_alert *al = &a->slots[i];
+        if (al->id == 0 || al->state != SIFT_ALERT_FIRING ||
+            al->series_key == key || (best && best->id > al->id))
+            continue;
+        if (service_part(al->series) == n && memcmp(al->series, series, n) == 0)
+            best = al;
+    }
+    return best;
+}
+
+/* Attaches series (kind) to al as related evidence (each once). */
+static void
+add_related(struct sift_alert *al, const char *series,
+            enum sift_alert_kind kind)
+{
+    for (uint32_t i = 0; i < al->n_related; i++)
+        if (al->related[i].kind == kind &&
+            strcmp(al->related[i].series, series) == 0)
+            return;
+    al->n_related_total++;
+    if (al->n_related >= SIFT_ALERT_RELATED_MAX)
+        return;
+    struct sift_alert_related *r = &al->related[al->n_related++];
+    r->kind = (uint8_t)kind;
+    snprintf(r->series, sizeof(r->series), "%s", series);
+}
+
 void
 sift_alerts_observe(struct sift_alerts *a, uint64_t key, const char *series,
                     enum sift_alert_kind kind, double score, uint32_t hold,
@@ -317,6 +388,13 @@ sift_alerts_observe_with(struct sift_alerts *a, uint64_t key,
     if (score >= thr) {
         s->under = 0;
         s->over++;
+        if (s->firing && al && s->member) {
+            uint32_t had = al->n_templates_total;
+            add_extra(al, extra);
+            if (al->n_templates_total != had)
+                emit(a, SIFT_ALERT_EV_UPDATE, al);
+            return;
+        }
         if (s->firing && al) {
             uint32_t had = al->n_templates_total;
             add_extra(al, extra);
@@ -337,6 +415,7 @@ sift_alerts_observe_with(struct sift_alerts *a, uint64_t key,
             win_end_ns - al->resolved_ns <= a->cfg.cooldown_ns) {
             al->state = SIFT_ALERT_FIRING;
             al->resolved_ns = 0;
+            al->n_open = 1;
             al->n_windows += s->over;
             al->last_score = score;
             al->score = score > al->score ? score : al->score;
@@ -345,6 +424,19 @@ sift_alerts_observe_with(struct sift_alerts *a, uint64_t key,
             emit(a, SIFT_ALERT_EV_UPDATE, al);
             return;
         }
+        struct sift_alert *g = service_alert(a, series, key);
+        if (g) { /* alert budget: join the service's open alert */
+            s->member = 1;
+            s->cur_id = g->id;
+            g->n_open++;
+            add_related(g, series, kind);
+            add_extra(g, extra);
+            g->updated_ns =
+                win_end_ns > g->updated_ns ? win_end_ns : g->updated_ns;
+            emit(a, SIFT_ALERT_EV_UPDATE, g);
+            return;
+        }
+        s->member = 0;
         uint64_t id = a->next_id++;
         al = &a->slots[(id - 1) % ALERT_SLOTS];
         memset(al, 0, sizeof(*al));
@@ -362,6 +454,7 @@ sift_alerts_observe_with(struct sift_alerts *a, uint64_t key,
         al->started_ns = win_start_ns - (int64_t)(s->over - 1) * win;
         al->updated_ns = win_end_ns;
         al->n_windows = s->over;
+        al->n_open = 1;
         add_extra(al, extra);
         s->cur_id = id;
         emit(a, SIFT_ALERT_EV_FIRE, al);
@@ -374,13 +467,20 @@ sift_alerts_observe_with(struct sift_alerts *a, uint64_t key,
         s->firing = 0;
         return;
     }
-    al->last_score = score;
-    al->updated_ns = win_end_ns;
+    if (!s->member) {
+        al->last_score = score;
+        al->updated_ns = win_end_ns;
+    }
     if (++s->under >= a->cfg.resolve_windows) {
         s->firing = 0;
         s->under = 0;
+        if (al->n_open > 0)
+            al->n_open--;
+        if (al->n_open > 0 || al->state != SIFT_ALERT_FIRING)
+            return; /* other series of the incident are still over */
         al->state = SIFT_ALERT_RESOLVED;
         al->resolved_ns = win_end_ns;
+        al->updated_ns = win_end_ns;
         emit(a, SIFT_ALERT_EV_RESOLVE, al);
     }
 }
@@ -420,6 +520,15 @@ sift_alert_kind_name(enum sift_alert_kind kind)
     case SIFT_ALERT_ERROR_RATIO: return "error_ratio";
     }
     return "unknown";
+}
+
+int
+sift_alert_kind_parse(const char *name)
+{
+    for (int k = SIFT_ALERT_SPIKE; k <= SIFT_ALERT_ERROR_RATIO; k++)
+        if (strcmp(name, sift_alert_kind_name((enum sift_alert_kind)k)) == 0)
+            return k;
+    return -1;
 }
 
 /* Query for the series' events: "service=a level=error template=7" ->
@@ -480,24 +589,36 @@ sift_alert_templates_json(const struct sift_alert *al, struct sift_buf *out)
 }
 
 void
+sift_alert_related_json(const struct sift_alert *al, struct sift_buf *out)
+{
+    if (!al->n_related)
+        return;
+    sift_buf_append(out, ",\"related\":[", 12);
+    for (uint32_t i = 0; i < al->n_related; i++) {
+        sift_buf_append(out, i ? ",{\"series\":" : "{\"series\":", i ? 11 : 10);
+        sift_buf_put_json_str(out, al->related[i].series,
+                              strlen(al->related[i].series));
+        sift_buf_appendf(
+            out, ",\"kind\":\"%s\"}",
+            sift_alert_kind_name((enum sift_alert_kind)al->related[i].kind));
+    }
+    sift_buf_appendf(out, "],\"related_total\":%" PRIu32, al->n_related_total);
+}
+
+void
 sift_alert_to_json(const struct sift_alert *al, struct sift_buf *out)
 {
     sift_buf_appendf(out, "{\"id\":%" PRIu64 ",\"series\":", al->id);
     sift_buf_put_json_str(out, al->series, strlen(al->series));
-    sift_buf_appendf(out, ",\"kind\":\"%s\",\"state\":\"%s\",\"score\":",
-                     sift_alert_kind_name((enum sift_alert_kind)al->kind),
-                     al->state == SIFT_ALERT_FIRING ? "firing" : "resolved");
-    /* Scores as they are (shortest round trip), never rounded: 49.96
-     * under a threshold of 50 must not read as 50.0. */
-    sift_buf_put_json_double(out, al->score);
-    sift_buf_append(out, ",\"last_score\":", 14);
-    sift_buf_put_json_double(out, al->last_score);
-    sift_buf_append(out, ",\"threshold\":", 13);
-    sift_buf_put_json_double(out, al->threshold);
     sift_buf_appendf(out,
-                     ",\"started_ms\":%" PRId64 ",\"updated_ms\":%" PRId64
+                     ",\"kind\":\"%s\",\"state\":\"%s\",\"score\":%.1f,"
+                     "\"last_score\":%.1f,\"threshold\":%.1f,"
+                     "\"started_ms\":%" PRId64 ",\"updated_ms\":%" PRId64
                      ",\"resolved_ms\":%" PRId64 ",\"windows\":%" PRIu32
                      ",\"label\":\"%s\",\"query\":",
+                     sift_alert_kind_name((enum sift_alert_kind)al->kind),
+                     al->state == SIFT_ALERT_FIRING ? "firing" : "resolved",
+                     al->score, al->last_score, al->threshold,
                      al->started_ns / 1000000, al->updated_ns / 1000000,
                      al->resolved_ns / 1000000, al->n_windows,
                      al->label == SIFT_LABEL_FALSE_POSITIVE  ? "false_positive"
@@ -508,5 +629,6 @@ sift_alert_to_json(const struct sift_alert *al, struct sift_buf *out)
     sift_buf_put_json_str(out, q.data ? q.data : "", q.len);
     sift_buf_cleanup(&q);
     sift_alert_templates_json(al, out);
+    sift_alert_related_json(al, out);
     sift_buf_putc(out, '}');
 }

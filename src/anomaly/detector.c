@@ -15,19 +15,15 @@
  *
  * The score is clamp(10 * z, 0, 100): 50 means five spreads from normal.
  *
- * CUSUM (sift_cusum_step): small persistent shifts (a slow rise of the
- * error ratio) are invisible window by window; Page's one-sided CUSUM
- * S = max(0, S + z - k), k = 0.5, accumulates the excess of each window's
- * z over half a spread, so a shift of one spread reaches S = 5 in about
- * ten windows and a ramp much sooner than any single window does.  S is
- * in spreads too, and scored with the same mapping: 50 = five spreads of
- * accumulated excess (in-control run length about 900 windows for a
- * Gaussian z; far more here, as the ratio's spread includes a 2-point
- * floor).  Each window adds at most Z_CAP - k (a spike cannot fire it in
- * one window), S is capped at 10 (score 100), and a window at or below
- * the baseline (z <= 0) halves it: when the excess ends the score falls
- * under the threshold within a window or two, instead of draining at k
- * per window.
+ * Tails (sift_count_upper_p & co.): how unlikely a window's count is,
+ * under a negative binomial with the baseline's mean and variance (the
+ * variance is at least the mean: Poisson when the series is no noisier
+ * than counting), from the regularized incomplete beta and gamma
+ * functions; a binomial tail for the error count of a window.  A tail
+ * probability becomes a score through its normal quantile
+ * (sift_score_from_p: p = 2.9e-7, "five sigma", scores 50), so a small
+ * count is judged by the odds of that count, not by a normal
+ * approximation that makes 8 out of a usual 2.5 look like 3.5 sigma.
  *
  * Seasonality (struct sift_season): 24 hour-of-day baselines per series,
  * each a cumulative mean then a slow EWMA (memory about three days of
@@ -123,23 +119,210 @@ sift_count_floor(double m)
     return m > 1.0 ? sqrt(m) : 1.0;
 }
 
-#define CUSUM_K 0.5
-#define CUSUM_Z_CAP 4.0
-#define CUSUM_MAX 10.0
+/* ------------------------------------------------------------------ */
+/* Tails of count distributions                                         */
+/* ------------------------------------------------------------------ */
+
+#define TAIL_EPS 1e-15
+#define TAIL_ITER 500
+
+/* Continued fraction of the regularized incomplete beta (Lentz). */
+static double
+betacf(double a, double b, double x)
+{
+    const double tiny = 1e-300;
+    double qab = a + b, qap = a + 1, qam = a - 1;
+    double c = 1, d = 1 - qab * x / qap;
+    if (fabs(d) < tiny)
+        d = tiny;
+    d = 1 / d;
+    double h = d;
+    for (int m = 1; m <= TAIL_ITER; m++) {
+        double m2 = 2.0 * m;
+        double aa = m * (b - m) * x / ((qam + m2) * (a + m2));
+        d = 1 + aa * d;
+        if (fabs(d) < tiny)
+            d = tiny;
+        c = 1 + aa / c;
+        if (fabs(c) < tiny)
+            c = tiny;
+        d = 1 / d;
+        h *= d * c;
+        aa = -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2));
+        d = 1 + aa * d;
+        if (fabs(d) < tiny)
+            d = tiny;
+        c = 1 + aa / c;
+        if (fabs(c) < tiny)
+            c = tiny;
+        d = 1 / d;
+        double del = d * c;
+        h *= del;
+        if (fabs(del - 1) < TAIL_EPS)
+            break;
+    }
+    return h;
+}
 
 double
-sift_cusum_step(double s, double z, double k)
+sift_ibeta(double a, double b, double x)
 {
-    double zc = z > CUSUM_Z_CAP ? CUSUM_Z_CAP : z;
-    double n = s + zc - k;
-    if (n < 0)
-        n = 0;
-    if (n > CUSUM_MAX)
-        n = CUSUM_MAX;
-    /* A window back at (or under) normal is evidence the shift is over. */
-    if (z <= 0 && n > s / 2)
-        n = s / 2;
-    return n;
+    if (x <= 0)
+        return 0;
+    if (x >= 1)
+        return 1;
+    double lbt =
+        lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log1p(-x);
+    double bt = exp(lbt);
+    if (x < (a + 1) / (a + b + 2))
+        return bt * betacf(a, b, x) / a;
+    return 1 - bt * betacf(b, a, 1 - x) / b;
+}
+
+/* Regularized lower incomplete gamma P(a, x). */
+static double
+gamma_p(double a, double x)
+{
+    if (x <= 0)
+        return 0;
+    double gln = lgamma(a);
+    if (x < a + 1) {
+        double ap = a, sum = 1 / a, del = sum;
+        for (int n = 0; n < TAIL_ITER; n++) {
+            ap += 1;
+            del *= x / ap;
+            sum += del;
+            if (fabs(del) < fabs(sum) * TAIL_EPS)
+                break;
+        }
+        return sum * exp(-x + a * log(x) - gln);
+    }
+    /* Continued fraction for Q = 1 - P (Lentz). */
+    const double tiny = 1e-300;
+    double b = x + 1 - a, c = 1 / tiny, d = 1 / b, h = d;
+    for (int i = 1; i <= TAIL_ITER; i++) {
+        double an = -i * (i - a);
+        b += 2;
+        d = an * d + b;
+        if (fabs(d) < tiny)
+            d = tiny;
+        c = b + an / c;
+        if (fabs(c) < tiny)
+            c = tiny;
+        d = 1 / d;
+        double del = d * c;
+        h *= del;
+        if (fabs(del - 1) < TAIL_EPS)
+            break;
+    }
+    return 1 - exp(-x + a * log(x) - gln) * h;
+}
+
+/* Negative binomial of mean mu and variance var (> mu): r and p. */
+static int
+nb_params(double mu, double var, double *r, double *p)
+{
+    if (var <= mu * 1.0001)
+        return 0; /* Poisson */
+    *p = mu / var;
+    *r = mu * mu / (var - mu);
+    return 1;
+}
+
+double
+sift_count_upper_p(double mu, double var, double x)
+{
+    double k = ceil(x);
+    if (k <= 0)
+        return 1;
+    if (mu <= 0)
+        return 0;
+    double r, p;
+    if (nb_params(mu, var, &r, &p))
+        return sift_ibeta(k, r, 1 - p); /* P(X >= k) */
+    return gamma_p(k, mu);              /* P(X >= k), Poisson */
+}
+
+double
+sift_count_lower_p(double mu, double var, double x)
+{
+    double k = floor(x);
+    if (k < 0)
+        return 0;
+    if (mu <= 0)
+        return 1;
+    double r, p;
+    if (nb_params(mu, var, &r, &p))
+        return sift_ibeta(r, k + 1, p); /* P(X <= k) */
+    return 1 - gamma_p(k + 1, mu);      /* P(X <= k), Poisson */
+}
+
+double
+sift_binom_upper_p(double n, double e, double p)
+{
+    double k = ceil(e);
+    if (k <= 0)
+        return 1;
+    if (k > n)
+        return 0;
+    if (p <= 0)
+        return 0;
+    if (p >= 1)
+        return 1;
+    return sift_ibeta(k, n - k + 1, p); /* P(E >= k) */
+}
+
+double
+sift_z_from_p(double p)
+{
+    /* Acklam's rational approximation of the normal quantile, refined
+     * by one Halley step; returns z with P(Z >= z) = p. */
+    static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
+                               -2.759285104469687e+02, 1.383577518672690e+02,
+                               -3.066479806614716e+01, 2.506628277459239e+00};
+    static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
+                               -1.556989798598866e+02, 6.680131188771972e+01,
+                               -1.328068155288572e+01};
+    static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
+                               -2.400758277161838e+00, -2.549732539343734e+00,
+                               4.374664141464968e+00,  2.938163982698783e+00};
+    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
+                               2.445134137142996e+00, 3.754408661907416e+00};
+    if (p <= 1e-300)
+        return 37;
+    if (p >= 1)
+        return -37;
+    /* q: the lower-tail probability of the quantile we want (-z). */
+    double q = p, x;
+    if (q < 0.02425) {
+        double t = sqrt(-2 * log(q));
+        x = (((((c[0] * t + c[1]) * t + c[2]) * t + c[3]) * t + c[4]) * t +
+             c[5]) /
+            ((((d[0] * t + d[1]) * t + d[2]) * t + d[3]) * t + 1);
+    } else if (q <= 1 - 0.02425) {
+        double t = q - 0.5, r = t * t;
+        x = (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r +
+             a[5]) *
+            t /
+            (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+    } else {
+        double t = sqrt(-2 * log1p(-q));
+        x = -(((((c[0] * t + c[1]) * t + c[2]) * t + c[3]) * t + c[4]) * t +
+              c[5]) /
+            ((((d[0] * t + d[1]) * t + d[2]) * t + d[3]) * t + 1);
+    }
+    /* Halley refinement against erfc. */
+    double e = 0.5 * erfc(-x / sqrt(2.0)) - q;
+    double u = e * sqrt(2 * 3.14159265358979323846) * exp(x * x / 2);
+    x = x - u / (1 + x * u / 2);
+    return -x;
+}
+
+double
+sift_score_from_p(double p)
+{
+    double z = sift_z_from_p(p);
+    return z <= 0 ? 0 : sift_score_from_z(z);
 }
 
 void

@@ -351,6 +351,7 @@ line_alert(const struct sift_alert *al, struct sift_buf *b)
                      al->last_score, al->threshold, al->started_ns,
                      al->updated_ns, al->resolved_ns, al->n_windows);
     sift_alert_templates_json(al, b);
+    sift_alert_related_json(al, b);
     sift_buf_putc(b, '}');
     sift_statefile_line_end(b, start); /* checksum member and newline */
 }
@@ -463,6 +464,25 @@ alert_from_json(json_t *o, struct sift_alert *al)
         tt > (json_int_t)al->n_templates && tt <= (json_int_t)UINT32_MAX
             ? (uint32_t)tt
             : al->n_templates;
+    json_t *rv = json_object_get(o, "related");
+    for (size_t i = 0; json_is_array(rv) && i < json_array_size(rv) &&
+                       al->n_related < SIFT_ALERT_RELATED_MAX;
+         i++) {
+        json_t *r = json_array_get(rv, i);
+        const char *rs = json_string_value(json_object_get(r, "series"));
+        const char *rk = json_string_value(json_object_get(r, "kind"));
+        int k = rk ? sift_alert_kind_parse(rk) : -1;
+        if (!rs || k < 0)
+            continue;
+        struct sift_alert_related *x = &al->related[al->n_related++];
+        x->kind = (uint8_t)k;
+        snprintf(x->series, sizeof(x->series), "%s", rs);
+    }
+    json_int_t rt = json_integer_value(json_object_get(o, "related_total"));
+    al->n_related_total =
+        rt > (json_int_t)al->n_related && rt <= (json_int_t)UINT32_MAX
+            ? (uint32_t)rt
+            : al->n_related;
     if (al->kind < SIFT_ALERT_SPIKE || al->kind > SIFT_ALERT_ERROR_RATIO ||
         (al->state != SIFT_ALERT_FIRING && al->state != SIFT_ALERT_RESOLVED) ||
         al->label > SIFT_LABEL_TRUE_POSITIVE)
@@ -872,6 +892,8 @@ anomaly_cfg_from(const struct sift_config *cfg, struct sift_anomaly_cfg *a)
                                       cfg->anomaly_window_ms - 1) /
                                      cfg->anomaly_window_ms);
     a->alpha = strtod(cfg->anomaly_alpha, NULL);
+    a->drop_ratio = strtod(cfg->anomaly_drop_ratio, NULL);
+    a->drop_windows = (uint32_t)cfg->anomaly_drop_windows;
     a->idle_flush_ns = cfg->anomaly_idle_flush_ms * SIFT_NS_PER_MS;
     a->max_lateness_ns = cfg->anomaly_max_lateness_ms * SIFT_NS_PER_MS;
     a->max_series = (uint32_t)cfg->anomaly_max_series;

@@ -27,11 +27,28 @@
  * service's learning, and only when it comes as a burst (>= 5 in a
  * window); the window's new templates of one service raise one
  * new_pattern alert on the service's series, their ids as evidence.
- * The error ratio's score is the larger of its window z and a CUSUM of
- * those z (detector.c; over the threshold it fires at once, as it already
- * spans two windows or more), so a slow rise is caught before any single
- * window looks abnormal.  A template series spikes only
- * with >= 10 events in the window (rare templates come in small bursts).
+ * Scoring (issue 27: alerts that can be left on).  Every rule is a
+ * significance test whose false-alarm rate per series and window is
+ * about p = 2.9e-7 at the default threshold 50 (a score is 10 x the
+ * normal quantile of a tail probability, detector.c):
+ *   spike        the window's count under a negative binomial of the
+ *                series' level and observed variance (Poisson when it
+ *                is no noisier), and only past a minimum excess (5
+ *                events for a service, 3 errors, 10 for a template: a
+ *                template seen 2-3 times a window cannot alert on 8);
+ *   drop         a lower CUSUM tuned to a fall to drop_ratio of the
+ *                level, its threshold set for an in-control run of
+ *                ARL0 windows, so a sustained fall adds up however the
+ *                windows jitter; a run of empty windows scored by its own
+ *                odds (silence of a busy service: at once); only for a
+ *                series whose level is >= BUSY_MIN events a window;
+ *   error_ratio  a binomial log-likelihood-ratio CUSUM of the window's
+ *                errors against the service's own pooled usual share
+ *                (ratio_score()), threshold ln(ARL0), and this window's
+ *                binomial tail; over the threshold it fires at once.
+ * Alert budget: the service's series are scored first (error ratio,
+ * drop, new templates, spike) so the most telling opens the service's
+ * alert; its other series then attach to it (alerts.c).
  * With cfg.seasonality, count series also keep hour-of-day baselines and
  * their learned daily shape is taken out of the value before scoring.
  *
@@ -87,7 +104,11 @@ struct series {
     uint32_t tid;             /* template series: the template id */
     struct sift_baseline cnt; /* deseasonalized when season != NULL */
     struct sift_baseline ratio;
-    double ratio_cusum;         /* CUSUM of the error ratio's z, in spreads */
+    double ratio_cusum;         /* CUSUM of the error share's log-likelihood
+                                   ratio (nats) */
+    double err_pool, ev_pool;   /* decayed errors and events (usual share) */
+    double drop_cusum;          /* lower CUSUM of the volume (drops) */
+    uint32_t empty_run;         /* windows in a row without an event */
     struct sift_season *season; /* hour-of-day baselines, or NULL */
     int64_t last_seen_win;
     struct series *next; /* hash chain */
@@ -145,6 +166,8 @@ sift_anomaly_cfg_init(struct sift_anomaly_cfg *cfg)
     cfg->max_series = 20000;
     cfg->seasonality = 0;
     cfg->season_min_days = 2;
+    cfg->drop_ratio = 0.5;
+    cfg->drop_windows = 1;
     cfg->alerts.threshold = 50;
     cfg->alerts.hold_windows = 2;
     cfg->alerts.resolve_windows = 3;
@@ -216,6 +239,12 @@ sift_anomaly_new(const struct sift_anomaly_cfg *cfg, sift_alert_cb cb,
         an->cfg.alpha = 0.05;
     if (an->cfg.max_series == 0)
         an->cfg.max_series = 20000;
+    if (an->cfg.drop_ratio <= 0)
+        an->cfg.drop_ratio = 0.5;
+    if (an->cfg.drop_ratio > 0.95)
+        an->cfg.drop_ratio = 0.95; /* a fall of 5% is the least tested */
+    if (an->cfg.drop_windows == 0)
+        an->cfg.drop_windows = 1;
     int rc = sift_ring_new(sizeof(struct sift_anomaly_rec),
                            an->cfg.ring_records ? an->cfg.ring_records : 65536,
                            &an->ring);
@@ -449,6 +478,153 @@ new_burst(struct sift_anomaly *an, const struct series *s, int64_t ws,
                              ws, we, n ? &x : NULL);
 }
 
+/*
+ * Variance of a count series around its level: the spread its windows
+ * showed (1.253 x mean absolute deviation, squared), at least the
+ * level itself (counting noise: nothing is quieter than Poisson).
+ */
+static double
+count_var(const struct sift_baseline *b, double mu)
+{
+    double sd = SIFT__ANOMALY_SIGMA_PER_ABSDEV * b->absdev;
+    double v = sd * sd;
+    return v > mu ? v : (mu > 0.25 ? mu : 0.25);
+}
+
+/* Spike score of count x against mean mu and variance var: the tail's
+ * score, only past a minimum absolute excess. */
+static double
+spike_score(double x, double mu, double var, double min_excess)
+{
+    if (x - mu < min_excess)
+        return 0;
+    return sift_score_from_p(sift_count_upper_p(mu, var, x));
+}
+
+/*
+ * CUSUM threshold for reference value k, such that the in-control run
+ * length is about SIFT__ANOMALY_ARL0 windows for a unit normal
+ * statistic (Siegmund's approximation).
+ */
+static double
+cusum_h(double k)
+{
+    if (k < 0.25)
+        k = 0.25;
+    double h = log(SIFT__ANOMALY_ARL0 * 2 * k * k) / (2 * k) - 1.166;
+    return h > 1 ? h : 1;
+}
+
+/*
+ * Drops and silence of a service's volume: a lower CUSUM tuned to a fall
+ * to drop_ratio of the level (each window adds how far under the level
+ * it is, in standard deviations, minus half the fall's), so a sustained
+ * fall accumulates however the windows jitter, and a run of empty
+ * windows scored by its own odds (P(0)^run), so a silence of a busy
+ * service alerts at once.  Only for a busy series.
+ */
+static double
+drop_score(struct sift_anomaly *an, struct series *s, double x, double mu,
+           double var, int warm)
+{
+    s->empty_run = x == 0 ? s->empty_run + 1 : 0;
+    if (!warm || mu < SIFT__ANOMALY_BUSY_MIN) {
+        s->drop_cusum = 0;
+        return 0;
+    }
+    double sd = sqrt(var);
+    double fall = (1 - an->cfg.drop_ratio) * mu / sd; /* the fall, in sd */
+    double k = fall / 2;
+    double y = (mu - x) / sd;
+    if (y > 3 * fall)
+        y = 3 * fall;
+    double c = s->drop_cusum + y - k;
+    s->drop_cusum = c > 0 ? c : 0;
+    double h = cusum_h(k);
+    if (s->drop_cusum > 2 * h)
+        s->drop_cusum = 2 * h;
+    double sc = 50 * s->drop_cusum / h;
+    if (s->empty_run) {
+        double p0 = sift_count_lower_p(mu, var, 0);
+        double run = sift_score_from_p(pow(p0, (double)s->empty_run));
+        sc = run > sc ? run : sc;
+    }
+    return sc > 100 ? 100 : sc;
+}
+
+/*
+ * Error share against the service's own normal.  The usual share p0 is
+ * pooled over the service's recent events (errors and events decayed by
+ * RATIO_DECAY a window, so about 250 windows of memory, plus one error in
+ * RATIO_PRIOR events: a service without errors so far still judges its
+ * first ones by odds, never by certainty), at least RATIO_MIN.  Each
+ * window adds its binomial log-likelihood ratio of "the share rose to
+ * p1" against "it is p0" to a CUSUM, p1 = p0 + max(RATIO_RISE, p0 / 2):
+ * a slow rise adds up window by window however few events each window
+ * holds, and a window of one or two stray errors adds little when p0 is
+ * not tiny.  When the share's windows vary more than sampling explains
+ * (phi = their variance over the binomial's at the usual volume), every
+ * window's evidence is divided by phi (quasi-likelihood).  The CUSUM's
+ * threshold is ln(ARL0): by Wald's bound, on a steady service it
+ * crosses it less than once in ARL0 windows.  It is capped at 1.5
+ * times that, and past the threshold a window favouring p0 halves it
+ * (the incident is over).  The score is 50 at the threshold; this window's own
+ * binomial tail (deflated by phi too) when that is higher.  *hold_one says the
+ * CUSUM is over (it spans windows already: fire at once).
+ */
+static double
+ratio_score(struct series *s, double thr, int warm, int *hold_one)
+{
+    *hold_one = 0;
+    double n = s->count, e = s->errors;
+    double p0 = (s->err_pool + 1) / (s->ev_pool + SIFT__ANOMALY_RATIO_PRIOR);
+    if (p0 < SIFT__ANOMALY_RATIO_MIN)
+        p0 = SIFT__ANOMALY_RATIO_MIN;
+    if (!warm || n == 0 || p0 >= 0.9)
+        return 0;
+    double rise =
+        p0 / 2 > SIFT__ANOMALY_RATIO_RISE ? p0 / 2 : SIFT__ANOMALY_RATIO_RISE;
+    double p1 = p0 + rise < 0.95 ? p0 + rise : 0.95;
+    /* Dispersion of the share across windows at the usual volume. */
+    double nu = s->cnt.level > 1 ? s->cnt.level : 1;
+    double bvar = p0 * (1 - p0) / nu;
+    double rsd = SIFT__ANOMALY_SIGMA_PER_ABSDEV * s->ratio.absdev;
+    double phi = rsd * rsd / bvar;
+    if (phi < 1)
+        phi = 1;
+    if (phi > 25)
+        phi = 25;
+    double llr = e * log(p1 / p0) + (n - e) * log((1 - p1) / (1 - p0));
+    double h = log(SIFT__ANOMALY_ARL0);
+    double c = s->ratio_cusum + llr / phi;
+    /* Past the threshold, a window that favours the usual share is
+     * evidence the shift is over: halve (the alert resolves within a
+     * window or two instead of draining for tens). */
+    if (s->ratio_cusum >= h && llr < 0)
+        c = s->ratio_cusum / 2;
+    s->ratio_cusum = c > 0 ? c : 0;
+    if (s->ratio_cusum > 1.5 * h)
+        s->ratio_cusum = 1.5 * h;
+    double cus = 50 * s->ratio_cusum / h;
+    double now = 0;
+    if (e > n * p0) {
+        double z = sift_z_from_p(sift_binom_upper_p(n, e, p0));
+        now = z > 0 ? sift_score_from_z(z / sqrt(phi)) : 0;
+    }
+    *hold_one = cus >= thr;
+    double sc = cus > now ? cus : now;
+    return sc > 100 ? 100 : sc;
+}
+
+/* Folds the window's events and errors into the pooled usual share. */
+static void
+ratio_pool(struct series *s)
+{
+    double d = 1 - SIFT__ANOMALY_RATIO_DECAY;
+    s->err_pool = s->err_pool * d + s->errors;
+    s->ev_pool = s->ev_pool * d + s->count;
+}
+
 static void
 score_series(struct sift_anomaly *an, struct series *s, int64_t ws, int64_t we)
 {
@@ -468,66 +644,58 @@ score_series(struct sift_anomaly *an, struct series *s, int64_t ws, int64_t we)
     }
     double xa = x - off;
     double floor = sift_count_floor(s->cnt.level + off);
-    double z = warm ? sift_baseline_z(&s->cnt, xa, floor) : 0;
+    double mu = s->cnt.level + off;
+    if (mu < 0)
+        mu = 0;
+    double var = count_var(&s->cnt, mu);
     switch ((enum series_type)s->type) {
     case SER_SERVICE: {
-        sift_alerts_observe(an->alerts, alert_key(s, SIFT_ALERT_SPIKE), s->name,
-                            SIFT_ALERT_SPIKE, z > 0 ? sift_score_from_z(z) : 0,
-                            0, ws, we);
-        int busy = s->cnt.level + off >= SIFT__ANOMALY_BUSY_MIN;
+        /* Most telling first: the first series of a service over its
+         * threshold opens the service's alert, the others attach to it
+         * (alerts.c, alert budget). */
+        uint64_t rkey = alert_key(s, SIFT_ALERT_ERROR_RATIO);
+        double thr = sift_alerts_series_threshold(an->alerts, rkey, s->name);
+        int hold_one;
+        double rs = ratio_score(s, thr, warm, &hold_one);
+        sift_alerts_observe(an->alerts, rkey, s->name, SIFT_ALERT_ERROR_RATIO,
+                            rs, hold_one ? 1 : 0, ws, we);
         sift_alerts_observe(
             an->alerts, alert_key(s, SIFT_ALERT_DROP), s->name, SIFT_ALERT_DROP,
-            z < 0 && busy ? sift_score_from_z(z) : 0, 0, ws, we);
-        double ratio = s->count ? (double)s->errors / s->count : 0;
-        double p = s->ratio.level;
-        double binom = s->count ? sqrt_frac(p, s->count) : 0;
-        double rfloor = SIFT__ANOMALY_RATIO_FLOOR + binom;
-        double now = 0; /* this window alone: 10 z, as for counts */
-        if (warm && s->count) {
-            double rz = sift_baseline_z(&s->ratio, ratio, rfloor);
-            if (s->errors >= SIFT__ANOMALY_ERR_MIN && rz > 0)
-                now = sift_score_from_z(rz);
-            /* A window with only one or two errors adds no excess (one
-             * error in three events is no evidence), nor does it count
-             * as "back at normal". */
-            if (s->errors < SIFT__ANOMALY_ERR_MIN && rz > 0.5)
-                rz = 0.5;
-            /* k: half a spread when the spread is mostly the floor (a
-             * busy service, any steady excess counts), up to one spread
-             * when it is all sampling noise (few events, a high usual
-             * ratio), which keeps false alarms rare in both. */
-            double spr = 1.253 * s->ratio.absdev;
-            spr = spr > rfloor ? spr : rfloor;
-            double k = 0.5 + 0.5 * binom / spr;
-            s->ratio_cusum = sift_cusum_step(s->ratio_cusum, rz, k);
-        }
-        /* The score is the larger of this window's and the CUSUM's.  The
-         * CUSUM over the threshold is already evidence from two windows
-         * or more: it fires at once (hold 1); a single window far off
-         * holds hold_windows like any other score. */
-        uint64_t rkey = alert_key(s, SIFT_ALERT_ERROR_RATIO);
-        double cus = sift_score_from_z(s->ratio_cusum);
-        double thr = sift_alerts_series_threshold(an->alerts, rkey, s->name);
-        sift_alerts_observe(an->alerts, rkey, s->name, SIFT_ALERT_ERROR_RATIO,
-                            cus > now ? cus : now, cus >= thr ? 1 : 0, ws, we);
-        if (s->count)
-            sift_baseline_update(&s->ratio, ratio, c->alpha, rfloor);
+            drop_score(an, s, x, mu, var, warm), c->drop_windows, ws, we);
         new_burst(an, s, ws, we);
+        sift_alerts_observe(
+            an->alerts, alert_key(s, SIFT_ALERT_SPIKE), s->name,
+            SIFT_ALERT_SPIKE,
+            warm ? spike_score(x, mu, var, SIFT__ANOMALY_SPIKE_EXCESS) : 0, 0,
+            ws, we);
+        ratio_pool(s);
+        if (s->count) {
+            double ratio = (double)s->errors / s->count;
+            double rfloor =
+                SIFT__ANOMALY_RATIO_FLOOR + sqrt_frac(s->ratio.level, s->count);
+            sift_baseline_update(&s->ratio, ratio, c->alpha, rfloor);
+        }
         break;
     }
     case SER_ERRORS:
-        sift_alerts_observe(an->alerts, alert_key(s, SIFT_ALERT_SPIKE), s->name,
-                            SIFT_ALERT_SPIKE, z > 0 ? sift_score_from_z(z) : 0,
-                            0, ws, we);
+        sift_alerts_observe(
+            an->alerts, alert_key(s, SIFT_ALERT_SPIKE), s->name,
+            SIFT_ALERT_SPIKE,
+            warm ? spike_score(x, mu, var, SIFT__ANOMALY_ERR_EXCESS) : 0, 0, ws,
+            we);
         break;
     case SER_TEMPLATE: {
         /* New templates alert through their service (new_burst()). A
          * known template's own spike (a retry or timeout line storming
-         * while the service's total barely moves). */
-        int big = s->count >= SIFT__ANOMALY_TEMPLATE_SPIKE_MIN;
-        sift_alerts_observe(an->alerts, alert_key(s, SIFT_ALERT_SPIKE), s->name,
-                            SIFT_ALERT_SPIKE,
-                            z > 0 && big ? sift_score_from_z(z) : 0, 0, ws, we);
+         * while the service's total barely moves), judged by the odds of
+         * its count and only past a minimum excess: a template seen two
+         * or three times a window does not alert on eight. */
+        sift_alerts_observe(
+            an->alerts, alert_key(s, SIFT_ALERT_SPIKE), s->name,
+            SIFT_ALERT_SPIKE,
+            warm ? spike_score(x, mu, var, SIFT__ANOMALY_TEMPLATE_SPIKE_MIN)
+                 : 0,
+            0, ws, we);
         break;
     }
     }
@@ -545,8 +713,14 @@ close_window(struct sift_anomaly *an)
     int64_t ws = an->cur_win * an->cfg.window_ns;
     int64_t we = ws + an->cfg.window_ns;
     collect_new(an);
+    /* Services first, so a service's own series opens its alert and its
+     * error and template series attach to it. */
     for (struct series *s = an->lru_head; s; s = s->lru_next)
-        score_series(an, s, ws, we);
+        if (s->type == SER_SERVICE)
+            score_series(an, s, ws, we);
+    for (struct series *s = an->lru_head; s; s = s->lru_next)
+        if (s->type != SER_SERVICE)
+            score_series(an, s, ws, we);
     an->n_windows++;
 }
 

@@ -39,7 +39,6 @@
 #include "sift/config.h"
 #include "sift/error.h"
 #include "sift/file.h"
-#include "sift/kvlist.h"
 
 enum key_type {
     KT_STRING,
@@ -314,10 +313,21 @@ static const struct key_def keys[] = {
     {"anomaly", "threshold", KT_INT, OFF(anomaly_threshold), "50", 0, 100, 0,
      NULL, KC_NONE,
      "Score (0-100) at or above which a window of a series is anomalous; 50 "
-     "= five robust deviations from its baseline."},
+     "= as unlikely under the series' usual counts as five standard "
+     "deviations of a normal (p = 2.9e-7 per series and window)."},
     {"anomaly", "hold_windows", KT_INT, OFF(anomaly_hold_windows), "2", 1, 100,
      0, NULL, KC_NONE,
      "Consecutive windows over the threshold before an alert fires."},
+    {"anomaly", "drop_ratio", KT_STRING, OFF(anomaly_drop_ratio), "0.5", 1, 32,
+     0, NULL, KC_FRACTION,
+     "The fall of a busy service's volume the drop test is tuned to: 0.5 "
+     "alerts on a sustained fall to half of its usual volume (or lower); "
+     "above 0.95 acts as 0.95."},
+    {"anomaly", "drop_windows", KT_INT, OFF(anomaly_drop_windows), "1", 1, 100,
+     0, NULL, KC_NONE,
+     "Consecutive windows a drop's score must stay over the threshold "
+     "before a drop alert fires (the score already accumulates a "
+     "sustained fall over windows; a silence scores at once)."},
     {"anomaly", "warmup_windows", KT_INT, OFF(anomaly_warmup_windows), "30", 0,
      100000, 0, NULL, KC_NONE,
      "Windows a new series is observed before it may alert."},
@@ -884,7 +894,7 @@ apply_value(struct sift_config *cfg, const struct key_def *k, const char *value,
             check_series_thresholds(value, why, why_len) < 0)
             return SIFT_EINVAL;
         if (k->check == KC_FIELDS &&
-            sift_kvlist_walk(value, NULL, NULL, why, why_len) < 0)
+            sift_fields_list_check(value, why, why_len) < 0)
             return SIFT_EINVAL;
         if (k->check == KC_NAME_EMPTY &&
             strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -1491,6 +1501,27 @@ range_text(const struct key_def *k, char *out, size_t len)
         snprintf(out, len, "%s%s to %s", k->check == KC_OFF ? "0/off, or " : "",
                  a, b);
     }
+}
+
+int
+sift_fields_list_check(const char *s, char *why, size_t why_len)
+{
+    size_t len = strlen(s);
+    for (size_t a = 0; a < len;) {
+        size_t n = strcspn(s + a, ",");
+        const char *item = s + a;
+        size_t k = strcspn(item, "=:");
+        size_t name_start = strspn(item, " \t");
+        if (n > 0 && (k >= n || k <= name_start)) {
+            snprintf(why, why_len,
+                     "\"%.*s\" is not name=value (a list like "
+                     "service.name=web,host.name=a1)",
+                     (int)(n > 60 ? 60 : n), item);
+            return SIFT_EINVAL;
+        }
+        a += n + 1;
+    }
+    return SIFT_OK;
 }
 
 void

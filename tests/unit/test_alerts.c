@@ -307,26 +307,78 @@ test_alerts_template_evidence(void **state)
     sift_alerts_free(a);
 }
 
-/* Scores are written as they are, never rounded to one decimal. */
+/* One observation of series name (key) at window t. */
 static void
-test_alerts_json_scores_shortest(void **state)
+obs(struct sift_alerts *a, uint64_t key, const char *name,
+    enum sift_alert_kind kind, double score, int t)
 {
-    (void)state;
+    sift_alerts_observe(a, key, name, kind, score, 1, (int64_t)t * W,
+                        (int64_t)(t + 1) * W);
+}
+
+/*
+ * Alert budget: while the service's alert is open, its error count's and
+ * a template's series going over attach to it (UPDATE, "related"), they
+ * fire nothing of their own; another service still gets its own alert;
+ * the alert resolves only when every attached series is back under.
+ */
+static void
+test_alerts_one_alert_per_service_incident(void **state)
+{
+    struct sift_alerts *a = state[0];
+    static struct rec got;
+    memset(&got, 0, sizeof(got));
+    sift_alerts_free(a);
+    assert_int_equal(sift_alerts_new(&cfg, on_alert, &got, &a), SIFT_OK);
+    state[0] = a;
+    obs(a, 1, "service=my api", SIFT_ALERT_ERROR_RATIO, 90, 0);
+    obs(a, 2, "service=my api level=error", SIFT_ALERT_SPIKE, 80, 0);
+    obs(a, 3, "service=my api template=12", SIFT_ALERT_SPIKE, 70, 0);
+    obs(a, 4, "service=my", SIFT_ALERT_SPIKE, 70, 0); /* another service */
+    obs(a, 5, "service=my api", SIFT_ALERT_SPIKE, 60, 0);
+    int fires = 0;
+    for (int i = 0; i < got.n; i++)
+        fires += got.ev[i] == SIFT_ALERT_EV_FIRE;
+    assert_int_equal(fires, 2);
     struct sift_alert al;
-    memset(&al, 0, sizeof(al));
-    al.id = 3;
-    snprintf(al.series, sizeof(al.series), "service=api");
-    al.kind = SIFT_ALERT_SPIKE;
-    al.state = SIFT_ALERT_FIRING;
-    al.score = 49.96;     /* under 50: not "50.0" */
-    al.last_score = 0.04; /* not "0.0" */
-    al.threshold = 50;
+    assert_int_equal(sift_alerts_get(a, 1, &al), SIFT_OK);
+    assert_string_equal(al.series, "service=my api");
+    assert_int_equal(al.kind, SIFT_ALERT_ERROR_RATIO);
+    assert_int_equal(al.n_related, 3);
+    assert_int_equal(al.n_open, 4);
+    assert_string_equal(al.related[0].series, "service=my api level=error");
+    assert_int_equal(al.related[1].kind, SIFT_ALERT_SPIKE);
+    assert_string_equal(al.related[2].series, "service=my api");
+    assert_int_equal(sift_alerts_get(a, 2, &al), SIFT_OK);
+    assert_string_equal(al.series, "service=my");
+    assert_int_equal(sift_alerts_get(a, 3, &al), SIFT_ENOTFOUND);
+    /* The ratio is back under; the template still storms: open. */
+    for (int t = 1; t <= 4; t++) {
+        obs(a, 1, "service=my api", SIFT_ALERT_ERROR_RATIO, 10, t);
+        obs(a, 2, "service=my api level=error", SIFT_ALERT_SPIKE, 10, t);
+        obs(a, 5, "service=my api", SIFT_ALERT_SPIKE, 10, t);
+        obs(a, 3, "service=my api template=12", SIFT_ALERT_SPIKE, 70, t);
+    }
+    assert_int_equal(sift_alerts_get(a, 1, &al), SIFT_OK);
+    assert_int_equal(al.state, SIFT_ALERT_FIRING);
+    assert_int_equal(al.n_open, 1);
+    obs(a, 3, "service=my api template=12", SIFT_ALERT_SPIKE, 10, 5);
+    obs(a, 3, "service=my api template=12", SIFT_ALERT_SPIKE, 10, 6);
+    assert_int_equal(sift_alerts_get(a, 1, &al), SIFT_OK);
+    assert_int_equal(al.state, SIFT_ALERT_RESOLVED);
+    assert_int_equal(al.resolved_ns, 7 * W);
+    /* The evidence is in the alert's JSON. */
     struct sift_buf b = SIFT_BUF_INIT;
     sift_alert_to_json(&al, &b);
-    assert_non_null(strstr(sift_buf_cstr(&b), "\"score\":49.96,"
-                                              "\"last_score\":0.04,"
-                                              "\"threshold\":50,"));
+    sift_buf_cstr(&b);
+    assert_non_null(strstr(b.data, "\"related\":[{\"series\":\"service=my "
+                                   "api level=error\",\"kind\":\"spike\"}"));
+    assert_non_null(strstr(b.data, "\"related_total\":3"));
     sift_buf_cleanup(&b);
+    fires = 0;
+    for (int i = 0; i < got.n; i++)
+        fires += got.ev[i] == SIFT_ALERT_EV_FIRE;
+    assert_int_equal(fires, 2);
 }
 
 int
@@ -346,9 +398,10 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test(test_alerts_raise_step_rule),
         cmocka_unit_test(test_alerts_template_evidence),
-        cmocka_unit_test(test_alerts_json_scores_shortest),
         cmocka_unit_test_setup_teardown(
             test_alerts_restore_resolves_and_continues_ids, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_alerts_one_alert_per_service_incident, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -87,61 +87,6 @@ test_detector_floor_guards_flat_series(void **state)
 }
 
 static void
-test_detector_cusum_accumulates_small_shift(void **state)
-{
-    (void)state;
-    /* A steady excess of one spread: +0.5 per window, 50 at window 10,
-     * while no single window scores more than 10. */
-    double s = 0;
-    int crossed = 0;
-    for (int w = 1; w <= 20 && !crossed; w++) {
-        s = sift_cusum_step(s, 1.0, 0.5);
-        if (sift_score_from_z(s) >= 50)
-            crossed = w;
-    }
-    assert_int_equal(crossed, 10);
-    s = sift_cusum_step(s, 1.0, 0.5);
-    assert_true(fabs(s - 5.5) < 1e-9);
-    /* Capped at 10 (score 100). */
-    for (int w = 0; w < 10; w++)
-        s = sift_cusum_step(s, 3.0, 0.5);
-    assert_true(fabs(s - 10) < 1e-9);
-    /* A window back at normal halves it; below normal drains it. */
-    s = sift_cusum_step(s, 0.0, 0.5);
-    assert_true(fabs(s - 5) < 1e-9);
-    s = sift_cusum_step(s, -30.0, 0.5);
-    assert_true(fabs(s) < 1e-9);
-    /* One huge window adds at most 4 - k: it cannot reach 5 alone, two
-     * can. */
-    s = sift_cusum_step(0, 50.0, 0.5);
-    assert_true(fabs(s - 3.5) < 1e-9);
-    s = sift_cusum_step(s, 50.0, 0.5);
-    assert_true(s >= 5);
-    /* A larger k needs more excess per window. */
-    assert_true(fabs(sift_cusum_step(0, 1.0, 1.0)) < 1e-9);
-}
-
-static void
-test_detector_cusum_catches_ramp_before_single_window(void **state)
-{
-    (void)state;
-    /* z rising by 0.3 per window (a slow rise): a single window reaches
-     * 5 spreads (score 50) at window 17; the CUSUM at window 7. */
-    double s = 0;
-    int cusum_at = 0, window_at = 0;
-    for (int w = 1; w <= 30; w++) {
-        double z = 0.3 * w;
-        s = sift_cusum_step(s, z, 0.5);
-        if (!cusum_at && sift_score_from_z(s) >= 50)
-            cusum_at = w;
-        if (!window_at && sift_score_from_z(z) >= 50 - 1e-9)
-            window_at = w;
-    }
-    assert_int_equal(cusum_at, 7);
-    assert_int_equal(window_at, 17);
-}
-
-static void
 test_detector_warm_start_is_a_mean(void **state)
 {
     (void)state;
@@ -225,8 +170,6 @@ main(void)
         cmocka_unit_test(test_detector_score_mapping),
         cmocka_unit_test(test_detector_outlier_is_clipped),
         cmocka_unit_test(test_detector_floor_guards_flat_series),
-        cmocka_unit_test(test_detector_cusum_accumulates_small_shift),
-        cmocka_unit_test(test_detector_cusum_catches_ramp_before_single_window),
         cmocka_unit_test(test_detector_warm_start_is_a_mean),
         cmocka_unit_test(test_detector_season_offset_after_days),
         cmocka_unit_test(test_detector_partial_first_window_does_not_pin_level),

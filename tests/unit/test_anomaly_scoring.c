@@ -1,0 +1,285 @@
+/*
+ * test_anomaly_scoring.c - what the scorer alerts on (src/anomaly/thread.c
+ * with detector.c and alerts.c), run synchronously (sift_anomaly_process
+ * and sift_anomaly_advance, no thread) on seeded random traffic: small
+ * counts judged by their odds, the error share against the service's own
+ * normal, sustained drops whatever the jitter, silence at once, and one
+ * alert per incident of a service.  Also the tail functions' values.
+ */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sift/anomaly.h"
+#include "sift/clock.h"
+#include "sift/error.h"
+
+/* ------------------------------------------------------------------ */
+/* Seeded traffic                                                       */
+/* ------------------------------------------------------------------ */
+
+static uint64_t rng = 1;
+
+static double
+unif(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (double)(rng >> 11) / 9007199254740992.0;
+}
+
+static int
+poisson(double mean)
+{
+    double l = exp(-mean), p = 1;
+    int k = 0;
+    do {
+        k++;
+        p *= unif();
+    } while (p > l);
+    return k - 1;
+}
+
+#define MAX_FIRED 64
+
+struct fired {
+    int n;
+    char series[MAX_FIRED][SIFT_ALERT_SERIES_MAX];
+    int kind[MAX_FIRED];
+    int64_t win[MAX_FIRED]; /* window that fired it */
+    uint32_t n_related[MAX_FIRED];
+};
+
+static int64_t g_win_ns;
+
+static void
+on_fire(enum sift_alert_event ev, const struct sift_alert *al, void *arg)
+{
+    struct fired *f = arg;
+    if (ev != SIFT_ALERT_EV_FIRE || f->n >= MAX_FIRED)
+        return;
+    memcpy(f->series[f->n], al->series, sizeof(f->series[0]));
+    f->kind[f->n] = al->kind;
+    f->win[f->n] = al->updated_ns / g_win_ns - 1;
+    f->n++;
+}
+
+static struct sift_anomaly *
+scorer(struct fired *f)
+{
+    memset(f, 0, sizeof(*f));
+    struct sift_anomaly_cfg cfg;
+    sift_anomaly_cfg_init(&cfg);
+    g_win_ns = cfg.window_ns;
+    struct sift_anomaly *an;
+    assert_int_equal(sift_anomaly_new(&cfg, on_fire, f, &an), SIFT_OK);
+    return an;
+}
+
+/* n events of service svc in window w: n_err of them errors. */
+static void
+send(struct sift_anomaly *an, int64_t w, const char *svc, int n, int n_err,
+     uint32_t tid)
+{
+    for (int i = 0; i < n; i++) {
+        struct sift_anomaly_rec rec;
+        sift_anomaly_rec_init(&rec, w * g_win_ns + i, svc, strlen(svc),
+                              i < n_err ? SIFT_LVL_ERROR : SIFT_LVL_INFO, tid);
+        sift_anomaly_process(an, &rec);
+    }
+}
+
+static int
+binomial(int n, double p)
+{
+    int k = 0;
+    for (int i = 0; i < n; i++)
+        k += unif() < p;
+    return k;
+}
+
+#define W0 INT64_C(170000000)
+
+/* ------------------------------------------------------------------ */
+/* Tails                                                                */
+/* ------------------------------------------------------------------ */
+
+static void
+test_scoring_tails_match_known_values(void **state)
+{
+    (void)state;
+    /* Poisson(2.5): P(X >= 8) = 0.004247, P(X <= 0) = e^-2.5. */
+    assert_true(fabs(sift_count_upper_p(2.5, 2.5, 8) - 0.0042467) < 1e-6);
+    assert_true(fabs(sift_count_lower_p(2.5, 2.5, 0) - exp(-2.5)) < 1e-9);
+    assert_true(sift_count_upper_p(2.5, 2.5, 0) == 1);
+    /* Negative binomial mean 10, variance 20 (r = 10, p = 0.5):
+     * P(X >= 25) = 0.0045206 (sum of the pmf). */
+    assert_true(fabs(sift_count_upper_p(10, 20, 25) - 0.0045206) < 2e-6);
+    /* Over-dispersion makes a high count likelier than Poisson says. */
+    assert_true(sift_count_upper_p(10, 20, 25) >
+                10 * sift_count_upper_p(10, 10, 25));
+    /* Binomial(200, 0.03): P(E >= 15) = 0.0011471. */
+    assert_true(fabs(sift_binom_upper_p(200, 15, 0.03) - 0.0011471) < 2e-6);
+    /* Normal quantiles: five sigma, and the median. */
+    assert_true(fabs(sift_z_from_p(2.866516e-7) - 5.0) < 1e-5);
+    assert_true(fabs(sift_z_from_p(0.5)) < 1e-9);
+    assert_true(fabs(sift_score_from_p(2.866516e-7) - 50) < 1e-3);
+}
+
+/* ------------------------------------------------------------------ */
+/* Small counts                                                         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A template seen about 2.5 times a window, twice 12 in a row: under the
+ * odds of a Poisson count, 12 of 2.5 (p = 1e-4) is not an alert, though
+ * it is 6 "spreads" above the level.  Forty of it is.
+ */
+static void
+test_scoring_rare_template_small_counts(void **state)
+{
+    (void)state;
+    rng = 11;
+    struct fired f;
+    struct sift_anomaly *an = scorer(&f);
+    int64_t w = W0;
+    for (; w < W0 + 200; w++) {
+        send(an, w, "api", 95 + (int)(unif() * 11), 0, 1);
+        send(an, w, "api", poisson(2.5), 0, 2);
+    }
+    for (; w < W0 + 202; w++) {
+        send(an, w, "api", 95 + (int)(unif() * 11), 0, 1);
+        send(an, w, "api", 12, 0, 2);
+    }
+    for (; w < W0 + 220; w++) {
+        send(an, w, "api", 95 + (int)(unif() * 11), 0, 1);
+        send(an, w, "api", poisson(2.5), 0, 2);
+    }
+    sift_anomaly_advance(an, w * g_win_ns);
+    assert_int_equal(f.n, 0);
+    for (; w < W0 + 222; w++) {
+        send(an, w, "api", 95 + (int)(unif() * 11), 0, 1);
+        send(an, w, "api", 40, 0, 2);
+    }
+    sift_anomaly_advance(an, w * g_win_ns);
+    assert_int_equal(f.n, 1);
+    assert_string_equal(f.series[0], "service=api template=2");
+    assert_int_equal(f.kind[0], SIFT_ALERT_SPIKE);
+    sift_anomaly_free(an);
+}
+
+/* ------------------------------------------------------------------ */
+/* Error share                                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A service whose normal traffic holds 5% errors, at 8 to 20 events a
+ * window (most windows no error, some three or four, a share of 25% now
+ * and then): 3,000 windows without an alert.  Then the share rises to
+ * 25% and stays: error_ratio within eight windows (at this volume that
+ * is how long a 25% share takes to be as unlikely as the false-alarm
+ * budget allows noise to be).
+ */
+static void
+test_scoring_error_share_against_own_normal(void **state)
+{
+    (void)state;
+    rng = 5;
+    struct fired f;
+    struct sift_anomaly *an = scorer(&f);
+    int64_t w = W0;
+    for (; w < W0 + 3000; w++) {
+        int n = 8 + (int)(unif() * 13);
+        send(an, w, "logcat", n, binomial(n, 0.05), 1);
+    }
+    sift_anomaly_advance(an, w * g_win_ns);
+    assert_int_equal(f.n, 0);
+    int64_t start = w;
+    for (; w < start + 10; w++) {
+        int n = 8 + (int)(unif() * 13);
+        send(an, w, "logcat", n, binomial(n, 0.25), 1);
+    }
+    sift_anomaly_advance(an, w * g_win_ns);
+    assert_true(f.n >= 1);
+    assert_string_equal(f.series[0], "service=logcat");
+    assert_int_equal(f.kind[0], SIFT_ALERT_ERROR_RATIO);
+    assert_true(f.win[0] - start < 8);
+    sift_anomaly_free(an);
+}
+
+/* ------------------------------------------------------------------ */
+/* Drops and silence                                                    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A busy service whose windows jitter by +-35% around 100: 1,000 steady
+ * windows without an alert; a fall to 40% held for 10 windows raises
+ * one drop alert within 5 windows, though no single window of it is
+ * far outside the jitter's range.
+ */
+static void
+test_scoring_sustained_drop_despite_jitter(void **state)
+{
+    (void)state;
+    rng = 7;
+    struct fired f;
+    struct sift_anomaly *an = scorer(&f);
+    int64_t w = W0;
+    for (; w < W0 + 1000; w++)
+        send(an, w, "web", (int)(100 * (1 + 0.35 * (2 * unif() - 1))), 0, 1);
+    sift_anomaly_advance(an, w * g_win_ns);
+    assert_int_equal(f.n, 0);
+    int64_t start = w;
+    for (; w < start + 10; w++)
+        send(an, w, "web", (int)(40 * (1 + 0.35 * (2 * unif() - 1))), 0, 1);
+    sift_anomaly_advance(an, w * g_win_ns);
+    assert_int_equal(f.n, 1);
+    assert_string_equal(f.series[0], "service=web");
+    assert_int_equal(f.kind[0], SIFT_ALERT_DROP);
+    assert_true(f.win[0] - start < 5);
+    sift_anomaly_free(an);
+}
+
+/* A busy service goes silent while another keeps the windows moving:
+ * a drop alert from the first silent window. */
+static void
+test_scoring_silence_alerts_at_once(void **state)
+{
+    (void)state;
+    rng = 9;
+    struct fired f;
+    struct sift_anomaly *an = scorer(&f);
+    int64_t w = W0;
+    for (; w < W0 + 100; w++) {
+        send(an, w, "web", poisson(60), 0, 1);
+        send(an, w, "db", poisson(60), 0, 2);
+    }
+    int64_t start = w;
+    for (; w < start + 4; w++)
+        send(an, w, "db", poisson(60), 0, 2);
+    sift_anomaly_advance(an, w * g_win_ns);
+    assert_int_equal(f.n, 1);
+    assert_string_equal(f.series[0], "service=web");
+    assert_int_equal(f.kind[0], SIFT_ALERT_DROP);
+    assert_int_equal(f.win[0], start);
+    sift_anomaly_free(an);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_scoring_tails_match_known_values),
+        cmocka_unit_test(test_scoring_rare_template_small_counts),
+        cmocka_unit_test(test_scoring_error_share_against_own_normal),
+        cmocka_unit_test(test_scoring_sustained_drop_despite_jitter),
+        cmocka_unit_test(test_scoring_silence_alerts_at_once),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
