@@ -76,7 +76,9 @@ def request(conn):
 
 
 def ingest(host, port, lines, n):
-    t0 = 1714521600  # 2024-05-01
+    # The last n seconds: a fixed date would age past tiers.retention (the
+    # events would be refused as expired).
+    t0 = int(time.time()) - n
     events = []
     for i in range(n):
         events.append(json.dumps({"@timestamp": (t0 + i) * 1000,
@@ -87,9 +89,9 @@ def ingest(host, port, lines, n):
         conn.request("POST", "/api/v1/ingest", body,
                      {"Content-Type": "application/x-ndjson"})
         r = conn.getresponse()
-        r.read()
+        answer = r.read()
         if r.status != 200:
-            sys.exit("ingest answered %d" % r.status)
+            sys.exit("ingest answered %d: %s" % (r.status, answer[:300]))
     conn.close()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -8,11 +8,12 @@ build_pkgs=(
     libevent-dev librdkafka-dev libhiredis-dev libjansson-dev libzstd-dev
     libcmocka-dev libinih-dev libroaring-dev libxxhash-dev libsystemd-dev
     libpcre2-dev libjsmn-dev libssl-dev zlib1g-dev libjemalloc-dev
-    libcurl4-openssl-dev scdoc
+    libcurl4-openssl-dev scdoc libsnappy-dev
 )
 test_pkgs=(
     clang clang-format libclang-rt-14-dev
     redis-server kcat curl rsyslog rsyslog-kafka rsyslog-hiredis
+    rsyslog-elasticsearch systemd-journal-remote libprotobuf-c-dev
     python3 python3-pytest python3-requests python3-redis
     systemd prometheus sqlite3 libsqlite3-dev ripgrep wrk openssl
     lintian zsh bash-completion

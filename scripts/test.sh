@@ -19,11 +19,15 @@ cd "$(dirname "$0")/.."
 root=$PWD
 
 scripts/deps.sh --test
-# playwright-core for the browser tests (CTest blackbox.ui_browser).
+# playwright-core for the browser tests (CTest blackbox.ui_browser), and
+# the shippers' npm clients (OpenTelemetry SDK, a Loki client) for
+# tests/blackbox/test_shippers_*.py.
 scripts/ui.sh browser-deps
+scripts/npm-ci.sh tests/shippers
 
 stages=${SIFT_TEST_STAGES:-"lint asan tsan fuzz release"}
 jobs=$(nproc)
+tjobs=$((jobs + 2)) # ctest -j where black-box tests run (they mostly wait)
 passed=0
 failed=0
 failed_names=()
@@ -60,9 +64,14 @@ stage_asan() {
         -DSIFT_SANITIZE=address,undefined &&
     cmake --build build/asan -j"$jobs" &&
     # -LE browser: the web UI's browser test runs in the release stage.
+    # SIFT_TEST_SCALE_DOWN=2: half of the differential test's random queries
+    # (ASan is ~3x slower than a plain build; the release stage runs all).
+    # -j$tjobs: black-box tests mostly wait (consumer-group joins, restarts,
+    # polls), so two more than the cores keeps both busy.
+    SIFT_TEST_SCALE_DOWN=2 \
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        ctest --test-dir build/asan --output-on-failure -j"$jobs" -LE browser
+        ctest --test-dir build/asan --output-on-failure -j"$tjobs" -LE browser
 }
 
 stage_tsan() {
@@ -72,9 +81,9 @@ stage_tsan() {
     cmake --build build/tsan -j"$jobs" &&
     # -LE rdkafka: librdkafka's threads crash gcc 12's TSan runtime (C11
     # thrd_create is not intercepted); see CMakeLists.txt.
-    # SIFT_TEST_SCALE_DOWN: the differential query test runs a quarter of
+    # SIFT_TEST_SCALE_DOWN: the differential query test runs an eighth of
     # its random queries here (TSan is 10-20x slower than a plain build).
-    SIFT_TEST_SCALE_DOWN=4 \
+    SIFT_TEST_SCALE_DOWN=8 \
     TSAN_OPTIONS="halt_on_error=1 suppressions=$root/tests/tsan.supp" \
         ctest --test-dir build/tsan --output-on-failure -L unit -LE rdkafka \
         -j"$jobs"
@@ -85,7 +94,7 @@ stage_fuzz() {
     CC=clang configure build/fuzz -DCMAKE_BUILD_TYPE=Debug -DSIFT_FUZZ=ON \
         -DSIFT_TESTS=OFF -DSIFT_BENCH=OFF \
         -DSIFT_SANITIZE=address,undefined \
-        -DSIFT_FUZZ_SECONDS="${SIFT_FUZZ_SECONDS:-15}" &&
+        -DSIFT_FUZZ_SECONDS="${SIFT_FUZZ_SECONDS:-10}" &&
     cmake --build build/fuzz -j"$jobs" &&
     ctest --test-dir build/fuzz --output-on-failure -L fuzz -j"$jobs"
 }
@@ -96,7 +105,7 @@ stage_release() {
         -DCMAKE_INSTALL_PREFIX=/usr &&
     cmake --build build/release-test -j"$jobs" &&
     ctest --test-dir build/release-test --output-on-failure -L 'unit|blackbox' \
-        -j"$jobs"
+        -j"$tjobs"
 }
 
 for s in $stages; do

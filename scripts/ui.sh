@@ -30,14 +30,7 @@ need_node() {
 
 # npm ci in $1, skipped when node_modules was installed from the same lock.
 npm_ci() {
-    local dir=$1 stamp
-    stamp=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
-    if [ -f "$dir/node_modules/.sift-lock" ] &&
-        [ "$(cat "$dir/node_modules/.sift-lock")" = "$stamp" ]; then
-        return 0
-    fi
-    (cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null)
-    echo "$stamp" >"$dir/node_modules/.sift-lock"
+    "$root/scripts/npm-ci.sh" "$1"
 }
 
 cmd=${1:-}

@@ -720,6 +720,7 @@ app_start_modules(struct sift_app *app)
     if (rc < 0)
         return rc;
     sift_ingest_api_set_store(app->ingest_api, app->store, app->pool);
+    sift_ingest_api_set_position(app->ingest_api, source_position, app);
     rc = start_sources(app);
     if (rc < 0)
         return rc;
@@ -752,6 +753,8 @@ app_start_modules(struct sift_app *app)
     app->metrics_sources.n = app->n_sources;
     sift_metrics_register(app->metrics, sift_metrics_collect_sources,
                           &app->metrics_sources);
+    sift_metrics_register(app->metrics, sift_ingest_api_metrics_collect,
+                          app->ingest_api);
     sift_metrics_register(app->metrics, sift_metrics_collect_anomaly,
                           sift_anomaly_service_scorer(app->anomaly));
     sift_metrics_register(app->metrics, sift_metrics_collect_sinks,

@@ -246,13 +246,6 @@ void sift_config_copy(struct sift_config *dst, const struct sift_config *src);
  * ("64KiB"...; bare = bytes).  Return SIFT_OK or SIFT_EINVAL.
  */
 int sift_parse_duration_ms(const char *s, int64_t *out);
-/**
- * Checks a static field list "name=value,name=value" (':' may stand for
- * '='; empty items are skipped; a value may be empty, a name not).
- * Returns SIFT_OK, or SIFT_EINVAL with why[0..why_len) naming the bad
- * item.  Pure.
- */
-int sift_fields_list_check(const char *s, char *why, size_t why_len);
 int sift_parse_bytes(const char *s, int64_t *out);
 
 /** Writes the key reference (Markdown) for docs/configuration.md. */

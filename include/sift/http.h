@@ -47,6 +47,11 @@ enum sift_role {
 /* Every call is written to the audit log (admin routes with a method other
  * than GET/HEAD are audited without this flag). */
 #define SIFT_ROUTE_AUDIT 0x4u
+/* Any path no other route knows (path only names the route, e.g.
+ * "/<index>"; it is never matched), by method: the
+ * Elasticsearch index paths (/<index>/_bulk); the handler answers the
+ * usual 404 for paths it does not serve. */
+#define SIFT_ROUTE_FALLBACK 0x8u
 
 typedef void (*sift_http_handler_cb)(struct sift_http_req *req, void *arg);
 /** Called once when a streamed response's client disconnects. */
@@ -90,6 +95,9 @@ size_t sift_http_pending(const struct sift_http *http);
  */
 void sift_http_set_ready(struct sift_http *http, int ready,
                          const char *details_json);
+
+/** What sift_http_set_ready() last set (0 while stopping).  Loop thread. */
+int sift_http_get_ready(const struct sift_http *http);
 
 /**
  * Re-reads the http.* limits from the config (after a SIGHUP reload):
@@ -214,6 +222,16 @@ struct sift_http_param {
  */
 void sift_http_route_params(struct sift_http *http, const char *path,
                             const struct sift_http_param *table);
+
+/**
+ * Checks the query string of req against table as the router does for a
+ * route with a table (for handlers whose paths vary, e.g. the
+ * Elasticsearch index paths): on the first problem it replies 400 and
+ * returns SIFT_EINVAL (the request is then finished), else SIFT_OK with
+ * aliases renamed.  Loop thread.
+ */
+int sift_http_req_check_params(struct sift_http_req *req,
+                               const struct sift_http_param *table);
 
 /**
  * Validates one parameter name=value against table (what the router does

@@ -4,9 +4,17 @@
  *   POST /api/v1/ingest   NDJSON (application/x-ndjson, application/json)
  *                         or text lines (text/plain); ?format= overrides
  *                         (json|text|syslog|logfmt|auto)
- *   POST /_bulk, /api/v1/_bulk
- *                         Elasticsearch bulk format (?index= sets the
- *                         default _index of actions that name none)
+ *   POST /_bulk, /api/v1/_bulk, /<index>/_bulk
+ *                         Elasticsearch bulk format (?index= or the path
+ *                         sets the default _index of actions that name
+ *                         none; every event keeps its index in _index)
+ *   POST /<index>/_doc[/<id>], /<index>/_create/<id>
+ *                         one Elasticsearch document
+ *   GET|HEAD /, /_license, /_xpack, /_cluster/health, ...
+ *                         what Elasticsearch shippers probe before sending
+ *   POST /v1/logs         OTLP/HTTP logs (protobuf or JSON)
+ *   POST /loki/api/v1/push
+ *                         the Loki push API (snappy protobuf or JSON)
  *
  * Each request body becomes one batch: parsed in the request's arena,
  * sent through the pipeline, and answered only after the WAL fsync that
@@ -22,6 +30,9 @@
  */
 #ifndef SIFT_INGEST_API_H
 #define SIFT_INGEST_API_H
+
+#include "sift/buf.h"
+#include "sift/event.h"
 
 struct sift_config;
 struct sift_http;
@@ -44,5 +55,25 @@ void sift_ingest_api_free(struct sift_ingest_api *api);
 void sift_ingest_api_set_store(struct sift_ingest_api *api,
                                struct sift_store *store,
                                struct sift_pool *pool);
+
+/**
+ * Where the stored position of a key comes from (sift_store_position()):
+ * SIFT_OK with out filled, or SIFT_ENOTFOUND.  Loop thread.
+ */
+typedef int (*sift_ingest_position_cb)(void *arg, const char *key,
+                                       struct sift_srcpos *out);
+/**
+ * Installs the position lookup journald's upload uses to skip entries
+ * already stored (without one, nothing is skipped).  Borrows arg.
+ */
+void sift_ingest_api_set_position(struct sift_ingest_api *api,
+                                  sift_ingest_position_cb cb, void *arg);
+
+/**
+ * Metrics collector (arg is the API): sift_ingest_requests_total{source,
+ * outcome}, sift_ingest_inflight_requests{source},
+ * sift_ingest_ack_seconds{source} (histogram).  Loop thread.
+ */
+void sift_ingest_api_metrics_collect(struct sift_buf *out, void *arg);
 
 #endif /* SIFT_INGEST_API_H */

@@ -291,4 +291,47 @@ void sift_bulk_response_write(const struct sift_bulk *b, int64_t took_ms,
                               const struct sift_bulk_filter *f,
                               struct sift_buf *out);
 
+/* ------------------------------------------------------------------ */
+/* OTLP logs (OpenTelemetry)                                           */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Decodes an OTLP/HTTP logs request, an ExportLogsServiceRequest in
+ * binary protobuf (json 0) or OTLP/JSON (json 1), and hands one event
+ * per LogRecord to cb, in request order: rc SIFT_OK with the event, or
+ * SIFT_ELIMIT with err when the record breaks a limit of o (err->line is
+ * the record's bytes, err->line_no its 1-based number in the request).
+ * The mapping (attributes, severity, body, ids, times) is in
+ * docs/ingest.md.  o->format is ignored.  Events borrow from body and
+ * arena; their raw is NULL.
+ *
+ * Returns SIFT_OK; SIFT_EPARSE when body is not a valid request (err
+ * says where; drop whatever cb was given: nothing of such a body may be
+ * stored); SIFT_ENOMEM; or cb's non-zero value when it stopped the walk.
+ * err may be NULL.  Any thread.
+ */
+int sift_otlp_logs_parse(const struct sift_parse_opts *o, int json,
+                         const char *body, size_t len, int64_t recv_ns,
+                         struct sift_arena *arena, sift_parse_line_cb cb,
+                         void *arg, struct sift_parse_error *err);
+
+/* ------------------------------------------------------------------ */
+/* The Loki push API                                                   */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Decodes a Loki push request, logproto.PushRequest in binary protobuf
+ * (json 0; already snappy-decompressed) or JSON (json 1), and hands one
+ * event per entry to cb as sift_otlp_logs_parse() does: the line parsed
+ * with o (format auto: its fields, level, message), at the entry's
+ * timestamp, with the stream's labels and the entry's structured
+ * metadata as keyword fields (the line's own fields win); mapping in
+ * docs/ingest.md.  Returns SIFT_OK, SIFT_EPARSE (not a valid request:
+ * store none of it), SIFT_ENOMEM or cb's stop value.  Any thread.
+ */
+int sift_loki_push_parse(const struct sift_parse_opts *o, int json,
+                         const char *body, size_t len, int64_t recv_ns,
+                         struct sift_arena *arena, sift_parse_line_cb cb,
+                         void *arg, struct sift_parse_error *err);
+
 #endif /* SIFT_PARSE_H */

@@ -51,9 +51,12 @@ struct sift_patterns_error {
  * open end is where the data starts or ends; no series and no
  * interval_ms when there is no data, or with no_series).  Docs without a
  * template id are counted under template_id 0.  Deleted docs never count.
- * Returns SIFT_OK, or a negative code with err filled: the query engine's
- * (SIFT_EPARSE, SIFT_ELIMIT, SIFT_ECORRUPT...), SIFT_EINVAL (400: more than
- * 1000 buckets), SIFT_ETIMEOUT (504) or SIFT_ENOMEM (503).  Any thread.
+ * What the query was read as or names in vain (sift_query_warning(),
+ * sift_query_check_fields()) ends the object as "warnings":["…"], only
+ * when there is any.  Returns SIFT_OK, or a negative code with err
+ * filled: the query engine's (SIFT_EPARSE, SIFT_ELIMIT,
+ * SIFT_ECORRUPT...), SIFT_EINVAL (400: more than 1000 buckets),
+ * SIFT_ETIMEOUT (504) or SIFT_ENOMEM (503).  Any thread.
  */
 int sift_patterns_run(struct sift_segment *const *segs, size_t n,
                       const struct sift_patterns_opts *opts,

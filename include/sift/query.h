@@ -400,6 +400,18 @@ unsigned sift_agg_field_kinds(struct sift_segment *const *segs, size_t n,
                               const char *field, char *near, size_t near_len);
 
 /**
+ * Adds to q's warnings (sift_query_warning()) what would make a part of q
+ * match nothing in segs without a word: a field no segment has ("no field
+ * 'hots.name' in the data (did you mean 'host.name'?)", as the
+ * aggregations say of theirs) and a range or comparison on a field that
+ * holds no numbers.  The default field and names starting with '_' are
+ * not checked; each field is named once.  Call before q is shared with
+ * other threads (it allocates in q's arena).
+ */
+void sift_query_check_fields(struct sift_query *q,
+                             struct sift_segment *const *segs, size_t n);
+
+/**
  * The fields present in segs: {"fields":[{"name":"f","text":bool,
  * "keyword":bool,"number":bool,"cardinality":N},…]} sorted by name.
  * cardinality is approximate (the largest per-segment term count).

@@ -610,15 +610,20 @@ sift_alert_to_json(const struct sift_alert *al, struct sift_buf *out)
 {
     sift_buf_appendf(out, "{\"id\":%" PRIu64 ",\"series\":", al->id);
     sift_buf_put_json_str(out, al->series, strlen(al->series));
+    sift_buf_appendf(out, ",\"kind\":\"%s\",\"state\":\"%s\",\"score\":",
+                     sift_alert_kind_name((enum sift_alert_kind)al->kind),
+                     al->state == SIFT_ALERT_FIRING ? "firing" : "resolved");
+    /* Scores as they are (shortest round trip), never rounded: 49.96
+     * under a threshold of 50 must not read as 50.0. */
+    sift_buf_put_json_double(out, al->score);
+    sift_buf_append(out, ",\"last_score\":", 14);
+    sift_buf_put_json_double(out, al->last_score);
+    sift_buf_append(out, ",\"threshold\":", 13);
+    sift_buf_put_json_double(out, al->threshold);
     sift_buf_appendf(out,
-                     ",\"kind\":\"%s\",\"state\":\"%s\",\"score\":%.1f,"
-                     "\"last_score\":%.1f,\"threshold\":%.1f,"
-                     "\"started_ms\":%" PRId64 ",\"updated_ms\":%" PRId64
+                     ",\"started_ms\":%" PRId64 ",\"updated_ms\":%" PRId64
                      ",\"resolved_ms\":%" PRId64 ",\"windows\":%" PRIu32
                      ",\"label\":\"%s\",\"query\":",
-                     sift_alert_kind_name((enum sift_alert_kind)al->kind),
-                     al->state == SIFT_ALERT_FIRING ? "firing" : "resolved",
-                     al->score, al->last_score, al->threshold,
                      al->started_ns / 1000000, al->updated_ns / 1000000,
                      al->resolved_ns / 1000000, al->n_windows,
                      al->label == SIFT_LABEL_FALSE_POSITIVE  ? "false_positive"

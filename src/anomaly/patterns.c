@@ -369,16 +369,28 @@ sift_patterns_run(struct sift_segment *const *segs, size_t n,
         from_query_error(err, &qe);
         return rc;
     }
+    /* What the query was read as, or names in vain (a field no event
+     * has), as the search API says it: a "warnings" array. */
+    sift_query_check_fields(q, segs, n);
+    struct sift_buf warnings = SIFT_BUF_INIT;
+    for (size_t i = 0; i < sift_query_warning_count(q); i++) {
+        const char *w = sift_query_warning(q, i);
+        sift_buf_append(&warnings, i ? "," : "[", 1);
+        sift_buf_put_json_str(&warnings, w, strlen(w));
+    }
     struct counter c;
     memset(&c, 0, sizeof(c));
     c.deadline = opts->deadline_mono_ns;
     if (!opts->no_series && series_setup(&c, segs, n, opts, err) < 0) {
         sift_query_free(q);
+        sift_buf_cleanup(&warnings);
         return SIFT_EINVAL;
     }
     for (size_t i = 0; i < n && rc == SIFT_OK && !c.timed_out; i++)
         rc = count_segment(&c, segs[i], (uint32_t)i, q, opts, &qe);
     sift_query_free(q);
+    if (c.nomem || rc < 0 || c.timed_out)
+        sift_buf_cleanup(&warnings);
     if (c.nomem) {
         counter_free(&c);
         fail(err, 503, "out_of_memory", "not enough memory for the counts");
@@ -446,6 +458,12 @@ sift_patterns_run(struct sift_segment *const *segs, size_t n,
     if (c.n_buckets)
         sift_buf_appendf(out, ",\"interval_ms\":%" PRId64,
                          c.interval_ns / SIFT_NS_PER_MS);
+    if (warnings.len > 0) {
+        sift_buf_append(out, ",\"warnings\":", 12);
+        sift_buf_append(out, warnings.data, warnings.len);
+        sift_buf_putc(out, ']');
+    }
+    sift_buf_cleanup(&warnings);
     sift_buf_putc(out, '}');
     sift_buf_cleanup(&text);
     sift_arena_free(arena);

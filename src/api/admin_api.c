@@ -23,18 +23,26 @@ sift_admin_store_json(struct sift_store *store, struct sift_buf *out)
         "\"segments\":{\"memory\":%llu,\"disk\":%llu},"
         "\"bytes\":{\"disk\":%llu,\"memory\":%llu,\"buffer\":%llu,"
         "\"merge\":%llu,\"wal\":%llu},"
-        "\"wal_fsyncs\":%llu,\"last_fsync_ms\":%.3f,\"flushes\":%llu,"
-        "\"appends_rejected\":%llu,\"full\":%s,"
-        "\"cpu_seconds\":{\"build\":%.6f,\"merge\":%.6f},\"quarantined\":[",
+        "\"wal_fsyncs\":%llu,\"last_fsync_ms\":",
         (unsigned long long)st.docs, (unsigned long long)st.docs_buffered,
         (unsigned long long)st.segments_mem,
         (unsigned long long)st.segments_disk, (unsigned long long)st.bytes_disk,
         (unsigned long long)st.bytes_mem, (unsigned long long)st.buffer_bytes,
         (unsigned long long)st.merge_bytes, (unsigned long long)st.wal_bytes,
-        (unsigned long long)st.wal_fsyncs, (double)st.last_fsync_ns / 1e6,
-        (unsigned long long)st.flushes, (unsigned long long)st.appends_rejected,
-        sift_store_is_full(store) ? "true" : "false",
-        (double)st.build_cpu_ns / 1e9, (double)st.merge_cpu_ns / 1e9);
+        (unsigned long long)st.wal_fsyncs);
+    /* Durations as they are (shortest round trip), not cut to 3 or 6
+     * decimals. */
+    sift_buf_put_json_double(out, (double)st.last_fsync_ns / 1e6);
+    sift_buf_appendf(out,
+                     ",\"flushes\":%llu,\"appends_rejected\":%llu,"
+                     "\"full\":%s,\"cpu_seconds\":{\"build\":",
+                     (unsigned long long)st.flushes,
+                     (unsigned long long)st.appends_rejected,
+                     sift_store_is_full(store) ? "true" : "false");
+    sift_buf_put_json_double(out, (double)st.build_cpu_ns / 1e9);
+    sift_buf_append(out, ",\"merge\":", 9);
+    sift_buf_put_json_double(out, (double)st.merge_cpu_ns / 1e9);
+    sift_buf_append(out, "},\"quarantined\":[", 17);
     const char *const *q = sift_store_quarantined(store);
     for (size_t i = 0; q && q[i]; i++) {
         if (i)

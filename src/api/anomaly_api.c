@@ -358,7 +358,9 @@ handle_alert_post(struct sift_http_req *req, void *arg)
     struct sift_buf b = SIFT_BUF_INIT;
     sift_buf_append(&b, "{\"alert\":", 9);
     sift_anomaly_service_alert_json(&al, &b);
-    sift_buf_appendf(&b, ",\"series_threshold\":%.1f}", thr);
+    sift_buf_append(&b, ",\"series_threshold\":", 20);
+    sift_buf_put_json_double(&b, thr);
+    sift_buf_putc(&b, '}');
     sift_http_reply_json(req, 200, &b);
     sift_buf_cleanup(&b);
 }

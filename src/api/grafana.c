@@ -31,6 +31,7 @@
 #include <jansson.h>
 
 #include "api/grafana_int.h"
+#include "api/json_out.h"
 #include "api/query_job.h"
 #include "sift/alloc.h"
 #include "sift/anomaly.h"
@@ -116,18 +117,9 @@ reply_error(struct sift_http_req *req, const struct sift_gf_error *err)
 static void
 reply_json(struct sift_http_req *req, json_t *v)
 {
-    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-    if (!s) {
-        struct sift_gf_error err;
-        sift__gf_error_set(&err, SIFT_ENOMEM, 503, "out_of_memory",
-                           "not enough memory for the reply");
-        reply_error(req, &err);
-        return;
-    }
     struct sift_buf b = SIFT_BUF_INIT;
-    sift_buf_append(&b, s, strlen(s));
+    sift__api_put_json(&b, v); /* shortest reals, as every reply */
     sift_buf_putc(&b, '\n');
-    free(s);
     sift_http_reply_json(req, 200, &b);
     sift_buf_cleanup(&b);
 }

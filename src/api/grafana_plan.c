@@ -34,6 +34,7 @@
 #include <jansson.h>
 
 #include "api/grafana_int.h"
+#include "api/json_out.h"
 #include "api/params.h"
 #include "sift/alloc.h"
 #include "sift/anomaly.h"
@@ -954,9 +955,10 @@ sift__gf_frame_logs(const struct sift_gf_target *t, const char *hits,
             } else if (numeric[j] || json_is_string(v)) {
                 json_array_append_new(vals, json_copy(v));
             } else {
-                char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-                json_array_append_new(vals, sift__gf_str(s ? s : ""));
-                free(s);
+                struct sift_buf s = SIFT_BUF_INIT;
+                sift__api_put_json(&s, v);
+                json_array_append_new(vals, sift__gf_str(sift_buf_cstr(&s)));
+                sift_buf_cleanup(&s);
             }
         }
         f = json_object();

@@ -1184,10 +1184,15 @@ method_name(enum evhttp_cmd_type t)
     }
 }
 
+/* Pass 0: exact routes; 1: prefix routes; 2: fallbacks (any path). */
 static int
-path_matches(const struct route *r, const char *path, int prefix_pass)
+path_matches(const struct route *r, const char *path, int pass)
 {
-    if (prefix_pass)
+    if (pass == 2)
+        return (r->flags & SIFT_ROUTE_FALLBACK) != 0;
+    if (r->flags & SIFT_ROUTE_FALLBACK)
+        return 0;
+    if (pass == 1)
         return (r->flags & SIFT_ROUTE_PREFIX) &&
                strncmp(path, r->path, strlen(r->path)) == 0;
     return !(r->flags & SIFT_ROUTE_PREFIX) && strcmp(path, r->path) == 0;
@@ -1501,16 +1506,17 @@ sift_http_param_check(const struct sift_http_param *table, const char *where,
  * 400 and returns < 0 on the first problem.
  */
 static int
-validate_params(struct sift_http_req *req, const struct route *r)
+check_params(struct sift_http_req *req, const char *path,
+             const struct sift_http_param *params)
 {
     static const struct sift_http_param none[] = {{.name = NULL}};
     char where[96], reason[512];
-    snprintf(where, sizeof(where), "%s %s", req->method, r->path);
+    snprintf(where, sizeof(where), "%s %s", req->method, path);
     for (size_t i = 0; i < req->n_params; i++) {
         struct req_param *rp = &req->params[i];
         const char *canon = rp->name, *type = "bad_request";
-        if ((r->params != NULL || strcmp(rp->name, "pretty") == 0) &&
-            sift_http_param_check(r->params != NULL ? r->params : none, where,
+        if ((params != NULL || strcmp(rp->name, "pretty") == 0) &&
+            sift_http_param_check(params != NULL ? params : none, where,
                                   rp->name, rp->value, &canon, &type, reason,
                                   sizeof(reason)) < 0) {
             req->http->stats.bad_requests++;
@@ -1538,6 +1544,19 @@ validate_params(struct sift_http_req *req, const struct route *r)
             req->pretty = strcmp(rp->value, "false") != 0;
     }
     return SIFT_OK;
+}
+
+static int
+validate_params(struct sift_http_req *req, const struct route *r)
+{
+    return check_params(req, r->path, r->params);
+}
+
+int
+sift_http_req_check_params(struct sift_http_req *req,
+                           const struct sift_http_param *table)
+{
+    return check_params(req, req->path, table);
 }
 
 void
@@ -1822,15 +1841,23 @@ on_request(struct evhttp_request *evreq, void *arg)
         return;
     }
 
-    /* Exact routes first, then prefixes; then the method. */
+    /* Exact routes first, then prefixes, then the method; a fallback
+     * (any path) only for a path no route knows, and only by method. */
     const struct route *match = NULL;
     int path_known = 0;
     char allow[64] = "";
-    for (int pass = 0; pass < 2 && match == NULL; pass++) {
+    for (int pass = 0; pass < 3 && match == NULL; pass++) {
         for (size_t i = 0; i < http->n_routes; i++) {
             const struct route *r = &http->routes[i];
             if (!path_matches(r, req->path, pass))
                 continue;
+            if (pass == 2) {
+                if (method_matches(r, req->method)) {
+                    match = r;
+                    break;
+                }
+                continue;
+            }
             path_known = 1;
             if (method_matches(r, req->method)) {
                 match = r;
@@ -2306,6 +2333,12 @@ size_t
 sift_http_pending(const struct sift_http *http)
 {
     return http->n_live;
+}
+
+int
+sift_http_get_ready(const struct sift_http *http)
+{
+    return http->draining ? 0 : http->ready;
 }
 
 void

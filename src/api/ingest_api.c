@@ -1,5 +1,9 @@
 /*
- * ingest_api.c - POST /api/v1/ingest and the Elasticsearch _bulk endpoint.
+ * ingest_api.c - POST /api/v1/ingest and the Elasticsearch _bulk endpoint
+ * (also /<index>/_bulk through es_api.c: every event keeps its index in
+ * the keyword field _index).  The other HTTP protocols and what they all
+ * share (counters, the refusal replies, one Elasticsearch document) are
+ * in ingest_req.c, otlp_api.c and es_api.c.
  *
  * Flow per request (loop thread): pick the parse options by content type
  * (or ?format=), parse every line into the request arena, reject bad lines
@@ -27,6 +31,7 @@
 #include "sift/error.h"
 #include "sift/http.h"
 #include "sift/ingest_api.h"
+#include "sift/kvlist.h"
 #include "sift/lifecycle.h"
 #include "sift/log.h"
 #include "sift/multiline.h"
@@ -35,22 +40,10 @@
 #include "sift/pool.h"
 #include "sift/store.h"
 
+#include "api/ingest_int.h"
+
 #define MAX_REPORTED_ERRORS 20 /* per reply; all of them are dead-lettered */
 
-struct sift_ingest_api {
-    struct sift_pipeline *pipe;
-    const struct sift_config *cfg;
-    struct sift_multiline *ml;      /* continuation lines; owned */
-    struct sift_parse_opts opts[5]; /* by enum sift_parse_format */
-    /* _bulk items that name their _id: one request checks at a time. */
-    struct sift_store *store;  /* borrowed; NULL = no checks */
-    struct sift_pool *pool;    /* borrowed */
-    struct sift__keymap *keys; /* stored, maybe not searchable yet */
-    int id_busy;
-    struct ingest_ctx *wait_head, **wait_tail;
-};
-
-/* One request in flight: lives in the request arena. */
 struct ingest_ctx {
     struct sift_ingest_api *api;
     struct sift_http_req *req;
@@ -67,6 +60,8 @@ struct ingest_ctx {
     struct sift_bulk bulk;              /* _bulk only */
     struct sift_bulk_filter filter;     /* _bulk: ?filter_path= */
     int is_bulk;
+    int is_doc;         /* one document (/<index>/_doc...): answered as such */
+    const char *source; /* "http" or "bulk": counters, dead letters */
     struct sift_field *labels; /* ?_fields= and Sift-Fields: (arena) */
     size_t n_labels;
     /* _bulk with item ids: evs[i] is item item_of[i]; the keys this
@@ -119,68 +114,66 @@ choose_format(struct sift_http_req *req, enum sift_parse_format *out)
 
 #define MAX_LABELS 64
 
-/*
- * Adds one "name=value,name=value" list (':' may stand for '=') to the
- * request's labels.  Returns SIFT_OK or SIFT_EINVAL with why.
- */
+struct labels_walk {
+    struct ingest_ctx *c;
+    const char *where;
+    char why[256];
+};
+
+/* One label of a list (core/kvlist.c reads the list). */
+static int
+label_item(void *arg, const char *name, size_t name_len, const char *value,
+           size_t value_len)
+{
+    struct labels_walk *w = arg;
+    struct ingest_ctx *c = w->c;
+    const struct sift_config *cfg = c->api->cfg;
+    struct sift_arena *a = sift_http_req_arena(c->req);
+    if ((int64_t)name_len > cfg->max_field_name_bytes ||
+        (int64_t)value_len > cfg->max_value_bytes) {
+        snprintf(w->why, sizeof(w->why),
+                 "%s: \"%.*s\" has a too long name or value", w->where,
+                 (int)(name_len > 60 ? 60 : name_len), name);
+        return SIFT_EINVAL;
+    }
+    for (size_t k = 0; k < c->n_labels; k++) {
+        if (c->labels[k].name_len == name_len &&
+            memcmp(c->labels[k].name, name, name_len) == 0) {
+            snprintf(w->why, sizeof(w->why),
+                     "%s: label \"%.*s\" is given twice", w->where,
+                     (int)(name_len > 60 ? 60 : name_len), name);
+            return SIFT_EINVAL;
+        }
+    }
+    if (c->n_labels == MAX_LABELS) {
+        snprintf(w->why, sizeof(w->why), "%s: more than %d labels", w->where,
+                 MAX_LABELS);
+        return SIFT_EINVAL;
+    }
+    struct sift_field *f = &c->labels[c->n_labels++];
+    f->name = sift_arena_strndup(a, name, name_len);
+    f->name_len = (uint32_t)name_len;
+    f->value = sift_arena_strndup(a, value, value_len);
+    f->value_len = (uint32_t)value_len;
+    f->type = SIFT_FT_KEYWORD;
+    return 0;
+}
+
+/* Adds one list to the request's labels; SIFT_OK or SIFT_EINVAL + why. */
 static int
 labels_add(struct ingest_ctx *c, const char *list, const char *where, char *why,
            size_t why_len)
 {
-    struct sift_arena *a = sift_http_req_arena(c->req);
-    const struct sift_config *cfg = c->api->cfg;
-    size_t len = strlen(list);
-    for (size_t at = 0; at < len;) {
-        size_t n = strcspn(list + at, ",");
-        const char *item = list + at;
-        at += n + 1;
-        size_t ns = 0, ne = strcspn(item, "=:");
-        while (ns < n && (item[ns] == ' ' || item[ns] == '\t'))
-            ns++;
-        if (ns == n)
-            continue; /* an empty piece */
-        if (ne >= n) {
-            snprintf(why, why_len,
-                     "%s: \"%.*s\" is not name:value (e.g. "
-                     "service.name:web,host.name:a1)",
-                     where, (int)(n > 60 ? 60 : n), item);
-            return SIFT_EINVAL;
-        }
-        size_t ke = ne, vs = ne + 1, ve = n;
-        while (ke > ns && (item[ke - 1] == ' ' || item[ke - 1] == '\t'))
-            ke--;
-        while (vs < ve && (item[vs] == ' ' || item[vs] == '\t'))
-            vs++;
-        while (ve > vs && (item[ve - 1] == ' ' || item[ve - 1] == '\t'))
-            ve--;
-        if (ke == ns || (int64_t)(ke - ns) > cfg->max_field_name_bytes ||
-            (int64_t)(ve - vs) > cfg->max_value_bytes) {
-            snprintf(why, why_len,
-                     "%s: \"%.*s\" has an empty or too long name or value",
-                     where, (int)(n > 60 ? 60 : n), item);
-            return SIFT_EINVAL;
-        }
-        for (size_t k = 0; k < c->n_labels; k++) {
-            if (c->labels[k].name_len == ke - ns &&
-                memcmp(c->labels[k].name, item + ns, ke - ns) == 0) {
-                snprintf(why, why_len, "%s: label \"%.*s\" is given twice",
-                         where, (int)(ke - ns > 60 ? 60 : ke - ns), item + ns);
-                return SIFT_EINVAL;
-            }
-        }
-        if (c->n_labels == MAX_LABELS) {
-            snprintf(why, why_len, "%s: more than %d labels", where,
-                     MAX_LABELS);
-            return SIFT_EINVAL;
-        }
-        struct sift_field *f = &c->labels[c->n_labels++];
-        f->name = sift_arena_strndup(a, item + ns, ke - ns);
-        f->name_len = (uint32_t)(ke - ns);
-        f->value = sift_arena_strndup(a, item + vs, ve - vs);
-        f->value_len = (uint32_t)(ve - vs);
-        f->type = SIFT_FT_KEYWORD;
-    }
-    return SIFT_OK;
+    struct labels_walk w = {c, where, {0}};
+    char syntax[200];
+    int rc = sift_kvlist_walk(list, label_item, &w, syntax, sizeof(syntax));
+    if (rc == SIFT_OK)
+        return SIFT_OK;
+    if (w.why[0] != '\0')
+        snprintf(why, why_len, "%s", w.why);
+    else
+        snprintf(why, why_len, "%s: %s", where, syntax);
+    return SIFT_EINVAL;
 }
 
 /* Reads ?_fields= and the Sift-Fields header; replies 400 on a bad one. */
@@ -318,12 +311,45 @@ bulk_mark_refused(struct ingest_ctx *c, const uint8_t *admit, size_t n)
     }
 }
 
+/* One document's answer, as Elasticsearch gives it: 201 created, 200
+ * updated (an index of a stored _id), else the item's error. */
+static void
+reply_doc(struct ingest_ctx *c)
+{
+    const struct sift_bulk_item *it =
+        c->bulk.n_items ? &c->bulk.items[0] : NULL;
+    sift_http_add_header(c->req, "X-Elastic-Product", "Elasticsearch");
+    if (!it || (it->status != 201 && it->status != 200)) {
+        sift_http_reply_error(
+            c->req, it ? it->status : 400,
+            it && it->error_type ? it->error_type : "mapper_parsing_exception",
+            "%s", it && it->error_reason ? it->error_reason : "no document");
+        return;
+    }
+    struct sift_buf body = SIFT_BUF_INIT;
+    sift_buf_append(&body, "{\"_index\":", 10);
+    sift_buf_put_json_str(&body, it->index ? it->index : "", it->index_len);
+    sift_buf_append(&body, ",\"_id\":", 7);
+    sift_buf_put_json_str(&body, it->id, it->id_len);
+    sift_buf_appendf(&body,
+                     ",\"_version\":1,\"result\":\"%s\","
+                     "\"_shards\":{\"total\":1,\"successful\":1,"
+                     "\"failed\":0},\"_seq_no\":0,\"_primary_term\":1}\n",
+                     it->status == 201 ? "created" : "updated");
+    sift_http_reply_json(c->req, it->status, &body);
+    sift_buf_cleanup(&body);
+}
+
 static void
 reply_accepted(struct ingest_ctx *c)
 {
     struct sift_buf body = SIFT_BUF_INIT;
     int status = 200;
     int64_t took_ms = (sift_clock_mono_ns() - c->t0_ns) / SIFT_NS_PER_MS;
+    if (c->is_doc) {
+        reply_doc(c);
+        return;
+    }
     if (c->is_bulk) {
         /* The official Elasticsearch clients of version 8 check it. */
         sift_http_add_header(c->req, "X-Elastic-Product", "Elasticsearch");
@@ -371,28 +397,6 @@ reply_accepted(struct ingest_ctx *c)
 }
 
 static void
-reply_refused(struct sift_http_req *req, int rc)
-{
-    if (rc == SIFT_EBUSY) {
-        sift_http_add_header(req, "Retry-After", "1");
-        sift_http_reply_error(req, 503, "ingest_backpressure",
-                              "the ingest buffer is full; retry later");
-    } else if (rc == SIFT_ENOSPACE) {
-        sift_http_add_header(req, "Retry-After", "5");
-        sift_http_reply_error(req, 503, "disk_full",
-                              "no space left for the write-ahead log; "
-                              "nothing from this request was stored");
-    } else if (rc == SIFT_ENOMEM) {
-        sift_http_reply_error(req, 503, "out_of_memory",
-                              "not enough memory for this request");
-    } else {
-        sift_http_reply_error(req, 503, "store_error",
-                              "the batch was not stored: %s",
-                              sift_strerror(rc));
-    }
-}
-
-static void
 forget_keys(struct ingest_ctx *c)
 {
     for (size_t i = 0; i < c->n_keys; i++)
@@ -404,9 +408,10 @@ static void
 on_durable(void *arg, int rc)
 {
     struct ingest_ctx *c = arg;
+    sift__ingest_stats_done(c->api, c->source, c->t0_ns, rc);
     if (rc < 0) {
         forget_keys(c); /* not stored after all */
-        reply_refused(c->req, rc);
+        sift__ingest_reply_refused(c->req, rc);
         return;
     }
     reply_accepted(c);
@@ -442,14 +447,16 @@ static void
 submit(struct ingest_ctx *c, const char *source)
 {
     log_rejects(c, source);
+    c->source = source;
+    sift__ingest_stats_start(c->api, source);
     if (c->failed_rc < 0) {
-        reply_refused(c->req, c->failed_rc);
+        on_durable(c, c->failed_rc);
         return;
     }
     if (c->n_evs == 0) {
         /* Nothing for the WAL: make the dead letters durable, answer. */
         sift_pipeline_sync_rejects(c->api->pipe);
-        reply_accepted(c);
+        on_durable(c, SIFT_OK);
         return;
     }
     c->counts.admit =
@@ -459,7 +466,7 @@ submit(struct ingest_ctx *c, const char *source)
         c->api->pipe, source, c->evs, c->n_evs, NULL, 0,
         sift_http_req_arena(c->req), on_durable, c, &c->counts);
     if (rc < 0)
-        reply_refused(c->req, rc);
+        on_durable(c, rc);
 }
 
 /* ---- JSON bodies that are not one object per line ---- */
@@ -625,6 +632,7 @@ handle_ingest(struct sift_http_req *req, void *arg)
     struct sift_ingest_api *api = arg;
     enum sift_parse_format fmt;
     if (choose_format(req, &fmt) < 0) {
+        sift__ingest_count_bad(api, "http");
         sift_http_reply_error(
             req, 415, "unsupported_media_type",
             "send application/x-ndjson, application/json or text/plain "
@@ -634,6 +642,7 @@ handle_ingest(struct sift_http_req *req, void *arg)
     size_t len;
     const char *body = sift_http_req_body(req, &len);
     if (len == 0) {
+        sift__ingest_count_bad(api, "http");
         sift_http_reply_error(req, 400, "empty_body",
                               "the request body holds no events");
         return;
@@ -663,9 +672,11 @@ static void
 bulk_submit(struct ingest_ctx *c)
 {
     struct sift_ingest_api *api = c->api;
+    c->source = "bulk";
+    sift__ingest_stats_start(api, "bulk");
     if (c->n_evs == 0) {
         sift_pipeline_sync_rejects(api->pipe);
-        reply_accepted(c);
+        on_durable(c, SIFT_OK);
         return;
     }
     c->counts.admitted = 1;
@@ -675,8 +686,7 @@ bulk_submit(struct ingest_ctx *c)
                                           NULL, 0, sift_http_req_arena(c->req),
                                           on_durable, c, &c->counts);
     if (rc < 0) {
-        forget_keys(c);
-        reply_refused(c->req, rc);
+        on_durable(c, rc);
         return;
     }
     /* Stored under this seq: searchable once the store says so. */
@@ -719,7 +729,7 @@ id_decide(struct ingest_ctx *c)
     c->replace = sift_arena_try_alloc(a, (n ? n : 1) * sizeof(*c->replace));
     size_t *holder = sift_arena_try_alloc(a, (n ? n : 1) * sizeof(*holder));
     if (!drop || !c->keys || !c->replace || !holder) {
-        reply_refused(c->req, SIFT_ENOMEM);
+        sift__ingest_reply_refused(c->req, SIFT_ENOMEM);
         return;
     }
     memset(drop, 0, n);
@@ -795,7 +805,8 @@ lookup_done(void *arg, int cancelled)
     sift_snapshot_release(c->snap);
     c->snap = NULL;
     if (cancelled || c->lookup_rc < 0)
-        reply_refused(c->req, cancelled ? SIFT_ESHUTDOWN : c->lookup_rc);
+        sift__ingest_reply_refused(c->req,
+                                   cancelled ? SIFT_ESHUTDOWN : c->lookup_rc);
     else
         id_decide(c);
     api->id_busy = 0;
@@ -814,7 +825,7 @@ id_check_start(struct ingest_ctx *c)
     c->lookup = sift_arena_try_alloc(a, (c->n_evs + 1) * sizeof(*c->lookup));
     c->found = sift_arena_try_alloc(a, c->n_evs + 1);
     if (!c->lookup || !c->found) {
-        reply_refused(c->req, SIFT_ENOMEM);
+        sift__ingest_reply_refused(c->req, SIFT_ENOMEM);
         id_check_next(api);
         return;
     }
@@ -852,28 +863,30 @@ id_check_next(struct sift_ingest_api *api)
     id_check_start(c);
 }
 
+/* A _bulk body (or one document made into one): parsed, id checks, then
+ * submitted. */
 static void
-handle_bulk(struct sift_http_req *req, void *arg)
+bulk_run(struct sift_ingest_api *api, struct sift_http_req *req,
+         const char *body, size_t len, const char *index, int is_doc)
 {
-    struct sift_ingest_api *api = arg;
     struct sift_arena *arena = sift_http_req_arena(req);
-    size_t len;
-    const char *body = sift_http_req_body(req, &len);
     struct ingest_ctx *c = ctx_new(api, req);
     c->is_bulk = 1;
+    c->is_doc = is_doc;
     if (labels_read(c) < 0)
         return;
     sift_bulk_filter_init(&c->filter, sift_http_req_param(req, "filter_path"));
     struct sift_parse_error err;
-    int rc = sift_bulk_parse(&api->opts[SIFT_PARSE_JSON], body, len,
-                             sift_http_req_param(req, "index"),
+    int rc = sift_bulk_parse(&api->opts[SIFT_PARSE_JSON], body, len, index,
                              sift_clock_now_ns(), arena, &c->bulk, &err);
     if (rc == SIFT_EPARSE) {
+        sift__ingest_count_bad(api, "bulk");
+        sift_http_add_header(req, "X-Elastic-Product", "Elasticsearch");
         sift_http_reply_error(req, 400, "parse_exception", "%s", err.reason);
         return;
     }
     if (rc < 0) {
-        reply_refused(req, rc);
+        sift__ingest_reply_refused(req, rc);
         return;
     }
     /* One array for all good items: no doubling copies in push_event. */
@@ -883,7 +896,7 @@ handle_bulk(struct sift_http_req *req, void *arg)
     uint8_t *flags = sift_arena_try_alloc(arena, n_items + 1);
     uint32_t *where = sift_arena_try_alloc(arena, (n_items + 1) * 4);
     if (!c->evs || !c->item_of || !flags || !where) {
-        reply_refused(req, SIFT_ENOMEM);
+        sift__ingest_reply_refused(req, SIFT_ENOMEM);
         return;
     }
     c->cap_evs = n_items;
@@ -892,7 +905,7 @@ handle_bulk(struct sift_http_req *req, void *arg)
         struct sift_bulk_item *it = &c->bulk.items[i];
         if (it->status == 201) {
             if (labels_apply(c, &it->ev) < 0) {
-                reply_refused(req, SIFT_ENOMEM);
+                sift__ingest_reply_refused(req, SIFT_ENOMEM);
                 return;
             }
             flags[c->n_evs] = it->id_given ? SIFT_ML_KEEP : 0;
@@ -932,7 +945,7 @@ handle_bulk(struct sift_http_req *req, void *arg)
     uint8_t *admit = sift_arena_try_alloc(arena, c->n_evs + 1);
     uint32_t *before = sift_arena_try_alloc(arena, (c->n_evs + 1) * 4);
     if (!admit || !before) {
-        reply_refused(req, SIFT_ENOMEM);
+        sift__ingest_reply_refused(req, SIFT_ENOMEM);
         return;
     }
     memcpy(before, c->item_of, c->n_evs * 4);
@@ -963,6 +976,60 @@ sift_ingest_api_set_store(struct sift_ingest_api *api, struct sift_store *store,
 {
     api->store = store;
     api->pool = pool;
+}
+
+void
+sift__ingest_bulk(struct sift_ingest_api *api, struct sift_http_req *req,
+                  const char *index)
+{
+    size_t len;
+    const char *body = sift_http_req_body(req, &len);
+    bulk_run(api, req, body, len, index, 0);
+}
+
+/*
+ * One document: made into a one-item _bulk body, so an _id of its own
+ * gets the same rules (create of a stored id: 409; index: replaces).
+ * Line breaks of a pretty-printed document are only whitespace between
+ * JSON tokens (a JSON string holds none raw), so they become spaces.
+ */
+void
+sift__ingest_doc(struct sift_ingest_api *api, struct sift_http_req *req,
+                 const char *index, const char *id, int create)
+{
+    size_t len;
+    const char *doc = sift_http_req_body(req, &len);
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_buf_appendf(&b, "{\"%s\":{\"_index\":", create ? "create" : "index");
+    sift_buf_put_json_str(&b, index, strlen(index));
+    if (id) {
+        sift_buf_append(&b, ",\"_id\":", 7);
+        sift_buf_put_json_str(&b, id, strlen(id));
+    }
+    sift_buf_append(&b, "}}\n", 3);
+    size_t at = b.len;
+    sift_buf_append(&b, doc, len);
+    for (size_t i = at; i < b.len; i++)
+        if (b.data[i] == '\n' || b.data[i] == '\r')
+            b.data[i] = ' ';
+    sift_buf_putc(&b, '\n');
+    char *body = sift_arena_try_alloc(sift_http_req_arena(req), b.len + 1);
+    if (!body) {
+        sift_buf_cleanup(&b);
+        sift__ingest_reply_refused(req, SIFT_ENOMEM);
+        return;
+    }
+    memcpy(body, b.data, b.len);
+    body[b.len] = '\0';
+    size_t blen = b.len;
+    sift_buf_cleanup(&b);
+    bulk_run(api, req, body, blen, index, 1);
+}
+
+static void
+handle_bulk(struct sift_http_req *req, void *arg)
+{
+    sift__ingest_bulk(arg, req, sift_http_req_param(req, "index"));
 }
 
 int
@@ -1007,6 +1074,9 @@ sift_ingest_api_new(struct sift_http *http, struct sift_pipeline *pipe,
                     SIFT_ROLE_WRITER, handle_bulk, api);
     sift_http_route(http, "POST", "/_bulk", SIFT_ROUTE_RAW_BODY,
                     SIFT_ROLE_WRITER, handle_bulk, api);
+    sift__otlp_api_register(http, api);
+    sift__loki_api_register(http, api);
+    sift__es_api_register(http, api);
     *out = api;
     return SIFT_OK;
 }

@@ -271,7 +271,7 @@ static const struct sift_http_param p_ingest[] = {
     P_END,
 };
 
-static const struct sift_http_param p_bulk[] = {
+const struct sift_http_param sift__api_bulk_params[] = {
     {"index", NULL, SIFT_HTTP_P_STRING, "an index name", 0, 0, NULL,
      "The `_index` of actions that name none."},
     {"filter_path", NULL, SIFT_HTTP_P_STRING,
@@ -289,6 +289,22 @@ static const struct sift_http_param p_bulk[] = {
     {"require_alias", NULL, SIFT_HTTP_P_BOOL, NULL, 0, 0, NULL,
      "Accepted for Elasticsearch clients; no effect."},
     P_LABELS,
+    P_END,
+};
+
+const struct sift_http_param sift__api_doc_params[] = {
+    {"refresh", NULL, SIFT_HTTP_P_ENUM, "true|false|wait_for|", 0, 0, NULL,
+     "Accepted for Elasticsearch clients; no effect."},
+    {"timeout", NULL, SIFT_HTTP_P_STRING, "a duration", 0, 0, NULL,
+     "Accepted for Elasticsearch clients; no effect."},
+    {"wait_for_active_shards", NULL, SIFT_HTTP_P_STRING, "a count or `all`", 0,
+     0, NULL, "Accepted for Elasticsearch clients; no effect."},
+    {"routing", NULL, SIFT_HTTP_P_STRING, "text", 0, 0, NULL,
+     "Accepted for Elasticsearch clients; no effect (one shard)."},
+    {"op_type", NULL, SIFT_HTTP_P_ENUM, "index|create", 0, 0, NULL,
+     "Accepted for Elasticsearch clients; both add the document."},
+    {"require_alias", NULL, SIFT_HTTP_P_BOOL, NULL, 0, 0, NULL,
+     "Accepted for Elasticsearch clients; no effect."},
     P_END,
 };
 
@@ -323,8 +339,10 @@ static const struct api_table tables[] = {
     {"GET, POST", "/api/v1/alerts/", p_none, b_feedback},
     {"GET", "/api/v1/anomaly", p_none, NULL},
     {"POST", "/api/v1/ingest", p_ingest, NULL},
-    {"POST", "/_bulk", p_bulk, NULL},
-    {"POST", "/api/v1/_bulk", p_bulk, NULL},
+    {"POST", "/_bulk", sift__api_bulk_params, NULL},
+    {"POST", "/api/v1/_bulk", sift__api_bulk_params, NULL},
+    {"POST", "/v1/logs", p_none, NULL},
+    {"POST", "/loki/api/v1/push", p_none, NULL},
     {"POST", "/api/v1/delete", p_none, NULL}, /* body: lifecycle_api.c */
     {"GET", "/api/v1/tiers", p_none, NULL},
     {"GET", "/api/v1/store", p_none, NULL},

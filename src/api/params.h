@@ -13,8 +13,14 @@
 
 #include <jansson.h>
 
-struct sift_http_param;
+#include "sift/http.h"
+
 struct sift_query_error;
+
+/** The query parameters of _bulk (also /<index>/_bulk) and of one
+ * Elasticsearch document (/<index>/_doc). */
+extern const struct sift_http_param sift__api_bulk_params[];
+extern const struct sift_http_param sift__api_doc_params[];
 
 /**
  * The parameter table of the endpoint at path ("/api/v1/search"), or NULL

@@ -177,11 +177,32 @@ fail(struct sift_http_req *req, int status, const char *type, const char *fmt,
     reply_error(req, &err);
 }
 
+/* One warning as an HTTP Warning header (code 299, as Elasticsearch). */
+static void
+warning_header(struct sift_http_req *req, const char *w)
+{
+    struct sift_buf h = SIFT_BUF_INIT;
+    sift_buf_append(&h, "299 siftd ", 10);
+    sift_buf_put_json_str(&h, w, strlen(w));
+    sift_http_add_header(req, "Warning", sift_buf_cstr(&h));
+    sift_buf_cleanup(&h);
+}
+
+/* For NDJSON streams (export, tail), which have no place for an array. */
+static void
+put_warning_headers(struct sift_http_req *req, const struct sift_query *q)
+{
+    size_t n = q != NULL ? sift_query_warning_count(q) : 0;
+    for (size_t i = 0; i < n; i++)
+        warning_header(req, sift_query_warning(q, i));
+}
+
 /*
- * What the query parser reinterpreted (lowercase operators, boosts), as a
+ * What the query parser reinterpreted (lowercase operators, boosts, KQL
+ * comparisons) or found in vain (fields no event has), and extra, as a
  * "warnings" array before the closing brace of body b, and as HTTP
- * Warning headers (code 299, as Elasticsearch sends them).  Nothing when
- * there is nothing to say.
+ * Warning headers (code 299, as Elasticsearch sends them; the NDJSON
+ * streams have the headers only).  Nothing when there is nothing to say.
  */
 static void
 put_warnings(struct sift_http_req *req, const struct sift_query *q,
@@ -198,11 +219,7 @@ put_warnings(struct sift_http_req *req, const struct sift_query *q,
         if (i > 0)
             sift_buf_putc(b, ',');
         sift_buf_put_json_str(b, w, strlen(w));
-        struct sift_buf h = SIFT_BUF_INIT;
-        sift_buf_append(&h, "299 siftd ", 10);
-        sift_buf_put_json_str(&h, w, strlen(w));
-        sift_http_add_header(req, "Warning", sift_buf_cstr(&h));
-        sift_buf_cleanup(&h);
+        warning_header(req, w);
     }
     sift_buf_append(b, "]}", 2);
 }
@@ -431,6 +448,8 @@ prepare(struct sift_search_api *api, struct sift_http_req *req,
     job->segs = sift_xcalloc(job->n_segs + 1, sizeof(*job->segs));
     for (size_t i = 0; i < job->n_segs; i++)
         job->segs[i] = sift_snapshot_segment(job->snap, i);
+    /* A field name with a typo would match nothing in silence. */
+    sift_query_check_fields(job->q, job->segs, job->n_segs);
     sift_search_result_init(&job->res);
     return SIFT_OK;
 }
@@ -577,6 +596,7 @@ job_done(void *arg, int cancelled)
             return;
         }
         job->started = 1;
+        put_warning_headers(job->req, job->q);
         if (sift_http_stream_start(job->req, 200, "application/x-ndjson",
                                    on_export_close, job) < 0) {
             export_finish(job);
@@ -1118,6 +1138,7 @@ tail_stream(struct tail *t)
 {
     t->streaming = 1;
     t->last_write_mono = sift_clock_mono_ns();
+    put_warning_headers(t->req, t->q);
     if (sift_http_stream_start(t->req, 200, "application/x-ndjson",
                                on_tail_close, t) < 0) {
         struct sift_http_req *req = t->req;

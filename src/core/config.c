@@ -39,6 +39,7 @@
 #include "sift/config.h"
 #include "sift/error.h"
 #include "sift/file.h"
+#include "sift/kvlist.h"
 
 enum key_type {
     KT_STRING,
@@ -894,7 +895,7 @@ apply_value(struct sift_config *cfg, const struct key_def *k, const char *value,
             check_series_thresholds(value, why, why_len) < 0)
             return SIFT_EINVAL;
         if (k->check == KC_FIELDS &&
-            sift_fields_list_check(value, why, why_len) < 0)
+            sift_kvlist_walk(value, NULL, NULL, why, why_len) < 0)
             return SIFT_EINVAL;
         if (k->check == KC_NAME_EMPTY &&
             strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -1501,27 +1502,6 @@ range_text(const struct key_def *k, char *out, size_t len)
         snprintf(out, len, "%s%s to %s", k->check == KC_OFF ? "0/off, or " : "",
                  a, b);
     }
-}
-
-int
-sift_fields_list_check(const char *s, char *why, size_t why_len)
-{
-    size_t len = strlen(s);
-    for (size_t a = 0; a < len;) {
-        size_t n = strcspn(s + a, ",");
-        const char *item = s + a;
-        size_t k = strcspn(item, "=:");
-        size_t name_start = strspn(item, " \t");
-        if (n > 0 && (k >= n || k <= name_start)) {
-            snprintf(why, why_len,
-                     "\"%.*s\" is not name=value (a list like "
-                     "service.name=web,host.name=a1)",
-                     (int)(n > 60 ? 60 : n), item);
-            return SIFT_EINVAL;
-        }
-        a += n + 1;
-    }
-    return SIFT_OK;
 }
 
 void

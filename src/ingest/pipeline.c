@@ -22,6 +22,7 @@
 
 #include "sift/admit.h"
 #include "sift/alloc.h"
+#include "sift/buf.h"
 #include "sift/clock.h"
 #include "sift/config.h"
 #include "sift/error.h"
@@ -110,16 +111,25 @@ source_stats(struct sift_pipeline *p, const char *name)
     return s;
 }
 
-/* Writes a dead letter without counting it as a parse reject. */
+/* Writes a dead letter without counting it as a parse reject.  An event
+ * without raw bytes (decoded from a structured protocol: OTLP, Loki,
+ * journald) is kept as its JSON, which /api/v1/ingest takes back. */
 static void
 dead_letter(struct sift_pipeline *p, struct sift_pipeline_source_stats *st,
             const char *source, const struct sift_srcpos *pos,
             const struct sift_event *ev, const char *reason)
 {
     if (p->dlq) {
-        const char *raw = ev->raw ? ev->raw : ev->msg;
-        size_t len = ev->raw ? ev->raw_len : ev->msg_len;
+        struct sift_buf json = SIFT_BUF_INIT;
+        const char *raw = ev->raw;
+        size_t len = ev->raw_len;
+        if (!raw) {
+            sift_event_to_json(ev, &json);
+            raw = json.data;
+            len = json.len;
+        }
         p->dlq(p->dlq_arg, source, pos, raw ? raw : "", len, reason);
+        sift_buf_cleanup(&json);
         st->dead_lettered++;
         p->dlq_dirty = 1;
     }

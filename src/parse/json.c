@@ -149,18 +149,10 @@ put_utf8(char *o, unsigned cp)
     return 4;
 }
 
-/*
- * Decodes the JSON string body s[0..len) (escapes already validated by
- * jsmn) into the arena.  The output is never longer than the input.
- */
-static int
-unescape(struct sift__pctx *x, const char *s, size_t len, const char **out,
-         size_t *out_len)
+size_t
+sift__json_unescape_into(char *o, const char *s, size_t len)
 {
-    char *o = sift_arena_try_alloc(x->arena, len ? len : 1);
     size_t n = 0;
-    if (!o)
-        return sift__pctx_fail(x, SIFT_ENOMEM, 0, "out of memory");
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
         if (c != '\\' || i + 1 >= len) {
@@ -199,8 +191,23 @@ unescape(struct sift__pctx *x, const char *s, size_t len, const char **out,
         default: o[n++] = c; break; /* \" \\ \/ */
         }
     }
+    return n;
+}
+
+/*
+ * Decodes the JSON string body s[0..len) (escapes already validated by
+ * jsmn) into the arena.  The output is never longer than the input.
+ */
+static int
+unescape(struct sift__pctx *x, const char *s, size_t len, const char **out,
+         size_t *out_len)
+{
+    char *o = sift_arena_try_alloc(x->arena, len ? len : 1);
     *out = o;
-    *out_len = n;
+    *out_len = 0;
+    if (!o)
+        return sift__pctx_fail(x, SIFT_ENOMEM, 0, "out of memory");
+    *out_len = sift__json_unescape_into(o, s, len);
     return SIFT_OK;
 }
 

@@ -23,6 +23,7 @@
 #include "sift/arena.h"
 #include "sift/config.h"
 #include "sift/error.h"
+#include "sift/kvlist.h"
 #include "sift/multiline.h"
 
 #include "parse/parse_int.h"
@@ -153,6 +154,33 @@ set_name(struct sift__parse_name *n, const char *s)
     n->type = 0;
 }
 
+struct extras_walk {
+    struct sift__parse_compiled *c;
+    const struct sift_parse_opts *o;
+    char why[SIFT_PARSE_REASON_MAX];
+};
+
+static int
+extra_item(void *arg, const char *name, size_t name_len, const char *value,
+           size_t value_len)
+{
+    struct extras_walk *w = arg;
+    if (name_len > w->o->max_field_name_bytes ||
+        value_len > w->o->max_value_bytes) {
+        snprintf(w->why, sizeof(w->why),
+                 "\"%.*s\" has a too long name or value",
+                 (int)(name_len > 60 ? 60 : name_len), name);
+        return SIFT_EINVAL;
+    }
+    struct sift_field *f = &w->c->extras[w->c->n_extras++];
+    f->name = name;
+    f->name_len = (uint32_t)name_len;
+    f->value = value;
+    f->value_len = (uint32_t)value_len;
+    f->type = SIFT_FT_KEYWORD;
+    return 0;
+}
+
 int
 sift_parse_opts_compile(struct sift_parse_opts *o, struct sift_parse_error *err)
 {
@@ -203,45 +231,13 @@ sift_parse_opts_compile(struct sift_parse_opts *o, struct sift_parse_error *err)
         off += l + 1;
     }
 
-    /* Extra fields: "k=v,k=v". */
+    /* Extra fields: "k=v,k=v" (the one list reader, core/kvlist.c). */
     if (copies[0]) {
-        char *list = copies[0];
-        size_t len = strlen(list), a = 0;
-        while (a <= len) {
-            const char *comma = memchr(list + a, ',', len - a);
-            size_t e = comma ? (size_t)(comma - list) : len;
-            size_t s = a;
-            size_t t = trim_span(list, &s, e);
-            if (t > s) {
-                /* name=value or name:value, at the first of the two */
-                size_t sep = strcspn(list + s, "=:");
-                const char *eq = sep < t - s ? list + s + sep : NULL;
-                size_t ks = s, ke, vs, ve = t;
-                if (!eq) {
-                    rc = opts_fail(err, "extra field \"%.*s\" is not k=v",
-                                   (int)(t - s), list + s);
-                    goto fail;
-                }
-                ke = (size_t)(eq - list);
-                vs = ke + 1;
-                ke = trim_span(list, &ks, ke);
-                ve = trim_span(list, &vs, ve);
-                if (ke == ks || ke - ks > o->max_field_name_bytes ||
-                    ve - vs > o->max_value_bytes) {
-                    rc = opts_fail(err,
-                                   "extra field \"%.*s\" has an empty "
-                                   "or too long name or value",
-                                   (int)(t - s), list + s);
-                    goto fail;
-                }
-                struct sift_field *f = &c->extras[c->n_extras++];
-                f->name = list + ks;
-                f->name_len = (uint32_t)(ke - ks);
-                f->value = list + vs;
-                f->value_len = (uint32_t)(ve - vs);
-                f->type = SIFT_FT_KEYWORD;
-            }
-            a = e + 1;
+        struct extras_walk w = {c, o, {0}};
+        rc = sift_kvlist_walk(copies[0], extra_item, &w, w.why, sizeof(w.why));
+        if (rc != SIFT_OK) {
+            rc = opts_fail(err, "extra_fields: %s", w.why);
+            goto fail;
         }
     }
     if (copies[1])
@@ -672,6 +668,21 @@ sift__pctx_finish(struct sift__pctx *x, struct sift_event *out)
 /* Dispatch                                                            */
 /* ------------------------------------------------------------------ */
 
+void
+sift__pctx_init(struct sift__pctx *x, const struct sift_parse_opts *o,
+                struct sift_arena *arena, struct sift_parse_error *err,
+                const char *line, size_t len, int64_t recv_ns)
+{
+    memset(x, 0, sizeof(*x));
+    x->o = o;
+    x->c = o->compiled;
+    x->arena = arena;
+    x->err = err;
+    x->line = line;
+    x->len = len;
+    x->recv_ns = recv_ns;
+}
+
 static bool
 starts_with_pri(const char *s, size_t len)
 {
@@ -714,14 +725,7 @@ parse_one(const struct sift_parse_opts *o, const char *line, size_t len,
     if (len && line[len - 1] == '\r')
         len--;
 
-    memset(&x, 0, sizeof(x));
-    x.o = o;
-    x.c = o->compiled;
-    x.arena = arena;
-    x.err = err;
-    x.line = line;
-    x.len = len;
-    x.recv_ns = recv_ns;
+    sift__pctx_init(&x, o, arena, err, line, len, recv_ns);
 
     if (len > o->max_line_bytes) {
         return sift__pctx_fail(&x, SIFT_ELIMIT, 0,

@@ -65,6 +65,11 @@ struct sift__pctx {
 
 /* ---- parse.c: context helpers ---- */
 
+/* Starts a context for one event whose raw form is line[0..len). */
+void sift__pctx_init(struct sift__pctx *x, const struct sift_parse_opts *o,
+                     struct sift_arena *arena, struct sift_parse_error *err,
+                     const char *line, size_t len, int64_t recv_ns);
+
 /* Records the error (printf-style reason) and returns rc. */
 #if defined(__GNUC__)
 __attribute__((format(printf, 4, 5)))
@@ -155,5 +160,75 @@ int sift__parse_logfmt_fields(struct sift__pctx *x, const char *s, size_t len,
 int sift__parse_bulk_action(struct sift__pctx *x, uint8_t *action,
                             const char **index, uint32_t *index_len,
                             const char **id, uint32_t *id_len);
+
+/* ---- json.c: string escapes ---- */
+
+/*
+ * Decodes the body of a JSON string s[0..len) whose escapes are valid
+ * (\uXXXX pairs become UTF-8; a lone surrogate becomes U+FFFD) into
+ * o[0..len) and returns the decoded length (never more than len).
+ */
+size_t sift__json_unescape_into(char *o, const char *s, size_t len);
+
+/* ---- jsonpull.c: a pull reader for large JSON bodies ---- */
+
+/*
+ * Reads a JSON text value by value without building a tree, for request
+ * bodies that hold many events (OTLP/JSON, the Loki push request): the
+ * caller walks the structure it expects, asks for the members it knows
+ * and skips the rest.  Strings without escapes are returned in place;
+ * escaped ones are decoded into the arena.  Every call validates what it
+ * consumes (RFC 8259 grammar; nesting bounded by max_depth).  The first
+ * error is kept in err/err_at and every later call fails.
+ */
+struct sift__jp {
+    const char *s;
+    size_t len;
+    size_t pos;
+    unsigned depth;
+    unsigned max_depth; /* <= SIFT__PARSE_MAX_DEPTH_CAP */
+    struct sift_arena *arena;
+    const char *err; /* static text; NULL while all is well */
+    size_t err_at;   /* byte offset of the error */
+    uint8_t more[SIFT__PARSE_MAX_DEPTH_CAP + 1]; /* per depth: a member or
+                                                   element was read */
+};
+
+enum sift__jp_type {
+    SIFT__JP_ERR = -1,
+    SIFT__JP_END = 0, /* no value here (end of input) */
+    SIFT__JP_OBJECT = '{',
+    SIFT__JP_ARRAY = '[',
+    SIFT__JP_STRING = '"',
+    SIFT__JP_NUMBER = '0',
+    SIFT__JP_TRUE = 't',
+    SIFT__JP_FALSE = 'f',
+    SIFT__JP_NULL = 'n',
+};
+
+void sift__jp_init(struct sift__jp *j, const char *s, size_t len,
+                   unsigned max_depth, struct sift_arena *arena);
+/* The type of the next value (blanks skipped), without consuming it. */
+int sift__jp_peek(struct sift__jp *j);
+/* Consumes '{' (or '[') of the next value; -1 when it is not one. */
+int sift__jp_enter_object(struct sift__jp *j);
+int sift__jp_enter_array(struct sift__jp *j);
+/*
+ * Next member of the object entered last: 1 with its key (decoded) and
+ * the reader before its value, 0 after the closing '}', -1 on error.
+ */
+int sift__jp_member(struct sift__jp *j, const char **key, size_t *key_len);
+/* Next element of the array entered last: 1 before it, 0 after ']'. */
+int sift__jp_element(struct sift__jp *j);
+/* The next value as a string (decoded); -1 when it is not a string. */
+int sift__jp_string(struct sift__jp *j, const char **s, size_t *len);
+/* The next value as a number's text; -1 when it is not a number. */
+int sift__jp_number(struct sift__jp *j, const char **s, size_t *len);
+/* true/false/null: sets *v to 1, 0 or -1; -1 when it is none of them. */
+int sift__jp_literal(struct sift__jp *j, int *v);
+/* Skips the next value (validating it); its bytes are s[*a, *b). */
+int sift__jp_skip(struct sift__jp *j, size_t *a, size_t *b);
+/* 0 when only blanks are left, else -1 (trailing garbage). */
+int sift__jp_finish(struct sift__jp *j);
 
 #endif /* SIFT_PARSE_INT_H */

@@ -318,6 +318,73 @@ check_field_kind(struct sift_segment *const *segs, size_t n, const char *field,
     return SIFT_OK;
 }
 
+/* ---- fields a query names (warnings) ---- */
+
+#define CHECK_FIELDS_MAX 32u
+
+struct named_field {
+    const char *name;
+    int range; /* a range or comparison names it */
+};
+
+/* Collects the distinct fields under n (depth bounded by the parser). */
+static void
+collect_fields(const struct sift_qnode *n, struct named_field *v, size_t *k)
+{
+    for (uint32_t i = 0; i < n->n_kids; i++)
+        collect_fields(n->kids[i], v, k);
+    if (n->n_kids > 0 || n->kind == SIFT_QN_ALL || n->field == NULL ||
+        n->field[0] == '_' || strcmp(n->field, SIFT_MESSAGE_FIELD) == 0)
+        return;
+    for (size_t i = 0; i < *k; i++) {
+        if (strcmp(v[i].name, n->field) == 0) {
+            v[i].range |= n->kind == SIFT_QN_RANGE;
+            return;
+        }
+    }
+    if (*k < CHECK_FIELDS_MAX) {
+        v[*k].name = n->field;
+        v[*k].range = n->kind == SIFT_QN_RANGE;
+        (*k)++;
+    }
+}
+
+static void
+add_warning(struct sift_query *q, const char *msg)
+{
+    if (q->n_warnings < SIFT_QUERY_MAX_WARNINGS)
+        q->warnings[q->n_warnings++] =
+            sift_arena_strndup(q->arena, msg, strlen(msg));
+}
+
+void
+sift_query_check_fields(struct sift_query *q, struct sift_segment *const *segs,
+                        size_t n)
+{
+    struct named_field v[CHECK_FIELDS_MAX];
+    size_t k = 0;
+    if (q == NULL || q->root == NULL)
+        return;
+    collect_fields(q->root, v, &k);
+    for (size_t i = 0; i < k; i++) {
+        char near[96], msg[256];
+        unsigned kinds =
+            sift_agg_field_kinds(segs, n, v[i].name, near, sizeof(near));
+        if (kinds == 0) {
+            snprintf(msg, sizeof(msg), "no field '%.60s' in the data%s%.60s%s",
+                     v[i].name, near[0] ? " (did you mean '" : "", near,
+                     near[0] ? "'?)" : "");
+            add_warning(q, msg);
+        } else if (v[i].range && !(kinds & SIFT_SEGF_NUMBER)) {
+            snprintf(msg, sizeof(msg),
+                     "field '%.60s' holds no numbers: a range on it "
+                     "matches nothing",
+                     v[i].name);
+            add_warning(q, msg);
+        }
+    }
+}
+
 /*
  * Keyword columns hold values folded to lower case (matching is case-
  * insensitive); the answer shows a value as the events wrote it: the

@@ -5,9 +5,12 @@
  * mode saying what the parser expects next, because the same bytes mean
  * different things in different places: after "field:" a ':' belongs to
  * the value (time:10:30) and "<=" is an operator; inside a range "]" ends
- * a word and "TO" is a keyword.  Words keep their escapes ("\:" "\*") so
- * the parser can tell literal from wildcard characters; quotes, slashes
- * and the field colon are consumed here.
+ * a word and "TO" is a keyword.  KQL's comparisons without a colon
+ * ("duration_ms >= 10") are recognised by looking ahead for an operator
+ * and a number after a plain field name; the name is then a field token
+ * whose value (the operator) the parser reads in value mode.  Words keep their
+ * escapes ("\:" "\*") so the parser can tell literal from wildcard characters;
+ * quotes, slashes and the field colon are consumed here.
  *
  * Invariants: every token points into the query string; positions are byte
  * offsets (0-based) and errors always carry one.  No allocation.  Pure;
@@ -181,6 +184,60 @@ word_suffixes(struct sift_qtok *t)
     }
 }
 
+/* A field name as KQL comparisons take it: plain bytes, no escapes. */
+static int
+plain_name(const char *s, size_t len)
+{
+    if (len == 0 ||
+        !((s[0] >= 'a' && s[0] <= 'z') || (s[0] >= 'A' && s[0] <= 'Z') ||
+          s[0] == '_' || s[0] == '@'))
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) ||
+              c == '_' || c == '.' || c == '-' || c == '@'))
+            return 0;
+    }
+    return 1;
+}
+
+/*
+ * Whether s[i..) holds a KQL comparison's tail: blanks, ">", ">=", "<" or
+ * "<=", blanks, a number ("10", "-2.5", "1e3") and the end of a word.
+ * Only then is "duration_ms > 10" read as a range; "a>b" or "x > y" stay
+ * text as before.
+ */
+static int
+cmp_follows(const struct sift_qlexer *lx, size_t i)
+{
+    while (i < lx->len && is_space(lx->s[i]))
+        i++;
+    if (i >= lx->len || (lx->s[i] != '>' && lx->s[i] != '<'))
+        return 0;
+    i++;
+    if (i < lx->len && lx->s[i] == '=')
+        i++;
+    while (i < lx->len && is_space(lx->s[i]))
+        i++;
+    if (i < lx->len && (lx->s[i] == '-' || lx->s[i] == '+'))
+        i++;
+    size_t n = number_len(lx->s + i, lx->len - i);
+    if (n == 0)
+        return 0;
+    i += n;
+    if (i + 1 < lx->len && (lx->s[i] == 'e' || lx->s[i] == 'E')) {
+        size_t j = i + 1;
+        if (j < lx->len && (lx->s[j] == '-' || lx->s[j] == '+'))
+            j++;
+        size_t d = 0;
+        while (j + d < lx->len && is_digit(lx->s[j + d]))
+            d++;
+        if (d > 0)
+            i = j + d;
+    }
+    return i >= lx->len || ends_word(lx->s[i], 0);
+}
+
 void
 sift__query_lex_next(struct sift_qlexer *lx, unsigned mode,
                      struct sift_qtok *out)
@@ -271,6 +328,10 @@ sift__query_lex_next(struct sift_qlexer *lx, unsigned mode,
         }
         if (b == '*' || b == '?')
             out->has_wild = 1;
+        /* "duration_ms>=10": the name ends at the operator (KQL). */
+        if ((b == '>' || b == '<') && mode == 0 && i > start &&
+            plain_name(lx->s + start, i - start) && cmp_follows(lx, i))
+            break;
         i++;
     }
     out->kind = SIFT_QT_WORD;
@@ -294,6 +355,14 @@ sift__query_lex_next(struct sift_qlexer *lx, unsigned mode,
         return;
     if (out->has_boost || out->has_fuzzy)
         return;
+    if (!word_is(out, "AND") && !word_is(out, "OR") && !word_is(out, "NOT") &&
+        !word_is(out, "and") && !word_is(out, "or") && !word_is(out, "not") &&
+        plain_name(out->text, out->len) && cmp_follows(lx, i)) {
+        /* KQL's "field > 10": a field, the operator comes next. */
+        out->is_field = 1;
+        out->kql_cmp = 1;
+        return;
+    }
     if (word_is(out, "AND") || word_is(out, "&&"))
         out->kind = SIFT_QT_AND;
     else if (word_is(out, "OR") || word_is(out, "||"))

@@ -7,16 +7,19 @@
  *   or_expr  := and_expr (OR and_expr)*
  *   and_expr := unary ((AND)? unary)*            implicit AND
  *   unary    := (NOT | '-') unary | '+' unary | primary
- *   primary  := '(' or_expr ')' | FIELD ':' value | bare
+ *   primary  := '(' or_expr ')' | FIELD ':' value | FIELD CMP NUM | bare
  *   bare     := WORD | PHRASE | REGEX             on the default field
  *   value    := WORD | PHRASE | REGEX | CMP NUM | range | '(' or_expr ')'
  *   range    := ('['|'{') (NUM|'*') TO (NUM|'*') (']'|'}')
  *
- * Precedence NOT > AND > OR.  "field:(a b)" parses the group with field
- * as the default field.  AND/OR chains are flattened into one n-ary node.
- * All nodes and strings live in the query's arena, so freeing the query is
- * one call.  Errors stop at the first problem and say what was expected
- * and where (byte offset).  Recursion is bounded by SIFT_QUERY_MAX_DEPTH.
+ * "FIELD CMP NUM" is KQL's comparison without a colon (duration_ms >= 10;
+ * the lexer only makes it when a number follows); it is read as
+ * FIELD:>=NUM and said in a warning.  Precedence NOT > AND > OR.  "field:(a b)"
+ * parses the group with field as the default field.  AND/OR chains are
+ * flattened into one n-ary node. All nodes and strings live in the query's
+ * arena, so freeing the query is one call.  Errors stop at the first problem
+ * and say what was expected and where (byte offset).  Recursion is bounded by
+ * SIFT_QUERY_MAX_DEPTH.
  *
  * Pure; any thread.
  */
@@ -499,7 +502,36 @@ parse_primary(struct parser *p, const char *field, size_t field_len,
                 return parse_error(p, t.pos,
                                    "expected a field name before ':'");
             advance(p, SIFT_QLEX_VALUE);
-            return parse_value(p, f, flen, out);
+            if (!t.kql_cmp)
+                return parse_value(p, f, flen, out);
+            size_t before = p->q->n_warnings;
+            int rc = parse_value(p, f, flen, out);
+            if (rc == SIFT_OK && p->q->n_warnings < SIFT_QUERY_MAX_WARNINGS) {
+                /* The span read, up to the next token: "a >= 5". */
+                size_t end = p->tok.pos;
+                while (end > t.pos && (p->q->text[end - 1] == ' ' ||
+                                       p->q->text[end - 1] == '\t'))
+                    end--;
+                const struct sift_qnode *n = *out;
+                int below = isinf(n->lo);
+                const char *op = below ? (n->hi_incl ? "<=" : "<")
+                                       : (n->lo_incl ? ">=" : ">");
+                char num[40];
+                sift_fmt_double(num, sizeof(num), below ? n->hi : n->lo);
+                warn(p,
+                     "'%.*s' at %u read as the range %.*s:%s%s (as in KQL); "
+                     "quote it to search for the text",
+                     (int)(end - t.pos > 80 ? 80 : end - t.pos),
+                     p->q->text + t.pos, (unsigned)t.pos,
+                     (int)(flen > 60 ? 60 : flen), f, op, num);
+                /* In query order: before what the lookahead token said. */
+                const char *w = p->q->warnings[p->q->n_warnings - 1];
+                memmove(&p->q->warnings[before + 1], &p->q->warnings[before],
+                        (p->q->n_warnings - 1 - before) *
+                            sizeof(p->q->warnings[0]));
+                p->q->warnings[before] = w;
+            }
+            return rc;
         }
         if (check_fuzzy(p, &t) < 0)
             return SIFT_EPARSE;

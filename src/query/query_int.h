@@ -48,7 +48,10 @@ struct sift_qtok {
     size_t len;
     uint32_t pos; /* byte offset of the token */
     int has_wild; /* WORD: an unescaped '*' or '?' */
-    int is_field; /* WORD: directly followed by ':' (not consumed) */
+    int is_field; /* WORD: directly followed by ':' (not consumed), or
+                     a KQL comparison (kql_cmp) */
+    int kql_cmp;  /* WORD: a field name followed by ">= 5" (KQL); the
+                     operator is left for the next token (value mode) */
     int lower_op; /* AND/OR/NOT written in lower case ("or") */
     /* A Lucene suffix glued to the token (not part of text/len):
      * "^2" boost (WORD, PHRASE, RPAREN), "~2" slop (PHRASE), "~" or "~1"

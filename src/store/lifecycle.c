@@ -2241,11 +2241,13 @@ tier_json(struct sift_buf *out, const char *name, const struct tier_sum *t,
             t->min_ts / SIFT_NS_PER_MS, t->max_ts / SIFT_NS_PER_MS);
     else
         sift_buf_appendf(out, "\"min_ts_ms\":null,\"max_ts_ms\":null,");
-    if (t->raw && t->raw_bytes_of)
-        sift_buf_appendf(out, "\"compression_ratio\":%.3f,",
-                         (double)t->raw / (double)t->raw_bytes_of);
-    else
+    if (t->raw && t->raw_bytes_of) {
+        sift_buf_append(out, "\"compression_ratio\":", 20);
+        sift_buf_put_json_double(out, (double)t->raw / (double)t->raw_bytes_of);
+        sift_buf_putc(out, ',');
+    } else {
         sift_buf_appendf(out, "\"compression_ratio\":null,");
+    }
     sift_buf_appendf(
         out, "\"deleted_docs\":%" PRIu64 ",\"path\":", t->docs - t->live);
     if (dir)
@@ -2291,12 +2293,14 @@ sift_store_tiers_json(struct sift_store *s, struct sift_buf *out)
         ",\"pending_commits\":%zu,\"pending_rewrites\":%zu,\"done\":%" PRIu64
         ",\"aborted\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"bytes_in\":%" PRIu64
         ",\"bytes_out\":%" PRIu64 ",\"docs\":%" PRIu64
-        ",\"deleted_docs_dropped\":%" PRIu64
-        ",\"seconds\":%.3f,\"to_warm\":%" PRIu64 ",\"to_cold\":%" PRIu64 "},",
+        ",\"deleted_docs_dropped\":%" PRIu64 ",\"seconds\":",
         pending, lc->n_rewrite, lc->merges, lc->merges_aborted,
         lc->merge_failures, lc->merge_bytes_in, lc->merge_bytes_out,
-        lc->merge_docs, lc->merge_docs_dropped, (double)lc->merge_ns / 1e9,
-        lc->tier_moves[SIFT_TIER_WARM], lc->tier_moves[SIFT_TIER_COLD]);
+        lc->merge_docs, lc->merge_docs_dropped);
+    sift_buf_put_json_double(out, (double)lc->merge_ns / 1e9);
+    sift_buf_appendf(out, ",\"to_warm\":%" PRIu64 ",\"to_cold\":%" PRIu64 "},",
+                     lc->tier_moves[SIFT_TIER_WARM],
+                     lc->tier_moves[SIFT_TIER_COLD]);
     sift_buf_appendf(out, "\"retention\":{\"last_run_ms\":");
     if (lc->last_retention_ns)
         sift_buf_appendf(out, "%" PRId64,

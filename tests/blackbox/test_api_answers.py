@@ -366,6 +366,52 @@ def test_floats_are_written_shortest(siftd_factory):
     assert n > 50
 
 
+def json_number_tokens(text):
+    """The number tokens of a JSON text as written (strings left out)."""
+    bare = re.sub(r'"(?:[^"\\]|\\.)*"', '""', text)
+    return re.findall(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?", bare)
+
+
+def assert_shortest_numbers(where, text):
+    json.loads(text)
+    for tok in json_number_tokens(text):
+        v = float(tok)
+        want = str(int(v)) if v.is_integer() and abs(v) < 2 ** 53 \
+            else repr(v)
+        assert tok == want, (where, tok, want, text[:400])
+
+
+def test_every_float_in_json_replies_is_shortest(siftd_factory):
+    s = started(siftd_factory)
+    ingest(s, [{"@timestamp": BASE_MS + i, "message": "gq %d" % i,
+                "duration": d} for i, d in enumerate([0.1, 0.2, 0.7])])
+    wait_total(s, "gq", 3)
+    # Grafana replies (built with jansson, which writes 17 digits:
+    # 0.20000000000000001): the same numbers as the search API.
+    r = s.post("/grafana/query", json={
+        "range": {"from": BASE_MS - 3600000, "to": BASE_MS + 3600000},
+        "intervalMs": 7200000,
+        "targets": [{"refId": "A", "target": "stats",
+                     "payload": {"query": "gq", "field": "duration"}},
+                    {"refId": "B", "target": "logs",
+                     "payload": {"query": "gq", "fields": "duration"}}]})
+    assert r.status_code == 200, r.text
+    assert_shortest_numbers("grafana", r.text)
+    frames = r.json()
+    logs = [f for f in frames if f.get("name") == "logs"][0]
+    dur = [f for f in logs["fields"] if f["name"] == "duration"][0]
+    assert sorted(dur["values"]) == [0.1, 0.2, 0.7]
+    assert "0.2," in r.text or "0.2]" in r.text
+    p50 = [f for f in frames if f.get("target") == "p50 duration"][0]
+    assert [v for v, _ in p50["datapoints"] if v is not None] == [0.2]
+    # Store and tier figures are not cut to 3 or 6 decimals (0.000).
+    for path in ("/api/v1/store", "/api/v1/tiers", "/api/v1/stats?"
+                 "field=duration"):
+        r = s.get(path)
+        assert r.status_code == 200, (path, r.text)
+        assert_shortest_numbers(path, r.text)
+
+
 # ---- point 5: query syntax that used to match nothing silently ---------
 
 def test_lowercase_operators_boosts_and_proximity(siftd_factory):
@@ -410,6 +456,68 @@ def test_lowercase_operators_boosts_and_proximity(siftd_factory):
     assert r.status_code == 400, r.text
     assert r.json()["error"]["type"] == "ambiguous_query"
     wait_total(s, "*", 4)
+
+
+def test_queries_that_would_match_nothing_in_silence(siftd_factory):
+    s = started(siftd_factory)
+    ingest(s, [{"@timestamp": BASE_MS + i, "message": "request done",
+                "host.name": h, "duration_ms": d}
+               for i, (h, d) in enumerate([("LabSZ", 5), ("web-1", 12.5),
+                                           ("web-2", 40)])])
+    wait_total(s, "request", 3)
+
+    def search(q):
+        r = s.get("/api/v1/search", params={"q": q, "order": "asc"})
+        assert r.status_code == 200, (q, r.text)
+        return [h["fields"]["host.name"] for h in r.json()["hits"]], \
+            r.json().get("warnings")
+
+    # KQL comparisons without a colon are ranges (they matched nothing).
+    assert search("duration_ms > 10") == (["web-1", "web-2"], [
+        "'duration_ms > 10' at 0 read as the range duration_ms:>10 (as in "
+        "KQL); quote it to search for the text"])
+    got, w = search("request duration_ms<=12.5")
+    assert got == ["LabSZ", "web-1"] and "duration_ms:<=12.5" in w[0], w
+    # A field name with a typo is named, with the field meant.
+    assert search("hots.name:LabSZ") == ([], [
+        "no field 'hots.name' in the data (did you mean 'host.name'?)"])
+    # A range on a field without numbers says it matches nothing.
+    got, w = search("host.name:>5")
+    assert got == [] and w == ["field 'host.name' holds no numbers: a "
+                               "range on it matches nothing"], w
+    # Known fields and aliases say nothing.
+    assert search("host:LabSZ OR duration_ms:>30") == (["LabSZ", "web-2"],
+                                                      None)
+    # The aggregations carry them too; a delete is refused on them.
+    r = s.get("/api/v1/terms", params={"field": "host.name",
+                                        "q": "duration_ms > 10"})
+    assert r.status_code == 200 and [b["key"] for b in r.json()["buckets"]] \
+        == ["web-1", "web-2"] and "warnings" in r.json(), r.text
+    # The NDJSON streams say them in Warning headers.
+    r = s.get("/api/v1/export", params={"q": "duration_ms > 10"})
+    assert r.status_code == 200 and len(r.text.splitlines()) == 2
+    assert r.headers["Warning"].startswith(
+        '299 siftd "\'duration_ms > 10\' at 0 read as the range'), r.headers
+    import requests
+    with requests.get(s.url + "/api/v1/tail", params={"q": "a or b"},
+                      stream=True, timeout=(5, 30)) as t:
+        assert t.status_code == 200
+        assert t.headers["Warning"].startswith('299 siftd "\'or\' at 2')
+    # So do patterns (their query is the same language).
+    r = s.get("/api/v1/patterns", params={"q": "request or hots.name:x"})
+    assert r.status_code == 200, r.text
+    assert r.json()["total"] == 3
+    assert r.json()["warnings"] == [
+        "'or' at 8 read as the operator OR (as in KQL); quote it (\"or\") "
+        "to search for the word",
+        "no field 'hots.name' in the data (did you mean 'host.name'?)"]
+    assert "warnings" not in s.get("/api/v1/patterns",
+                                   params={"q": "request"}).json()
+    r = s.post("/api/v1/delete", json={"query": "duration_ms > 10",
+                                       "all_time": True})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["type"] == "ambiguous_query"
+    wait_total(s, "*", 3)
 
 
 # ---- point 6: aggregations check their field's type, keep the case -----

@@ -369,11 +369,12 @@ def need_root():
 def fill(path):
     """Writes zeros until the file system is full; returns the file."""
     filler = os.path.join(path, "filler")
-    with open(filler, "wb") as f:
+    # Unbuffered: a short last write raises here, and close() has nothing
+    # left to flush (a buffered file raised ENOSPC again when closed).
+    with open(filler, "wb", buffering=0) as f:
         try:
             while True:
                 f.write(b"\0" * (1 << 16))
-                f.flush()
         except OSError:
             pass
         try:

@@ -229,9 +229,10 @@ def test_onboarding_new_services_one_alert_at_most(siftd_factory):
     assert a["templates_total"] == 10
     assert len(a["templates"]) == 8
     assert a["started_ms"] == t0 + 46 * 1000
-    # The alert's query finds the burst's events it names.
-    r = s.get("/api/v1/search", params={"q": a["query"], "limit": 1})
-    assert r.json()["total"]["value"] == 8 * 5
+    # The alert's query finds the burst's events it names (once the store's
+    # refresh has made them searchable: scoring runs on the ingest path).
+    wait_for(lambda: s.get("/api/v1/search", params={"q": a["query"], "limit": 1})
+             .json()["total"]["value"] == 8 * 5, "the alert's query finds 40 events")
     # The evidence is kept across a restart.
     s.restart()
     s.wait_ready()

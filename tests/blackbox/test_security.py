@@ -78,6 +78,14 @@ ENDPOINTS = [
     ("GET", "/api/v1/alerts", READER, None, None),
     ("GET", "/api/v1/anomaly", READER, None, None),
     ("POST", "/api/v1/delete", ADMIN, '{"query":"nothingmatchesthisword"}', JSON),
+    ("POST", "/v1/logs", WRITER, '{"resourceLogs":[]}', JSON),
+    ("POST", "/loki/api/v1/push", WRITER, '{"streams":[]}', JSON),
+    ("POST", "/logs-app/_bulk", WRITER, '{"index":{}}\n{"message":"x"}\n', NDJSON),
+    ("POST", "/logs-app/_doc", WRITER, '{"message":"x"}', JSON),
+    ("GET", "/_license", NONE, None, None),
+    ("GET", "/_cluster/health", NONE, None, None),
+    ("GET", "/_index_template/x", NONE, None, None),
+    ("PUT", "/_index_template/x", WRITER, '{}', JSON),
 ]
 
 

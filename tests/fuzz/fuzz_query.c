@@ -30,6 +30,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct sift_buf b = SIFT_BUF_INIT;
         sift_query_dump(q, &b);
         sift_buf_cleanup(&b);
+        /* Every warning is a string of the query's arena. */
+        for (size_t i = 0; i < sift_query_warning_count(q); i++)
+            if (strlen(sift_query_warning(q, i)) == 0)
+                abort();
         sift_query_free(q);
     } else {
         /* Errors must point inside the query (or at its end). */

@@ -307,6 +307,28 @@ test_alerts_template_evidence(void **state)
     sift_alerts_free(a);
 }
 
+/* Scores are written as they are, never rounded to one decimal. */
+static void
+test_alerts_json_scores_shortest(void **state)
+{
+    (void)state;
+    struct sift_alert al;
+    memset(&al, 0, sizeof(al));
+    al.id = 3;
+    snprintf(al.series, sizeof(al.series), "service=api");
+    al.kind = SIFT_ALERT_SPIKE;
+    al.state = SIFT_ALERT_FIRING;
+    al.score = 49.96;     /* under 50: not "50.0" */
+    al.last_score = 0.04; /* not "0.0" */
+    al.threshold = 50;
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_alert_to_json(&al, &b);
+    assert_non_null(strstr(sift_buf_cstr(&b), "\"score\":49.96,"
+                                              "\"last_score\":0.04,"
+                                              "\"threshold\":50,"));
+    sift_buf_cleanup(&b);
+}
+
 /* One observation of series name (key) at window t. */
 static void
 obs(struct sift_alerts *a, uint64_t key, const char *name,
@@ -398,6 +420,7 @@ main(void)
                                         setup, teardown),
         cmocka_unit_test(test_alerts_raise_step_rule),
         cmocka_unit_test(test_alerts_template_evidence),
+        cmocka_unit_test(test_alerts_json_scores_shortest),
         cmocka_unit_test_setup_teardown(
             test_alerts_restore_resolves_and_continues_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(

@@ -21,6 +21,7 @@
 #include "sift/buf.h"
 #include "sift/clock.h"
 #include "sift/error.h"
+#include "sift/kvlist.h"
 #include "sift/log.h"
 #include "sift/utf8.h"
 
@@ -458,6 +459,40 @@ test_core_log_level_parse(void **state)
     sift_log_set_level(SIFT_LOG_INFO);
 }
 
+static int
+kv_collect(void *arg, const char *name, size_t name_len, const char *value,
+           size_t value_len)
+{
+    struct sift_buf *b = arg;
+    sift_buf_appendf(b, "[%.*s|%.*s]", (int)name_len, name, (int)value_len,
+                     value);
+    return 0;
+}
+
+/* The one reader of "name=value,name:value" lists. */
+static void
+test_core_kvlist_walk(void **state)
+{
+    (void)state;
+    struct sift_buf b = SIFT_BUF_INIT;
+    char why[128];
+    assert_int_equal(sift_kvlist_walk(" service.name = web ,, host.name:a1,"
+                                      "url=http://x:1/a=b,empty=",
+                                      kv_collect, &b, why, sizeof(why)),
+                     SIFT_OK);
+    assert_string_equal(sift_buf_cstr(&b), "[service.name|web][host.name|a1]"
+                                           "[url|http://x:1/a=b][empty|]");
+    assert_int_equal(sift_kvlist_walk("", kv_collect, &b, why, sizeof(why)),
+                     SIFT_OK);
+    assert_int_equal(
+        sift_kvlist_walk("a=1,justname", NULL, NULL, why, sizeof(why)),
+        SIFT_EINVAL);
+    assert_non_null(strstr(why, "\"justname\" is not name=value"));
+    assert_int_equal(sift_kvlist_walk(" =x", NULL, NULL, why, sizeof(why)),
+                     SIFT_EINVAL);
+    sift_buf_cleanup(&b);
+}
+
 /* Shortest round-trip text of doubles, as JSON replies and /metrics use. */
 static void
 test_core_fmt_double_shortest_round_trip(void **state)
@@ -521,6 +556,7 @@ main(void)
         cmocka_unit_test(test_core_fixed_width_le),
         cmocka_unit_test(test_core_buf_appendf_grows),
         cmocka_unit_test(test_core_fmt_double_shortest_round_trip),
+        cmocka_unit_test(test_core_kvlist_walk),
         cmocka_unit_test(test_core_buf_detach_fit_gives_back_slack),
         cmocka_unit_test(test_core_json_string_escapes),
         cmocka_unit_test(test_core_json_string_replaces_invalid_utf8),

@@ -99,6 +99,73 @@ test_query_agg_histogram_fixed_interval(void **state)
     sift_query_free(q);
 }
 
+/* Weeks start on Monday, months and years are calendar ones. */
+static void
+test_query_agg_histogram_calendar_intervals(void **state)
+{
+    struct fx *f = *state;
+    struct sift_query *q = parse("*");
+    static const struct {
+        const char *from, *to, *interval, *want;
+    } cases[] = {
+        {"2022-06-01T00:00:00Z", "2024-08-01T00:00:00Z", "1y",
+         "\"calendar_interval\":\"1y\",\"buckets\":["
+         "{\"key\":1640995200000,\"time\":\"2022-01-01T00:00:00.000000000Z\","
+         "\"count\":0},"
+         "{\"key\":1672531200000,\"time\":\"2023-01-01T00:00:00.000000000Z\","
+         "\"count\":0},"
+         "{\"key\":1704067200000,\"time\":\"2024-01-01T00:00:00.000000000Z\","
+         "\"count\":12}]"},
+        {"2024-03-15T00:00:00Z", "2024-06-01T00:00:00Z", "1M",
+         "\"calendar_interval\":\"1M\",\"buckets\":["
+         "{\"key\":1709251200000,\"time\":\"2024-03-01T00:00:00.000000000Z\","
+         "\"count\":0},"
+         "{\"key\":1711929600000,\"time\":\"2024-04-01T00:00:00.000000000Z\","
+         "\"count\":0},"
+         "{\"key\":1714521600000,\"time\":\"2024-05-01T00:00:00.000000000Z\","
+         "\"count\":12}]"},
+        {"2024-04-28T00:00:00Z", "2024-05-10T00:00:00Z", "1w",
+         "\"calendar_interval\":\"1w\",\"buckets\":["
+         "{\"key\":1713744000000,\"time\":\"2024-04-22T00:00:00.000000000Z\","
+         "\"count\":0},"
+         "{\"key\":1714348800000,\"time\":\"2024-04-29T00:00:00.000000000Z\","
+         "\"count\":12},"
+         "{\"key\":1714953600000,\"time\":\"2024-05-06T00:00:00.000000000Z\","
+         "\"count\":0}]"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct sift_agg_opts o;
+        sift_agg_opts_init(&o);
+        o.from_ns = t(cases[i].from);
+        o.to_ns = t(cases[i].to);
+        assert_int_equal(sift_query_interval_parse(cases[i].interval,
+                                                   &o.interval_ms,
+                                                   &o.interval_unit),
+                         SIFT_OK);
+        struct sift_buf out = SIFT_BUF_INIT;
+        struct sift_query_error err = {0};
+        assert_int_equal(sift_agg_histogram(f->segs, 3, q, &o, &out, &err), 0);
+        if (strstr(sift_buf_cstr(&out), cases[i].want) == NULL)
+            fail_msg("%s: %s", cases[i].interval, sift_buf_cstr(&out));
+        sift_buf_cleanup(&out);
+    }
+    /* auto over years picks calendar months, not 30-day spans. */
+    struct sift_agg_opts o;
+    sift_agg_opts_init(&o);
+    o.from_ns = t("2021-01-01T00:00:00Z");
+    o.to_ns = t("2024-06-01T00:00:00Z");
+    struct sift_buf out = SIFT_BUF_INIT;
+    struct sift_query_error err = {0};
+    assert_int_equal(sift_agg_histogram(f->segs, 3, q, &o, &out, &err), 0);
+    assert_non_null(
+        strstr(sift_buf_cstr(&out), "\"calendar_interval\":\"1M\""));
+    assert_non_null(strstr(sift_buf_cstr(&out),
+                           "\"time\":\"2024-05-01T00:00:00.000000000Z\","
+                           "\"count\":12}"));
+    sift_buf_cleanup(&out);
+    sift_query_free(q);
+}
+
 static void
 test_query_agg_histogram_split_and_other(void **state)
 {
@@ -308,6 +375,8 @@ main(void)
             test_query_agg_histogram_split_and_other, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_agg_histogram_auto_interval,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_query_agg_histogram_calendar_intervals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_agg_terms, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_agg_stats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_agg_fields, setup, teardown),

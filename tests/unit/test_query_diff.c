@@ -38,9 +38,10 @@
 
 /*
  * SIFT_TEST_SCALE_DOWN=k divides the number of random queries by k: the
- * ThreadSanitizer stage (10-20x slower) runs a quarter of them: 100
- * random queries against the brute force and 30 in every thread
- * configuration.
+ * sanitizer stages of scripts/test.sh run fewer (ASan k=2: 200 random
+ * queries against the brute force and 60 in every thread configuration;
+ * ThreadSanitizer, 10-20x slower, k=8: 50 and 15); the release stage runs
+ * them all.
  */
 static int
 scaled(int n)

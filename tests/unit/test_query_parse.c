@@ -126,6 +126,21 @@ test_query_parse_constructs(void **state)
         {"x:or", "(term x \"or\")"},
         {"AND:x", "(term AND \"x\")"},
         {"a\tb\n", "(and (term message \"a\") (term message \"b\"))"},
+        /* KQL comparisons without a colon; text that only looks alike
+         * stays text. */
+        {"duration_ms > 10", "(range duration_ms {10 *])"},
+        {"duration_ms>=10", "(range duration_ms [10 *])"},
+        {"d<-2.5", "(range d [* -2.5})"},
+        {"http.latency <= 1e3", "(range http.latency [* 1000])"},
+        {"(a>5 OR b<5)", "(or (range a {5 *]) (range b [* 5}))"},
+        {"a>b", "(term message \"a>b\")"},
+        {"x > y", "(and (term message \"x\") (term message \">\") "
+                  "(term message \"y\"))"},
+        {"5 > 3", "(and (term message \"5\") (term message \">\") "
+                  "(term message \"3\"))"},
+        {"a->b", "(term message \"a->b\")"},
+        {"n > 5x", "(and (term message \"n\") (term message \">\") "
+                   "(term message \"5x\"))"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         const char *got = dump_of(cases[i][0]);
@@ -533,6 +548,17 @@ test_query_parse_warnings(void **state)
     assert_int_equal(sift_query_parse("a OR b", 6, NULL, &query, &err),
                      SIFT_OK);
     assert_int_equal(sift_query_warning_count(query), 0);
+    sift_query_free(query);
+    /* A KQL comparison says how it was read, before what follows it. */
+    static const char k[] = "x duration_ms >= 10 or y";
+    assert_int_equal(sift_query_parse(k, strlen(k), NULL, &query, &err),
+                     SIFT_OK);
+    assert_int_equal(sift_query_warning_count(query), 2);
+    assert_string_equal(sift_query_warning(query, 0),
+                        "'duration_ms >= 10' at 2 read as the range "
+                        "duration_ms:>=10 (as in KQL); quote it to search "
+                        "for the text");
+    assert_non_null(strstr(sift_query_warning(query, 1), "'or' at 20"));
     sift_query_free(query);
 }
 
