@@ -19,6 +19,11 @@
  * its own partial (struct histo / terms / stats) and the lanes are merged
  * so that the output does not depend on the split (see struct stats).
  *
+ * Also here: the field checks the API runs before a query
+ * (sift_agg_field_kinds(): a field's kinds across segments, with the
+ * closest name for an unknown one; sift_query_check_fields(): warnings
+ * for the fields a query names in vain).
+ *
  * Threads: any; per-call state only.
  */
 #include <math.h>
