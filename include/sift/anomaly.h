@@ -23,6 +23,7 @@
 #ifndef SIFT_ANOMALY_H
 #define SIFT_ANOMALY_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -122,6 +123,8 @@ enum sift_alert_kind {
     SIFT_ALERT_DROP = 2,        /* busy series went (nearly) silent */
     SIFT_ALERT_NEW_PATTERN = 3, /* burst of a template never seen before */
     SIFT_ALERT_ERROR_RATIO = 4, /* errors / events far above baseline */
+    SIFT_ALERT_RULE = 5,        /* a written rule's condition held */
+    SIFT_ALERT_TEST = 6,        /* a test notification (debug endpoint) */
 };
 
 enum sift_alert_state {
@@ -146,7 +149,23 @@ struct sift_alert_related {
     char series[SIFT_ALERT_SERIES_MAX];
 };
 
-/** One alert as sinks and the API see it (a value copy). */
+#define SIFT_ALERT_RULE_MAX 64    /* rule name, NUL included */
+#define SIFT_ALERT_LABELS_MAX 512 /* labels as a JSON object, NUL included */
+#define SIFT_ALERT_QUERY_MAX 1024 /* the events' query, NUL included */
+
+enum sift_alert_severity {
+    SIFT_SEVERITY_NONE = 0,
+    SIFT_SEVERITY_INFO = 1,
+    SIFT_SEVERITY_WARNING = 2,
+    SIFT_SEVERITY_CRITICAL = 3,
+};
+
+/*
+ * One alert as sinks and the API see it (a value copy).  Learned alerts
+ * (the scorer) leave the rule fields empty; rule alerts (rules engine)
+ * set kind SIFT_ALERT_RULE, rule, severity, labels, query and value, and
+ * use score 100 while firing with threshold = the rule's threshold.
+ */
 struct sift_alert {
     uint64_t id;                        /* unique, increasing */
     char series[SIFT_ALERT_SERIES_MAX]; /* "service=api level=error" */
@@ -156,11 +175,19 @@ struct sift_alert {
     uint8_t label;                      /* enum sift_alert_label */
     double score;                       /* highest score while firing */
     double last_score;
-    double threshold;    /* threshold in force when it fired */
-    int64_t started_ns;  /* start of the first window over */
-    int64_t updated_ns;  /* end of the last window scored */
-    int64_t resolved_ns; /* 0 while firing */
-    uint32_t n_windows;  /* windows over threshold */
+    double threshold;     /* threshold in force when it fired */
+    int64_t started_ns;   /* start of the first window over */
+    int64_t updated_ns;   /* end of the last window scored */
+    int64_t resolved_ns;  /* 0 while firing */
+    uint32_t n_windows;   /* windows over threshold */
+    uint32_t transitions; /* notifications of this alert so far (1 = fire);
+                             with id it names one notification */
+    uint8_t severity;     /* enum sift_alert_severity */
+    uint8_t silenced;     /* a silence matched its last transition */
+    double value;         /* rule alerts: value at the last evaluation */
+    char rule[SIFT_ALERT_RULE_MAX];     /* rule name; "" = learned alert */
+    char labels[SIFT_ALERT_LABELS_MAX]; /* JSON object text; "" = none */
+    char query[SIFT_ALERT_QUERY_MAX];   /* rule alerts; "" = from series */
     /* Evidence: the templates the alert is about (new_pattern: the new
      * templates of the service, first ones seen), and how many there
      * were in all. */
@@ -289,7 +316,8 @@ double sift_alerts_raise_step(const struct sift_alerts_cfg *cfg, double raise,
 int sift_alerts_get(const struct sift_alerts *a, uint64_t id,
                     struct sift_alert *out);
 
-/** Kind as text: "spike", "drop", "new_pattern", "error_ratio". */
+/** Kind as text: "spike", "drop", "new_pattern", "error_ratio", "rule",
+ * "test". */
 const char *sift_alert_kind_name(enum sift_alert_kind kind);
 
 /** The kind named name ("spike", ...), or -1.  Pure. */
@@ -309,8 +337,51 @@ void sift_alert_templates_json(const struct sift_alert *al,
  */
 void sift_alert_related_json(const struct sift_alert *al, struct sift_buf *out);
 
-/** Appends alert as a JSON object (the webhook/Redis/API body). */
+/** Severity as text: "", "info", "warning", "critical". */
+const char *sift_alert_severity_name(enum sift_alert_severity sev);
+
+/** Parses "info", "warning", "critical" (or ""/"none").  SIFT_OK or
+ * SIFT_EINVAL.  Pure. */
+int sift_alert_severity_parse(const char *s, enum sift_alert_severity *out);
+
+/**
+ * Appends alert as a JSON object (the webhook/Redis/API body): id,
+ * series, kind, state, score, last_score, threshold, started_ms,
+ * updated_ms, resolved_ms, windows, label, query, then rule (null for
+ * learned alerts), severity, value, labels (an object), silenced.
+ */
 void sift_alert_to_json(const struct sift_alert *alert, struct sift_buf *out);
+
+/**
+ * Appends an Alertmanager webhook body (version 4) carrying alert as its
+ * one alert: labels alertname (the rule, or sift_<kind>), severity,
+ * kind and the rule's labels (learned alerts: the series' parts, e.g.
+ * service and level); annotations summary, sift_alert_id, sift_event,
+ * sift_key and sift_alert (sift's JSON as a string); startsAt, endsAt
+ * (0001-01-01T00:00:00Z while firing), generatorURL (external_url +
+ * /api/v1/alerts/<id>, "" without one) and fingerprint (the series
+ * key).  Pure.
+ */
+void sift_alert_to_alertmanager(const struct sift_alert *alert,
+                                enum sift_alert_event ev,
+                                const char *external_url, struct sift_buf *out);
+
+/**
+ * Appends the notification key of alert's current transition:
+ * "<id>-<transitions>-<started_ms>", the same for every re-send of one
+ * notification and different for every notification (receivers use it
+ * to drop duplicates).  Pure.
+ */
+void sift_alert_notification_key(const struct sift_alert *alert,
+                                 struct sift_buf *out);
+
+/**
+ * Makes the machine take alert ids from *counter (shared with another
+ * allocator, e.g. the rules engine: ids stay unique across both).  The
+ * counter holds the next id; set before any alert.  Borrowed for the
+ * machine's lifetime.
+ */
+void sift_alerts_share_ids(struct sift_alerts *a, _Atomic uint64_t *counter);
 
 /* ------------------------------------------------------------------ */
 /* The scoring thread                                                   */
@@ -425,6 +496,9 @@ uint64_t sift_anomaly_windows(const struct sift_anomaly *an);
  * code).
  */
 void sift_anomaly_set_next_alert_id(struct sift_anomaly *an, uint64_t next_id);
+/** sift_alerts_share_ids() on the scorer's machine (before start). */
+void sift_anomaly_share_alert_ids(struct sift_anomaly *an,
+                                  _Atomic uint64_t *counter);
 void sift_anomaly_restore_alert(struct sift_anomaly *an,
                                 const struct sift_alert *al);
 int sift_anomaly_set_override(struct sift_anomaly *an, const char *series,

@@ -168,6 +168,20 @@ void sift_anomaly_service_stats_json(struct sift_anomaly_service *svc,
                                      struct sift_buf *out);
 
 /**
+ * Test notifications (POST /api/v1/debug/alerts): count alerts of kind
+ * "test" (series "test=<id>") fire, and resolve at once when resolve is
+ * set, through the alerts store and every sink's outbox, exactly as
+ * learned and rule alerts do.  Their ids go to ids[0..count) (may be
+ * NULL).  Returns SIFT_OK or SIFT_ESHUTDOWN.
+ */
+int sift_anomaly_service_test_alerts(struct sift_anomaly_service *svc,
+                                     uint32_t count, int resolve,
+                                     uint64_t *ids);
+
+/** Notifications still queued in the sinks' outboxes. */
+uint64_t sift_anomaly_service_sinks_pending(struct sift_anomaly_service *svc);
+
+/**
  * The scorer and the sinks (borrowed; valid until the service stops), for
  * the /metrics collectors sift_metrics_collect_anomaly/_sinks.
  */

@@ -58,6 +58,9 @@ sift_buf_putc(struct sift_buf *b, char c)
     b->data[b->len++] = c;
 }
 
+/** Appends a string literal: its length is known when compiling. */
+#define SIFT_BUF_LIT(b, lit) sift_buf_append((b), "" lit, sizeof(lit) - 1)
+
 #if defined(__GNUC__)
 __attribute__((format(printf, 2, 3)))
 #endif

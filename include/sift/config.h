@@ -125,12 +125,19 @@ struct sift_config {
     /* [alerts] */
     char *alert_webhook_url;
     int64_t alert_webhook_timeout_ms;
-    int64_t alert_webhook_retries;
-    char *alert_redis_address; /* "" = redis.address */
-    char *alert_redis_channel; /* PUBLISH target, "" = off */
-    char *alert_redis_stream;  /* XADD target, "" = off */
-    char *alert_kafka_topic;   /* brokers: kafka.brokers */
-    int64_t alert_max_kept;    /* alerts kept by the alerts store */
+    int64_t alert_webhook_retries; /* old name of alert_retries; -1 = unset */
+    char *alert_webhook_format;    /* "sift" | "alertmanager" */
+    int64_t alert_webhook_concurrency;
+    int64_t alert_retries;        /* re-tries per notification, every sink */
+    int64_t alert_backoff_ms;     /* first back-off; doubles */
+    int64_t alert_backoff_max_ms; /* back-off cap */
+    int64_t alert_outbox_max;     /* notifications queued per sink */
+    char *alert_external_url;     /* siftd's URL for links; "" = none */
+    char *alert_redis_address;    /* "" = redis.address */
+    char *alert_redis_channel;    /* PUBLISH target, "" = off */
+    char *alert_redis_stream;     /* XADD target, "" = off */
+    char *alert_kafka_topic;      /* brokers: kafka.brokers */
+    int64_t alert_max_kept;       /* alerts kept by the alerts store */
 
     /* [tiers] */
     int64_t hot_max_age_ms;

@@ -34,6 +34,7 @@
  * Thread: one owner (the scoring thread in siftd); not thread-safe.
  */
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,6 +42,7 @@
 #include "sift/anomaly.h"
 #include "sift/buf.h"
 #include "sift/error.h"
+#include "sift/time.h"
 
 #define ALERT_SLOTS 4096u
 
@@ -72,8 +74,38 @@ struct sift_alerts {
     uint32_t n_buckets;
     uint32_t n_series;
     uint64_t next_id;
-    struct sift_alert *slots; /* ALERT_SLOTS */
+    _Atomic uint64_t *shared_ids; /* when set, ids come from here */
+    struct sift_alert *slots;     /* ALERT_SLOTS */
 };
+
+static uint64_t
+take_id(struct sift_alerts *a)
+{
+    if (a->shared_ids)
+        return atomic_fetch_add(a->shared_ids, 1);
+    return a->next_id++;
+}
+
+/* Raises the id counter (own or shared) to at least next. */
+static void
+raise_next_id(struct sift_alerts *a, uint64_t next)
+{
+    if (next > a->next_id)
+        a->next_id = next;
+    if (a->shared_ids) {
+        uint64_t cur = atomic_load(a->shared_ids);
+        while (cur < next &&
+               !atomic_compare_exchange_weak(a->shared_ids, &cur, next))
+            ;
+    }
+}
+
+void
+sift_alerts_share_ids(struct sift_alerts *a, _Atomic uint64_t *counter)
+{
+    a->shared_ids = counter;
+    raise_next_id(a, a->next_id);
+}
 
 int
 sift_alerts_new(const struct sift_alerts_cfg *cfg, sift_alert_cb cb, void *arg,
@@ -233,8 +265,7 @@ sift_alerts_set_raise(struct sift_alerts *a, uint64_t key, double raise)
 void
 sift_alerts_set_next_id(struct sift_alerts *a, uint64_t next_id)
 {
-    if (next_id > a->next_id)
-        a->next_id = next_id;
+    raise_next_id(a, next_id);
 }
 
 void
@@ -253,8 +284,7 @@ sift_alerts_restore(struct sift_alerts *a, const struct sift_alert *al)
         s->over = s->firing ? 1 : 0;
         s->under = 0;
     }
-    if (al->id >= a->next_id)
-        a->next_id = al->id + 1;
+    raise_next_id(a, al->id + 1);
 }
 
 double
@@ -277,9 +307,9 @@ sift_alerts_raise_step(const struct sift_alerts_cfg *cfg, double raise,
 }
 
 static void
-emit(struct sift_alerts *a, enum sift_alert_event ev,
-     const struct sift_alert *al)
+emit(struct sift_alerts *a, enum sift_alert_event ev, struct sift_alert *al)
 {
+    al->transitions++;
     if (a->cb)
         a->cb(ev, al, a->arg);
 }
@@ -437,7 +467,7 @@ sift_alerts_observe_with(struct sift_alerts *a, uint64_t key,
             return;
         }
         s->member = 0;
-        uint64_t id = a->next_id++;
+        uint64_t id = take_id(a);
         al = &a->slots[(id - 1) % ALERT_SLOTS];
         memset(al, 0, sizeof(*al));
         al->id = id;
@@ -518,6 +548,8 @@ sift_alert_kind_name(enum sift_alert_kind kind)
     case SIFT_ALERT_DROP: return "drop";
     case SIFT_ALERT_NEW_PATTERN: return "new_pattern";
     case SIFT_ALERT_ERROR_RATIO: return "error_ratio";
+    case SIFT_ALERT_RULE: return "rule";
+    case SIFT_ALERT_TEST: return "test";
     }
     return "unknown";
 }
@@ -529,6 +561,42 @@ sift_alert_kind_parse(const char *name)
         if (strcmp(name, sift_alert_kind_name((enum sift_alert_kind)k)) == 0)
             return k;
     return -1;
+}
+
+const char *
+sift_alert_severity_name(enum sift_alert_severity sev)
+{
+    switch (sev) {
+    case SIFT_SEVERITY_NONE: return "";
+    case SIFT_SEVERITY_INFO: return "info";
+    case SIFT_SEVERITY_WARNING: return "warning";
+    case SIFT_SEVERITY_CRITICAL: return "critical";
+    }
+    return "";
+}
+
+int
+sift_alert_severity_parse(const char *s, enum sift_alert_severity *out)
+{
+    static const char *const names[] = {"", "info", "warning", "critical"};
+    for (unsigned i = 0; i < 4; i++) {
+        if (strcmp(s, names[i]) == 0) {
+            *out = (enum sift_alert_severity)i;
+            return SIFT_OK;
+        }
+    }
+    if (strcmp(s, "none") == 0) {
+        *out = SIFT_SEVERITY_NONE;
+        return SIFT_OK;
+    }
+    return SIFT_EINVAL;
+}
+
+void
+sift_alert_notification_key(const struct sift_alert *al, struct sift_buf *out)
+{
+    sift_buf_appendf(out, "%" PRIu64 "-%" PRIu32 "-%" PRId64, al->id,
+                     al->transitions, al->started_ns / 1000000);
 }
 
 /* Query for the series' events: "service=a level=error template=7" ->
@@ -550,15 +618,15 @@ series_query(const struct sift_alert *al, struct sift_buf *q)
             end = v + strlen(v);
         size_t kl = (size_t)(eq - p);
         if (!first)
-            sift_buf_append(q, " AND ", 5);
+            SIFT_BUF_LIT(q, " AND ");
         first = 0;
         if (kl == 7 && memcmp(p, "service", 7) == 0) {
-            sift_buf_append(q, "service.name:", 13);
+            SIFT_BUF_LIT(q, "service.name:");
             sift_buf_putc(q, '"');
             sift_buf_append(q, v, (size_t)(end - v));
             sift_buf_putc(q, '"');
         } else if (kl == 8 && memcmp(p, "template", 8) == 0) {
-            sift_buf_append(q, "_template_id:", 13);
+            SIFT_BUF_LIT(q, "_template_id:");
             sift_buf_append(q, v, (size_t)(end - v));
         } else {
             sift_buf_append(q, p, (size_t)(end - p));
@@ -629,11 +697,155 @@ sift_alert_to_json(const struct sift_alert *al, struct sift_buf *out)
                      al->label == SIFT_LABEL_FALSE_POSITIVE  ? "false_positive"
                      : al->label == SIFT_LABEL_TRUE_POSITIVE ? "true_positive"
                                                              : "");
-    struct sift_buf q = SIFT_BUF_INIT;
-    series_query(al, &q);
-    sift_buf_put_json_str(out, q.data ? q.data : "", q.len);
-    sift_buf_cleanup(&q);
+    if (al->query[0] != '\0') {
+        sift_buf_put_json_str(out, al->query, strlen(al->query));
+    } else {
+        struct sift_buf q = SIFT_BUF_INIT;
+        series_query(al, &q);
+        sift_buf_put_json_str(out, q.data ? q.data : "", q.len);
+        sift_buf_cleanup(&q);
+    }
+    SIFT_BUF_LIT(out, ",\"rule\":");
+    if (al->rule[0] != '\0')
+        sift_buf_put_json_str(out, al->rule, strlen(al->rule));
+    else
+        SIFT_BUF_LIT(out, "null");
+    sift_buf_appendf(
+        out, ",\"severity\":\"%s\",\"value\":",
+        sift_alert_severity_name((enum sift_alert_severity)al->severity));
+    sift_buf_put_json_double(out, al->value);
+    SIFT_BUF_LIT(out, ",\"labels\":");
+    if (al->labels[0] == '{')
+        sift_buf_append(out, al->labels, strlen(al->labels));
+    else
+        SIFT_BUF_LIT(out, "{}");
+    sift_buf_appendf(out, ",\"silenced\":%s", al->silenced ? "true" : "false");
     sift_alert_templates_json(al, out);
     sift_alert_related_json(al, out);
     sift_buf_putc(out, '}');
+}
+
+/* ---- Alertmanager's webhook body ---- */
+
+/* Appends the labels of al as JSON members (no braces): alertname, the
+ * rule's labels or the series' parts, severity, kind. */
+static void
+am_labels(const struct sift_alert *al, struct sift_buf *out)
+{
+    SIFT_BUF_LIT(out, "\"alertname\":");
+    if (al->rule[0] != '\0') {
+        sift_buf_put_json_str(out, al->rule, strlen(al->rule));
+    } else {
+        struct sift_buf n = SIFT_BUF_INIT;
+        sift_buf_appendf(&n, "sift_%s",
+                         sift_alert_kind_name((enum sift_alert_kind)al->kind));
+        sift_buf_put_json_str(out, n.data, n.len);
+        sift_buf_cleanup(&n);
+    }
+    if (al->severity != SIFT_SEVERITY_NONE)
+        sift_buf_appendf(
+            out, ",\"severity\":\"%s\"",
+            sift_alert_severity_name((enum sift_alert_severity)al->severity));
+    sift_buf_appendf(out, ",\"kind\":\"%s\"",
+                     sift_alert_kind_name((enum sift_alert_kind)al->kind));
+    size_t ll = strlen(al->labels);
+    if (ll > 2 && al->labels[0] == '{' && al->labels[ll - 1] == '}') {
+        sift_buf_putc(out, ',');
+        sift_buf_append(out, al->labels + 1, ll - 2);
+        return;
+    }
+    /* Learned alerts: "service=a level=error" -> "service":"a",... */
+    const char *p = al->series;
+    while (*p) {
+        const char *eq = strchr(p, '=');
+        if (!eq)
+            break;
+        const char *v = eq + 1;
+        const char *end = strchr(v, ' ');
+        if (!end)
+            end = v + strlen(v);
+        sift_buf_putc(out, ',');
+        sift_buf_put_json_str(out, p, (size_t)(eq - p));
+        sift_buf_putc(out, ':');
+        sift_buf_put_json_str(out, v, (size_t)(end - v));
+        p = *end ? end + 1 : end;
+    }
+}
+
+void
+sift_alert_to_alertmanager(const struct sift_alert *al,
+                           enum sift_alert_event ev, const char *external_url,
+                           struct sift_buf *out)
+{
+    const char *status = al->state == SIFT_ALERT_FIRING ? "firing" : "resolved";
+    struct sift_buf labels = SIFT_BUF_INIT;
+    am_labels(al, &labels);
+    const char *url = external_url ? external_url : "";
+    SIFT_BUF_LIT(out, "{\"version\":\"4\",\"groupKey\":");
+    struct sift_buf gk = SIFT_BUF_INIT;
+    sift_buf_appendf(&gk, "{}:{series=\"%s\",id=\"%" PRIu64 "\"}", al->series,
+                     al->id);
+    sift_buf_put_json_str(out, gk.data, gk.len);
+    sift_buf_cleanup(&gk);
+    sift_buf_appendf(out,
+                     ",\"truncatedAlerts\":0,\"status\":\"%s\","
+                     "\"receiver\":\"sift\",\"groupLabels\":{},",
+                     status);
+    SIFT_BUF_LIT(out, "\"commonLabels\":{");
+    sift_buf_append(out, labels.data, labels.len);
+    SIFT_BUF_LIT(out, "},\"commonAnnotations\":{},\"externalURL\":");
+    sift_buf_put_json_str(out, url, strlen(url));
+    sift_buf_appendf(out, ",\"alerts\":[{\"status\":\"%s\",\"labels\":{",
+                     status);
+    sift_buf_append(out, labels.data, labels.len);
+    SIFT_BUF_LIT(out, "},\"annotations\":{\"summary\":");
+    struct sift_buf sum = SIFT_BUF_INIT;
+    if (al->rule[0] != '\0')
+        sift_buf_appendf(&sum, "rule %s: value ", al->rule);
+    else
+        sift_buf_appendf(&sum, "%s %s: score ",
+                         sift_alert_kind_name((enum sift_alert_kind)al->kind),
+                         al->series);
+    char num[40];
+    sift_fmt_double(num, sizeof(num), al->rule[0] ? al->value : al->score);
+    sift_buf_appendf(&sum, "%s (threshold ", num);
+    sift_fmt_double(num, sizeof(num), al->threshold);
+    sift_buf_appendf(&sum, "%s)", num);
+    sift_buf_put_json_str(out, sum.data, sum.len);
+    sift_buf_cleanup(&sum);
+    struct sift_buf js = SIFT_BUF_INIT;
+    sift_alert_to_json(al, &js);
+    /* the query, value and ids as annotations */
+    SIFT_BUF_LIT(out, ",\"sift_alert_id\":");
+    sift_buf_appendf(&sum, "%" PRIu64, al->id);
+    sift_buf_put_json_str(out, sum.data, sum.len);
+    sift_buf_cleanup(&sum);
+    SIFT_BUF_LIT(out, ",\"sift_event\":");
+    const char *evn = ev == SIFT_ALERT_EV_FIRE     ? "fire"
+                      : ev == SIFT_ALERT_EV_UPDATE ? "update"
+                                                   : "resolve";
+    sift_buf_put_json_str(out, evn, strlen(evn));
+    SIFT_BUF_LIT(out, ",\"sift_key\":");
+    sift_alert_notification_key(al, &sum);
+    sift_buf_put_json_str(out, sum.data, sum.len);
+    sift_buf_cleanup(&sum);
+    SIFT_BUF_LIT(out, ",\"sift_alert\":");
+    sift_buf_put_json_str(out, js.data, js.len);
+    sift_buf_cleanup(&js);
+    SIFT_BUF_LIT(out, "},\"startsAt\":\"");
+    sift_time_format_rfc3339(al->started_ns, 3, out);
+    SIFT_BUF_LIT(out, "\",\"endsAt\":\"");
+    if (al->state == SIFT_ALERT_FIRING)
+        SIFT_BUF_LIT(out, "0001-01-01T00:00:00Z");
+    else
+        sift_time_format_rfc3339(al->resolved_ns, 3, out);
+    SIFT_BUF_LIT(out, "\",\"generatorURL\":");
+    struct sift_buf gen = SIFT_BUF_INIT;
+    if (*url)
+        sift_buf_appendf(&gen, "%s/api/v1/alerts/%" PRIu64, url, al->id);
+    sift_buf_put_json_str(out, gen.data ? gen.data : "", gen.len);
+    sift_buf_cleanup(&gen);
+    sift_buf_appendf(out, ",\"fingerprint\":\"%016" PRIx64 "\"}]}",
+                     al->series_key);
+    sift_buf_cleanup(&labels);
 }

@@ -31,7 +31,10 @@
  *   (sift_loop_post) when the queue was empty.  On the loop each
  *   transition is merged into the alerts store (the store owns labels:
  *   feedback given through the API wins over the scorer's copy),
- *   appended to DATA_DIR/alerts.ndjson, and sent to the sinks.  The relay
+ *   appended to DATA_DIR/alerts.ndjson, and queued in every sink's
+ *   persistent outbox (sinks.c, outbox.c).  Learned, rule and test alerts
+ *   share one id counter (next_alert_id), so the store inserts an id
+ *   that arrives after a larger one in order.  The relay
  *   outlives the service when a drain is still posted at stop (it is
  *   freed by that drain), so no posted callback ever sees a freed
  *   service.
@@ -244,6 +247,8 @@ struct sift_anomaly_service {
     uint64_t alert_events;
     struct sift_alert_sinks *sinks;
 
+    _Atomic uint64_t next_alert_id; /* shared by every alert source */
+
     int started;
     int stopped;
     int grafana_hooked;
@@ -289,16 +294,21 @@ store_put(struct sift_anomaly_service *svc, const struct sift_alert *al)
         *dst = *al;
         return dst;
     }
-    if (svc->n > 0 && al->id < ring_at(svc, svc->n - 1)->id) {
-        /* Out of order: only an id older than the newest kept, which
-         * the scorer never produces; keep the ring sorted. */
-        return NULL;
-    }
+    if (svc->n == svc->cap && al->id < ring_at(svc, 0)->id)
+        return NULL; /* older than everything kept: dropped */
     if (svc->n == svc->cap) {
         svc->first = (svc->first + 1) % svc->cap;
         svc->n--;
     }
-    struct sift_alert *dst = ring_at(svc, svc->n);
+    /* Ids come from two allocators (scorer, rules) sharing one counter,
+     * so a new id may be older than the newest kept: insert in order
+     * (it is near the end; few moves). */
+    size_t at = svc->n;
+    while (at > 0 && ring_at(svc, at - 1)->id > al->id) {
+        *ring_at(svc, at) = *ring_at(svc, at - 1);
+        at--;
+    }
+    struct sift_alert *dst = ring_at(svc, at);
     *dst = *al;
     svc->n++;
     return dst;
@@ -352,6 +362,19 @@ line_alert(const struct sift_alert *al, struct sift_buf *b)
                      al->updated_ns, al->resolved_ns, al->n_windows);
     sift_alert_templates_json(al, b);
     sift_alert_related_json(al, b);
+    sift_buf_appendf(b, ",\"transitions\":%" PRIu32, al->transitions);
+    if (al->rule[0] != '\0') {
+        SIFT_BUF_LIT(b, ",\"rule\":");
+        sift_buf_put_json_str(b, al->rule, strlen(al->rule));
+        sift_buf_appendf(b, ",\"severity\":%u,\"value\":%.17g", al->severity,
+                         al->value);
+        SIFT_BUF_LIT(b, ",\"labels\":");
+        sift_buf_put_json_str(b, al->labels, strlen(al->labels));
+        SIFT_BUF_LIT(b, ",\"query\":");
+        sift_buf_put_json_str(b, al->query, strlen(al->query));
+    }
+    if (al->silenced)
+        SIFT_BUF_LIT(b, ",\"silenced\":1");
     sift_buf_putc(b, '}');
     sift_statefile_line_end(b, start); /* checksum member and newline */
 }
@@ -483,7 +506,21 @@ alert_from_json(json_t *o, struct sift_alert *al)
         rt > (json_int_t)al->n_related && rt <= (json_int_t)UINT32_MAX
             ? (uint32_t)rt
             : al->n_related;
-    if (al->kind < SIFT_ALERT_SPIKE || al->kind > SIFT_ALERT_ERROR_RATIO ||
+    al->transitions =
+        (uint32_t)json_integer_value(json_object_get(o, "transitions"));
+    al->silenced = json_integer_value(json_object_get(o, "silenced")) != 0;
+    const char *rule = json_string_value(json_object_get(o, "rule"));
+    if (rule) {
+        snprintf(al->rule, sizeof(al->rule), "%s", rule);
+        al->severity =
+            (uint8_t)json_integer_value(json_object_get(o, "severity"));
+        al->value = json_number_value(json_object_get(o, "value"));
+        const char *v = json_string_value(json_object_get(o, "labels"));
+        snprintf(al->labels, sizeof(al->labels), "%s", v ? v : "");
+        v = json_string_value(json_object_get(o, "query"));
+        snprintf(al->query, sizeof(al->query), "%s", v ? v : "");
+    }
+    if (al->kind < SIFT_ALERT_SPIKE || al->kind > SIFT_ALERT_TEST ||
         (al->state != SIFT_ALERT_FIRING && al->state != SIFT_ALERT_RESOLVED) ||
         al->label > SIFT_LABEL_TRUE_POSITIVE)
         return SIFT_ECORRUPT;
@@ -987,6 +1024,9 @@ sift_anomaly_service_new(const struct sift_config *cfg, struct sift_loop *loop,
     rc = sift_anomaly_new(&svc->acfg, on_alert_thread, svc->relay, &svc->an);
     if (rc < 0)
         goto fail;
+    /* One id space for learned, rule and test alerts. */
+    atomic_init(&svc->next_alert_id, 1);
+    sift_anomaly_share_alert_ids(svc->an, &svc->next_alert_id);
     rc = parse_overrides(svc, cfg->anomaly_series_thresholds);
     if (rc < 0)
         goto fail;
@@ -998,10 +1038,21 @@ sift_anomaly_service_new(const struct sift_config *cfg, struct sift_loop *loop,
     restore_scorer(svc);
     compact(svc); /* drops torn tails and superseded lines; opens fd */
 
+    enum sift_webhook_format fmt = SIFT_WEBHOOK_SIFT;
+    (void)sift_webhook_format_parse(cfg->alert_webhook_format, &fmt);
     struct sift_alert_sinks_cfg scfg = {
+        .data_dir = cfg->data_dir,
         .webhook_url = cfg->alert_webhook_url,
+        .webhook_format = fmt,
         .webhook_timeout_ms = cfg->alert_webhook_timeout_ms,
-        .webhook_retries = (uint32_t)cfg->alert_webhook_retries,
+        .webhook_concurrency = (uint32_t)cfg->alert_webhook_concurrency,
+        .retries = (uint32_t)(cfg->alert_webhook_retries >= 0
+                                  ? cfg->alert_webhook_retries
+                                  : cfg->alert_retries),
+        .backoff_ms = cfg->alert_backoff_ms,
+        .backoff_max_ms = cfg->alert_backoff_max_ms,
+        .outbox_max = (size_t)cfg->alert_outbox_max,
+        .external_url = cfg->alert_external_url,
         .redis_address = cfg->alert_redis_address[0] ? cfg->alert_redis_address
                                                      : cfg->redis_address,
         .redis_channel = cfg->alert_redis_channel,
@@ -1264,6 +1315,44 @@ sift_anomaly_service_stats_json(struct sift_anomaly_service *svc,
         s.records_late, s.windows, s.alerts_kept, s.alert_events,
         s.webhook_sent, s.webhook_failed, s.redis_sent, s.redis_failed,
         s.kafka_sent, s.kafka_failed);
+}
+
+int
+sift_anomaly_service_test_alerts(struct sift_anomaly_service *svc,
+                                 uint32_t count, int resolve, uint64_t *ids)
+{
+    if (svc->stopped)
+        return SIFT_ESHUTDOWN;
+    for (uint32_t i = 0; i < count; i++) {
+        struct sift_alert al;
+        memset(&al, 0, sizeof(al));
+        al.id = atomic_fetch_add(&svc->next_alert_id, 1);
+        snprintf(al.series, sizeof(al.series), "test=%" PRIu64, al.id);
+        al.series_key = al.id * 0x9E3779B97F4A7C15ull;
+        al.kind = SIFT_ALERT_TEST;
+        al.state = SIFT_ALERT_FIRING;
+        al.score = al.last_score = 100;
+        al.threshold = 50;
+        al.started_ns = al.updated_ns = sift_clock_now_ns();
+        al.n_windows = 1;
+        al.transitions = 1;
+        handle_alert(svc, SIFT_ALERT_EV_FIRE, &al);
+        if (resolve) {
+            al.state = SIFT_ALERT_RESOLVED;
+            al.resolved_ns = al.updated_ns;
+            al.transitions++;
+            handle_alert(svc, SIFT_ALERT_EV_RESOLVE, &al);
+        }
+        if (ids)
+            ids[i] = al.id;
+    }
+    return SIFT_OK;
+}
+
+uint64_t
+sift_anomaly_service_sinks_pending(struct sift_anomaly_service *svc)
+{
+    return sift_alert_sinks_pending(svc->sinks);
 }
 
 struct sift_anomaly *

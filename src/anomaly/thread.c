@@ -955,6 +955,13 @@ sift_anomaly_set_next_alert_id(struct sift_anomaly *an, uint64_t next_id)
 }
 
 void
+sift_anomaly_share_alert_ids(struct sift_anomaly *an, _Atomic uint64_t *counter)
+{
+    assert(!an->started);
+    sift_alerts_share_ids(an->alerts, counter);
+}
+
+void
 sift_anomaly_restore_alert(struct sift_anomaly *an, const struct sift_alert *al)
 {
     assert(!an->started);

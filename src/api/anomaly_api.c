@@ -254,7 +254,7 @@ handle_alerts(struct sift_http_req *req, void *arg)
         return;
     sift_anomaly_service_alerts(api->svc, from, to, collect_alert, &l);
     struct sift_buf b = SIFT_BUF_INIT;
-    sift_buf_append(&b, "{\"alerts\":[", 11);
+    SIFT_BUF_LIT(&b, "{\"alerts\":[");
     /* Newest first. */
     for (size_t i = 0; i < l.n && i < limit; i++) {
         if (i)
@@ -356,7 +356,7 @@ handle_alert_post(struct sift_http_req *req, void *arg)
         return;
     }
     struct sift_buf b = SIFT_BUF_INIT;
-    sift_buf_append(&b, "{\"alert\":", 9);
+    SIFT_BUF_LIT(&b, "{\"alert\":");
     sift_anomaly_service_alert_json(&al, &b);
     sift_buf_append(&b, ",\"series_threshold\":", 20);
     sift_buf_put_json_double(&b, thr);
@@ -371,6 +371,53 @@ handle_stats(struct sift_http_req *req, void *arg)
     struct sift_anomaly_api *api = arg;
     struct sift_buf b = SIFT_BUF_INIT;
     sift_anomaly_service_stats_json(api->svc, &b);
+    sift_http_reply_json(req, 200, &b);
+    sift_buf_cleanup(&b);
+}
+
+/* POST /api/v1/debug/alerts {"count":N,"resolve":bool}: test
+ * notifications through the real store and outboxes (debug only). */
+static void
+handle_debug_alerts(struct sift_http_req *req, void *arg)
+{
+    struct sift_anomaly_api *api = arg;
+    size_t len;
+    const char *body = sift_http_req_body(req, &len);
+    json_error_t jerr;
+    json_t *o = len ? json_loadb(body, len, 0, &jerr) : NULL;
+    if (len && !json_is_object(o)) {
+        json_decref(o);
+        sift_http_reply_error(req, 400, "bad_request",
+                              "expected a JSON object {\"count\":N}");
+        return;
+    }
+    if (sift__api_body_check(req, o) < 0) {
+        json_decref(o);
+        return;
+    }
+    json_t *jc = json_object_get(o, "count");
+    if (jc && (!json_is_integer(jc) || json_integer_value(jc) < 1)) {
+        json_decref(o);
+        sift_http_reply_error(req, 400, "bad_request",
+                              "invalid 'count': expected a number >= 1");
+        return;
+    }
+    uint32_t count = jc ? (uint32_t)json_integer_value(jc) : 1;
+    int resolve = json_is_true(json_object_get(o, "resolve"));
+    json_decref(o);
+    uint64_t *ids = sift_xcalloc(count, sizeof(*ids));
+    int rc = sift_anomaly_service_test_alerts(api->svc, count, resolve, ids);
+    if (rc < 0) {
+        sift_free(ids);
+        sift_http_reply_error(req, 503, "shutting_down", "siftd is stopping");
+        return;
+    }
+    struct sift_buf b = SIFT_BUF_INIT;
+    SIFT_BUF_LIT(&b, "{\"ids\":[");
+    for (uint32_t i = 0; i < count; i++)
+        sift_buf_appendf(&b, "%s%" PRIu64, i ? "," : "", ids[i]);
+    SIFT_BUF_LIT(&b, "]}");
+    sift_free(ids);
     sift_http_reply_json(req, 200, &b);
     sift_buf_cleanup(&b);
 }
@@ -399,6 +446,9 @@ sift_anomaly_api_register(struct sift_http *http,
                     SIFT_ROLE_ADMIN, handle_alert_post, api);
     sift_http_route(http, "GET", "/api/v1/anomaly", 0, SIFT_ROLE_READER,
                     handle_stats, api);
+    if (cfg && cfg->debug_endpoints)
+        sift_http_route(http, "POST", "/api/v1/debug/alerts", 0,
+                        SIFT_ROLE_ADMIN, handle_debug_alerts, api);
     *out = api;
 }
 

@@ -536,23 +536,46 @@ sift_metrics_collect_sinks(struct sift_buf *out, void *sinks)
     struct sift_sinks_stats st;
     memset(&st, 0, sizeof(st));
     sift_alert_sinks_stats(sinks, &st);
+    /* One row per sink (configured or not), so the series always exist. */
     sift_metrics_family(out, "sift_alert_deliveries_total", SIFT_METRIC_COUNTER,
-                        "Alert deliveries per sink and outcome.");
-    const struct {
-        const char *sink;
-        uint64_t sent, failed;
-    } rows[] = {
-        {"webhook", st.webhook_sent, st.webhook_failed},
-        {"redis", st.redis_sent, st.redis_failed},
-        {"kafka", st.kafka_sent, st.kafka_failed},
-    };
-    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-        const char *ls[] = {"sink", rows[i].sink, "outcome", "sent", NULL};
-        const char *lf[] = {"sink", rows[i].sink, "outcome", "failed", NULL};
+                        "Alert notifications per sink: delivered (sent) or "
+                        "given up and dead-lettered (failed).");
+    for (int i = 0; i < SIFT_SINK_COUNT; i++) {
+        const char *name = sift_sink_name((enum sift_sink_id)i);
+        const char *ls[] = {"sink", name, "outcome", "sent", NULL};
+        const char *lf[] = {"sink", name, "outcome", "failed", NULL};
         sift_metrics_sample(out, "sift_alert_deliveries_total", ls,
-                            (double)rows[i].sent);
+                            (double)st.sink[i].sent);
         sift_metrics_sample(out, "sift_alert_deliveries_total", lf,
-                            (double)rows[i].failed);
+                            (double)st.sink[i].dead);
+    }
+    static const struct {
+        const char *name, *help;
+        int type;
+        size_t off;
+    } fams[] = {
+        {"sift_alert_delivery_failed_tries_total",
+         "Tries that failed (each is retried or dead-lettered).",
+         SIFT_METRIC_COUNTER, offsetof(struct sift_sink_stats, tries_failed)},
+        {"sift_alert_delivery_retries_total",
+         "Tries after a notification's first.", SIFT_METRIC_COUNTER,
+         offsetof(struct sift_sink_stats, retries)},
+        {"sift_alert_outbox_pending",
+         "Notifications in the sink's outbox (queued or in flight).",
+         SIFT_METRIC_GAUGE, offsetof(struct sift_sink_stats, pending)},
+        {"sift_alert_outbox_damaged_lines",
+         "Damaged outbox lines skipped at start (file kept in quarantine/).",
+         SIFT_METRIC_GAUGE, offsetof(struct sift_sink_stats, damaged)},
+    };
+    for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+        sift_metrics_family(out, fams[f].name, fams[f].type, fams[f].help);
+        for (int i = 0; i < SIFT_SINK_COUNT; i++) {
+            const char *l[] = {"sink", sift_sink_name((enum sift_sink_id)i),
+                               NULL};
+            uint64_t v;
+            memcpy(&v, (const char *)&st.sink[i] + fams[f].off, sizeof(v));
+            sift_metrics_sample(out, fams[f].name, l, (double)v);
+        }
     }
     counter(out, "sift_alert_webhook_retries_total",
             "Webhook re-sends after a failed attempt.",

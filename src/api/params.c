@@ -317,6 +317,14 @@ static const struct sift_http_param b_feedback[] = {
     P_END,
 };
 
+static const struct sift_http_param b_debug_alerts[] = {
+    {"count", NULL, SIFT_HTTP_P_UINT, NULL, 1, 10000, NULL,
+     "Test alerts to fire (default 1)."},
+    {"resolve", NULL, SIFT_HTTP_P_BOOL, NULL, 0, 0, NULL,
+     "Resolve each at once (a second notification)."},
+    P_END,
+};
+
 struct api_table {
     const char *methods;
     const char *path;
@@ -348,6 +356,7 @@ static const struct api_table tables[] = {
     {"GET", "/api/v1/store", p_none, NULL},
     {"GET", "/api/v1/config", p_none, NULL},
     {"POST", "/api/v1/debug/clock", p_none, NULL},
+    {"POST", "/api/v1/debug/alerts", p_none, b_debug_alerts},
     {"POST", "/api/v1/debug/lifecycle", p_none, NULL},
     {"GET", "/", p_none, NULL},
     {"GET", "/healthz", p_none, NULL},

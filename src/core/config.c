@@ -397,9 +397,35 @@ static const struct key_def keys[] = {
     {"alerts", "webhook_timeout", KT_DURATION, OFF(alert_webhook_timeout_ms),
      "5s", SEC, 5 * MINUTE, 0, NULL, KC_NONE,
      "Timeout of one webhook attempt (whole seconds)."},
-    {"alerts", "webhook_retries", KT_INT, OFF(alert_webhook_retries), "3", 0,
-     20, 0, NULL, KC_NONE,
-     "Re-sends after a failed webhook attempt, with back-off from 250ms."},
+    {"alerts", "webhook_retries", KT_INT, OFF(alert_webhook_retries), "-1", -1,
+     1000, 0, NULL, KC_NONE,
+     "Old name of alerts.retries (for every sink now); -1 = not set."},
+    {"alerts", "webhook_format", KT_ENUM, OFF(alert_webhook_format), "sift", 0,
+     0, 0, "sift|alertmanager", KC_NONE,
+     "Body of each webhook POST: sift's alert JSON, or the body "
+     "Alertmanager's webhook receivers take (version 4, one alert per "
+     "POST)."},
+    {"alerts", "webhook_concurrency", KT_INT, OFF(alert_webhook_concurrency),
+     "4", 1, 64, 0, NULL, KC_NONE,
+     "Webhook POSTs in flight at once (one connection each)."},
+    {"alerts", "retries", KT_INT, OFF(alert_retries), "10", 0, 1000, 0, NULL,
+     KC_NONE,
+     "Re-tries of a notification after a failed try, for every sink; then "
+     "it goes to DATA_DIR/outbox/dead.ndjson with its cause."},
+    {"alerts", "retry_backoff", KT_DURATION, OFF(alert_backoff_ms), "1s", 10,
+     HOUR, 0, NULL, KC_NONE,
+     "Wait before the first re-try; it doubles with each failed try, with "
+     "random jitter of up to half of it."},
+    {"alerts", "retry_backoff_max", KT_DURATION, OFF(alert_backoff_max_ms),
+     "5m", 10, DAY, 0, NULL, KC_NONE, "Longest wait between two tries."},
+    {"alerts", "outbox_max", KT_INT, OFF(alert_outbox_max), "100000", 100,
+     10000000, 0, NULL, KC_NONE,
+     "Notifications queued per sink (DATA_DIR/outbox/<sink>.log); past it "
+     "the oldest is dead-lettered."},
+    {"alerts", "external_url", KT_STRING, OFF(alert_external_url), "", 0, 1000,
+     0, NULL, KC_NONE,
+     "siftd's URL as its users reach it (http://host:port), for links in "
+     "notifications (Alertmanager's generatorURL); empty = no links."},
     {"alerts", "redis_address", KT_STRING, OFF(alert_redis_address), "", 0, 300,
      0, NULL, KC_HOSTPORT_EMPTY,
      "Redis server for alerts as host:port; empty = redis.address."},

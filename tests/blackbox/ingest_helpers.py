@@ -51,8 +51,8 @@ class KafkaMock:
 
 
 class RedisServer:
-    def __init__(self, tmp_path):
-        self.port = free_port()
+    def __init__(self, tmp_path, port=None):
+        self.port = port or free_port()
         self.dir = str(tmp_path)
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
