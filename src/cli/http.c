@@ -24,6 +24,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,6 +47,8 @@ struct cli_http {
     const struct cli_req *req;
     struct cli_reply *reply;
     struct cli_buf partial; /* an incomplete streamed line */
+    int warned;             /* a stream's Warning headers were shown */
+    int warned_now;         /* ... some in this transfer's headers */
 };
 
 static int g_curl_ready;
@@ -172,17 +175,47 @@ on_data(char *p, size_t size, size_t n, void *arg)
     return len;
 }
 
+/*
+ * A stream's (tail's) "Warning: 299 siftd "<JSON string>"" header, what
+ * siftd says of the query (an 'or' read as OR...): on stderr, as search
+ * prints its reply's warnings.  Reconnects do not repeat them.
+ */
+static void
+stream_warning(struct cli_http *h, const char *p, size_t len)
+{
+    const char *q = memchr(p, '"', len);
+    const char *e = p + len;
+    while (e > p && e[-1] != '"')
+        e--;
+    if (q == NULL || e - q < 2)
+        return;
+    json_t *v = json_loadb(q, (size_t)(e - q), JSON_DECODE_ANY, NULL);
+    if (json_is_string(v)) {
+        fprintf(stderr, "sift: %s: warning: ", h->command);
+        sift__cli_put_safe(stderr, json_string_value(v), json_string_length(v),
+                           NULL);
+        fputc('\n', stderr);
+        h->warned_now = 1;
+    }
+    json_decref(v);
+}
+
 static size_t
 on_header(char *p, size_t size, size_t n, void *arg)
 {
     struct cli_http *h = arg;
     size_t len = size * n;
+    if (h->req->on_line && !h->warned && len > 8 &&
+        strncasecmp(p, "Warning:", 8) == 0)
+        stream_warning(h, p + 8, len - 8);
     /* The blank line after the headers: the status is final. */
-    if (h->req->on_status && (len == 2 || len == 1) &&
-        (p[0] == '\r' || p[0] == '\n')) {
-        long status = 0;
-        curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
-        h->req->on_status(h->req->line_arg, status);
+    if ((len == 2 || len == 1) && (p[0] == '\r' || p[0] == '\n')) {
+        h->warned |= h->warned_now;
+        if (h->req->on_status) {
+            long status = 0;
+            curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
+            h->req->on_status(h->req->line_arg, status);
+        }
     }
     return len;
 }

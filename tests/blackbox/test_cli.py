@@ -753,6 +753,23 @@ def test_tail_from_shows_the_last_events_first(shared, home):
         assert p.wait(timeout=10) == 0
 
 
+def test_tail_shows_what_siftd_says_of_the_query(shared, home):
+    # a tail's answer is a stream: siftd's warnings come as headers
+    p = subprocess.Popen([SIFT, "tail", "--json", "-n", "1", "--from",
+                          "now-1d", "service:api or service:db"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=sift_env(home, shared.url))
+    out = Lines(p.stdout)
+    try:
+        wait_for(lambda: len(out.poll()) >= 1, "1 line")
+    finally:
+        p.send_signal(signal.SIGINT)
+        assert p.wait(timeout=10) == 0
+    err = p.stderr.read().decode()
+    assert err.count("sift: tail: warning: 'or' at 12 read as the operator "
+                     "OR (as in KQL)") == 1, err
+
+
 def test_tail_refuses_a_bad_query_and_an_absent_server(shared, home):
     r = sift(home, ["tail", "(x"], url=shared.url, timeout=30)
     assert r.returncode == 1
