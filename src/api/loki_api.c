@@ -105,9 +105,10 @@ handle_push(struct sift_http_req *req, void *arg)
         size_t out_len = 0;
         if (snappy_uncompressed_length(body, len, &out_len) != SNAPPY_OK) {
             sift__ingest_count_bad(api, "loki");
-            reply_text(req, 400, "the body is not snappy-compressed protobuf "
-                                 "(send Content-Type: application/json for "
-                                 "JSON)");
+            reply_text(req, 400,
+                       "the body is not snappy-compressed protobuf "
+                       "(send Content-Type: application/json for "
+                       "JSON)");
             return;
         }
         if ((int64_t)out_len > api->cfg->max_body_bytes) {

@@ -152,7 +152,10 @@ parse_labels(struct lctx *c, const char *s, size_t len, struct lset *l)
                 char ch = s[k];
                 if (ch == '\\' && k + 1 < i) {
                     ch = s[++k];
-                    ch = ch == 'n' ? '\n' : ch == 't' ? '\t' : ch == 'r' ? '\r' : ch;
+                    ch = ch == 'n'   ? '\n'
+                         : ch == 't' ? '\t'
+                         : ch == 'r' ? '\r'
+                                     : ch;
                 }
                 o[n++] = ch;
             }
@@ -266,7 +269,8 @@ emit(struct lctx *c, const struct lset *labels, const struct lset *meta,
             const struct sift_field *s = find(k < 3 ? meta : labels, lv[k % 3]);
             if (!s)
                 continue;
-            const char *norm = sift_parse_level_normalize(s->value, s->value_len);
+            const char *norm =
+                sift_parse_level_normalize(s->value, s->value_len);
             f[n] = *s;
             f[n].name = "log.level";
             f[n].name_len = 9;
@@ -373,8 +377,8 @@ pb_request(struct lctx *c, const char *body, size_t len)
         while ((kk = sift__pb_next(&s, &h)) > 0) {
             if ((h.num == 1 || h.num == 2) && h.wt != SIFT__PB_LEN)
                 return -1;
-            if (h.num == 1 && parse_labels(c, (const char *)h.at, h.len,
-                                           &labels) < 0) {
+            if (h.num == 1 &&
+                parse_labels(c, (const char *)h.at, h.len, &labels) < 0) {
                 if (!c->nomem)
                     snprintf(c->err->reason, sizeof(c->err->reason),
                              "labels are not {name=\"value\",...}: %.*s",
@@ -596,8 +600,7 @@ bad:
     if (!c->nomem && !c->stop && !c->err->reason[0]) {
         if (j.err)
             snprintf(c->err->reason, sizeof(c->err->reason),
-                     "invalid Loki push JSON at byte %zu: %s", j.err_at,
-                     j.err);
+                     "invalid Loki push JSON at byte %zu: %s", j.err_at, j.err);
         else
             snprintf(c->err->reason, sizeof(c->err->reason),
                      "invalid Loki push JSON: a stream, entry or label set "
@@ -609,8 +612,8 @@ bad:
 int
 sift_loki_push_parse(const struct sift_parse_opts *o, int json,
                      const char *body, size_t len, int64_t recv_ns,
-                     struct sift_arena *arena, sift_parse_line_cb cb,
-                     void *arg, struct sift_parse_error *err)
+                     struct sift_arena *arena, sift_parse_line_cb cb, void *arg,
+                     struct sift_parse_error *err)
 {
     struct sift_parse_error local;
     struct lctx c;

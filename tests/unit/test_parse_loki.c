@@ -54,8 +54,8 @@ static int
 run(struct fx *f, int json, const void *body, size_t len, struct got *g)
 {
     memset(g, 0, sizeof(*g));
-    return sift_loki_push_parse(&f->o, json, body, len, RECV, f->a, on_entry,
-                                g, &f->err);
+    return sift_loki_push_parse(&f->o, json, body, len, RECV, f->a, on_entry, g,
+                                &f->err);
 }
 
 static void
