@@ -37,6 +37,7 @@
 #include "sift/api_params.h"
 #include "sift/buf.h"
 #include "sift/clock.h"
+#include "sift/cluster.h"
 #include "sift/config.h"
 #include "sift/error.h"
 #include "sift/file.h"
@@ -82,7 +83,9 @@ struct sift_app {
     char *ready_text;          /* its details JSON (owned) */
     const char *fatal_step;    /* the start-up step that failed */
     int lock_fd;
-    char node_id[SIFT_NODE_ID_MAX + 1]; /* DATA_DIR/node_id */
+    char
+        node_id[SIFT_NODE_ID_MAX + 1]; /* cluster.node_id or DATA_DIR/node_id */
+    struct sift_cluster *cluster;      /* [cluster]: query fan-out */
     int stopping;
     int sources_paused; /* the stop drain paused them */
     int64_t drain_deadline_ns;
@@ -317,6 +320,10 @@ open_data_dir(struct sift_app *app)
                        : sift_strerror(rc));
         goto out;
     }
+    /* [cluster] node_id overrides the data dir's id. */
+    if (app->cfg.cluster_node_id && app->cfg.cluster_node_id[0])
+        snprintf(app->node_id, sizeof(app->node_id), "%s",
+                 app->cfg.cluster_node_id);
 out:
     sift_buf_cleanup(&path);
     return rc;
@@ -601,6 +608,36 @@ source_position(void *arg, const char *key, struct sift_srcpos *out)
     return sift_source_store_position(app->store, key, out);
 }
 
+/* [cluster]: what this node holds of a position key, for its peers. */
+static int
+cluster_position(void *arg, const char *key, uint64_t *hi)
+{
+    struct sift_app *app = arg;
+    struct sift_srcpos pos;
+    if (!app->store || sift_store_position(app->store, key, &pos) < 0)
+        return SIFT_ENOTFOUND;
+    *hi = pos.hi;
+    return SIFT_OK;
+}
+
+static int
+cluster_settled(void *arg, const char *key)
+{
+    struct sift_app *app = arg;
+    for (size_t i = 0; i < app->n_sources; i++)
+        if (!sift_source_settled(app->sources[i], key))
+            return 0;
+    return 1;
+}
+
+static void *
+cluster_ask(void *arg, const char *key,
+            void (*done)(void *cbarg, int all, int have, uint64_t hi),
+            void *cbarg)
+{
+    return sift_cluster_ask_position(arg, key, done, cbarg);
+}
+
 static int
 start_sources(struct sift_app *app)
 {
@@ -615,6 +652,12 @@ start_sources(struct sift_app *app)
     env.sink.position = source_position;
     env.sink.arg = app;
     env.node_id = app->node_id;
+    if (sift_cluster_active(app->cluster)) {
+        env.peers.ask = cluster_ask;
+        env.peers.cancel = sift_cluster_ask_cancel;
+        env.peers.arg = app->cluster;
+        env.peers.wait_ms = app->cfg.cluster_handoff_wait_ms;
+    }
     rc = sift_source_create_all(&env, &app->sources, &app->n_sources);
     if (rc < 0)
         return rc;
@@ -721,6 +764,14 @@ app_start_modules(struct sift_app *app)
         return rc;
     sift_ingest_api_set_store(app->ingest_api, app->store, app->pool);
     sift_ingest_api_set_position(app->ingest_api, source_position, app);
+    /* [cluster]: searches and aggregations fan out to the peers; a Kafka
+     * partition handed over asks the peers how far they hold it. */
+    sift_cluster_new(app->loop, &app->cfg, app->node_id, &app->cluster);
+    sift_cluster_set_self(app->cluster, app->bound);
+    sift_cluster_register(app->cluster, app->http);
+    const struct sift_cluster_local cl_local = {
+        .position = cluster_position, .settled = cluster_settled, .arg = app};
+    sift_cluster_set_local(app->cluster, &cl_local);
     rc = start_sources(app);
     if (rc < 0)
         return rc;
@@ -731,6 +782,7 @@ app_start_modules(struct sift_app *app)
                                                     .cfg = &app->cfg};
     sift_lifecycle_api_new(app->http, &lc_deps, &app->lifecycle_api);
     const struct sift_search_api_deps search_deps = {
+        .cluster = app->cluster,
         .store = app->store,
         .pool = app->pool,
         .loop = app->loop,
@@ -808,6 +860,7 @@ app_stop_modules(struct sift_app *app)
      * which sends their last acknowledgements (and leaves the Kafka
      * group). */
     sift_search_api_free(app->search_api);
+    sift_cluster_stop(app->cluster); /* freed after the sources */
     app->search_api = NULL;
     for (size_t i = 0; i < app->n_sources; i++)
         sift_source_stop(app->sources[i]);
@@ -820,6 +873,8 @@ app_stop_modules(struct sift_app *app)
     }
     for (size_t i = 0; i < app->n_sources; i++)
         sift_source_free(app->sources[i]);
+    sift_cluster_free(app->cluster); /* after the sources' last asks */
+    app->cluster = NULL;
     sift_free(app->sources);
     app->sources = NULL;
     app->n_sources = 0;

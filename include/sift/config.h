@@ -19,6 +19,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* Most nodes [cluster] peers may name. */
+#define SIFT_CLUSTER_MAX_PEERS 64
+
 struct sift_config {
     /* [server] */
     char *listen;    /* "127.0.0.1:7700"; port 0 = any free */
@@ -184,6 +187,13 @@ struct sift_config {
     char *tls_listen; /* "" = no HTTPS listener */
     char *tls_cert_file;
     char *tls_key_file;
+
+    /* [cluster] */
+    char *cluster_node_id;           /* "" = DATA_DIR/node_id */
+    char *cluster_peers;             /* "http://h:p,..."; "" = a single node */
+    int64_t cluster_timeout_ms;      /* per peer, per request */
+    int64_t cluster_handoff_wait_ms; /* Kafka assign: wait for peers */
+    char *cluster_token; /* bearer sent to peers; "" = the caller's */
 
     /* internal: where values came from, for reload diffs and messages */
     char *source_path; /* config file path or NULL */

@@ -263,6 +263,15 @@ const char *sift_http_req_path(const struct sift_http_req *req);
  */
 const char *sift_http_req_param(const struct sift_http_req *req,
                                 const char *name);
+/** How many query-string parameters the request has (after validation). */
+size_t sift_http_req_param_count(const struct sift_http_req *req);
+/**
+ * The i-th query-string parameter in request order: returns its
+ * canonical name (aliases renamed) and sets *value (decoded), or returns
+ * NULL past the end.  Both live as long as the request.
+ */
+const char *sift_http_req_param_at(const struct sift_http_req *req, size_t i,
+                                   const char **value);
 /** A request header or NULL. */
 const char *sift_http_req_header(const struct sift_http_req *req,
                                  const char *name);

@@ -275,6 +275,28 @@ int sift_search_exec(struct sift_segment *const *segs, size_t n,
                      struct sift_query_error *err);
 
 /**
+ * The order key of a hit: reads its "_id" (s[0..len)) back into the
+ * event's timestamp and content hash.  Hits are ordered by (ts, hash),
+ * both descending newest-first and ascending oldest-first, on every node
+ * alike, which is what lets a cluster merge pages (src/cluster/).
+ * Returns SIFT_OK or SIFT_EINVAL (not an id this version writes).  Pure.
+ */
+int sift_query_hit_key(const char *s, size_t len, int64_t *ts_ns,
+                       uint64_t *hash);
+/**
+ * Writes into out[0..cap) (cap >= 33) the search cursor that resumes just
+ * past the event (ts_ns, hash) in the given order, skipping `skip` docs
+ * with that exact key.  Pure.
+ */
+void sift_query_cursor_after(int64_t ts_ns, uint64_t hash, uint32_t skip,
+                             int oldest_first, char *out, size_t cap);
+/**
+ * Reads a search cursor back.  Returns SIFT_OK or SIFT_EINVAL.  Pure.
+ */
+int sift_query_cursor_read(const char *s, int64_t *ts_ns, uint64_t *hash,
+                           uint32_t *skip, int *oldest_first);
+
+/**
  * Appends the full JSON reply of a search ({"hits":…,"total":…,"cursor":…,
  * "took_ms":N,"timed_out":false}) to out.
  */

@@ -38,7 +38,10 @@ struct sift_search_template_source {
 };
 
 /* What the endpoints use (borrowed for the object's lifetime). */
+struct sift_cluster;
 struct sift_search_api_deps {
+    /* [cluster]: searches and aggregations fan out; NULL = one node */
+    struct sift_cluster *cluster;
     struct sift_store *store;      /* snapshots; refresh hook for tails */
     struct sift_pool *pool;        /* queries run there */
     struct sift_loop *loop;        /* export back-pressure, heartbeats */

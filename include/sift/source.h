@@ -125,6 +125,22 @@ struct sift_source_env {
     uint32_t redis_claim_every_ms; /* XAUTOCLAIM period; 0 = 30000 */
     const char *node_id; /* DATA_DIR/node_id: Kafka's group.instance.id
                             when kafka.instance_id is empty; NULL = none */
+    /*
+     * In a cluster (docs/internals/cluster.md): asks the other nodes how
+     * far they hold a position key, once their in-flight events of it are
+     * durable.  ask() calls done(cbarg, all, have, hi) later on the loop
+     * (all: every node answered; have: some node holds the key, up to
+     * hi) and returns a call that cancel() forgets (done is then never
+     * called).  ask NULL: a single node.
+     */
+    struct sift_source_peers {
+        void *(*ask)(void *arg, const char *key,
+                     void (*done)(void *cbarg, int all, int have, uint64_t hi),
+                     void *cbarg);
+        void (*cancel)(void *call);
+        void *arg;
+        int64_t wait_ms; /* give up waiting for silent nodes after this */
+    } peers;
 };
 
 /** Counters of one source (monotonic unless noted). */
@@ -164,6 +180,9 @@ struct sift_source_ops {
     void (*stats)(struct sift_source *src, struct sift_source_stats *out);
     void (*parts)(struct sift_source *src, sift_source_part_cb cb, void *arg);
     void (*free)(struct sift_source *src);
+    /* Non-zero when no event of key is on its way to durability (NULL:
+     * always); answers a peer's ask() above. */
+    int (*settled)(struct sift_source *src, const char *key);
 };
 
 /** Opaque per-source head; the implementation embeds it first. */
@@ -218,6 +237,12 @@ void sift_source_resume(struct sift_source *src);
 /** Stops reading for good; acknowledgements still go out. */
 void sift_source_stop(struct sift_source *src);
 void sift_source_stats(struct sift_source *src, struct sift_source_stats *out);
+/**
+ * Non-zero when no event of position key (e.g. "kafka/logs/3") is on its
+ * way from this source to durability: every one read is durable or
+ * dropped.  Loop thread.
+ */
+int sift_source_settled(struct sift_source *src, const char *key);
 /** Calls cb for each partition/stream/list (borrowed during the call). */
 void sift_source_parts(struct sift_source *src, sift_source_part_cb cb,
                        void *arg);

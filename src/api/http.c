@@ -938,6 +938,22 @@ sift_http_req_param(const struct sift_http_req *req, const char *name)
     return NULL;
 }
 
+size_t
+sift_http_req_param_count(const struct sift_http_req *req)
+{
+    return req->n_params;
+}
+
+const char *
+sift_http_req_param_at(const struct sift_http_req *req, size_t i,
+                       const char **value)
+{
+    if (i >= req->n_params)
+        return NULL;
+    *value = req->params[i].value;
+    return req->params[i].name;
+}
+
 const char *
 sift_http_req_header(const struct sift_http_req *req, const char *name)
 {

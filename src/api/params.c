@@ -93,6 +93,18 @@ check_track_total(const char *v, char *why, size_t why_len)
             "a time ([Time range](query-language.md#time-range))", 0, 0,       \
             check_time, "End of the range, exclusive (default: open)."         \
     }
+#define P_LOCAL                                                                \
+    {                                                                          \
+        "local", NULL, SIFT_HTTP_P_BOOL, NULL, 0, 0, NULL,                     \
+            "In a cluster: answer from this node's data only (default: "       \
+            "every node's, see [Cluster](cluster.md))."                        \
+    }
+#define P_PARTIAL                                                              \
+    {                                                                          \
+        "allow_partial", NULL, SIFT_HTTP_P_BOOL, NULL, 0, 0, NULL,             \
+            "In a cluster: `false` fails the request (502) when a node does "  \
+            "not answer, instead of a 200 whose `_nodes` names it."            \
+    }
 #define P_END                                                                  \
     {                                                                          \
         NULL, NULL, SIFT_HTTP_P_STRING, NULL, 0, 0, NULL, NULL                 \
@@ -115,6 +127,8 @@ static const struct sift_http_param p_search[] = {
     {"track_total_hits", NULL, SIFT_HTTP_P_CHECK,
      "`true`, `false` or a count >= 1", 0, 0, check_track_total,
      "How far the total is counted exactly (default 10000)."},
+    P_LOCAL,
+    P_PARTIAL,
     P_END,
 };
 
@@ -132,6 +146,7 @@ static const struct sift_http_param p_export[] = {
      NULL, "Fields returned in each hit (default: all)."},
     {"format", NULL, SIFT_HTTP_P_ENUM, "ndjson", 0, 0, NULL,
      "Always NDJSON (accepted for symmetry with search)."},
+    P_LOCAL,
     P_END,
 };
 
@@ -149,6 +164,8 @@ static const struct sift_http_param p_histogram[] = {
     {"size", "limit", SIFT_HTTP_P_UINT, NULL, 1, 10000, NULL,
      "With `by`: the values kept, most frequent first (default 10); the "
      "rest is summed under `_other`."},
+    P_LOCAL,
+    P_PARTIAL,
     P_END,
 };
 
@@ -160,6 +177,8 @@ static const struct sift_http_param p_terms[] = {
      "The field whose values are counted (required)."},
     {"size", "limit", SIFT_HTTP_P_UINT, NULL, 1, 10000, NULL,
      "Buckets returned, most frequent first (default 10)."},
+    P_LOCAL,
+    P_PARTIAL,
     P_END,
 };
 
@@ -169,6 +188,14 @@ static const struct sift_http_param p_stats[] = {
     P_TO,
     {"field", "by", SIFT_HTTP_P_STRING, "a number field", 0, 0, NULL,
      "The field whose values are summarized (required)."},
+    P_LOCAL,
+    P_PARTIAL,
+    P_END,
+};
+
+static const struct sift_http_param p_fields[] = {
+    P_LOCAL,
+    P_PARTIAL,
     P_END,
 };
 
@@ -185,6 +212,7 @@ static const struct sift_http_param p_context[] = {
      "same `service.name`; `all`: every event; `auto` (default): `source` "
      "when the event has a host or a file path, else `service` when it has "
      "one, else `all`."},
+    P_LOCAL,
     P_END,
 };
 
@@ -227,6 +255,7 @@ static const struct sift_http_param p_tail[] = {
      "A `{\"heartbeat\":\"<time>\"}` line after this long without a "
      "line (default `15s`, at most half of `http.idle_timeout`; `0`: "
      "none)."},
+    P_LOCAL,
     P_END,
 };
 
@@ -339,7 +368,7 @@ static const struct api_table tables[] = {
     {"GET, POST", "/api/v1/histogram", p_histogram, NULL},
     {"GET, POST", "/api/v1/terms", p_terms, NULL},
     {"GET, POST", "/api/v1/stats", p_stats, NULL},
-    {"GET", "/api/v1/fields", p_none, NULL},
+    {"GET", "/api/v1/fields", p_fields, NULL},
     {"GET", "/api/v1/context", p_context, NULL},
     {"GET", "/api/v1/tail", p_tail, NULL},
     {"GET", "/api/v1/patterns", p_patterns, NULL},

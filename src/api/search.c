@@ -46,6 +46,7 @@
 #include "sift/alloc.h"
 #include "sift/arena.h"
 #include "sift/clock.h"
+#include "sift/cluster.h"
 #include "sift/config.h"
 #include "sift/error.h"
 #include "sift/http.h"
@@ -135,6 +136,7 @@ struct sift_search_api {
     struct sift_pool *pool;
     const struct sift_config *cfg;
     struct sift_loop *loop;
+    struct sift_cluster *cluster; /* NULL: one node */
     unsigned running; /* queries holding a slot (exports count once) */
     unsigned n_tails;
     struct tail *tails;
@@ -230,6 +232,7 @@ struct params {
     const char *q, *from, *to, *limit, *order, *cursor, *fields, *format;
     const char *field, *interval, *size, *by, *track_total_hits;
     const char *id, *before, *after;
+    const char *local, *allow_partial;
     const char *err_type; /* set: reply 400 with err_reason */
     char err_reason[400];
 };
@@ -298,7 +301,9 @@ params_read(struct sift_http_req *req, struct params *p)
                                         "track_total_hits",
                                         "id",
                                         "before",
-                                        "after"};
+                                        "after",
+                                        "local",
+                                        "allow_partial"};
     const char **slots[] = {&p->q,
                             &p->from,
                             &p->to,
@@ -314,7 +319,9 @@ params_read(struct sift_http_req *req, struct params *p)
                             &p->track_total_hits,
                             &p->id,
                             &p->before,
-                            &p->after};
+                            &p->after,
+                            &p->local,
+                            &p->allow_partial};
     size_t n_names = sizeof(names) / sizeof(names[0]);
     for (size_t i = 0; i < n_names; i++)
         *slots[i] = sift_http_req_param(req, names[i]);
@@ -769,6 +776,40 @@ on_timer(void *arg)
 
 /* ---- handlers ---- */
 
+/*
+ * In a cluster: non-zero when this request is answered from this node's
+ * data alone (asked by a node, or local=true); see cluster.h.
+ */
+static int
+answer_locally(struct sift_search_api *api, struct sift_http_req *req,
+               const struct params *p)
+{
+    if (sift_cluster_is_local(api->cluster, req))
+        return 1;
+    return p->local != NULL && strcmp(p->local, "false") != 0;
+}
+
+static int
+allow_partial(const struct params *p)
+{
+    return !(p->allow_partial && strcmp(p->allow_partial, "false") == 0);
+}
+
+/* Export, tail and context are not fanned out yet: in a cluster they
+ * say so instead of answering for one node in silence. */
+static int
+refuse_unmerged(struct sift_search_api *api, struct sift_http_req *req,
+                const struct params *p)
+{
+    if (answer_locally(api, req, p))
+        return 0;
+    fail(req, 400, "cluster_local_only",
+         "%s is not merged across the nodes of a cluster yet: add "
+         "local=true and ask each node (GET /api/v1/cluster lists them)",
+         sift_http_req_path(req));
+    return 1;
+}
+
 static void
 handle_search(struct sift_http_req *req, void *arg)
 {
@@ -823,6 +864,18 @@ handle_search(struct sift_http_req *req, void *arg)
                  "invalid 'order' (%.50s): asc|oldest or desc|newest", p.order);
             return;
         }
+    }
+    if (is_export && refuse_unmerged(api, req, &p))
+        return;
+    if (!is_export && !answer_locally(api, req, &p)) {
+        const struct sift_cluster_query cq = {.kind = SIFT_CLUSTER_SEARCH,
+                                              .size = (uint32_t)limit,
+                                              .oldest_first = oldest,
+                                              .cursor = p.cursor,
+                                              .allow_partial =
+                                                  allow_partial(&p)};
+        sift_cluster_fanout(api->cluster, req, &cq);
+        return;
     }
     struct job *job = sift_xcalloc(1, sizeof(*job));
     job->kind = is_export ? JOB_EXPORT : JOB_SEARCH;
@@ -886,6 +939,17 @@ handle_agg(struct sift_http_req *req, void *arg, enum job_kind kind)
         fail(req, 400, "bad_request", "%s", "missing parameter 'field'");
         return;
     }
+    if (!answer_locally(api, req, &p)) {
+        const struct sift_cluster_query cq = {
+            .kind = kind == JOB_HISTOGRAM ? SIFT_CLUSTER_HISTOGRAM
+                    : kind == JOB_TERMS   ? SIFT_CLUSTER_TERMS
+                    : kind == JOB_STATS   ? SIFT_CLUSTER_STATS
+                                          : SIFT_CLUSTER_FIELDS,
+            .size = (uint32_t)size,
+            .allow_partial = allow_partial(&p)};
+        sift_cluster_fanout(api->cluster, req, &cq);
+        return;
+    }
     struct job *job = sift_xcalloc(1, sizeof(*job));
     job->kind = kind;
     job->t0_ns = sift_clock_mono_ns();
@@ -945,7 +1009,7 @@ handle_context(struct sift_http_req *req, void *arg)
     struct sift_search_api *api = arg;
     struct params p;
     params_read(req, &p);
-    if (!params_ok(req, &p))
+    if (!params_ok(req, &p) || refuse_unmerged(api, req, &p))
         return;
     struct sift_context_opts co;
     sift_context_opts_init(&co);
@@ -1240,7 +1304,7 @@ handle_tail(struct sift_http_req *req, void *arg)
     }
     struct params p;
     params_read(req, &p);
-    if (!params_ok(req, &p))
+    if (!params_ok(req, &p) || refuse_unmerged(api, req, &p))
         return;
     int64_t heartbeat_ms = TAIL_HEARTBEAT_MS;
     const char *hb = sift_http_req_param(req, "heartbeat");
@@ -1347,6 +1411,7 @@ sift_search_api_new(struct sift_http *http,
     api->pool = deps->pool;
     api->cfg = deps->cfg;
     api->loop = deps->loop;
+    api->cluster = deps->cluster;
     const struct sift_search_template_source *src = &deps->templates;
     if (src->acquire && src->text && src->release)
         api->tmpl = *src;

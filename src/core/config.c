@@ -61,6 +61,7 @@ enum key_check {
     KC_OFF,            /* numbers: 0 or "off" switches it off (below min) */
     KC_NAME_EMPTY,     /* "" or [A-Za-z0-9._-] only (Kafka's id rule) */
     KC_FIELDS,         /* "" or "name=value,name=value" (static labels) */
+    KC_PEERS,          /* "" or "http://host:port, ..." */
 };
 
 struct key_def {
@@ -566,6 +567,30 @@ static const struct key_def keys[] = {
      "PEM certificate chain for the HTTPS listener; re-read on SIGHUP."},
     {"tls", "key_file", KT_STRING, OFF(tls_key_file), "", 0, STRMAX, 1, NULL,
      KC_NONE, "PEM private key of cert_file; re-read on SIGHUP."},
+
+    /* [cluster] */
+    {"cluster", "node_id", KT_STRING, OFF(cluster_node_id), "", 0, 64, 0, NULL,
+     KC_NAME_EMPTY,
+     "This node's id (Kafka group.instance.id, Redis consumer name, "
+     "X-Sift-Node); empty = the id kept in DATA_DIR/node_id."},
+    {"cluster", "peers", KT_STRING, OFF(cluster_peers), "", 0, STRMAX, 0, NULL,
+     KC_PEERS,
+     "Comma list of every node's http://host:port (this node's own address "
+     "may be in it); queries fan out to all of them. Empty = a single "
+     "node."},
+    {"cluster", "timeout", KT_DURATION, OFF(cluster_timeout_ms), "10s", 100,
+     HOUR, 0, NULL, KC_NONE,
+     "How long a fanned-out query waits for one peer before reporting it "
+     "failed under _nodes."},
+    {"cluster", "handoff_wait", KT_DURATION, OFF(cluster_handoff_wait_ms),
+     "30s", 0, HOUR, 0, NULL, KC_NONE,
+     "How long a node that gets a Kafka partition waits for every other "
+     "node to say how far it holds it (so nothing is read twice) before "
+     "reading anyway."},
+    {"cluster", "token", KT_STRING, OFF(cluster_token), "", 0, STRMAX, 0, NULL,
+     KC_NONE,
+     "Bearer token sent to peers on fanned-out queries (a reader token of "
+     "theirs); empty = forward the caller's Authorization header."},
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -573,7 +598,7 @@ static const struct key_def keys[] = {
 static const char *const sections[] = {"server", "http",  "store", "ingest",
                                        "query",  "kafka", "redis", "anomaly",
                                        "alerts", "tiers", "auth",  "ratelimit",
-                                       "redact", "audit", "tls"};
+                                       "redact", "audit", "tls",   "cluster"};
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
 static char **
@@ -804,6 +829,52 @@ check_hostport(const char *v, char *why, size_t why_len)
     return SIFT_OK;
 }
 
+/* "http://host:port, http://host:port": each item an http URL with a
+ * port and no path; at most SIFT_CLUSTER_MAX_PEERS of them.  The cluster
+ * module reads the same grammar (sift_cluster_new). */
+static int
+check_peers(const char *v, char *why, size_t why_len)
+{
+    size_t n = 0;
+    const char *p = v;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (!*p)
+            break;
+        const char *e = p;
+        while (*e && *e != ',' && *e != ' ' && *e != '\t')
+            e++;
+        char item[320];
+        size_t len = (size_t)(e - p);
+        if (len <= 7 || len >= sizeof(item) || strncmp(p, "http://", 7) != 0) {
+            snprintf(why, why_len,
+                     "each peer must be http://host:port, got \"%.*s\"",
+                     (int)(len < 200 ? len : 200), p);
+            return SIFT_EINVAL;
+        }
+        memcpy(item, p + 7, len - 7);
+        item[len - 7] = '\0';
+        if (len > 7 && item[len - 8] == '/')
+            item[len - 8] = '\0';
+        if (strchr(item, '/') != NULL ||
+            check_hostport(item, why, why_len) < 0 ||
+            strcmp(strrchr(item, ':'), ":0") == 0) {
+            snprintf(why, why_len,
+                     "each peer must be http://host:port (a port above 0, no "
+                     "path), got \"%.*s\"",
+                     (int)(len < 200 ? len : 200), p);
+            return SIFT_EINVAL;
+        }
+        if (++n > SIFT_CLUSTER_MAX_PEERS) {
+            snprintf(why, why_len, "at most %d peers", SIFT_CLUSTER_MAX_PEERS);
+            return SIFT_EINVAL;
+        }
+        p = e;
+    }
+    return SIFT_OK;
+}
+
 static int
 check_fraction(const char *v, char *why, size_t why_len)
 {
@@ -922,6 +993,8 @@ apply_value(struct sift_config *cfg, const struct key_def *k, const char *value,
             return SIFT_EINVAL;
         if (k->check == KC_FIELDS &&
             sift_kvlist_walk(value, NULL, NULL, why, why_len) < 0)
+            return SIFT_EINVAL;
+        if (k->check == KC_PEERS && check_peers(value, why, why_len) < 0)
             return SIFT_EINVAL;
         if (k->check == KC_NAME_EMPTY &&
             strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"

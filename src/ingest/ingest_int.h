@@ -23,8 +23,10 @@ void sift__ingest_list_free(char **v, size_t n);
 /** Parses "host:port" (port defaults to 6379).  host is owned. */
 int sift__ingest_parse_addr(const char *addr, char **host, int *port);
 
-/** The consumer name: redis.consumer, else the hostname.  Owned. */
-char *sift__ingest_consumer_name(const struct sift_config *cfg);
+/** The consumer name: redis.consumer, else the node id in a cluster,
+ * else the hostname.  Owned. */
+char *sift__ingest_consumer_name(const struct sift_config *cfg,
+                                 const char *node_id);
 
 /** Next backoff delay: doubles from 100 ms up to 5 s. */
 uint32_t sift__ingest_backoff_next(uint32_t cur_ms);

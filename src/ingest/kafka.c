@@ -17,7 +17,10 @@
  *    assignment the rebalance callback asks the sink for the last offset
  *    sift holds and assigns at hi+1, so a restart or rebalance indexes
  *    nothing twice and skips nothing; without a stored position the
- *    group's committed offset (or earliest) applies.
+ *    group's committed offset (or earliest) applies.  When the group's
+ *    committed offset is past hi+1, another member (a cluster node,
+ *    docs/cluster.md) read the partition while this one did not own it:
+ *    reading starts there, never re-reading what that member stored.
  *  - In-flight batches of a partition form a FIFO in delivery order; an
  *    ack marks its batch done and the done prefix advances durable_next,
  *    which a coalesced async commit sends to the group (for lag tools).
@@ -53,6 +56,12 @@
  *    partitions that change owner; session.timeout.ms 10 s, so a member
  *    that died for good (or a broker without static membership) is
  *    replaced in seconds.  kafka.properties overrides each of them.
+ *  - Cluster handoff (env.peers set, docs/internals/cluster.md): a newly
+ *    assigned partition stays paused until every other node said how far
+ *    it holds the partition (once its own events of it are durable); it
+ *    then seeks past the furthest offset held and resumes.  A peer silent
+ *    for env.peers.wait_ms is given up on (warning).  Messages fetched
+ *    before the pause are dropped and read again after the seek.
  *  - Stop: sift_source_free() (after the store ran every ack) commits the
  *    durable prefix, unsubscribes (which revokes and sends LeaveGroup:
  *    librdkafka's close alone never does for a static member, KIP-345),
@@ -86,6 +95,7 @@
 
 #include "ingest/ingest_int.h"
 
+#define KAFKA_COMMITTED_TIMEOUT_MS 5000 /* rd_kafka_committed() on assign */
 #define KAFKA_POLL_MAX 5000 /* messages per wakeup before yielding */
 #define KAFKA_SAFETY_POLL_MS 1000
 #define KAFKA_HOLD_MAX_MS 10000 /* longest hold without polling */
@@ -112,9 +122,17 @@ struct kbatch {
 };
 
 struct kpart {
+    struct kafka_src *ks;
     char *topic;
     int32_t partition;
     char *key;
+    uint32_t orphans; /* revoked batches still on their way to the WAL */
+    /* Cluster handoff (see the top): paused until the peers said how far
+     * they hold this partition. */
+    int handoff;
+    void *handoff_call;       /* the peers' answer pending, or NULL */
+    int64_t handoff_deadline; /* monotonic ms: stop waiting then */
+    int64_t start;            /* where the assignment started, -1 unknown */
     uint32_t epoch;
     int assigned;
     int dirty;            /* durable_next not yet committed */
@@ -139,10 +157,11 @@ struct kafka_src {
     rd_kafka_queue_t *queue;
     int pipe_fd[2];
     struct event *ev_read;
-    struct event *ev_timer;  /* safety poll */
-    struct event *ev_retry;  /* EBUSY retry, one-shot */
-    struct event *ev_commit; /* coalesced commit, activated */
-    struct event *ev_more;   /* queue not drained, activated */
+    struct event *ev_timer;   /* safety poll */
+    struct event *ev_retry;   /* EBUSY retry, one-shot */
+    struct event *ev_commit;  /* coalesced commit, activated */
+    struct event *ev_more;    /* queue not drained, activated */
+    struct event *ev_handoff; /* retries asking silent peers, 500 ms */
     char **topics;
     size_t n_topics;
     struct kpart *parts;
@@ -172,6 +191,7 @@ part_get(struct kafka_src *ks, const char *topic, int32_t partition)
         if (p->partition == partition && !strcmp(p->topic, topic))
             return p;
     p = sift_xcalloc(1, sizeof(*p));
+    p->ks = ks;
     p->topic = sift_xstrdup(topic);
     p->partition = partition;
     snprintf(key, sizeof(key), "kafka/%s/%" PRId32, topic, partition);
@@ -232,6 +252,8 @@ part_orphan_inflight(struct kafka_src *ks, struct kpart *p, int kind)
         b->orphan = kind;
         if (b->state == KB_DONE)
             batch_free(b);
+        else if (kind == 1)
+            p->orphans++;
         b = nx;
     }
     p->fl_head = p->fl_tail = NULL;
@@ -308,6 +330,8 @@ on_ack(void *arg, int rc)
 
     if (b->orphan) {
         /* Orphaned by a revoke or a seek-back: nothing to commit. */
+        if (b->orphan == 1 && p->orphans > 0)
+            p->orphans--;
         if (b->orphan == 2 && rc == SIFT_OK && p->assigned) {
             p->skip =
                 sift_xrealloc(p->skip, (p->n_skip + 1) * sizeof(*p->skip));
@@ -489,8 +513,10 @@ take_run(struct kafka_src *ks, rd_kafka_message_t **msgs, size_t n)
     struct kbatch *b = sift_xcalloc(1, sizeof(*b));
 
     ks->st.msgs_read += n;
-    if (!p->assigned) {
-        /* Polled before a revoke that ran inside this poll: not ours. */
+    if (!p->assigned || p->handoff) {
+        /* Polled before a revoke that ran inside this poll: not ours.  Or
+         * fetched before the handoff pause: read again from the offset
+         * the handoff seeks to. */
         for (size_t i = 0; i < n; i++)
             rd_kafka_message_destroy(msgs[i]);
         sift_free(b);
@@ -548,6 +574,18 @@ set_kafka_paused(struct kafka_src *ks, int pause)
 
     if (rd_kafka_assignment(ks->rk, &l) || !l)
         return;
+    if (!pause) {
+        /* Partitions waiting for a handoff answer stay paused. */
+        rd_kafka_topic_partition_list_t *r =
+            rd_kafka_topic_partition_list_new(l->cnt > 0 ? l->cnt : 1);
+        for (int i = 0; i < l->cnt; i++)
+            if (!part_get(ks, l->elems[i].topic, l->elems[i].partition)
+                     ->handoff)
+                rd_kafka_topic_partition_list_add(r, l->elems[i].topic,
+                                                  l->elems[i].partition);
+        rd_kafka_topic_partition_list_destroy(l);
+        l = r;
+    }
     if (l->cnt > 0) {
         err = pause ? rd_kafka_pause_partitions(ks->rk, l)
                     : rd_kafka_resume_partitions(ks->rk, l);
@@ -599,6 +637,88 @@ draining_stopped(const struct kafka_src *ks)
     return ks->held_head != NULL && !ks->kafka_paused;
 }
 
+/* ---- cluster handoff -------------------------------------------------- */
+
+static void handoff_answer(void *arg, int all, int have, uint64_t hi);
+
+static void
+handoff_ask(struct kafka_src *ks, struct kpart *p)
+{
+    p->handoff_call =
+        ks->env.peers.ask(ks->env.peers.arg, p->key, handoff_answer, p);
+}
+
+/* Ends p's handoff: seek past what the peers hold, resume. */
+static void
+handoff_end(struct kafka_src *ks, struct kpart *p, int all, int have,
+            uint64_t hi)
+{
+    int64_t from = p->start;
+    p->handoff = 0;
+    if (have && (int64_t)hi + 1 > from) {
+        SIFT_INFO("kafka: %s: another node holds it up to offset %" PRIu64
+                  "; reading from %" PRIu64,
+                  p->key, hi, hi + 1);
+        from = (int64_t)hi + 1;
+        p->durable_next = from;
+        p->dirty = 1;
+        if (ks->ev_commit)
+            event_active(ks->ev_commit, EV_TIMEOUT, 0);
+    }
+    if (!all)
+        SIFT_WARN("kafka: %s: not every node answered within %lld ms; "
+                  "reading from %s (events a silent node holds past it may "
+                  "be stored twice)",
+                  p->key, (long long)ks->env.peers.wait_ms,
+                  from >= 0 ? "the position found" : "the committed offset");
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_t *tp =
+        rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
+    /* Always seek: messages fetched before the pause were dropped. */
+    tp->offset = from >= 0 ? from : RD_KAFKA_OFFSET_STORED;
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(ks->rk, l, 0);
+    if (e) {
+        SIFT_WARN("kafka: %s: seek: %s", p->key, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    }
+    if (!ks->kafka_paused)
+        rd_kafka_resume_partitions(ks->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+static void
+handoff_answer(void *arg, int all, int have, uint64_t hi)
+{
+    struct kpart *p = arg;
+    struct kafka_src *ks = p->ks;
+    p->handoff_call = NULL;
+    if (!p->handoff || !p->assigned)
+        return;
+    if (!all && mono_ms() < p->handoff_deadline)
+        return; /* on_handoff_timer asks again */
+    handoff_end(ks, p, all, have, hi);
+}
+
+static void
+on_handoff_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct kafka_src *ks = arg;
+    (void)fd;
+    (void)what;
+    for (struct kpart *p = ks->parts; p; p = p->next)
+        if (p->handoff && p->assigned && !p->handoff_call)
+            handoff_ask(ks, p);
+}
+
+static void
+handoff_cancel(struct kafka_src *ks, struct kpart *p)
+{
+    if (p->handoff_call)
+        ks->env.peers.cancel(p->handoff_call);
+    p->handoff_call = NULL;
+    p->handoff = 0;
+}
+
 /* ---- rebalance -------------------------------------------------------- */
 
 static void
@@ -625,23 +745,56 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 
     ks->st.rebalances++;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        /*
+         * The group's committed offsets: in a cluster another node may
+         * have read a partition further than the position this node
+         * holds (it owned it while we were away); start at the later of
+         * the two.  Alone, the committed offset is never past ours.
+         */
+        rd_kafka_topic_partition_list_t *committed =
+            parts->cnt > 0 ? rd_kafka_topic_partition_list_copy(parts) : NULL;
+        if (committed &&
+            rd_kafka_committed(rk, committed, KAFKA_COMMITTED_TIMEOUT_MS) !=
+                RD_KAFKA_RESP_ERR_NO_ERROR) {
+            SIFT_WARN("kafka: cannot read the group's committed offsets; "
+                      "starting at the positions sift holds");
+            rd_kafka_topic_partition_list_destroy(committed);
+            committed = NULL;
+        }
         for (int i = 0; i < parts->cnt; i++) {
             rd_kafka_topic_partition_t *tp = &parts->elems[i];
             struct kpart *p = part_get(ks, tp->topic, tp->partition);
             struct sift_srcpos pos = {NULL, 0, 0};
+            int64_t group_next = -1;
             p->epoch++;
             p->assigned = 1;
             p->dirty = 0;
             p->durable_next = -1;
+            if (committed && committed->elems[i].err == 0)
+                group_next = committed->elems[i].offset;
             if (ks->env.sink.position &&
                 ks->env.sink.position(ks->env.sink.arg, p->key, &pos) ==
                     SIFT_OK) {
                 tp->offset = (int64_t)pos.hi + 1;
+                if (group_next > tp->offset) {
+                    SIFT_INFO("kafka: %s was read up to offset %" PRId64
+                              " by another member since sift held it "
+                              "(up to %" PRId64 ")",
+                              p->key, group_next, tp->offset);
+                    tp->offset = group_next;
+                }
                 p->durable_next = tp->offset;
+                p->committed = group_next;
+            }
+            p->start = tp->offset >= 0 ? tp->offset : group_next;
+            if (ks->env.peers.ask) {
+                p->handoff = 1;
+                p->handoff_deadline = mono_ms() + ks->env.peers.wait_ms;
             }
             if (tp->offset >= 0)
                 SIFT_INFO("kafka: assigned %s at offset %" PRId64
-                          " (right after the last event sift holds)",
+                          " (right after the last event sift holds, or "
+                          "the group's committed offset when later)",
                           p->key, tp->offset);
             else
                 SIFT_INFO("kafka: assigned %s at the group's committed "
@@ -649,6 +802,8 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                           "no event of it yet)",
                           p->key);
         }
+        if (committed)
+            rd_kafka_topic_partition_list_destroy(committed);
         if (coop)
             e = rd_kafka_incremental_assign(rk, parts);
         else
@@ -661,10 +816,18 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
          * be fetched again.
          */
         if (parts->cnt > 0) {
-            if (ks->kafka_paused)
+            if (ks->kafka_paused || ks->env.peers.ask)
                 rd_kafka_pause_partitions(rk, parts);
             else
                 rd_kafka_resume_partitions(rk, parts);
+        }
+        /* Cluster: each new partition waits until the peers said how far
+         * they hold it (handoff_end resumes it). */
+        for (int i = 0; ks->env.peers.ask && i < parts->cnt; i++) {
+            struct kpart *p =
+                part_get(ks, parts->elems[i].topic, parts->elems[i].partition);
+            if (p->handoff && !p->handoff_call)
+                handoff_ask(ks, p);
         }
     } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
         int lost = rd_kafka_assignment_lost(rk);
@@ -676,6 +839,7 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             p->epoch++;
             p->assigned = 0;
             p->n_skip = 0;
+            handoff_cancel(ks, p);
             part_orphan_inflight(ks, p, 1);
             held_drop(ks, p);
             SIFT_INFO("kafka: revoked %s%s", p->key, lost ? " (lost)" : "");
@@ -917,6 +1081,11 @@ kafka_free(struct sift_source *src)
     ks->closing = 1;
     ks->stopped = 1;
     held_drop(ks, NULL);
+    for (p = ks->parts; p; p = p->next)
+        handoff_cancel(ks, p);
+    if (ks->ev_handoff)
+        event_free(ks->ev_handoff);
+    ks->ev_handoff = NULL;
     if (ks->rk) {
         rd_kafka_resp_err_t err;
         commit_parts(ks, NULL, 0);
@@ -968,9 +1137,23 @@ kafka_free(struct sift_source *src)
     sift_free(ks);
 }
 
+static int
+kafka_settled(struct sift_source *src, const char *key)
+{
+    struct kafka_src *ks = (struct kafka_src *)src;
+    for (struct kpart *p = ks->parts; p; p = p->next)
+        if (strcmp(p->key, key) == 0) {
+            for (struct kbatch *b = ks->held_head; b; b = b->hnext)
+                if (b->part == p)
+                    return 0;
+            return p->inflight == 0 && p->orphans == 0;
+        }
+    return 1;
+}
+
 static const struct sift_source_ops kafka_ops = {
-    "kafka",    kafka_start, kafka_pause, kafka_resume,
-    kafka_stop, kafka_stats, kafka_parts, kafka_free,
+    "kafka",     kafka_start, kafka_pause, kafka_resume,  kafka_stop,
+    kafka_stats, kafka_parts, kafka_free,  kafka_settled,
 };
 
 /* ---- construction ----------------------------------------------------- */
@@ -1182,6 +1365,13 @@ sift_source_kafka_new(const struct sift_source_env *env,
     ks->ev_retry = evtimer_new(env->base, on_retry, ks);
     ks->ev_commit = event_new(env->base, -1, 0, on_commit_event, ks);
     ks->ev_more = event_new(env->base, -1, 0, on_timer, ks);
+    if (env->peers.ask) {
+        struct timeval hv = {0, 500 * 1000};
+        ks->ev_handoff =
+            event_new(env->base, -1, EV_PERSIST, on_handoff_timer, ks);
+        if (ks->ev_handoff)
+            event_add(ks->ev_handoff, &hv);
+    }
     if (!ks->ev_read || !ks->ev_timer || !ks->ev_retry || !ks->ev_commit ||
         !ks->ev_more) {
         rc = SIFT_ENOMEM;

@@ -839,8 +839,8 @@ rl_free(struct sift_source *src)
 }
 
 static const struct sift_source_ops rl_ops = {
-    "redis-list", rl_start, rl_pause, rl_resume,
-    rl_stop,      rl_stats, rl_parts, rl_free,
+    "redis-list", rl_start, rl_pause, rl_resume, rl_stop,
+    rl_stats,     rl_parts, rl_free,  NULL,
 };
 
 int
@@ -872,7 +872,7 @@ sift_source_redis_list_new(const struct sift_source_env *env, const char *list,
     if (!rl->env.redis_block_ms)
         rl->env.redis_block_ms = 2000;
     rl->list = sift_xstrdup(list);
-    rl->consumer = sift__ingest_consumer_name(cfg);
+    rl->consumer = sift__ingest_consumer_name(cfg, env->node_id);
     snprintf(buf, sizeof(buf), "%s:inflight:%s", list, rl->consumer);
     rl->inflight = sift_xstrdup(buf);
     snprintf(buf, sizeof(buf), "%s:inflight:%s:seq", list, rl->consumer);

@@ -907,8 +907,8 @@ rs_free(struct sift_source *src)
 }
 
 static const struct sift_source_ops rs_ops = {
-    "redis-stream", rs_start, rs_pause, rs_resume,
-    rs_stop,        rs_stats, rs_parts, rs_free,
+    "redis-stream", rs_start, rs_pause, rs_resume, rs_stop,
+    rs_stats,       rs_parts, rs_free,  NULL,
 };
 
 int
@@ -946,7 +946,7 @@ sift_source_redis_stream_new(const struct sift_source_env *env,
     rs->stream = sift_xstrdup(stream);
     rs->group = sift_xstrdup(
         cfg->redis_group && cfg->redis_group[0] ? cfg->redis_group : "sift");
-    rs->consumer = sift__ingest_consumer_name(cfg);
+    rs->consumer = sift__ingest_consumer_name(cfg, env->node_id);
     snprintf(label, sizeof(label), "%s:claimed", rs->consumer);
     rs->claimer = sift_xstrdup(label);
     rs->field = sift_xstrdup(cfg->redis_field && cfg->redis_field[0]

@@ -78,12 +78,16 @@ sift__ingest_parse_addr(const char *addr, char **host, int *port)
 }
 
 char *
-sift__ingest_consumer_name(const struct sift_config *cfg)
+sift__ingest_consumer_name(const struct sift_config *cfg, const char *node_id)
 {
     char host[256];
 
     if (cfg->redis_consumer && cfg->redis_consumer[0])
         return sift_xstrdup(cfg->redis_consumer);
+    /* In a cluster every node needs a name of its own in the group, also
+     * two nodes on one host: the node id. */
+    if (cfg->cluster_peers && cfg->cluster_peers[0] && node_id && node_id[0])
+        return sift_xstrdup(node_id);
     if (gethostname(host, sizeof(host)) != 0)
         return sift_xstrdup("siftd");
     host[sizeof(host) - 1] = '\0';
@@ -185,6 +189,12 @@ void
 sift_source_parts(struct sift_source *src, sift_source_part_cb cb, void *arg)
 {
     src->ops->parts(src, cb, arg);
+}
+
+int
+sift_source_settled(struct sift_source *src, const char *key)
+{
+    return src->ops->settled ? src->ops->settled(src, key) : 1;
 }
 
 const char *

@@ -794,6 +794,33 @@ out:
     return rc;
 }
 
+int
+sift_query_hit_key(const char *s, size_t len, int64_t *ts_ns, uint64_t *hash)
+{
+    return sift__query_id_decode(s, len, ts_ns, hash);
+}
+
+void
+sift_query_cursor_after(int64_t ts_ns, uint64_t hash, uint32_t skip,
+                        int oldest_first, char *out, size_t cap)
+{
+    sift__query_cursor_at(ts_ns, hash, skip, oldest_first, out, cap);
+}
+
+int
+sift_query_cursor_read(const char *s, int64_t *ts_ns, uint64_t *hash,
+                       uint32_t *skip, int *oldest_first)
+{
+    struct cursor c;
+    if (cursor_decode(s, &c) < 0)
+        return SIFT_EINVAL;
+    *ts_ns = c.ts;
+    *hash = c.hash;
+    *skip = c.skip;
+    *oldest_first = c.oldest_first;
+    return SIFT_OK;
+}
+
 void
 sift_search_result_json(const struct sift_search_result *res, int64_t took_ms,
                         struct sift_buf *out)

@@ -1,0 +1,155 @@
+/*
+ * cluster.h - several siftd nodes answering as one (src/cluster/).
+ *
+ * Nodes share the work of ingest through the brokers' own groups (Kafka
+ * consumer group, Redis stream consumer group: nothing here); this module
+ * adds the query side: a node asked a search or an aggregation asks every
+ * node of [cluster] peers (itself included, over loopback) for its local
+ * answer, merges the answers, and says in "_nodes" how many answered.
+ * See docs/cluster.md (users) and docs/internals/cluster.md (design).
+ *
+ * A request is "local" (answered from this node's data only) when it
+ * carries the X-Sift-Local header (every fanned-out request does) or the
+ * parameter local=true.  A node with no peers answers everything locally,
+ * exactly as before.
+ *
+ * Loop thread only.
+ */
+#ifndef SIFT_CLUSTER_H
+#define SIFT_CLUSTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sift_config;
+struct sift_http_req;
+struct sift_loop;
+struct sift_cluster;
+
+/* The header that marks a node-to-node request, and the reply header that
+ * names the node which answered. */
+#define SIFT_CLUSTER_LOCAL_HEADER "X-Sift-Local"
+#define SIFT_CLUSTER_NODE_HEADER "X-Sift-Node"
+
+/* How the answers of the nodes are merged. */
+enum sift_cluster_merge {
+    SIFT_CLUSTER_SEARCH,    /* hits merged by (time, hash), totals summed */
+    SIFT_CLUSTER_HISTOGRAM, /* bucket counts summed by key */
+    SIFT_CLUSTER_TERMS,     /* counts summed by key, top size kept */
+    SIFT_CLUSTER_STATS,     /* count/min/max/sum merged */
+    SIFT_CLUSTER_FIELDS,    /* union of the field lists */
+};
+
+/* One fanned-out request. */
+struct sift_cluster_query {
+    enum sift_cluster_merge kind;
+    uint32_t size;      /* search: the page size; terms: buckets returned */
+    int oldest_first;   /* search: the order asked */
+    const char *cursor; /* search: the cursor given, or NULL */
+    int allow_partial;  /* 0: one failed node fails the whole request */
+};
+
+/**
+ * Creates the cluster view of this node from cfg's [cluster] section
+ * (peers already validated by the config).  node_id is this node's id
+ * (copied).  OUT: *out, owned (sift_cluster_free()).  Returns SIFT_OK or
+ * SIFT_ENOMEM.  Loop thread, at start-up.
+ */
+int sift_cluster_new(struct sift_loop *loop, const struct sift_config *cfg,
+                     const char *node_id, struct sift_cluster **out);
+
+/**
+ * Tells the cluster the address this node's HTTP server bound
+ * ("127.0.0.1:7700"): its own answer is asked there, and a peer entry
+ * naming that address is not asked twice.  Loop thread.
+ */
+void sift_cluster_set_self(struct sift_cluster *c, const char *bound);
+
+/** Non-zero when queries fan out (peers configured and self known). */
+int sift_cluster_active(const struct sift_cluster *c);
+
+/**
+ * Non-zero when req must be answered from this node's data alone: the
+ * cluster is not active (c may be NULL), the request came from a node
+ * (SIFT_CLUSTER_LOCAL_HEADER) or asked local=true.  When it came from a
+ * node, adds SIFT_CLUSTER_NODE_HEADER with this node's id to the reply.
+ */
+int sift_cluster_is_local(const struct sift_cluster *c,
+                          struct sift_http_req *req);
+
+/**
+ * Answers req (a validated search or aggregation request) for the whole
+ * cluster: sends it to every node with SIFT_CLUSTER_LOCAL_HEADER (the
+ * caller's Authorization or cluster.token; terms ask each node for more
+ * than q->size), waits for each at most cluster.timeout, merges the 200
+ * answers as q->kind says and replies 200 with "_nodes":{"total",
+ * "successful","failed","failures":[{"node","status","reason"}]}.  When
+ * every node failed with the same client error (a bad query) that error
+ * is the reply; when none answered, or one failed and !q->allow_partial,
+ * the reply is 502 "cluster_partial" naming the nodes.  Loop thread.
+ */
+void sift_cluster_fanout(struct sift_cluster *c, struct sift_http_req *req,
+                         const struct sift_cluster_query *q);
+
+/**
+ * Appends this node's view to out as a JSON object: {"node_id","self",
+ * "peers":[{"url","node_id","last_contact","last_error"}]} (the
+ * /api/v1/cluster body).  Loop thread.
+ */
+struct sift_buf;
+void sift_cluster_status_json(const struct sift_cluster *c,
+                              struct sift_buf *out);
+
+/* What this node answers about its own data (GET
+ * /api/v1/cluster/position): main wires the store and the sources. */
+struct sift_cluster_local {
+    /* The last offset held of key: SIFT_OK and *hi, or SIFT_ENOTFOUND. */
+    int (*position)(void *arg, const char *key, uint64_t *hi);
+    /* Non-zero when no event of key is on its way to durability. */
+    int (*settled)(void *arg, const char *key);
+    void *arg;
+};
+
+/** Installs the hooks above (copied).  Loop thread, at start-up. */
+void sift_cluster_set_local(struct sift_cluster *c,
+                            const struct sift_cluster_local *local);
+
+/**
+ * Asks every other node how far it holds position key (a Kafka partition
+ * this node was just assigned), each answering once its own events of
+ * key are durable.  Later, on the loop, calls done(cbarg, all, have, hi):
+ * all = every node answered, have = one holds the key, hi = the largest
+ * offset held.  Returns a call for sift_cluster_ask_cancel() (done is
+ * then never called).  Loop thread.
+ */
+void *sift_cluster_ask_position(struct sift_cluster *c, const char *key,
+                                void (*done)(void *cbarg, int all, int have,
+                                             uint64_t hi),
+                                void *cbarg);
+/** Forgets a call of sift_cluster_ask_position().  NULL is a no-op. */
+void sift_cluster_ask_cancel(void *call);
+
+/**
+ * Routes GET /api/v1/cluster (reader role) on http: this node's view,
+ * sift_cluster_status_json(), with "enabled" false when there are no
+ * peers; and GET /api/v1/cluster/position?key= (see
+ * sift_cluster_ask_position).  Loop thread, at start-up.
+ */
+struct sift_http;
+void sift_cluster_register(struct sift_cluster *c, struct sift_http *http);
+
+/**
+ * Stops answering: fan-outs and position requests still waiting are
+ * answered 503 "shutting_down", the local hooks are dropped (the store
+ * closes next).  Asks of the sources stay valid until
+ * sift_cluster_free().  NULL is a no-op.  Loop thread.
+ */
+void sift_cluster_stop(struct sift_cluster *c);
+
+/**
+ * Frees the cluster (after the sources: their asks are forgotten here).
+ * Stops it first if needed.  NULL is a no-op.  Loop thread.
+ */
+void sift_cluster_free(struct sift_cluster *c);
+
+#endif /* SIFT_CLUSTER_H */

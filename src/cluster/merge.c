@@ -1,0 +1,806 @@
+/*
+ * merge.c - one answer out of the answers of several nodes.
+ *
+ * What: the merge rules of a fanned-out search or aggregation
+ * (docs/internals/cluster.md, "Merging"):
+ *  - search: hits of every node in one order by (timestamp, content
+ *    hash), read back from each hit's "_id", the order every node pages
+ *    in; the first `size` are kept.  Totals are summed ("gte" if any node
+ *    said so); the cursor is the one after the last hit kept, valid on
+ *    every node because the order is the same everywhere.
+ *  - histogram: counts summed by bucket key; when the nodes chose
+ *    different automatic intervals, the finer buckets are summed into the
+ *    coarsest (every fixed interval of ours divides the next larger one
+ *    and buckets start on multiples of it); "by" series summed per name,
+ *    the `size` largest kept and the rest summed under "_other".
+ *  - terms: counts summed by key, the `size` largest kept, the rest
+ *    added to "other"; doc_count_error_upper_bound is the sum, over the
+ *    nodes that left keys out (other > 0), of the smallest count they
+ *    returned: no left-out key can be undercounted by more.
+ *  - stats: count, min, max, sum merged exactly, avg recomputed.
+ *    Percentiles are not mergeable from the nodes' answers: they are
+ *    kept when one node holds all the values and null otherwise, with a
+ *    warning (never a number that is not what it says).
+ *  - fields: the union; a field's kinds are or-ed, its cardinality is
+ *    the largest of the nodes' (a lower bound, as on one node).
+ * Hits are copied byte for byte (the numbers in events are never parsed
+ * and printed again); only the small parts around them go through
+ * jansson.
+ *
+ * Invariants: an answer that cannot be read is left out whole (flagged in
+ * unreadable[]), never half used.
+ *
+ * Threads: pure functions; any thread.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "cluster/cluster_int.h"
+#include "sift/alloc.h"
+#include "sift/buf.h"
+#include "sift/clock.h"
+#include "sift/error.h"
+#include "sift/query.h"
+#include "sift/time.h"
+
+#define LOAD_FLAGS (JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL)
+
+/* ---- small helpers ---- */
+
+static uint64_t
+get_u64(json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    if (json_is_integer(v) && json_integer_value(v) > 0)
+        return (uint64_t)json_integer_value(v);
+    if (json_is_real(v) && json_real_value(v) > 0)
+        return (uint64_t)json_real_value(v);
+    return 0;
+}
+
+/* Warnings of all answers, each once. */
+struct warnings {
+    json_t *list; /* array of strings */
+};
+
+static void
+warnings_add(struct warnings *w, json_t *answer)
+{
+    json_t *arr = json_object_get(answer, "warnings"), *e;
+    size_t i;
+    json_array_foreach(arr, i, e)
+    {
+        if (!json_is_string(e))
+            continue;
+        int dup = 0;
+        size_t j;
+        json_t *x;
+        json_array_foreach(w->list, j, x) dup |= json_equal(x, e);
+        if (!dup)
+            json_array_append(w->list, e);
+    }
+}
+
+static void
+warnings_add_text(struct warnings *w, const char *text)
+{
+    json_t *s = json_string(text);
+    json_t *arr = json_pack("{s:[o]}", "warnings", s);
+    warnings_add(w, arr);
+    json_decref(arr);
+}
+
+static void
+warnings_put(const struct warnings *w, struct sift_buf *out)
+{
+    if (json_array_size(w->list) == 0)
+        return;
+    sift_buf_append(out, ",\"warnings\":[", 13);
+    size_t i;
+    json_t *e;
+    json_array_foreach(w->list, i, e)
+    {
+        if (i)
+            sift_buf_putc(out, ',');
+        sift_buf_put_json_str(out, json_string_value(e), json_string_length(e));
+    }
+    sift_buf_putc(out, ']');
+}
+
+static void
+put_json_value(struct sift_buf *out, json_t *v)
+{
+    if (json_is_string(v)) {
+        sift_buf_put_json_str(out, json_string_value(v), json_string_length(v));
+    } else if (json_is_real(v)) {
+        sift_buf_put_json_double(out, json_real_value(v));
+    } else {
+        char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        if (s)
+            sift_buf_append(out, s, strlen(s));
+        else
+            sift_buf_append(out, "null", 4);
+        free(s);
+    }
+}
+
+/* ---- search ---- */
+
+struct hit {
+    int64_t ts;
+    uint64_t hash;
+    uint64_t k_ts, k_hash; /* order keys: ascending = output order */
+    const char *p;
+    size_t len;
+    size_t node; /* answer index: keeps equal keys in node order */
+};
+
+static int
+cmp_hit(const void *a, const void *b)
+{
+    const struct hit *x = a, *y = b;
+    int c = 0;
+    if (x->k_ts != y->k_ts)
+        c = x->k_ts < y->k_ts ? -1 : 1;
+    else if (x->k_hash != y->k_hash)
+        c = x->k_hash < y->k_hash ? -1 : 1;
+    if (c == 0 && x->node != y->node)
+        c = x->node < y->node ? -1 : 1;
+    if (c == 0)
+        c = x->p < y->p ? -1 : (x->p > y->p);
+    return c;
+}
+
+/*
+ * Splits the "hits" array at the start of body ({"hits":[...],...}) into
+ * its elements.  Sets *rest to the text after the array (starting with
+ * ',' or '}').  Returns the number of hits appended to *v, or -1.
+ */
+static long
+split_hits(const char *body, size_t len, struct hit **v, size_t *n, size_t *cap,
+           size_t node, const char **rest)
+{
+    static const char head[] = "{\"hits\":[";
+    if (len < sizeof(head) - 1 || memcmp(body, head, sizeof(head) - 1) != 0)
+        return -1;
+    size_t i = sizeof(head) - 1;
+    long count = 0;
+    while (i < len && body[i] != ']') {
+        size_t start = i;
+        int depth = 0, in_str = 0;
+        for (; i < len; i++) {
+            char c = body[i];
+            if (in_str) {
+                if (c == '\\')
+                    i++;
+                else if (c == '"')
+                    in_str = 0;
+            } else if (c == '"') {
+                in_str = 1;
+            } else if (c == '{' || c == '[') {
+                depth++;
+            } else if (c == '}' || c == ']') {
+                if (depth == 0)
+                    break;
+                depth--;
+            } else if (c == ',' && depth == 0) {
+                break;
+            }
+        }
+        if (i >= len || depth != 0)
+            return -1;
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 64;
+            *v = sift_xrealloc(*v, *cap * sizeof(**v));
+        }
+        struct hit *h = &(*v)[(*n)++];
+        h->p = body + start;
+        h->len = i - start;
+        h->node = node;
+        json_t *o = json_loadb(h->p, h->len, LOAD_FLAGS, NULL);
+        json_t *id = json_object_get(o, "_id");
+        int ok =
+            json_is_string(id) &&
+            sift_query_hit_key(json_string_value(id), json_string_length(id),
+                               &h->ts, &h->hash) == SIFT_OK;
+        json_decref(o);
+        if (!ok)
+            return -1;
+        count++;
+        if (body[i] == ',')
+            i++;
+    }
+    if (i >= len)
+        return -1;
+    *rest = body + i + 1;
+    return count;
+}
+
+static int
+merge_search(const struct sift_cluster_query *q,
+             const struct sift__cluster_answer *a, size_t n,
+             struct sift_buf *out, int *bad, char *why, size_t why_len)
+{
+    struct hit *hits = NULL;
+    size_t n_hits = 0, cap = 0;
+    uint64_t total = 0;
+    int gte = 0, timed_out = 0, more = 0, n_bad = 0;
+    struct warnings w = {json_array()};
+
+    for (size_t k = 0; k < n; k++) {
+        size_t before = n_hits;
+        const char *rest = NULL;
+        long got =
+            split_hits(a[k].body, a[k].len, &hits, &n_hits, &cap, k, &rest);
+        json_t *o = NULL;
+        if (got >= 0) {
+            /* The rest as an object of its own: "{" + text after ",". */
+            size_t rlen = (size_t)(a[k].body + a[k].len - rest);
+            if (rlen > 0 && rest[0] == ',') {
+                struct sift_buf t = SIFT_BUF_INIT;
+                sift_buf_putc(&t, '{');
+                sift_buf_append(&t, rest + 1, rlen - 1);
+                o = json_loadb(t.data, t.len, LOAD_FLAGS, NULL);
+                sift_buf_cleanup(&t);
+            }
+        }
+        json_t *tot = json_object_get(o, "total");
+        if (!json_is_object(tot)) {
+            n_hits = before;
+            bad[k] = 1;
+            n_bad++;
+            snprintf(why, why_len, "%s", "unreadable search answer");
+            json_decref(o);
+            continue;
+        }
+        total += get_u64(tot, "value");
+        json_t *rel = json_object_get(tot, "relation");
+        gte |=
+            json_is_string(rel) && strcmp(json_string_value(rel), "gte") == 0;
+        timed_out |= json_is_true(json_object_get(o, "timed_out"));
+        more |= json_is_string(json_object_get(o, "cursor"));
+        warnings_add(&w, o);
+        json_decref(o);
+    }
+
+    for (size_t i = 0; i < n_hits; i++) {
+        uint64_t k = (uint64_t)hits[i].ts ^ UINT64_C(0x8000000000000000);
+        hits[i].k_ts = q->oldest_first ? k : ~k;
+        hits[i].k_hash = q->oldest_first ? hits[i].hash : ~hits[i].hash;
+    }
+    if (n_hits > 1)
+        qsort(hits, n_hits, sizeof(*hits), cmp_hit);
+    size_t keep = n_hits < q->size ? n_hits : q->size;
+    more |= n_hits > keep;
+
+    sift_buf_append(out, "{\"hits\":[", 9);
+    for (size_t i = 0; i < keep; i++) {
+        if (i)
+            sift_buf_putc(out, ',');
+        sift_buf_append(out, hits[i].p, hits[i].len);
+    }
+    sift_buf_appendf(out,
+                     "],\"total\":{\"value\":%llu,\"relation\":\"%s\"},"
+                     "\"cursor\":",
+                     (unsigned long long)total, gte ? "gte" : "eq");
+    if (more && keep > 0) {
+        const struct hit *last = &hits[keep - 1];
+        uint32_t skip = 0;
+        for (size_t i = 0; i < keep; i++)
+            skip += hits[i].ts == last->ts && hits[i].hash == last->hash;
+        int64_t cts;
+        uint64_t chash;
+        uint32_t cskip;
+        int cold;
+        if (q->cursor && *q->cursor &&
+            sift_query_cursor_read(q->cursor, &cts, &chash, &cskip, &cold) ==
+                SIFT_OK &&
+            cts == last->ts && chash == last->hash)
+            skip += cskip;
+        char cur[64];
+        sift_query_cursor_after(last->ts, last->hash, skip, q->oldest_first,
+                                cur, sizeof(cur));
+        sift_buf_appendf(out, "\"%s\"", cur);
+    } else {
+        sift_buf_append(out, "null", 4);
+    }
+    sift_buf_appendf(out, ",\"timed_out\":%s", timed_out ? "true" : "false");
+    warnings_put(&w, out);
+    json_decref(w.list);
+    sift_free(hits);
+    return n_bad;
+}
+
+/* ---- keyed counts (terms, histogram series) ---- */
+
+struct kc {
+    char *key; /* JSON text of the key, as a node wrote it */
+    uint64_t count;
+};
+
+struct kcmap {
+    struct kc *v;
+    size_t n, cap;
+};
+
+static struct kc *
+kc_get(struct kcmap *m, const char *key)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (strcmp(m->v[i].key, key) == 0)
+            return &m->v[i];
+    if (m->n == m->cap) {
+        m->cap = m->cap ? m->cap * 2 : 32;
+        m->v = sift_xrealloc(m->v, m->cap * sizeof(*m->v));
+    }
+    m->v[m->n].key = sift_xstrdup(key);
+    m->v[m->n].count = 0;
+    return &m->v[m->n++];
+}
+
+static void
+kc_free(struct kcmap *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        sift_free(m->v[i].key);
+    sift_free(m->v);
+    memset(m, 0, sizeof(*m));
+}
+
+/* Most frequent first, then by key: the order of one node's answer. */
+static int
+cmp_kc(const void *a, const void *b)
+{
+    const struct kc *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count > y->count ? -1 : 1;
+    return strcmp(x->key, y->key);
+}
+
+static int
+merge_terms(const struct sift_cluster_query *q, uint32_t shard_size,
+            const struct sift__cluster_answer *a, size_t n,
+            struct sift_buf *out, int *bad, char *why, size_t why_len)
+{
+    struct kcmap m = {0};
+    uint64_t other = 0, missing = 0, err_bound = 0;
+    int timed_out = 0, n_bad = 0;
+    json_t *field = NULL;
+    struct warnings w = {json_array()};
+    (void)shard_size;
+    for (size_t k = 0; k < n; k++) {
+        json_t *o = json_loadb(a[k].body, a[k].len, LOAD_FLAGS, NULL);
+        json_t *b = json_object_get(o, "buckets");
+        if (!json_is_array(b)) {
+            bad[k] = 1;
+            n_bad++;
+            snprintf(why, why_len, "%s", "unreadable terms answer");
+            json_decref(o);
+            continue;
+        }
+        if (!field)
+            field = json_incref(json_object_get(o, "field"));
+        size_t i;
+        json_t *e;
+        uint64_t smallest = 0;
+        json_array_foreach(b, i, e)
+        {
+            char *key = json_dumps(json_object_get(e, "key"),
+                                   JSON_ENCODE_ANY | JSON_COMPACT);
+            uint64_t c = get_u64(e, "count");
+            if (key)
+                kc_get(&m, key)->count += c;
+            free(key);
+            smallest = c;
+        }
+        uint64_t node_other = get_u64(o, "other");
+        other += node_other;
+        if (node_other > 0)
+            err_bound += smallest;
+        missing += get_u64(o, "missing");
+        timed_out |= json_is_true(json_object_get(o, "timed_out"));
+        warnings_add(&w, o);
+        json_decref(o);
+    }
+    if (m.n > 1)
+        qsort(m.v, m.n, sizeof(*m.v), cmp_kc);
+    size_t keep = m.n < q->size ? m.n : q->size;
+    for (size_t i = keep; i < m.n; i++)
+        other += m.v[i].count;
+    sift_buf_append(out, "{\"field\":", 9);
+    put_json_value(out, field);
+    sift_buf_append(out, ",\"buckets\":[", 12);
+    for (size_t i = 0; i < keep; i++)
+        sift_buf_appendf(out, "%s{\"key\":%s,\"count\":%llu}", i ? "," : "",
+                         m.v[i].key, (unsigned long long)m.v[i].count);
+    sift_buf_appendf(out,
+                     "],\"other\":%llu,\"missing\":%llu,"
+                     "\"doc_count_error_upper_bound\":%llu,\"timed_out\":%s",
+                     (unsigned long long)other, (unsigned long long)missing,
+                     (unsigned long long)err_bound,
+                     timed_out ? "true" : "false");
+    warnings_put(&w, out);
+    json_decref(w.list);
+    json_decref(field);
+    kc_free(&m);
+    return n_bad;
+}
+
+/* ---- histogram ---- */
+
+struct bucket {
+    int64_t key_ms;
+    uint64_t count;
+    struct kcmap by;
+    uint64_t other;
+};
+
+static int
+cmp_bucket(const void *a, const void *b)
+{
+    const struct bucket *x = a, *y = b;
+    return x->key_ms < y->key_ms ? -1 : x->key_ms > y->key_ms;
+}
+
+static int64_t
+floor_to(int64_t v, int64_t step)
+{
+    int64_t q = v / step;
+    if (v % step != 0 && v < 0)
+        q--;
+    return q * step;
+}
+
+static int
+merge_histogram(const struct sift_cluster_query *q,
+                const struct sift__cluster_answer *a, size_t n,
+                struct sift_buf *out, int *bad, char *why, size_t why_len)
+{
+    json_t **o = sift_xcalloc(n + 1, sizeof(*o));
+    int64_t iv = 0;
+    const char *cal = NULL;
+    int n_bad = 0, timed_out = 0, any_by = 0;
+    struct warnings w = {json_array()};
+
+    /* The coarsest interval decides; calendar intervals must all agree. */
+    for (size_t k = 0; k < n; k++) {
+        o[k] = json_loadb(a[k].body, a[k].len, LOAD_FLAGS, NULL);
+        json_t *ivj = json_object_get(o[k], "interval_ms");
+        if (!json_is_array(json_object_get(o[k], "buckets")) ||
+            !json_is_number(ivj) || json_number_value(ivj) <= 0) {
+            bad[k] = 1;
+            n_bad++;
+            snprintf(why, why_len, "%s", "unreadable histogram answer");
+            continue;
+        }
+        int64_t v = (int64_t)json_number_value(ivj);
+        if (v > iv)
+            iv = v;
+        json_t *c = json_object_get(o[k], "calendar_interval");
+        if (json_is_string(c) && !cal)
+            cal = json_string_value(c);
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (bad[k])
+            continue;
+        int64_t v =
+            (int64_t)json_number_value(json_object_get(o[k], "interval_ms"));
+        json_t *c = json_object_get(o[k], "calendar_interval");
+        const char *kc = json_is_string(c) ? json_string_value(c) : NULL;
+        int same_cal =
+            (kc == NULL && cal == NULL) || (kc && cal && strcmp(kc, cal) == 0);
+        if ((cal || kc) ? !same_cal : iv % v != 0) {
+            bad[k] = 1;
+            n_bad++;
+            snprintf(why, why_len,
+                     "its histogram interval differs from the other nodes' "
+                     "(give interval= explicitly)");
+        }
+    }
+
+    struct bucket *bk = NULL;
+    size_t nb = 0, cap = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (bad[k])
+            continue;
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(o[k], "buckets"), i, e)
+        {
+            int64_t key = (int64_t)json_number_value(json_object_get(e, "key"));
+            if (!cal)
+                key = floor_to(key, iv);
+            struct bucket *b = NULL;
+            for (size_t j = nb; j-- > 0;)
+                if (bk[j].key_ms == key) {
+                    b = &bk[j];
+                    break;
+                }
+            if (!b) {
+                if (nb == cap) {
+                    cap = cap ? cap * 2 : 64;
+                    bk = sift_xrealloc(bk, cap * sizeof(*bk));
+                }
+                b = &bk[nb++];
+                memset(b, 0, sizeof(*b));
+                b->key_ms = key;
+            }
+            b->count += get_u64(e, "count");
+            json_t *by = json_object_get(e, "by");
+            if (json_is_object(by)) {
+                any_by = 1;
+                const char *name;
+                json_t *cnt;
+                json_object_foreach(by, name, cnt)
+                {
+                    uint64_t c =
+                        json_is_number(cnt) && json_number_value(cnt) > 0
+                            ? (uint64_t)json_number_value(cnt)
+                            : 0;
+                    if (strcmp(name, "_other") == 0) {
+                        b->other += c;
+                        continue;
+                    }
+                    json_t *js = json_string(name);
+                    char *kt = json_dumps(js, JSON_ENCODE_ANY);
+                    json_decref(js);
+                    if (kt)
+                        kc_get(&b->by, kt)->count += c;
+                    free(kt);
+                }
+            }
+        }
+        timed_out |= json_is_true(json_object_get(o[k], "timed_out"));
+        warnings_add(&w, o[k]);
+    }
+    if (nb > 1)
+        qsort(bk, nb, sizeof(*bk), cmp_bucket);
+
+    /* Fill the holes between nodes' ranges with empty buckets. */
+    if (!cal && nb > 1 &&
+        (uint64_t)((bk[nb - 1].key_ms - bk[0].key_ms) / iv) < 1000000u) {
+        size_t want = (size_t)((bk[nb - 1].key_ms - bk[0].key_ms) / iv) + 1;
+        if (want > nb) {
+            struct bucket *full = sift_xcalloc(want, sizeof(*full));
+            size_t j = 0;
+            for (size_t i = 0; i < want; i++) {
+                int64_t key = bk[0].key_ms + (int64_t)i * iv;
+                if (j < nb && bk[j].key_ms == key)
+                    full[i] = bk[j++];
+                else
+                    full[i].key_ms = key;
+            }
+            sift_free(bk);
+            bk = full;
+            nb = want;
+        }
+    }
+
+    /* The `size` largest series overall; the rest is _other. */
+    struct kcmap tot = {0};
+    for (size_t i = 0; i < nb; i++)
+        for (size_t j = 0; j < bk[i].by.n; j++)
+            kc_get(&tot, bk[i].by.v[j].key)->count += bk[i].by.v[j].count;
+    if (tot.n > 1)
+        qsort(tot.v, tot.n, sizeof(*tot.v), cmp_kc);
+    size_t keep = tot.n < q->size ? tot.n : q->size;
+    int any_other = tot.n > keep;
+    for (size_t i = 0; i < nb; i++)
+        any_other |= bk[i].other > 0;
+
+    sift_buf_appendf(out, "{\"interval_ms\":%lld,", (long long)iv);
+    if (cal) {
+        sift_buf_append(out, "\"calendar_interval\":", 20);
+        sift_buf_put_json_str(out, cal, strlen(cal));
+        sift_buf_putc(out, ',');
+    }
+    sift_buf_append(out, "\"buckets\":[", 11);
+    for (size_t i = 0; i < nb; i++) {
+        struct bucket *b = &bk[i];
+        sift_buf_appendf(out, "%s{\"key\":%lld,\"time\":\"", i ? "," : "",
+                         (long long)b->key_ms);
+        sift_time_format_rfc3339(b->key_ms * SIFT_NS_PER_MS, 9, out);
+        sift_buf_appendf(out, "\",\"count\":%llu",
+                         (unsigned long long)b->count);
+        if (any_by) {
+            uint64_t other = b->other;
+            sift_buf_append(out, ",\"by\":{", 7);
+            for (size_t j = 0; j < tot.n; j++) {
+                uint64_t c = 0;
+                for (size_t x = 0; x < b->by.n; x++)
+                    if (strcmp(b->by.v[x].key, tot.v[j].key) == 0)
+                        c = b->by.v[x].count;
+                if (j >= keep) {
+                    other += c;
+                    continue;
+                }
+                sift_buf_appendf(out, "%s%s:%llu", j ? "," : "", tot.v[j].key,
+                                 (unsigned long long)c);
+            }
+            if (any_other)
+                sift_buf_appendf(out, "%s\"_other\":%llu", keep ? "," : "",
+                                 (unsigned long long)other);
+            sift_buf_putc(out, '}');
+        }
+        sift_buf_putc(out, '}');
+        kc_free(&b->by);
+    }
+    sift_buf_appendf(out, "],\"timed_out\":%s", timed_out ? "true" : "false");
+    warnings_put(&w, out);
+    json_decref(w.list);
+    kc_free(&tot);
+    sift_free(bk);
+    for (size_t k = 0; k < n; k++)
+        json_decref(o[k]);
+    sift_free(o);
+    return n_bad;
+}
+
+/* ---- stats ---- */
+
+static int
+merge_stats(const struct sift__cluster_answer *a, size_t n,
+            struct sift_buf *out, int *bad, char *why, size_t why_len)
+{
+    uint64_t count = 0;
+    double min = 0, max = 0, sum = 0;
+    int n_bad = 0, timed_out = 0, holders = 0;
+    json_t *field = NULL, *only = NULL;
+    struct warnings w = {json_array()};
+    for (size_t k = 0; k < n; k++) {
+        json_t *o = json_loadb(a[k].body, a[k].len, LOAD_FLAGS, NULL);
+        if (!json_is_number(json_object_get(o, "count"))) {
+            bad[k] = 1;
+            n_bad++;
+            snprintf(why, why_len, "%s", "unreadable stats answer");
+            json_decref(o);
+            continue;
+        }
+        if (!field)
+            field = json_incref(json_object_get(o, "field"));
+        uint64_t c = get_u64(o, "count");
+        if (c > 0) {
+            double mn = json_number_value(json_object_get(o, "min"));
+            double mx = json_number_value(json_object_get(o, "max"));
+            if (count == 0 || mn < min)
+                min = mn;
+            if (count == 0 || mx > max)
+                max = mx;
+            sum += json_number_value(json_object_get(o, "sum"));
+            count += c;
+            holders++;
+            json_decref(only);
+            only = json_incref(o);
+        }
+        timed_out |= json_is_true(json_object_get(o, "timed_out"));
+        warnings_add(&w, o);
+        json_decref(o);
+    }
+    sift_buf_append(out, "{\"field\":", 9);
+    put_json_value(out, field);
+    sift_buf_appendf(out, ",\"count\":%llu", (unsigned long long)count);
+    if (count == 0) {
+        sift_buf_appendf(out, ",\"min\":null,\"max\":null,\"sum\":0,"
+                              "\"avg\":null,\"p50\":null,\"p90\":null,"
+                              "\"p99\":null,\"percentiles_exact\":true");
+    } else {
+        const char *names[] = {"min", "max", "sum", "avg"};
+        double v[] = {min, max, sum, sum / (double)count};
+        for (size_t i = 0; i < 4; i++) {
+            sift_buf_appendf(out, ",\"%s\":", names[i]);
+            sift_buf_put_json_double(out, v[i]);
+        }
+        if (holders == 1) {
+            const char *pn[] = {"p50", "p90", "p99", "percentiles_exact"};
+            for (size_t i = 0; i < 4; i++) {
+                sift_buf_appendf(out, ",\"%s\":", pn[i]);
+                put_json_value(out, json_object_get(only, pn[i]));
+            }
+        } else {
+            sift_buf_appendf(out, ",\"p50\":null,\"p90\":null,\"p99\":null,"
+                                  "\"percentiles_exact\":false");
+            warnings_add_text(&w, "percentiles are not merged across nodes "
+                                  "yet: p50, p90 and p99 are null when more "
+                                  "than one node holds values (ask each "
+                                  "node with local=true)");
+        }
+    }
+    sift_buf_appendf(out, ",\"timed_out\":%s", timed_out ? "true" : "false");
+    warnings_put(&w, out);
+    json_decref(w.list);
+    json_decref(field);
+    json_decref(only);
+    return n_bad;
+}
+
+/* ---- fields ---- */
+
+static int
+merge_fields(const struct sift__cluster_answer *a, size_t n,
+             struct sift_buf *out, int *bad, char *why, size_t why_len)
+{
+    json_t *all = json_object(); /* name -> merged entry */
+    int n_bad = 0;
+    for (size_t k = 0; k < n; k++) {
+        json_t *o = json_loadb(a[k].body, a[k].len, LOAD_FLAGS, NULL);
+        json_t *f = json_object_get(o, "fields");
+        if (!json_is_array(f)) {
+            bad[k] = 1;
+            n_bad++;
+            snprintf(why, why_len, "%s", "unreadable fields answer");
+            json_decref(o);
+            continue;
+        }
+        size_t i;
+        json_t *e;
+        json_array_foreach(f, i, e)
+        {
+            json_t *name = json_object_get(e, "name");
+            if (!json_is_string(name))
+                continue;
+            json_t *m = json_object_get(all, json_string_value(name));
+            if (!m) {
+                json_object_set(all, json_string_value(name), e);
+                continue;
+            }
+            static const char *const kinds[] = {"text", "keyword", "number"};
+            for (size_t j = 0; j < 3; j++)
+                if (json_is_true(json_object_get(e, kinds[j])))
+                    json_object_set_new(m, kinds[j], json_true());
+            if (get_u64(e, "cardinality") > get_u64(m, "cardinality"))
+                json_object_set(m, "cardinality",
+                                json_object_get(e, "cardinality"));
+        }
+        json_decref(o);
+    }
+    /* Sorted by name, as one node's list. */
+    size_t nn = json_object_size(all), i = 0;
+    const char **names = sift_xcalloc(nn + 1, sizeof(*names));
+    const char *key;
+    json_t *v;
+    json_object_foreach(all, key, v) names[i++] = key;
+    for (size_t x = 1; x < nn; x++)
+        for (size_t y = x; y > 0 && strcmp(names[y - 1], names[y]) > 0; y--) {
+            const char *t = names[y];
+            names[y] = names[y - 1];
+            names[y - 1] = t;
+        }
+    sift_buf_append(out, "{\"fields\":[", 11);
+    for (size_t x = 0; x < nn; x++) {
+        json_t *e = json_object_get(all, names[x]);
+        sift_buf_appendf(out, "%s{\"name\":", x ? "," : "");
+        sift_buf_put_json_str(out, names[x], strlen(names[x]));
+        sift_buf_appendf(
+            out,
+            ",\"text\":%s,\"keyword\":%s,\"number\":%s,\"cardinality\":%llu}",
+            json_is_true(json_object_get(e, "text")) ? "true" : "false",
+            json_is_true(json_object_get(e, "keyword")) ? "true" : "false",
+            json_is_true(json_object_get(e, "number")) ? "true" : "false",
+            (unsigned long long)get_u64(e, "cardinality"));
+    }
+    sift_buf_putc(out, ']');
+    sift_free(names);
+    json_decref(all);
+    return n_bad;
+}
+
+int
+sift__cluster_merge(const struct sift_cluster_query *q, uint32_t shard_size,
+                    const struct sift__cluster_answer *a, size_t n,
+                    struct sift_buf *out, int *bad, char *why, size_t why_len)
+{
+    switch (q->kind) {
+    case SIFT_CLUSTER_SEARCH:
+        return merge_search(q, a, n, out, bad, why, why_len);
+    case SIFT_CLUSTER_TERMS:
+        return merge_terms(q, shard_size, a, n, out, bad, why, why_len);
+    case SIFT_CLUSTER_HISTOGRAM:
+        return merge_histogram(q, a, n, out, bad, why, why_len);
+    case SIFT_CLUSTER_STATS: return merge_stats(a, n, out, bad, why, why_len);
+    case SIFT_CLUSTER_FIELDS: return merge_fields(a, n, out, bad, why, why_len);
+    }
+    return 0;
+}

@@ -1,0 +1,327 @@
+"""Black-box tests of a siftd cluster on loopback (docs/cluster.md): any
+node answers a search or an aggregation for all nodes, the same as one
+node holding all the data; a node that hangs or is gone is named under
+_nodes (never a smaller answer without a mark); several nodes share a
+Kafka topic (librdkafka mock cluster, 6 partitions) and a Redis stream
+(real redis-server), every event stored exactly once across them, also
+when a node is killed with SIGKILL and started again."""
+import json
+import signal
+import time
+
+import pytest
+
+from conftest import Siftd
+from ingest_helpers import KafkaMock, RedisServer, free_port, wait_for, write_config
+
+FAST = {"wal_sync": "20ms", "refresh": "100ms", "flush": "500ms"}
+BASE_MS = 1714557600000  # 2024-05-01T10:00:00Z
+SERVICES = ["api", "web", "db", "auth", "payments", "batch", "mail"]
+
+
+def events(node, n, first_seq):
+    """n events of one node; numbers and services spread so that terms
+    and stats differ per node."""
+    out = []
+    for i in range(n):
+        seq = first_seq + i
+        out.append({"@timestamp": BASE_MS + (seq * 7919 % 3600) * 1000 + seq,
+                    "message": "cluster event %d from %s" % (seq, node),
+                    "service": SERVICES[(seq * seq + len(node)) % len(SERVICES)],
+                    "level": ["info", "warn", "error"][seq % 3],
+                    "latency": (seq * 37) % 1000 / 10.0,
+                    "seq": seq})
+    return out
+
+
+def ingest(s, evs):
+    r = s.post("/api/v1/ingest",
+               data="".join(json.dumps(e) + "\n" for e in evs),
+               headers={"Content-Type": "application/x-ndjson"}, timeout=30)
+    assert r.status_code == 200, r.text
+
+
+def local_total(s, q="*"):
+    r = s.get("/api/v1/search", params={"q": q, "limit": 0, "local": "true"})
+    assert r.status_code == 200, r.text
+    return r.json()["total"]["value"]
+
+
+def start_nodes(tmp_path, names, extra=None, peers_of=None):
+    """Starts one siftd per name on fixed free ports, all listed in every
+    node's [cluster] peers (the node's own address included)."""
+    ports = {n: free_port() for n in names}
+    peers = ", ".join("http://127.0.0.1:%d" % ports[n] for n in names)
+    nodes = {}
+    for n in names:
+        cfg = {"store": dict(FAST), "tiers": {"retention": "off"},
+               "cluster": {"peers": peers, "node_id": "node-" + n,
+                           "timeout": "2s"}}
+        for sec, kv in (extra(n) if extra else {}).items():
+            cfg.setdefault(sec, {}).update(kv)
+        path = write_config(tmp_path / ("%s.conf" % n), cfg)
+        logs = tmp_path / ("logs-" + n)  # one per node: names repeat
+        logs.mkdir()
+        s = Siftd(tmp_path / ("data-" + n), config=path,
+                  args=["--listen", "127.0.0.1:%d" % ports[n]],
+                  log_dir=logs)
+        nodes[n] = s.start()
+    for s in nodes.values():
+        s.wait_ready()
+    return nodes
+
+
+@pytest.fixture
+def cluster3(tmp_path):
+    nodes = start_nodes(tmp_path, ["a", "b", "c"])
+    yield nodes
+    for s in nodes.values():
+        if s.proc and s.proc.poll() is None:
+            try:
+                s.send_signal(signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+            s.kill9()
+
+
+def test_any_node_answers_for_all(tmp_path, cluster3, siftd_factory):
+    a, b, c = cluster3["a"], cluster3["b"], cluster3["c"]
+    per = {"a": events("a", 60, 0), "b": events("b", 40, 60),
+           "c": events("c", 25, 100)}
+    for n, s in cluster3.items():
+        ingest(s, per[n])
+    # One node holding everything: the answer every node must give.
+    one = siftd_factory(args=["--set", "store.refresh=100ms",
+                              "--set", "tiers.retention=off"],
+                        name="single").start()
+    ingest(one, per["a"] + per["b"] + per["c"])
+    wait_for(lambda: all(local_total(s) == len(per[n])
+                         for n, s in cluster3.items()), "nodes searchable")
+    wait_for(lambda: local_total(one) == 125, "single node searchable")
+
+    for s in (a, b, c):
+        r = s.get("/api/v1/search", params={"q": "cluster", "limit": 0})
+        assert r.status_code == 200, r.text
+        j = r.json()
+        assert j["total"] == {"value": 125, "relation": "eq"}
+        assert j["_nodes"] == {"total": 3, "successful": 3, "failed": 0,
+                               "failures": []}
+
+    # Pages: same hits in the same order as one node, cursor included,
+    # newest and oldest first, through every page.
+    for order in ("newest", "oldest"):
+        want, got = [], []
+        for src, acc in ((one, want), (b, got)):
+            cursor = None
+            for _ in range(40):
+                params = {"q": "cluster", "limit": 17, "order": order}
+                if cursor:
+                    params["cursor"] = cursor
+                r = src.get("/api/v1/search", params=params)
+                assert r.status_code == 200, r.text
+                acc.extend(h["fields"]["seq"] for h in r.json()["hits"])
+                cursor = r.json()["cursor"]
+                if not cursor:
+                    break
+        assert len(got) == 125 and sorted(got) == list(range(125))
+        assert got == want, order
+
+    # POST search with a body, fanned out the same way.
+    r = c.post("/api/v1/search", json={"q": "level:error", "limit": 5,
+                                       "fields": ["seq"]})
+    assert r.status_code == 200, r.text
+    ref = one.post("/api/v1/search", json={"q": "level:error", "limit": 5,
+                                           "fields": ["seq"]}).json()
+    assert [h["fields"]["seq"] for h in r.json()["hits"]] == \
+        [h["fields"]["seq"] for h in ref["hits"]]
+    assert r.json()["total"] == ref["total"]
+
+    # Histogram, terms, fields: equal to one node.  Terms within its
+    # reported error bound (0 when no node left keys out).
+    for path, params, keys in [
+            ("/api/v1/histogram", {"q": "cluster", "interval": "5m",
+                                   "from": BASE_MS, "to": BASE_MS + 3600000},
+             ["buckets", "interval_ms"]),
+            ("/api/v1/histogram", {"q": "cluster", "interval": "10m",
+                                   "by": "service", "size": 3,
+                                   "from": BASE_MS, "to": BASE_MS + 3600000},
+             ["buckets"]),
+            ("/api/v1/terms", {"field": "service", "size": 3},
+             ["buckets", "other", "missing"])]:
+        got = a.get(path, params=params)
+        assert got.status_code == 200, got.text
+        want = one.get(path, params=params).json()
+        for k in keys:
+            assert got.json()[k] == want[k], (path, params, k)
+        assert got.json()["_nodes"]["successful"] == 3
+    # Fields: the same names and kinds; cardinality is a lower bound (the
+    # largest of the nodes'), as over segments on one node.
+    got = {f["name"]: f for f in a.get("/api/v1/fields").json()["fields"]}
+    want = {f["name"]: f for f in one.get("/api/v1/fields").json()["fields"]}
+    assert sorted(got) == sorted(want)
+    for name, f in got.items():
+        for k in ("text", "keyword", "number"):
+            assert f[k] == want[name][k], (name, k)
+        assert 1 <= f["cardinality"] <= want[name]["cardinality"]
+    r = a.get("/api/v1/terms", params={"field": "service", "size": 3}).json()
+    assert r["doc_count_error_upper_bound"] == 0
+
+    # Stats: exact count/min/max/sum/avg; percentiles say they are not
+    # merged (null and a warning), never a wrong number.
+    got = c.get("/api/v1/stats", params={"field": "latency"}).json()
+    want = one.get("/api/v1/stats", params={"field": "latency"}).json()
+    for k in ("count", "min", "max"):
+        assert got[k] == want[k], k
+    assert abs(got["sum"] - want["sum"]) < 1e-6
+    assert abs(got["avg"] - want["avg"]) < 1e-9
+    assert got["p50"] is None and got["percentiles_exact"] is False
+    assert any("percentiles" in w for w in got["warnings"])
+
+    # local=true: this node's data only, no _nodes.
+    r = b.get("/api/v1/search", params={"q": "cluster", "limit": 0,
+                                        "local": "true"}).json()
+    assert r["total"]["value"] == 40 and "_nodes" not in r
+    # A bad query is the query's error, not a node failure.
+    r = a.get("/api/v1/search", params={"q": "level:(error"})
+    assert r.status_code == 400 and r.json()["error"]["type"] != \
+        "cluster_unavailable", r.text
+    # Export is not merged yet: it says so.
+    r = a.get("/api/v1/export", params={"q": "cluster"})
+    assert r.status_code == 400
+    assert r.json()["error"]["type"] == "cluster_local_only"
+    # The cluster view names every peer by the id it answered with.
+    v = a.get("/api/v1/cluster").json()
+    assert v["enabled"] is True and v["node_id"] == "node-a"
+    assert sorted(p["node_id"] for p in v["peers"]) == \
+        ["node-a", "node-b", "node-c"]
+
+
+def test_hung_or_dead_node_is_reported(cluster3):
+    a, b, c = cluster3["a"], cluster3["b"], cluster3["c"]
+    ingest(a, events("a", 10, 0))
+    ingest(b, events("b", 10, 10))
+    ingest(c, events("c", 10, 20))
+    wait_for(lambda: local_total(c) == 10 and local_total(a) == 10 and
+             local_total(b) == 10, "searchable")
+    c.send_signal(signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        r = a.get("/api/v1/search", params={"q": "cluster", "limit": 3},
+                  timeout=30)
+        took = time.monotonic() - t0
+        assert r.status_code == 200, r.text
+        j = r.json()
+        assert j["total"]["value"] == 20
+        assert j["_nodes"]["total"] == 3 and j["_nodes"]["failed"] == 1
+        f = j["_nodes"]["failures"][0]
+        assert f["node"] == c.url and "cluster.timeout" in f["reason"]
+        assert "partial" in r.headers.get("Warning", "")
+        assert took < 25  # the 2 s cluster.timeout, not the client's
+        r = a.get("/api/v1/terms", params={"field": "service",
+                                           "allow_partial": "false"},
+                  timeout=30)
+        assert r.status_code == 502, r.text
+        assert r.json()["error"]["type"] == "cluster_partial"
+        assert c.url in r.json()["error"]["reason"]
+    finally:
+        c.send_signal(signal.SIGCONT)
+    c.kill9()
+    r = b.get("/api/v1/histogram", params={"q": "cluster", "interval": "1h"})
+    assert r.status_code == 200, r.text
+    assert sum(x["count"] for x in r.json()["buckets"]) == 20
+    assert r.json()["_nodes"]["failed"] == 1
+    assert r.json()["_nodes"]["failures"][0]["reason"] in (
+        "cannot connect", "the connection closed before an answer")
+
+
+def test_nodes_share_kafka_and_redis_exactly_once(tmp_path):
+    """Two nodes in one Kafka group (6 partitions) and one Redis stream
+    group, live producers throughout: a SIGTERM handoff and back, then a
+    SIGKILL of a node and its return.  Every produced entry is stored
+    exactly once across the two nodes, counted through either node."""
+    from crash_helpers import (STREAM, TOPIC, KafkaProducer, RedisProducer,
+                               export_counts)
+    kafka = KafkaMock([TOPIC], partitions=6)
+    redis_srv = RedisServer(tmp_path)
+    nodes = {}
+    try:
+        def extra(n):
+            return {"kafka": {"brokers": kafka.bootstrap, "topics": TOPIC,
+                              "group": "sift-cluster",
+                              "properties": "session.timeout.ms=3000,"
+                                            "heartbeat.interval.ms=300"},
+                    "redis": {"address": redis_srv.address,
+                              "streams": STREAM, "group": "sift"}}
+        nodes = start_nodes(tmp_path, ["a", "b"], extra=extra)
+        a, b = nodes["a"], nodes["b"]
+        rprod = RedisProducer(redis_srv.port, burst=40)
+        kprod = KafkaProducer(kafka.bootstrap, burst=40)
+        rprod.start()
+        kprod.start()
+        try:
+            wait_for(lambda: local_total(a, "crashkafka") > 0 and
+                     local_total(b, "crashkafka") > 0,
+                     "both nodes reading Kafka", timeout=90)
+            # SIGTERM: b leaves the group, a takes its partitions; b comes
+            # back and gets some of them back from a.
+            b.restart()
+            b.wait_for_log(r"kafka: assigned", timeout=60)
+            time.sleep(1.0)
+            # SIGKILL: a dies mid-stream and comes back.
+            a.kill9()
+            time.sleep(0.5)
+            a.start()
+            a.wait_for_log(r"kafka: assigned", timeout=60)
+            time.sleep(1.0)
+        finally:
+            rprod.stop.set()
+            rprod.join(timeout=30)
+            kprod.finish()
+        assert rprod.error is None and kprod.error is None
+        produced = {"stream": rprod.n, "kafka": kprod.n}
+        assert min(produced.values()) >= 200
+
+        # Counted through either node, every entry once.
+        for tag, n in produced.items():
+            word = {"stream": "crashstream", "kafka": "crashkafka"}[tag]
+            wait_for(lambda: a.get("/api/v1/search", params={
+                "q": word, "limit": 0}).json()["total"]["value"] >= n,
+                "%s: %d stored" % (tag, n), timeout=90)
+        time.sleep(1.0)  # a late duplicate would show after a refresh
+        for tag, n in produced.items():
+            word = {"stream": "crashstream", "kafka": "crashkafka"}[tag]
+            per_node = [export_counts_local(s, tag) for s in (a, b)]
+            counts = per_node[0] + per_node[1]
+            lost = [i for i in range(n) if counts.get(i, 0) == 0]
+            dups = sorted(i for i, c in counts.items() if c > 1)
+            assert not lost and not dups, \
+                "%s: %d produced, lost %r, duplicated %r" % (
+                    tag, n, lost[:10], dups[:10])
+            # Both nodes did part of the work.
+            assert all(sum(c.values()) > 0 for c in per_node), tag
+            for s in (a, b):
+                r = s.get("/api/v1/search", params={"q": word, "limit": 0})
+                assert r.json()["total"]["value"] == n, (tag, r.text)
+                assert r.json()["_nodes"]["successful"] == 2
+    finally:
+        for s in nodes.values():
+            s.kill9()
+        kafka.close()
+        redis_srv.close()
+
+
+def export_counts_local(s, tag):
+    """export_counts of crash_helpers on one node's own data."""
+    import collections
+    import re
+    from crash_helpers import TAGS
+    word, prefix = TAGS[tag]
+    rx = re.compile(r"%s %s(\d+)" % (word, prefix))
+    counts = collections.Counter()
+    r = s.get("/api/v1/export", params={"q": word, "local": "true"},
+              stream=True, timeout=120)
+    assert r.status_code == 200, r.text
+    for line in r.iter_lines():
+        if line:
+            counts[int(rx.search(json.loads(line)["message"]).group(1))] += 1
+    return counts

@@ -1,0 +1,300 @@
+/*
+ * test_cluster.c - merging the answers of several nodes (src/cluster/
+ * merge.c): hits in one (time, hash) order with a cursor valid on every
+ * node, terms with their error bound, histograms of different automatic
+ * widths, stats that never show an unmerged percentile, unreadable
+ * answers left out and flagged.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "cluster/cluster_int.h"
+#include "query/query_int.h"
+#include "sift/buf.h"
+#include "sift/query.h"
+
+/* {"hits":[…],"total":…,"cursor":…} of one node with hits (ts, hash). */
+static char *
+search_answer(const int64_t *ts, const uint64_t *hash, size_t n, unsigned total,
+              int more)
+{
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_buf_append(&b, "{\"hits\":[", 9);
+    for (size_t i = 0; i < n; i++) {
+        char id[SIFT_QUERY_ID_LEN + 1];
+        sift__query_id_encode(ts[i], hash[i], id);
+        sift_buf_appendf(&b,
+                         "%s{\"_id\":\"%s\",\"message\":\"m [x] {y}\","
+                         "\"fields\":{\"n\":1e3,\"s\":\"a,\\\"]\"}}",
+                         i ? "," : "", id);
+    }
+    sift_buf_appendf(&b,
+                     "],\"total\":{\"value\":%u,\"relation\":\"eq\"},"
+                     "\"cursor\":%s,\"took_ms\":1,\"timed_out\":false}",
+                     total,
+                     more ? "\"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\"" : "null");
+    char *s = strdup(sift_buf_cstr(&b));
+    sift_buf_cleanup(&b);
+    return s;
+}
+
+static json_t *
+merged(const struct sift_cluster_query *q, char **bodies, size_t n, int *bad)
+{
+    struct sift__cluster_answer a[4];
+    for (size_t i = 0; i < n; i++) {
+        a[i].body = bodies[i];
+        a[i].len = strlen(bodies[i]);
+    }
+    struct sift_buf out = SIFT_BUF_INIT;
+    char why[200];
+    sift__cluster_merge(q, 30, a, n, &out, bad, why, sizeof(why));
+    sift_buf_putc(&out, '}');
+    json_error_t e;
+    json_t *o = json_loadb(out.data, out.len, 0, &e);
+    if (!o)
+        fail_msg("merged answer is not JSON: %s\n%s", e.text, out.data);
+    sift_buf_cleanup(&out);
+    return o;
+}
+
+static void
+hit_key(json_t *o, size_t i, int64_t *ts, uint64_t *hash)
+{
+    json_t *id =
+        json_object_get(json_array_get(json_object_get(o, "hits"), i), "_id");
+    assert_true(json_is_string(id));
+    assert_int_equal(sift_query_hit_key(json_string_value(id),
+                                        json_string_length(id), ts, hash),
+                     0);
+}
+
+static void
+test_search_merges_in_time_order_with_cursor(void **state)
+{
+    (void)state;
+    /* Newest first: node 0 has 50, 30, 30(h=9); node 1 has 40, 30(h=9). */
+    int64_t t0[] = {50, 30, 30}, t1[] = {40, 30};
+    uint64_t h0[] = {1, 9, 2}, h1[] = {7, 9};
+    char *b[2] = {search_answer(t0, h0, 3, 10, 1),
+                  search_answer(t1, h1, 2, 5, 0)};
+    int bad[2] = {0, 0};
+    struct sift_cluster_query q = {.kind = SIFT_CLUSTER_SEARCH, .size = 4};
+    json_t *o = merged(&q, b, 2, bad);
+    assert_int_equal(bad[0] + bad[1], 0);
+    assert_int_equal(json_array_size(json_object_get(o, "hits")), 4);
+    int64_t want_ts[] = {50, 40, 30, 30};
+    uint64_t want_h[] = {1, 7, 9, 9};
+    for (size_t i = 0; i < 4; i++) {
+        int64_t ts;
+        uint64_t h;
+        hit_key(o, i, &ts, &h);
+        assert_int_equal(ts, want_ts[i]);
+        assert_int_equal(h, want_h[i]);
+    }
+    /* Hits are copied byte for byte: 1e3 stays 1e3, escapes stay. */
+    {
+        struct sift__cluster_answer a[2] = {{b[0], strlen(b[0])},
+                                            {b[1], strlen(b[1])}};
+        struct sift_buf raw = SIFT_BUF_INIT;
+        char why[100];
+        sift__cluster_merge(&q, 0, a, 2, &raw, bad, why, sizeof(why));
+        assert_non_null(
+            strstr(sift_buf_cstr(&raw), "\"n\":1e3,\"s\":\"a,\\\"]\"}"));
+        sift_buf_cleanup(&raw);
+    }
+    json_t *tot = json_object_get(o, "total");
+    assert_int_equal(json_integer_value(json_object_get(tot, "value")), 15);
+    /* The cursor resumes after (30, 9), both copies shown: skip 2. */
+    json_t *cur = json_object_get(o, "cursor");
+    assert_true(json_is_string(cur));
+    int64_t ts;
+    uint64_t h;
+    uint32_t skip;
+    int oldest;
+    assert_int_equal(
+        sift_query_cursor_read(json_string_value(cur), &ts, &h, &skip, &oldest),
+        0);
+    assert_int_equal(ts, 30);
+    assert_int_equal(h, 9);
+    assert_int_equal(skip, 2);
+    assert_int_equal(oldest, 0);
+    json_decref(o);
+
+    /* Everything fits and no node has more: no cursor. */
+    q.size = 10;
+    free(b[0]);
+    b[0] = search_answer(t0, h0, 3, 3, 0);
+    o = merged(&q, b, 2, bad);
+    assert_true(json_is_null(json_object_get(o, "cursor")));
+    assert_int_equal(json_array_size(json_object_get(o, "hits")), 5);
+    json_decref(o);
+
+    /* Oldest first: ascending. */
+    q.oldest_first = 1;
+    int64_t a0[] = {10, 20}, a1[] = {15};
+    uint64_t ah0[] = {1, 1}, ah1[] = {1};
+    free(b[0]);
+    free(b[1]);
+    b[0] = search_answer(a0, ah0, 2, 2, 0);
+    b[1] = search_answer(a1, ah1, 1, 1, 0);
+    o = merged(&q, b, 2, bad);
+    int64_t asc[] = {10, 15, 20};
+    for (size_t i = 0; i < 3; i++) {
+        hit_key(o, i, &ts, &h);
+        assert_int_equal(ts, asc[i]);
+    }
+    json_decref(o);
+    free(b[0]);
+    free(b[1]);
+}
+
+static void
+test_search_unreadable_answer_is_flagged(void **state)
+{
+    (void)state;
+    int64_t t[] = {5};
+    uint64_t h[] = {5};
+    char *b[3] = {search_answer(t, h, 1, 1, 0),
+                  strdup("{\"hits\":[{\"_id\":\"nope\"}],\"total\":{}}"),
+                  strdup("<html>")};
+    int bad[3] = {0, 0, 0};
+    struct sift_cluster_query q = {.kind = SIFT_CLUSTER_SEARCH, .size = 5};
+    json_t *o = merged(&q, b, 3, bad);
+    assert_int_equal(bad[0], 0);
+    assert_int_equal(bad[1], 1);
+    assert_int_equal(bad[2], 1);
+    assert_int_equal(json_array_size(json_object_get(o, "hits")), 1);
+    json_decref(o);
+    for (size_t i = 0; i < 3; i++)
+        free(b[i]);
+}
+
+static void
+test_terms_sum_and_error_bound(void **state)
+{
+    (void)state;
+    char *b[2] = {
+        strdup("{\"field\":\"svc\",\"buckets\":[{\"key\":\"a\",\"count\":10},"
+               "{\"key\":\"b\",\"count\":5}],\"other\":3,\"missing\":1,"
+               "\"timed_out\":false}"),
+        strdup("{\"field\":\"svc\",\"buckets\":[{\"key\":\"b\",\"count\":7},"
+               "{\"key\":\"c\",\"count\":6}],\"other\":0,\"missing\":2,"
+               "\"timed_out\":false}")};
+    int bad[2] = {0, 0};
+    struct sift_cluster_query q = {.kind = SIFT_CLUSTER_TERMS, .size = 2};
+    json_t *o = merged(&q, b, 2, bad);
+    json_t *bk = json_object_get(o, "buckets");
+    assert_int_equal(json_array_size(bk), 2);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(bk, 0), "key")), "b");
+    assert_int_equal(
+        json_integer_value(json_object_get(json_array_get(bk, 0), "count")),
+        12);
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(bk, 1), "key")), "a");
+    assert_int_equal(json_integer_value(json_object_get(o, "other")), 9);
+    assert_int_equal(json_integer_value(json_object_get(o, "missing")), 3);
+    /* Node 0 left keys out (other 3) below its smallest count 5. */
+    assert_int_equal(
+        json_integer_value(json_object_get(o, "doc_count_error_upper_bound")),
+        5);
+    json_decref(o);
+    free(b[0]);
+    free(b[1]);
+}
+
+static void
+test_histogram_coarsest_interval(void **state)
+{
+    (void)state;
+    char *b[2] = {strdup("{\"interval_ms\":60000,\"buckets\":["
+                         "{\"key\":0,\"time\":\"x\",\"count\":1},"
+                         "{\"key\":60000,\"time\":\"x\",\"count\":2},"
+                         "{\"key\":300000,\"time\":\"x\",\"count\":4}],"
+                         "\"timed_out\":false}"),
+                  strdup("{\"interval_ms\":300000,\"buckets\":["
+                         "{\"key\":900000,\"time\":\"x\",\"count\":8}],"
+                         "\"timed_out\":true}")};
+    int bad[2] = {0, 0};
+    struct sift_cluster_query q = {.kind = SIFT_CLUSTER_HISTOGRAM, .size = 10};
+    json_t *o = merged(&q, b, 2, bad);
+    assert_int_equal(json_integer_value(json_object_get(o, "interval_ms")),
+                     300000);
+    json_t *bk = json_object_get(o, "buckets");
+    /* 0, 300000, 600000 (a hole, filled), 900000. */
+    assert_int_equal(json_array_size(bk), 4);
+    uint64_t want[] = {3, 4, 0, 8};
+    for (size_t i = 0; i < 4; i++) {
+        json_t *x = json_array_get(bk, i);
+        assert_int_equal(json_integer_value(json_object_get(x, "key")),
+                         (json_int_t)(i * 300000));
+        assert_int_equal(json_integer_value(json_object_get(x, "count")),
+                         (json_int_t)want[i]);
+    }
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(bk, 1), "time")),
+        "1970-01-01T00:05:00.000000000Z");
+    assert_true(json_is_true(json_object_get(o, "timed_out")));
+    json_decref(o);
+    free(b[0]);
+    free(b[1]);
+}
+
+static void
+test_stats_never_show_unmerged_percentiles(void **state)
+{
+    (void)state;
+    char *b[3] = {
+        strdup("{\"field\":\"lat\",\"count\":2,\"min\":1,\"max\":3,\"sum\":4,"
+               "\"avg\":2,\"p50\":1,\"p90\":3,\"p99\":3,"
+               "\"percentiles_exact\":true,\"timed_out\":false}"),
+        strdup("{\"field\":\"lat\",\"count\":0,\"min\":null,\"max\":null,"
+               "\"sum\":0,\"avg\":null,\"p50\":null,\"p90\":null,"
+               "\"p99\":null,\"percentiles_exact\":true,\"timed_out\":false}"),
+        strdup("{\"field\":\"lat\",\"count\":2,\"min\":0.5,\"max\":2,"
+               "\"sum\":2.5,\"avg\":1.25,\"p50\":0.5,\"p90\":2,\"p99\":2,"
+               "\"percentiles_exact\":true,\"timed_out\":false}")};
+    int bad[3] = {0, 0, 0};
+    struct sift_cluster_query q = {.kind = SIFT_CLUSTER_STATS};
+    /* One node holds values: its percentiles are the answer's. */
+    json_t *o = merged(&q, b, 2, bad);
+    assert_int_equal(json_integer_value(json_object_get(o, "count")), 2);
+    assert_true(json_number_value(json_object_get(o, "p90")) == 3.0);
+    assert_null(json_object_get(o, "warnings"));
+    json_decref(o);
+    /* Two hold values: exact count/min/max/sum/avg, percentiles null. */
+    o = merged(&q, b, 3, bad);
+    assert_int_equal(json_integer_value(json_object_get(o, "count")), 4);
+    assert_true(json_number_value(json_object_get(o, "min")) == 0.5);
+    assert_true(json_number_value(json_object_get(o, "max")) == 3.0);
+    assert_true(json_number_value(json_object_get(o, "sum")) == 6.5);
+    assert_true(json_number_value(json_object_get(o, "avg")) == 1.625);
+    assert_true(json_is_null(json_object_get(o, "p50")));
+    assert_true(json_is_false(json_object_get(o, "percentiles_exact")));
+    assert_int_equal(json_array_size(json_object_get(o, "warnings")), 1);
+    json_decref(o);
+    for (size_t i = 0; i < 3; i++)
+        free(b[i]);
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_search_merges_in_time_order_with_cursor),
+        cmocka_unit_test(test_search_unreadable_answer_is_flagged),
+        cmocka_unit_test(test_terms_sum_and_error_bound),
+        cmocka_unit_test(test_histogram_coarsest_interval),
+        cmocka_unit_test(test_stats_never_show_unmerged_percentiles),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
