@@ -180,8 +180,9 @@ struct sift_source_ops {
     void (*stats)(struct sift_source *src, struct sift_source_stats *out);
     void (*parts)(struct sift_source *src, sift_source_part_cb cb, void *arg);
     void (*free)(struct sift_source *src);
-    /* Non-zero when no event of key is on its way to durability (NULL:
-     * always); answers a peer's ask() above. */
+    /* Non-zero when no event of key is on its way to durability and the
+     * source does not read key (NULL: always); answers a peer's ask()
+     * above. */
     int (*settled)(struct sift_source *src, const char *key);
 };
 

@@ -1143,6 +1143,10 @@ kafka_settled(struct sift_source *src, const char *key)
     struct kafka_src *ks = (struct kafka_src *)src;
     for (struct kpart *p = ks->parts; p; p = p->next)
         if (strcmp(p->key, key) == 0) {
+            /* Still assigned here: another member got it, so this one
+             * lost it and has not noticed yet; it may still read it. */
+            if (p->assigned)
+                return 0;
             for (struct kbatch *b = ks->held_head; b; b = b->hnext)
                 if (b->part == p)
                     return 0;
