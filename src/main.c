@@ -816,6 +816,9 @@ app_start_modules(struct sift_app *app)
     sift_grafana_register(app->http, app->store, app->pool, &app->cfg);
     sift_metrics_register(app->metrics, sift_store_tiers_metrics, app->store);
     sift_metrics_register(app->metrics, pool_metrics, app->pool);
+    if (sift_cluster_active(app->cluster))
+        sift_metrics_register(app->metrics, sift_cluster_metrics_collect,
+                              app->cluster);
 
     sift_store_rescan_quarantine(app->store); /* state files too */
     on_health_tick(app);

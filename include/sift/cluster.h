@@ -139,6 +139,13 @@ struct sift_http;
 void sift_cluster_register(struct sift_cluster *c, struct sift_http *http);
 
 /**
+ * /metrics collector (arg: the cluster): sift_cluster_fanouts_total
+ * {outcome}, sift_cluster_peer_requests_total{peer,outcome},
+ * sift_cluster_peer_last_contact_seconds{peer}.  Loop thread.
+ */
+void sift_cluster_metrics_collect(struct sift_buf *out, void *arg);
+
+/**
  * Stops answering: fan-outs and position requests still waiting are
  * answered 503 "shutting_down", the local hooks are dropped (the store
  * closes next).  Asks of the sources stay valid until

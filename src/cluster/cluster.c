@@ -57,6 +57,7 @@
 #include "sift/http.h"
 #include "sift/log.h"
 #include "sift/loop.h"
+#include "sift/metrics.h"
 #include "sift/node_id.h"
 #include "sift/time.h"
 
@@ -67,6 +68,7 @@ struct peer {
     int is_self;                        /* the address this node bound */
     char node_id[SIFT_NODE_ID_MAX + 1]; /* learned from X-Sift-Node */
     int64_t last_contact_ns;            /* wall clock, 0 = never */
+    uint64_t answered, failed;          /* fanned-out requests */
     char last_error[160];
 };
 
@@ -113,6 +115,7 @@ struct sift_cluster {
     char *self_host;
     uint16_t self_port;
     struct fanout *running;
+    uint64_t fanouts[3]; /* complete, partial, failed */
 };
 
 /* ---- peers ---- */
@@ -510,6 +513,7 @@ fanout_finish(struct fanout *f)
             if (pe) {
                 pe->last_contact_ns = now;
                 pe->last_error[0] = '\0';
+                pe->answered++;
             }
             ans[n_ans].body = k->body.data ? k->body.data : "";
             ans[n_ans].len = k->body.len;
@@ -518,6 +522,7 @@ fanout_finish(struct fanout *f)
         }
         call_reason(f, k, reason, sizeof(reason));
         if (pe) {
+            pe->failed++;
             if (k->status > 0)
                 pe->last_contact_ns = now;
             snprintf(pe->last_error, sizeof(pe->last_error), "%.159s", reason);
@@ -541,6 +546,7 @@ fanout_finish(struct fanout *f)
         }
     }
     size_t ok = total - failed;
+    c->fanouts[ok == 0 ? 2 : failed > 0 ? 1 : 0]++;
     int64_t took_ms = (sift_clock_mono_ns() - f->t0_ns) / SIFT_NS_PER_MS;
 
     if (ok == 0) {
@@ -928,6 +934,41 @@ sift_cluster_status_json(const struct sift_cluster *c, struct sift_buf *out)
         sift_buf_putc(out, '}');
     }
     sift_buf_append(out, "]}", 2);
+}
+
+void
+sift_cluster_metrics_collect(struct sift_buf *out, void *arg)
+{
+    const struct sift_cluster *c = arg;
+    static const char *const kinds[] = {"complete", "partial", "failed"};
+    sift_metrics_family(out, "sift_cluster_fanouts_total", SIFT_METRIC_COUNTER,
+                        "Fanned-out queries by outcome: every node answered, "
+                        "some failed (_nodes.failed > 0), none answered.");
+    for (size_t i = 0; i < 3; i++) {
+        const char *labels[] = {"outcome", kinds[i], NULL};
+        sift_metrics_sample(out, "sift_cluster_fanouts_total", labels,
+                            (double)c->fanouts[i]);
+    }
+    sift_metrics_family(out, "sift_cluster_peer_requests_total",
+                        SIFT_METRIC_COUNTER,
+                        "Fanned-out requests sent to each peer, by outcome.");
+    for (size_t i = 0; i < c->n_peers; i++) {
+        const struct peer *p = &c->peers[i];
+        const char *ok[] = {"peer", p->url, "outcome", "answered", NULL};
+        const char *ko[] = {"peer", p->url, "outcome", "failed", NULL};
+        sift_metrics_sample(out, "sift_cluster_peer_requests_total", ok,
+                            (double)p->answered);
+        sift_metrics_sample(out, "sift_cluster_peer_requests_total", ko,
+                            (double)p->failed);
+    }
+    sift_metrics_family(out, "sift_cluster_peer_last_contact_seconds",
+                        SIFT_METRIC_GAUGE,
+                        "When each peer last answered (Unix time; 0 never).");
+    for (size_t i = 0; i < c->n_peers; i++) {
+        const char *l[] = {"peer", c->peers[i].url, NULL};
+        sift_metrics_sample(out, "sift_cluster_peer_last_contact_seconds", l,
+                            (double)c->peers[i].last_contact_ns / 1e9);
+    }
 }
 
 static void

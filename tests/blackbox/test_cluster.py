@@ -6,6 +6,7 @@ Kafka topic (librdkafka mock cluster, 6 partitions) and a Redis stream
 (real redis-server), every event stored exactly once across them, also
 when a node is killed with SIGKILL and started again."""
 import json
+import re
 import signal
 import time
 
@@ -232,6 +233,12 @@ def test_hung_or_dead_node_is_reported(cluster3):
     assert r.json()["_nodes"]["failed"] == 1
     assert r.json()["_nodes"]["failures"][0]["reason"] in (
         "cannot connect", "the connection closed before an answer")
+    # /metrics counts it per peer.
+    m = a.get("/metrics").text
+    assert re.search(r'sift_cluster_peer_requests_total\{peer="%s",'
+                     r'outcome="failed"\} [1-9]' % re.escape(c.url), m), m
+    assert re.search(r'sift_cluster_fanouts_total\{outcome="partial"\} '
+                     r'[1-9]', m)
 
 
 def test_nodes_share_kafka_and_redis_exactly_once(tmp_path):
