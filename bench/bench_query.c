@@ -5,12 +5,16 @@
  *
  * Usage: bench_query [--events N] [--dir DIR] [--reps R] [--seg-events M]
  *                    [--no-sqlite] [--no-rg] [--peer-events K]
- *                    [--threads T] [--track-total N]
+ *                    [--threads T] [--track-total N] [--phrases]
+ *                    [--only SUBSTRING]
  *
  * --threads T runs sift's queries with a worker pool of T threads (segments
  * fanned out, the calling thread taking part); 0 (default) = sequential.
  * --track-total N counts totals needing phrase verification only up to N
  * per segment (the HTTP API's default is 10000); 0 (default) = exact.
+ * --phrases runs only the phrase queries (2-5 words, common, rare, one
+ * with a number inside, one whose words are never adjacent); --only runs
+ * the queries whose name holds SUBSTRING.
  *
  * Events cycle through the loghub-2k structured lines of all ten systems
  * (message, level, service = system name), timestamps spread evenly over
@@ -28,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -183,7 +188,9 @@ summarize(int64_t *ns, int reps)
 
 /* ---- sift side ---- */
 
-enum qkind { QK_SEARCH, QK_HISTO, QK_TERMS };
+/* QK_COUNT: a search with limit 0 and the exact total (no doc read for
+ * the page), as a count over HTTP asks it. */
+enum qkind { QK_SEARCH, QK_COUNT, QK_HISTO, QK_TERMS };
 
 struct bq {
     const char *name;
@@ -213,10 +220,10 @@ run_sift(struct sift_segment **segs, size_t n, const struct bq *b,
         exit(1);
     }
     struct sift_buf out = SIFT_BUF_INIT;
-    if (b->kind == QK_SEARCH) {
+    if (b->kind == QK_SEARCH || b->kind == QK_COUNT) {
         struct sift_search_opts o;
         sift_search_opts_init(&o);
-        o.limit = 100;
+        o.limit = b->kind == QK_COUNT ? 0 : 100;
         o.pool = g_pool;
         o.track_total_hits = g_track_total;
         struct sift_search_result res;
@@ -315,7 +322,10 @@ run_sqlite(struct sq *s, const struct bq *b, uint64_t *rows)
     char sql[1024];
     int64_t t0 = sift_clock_mono_ns();
     *rows = 0;
-    if (b->fts) {
+    if (b->fts && b->kind == QK_COUNT) {
+        snprintf(sql, sizeof(sql),
+                 "SELECT count(*) FROM fts WHERE fts MATCH '%s';", b->fts);
+    } else if (b->fts) {
         /* Like sift: the newest 100 matches plus the exact count. */
         snprintf(sql, sizeof(sql),
                  "SELECT e.ts, e.msg FROM fts JOIN ev e ON e.id = fts.rowid "
@@ -352,7 +362,8 @@ int
 main(int argc, char **argv)
 {
     uint64_t n = 10000000, seg_events = 1000000, peer_events = 0;
-    int reps = 20, use_sqlite = 1, use_rg = 1;
+    int reps = 20, use_sqlite = 1, use_rg = 1, only_phrases = 0;
+    const char *only = NULL;
     unsigned threads = 0;
     const char *dir = "/tmp/sift-bench-query";
     for (int i = 1; i < argc; i++) {
@@ -374,12 +385,16 @@ main(int argc, char **argv)
             use_sqlite = 0;
         else if (!strcmp(argv[i], "--no-rg"))
             use_rg = 0;
+        else if (!strcmp(argv[i], "--phrases"))
+            only_phrases = 1;
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+            only = argv[++i];
         else {
             fprintf(stderr,
                     "usage: %s [--events N] [--seg-events M] "
                     "[--peer-events K] [--dir D] [--reps R] "
                     "[--no-sqlite] [--no-rg] [--threads T] "
-                    "[--track-total N]\n",
+                    "[--track-total N] [--phrases] [--only S]\n",
                     argv[0]);
             return 2;
         }
@@ -498,6 +513,25 @@ main(int argc, char **argv)
          NULL, "block"},
         {"phrase", QK_SEARCH, "\"for block\"", NULL, 0, "\"for block\"", NULL,
          NULL, "for block"},
+        /* phrases of 2-5 words, common and rare (--phrases: only these) */
+        {"phrase 2 received block", QK_COUNT, "\"received block\"", NULL, 0,
+         "\"received block\"", NULL, NULL, "(?i)received block"},
+        {"phrase 3 session opened for", QK_COUNT, "\"session opened for\"",
+         NULL, 0, "\"session opened for\"", NULL, NULL,
+         "(?i)session opened for"},
+        {"phrase 4 with a number", QK_COUNT, "\"packetresponder 1 for block\"",
+         NULL, 0, "\"packetresponder 1 for block\"", NULL, NULL,
+         "(?i)packetresponder 1 for block"},
+        {"phrase 5 error state", QK_COUNT, "\"child workerenv in error state\"",
+         NULL, 0, "\"child workerenv in error state\"", NULL, NULL,
+         "(?i)child workerenv in error state"},
+        {"phrase 3 rare", QK_COUNT, "\"verification succeeded for\"", NULL, 0,
+         "\"verification succeeded for\"", NULL, NULL,
+         "(?i)verification succeeded for"},
+        {"phrase 2 slot value", QK_COUNT, "\"size 67108864\"", NULL, 0,
+         "\"size 67108864\"", NULL, NULL, "(?i)size 67108864"},
+        {"phrase 2 never adjacent", QK_COUNT, "\"block received\"", NULL, 0,
+         "\"block received\"", NULL, NULL, "(?i)block received"},
         {"field filter + term", QK_SEARCH, "service:hdfs terminating", NULL, 0,
          "terminating", "hdfs", NULL, " hdfs .*terminating"},
         {"1h histogram by level", QK_HISTO, "*", "level", 1, NULL, NULL, h1_sql,
@@ -510,19 +544,32 @@ main(int argc, char **argv)
          NULL},
     };
     int64_t *ns = sift_xcalloc((size_t)reps, sizeof(*ns));
-    printf("\n%-24s %12s %9s %9s | %9s %9s %7s | %9s %7s\n", "query", "hits",
-           "p50 ms", "p99 ms", "fts5 p50", "fts5 p99", "ratio", "rg ms",
-           "ratio");
+    printf("\n%-24s %12s %9s %9s %9s | %9s %9s %7s | %9s %7s\n", "query",
+           "hits", "p50 ms", "p99 ms", "cpu ms", "fts5 p50", "fts5 p99",
+           "ratio", "rg ms", "ratio");
     for (size_t k = 0; k < sizeof(qs) / sizeof(qs[0]); k++) {
         const struct bq *b = &qs[k];
         uint64_t total = 0, rows = 0;
+        if ((only_phrases && strncmp(b->name, "phrase", 6) != 0) ||
+            (only && strstr(b->name, only) == NULL))
+            continue;
         run_sift(segs, n_segs, b, &total);
+        /* CPU time of the process (workers included) per query: on a busy
+         * machine it moves much less than the wall time. */
+        struct timespec c0, c1;
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
         for (int r = 0; r < reps; r++)
             ns[r] = run_sift(segs, n_segs, b, &total);
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+        double cpu_ms = ((double)(c1.tv_sec - c0.tv_sec) * 1e3 +
+                         (double)(c1.tv_nsec - c0.tv_nsec) / 1e6) /
+                        reps;
         struct stat2 st = summarize(ns, reps);
-        printf("%-24s %12llu %9.2f %9.2f |", b->name,
-               b->kind == QK_SEARCH ? (unsigned long long)total : 0ULL,
-               st.p50_ms, st.p99_ms);
+        printf("%-24s %12llu %9.2f %9.2f %9.2f |", b->name,
+               b->kind == QK_SEARCH || b->kind == QK_COUNT
+                   ? (unsigned long long)total
+                   : 0ULL,
+               st.p50_ms, st.p99_ms, cpu_ms);
         if (use_sqlite) {
             int pr = reps < 5 ? reps : 5; /* peers are slow: fewer reps */
             run_sqlite(&sq, b, &rows);

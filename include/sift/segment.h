@@ -186,6 +186,23 @@ int sift_segment_terms(const struct sift_segment *seg, uint32_t field,
                        const char *prefix, size_t prefix_len, sift_term_cb cb,
                        void *arg);
 
+/**
+ * Phrases on the message field by message shape: splits cand (docs that
+ * hold every word of the phrase toks[0..n), 2 <= n <= 64, tokens as
+ * sift_tokenize() makes them) into *sure, the docs whose shape holds the
+ * phrase in its constant text (they match, nothing to read), and *maybe,
+ * the docs whose shape may hold it depending on slot values (verify them
+ * on the text); the other docs of cand cannot match.  Both are new
+ * bitmaps (release with roaring_bitmap_free()).  Returns SIFT_OK,
+ * SIFT_ENOTFOUND (format 3: no shape per doc; verify all of cand),
+ * SIFT_EINVAL, SIFT_ECORRUPT or SIFT_ENOMEM.  Any thread.
+ */
+int sift_segment_phrase_shapes(const struct sift_segment *seg,
+                               const char *const *toks, const size_t *lens,
+                               uint32_t n, const roaring_bitmap_t *cand,
+                               roaring_bitmap_t **sure,
+                               roaring_bitmap_t **maybe);
+
 /* Columns. */
 /** Dictionary column: ordinal of doc's value, or UINT32_MAX if none. */
 uint32_t sift_segment_keyword_ord(const struct sift_segment *seg,

@@ -310,7 +310,11 @@ int
 sift__query_verify_doc(struct sift_qctx *ctx, uint32_t d, int *match)
 {
     *match = 1;
-    if (ctx->n_deferred == 0)
+    uint32_t first = 0; /* the first phrase the shapes do not settle */
+    while (first < ctx->n_deferred && ctx->deferred[first].sure &&
+           roaring_bitmap_contains(ctx->deferred[first].sure, d))
+        first++;
+    if (first == ctx->n_deferred)
         return SIFT_OK;
     if (!ctx->doc) {
         ctx->doc = sift_xcalloc(1, sizeof(*ctx->doc));
@@ -326,16 +330,31 @@ sift__query_verify_doc(struct sift_qctx *ctx, uint32_t d, int *match)
                              ctx->arena, &ev);
     if (rc < 0)
         return seg_error(ctx, rc);
-    for (uint32_t i = 0; i < ctx->n_deferred && *match; i++) {
+    for (uint32_t i = first; i < ctx->n_deferred && *match; i++) {
         const struct sift_qdeferred *x = &ctx->deferred[i];
+        if (x->sure && roaring_bitmap_contains(x->sure, d))
+            continue;
         *match = event_has_phrase(&ev, x->n, x->field, x->field_len);
     }
     return SIFT_OK;
 }
 
+/* Forgets the deferred phrases of the last segment. */
+static void
+deferred_reset(struct sift_qctx *ctx)
+{
+    for (uint32_t i = 0; i < ctx->n_deferred; i++) {
+        if (ctx->deferred[i].sure) /* CRoaring 0.2 does not take NULL */
+            roaring_bitmap_free(ctx->deferred[i].sure);
+        ctx->deferred[i].sure = NULL;
+    }
+    ctx->n_deferred = 0;
+}
+
 void
 sift__query_ctx_cleanup(struct sift_qctx *ctx)
 {
+    deferred_reset(ctx);
     if (ctx->doc) {
         sift_buf_cleanup(ctx->doc);
         sift_free(ctx->doc);
@@ -368,6 +387,30 @@ phrase_docs(struct sift_qctx *ctx, const struct sift_qnode *n, uint32_t field,
         *out = cand;
         return SIFT_OK;
     }
+    /* On the message field the shapes settle most candidates without
+     * reading a doc: sure ones match, the rest of cand cannot, and only
+     * the maybe ones (words that may fall in slot values) are verified. */
+    roaring_bitmap_t *sure = NULL;
+    if (n->slop == 0 && fname_len == sizeof(SIFT_MESSAGE_FIELD) - 1 &&
+        memcmp(fname, SIFT_MESSAGE_FIELD, fname_len) == 0) {
+        roaring_bitmap_t *maybe = NULL;
+        rc = sift_segment_phrase_shapes(ctx->seg, (const char *const *)n->toks,
+                                        n->tok_lens, n->n_toks, cand, &sure,
+                                        &maybe);
+        if (rc == SIFT_OK) {
+            roaring_bitmap_free(cand);
+            if (roaring_bitmap_is_empty(maybe)) {
+                roaring_bitmap_free(maybe);
+                *out = sure;
+                return SIFT_OK;
+            }
+            cand = maybe;
+        } else if (rc != SIFT_ENOTFOUND) {
+            roaring_bitmap_free(cand);
+            return seg_error(ctx, rc);
+        }
+        rc = SIFT_OK;
+    }
     if (ctx->defer_phrases && n->top_conjunct &&
         ctx->n_deferred < SIFT_QCTX_MAX_DEFERRED) {
         /* The caller verifies only the docs it needs (search's page). */
@@ -375,6 +418,9 @@ phrase_docs(struct sift_qctx *ctx, const struct sift_qnode *n, uint32_t field,
         x->n = n;
         x->field = fname;
         x->field_len = fname_len;
+        x->sure = sure;
+        if (sure)
+            roaring_bitmap_or_inplace(cand, sure);
         *out = cand;
         return SIFT_OK;
     }
@@ -409,7 +455,13 @@ phrase_docs(struct sift_qctx *ctx, const struct sift_qnode *n, uint32_t field,
     roaring_bitmap_free(cand);
     if (rc < 0) {
         roaring_bitmap_free(res);
+        if (sure)
+            roaring_bitmap_free(sure);
         return rc;
+    }
+    if (sure) {
+        roaring_bitmap_or_inplace(res, sure);
+        roaring_bitmap_free(sure);
     }
     *out = res;
     return SIFT_OK;
@@ -666,7 +718,7 @@ sift__query_eval_segment(const struct sift_query *q, struct sift_qctx *ctx,
                          uint32_t lo, uint32_t hi, roaring_bitmap_t **out)
 {
     *out = NULL;
-    ctx->n_deferred = 0;
+    deferred_reset(ctx);
     if (lo >= hi) {
         *out = roaring_bitmap_create();
         return SIFT_OK;

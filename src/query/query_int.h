@@ -159,6 +159,8 @@ struct sift_qdeferred {
     const struct sift_qnode *n;
     const char *field; /* the name used in this segment (aliases) */
     size_t field_len;
+    roaring_bitmap_t *sure; /* owned: docs known to match (their message
+                               shape holds the phrase), or NULL */
 };
 
 struct sift_qctx {

@@ -4,7 +4,8 @@
  * Input: one byte of mode, then an image.  Mode bit 0 set: the image's
  * checksums are recomputed first (sift__segment_reseal), so mutations get
  * past the checksums and reach the section decoders.  Every read API is
- * then called on whatever opens.  Must never crash, hang or leak.
+ * then called on whatever opens (phrases by message shape included).
+ * Must never crash, hang or leak.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -103,6 +104,27 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (void)sift_segment_keyword_ord(seg, f, d);
             (void)sift_segment_number(seg, f, d, &v);
         }
+    }
+    /* Phrases by message shape over every doc (SHAPES, SHAPEDOCS): a
+     * split is two disjoint subsets of the candidates, or an error. */
+    static const char *const ph[][3] = {{"error", "a", NULL},
+                                        {"1", "zzzz", "e"}};
+    static const size_t ph_len[][3] = {{5, 1, 0}, {1, 4, 1}};
+    for (size_t i = 0; i < 2 && n > 0; i++) {
+        roaring_bitmap_t *cand = roaring_bitmap_from_range(0, n, 1);
+        roaring_bitmap_t *sure = NULL, *maybe = NULL;
+        if (cand != NULL &&
+            sift_segment_phrase_shapes(seg, ph[i], ph_len[i], i ? 3 : 2, cand,
+                                       &sure, &maybe) == SIFT_OK) {
+            if (!roaring_bitmap_is_subset(sure, cand) ||
+                !roaring_bitmap_is_subset(maybe, cand) ||
+                roaring_bitmap_intersect(sure, maybe))
+                abort();
+            roaring_bitmap_free(sure);
+            roaring_bitmap_free(maybe);
+        }
+        if (cand != NULL)
+            roaring_bitmap_free(cand);
     }
     const roaring_bitmap_t *del = sift_segment_deleted(seg);
     if (del != NULL)
