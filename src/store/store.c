@@ -987,6 +987,20 @@ flush_failed(struct sift_store *s, const struct flush_job *j)
     s->flush_fail_rc = j->rc;
 }
 
+/* Deletes the WAL files whose records are all in segment files (the
+ * current one too once nothing in it is left to flush). */
+static void
+trim_wal(struct sift_store *s)
+{
+    if (!s->wal) /* NULL while recovery flushes before the WAL opens */
+        return;
+    unsigned trimmed = sift__wal_trim(s->wal, s->manifest.flushed_seq);
+    if (trimmed)
+        SIFT_DEBUG("store: trimmed %u WAL files (flushed seq %" PRIu64 ")",
+                   trimmed, s->manifest.flushed_seq);
+    s->stats.wal_bytes = sift__wal_bytes(s->wal);
+}
+
 static void
 flush_apply(struct sift_store *s, struct flush_job *j)
 {
@@ -1039,13 +1053,7 @@ flush_apply(struct sift_store *s, struct flush_job *j)
     recount_sealed(s);
     publish(s);
     s->stats.flushes++;
-    if (s->wal) { /* NULL while recovery flushes before the WAL opens */
-        unsigned trimmed = sift__wal_trim(s->wal, s->manifest.flushed_seq);
-        if (trimmed)
-            SIFT_DEBUG("store: trimmed %u WAL files (flushed seq %" PRIu64 ")",
-                       trimmed, s->manifest.flushed_seq);
-        s->stats.wal_bytes = sift__wal_bytes(s->wal);
-    }
+    trim_wal(s);
     s->stats.buffer_bytes = unflushed_bytes(s);
     flush_job_free(j);
     run_waiters(s, SIFT_OK);
@@ -1196,6 +1204,10 @@ on_flush_timer(void *arg)
     struct sift_store *s = arg;
     seal(s, 0);
     maybe_flush(s, 1);
+    /* A flush trims when it lands; this catches the last file of an idle
+     * store when the fsync was still running at that moment. */
+    if (!s->flush_running)
+        trim_wal(s);
 }
 
 static void

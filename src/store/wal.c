@@ -998,6 +998,27 @@ sift__wal_trim(struct sift_wal *w, uint64_t upto_seq)
         w->dir_dirty = 1;
         removed++;
     }
+    /* The file taking appends goes too once every record in it is flushed
+     * and durable and no fsync is running: the WAL of an idle store is
+     * then empty instead of holding up to file_bytes of flushed records.
+     * The next append starts a new file named by its seq. */
+    if (w->n_files == 1 && w->have_current && !w->sync_outstanding &&
+        w->files[0].size > 0 && w->next_seq - 1 <= upto_seq &&
+        w->durable_seq == w->next_seq - 1) {
+        struct wal_file *f = &w->files[0];
+        char path[4096];
+        if (path_join(path, sizeof(path), w->dir, f->name) == SIFT_OK &&
+            unlink(path) != 0 && errno != ENOENT) {
+            SIFT_ERROR("wal: cannot remove %s: %s", path, strerror(errno));
+            return removed;
+        }
+        if (f->fd >= 0)
+            close(f->fd);
+        files_remove(w, 0);
+        w->have_current = 0;
+        w->dir_dirty = 1;
+        removed++;
+    }
     return removed;
 }
 

@@ -168,8 +168,10 @@ int sift__wal_sync_done(struct sift_wal *w, const struct sift_wal_sync *req);
 int sift__wal_sync(struct sift_wal *w);
 
 /**
- * Deletes the files whose every record is <= upto_seq (never the file
- * being appended to).  Returns the number of files removed.  Owner thread.
+ * Deletes the files whose every record is <= upto_seq.  The file being
+ * appended to goes too when it is then the only one, all its records are
+ * <= upto_seq and durable, and no fsync is outstanding (the next append
+ * starts a new file).  Returns the number of files removed.  Owner thread.
  */
 unsigned sift__wal_trim(struct sift_wal *w, uint64_t upto_seq);
 

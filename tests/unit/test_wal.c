@@ -4,6 +4,7 @@
  * missing or cut file, zeros, stale copies), rotation and trimming, and
  * ENOSPC / fsync failure injection.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -124,6 +125,22 @@ file_size(const char *dir, uint64_t first_seq)
     if (stat(path, &st) != 0)
         return -1;
     return st.st_size;
+}
+
+/* Number of *.wal files in dir. */
+static int
+count_wal_files(const char *dir)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        size_t l = strlen(de->d_name);
+        n += l > 4 && strcmp(de->d_name + l - 4, ".wal") == 0;
+    }
+    closedir(d);
+    return n;
 }
 
 static void
@@ -500,10 +517,18 @@ test_wal_rotation_and_trim(void **state)
     assert_int_equal(rep.corrupt, 0);
     sift_free(c);
 
-    /* Trimming everything keeps the current file. */
-    sift__wal_trim(w, 1000);
+    /* Trimming up to a seq inside the current file keeps it. */
+    sift__wal_trim(w, 99);
     assert_int_equal(sift__wal_files(w), 1);
+    assert_true(sift__wal_bytes(w) > 0);
+    /* Once every record is flushed the current file goes too (the WAL
+     * of an idle store takes no space), and appends start a new one. */
+    sift__wal_trim(w, 100);
+    assert_int_equal(sift__wal_files(w), 0);
+    assert_int_equal(sift__wal_bytes(w), 0);
+    assert_int_equal(count_wal_files(f->dir), 0);
     append_n(w, 101, 3);
+    assert_int_equal(sift__wal_files(w), 1);
     assert_int_equal(sift__wal_sync(w), SIFT_OK);
     sift__wal_close(w);
     c = sift_xcalloc(1, sizeof(*c));
