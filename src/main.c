@@ -32,6 +32,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "sift/admin_api.h"
+#include "sift/alerting_api.h"
 #include "sift/alloc.h"
 #include "sift/anomaly_service.h"
 #include "sift/api_params.h"
@@ -55,8 +56,11 @@
 #include "sift/pool.h"
 #include "sift/query.h"
 #include "sift/root_api.h"
+#include "sift/rules.h"
+#include "sift/saved.h"
 #include "sift/search_api.h"
 #include "sift/security.h"
+#include "sift/silences.h"
 #include "sift/source.h"
 #include "sift/store.h"
 #include "sift/ui.h"
@@ -100,6 +104,11 @@ struct sift_app {
     struct sift_anomaly_service *anomaly;
     struct sift_search_api *search_api;
     struct sift_lifecycle_api *lifecycle_api; /* freed after the server */
+    struct sift_saved *saved;                 /* saved searches */
+    struct sift_silences *silences;           /* alert silences */
+    struct sift_rules *rules;                 /* alert rules engine */
+    struct sift_alerting_api *alerting_api;
+    struct sift_timer *silence_tick; /* silences starting or ending */
 
     /* ---- security: tokens, audit, redaction, TLS (before any listen) */
     struct sift_security *security;
@@ -235,6 +244,8 @@ on_reload(void *arg)
     apply_log_level(&app->cfg);
     sift_http_apply_config(app->http);
     sift_security_reload(app->security); /* tokens, audit reopen, TLS cert */
+    if (app->rules)
+        (void)sift_rules_reload(app->rules); /* rules.file; errors logged */
     /* ---- lead: tell modules with live keys to re-read app->cfg ---- */
     SIFT_INFO("configuration reloaded: %u key(s) applied, %u need a restart",
               live, restart);
@@ -726,6 +737,73 @@ pool_metrics(struct sift_buf *out, void *arg)
     }
 }
 
+/* Silences decide, per alert transition, whether the sinks get it. */
+static int
+alert_silenced(void *arg, const struct sift_alert *al)
+{
+    return sift_silences_match(arg, al, sift_clock_now_ns());
+}
+
+static void
+on_silence_tick(void *arg)
+{
+    struct sift_app *app = arg;
+    if (sift_silences_changed(app->silences, sift_clock_now_ns()))
+        sift_alerting_api_silences_changed(app->alerting_api);
+}
+
+/* Saved searches, silences, the rules engine and their endpoints: after
+ * the anomaly service (rule alerts share its store and sinks). */
+static int
+app_start_alerting(struct sift_app *app)
+{
+    int rc = sift_saved_open(app->cfg.data_dir, &app->cfg, &app->saved);
+    if (rc == SIFT_OK)
+        rc = sift_silences_open(app->cfg.data_dir, &app->silences);
+    if (rc < 0)
+        return rc;
+    sift_anomaly_service_set_silencer(app->anomaly, alert_silenced,
+                                      app->silences);
+    (void)sift_silences_changed(app->silences, sift_clock_now_ns());
+    const struct sift_rules_deps rd = {.cfg = &app->cfg,
+                                       .loop = app->loop,
+                                       .pool = app->pool,
+                                       .store = app->store,
+                                       .alerts = app->anomaly,
+                                       .saved = app->saved};
+    rc = sift_rules_new(&rd, &app->rules);
+    if (rc < 0)
+        return rc;
+    const struct sift_alerting_deps ad = {.rules = app->rules,
+                                          .silences = app->silences,
+                                          .saved = app->saved,
+                                          .alerts = app->anomaly};
+    rc = sift_alerting_api_new(app->http, &ad, &app->alerting_api);
+    if (rc < 0)
+        return rc;
+    app->silence_tick =
+        sift_loop_timer_new(app->loop, 1000, on_silence_tick, app);
+    return SIFT_OK;
+}
+
+static void
+app_stop_alerting(struct sift_app *app)
+{
+    sift_loop_timer_free(app->silence_tick);
+    app->silence_tick = NULL;
+    sift_grafana_set_saved_source(NULL, NULL);
+    sift_rules_free(app->rules); /* jobs in flight finish on their own */
+    app->rules = NULL;
+    if (app->anomaly)
+        sift_anomaly_service_set_silencer(app->anomaly, NULL, NULL);
+    sift_alerting_api_free(app->alerting_api);
+    app->alerting_api = NULL;
+    sift_silences_free(app->silences);
+    app->silences = NULL;
+    sift_saved_free(app->saved);
+    app->saved = NULL;
+}
+
 static int
 app_start_modules(struct sift_app *app)
 {
@@ -756,6 +834,9 @@ app_start_modules(struct sift_app *app)
     rc =
         sift_anomaly_service_new(&app->cfg, app->loop, app->http, app->pipeline,
                                  app->store, app->pool, &app->anomaly);
+    if (rc < 0)
+        return rc;
+    rc = app_start_alerting(app);
     if (rc < 0)
         return rc;
     rc = sift_ingest_api_new(app->http, app->pipeline, &app->cfg,
@@ -791,6 +872,8 @@ app_start_modules(struct sift_app *app)
                       .text = hits_templates_text,
                       .release = hits_templates_release,
                       .arg = app->anomaly},
+        .saved = sift_saved_lookup,
+        .saved_arg = app->saved,
     };
     sift_search_api_new(app->http, &search_deps, &app->search_api);
 
@@ -811,9 +894,11 @@ app_start_modules(struct sift_app *app)
                           sift_anomaly_service_scorer(app->anomaly));
     sift_metrics_register(app->metrics, sift_metrics_collect_sinks,
                           sift_anomaly_service_sinks(app->anomaly));
+    sift_metrics_register(app->metrics, sift_rules_metrics_collect, app->rules);
     sift_metrics_register(app->metrics, sift_security_metrics_collect,
                           app->security); /* refusals, redactions */
     sift_grafana_register(app->http, app->store, app->pool, &app->cfg);
+    sift_grafana_set_saved_source(sift_saved_lookup, app->saved);
     sift_metrics_register(app->metrics, sift_store_tiers_metrics, app->store);
     sift_metrics_register(app->metrics, pool_metrics, app->pool);
     if (sift_cluster_active(app->cluster))
@@ -867,6 +952,7 @@ app_stop_modules(struct sift_app *app)
     app->search_api = NULL;
     for (size_t i = 0; i < app->n_sources; i++)
         sift_source_stop(app->sources[i]);
+    app_stop_alerting(app);
     /* Before the store closes: scores what is queued, saves templates. */
     sift_anomaly_service_free(app->anomaly);
     app->anomaly = NULL;
@@ -1219,6 +1305,21 @@ repair(struct sift_app *app)
     return rc == SIFT_OK ? 0 : 1;
 }
 
+/* --check-config: the rules file, with the saved searches of the data
+ * dir (read only: nothing is repaired or written). */
+static int
+check_rules_file(const struct sift_config *cfg)
+{
+    if (cfg->rules_file[0] == '\0')
+        return SIFT_OK;
+    struct sift_saved *saved = NULL;
+    (void)sift_saved_open_readonly(cfg->data_dir, cfg, &saved);
+    int rc = sift_rules_check_file(cfg, cfg->rules_file, saved,
+                                   print_error_stderr, NULL);
+    sift_saved_free(saved);
+    return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1244,6 +1345,8 @@ main(int argc, char **argv)
                 rc = SIFT_ECONFIG;
             if (sift_source_check_config(&app.cfg, print_error_stderr, NULL) <
                 0)
+                rc = SIFT_ECONFIG;
+            if (check_rules_file(&app.cfg) < 0)
                 rc = SIFT_ECONFIG;
         }
         if (rc == SIFT_OK)

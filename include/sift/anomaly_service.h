@@ -178,6 +178,46 @@ int sift_anomaly_service_test_alerts(struct sift_anomaly_service *svc,
                                      uint32_t count, int resolve,
                                      uint64_t *ids);
 
+/* ---- alerts from other sources (rules) ---- */
+
+/** A new alert id from the counter every alert source shares.  Loop. */
+uint64_t sift_anomaly_service_next_alert_id(struct sift_anomaly_service *svc);
+
+/**
+ * One transition of an alert from another source (the rules engine):
+ * stored, persisted and queued in every sink's outbox exactly as the
+ * scorer's (silences apply).  al borrowed; al->transitions must already
+ * count this transition.  Loop thread.
+ */
+void sift_anomaly_service_emit(struct sift_anomaly_service *svc,
+                               enum sift_alert_event ev,
+                               const struct sift_alert *al);
+
+/**
+ * Updates the kept copy of alert al->id (value, last score, updated
+ * time, windows) without a notification and without persisting it (a
+ * rule re-evaluated while firing).  Unknown ids are ignored.  Loop.
+ */
+void sift_anomaly_service_touch(struct sift_anomaly_service *svc,
+                                const struct sift_alert *al);
+
+/** Non-zero when a silence matches al now (al borrowed).  Loop thread. */
+typedef int (*sift_alert_silenced_cb)(void *arg, const struct sift_alert *al);
+
+/**
+ * Installs the silences: every transition asks cb, and a silenced one is
+ * stored (marked "silenced") but not sent.  cb NULL removes it.  Loop.
+ */
+void sift_anomaly_service_set_silencer(struct sift_anomaly_service *svc,
+                                       sift_alert_silenced_cb cb, void *arg);
+
+/**
+ * For a firing alert whose last transition was silenced: asks the
+ * silences again and, when none matches any more, sends it as a fire
+ * (a new notification).  Returns SIFT_OK or SIFT_ENOTFOUND.  Loop.
+ */
+int sift_anomaly_service_resend(struct sift_anomaly_service *svc, uint64_t id);
+
 /** Notifications still queued in the sinks' outboxes. */
 uint64_t sift_anomaly_service_sinks_pending(struct sift_anomaly_service *svc);
 

@@ -142,6 +142,15 @@ struct sift_config {
     char *alert_kafka_topic;      /* brokers: kafka.brokers */
     int64_t alert_max_kept;       /* alerts kept by the alerts store */
 
+    /* [rules] */
+    char *rules_file;             /* JSON rules kept in version control */
+    int64_t rules_interval_ms;    /* default evaluation interval */
+    int64_t rules_delay_ms;       /* default delay (late events counted) */
+    int64_t rules_max_groups;     /* default bound on groups per rule */
+    int64_t rules_cooldown_ms;    /* a rule alert re-opens within this */
+    int64_t rules_max_concurrent; /* evaluations on workers at once */
+    int64_t rules_max;            /* rules (API + file) */
+
     /* [tiers] */
     int64_t hot_max_age_ms;
     int64_t warm_max_age_ms;

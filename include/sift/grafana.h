@@ -24,6 +24,8 @@
 #ifndef SIFT_GRAFANA_H
 #define SIFT_GRAFANA_H
 
+#include "sift/search_api.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -77,5 +79,14 @@ typedef int (*sift_grafana_template_cb)(void *arg, uint32_t id,
  * Until then the pattern column shows an example message.  Loop thread.
  */
 void sift_grafana_set_template_source(sift_grafana_template_cb cb, void *arg);
+
+/**
+ * Wires the saved searches (sift_saved_lookup(), search_api.h's callback
+ * type): a target whose query is "@name" runs that saved search's query
+ * (the ad-hoc filters still apply); an unknown name is a 404
+ * saved_search_not_found.  cb NULL unwires.  arg is borrowed until
+ * sift_grafana_shutdown().  Loop thread.
+ */
+void sift_grafana_set_saved_source(sift_search_saved_cb cb, void *arg);
 
 #endif /* SIFT_GRAFANA_H */

@@ -291,6 +291,11 @@ void sift_http_req_set_audit_details(struct sift_http_req *req,
 const char *sift_http_req_peer(const struct sift_http_req *req);
 /** The name of the token that authenticated the request, or "-". */
 const char *sift_http_req_principal(const struct sift_http_req *req);
+/**
+ * The role the request's credentials carry (at least the route's);
+ * SIFT_ROLE_ADMIN when no tokens are configured (loopback clients only).
+ */
+enum sift_role sift_http_req_role(const struct sift_http_req *req);
 /** Non-zero once the client has disconnected. */
 int sift_http_req_is_closed(const struct sift_http_req *req);
 /**

@@ -132,6 +132,21 @@ typedef size_t (*sift_query_template_ids_cb)(void *arg, uint32_t id,
  */
 void sift_query_set_template_ids(sift_query_template_ids_cb fn, void *arg);
 
+/**
+ * Called per field the query names (field[0..len), borrowed; pos = the
+ * byte offset of its clause).  Return non-zero to stop the walk.
+ */
+typedef int (*sift_query_field_cb)(const char *field, size_t len, uint32_t pos,
+                                   void *arg);
+
+/**
+ * Calls cb for every clause of q that names a field ("service.name:x",
+ * "status:>=500", "_exists_:f"), in query order; bare words (the default
+ * field, message) are left out.  Returns cb's non-zero value or 0.  Pure.
+ */
+int sift_query_each_field(const struct sift_query *q, sift_query_field_cb cb,
+                          void *arg);
+
 /** Releases a parsed query.  NULL is fine. */
 void sift_query_free(struct sift_query *q);
 

@@ -37,6 +37,20 @@ struct sift_search_template_source {
     void *arg;
 };
 
+/* A saved search as a search reads it (strings borrowed for the call). */
+struct sift_saved_view {
+    const char *query;
+    const char *from, *to; /* "" = not set */
+    const char *fields;    /* "" = all */
+};
+
+/**
+ * Looks up saved search name: fills *out and returns SIFT_OK, or returns
+ * SIFT_ENOTFOUND.  Loop thread.
+ */
+typedef int (*sift_search_saved_cb)(void *arg, const char *name,
+                                    struct sift_saved_view *out);
+
 /* What the endpoints use (borrowed for the object's lifetime). */
 struct sift_cluster;
 struct sift_search_api_deps {
@@ -48,6 +62,11 @@ struct sift_search_api_deps {
     const struct sift_config *cfg; /* re-read on every request */
     /* Template texts for hits; all NULL = hits carry template_id only. */
     struct sift_search_template_source templates;
+    /* Saved searches: q=@name or saved=name runs that saved search's
+     * query, with its from, to and fields unless the request gives them.
+     * NULL = none (such requests get 404 saved_search_not_found). */
+    sift_search_saved_cb saved;
+    void *saved_arg;
 };
 
 /**

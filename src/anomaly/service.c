@@ -248,6 +248,8 @@ struct sift_anomaly_service {
     struct sift_alert_sinks *sinks;
 
     _Atomic uint64_t next_alert_id; /* shared by every alert source */
+    sift_alert_silenced_cb silenced_cb;
+    void *silenced_arg;
 
     int started;
     int stopped;
@@ -630,7 +632,8 @@ restore_scorer(struct sift_anomaly_service *svc)
                                svc->raises[i].raise);
 }
 
-/* A transition from the scorer, on the loop: merge, persist, deliver. */
+/* A transition (scorer, rules, test), on the loop: merge, persist,
+ * deliver unless a silence matches. */
 static void
 handle_alert(struct sift_anomaly_service *svc, enum sift_alert_event ev,
              const struct sift_alert *in)
@@ -639,6 +642,8 @@ handle_alert(struct sift_anomaly_service *svc, enum sift_alert_event ev,
     long i = ring_find(svc, al.id);
     if (i >= 0)
         al.label = ring_at(svc, (size_t)i)->label; /* the store owns labels */
+    al.silenced =
+        svc->silenced_cb && svc->silenced_cb(svc->silenced_arg, &al) ? 1 : 0;
     store_put(svc, &al);
     svc->alert_events++;
     sift_api_observe_alert((int)ev, al.kind);
@@ -652,7 +657,13 @@ handle_alert(struct sift_anomaly_service *svc, enum sift_alert_event ev,
     else if (ev == SIFT_ALERT_EV_RESOLVE)
         SIFT_INFO("anomaly: alert %" PRIu64 " resolved: %s %s", al.id,
                   al.series, sift_alert_kind_name(al.kind));
-    if (svc->sinks)
+    if (al.silenced)
+        SIFT_INFO("alerts: alert %" PRIu64 " (%s, %s) silenced: not sent",
+                  al.id, al.series,
+                  ev == SIFT_ALERT_EV_FIRE     ? "fire"
+                  : ev == SIFT_ALERT_EV_UPDATE ? "update"
+                                               : "resolve");
+    else if (svc->sinks)
         sift_alert_sinks_send(svc->sinks, ev, &al);
 }
 
@@ -1346,6 +1357,56 @@ sift_anomaly_service_test_alerts(struct sift_anomaly_service *svc,
         if (ids)
             ids[i] = al.id;
     }
+    return SIFT_OK;
+}
+
+uint64_t
+sift_anomaly_service_next_alert_id(struct sift_anomaly_service *svc)
+{
+    return atomic_fetch_add(&svc->next_alert_id, 1);
+}
+
+void
+sift_anomaly_service_emit(struct sift_anomaly_service *svc,
+                          enum sift_alert_event ev, const struct sift_alert *al)
+{
+    if (!svc->stopped)
+        handle_alert(svc, ev, al);
+}
+
+void
+sift_anomaly_service_touch(struct sift_anomaly_service *svc,
+                           const struct sift_alert *al)
+{
+    long i = ring_find(svc, al->id);
+    if (i < 0)
+        return;
+    struct sift_alert *dst = ring_at(svc, (size_t)i);
+    dst->value = al->value;
+    dst->last_score = al->last_score;
+    dst->updated_ns = al->updated_ns;
+    dst->n_windows = al->n_windows;
+}
+
+void
+sift_anomaly_service_set_silencer(struct sift_anomaly_service *svc,
+                                  sift_alert_silenced_cb cb, void *arg)
+{
+    svc->silenced_cb = cb;
+    svc->silenced_arg = arg;
+}
+
+int
+sift_anomaly_service_resend(struct sift_anomaly_service *svc, uint64_t id)
+{
+    long i = ring_find(svc, id);
+    if (i < 0 || svc->stopped)
+        return SIFT_ENOTFOUND;
+    struct sift_alert al = *ring_at(svc, (size_t)i);
+    if (al.state != SIFT_ALERT_FIRING || !al.silenced)
+        return SIFT_OK;
+    al.transitions++;
+    handle_alert(svc, SIFT_ALERT_EV_FIRE, &al);
     return SIFT_OK;
 }
 

@@ -56,6 +56,8 @@ struct gf_api {
     void *alerts_arg;
     sift_grafana_template_cb template_cb;
     void *template_arg;
+    sift_search_saved_cb saved_cb; /* "@name" targets; NULL = none */
+    void *saved_arg;
 };
 
 static struct gf_api *api;
@@ -638,6 +640,43 @@ on_search(struct sift_http_req *req, void *arg)
     json_decref(m);
 }
 
+/*
+ * Targets whose query is "@name" read that saved search: the planned
+ * query "(@name) AND filters" (or "@name") becomes "(saved) AND
+ * filters".  Returns SIFT_OK or fails r->err (404, unknown name).
+ */
+static int
+resolve_saved(struct gf_req *r)
+{
+    for (size_t i = 0; i < r->plan.n_targets; i++) {
+        struct sift_gf_target *t = &r->plan.targets[i];
+        if (!t->raw_query || t->raw_query[0] != '@')
+            continue;
+        struct sift_saved_view v;
+        if (!api->saved_cb ||
+            api->saved_cb(api->saved_arg, t->raw_query + 1, &v) < 0)
+            return sift__gf_error_set(&r->err, SIFT_ENOTFOUND, 404,
+                                      "saved_search_not_found",
+                                      "query %s: no saved search \"%.100s\"",
+                                      t->ref_id, t->raw_query + 1);
+        size_t rl = strlen(t->raw_query);
+        const char *filters = NULL;
+        if (t->query[0] == '(' &&
+            strncmp(t->query + 1, t->raw_query, rl) == 0 &&
+            strncmp(t->query + 1 + rl, ") AND ", 6) == 0)
+            filters = t->query + 1 + rl + 6;
+        struct sift_buf q = SIFT_BUF_INIT;
+        if (filters)
+            sift_buf_appendf(&q, "(%s) AND %s", v.query, filters);
+        else
+            sift_buf_appendf(&q, "%s", v.query);
+        sift_free(t->query);
+        t->query = sift_xstrdup(sift_buf_cstr(&q));
+        sift_buf_cleanup(&q);
+    }
+    return SIFT_OK;
+}
+
 static void
 on_query(struct sift_http_req *req, void *arg)
 {
@@ -650,8 +689,10 @@ on_query(struct sift_http_req *req, void *arg)
         .max_hits =
             api->cfg->max_hits > 0 ? (uint32_t)api->cfg->max_hits : 10000,
     };
-    if (!body || sift__gf_plan_query(body, &lim, sift_clock_now_ns(), &r->plan,
-                                     &r->err) < 0) {
+    if (!body ||
+        sift__gf_plan_query(body, &lim, sift_clock_now_ns(), &r->plan,
+                            &r->err) < 0 ||
+        resolve_saved(r) < 0) {
         json_decref(body);
         r->failed = 1;
         reply_error(req, &r->err);
@@ -948,6 +989,15 @@ sift_grafana_set_alerts_source(sift_grafana_alerts_cb cb, void *arg)
         api = sift_xcalloc(1, sizeof(*api));
     api->alerts_cb = cb;
     api->alerts_arg = arg;
+}
+
+void
+sift_grafana_set_saved_source(sift_search_saved_cb cb, void *arg)
+{
+    if (!api)
+        api = sift_xcalloc(1, sizeof(*api));
+    api->saved_cb = cb;
+    api->saved_arg = arg;
 }
 
 void

@@ -158,6 +158,7 @@ struct sift_http_req {
     size_t body_len;
     char peer[64];
     const char *principal;
+    enum sift_role role; /* what the credentials are worth */
     int closed;
     int audit;                 /* write an audit record with the reply */
     const char *audit_details; /* arena copy, or NULL: the URI query */
@@ -996,6 +997,12 @@ sift_http_req_principal(const struct sift_http_req *req)
     return req->principal;
 }
 
+enum sift_role
+sift_http_req_role(const struct sift_http_req *req)
+{
+    return req->role;
+}
+
 int
 sift_http_req_is_closed(const struct sift_http_req *req)
 {
@@ -1244,6 +1251,7 @@ authorize(struct sift_http *http, struct sift_http_req *req,
           const struct route *r)
 {
     req->principal = "-";
+    req->role = SIFT_ROLE_ADMIN; /* no auth: loopback clients may do all */
     if (http->auth == NULL)
         return 0;
     enum sift_role need = r->role;
@@ -1255,6 +1263,7 @@ authorize(struct sift_http *http, struct sift_http_req *req,
     /* Copied: a reload may free the table before this request replies. */
     req->principal =
         sift_arena_strndup(req->arena, res.principal, strlen(res.principal));
+    req->role = res.role;
     http->deny_reason = res.reason;
     if (res.decision == SIFT_AUTH_UNAUTHORIZED) {
         http->stats.unauthorized++;

@@ -81,6 +81,14 @@ check_track_total(const char *v, char *why, size_t why_len)
             "a query ([query language](query-language.md))", 0, 0, NULL,       \
             "Which events; empty or `*` means all."                            \
     }
+#define P_SAVED                                                                \
+    {                                                                          \
+        "saved", NULL, SIFT_HTTP_P_STRING, "a saved search's name", 0, 0,      \
+            NULL,                                                              \
+            "Runs that saved search "                                          \
+            "([alerting](alerting.md#saved-searches)); "                       \
+            "`q=@name` does the same."                                         \
+    }
 #define P_FROM                                                                 \
     {                                                                          \
         "from", NULL, SIFT_HTTP_P_CHECK,                                       \
@@ -112,6 +120,7 @@ check_track_total(const char *v, char *why, size_t why_len)
 
 static const struct sift_http_param p_search[] = {
     P_Q,
+    P_SAVED,
     P_FROM,
     P_TO,
     {"limit", "size", SIFT_HTTP_P_UINT, "0 to `query.max_hits`", 0, UINT32_MAX,
@@ -134,6 +143,7 @@ static const struct sift_http_param p_search[] = {
 
 static const struct sift_http_param p_export[] = {
     P_Q,
+    P_SAVED,
     P_FROM,
     P_TO,
     {"limit", "size", SIFT_HTTP_P_UINT, NULL, 0, UINT32_MAX, NULL,
@@ -152,6 +162,7 @@ static const struct sift_http_param p_export[] = {
 
 static const struct sift_http_param p_histogram[] = {
     P_Q,
+    P_SAVED,
     P_FROM,
     P_TO,
     {"interval", NULL, SIFT_HTTP_P_CHECK,
@@ -171,6 +182,7 @@ static const struct sift_http_param p_histogram[] = {
 
 static const struct sift_http_param p_terms[] = {
     P_Q,
+    P_SAVED,
     P_FROM,
     P_TO,
     {"field", "by", SIFT_HTTP_P_STRING, "a keyword field", 0, 0, NULL,
@@ -184,6 +196,7 @@ static const struct sift_http_param p_terms[] = {
 
 static const struct sift_http_param p_stats[] = {
     P_Q,
+    P_SAVED,
     P_FROM,
     P_TO,
     {"field", "by", SIFT_HTTP_P_STRING, "a number field", 0, 0, NULL,
@@ -242,6 +255,7 @@ check_duration(const char *v, char *why, size_t why_len)
 
 static const struct sift_http_param p_tail[] = {
     P_Q,
+    P_SAVED,
     {"fields", NULL, SIFT_HTTP_P_STRING, "field names, comma-separated", 0, 0,
      NULL, "Fields returned in each hit (default: all)."},
     {"from", NULL, SIFT_HTTP_P_CHECK,
@@ -354,6 +368,21 @@ static const struct sift_http_param b_debug_alerts[] = {
     P_END,
 };
 
+/* Rules, silences, saved searches (alerting_api.c; their JSON bodies
+ * are checked member by member in rule.c, silences.c and saved.c). */
+static const struct sift_http_param p_rules[] = {
+    {"dry_run", NULL, SIFT_HTTP_P_BOOL, NULL, 0, 0, NULL,
+     "POST and PUT: check the rule and answer `{\"valid\":true}` or the "
+     "error; nothing is stored."},
+    P_END,
+};
+
+static const struct sift_http_param p_silences[] = {
+    {"state", NULL, SIFT_HTTP_P_ENUM, "active|pending|expired", 0, 0, NULL,
+     "GET: only silences in that state (default: all)."},
+    P_END,
+};
+
 struct api_table {
     const char *methods;
     const char *path;
@@ -375,6 +404,12 @@ static const struct api_table tables[] = {
     {"GET", "/api/v1/alerts", p_alerts, NULL},
     {"GET, POST", "/api/v1/alerts/", p_none, b_feedback},
     {"GET", "/api/v1/anomaly", p_none, NULL},
+    {"GET, POST", "/api/v1/rules", p_rules, NULL},
+    {"GET, PUT, DELETE", "/api/v1/rules/", p_rules, NULL},
+    {"GET, POST", "/api/v1/silences", p_silences, NULL},
+    {"GET, DELETE", "/api/v1/silences/", p_none, NULL},
+    {"GET, POST", "/api/v1/saved", p_none, NULL},
+    {"GET, PUT, DELETE", "/api/v1/saved/", p_none, NULL},
     {"POST", "/api/v1/ingest", p_ingest, NULL},
     {"POST", "/_bulk", sift__api_bulk_params, NULL},
     {"POST", "/api/v1/_bulk", sift__api_bulk_params, NULL},

@@ -144,6 +144,8 @@ struct sift_search_api {
     struct sift_timer *timer;
     struct sift_timer *heartbeat; /* idle tails get a heartbeat line */
     struct sift_search_template_source tmpl; /* acquire NULL = none */
+    sift_search_saved_cb saved;              /* NULL = no saved searches */
+    void *saved_arg;
     int stopping;
     int released; /* sift_search_api_free() was called */
 };
@@ -229,11 +231,13 @@ put_warnings(struct sift_http_req *req, const struct sift_query *q,
 /* ---- parameters (query string, or a JSON body for POST) ---- */
 
 struct params {
-    const char *q, *from, *to, *limit, *order, *cursor, *fields, *format;
+    const char *q, *saved, *from, *to, *limit, *order, *cursor, *fields,
+        *format;
     const char *field, *interval, *size, *by, *track_total_hits;
     const char *id, *before, *after;
     const char *local, *allow_partial;
-    const char *err_type; /* set: reply 400 with err_reason */
+    const char *err_type; /* set: reply err_status (0 = 400) */
+    int err_status;
     char err_reason[400];
 };
 
@@ -282,11 +286,56 @@ json_param(struct sift_arena *a, json_t *v)
  * keys of a JSON body, checked against the same table.  A problem is left
  * in p->err_type / err_reason for params_ok().
  */
+static void params_read_raw(struct sift_http_req *req, struct params *p);
+
+/*
+ * The parameters, with a saved search (q=@name or saved=name) read in:
+ * its query, and its from, to and fields unless the request gives them.
+ * Copies go to the request's arena (the store may change before a worker
+ * reads them).
+ */
 static void
-params_read(struct sift_http_req *req, struct params *p)
+params_read(struct sift_search_api *api, struct sift_http_req *req,
+            struct params *p)
+{
+    params_read_raw(req, p);
+    if (p->err_type != NULL)
+        return;
+    const char *name = p->saved;
+    if (name && p->q && *p->q) {
+        p->err_type = "bad_request";
+        snprintf(p->err_reason, sizeof(p->err_reason),
+                 "give q or saved, not both");
+        return;
+    }
+    if (!name && p->q && p->q[0] == '@')
+        name = p->q + 1;
+    if (!name)
+        return;
+    struct sift_saved_view v;
+    if (!api->saved || api->saved(api->saved_arg, name, &v) < 0) {
+        p->err_type = "saved_search_not_found";
+        p->err_status = 404;
+        snprintf(p->err_reason, sizeof(p->err_reason),
+                 "no saved search \"%.100s\"", name);
+        return;
+    }
+    struct sift_arena *a = sift_http_req_arena(req);
+    p->q = sift_arena_strndup(a, v.query, strlen(v.query));
+    if (!p->from && v.from[0])
+        p->from = sift_arena_strndup(a, v.from, strlen(v.from));
+    if (!p->to && v.to[0])
+        p->to = sift_arena_strndup(a, v.to, strlen(v.to));
+    if (!p->fields && v.fields[0])
+        p->fields = sift_arena_strndup(a, v.fields, strlen(v.fields));
+}
+
+static void
+params_read_raw(struct sift_http_req *req, struct params *p)
 {
     memset(p, 0, sizeof(*p));
     static const char *const names[] = {"q",
+                                        "saved",
                                         "from",
                                         "to",
                                         "limit",
@@ -305,6 +354,7 @@ params_read(struct sift_http_req *req, struct params *p)
                                         "local",
                                         "allow_partial"};
     const char **slots[] = {&p->q,
+                            &p->saved,
                             &p->from,
                             &p->to,
                             &p->limit,
@@ -389,7 +439,8 @@ params_ok(struct sift_http_req *req, const struct params *p)
 {
     if (p->err_type == NULL)
         return 1;
-    sift_http_reply_error(req, 400, p->err_type, "%s", p->err_reason);
+    sift_http_reply_error(req, p->err_status ? p->err_status : 400, p->err_type,
+                          "%s", p->err_reason);
     return 0;
 }
 
@@ -816,7 +867,7 @@ handle_search(struct sift_http_req *req, void *arg)
     struct sift_search_api *api = arg;
     const struct sift_config *cfg = api->cfg;
     struct params p;
-    params_read(req, &p);
+    params_read(api, req, &p);
     if (!params_ok(req, &p))
         return;
     int is_export = strcmp(sift_http_req_path(req), "/api/v1/export") == 0 ||
@@ -913,7 +964,7 @@ handle_agg(struct sift_http_req *req, void *arg, enum job_kind kind)
 {
     struct sift_search_api *api = arg;
     struct params p;
-    params_read(req, &p);
+    params_read(api, req, &p);
     if (!params_ok(req, &p))
         return;
     uint64_t size = 10;
@@ -1008,7 +1059,7 @@ handle_context(struct sift_http_req *req, void *arg)
 {
     struct sift_search_api *api = arg;
     struct params p;
-    params_read(req, &p);
+    params_read(api, req, &p);
     if (!params_ok(req, &p) || refuse_unmerged(api, req, &p))
         return;
     struct sift_context_opts co;
@@ -1303,7 +1354,7 @@ handle_tail(struct sift_http_req *req, void *arg)
         return;
     }
     struct params p;
-    params_read(req, &p);
+    params_read(api, req, &p);
     if (!params_ok(req, &p) || refuse_unmerged(api, req, &p))
         return;
     int64_t heartbeat_ms = TAIL_HEARTBEAT_MS;
@@ -1415,6 +1466,8 @@ sift_search_api_new(struct sift_http *http,
     const struct sift_search_template_source *src = &deps->templates;
     if (src->acquire && src->text && src->release)
         api->tmpl = *src;
+    api->saved = deps->saved;
+    api->saved_arg = deps->saved_arg;
     api->timer = sift_loop_timer_new(api->loop, 50, on_timer, api);
     api->heartbeat = sift_loop_timer_new(api->loop, 250, on_heartbeat, api);
     static const struct {

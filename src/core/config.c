@@ -444,6 +444,31 @@ static const struct key_def keys[] = {
      "Alerts kept by the alerts store (DATA_DIR/alerts.ndjson, "
      "/api/v1/alerts); the oldest are dropped."},
 
+    /* [rules] */
+    {"rules", "file", KT_STRING, OFF(rules_file), "", 0, STRMAX, 1, NULL,
+     KC_NONE,
+     "JSON file of alert rules kept in version control (an array of rule "
+     "objects, see docs/alerting.md); re-read on SIGHUP; empty = none."},
+    {"rules", "interval", KT_DURATION, OFF(rules_interval_ms), "1m", SEC, DAY,
+     0, NULL, KC_NONE, "Evaluation interval of rules that give none."},
+    {"rules", "delay", KT_DURATION, OFF(rules_delay_ms), "5s", 0, HOUR, 0, NULL,
+     KC_NONE,
+     "Delay of rules that give none: a rule's window ends this long before "
+     "its evaluation, so events up to this late are counted (keep it at "
+     "least store.refresh)."},
+    {"rules", "max_groups", KT_INT, OFF(rules_max_groups), "100", 1, 10000, 0,
+     NULL, KC_NONE,
+     "Alerts one group_by rule may have firing, the most extreme first "
+     "(rules may set max_groups)."},
+    {"rules", "cooldown", KT_DURATION, OFF(rules_cooldown_ms), "5m", 0, DAY, 0,
+     NULL, KC_NONE,
+     "A rule alert that fires again within this of resolving re-opens "
+     "(one incident, one alert)."},
+    {"rules", "max_concurrent", KT_INT, OFF(rules_max_concurrent), "2", 1, 64,
+     0, NULL, KC_NONE, "Rule evaluations running on workers at once."},
+    {"rules", "max_rules", KT_INT, OFF(rules_max), "10000", 1, 1000000, 0, NULL,
+     KC_NONE, "Rules siftd keeps (the API's and the rules file's)."},
+
     /* [tiers] */
     {"tiers", "hot_max_age", KT_DURATION, OFF(hot_max_age_ms), "1h", MINUTE,
      36500 * DAY, 1, NULL, KC_NONE,
@@ -595,10 +620,10 @@ static const struct key_def keys[] = {
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
-static const char *const sections[] = {"server", "http",  "store", "ingest",
-                                       "query",  "kafka", "redis", "anomaly",
-                                       "alerts", "tiers", "auth",  "ratelimit",
-                                       "redact", "audit", "tls",   "cluster"};
+static const char *const sections[] = {
+    "server",    "http",    "store",  "ingest", "query",  "kafka",
+    "redis",     "anomaly", "alerts", "rules",  "tiers",  "auth",
+    "ratelimit", "redact",  "audit",  "tls",    "cluster"};
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
 static char **
