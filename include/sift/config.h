@@ -102,6 +102,15 @@ struct sift_config {
     char *redis_extra_fields;    /* "k=v,k=v" on every event; "" = none */
     int64_t redis_keep_metadata; /* bool */
 
+    /* [syslog] */
+    char *syslog_tcp;                 /* "" = off; host:port, comma list */
+    char *syslog_udp;                 /* "" = off; host:port, comma list */
+    char *syslog_format;              /* auto|json|text|syslog|logfmt */
+    char *syslog_extra_fields;        /* "k=v,k=v" on every event */
+    int64_t syslog_durable;           /* bool: read on only after fsync */
+    int64_t syslog_max_message_bytes; /* longer messages are cut */
+    int64_t syslog_max_connections;   /* per TCP listener */
+
     /* [anomaly] */
     int64_t anomaly_window_ms;
     int64_t anomaly_ring_size;

@@ -155,6 +155,8 @@ struct sift_source_stats {
     uint64_t inflight;       /* gauge: delivered, not yet acknowledged */
     int64_t lag;             /* gauge: messages behind the broker's end;
                                 -1 unknown (lists: list length) */
+    uint64_t truncated;      /* messages cut at a size limit (syslog) */
+    uint64_t refused_conns;  /* connections over a limit (syslog) */
     int paused;              /* gauge: held by EBUSY or pause() */
     int connected;           /* gauge */
 };
@@ -220,12 +222,45 @@ int sift_source_redis_list_new(const struct sift_source_env *env,
                                const char *list, struct sift_source **out);
 
 /**
+ * Creates a syslog listener source on addr ("host:port"): TCP (udp 0;
+ * RFC 6587 octet counting or LF framing) or UDP (one message per
+ * datagram), with cfg's [syslog] durable, max_message_bytes and
+ * max_connections.  The socket is bound by sift_source_start() (which
+ * fails with SIFT_EIO, logged, when it cannot be).  Batches go to the
+ * sink with source "syslog"; every message carries the keyword fields
+ * syslog.peer and syslog.transport.  Returns SIFT_OK.  Owned.
+ */
+int sift_source_syslog_new(const struct sift_source_env *env, const char *addr,
+                           int udp, struct sift_source **out);
+
+/** One frame of a syslog TCP stream (sift_syslog_frame_next()). */
+struct sift_syslog_frame {
+    size_t msg_at, msg_len; /* the message within the window */
+    size_t used;            /* bytes of the window the frame takes */
+    uint64_t skip;          /* a cut octet-counted frame: bytes after the
+                               window that still belong to it */
+    int skip_to_lf;         /* a cut line: skip up to the next LF */
+    int cut;                /* longer than max: cut to max bytes */
+};
+
+/**
+ * Finds the next RFC 6587 frame in p[0..n): octet counting ("<len> <msg>",
+ * when the frame starts with a digit 1-9, digits and a space) or a line
+ * up to LF or NUL (a CR before the LF dropped).  A message longer than
+ * max is cut to max bytes (cut = 1, the rest to skip).  Returns 1 with f
+ * filled, 0 when the frame is not complete yet; with at_eof the bytes
+ * left are a last (maybe short) message.  Pure; any thread.
+ */
+int sift_syslog_frame_next(const char *p, size_t n, size_t max, int at_eof,
+                           struct sift_syslog_frame *f);
+
+/**
  * Creates every source the config turns on: one Kafka source when
  * kafka.brokers is set, one per redis.streams and redis.lists entry when
- * redis.address is set.  *out is an owned array of *n_out owned sources
- * (possibly 0; *out may be NULL then); free each with sift_source_free()
- * and the array with sift_free().  Returns SIFT_OK or the first error
- * (nothing is returned then).
+ * redis.address is set, one per syslog.tcp and syslog.udp address.  *out is an
+ * owned array of *n_out owned sources (possibly 0; *out may be NULL then); free
+ * each with sift_source_free() and the array with sift_free().  Returns SIFT_OK
+ * or the first error (nothing is returned then).
  */
 int sift_source_create_all(const struct sift_source_env *env,
                            struct sift_source ***out, size_t *n_out);

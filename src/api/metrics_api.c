@@ -631,6 +631,12 @@ sift_metrics_collect_sources(struct sift_buf *out, void *sources)
          offsetof(struct sift_source_stats, msgs_acked)},
         {"sift_source_reconnects_total", "Broker connections re-established.",
          offsetof(struct sift_source_stats, reconnects)},
+        {"sift_source_messages_truncated_total",
+         "Messages cut at syslog.max_message_bytes.",
+         offsetof(struct sift_source_stats, truncated)},
+        {"sift_source_connections_refused_total",
+         "Connections closed at once: syslog.max_connections reached.",
+         offsetof(struct sift_source_stats, refused_conns)},
     };
     for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
         sift_metrics_family(out, fams[f].name, SIFT_METRIC_COUNTER,

@@ -305,6 +305,38 @@ static const struct key_def keys[] = {
      0, NULL, KC_NONE,
      "Keep the @metadata object of Filebeat events as @metadata.* fields."},
 
+    /* [syslog] */
+    {"syslog", "tcp", KT_STRING, OFF(syslog_tcp), "", 0, STRMAX, 0, NULL,
+     KC_NONE,
+     "Comma list of host:port to take syslog over TCP on (RFC 6587 octet "
+     "counting or LF framing, per message); empty = off."},
+    {"syslog", "udp", KT_STRING, OFF(syslog_udp), "", 0, STRMAX, 0, NULL,
+     KC_NONE,
+     "Comma list of host:port to take syslog over UDP on (one message per "
+     "datagram); empty = off."},
+    {"syslog", "format", KT_ENUM, OFF(syslog_format), "syslog", 0, 0, 0,
+     "auto|json|text|syslog|logfmt", KC_NONE,
+     "How each message is parsed; syslog takes RFC 5424 and RFC 3164 "
+     "(a message that is neither is rejected to the dead-letter file)."},
+    {"syslog", "extra_fields", KT_STRING, OFF(syslog_extra_fields), "", 0,
+     STRMAX, 0, NULL, KC_FIELDS,
+     "Keyword fields added to every syslog event, as name=value,name=value; "
+     "an event's own field of the same name wins."},
+    {"syslog", "durable", KT_BOOL, OFF(syslog_durable), "false", 0, 1, 0, NULL,
+     KC_NONE,
+     "TCP: read a connection on only once its last batch is in the WAL "
+     "(fsync), and deliver a batch the store failed again; slower for one "
+     "busy sender. Off: read on at once (a store failure loses the batch, "
+     "logged)."},
+    {"syslog", "max_message_bytes", KT_BYTES, OFF(syslog_max_message_bytes),
+     "64KiB", 480, 16 * MIB, 0, NULL, KC_NONE,
+     "Longer messages are cut to this size (counted in "
+     "sift_source_messages_truncated_total and logged)."},
+    {"syslog", "max_connections", KT_INT, OFF(syslog_max_connections), "1024",
+     1, 1000000, 0, NULL, KC_NONE,
+     "Open TCP connections per listener; more are closed at once (counted "
+     "and logged)."},
+
     /* [anomaly] */
     {"anomaly", "window", KT_DURATION, OFF(anomaly_window_ms), "10s", SEC, HOUR,
      0, NULL, KC_NONE, "Counting window of the detector."},
@@ -621,9 +653,9 @@ static const struct key_def keys[] = {
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
 static const char *const sections[] = {
-    "server",    "http",    "store",  "ingest", "query",  "kafka",
-    "redis",     "anomaly", "alerts", "rules",  "tiers",  "auth",
-    "ratelimit", "redact",  "audit",  "tls",    "cluster"};
+    "server", "http",      "store",   "ingest", "query", "kafka",
+    "redis",  "syslog",    "anomaly", "alerts", "rules", "tiers",
+    "auth",   "ratelimit", "redact",  "audit",  "tls",   "cluster"};
 #define N_SECTIONS (sizeof(sections) / sizeof(sections[0]))
 
 static char **

@@ -75,11 +75,42 @@ check_webhook(const char *url, sift_config_error_cb cb, void *arg)
     return SIFT_ECONFIG;
 }
 
+/* Each syslog listen address: host:port with its port. */
+static int
+check_listen(const char *key, const char *list, sift_config_error_cb cb,
+             void *arg)
+{
+    char **v = NULL;
+    size_t n = 0;
+    int rc = SIFT_OK;
+    sift__ingest_split(list, &v, &n);
+    for (size_t i = 0; i < n; i++) {
+        char *host = NULL;
+        int port = 0;
+        if (strchr(v[i], ':') &&
+            sift__ingest_parse_addr(v[i], &host, &port) == SIFT_OK) {
+            sift_free(host);
+            continue;
+        }
+        struct sift_buf msg = SIFT_BUF_INIT;
+        sift_buf_appendf(&msg, "%s: '%s' is not host:port", key, v[i]);
+        cb(sift_buf_cstr(&msg), arg);
+        sift_buf_cleanup(&msg);
+        rc = SIFT_ECONFIG;
+    }
+    sift__ingest_list_free(v, n);
+    return rc;
+}
+
 int
 sift_source_check_config(const struct sift_config *cfg, sift_config_error_cb cb,
                          void *arg)
 {
     int rc = SIFT_OK;
+    if (check_listen("syslog.tcp", cfg->syslog_tcp, cb, arg) < 0)
+        rc = SIFT_ECONFIG;
+    if (check_listen("syslog.udp", cfg->syslog_udp, cb, arg) < 0)
+        rc = SIFT_ECONFIG;
     if (check_addr("redis.address", cfg->redis_address, cb, arg) < 0)
         rc = SIFT_ECONFIG;
     if (check_addr("alerts.redis_address", cfg->alert_redis_address, cb, arg) <

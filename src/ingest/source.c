@@ -142,6 +142,23 @@ sift_source_create_all(const struct sift_source_env *env,
         if (rc < 0)
             goto out;
     }
+    for (int udp = 0; udp < 2 && rc == SIFT_OK; udp++) {
+        char **addrs = NULL;
+        size_t n_addrs = 0;
+        sift__ingest_split(udp ? cfg->syslog_udp : cfg->syslog_tcp, &addrs,
+                           &n_addrs);
+        for (size_t i = 0; i < n_addrs && rc == SIFT_OK; i++) {
+            struct sift_source *s = NULL;
+            rc = sift_source_syslog_new(env, addrs[i], udp, &s);
+            if (rc == SIFT_OK) {
+                v = sift_xrealloc(v, (n + 1) * sizeof(*v));
+                v[n++] = s;
+            }
+        }
+        sift__ingest_list_free(addrs, n_addrs);
+    }
+    if (rc < 0)
+        goto out;
     *out = v;
     *n_out = n;
     v = NULL;

@@ -38,7 +38,7 @@
 
 /* Parse options per source section: [kafka] and [redis] each have their
  * own format, extra_fields and keep_metadata over the [ingest] keys. */
-enum { PIPE_KAFKA, PIPE_REDIS, PIPE_N };
+enum { PIPE_KAFKA, PIPE_REDIS, PIPE_SYSLOG, PIPE_N };
 
 struct sift_source_pipe {
     struct sift_pipeline *pipeline;
@@ -76,6 +76,9 @@ sift_source_pipe_new(struct sift_pipeline *pipeline,
     if (rc == SIFT_OK)
         rc = pipe_opts(&sp->opts[PIPE_REDIS], cfg, "redis", cfg->redis_format,
                        cfg->redis_extra_fields, cfg->redis_keep_metadata);
+    if (rc == SIFT_OK)
+        rc = pipe_opts(&sp->opts[PIPE_SYSLOG], cfg, "syslog",
+                       cfg->syslog_format, cfg->syslog_extra_fields, 0);
     if (rc < 0) {
         sift_source_pipe_free(sp);
         *out = NULL;
@@ -129,8 +132,9 @@ sift_source_pipe_deliver(void *arg, const struct sift_source_batch *batch,
         return SIFT_ENOMEM;
     }
     const struct sift_parse_opts *opts =
-        &sp->opts[strncmp(batch->source, "redis", 5) == 0 ? PIPE_REDIS
-                                                          : PIPE_KAFKA];
+        &sp->opts[strncmp(batch->source, "redis", 5) == 0    ? PIPE_REDIS
+                  : strncmp(batch->source, "syslog", 6) == 0 ? PIPE_SYSLOG
+                                                             : PIPE_KAFKA];
     size_t n_rejected = 0;
     char first[SIFT_PARSE_REASON_MAX] = "";
     for (size_t i = 0; i < batch->n_msgs; i++) {

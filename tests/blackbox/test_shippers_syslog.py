@@ -1,0 +1,162 @@
+"""Syslog listeners ([syslog] tcp, udp) with real senders: util-linux
+`logger` (TCP with LF framing and with RFC 6587 octet counting, UDP;
+RFC 5424 and 3164) and rsyslog's omfwd (TCP octet-counted, UDP), a few
+hundred messages each, every one searchable exactly once with its syslog
+fields; then framing across writes, the message and connection limits
+and durable mode from a raw socket."""
+import re
+import socket
+import subprocess
+import time
+
+import pytest
+import requests
+
+from conftest import Siftd
+from ingest_helpers import free_port
+from shipper_helpers import Rsyslog, export, total, wait_exactly_once
+
+N = 200
+
+
+def start_siftd(tmp_path_factory, name, extra=""):
+    d = tmp_path_factory.mktemp(name)
+    tcp, udp = free_port(), free_port()
+    cfg = d / "siftd.conf"
+    cfg.write_text("[store]\nrefresh = 200ms\nwal_sync = 10ms\n"
+                   "[syslog]\ntcp = 127.0.0.1:%d\nudp = 127.0.0.1:%d\n"
+                   "extra_fields = env=test\n%s" % (tcp, udp, extra))
+    sd = Siftd(d / "data", config=cfg, log_dir=d).start()
+    sd.tcp, sd.udp = tcp, udp
+    return sd
+
+
+@pytest.fixture(scope="module")
+def s(tmp_path_factory):
+    sd = start_siftd(tmp_path_factory, "syslog")
+    yield sd
+    sd.kill9()
+
+
+def logger(s, tag, n, *args):
+    lines = "".join("%s n%d\n" % (tag, i) for i in range(n))
+    p = subprocess.run(["logger", "-n", "127.0.0.1", "-t", "billing",
+                        "-p", "local3.err"] + list(args),
+                       input=lines, capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+
+
+@pytest.mark.parametrize("mode", ["tcp", "octet", "udp", "rfc3164"])
+def test_logger_every_message_once(s, mode):
+    tag = "logger%stag" % mode
+    args = {"tcp": ["--tcp", "-P", str(s.tcp), "--rfc5424"],
+            "octet": ["--tcp", "-P", str(s.tcp), "--rfc5424",
+                      "--octet-count", "--msgid", "M7",
+                      "--sd-id", "meta@32473", "--sd-param", 'seq="x"'],
+            "udp": ["--udp", "-P", str(s.udp), "--rfc5424"],
+            "rfc3164": ["--tcp", "-P", str(s.tcp), "--rfc3164"]}[mode]
+    logger(s, tag, N, *args)
+    docs = wait_exactly_once(s, tag, N)
+    f = docs[0]["fields"]
+    assert f["service.name"] == "billing"
+    assert f["log.level"] == "error"
+    assert f["log.syslog.facility.code"] == 19  # local3
+    assert f["syslog.peer"] == "127.0.0.1"
+    assert f["syslog.transport"] == ("udp" if mode == "udp" else "tcp")
+    assert f["env"] == "test"
+    assert f["host.name"]
+    assert docs[0]["message"] == "%s n0" % tag
+    if mode == "octet":
+        assert f["log.syslog.msgid"] == "M7"
+        assert f["log.syslog.structured_data.meta@32473.seq"] == "x"
+
+
+RSYSLOG = """
+module(load="imtcp")
+input(type="imtcp" address="127.0.0.1" port="{port}")
+action(type="omfwd" target="127.0.0.1" port="{tcp}" protocol="tcp"
+       TCP_Framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format")
+action(type="omfwd" target="127.0.0.1" port="{udp}" protocol="udp")
+"""
+
+
+def test_rsyslog_omfwd_tcp_octet_counted_and_udp(s, tmp_path):
+    port = free_port()
+    rs = Rsyslog(tmp_path, RSYSLOG.format(port=port, tcp=s.tcp, udp=s.udp))
+    try:
+        with rs.wait_tcp(port) as conn:
+            for i in range(N):
+                conn.sendall(("<30>Nov 22 10:00:00 web-01 app[7]: "
+                              "omfwdtag n%d\n" % i).encode())
+        # every message arrives once over each transport
+        tcp = wait_exactly_once(s, "omfwdtag", N,
+                                query="omfwdtag AND syslog.transport:tcp")
+        udp = wait_exactly_once(s, "omfwdtag", N,
+                                query="omfwdtag AND syslog.transport:udp")
+        for docs in (tcp, udp):
+            f = docs[5]["fields"]
+            assert f["host.name"] == "web-01"
+            assert f["service.name"] == "app"
+            assert f["process.pid"] == 7
+            assert f["log.level"] == "info"
+    finally:
+        rs.close()
+
+
+@pytest.fixture(scope="module")
+def sd(tmp_path_factory):
+    sd = start_siftd(tmp_path_factory, "syslog-durable",
+                     "durable = true\nmax_message_bytes = 1KiB\n"
+                     "max_connections = 2\n")
+    yield sd
+    sd.kill9()
+
+
+def metric(s, name, source):
+    text = s.get("/metrics").text
+    m = re.search(r'^%s\{source="%s"\} (\S+)$' % (
+        re.escape(name), re.escape(source)), text, re.M)
+    return float(m.group(1)) if m else None
+
+
+def test_framing_limits_durable(sd):
+    src = "syslog-tcp:127.0.0.1:%d" % sd.tcp
+    a = socket.create_connection(("127.0.0.1", sd.tcp), 10)
+    b = socket.create_connection(("127.0.0.1", sd.tcp), 10)
+    # octet-counted frames split anywhere, LF frames with CRLF, a NUL
+    now = time.gmtime()
+    rfc5424 = time.strftime("%Y-%m-%dT%H:%M:%SZ", now)
+    rfc3164 = time.strftime("%b %e %H:%M:%S", now)  # read as UTC
+    msgs = ["<13>1 %s h1 app - - - framing n%d" % (rfc5424, i)
+            for i in range(4)]
+    stream = "".join("%d %s" % (len(m), m) for m in msgs[:2]).encode()
+    for i in range(0, len(stream), 7):
+        a.sendall(stream[i:i + 7])
+        time.sleep(0.01)
+    a.sendall((msgs[2] + "\r\n").encode() + msgs[3].encode() + b"\0")
+    # a message past max_message_bytes (1 KiB) is cut there, not dropped,
+    # and the next frame is read as usual
+    big = "<13>1 - h1 app - - - framing n4 " + "x" * 3000
+    b.sendall(("%d %s" % (len(big), big)).encode())
+    b.sendall(("<13>%s h2 app: framing n5\n" % rfc3164).encode())
+    # a third connection is over max_connections: closed at once
+    c = socket.create_connection(("127.0.0.1", sd.tcp), 10)
+    c.settimeout(10)
+    assert c.recv(1) == b""
+    c.close()
+    # the last message without LF counts when the peer closes
+    a.sendall(("<13>%s h2 app: framing n6" % rfc3164).encode())
+    a.close()
+    b.close()
+    docs = wait_exactly_once(sd, "framing", 7)
+    assert len(docs[4]["message"]) < 1024 - 20
+    assert docs[4]["message"].startswith("framing n4 xxx")
+    assert docs[5]["fields"]["host.name"] == "h2"
+    deadline = time.monotonic() + 30
+    while metric(sd, "sift_source_messages_acked_total", src) != 7:
+        assert time.monotonic() < deadline, sd.get("/metrics").text
+        time.sleep(0.1)
+    assert metric(sd, "sift_source_messages_truncated_total", src) == 1
+    assert metric(sd, "sift_source_connections_refused_total", src) == 1
+    assert "connection from 127.0.0.1 refused" in sd.stderr()
