@@ -15,6 +15,7 @@
  *   POST /v1/logs         OTLP/HTTP logs (protobuf or JSON)
  *   POST /loki/api/v1/push
  *                         the Loki push API (snappy protobuf or JSON)
+ *   POST /upload          systemd-journal-upload (journal export format)
  *
  * Each request body becomes one batch: parsed in the request's arena,
  * sent through the pipeline, and answered only after the WAL fsync that

@@ -334,4 +334,24 @@ int sift_loki_push_parse(const struct sift_parse_opts *o, int json,
                          struct sift_arena *arena, sift_parse_line_cb cb,
                          void *arg, struct sift_parse_error *err);
 
+/* ------------------------------------------------------------------ */
+/* The journal export format (systemd-journal-upload)                  */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Decodes a body in the journal export format (text and binary fields,
+ * entries separated by an empty line) and hands one event per entry to
+ * cb as sift_otlp_logs_parse() does: MESSAGE parsed with o, the entry's
+ * realtime timestamp, host.name, service.name, log.level and process.pid
+ * from the journal's fields, every other field (valid UTF-8) as a
+ * keyword field under its journal name; mapping in docs/ingest.md.  The
+ * whole body is checked before cb runs.  Returns SIFT_OK, SIFT_EPARSE
+ * (not the export format: store none of it), SIFT_ENOMEM or cb's stop
+ * value.  Any thread.
+ */
+int sift_journal_export_parse(const struct sift_parse_opts *o, const char *body,
+                              size_t len, int64_t recv_ns,
+                              struct sift_arena *arena, sift_parse_line_cb cb,
+                              void *arg, struct sift_parse_error *err);
+
 #endif /* SIFT_PARSE_H */

@@ -1076,6 +1076,7 @@ sift_ingest_api_new(struct sift_http *http, struct sift_pipeline *pipe,
                     SIFT_ROLE_WRITER, handle_bulk, api);
     sift__otlp_api_register(http, api);
     sift__loki_api_register(http, api);
+    sift__journal_api_register(http, api);
     sift__es_api_register(http, api);
     *out = api;
     return SIFT_OK;

@@ -149,6 +149,8 @@ void sift__otlp_api_register(struct sift_http *http,
                              struct sift_ingest_api *api);
 void sift__loki_api_register(struct sift_http *http,
                              struct sift_ingest_api *api);
+void sift__journal_api_register(struct sift_http *http,
+                                struct sift_ingest_api *api);
 void sift__es_api_register(struct sift_http *http, struct sift_ingest_api *api);
 /* The Elasticsearch _bulk handler with index as the default index. */
 void sift__ingest_bulk(struct sift_ingest_api *api, struct sift_http_req *req,

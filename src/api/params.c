@@ -415,6 +415,7 @@ static const struct api_table tables[] = {
     {"POST", "/api/v1/_bulk", sift__api_bulk_params, NULL},
     {"POST", "/v1/logs", p_none, NULL},
     {"POST", "/loki/api/v1/push", p_none, NULL},
+    {"POST", "/upload", p_none, NULL},
     {"POST", "/api/v1/delete", p_none, NULL}, /* body: lifecycle_api.c */
     {"GET", "/api/v1/tiers", p_none, NULL},
     {"GET", "/api/v1/store", p_none, NULL},

@@ -80,6 +80,8 @@ ENDPOINTS = [
     ("POST", "/api/v1/delete", ADMIN, '{"query":"nothingmatchesthisword"}', JSON),
     ("POST", "/v1/logs", WRITER, '{"resourceLogs":[]}', JSON),
     ("POST", "/loki/api/v1/push", WRITER, '{"streams":[]}', JSON),
+    ("POST", "/upload", WRITER, "MESSAGE=x\n",
+     {"Content-Type": "application/vnd.fdo.journal"}),
     ("POST", "/logs-app/_bulk", WRITER, '{"index":{}}\n{"message":"x"}\n', NDJSON),
     ("POST", "/logs-app/_doc", WRITER, '{"message":"x"}', JSON),
     ("GET", "/_license", NONE, None, None),
