@@ -108,6 +108,7 @@ struct series {
                                    ratio (nats) */
     double err_pool, ev_pool;   /* decayed errors and events (usual share) */
     double drop_cusum;          /* lower CUSUM of the volume (drops) */
+    int drop_suspect;           /* drop_cusum is past half its threshold */
     uint32_t empty_run;         /* windows in a row without an event */
     struct sift_season *season; /* hour-of-day baselines, or NULL */
     int64_t last_seen_win;
@@ -530,6 +531,7 @@ drop_score(struct sift_anomaly *an, struct series *s, double x, double mu,
     s->empty_run = x == 0 ? s->empty_run + 1 : 0;
     if (!warm || mu < SIFT__ANOMALY_BUSY_MIN) {
         s->drop_cusum = 0;
+        s->drop_suspect = 0;
         return 0;
     }
     double sd = sqrt(var);
@@ -543,6 +545,7 @@ drop_score(struct sift_anomaly *an, struct series *s, double x, double mu,
     double h = cusum_h(k);
     if (s->drop_cusum > 2 * h)
         s->drop_cusum = 2 * h;
+    s->drop_suspect = s->drop_cusum >= h / 2;
     double sc = 50 * s->drop_cusum / h;
     if (s->empty_run) {
         double p0 = sift_count_lower_p(mu, var, 0);
@@ -699,7 +702,12 @@ score_series(struct sift_anomaly *an, struct series *s, int64_t ws, int64_t we)
         break;
     }
     }
-    sift_baseline_update(&s->cnt, xa, c->alpha, floor);
+    /* While a drop is suspected (its CUSUM past half the threshold) the
+     * level learns at a tenth of the rate: a fall within the usual
+     * window-to-window swing must not become the new normal before it
+     * has been tested. */
+    sift_baseline_update(&s->cnt, xa,
+                         s->drop_suspect ? c->alpha * 0.1 : c->alpha, floor);
     if (s->season)
         sift_season_update(s->season, hour, x, wph);
     s->count = 0;

@@ -246,6 +246,34 @@ test_scoring_sustained_drop_despite_jitter(void **state)
     sift_anomaly_free(an);
 }
 
+/*
+ * Windows that swing by +-35% around 100 (a fall to half is within two
+ * windows' swing): 1,000 steady windows without an alert, then a fall to
+ * 50% held for 20 windows raises a drop alert.  The level must not learn
+ * the fall as the new normal while the drop is being tested.
+ */
+static void
+test_scoring_drop_to_half_despite_wide_swing(void **state)
+{
+    (void)state;
+    rng = 13;
+    struct fired f;
+    struct sift_anomaly *an = scorer(&f);
+    int64_t w = W0;
+    for (; w < W0 + 1000; w++)
+        send(an, w, "web", poisson(100 * (1 + 0.35 * (2 * unif() - 1))), 0, 1);
+    sift_anomaly_advance(an, w * g_win_ns);
+    assert_int_equal(f.n, 0);
+    int64_t start = w;
+    for (; w < start + 20; w++)
+        send(an, w, "web", poisson(50 * (1 + 0.35 * (2 * unif() - 1))), 0, 1);
+    sift_anomaly_advance(an, w * g_win_ns);
+    assert_int_equal(f.n, 1);
+    assert_int_equal(f.kind[0], SIFT_ALERT_DROP);
+    assert_true(f.win[0] - start < 12);
+    sift_anomaly_free(an);
+}
+
 /* A busy service goes silent while another keeps the windows moving:
  * a drop alert from the first silent window. */
 static void
@@ -279,6 +307,7 @@ main(void)
         cmocka_unit_test(test_scoring_rare_template_small_counts),
         cmocka_unit_test(test_scoring_error_share_against_own_normal),
         cmocka_unit_test(test_scoring_sustained_drop_despite_jitter),
+        cmocka_unit_test(test_scoring_drop_to_half_despite_wide_swing),
         cmocka_unit_test(test_scoring_silence_alerts_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
