@@ -16,7 +16,8 @@ parsing, the WAL fsync and the segment refresh:
   syslog-udp             the same, one datagram each, paced so the socket
                          buffer does not overflow (lost datagrams are
                          reported, not waited for)
-  es-bulk                Filebeat-shaped _bulk bodies of 500 (this script)
+  es-bulk                Filebeat-shaped _bulk bodies of 500 to /<index>/_bulk
+                         (this script)
 
 Usage: python3 bench/shippers.py [--siftd build/release/siftd] [--n 100000]
        [--only otlp-proto,syslog-tcp]
@@ -152,7 +153,7 @@ def send_bulk(sd, n, batch=500):
             '"host":{"name":"web-01"},"service":{"name":"billing"}}\n'
             % (i, i) for i in range(lo, min(n, lo + batch)))
         req = urllib.request.Request(
-            sd.url + "/_bulk", data=body.encode(), method="POST",
+            sd.url + "/bench-logs/_bulk", data=body.encode(), method="POST",
             headers={"Content-Type": "application/x-ndjson"})
         with urllib.request.urlopen(req, timeout=120) as r:
             assert json.load(r)["errors"] is False
