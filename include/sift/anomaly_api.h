@@ -1,6 +1,6 @@
 /*
  * anomaly_api.h - the HTTP endpoints of the anomaly service
- * (src/api/anomaly_api.c); the service registers them itself.
+ * (src/api/anomaly_api.c), an object main creates after the service.
  *
  *   GET  /api/v1/patterns?q=&from=&to=&size=     reader
  *   GET  /api/v1/alerts?state=&from=&to=&limit=  reader
@@ -21,17 +21,24 @@ struct sift_store;
 struct sift_anomaly_api;
 struct sift_anomaly_service;
 
+/* What the endpoints use (borrowed for the object's lifetime). */
+struct sift_anomaly_api_deps {
+    struct sift_anomaly_service *service; /* alerts, feedback, templates */
+    struct sift_store *store;             /* patterns: snapshots */
+    struct sift_pool *pool;               /* patterns run there */
+    const struct sift_config *cfg;
+};
+
 /**
- * Registers the routes.  Borrows every argument until
- * sift_anomaly_api_free().  Routes cannot be removed from the server, so
- * free only once no request can reach them any more (siftd stops its
- * loop before it stops the modules).
+ * Registers the routes with deps (copied; what it points to is
+ * borrowed).  OUT: *out, owned.  Routes cannot be removed from the
+ * server, so free only once no request can reach them any more (after
+ * the HTTP server, in main's shutdown order).  Returns SIFT_OK.  Loop
+ * thread, at start-up.
  */
-void sift_anomaly_api_register(struct sift_http *http,
-                               struct sift_anomaly_service *svc,
-                               struct sift_store *store, struct sift_pool *pool,
-                               const struct sift_config *cfg,
-                               struct sift_anomaly_api **out);
+int sift_anomaly_api_new(struct sift_http *http,
+                         const struct sift_anomaly_api_deps *deps,
+                         struct sift_anomaly_api **out);
 
 /**
  * Frees.  Pattern jobs still on the workers keep what they need (a

@@ -6,18 +6,11 @@
  * sift_anomaly_service_new() installs two pipeline stages (template
  * mining sets ev->template_id; the anomaly stage pushes one record per
  * event into the scoring ring), loads DATA_DIR/templates.txt and
- * DATA_DIR/alerts.ndjson, starts the scoring thread and the sinks, and
- * registers the HTTP API (src/api/anomaly_api.c):
- *
- *   GET  /api/v1/patterns?q=&from=&to=&size=   templates of matching events
- *   GET  /api/v1/alerts?state=&from=&to=&limit=
- *   GET  /api/v1/alerts/{id}
- *   POST /api/v1/alerts/{id}/feedback {"label":"false_positive"|...} (admin)
- *   GET  /api/v1/anomaly                         counters
- *
- * It also wires itself into the Grafana datasource (alerts as annotations,
- * template texts for the "patterns" metric) and counts alert transitions
- * for /metrics (sift_api_observe_alert).
+ * DATA_DIR/alerts.ndjson and starts the scoring thread and the sinks.  It
+ * knows nothing of HTTP: the endpoints (src/api/anomaly_api.c), the
+ * Grafana annotations and template texts (src/api/grafana.c) and /metrics
+ * (sift_metrics_collect_alerts) read what it exports below; main wires
+ * them.
  *
  * Threads: every function is loop-thread only unless it says otherwise.
  * Template text lookups are thread-safe (a mutex guards the miner; the
@@ -33,7 +26,6 @@
 
 struct sift_buf;
 struct sift_config;
-struct sift_http;
 struct sift_loop;
 struct sift_pipeline;
 struct sift_pool;
@@ -49,8 +41,7 @@ struct sift_anomaly_templates;
  * left installed.  Loop thread, after the pipeline exists.
  */
 int sift_anomaly_service_new(const struct sift_config *cfg,
-                             struct sift_loop *loop, struct sift_http *http,
-                             struct sift_pipeline *pipe,
+                             struct sift_loop *loop, struct sift_pipeline *pipe,
                              struct sift_store *store, struct sift_pool *pool,
                              struct sift_anomaly_service **out);
 
@@ -162,6 +153,16 @@ struct sift_anomaly_service_stats {
 /** Copies the counters. */
 void sift_anomaly_service_stats(struct sift_anomaly_service *svc,
                                 struct sift_anomaly_service_stats *out);
+
+/* Alert transitions counted by [event][kind]: index 0 holds values out of
+ * range (enum sift_alert_event 1..3, enum sift_alert_kind 1..4). */
+#define SIFT_ANOMALY_N_EVENTS 4
+#define SIFT_ANOMALY_N_KINDS 5
+
+/** Copies the alert transitions received since start (never reset). */
+void sift_anomaly_service_alert_counts(
+    struct sift_anomaly_service *svc,
+    uint64_t out[SIFT_ANOMALY_N_EVENTS][SIFT_ANOMALY_N_KINDS]);
 
 /** Appends the counters as a JSON object. */
 void sift_anomaly_service_stats_json(struct sift_anomaly_service *svc,

@@ -32,24 +32,11 @@
 struct sift_alert;
 struct sift_buf;
 struct sift_config;
+struct sift_grafana_api;
 struct sift_http;
+struct sift_metrics_api;
 struct sift_pool;
 struct sift_store;
-
-/**
- * Registers the /grafana routes (role reader).  Borrows every argument
- * until sift_grafana_shutdown(); cfg is re-read on every request (limits:
- * query.max_hits, default_hits, max_query_bytes, max_expansion,
- * query_timeout_ms, max_concurrent_queries).  Returns SIFT_OK.  Loop
- * thread, at start-up, once.
- */
-int sift_grafana_register(struct sift_http *http, struct sift_store *store,
-                          struct sift_pool *pool,
-                          const struct sift_config *cfg);
-
-/** Frees the API state.  Requests in flight are answered first by the
- * pool's done callbacks (stop the pool before calling this).  Loop thread. */
-void sift_grafana_shutdown(void);
 
 /**
  * Lists alerts overlapping [from_ns, to_ns): copies at most max of them
@@ -61,32 +48,58 @@ typedef size_t (*sift_grafana_alerts_cb)(void *arg, int64_t from_ns,
                                          size_t max);
 
 /**
- * Wires the alert source for the "alerts" metric and /grafana/annotations
- * (e.g. the alerts index).  Until this is called those answer an empty
- * table.  arg is borrowed until sift_grafana_shutdown().  Loop thread.
- */
-void sift_grafana_set_alerts_source(sift_grafana_alerts_cb cb, void *arg);
-
-/**
  * Appends the text of template id to out ("user <*> logged in").  Returns
  * SIFT_OK or SIFT_ENOTFOUND.  Loop thread (the drain miner lives there).
  */
 typedef int (*sift_grafana_template_cb)(void *arg, uint32_t id,
                                         struct sift_buf *out);
 
-/**
- * Wires template texts for the "patterns" metric (e.g. sift_drain_get()).
- * Until then the pattern column shows an example message.  Loop thread.
- */
-void sift_grafana_set_template_source(sift_grafana_template_cb cb, void *arg);
+/* What the datasource uses (borrowed for the object's lifetime). */
+struct sift_grafana_api_deps {
+    struct sift_store *store;
+    struct sift_pool *pool;
+    /* Re-read on every request (limits: query.max_hits, default_hits,
+     * max_query_bytes, max_expansion, query_timeout_ms,
+     * max_concurrent_queries). */
+    const struct sift_config *cfg;
+    struct sift_metrics_api *metrics; /* query latency; NULL = none */
+    /* The alert source for the "alerts" metric and /grafana/annotations
+     * (NULL: those answer an empty table) and template texts for the
+     * "patterns" metric (NULL: the pattern column shows an example
+     * message). */
+    sift_grafana_alerts_cb alerts;
+    void *alerts_arg;
+    sift_grafana_template_cb template_text;
+    void *template_arg;
+    /* Saved searches (sift_saved_lookup(), search_api.h's callback type):
+     * a target whose query is "@name" runs that saved search's query
+     * (with the target's filters); an unknown name fails the query with
+     * 404 saved_search_not_found.  NULL = none. */
+    sift_search_saved_cb saved;
+    void *saved_arg;
+};
 
 /**
- * Wires the saved searches (sift_saved_lookup(), search_api.h's callback
- * type): a target whose query is "@name" runs that saved search's query
- * (the ad-hoc filters still apply); an unknown name is a 404
- * saved_search_not_found.  cb NULL unwires.  arg is borrowed until
- * sift_grafana_shutdown().  Loop thread.
+ * Registers the /grafana routes (role reader) with deps (copied; what it
+ * points to is borrowed).  OUT: *out, owned (release with
+ * sift_grafana_api_free()).  Returns SIFT_OK.  Loop thread, at start-up.
  */
-void sift_grafana_set_saved_source(sift_search_saved_cb cb, void *arg);
+int sift_grafana_api_new(struct sift_http *http,
+                         const struct sift_grafana_api_deps *deps,
+                         struct sift_grafana_api **out);
+
+/**
+ * Stops calling the alert, template and saved-search sources (their owner is
+ * about to stop); queries go on and answer without them.  NULL is fine.  Loop
+ * thread.
+ */
+void sift_grafana_api_detach_sources(struct sift_grafana_api *api);
+
+/**
+ * Frees.  Requests in flight are answered first by the pool's done
+ * callbacks: stop the pool before calling this.  NULL is fine.  Loop
+ * thread.
+ */
+void sift_grafana_api_free(struct sift_grafana_api *api);
 
 #endif /* SIFT_GRAFANA_H */

@@ -16,6 +16,7 @@
 struct sift_config;
 struct sift_http;
 struct sift_loop;
+struct sift_metrics_api;
 struct sift_pool;
 struct sift_search_api;
 struct sift_store;
@@ -56,10 +57,11 @@ struct sift_cluster;
 struct sift_search_api_deps {
     /* [cluster]: searches and aggregations fan out; NULL = one node */
     struct sift_cluster *cluster;
-    struct sift_store *store;      /* snapshots; refresh hook for tails */
-    struct sift_pool *pool;        /* queries run there */
-    struct sift_loop *loop;        /* export back-pressure, heartbeats */
-    const struct sift_config *cfg; /* re-read on every request */
+    struct sift_store *store;         /* snapshots; refresh hook for tails */
+    struct sift_pool *pool;           /* queries run there */
+    struct sift_loop *loop;           /* export back-pressure, heartbeats */
+    const struct sift_config *cfg;    /* re-read on every request */
+    struct sift_metrics_api *metrics; /* query latency; NULL = none */
     /* Template texts for hits; all NULL = hits carry template_id only. */
     struct sift_search_template_source templates;
     /* Saved searches: q=@name or saved=name runs that saved search's

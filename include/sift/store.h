@@ -30,6 +30,7 @@
 #include "sift/lifecycle.h"
 
 struct sift_config;
+struct sift_histogram;
 struct sift_loop;
 struct sift_pool;
 struct sift_segment;
@@ -176,6 +177,14 @@ struct sift_store_stats {
 };
 void sift_store_stats(const struct sift_store *store,
                       struct sift_store_stats *out);
+
+/**
+ * The durations of the WAL's group commits (seconds; the store observes
+ * one per fsync round on the loop).  Borrowed: valid while the store
+ * lives.  Rendered by sift_metrics_collect_wal_fsync().
+ */
+const struct sift_histogram *
+sift_store_wal_fsync_histogram(const struct sift_store *store);
 
 /**
  * `siftd repair`: rebuilds DATA_DIR/MANIFEST from the segment files, on

@@ -74,7 +74,6 @@
 
 #include "sift/alloc.h"
 #include "sift/anomaly.h"
-#include "sift/anomaly_api.h"
 #include "sift/anomaly_service.h"
 #include "sift/arena.h"
 #include "sift/buf.h"
@@ -84,10 +83,8 @@
 #include "sift/error.h"
 #include "sift/event.h"
 #include "sift/file.h"
-#include "sift/grafana.h"
 #include "sift/log.h"
 #include "sift/loop.h"
-#include "sift/metrics_api.h"
 #include "sift/mine.h"
 #include "sift/pipeline.h"
 #include "sift/query.h"
@@ -210,11 +207,9 @@ struct override {
 struct sift_anomaly_service {
     const struct sift_config *cfg;
     struct sift_loop *loop;
-    struct sift_http *http;
     struct sift_pipeline *pipe;
     struct sift_store *store;
     struct sift_pool *pool;
-    struct sift_anomaly_api *api;
     char *templates_path;
     char *dirty_path;
     char *alerts_path;
@@ -245,6 +240,8 @@ struct sift_anomaly_service {
     uint64_t state_damage;     /* state files found damaged at start */
     uint64_t state_lines_lost; /* lines of them skipped */
     uint64_t alert_events;
+    /* transitions by [event][kind] (sift_anomaly_service_alert_counts) */
+    uint64_t alert_counts[SIFT_ANOMALY_N_EVENTS][SIFT_ANOMALY_N_KINDS];
     struct sift_alert_sinks *sinks;
 
     _Atomic uint64_t next_alert_id; /* shared by every alert source */
@@ -252,8 +249,8 @@ struct sift_anomaly_service {
     void *silenced_arg;
 
     int started;
+    int query_hooked; /* sift_query_set_template_ids() points here */
     int stopped;
-    int grafana_hooked;
     int marker_ours; /* templates.dirty was created by this run */
 };
 
@@ -646,7 +643,9 @@ handle_alert(struct sift_anomaly_service *svc, enum sift_alert_event ev,
         svc->silenced_cb && svc->silenced_cb(svc->silenced_arg, &al) ? 1 : 0;
     store_put(svc, &al);
     svc->alert_events++;
-    sift_api_observe_alert((int)ev, al.kind);
+    svc->alert_counts[ev >= 1 && ev < SIFT_ANOMALY_N_EVENTS ? ev : 0]
+                     [al.kind >= 1 && al.kind < SIFT_ANOMALY_N_KINDS ? al.kind
+                                                                     : 0]++;
     struct sift_buf b = SIFT_BUF_INIT;
     line_alert(&al, &b);
     persist(svc, &b, 1);
@@ -965,54 +964,19 @@ data_path(const struct sift_config *cfg, const char *name)
 }
 
 /* ------------------------------------------------------------------ */
-/* Grafana hooks (annotations, pattern texts)                           */
-/* ------------------------------------------------------------------ */
-
-struct copy_ctx {
-    struct sift_alert *out;
-    size_t n, max;
-};
-
-static int
-copy_alert(const struct sift_alert *al, void *arg)
-{
-    struct copy_ctx *c = arg;
-    c->out[c->n++] = *al;
-    return c->n == c->max;
-}
-
-static size_t
-grafana_alerts(void *arg, int64_t from_ns, int64_t to_ns,
-               struct sift_alert *out, size_t max)
-{
-    struct sift_anomaly_service *svc = arg;
-    struct copy_ctx c = {out, 0, max};
-    if (max > 0)
-        sift_anomaly_service_alerts(svc, from_ns, to_ns, copy_alert, &c);
-    return c.n;
-}
-
-static int
-grafana_template(void *arg, uint32_t id, struct sift_buf *out)
-{
-    return sift_anomaly_service_template_text(arg, id, out);
-}
-
-/* ------------------------------------------------------------------ */
 /* Life cycle                                                           */
 /* ------------------------------------------------------------------ */
 
 int
 sift_anomaly_service_new(const struct sift_config *cfg, struct sift_loop *loop,
-                         struct sift_http *http, struct sift_pipeline *pipe,
-                         struct sift_store *store, struct sift_pool *pool,
+                         struct sift_pipeline *pipe, struct sift_store *store,
+                         struct sift_pool *pool,
                          struct sift_anomaly_service **out)
 {
     struct sift_anomaly_service *svc = sift_xcalloc(1, sizeof(*svc));
     int rc;
     svc->cfg = cfg;
     svc->loop = loop;
-    svc->http = http;
     svc->pipe = pipe;
     svc->store = store;
     svc->pool = pool;
@@ -1094,11 +1058,8 @@ sift_anomaly_service_new(const struct sift_config *cfg, struct sift_loop *loop,
     sift_pipeline_set_stage(pipe, SIFT_STAGE_ANOMALY, stage_anomaly, svc);
     svc->save_timer = sift_loop_timer_new(loop, (uint32_t)cfg->template_save_ms,
                                           on_save_timer, svc);
-    sift_anomaly_api_register(http, svc, store, pool, cfg, &svc->api);
-    sift_grafana_set_alerts_source(grafana_alerts, svc);
-    sift_grafana_set_template_source(grafana_template, svc);
     sift_query_set_template_ids(query_template_ids, svc->tmpl);
-    svc->grafana_hooked = 1;
+    svc->query_hooked = 1;
     *out = svc;
     return SIFT_OK;
 fail:
@@ -1112,12 +1073,10 @@ sift_anomaly_service_stop(struct sift_anomaly_service *svc)
     if (!svc || svc->stopped)
         return;
     svc->stopped = 1;
-    if (svc->grafana_hooked) {
-        /* Grafana jobs finishing during shutdown must not call back. */
-        sift_grafana_set_alerts_source(NULL, NULL);
-        sift_grafana_set_template_source(NULL, NULL);
+    if (svc->query_hooked) {
+        /* Queries finishing during shutdown must not call back. */
         sift_query_set_template_ids(NULL, NULL);
-        svc->grafana_hooked = 0;
+        svc->query_hooked = 0;
     }
     if (svc->pipe) {
         sift_pipeline_set_stage(svc->pipe, SIFT_STAGE_TEMPLATE, NULL, NULL);
@@ -1165,7 +1124,6 @@ sift_anomaly_service_free(struct sift_anomaly_service *svc)
     if (!svc)
         return;
     sift_anomaly_service_stop(svc);
-    sift_anomaly_api_free(svc->api);
     sift_anomaly_free(svc->an);
     sift_anomaly_templates_unref(svc->tmpl);
     sift_free(svc->ring);
@@ -1264,6 +1222,14 @@ sift_anomaly_service_templates(struct sift_anomaly_service *svc)
 {
     atomic_fetch_add(&svc->tmpl->refs, 1);
     return svc->tmpl;
+}
+
+void
+sift_anomaly_service_alert_counts(
+    struct sift_anomaly_service *svc,
+    uint64_t out[SIFT_ANOMALY_N_EVENTS][SIFT_ANOMALY_N_KINDS])
+{
+    memcpy(out, svc->alert_counts, sizeof(svc->alert_counts));
 }
 
 void

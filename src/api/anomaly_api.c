@@ -424,18 +424,16 @@ handle_debug_alerts(struct sift_http_req *req, void *arg)
 
 /* ------------------------------------------------------------------ */
 
-void
-sift_anomaly_api_register(struct sift_http *http,
-                          struct sift_anomaly_service *svc,
-                          struct sift_store *store, struct sift_pool *pool,
-                          const struct sift_config *cfg,
-                          struct sift_anomaly_api **out)
+int
+sift_anomaly_api_new(struct sift_http *http,
+                     const struct sift_anomaly_api_deps *deps,
+                     struct sift_anomaly_api **out)
 {
     struct sift_anomaly_api *api = sift_xcalloc(1, sizeof(*api));
-    api->svc = svc;
-    api->store = store;
-    api->pool = pool;
-    api->cfg = cfg;
+    api->svc = deps->service;
+    api->store = deps->store;
+    api->pool = deps->pool;
+    api->cfg = deps->cfg;
     sift_http_route(http, "GET", "/api/v1/patterns", 0, SIFT_ROLE_READER,
                     handle_patterns, api);
     sift_http_route(http, "GET", "/api/v1/alerts", 0, SIFT_ROLE_READER,
@@ -446,10 +444,11 @@ sift_anomaly_api_register(struct sift_http *http,
                     SIFT_ROLE_ADMIN, handle_alert_post, api);
     sift_http_route(http, "GET", "/api/v1/anomaly", 0, SIFT_ROLE_READER,
                     handle_stats, api);
-    if (cfg && cfg->debug_endpoints)
+    if (api->cfg && api->cfg->debug_endpoints)
         sift_http_route(http, "POST", "/api/v1/debug/alerts", 0,
                         SIFT_ROLE_ADMIN, handle_debug_alerts, api);
     *out = api;
+    return SIFT_OK;
 }
 
 void

@@ -47,11 +47,11 @@
 
 #define GF_MAX_ALERTS 2000u /* alerts per annotation query */
 
-struct gf_api {
-    struct sift_http *http;
+struct sift_grafana_api {
     struct sift_store *store;
     struct sift_pool *pool;
     const struct sift_config *cfg;
+    struct sift_metrics_api *metrics;
     sift_grafana_alerts_cb alerts_cb;
     void *alerts_arg;
     sift_grafana_template_cb template_cb;
@@ -59,8 +59,6 @@ struct gf_api {
     sift_search_saved_cb saved_cb; /* "@name" targets; NULL = none */
     void *saved_arg;
 };
-
-static struct gf_api *api;
 
 enum gf_op {
     GF_OP_QUERY,  /* /query */
@@ -76,6 +74,7 @@ struct gf_patterns {
 };
 
 struct gf_req {
+    struct sift_grafana_api *api;
     struct sift_http_req *req;
     struct sift_pool *pool; /* segments fan out over it (par.c) */
     const char *endpoint;   /* metrics label */
@@ -172,9 +171,11 @@ gf_req_free(struct gf_req *r)
 }
 
 static struct gf_req *
-gf_req_new(struct sift_http_req *req, const char *endpoint, enum gf_op op)
+gf_req_new(struct sift_grafana_api *api, struct sift_http_req *req,
+           const char *endpoint, enum gf_op op)
 {
     struct gf_req *r = sift_xcalloc(1, sizeof(*r));
+    r->api = api;
     r->req = req;
     r->endpoint = endpoint;
     r->pool = api->pool;
@@ -197,9 +198,9 @@ static void
 observe(struct gf_req *r)
 {
     double s = (double)(sift_clock_mono_ns() - r->start_mono_ns) / 1e9;
-    sift_api_observe_query(r->endpoint, s);
+    sift_metrics_api_observe_query(r->api->metrics, r->endpoint, s);
     if (r->failed)
-        sift_api_count_query_error(r->endpoint);
+        sift_metrics_api_count_query_error(r->api->metrics, r->endpoint);
 }
 
 /* ------------------------------------------------------------------ */
@@ -509,10 +510,11 @@ gf_work(struct sift_segment *const *segs, size_t n, void *arg)
 /* ------------------------------------------------------------------ */
 
 static size_t
-list_alerts(int64_t from_ns, int64_t to_ns, struct sift_alert **out)
+list_alerts(const struct sift_grafana_api *api, int64_t from_ns, int64_t to_ns,
+            struct sift_alert **out)
 {
     *out = NULL;
-    if (!api || !api->alerts_cb)
+    if (!api->alerts_cb)
         return 0;
     struct sift_alert *v = sift_try_calloc(GF_MAX_ALERTS, sizeof(*v));
     if (!v)
@@ -528,6 +530,7 @@ static void
 finish_patterns(struct gf_req *r, size_t i)
 {
     struct gf_patterns *p = &r->patterns[i];
+    const struct sift_grafana_api *api = r->api;
     char **texts = sift_xcalloc(p->n + 1, sizeof(*texts));
     for (size_t k = 0; k < p->n && api->template_cb; k++) {
         struct sift_buf b = SIFT_BUF_INIT;
@@ -555,7 +558,8 @@ finish_query(struct gf_req *r)
         const struct sift_gf_target *t = &r->plan.targets[i];
         if (t->kind == SIFT_GF_ALERTS) {
             if (!have_alerts) {
-                n_alerts = list_alerts(r->plan.from_ns, r->plan.to_ns, &alerts);
+                n_alerts = list_alerts(r->api, r->plan.from_ns, r->plan.to_ns,
+                                       &alerts);
                 have_alerts = 1;
             }
             sift__gf_frame_alerts(t, alerts, n_alerts, t->raw_query,
@@ -574,7 +578,7 @@ static void
 gf_done(void *arg, int cancelled)
 {
     struct gf_req *r = arg;
-    if (cancelled || !api) {
+    if (cancelled) {
         r->failed = 1;
         sift__gf_error_set(&r->err, SIFT_ESHUTDOWN, 503, "shutting_down",
                            "sift is shutting down");
@@ -593,6 +597,7 @@ gf_done(void *arg, int cancelled)
 static void
 submit(struct gf_req *r)
 {
+    const struct sift_grafana_api *api = r->api;
     int rc = sift__api_query_job_submit(api->pool, api->store, api->cfg,
                                         gf_work, gf_done, r);
     if (rc == SIFT_OK)
@@ -653,6 +658,7 @@ resolve_saved(struct gf_req *r)
         if (!t->raw_query || t->raw_query[0] != '@')
             continue;
         struct sift_saved_view v;
+        const struct sift_grafana_api *api = r->api;
         if (!api->saved_cb ||
             api->saved_cb(api->saved_arg, t->raw_query + 1, &v) < 0)
             return sift__gf_error_set(&r->err, SIFT_ENOTFOUND, 404,
@@ -680,8 +686,8 @@ resolve_saved(struct gf_req *r)
 static void
 on_query(struct sift_http_req *req, void *arg)
 {
-    (void)arg;
-    struct gf_req *r = gf_req_new(req, "grafana_query", GF_OP_QUERY);
+    struct sift_grafana_api *api = arg;
+    struct gf_req *r = gf_req_new(api, req, "grafana_query", GF_OP_QUERY);
     json_t *body = body_json(req, &r->err);
     struct sift_gf_limits lim = {
         .default_hits =
@@ -764,8 +770,8 @@ object_body(struct gf_req *r, struct sift_http_req *req)
 static void
 on_payload_options(struct sift_http_req *req, void *arg)
 {
-    (void)arg;
-    struct gf_req *r = gf_req_new(req, "grafana_meta", GF_OP_FIELDS);
+    struct sift_grafana_api *api = arg;
+    struct gf_req *r = gf_req_new(api, req, "grafana_meta", GF_OP_FIELDS);
     json_t *body = object_body(r, req);
     if (!body)
         return;
@@ -795,8 +801,8 @@ on_payload_options(struct sift_http_req *req, void *arg)
 static void
 on_variable(struct sift_http_req *req, void *arg)
 {
-    (void)arg;
-    struct gf_req *r = gf_req_new(req, "grafana_meta", GF_OP_VALUES);
+    struct sift_grafana_api *api = arg;
+    struct gf_req *r = gf_req_new(api, req, "grafana_meta", GF_OP_VALUES);
     json_t *body = object_body(r, req);
     if (!body)
         return;
@@ -850,8 +856,8 @@ on_variable(struct sift_http_req *req, void *arg)
 static void
 on_tag_keys(struct sift_http_req *req, void *arg)
 {
-    (void)arg;
-    struct gf_req *r = gf_req_new(req, "grafana_meta", GF_OP_FIELDS);
+    struct sift_grafana_api *api = arg;
+    struct gf_req *r = gf_req_new(api, req, "grafana_meta", GF_OP_FIELDS);
     json_t *body = body_json(req, &r->err);
     if (!body) {
         answer_bad(r, body);
@@ -868,8 +874,8 @@ on_tag_keys(struct sift_http_req *req, void *arg)
 static void
 on_tag_values(struct sift_http_req *req, void *arg)
 {
-    (void)arg;
-    struct gf_req *r = gf_req_new(req, "grafana_meta", GF_OP_VALUES);
+    struct sift_grafana_api *api = arg;
+    struct gf_req *r = gf_req_new(api, req, "grafana_meta", GF_OP_VALUES);
     json_t *body = object_body(r, req);
     if (!body)
         return;
@@ -915,8 +921,8 @@ on_tag_values(struct sift_http_req *req, void *arg)
 static void
 on_annotations(struct sift_http_req *req, void *arg)
 {
-    (void)arg;
-    struct gf_req *r = gf_req_new(req, "grafana_annotations", GF_OP_QUERY);
+    struct sift_grafana_api *api = arg;
+    struct gf_req *r = gf_req_new(api, req, "grafana_annotations", GF_OP_QUERY);
     json_t *body = object_body(r, req);
     if (!body)
         return;
@@ -928,7 +934,7 @@ on_annotations(struct sift_http_req *req, void *arg)
         return;
     }
     struct sift_alert *alerts = NULL;
-    size_t n = list_alerts(r->from_ns, r->to_ns, &alerts);
+    size_t n = list_alerts(r->api, r->from_ns, r->to_ns, &alerts);
     json_t *out = json_array();
     sift__gf_annotations_legacy(json_object_get(body, "annotation"), alerts, n,
                                 out);
@@ -945,15 +951,21 @@ on_annotations(struct sift_http_req *req, void *arg)
 /* ------------------------------------------------------------------ */
 
 int
-sift_grafana_register(struct sift_http *http, struct sift_store *store,
-                      struct sift_pool *pool, const struct sift_config *cfg)
+sift_grafana_api_new(struct sift_http *http,
+                     const struct sift_grafana_api_deps *deps,
+                     struct sift_grafana_api **out)
 {
-    if (!api)
-        api = sift_xcalloc(1, sizeof(*api));
-    api->http = http;
-    api->store = store;
-    api->pool = pool;
-    api->cfg = cfg;
+    struct sift_grafana_api *api = sift_xcalloc(1, sizeof(*api));
+    api->store = deps->store;
+    api->pool = deps->pool;
+    api->cfg = deps->cfg;
+    api->metrics = deps->metrics;
+    api->alerts_cb = deps->alerts;
+    api->alerts_arg = deps->alerts_arg;
+    api->template_cb = deps->template_text;
+    api->template_arg = deps->template_arg;
+    api->saved_cb = deps->saved;
+    api->saved_arg = deps->saved_arg;
     static const struct {
         const char *method, *path;
         sift_http_handler_cb cb;
@@ -972,39 +984,25 @@ sift_grafana_register(struct sift_http *http, struct sift_store *store,
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         sift_http_route(http, routes[i].method, routes[i].path, 0,
                         SIFT_ROLE_READER, routes[i].cb, api);
+    *out = api;
     return SIFT_OK;
 }
 
 void
-sift_grafana_shutdown(void)
+sift_grafana_api_detach_sources(struct sift_grafana_api *api)
+{
+    if (api == NULL)
+        return;
+    api->alerts_cb = NULL;
+    api->alerts_arg = NULL;
+    api->template_cb = NULL;
+    api->template_arg = NULL;
+    api->saved_cb = NULL;
+    api->saved_arg = NULL;
+}
+
+void
+sift_grafana_api_free(struct sift_grafana_api *api)
 {
     sift_free(api);
-    api = NULL;
-}
-
-void
-sift_grafana_set_alerts_source(sift_grafana_alerts_cb cb, void *arg)
-{
-    if (!api)
-        api = sift_xcalloc(1, sizeof(*api));
-    api->alerts_cb = cb;
-    api->alerts_arg = arg;
-}
-
-void
-sift_grafana_set_saved_source(sift_search_saved_cb cb, void *arg)
-{
-    if (!api)
-        api = sift_xcalloc(1, sizeof(*api));
-    api->saved_cb = cb;
-    api->saved_arg = arg;
-}
-
-void
-sift_grafana_set_template_source(sift_grafana_template_cb cb, void *arg)
-{
-    if (!api)
-        api = sift_xcalloc(1, sizeof(*api));
-    api->template_cb = cb;
-    api->template_arg = arg;
 }

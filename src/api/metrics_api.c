@@ -9,10 +9,13 @@
  * latency, and collectors over other modules' stats (store, pipeline,
  * anomaly ring, alert sinks, config, ingest sources).
  *
- * Design: pull model.  Latency histograms live in a fixed table of 32
- * endpoints: a slot is claimed once under a mutex and published with a
- * release store of its "ready" flag, so observations after that are
- * lock-free atomics (struct sift_histogram).  Each family is written once
+ * Design: pull model.  Latency histograms live in the object's fixed
+ * table of 32 endpoints: a slot is claimed once under a mutex and
+ * published with a release store of its "ready" flag, so observations
+ * after that are lock-free atomics (struct sift_histogram).  Other
+ * modules keep their own counters (the anomaly service its alert
+ * transitions, the store its WAL fsync histogram) and the collectors
+ * here only render them.  Each family is written once
  * per scrape with its HELP/TYPE lines even when it has no samples yet, so
  * the set of names is stable from the first scrape on.
  *
@@ -20,7 +23,7 @@
  * counters never go down (they come from monotonic stats fields).
  *
  * Threads: the handler and collectors run on the loop; the observe
- * functions on any thread.
+ * functions on any thread, while the object lives.
  */
 #include <dirent.h>
 #include <pthread.h>
@@ -33,6 +36,7 @@
 
 #include "sift/alloc.h"
 #include "sift/anomaly.h"
+#include "sift/anomaly_service.h"
 #include "sift/buf.h"
 #include "sift/clock.h"
 #include "sift/config.h"
@@ -43,14 +47,8 @@
 #include "sift/pipeline.h"
 #include "sift/segment.h"
 #include "sift/sinks.h"
-#include "sift/store.h"
-
-#if defined(__has_include)
-#if __has_include("sift/source.h")
 #include "sift/source.h"
-#define SIFT_HAVE_SOURCES 1
-#endif
-#endif
+#include "sift/store.h"
 
 #define MAX_ENDPOINTS 32
 #define ENDPOINT_NAME_MAX 32
@@ -62,27 +60,20 @@ struct endpoint {
     atomic_uint_fast64_t errors;
 };
 
-static struct endpoint endpoints[MAX_ENDPOINTS];
-static pthread_mutex_t endpoints_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* Alert transitions by [event][kind]; index 0 collects unknown values. */
-#define N_ALERT_EV 4
-#define N_ALERT_KIND 5
-static atomic_uint_fast64_t alert_counts[N_ALERT_EV][N_ALERT_KIND];
-
-static struct sift_histogram wal_fsync;
-static atomic_int wal_fsync_ready;
-static pthread_once_t wal_fsync_once = PTHREAD_ONCE_INIT;
-
-static int64_t start_wall_ns; /* when the API was registered (fallback) */
+struct sift_metrics_api {
+    struct endpoint endpoints[MAX_ENDPOINTS];
+    pthread_mutex_t endpoints_lock;
+    int64_t start_wall_ns; /* when the API was created (fallback) */
+};
 
 /* ------------------------------------------------------------------ */
 /* Observations (any thread)                                            */
 /* ------------------------------------------------------------------ */
 
 static struct endpoint *
-endpoint_get(const char *name)
+endpoint_get(struct sift_metrics_api *api, const char *name)
 {
+    struct endpoint *endpoints = api->endpoints;
     if (!name || !*name)
         name = "other";
     size_t len = strnlen(name, ENDPOINT_NAME_MAX - 1);
@@ -93,7 +84,7 @@ endpoint_get(const char *name)
         if (strncmp(e->name, name, len) == 0 && e->name[len] == '\0')
             return e;
     }
-    pthread_mutex_lock(&endpoints_lock);
+    pthread_mutex_lock(&api->endpoints_lock);
     struct endpoint *found = NULL;
     for (size_t i = 0; i < MAX_ENDPOINTS && !found; i++) {
         struct endpoint *e = &endpoints[i];
@@ -112,49 +103,26 @@ endpoint_get(const char *name)
             found = e;
         }
     }
-    pthread_mutex_unlock(&endpoints_lock);
+    pthread_mutex_unlock(&api->endpoints_lock);
     return found;
 }
 
 void
-sift_api_observe_query(const char *endpoint, double seconds)
+sift_metrics_api_observe_query(struct sift_metrics_api *api,
+                               const char *endpoint, double seconds)
 {
-    struct endpoint *e = endpoint_get(endpoint);
+    struct endpoint *e = api ? endpoint_get(api, endpoint) : NULL;
     if (e)
         sift_histogram_observe(&e->latency, seconds < 0 ? 0 : seconds);
 }
 
 void
-sift_api_count_query_error(const char *endpoint)
+sift_metrics_api_count_query_error(struct sift_metrics_api *api,
+                                   const char *endpoint)
 {
-    struct endpoint *e = endpoint_get(endpoint);
+    struct endpoint *e = api ? endpoint_get(api, endpoint) : NULL;
     if (e)
         atomic_fetch_add_explicit(&e->errors, 1, memory_order_relaxed);
-}
-
-void
-sift_api_observe_alert(int ev, int kind)
-{
-    int e = ev >= 1 && ev < N_ALERT_EV ? ev : 0;
-    int k = kind >= 1 && kind < N_ALERT_KIND ? kind : 0;
-    atomic_fetch_add_explicit(&alert_counts[e][k], 1, memory_order_relaxed);
-}
-
-static void
-wal_fsync_init(void)
-{
-    static const double b[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                               0.005,  0.01,    0.025,  0.05,  0.1,
-                               0.25,   0.5,     1,      2.5,   5};
-    sift_histogram_init(&wal_fsync, b, sizeof(b) / sizeof(b[0]));
-    atomic_store_explicit(&wal_fsync_ready, 1, memory_order_release);
-}
-
-void
-sift_api_observe_wal_fsync(double seconds)
-{
-    pthread_once(&wal_fsync_once, wal_fsync_init);
-    sift_histogram_observe(&wal_fsync, seconds < 0 ? 0 : seconds);
 }
 
 /* ------------------------------------------------------------------ */
@@ -164,7 +132,8 @@ sift_api_observe_wal_fsync(double seconds)
 static void
 collect_queries(struct sift_buf *out, void *arg)
 {
-    (void)arg;
+    struct sift_metrics_api *api = arg;
+    struct endpoint *endpoints = api->endpoints;
     sift_metrics_family(out, "sift_query_duration_seconds",
                         SIFT_METRIC_HISTOGRAM,
                         "Query latency per API endpoint, from request to "
@@ -189,18 +158,19 @@ collect_queries(struct sift_buf *out, void *arg)
     }
 }
 
-static void
-collect_alerts(struct sift_buf *out, void *arg)
+void
+sift_metrics_collect_alerts(struct sift_buf *out, void *service)
 {
-    (void)arg;
-    static const char *const evs[N_ALERT_EV] = {"unknown", "fire", "update",
-                                                "resolve"};
+    static const char *const evs[SIFT_ANOMALY_N_EVENTS] = {"unknown", "fire",
+                                                           "update", "resolve"};
+    uint64_t counts[SIFT_ANOMALY_N_EVENTS][SIFT_ANOMALY_N_KINDS];
+    sift_anomaly_service_alert_counts(service, counts);
     sift_metrics_family(out, "sift_alerts_total", SIFT_METRIC_COUNTER,
                         "Alert transitions raised by the anomaly detector "
                         "(event fire = an alert fired).");
-    for (int e = 0; e < N_ALERT_EV; e++)
-        for (int k = 0; k < N_ALERT_KIND; k++) {
-            uint64_t v = atomic_load(&alert_counts[e][k]);
+    for (int e = 0; e < SIFT_ANOMALY_N_EVENTS; e++)
+        for (int k = 0; k < SIFT_ANOMALY_N_KINDS; k++) {
+            uint64_t v = counts[e][k];
             /* Fired alerts of each kind always show (0 is informative). */
             if (v == 0 && !(e == SIFT_ALERT_EV_FIRE && k > 0))
                 continue;
@@ -212,23 +182,21 @@ collect_alerts(struct sift_buf *out, void *arg)
         }
 }
 
-static void
-collect_wal_fsync(struct sift_buf *out, void *arg)
+void
+sift_metrics_collect_wal_fsync(struct sift_buf *out, void *store)
 {
-    (void)arg;
-    pthread_once(&wal_fsync_once, wal_fsync_init);
     sift_metrics_family(out, "sift_wal_fsync_duration_seconds",
                         SIFT_METRIC_HISTOGRAM,
                         "Duration of WAL fsyncs (group commits).");
-    sift_histogram_render(&wal_fsync, out, "sift_wal_fsync_duration_seconds",
-                          NULL);
+    sift_histogram_render(sift_store_wal_fsync_histogram(store), out,
+                          "sift_wal_fsync_duration_seconds", NULL);
 }
 
 /* Process start from /proc/self/stat (field 22) and /proc/stat btime. */
 static double
-process_start_seconds(void)
+process_start_seconds(int64_t fallback_ns)
 {
-    double start = (double)start_wall_ns / 1e9;
+    double start = (double)fallback_ns / 1e9;
     FILE *f = fopen("/proc/self/stat", "r");
     if (!f)
         return start;
@@ -276,7 +244,6 @@ process_cpu_seconds(void)
 static void
 collect_process(struct sift_buf *out, void *arg)
 {
-    (void)arg;
     long page = sysconf(_SC_PAGESIZE);
     unsigned long long vsz = 0, rss = 0;
     FILE *f = fopen("/proc/self/statm", "r");
@@ -300,7 +267,8 @@ collect_process(struct sift_buf *out, void *arg)
         getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
             ? (double)rl.rlim_cur
             : 0;
-    double start = process_start_seconds();
+    const struct sift_metrics_api *api = arg;
+    double start = process_start_seconds(api->start_wall_ns);
     double now = (double)sift_clock_now_ns() / 1e9;
 
     sift_metrics_family(out, "process_resident_memory_bytes", SIFT_METRIC_GAUGE,
@@ -595,7 +563,6 @@ sift_metrics_collect_config(struct sift_buf *out, void *cfg)
           (double)c->max_concurrent_queries);
 }
 
-#ifdef SIFT_HAVE_SOURCES
 struct part_ctx {
     struct sift_buf *out;
     const char *family;
@@ -613,12 +580,10 @@ part_sample(void *arg, const struct sift_source_part *part)
     const char *l[] = {"source", c->source, "partition", part->key, NULL};
     sift_metrics_sample(c->out, c->family, l, (double)part->lag);
 }
-#endif
 
 void
 sift_metrics_collect_sources(struct sift_buf *out, void *sources)
 {
-#ifdef SIFT_HAVE_SOURCES
     const struct sift_metrics_sources *ss = sources;
     static const struct {
         const char *name, *help;
@@ -665,10 +630,6 @@ sift_metrics_collect_sources(struct sift_buf *out, void *sources)
                              sift_source_label(ss->v[i]), 0};
         sift_source_parts(ss->v[i], part_sample, &c);
     }
-#else
-    (void)out;
-    (void)sources;
-#endif
 }
 
 /* ------------------------------------------------------------------ */
@@ -687,15 +648,25 @@ on_metrics(struct sift_http_req *req, void *arg)
 }
 
 int
-sift_metrics_api_register(struct sift_http *http, struct sift_metrics *m)
+sift_metrics_api_new(struct sift_http *http, struct sift_metrics *m,
+                     struct sift_metrics_api **out)
 {
-    if (start_wall_ns == 0)
-        start_wall_ns = sift_clock_now_ns();
-    sift_metrics_register(m, collect_process, NULL);
-    sift_metrics_register(m, collect_queries, NULL);
-    sift_metrics_register(m, collect_alerts, NULL);
-    sift_metrics_register(m, collect_wal_fsync, NULL);
+    struct sift_metrics_api *api = sift_xcalloc(1, sizeof(*api));
+    pthread_mutex_init(&api->endpoints_lock, NULL);
+    api->start_wall_ns = sift_clock_now_ns();
+    sift_metrics_register(m, collect_process, api);
+    sift_metrics_register(m, collect_queries, api);
     sift_http_route(http, "GET", "/metrics", 0, SIFT_ROLE_READER, on_metrics,
                     m);
+    *out = api;
     return SIFT_OK;
+}
+
+void
+sift_metrics_api_free(struct sift_metrics_api *api)
+{
+    if (api == NULL)
+        return;
+    pthread_mutex_destroy(&api->endpoints_lock);
+    sift_free(api);
 }

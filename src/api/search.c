@@ -147,7 +147,8 @@ struct sift_search_api {
     sift_search_saved_cb saved;              /* NULL = no saved searches */
     void *saved_arg;
     int stopping;
-    int released; /* sift_search_api_free() was called */
+    int released;                     /* sift_search_api_free() was called */
+    struct sift_metrics_api *metrics; /* query latency; NULL = none */
 };
 
 /* ---- replies ---- */
@@ -534,9 +535,9 @@ observe(const struct job *job, int failed)
 {
     const char *ep = endpoint_name(job->kind);
     double s = (double)(sift_clock_mono_ns() - job->t0_ns) / 1e9;
-    sift_api_observe_query(ep, s);
+    sift_metrics_api_observe_query(job->api->metrics, ep, s);
     if (failed)
-        sift_api_count_query_error(ep);
+        sift_metrics_api_count_query_error(job->api->metrics, ep);
 }
 
 /* The query is over: give back its slot.  Loop thread. */
@@ -929,6 +930,7 @@ handle_search(struct sift_http_req *req, void *arg)
         return;
     }
     struct job *job = sift_xcalloc(1, sizeof(*job));
+    job->api = api;
     job->kind = is_export ? JOB_EXPORT : JOB_SEARCH;
     job->t0_ns = sift_clock_mono_ns();
     if (prepare(api, req, &p, job) < 0) {
@@ -1002,6 +1004,7 @@ handle_agg(struct sift_http_req *req, void *arg, enum job_kind kind)
         return;
     }
     struct job *job = sift_xcalloc(1, sizeof(*job));
+    job->api = api;
     job->kind = kind;
     job->t0_ns = sift_clock_mono_ns();
     if (prepare(api, req, &p, job) < 0) {
@@ -1089,6 +1092,7 @@ handle_context(struct sift_http_req *req, void *arg)
         return;
     }
     struct job *job = sift_xcalloc(1, sizeof(*job));
+    job->api = api;
     job->kind = JOB_CONTEXT;
     job->t0_ns = sift_clock_mono_ns();
     struct params none = {0};
@@ -1382,6 +1386,7 @@ handle_tail(struct sift_http_req *req, void *arg)
         /* The backfill: the newest limit matches since from, in the
          * snapshot of this moment, through the normal job path. */
         job = sift_xcalloc(1, sizeof(*job));
+        job->api = api;
         job->kind = JOB_TAIL;
         job->t0_ns = sift_clock_mono_ns();
         struct params bp = p;
@@ -1463,6 +1468,7 @@ sift_search_api_new(struct sift_http *http,
     api->cfg = deps->cfg;
     api->loop = deps->loop;
     api->cluster = deps->cluster;
+    api->metrics = deps->metrics;
     const struct sift_search_template_source *src = &deps->templates;
     if (src->acquire && src->text && src->release)
         api->tmpl = *src;

@@ -786,6 +786,7 @@ sync_finish(struct sift_store *s, const struct sift_wal_sync *req)
     int rc = sift__wal_sync_done(s->wal, req);
     s->stats.wal_fsyncs++;
     s->stats.last_fsync_ns = req->duration_ns;
+    sift_histogram_observe(&s->wal_fsync, (double)req->duration_ns / 1e9);
     if (rc != SIFT_OK) {
         if (rc == SIFT_ENOSPACE)
             SIFT_WARN("store: disk full; rejecting appends until space "
@@ -1410,6 +1411,12 @@ sift_store_flush(struct sift_store *s, sift_durable_cb cb, void *arg)
     maybe_flush(s, 1);
 }
 
+const struct sift_histogram *
+sift_store_wal_fsync_histogram(const struct sift_store *store)
+{
+    return &store->wal_fsync;
+}
+
 void
 sift_store_stats(const struct sift_store *s, struct sift_store_stats *out)
 {
@@ -1619,6 +1626,11 @@ store_alloc(const struct sift_config *cfg, struct sift_loop *loop,
     s->loop = loop;
     s->pool = pool;
     s->match = sift_store_match_simple;
+    static const double fsync_bounds[] = {
+        0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+        0.05,   0.1,     0.25,   0.5,   1,      2.5,   5};
+    sift_histogram_init(&s->wal_fsync, fsync_bounds,
+                        sizeof(fsync_bounds) / sizeof(fsync_bounds[0]));
     s->data_dir =
         sift_xstrdup(cfg && cfg->data_dir ? cfg->data_dir : "./sift-data");
     s->seg_dir = sift__store_join(s->data_dir, "segments");

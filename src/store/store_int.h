@@ -19,6 +19,7 @@
 #include "manifest.h"
 #include "sift/buf.h"
 #include "sift/event.h"
+#include "sift/metrics.h"
 #include "sift/store.h"
 #include "wal.h"
 
@@ -91,7 +92,8 @@ struct sift_store {
     const struct sift_config *cfg;
     struct sift_loop *loop;
     struct sift_pool *pool;
-    sift_delete_match_cb match; /* delete-by-query (never NULL) */
+    sift_delete_match_cb match;      /* delete-by-query (never NULL) */
+    struct sift_histogram wal_fsync; /* seconds per WAL group commit */
     char *data_dir;
     char *seg_dir;
     char *wal_dir;

@@ -242,6 +242,12 @@ def test_metrics_after_traffic(sd):
     assert value(fams, "sift_store_segments", location="disk") >= 1
     assert value(fams, "sift_wal_bytes") >= 0
     assert fams["sift_wal_fsync_duration_seconds"]["type"] == "histogram"
+    # Every group commit is observed: the acknowledged batches were synced.
+    assert value(fams, "sift_wal_fsync_duration_seconds",
+                 "sift_wal_fsync_duration_seconds_count") >= 1
+    assert (value(fams, "sift_wal_fsync_duration_seconds",
+                  "sift_wal_fsync_duration_seconds_count")
+            <= value(fams, "sift_wal_fsyncs_total"))
     assert value(fams, "sift_buffer_max_bytes") > 0
     assert value(fams, "sift_buffer_full") == 0
     # the flush's segment build ran on a worker and its CPU is counted;

@@ -27,8 +27,6 @@
 #include "sift/config.h"
 #include "sift/error.h"
 #include "sift/event.h"
-#include "sift/grafana.h"
-#include "sift/http.h"
 #include "sift/log.h"
 #include "sift/loop.h"
 #include "sift/patterns.h"
@@ -49,7 +47,6 @@ struct fx {
     struct sift_config cfg;
     struct sift_loop *loop;
     struct sift_pool *pool;
-    struct sift_http *http;
     struct sift_store *store;
     struct sift_pipeline *pipe;
     struct sift_anomaly_service *svc;
@@ -79,7 +76,6 @@ setup(void **state)
     sift_log_set_level(SIFT_LOG_ERROR);
     assert_int_equal(sift_loop_new(&f->loop), SIFT_OK);
     assert_int_equal(sift_pool_new(f->loop, 2, &f->pool), SIFT_OK);
-    assert_int_equal(sift_http_new(f->loop, &f->cfg, &f->http), SIFT_OK);
     *state = f;
     return 0;
 }
@@ -90,9 +86,8 @@ modules_open(struct fx *f)
     assert_int_equal(sift_store_open(&f->cfg, f->loop, f->pool, &f->store),
                      SIFT_OK);
     assert_int_equal(sift_pipeline_new(f->store, &f->pipe), SIFT_OK);
-    assert_int_equal(sift_anomaly_service_new(&f->cfg, f->loop, f->http,
-                                              f->pipe, f->store, f->pool,
-                                              &f->svc),
+    assert_int_equal(sift_anomaly_service_new(&f->cfg, f->loop, f->pipe,
+                                              f->store, f->pool, &f->svc),
                      SIFT_OK);
 }
 
@@ -117,8 +112,6 @@ teardown(void **state)
     if (f->svc)
         modules_close(f);
     sift_pool_free(f->pool);
-    sift_grafana_shutdown(); /* the service wired its hooks into it */
-    sift_http_free(f->http);
     sift_loop_run_posted(f->loop);
     sift_loop_free(f->loop);
     sift_config_cleanup(&f->cfg);
