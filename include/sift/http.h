@@ -287,6 +287,8 @@ struct sift_arena *sift_http_req_arena(struct sift_http_req *req);
  */
 void sift_http_req_set_audit_details(struct sift_http_req *req,
                                      const char *details);
+/** "ip:port" of the client. */
+const char *sift_http_req_peer(const struct sift_http_req *req);
 /** The name of the token that authenticated the request, or "-". */
 const char *sift_http_req_principal(const struct sift_http_req *req);
 /**

@@ -986,6 +986,12 @@ sift_http_req_arena(struct sift_http_req *req)
 }
 
 const char *
+sift_http_req_peer(const struct sift_http_req *req)
+{
+    return req->peer;
+}
+
+const char *
 sift_http_req_principal(const struct sift_http_req *req)
 {
     return req->principal;
