@@ -1,6 +1,6 @@
 /*
- * query.h - the query engine: query strings, search, aggregations, and the
- * HTTP handlers that expose them.
+ * query.h - the query engine: query strings, search and aggregations.
+ * It returns C structures; api/ renders them (include/sift/render.h).
  *
  * A query string (docs/query-language.md) is parsed once into an immutable
  * struct sift_query (the AST plus compiled regexes and pre-tokenized
@@ -390,39 +390,147 @@ void sift_agg_opts_init(struct sift_agg_opts *opts);
  */
 int sift_query_interval_parse(const char *s, int64_t *ms, char *unit);
 
+/*
+ * Results.  The aggregations return C structures, never JSON: api/ renders
+ * them (include/sift/render.h), and a node that fans a query out merges
+ * them.  Every result is mergeable from partial results of disjoint
+ * event sets: histogram counts are sums per bucket key, terms counts are
+ * sums with an error bound, stats keep min/max/count/sum and a bottom-k
+ * sample whose union, cut to the k smallest priorities, is the sample of
+ * the union.  Strings are owned by the result; release with the matching
+ * _cleanup (which leaves a zeroed result; cleanup of a zeroed result is
+ * fine).
+ */
+
+/* Date histogram.  counts[b] events fall in [key_ns[b], key_ns[b+1]). */
+struct sift_agg_histo_result {
+    int64_t interval_ms; /* nominal width (calendar: N * 7, 30, 365 d) */
+    char calendar_unit;  /* 'w', 'M', 'y', or 0 for fixed width */
+    int64_t calendar_n;  /* N of the calendar unit ("3M"); 0 when fixed */
+    uint32_t n_buckets;
+    int64_t *key_ns;  /* [n_buckets] bucket starts, increasing */
+    uint64_t *counts; /* [n_buckets] */
+    /* Split by a field (sift_agg_opts.field): the n_series most frequent
+     * values, most frequent first (ties by value), as the events spelled
+     * them; series_counts[s * n_buckets + b]; other[b] sums the values
+     * not kept (NULL when there were none).  n_series 0 without split. */
+    int split;
+    uint32_t n_series;
+    char **series;
+    size_t *series_len;
+    uint64_t *series_counts;
+    uint64_t *other;
+    int timed_out;
+};
+
+/* One value of a terms aggregation. */
+struct sift_agg_term {
+    char *key; /* as the events spelled it */
+    size_t key_len;
+    uint64_t count;
+};
+
+struct sift_agg_terms_result {
+    char *field;
+    size_t field_len;
+    struct sift_agg_term *buckets; /* by count desc, then key */
+    size_t n_buckets;
+    uint64_t other;   /* matches with a value not in buckets */
+    uint64_t missing; /* matches without the field */
+    /* Largest amount by which a count may be short: 0 on one node (every
+     * value is counted); a merge of per-node top lists adds each node's
+     * smallest kept count for the values that node did not list. */
+    uint64_t count_error_bound;
+    int timed_out;
+};
+
+/* A value of the stats sample with its priority (bottom-k sampling). */
+struct sift_agg_sample {
+    uint64_t prio; /* XXH3 of (segment index, doc id): uniform */
+    double v;
+};
+
+struct sift_agg_stats_result {
+    char *field;
+    size_t field_len;
+    uint64_t count; /* numeric values seen */
+    double min, max, sum;
+    /* The sample the percentiles come from: every value when count <=
+     * SIFT_AGG_SAMPLE_MAX, else the SIFT_AGG_SAMPLE_MAX values of smallest
+     * priority; in no particular order. */
+    struct sift_agg_sample *sample;
+    size_t n_sample;
+    /* Linear interpolation between closest ranks of the sample (numpy's
+     * default); 0 when count is 0.  exact: the sample is every value. */
+    double p50, p90, p99;
+    int percentiles_exact;
+    int timed_out;
+};
+
+#define SIFT_AGG_SAMPLE_MAX 1000000u
+
+/* One field of sift_agg_fields(). */
+struct sift_agg_field {
+    char *name;
+    size_t name_len;
+    unsigned kinds;       /* SIFT_SEGF_TEXT | _KEYWORD | _NUMBER */
+    uint64_t cardinality; /* approximate: the largest per-segment count */
+};
+
+struct sift_agg_fields_result {
+    struct sift_agg_field *v; /* sorted by name */
+    size_t n;
+};
+
+void sift_agg_histo_result_cleanup(struct sift_agg_histo_result *r);
+void sift_agg_terms_result_cleanup(struct sift_agg_terms_result *r);
+void sift_agg_stats_result_cleanup(struct sift_agg_stats_result *r);
+void sift_agg_fields_result_cleanup(struct sift_agg_fields_result *r);
+
 /**
- * Date histogram of q's matches: {"interval_ms":N,"buckets":[{"key":ms,
- * "time":"…","count":N[,"by":{"v":n,…}]},…]} with empty buckets filled.
- * Fixed intervals are aligned on multiples since the epoch; weeks start
- * on Monday and months and years are calendar ones (UTC), also when auto
- * picks them, and then "calendar_interval":"1M" follows interval_ms.
- * With opts->field, counts are split by that keyword field; the size
- * most frequent values are kept, the rest summed under "_other".
- * Appends JSON to out.  Returns SIFT_OK or a code with err.  Any thread.
+ * The pct-th percentile (0..100) of the sorted values v[0..n), n > 0, by
+ * linear interpolation between closest ranks, rounded once, so decimal
+ * answers come out as the double nearest to them (p90 of 95 and 812 is
+ * 740.3).  For merges that rebuild percentiles from a merged sample.
+ * Pure.
+ */
+double sift_agg_percentile(const double *v, size_t n, unsigned pct);
+
+/**
+ * Date histogram of q's matches into *out (zeroed first), empty buckets
+ * included.  Fixed intervals are aligned on multiples since the epoch;
+ * weeks start on Monday and months and years are calendar ones (UTC),
+ * also when auto (interval_ms 0) picks them.  With opts->field, counts
+ * are split by that keyword field; the opts->size most frequent values
+ * are kept, the rest summed in other.  Returns SIFT_OK (a timeout sets
+ * timed_out) or a negative code with err filled; *out is then empty.
+ * Any thread.
  */
 int sift_agg_histogram(struct sift_segment *const *segs, size_t n,
                        const struct sift_query *q,
-                       const struct sift_agg_opts *opts, struct sift_buf *out,
+                       const struct sift_agg_opts *opts,
+                       struct sift_agg_histo_result *out,
                        struct sift_query_error *err);
 
 /**
- * Top opts->size terms of opts->field among q's matches:
- * {"field":"f","buckets":[{"key":"v","count":N},…],"other":N,"missing":N}.
+ * Top opts->size values of opts->field among q's matches into *out.
+ * Same contract as sift_agg_histogram().
  */
 int sift_agg_terms(struct sift_segment *const *segs, size_t n,
                    const struct sift_query *q, const struct sift_agg_opts *opts,
-                   struct sift_buf *out, struct sift_query_error *err);
+                   struct sift_agg_terms_result *out,
+                   struct sift_query_error *err);
 
 /**
- * Numeric stats of opts->field among q's matches: {"field":"f","count":N,
- * "min":x,"max":x,"sum":x,"avg":x,"p50":x,"p90":x,"p99":x,
- * "percentiles_exact":true}.  Percentiles are exact up to 1,000,000 values
- * and from a uniform sample beyond (bottom-k by a hash of segment index
- * and doc id, so the same for any parallelism).
+ * Numeric stats of opts->field among q's matches into *out: count, min,
+ * max, sum, and p50/p90/p99 from the sample (exact up to
+ * SIFT_AGG_SAMPLE_MAX values, a uniform bottom-k sample beyond, the same
+ * for any parallelism).  Same contract as sift_agg_histogram().
  */
 int sift_agg_stats(struct sift_segment *const *segs, size_t n,
                    const struct sift_query *q, const struct sift_agg_opts *opts,
-                   struct sift_buf *out, struct sift_query_error *err);
+                   struct sift_agg_stats_result *out,
+                   struct sift_query_error *err);
 
 /**
  * The kinds (SIFT_SEGF_TEXT | SIFT_SEGF_KEYWORD | SIFT_SEGF_NUMBER, see
@@ -449,11 +557,10 @@ void sift_query_check_fields(struct sift_query *q,
                              struct sift_segment *const *segs, size_t n);
 
 /**
- * The fields present in segs: {"fields":[{"name":"f","text":bool,
- * "keyword":bool,"number":bool,"cardinality":N},…]} sorted by name.
- * cardinality is approximate (the largest per-segment term count).
+ * The fields present in segs into *out (zeroed first), sorted by name.
+ * Any thread.
  */
 void sift_agg_fields(struct sift_segment *const *segs, size_t n,
-                     struct sift_buf *out);
+                     struct sift_agg_fields_result *out);
 
 #endif /* SIFT_QUERY_H */

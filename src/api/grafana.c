@@ -44,6 +44,7 @@
 #include "sift/log.h"
 #include "sift/metrics_api.h"
 #include "sift/query.h"
+#include "sift/render.h"
 
 #define GF_MAX_ALERTS 2000u /* alerts per annotation query */
 
@@ -278,7 +279,11 @@ run_agg(struct gf_req *r, struct sift_segment *const *segs, size_t n,
         o.field = t->by;
         o.size = t->limit;
         o.interval_ms = r->plan.interval_ms;
-        rc = sift_agg_histogram(segs, n, q, &o, &out, &qe);
+        struct sift_agg_histo_result h;
+        rc = sift_agg_histogram(segs, n, q, &o, &h, &qe);
+        if (rc == SIFT_OK)
+            sift_render_histogram(&h, &out);
+        sift_agg_histo_result_cleanup(&h);
         if (rc == SIFT_OK &&
             sift__gf_frame_count(t, out.data, out.len, r->plan.max_points,
                                  frames) < 0)
@@ -286,7 +291,11 @@ run_agg(struct gf_req *r, struct sift_segment *const *segs, size_t n,
     } else {
         o.field = t->field;
         o.size = t->limit;
-        rc = sift_agg_terms(segs, n, q, &o, &out, &qe);
+        struct sift_agg_terms_result tr;
+        rc = sift_agg_terms(segs, n, q, &o, &tr, &qe);
+        if (rc == SIFT_OK)
+            sift_render_terms(&tr, &out);
+        sift_agg_terms_result_cleanup(&tr);
         if (rc == SIFT_OK &&
             sift__gf_frame_terms(t, out.data, out.len, frames) < 0)
             fail_shape(r, t->ref_id);
@@ -327,7 +336,6 @@ run_stats(struct gf_req *r, struct sift_segment *const *segs, size_t n,
         nb = cap;
     }
     struct sift_gf_stats_point *pts = sift_xcalloc(nb + 1, sizeof(*pts));
-    struct sift_buf out = SIFT_BUF_INIT;
     for (uint64_t b = 0; b < nb && !r->failed; b++) {
         int64_t lo = start + (int64_t)b * iv_ns, hi = lo + iv_ns;
         pts[b].time_ms = floor_div64(lo, SIFT_NS_PER_MS);
@@ -339,17 +347,23 @@ run_stats(struct gf_req *r, struct sift_segment *const *segs, size_t n,
                  hi > r->plan.to_ns ? r->plan.to_ns : hi, &o);
         o.field = t->field;
         struct sift_query_error qe = {.position = -1};
-        sift_buf_reset(&out);
-        int rc = sift_agg_stats(segs, n, q, &o, &out, &qe);
-        if (rc < 0)
+        struct sift_agg_stats_result st;
+        int rc = sift_agg_stats(segs, n, q, &o, &st, &qe);
+        if (rc < 0) {
             fail_from_query(r, t->ref_id, &qe, rc);
-        else if (sift__gf_stats_point_parse(out.data, out.len, &pts[b]) < 0)
-            fail_shape(r, t->ref_id);
+        } else {
+            pts[b].count = st.count;
+            if (st.count) {
+                pts[b].avg = st.sum / (double)st.count;
+                pts[b].p50 = st.p50;
+                pts[b].p99 = st.p99;
+            }
+        }
+        sift_agg_stats_result_cleanup(&st);
     }
     if (!r->failed)
         sift__gf_frame_stats(t, pts, (size_t)nb,
                              r->frames[t - r->plan.targets]);
-    sift_buf_cleanup(&out);
     sift_free(pts);
 }
 
@@ -395,6 +409,21 @@ pattern_example(struct gf_req *r, struct sift_segment *const *segs, size_t n,
     return msg;
 }
 
+/* A _template_id value as an id: decimal, 1..UINT32_MAX; 0 otherwise. */
+static uint32_t
+template_id_of(const char *s, size_t len)
+{
+    uint64_t v = 0;
+    if (len == 0 || len > 10)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    return v <= UINT32_MAX ? (uint32_t)v : 0;
+}
+
 static void
 run_patterns(struct gf_req *r, struct sift_segment *const *segs, size_t n,
              const struct sift_gf_target *t, const struct sift_query *q)
@@ -403,37 +432,30 @@ run_patterns(struct gf_req *r, struct sift_segment *const *segs, size_t n,
     agg_opts(r, r->plan.from_ns, r->plan.to_ns, &o);
     o.field = "_template_id";
     o.size = t->limit;
-    struct sift_buf out = SIFT_BUF_INIT;
+    struct sift_agg_terms_result tr;
     struct sift_query_error qe = {.position = -1};
-    int rc = sift_agg_terms(segs, n, q, &o, &out, &qe);
+    int rc = sift_agg_terms(segs, n, q, &o, &tr, &qe);
     if (rc < 0) {
         fail_from_query(r, t->ref_id, &qe, rc);
-        sift_buf_cleanup(&out);
         return;
     }
-    json_error_t jerr;
-    json_t *res = json_loadb(out.data, out.len, JSON_ALLOW_NUL, &jerr);
-    json_t *buckets = json_object_get(res, "buckets");
     struct gf_patterns *p = &r->patterns[t - r->plan.targets];
-    size_t nb = json_array_size(buckets);
+    size_t nb = tr.n_buckets;
     p->v = sift_xcalloc(nb + 1, sizeof(*p->v));
     p->examples = sift_xcalloc(nb + 1, sizeof(*p->examples));
     for (size_t i = 0; i < nb; i++) {
-        json_t *b = json_array_get(buckets, i);
-        const char *key = json_string_value(json_object_get(b, "key"));
-        char *end = NULL;
-        unsigned long id = key ? strtoul(key, &end, 10) : 0;
-        if (!key || *end != '\0' || id == 0 || id > UINT32_MAX)
+        const struct sift_agg_term *b = &tr.buckets[i];
+        uint32_t id = template_id_of(b->key, b->key_len);
+        if (id == 0)
             continue; /* no template (0) or not an id */
         struct sift_gf_pattern *pt = &p->v[p->n];
-        pt->template_id = (uint32_t)id;
-        pt->count = (uint64_t)json_integer_value(json_object_get(b, "count"));
-        p->examples[p->n] = pattern_example(r, segs, n, t->query, key);
+        pt->template_id = id;
+        pt->count = b->count;
+        p->examples[p->n] = pattern_example(r, segs, n, t->query, b->key);
         pt->example = p->examples[p->n];
         p->n++;
     }
-    json_decref(res);
-    sift_buf_cleanup(&out);
+    sift_agg_terms_result_cleanup(&tr);
 }
 
 static void
@@ -469,7 +491,10 @@ work_list(struct gf_req *r, struct sift_segment *const *segs, size_t n)
 {
     struct sift_buf out = SIFT_BUF_INIT;
     if (r->op == GF_OP_FIELDS) {
-        sift_agg_fields(segs, n, &out);
+        struct sift_agg_fields_result fr;
+        sift_agg_fields(segs, n, &fr);
+        sift_render_fields(&fr, &out);
+        sift_agg_fields_result_cleanup(&fr);
         if (sift__gf_fields_list(out.data, out.len, r->use, r->style, r->list) <
             0)
             fail_shape(r, "-");
@@ -485,7 +510,11 @@ work_list(struct gf_req *r, struct sift_segment *const *segs, size_t n)
         agg_opts(r, r->from_ns, r->to_ns, &o);
         o.field = r->field;
         o.size = r->size;
-        rc = sift_agg_terms(segs, n, q, &o, &out, &qe);
+        struct sift_agg_terms_result tr;
+        rc = sift_agg_terms(segs, n, q, &o, &tr, &qe);
+        if (rc == SIFT_OK)
+            sift_render_terms(&tr, &out);
+        sift_agg_terms_result_cleanup(&tr);
     }
     if (rc < 0)
         fail_from_query(r, NULL, &qe, rc);

@@ -172,19 +172,12 @@ int sift__gf_frame_count(const struct sift_gf_target *t, const char *hist,
 int sift__gf_frame_terms(const struct sift_gf_target *t, const char *terms,
                          size_t len, json_t *frames);
 
-/** One stats bucket (from sift_agg_stats()). */
+/** One stats bucket (from sift_agg_stats()'s result). */
 struct sift_gf_stats_point {
     int64_t time_ms;
     uint64_t count;
     double avg, p50, p99; /* meaningless when count == 0 */
 };
-
-/**
- * Parses sift_agg_stats()'s JSON into *pt (time_ms is the caller's).
- * Returns SIFT_OK or SIFT_EINVAL.
- */
-int sift__gf_stats_point_parse(const char *stats, size_t len,
-                               struct sift_gf_stats_point *pt);
 
 /** Stats: three timeseries "avg <f>", "p50 <f>", "p99 <f>" (null = empty). */
 void sift__gf_frame_stats(const struct sift_gf_target *t,

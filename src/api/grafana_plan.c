@@ -1101,25 +1101,6 @@ sift__gf_frame_terms(const struct sift_gf_target *t, const char *terms,
     return SIFT_OK;
 }
 
-int
-sift__gf_stats_point_parse(const char *stats, size_t len,
-                           struct sift_gf_stats_point *pt)
-{
-    json_t *r = load(stats, len);
-    int64_t count = 0;
-    if (!json_is_object(r) ||
-        json_int64(json_object_get(r, "count"), &count) < 0) {
-        json_decref(r);
-        return SIFT_EINVAL;
-    }
-    pt->count = count > 0 ? (uint64_t)count : 0;
-    pt->avg = json_number_value(json_object_get(r, "avg"));
-    pt->p50 = json_number_value(json_object_get(r, "p50"));
-    pt->p99 = json_number_value(json_object_get(r, "p99"));
-    json_decref(r);
-    return SIFT_OK;
-}
-
 void
 sift__gf_frame_stats(const struct sift_gf_target *t,
                      const struct sift_gf_stats_point *pts, size_t n,

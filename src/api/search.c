@@ -55,6 +55,7 @@
 #include "sift/metrics_api.h"
 #include "sift/pool.h"
 #include "sift/query.h"
+#include "sift/render.h"
 #include "sift/search_api.h"
 #include "sift/segment.h"
 #include "sift/store.h"
@@ -589,22 +590,41 @@ job_work(void *arg)
         job->rc = sift_search_exec(job->segs, job->n_segs, job->q, &job->so,
                                    &job->res, &job->err);
         break;
-    case JOB_HISTOGRAM:
+    case JOB_HISTOGRAM: {
+        struct sift_agg_histo_result r;
         job->rc = sift_agg_histogram(job->segs, job->n_segs, job->q, &job->ao,
-                                     &job->out, &job->err);
+                                     &r, &job->err);
+        if (job->rc == SIFT_OK)
+            sift_render_histogram(&r, &job->out);
+        sift_agg_histo_result_cleanup(&r);
         break;
-    case JOB_TERMS:
-        job->rc = sift_agg_terms(job->segs, job->n_segs, job->q, &job->ao,
-                                 &job->out, &job->err);
+    }
+    case JOB_TERMS: {
+        struct sift_agg_terms_result r;
+        job->rc = sift_agg_terms(job->segs, job->n_segs, job->q, &job->ao, &r,
+                                 &job->err);
+        if (job->rc == SIFT_OK)
+            sift_render_terms(&r, &job->out);
+        sift_agg_terms_result_cleanup(&r);
         break;
-    case JOB_STATS:
-        job->rc = sift_agg_stats(job->segs, job->n_segs, job->q, &job->ao,
-                                 &job->out, &job->err);
+    }
+    case JOB_STATS: {
+        struct sift_agg_stats_result r;
+        job->rc = sift_agg_stats(job->segs, job->n_segs, job->q, &job->ao, &r,
+                                 &job->err);
+        if (job->rc == SIFT_OK)
+            sift_render_stats(&r, &job->out);
+        sift_agg_stats_result_cleanup(&r);
         break;
-    case JOB_FIELDS:
-        sift_agg_fields(job->segs, job->n_segs, &job->out);
+    }
+    case JOB_FIELDS: {
+        struct sift_agg_fields_result r;
+        sift_agg_fields(job->segs, job->n_segs, &r);
+        sift_render_fields(&r, &job->out);
+        sift_agg_fields_result_cleanup(&r);
         job->rc = SIFT_OK;
         break;
+    }
     case JOB_CONTEXT:
         job->rc = sift_search_context(job->segs, job->n_segs, &job->co,
                                       &job->out, &job->err);

@@ -24,6 +24,9 @@
  * closest name for an unknown one; sift_query_check_fields(): warnings
  * for the fields a query names in vain).
  *
+ * Output: C structures (query.h, "Results"), never JSON; api/render.c
+ * writes the replies.
+ *
  * Threads: any; per-call state only.
  */
 #include <math.h>
@@ -46,7 +49,7 @@
 
 #define SIFT_AGG_MAX_BUCKETS 20000u
 #define SIFT_AGG_MAX_SERIES 10000u
-#define SIFT_AGG_MAX_VALUES 1000000u
+#define SIFT_AGG_MAX_VALUES SIFT_AGG_SAMPLE_MAX
 
 void
 sift_agg_opts_init(struct sift_agg_opts *opts)
@@ -229,12 +232,6 @@ for_each_match(struct agg_par *ap, void *lanes, size_t lane_size, agg_seg_cb cb,
                                        ap->opts->deadline_mono_ns,
                                    .max_expansion = ap->opts->max_expansion};
     return sift__query_par_run(&spec, ap->n_lanes, err, timed_out);
-}
-
-static void
-put_timed_out(struct sift_buf *out, int timed_out)
-{
-    sift_buf_appendf(out, ",\"timed_out\":%s}", timed_out ? "true" : "false");
 }
 
 static int
@@ -693,8 +690,10 @@ histo_seg(const struct sift_segment *seg, size_t seg_index,
 int
 sift_agg_histogram(struct sift_segment *const *segs, size_t n,
                    const struct sift_query *q, const struct sift_agg_opts *opts,
-                   struct sift_buf *out, struct sift_query_error *err)
+                   struct sift_agg_histo_result *out,
+                   struct sift_query_error *err)
 {
+    memset(out, 0, sizeof(*out));
     int64_t lo = opts->from_ns, hi = opts->to_ns;
     if (lo == SIFT_TIME_MIN || hi == SIFT_TIME_MAX) {
         int64_t dlo = INT64_MAX, dhi = INT64_MIN;
@@ -820,56 +819,42 @@ sift_agg_histogram(struct sift_segment *const *segs, size_t n,
             any_other |= hp->other[b] != 0;
     }
     /* Each kept series' name as the events wrote it (one read each). */
-    char **spell = sift_xcalloc(n_keep + 1, sizeof(*spell));
-    size_t *spell_len = sift_xcalloc(n_keep + 1, sizeof(*spell_len));
+    out->interval_ms = iv_ms;
+    out->calendar_unit = unit;
+    if (unit != 0)
+        out->calendar_n = iv_ms / (unit == 'w'   ? WEEK_MS
+                                   : unit == 'M' ? MONTH_MS
+                                                 : YEAR_MS);
+    out->n_buckets = hp->n_buckets;
+    out->key_ns = sift_xcalloc(hp->n_buckets + 1, sizeof(*out->key_ns));
+    out->counts = sift_xcalloc(hp->n_buckets + 1, sizeof(*out->counts));
+    for (uint32_t b = 0; b < hp->n_buckets; b++) {
+        out->key_ns[b] = hp->edges != NULL
+                             ? hp->edges[b]
+                             : hp->start_ns + (int64_t)b * hp->interval_ns;
+        out->counts[b] = hp->counts[b];
+    }
+    out->split = hp->by != NULL;
+    out->n_series = (uint32_t)n_keep;
+    out->series = sift_xcalloc(n_keep + 1, sizeof(*out->series));
+    out->series_len = sift_xcalloc(n_keep + 1, sizeof(*out->series_len));
+    out->series_counts =
+        sift_xcalloc(n_keep * hp->n_buckets + 1, sizeof(*out->series_counts));
     for (size_t i = 0; i < n_keep; i++) {
         const char *name = order[i]->key;
         size_t name_len = order[i]->len;
         spelling_of(segs, order[i], hp->by, hp->by_len, &hp->doc, hp->arena,
                     &name, &name_len);
-        spell[i] = sift_xstrndup(name, name_len);
-        spell_len[i] = name_len;
+        out->series[i] = sift_xstrndup(name, name_len);
+        out->series_len[i] = name_len;
+        memcpy(&out->series_counts[i * hp->n_buckets], hp->rows[order[i]->idx],
+               hp->n_buckets * sizeof(uint64_t));
     }
-    sift_buf_appendf(out, "{\"interval_ms\":%lld,", (long long)iv_ms);
-    if (unit != 0)
-        sift_buf_appendf(out, "\"calendar_interval\":\"%lld%c\",",
-                         (long long)(iv_ms / (unit == 'w'   ? WEEK_MS
-                                              : unit == 'M' ? MONTH_MS
-                                                            : YEAR_MS)),
-                         unit);
-    sift_buf_appendf(out, "\"buckets\":[");
-    for (uint32_t b = 0; b < hp->n_buckets; b++) {
-        int64_t key = hp->edges != NULL
-                          ? hp->edges[b]
-                          : hp->start_ns + (int64_t)b * hp->interval_ns;
-        int64_t key_ms =
-            key / SIFT_NS_PER_MS - (key < 0 && key % SIFT_NS_PER_MS ? 1 : 0);
-        sift_buf_appendf(out, "%s{\"key\":%lld,\"time\":\"", b ? "," : "",
-                         (long long)key_ms);
-        sift_time_format_rfc3339(key, 9, out);
-        sift_buf_appendf(out, "\",\"count\":%llu",
-                         (unsigned long long)hp->counts[b]);
-        if (hp->by) {
-            sift_buf_append(out, ",\"by\":{", 7);
-            for (size_t i = 0; i < n_keep; i++) {
-                sift_buf_put_json_str(out, spell[i], spell_len[i]);
-                sift_buf_appendf(out, ":%llu%s",
-                                 (unsigned long long)hp->rows[order[i]->idx][b],
-                                 i + 1 < n_keep || any_other ? "," : "");
-            }
-            if (any_other)
-                sift_buf_appendf(out, "\"_other\":%llu",
-                                 (unsigned long long)hp->other[b]);
-            sift_buf_putc(out, '}');
-        }
-        sift_buf_putc(out, '}');
+    if (any_other) {
+        out->other = sift_xcalloc(hp->n_buckets + 1, sizeof(*out->other));
+        memcpy(out->other, hp->other, hp->n_buckets * sizeof(uint64_t));
     }
-    sift_buf_putc(out, ']');
-    put_timed_out(out, timed_out);
-    for (size_t i = 0; i < n_keep; i++)
-        sift_free(spell[i]);
-    sift_free(spell);
-    sift_free(spell_len);
+    out->timed_out = timed_out;
     rc = SIFT_OK;
 out:
     sift_free(order);
@@ -984,8 +969,9 @@ terms_seg(const struct sift_segment *seg, size_t seg_index,
 int
 sift_agg_terms(struct sift_segment *const *segs, size_t n,
                const struct sift_query *q, const struct sift_agg_opts *opts,
-               struct sift_buf *out, struct sift_query_error *err)
+               struct sift_agg_terms_result *out, struct sift_query_error *err)
 {
+    memset(out, 0, sizeof(*out));
     if (!opts->field || !*opts->field)
         return sift__query_error(err, SIFT_EINVAL, 400, "bad_request", -1,
                                  "missing parameter 'field'");
@@ -1036,22 +1022,22 @@ sift_agg_terms(struct sift_segment *const *segs, size_t n,
         other += order[i]->count;
     struct sift_buf doc = SIFT_BUF_INIT;
     struct sift_arena *arena = sift_arena_new(8192);
-    sift_buf_append(out, "{\"field\":", 9);
-    sift_buf_put_json_str(out, t.field, t.field_len);
-    sift_buf_append(out, ",\"buckets\":[", 12);
+    out->field = sift_xstrndup(t.field, t.field_len);
+    out->field_len = t.field_len;
+    out->buckets = sift_xcalloc(n_keep + 1, sizeof(*out->buckets));
+    out->n_buckets = n_keep;
     for (size_t i = 0; i < n_keep; i++) {
-        sift_buf_appendf(out, "%s{\"key\":", i ? "," : "");
         const char *key = order[i]->key;
         size_t key_len = order[i]->len;
         spelling_of(segs, order[i], t.field, t.field_len, &doc, arena, &key,
                     &key_len);
-        sift_buf_put_json_str(out, key, key_len);
-        sift_buf_appendf(out, ",\"count\":%llu}",
-                         (unsigned long long)order[i]->count);
+        out->buckets[i].key = sift_xstrndup(key, key_len);
+        out->buckets[i].key_len = key_len;
+        out->buckets[i].count = order[i]->count;
     }
-    sift_buf_appendf(out, "],\"other\":%llu,\"missing\":%llu",
-                     (unsigned long long)other, (unsigned long long)t.missing);
-    put_timed_out(out, timed_out);
+    out->other = other;
+    out->missing = t.missing;
+    out->timed_out = timed_out;
     sift_arena_free(arena);
     sift_buf_cleanup(&doc);
     sift_free(order);
@@ -1061,11 +1047,9 @@ sift_agg_terms(struct sift_segment *const *segs, size_t n,
 
 /* ---- numeric stats ---- */
 
-/* A value with its sampling priority (bottom-k sampling, below). */
-struct sval {
-    uint64_t prio;
-    double v;
-};
+/* A value with its sampling priority (bottom-k sampling, below):
+ * struct sift_agg_sample of query.h. */
+#define sval sift_agg_sample
 
 /*
  * Stats of one lane.  Sums are kept per segment (seg_sum, shared by the
@@ -1202,8 +1186,8 @@ cmp_double(const void *a, const void *b)
  * one rounding at the end, so decimal answers come out as the double
  * nearest to them: p90 of 95 and 812 is 740.3, not 740.3000000000001.
  */
-static double
-percentile(const double *v, size_t n, unsigned pct)
+double
+sift_agg_percentile(const double *v, size_t n, unsigned pct)
 {
     uint64_t num = (uint64_t)pct * (uint64_t)(n - 1);
     size_t i = (size_t)(num / 100);
@@ -1216,8 +1200,9 @@ percentile(const double *v, size_t n, unsigned pct)
 int
 sift_agg_stats(struct sift_segment *const *segs, size_t n,
                const struct sift_query *q, const struct sift_agg_opts *opts,
-               struct sift_buf *out, struct sift_query_error *err)
+               struct sift_agg_stats_result *out, struct sift_query_error *err)
 {
+    memset(out, 0, sizeof(*out));
     if (!opts->field || !*opts->field)
         return sift__query_error(err, SIFT_EINVAL, 400, "bad_request", -1,
                                  "missing parameter 'field'");
@@ -1287,33 +1272,25 @@ sift_agg_stats(struct sift_segment *const *segs, size_t n,
     for (size_t i = 0; i < total_vals; i++)
         vals[i] = all[i].v;
     n_vals = total_vals;
-    if (all != lanes[0].vals)
-        sift_free(all);
-    sift_buf_append(out, "{\"field\":", 9);
-    sift_buf_put_json_str(out, s.field, s.field_len);
-    sift_buf_appendf(out, ",\"count\":%llu", (unsigned long long)s.count);
-    if (s.count == 0) {
-        sift_buf_appendf(out, ",\"min\":null,\"max\":null,\"sum\":0,"
-                              "\"avg\":null,\"p50\":null,\"p90\":null,"
-                              "\"p99\":null,\"percentiles_exact\":true");
-    } else {
+    /* The sample leaves with the result (lane 0's array when it is all). */
+    if (all == lanes[0].vals)
+        lanes[0].vals = NULL;
+    out->sample = all;
+    out->n_sample = n_vals;
+    out->field = sift_xstrndup(s.field, s.field_len);
+    out->field_len = s.field_len;
+    out->count = s.count;
+    out->percentiles_exact = s.count == n_vals;
+    if (s.count != 0) {
         qsort(vals, n_vals, sizeof(double), cmp_double);
-        const char *names[] = {"min", "max", "sum", "avg", "p50", "p90", "p99"};
-        double v[] = {s.min,
-                      s.max,
-                      sum,
-                      sum / (double)s.count,
-                      percentile(vals, n_vals, 50),
-                      percentile(vals, n_vals, 90),
-                      percentile(vals, n_vals, 99)};
-        for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
-            sift_buf_appendf(out, ",\"%s\":", names[i]);
-            sift_buf_put_json_double(out, v[i]);
-        }
-        sift_buf_appendf(out, ",\"percentiles_exact\":%s",
-                         s.count == n_vals ? "true" : "false");
+        out->min = s.min;
+        out->max = s.max;
+        out->sum = sum;
+        out->p50 = sift_agg_percentile(vals, n_vals, 50);
+        out->p90 = sift_agg_percentile(vals, n_vals, 90);
+        out->p99 = sift_agg_percentile(vals, n_vals, 99);
     }
-    put_timed_out(out, timed_out);
+    out->timed_out = timed_out;
     rc = SIFT_OK;
 out:
     for (unsigned l = 0; l < ap.n_lanes; l++)
@@ -1329,8 +1306,9 @@ out:
 
 void
 sift_agg_fields(struct sift_segment *const *segs, size_t n,
-                struct sift_buf *out)
+                struct sift_agg_fields_result *out)
 {
+    memset(out, 0, sizeof(*out));
     struct smap m = {0};
     /* count holds flags in the low byte and cardinality above it. */
     for (size_t i = 0; i < n; i++) {
@@ -1363,20 +1341,59 @@ sift_agg_fields(struct sift_segment *const *segs, size_t n,
         }
         v[j] = x;
     }
-    sift_buf_append(out, "{\"fields\":[", 11);
+    out->v = sift_xcalloc(k + 1, sizeof(*out->v));
+    out->n = k;
     for (size_t i = 0; i < k; i++) {
-        unsigned fl = (unsigned)(v[i]->count & 0xff);
-        sift_buf_appendf(out, "%s{\"name\":", i ? "," : "");
-        sift_buf_put_json_str(out, v[i]->key, v[i]->len);
-        sift_buf_appendf(out,
-                         ",\"text\":%s,\"keyword\":%s,\"number\":%s,"
-                         "\"cardinality\":%llu}",
-                         fl & SIFT_SEGF_TEXT ? "true" : "false",
-                         fl & SIFT_SEGF_KEYWORD ? "true" : "false",
-                         fl & SIFT_SEGF_NUMBER ? "true" : "false",
-                         (unsigned long long)(v[i]->count >> 8));
+        out->v[i].name = sift_xstrndup(v[i]->key, v[i]->len);
+        out->v[i].name_len = v[i]->len;
+        out->v[i].kinds =
+            (unsigned)(v[i]->count & 0xff) &
+            (SIFT_SEGF_TEXT | SIFT_SEGF_KEYWORD | SIFT_SEGF_NUMBER);
+        out->v[i].cardinality = v[i]->count >> 8;
     }
-    sift_buf_append(out, "]}", 2);
     sift_free(v);
     smap_free(&m);
+}
+
+/* ---- results ---- */
+
+void
+sift_agg_histo_result_cleanup(struct sift_agg_histo_result *r)
+{
+    for (uint32_t i = 0; i < r->n_series; i++)
+        sift_free(r->series[i]);
+    sift_free(r->series);
+    sift_free(r->series_len);
+    sift_free(r->series_counts);
+    sift_free(r->other);
+    sift_free(r->key_ns);
+    sift_free(r->counts);
+    memset(r, 0, sizeof(*r));
+}
+
+void
+sift_agg_terms_result_cleanup(struct sift_agg_terms_result *r)
+{
+    for (size_t i = 0; i < r->n_buckets; i++)
+        sift_free(r->buckets[i].key);
+    sift_free(r->buckets);
+    sift_free(r->field);
+    memset(r, 0, sizeof(*r));
+}
+
+void
+sift_agg_stats_result_cleanup(struct sift_agg_stats_result *r)
+{
+    sift_free(r->sample);
+    sift_free(r->field);
+    memset(r, 0, sizeof(*r));
+}
+
+void
+sift_agg_fields_result_cleanup(struct sift_agg_fields_result *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        sift_free(r->v[i].name);
+    sift_free(r->v);
+    memset(r, 0, sizeof(*r));
 }

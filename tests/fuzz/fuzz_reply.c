@@ -32,6 +32,7 @@
 #include "sift/event.h"
 #include "sift/parse.h"
 #include "sift/query.h"
+#include "sift/render.h"
 #include "sift/segment.h"
 #include "sift/utf8.h"
 
@@ -178,15 +179,26 @@ run_queries(struct ctx *c, struct sift_segment *seg, struct sift_buf *out)
         sift_agg_opts_init(&ao);
         ao.field = fields[i];
         ao.size = 10;
-        if (sift_agg_terms(&seg, 1, q, &ao, out, &qe) == SIFT_OK)
+        struct sift_agg_terms_result tr;
+        if (sift_agg_terms(&seg, 1, q, &ao, &tr, &qe) == SIFT_OK) {
+            sift_render_terms(&tr, out);
             check_buf(out, 0);
+        }
+        sift_agg_terms_result_cleanup(&tr);
         sift_buf_reset(out);
         ao.interval_ms = 3600000;
-        if (sift_agg_histogram(&seg, 1, q, &ao, out, &qe) == SIFT_OK)
+        struct sift_agg_histo_result hr;
+        if (sift_agg_histogram(&seg, 1, q, &ao, &hr, &qe) == SIFT_OK) {
+            sift_render_histogram(&hr, out);
             check_buf(out, 0);
+        }
+        sift_agg_histo_result_cleanup(&hr);
         sift_buf_reset(out);
     }
-    sift_agg_fields(&seg, 1, out);
+    struct sift_agg_fields_result fr;
+    sift_agg_fields(&seg, 1, &fr);
+    sift_render_fields(&fr, out);
+    sift_agg_fields_result_cleanup(&fr);
     check_buf(out, 0);
     sift_query_free(q);
 }

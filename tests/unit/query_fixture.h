@@ -19,6 +19,7 @@
 #include "sift/error.h"
 #include "sift/event.h"
 #include "sift/query.h"
+#include "sift/render.h"
 #include "sift/segment.h"
 
 struct qf_events {
@@ -166,6 +167,59 @@ qf_hit_ids(struct sift_buf *hits, long *ids, size_t max)
         n++;
     }
     return n;
+}
+
+/*
+ * The aggregations as the API answers them: the engine's result rendered
+ * by api/render.c, so the tests compare whole replies.  Same return
+ * codes as sift_agg_*; out is appended to only on success.
+ */
+static inline int
+qf_histogram_json(struct sift_segment *const *segs, size_t n,
+                  const struct sift_query *q, const struct sift_agg_opts *o,
+                  struct sift_buf *out, struct sift_query_error *err)
+{
+    struct sift_agg_histo_result r;
+    int rc = sift_agg_histogram(segs, n, q, o, &r, err);
+    if (rc == SIFT_OK)
+        sift_render_histogram(&r, out);
+    sift_agg_histo_result_cleanup(&r);
+    return rc;
+}
+
+static inline int
+qf_terms_json(struct sift_segment *const *segs, size_t n,
+              const struct sift_query *q, const struct sift_agg_opts *o,
+              struct sift_buf *out, struct sift_query_error *err)
+{
+    struct sift_agg_terms_result r;
+    int rc = sift_agg_terms(segs, n, q, o, &r, err);
+    if (rc == SIFT_OK)
+        sift_render_terms(&r, out);
+    sift_agg_terms_result_cleanup(&r);
+    return rc;
+}
+
+static inline int
+qf_stats_json(struct sift_segment *const *segs, size_t n,
+              const struct sift_query *q, const struct sift_agg_opts *o,
+              struct sift_buf *out, struct sift_query_error *err)
+{
+    struct sift_agg_stats_result r;
+    int rc = sift_agg_stats(segs, n, q, o, &r, err);
+    if (rc == SIFT_OK)
+        sift_render_stats(&r, out);
+    sift_agg_stats_result_cleanup(&r);
+    return rc;
+}
+
+static inline void
+qf_fields_json(struct sift_segment *const *segs, size_t n, struct sift_buf *out)
+{
+    struct sift_agg_fields_result r;
+    sift_agg_fields(segs, n, &r);
+    sift_render_fields(&r, out);
+    sift_agg_fields_result_cleanup(&r);
 }
 
 #endif /* SIFT_TEST_QUERY_FIXTURE_H */

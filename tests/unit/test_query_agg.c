@@ -81,7 +81,7 @@ test_query_agg_histogram_fixed_interval(void **state)
     o.interval_ms = 5 * 60000;
     struct sift_buf out = SIFT_BUF_INIT;
     struct sift_query_error err = {0};
-    assert_int_equal(sift_agg_histogram(f->segs, 3, q, &o, &out, &err), 0);
+    assert_int_equal(qf_histogram_json(f->segs, 3, q, &o, &out, &err), 0);
     /* 10:00-10:04 five events, 10:05-10:09 five, 10:10-10:11 two, then an
      * empty bucket up to 10:20. */
     assert_string_equal(
@@ -144,7 +144,7 @@ test_query_agg_histogram_calendar_intervals(void **state)
                          SIFT_OK);
         struct sift_buf out = SIFT_BUF_INIT;
         struct sift_query_error err = {0};
-        assert_int_equal(sift_agg_histogram(f->segs, 3, q, &o, &out, &err), 0);
+        assert_int_equal(qf_histogram_json(f->segs, 3, q, &o, &out, &err), 0);
         if (strstr(sift_buf_cstr(&out), cases[i].want) == NULL)
             fail_msg("%s: %s", cases[i].interval, sift_buf_cstr(&out));
         sift_buf_cleanup(&out);
@@ -156,7 +156,7 @@ test_query_agg_histogram_calendar_intervals(void **state)
     o.to_ns = t("2024-06-01T00:00:00Z");
     struct sift_buf out = SIFT_BUF_INIT;
     struct sift_query_error err = {0};
-    assert_int_equal(sift_agg_histogram(f->segs, 3, q, &o, &out, &err), 0);
+    assert_int_equal(qf_histogram_json(f->segs, 3, q, &o, &out, &err), 0);
     assert_non_null(
         strstr(sift_buf_cstr(&out), "\"calendar_interval\":\"1M\""));
     assert_non_null(strstr(sift_buf_cstr(&out),
@@ -180,7 +180,7 @@ test_query_agg_histogram_split_and_other(void **state)
     o.size = 2;
     struct sift_buf out = SIFT_BUF_INIT;
     struct sift_query_error err = {0};
-    assert_int_equal(sift_agg_histogram(f->segs, 3, q, &o, &out, &err), 0);
+    assert_int_equal(qf_histogram_json(f->segs, 3, q, &o, &out, &err), 0);
     /* Buckets 10:00 (ids 1-6) and 10:06 (7-12, minus the debug 7).  Levels
      * are lowercased terms; info (5) and error (4) are the top two, warn
      * (2) goes to _other. */
@@ -207,7 +207,7 @@ test_query_agg_histogram_auto_interval(void **state)
     o.to_ns = t("2024-05-02T00:00:00Z");
     struct sift_buf out = SIFT_BUF_INIT;
     struct sift_query_error err = {0};
-    assert_int_equal(sift_agg_histogram(f->segs, 3, q, &o, &out, &err), 0);
+    assert_int_equal(qf_histogram_json(f->segs, 3, q, &o, &out, &err), 0);
     /* One day / 100 = 14.4 min: the next nice interval is 15 min, 96
      * buckets. */
     const char *s = sift_buf_cstr(&out);
@@ -222,7 +222,7 @@ test_query_agg_histogram_auto_interval(void **state)
 
     /* Open range: the data's own span (11 minutes) -> 10 s buckets. */
     sift_agg_opts_init(&o);
-    assert_int_equal(sift_agg_histogram(f->segs, 3, q, &o, &out, &err), 0);
+    assert_int_equal(qf_histogram_json(f->segs, 3, q, &o, &out, &err), 0);
     assert_non_null(strstr(sift_buf_cstr(&out), "{\"interval_ms\":10000,"));
     sift_buf_cleanup(&out);
 
@@ -231,7 +231,7 @@ test_query_agg_histogram_auto_interval(void **state)
     o.from_ns = t("2024-05-01T00:00:00Z");
     o.to_ns = t("2024-05-02T00:00:00Z");
     o.interval_ms = 1000;
-    assert_int_equal(sift_agg_histogram(f->segs, 3, q, &o, &out, &err),
+    assert_int_equal(qf_histogram_json(f->segs, 3, q, &o, &out, &err),
                      SIFT_ELIMIT);
     assert_string_equal(err.type, "too_many_buckets");
     assert_int_equal(err.status, 400);
@@ -253,7 +253,7 @@ test_query_agg_terms(void **state)
     o.size = 2;
     struct sift_buf out = SIFT_BUF_INIT;
     struct sift_query_error err = {0};
-    assert_int_equal(sift_agg_terms(f->segs, 3, q, &o, &out, &err), 0);
+    assert_int_equal(qf_terms_json(f->segs, 3, q, &o, &out, &err), 0);
     /* web-1 x5, web-2 x3, web-3 x2, db-1 x1, one event without host. */
     assert_string_equal(sift_buf_cstr(&out),
                         "{\"field\":\"host\",\"buckets\":["
@@ -267,8 +267,7 @@ test_query_agg_terms(void **state)
     q = parse("payment");
     o.field = "message";
     o.size = 1;
-    assert_int_equal(sift_agg_terms(f->segs, 3, q, &o, &out, &err),
-                     SIFT_EINVAL);
+    assert_int_equal(qf_terms_json(f->segs, 3, q, &o, &out, &err), SIFT_EINVAL);
     assert_int_equal(err.status, 400);
     assert_string_equal(err.type, "field_type");
     assert_non_null(strstr(err.reason, "field 'message' is full text"));
@@ -278,7 +277,7 @@ test_query_agg_terms(void **state)
      * events wrote them. */
     o.field = "level";
     o.size = 2;
-    assert_int_equal(sift_agg_terms(f->segs, 3, q, &o, &out, &err), 0);
+    assert_int_equal(qf_terms_json(f->segs, 3, q, &o, &out, &err), 0);
     assert_non_null(strstr(sift_buf_cstr(&out),
                            "\"buckets\":[{\"key\":\"ERROR\",\"count\":1},"
                            "{\"key\":\"INFO\",\"count\":1}]"));
@@ -297,8 +296,7 @@ test_query_agg_terms(void **state)
     assert_string_equal(near, "");
 
     o.field = NULL;
-    assert_int_equal(sift_agg_terms(f->segs, 3, q, &o, &out, &err),
-                     SIFT_EINVAL);
+    assert_int_equal(qf_terms_json(f->segs, 3, q, &o, &out, &err), SIFT_EINVAL);
     assert_string_equal(err.reason, "missing parameter 'field'");
     sift_buf_cleanup(&out);
     sift_query_free(q);
@@ -314,7 +312,7 @@ test_query_agg_stats(void **state)
     o.field = "duration_ms";
     struct sift_buf out = SIFT_BUF_INIT;
     struct sift_query_error err = {0};
-    assert_int_equal(sift_agg_stats(f->segs, 3, q, &o, &out, &err), 0);
+    assert_int_equal(qf_stats_json(f->segs, 3, q, &o, &out, &err), 0);
     /* api durations: 12 340 8 15 410 -> sorted 8 12 15 340 410.
      * p90: rank 3.6 -> 340 + 0.6 * 70 = 382; p99: rank 3.96 -> 407.2. */
     assert_string_equal(sift_buf_cstr(&out),
@@ -328,15 +326,14 @@ test_query_agg_stats(void **state)
     /* No values: nulls, not zeros. */
     q = parse("service:db");
     o.field = "status";
-    assert_int_equal(sift_agg_stats(f->segs, 3, q, &o, &out, &err), 0);
+    assert_int_equal(qf_stats_json(f->segs, 3, q, &o, &out, &err), 0);
     assert_non_null(
         strstr(sift_buf_cstr(&out), "\"count\":0,\"min\":null,\"max\":null"));
     sift_buf_cleanup(&out);
 
     /* A keyword field has no numbers: a 400, never a count of 0. */
     o.field = "host";
-    assert_int_equal(sift_agg_stats(f->segs, 3, q, &o, &out, &err),
-                     SIFT_EINVAL);
+    assert_int_equal(qf_stats_json(f->segs, 3, q, &o, &out, &err), SIFT_EINVAL);
     assert_string_equal(err.type, "field_type");
     assert_string_equal(err.reason,
                         "field 'host' holds keywords, not numbers: stats "
@@ -351,7 +348,7 @@ test_query_agg_fields(void **state)
 {
     struct fx *f = *state;
     struct sift_buf out = SIFT_BUF_INIT;
-    sift_agg_fields(f->segs, 3, &out);
+    qf_fields_json(f->segs, 3, &out);
     const char *s = sift_buf_cstr(&out);
     assert_non_null(strstr(s, "{\"name\":\"duration_ms\",\"text\":false,"
                               "\"keyword\":false,\"number\":true,"));

@@ -763,14 +763,14 @@ aggs(struct ddata *d, const struct sift_query *q, struct sift_pool *pool,
     o.field = variant % 2 ? "level" : NULL;
     o.size = 3;
     sift_buf_appendf(
-        out, " h%d:", sift_agg_histogram(d->segs, N_SEGS, q, &o, out, &err));
+        out, " h%d:", qf_histogram_json(d->segs, N_SEGS, q, &o, out, &err));
     o.field = terms_fields[variant % 4];
     o.size = 5;
-    sift_buf_appendf(
-        out, " t%d:", sift_agg_terms(d->segs, N_SEGS, q, &o, out, &err));
+    sift_buf_appendf(out,
+                     " t%d:", qf_terms_json(d->segs, N_SEGS, q, &o, out, &err));
     o.field = stats_fields[variant % 2];
-    sift_buf_appendf(
-        out, " s%d:", sift_agg_stats(d->segs, N_SEGS, q, &o, out, &err));
+    sift_buf_appendf(out,
+                     " s%d:", qf_stats_json(d->segs, N_SEGS, q, &o, out, &err));
 }
 
 static void

@@ -307,7 +307,7 @@ test_query_exec_field_aliases(void **state)
     sift_agg_opts_init(&o);
     o.field = "level";
     struct sift_buf out = SIFT_BUF_INIT;
-    assert_int_equal(sift_agg_terms(segs, 1, q, &o, &out, &err), 0);
+    assert_int_equal(qf_terms_json(segs, 1, q, &o, &out, &err), 0);
     assert_non_null(
         strstr(sift_buf_cstr(&out), "{\"key\":\"error\",\"count\":2}"));
     assert_non_null(strstr(sift_buf_cstr(&out), "\"missing\":0"));
