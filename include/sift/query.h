@@ -209,18 +209,6 @@ int sift_query_time_range(const char *from, const char *to, int64_t now_ns,
 #define SIFT_TIME_MIN INT64_MIN
 #define SIFT_TIME_MAX INT64_MAX
 
-/**
- * Appends the text of template id (never 0) to out, e.g. "user <*>
- * logged in".  Returns SIFT_OK, or a negative code (SIFT_ENOTFOUND: an
- * unknown or evicted id) after which the hit carries no "template" key;
- * out may then hold a partial append, which the caller discards.  Called
- * on the thread running the search (a pool worker), possibly from
- * several at once: it must be thread-safe.  Same shape as
- * sift_grafana_template_cb, minus its loop-only contract.
- */
-typedef int (*sift_search_template_cb)(void *arg, uint32_t id,
-                                       struct sift_buf *out);
-
 struct sift_search_opts {
     int64_t from_ns;          /* inclusive; SIFT_TIME_MIN = open */
     int64_t to_ns;            /* exclusive; SIFT_TIME_MAX = open */
@@ -229,9 +217,6 @@ struct sift_search_opts {
     const char *cursor;       /* from a previous page (NUL-terminated) */
     int64_t deadline_mono_ns; /* sift_clock_mono_ns() deadline; 0 = none */
     uint64_t max_expansion;   /* 0 = unlimited */
-    /* Returned fields: comma list (NULL = all).  "message" is always in. */
-    const char *fields;
-    int ndjson; /* hits as one object per line, no array */
     /*
      * 0 = the total is exact.  N > 0: a query whose top-level phrases need
      * verifying against the doc store verifies only the docs the page
@@ -246,20 +231,27 @@ struct sift_search_opts {
      * included (0 = the pool's size).  Results do not depend on it. */
     struct sift_pool *pool;
     unsigned parallelism;
-    /* Template texts: with template_text set, each hit whose doc has a
-     * template id (not 0) gets "template":"…" after "template_id" (none
-     * when the callback fails).  NULL = no texts.  template_arg is passed
-     * through and must stay valid for the call. */
-    sift_search_template_cb template_text;
-    void *template_arg;
 };
 
-/** Fills opts with defaults: open range, limit 100, newest first, no
- * template texts. */
+/** Fills opts with defaults: open range, limit 100, newest first. */
 void sift_search_opts_init(struct sift_search_opts *opts);
 
+/*
+ * One hit: the event's order key and its stored bytes.  (ts_ns, hash)
+ * orders hits on every node alike (newest first: both descending), so
+ * pages of several nodes merge by it; hash is the XXH3-64 of the encoded
+ * event, which sift_query_hit_id() turns into the hit's "_id".
+ */
+struct sift_hit {
+    int64_t ts_ns;
+    uint64_t hash;
+    size_t doc_off, doc_len; /* the encoded event (sift_doc_decode) in
+                                sift_search_result.docs */
+};
+
 struct sift_search_result {
-    struct sift_buf hits; /* JSON array of the hits "[{…},…]", or NDJSON */
+    struct sift_hit *hits; /* [n_hits], in the requested order */
+    struct sift_buf docs;  /* the hits' encoded events, back to back */
     uint32_t n_hits;
     uint64_t total;           /* matches in the time range */
     int total_is_lower_bound; /* a timeout or track_total_hits cut the
@@ -311,12 +303,12 @@ void sift_query_cursor_after(int64_t ts_ns, uint64_t hash, uint32_t skip,
 int sift_query_cursor_read(const char *s, int64_t *ts_ns, uint64_t *hash,
                            uint32_t *skip, int *oldest_first);
 
-/**
- * Appends the full JSON reply of a search ({"hits":…,"total":…,"cursor":…,
- * "took_ms":N,"timed_out":false}) to out.
- */
-void sift_search_result_json(const struct sift_search_result *res,
-                             int64_t took_ms, struct sift_buf *out);
+/* A hit's "_id": base64url (no padding) of {version, ts_ns, hash}. */
+#define SIFT_HIT_ID_LEN 23
+
+/** Writes the "_id" of the event (ts_ns, hash) into out.  Pure. */
+void sift_query_hit_id(int64_t ts_ns, uint64_t hash,
+                       char out[SIFT_HIT_ID_LEN + 1]);
 
 /* ---- context: the events around one event (context.c) ---- */
 
@@ -336,8 +328,6 @@ struct sift_context_opts {
     int64_t deadline_mono_ns; /* as in sift_search_opts */
     uint64_t max_expansion;
     struct sift_pool *pool;
-    sift_search_template_cb template_text; /* as in sift_search_opts */
-    void *template_arg;
 };
 
 /** Defaults: 10 before, 10 after, by auto. */
@@ -347,21 +337,31 @@ const char *sift_context_by_name(enum sift_context_by by);
 /** Parses one of those names; SIFT_OK or SIFT_EINVAL. */
 int sift_context_by_parse(const char *s, enum sift_context_by *out);
 
+/* The events around one event (sift_search_context). */
+struct sift_context_result {
+    struct sift_search_result anchor; /* one hit */
+    struct sift_search_result before; /* newest first: [0] is the
+                                         anchor's predecessor */
+    struct sift_search_result after;  /* oldest first */
+    enum sift_context_by by;          /* the grouping used (auto resolved) */
+    char *query; /* the query string that selects the source (owned) */
+    size_t query_len;
+    int timed_out;
+};
+
+void sift_context_result_cleanup(struct sift_context_result *r);
+
 /**
  * The events just before and just after the event opts->id, among those
- * of the same source (opts->by), in segs[0..n) (borrowed).  Appends
- * {"anchor":{hit},"before":[hits],"after":[hits],"by":"source","query":
- * "…","timed_out":false} to out: both lists in time order (the last of
- * "before" is the anchor's predecessor), hits shaped as in search, "by"
- * the grouping used (auto resolved), "query" the query string that
- * selects the source (for a search to read further).  Returns SIFT_OK, or
- * a negative code with err filled: 400 bad_request (malformed id; by asks
- * for a field the event lacks), 404 event_not_found, 500/503 segment or
- * memory errors.  Any thread.
+ * of the same source (opts->by), in segs[0..n) (borrowed), into *out
+ * (zeroed first).  Returns SIFT_OK, or a negative code with err filled:
+ * 400 bad_request (malformed id; by asks for a field the event lacks),
+ * 404 event_not_found, 500/503 segment or memory errors.  Any thread.
  */
 int sift_search_context(struct sift_segment *const *segs, size_t n,
                         const struct sift_context_opts *opts,
-                        struct sift_buf *out, struct sift_query_error *err);
+                        struct sift_context_result *out,
+                        struct sift_query_error *err);
 
 /* ---- aggregations (agg.c) ---- */
 

@@ -11,8 +11,80 @@
 #ifndef SIFT_RENDER_H
 #define SIFT_RENDER_H
 
+#include <stdint.h>
+
 #include "sift/buf.h"
 #include "sift/query.h"
+
+struct sift_event;
+
+/* ---- hits ---- */
+
+/**
+ * Appends the text of template id (never 0) to out, e.g. "user <*>
+ * logged in".  Returns SIFT_OK, or a negative code (SIFT_ENOTFOUND: an
+ * unknown or evicted id) after which the hit carries no "template" key;
+ * out may then hold a partial append, which the caller discards.  Called
+ * on the thread that renders (a pool worker), possibly from several at
+ * once: it must be thread-safe.  Same shape as sift_grafana_template_cb,
+ * minus its loop-only contract.
+ */
+typedef int (*sift_search_template_cb)(void *arg, uint32_t id,
+                                       struct sift_buf *out);
+
+/* How hits are written. */
+struct sift_render_hits_opts {
+    /* Returned fields: comma list (NULL = all).  "message" is always in. */
+    const char *fields;
+    int ndjson; /* one object per line ("…\n"), no array */
+    /* Template texts: with template_text set, each hit whose event has a
+     * template id (not 0) gets "template":"…" after "template_id" (none
+     * when the callback fails).  NULL = no texts.  template_arg is passed
+     * through and must stay valid for the call. */
+    sift_search_template_cb template_text;
+    void *template_arg;
+};
+
+/**
+ * One hit object {"time":…,"ts_ms":…,"_id":"…","message":…
+ * [,"template_id":N[,"template":"…"]],"fields":{…}} for ev, whose
+ * encoded bytes hash to hash.  Shared by search, export, tail, context
+ * and Grafana's logs frames.
+ */
+void sift_render_hit(const struct sift_event *ev, uint64_t hash,
+                     const struct sift_render_hits_opts *opts,
+                     struct sift_buf *out);
+
+/**
+ * The hits of res as a JSON array "[{…},…]" (or NDJSON lines), in res's
+ * order (reversed with reverse set).  Returns SIFT_OK, or SIFT_ECORRUPT /
+ * SIFT_ENOMEM when a stored event does not decode (out then holds a
+ * partial append).
+ */
+int sift_render_hits(const struct sift_search_result *res, int reverse,
+                     const struct sift_render_hits_opts *opts,
+                     struct sift_buf *out);
+
+/**
+ * The reply of a search: {"hits":<hits>,"total":{"value":N,"relation":
+ * "eq"|"gte"},"cursor":"…"|null,"took_ms":N,"timed_out":false}, where
+ * hits is sift_render_hits()'s array (empty = []).
+ */
+void sift_render_search(const struct sift_search_result *res,
+                        const struct sift_buf *hits, int64_t took_ms,
+                        struct sift_buf *out);
+
+/**
+ * The reply of /api/v1/context: {"anchor":{hit},"before":[hits],"after":
+ * [hits],"by":"source","query":"…","timed_out":false}, both lists in time
+ * order (the last of "before" is the anchor's predecessor).  Returns as
+ * sift_render_hits().
+ */
+int sift_render_context(const struct sift_context_result *r,
+                        const struct sift_render_hits_opts *opts,
+                        struct sift_buf *out);
+
+/* ---- aggregations ---- */
 
 /**
  * {"interval_ms":N[,"calendar_interval":"3M"],"buckets":[{"key":ms,

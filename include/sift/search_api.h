@@ -12,6 +12,7 @@
 #define SIFT_SEARCH_API_H
 
 #include "sift/query.h"
+#include "sift/render.h"
 
 struct sift_config;
 struct sift_http;

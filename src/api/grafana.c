@@ -35,16 +35,19 @@
 #include "api/query_job.h"
 #include "sift/alloc.h"
 #include "sift/anomaly.h"
+#include "sift/arena.h"
 #include "sift/buf.h"
 #include "sift/clock.h"
 #include "sift/config.h"
 #include "sift/error.h"
+#include "sift/event.h"
 #include "sift/grafana.h"
 #include "sift/http.h"
 #include "sift/log.h"
 #include "sift/metrics_api.h"
 #include "sift/query.h"
 #include "sift/render.h"
+#include "sift/utf8.h"
 
 #define GF_MAX_ALERTS 2000u /* alerts per annotation query */
 
@@ -256,12 +259,16 @@ run_logs(struct gf_req *r, struct sift_segment *const *segs, size_t n,
     sift_search_result_init(&res);
     struct sift_query_error qe = {.position = -1};
     int rc = sift_search_exec(segs, n, q, &o, &res, &qe);
+    struct sift_render_hits_opts ro = {0};
+    struct sift_buf hits = SIFT_BUF_INIT;
     if (rc < 0)
         fail_from_query(r, t->ref_id, &qe, rc);
-    else if (sift__gf_frame_logs(t, res.hits.data, res.hits.len, res.total,
+    else if (sift_render_hits(&res, 0, &ro, &hits) < 0 ||
+             sift__gf_frame_logs(t, hits.data, hits.len, res.total,
                                  res.timed_out,
                                  r->frames[t - r->plan.targets]) < 0)
         fail_shape(r, t->ref_id);
+    sift_buf_cleanup(&hits);
     sift_search_result_cleanup(&res);
 }
 
@@ -387,20 +394,23 @@ pattern_example(struct gf_req *r, struct sift_segment *const *segs, size_t n,
         o.to_ns = r->plan.to_ns;
         o.limit = 1;
         o.deadline_mono_ns = r->deadline_mono_ns;
-        o.fields = "message";
         o.pool = r->pool;
         struct sift_search_result res;
         sift_search_result_init(&res);
         if (sift_search_exec(segs, n, q, &o, &res, &qe) == SIFT_OK &&
             res.n_hits > 0) {
-            json_error_t jerr;
-            json_t *hits =
-                json_loadb(res.hits.data, res.hits.len, JSON_ALLOW_NUL, &jerr);
-            const char *m = json_string_value(
-                json_object_get(json_array_get(hits, 0), "message"));
-            if (m)
-                msg = sift_xstrdup(m);
-            json_decref(hits);
+            struct sift_arena *arena = sift_arena_new(4096);
+            struct sift_event ev;
+            if (sift_doc_decode((const uint8_t *)res.docs.data +
+                                    res.hits[0].doc_off,
+                                res.hits[0].doc_len, arena, &ev) == SIFT_OK) {
+                /* jansson takes valid UTF-8 only: repaired as in replies */
+                struct sift_buf m = SIFT_BUF_INIT;
+                sift_utf8_repair(&m, ev.msg ? ev.msg : "", ev.msg_len);
+                msg = sift_xstrndup(m.data ? m.data : "", m.len);
+                sift_buf_cleanup(&m);
+            }
+            sift_arena_free(arena);
         }
         sift_search_result_cleanup(&res);
     }

@@ -16,7 +16,12 @@
  */
 #include "sift/render.h"
 
+#include <string.h>
+
+#include "sift/arena.h"
 #include "sift/clock.h"
+#include "sift/error.h"
+#include "sift/event.h"
 #include "sift/segment.h"
 #include "sift/time.h"
 
@@ -33,6 +38,175 @@ floor_ms(int64_t ns)
     return (long long)(ns / SIFT_NS_PER_MS -
                        (ns < 0 && ns % SIFT_NS_PER_MS ? 1 : 0));
 }
+
+/* ---- hits ---- */
+
+/* Whether name[0..len) is in the comma list (NULL = every field). */
+static int
+field_wanted(const char *list, const char *name, size_t len)
+{
+    if (!list)
+        return 1;
+    const char *p = list;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        size_t n = e ? (size_t)(e - p) : strlen(p);
+        while (n && *p == ' ') {
+            p++;
+            n--;
+        }
+        while (n && p[n - 1] == ' ')
+            n--;
+        if (n == len && memcmp(p, name, len) == 0)
+            return 1;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return 0;
+}
+
+/* Appends ,"template":"…" when tmpl knows id; nothing otherwise. */
+static void
+template_json(uint32_t id, sift_search_template_cb tmpl, void *tmpl_arg,
+              struct sift_buf *out)
+{
+    struct sift_buf text = SIFT_BUF_INIT;
+    if (tmpl(tmpl_arg, id, &text) == SIFT_OK) {
+        sift_buf_append(out, ",\"template\":", 12);
+        sift_buf_put_json_str(out, text.data ? text.data : "", text.len);
+    }
+    sift_buf_cleanup(&text);
+}
+
+void
+sift_render_hit(const struct sift_event *ev, uint64_t hash,
+                const struct sift_render_hits_opts *opts, struct sift_buf *out)
+{
+    sift_buf_append(out, "{\"time\":\"", 9);
+    sift_time_format_rfc3339(ev->ts_ns, 9, out);
+    char id[SIFT_HIT_ID_LEN + 1];
+    sift_query_hit_id(ev->ts_ns, hash, id);
+    sift_buf_appendf(out, "\",\"ts_ms\":%lld,\"_id\":\"%s\",\"message\":",
+                     floor_ms(ev->ts_ns), id);
+    sift_buf_put_json_str(out, ev->msg ? ev->msg : "", ev->msg_len);
+    if (ev->template_id != SIFT_TEMPLATE_NONE) {
+        sift_buf_appendf(out, ",\"template_id\":%u", ev->template_id);
+        if (opts->template_text)
+            template_json(ev->template_id, opts->template_text,
+                          opts->template_arg, out);
+    }
+    sift_buf_append(out, ",\"fields\":{", 11);
+    int first = 1;
+    for (uint32_t i = 0; i < ev->n_fields; i++) {
+        const struct sift_field *f = &ev->fields[i];
+        if (!field_wanted(opts->fields, f->name, f->name_len))
+            continue;
+        if (!first)
+            sift_buf_putc(out, ',');
+        first = 0;
+        sift_buf_put_json_str(out, f->name, f->name_len);
+        sift_buf_putc(out, ':');
+        if (f->type == SIFT_FT_NUMBER &&
+            sift_json_is_number(f->value, f->value_len))
+            sift_buf_append(out, f->value, f->value_len);
+        else
+            sift_buf_put_json_str(out, f->value, f->value_len);
+    }
+    sift_buf_append(out, "}}", 2);
+}
+
+/* Hits of res, reversed or not, with a separator between them and a
+ * terminator after each (NDJSON) or neither (inside an array). */
+static int
+put_hits(const struct sift_search_result *res, int reverse,
+         const struct sift_render_hits_opts *opts, struct sift_buf *out)
+{
+    struct sift_arena *arena = sift_arena_new(16384);
+    int rc = SIFT_OK;
+    for (uint32_t k = 0; k < res->n_hits; k++) {
+        const struct sift_hit *h =
+            &res->hits[reverse ? res->n_hits - 1 - k : k];
+        struct sift_event ev;
+        sift_arena_reset(arena);
+        rc = sift_doc_decode((const uint8_t *)res->docs.data + h->doc_off,
+                             h->doc_len, arena, &ev);
+        if (rc < 0)
+            break;
+        if (k && !opts->ndjson)
+            sift_buf_putc(out, ',');
+        sift_render_hit(&ev, h->hash, opts, out);
+        if (opts->ndjson)
+            sift_buf_putc(out, '\n');
+    }
+    sift_arena_free(arena);
+    return rc;
+}
+
+int
+sift_render_hits(const struct sift_search_result *res, int reverse,
+                 const struct sift_render_hits_opts *opts, struct sift_buf *out)
+{
+    if (!opts->ndjson)
+        sift_buf_putc(out, '[');
+    int rc = put_hits(res, reverse, opts, out);
+    if (!opts->ndjson)
+        sift_buf_putc(out, ']');
+    return rc;
+}
+
+void
+sift_render_search(const struct sift_search_result *res,
+                   const struct sift_buf *hits, int64_t took_ms,
+                   struct sift_buf *out)
+{
+    sift_buf_append(out, "{\"hits\":", 8);
+    if (hits->len)
+        sift_buf_append(out, hits->data, hits->len);
+    else
+        sift_buf_append(out, "[]", 2);
+    sift_buf_appendf(out,
+                     ",\"total\":{\"value\":%llu,\"relation\":\"%s\"},"
+                     "\"cursor\":",
+                     (unsigned long long)res->total,
+                     res->total_is_lower_bound ? "gte" : "eq");
+    if (res->cursor[0])
+        sift_buf_appendf(out, "\"%s\"", res->cursor);
+    else
+        sift_buf_append(out, "null", 4);
+    sift_buf_appendf(out, ",\"took_ms\":%lld,\"timed_out\":%s}",
+                     (long long)took_ms, res->timed_out ? "true" : "false");
+}
+
+int
+sift_render_context(const struct sift_context_result *r,
+                    const struct sift_render_hits_opts *opts,
+                    struct sift_buf *out)
+{
+    struct sift_render_hits_opts o = *opts;
+    o.ndjson = 0;
+    o.fields = NULL; /* context shows whole events */
+    sift_buf_append(out, "{\"anchor\":", 10);
+    int rc = put_hits(&r->anchor, 0, &o, out);
+    if (rc == SIFT_OK) {
+        sift_buf_append(out, ",\"before\":", 10);
+        rc = sift_render_hits(&r->before, 1, &o, out);
+    }
+    if (rc == SIFT_OK) {
+        sift_buf_append(out, ",\"after\":", 9);
+        rc = sift_render_hits(&r->after, 0, &o, out);
+    }
+    if (rc < 0)
+        return rc;
+    sift_buf_appendf(out,
+                     ",\"by\":\"%s\",\"query\":", sift_context_by_name(r->by));
+    sift_buf_put_json_str(out, r->query ? r->query : "", r->query_len);
+    sift_buf_appendf(out, ",\"timed_out\":%s}",
+                     r->timed_out ? "true" : "false");
+    return SIFT_OK;
+}
+
+/* ---- aggregations ---- */
 
 void
 sift_render_histogram(const struct sift_agg_histo_result *r,
@@ -100,13 +274,8 @@ sift_render_stats(const struct sift_agg_stats_result *r, struct sift_buf *out)
                               "\"p99\":null,\"percentiles_exact\":true");
     } else {
         const char *names[] = {"min", "max", "sum", "avg", "p50", "p90", "p99"};
-        double v[] = {r->min,
-                      r->max,
-                      r->sum,
-                      r->sum / (double)r->count,
-                      r->p50,
-                      r->p90,
-                      r->p99};
+        double v[] = {r->min, r->max, r->sum, r->sum / (double)r->count,
+                      r->p50, r->p90, r->p99};
         for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
             sift_buf_appendf(out, ",\"%s\":", names[i]);
             sift_buf_put_json_double(out, v[i]);
@@ -118,8 +287,7 @@ sift_render_stats(const struct sift_agg_stats_result *r, struct sift_buf *out)
 }
 
 void
-sift_render_fields(const struct sift_agg_fields_result *r,
-                   struct sift_buf *out)
+sift_render_fields(const struct sift_agg_fields_result *r, struct sift_buf *out)
 {
     sift_buf_append(out, "{\"fields\":[", 11);
     for (size_t i = 0; i < r->n; i++) {

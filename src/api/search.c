@@ -94,6 +94,7 @@ struct job {
     struct sift_search_opts so;
     struct sift_agg_opts ao;
     struct sift_context_opts co;
+    struct sift_render_hits_opts ro; /* how hits are written */
     char cursor[96];
     uint64_t export_left; /* export: hits still to send; 0 = no limit */
     char warning[256];    /* said besides the query's own warnings */
@@ -107,6 +108,7 @@ struct job {
     int rc;
     struct sift_query_error err;
     struct sift_search_result res;
+    struct sift_buf hits; /* res's hits rendered (ro) */
     struct sift_buf out;
     /* export */
     int started; /* export: the stream's headers are out */
@@ -495,7 +497,7 @@ prepare(struct sift_search_api *api, struct sift_http_req *req,
         cfg->query_timeout_ms > 0
             ? job->t0_ns + cfg->query_timeout_ms * SIFT_NS_PER_MS
             : 0;
-    job->so.fields = p->fields && *p->fields ? p->fields : NULL;
+    job->ro.fields = p->fields && *p->fields ? p->fields : NULL;
     job->so.pool = api->pool;
     sift_agg_opts_init(&job->ao);
     job->ao.from_ns = from;
@@ -570,6 +572,7 @@ job_free(struct job *job)
         sift_snapshot_release(job->snap);
     sift_free(job->segs);
     sift_search_result_cleanup(&job->res);
+    sift_buf_cleanup(&job->hits);
     sift_buf_cleanup(&job->out);
     sift_free(job);
 }
@@ -577,6 +580,27 @@ job_free(struct job *job)
 static void api_maybe_free(struct sift_search_api *api);
 
 /* ---- jobs ---- */
+
+/* rc of a renderer: a stored event that does not decode is the engine's
+ * "corrupt_segment" (500), memory a 503; err is filled then. */
+static int
+render_error(int rc, struct sift_query_error *err)
+{
+    if (rc >= 0)
+        return rc;
+    int nomem = rc == SIFT_ENOMEM;
+    err->type = nomem ? "out_of_memory" : "corrupt_segment";
+    err->status = nomem ? 503 : 500;
+    err->position = -1;
+    snprintf(err->reason, sizeof(err->reason), "%s",
+             nomem ? "not enough memory to run the query"
+                   : "segment read failed: ");
+    if (!nomem)
+        snprintf(err->reason + strlen(err->reason),
+                 sizeof(err->reason) - strlen(err->reason), "%s",
+                 sift_strerror(rc));
+    return rc;
+}
 
 static void
 job_work(void *arg)
@@ -586,9 +610,15 @@ job_work(void *arg)
     case JOB_SEARCH:
     case JOB_EXPORT:
     case JOB_TAIL:
-        sift_buf_reset(&job->res.hits);
+        sift_search_result_cleanup(&job->res);
+        sift_search_result_init(&job->res);
+        sift_buf_reset(&job->hits);
         job->rc = sift_search_exec(job->segs, job->n_segs, job->q, &job->so,
                                    &job->res, &job->err);
+        if (job->rc == SIFT_OK)
+            job->rc = render_error(
+                sift_render_hits(&job->res, 0, &job->ro, &job->hits),
+                &job->err);
         break;
     case JOB_HISTOGRAM: {
         struct sift_agg_histo_result r;
@@ -625,10 +655,16 @@ job_work(void *arg)
         job->rc = SIFT_OK;
         break;
     }
-    case JOB_CONTEXT:
-        job->rc = sift_search_context(job->segs, job->n_segs, &job->co,
-                                      &job->out, &job->err);
+    case JOB_CONTEXT: {
+        struct sift_context_result r;
+        job->rc = sift_search_context(job->segs, job->n_segs, &job->co, &r,
+                                      &job->err);
+        if (job->rc == SIFT_OK)
+            job->rc = render_error(sift_render_context(&r, &job->ro, &job->out),
+                                   &job->err);
+        sift_context_result_cleanup(&r);
         break;
+    }
     }
 }
 
@@ -697,9 +733,8 @@ job_done(void *arg, int cancelled)
             export_finish(job);
             return;
         }
-        if (job->res.hits.len &&
-            sift_http_stream_write(job->req, job->res.hits.data,
-                                   job->res.hits.len) < 0) {
+        if (job->hits.len && sift_http_stream_write(job->req, job->hits.data,
+                                                    job->hits.len) < 0) {
             export_finish(job);
             return;
         }
@@ -739,7 +774,7 @@ job_done(void *arg, int cancelled)
         int64_t took_ms = (sift_clock_mono_ns() - job->t0_ns) / SIFT_NS_PER_MS;
         struct sift_buf b = SIFT_BUF_INIT;
         if (job->kind == JOB_SEARCH) {
-            sift_search_result_json(&job->res, took_ms, &b);
+            sift_render_search(&job->res, &job->hits, took_ms, &b);
         } else {
             /* Aggregation bodies end with "}": add took_ms before it. */
             sift_buf_append(&b, job->out.data,
@@ -787,10 +822,8 @@ start_job(struct job *job)
         job->tmpl_handle = api->tmpl.acquire(api->tmpl.arg);
         if (job->tmpl_handle) {
             job->tmpl_release = api->tmpl.release;
-            job->so.template_text = api->tmpl.text;
-            job->so.template_arg = job->tmpl_handle;
-            job->co.template_text = api->tmpl.text;
-            job->co.template_arg = job->tmpl_handle;
+            job->ro.template_text = api->tmpl.text;
+            job->ro.template_arg = job->tmpl_handle;
         }
     }
     if (submit(job) < 0) {
@@ -970,7 +1003,7 @@ handle_search(struct sift_http_req *req, void *arg)
         start_job(job);
         return;
     }
-    job->so.ndjson = 1;
+    job->ro.ndjson = 1;
     job->so.limit = EXPORT_PAGE;
     if (p.limit != NULL && limit > 0) {
         job->export_left = limit; /* export: a cap on all hits */
@@ -1319,7 +1352,7 @@ tail_backfill_done(struct job *job, int cancelled)
     size_t max_pending = (size_t)api->cfg->tail_buffer_bytes;
     struct sift_buf later = t->pending;
     sift_buf_init(&t->pending);
-    tail_lines(t, job->res.hits.data, job->res.hits.len, 1, max_pending);
+    tail_lines(t, job->hits.data, job->hits.len, 1, max_pending);
     tail_lines(t, later.data, later.len, 0, max_pending);
     sift_buf_cleanup(&later);
 }
@@ -1338,11 +1371,10 @@ on_refresh(struct sift_segment *seg, void *arg)
         sift_search_opts_init(&o);
         o.limit = sift_segment_doc_count(seg);
         o.oldest_first = 1;
-        o.ndjson = 1;
-        o.fields = t->fields;
+        struct sift_render_hits_opts ro = {.ndjson = 1, .fields = t->fields};
         if (tmpl) {
-            o.template_text = api->tmpl.text;
-            o.template_arg = tmpl;
+            ro.template_text = api->tmpl.text;
+            ro.template_arg = tmpl;
         }
         o.deadline_mono_ns =
             sift_clock_mono_ns() + TAIL_DEADLINE_MS * SIFT_NS_PER_MS;
@@ -1350,14 +1382,18 @@ on_refresh(struct sift_segment *seg, void *arg)
         struct sift_search_result res;
         struct sift_query_error err = {0};
         sift_search_result_init(&res);
+        struct sift_buf lines = SIFT_BUF_INIT;
         if (o.limit &&
-            sift_search_exec(segs, 1, t->q, &o, &res, &err) == SIFT_OK) {
-            tail_lines(t, res.hits.data, res.hits.len, 0, max_pending);
+            sift_search_exec(segs, 1, t->q, &o, &res, &err) == SIFT_OK &&
+            sift_render_hits(&res, 0, &ro, &lines) == SIFT_OK) {
+            tail_lines(t, lines.data, lines.len, 0, max_pending);
             if (res.timed_out)
                 t->gap += res.total - res.n_hits;
         } else if (o.limit) {
-            SIFT_WARN("tail: query failed on a new segment: %s", err.reason);
+            SIFT_WARN("tail: query failed on a new segment: %s",
+                      err.type ? err.reason : "an event does not decode");
         }
+        sift_buf_cleanup(&lines);
         sift_search_result_cleanup(&res);
     }
     if (tmpl)
@@ -1417,8 +1453,8 @@ handle_tail(struct sift_http_req *req, void *arg)
             return;
         }
         job->so.limit = (uint32_t)limit;
-        job->so.ndjson = 1;
-        job->so.fields = p.fields && *p.fields ? p.fields : NULL;
+        job->ro.ndjson = 1;
+        job->ro.fields = p.fields && *p.fields ? p.fields : NULL;
         job->so.track_total_hits = 1;
     }
     const char *qs = p.q ? p.q : "";

@@ -204,7 +204,7 @@ source_query(const struct sift_event *ev, enum sift_context_by by,
     return (int)by;
 }
 
-/* Runs one side: up to limit hits as NDJSON in search order. */
+/* Runs one side: up to limit hits in search order. */
 static int
 one_side(struct sift_segment *const *segs, size_t n, const struct sift_query *q,
          const struct sift_context_opts *opts, const struct anchor *a,
@@ -216,13 +216,10 @@ one_side(struct sift_segment *const *segs, size_t n, const struct sift_query *q,
     sift_search_opts_init(&so);
     so.limit = after ? opts->after : opts->before;
     so.oldest_first = after;
-    so.ndjson = 1;
     so.track_total_hits = 1; /* only the page is wanted */
     so.deadline_mono_ns = opts->deadline_mono_ns;
     so.max_expansion = opts->max_expansion;
     so.pool = opts->pool;
-    so.template_text = opts->template_text;
-    so.template_arg = opts->template_arg;
     sift__query_cursor_at(a->ev.ts_ns, hash, after ? a->copies : 1, after,
                           cursor, sizeof(cursor));
     so.cursor = cursor;
@@ -231,39 +228,26 @@ one_side(struct sift_segment *const *segs, size_t n, const struct sift_query *q,
     return sift_search_exec(segs, n, q, &so, res, err);
 }
 
-/* Appends NDJSON lines as a JSON array, in reverse order when asked. */
-static void
-put_lines(const struct sift_buf *lines, int reverse, struct sift_buf *out)
+void
+sift_context_result_cleanup(struct sift_context_result *r)
 {
-    const char *p = lines->data ? lines->data : "";
-    const char *end = p + lines->len;
-    size_t n = 0;
-    for (const char *c = p; c < end; c++)
-        n += *c == '\n';
-    const char **starts = sift_xcalloc(n + 1, sizeof(*starts));
-    size_t k = 0;
-    for (const char *c = p; c < end && k < n;) {
-        starts[k++] = c;
-        const char *nl = memchr(c, '\n', (size_t)(end - c));
-        c = nl ? nl + 1 : end;
-    }
-    sift_buf_putc(out, '[');
-    for (size_t i = 0; i < k; i++) {
-        const char *s = starts[reverse ? k - 1 - i : i];
-        const char *nl = memchr(s, '\n', (size_t)(end - s));
-        if (i)
-            sift_buf_putc(out, ',');
-        sift_buf_append(out, s, (size_t)((nl ? nl : end) - s));
-    }
-    sift_buf_putc(out, ']');
-    sift_free(starts);
+    sift_search_result_cleanup(&r->anchor);
+    sift_search_result_cleanup(&r->before);
+    sift_search_result_cleanup(&r->after);
+    sift_free(r->query);
+    memset(r, 0, sizeof(*r));
 }
 
 int
 sift_search_context(struct sift_segment *const *segs, size_t n,
-                    const struct sift_context_opts *opts, struct sift_buf *out,
+                    const struct sift_context_opts *opts,
+                    struct sift_context_result *out,
                     struct sift_query_error *err)
 {
+    memset(out, 0, sizeof(*out));
+    sift_search_result_init(&out->anchor);
+    sift_search_result_init(&out->before);
+    sift_search_result_init(&out->after);
     int64_t ts;
     uint64_t hash;
     const char *id = opts->id ? opts->id : "";
@@ -276,9 +260,6 @@ sift_search_context(struct sift_segment *const *segs, size_t n,
     struct anchor a = {.doc = SIFT_BUF_INIT};
     struct sift_buf qs = SIFT_BUF_INIT;
     struct sift_query *q = NULL;
-    struct sift_search_result before, after;
-    sift_search_result_init(&before);
-    sift_search_result_init(&after);
 
     int rc = find_anchor(segs, n, ts, hash, arena, &a);
     if (rc == SIFT_ENOTFOUND) {
@@ -307,27 +288,21 @@ sift_search_context(struct sift_segment *const *segs, size_t n,
     rc = sift_query_parse(sift_buf_cstr(&qs), qs.len, NULL, &q, err);
     if (rc < 0)
         goto out; /* cannot happen: the text is escaped */
-    rc = one_side(segs, n, q, opts, &a, hash, 0, &before, err);
+    rc = one_side(segs, n, q, opts, &a, hash, 0, &out->before, err);
     if (rc == SIFT_OK)
-        rc = one_side(segs, n, q, opts, &a, hash, 1, &after, err);
+        rc = one_side(segs, n, q, opts, &a, hash, 1, &out->after, err);
     if (rc < 0)
         goto out;
+    sift__search_result_add(&out->anchor, a.ev.ts_ns, hash, a.doc.data,
+                            a.doc.len);
+    out->by = (enum sift_context_by)by;
+    out->query = sift_xstrndup(qs.data ? qs.data : "", qs.len);
+    out->query_len = qs.len;
+    out->timed_out = out->before.timed_out || out->after.timed_out;
 
-    sift_buf_append(out, "{\"anchor\":", 10);
-    sift__query_hit_json(&a.ev, hash, NULL, opts->template_text,
-                         opts->template_arg, out);
-    sift_buf_append(out, ",\"before\":", 10);
-    put_lines(&before.hits, 1, out);
-    sift_buf_append(out, ",\"after\":", 9);
-    put_lines(&after.hits, 0, out);
-    sift_buf_appendf(out, ",\"by\":\"%s\",\"query\":",
-                     sift_context_by_name((enum sift_context_by)by));
-    sift_buf_put_json_str(out, qs.data, qs.len);
-    sift_buf_appendf(out, ",\"timed_out\":%s}",
-                     before.timed_out || after.timed_out ? "true" : "false");
 out:
-    sift_search_result_cleanup(&before);
-    sift_search_result_cleanup(&after);
+    if (rc < 0)
+        sift_context_result_cleanup(out);
     sift_query_free(q);
     sift_buf_cleanup(&qs);
     sift_buf_cleanup(&a.doc);

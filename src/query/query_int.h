@@ -282,22 +282,14 @@ int sift__query_par_run(const struct sift__qpar_spec *spec, unsigned n_lanes,
 uint64_t sift__query_par_helped(void);
 
 struct sift_event;
-/**
- * Appends one hit object {"time":…,"ts_ms":…,"_id":"…","message":…
- * [,"template_id":N[,"template":"…"]],"fields":{…}} for ev, whose encoded
- * doc hashes to hash (XXH3-64, the order key); fields is a comma list of
- * field names to keep (NULL = all).  tmpl (may be NULL) supplies the
- * template text; tmpl_arg is its argument.  Shared by search, tail, export
- * and context.
- */
-void sift__query_hit_json(const struct sift_event *ev, uint64_t hash,
-                          const char *fields, sift_search_template_cb tmpl,
-                          void *tmpl_arg, struct sift_buf *out);
+/** Appends one hit (the event's key and encoded bytes) to res. */
+void sift__search_result_add(struct sift_search_result *res, int64_t ts_ns,
+                             uint64_t hash, const void *doc, size_t len);
 
 /* A hit's "_id": base64url (no padding) of {version 1, ts_ns, hash}, 17
  * bytes as 23 characters. */
 #define SIFT_QUERY_ID_VERSION 1
-#define SIFT_QUERY_ID_LEN 23
+#define SIFT_QUERY_ID_LEN SIFT_HIT_ID_LEN
 
 /** Writes the "_id" of the event (ts_ns, hash) into out.  Pure. */
 void sift__query_id_encode(int64_t ts_ns, uint64_t hash,

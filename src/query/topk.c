@@ -1,6 +1,7 @@
 /*
  * topk.c - search across segments: counting, top-k newest/oldest first,
- * search-after cursors, and rendering the hits as JSON.
+ * search-after cursors.  Hits leave as keys and encoded events (struct
+ * sift_hit); api/render.c writes their JSON.
  *
  * Design: each segment is evaluated into a bitmap (exec.c) whose
  * cardinality adds to the exact total.  Because doc ids are in time order
@@ -70,13 +71,15 @@ void
 sift_search_result_init(struct sift_search_result *res)
 {
     memset(res, 0, sizeof(*res));
-    sift_buf_init(&res->hits);
+    sift_buf_init(&res->docs);
 }
 
 void
 sift_search_result_cleanup(struct sift_search_result *res)
 {
-    sift_buf_cleanup(&res->hits);
+    sift_free(res->hits);
+    sift_buf_cleanup(&res->docs);
+    memset(res, 0, sizeof(*res));
 }
 
 /* ---- cursor codec ---- */
@@ -394,112 +397,41 @@ cut_to_cursor(const struct sift_segment *seg, roaring_bitmap_t *r,
     }
 }
 
-/* ---- hits JSON ---- */
+/* ---- hits ---- */
 
-static int
-field_wanted(const char *list, const char *name, size_t len)
-{
-    if (!list)
-        return 1;
-    const char *p = list;
-    while (*p) {
-        const char *e = strchr(p, ',');
-        size_t n = e ? (size_t)(e - p) : strlen(p);
-        while (n && *p == ' ') {
-            p++;
-            n--;
-        }
-        while (n && p[n - 1] == ' ')
-            n--;
-        if (n == len && memcmp(p, name, len) == 0)
-            return 1;
-        if (!e)
-            break;
-        p = e + 1;
-    }
-    return 0;
-}
-
-/* Appends ,"template":"…" when tmpl knows id; nothing otherwise. */
+/* The page's hits into res: keys and encoded docs, in output order. */
 static void
-template_json(uint32_t id, sift_search_template_cb tmpl, void *tmpl_arg,
-              struct sift_buf *out)
+collect_hits(const struct cand *v, size_t n, struct sift_search_result *res)
 {
-    struct sift_buf text = SIFT_BUF_INIT;
-    if (tmpl(tmpl_arg, id, &text) == SIFT_OK) {
-        sift_buf_append(out, ",\"template\":", 12);
-        sift_buf_put_json_str(out, text.data ? text.data : "", text.len);
+    res->hits = sift_xcalloc(n + 1, sizeof(*res->hits));
+    for (size_t i = 0; i < n; i++) {
+        struct sift_hit *h = &res->hits[i];
+        h->ts_ns = v[i].ts;
+        h->hash = v[i].hash;
+        h->doc_off = res->docs.len;
+        h->doc_len = v[i].data.len;
+        sift_buf_append(&res->docs, v[i].data.data, v[i].data.len);
     }
-    sift_buf_cleanup(&text);
 }
 
 void
-sift__query_hit_json(const struct sift_event *ev, uint64_t hash,
-                     const char *fields, sift_search_template_cb tmpl,
-                     void *tmpl_arg, struct sift_buf *out)
+sift__search_result_add(struct sift_search_result *res, int64_t ts_ns,
+                        uint64_t hash, const void *doc, size_t len)
 {
-    sift_buf_append(out, "{\"time\":\"", 9);
-    sift_time_format_rfc3339(ev->ts_ns, 9, out);
-    int64_t ms = ev->ts_ns / SIFT_NS_PER_MS;
-    if (ev->ts_ns < 0 && ev->ts_ns % SIFT_NS_PER_MS)
-        ms--;
-    char id[SIFT_QUERY_ID_LEN + 1];
-    sift__query_id_encode(ev->ts_ns, hash, id);
-    sift_buf_appendf(out, "\",\"ts_ms\":%lld,\"_id\":\"%s\",\"message\":",
-                     (long long)ms, id);
-    sift_buf_put_json_str(out, ev->msg ? ev->msg : "", ev->msg_len);
-    if (ev->template_id != SIFT_TEMPLATE_NONE) {
-        sift_buf_appendf(out, ",\"template_id\":%u", ev->template_id);
-        if (tmpl)
-            template_json(ev->template_id, tmpl, tmpl_arg, out);
-    }
-    sift_buf_append(out, ",\"fields\":{", 11);
-    int first = 1;
-    for (uint32_t i = 0; i < ev->n_fields; i++) {
-        const struct sift_field *f = &ev->fields[i];
-        if (!field_wanted(fields, f->name, f->name_len))
-            continue;
-        if (!first)
-            sift_buf_putc(out, ',');
-        first = 0;
-        sift_buf_put_json_str(out, f->name, f->name_len);
-        sift_buf_putc(out, ':');
-        if (f->type == SIFT_FT_NUMBER &&
-            sift_json_is_number(f->value, f->value_len))
-            sift_buf_append(out, f->value, f->value_len);
-        else
-            sift_buf_put_json_str(out, f->value, f->value_len);
-    }
-    sift_buf_append(out, "}}", 2);
+    res->hits =
+        sift_xrealloc(res->hits, (res->n_hits + 1) * sizeof(*res->hits));
+    struct sift_hit *h = &res->hits[res->n_hits++];
+    h->ts_ns = ts_ns;
+    h->hash = hash;
+    h->doc_off = res->docs.len;
+    h->doc_len = len;
+    sift_buf_append(&res->docs, doc, len);
 }
 
-static int
-render_hits(struct cand *v, size_t n, const struct sift_search_opts *opts,
-            struct sift_buf *out)
+void
+sift_query_hit_id(int64_t ts_ns, uint64_t hash, char out[SIFT_HIT_ID_LEN + 1])
 {
-    const int ndjson = opts->ndjson;
-    struct sift_arena *arena = sift_arena_new(16384);
-    int rc = SIFT_OK;
-    if (!ndjson)
-        sift_buf_putc(out, '[');
-    for (size_t i = 0; i < n; i++) {
-        struct sift_event ev;
-        sift_arena_reset(arena);
-        rc = sift_doc_decode((const uint8_t *)v[i].data.data, v[i].data.len,
-                             arena, &ev);
-        if (rc < 0)
-            break;
-        if (i && !ndjson)
-            sift_buf_putc(out, ',');
-        sift__query_hit_json(&ev, v[i].hash, opts->fields, opts->template_text,
-                             opts->template_arg, out);
-        if (ndjson)
-            sift_buf_putc(out, '\n');
-    }
-    if (!ndjson)
-        sift_buf_putc(out, ']');
-    sift_arena_free(arena);
-    return rc;
+    sift__query_id_encode(ts_ns, hash, out);
 }
 
 /* ---- the search ---- */
@@ -765,11 +697,7 @@ sift_search_exec(struct sift_segment *const *segs, size_t n,
     }
     sort_cands(cands.v, end, cmp_full);
     size_t n_hits = end < opts->limit ? end : opts->limit;
-    rc = render_hits(cands.v, n_hits, opts, &res->hits);
-    if (rc < 0) {
-        rc = search_error(err, rc);
-        goto out;
-    }
+    collect_hits(cands.v, n_hits, res);
     res->n_hits = (uint32_t)n_hits;
 
     if (n_hits > 0 && eligible > n_hits) {
@@ -819,26 +747,4 @@ sift_query_cursor_read(const char *s, int64_t *ts_ns, uint64_t *hash,
     *skip = c.skip;
     *oldest_first = c.oldest_first;
     return SIFT_OK;
-}
-
-void
-sift_search_result_json(const struct sift_search_result *res, int64_t took_ms,
-                        struct sift_buf *out)
-{
-    sift_buf_append(out, "{\"hits\":", 8);
-    if (res->hits.len)
-        sift_buf_append(out, res->hits.data, res->hits.len);
-    else
-        sift_buf_append(out, "[]", 2);
-    sift_buf_appendf(out,
-                     ",\"total\":{\"value\":%llu,\"relation\":\"%s\"},"
-                     "\"cursor\":",
-                     (unsigned long long)res->total,
-                     res->total_is_lower_bound ? "gte" : "eq");
-    if (res->cursor[0])
-        sift_buf_appendf(out, "\"%s\"", res->cursor);
-    else
-        sift_buf_append(out, "null", 4);
-    sift_buf_appendf(out, ",\"took_ms\":%lld,\"timed_out\":%s}",
-                     (long long)took_ms, res->timed_out ? "true" : "false");
 }

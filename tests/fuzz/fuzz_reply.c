@@ -143,25 +143,27 @@ run_queries(struct ctx *c, struct sift_segment *seg, struct sift_buf *out)
         struct sift_search_opts so;
         sift_search_opts_init(&so);
         so.limit = MAX_EVENTS;
-        so.ndjson = ndjson;
-        so.template_text = template_text;
-        so.template_arg = c;
+        struct sift_render_hits_opts ro = {.ndjson = ndjson,
+                                           .template_text = template_text,
+                                           .template_arg = c};
         struct sift_search_result res;
         sift_search_result_init(&res);
         if (sift_search_exec(&seg, 1, q, &so, &res, &qe) != SIFT_OK)
             __builtin_trap();
-        check(res.hits.data ? res.hits.data : "", res.hits.len, ndjson);
+        struct sift_buf hits = SIFT_BUF_INIT;
+        if (sift_render_hits(&res, 0, &ro, &hits) != SIFT_OK)
+            __builtin_trap();
+        check(hits.data ? hits.data : "", hits.len, ndjson);
         if (!ndjson) {
-            sift_search_result_json(&res, 1, out);
+            sift_render_search(&res, &hits, 1, out);
             check_buf(out, 0);
             json_t *frames = json_array();
             struct sift_gf_target t = {.kind = SIFT_GF_LOGS, .ref_id = "A"};
-            int frc = sift__gf_frame_logs(&t, res.hits.data, res.hits.len,
-                                          res.total, 0, frames);
+            int frc = sift__gf_frame_logs(&t, hits.data, hits.len, res.total, 0,
+                                          frames);
             /* jansson cannot load a NUL in a key: an error, never a wrong
              * frame. */
-            if (frc != SIFT_OK &&
-                !memmem(res.hits.data, res.hits.len, "\\u0000", 6))
+            if (frc != SIFT_OK && !memmem(hits.data, hits.len, "\\u0000", 6))
                 __builtin_trap();
             char *s = json_dumps(frames, JSON_COMPACT);
             if (!s)
@@ -170,6 +172,7 @@ run_queries(struct ctx *c, struct sift_segment *seg, struct sift_buf *out)
             free(s);
             json_decref(frames);
         }
+        sift_buf_cleanup(&hits);
         sift_search_result_cleanup(&res);
     }
     static const char *const fields[] = {"raw", "message", "host.name",

@@ -150,23 +150,55 @@ qf_build(const struct sift_event *evs, const size_t *idx, size_t n,
     return seg;
 }
 
-/* Reads every "id":N of a hits JSON array, in order; returns the count. */
+/* Reads the "id" field of every hit of res, in order (-1 when a hit has
+ * none); returns the count. */
 static inline size_t
-qf_hit_ids(struct sift_buf *hits, long *ids, size_t max)
+qf_hit_ids(const struct sift_search_result *res, long *ids, size_t max)
 {
-    size_t n = 0;
-    const char *p = sift_buf_cstr(hits), *end = p + hits->len;
-    /* A plain scan: strstr() re-measures the rest of the string each time,
-     * which is quadratic under ASan. */
-    for (; p + 5 <= end; p++) {
-        if (memcmp(p, "\"id\":", 5) != 0)
-            continue;
-        p += 5;
-        if (n < max)
-            ids[n] = strtol(p, NULL, 10);
-        n++;
+    struct sift_arena *a = sift_arena_new(4096);
+    for (uint32_t i = 0; i < res->n_hits && i < max; i++) {
+        struct sift_event ev;
+        sift_arena_reset(a);
+        ids[i] = -1;
+        if (sift_doc_decode((const uint8_t *)res->docs.data +
+                                res->hits[i].doc_off,
+                            res->hits[i].doc_len, a, &ev) != SIFT_OK)
+            abort();
+        const struct sift_field *f = sift_event_field(&ev, "id", 2);
+        if (f) {
+            char num[32];
+            size_t len = f->value_len < 31 ? f->value_len : 31;
+            memcpy(num, f->value, len);
+            num[len] = '\0';
+            ids[i] = strtol(num, NULL, 10);
+        }
     }
-    return n;
+    sift_arena_free(a);
+    return res->n_hits;
+}
+
+/* The hits of res as the API writes them (api/render.c) into out, which
+ * is reset first; returns out's text.  Aborts when a hit does not decode. */
+static inline const char *
+qf_hits_json(const struct sift_search_result *res,
+             const struct sift_render_hits_opts *ro, struct sift_buf *out)
+{
+    static const struct sift_render_hits_opts none;
+    sift_buf_reset(out);
+    if (sift_render_hits(res, 0, ro ? ro : &none, out) != SIFT_OK)
+        abort();
+    return sift_buf_cstr(out);
+}
+
+/* The whole search reply as the API writes it, appended to out. */
+static inline void
+qf_search_json(const struct sift_search_result *res, int64_t took_ms,
+               struct sift_buf *out)
+{
+    struct sift_buf hits = SIFT_BUF_INIT;
+    qf_hits_json(res, NULL, &hits);
+    sift_render_search(res, &hits, took_ms, out);
+    sift_buf_cleanup(&hits);
 }
 
 /*

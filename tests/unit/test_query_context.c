@@ -118,13 +118,17 @@ context(struct fx *f, const char *id, uint32_t before, uint32_t after,
     o.by = by;
     struct sift_buf out = SIFT_BUF_INIT;
     memset(err, 0, sizeof(*err));
-    int rc = sift_search_context(f->segs, 3, &o, &out, err);
+    struct sift_context_result r;
+    int rc = sift_search_context(f->segs, 3, &o, &r, err);
     json_t *j = NULL;
     if (rc == SIFT_OK) {
+        static const struct sift_render_hits_opts ro;
+        assert_int_equal(sift_render_context(&r, &ro, &out), SIFT_OK);
         json_error_t jerr;
         j = json_loadb(out.data, out.len, 0, &jerr);
         assert_non_null(j);
     }
+    sift_context_result_cleanup(&r);
     sift_buf_cleanup(&out);
     return j;
 }
@@ -300,7 +304,10 @@ test_query_context_hit_ids(void **state)
     sift_search_result_init(&res);
     assert_int_equal(sift_search_exec(f->segs, 3, q, &o, &res, &err), SIFT_OK);
     json_error_t jerr;
-    json_t *hits = json_loadb(res.hits.data, res.hits.len, 0, &jerr);
+    struct sift_buf text = SIFT_BUF_INIT;
+    const char *s = qf_hits_json(&res, NULL, &text);
+    json_t *hits = json_loadb(s, text.len, 0, &jerr);
+    sift_buf_cleanup(&text);
     assert_int_equal(json_array_size(hits), N_EVENTS);
     size_t i;
     json_t *hit;

@@ -79,7 +79,7 @@ run_ids(struct sift_segment *const *segs, size_t n, const char *q, char *out,
         snprintf(out, cap, "exec error: %s", err.reason);
     } else {
         long ids[64];
-        size_t k = qf_hit_ids(&res.hits, ids, 64);
+        size_t k = qf_hit_ids(&res, ids, 64);
         size_t o2 = 0;
         out[0] = '\0';
         for (size_t i = 0; i < k && o2 + 8 < cap; i++)
@@ -160,7 +160,7 @@ page_all(struct sift_segment *const *segs, size_t n, const char *q,
         struct sift_search_result res;
         sift_search_result_init(&res);
         assert_int_equal(sift_search_exec(segs, n, query, &o, &res, &err), 0);
-        got += qf_hit_ids(&res.hits, ids + got, max - got);
+        got += qf_hit_ids(&res, ids + got, max - got);
         assert_true(res.n_hits <= limit);
         int more = res.cursor[0] != '\0';
         if (more)
@@ -229,9 +229,11 @@ test_query_exec_pagination_identical_docs(void **state)
             assert_int_equal(sift_search_exec(segs, 2, q, &o, &res, &err), 0);
             assert_int_equal(res.total, 9);
             total += res.n_hits;
-            for (const char *p = sift_buf_cstr(&res.hits);
+            struct sift_buf hits = SIFT_BUF_INIT;
+            for (const char *p = qf_hits_json(&res, NULL, &hits);
                  p && (p = strstr(p, "same line")) != NULL; p++)
                 same++;
+            sift_buf_cleanup(&hits);
             memcpy(cursor, res.cursor, sizeof(cursor));
             sift_search_result_cleanup(&res);
             if (!cursor[0])
@@ -336,7 +338,7 @@ test_query_exec_time_range(void **state)
     sift_search_result_init(&res);
     assert_int_equal(sift_search_exec(f->three, 3, q, &o, &res, &err), 0);
     long ids[16];
-    assert_int_equal(qf_hit_ids(&res.hits, ids, 16), 3);
+    assert_int_equal(qf_hit_ids(&res, ids, 16), 3);
     assert_int_equal(ids[0], 3); /* from inclusive */
     assert_int_equal(ids[2], 5); /* to exclusive */
     assert_int_equal(res.total, 3);
@@ -351,7 +353,7 @@ test_query_exec_time_range(void **state)
     assert_int_equal(res.n_hits, 0);
     assert_string_equal(res.cursor, "");
     struct sift_buf json = SIFT_BUF_INIT;
-    sift_search_result_json(&res, 3, &json);
+    qf_search_json(&res, 3, &json);
     assert_string_equal(sift_buf_cstr(&json),
                         "{\"hits\":[],\"total\":{\"value\":12,\"relation\":"
                         "\"eq\"},\"cursor\":null,\"took_ms\":3,"
@@ -370,16 +372,18 @@ test_query_exec_hit_json_and_fields(void **state)
     assert_int_equal(sift_query_parse("10.2.3.44", 9, NULL, &q, &err), 0);
     struct sift_search_opts o;
     sift_search_opts_init(&o);
-    o.fields = "status, host";
+    struct sift_render_hits_opts ro = {.fields = "status, host"};
     struct sift_search_result res;
     sift_search_result_init(&res);
     assert_int_equal(sift_search_exec(f->one, 1, q, &o, &res, &err), 0);
+    struct sift_buf hits = SIFT_BUF_INIT;
     assert_string_equal(
-        sift_buf_cstr(&res.hits),
+        qf_hits_json(&res, &ro, &hits),
         "[{\"time\":\"2024-05-01T10:04:00.000000000Z\",\"ts_ms\":1714557840000,"
         "\"_id\":\"AQCgD3hFVcsX4vYBR0voQYU\","
         "\"message\":\"user login ok user=alice from 10.2.3.44\","
         "\"fields\":{\"status\":200,\"host\":\"web-2\"}}]");
+    sift_buf_cleanup(&hits);
     sift_search_result_cleanup(&res);
     sift_query_free(q);
 }
@@ -417,7 +421,7 @@ test_query_exec_limits(void **state)
     assert_int_equal(res.timed_out, 1);
     assert_int_equal(res.total_is_lower_bound, 1);
     struct sift_buf json = SIFT_BUF_INIT;
-    sift_search_result_json(&res, 0, &json);
+    qf_search_json(&res, 0, &json);
     assert_non_null(strstr(sift_buf_cstr(&json), "\"relation\":\"gte\""));
     sift_buf_cleanup(&json);
     sift_search_result_cleanup(&res);
@@ -507,16 +511,17 @@ test_query_exec_hit_template_text(void **state)
         struct sift_search_opts o;
         sift_search_opts_init(&o);
         o.oldest_first = 1;
-        o.ndjson = ndjson;
-        o.template_text = fake_template_text;
-        o.template_arg = &ft;
+        struct sift_render_hits_opts ro = {.ndjson = ndjson,
+                                           .template_text = fake_template_text,
+                                           .template_arg = &ft};
         struct sift_search_result res;
         sift_search_result_init(&res);
         ft.calls = 0;
         assert_int_equal(sift_search_exec(&seg, 1, q, &o, &res, &err), 0);
         assert_int_equal(res.n_hits, 12);
+        struct sift_buf hits = SIFT_BUF_INIT;
+        const char *p = qf_hits_json(&res, &ro, &hits);
         assert_int_equal(ft.calls, 9); /* never asked for id 0 */
-        const char *p = sift_buf_cstr(&res.hits);
         for (uint32_t k = 0; k < 12; k++) {
             json_error_t jerr;
             json_t *hit;
@@ -554,37 +559,39 @@ test_query_exec_hit_template_text(void **state)
             }
             json_decref(hit);
         }
+        sift_buf_cleanup(&hits);
         sift_search_result_cleanup(&res);
     }
 
     /* Without a source: ids only, never a "template" key. */
     struct sift_search_opts o;
     sift_search_opts_init(&o);
-    assert_null(o.template_text);
     struct sift_search_result res;
     sift_search_result_init(&res);
     assert_int_equal(sift_search_exec(&seg, 1, q, &o, &res, &err), 0);
     assert_int_equal(res.n_hits, 12);
-    assert_null(strstr(sift_buf_cstr(&res.hits), "\"template\""));
-    assert_non_null(strstr(sift_buf_cstr(&res.hits), "\"template_id\":3"));
+    struct sift_buf hits = SIFT_BUF_INIT;
+    assert_null(strstr(qf_hits_json(&res, NULL, &hits), "\"template\""));
+    assert_non_null(strstr(sift_buf_cstr(&hits), "\"template_id\":3"));
     sift_search_result_cleanup(&res);
 
     /* Exact layout of one hit. */
     sift_query_free(q);
     assert_int_equal(sift_query_parse("favicon", 7, NULL, &q, &err), 0);
     sift_search_opts_init(&o);
-    o.fields = "host";
-    o.template_text = fake_template_text;
-    o.template_arg = &ft;
+    struct sift_render_hits_opts ro = {.fields = "host",
+                                       .template_text = fake_template_text,
+                                       .template_arg = &ft};
     sift_search_result_init(&res);
     assert_int_equal(sift_search_exec(&seg, 1, q, &o, &res, &err), 0);
     assert_string_equal(
-        sift_buf_cstr(&res.hits),
+        qf_hits_json(&res, &ro, &hits),
         "[{\"time\":\"2024-05-01T10:02:00.000000000Z\",\"ts_ms\":1714557720000,"
         "\"_id\":\"AQDwgIcpVcsXF59FlxmQ-VE\","
         "\"message\":\"GET /favicon.ico 404\",\"template_id\":2,"
         "\"template\":\"disk \\\"full\\\" on <*>\","
         "\"fields\":{\"host\":\"web-2\"}}]");
+    sift_buf_cleanup(&hits);
     sift_search_result_cleanup(&res);
     sift_query_free(q);
     sift_segment_unref(seg);
