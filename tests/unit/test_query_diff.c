@@ -34,14 +34,16 @@
 #include "sift/tokenize.h"
 
 #define N_SEGS 5
+
 #define N_QUERIES 400
+#define N_PAR_QUERIES 120
 
 /*
  * Lines read per system (five systems).  Under a sanitizer (ASan 2-3x,
- * TSan 10-20x slower) the data is smaller, the checks the same: 800
- * lines each (4,000 events, ~200 tombstoned) instead of the whole 2,000
- * (10,000 events).  The brute force, the data set-up and every page cost
- * in proportion.
+ * TSan 10-20x slower) the data is smaller, the checks the same: 800 lines
+ * each (4,000 events, ~200 tombstoned) instead of the whole 2,000 (10,000
+ * events); the brute force, the set-up and every page cost in
+ * proportion.  (SIFT_TEST_SANITIZED comes from CMakeLists.txt.)
  */
 #ifdef SIFT_TEST_SANITIZED
 #define ROWS_PER_SYSTEM 800
@@ -727,8 +729,6 @@ test_query_diff_random_queries(void **state)
 }
 
 /* ---- parallel = sequential ---- */
-
-#define N_PAR_QUERIES 120
 
 /* Runs one search page and renders everything the caller sees. */
 static void
