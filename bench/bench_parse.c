@@ -1,9 +1,9 @@
 /*
  * bench_parse.c - ns per event for the parse stage, against jansson.
  *
- * Inputs: the three Filebeat records of WIRE-FORMATS.md section 2.4
- * (embedded below) and the loghub-2k lines of ten systems (read from
- * tests/data/loghub-2k when present).  For each input set it reports
+ * Inputs: the three Filebeat records of docs/internals/wire-formats.md
+ * section 2.4 (embedded below) and the loghub-2k lines of ten systems (read
+ * from tests/data/loghub-2k when present).  For each input set it reports
  * sift_parse_event() (whole event: tokenize, flatten, timestamp, level)
  * and, for JSON, jansson's json_loadb() DOM alone (which does less work:
  * no flattening, no timestamp parsing).  Each measurement runs for about

@@ -13,8 +13,8 @@
  *           --tag WORD (in fields.run of every event; default "bench")
  *           --start-ms MS (timestamp of event 0, epoch ms; default now-1h)
  *
- * Events follow the three shapes of WIRE-FORMATS.md section 2.4, mixed
- * 45:4:1 (plain filestream line, JSON-decoded line with level/logger/
+ * Events follow the three shapes of docs/internals/wire-formats.md section 2.4,
+ * mixed 45:4:1 (plain filestream line, JSON-decoded line with level/logger/
  * latency_ms, multiline record of three joined lines); the message is
  * line i of the ten loghub-2k systems taken round robin, so the byte and
  * token mix is that of real logs.  Every event is distinct (log.offset,

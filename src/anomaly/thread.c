@@ -52,7 +52,7 @@
  * With cfg.seasonality, count series also keep hour-of-day baselines and
  * their learned daily shape is taken out of the value before scoring.
  *
- * Threads and ownership (STYLE.md: Threads).
+ * Threads and ownership (docs/internals/style.md, Ownership and threads).
  *   - The scoring thread owns everything in struct sift_anomaly except
  *     the ring's producer side, the feedback queue and the stop flag.  It
  *     calls no libevent function.

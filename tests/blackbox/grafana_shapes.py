@@ -3,7 +3,7 @@
 The simpod-json-datasource plugin does `response.data.map(toDataFrame)` on
 the /query reply (grafana/grafana packages/grafana-data/src/dataframe/
 processDataFrame.ts).  toDataFrame dispatches on the keys present, in this
-order (WIRE-FORMATS.md 1.7):
+order (docs/internals/wire-formats.md 1.7):
 
   1. has `fields`                 -> data-frame DTO
   2. `type == "docs"`             -> legacy JSON docs (we never send it)

@@ -44,7 +44,7 @@ def iso(ms):
 
 def plugin_body(targets, frm=T0, to=T0 + 3600000, interval_ms=10000,
                 max_points=1080, filters=None, adhoc=None, scoped=None):
-    """A /query body as the plugin sends it (WIRE-FORMATS.md 1.6)."""
+    """A /query body as the plugin sends it (docs/internals/wire-formats.md 1.6)."""
     sv = {"__interval": {"text": "%ds" % (interval_ms // 1000),
                          "value": "%ds" % (interval_ms // 1000)},
           "__interval_ms": {"text": str(interval_ms), "value": interval_ms},

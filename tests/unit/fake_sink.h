@@ -1,13 +1,13 @@
 /*
- * fake_sink.h - a test sink at the ingest module boundary (STYLE.md
- * Tests 4): it stands in for parse + store.  deliver copies the batch into
- * a pending FIFO; fake_sink_make_durable() "fsyncs" the pending batches
- * in order: their messages join the held set and their positions the
- * position map, then ack_cb(arg, SIFT_OK) runs.  fake_sink_lose_pending()
- * fails them instead (a crash or a WAL error).  Like the store, a failure
- * is a prefix cut: fail_next_ack fails the next durable step's first
- * batch and every batch pending after it (a failed WAL fsync).  The held set
- * outlives the sources, like a data dir across restarts.
+ * fake_sink.h - a test sink at the ingest module boundary (see
+ * docs/internals/style.md, Tests): it stands in for parse + store.  deliver
+ * copies the batch into a pending FIFO; fake_sink_make_durable() "fsyncs" the
+ * pending batches in order: their messages join the held set and their
+ * positions the position map, then ack_cb(arg, SIFT_OK) runs.
+ * fake_sink_lose_pending() fails them instead (a crash or a WAL error).  Like
+ * the store, a failure is a prefix cut: fail_next_ack fails the next durable
+ * step's first batch and every batch pending after it (a failed WAL fsync). The
+ * held set outlives the sources, like a data dir across restarts.
  *
  * Messages are expected to be "m-<n>" with n < FAKE_MAX; held[n] counts
  * how often each was held, so duplicates and losses are both visible.

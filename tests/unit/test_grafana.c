@@ -3,7 +3,7 @@
  * request bodies as the simpod-json-datasource plugin (and the legacy
  * SimpleJSON plugin) send them -> plans, and engine results -> frames,
  * each frame checked against the dispatch rules of Grafana's
- * toDataFrame() (WIRE-FORMATS.md 1.7).
+ * toDataFrame() (docs/internals/wire-formats.md 1.7).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -135,7 +135,8 @@ assert_frames(const json_t *arr)
 
 /* ---- planning ---- */
 
-/* The body of WIRE-FORMATS.md 1.6 with every key the plugin adds. */
+/* The body of docs/internals/wire-formats.md 1.6 with every key the plugin
+ * adds. */
 static const char plugin_body[] =
     "{\"app\":\"dashboard\",\"requestId\":\"Q102\",\"timezone\":\"browser\","
     "\"panelId\":2,\"dashboardUID\":\"abc\",\"dashboardId\":7,"

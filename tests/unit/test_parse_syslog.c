@@ -1,7 +1,7 @@
 /*
  * test_parse_syslog.c - rsyslog FileFormat / ForwardFormat bodies from
- * WIRE-FORMATS.md section 3, RFC 5424 (with structured data) and RFC 3164
- * lines, nil values, and the error cases.
+ * docs/internals/wire-formats.md section 3, RFC 5424 (with structured data) and
+ * RFC 3164 lines, nil values, and the error cases.
  */
 #include <setjmp.h>
 #include <stdarg.h>
