@@ -108,6 +108,7 @@ struct sift_app {
     /* Endpoint sets whose routes outlive the modules: freed after the
      * HTTP server (see shutdown_app()). */
     struct sift_lifecycle_api *lifecycle_api;
+    struct sift_root_api *root_api;
     struct sift_anomaly_api *anomaly_api;
     struct sift_grafana_api *grafana_api;
     struct sift_metrics_api *metrics_api;

@@ -13,18 +13,26 @@ struct sift_http;
 /** The version number reported in version.number (what shippers check). */
 #define SIFT_ES_COMPAT_VERSION "8.17.0"
 
-/**
- * Registers GET / (and HEAD /, routed like GET) on http.  node_name is
- * copied; it is the "name" of the answer (the node id).  Loop thread, at
- * start-up.
- */
-void sift_root_api_register(struct sift_http *http, const char *node_name);
+struct sift_root_api;
+
+/* What the root answers with (copied by sift_root_api_new()). */
+struct sift_root_api_deps {
+    const char *node_name; /* the "name" of the answer; NULL = "siftd" */
+    /* Where a browser (Accept: text/html) is sent with a 302, e.g. the web
+     * UI's "/ui/"; NULL = browsers get the JSON too. */
+    const char *html_redirect;
+};
 
 /**
- * Makes a browser's GET / (Accept naming text/html or xhtml,
- * sift_http_accepts_html()) a 302 to path (copied): the web UI sets
- * "/ui/".  NULL (the default) answers JSON to every client.  Loop thread.
+ * Registers GET / (and HEAD /, routed like GET) on http.  OUT: *out,
+ * owned (release with sift_root_api_free() after the server is freed).
+ * Returns SIFT_OK.  Loop thread, at start-up.
  */
-void sift_root_api_set_html_redirect(const char *path);
+int sift_root_api_new(struct sift_http *http,
+                      const struct sift_root_api_deps *deps,
+                      struct sift_root_api **out);
+
+/** Releases api (NULL is fine).  Loop thread, after the HTTP server. */
+void sift_root_api_free(struct sift_root_api *api);
 
 #endif /* SIFT_ROOT_API_H */

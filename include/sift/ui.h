@@ -1,6 +1,6 @@
 /*
  * ui.h - the built-in web UI: its files under /ui/ (compiled into siftd
- * from ui/dist) and the redirect of a browser's GET / to it.
+ * from ui/dist); main has the root (root_api.h) send browsers there.
  *
  * See src/api/ui.c for caching and compression, docs/ui.md for the UI.
  * Loop thread.
@@ -10,9 +10,11 @@
 
 struct sift_http;
 
+/* Where the UI lives; the root sends browsers there (root_api.h). */
+#define SIFT_UI_PATH "/ui/"
+
 /**
- * Registers GET / (browsers are redirected to /ui/; other clients get a
- * 404 naming /ui/), GET /ui (redirect to /ui/) and GET /ui/... (the files;
+ * Registers GET /ui (redirect to /ui/) and GET /ui/... (the files;
  * /ui/ is index.html) on http, all open to every client (the files hold no
  * data; the page asks the API for everything with the user's token).
  * Loop thread, at start-up.

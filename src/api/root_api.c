@@ -9,8 +9,9 @@
  * _bulk carries X-Elastic-Product: Elasticsearch, which the official
  * clients of version 8 require.
  *
- * A browser asking for HTML may be redirected elsewhere (the web UI,
- * sift_root_api_set_html_redirect()); everyone else gets JSON.
+ * A browser asking for HTML may be redirected elsewhere (main passes the
+ * web UI's path); everyone else gets JSON.  The object holds the node
+ * name and the redirect; main owns it.
  *
  * Threads: loop thread only.
  */
@@ -18,30 +19,33 @@
 
 #include "sift/alloc.h"
 #include "sift/buf.h"
+#include "sift/error.h"
 #include "sift/http.h"
 #include "sift/root_api.h"
 
-static char g_node[128];
-static char *g_html_redirect;
+struct sift_root_api {
+    char node[128];
+    char *html_redirect; /* NULL = none */
+};
 
 static void
 on_root(struct sift_http_req *req, void *arg)
 {
-    (void)arg;
-    if (g_html_redirect != NULL &&
+    const struct sift_root_api *api = arg;
+    if (api->html_redirect != NULL &&
         sift_http_accepts_html(sift_http_req_header(req, "Accept"))) {
-        sift_http_add_header(req, "Location", g_html_redirect);
+        sift_http_add_header(req, "Location", api->html_redirect);
         sift_http_add_header(req, "Vary", "Accept");
         sift_http_reply(req, 302, NULL, NULL, 0);
         return;
     }
-    if (g_html_redirect != NULL)
+    if (api->html_redirect != NULL)
         sift_http_add_header(req, "Vary", "Accept");
     struct sift_buf b = SIFT_BUF_INIT;
     sift_buf_append(&b, "{\"name\":", 8);
-    sift_buf_put_json_str(&b, g_node, strlen(g_node));
+    sift_buf_put_json_str(&b, api->node, strlen(api->node));
     sift_buf_append(&b, ",\"cluster_name\":\"sift\",\"cluster_uuid\":", 38);
-    sift_buf_put_json_str(&b, g_node, strlen(g_node));
+    sift_buf_put_json_str(&b, api->node, strlen(api->node));
     sift_buf_appendf(&b,
                      ",\"version\":{\"number\":\"%s\",\"build_flavor\":"
                      "\"default\",\"build_type\":\"sift\",\"build_hash\":"
@@ -58,21 +62,31 @@ on_root(struct sift_http_req *req, void *arg)
     sift_buf_cleanup(&b);
 }
 
-void
-sift_root_api_register(struct sift_http *http, const char *node_name)
+int
+sift_root_api_new(struct sift_http *http, const struct sift_root_api_deps *deps,
+                  struct sift_root_api **out)
 {
-    const char *n = node_name != NULL && node_name[0] ? node_name : "siftd";
+    struct sift_root_api *api = sift_xcalloc(1, sizeof(*api));
+    const char *n = deps->node_name != NULL && deps->node_name[0]
+                        ? deps->node_name
+                        : "siftd";
     size_t len = strlen(n);
-    if (len >= sizeof(g_node))
-        len = sizeof(g_node) - 1;
-    memcpy(g_node, n, len);
-    g_node[len] = '\0';
-    sift_http_route(http, "GET", "/", 0, SIFT_ROLE_NONE, on_root, NULL);
+    if (len >= sizeof(api->node))
+        len = sizeof(api->node) - 1;
+    memcpy(api->node, n, len);
+    api->node[len] = '\0';
+    if (deps->html_redirect != NULL)
+        api->html_redirect = sift_xstrdup(deps->html_redirect);
+    sift_http_route(http, "GET", "/", 0, SIFT_ROLE_NONE, on_root, api);
+    *out = api;
+    return SIFT_OK;
 }
 
 void
-sift_root_api_set_html_redirect(const char *path)
+sift_root_api_free(struct sift_root_api *api)
 {
-    sift_free(g_html_redirect);
-    g_html_redirect = path != NULL ? sift_xstrdup(path) : NULL;
+    if (api == NULL)
+        return;
+    sift_free(api->html_redirect);
+    sift_free(api);
 }

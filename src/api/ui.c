@@ -36,10 +36,9 @@
 #include "sift/alloc.h"
 #include "sift/error.h"
 #include "sift/http.h"
-#include "sift/root_api.h"
 #include "sift/ui.h"
 
-#define UI_PREFIX "/ui/"
+#define UI_PREFIX SIFT_UI_PATH
 #define CACHE_IMMUTABLE "public, max-age=31536000, immutable"
 #define CSP                                                                    \
     "default-src 'self'; script-src 'self'; style-src 'self' "                 \
@@ -226,8 +225,8 @@ on_ui(struct sift_http_req *req, void *arg)
 void
 sift_ui_register(struct sift_http *http)
 {
-    /* GET / is root_api.c's (the Elasticsearch root); browsers go here. */
-    sift_root_api_set_html_redirect(UI_PREFIX);
+    /* GET / is root_api.c's (the Elasticsearch root); main has it send
+     * browsers here (SIFT_UI_PATH). */
     sift_http_route(http, "GET", "/ui", 0, SIFT_ROLE_NONE, on_ui, NULL);
     sift_http_route(http, "GET", UI_PREFIX, SIFT_ROUTE_PREFIX, SIFT_ROLE_NONE,
                     on_ui, NULL);
