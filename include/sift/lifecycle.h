@@ -21,7 +21,6 @@
 struct sift_buf;
 struct sift_config;
 struct sift_doc_key;
-struct sift_http;
 struct sift_segment;
 struct sift_store;
 
@@ -93,12 +92,53 @@ void sift_store_lifecycle_run(struct sift_store *store);
 /** Non-zero while a lifecycle job or a delete is running or queued. */
 int sift_store_lifecycle_busy(const struct sift_store *store);
 
+/* What one tier holds (or the in-memory segments). */
+struct sift_tier_stats {
+    const char *name; /* "memory", "hot", "warm", "cold" */
+    const char *path; /* its directory; NULL for memory.  Borrowed
+                         from the store (valid while it is open). */
+    uint64_t segments;
+    uint64_t docs;         /* live docs */
+    uint64_t deleted_docs; /* tombstoned, not yet dropped by a merge */
+    uint64_t bytes;        /* on disk (memory: image bytes) */
+    int has_range;         /* min_ts_ns/max_ts_ns are set */
+    int64_t min_ts_ns, max_ts_ns;
+    int has_ratio;            /* compression_ratio is set */
+    double compression_ratio; /* raw bytes / stored bytes, where known */
+};
+
+#define SIFT_STORE_TIERS 4 /* memory, hot, warm, cold */
+
+/* GET /api/v1/tiers as data (api/lifecycle_api.c renders it). */
+struct sift_store_tiers {
+    struct sift_tier_stats tier[SIFT_STORE_TIERS];
+    int running; /* 0: no lifecycle (what follows is zero) */
+    /* merges */
+    int merging;              /* a merge is running: */
+    const char *merge_reason; /* static text */
+    const char *merge_target; /* tier name */
+    size_t merge_inputs;
+    size_t pending_commits, pending_rewrites;
+    uint64_t merges_done, merges_aborted, merges_failed;
+    uint64_t merge_bytes_in, merge_bytes_out, merge_docs;
+    uint64_t merge_deleted_docs_dropped;
+    int64_t merge_ns; /* time spent merging */
+    uint64_t to_warm, to_cold;
+    /* retention */
+    int64_t last_retention_ns; /* 0 = never ran */
+    uint64_t last_run_deleted_segments, deleted_segments, deleted_bytes;
+    uint64_t size_cap_deleted_segments, size_cap_deleted_bytes;
+    uint64_t expired_events;
+    /* delete-by-query */
+    uint64_t deletes_done, deleted_events;
+    size_t deletes_pending;
+};
+
 /**
- * Appends the GET /api/v1/tiers JSON object: per tier the segments, docs,
- * bytes, time range and compression ratio; the running and pending
- * merges; the last retention run; totals of merges and deletes.
+ * Fills *out with what each tier holds, the running and pending merges,
+ * the last retention run and totals of merges and deletes.  Loop thread.
  */
-void sift_store_tiers_json(struct sift_store *store, struct sift_buf *out);
+void sift_store_tiers(struct sift_store *store, struct sift_store_tiers *out);
 
 /**
  * Metrics collector (struct sift_metrics_collect_cb shape; arg is the

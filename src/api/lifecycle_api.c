@@ -28,6 +28,7 @@
  *
  * Context: loop thread.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,12 +57,104 @@ struct sift_lifecycle_api {
     const struct sift_config *cfg;
 };
 
+/* One tier of GET /api/v1/tiers. */
+static void
+tier_json(struct sift_buf *out, const struct sift_tier_stats *t)
+{
+    sift_buf_appendf(out,
+                     "\"%s\":{\"segments\":%" PRIu64 ",\"docs\":%" PRIu64
+                     ",\"bytes\":%" PRIu64 ",",
+                     t->name, t->segments, t->docs, t->bytes);
+    if (t->has_range)
+        sift_buf_appendf(
+            out, "\"min_ts_ms\":%" PRId64 ",\"max_ts_ms\":%" PRId64 ",",
+            t->min_ts_ns / SIFT_NS_PER_MS, t->max_ts_ns / SIFT_NS_PER_MS);
+    else
+        sift_buf_appendf(out, "\"min_ts_ms\":null,\"max_ts_ms\":null,");
+    if (t->has_ratio) {
+        sift_buf_append(out, "\"compression_ratio\":", 20);
+        sift_buf_put_json_double(out, t->compression_ratio);
+        sift_buf_putc(out, ',');
+    } else {
+        sift_buf_appendf(out, "\"compression_ratio\":null,");
+    }
+    sift_buf_appendf(out,
+                     "\"deleted_docs\":%" PRIu64 ",\"path\":", t->deleted_docs);
+    if (t->path)
+        sift_buf_put_json_str(out, t->path, strlen(t->path));
+    else
+        sift_buf_appendf(out, "null");
+    sift_buf_putc(out, '}');
+}
+
+/* The GET /api/v1/tiers reply (docs/lifecycle.md). */
+static void
+tiers_json(const struct sift_store_tiers *t, struct sift_buf *out)
+{
+    sift_buf_appendf(out, "{\"tiers\":{");
+    for (unsigned i = 0; i < SIFT_STORE_TIERS; i++) {
+        if (i)
+            sift_buf_putc(out, ',');
+        tier_json(out, &t->tier[i]);
+    }
+    sift_buf_appendf(out, "},");
+    if (!t->running) {
+        sift_buf_appendf(out, "\"running\":false}");
+        return;
+    }
+    sift_buf_appendf(out, "\"merges\":{\"running\":");
+    if (t->merging)
+        sift_buf_appendf(out,
+                         "{\"reason\":\"%s\",\"target\":\"%s\",\"inputs\":%zu}",
+                         t->merge_reason, t->merge_target, t->merge_inputs);
+    else
+        sift_buf_appendf(out, "null");
+    sift_buf_appendf(
+        out,
+        ",\"pending_commits\":%zu,\"pending_rewrites\":%zu,\"done\":%" PRIu64
+        ",\"aborted\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"bytes_in\":%" PRIu64
+        ",\"bytes_out\":%" PRIu64 ",\"docs\":%" PRIu64
+        ",\"deleted_docs_dropped\":%" PRIu64 ",\"seconds\":",
+        t->pending_commits, t->pending_rewrites, t->merges_done,
+        t->merges_aborted, t->merges_failed, t->merge_bytes_in,
+        t->merge_bytes_out, t->merge_docs, t->merge_deleted_docs_dropped);
+    sift_buf_put_json_double(out, (double)t->merge_ns / 1e9);
+    sift_buf_appendf(out, ",\"to_warm\":%" PRIu64 ",\"to_cold\":%" PRIu64 "},",
+                     t->to_warm, t->to_cold);
+    sift_buf_appendf(out, "\"retention\":{\"last_run_ms\":");
+    if (t->last_retention_ns)
+        sift_buf_appendf(out, "%" PRId64,
+                         t->last_retention_ns / SIFT_NS_PER_MS);
+    else
+        sift_buf_appendf(out, "null");
+    sift_buf_appendf(out,
+                     ",\"last_run_deleted_segments\":%" PRIu64
+                     ",\"deleted_segments\":%" PRIu64
+                     ",\"deleted_bytes\":%" PRIu64
+                     ",\"size_cap_deleted_segments\":%" PRIu64
+                     ",\"size_cap_deleted_bytes\":%" PRIu64
+                     ",\"expired_events\":%" PRIu64 "},",
+                     t->last_run_deleted_segments, t->deleted_segments,
+                     t->deleted_bytes, t->size_cap_deleted_segments,
+                     t->size_cap_deleted_bytes, t->expired_events);
+    sift_buf_appendf(out,
+                     "\"deletes\":{\"done\":%" PRIu64 ",\"pending\":%zu,"
+                     "\"events\":%" PRIu64 "},",
+                     t->deletes_done, t->deletes_pending, t->deleted_events);
+    sift_buf_appendf(out,
+                     "\"now_ms\":%" PRId64 ",\"clock_offset_ms\":%" PRId64 "}",
+                     sift_clock_now_ns() / SIFT_NS_PER_MS,
+                     sift_clock_get_offset_ns() / SIFT_NS_PER_MS);
+}
+
 static void
 handle_tiers(struct sift_http_req *req, void *arg)
 {
     struct sift_lifecycle_api *api = arg;
     struct sift_buf body = SIFT_BUF_INIT;
-    sift_store_tiers_json(api->store, &body);
+    struct sift_store_tiers t;
+    sift_store_tiers(api->store, &t);
+    tiers_json(&t, &body);
     sift_http_reply_json(req, 200, &body);
     sift_buf_cleanup(&body);
 }

@@ -2228,102 +2228,67 @@ sum_tiers(struct sift_store *s, struct tier_sum *t, struct tier_sum *mem)
 }
 
 static void
-tier_json(struct sift_buf *out, const char *name, const struct tier_sum *t,
-          const char *dir)
+tier_stats(struct sift_tier_stats *out, const char *name,
+           const struct tier_sum *t, const char *dir)
 {
-    sift_buf_appendf(out,
-                     "\"%s\":{\"segments\":%" PRIu64 ",\"docs\":%" PRIu64
-                     ",\"bytes\":%" PRIu64 ",",
-                     name, t->segments, t->live, t->bytes);
-    if (t->docs && t->min_ts <= t->max_ts)
-        sift_buf_appendf(
-            out, "\"min_ts_ms\":%" PRId64 ",\"max_ts_ms\":%" PRId64 ",",
-            t->min_ts / SIFT_NS_PER_MS, t->max_ts / SIFT_NS_PER_MS);
-    else
-        sift_buf_appendf(out, "\"min_ts_ms\":null,\"max_ts_ms\":null,");
-    if (t->raw && t->raw_bytes_of) {
-        sift_buf_append(out, "\"compression_ratio\":", 20);
-        sift_buf_put_json_double(out, (double)t->raw / (double)t->raw_bytes_of);
-        sift_buf_putc(out, ',');
-    } else {
-        sift_buf_appendf(out, "\"compression_ratio\":null,");
-    }
-    sift_buf_appendf(
-        out, "\"deleted_docs\":%" PRIu64 ",\"path\":", t->docs - t->live);
-    if (dir)
-        sift_buf_put_json_str(out, dir, strlen(dir));
-    else
-        sift_buf_appendf(out, "null");
-    sift_buf_putc(out, '}');
+    out->name = name;
+    out->path = dir;
+    out->segments = t->segments;
+    out->docs = t->live;
+    out->deleted_docs = t->docs - t->live;
+    out->bytes = t->bytes;
+    out->has_range = t->docs && t->min_ts <= t->max_ts;
+    out->min_ts_ns = out->has_range ? t->min_ts : 0;
+    out->max_ts_ns = out->has_range ? t->max_ts : 0;
+    out->has_ratio = t->raw && t->raw_bytes_of;
+    out->compression_ratio =
+        out->has_ratio ? (double)t->raw / (double)t->raw_bytes_of : 0;
 }
 
 void
-sift_store_tiers_json(struct sift_store *s, struct sift_buf *out)
+sift_store_tiers(struct sift_store *s, struct sift_store_tiers *out)
 {
     struct tier_sum t[SIFT_TIER_COUNT], mem;
     struct sift__lc *lc = s->lc;
+    memset(out, 0, sizeof(*out));
     sum_tiers(s, t, &mem);
-    sift_buf_appendf(out, "{\"tiers\":{");
-    tier_json(out, "memory", &mem, NULL);
-    for (unsigned i = 0; i < SIFT_TIER_COUNT; i++) {
-        sift_buf_putc(out, ',');
-        tier_json(out, sift__tier_name(i), &t[i], sift__lc_tier_dir(s, i));
-    }
-    sift_buf_appendf(out, "},");
-    if (!lc) {
-        sift_buf_appendf(out, "\"running\":false}");
+    tier_stats(&out->tier[0], "memory", &mem, NULL);
+    for (unsigned i = 0; i < SIFT_TIER_COUNT; i++)
+        tier_stats(&out->tier[i + 1], sift__tier_name(i), &t[i],
+                   sift__lc_tier_dir(s, i));
+    if (!lc)
         return;
-    }
-    size_t pending = 0;
+    out->running = 1;
     for (const struct lc_job *j = lc->commit_head; j; j = j->next_job)
-        pending++;
-    size_t dels = 0;
+        out->pending_commits++;
     for (const struct del_op *op = lc->ops_head; op; op = op->next)
-        dels++;
-    sift_buf_appendf(out, "\"merges\":{\"running\":");
-    if (lc->merge)
-        sift_buf_appendf(out,
-                         "{\"reason\":\"%s\",\"target\":\"%s\",\"inputs\":%zu}",
-                         lc->merge->reason, sift__tier_name(lc->merge->tier),
-                         lc->merge->n_in);
-    else
-        sift_buf_appendf(out, "null");
-    sift_buf_appendf(
-        out,
-        ",\"pending_commits\":%zu,\"pending_rewrites\":%zu,\"done\":%" PRIu64
-        ",\"aborted\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"bytes_in\":%" PRIu64
-        ",\"bytes_out\":%" PRIu64 ",\"docs\":%" PRIu64
-        ",\"deleted_docs_dropped\":%" PRIu64 ",\"seconds\":",
-        pending, lc->n_rewrite, lc->merges, lc->merges_aborted,
-        lc->merge_failures, lc->merge_bytes_in, lc->merge_bytes_out,
-        lc->merge_docs, lc->merge_docs_dropped);
-    sift_buf_put_json_double(out, (double)lc->merge_ns / 1e9);
-    sift_buf_appendf(out, ",\"to_warm\":%" PRIu64 ",\"to_cold\":%" PRIu64 "},",
-                     lc->tier_moves[SIFT_TIER_WARM],
-                     lc->tier_moves[SIFT_TIER_COLD]);
-    sift_buf_appendf(out, "\"retention\":{\"last_run_ms\":");
-    if (lc->last_retention_ns)
-        sift_buf_appendf(out, "%" PRId64,
-                         lc->last_retention_ns / SIFT_NS_PER_MS);
-    else
-        sift_buf_appendf(out, "null");
-    sift_buf_appendf(
-        out,
-        ",\"last_run_deleted_segments\":%" PRIu64
-        ",\"deleted_segments\":%" PRIu64 ",\"deleted_bytes\":%" PRIu64
-        ",\"size_cap_deleted_segments\":%" PRIu64
-        ",\"size_cap_deleted_bytes\":%" PRIu64 ",\"expired_events\":%" PRIu64
-        "},",
-        lc->last_retention_deleted, lc->retention_segments, lc->retention_bytes,
-        lc->cap_segments, lc->cap_bytes, lc->expired_docs);
-    sift_buf_appendf(out,
-                     "\"deletes\":{\"done\":%" PRIu64 ",\"pending\":%zu,"
-                     "\"events\":%" PRIu64 "},",
-                     lc->deletes, dels, lc->deleted_docs);
-    sift_buf_appendf(out,
-                     "\"now_ms\":%" PRId64 ",\"clock_offset_ms\":%" PRId64 "}",
-                     sift_clock_now_ns() / SIFT_NS_PER_MS,
-                     sift_clock_get_offset_ns() / SIFT_NS_PER_MS);
+        out->deletes_pending++;
+    if (lc->merge) {
+        out->merging = 1;
+        out->merge_reason = lc->merge->reason;
+        out->merge_target = sift__tier_name(lc->merge->tier);
+        out->merge_inputs = lc->merge->n_in;
+    }
+    out->pending_rewrites = lc->n_rewrite;
+    out->merges_done = lc->merges;
+    out->merges_aborted = lc->merges_aborted;
+    out->merges_failed = lc->merge_failures;
+    out->merge_bytes_in = lc->merge_bytes_in;
+    out->merge_bytes_out = lc->merge_bytes_out;
+    out->merge_docs = lc->merge_docs;
+    out->merge_deleted_docs_dropped = lc->merge_docs_dropped;
+    out->merge_ns = lc->merge_ns;
+    out->to_warm = lc->tier_moves[SIFT_TIER_WARM];
+    out->to_cold = lc->tier_moves[SIFT_TIER_COLD];
+    out->last_retention_ns = lc->last_retention_ns;
+    out->last_run_deleted_segments = lc->last_retention_deleted;
+    out->deleted_segments = lc->retention_segments;
+    out->deleted_bytes = lc->retention_bytes;
+    out->size_cap_deleted_segments = lc->cap_segments;
+    out->size_cap_deleted_bytes = lc->cap_bytes;
+    out->expired_events = lc->expired_docs;
+    out->deletes_done = lc->deletes;
+    out->deleted_events = lc->deleted_docs;
 }
 
 void
