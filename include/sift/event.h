@@ -90,6 +90,14 @@ void sift_event_to_json(const struct sift_event *ev, struct sift_buf *out);
 int sift_json_is_number(const char *s, size_t len);
 
 /**
+ * Appends "name":value for field f: a NUMBER field whose text is a JSON
+ * number (sift_json_is_number) bare, anything else as a JSON string (valid
+ * UTF-8).  The one rule for a field in every JSON that shows events.
+ * Pure; any thread.
+ */
+void sift_field_put_json(const struct sift_field *f, struct sift_buf *out);
+
+/**
  * A source position: where a batch came from, so a restart resumes after
  * the last event sift holds.  key names the partition ("kafka/<topic>/<p>",
  * "redis/<stream>"); for Kafka hi = offset of the last event, lo = 0; for

@@ -105,13 +105,7 @@ sift_render_hit(const struct sift_event *ev, uint64_t hash,
         if (!first)
             sift_buf_putc(out, ',');
         first = 0;
-        sift_buf_put_json_str(out, f->name, f->name_len);
-        sift_buf_putc(out, ':');
-        if (f->type == SIFT_FT_NUMBER &&
-            sift_json_is_number(f->value, f->value_len))
-            sift_buf_append(out, f->value, f->value_len);
-        else
-            sift_buf_put_json_str(out, f->value, f->value_len);
+        sift_field_put_json(f, out);
     }
     sift_buf_append(out, "}}", 2);
 }

@@ -212,13 +212,19 @@ sift_event_to_json(const struct sift_event *ev, struct sift_buf *out)
         if (f->name_len == 12 && memcmp(f->name, "_template_id", 12) == 0)
             continue;
         sift_buf_putc(out, ',');
-        sift_buf_put_json_str(out, f->name, f->name_len);
-        sift_buf_putc(out, ':');
-        if (f->type == SIFT_FT_NUMBER &&
-            sift_json_is_number(f->value, f->value_len))
-            sift_buf_append(out, f->value, f->value_len);
-        else
-            sift_buf_put_json_str(out, f->value, f->value_len);
+        sift_field_put_json(f, out);
     }
     sift_buf_putc(out, '}');
+}
+
+void
+sift_field_put_json(const struct sift_field *f, struct sift_buf *out)
+{
+    sift_buf_put_json_str(out, f->name, f->name_len);
+    sift_buf_putc(out, ':');
+    if (f->type == SIFT_FT_NUMBER &&
+        sift_json_is_number(f->value, f->value_len))
+        sift_buf_append(out, f->value, f->value_len);
+    else
+        sift_buf_put_json_str(out, f->value, f->value_len);
 }
