@@ -809,304 +809,311 @@ app_stop_alerting(struct sift_app *app)
     app->silences = NULL;
     sift_saved_free(app->saved);
     app->saved = NULL;
-    /* Alert copies for Grafana's annotations and "alerts" metric. */
-    struct alert_copy {
-        struct sift_alert *out;
-        size_t n, max;
+}
+
+/* Alert copies for Grafana's annotations and "alerts" metric. */
+struct alert_copy {
+    struct sift_alert *out;
+    size_t n, max;
+};
+
+static int
+copy_alert(const struct sift_alert *al, void *arg)
+{
+    struct alert_copy *c = arg;
+    c->out[c->n++] = *al;
+    return c->n == c->max;
+}
+
+static size_t
+grafana_alerts(void *arg, int64_t from_ns, int64_t to_ns,
+               struct sift_alert *out, size_t max)
+{
+    struct alert_copy c = {out, 0, max};
+    if (max > 0)
+        sift_anomaly_service_alerts(arg, from_ns, to_ns, copy_alert, &c);
+    return c.n;
+}
+
+static int
+grafana_template(void *arg, uint32_t id, struct sift_buf *out)
+{
+    return sift_anomaly_service_template_text(arg, id, out);
+}
+
+/*
+ * The HTTP endpoint sets, each an object wired to the modules it reads,
+ * and the /metrics collectors (registered in the order /metrics lists
+ * them).  Freed in shutdown_app()'s order.
+ */
+static void
+start_endpoints(struct sift_app *app)
+{
+    sift_admin_api_register(app->http, app->store);
+    const struct sift_root_api_deps root_deps = {.node_name = app->node_id,
+                                                 .html_redirect = SIFT_UI_PATH};
+    sift_root_api_new(app->http, &root_deps, &app->root_api);
+    sift_ui_register(app->http);
+    const struct sift_lifecycle_api_deps lc_deps = {.store = app->store,
+                                                    .cfg = &app->cfg};
+    sift_lifecycle_api_new(app->http, &lc_deps, &app->lifecycle_api);
+    const struct sift_anomaly_api_deps an_deps = {.service = app->anomaly,
+                                                  .store = app->store,
+                                                  .pool = app->pool,
+                                                  .cfg = &app->cfg};
+    sift_anomaly_api_new(app->http, &an_deps, &app->anomaly_api);
+
+    /* GET /metrics: query latency is observed by search and Grafana. */
+    sift_metrics_new(&app->metrics);
+    sift_metrics_api_new(app->http, app->metrics, &app->metrics_api);
+    sift_metrics_register(app->metrics, sift_metrics_collect_alerts,
+                          app->anomaly);
+    sift_metrics_register(app->metrics, sift_metrics_collect_wal_fsync,
+                          app->store);
+
+    const struct sift_search_api_deps search_deps = {
+        .cluster = app->cluster,
+        .store = app->store,
+        .pool = app->pool,
+        .loop = app->loop,
+        .cfg = &app->cfg,
+        .metrics = app->metrics_api,
+        .templates = {.acquire = hits_templates_acquire,
+                      .text = hits_templates_text,
+                      .release = hits_templates_release,
+                      .arg = app->anomaly},
+        .saved = sift_saved_lookup,
+        .saved_arg = app->saved,
     };
+    sift_search_api_new(app->http, &search_deps, &app->search_api);
 
-    static int copy_alert(const struct sift_alert *al, void *arg)
-    {
-        struct alert_copy *c = arg;
-        c->out[c->n++] = *al;
-        return c->n == c->max;
+    sift_metrics_register(app->metrics, sift_metrics_collect_store, app->store);
+    sift_metrics_register(app->metrics, sift_metrics_collect_pipeline,
+                          app->pipeline);
+    sift_metrics_register(app->metrics, sift_metrics_collect_config, &app->cfg);
+    app->metrics_sources.v = app->sources;
+    app->metrics_sources.n = app->n_sources;
+    sift_metrics_register(app->metrics, sift_metrics_collect_sources,
+                          &app->metrics_sources);
+    sift_metrics_register(app->metrics, sift_ingest_api_metrics_collect,
+                          app->ingest_api);
+    sift_metrics_register(app->metrics, sift_metrics_collect_anomaly,
+                          sift_anomaly_service_scorer(app->anomaly));
+    sift_metrics_register(app->metrics, sift_metrics_collect_sinks,
+                          sift_anomaly_service_sinks(app->anomaly));
+    sift_metrics_register(app->metrics, sift_rules_metrics_collect, app->rules);
+    sift_metrics_register(app->metrics, sift_security_metrics_collect,
+                          app->security); /* refusals, redactions */
+    const struct sift_grafana_api_deps gf_deps = {
+        .store = app->store,
+        .pool = app->pool,
+        .cfg = &app->cfg,
+        .metrics = app->metrics_api,
+        .alerts = grafana_alerts,
+        .alerts_arg = app->anomaly,
+        .template_text = grafana_template,
+        .template_arg = app->anomaly,
+        .saved = sift_saved_lookup,
+        .saved_arg = app->saved,
+    };
+    sift_grafana_api_new(app->http, &gf_deps, &app->grafana_api);
+    sift_metrics_register(app->metrics, sift_store_tiers_metrics, app->store);
+    sift_metrics_register(app->metrics, pool_metrics, app->pool);
+    if (sift_cluster_active(app->cluster))
+        sift_metrics_register(app->metrics, sift_cluster_metrics_collect,
+                              app->cluster);
+}
+
+static int
+app_start_modules(struct sift_app *app)
+{
+    /* Recovery runs inside sift_store_new(): manifest, segment checks,
+     * WAL replay.  Only after it may anything be acknowledged or served.
+     * Deletes speak the query language: WAL replay re-runs durable
+     * deletes with the query engine's matcher. */
+    const struct sift_store_deps store_deps = {
+        .cfg = &app->cfg,
+        .loop = app->loop,
+        .pool = app->pool,
+        .match = sift_query_match_segment,
+    };
+    int rc = sift_store_new(&store_deps, &app->store);
+    if (rc < 0) {
+        SIFT_ERROR("cannot open the store in %s: %s", app->cfg.data_dir,
+                   sift_strerror(rc));
+        return rc;
     }
+    sift_pipeline_new(app->store, &app->pipeline);
+    sift_pipeline_set_config(app->pipeline, &app->cfg); /* time checks */
+    sift_security_attach_pipeline(app->security, app->pipeline); /* redact */
+    rc = open_dlq(app);
+    if (rc < 0)
+        return rc;
+    /* Templates, scoring, alerts: installs the pipeline stages before
+     * any source can deliver. */
+    rc = sift_anomaly_service_new(&app->cfg, app->loop, app->pipeline,
+                                  app->store, app->pool, &app->anomaly);
+    if (rc < 0)
+        return rc;
+    rc = app_start_alerting(app);
+    if (rc < 0)
+        return rc;
+    rc = sift_ingest_api_new(app->http, app->pipeline, &app->cfg,
+                             &app->ingest_api);
+    if (rc < 0)
+        return rc;
+    sift_ingest_api_set_store(app->ingest_api, app->store, app->pool);
+    sift_ingest_api_set_position(app->ingest_api, source_position, app);
+    /* [cluster]: searches and aggregations fan out to the peers; a Kafka
+     * partition handed over asks the peers how far they hold it. */
+    sift_cluster_new(app->loop, &app->cfg, app->node_id, &app->cluster);
+    sift_cluster_set_self(app->cluster, app->bound);
+    sift_cluster_register(app->cluster, app->http);
+    const struct sift_cluster_local cl_local = {
+        .position = cluster_position, .settled = cluster_settled, .arg = app};
+    sift_cluster_set_local(app->cluster, &cl_local);
+    rc = start_sources(app);
+    if (rc < 0)
+        return rc;
+    start_endpoints(app);
 
-    static size_t grafana_alerts(void *arg, int64_t from_ns, int64_t to_ns,
-                                 struct sift_alert *out, size_t max)
-    {
-        struct alert_copy c = {out, 0, max};
-        if (max > 0)
-            sift_anomaly_service_alerts(arg, from_ns, to_ns, copy_alert, &c);
-        return c.n;
-    }
+    sift_store_rescan_quarantine(app->store); /* state files too */
+    on_health_tick(app);
+    app->health = sift_loop_timer_new(app->loop, 1000, on_health_tick, app);
+    return SIFT_OK;
+}
 
-    static int grafana_template(void *arg, uint32_t id, struct sift_buf *out)
-    {
-        return sift_anomaly_service_template_text(arg, id, out);
-    }
-
-    /*
-     * The HTTP endpoint sets, each an object wired to the modules it reads,
-     * and the /metrics collectors (registered in the order /metrics lists
-     * them).  Freed in shutdown_app()'s order.
-     */
-    static void start_endpoints(struct sift_app * app)
-    {
-        sift_admin_api_register(app->http, app->store);
-        sift_root_api_register(app->http, app->node_id);
-        sift_ui_register(app->http);
-        const struct sift_lifecycle_api_deps lc_deps = {.store = app->store,
-                                                        .cfg = &app->cfg};
-        sift_lifecycle_api_new(app->http, &lc_deps, &app->lifecycle_api);
-        const struct sift_anomaly_api_deps an_deps = {.service = app->anomaly,
-                                                      .store = app->store,
-                                                      .pool = app->pool,
-                                                      .cfg = &app->cfg};
-        sift_anomaly_api_new(app->http, &an_deps, &app->anomaly_api);
-
-        /* GET /metrics: query latency is observed by search and Grafana. */
-        sift_metrics_new(&app->metrics);
-        sift_metrics_api_new(app->http, app->metrics, &app->metrics_api);
-        sift_metrics_register(app->metrics, sift_metrics_collect_alerts,
-                              app->anomaly);
-        sift_metrics_register(app->metrics, sift_metrics_collect_wal_fsync,
-                              app->store);
-
-        const struct sift_search_api_deps search_deps = {
-            .cluster = app->cluster,
-            .store = app->store,
-            .pool = app->pool,
-            .loop = app->loop,
-            .cfg = &app->cfg,
-            .metrics = app->metrics_api,
-            .templates = {.acquire = hits_templates_acquire,
-                          .text = hits_templates_text,
-                          .release = hits_templates_release,
-                          .arg = app->anomaly},
-            .saved = sift_saved_lookup,
-            .saved_arg = app->saved,
-        };
-        sift_search_api_new(app->http, &search_deps, &app->search_api);
-
-        sift_metrics_register(app->metrics, sift_metrics_collect_store,
-                              app->store);
-        sift_metrics_register(app->metrics, sift_metrics_collect_pipeline,
-                              app->pipeline);
-        sift_metrics_register(app->metrics, sift_metrics_collect_config,
-                              &app->cfg);
-        app->metrics_sources.v = app->sources;
-        app->metrics_sources.n = app->n_sources;
-        sift_metrics_register(app->metrics, sift_metrics_collect_sources,
-                              &app->metrics_sources);
-        sift_metrics_register(app->metrics, sift_ingest_api_metrics_collect,
-                              app->ingest_api);
-        sift_metrics_register(app->metrics, sift_metrics_collect_anomaly,
-                              sift_anomaly_service_scorer(app->anomaly));
-        sift_metrics_register(app->metrics, sift_metrics_collect_sinks,
-                              sift_anomaly_service_sinks(app->anomaly));
-        sift_metrics_register(app->metrics, sift_rules_metrics_collect,
-                              app->rules);
-        sift_metrics_register(app->metrics, sift_security_metrics_collect,
-                              app->security); /* refusals, redactions */
-        const struct sift_grafana_api_deps gf_deps = {
-            .store = app->store,
-            .pool = app->pool,
-            .cfg = &app->cfg,
-            .metrics = app->metrics_api,
-            .alerts = grafana_alerts,
-            .alerts_arg = app->anomaly,
-            .template_text = grafana_template,
-            .template_arg = app->anomaly,
-            .saved = sift_saved_lookup,
-            .saved_arg = app->saved,
-        };
-        sift_grafana_api_new(app->http, &gf_deps, &app->grafana_api);
-        sift_metrics_register(app->metrics, sift_store_tiers_metrics,
-                              app->store);
-        sift_metrics_register(app->metrics, pool_metrics, app->pool);
-        if (sift_cluster_active(app->cluster))
-            sift_metrics_register(app->metrics, sift_cluster_metrics_collect,
-                                  app->cluster);
-    }
-
-    static int app_start_modules(struct sift_app * app)
-    {
-        /* Recovery runs inside sift_store_new(): manifest, segment checks,
-         * WAL replay.  Only after it may anything be acknowledged or served.
-         * Deletes speak the query language: WAL replay re-runs durable
-         * deletes with the query engine's matcher. */
-        const struct sift_store_deps store_deps = {
-            .cfg = &app->cfg,
-            .loop = app->loop,
-            .pool = app->pool,
-            .match = sift_query_match_segment,
-        };
-        int rc = sift_store_new(&store_deps, &app->store);
-        if (rc < 0) {
-            SIFT_ERROR("cannot open the store in %s: %s", app->cfg.data_dir,
-                       sift_strerror(rc));
-            return rc;
-        }
-        sift_pipeline_new(app->store, &app->pipeline);
-        sift_pipeline_set_config(app->pipeline, &app->cfg); /* time checks */
-        sift_security_attach_pipeline(app->security,
-                                      app->pipeline); /* redact */
-        rc = open_dlq(app);
-        if (rc < 0)
-            return rc;
-        /* Templates, scoring, alerts: installs the pipeline stages before
-         * any source can deliver. */
-        rc = sift_anomaly_service_new(&app->cfg, app->loop, app->pipeline,
-                                      app->store, app->pool, &app->anomaly);
-        if (rc < 0)
-            return rc;
-        rc = app_start_alerting(app);
-        if (rc < 0)
-            return rc;
-        rc = sift_ingest_api_new(app->http, app->pipeline, &app->cfg,
-                                 &app->ingest_api);
-        if (rc < 0)
-            return rc;
-        sift_ingest_api_set_store(app->ingest_api, app->store, app->pool);
-        sift_ingest_api_set_position(app->ingest_api, source_position, app);
-        /* [cluster]: searches and aggregations fan out to the peers; a Kafka
-         * partition handed over asks the peers how far they hold it. */
-        sift_cluster_new(app->loop, &app->cfg, app->node_id, &app->cluster);
-        sift_cluster_set_self(app->cluster, app->bound);
-        sift_cluster_register(app->cluster, app->http);
-        const struct sift_cluster_local cl_local = {.position =
-                                                        cluster_position,
-                                                    .settled = cluster_settled,
-                                                    .arg = app};
-        sift_cluster_set_local(app->cluster, &cl_local);
-        rc = start_sources(app);
-        if (rc < 0)
-            return rc;
-        start_endpoints(app);
-
-        sift_store_rescan_quarantine(app->store); /* state files too */
-        on_health_tick(app);
-        app->health = sift_loop_timer_new(app->loop, 1000, on_health_tick, app);
-        return SIFT_OK;
-    }
-
-    /*
-     * Drain step: returns non-zero once modules have nothing in flight.  The
-     * first call pauses every source, so no new batch starts; what they
-     * already handed over becomes durable at the next WAL sync and is
-     * acknowledged as it does (Kafka commits, XACK, list removal).  A source
-     * is settled when nothing of it is unacknowledged, or when its broker is
-     * away (a Redis outage must not hold the stop for shutdown_timeout: the
-     * stored positions cover it).
-     */
-    static int app_modules_idle(struct sift_app * app)
-    {
-        if (!app->sources_paused) {
-            for (size_t i = 0; i < app->n_sources; i++)
-                sift_source_pause(app->sources[i]);
-            app->sources_paused = 1;
-        }
-        for (size_t i = 0; i < app->n_sources; i++) {
-            struct sift_source_stats st;
-            sift_source_stats(app->sources[i], &st);
-            if (st.inflight > 0 && st.connected)
-                return 0;
-        }
-        return 1;
-    }
-
-    /* Stops modules (they answer or drop their pending requests). */
-    static void app_stop_modules(struct sift_app * app)
-    {
-        /* Tails and exports end first: they hold requests and the store.
-         * Sources stop reading next; the store's close then syncs the WAL
-         * and runs every pending durable callback (HTTP replies, Kafka
-         * commits, XACK, list removal), and only then are the sources freed,
-         * which sends their last acknowledgements (and leaves the Kafka
-         * group). */
-        sift_search_api_free(app->search_api);
-        sift_cluster_stop(app->cluster); /* freed after the sources */
-        app->search_api = NULL;
+/*
+ * Drain step: returns non-zero once modules have nothing in flight.  The
+ * first call pauses every source, so no new batch starts; what they
+ * already handed over becomes durable at the next WAL sync and is
+ * acknowledged as it does (Kafka commits, XACK, list removal).  A source
+ * is settled when nothing of it is unacknowledged, or when its broker is
+ * away (a Redis outage must not hold the stop for shutdown_timeout: the
+ * stored positions cover it).
+ */
+static int
+app_modules_idle(struct sift_app *app)
+{
+    if (!app->sources_paused) {
         for (size_t i = 0; i < app->n_sources; i++)
-            sift_source_stop(app->sources[i]);
-        /* Grafana jobs finishing later must not call the service or the
-         * saved searches; then the alerting modules stop, and before the
-         * store closes the service scores what is queued and saves its
-         * templates. */
-        sift_grafana_api_detach_sources(app->grafana_api);
-        app_stop_alerting(app);
-        sift_anomaly_service_free(app->anomaly);
-        app->anomaly = NULL;
-        if (app->store) {
-            sift_store_close(app->store);
-            app->store = NULL;
-        }
-        for (size_t i = 0; i < app->n_sources; i++)
-            sift_source_free(app->sources[i]);
-        sift_cluster_free(app->cluster); /* after the sources' last asks */
-        app->cluster = NULL;
-        sift_free(app->sources);
-        app->sources = NULL;
-        app->n_sources = 0;
-        app->metrics_sources.v = NULL;
-        app->metrics_sources.n = 0;
-        sift_source_pipe_free(app->source_pipe);
-        app->source_pipe = NULL;
-        sift_dlq_close(app->dlq);
-        app->dlq = NULL;
-        sift_ingest_api_free(app->ingest_api);
-        app->ingest_api = NULL;
-        sift_pipeline_free(app->pipeline);
-        app->pipeline = NULL;
+            sift_source_pause(app->sources[i]);
+        app->sources_paused = 1;
     }
-
-    /* ---------------------------------------------------------------------- */
-    /* Signals, watchdog, drain */
-    /* ---------------------------------------------------------------------- */
-
-    static void on_watchdog(void *arg)
-    {
-        (void)arg;
-        sd_notify(0, "WATCHDOG=1");
+    for (size_t i = 0; i < app->n_sources; i++) {
+        struct sift_source_stats st;
+        sift_source_stats(app->sources[i], &st);
+        if (st.inflight > 0 && st.connected)
+            return 0;
     }
+    return 1;
+}
 
-    static void on_drain_tick(void *arg)
-    {
-        struct sift_app *app = arg;
-        size_t pending = sift_http_pending(app->http);
-        int idle = app_modules_idle(app);
-
-        if (pending == 0 && idle) {
-            sift_loop_stop(app->loop);
-            return;
-        }
-        if (sift_clock_mono_ns() >= app->drain_deadline_ns) {
-            SIFT_WARN("shutdown: server.shutdown_timeout reached with %zu "
-                      "request(s) unanswered; stopping anyway",
-                      pending);
-            sift_loop_stop(app->loop);
-        }
+/* Stops modules (they answer or drop their pending requests). */
+static void
+app_stop_modules(struct sift_app *app)
+{
+    /* Tails and exports end first: they hold requests and the store.
+     * Sources stop reading next; the store's close then syncs the WAL
+     * and runs every pending durable callback (HTTP replies, Kafka
+     * commits, XACK, list removal), and only then are the sources freed,
+     * which sends their last acknowledgements (and leaves the Kafka
+     * group). */
+    sift_search_api_free(app->search_api);
+    sift_cluster_stop(app->cluster); /* freed after the sources */
+    app->search_api = NULL;
+    for (size_t i = 0; i < app->n_sources; i++)
+        sift_source_stop(app->sources[i]);
+    /* Grafana jobs finishing later must not call the service or the
+     * saved searches; then the alerting modules stop, and before the
+     * store closes the service scores what is queued and saves its
+     * templates. */
+    sift_grafana_api_detach_sources(app->grafana_api);
+    app_stop_alerting(app);
+    sift_anomaly_service_free(app->anomaly);
+    app->anomaly = NULL;
+    if (app->store) {
+        sift_store_close(app->store);
+        app->store = NULL;
     }
+    for (size_t i = 0; i < app->n_sources; i++)
+        sift_source_free(app->sources[i]);
+    sift_cluster_free(app->cluster); /* after the sources' last asks */
+    app->cluster = NULL;
+    sift_free(app->sources);
+    app->sources = NULL;
+    app->n_sources = 0;
+    app->metrics_sources.v = NULL;
+    app->metrics_sources.n = 0;
+    sift_source_pipe_free(app->source_pipe);
+    app->source_pipe = NULL;
+    sift_dlq_close(app->dlq);
+    app->dlq = NULL;
+    sift_ingest_api_free(app->ingest_api);
+    app->ingest_api = NULL;
+    sift_pipeline_free(app->pipeline);
+    app->pipeline = NULL;
+}
 
-    static void on_stop_signal(void *arg)
-    {
-        struct sift_app *app = arg;
+/* ---------------------------------------------------------------------- */
+/* Signals, watchdog, drain                                                */
+/* ---------------------------------------------------------------------- */
 
-        if (app->stopping) {
-            SIFT_WARN("second stop signal: skipping the drain");
-            sift_loop_stop(app->loop);
-            return;
-        }
-        app->stopping = 1;
-        sd_notify(0, "STOPPING=1");
-        sift_http_stop_accepting(app->http);
-        remove_addr_file(app); /* nothing listens there any more */
-        sift_search_api_end_tails(app->search_api); /* would hold the drain */
-        app->drain_deadline_ns = sift_clock_mono_ns() +
-                                 app->cfg.shutdown_timeout_ms * SIFT_NS_PER_MS;
-        app->drain = sift_loop_timer_new(app->loop, 20, on_drain_tick, app);
-        on_drain_tick(app);
+static void
+on_watchdog(void *arg)
+{
+    (void)arg;
+    sd_notify(0, "WATCHDOG=1");
+}
+
+static void
+on_drain_tick(void *arg)
+{
+    struct sift_app *app = arg;
+    size_t pending = sift_http_pending(app->http);
+    int idle = app_modules_idle(app);
+
+    if (pending == 0 && idle) {
+        sift_loop_stop(app->loop);
+        return;
     }
+    if (sift_clock_mono_ns() >= app->drain_deadline_ns) {
+        SIFT_WARN("shutdown: server.shutdown_timeout reached with %zu "
+                  "request(s) unanswered; stopping anyway",
+                  pending);
+        sift_loop_stop(app->loop);
+    }
+}
 
-    /* ---------------------------------------------------------------------- */
-    /* Command line */
-    /* ---------------------------------------------------------------------- */
+static void
+on_stop_signal(void *arg)
+{
+    struct sift_app *app = arg;
 
-    static void usage(FILE * out)
-    {
-        fprintf(
-            out,
+    if (app->stopping) {
+        SIFT_WARN("second stop signal: skipping the drain");
+        sift_loop_stop(app->loop);
+        return;
+    }
+    app->stopping = 1;
+    sd_notify(0, "STOPPING=1");
+    sift_http_stop_accepting(app->http);
+    remove_addr_file(app); /* nothing listens there any more */
+    sift_search_api_end_tails(app->search_api); /* would hold the drain */
+    app->drain_deadline_ns =
+        sift_clock_mono_ns() + app->cfg.shutdown_timeout_ms * SIFT_NS_PER_MS;
+    app->drain = sift_loop_timer_new(app->loop, 20, on_drain_tick, app);
+    on_drain_tick(app);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Command line                                                            */
+/* ---------------------------------------------------------------------- */
+
+static void
+usage(FILE *out)
+{
+    fprintf(out,
             "Usage: siftd [OPTIONS]\n"
             "       siftd repair [--dry-run] [OPTIONS]\n"
             "\n"
@@ -1150,103 +1157,102 @@ app_stop_alerting(struct sift_app *app)
             "ADDR to DATA_DIR/siftd.addr.  Documentation: "
             "docs/configuration.md,\n"
             "docs/operations.md.\n");
+}
+
+enum mode { MODE_RUN, MODE_CHECK, MODE_DONE, MODE_REPAIR };
+
+/*
+ * Parses argv into app.  Returns the mode, or -1 after printing a usage
+ * error.  Accepts "--opt value" and "--opt=value".
+ */
+static int
+parse_args(struct sift_app *app, int argc, char **argv)
+{
+    enum mode mode = MODE_RUN;
+    int first = 1;
+
+    if (argc > 1 && strcmp(argv[1], "repair") == 0) {
+        mode = MODE_REPAIR;
+        first = 2;
     }
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = NULL;
+        char name[64];
+        const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
+        size_t nlen = eq != NULL ? (size_t)(eq - a) : strlen(a);
+        if (nlen >= sizeof(name))
+            nlen = sizeof(name) - 1;
+        memcpy(name, a, nlen);
+        name[nlen] = '\0';
 
-    enum mode { MODE_RUN, MODE_CHECK, MODE_DONE, MODE_REPAIR };
-
-    /*
-     * Parses argv into app.  Returns the mode, or -1 after printing a usage
-     * error.  Accepts "--opt value" and "--opt=value".
-     */
-    static int parse_args(struct sift_app * app, int argc, char **argv)
-    {
-        enum mode mode = MODE_RUN;
-        int first = 1;
-
-        if (argc > 1 && strcmp(argv[1], "repair") == 0) {
-            mode = MODE_REPAIR;
-            first = 2;
-        }
-        for (int i = first; i < argc; i++) {
-            const char *a = argv[i];
-            const char *val = NULL;
-            char name[64];
-            const char *eq = strncmp(a, "--", 2) == 0 ? strchr(a, '=') : NULL;
-            size_t nlen = eq != NULL ? (size_t)(eq - a) : strlen(a);
-            if (nlen >= sizeof(name))
-                nlen = sizeof(name) - 1;
-            memcpy(name, a, nlen);
-            name[nlen] = '\0';
-
-            int takes_value =
-                strcmp(name, "-c") == 0 || strcmp(name, "--config") == 0 ||
-                strcmp(name, "--listen") == 0 ||
-                strcmp(name, "--data-dir") == 0 || strcmp(name, "--set") == 0 ||
-                strcmp(name, "-s") == 0;
-            if (takes_value) {
-                if (eq != NULL) {
-                    val = eq + 1;
-                } else if (i + 1 < argc) {
-                    val = argv[++i];
-                } else {
-                    fprintf(stderr,
-                            "siftd: option %s needs a value (see "
-                            "--help)\n",
-                            name);
-                    return -1;
-                }
-            } else if (eq != NULL) {
-                fprintf(stderr,
-                        "siftd: option %s takes no value (see --help)\n", name);
-                return -1;
-            }
-
-            if (strcmp(name, "-c") == 0 || strcmp(name, "--config") == 0) {
-                app->config_path = val;
-            } else if (strcmp(name, "--listen") == 0) {
-                app->listen_override = val;
-            } else if (strcmp(name, "--data-dir") == 0) {
-                app->data_dir_override = val;
-            } else if (strcmp(name, "--set") == 0 || strcmp(name, "-s") == 0) {
-                if (app->n_sets == MAX_SETS) {
-                    fprintf(stderr, "siftd: more than %d --set options\n",
-                            MAX_SETS);
-                    return -1;
-                }
-                app->sets[app->n_sets++] = val;
-            } else if (strcmp(name, "--check-config") == 0) {
-                mode = MODE_CHECK;
-            } else if (strcmp(name, "--repair") == 0) {
-                mode = MODE_REPAIR;
-            } else if (strcmp(name, "--dry-run") == 0) {
-                app->dry_run = 1;
-            } else if (strcmp(name, "-V") == 0 ||
-                       strcmp(name, "--version") == 0) {
-                printf("siftd %s\n", SIFT_VERSION);
-                return MODE_DONE;
-            } else if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0) {
-                usage(stdout);
-                return MODE_DONE;
-            } else if (strcmp(name, "--print-sample-config") == 0) {
-                sift_config_dump_sample(stdout);
-                return MODE_DONE;
-            } else if (strcmp(name, "--print-config-reference") == 0) {
-                sift_config_dump_reference(stdout);
-                return MODE_DONE;
-            } else if (strcmp(name, "--print-api-params") == 0) {
-                sift_api_params_print(stdout);
-                return MODE_DONE;
+        int takes_value =
+            strcmp(name, "-c") == 0 || strcmp(name, "--config") == 0 ||
+            strcmp(name, "--listen") == 0 || strcmp(name, "--data-dir") == 0 ||
+            strcmp(name, "--set") == 0 || strcmp(name, "-s") == 0;
+        if (takes_value) {
+            if (eq != NULL) {
+                val = eq + 1;
+            } else if (i + 1 < argc) {
+                val = argv[++i];
             } else {
-                fprintf(stderr, "siftd: unknown option '%s' (see --help)\n", a);
+                fprintf(stderr,
+                        "siftd: option %s needs a value (see "
+                        "--help)\n",
+                        name);
                 return -1;
             }
-        }
-        if (app->dry_run && mode != MODE_REPAIR) {
-            fprintf(stderr, "siftd: --dry-run goes with repair (see --help)\n");
+        } else if (eq != NULL) {
+            fprintf(stderr, "siftd: option %s takes no value (see --help)\n",
+                    name);
             return -1;
         }
-        return (int)mode;
+
+        if (strcmp(name, "-c") == 0 || strcmp(name, "--config") == 0) {
+            app->config_path = val;
+        } else if (strcmp(name, "--listen") == 0) {
+            app->listen_override = val;
+        } else if (strcmp(name, "--data-dir") == 0) {
+            app->data_dir_override = val;
+        } else if (strcmp(name, "--set") == 0 || strcmp(name, "-s") == 0) {
+            if (app->n_sets == MAX_SETS) {
+                fprintf(stderr, "siftd: more than %d --set options\n",
+                        MAX_SETS);
+                return -1;
+            }
+            app->sets[app->n_sets++] = val;
+        } else if (strcmp(name, "--check-config") == 0) {
+            mode = MODE_CHECK;
+        } else if (strcmp(name, "--repair") == 0) {
+            mode = MODE_REPAIR;
+        } else if (strcmp(name, "--dry-run") == 0) {
+            app->dry_run = 1;
+        } else if (strcmp(name, "-V") == 0 || strcmp(name, "--version") == 0) {
+            printf("siftd %s\n", SIFT_VERSION);
+            return MODE_DONE;
+        } else if (strcmp(name, "-h") == 0 || strcmp(name, "--help") == 0) {
+            usage(stdout);
+            return MODE_DONE;
+        } else if (strcmp(name, "--print-sample-config") == 0) {
+            sift_config_dump_sample(stdout);
+            return MODE_DONE;
+        } else if (strcmp(name, "--print-config-reference") == 0) {
+            sift_config_dump_reference(stdout);
+            return MODE_DONE;
+        } else if (strcmp(name, "--print-api-params") == 0) {
+            sift_api_params_print(stdout);
+            return MODE_DONE;
+        } else {
+            fprintf(stderr, "siftd: unknown option '%s' (see --help)\n", a);
+            return -1;
+        }
     }
+    if (app->dry_run && mode != MODE_REPAIR) {
+        fprintf(stderr, "siftd: --dry-run goes with repair (see --help)\n");
+        return -1;
+    }
+    return (int)mode;
+}
 
 /* ---------------------------------------------------------------------- */
 /* main                                                                    */
@@ -1261,201 +1267,206 @@ app_stop_alerting(struct sift_app *app)
             return rc;                                                         \
     } while (0)
 
-    static int run(struct sift_app * app)
-    {
-        int rc;
-        STEP(app, "the data directory", open_data_dir(app));
-        STEP(app, "the directories siftd writes", check_writable_dirs(app));
-        STEP(app, "the event loop", sift_loop_new(&app->loop));
-        STEP(app, "the signal handlers",
-             sift_loop_on_signals(app->loop, on_stop_signal, on_reload, app));
-        STEP(app, "the worker pool",
-             sift_pool_new(app->loop, (unsigned)app->cfg.workers, &app->pool));
-        STEP(app, "the HTTP server",
-             sift_http_new(app->loop, &app->cfg, &app->http));
-        sift_http_route(app->http, "GET", "/api/v1/config", 0, SIFT_ROLE_ADMIN,
-                        on_get_config, app);
-        /* ---- security: tokens and audit are installed before any listen */
-        STEP(app, "security (tokens, audit, redaction)",
-             sift_security_new(&app->cfg, app->http, &app->security));
-        /* Bind first so a busy port fails fast, before a long recovery. */
-        STEP(app, "the listening socket",
-             sift_http_listen(app->http, app->cfg.listen, app->bound,
-                              sizeof(app->bound)));
-        STEP(app, "the TLS listener",
-             sift_security_listen_tls(app->security, app->tls_bound,
-                                      sizeof(app->tls_bound)));
-        sift_security_log_summary(app->security);
-        STEP(app, "the modules (store recovery, ingest, anomaly)",
-             app_start_modules(app));
-        app->fatal_step = NULL;
-        sift_api_params_attach(app->http); /* every route is registered now */
-        /* Not fatal: the address is on stdout too, and a full disk must not
-         * keep siftd from serving reads. */
-        if (write_addr_file(app) < 0)
-            SIFT_WARN("siftd.addr not written; the address is on stdout");
-        else
-            app->addr_written = 1;
+static int
+run(struct sift_app *app)
+{
+    int rc;
+    STEP(app, "the data directory", open_data_dir(app));
+    STEP(app, "the directories siftd writes", check_writable_dirs(app));
+    STEP(app, "the event loop", sift_loop_new(&app->loop));
+    STEP(app, "the signal handlers",
+         sift_loop_on_signals(app->loop, on_stop_signal, on_reload, app));
+    STEP(app, "the worker pool",
+         sift_pool_new(app->loop, (unsigned)app->cfg.workers, &app->pool));
+    STEP(app, "the HTTP server",
+         sift_http_new(app->loop, &app->cfg, &app->http));
+    sift_http_route(app->http, "GET", "/api/v1/config", 0, SIFT_ROLE_ADMIN,
+                    on_get_config, app);
+    /* ---- security: tokens and audit are installed before any listen */
+    STEP(app, "security (tokens, audit, redaction)",
+         sift_security_new(&app->cfg, app->http, &app->security));
+    /* Bind first so a busy port fails fast, before a long recovery. */
+    STEP(app, "the listening socket",
+         sift_http_listen(app->http, app->cfg.listen, app->bound,
+                          sizeof(app->bound)));
+    STEP(app, "the TLS listener",
+         sift_security_listen_tls(app->security, app->tls_bound,
+                                  sizeof(app->tls_bound)));
+    sift_security_log_summary(app->security);
+    STEP(app, "the modules (store recovery, ingest, anomaly)",
+         app_start_modules(app));
+    app->fatal_step = NULL;
+    sift_api_params_attach(app->http); /* every route is registered now */
+    /* Not fatal: the address is on stdout too, and a full disk must not
+     * keep siftd from serving reads. */
+    if (write_addr_file(app) < 0)
+        SIFT_WARN("siftd.addr not written; the address is on stdout");
+    else
+        app->addr_written = 1;
 
-        SIFT_INFO("siftd %s listening on http://%s (data dir %s, node %s, %u "
-                  "workers)",
-                  SIFT_VERSION, app->bound, app->cfg.data_dir, app->node_id,
-                  sift_pool_threads(app->pool));
-        printf("siftd listening on http://%s\n", app->bound);
-        if (app->tls_bound[0] != '\0')
-            printf("siftd listening on https://%s\n", app->tls_bound);
-        fflush(stdout);
+    SIFT_INFO("siftd %s listening on http://%s (data dir %s, node %s, %u "
+              "workers)",
+              SIFT_VERSION, app->bound, app->cfg.data_dir, app->node_id,
+              sift_pool_threads(app->pool));
+    printf("siftd listening on http://%s\n", app->bound);
+    if (app->tls_bound[0] != '\0')
+        printf("siftd listening on https://%s\n", app->tls_bound);
+    fflush(stdout);
 
-        uint64_t wd_usec = 0;
-        if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
-            uint64_t period_ms = wd_usec / 2000;
-            app->watchdog = sift_loop_timer_new(
-                app->loop, (uint32_t)(period_ms > 0 ? period_ms : 1),
-                on_watchdog, app);
+    uint64_t wd_usec = 0;
+    if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec > 0) {
+        uint64_t period_ms = wd_usec / 2000;
+        app->watchdog = sift_loop_timer_new(
+            app->loop, (uint32_t)(period_ms > 0 ? period_ms : 1), on_watchdog,
+            app);
+    }
+    sd_notifyf(0, "READY=1\nSTATUS=listening on http://%s\nMAINPID=%lu",
+               app->bound, (unsigned long)getpid());
+
+    rc = sift_loop_run(app->loop);
+    SIFT_INFO("shutting down");
+    return rc;
+}
+
+static void
+shutdown_app(struct sift_app *app)
+{
+    /* Reverse order of creation; modules first so their pending requests
+     * are answered before the server goes away. */
+    if (app->http != NULL)
+        app_stop_modules(app);
+    sift_loop_timer_free(app->drain);
+    sift_loop_timer_free(app->watchdog);
+    sift_loop_timer_free(app->health);
+    app->health = NULL;
+    sift_free(app->ready_text);
+    sift_pool_free(app->pool);
+    /* After the pool: its last done callbacks still answer Grafana. */
+    sift_grafana_api_free(app->grafana_api);
+    app->grafana_api = NULL;
+    sift_http_free(app->http);
+    /* Endpoint sets whose routes lived until the server: */
+    sift_lifecycle_api_free(app->lifecycle_api);
+    app->lifecycle_api = NULL;
+    sift_anomaly_api_free(app->anomaly_api);
+    app->anomaly_api = NULL;
+    sift_root_api_free(app->root_api);
+    app->root_api = NULL;
+    sift_security_free(app->security); /* after the server that borrows it */
+    sift_metrics_api_free(app->metrics_api); /* after every observer */
+    app->metrics_api = NULL;
+    sift_metrics_free(app->metrics);
+    if (app->loop != NULL)
+        sift_loop_run_posted(app->loop);
+    sift_loop_free(app->loop);
+    remove_addr_file(app); /* before the lock goes */
+    if (app->lock_fd >= 0)
+        close(app->lock_fd);
+}
+
+/*
+ * siftd repair: rebuilds the manifest from the segment files with the data
+ * directory locked (so never under a running siftd), printing the report
+ * on stdout.  Exit 0 when the manifest was rebuilt (or, with --dry-run,
+ * the report written), 1 otherwise.
+ */
+static int
+repair(struct sift_app *app)
+{
+    int rc = build_config(app, &app->cfg, print_error_stderr);
+    if (rc == SIFT_OK)
+        rc = open_data_dir(app);
+    if (rc == SIFT_OK) {
+        fprintf(stdout, "siftd repair: data directory %s%s\n",
+                app->cfg.data_dir, app->dry_run ? " (dry run)" : "");
+        rc = sift_store_repair(&app->cfg, app->dry_run, stdout);
+    }
+    if (rc < 0)
+        fprintf(stderr, "siftd repair: failed: %s\n", sift_strerror(rc));
+    if (app->lock_fd >= 0)
+        close(app->lock_fd);
+    sift_config_cleanup(&app->cfg);
+    return rc == SIFT_OK ? 0 : 1;
+}
+
+/* --check-config: the rules file, with the saved searches of the data
+ * dir (read only: nothing is repaired or written). */
+static int
+check_rules_file(const struct sift_config *cfg)
+{
+    if (cfg->rules_file[0] == '\0')
+        return SIFT_OK;
+    struct sift_saved *saved = NULL;
+    (void)sift_saved_open_readonly(cfg->data_dir, cfg, &saved);
+    int rc = sift_rules_check_file(cfg, cfg->rules_file, saved,
+                                   print_error_stderr, NULL);
+    sift_saved_free(saved);
+    return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct sift_app app;
+    int exit_code = 0;
+
+    sift_alloc_setup();
+    memset(&app, 0, sizeof(app));
+    app.lock_fd = -1;
+    int mode = parse_args(&app, argc, argv);
+    if (mode < 0)
+        return 2;
+    if (mode == MODE_DONE)
+        return 0;
+
+    if (mode == MODE_CHECK) {
+        /* Every check the start makes before it touches anything: the
+         * keys, the keys together, tokens and redaction, librdkafka's
+         * properties, addresses (the systemd unit runs this first). */
+        int rc = build_config(&app, &app.cfg, print_error_stderr);
+        if (rc == SIFT_OK || rc == SIFT_ECONFIG) {
+            if (sift_security_check(&app.cfg, print_error_stderr, NULL) < 0)
+                rc = SIFT_ECONFIG;
+            if (sift_source_check_config(&app.cfg, print_error_stderr, NULL) <
+                0)
+                rc = SIFT_ECONFIG;
+            if (check_rules_file(&app.cfg) < 0)
+                rc = SIFT_ECONFIG;
         }
-        sd_notifyf(0, "READY=1\nSTATUS=listening on http://%s\nMAINPID=%lu",
-                   app->bound, (unsigned long)getpid());
-
-        rc = sift_loop_run(app->loop);
-        SIFT_INFO("shutting down");
-        return rc;
-    }
-
-    static void shutdown_app(struct sift_app * app)
-    {
-        /* Reverse order of creation; modules first so their pending requests
-         * are answered before the server goes away. */
-        if (app->http != NULL)
-            app_stop_modules(app);
-        sift_loop_timer_free(app->drain);
-        sift_loop_timer_free(app->watchdog);
-        sift_loop_timer_free(app->health);
-        app->health = NULL;
-        sift_free(app->ready_text);
-        sift_pool_free(app->pool);
-        /* After the pool: its last done callbacks still answer Grafana. */
-        sift_grafana_api_free(app->grafana_api);
-        app->grafana_api = NULL;
-        sift_http_free(app->http);
-        /* Endpoint sets whose routes lived until the server: */
-        sift_lifecycle_api_free(app->lifecycle_api);
-        app->lifecycle_api = NULL;
-        sift_anomaly_api_free(app->anomaly_api);
-        app->anomaly_api = NULL;
-        sift_security_free(
-            app->security); /* after the server that borrows it */
-        sift_metrics_api_free(app->metrics_api); /* after every observer */
-        app->metrics_api = NULL;
-        sift_metrics_free(app->metrics);
-        if (app->loop != NULL)
-            sift_loop_run_posted(app->loop);
-        sift_loop_free(app->loop);
-        remove_addr_file(app); /* before the lock goes */
-        if (app->lock_fd >= 0)
-            close(app->lock_fd);
-    }
-
-    /*
-     * siftd repair: rebuilds the manifest from the segment files with the data
-     * directory locked (so never under a running siftd), printing the report
-     * on stdout.  Exit 0 when the manifest was rebuilt (or, with --dry-run,
-     * the report written), 1 otherwise.
-     */
-    static int repair(struct sift_app * app)
-    {
-        int rc = build_config(app, &app->cfg, print_error_stderr);
         if (rc == SIFT_OK)
-            rc = open_data_dir(app);
-        if (rc == SIFT_OK) {
-            fprintf(stdout, "siftd repair: data directory %s%s\n",
-                    app->cfg.data_dir, app->dry_run ? " (dry run)" : "");
-            rc = sift_store_repair(&app->cfg, app->dry_run, stdout);
-        }
-        if (rc < 0)
-            fprintf(stderr, "siftd repair: failed: %s\n", sift_strerror(rc));
-        if (app->lock_fd >= 0)
-            close(app->lock_fd);
-        sift_config_cleanup(&app->cfg);
+            printf("OK\n");
+        sift_config_cleanup(&app.cfg);
         return rc == SIFT_OK ? 0 : 1;
     }
 
-    /* --check-config: the rules file, with the saved searches of the data
-     * dir (read only: nothing is repaired or written). */
-    static int check_rules_file(const struct sift_config *cfg)
-    {
-        if (cfg->rules_file[0] == '\0')
-            return SIFT_OK;
-        struct sift_saved *saved = NULL;
-        (void)sift_saved_open_readonly(cfg->data_dir, cfg, &saved);
-        int rc = sift_rules_check_file(cfg, cfg->rules_file, saved,
-                                       print_error_stderr, NULL);
-        sift_saved_free(saved);
-        return rc;
-    }
+    if (mode == MODE_REPAIR)
+        return repair(&app);
 
-    int main(int argc, char **argv)
-    {
-        struct sift_app app;
-        int exit_code = 0;
-
-        sift_alloc_setup();
-        memset(&app, 0, sizeof(app));
-        app.lock_fd = -1;
-        int mode = parse_args(&app, argc, argv);
-        if (mode < 0)
-            return 2;
-        if (mode == MODE_DONE)
-            return 0;
-
-        if (mode == MODE_CHECK) {
-            /* Every check the start makes before it touches anything: the
-             * keys, the keys together, tokens and redaction, librdkafka's
-             * properties, addresses (the systemd unit runs this first). */
-            int rc = build_config(&app, &app.cfg, print_error_stderr);
-            if (rc == SIFT_OK || rc == SIFT_ECONFIG) {
-                if (sift_security_check(&app.cfg, print_error_stderr, NULL) < 0)
-                    rc = SIFT_ECONFIG;
-                if (sift_source_check_config(&app.cfg, print_error_stderr,
-                                             NULL) < 0)
-                    rc = SIFT_ECONFIG;
-                if (check_rules_file(&app.cfg) < 0)
-                    rc = SIFT_ECONFIG;
-            }
-            if (rc == SIFT_OK)
-                printf("OK\n");
-            sift_config_cleanup(&app.cfg);
-            return rc == SIFT_OK ? 0 : 1;
-        }
-
-        if (mode == MODE_REPAIR)
-            return repair(&app);
-
-        int rc = build_config(&app, &app.cfg, log_error_cb);
-        if (rc < 0) {
-            SIFT_ERROR("exiting: siftd cannot start: the configuration %s",
-                       rc == SIFT_ECONFIG ? "has errors (above)"
-                                          : "cannot be read (above)");
-            sift_config_cleanup(&app.cfg);
-            return 1;
-        }
-        apply_log_level(&app.cfg);
-        if (app.config_path != NULL)
-            SIFT_INFO("configuration loaded from %s", app.config_path);
-
-        rc = run(&app);
-        if (rc < 0) {
-            exit_code = 1;
-            if (app.fatal_step)
-                SIFT_ERROR(
-                    "exiting: siftd cannot start: %s failed (%s); see the "
-                    "error above",
-                    app.fatal_step, sift_strerror(rc));
-            else
-                SIFT_ERROR("exiting: %s", sift_strerror(rc));
-        }
-        shutdown_app(&app);
+    int rc = build_config(&app, &app.cfg, log_error_cb);
+    if (rc < 0) {
+        SIFT_ERROR("exiting: siftd cannot start: the configuration %s",
+                   rc == SIFT_ECONFIG ? "has errors (above)"
+                                      : "cannot be read (above)");
         sift_config_cleanup(&app.cfg);
-        if (exit_code == 0)
-            SIFT_INFO("stopped");
-        return exit_code;
+        return 1;
     }
+    apply_log_level(&app.cfg);
+    if (app.config_path != NULL)
+        SIFT_INFO("configuration loaded from %s", app.config_path);
+
+    rc = run(&app);
+    if (rc < 0) {
+        exit_code = 1;
+        if (app.fatal_step)
+            SIFT_ERROR("exiting: siftd cannot start: %s failed (%s); see the "
+                       "error above",
+                       app.fatal_step, sift_strerror(rc));
+        else
+            SIFT_ERROR("exiting: %s", sift_strerror(rc));
+    }
+    shutdown_app(&app);
+    sift_config_cleanup(&app.cfg);
+    if (exit_code == 0)
+        SIFT_INFO("stopped");
+    return exit_code;
+}
