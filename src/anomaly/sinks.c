@@ -652,14 +652,31 @@ kafka_begin(struct target *t, struct sift_outbox_item *it, char *cause,
             size_t cause_len)
 {
     struct sift_alert_sinks *s = t->s;
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        s->rk, RD_KAFKA_V_RKT(s->rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_VALUE(it->body, it->body_len),
-        RD_KAFKA_V_KEY(it->route, strlen(it->route)),
-        RD_KAFKA_V_HEADER("idempotency-key", it->key, (ssize_t)strlen(it->key)),
-        RD_KAFKA_V_OPAQUE((void *)(uintptr_t)it->seq), RD_KAFKA_V_END);
+    /* rd_kafka_produceva, not producev: the RD_KAFKA_V_* macros are GNU
+     * statement expressions, which clang's -Werror build refuses. */
+    rd_kafka_vu_t vu[6];
+    memset(vu, 0, sizeof(vu));
+    vu[0].vtype = RD_KAFKA_VTYPE_RKT;
+    vu[0].u.rkt = s->rkt;
+    vu[1].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+    vu[1].u.i = RD_KAFKA_MSG_F_COPY;
+    vu[2].vtype = RD_KAFKA_VTYPE_VALUE;
+    vu[2].u.mem.ptr = it->body;
+    vu[2].u.mem.size = it->body_len;
+    vu[3].vtype = RD_KAFKA_VTYPE_KEY;
+    vu[3].u.mem.ptr = it->route;
+    vu[3].u.mem.size = strlen(it->route);
+    vu[4].vtype = RD_KAFKA_VTYPE_HEADER;
+    vu[4].u.header.name = "idempotency-key";
+    vu[4].u.header.val = it->key;
+    vu[4].u.header.size = (ssize_t)strlen(it->key);
+    vu[5].vtype = RD_KAFKA_VTYPE_OPAQUE;
+    vu[5].u.ptr = (void *)(uintptr_t)it->seq;
+    rd_kafka_error_t *err = rd_kafka_produceva(s->rk, vu, 6);
     if (err) {
-        snprintf(cause, cause_len, "kafka produce: %s", rd_kafka_err2str(err));
+        snprintf(cause, cause_len, "kafka produce: %s",
+                 rd_kafka_error_string(err));
+        rd_kafka_error_destroy(err);
         return SIFT_EIO;
     }
     return SIFT_OK;

@@ -519,7 +519,7 @@ sift_metrics_collect_sinks(struct sift_buf *out, void *sinks)
     }
     static const struct {
         const char *name, *help;
-        int type;
+        enum sift_metric_type type;
         size_t off;
     } fams[] = {
         {"sift_alert_delivery_failed_tries_total",
