@@ -395,8 +395,10 @@ def test_full_disk_start_serves_reads(tmp_path):
                    check=True)
     try:
         data = mnt / "data"
-        s = Siftd(data, args=FLUSHING + ["--set", "tiers.check_interval=200ms"],
-                  log_dir=tmp_path)
+        # No tier check before the crash (FLUSHING: 1 h): one could merge
+        # the flushed segments to warm while space was free, leaving no
+        # merge to hold after the restart.
+        s = Siftd(data, args=FLUSHING, log_dir=tmp_path)
         s.addr_from_stdout = True  # siftd.addr cannot be written when full
         s.start()
         s.wait_ready()
@@ -409,6 +411,7 @@ def test_full_disk_start_serves_reads(tmp_path):
         post(s, batch(400, 100))  # and a tail only in the WAL
         s.kill9()
         filler = fill(str(mnt))
+        s.args = FLUSHING + ["--set", "tiers.check_interval=200ms"]
         s.start()
         s.wait_ready()
         r = s.get("/readyz")
