@@ -537,8 +537,8 @@ json_entries(struct lctx *c, const struct sift__jp *outer, size_t a, size_t b,
 static int
 json_stream(struct lctx *c, struct sift__jp *j)
 {
-    const char *k = NULL, *s = NULL;
-    size_t kl = 0, sl = 0, a = 0, b = 0;
+    const char *k = NULL, *s = NULL, *unknown = NULL;
+    size_t kl = 0, sl = 0, a = 0, b = 0, unknown_len = 0;
     int rc, have = 0, legacy = 0;
     struct lset labels = {NULL, 0, 0};
     if (sift__jp_enter_object(j) < 0)
@@ -557,13 +557,27 @@ json_stream(struct lctx *c, struct sift__jp *j)
             if (sift__jp_skip(j, &a, &b) < 0)
                 return -1;
             have = 1;
-        } else if (sift__jp_skip(j, NULL, NULL) < 0) {
-            return -1;
+        } else {
+            if (!unknown) {
+                unknown = k;
+                unknown_len = kl;
+            }
+            if (sift__jp_skip(j, NULL, NULL) < 0)
+                return -1;
         }
     }
     if (rc < 0)
         return -1;
-    return have ? json_entries(c, j, a, b, legacy, &labels) : 0;
+    if (!have) {
+        /* A misspelled "values" would store nothing behind a 204. */
+        snprintf(c->err->reason, sizeof(c->err->reason),
+                 "invalid Loki push JSON: a stream without \"values\"%s%.*s%s",
+                 unknown ? " (unknown key \"" : "",
+                 unknown ? (int)(unknown_len > 64 ? 64 : unknown_len) : 0,
+                 unknown ? unknown : "", unknown ? "\")" : "");
+        return -1;
+    }
+    return json_entries(c, j, a, b, legacy, &labels);
 }
 
 static int
@@ -576,8 +590,10 @@ json_request(struct lctx *c, const char *body, size_t len)
     sift__jp_init(&j, body, len, SIFT__PARSE_MAX_DEPTH_CAP, c->arena);
     if (sift__jp_enter_object(&j) < 0)
         goto bad;
+    int streams = 0;
     while ((rc = sift__jp_member(&j, &k, &kl)) > 0 && !c->stop) {
         if (kl == 7 && memcmp(k, "streams", 7) == 0) {
+            streams = 1;
             if (sift__jp_enter_array(&j) < 0)
                 goto bad;
             int e;
@@ -595,6 +611,11 @@ json_request(struct lctx *c, const char *body, size_t len)
         return 0;
     if (rc < 0 || sift__jp_finish(&j) < 0)
         goto bad;
+    if (!streams) {
+        snprintf(c->err->reason, sizeof(c->err->reason),
+                 "invalid Loki push JSON: no \"streams\" array");
+        return -1;
+    }
     return 0;
 bad:
     if (!c->nomem && !c->stop && !c->err->reason[0]) {

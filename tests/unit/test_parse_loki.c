@@ -167,6 +167,17 @@ test_parse_loki_malformed_refused(void **state)
             fail_msg("case %zu not refused", i);
         assert_true(f->err.reason[0] != '\0');
     }
+    /* A misspelled key stores nothing: a 400 naming it, not a 204. */
+    static const char typo[] =
+        "{\"streams\":[{\"stream\":{\"a\":\"b\"},\"valuez\":[[\"1\",\"x\"]]}]}";
+    assert_int_equal(run(f, 1, typo, strlen(typo), &g), SIFT_EPARSE);
+    assert_non_null(strstr(f->err.reason, "unknown key \"valuez\""));
+    assert_int_equal(g.n, 0);
+    static const char typo2[] = "{\"stream\":[]}";
+    assert_int_equal(run(f, 1, typo2, strlen(typo2), &g), SIFT_EPARSE);
+    assert_non_null(strstr(f->err.reason, "no \"streams\""));
+    static const char empty[] = "{\"streams\":[]}";
+    assert_int_equal(run(f, 1, empty, strlen(empty), &g), SIFT_OK);
     struct sift_buf req = SIFT_BUF_INIT, st = SIFT_BUF_INIT;
     pbw_str(&st, 1, "{app=\"x\""); /* unterminated label set */
     entry(&st, 1, 0, "line", NULL, NULL);
