@@ -393,6 +393,7 @@ def test_full_disk_start_serves_reads(tmp_path):
     mnt.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(mnt)],
                    check=True)
+    s = None
     try:
         data = mnt / "data"
         # No tier check before the crash (FLUSHING: 1 h): one could merge
@@ -436,6 +437,9 @@ def test_full_disk_start_serves_reads(tmp_path):
              "merges resume")
         assert s.stop() == 0
     finally:
+        # A failed assertion must not leave siftd running on the mount.
+        if s is not None:
+            s.kill9()
         subprocess.run(["umount", "-l", str(mnt)], check=True)
 
 
@@ -468,4 +472,5 @@ def test_failing_merge_backs_off(world):
         assert ids(s) == world.live  # nothing lost by the failures
         s.stop()
     finally:
+        s.kill9()
         subprocess.run(["umount", "-l", cold], check=True)
