@@ -92,6 +92,18 @@ void sift_cluster_fanout(struct sift_cluster *c, struct sift_http_req *req,
                          const struct sift_cluster_query *q);
 
 /**
+ * Appends ,"_sample":{"complete":bool,"values":[...]} to a stats answer
+ * sent to a node (before its closing brace): r's sample sorted, all of it
+ * up to SIFT_CLUSTER_SAMPLE_SHIP values (complete: they are every value),
+ * else that many evenly spaced quantiles of it; the node merging rebuilds
+ * the percentiles from them.  Pure; any thread.
+ */
+struct sift_agg_stats_result;
+struct sift_buf;
+void sift_cluster_put_stats_sample(const struct sift_agg_stats_result *r,
+                                   struct sift_buf *out);
+
+/**
  * Appends this node's view to out as a JSON object: {"node_id","self",
  * "peers":[{"url","node_id","last_contact","last_error"}]} (the
  * /api/v1/cluster body).  Loop thread.

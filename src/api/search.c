@@ -101,6 +101,7 @@ struct job {
     struct tail *tail;    /* JOB_TAIL: the tail it fills, NULL once gone */
     int64_t t0_ns;
     int64_t timeout_ms;
+    int for_node; /* asked by a cluster node: stats add their sample */
     /* template texts: handle from the provider, dropped by job_free */
     void *tmpl_handle;
     void (*tmpl_release)(void *handle);
@@ -642,8 +643,14 @@ job_work(void *arg)
         struct sift_agg_stats_result r;
         job->rc = sift_agg_stats(job->segs, job->n_segs, job->q, &job->ao, &r,
                                  &job->err);
-        if (job->rc == SIFT_OK)
+        if (job->rc == SIFT_OK) {
             sift_render_stats(&r, &job->out);
+            if (job->for_node && job->out.len > 0) {
+                job->out.len--; /* its closing brace */
+                sift_cluster_put_stats_sample(&r, &job->out);
+                sift_buf_putc(&job->out, '}');
+            }
+        }
         sift_agg_stats_result_cleanup(&r);
         break;
     }
@@ -1077,6 +1084,8 @@ handle_agg(struct sift_http_req *req, void *arg, enum job_kind kind)
                  near[0] ? " (did you mean '" : "", near, near[0] ? "'?)" : "");
     }
     job->ao.size = (uint32_t)size;
+    job->for_node =
+        sift_http_req_header(req, SIFT_CLUSTER_LOCAL_HEADER) != NULL;
     job->ao.interval_ms = interval_ms;
     job->ao.interval_unit = interval_unit;
     start_job(job);

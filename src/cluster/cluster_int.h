@@ -16,6 +16,10 @@
  * below one node's top size still gets counted there. */
 #define SIFT_CLUSTER_SHARD_SIZE(size) ((size) + (size) / 2 + 10)
 
+/* Stats: a node sends at most this many values of its sample to the node
+ * merging (all of them up to this count, else evenly spaced quantiles). */
+#define SIFT_CLUSTER_SAMPLE_SHIP 10000u
+
 /* The 200 answer of one node: a JSON object as its local endpoint wrote
  * it (borrowed). */
 struct sift__cluster_answer {

@@ -18,9 +18,13 @@
  *    nodes that left keys out (other > 0), of the smallest count they
  *    returned: no left-out key can be undercounted by more.
  *  - stats: count, min, max, sum merged exactly, avg recomputed.
- *    Percentiles are not mergeable from the nodes' answers: they are
- *    kept when one node holds all the values and null otherwise, with a
- *    warning (never a number that is not what it says).
+ *    Percentiles come from the samples the nodes add to their answer for
+ *    a node ("_sample", sift_cluster_put_stats_sample()): when every node
+ *    sent all its values the percentiles are those of the union, exact
+ *    and equal to one node holding all the data; otherwise each node sent
+ *    SIFT_CLUSTER_SAMPLE_SHIP evenly spaced quantiles of its sample,
+ *    weighted by its count, and the percentiles are approximate
+ *    (percentiles_exact false, a warning).  One holder: its own answer.
  *  - fields: the union; a field's kinds are or-ed, its cardinality is
  *    the largest of the nodes' (a lower bound, as on one node).
  * Hits are copied byte for byte (the numbers in events are never parsed
@@ -642,6 +646,132 @@ merge_histogram(const struct sift_cluster_query *q,
 /* ---- stats ---- */
 
 static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+void
+sift_cluster_put_stats_sample(const struct sift_agg_stats_result *r,
+                              struct sift_buf *out)
+{
+    size_t n = r->count ? r->n_sample : 0;
+    double *v = sift_xmalloc((n + 1) * sizeof(*v));
+    for (size_t i = 0; i < n; i++)
+        v[i] = r->sample[i].v;
+    qsort(v, n, sizeof(*v), cmp_double);
+    size_t m = n <= SIFT_CLUSTER_SAMPLE_SHIP ? n : SIFT_CLUSTER_SAMPLE_SHIP;
+    int complete = r->percentiles_exact && m == n;
+    sift_buf_appendf(out, ",\"_sample\":{\"complete\":%s,\"values\":[",
+                     complete ? "true" : "false");
+    for (size_t i = 0; i < m; i++) {
+        /* Evenly spaced ranks, the smallest and largest included. */
+        size_t at =
+            m == n ? i
+                   : (size_t)(((double)i * (double)(n - 1)) / (double)(m - 1) +
+                              0.5);
+        if (i)
+            sift_buf_putc(out, ',');
+        sift_buf_put_json_double(out, v[at < n ? at : n - 1]);
+    }
+    sift_buf_append(out, "]}", 2);
+    sift_free(v);
+}
+
+/* The nodes' samples (the "_sample" of their answers), each value with
+ * the weight of the values it stands for. */
+struct samples {
+    struct wval {
+        double v, w;
+    } * v;
+    size_t n, cap;
+    int missing;  /* a node with values sent none */
+    int complete; /* every node sent all its values */
+    int started;
+};
+
+static void
+samples_add(struct samples *sm, json_t *s, uint64_t count)
+{
+    json_t *vals = json_object_get(s, "values"), *e;
+    size_t len = json_array_size(vals), i;
+    if (!sm->started) {
+        sm->started = 1;
+        sm->complete = 1;
+    }
+    if (!json_is_array(vals) || len == 0) {
+        sm->missing = 1;
+        return;
+    }
+    int complete =
+        json_is_true(json_object_get(s, "complete")) && (uint64_t)len == count;
+    if (!complete)
+        sm->complete = 0;
+    if (sm->n + len > sm->cap) {
+        sm->cap = (sm->n + len) * 2;
+        sm->v = sift_xrealloc(sm->v, sm->cap * sizeof(*sm->v));
+    }
+    double w = (double)count / (double)len;
+    json_array_foreach(vals, i, e)
+    {
+        if (!json_is_number(e)) {
+            sm->missing = 1;
+            return;
+        }
+        sm->v[sm->n].v = json_number_value(e);
+        sm->v[sm->n].w = w;
+        sm->n++;
+    }
+}
+
+static int
+cmp_wval(const void *a, const void *b)
+{
+    return cmp_double(&((const struct wval *)a)->v,
+                      &((const struct wval *)b)->v);
+}
+
+/*
+ * p50, p90, p99 of the merged samples.  All complete: the values of every
+ * node, by the same rule as one node (sift_agg_percentile()).  Otherwise
+ * weighted: the value whose weight covers rank pct% of (count - 1).
+ */
+static int
+samples_percentiles(struct samples *sm, double pv[3], int *exact)
+{
+    static const unsigned pct[3] = {50, 90, 99};
+    if (sm->missing || sm->n == 0)
+        return SIFT_EINVAL;
+    qsort(sm->v, sm->n, sizeof(*sm->v), cmp_wval);
+    *exact = sm->complete;
+    if (sm->complete) {
+        double *d = sift_xmalloc(sm->n * sizeof(*d));
+        for (size_t i = 0; i < sm->n; i++)
+            d[i] = sm->v[i].v;
+        for (size_t k = 0; k < 3; k++)
+            pv[k] = sift_agg_percentile(d, sm->n, pct[k]);
+        sift_free(d);
+        return SIFT_OK;
+    }
+    double total = 0;
+    for (size_t i = 0; i < sm->n; i++)
+        total += sm->v[i].w;
+    for (size_t k = 0; k < 3; k++) {
+        double rank = (total - 1) * (double)pct[k] / 100.0, cum = 0;
+        pv[k] = sm->v[sm->n - 1].v;
+        for (size_t i = 0; i < sm->n; i++) {
+            cum += sm->v[i].w;
+            if (cum > rank) {
+                pv[k] = sm->v[i].v;
+                break;
+            }
+        }
+    }
+    return SIFT_OK;
+}
+
+static int
 merge_stats(const struct sift__cluster_answer *a, size_t n,
             struct sift_buf *out, int *bad, char *why, size_t why_len)
 {
@@ -650,6 +780,7 @@ merge_stats(const struct sift__cluster_answer *a, size_t n,
     int n_bad = 0, timed_out = 0, holders = 0;
     json_t *field = NULL, *only = NULL;
     struct warnings w = {json_array()};
+    struct samples sm = {0};
     for (size_t k = 0; k < n; k++) {
         json_t *o = json_loadb(a[k].body, a[k].len, LOAD_FLAGS, NULL);
         if (!json_is_number(json_object_get(o, "count"))) {
@@ -672,6 +803,7 @@ merge_stats(const struct sift__cluster_answer *a, size_t n,
             sum += json_number_value(json_object_get(o, "sum"));
             count += c;
             holders++;
+            samples_add(&sm, json_object_get(o, "_sample"), c);
             json_decref(only);
             only = json_incref(o);
         }
@@ -693,19 +825,31 @@ merge_stats(const struct sift__cluster_answer *a, size_t n,
             sift_buf_appendf(out, ",\"%s\":", names[i]);
             sift_buf_put_json_double(out, v[i]);
         }
+        double pv[3];
+        int exact = 0;
         if (holders == 1) {
             const char *pn[] = {"p50", "p90", "p99", "percentiles_exact"};
             for (size_t i = 0; i < 4; i++) {
                 sift_buf_appendf(out, ",\"%s\":", pn[i]);
                 put_json_value(out, json_object_get(only, pn[i]));
             }
+        } else if (samples_percentiles(&sm, pv, &exact) == SIFT_OK) {
+            const char *pn[] = {"p50", "p90", "p99"};
+            for (size_t i = 0; i < 3; i++) {
+                sift_buf_appendf(out, ",\"%s\":", pn[i]);
+                sift_buf_put_json_double(out, pv[i]);
+            }
+            sift_buf_appendf(out, ",\"percentiles_exact\":%s",
+                             exact ? "true" : "false");
+            if (!exact)
+                warnings_add_text(&w, "percentiles merged from each node's "
+                                      "sample of its values: approximate");
         } else {
             sift_buf_appendf(out, ",\"p50\":null,\"p90\":null,\"p99\":null,"
                                   "\"percentiles_exact\":false");
-            warnings_add_text(&w, "percentiles are not merged across nodes "
-                                  "yet: p50, p90 and p99 are null when more "
-                                  "than one node holds values (ask each "
-                                  "node with local=true)");
+            warnings_add_text(&w, "a node sent no sample of its values "
+                                  "(an older siftd?): p50, p90 and p99 are "
+                                  "null (ask each node with local=true)");
         }
     }
     sift_buf_appendf(out, ",\"timed_out\":%s", timed_out ? "true" : "false");
@@ -713,6 +857,7 @@ merge_stats(const struct sift__cluster_answer *a, size_t n,
     json_decref(w.list);
     json_decref(field);
     json_decref(only);
+    sift_free(sm.v);
     return n_bad;
 }
 

@@ -167,16 +167,21 @@ def test_any_node_answers_for_all(tmp_path, cluster3, siftd_factory):
     r = a.get("/api/v1/terms", params={"field": "service", "size": 3}).json()
     assert r["doc_count_error_upper_bound"] == 0
 
-    # Stats: exact count/min/max/sum/avg; percentiles say they are not
-    # merged (null and a warning), never a wrong number.
-    got = c.get("/api/v1/stats", params={"field": "latency"}).json()
-    want = one.get("/api/v1/stats", params={"field": "latency"}).json()
-    for k in ("count", "min", "max"):
-        assert got[k] == want[k], k
-    assert abs(got["sum"] - want["sum"]) < 1e-6
-    assert abs(got["avg"] - want["avg"]) < 1e-9
-    assert got["p50"] is None and got["percentiles_exact"] is False
-    assert any("percentiles" in w for w in got["warnings"])
+    # Stats: exact count/min/max/sum/avg, and percentiles from the union
+    # of the nodes' values: the same numbers as one node, also filtered.
+    for q in ("*", "level:error"):
+        got = c.get("/api/v1/stats", params={"field": "latency", "q": q})
+        assert got.status_code == 200, got.text
+        got = got.json()
+        want = one.get("/api/v1/stats",
+                       params={"field": "latency", "q": q}).json()
+        for k in ("count", "min", "max", "p50", "p90", "p99",
+                  "percentiles_exact"):
+            assert got[k] == want[k], (q, k, got, want)
+        assert want["percentiles_exact"] is True and want["p90"] is not None
+        assert abs(got["sum"] - want["sum"]) < 1e-6
+        assert abs(got["avg"] - want["avg"]) < 1e-9
+        assert "_sample" not in got
 
     # local=true: this node's data only, no _nodes.
     r = b.get("/api/v1/search", params={"q": "cluster", "limit": 0,

@@ -271,7 +271,8 @@ test_stats_never_show_unmerged_percentiles(void **state)
     assert_true(json_number_value(json_object_get(o, "p90")) == 3.0);
     assert_null(json_object_get(o, "warnings"));
     json_decref(o);
-    /* Two hold values: exact count/min/max/sum/avg, percentiles null. */
+    /* Two hold values and sent no sample (an older siftd): exact
+     * count/min/max/sum/avg, percentiles null and a warning. */
     o = merged(&q, b, 3, bad);
     assert_int_equal(json_integer_value(json_object_get(o, "count")), 4);
     assert_true(json_number_value(json_object_get(o, "min")) == 0.5);
@@ -286,6 +287,85 @@ test_stats_never_show_unmerged_percentiles(void **state)
         free(b[i]);
 }
 
+static void
+test_stats_percentiles_from_samples(void **state)
+{
+    (void)state;
+    char *b[3] = {
+        strdup("{\"field\":\"lat\",\"count\":2,\"min\":1,\"max\":3,\"sum\":4,"
+               "\"avg\":2,\"p50\":2,\"p90\":2.8,\"p99\":2.98,"
+               "\"percentiles_exact\":true,\"timed_out\":false,"
+               "\"_sample\":{\"complete\":true,\"values\":[1,3]}}"),
+        strdup("{\"field\":\"lat\",\"count\":2,\"min\":0.5,\"max\":2,"
+               "\"sum\":2.5,\"avg\":1.25,\"p50\":1.25,\"p90\":1.85,"
+               "\"p99\":1.985,\"percentiles_exact\":true,\"timed_out\":false,"
+               "\"_sample\":{\"complete\":true,\"values\":[0.5,2]}}"),
+        /* 1000 values, 3 shipped (quantiles): weight 1000/3 each. */
+        strdup("{\"field\":\"lat\",\"count\":1000,\"min\":10,\"max\":30,"
+               "\"sum\":20000,\"avg\":20,\"p50\":20,\"p90\":28,"
+               "\"p99\":29.8,\"percentiles_exact\":true,\"timed_out\":false,"
+               "\"_sample\":{\"complete\":false,\"values\":[10,20,30]}}")};
+    int bad[3] = {0, 0, 0};
+    struct sift_cluster_query q = {.kind = SIFT_CLUSTER_STATS};
+    /* Every value sent: the percentiles of the union {0.5, 1, 2, 3}, by
+     * the rule of one node (linear between closest ranks). */
+    json_t *o = merged(&q, b, 2, bad);
+    assert_true(json_number_value(json_object_get(o, "p50")) == 1.5);
+    assert_true(json_number_value(json_object_get(o, "p90")) == 2.7);
+    assert_true(json_number_value(json_object_get(o, "p99")) == 2.97);
+    assert_true(json_is_true(json_object_get(o, "percentiles_exact")));
+    assert_null(json_object_get(o, "warnings"));
+    assert_null(json_object_get(o, "_sample"));
+    json_decref(o);
+    /* A node sent quantiles only: weighted, approximate, and said so. */
+    o = merged(&q, b, 3, bad);
+    assert_int_equal(json_integer_value(json_object_get(o, "count")), 1004);
+    assert_true(json_number_value(json_object_get(o, "p50")) == 20.0);
+    assert_true(json_number_value(json_object_get(o, "p99")) == 30.0);
+    assert_true(json_is_false(json_object_get(o, "percentiles_exact")));
+    assert_int_equal(json_array_size(json_object_get(o, "warnings")), 1);
+    json_decref(o);
+    for (size_t i = 0; i < 3; i++)
+        free(b[i]);
+}
+
+static void
+test_stats_sample_shipped(void **state)
+{
+    (void)state;
+    /* Few values: all of them, sorted, complete. */
+    struct sift_agg_sample few[3] = {{7, 3.5}, {1, -1}, {9, 2}};
+    struct sift_agg_stats_result r = {
+        .count = 3, .sample = few, .n_sample = 3, .percentiles_exact = 1};
+    struct sift_buf out = SIFT_BUF_INIT;
+    sift_cluster_put_stats_sample(&r, &out);
+    assert_string_equal(sift_buf_cstr(&out), ",\"_sample\":{\"complete\":true,"
+                                             "\"values\":[-1,2,3.5]}");
+    sift_buf_cleanup(&out);
+    /* More than SIFT_CLUSTER_SAMPLE_SHIP: that many evenly spaced
+     * quantiles, the smallest and the largest included. */
+    size_t n = SIFT_CLUSTER_SAMPLE_SHIP * 3 + 1;
+    struct sift_agg_sample *many = calloc(n, sizeof(*many));
+    for (size_t i = 0; i < n; i++)
+        many[i].v = (double)(n - 1 - i);
+    r.count = n;
+    r.sample = many;
+    r.n_sample = n;
+    sift_cluster_put_stats_sample(&r, &out);
+    json_t *o = json_loads(sift_buf_cstr(&out) + 11, 0, NULL);
+    assert_non_null(o);
+    json_t *v = json_object_get(o, "values");
+    assert_true(json_is_false(json_object_get(o, "complete")));
+    assert_int_equal(json_array_size(v), SIFT_CLUSTER_SAMPLE_SHIP);
+    assert_true(json_number_value(json_array_get(v, 0)) == 0.0);
+    assert_true(json_number_value(json_array_get(v, SIFT_CLUSTER_SAMPLE_SHIP -
+                                                        1)) == (double)(n - 1));
+    assert_true(json_number_value(json_array_get(v, 1)) == 3.0);
+    json_decref(o);
+    sift_buf_cleanup(&out);
+    free(many);
+}
+
 int
 main(void)
 {
@@ -295,6 +375,8 @@ main(void)
         cmocka_unit_test(test_terms_sum_and_error_bound),
         cmocka_unit_test(test_histogram_coarsest_interval),
         cmocka_unit_test(test_stats_never_show_unmerged_percentiles),
+        cmocka_unit_test(test_stats_percentiles_from_samples),
+        cmocka_unit_test(test_stats_sample_shipped),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
