@@ -854,8 +854,8 @@ start_endpoints(struct sift_app *app)
                                                  .html_redirect = SIFT_UI_PATH};
     sift_root_api_new(app->http, &root_deps, &app->root_api);
     sift_ui_register(app->http);
-    const struct sift_lifecycle_api_deps lc_deps = {.store = app->store,
-                                                    .cfg = &app->cfg};
+    const struct sift_lifecycle_api_deps lc_deps = {
+        .store = app->store, .cfg = &app->cfg, .cluster = app->cluster};
     sift_lifecycle_api_new(app->http, &lc_deps, &app->lifecycle_api);
     const struct sift_anomaly_api_deps an_deps = {.service = app->anomaly,
                                                   .store = app->store,

@@ -38,6 +38,8 @@ enum sift_cluster_merge {
     SIFT_CLUSTER_TERMS,     /* counts summed by key, top size kept */
     SIFT_CLUSTER_STATS,     /* count/min/max/sum merged */
     SIFT_CLUSTER_FIELDS,    /* union of the field lists */
+    SIFT_CLUSTER_DELETE,    /* POST /api/v1/delete: counts summed, every
+                             * node named; any failure is a 502 */
 };
 
 /* One fanned-out request. */

@@ -391,8 +391,13 @@ call_start(struct fanout *f, struct call *k, const char *uri,
     evhttp_request_set_error_cb(r, on_call_error);
     struct evkeyvalq *h = evhttp_request_get_output_headers(r);
     evhttp_add_header(h, "Accept", "application/json");
-    if (!c->cfg->cluster_token || !c->cfg->cluster_token[0]) {
+    /* A delete needs the caller's admin rights on every node; the
+     * cluster token is a reader's. */
+    int own = f->q.kind == SIFT_CLUSTER_DELETE || !c->cfg->cluster_token ||
+              !c->cfg->cluster_token[0];
+    if (own) {
         const char *auth = sift_http_req_header(f->req, "Authorization");
+        evhttp_remove_header(h, "Authorization");
         if (auth)
             evhttp_add_header(h, "Authorization", auth);
     }
@@ -479,10 +484,137 @@ put_failure(struct sift_buf *b, int *first, const char *url,
     sift_buf_putc(b, '}');
 }
 
+/*
+ * A delete sent to every node: 200 when each applied it, with the counts
+ * summed and "_nodes.applied" naming each node and its counts; otherwise
+ * 502 "cluster_partial" saying which nodes applied it and which did not
+ * (sending it again is harmless: what is deleted stays deleted).
+ */
+static void
+delete_finish(struct fanout *f)
+{
+    struct sift_cluster *c = f->c;
+    struct sift_buf applied = SIFT_BUF_INIT, fails = SIFT_BUF_INIT;
+    size_t total = 0, ok = 0;
+    uint64_t matched = 0, deleted = 0;
+    int first_ok = 1, first_fail = 1;
+    json_t *base = NULL;
+    const struct call *self = NULL;
+    char tmp[128], reason[512];
+
+    fanout_unlink(f);
+    for (size_t i = 0; i < f->n_calls; i++) {
+        struct call *k = &f->calls[i];
+        const char *url = call_url(f, k, tmp, sizeof(tmp));
+        int dup = 0;
+        if (k->node < 0)
+            self = k;
+        if (k->status > 0 && k->node_id[0])
+            for (size_t j = 0; j < i; j++)
+                dup |= f->calls[j].status > 0 &&
+                       strcmp(f->calls[j].node_id, k->node_id) == 0;
+        if (dup)
+            continue;
+        total++;
+        json_t *o = k->status == 200
+                        ? json_loadb(k->body.data ? k->body.data : "",
+                                     k->body.len, JSON_DECODE_INT_AS_REAL, NULL)
+                        : NULL;
+        json_t *m = json_object_get(o, "matched");
+        json_t *d = json_object_get(o, "deleted");
+        if (json_is_number(m) && json_is_number(d)) {
+            ok++;
+            matched += (uint64_t)json_number_value(m);
+            deleted += (uint64_t)json_number_value(d);
+            sift_buf_appendf(&applied, "%s{\"node\":", first_ok ? "" : ",");
+            first_ok = 0;
+            sift_buf_put_json_str(&applied, url, strlen(url));
+            sift_buf_append(&applied, ",\"node_id\":", 11);
+            sift_buf_put_json_str(&applied, k->node_id, strlen(k->node_id));
+            sift_buf_appendf(&applied, ",\"matched\":%llu,\"deleted\":%llu}",
+                             (unsigned long long)json_number_value(m),
+                             (unsigned long long)json_number_value(d));
+            if (!base || k->node < 0) {
+                json_decref(base);
+                base = json_incref(o);
+            }
+        } else {
+            if (k->status == 200)
+                snprintf(reason, sizeof(reason), "%s",
+                         "unreadable delete answer");
+            else
+                call_reason(f, k, reason, sizeof(reason));
+            put_failure(&fails, &first_fail, url, k->node_id, k->status,
+                        reason);
+        }
+        json_decref(o);
+    }
+    size_t failed = total - ok;
+    c->fanouts[ok == 0 ? 2 : failed > 0 ? 1 : 0]++;
+    int64_t took_ms = (sift_clock_mono_ns() - f->t0_ns) / SIFT_NS_PER_MS;
+    struct sift_buf out = SIFT_BUF_INIT;
+    if (ok == 0 && self && self->status >= 400 && self->status < 500 &&
+        self->body.len > 0) {
+        /* Refused the same way everywhere: this node's own error. */
+        sift_buf_append(&out, self->body.data, self->body.len);
+        sift_http_reply_json(f->req, self->status, &out);
+    } else if (failed > 0) {
+        char msg[300];
+        snprintf(msg, sizeof(msg),
+                 "the delete was applied on %zu of %zu nodes (see "
+                 "_nodes.applied and _nodes.failures); send it again to "
+                 "apply it on the others",
+                 ok, total);
+        sift_http_error_json(&out, 502, "cluster_partial", msg, -1);
+        if (out.len && out.data[out.len - 1] == '\n')
+            out.len--;
+        if (out.len && out.data[out.len - 1] == '}')
+            out.len--; /* the root object goes on */
+        sift_buf_appendf(&out,
+                         ",\"_nodes\":{\"total\":%zu,\"successful\":%zu,"
+                         "\"failed\":%zu,\"applied\":[",
+                         total, ok, failed);
+        sift_buf_append(&out, applied.data, applied.len);
+        sift_buf_appendf(&out, "%s", "],\"failures\":[");
+        sift_buf_append(&out, fails.data, fails.len);
+        sift_buf_append(&out, "]}}\n", 4);
+        sift_http_reply_json(f->req, 502, &out);
+    } else {
+        json_object_set_new(base, "matched", json_integer((json_int_t)matched));
+        json_object_set_new(base, "deleted", json_integer((json_int_t)deleted));
+        json_object_del(base, "took_ms");
+        char *s = json_dumps(base, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        size_t sl = s ? strlen(s) : 0;
+        if (sl > 1) {
+            sift_buf_append(&out, s, sl - 1);
+            sift_buf_appendf(&out,
+                             ",\"took_ms\":%lld,\"_nodes\":{\"total\":%zu,"
+                             "\"successful\":%zu,\"failed\":0,\"applied\":[",
+                             (long long)took_ms, total, ok);
+            sift_buf_append(&out, applied.data, applied.len);
+            sift_buf_appendf(&out, "%s", "],\"failures\":[]}}\n");
+            sift_http_reply_json(f->req, 200, &out);
+        } else {
+            sift_http_reply_error(f->req, 500, "internal", "%s",
+                                  "cannot write the merged delete answer");
+        }
+        free(s);
+    }
+    json_decref(base);
+    sift_buf_cleanup(&out);
+    sift_buf_cleanup(&applied);
+    sift_buf_cleanup(&fails);
+    fanout_free(f);
+}
+
 static void
 fanout_finish(struct fanout *f)
 {
     struct sift_cluster *c = f->c;
+    if (f->q.kind == SIFT_CLUSTER_DELETE) {
+        delete_finish(f);
+        return;
+    }
     size_t n = f->n_calls;
     struct sift__cluster_answer *ans = sift_xcalloc(n + 1, sizeof(*ans));
     size_t *ans_call = sift_xcalloc(n + 1, sizeof(*ans_call));

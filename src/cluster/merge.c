@@ -946,6 +946,7 @@ sift__cluster_merge(const struct sift_cluster_query *q, uint32_t shard_size,
         return merge_histogram(q, a, n, out, bad, why, why_len);
     case SIFT_CLUSTER_STATS: return merge_stats(a, n, out, bad, why, why_len);
     case SIFT_CLUSTER_FIELDS: return merge_fields(a, n, out, bad, why, why_len);
+    case SIFT_CLUSTER_DELETE: break; /* cluster.c: delete_finish() */
     }
     return 0;
 }

@@ -201,6 +201,25 @@ def test_any_node_answers_for_all(tmp_path, cluster3, siftd_factory):
     assert sorted(p["node_id"] for p in v["peers"]) == \
         ["node-a", "node-b", "node-c"]
 
+    # A delete sent to one node is applied on every node; the reply names
+    # each with its counts.  A refused one is refused before any node.
+    r = b.post("/api/v1/delete", json={"query": "level:error"})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["type"] == "confirmation_required"
+    want = {n: sum(1 for e in per[n] if e["level"] == "error") for n in per}
+    assert min(want.values()) > 0
+    r = b.post("/api/v1/delete", json={"query": "level:error",
+                                       "all_time": True})
+    assert r.status_code == 200, r.text
+    j = r.json()
+    assert j["deleted"] == j["matched"] == sum(want.values())
+    assert j["_nodes"]["failed"] == 0 and j["_nodes"]["total"] == 3
+    assert {x["node_id"]: x["deleted"] for x in j["_nodes"]["applied"]} == \
+        {"node-" + n: c for n, c in want.items()}
+    for s in (a, b, c):
+        assert local_total(s, "level:error") == 0
+        assert local_total(s, "cluster") > 0
+
 
 def test_hung_or_dead_node_is_reported(cluster3):
     a, b, c = cluster3["a"], cluster3["b"], cluster3["c"]
@@ -238,6 +257,17 @@ def test_hung_or_dead_node_is_reported(cluster3):
     assert r.json()["_nodes"]["failed"] == 1
     assert r.json()["_nodes"]["failures"][0]["reason"] in (
         "cannot connect", "the connection closed before an answer")
+    # A delete cannot reach c: a 502 that names the nodes which applied it.
+    r = b.post("/api/v1/delete", json={"query": "level:warn",
+                                       "all_time": True})
+    assert r.status_code == 502, r.text
+    j = r.json()
+    assert j["error"]["type"] == "cluster_partial"
+    assert j["_nodes"]["successful"] == 2 and j["_nodes"]["failed"] == 1
+    assert sorted(x["node_id"] for x in j["_nodes"]["applied"]) == \
+        ["node-a", "node-b"]
+    assert j["_nodes"]["failures"][0]["node"] == c.url
+    assert local_total(a, "level:warn") == 0
     # /metrics counts it per peer.
     m = a.get("/metrics").text
     assert re.search(r'sift_cluster_peer_requests_total\{peer="%s",'
