@@ -24,9 +24,12 @@
  *   event_name -> event.name
  *   time_unix_nano, else observed_time_unix_nano, else arrival
  *
- * Design: both encodings decode into the same small structures (struct
- * anyv trees in the arena, struct orec per record) and one function
- * builds the event, so the mapping exists once.  Resource and scope come
+ * Design: both encodings decode into the same small structures
+ * (otlp_int.h: struct sift__otlp_any trees in the arena, struct
+ * sift__otlp_rec per record) and one function, sift__otlp_emit(), builds
+ * the event, so the mapping exists once (bench/bench_otlp.c feeds it from
+ * protobuf-c to compare the decoders; ours is 1.6x faster and bounds the
+ * nesting, docs/internals/benchmark-notes.md).  Resource and scope come
  * before or after their records in either encoding, so their spans are
  * remembered and read first.  A body that is not a valid request fails
  * as a whole (SIFT_EPARSE: nothing of it may be stored); a record that
@@ -47,72 +50,9 @@
 #include "sift/error.h"
 #include "sift/parse.h"
 
+#include "parse/otlp_int.h"
 #include "parse/parse_int.h"
 #include "parse/pb.h"
-
-enum anyk {
-    AV_NONE = 0,
-    AV_STR,
-    AV_BOOL,
-    AV_INT,
-    AV_DOUBLE,
-    AV_BYTES, /* s holds the base64 text */
-    AV_ARRAY,
-    AV_KVLIST,
-};
-
-/* One AnyValue (or a KeyValue when key is set), in the arena. */
-struct anyv {
-    uint8_t kind;
-    const char *key;
-    uint32_t key_len;
-    const char *s; /* STR, BOOL, INT, DOUBLE, BYTES: the text */
-    size_t len;
-    struct anyv *items; /* ARRAY, KVLIST */
-    size_t n;
-};
-
-struct alist {
-    struct anyv *v;
-    size_t n, cap;
-};
-
-/* One log record, either encoding. */
-struct orec {
-    uint64_t time_ns, observed_ns;
-    uint32_t sev_num;
-    const char *sev_text;
-    size_t sev_text_len;
-    struct anyv body;
-    struct alist attrs;
-    const char *trace_id, *span_id; /* lower-case hex, NUL-terminated */
-    const char *event_name;
-    size_t event_name_len;
-    const char *raw; /* the record's bytes, for the dead-letter store */
-    size_t raw_len;
-    const char *bad; /* a limit broken while decoding, or NULL */
-};
-
-/* Resource and scope, decoded once per group of records. */
-struct octx_group {
-    struct alist res_attrs;
-    const char *scope_name, *scope_version;
-    size_t scope_name_len, scope_version_len;
-    struct alist scope_attrs;
-    const char *bad; /* a limit broken in the resource or scope */
-};
-
-struct octx {
-    const struct sift_parse_opts *o;
-    struct sift_arena *arena;
-    int64_t recv_ns;
-    sift_parse_line_cb cb;
-    void *arg;
-    struct sift_parse_error *err;
-    size_t n_records;
-    int stop; /* the callback's non-zero value */
-    int nomem;
-};
 
 #define TOO_DEEP "nesting deeper than max_depth"
 
@@ -120,12 +60,13 @@ struct octx {
 /* Small helpers                                                       */
 /* ------------------------------------------------------------------ */
 
-static struct anyv *
-alist_push(struct octx *c, struct alist *l)
+struct sift__otlp_any *
+sift__otlp_alist_push(struct sift__otlp_ctx *c, struct sift__otlp_list *l)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 8;
-        struct anyv *v = sift_arena_try_alloc(c->arena, cap * sizeof(*v));
+        struct sift__otlp_any *v =
+            sift_arena_try_alloc(c->arena, cap * sizeof(*v));
         if (!v) {
             c->nomem = 1;
             return NULL;
@@ -135,13 +76,13 @@ alist_push(struct octx *c, struct alist *l)
         l->v = v;
         l->cap = cap;
     }
-    struct anyv *a = &l->v[l->n++];
+    struct sift__otlp_any *a = &l->v[l->n++];
     memset(a, 0, sizeof(*a));
     return a;
 }
 
-static const char *
-arena_printf_int(struct octx *c, int64_t v, size_t *len)
+const char *
+sift__otlp_int_text(struct sift__otlp_ctx *c, int64_t v, size_t *len)
 {
     char tmp[24];
     int n = snprintf(tmp, sizeof(tmp), "%lld", (long long)v);
@@ -152,8 +93,8 @@ arena_printf_int(struct octx *c, int64_t v, size_t *len)
     return s;
 }
 
-static const char *
-arena_double(struct octx *c, double d, size_t *len)
+const char *
+sift__otlp_double_text(struct sift__otlp_ctx *c, double d, size_t *len)
 {
     char tmp[40];
     size_t n = sift_fmt_double(tmp, sizeof(tmp), d);
@@ -164,8 +105,9 @@ arena_double(struct octx *c, double d, size_t *len)
     return s;
 }
 
-static const char *
-arena_base64(struct octx *c, const uint8_t *p, size_t n, size_t *len)
+const char *
+sift__otlp_base64(struct sift__otlp_ctx *c, const uint8_t *p, size_t n,
+                  size_t *len)
 {
     if (n > (SIZE_MAX - 4) / 4 * 3) {
         c->nomem = 1;
@@ -192,8 +134,8 @@ arena_base64(struct octx *c, const uint8_t *p, size_t n, size_t *len)
 
 /* Lower-case hex of an id; NULL for an empty or all-zero id (invalid by
  * the spec: no id). */
-static const char *
-hex_id(struct octx *c, const uint8_t *p, size_t n)
+const char *
+sift__otlp_hex_id(struct sift__otlp_ctx *c, const uint8_t *p, size_t n)
 {
     static const char digits[] = "0123456789abcdef";
     int nonzero = 0;
@@ -219,20 +161,20 @@ hex_id(struct octx *c, const uint8_t *p, size_t n)
 /* ------------------------------------------------------------------ */
 
 static void
-any_json(struct sift_buf *b, const struct anyv *v)
+any_json(struct sift_buf *b, const struct sift__otlp_any *v)
 {
     switch (v->kind) {
-    case AV_STR:
-    case AV_BYTES: sift_buf_put_json_str(b, v->s, v->len); break;
-    case AV_BOOL:
-    case AV_INT: sift_buf_append(b, v->s, v->len); break;
-    case AV_DOUBLE:
+    case SIFT__OTLP_STR:
+    case SIFT__OTLP_BYTES: sift_buf_put_json_str(b, v->s, v->len); break;
+    case SIFT__OTLP_BOOL:
+    case SIFT__OTLP_INT: sift_buf_append(b, v->s, v->len); break;
+    case SIFT__OTLP_DOUBLE:
         if (sift__parse_is_number(v->s, v->len))
             sift_buf_append(b, v->s, v->len);
         else
             sift_buf_put_json_str(b, v->s, v->len); /* NaN, +Inf */
         break;
-    case AV_ARRAY:
+    case SIFT__OTLP_ARRAY:
         sift_buf_putc(b, '[');
         for (size_t i = 0; i < v->n; i++) {
             if (i)
@@ -241,7 +183,7 @@ any_json(struct sift_buf *b, const struct anyv *v)
         }
         sift_buf_putc(b, ']');
         break;
-    case AV_KVLIST:
+    case SIFT__OTLP_KVLIST:
         sift_buf_putc(b, '{');
         for (size_t i = 0; i < v->n; i++) {
             if (i)
@@ -260,8 +202,8 @@ any_json(struct sift_buf *b, const struct anyv *v)
 
 /* The JSON text of v in the arena. */
 static int
-any_json_text(struct sift__pctx *x, const struct anyv *v, const char **s,
-              size_t *len)
+any_json_text(struct sift__pctx *x, const struct sift__otlp_any *v,
+              const char **s, size_t *len)
 {
     struct sift_buf b = SIFT_BUF_INIT;
     any_json(&b, v);
@@ -275,13 +217,13 @@ any_json_text(struct sift__pctx *x, const struct anyv *v, const char **s,
 }
 
 static int
-is_scalar(const struct anyv *v)
+is_scalar(const struct sift__otlp_any *v)
 {
-    return v->kind != AV_ARRAY && v->kind != AV_KVLIST;
+    return v->kind != SIFT__OTLP_ARRAY && v->kind != SIFT__OTLP_KVLIST;
 }
 
 static int add_value(struct sift__pctx *x, const char *name, size_t nl,
-                     const struct anyv *v);
+                     const struct sift__otlp_any *v);
 
 /* name = prefix "." key in the arena (prefix may be empty). */
 static int
@@ -307,10 +249,10 @@ join_name(struct sift__pctx *x, const char *pfx, size_t pl, const char *k,
 /* Adds every member of a kvlist under prefix. */
 static int
 add_kvlist(struct sift__pctx *x, const char *pfx, size_t pl,
-           const struct anyv *items, size_t n)
+           const struct sift__otlp_any *items, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        const struct anyv *kv = &items[i];
+        const struct sift__otlp_any *kv = &items[i];
         if (kv->key_len == 0)
             continue; /* an empty key names nothing */
         const char *name = NULL;
@@ -326,27 +268,27 @@ add_kvlist(struct sift__pctx *x, const char *pfx, size_t pl,
 
 static int
 add_value(struct sift__pctx *x, const char *name, size_t nl,
-          const struct anyv *v)
+          const struct sift__otlp_any *v)
 {
     int rc;
     switch (v->kind) {
-    case AV_NONE: return SIFT_OK; /* an empty value, like JSON null */
-    case AV_STR:
-    case AV_BOOL:
-    case AV_BYTES:
+    case SIFT__OTLP_NONE: return SIFT_OK; /* an empty value, like JSON null */
+    case SIFT__OTLP_STR:
+    case SIFT__OTLP_BOOL:
+    case SIFT__OTLP_BYTES:
         rc = sift__pctx_reserve(x, 1);
         return rc ? rc
                   : sift__pctx_add(x, name, nl, v->s, v->len, SIFT_FT_KEYWORD);
-    case AV_INT:
-    case AV_DOUBLE:
+    case SIFT__OTLP_INT:
+    case SIFT__OTLP_DOUBLE:
         rc = sift__pctx_reserve(x, 1);
         return rc ? rc
                   : sift__pctx_add(x, name, nl, v->s, v->len,
                                    sift__parse_is_number(v->s, v->len)
                                        ? SIFT_FT_NUMBER
                                        : SIFT_FT_KEYWORD);
-    case AV_KVLIST: return add_kvlist(x, name, nl, v->items, v->n);
-    case AV_ARRAY: {
+    case SIFT__OTLP_KVLIST: return add_kvlist(x, name, nl, v->items, v->n);
+    case SIFT__OTLP_ARRAY: {
         int scalars = 1;
         for (size_t i = 0; i < v->n; i++)
             scalars &= is_scalar(&v->items[i]);
@@ -372,12 +314,12 @@ add_value(struct sift__pctx *x, const char *name, size_t nl,
 
 /* Whether a kvlist body names its message (message_field or msg). */
 static int
-has_message_key(const struct sift_parse_opts *o, const struct anyv *b)
+has_message_key(const struct sift_parse_opts *o, const struct sift__otlp_any *b)
 {
     size_t ml = strlen(o->message_field);
     for (size_t i = 0; i < b->n; i++) {
-        const struct anyv *kv = &b->items[i];
-        if (!is_scalar(kv) || kv->kind == AV_NONE)
+        const struct sift__otlp_any *kv = &b->items[i];
+        if (!is_scalar(kv) || kv->kind == SIFT__OTLP_NONE)
             continue;
         if ((kv->key_len == ml && memcmp(kv->key, o->message_field, ml) == 0) ||
             (kv->key_len == 3 && memcmp(kv->key, "msg", 3) == 0))
@@ -398,8 +340,9 @@ level_of_number(uint32_t n)
 
 /* Builds the event of rec and hands it (or its rejection) to the
  * callback. */
-static void
-emit(struct octx *c, const struct octx_group *g, const struct orec *rec)
+void
+sift__otlp_emit(struct sift__otlp_ctx *c, const struct sift__otlp_group *g,
+                const struct sift__otlp_rec *rec)
 {
     struct sift_parse_error perr;
     struct sift__pctx x;
@@ -452,8 +395,8 @@ emit(struct octx *c, const struct octx_group *g, const struct orec *rec)
         goto out;
 
     /* The body. */
-    const struct anyv *b = &rec->body;
-    if (b->kind == AV_KVLIST) {
+    const struct sift__otlp_any *b = &rec->body;
+    if (b->kind == SIFT__OTLP_KVLIST) {
         /* Flattened into fields: its message field (else msg) becomes the
          * message in finish; without one, the body's JSON text is. */
         x.scan_msg = true;
@@ -465,11 +408,11 @@ emit(struct octx *c, const struct octx_group *g, const struct orec *rec)
         }
         if (rc == SIFT_OK)
             rc = add_kvlist(&x, "", 0, b->items, b->n);
-    } else if (b->kind == AV_ARRAY) {
+    } else if (b->kind == SIFT__OTLP_ARRAY) {
         size_t len = 0;
         rc = any_json_text(&x, b, &x.msg, &len);
         x.msg_len = (uint32_t)len;
-    } else if (b->kind != AV_NONE) {
+    } else if (b->kind != SIFT__OTLP_NONE) {
         x.msg = b->s;
         x.msg_len = (uint32_t)b->len;
     }
@@ -504,18 +447,18 @@ out:
 /* Binary protobuf                                                     */
 /* ------------------------------------------------------------------ */
 
-static int pb_any(struct octx *c, const struct sift__pb_field *f,
-                  struct anyv *out, unsigned depth, const char **bad);
+static int pb_any(struct sift__otlp_ctx *c, const struct sift__pb_field *f,
+                  struct sift__otlp_any *out, unsigned depth, const char **bad);
 
 /* One KeyValue message (f's bytes) appended to l. */
 static int
-pb_keyvalue(struct octx *c, const struct sift__pb_field *f, struct alist *l,
-            unsigned depth, const char **bad)
+pb_keyvalue(struct sift__otlp_ctx *c, const struct sift__pb_field *f,
+            struct sift__otlp_list *l, unsigned depth, const char **bad)
 {
     struct sift__pb r;
     struct sift__pb_field g;
     int k;
-    struct anyv *kv = alist_push(c, l);
+    struct sift__otlp_any *kv = sift__otlp_alist_push(c, l);
     if (!kv)
         return -1;
     sift__pb_sub(f, &r);
@@ -542,12 +485,12 @@ pb_keyvalue(struct octx *c, const struct sift__pb_field *f, struct alist *l,
 
 /* Field 1 of f's message, repeated: AnyValue (array) or KeyValue. */
 static int
-pb_list(struct octx *c, const struct sift__pb_field *f, struct anyv *out,
-        int kvs, unsigned depth, const char **bad)
+pb_list(struct sift__otlp_ctx *c, const struct sift__pb_field *f,
+        struct sift__otlp_any *out, int kvs, unsigned depth, const char **bad)
 {
     struct sift__pb r;
     struct sift__pb_field g;
-    struct alist l = {NULL, 0, 0};
+    struct sift__otlp_list l = {NULL, 0, 0};
     int k;
     sift__pb_sub(f, &r);
     while ((k = sift__pb_next(&r, &g)) > 0) {
@@ -559,7 +502,7 @@ pb_list(struct octx *c, const struct sift__pb_field *f, struct anyv *out,
             if (pb_keyvalue(c, &g, &l, depth, bad) < 0)
                 return -1;
         } else {
-            struct anyv *v = alist_push(c, &l);
+            struct sift__otlp_any *v = sift__otlp_alist_push(c, &l);
             if (!v || pb_any(c, &g, v, depth, bad) < 0)
                 return -1;
         }
@@ -570,8 +513,8 @@ pb_list(struct octx *c, const struct sift__pb_field *f, struct anyv *out,
 }
 
 static int
-pb_any(struct octx *c, const struct sift__pb_field *f, struct anyv *out,
-       unsigned depth, const char **bad)
+pb_any(struct sift__otlp_ctx *c, const struct sift__pb_field *f,
+       struct sift__otlp_any *out, unsigned depth, const char **bad)
 {
     struct sift__pb r;
     struct sift__pb_field g;
@@ -587,37 +530,37 @@ pb_any(struct octx *c, const struct sift__pb_field *f, struct anyv *out,
         case 1:
             if (g.wt != SIFT__PB_LEN)
                 return -1;
-            out->kind = AV_STR;
+            out->kind = SIFT__OTLP_STR;
             out->s = (const char *)g.at;
             out->len = g.len;
             break;
         case 2:
             if (g.wt != SIFT__PB_VARINT)
                 return -1;
-            out->kind = AV_BOOL;
+            out->kind = SIFT__OTLP_BOOL;
             out->s = g.v ? "true" : "false";
             out->len = g.v ? 4 : 5;
             break;
         case 3:
             if (g.wt != SIFT__PB_VARINT)
                 return -1;
-            out->kind = AV_INT;
-            out->s = arena_printf_int(c, (int64_t)g.v, &out->len);
+            out->kind = SIFT__OTLP_INT;
+            out->s = sift__otlp_int_text(c, (int64_t)g.v, &out->len);
             break;
         case 4: {
             if (g.wt != SIFT__PB_I64)
                 return -1;
             double d;
             memcpy(&d, &g.v, sizeof(d));
-            out->kind = AV_DOUBLE;
-            out->s = arena_double(c, d, &out->len);
+            out->kind = SIFT__OTLP_DOUBLE;
+            out->s = sift__otlp_double_text(c, d, &out->len);
             break;
         }
         case 5:
         case 6:
             if (g.wt != SIFT__PB_LEN)
                 return -1;
-            out->kind = g.num == 5 ? AV_ARRAY : AV_KVLIST;
+            out->kind = g.num == 5 ? SIFT__OTLP_ARRAY : SIFT__OTLP_KVLIST;
             out->items = NULL;
             out->n = 0;
             if (pb_list(c, &g, out, g.num == 6, depth + 1, bad) < 0)
@@ -626,8 +569,8 @@ pb_any(struct octx *c, const struct sift__pb_field *f, struct anyv *out,
         case 7:
             if (g.wt != SIFT__PB_LEN)
                 return -1;
-            out->kind = AV_BYTES;
-            out->s = arena_base64(c, g.at, g.len, &out->len);
+            out->kind = SIFT__OTLP_BYTES;
+            out->s = sift__otlp_base64(c, g.at, g.len, &out->len);
             break;
         default: break; /* string_value_strindex (profiles) and newer */
         }
@@ -639,7 +582,8 @@ pb_any(struct octx *c, const struct sift__pb_field *f, struct anyv *out,
 
 /* A LogRecord. */
 static int
-pb_record(struct octx *c, const struct sift__pb_field *f, struct orec *rec)
+pb_record(struct sift__otlp_ctx *c, const struct sift__pb_field *f,
+          struct sift__otlp_rec *rec)
 {
     struct sift__pb r;
     struct sift__pb_field g;
@@ -690,9 +634,9 @@ pb_record(struct octx *c, const struct sift__pb_field *f, struct orec *rec)
             if (g.wt != SIFT__PB_LEN)
                 return -1;
             if (g.num == 9)
-                rec->trace_id = hex_id(c, g.at, g.len);
+                rec->trace_id = sift__otlp_hex_id(c, g.at, g.len);
             else
-                rec->span_id = hex_id(c, g.at, g.len);
+                rec->span_id = sift__otlp_hex_id(c, g.at, g.len);
             break;
         default: break;
         }
@@ -705,8 +649,8 @@ pb_record(struct octx *c, const struct sift__pb_field *f, struct orec *rec)
 /* The Resource (attributes = 1) or InstrumentationScope (name = 1,
  * version = 2, attributes = 3) of a group. */
 static int
-pb_group_head(struct octx *c, const struct sift__pb_field *f, int scope,
-              struct octx_group *grp)
+pb_group_head(struct sift__otlp_ctx *c, const struct sift__pb_field *f,
+              int scope, struct sift__otlp_group *grp)
 {
     struct sift__pb r;
     struct sift__pb_field g;
@@ -742,8 +686,8 @@ pb_group_head(struct octx *c, const struct sift__pb_field *f, int scope,
  * after the items, so it is looked for first.
  */
 static int
-pb_group(struct octx *c, const struct sift__pb_field *f, int scope,
-         struct octx_group *grp)
+pb_group(struct sift__otlp_ctx *c, const struct sift__pb_field *f, int scope,
+         struct sift__otlp_group *grp)
 {
     struct sift__pb r;
     struct sift__pb_field g;
@@ -764,17 +708,17 @@ pb_group(struct octx *c, const struct sift__pb_field *f, int scope,
         if (g.num != 2)
             continue;
         if (!scope) {
-            struct octx_group sg = *grp;
+            struct sift__otlp_group sg = *grp;
             sg.scope_name = sg.scope_version = NULL;
             sg.scope_name_len = sg.scope_version_len = 0;
             memset(&sg.scope_attrs, 0, sizeof(sg.scope_attrs));
             if (pb_group(c, &g, 1, &sg) < 0)
                 return -1;
         } else {
-            struct orec rec;
+            struct sift__otlp_rec rec;
             if (pb_record(c, &g, &rec) < 0)
                 return -1;
-            emit(c, grp, &rec);
+            sift__otlp_emit(c, grp, &rec);
             if (c->nomem)
                 return -1;
         }
@@ -783,7 +727,7 @@ pb_group(struct octx *c, const struct sift__pb_field *f, int scope,
 }
 
 static int
-pb_request(struct octx *c, const char *body, size_t len)
+pb_request(struct sift__otlp_ctx *c, const char *body, size_t len)
 {
     struct sift__pb r;
     struct sift__pb_field g;
@@ -792,7 +736,7 @@ pb_request(struct octx *c, const char *body, size_t len)
     while ((k = sift__pb_next(&r, &g)) > 0 && !c->stop) {
         if (g.num != 1)
             continue;
-        struct octx_group grp;
+        struct sift__otlp_group grp;
         memset(&grp, 0, sizeof(grp));
         if (g.wt != SIFT__PB_LEN || pb_group(c, &g, 0, &grp) < 0)
             return -1;
@@ -867,17 +811,18 @@ json_int(struct sift__jp *j, int is_signed, uint64_t *out)
     return 0;
 }
 
-static int json_any(struct octx *c, struct sift__jp *j, struct anyv *out,
-                    unsigned depth, const char **bad);
+static int json_any(struct sift__otlp_ctx *c, struct sift__jp *j,
+                    struct sift__otlp_any *out, unsigned depth,
+                    const char **bad);
 
 /* {"key": .., "value": {AnyValue}} appended to l. */
 static int
-json_keyvalue(struct octx *c, struct sift__jp *j, struct alist *l,
-              unsigned depth, const char **bad)
+json_keyvalue(struct sift__otlp_ctx *c, struct sift__jp *j,
+              struct sift__otlp_list *l, unsigned depth, const char **bad)
 {
     const char *k, *key = NULL;
     size_t kl, key_len = 0;
-    struct anyv val;
+    struct sift__otlp_any val;
     int rc;
     memset(&val, 0, sizeof(val));
     if (sift__jp_enter_object(j) < 0)
@@ -897,7 +842,7 @@ json_keyvalue(struct octx *c, struct sift__jp *j, struct alist *l,
     }
     if (rc < 0)
         return -1;
-    struct anyv *kv = alist_push(c, l);
+    struct sift__otlp_any *kv = sift__otlp_alist_push(c, l);
     if (!kv)
         return -1;
     *kv = val;
@@ -908,8 +853,8 @@ json_keyvalue(struct octx *c, struct sift__jp *j, struct alist *l,
 
 /* An array of KeyValue (kvs) or of AnyValue. */
 static int
-json_list(struct octx *c, struct sift__jp *j, struct alist *l, int kvs,
-          unsigned depth, const char **bad)
+json_list(struct sift__otlp_ctx *c, struct sift__jp *j,
+          struct sift__otlp_list *l, int kvs, unsigned depth, const char **bad)
 {
     int rc;
     if (json_null(j))
@@ -921,7 +866,7 @@ json_list(struct octx *c, struct sift__jp *j, struct alist *l, int kvs,
             if (json_keyvalue(c, j, l, depth, bad) < 0)
                 return -1;
         } else {
-            struct anyv *v = alist_push(c, l);
+            struct sift__otlp_any *v = sift__otlp_alist_push(c, l);
             if (!v || json_any(c, j, v, depth, bad) < 0)
                 return -1;
         }
@@ -931,13 +876,14 @@ json_list(struct octx *c, struct sift__jp *j, struct alist *l, int kvs,
 
 /* {"values": [...]} of an ArrayValue or a KeyValueList. */
 static int
-json_values(struct octx *c, struct sift__jp *j, struct anyv *out, int kvs,
-            unsigned depth, const char **bad)
+json_values(struct sift__otlp_ctx *c, struct sift__jp *j,
+            struct sift__otlp_any *out, int kvs, unsigned depth,
+            const char **bad)
 {
     const char *k = NULL;
     size_t kl = 0;
     int rc;
-    struct alist l = {NULL, 0, 0};
+    struct sift__otlp_list l = {NULL, 0, 0};
     if (sift__jp_enter_object(j) < 0)
         return -1;
     while ((rc = sift__jp_member(j, &k, &kl)) > 0) {
@@ -954,8 +900,8 @@ json_values(struct octx *c, struct sift__jp *j, struct anyv *out, int kvs,
 }
 
 static int
-json_any(struct octx *c, struct sift__jp *j, struct anyv *out, unsigned depth,
-         const char **bad)
+json_any(struct sift__otlp_ctx *c, struct sift__jp *j,
+         struct sift__otlp_any *out, unsigned depth, const char **bad)
 {
     const char *k = NULL;
     size_t kl = 0;
@@ -975,20 +921,20 @@ json_any(struct octx *c, struct sift__jp *j, struct anyv *out, unsigned depth,
         if (key_is(k, kl, "stringValue", "string_value")) {
             if (sift__jp_string(j, &out->s, &out->len) < 0)
                 return -1;
-            out->kind = AV_STR;
+            out->kind = SIFT__OTLP_STR;
         } else if (key_is(k, kl, "boolValue", "bool_value")) {
             int v;
             if (sift__jp_literal(j, &v) < 0 || v < 0)
                 return -1;
-            out->kind = AV_BOOL;
+            out->kind = SIFT__OTLP_BOOL;
             out->s = v ? "true" : "false";
             out->len = v ? 4 : 5;
         } else if (key_is(k, kl, "intValue", "int_value")) {
             uint64_t v;
             if (json_int(j, 1, &v) < 0)
                 return -1;
-            out->kind = AV_INT;
-            out->s = arena_printf_int(c, (int64_t)v, &out->len);
+            out->kind = SIFT__OTLP_INT;
+            out->s = sift__otlp_int_text(c, (int64_t)v, &out->len);
         } else if (key_is(k, kl, "doubleValue", "double_value")) {
             const char *s = NULL;
             size_t len = 0;
@@ -1003,19 +949,19 @@ json_any(struct octx *c, struct sift__jp *j, struct anyv *out, unsigned depth,
             } else {
                 return -1;
             }
-            out->kind = AV_DOUBLE;
+            out->kind = SIFT__OTLP_DOUBLE;
             out->s = s;
             out->len = len;
         } else if (key_is(k, kl, "arrayValue", "array_value") ||
                    key_is(k, kl, "kvlistValue", "kvlist_value")) {
             int kvs = k[0] == 'k';
-            out->kind = kvs ? AV_KVLIST : AV_ARRAY;
+            out->kind = kvs ? SIFT__OTLP_KVLIST : SIFT__OTLP_ARRAY;
             if (json_values(c, j, out, kvs, depth + 1, bad) < 0)
                 return -1;
         } else if (key_is(k, kl, "bytesValue", "bytes_value")) {
             if (sift__jp_string(j, &out->s, &out->len) < 0)
                 return -1;
-            out->kind = AV_BYTES; /* already base64 in JSON */
+            out->kind = SIFT__OTLP_BYTES; /* already base64 in JSON */
         } else if (sift__jp_skip(j, NULL, NULL) < 0) {
             return -1;
         }
@@ -1027,7 +973,7 @@ json_any(struct octx *c, struct sift__jp *j, struct anyv *out, unsigned depth,
 
 /* A hex id as lower case; NULL when not hex or all zero. */
 static const char *
-json_hex_id(struct octx *c, const char *s, size_t len)
+json_hex_id(struct sift__otlp_ctx *c, const char *s, size_t len)
 {
     int nonzero = 0;
     if (len == 0 || len % 2 || len > 128)
@@ -1052,7 +998,8 @@ json_hex_id(struct octx *c, const char *s, size_t len)
 }
 
 static int
-json_record(struct octx *c, struct sift__jp *j, struct orec *rec)
+json_record(struct sift__otlp_ctx *c, struct sift__jp *j,
+            struct sift__otlp_rec *rec)
 {
     const char *k = NULL;
     size_t kl = 0, a = 0, b = 0;
@@ -1120,8 +1067,8 @@ json_record(struct octx *c, struct sift__jp *j, struct orec *rec)
 
 /* The resource or scope object of a group. */
 static int
-json_group_head(struct octx *c, struct sift__jp *j, int scope,
-                struct octx_group *grp)
+json_group_head(struct sift__otlp_ctx *c, struct sift__jp *j, int scope,
+                struct sift__otlp_group *grp)
 {
     const char *k = NULL;
     size_t kl = 0;
@@ -1151,13 +1098,13 @@ json_group_head(struct octx *c, struct sift__jp *j, int scope,
     return rc;
 }
 
-static int json_group(struct octx *c, struct sift__jp *j, int scope,
-                      struct octx_group *grp);
+static int json_group(struct sift__otlp_ctx *c, struct sift__jp *j, int scope,
+                      struct sift__otlp_group *grp);
 
 /* The items of a group (scope_logs or log_records) from their span. */
 static int
-json_items(struct octx *c, const struct sift__jp *outer, size_t a, size_t b,
-           int scope, struct octx_group *grp)
+json_items(struct sift__otlp_ctx *c, const struct sift__jp *outer, size_t a,
+           size_t b, int scope, struct sift__otlp_group *grp)
 {
     struct sift__jp j;
     int rc;
@@ -1168,17 +1115,17 @@ json_items(struct octx *c, const struct sift__jp *outer, size_t a, size_t b,
         return -1;
     while ((rc = sift__jp_element(&j)) > 0 && !c->stop) {
         if (!scope) {
-            struct octx_group sg = *grp;
+            struct sift__otlp_group sg = *grp;
             sg.scope_name = sg.scope_version = NULL;
             sg.scope_name_len = sg.scope_version_len = 0;
             memset(&sg.scope_attrs, 0, sizeof(sg.scope_attrs));
             if (json_group(c, &j, 1, &sg) < 0)
                 return -1;
         } else {
-            struct orec rec;
+            struct sift__otlp_rec rec;
             if (json_record(c, &j, &rec) < 0)
                 return -1;
-            emit(c, grp, &rec);
+            sift__otlp_emit(c, grp, &rec);
             if (c->nomem)
                 return -1;
         }
@@ -1188,8 +1135,8 @@ json_items(struct octx *c, const struct sift__jp *outer, size_t a, size_t b,
 
 /* A ResourceLogs (scope 0) or ScopeLogs (scope 1) object. */
 static int
-json_group(struct octx *c, struct sift__jp *j, int scope,
-           struct octx_group *grp)
+json_group(struct sift__otlp_ctx *c, struct sift__jp *j, int scope,
+           struct sift__otlp_group *grp)
 {
     const char *k = NULL;
     size_t kl = 0, a = 0, b = 0;
@@ -1216,7 +1163,7 @@ json_group(struct octx *c, struct sift__jp *j, int scope,
 }
 
 static int
-json_request(struct octx *c, const char *body, size_t len)
+json_request(struct sift__otlp_ctx *c, const char *body, size_t len)
 {
     struct sift__jp j;
     const char *k = NULL;
@@ -1231,7 +1178,7 @@ json_request(struct octx *c, const char *body, size_t len)
                 goto bad;
             int e;
             while ((e = sift__jp_element(&j)) > 0 && !c->stop) {
-                struct octx_group grp;
+                struct sift__otlp_group grp;
                 memset(&grp, 0, sizeof(grp));
                 if (json_group(c, &j, 0, &grp) < 0)
                     goto bad;
@@ -1261,6 +1208,21 @@ bad:
 /* Entry point                                                         */
 /* ------------------------------------------------------------------ */
 
+void
+sift__otlp_ctx_init(struct sift__otlp_ctx *c, const struct sift_parse_opts *o,
+                    struct sift_arena *arena, int64_t recv_ns,
+                    sift_parse_line_cb cb, void *arg,
+                    struct sift_parse_error *err)
+{
+    memset(c, 0, sizeof(*c));
+    c->o = o;
+    c->arena = arena;
+    c->recv_ns = recv_ns;
+    c->cb = cb;
+    c->arg = arg;
+    c->err = err;
+}
+
 int
 sift_otlp_logs_parse(const struct sift_parse_opts *o, int json,
                      const char *body, size_t len, int64_t recv_ns,
@@ -1268,19 +1230,13 @@ sift_otlp_logs_parse(const struct sift_parse_opts *o, int json,
                      struct sift_parse_error *err)
 {
     struct sift_parse_error local;
-    struct octx c;
+    struct sift__otlp_ctx c;
     int rc;
 
     if (!err)
         err = &local;
     memset(err, 0, sizeof(*err));
-    memset(&c, 0, sizeof(c));
-    c.o = o;
-    c.arena = arena;
-    c.recv_ns = recv_ns;
-    c.cb = cb;
-    c.arg = arg;
-    c.err = err;
+    sift__otlp_ctx_init(&c, o, arena, recv_ns, cb, arg, err);
     if (json) {
         rc = json_request(&c, body, len);
     } else {
