@@ -550,7 +550,7 @@ on_health_tick(void *arg)
     int state = ready_details(app, &details);
     if (state != app->ready_state ||
         strcmp(sift_buf_cstr(&details),
-               app->ready_text ? app->ready_text : "")) {
+               app->ready_text ? app->ready_text : "") != 0) {
         if (state == 2 && app->ready_state != 2)
             SIFT_WARN("readiness: degraded: %s", sift_buf_cstr(&details));
         else if (state == 1 && app->ready_state == 2)

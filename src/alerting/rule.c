@@ -479,8 +479,8 @@ sift_rule_from_json(const json_t *o, const struct sift_rule_env *env,
 
     int64_t dflt_interval = cfg ? cfg->rules_interval_ms : 60000;
     int64_t dflt_delay = cfg ? cfg->rules_delay_ms : 0;
-    if ((rc = duration_member(o, "window", 5 * 60000, &r->window_ns, name, err,
-                              err_len)) < 0 ||
+    if ((rc = duration_member(o, "window", 5 * 60000LL, &r->window_ns, name,
+                              err, err_len)) < 0 ||
         (rc = duration_member(o, "interval", dflt_interval, &r->interval_ns,
                               name, err, err_len)) < 0 ||
         (rc = duration_member(o, "for", 0, &r->for_ns, name, err, err_len)) <

@@ -848,7 +848,7 @@ drain_clear(struct sift_drain *d)
 {
     d->n_alias = 0;
     if (d->al_idx)
-        memset(d->al_idx, 0, d->cap_alias * 2 * sizeof(*d->al_idx));
+        memset(d->al_idx, 0, (size_t)d->cap_alias * 2 * sizeof(*d->al_idx));
     while (d->lru_head)
         cluster_remove(d, d->lru_head);
     for (uint32_t b = 0; b < d->n_leaf_buckets; b++) {
@@ -1021,7 +1021,7 @@ alias_add(struct sift_drain *d, uint32_t from, uint32_t to)
             d->al_from = sift_xrealloc(d->al_from, nc * sizeof(uint32_t));
             d->al_to = sift_xrealloc(d->al_to, nc * sizeof(uint32_t));
             sift_free(d->al_idx);
-            d->al_idx = sift_xcalloc(nc * 2, sizeof(uint32_t));
+            d->al_idx = sift_xcalloc((size_t)nc * 2, sizeof(uint32_t));
             d->cap_alias = nc;
         }
         alias_reindex(d);

@@ -1115,9 +1115,9 @@ learn(struct source *src, bool provisional, bool early)
             cnt[S_W] -= caps;
         }
         uint8_t best = S_NONE;
-        for (uint8_t t = S_T; t <= S_W; t++)
+        for (unsigned t = S_T; t <= S_W; t++)
             if (best == S_NONE || cnt[t] > cnt[best])
-                best = t;
+                best = (uint8_t)t;
         uint8_t ct;
         if (best == S_W && padded >= need)
             ct = S_P;
@@ -1202,9 +1202,7 @@ learn(struct source *src, bool provisional, bool early)
             }
             bool ids = n_id * 10 >= n_w * 9;
             bool few = n_seen <= (n >= 12 ? n / 4 : 3);
-            if (early && !ids && m->type[k] != S_P)
-                ok = false;
-            else if (!ids && !few)
+            if (!ids && ((early && m->type[k] != S_P) || !few))
                 ok = false;
         }
         /* A provisional header (the sample is not complete) stops at its

@@ -821,7 +821,7 @@ sift_alert_sinks_new(struct event_base *base,
             goto out;
     }
     s->tick = event_new(s->base, -1, EV_PERSIST, tick_cb, s);
-    struct timeval tv = {0, SYNC_MS * 1000};
+    struct timeval tv = {0, SYNC_MS * 1000L};
     evtimer_add(s->tick, &tv);
 out:
     if (rc < 0) {

@@ -868,7 +868,7 @@ thread_main(void *arg)
         if (stopping && n == 0)
             break;
         if (n == 0) {
-            struct timespec ts = {0, 2 * 1000 * 1000};
+            struct timespec ts = {0, 2L * 1000 * 1000};
             nanosleep(&ts, NULL);
         }
     }

@@ -174,7 +174,7 @@ add_entry(struct sift_auth *a, const char *s, size_t len, const char *where,
     e.role = role;
     if (tok_len >= 7 && memcmp(tok, "sha256:", 7) == 0) {
         const char *h = tok + 7;
-        if (tok_len - 7 != 2 * SHA256_DIGEST_LENGTH) {
+        if (tok_len - 7 != 2 * (size_t)SHA256_DIGEST_LENGTH) {
             sift_errbuf_printf(err, err_len, "%s: sha256: needs 64 hex digits",
                                where);
             return SIFT_ECONFIG;

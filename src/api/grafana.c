@@ -791,7 +791,7 @@ static json_t *
 object_body(struct gf_req *r, struct sift_http_req *req)
 {
     json_t *body = body_json(req, &r->err);
-    if (body && json_is_object(body))
+    if (json_is_object(body))
         return body;
     if (body)
         sift__gf_error_set(&r->err, SIFT_EINVAL, 400, "bad_request",

@@ -1778,6 +1778,39 @@ head_bytes(struct evhttp_request *evreq, const char *method)
     return n;
 }
 
+/* The route for req: exact routes first, then prefixes, then the
+ * method; a fallback (any path) only for a path no route knows, and only
+ * by method.  NULL when none; *path_known tells 404 from 405, and allow
+ * (size n) lists the methods the path has then. */
+static const struct route *
+find_route(const struct sift_http *http, const struct sift_http_req *req,
+           char *allow, size_t n, int *path_known)
+{
+    for (int pass = 0; pass < 3; pass++) {
+        for (size_t i = 0; i < http->n_routes; i++) {
+            const struct route *r = &http->routes[i];
+            if (!path_matches(r, req->path, pass))
+                continue;
+            if (pass == 2) {
+                if (method_matches(r, req->method))
+                    return r;
+                continue;
+            }
+            *path_known = 1;
+            if (method_matches(r, req->method))
+                return r;
+            if (r->method != NULL && strstr(allow, r->method) == NULL) {
+                size_t used = strlen(allow);
+                snprintf(allow + used, n - used, "%s%s", used > 0 ? ", " : "",
+                         r->method);
+            }
+        }
+        if (*path_known)
+            return NULL;
+    }
+    return NULL;
+}
+
 static void
 on_request(struct evhttp_request *evreq, void *arg)
 {
@@ -1866,37 +1899,10 @@ on_request(struct evhttp_request *evreq, void *arg)
         return;
     }
 
-    /* Exact routes first, then prefixes, then the method; a fallback
-     * (any path) only for a path no route knows, and only by method. */
-    const struct route *match = NULL;
     int path_known = 0;
     char allow[64] = "";
-    for (int pass = 0; pass < 3 && match == NULL; pass++) {
-        for (size_t i = 0; i < http->n_routes; i++) {
-            const struct route *r = &http->routes[i];
-            if (!path_matches(r, req->path, pass))
-                continue;
-            if (pass == 2) {
-                if (method_matches(r, req->method)) {
-                    match = r;
-                    break;
-                }
-                continue;
-            }
-            path_known = 1;
-            if (method_matches(r, req->method)) {
-                match = r;
-                break;
-            }
-            if (r->method != NULL && strstr(allow, r->method) == NULL) {
-                size_t used = strlen(allow);
-                snprintf(allow + used, sizeof(allow) - used, "%s%s",
-                         used > 0 ? ", " : "", r->method);
-            }
-        }
-        if (path_known && match == NULL)
-            break;
-    }
+    const struct route *match =
+        find_route(http, req, allow, sizeof(allow), &path_known);
     if (match == NULL) {
         if (path_known) {
             sift_http_add_header(req, "Allow", allow);

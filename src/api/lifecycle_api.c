@@ -255,9 +255,9 @@ delete_req_parse(json_t *root, struct delete_req *out, const char **type,
     out->query_len = json_string_length(q);
     out->from = json_object_get(root, "from");
     out->to = json_object_get(root, "to");
-    if (out->from && json_is_null(out->from))
+    if (json_is_null(out->from))
         out->from = NULL;
-    if (out->to && json_is_null(out->to))
+    if (json_is_null(out->to))
         out->to = NULL;
     out->dry_run = json_is_true(json_object_get(root, "dry_run"));
     out->all_time = json_is_true(json_object_get(root, "all_time"));

@@ -141,9 +141,9 @@ evict_one(struct sift_ratelimit *rl, int64_t now_ns)
         uint32_t i = rl->hand;
         rl->hand = (rl->hand + 1) % rl->max_keys;
         struct rl_entry *e = &rl->entries[i];
-        if (level_at(rl, e, now_ns) >= rl->burst)
-            victim = i; /* idle: forgetting it changes nothing */
-        else if (e->ref)
+        /* An idle key goes first (forgetting it changes nothing); a busy
+         * one gets a second chance if it was used since the last pass. */
+        if (e->ref && level_at(rl, e, now_ns) < rl->burst)
             e->ref = 0;
         else
             victim = i;

@@ -971,7 +971,8 @@ handle_search(struct sift_http_req *req, void *arg)
     if (p.order && *p.order) {
         if (!strcmp(p.order, "asc") || !strcmp(p.order, "oldest"))
             oldest = 1;
-        else if (strcmp(p.order, "desc") && strcmp(p.order, "newest")) {
+        else if (strcmp(p.order, "desc") != 0 &&
+                 strcmp(p.order, "newest") != 0) {
             fail(req, 400, "bad_request",
                  "invalid 'order' (%.50s): asc|oldest or desc|newest", p.order);
             return;

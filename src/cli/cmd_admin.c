@@ -142,8 +142,8 @@ sift__cli_cmd_alerts(struct cli_ctx *ctx, int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":n:h", opts, NULL)) != -1) {
         switch (c) {
         case OPT_STATE:
-            if (strcmp(optarg, "firing") && strcmp(optarg, "resolved") &&
-                strcmp(optarg, "all"))
+            if (strcmp(optarg, "firing") != 0 &&
+                strcmp(optarg, "resolved") != 0 && strcmp(optarg, "all") != 0)
                 return sift__cli_usage_error(ctx,
                                              "--state is firing, "
                                              "resolved or all, not '%s'",

@@ -210,7 +210,7 @@ collect_series(json_t *buckets, struct series *out, size_t cap)
         json_object_foreach(json_object_get(b, "by"), k, v)
         {
             size_t j = 0;
-            while (j < n && strcmp(out[j].name, k))
+            while (j < n && strcmp(out[j].name, k) != 0)
                 j++;
             if (j == n) {
                 if (n == cap)

@@ -119,8 +119,8 @@ count_ingest(struct ingest *in, json_t *root, const struct cli_batcher *b)
     json_t *v;
     json_object_foreach(root, k, v)
     {
-        if (json_is_integer(v) && strcmp(k, "accepted") &&
-            strcmp(k, "rejected") && strcmp(k, "took_ms") &&
+        if (json_is_integer(v) && strcmp(k, "accepted") != 0 &&
+            strcmp(k, "rejected") != 0 && strcmp(k, "took_ms") != 0 &&
             json_integer_value(v) != 0)
             add_extra(in, k, json_integer_value(v));
     }
@@ -364,6 +364,57 @@ enum {
     OPT_INDEX,
 };
 
+/* Prints what the server did with the input (with --json as one
+ * object), and on stderr the events it did not store as sent.  Returns how
+ * many were expired. */
+static long long
+report(const struct ingest *in, int json)
+{
+    if (json) {
+        printf("{\"accepted\":%lld,\"rejected\":%lld", in->accepted,
+               in->rejected);
+        for (size_t i = 0; i < in->n_extras; i++)
+            printf(",\"%s\":%lld", in->extras[i].name, in->extras[i].n);
+        printf(",\"batches\":%lld,\"retries\":%lld,\"complete\":%s}\n",
+               in->batches, in->retries, in->stopped ? "false" : "true");
+    } else {
+        printf("accepted %lld, rejected %lld", in->accepted, in->rejected);
+        for (size_t i = 0; i < in->n_extras; i++)
+            printf(", %s %lld", in->extras[i].name, in->extras[i].n);
+        printf(" (%lld request%s", in->batches, in->batches == 1 ? "" : "s");
+        if (in->retries)
+            printf(", %lld retried after 429/503", in->retries);
+        printf(in->format ? ", %s)\n" : ")\n", format_name(in->format));
+    }
+    fflush(stdout);
+    /* Expired events (older than the server's retention) were not stored
+     * either: dead-lettered like rejected ones.  "future" ones were
+     * stored at their arrival time (ingest.future = clamp, the default)
+     * or dead-lettered (reject); the reply does not say which. */
+    long long expired = 0;
+    for (size_t i = 0; i < in->n_extras; i++)
+        if (!strcmp(in->extras[i].name, "expired"))
+            expired += in->extras[i].n;
+    long long future = 0;
+    for (size_t i = 0; i < in->n_extras; i++)
+        if (!strcmp(in->extras[i].name, "future"))
+            future += in->extras[i].n;
+    if (expired)
+        fprintf(stderr,
+                "sift: ingest: %lld events were older than the server's "
+                "retention and were not stored (siftd keeps them in its "
+                "dead-letter store)\n",
+                expired);
+    if (future)
+        fprintf(stderr,
+                "sift: ingest: %lld events were stamped too far in the "
+                "future: siftd stored them at their arrival time (original "
+                "time in _ts_original) or dead-lettered them, as its "
+                "ingest.future says\n",
+                future);
+    return expired;
+}
+
 int
 sift__cli_cmd_ingest(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -493,48 +544,7 @@ sift__cli_cmd_ingest(struct cli_ctx *ctx, int argc, char **argv)
     if (rc == CLI_EXIT_USAGE && !in.batches)
         goto out;
 
-    if (json) {
-        printf("{\"accepted\":%lld,\"rejected\":%lld", in.accepted,
-               in.rejected);
-        for (size_t i = 0; i < in.n_extras; i++)
-            printf(",\"%s\":%lld", in.extras[i].name, in.extras[i].n);
-        printf(",\"batches\":%lld,\"retries\":%lld,\"complete\":%s}\n",
-               in.batches, in.retries, in.stopped ? "false" : "true");
-    } else {
-        printf("accepted %lld, rejected %lld", in.accepted, in.rejected);
-        for (size_t i = 0; i < in.n_extras; i++)
-            printf(", %s %lld", in.extras[i].name, in.extras[i].n);
-        printf(" (%lld request%s", in.batches, in.batches == 1 ? "" : "s");
-        if (in.retries)
-            printf(", %lld retried after 429/503", in.retries);
-        printf(in.format ? ", %s)\n" : ")\n", format_name(in.format));
-    }
-    fflush(stdout);
-    /* Expired events (older than the server's retention) were not stored
-     * either: dead-lettered like rejected ones.  "future" ones were
-     * stored at their arrival time (ingest.future = clamp, the default)
-     * or dead-lettered (reject); the reply does not say which. */
-    long long expired = 0;
-    for (size_t i = 0; i < in.n_extras; i++)
-        if (!strcmp(in.extras[i].name, "expired"))
-            expired += in.extras[i].n;
-    long long future = 0;
-    for (size_t i = 0; i < in.n_extras; i++)
-        if (!strcmp(in.extras[i].name, "future"))
-            future += in.extras[i].n;
-    if (expired)
-        fprintf(stderr,
-                "sift: ingest: %lld events were older than the server's "
-                "retention and were not stored (siftd keeps them in its "
-                "dead-letter store)\n",
-                expired);
-    if (future)
-        fprintf(stderr,
-                "sift: ingest: %lld events were stamped too far in the "
-                "future: siftd stored them at their arrival time (original "
-                "time in _ts_original) or dead-lettered them, as its "
-                "ingest.future says\n",
-                future);
+    long long expired = report(&in, json);
     if (rc == CLI_CONTINUE)
         rc = in.rejected || expired ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 out:

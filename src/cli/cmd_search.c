@@ -113,8 +113,8 @@ split_fields(const char *spec, struct field_list *fl, struct cli_buf *server)
             s[--l] = '\0';
         if (*s) {
             names[k++] = s;
-            if (strcmp(s, "time") && strcmp(s, "ts_ms") &&
-                strcmp(s, "template") && strcmp(s, "template_id")) {
+            if (strcmp(s, "time") != 0 && strcmp(s, "ts_ms") != 0 &&
+                strcmp(s, "template") != 0 && strcmp(s, "template_id") != 0) {
                 if (server->len)
                     sift__cli_buf_add(server, ",", 1);
                 sift__cli_buf_add(server, s, strlen(s));
@@ -172,6 +172,45 @@ enum {
     OPT_COUNT,
 };
 
+/* The reply's total (an object {"value","relation"}), when it has one. */
+static void
+read_total(json_t *root, double *total, char *rel_buf, size_t rel_size)
+{
+    json_t *tot = json_object_get(root, "total");
+    if (!json_is_object(tot))
+        return;
+    *total = json_number_value(json_object_get(tot, "value"));
+    const char *rel = json_string_value(json_object_get(tot, "relation"));
+    snprintf(rel_buf, rel_size, "%s", rel ? rel : "eq");
+}
+
+/* --count's output: the number (">=" before it when it is a lower bound),
+ * or with --json the total object. */
+static void
+print_count(struct cli_ctx *ctx, int mode, double total, const char *relation)
+{
+    if (mode == OUT_JSON)
+        fprintf(ctx->out.f, "{\"total\":%.0f,\"relation\":\"%s\"}\n", total,
+                relation);
+    else
+        fprintf(ctx->out.f, "%s%.0f\n", strcmp(relation, "eq") ? ">=" : "",
+                total);
+}
+
+/* On a terminal, when fewer events were shown than match: how to see
+ * more. */
+static void
+hint_more(uint64_t shown, double total, const char *relation)
+{
+    if (!isatty(STDOUT_FILENO) || total < 0 || (double)shown >= total)
+        return;
+    fprintf(stderr,
+            "-- %llu of %s%.0f matching events (more with "
+            "--limit N, all with --limit 0)\n",
+            (unsigned long long)shown, strcmp(relation, "eq") ? ">=" : "",
+            total);
+}
+
 int
 sift__cli_cmd_search(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -227,8 +266,7 @@ sift__cli_cmd_search(struct cli_ctx *ctx, int argc, char **argv)
     uint64_t remaining = limit; /* 0: all */
     int no_limit_param = 0, first = 1;
     double total = -1;
-    const char *relation = "eq";
-    char rel_buf[8] = "eq";
+    char rel_buf[8] = "eq"; /* the total's relation */
     rc = CLI_EXIT_OK;
 
     for (;;) {
@@ -287,21 +325,10 @@ sift__cli_cmd_search(struct cli_ctx *ctx, int argc, char **argv)
         }
         if (first)
             sift__cli_warnings(ctx, root);
-        json_t *tot = json_object_get(root, "total");
-        if (first && json_is_object(tot)) {
-            total = json_number_value(json_object_get(tot, "value"));
-            const char *rel =
-                json_string_value(json_object_get(tot, "relation"));
-            snprintf(rel_buf, sizeof(rel_buf), "%s", rel ? rel : "eq");
-            relation = rel_buf;
-        }
+        if (first)
+            read_total(root, &total, rel_buf, sizeof(rel_buf));
         if (count) {
-            if (mode == OUT_JSON)
-                fprintf(ctx->out.f, "{\"total\":%.0f,\"relation\":\"%s\"}\n",
-                        total, relation);
-            else
-                fprintf(ctx->out.f, "%s%.0f\n",
-                        strcmp(relation, "eq") ? ">=" : "", total);
+            print_count(ctx, mode, total, rel_buf);
             json_decref(root);
             sift__cli_buf_free(&r.body);
             break;
@@ -329,14 +356,8 @@ sift__cli_cmd_search(struct cli_ctx *ctx, int argc, char **argv)
             (!no_limit_param && got < want))
             break;
     }
-    if (rc == CLI_EXIT_OK && !pr.broken && !count && mode == OUT_HUMAN &&
-        isatty(STDOUT_FILENO) && total >= 0 && (double)pr.n < total) {
-        fprintf(stderr,
-                "-- %llu of %s%.0f matching events (more with "
-                "--limit N, all with --limit 0)\n",
-                (unsigned long long)pr.n, strcmp(relation, "eq") ? ">=" : "",
-                total);
-    }
+    if (rc == CLI_EXIT_OK && !pr.broken && !count && mode == OUT_HUMAN)
+        hint_more(pr.n, total, rel_buf);
     free(cursor);
     free(q);
     free_fields(&fl);

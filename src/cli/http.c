@@ -310,7 +310,7 @@ attempt(struct cli_http *h, const struct cli_req *req, struct cli_reply *r,
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
                          (curl_off_t)req->body_len);
-    } else if (strcmp(req->method, "GET")) {
+    } else if (strcmp(req->method, "GET") != 0) {
         curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
     }
 

@@ -374,7 +374,8 @@ sift__cli_settings_load(struct cli_settings *s, const struct cli_flags *f,
         free(s->url);
         s->url = b.data;
     }
-    if (strncmp(s->url, "http://", 7) && strncmp(s->url, "https://", 8)) {
+    if (strncmp(s->url, "http://", 7) != 0 &&
+        strncmp(s->url, "https://", 8) != 0) {
         snprintf(err, err_len, "url '%s': only http:// and https:// work",
                  s->url);
         sift__cli_settings_cleanup(s);

@@ -236,8 +236,8 @@ sift__cli_opt_common(struct cli_ctx *ctx, int c, char **argv,
     case CLI_OPT_CONFIG: ctx->flags.config = optarg; return CLI_CONTINUE;
     case CLI_OPT_CACERT: ctx->flags.cacert = optarg; return CLI_CONTINUE;
     case CLI_OPT_COLOR:
-        if (strcmp(optarg, "auto") && strcmp(optarg, "always") &&
-            strcmp(optarg, "never"))
+        if (strcmp(optarg, "auto") != 0 && strcmp(optarg, "always") != 0 &&
+            strcmp(optarg, "never") != 0)
             return sift__cli_usage_error(ctx,
                                          "--color is auto, always or "
                                          "never, not '%s'",
@@ -325,7 +325,7 @@ sift__cli_json_items(const char *js, size_t len, const char *key,
                 /* jsmn's string tokens leave the quotes out */
                 int q = t[e].type == JSMN_STRING;
                 if (cb(arg, js + t[e].start - q,
-                       (size_t)(t[e].end - t[e].start + 2 * q)))
+                       (size_t)(t[e].end - t[e].start) + 2 * (size_t)q))
                     goto out;
                 int after = e + 1;
                 while (after < next && t[after].start < t[e].end)

@@ -844,7 +844,7 @@ on_poswait(evutil_socket_t fd, short what, void *arg)
     if (c->local.settled && !c->local.settled(c->local.arg, w->key) &&
         sift_clock_mono_ns() < w->deadline_ns &&
         !sift_http_req_is_closed(w->req)) {
-        struct timeval tv = {0, 20 * 1000};
+        struct timeval tv = {0, 20 * 1000L};
         event_add(w->ev, &tv);
         return;
     }

@@ -552,8 +552,8 @@ static const struct key_def keys[] = {
      "Doc store block size before compression in the cold tier."},
 
     /* [auth] (security) */
-    {"auth", "tokens", KT_STRING, OFF(auth_tokens), "", 0, 16 * STRMAX, 1, NULL,
-     KC_SECRET,
+    {"auth", "tokens", KT_STRING, OFF(auth_tokens), "", 0, 16LL * STRMAX, 1,
+     NULL, KC_SECRET,
      "Bearer tokens as name:role:token or name:role:sha256:<64 hex>, "
      "separated by commas or blanks; role is reader, writer or admin. "
      "Empty (and no token_file) = only loopback clients are accepted."},

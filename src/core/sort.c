@@ -56,7 +56,7 @@ starts(size_t cnt[256])
             any |= KEY(a[i]);                                                  \
             all &= KEY(a[i]);                                                  \
         }                                                                      \
-        T *src = a, *dst = tmp;                                                \
+        T *src = a, *dst = tmp; /* NOLINT(bugprone-macro-parentheses) */       \
         for (unsigned shift = 0; shift < (KBITS); shift += 8) {                \
             size_t cnt[256] = {0};                                             \
             if ((((any ^ all) >> shift) & 0xffu) == 0)                         \
@@ -66,7 +66,7 @@ starts(size_t cnt[256])
             starts(cnt);                                                       \
             for (i = 0; i < n; i++)                                            \
                 dst[cnt[(KEY(src[i]) >> shift) & 0xffu]++] = src[i];           \
-            T *t = src;                                                        \
+            T *t = src; /* NOLINT(bugprone-macro-parentheses) */               \
             src = dst;                                                         \
             dst = t;                                                           \
         }                                                                      \

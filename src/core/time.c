@@ -231,7 +231,8 @@ sift_time_scan_rfc3339(const char *s, size_t len, unsigned flags,
     if (!zone(s, len, &i, flags, &off_s))
         return 0;
     if (compose(sift_time_days_from_civil(y, mo, d),
-                (int64_t)h * 3600 + mi * 60 + se - off_s, frac, out_ns) < 0)
+                (int64_t)h * 3600 + (int64_t)mi * 60 + se - off_s, frac,
+                out_ns) < 0)
         return 0;
     return i;
 }

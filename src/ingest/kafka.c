@@ -936,7 +936,7 @@ kafka_start(struct sift_source *src)
     rd_kafka_topic_partition_list_t *l;
     rd_kafka_resp_err_t err;
     struct timeval tv = {KAFKA_SAFETY_POLL_MS / 1000,
-                         (KAFKA_SAFETY_POLL_MS % 1000) * 1000};
+                         (KAFKA_SAFETY_POLL_MS % 1000) * 1000L};
 
     if (ks->started)
         return SIFT_OK;
@@ -1370,7 +1370,7 @@ sift_source_kafka_new(const struct sift_source_env *env,
     ks->ev_commit = event_new(env->base, -1, 0, on_commit_event, ks);
     ks->ev_more = event_new(env->base, -1, 0, on_timer, ks);
     if (env->peers.ask) {
-        struct timeval hv = {0, 500 * 1000};
+        struct timeval hv = {0, 500 * 1000L};
         ks->ev_handoff =
             event_new(env->base, -1, EV_PERSIST, on_handoff_timer, ks);
         if (ks->ev_handoff)

@@ -115,7 +115,7 @@ sift_source_pipe_deliver(void *arg, const struct sift_source_batch *batch,
                          sift_durable_cb ack_cb, void *ack_arg)
 {
     struct sift_source_pipe *sp = arg;
-    struct sift_arena *arena = sift_arena_new(64 * 1024);
+    struct sift_arena *arena = sift_arena_new((size_t)64 * 1024);
     struct sift_event *evs;
     size_t n = 0;
     int64_t now = sift_clock_now_ns();

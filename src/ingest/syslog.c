@@ -64,7 +64,7 @@
 #include "ingest/ingest_int.h"
 
 #define UDP_MAX_DGRAM 65535
-#define UDP_BATCH_BYTES (1024 * 1024) /* datagram bytes per batch */
+#define UDP_BATCH_BYTES ((size_t)1024 * 1024) /* datagram bytes per batch */
 
 struct sl_src;
 

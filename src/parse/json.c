@@ -475,12 +475,12 @@ tokenize(struct sift__pctx *x, const char *js, size_t len,
     }
     if (r < 0)
         return jsmn_fail(x, r, p.pos);
-    if ((uint64_t)r > 4 * (uint64_t)x->o->max_fields + 64)
-        return sift__pctx_fail(
-            x, SIFT_ELIMIT, 0,
-            "more than %llu JSON values "
-            "(4 x max_fields + 64)",
-            (unsigned long long)(4 * (uint64_t)x->o->max_fields + 64));
+    unsigned long long max_values = 4ull * x->o->max_fields + 64;
+    if ((unsigned long long)r > max_values)
+        return sift__pctx_fail(x, SIFT_ELIMIT, 0,
+                               "more than %llu JSON values "
+                               "(4 x max_fields + 64)",
+                               max_values);
     if (p.pos < len) /* jsmn stops at a NUL byte */
         return sift__pctx_fail(x, SIFT_EPARSE, p.pos, "invalid JSON at byte %u",
                                p.pos);

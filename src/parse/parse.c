@@ -503,6 +503,29 @@ apply_level(struct sift__pctx *x, struct sift_field *f)
     return SIFT_OK;
 }
 
+/* Adds the configured extra fields (labels).  A label is a default: the
+ * event's own field of that name wins. */
+static int
+add_extras(struct sift__pctx *x)
+{
+    const struct sift__parse_compiled *c = x->c;
+    for (uint32_t i = 0; i < c->n_extras; i++) {
+        int have = 0;
+        for (uint32_t j = 0; j < x->n && !have; j++)
+            have = x->f[j].name_len == c->extras[i].name_len &&
+                   memcmp(x->f[j].name, c->extras[i].name,
+                          c->extras[i].name_len) == 0;
+        if (have)
+            continue;
+        int rc = sift__pctx_add_derived(
+            x, c->extras[i].name, c->extras[i].name_len, c->extras[i].value,
+            c->extras[i].value_len, SIFT_FT_KEYWORD);
+        if (rc)
+            return rc;
+    }
+    return SIFT_OK;
+}
+
 int
 sift__pctx_finish(struct sift__pctx *x, struct sift_event *out)
 {
@@ -637,21 +660,9 @@ sift__pctx_finish(struct sift__pctx *x, struct sift_event *out)
             remove_field(x, (uint32_t)drop[k]);
     }
 
-    for (uint32_t i = 0; i < c->n_extras; i++) {
-        /* A label is a default: the event's own field of that name wins. */
-        int have = 0;
-        for (uint32_t j = 0; j < x->n && !have; j++)
-            have = x->f[j].name_len == c->extras[i].name_len &&
-                   memcmp(x->f[j].name, c->extras[i].name,
-                          c->extras[i].name_len) == 0;
-        if (have)
-            continue;
-        rc = sift__pctx_add_derived(x, c->extras[i].name, c->extras[i].name_len,
-                                    c->extras[i].value, c->extras[i].value_len,
-                                    SIFT_FT_KEYWORD);
-        if (rc)
-            return rc;
-    }
+    rc = add_extras(x);
+    if (rc)
+        return rc;
 
     out->ts_ns = x->ts_ns;
     out->msg = x->msg ? x->msg : "";

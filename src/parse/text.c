@@ -96,7 +96,7 @@ month_from_abbr(const char *s, size_t len, size_t i)
     char a = (char)(s[i] | 0x20), b = (char)(s[i + 1] | 0x20),
          c = (char)(s[i + 2] | 0x20);
     for (int m = 0; m < 12; m++) {
-        if (months[m * 3] == a && months[m * 3 + 1] == b &&
+        if (months[(size_t)m * 3] == a && months[(size_t)m * 3 + 1] == b &&
             months[m * 3 + 2] == c)
             return m + 1;
     }
@@ -280,7 +280,8 @@ layout_ctime(const char *s, size_t len, int64_t *ns)
         return 0;
     bool ok = false;
     for (int k = 0; k < 7 && !ok; k++) {
-        ok = (s[0] | 0x20) == days[k * 3] && (s[1] | 0x20) == days[k * 3 + 1] &&
+        ok = (s[0] | 0x20) == days[(size_t)k * 3] &&
+             (s[1] | 0x20) == days[(size_t)k * 3 + 1] &&
              (s[2] | 0x20) == days[k * 3 + 2];
     }
     if (!ok)

@@ -687,13 +687,12 @@ histo_seg(const struct sift_segment *seg, size_t seg_index,
     return rc;
 }
 
-int
-sift_agg_histogram(struct sift_segment *const *segs, size_t n,
-                   const struct sift_query *q, const struct sift_agg_opts *opts,
-                   struct sift_agg_histo_result *out,
-                   struct sift_query_error *err)
+/* The time range [*lo, *hi) of a histogram: the query's, or where it is
+ * open, the data's (one bucket's worth when there is none). */
+static void
+histo_range(struct sift_segment *const *segs, size_t n,
+            const struct sift_agg_opts *opts, int64_t *lo_out, int64_t *hi_out)
 {
-    memset(out, 0, sizeof(*out));
     int64_t lo = opts->from_ns, hi = opts->to_ns;
     if (lo == SIFT_TIME_MIN || hi == SIFT_TIME_MAX) {
         int64_t dlo = INT64_MAX, dhi = INT64_MIN;
@@ -716,6 +715,73 @@ sift_agg_histogram(struct sift_segment *const *segs, size_t n,
     }
     if (hi <= lo)
         hi = lo + 1;
+    *lo_out = lo;
+    *hi_out = hi;
+}
+
+/* Lays out the buckets of [lo, hi) in proto (interval_ns set): start_ns,
+ * n_buckets and, for calendar months or years, the bucket edges
+ * (proto->edges, a heap array also stored in *edges_out for the caller to
+ * free).  SIFT_ELIMIT over SIFT_AGG_MAX_BUCKETS. */
+static int
+histo_layout(int64_t lo, int64_t hi, int64_t iv_ms, char unit,
+             struct histo *proto, int64_t **edges_out,
+             struct sift_query_error *err)
+{
+    uint64_t nb;
+    if (unit == 'M' || unit == 'y') {
+        /* Calendar months or years from the first one the range touches. */
+        int64_t step = iv_ms / (unit == 'M' ? MONTH_MS : YEAR_MS);
+        (void)sift_time_round_down(lo, unit, &proto->start_ns);
+        size_t cap = 16;
+        int64_t *edges = sift_xmalloc(cap * sizeof(*edges));
+        edges[0] = proto->start_ns;
+        nb = 0;
+        while (edges[nb] < hi) {
+            if (nb >= SIFT_AGG_MAX_BUCKETS) {
+                sift_free(edges);
+                return sift__query_error(
+                    err, SIFT_ELIMIT, 400, "too_many_buckets", -1,
+                    "interval %lld%c gives more than %u buckets",
+                    (long long)step, unit, SIFT_AGG_MAX_BUCKETS);
+            }
+            if (nb + 2 > cap) {
+                cap *= 2;
+                edges = sift_xrealloc(edges, cap * sizeof(*edges));
+            }
+            if (sift_time_add(edges[nb], step, unit, &edges[nb + 1]) < 0)
+                edges[nb + 1] = INT64_MAX;
+            nb++;
+        }
+        proto->edges = edges;
+        *edges_out = edges;
+    } else {
+        /* Buckets are aligned on multiples of the interval since the
+         * epoch; weeks start on Monday (the epoch was a Thursday). */
+        int64_t off = unit == 'w' ? (int64_t)4 * 86400 * SIFT_NS_PER_SEC : 0;
+        int64_t iv = proto->interval_ns;
+        proto->start_ns = lo - (((lo - off) % iv) + iv) % iv;
+        nb = ((uint64_t)(hi - proto->start_ns) + (uint64_t)iv - 1) /
+             (uint64_t)iv;
+        if (nb > SIFT_AGG_MAX_BUCKETS)
+            return sift__query_error(
+                err, SIFT_ELIMIT, 400, "too_many_buckets", -1,
+                "interval %lldms gives %llu buckets, over the limit of %u",
+                (long long)iv_ms, (unsigned long long)nb, SIFT_AGG_MAX_BUCKETS);
+    }
+    proto->n_buckets = (uint32_t)nb;
+    return SIFT_OK;
+}
+
+int
+sift_agg_histogram(struct sift_segment *const *segs, size_t n,
+                   const struct sift_query *q, const struct sift_agg_opts *opts,
+                   struct sift_agg_histo_result *out,
+                   struct sift_query_error *err)
+{
+    memset(out, 0, sizeof(*out));
+    int64_t lo, hi;
+    histo_range(segs, n, opts, &lo, &hi);
     if (opts->field != NULL &&
         check_field_kind(segs, n, opts->field, 0, "a histogram split (by)",
                          err) < 0)
@@ -737,47 +803,9 @@ sift_agg_histogram(struct sift_segment *const *segs, size_t n,
                           .by = opts->field,
                           .by_len = opts->field ? strlen(opts->field) : 0};
     int64_t *edges = NULL;
-    uint64_t nb;
-    if (unit == 'M' || unit == 'y') {
-        /* Calendar months or years from the first one the range touches. */
-        int64_t step = iv_ms / (unit == 'M' ? MONTH_MS : YEAR_MS);
-        (void)sift_time_round_down(lo, unit, &proto.start_ns);
-        size_t cap = 16;
-        edges = sift_xmalloc(cap * sizeof(*edges));
-        edges[0] = proto.start_ns;
-        nb = 0;
-        while (edges[nb] < hi) {
-            if (nb >= SIFT_AGG_MAX_BUCKETS) {
-                sift_free(edges);
-                return sift__query_error(
-                    err, SIFT_ELIMIT, 400, "too_many_buckets", -1,
-                    "interval %lld%c gives more than %u buckets",
-                    (long long)step, unit, SIFT_AGG_MAX_BUCKETS);
-            }
-            if (nb + 2 > cap) {
-                cap *= 2;
-                edges = sift_xrealloc(edges, cap * sizeof(*edges));
-            }
-            if (sift_time_add(edges[nb], step, unit, &edges[nb + 1]) < 0)
-                edges[nb + 1] = INT64_MAX;
-            nb++;
-        }
-        proto.edges = edges;
-    } else {
-        /* Buckets are aligned on multiples of the interval since the
-         * epoch; weeks start on Monday (the epoch was a Thursday). */
-        int64_t off = unit == 'w' ? 4 * 86400 * SIFT_NS_PER_SEC : 0;
-        int64_t iv = proto.interval_ns;
-        proto.start_ns = lo - (((lo - off) % iv) + iv) % iv;
-        nb =
-            ((uint64_t)(hi - proto.start_ns) + (uint64_t)iv - 1) / (uint64_t)iv;
-        if (nb > SIFT_AGG_MAX_BUCKETS)
-            return sift__query_error(
-                err, SIFT_ELIMIT, 400, "too_many_buckets", -1,
-                "interval %lldms gives %llu buckets, over the limit of %u",
-                (long long)iv_ms, (unsigned long long)nb, SIFT_AGG_MAX_BUCKETS);
-    }
-    proto.n_buckets = (uint32_t)nb;
+    int rc = histo_layout(lo, hi, iv_ms, unit, &proto, &edges, err);
+    if (rc < 0)
+        return rc;
 
     struct agg_par ap;
     if (agg_par_init(&ap, segs, n, q, opts) < 0) {
@@ -790,8 +818,7 @@ sift_agg_histogram(struct sift_segment *const *segs, size_t n,
     struct histo *hp = &lanes[0];
     int timed_out = 0;
     struct smap_ent **order = NULL;
-    int rc =
-        for_each_match(&ap, lanes, sizeof(*lanes), histo_seg, err, &timed_out);
+    rc = for_each_match(&ap, lanes, sizeof(*lanes), histo_seg, err, &timed_out);
     if (rc < 0) {
         if (rc != SIFT_ELIMIT && !err->type)
             rc = agg_seg_error(err, rc);

@@ -363,17 +363,11 @@ sift__query_lex_next(struct sift_qlexer *lx, unsigned mode,
         out->kql_cmp = 1;
         return;
     }
-    if (word_is(out, "AND") || word_is(out, "&&"))
+    if (word_is(out, "AND") || word_is(out, "&&") || word_is(out, "and"))
         out->kind = SIFT_QT_AND;
-    else if (word_is(out, "OR") || word_is(out, "||"))
+    else if (word_is(out, "OR") || word_is(out, "||") || word_is(out, "or"))
         out->kind = SIFT_QT_OR;
-    else if (word_is(out, "NOT"))
-        out->kind = SIFT_QT_NOT;
-    else if (word_is(out, "and"))
-        out->kind = SIFT_QT_AND;
-    else if (word_is(out, "or"))
-        out->kind = SIFT_QT_OR;
-    else if (word_is(out, "not"))
+    else if (word_is(out, "NOT") || word_is(out, "not"))
         out->kind = SIFT_QT_NOT;
     else
         return;

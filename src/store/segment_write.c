@@ -558,6 +558,8 @@ write_header(const struct sift_segment_builder *b, const int64_t *ts,
     uint32_t n = b->n_docs;
     uint8_t hdr[SIFT_SEGFMT_HEADER_LEN];
     memset(hdr, 0, sizeof(hdr));
+    /* The magic is 8 bytes without a terminating NUL. */
+    /* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
     memcpy(hdr, SIFT_SEGFMT_MAGIC, 8);
     sift_store_u32(hdr + 8, SIFT_SEGFMT_VERSION);
     sift_store_u32(hdr + 12, n);

@@ -185,7 +185,8 @@ sift__store_join(const char *a, const char *b)
     char *p = sift_xmalloc(la + lb + 2);
     memcpy(p, a, la);
     p[la] = '/';
-    memcpy(p + la + 1, b, lb + 1);
+    memcpy(p + la + 1, b, lb);
+    p[la + 1 + lb] = '\0';
     return p;
 }
 
@@ -576,7 +577,8 @@ learn_finish(struct sift_store *s, uint64_t builder_bytes, uint64_t peak)
     uint64_t x = peak * 16 / builder_bytes;
     x = x < 4 ? 4 : x > 64 ? 64 : x;
     uint32_t old = atomic_load_explicit(&s->finish_x16, memory_order_relaxed);
-    atomic_store_explicit(&s->finish_x16, (uint32_t)((old * 3 + x) / 4),
+    atomic_store_explicit(&s->finish_x16,
+                          (uint32_t)(((uint64_t)old * 3 + x) / 4),
                           memory_order_relaxed);
     SIFT_DEBUG("store: build of a %llu-byte builder peaked at %llu bytes",
                (unsigned long long)builder_bytes, (unsigned long long)peak);
