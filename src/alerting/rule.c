@@ -376,6 +376,53 @@ read_labels(const json_t *o, struct sift_rule *r, char *err, size_t err_len)
     return SIFT_OK;
 }
 
+/* The rule's window, interval, for and delay (durations, with their
+ * defaults), checked against each other and tiers.retention. */
+static int
+read_times(const json_t *o, const struct sift_config *cfg, bool grouped,
+           struct sift_rule *r, char *err, size_t err_len)
+{
+    const char *name = r->name;
+    int rc;
+    int64_t dflt_interval = cfg ? cfg->rules_interval_ms : 60000;
+    int64_t dflt_delay = cfg ? cfg->rules_delay_ms : 0;
+    if ((rc = duration_member(o, "window", 5 * 60000LL, &r->window_ns, name,
+                              err, err_len)) < 0 ||
+        (rc = duration_member(o, "interval", dflt_interval, &r->interval_ns,
+                              name, err, err_len)) < 0 ||
+        (rc = duration_member(o, "for", 0, &r->for_ns, name, err, err_len)) <
+            0 ||
+        (rc = duration_member(o, "delay", dflt_delay, &r->delay_ns, name, err,
+                              err_len)) < 0)
+        return rc;
+    if (r->window_ns < 1000 * NS_PER_MS)
+        return fail(err, err_len, name, "window: at least 1s");
+    if (r->interval_ns < 1000 * NS_PER_MS)
+        return fail(err, err_len, name, "interval: at least 1s");
+    if (cfg && cfg->retention_ms > 0 &&
+        r->window_ns + r->delay_ns > cfg->retention_ms * NS_PER_MS) {
+        struct sift_buf a = SIFT_BUF_INIT, b = SIFT_BUF_INIT;
+        fmt_duration(r->window_ns + r->delay_ns, &a);
+        fmt_duration(cfg->retention_ms * NS_PER_MS, &b);
+        rc = fail(err, err_len, name,
+                  "window (with delay) %s is longer than tiers.retention "
+                  "%s: the events it needs are deleted before",
+                  sift_buf_cstr(&a), sift_buf_cstr(&b));
+        sift_buf_cleanup(&a);
+        sift_buf_cleanup(&b);
+        return rc;
+    }
+    if (r->stat == SIFT_RULE_ABSENT && grouped &&
+        r->window_ns * 2 + r->delay_ns > (cfg && cfg->retention_ms
+                                              ? cfg->retention_ms * NS_PER_MS
+                                              : INT64_MAX)) {
+        return fail(err, err_len, name,
+                    "an absence per group looks one window further back; two "
+                    "windows are longer than tiers.retention");
+    }
+    return SIFT_OK;
+}
+
 int
 sift_rule_from_json(const json_t *o, const struct sift_rule_env *env,
                     struct sift_rule **out, char *err, size_t err_len)
@@ -477,47 +524,9 @@ sift_rule_from_json(const json_t *o, const struct sift_rule_env *env,
         goto out;
     }
 
-    int64_t dflt_interval = cfg ? cfg->rules_interval_ms : 60000;
-    int64_t dflt_delay = cfg ? cfg->rules_delay_ms : 0;
-    if ((rc = duration_member(o, "window", 5 * 60000LL, &r->window_ns, name,
-                              err, err_len)) < 0 ||
-        (rc = duration_member(o, "interval", dflt_interval, &r->interval_ns,
-                              name, err, err_len)) < 0 ||
-        (rc = duration_member(o, "for", 0, &r->for_ns, name, err, err_len)) <
-            0 ||
-        (rc = duration_member(o, "delay", dflt_delay, &r->delay_ns, name, err,
-                              err_len)) < 0)
+    rc = read_times(o, cfg, group != NULL, r, err, err_len);
+    if (rc < 0)
         goto out;
-    if (r->window_ns < 1000 * NS_PER_MS) {
-        rc = fail(err, err_len, name, "window: at least 1s");
-        goto out;
-    }
-    if (r->interval_ns < 1000 * NS_PER_MS) {
-        rc = fail(err, err_len, name, "interval: at least 1s");
-        goto out;
-    }
-    if (cfg && cfg->retention_ms > 0 &&
-        r->window_ns + r->delay_ns > cfg->retention_ms * NS_PER_MS) {
-        struct sift_buf a = SIFT_BUF_INIT, b = SIFT_BUF_INIT;
-        fmt_duration(r->window_ns + r->delay_ns, &a);
-        fmt_duration(cfg->retention_ms * NS_PER_MS, &b);
-        rc = fail(err, err_len, name,
-                  "window (with delay) %s is longer than tiers.retention "
-                  "%s: the events it needs are deleted before",
-                  sift_buf_cstr(&a), sift_buf_cstr(&b));
-        sift_buf_cleanup(&a);
-        sift_buf_cleanup(&b);
-        goto out;
-    }
-    if (r->stat == SIFT_RULE_ABSENT && group &&
-        r->window_ns * 2 + r->delay_ns > (cfg && cfg->retention_ms
-                                              ? cfg->retention_ms * NS_PER_MS
-                                              : INT64_MAX)) {
-        rc = fail(err, err_len, name,
-                  "an absence per group looks one window further back; two "
-                  "windows are longer than tiers.retention");
-        goto out;
-    }
     if (group) {
         if (!valid_field(group)) {
             rc = fail(err, err_len, name, "group_by: a field name");

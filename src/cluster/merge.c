@@ -458,20 +458,44 @@ floor_to(int64_t v, int64_t step)
     return q * step;
 }
 
-static int
-merge_histogram(const struct sift_cluster_query *q,
-                const struct sift__cluster_answer *a, size_t n,
-                struct sift_buf *out, int *bad, char *why, size_t why_len)
+/* Holes between the nodes' ranges become empty buckets (fixed
+ * intervals only; not for a range of more than a million buckets). */
+static void
+fill_holes(struct bucket **bkp, size_t *nbp, int64_t iv)
 {
-    json_t **o = sift_xcalloc(n + 1, sizeof(*o));
+    struct bucket *bk = *bkp;
+    size_t nb = *nbp;
+    if (nb < 2 ||
+        (uint64_t)((bk[nb - 1].key_ms - bk[0].key_ms) / iv) >= 1000000u)
+        return;
+    size_t want = (size_t)((bk[nb - 1].key_ms - bk[0].key_ms) / iv) + 1;
+    if (want <= nb)
+        return;
+    struct bucket *full = sift_xcalloc(want, sizeof(*full));
+    size_t j = 0;
+    for (size_t i = 0; i < want; i++) {
+        int64_t key = bk[0].key_ms + (int64_t)i * iv;
+        if (j < nb && bk[j].key_ms == key)
+            full[i] = bk[j++];
+        else
+            full[i].key_ms = key;
+    }
+    sift_free(bk);
+    *bkp = full;
+    *nbp = want;
+}
+
+/* The interval of the merged histogram: the coarsest one decides, and
+ * calendar intervals must all agree.  Marks the answers that are
+ * unreadable or disagree in bad[] (why says how) and returns how many. */
+static int
+agree_interval(json_t *const *o, size_t n, int *bad, int64_t *iv_out,
+               const char **cal_out, char *why, size_t why_len)
+{
     int64_t iv = 0;
     const char *cal = NULL;
-    int n_bad = 0, timed_out = 0, any_by = 0;
-    struct warnings w = {json_array()};
-
-    /* The coarsest interval decides; calendar intervals must all agree. */
+    int n_bad = 0;
     for (size_t k = 0; k < n; k++) {
-        o[k] = json_loadb(a[k].body, a[k].len, LOAD_FLAGS, NULL);
         json_t *ivj = json_object_get(o[k], "interval_ms");
         if (!json_is_array(json_object_get(o[k], "buckets")) ||
             !json_is_number(ivj) || json_number_value(ivj) <= 0) {
@@ -504,6 +528,25 @@ merge_histogram(const struct sift_cluster_query *q,
                      "(give interval= explicitly)");
         }
     }
+    *iv_out = iv;
+    *cal_out = cal;
+    return n_bad;
+}
+
+static int
+merge_histogram(const struct sift_cluster_query *q,
+                const struct sift__cluster_answer *a, size_t n,
+                struct sift_buf *out, int *bad, char *why, size_t why_len)
+{
+    json_t **o = sift_xcalloc(n + 1, sizeof(*o));
+    int64_t iv = 0;
+    const char *cal = NULL;
+    int timed_out = 0, any_by = 0;
+    struct warnings w = {json_array()};
+
+    for (size_t k = 0; k < n; k++)
+        o[k] = json_loadb(a[k].body, a[k].len, LOAD_FLAGS, NULL);
+    int n_bad = agree_interval(o, n, bad, &iv, &cal, why, why_len);
 
     struct bucket *bk = NULL;
     size_t nb = 0, cap = 0;
@@ -563,25 +606,8 @@ merge_histogram(const struct sift_cluster_query *q,
     if (nb > 1)
         qsort(bk, nb, sizeof(*bk), cmp_bucket);
 
-    /* Fill the holes between nodes' ranges with empty buckets. */
-    if (!cal && nb > 1 &&
-        (uint64_t)((bk[nb - 1].key_ms - bk[0].key_ms) / iv) < 1000000u) {
-        size_t want = (size_t)((bk[nb - 1].key_ms - bk[0].key_ms) / iv) + 1;
-        if (want > nb) {
-            struct bucket *full = sift_xcalloc(want, sizeof(*full));
-            size_t j = 0;
-            for (size_t i = 0; i < want; i++) {
-                int64_t key = bk[0].key_ms + (int64_t)i * iv;
-                if (j < nb && bk[j].key_ms == key)
-                    full[i] = bk[j++];
-                else
-                    full[i].key_ms = key;
-            }
-            sift_free(bk);
-            bk = full;
-            nb = want;
-        }
-    }
+    if (!cal)
+        fill_holes(&bk, &nb, iv);
 
     /* The `size` largest series overall; the rest is _other. */
     struct kcmap tot = {0};
