@@ -860,7 +860,8 @@ start_endpoints(struct sift_app *app)
     const struct sift_anomaly_api_deps an_deps = {.service = app->anomaly,
                                                   .store = app->store,
                                                   .pool = app->pool,
-                                                  .cfg = &app->cfg};
+                                                  .cfg = &app->cfg,
+                                                  .cluster = app->cluster};
     sift_anomaly_api_new(app->http, &an_deps, &app->anomaly_api);
 
     /* GET /metrics: query latency is observed by search and Grafana. */

@@ -40,6 +40,8 @@ enum sift_cluster_merge {
     SIFT_CLUSTER_FIELDS,    /* union of the field lists */
     SIFT_CLUSTER_DELETE,    /* POST /api/v1/delete: counts summed, every
                              * node named; any failure is a 502 */
+    SIFT_CLUSTER_PATTERNS,  /* templates merged by text, series summed */
+    SIFT_CLUSTER_ALERTS,    /* alerts of every node, newest first */
 };
 
 /* One fanned-out request. */

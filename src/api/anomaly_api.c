@@ -30,6 +30,7 @@
 #include "sift/anomaly_service.h"
 #include "sift/buf.h"
 #include "sift/clock.h"
+#include "sift/cluster.h"
 #include "sift/config.h"
 #include "sift/error.h"
 #include "sift/http.h"
@@ -50,7 +51,26 @@ struct sift_anomaly_api {
     struct sift_store *store;
     struct sift_pool *pool;
     const struct sift_config *cfg;
+    struct sift_cluster *cluster;
 };
+
+/* In a cluster, non-zero when req is answered from this node alone (asked
+ * by a node, or local=true); otherwise it was fanned out to every node
+ * (merged by template text, or alerts newest first) and is answered. */
+static int
+local_or_fanned(struct sift_anomaly_api *api, struct sift_http_req *req,
+                enum sift_cluster_merge kind, uint32_t size)
+{
+    if (sift_cluster_is_local(api->cluster, req))
+        return 1;
+    const char *ap = sift_http_req_param(req, "allow_partial");
+    const struct sift_cluster_query cq = {
+        .kind = kind,
+        .size = size,
+        .allow_partial = !(ap && strcmp(ap, "false") == 0)};
+    sift_cluster_fanout(api->cluster, req, &cq);
+    return 0;
+}
 
 /* ------------------------------------------------------------------ */
 /* Parameters                                                           */
@@ -183,6 +203,8 @@ handle_patterns(struct sift_http_req *req, void *arg)
                               iv);
         return;
     }
+    if (!local_or_fanned(api, req, SIFT_CLUSTER_PATTERNS, size))
+        return;
     struct pattern_job *j = sift_xcalloc(1, sizeof(*j));
     j->req = req;
     j->t0_ns = sift_clock_mono_ns();
@@ -251,6 +273,8 @@ handle_alerts(struct sift_http_req *req, void *arg)
     uint32_t limit;
     if (time_range(req, &from, &to) < 0 ||
         uint_param(req, "limit", ALERTS_DEFAULT_LIMIT, 100000, &limit) < 0)
+        return;
+    if (!local_or_fanned(api, req, SIFT_CLUSTER_ALERTS, limit))
         return;
     sift_anomaly_service_alerts(api->svc, from, to, collect_alert, &l);
     struct sift_buf b = SIFT_BUF_INIT;
@@ -434,6 +458,7 @@ sift_anomaly_api_new(struct sift_http *http,
     api->store = deps->store;
     api->pool = deps->pool;
     api->cfg = deps->cfg;
+    api->cluster = deps->cluster;
     sift_http_route(http, "GET", "/api/v1/patterns", 0, SIFT_ROLE_READER,
                     handle_patterns, api);
     sift_http_route(http, "GET", "/api/v1/alerts", 0, SIFT_ROLE_READER,

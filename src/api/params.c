@@ -283,6 +283,8 @@ static const struct sift_http_param p_patterns[] = {
      check_duration,
      "Bucket of each template's count series (default `auto`: about 60 "
      "buckets over the range; at most 1000)."},
+    P_LOCAL,
+    P_PARTIAL,
     P_END,
 };
 
@@ -293,6 +295,8 @@ static const struct sift_http_param p_alerts[] = {
     P_TO,
     {"limit", "size", SIFT_HTTP_P_UINT, NULL, 1, 100000, NULL,
      "Alerts returned, newest first (default 1000)."},
+    P_LOCAL,
+    P_PARTIAL,
     P_END,
 };
 

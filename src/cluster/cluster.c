@@ -292,9 +292,13 @@ forward_uri(struct sift_http_req *req, uint32_t shard_size,
         if (!name || strcmp(name, "local") == 0 ||
             strcmp(name, "allow_partial") == 0)
             continue;
-        if (shard_size && (strcmp(name, "size") == 0)) {
+        if (shard_size &&
+            (strcmp(name, "size") == 0 || strcmp(name, "limit") == 0)) {
+            if (size_done)
+                continue; /* both spellings given: sent once */
             snprintf(num, sizeof(num), "%u", shard_size);
             v = num;
+            name = "size";
             size_done = 1;
         }
         char *en = evhttp_encode_uri(name);
@@ -649,6 +653,9 @@ fanout_finish(struct fanout *f)
             }
             ans[n_ans].body = k->body.data ? k->body.data : "";
             ans[n_ans].len = k->body.len;
+            ans[n_ans].node_id = k->node_id[0] ? k->node_id
+                                 : k->node < 0 ? c->node_id
+                                               : "";
             ans_call[n_ans++] = i;
             continue;
         }
@@ -744,9 +751,14 @@ sift_cluster_fanout(struct sift_cluster *c, struct sift_http_req *req,
     }
     f->t0_ns = sift_clock_mono_ns();
     f->shard_size =
-        q->kind == SIFT_CLUSTER_TERMS ? SIFT_CLUSTER_SHARD_SIZE(q->size) : 0;
+        q->kind == SIFT_CLUSTER_TERMS || q->kind == SIFT_CLUSTER_PATTERNS
+            ? SIFT_CLUSTER_SHARD_SIZE(q->size)
+            : 0;
     if (f->shard_size > 10000)
         f->shard_size = 10000; /* the terms endpoint's own cap */
+    if (q->kind == SIFT_CLUSTER_PATTERNS &&
+        f->shard_size > SIFT_CLUSTER_PATTERNS_MAX)
+        f->shard_size = SIFT_CLUSTER_PATTERNS_MAX;
     f->calls = sift_xcalloc(c->n_peers + 1, sizeof(*f->calls));
     f->calls[f->n_calls++].node = -1;
     for (size_t i = 0; i < c->n_peers; i++)

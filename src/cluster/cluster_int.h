@@ -25,7 +25,11 @@
 struct sift__cluster_answer {
     const char *body;
     size_t len;
+    const char *node_id; /* the node's id ("" when unknown) */
 };
+
+/* Patterns: each node is asked for at most this many (the endpoint's cap). */
+#define SIFT_CLUSTER_PATTERNS_MAX 1000u
 
 /**
  * Merges n answers of kind q->kind into one JSON object appended to out,

@@ -958,6 +958,335 @@ merge_fields(const struct sift__cluster_answer *a, size_t n,
     return n_bad;
 }
 
+/* ---- patterns ---- */
+
+/* One template of the merge, identified by its text. */
+struct pat {
+    json_t *text;      /* string, or null (evicted or id 0) */
+    json_t *id;        /* the asked node's id for it, else the first seen */
+    int id_from_first; /* id comes from the first answer (the asked node) */
+    uint64_t count;
+    int64_t first_ms, last_ms;
+    json_t *sample;
+    json_t *series; /* object: bucket key (decimal) -> count */
+};
+
+static int
+cmp_pat(const void *a, const void *b)
+{
+    const struct pat *x = a, *y = b;
+    if (x->count != y->count)
+        return x->count > y->count ? -1 : 1;
+    const char *tx = json_string_value(x->text),
+               *ty = json_string_value(y->text);
+    return strcmp(tx ? tx : "", ty ? ty : "");
+}
+
+static int
+merge_patterns(const struct sift_cluster_query *q, uint32_t shard_size,
+               const struct sift__cluster_answer *a, size_t n,
+               struct sift_buf *out, int *bad, char *why, size_t why_len)
+{
+    json_t **o = sift_xcalloc(n + 1, sizeof(*o));
+    int64_t iv = 0;
+    int n_bad = 0, lower_bound = 0;
+    uint64_t total = 0, max_distinct = 0;
+    struct warnings w = {json_array()};
+    /* The widest series bucket: finer ones are summed into it. */
+    for (size_t k = 0; k < n; k++) {
+        o[k] = json_loadb(a[k].body, a[k].len, LOAD_FLAGS, NULL);
+        if (!json_is_array(json_object_get(o[k], "patterns"))) {
+            bad[k] = 1;
+            n_bad++;
+            snprintf(why, why_len, "%s", "unreadable patterns answer");
+            continue;
+        }
+        int64_t x = (int64_t)get_u64(o[k], "interval_ms");
+        if (x > iv)
+            iv = x;
+    }
+    struct pat *v = NULL;
+    size_t nv = 0, cap = 0;
+    json_t *by_text = json_object(); /* text -> index + 1 */
+    for (size_t k = 0; k < n; k++) {
+        if (bad[k])
+            continue;
+        int64_t x = (int64_t)get_u64(o[k], "interval_ms");
+        if (x > 0 && iv % x != 0) {
+            bad[k] = 1;
+            n_bad++;
+            snprintf(why, why_len,
+                     "its pattern series interval (%lld ms) does not divide "
+                     "the others' (%lld ms): give interval=",
+                     (long long)x, (long long)iv);
+            continue;
+        }
+        json_t *list = json_object_get(o[k], "patterns"), *e;
+        size_t i;
+        total += get_u64(o[k], "total");
+        uint64_t d = get_u64(o[k], "distinct");
+        if (d > max_distinct)
+            max_distinct = d;
+        if (d > json_array_size(list))
+            lower_bound = 1;
+        warnings_add(&w, o[k]);
+        json_array_foreach(list, i, e)
+        {
+            json_t *text = json_object_get(e, "template");
+            struct pat *p = NULL;
+            if (json_is_string(text)) {
+                json_t *at = json_object_get(by_text, json_string_value(text));
+                if (at)
+                    p = &v[json_integer_value(at) - 1];
+            }
+            if (!p) {
+                if (nv == cap) {
+                    cap = cap ? cap * 2 : 64;
+                    v = sift_xrealloc(v, cap * sizeof(*v));
+                }
+                p = &v[nv++];
+                memset(p, 0, sizeof(*p));
+                p->text = json_incref(text ? text : json_null());
+                p->id = json_incref(json_object_get(e, "template_id"));
+                p->id_from_first = k == 0;
+                p->first_ms = INT64_MAX;
+                p->last_ms = INT64_MIN;
+                p->series = json_object();
+                if (json_is_string(text))
+                    json_object_set_new(by_text, json_string_value(text),
+                                        json_integer((json_int_t)nv));
+            }
+            p->count += get_u64(e, "count");
+            json_t *fs = json_object_get(e, "first_seen_ms");
+            json_t *ls = json_object_get(e, "last_seen_ms");
+            if (json_is_number(fs) &&
+                (int64_t)json_number_value(fs) < p->first_ms)
+                p->first_ms = (int64_t)json_number_value(fs);
+            if (json_is_number(ls) &&
+                (int64_t)json_number_value(ls) > p->last_ms) {
+                p->last_ms = (int64_t)json_number_value(ls);
+                json_decref(p->sample);
+                p->sample = json_incref(json_object_get(e, "sample"));
+            }
+            json_t *ser = json_object_get(e, "series"), *pt;
+            size_t j;
+            json_array_foreach(ser, j, pt)
+            {
+                json_t *t = json_array_get(pt, 0), *c = json_array_get(pt, 1);
+                if (!json_is_number(t) || !json_is_number(c))
+                    continue;
+                int64_t key = (int64_t)json_number_value(t);
+                if (iv > 0)
+                    key = floor_to(key, iv);
+                char kb[24];
+                snprintf(kb, sizeof(kb), "%lld", (long long)key);
+                json_t *cur = json_object_get(p->series, kb);
+                double sum =
+                    json_number_value(c) + (cur ? json_number_value(cur) : 0.0);
+                json_object_set_new(p->series, kb, json_real(sum));
+            }
+        }
+    }
+    qsort(v, nv, sizeof(*v), cmp_pat);
+    uint32_t keep = q->size ? q->size : (uint32_t)nv;
+    if (shard_size && keep > shard_size)
+        keep = shard_size;
+    sift_buf_append(out, "{\"patterns\":[", 13);
+    for (size_t i = 0; i < nv; i++) {
+        struct pat *p = &v[i];
+        if (i < keep) {
+            sift_buf_appendf(out, "%s{\"template_id\":", i ? "," : "");
+            put_json_value(out, p->id_from_first ? p->id : json_null());
+            sift_buf_append(out, ",\"template\":", 12);
+            put_json_value(out, p->text);
+            sift_buf_appendf(out, ",\"count\":%llu,\"first_seen_ms\":",
+                             (unsigned long long)p->count);
+            if (p->first_ms != INT64_MAX)
+                sift_buf_appendf(out, "%lld", (long long)p->first_ms);
+            else
+                sift_buf_append(out, "null", 4);
+            sift_buf_append(out, ",\"last_seen_ms\":", 16);
+            if (p->last_ms != INT64_MIN)
+                sift_buf_appendf(out, "%lld", (long long)p->last_ms);
+            else
+                sift_buf_append(out, "null", 4);
+            sift_buf_append(out, ",\"sample\":", 10);
+            put_json_value(out, p->sample ? p->sample : json_null());
+            /* Series in time order. */
+            size_t ns = json_object_size(p->series), x = 0;
+            int64_t *keys = sift_xcalloc(ns + 1, sizeof(*keys));
+            const char *kk;
+            json_t *vv;
+            json_object_foreach(p->series, kk, vv) keys[x++] =
+                strtoll(kk, NULL, 10);
+            for (size_t r = 1; r < ns; r++)
+                for (size_t y = r; y > 0 && keys[y - 1] > keys[y]; y--) {
+                    int64_t t = keys[y];
+                    keys[y] = keys[y - 1];
+                    keys[y - 1] = t;
+                }
+            sift_buf_append(out, ",\"series\":[", 11);
+            for (size_t r = 0; r < ns; r++) {
+                char kb[24];
+                snprintf(kb, sizeof(kb), "%lld", (long long)keys[r]);
+                sift_buf_appendf(out, "%s[%lld,%llu]", r ? "," : "",
+                                 (long long)keys[r],
+                                 (unsigned long long)json_number_value(
+                                     json_object_get(p->series, kb)));
+            }
+            sift_buf_append(out, "]}", 2);
+            sift_free(keys);
+        }
+        json_decref(p->text);
+        json_decref(p->id);
+        json_decref(p->sample);
+        json_decref(p->series);
+    }
+    uint64_t distinct = nv > max_distinct ? nv : max_distinct;
+    if (lower_bound)
+        warnings_add_text(&w, "distinct counts the templates the nodes "
+                              "returned: a lower bound (a node has more "
+                              "templates than it was asked for)");
+    sift_buf_appendf(
+        out, "],\"total\":%llu,\"distinct\":%llu,\"interval_ms\":%lld",
+        (unsigned long long)total, (unsigned long long)distinct, (long long)iv);
+    warnings_put(&w, out);
+    json_decref(w.list);
+    json_decref(by_text);
+    sift_free(v);
+    for (size_t k = 0; k < n; k++)
+        json_decref(o[k]);
+    sift_free(o);
+    return n_bad;
+}
+
+/* ---- alerts ---- */
+
+struct al {
+    int64_t started;
+    uint64_t id;
+    const char *node;
+    const char *p; /* the alert as its node wrote it */
+    size_t len;
+};
+
+/*
+ * Splits the array at the start of body ({"alerts":[...],...}) into its
+ * elements, appended to *v (raw text, never parsed and printed again).
+ * Returns the number appended, or -1.
+ */
+static long
+split_alerts(const char *body, size_t len, const char *node, struct al **v,
+             size_t *n, size_t *cap)
+{
+    static const char head[] = "{\"alerts\":[";
+    if (len < sizeof(head) - 1 || memcmp(body, head, sizeof(head) - 1) != 0)
+        return -1;
+    size_t i = sizeof(head) - 1;
+    long count = 0;
+    while (i < len && body[i] != ']') {
+        size_t start = i;
+        int depth = 0, in_str = 0;
+        for (; i < len; i++) {
+            char c = body[i];
+            if (in_str) {
+                if (c == '\\')
+                    i++;
+                else if (c == '"')
+                    in_str = 0;
+            } else if (c == '"') {
+                in_str = 1;
+            } else if (c == '{' || c == '[') {
+                depth++;
+            } else if (c == '}' || c == ']') {
+                if (depth == 0)
+                    break;
+                depth--;
+            } else if (c == ',' && depth == 0) {
+                break;
+            }
+        }
+        if (i >= len || depth != 0)
+            return -1;
+        json_t *o = json_loadb(body + start, i - start, LOAD_FLAGS, NULL);
+        if (!json_is_object(o)) {
+            json_decref(o);
+            return -1;
+        }
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 64;
+            *v = sift_xrealloc(*v, *cap * sizeof(**v));
+        }
+        struct al *x = &(*v)[(*n)++];
+        x->started =
+            (int64_t)json_number_value(json_object_get(o, "started_ms"));
+        x->id = get_u64(o, "id");
+        x->node = node;
+        x->p = body + start;
+        x->len = i - start;
+        json_decref(o);
+        count++;
+        if (body[i] == ',')
+            i++;
+    }
+    return i < len ? count : -1;
+}
+
+static int
+cmp_al(const void *a, const void *b)
+{
+    const struct al *x = a, *y = b;
+    if (x->started != y->started)
+        return x->started > y->started ? -1 : 1;
+    int c = strcmp(x->node, y->node);
+    if (c)
+        return c;
+    return x->id > y->id ? -1 : x->id < y->id;
+}
+
+static int
+merge_alerts(const struct sift_cluster_query *q,
+             const struct sift__cluster_answer *a, size_t n,
+             struct sift_buf *out, int *bad, char *why, size_t why_len)
+{
+    struct al *v = NULL;
+    size_t nv = 0, cap = 0;
+    uint64_t total = 0;
+    int n_bad = 0;
+    for (size_t k = 0; k < n; k++) {
+        size_t before = nv;
+        json_t *o = json_loadb(a[k].body, a[k].len, LOAD_FLAGS, NULL);
+        if (!json_is_object(o) ||
+            split_alerts(a[k].body, a[k].len, a[k].node_id ? a[k].node_id : "",
+                         &v, &nv, &cap) < 0) {
+            nv = before;
+            bad[k] = 1;
+            n_bad++;
+            snprintf(why, why_len, "%s", "unreadable alerts answer");
+            json_decref(o);
+            continue;
+        }
+        total += get_u64(o, "total");
+        json_decref(o);
+    }
+    qsort(v, nv, sizeof(*v), cmp_al);
+    size_t keep = q->size && q->size < nv ? q->size : nv;
+    sift_buf_append(out, "{\"alerts\":[", 11);
+    for (size_t i = 0; i < keep; i++) {
+        /* The alert as its node wrote it, plus the node: ids are per
+         * node (GET /api/v1/alerts/{id} and feedback go to that node). */
+        if (i)
+            sift_buf_putc(out, ',');
+        sift_buf_append(out, v[i].p, v[i].len - 1);
+        sift_buf_append(out, ",\"node_id\":", 11);
+        sift_buf_put_json_str(out, v[i].node, strlen(v[i].node));
+        sift_buf_putc(out, '}');
+    }
+    sift_buf_appendf(out, "],\"total\":%llu", (unsigned long long)total);
+    sift_free(v);
+    return n_bad;
+}
+
 int
 sift__cluster_merge(const struct sift_cluster_query *q, uint32_t shard_size,
                     const struct sift__cluster_answer *a, size_t n,
@@ -972,6 +1301,10 @@ sift__cluster_merge(const struct sift_cluster_query *q, uint32_t shard_size,
         return merge_histogram(q, a, n, out, bad, why, why_len);
     case SIFT_CLUSTER_STATS: return merge_stats(a, n, out, bad, why, why_len);
     case SIFT_CLUSTER_FIELDS: return merge_fields(a, n, out, bad, why, why_len);
+    case SIFT_CLUSTER_PATTERNS:
+        return merge_patterns(q, shard_size, a, n, out, bad, why, why_len);
+    case SIFT_CLUSTER_ALERTS:
+        return merge_alerts(q, a, n, out, bad, why, why_len);
     case SIFT_CLUSTER_DELETE: break; /* cluster.c: delete_finish() */
     }
     return 0;

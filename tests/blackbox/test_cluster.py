@@ -74,7 +74,8 @@ def start_nodes(tmp_path, names, extra=None, peers_of=None):
 
 @pytest.fixture
 def cluster3(tmp_path):
-    nodes = start_nodes(tmp_path, ["a", "b", "c"])
+    nodes = start_nodes(tmp_path, ["a", "b", "c"], extra=lambda n: {
+        "server": {"debug_endpoints": "true"}})
     yield nodes
     for s in nodes.values():
         if s.proc and s.proc.poll() is None:
@@ -200,6 +201,43 @@ def test_any_node_answers_for_all(tmp_path, cluster3, siftd_factory):
     assert v["enabled"] is True and v["node_id"] == "node-a"
     assert sorted(p["node_id"] for p in v["peers"]) == \
         ["node-a", "node-b", "node-c"]
+
+    # Patterns: templates merged by their text across nodes (each node
+    # mines its own ids): a template's count is the sum of the nodes'.
+    r = b.get("/api/v1/patterns", params={"size": 50, "interval": "1h"})
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert got["total"] == 125 and got["_nodes"]["successful"] == 3
+    per_node = {}
+    for n, s in cluster3.items():
+        lp = s.get("/api/v1/patterns", params={"size": 50, "interval": "1h",
+                                               "local": "true"}).json()
+        assert "_nodes" not in lp
+        for t in lp["patterns"]:
+            per_node.setdefault(t["template"], []).append(t["count"])
+    assert {t["template"]: t["count"] for t in got["patterns"]} == \
+        {k: sum(v) for k, v in per_node.items()}
+    assert sum(t["count"] for t in got["patterns"]) == 125
+    for t in got["patterns"]:
+        assert sum(c for _, c in t["series"]) == t["count"]
+    counts = [t["count"] for t in got["patterns"]]
+    assert counts == sorted(counts, reverse=True)
+    assert got["distinct"] == len(per_node)
+
+    # Alerts: every node's, newest first, each naming its node.
+    for s, k in ((a, 2), (c, 1)):
+        r = s.post("/api/v1/debug/alerts", json={"count": k})
+        assert r.status_code == 200, r.text
+    r = b.get("/api/v1/alerts")
+    assert r.status_code == 200, r.text
+    al = r.json()
+    assert al["total"] == 3 and al["_nodes"]["failed"] == 0
+    assert sorted(x["node_id"] for x in al["alerts"]) == \
+        ["node-a", "node-a", "node-c"]
+    started = [x["started_ms"] for x in al["alerts"]]
+    assert started == sorted(started, reverse=True)
+    assert b.get("/api/v1/alerts", params={"local": "true"}).json()[
+        "total"] == 0
 
     # A delete sent to one node is applied on every node; the reply names
     # each with its counts.  A refused one is refused before any node.

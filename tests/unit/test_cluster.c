@@ -49,10 +49,12 @@ search_answer(const int64_t *ts, const uint64_t *hash, size_t n, unsigned total,
 static json_t *
 merged(const struct sift_cluster_query *q, char **bodies, size_t n, int *bad)
 {
+    static const char *const ids[4] = {"n0", "n1", "n2", "n3"};
     struct sift__cluster_answer a[4];
     for (size_t i = 0; i < n; i++) {
         a[i].body = bodies[i];
         a[i].len = strlen(bodies[i]);
+        a[i].node_id = ids[i];
     }
     struct sift_buf out = SIFT_BUF_INIT;
     char why[200];
@@ -102,8 +104,8 @@ test_search_merges_in_time_order_with_cursor(void **state)
     }
     /* Hits are copied byte for byte: 1e3 stays 1e3, escapes stay. */
     {
-        struct sift__cluster_answer a[2] = {{b[0], strlen(b[0])},
-                                            {b[1], strlen(b[1])}};
+        struct sift__cluster_answer a[2] = {{b[0], strlen(b[0]), "n0"},
+                                            {b[1], strlen(b[1]), "n1"}};
         struct sift_buf raw = SIFT_BUF_INIT;
         char why[100];
         sift__cluster_merge(&q, 0, a, 2, &raw, bad, why, sizeof(why));
@@ -366,6 +368,103 @@ test_stats_sample_shipped(void **state)
     free(many);
 }
 
+static void
+test_patterns_merge_by_text(void **state)
+{
+    (void)state;
+    /* The same template under different ids on two nodes; one node's
+     * series is finer (30 s) than the other's (60 s). */
+    char *b[2] = {
+        strdup("{\"patterns\":[{\"template_id\":4,\"template\":\"GET <*> in "
+               "<num> ms\",\"count\":5,\"first_seen_ms\":60000,"
+               "\"last_seen_ms\":70000,\"sample\":\"GET / in 3 ms\","
+               "\"series\":[[60000,5],[120000,0]]},{\"template_id\":9,"
+               "\"template\":\"only on a\",\"count\":1,\"first_seen_ms\":"
+               "60000,\"last_seen_ms\":60000,\"sample\":\"only on a\","
+               "\"series\":[[60000,1],[120000,0]]}],\"total\":6,"
+               "\"distinct\":2,\"interval_ms\":60000,\"took_ms\":1}"),
+        strdup("{\"patterns\":[{\"template_id\":2,\"template\":\"GET <*> in "
+               "<num> ms\",\"count\":3,\"first_seen_ms\":50000,"
+               "\"last_seen_ms\":125000,\"sample\":\"GET /x in 9 ms\","
+               "\"series\":[[30000,1],[60000,1],[90000,0],[120000,1]]}],"
+               "\"total\":3,\"distinct\":1,\"interval_ms\":30000,"
+               "\"took_ms\":1}")};
+    int bad[2] = {0, 0};
+    struct sift_cluster_query q = {.kind = SIFT_CLUSTER_PATTERNS, .size = 5};
+    json_t *o = merged(&q, b, 2, bad);
+    assert_int_equal(bad[0] + bad[1], 0);
+    json_t *p = json_object_get(o, "patterns");
+    assert_int_equal(json_array_size(p), 2);
+    json_t *t = json_array_get(p, 0);
+    assert_string_equal(json_string_value(json_object_get(t, "template")),
+                        "GET <*> in <num> ms");
+    assert_int_equal(json_integer_value(json_object_get(t, "count")), 8);
+    /* The first answer's (the node asked) id; its first/last seen the
+     * extremes; the sample the newest. */
+    assert_int_equal(json_integer_value(json_object_get(t, "template_id")), 4);
+    assert_int_equal(json_integer_value(json_object_get(t, "first_seen_ms")),
+                     50000);
+    assert_int_equal(json_integer_value(json_object_get(t, "last_seen_ms")),
+                     125000);
+    assert_string_equal(json_string_value(json_object_get(t, "sample")),
+                        "GET /x in 9 ms");
+    /* 30 s buckets summed into 60 s ones: 0..60 s: 1, 60..120: 5+1+0,
+     * 120..: 0+1. */
+    json_t *ser = json_object_get(t, "series");
+    assert_int_equal(json_array_size(ser), 3);
+    static const int64_t want[3][2] = {{0, 1}, {60000, 6}, {120000, 1}};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *x = json_array_get(ser, i);
+        assert_int_equal(json_integer_value(json_array_get(x, 0)), want[i][0]);
+        assert_int_equal(json_integer_value(json_array_get(x, 1)), want[i][1]);
+    }
+    assert_int_equal(json_integer_value(json_object_get(o, "total")), 9);
+    assert_int_equal(json_integer_value(json_object_get(o, "distinct")), 2);
+    assert_int_equal(json_integer_value(json_object_get(o, "interval_ms")),
+                     60000);
+    json_decref(o);
+    /* size keeps the most frequent. */
+    q.size = 1;
+    o = merged(&q, b, 2, bad);
+    assert_int_equal(json_array_size(json_object_get(o, "patterns")), 1);
+    json_decref(o);
+    free(b[0]);
+    free(b[1]);
+}
+
+static void
+test_alerts_newest_first_with_node(void **state)
+{
+    (void)state;
+    char *b[2] = {strdup("{\"alerts\":[{\"id\":2,\"started_ms\":300},"
+                         "{\"id\":1,\"started_ms\":100}],\"total\":2}"),
+                  strdup("{\"alerts\":[{\"id\":1,\"started_ms\":200}],"
+                         "\"total\":1}")};
+    int bad[2] = {0, 0};
+    struct sift_cluster_query q = {.kind = SIFT_CLUSTER_ALERTS, .size = 10};
+    json_t *o = merged(&q, b, 2, bad);
+    json_t *l = json_object_get(o, "alerts");
+    assert_int_equal(json_array_size(l), 3);
+    static const int64_t started[3] = {300, 200, 100};
+    static const char *const node[3] = {"n0", "n1", "n0"};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *x = json_array_get(l, i);
+        assert_int_equal(json_integer_value(json_object_get(x, "started_ms")),
+                         started[i]);
+        assert_string_equal(json_string_value(json_object_get(x, "node_id")),
+                            node[i]);
+    }
+    assert_int_equal(json_integer_value(json_object_get(o, "total")), 3);
+    json_decref(o);
+    q.size = 1;
+    o = merged(&q, b, 2, bad);
+    assert_int_equal(json_array_size(json_object_get(o, "alerts")), 1);
+    assert_int_equal(json_integer_value(json_object_get(o, "total")), 3);
+    json_decref(o);
+    free(b[0]);
+    free(b[1]);
+}
+
 int
 main(void)
 {
@@ -377,6 +476,8 @@ main(void)
         cmocka_unit_test(test_stats_never_show_unmerged_percentiles),
         cmocka_unit_test(test_stats_percentiles_from_samples),
         cmocka_unit_test(test_stats_sample_shipped),
+        cmocka_unit_test(test_patterns_merge_by_text),
+        cmocka_unit_test(test_alerts_newest_first_with_node),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
