@@ -159,41 +159,38 @@ typedef struct {
 #define LR PROTOBUF_C_LABEL_REPEATED
 #define T(x) PROTOBUF_C_TYPE_##x
 /* A singular field, a repeated one (count then pointer), a oneof member. */
-#define FS(S, name, id, type, desc)                                           \
-    {#name, id, LN, T(type), 0, offsetof(S, name), desc, NULL, 0, 0, NULL,   \
-     NULL}
-#define FR(S, name, id, type, desc)                                           \
-    {#name, id,    LR, T(type), offsetof(S, n_##name), offsetof(S, name), desc, \
-     NULL,  0,     0,  NULL,    NULL}
-#define FO(name, id, type, desc)                                              \
-    {#name,                                                                   \
-     id,                                                                      \
-     LN,                                                                      \
-     T(type),                                                                 \
-     offsetof(any_msg, value_case),                                           \
-     offsetof(any_msg, u),                                                    \
-     desc,                                                                    \
-     NULL,                                                                    \
-     PROTOBUF_C_FIELD_FLAG_ONEOF,                                             \
-     0,                                                                       \
-     NULL,                                                                    \
-     NULL}
-#define DESC(var, S, fullname, fields, by_name, ranges)                       \
-    static const ProtobufCMessageDescriptor var = {                          \
-        PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,                                 \
-        fullname,                                                             \
-        fullname,                                                             \
-        #S,                                                                   \
-        "opentelemetry.proto",                                                \
-        sizeof(S),                                                            \
-        sizeof(fields) / sizeof(fields[0]),                                   \
-        fields,                                                               \
-        by_name,                                                              \
-        sizeof(ranges) / sizeof(ranges[0]) - 1,                               \
-        ranges,                                                               \
-        NULL,                                                                 \
-        NULL,                                                                 \
-        NULL,                                                                 \
+#define FS(S, name, id, type, desc)                                            \
+    {                                                                          \
+#name, id, LN, T(type), 0, offsetof(S, name), desc, NULL, 0, 0, NULL,  \
+            NULL                                                               \
+    }
+#define FR(S, name, id, type, desc)                                            \
+    {                                                                          \
+#name, id, LR, T(type), offsetof(S, n_##name), offsetof(S, name),      \
+            desc, NULL, 0, 0, NULL, NULL                                       \
+    }
+#define FO(name, id, type, desc)                                               \
+    {                                                                          \
+#name, id, LN, T(type), offsetof(any_msg, value_case),                 \
+            offsetof(any_msg, u), desc, NULL, PROTOBUF_C_FIELD_FLAG_ONEOF, 0,  \
+            NULL, NULL                                                         \
+    }
+#define DESC(var, S, fullname, fields, by_name, ranges)                        \
+    static const ProtobufCMessageDescriptor var = {                            \
+        PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,                                  \
+        fullname,                                                              \
+        fullname,                                                              \
+        #S,                                                                    \
+        "opentelemetry.proto",                                                 \
+        sizeof(S),                                                             \
+        sizeof(fields) / sizeof(fields[0]),                                    \
+        fields,                                                                \
+        by_name,                                                               \
+        sizeof(ranges) / sizeof(ranges[0]) - 1,                                \
+        ranges,                                                                \
+        NULL,                                                                  \
+        NULL,                                                                  \
+        NULL,                                                                  \
         NULL}
 
 static const ProtobufCMessageDescriptor any_desc, kv_desc, array_desc,
@@ -397,8 +394,8 @@ conv_record(struct sift__otlp_ctx *c, const record_msg *m,
     }
     if (m->body && conv_any(c, m->body, &rec->body, 1, &rec->bad) < 0)
         return -1;
-    if (conv_kvs(c, m->attributes, m->n_attributes, &rec->attrs, 1,
-                 &rec->bad) < 0)
+    if (conv_kvs(c, m->attributes, m->n_attributes, &rec->attrs, 1, &rec->bad) <
+        0)
         return -1;
     rec->trace_id = sift__otlp_hex_id(c, m->trace_id.data, m->trace_id.len);
     rec->span_id = sift__otlp_hex_id(c, m->span_id.data, m->span_id.len);
@@ -407,9 +404,9 @@ conv_record(struct sift__otlp_ctx *c, const record_msg *m,
 
 /* The protobuf-c variant of sift_otlp_logs_parse() (binary only). */
 static int
-pbc_logs_parse(const struct sift_parse_opts *o, const uint8_t *body,
-               size_t len, int64_t recv_ns, struct sift_arena *arena,
-               sift_parse_line_cb cb, void *arg)
+pbc_logs_parse(const struct sift_parse_opts *o, const uint8_t *body, size_t len,
+               int64_t recv_ns, struct sift_arena *arena, sift_parse_line_cb cb,
+               void *arg)
 {
     struct sift__otlp_ctx c;
     int rc = SIFT_OK;
@@ -441,9 +438,8 @@ pbc_logs_parse(const struct sift_parse_opts *o, const uint8_t *body,
                     sg.scope_version = sl->scope->version;
                     sg.scope_version_len = strlen(sl->scope->version);
                 }
-                if (conv_kvs(&c, sl->scope->attributes,
-                             sl->scope->n_attributes, &sg.scope_attrs, 1,
-                             &sg.bad) < 0)
+                if (conv_kvs(&c, sl->scope->attributes, sl->scope->n_attributes,
+                             &sg.scope_attrs, 1, &sg.bad) < 0)
                     goto nomem;
             }
             for (size_t k = 0; k < sl->n_log_records && !c.stop; k++) {
@@ -577,7 +573,7 @@ pool_free(struct pool *pl)
 #define BATCH 512
 
 static const char *const systems[] = {
-    "Apache", "BGL",   "HDFS",     "HPC",  "Hadoop",
+    "Apache", "BGL",     "HDFS",      "HPC",   "Hadoop",
     "Linux",  "OpenSSH", "OpenStack", "Spark", "Zookeeper",
 };
 
@@ -795,17 +791,16 @@ enum variant { OURS, PBC, PBC_UNPACK };
 
 /* One pass over every request; returns CPU ns. */
 static double
-pass(enum variant v, const struct payloads *pl,
-     const struct sift_parse_opts *o, struct sift_arena *arena,
-     struct digest *d)
+pass(enum variant v, const struct payloads *pl, const struct sift_parse_opts *o,
+     struct sift_arena *arena, struct digest *d)
 {
     double t0 = cpu_ns();
     for (size_t i = 0; i < pl->n; i++) {
         const struct sift_buf *b = &pl->body[i];
         int rc = SIFT_OK;
         if (v == OURS) {
-            rc = sift_otlp_logs_parse(o, 0, b->data, b->len, 0, arena,
-                                      on_event, d, NULL);
+            rc = sift_otlp_logs_parse(o, 0, b->data, b->len, 0, arena, on_event,
+                                      d, NULL);
         } else if (v == PBC) {
             rc = pbc_logs_parse(o, (const uint8_t *)b->data, b->len, 0, arena,
                                 on_event, d);
@@ -895,10 +890,9 @@ run_set(const char *name, int structured, int rounds,
         rmax = ratio[r] > rmax ? ratio[r] : rmax;
     }
     double ma = median(a, (size_t)rounds);
-    printf("%-10s %7zu %6zu %9.0f %9.0f %11.0f %9.2f %5.2f-%.2f %8.0f\n",
-           name, pl.n_records, pl.bytes / pl.n_records, ma,
-           median(b, (size_t)rounds), median(u, (size_t)rounds),
-           median(ratio, (size_t)rounds), rmin, rmax,
+    printf("%-10s %7zu %6zu %9.0f %9.0f %11.0f %9.2f %5.2f-%.2f %8.0f\n", name,
+           pl.n_records, pl.bytes / pl.n_records, ma, median(b, (size_t)rounds),
+           median(u, (size_t)rounds), median(ratio, (size_t)rounds), rmin, rmax,
            (double)pl.bytes / (double)pl.n_records / ma * 1e3);
     free(a);
     free(b);
@@ -955,8 +949,8 @@ run_deep(long n, const struct sift_parse_opts *o, struct sift_arena *arena)
     size[0] = 3;
     for (size_t i = 1; i <= levels; i++) {
         tag[i] = i > 2 * (size_t)n ? outer[i - 2 * (size_t)n - 1]
-                 : i % 2       ? 0x0a
-                               : 0x2a;
+                 : i % 2           ? 0x0a
+                                   : 0x2a;
         size[i] = 1 + varint_len(size[i - 1]) + size[i - 1];
     }
     struct sift_buf v = SIFT_BUF_INIT;
@@ -971,8 +965,8 @@ run_deep(long n, const struct sift_parse_opts *o, struct sift_arena *arena)
     printf("request of %zu bytes, body nested %ld deep\n", v.len, n);
     fflush(stdout);
     struct digest d = {0, 0, 0};
-    int rc = sift_otlp_logs_parse(o, 0, v.data, v.len, 0, arena, on_event, &d,
-                                  NULL);
+    int rc =
+        sift_otlp_logs_parse(o, 0, v.data, v.len, 0, arena, on_event, &d, NULL);
     printf("ours:       rc %d, %zu events, %zu rejected\n", rc, d.n_events,
            d.n_rejected);
     fflush(stdout);

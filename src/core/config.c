@@ -61,6 +61,7 @@ enum key_check {
     KC_OFF,            /* numbers: 0 or "off" switches it off (below min) */
     KC_NAME_EMPTY,     /* "" or [A-Za-z0-9._-] only (Kafka's id rule) */
     KC_FIELDS,         /* "" or "name=value,name=value" (static labels) */
+    KC_LISTENERS,      /* "host:port name=value ..., host:port ..." (syslog) */
     KC_PEERS,          /* "" or "http://host:port, ..." */
 };
 
@@ -307,13 +308,16 @@ static const struct key_def keys[] = {
 
     /* [syslog] */
     {"syslog", "tcp", KT_STRING, OFF(syslog_tcp), "", 0, STRMAX, 0, NULL,
-     KC_NONE,
+     KC_LISTENERS,
      "Comma list of host:port to take syslog over TCP on (RFC 6587 octet "
-     "counting or LF framing, per message); empty = off."},
+     "counting or LF framing, per message), each optionally followed by "
+     "blank-separated name=value fields for that listener's events only; "
+     "empty = off."},
     {"syslog", "udp", KT_STRING, OFF(syslog_udp), "", 0, STRMAX, 0, NULL,
-     KC_NONE,
+     KC_LISTENERS,
      "Comma list of host:port to take syslog over UDP on (one message per "
-     "datagram); empty = off."},
+     "datagram), each optionally followed by name=value fields as for tcp; "
+     "empty = off."},
     {"syslog", "format", KT_ENUM, OFF(syslog_format), "syslog", 0, 0, 0,
      "auto|json|text|syslog|logfmt", KC_NONE,
      "How each message is parsed; syslog takes RFC 5424 and RFC 3164 "
@@ -886,6 +890,54 @@ check_hostport(const char *v, char *why, size_t why_len)
     return SIFT_OK;
 }
 
+/* "host:port name=value name=value, host:port": [syslog] listeners,
+ * each an address and fields of its own (ingest/source.c reads it). */
+static int
+check_listeners(const char *v, char *why, size_t why_len)
+{
+    const char *p = v;
+    while (*p) {
+        while (*p == ' ' || *p == '\t' || *p == ',')
+            p++;
+        if (!*p)
+            break;
+        const char *e = p;
+        while (*e && *e != ',' && *e != ' ' && *e != '\t')
+            e++;
+        char item[320];
+        size_t len = (size_t)(e - p);
+        snprintf(item, sizeof(item), "%.*s", (int)len, p);
+        if (len >= sizeof(item) || check_hostport(item, why, why_len) < 0) {
+            if (len >= sizeof(item))
+                snprintf(why, why_len, "address too long");
+            return SIFT_EINVAL;
+        }
+        /* Its fields, up to the next comma: name=value words. */
+        p = e;
+        while (*p && *p != ',') {
+            while (*p == ' ' || *p == '\t')
+                p++;
+            e = p;
+            while (*e && *e != ',' && *e != ' ' && *e != '\t')
+                e++;
+            if (e > p) {
+                len = (size_t)(e - p);
+                snprintf(item, sizeof(item), "%.*s", (int)len, p);
+                if (len >= sizeof(item) || !strchr(item, '=') ||
+                    item[0] == '=') {
+                    snprintf(why, why_len,
+                             "a listener's fields are name=value words after "
+                             "its host:port, got \"%.*s\"",
+                             (int)(len > 64 ? 64 : len), p);
+                    return SIFT_EINVAL;
+                }
+            }
+            p = e;
+        }
+    }
+    return SIFT_OK;
+}
+
 /* "http://host:port, http://host:port": each item an http URL with a
  * port and no path; at most SIFT_CLUSTER_MAX_PEERS of them.  The cluster
  * module reads the same grammar (sift_cluster_new). */
@@ -1050,6 +1102,9 @@ apply_value(struct sift_config *cfg, const struct key_def *k, const char *value,
             return SIFT_EINVAL;
         if (k->check == KC_FIELDS &&
             sift_kvlist_walk(value, NULL, NULL, why, why_len) < 0)
+            return SIFT_EINVAL;
+        if (k->check == KC_LISTENERS &&
+            check_listeners(value, why, why_len) < 0)
             return SIFT_EINVAL;
         if (k->check == KC_PEERS && check_peers(value, why, why_len) < 0)
             return SIFT_EINVAL;

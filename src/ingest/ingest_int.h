@@ -20,6 +20,15 @@ struct event_base;
 void sift__ingest_split(const char *list, char ***out, size_t *n_out);
 void sift__ingest_list_free(char **v, size_t n);
 
+/**
+ * Splits one [syslog] listener item, "host:port" optionally followed by
+ * blank-separated name=value fields of that listener only, into its
+ * address and its fields as a "name=value,name=value" list ("" when
+ * none).  Both owned (sift_free()).  The config check
+ * (sift_config_set) has validated the grammar.
+ */
+void sift__ingest_listener_split(const char *item, char **addr, char **fields);
+
 /** Parses "host:port" (port defaults to 6379).  host is owned. */
 int sift__ingest_parse_addr(const char *addr, char **host, int *port);
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "sift/alloc.h"
+#include "sift/buf.h"
 #include "sift/config.h"
 #include "sift/error.h"
 #include "sift/log.h"
@@ -45,6 +46,31 @@ sift__ingest_split(const char *list, char ***out, size_t *n_out)
     }
     *out = v;
     *n_out = n;
+}
+
+void
+sift__ingest_listener_split(const char *item, char **addr, char **fields)
+{
+    const char *p = item;
+    while (*p && !isspace((unsigned char)*p))
+        p++;
+    *addr = sift_xstrndup(item, (size_t)(p - item));
+    /* The rest: words separated by blanks, each one name=value. */
+    struct sift_buf b = SIFT_BUF_INIT;
+    while (*p) {
+        while (isspace((unsigned char)*p))
+            p++;
+        const char *w = p;
+        while (*p && !isspace((unsigned char)*p))
+            p++;
+        if (p > w) {
+            if (b.len)
+                sift_buf_putc(&b, ',');
+            sift_buf_append(&b, w, (size_t)(p - w));
+        }
+    }
+    *fields = sift_xstrdup(b.len ? sift_buf_cstr(&b) : "");
+    sift_buf_cleanup(&b);
 }
 
 void
@@ -149,7 +175,11 @@ sift_source_create_all(const struct sift_source_env *env,
                            &n_addrs);
         for (size_t i = 0; i < n_addrs && rc == SIFT_OK; i++) {
             struct sift_source *s = NULL;
-            rc = sift_source_syslog_new(env, addrs[i], udp, &s);
+            char *addr = NULL, *fields = NULL;
+            sift__ingest_listener_split(addrs[i], &addr, &fields);
+            rc = sift_source_syslog_new(env, addr, udp, &s);
+            sift_free(addr);
+            sift_free(fields);
             if (rc == SIFT_OK) {
                 v = sift_xrealloc(v, (n + 1) * sizeof(*v));
                 v[n++] = s;

@@ -6,16 +6,17 @@
  * stack trace shipped one line per message) join the message before them
  * from the same partition and stream (include/sift/multiline.h).
  *
- * Design: parse options per source section ([kafka], [redis]: format,
- * extra_fields, keep_metadata).  One arena per delivered batch, freed as
- * soon as the pipeline returns (sift_store_append copies the events and
- * positions).  Extra
- * fields a source attaches (Redis stream entry fields) are appended to
- * the parsed event's fields as KEYWORDs.  A batch whose messages were all
- * rejected still goes to the store when it carries positions, so the
- * position advances; without positions (stream entries claimed from
- * another consumer) it is acknowledged at once because every message is
- * already in the dead-letter store.
+ * Design: parse options per source section ([kafka], [redis], [syslog]:
+ * format, extra_fields, keep_metadata), and per syslog listener that
+ * names fields of its own (its fields first, then the [syslog]
+ * extra_fields it does not name, so the listener's value wins).  One arena per
+ * delivered batch, freed as soon as the pipeline returns (sift_store_append
+ * copies the events and positions).  Extra fields a source attaches (Redis
+ * stream entry fields) are appended to the parsed event's fields as KEYWORDs.
+ * A batch whose messages were all rejected still goes to the store when it
+ * carries positions, so the position advances; without positions (stream
+ * entries claimed from another consumer) it is acknowledged at once because
+ * every message is already in the dead-letter store.
  *
  * Known edge: when the store refuses a batch (SIFT_EBUSY), its rejected
  * messages were already dead-lettered and will be again on the retry.
@@ -26,9 +27,11 @@
 
 #include "sift/alloc.h"
 #include "sift/arena.h"
+#include "sift/buf.h"
 #include "sift/clock.h"
 #include "sift/config.h"
 #include "sift/error.h"
+#include "sift/kvlist.h"
 #include "sift/log.h"
 #include "sift/multiline.h"
 #include "sift/parse.h"
@@ -36,13 +39,26 @@
 #include "sift/source.h"
 #include "sift/store.h"
 
+#include "ingest/ingest_int.h"
+
 /* Parse options per source section: [kafka] and [redis] each have their
  * own format, extra_fields and keep_metadata over the [ingest] keys. */
 enum { PIPE_KAFKA, PIPE_REDIS, PIPE_SYSLOG, PIPE_N };
 
+/* A syslog listener with fields of its own: its source label and parse
+ * options whose extra fields are its own, then [syslog] extra_fields
+ * it does not name. */
+struct pipe_listener {
+    char *label; /* "tcp:<addr>", the origin of syslog.c's batches */
+    char *extra; /* the merged "name=value,..." list o borrows */
+    struct sift_parse_opts o;
+};
+
 struct sift_source_pipe {
     struct sift_pipeline *pipeline;
     struct sift_parse_opts opts[PIPE_N];
+    struct pipe_listener *lst;
+    size_t n_lst;
     struct sift_multiline *ml; /* continuation messages join; owned */
 };
 
@@ -64,6 +80,73 @@ pipe_opts(struct sift_parse_opts *o, const struct sift_config *cfg,
     return rc;
 }
 
+struct merge {
+    struct sift_buf *b;
+    const char *own; /* the listener's list: names it sets win */
+};
+
+static int
+name_in(void *arg, const char *name, size_t name_len, const char *value,
+        size_t value_len)
+{
+    const char *want = arg;
+    (void)value;
+    (void)value_len;
+    return strlen(want) == name_len && memcmp(want, name, name_len) == 0;
+}
+
+static int
+merge_global(void *arg, const char *name, size_t name_len, const char *value,
+             size_t value_len)
+{
+    struct merge *m = arg;
+    char nm[256];
+    snprintf(nm, sizeof(nm), "%.*s", (int)name_len, name);
+    if (sift_kvlist_walk(m->own, name_in, nm, NULL, 0) > 0)
+        return 0;
+    sift_buf_appendf(m->b, ",%.*s=%.*s", (int)name_len, name, (int)value_len,
+                     value);
+    return 0;
+}
+
+/* Parse options for each [syslog] listener that names fields. */
+static int
+pipe_listeners(struct sift_source_pipe *sp, const struct sift_config *cfg)
+{
+    int rc = SIFT_OK;
+    for (int udp = 0; udp < 2 && rc == SIFT_OK; udp++) {
+        char **items = NULL;
+        size_t n = 0;
+        sift__ingest_split(udp ? cfg->syslog_udp : cfg->syslog_tcp, &items, &n);
+        for (size_t i = 0; i < n && rc == SIFT_OK; i++) {
+            char *addr = NULL, *fields = NULL;
+            sift__ingest_listener_split(items[i], &addr, &fields);
+            if (fields[0]) {
+                struct sift_buf b = SIFT_BUF_INIT;
+                struct merge m = {&b, fields};
+                sift_buf_appendf(&b, "%s", fields);
+                sift_kvlist_walk(cfg->syslog_extra_fields, merge_global, &m,
+                                 NULL, 0);
+                sp->lst =
+                    sift_xrealloc(sp->lst, (sp->n_lst + 1) * sizeof(*sp->lst));
+                struct pipe_listener *l = &sp->lst[sp->n_lst++];
+                memset(l, 0, sizeof(*l));
+                size_t ll = strlen(addr) + 5;
+                l->label = sift_xmalloc(ll);
+                snprintf(l->label, ll, "%s:%s", udp ? "udp" : "tcp", addr);
+                l->extra = sift_xstrdup(sift_buf_cstr(&b));
+                sift_buf_cleanup(&b);
+                rc = pipe_opts(&l->o, cfg, l->label, cfg->syslog_format,
+                               l->extra, 0);
+            }
+            sift_free(addr);
+            sift_free(fields);
+        }
+        sift__ingest_list_free(items, n);
+    }
+    return rc;
+}
+
 int
 sift_source_pipe_new(struct sift_pipeline *pipeline,
                      const struct sift_config *cfg,
@@ -79,6 +162,8 @@ sift_source_pipe_new(struct sift_pipeline *pipeline,
     if (rc == SIFT_OK)
         rc = pipe_opts(&sp->opts[PIPE_SYSLOG], cfg, "syslog",
                        cfg->syslog_format, cfg->syslog_extra_fields, 0);
+    if (rc == SIFT_OK)
+        rc = pipe_listeners(sp, cfg);
     if (rc < 0) {
         sift_source_pipe_free(sp);
         *out = NULL;
@@ -106,6 +191,12 @@ sift_source_pipe_free(struct sift_source_pipe *sp)
         return;
     for (int i = 0; i < PIPE_N; i++)
         sift_parse_opts_cleanup(&sp->opts[i]);
+    for (size_t i = 0; i < sp->n_lst; i++) {
+        sift_parse_opts_cleanup(&sp->lst[i].o);
+        sift_free(sp->lst[i].label);
+        sift_free(sp->lst[i].extra);
+    }
+    sift_free(sp->lst);
     sift_multiline_free(sp->ml);
     sift_free(sp);
 }
@@ -135,6 +226,9 @@ sift_source_pipe_deliver(void *arg, const struct sift_source_batch *batch,
         &sp->opts[strncmp(batch->source, "redis", 5) == 0    ? PIPE_REDIS
                   : strncmp(batch->source, "syslog", 6) == 0 ? PIPE_SYSLOG
                                                              : PIPE_KAFKA];
+    for (size_t i = 0; opts == &sp->opts[PIPE_SYSLOG] && i < sp->n_lst; i++)
+        if (batch->origin && strcmp(batch->origin, sp->lst[i].label) == 0)
+            opts = &sp->lst[i].o;
     size_t n_rejected = 0;
     char first[SIFT_PARSE_REASON_MAX] = "";
     for (size_t i = 0; i < batch->n_msgs; i++) {

@@ -327,7 +327,9 @@ conn_process(struct sl_conn *c)
         b->n_msgs = k;
         b->bytes = off;
         b->cut = cut;
-        struct sift_source_batch batch = {"syslog", s->addr, k, msgs, 0, NULL};
+        /* origin "tcp:<addr>": the sink finds the listener's fields by it. */
+        struct sift_source_batch batch = {
+            "syslog", s->head.label + 7, k, msgs, 0, NULL};
         int rc = s->env.sink.deliver(s->env.sink.arg, &batch, on_ack, b);
         if (rc != SIFT_OK) {
             sift_free(b);
@@ -449,7 +451,8 @@ udp_deliver(struct sl_src *s)
     struct sl_batch *b = sift_xcalloc(1, sizeof(*b));
     b->s = s;
     b->n_msgs = k;
-    struct sift_source_batch batch = {"syslog", s->addr, k, s->umsgs, 0, NULL};
+    struct sift_source_batch batch = {
+        "syslog", s->head.label + 7, k, s->umsgs, 0, NULL};
     int rc = s->env.sink.deliver(s->env.sink.arg, &batch, on_ack, b);
     if (rc != SIFT_OK) {
         sift_free(b);

@@ -106,8 +106,7 @@ const char *sift__otlp_hex_id(struct sift__otlp_ctx *c, const uint8_t *p,
                               size_t n);
 /* Builds the event of rec (in group g) and hands it, or its rejection,
  * to c->cb; sets c->stop to the callback's answer, c->nomem on ENOMEM. */
-void sift__otlp_emit(struct sift__otlp_ctx *c,
-                     const struct sift__otlp_group *g,
+void sift__otlp_emit(struct sift__otlp_ctx *c, const struct sift__otlp_group *g,
                      const struct sift__otlp_rec *rec);
 
 #endif /* SIFT_PARSE_OTLP_INT_H */

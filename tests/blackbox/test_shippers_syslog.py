@@ -21,13 +21,16 @@ N = 200
 
 def start_siftd(tmp_path_factory, name, extra=""):
     d = tmp_path_factory.mktemp(name)
-    tcp, udp = free_port(), free_port()
+    tcp, tcp2, udp = free_port(), free_port(), free_port()
     cfg = d / "siftd.conf"
+    # a second TCP listener with fields of its own
     cfg.write_text("[store]\nrefresh = 200ms\nwal_sync = 10ms\n"
-                   "[syslog]\ntcp = 127.0.0.1:%d\nudp = 127.0.0.1:%d\n"
-                   "extra_fields = env=test\n%s" % (tcp, udp, extra))
+                   "[syslog]\ntcp = 127.0.0.1:%d, 127.0.0.1:%d site=dmz "
+                   "env=edge host.name=fallback\nudp = 127.0.0.1:%d\n"
+                   "extra_fields = env=test,team=net\n%s"
+                   % (tcp, tcp2, udp, extra))
     sd = Siftd(d / "data", config=cfg, log_dir=d).start()
-    sd.tcp, sd.udp = tcp, udp
+    sd.tcp, sd.tcp2, sd.udp = tcp, tcp2, udp
     return sd
 
 
@@ -70,6 +73,26 @@ def test_logger_every_message_once(s, mode):
     if mode == "octet":
         assert f["log.syslog.msgid"] == "M7"
         assert f["log.syslog.structured_data.meta@32473.seq"] == "x"
+
+
+def test_listener_fields(s):
+    # the listener's own fields; its env wins over [syslog] extra_fields,
+    # the extra_fields it does not name still apply, and a message's own
+    # field (the RFC 5424 HOSTNAME) wins over the listener's
+    msgs = ["<13>1 - - app - - - lfields n0", "<13>1 - h9 app - - - lfields n1"]
+    with socket.create_connection(("127.0.0.1", s.tcp2), 10) as c:
+        c.sendall("".join("%d %s" % (len(m), m) for m in msgs).encode())
+    logger(s, "lfields", 1, "--tcp", "-P", str(s.tcp), "--rfc5424")
+    docs = wait_exactly_once(s, "lfields", 2, query="lfields AND site:dmz")
+    for d in docs.values():
+        assert d["fields"]["env"] == "edge"
+        assert d["fields"]["team"] == "net"
+        assert d["fields"]["syslog.transport"] == "tcp"
+    assert docs[0]["fields"]["host.name"] == "fallback"
+    assert docs[1]["fields"]["host.name"] == "h9"
+    # the other listener's events have none of them
+    assert total(s, "lfields AND NOT site:*") == 1
+    assert total(s, "lfields AND env:test") == 1
 
 
 RSYSLOG = """

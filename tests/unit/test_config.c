@@ -323,6 +323,30 @@ test_config_set_validated_like_file(void **state)
 }
 
 static void
+test_config_syslog_listener_fields(void **state)
+{
+    struct fixture *f = *state;
+    struct errs e = {0};
+    assert_int_equal(sift_config_set(&f->cfg,
+                                     "syslog.tcp=127.0.0.1:5514, "
+                                     "[::1]:5515 site=dmz env=edge",
+                                     collect, &e),
+                     SIFT_OK);
+    assert_string_equal(f->cfg.syslog_tcp,
+                        "127.0.0.1:5514, [::1]:5515 site=dmz env=edge");
+    assert_int_equal(
+        sift_config_set(&f->cfg, "syslog.udp=127.0.0.1:514 site", collect, &e),
+        SIFT_ECONFIG);
+    assert_true(has_msg(&e, "fields are name=value words after its "
+                            "host:port, got \"site\""));
+    assert_int_equal(
+        sift_config_set(&f->cfg, "syslog.udp=site=dmz", collect, &e),
+        SIFT_ECONFIG);
+    assert_true(has_msg(&e, "expected host:port, got \"site=dmz\""));
+    assert_int_equal(e.n, 2);
+}
+
+static void
 test_config_anomaly_alpha_and_series_thresholds(void **state)
 {
     struct fixture *f = *state;
@@ -556,6 +580,7 @@ main(void)
         T(test_config_missing_file),
         T(test_config_set_validated_like_file),
         T(test_config_anomaly_alpha_and_series_thresholds),
+        T(test_config_syslog_listener_fields),
         T(test_config_parse_durations_and_sizes),
         T(test_config_bool_parse),
         T(test_config_reload_diff),
