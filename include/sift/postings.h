@@ -189,12 +189,16 @@ struct sift_postings_src {
     /* Called only for shape groups: fills *out or returns an error. */
     int (*shape_docs)(void *arg, struct sift_postings_shape_docs *out);
     void *arg;
+    /* When range_hi > 0: only the docs in [range_lo, range_hi) are wanted
+     * (a query over a time range); the others may be left out. */
+    uint32_t range_lo, range_hi;
 };
 
 /**
  * Builds a new bitmap (*out, owned: roaring_bitmap_free()) of the entry's
- * docs.  Returns SIFT_OK, SIFT_ECORRUPT or SIFT_ENOMEM (or the error of
- * src->shape_docs).
+ * docs (with src->range_hi > 0, only those in src's range: a window of a
+ * long list costs the window, not the list).  Returns SIFT_OK, SIFT_ECORRUPT or
+ * SIFT_ENOMEM (or the error of src->shape_docs).
  */
 int sift_postings_decode(const struct sift_postings_src *src,
                          const struct sift_postings_entry *e,

@@ -176,6 +176,13 @@ int sift_segment_postings(const struct sift_segment *seg, uint32_t field,
                           const char *term, size_t term_len,
                           roaring_bitmap_t **out);
 /**
+ * sift_segment_postings() restricted to the docs in [lo, hi) (hi 0 = all):
+ * a query over a time range decodes the range of a long list only.
+ */
+int sift_segment_postings_range(const struct sift_segment *seg, uint32_t field,
+                                const char *term, size_t term_len, uint32_t lo,
+                                uint32_t hi, roaring_bitmap_t **out);
+/**
  * Calls cb for every term of field starting with prefix (all terms when
  * prefix_len is 0), in sorted order; cb returns non-zero to stop.  The
  * term pointer is valid during the call only.  Returns SIFT_OK or

@@ -304,6 +304,26 @@ sift_postings_bitmap_view(const uint8_t *p, size_t len, uint64_t limit, int *rc)
     return v;
 }
 
+static int
+in_range(const struct sift_postings_src *src, uint64_t v)
+{
+    return src->range_hi == 0 || (v >= src->range_lo && v < src->range_hi);
+}
+
+/* The first index in ids[a..b) (ascending) whose id is >= x. */
+static uint32_t
+lower_bound(const uint32_t *ids, uint32_t a, uint32_t b, uint32_t x)
+{
+    while (a < b) {
+        uint32_t m = a + (b - a) / 2;
+        if (ids[m] < x)
+            a = m + 1;
+        else
+            b = m;
+    }
+    return a;
+}
+
 /* Shape groups: every doc of the listed shapes, plus the residual docs. */
 static int
 decode_shapes(const struct sift_postings_src *src,
@@ -324,6 +344,10 @@ decode_shapes(const struct sift_postings_src *src,
             goto fail;
         }
         uint32_t a = sd.at[v], b = sd.at[v + 1];
+        if (src->range_hi > 0) { /* a shape's docs ascend: cut to range */
+            a = lower_bound(sd.ids, a, b, src->range_lo);
+            b = lower_bound(sd.ids, a, b, src->range_hi);
+        }
         roaring_bitmap_add_many(bm, b - a, sd.ids + a);
     }
     if (sift_get_varint(&p, end, &r) != SIFT_OK || r > src->n_docs) {
@@ -336,7 +360,8 @@ decode_shapes(const struct sift_postings_src *src,
             rc = CORRUPT("postings residual docs");
             goto fail;
         }
-        roaring_bitmap_add(bm, (uint32_t)v);
+        if (in_range(src, v))
+            roaring_bitmap_add(bm, (uint32_t)v);
     }
     if (p != end) {
         rc = CORRUPT("postings shapes trailing bytes");
@@ -360,7 +385,8 @@ decode_inline(const struct sift_postings_src *src,
     roaring_bitmap_t *bm = roaring_bitmap_create();
     if (bm == NULL)
         return SIFT_ENOMEM;
-    roaring_bitmap_add(bm, (uint32_t)v);
+    if (in_range(src, v))
+        roaring_bitmap_add(bm, (uint32_t)v);
     const uint8_t *p = e->list;
     for (uint64_t i = 0; kind == SIFT_POSTINGS_LIST && i < e->tag2; i++) {
         uint64_t dlt;
@@ -370,7 +396,8 @@ decode_inline(const struct sift_postings_src *src,
             return CORRUPT("inline postings");
         }
         v += dlt;
-        roaring_bitmap_add(bm, (uint32_t)v);
+        if (in_range(src, v))
+            roaring_bitmap_add(bm, (uint32_t)v);
     }
     if (kind == SIFT_POSTINGS_LIST && p != e->list_end) {
         roaring_bitmap_free(bm);
@@ -400,7 +427,17 @@ sift_postings_decode(const struct sift_postings_src *src,
         src->area + v * 32, e->tag2, src->n_docs, &rc);
     if (view == NULL)
         return rc;
-    roaring_bitmap_t *bm = roaring_bitmap_copy(view);
+    roaring_bitmap_t *bm;
+    if (src->range_hi > 0 && src->range_lo >= src->range_hi) {
+        bm = roaring_bitmap_create();
+    } else if (src->range_hi > 0) {
+        roaring_bitmap_t *r =
+            roaring_bitmap_from_range(src->range_lo, src->range_hi, 1);
+        bm = r ? roaring_bitmap_and(view, r) : NULL;
+        roaring_bitmap_free(r);
+    } else {
+        bm = roaring_bitmap_copy(view);
+    }
     roaring_bitmap_free((roaring_bitmap_t *)(uintptr_t)view);
     if (bm == NULL)
         return SIFT_ENOMEM;

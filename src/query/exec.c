@@ -152,7 +152,16 @@ term_docs(struct sift_qctx *ctx, uint32_t field, const char *term, size_t len,
           const roaring_bitmap_t *u, roaring_bitmap_t **out)
 {
     roaring_bitmap_t *p = NULL;
-    int rc = sift_segment_postings(ctx->seg, field, term, len, &p);
+    if (roaring_bitmap_is_empty(u)) {
+        *out = roaring_bitmap_create();
+        return SIFT_OK;
+    }
+    /* Only U's span is decoded (a window of a long list). */
+    uint32_t lo = roaring_bitmap_minimum(u), hi = roaring_bitmap_maximum(u) + 1;
+    if (lo == 0 && hi >= sift_segment_doc_count(ctx->seg))
+        hi = 0; /* the whole segment */
+    int rc =
+        sift_segment_postings_range(ctx->seg, field, term, len, lo, hi, &p);
     if (rc < 0)
         return seg_error(ctx, rc);
     if (!p) {

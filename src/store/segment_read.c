@@ -637,6 +637,14 @@ int
 sift_segment_postings(const struct sift_segment *seg, uint32_t field,
                       const char *term, size_t term_len, roaring_bitmap_t **out)
 {
+    return sift_segment_postings_range(seg, field, term, term_len, 0, 0, out);
+}
+
+int
+sift_segment_postings_range(const struct sift_segment *seg, uint32_t field,
+                            const char *term, size_t term_len, uint32_t lo,
+                            uint32_t hi, roaring_bitmap_t **out)
+{
     *out = NULL;
     if (field >= seg->n_fields || seg->fields[field].terms.p == NULL ||
         seg->fields[field].n_terms == 0 || term_len > SIFT_TERMDICT_MAX_TERM)
@@ -648,6 +656,8 @@ sift_segment_postings(const struct sift_segment *seg, uint32_t field,
         .n_docs = seg->n_docs,
         .shape_docs = shape_docs,
         .arg = (void *)(uintptr_t)seg,
+        .range_lo = lo,
+        .range_hi = hi,
     };
     return sift_termdict_lookup(&seg->fields[field].terms, term, term_len,
                                 dc->dctx, &dc->terms, seg->uid, field, &src,

@@ -1,8 +1,9 @@
 /*
  * test_postings.c - unit tests of the index module on its own (no
  * segment): postings entries in each of their four forms round-trip
- * through the writer and the decoder, the decoder refuses ids past the
- * doc count and entries past their bounds, and a term dictionary written
+ * through the writer and the decoder (whole and cut to a doc range), the
+ * decoder refuses ids past the doc count and entries past their bounds,
+ * and a term dictionary written
  * as a TERMS section answers lookups and prefix walks from a view.
  */
 #include <setjmp.h>
@@ -66,8 +67,13 @@ roundtrip(struct sift_postings_writer *w, const uint32_t *ids, uint32_t n,
     assert_ptr_equal(p, (const uint8_t *)entry.data + entry.len);
     assert_int_equal(e.tag & 3, want_kind);
     int calls = 0;
-    struct sift_postings_src src = {N_DOCS, (const uint8_t *)w->area.data,
-                                    w->area.len, shape_docs_cb, &calls};
+    struct sift_postings_src src = {N_DOCS,
+                                    (const uint8_t *)w->area.data,
+                                    w->area.len,
+                                    shape_docs_cb,
+                                    &calls,
+                                    0,
+                                    0};
     /* The area must be 32-byte aligned, as in an image. */
     uint8_t *aligned = NULL;
     if (w->area.len > 0) {
@@ -83,6 +89,25 @@ roundtrip(struct sift_postings_writer *w, const uint32_t *ids, uint32_t n,
         assert_true(roaring_bitmap_contains(bm, ids[i]));
     assert_int_equal(calls, want_kind == SIFT_POSTINGS_SHAPES ? 1 : 0);
     roaring_bitmap_free(bm);
+    /* A doc range keeps exactly the ids inside it, whatever the form
+     * (edges, empty and whole ranges included). */
+    static const uint32_t ranges[][2] = {{0, 1},    {1, 10},  {9, 11},
+                                         {40, 60},  {42, 43}, {50, 50},
+                                         {77, 100}, {0, 100}, {99, 100}};
+    for (size_t k = 0; k < sizeof(ranges) / sizeof(ranges[0]); k++) {
+        src.range_lo = ranges[k][0];
+        src.range_hi = ranges[k][1];
+        assert_int_equal(sift_postings_decode(&src, &e, &bm), SIFT_OK);
+        uint64_t want = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            int in = ids[i] >= ranges[k][0] && ids[i] < ranges[k][1];
+            want += (uint64_t)in;
+            assert_int_equal(roaring_bitmap_contains(bm, ids[i]), in);
+        }
+        assert_int_equal(roaring_bitmap_get_cardinality(bm), want);
+        roaring_bitmap_free(bm);
+    }
+    src.range_lo = src.range_hi = 0;
     sift_free(aligned);
     sift_buf_cleanup(&entry);
 }
@@ -122,7 +147,7 @@ static void
 test_postings_decoder_refuses_bad_entries(void **state)
 {
     (void)state;
-    struct sift_postings_src src = {10, NULL, 0, NULL, NULL};
+    struct sift_postings_src src = {10, NULL, 0, NULL, NULL, 0, 0};
     struct sift_postings_entry e;
     roaring_bitmap_t *bm = NULL;
     /* A single doc past the doc count. */
@@ -201,7 +226,7 @@ test_termdict_write_then_view(void **state)
     ZSTD_DCtx *dctx = ZSTD_createDCtx();
     struct sift_termdict_cache cache;
     memset(&cache, 0, sizeof(cache));
-    struct sift_postings_src src = {5, NULL, 0, NULL, NULL};
+    struct sift_postings_src src = {5, NULL, 0, NULL, NULL, 0, 0};
     roaring_bitmap_t *bm = NULL;
     assert_int_equal(
         sift_termdict_lookup(&v, "apple", 5, dctx, &cache, 1, 0, &src, &bm),
