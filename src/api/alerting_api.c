@@ -34,8 +34,11 @@
 #define SILENCES "/api/v1/silences"
 #define SAVED "/api/v1/saved"
 
+struct binding;
+
 struct sift_alerting_api {
     struct sift_alerting_deps d;
+    struct binding *b; /* one per collection (cruds[]) */
 };
 
 /* The JSON body as an object; replies 400 and returns NULL otherwise. */
@@ -77,248 +80,294 @@ type_of(int status)
                            : "invalid";
 }
 
-/* ---- rules ---- */
+/*
+ * The three collections share one shape: GET PREFIX lists, GET PREFIX/NAME
+ * reads one, POST PREFIX creates, PUT PREFIX/NAME creates or replaces
+ * (not for silences: a POST with "id" replaces), DELETE PREFIX/NAME
+ * deletes.  One handler pair runs them from a table of what differs.
+ */
+struct crud;
+
+struct binding {
+    struct sift_alerting_api *api;
+    const struct crud *k;
+};
+
+/* A write's outcome: the reply body (SIFT_OK) or the error. */
+struct put_out {
+    struct sift_buf reply;
+    int status;       /* 200 or 201; the error's status */
+    const char *type; /* the error's type; NULL: type_of(status) */
+    char err[600];
+};
+
+struct crud {
+    const char *prefix, *sub, *noun; /* sub: prefix "/" (routes keep it) */
+    const char *deleted;             /* the DELETE reply's member */
+    const char *write_hint; /* the 405 text of a misplaced POST or PUT */
+    int has_put;
+    enum sift_role write_role;
+    /* Appends one (SIFT_OK) or returns SIFT_ENOTFOUND. */
+    int (*one)(struct sift_alerting_api *api, const char *name,
+               struct sift_buf *out);
+    void (*all)(struct sift_alerting_api *api, struct sift_http_req *req,
+                struct sift_buf *out);
+    /* Deletes; on an error sets *status and err. */
+    int (*del)(struct sift_alerting_api *api, struct sift_http_req *req,
+               const char *name, int *status, char *err, size_t err_len);
+    /* Creates or replaces from o (name NULL: POST, the body names it). */
+    int (*put)(struct sift_alerting_api *api, struct sift_http_req *req,
+               const json_t *o, const char *name, struct put_out *out);
+    void (*changed)(struct sift_alerting_api *api); /* after a write */
+};
 
 static void
-rules_get(struct sift_http_req *req, void *arg)
+crud_get(struct sift_http_req *req, void *arg)
 {
-    struct sift_alerting_api *api = arg;
-    const char *name = path_name(req, RULES);
+    const struct binding *bd = arg;
+    const char *name = path_name(req, bd->k->prefix);
     struct sift_buf b = SIFT_BUF_INIT;
     if (*name) {
-        if (sift_rules_one_json(api->d.rules, name, &b) < 0) {
+        if (bd->k->one(bd->api, name, &b) < 0) {
             sift_buf_cleanup(&b);
-            sift_http_reply_error(req, 404, "not_found", "no rule \"%.63s\"",
-                                  name);
+            sift_http_reply_error(req, 404, "not_found", "no %s \"%.63s\"",
+                                  bd->k->noun, name);
             return;
         }
     } else {
-        sift_rules_json(api->d.rules, &b);
+        bd->k->all(bd->api, req, &b);
     }
     sift_http_reply_json(req, 200, &b);
     sift_buf_cleanup(&b);
 }
 
 static void
-rules_write(struct sift_http_req *req, void *arg)
+crud_write(struct sift_http_req *req, void *arg)
 {
-    struct sift_alerting_api *api = arg;
+    const struct binding *bd = arg;
+    const struct crud *k = bd->k;
     const char *method = sift_http_req_method(req);
-    const char *name = path_name(req, RULES);
-    char err[600];
-    int status = 400, created = 0, rc;
+    const char *name = path_name(req, k->prefix);
+    struct put_out o;
+    memset(&o, 0, sizeof(o));
+    o.status = 400;
     if (strcmp(method, "DELETE") == 0) {
         if (!*name) {
             sift_http_reply_error(req, 405, "method_not_allowed",
-                                  "DELETE names a rule: /api/v1/rules/NAME");
+                                  "DELETE names a %s: %s/NAME", k->noun,
+                                  k->prefix);
             return;
         }
-        rc = sift_rules_delete(api->d.rules, name, &status, err, sizeof(err));
-        if (rc < 0) {
-            sift_http_reply_error(req, status, type_of(status), "%s", err);
+        if (k->del(bd->api, req, name, &o.status, o.err, sizeof(o.err)) < 0) {
+            sift_http_reply_error(req, o.status, type_of(o.status), "%s",
+                                  o.err);
             return;
         }
-        struct sift_buf b = SIFT_BUF_INIT;
-        sift_buf_appendf(&b, "{\"deleted\":\"%s\"}", name);
-        sift_http_reply_json(req, 200, &b);
-        sift_buf_cleanup(&b);
+        if (k->changed)
+            k->changed(bd->api);
+        sift_buf_appendf(&o.reply, "{\"%s\":", k->deleted);
+        sift_buf_put_json_str(&o.reply, name, strlen(name));
+        sift_buf_putc(&o.reply, '}');
+        sift_http_reply_json(req, 200, &o.reply);
+        sift_buf_cleanup(&o.reply);
         return;
     }
     int is_post = strcmp(method, "POST") == 0;
-    if (is_post && *name) {
-        sift_http_reply_error(req, 405, "method_not_allowed",
-                              "POST creates at /api/v1/rules; PUT "
-                              "/api/v1/rules/NAME replaces");
+    if (is_post == (*name != '\0') || (!is_post && !k->has_put)) {
+        sift_http_reply_error(req, 405, "method_not_allowed", "%s",
+                              k->write_hint);
         return;
     }
-    if (!is_post && !*name) {
-        sift_http_reply_error(req, 405, "method_not_allowed",
-                              "PUT names a rule: /api/v1/rules/NAME");
+    json_t *body = body_object(req);
+    if (!body)
+        return;
+    int rc = k->put(bd->api, req, body, is_post ? NULL : name, &o);
+    json_decref(body);
+    if (rc < 0) {
+        sift_buf_cleanup(&o.reply);
+        sift_http_reply_error(req, o.status,
+                              o.type ? o.type : type_of(o.status), "%s", o.err);
         return;
     }
+    if (k->changed)
+        k->changed(bd->api);
+    sift_http_reply_json(req, o.status, &o.reply);
+    sift_buf_cleanup(&o.reply);
+}
+
+/* ---- rules ---- */
+
+static int
+rules_one(struct sift_alerting_api *api, const char *name, struct sift_buf *out)
+{
+    return sift_rules_one_json(api->d.rules, name, out);
+}
+
+static void
+rules_all(struct sift_alerting_api *api, struct sift_http_req *req,
+          struct sift_buf *out)
+{
+    (void)req;
+    sift_rules_json(api->d.rules, out);
+}
+
+static int
+rules_del(struct sift_alerting_api *api, struct sift_http_req *req,
+          const char *name, int *status, char *err, size_t err_len)
+{
+    (void)req;
+    return sift_rules_delete(api->d.rules, name, status, err, err_len);
+}
+
+static int
+rules_put(struct sift_alerting_api *api, struct sift_http_req *req,
+          const json_t *o, const char *name, struct put_out *out)
+{
     const char *dr = sift_http_req_param(req, "dry_run");
     int dry = dr && (strcmp(dr, "true") == 0 || *dr == '\0');
-    json_t *o = body_object(req);
-    if (!o)
-        return;
-    rc = sift_rules_put(api->d.rules, o, is_post ? NULL : name, is_post, dry,
-                        &created, &status, err, sizeof(err));
-    json_decref(o);
+    int created = 0;
+    int rc = sift_rules_put(api->d.rules, o, name, name == NULL, dry, &created,
+                            &out->status, out->err, sizeof(out->err));
     if (rc < 0) {
-        sift_http_reply_error(req, status,
-                              status == 400 ? "invalid_rule" : type_of(status),
-                              "%s", err);
-        return;
+        out->type = out->status == 400 ? "invalid_rule" : NULL;
+        return rc;
     }
-    struct sift_buf b = SIFT_BUF_INIT;
+    out->status = created ? 201 : 200;
     if (dry) {
-        SIFT_BUF_LIT(&b, "{\"valid\":true}");
-    } else {
-        const char *n = is_post ? NULL : name; /* else the body's */
-        SIFT_BUF_LIT(&b, "{\"rule\":");
-        size_t len;
-        const char *body = sift_http_req_body(req, &len);
-        json_error_t jerr;
-        json_t *again = json_loadb(body, len, 0, &jerr);
-        const char *bn = json_string_value(json_object_get(again, "name"));
-        if (sift_rules_one_json(api->d.rules, n ? n : bn ? bn : "", &b) < 0)
-            SIFT_BUF_LIT(&b, "null");
-        json_decref(again);
-        sift_buf_appendf(&b, ",\"created\":%s}", created ? "true" : "false");
+        SIFT_BUF_LIT(&out->reply, "{\"valid\":true}");
+        return SIFT_OK;
     }
-    sift_http_reply_json(req, created ? 201 : 200, &b);
-    sift_buf_cleanup(&b);
+    const char *bn = json_string_value(json_object_get(o, "name"));
+    SIFT_BUF_LIT(&out->reply, "{\"rule\":");
+    if (sift_rules_one_json(api->d.rules,
+                            name ? name
+                            : bn ? bn
+                                 : "",
+                            &out->reply) < 0)
+        SIFT_BUF_LIT(&out->reply, "null");
+    sift_buf_appendf(&out->reply, ",\"created\":%s}",
+                     created ? "true" : "false");
+    return SIFT_OK;
 }
 
 /* ---- silences ---- */
 
-static void
-silences_get(struct sift_http_req *req, void *arg)
+static int
+silences_one(struct sift_alerting_api *api, const char *id,
+             struct sift_buf *out)
 {
-    struct sift_alerting_api *api = arg;
-    const char *id = path_name(req, SILENCES);
-    struct sift_buf b = SIFT_BUF_INIT;
-    int64_t now = sift_clock_now_ns();
-    if (*id) {
-        if (sift_silences_get_json(api->d.silences, id, now, &b) < 0) {
-            sift_buf_cleanup(&b);
-            sift_http_reply_error(req, 404, "not_found", "no silence \"%.40s\"",
-                                  id);
-            return;
-        }
-    } else {
-        sift_silences_json(api->d.silences, now,
-                           sift_http_req_param(req, "state"), &b);
-    }
-    sift_http_reply_json(req, 200, &b);
-    sift_buf_cleanup(&b);
+    return sift_silences_get_json(api->d.silences, id, sift_clock_now_ns(),
+                                  out);
 }
 
 static void
-silences_write(struct sift_http_req *req, void *arg)
+silences_all(struct sift_alerting_api *api, struct sift_http_req *req,
+             struct sift_buf *out)
 {
-    struct sift_alerting_api *api = arg;
-    const char *method = sift_http_req_method(req);
-    const char *id = path_name(req, SILENCES);
+    sift_silences_json(api->d.silences, sift_clock_now_ns(),
+                       sift_http_req_param(req, "state"), out);
+}
+
+static int
+silences_del(struct sift_alerting_api *api, struct sift_http_req *req,
+             const char *id, int *status, char *err, size_t err_len)
+{
+    (void)req;
+    if (sift_silences_expire(api->d.silences, id, sift_clock_now_ns()) < 0) {
+        *status = 404;
+        snprintf(err, err_len, "no silence \"%.40s\"", id);
+        return SIFT_ENOTFOUND;
+    }
+    return SIFT_OK;
+}
+
+static int
+silences_put(struct sift_alerting_api *api, struct sift_http_req *req,
+             const json_t *o, const char *name, struct put_out *out)
+{
+    (void)name; /* POST only */
+    char err[400], id[33];
     int64_t now = sift_clock_now_ns();
-    if (strcmp(method, "DELETE") == 0) {
-        if (!*id || sift_silences_expire(api->d.silences, id, now) < 0) {
-            sift_http_reply_error(req, 404, "not_found", "no silence \"%.40s\"",
-                                  id);
-            return;
-        }
-        sift_alerting_api_silences_changed(api);
-        struct sift_buf b = SIFT_BUF_INIT;
-        sift_buf_appendf(&b, "{\"expired\":\"%s\"}", id);
-        sift_http_reply_json(req, 200, &b);
-        sift_buf_cleanup(&b);
-        return;
-    }
-    if (*id) {
-        sift_http_reply_error(req, 405, "method_not_allowed",
-                              "POST /api/v1/silences creates (or, with "
-                              "\"id\", replaces) a silence");
-        return;
-    }
-    json_t *o = body_object(req);
-    if (!o)
-        return;
-    char err[400], out_id[33];
     int rc = sift_silences_put(api->d.silences, o, sift_http_req_principal(req),
-                               now, out_id, err, sizeof(err));
-    json_decref(o);
+                               now, id, err, sizeof(err));
     if (rc < 0) {
-        sift_http_reply_error(req, rc == SIFT_ENOTFOUND ? 404 : 400,
-                              rc == SIFT_ENOTFOUND ? "not_found"
-                                                   : "invalid_silence",
-                              "silence: %s", err);
-        return;
+        out->status = rc == SIFT_ENOTFOUND ? 404 : 400;
+        out->type = rc == SIFT_ENOTFOUND ? "not_found" : "invalid_silence";
+        snprintf(out->err, sizeof(out->err), "silence: %s", err);
+        return rc;
     }
-    sift_alerting_api_silences_changed(api);
-    struct sift_buf b = SIFT_BUF_INIT;
-    sift_buf_appendf(&b, "{\"silenceID\":\"%s\",\"silence\":", out_id);
-    (void)sift_silences_get_json(api->d.silences, out_id, now, &b);
-    sift_buf_putc(&b, '}');
-    sift_http_reply_json(req, 200, &b);
-    sift_buf_cleanup(&b);
+    out->status = 200;
+    sift_buf_appendf(&out->reply, "{\"silenceID\":\"%s\",\"silence\":", id);
+    (void)sift_silences_get_json(api->d.silences, id, now, &out->reply);
+    sift_buf_putc(&out->reply, '}');
+    return SIFT_OK;
 }
 
 /* ---- saved searches ---- */
 
-static void
-saved_get(struct sift_http_req *req, void *arg)
+static int
+saved_one(struct sift_alerting_api *api, const char *name, struct sift_buf *out)
 {
-    struct sift_alerting_api *api = arg;
-    const char *name = path_name(req, SAVED);
-    struct sift_buf b = SIFT_BUF_INIT;
-    if (*name) {
-        const struct sift_saved_search *x = sift_saved_get(api->d.saved, name);
-        if (!x) {
-            sift_buf_cleanup(&b);
-            sift_http_reply_error(req, 404, "not_found",
-                                  "no saved search \"%.63s\"", name);
-            return;
-        }
-        sift_saved_one_json(x, &b);
-    } else {
-        sift_saved_json(api->d.saved, &b);
-    }
-    sift_http_reply_json(req, 200, &b);
-    sift_buf_cleanup(&b);
+    const struct sift_saved_search *x = sift_saved_get(api->d.saved, name);
+    if (!x)
+        return SIFT_ENOTFOUND;
+    sift_saved_one_json(x, out);
+    return SIFT_OK;
 }
 
 static void
-saved_write(struct sift_http_req *req, void *arg)
+saved_all(struct sift_alerting_api *api, struct sift_http_req *req,
+          struct sift_buf *out)
 {
-    struct sift_alerting_api *api = arg;
-    const char *method = sift_http_req_method(req);
-    const char *name = path_name(req, SAVED);
-    char err[400];
-    int status = 400, created = 0, rc;
-    enum sift_role role = sift_http_req_role(req);
-    if (strcmp(method, "DELETE") == 0) {
-        rc = *name ? sift_saved_delete(api->d.saved, name, role, &status, err,
-                                       sizeof(err))
-                   : (status = 405,
-                      snprintf(err, sizeof(err), "DELETE names a saved search"),
-                      SIFT_EINVAL);
-        if (rc < 0) {
-            sift_http_reply_error(req, status, type_of(status), "%s", err);
-            return;
-        }
-        struct sift_buf b = SIFT_BUF_INIT;
-        sift_buf_appendf(&b, "{\"deleted\":\"%s\"}", name);
-        sift_http_reply_json(req, 200, &b);
-        sift_buf_cleanup(&b);
-        return;
-    }
-    int is_post = strcmp(method, "POST") == 0;
-    if (is_post == (*name != '\0')) {
-        sift_http_reply_error(req, 405, "method_not_allowed",
-                              "POST /api/v1/saved creates; PUT "
-                              "/api/v1/saved/NAME creates or replaces");
-        return;
-    }
-    json_t *o = body_object(req);
-    if (!o)
-        return;
-    rc = sift_saved_put(api->d.saved, o, is_post ? NULL : name, is_post, role,
-                        sift_http_req_principal(req), &created, &status, err,
-                        sizeof(err));
-    const char *bn = json_string_value(json_object_get(o, "name"));
-    char *n = sift_xstrdup(is_post ? (bn ? bn : "") : name);
-    json_decref(o);
-    if (rc < 0) {
-        sift_free(n);
-        sift_http_reply_error(req, status, type_of(status), "%s", err);
-        return;
-    }
-    struct sift_buf b = SIFT_BUF_INIT;
-    sift_saved_one_json(sift_saved_get(api->d.saved, n), &b);
-    sift_free(n);
-    sift_http_reply_json(req, created ? 201 : 200, &b);
-    sift_buf_cleanup(&b);
+    (void)req;
+    sift_saved_json(api->d.saved, out);
 }
+
+static int
+saved_del(struct sift_alerting_api *api, struct sift_http_req *req,
+          const char *name, int *status, char *err, size_t err_len)
+{
+    return sift_saved_delete(api->d.saved, name, sift_http_req_role(req),
+                             status, err, err_len);
+}
+
+static int
+saved_put(struct sift_alerting_api *api, struct sift_http_req *req,
+          const json_t *o, const char *name, struct put_out *out)
+{
+    int created = 0;
+    int rc =
+        sift_saved_put(api->d.saved, o, name, name == NULL,
+                       sift_http_req_role(req), sift_http_req_principal(req),
+                       &created, &out->status, out->err, sizeof(out->err));
+    if (rc < 0)
+        return rc;
+    const char *bn = json_string_value(json_object_get(o, "name"));
+    out->status = created ? 201 : 200;
+    return saved_one(api,
+                     name ? name
+                     : bn ? bn
+                          : "",
+                     &out->reply) < 0
+               ? (SIFT_BUF_LIT(&out->reply, "null"), SIFT_OK)
+               : SIFT_OK;
+}
+
+static const struct crud cruds[] = {
+    {RULES, RULES "/", "rule", "deleted",
+     "POST creates at /api/v1/rules; PUT /api/v1/rules/NAME creates or "
+     "replaces",
+     1, SIFT_ROLE_ADMIN, rules_one, rules_all, rules_del, rules_put, NULL},
+    {SILENCES, SILENCES "/", "silence", "expired",
+     "POST /api/v1/silences creates (or, with \"id\", replaces) a silence", 0,
+     SIFT_ROLE_ADMIN, silences_one, silences_all, silences_del, silences_put,
+     sift_alerting_api_silences_changed},
+    {SAVED, SAVED "/", "saved search", "deleted",
+     "POST /api/v1/saved creates; PUT /api/v1/saved/NAME creates or "
+     "replaces",
+     1, SIFT_ROLE_WRITER, saved_one, saved_all, saved_del, saved_put, NULL},
+};
+#define N_CRUDS (sizeof(cruds) / sizeof(cruds[0]))
 
 /* ---- silences ending: alerts kept silent are sent now ---- */
 
@@ -349,31 +398,23 @@ sift_alerting_api_new(struct sift_http *http,
     struct sift_alerting_api *api = sift_xcalloc(1, sizeof(*api));
     api->d = *deps;
     static const char *const w[] = {"POST", "PUT", "DELETE"};
-    sift_http_route(http, "GET", RULES, 0, SIFT_ROLE_READER, rules_get, api);
-    sift_http_route(http, "GET", RULES "/", SIFT_ROUTE_PREFIX, SIFT_ROLE_READER,
-                    rules_get, api);
-    sift_http_route(http, "GET", SILENCES, 0, SIFT_ROLE_READER, silences_get,
-                    api);
-    sift_http_route(http, "GET", SILENCES "/", SIFT_ROUTE_PREFIX,
-                    SIFT_ROLE_READER, silences_get, api);
-    sift_http_route(http, "GET", SAVED, 0, SIFT_ROLE_READER, saved_get, api);
-    sift_http_route(http, "GET", SAVED "/", SIFT_ROUTE_PREFIX, SIFT_ROLE_READER,
-                    saved_get, api);
-    for (int i = 0; i < 3; i++) {
-        if (strcmp(w[i], "PUT") != 0) {
-            sift_http_route(http, w[i], RULES, 0, SIFT_ROLE_ADMIN, rules_write,
-                            api);
-            sift_http_route(http, w[i], SILENCES, 0, SIFT_ROLE_ADMIN,
-                            silences_write, api);
-            sift_http_route(http, w[i], SAVED, 0, SIFT_ROLE_WRITER, saved_write,
-                            api);
+    api->b = sift_xcalloc(N_CRUDS, sizeof(*api->b));
+    for (size_t c = 0; c < N_CRUDS; c++) {
+        const struct crud *k = &cruds[c];
+        struct binding *bd = &api->b[c];
+        bd->api = api;
+        bd->k = k;
+        sift_http_route(http, "GET", k->prefix, 0, SIFT_ROLE_READER, crud_get,
+                        bd);
+        sift_http_route(http, "GET", k->sub, SIFT_ROUTE_PREFIX,
+                        SIFT_ROLE_READER, crud_get, bd);
+        for (int i = 0; i < 3; i++) {
+            if (strcmp(w[i], "PUT") != 0)
+                sift_http_route(http, w[i], k->prefix, 0, k->write_role,
+                                crud_write, bd);
+            sift_http_route(http, w[i], k->sub, SIFT_ROUTE_PREFIX,
+                            k->write_role, crud_write, bd);
         }
-        sift_http_route(http, w[i], RULES "/", SIFT_ROUTE_PREFIX,
-                        SIFT_ROLE_ADMIN, rules_write, api);
-        sift_http_route(http, w[i], SILENCES "/", SIFT_ROUTE_PREFIX,
-                        SIFT_ROLE_ADMIN, silences_write, api);
-        sift_http_route(http, w[i], SAVED "/", SIFT_ROUTE_PREFIX,
-                        SIFT_ROLE_WRITER, saved_write, api);
     }
     *out = api;
     return SIFT_OK;
@@ -382,5 +423,7 @@ sift_alerting_api_new(struct sift_http *http,
 void
 sift_alerting_api_free(struct sift_alerting_api *api)
 {
+    if (api)
+        sift_free(api->b);
     sift_free(api);
 }
