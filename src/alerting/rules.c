@@ -81,6 +81,7 @@ struct rentry {
     int running, queued;
     int64_t next_due_ns;
     uint64_t evals, failures, missed, groups_dropped;
+    uint64_t missed_at_start; /* missed when the running job was queued */
     int64_t last_eval_ns, last_duration_ns;
     uint64_t total_duration_ns;
     double last_value;
@@ -425,8 +426,12 @@ eval_done(void *arg, int cancelled)
         re->last_duration_ns = took;
         re->total_duration_ns += (uint64_t)took;
         re->groups_dropped = j->res.groups_dropped;
-        re->slow = took > re->r->interval_ns;
-        if (re->slow) {
+        /* Slow: longer than the interval, or due again before it ended
+         * (queued behind other work included); the next evaluation that
+         * is on time clears it, the counters keep the history. */
+        re->slow =
+            took > re->r->interval_ns || re->missed > re->missed_at_start;
+        if (took > re->r->interval_ns) {
             char a[32], b[32];
             fmt_secs(took, a, sizeof(a));
             fmt_secs(re->r->interval_ns, b, sizeof(b));
@@ -527,7 +532,11 @@ on_tick(void *arg)
         if (now < re->next_due_ns)
             continue;
         if (re->running || re->queued) {
-            re->missed++;
+            /* Every tick of the grid that passed counts (the loop or
+             * the clock may have moved several intervals at once). */
+            uint64_t k = (uint64_t)((now - re->next_due_ns) / iv) + 1;
+            re->missed += k;
+            re->next_due_ns += (int64_t)(k - 1) * iv;
             char a[32];
             fmt_secs(iv, a, sizeof(a));
             SIFT_WARN("rules: rule \"%s\": still evaluating when due again "
@@ -540,6 +549,7 @@ on_tick(void *arg)
             e->queue[e->n_queue++] = re;
             re->refs++;
             re->queued = 1;
+            re->missed_at_start = re->missed;
         }
         /* The next tick on the rule's grid after now. */
         re->next_due_ns += iv;
@@ -1244,11 +1254,14 @@ entry_json(const struct rentry *re, struct sift_buf *out)
     out->len--;
     sift_buf_appendf(out, ",\"source\":\"%s\",\"status\":{",
                      re->from_file ? "file" : "api");
-    const char *health = !re->r                   ? "invalid"
-                         : re->last_error[0]      ? "error"
-                         : re->slow || re->missed ? "slow"
-                         : re->evals == 0         ? "pending"
-                                                  : "ok";
+    /* Slow: the last evaluation was, or the one in flight missed ticks. */
+    int slow = re->slow || ((re->running || re->queued) &&
+                            re->missed > re->missed_at_start);
+    const char *health = !re->r              ? "invalid"
+                         : re->last_error[0] ? "error"
+                         : slow              ? "slow"
+                         : re->evals == 0    ? "pending"
+                                             : "ok";
     size_t firing = 0;
     for (size_t i = 0; i < re->n_g; i++)
         firing += re->g[i].firing ? 1u : 0u;
