@@ -284,7 +284,8 @@ parse_query(const char *text, const struct sift_config *cfg,
     struct sift_query_error qe;
     memset(&qe, 0, sizeof(qe));
     if (sift_query_parse(text, strlen(text), &lim, out, &qe) < 0) {
-        if (qe.position >= 0)
+        /* The reason may name the position already ("... at 6"). */
+        if (qe.position >= 0 && !strstr(qe.reason, " at "))
             return fail(err, err_len, name, "%s does not parse: %s (at %d)",
                         member, qe.reason, (int)qe.position);
         return fail(err, err_len, name, "%s does not parse: %s", member,
@@ -395,10 +396,15 @@ read_times(const json_t *o, const struct sift_config *cfg, bool grouped,
         (rc = duration_member(o, "delay", dflt_delay, &r->delay_ns, name, err,
                               err_len)) < 0)
         return rc;
-    if (r->window_ns < 1000 * NS_PER_MS)
-        return fail(err, err_len, name, "window: at least 1s");
-    if (r->interval_ns < 1000 * NS_PER_MS)
-        return fail(err, err_len, name, "interval: at least 1s");
+    /* A bare number is milliseconds: say so, 300 may mean seconds. */
+    if (r->window_ns < 1000 * NS_PER_MS || r->interval_ns < 1000 * NS_PER_MS) {
+        int w = r->window_ns < 1000 * NS_PER_MS;
+        return fail(err, err_len, name,
+                    "%s: at least 1s, not %" PRId64 " ms (a bare number is "
+                    "milliseconds: write \"5m\")",
+                    w ? "window" : "interval",
+                    (w ? r->window_ns : r->interval_ns) / NS_PER_MS);
+    }
     if (cfg && cfg->retention_ms > 0 &&
         r->window_ns + r->delay_ns > cfg->retention_ms * NS_PER_MS) {
         struct sift_buf a = SIFT_BUF_INIT, b = SIFT_BUF_INIT;

@@ -85,7 +85,8 @@ rule(const char *text)
     return r;
 }
 
-/* The error of an invalid rule (asserts it is refused). */
+/* The error of an invalid rule (asserts it is refused): holds expect, or
+ * is exactly expect + 1 when expect starts with '='. */
 static void
 refused(const char *text, const char *expect)
 {
@@ -99,7 +100,7 @@ refused(const char *text, const char *expect)
     json_decref(o);
     assert_int_equal(rc, SIFT_EINVAL);
     assert_null(r);
-    if (!strstr(err, expect))
+    if (expect[0] == '=' ? strcmp(err, expect + 1) != 0 : !strstr(err, expect))
         fail_msg("error \"%s\" lacks \"%s\"", err, expect);
 }
 
@@ -365,6 +366,18 @@ test_validation(void **state)
     refused("{\"name\":\"x\",\"query\":\"a\",\"condition\":\"count > 1\","
             "\"window\":\"soon\"}",
             "rule \"x\": window");
+    /* A bare number is milliseconds: the error says so. */
+    refused("{\"name\":\"x\",\"query\":\"a\",\"condition\":\"count > 1\","
+            "\"window\":300}",
+            "window: at least 1s, not 300 ms (a bare number is milliseconds");
+    refused("{\"name\":\"x\",\"query\":\"a\",\"condition\":\"count > 1\","
+            "\"interval\":5}",
+            "interval: at least 1s, not 5 ms");
+    /* The query's position is said once. */
+    refused(
+        "{\"name\":\"x\",\"query\":\"(a AND\",\"condition\":\"count > "
+        "1\"}",
+        "=rule \"x\": query does not parse: expected a term after AND at 6");
     refused("{\"name\":\"x\",\"query\":\"a\",\"condition\":\"count > 1\","
             "\"severity\":\"panic\"}",
             "severity");
