@@ -6,7 +6,7 @@
  * Usage: bench_query [--events N] [--dir DIR] [--reps R] [--seg-events M]
  *                    [--no-sqlite] [--no-rg] [--peer-events K]
  *                    [--threads T] [--track-total N] [--phrases]
- *                    [--only SUBSTRING]
+ *                    [--only SUBSTRING] [--vary]
  *
  * --threads T runs sift's queries with a worker pool of T threads (segments
  * fanned out, the calling thread taking part); 0 (default) = sequential.
@@ -14,7 +14,9 @@
  * per segment (the HTTP API's default is 10000); 0 (default) = exact.
  * --phrases runs only the phrase queries (2-5 words, common, rare, one
  * with a number inside, one whose words are never adjacent); --only runs
- * the queries whose name holds SUBSTRING.
+ * the queries whose name holds SUBSTRING.  --vary redraws every digit of
+ * 70% of the messages (as the peer set's generator does), so slot values
+ * repeat as little as on real ids and counters.
  *
  * Events cycle through the loghub-2k structured lines of all ten systems
  * (message, level, service = system name), timestamps spread evenly over
@@ -143,6 +145,8 @@ load_lines(const char *root)
     }
 }
 
+static int vary; /* --vary */
+
 /* Event i: a loghub line, a time spread over one day, the rare word. */
 static void
 make_event(uint64_t i, uint64_t n, struct sift_event *ev,
@@ -153,6 +157,19 @@ make_event(uint64_t i, uint64_t n, struct sift_event *ev,
     ev->ts_ns = T0_NS + (int64_t)((double)DAY_NS * (double)i / (double)n);
     int len = snprintf(msgbuf, cap, "%s%s", l->msg,
                        i % 999983 == 7 ? " needle4242" : "");
+    uint64_t r = i * 0x9e3779b97f4a7c15ull + 1;
+    r ^= r >> 31;
+    if (vary && r % 10 < 7) {
+        int mlen = (int)strlen(l->msg); /* not the rare word */
+        for (int k = 0; k < mlen && k < len && k < (int)cap; k++) {
+            if (msgbuf[k] >= '0' && msgbuf[k] <= '9') {
+                r ^= r << 13;
+                r ^= r >> 7;
+                r ^= r << 17;
+                msgbuf[k] = (char)('0' + r % 10);
+            }
+        }
+    }
     ev->msg = msgbuf;
     ev->msg_len = (uint32_t)(len < (int)cap ? len : (int)cap - 1);
     fields[0] = (struct sift_field){
@@ -403,6 +420,8 @@ main(int argc, char **argv)
             use_rg = 0;
         else if (!strcmp(argv[i], "--phrases"))
             only_phrases = 1;
+        else if (!strcmp(argv[i], "--vary"))
+            vary = 1;
         else if (!strcmp(argv[i], "--only") && i + 1 < argc)
             only = argv[++i];
         else {
@@ -410,7 +429,7 @@ main(int argc, char **argv)
                     "usage: %s [--events N] [--seg-events M] "
                     "[--peer-events K] [--dir D] [--reps R] "
                     "[--no-sqlite] [--no-rg] [--threads T] "
-                    "[--track-total N] [--phrases] [--only S]\n",
+                    "[--track-total N] [--phrases] [--only S] [--vary]\n",
                     argv[0]);
             return 2;
         }
@@ -548,6 +567,14 @@ main(int argc, char **argv)
          "\"size 67108864\"", NULL, NULL, "(?i)size 67108864"},
         {"phrase 2 never adjacent", QK_COUNT, "\"block received\"", NULL, 0,
          "\"block received\"", NULL, NULL, "(?i)block received"},
+        {"phrase 3 uid number", QK_COUNT, "\"uid 0 euid\"", NULL, 0,
+         "\"uid 0 euid\"", NULL, NULL, "(?i)uid=0 euid"},
+        {"phrase 5 two numbers", QK_COUNT, "\"logname uid 0 euid 0\"", NULL, 0,
+         "\"logname uid 0 euid 0\"", NULL, NULL, "(?i)logname= uid=0 euid=0"},
+        {"phrase 5 rare id", QK_COUNT,
+         "\"deleting block blk 8775602795571523802 file\"", NULL, 0,
+         "\"deleting block blk 8775602795571523802 file\"", NULL, NULL,
+         "(?i)deleting block blk_-8775602795571523802 file"},
         {"field filter + term", QK_SEARCH, "service:hdfs terminating", NULL, 0,
          "terminating", "hdfs", NULL, " hdfs .*terminating"},
         {"1h histogram by level", QK_HISTO, "*", "level", 1, NULL, NULL, h1_sql,

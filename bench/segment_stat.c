@@ -41,7 +41,7 @@
 
 static const char *kind_names[] = {
     "?",     "FIELDS",  "TS",      "TERMS",  "KWCOL",     "NUMCOL", "DOCS",
-    "ZDICT", "DELETED", "DOCKEYS", "SHAPES", "SHAPEDOCS", "ORIGIN", "?13",
+    "ZDICT", "DELETED", "DOCKEYS", "SHAPES", "SHAPEDOCS", "ORIGIN", "SLOTIDX",
     "?14",   "?15",     "?16",     "?17",    "?18",       "?19",    "?20"};
 
 static const char *

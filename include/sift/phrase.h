@@ -42,4 +42,33 @@ enum sift_phrase_class {
 int sift_phrase_shape(const uint8_t *p, size_t len, uint32_t k,
                       const char *const *toks, const size_t *lens, uint32_t n);
 
+/*
+ * One alignment of a phrase on a shape's tokens that may fit: req[first ..
+ * first + n) are its words that fall on tokens made of exactly one slot
+ * (the slot's value must tokenize to that word); open when a word falls
+ * on a token that is partly a slot (only the message text can tell).
+ * A message of the shape holds the phrase iff some alignment holds.
+ */
+struct sift_phrase_req {
+    uint16_t slot; /* 0-based slot number in the shape */
+    uint16_t word; /* index into the phrase's tokens */
+};
+
+struct sift_phrase_align {
+    uint32_t first, n;
+    int open;
+};
+
+/**
+ * sift_phrase_shape(), and for a SIFT_PHRASE_MAYBE shape the alignments
+ * that may fit in al[0 .. *n_al) (their requirements in req).  *n_al is
+ * 0 when they did not fit in al_cap / req_cap, for the verbatim shape,
+ * and for any other class: then only the text can tell.
+ */
+int sift_phrase_plan(const uint8_t *p, size_t len, uint32_t k,
+                     const char *const *toks, const size_t *lens, uint32_t n,
+                     struct sift_phrase_align *al, uint32_t al_cap,
+                     struct sift_phrase_req *req, uint32_t req_cap,
+                     uint32_t *n_al);
+
 #endif /* SIFT_PHRASE_H */

@@ -550,9 +550,9 @@ block_raw(const struct sift_segment_builder *b, const uint32_t *doc_order,
 }
 
 /* Appends a zstd frame of src to out; returns its length or 0 + *rc. */
-static size_t
-zframe(ZSTD_CCtx *cctx, int level, struct sift_buf *out, const void *src,
-       size_t len, int *rc)
+size_t
+sift__segment_zframe(ZSTD_CCtx *cctx, int level, struct sift_buf *out,
+                     const void *src, size_t len, int *rc)
 {
     size_t bound = ZSTD_compressBound(len);
     if (sift_buf_try_reserve(out, bound) != SIFT_OK) {
@@ -581,8 +581,8 @@ sift__segment_write_shapes(struct sift__segw *w,
     size_t start = sift__segw_pos(w);
     sift_buf_put_u32(w->out, (uint32_t)b->shapebuf.len);
     sift_buf_put_u32(w->out, b->n_shapes);
-    (void)zframe(cctx, b->opts.zstd_level, w->out, b->shapebuf.data,
-                 b->shapebuf.len, &rc);
+    (void)sift__segment_zframe(cctx, b->opts.zstd_level, w->out,
+                               b->shapebuf.data, b->shapebuf.len, &rc);
     if (rc != SIFT_OK)
         return rc;
     sift__segw_section(w, SIFT_SEGSEC_SHAPES, UINT32_MAX, start);
@@ -620,7 +620,8 @@ sift__segment_write_shapes(struct sift__segw *w,
     start = sift__segw_pos(w);
     sift_buf_put_u32(w->out, (uint32_t)raw.len);
     sift_buf_put_u32(w->out, 0);
-    (void)zframe(cctx, b->opts.zstd_level, w->out, raw.data, raw.len, &rc);
+    (void)sift__segment_zframe(cctx, b->opts.zstd_level, w->out, raw.data,
+                               raw.len, &rc);
     if (rc != SIFT_OK)
         goto out;
     sift__segw_section(w, SIFT_SEGSEC_SHAPEDOCS, UINT32_MAX, start);
@@ -888,8 +889,9 @@ sift__segment_shapes_free(struct sift_segment *s)
 
 /* Decompresses the zstd frame p[0..len) of exactly raw_len bytes into a
  * new buffer (*out, owned). */
-static int
-inflate_exact(const uint8_t *p, size_t len, uint32_t raw_len, uint8_t **out)
+int
+sift__segment_inflate(const uint8_t *p, size_t len, uint32_t raw_len,
+                      uint8_t **out)
 {
     *out = NULL;
     if (raw_len > SIFT_SEGFMT_MAX_BLOCK ||
@@ -916,8 +918,8 @@ shapes_decode(struct sift_segment *s)
     if (ns > SIFT_SEGFMT_MAX_SHAPES || ns > rlen / 2 ||
         (ns == 0) != (s->n_docs == 0))
         return CORRUPT("shape count");
-    if ((rc = inflate_exact(s->shapes_sec + 8, s->shapes_len - 8, rlen,
-                            &s->sh_raw)) != SIFT_OK)
+    if ((rc = sift__segment_inflate(s->shapes_sec + 8, s->shapes_len - 8, rlen,
+                                    &s->sh_raw)) != SIFT_OK)
         return rc;
     s->sh_raw_len = rlen;
     s->sh_poff = sift_try_malloc(((size_t)ns + 1) * sizeof(uint32_t));
@@ -944,8 +946,8 @@ shapes_decode(struct sift_segment *s)
 
     uint8_t *raw = NULL;
     rlen = sift_load_u32(s->sdocs_sec);
-    if ((rc = inflate_exact(s->sdocs_sec + 8, s->sdocs_len - 8, rlen, &raw)) !=
-        SIFT_OK)
+    if ((rc = sift__segment_inflate(s->sdocs_sec + 8, s->sdocs_len - 8, rlen,
+                                    &raw)) != SIFT_OK)
         return rc;
     s->sd_at = sift_try_malloc(((size_t)ns + 1) * sizeof(uint32_t));
     s->sd_ids = sift_try_malloc(((size_t)s->n_docs + 1) * sizeof(uint32_t));

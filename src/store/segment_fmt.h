@@ -1,16 +1,22 @@
 /*
  * segment_fmt.h - the on-disk segment format, byte by byte.
  *
- * FORMAT VERSION 5 (written); readers also read versions 3 and 4, whose
- * differences are marked "[v3: ...]" and "[v4: ...]" below.  A format
- * change updates this comment first, then SIFT_SEGFMT_VERSION, then the
- * files of the section (segment_int.h lists them), and keeps reading the
- * versions before it (files on users' disks); tests/data/segment/format3.seg
- * and format4.seg are fixtures written by those builders.
+ * FORMAT VERSION 6 (written); readers also read versions 3 to 5, whose
+ * differences are marked "[v3: ...]", "[v4: ...]" and "[v5: ...]" below.
+ * A format change updates this comment first, then SIFT_SEGFMT_VERSION,
+ * then the files of the section (segment_int.h lists them), and keeps
+ * reading the versions before it (files on users' disks);
+ * tests/data/segment/format3.seg, format4.seg and format5.seg are
+ * fixtures written by those builders.
  *
  * Version 5 added the ORIGIN section (below): where the docs came from
  * (WAL seq range, source positions, merged segment ids), so a segment
  * file can be placed in a rebuilt manifest.  Nothing else changed.
+ *
+ * Version 6 added the SLOTIDX section (below): per message shape and
+ * slot, the frequent slot values as tokens and a code per doc, so a
+ * phrase whose words fall in slot values is decided without reading
+ * the doc store.  Nothing else changed.
  *
  * Conventions
  * -----------
@@ -37,7 +43,7 @@
  * Header (64 bytes, offset 0)
  *   off size field
  *   0   8    magic "SIFTSEG\0"
- *   8   4    format version (5, or 3 and 4 for older files; a reader
+ *   8   4    format version (6, or 3 to 5 for older files; a reader
  *            rejects any other version with SIFT_ECORRUPT and logs
  *            "unsupported format version")
  *   12  4    doc count n
@@ -68,10 +74,11 @@
  *   16  8    length (offset + length <= section table offset)
  *   24  8    XXH3 of the section bytes
  *   Sections do not overlap; each (kind, field) appears at most once.
- *   Required: FIELDS, TS, DOCS, DOCKEYS, DELETED, SHAPES, SHAPEDOCS, and
- *   from version 5 ORIGIN [v3, v4: no ORIGIN; a reader refuses one].  Per
- *   field: TERMS when the field has flag TERMS, KWCOL when KEYWORD, NUMCOL
- *   when NUMBER.
+ *   Required: FIELDS, TS, DOCS, DOCKEYS, DELETED, SHAPES, SHAPEDOCS,
+ *   from version 5 ORIGIN [v3, v4: no ORIGIN; a reader refuses one] and
+ *   from version 6 SLOTIDX [v3 to v5: no SLOTIDX; a reader refuses one].
+ *   Per field: TERMS when the field has flag TERMS, KWCOL when KEYWORD,
+ *   NUMCOL when NUMBER.
  *
  * FIELDS section: for each field, sorted by name (bytewise, shorter first
  * on a common prefix), names unique:
@@ -217,6 +224,36 @@
  *   the sift_doc_encode() form from the TS column, stream 1, the shape,
  *   the slot values, DOCKEYS and the keyword columns.
  *
+ * SLOTIDX section (version 6; never compressed with the ZDICT):
+ *   off size field
+ *   0   4    raw length R (<= SIFT_SEGFMT_MAX_BLOCK)
+ *   4   4    zero
+ *   8   ...  zstd frame of R bytes: per shape of SHAPES in id order, per
+ *            slot 1..k of the shape (nothing for a shape of 0 slots),
+ *            one column over the shape's docs in SHAPEDOCS order (doc id
+ *            order), m = the shape's doc count:
+ *              varint c (0..SIFT_SEGFMT_SLOTIDX_MAX), the dictionary size;
+ *              c entries, each varint length l (1..SIFT_TOKEN_MAX) and l
+ *                bytes, strictly ascending bytewise (shorter first on a
+ *                common prefix);
+ *              when c > 0: u8 width w = the fewest bits that hold c, then
+ *                ceil(m * w / 8) bytes of codes, w-bit LSB-first, one per
+ *                doc: i + 1 when the doc's value of this slot tokenizes
+ *                to entry i, 0 when to no entry.
+ *            Nothing after the last column.  A value's token is the value
+ *            lowercased (ASCII) and cut at SIFT_TOKEN_MAX bytes, what the
+ *            tokenizer makes of it when the slot is a whole token.  An
+ *            entry's docs are all coded with it: a doc coded 0 holds
+ *            none of the entries in that slot.  Which tokens get entries
+ *            is the builder's choice (readers do not depend on it): the
+ *            tokens that occur at least SIFT_SEGFMT_SLOTIDX_MIN_COUNT
+ *            times in the column, the most frequent
+ *            SIFT_SEGFMT_SLOTIDX_MAX of them (ties: bytewise smaller
+ *            first); none for the verbatim shape (one slot between two
+ *            empty pieces, whose value is any text).  A code above c
+ *            (only in a damaged file the checksum let through) reads as
+ *            0: the reader then checks the doc store.
+ *
  * ZDICT section (optional, header flag bit 0): the zstd dictionary the doc
  * store blocks were compressed with (SHAPES, SHAPEDOCS and term chunks
  * never use it).  The builder given a dictionary compresses the first
@@ -257,7 +294,7 @@
 
 #define SIFT_SEGFMT_MAGIC "SIFTSEG\0"
 #define SIFT_SEGFMT_END_MAGIC "SIFTEND\0"
-#define SIFT_SEGFMT_VERSION 5u     /* written */
+#define SIFT_SEGFMT_VERSION 6u     /* written */
 #define SIFT_SEGFMT_VERSION_MIN 3u /* oldest read */
 #define SIFT_SEGFMT_HEADER_LEN 64u
 #define SIFT_SEGFMT_TRAILER_LEN 32u
@@ -325,8 +362,12 @@ enum sift_segsec_kind {
     SIFT_SEGSEC_DOCKEYS = 9,
     SIFT_SEGSEC_SHAPES = 10,
     SIFT_SEGSEC_SHAPEDOCS = 11,
-    SIFT_SEGSEC_ORIGIN = 12, /* version >= 5 */
+    SIFT_SEGSEC_ORIGIN = 12,  /* version >= 5 */
+    SIFT_SEGSEC_SLOTIDX = 13, /* version >= 6 */
 };
+
+#define SIFT_SEGFMT_SLOTIDX_MAX 4095u    /* entries per slot column */
+#define SIFT_SEGFMT_SLOTIDX_MIN_COUNT 8u /* docs for an entry (builder) */
 
 #define SIFT_SEGFMT_ORIGIN_LAYOUT 1u
 #define SIFT_SEGFMT_ORIGIN_MAX_INPUTS (1u << 20) /* merged segment ids */

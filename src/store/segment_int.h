@@ -281,11 +281,22 @@ struct sift_segment {
     uint32_t n_shapes;
     uint8_t *sh_raw; /* decompressed SHAPES */
     uint32_t sh_raw_len;
-    uint32_t *sh_poff;         /* per shape: offset of its first piece */
-    uint16_t *sh_k;            /* per shape: slot count */
-    uint32_t *sd_at;           /* per shape + 1: start in sd_ids */
-    uint32_t *sd_ids;          /* doc ids grouped by shape */
-    uint32_t *sd_shape;        /* format >= 4: shape by doc id */
+    uint32_t *sh_poff;  /* per shape: offset of its first piece */
+    uint16_t *sh_k;     /* per shape: slot count */
+    uint32_t *sd_at;    /* per shape + 1: start in sd_ids */
+    uint32_t *sd_ids;   /* doc ids grouped by shape */
+    uint32_t *sd_shape; /* format >= 4: shape by doc id */
+    /* SLOTIDX (format >= 6), decoded on first use under sh_mu
+     * (sift__segment_slotidx_load) */
+    const uint8_t *si_sec;
+    size_t si_len;
+    atomic_int si_state; /* 0 not loaded, 1 loaded, 2 corrupt */
+    int si_rc;
+    uint8_t *si_raw; /* decompressed columns */
+    uint32_t si_raw_len;
+    uint32_t *si_first;        /* per shape + 1: its first column */
+    uint32_t *si_off;          /* per column: its offset in si_raw */
+    uint32_t *sd_rank;         /* per doc: its index among its shape's docs */
     struct sift_segment *base; /* sift_segment_with_deleted(): owns the image */
     struct sift__segment_origin_owned origin; /* ORIGIN (zeros before v5) */
 };
@@ -358,7 +369,31 @@ int sift__segment_write_docs(struct sift__segw *w,
                              struct sift_segment_builder *b,
                              const uint32_t *doc_order);
 
+/** Appends a zstd frame of src to out; returns its length, or 0 and *rc. */
+size_t sift__segment_zframe(ZSTD_CCtx *cctx, int level, struct sift_buf *out,
+                            const void *src, size_t len, int *rc);
+
+/* segment_slotidx.c: SLOTIDX (segment_fmt.h) */
+/** Writes SLOTIDX; shape_of is by final doc id. */
+int sift__segment_write_slotidx(struct sift__segw *w,
+                                const struct sift_segment_builder *b,
+                                const uint32_t *doc_order,
+                                const uint32_t *shape_of, ZSTD_CCtx *cctx);
+/**
+ * Makes the slot index available (after sift__segment_shapes_load()):
+ * SIFT_OK, SIFT_ENOTFOUND (format < 6), SIFT_ECORRUPT, SIFT_ENOMEM.
+ */
+int sift__segment_slotidx_load(const struct sift_segment *seg);
+/** Frees what the slot index loader built, leaving it NULL. */
+void sift__segment_slotidx_free(struct sift_segment *s);
+
 /* segment_docs.c: reader side */
+/**
+ * Decompresses the zstd frame p[0..len) of exactly raw_len bytes (<=
+ * SIFT_SEGFMT_MAX_BLOCK) into a new buffer (*out, owned).
+ */
+int sift__segment_inflate(const uint8_t *p, size_t len, uint32_t raw_len,
+                          uint8_t **out);
 int sift__segment_parse_dockeys(struct sift_segment *s, const uint8_t *p,
                                 size_t len);
 int sift__segment_parse_docs(struct sift_segment *s, const uint8_t *p,

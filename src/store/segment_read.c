@@ -121,6 +121,7 @@ static void
 segment_destroy(struct sift_segment *s)
 {
     pthread_mutex_destroy(&s->sh_mu);
+    sift__segment_slotidx_free(s);
     sift__segment_shapes_free(s);
     sift_free(s->kfield);
     if (s->deleted != NULL)
@@ -271,8 +272,9 @@ segment_parse(struct sift_segment *s)
             continue;
         }
         if (se->field != UINT32_MAX || se->kind < SIFT_SEGSEC_FIELDS ||
-            se->kind > SIFT_SEGSEC_ORIGIN ||
+            se->kind > SIFT_SEGSEC_SLOTIDX ||
             (se->kind == SIFT_SEGSEC_ORIGIN && s->version < 5) ||
+            (se->kind == SIFT_SEGSEC_SLOTIDX && s->version < 6) ||
             (seen & (1u << se->kind))) {
             rc = CORRUPT("bad section kind");
             goto out;
@@ -311,6 +313,11 @@ segment_parse(struct sift_segment *s)
         case SIFT_SEGSEC_ORIGIN:
             rc = sift__segment_origin_decode(p, l, &s->origin);
             break;
+        case SIFT_SEGSEC_SLOTIDX:
+            s->si_sec = p;
+            s->si_len = l;
+            rc = l >= 8 ? SIFT_OK : CORRUPT("slot index header");
+            break;
         default: rc = SIFT_OK; break;
         }
         if (rc != SIFT_OK)
@@ -321,6 +328,8 @@ segment_parse(struct sift_segment *s)
                     1u << SIFT_SEGSEC_SHAPES | 1u << SIFT_SEGSEC_SHAPEDOCS;
     if (s->version >= 5)
         need |= 1u << SIFT_SEGSEC_ORIGIN;
+    if (s->version >= 6)
+        need |= 1u << SIFT_SEGSEC_SLOTIDX;
     if ((seen & need) != need || (has_zdict && s->ddict == NULL)) {
         rc = CORRUPT("missing section");
         goto out;
@@ -371,6 +380,7 @@ segment_open(const uint8_t *img, size_t len, enum sift__seg_owner owner,
     }
     atomic_init(&s->refs, 1);
     atomic_init(&s->sh_state, 0);
+    atomic_init(&s->si_state, 0);
     pthread_mutex_init(&s->sh_mu, NULL);
     s->owner = owner;
     s->img = img;

@@ -638,7 +638,8 @@ write_field_sections(struct sift__segw *w, const struct sift_segment_builder *b,
     return rc;
 }
 
-/* The doc store sections, ZDICT when it paid, DELETED and ORIGIN. */
+/* The doc store sections (SLOTIDX beside SHAPES), ZDICT when it paid,
+ * DELETED and ORIGIN. */
 static int
 write_doc_sections(struct sift__segw *w, struct sift_segment_builder *b,
                    const uint32_t *doc_order, const uint32_t *shape_of,
@@ -647,6 +648,10 @@ write_doc_sections(struct sift__segw *w, struct sift_segment_builder *b,
     int rc;
     sift__segw_align(w, 32);
     if ((rc = sift__segment_write_shapes(w, b, shape_of, b->n_docs, cctx)) !=
+        SIFT_OK)
+        return rc;
+    sift__segw_align(w, 32);
+    if ((rc = sift__segment_write_slotidx(w, b, doc_order, shape_of, cctx)) !=
         SIFT_OK)
         return rc;
     sift__segw_align(w, 32);

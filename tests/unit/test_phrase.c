@@ -360,6 +360,105 @@ test_phrase_segment_differential(void **state)
     sift_free(mtoks);
 }
 
+/*
+ * The slot index (SLOTIDX, format 6) decides phrases over slot values:
+ * a frequent value (PacketResponder 0..3, size 67108864 in most docs) is
+ * settled from the codes alone, exactly; a rare value (a block id) has
+ * no entry, so only the docs coded 0 in that slot are left to verify.
+ */
+static void
+test_phrase_slot_index(void **state)
+{
+    (void)state;
+    enum { N = 600 };
+    struct sift_segment_opts opts;
+    sift_segment_opts_init(&opts);
+    struct sift_segment_builder *b;
+    assert_int_equal(sift_segment_builder_new(&opts, &b), SIFT_OK);
+    static char msgs[N][128];
+    uint32_t n_pr1 = 0, n_size = 0, n_id = 0;
+    for (uint32_t i = 0; i < N; i++) {
+        uint32_t pr = rnd(4);
+        unsigned long long id = 1000000000ull + rnd(1000000) * 977ull + i;
+        unsigned size = rnd(5) ? 67108864u : 1000u + rnd(100000);
+        if (i % 2 == 0)
+            snprintf(msgs[i], sizeof(msgs[i]),
+                     "PacketResponder %u for block blk_%llu terminating", pr,
+                     id);
+        else
+            snprintf(msgs[i], sizeof(msgs[i]),
+                     "Receiving block blk_%llu size %u from %u", id, size, pr);
+        n_pr1 += i % 2 == 0 && pr == 1;
+        n_size += i % 2 == 1 && size == 67108864u;
+        n_id += i == 10;
+        struct sift_event ev;
+        memset(&ev, 0, sizeof(ev));
+        ev.ts_ns = (int64_t)i * 1000;
+        ev.msg = msgs[i];
+        ev.msg_len = (uint32_t)strlen(msgs[i]);
+        assert_int_equal(sift_segment_builder_add(b, &ev), SIFT_OK);
+    }
+    struct sift_buf img = SIFT_BUF_INIT;
+    assert_int_equal(sift_segment_builder_finish(b, &img), SIFT_OK);
+    sift_segment_builder_free(b);
+    struct sift_segment *seg = NULL;
+    size_t l = img.len;
+    void *p = sift_buf_detach(&img, &l);
+    assert_int_equal(sift_segment_open_mem(p, l, &seg), SIFT_OK);
+    roaring_bitmap_t *cand = roaring_bitmap_from_range(0, N, 1);
+    char id10[32];
+    const char *blk = strstr(msgs[10], "blk_") + 4;
+    snprintf(id10, sizeof(id10), "%.*s", (int)strcspn(blk, " "), blk);
+    struct {
+        const char *w[4];
+        uint32_t n;
+        uint32_t want_sure, max_maybe;
+    } cases[] = {
+        {{"packetresponder", "1", "for", "block"}, 4, n_pr1, 0},
+        {{"size", "67108864"}, 2, n_size, 0},
+        {{"67108864", "from"}, 2, n_size, 0},
+        /* "1" is no entry of the size slot: only the docs coded 0 there
+         * (a rare size) are left to verify */
+        {{"size", "1"}, 2, 0, N / 2 - n_size},
+        /* a rare id: no entry; only its shape's docs are verified */
+        {{"blk", id10, "terminating"}, 3, 0, N / 2},
+        {{"blk", id10, "size"}, 3, 0, N / 2},
+    };
+    for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+        size_t lens[4];
+        char *wv[4];
+        for (uint32_t j = 0; j < cases[c].n; j++) {
+            lens[j] = strlen(cases[c].w[j]);
+            wv[j] = (char *)(uintptr_t)cases[c].w[j];
+        }
+        roaring_bitmap_t *sure = NULL, *maybe = NULL;
+        assert_int_equal(sift_segment_phrase_shapes(seg, cases[c].w, lens,
+                                                    cases[c].n, cand, &sure,
+                                                    &maybe),
+                         SIFT_OK);
+        if (c < 4)
+            assert_int_equal(roaring_bitmap_get_cardinality(sure),
+                             cases[c].want_sure);
+        assert_true(roaring_bitmap_get_cardinality(maybe) <=
+                    cases[c].max_maybe);
+        for (uint32_t d = 0; d < N; d++) {
+            struct toklist tl;
+            tl.n = 0;
+            sift_tokenize(msgs[d], strlen(msgs[d]), collect, &tl);
+            int h = holds(&tl, wv, lens, cases[c].n);
+            if (roaring_bitmap_contains(sure, d))
+                assert_true(h);
+            else if (h)
+                assert_true(roaring_bitmap_contains(maybe, d));
+        }
+        roaring_bitmap_free(sure);
+        roaring_bitmap_free(maybe);
+    }
+    assert_true(n_pr1 > 30 && n_size > 150 && n_id == 1);
+    roaring_bitmap_free(cand);
+    sift_segment_unref(seg);
+}
+
 /* Offset and length of the section of kind k in a segment image. */
 static void
 find_section(const struct sift_buf *img, uint32_t k, uint64_t *off,
@@ -411,9 +510,15 @@ test_phrase_damaged_shapes(void **state)
     sift_segment_builder_free(b);
     const char *toks[] = {"received", "block"};
     const size_t lens[] = {8, 5};
+    /* a phrase over a slot value: the slot index is read */
+    const char *stoks[] = {"packetresponder", "1"};
+    const size_t slens[] = {15, 1};
     roaring_bitmap_t *cand = roaring_bitmap_from_range(0, N, 1);
-    static const uint32_t kinds[] = {SIFT_SEGSEC_SHAPES, SIFT_SEGSEC_SHAPEDOCS};
-    for (size_t ki = 0; ki < 2; ki++) {
+    static const uint32_t kinds[] = {SIFT_SEGSEC_SHAPES, SIFT_SEGSEC_SHAPEDOCS,
+                                     SIFT_SEGSEC_SLOTIDX};
+    for (size_t ki = 0; ki < 3; ki++) {
+        const char *const *qt = ki == 2 ? stoks : toks;
+        const size_t *ql = ki == 2 ? slens : lens;
         uint64_t off, len;
         find_section(&img, kinds[ki], &off, &len);
         unsigned corrupt = 0, ok = 0;
@@ -430,8 +535,7 @@ test_phrase_damaged_shapes(void **state)
                 continue;
             }
             roaring_bitmap_t *sure = NULL, *maybe = NULL;
-            rc = sift_segment_phrase_shapes(x, toks, lens, 2, cand, &sure,
-                                            &maybe);
+            rc = sift_segment_phrase_shapes(x, qt, ql, 2, cand, &sure, &maybe);
             if (k < 4) /* the raw length: the frame cannot match it */
                 assert_int_equal(rc, SIFT_ECORRUPT);
             if (rc == SIFT_OK) {
@@ -481,6 +585,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_phrase_shape_rules),
         cmocka_unit_test(test_phrase_segment_differential),
+        cmocka_unit_test(test_phrase_slot_index),
         cmocka_unit_test(test_phrase_damaged_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -912,9 +912,9 @@ test_segment_rejects_other_versions(void **state)
     (void)state;
     struct sift_buf img = SIFT_BUF_INIT;
     small_image(&img);
-    /* 3 and 4 are read, but carry no ORIGIN section: a version 5 image
-     * relabelled as one must be refused too. */
-    static const uint32_t versions[] = {0, 1, 2, 3, 4, 6, 0xffffffffu};
+    /* 3 to 5 are read, but 3 and 4 carry no ORIGIN section and 5 no
+     * SLOTIDX: a version 6 image relabelled as one must be refused too. */
+    static const uint32_t versions[] = {0, 1, 2, 3, 4, 5, 7, 0xffffffffu};
     for (size_t i = 0; i < sizeof(versions) / sizeof(versions[0]); i++) {
         uint8_t *copy = sift_xmalloc(img.len);
         memcpy(copy, img.data, img.len);
@@ -1106,9 +1106,10 @@ test_segment_shapes_exact(void **state)
 }
 
 /*
- * Format 3 and 4 fixtures (tests/data/segment/format3.seg, format4.seg):
- * segments written by the format 3 builder (commit 504bf0d) and the
- * format 4 builder (commit 523aee9) from fixture_events().  Segments
+ * Format 3, 4 and 5 fixtures (tests/data/segment/format3.seg,
+ * format4.seg, format5.seg): segments written by the format 3 builder
+ * (commit 504bf0d), the format 4 builder (commit 523aee9) and the format
+ * 5 builder (commit a8b3e72) from fixture_events().  Segments
  * already on users' disks must keep loading: the test opens each
  * fixture, builds the same events with the current builder, and requires
  * the same docs byte for byte, the same timestamps, terms, postings and
@@ -1195,6 +1196,94 @@ fixture_events(struct tev *evs)
     }
 }
 
+static int
+fix_tok(const char *tok, size_t len, uint32_t pos, size_t off, void *arg)
+{
+    (void)pos;
+    (void)off;
+    struct sift_buf *b = arg;
+    sift_buf_append(b, tok, len);
+    sift_buf_putc(b, ' ');
+    return 0;
+}
+
+/* Phrases over slot values answer the same on an old fixture (no slot
+ * index: its maybe docs are verified) and on the current image: sure
+ * docs hold the phrase, every doc that holds it is sure or maybe. */
+static void
+check_fixture_phrases(struct sift_segment *old, struct sift_segment *cur)
+{
+    enum { NP = 4 };
+    static const char *const phrases[NP][3] = {
+        {"packetresponder", "7", "for"},
+        {"count", "12", "id"},
+        {"and", "3", "and"},
+        {"user", "u17", "by"},
+    };
+    struct sift_buf doc = SIFT_BUF_INIT, toks = SIFT_BUF_INIT;
+    struct sift_arena *arena = sift_arena_new(4096);
+    roaring_bitmap_t *cand = roaring_bitmap_from_range(0, FIX_N, 1);
+    roaring_bitmap_t *sm[NP][4]; /* old sure, old maybe, cur sure, maybe */
+    char want[NP][96];
+    for (size_t q = 0; q < NP; q++) {
+        size_t lens[3];
+        snprintf(want[q], sizeof(want[q]), " %s %s %s ", phrases[q][0],
+                 phrases[q][1], phrases[q][2]);
+        for (int j = 0; j < 3; j++)
+            lens[j] = strlen(phrases[q][j]);
+        int rc = sift_segment_phrase_shapes(old, phrases[q], lens, 3, cand,
+                                            &sm[q][0], &sm[q][1]);
+        if (rc == SIFT_ENOTFOUND) { /* format 3: no shape per doc */
+            sm[q][0] = roaring_bitmap_create();
+            sm[q][1] = roaring_bitmap_copy(cand);
+        } else {
+            assert_int_equal(rc, SIFT_OK);
+        }
+        assert_int_equal(sift_segment_phrase_shapes(cur, phrases[q], lens, 3,
+                                                    cand, &sm[q][2], &sm[q][3]),
+                         SIFT_OK);
+    }
+    uint64_t n_holds = 0, n_idx_sure = 0;
+    for (uint32_t d = 0; d < FIX_N; d++) {
+        sift_buf_reset(&doc);
+        sift_arena_reset(arena);
+        assert_int_equal(sift_segment_doc(cur, d, &doc), SIFT_OK);
+        struct sift_event ev;
+        assert_int_equal(
+            sift_doc_decode((const uint8_t *)doc.data, doc.len, arena, &ev),
+            SIFT_OK);
+        sift_buf_reset(&toks);
+        sift_buf_putc(&toks, ' ');
+        sift_tokenize(ev.msg, ev.msg_len, fix_tok, &toks);
+        sift_buf_putc(&toks, '\0');
+        for (size_t q = 0; q < NP; q++) {
+            int h = strstr(toks.data, want[q]) != NULL;
+            n_holds += (uint64_t)h;
+            for (int k = 0; k < 4; k += 2) {
+                if (roaring_bitmap_contains(sm[q][k], d))
+                    assert_true(h);
+                else if (h)
+                    assert_true(roaring_bitmap_contains(sm[q][k + 1], d));
+            }
+        }
+    }
+    for (size_t q = 0; q < NP; q++) {
+        n_idx_sure += roaring_bitmap_get_cardinality(sm[q][2]) -
+                      roaring_bitmap_get_cardinality(sm[q][0]);
+        assert_true(roaring_bitmap_get_cardinality(sm[q][3]) <=
+                    roaring_bitmap_get_cardinality(sm[q][1]));
+        for (int k = 0; k < 4; k++)
+            roaring_bitmap_free(sm[q][k]);
+    }
+    /* the phrases occur, and the slot index settles some of them */
+    assert_true(n_holds > 20);
+    assert_true(n_idx_sure > 0);
+    roaring_bitmap_free(cand);
+    sift_arena_free(arena);
+    sift_buf_cleanup(&doc);
+    sift_buf_cleanup(&toks);
+}
+
 static void
 check_fixture(const char *name, uint32_t version)
 {
@@ -1277,6 +1366,7 @@ check_fixture(const char *name, uint32_t version)
         sift_buf_cleanup(&tl2.terms);
     }
     assert_true(n_terms > 1000);
+    check_fixture_phrases(old, cur);
     sift_segment_unref(old);
     sift_segment_unref(cur);
     sift_buf_cleanup(&img);
@@ -1296,6 +1386,13 @@ test_segment_format4_fixture(void **state)
 {
     (void)state;
     check_fixture("format4.seg", 4);
+}
+
+static void
+test_segment_format5_fixture(void **state)
+{
+    (void)state;
+    check_fixture("format5.seg", 5);
 }
 
 /*
@@ -1557,6 +1654,7 @@ main(void)
         cmocka_unit_test(test_segment_shapes_exact),
         cmocka_unit_test(test_segment_format3_fixture),
         cmocka_unit_test(test_segment_format4_fixture),
+        cmocka_unit_test(test_segment_format5_fixture),
         cmocka_unit_test(test_segment_origin_roundtrip),
         cmocka_unit_test(test_segment_field_order_changes),
     };
