@@ -246,8 +246,8 @@
  *            entry's docs are all coded with it: a doc coded 0 holds
  *            none of the entries in that slot.  Which tokens get entries
  *            is the builder's choice (readers do not depend on it): the
- *            tokens that occur at least SIFT_SEGFMT_SLOTIDX_MIN_COUNT
- *            times in the column, the most frequent
+ *            tokens that occur at least m / 32 times in the column,
+ *            clamped to 2..SIFT_SEGFMT_SLOTIDX_MIN_COUNT, the most frequent
  *            SIFT_SEGFMT_SLOTIDX_MAX of them (ties: bytewise smaller
  *            first); none for the verbatim shape (one slot between two
  *            empty pieces, whose value is any text).  A code above c

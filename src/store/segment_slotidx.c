@@ -8,8 +8,9 @@
  * counting sort of the final ids, as SHAPEDOCS lists them) with one
  * cursor per doc into its stored slot values, and for each slot counts
  * the values' tokens in an open-addressing table; the tokens met at least
- * SIFT_SEGFMT_SLOTIDX_MIN_COUNT times (at most SIFT_SEGFMT_SLOTIDX_MAX,
- * the most frequent) become the column's dictionary, every other doc is
+ * m / 32 times in a column of m docs, clamped to 2..8
+ * (SIFT_SEGFMT_SLOTIDX_MIN_COUNT), at most SIFT_SEGFMT_SLOTIDX_MAX of
+ * them, the most frequent, become the column's dictionary, every other doc is
  * coded 0.  Rare values (ids) thus cost nothing but a 0 code when the
  * column has entries, and nothing at all when it has none; a phrase over
  * a rare value has few candidates, which the doc store verifies.  The
@@ -153,10 +154,16 @@ col_write(struct scol *c, const uint8_t **cur, uint32_t m, struct sift_buf *raw)
         c->ents[e].count++;
         c->doc_ent[j] = e;
     }
+    /* Small columns take every repeated token (cheap, and a shape of few
+     * docs is where a value repeats least); large ones the frequent. */
+    uint32_t min = m / 32;
+    if (min < 2)
+        min = 2;
+    if (min > SIFT_SEGFMT_SLOTIDX_MIN_COUNT)
+        min = SIFT_SEGFMT_SLOTIDX_MIN_COUNT;
     uint32_t n_sel = 0;
     for (uint32_t e = 0; e < c->n_ents; e++) {
-        if (c->ents[e].count >= SIFT_SEGFMT_SLOTIDX_MIN_COUNT &&
-            c->ents[e].len > 0) {
+        if (c->ents[e].count >= min && c->ents[e].len > 0) {
             c->ents[e].tp = c->tok.data + c->ents[e].off;
             c->sel[n_sel++] = &c->ents[e];
         }
