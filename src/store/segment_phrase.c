@@ -98,23 +98,23 @@ plan_build(const struct sift_segment *seg, uint32_t g, struct plans *P,
                            &n_al);
     if (n_al == 0)
         return 0;
-    if (P->n_al + n_al > P->al_cap) {
+    if (P->al == NULL || P->n_al + n_al > P->al_cap) {
         P->al_cap = (P->n_al + n_al) * 2;
         P->al = sift_xrealloc(P->al, P->al_cap * sizeof(*P->al));
     }
     uint32_t need = 0;
     for (uint32_t a = 0; a < n_al; a++)
         need += al[a].n;
-    if (P->n_rq + need > P->rq_cap) {
+    if (P->rq == NULL || P->n_rq + need > P->rq_cap) {
         P->rq_cap = (P->n_rq + need) * 2 + 16;
         P->rq = sift_xrealloc(P->rq, P->rq_cap * sizeof(*P->rq));
     }
     if (P->n_pl + 1 > P->pl_cap) {
         P->pl_cap = P->pl_cap ? P->pl_cap * 2 : 64;
-        P->pl = sift_xrealloc(P->pl, P->pl_cap * 2 * sizeof(*P->pl));
+        P->pl = sift_xrealloc(P->pl, (size_t)P->pl_cap * 2 * sizeof(*P->pl));
     }
-    P->pl[2 * P->n_pl] = P->n_al;
-    P->pl[2 * P->n_pl + 1] = n_al;
+    P->pl[(size_t)2 * P->n_pl] = P->n_al;
+    P->pl[(size_t)2 * P->n_pl + 1] = n_al;
     for (uint32_t a = 0; a < n_al; a++) {
         struct ralign *x = &P->al[P->n_al++];
         x->first = P->n_rq;
@@ -137,7 +137,8 @@ plan_build(const struct sift_segment *seg, uint32_t g, struct plans *P,
 static int
 plan_eval(const struct plans *P, uint32_t i, uint32_t r)
 {
-    uint32_t a0 = P->pl[2 * (i - 1)], na = P->pl[2 * (i - 1) + 1];
+    uint32_t a0 = P->pl[(size_t)2 * (i - 1)];
+    uint32_t na = P->pl[(size_t)2 * (i - 1) + 1];
     int best = NO;
     for (uint32_t a = a0; a < a0 + na && best != YES; a++) {
         const struct ralign *x = &P->al[a];
@@ -146,13 +147,11 @@ plan_eval(const struct plans *P, uint32_t i, uint32_t r)
             const struct rreq *y = &P->rq[q];
             uint32_t code =
                 y->w ? (uint32_t)sift__segment_unpack(y->codes, y->w, r) : 0;
-            if (code > y->c)
-                v = UNKNOWN; /* damaged: the text decides */
-            else if (y->want != 0)
+            if (code != 0 && code <= y->c) /* an entry: exact */
                 v = code == y->want ? v : NO;
-            else if (code != 0)
-                v = NO; /* an entry, not the word */
-            else
+            else if (code == 0 && y->want != 0) /* no entry; the word is */
+                v = NO;
+            else /* no entry and not the word's, or damaged: the text */
                 v = UNKNOWN;
         }
         if (v > best)

@@ -48,6 +48,7 @@ struct sent {
     uint32_t off, len; /* token bytes in tok */
     uint32_t hash, count, code;
     const char *tp; /* tok.data + off, set once tok stops growing */
+    uint32_t idx;   /* a copy in sel: the entry's index */
 };
 
 struct scol {
@@ -57,7 +58,8 @@ struct scol {
     uint32_t *slots; /* entry index + 1 */
     uint32_t mask;
     uint32_t *doc_ent; /* per doc of the shape: its entry */
-    struct sent **sel;
+    struct sent *sel;  /* copies of the entries that qualify */
+    uint32_t sel_cap;
 };
 
 static int
@@ -73,8 +75,7 @@ cmp_bytes(const struct sent *a, const struct sent *b)
 static int
 cmp_count(const void *x, const void *y)
 {
-    const struct sent *a = *(const struct sent *const *)x;
-    const struct sent *b = *(const struct sent *const *)y;
+    const struct sent *a = x, *b = y;
     if (a->count != b->count)
         return a->count > b->count ? -1 : 1;
     return cmp_bytes(a, b);
@@ -83,8 +84,7 @@ cmp_count(const void *x, const void *y)
 static int
 cmp_tok(const void *x, const void *y)
 {
-    return cmp_bytes(*(const struct sent *const *)x,
-                     *(const struct sent *const *)y);
+    return cmp_bytes(x, y);
 }
 
 static uint64_t
@@ -118,7 +118,8 @@ col_entry(struct scol *c, const char *t, uint32_t len)
     }
     if (c->n_ents == c->ents_cap) {
         c->ents_cap = c->ents_cap ? c->ents_cap * 2 : 256;
-        c->ents = sift_xrealloc(c->ents, c->ents_cap * sizeof(*c->ents));
+        c->ents =
+            sift_xrealloc(c->ents, (size_t)c->ents_cap * sizeof(*c->ents));
     }
     struct sent *e = &c->ents[c->n_ents];
     e->off = (uint32_t)c->tok.len;
@@ -161,11 +162,16 @@ col_write(struct scol *c, const uint8_t **cur, uint32_t m, struct sift_buf *raw)
         min = 2;
     if (min > SIFT_SEGFMT_SLOTIDX_MIN_COUNT)
         min = SIFT_SEGFMT_SLOTIDX_MIN_COUNT;
+    if (c->n_ents > c->sel_cap) {
+        c->sel_cap = c->n_ents;
+        c->sel = sift_xrealloc(c->sel, (size_t)c->sel_cap * sizeof(*c->sel));
+    }
     uint32_t n_sel = 0;
     for (uint32_t e = 0; e < c->n_ents; e++) {
         if (c->ents[e].count >= min && c->ents[e].len > 0) {
             c->ents[e].tp = c->tok.data + c->ents[e].off;
-            c->sel[n_sel++] = &c->ents[e];
+            c->ents[e].idx = e;
+            c->sel[n_sel++] = c->ents[e];
         }
     }
     if (n_sel > SIFT_SEGFMT_SLOTIDX_MAX) {
@@ -177,9 +183,9 @@ col_write(struct scol *c, const uint8_t **cur, uint32_t m, struct sift_buf *raw)
     if (n_sel == 0)
         return;
     for (uint32_t i = 0; i < n_sel; i++) {
-        c->sel[i]->code = i + 1;
-        sift_buf_put_varint(raw, c->sel[i]->len);
-        sift_buf_append(raw, c->tok.data + c->sel[i]->off, c->sel[i]->len);
+        c->ents[c->sel[i].idx].code = i + 1;
+        sift_buf_put_varint(raw, c->sel[i].len);
+        sift_buf_append(raw, c->sel[i].tp, c->sel[i].len);
     }
     unsigned w = sift__segment_bits_for(n_sel);
     sift_buf_putc(raw, (char)w);
@@ -217,11 +223,10 @@ sift__segment_write_slotidx(struct sift__segw *w,
         cap *= 2;
     c.slots = sift_try_malloc((size_t)cap * sizeof(uint32_t));
     c.doc_ent = sift_try_malloc(((size_t)max_m + 1) * sizeof(uint32_t));
-    c.sel = sift_try_malloc(((size_t)max_m + 1) * sizeof(*c.sel));
     struct sift_buf raw = SIFT_BUF_INIT;
     int rc = SIFT_OK;
     if (at == NULL || ids == NULL || cur == NULL || c.slots == NULL ||
-        c.doc_ent == NULL || c.sel == NULL) {
+        c.doc_ent == NULL) {
         rc = SIFT_ENOMEM;
         goto out;
     }
