@@ -649,6 +649,37 @@ cluster_settled(void *arg, const char *key)
     return 1;
 }
 
+static void
+cluster_part_json(void *arg, const struct sift_source_part *p)
+{
+    struct sift_buf *out = arg;
+    if (out->len > 0 && out->data[out->len - 1] != '[')
+        sift_buf_putc(out, ',');
+    sift_buf_append(out, "{\"key\":", 7);
+    sift_buf_put_json_str(out, p->key, strlen(p->key));
+    sift_buf_append(out, ",\"lag\":", 7);
+    if (p->lag >= 0)
+        sift_buf_appendf(out, "%lld", (long long)p->lag);
+    else
+        sift_buf_append(out, "null", 4);
+    sift_buf_append(out, ",\"committed\":", 13);
+    if (p->committed >= 0)
+        sift_buf_appendf(out, "%lld", (long long)p->committed);
+    else
+        sift_buf_append(out, "null", 4);
+    sift_buf_appendf(out, ",\"inflight\":%llu}",
+                     (unsigned long long)p->inflight);
+}
+
+/* [cluster]: this node's source partitions, for GET /api/v1/cluster. */
+static void
+cluster_parts_json(void *arg, struct sift_buf *out)
+{
+    struct sift_app *app = arg;
+    for (size_t i = 0; i < app->n_sources; i++)
+        sift_source_parts(app->sources[i], cluster_part_json, out);
+}
+
 static void *
 cluster_ask(void *arg, const char *key,
             void (*done)(void *cbarg, int all, int have, uint64_t hi),
@@ -970,8 +1001,11 @@ app_start_modules(struct sift_app *app)
     sift_cluster_new(app->loop, &app->cfg, app->node_id, &app->cluster);
     sift_cluster_set_self(app->cluster, app->bound);
     sift_cluster_register(app->cluster, app->http);
-    const struct sift_cluster_local cl_local = {
-        .position = cluster_position, .settled = cluster_settled, .arg = app};
+    const struct sift_cluster_local cl_local = {.position = cluster_position,
+                                                .settled = cluster_settled,
+                                                .parts_json =
+                                                    cluster_parts_json,
+                                                .arg = app};
     sift_cluster_set_local(app->cluster, &cl_local);
     rc = start_sources(app);
     if (rc < 0)

@@ -42,6 +42,7 @@ enum sift_cluster_merge {
                              * node named; any failure is a 502 */
     SIFT_CLUSTER_PATTERNS,  /* templates merged by text, series summed */
     SIFT_CLUSTER_ALERTS,    /* alerts of every node, newest first */
+    SIFT_CLUSTER_STATUS,    /* GET /api/v1/cluster: each node's view */
 };
 
 /* One fanned-out request. */
@@ -123,6 +124,9 @@ struct sift_cluster_local {
     int (*position)(void *arg, const char *key, uint64_t *hi);
     /* Non-zero when no event of key is on its way to durability. */
     int (*settled)(void *arg, const char *key);
+    /* Appends this node's source partitions as JSON array elements
+     * ({"key","lag","committed","inflight"}, comma-separated) to out. */
+    void (*parts_json)(void *arg, struct sift_buf *out);
     void *arg;
 };
 

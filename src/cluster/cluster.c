@@ -611,12 +611,102 @@ delete_finish(struct fanout *f)
     fanout_free(f);
 }
 
+static void status_local(struct sift_cluster *c, struct sift_buf *out);
+
+/*
+ * GET /api/v1/cluster asked of the cluster: this node's view plus
+ * "nodes": each node as it describes itself (its partitions and their
+ * lag), or the reason it did not answer.
+ */
+static void
+status_finish(struct fanout *f)
+{
+    struct sift_cluster *c = f->c;
+    struct sift_buf out = SIFT_BUF_INIT;
+    char tmp[128], reason[512];
+    int64_t now = sift_clock_now_ns();
+    size_t failed = 0, total = 0;
+
+    fanout_unlink(f);
+    status_local(c, &out);
+    out.len--; /* its closing brace */
+    sift_buf_append(&out, ",\"nodes\":[", 10);
+    for (size_t i = 0; i < f->n_calls; i++) {
+        struct call *k = &f->calls[i];
+        const char *url = call_url(f, k, tmp, sizeof(tmp));
+        struct peer *pe = k->node >= 0 ? &c->peers[k->node] : NULL;
+        int dup = 0;
+        if (k->status > 0 && k->node_id[0])
+            for (size_t j = 0; j < i; j++)
+                dup |= f->calls[j].status > 0 &&
+                       strcmp(f->calls[j].node_id, k->node_id) == 0;
+        if (dup)
+            continue;
+        json_t *o = k->status == 200
+                        ? json_loadb(k->body.data ? k->body.data : "",
+                                     k->body.len, 0, NULL)
+                        : NULL;
+        json_t *parts = json_object_get(o, "partitions");
+        sift_buf_appendf(&out, "%s{\"node\":", total++ ? "," : "");
+        sift_buf_put_json_str(&out, url, strlen(url));
+        sift_buf_append(&out, ",\"node_id\":", 11);
+        if (k->node_id[0])
+            sift_buf_put_json_str(&out, k->node_id, strlen(k->node_id));
+        else
+            sift_buf_append(&out, "null", 4);
+        if (json_is_array(parts)) {
+            char *ps = json_dumps(parts, JSON_COMPACT | JSON_PRESERVE_ORDER);
+            sift_buf_appendf(&out,
+                             ",\"ok\":true,\"partitions\":%s,"
+                             "\"error\":null}",
+                             ps ? ps : "[]");
+            free(ps);
+            if (pe) {
+                pe->last_contact_ns = now;
+                pe->last_error[0] = '\0';
+                if (k->node_id[0])
+                    snprintf(pe->node_id, sizeof(pe->node_id), "%s",
+                             k->node_id);
+            }
+        } else {
+            failed++;
+            if (k->status == 200)
+                snprintf(reason, sizeof(reason), "%s",
+                         "unreadable cluster answer");
+            else
+                call_reason(f, k, reason, sizeof(reason));
+            sift_buf_appendf(&out, "%s",
+                             ",\"ok\":false,\"partitions\":null,\"error\":");
+            sift_buf_put_json_str(&out, reason, strlen(reason));
+            sift_buf_putc(&out, '}');
+            if (pe) {
+                if (k->status > 0)
+                    pe->last_contact_ns = now;
+                snprintf(pe->last_error, sizeof(pe->last_error), "%.159s",
+                         reason);
+            }
+        }
+        json_decref(o);
+    }
+    sift_buf_appendf(&out,
+                     "],\"_nodes\":{\"total\":%zu,\"successful\":%zu,"
+                     "\"failed\":%zu}}\n",
+                     total, total - failed, failed);
+    sift_http_reply_json(f->req, 200, &out);
+    sift_buf_cleanup(&out);
+    fanout_free(f);
+}
+
 static void
 fanout_finish(struct fanout *f)
 {
     struct sift_cluster *c = f->c;
     if (f->q.kind == SIFT_CLUSTER_DELETE) {
         delete_finish(f);
+        return;
+    }
+    if (f->q.kind == SIFT_CLUSTER_STATUS) {
+        status_finish(f);
         return;
     }
     size_t n = f->n_calls;
@@ -1115,15 +1205,33 @@ sift_cluster_metrics_collect(struct sift_buf *out, void *arg)
     }
 }
 
+/* This node's own view: sift_cluster_status_json(), "enabled" and its
+ * source partitions. */
+static void
+status_local(struct sift_cluster *c, struct sift_buf *out)
+{
+    sift_cluster_status_json(c, out);
+    out->len--; /* the closing brace */
+    sift_buf_appendf(out, ",\"enabled\":%s,\"partitions\":[",
+                     sift_cluster_active(c) ? "true" : "false");
+    if (c->local.parts_json)
+        c->local.parts_json(c->local.arg, out);
+    sift_buf_append(out, "]}", 2);
+}
+
 static void
 handle_cluster(struct sift_http_req *req, void *arg)
 {
     struct sift_cluster *c = arg;
+    if (!sift_cluster_is_local(c, req)) {
+        const struct sift_cluster_query cq = {.kind = SIFT_CLUSTER_STATUS,
+                                              .allow_partial = 1};
+        sift_cluster_fanout(c, req, &cq);
+        return;
+    }
     struct sift_buf b = SIFT_BUF_INIT;
-    sift_cluster_status_json(c, &b);
-    b.len--; /* the closing brace */
-    sift_buf_appendf(&b, ",\"enabled\":%s}\n",
-                     sift_cluster_active(c) ? "true" : "false");
+    status_local(c, &b);
+    sift_buf_putc(&b, '\n');
     sift_http_reply_json(req, 200, &b);
     sift_buf_cleanup(&b);
 }

@@ -1305,7 +1305,8 @@ sift__cluster_merge(const struct sift_cluster_query *q, uint32_t shard_size,
         return merge_patterns(q, shard_size, a, n, out, bad, why, why_len);
     case SIFT_CLUSTER_ALERTS:
         return merge_alerts(q, a, n, out, bad, why, why_len);
-    case SIFT_CLUSTER_DELETE: break; /* cluster.c: delete_finish() */
+    case SIFT_CLUSTER_DELETE: /* cluster.c: delete_finish() */
+    case SIFT_CLUSTER_STATUS: /* cluster.c: status_finish() */ break;
     }
     return 0;
 }

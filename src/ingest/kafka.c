@@ -61,7 +61,18 @@
  *    it holds the partition (once its own events of it are durable); it
  *    then seeks past the furthest offset held and resumes.  A peer silent
  *    for env.peers.wait_ms is given up on (warning).  Messages fetched
- *    before the pause are dropped and read again after the seek.
+ *    before the pause are dropped and read again after the seek.  The
+ *    handoff also waits for this node's own batches of the partition that
+ *    a revoke orphaned, then takes its own position again.
+ *  - Stale fetches (kpart.next_off): librdkafka applies an assignment on
+ *    its own thread, so the fetch it starts at the assignment's offset (the
+ *    group's committed one) can begin after the handoff's seek and deliver
+ *    the records between the committed offset and what a peer holds: the
+ *    records a peer made durable and had not committed when it was killed
+ *    (the cause of the duplicates after a kill -9 and a quick return).
+ *    Each partition therefore takes only offsets from where reading was
+ *    meant to start (assignment, handoff seek, seek-back) upwards and
+ *    past what it already took; a fetch from below is dropped.
  *  - Stop: sift_source_free() (after the store ran every ack) commits the
  *    durable prefix, unsubscribes (which revokes and sends LeaveGroup:
  *    librdkafka's close alone never does for a static member, KIP-345),
@@ -133,6 +144,15 @@ struct kpart {
     void *handoff_call;       /* the peers' answer pending, or NULL */
     int64_t handoff_deadline; /* monotonic ms: stop waiting then */
     int64_t start;            /* where the assignment started, -1 unknown */
+    /*
+     * The lowest offset to take (-1: any): set where reading starts (an
+     * assignment, a handoff's seek, a seek-back) and moved past every
+     * message taken.  librdkafka applies an assignment on its own thread:
+     * the fetch it starts at the assignment's offset can come after a
+     * handoff's seek, and then re-delivers what a peer holds; a message
+     * below this is dropped, never stored twice.
+     */
+    int64_t next_off;
     uint32_t epoch;
     int assigned;
     int dirty;            /* durable_next not yet committed */
@@ -198,6 +218,7 @@ part_get(struct kafka_src *ks, const char *topic, int32_t partition)
     p->key = sift_xstrdup(key);
     p->durable_next = -1;
     p->committed = -1;
+    p->next_off = -1;
     p->next = ks->parts;
     ks->parts = p;
     return p;
@@ -361,6 +382,7 @@ on_ack(void *arg, int rc)
      * durable turn into skip ranges.
      */
     seek_to = p->fl_head ? p->fl_head->first : b->first;
+    p->next_off = seek_to;
     b->state = KB_DONE;
     p->epoch++;
     part_orphan_inflight(ks, p, 2); /* may free b */
@@ -522,6 +544,25 @@ take_run(struct kafka_src *ks, rd_kafka_message_t **msgs, size_t n)
         sift_free(b);
         return;
     }
+    if (p->next_off >= 0) {
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (msgs[i]->offset < p->next_off)
+                rd_kafka_message_destroy(msgs[i]);
+            else
+                msgs[k++] = msgs[i];
+        }
+        if (k < n)
+            SIFT_INFO("kafka: %s: %zu messages below offset %" PRId64
+                      " dropped (fetched again after a seek; held already)",
+                      p->key, n - k, p->next_off);
+        n = k;
+        if (n == 0) {
+            sift_free(b);
+            return;
+        }
+    }
+    p->next_off = msgs[n - 1]->offset + 1;
     if (p->n_skip > 0) {
         size_t k = 0;
         int64_t seen = msgs[n - 1]->offset;
@@ -655,6 +696,15 @@ handoff_end(struct kafka_src *ks, struct kpart *p, int all, int have,
 {
     int64_t from = p->start;
     p->handoff = 0;
+    /* What this node holds now: batches of its own that a revoke orphaned
+     * became durable while it waited (handoff_answer waits for them). */
+    struct sift_srcpos own = {NULL, 0, 0};
+    if (ks->env.sink.position &&
+        ks->env.sink.position(ks->env.sink.arg, p->key, &own) == SIFT_OK &&
+        (int64_t)own.hi + 1 > from) {
+        from = (int64_t)own.hi + 1;
+        p->durable_next = from;
+    }
     if (have && (int64_t)hi + 1 > from) {
         SIFT_INFO("kafka: %s: another node holds it up to offset %" PRIu64
                   "; reading from %" PRIu64,
@@ -676,6 +726,7 @@ handoff_end(struct kafka_src *ks, struct kpart *p, int all, int have,
         rd_kafka_topic_partition_list_add(l, p->topic, p->partition);
     /* Always seek: messages fetched before the pause were dropped. */
     tp->offset = from >= 0 ? from : RD_KAFKA_OFFSET_STORED;
+    p->next_off = from;
     rd_kafka_error_t *e = rd_kafka_seek_partitions(ks->rk, l, 0);
     if (e) {
         SIFT_WARN("kafka: %s: seek: %s", p->key, rd_kafka_error_string(e));
@@ -696,6 +747,8 @@ handoff_answer(void *arg, int all, int have, uint64_t hi)
         return;
     if (!all && mono_ms() < p->handoff_deadline)
         return; /* on_handoff_timer asks again */
+    if (p->orphans > 0 && mono_ms() < p->handoff_deadline)
+        return; /* its own revoked batches are not durable yet: again */
     handoff_end(ks, p, all, have, hi);
 }
 
@@ -770,6 +823,7 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             p->assigned = 1;
             p->dirty = 0;
             p->durable_next = -1;
+            p->next_off = -1;
             if (committed && committed->elems[i].err == 0)
                 group_next = committed->elems[i].offset;
             if (ks->env.sink.position &&
@@ -787,6 +841,7 @@ on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 p->committed = group_next;
             }
             p->start = tp->offset >= 0 ? tp->offset : group_next;
+            p->next_off = tp->offset >= 0 ? tp->offset : -1;
             if (ks->env.peers.ask) {
                 p->handoff = 1;
                 p->handoff_deadline = mono_ms() + ks->env.peers.wait_ms;
