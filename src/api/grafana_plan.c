@@ -1174,32 +1174,78 @@ struct alert_text {
     int64_t time_ms, end_ms;
 };
 
+/* Appends ",word" per space-separated word of text[0..len) (a ',' in a
+ * word would split the tag: written ';'). */
+static void
+tags_of_words(struct sift_buf *b, const char *text, size_t len)
+{
+    for (size_t i = 0; i < len;) {
+        while (i < len && text[i] == ' ')
+            i++;
+        size_t j = i;
+        while (j < len && text[j] != ' ')
+            j++;
+        if (j > i) {
+            sift_buf_putc(b, ',');
+            for (size_t k = i; k < j; k++)
+                sift_buf_putc(b, text[k] == ',' ? ';' : text[k]);
+        }
+        i = j;
+    }
+}
+
+/* A rule alert: named by its rule and group, with the value the rule
+ * compared (a learned alert's score means nothing for it), its severity
+ * and its labels as tags. */
+static void
+rule_describe(const struct sift_alert *a, struct alert_text *o,
+              struct sift_buf *tags)
+{
+    size_t sl = strnlen(a->series, sizeof(a->series));
+    const char *group = memchr(a->series, ' ', sl); /* "rule=NAME k=v" */
+    size_t gl = group ? sl - (size_t)(group - a->series) : 0;
+    snprintf(o->title, sizeof(o->title), "rule %.*s%.*s",
+             (int)strnlen(a->rule, sizeof(a->rule)), a->rule, (int)gl,
+             group ? group : "");
+    const char *sev =
+        sift_alert_severity_name((enum sift_alert_severity)a->severity);
+    snprintf(o->text, sizeof(o->text), "value %g (threshold %g), %s, %s",
+             a->value, a->threshold, sev,
+             a->state == SIFT_ALERT_RESOLVED ? "resolved" : "firing");
+    sift_buf_appendf(tags, ",rule=%.*s,severity=%s",
+                     (int)strnlen(a->rule, sizeof(a->rule)), a->rule, sev);
+    json_error_t jerr;
+    json_t *labels = json_loads(a->labels, 0, &jerr);
+    const char *k;
+    json_t *v;
+    json_object_foreach(labels, k, v)
+    {
+        const char *vs = json_string_value(v);
+        struct sift_buf kv = SIFT_BUF_INIT;
+        sift_buf_appendf(&kv, "%s=%s", k, vs ? vs : "");
+        tags_of_words(tags, kv.data, kv.len);
+        sift_buf_cleanup(&kv);
+    }
+    json_decref(labels);
+}
+
 static void
 alert_describe(const struct sift_alert *a, struct alert_text *o)
 {
     const char *kind = sift_alert_kind_name((enum sift_alert_kind)a->kind);
-    snprintf(o->title, sizeof(o->title), "%s %.*s", kind,
-             (int)strnlen(a->series, sizeof(a->series)), a->series);
-    snprintf(o->text, sizeof(o->text),
-             "score %.0f (threshold %.0f) over %u window%s, %s", a->score,
-             a->threshold, a->n_windows, a->n_windows == 1 ? "" : "s",
-             a->state == SIFT_ALERT_RESOLVED ? "resolved" : "firing");
-    /* tags: "sift,<kind>,<series words>" split on ',' by Grafana. */
+    /* tags: "sift,<kind>,..." split on ',' by Grafana. */
     struct sift_buf b = SIFT_BUF_INIT;
     sift_buf_appendf(&b, "sift,%s", kind);
-    size_t sl = strnlen(a->series, sizeof(a->series));
-    for (size_t i = 0; i < sl;) {
-        while (i < sl && a->series[i] == ' ')
-            i++;
-        size_t j = i;
-        while (j < sl && a->series[j] != ' ')
-            j++;
-        if (j > i) {
-            sift_buf_putc(&b, ',');
-            for (size_t k = i; k < j; k++)
-                sift_buf_putc(&b, a->series[k] == ',' ? ';' : a->series[k]);
-        }
-        i = j;
+    if (a->kind == SIFT_ALERT_RULE && a->rule[0]) {
+        rule_describe(a, o, &b);
+    } else {
+        snprintf(o->title, sizeof(o->title), "%s %.*s", kind,
+                 (int)strnlen(a->series, sizeof(a->series)), a->series);
+        snprintf(o->text, sizeof(o->text),
+                 "score %.0f (threshold %.0f) over %u window%s, %s", a->score,
+                 a->threshold, a->n_windows, a->n_windows == 1 ? "" : "s",
+                 a->state == SIFT_ALERT_RESOLVED ? "resolved" : "firing");
+        tags_of_words(&b, a->series, strnlen(a->series, sizeof(a->series)));
     }
     snprintf(o->tags, sizeof(o->tags), "%s", sift_buf_cstr(&b));
     sift_buf_cleanup(&b);

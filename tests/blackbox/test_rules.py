@@ -9,7 +9,8 @@ to the frozen "now".  Every wait is a bounded poll on a condition.
 
 What is checked (docs/alerting.md): a rule fires once when its condition
 becomes true and resolves when it stops; the notification goes through
-the sink's outbox with the rule's name; a silence keeps the transition
+the sink's outbox with the rule's name, and Grafana's annotations show
+the rule, its value and labels; a silence keeps the transition
 from the sinks (stored, marked silenced) and its expiry sends it; an
 absence rule fires when a source stops; rules, saved searches and
 silences survive a restart; the webhook gets Alertmanager's body when
@@ -156,6 +157,19 @@ def test_rule_fires_once_resolves_and_silences(siftd_factory, tmp_path):
         al = rule_alerts(s, "payments-errors")
         assert [a["state"] for a in al] == ["firing"]
         assert al[0]["id"] == f["id"]
+
+        # Grafana annotations name the rule and show its value (a learned
+        # alert's score means nothing for a rule), severity and labels.
+        r = s.post("/grafana/annotations", json={
+            "range": {"from": "now-1h", "to": "now+1h"},
+            "annotation": {"name": "alerts", "enable": True}})
+        assert r.status_code == 200, r.text
+        an = [a for a in r.json() if "payments-errors" in a["title"]]
+        assert len(an) == 1, r.json()
+        assert an[0]["title"] == "rule payments-errors"
+        assert an[0]["text"] == "value 6 (threshold 5), critical, firing"
+        assert set(an[0]["tags"]) == {"sift", "rule", "rule=payments-errors",
+                                      "severity=critical", "team=payments"}
 
         # Still true on the next evaluations: no second notification.
         step(s, now + 10000, "payments-errors")
