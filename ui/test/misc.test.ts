@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { alertWindow } from "../src/lib/alerts";
+import { clusterRows } from "../src/lib/cluster";
 import { fmtBytes, fmtDuration } from "../src/lib/format";
 import { levelGroup, stackByLevel } from "../src/lib/levels";
 import { LineSplitter, NewestFirst, parseTailLine } from "../src/lib/ndjson";
@@ -110,4 +111,24 @@ test("sizes and durations print as people read them", () => {
   assert.equal(fmtBytes(10 * 1024 * 1024), "10.0 MiB");
   assert.equal(fmtDuration(59_000), "59 s");
   assert.equal(fmtDuration(3_900_000), "1 h 5 min");
+});
+
+test("cluster rows: every node, its partitions and lag, or why it failed", () => {
+  assert.deepEqual(clusterRows(null), []);
+  assert.deepEqual(clusterRows({ enabled: false, node_id: "a", peers: [] }), []);
+  const rows = clusterRows({
+    enabled: true,
+    node_id: "node-a",
+    peers: [{ url: "http://h:2", last_contact: "2026-01-01T00:00:00.000Z" }],
+    nodes: [
+      { node: "http://h:1", node_id: "node-a", ok: true, error: null,
+        partitions: [{ key: "kafka/t/0", lag: 3 }, { key: "kafka/t/1", lag: null }, { key: "redis/s", lag: 4 }] },
+      { node: "http://h:2", node_id: null, ok: false, partitions: null, error: "cannot connect" },
+    ],
+  });
+  assert.equal(rows.length, 2);
+  assert.deepEqual([rows[0].self, rows[0].partitions, rows[0].behind, rows[0].state], [true, 3, 7, "answering"]);
+  assert.deepEqual([rows[1].id, rows[1].ok, rows[1].partitions, rows[1].behind, rows[1].state],
+    ["?", false, null, null, "cannot connect"]);
+  assert.equal(rows[1].lastContactMs, Date.parse("2026-01-01T00:00:00.000Z"));
 });

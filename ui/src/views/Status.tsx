@@ -1,11 +1,14 @@
 // Status: what the daemon holds and takes in, from the existing endpoints:
 // readiness (/readyz), tiers (/api/v1/tiers), ingest rates, consumer lag
 // and dead letters per source (/metrics), the anomaly scorer
-// (/api/v1/anomaly), and for admins the store's own report
-// (/api/v1/store).  Refreshed every few seconds while shown.
+// (/api/v1/anomaly), for admins the store's own report (/api/v1/store),
+// and in a cluster every node with its partitions (/api/v1/cluster).
+// Refreshed every few seconds while shown.
 
 import { useEffect, useRef, useState } from "preact/hooks";
 import { api, ApiError } from "../lib/api";
+import type { ClusterReply } from "../lib/cluster";
+import { clusterRows } from "../lib/cluster";
 import { fmtBytes, fmtCount, fmtDuration, fmtRate } from "../lib/format";
 import type { Metrics } from "../lib/prom";
 import { parseMetrics, ratesBy, samples, total } from "../lib/prom";
@@ -33,6 +36,7 @@ interface TiersReply {
 
 interface Snapshot {
   at: number;
+  cluster: ClusterReply | null;
   ready: { status: string; details?: unknown } | null;
   tiers: TiersReply | null;
   metrics: Metrics | null;
@@ -62,16 +66,17 @@ export function Status({ role, runKey }: ViewProps) {
         setError(e instanceof ApiError ? e.reason : String(e));
         return null;
       });
-      const [ready, tiers, metricsText, anomaly, store] = await Promise.all([
+      const [ready, tiers, metricsText, anomaly, store, cluster] = await Promise.all([
         settle(readyz()),
         settle(api.get<TiersReply>("/api/v1/tiers")),
         settle(api.get<string>("/metrics")),
         settle(api.get<Record<string, unknown>>("/api/v1/anomaly")),
         role === "admin" ? settle(api.get<Record<string, unknown>>("/api/v1/store")) : Promise.resolve(null),
+        settle(api.get<ClusterReply>("/api/v1/cluster")),
       ]);
       if (stop) return;
       const s: Snapshot = {
-        at: Date.now(), ready, tiers, anomaly, store,
+        at: Date.now(), ready, tiers, anomaly, store, cluster,
         metrics: typeof metricsText === "string" ? parseMetrics(metricsText) : null,
       };
       setPrev(last.current);
@@ -183,6 +188,26 @@ export function Status({ role, runKey }: ViewProps) {
           </div>
         </div>
       </div>
+      {clusterRows(snap.cluster).length > 0 ? (
+        <div class="card">
+          <h3>Cluster</h3>
+          <table class="list" aria-label="Cluster">
+            <thead><tr><th>Node</th><th>Address</th><th>State</th><th class="num">Partitions</th><th class="num">Behind</th><th>Last contact</th></tr></thead>
+            <tbody>
+              {clusterRows(snap.cluster).map((r) => (
+                <tr key={r.key} data-node={r.id}>
+                  <td>{r.id}{r.self ? " (this node)" : ""}</td>
+                  <td>{r.url}</td>
+                  <td class={r.ok ? "ok" : "bad"}>{r.state}</td>
+                  <td class="num">{r.partitions !== null ? fmtCount(r.partitions) : "-"}</td>
+                  <td class="num">{r.behind !== null ? fmtCount(r.behind) : "-"}</td>
+                  <td>{r.lastContactMs !== null ? formatLocal(r.lastContactMs, false) : "-"}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      ) : null}
       {snap.store ? (
         <div class="card">
           <h3>Store (admin)</h3>
