@@ -87,7 +87,7 @@ struct rentry {
     double last_value;
     int has_value, slow;
     char last_error[400];
-    char warning[240];
+    char warning[400]; /* file rules: a field the store does not know */
     struct gstate *g;
     size_t n_g, cap_g;
 };
@@ -788,6 +788,32 @@ log_error_cb(const char *msg, void *arg)
     SIFT_ERROR("%s", msg);
 }
 
+static int check_fields(struct sift_rules *e, const struct sift_rule *r,
+                        char *err, size_t err_len);
+
+/* File rules are checked against the store's fields as API rules are,
+ * but a field missing now (not yet ingested, or gone with retention)
+ * does not stop the start: it is logged and shown in the rule's status. */
+static void
+check_file_fields(struct sift_rules *e)
+{
+    for (size_t i = 0; i < e->n; i++) {
+        struct rentry *re = e->v[i];
+        char err[400];
+        if (!re->from_file || !re->r ||
+            check_fields(e, re->r, err, sizeof(err)) == SIFT_OK) {
+            if (re->r)
+                re->warning[0] = '\0';
+            continue;
+        }
+        if (strcmp(re->warning, err) != 0)
+            SIFT_WARN("rules: %s: %s (the rule is evaluated; it matches "
+                      "nothing of that field until it is ingested)",
+                      e->d.cfg->rules_file, err);
+        snprintf(re->warning, sizeof(re->warning), "%s", err);
+    }
+}
+
 /* Installs the rules of the file (replacing the previous file rules). */
 static void
 install_file_rules(struct sift_rules *e, struct sift_rule **rules, size_t n)
@@ -996,6 +1022,7 @@ sift_rules_new(const struct sift_rules_deps *deps, struct sift_rules **out)
         }
         install_file_rules(e, rules, n);
         sift_free(rules);
+        check_file_fields(e);
     }
     restore_states(e);
     if (deps->saved)
@@ -1022,6 +1049,7 @@ sift_rules_reload(struct sift_rules *e)
     }
     install_file_rules(e, rules, n);
     sift_free(rules);
+    check_file_fields(e);
     SIFT_INFO("rules: reloaded; %zu rule(s)", e->n);
     return SIFT_OK;
 }
@@ -1282,6 +1310,8 @@ entry_json(const struct rentry *re, struct sift_buf *out)
         SIFT_BUF_LIT(out, "null");
     SIFT_BUF_LIT(out, ",\"last_error\":");
     sift_buf_put_json_str(out, re->last_error, strlen(re->last_error));
+    SIFT_BUF_LIT(out, ",\"warning\":");
+    sift_buf_put_json_str(out, re->warning, strlen(re->warning));
     SIFT_BUF_LIT(out, "}}");
 }
 

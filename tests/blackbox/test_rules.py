@@ -15,7 +15,8 @@ from the sinks (stored, marked silenced) and its expiry sends it; an
 absence rule fires when a source stops; rules, saved searches and
 silences survive a restart; the webhook gets Alertmanager's body when
 asked; bad input gets a 4xx naming the problem; a broken rules file is
-refused by --check-config and by the start.
+refused by --check-config and by the start, and a file rule naming a
+field the store does not know is reported in the log and its status.
 """
 import http.server
 import json
@@ -458,6 +459,20 @@ def test_rules_file_and_check_config(siftd_factory, tmp_path):
     s.send_signal(1)  # SIGHUP
     wait_for(lambda: len(s.get("/api/v1/rules").json()["rules"]) == 2,
              "the reloaded rules file")
+    # A field the store does not know (a typo, as the API refuses it): the
+    # reload logs it and the rule's status says it, naming the rule.
+    ingest(s, events(time.time() * 1000, 2, "payments"))
+    searchable(s, "service:payments", 2)
+    typo = dict(RULE_ERRORS, name="second", query="servce:payments")
+    good.write_text(json.dumps([RULE_ERRORS, typo]))
+    s.send_signal(1)
+    s.wait_for_log(r'WARN rules: .*rule "second": query: unknown field '
+                   r"'servce' \(closest: service\)")
+    st = s.get("/api/v1/rules/second").json()["status"]
+    assert st["warning"] == ('rule "second": query: unknown field '
+                             "'servce' (closest: service)"), st
+    assert s.get("/api/v1/rules/payments-errors").json()["status"][
+        "warning"] == ""
     good.write_text("[{]")
     s.send_signal(1)
     s.wait_for_log(r"rules:.*rules\.json.*(line|errors)")
