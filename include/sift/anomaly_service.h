@@ -164,10 +164,6 @@ void sift_anomaly_service_alert_counts(
     struct sift_anomaly_service *svc,
     uint64_t out[SIFT_ANOMALY_N_EVENTS][SIFT_ANOMALY_N_KINDS]);
 
-/** Appends the counters as a JSON object. */
-void sift_anomaly_service_stats_json(struct sift_anomaly_service *svc,
-                                     struct sift_buf *out);
-
 /**
  * Test notifications (POST /api/v1/debug/alerts): count alerts of kind
  * "test" (series "test=<id>") fire, and resolve at once when resolve is

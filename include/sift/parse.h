@@ -5,8 +5,8 @@
  * level sniffed), syslog (RFC 5424, RFC 3164, rsyslog's FileFormat and
  * ForwardFormat), logfmt, and "auto" which picks one per line.  The
  * Elasticsearch _bulk body (action line + source line pairs) has its own
- * entry point, sift_bulk_parse(), with a response builder for the
- * per-item answer.
+ * entry point, sift_bulk_parse(), which returns the items; api/ writes
+ * the per-item answer from them (sift_render_bulk() in render.h).
  *
  * Memory: the parser allocates nothing that outlives the call except from
  * the caller's arena.  Every pointer in a produced event borrows from the
@@ -257,39 +257,6 @@ int sift_bulk_parse(const struct sift_parse_opts *o, const char *body,
 
 /** Releases the item array; the struct is empty and reusable. */
 void sift_bulk_cleanup(struct sift_bulk *b);
-
-/**
- * Which parts of the bulk response to write: Elasticsearch's filter_path
- * query parameter, a comma list of dotted patterns ("*" matches within a
- * name, a "**" segment any depth, a leading '-' excludes).  Filebeat and
- * Logstash send filter_path=errors,items.*.error,items.*.status, which
- * shrinks a created item to {"create":{"status":201}}.
- */
-struct sift_bulk_filter {
-    bool took;
-    bool errors;
-    uint16_t fields[5]; /* by enum sift_bulk_action: item leaves (bulk.c) */
-};
-
-/**
- * Compiles filter_path (NULL or "" keeps everything).  Never fails:
- * patterns that match nothing leave an empty response, {}, as in
- * Elasticsearch.  Pure.
- */
-void sift_bulk_filter_init(struct sift_bulk_filter *f, const char *filter_path);
-
-/**
- * Appends the Elasticsearch bulk response for b to out:
- * {"took":T,"errors":bool,"items":[{"index":{"_index":..,"_id":..,
- * "_version":1,"result":"created","_shards":{..},"status":201}} | {...,
- * "status":400,"error":{"type":..,"reason":..}}, ...]}, less what f
- * (NULL: nothing) filters out; objects and arrays the filter leaves empty
- * are not written.  errors is recomputed from the item statuses.  Pure;
- * borrows b.
- */
-void sift_bulk_response_write(const struct sift_bulk *b, int64_t took_ms,
-                              const struct sift_bulk_filter *f,
-                              struct sift_buf *out);
 
 /* ------------------------------------------------------------------ */
 /* OTLP logs (OpenTelemetry)                                           */

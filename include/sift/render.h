@@ -1,20 +1,24 @@
 /*
- * render.h - the JSON replies of the query engine's results.
+ * render.h - the JSON replies of the engine's results.
  *
- * The engine (query/) returns C structures; these functions, in api/,
- * write the JSON the HTTP API answers with.  They append to a buffer and
- * never fail (sift_buf grows or aborts).  Byte for byte what the API has
- * always answered: docs/api.md documents the shapes.
+ * The engine (query/, parse/, anomaly/) returns C structures; these
+ * functions, in api/, write the JSON the HTTP API answers with.  They append to
+ * a buffer and never fail (sift_buf grows or aborts).  Byte for byte what the
+ * API has always answered: docs/api.md documents the shapes.
  *
  * Threads: any; pure functions of their arguments.
  */
 #ifndef SIFT_RENDER_H
 #define SIFT_RENDER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "sift/buf.h"
 #include "sift/query.h"
+
+struct sift_bulk;
+struct sift_patterns_result;
 
 struct sift_event;
 
@@ -115,5 +119,53 @@ void sift_render_stats(const struct sift_agg_stats_result *r,
  */
 void sift_render_fields(const struct sift_agg_fields_result *r,
                         struct sift_buf *out);
+
+/* ---- patterns ---- */
+
+/**
+ * The reply of /api/v1/patterns: {"patterns":[{"template_id":N,
+ * "template":"…"|null,"count":N,"first_seen_ms":N,"last_seen_ms":N,
+ * "sample":"…"|null[,"series":[[ms,N],…]]},…],"total":N,"distinct":N
+ * [,"interval_ms":N][,"warnings":["…"]],"took_ms":N}; series and
+ * interval_ms only when r has buckets, warnings only when there are any.
+ */
+void sift_render_patterns(const struct sift_patterns_result *r, int64_t took_ms,
+                          struct sift_buf *out);
+
+/* ---- ingest: Elasticsearch _bulk ---- */
+
+/**
+ * Which parts of the bulk response to write: Elasticsearch's filter_path
+ * query parameter, a comma list of dotted patterns ("*" matches within a
+ * name, a "**" segment any depth, a leading '-' excludes).  Filebeat and
+ * Logstash send filter_path=errors,items.*.error,items.*.status, which
+ * shrinks a created item to {"create":{"status":201}}.
+ */
+struct sift_bulk_filter {
+    bool took;
+    bool errors;
+    uint16_t
+        fields[5]; /* by enum sift_bulk_action: item leaves (bulk_reply.c) */
+};
+
+/**
+ * Compiles filter_path (NULL or "" keeps everything).  Never fails:
+ * patterns that match nothing leave an empty response, {}, as in
+ * Elasticsearch.  Pure.
+ */
+void sift_render_bulk_filter(struct sift_bulk_filter *f,
+                             const char *filter_path);
+
+/**
+ * Appends the Elasticsearch bulk response for b to out:
+ * {"took":T,"errors":bool,"items":[{"index":{"_index":..,"_id":..,
+ * "_version":1,"result":"created","_shards":{..},"status":201}} | {...,
+ * "status":400,"error":{"type":..,"reason":..}}, ...]}, less what f
+ * (NULL: nothing) filters out; objects and arrays the filter leaves empty
+ * are not written.  errors is recomputed from the item statuses.  Pure;
+ * borrows b.
+ */
+void sift_render_bulk(const struct sift_bulk *b, int64_t took_ms,
+                      const struct sift_bulk_filter *f, struct sift_buf *out);
 
 #endif /* SIFT_RENDER_H */

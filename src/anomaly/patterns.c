@@ -336,29 +336,60 @@ by_count(const void *a, const void *b)
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* Appends the message of doc as a JSON string (null when unreadable). */
+/* The message of doc (heap, NUL-terminated) in *out, NULL when it does
+ * not decode. */
 static void
-put_sample(struct sift_segment *seg, uint32_t doc, struct sift_arena *arena,
-           struct sift_buf *out)
+get_sample(struct sift_segment *seg, uint32_t doc, struct sift_arena *arena,
+           struct sift_pattern *out)
 {
     struct sift_buf raw = SIFT_BUF_INIT;
     struct sift_event ev;
     if (sift_segment_doc(seg, doc, &raw) == SIFT_OK &&
         sift_doc_decode((const uint8_t *)raw.data, raw.len, arena, &ev) ==
-            SIFT_OK)
-        sift_buf_put_json_str(out, ev.msg ? ev.msg : "", ev.msg_len);
-    else
-        sift_buf_append(out, "null", 4);
+            SIFT_OK) {
+        out->sample_len = ev.msg ? ev.msg_len : 0;
+        out->sample = sift_xstrndup(ev.msg ? ev.msg : "", out->sample_len);
+    }
     sift_buf_cleanup(&raw);
     sift_arena_reset(arena);
+}
+
+/* The template's text (heap) in *out, NULL when names does not know id. */
+static void
+get_text(struct sift_anomaly_templates *names, uint32_t id,
+         struct sift_buf *scratch, struct sift_pattern *out)
+{
+    sift_buf_reset(scratch);
+    if (id == SIFT_TEMPLATE_NONE || !names ||
+        sift_anomaly_templates_text(names, id, scratch) != SIFT_OK)
+        return;
+    out->text_len = scratch->len;
+    out->text = sift_xstrndup(scratch->data ? scratch->data : "", scratch->len);
+}
+
+void
+sift_patterns_result_free(struct sift_patterns_result *r)
+{
+    for (uint32_t i = 0; i < r->n; i++) {
+        sift_free(r->v[i].text);
+        sift_free(r->v[i].sample);
+        sift_free(r->v[i].series);
+    }
+    sift_free(r->v);
+    for (size_t i = 0; i < r->n_warnings; i++)
+        sift_free(r->warnings[i]);
+    sift_free(r->warnings);
+    memset(r, 0, sizeof(*r));
 }
 
 int
 sift_patterns_run(struct sift_segment *const *segs, size_t n,
                   const struct sift_patterns_opts *opts,
-                  struct sift_anomaly_templates *names, struct sift_buf *out,
+                  struct sift_anomaly_templates *names,
+                  struct sift_patterns_result *out,
                   struct sift_patterns_error *err)
 {
+    memset(out, 0, sizeof(*out));
     struct sift_query_limits lim = {opts->max_query_bytes, opts->max_expansion};
     struct sift_query_error qe;
     memset(&qe, 0, sizeof(qe));
@@ -372,25 +403,25 @@ sift_patterns_run(struct sift_segment *const *segs, size_t n,
     /* What the query was read as, or names in vain (a field no event
      * has), as the search API says it: a "warnings" array. */
     sift_query_check_fields(q, segs, n);
-    struct sift_buf warnings = SIFT_BUF_INIT;
-    for (size_t i = 0; i < sift_query_warning_count(q); i++) {
-        const char *w = sift_query_warning(q, i);
-        sift_buf_append(&warnings, i ? "," : "[", 1);
-        sift_buf_put_json_str(&warnings, w, strlen(w));
-    }
+    size_t n_warnings = sift_query_warning_count(q);
+    char **warnings = sift_xcalloc(n_warnings + 1, sizeof(*warnings));
+    for (size_t i = 0; i < n_warnings; i++)
+        warnings[i] = sift_xstrdup(sift_query_warning(q, i));
+    out->warnings = warnings;
+    out->n_warnings = n_warnings;
     struct counter c;
     memset(&c, 0, sizeof(c));
     c.deadline = opts->deadline_mono_ns;
     if (!opts->no_series && series_setup(&c, segs, n, opts, err) < 0) {
         sift_query_free(q);
-        sift_buf_cleanup(&warnings);
+        sift_patterns_result_free(out);
         return SIFT_EINVAL;
     }
     for (size_t i = 0; i < n && rc == SIFT_OK && !c.timed_out; i++)
         rc = count_segment(&c, segs[i], (uint32_t)i, q, opts, &qe);
     sift_query_free(q);
     if (c.nomem || rc < 0 || c.timed_out)
-        sift_buf_cleanup(&warnings);
+        sift_patterns_result_free(out);
     if (c.nomem) {
         counter_free(&c);
         fail(err, 503, "out_of_memory", "not enough memory for the counts");
@@ -423,48 +454,25 @@ sift_patterns_run(struct sift_segment *const *segs, size_t n,
     uint32_t k = m < opts->size ? m : opts->size;
     struct sift_arena *arena = sift_arena_new(16384);
     struct sift_buf text = SIFT_BUF_INIT;
-    sift_buf_append(out, "{\"patterns\":[", 13);
+    out->v = sift_xcalloc((size_t)k + 1, sizeof(*out->v));
+    out->n = k;
     for (uint32_t i = 0; i < k; i++) {
-        const struct entry *e = &c.tab[i];
-        if (i)
-            sift_buf_putc(out, ',');
-        sift_buf_appendf(out,
-                         "{\"template_id\":%" PRIu32 ",\"template\":", e->id);
-        sift_buf_reset(&text);
-        if (e->id != SIFT_TEMPLATE_NONE && names &&
-            sift_anomaly_templates_text(names, e->id, &text) == SIFT_OK)
-            sift_buf_put_json_str(out, text.data ? text.data : "", text.len);
-        else
-            sift_buf_append(out, "null", 4);
-        sift_buf_appendf(out,
-                         ",\"count\":%" PRIu64 ",\"first_seen_ms\":%" PRId64
-                         ",\"last_seen_ms\":%" PRId64 ",\"sample\":",
-                         e->count, e->first_ns / SIFT_NS_PER_MS,
-                         e->last_ns / SIFT_NS_PER_MS);
-        put_sample(segs[e->seg], e->doc, arena, out);
-        if (c.n_buckets) {
-            sift_buf_append(out, ",\"series\":[", 11);
-            for (uint32_t b = 0; b < c.n_buckets; b++)
-                sift_buf_appendf(
-                    out, "%s[%" PRId64 ",%" PRIu32 "]", b ? "," : "",
-                    (c.start_ns + (int64_t)b * c.interval_ns) / SIFT_NS_PER_MS,
-                    e->series ? e->series[b] : 0);
-            sift_buf_putc(out, ']');
-        }
-        sift_buf_putc(out, '}');
+        struct entry *e = &c.tab[i];
+        struct sift_pattern *pt = &out->v[i];
+        pt->template_id = e->id;
+        get_text(names, e->id, &text, pt);
+        pt->count = e->count;
+        pt->first_ns = e->first_ns;
+        pt->last_ns = e->last_ns;
+        get_sample(segs[e->seg], e->doc, arena, pt);
+        pt->series = e->series; /* moved; NULL: all zero */
+        e->series = NULL;
     }
-    sift_buf_appendf(out, "],\"total\":%" PRIu64 ",\"distinct\":%" PRIu32,
-                     c.total, m);
-    if (c.n_buckets)
-        sift_buf_appendf(out, ",\"interval_ms\":%" PRId64,
-                         c.interval_ns / SIFT_NS_PER_MS);
-    if (warnings.len > 0) {
-        sift_buf_append(out, ",\"warnings\":", 12);
-        sift_buf_append(out, warnings.data, warnings.len);
-        sift_buf_putc(out, ']');
-    }
-    sift_buf_cleanup(&warnings);
-    sift_buf_putc(out, '}');
+    out->total = c.total;
+    out->distinct = m;
+    out->start_ns = c.start_ns;
+    out->interval_ns = c.interval_ns;
+    out->n_buckets = c.n_buckets;
     sift_buf_cleanup(&text);
     sift_arena_free(arena);
     for (uint32_t i = 0; i < m; i++)

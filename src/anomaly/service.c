@@ -1268,32 +1268,6 @@ sift_anomaly_service_stats(struct sift_anomaly_service *svc,
     }
 }
 
-void
-sift_anomaly_service_stats_json(struct sift_anomaly_service *svc,
-                                struct sift_buf *out)
-{
-    struct sift_anomaly_service_stats s;
-    sift_anomaly_service_stats(svc, &s);
-    sift_buf_appendf(
-        out,
-        "{\"templates\":%" PRIu32 ",\"templates_evicted\":%" PRIu64
-        ",\"templates_merged\":%" PRIu64 ",\"template_aliases\":%" PRIu32
-        ",\"header_sources\":%" PRIu32 ",\"template_saves\":%" PRIu64
-        ",\"template_save_errors\":%" PRIu64 ",\"records_pushed\":%" PRIu64
-        ",\"records_dropped\":%" PRIu64 ",\"records_late\":%" PRIu64
-        ",\"windows\":%" PRIu64 ",\"alerts_kept\":%" PRIu64
-        ",\"alert_events\":%" PRIu64 ",\"sinks\":{\"webhook_sent\":%" PRIu64
-        ",\"webhook_failed\":%" PRIu64 ",\"redis_sent\":%" PRIu64
-        ",\"redis_failed\":%" PRIu64 ",\"kafka_sent\":%" PRIu64
-        ",\"kafka_failed\":%" PRIu64 "}}",
-        s.templates, s.templates_evicted, s.templates_merged,
-        s.template_aliases, s.header_sources, s.template_saves,
-        s.template_save_errors, s.records_pushed, s.records_dropped,
-        s.records_late, s.windows, s.alerts_kept, s.alert_events,
-        s.webhook_sent, s.webhook_failed, s.redis_sent, s.redis_failed,
-        s.kafka_sent, s.kafka_failed);
-}
-
 int
 sift_anomaly_service_test_alerts(struct sift_anomaly_service *svc,
                                  uint32_t count, int resolve, uint64_t *ids)

@@ -38,6 +38,7 @@
 #include "sift/patterns.h"
 #include "sift/pool.h"
 #include "sift/query.h"
+#include "sift/render.h"
 #include "sift/segment.h"
 #include "sift/store.h"
 
@@ -125,7 +126,7 @@ struct pattern_job {
     char *q;
     int rc;
     struct sift_patterns_error err;
-    struct sift_buf body;
+    struct sift_patterns_result res;
     int64_t t0_ns;
 };
 
@@ -144,7 +145,7 @@ pattern_work(void *arg)
     }
     for (size_t i = 0; i < n; i++)
         segs[i] = sift_snapshot_segment(j->snap, i);
-    j->rc = sift_patterns_run(segs, n, &j->opts, j->names, &j->body, &j->err);
+    j->rc = sift_patterns_run(segs, n, &j->opts, j->names, &j->res, &j->err);
     sift_free(segs);
 }
 
@@ -160,13 +161,13 @@ pattern_done(void *arg, int cancelled)
                               j->err.type ? j->err.type : "internal", "%s",
                               j->err.reason);
     } else {
-        /* Splice took_ms in before the closing brace. */
-        j->body.len--;
-        sift_buf_appendf(&j->body, ",\"took_ms\":%" PRId64 "}",
-                         (sift_clock_mono_ns() - j->t0_ns) / SIFT_NS_PER_MS);
-        sift_http_reply_json(j->req, 200, &j->body);
+        struct sift_buf body = SIFT_BUF_INIT;
+        sift_render_patterns(
+            &j->res, (sift_clock_mono_ns() - j->t0_ns) / SIFT_NS_PER_MS, &body);
+        sift_http_reply_json(j->req, 200, &body);
+        sift_buf_cleanup(&body);
     }
-    sift_buf_cleanup(&j->body);
+    sift_patterns_result_free(&j->res);
     sift_snapshot_release(j->snap);
     sift_anomaly_templates_unref(j->names);
     sift_free(j->q);
@@ -221,7 +222,6 @@ handle_patterns(struct sift_http_req *req, void *arg)
     j->opts.max_expansion = (uint64_t)api->cfg->max_expansion;
     j->snap = sift_store_snapshot(api->store);
     j->names = sift_anomaly_service_templates(api->svc);
-    sift_buf_init(&j->body);
     if (sift_pool_submit(api->pool, pattern_work, pattern_done, j) < 0)
         pattern_done(j, 1);
 }
@@ -389,12 +389,38 @@ handle_alert_post(struct sift_http_req *req, void *arg)
     sift_buf_cleanup(&b);
 }
 
+/* GET /api/v1/anomaly/stats: the service's counters. */
+static void
+render_stats(const struct sift_anomaly_service_stats *s, struct sift_buf *out)
+{
+    sift_buf_appendf(
+        out,
+        "{\"templates\":%" PRIu32 ",\"templates_evicted\":%" PRIu64
+        ",\"templates_merged\":%" PRIu64 ",\"template_aliases\":%" PRIu32
+        ",\"header_sources\":%" PRIu32 ",\"template_saves\":%" PRIu64
+        ",\"template_save_errors\":%" PRIu64 ",\"records_pushed\":%" PRIu64
+        ",\"records_dropped\":%" PRIu64 ",\"records_late\":%" PRIu64
+        ",\"windows\":%" PRIu64 ",\"alerts_kept\":%" PRIu64
+        ",\"alert_events\":%" PRIu64 ",\"sinks\":{\"webhook_sent\":%" PRIu64
+        ",\"webhook_failed\":%" PRIu64 ",\"redis_sent\":%" PRIu64
+        ",\"redis_failed\":%" PRIu64 ",\"kafka_sent\":%" PRIu64
+        ",\"kafka_failed\":%" PRIu64 "}}",
+        s->templates, s->templates_evicted, s->templates_merged,
+        s->template_aliases, s->header_sources, s->template_saves,
+        s->template_save_errors, s->records_pushed, s->records_dropped,
+        s->records_late, s->windows, s->alerts_kept, s->alert_events,
+        s->webhook_sent, s->webhook_failed, s->redis_sent, s->redis_failed,
+        s->kafka_sent, s->kafka_failed);
+}
+
 static void
 handle_stats(struct sift_http_req *req, void *arg)
 {
     struct sift_anomaly_api *api = arg;
+    struct sift_anomaly_service_stats s;
+    sift_anomaly_service_stats(api->svc, &s);
     struct sift_buf b = SIFT_BUF_INIT;
-    sift_anomaly_service_stats_json(api->svc, &b);
+    render_stats(&s, &b);
     sift_http_reply_json(req, 200, &b);
     sift_buf_cleanup(&b);
 }

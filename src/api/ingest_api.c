@@ -38,6 +38,7 @@
 #include "sift/parse.h"
 #include "sift/pipeline.h"
 #include "sift/pool.h"
+#include "sift/render.h"
 #include "sift/store.h"
 
 #include "api/ingest_int.h"
@@ -353,7 +354,7 @@ reply_accepted(struct ingest_ctx *c)
     if (c->is_bulk) {
         /* The official Elasticsearch clients of version 8 check it. */
         sift_http_add_header(c->req, "X-Elastic-Product", "Elasticsearch");
-        sift_bulk_response_write(&c->bulk, took_ms, &c->filter, &body);
+        sift_render_bulk(&c->bulk, took_ms, &c->filter, &body);
     } else {
         const struct sift_pipeline_counts *k = &c->counts;
         size_t refused = c->n_rejected + k->expired + k->future_rejected;
@@ -875,7 +876,8 @@ bulk_run(struct sift_ingest_api *api, struct sift_http_req *req,
     c->is_doc = is_doc;
     if (labels_read(c) < 0)
         return;
-    sift_bulk_filter_init(&c->filter, sift_http_req_param(req, "filter_path"));
+    sift_render_bulk_filter(&c->filter,
+                            sift_http_req_param(req, "filter_path"));
     struct sift_parse_error err;
     int rc = sift_bulk_parse(&api->opts[SIFT_PARSE_JSON], body, len, index,
                              sift_clock_now_ns(), arena, &c->bulk, &err);

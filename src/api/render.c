@@ -16,12 +16,14 @@
  */
 #include "sift/render.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 #include "sift/arena.h"
 #include "sift/clock.h"
 #include "sift/error.h"
 #include "sift/event.h"
+#include "sift/patterns.h"
 #include "sift/segment.h"
 #include "sift/time.h"
 
@@ -297,4 +299,64 @@ sift_render_fields(const struct sift_agg_fields_result *r, struct sift_buf *out)
                          (unsigned long long)r->v[i].cardinality);
     }
     sift_buf_append(out, "]}", 2);
+}
+
+/* ---- patterns ---- */
+
+static void
+put_pattern(const struct sift_patterns_result *r, const struct sift_pattern *p,
+            struct sift_buf *out)
+{
+    sift_buf_appendf(
+        out, "{\"template_id\":%" PRIu32 ",\"template\":", p->template_id);
+    if (p->text)
+        sift_buf_put_json_str(out, p->text, p->text_len);
+    else
+        SIFT_BUF_LIT(out, "null");
+    sift_buf_appendf(out,
+                     ",\"count\":%" PRIu64 ",\"first_seen_ms\":%" PRId64
+                     ",\"last_seen_ms\":%" PRId64 ",\"sample\":",
+                     p->count, p->first_ns / SIFT_NS_PER_MS,
+                     p->last_ns / SIFT_NS_PER_MS);
+    if (p->sample)
+        sift_buf_put_json_str(out, p->sample, p->sample_len);
+    else
+        SIFT_BUF_LIT(out, "null");
+    if (r->n_buckets) {
+        SIFT_BUF_LIT(out, ",\"series\":[");
+        for (uint32_t b = 0; b < r->n_buckets; b++)
+            sift_buf_appendf(out, "%s[%" PRId64 ",%" PRIu32 "]", b ? "," : "",
+                             (r->start_ns + (int64_t)b * r->interval_ns) /
+                                 SIFT_NS_PER_MS,
+                             p->series ? p->series[b] : 0);
+        sift_buf_putc(out, ']');
+    }
+    sift_buf_putc(out, '}');
+}
+
+void
+sift_render_patterns(const struct sift_patterns_result *r, int64_t took_ms,
+                     struct sift_buf *out)
+{
+    SIFT_BUF_LIT(out, "{\"patterns\":[");
+    for (uint32_t i = 0; i < r->n; i++) {
+        if (i)
+            sift_buf_putc(out, ',');
+        put_pattern(r, &r->v[i], out);
+    }
+    sift_buf_appendf(out, "],\"total\":%" PRIu64 ",\"distinct\":%" PRIu32,
+                     r->total, r->distinct);
+    if (r->n_buckets)
+        sift_buf_appendf(out, ",\"interval_ms\":%" PRId64,
+                         r->interval_ns / SIFT_NS_PER_MS);
+    for (size_t i = 0; i < r->n_warnings; i++) {
+        if (i)
+            sift_buf_putc(out, ',');
+        else
+            SIFT_BUF_LIT(out, ",\"warnings\":[");
+        sift_buf_put_json_str(out, r->warnings[i], strlen(r->warnings[i]));
+    }
+    if (r->n_warnings)
+        sift_buf_putc(out, ']');
+    sift_buf_appendf(out, ",\"took_ms\":%" PRId64 "}", took_ms);
 }

@@ -19,6 +19,7 @@
 #include "sift/error.h"
 #include "sift/multiline.h"
 #include "sift/parse.h"
+#include "sift/render.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -180,7 +181,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (b.items[i].status == 201)
                 touch_event(&c, &b.items[i].ev);
         }
-        sift_bulk_response_write(&b, 1, NULL, &out);
+        sift_render_bulk(&b, 1, NULL, &out);
         /* The first line as a ?filter_path=: the response shrinks. */
         char fp[256];
         const char *nl = memchr(body, '\n', len);
@@ -190,9 +191,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         memcpy(fp, body, fl);
         fp[fl] = '\0';
         struct sift_bulk_filter filt;
-        sift_bulk_filter_init(&filt, fp);
+        sift_render_bulk_filter(&filt, fp);
         struct sift_buf fout = SIFT_BUF_INIT;
-        sift_bulk_response_write(&b, 1, &filt, &fout);
+        sift_render_bulk(&b, 1, &filt, &fout);
         if (fout.len > out.len || fout.len < 2 || fout.data[0] != '{' ||
             fout.data[fout.len - 1] != '}')
             __builtin_trap();

@@ -230,7 +230,7 @@ run_others(struct ctx *c, const char *body, size_t len, struct sift_buf *out)
                 sift_arena_strndup(c->arena, c->evs[i].raw, it->index_len);
         }
     }
-    sift_bulk_response_write(&bulk, 1, NULL, out);
+    sift_render_bulk(&bulk, 1, NULL, out);
     check_buf(out, 0);
     free(bulk.items);
     /* An audit record and an alert with the bytes in their strings. */

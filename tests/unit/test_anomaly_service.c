@@ -32,6 +32,7 @@
 #include "sift/patterns.h"
 #include "sift/pipeline.h"
 #include "sift/pool.h"
+#include "sift/render.h"
 #include "sift/segment.h"
 #include "sift/store.h"
 
@@ -660,16 +661,19 @@ run_patterns(struct sift_segment **segs, size_t n, const char *q, int64_t from,
 {
     struct sift_patterns_opts o = {
         q, q ? strlen(q) : 0, from, to, size, 0, 0, 0, 0, 0};
-    struct sift_buf out = SIFT_BUF_INIT;
-    int rc = sift_patterns_run(segs, n, &o, NULL, &out, err);
+    struct sift_patterns_result res;
+    int rc = sift_patterns_run(segs, n, &o, NULL, &res, err);
     assert_int_equal(rc, want_rc);
     json_t *j = NULL;
     if (rc == SIFT_OK) {
+        struct sift_buf out = SIFT_BUF_INIT;
+        sift_render_patterns(&res, 0, &out);
         json_error_t je;
         j = json_loadb(out.data, out.len, 0, &je);
         assert_non_null(j);
+        sift_buf_cleanup(&out);
     }
-    sift_buf_cleanup(&out);
+    sift_patterns_result_free(&res);
     return j;
 }
 

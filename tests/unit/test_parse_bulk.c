@@ -17,6 +17,7 @@
 #include "sift/buf.h"
 #include "sift/error.h"
 #include "sift/parse.h"
+#include "sift/render.h"
 
 #include "parse_fixture.h"
 
@@ -158,7 +159,7 @@ test_parse_bulk_response_shape(void **state)
              "{\"delete\":{\"_index\":\"logs\",\"_id\":\"2\"}}\n",
              NULL),
         SIFT_OK);
-    sift_bulk_response_write(&f->b, 7, NULL, &out);
+    sift_render_bulk(&f->b, 7, NULL, &out);
     json_error_t je;
     json_t *j = json_loadb(out.data, out.len, 0, &je);
     if (!j)
@@ -187,13 +188,13 @@ test_parse_bulk_response_shape(void **state)
     sift_buf_reset(&out);
     assert_int_equal(bulk(f, "{\"index\":{\"_index\":\"l\"}}\n{}\n", NULL),
                      SIFT_OK);
-    sift_bulk_response_write(&f->b, 0, NULL, &out);
+    sift_render_bulk(&f->b, 0, NULL, &out);
     assert_non_null(strstr(sift_buf_cstr(&out), "\"errors\":false"));
     f->b.items[0].status = 429;
     f->b.items[0].error_type = "es_rejected_execution_exception";
     f->b.items[0].error_reason = "buffer full";
     sift_buf_reset(&out);
-    sift_bulk_response_write(&f->b, 0, NULL, &out);
+    sift_render_bulk(&f->b, 0, NULL, &out);
     assert_non_null(strstr(sift_buf_cstr(&out), "\"errors\":true"));
     assert_non_null(strstr(sift_buf_cstr(&out), "\"status\":429"));
     sift_buf_cleanup(&out);
@@ -251,7 +252,7 @@ test_parse_bulk_response_invalid_utf8_ids(void **state)
                           "\"_id\":\"id-\xff\"}}\n{\"message\":\"m\"}\n",
                           NULL),
                      SIFT_OK);
-    sift_bulk_response_write(&f->b, 1, NULL, &out);
+    sift_render_bulk(&f->b, 1, NULL, &out);
     json_error_t je;
     json_t *j = json_loadb(out.data, out.len, 0, &je);
     if (!j)
@@ -335,7 +336,7 @@ test_parse_bulk_response_bytes(void **state)
                           "{\"index\":{\"_id\":\"t\\tab\"}}\n{}\n",
                           "d\"q"),
                      SIFT_OK);
-    sift_bulk_response_write(&f->b, 5, NULL, &out);
+    sift_render_bulk(&f->b, 5, NULL, &out);
     assert_string_equal(
         sift_buf_cstr(&out),
         "{\"took\":5,\"errors\":false,\"items\":["
@@ -353,9 +354,9 @@ static const char *
 filtered(struct fx *f, const char *filter_path, struct sift_buf *out)
 {
     struct sift_bulk_filter filt;
-    sift_bulk_filter_init(&filt, filter_path);
+    sift_render_bulk_filter(&filt, filter_path);
     sift_buf_reset(out);
-    sift_bulk_response_write(&f->b, 5, &filt, out);
+    sift_render_bulk(&f->b, 5, &filt, out);
     return sift_buf_cstr(out);
 }
 
@@ -404,7 +405,7 @@ test_parse_bulk_response_filter_path(void **state)
         "\"1\",\"status\":201}},{\"index\":{\"_index\":\"d\",\"_id\":\"2\","
         "\"status\":201}}]}");
     /* Everything, three ways, is the unfiltered response. */
-    sift_bulk_response_write(&f->b, 5, NULL, &all);
+    sift_render_bulk(&f->b, 5, NULL, &all);
     assert_string_equal(filtered(f, "*", &out), sift_buf_cstr(&all));
     assert_string_equal(filtered(f, "**", &out), sift_buf_cstr(&all));
     assert_string_equal(filtered(f, "", &out), sift_buf_cstr(&all));
