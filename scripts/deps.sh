@@ -13,7 +13,8 @@ build_pkgs=(
 test_pkgs=(
     clang clang-format libclang-rt-14-dev
     redis-server kcat curl rsyslog rsyslog-kafka rsyslog-hiredis
-    rsyslog-elasticsearch systemd-journal-remote libprotobuf-c-dev
+    rsyslog-elasticsearch rsyslog-openssl systemd-journal-remote
+    libprotobuf-c-dev
     python3 python3-pytest python3-requests python3-redis
     systemd prometheus sqlite3 libsqlite3-dev ripgrep wrk openssl
     lintian zsh bash-completion

@@ -105,6 +105,7 @@ struct sift_config {
     /* [syslog] */
     char *syslog_tcp;                 /* "" = off; host:port, comma list */
     char *syslog_udp;                 /* "" = off; host:port, comma list */
+    char *syslog_tls;                 /* "" = off; TCP in TLS (RFC 5425) */
     char *syslog_format;              /* auto|json|text|syslog|logfmt */
     char *syslog_extra_fields;        /* "k=v,k=v" on every event */
     int64_t syslog_durable;           /* bool: read on only after fsync */

@@ -221,17 +221,26 @@ int sift_source_redis_stream_new(const struct sift_source_env *env,
 int sift_source_redis_list_new(const struct sift_source_env *env,
                                const char *list, struct sift_source **out);
 
+enum sift_syslog_transport {
+    SIFT_SYSLOG_TCP, /* [syslog] tcp */
+    SIFT_SYSLOG_UDP, /* [syslog] udp */
+    SIFT_SYSLOG_TLS, /* [syslog] tls: TCP in TLS (RFC 5425) */
+};
+
 /**
- * Creates a syslog listener source on addr ("host:port"): TCP (udp 0;
- * RFC 6587 octet counting or LF framing) or UDP (one message per
- * datagram), with cfg's [syslog] durable, max_message_bytes and
- * max_connections.  The socket is bound by sift_source_start() (which
- * fails with SIFT_EIO, logged, when it cannot be).  Batches go to the
- * sink with source "syslog"; every message carries the keyword fields
- * syslog.peer and syslog.transport.  Returns SIFT_OK.  Owned.
+ * Creates a syslog listener source on addr ("host:port"): TCP (RFC 6587
+ * octet counting or LF framing), UDP (one message per datagram) or TCP
+ * in TLS with the [tls] certificate and key, with cfg's [syslog]
+ * durable, max_message_bytes and max_connections.  The socket is bound
+ * (and the certificate loaded) by sift_source_start(), which fails with
+ * SIFT_EIO or SIFT_ECONFIG, logged, when it cannot be.  Batches go to
+ * the sink with source "syslog" and origin "<transport>:<addr>"; every
+ * message carries the keyword fields syslog.peer and syslog.transport.
+ * Returns SIFT_OK.  Owned.
  */
 int sift_source_syslog_new(const struct sift_source_env *env, const char *addr,
-                           int udp, struct sift_source **out);
+                           enum sift_syslog_transport transport,
+                           struct sift_source **out);
 
 /** One frame of a syslog TCP stream (sift_syslog_frame_next()). */
 struct sift_syslog_frame {

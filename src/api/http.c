@@ -105,6 +105,7 @@
 #include "sift/names.h"
 #include "sift/ratelimit.h"
 #include "sift/time.h"
+#include "sift/tls.h"
 
 #define CONN_BUCKETS 1024
 #define MAX_LISTENERS 8
@@ -2269,45 +2270,13 @@ sift_http_listen(struct sift_http *http, const char *addr, char *bound,
                      bound_len);
 }
 
-/* Loads a certificate chain and key into a new server SSL_CTX. */
-static int
-tls_ctx_load(const char *cert_file, const char *key_file, SSL_CTX **out)
-{
-    *out = NULL;
-    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
-    if (ctx == NULL) {
-        SIFT_ERROR("tls: SSL_CTX_new failed");
-        return SIFT_ENOMEM;
-    }
-    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                                 SSL_OP_CIPHER_SERVER_PREFERENCE);
-    const char *what = NULL;
-    if (SSL_CTX_use_certificate_chain_file(ctx, cert_file) != 1)
-        what = cert_file;
-    else if (SSL_CTX_use_PrivateKey_file(ctx, key_file, SSL_FILETYPE_PEM) != 1)
-        what = key_file;
-    else if (SSL_CTX_check_private_key(ctx) != 1)
-        what = "tls.key_file does not match tls.cert_file";
-    if (what != NULL) {
-        char reason[256];
-        ERR_error_string_n(ERR_get_error(), reason, sizeof(reason));
-        ERR_clear_error();
-        SIFT_ERROR("tls: cannot load %s: %s", what, reason);
-        SSL_CTX_free(ctx);
-        return SIFT_ECONFIG;
-    }
-    *out = ctx;
-    return SIFT_OK;
-}
-
 int
 sift_http_listen_tls(struct sift_http *http, const char *addr,
                      const char *cert_file, const char *key_file, char *bound,
                      size_t bound_len)
 {
     if (http->ssl_ctx == NULL) {
-        int rc = tls_ctx_load(cert_file, key_file, &http->ssl_ctx);
+        int rc = sift_tls_server_ctx_new(cert_file, key_file, &http->ssl_ctx);
         if (rc < 0)
             return rc;
     }
@@ -2335,7 +2304,7 @@ sift_http_tls_reload(struct sift_http *http, const char *cert_file,
     if (http->eh_tls == NULL)
         return SIFT_EINVAL;
     SSL_CTX *ctx = NULL;
-    int rc = tls_ctx_load(cert_file, key_file, &ctx);
+    int rc = sift_tls_server_ctx_new(cert_file, key_file, &ctx);
     if (rc < 0) {
         SIFT_ERROR("tls: keeping the previous certificate and key");
         return rc;

@@ -318,6 +318,11 @@ static const struct key_def keys[] = {
      "Comma list of host:port to take syslog over UDP on (one message per "
      "datagram), each optionally followed by name=value fields as for tcp; "
      "empty = off."},
+    {"syslog", "tls", KT_STRING, OFF(syslog_tls), "", 0, STRMAX, 0, NULL,
+     KC_LISTENERS,
+     "Comma list of host:port to take syslog over TLS on (RFC 5425: TCP "
+     "framing inside TLS, with tls.cert_file and tls.key_file), each "
+     "optionally followed by name=value fields as for tcp; empty = off."},
     {"syslog", "format", KT_ENUM, OFF(syslog_format), "syslog", 0, 0, 0,
      "auto|json|text|syslog|logfmt", KC_NONE,
      "How each message is parsed; syslog takes RFC 5424 and RFC 3164 "
@@ -1577,6 +1582,13 @@ sift_config_check(const struct sift_config *cfg, sift_config_error_cb on_error,
         report(on_error, arg,
                "tls.listen: tls.cert_file and tls.key_file must be set when "
                "tls.listen is");
+        n++;
+    }
+    if (cfg->syslog_tls[0] != '\0' &&
+        (cfg->tls_cert_file[0] == '\0' || cfg->tls_key_file[0] == '\0')) {
+        report(on_error, arg,
+               "syslog.tls: tls.cert_file and tls.key_file must be set when "
+               "syslog.tls is");
         n++;
     }
     if (cfg->redact_enabled && strcmp(cfg->redact_mode, "hash") == 0 &&

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sift/config.h"
 #include "sift/source.h"
 
 struct event;
@@ -19,6 +20,11 @@ struct event_base;
  */
 void sift__ingest_split(const char *list, char ***out, size_t *n_out);
 void sift__ingest_list_free(char **v, size_t n);
+
+/** The [syslog] listener list of a transport (enum
+ * sift_syslog_transport): tcp, udp or tls. */
+const char *sift__ingest_syslog_list(const struct sift_config *cfg,
+                                     int transport);
 
 /**
  * Splits one [syslog] listener item, "host:port" optionally followed by

@@ -48,6 +48,14 @@ sift__ingest_split(const char *list, char ***out, size_t *n_out)
     *n_out = n;
 }
 
+const char *
+sift__ingest_syslog_list(const struct sift_config *cfg, int transport)
+{
+    return transport == SIFT_SYSLOG_UDP   ? cfg->syslog_udp
+           : transport == SIFT_SYSLOG_TLS ? cfg->syslog_tls
+                                          : cfg->syslog_tcp;
+}
+
 void
 sift__ingest_listener_split(const char *item, char **addr, char **fields)
 {
@@ -168,16 +176,16 @@ sift_source_create_all(const struct sift_source_env *env,
         if (rc < 0)
             goto out;
     }
-    for (int udp = 0; udp < 2 && rc == SIFT_OK; udp++) {
+    for (int t = SIFT_SYSLOG_TCP; t <= SIFT_SYSLOG_TLS && rc == SIFT_OK; t++) {
         char **addrs = NULL;
         size_t n_addrs = 0;
-        sift__ingest_split(udp ? cfg->syslog_udp : cfg->syslog_tcp, &addrs,
-                           &n_addrs);
+        sift__ingest_split(sift__ingest_syslog_list(cfg, t), &addrs, &n_addrs);
         for (size_t i = 0; i < n_addrs && rc == SIFT_OK; i++) {
             struct sift_source *s = NULL;
             char *addr = NULL, *fields = NULL;
             sift__ingest_listener_split(addrs[i], &addr, &fields);
-            rc = sift_source_syslog_new(env, addr, udp, &s);
+            rc = sift_source_syslog_new(env, addr,
+                                        (enum sift_syslog_transport)t, &s);
             sift_free(addr);
             sift_free(fields);
             if (rc == SIFT_OK) {

@@ -114,10 +114,11 @@ static int
 pipe_listeners(struct sift_source_pipe *sp, const struct sift_config *cfg)
 {
     int rc = SIFT_OK;
-    for (int udp = 0; udp < 2 && rc == SIFT_OK; udp++) {
+    static const char *const names[] = {"tcp", "udp", "tls"};
+    for (int t = SIFT_SYSLOG_TCP; t <= SIFT_SYSLOG_TLS && rc == SIFT_OK; t++) {
         char **items = NULL;
         size_t n = 0;
-        sift__ingest_split(udp ? cfg->syslog_udp : cfg->syslog_tcp, &items, &n);
+        sift__ingest_split(sift__ingest_syslog_list(cfg, t), &items, &n);
         for (size_t i = 0; i < n && rc == SIFT_OK; i++) {
             char *addr = NULL, *fields = NULL;
             sift__ingest_listener_split(items[i], &addr, &fields);
@@ -133,7 +134,7 @@ pipe_listeners(struct sift_source_pipe *sp, const struct sift_config *cfg)
                 memset(l, 0, sizeof(*l));
                 size_t ll = strlen(addr) + 5;
                 l->label = sift_xmalloc(ll);
-                snprintf(l->label, ll, "%s:%s", udp ? "udp" : "tcp", addr);
+                snprintf(l->label, ll, "%s:%s", names[t], addr);
                 l->extra = sift_xstrdup(sift_buf_cstr(&b));
                 sift_buf_cleanup(&b);
                 rc = pipe_opts(&l->o, cfg, l->label, cfg->syslog_format,

@@ -1,8 +1,10 @@
 /*
  * syslog.c - syslog listeners: TCP (RFC 6587 octet counting and LF
  * framing, as rsyslog's omfwd, syslog-ng and `logger --tcp` send) and UDP
- * (one message per datagram, RFC 5426).  Each listener is one source
- * ("syslog-tcp:<addr>", "syslog-udp:<addr>"); its messages take the
+ * (one message per datagram, RFC 5426), and TCP in TLS (RFC 5425: the
+ * same octet-counted frames inside a TLS session).  Each listener is one
+ * source ("syslog-tcp:<addr>", "syslog-udp:<addr>", "syslog-tls:<addr>");
+ * its messages take the
  * standard sink (source_pipe.c: the [syslog] format, RFC 5424 and 3164
  * with the syslog parser, and extra_fields) and the pipeline like every
  * source.
@@ -33,8 +35,14 @@
  *    drops what overflows its socket buffer (UDP has no flow control).
  *  - Limits: syslog.max_connections (more are accepted and closed at
  *    once, logged); connections live until the peer closes them.
+ *  - TLS: an OpenSSL bufferevent (accepting) in place of the socket one,
+ *    with the [tls] certificate and key (sift_tls_server_ctx_new, loaded
+ *    at start); everything above it is the TCP path.  A peer that closes
+ *    without close_notify is an EOF like any TCP close (rsyslog and
+ *    `openssl s_client` often do), so its last message still counts.
+ *    Clients are not asked for certificates.
  *  - Every event gets the keyword fields syslog.peer (the sender's IP)
- *    and syslog.transport (tcp or udp).
+ *    and syslog.transport (tcp, udp or tls).
  *  - pause/resume (the SIGTERM drain, SIGHUP) stop reading and accepting;
  *    stop closes the listener; free closes every connection once its
  *    batches were answered (the store is closed before free).
@@ -52,14 +60,18 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "sift/alloc.h"
 #include "sift/config.h"
 #include "sift/error.h"
 #include "sift/log.h"
 #include "sift/source.h"
+#include "sift/tls.h"
 
 #include "ingest/ingest_int.h"
 
@@ -94,6 +106,8 @@ struct sl_src {
     struct sift_source head;
     struct sift_source_env env;
     int udp;
+    int tls;          /* TCP in TLS (RFC 5425) */
+    SSL_CTX *ssl_ctx; /* tls: loaded by sl_start */
     int durable;
     size_t max_msg;
     int64_t max_conns;
@@ -369,13 +383,23 @@ static void
 conn_event(struct bufferevent *bev, short what, void *arg)
 {
     struct sl_conn *c = arg;
-    (void)bev;
     if (!(what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)))
         return;
     c->eof = 1;
-    if (what & BEV_EVENT_ERROR)
+    unsigned long tls_err = c->s->tls ? bufferevent_get_openssl_error(bev) : 0;
+    if (tls_err) {
+        /* A failed handshake (plain text on the TLS port, a client that
+         * does not trust the certificate) is worth a line. */
+        char reason[256];
+        ERR_error_string_n(tls_err, reason, sizeof(reason));
+        SIFT_WARN("syslog: %s: TLS connection from %s: %s", c->s->head.label,
+                  c->peer, reason);
+        while (bufferevent_get_openssl_error(bev))
+            ;
+    } else if (what & BEV_EVENT_ERROR) {
         SIFT_DEBUG("syslog: %s: connection from %s: %s", c->s->head.label,
                    c->peer, strerror(EVUTIL_SOCKET_ERROR()));
+    }
     conn_process(c); /* the bytes left over are a last message */
     conn_maybe_free(c);
 }
@@ -410,8 +434,20 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     c->s = s;
     snprintf(c->peer, sizeof(c->peer), "%s", ip);
     snprintf(c->key, sizeof(c->key), "%s:%u", ip, port);
-    set_fields(c->fields, c->peer, "tcp");
-    c->bev = bufferevent_socket_new(s->env.base, fd, BEV_OPT_CLOSE_ON_FREE);
+    set_fields(c->fields, c->peer, s->tls ? "tls" : "tcp");
+    if (s->tls) {
+        SSL *ssl = SSL_new(s->ssl_ctx);
+        if (ssl)
+            c->bev = bufferevent_openssl_socket_new(s->env.base, fd, ssl,
+                                                    BUFFEREVENT_SSL_ACCEPTING,
+                                                    BEV_OPT_CLOSE_ON_FREE);
+        if (c->bev)
+            bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+        else if (ssl)
+            SSL_free(ssl);
+    } else {
+        c->bev = bufferevent_socket_new(s->env.base, fd, BEV_OPT_CLOSE_ON_FREE);
+    }
     if (!c->bev) {
         evutil_closesocket(fd);
         sift_free(c);
@@ -601,12 +637,18 @@ sl_start(struct sift_source *src)
 {
     struct sl_src *s = (struct sl_src *)src;
     int fd;
+    const struct sift_config *cfg = s->env.cfg;
+    if (s->tls && !s->ssl_ctx) {
+        int rc = sift_tls_server_ctx_new(cfg->tls_cert_file, cfg->tls_key_file,
+                                         &s->ssl_ctx);
+        if (rc < 0)
+            return rc;
+    }
     int rc = bind_addr(s->addr, s->udp, &fd);
     if (rc < 0) {
-        SIFT_ERROR("syslog: cannot listen on %s (%s): %s", s->addr,
-                   s->udp ? "udp" : "tcp",
-                   rc == SIFT_ECONFIG ? "expected host:port"
-                                      : sift_strerror(rc));
+        SIFT_ERROR(
+            "syslog: cannot listen on %s (%s): %s", s->addr, s->head.label + 7,
+            rc == SIFT_ECONFIG ? "expected host:port" : sift_strerror(rc));
         return rc == SIFT_ECONFIG ? rc : SIFT_EIO;
     }
     s->retry_ev = evtimer_new(s->env.base, on_retry, s);
@@ -625,7 +667,10 @@ sl_start(struct sift_source *src)
             evconnlistener_disable(s->lst);
     }
     s->st.connected = 1;
-    SIFT_INFO("syslog: listening on %s (%s%s)", s->addr, s->udp ? "udp" : "tcp",
+    SIFT_INFO("syslog: listening on %s (%s%s)", s->addr,
+              s->udp   ? "udp"
+              : s->tls ? "tls"
+                       : "tcp",
               s->durable && !s->udp ? ", durable" : "");
     return SIFT_OK;
 }
@@ -712,6 +757,8 @@ sl_free(struct sift_source *src)
     sift_free(s->ubuf);
     sift_free(s->ufields);
     sift_free(s->upeers);
+    if (s->ssl_ctx)
+        SSL_CTX_free(s->ssl_ctx);
     sift_free(s->addr);
     sift_free(s->head.label);
     sift_free(s);
@@ -724,13 +771,17 @@ static const struct sift_source_ops sl_ops = {
 
 int
 sift_source_syslog_new(const struct sift_source_env *env, const char *addr,
-                       int udp, struct sift_source **out)
+                       enum sift_syslog_transport transport,
+                       struct sift_source **out)
 {
+    static const char *const names[] = {"tcp", "udp", "tls"};
+    int udp = transport == SIFT_SYSLOG_UDP;
     const struct sift_config *cfg = env->cfg;
     struct sl_src *s = sift_xcalloc(1, sizeof(*s));
     s->head.ops = &sl_ops;
     s->env = *env;
     s->udp = udp;
+    s->tls = transport == SIFT_SYSLOG_TLS;
     s->fd = -1;
     s->durable = cfg->syslog_durable != 0;
     s->max_msg = (size_t)cfg->syslog_max_message_bytes;
@@ -738,7 +789,7 @@ sift_source_syslog_new(const struct sift_source_env *env, const char *addr,
     s->addr = sift_xstrdup(addr);
     size_t ll = strlen(addr) + 16;
     s->head.label = sift_xmalloc(ll);
-    snprintf(s->head.label, ll, "syslog-%s:%s", udp ? "udp" : "tcp", addr);
+    snprintf(s->head.label, ll, "syslog-%s:%s", names[transport], addr);
     if (udp) {
         uint32_t max_batch = env->batch_max ? env->batch_max : 500;
         s->umsgs = sift_xcalloc(max_batch, sizeof(*s->umsgs));

@@ -1,6 +1,7 @@
-"""Syslog listeners ([syslog] tcp, udp) with real senders: util-linux
+"""Syslog listeners ([syslog] tcp, udp, tls) with real senders: util-linux
 `logger` (TCP with LF framing and with RFC 6587 octet counting, UDP;
-RFC 5424 and 3164) and rsyslog's omfwd (TCP octet-counted, UDP), a few
+RFC 5424 and 3164), rsyslog's omfwd (TCP octet-counted, UDP, TLS with the
+OpenSSL stream driver) and `openssl s_client` (TLS), a few
 hundred messages each, every one searchable exactly once with its syslog
 fields; then framing across writes, the message and connection limits
 and durable mode from a raw socket."""
@@ -21,16 +22,24 @@ N = 200
 
 def start_siftd(tmp_path_factory, name, extra=""):
     d = tmp_path_factory.mktemp(name)
-    tcp, tcp2, udp = free_port(), free_port(), free_port()
+    tcp, tcp2, udp, tls = free_port(), free_port(), free_port(), free_port()
+    crt, key = str(d / "syslog.crt"), str(d / "syslog.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                    "-keyout", key, "-out", crt, "-days", "2",
+                    "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
     cfg = d / "siftd.conf"
-    # a second TCP listener with fields of its own
+    # a second TCP listener with fields of its own, and one in TLS
     cfg.write_text("[store]\nrefresh = 200ms\nwal_sync = 10ms\n"
+                   "[tls]\ncert_file = %s\nkey_file = %s\n"
                    "[syslog]\ntcp = 127.0.0.1:%d, 127.0.0.1:%d site=dmz "
                    "env=edge host.name=fallback\nudp = 127.0.0.1:%d\n"
+                   "tls = 127.0.0.1:%d\n"
                    "extra_fields = env=test,team=net\n%s"
-                   % (tcp, tcp2, udp, extra))
+                   % (crt, key, tcp, tcp2, udp, tls, extra))
     sd = Siftd(d / "data", config=cfg, log_dir=d).start()
-    sd.tcp, sd.tcp2, sd.udp = tcp, tcp2, udp
+    sd.tcp, sd.tcp2, sd.udp, sd.tls, sd.crt = tcp, tcp2, udp, tls, crt
     return sd
 
 
@@ -125,6 +134,58 @@ def test_rsyslog_omfwd_tcp_octet_counted_and_udp(s, tmp_path):
             assert f["log.level"] == "info"
     finally:
         rs.close()
+
+
+RSYSLOG_TLS = """
+module(load="imtcp")
+input(type="imtcp" address="127.0.0.1" port="{port}")
+action(type="omfwd" target="127.0.0.1" port="{tls}" protocol="tcp"
+       TCP_Framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format"
+       StreamDriver="ossl" StreamDriverMode="1"
+       StreamDriverAuthMode="x509/certvalid" streamDriver.CAFile="{ca}")
+"""
+
+
+def test_tls_rsyslog_ossl_and_openssl_client(s, tmp_path):
+    # rsyslog's omfwd with the OpenSSL stream driver, checking siftd's
+    # certificate: RFC 5425 (octet-counted frames in TLS)
+    port = free_port()
+    rs = Rsyslog(tmp_path, RSYSLOG_TLS.format(port=port, tls=s.tls, ca=s.crt))
+    try:
+        with rs.wait_tcp(port) as conn:
+            for i in range(N):
+                conn.sendall(("<30>Nov 22 10:00:00 web-01 app[7]: "
+                              "tlstag n%d\n" % i).encode())
+        docs = wait_exactly_once(s, "tlstag", N)
+        f = docs[7]["fields"]
+        assert f["syslog.transport"] == "tls"
+        assert f["host.name"] == "web-01"
+        assert f["env"] == "test"
+    finally:
+        rs.close()
+    # openssl s_client with LF frames; the last one without LF counts
+    lines = "<13>1 - h1 app - - - sclienttag n0\n<13>1 - h1 app - - - " \
+            "sclienttag n1"
+    p = subprocess.run(["openssl", "s_client", "-connect",
+                        "127.0.0.1:%d" % s.tls, "-CAfile", s.crt,
+                        "-verify_return_error", "-quiet", "-no_ign_eof"],
+                       input=lines, capture_output=True, text=True,
+                       timeout=60)
+    assert p.returncode == 0, p.stderr
+    wait_exactly_once(s, "sclienttag", 2)
+    # plain text on the TLS port: nothing stored, the handshake failure logged
+    with socket.create_connection(("127.0.0.1", s.tls), 10) as c:
+        c.sendall(b"<13>1 - h1 app - - - plaintag n0\n")
+        c.settimeout(10)
+        try:
+            assert c.recv(100) == b""
+        except ConnectionResetError:
+            pass
+    deadline = time.monotonic() + 10
+    while "TLS connection from 127.0.0.1" not in s.stderr():
+        assert time.monotonic() < deadline, s.stderr()
+        time.sleep(0.1)
+    assert total(s, "plaintag") == 0
 
 
 @pytest.fixture(scope="module")
