@@ -8,7 +8,8 @@
  *     name:role:token                 (plain token, >= 16 bytes)
  *     name:role:sha256:<64 hex>       (SHA-256 of the token, lower/upper hex)
  *
- * role is reader, writer or admin.  Presented tokens are hashed with
+ * role is reader, writer, admin or node (a cluster peer: the reader
+ * routes only).  Presented tokens are hashed with
  * SHA-256 and compared with every entry's digest using CRYPTO_memcmp and
  * no early exit, so plain and hashed entries take the same path and the
  * time does not depend on where (or whether) a token matched.

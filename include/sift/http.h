@@ -40,6 +40,8 @@ enum sift_role {
     SIFT_ROLE_READER = 1, /* search, aggregations, tail, grafana */
     SIFT_ROLE_WRITER = 2, /* ingest */
     SIFT_ROLE_ADMIN = 3,  /* delete, reload, feedback */
+    SIFT_ROLE_NODE = 4,   /* a cluster peer ([cluster] token): the reader
+                           * routes, nothing else (docs/cluster.md) */
 };
 
 #define SIFT_ROUTE_PREFIX 0x1u   /* path is a prefix ("/api/v1/alerts/") */

@@ -64,6 +64,7 @@ sift_auth_role_name(enum sift_role role)
     case SIFT_ROLE_READER: return "reader";
     case SIFT_ROLE_WRITER: return "writer";
     case SIFT_ROLE_ADMIN: return "admin";
+    case SIFT_ROLE_NODE: return "node";
     case SIFT_ROLE_NONE: break;
     }
     return "none";
@@ -77,7 +78,8 @@ sift_auth_role_parse(const char *s, size_t len, enum sift_role *out)
         enum sift_role role;
     } roles[] = {{"reader", SIFT_ROLE_READER},
                  {"writer", SIFT_ROLE_WRITER},
-                 {"admin", SIFT_ROLE_ADMIN}};
+                 {"admin", SIFT_ROLE_ADMIN},
+                 {"node", SIFT_ROLE_NODE}};
     for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++) {
         if (strlen(roles[i].name) == len &&
             memcmp(roles[i].name, s, len) == 0) {
@@ -95,6 +97,10 @@ sift_auth_role_allows(enum sift_role have, enum sift_role need)
         return 1;
     if (have == SIFT_ROLE_ADMIN)
         return 1;
+    /* A cluster peer fans out searches and aggregations and asks Kafka
+     * positions: what a reader may do, never ingest or administer. */
+    if (have == SIFT_ROLE_NODE)
+        return need == SIFT_ROLE_READER || need == SIFT_ROLE_NODE;
     return have == need;
 }
 
@@ -160,7 +166,8 @@ add_entry(struct sift_auth *a, const char *s, size_t len, const char *where,
     enum sift_role role;
     if (sift_auth_role_parse(c1 + 1, role_len, &role) != SIFT_OK) {
         sift_errbuf_printf(err, err_len,
-                           "%s: role must be reader, writer or admin", where);
+                           "%s: role must be reader, writer, admin or node",
+                           where);
         return SIFT_ECONFIG;
     }
     if (a->n_entries >= SIFT_AUTH_MAX_TOKENS) {
@@ -406,13 +413,13 @@ sift_auth_log_summary(const struct sift_auth *a)
                   "to the network)");
         return;
     }
-    size_t n[4] = {0, 0, 0, 0};
+    size_t n[5] = {0, 0, 0, 0, 0};
     for (size_t i = 0; i < a->n_entries; i++)
         n[a->entries[i].role]++;
-    SIFT_INFO("auth: %zu tokens (%zu reader, %zu writer, %zu admin); "
-              "/metrics %s",
+    SIFT_INFO("auth: %zu tokens (%zu reader, %zu writer, %zu admin, %zu "
+              "node); /metrics %s",
               a->n_entries, n[SIFT_ROLE_READER], n[SIFT_ROLE_WRITER],
-              n[SIFT_ROLE_ADMIN],
+              n[SIFT_ROLE_ADMIN], n[SIFT_ROLE_NODE],
               a->metrics_public ? "public" : "needs a reader token");
 }
 

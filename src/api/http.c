@@ -613,6 +613,7 @@ role_name(const struct route *r)
     case SIFT_ROLE_READER: return "reader";
     case SIFT_ROLE_WRITER: return "writer";
     case SIFT_ROLE_ADMIN: return "admin";
+    case SIFT_ROLE_NODE: return "node";
     }
     return "-";
 }

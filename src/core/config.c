@@ -564,7 +564,8 @@ static const struct key_def keys[] = {
     {"auth", "tokens", KT_STRING, OFF(auth_tokens), "", 0, 16LL * STRMAX, 1,
      NULL, KC_SECRET,
      "Bearer tokens as name:role:token or name:role:sha256:<64 hex>, "
-     "separated by commas or blanks; role is reader, writer or admin. "
+     "separated by commas or blanks; role is reader, writer, admin or "
+     "node (a cluster peer's [cluster] token: the reader routes only). "
      "Empty (and no token_file) = only loopback clients are accepted."},
     {"auth", "token_file", KT_STRING, OFF(auth_token_file), "", 0, STRMAX, 1,
      NULL, KC_NONE,
@@ -655,8 +656,9 @@ static const struct key_def keys[] = {
      "reading anyway."},
     {"cluster", "token", KT_STRING, OFF(cluster_token), "", 0, STRMAX, 0, NULL,
      KC_NONE,
-     "Bearer token sent to peers on fanned-out queries (a reader token of "
-     "theirs); empty = forward the caller's Authorization header."},
+     "Bearer token sent to peers on fanned-out queries and Kafka handoffs "
+     "(a node or reader token of theirs); empty = forward the caller's "
+     "Authorization header."},
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))

@@ -314,6 +314,53 @@ def test_hung_or_dead_node_is_reported(cluster3):
                      r'[1-9]', m)
 
 
+def test_node_token_fans_out_and_does_nothing_else(tmp_path):
+    """[cluster] token is a node-role token of the peers: fanned-out
+    queries carry it and are answered by every node; with it a client can
+    read, but not ingest, delete or administer.  A delete carries the
+    admin's own token to every node."""
+    tok = {"node": "n" * 24, "reader": "r" * 24, "writer": "w" * 24,
+           "admin": "a" * 24}
+    tokens = ",".join("%s1:%s:%s" % (r, r, t) for r, t in tok.items())
+    nodes = start_nodes(tmp_path, ["a", "b"], extra=lambda n: {
+        "auth": {"tokens": tokens}, "cluster": {"token": tok["node"]}})
+    try:
+        a, b = nodes["a"], nodes["b"]
+
+        def auth(role):
+            return {"Authorization": "Bearer " + tok[role]}
+        for s, n in ((a, 3), (b, 4)):
+            r = s.post("/api/v1/ingest", headers=dict(
+                auth("writer"), **{"Content-Type": "application/x-ndjson"}),
+                data="".join(json.dumps(e) + "\n"
+                             for e in events(s.url, n, 0)))
+            assert r.status_code == 200, r.text
+        def total(role):
+            r = a.get("/api/v1/search", params={"q": "cluster", "limit": 0},
+                      headers=auth(role))
+            assert r.status_code == 200, r.text
+            return r.json()
+        wait_for(lambda: total("reader")["total"]["value"] == 7, "searchable")
+        assert total("reader")["_nodes"]["successful"] == 2
+        assert total("node")["total"]["value"] == 7
+        # The node role reads, nothing else.
+        r = b.post("/api/v1/ingest", headers=auth("node"), data="{}\n")
+        assert r.status_code == 403, r.text
+        r = b.post("/api/v1/delete", headers=auth("node"),
+                   json={"query": "cluster", "all_time": True})
+        assert r.status_code == 403, r.text
+        r = b.get("/api/v1/store", headers=auth("node"))
+        assert r.status_code == 403, r.text
+        # A delete by an admin reaches both nodes with the admin's token.
+        r = b.post("/api/v1/delete", headers=auth("admin"),
+                   json={"query": "cluster", "all_time": True})
+        assert r.status_code == 200, r.text
+        assert r.json()["deleted"] == 7 and r.json()["_nodes"]["failed"] == 0
+    finally:
+        for s in nodes.values():
+            s.kill9()
+
+
 def test_nodes_share_kafka_and_redis_exactly_once(tmp_path):
     """Two nodes in one Kafka group (6 partitions) and one Redis stream
     group, live producers throughout: a SIGTERM handoff and back, then a

@@ -374,11 +374,15 @@ static void
 test_auth_role_matrix(void **state)
 {
     (void)state;
-    /* rows: have; columns: need NONE, READER, WRITER, ADMIN */
-    static const int want[4][4] = {
-        {1, 0, 0, 0}, {1, 1, 0, 0}, {1, 0, 1, 0}, {1, 1, 1, 1}};
-    for (int h = 0; h < 4; h++)
-        for (int n = 0; n < 4; n++)
+    /* rows: have; columns: need NONE, READER, WRITER, ADMIN, NODE.  A
+     * node (cluster peer) reads, never ingests nor administers. */
+    static const int want[5][5] = {{1, 0, 0, 0, 0},
+                                   {1, 1, 0, 0, 0},
+                                   {1, 0, 1, 0, 0},
+                                   {1, 1, 1, 1, 1},
+                                   {1, 1, 0, 0, 1}};
+    for (int h = 0; h < 5; h++)
+        for (int n = 0; n < 5; n++)
             assert_int_equal(
                 sift_auth_role_allows((enum sift_role)h, (enum sift_role)n),
                 want[h][n]);
@@ -387,6 +391,9 @@ test_auth_role_matrix(void **state)
     assert_int_equal(role, SIFT_ROLE_WRITER);
     assert_int_equal(sift_auth_role_parse("write", 5, &role), SIFT_EINVAL);
     assert_string_equal(sift_auth_role_name(SIFT_ROLE_ADMIN), "admin");
+    assert_int_equal(sift_auth_role_parse("node", 4, &role), SIFT_OK);
+    assert_int_equal(role, SIFT_ROLE_NODE);
+    assert_string_equal(sift_auth_role_name(SIFT_ROLE_NODE), "node");
 }
 
 static void
