@@ -1269,6 +1269,20 @@ sift_rules_delete(struct sift_rules *e, const char *name, int *status,
     return SIFT_OK;
 }
 
+/* invalid, error, slow (the last evaluation was, or the one in flight
+ * missed ticks), pending or ok. */
+static const char *
+health_of(const struct rentry *re)
+{
+    int slow = re->slow || ((re->running || re->queued) &&
+                            re->missed > re->missed_at_start);
+    return !re->r              ? "invalid"
+           : re->last_error[0] ? "error"
+           : slow              ? "slow"
+           : re->evals == 0    ? "pending"
+                               : "ok";
+}
+
 static void
 entry_json(const struct rentry *re, struct sift_buf *out)
 {
@@ -1282,14 +1296,7 @@ entry_json(const struct rentry *re, struct sift_buf *out)
     out->len--;
     sift_buf_appendf(out, ",\"source\":\"%s\",\"status\":{",
                      re->from_file ? "file" : "api");
-    /* Slow: the last evaluation was, or the one in flight missed ticks. */
-    int slow = re->slow || ((re->running || re->queued) &&
-                            re->missed > re->missed_at_start);
-    const char *health = !re->r              ? "invalid"
-                         : re->last_error[0] ? "error"
-                         : slow              ? "slow"
-                         : re->evals == 0    ? "pending"
-                                             : "ok";
+    const char *health = health_of(re);
     size_t firing = 0;
     for (size_t i = 0; i < re->n_g; i++)
         firing += re->g[i].firing ? 1u : 0u;
@@ -1360,12 +1367,17 @@ sift_rules_metrics_collect(struct sift_buf *out, void *arg)
          "Duration of the rule's last evaluation.", SIFT_METRIC_GAUGE},
         {"sift_rule_firing", "Groups of the rule firing now.",
          SIFT_METRIC_GAUGE},
+        {"sift_rule_health",
+         "1 for the rule's health now (label health: ok, pending, slow, "
+         "error, invalid).",
+         SIFT_METRIC_GAUGE},
     };
     for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
         sift_metrics_family(out, fams[f].name, fams[f].type, fams[f].help);
         for (size_t i = 0; i < e->n; i++) {
             const struct rentry *re = e->v[i];
-            const char *l[] = {"rule", re->name, NULL};
+            const char *l[] = {"rule", re->name, f == 6 ? "health" : NULL,
+                               health_of(re), NULL};
             double v = 0;
             if (f == 0)
                 v = (double)re->evals;
@@ -1377,6 +1389,8 @@ sift_rules_metrics_collect(struct sift_buf *out, void *arg)
                 v = (double)re->total_duration_ns / 1e9;
             else if (f == 4)
                 v = (double)re->last_duration_ns / 1e9;
+            else if (f == 6)
+                v = 1;
             else
                 for (size_t k = 0; k < re->n_g; k++)
                     v += re->g[k].firing;

@@ -3,7 +3,8 @@
  * real loop, worker pool, store and anomaly service, on a frozen clock:
  * a rule whose evaluation is still waiting or running when it is due
  * again is reported (missed ticks counted, health "slow" in
- * /api/v1/rules' JSON, sift_rule_evaluations_missed_total in /metrics),
+ * /api/v1/rules' JSON, sift_rule_evaluations_missed_total and
+ * sift_rule_health in /metrics),
  * never skipped in silence, and reads "ok" again after an evaluation on
  * time.  The pool has one worker, held by a gate job, so "slower than the
  * interval" is made without any real wait.
@@ -230,18 +231,21 @@ evaluated_twice(struct fx *f)
     return stat_int(f, "evaluations") == 2;
 }
 
-/* The /metrics sample of the rule's missed evaluations. */
+/* The /metrics samples of the rule's missed evaluations and health. */
 static void
-assert_metric_missed(struct fx *f, const char *value)
+assert_metrics(struct fx *f, const char *missed, const char *health)
 {
     struct sift_buf b = SIFT_BUF_INIT;
     sift_rules_metrics_collect(&b, f->rules);
-    char want[128];
-    snprintf(want, sizeof(want),
+    char want[2][128];
+    snprintf(want[0], sizeof(want[0]),
              "sift_rule_evaluations_missed_total{rule=\"slowpoke\"} %s\n",
-             value);
-    if (!strstr(sift_buf_cstr(&b), want))
-        fail_msg("/metrics lacks \"%s\" in:\n%s", want, b.data);
+             missed);
+    snprintf(want[1], sizeof(want[1]),
+             "sift_rule_health{rule=\"slowpoke\",health=\"%s\"} 1\n", health);
+    for (int i = 0; i < 2; i++)
+        if (!strstr(sift_buf_cstr(&b), want[i]))
+            fail_msg("/metrics lacks \"%s\" in:\n%s", want[i], b.data);
     sift_buf_cleanup(&b);
 }
 
@@ -275,13 +279,13 @@ test_slow_rule_reported(void **state)
     assert_true(run_until(f, missed_one));
     assert_true(health_is(f, "slow"));
     assert_int_equal(stat_int(f, "evaluations"), 0);
-    assert_metric_missed(f, "1");
+    assert_metrics(f, "1", "slow");
 
     /* The clock jumps three intervals at once: three more ticks missed,
      * not one. */
     sift_clock_freeze_ns(T0 + 4 * SEC);
     assert_true(run_until(f, missed_four));
-    assert_metric_missed(f, "4");
+    assert_metrics(f, "4", "slow");
 
     /* The worker frees up: the evaluation runs, and it is still "slow"
      * (it ended after ticks it missed). */
@@ -294,7 +298,7 @@ test_slow_rule_reported(void **state)
     assert_true(run_until(f, evaluated_twice));
     assert_true(health_is(f, "ok"));
     assert_int_equal(stat_int(f, "missed"), 4);
-    assert_metric_missed(f, "4");
+    assert_metrics(f, "4", "ok");
 }
 
 int
