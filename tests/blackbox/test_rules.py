@@ -314,6 +314,25 @@ def test_alertmanager_body(siftd_factory, tmp_path):
         assert a["endsAt"] == "0001-01-01T00:00:00Z"
         assert a["generatorURL"].startswith("http://sift.example/api/v1/alerts/")
         assert "rule payments-errors: value 6" in a["annotations"]["summary"]
+        assert a["annotations"]["sift_event"] == "fire"
+        assert set(b) == {"version", "groupKey", "truncatedAlerts", "status",
+                          "receiver", "groupLabels", "commonLabels",
+                          "commonAnnotations", "externalURL", "alerts"}
+        assert set(a) == {"status", "labels", "annotations", "startsAt",
+                          "endsAt", "generatorURL", "fingerprint"}
+
+        # The events leave the window: Alertmanager's resolved body, with
+        # the resolution time as endsAt and the same fingerprint.
+        step(s, now + 70000, "payments-errors")
+        res = wait_for(lambda: [x for x in am() if x["status"] == "resolved"],
+                       "the resolved Alertmanager body")[0]
+        ra = res["alerts"][0]
+        assert ra["status"] == "resolved"
+        assert ra["annotations"]["sift_event"] == "resolve"
+        assert ra["fingerprint"] == a["fingerprint"]
+        assert ra["startsAt"] == a["startsAt"]
+        assert ra["endsAt"] != "0001-01-01T00:00:00Z"
+        assert ra["endsAt"] > ra["startsAt"]
     finally:
         hook.close()
 
