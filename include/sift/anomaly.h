@@ -43,12 +43,6 @@ struct sift_baseline {
 /** Zero baseline (no windows seen). */
 void sift_baseline_init(struct sift_baseline *b);
 
-/**
- * Robust z of x against b: (x - level) / max(1.253 * absdev, floor).
- * Signed: positive above the baseline.  Pure.
- */
-double sift_baseline_z(const struct sift_baseline *b, double x, double floor);
-
 /** Maps |z| to the 0-100 score: clamp(10 * z, 0, 100).  Pure. */
 double sift_score_from_z(double z);
 
@@ -57,7 +51,7 @@ double sift_score_from_z(double z);
  * windows are a plain mean (nothing clipped: no normal to protect yet);
  * afterwards x is clipped to level +- 3 spreads, and a value more than 2
  * spreads away gets alpha / 10, so an incident does not drag the
- * baseline with it.  floor as in sift_baseline_z().  Pure.
+ * baseline with it.  A spread is max(1.253 * absdev, floor).  Pure.
  */
 void sift_baseline_update(struct sift_baseline *b, double x, double alpha,
                           double floor);
@@ -323,48 +317,12 @@ const char *sift_alert_kind_name(enum sift_alert_kind kind);
 /** The kind named name ("spike", ...), or -1.  Pure. */
 int sift_alert_kind_parse(const char *name);
 
-/**
- * Appends the alert's template evidence as JSON members,
- * ,"templates":[..],"templates_total":N (nothing when it has none).
- */
-void sift_alert_templates_json(const struct sift_alert *al,
-                               struct sift_buf *out);
-
-/**
- * Appends the series attached to the alert as JSON members,
- * ,"related":[{"series":S,"kind":K},..],"related_total":N (nothing when
- * it has none).
- */
-void sift_alert_related_json(const struct sift_alert *al, struct sift_buf *out);
-
 /** Severity as text: "", "info", "warning", "critical". */
 const char *sift_alert_severity_name(enum sift_alert_severity sev);
 
 /** Parses "info", "warning", "critical" (or ""/"none").  SIFT_OK or
  * SIFT_EINVAL.  Pure. */
 int sift_alert_severity_parse(const char *s, enum sift_alert_severity *out);
-
-/**
- * Appends alert as a JSON object (the webhook/Redis/API body): id,
- * series, kind, state, score, last_score, threshold, started_ms,
- * updated_ms, resolved_ms, windows, label, query, then rule (null for
- * learned alerts), severity, value, labels (an object), silenced.
- */
-void sift_alert_to_json(const struct sift_alert *alert, struct sift_buf *out);
-
-/**
- * Appends an Alertmanager webhook body (version 4) carrying alert as its
- * one alert: labels alertname (the rule, or sift_<kind>), severity,
- * kind and the rule's labels (learned alerts: the series' parts, e.g.
- * service and level); annotations summary, sift_alert_id, sift_event,
- * sift_key and sift_alert (sift's JSON as a string); startsAt, endsAt
- * (0001-01-01T00:00:00Z while firing), generatorURL (external_url +
- * /api/v1/alerts/<id>, "" without one) and fingerprint (the series
- * key).  Pure.
- */
-void sift_alert_to_alertmanager(const struct sift_alert *alert,
-                                enum sift_alert_event ev,
-                                const char *external_url, struct sift_buf *out);
 
 /**
  * Appends the notification key of alert's current transition:

@@ -215,9 +215,6 @@ void sift_anomaly_service_set_silencer(struct sift_anomaly_service *svc,
  */
 int sift_anomaly_service_resend(struct sift_anomaly_service *svc, uint64_t id);
 
-/** Notifications still queued in the sinks' outboxes. */
-uint64_t sift_anomaly_service_sinks_pending(struct sift_anomaly_service *svc);
-
 /**
  * The scorer and the sinks (borrowed; valid until the service stops), for
  * the /metrics collectors sift_metrics_collect_anomaly/_sinks.
@@ -226,9 +223,5 @@ struct sift_anomaly *
 sift_anomaly_service_scorer(struct sift_anomaly_service *svc);
 struct sift_alert_sinks *
 sift_anomaly_service_sinks(struct sift_anomaly_service *svc);
-
-/** Appends alert as the API's JSON object (sift_alert_to_json). */
-void sift_anomaly_service_alert_json(const struct sift_alert *alert,
-                                     struct sift_buf *out);
 
 #endif /* SIFT_ANOMALY_SERVICE_H */

@@ -306,8 +306,6 @@ int sift_http_req_is_closed(const struct sift_http_req *req);
  * accept may be NULL.  Pure.
  */
 int sift_http_accepts_html(const char *accept);
-/** Non-zero when the client asked for indented JSON (?pretty). */
-int sift_http_req_pretty(const struct sift_http_req *req);
 
 /* ---- replies (loop thread; exactly one per request) ---- */
 void sift_http_reply(struct sift_http_req *req, int status,

@@ -59,15 +59,6 @@ spread(const struct sift_baseline *b, double floor)
 }
 
 double
-sift_baseline_z(const struct sift_baseline *b, double x, double floor)
-{
-    double s = spread(b, floor);
-    if (s <= 0)
-        return 0;
-    return (x - b->level) / s;
-}
-
-double
 sift_score_from_z(double z)
 {
     double s = 10.0 * fabs(z);

@@ -72,6 +72,7 @@
 
 #include <jansson.h>
 
+#include "sift/alert_format.h"
 #include "sift/alloc.h"
 #include "sift/anomaly.h"
 #include "sift/anomaly_service.h"
@@ -1350,12 +1351,6 @@ sift_anomaly_service_resend(struct sift_anomaly_service *svc, uint64_t id)
     return SIFT_OK;
 }
 
-uint64_t
-sift_anomaly_service_sinks_pending(struct sift_anomaly_service *svc)
-{
-    return sift_alert_sinks_pending(svc->sinks);
-}
-
 struct sift_anomaly *
 sift_anomaly_service_scorer(struct sift_anomaly_service *svc)
 {
@@ -1366,11 +1361,4 @@ struct sift_alert_sinks *
 sift_anomaly_service_sinks(struct sift_anomaly_service *svc)
 {
     return svc->sinks;
-}
-
-void
-sift_anomaly_service_alert_json(const struct sift_alert *alert,
-                                struct sift_buf *out)
-{
-    sift_alert_to_json(alert, out);
 }

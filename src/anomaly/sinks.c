@@ -58,6 +58,7 @@
 #include <hiredis/hiredis.h>
 #include <librdkafka/rdkafka.h>
 
+#include "sift/alert_format.h"
 #include "sift/alloc.h"
 #include "sift/anomaly.h"
 #include "sift/buf.h"

@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "api/params.h"
+#include "sift/alert_format.h"
 #include "sift/alloc.h"
 #include "sift/anomaly.h"
 #include "sift/anomaly_api.h"
@@ -283,7 +284,7 @@ handle_alerts(struct sift_http_req *req, void *arg)
     for (size_t i = 0; i < l.n && i < limit; i++) {
         if (i)
             sift_buf_putc(&b, ',');
-        sift_anomaly_service_alert_json(&l.v[l.n - 1 - i], &b);
+        sift_alert_to_json(&l.v[l.n - 1 - i], &b);
     }
     sift_buf_appendf(&b, "],\"total\":%zu}", l.n);
     sift_http_reply_json(req, 200, &b);
@@ -334,7 +335,7 @@ handle_alert_get(struct sift_http_req *req, void *arg)
         return;
     }
     struct sift_buf b = SIFT_BUF_INIT;
-    sift_anomaly_service_alert_json(&al, &b);
+    sift_alert_to_json(&al, &b);
     sift_http_reply_json(req, 200, &b);
     sift_buf_cleanup(&b);
 }
@@ -381,7 +382,7 @@ handle_alert_post(struct sift_http_req *req, void *arg)
     }
     struct sift_buf b = SIFT_BUF_INIT;
     SIFT_BUF_LIT(&b, "{\"alert\":");
-    sift_anomaly_service_alert_json(&al, &b);
+    sift_alert_to_json(&al, &b);
     sift_buf_append(&b, ",\"series_threshold\":", 20);
     sift_buf_put_json_double(&b, thr);
     sift_buf_putc(&b, '}');

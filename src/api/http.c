@@ -1011,12 +1011,6 @@ sift_http_req_is_closed(const struct sift_http_req *req)
     return req->closed;
 }
 
-int
-sift_http_req_pretty(const struct sift_http_req *req)
-{
-    return req->pretty;
-}
-
 /* ---------------------------------------------------------------------- */
 /* Body decoding                                                           */
 /* ---------------------------------------------------------------------- */

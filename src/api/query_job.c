@@ -32,12 +32,6 @@ struct qjob {
 
 static unsigned inflight;
 
-unsigned
-sift__api_query_jobs_inflight(void)
-{
-    return inflight;
-}
-
 static int
 over_limit(const struct sift_config *cfg)
 {

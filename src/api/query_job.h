@@ -37,9 +37,6 @@ int sift__api_query_job_submit(struct sift_pool *pool, struct sift_store *store,
                                sift_qjob_work_cb work, sift_qjob_done_cb done,
                                void *arg);
 
-/** Jobs accepted and not yet done (slots included).  Loop thread. */
-unsigned sift__api_query_jobs_inflight(void);
-
 /**
  * Takes one in-flight slot for a query that runs its own jobs (search.c:
  * an export runs many pages over one snapshot), counted against the same

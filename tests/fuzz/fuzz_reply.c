@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "../../src/api/grafana_int.h"
+#include "sift/alert_format.h"
 #include "sift/anomaly.h"
 #include "sift/arena.h"
 #include "sift/audit.h"

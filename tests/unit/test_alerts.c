@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "sift/alert_format.h"
 #include "sift/anomaly.h"
 #include "sift/buf.h"
 #include "sift/error.h"
