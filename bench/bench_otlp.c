@@ -290,12 +290,12 @@ DESC(request_desc, request_msg, "collector.logs.v1.ExportLogsServiceRequest",
 /* protobuf-c's structs to the decoded form of otlp_int.h              */
 /* ------------------------------------------------------------------ */
 
-static int conv_any(struct sift__otlp_ctx *c, const any_msg *m,
+static int conv_any(struct sift__walk *c, const any_msg *m,
                     struct sift__otlp_any *out, unsigned depth,
                     const char **bad);
 
 static int
-conv_kvs(struct sift__otlp_ctx *c, kv_msg *const *kvs, size_t n,
+conv_kvs(struct sift__walk *c, kv_msg *const *kvs, size_t n,
          struct sift__otlp_list *l, unsigned depth, const char **bad)
 {
     for (size_t i = 0; i < n; i++) {
@@ -314,7 +314,7 @@ conv_kvs(struct sift__otlp_ctx *c, kv_msg *const *kvs, size_t n,
 }
 
 static int
-conv_any(struct sift__otlp_ctx *c, const any_msg *m, struct sift__otlp_any *out,
+conv_any(struct sift__walk *c, const any_msg *m, struct sift__otlp_any *out,
          unsigned depth, const char **bad)
 {
     memset(out, 0, sizeof(*out));
@@ -375,7 +375,7 @@ conv_any(struct sift__otlp_ctx *c, const any_msg *m, struct sift__otlp_any *out,
 }
 
 static int
-conv_record(struct sift__otlp_ctx *c, const record_msg *m,
+conv_record(struct sift__walk *c, const record_msg *m,
             struct sift__otlp_rec *rec)
 {
     memset(rec, 0, sizeof(*rec));
@@ -408,13 +408,14 @@ pbc_logs_parse(const struct sift_parse_opts *o, const uint8_t *body, size_t len,
                int64_t recv_ns, struct sift_arena *arena, sift_parse_line_cb cb,
                void *arg)
 {
-    struct sift__otlp_ctx c;
+    struct sift__walk c;
     int rc = SIFT_OK;
     request_msg *req = (request_msg *)protobuf_c_message_unpack(
         &request_desc, NULL, len, body);
     if (!req)
         return SIFT_EPARSE;
-    sift__otlp_ctx_init(&c, o, arena, recv_ns, cb, arg, NULL);
+    struct sift_parse_error err;
+    sift__walk_init(&c, o, arena, recv_ns, cb, arg, NULL, &err);
     for (size_t i = 0; i < req->n_resource_logs && !c.stop; i++) {
         const resource_logs_msg *rl = req->resource_logs[i];
         struct sift__otlp_group grp;

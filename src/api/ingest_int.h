@@ -143,6 +143,31 @@ int sift__ingest_position(const struct sift_ingest_api *api, const char *key,
 void sift__ingest_refusal(int rc, int *status, int *retry_after,
                           const char **type, char *reason, size_t len);
 void sift__ingest_reply_refused(struct sift_http_req *req, int rc);
+/* The refusal of rc for a protocol's own reply: adds Retry-After, sets
+ * *type and reason as sift__ingest_refusal() does, returns the status. */
+int sift__ingest_refusal_head(struct sift_http_req *req, int rc,
+                              const char **type, char *reason, size_t len);
+/* Appends "N of M <many> were not stored; K over a limit, e.g. <one> I:
+ * why; ... older than tiers.retention; ... stamped past
+ * ingest.max_future". */
+void sift__ingest_not_stored(const struct sift__ingest_req *r, size_t refused,
+                             const char *one, const char *many,
+                             struct sift_buf *m);
+/* Whether the Content-Type ct (parameters ignored) is the media type
+ * want, case-insensitively; 0 for NULL. */
+int sift__ingest_media_is(const char *ct, const char *want);
+
+/* Answers a body the parser refused, in the protocol's form. */
+typedef void (*sift__ingest_bad_cb)(struct sift__ingest_req *r,
+                                    const char *reason);
+/*
+ * Ends a protocol handler after its parser returned rc: SIFT_EPARSE is
+ * counted and answered by bad(r, err->reason), nothing stored; otherwise
+ * the request is submitted (ENOMEM answered as a refusal) with reply.
+ */
+void sift__ingest_parsed(struct sift__ingest_req *r, int rc,
+                         const struct sift_parse_error *err,
+                         sift__ingest_bad_cb bad, sift__ingest_reply_cb reply);
 
 /* ---- the protocols (each registers its routes) ---- */
 void sift__otlp_api_register(struct sift_http *http,

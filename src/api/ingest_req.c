@@ -18,6 +18,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sift/admit.h"
 #include "sift/arena.h"
@@ -177,19 +178,71 @@ sift__ingest_refusal(int rc, int *status, int *retry_after, const char **type,
     }
 }
 
-void
-sift__ingest_reply_refused(struct sift_http_req *req, int rc)
+int
+sift__ingest_refusal_head(struct sift_http_req *req, int rc, const char **type,
+                          char *reason, size_t len)
 {
     int status, retry;
-    const char *type = NULL;
-    char reason[160];
-    sift__ingest_refusal(rc, &status, &retry, &type, reason, sizeof(reason));
+    sift__ingest_refusal(rc, &status, &retry, type, reason, len);
     if (retry) {
         char ra[8];
         snprintf(ra, sizeof(ra), "%d", retry);
         sift_http_add_header(req, "Retry-After", ra);
     }
+    return status;
+}
+
+void
+sift__ingest_reply_refused(struct sift_http_req *req, int rc)
+{
+    const char *type = NULL;
+    char reason[160];
+    int status =
+        sift__ingest_refusal_head(req, rc, &type, reason, sizeof(reason));
     sift_http_reply_error(req, status, type, "%s", reason);
+}
+
+void
+sift__ingest_not_stored(const struct sift__ingest_req *r, size_t refused,
+                        const char *one, const char *many, struct sift_buf *m)
+{
+    sift_buf_appendf(m, "%zu of %zu %s were not stored", refused,
+                     r->n_evs + r->n_rejects, many);
+    if (r->n_rejects)
+        sift_buf_appendf(m, "; %zu over a limit, e.g. %s %zu: %s", r->n_rejects,
+                         one, r->rejects[0].no, r->rejects[0].reason);
+    if (r->counts.expired)
+        sift_buf_appendf(m, "; %zu older than tiers.retention",
+                         r->counts.expired);
+    if (r->counts.future_rejected)
+        sift_buf_appendf(m, "; %zu stamped past ingest.max_future",
+                         r->counts.future_rejected);
+}
+
+int
+sift__ingest_media_is(const char *ct, const char *want)
+{
+    if (!ct)
+        return 0;
+    size_t n = strcspn(ct, ";"), wl = strlen(want);
+    while (n > 0 && ct[n - 1] == ' ')
+        n--;
+    return n == wl && strncasecmp(ct, want, n) == 0;
+}
+
+void
+sift__ingest_parsed(struct sift__ingest_req *r, int rc,
+                    const struct sift_parse_error *err, sift__ingest_bad_cb bad,
+                    sift__ingest_reply_cb reply)
+{
+    if (rc == SIFT_EPARSE) {
+        sift__ingest_count_bad(r->api, r->source);
+        bad(r, err->reason);
+        return;
+    }
+    if (rc == SIFT_ENOMEM)
+        r->failed_rc = rc;
+    sift__ingest_submit(r, reply);
 }
 
 void

@@ -141,7 +141,7 @@ handle_upload(struct sift_http_req *req, void *arg)
 {
     struct sift_ingest_api *api = arg;
     const char *ct = sift_http_req_header(req, "Content-Type");
-    if (!ct || strncasecmp(ct, "application/vnd.fdo.journal", 27) != 0) {
+    if (!sift__ingest_media_is(ct, "application/vnd.fdo.journal")) {
         sift__ingest_count_bad(api, "journald");
         sift_http_reply_error(req, 415, "unsupported_media_type",
                               "POST /upload takes the journal export format "

@@ -46,16 +46,10 @@ static void
 reply_push(struct sift__ingest_req *r, int rc)
 {
     if (rc < 0) {
-        int status, retry;
         const char *type = NULL;
         char reason[160];
-        sift__ingest_refusal(rc, &status, &retry, &type, reason,
-                             sizeof(reason));
-        if (retry) {
-            char ra[8];
-            snprintf(ra, sizeof(ra), "%d", retry);
-            sift_http_add_header(r->req, "Retry-After", ra);
-        }
+        int status = sift__ingest_refusal_head(r->req, rc, &type, reason,
+                                               sizeof(reason));
         reply_text(r->req, status, reason);
         return;
     }
@@ -65,39 +59,25 @@ reply_push(struct sift__ingest_req *r, int rc)
         return;
     }
     struct sift_buf m = SIFT_BUF_INIT;
-    sift_buf_appendf(&m, "%zu of %zu entries were not stored", refused,
-                     r->n_evs + r->n_rejects);
-    if (r->n_rejects)
-        sift_buf_appendf(&m, "; %zu over a limit, e.g. entry %zu: %s",
-                         r->n_rejects, r->rejects[0].no, r->rejects[0].reason);
-    if (r->counts.expired)
-        sift_buf_appendf(&m, "; %zu older than tiers.retention",
-                         r->counts.expired);
-    if (r->counts.future_rejected)
-        sift_buf_appendf(&m, "; %zu stamped past ingest.max_future",
-                         r->counts.future_rejected);
+    sift__ingest_not_stored(r, refused, "entry", "entries", &m);
     sift_buf_appendf(&m, " (all kept in siftd's dead-letter file; the "
                          "other entries are stored)");
     reply_text(r->req, 400, sift_buf_cstr(&m));
     sift_buf_cleanup(&m);
 }
 
-static int
-is_json(const char *ct)
+static void
+reply_bad(struct sift__ingest_req *r, const char *reason)
 {
-    if (!ct)
-        return 0;
-    size_t n = strcspn(ct, ";");
-    while (n > 0 && ct[n - 1] == ' ')
-        n--;
-    return n == 16 && strncasecmp(ct, "application/json", 16) == 0;
+    reply_text(r->req, 400, reason);
 }
 
 static void
 handle_push(struct sift_http_req *req, void *arg)
 {
     struct sift_ingest_api *api = arg;
-    int json = is_json(sift_http_req_header(req, "Content-Type"));
+    int json = sift__ingest_media_is(sift_http_req_header(req, "Content-Type"),
+                                     "application/json");
     size_t len = 0;
     const char *body = sift_http_req_body(req, &len);
     struct sift_arena *a = sift_http_req_arena(req);
@@ -137,14 +117,7 @@ handle_push(struct sift_http_req *req, void *arg)
     int rc = sift_loki_push_parse(sift__ingest_opts(api, SIFT_PARSE_AUTO), json,
                                   body, len, sift_clock_now_ns(), a,
                                   sift__ingest_on_record, r, &err);
-    if (rc == SIFT_EPARSE) {
-        sift__ingest_count_bad(api, "loki");
-        reply_text(req, 400, err.reason);
-        return;
-    }
-    if (rc == SIFT_ENOMEM)
-        r->failed_rc = rc;
-    sift__ingest_submit(r, reply_push);
+    sift__ingest_parsed(r, rc, &err, reply_bad, reply_push);
 }
 
 void

@@ -73,42 +73,15 @@ reply_status(struct sift_http_req *req, int json, int http_status, int code,
     sift_buf_cleanup(&b);
 }
 
-/* Why records were not stored, for partial_success.error_message. */
-static void
-partial_message(const struct sift__ingest_req *r, size_t rejected,
-                struct sift_buf *m)
-{
-    size_t total = r->n_evs + r->n_rejects;
-    sift_buf_appendf(m, "%zu of %zu log records were not stored", rejected,
-                     total);
-    if (r->n_rejects) {
-        sift_buf_appendf(m, "; %zu over a limit, e.g. record %zu: %s",
-                         r->n_rejects, r->rejects[0].no, r->rejects[0].reason);
-    }
-    if (r->counts.expired)
-        sift_buf_appendf(m, "; %zu older than tiers.retention",
-                         r->counts.expired);
-    if (r->counts.future_rejected)
-        sift_buf_appendf(m, "; %zu stamped past ingest.max_future",
-                         r->counts.future_rejected);
-    sift_buf_appendf(m, " (all kept in siftd's dead-letter file)");
-}
-
 static void
 reply_logs(struct sift__ingest_req *r, int rc)
 {
     int json = *(const int *)r->proto;
     if (rc < 0) {
-        int status, retry;
         const char *type = NULL;
         char reason[160];
-        sift__ingest_refusal(rc, &status, &retry, &type, reason,
-                             sizeof(reason));
-        if (retry) {
-            char ra[8];
-            snprintf(ra, sizeof(ra), "%d", retry);
-            sift_http_add_header(r->req, "Retry-After", ra);
-        }
+        int status = sift__ingest_refusal_head(r->req, rc, &type, reason,
+                                               sizeof(reason));
         reply_status(r->req, json, status,
                      rc == SIFT_EBUSY ? RPC_RESOURCE_EXHAUSTED
                                       : RPC_UNAVAILABLE,
@@ -117,8 +90,11 @@ reply_logs(struct sift__ingest_req *r, int rc)
     }
     size_t rejected = r->n_rejects + sift__ingest_refused_by_time(r);
     struct sift_buf b = SIFT_BUF_INIT, m = SIFT_BUF_INIT;
-    if (rejected)
-        partial_message(r, rejected, &m);
+    if (rejected) {
+        /* partial_success.error_message: how many and why */
+        sift__ingest_not_stored(r, rejected, "record", "log records", &m);
+        sift_buf_appendf(&m, " (all kept in siftd's dead-letter file)");
+    }
     if (json) {
         sift_buf_putc(&b, '{');
         if (rejected) {
@@ -149,17 +125,17 @@ reply_logs(struct sift__ingest_req *r, int rc)
 static int
 encoding_of(const char *ct)
 {
-    if (!ct)
-        return -1;
-    size_t n = strcspn(ct, ";");
-    while (n > 0 && ct[n - 1] == ' ')
-        n--;
-    if ((n == strlen(CT_PROTOBUF) && strncasecmp(ct, CT_PROTOBUF, n) == 0) ||
-        (n == 20 && strncasecmp(ct, "application/protobuf", 20) == 0))
+    if (sift__ingest_media_is(ct, CT_PROTOBUF) ||
+        sift__ingest_media_is(ct, "application/protobuf"))
         return 0;
-    if (n == strlen(CT_JSON) && strncasecmp(ct, CT_JSON, n) == 0)
-        return 1;
-    return -1;
+    return sift__ingest_media_is(ct, CT_JSON) ? 1 : -1;
+}
+
+static void
+reply_bad(struct sift__ingest_req *r, const char *reason)
+{
+    reply_status(r->req, *(const int *)r->proto, 400, RPC_INVALID_ARGUMENT,
+                 reason);
 }
 
 static void
@@ -185,14 +161,7 @@ handle_logs(struct sift_http_req *req, void *arg)
     int rc = sift_otlp_logs_parse(sift__ingest_opts(api, SIFT_PARSE_AUTO), json,
                                   body, len, sift_clock_now_ns(), a,
                                   sift__ingest_on_record, r, &err);
-    if (rc == SIFT_EPARSE) {
-        sift__ingest_count_bad(api, "otlp");
-        reply_status(req, json, 400, RPC_INVALID_ARGUMENT, err.reason);
-        return;
-    }
-    if (rc == SIFT_ENOMEM)
-        r->failed_rc = rc;
-    sift__ingest_submit(r, reply_logs);
+    sift__ingest_parsed(r, rc, &err, reply_bad, reply_logs);
 }
 
 void

@@ -42,18 +42,6 @@
 #include "parse/parse_int.h"
 #include "parse/pb.h"
 
-struct lctx {
-    const struct sift_parse_opts *o;
-    struct sift_arena *arena;
-    int64_t recv_ns;
-    sift_parse_line_cb cb;
-    void *arg;
-    struct sift_parse_error *err;
-    size_t n_entries;
-    int stop;
-    int nomem;
-};
-
 /* Labels (or metadata) as keyword fields in the arena. */
 struct lset {
     struct sift_field *f;
@@ -61,7 +49,7 @@ struct lset {
 };
 
 static int
-lset_add(struct lctx *c, struct lset *l, const char *name, size_t nl,
+lset_add(struct sift__walk *c, struct lset *l, const char *name, size_t nl,
          const char *value, size_t vl)
 {
     if (nl == 0)
@@ -100,7 +88,7 @@ is_name_char(char ch, int first)
 
 /* Parses s[0..len) into l; -1 when it is not a label set. */
 static int
-parse_labels(struct lctx *c, const char *s, size_t len, struct lset *l)
+parse_labels(struct sift__walk *c, const char *s, size_t len, struct lset *l)
 {
     size_t i = 0;
     while (i < len && s[i] == ' ')
@@ -204,13 +192,13 @@ find(const struct lset *l, const char *name)
 }
 
 static void
-emit(struct lctx *c, const struct lset *labels, const struct lset *meta,
+emit(struct sift__walk *c, const struct lset *labels, const struct lset *meta,
      int64_t ts_ns, const char *line, size_t line_len, const char *raw,
      size_t raw_len)
 {
     struct sift_parse_error perr;
     struct sift_event ev;
-    c->n_entries++;
+    c->n++;
     memset(&perr, 0, sizeof(perr));
     int64_t at = ts_ns > 0 ? ts_ns : c->recv_ns;
     int rc = sift_parse_event(c->o, line, line_len, at, c->arena, &ev, &perr);
@@ -221,7 +209,7 @@ emit(struct lctx *c, const struct lset *labels, const struct lset *meta,
     if (rc != SIFT_OK) {
         perr.line = raw;
         perr.line_len = raw_len;
-        perr.line_no = c->n_entries;
+        perr.line_no = c->n;
         c->stop = c->cb(c->arg, rc, NULL, &perr);
         return;
     }
@@ -294,7 +282,7 @@ emit(struct lctx *c, const struct lset *labels, const struct lset *meta,
 /* ------------------------------------------------------------------ */
 
 static int
-pb_entry(struct lctx *c, const struct sift__pb_field *f,
+pb_entry(struct sift__walk *c, const struct sift__pb_field *f,
          const struct lset *labels)
 {
     struct sift__pb r, t;
@@ -359,7 +347,7 @@ pb_entry(struct lctx *c, const struct sift__pb_field *f,
 }
 
 static int
-pb_request(struct lctx *c, const char *body, size_t len)
+pb_request(struct sift__walk *c, const char *body, size_t len)
 {
     struct sift__pb r, s;
     struct sift__pb_field g, h;
@@ -434,7 +422,7 @@ json_ns(struct sift__jp *j, int64_t *out)
 
 /* {"name":"value",...} into l (non-string values are skipped). */
 static int
-json_kv_object(struct lctx *c, struct sift__jp *j, struct lset *l)
+json_kv_object(struct sift__walk *c, struct sift__jp *j, struct lset *l)
 {
     const char *k = NULL, *v = NULL;
     size_t kl = 0, vl = 0;
@@ -455,7 +443,8 @@ json_kv_object(struct lctx *c, struct sift__jp *j, struct lset *l)
 
 /* ["<ns>", "line"(, {metadata})] */
 static int
-json_value_entry(struct lctx *c, struct sift__jp *j, const struct lset *labels)
+json_value_entry(struct sift__walk *c, struct sift__jp *j,
+                 const struct lset *labels)
 {
     struct lset meta = {NULL, 0, 0};
     int64_t ts = 0;
@@ -488,7 +477,8 @@ json_value_entry(struct lctx *c, struct sift__jp *j, const struct lset *labels)
 
 /* The older {"ts":"RFC 3339","line":".."} entry. */
 static int
-json_legacy_entry(struct lctx *c, struct sift__jp *j, const struct lset *labels)
+json_legacy_entry(struct sift__walk *c, struct sift__jp *j,
+                  const struct lset *labels)
 {
     const char *k, *line = NULL, *ts_s = NULL;
     size_t kl, line_len = 0, ts_len = 0, a = j->pos;
@@ -515,11 +505,11 @@ json_legacy_entry(struct lctx *c, struct sift__jp *j, const struct lset *labels)
     return c->nomem ? -1 : 0;
 }
 
-static int json_stream(struct lctx *c, struct sift__jp *j);
+static int json_stream(struct sift__walk *c, struct sift__jp *j);
 
 static int
-json_entries(struct lctx *c, const struct sift__jp *outer, size_t a, size_t b,
-             int legacy, const struct lset *labels)
+json(struct sift__walk *c, const struct sift__jp *outer, size_t a, size_t b,
+     int legacy, const struct lset *labels)
 {
     struct sift__jp j;
     int rc;
@@ -535,7 +525,7 @@ json_entries(struct lctx *c, const struct sift__jp *outer, size_t a, size_t b,
 }
 
 static int
-json_stream(struct lctx *c, struct sift__jp *j)
+json_stream(struct sift__walk *c, struct sift__jp *j)
 {
     const char *k = NULL, *s = NULL, *unknown = NULL;
     size_t kl = 0, sl = 0, a = 0, b = 0, unknown_len = 0;
@@ -577,11 +567,11 @@ json_stream(struct lctx *c, struct sift__jp *j)
                  unknown ? unknown : "", unknown ? "\")" : "");
         return -1;
     }
-    return json_entries(c, j, a, b, legacy, &labels);
+    return json(c, j, a, b, legacy, &labels);
 }
 
 static int
-json_request(struct lctx *c, const char *body, size_t len)
+json_request(struct sift__walk *c, const char *body, size_t len)
 {
     struct sift__jp j;
     const char *k = NULL;
@@ -637,32 +627,9 @@ sift_loki_push_parse(const struct sift_parse_opts *o, int json,
                      struct sift_parse_error *err)
 {
     struct sift_parse_error local;
-    struct lctx c;
-    int rc;
-    if (!err)
-        err = &local;
-    memset(err, 0, sizeof(*err));
-    memset(&c, 0, sizeof(c));
-    c.o = o;
-    c.arena = arena;
-    c.recv_ns = recv_ns;
-    c.cb = cb;
-    c.arg = arg;
-    c.err = err;
-    rc = json ? json_request(&c, body, len) : pb_request(&c, body, len);
-    if (c.nomem) {
-        err->rc = SIFT_ENOMEM;
-        snprintf(err->reason, sizeof(err->reason), "out of memory");
-        return SIFT_ENOMEM;
-    }
-    if (c.stop)
-        return c.stop;
-    if (rc < 0) {
-        if (!err->reason[0])
-            snprintf(err->reason, sizeof(err->reason),
-                     "the body is not a valid Loki protobuf PushRequest");
-        err->rc = SIFT_EPARSE;
-        return SIFT_EPARSE;
-    }
-    return SIFT_OK;
+    struct sift__walk c;
+    sift__walk_init(&c, o, arena, recv_ns, cb, arg, err, &local);
+    int rc = json ? json_request(&c, body, len) : pb_request(&c, body, len);
+    return sift__walk_end(&c, rc,
+                          "the body is not a valid Loki protobuf PushRequest");
 }

@@ -61,7 +61,7 @@
 /* ------------------------------------------------------------------ */
 
 struct sift__otlp_any *
-sift__otlp_alist_push(struct sift__otlp_ctx *c, struct sift__otlp_list *l)
+sift__otlp_alist_push(struct sift__walk *c, struct sift__otlp_list *l)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? l->cap * 2 : 8;
@@ -82,7 +82,7 @@ sift__otlp_alist_push(struct sift__otlp_ctx *c, struct sift__otlp_list *l)
 }
 
 const char *
-sift__otlp_int_text(struct sift__otlp_ctx *c, int64_t v, size_t *len)
+sift__otlp_int_text(struct sift__walk *c, int64_t v, size_t *len)
 {
     char tmp[24];
     int n = snprintf(tmp, sizeof(tmp), "%lld", (long long)v);
@@ -94,7 +94,7 @@ sift__otlp_int_text(struct sift__otlp_ctx *c, int64_t v, size_t *len)
 }
 
 const char *
-sift__otlp_double_text(struct sift__otlp_ctx *c, double d, size_t *len)
+sift__otlp_double_text(struct sift__walk *c, double d, size_t *len)
 {
     char tmp[40];
     size_t n = sift_fmt_double(tmp, sizeof(tmp), d);
@@ -106,8 +106,7 @@ sift__otlp_double_text(struct sift__otlp_ctx *c, double d, size_t *len)
 }
 
 const char *
-sift__otlp_base64(struct sift__otlp_ctx *c, const uint8_t *p, size_t n,
-                  size_t *len)
+sift__otlp_base64(struct sift__walk *c, const uint8_t *p, size_t n, size_t *len)
 {
     if (n > (SIZE_MAX - 4) / 4 * 3) {
         c->nomem = 1;
@@ -135,7 +134,7 @@ sift__otlp_base64(struct sift__otlp_ctx *c, const uint8_t *p, size_t n,
 /* Lower-case hex of an id; NULL for an empty or all-zero id (invalid by
  * the spec: no id). */
 const char *
-sift__otlp_hex_id(struct sift__otlp_ctx *c, const uint8_t *p, size_t n)
+sift__otlp_hex_id(struct sift__walk *c, const uint8_t *p, size_t n)
 {
     static const char digits[] = "0123456789abcdef";
     int nonzero = 0;
@@ -341,7 +340,7 @@ level_of_number(uint32_t n)
 /* Builds the event of rec and hands it (or its rejection) to the
  * callback. */
 void
-sift__otlp_emit(struct sift__otlp_ctx *c, const struct sift__otlp_group *g,
+sift__otlp_emit(struct sift__walk *c, const struct sift__otlp_group *g,
                 const struct sift__otlp_rec *rec)
 {
     struct sift_parse_error perr;
@@ -349,7 +348,7 @@ sift__otlp_emit(struct sift__otlp_ctx *c, const struct sift__otlp_group *g,
     struct sift_event ev;
     int rc;
 
-    c->n_records++;
+    c->n++;
     memset(&perr, 0, sizeof(perr));
     sift__pctx_init(&x, c->o, c->arena, &perr, rec->raw, rec->raw_len,
                     c->recv_ns);
@@ -438,7 +437,7 @@ out:
         perr.rc = rc;
         perr.line = rec->raw;
         perr.line_len = rec->raw_len;
-        perr.line_no = c->n_records;
+        perr.line_no = c->n;
         c->stop = c->cb(c->arg, rc, NULL, &perr);
     }
 }
@@ -447,12 +446,12 @@ out:
 /* Binary protobuf                                                     */
 /* ------------------------------------------------------------------ */
 
-static int pb_any(struct sift__otlp_ctx *c, const struct sift__pb_field *f,
+static int pb_any(struct sift__walk *c, const struct sift__pb_field *f,
                   struct sift__otlp_any *out, unsigned depth, const char **bad);
 
 /* One KeyValue message (f's bytes) appended to l. */
 static int
-pb_keyvalue(struct sift__otlp_ctx *c, const struct sift__pb_field *f,
+pb_keyvalue(struct sift__walk *c, const struct sift__pb_field *f,
             struct sift__otlp_list *l, unsigned depth, const char **bad)
 {
     struct sift__pb r;
@@ -485,7 +484,7 @@ pb_keyvalue(struct sift__otlp_ctx *c, const struct sift__pb_field *f,
 
 /* Field 1 of f's message, repeated: AnyValue (array) or KeyValue. */
 static int
-pb_list(struct sift__otlp_ctx *c, const struct sift__pb_field *f,
+pb_list(struct sift__walk *c, const struct sift__pb_field *f,
         struct sift__otlp_any *out, int kvs, unsigned depth, const char **bad)
 {
     struct sift__pb r;
@@ -513,7 +512,7 @@ pb_list(struct sift__otlp_ctx *c, const struct sift__pb_field *f,
 }
 
 static int
-pb_any(struct sift__otlp_ctx *c, const struct sift__pb_field *f,
+pb_any(struct sift__walk *c, const struct sift__pb_field *f,
        struct sift__otlp_any *out, unsigned depth, const char **bad)
 {
     struct sift__pb r;
@@ -582,7 +581,7 @@ pb_any(struct sift__otlp_ctx *c, const struct sift__pb_field *f,
 
 /* A LogRecord. */
 static int
-pb_record(struct sift__otlp_ctx *c, const struct sift__pb_field *f,
+pb_record(struct sift__walk *c, const struct sift__pb_field *f,
           struct sift__otlp_rec *rec)
 {
     struct sift__pb r;
@@ -649,8 +648,8 @@ pb_record(struct sift__otlp_ctx *c, const struct sift__pb_field *f,
 /* The Resource (attributes = 1) or InstrumentationScope (name = 1,
  * version = 2, attributes = 3) of a group. */
 static int
-pb_group_head(struct sift__otlp_ctx *c, const struct sift__pb_field *f,
-              int scope, struct sift__otlp_group *grp)
+pb_group_head(struct sift__walk *c, const struct sift__pb_field *f, int scope,
+              struct sift__otlp_group *grp)
 {
     struct sift__pb r;
     struct sift__pb_field g;
@@ -686,7 +685,7 @@ pb_group_head(struct sift__otlp_ctx *c, const struct sift__pb_field *f,
  * after the items, so it is looked for first.
  */
 static int
-pb_group(struct sift__otlp_ctx *c, const struct sift__pb_field *f, int scope,
+pb_group(struct sift__walk *c, const struct sift__pb_field *f, int scope,
          struct sift__otlp_group *grp)
 {
     struct sift__pb r;
@@ -727,7 +726,7 @@ pb_group(struct sift__otlp_ctx *c, const struct sift__pb_field *f, int scope,
 }
 
 static int
-pb_request(struct sift__otlp_ctx *c, const char *body, size_t len)
+pb_request(struct sift__walk *c, const char *body, size_t len)
 {
     struct sift__pb r;
     struct sift__pb_field g;
@@ -811,13 +810,13 @@ json_int(struct sift__jp *j, int is_signed, uint64_t *out)
     return 0;
 }
 
-static int json_any(struct sift__otlp_ctx *c, struct sift__jp *j,
+static int json_any(struct sift__walk *c, struct sift__jp *j,
                     struct sift__otlp_any *out, unsigned depth,
                     const char **bad);
 
 /* {"key": .., "value": {AnyValue}} appended to l. */
 static int
-json_keyvalue(struct sift__otlp_ctx *c, struct sift__jp *j,
+json_keyvalue(struct sift__walk *c, struct sift__jp *j,
               struct sift__otlp_list *l, unsigned depth, const char **bad)
 {
     const char *k, *key = NULL;
@@ -853,8 +852,8 @@ json_keyvalue(struct sift__otlp_ctx *c, struct sift__jp *j,
 
 /* An array of KeyValue (kvs) or of AnyValue. */
 static int
-json_list(struct sift__otlp_ctx *c, struct sift__jp *j,
-          struct sift__otlp_list *l, int kvs, unsigned depth, const char **bad)
+json_list(struct sift__walk *c, struct sift__jp *j, struct sift__otlp_list *l,
+          int kvs, unsigned depth, const char **bad)
 {
     int rc;
     if (json_null(j))
@@ -876,7 +875,7 @@ json_list(struct sift__otlp_ctx *c, struct sift__jp *j,
 
 /* {"values": [...]} of an ArrayValue or a KeyValueList. */
 static int
-json_values(struct sift__otlp_ctx *c, struct sift__jp *j,
+json_values(struct sift__walk *c, struct sift__jp *j,
             struct sift__otlp_any *out, int kvs, unsigned depth,
             const char **bad)
 {
@@ -900,8 +899,8 @@ json_values(struct sift__otlp_ctx *c, struct sift__jp *j,
 }
 
 static int
-json_any(struct sift__otlp_ctx *c, struct sift__jp *j,
-         struct sift__otlp_any *out, unsigned depth, const char **bad)
+json_any(struct sift__walk *c, struct sift__jp *j, struct sift__otlp_any *out,
+         unsigned depth, const char **bad)
 {
     const char *k = NULL;
     size_t kl = 0;
@@ -973,7 +972,7 @@ json_any(struct sift__otlp_ctx *c, struct sift__jp *j,
 
 /* A hex id as lower case; NULL when not hex or all zero. */
 static const char *
-json_hex_id(struct sift__otlp_ctx *c, const char *s, size_t len)
+json_hex_id(struct sift__walk *c, const char *s, size_t len)
 {
     int nonzero = 0;
     if (len == 0 || len % 2 || len > 128)
@@ -998,7 +997,7 @@ json_hex_id(struct sift__otlp_ctx *c, const char *s, size_t len)
 }
 
 static int
-json_record(struct sift__otlp_ctx *c, struct sift__jp *j,
+json_record(struct sift__walk *c, struct sift__jp *j,
             struct sift__otlp_rec *rec)
 {
     const char *k = NULL;
@@ -1067,7 +1066,7 @@ json_record(struct sift__otlp_ctx *c, struct sift__jp *j,
 
 /* The resource or scope object of a group. */
 static int
-json_group_head(struct sift__otlp_ctx *c, struct sift__jp *j, int scope,
+json_group_head(struct sift__walk *c, struct sift__jp *j, int scope,
                 struct sift__otlp_group *grp)
 {
     const char *k = NULL;
@@ -1098,12 +1097,12 @@ json_group_head(struct sift__otlp_ctx *c, struct sift__jp *j, int scope,
     return rc;
 }
 
-static int json_group(struct sift__otlp_ctx *c, struct sift__jp *j, int scope,
+static int json_group(struct sift__walk *c, struct sift__jp *j, int scope,
                       struct sift__otlp_group *grp);
 
 /* The items of a group (scope_logs or log_records) from their span. */
 static int
-json_items(struct sift__otlp_ctx *c, const struct sift__jp *outer, size_t a,
+json_items(struct sift__walk *c, const struct sift__jp *outer, size_t a,
            size_t b, int scope, struct sift__otlp_group *grp)
 {
     struct sift__jp j;
@@ -1135,7 +1134,7 @@ json_items(struct sift__otlp_ctx *c, const struct sift__jp *outer, size_t a,
 
 /* A ResourceLogs (scope 0) or ScopeLogs (scope 1) object. */
 static int
-json_group(struct sift__otlp_ctx *c, struct sift__jp *j, int scope,
+json_group(struct sift__walk *c, struct sift__jp *j, int scope,
            struct sift__otlp_group *grp)
 {
     const char *k = NULL;
@@ -1163,7 +1162,7 @@ json_group(struct sift__otlp_ctx *c, struct sift__jp *j, int scope,
 }
 
 static int
-json_request(struct sift__otlp_ctx *c, const char *body, size_t len)
+json_request(struct sift__walk *c, const char *body, size_t len)
 {
     struct sift__jp j;
     const char *k = NULL;
@@ -1208,21 +1207,6 @@ bad:
 /* Entry point                                                         */
 /* ------------------------------------------------------------------ */
 
-void
-sift__otlp_ctx_init(struct sift__otlp_ctx *c, const struct sift_parse_opts *o,
-                    struct sift_arena *arena, int64_t recv_ns,
-                    sift_parse_line_cb cb, void *arg,
-                    struct sift_parse_error *err)
-{
-    memset(c, 0, sizeof(*c));
-    c->o = o;
-    c->arena = arena;
-    c->recv_ns = recv_ns;
-    c->cb = cb;
-    c->arg = arg;
-    c->err = err;
-}
-
 int
 sift_otlp_logs_parse(const struct sift_parse_opts *o, int json,
                      const char *body, size_t len, int64_t recv_ns,
@@ -1230,32 +1214,10 @@ sift_otlp_logs_parse(const struct sift_parse_opts *o, int json,
                      struct sift_parse_error *err)
 {
     struct sift_parse_error local;
-    struct sift__otlp_ctx c;
-    int rc;
-
-    if (!err)
-        err = &local;
-    memset(err, 0, sizeof(*err));
-    sift__otlp_ctx_init(&c, o, arena, recv_ns, cb, arg, err);
-    if (json) {
-        rc = json_request(&c, body, len);
-    } else {
-        rc = pb_request(&c, body, len);
-        if (rc < 0 && !c.nomem && !c.stop)
-            snprintf(err->reason, sizeof(err->reason),
-                     "the body is not a valid OTLP protobuf "
-                     "ExportLogsServiceRequest");
-    }
-    if (c.nomem) {
-        err->rc = SIFT_ENOMEM;
-        snprintf(err->reason, sizeof(err->reason), "out of memory");
-        return SIFT_ENOMEM;
-    }
-    if (c.stop)
-        return c.stop;
-    if (rc < 0) {
-        err->rc = SIFT_EPARSE;
-        return SIFT_EPARSE;
-    }
-    return SIFT_OK;
+    struct sift__walk c;
+    sift__walk_init(&c, o, arena, recv_ns, cb, arg, err, &local);
+    int rc = json ? json_request(&c, body, len) : pb_request(&c, body, len);
+    return sift__walk_end(&c, rc,
+                          "the body is not a valid OTLP protobuf "
+                          "ExportLogsServiceRequest");
 }

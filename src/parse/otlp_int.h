@@ -18,6 +18,8 @@
 #include "sift/arena.h"
 #include "sift/parse.h"
 
+#include "parse/parse_int.h"
+
 enum sift__otlp_kind {
     SIFT__OTLP_NONE = 0,
     SIFT__OTLP_STR,
@@ -70,43 +72,21 @@ struct sift__otlp_group {
     const char *bad; /* a limit broken in the resource or scope */
 };
 
-struct sift__otlp_ctx {
-    const struct sift_parse_opts *o;
-    struct sift_arena *arena;
-    int64_t recv_ns;
-    sift_parse_line_cb cb;
-    void *arg;
-    struct sift_parse_error *err;
-    size_t n_records;
-    int stop; /* the callback's non-zero value */
-    int nomem;
-};
-
-/* A walk of one request that hands its events to cb (err may be NULL
- * for a decoder that reports none). */
-void sift__otlp_ctx_init(struct sift__otlp_ctx *c,
-                         const struct sift_parse_opts *o,
-                         struct sift_arena *arena, int64_t recv_ns,
-                         sift_parse_line_cb cb, void *arg,
-                         struct sift_parse_error *err);
 /* Appends a zeroed value to l; NULL (and c->nomem set) without memory. */
-struct sift__otlp_any *sift__otlp_alist_push(struct sift__otlp_ctx *c,
+struct sift__otlp_any *sift__otlp_alist_push(struct sift__walk *c,
                                              struct sift__otlp_list *l);
 /* Decimal text of v in the arena (*len its length). */
-const char *sift__otlp_int_text(struct sift__otlp_ctx *c, int64_t v,
-                                size_t *len);
+const char *sift__otlp_int_text(struct sift__walk *c, int64_t v, size_t *len);
 /* The text of d (sift_fmt_double) in the arena. */
-const char *sift__otlp_double_text(struct sift__otlp_ctx *c, double d,
-                                   size_t *len);
+const char *sift__otlp_double_text(struct sift__walk *c, double d, size_t *len);
 /* Base64 of p[0..n) in the arena. */
-const char *sift__otlp_base64(struct sift__otlp_ctx *c, const uint8_t *p,
-                              size_t n, size_t *len);
+const char *sift__otlp_base64(struct sift__walk *c, const uint8_t *p, size_t n,
+                              size_t *len);
 /* Lower-case hex of an id; NULL for an empty or all-zero id. */
-const char *sift__otlp_hex_id(struct sift__otlp_ctx *c, const uint8_t *p,
-                              size_t n);
+const char *sift__otlp_hex_id(struct sift__walk *c, const uint8_t *p, size_t n);
 /* Builds the event of rec (in group g) and hands it, or its rejection,
  * to c->cb; sets c->stop to the callback's answer, c->nomem on ENOMEM. */
-void sift__otlp_emit(struct sift__otlp_ctx *c, const struct sift__otlp_group *g,
+void sift__otlp_emit(struct sift__walk *c, const struct sift__otlp_group *g,
                      const struct sift__otlp_rec *rec);
 
 #endif /* SIFT_PARSE_OTLP_INT_H */

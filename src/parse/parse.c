@@ -966,3 +966,41 @@ sift_parse_lines(const struct sift_parse_opts *o, const char *body, size_t len,
     }
     return pending_flush(&pd, arena, cb, arg, stats);
 }
+
+void
+sift__walk_init(struct sift__walk *w, const struct sift_parse_opts *o,
+                struct sift_arena *arena, int64_t recv_ns,
+                sift_parse_line_cb cb, void *arg, struct sift_parse_error *err,
+                struct sift_parse_error *local)
+{
+    if (!err)
+        err = local;
+    memset(err, 0, sizeof(*err));
+    memset(w, 0, sizeof(*w));
+    w->o = o;
+    w->arena = arena;
+    w->recv_ns = recv_ns;
+    w->cb = cb;
+    w->arg = arg;
+    w->err = err;
+}
+
+int
+sift__walk_end(struct sift__walk *w, int rc, const char *bad_body)
+{
+    struct sift_parse_error *err = w->err;
+    if (w->nomem) {
+        err->rc = SIFT_ENOMEM;
+        snprintf(err->reason, sizeof(err->reason), "out of memory");
+        return SIFT_ENOMEM;
+    }
+    if (w->stop)
+        return w->stop;
+    if (rc < 0) {
+        if (!err->reason[0])
+            snprintf(err->reason, sizeof(err->reason), "%s", bad_body);
+        err->rc = SIFT_EPARSE;
+        return SIFT_EPARSE;
+    }
+    return SIFT_OK;
+}

@@ -63,6 +63,38 @@ struct sift__pctx {
     bool scan_ts; /* look for timestamp fields */
 };
 
+/*
+ * A walk of one request that carries many events (the OTLP logs request,
+ * the Loki push request): the callback that takes each event or
+ * rejection, and what stops the walk.  The decoders of otlp.c and loki.c
+ * share it, and end through sift__walk_end().
+ */
+struct sift__walk {
+    const struct sift_parse_opts *o;
+    struct sift_arena *arena;
+    int64_t recv_ns;
+    sift_parse_line_cb cb;
+    void *arg;
+    struct sift_parse_error *err; /* never NULL; reason set on EPARSE */
+    size_t n;                     /* records or entries handed to cb */
+    int stop;                     /* the callback's non-zero answer */
+    int nomem;
+};
+
+/* Starts a walk; err may be NULL (local then takes the error). */
+void sift__walk_init(struct sift__walk *w, const struct sift_parse_opts *o,
+                     struct sift_arena *arena, int64_t recv_ns,
+                     sift_parse_line_cb cb, void *arg,
+                     struct sift_parse_error *err,
+                     struct sift_parse_error *local);
+/*
+ * The walk's result from the decoder's rc (< 0: the body is not a valid
+ * request): SIFT_ENOMEM, the callback's stop value, SIFT_EPARSE with
+ * err->reason (bad_body when the decoder said nothing more precise), or
+ * SIFT_OK.
+ */
+int sift__walk_end(struct sift__walk *w, int rc, const char *bad_body);
+
 /* ---- parse.c: context helpers ---- */
 
 /* Starts a context for one event whose raw form is line[0..len). */
