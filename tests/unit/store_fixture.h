@@ -1,7 +1,8 @@
 /*
  * store_fixture.h - shared helpers for the tests that drive a real store
- * on a real loop (test_store.c, test_merge.c): run the loop until a
- * predicate holds, and the flush-callback flag those waits poll.
+ * on a real loop (test_store.c, test_merge.c, test_rules_engine.c): run
+ * the loop until a predicate holds, and the flush-callback flag those
+ * waits poll.
  *
  * Header-only (static inline functions) because each test_*.c is its own
  * executable.  Loop thread only, like the store they drive.

@@ -35,6 +35,7 @@
 #include "sift/pool.h"
 #include "sift/rules.h"
 #include "sift/store.h"
+#include "store_fixture.h"
 
 #define SEC INT64_C(1000000000)
 #define T0 (INT64_C(1796637600) * SEC) /* 2026-12-07T10:00:00Z */
@@ -131,38 +132,11 @@ teardown(void **state)
     return 0;
 }
 
-/* ---- running the loop ---- */
-
-typedef int (*pred_fn)(struct fx *f);
-
-struct waiter {
-    struct fx *f;
-    pred_fn pred;
-    int64_t deadline;
-    int ok;
-};
-
-static void
-wait_tick(void *arg)
-{
-    struct waiter *w = arg;
-    if (w->pred(w->f)) {
-        w->ok = 1;
-        sift_loop_stop(w->f->loop);
-    } else if (sift_clock_mono_ns() > w->deadline) {
-        sift_loop_stop(w->f->loop);
-    }
-}
-
 /* Runs the loop until pred holds (1) or 5 s pass (0). */
 static int
-run_until(struct fx *f, pred_fn pred)
+run_until(struct fx *f, sf_pred_cb pred)
 {
-    struct waiter w = {f, pred, sift_clock_mono_ns() + 5 * SEC, 0};
-    struct sift_timer *t = sift_loop_timer_new(f->loop, 10, wait_tick, &w);
-    sift_loop_run(f->loop);
-    sift_loop_timer_free(t);
-    return w.ok;
+    return sf_run_until(f->loop, pred, f, 5000);
 }
 
 /* ---- the rule's status ---- */
@@ -202,32 +176,37 @@ health_is(struct fx *f, const char *want)
 }
 
 static int
-queued_behind_gate(struct fx *f)
+queued_behind_gate(void *arg)
 {
+    struct fx *f = arg;
     return sift_pool_pending(f->pool) == 2; /* the gate and the rule */
 }
 
 static int
-missed_one(struct fx *f)
+missed_one(void *arg)
 {
+    struct fx *f = arg;
     return stat_int(f, "missed") == 1;
 }
 
 static int
-missed_four(struct fx *f)
+missed_four(void *arg)
 {
+    struct fx *f = arg;
     return stat_int(f, "missed") == 4;
 }
 
 static int
-evaluated_once(struct fx *f)
+evaluated_once(void *arg)
 {
+    struct fx *f = arg;
     return stat_int(f, "evaluations") == 1 && f->gate_done;
 }
 
 static int
-evaluated_twice(struct fx *f)
+evaluated_twice(void *arg)
 {
+    struct fx *f = arg;
     return stat_int(f, "evaluations") == 2;
 }
 
