@@ -228,7 +228,10 @@ sift__cli_cmd_alerts(struct cli_ctx *ctx, int argc, char **argv)
             char started[32], score[32] = "-";
             ms_time(json_object_get(a, "started_ms"), started, sizeof(started));
             json_t *sc = json_object_get(a, "score");
-            if (json_is_number(sc))
+            /* A rule's alert has no score (the anomaly scorer's): its
+             * value and threshold follow the series instead. */
+            int rule = kind && !strcmp(kind, "rule");
+            if (json_is_number(sc) && !rule)
                 snprintf(score, sizeof(score), "%.0f", json_number_value(sc));
             int firing = st && !strcmp(st, "firing");
             fprintf(ctx->out.f, "%6lld  %s%-8s%s  %-12s %5s  %-19s  ",
@@ -238,6 +241,11 @@ sift__cli_cmd_alerts(struct cli_ctx *ctx, int argc, char **argv)
                     kind ? kind : "-", score, started);
             if (series)
                 sift__cli_put_safe(ctx->out.f, series, strlen(series), NULL);
+            json_t *v = json_object_get(a, "value");
+            if (rule && json_is_number(v))
+                fprintf(ctx->out.f, "  value %g (threshold %g)",
+                        json_number_value(v),
+                        json_number_value(json_object_get(a, "threshold")));
             if (label && *label)
                 fprintf(ctx->out.f, "  [%s]", label);
             fputc('\n', ctx->out.f);

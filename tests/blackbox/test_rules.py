@@ -21,6 +21,8 @@ field the store does not know is reported in the log and its status.
 import http.server
 import json
 import os
+import re
+import subprocess
 import threading
 import time
 
@@ -171,6 +173,18 @@ def test_rule_fires_once_resolves_and_silences(siftd_factory, tmp_path):
         assert an[0]["text"] == "value 6 (threshold 5), critical, firing"
         assert set(an[0]["tags"]) == {"sift", "rule", "rule=payments-errors",
                                       "severity=critical", "team=payments"}
+
+        # The CLI lists it with its value, not a score.
+        env = dict(os.environ, HOME=str(tmp_path))
+        r = subprocess.run([os.environ["SIFT_CLI"], "--url", s.url, "alerts"],
+                           capture_output=True, text=True, env=env,
+                           timeout=30)
+        assert r.returncode == 0, r.stderr
+        line = [x for x in r.stdout.splitlines() if "payments-errors" in x]
+        assert len(line) == 1, r.stdout
+        assert re.search(r"^\s*%d  firing\s+rule\s+-  " % f["id"], line[0]), \
+            line[0]
+        assert line[0].endswith("rule=payments-errors  value 6 (threshold 5)")
 
         # Still true on the next evaluations: no second notification.
         step(s, now + 10000, "payments-errors")
