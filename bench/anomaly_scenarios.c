@@ -195,12 +195,22 @@ on_alert(enum sift_alert_event ev, const struct sift_alert *al, void *arg)
     f->fire_win = al->updated_ns / WIN_NS - 1;
 }
 
-/* Like on_alert, for any window length (arg: int64_t window ns). */
+/* Alert ids whose last event was a resolve (replay mode). */
+static unsigned char r_resolved[1 << 16];
+
+/* Like on_alert, for any window length (arg: int64_t window ns); an alert
+ * re-opened (its series fired again within the cooldown: the product
+ * sends an update of the same alert) counts as a firing too, for a
+ * detection or as a false alert. */
 static void
 on_alert_win(enum sift_alert_event ev, const struct sift_alert *al, void *arg)
 {
     int64_t win_ns = *(const int64_t *)arg;
-    if (ev != SIFT_ALERT_EV_FIRE || n_fired >= MAX_ALERTS)
+    size_t slot = (size_t)(al->id % (sizeof(r_resolved)));
+    int reopen = ev == SIFT_ALERT_EV_UPDATE && r_resolved[slot] &&
+                 al->state == SIFT_ALERT_FIRING;
+    r_resolved[slot] = ev == SIFT_ALERT_EV_RESOLVE;
+    if ((ev != SIFT_ALERT_EV_FIRE && !reopen) || n_fired >= MAX_ALERTS)
         return;
     struct fired *f = &fired[n_fired++];
     memcpy(f->series, al->series, sizeof(f->series));
@@ -787,6 +797,7 @@ r_run(uint64_t seed, struct sift_mine *m, struct sift_arena *a,
 {
     rng_state = seed * UINT64_C(0x9e3779b97f4a7c15) + 7;
     n_fired = 0;
+    memset(r_resolved, 0, sizeof(r_resolved));
     int64_t win_ns = (int64_t)o->window_s * SIFT_NS_PER_SEC;
     struct sift_anomaly_cfg cfg;
     sift_anomaly_cfg_init(&cfg);

@@ -57,6 +57,15 @@ void sift_baseline_update(struct sift_baseline *b, double x, double alpha,
                           double floor);
 
 /**
+ * sift_baseline_update() with the weight after the warm start multiplied
+ * by weight (0 < weight <= 1): a window under suspicion (a drop or a rise
+ * being tested) folds in slower, without lengthening the warm start.
+ * Pure.
+ */
+void sift_baseline_update_w(struct sift_baseline *b, double x, double alpha,
+                            double floor, double weight);
+
+/**
  * Tail probabilities of a window's count X under a negative binomial of
  * mean mu and variance var (a Poisson when var <= mu): P(X >= x) and
  * P(X <= x) (x rounded up / down to an integer).  Pure.

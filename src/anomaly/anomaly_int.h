@@ -13,26 +13,45 @@
 #define SIFT__ANOMALY_RATIO_FLOOR 0.01
 /* A series is "busy" (can alert on drop) from this baseline level. */
 #define SIFT__ANOMALY_BUSY_MIN 5.0
+/* A run of empty windows is scored by its odds from this level on (a
+ * quieter series is usually empty). */
+#define SIFT__ANOMALY_SILENT_MIN 1.0
 /* Minimum excess over its level of a template's window for a spike alert
  * (a template seen 2-3 times a window cannot alert on 8). */
 #define SIFT__ANOMALY_TEMPLATE_SPIKE_MIN 10.0
 /* Minimum excess of a service's volume / error count for a spike. */
 #define SIFT__ANOMALY_SPIKE_EXCESS 5.0
 #define SIFT__ANOMALY_ERR_EXCESS 3.0
+/* The two-window spike test is set for a service of this many series
+ * (its templates): see spike_score(). */
+#define SIFT__ANOMALY_SPIKE2_SERIES 1000.0
 /* The usual error share is taken as at least this (a service without
  * errors so far still judges its first ones by odds, not certainty). */
 #define SIFT__ANOMALY_RATIO_MIN 0.002
-/* The pooled usual error share: decay per window, and the prior (one
- * error in this many events). */
-#define SIFT__ANOMALY_RATIO_DECAY 0.004
+/* The pooled usual error share: its memory (seconds of traffic, so a
+ * service at 2 s windows pools as many events as at 10 s), and the prior
+ * (one error in this many events). */
+#define SIFT__ANOMALY_RATIO_MEMORY_S 2500.0
 #define SIFT__ANOMALY_RATIO_PRIOR 200.0
 /* The smallest rise of the error share the CUSUM is tuned to (points). */
 #define SIFT__ANOMALY_RATIO_RISE 0.05
+/* An error_ratio alarm ends when the windows since favour the usual
+ * share over the rise by these odds (a likelihood ratio). */
+#define SIFT__ANOMALY_RATIO_END_ODDS 20.0
 /* sigma = 1.253 x mean absolute deviation (normal data). */
 #define SIFT__ANOMALY_SIGMA_PER_ABSDEV 1.253
 /* In-control run length the CUSUM thresholds (drops, error share) are
- * set for, in windows: 5e6 windows is 116 days of 2 s windows. */
-#define SIFT__ANOMALY_ARL0 5e6
+ * set for, in days of the series' own windows (so the false-alarm rate
+ * is a rate in time, whatever the window): each CUSUM rule of a service
+ * raises at most one false alarm per 100 days, a tenth of the budget of
+ * one false alert per 10 service-days each. */
+#define SIFT__ANOMALY_ARL0_DAYS 100.0
+/* The drop CUSUM's threshold comes from Siegmund's approximation for a
+ * normal statistic with known level and spread; with both estimated from
+ * about 40 windows its real in-control run is several times shorter, so
+ * its nominal run is also at least this many windows (116 days of 2 s
+ * windows, 1.6 years of 10 s windows). */
+#define SIFT__ANOMALY_DROP_ARL0_MIN 5e6
 /* At most this many empty windows are closed one by one after a gap. */
 #define SIFT__ANOMALY_MAX_GAP 360
 

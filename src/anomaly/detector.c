@@ -69,6 +69,13 @@ void
 sift_baseline_update(struct sift_baseline *b, double x, double alpha,
                      double floor)
 {
+    sift_baseline_update_w(b, x, alpha, floor, 1.0);
+}
+
+void
+sift_baseline_update_w(struct sift_baseline *b, double x, double alpha,
+                       double floor, double weight)
+{
     if (b->n == 0) {
         b->level = x;
         b->absdev = 0;
@@ -97,6 +104,7 @@ sift_baseline_update(struct sift_baseline *b, double x, double alpha,
      * absorbed, ten times slower. */
     if (fabs(x - b->level) > ANOMALOUS_SPREADS * s)
         alpha *= SLOW_FACTOR;
+    alpha *= weight;
     double dev = fabs(v - b->level);
     b->level += alpha * (v - b->level);
     b->absdev += alpha * (dev - b->absdev);

@@ -38,14 +38,18 @@
  *                template seen 2-3 times a window cannot alert on 8);
  *   drop         a lower CUSUM tuned to a fall to drop_ratio of the
  *                level, its threshold set for an in-control run of
- *                ARL0 windows, so a sustained fall adds up however the
- *                windows jitter; a run of empty windows scored by its own
- *                odds (silence of a busy service: at once); only for a
- *                series whose level is >= BUSY_MIN events a window;
- *   error_ratio  a binomial log-likelihood-ratio CUSUM of the window's
- *                errors against the service's own pooled usual share
- *                (ratio_score()), threshold ln(ARL0), and this window's
- *                binomial tail; over the threshold it fires at once.
+ *                ARL0_DAYS of windows (at least DROP_ARL0_MIN), so a
+ *                sustained fall adds up however the windows jitter; only
+ *                for a series whose level is >= BUSY_MIN events a window;
+ *                and a run of empty windows scored by its own odds
+ *                (silence of a busy service: at once; from SILENT_MIN);
+ *   error_ratio  binomial log-likelihood-ratio CUSUMs of the window's
+ *                errors against the service's own pooled usual share,
+ *                one per rise (ratio_score()), threshold ln(2 ARL0), and
+ *                this window's binomial tail; over the threshold it fires
+ *                at once and holds until the share is back;
+ *   spike        also: two windows in a row over the minimum excess,
+ *                their sum judged at once (spike_score()).
  * Alert budget: the service's series are scored first (error ratio,
  * drop, new templates, spike) so the most telling opens the service's
  * alert; its other series then attach to it (alerts.c).
@@ -92,6 +96,7 @@ struct series {
     char name[SIFT_ALERT_SERIES_MAX];
     uint8_t type;
     uint32_t count;           /* current window */
+    uint32_t prev_count;      /* the window before */
     uint32_t errors;          /* current window (service series) */
     uint32_t age;             /* windows closed since creation */
     int is_new;               /* template first seen after global warm-up,
@@ -104,8 +109,13 @@ struct series {
     uint32_t tid;             /* template series: the template id */
     struct sift_baseline cnt; /* deseasonalized when season != NULL */
     struct sift_baseline ratio;
-    double ratio_cusum;         /* CUSUM of the error share's log-likelihood
-                                   ratio (nats) */
+    double ratio_cusum[2];      /* CUSUMs of the error share's
+                                   log-likelihood ratio (nats): a rise of
+                                   RATIO_RISE points, a rise of half p0 */
+    int ratio_suspect;          /* a ratio CUSUM is past half its threshold */
+    int ratio_alarm;            /* a ratio CUSUM crossed its threshold */
+    double ratio_end;           /* since then: evidence the share is back
+                                   (nats) */
     double err_pool, ev_pool;   /* decayed errors and events (usual share) */
     double drop_cusum;          /* lower CUSUM of the volume (drops) */
     int drop_suspect;           /* drop_cusum is past half its threshold */
@@ -136,6 +146,7 @@ struct sift_anomaly {
     uint32_t n_series;
     struct series *lru_head, *lru_tail;
     int64_t cur_win;                 /* index of the open window, -1 = none */
+    double arl0;                     /* in-control run of a CUSUM, windows */
     atomic_uint_least64_t n_windows; /* windows closed */
     atomic_uint_least64_t n_late;    /* records past max_lateness */
     int64_t last_rec_wall_ns;
@@ -246,6 +257,8 @@ sift_anomaly_new(const struct sift_anomaly_cfg *cfg, sift_alert_cb cb,
         an->cfg.drop_ratio = 0.95; /* a fall of 5% is the least tested */
     if (an->cfg.drop_windows == 0)
         an->cfg.drop_windows = 1;
+    an->arl0 = SIFT__ANOMALY_ARL0_DAYS * 86400.0 * (double)SIFT_NS_PER_SEC /
+               (double)an->cfg.window_ns;
     int rc = sift_ring_new(sizeof(struct sift_anomaly_rec),
                            an->cfg.ring_records ? an->cfg.ring_records : 65536,
                            &an->ring);
@@ -492,27 +505,72 @@ count_var(const struct sift_baseline *b, double mu)
     return v > mu ? v : (mu > 0.25 ? mu : 0.25);
 }
 
-/* Spike score of count x against mean mu and variance var: the tail's
- * score, only past a minimum absolute excess. */
+/*
+ * Spike of a count series: this window's count x against mean mu and
+ * variance var (its tail's score, only past a minimum absolute excess),
+ * held for hold_windows windows like any score; and, when this window and
+ * the one before both exceed the level by the minimum excess, the sum of
+ * the two against a count of mean 2 mu and variance 2 var: a storm that
+ * is not five sigma in either window alone is in two (a template seen 3
+ * times a window sending 18 twice: 36 of 6.6, p = 1e-13).  That test
+ * spans two windows already, so it fires at once (*hold_one) when over
+ * the series' threshold.  It is one test per series and window, and a
+ * service may have hundreds of template series: it scores 50 at p* =
+ * 1 / (ARL0 x SPIKE2_SERIES), so a service with SPIKE2_SERIES (1,000)
+ * steady series raises a false one at most once per ARL0_DAYS (p* =
+ * 1.2e-9 at 10 s windows, 2.3e-10 at 2 s).  A one-window burst never
+ * passes it.
+ */
 static double
-spike_score(double x, double mu, double var, double min_excess)
+spike_score(struct sift_anomaly *an, const struct series *s, uint64_t key,
+            double x, double mu, double var, double min_excess, int *hold_one)
 {
+    *hold_one = 0;
     if (x - mu < min_excess)
         return 0;
-    return sift_score_from_p(sift_count_upper_p(mu, var, x));
+    double sc = sift_score_from_p(sift_count_upper_p(mu, var, x));
+    double xp = s->prev_count;
+    if (xp - mu >= min_excess) {
+        /* z of the two windows' sum, scaled so that the budget's p*
+         * scores 50 (five sigma's place). */
+        double pstar = 1.0 / (an->arl0 * SIFT__ANOMALY_SPIKE2_SERIES);
+        double z2 = sift_z_from_p(sift_count_upper_p(2 * mu, 2 * var, x + xp));
+        double two =
+            z2 > 0 ? sift_score_from_z(z2 * 5.0 / sift_z_from_p(pstar)) : 0;
+        if (two > sc) {
+            *hold_one =
+                two >= sift_alerts_series_threshold(an->alerts, key, s->name);
+            sc = two;
+        }
+    }
+    return sc;
+}
+
+/* Observes the spike score of series s (see spike_score()). */
+static void
+observe_spike(struct sift_anomaly *an, const struct series *s, double x,
+              double mu, double var, double min_excess, int warm, int64_t ws,
+              int64_t we)
+{
+    uint64_t key = alert_key(s, SIFT_ALERT_SPIKE);
+    int hold_one = 0;
+    double sc =
+        warm ? spike_score(an, s, key, x, mu, var, min_excess, &hold_one) : 0;
+    sift_alerts_observe(an->alerts, key, s->name, SIFT_ALERT_SPIKE, sc,
+                        hold_one ? 1 : 0, ws, we);
 }
 
 /*
  * CUSUM threshold for reference value k, such that the in-control run
- * length is about SIFT__ANOMALY_ARL0 windows for a unit normal
- * statistic (Siegmund's approximation).
+ * length is about arl0 windows for a unit normal statistic (Siegmund's
+ * approximation).
  */
 static double
-cusum_h(double k)
+cusum_h(double arl0, double k)
 {
     if (k < 0.25)
         k = 0.25;
-    double h = log(SIFT__ANOMALY_ARL0 * 2 * k * k) / (2 * k) - 1.166;
+    double h = log(arl0 * 2 * k * k) / (2 * k) - 1.166;
     return h > 1 ? h : 1;
 }
 
@@ -520,9 +578,11 @@ cusum_h(double k)
  * Drops and silence of a service's volume: a lower CUSUM tuned to a fall
  * to drop_ratio of the level (each window adds how far under the level
  * it is, in standard deviations, minus half the fall's), so a sustained
- * fall accumulates however the windows jitter, and a run of empty
- * windows scored by its own odds (P(0)^run), so a silence of a busy
- * service alerts at once.  Only for a busy series.
+ * fall accumulates however the windows jitter, only for a busy series
+ * (the normal statistic needs counts of a few events); and a run of
+ * empty windows scored by its own odds (P(0)^run), so a silence of a
+ * busy service alerts at once, and one of a quiet service (from one
+ * event a window) once the run is as unlikely as the budget allows.
  */
 static double
 drop_score(struct sift_anomaly *an, struct series *s, double x, double mu,
@@ -532,7 +592,10 @@ drop_score(struct sift_anomaly *an, struct series *s, double x, double mu,
     if (!warm || mu < SIFT__ANOMALY_BUSY_MIN) {
         s->drop_cusum = 0;
         s->drop_suspect = 0;
-        return 0;
+        if (!warm || !s->empty_run || mu < SIFT__ANOMALY_SILENT_MIN)
+            return 0;
+        double p0 = sift_count_lower_p(mu, var, 0);
+        return sift_score_from_p(pow(p0, (double)s->empty_run));
     }
     double sd = sqrt(var);
     double fall = (1 - an->cfg.drop_ratio) * mu / sd; /* the fall, in sd */
@@ -542,7 +605,10 @@ drop_score(struct sift_anomaly *an, struct series *s, double x, double mu,
         y = 3 * fall;
     double c = s->drop_cusum + y - k;
     s->drop_cusum = c > 0 ? c : 0;
-    double h = cusum_h(k);
+    double h = cusum_h(an->arl0 > SIFT__ANOMALY_DROP_ARL0_MIN
+                           ? an->arl0
+                           : SIFT__ANOMALY_DROP_ARL0_MIN,
+                       k);
     if (s->drop_cusum > 2 * h)
         s->drop_cusum = 2 * h;
     s->drop_suspect = s->drop_cusum >= h / 2;
@@ -556,59 +622,119 @@ drop_score(struct sift_anomaly *an, struct series *s, double x, double mu,
 }
 
 /*
- * Error share against the service's own normal.  The usual share p0 is
- * pooled over the service's recent events (errors and events decayed by
- * RATIO_DECAY a window, so about 250 windows of memory, plus one error in
- * RATIO_PRIOR events: a service without errors so far still judges its
- * first ones by odds, never by certainty), at least RATIO_MIN.  Each
- * window adds its binomial log-likelihood ratio of "the share rose to
- * p1" against "it is p0" to a CUSUM, p1 = p0 + max(RATIO_RISE, p0 / 2):
- * a slow rise adds up window by window however few events each window
- * holds, and a window of one or two stray errors adds little when p0 is
- * not tiny.  When the share's windows vary more than sampling explains
- * (phi = their variance over the binomial's at the usual volume), every
- * window's evidence is divided by phi (quasi-likelihood).  The CUSUM's
- * threshold is ln(ARL0): by Wald's bound, on a steady service it
- * crosses it less than once in ARL0 windows.  It is capped at 1.5
- * times that, and past the threshold a window favouring p0 halves it
- * (the incident is over).  The score is 50 at the threshold; this window's own
- * binomial tail (deflated by phi too) when that is higher.  *hold_one says the
- * CUSUM is over (it spans windows already: fire at once).
+ * The usual error share of service s (see ratio_score()): the pooled
+ * share, at least the prior's pull towards one error in RATIO_PRIOR
+ * events (only a service with a share under that is pulled up; a higher
+ * share is not biased down), raised by one standard error of the pool
+ * (a share estimated from few events does not make its own estimation
+ * error look like a rise), at least RATIO_MIN.
  */
 static double
-ratio_score(struct series *s, double thr, int warm, int *hold_one)
+ratio_p0(const struct series *s)
+{
+    double ev = s->ev_pool;
+    double p = ev > 0 ? s->err_pool / ev : 0;
+    double prior = (s->err_pool + 1) / (ev + SIFT__ANOMALY_RATIO_PRIOR);
+    if (prior > p)
+        p = prior;
+    p += sqrt(p * (1 - p) / (ev + SIFT__ANOMALY_RATIO_PRIOR));
+    if (p > 1)
+        p = 1;
+    return p < SIFT__ANOMALY_RATIO_MIN ? SIFT__ANOMALY_RATIO_MIN : p;
+}
+
+/*
+ * Error share against the service's own normal.  The usual share p0 is
+ * pooled over the service's recent events (errors and events decayed
+ * with a memory of RATIO_MEMORY_S of traffic, plus one error in
+ * RATIO_PRIOR events for a service with fewer: it still judges its first
+ * errors by odds, never by certainty), plus one standard error of the
+ * pool, at least RATIO_MIN (ratio_p0()).  Each
+ * window adds its binomial log-likelihood ratio of "the share rose to
+ * p1" against "it is p0" to two CUSUMs, one per alternative: p1 = p0 +
+ * RATIO_RISE (the smallest rise named an incident: near-optimal for a
+ * rise of 5 to 10 points whatever p0, e.g. 30% -> 37%) and p1 = p0 +
+ * max(RATIO_RISE, p0 / 2) (a large rise on a service whose usual share
+ * is already high; the same CUSUM when p0 <= 2 x RATIO_RISE).  A slow
+ * rise adds up window by window however few events each window holds.
+ * When the share's windows vary more than sampling explains (phi = their
+ * variance over the binomial's at the usual volume), every window's
+ * evidence is divided by phi (quasi-likelihood).  Each CUSUM's threshold
+ * is ln(2 x ARL0): by Wald's bound, on a steady service it crosses it
+ * less than once in 2 x ARL0 windows, so the two together less than once
+ * in ARL0.  A CUSUM is capped at 1.5 times that, and past the threshold
+ * a window favouring p0 halves it (the incident is over).  The score is
+ * 50 at the threshold; this window's own binomial tail (deflated by phi
+ * too) when that is higher.  *hold_one says a CUSUM is over (it spans
+ * windows already: fire at once).  While a CUSUM is past half its
+ * threshold the usual share learns at a tenth of the rate (ratio_pool()),
+ * so a slow rise is measured against the share before it.
+ */
+static double
+ratio_score(struct sift_anomaly *an, struct series *s, double thr, int warm,
+            int *hold_one)
 {
     *hold_one = 0;
     double n = s->count, e = s->errors;
-    double p0 = (s->err_pool + 1) / (s->ev_pool + SIFT__ANOMALY_RATIO_PRIOR);
-    if (p0 < SIFT__ANOMALY_RATIO_MIN)
-        p0 = SIFT__ANOMALY_RATIO_MIN;
-    if (!warm || n == 0 || p0 >= 0.9)
+    double p0 = ratio_p0(s);
+    if (!warm || p0 >= 0.9) {
+        s->ratio_cusum[0] = s->ratio_cusum[1] = 0;
+        s->ratio_suspect = s->ratio_alarm = 0;
+        s->ratio_end = 0;
         return 0;
-    double rise =
-        p0 / 2 > SIFT__ANOMALY_RATIO_RISE ? p0 / 2 : SIFT__ANOMALY_RATIO_RISE;
-    double p1 = p0 + rise < 0.95 ? p0 + rise : 0.95;
+    }
+    if (n == 0)
+        return 0; /* no evidence either way */
     /* Dispersion of the share across windows at the usual volume. */
     double nu = s->cnt.level > 1 ? s->cnt.level : 1;
     double bvar = p0 * (1 - p0) / nu;
     double rsd = SIFT__ANOMALY_SIGMA_PER_ABSDEV * s->ratio.absdev;
-    double phi = rsd * rsd / bvar;
+    /* (Until the share's baseline is past its warm start, a plain mean
+     * that any odd window moves, phi is not known: 1.) */
+    double phi = s->ratio.n * an->cfg.alpha >= 1 ? rsd * rsd / bvar : 1;
     if (phi < 1)
         phi = 1;
     if (phi > 25)
         phi = 25;
-    double llr = e * log(p1 / p0) + (n - e) * log((1 - p1) / (1 - p0));
-    double h = log(SIFT__ANOMALY_ARL0);
-    double c = s->ratio_cusum + llr / phi;
-    /* Past the threshold, a window that favours the usual share is
-     * evidence the shift is over: halve (the alert resolves within a
-     * window or two instead of draining for tens). */
-    if (s->ratio_cusum >= h && llr < 0)
-        c = s->ratio_cusum / 2;
-    s->ratio_cusum = c > 0 ? c : 0;
-    if (s->ratio_cusum > 1.5 * h)
-        s->ratio_cusum = 1.5 * h;
-    double cus = 50 * s->ratio_cusum / h;
+    double h = log(2 * an->arl0);
+    double top = 0, llr_max = -INFINITY;
+    for (int i = 0; i < 2; i++) {
+        double rise = i == 1 && p0 / 2 > SIFT__ANOMALY_RATIO_RISE
+                          ? p0 / 2
+                          : SIFT__ANOMALY_RATIO_RISE;
+        double p1 = p0 + rise < 0.95 ? p0 + rise : 0.95;
+        double llr =
+            (e * log(p1 / p0) + (n - e) * log((1 - p1) / (1 - p0))) / phi;
+        double c = s->ratio_cusum[i] + llr;
+        c = c > 0 ? c : 0;
+        s->ratio_cusum[i] = c < 1.5 * h ? c : 1.5 * h;
+        if (s->ratio_cusum[i] > top)
+            top = s->ratio_cusum[i];
+        if (llr > llr_max)
+            llr_max = llr;
+    }
+    /* After the alarm, the score holds at the threshold until the windows
+     * since favour the usual share over every rise by RATIO_END_ODDS to
+     * one; then the CUSUMs restart from 0 (the usual restart after a
+     * signal): no flapping while the share stays up, and no re-alarm
+     * after the incident without a full threshold of new evidence. */
+    if (s->ratio_alarm) {
+        s->ratio_end -= llr_max;
+        if (s->ratio_end < 0)
+            s->ratio_end = 0;
+        if (s->ratio_end >= log(SIFT__ANOMALY_RATIO_END_ODDS)) {
+            s->ratio_alarm = 0;
+            s->ratio_end = 0;
+            s->ratio_cusum[0] = s->ratio_cusum[1] = top = 0;
+        } else if (top < h) {
+            top = h;
+        }
+    } else if (top >= h) {
+        s->ratio_alarm = 1;
+        s->ratio_end = 0;
+    }
+    s->ratio_suspect = top >= h / 2;
+    double cus = 50 * top / h;
     double now = 0;
     if (e > n * p0) {
         double z = sift_z_from_p(sift_binom_upper_p(n, e, p0));
@@ -619,11 +745,23 @@ ratio_score(struct series *s, double thr, int warm, int *hold_one)
     return sc > 100 ? 100 : sc;
 }
 
-/* Folds the window's events and errors into the pooled usual share. */
+/* Folds the window's events and errors into the pooled usual share
+ * (memory RATIO_MEMORY_S of time, whatever the window): at a tenth of the
+ * weight while a rise is suspected. */
 static void
-ratio_pool(struct series *s)
+ratio_pool(struct sift_anomaly *an, struct series *s)
 {
-    double d = 1 - SIFT__ANOMALY_RATIO_DECAY;
+    double decay = (double)an->cfg.window_ns /
+                   (SIFT__ANOMALY_RATIO_MEMORY_S * (double)SIFT_NS_PER_SEC);
+    if (decay > 0.5)
+        decay = 0.5;
+    double d = 1 - decay;
+    if (s->ratio_suspect) {
+        double w = 0.1;
+        s->err_pool = s->err_pool * (1 - w * decay) + w * s->errors;
+        s->ev_pool = s->ev_pool * (1 - w * decay) + w * s->count;
+        return;
+    }
     s->err_pool = s->err_pool * d + s->errors;
     s->ev_pool = s->ev_pool * d + s->count;
 }
@@ -659,33 +797,28 @@ score_series(struct sift_anomaly *an, struct series *s, int64_t ws, int64_t we)
         uint64_t rkey = alert_key(s, SIFT_ALERT_ERROR_RATIO);
         double thr = sift_alerts_series_threshold(an->alerts, rkey, s->name);
         int hold_one;
-        double rs = ratio_score(s, thr, warm, &hold_one);
+        double rs = ratio_score(an, s, thr, warm, &hold_one);
         sift_alerts_observe(an->alerts, rkey, s->name, SIFT_ALERT_ERROR_RATIO,
                             rs, hold_one ? 1 : 0, ws, we);
         sift_alerts_observe(
             an->alerts, alert_key(s, SIFT_ALERT_DROP), s->name, SIFT_ALERT_DROP,
             drop_score(an, s, x, mu, var, warm), c->drop_windows, ws, we);
         new_burst(an, s, ws, we);
-        sift_alerts_observe(
-            an->alerts, alert_key(s, SIFT_ALERT_SPIKE), s->name,
-            SIFT_ALERT_SPIKE,
-            warm ? spike_score(x, mu, var, SIFT__ANOMALY_SPIKE_EXCESS) : 0, 0,
-            ws, we);
-        ratio_pool(s);
+        observe_spike(an, s, x, mu, var, SIFT__ANOMALY_SPIKE_EXCESS, warm, ws,
+                      we);
+        ratio_pool(an, s);
         if (s->count) {
             double ratio = (double)s->errors / s->count;
             double rfloor =
                 SIFT__ANOMALY_RATIO_FLOOR + sqrt_frac(s->ratio.level, s->count);
-            sift_baseline_update(&s->ratio, ratio, c->alpha, rfloor);
+            sift_baseline_update_w(&s->ratio, ratio, c->alpha, rfloor,
+                                   s->ratio_suspect ? 0.1 : 1.0);
         }
         break;
     }
     case SER_ERRORS:
-        sift_alerts_observe(
-            an->alerts, alert_key(s, SIFT_ALERT_SPIKE), s->name,
-            SIFT_ALERT_SPIKE,
-            warm ? spike_score(x, mu, var, SIFT__ANOMALY_ERR_EXCESS) : 0, 0, ws,
-            we);
+        observe_spike(an, s, x, mu, var, SIFT__ANOMALY_ERR_EXCESS, warm, ws,
+                      we);
         break;
     case SER_TEMPLATE: {
         /* New templates alert through their service (new_burst()). A
@@ -693,12 +826,8 @@ score_series(struct sift_anomaly *an, struct series *s, int64_t ws, int64_t we)
          * while the service's total barely moves), judged by the odds of
          * its count and only past a minimum excess: a template seen two
          * or three times a window does not alert on eight. */
-        sift_alerts_observe(
-            an->alerts, alert_key(s, SIFT_ALERT_SPIKE), s->name,
-            SIFT_ALERT_SPIKE,
-            warm ? spike_score(x, mu, var, SIFT__ANOMALY_TEMPLATE_SPIKE_MIN)
-                 : 0,
-            0, ws, we);
+        observe_spike(an, s, x, mu, var, SIFT__ANOMALY_TEMPLATE_SPIKE_MIN, warm,
+                      ws, we);
         break;
     }
     }
@@ -706,10 +835,11 @@ score_series(struct sift_anomaly *an, struct series *s, int64_t ws, int64_t we)
      * level learns at a tenth of the rate: a fall within the usual
      * window-to-window swing must not become the new normal before it
      * has been tested. */
-    sift_baseline_update(&s->cnt, xa,
-                         s->drop_suspect ? c->alpha * 0.1 : c->alpha, floor);
+    sift_baseline_update_w(&s->cnt, xa, c->alpha, floor,
+                           s->drop_suspect ? 0.1 : 1.0);
     if (s->season)
         sift_season_update(s->season, hour, x, wph);
+    s->prev_count = s->count;
     s->count = 0;
     s->errors = 0;
     s->age++;

@@ -135,7 +135,12 @@ def scenario_args(webhook_url=None, redis_port=None):
     return args
 
 
-def window_events(t0_ms, w, n_info=10, n_err=0):
+# Calm events a window: enough that one calm window after the error burst
+# is 20:1 evidence the error share is back (what ends an error_ratio alarm).
+N_INFO = 60
+
+
+def window_events(t0_ms, w, n_info=N_INFO, n_err=0):
     """Events of window w: checkout traffic, plus n_err payment errors."""
     base = t0_ms + w * WINDOW_S * 1000
     evs = [{"@timestamp": base + i * 10, "service.name": "checkout",
@@ -262,10 +267,10 @@ def test_incident_alerts_webhook_and_redis_resolves_feedback_restart(
                                              "from": t0_ms, "to": t0_ms + 60000})
         assert r.status_code == 200, r.text
         j = r.json()
-        return j if j["total"] == 13 * 10 + 20 else None
+        return j if j["total"] == 13 * N_INFO + 20 else None
     pj = wait_for(patterns, "all events searchable for patterns")
     top = pj["patterns"][0]
-    assert top["count"] == 130
+    assert top["count"] == 13 * N_INFO
     assert top["template"] == "GET <path> <num> in <num> ms"
     err = [p for p in pj["patterns"] if p["count"] == 20]
     assert len(err) == 1
@@ -282,7 +287,7 @@ def test_incident_alerts_webhook_and_redis_resolves_feedback_restart(
     assert r.json()["error"]["type"] == "query_parse"
 
     st = s.get("/api/v1/anomaly").json()
-    assert st["records_pushed"] == 150
+    assert st["records_pushed"] == 13 * N_INFO + 20
     assert st["records_dropped"] == 0
     assert st["sinks"]["webhook_failed"] == 0
     assert st["sinks"]["redis_sent"] >= 2

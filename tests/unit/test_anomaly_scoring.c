@@ -137,10 +137,21 @@ test_scoring_tails_match_known_values(void **state)
 /* ------------------------------------------------------------------ */
 
 /*
- * A template seen about 2.5 times a window, twice 12 in a row: under the
- * odds of a Poisson count, 12 of 2.5 (p = 1e-4) is not an alert, though
- * it is 6 "spreads" above the level.  Forty of it is.
+ * A template seen about 2.5 times a window sending 12 (p = 1e-4 under
+ * its Poisson odds, though 6 "spreads" above the level), or 8 twice in a
+ * row (under the minimum excess of 10), and one seen 6 times sending 21
+ * in a single window (p = 1.5e-5): no alert.  The latter sending 21 in
+ * two windows in a row is an alert: neither window is five sigma alone,
+ * their sum (42 of 12, p = 1e-11) is.
  */
+static void
+normal_api(struct sift_anomaly *an, int64_t w, int t2, int t3)
+{
+    send(an, w, "api", 95 + (int)(unif() * 11), 0, 1);
+    send(an, w, "api", t2 < 0 ? poisson(2.5) : t2, 0, 2);
+    send(an, w, "api", t3 < 0 ? poisson(6) : t3, 0, 3);
+}
+
 static void
 test_scoring_rare_template_small_counts(void **state)
 {
@@ -149,28 +160,27 @@ test_scoring_rare_template_small_counts(void **state)
     struct fired f;
     struct sift_anomaly *an = scorer(&f);
     int64_t w = W0;
-    for (; w < W0 + 200; w++) {
-        send(an, w, "api", 95 + (int)(unif() * 11), 0, 1);
-        send(an, w, "api", poisson(2.5), 0, 2);
+    for (; w < W0 + 200; w++)
+        normal_api(an, w, -1, -1);
+    for (int k = 0; k < 3; k++) {
+        normal_api(an, w++, 12, 21);
+        for (int i = 0; i < 6; i++)
+            normal_api(an, w++, -1, -1);
     }
-    for (; w < W0 + 202; w++) {
-        send(an, w, "api", 95 + (int)(unif() * 11), 0, 1);
-        send(an, w, "api", 12, 0, 2);
-    }
-    for (; w < W0 + 220; w++) {
-        send(an, w, "api", 95 + (int)(unif() * 11), 0, 1);
-        send(an, w, "api", poisson(2.5), 0, 2);
-    }
+    normal_api(an, w++, 8, -1);
+    normal_api(an, w++, 8, -1);
+    for (int i = 0; i < 6; i++)
+        normal_api(an, w++, -1, -1);
     sift_anomaly_advance(an, w * g_win_ns);
     assert_int_equal(f.n, 0);
-    for (; w < W0 + 222; w++) {
-        send(an, w, "api", 95 + (int)(unif() * 11), 0, 1);
-        send(an, w, "api", 40, 0, 2);
-    }
+    int64_t start = w;
+    normal_api(an, w++, -1, 21);
+    normal_api(an, w++, -1, 21);
     sift_anomaly_advance(an, w * g_win_ns);
     assert_int_equal(f.n, 1);
-    assert_string_equal(f.series[0], "service=api template=2");
+    assert_string_equal(f.series[0], "service=api template=3");
     assert_int_equal(f.kind[0], SIFT_ALERT_SPIKE);
+    assert_int_equal(f.win[0], start + 1);
     sift_anomaly_free(an);
 }
 
@@ -210,6 +220,35 @@ test_scoring_error_share_against_own_normal(void **state)
     assert_string_equal(f.series[0], "service=logcat");
     assert_int_equal(f.kind[0], SIFT_ALERT_ERROR_RATIO);
     assert_true(f.win[0] - start < 8);
+    sift_anomaly_free(an);
+}
+
+/*
+ * A service whose usual share is already 30% (Apache's error log), 60
+ * events a window: 1,500 windows without an alert.  Then a tenth of its
+ * events turn into errors (30% -> 37%, 7 points; a rise to 45% is what a
+ * test tuned to "half as much again" waits for): error_ratio within the
+ * 40 windows the rise lasts, by the CUSUM tuned to a rise of 5 points.
+ */
+static void
+test_scoring_small_rise_on_high_share(void **state)
+{
+    (void)state;
+    rng = 17;
+    struct fired f;
+    struct sift_anomaly *an = scorer(&f);
+    int64_t w = W0;
+    for (; w < W0 + 1500; w++)
+        send(an, w, "apache", 60, binomial(60, 0.30), 1);
+    sift_anomaly_advance(an, w * g_win_ns);
+    assert_int_equal(f.n, 0);
+    int64_t start = w;
+    for (; w < start + 40; w++)
+        send(an, w, "apache", 60, binomial(60, 0.37), 1);
+    sift_anomaly_advance(an, w * g_win_ns);
+    assert_int_equal(f.n, 1);
+    assert_string_equal(f.series[0], "service=apache");
+    assert_int_equal(f.kind[0], SIFT_ALERT_ERROR_RATIO);
     sift_anomaly_free(an);
 }
 
@@ -306,6 +345,7 @@ main(void)
         cmocka_unit_test(test_scoring_tails_match_known_values),
         cmocka_unit_test(test_scoring_rare_template_small_counts),
         cmocka_unit_test(test_scoring_error_share_against_own_normal),
+        cmocka_unit_test(test_scoring_small_rise_on_high_share),
         cmocka_unit_test(test_scoring_sustained_drop_despite_jitter),
         cmocka_unit_test(test_scoring_drop_to_half_despite_wide_swing),
         cmocka_unit_test(test_scoring_silence_alerts_at_once),

@@ -315,12 +315,14 @@ alert_seen(struct fx *f)
     return want.n > 0;
 }
 
-/* Normal traffic of window w: 10 info events of "api". */
+/* Normal traffic of window w: 60 info events of "api" (enough that one
+ * calm window after an error burst is 20:1 evidence the error share is
+ * back, which ends the error_ratio alarm). */
 static void
 normal_window(struct fx *f, int w)
 {
     submit(f, T0 + (int64_t)w * WIN_MS * SIFT_NS_PER_MS, "api", "info",
-           "request served in 12 ms", 10, NULL);
+           "request served in 12 ms", 60, NULL);
 }
 
 /*
