@@ -75,7 +75,8 @@ check_webhook(const char *url, sift_config_error_cb cb, void *arg)
     return SIFT_ECONFIG;
 }
 
-/* Each syslog listen address: host:port with its port. */
+/* Each syslog listen address: host:port with its port, before the
+ * listener's own name=value fields (their grammar is the config's). */
 static int
 check_listen(const char *key, const char *list, sift_config_error_cb cb,
              void *arg)
@@ -85,15 +86,20 @@ check_listen(const char *key, const char *list, sift_config_error_cb cb,
     int rc = SIFT_OK;
     sift__ingest_split(list, &v, &n);
     for (size_t i = 0; i < n; i++) {
-        char *host = NULL;
+        char *host = NULL, *addr = NULL, *fields = NULL;
         int port = 0;
-        if (strchr(v[i], ':') &&
-            sift__ingest_parse_addr(v[i], &host, &port) == SIFT_OK) {
-            sift_free(host);
+        sift__ingest_listener_split(v[i], &addr, &fields);
+        int ok = strchr(addr, ':') &&
+                 sift__ingest_parse_addr(addr, &host, &port) == SIFT_OK;
+        sift_free(host);
+        sift_free(fields);
+        if (ok) {
+            sift_free(addr);
             continue;
         }
         struct sift_buf msg = SIFT_BUF_INIT;
-        sift_buf_appendf(&msg, "%s: '%s' is not host:port", key, v[i]);
+        sift_buf_appendf(&msg, "%s: '%s' is not host:port", key, addr);
+        sift_free(addr);
         cb(sift_buf_cstr(&msg), arg);
         sift_buf_cleanup(&msg);
         rc = SIFT_ECONFIG;
