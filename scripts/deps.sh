@@ -11,7 +11,7 @@ build_pkgs=(
     libcurl4-openssl-dev scdoc libsnappy-dev
 )
 test_pkgs=(
-    clang clang-format libclang-rt-14-dev
+    clang clang-format clang-tidy libclang-rt-14-dev
     redis-server kcat curl rsyslog rsyslog-kafka rsyslog-hiredis
     rsyslog-elasticsearch rsyslog-openssl systemd-journal-remote
     libprotobuf-c-dev

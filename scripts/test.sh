@@ -2,9 +2,10 @@
 # Sets up and runs every test; exits non-zero on any failure.
 #
 # Stages (each in its own build directory under build/):
-#   lint     clang-format check, banned-function check, the web UI's
-#            bundle rebuilt from its lockfile and compared with ui/dist,
-#            and its unit tests (scripts/ui.sh check)
+#   lint     clang-format check, banned-function check, clang-tidy over
+#            src/ (scripts/tidy.sh, the checks in .clang-tidy; about 50 s
+#            of CPU), the web UI's bundle rebuilt from its lockfile and
+#            compared with ui/dist, and its unit tests (scripts/ui.sh check)
 #   asan     debug build with AddressSanitizer + UBSan and -Werror:
 #            all unit tests and the black-box tests of the real siftd
 #            (but the browser test of the web UI)
@@ -55,7 +56,8 @@ configure() {
 }
 
 stage_lint() {
-    scripts/check-format.sh && scripts/check-banned.sh && scripts/ui.sh check
+    scripts/check-format.sh && scripts/check-banned.sh && scripts/tidy.sh &&
+        scripts/ui.sh check
 }
 
 stage_asan() {

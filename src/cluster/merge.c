@@ -982,6 +982,51 @@ cmp_pat(const void *a, const void *b)
     return strcmp(tx ? tx : "", ty ? ty : "");
 }
 
+/* One merged pattern, as a node writes it, its series in time order. */
+static void
+put_pat(struct sift_buf *out, const struct pat *p, int first)
+{
+    sift_buf_appendf(out, "%s{\"template_id\":", first ? "" : ",");
+    put_json_value(out, p->id_from_first ? p->id : json_null());
+    sift_buf_append(out, ",\"template\":", 12);
+    put_json_value(out, p->text);
+    sift_buf_appendf(out, ",\"count\":%llu,\"first_seen_ms\":",
+                     (unsigned long long)p->count);
+    if (p->first_ms != INT64_MAX)
+        sift_buf_appendf(out, "%lld", (long long)p->first_ms);
+    else
+        sift_buf_append(out, "null", 4);
+    sift_buf_append(out, ",\"last_seen_ms\":", 16);
+    if (p->last_ms != INT64_MIN)
+        sift_buf_appendf(out, "%lld", (long long)p->last_ms);
+    else
+        sift_buf_append(out, "null", 4);
+    sift_buf_append(out, ",\"sample\":", 10);
+    put_json_value(out, p->sample ? p->sample : json_null());
+    /* Series in time order. */
+    size_t ns = json_object_size(p->series), x = 0;
+    int64_t *keys = sift_xcalloc(ns + 1, sizeof(*keys));
+    const char *kk;
+    json_t *vv;
+    json_object_foreach(p->series, kk, vv) keys[x++] = strtoll(kk, NULL, 10);
+    for (size_t r = 1; r < ns; r++)
+        for (size_t y = r; y > 0 && keys[y - 1] > keys[y]; y--) {
+            int64_t t = keys[y];
+            keys[y] = keys[y - 1];
+            keys[y - 1] = t;
+        }
+    sift_buf_append(out, ",\"series\":[", 11);
+    for (size_t r = 0; r < ns; r++) {
+        char kb[24];
+        snprintf(kb, sizeof(kb), "%lld", (long long)keys[r]);
+        sift_buf_appendf(out, "%s[%lld,%llu]", r ? "," : "", (long long)keys[r],
+                         (unsigned long long)json_number_value(
+                             json_object_get(p->series, kb)));
+    }
+    sift_buf_append(out, "]}", 2);
+    sift_free(keys);
+}
+
 static int
 merge_patterns(const struct sift_cluster_query *q, uint32_t shard_size,
                const struct sift__cluster_answer *a, size_t n,
@@ -1094,49 +1139,8 @@ merge_patterns(const struct sift_cluster_query *q, uint32_t shard_size,
     sift_buf_append(out, "{\"patterns\":[", 13);
     for (size_t i = 0; i < nv; i++) {
         struct pat *p = &v[i];
-        if (i < keep) {
-            sift_buf_appendf(out, "%s{\"template_id\":", i ? "," : "");
-            put_json_value(out, p->id_from_first ? p->id : json_null());
-            sift_buf_append(out, ",\"template\":", 12);
-            put_json_value(out, p->text);
-            sift_buf_appendf(out, ",\"count\":%llu,\"first_seen_ms\":",
-                             (unsigned long long)p->count);
-            if (p->first_ms != INT64_MAX)
-                sift_buf_appendf(out, "%lld", (long long)p->first_ms);
-            else
-                sift_buf_append(out, "null", 4);
-            sift_buf_append(out, ",\"last_seen_ms\":", 16);
-            if (p->last_ms != INT64_MIN)
-                sift_buf_appendf(out, "%lld", (long long)p->last_ms);
-            else
-                sift_buf_append(out, "null", 4);
-            sift_buf_append(out, ",\"sample\":", 10);
-            put_json_value(out, p->sample ? p->sample : json_null());
-            /* Series in time order. */
-            size_t ns = json_object_size(p->series), x = 0;
-            int64_t *keys = sift_xcalloc(ns + 1, sizeof(*keys));
-            const char *kk;
-            json_t *vv;
-            json_object_foreach(p->series, kk, vv) keys[x++] =
-                strtoll(kk, NULL, 10);
-            for (size_t r = 1; r < ns; r++)
-                for (size_t y = r; y > 0 && keys[y - 1] > keys[y]; y--) {
-                    int64_t t = keys[y];
-                    keys[y] = keys[y - 1];
-                    keys[y - 1] = t;
-                }
-            sift_buf_append(out, ",\"series\":[", 11);
-            for (size_t r = 0; r < ns; r++) {
-                char kb[24];
-                snprintf(kb, sizeof(kb), "%lld", (long long)keys[r]);
-                sift_buf_appendf(out, "%s[%lld,%llu]", r ? "," : "",
-                                 (long long)keys[r],
-                                 (unsigned long long)json_number_value(
-                                     json_object_get(p->series, kb)));
-            }
-            sift_buf_append(out, "]}", 2);
-            sift_free(keys);
-        }
+        if (i < keep)
+            put_pat(out, p, i == 0);
         json_decref(p->text);
         json_decref(p->id);
         json_decref(p->sample);

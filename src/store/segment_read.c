@@ -139,6 +139,87 @@ segment_destroy(struct sift_segment *s)
     sift_free(s);
 }
 
+/* A per-field section (terms, keyword or number column) of field
+ * se->field, at p. */
+static int
+parse_field_section(struct sift_segment *s, const struct secent *se,
+                    const uint8_t *p)
+{
+    size_t l = se->len;
+    if (se->field >= s->n_fields)
+        return CORRUPT("section field index");
+    struct rfield *f = &s->fields[se->field];
+    if (se->kind == SIFT_SEGSEC_TERMS) {
+        if (!(f->flags & SIFT_SEGF_TERMS) || f->terms.p != NULL)
+            return CORRUPT("unexpected terms section");
+        return sift_termdict_view_init(&f->terms, p, l, f->n_terms);
+    }
+    if (se->kind == SIFT_SEGSEC_KWCOL) {
+        if (!(f->flags & SIFT_SEGF_KEYWORD) || f->kw_ords != NULL)
+            return CORRUPT("unexpected kwcol section");
+        return sift__segment_parse_kwcol(s, f, p, l);
+    }
+    if (!(f->flags & SIFT_SEGF_NUMBER) || f->num != NULL)
+        return CORRUPT("bad numcol section");
+    return sift__segment_parse_numcol(s, f, p, l);
+}
+
+/* A whole-segment section at p; seen has a bit per kind already read (a
+ * kind appears once). */
+static int
+parse_segment_section(struct sift_segment *s, const struct secent *se,
+                      const uint8_t *p, int has_zdict, unsigned *seen)
+{
+    size_t l = se->len;
+    int rc;
+    if (se->field != UINT32_MAX || se->kind < SIFT_SEGSEC_FIELDS ||
+        se->kind > SIFT_SEGSEC_SLOTIDX ||
+        (se->kind == SIFT_SEGSEC_ORIGIN && s->version < 5) ||
+        (se->kind == SIFT_SEGSEC_SLOTIDX && s->version < 6) ||
+        (*seen & (1u << se->kind)))
+        return CORRUPT("bad section kind");
+    *seen |= 1u << se->kind;
+    switch (se->kind) {
+    case SIFT_SEGSEC_TS: rc = sift__segment_parse_ts(s, p, l); break;
+    case SIFT_SEGSEC_DOCS: rc = sift__segment_parse_docs(s, p, l); break;
+    case SIFT_SEGSEC_DOCKEYS: rc = sift__segment_parse_dockeys(s, p, l); break;
+    case SIFT_SEGSEC_SHAPES:
+        s->shapes_sec = p;
+        s->shapes_len = l;
+        rc = l >= 8 ? SIFT_OK : CORRUPT("shapes header");
+        break;
+    case SIFT_SEGSEC_SHAPEDOCS:
+        s->sdocs_sec = p;
+        s->sdocs_len = l;
+        rc = l >= 8 ? SIFT_OK : CORRUPT("shape docs header");
+        break;
+    case SIFT_SEGSEC_ZDICT:
+        if (!has_zdict || l == 0) {
+            rc = CORRUPT("unexpected zstd dictionary");
+            break;
+        }
+        s->ddict = ZSTD_createDDict(p, l);
+        rc = s->ddict != NULL ? SIFT_OK : SIFT_ENOMEM;
+        break;
+    case SIFT_SEGSEC_DELETED:
+        if (l > 0)
+            s->deleted = sift_postings_bitmap_view(p, l, s->n_docs, &rc);
+        else
+            rc = SIFT_OK;
+        break;
+    case SIFT_SEGSEC_ORIGIN:
+        rc = sift__segment_origin_decode(p, l, &s->origin);
+        break;
+    case SIFT_SEGSEC_SLOTIDX:
+        s->si_sec = p;
+        s->si_len = l;
+        rc = l >= 8 ? SIFT_OK : CORRUPT("slot index header");
+        break;
+    default: rc = SIFT_OK; break;
+    }
+    return rc;
+}
+
 static int
 segment_parse(struct sift_segment *s)
 {
@@ -240,86 +321,11 @@ segment_parse(struct sift_segment *s)
     for (uint32_t i = 0; i < ns; i++) {
         const struct secent *se = &secs[i];
         const uint8_t *p = img + se->off;
-        size_t l = se->len;
         if (se->kind == SIFT_SEGSEC_TERMS || se->kind == SIFT_SEGSEC_KWCOL ||
-            se->kind == SIFT_SEGSEC_NUMCOL) {
-            if (se->field >= s->n_fields) {
-                rc = CORRUPT("section field index");
-                goto out;
-            }
-            struct rfield *f = &s->fields[se->field];
-            if (se->kind == SIFT_SEGSEC_TERMS) {
-                if (!(f->flags & SIFT_SEGF_TERMS) || f->terms.p != NULL) {
-                    rc = CORRUPT("unexpected terms section");
-                    goto out;
-                }
-                rc = sift_termdict_view_init(&f->terms, p, l, f->n_terms);
-            } else if (se->kind == SIFT_SEGSEC_KWCOL) {
-                if (!(f->flags & SIFT_SEGF_KEYWORD) || f->kw_ords != NULL) {
-                    rc = CORRUPT("unexpected kwcol section");
-                    goto out;
-                }
-                rc = sift__segment_parse_kwcol(s, f, p, l);
-            } else {
-                if (!(f->flags & SIFT_SEGF_NUMBER) || f->num != NULL) {
-                    rc = CORRUPT("bad numcol section");
-                    goto out;
-                }
-                rc = sift__segment_parse_numcol(s, f, p, l);
-            }
-            if (rc != SIFT_OK)
-                goto out;
-            continue;
-        }
-        if (se->field != UINT32_MAX || se->kind < SIFT_SEGSEC_FIELDS ||
-            se->kind > SIFT_SEGSEC_SLOTIDX ||
-            (se->kind == SIFT_SEGSEC_ORIGIN && s->version < 5) ||
-            (se->kind == SIFT_SEGSEC_SLOTIDX && s->version < 6) ||
-            (seen & (1u << se->kind))) {
-            rc = CORRUPT("bad section kind");
-            goto out;
-        }
-        seen |= 1u << se->kind;
-        switch (se->kind) {
-        case SIFT_SEGSEC_TS: rc = sift__segment_parse_ts(s, p, l); break;
-        case SIFT_SEGSEC_DOCS: rc = sift__segment_parse_docs(s, p, l); break;
-        case SIFT_SEGSEC_DOCKEYS:
-            rc = sift__segment_parse_dockeys(s, p, l);
-            break;
-        case SIFT_SEGSEC_SHAPES:
-            s->shapes_sec = p;
-            s->shapes_len = l;
-            rc = l >= 8 ? SIFT_OK : CORRUPT("shapes header");
-            break;
-        case SIFT_SEGSEC_SHAPEDOCS:
-            s->sdocs_sec = p;
-            s->sdocs_len = l;
-            rc = l >= 8 ? SIFT_OK : CORRUPT("shape docs header");
-            break;
-        case SIFT_SEGSEC_ZDICT:
-            if (!has_zdict || l == 0) {
-                rc = CORRUPT("unexpected zstd dictionary");
-                break;
-            }
-            s->ddict = ZSTD_createDDict(p, l);
-            rc = s->ddict != NULL ? SIFT_OK : SIFT_ENOMEM;
-            break;
-        case SIFT_SEGSEC_DELETED:
-            if (l > 0)
-                s->deleted = sift_postings_bitmap_view(p, l, s->n_docs, &rc);
-            else
-                rc = SIFT_OK;
-            break;
-        case SIFT_SEGSEC_ORIGIN:
-            rc = sift__segment_origin_decode(p, l, &s->origin);
-            break;
-        case SIFT_SEGSEC_SLOTIDX:
-            s->si_sec = p;
-            s->si_len = l;
-            rc = l >= 8 ? SIFT_OK : CORRUPT("slot index header");
-            break;
-        default: rc = SIFT_OK; break;
-        }
+            se->kind == SIFT_SEGSEC_NUMCOL)
+            rc = parse_field_section(s, se, p);
+        else
+            rc = parse_segment_section(s, se, p, has_zdict, &seen);
         if (rc != SIFT_OK)
             goto out;
     }
