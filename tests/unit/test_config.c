@@ -344,6 +344,13 @@ test_config_syslog_listener_fields(void **state)
         SIFT_ECONFIG);
     assert_true(has_msg(&e, "expected host:port, got \"site=dmz\""));
     assert_int_equal(e.n, 2);
+    /* a TLS listener needs the [tls] certificate and key */
+    assert_int_equal(
+        sift_config_set(&f->cfg, "syslog.tls=127.0.0.1:6514", collect, &e),
+        SIFT_OK);
+    assert_int_equal(sift_config_check(&f->cfg, collect, &e), SIFT_ECONFIG);
+    assert_true(has_msg(&e, "syslog.tls: tls.cert_file and tls.key_file "
+                            "must be set"));
 }
 
 static void
