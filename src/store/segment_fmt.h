@@ -236,10 +236,13 @@
  *              c entries, each varint length l (1..SIFT_TOKEN_MAX) and l
  *                bytes, strictly ascending bytewise (shorter first on a
  *                common prefix);
- *              when c > 0: u8 width w = the fewest bits that hold c, then
- *                ceil(m * w / 8) bytes of codes, w-bit LSB-first, one per
- *                doc: i + 1 when the doc's value of this slot tokenizes
- *                to entry i, 0 when to no entry.
+ *              when c > 0: u8 width w (at least the fewest bits that hold
+ *                c, at most 32; the builder writes 8 when that is 2..8,
+ *                whole bytes that zstd's entropy coder shrinks when some
+ *                values are far more frequent), then ceil(m * w / 8)
+ *                bytes of codes, w-bit LSB-first, one per doc: i + 1
+ *                when the doc's value of this slot tokenizes to entry i,
+ *                0 when to no entry.
  *            Nothing after the last column.  A value's token is the value
  *            lowercased (ASCII) and cut at SIFT_TOKEN_MAX bytes, what the
  *            tokenizer makes of it when the slot is a whole token.  An

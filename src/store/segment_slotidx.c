@@ -188,6 +188,8 @@ col_write(struct scol *c, const uint8_t **cur, uint32_t m, struct sift_buf *raw)
         sift_buf_append(raw, c->sel[i].tp, c->sel[i].len);
     }
     unsigned w = sift__segment_bits_for(n_sel);
+    if (w >= 2 && w <= 8)
+        w = 8; /* whole bytes: zstd codes skewed values below w bits */
     sift_buf_putc(raw, (char)w);
     uint8_t *codes = sift__segment_pack_area(raw, m, w);
     for (uint32_t j = 0; j < m; j++)
@@ -349,7 +351,7 @@ slotidx_decode(struct sift_segment *s)
                 prev_len = l;
                 p += l;
             }
-            if (p == end || *p != sift__segment_bits_for(c))
+            if (p == end || *p < sift__segment_bits_for(c) || *p > 32)
                 return CORRUPT("slot index code width");
             unsigned w = *p++;
             uint64_t bytes = ((uint64_t)m * w + 7) / 8;
