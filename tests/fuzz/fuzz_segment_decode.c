@@ -105,12 +105,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (void)sift_segment_number(seg, f, d, &v);
         }
     }
-    /* Phrases by message shape over every doc (SHAPES, SHAPEDOCS): a
-     * split is two disjoint subsets of the candidates, or an error. */
+    /* Phrases by message shape over every doc (SHAPES, SHAPEDOCS, and
+     * SLOTIDX for a word on a slot): a split is two disjoint subsets of
+     * the candidates, or an error. */
     static const char *const ph[][3] = {{"error", "a", NULL},
-                                        {"1", "zzzz", "e"}};
-    static const size_t ph_len[][3] = {{5, 1, 0}, {1, 4, 1}};
-    for (size_t i = 0; i < 2 && n > 0; i++) {
+                                        {"1", "zzzz", "e"},
+                                        {"packetresponder", "1", "for"}};
+    static const size_t ph_len[][3] = {{5, 1, 0}, {1, 4, 1}, {15, 1, 3}};
+    for (size_t i = 0; i < 3 && n > 0; i++) {
         roaring_bitmap_t *cand = roaring_bitmap_from_range(0, n, 1);
         roaring_bitmap_t *sure = NULL, *maybe = NULL;
         if (cand != NULL &&
