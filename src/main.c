@@ -998,8 +998,11 @@ app_start_modules(struct sift_app *app)
     sift_ingest_api_set_position(app->ingest_api, source_position, app);
     /* [cluster]: searches and aggregations fan out to the peers; a Kafka
      * partition handed over asks the peers how far they hold it. */
-    sift_cluster_new(app->loop, &app->cfg, app->node_id, &app->cluster);
+    rc = sift_cluster_new(app->loop, &app->cfg, app->node_id, &app->cluster);
+    if (rc < 0)
+        return rc; /* said why (an https peer's CAs) */
     sift_cluster_set_self(app->cluster, app->bound);
+    sift_cluster_set_self_tls(app->cluster, app->tls_bound);
     sift_cluster_register(app->cluster, app->http);
     const struct sift_cluster_local cl_local = {.position = cluster_position,
                                                 .settled = cluster_settled,

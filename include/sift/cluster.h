@@ -56,9 +56,11 @@ struct sift_cluster_query {
 
 /**
  * Creates the cluster view of this node from cfg's [cluster] section
- * (peers already validated by the config).  node_id is this node's id
- * (copied).  OUT: *out, owned (sift_cluster_free()).  Returns SIFT_OK or
- * SIFT_ENOMEM.  Loop thread, at start-up.
+ * (peers already validated by the config; https:// ones are verified
+ * against cluster.ca_file or the system's CAs).  node_id is this node's id
+ * (copied).  OUT: *out, owned (sift_cluster_free()).  Returns SIFT_OK,
+ * SIFT_ENOMEM or SIFT_ECONFIG (the CAs cannot be loaded; logged).  Loop
+ * thread, at start-up.
  */
 int sift_cluster_new(struct sift_loop *loop, const struct sift_config *cfg,
                      const char *node_id, struct sift_cluster **out);
@@ -69,6 +71,14 @@ int sift_cluster_new(struct sift_loop *loop, const struct sift_config *cfg,
  * naming that address is not asked twice.  Loop thread.
  */
 void sift_cluster_set_self(struct sift_cluster *c, const char *bound);
+
+/**
+ * Tells the cluster the address of this node's HTTPS listener ([tls]
+ * listen; "" or NULL: none): an https:// peer entry naming it is this
+ * node, asked over loopback like the rest of its own share.  Call after
+ * sift_cluster_set_self().  Loop thread.
+ */
+void sift_cluster_set_self_tls(struct sift_cluster *c, const char *bound);
 
 /** Non-zero when queries fan out (peers configured and self known). */
 int sift_cluster_active(const struct sift_cluster *c);

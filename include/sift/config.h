@@ -212,7 +212,8 @@ struct sift_config {
     char *cluster_peers;             /* "http://h:p,..."; "" = a single node */
     int64_t cluster_timeout_ms;      /* per peer, per request */
     int64_t cluster_handoff_wait_ms; /* Kafka assign: wait for peers */
-    char *cluster_token; /* bearer sent to peers; "" = the caller's */
+    char *cluster_token;   /* bearer sent to peers; "" = the caller's */
+    char *cluster_ca_file; /* https peers: CAs to verify them; "" = system */
 
     /* internal: where values came from, for reload diffs and messages */
     char *source_path; /* config file path or NULL */

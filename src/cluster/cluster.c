@@ -42,11 +42,16 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
 #include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "cluster/cluster_int.h"
 #include "sift/alloc.h"
@@ -62,7 +67,8 @@
 #include "sift/time.h"
 
 struct peer {
-    char *url;  /* as configured ("http://host:port") */
+    char *url;  /* as configured ("http://host:port", "https://...") */
+    int tls;    /* https: over TLS, verified with cluster.ca_file */
     char *host; /* brackets removed for IPv6 */
     uint16_t port;
     int is_self;                        /* the address this node bound */
@@ -116,6 +122,7 @@ struct sift_cluster {
     uint16_t self_port;
     struct fanout *running;
     uint64_t fanouts[3]; /* complete, partial, failed */
+    SSL_CTX *tls;        /* client context for https peers, or NULL */
 };
 
 /* ---- peers ---- */
@@ -137,6 +144,31 @@ split_hostport(const char *hp, char **host, uint16_t *port)
     }
     *host = sift_xstrndup(h, hl);
     *port = (uint16_t)p;
+    return SIFT_OK;
+}
+
+/* The client side of https peers: their certificate must chain to
+ * cluster.ca_file (or the system's CAs) and name the host asked. */
+static int
+tls_client_new(struct sift_cluster *c)
+{
+    const char *ca = c->cfg->cluster_ca_file;
+    c->tls = SSL_CTX_new(TLS_client_method());
+    if (!c->tls)
+        return SIFT_ENOMEM;
+    SSL_CTX_set_min_proto_version(c->tls, TLS1_2_VERSION);
+    SSL_CTX_set_verify(c->tls, SSL_VERIFY_PEER, NULL);
+    int ok = ca && ca[0] ? SSL_CTX_load_verify_locations(c->tls, ca, NULL)
+                         : SSL_CTX_set_default_verify_paths(c->tls);
+    if (ok != 1) {
+        char e[200];
+        ERR_error_string_n(ERR_get_error(), e, sizeof(e));
+        SIFT_ERROR("cluster: cannot load the CAs of https peers from %s: %s",
+                   ca && ca[0] ? ca : "the system's store", e);
+        SSL_CTX_free(c->tls);
+        c->tls = NULL;
+        return SIFT_ECONFIG;
+    }
     return SIFT_OK;
 }
 
@@ -164,8 +196,9 @@ sift_cluster_new(struct sift_loop *loop, const struct sift_config *cfg,
         if (ul > 7 && url[ul - 1] == '/')
             url[--ul] = '\0';
         struct peer *pe = &c->peers[c->n_peers];
-        if (strncmp(url, "http://", 7) != 0 ||
-            split_hostport(url + 7, &pe->host, &pe->port) < 0) {
+        pe->tls = strncmp(url, "https://", 8) == 0;
+        if ((!pe->tls && strncmp(url, "http://", 7) != 0) ||
+            split_hostport(url + (pe->tls ? 8 : 7), &pe->host, &pe->port) < 0) {
             /* The config checked the list; this is a second line only. */
             SIFT_ERROR("cluster: bad peer %s", url);
             sift_free(url);
@@ -175,6 +208,11 @@ sift_cluster_new(struct sift_loop *loop, const struct sift_config *cfg,
         pe->url = url;
         c->n_peers++;
         p = e;
+        if (pe->tls && !c->tls && tls_client_new(c) < 0) {
+            sift_cluster_free(c);
+            *out = NULL;
+            return SIFT_ECONFIG;
+        }
     }
     *out = c;
     return SIFT_OK;
@@ -205,6 +243,21 @@ sift_cluster_set_self(struct sift_cluster *c, const char *bound)
     if (c->n_peers > 0)
         SIFT_INFO("cluster: node %s, %zu peers; queries fan out", c->node_id,
                   c->n_peers);
+}
+
+void
+sift_cluster_set_self_tls(struct sift_cluster *c, const char *bound)
+{
+    char *host = NULL;
+    uint16_t port = 0;
+    if (!c || !bound || !bound[0] || split_hostport(bound, &host, &port) < 0)
+        return;
+    int any = strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0;
+    for (size_t i = 0; i < c->n_peers; i++)
+        if (c->peers[i].tls && c->peers[i].port == port &&
+            (any || strcmp(c->peers[i].host, host) == 0))
+            c->peers[i].is_self = 1;
+    sift_free(host);
 }
 
 int
@@ -347,11 +400,37 @@ forward_body(struct sift_http_req *req, uint32_t shard_size,
  * cluster token.  NULL (nothing to free) when out of memory.
  */
 static struct evhttp_request *
-node_request(struct sift_cluster *c, const char *host, uint16_t port,
+node_request(struct sift_cluster *c, const char *host, uint16_t port, int tls,
              void (*cb)(struct evhttp_request *, void *), void *arg,
              struct evhttp_connection **conn)
 {
-    *conn = evhttp_connection_base_new(c->base, NULL, host, port);
+    if (tls && c->tls) {
+        SSL *ssl = SSL_new(c->tls);
+        struct bufferevent *bev = NULL;
+        if (ssl) {
+            /* The certificate must name the host: an IP address, or a
+             * name (also sent as SNI, which takes no IP literal). */
+            X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
+            if (X509_VERIFY_PARAM_set1_ip_asc(vp, host) != 1) {
+                char name[256];
+                snprintf(name, sizeof(name), "%s", host);
+                SSL_set_tlsext_host_name(ssl, name);
+                SSL_set1_host(ssl, host);
+            }
+            bev = bufferevent_openssl_socket_new(
+                c->base, -1, ssl, BUFFEREVENT_SSL_CONNECTING,
+                BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+            if (!bev)
+                SSL_free(ssl);
+        }
+        *conn = bev ? evhttp_connection_base_bufferevent_new(c->base, NULL, bev,
+                                                             host, port)
+                    : NULL;
+        if (!*conn && bev)
+            bufferevent_free(bev);
+    } else {
+        *conn = evhttp_connection_base_new(c->base, NULL, host, port);
+    }
     if (!*conn)
         return NULL;
     struct evhttp_request *r = evhttp_request_new(cb, arg);
@@ -388,8 +467,9 @@ call_start(struct fanout *f, struct call *k, const char *uri,
     struct sift_cluster *c = f->c;
     const char *host = k->node >= 0 ? c->peers[k->node].host : c->self_host;
     uint16_t port = k->node >= 0 ? c->peers[k->node].port : c->self_port;
+    int tls = k->node >= 0 && c->peers[k->node].tls;
     struct evhttp_request *r =
-        node_request(c, host, port, on_call_done, k, &k->conn);
+        node_request(c, host, port, tls, on_call_done, k, &k->conn);
     if (!r)
         return SIFT_ENOMEM;
     evhttp_request_set_error_cb(r, on_call_error);
@@ -1092,8 +1172,8 @@ sift_cluster_ask_position(struct sift_cluster *c, const char *key,
             continue;
         struct pcall *k = &pc->calls[pc->n++];
         k->pc = pc;
-        struct evhttp_request *r =
-            node_request(c, pe->host, pe->port, on_pcall_done, k, &k->conn);
+        struct evhttp_request *r = node_request(c, pe->host, pe->port, pe->tls,
+                                                on_pcall_done, k, &k->conn);
         if (!r) {
             k->done = 1;
             continue;
@@ -1289,5 +1369,7 @@ sift_cluster_free(struct sift_cluster *c)
     }
     sift_free(c->peers);
     sift_free(c->self_host);
+    if (c->tls)
+        SSL_CTX_free(c->tls);
     sift_free(c);
 }

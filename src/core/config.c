@@ -642,9 +642,9 @@ static const struct key_def keys[] = {
      "X-Sift-Node); empty = the id kept in DATA_DIR/node_id."},
     {"cluster", "peers", KT_STRING, OFF(cluster_peers), "", 0, STRMAX, 0, NULL,
      KC_PEERS,
-     "Comma list of every node's http://host:port (this node's own address "
-     "may be in it); queries fan out to all of them. Empty = a single "
-     "node."},
+     "Comma list of every node's http://host:port or https://host:port "
+     "(its [tls] listener; this node's own address may be in it); queries "
+     "fan out to all of them. Empty = a single node."},
     {"cluster", "timeout", KT_DURATION, OFF(cluster_timeout_ms), "10s", 100,
      HOUR, 0, NULL, KC_NONE,
      "How long a fanned-out query waits for one peer before reporting it "
@@ -659,6 +659,11 @@ static const struct key_def keys[] = {
      "Bearer token sent to peers on fanned-out queries and Kafka handoffs "
      "(a node or reader token of theirs); empty = forward the caller's "
      "Authorization header."},
+    {"cluster", "ca_file", KT_STRING, OFF(cluster_ca_file), "", 0, STRMAX, 0,
+     NULL, KC_NONE,
+     "PEM file of the CAs that sign the https:// peers' certificates "
+     "(each peer's certificate must name its host); empty = the system's "
+     "CAs."},
 };
 
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -963,22 +968,25 @@ check_peers(const char *v, char *why, size_t why_len)
             e++;
         char item[320];
         size_t len = (size_t)(e - p);
-        if (len <= 7 || len >= sizeof(item) || strncmp(p, "http://", 7) != 0) {
+        size_t sl = strncmp(p, "https://", 8) == 0 ? 8 : 7;
+        if (len <= sl || len >= sizeof(item) ||
+            (strncmp(p, "http://", 7) != 0 && sl == 7)) {
             snprintf(why, why_len,
-                     "each peer must be http://host:port, got \"%.*s\"",
+                     "each peer must be http://host:port or https://host:port, "
+                     "got \"%.*s\"",
                      (int)(len < 200 ? len : 200), p);
             return SIFT_EINVAL;
         }
-        memcpy(item, p + 7, len - 7);
-        item[len - 7] = '\0';
-        if (len > 7 && item[len - 8] == '/')
-            item[len - 8] = '\0';
+        memcpy(item, p + sl, len - sl);
+        item[len - sl] = '\0';
+        if (item[0] && item[strlen(item) - 1] == '/')
+            item[strlen(item) - 1] = '\0';
         if (strchr(item, '/') != NULL ||
             check_hostport(item, why, why_len) < 0 ||
             strcmp(strrchr(item, ':'), ":0") == 0) {
             snprintf(why, why_len,
-                     "each peer must be http://host:port (a port above 0, no "
-                     "path), got \"%.*s\"",
+                     "each peer must be http(s)://host:port (a port above 0, "
+                     "no path), got \"%.*s\"",
                      (int)(len < 200 ? len : 200), p);
             return SIFT_EINVAL;
         }

@@ -6,6 +6,7 @@ Kafka topic (librdkafka mock cluster, 6 partitions) and a Redis stream
 (real redis-server), every event stored exactly once across them, also
 when a node is killed with SIGKILL and started again."""
 import json
+import os
 import re
 import signal
 import time
@@ -356,6 +357,55 @@ def test_node_token_fans_out_and_does_nothing_else(tmp_path):
                    json={"query": "cluster", "all_time": True})
         assert r.status_code == 200, r.text
         assert r.json()["deleted"] == 7 and r.json()["_nodes"]["failed"] == 0
+    finally:
+        for s in nodes.values():
+            s.kill9()
+
+
+def test_peers_over_tls(tmp_path):
+    """https:// peers: reached over TLS, their certificate verified
+    against cluster.ca_file; a peer whose certificate does not verify is
+    a failed node under _nodes, never asked in clear."""
+    import subprocess
+    d = str(tmp_path)
+
+    def cert(name):
+        key, crt = os.path.join(d, name + ".key"), os.path.join(d, name + ".crt")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                        "-nodes", "-keyout", key, "-out", crt, "-days", "2",
+                        "-subj", "/CN=" + name,
+                        "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True, timeout=60)
+        return crt, key
+    crt, key = cert("peer")
+    other, _ = cert("other")
+    tls = {n: free_port() for n in "ab"}
+    peers = ", ".join("https://127.0.0.1:%d" % tls[n] for n in "ab")
+
+    def extra(n):
+        return {"tls": {"listen": "127.0.0.1:%d" % tls[n], "cert_file": crt,
+                        "key_file": key},
+                "cluster": {"peers": peers,
+                            "ca_file": crt if n == "a" else other}}
+    nodes = start_nodes(tmp_path, ["a", "b"], extra=extra)
+    try:
+        a, b = nodes["a"], nodes["b"]
+        ingest(a, events("a", 5, 0))
+        ingest(b, events("b", 6, 5))
+        wait_for(lambda: local_total(a) == 5 and local_total(b) == 6,
+                 "searchable")
+        r = a.get("/api/v1/search", params={"q": "cluster", "limit": 0})
+        assert r.status_code == 200, r.text
+        assert r.json()["total"]["value"] == 11
+        assert r.json()["_nodes"] == {"total": 2, "successful": 2,
+                                      "failed": 0, "failures": []}
+        # b trusts another CA: a's certificate fails, a is not asked.
+        r = b.get("/api/v1/search", params={"q": "cluster", "limit": 0})
+        assert r.status_code == 200, r.text
+        j = r.json()
+        assert j["total"]["value"] == 6 and j["_nodes"]["failed"] == 1
+        assert j["_nodes"]["failures"][0]["node"] == \
+            "https://127.0.0.1:%d" % tls["a"]
     finally:
         for s in nodes.values():
             s.kill9()

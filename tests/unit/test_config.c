@@ -396,6 +396,21 @@ test_config_anomaly_alpha_and_series_thresholds(void **state)
         sift_config_set(&f->cfg, "alerts.webhook_url=https://x/y", collect, &e),
         SIFT_ECONFIG);
     assert_true(has_msg(&e, "https is not supported"));
+    /* Cluster peers: http:// or https:// with a port, nothing else. */
+    assert_int_equal(sift_config_set(&f->cfg,
+                                     "cluster.peers=http://10.0.0.1:7700, "
+                                     "https://node-2.lan:7443/",
+                                     collect, &e),
+                     SIFT_OK);
+    assert_int_equal(sift_config_set(&f->cfg,
+                                     "cluster.peers=ftp://10.0.0.1:7700",
+                                     collect, &e),
+                     SIFT_ECONFIG);
+    assert_true(has_msg(&e, "each peer must be http://host:port or "
+                            "https://host:port"));
+    assert_int_equal(
+        sift_config_set(&f->cfg, "cluster.peers=https://10.0.0.1", collect, &e),
+        SIFT_ECONFIG);
 }
 
 static void
