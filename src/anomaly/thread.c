@@ -119,6 +119,7 @@ struct series {
     double err_pool, ev_pool;   /* decayed errors and events (usual share) */
     double drop_cusum;          /* lower CUSUM of the volume (drops) */
     int drop_suspect;           /* drop_cusum is past half its threshold */
+    double drop_mu, drop_sd;    /* level and spread when drop_cusum left 0 */
     uint32_t empty_run;         /* windows in a row without an event */
     struct sift_season *season; /* hour-of-day baselines, or NULL */
     int64_t last_seen_win;
@@ -597,7 +598,22 @@ drop_score(struct sift_anomaly *an, struct series *s, double x, double mu,
         double p0 = sift_count_lower_p(mu, var, 0);
         return sift_score_from_p(pow(p0, (double)s->empty_run));
     }
-    double sd = sqrt(var);
+    /* While the CUSUM is running, the level and spread are those of when
+     * it left 0: a fall in progress is measured against the normal before
+     * it, not against a level that has started to follow it (and a
+     * spread it has widened). */
+    /* Once the level has absorbed half the tested fall (a lasting step
+     * down, learned at a tenth of the rate while suspected), the test
+     * restarts from it, so such a step's alert resolves. */
+    if (s->drop_cusum > 0 &&
+        mu < s->drop_mu * (1 - (1 - an->cfg.drop_ratio) / 2))
+        s->drop_cusum = 0;
+    if (s->drop_cusum <= 0) {
+        s->drop_mu = mu;
+        s->drop_sd = sqrt(var);
+    }
+    mu = s->drop_mu;
+    double sd = s->drop_sd;
     double fall = (1 - an->cfg.drop_ratio) * mu / sd; /* the fall, in sd */
     double k = fall / 2;
     double y = (mu - x) / sd;
