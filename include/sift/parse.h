@@ -51,9 +51,10 @@ enum sift_parse_format {
  * Per-source parse options.  A transparent value type: call
  * sift_parse_opts_init() for the defaults, change what you need, then
  * sift_parse_opts_compile() before the first sift_parse_event().  String
- * members are borrowed and must outlive the compiled options (the
- * compiled form keeps copies of the lists it parsed, but not of the
- * names).  Limits are counted as documented in docs/ingest.md.
+ * members are borrowed until compiled: the compiled form keeps copies of
+ * the names and lists, so the strings may go afterwards (a configuration
+ * reload frees the ones it replaces) and the parser reads only the
+ * copies.  Limits are counted as documented in docs/ingest.md.
  */
 struct sift_parse_opts {
     enum sift_parse_format format;

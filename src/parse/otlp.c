@@ -315,12 +315,13 @@ add_value(struct sift__pctx *x, const char *name, size_t nl,
 static int
 has_message_key(const struct sift_parse_opts *o, const struct sift__otlp_any *b)
 {
-    size_t ml = strlen(o->message_field);
+    /* The compiled copy: o's strings may be gone (a config reload). */
+    const struct sift__parse_name *m = &o->compiled->msg;
     for (size_t i = 0; i < b->n; i++) {
         const struct sift__otlp_any *kv = &b->items[i];
         if (!is_scalar(kv) || kv->kind == SIFT__OTLP_NONE)
             continue;
-        if ((kv->key_len == ml && memcmp(kv->key, o->message_field, ml) == 0) ||
+        if ((kv->key_len == m->len && memcmp(kv->key, m->s, m->len) == 0) ||
             (kv->key_len == 3 && memcmp(kv->key, "msg", 3) == 0))
             return 1;
     }

@@ -215,6 +215,12 @@ sift_parse_opts_compile(struct sift_parse_opts *o, struct sift_parse_error *err)
             n_items += count_items(lists[i]);
         }
     }
+    /* The three names are copied too: the options' strings belong to the
+     * configuration, which a reload (SIGHUP) frees and replaces. */
+    const char *names[3] = {o->message_field, o->service_field,
+                            o->timestamp_field};
+    for (int i = 0; i < 3; i++)
+        total += strlen(names[i]) + 1;
 
     struct sift__parse_compiled *c = sift_xcalloc(1, sizeof(*c));
     c->storage = sift_xmalloc(total + 1);
@@ -228,6 +234,13 @@ sift_parse_opts_compile(struct sift_parse_opts *o, struct sift_parse_error *err)
         size_t l = strlen(lists[i]);
         memcpy(c->storage + off, lists[i], l + 1);
         copies[i] = c->storage + off;
+        off += l + 1;
+    }
+    char *name_copies[3];
+    for (int i = 0; i < 3; i++) {
+        size_t l = strlen(names[i]);
+        memcpy(c->storage + off, names[i], l + 1);
+        name_copies[i] = c->storage + off;
         off += l + 1;
     }
 
@@ -247,9 +260,9 @@ sift_parse_opts_compile(struct sift_parse_opts *o, struct sift_parse_error *err)
     if (copies[3])
         add_typed(c, copies[3], SIFT_FT_NUMBER);
 
-    set_name(&c->msg, o->message_field);
-    set_name(&c->svc, o->service_field);
-    set_name(&c->ts[0], o->timestamp_field);
+    set_name(&c->msg, name_copies[0]);
+    set_name(&c->svc, name_copies[1]);
+    set_name(&c->ts[0], name_copies[2]);
     c->n_ts = 1;
     for (size_t i = 0; i < 4; i++) {
         if (strcmp(ts_fallbacks[i], o->timestamp_field) != 0)

@@ -408,9 +408,11 @@ def test_a_2030_event_does_not_hold_anomaly_windows_open(siftd_factory):
     def window(w, n_err=0, extra=()):
         r = s.post("/api/v1/debug/clock", json={"freeze_ms": t0 + w * 1000 + 900})
         assert r.status_code == 200
-        evs = [{"@timestamp": t0 + w * 1000 + i * 10, "service.name": "pay",
+        # 60 calm events a window: enough that calm windows after the burst
+        # are the 20:1 evidence that ends an error_ratio alarm.
+        evs = [{"@timestamp": t0 + w * 1000 + i * 5, "service.name": "pay",
                 "log.level": "info", "message": "GET /cart/%d 200" % i}
-               for i in range(10)]
+               for i in range(60)]
         evs += [{"@timestamp": t0 + w * 1000 + 500 + i, "service.name": "pay",
                  "log.level": "error", "message": "gateway timeout %d" % i}
                 for i in range(n_err)]

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -306,6 +307,48 @@ test_parse_json_message_field_variants(void **state)
                      SIFT_OK);
     assert_memory_equal(f->ev.msg, "hello", 5);
     pf_expect_field(&f->ev, "message", "m", SIFT_FT_KEYWORD);
+}
+
+static char *
+dup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *p = malloc(n);
+    if (p)
+        memcpy(p, s, n);
+    return p;
+}
+
+/* The compiled options own their names: a configuration reload frees the
+ * strings they were compiled from while ingest goes on (ASan saw the
+ * parser read freed names after a SIGHUP). */
+static void
+test_parse_json_names_outlive_their_strings(void **state)
+{
+    struct fx *f = *state;
+    char *msg = dup("body"), *ts = dup("when"), *svc = dup("app");
+    assert_non_null(msg);
+    assert_non_null(ts);
+    assert_non_null(svc);
+    f->o.message_field = msg;
+    f->o.timestamp_field = ts;
+    f->o.service_field = svc;
+    recompile(f);
+    /* What a reload does: the old strings freed (and their bytes gone). */
+    memset(msg, 'x', 4);
+    memset(ts, 'x', 4);
+    memset(svc, 'x', 3);
+    free(msg);
+    free(ts);
+    free(svc);
+    f->o.message_field = f->o.timestamp_field = f->o.service_field = NULL;
+    assert_int_equal(pf_parse(f, "{\"body\":\"hello\",\"when\":"
+                                 "\"2024-05-14T09:21:07Z\",\"app\":\"pay\"}"),
+                     SIFT_OK);
+    assert_int_equal(f->ev.msg_len, 5);
+    assert_memory_equal(f->ev.msg, "hello", 5);
+    assert_int_equal(f->ev.ts_ns, INT64_C(1715678467000000000));
+    pf_expect_field(&f->ev, "service.name", "pay", SIFT_FT_KEYWORD);
 }
 
 /* The message under the names loggers use: msg, log, short_message. */
@@ -631,6 +674,8 @@ main(void)
                                         pf_teardown),
         cmocka_unit_test_setup_teardown(test_parse_json_level_and_service,
                                         setup, pf_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_parse_json_names_outlive_their_strings, setup, pf_teardown),
         cmocka_unit_test_setup_teardown(test_parse_json_message_field_variants,
                                         setup, pf_teardown),
         cmocka_unit_test_setup_teardown(
