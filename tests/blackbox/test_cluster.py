@@ -412,13 +412,13 @@ def test_peers_over_tls(tmp_path):
 
 
 def test_nodes_share_kafka_and_redis_exactly_once(tmp_path):
-    """Two nodes in one Kafka group (6 partitions) and one Redis stream
-    group, live producers throughout: a SIGTERM handoff and back, then a
-    SIGKILL of each node in turn and its return.  Every produced entry is
-    stored exactly once across the two nodes, counted through either
-    node."""
-    from crash_helpers import (STREAM, TOPIC, KafkaProducer, RedisProducer,
-                               export_counts)
+    """Three nodes in one Kafka group (6 partitions) and one Redis stream
+    group, live producers throughout: a SIGTERM handoff and back; a
+    SIGKILL of one node kept down until the group hands its partitions
+    to the others, then its return; a SIGKILL and a return within a
+    second.  Every produced entry is stored exactly once across the
+    nodes, counted through every node."""
+    from crash_helpers import STREAM, TOPIC, KafkaProducer, RedisProducer
     kafka = KafkaMock([TOPIC], partitions=6)
     redis_srv = RedisServer(tmp_path)
     nodes = {}
@@ -430,31 +430,43 @@ def test_nodes_share_kafka_and_redis_exactly_once(tmp_path):
                                             "heartbeat.interval.ms=300"},
                     "redis": {"address": redis_srv.address,
                               "streams": STREAM, "group": "sift"}}
-        nodes = start_nodes(tmp_path, ["a", "b"], extra=extra)
-        a, b = nodes["a"], nodes["b"]
-        rprod = RedisProducer(redis_srv.port, burst=40)
-        kprod = KafkaProducer(kafka.bootstrap, burst=40)
+        nodes = start_nodes(tmp_path, ["a", "b", "c"], extra=extra)
+        a, b, c = nodes["a"], nodes["b"], nodes["c"]
+        rprod = RedisProducer(redis_srv.port, burst=30)
+        kprod = KafkaProducer(kafka.bootstrap, burst=30)
         rprod.start()
         kprod.start()
+
+        def assigned(s):
+            return len(re.findall(r"kafka: assigned", s.stderr()))
         try:
-            wait_for(lambda: local_total(a, "crashkafka") > 0 and
-                     local_total(b, "crashkafka") > 0,
-                     "both nodes reading Kafka", timeout=90)
-            # SIGTERM: b leaves the group, a takes its partitions; b comes
-            # back and gets some of them back from a.
-            b.restart()
-            b.wait_for_log(r"kafka: assigned", timeout=60)
-            time.sleep(1.0)
-            # SIGKILL mid-stream, back within a second: a, then b.  The
-            # group hands the partitions around (the mock cluster loses
-            # assignments); a node that takes one must not re-read what
-            # the other made durable and had not committed yet.
-            for victim in (a, b):
-                victim.kill9()
-                time.sleep(0.3)
-                victim.start()
-                victim.wait_for_log(r"kafka: assigned", timeout=60)
-                time.sleep(0.5)
+            wait_for(lambda: all(local_total(s, "crashkafka") > 0
+                                 for s in nodes.values()),
+                     "every node reading Kafka", timeout=90)
+            # SIGTERM: c leaves the group, a and b take its partitions; c
+            # comes back and gets some of them back.
+            c.restart()
+            c.wait_for_log(r"kafka: assigned", timeout=60)
+            time.sleep(0.5)
+            # SIGKILL, and c stays down until the group has handed its
+            # partitions to a or b (they wait for c's answer before
+            # reading them: what c made durable is not read again).
+            before = assigned(a) + assigned(b)
+            c.kill9()
+            wait_for(lambda: assigned(a) + assigned(b) > before,
+                     "c's partitions handed to a or b", timeout=30)
+            time.sleep(0.5)
+            c.start()
+            c.wait_for_log(r"kafka: assigned", timeout=60)
+            time.sleep(0.5)
+            # SIGKILL mid-stream and back within a second: a node taking
+            # one of a's partitions must not re-read what a made durable
+            # and had not committed yet.
+            a.kill9()
+            time.sleep(0.3)
+            a.start()
+            a.wait_for_log(r"kafka: assigned", timeout=60)
+            time.sleep(0.5)
         finally:
             rprod.stop.set()
             rprod.join(timeout=30)
@@ -463,7 +475,7 @@ def test_nodes_share_kafka_and_redis_exactly_once(tmp_path):
         produced = {"stream": rprod.n, "kafka": kprod.n}
         assert min(produced.values()) >= 200
 
-        # Counted through either node, every entry once.
+        # Counted through any node, every entry once.
         for tag, n in produced.items():
             word = {"stream": "crashstream", "kafka": "crashkafka"}[tag]
             wait_for(lambda: a.get("/api/v1/search", params={
@@ -472,27 +484,27 @@ def test_nodes_share_kafka_and_redis_exactly_once(tmp_path):
         time.sleep(1.0)  # a late duplicate would show after a refresh
         for tag, n in produced.items():
             word = {"stream": "crashstream", "kafka": "crashkafka"}[tag]
-            per_node = [export_counts_local(s, tag) for s in (a, b)]
-            counts = per_node[0] + per_node[1]
+            per_node = [export_counts_local(s, tag) for s in (a, b, c)]
+            counts = per_node[0] + per_node[1] + per_node[2]
             lost = [i for i in range(n) if counts.get(i, 0) == 0]
-            dups = sorted(i for i, c in counts.items() if c > 1)
+            dups = sorted(i for i, k in counts.items() if k > 1)
             assert not lost and not dups, \
                 "%s: %d produced, lost %r, duplicated %r" % (
                     tag, n, lost[:10], dups[:10])
-            # Both nodes did part of the work.
-            assert all(sum(c.values()) > 0 for c in per_node), tag
-            for s in (a, b):
+            # More than one node did part of the work.
+            assert sum(1 for k in per_node if sum(k.values()) > 0) >= 2, tag
+            for s in (a, b, c):
                 r = s.get("/api/v1/search", params={"q": word, "limit": 0})
                 assert r.json()["total"]["value"] == n, (tag, r.text)
-                assert r.json()["_nodes"]["successful"] == 2
+                assert r.json()["_nodes"]["successful"] == 3
 
         # The cluster view: every node with its partitions, each Kafka
         # partition on exactly one node, nothing left to read.
         def kafka_parts():
             v = b.get("/api/v1/cluster").json()
-            assert v["_nodes"] == {"total": 2, "successful": 2, "failed": 0}
+            assert v["_nodes"] == {"total": 3, "successful": 3, "failed": 0}
             assert sorted(x["node_id"] for x in v["nodes"]) == \
-                ["node-a", "node-b"]
+                ["node-a", "node-b", "node-c"]
             return sorted((p["key"], p["lag"]) for x in v["nodes"]
                           for p in x["partitions"]
                           if p["key"].startswith("kafka/"))
