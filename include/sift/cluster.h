@@ -43,15 +43,18 @@ enum sift_cluster_merge {
     SIFT_CLUSTER_PATTERNS,  /* templates merged by text, series summed */
     SIFT_CLUSTER_ALERTS,    /* alerts of every node, newest first */
     SIFT_CLUSTER_STATUS,    /* GET /api/v1/cluster: each node's view */
+    SIFT_CLUSTER_EXPORT,    /* NDJSON streams merged by (time, hash) */
+    SIFT_CLUSTER_TAIL,      /* live NDJSON streams, lines as they come */
 };
 
 /* One fanned-out request. */
 struct sift_cluster_query {
     enum sift_cluster_merge kind;
-    uint32_t size;      /* search: the page size; terms: buckets returned */
-    int oldest_first;   /* search: the order asked */
-    const char *cursor; /* search: the cursor given, or NULL */
-    int allow_partial;  /* 0: one failed node fails the whole request */
+    uint32_t size;        /* search: the page size; terms: buckets returned */
+    int oldest_first;     /* search: the order asked */
+    const char *cursor;   /* search: the cursor given, or NULL */
+    int allow_partial;    /* 0: one failed node fails the whole request */
+    int64_t heartbeat_ms; /* tail: the caller's heartbeat interval, 0 none */
 };
 
 /**
@@ -104,6 +107,25 @@ int sift_cluster_is_local(const struct sift_cluster *c,
  * the reply is 502 "cluster_partial" naming the nodes.  Loop thread.
  */
 void sift_cluster_fanout(struct sift_cluster *c, struct sift_http_req *req,
+                         const struct sift_cluster_query *q);
+
+/**
+ * Answers req (a validated export or tail request) for the whole cluster
+ * as one NDJSON stream: the same request goes to every node (with
+ * SIFT_CLUSTER_LOCAL_HEADER); once each has answered its headers or
+ * failed, the stream starts with the header X-Sift-Nodes
+ * ("total=N, successful=K, failed=F") and a Warning when F > 0.
+ * Export (q->size: the cap on lines, 0 none; q->oldest_first): the
+ * nodes' streams merged by the order key of each line's "_id", holding
+ * at most one window of each node's stream (a node read ahead is paused),
+ * ending with the line {"_nodes":{...}}.  Tail: every node's lines as
+ * they come (their heartbeats replaced by this node's, every
+ * q->heartbeat_ms), and a {"_nodes":{...}} line whenever a node's stream
+ * fails.  No node answering, or a failure with !q->allow_partial before
+ * the stream starts, is an error reply as sift_cluster_fanout() gives.
+ * Loop thread.
+ */
+void sift_cluster_stream(struct sift_cluster *c, struct sift_http_req *req,
                          const struct sift_cluster_query *q);
 
 /**

@@ -907,8 +907,8 @@ allow_partial(const struct params *p)
     return !(p->allow_partial && strcmp(p->allow_partial, "false") == 0);
 }
 
-/* Export, tail and context are not fanned out yet: in a cluster they
- * say so instead of answering for one node in silence. */
+/* Context is not fanned out yet: in a cluster it says so instead of
+ * answering for one node in silence. */
 static int
 refuse_unmerged(struct sift_search_api *api, struct sift_http_req *req,
                 const struct params *p)
@@ -978,8 +978,15 @@ handle_search(struct sift_http_req *req, void *arg)
             return;
         }
     }
-    if (is_export && refuse_unmerged(api, req, &p))
+    if (is_export && !answer_locally(api, req, &p)) {
+        const struct sift_cluster_query cq = {
+            .kind = SIFT_CLUSTER_EXPORT,
+            .size = p.limit != NULL ? (uint32_t)limit : 0,
+            .oldest_first = oldest,
+            .allow_partial = allow_partial(&p)};
+        sift_cluster_stream(api->cluster, req, &cq);
         return;
+    }
     if (!is_export && !answer_locally(api, req, &p)) {
         const struct sift_cluster_query cq = {.kind = SIFT_CLUSTER_SEARCH,
                                               .size = (uint32_t)limit,
@@ -1425,7 +1432,7 @@ handle_tail(struct sift_http_req *req, void *arg)
     }
     struct params p;
     params_read(api, req, &p);
-    if (!params_ok(req, &p) || refuse_unmerged(api, req, &p))
+    if (!params_ok(req, &p))
         return;
     int64_t heartbeat_ms = TAIL_HEARTBEAT_MS;
     const char *hb = sift_http_req_param(req, "heartbeat");
@@ -1477,6 +1484,19 @@ handle_tail(struct sift_http_req *req, void *arg)
         if (job != NULL)
             job_free(job);
         reply_error(req, &err);
+        return;
+    }
+    if (!answer_locally(api, req, &p)) {
+        /* Every node's tail, merged (src/cluster/stream.c). */
+        if (job != NULL)
+            job_free(job);
+        sift_query_free(q);
+        int64_t cap = cfg->idle_timeout_ms / 2;
+        const struct sift_cluster_query cq = {
+            .kind = SIFT_CLUSTER_TAIL,
+            .allow_partial = allow_partial(&p),
+            .heartbeat_ms = heartbeat_ms > cap ? cap : heartbeat_ms};
+        sift_cluster_stream(api->cluster, req, &cq);
         return;
     }
     struct tail *t = sift_xcalloc(1, sizeof(*t));

@@ -75,6 +75,8 @@ struct peer {
     char node_id[SIFT_NODE_ID_MAX + 1]; /* learned from X-Sift-Node */
     int64_t last_contact_ns;            /* wall clock, 0 = never */
     uint64_t answered, failed;          /* fanned-out requests */
+    int up;                             /* the last request was answered */
+    struct sift_histogram latency;      /* answered requests, seconds */
     char last_error[160];
 };
 
@@ -89,6 +91,7 @@ struct call {
     enum evhttp_request_error error;
     int got_error;
     struct sift_buf body;
+    int64_t done_ns; /* monotonic, when the call ended */
     char node_id[SIFT_NODE_ID_MAX + 1];
 };
 
@@ -121,8 +124,9 @@ struct sift_cluster {
     char *self_host;
     uint16_t self_port;
     struct fanout *running;
-    uint64_t fanouts[3]; /* complete, partial, failed */
-    SSL_CTX *tls;        /* client context for https peers, or NULL */
+    uint64_t fanouts[3];           /* complete, partial, failed */
+    SSL_CTX *tls;                  /* client context for https peers, or NULL */
+    struct sift__cstream *streams; /* export and tail streams (stream.c) */
 };
 
 /* ---- peers ---- */
@@ -206,6 +210,7 @@ sift_cluster_new(struct sift_loop *loop, const struct sift_config *cfg,
             continue;
         }
         pe->url = url;
+        sift_histogram_init_latency(&pe->latency);
         c->n_peers++;
         p = e;
         if (pe->tls && !c->tls && tls_client_new(c) < 0) {
@@ -310,6 +315,7 @@ on_call_done(struct evhttp_request *r, void *arg)
     if (k->done)
         return;
     k->done = 1;
+    k->done_ns = sift_clock_mono_ns();
     k->conn = NULL; /* frees itself now that its request is over */
     if (r != NULL && evhttp_request_get_response_code(r) > 0) {
         k->status = evhttp_request_get_response_code(r);
@@ -401,8 +407,8 @@ forward_body(struct sift_http_req *req, uint32_t shard_size,
  */
 static struct evhttp_request *
 node_request(struct sift_cluster *c, const char *host, uint16_t port, int tls,
-             void (*cb)(struct evhttp_request *, void *), void *arg,
-             struct evhttp_connection **conn)
+             int64_t timeout_ms, void (*cb)(struct evhttp_request *, void *),
+             void *arg, struct evhttp_connection **conn)
 {
     if (tls && c->tls) {
         SSL *ssl = SSL_new(c->tls);
@@ -439,9 +445,8 @@ node_request(struct sift_cluster *c, const char *host, uint16_t port, int tls,
         *conn = NULL;
         return NULL;
     }
-    struct timeval tv = {
-        .tv_sec = (time_t)(c->cfg->cluster_timeout_ms / 1000),
-        .tv_usec = (suseconds_t)(c->cfg->cluster_timeout_ms % 1000 * 1000)};
+    struct timeval tv = {.tv_sec = (time_t)(timeout_ms / 1000),
+                         .tv_usec = (suseconds_t)(timeout_ms % 1000 * 1000)};
     evhttp_connection_set_timeout_tv(*conn, &tv);
     evhttp_connection_set_retries(*conn, 0);
     struct evkeyvalq *h = evhttp_request_get_output_headers(r);
@@ -469,7 +474,8 @@ call_start(struct fanout *f, struct call *k, const char *uri,
     uint16_t port = k->node >= 0 ? c->peers[k->node].port : c->self_port;
     int tls = k->node >= 0 && c->peers[k->node].tls;
     struct evhttp_request *r =
-        node_request(c, host, port, tls, on_call_done, k, &k->conn);
+        node_request(c, host, port, tls, c->cfg->cluster_timeout_ms,
+                     on_call_done, k, &k->conn);
     if (!r)
         return SIFT_ENOMEM;
     evhttp_request_set_error_cb(r, on_call_error);
@@ -820,6 +826,10 @@ fanout_finish(struct fanout *f)
                 pe->last_contact_ns = now;
                 pe->last_error[0] = '\0';
                 pe->answered++;
+                pe->up = 1;
+                sift_histogram_observe(&pe->latency,
+                                       (double)(k->done_ns - f->t0_ns) /
+                                           SIFT_NS_PER_SEC);
             }
             ans[n_ans].body = k->body.data ? k->body.data : "";
             ans[n_ans].len = k->body.len;
@@ -832,6 +842,7 @@ fanout_finish(struct fanout *f)
         call_reason(f, k, reason, sizeof(reason));
         if (pe) {
             pe->failed++;
+            pe->up = 0;
             if (k->status > 0)
                 pe->last_contact_ns = now;
             snprintf(pe->last_error, sizeof(pe->last_error), "%.159s", reason);
@@ -959,6 +970,100 @@ sift_cluster_fanout(struct sift_cluster *c, struct sift_http_req *req,
     sift_buf_cleanup(&uri);
     if (f->pending == 0)
         fanout_finish(f);
+}
+
+/* ---- for stream.c ---- */
+
+size_t
+sift__cluster_nodes(const struct sift_cluster *c, int *out)
+{
+    size_t n = 0;
+    out[n++] = -1;
+    for (size_t i = 0; i < c->n_peers; i++)
+        if (!c->peers[i].is_self)
+            out[n++] = (int)i;
+    return n;
+}
+
+size_t
+sift__cluster_max_nodes(const struct sift_cluster *c)
+{
+    return c->n_peers + 1;
+}
+
+const char *
+sift__cluster_node_url(const struct sift_cluster *c, int node, char *tmp,
+                       size_t cap)
+{
+    if (node >= 0)
+        return c->peers[node].url;
+    snprintf(tmp, cap, "http://%s%s%s:%u", strchr(c->self_host, ':') ? "[" : "",
+             c->self_host, strchr(c->self_host, ':') ? "]" : "", c->self_port);
+    return tmp;
+}
+
+struct evhttp_request *
+sift__cluster_node_request(struct sift_cluster *c, int node,
+                           struct sift_http_req *caller, int64_t timeout_ms,
+                           void (*cb)(struct evhttp_request *, void *),
+                           void *arg, struct evhttp_connection **conn)
+{
+    const char *host = node >= 0 ? c->peers[node].host : c->self_host;
+    uint16_t port = node >= 0 ? c->peers[node].port : c->self_port;
+    int tls = node >= 0 && c->peers[node].tls;
+    struct evhttp_request *r =
+        node_request(c, host, port, tls, timeout_ms, cb, arg, conn);
+    if (r && (!c->cfg->cluster_token || !c->cfg->cluster_token[0])) {
+        const char *auth = sift_http_req_header(caller, "Authorization");
+        if (auth)
+            evhttp_add_header(evhttp_request_get_output_headers(r),
+                              "Authorization", auth);
+    }
+    return r;
+}
+
+void
+sift__cluster_note(struct sift_cluster *c, int node, int ok, int contact,
+                   const char *node_id, const char *reason, int64_t took_ns)
+{
+    if (node < 0)
+        return;
+    struct peer *pe = &c->peers[node];
+    if (node_id && node_id[0])
+        snprintf(pe->node_id, sizeof(pe->node_id), "%s", node_id);
+    if (contact)
+        pe->last_contact_ns = sift_clock_now_ns();
+    if (ok) {
+        pe->answered++;
+        pe->up = 1;
+        pe->last_error[0] = '\0';
+        if (took_ns >= 0)
+            sift_histogram_observe(&pe->latency,
+                                   (double)took_ns / SIFT_NS_PER_SEC);
+    } else {
+        pe->failed++;
+        pe->up = 0;
+        snprintf(pe->last_error, sizeof(pe->last_error), "%.159s",
+                 reason ? reason : "");
+    }
+}
+
+struct sift__cstream **
+sift__cluster_streams(struct sift_cluster *c)
+{
+    return &c->streams;
+}
+
+struct event_base *
+sift__cluster_base(const struct sift_cluster *c)
+{
+    return c->base;
+}
+
+int64_t
+sift__cluster_timeout_ms(const struct sift_cluster *c)
+{
+    return c->cfg->cluster_timeout_ms;
 }
 
 /* ---- positions: the Kafka handoff ---- */
@@ -1173,6 +1278,7 @@ sift_cluster_ask_position(struct sift_cluster *c, const char *key,
         struct pcall *k = &pc->calls[pc->n++];
         k->pc = pc;
         struct evhttp_request *r = node_request(c, pe->host, pe->port, pe->tls,
+                                                c->cfg->cluster_timeout_ms,
                                                 on_pcall_done, k, &k->conn);
         if (!r) {
             k->done = 1;
@@ -1283,6 +1389,23 @@ sift_cluster_metrics_collect(struct sift_buf *out, void *arg)
         sift_metrics_sample(out, "sift_cluster_peer_last_contact_seconds", l,
                             (double)c->peers[i].last_contact_ns / 1e9);
     }
+    sift_metrics_family(out, "sift_cluster_peer_up", SIFT_METRIC_GAUGE,
+                        "1 when the peer answered the last request sent to "
+                        "it (this node: always 1), else 0.");
+    for (size_t i = 0; i < c->n_peers; i++) {
+        const char *l[] = {"peer", c->peers[i].url, NULL};
+        sift_metrics_sample(out, "sift_cluster_peer_up", l,
+                            c->peers[i].is_self || c->peers[i].up ? 1.0 : 0.0);
+    }
+    sift_metrics_family(out, "sift_cluster_peer_request_seconds",
+                        SIFT_METRIC_HISTOGRAM,
+                        "Time from sending a fanned-out request to each "
+                        "peer until its whole answer (answered requests).");
+    for (size_t i = 0; i < c->n_peers; i++) {
+        const char *l[] = {"peer", c->peers[i].url, NULL};
+        sift_histogram_render(&c->peers[i].latency, out,
+                              "sift_cluster_peer_request_seconds", l);
+    }
 }
 
 /* This node's own view: sift_cluster_status_json(), "enabled" and its
@@ -1331,6 +1454,7 @@ sift_cluster_stop(struct sift_cluster *c)
     if (!c)
         return;
     c->stopped = 1;
+    sift__cluster_streams_stop(c);
     memset(&c->local, 0, sizeof(c->local));
     while (c->waits) {
         struct poswait *w = c->waits;

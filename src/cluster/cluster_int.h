@@ -45,4 +45,40 @@ int sift__cluster_merge(const struct sift_cluster_query *q, uint32_t shard_size,
                         struct sift_buf *out, int *unreadable, char *why,
                         size_t why_len);
 
+/* ---- what stream.c takes from cluster.c ---- */
+struct evhttp_connection;
+struct evhttp_request;
+struct event_base;
+struct sift_http_req;
+struct sift__cstream;
+
+/* The nodes to ask: -1 (this node) first, then every peer that is not
+ * this node, as indexes into the peer list; out holds
+ * sift__cluster_max_nodes() entries.  Returns how many. */
+size_t sift__cluster_nodes(const struct sift_cluster *c, int *out);
+size_t sift__cluster_max_nodes(const struct sift_cluster *c);
+/* A node's address as configured (this node: the address it bound,
+ * written into tmp). */
+const char *sift__cluster_node_url(const struct sift_cluster *c, int node,
+                                   char *tmp, size_t cap);
+/* A request to node (see sift__cluster_nodes) on a connection of its own
+ * with timeout_ms, the local header and the cluster token or else the
+ * caller's Authorization; NULL when out of memory. */
+struct evhttp_request *
+sift__cluster_node_request(struct sift_cluster *c, int node,
+                           struct sift_http_req *caller, int64_t timeout_ms,
+                           void (*cb)(struct evhttp_request *, void *),
+                           void *arg, struct evhttp_connection **conn);
+/* Records a request's outcome for node's /metrics and cluster view:
+ * ok (answered, took_ns >= 0 observed) or failed with reason; contact:
+ * the node said something. */
+void sift__cluster_note(struct sift_cluster *c, int node, int ok, int contact,
+                        const char *node_id, const char *reason,
+                        int64_t took_ns);
+struct sift__cstream **sift__cluster_streams(struct sift_cluster *c);
+struct event_base *sift__cluster_base(const struct sift_cluster *c);
+int64_t sift__cluster_timeout_ms(const struct sift_cluster *c);
+/* stream.c: ends every running stream (shutdown). */
+void sift__cluster_streams_stop(struct sift_cluster *c);
+
 #endif /* SIFT_CLUSTER_INT_H */

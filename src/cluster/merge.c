@@ -1310,7 +1310,9 @@ sift__cluster_merge(const struct sift_cluster_query *q, uint32_t shard_size,
     case SIFT_CLUSTER_ALERTS:
         return merge_alerts(q, a, n, out, bad, why, why_len);
     case SIFT_CLUSTER_DELETE: /* cluster.c: delete_finish() */
-    case SIFT_CLUSTER_STATUS: /* cluster.c: status_finish() */ break;
+    case SIFT_CLUSTER_STATUS: /* cluster.c: status_finish() */
+    case SIFT_CLUSTER_EXPORT: /* stream.c */
+    case SIFT_CLUSTER_TAIL: break;
     }
     return 0;
 }

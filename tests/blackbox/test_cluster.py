@@ -193,8 +193,23 @@ def test_any_node_answers_for_all(tmp_path, cluster3, siftd_factory):
     r = a.get("/api/v1/search", params={"q": "level:(error"})
     assert r.status_code == 400 and r.json()["error"]["type"] != \
         "cluster_unavailable", r.text
-    # Export is not merged yet: it says so.
+    # Export: every node's stream merged in time order, the same lines
+    # as one node holding everything, then the _nodes line.
+    for params in ({"q": "cluster"}, {"q": "cluster", "order": "oldest"},
+                   {"q": "level:error", "limit": 9}):
+        got = export_lines(a, params)
+        want = export_lines(one, params)
+        assert got[-1] == {"_nodes": {"total": 3, "successful": 3,
+                                      "failed": 0, "failures": []}}
+        assert "_nodes" not in want[-1]
+        # (each node hashes its own copy: compare the events, not ids)
+        assert [h["fields"]["seq"] for h in got[:-1]] == \
+            [h["fields"]["seq"] for h in want]
+        assert len(want) == params.get("limit", len(want))
     r = a.get("/api/v1/export", params={"q": "cluster"})
+    assert r.headers["X-Sift-Nodes"] == "total=3, successful=3, failed=0"
+    # Context is not merged yet: it says so.
+    r = a.get("/api/v1/context", params={"id": "x"})
     assert r.status_code == 400
     assert r.json()["error"]["type"] == "cluster_local_only"
     # The cluster view names every peer by the id it answered with.
@@ -287,6 +302,21 @@ def test_hung_or_dead_node_is_reported(cluster3):
         assert r.status_code == 502, r.text
         assert r.json()["error"]["type"] == "cluster_partial"
         assert c.url in r.json()["error"]["reason"]
+        # Streams: the export of the two other nodes, and a trailer that
+        # names the hung one; a tail says so in its first line.
+        t0 = time.monotonic()
+        lines = export_lines(a, {"q": "cluster"})
+        assert time.monotonic() - t0 < 25
+        assert len(lines) == 21
+        assert lines[-1]["_nodes"]["failed"] == 1
+        assert lines[-1]["_nodes"]["failures"][0]["node"] == c.url
+        with a.get("/api/v1/tail", params={"q": "cluster"}, stream=True,
+                   timeout=30) as r:
+            assert r.status_code == 200
+            assert r.headers["X-Sift-Nodes"] == \
+                "total=3, successful=2, failed=1"
+            first = json.loads(next(r.iter_lines()))
+            assert first["_nodes"]["failed"] == 1
     finally:
         c.send_signal(signal.SIGCONT)
     c.kill9()
@@ -313,6 +343,61 @@ def test_hung_or_dead_node_is_reported(cluster3):
                      r'outcome="failed"\} [1-9]' % re.escape(c.url), m), m
     assert re.search(r'sift_cluster_fanouts_total\{outcome="partial"\} '
                      r'[1-9]', m)
+    assert re.search(r'sift_cluster_peer_up\{peer="%s"\} 0\n'
+                     % re.escape(c.url), m), m
+    assert re.search(r'sift_cluster_peer_up\{peer="%s"\} 1\n'
+                     % re.escape(b.url), m), m
+    assert re.search(r'sift_cluster_peer_request_seconds_count\{peer="%s"\} '
+                     r'[1-9]' % re.escape(b.url), m), m
+
+
+def test_tail_merges_every_node(cluster3):
+    """A tail asked of one node streams the new events of every node;
+    a node that stops streaming is named in a _nodes line at once."""
+    a, b, c = cluster3["a"], cluster3["b"], cluster3["c"]
+    with a.get("/api/v1/tail", params={"q": "tailword", "heartbeat": "1s"},
+               stream=True, timeout=30) as r:
+        assert r.status_code == 200, r.text
+        assert r.headers["X-Sift-Nodes"] == "total=3, successful=3, failed=0"
+        lines = r.iter_lines()
+        time.sleep(0.3)
+        for s, n in ((b, "b"), (c, "c"), (a, "a")):
+            ingest(s, [{"message": "tailword from %s" % n, "seq": 1}])
+        got, beats = set(), 0
+        deadline = time.monotonic() + 20
+        while len(got) < 3 and time.monotonic() < deadline:
+            j = json.loads(next(lines))
+            if "heartbeat" in j:
+                beats += 1
+                continue
+            got.add(j["message"])
+        assert got == {"tailword from a", "tailword from b",
+                       "tailword from c"}
+        # This node's heartbeats only: at most one a second.
+        t0 = time.monotonic()
+        j = json.loads(next(lines))
+        assert "heartbeat" in j and time.monotonic() - t0 > 0.3, j
+        c.kill9()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            j = json.loads(next(lines))
+            if "_nodes" in j:
+                break
+        assert j["_nodes"]["failed"] == 1, j
+        assert j["_nodes"]["failures"][0]["node"] == c.url
+        ingest(b, [{"message": "tailword again", "seq": 2}])
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            j = json.loads(next(lines))
+            if j.get("message") == "tailword again":
+                break
+        assert j.get("message") == "tailword again"
+
+
+def export_lines(s, params):
+    r = s.get("/api/v1/export", params=params, stream=True, timeout=60)
+    assert r.status_code == 200, r.text
+    return [json.loads(x) for x in r.iter_lines() if x]
 
 
 def test_node_token_fans_out_and_does_nothing_else(tmp_path):
