@@ -394,6 +394,36 @@ def test_tail_merges_every_node(cluster3):
         assert j.get("message") == "tailword again"
 
 
+def test_export_larger_than_the_window(cluster3):
+    """An export bigger than a node's merge window (each node is paused
+    while ahead of the others and resumed): every event once, in time
+    order across nodes, read by a client slower than the nodes."""
+    pad = "x" * 300
+    n = 0
+    for name, s in cluster3.items():
+        evs = events(name, 1500, n)
+        for e in evs:
+            e["pad"] = pad
+        ingest(s, evs)
+        n += 1500
+    wait_for(lambda: sum(local_total(s) for s in cluster3.values()) == n,
+             "searchable")
+    r = cluster3["b"].get("/api/v1/export", params={"q": "*"}, stream=True,
+                          timeout=60)
+    assert r.status_code == 200, r.text
+    got = []
+    for i, line in enumerate(r.iter_lines(chunk_size=4096)):
+        if line:
+            got.append(json.loads(line))
+        if i % 500 == 0:
+            time.sleep(0.05)  # a slow reader: the merge waits for it
+    assert got[-1]["_nodes"]["failed"] == 0
+    hits = got[:-1]
+    assert sorted(h["fields"]["seq"] for h in hits) == list(range(n))
+    ts = [h["ts_ms"] for h in hits]
+    assert ts == sorted(ts, reverse=True)
+
+
 def export_lines(s, params):
     r = s.get("/api/v1/export", params=params, stream=True, timeout=60)
     assert r.status_code == 200, r.text
