@@ -45,6 +45,8 @@ enum sift_cluster_merge {
     SIFT_CLUSTER_STATUS,    /* GET /api/v1/cluster: each node's view */
     SIFT_CLUSTER_EXPORT,    /* NDJSON streams merged by (time, hash) */
     SIFT_CLUSTER_TAIL,      /* live NDJSON streams, lines as they come */
+    SIFT_CLUSTER_CONTEXT,   /* the anchor's node, then every node's
+                             * neighbours of it merged by time */
 };
 
 /* One fanned-out request. */

@@ -907,21 +907,6 @@ allow_partial(const struct params *p)
     return !(p->allow_partial && strcmp(p->allow_partial, "false") == 0);
 }
 
-/* Context is not fanned out yet: in a cluster it says so instead of
- * answering for one node in silence. */
-static int
-refuse_unmerged(struct sift_search_api *api, struct sift_http_req *req,
-                const struct params *p)
-{
-    if (answer_locally(api, req, p))
-        return 0;
-    fail(req, 400, "cluster_local_only",
-         "%s is not merged across the nodes of a cluster yet: add "
-         "local=true and ask each node (GET /api/v1/cluster lists them)",
-         sift_http_req_path(req));
-    return 1;
-}
-
 static void
 handle_search(struct sift_http_req *req, void *arg)
 {
@@ -1133,7 +1118,7 @@ handle_context(struct sift_http_req *req, void *arg)
     struct sift_search_api *api = arg;
     struct params p;
     params_read(api, req, &p);
-    if (!params_ok(req, &p) || refuse_unmerged(api, req, &p))
+    if (!params_ok(req, &p))
         return;
     struct sift_context_opts co;
     sift_context_opts_init(&co);
@@ -1159,6 +1144,14 @@ handle_context(struct sift_http_req *req, void *arg)
     if (p.by && *p.by && sift_context_by_parse(p.by, &co.by) < 0) {
         fail(req, 400, "bad_request",
              "invalid 'by' (%.50s): auto, source, service or all", p.by);
+        return;
+    }
+    if (!answer_locally(api, req, &p)) {
+        /* The node holding the event, then every node's neighbours of
+         * it (src/cluster/cluster.c, context_first). */
+        const struct sift_cluster_query cq = {
+            .kind = SIFT_CLUSTER_CONTEXT, .allow_partial = allow_partial(&p)};
+        sift_cluster_fanout(api->cluster, req, &cq);
         return;
     }
     struct job *job = sift_xcalloc(1, sizeof(*job));

@@ -64,6 +64,7 @@
 #include "sift/loop.h"
 #include "sift/metrics.h"
 #include "sift/node_id.h"
+#include "sift/query.h"
 #include "sift/time.h"
 
 struct peer {
@@ -105,6 +106,12 @@ struct fanout {
     struct call *calls;
     int64_t t0_ns;
     struct fanout *prev, *next;
+    /* Context, second round (the other nodes' neighbours of the anchor):
+     * the holder's answer, the first round's failures and counts. */
+    json_t *ctx;
+    struct sift_buf ctx_fails;
+    size_t ctx_total, ctx_failed;
+    uint32_t ctx_before, ctx_after;
 };
 
 struct poswait; /* a position request waiting for in-flight events */
@@ -524,6 +531,8 @@ fanout_unlink(struct fanout *f)
 static void
 fanout_free(struct fanout *f)
 {
+    json_decref(f->ctx);
+    sift_buf_cleanup(&f->ctx_fails);
     for (size_t i = 0; i < f->n_calls; i++)
         sift_buf_cleanup(&f->calls[i].body);
     sift_free(f->calls);
@@ -783,10 +792,324 @@ status_finish(struct fanout *f)
     fanout_free(f);
 }
 
+static void context_first(struct fanout *f);
+static void context_second(struct fanout *f);
+
+/* ---- context across nodes ---- */
+
+struct nhit {
+    json_t *h;
+    uint64_t kt, kh; /* order key: ascending = nearest the anchor first */
+};
+
+static int
+cmp_nhit(const void *a, const void *b)
+{
+    const struct nhit *x = a, *y = b;
+    if (x->kt != y->kt)
+        return x->kt < y->kt ? -1 : 1;
+    if (x->kh != y->kh)
+        return x->kh < y->kh ? -1 : 1;
+    return 0;
+}
+
+/* Adds the hits of array arr to v (keys for the order away from the
+ * anchor: newest first before it, oldest first after it). */
+static int
+nhits_add(json_t *arr, int after, struct nhit **v, size_t *n, size_t *cap)
+{
+    size_t i;
+    json_t *h;
+    json_array_foreach(arr, i, h)
+    {
+        json_t *id = json_object_get(h, "_id");
+        int64_t ts = 0;
+        uint64_t hash = 0;
+        if (!json_is_string(id) ||
+            sift_query_hit_key(json_string_value(id), json_string_length(id),
+                               &ts, &hash) != SIFT_OK)
+            return -1;
+        if (*n == *cap) {
+            *cap = *cap ? *cap * 2 : 32;
+            *v = sift_xrealloc(*v, *cap * sizeof(**v));
+        }
+        uint64_t k = (uint64_t)ts ^ UINT64_C(0x8000000000000000);
+        (*v)[*n].h = json_incref(h);
+        (*v)[*n].kt = after ? k : ~k;
+        (*v)[*n].kh = after ? hash : ~hash;
+        (*n)++;
+    }
+    return 0;
+}
+
+/* The nearest keep hits of v, in time order (before: oldest first). */
+static json_t *
+nhits_take(struct nhit *v, size_t n, uint32_t keep, int after)
+{
+    if (n > 1)
+        qsort(v, n, sizeof(*v), cmp_nhit);
+    size_t m = n < keep ? n : keep;
+    json_t *arr = json_array();
+    for (size_t i = 0; i < m; i++)
+        json_array_append(arr, v[after ? i : m - 1 - i].h);
+    for (size_t i = 0; i < n; i++)
+        json_decref(v[i].h);
+    return arr;
+}
+
+static uint32_t
+count_param(struct sift_http_req *req, const char *name)
+{
+    const char *v = sift_http_req_param(req, name);
+    return v && *v ? (uint32_t)strtoul(v, NULL, 10) : 10;
+}
+
+/* Replies the merged context: base with took_ms and _nodes. */
+static void
+context_reply(struct fanout *f, json_t *base, size_t total, size_t failed,
+              const struct sift_buf *fails)
+{
+    struct sift_cluster *c = f->c;
+    size_t ok = total - failed;
+    c->fanouts[failed > 0 ? 1 : 0]++;
+    if (failed > 0 && !f->q.allow_partial) {
+        sift_http_reply_error(f->req, 502, "cluster_partial",
+                              "%zu of %zu nodes failed and allow_partial is "
+                              "false: %s",
+                              failed, total, fails->len ? fails->data : "");
+        return;
+    }
+    json_object_del(base, "took_ms");
+    char *js = json_dumps(base, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    size_t jl = js ? strlen(js) : 0;
+    if (jl < 2) {
+        free(js);
+        sift_http_reply_error(f->req, 500, "internal", "%s",
+                              "cannot write the merged context");
+        return;
+    }
+    struct sift_buf out = SIFT_BUF_INIT;
+    sift_buf_append(&out, js, jl - 1);
+    free(js);
+    sift_buf_appendf(
+        &out,
+        ",\"took_ms\":%lld,\"_nodes\":{\"total\":%zu,"
+        "\"successful\":%zu,\"failed\":%zu,\"failures\":[",
+        (long long)((sift_clock_mono_ns() - f->t0_ns) / SIFT_NS_PER_MS), total,
+        ok, failed);
+    sift_buf_append(&out, fails->data, fails->len);
+    sift_buf_append(&out, "]}}\n", 4);
+    if (failed > 0) {
+        char w[160];
+        snprintf(w, sizeof(w),
+                 "299 siftd \"partial result: %zu of %zu nodes failed "
+                 "(see _nodes)\"",
+                 failed, total);
+        sift_http_add_header(f->req, "Warning", w);
+    }
+    sift_http_reply_json(f->req, 200, &out);
+    sift_buf_cleanup(&out);
+}
+
+/*
+ * Context, first round: every node was asked for the event, and the one
+ * holding it answered with its own neighbours.  Every other node that
+ * answered (404: up, without the event) is asked next for the events of
+ * the same source just before and just after the anchor: two searches of
+ * the holder's context query with a cursor placed on the anchor (newest
+ * first before it, oldest first after it), as context.c does on one
+ * node.  context_second() merges them.
+ */
+static void
+context_first(struct fanout *f)
+{
+    struct sift_cluster *c = f->c;
+    struct call *holder = NULL, *self = NULL;
+    struct sift_buf fails = SIFT_BUF_INIT;
+    int first = 1;
+    size_t total = 0, failed = 0, n_near = 0;
+    char tmp[128], reason[512];
+
+    fanout_unlink(f);
+    for (size_t i = 0; i < f->n_calls; i++) {
+        struct call *k = &f->calls[i];
+        int dup = 0;
+        if (k->status > 0 && k->node_id[0])
+            for (size_t j = 0; j < i; j++)
+                dup |= f->calls[j].status > 0 &&
+                       strcmp(f->calls[j].node_id, k->node_id) == 0;
+        if (k->node < 0)
+            self = k;
+        if (dup) {
+            k->status = -1; /* not asked again */
+            continue;
+        }
+        total++;
+        int up = k->status == 200 || k->status == 404;
+        if (!up)
+            call_reason(f, k, reason, sizeof(reason));
+        sift__cluster_note(c, k->node, up, k->status > 0, k->node_id,
+                           up ? NULL : reason, k->done_ns - f->t0_ns);
+        if (k->status == 200 && !holder) {
+            holder = k;
+        } else if (up) {
+            n_near++;
+        } else {
+            failed++;
+            put_failure(&fails, &first, call_url(f, k, tmp, sizeof(tmp)),
+                        k->node_id, k->status, reason);
+        }
+    }
+    json_t *base = holder
+                       ? json_loadb(holder->body.data ? holder->body.data : "",
+                                    holder->body.len, 0, NULL)
+                       : NULL;
+    json_t *anchor = json_object_get(base, "anchor");
+    json_t *query = json_object_get(base, "query");
+    json_t *id = json_object_get(anchor, "_id");
+    int64_t ts = 0;
+    uint64_t hash = 0;
+    if (!holder || !json_is_string(query) || !json_is_string(id) ||
+        sift_query_hit_key(json_string_value(id), json_string_length(id), &ts,
+                           &hash) != SIFT_OK) {
+        if (!holder && failed == 0 && self && self->status >= 400 &&
+            self->status < 500 && self->body.len > 0) {
+            /* Not found on any node, or a bad request everywhere. */
+            struct sift_buf b = SIFT_BUF_INIT;
+            sift_buf_append(&b, self->body.data, self->body.len);
+            sift_http_reply_json(f->req, self->status, &b);
+            sift_buf_cleanup(&b);
+        } else {
+            c->fanouts[2]++;
+            sift_http_reply_error(
+                f->req, 502, "cluster_partial",
+                "%s the event (%zu of %zu nodes failed): %s",
+                holder ? "unreadable context answer from the node holding"
+                       : "no node that answered holds",
+                failed, total, fails.len ? sift_buf_cstr(&fails) : "");
+        }
+        json_decref(base);
+        sift_buf_cleanup(&fails);
+        fanout_free(f);
+        return;
+    }
+
+    struct fanout *g = sift_xcalloc(1, sizeof(*g));
+    g->c = c;
+    g->req = f->req;
+    g->q = f->q;
+    g->t0_ns = f->t0_ns;
+    g->ctx = base;
+    g->ctx_fails = fails;
+    g->ctx_total = total;
+    g->ctx_failed = failed;
+    g->ctx_before = count_param(f->req, "before");
+    g->ctx_after = count_param(f->req, "after");
+    g->calls = sift_xcalloc(2 * n_near + 1, sizeof(*g->calls));
+    for (size_t i = 0; i < f->n_calls; i++) {
+        struct call *k = &f->calls[i];
+        if (k == holder || (k->status != 200 && k->status != 404))
+            continue;
+        for (int after = 0; after < 2; after++) {
+            struct call *n = &g->calls[g->n_calls++];
+            n->f = g;
+            n->node = k->node;
+            snprintf(n->node_id, sizeof(n->node_id), "%s", k->node_id);
+        }
+    }
+    char *eq = evhttp_encode_uri(json_string_value(query));
+    g->next = c->running;
+    if (g->next)
+        g->next->prev = g;
+    c->running = g;
+    g->pending = g->n_calls;
+    struct sift_buf none = SIFT_BUF_INIT;
+    for (size_t i = 0; i < g->n_calls; i++) {
+        struct call *n = &g->calls[i];
+        int after = (int)(i % 2);
+        char cur[64];
+        sift_query_cursor_after(ts, hash, 0, after, cur, sizeof(cur));
+        struct sift_buf uri = SIFT_BUF_INIT;
+        sift_buf_appendf(&uri,
+                         "/api/v1/search?q=%s&limit=%u&order=%s&cursor=%s",
+                         eq ? eq : "", after ? g->ctx_after : g->ctx_before,
+                         after ? "oldest" : "newest", cur);
+        if (call_start(g, n, sift_buf_cstr(&uri), &none, 0) != SIFT_OK) {
+            n->done = 1;
+            g->pending--;
+        }
+        sift_buf_cleanup(&uri);
+    }
+    free(eq);
+    fanout_free(f);
+    if (g->pending == 0)
+        fanout_finish(g);
+}
+
+/* Context, second round: the holder's neighbours and every other node's
+ * merged by time, the nearest kept on each side. */
+static void
+context_second(struct fanout *g)
+{
+    struct nhit *v[2] = {NULL, NULL};
+    size_t n[2] = {0, 0}, cap[2] = {0, 0};
+    size_t failed = g->ctx_failed;
+    int first = g->ctx_fails.len == 0;
+    char tmp[128], reason[512];
+    json_t *base = g->ctx;
+
+    fanout_unlink(g);
+    (void)nhits_add(json_object_get(base, "before"), 0, &v[0], &n[0], &cap[0]);
+    (void)nhits_add(json_object_get(base, "after"), 1, &v[1], &n[1], &cap[1]);
+    for (size_t i = 0; i + 1 < g->n_calls; i += 2) {
+        int bad = 0;
+        for (int after = 0; after < 2; after++) {
+            struct call *k = &g->calls[i + (size_t)after];
+            json_t *o = k->status == 200
+                            ? json_loadb(k->body.data ? k->body.data : "",
+                                         k->body.len, 0, NULL)
+                            : NULL;
+            json_t *hits = json_object_get(o, "hits");
+            if (!json_is_array(hits) ||
+                nhits_add(hits, after, &v[after], &n[after], &cap[after]) < 0)
+                bad = bad ? bad : (int)(i + (size_t)after) + 1;
+            if (json_is_true(json_object_get(o, "timed_out")))
+                json_object_set_new(base, "timed_out", json_true());
+            json_decref(o);
+        }
+        if (!bad)
+            continue;
+        struct call *k = &g->calls[bad - 1];
+        if (k->status == 200)
+            snprintf(reason, sizeof(reason), "%s", "unreadable search answer");
+        else
+            call_reason(g, k, reason, sizeof(reason));
+        sift__cluster_note(g->c, k->node, 0, k->status > 0, k->node_id, reason,
+                           -1);
+        failed++;
+        put_failure(&g->ctx_fails, &first, call_url(g, k, tmp, sizeof(tmp)),
+                    k->node_id, k->status, reason);
+    }
+    json_object_set_new(base, "before",
+                        nhits_take(v[0], n[0], g->ctx_before, 0));
+    json_object_set_new(base, "after", nhits_take(v[1], n[1], g->ctx_after, 1));
+    sift_free(v[0]);
+    sift_free(v[1]);
+    context_reply(g, base, g->ctx_total, failed, &g->ctx_fails);
+    fanout_free(g);
+}
+
 static void
 fanout_finish(struct fanout *f)
 {
     struct sift_cluster *c = f->c;
+    if (f->q.kind == SIFT_CLUSTER_CONTEXT) {
+        if (f->ctx)
+            context_second(f);
+        else
+            context_first(f);
+        return;
+    }
     if (f->q.kind == SIFT_CLUSTER_DELETE) {
         delete_finish(f);
         return;

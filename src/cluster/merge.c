@@ -1312,7 +1312,8 @@ sift__cluster_merge(const struct sift_cluster_query *q, uint32_t shard_size,
     case SIFT_CLUSTER_DELETE: /* cluster.c: delete_finish() */
     case SIFT_CLUSTER_STATUS: /* cluster.c: status_finish() */
     case SIFT_CLUSTER_EXPORT: /* stream.c */
-    case SIFT_CLUSTER_TAIL: break;
+    case SIFT_CLUSTER_TAIL:
+    case SIFT_CLUSTER_CONTEXT: /* cluster.c: context_first() */ break;
     }
     return 0;
 }

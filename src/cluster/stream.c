@@ -247,7 +247,8 @@ failure_reason(struct snode *k)
         int n = 0;
         if (rp) {
             rp += 10;
-            const char *e = memchr(rp, '"', (size_t)(b + k->in.len - k->off - rp));
+            const char *e =
+                memchr(rp, '"', (size_t)(b + k->in.len - k->off - rp));
             n = e ? (int)(e - rp) : 0;
         }
         snprintf(k->reason, sizeof(k->reason), "HTTP %d%s%.*s", k->status,
@@ -329,8 +330,8 @@ put_nodes(const struct sift__cstream *s, struct sift_buf *b)
         const struct snode *k = &s->nodes[i];
         if (!k->failed || k->dup)
             continue;
-        const char *url = sift__cluster_node_url(s->c, k->node, tmp,
-                                                 sizeof(tmp));
+        const char *url =
+            sift__cluster_node_url(s->c, k->node, tmp, sizeof(tmp));
         sift_buf_appendf(b, "%s{\"node\":", first ? "" : ",");
         first = 0;
         sift_buf_put_json_str(b, url, strlen(url));
@@ -449,8 +450,8 @@ start(struct sift__cstream *s)
         return -1;
     }
     char h[96];
-    snprintf(h, sizeof(h), "total=%zu, successful=%zu, failed=%zu",
-             ok + failed, ok, failed);
+    snprintf(h, sizeof(h), "total=%zu, successful=%zu, failed=%zu", ok + failed,
+             ok, failed);
     sift_http_add_header(s->req, "X-Sift-Nodes", h);
     if (failed > 0) {
         char w[160];
@@ -480,8 +481,7 @@ start(struct sift__cstream *s)
 /* Export: the head line's order key of node k (ascending = output
  * order), read from its "_id".  0 when the line has none. */
 static int
-head_key(struct sift__cstream *s, struct snode *k, const char *line,
-         size_t len)
+head_key(struct sift__cstream *s, struct snode *k, const char *line, size_t len)
 {
     if (k->have_head)
         return 1;
@@ -610,8 +610,8 @@ on_pump(evutil_socket_t fd, short what, void *arg)
         if (start(s) < 0)
             return;
     }
-    int done = s->q.kind == SIFT_CLUSTER_EXPORT ? merge_export(s)
-                                                : forward_tail(s);
+    int done =
+        s->q.kind == SIFT_CLUSTER_EXPORT ? merge_export(s) : forward_tail(s);
     if (done) {
         stream_end(s);
         return;

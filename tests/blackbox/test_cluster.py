@@ -208,10 +208,31 @@ def test_any_node_answers_for_all(tmp_path, cluster3, siftd_factory):
         assert len(want) == params.get("limit", len(want))
     r = a.get("/api/v1/export", params={"q": "cluster"})
     assert r.headers["X-Sift-Nodes"] == "total=3, successful=3, failed=0"
-    # Context is not merged yet: it says so.
-    r = a.get("/api/v1/context", params={"id": "x"})
-    assert r.status_code == 400
-    assert r.json()["error"]["type"] == "cluster_local_only"
+    # Context: the events of the same service around one event, from
+    # every node, the same as on one node holding everything.
+    def seq_id(s, seq, local):
+        r = s.get("/api/v1/search", params={
+            "q": "seq:%d" % seq, "limit": 1,
+            "local": "true" if local else "false"})
+        return r.json()["hits"][0]["_id"]
+    for seq, by in ((70, "service"), (3, "all"), (110, "service")):
+        params = {"before": 6, "after": 4, "by": by}
+        got = a.get("/api/v1/context", params=dict(
+            params, id=seq_id(a, seq, False)))
+        assert got.status_code == 200, got.text
+        got = got.json()
+        want = one.get("/api/v1/context", params=dict(
+            params, id=seq_id(one, seq, True))).json()
+        for k in ("before", "after"):
+            assert [h["fields"]["seq"] for h in got[k]] == \
+                [h["fields"]["seq"] for h in want[k]], (seq, by, k)
+        assert got["anchor"]["fields"]["seq"] == seq
+        assert got["query"] == want["query"]
+        assert got["_nodes"] == {"total": 3, "successful": 3, "failed": 0,
+                                 "failures": []}
+        assert len(got["before"]) == 6 or seq == 3
+    r = a.get("/api/v1/context", params={"id": "AQAAAAAAAAAAAAAAAAAAAAA"})
+    assert r.status_code == 404, r.text
     # The cluster view names every peer by the id it answered with.
     v = a.get("/api/v1/cluster").json()
     assert v["enabled"] is True and v["node_id"] == "node-a"
@@ -310,6 +331,16 @@ def test_hung_or_dead_node_is_reported(cluster3):
         assert len(lines) == 21
         assert lines[-1]["_nodes"]["failed"] == 1
         assert lines[-1]["_nodes"]["failures"][0]["node"] == c.url
+        hid = a.get("/api/v1/search", params={
+            "q": "cluster", "limit": 1, "local": "true"}).json()["hits"][0]
+        r = a.get("/api/v1/context", params={"id": hid["_id"], "by": "all"},
+                  timeout=30)
+        assert r.status_code == 200, r.text
+        assert r.json()["_nodes"]["failed"] == 1
+        assert r.json()["_nodes"]["failures"][0]["node"] == c.url
+        near = r.json()["before"] + r.json()["after"]
+        assert len(near) == 10 and {"a", "b"} == \
+            {h["message"].split()[-1] for h in near}
         with a.get("/api/v1/tail", params={"q": "cluster"}, stream=True,
                    timeout=30) as r:
             assert r.status_code == 200
