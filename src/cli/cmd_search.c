@@ -511,6 +511,24 @@ tail_line(void *arg, const char *line, size_t len)
         if (why)
             sift__cli_put_safe(stderr, why, strlen(why), NULL);
         fputc('\n', stderr);
+    } else if (json_is_object(json_object_get(v, "_nodes"))) {
+        /* A cluster: a node that does not stream is named. */
+        json_t *nodes = json_object_get(v, "_nodes");
+        json_t *f = json_object_get(nodes, "failures");
+        size_t i;
+        json_t *x;
+        json_array_foreach(f, i, x)
+        {
+            const char *node = json_string_value(json_object_get(x, "node"));
+            const char *why = json_string_value(json_object_get(x, "reason"));
+            fprintf(stderr, "sift: tail: node ");
+            sift__cli_put_safe(stderr, node ? node : "?",
+                               node ? strlen(node) : 1, NULL);
+            fprintf(stderr, " does not stream: ");
+            sift__cli_put_safe(stderr, why ? why : "", why ? strlen(why) : 0,
+                               NULL);
+            fputc('\n', stderr);
+        }
     }
     /* anything else (heartbeats, notices) is skipped */
     json_decref(v);

@@ -296,7 +296,7 @@ def test_any_node_answers_for_all(tmp_path, cluster3, siftd_factory):
         assert local_total(s, "cluster") > 0
 
 
-def test_hung_or_dead_node_is_reported(cluster3):
+def test_hung_or_dead_node_is_reported(tmp_path, cluster3):
     a, b, c = cluster3["a"], cluster3["b"], cluster3["c"]
     ingest(a, events("a", 10, 0))
     ingest(b, events("b", 10, 10))
@@ -348,6 +348,23 @@ def test_hung_or_dead_node_is_reported(cluster3):
                 "total=3, successful=2, failed=1"
             first = json.loads(next(r.iter_lines()))
             assert first["_nodes"]["failed"] == 1
+        # `sift tail` names the node on stderr.
+        import subprocess
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("SIFT_") and k != "XDG_CONFIG_HOME"}
+        env.update(HOME=str(tmp_path), SIFT_URL=a.url)
+        cli = subprocess.Popen([os.environ["SIFT_CLI"], "tail", "cluster"],
+                               env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+        try:
+            # The Warning header, then the node (bounded: cluster.timeout).
+            lines = [cli.stderr.readline() for _ in range(2)]
+            assert "partial result: 1 of 3 nodes failed" in lines[0], lines
+            assert "sift: tail: node %s does not stream: no answer " \
+                   "within cluster.timeout" % c.url in lines[1], lines
+        finally:
+            cli.kill()
+            cli.wait(timeout=10)
     finally:
         c.send_signal(signal.SIGCONT)
     c.kill9()
