@@ -73,6 +73,17 @@ void sift_baseline_update_w(struct sift_baseline *b, double x, double alpha,
 double sift_count_upper_p(double mu, double var, double x);
 double sift_count_lower_p(double mu, double var, double x);
 
+/**
+ * Log-likelihood ratio (nats) of a window's count x under a negative
+ * binomial of mean m1 against one of mean m0, both of dispersion c
+ * (variance m + c m^2; c = 0 is a Poisson): x ln(m1 / m0) + (x + 1/c)
+ * ln((1 + c m0) / (1 + c m1)).  Linear in x, so a CUSUM of it is the
+ * sequential test of a change of the mean from m0 to m1 when the count
+ * swings by a constant relative amount (sqrt(c)) on top of counting
+ * noise.  m0, m1 > 0, c >= 0.  Pure.
+ */
+double sift_nb_llr(double x, double m0, double m1, double c);
+
 /** P(E >= e) for E ~ Binomial(n, p).  Pure. */
 double sift_binom_upper_p(double n, double e, double p);
 
@@ -116,6 +127,38 @@ void sift_season_update(struct sift_season *se, int hour, double x,
  */
 double sift_season_offset(const struct sift_season *se, int hour,
                           double windows_per_hour, double min_days);
+
+/**
+ * Hour-of-day error share of one service (UTC hours): per hour, its
+ * errors and events, decayed to remember about three days of that hour,
+ * and the windows seen.  Transparent.
+ */
+struct sift_share_season {
+    double err[SIFT_SEASON_HOURS];
+    double ev[SIFT_SEASON_HOURS];
+    uint32_t n[SIFT_SEASON_HOURS];
+};
+
+void sift_share_season_init(struct sift_share_season *ss);
+
+/**
+ * Folds one window of hour (errors of events) into its hour's pool, each
+ * window decayed by 1 / (3 * windows_per_hour) first.  Pure.
+ */
+void sift_share_season_update(struct sift_share_season *ss, int hour,
+                              double errors, double events,
+                              double windows_per_hour);
+
+/**
+ * The usual error share of hour: its pooled share plus one standard
+ * error of the pool, and through OUT weight how much it is to be
+ * trusted: 0 until the hour has been seen on one day, rising linearly to
+ * 1 at min_days days of that hour (as sift_season_offset()).  Returns 0
+ * (weight 0) for an hour without events.  Pure.
+ */
+double sift_share_season_p(const struct sift_share_season *ss, int hour,
+                           double windows_per_hour, double min_days,
+                           double *weight);
 
 /* ------------------------------------------------------------------ */
 /* Alerts (pure state machine)                                          */

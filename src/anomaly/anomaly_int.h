@@ -11,8 +11,11 @@
 /* Error-ratio spread floor (plus the binomial noise): a shift of one
  * point is one spread. */
 #define SIFT__ANOMALY_RATIO_FLOOR 0.01
-/* A series is "busy" (can alert on drop) from this baseline level. */
-#define SIFT__ANOMALY_BUSY_MIN 5.0
+/* A series is "busy" (its drop CUSUM runs) from this baseline level: the
+ * likelihood ratio of the counts holds for a few events a window (a fall
+ * from 4 to 1 a window is 1.6 nats a window); under 2 the level itself
+ * is too uncertain (the empty-run odds still watch silences from 1). */
+#define SIFT__ANOMALY_BUSY_MIN 2.0
 /* A run of empty windows is scored by its odds from this level on (a
  * quieter series is usually empty). */
 #define SIFT__ANOMALY_SILENT_MIN 1.0
@@ -46,12 +49,6 @@
  * raises at most one false alarm per 100 days, a tenth of the budget of
  * one false alert per 10 service-days each. */
 #define SIFT__ANOMALY_ARL0_DAYS 100.0
-/* The drop CUSUM's threshold comes from Siegmund's approximation for a
- * normal statistic with known level and spread; with both estimated from
- * about 40 windows its real in-control run is several times shorter, so
- * its nominal run is also at least this many windows (116 days of 2 s
- * windows, 1.6 years of 10 s windows). */
-#define SIFT__ANOMALY_DROP_ARL0_MIN 5e6
 /* At most this many empty windows are closed one by one after a gap. */
 #define SIFT__ANOMALY_MAX_GAP 360
 

@@ -24,6 +24,8 @@
  * (sift_score_from_p: p = 2.9e-7, "five sigma", scores 50), so a small
  * count is judged by the odds of that count, not by a normal
  * approximation that makes 8 out of a usual 2.5 look like 3.5 sigma.
+ * sift_nb_llr is the log-likelihood ratio of a count under two negative
+ * binomials of one dispersion, the step of the drop CUSUM.
  *
  * Seasonality (struct sift_season): 24 hour-of-day baselines per series,
  * each a cumulative mean then a slow EWMA (memory about three days of
@@ -31,6 +33,9 @@
  * of the 24 levels, weighted from 0 (after one day) to 1 (after min_days);
  * the scorer subtracts it from the window's value before the global
  * baseline sees it, so a daily shape learned on past days is "normal".
+ * The error share has its own (struct sift_share_season): each hour's
+ * errors and events pooled over about three days of that hour; the
+ * scorer takes the hour's share as the usual one when it is the higher.
  *
  * No state outside the struct; any thread may use its own baselines.
  */
@@ -257,6 +262,18 @@ sift_count_lower_p(double mu, double var, double x)
 }
 
 double
+sift_nb_llr(double x, double m0, double m1, double c)
+{
+    /* NB pmf of mean m and size r = 1 / c: proportional in m to
+     * (m / (r + m))^x (r / (r + m))^r; the ratio's log, with log1p so
+     * that c -> 0 gives the Poisson's x ln(m1 / m0) - (m1 - m0). */
+    double lr = log(m1 / m0);
+    if (c <= 1e-12)
+        return x * lr - (m1 - m0);
+    return x * lr + (x + 1.0 / c) * (log1p(c * m0) - log1p(c * m1));
+}
+
+double
 sift_binom_upper_p(double n, double e, double p)
 {
     double k = ceil(e);
@@ -370,4 +387,47 @@ sift_season_offset(const struct sift_season *se, int hour,
     if (w > 1)
         w = 1;
     return w * (se->hour[hour].level - sum / SIFT_SEASON_HOURS);
+}
+
+void
+sift_share_season_init(struct sift_share_season *ss)
+{
+    for (int h = 0; h < SIFT_SEASON_HOURS; h++) {
+        ss->err[h] = 0;
+        ss->ev[h] = 0;
+        ss->n[h] = 0;
+    }
+}
+
+void
+sift_share_season_update(struct sift_share_season *ss, int hour, double errors,
+                         double events, double windows_per_hour)
+{
+    double d = 1.0 / (3.0 * windows_per_hour);
+    if (d > 0.5)
+        d = 0.5;
+    ss->err[hour] = ss->err[hour] * (1 - d) + errors;
+    ss->ev[hour] = ss->ev[hour] * (1 - d) + events;
+    if (ss->n[hour] < UINT32_MAX)
+        ss->n[hour]++;
+}
+
+double
+sift_share_season_p(const struct sift_share_season *ss, int hour,
+                    double windows_per_hour, double min_days, double *weight)
+{
+    *weight = 0;
+    double ev = ss->ev[hour];
+    if (ev <= 0)
+        return 0;
+    double days = (double)ss->n[hour] / windows_per_hour;
+    if (min_days < 1)
+        min_days = 1;
+    double w = min_days > 1 ? (days - 1) / (min_days - 1) : (days >= 1);
+    if (w <= 0)
+        return 0;
+    *weight = w > 1 ? 1 : w;
+    double p = ss->err[hour] / ev;
+    p += sqrt(p * (1 - p) / ev);
+    return p > 1 ? 1 : p;
 }

@@ -36,9 +36,10 @@
  *                is no noisier), and only past a minimum excess (5
  *                events for a service, 3 errors, 10 for a template: a
  *                template seen 2-3 times a window cannot alert on 8);
- *   drop         a lower CUSUM tuned to a fall to drop_ratio of the
- *                level, its threshold set for an in-control run of
- *                ARL0_DAYS of windows (at least DROP_ARL0_MIN), so a
+ *   drop         a lower CUSUM of the negative-binomial likelihood
+ *                ratio of a fall to drop_ratio of the level (the
+ *                series' own dispersion), threshold ln(ARL0) for an
+ *                in-control run of ARL0_DAYS of windows, so a
  *                sustained fall adds up however the windows jitter; only
  *                for a series whose level is >= BUSY_MIN events a window;
  *                and a run of empty windows scored by its own odds
@@ -119,9 +120,15 @@ struct series {
     double err_pool, ev_pool;   /* decayed errors and events (usual share) */
     double drop_cusum;          /* lower CUSUM of the volume (drops) */
     int drop_suspect;           /* drop_cusum is past half its threshold */
-    double drop_mu, drop_sd;    /* level and spread when drop_cusum left 0 */
+    int drop_alarm;             /* drop_cusum crossed its threshold */
+    double drop_end;            /* since then: evidence the volume is
+                                   back (nats) */
+    double drop_mu, drop_c;     /* level and dispersion (variance mu +
+                                   c mu^2) when drop_cusum left 0 */
     uint32_t empty_run;         /* windows in a row without an event */
     struct sift_season *season; /* hour-of-day baselines, or NULL */
+    struct sift_share_season *share_season; /* service series: the error
+                                               share by hour, or NULL */
     int64_t last_seen_win;
     struct series *next; /* hash chain */
     struct series *lru_prev, *lru_next;
@@ -289,6 +296,7 @@ sift_anomaly_free(struct sift_anomaly *an)
         while (s) {
             struct series *next = s->next;
             sift_free(s->season);
+            sift_free(s->share_season);
             sift_free(s);
             s = next;
         }
@@ -341,6 +349,7 @@ series_evict(struct sift_anomaly *an, struct series *s)
     lru_unlink(an, s);
     an->n_series--;
     sift_free(s->season);
+    sift_free(s->share_season);
     sift_free(s);
 }
 
@@ -399,6 +408,10 @@ series_get(struct sift_anomaly *an, enum series_type type, const char *name,
     if (an->cfg.seasonality) {
         s->season = sift_xmalloc(sizeof(*s->season));
         sift_season_init(s->season);
+        if (type == SER_SERVICE) {
+            s->share_season = sift_xmalloc(sizeof(*s->share_season));
+            sift_share_season_init(s->share_season);
+        }
     }
     s->is_new =
         type == SER_TEMPLATE && an->n_windows >= an->cfg.global_warmup_windows;
@@ -562,28 +575,22 @@ observe_spike(struct sift_anomaly *an, const struct series *s, double x,
 }
 
 /*
- * CUSUM threshold for reference value k, such that the in-control run
- * length is about arl0 windows for a unit normal statistic (Siegmund's
- * approximation).
- */
-static double
-cusum_h(double arl0, double k)
-{
-    if (k < 0.25)
-        k = 0.25;
-    double h = log(arl0 * 2 * k * k) / (2 * k) - 1.166;
-    return h > 1 ? h : 1;
-}
-
-/*
- * Drops and silence of a service's volume: a lower CUSUM tuned to a fall
- * to drop_ratio of the level (each window adds how far under the level
- * it is, in standard deviations, minus half the fall's), so a sustained
- * fall accumulates however the windows jitter, only for a busy series
- * (the normal statistic needs counts of a few events); and a run of
- * empty windows scored by its own odds (P(0)^run), so a silence of a
- * busy service alerts at once, and one of a quiet service (from one
- * event a window) once the run is as unlikely as the budget allows.
+ * Drops and silence of a service's volume.  A lower CUSUM of the
+ * window's log-likelihood ratio "the mean fell to drop_ratio of the
+ * level" against "it is the level", under negative binomials of the
+ * series' own dispersion c (its observed variance is level + c level^2:
+ * a constant relative swing of the volume on top of counting noise, c =
+ * 0 a Poisson; sift_nb_llr()).  So a sustained fall accumulates however
+ * the windows swing, each window weighed by what it says: a fall to half
+ * of a level swinging +-30% a window (a 17% standard deviation) adds 4
+ * to 5 nats a window; and with a Poisson's variance shrinking with the
+ * mean, the test holds for counts of a few events.  Its threshold is h =
+ * ln(ARL0) nats: by Wald's bound a steady series crosses it less than
+ * once in ARL0 windows (100 days).  Only for a series whose level is at
+ * least BUSY_MIN events a window.  And a run of empty windows is scored
+ * by its own odds (P(0)^run), so a silence of a busy service alerts at
+ * once, and one of a quiet service (from one event a window) once the
+ * run is as unlikely as the budget allows.
  */
 static double
 drop_score(struct sift_anomaly *an, struct series *s, double x, double mu,
@@ -593,44 +600,63 @@ drop_score(struct sift_anomaly *an, struct series *s, double x, double mu,
     if (!warm || mu < SIFT__ANOMALY_BUSY_MIN) {
         s->drop_cusum = 0;
         s->drop_suspect = 0;
+        s->drop_alarm = 0;
+        s->drop_end = 0;
         if (!warm || !s->empty_run || mu < SIFT__ANOMALY_SILENT_MIN)
             return 0;
         double p0 = sift_count_lower_p(mu, var, 0);
         return sift_score_from_p(pow(p0, (double)s->empty_run));
     }
-    /* While the CUSUM is running, the level and spread are those of when
-     * it left 0: a fall in progress is measured against the normal before
-     * it, not against a level that has started to follow it (and a
-     * spread it has widened). */
-    /* Once the level has absorbed half the tested fall (a lasting step
-     * down, learned at a tenth of the rate while suspected), the test
-     * restarts from it, so such a step's alert resolves. */
+    /* While the CUSUM is running, the level and dispersion are those of
+     * when it left 0: a fall in progress is measured against the normal
+     * before it, not against a level that has started to follow it (and
+     * a spread it has widened).  Once the level has absorbed half the
+     * tested fall (a lasting step down, learned at a tenth of the rate
+     * while suspected), the test restarts from it, so such a step's
+     * alert resolves. */
     if (s->drop_cusum > 0 &&
         mu < s->drop_mu * (1 - (1 - an->cfg.drop_ratio) / 2))
         s->drop_cusum = 0;
     if (s->drop_cusum <= 0) {
-        s->drop_mu = mu;
-        s->drop_sd = sqrt(var);
+        /* The level is an EWMA of about 2 / alpha windows: its own
+         * error (variance var alpha / (2 - alpha)) does not average out
+         * over the CUSUM's run, so the fall is measured from one standard
+         * error under it (as the error share is measured from one over
+         * its pool): a level that happens to sit high does not make a
+         * run of ordinary windows look like a fall. */
+        double se = sqrt(var * an->cfg.alpha / (2 - an->cfg.alpha));
+        s->drop_mu = mu - se > 0.5 * mu ? mu - se : 0.5 * mu;
+        s->drop_c = var > mu ? (var - mu) / (mu * mu) : 0;
     }
     mu = s->drop_mu;
-    double sd = s->drop_sd;
-    double fall = (1 - an->cfg.drop_ratio) * mu / sd; /* the fall, in sd */
-    double k = fall / 2;
-    double y = (mu - x) / sd;
-    if (y > 3 * fall)
-        y = 3 * fall;
-    double c = s->drop_cusum + y - k;
-    s->drop_cusum = c > 0 ? c : 0;
-    double h = cusum_h(an->arl0 > SIFT__ANOMALY_DROP_ARL0_MIN
-                           ? an->arl0
-                           : SIFT__ANOMALY_DROP_ARL0_MIN,
-                       k);
-    if (s->drop_cusum > 2 * h)
-        s->drop_cusum = 2 * h;
-    s->drop_suspect = s->drop_cusum >= h / 2;
-    double sc = 50 * s->drop_cusum / h;
+    double llr = sift_nb_llr(x, mu, an->cfg.drop_ratio * mu, s->drop_c);
+    double c = s->drop_cusum + llr;
+    double h = log(an->arl0);
+    s->drop_cusum = c <= 0 ? 0 : (c < 2 * h ? c : 2 * h);
+    /* After the alarm the score holds at the threshold until the windows
+     * since favour the level over the fall by RATIO_END_ODDS to one; then
+     * the CUSUM restarts from 0 (the usual restart after a signal): the
+     * alert does not flap while the volume stays down, and after the
+     * incident it cannot re-fire without a full threshold of new
+     * evidence. */
+    double top = s->drop_cusum;
+    if (s->drop_alarm) {
+        s->drop_end = s->drop_end - llr > 0 ? s->drop_end - llr : 0;
+        if (s->drop_end >= log(SIFT__ANOMALY_RATIO_END_ODDS)) {
+            s->drop_alarm = 0;
+            s->drop_end = 0;
+            s->drop_cusum = top = 0;
+        } else if (top < h) {
+            top = h;
+        }
+    } else if (top >= h) {
+        s->drop_alarm = 1;
+        s->drop_end = 0;
+    }
+    s->drop_suspect = top >= h / 2;
+    double sc = 50 * top / h;
     if (s->empty_run) {
-        double p0 = sift_count_lower_p(mu, var, 0);
+        double p0 = sift_count_lower_p(mu, mu + s->drop_c * mu * mu, 0);
         double run = sift_score_from_p(pow(p0, (double)s->empty_run));
         sc = run > sc ? run : sc;
     }
@@ -684,15 +710,22 @@ ratio_p0(const struct series *s)
  * too) when that is higher.  *hold_one says a CUSUM is over (it spans
  * windows already: fire at once).  While a CUSUM is past half its
  * threshold the usual share learns at a tenth of the rate (ratio_pool()),
- * so a slow rise is measured against the share before it.
+ * so a slow rise is measured against the share before it.  With
+ * seasonality, p_hour is the usual share of this hour of the day
+ * (weighted towards p0 while the hour is learned); p0 is the higher of
+ * the two, so an hour that usually holds more errors (a nightly batch
+ * job logging errors) is not a rise, while a quieter hour never lowers
+ * the bar.
  */
 static double
 ratio_score(struct sift_anomaly *an, struct series *s, double thr, int warm,
-            int *hold_one)
+            double p_hour, int *hold_one)
 {
     *hold_one = 0;
     double n = s->count, e = s->errors;
     double p0 = ratio_p0(s);
+    if (p_hour > p0)
+        p0 = p_hour;
     if (!warm || p0 >= 0.9) {
         s->ratio_cusum[0] = s->ratio_cusum[1] = 0;
         s->ratio_suspect = s->ratio_alarm = 0;
@@ -812,8 +845,16 @@ score_series(struct sift_anomaly *an, struct series *s, int64_t ws, int64_t we)
          * (alerts.c, alert budget). */
         uint64_t rkey = alert_key(s, SIFT_ALERT_ERROR_RATIO);
         double thr = sift_alerts_series_threshold(an->alerts, rkey, s->name);
+        double p_hour = 0;
+        if (s->share_season) {
+            double w;
+            double ph = sift_share_season_p(s->share_season, hour, wph,
+                                            c->season_min_days, &w);
+            double pg = ratio_p0(s);
+            p_hour = w * ph + (1 - w) * pg;
+        }
         int hold_one;
-        double rs = ratio_score(an, s, thr, warm, &hold_one);
+        double rs = ratio_score(an, s, thr, warm, p_hour, &hold_one);
         sift_alerts_observe(an->alerts, rkey, s->name, SIFT_ALERT_ERROR_RATIO,
                             rs, hold_one ? 1 : 0, ws, we);
         sift_alerts_observe(
@@ -823,6 +864,9 @@ score_series(struct sift_anomaly *an, struct series *s, int64_t ws, int64_t we)
         observe_spike(an, s, x, mu, var, SIFT__ANOMALY_SPIKE_EXCESS, warm, ws,
                       we);
         ratio_pool(an, s);
+        if (s->share_season)
+            sift_share_season_update(s->share_season, hour, s->errors, s->count,
+                                     wph);
         if (s->count) {
             double ratio = (double)s->errors / s->count;
             double rfloor =

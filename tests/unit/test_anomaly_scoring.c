@@ -132,6 +132,39 @@ test_scoring_tails_match_known_values(void **state)
     assert_true(fabs(sift_score_from_p(2.866516e-7) - 50) < 1e-3);
 }
 
+/* log of the negative binomial pmf of mean m and dispersion c at x. */
+static double
+nb_logpmf(double x, double m, double c)
+{
+    double r = 1 / c;
+    return lgamma(x + r) - lgamma(r) - lgamma(x + 1) + r * log(r / (r + m)) +
+           x * log(m / (r + m));
+}
+
+static void
+test_scoring_nb_llr_is_the_log_ratio_of_pmfs(void **state)
+{
+    (void)state;
+    /* c = 0: the Poisson's x ln(m1 / m0) - (m1 - m0). */
+    assert_true(fabs(sift_nb_llr(3, 8, 4, 0) - (3 * log(0.5) + 4)) < 1e-12);
+    /* c > 0: the difference of the two pmfs' logs, for small and large
+     * counts (a +-23% swing: c = 0.053). */
+    const double xs[] = {0, 3, 40, 500, 1000};
+    for (size_t i = 0; i < sizeof(xs) / sizeof(xs[0]); i++) {
+        double want =
+            nb_logpmf(xs[i], 500, 0.053) - nb_logpmf(xs[i], 1000, 0.053);
+        assert_true(fabs(sift_nb_llr(xs[i], 1000, 500, 0.053) - want) <
+                    1e-6 * (1 + fabs(want)));
+    }
+    /* A tiny c is the Poisson (no cancellation). */
+    assert_true(fabs(sift_nb_llr(50, 100, 50, 1e-13) - (50 * log(0.5) + 50)) <
+                1e-6);
+    /* Over-dispersion weakens the evidence of a low window. */
+    assert_true(sift_nb_llr(500, 1000, 500, 0.053) <
+                sift_nb_llr(500, 1000, 500, 0));
+    assert_true(sift_nb_llr(500, 1000, 500, 0.053) > 3);
+}
+
 /* ------------------------------------------------------------------ */
 /* Small counts                                                         */
 /* ------------------------------------------------------------------ */
@@ -313,6 +346,64 @@ test_scoring_drop_to_half_despite_wide_swing(void **state)
     sift_anomaly_free(an);
 }
 
+/*
+ * Every window's count drawn around a mean swinging +-30% (a 17%
+ * standard deviation: a fall to half is 2.9 of them, inside two
+ * windows' swing), at 1,000 events a window: 3,000 steady windows
+ * without an alert; then a fall to half raises a drop alert within 5
+ * windows: the test weighs each window by the likelihood ratio of the
+ * series' own over-dispersed counts.
+ */
+static void
+test_scoring_drop_under_window_swing(void **state)
+{
+    (void)state;
+    rng = 21;
+    struct fired f;
+    struct sift_anomaly *an = scorer(&f);
+    int64_t w = W0;
+    for (; w < W0 + 3000; w++)
+        send(an, w, "web", (int)lround(1000 * (1 + 0.3 * (2 * unif() - 1))), 0,
+             1);
+    sift_anomaly_advance(an, w * g_win_ns);
+    assert_int_equal(f.n, 0);
+    int64_t start = w;
+    for (; w < start + 20; w++)
+        send(an, w, "web", (int)lround(500 * (1 + 0.3 * (2 * unif() - 1))), 0,
+             1);
+    sift_anomaly_advance(an, w * g_win_ns);
+    assert_int_equal(f.n, 1);
+    assert_int_equal(f.kind[0], SIFT_ALERT_DROP);
+    assert_true(f.win[0] - start < 5);
+    sift_anomaly_free(an);
+}
+
+/*
+ * After a silence of a quiet service (8 events a window) its alert ends
+ * once the windows favour the usual level again, and ordinary windows
+ * after it do not re-fire it: one alert, over 2,000 windows after.
+ */
+static void
+test_scoring_drop_alarm_ends_without_refiring(void **state)
+{
+    (void)state;
+    rng = 23;
+    struct fired f;
+    struct sift_anomaly *an = scorer(&f);
+    int64_t w = W0;
+    for (; w < W0 + 500; w++)
+        send(an, w, "db", poisson(8), 0, 1);
+    int64_t start = w;
+    w += 12; /* silent */
+    for (int64_t end = w + 2000; w < end; w++)
+        send(an, w, "db", poisson(8), 0, 1);
+    sift_anomaly_advance(an, w * g_win_ns);
+    assert_int_equal(f.n, 1);
+    assert_int_equal(f.kind[0], SIFT_ALERT_DROP);
+    assert_true(f.win[0] - start < 3);
+    sift_anomaly_free(an);
+}
+
 /* A busy service goes silent while another keeps the windows moving:
  * a drop alert from the first silent window. */
 static void
@@ -343,11 +434,14 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scoring_tails_match_known_values),
+        cmocka_unit_test(test_scoring_nb_llr_is_the_log_ratio_of_pmfs),
         cmocka_unit_test(test_scoring_rare_template_small_counts),
         cmocka_unit_test(test_scoring_error_share_against_own_normal),
         cmocka_unit_test(test_scoring_small_rise_on_high_share),
         cmocka_unit_test(test_scoring_sustained_drop_despite_jitter),
         cmocka_unit_test(test_scoring_drop_to_half_despite_wide_swing),
+        cmocka_unit_test(test_scoring_drop_under_window_swing),
+        cmocka_unit_test(test_scoring_drop_alarm_ends_without_refiring),
         cmocka_unit_test(test_scoring_silence_alerts_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -171,6 +171,48 @@ test_detector_season_offset_after_days(void **state)
     assert_int_equal(sift_season_hour(INT64_C(3600) * 1000000000 * 25), 1);
 }
 
+/*
+ * The hour-of-day error share: nothing trusted before the hour has been
+ * seen on one day, full weight at min_days days of it; the share is the
+ * hour's pooled share plus one standard error of its pool.
+ */
+static void
+test_detector_share_season_weights_and_share(void **state)
+{
+    (void)state;
+    const double wph = 6;
+    struct sift_share_season ss;
+    sift_share_season_init(&ss);
+    double w = -1;
+    assert_true(sift_share_season_p(&ss, 2, wph, 2, &w) == 0);
+    assert_true(w == 0);
+    for (int day = 0; day < 3; day++) {
+        for (int h = 0; h < 24; h++) {
+            for (int i = 0; i < 6; i++)
+                /* Hour 2: a batch job, 30 errors in 100 events; the rest
+                 * 2 in 100. */
+                sift_share_season_update(&ss, h, h == 2 ? 30 : 2, 100, wph);
+            if (day == 0 && h == 2) {
+                sift_share_season_p(&ss, 2, wph, 2, &w);
+                assert_true(w == 0); /* one day of the hour: not trusted */
+            }
+            if (day == 1 && h == 2) {
+                double p = sift_share_season_p(&ss, 2, wph, 2, &w);
+                assert_true(fabs(w - 1) < 1e-12); /* two days: full */
+                assert_true(p > 0.30 && p < 0.30 + 0.03);
+            }
+        }
+    }
+    double ev = ss.ev[2];
+    double p = sift_share_season_p(&ss, 2, wph, 2, &w);
+    assert_true(fabs(p - (0.30 + sqrt(0.3 * 0.7 / ev))) < 1e-9);
+    p = sift_share_season_p(&ss, 5, wph, 2, &w);
+    assert_true(fabs(p - (0.02 + sqrt(0.02 * 0.98 / ss.ev[5]))) < 1e-9);
+    /* Each window decays the hour's pool by 1 / (3 x 6) first: the pool
+     * holds about three days of the hour, not all of them. */
+    assert_true(ev < 18 * 100 && ev > 10 * 100);
+}
+
 int
 main(void)
 {
@@ -182,6 +224,7 @@ main(void)
         cmocka_unit_test(test_detector_floor_guards_flat_series),
         cmocka_unit_test(test_detector_warm_start_is_a_mean),
         cmocka_unit_test(test_detector_season_offset_after_days),
+        cmocka_unit_test(test_detector_share_season_weights_and_share),
         cmocka_unit_test(test_detector_partial_first_window_does_not_pin_level),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
