@@ -462,6 +462,10 @@ node_request(struct sift_cluster *c, const char *host, uint16_t port, int tls,
              strchr(host, ':') ? "[" : "", host, strchr(host, ':') ? "]" : "",
              port);
     evhttp_add_header(h, "Host", hosthdr);
+    /* One request per connection: libevent frees a free-on-completion
+     * connection after the answer only when it closes; a kept-alive one
+     * would wait for the peer to close it (and leak at exit). */
+    evhttp_add_header(h, "Connection", "close");
     evhttp_add_header(h, SIFT_CLUSTER_LOCAL_HEADER, c->node_id);
     if (c->cfg->cluster_token && c->cfg->cluster_token[0]) {
         struct sift_buf a = SIFT_BUF_INIT;
