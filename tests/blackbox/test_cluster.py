@@ -67,9 +67,16 @@ def start_nodes(tmp_path, names, extra=None, peers_of=None):
         s = Siftd(tmp_path / ("data-" + n), config=path,
                   args=["--listen", "127.0.0.1:%d" % ports[n]],
                   log_dir=logs)
-        nodes[n] = s.start()
-    for s in nodes.values():
-        s.wait_ready()
+        nodes[n] = s
+    try:
+        for s in nodes.values():
+            s.start()
+        for s in nodes.values():
+            s.wait_ready()
+    except BaseException:
+        for s in nodes.values():  # none left running for the next test
+            s.kill9()
+        raise
     return nodes
 
 
