@@ -473,9 +473,19 @@ corpus(const char *dir)
         sift_segment_builder_new(&opts, &b);
         for (size_t i = 0; i < sizes[k]; i++) {
             struct sift_event ev;
+            struct sift_field fs[4];
+            char off[24];
             make_event(&g, k * 2000 + i * 97, &ev);
             g.f[2] = (struct sift_field){"status", "503", 6, 3, SIFT_FT_NUMBER};
+            memcpy(fs, g.f, sizeof(g.f));
+            ev.fields = fs;
             ev.n_fields = 3;
+            if (i % 3 != 1) { /* an integer column (NUMCOL mode 2) */
+                int ol = snprintf(off, sizeof(off), "%zu", i * 137 + i % 5);
+                fs[3] = (struct sift_field){"log.offset", off, 10, (uint32_t)ol,
+                                            SIFT_FT_NUMBER};
+                ev.n_fields = 4;
+            }
             if (i % 4 == 3)
                 ev.template_id = SIFT_TEMPLATE_NONE;
             sift_segment_builder_add(b, &ev);

@@ -736,7 +736,7 @@ main(int argc, char **argv)
                        (unsigned long long)slot_mode_comp[m],
                        (double)slot_mode_comp[m] / (double)total_docs);
         printf("  field values by doc store key (name/type): values, "
-               "omitted (= keyword column), raw, alone zstd3\n");
+               "omitted (= its column), raw, alone zstd3\n");
         for (uint32_t kk = 0; kk < n_key_names; kk++)
             printf("    %-40s %10llu %10llu %12llu %10llu (%.2f B/doc)\n",
                    key_names[kk], (unsigned long long)key_vals[kk],

@@ -10,9 +10,13 @@
  * largest power of ten dividing every delta (ms-precision times need 20
  * fewer bits).  A keyword column holds the field's terms in byte order
  * (its ordinals are the term dictionary's ranks) and a bit-packed ordinal
- * per doc; a numeric column holds a double per doc, or a sorted
- * dictionary of at most 65536 values and a bit-packed code per doc when
- * that is smaller.  Reads are O(1) per doc.
+ * per doc; a numeric column holds a double per doc, a sorted dictionary
+ * of at most 65536 values and a bit-packed code per doc, or (version 7)
+ * integers bit-packed per 128 docs as residuals from a line through the
+ * block with a presence bitmap where docs lack a value, whichever is
+ * smallest (a file offset or a counter costs a few bits per doc, a
+ * sparse field only its bitmap where it is absent).  Reads are O(1) per
+ * doc (mode 2: two varints and a popcount of at most 16 bytes).
  *
  * Invariants: parse_*() check every bound a later access depends on, so
  * the accessors need none beyond the doc and field range.
@@ -336,12 +340,162 @@ dbl_find(const double *d, uint32_t c, double v)
     return lo;
 }
 
+static uint64_t
+zigzag(int64_t v)
+{
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
+}
+
+static unsigned
+varint_len(uint64_t v)
+{
+    unsigned n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/* One mode 2 block: the line v = base + r * step + u[r] - m. */
+struct int_block {
+    int64_t base, step;
+    uint64_t m;
+    uint32_t cnt, p; /* docs, docs with a value */
+    unsigned width;
+    int bitmap;
+};
+
+/* Residual range of x[0..p) around the line x[0] + r * step. */
+static unsigned
+int_line(const int64_t *x, uint32_t p, int64_t step, uint64_t *m)
+{
+    int64_t lo = 0, hi = 0;
+    for (uint32_t r = 0; r < p; r++) {
+        int64_t res = x[r] - x[0] - (int64_t)r * step;
+        lo = res < lo ? res : lo;
+        hi = res > hi ? res : hi;
+    }
+    *m = (uint64_t)0 - (uint64_t)lo;
+    return sift__segment_bits_for((uint64_t)hi - (uint64_t)lo);
+}
+
+/* Plans a block of x[0..p) (the values of its cnt docs); returns its
+ * bytes in the packed area. */
+static size_t
+int_block_plan(const int64_t *x, uint32_t p, uint32_t cnt,
+               struct int_block *blk)
+{
+    memset(blk, 0, sizeof(*blk));
+    blk->cnt = cnt;
+    blk->p = p;
+    blk->bitmap = p < cnt;
+    if (p > 0) {
+        blk->base = x[0];
+        blk->width = int_line(x, p, 0, &blk->m);
+        if (p > 1 && blk->width > 0) {
+            int64_t step = (x[p - 1] - x[0]) / (int64_t)(p - 1);
+            uint64_t m;
+            unsigned w = int_line(x, p, step, &m);
+            if (w < blk->width) {
+                blk->step = step;
+                blk->m = m;
+                blk->width = w;
+            }
+        }
+    }
+    return varint_len(zigzag(blk->step)) + varint_len(blk->m) +
+           (blk->bitmap ? (cnt + 7) / 8 : 0) + ((size_t)p * blk->width + 7) / 8;
+}
+
+/* The mode 2 form of the column: *x gets the values in doc order (absent
+ * docs skipped) and *blocks the plans; returns the section's bytes, or 0
+ * when some value does not qualify (or on ENOMEM: *rc). */
+static size_t
+int_plan(const struct bfield *f, const uint32_t *doc_order, uint32_t n,
+         int64_t **x, struct int_block **blocks, int *rc)
+{
+    uint32_t nb = (n + SIFT_SEGFMT_NUM_BLOCK - 1) / SIFT_SEGFMT_NUM_BLOCK;
+    *x = sift_try_malloc(((size_t)n + 1) * sizeof(int64_t));
+    *blocks = sift_try_malloc(((size_t)nb + 1) * sizeof(struct int_block));
+    if (*x == NULL || *blocks == NULL) {
+        *rc = SIFT_ENOMEM;
+        return 0;
+    }
+    size_t total = 16 + (size_t)nb * 16, k = 0;
+    for (uint32_t blk = 0; blk < nb; blk++) {
+        uint32_t first = blk * SIFT_SEGFMT_NUM_BLOCK;
+        uint32_t cnt = n - first < SIFT_SEGFMT_NUM_BLOCK
+                           ? n - first
+                           : SIFT_SEGFMT_NUM_BLOCK;
+        size_t k0 = k;
+        for (uint32_t i = first; i < first + cnt; i++) {
+            uint32_t old = doc_order ? doc_order[i] : i;
+            double v = old < f->num_len ? f->num[old] : NAN;
+            if (isnan(v))
+                continue;
+            if (!sift__segment_num_int(v, &(*x)[k]))
+                return 0;
+            k++;
+        }
+        total +=
+            int_block_plan(*x + k0, (uint32_t)(k - k0), cnt, &(*blocks)[blk]);
+    }
+    return total;
+}
+
+/* Appends the mode 2 column planned by int_plan(). */
+static void
+int_write(struct sift_buf *out, const struct bfield *f,
+          const uint32_t *doc_order, uint32_t n, const int64_t *x,
+          const struct int_block *blocks)
+{
+    uint32_t nb = (n + SIFT_SEGFMT_NUM_BLOCK - 1) / SIFT_SEGFMT_NUM_BLOCK;
+    sift_buf_append(out, "\2\0\0\0\0\0\0\0", 8);
+    sift_buf_put_u32(out, nb);
+    sift_buf_put_u32(out, 0);
+    size_t idx = out->len;
+    sift_buf_reserve(out, (size_t)nb * 16);
+    memset(out->data + idx, 0, (size_t)nb * 16);
+    out->len += (size_t)nb * 16;
+    size_t area = out->len;
+    for (uint32_t blk = 0; blk < nb; blk++) {
+        const struct int_block *bl = &blocks[blk];
+        uint8_t *e = (uint8_t *)out->data + idx + (size_t)blk * 16;
+        sift_store_u64(e, (uint64_t)bl->base);
+        sift_store_u32(e + 8, (uint32_t)(out->len - area));
+        e[12] = (uint8_t)bl->width;
+        e[13] = (uint8_t)(bl->bitmap ? 1 : 0);
+        sift_buf_put_varint(out, zigzag(bl->step));
+        sift_buf_put_varint(out, bl->m);
+        if (bl->bitmap) {
+            uint32_t first = blk * SIFT_SEGFMT_NUM_BLOCK;
+            uint8_t *bm = sift__segment_pack_area(out, bl->cnt, 1);
+            for (uint32_t j = 0; j < bl->cnt; j++) {
+                uint32_t old = doc_order ? doc_order[first + j] : first + j;
+                if (old < f->num_len && !isnan(f->num[old]))
+                    bm[j >> 3] |= (uint8_t)(1u << (j & 7));
+            }
+        }
+        uint8_t *p = sift__segment_pack_area(out, bl->p, bl->width);
+        for (uint32_t r = 0; r < bl->p && bl->width > 0; r++)
+            sift__segment_pack_put(p, r, bl->width,
+                                   (uint64_t)x[r] - (uint64_t)bl->base -
+                                       (uint64_t)r * (uint64_t)bl->step +
+                                       bl->m);
+        x += bl->p;
+    }
+}
+
 int
 sift__segment_write_numcol(struct sift__segw *w, const struct bfield *f,
                            uint32_t field_idx, const uint32_t *doc_order,
                            uint32_t n)
 {
     size_t start = sift__segw_pos(w);
+    int rc = SIFT_OK;
+    int64_t *x = NULL;
+    struct int_block *blocks = NULL;
     /* Distinct values (a sorted copy), for the dictionary mode. */
     double *d = sift_try_malloc(((size_t)f->num_len + 1) * sizeof(double));
     if (d == NULL)
@@ -360,8 +514,16 @@ sift__segment_write_numcol(struct sift__segw *w, const struct bfield *f,
             d[u++] = d[i];
     c = u;
     unsigned width = sift__segment_bits_for(c);
+    size_t plain_bytes = 8 + (size_t)n * 8;
     size_t dict_bytes = 8 + 8 + (size_t)c * 8 + ((size_t)n * width + 7) / 8;
-    if (c > 0 && c <= SIFT_SEGFMT_NUM_DICT_MAX && dict_bytes < (size_t)n * 8) {
+    if (c == 0 || c > SIFT_SEGFMT_NUM_DICT_MAX)
+        dict_bytes = SIZE_MAX;
+    size_t int_bytes = int_plan(f, doc_order, n, &x, &blocks, &rc);
+    if (rc != SIFT_OK)
+        goto out;
+    if (int_bytes > 0 && int_bytes < dict_bytes && int_bytes < plain_bytes) {
+        int_write(w->out, f, doc_order, n, x, blocks);
+    } else if (dict_bytes < plain_bytes) {
         sift_buf_append(w->out, "\1\0\0\0\0\0\0\0", 8);
         sift_buf_put_u32(w->out, c);
         sift_buf_putc(w->out, (char)width);
@@ -389,8 +551,57 @@ sift__segment_write_numcol(struct sift__segw *w, const struct bfield *f,
             sift_buf_put_u64(w->out, bits);
         }
     }
-    sift_free(d);
     sift__segw_section(w, SIFT_SEGSEC_NUMCOL, field_idx, start);
+out:
+    sift_free(d);
+    sift_free(x);
+    sift_free(blocks);
+    return rc;
+}
+
+/* Mode 2: checks the block index and that every block's bytes lie in the
+ * packed area (so the accessor trusts them). */
+static int
+parse_numcol_int(struct sift_segment *s, struct rfield *f, const uint8_t *p,
+                 size_t len)
+{
+    uint64_t nb = ((uint64_t)s->n_docs + SIFT_SEGFMT_NUM_BLOCK - 1) /
+                  SIFT_SEGFMT_NUM_BLOCK;
+    if (len < 16 || sift_load_u32(p + 8) != nb || (len - 16) / 16 < nb)
+        return CORRUPT("numcol integer header");
+    f->num = p + 16;
+    f->num_area = p + 16 + nb * 16;
+    f->num_area_len = len - 16 - nb * 16;
+    const uint8_t *aend = f->num_area + f->num_area_len;
+    for (uint32_t b = 0; b < nb; b++) {
+        const uint8_t *e = f->num + (size_t)b * 16;
+        uint32_t cnt = s->n_docs - b * SIFT_SEGFMT_NUM_BLOCK;
+        if (cnt > SIFT_SEGFMT_NUM_BLOCK)
+            cnt = SIFT_SEGFMT_NUM_BLOCK;
+        uint32_t off = sift_load_u32(e + 8);
+        unsigned w = e[12], fl = e[13];
+        if (w > 64 || fl > 1 || off > f->num_area_len)
+            return CORRUPT("numcol integer block");
+        const uint8_t *q = f->num_area + off;
+        uint64_t step, m;
+        if (sift_get_varint(&q, aend, &step) != SIFT_OK ||
+            sift_get_varint(&q, aend, &m) != SIFT_OK)
+            return CORRUPT("numcol integer block line");
+        uint32_t np = cnt;
+        if (fl & 1) {
+            if ((size_t)(aend - q) < (cnt + 7) / 8)
+                return CORRUPT("numcol integer bitmap");
+            np = 0;
+            for (uint32_t j = 0; j < (cnt + 7) / 8; j++)
+                np += (uint32_t)__builtin_popcount(q[j]);
+            if ((cnt & 7) != 0 && (q[cnt / 8] >> (cnt & 7)) != 0)
+                return CORRUPT("numcol integer bitmap");
+            q += (cnt + 7) / 8;
+        }
+        if (((size_t)np * w + 7) / 8 > (size_t)(aend - q))
+            return CORRUPT("numcol integer block past end");
+    }
+    f->num_mode = 2;
     return SIFT_OK;
 }
 
@@ -398,8 +609,10 @@ int
 sift__segment_parse_numcol(struct sift_segment *s, struct rfield *f,
                            const uint8_t *p, size_t len)
 {
-    if (len < 8 || p[0] > 1)
+    if (len < 8 || p[0] > (s->version >= 7 ? 2 : 1))
         return CORRUPT("numcol mode");
+    if (p[0] == 2)
+        return parse_numcol_int(s, f, p, len);
     if (p[0] == 0) {
         if (len - 8 != (uint64_t)s->n_docs * 8)
             return CORRUPT("numcol length");
@@ -429,7 +642,39 @@ sift__segment_parse_numcol(struct sift_segment *s, struct rfield *f,
     f->num_dict = p + 16;
     f->num_card = c;
     f->num_width = w;
+    f->num_mode = 1;
     f->num = p + 16 + (size_t)c * 8;
+    return SIFT_OK;
+}
+
+/* Mode 2 accessor (bounds checked by parse_numcol_int). */
+static int
+number_int(const struct sift_segment *seg, const struct rfield *f, uint32_t doc,
+           double *out)
+{
+    const uint8_t *e = f->num + (size_t)(doc / SIFT_SEGFMT_NUM_BLOCK) * 16;
+    const uint8_t *q = f->num_area + sift_load_u32(e + 8);
+    const uint8_t *aend = f->num_area + f->num_area_len;
+    uint32_t j = doc % SIFT_SEGFMT_NUM_BLOCK, r = j;
+    uint64_t zstep = 0, m = 0;
+    (void)sift_get_varint(&q, aend, &zstep);
+    (void)sift_get_varint(&q, aend, &m);
+    if (e[13] & 1) {
+        if (((q[j >> 3] >> (j & 7)) & 1) == 0)
+            return SIFT_ENOTFOUND;
+        r = 0;
+        for (uint32_t k = 0; k < j >> 3; k++)
+            r += (uint32_t)__builtin_popcount(q[k]);
+        r += (uint32_t)__builtin_popcount(q[j >> 3] & ((1u << (j & 7)) - 1));
+        uint32_t cnt = seg->n_docs - (doc - j);
+        if (cnt > SIFT_SEGFMT_NUM_BLOCK)
+            cnt = SIFT_SEGFMT_NUM_BLOCK;
+        q += (cnt + 7) / 8;
+    }
+    uint64_t step = (zstep >> 1) ^ ((uint64_t)0 - (zstep & 1));
+    uint64_t v = sift_load_u64(e) + (uint64_t)r * step +
+                 sift__segment_unpack(q, e[12], r) - m;
+    *out = (double)(int64_t)v;
     return SIFT_OK;
 }
 
@@ -442,6 +687,8 @@ sift_segment_number(const struct sift_segment *seg, uint32_t field,
         return SIFT_ENOTFOUND;
     const struct rfield *f = &seg->fields[field];
     uint64_t bits;
+    if (f->num_mode == 2)
+        return number_int(seg, f, doc, out);
     if (f->num_width == 0) {
         bits = sift_load_u64(f->num + (size_t)doc * 8);
     } else {

@@ -300,7 +300,8 @@ struct blockbuf {
     struct fval *fv;
     struct fval *fv_tmp; /* fval_sort() scratch, fv_cap entries */
     size_t fv_cap;
-    struct bfield **kwf; /* per doc key: the keyword column field or NULL */
+    struct bfield **kwf; /* per doc key: the keyword or number column
+                          * field of its name, or NULL */
     uint32_t *key_at;    /* fval_sort() scratch, one per doc key + 1 */
 };
 
@@ -498,10 +499,21 @@ block_raw(const struct sift_segment_builder *b, const uint32_t *doc_order,
             sift_buf_put_varint(&bb->s2, fv->key);
             const struct bfield *f = bb->kwf[fv->key];
             fv->omit = 0;
-            if (f != NULL && old < f->kw_len && f->kw[old] != UINT32_MAX) {
-                const struct sift_termdict_term *t = &f->td.terms[f->kw[old]];
-                fv->omit =
-                    t->len == fv->len && memcmp(t->s, fv->v, t->len) == 0;
+            int64_t iv;
+            if (f == NULL) {
+            } else if (f->type != SIFT_FT_NUMBER) {
+                if (old < f->kw_len && f->kw[old] != UINT32_MAX) {
+                    const struct sift_termdict_term *t =
+                        &f->td.terms[f->kw[old]];
+                    fv->omit =
+                        t->len == fv->len && memcmp(t->s, fv->v, t->len) == 0;
+                }
+            } else if (old < f->num_len && fv->len < 24 &&
+                       sift__segment_num_int(f->num[old], &iv)) {
+                /* the column's integer, written canonically */
+                char t[24];
+                size_t tl = sift__segment_int_text(iv, t);
+                fv->omit = tl == fv->len && memcmp(t, fv->v, tl) == 0;
             }
         }
         bb->tmp[i] = (uint64_t)doc->shape << 32 | i;
@@ -721,7 +733,8 @@ sift__segment_write_docs(struct sift__segw *w, struct sift_segment_builder *b,
     for (uint32_t k = 0; k < b->n_keys; k++) {
         struct bfield *f =
             sift__segment_field_lookup(b, b->keys[k].name, b->keys[k].name_len);
-        if (f != NULL && (sift__segment_field_flags(b, f) & SIFT_SEGF_KEYWORD))
+        if (f != NULL && (sift__segment_field_flags(b, f) &
+                          (SIFT_SEGF_KEYWORD | SIFT_SEGF_NUMBER)))
             bb.kwf[k] = f;
     }
     uint32_t n_blocks = 0;
@@ -1314,12 +1327,24 @@ doc_rebuild(const struct sift_segment *seg, const struct sift__segment_cache *c,
         const struct rkey *key = &seg->keys[c->f_key[j]];
         const void *v = c->data + c->f_off[j];
         size_t vl = c->f_len[j];
+        char itext[24];
         if (c->f_len[j] == UINT32_MAX) {
             uint32_t fi = (uint32_t)seg->kfield[c->f_key[j]];
-            uint32_t ord = sift_segment_keyword_ord(seg, fi, doc);
-            if (ord == UINT32_MAX)
-                return CORRUPT("stored doc keyword value absent");
-            v = sift_segment_keyword_value(seg, fi, ord, &vl);
+            if (seg->fields[fi].kw_ords == NULL) { /* version 7: NUMCOL */
+                double x;
+                int64_t iv;
+                /* a mode 1 dictionary holds one of 0 and -0.0 for both */
+                if (sift_segment_number(seg, fi, doc, &x) != SIFT_OK ||
+                    !sift__segment_num_int(x == 0 ? 0.0 : x, &iv))
+                    return CORRUPT("stored doc number value absent");
+                vl = sift__segment_int_text(iv, itext);
+                v = itext;
+            } else {
+                uint32_t ord = sift_segment_keyword_ord(seg, fi, doc);
+                if (ord == UINT32_MAX)
+                    return CORRUPT("stored doc keyword value absent");
+                v = sift_segment_keyword_value(seg, fi, ord, &vl);
+            }
         }
         if (sift_buf_try_reserve(out, 21 + key->name_len + vl) != SIFT_OK)
             return SIFT_ENOMEM;

@@ -1,13 +1,13 @@
 /*
  * segment_fmt.h - the on-disk segment format, byte by byte.
  *
- * FORMAT VERSION 6 (written); readers also read versions 3 to 5, whose
- * differences are marked "[v3: ...]", "[v4: ...]" and "[v5: ...]" below.
+ * FORMAT VERSION 7 (written); readers also read versions 3 to 6, whose
+ * differences are marked "[v3: ...]" to "[v6: ...]" below.
  * A format change updates this comment first, then SIFT_SEGFMT_VERSION,
  * then the files of the section (segment_int.h lists them), and keeps
  * reading the versions before it (files on users' disks);
- * tests/data/segment/format3.seg, format4.seg and format5.seg are
- * fixtures written by those builders.
+ * tests/data/segment/format3.seg to format6.seg are fixtures written
+ * by those builders.
  *
  * Version 5 added the ORIGIN section (below): where the docs came from
  * (WAL seq range, source positions, merged segment ids), so a segment
@@ -17,6 +17,12 @@
  * slot, the frequent slot values as tokens and a code per doc, so a
  * phrase whose words fall in slot values is decided without reading
  * the doc store.  Nothing else changed.
+ *
+ * Version 7 added NUMCOL mode 2 (integers bit-packed in blocks of 128
+ * docs from a line through each block, absent docs in a presence bitmap)
+ * and lets the doc store omit a NUMBER value that is the canonical
+ * decimal text of its number column's integer (DOCS stream 4, v = 0).
+ * Nothing else changed.
  *
  * Conventions
  * -----------
@@ -43,7 +49,7 @@
  * Header (64 bytes, offset 0)
  *   off size field
  *   0   8    magic "SIFTSEG\0"
- *   8   4    format version (6, or 3 to 5 for older files; a reader
+ *   8   4    format version (7, or 3 to 6 for older files; a reader
  *            rejects any other version with SIFT_ECORRUPT and logs
  *            "unsupported format version")
  *   12  4    doc count n
@@ -112,7 +118,7 @@
  * and postings.  Its bytes are specified in include/sift/termdict.h and
  * include/sift/postings.h, beside the index module that writes and reads
  * them (src/index/); postings tag 3 names shapes of the SHAPES section
- * below.  TERMS is the same in every version this build reads (3 to 5).
+ * below.  TERMS is the same in every version this build reads (3 to 7).
  *
  * KWCOL section (dictionary column of a KEYWORD field; values are the
  * field's terms, lowercased, so ordinal order = term order):
@@ -128,7 +134,8 @@
  *
  * NUMCOL section (numeric column of a NUMBER field, or _template_id):
  *   off size field
- *   0   1    mode: 0 = plain, 1 = dictionary
+ *   0   1    mode: 0 = plain, 1 = dictionary, 2 = integers (version 7;
+ *            [v3 to v6: 0 or 1])
  *   1   7    zero
  *   mode 0:  8*n little-endian IEEE-754 doubles, one per doc; NaN = absent
  *   mode 1:  u32 cardinality c (1..SIFT_SEGFMT_NUM_DICT_MAX), u8 code
@@ -138,6 +145,32 @@
  *            section ends right after them.  The builder uses mode 1 when
  *            the segment has <= SIFT_SEGFMT_NUM_DICT_MAX distinct values
  *            and it is smaller.
+ *   mode 2:  every value is an integer v with |v| <= 2^53 (not -0.0),
+ *            in blocks of SIFT_SEGFMT_NUM_BLOCK (128) docs, the last one
+ *            maybe shorter (cnt docs):
+ *     8   4    block count b = ceil(n / 128)
+ *     12  4    zero
+ *     16  16*b block index, per block: i64 base, u32 byte offset of the
+ *              block's entry in the packed area (from its start), u8 bit
+ *              width w (0..64), u8 flags (bit 0: presence bitmap; other
+ *              bits 0), 2 zero bytes
+ *     16+16b   packed area: per block, zvarint step s, varint m, then
+ *              when flag bit 0 is set ceil(cnt / 8) bytes of presence
+ *              bitmap (bit j, LSB-first, set when doc first + j has a
+ *              value; bits past cnt zero) and p = its popcount, else p =
+ *              cnt; then u[0..p) as unsigned w-bit integers, LSB-first,
+ *              ceil(p * w / 8) bytes.  The r-th doc of the block that
+ *              has a value has (all mod 2^64, read as i64)
+ *                v = base + r * s + u[r] - m.
+ *            A doc without a bit in a block with a bitmap has no value.
+ *            The builder writes base = the block's first value (0 when
+ *            none), picks s = 0 or s = (last - first) / (p - 1)
+ *            (truncated), whichever gives the smaller w, with m =
+ *            -(least residual v - base - r * s); and a bitmap only when
+ *            some doc of the block has no value.  (A counter such as a
+ *            file offset that grows steadily costs its block index and a
+ *            few bits per doc.)  It takes the smallest of modes 0, 1
+ *            and 2 (mode 2 only when every value qualifies).
  *
  * DOCKEYS section (the doc store's field names): varint key count, then
  * per key: varint name length, name bytes, u8 field type (1..3).  A key
@@ -217,7 +250,15 @@
  *        field order: varint v, then if v > 0, v - 1 value bytes; v = 0
  *        means the value is the doc's value in the dictionary column
  *        (KWCOL) of the field named like the key (the builder uses it
- *        only when they are byte-equal, i.e. the value is lower-case);
+ *        only when they are byte-equal, i.e. the value is lower-case),
+ *        or, in version 7 when that field has no KWCOL but a NUMCOL, the
+ *        canonical decimal text of the doc's integer in the NUMCOL
+ *        (optional '-', then digits without leading zeros, "0" for 0
+ *        and for -0.0, which a mode 1 dictionary may hold for 0; the
+ *        value must be an integer with |v| <= 2^53 - a reader meets
+ *        anything else, or no value, as corrupt); the builder uses it
+ *        only when the stored text is byte-equal to that text of the
+ *        doc's number (never for the text "-0");
  *     5. nothing: the streams end exactly at the raw length.
  *   The reader decodes a block once into per-doc value references.  The
  *   timestamp is not stored (the TS column has it); the reader rebuilds
@@ -297,7 +338,7 @@
 
 #define SIFT_SEGFMT_MAGIC "SIFTSEG\0"
 #define SIFT_SEGFMT_END_MAGIC "SIFTEND\0"
-#define SIFT_SEGFMT_VERSION 6u     /* written */
+#define SIFT_SEGFMT_VERSION 7u     /* written */
 #define SIFT_SEGFMT_VERSION_MIN 3u /* oldest read */
 #define SIFT_SEGFMT_HEADER_LEN 64u
 #define SIFT_SEGFMT_TRAILER_LEN 32u
@@ -341,6 +382,7 @@ sift__segfmt_pow10(unsigned e)
     return e <= 18 ? pow10[e] : 1;
 }
 #define SIFT_SEGFMT_NUM_DICT_MAX 65536u   /* largest numeric dictionary */
+#define SIFT_SEGFMT_NUM_BLOCK 128u        /* docs per NUMCOL mode 2 block */
 #define SIFT_SEGFMT_MAX_NAME 255u         /* longest field name, bytes */
 #define SIFT_SEGFMT_MAX_BLOCK (64u << 20) /* largest raw doc block, bytes */
 #define SIFT_SEGFMT_MAX_SECTIONS 65536u

@@ -18,6 +18,7 @@
 #ifndef SIFT_STORE_SEGMENT_INT_H
 #define SIFT_STORE_SEGMENT_INT_H
 
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -165,6 +166,41 @@ sift__segment_bits_for(uint64_t v)
     return w;
 }
 
+/**
+ * NUMCOL mode 2 and DOCS stream 4 (segment_fmt.h, version 7): *out = v
+ * when v is an integer with |v| <= 2^53 and not -0.0; else returns 0.
+ */
+static inline int
+sift__segment_num_int(double v, int64_t *out)
+{
+    if (!(v >= -9007199254740992.0 && v <= 9007199254740992.0))
+        return 0;
+    int64_t i = (int64_t)v;
+    if ((double)i != v || (i == 0 && signbit(v)))
+        return 0;
+    *out = i;
+    return 1;
+}
+
+/** The canonical decimal text of v (optional '-', no leading zeros) in
+ * out[0..24); returns its length. */
+static inline size_t
+sift__segment_int_text(int64_t v, char *out)
+{
+    char tmp[24];
+    size_t n = 0, len = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0)
+        out[len++] = '-';
+    while (n > 0)
+        out[len++] = tmp[--n];
+    return len;
+}
+
 /** ORs the w-bit value v in as value number i of the zeroed area p. */
 static inline void
 sift__segment_pack_put(uint8_t *p, size_t i, unsigned w, uint64_t v)
@@ -231,10 +267,13 @@ struct rfield {
     uint32_t kw_blob_len;
     const uint8_t *kw_ords; /* packed codes, kw_width bits each */
     /* NUMCOL */
-    const uint8_t *num;      /* mode 0: doubles; mode 1: packed codes */
+    const uint8_t *num;      /* mode 0: doubles; 1: packed codes; 2: index */
     const uint8_t *num_dict; /* mode 1: num_card sorted doubles */
     uint32_t num_card;
-    unsigned num_width; /* 0 = mode 0 */
+    unsigned num_width;      /* mode 1 only */
+    unsigned num_mode;       /* 0, 1 or 2 (segment_fmt.h NUMCOL) */
+    const uint8_t *num_area; /* mode 2: the packed area */
+    size_t num_area_len;
 };
 
 struct rkey {
@@ -270,7 +309,8 @@ struct sift_segment {
     char *names;
     struct rkey *keys; /* DOCKEYS */
     uint32_t n_keys;
-    int32_t *kfield; /* per key: field with a KWCOL of that name, -1 */
+    int32_t *kfield; /* per key: field with a KWCOL (from version 7 also
+                      * a NUMCOL) of that name, -1 */
     const roaring_bitmap_t *deleted;
     /* SHAPES / SHAPEDOCS, decoded on first use (sift__segment_shapes_load) */
     const uint8_t *shapes_sec, *sdocs_sec;

@@ -220,6 +220,26 @@ parse_segment_section(struct sift_segment *s, const struct secent *se,
     return rc;
 }
 
+/* Doc keys whose values may be omitted in favour of a KWCOL, or from
+ * version 7 of a NUMCOL: s->kfield. */
+static int
+key_fields(struct sift_segment *s)
+{
+    s->kfield = sift_try_malloc(((size_t)s->n_keys + 1) * sizeof(int32_t));
+    if (s->kfield == NULL)
+        return SIFT_ENOMEM;
+    for (uint32_t k = 0; k < s->n_keys; k++) {
+        int fi =
+            sift_segment_field_find(s, s->keys[k].name, s->keys[k].name_len);
+        s->kfield[k] =
+            fi >= 0 && (s->fields[fi].kw_ords != NULL ||
+                        (s->version >= 7 && s->fields[fi].num != NULL))
+                ? fi
+                : -1;
+    }
+    return SIFT_OK;
+}
+
 static int
 segment_parse(struct sift_segment *s)
 {
@@ -349,17 +369,8 @@ segment_parse(struct sift_segment *s)
             goto out;
         }
     }
-    /* Doc keys whose values may be omitted in favour of a KWCOL. */
-    s->kfield = sift_try_malloc(((size_t)s->n_keys + 1) * sizeof(int32_t));
-    if (s->kfield == NULL) {
-        rc = SIFT_ENOMEM;
+    if ((rc = key_fields(s)) != SIFT_OK)
         goto out;
-    }
-    for (uint32_t k = 0; k < s->n_keys; k++) {
-        int fi =
-            sift_segment_field_find(s, s->keys[k].name, s->keys[k].name_len);
-        s->kfield[k] = fi >= 0 && s->fields[fi].kw_ords != NULL ? fi : -1;
-    }
     if (s->n_docs > 0 && (sift_segment_doc_ts(s, 0) != s->min_ts ||
                           sift_segment_doc_ts(s, s->n_docs - 1) != s->max_ts)) {
         rc = CORRUPT("ts range does not match the column");
