@@ -97,21 +97,35 @@ static const struct {
 };
 
 /* One pass over ev's fields: the source fields' values and which header
- * fields the event already has (bit k: header_fields[k]). */
+ * fields the event already has (bit k: header_fields[k]).  The names
+ * wanted are 9 to 17 bytes long; a table by length says which of them a
+ * field's name can be, so most fields cost one lookup and no compare
+ * (this ran per event with eight memcmp() per field: ~2% of ingest). */
+#define LOOK_MAX_LEN 17
 static unsigned
 look(const struct sift_event *ev, const struct sift_field **src)
 {
+    /* by_len[len]: bits 0-3 the source fields, 4-7 the header fields */
+    static const uint8_t by_len[LOOK_MAX_LEN + 1] = {
+        [9] = 1u << (4 + F_LEVEL),    [10] = 1u << (4 + F_LOGGER),
+        [11] = 1u << (4 + F_PID),     [12] = 1u << 0,
+        [13] = (1u << 1) | (1u << 2), [14] = 1u << 3,
+        [17] = 1u << (4 + F_TID),
+    };
     unsigned have = 0;
     for (size_t k = 0; k < N_SOURCE_FIELDS; k++)
         src[k] = NULL;
     for (uint32_t i = 0; i < ev->n_fields; i++) {
         const struct sift_field *f = &ev->fields[i];
+        if (f->name_len > LOOK_MAX_LEN || by_len[f->name_len] == 0)
+            continue;
+        unsigned cand = by_len[f->name_len];
         for (size_t k = 0; k < N_SOURCE_FIELDS; k++)
-            if (!src[k] && f->name_len == source_fields[k].len &&
+            if ((cand >> k) & 1u && !src[k] &&
                 memcmp(f->name, source_fields[k].name, f->name_len) == 0)
                 src[k] = f;
         for (unsigned k = 0; k < N_HFIELDS; k++)
-            if (f->name_len == header_fields[k].len &&
+            if ((cand >> (4 + k)) & 1u &&
                 memcmp(f->name, header_fields[k].name, f->name_len) == 0)
                 have |= 1u << k;
     }

@@ -234,6 +234,50 @@ test_mine_early_templates_merged(void **state)
     assert_true(sift_drain_merged(d) >= 1);
 }
 
+/*
+ * The source key: each of the four source fields counts, by position (the
+ * same value in two of them differs), names of the same length that are
+ * not one of them do not count, and an event's own header field is seen
+ * wherever it stands among the fields.
+ */
+static void
+test_mine_source_fields_by_name(void **state)
+{
+    struct fx *f = *state;
+    static const char *const src[] = {"service.name=a", "log.file.path=a",
+                                      "event.dataset=a", "container.name=a"};
+    static const char *const alike[] = {"service.nama=a", "log.file.patx=a",
+                                        "event.datase7=a", "container.namE=a"};
+    struct sift_event ev;
+    make(f, &ev, "x", 0);
+    uint64_t none = sift_mine_source(&ev);
+    uint64_t key[4];
+    for (int k = 0; k < 4; k++) {
+        make(f, &ev, "x", 2, "host.name=h", src[k]);
+        key[k] = sift_mine_source(&ev);
+        assert_true(key[k] != none);
+        for (int j = 0; j < k; j++)
+            assert_true(key[k] != key[j]);
+        make(f, &ev, "x", 2, alike[k], "host.name=h");
+        assert_true(sift_mine_source(&ev) == none);
+    }
+    make(f, &ev, "x", 4, src[3], src[2], src[1], src[0]);
+    uint64_t all = sift_mine_source(&ev);
+    make(f, &ev, "x", 4, src[0], src[1], src[2], src[3]);
+    assert_true(sift_mine_source(&ev) == all);
+
+    const char *line = "2024-03-01 10:00:00 1234 ERROR db: pool exhausted";
+    for (int i = 0; i < 3; i++) {
+        sift_arena_reset(f->a);
+        make(f, &ev, line, 4, "host.name=h", "log.logge=x",
+             "process.thread.id=7", "log.logger=own");
+        assert_int_equal(sift_mine_event(f->m, &ev, f->a, NULL), SIFT_OK);
+    }
+    assert_field(&ev, "log.logger", "own", SIFT_FT_KEYWORD);
+    assert_field(&ev, "process.thread.id", "7", SIFT_FT_KEYWORD);
+    assert_field(&ev, "log.level", "error", SIFT_FT_KEYWORD);
+}
+
 int
 main(void)
 {
@@ -245,6 +289,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_mine_sources_apart_same_template,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_mine_early_templates_merged, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_mine_source_fields_by_name, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
