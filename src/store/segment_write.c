@@ -357,13 +357,24 @@ num_set(struct sift_segment_builder *b, struct bfield *f, uint32_t doc,
     f->num[doc] = v;
 }
 
-/* Parses a number; NaN when s is not one. */
+/* Parses a number; NaN when s is not one.  Plain integers of up to 15
+ * digits (offsets, counters, ids: most number fields) are converted here:
+ * they are exact as doubles, so the value is the one strtod() gives. */
 static double
 parse_number(const char *s, size_t len)
 {
     char tmp[64];
     if (len == 0 || len >= sizeof(tmp))
         return NAN;
+    size_t neg = s[0] == '-';
+    if (len > neg && len - neg <= 15) {
+        uint64_t u = 0;
+        size_t i = neg;
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+            u = u * 10 + (uint64_t)(s[i++] - '0');
+        if (i == len)
+            return neg ? -(double)u : (double)u;
+    }
     memcpy(tmp, s, len);
     tmp[len] = '\0';
     char *end;
@@ -469,11 +480,16 @@ sift_segment_builder_add(struct sift_segment_builder *b,
     }
     if (ev->template_id != SIFT_TEMPLATE_NONE) {
         char num[16];
-        int n = snprintf(num, sizeof(num), "%u", (unsigned)ev->template_id);
+        size_t n = sizeof(num);
+        uint32_t v = ev->template_id;
+        do { /* decimal, as snprintf("%u") wrote it */
+            num[--n] = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
         f = field_get(b, TEMPLATE_FIELD, sizeof(TEMPLATE_FIELD) - 1,
                       SIFT_FT_NUMBER);
         if (f != NULL)
-            index_value(b, f, doc, num, (size_t)n);
+            index_value(b, f, doc, num + n, sizeof(num) - n);
     }
     return SIFT_OK;
 }

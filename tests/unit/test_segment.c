@@ -797,6 +797,67 @@ test_segment_ts_scale_and_number_modes(void **state)
     sift_free(lat);
 }
 
+/* Number fields hold what strtod() reads from the whole value (integers
+ * of up to 15 digits take a shortcut that must agree), and a doc's
+ * template id is indexed as its decimal text. */
+static void
+test_segment_number_values_as_strtod(void **state)
+{
+    (void)state;
+    static const char *const vals[] = {"0",
+                                       "007",
+                                       "-12",
+                                       "-0",
+                                       "123456789012345",
+                                       "-999999999999999",
+                                       "1234567890123456",
+                                       "12345678901234567890",
+                                       "+5",
+                                       " 7",
+                                       "1e3",
+                                       "2.5",
+                                       "12a",
+                                       "-",
+                                       "0x10",
+                                       "",
+                                       "1 ",
+                                       "--1"};
+    enum { N = sizeof(vals) / sizeof(vals[0]) };
+    static const uint32_t tmpl[] = {0, 7, 123456, 4000000000u};
+    struct tev evs[N];
+    for (uint32_t i = 0; i < N; i++)
+        tev_init(&evs[i], 1700000000000000000 + i, "m", NULL, vals[i], NULL,
+                 tmpl[i % 4]);
+    struct sift_segment_opts opts;
+    sift_segment_opts_init(&opts);
+    struct sift_buf img = SIFT_BUF_INIT;
+    struct sift_segment *seg = build_open(&opts, evs, N, &img);
+    int sf = sift_segment_field_find(seg, "status", 6);
+    assert_true(sf >= 0);
+    for (uint32_t d = 0; d < N; d++) {
+        double v;
+        int rc = sift_segment_number(seg, (uint32_t)sf, d, &v);
+        char *end;
+        double want = strtod(vals[d], &end);
+        if (vals[d][0] == '\0' || *end != '\0') {
+            assert_int_equal(rc, SIFT_ENOTFOUND);
+            continue;
+        }
+        assert_int_equal(rc, SIFT_OK);
+        assert_true(v == want);
+    }
+    static const char *const tmpl_text[] = {"0", "7", "123456", "4000000000"};
+    for (uint32_t k = 0; k < 4; k++) {
+        uint64_t want = 0;
+        for (uint32_t d = 0; d < N; d++)
+            if (d % 4 == k && tmpl[k] != SIFT_TEMPLATE_NONE)
+                want |= 1ull << d;
+        assert_int_equal(post_mask(seg, "_template_id", tmpl_text[k]), want);
+    }
+    sift_segment_unref(seg);
+    sift_buf_cleanup(&img);
+}
+
 /* Digit-run slot values of every kind round-trip byte-exact: random
  * 64-bit ids up to 2^64 - 1 (fixed-width integers, format 4 mode 3),
  * 20-digit values past it and 21-digit ones (text), 19 digits with
@@ -1847,6 +1908,7 @@ main(void)
         cmocka_unit_test(test_segment_open_alloc_failures),
         cmocka_unit_test(test_segment_type_overrides),
         cmocka_unit_test(test_segment_ts_scale_and_number_modes),
+        cmocka_unit_test(test_segment_number_values_as_strtod),
         cmocka_unit_test(test_segment_slot_number_columns),
         cmocka_unit_test(test_segment_terms_chunks_nested_lookup),
         cmocka_unit_test(test_segment_rejects_other_versions),
