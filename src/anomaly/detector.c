@@ -360,11 +360,24 @@ sift_season_update(struct sift_season *se, int hour, double x,
                    double windows_per_hour)
 {
     struct sift_baseline *b = &se->hour[hour];
-    /* Cumulative mean at first, then an EWMA remembering ~3 days of the
-     * hour, so one odd day moves the hour's level by a third at most. */
+    /* A plain mean at first, then an EWMA remembering ~3 days of the
+     * hour, so one odd day moves the hour's level by a third at most.
+     * The plain mean neither clips nor slows a window: measured against
+     * a level that is still only its first windows, an incident in them
+     * would make every ordinary window after it look anomalous and keep
+     * the hour at the incident's level for days (a storm in the first
+     * windows of an hour held that hour at 2.5 times its count after
+     * three days, and the next hour's expected count went below 0). */
     double a = 1.0 / (double)(b->n + 1);
     double slow = 1.0 / (3.0 * windows_per_hour);
-    sift_baseline_update(b, x, a > slow ? a : slow, sift_count_floor(b->level));
+    if (a > slow) {
+        double dev = b->n ? fabs(x - b->level) : 0;
+        b->level += a * (x - b->level);
+        b->absdev += a * (dev - b->absdev);
+        b->n++;
+        return;
+    }
+    sift_baseline_update(b, x, slow, sift_count_floor(b->level));
 }
 
 double

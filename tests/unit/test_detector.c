@@ -172,6 +172,25 @@ test_detector_season_offset_after_days(void **state)
 }
 
 /*
+ * An incident in the first windows of an hour (5 windows of 130, then
+ * 355 of 45) is averaged into the hour's first day, not kept as its
+ * level: the plain mean does not treat the ordinary windows after it as
+ * outliers.
+ */
+static void
+test_detector_season_first_windows_incident(void **state)
+{
+    (void)state;
+    const double wph = 360;
+    struct sift_season se;
+    sift_season_init(&se);
+    for (int i = 0; i < 360; i++)
+        sift_season_update(&se, 12, i < 5 ? 130 : 45, wph);
+    double want = (5 * 130.0 + 355 * 45.0) / 360;
+    assert_true(fabs(se.hour[12].level - want) < 1e-6);
+}
+
+/*
  * The hour-of-day error share: nothing trusted before the hour has been
  * seen on one day, full weight at min_days days of it; the share is the
  * hour's pooled share plus one standard error of its pool.
@@ -225,6 +244,7 @@ main(void)
         cmocka_unit_test(test_detector_warm_start_is_a_mean),
         cmocka_unit_test(test_detector_season_offset_after_days),
         cmocka_unit_test(test_detector_share_season_weights_and_share),
+        cmocka_unit_test(test_detector_season_first_windows_incident),
         cmocka_unit_test(test_detector_partial_first_window_does_not_pin_level),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
