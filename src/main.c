@@ -41,6 +41,7 @@
 #include "sift/buf.h"
 #include "sift/clock.h"
 #include "sift/cluster.h"
+#include "sift/cluster_windows.h"
 #include "sift/config.h"
 #include "sift/error.h"
 #include "sift/file.h"
@@ -92,6 +93,7 @@ struct sift_app {
     char
         node_id[SIFT_NODE_ID_MAX + 1]; /* cluster.node_id or DATA_DIR/node_id */
     struct sift_cluster *cluster;      /* [cluster]: query fan-out */
+    struct sift_cluster_windows *cwin; /* [cluster]: anomaly counts */
     int stopping;
     int sources_paused; /* the stop drain paused them */
     int64_t drain_deadline_ns;
@@ -671,6 +673,13 @@ cluster_part_json(void *arg, const struct sift_source_part *p)
                      (unsigned long long)p->inflight);
 }
 
+/* [cluster]: this node's anomaly counts of a closed window. */
+static int
+cluster_window(void *arg, int64_t win, struct sift_buf *out)
+{
+    return sift_anomaly_service_window_json(arg, win, out);
+}
+
 /* [cluster]: this node's source partitions, for GET /api/v1/cluster. */
 static void
 cluster_parts_json(void *arg, struct sift_buf *out)
@@ -1010,6 +1019,14 @@ app_start_modules(struct sift_app *app)
                                                     cluster_parts_json,
                                                 .arg = app};
     sift_cluster_set_local(app->cluster, &cl_local);
+    /* [cluster]: the scorer sums every node's window counts. */
+    if (sift_cluster_active(app->cluster)) {
+        const struct sift_cluster_windows_src wsrc = {.window = cluster_window,
+                                                      .arg = app->anomaly};
+        sift_cluster_windows_new(app->cluster, app->http, &wsrc, &app->cwin);
+        sift_anomaly_service_set_ask(app->anomaly, sift_cluster_windows_ask,
+                                     app->cwin);
+    }
     rc = start_sources(app);
     if (rc < 0)
         return rc;
@@ -1058,7 +1075,8 @@ app_stop_modules(struct sift_app *app)
      * which sends their last acknowledgements (and leaves the Kafka
      * group). */
     sift_search_api_free(app->search_api);
-    sift_cluster_stop(app->cluster); /* freed after the sources */
+    sift_cluster_stop(app->cluster);      /* freed after the sources */
+    sift_cluster_windows_stop(app->cwin); /* before the service goes */
     app->search_api = NULL;
     for (size_t i = 0; i < app->n_sources; i++)
         sift_source_stop(app->sources[i]);
@@ -1076,6 +1094,8 @@ app_stop_modules(struct sift_app *app)
     }
     for (size_t i = 0; i < app->n_sources; i++)
         sift_source_free(app->sources[i]);
+    sift_cluster_windows_free(app->cwin);
+    app->cwin = NULL;
     sift_cluster_free(app->cluster); /* after the sources' last asks */
     app->cluster = NULL;
     sift_free(app->sources);

@@ -28,6 +28,8 @@
 #include <stdint.h>
 
 struct sift_buf;
+struct sift_anomaly;
+struct sift_anomaly_cluster;
 
 /* ------------------------------------------------------------------ */
 /* Detector maths (pure)                                                */
@@ -459,7 +461,91 @@ struct sift_anomaly_cfg {
     int seasonality;           /* hour-of-day baselines for count series */
     double season_min_days;    /* days until the daily shape has full weight */
     struct sift_alerts_cfg alerts;
+    /* Several nodes ([cluster] peers): NULL = a single node, scored as
+     * always.  Borrowed until sift_anomaly_new() returns (copied). */
+    const struct sift_anomaly_cluster *cluster;
 };
+
+/*
+ * Cluster mode (docs/internals/cluster.md, "Anomaly over the cluster").
+ * Every node counts its own events per series in wall-clock aligned
+ * windows (window = arrival time / window_ns on every node); a window
+ * closes locally grace_ns after its end, its counts are published
+ * (sift_anomaly_window_json()) and closed() is called; the caller asks
+ * the peers for theirs and hands them back (sift_anomaly_merge_window()).
+ * The scoring thread then scores the sums, in window order, on every
+ * node (so every node keeps the summed history of every series), but
+ * feeds the alert machine only with the series it owns: the owner of a
+ * series is the live node of highest rendezvous weight for its service
+ * (sift_anomaly_owner()); live = this node and the nodes that answered
+ * for that window.  Template series are keyed by template text.
+ */
+struct sift_anomaly_cluster {
+    const char *node_id; /* this node's id (copied) */
+    int64_t grace_ns;    /* a window closes this long after its end */
+    int64_t give_up_ns;  /* merge with what came after this long (mono) */
+    /* Scoring thread: window win closed here and is published.  Must not
+     * block (siftd queues it to the loop). */
+    void (*closed)(void *arg, int64_t win);
+    void *closed_arg;
+    /* Scoring thread: the text of template id appended to out; SIFT_OK
+     * or SIFT_ENOTFOUND.  Thread-safe lookup. */
+    int (*text)(void *arg, uint32_t id, struct sift_buf *out);
+    void *text_arg;
+};
+
+/**
+ * The rendezvous weight owner of a series among n nodes: the index of
+ * the node hash (sift_anomaly_node_hash()) with the highest
+ * XXH3(series_key, seed = node hash); ties (never seen) go to the lower
+ * hash.  Deterministic, about 1 / n of the keys per node, and when a node
+ * leaves only its own keys move.  n > 0.  Pure.
+ */
+size_t sift_anomaly_owner(uint64_t series_key, const uint64_t *nodes, size_t n);
+
+/** The hash of node id (len bytes) that sift_anomaly_owner() takes. */
+uint64_t sift_anomaly_node_hash(const char *id, size_t len);
+
+/** The key sift_anomaly_owner() is given for a service's series: every
+ * series of one service (its volume, errors, templates) has one owner. */
+uint64_t sift_anomaly_service_key(const char *service, size_t len);
+
+/**
+ * Cluster mode: appends the published counts of local window win to out
+ * ({"win","node_id","services":[[name,events,errors]...],
+ * "templates":[[service,text,events,id]...]}).  Returns SIFT_OK,
+ * SIFT_EAGAIN (not closed here yet) or SIFT_ENOTFOUND (too old, or not a
+ * cluster).  Any thread.
+ */
+int sift_anomaly_window_json(struct sift_anomaly *an, int64_t win,
+                             struct sift_buf *out);
+
+/** One peer's answer for a window: the body of sift_anomaly_window_json()
+ * on that node (borrowed). */
+struct sift_anomaly_answer {
+    const char *body;
+    size_t len;
+};
+
+/**
+ * Cluster mode: the peers' counts of window win (n answers, copied) and
+ * how many peers did not answer (n_failed: the window is partial).  The
+ * scoring thread sums them with its own and scores the window.  Any
+ * thread; never blocks for long.
+ */
+void sift_anomaly_merge_window(struct sift_anomaly *an, int64_t win,
+                               const struct sift_anomaly_answer *a, size_t n,
+                               size_t n_failed);
+
+/** Cluster mode counters.  Any thread. */
+struct sift_anomaly_cluster_stats {
+    uint64_t merged;  /* windows scored from the nodes' sums */
+    uint64_t partial; /* of them, with a node missing */
+    uint64_t owned;   /* series owned by this node in the last window */
+    uint64_t series;  /* series scored in the last window */
+};
+void sift_anomaly_cluster_stats(const struct sift_anomaly *an,
+                                struct sift_anomaly_cluster_stats *out);
 
 /** Fills cfg with defaults (10 s windows, threshold 50, hold 2, ...). */
 void sift_anomaly_cfg_init(struct sift_anomaly_cfg *cfg);

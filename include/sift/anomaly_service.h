@@ -124,6 +124,38 @@ size_t sift_anomaly_templates_ids(struct sift_anomaly_templates *t, uint32_t id,
 /** Drops a reference.  Any thread; NULL is fine. */
 void sift_anomaly_templates_unref(struct sift_anomaly_templates *t);
 
+/* ---- cluster ([cluster] peers) ---- */
+
+/** Called with the peers' counts of window win (a borrowed, n answers;
+ * n_failed peers did not answer).  Loop thread. */
+typedef void (*sift_anomaly_service_window_cb)(
+    void *arg, int64_t win, const struct sift_anomaly_answer *a, size_t n,
+    size_t n_failed);
+
+/** Asks the peers for their counts of window win; calls done(done_arg,
+ * ...) once on the loop, or never when the asker is stopping. */
+typedef void (*sift_anomaly_service_ask_fn)(void *arg, int64_t win,
+                                            sift_anomaly_service_window_cb done,
+                                            void *done_arg);
+
+/**
+ * Cluster mode (the service found [cluster] peers in its config): wires
+ * how a closed window's counts are asked of the peers (main: the
+ * cluster's sift_cluster_windows_ask()).  Unwired, windows are scored
+ * from this node's counts alone.  Loop thread.
+ */
+void sift_anomaly_service_set_ask(struct sift_anomaly_service *svc,
+                                  sift_anomaly_service_ask_fn ask, void *arg);
+
+/** sift_anomaly_window_json() of the service's scorer (GET
+ * /api/v1/cluster/anomaly).  Any thread. */
+int sift_anomaly_service_window_json(struct sift_anomaly_service *svc,
+                                     int64_t win, struct sift_buf *out);
+
+/** sift_anomaly_cluster_stats() of the service's scorer. */
+void sift_anomaly_service_cluster_stats(struct sift_anomaly_service *svc,
+                                        struct sift_anomaly_cluster_stats *out);
+
 /* ---- counters ---- */
 
 struct sift_anomaly_service_stats {

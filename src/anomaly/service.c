@@ -87,6 +87,7 @@
 #include "sift/log.h"
 #include "sift/loop.h"
 #include "sift/mine.h"
+#include "sift/node_id.h"
 #include "sift/pipeline.h"
 #include "sift/query.h"
 #include "sift/sinks.h"
@@ -182,7 +183,8 @@ sift_anomaly_templates_unref(struct sift_anomaly_templates *t)
 
 struct alert_msg {
     struct alert_msg *next;
-    enum sift_alert_event ev;
+    enum sift_alert_event ev; /* 0: local window win closed (cluster) */
+    int64_t win;
     struct sift_alert al;
 };
 
@@ -228,6 +230,12 @@ struct sift_anomaly_service {
     struct relay *relay;
     uint64_t records_pushed;
     struct override overrides[MAX_OVERRIDES];
+    /* Cluster mode ([cluster] peers): the scorer sums every node's counts
+     * (docs/internals/cluster.md); ask fetches the peers' (main wires). */
+    struct sift_anomaly_cluster clcfg;
+    char node_id[SIFT_NODE_ID_MAX + 1];
+    sift_anomaly_service_ask_fn ask;
+    void *ask_arg;
     uint32_t n_overrides;
 
     /* alerts store */
@@ -681,12 +689,16 @@ relay_take(struct relay *r)
     return list;
 }
 
+static void window_closed(struct sift_anomaly_service *svc, int64_t win);
+
 static void
 relay_process(struct sift_anomaly_service *svc, struct alert_msg *list)
 {
     while (list) {
         struct alert_msg *next = list->next;
-        if (svc)
+        if (svc && list->ev == 0)
+            window_closed(svc, list->win);
+        else if (svc)
             handle_alert(svc, list->ev, &list->al);
         sift_free(list);
         list = next;
@@ -710,16 +722,9 @@ relay_drain(void *arg)
     }
 }
 
-/* Scoring thread: copy, queue, wake the loop once per batch. */
 static void
-on_alert_thread(enum sift_alert_event ev, const struct sift_alert *al,
-                void *arg)
+relay_push(struct relay *r, struct alert_msg *m)
 {
-    struct relay *r = arg;
-    struct alert_msg *m = sift_xmalloc(sizeof(*m));
-    m->next = NULL;
-    m->ev = ev;
-    m->al = *al;
     pthread_mutex_lock(&r->mu);
     if (r->tail)
         r->tail->next = m;
@@ -731,6 +736,77 @@ on_alert_thread(enum sift_alert_event ev, const struct sift_alert *al,
     pthread_mutex_unlock(&r->mu);
     if (post)
         sift_loop_post(r->loop, relay_drain, r);
+}
+
+/* Scoring thread: copy, queue, wake the loop once per batch. */
+static void
+on_alert_thread(enum sift_alert_event ev, const struct sift_alert *al,
+                void *arg)
+{
+    struct alert_msg *m = sift_xmalloc(sizeof(*m));
+    m->next = NULL;
+    m->ev = ev;
+    m->win = 0;
+    m->al = *al;
+    relay_push(arg, m);
+}
+
+/* Scoring thread (cluster): local window win closed; the loop asks the
+ * peers for theirs (window_closed()). */
+static void
+on_window_thread(void *arg, int64_t win)
+{
+    struct alert_msg *m = sift_xcalloc(1, sizeof(*m));
+    m->win = win;
+    relay_push(arg, m);
+}
+
+/* Any thread: a template's text for the peers (ids are per node). */
+static int
+window_text(void *arg, uint32_t id, struct sift_buf *out)
+{
+    return sift_anomaly_templates_text(arg, id, out);
+}
+
+/* The peers' counts of win (or none: not wired, the cluster stopping)
+ * go to the scorer. */
+static void
+on_window_answers(void *arg, int64_t win, const struct sift_anomaly_answer *a,
+                  size_t n, size_t n_failed)
+{
+    struct sift_anomaly_service *svc = arg;
+    sift_anomaly_merge_window(svc->an, win, a, n, n_failed);
+}
+
+static void
+window_closed(struct sift_anomaly_service *svc, int64_t win)
+{
+    if (svc->ask && !svc->stopped)
+        svc->ask(svc->ask_arg, win, on_window_answers, svc);
+    else
+        sift_anomaly_merge_window(svc->an, win, NULL, 0, 0);
+}
+
+void
+sift_anomaly_service_set_ask(struct sift_anomaly_service *svc,
+                             sift_anomaly_service_ask_fn ask, void *arg)
+{
+    svc->ask = ask;
+    svc->ask_arg = arg;
+}
+
+int
+sift_anomaly_service_window_json(struct sift_anomaly_service *svc, int64_t win,
+                                 struct sift_buf *out)
+{
+    return sift_anomaly_window_json(svc->an, win, out);
+}
+
+void
+sift_anomaly_service_cluster_stats(struct sift_anomaly_service *svc,
+                                   struct sift_anomaly_cluster_stats *out)
+{
+    sift_anomaly_cluster_stats(svc->an, out);
 }
 
 /* ------------------------------------------------------------------ */
@@ -955,6 +1031,37 @@ anomaly_cfg_from(const struct sift_config *cfg, struct sift_anomaly_cfg *a)
     a->alerts.max_raise = (double)cfg->anomaly_max_raise;
 }
 
+/*
+ * Cluster mode: this node's id (as main names it: [cluster] node_id, else
+ * DATA_DIR/node_id), windows closing a tenth of a window (at most 1 s)
+ * after their end, and a window's answers given up on after twice
+ * cluster.timeout (the asks end within one).
+ */
+static int
+cluster_cfg_from(struct sift_anomaly_service *svc)
+{
+    const struct sift_config *cfg = svc->cfg;
+    if (cfg->cluster_node_id && cfg->cluster_node_id[0]) {
+        snprintf(svc->node_id, sizeof(svc->node_id), "%s",
+                 cfg->cluster_node_id);
+    } else {
+        int rc = sift_node_id_load(cfg->data_dir, svc->node_id,
+                                   sizeof(svc->node_id), NULL);
+        if (rc < 0)
+            return rc;
+    }
+    int64_t w = svc->acfg.window_ns;
+    svc->clcfg.node_id = svc->node_id;
+    svc->clcfg.grace_ns = w / 10 < SIFT_NS_PER_SEC ? w / 10 : SIFT_NS_PER_SEC;
+    svc->clcfg.give_up_ns = 2 * cfg->cluster_timeout_ms * SIFT_NS_PER_MS;
+    svc->clcfg.closed = on_window_thread;
+    svc->clcfg.closed_arg = svc->relay;
+    svc->clcfg.text = window_text;
+    svc->clcfg.text_arg = svc->tmpl;
+    svc->acfg.cluster = &svc->clcfg;
+    return SIFT_OK;
+}
+
 static char *
 data_path(const struct sift_config *cfg, const char *name)
 {
@@ -997,6 +1104,11 @@ sift_anomaly_service_new(const struct sift_config *cfg, struct sift_loop *loop,
     pthread_mutex_init(&svc->relay->mu, NULL);
     svc->relay->loop = loop;
     svc->relay->svc = svc;
+    if (cfg->cluster_peers && cfg->cluster_peers[0]) {
+        rc = cluster_cfg_from(svc);
+        if (rc < 0)
+            goto fail;
+    }
     rc = sift_anomaly_new(&svc->acfg, on_alert_thread, svc->relay, &svc->an);
     if (rc < 0)
         goto fail;

@@ -57,6 +57,24 @@
  * With cfg.seasonality, count series also keep hour-of-day baselines and
  * their learned daily shape is taken out of the value before scoring.
  *
+ * Cluster mode (cfg.cluster; docs/internals/cluster.md, "Anomaly over
+ * the cluster").  Records are only counted per (service, template id)
+ * into the open local window, which closes by this node's clock grace_ns
+ * after its end (windows = arrival time / window_ns: the same instants
+ * on every node); its counts become a JSON text kept for the peers (the
+ * last PUB_MAX windows, templates by text: ids are per node) and
+ * closed() is called.  The peers' texts come back through
+ * sift_anomaly_merge_window(); windows are then scored strictly in
+ * order, from the sum of every node that answered, by the same code as
+ * a single node: every node scores every series (so each keeps the
+ * summed history and a takeover starts warm), but only the owner of a
+ * series' service (rendezvous hashing over the nodes that answered for
+ * that window, this one included) feeds non-zero scores to its alert
+ * machine.  A window missing a node (no answer, unreadable, or not in
+ * after give_up_ns) is partial: rises are still scored (missing counts
+ * only hide them), but no drop is tested and the volume baselines do
+ * not learn from it.
+ *
  * Threads and ownership (docs/internals/style.md, Ownership and threads).
  *   - The scoring thread owns everything in struct sift_anomaly except
  *     the ring's producer side, the feedback queue and the stop flag.  It
@@ -80,11 +98,13 @@
 #include <string.h>
 #include <time.h>
 
+#include <jansson.h>
 #include <xxhash.h>
 
 #include "anomaly/anomaly_int.h"
 #include "sift/alloc.h"
 #include "sift/anomaly.h"
+#include "sift/buf.h"
 #include "sift/clock.h"
 #include "sift/error.h"
 #include "sift/log.h"
@@ -144,6 +164,11 @@ struct fb {
 
 #define FB_MAX 256
 
+struct cl; /* cluster mode, below */
+static void cl_new(struct sift_anomaly *an,
+                   const struct sift_anomaly_cluster *cfg);
+static void cl_free(struct cl *c);
+
 struct sift_anomaly {
     struct sift_anomaly_cfg cfg;
     struct sift_ring *ring;
@@ -165,6 +190,10 @@ struct sift_anomaly {
         uint32_t id;
     } * newtpl;
     uint32_t n_newtpl, cap_newtpl;
+    /* Cluster mode (cfg.cluster != NULL): see "Cluster" below. */
+    struct cl *cl;
+    int mute;    /* the series being scored is owned by another node */
+    int partial; /* the window being scored is missing a node's counts */
     /* Shared. */
     pthread_t thread;
     int started;
@@ -281,6 +310,9 @@ sift_anomaly_new(const struct sift_anomaly_cfg *cfg, sift_alert_cb cb,
     atomic_init(&an->n_late, 0);
     atomic_init(&an->stop, 0);
     pthread_mutex_init(&an->fb_mu, NULL);
+    if (cfg->cluster)
+        cl_new(an, cfg->cluster);
+    an->cfg.cluster = NULL; /* borrowed until here */
     *out = an;
     return SIFT_OK;
 }
@@ -303,6 +335,7 @@ sift_anomaly_free(struct sift_anomaly *an)
     }
     sift_free(an->buckets);
     sift_free(an->newtpl);
+    cl_free(an->cl);
     sift_alerts_free(an->alerts);
     sift_ring_free(an->ring);
     pthread_mutex_destroy(&an->fb_mu);
@@ -378,11 +411,11 @@ series_key(enum series_type type, const char *name, size_t name_len)
     return XXH3_64bits(name, name_len) ^ (uint64_t)type;
 }
 
+/* The series of key (created with name when new). */
 static struct series *
-series_get(struct sift_anomaly *an, enum series_type type, const char *name,
-           size_t name_len)
+series_get_key(struct sift_anomaly *an, enum series_type type, uint64_t key,
+               const char *name, size_t name_len)
 {
-    uint64_t key = series_key(type, name, name_len);
     struct series *s = an->buckets[key & (an->n_buckets - 1)];
     while (s && s->key != key)
         s = s->next;
@@ -423,14 +456,40 @@ series_get(struct sift_anomaly *an, enum series_type type, const char *name,
     return s;
 }
 
+static struct series *
+series_get(struct sift_anomaly *an, enum series_type type, const char *name,
+           size_t name_len)
+{
+    return series_get_key(an, type, series_key(type, name, name_len), name,
+                          name_len);
+}
+
 /* ------------------------------------------------------------------ */
 /* Windows                                                              */
 /* ------------------------------------------------------------------ */
+
+static int cl_owns(struct sift_anomaly *an, const struct series *s);
 
 static uint64_t
 alert_key(const struct series *s, enum sift_alert_kind kind)
 {
     return s->key * UINT64_C(0x9e3779b97f4a7c15) + (uint64_t)kind;
+}
+
+/* Every score reaches the alert machine through here: a series owned by
+ * another node (cluster mode) is scored for its history but observes 0,
+ * so only its owner raises its alerts. */
+static void
+observe(struct sift_anomaly *an, uint64_t key, const char *series,
+        enum sift_alert_kind kind, double score, uint32_t hold, int64_t ws,
+        int64_t we, const struct sift_alert_extra *extra)
+{
+    if (an->mute) {
+        score = 0;
+        extra = NULL;
+    }
+    sift_alerts_observe_with(an->alerts, key, series, kind, score, hold, ws, we,
+                             extra);
 }
 
 /* Binomial noise of a ratio p over n events: sqrt(p (1 - p) / n). */
@@ -501,9 +560,8 @@ new_burst(struct sift_anomaly *an, const struct series *s, int64_t ws,
         if (n < sizeof(ids) / sizeof(ids[0]))
             ids[n++] = an->newtpl[i].id;
     struct sift_alert_extra x = {ids, n};
-    sift_alerts_observe_with(an->alerts, alert_key(s, SIFT_ALERT_NEW_PATTERN),
-                             s->name, SIFT_ALERT_NEW_PATTERN, n ? 100 : 0, 1,
-                             ws, we, n ? &x : NULL);
+    observe(an, alert_key(s, SIFT_ALERT_NEW_PATTERN), s->name,
+            SIFT_ALERT_NEW_PATTERN, n ? 100 : 0, 1, ws, we, n ? &x : NULL);
 }
 
 /*
@@ -570,8 +628,8 @@ observe_spike(struct sift_anomaly *an, const struct series *s, double x,
     int hold_one = 0;
     double sc =
         warm ? spike_score(an, s, key, x, mu, var, min_excess, &hold_one) : 0;
-    sift_alerts_observe(an->alerts, key, s->name, SIFT_ALERT_SPIKE, sc,
-                        hold_one ? 1 : 0, ws, we);
+    observe(an, key, s->name, SIFT_ALERT_SPIKE, sc, hold_one ? 1 : 0, ws, we,
+            NULL);
 }
 
 /*
@@ -819,6 +877,7 @@ static void
 score_series(struct sift_anomaly *an, struct series *s, int64_t ws, int64_t we)
 {
     const struct sift_anomaly_cfg *c = &an->cfg;
+    an->mute = an->cl && !cl_owns(an, s);
     /* A learning series is scored (its baselines warm up) but its
      * scores are 0: "warm" is false until its service has learned. */
     int warm = s->cnt.n >= c->warmup_windows && an->cur_win >= s->quiet_until;
@@ -855,11 +914,14 @@ score_series(struct sift_anomaly *an, struct series *s, int64_t ws, int64_t we)
         }
         int hold_one;
         double rs = ratio_score(an, s, thr, warm, p_hour, &hold_one);
-        sift_alerts_observe(an->alerts, rkey, s->name, SIFT_ALERT_ERROR_RATIO,
-                            rs, hold_one ? 1 : 0, ws, we);
-        sift_alerts_observe(
-            an->alerts, alert_key(s, SIFT_ALERT_DROP), s->name, SIFT_ALERT_DROP,
-            drop_score(an, s, x, mu, var, warm), c->drop_windows, ws, we);
+        observe(an, rkey, s->name, SIFT_ALERT_ERROR_RATIO, rs, hold_one ? 1 : 0,
+                ws, we, NULL);
+        /* A window missing a node's counts (cluster) cannot tell a drop
+         * from the missing node: no drop test, no volume learning. */
+        if (!an->partial)
+            observe(an, alert_key(s, SIFT_ALERT_DROP), s->name, SIFT_ALERT_DROP,
+                    drop_score(an, s, x, mu, var, warm), c->drop_windows, ws,
+                    we, NULL);
         new_burst(an, s, ws, we);
         observe_spike(an, s, x, mu, var, SIFT__ANOMALY_SPIKE_EXCESS, warm, ws,
                       we);
@@ -895,10 +957,12 @@ score_series(struct sift_anomaly *an, struct series *s, int64_t ws, int64_t we)
      * level learns at a tenth of the rate: a fall within the usual
      * window-to-window swing must not become the new normal before it
      * has been tested. */
-    sift_baseline_update_w(&s->cnt, xa, c->alpha, floor,
-                           s->drop_suspect ? 0.1 : 1.0);
-    if (s->season)
-        sift_season_update(s->season, hour, x, wph);
+    if (!an->partial) {
+        sift_baseline_update_w(&s->cnt, xa, c->alpha, floor,
+                               s->drop_suspect ? 0.1 : 1.0);
+        if (s->season)
+            sift_season_update(s->season, hour, x, wph);
+    }
     s->prev_count = s->count;
     s->count = 0;
     s->errors = 0;
@@ -942,17 +1006,82 @@ advance_to(struct sift_anomaly *an, int64_t win)
 void
 sift_anomaly_advance(struct sift_anomaly *an, int64_t now_ns)
 {
-    if (an->cur_win < 0)
+    if (an->cur_win < 0 || an->cl)
         return;
     int64_t win = now_ns / an->cfg.window_ns;
     if (win > an->cur_win)
         advance_to(an, win);
 }
 
+/* What a child series needs of its service's series (which the lookups
+ * that create the child may evict, at max_series). */
+struct svc_ref {
+    uint64_t key;
+    uint32_t age;
+    int64_t quiet;
+};
+
+/* Counts n events, errs of them errors, of service svc (len bytes; ""
+ * is "-") into its series and its error series. */
+static void
+count_service(struct sift_anomaly *an, const char *svc, int svc_len, uint32_t n,
+              uint32_t errs, struct svc_ref *out)
+{
+    char name[SIFT_ALERT_SERIES_MAX];
+    if (svc_len == 0) {
+        svc = "-";
+        svc_len = 1;
+    }
+    int len = snprintf(name, sizeof(name), "service=%.*s", svc_len, svc);
+    struct series *s = series_get(an, SER_SERVICE, name, (size_t)len);
+    if (s->age == 0 && s->count == 0 && s->quiet_until == 0 &&
+        an->n_windows >= an->cfg.global_warmup_windows)
+        s->quiet_until = an->cur_win + an->cfg.learning_windows;
+    s->count += n;
+    out->key = s->key;
+    out->age = s->age;
+    out->quiet = s->quiet_until;
+    if (errs) {
+        s->errors += errs;
+        len = snprintf(name, sizeof(name), "service=%.*s level=error", svc_len,
+                       svc);
+        struct series *e = series_get(an, SER_ERRORS, name, (size_t)len);
+        e->parent = out->key;
+        if (e->quiet_until < out->quiet)
+            e->quiet_until = out->quiet;
+        e->count += errs;
+    }
+}
+
+/* Counts n events of template tid (series key, display name) of the
+ * service sv. */
+static void
+count_template(struct sift_anomaly *an, const struct svc_ref *sv, uint64_t key,
+               const char *name, size_t name_len, uint32_t tid, uint32_t n)
+{
+    struct series *t = series_get_key(an, SER_TEMPLATE, key, name, name_len);
+    if (t->parent == 0) { /* just created */
+        t->parent = sv->key;
+        t->tid = tid;
+        t->quiet_until = sv->quiet;
+        /* Onboarding: a service still in its learning period has only
+         * templates to learn, none to alert on. */
+        t->is_new &= sv->age >= an->cfg.learning_windows;
+    }
+    t->count += n;
+}
+
+static void cl_process(struct sift_anomaly *an,
+                       const struct sift_anomaly_rec *rec);
+
 void
 sift_anomaly_process(struct sift_anomaly *an,
                      const struct sift_anomaly_rec *rec)
 {
+    if (an->cl) {
+        cl_process(an, rec);
+        return;
+    }
     int64_t win = rec->ts_ns / an->cfg.window_ns;
     if (win > an->cur_win)
         advance_to(an, win);
@@ -961,48 +1090,533 @@ sift_anomaly_process(struct sift_anomaly *an,
         atomic_fetch_add_explicit(&an->n_late, 1, memory_order_relaxed);
         return;
     }
-    char name[SIFT_ALERT_SERIES_MAX];
-    int svc_len = rec->service_len;
-    const char *svc = rec->service;
-    if (svc_len == 0) {
-        svc = "-";
-        svc_len = 1;
-    }
-    int n = snprintf(name, sizeof(name), "service=%.*s", svc_len, svc);
-    struct series *s = series_get(an, SER_SERVICE, name, (size_t)n);
-    if (s->age == 0 && s->count == 0 && s->quiet_until == 0 &&
-        an->n_windows >= an->cfg.global_warmup_windows)
-        s->quiet_until = an->cur_win + an->cfg.learning_windows;
-    s->count++;
-    /* s may be evicted by the lookups below (max_series): keep what the
-     * child series need. */
-    uint64_t svc_key = s->key;
-    uint32_t svc_age = s->age;
-    int64_t svc_quiet = s->quiet_until;
-    int is_err = rec->level >= SIFT_LVL_ERROR;
-    if (is_err) {
-        s->errors++;
-        n = snprintf(name, sizeof(name), "service=%.*s level=error", svc_len,
-                     svc);
-        struct series *e = series_get(an, SER_ERRORS, name, (size_t)n);
-        if (e->quiet_until < svc_quiet)
-            e->quiet_until = svc_quiet;
-        e->count++;
-    }
+    struct svc_ref sv;
+    count_service(an, rec->service, rec->service_len, 1,
+                  rec->level >= SIFT_LVL_ERROR, &sv);
     if (rec->template_id) {
-        n = snprintf(name, sizeof(name), "service=%.*s template=%u", svc_len,
-                     svc, rec->template_id);
-        struct series *t = series_get(an, SER_TEMPLATE, name, (size_t)n);
-        if (t->parent == 0) { /* just created */
-            t->parent = svc_key;
-            t->tid = rec->template_id;
-            t->quiet_until = svc_quiet;
-            /* Onboarding: a service still in its learning period has
-             * only templates to learn, none to alert on. */
-            t->is_new &= svc_age >= an->cfg.learning_windows;
+        char name[SIFT_ALERT_SERIES_MAX];
+        int svc_len = rec->service_len;
+        const char *svc = rec->service;
+        if (svc_len == 0) {
+            svc = "-";
+            svc_len = 1;
         }
-        t->count++;
+        int n = snprintf(name, sizeof(name), "service=%.*s template=%u",
+                         svc_len, svc, rec->template_id);
+        count_template(an, &sv, series_key(SER_TEMPLATE, name, (size_t)n), name,
+                       (size_t)n, rec->template_id, 1);
     }
+}
+
+/* ------------------------------------------------------------------ */
+/* Cluster (cfg.cluster): local counts out, every node's sums in        */
+/* ------------------------------------------------------------------ */
+
+#define PUB_MAX 16 /* closed local windows kept for the peers */
+/* Longest service name taken from a peer (its cut 22 bytes, with bytes
+ * that were not UTF-8 written as U+FFFD). */
+#define CL_SVC_MAX 66
+
+/* One local count of the open window: a service (tid 0) or one of its
+ * templates. */
+struct lcount {
+    uint64_t h; /* 0: a free slot */
+    uint32_t tid;
+    uint32_t n, errors;
+    uint8_t svc_len;
+    char svc[SIFT_ANOMALY_SERVICE_MAX];
+};
+
+struct pubwin {
+    int64_t win; /* -1: none */
+    char *json;
+    size_t len;
+    int64_t closed_mono; /* when it closed here (sift_clock_mono_ns) */
+};
+
+/* The peers' answers for one window, waiting for the scoring thread. */
+struct inwin {
+    int64_t win;
+    size_t n, n_failed;
+    char **body;
+    size_t *len;
+    struct inwin *next;
+};
+
+struct cl {
+    struct sift_anomaly_cluster cfg;
+    char node_id[128];
+    uint64_t self_hash;
+    int64_t lwin; /* the open local window, -1: not yet */
+    struct lcount *lc;
+    uint32_t lc_cap, lc_n;
+    pthread_mutex_t mu; /* pub, pub_last, inbox */
+    struct pubwin pub[PUB_MAX];
+    int64_t pub_last; /* the last window closed here, -1: none */
+    struct inwin *inbox;
+    int64_t merge_next; /* the next window to score, -1: none closed */
+    uint64_t *live;     /* node hashes of the window being scored */
+    size_t n_live, cap_live;
+    uint64_t owned_now, scored_now;
+    atomic_uint_least64_t merged, partial, owned, scored;
+};
+
+uint64_t
+sift_anomaly_node_hash(const char *id, size_t len)
+{
+    return XXH3_64bits(id, len);
+}
+
+uint64_t
+sift_anomaly_service_key(const char *service, size_t len)
+{
+    char name[SIFT_ALERT_SERIES_MAX];
+    if (len == 0) {
+        service = "-";
+        len = 1;
+    }
+    int n = snprintf(name, sizeof(name), "service=%.*s", (int)len, service);
+    return series_key(SER_SERVICE, name, (size_t)n);
+}
+
+size_t
+sift_anomaly_owner(uint64_t series_key, const uint64_t *nodes, size_t n)
+{
+    size_t best = 0;
+    uint64_t best_w = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t w =
+            XXH3_64bits_withSeed(&series_key, sizeof(series_key), nodes[i]);
+        if (i == 0 || w > best_w || (w == best_w && nodes[i] < nodes[best])) {
+            best = i;
+            best_w = w;
+        }
+    }
+    return best;
+}
+
+/* Whether this node raises the alerts of series s in the window being
+ * scored: the owner of its service among the live nodes. */
+static int
+cl_owns(struct sift_anomaly *an, const struct series *s)
+{
+    struct cl *c = an->cl;
+    c->scored_now++;
+    uint64_t key = s->type == SER_SERVICE ? s->key : s->parent;
+    int mine =
+        c->n_live <= 1 ||
+        c->live[sift_anomaly_owner(key, c->live, c->n_live)] == c->self_hash;
+    c->owned_now += (uint64_t)mine;
+    return mine;
+}
+
+static void
+cl_new(struct sift_anomaly *an, const struct sift_anomaly_cluster *cfg)
+{
+    struct cl *c = sift_xcalloc(1, sizeof(*c));
+    c->cfg = *cfg;
+    snprintf(c->node_id, sizeof(c->node_id), "%s",
+             cfg->node_id ? cfg->node_id : "");
+    c->cfg.node_id = c->node_id;
+    c->self_hash = sift_anomaly_node_hash(c->node_id, strlen(c->node_id));
+    c->lwin = -1;
+    c->pub_last = -1;
+    c->merge_next = -1;
+    for (int i = 0; i < PUB_MAX; i++)
+        c->pub[i].win = -1;
+    c->lc_cap = 256;
+    c->lc = sift_xcalloc(c->lc_cap, sizeof(*c->lc));
+    pthread_mutex_init(&c->mu, NULL);
+    an->cl = c;
+}
+
+static void
+inwin_free(struct inwin *w)
+{
+    for (size_t i = 0; i < w->n; i++)
+        sift_free(w->body[i]);
+    sift_free(w->body);
+    sift_free(w->len);
+    sift_free(w);
+}
+
+static void
+cl_free(struct cl *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < PUB_MAX; i++)
+        sift_free(c->pub[i].json);
+    while (c->inbox) {
+        struct inwin *w = c->inbox;
+        c->inbox = w->next;
+        inwin_free(w);
+    }
+    sift_free(c->lc);
+    sift_free(c->live);
+    pthread_mutex_destroy(&c->mu);
+    sift_free(c);
+}
+
+static struct lcount *
+lc_slot(struct cl *c, const char *svc, uint8_t len, uint32_t tid)
+{
+    if ((c->lc_n + 1) * 2 > c->lc_cap) {
+        struct lcount *old = c->lc;
+        uint32_t old_cap = c->lc_cap;
+        c->lc_cap *= 2;
+        c->lc = sift_xcalloc(c->lc_cap, sizeof(*c->lc));
+        for (uint32_t i = 0; i < old_cap; i++) {
+            if (!old[i].h)
+                continue;
+            uint32_t j = (uint32_t)old[i].h & (c->lc_cap - 1);
+            while (c->lc[j].h)
+                j = (j + 1) & (c->lc_cap - 1);
+            c->lc[j] = old[i];
+        }
+        sift_free(old);
+    }
+    uint64_t h = XXH3_64bits_withSeed(svc, len, tid) | 1;
+    uint32_t m = c->lc_cap - 1;
+    for (uint32_t i = (uint32_t)h & m;; i = (i + 1) & m) {
+        struct lcount *e = &c->lc[i];
+        if (!e->h) {
+            e->h = h;
+            e->tid = tid;
+            e->svc_len = len;
+            memcpy(e->svc, svc, len);
+            c->lc_n++;
+            return e;
+        }
+        if (e->h == h && e->tid == tid && e->svc_len == len &&
+            memcmp(e->svc, svc, len) == 0)
+            return e;
+    }
+}
+
+/* Closes local window c->lwin: its counts become a JSON text kept for
+ * the peers, and closed() tells the caller to ask them for theirs. */
+static void
+cl_close_local(struct sift_anomaly *an)
+{
+    struct cl *c = an->cl;
+    struct sift_buf b = SIFT_BUF_INIT;
+    sift_buf_appendf(&b, "{\"win\":%lld,\"node_id\":", (long long)c->lwin);
+    sift_buf_put_json_str(&b, c->node_id, strlen(c->node_id));
+    sift_buf_append(&b, ",\"services\":[", 13);
+    int first = 1;
+    for (uint32_t i = 0; i < c->lc_cap; i++) {
+        const struct lcount *e = &c->lc[i];
+        if (!e->h || e->tid)
+            continue;
+        sift_buf_append(&b, first ? "[" : ",[", first ? 1 : 2);
+        first = 0;
+        sift_buf_put_json_str(&b, e->svc, e->svc_len);
+        sift_buf_appendf(&b, ",%u,%u]", e->n, e->errors);
+    }
+    sift_buf_append(&b, "],\"templates\":[", 15);
+    first = 1;
+    struct sift_buf text = SIFT_BUF_INIT;
+    for (uint32_t i = 0; i < c->lc_cap; i++) {
+        const struct lcount *e = &c->lc[i];
+        if (!e->h || !e->tid)
+            continue;
+        text.len = 0;
+        /* Ids are per node: the peers know a template by its text. */
+        if (!c->cfg.text ||
+            c->cfg.text(c->cfg.text_arg, e->tid, &text) != SIFT_OK)
+            continue;
+        sift_buf_append(&b, first ? "[" : ",[", first ? 1 : 2);
+        first = 0;
+        sift_buf_put_json_str(&b, e->svc, e->svc_len);
+        sift_buf_putc(&b, ',');
+        sift_buf_put_json_str(&b, text.data, text.len);
+        sift_buf_appendf(&b, ",%u,%u]", e->n, e->tid);
+    }
+    sift_buf_cleanup(&text);
+    sift_buf_append(&b, "]}", 2);
+    size_t len;
+    sift_buf_cstr(&b);
+    char *json = sift_buf_detach(&b, &len);
+    int64_t win = c->lwin;
+    pthread_mutex_lock(&c->mu);
+    struct pubwin *p = &c->pub[win % PUB_MAX];
+    sift_free(p->json);
+    p->win = win;
+    p->json = json;
+    p->len = len;
+    p->closed_mono = sift_clock_mono_ns();
+    c->pub_last = win;
+    pthread_mutex_unlock(&c->mu);
+    memset(c->lc, 0, c->lc_cap * sizeof(*c->lc));
+    c->lc_n = 0;
+    if (c->merge_next < 0)
+        c->merge_next = win;
+    if (c->cfg.closed)
+        c->cfg.closed(c->cfg.closed_arg, win);
+}
+
+/* Closes local windows until win is the open one (a long gap: the last
+ * one closed, the rest skipped). */
+static void
+cl_close_to(struct sift_anomaly *an, int64_t win)
+{
+    struct cl *c = an->cl;
+    if (c->lwin < 0) {
+        c->lwin = win;
+        return;
+    }
+    for (int i = 0; c->lwin < win && i < SIFT__ANOMALY_MAX_GAP; i++) {
+        cl_close_local(an);
+        c->lwin++;
+    }
+    if (c->lwin < win)
+        c->lwin = win;
+}
+
+/* A record counts in the open local window, whatever its own: windows
+ * close by this node's clock (cl_tick()), so every node cuts them at
+ * the same instants. */
+static void
+cl_process(struct sift_anomaly *an, const struct sift_anomaly_rec *rec)
+{
+    struct cl *c = an->cl;
+    if (c->lwin < 0)
+        c->lwin = rec->ts_ns / an->cfg.window_ns;
+    if (an->cfg.max_lateness_ns > 0 &&
+        (int64_t)rec->late_s * SIFT_NS_PER_SEC > an->cfg.max_lateness_ns) {
+        atomic_fetch_add_explicit(&an->n_late, 1, memory_order_relaxed);
+        return;
+    }
+    uint8_t len = rec->service_len < SIFT_ANOMALY_SERVICE_MAX
+                      ? rec->service_len
+                      : SIFT_ANOMALY_SERVICE_MAX;
+    struct lcount *e = lc_slot(c, rec->service, len, 0);
+    e->n++;
+    e->errors += rec->level >= SIFT_LVL_ERROR;
+    if (rec->template_id)
+        lc_slot(c, rec->service, len, rec->template_id)->n++;
+}
+
+/* Adds one node's counts (a sift_anomaly_window_json() text) to the
+ * series and the node to the live ones.  Returns 1, 0 when the text is
+ * unusable (another window, not ours), -1 for a node already added (one
+ * node listed under two addresses: counted once). */
+static int
+cl_add(struct sift_anomaly *an, const char *body, size_t len, int64_t win)
+{
+    json_t *o = json_loadb(body, len, 0, NULL);
+    json_t *id = json_object_get(o, "node_id");
+    json_t *svcs = json_object_get(o, "services");
+    json_t *tpls = json_object_get(o, "templates");
+    json_t *w = json_object_get(o, "win");
+    if (!json_is_string(id) || !json_is_array(svcs) || !json_is_array(tpls) ||
+        !json_is_integer(w) || json_integer_value(w) != win) {
+        json_decref(o);
+        return 0;
+    }
+    struct cl *c = an->cl;
+    uint64_t h =
+        sift_anomaly_node_hash(json_string_value(id), json_string_length(id));
+    for (size_t i = 0; i < c->n_live; i++)
+        if (c->live[i] == h) {
+            json_decref(o);
+            return -1;
+        }
+    size_t i;
+    json_t *e;
+    json_array_foreach(svcs, i, e)
+    {
+        json_t *name = json_array_get(e, 0);
+        json_int_t n = json_integer_value(json_array_get(e, 1));
+        json_int_t errs = json_integer_value(json_array_get(e, 2));
+        if (!json_is_string(name) || n < 0 || errs < 0 || errs > n ||
+            n > UINT32_MAX)
+            continue;
+        size_t sl = json_string_length(name);
+        struct svc_ref sv;
+        count_service(an, json_string_value(name),
+                      (int)(sl < CL_SVC_MAX ? sl : CL_SVC_MAX), (uint32_t)n,
+                      (uint32_t)errs, &sv);
+    }
+    json_array_foreach(tpls, i, e)
+    {
+        json_t *name = json_array_get(e, 0);
+        json_t *text = json_array_get(e, 1);
+        json_int_t n = json_integer_value(json_array_get(e, 2));
+        json_int_t tid = json_integer_value(json_array_get(e, 3));
+        if (!json_is_string(name) || !json_is_string(text) || n <= 0 ||
+            n > UINT32_MAX || tid <= 0 || tid > UINT32_MAX)
+            continue;
+        size_t sl = json_string_length(name);
+        int svc_len = (int)(sl < CL_SVC_MAX ? sl : CL_SVC_MAX);
+        const char *svc = json_string_value(name);
+        struct svc_ref sv;
+        count_service(an, svc, svc_len, 0, 0, &sv);
+        /* Keyed by text: ids are per node.  The name keeps the id of
+         * the first node that reported it here (this node's own when it
+         * has the template: its answer is added first). */
+        uint64_t key = XXH3_64bits_withSeed(json_string_value(text),
+                                            json_string_length(text), sv.key) ^
+                       (uint64_t)SER_TEMPLATE;
+        char tname[SIFT_ALERT_SERIES_MAX];
+        int tl =
+            snprintf(tname, sizeof(tname), "service=%.*s template=%u",
+                     svc_len ? svc_len : 1, svc_len ? svc : "-", (uint32_t)tid);
+        count_template(an, &sv, key, tname, (size_t)tl, (uint32_t)tid,
+                       (uint32_t)n);
+    }
+    json_decref(o);
+    if (c->n_live == c->cap_live) {
+        c->cap_live = c->cap_live ? c->cap_live * 2 : 8;
+        c->live = sift_xrealloc(c->live, c->cap_live * sizeof(*c->live));
+    }
+    c->live[c->n_live++] = h;
+    return 1;
+}
+
+/* Scores window win from this node's counts and the peers' answers (w;
+ * NULL: none came in time). */
+static void
+cl_merge(struct sift_anomaly *an, int64_t win, const struct inwin *w)
+{
+    struct cl *c = an->cl;
+    an->cur_win = win;
+    c->n_live = 0;
+    size_t failed = w ? w->n_failed : 1;
+    pthread_mutex_lock(&c->mu);
+    const struct pubwin *p = &c->pub[win % PUB_MAX];
+    char *own = p->win == win ? sift_xstrndup(p->json, p->len) : NULL;
+    size_t own_len = own ? p->len : 0;
+    pthread_mutex_unlock(&c->mu);
+    if (!own || cl_add(an, own, own_len, win) != 1) {
+        /* Not this node's counts (never: it published them): still
+         * scored from the peers', this node counting as live. */
+        failed++;
+        if (c->n_live == c->cap_live) {
+            c->cap_live = c->cap_live ? c->cap_live * 2 : 8;
+            c->live = sift_xrealloc(c->live, c->cap_live * sizeof(*c->live));
+        }
+        c->live[c->n_live++] = c->self_hash;
+    }
+    sift_free(own);
+    for (size_t i = 0; w && i < w->n; i++)
+        if (cl_add(an, w->body[i], w->len[i], win) == 0)
+            failed++; /* unreadable, or not that window */
+    an->partial = failed > 0;
+    c->owned_now = c->scored_now = 0;
+    close_window(an);
+    an->partial = 0;
+    an->mute = 0;
+    atomic_fetch_add_explicit(&c->merged, 1, memory_order_relaxed);
+    if (failed)
+        atomic_fetch_add_explicit(&c->partial, 1, memory_order_relaxed);
+    atomic_store_explicit(&c->owned, c->owned_now, memory_order_relaxed);
+    atomic_store_explicit(&c->scored, c->scored_now, memory_order_relaxed);
+}
+
+/* Scoring thread: closes the local windows whose end is grace_ns past,
+ * then scores, in window order, every closed window whose answers are in
+ * (or whose answers are overdue: give_up_ns after it closed here). */
+static void
+cl_tick(struct sift_anomaly *an, int64_t now)
+{
+    struct cl *c = an->cl;
+    int64_t open = (now - c->cfg.grace_ns) / an->cfg.window_ns;
+    if (c->lwin < 0)
+        c->lwin = now / an->cfg.window_ns;
+    else if (open > c->lwin)
+        cl_close_to(an, open);
+    while (c->merge_next >= 0) {
+        int64_t win = c->merge_next;
+        struct inwin *got = NULL;
+        pthread_mutex_lock(&c->mu);
+        for (struct inwin **pp = &c->inbox; *pp;) {
+            struct inwin *w = *pp;
+            if (w->win < win) { /* given up on already */
+                *pp = w->next;
+                inwin_free(w);
+                continue;
+            }
+            if (w->win == win) {
+                *pp = w->next;
+                got = w;
+                break;
+            }
+            pp = &w->next;
+        }
+        const struct pubwin *p = &c->pub[win % PUB_MAX];
+        int closed = win <= c->pub_last;
+        int overdue =
+            closed && (p->win != win || sift_clock_mono_ns() - p->closed_mono >=
+                                            c->cfg.give_up_ns);
+        pthread_mutex_unlock(&c->mu);
+        if (!got && !overdue)
+            break;
+        if (got || p->win == win)
+            cl_merge(an, win, got);
+        if (got)
+            inwin_free(got);
+        c->merge_next++;
+    }
+}
+
+int
+sift_anomaly_window_json(struct sift_anomaly *an, int64_t win,
+                         struct sift_buf *out)
+{
+    struct cl *c = an->cl;
+    if (!c || win < 0)
+        return SIFT_ENOTFOUND;
+    pthread_mutex_lock(&c->mu);
+    int rc = SIFT_ENOTFOUND;
+    if (win > c->pub_last) {
+        rc = SIFT_EAGAIN;
+    } else if (c->pub[win % PUB_MAX].win == win) {
+        sift_buf_append(out, c->pub[win % PUB_MAX].json,
+                        c->pub[win % PUB_MAX].len);
+        rc = SIFT_OK;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+void
+sift_anomaly_merge_window(struct sift_anomaly *an, int64_t win,
+                          const struct sift_anomaly_answer *a, size_t n,
+                          size_t n_failed)
+{
+    struct cl *c = an->cl;
+    if (!c)
+        return;
+    struct inwin *w = sift_xcalloc(1, sizeof(*w));
+    w->win = win;
+    w->n = n;
+    w->n_failed = n_failed;
+    w->body = sift_xcalloc(n ? n : 1, sizeof(*w->body));
+    w->len = sift_xcalloc(n ? n : 1, sizeof(*w->len));
+    for (size_t i = 0; i < n; i++) {
+        w->body[i] = sift_xstrndup(a[i].body, a[i].len);
+        w->len[i] = a[i].len;
+    }
+    pthread_mutex_lock(&c->mu);
+    w->next = c->inbox;
+    c->inbox = w;
+    pthread_mutex_unlock(&c->mu);
+}
+
+void
+sift_anomaly_cluster_stats(const struct sift_anomaly *an,
+                           struct sift_anomaly_cluster_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    const struct cl *c = an->cl;
+    if (!c)
+        return;
+    out->merged = atomic_load_explicit(&c->merged, memory_order_relaxed);
+    out->partial = atomic_load_explicit(&c->partial, memory_order_relaxed);
+    out->owned = atomic_load_explicit(&c->owned, memory_order_relaxed);
+    out->series = atomic_load_explicit(&c->scored, memory_order_relaxed);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1036,6 +1650,10 @@ thread_main(void *arg)
     struct sift_anomaly_rec rec;
     for (;;) {
         int stopping = atomic_load_explicit(&an->stop, memory_order_acquire);
+        /* Cluster: the clock is read before the ring, so every record
+         * pushed before that instant is counted before its window closes
+         * (records carry their push time). */
+        int64_t cl_now = an->cl ? sift_clock_now_ns() : 0;
         unsigned n = 0;
         while (n < 4096 && sift_ring_pop(an->ring, &rec)) {
             sift_anomaly_process(an, &rec);
@@ -1045,11 +1663,13 @@ thread_main(void *arg)
         if (n)
             an->last_rec_wall_ns = now;
         drain_feedback(an);
+        if (an->cl)
+            cl_tick(an, cl_now);
         /* With no record for idle_flush_ns of wall time, close the open
          * window, and one more per further idle_flush_ns: silence still
          * ends windows, at the pace of the wall clock, also when event
          * times are far from it (replays). */
-        if (n == 0 && an->cur_win >= 0 && an->last_rec_wall_ns > 0 &&
+        if (!an->cl && n == 0 && an->cur_win >= 0 && an->last_rec_wall_ns > 0 &&
             now - an->last_rec_wall_ns >= an->cfg.idle_flush_ns &&
             now - an->last_idle_close_ns >= an->cfg.idle_flush_ns) {
             advance_to(an, an->cur_win + 1);

@@ -422,6 +422,20 @@ handle_stats(struct sift_http_req *req, void *arg)
     sift_anomaly_service_stats(api->svc, &s);
     struct sift_buf b = SIFT_BUF_INIT;
     render_stats(&s, &b);
+    if (sift_cluster_active(api->cluster)) {
+        /* Scoring over the cluster (docs/cluster.md): windows scored from
+         * the nodes' sums, those missing a node, and the series this node
+         * owned among those scored in the last window. */
+        struct sift_anomaly_cluster_stats c;
+        sift_anomaly_service_cluster_stats(api->svc, &c);
+        b.len--; /* the closing brace */
+        sift_buf_appendf(&b,
+                         ",\"cluster\":{\"merged_windows\":%" PRIu64
+                         ",\"partial_windows\":%" PRIu64
+                         ",\"owned_series\":%" PRIu64 ",\"series\":%" PRIu64
+                         "}}",
+                         c.merged, c.partial, c.owned, c.series);
+    }
     sift_http_reply_json(req, 200, &b);
     sift_buf_cleanup(&b);
 }

@@ -476,6 +476,34 @@ node_request(struct sift_cluster *c, const char *host, uint16_t port, int tls,
     return r;
 }
 
+size_t
+sift__cluster_n_peers(const struct sift_cluster *c)
+{
+    return c->n_peers;
+}
+
+int
+sift__cluster_peer_is_self(const struct sift_cluster *c, size_t i)
+{
+    return c->peers[i].is_self;
+}
+
+struct evhttp_request *
+sift__cluster_peer_request(struct sift_cluster *c, size_t i,
+                           void (*cb)(struct evhttp_request *, void *),
+                           void *arg, struct evhttp_connection **conn)
+{
+    const struct peer *pe = &c->peers[i];
+    return node_request(c, pe->host, pe->port, pe->tls,
+                        c->cfg->cluster_timeout_ms, cb, arg, conn);
+}
+
+const char *
+sift__cluster_node_id(const struct sift_cluster *c)
+{
+    return c->node_id;
+}
+
 static int
 call_start(struct fanout *f, struct call *k, const char *uri,
            const struct sift_buf *body, int post)

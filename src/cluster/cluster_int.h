@@ -81,4 +81,15 @@ int64_t sift__cluster_timeout_ms(const struct sift_cluster *c);
 /* stream.c: ends every running stream (shutdown). */
 void sift__cluster_streams_stop(struct sift_cluster *c);
 
+/* For windows.c: the peers, and a request to peer i as node_request()
+ * makes it (cluster.timeout, the local header, the cluster token; no
+ * caller).  Loop thread. */
+size_t sift__cluster_n_peers(const struct sift_cluster *c);
+int sift__cluster_peer_is_self(const struct sift_cluster *c, size_t i);
+struct evhttp_request *
+sift__cluster_peer_request(struct sift_cluster *c, size_t i,
+                           void (*cb)(struct evhttp_request *, void *),
+                           void *arg, struct evhttp_connection **conn);
+const char *sift__cluster_node_id(const struct sift_cluster *c);
+
 #endif /* SIFT_CLUSTER_INT_H */
