@@ -1152,7 +1152,8 @@ struct cl {
     uint32_t lc_cap, lc_n;
     pthread_mutex_t mu; /* pub, pub_last, inbox */
     struct pubwin pub[PUB_MAX];
-    int64_t pub_last; /* the last window closed here, -1: none */
+    int64_t pub_last;  /* the last window closed here, -1: none */
+    int64_t first_win; /* the first window counted here, -1: none yet */
     struct inwin *inbox;
     int64_t merge_next; /* the next window to score, -1: none closed */
     uint64_t *live;     /* node hashes of the window being scored */
@@ -1221,6 +1222,7 @@ cl_new(struct sift_anomaly *an, const struct sift_anomaly_cluster *cfg)
     c->self_hash = sift_anomaly_node_hash(c->node_id, strlen(c->node_id));
     c->lwin = -1;
     c->pub_last = -1;
+    c->first_win = -1;
     c->merge_next = -1;
     for (int i = 0; i < PUB_MAX; i++)
         c->pub[i].win = -1;
@@ -1294,6 +1296,17 @@ lc_slot(struct cl *c, const char *svc, uint8_t len, uint32_t tid)
     }
 }
 
+/* The first local window: before it this node was not counting (not
+ * running), so it had nothing of those windows (an empty answer). */
+static void
+cl_start(struct cl *c, int64_t win)
+{
+    c->lwin = win;
+    pthread_mutex_lock(&c->mu);
+    c->first_win = win;
+    pthread_mutex_unlock(&c->mu);
+}
+
 /* Closes local window c->lwin: its counts become a JSON text kept for
  * the peers, and closed() tells the caller to ask them for theirs. */
 static void
@@ -1363,7 +1376,7 @@ cl_close_to(struct sift_anomaly *an, int64_t win)
 {
     struct cl *c = an->cl;
     if (c->lwin < 0) {
-        c->lwin = win;
+        cl_start(c, win);
         return;
     }
     for (int i = 0; c->lwin < win && i < SIFT__ANOMALY_MAX_GAP; i++) {
@@ -1382,7 +1395,7 @@ cl_process(struct sift_anomaly *an, const struct sift_anomaly_rec *rec)
 {
     struct cl *c = an->cl;
     if (c->lwin < 0)
-        c->lwin = rec->ts_ns / an->cfg.window_ns;
+        cl_start(c, rec->ts_ns / an->cfg.window_ns);
     if (an->cfg.max_lateness_ns > 0 &&
         (int64_t)rec->late_s * SIFT_NS_PER_SEC > an->cfg.max_lateness_ns) {
         atomic_fetch_add_explicit(&an->n_late, 1, memory_order_relaxed);
@@ -1524,7 +1537,7 @@ cl_tick(struct sift_anomaly *an, int64_t now)
     struct cl *c = an->cl;
     int64_t open = (now - c->cfg.grace_ns) / an->cfg.window_ns;
     if (c->lwin < 0)
-        c->lwin = now / an->cfg.window_ns;
+        cl_start(c, now / an->cfg.window_ns);
     else if (open > c->lwin)
         cl_close_to(an, open);
     while (c->merge_next >= 0) {
@@ -1570,7 +1583,12 @@ sift_anomaly_window_json(struct sift_anomaly *an, int64_t win,
         return SIFT_ENOTFOUND;
     pthread_mutex_lock(&c->mu);
     int rc = SIFT_ENOTFOUND;
-    if (win > c->pub_last) {
+    if (c->first_win >= 0 && win < c->first_win) {
+        sift_buf_appendf(out, "{\"win\":%lld,\"node_id\":", (long long)win);
+        sift_buf_put_json_str(out, c->node_id, strlen(c->node_id));
+        sift_buf_append(out, ",\"services\":[],\"templates\":[]}", 30);
+        rc = SIFT_OK;
+    } else if (win > c->pub_last) {
         rc = SIFT_EAGAIN;
     } else if (c->pub[win % PUB_MAX].win == win) {
         sift_buf_append(out, c->pub[win % PUB_MAX].json,
