@@ -14,7 +14,8 @@
  *    as not answering for that window).  A window older than what the
  *    scorer keeps is 404 window_gone.
  *  - The asks use the fan-out's transport (sift__cluster_peer_request():
- *    one connection per request, cluster.timeout, the cluster token) and
+ *    one connection per request, cluster.timeout, the cluster token;
+ *    this file frees the connections itself, see bury()) and
  *    skip the peer entry that is this node.  An answer is passed on as
  *    its body; the scorer parses it (its node id, one node under two
  *    addresses counted once).
@@ -22,7 +23,9 @@
  * Invariants: every ask calls done exactly once (all answered, failed or
  * timed out), unless the module was stopped first; nothing is freed
  * while libevent may still call it back (connections still open are
- * freed without callback at sift_cluster_windows_free()).
+ * freed without callback at sift_cluster_windows_free()), and every
+ * connection is freed exactly once: by bury_all() after its callback,
+ * or at free while its request is pending.
  *
  * Threads: loop thread only.
  */
@@ -42,6 +45,7 @@
 #include "sift/cluster_windows.h"
 #include "sift/error.h"
 #include "sift/http.h"
+#include "sift/log.h"
 
 struct wwait; /* a request for a window not closed here yet */
 struct wask;  /* asking the peers for one window */
@@ -52,7 +56,32 @@ struct sift_cluster_windows {
     struct wwait *waits;
     struct wask *asks;
     int stopped;
+    int warned_auth; /* a peer refused our token: said once */
+    /* Connections whose request is over, freed on the next ask and at
+     * free (never inside their own callback).  Not left to libevent's
+     * free_on_completion: libevent 2.1 does not free such a connection
+     * when it could not connect (a peer that is stopping). */
+    struct evhttp_connection **dead;
+    size_t n_dead, cap_dead;
 };
+
+static void
+bury(struct sift_cluster_windows *w, struct evhttp_connection *conn)
+{
+    if (w->n_dead == w->cap_dead) {
+        w->cap_dead = w->cap_dead ? w->cap_dead * 2 : 16;
+        w->dead = sift_xrealloc(w->dead, w->cap_dead * sizeof(*w->dead));
+    }
+    w->dead[w->n_dead++] = conn;
+}
+
+static void
+bury_all(struct sift_cluster_windows *w)
+{
+    for (size_t i = 0; i < w->n_dead; i++)
+        evhttp_connection_free(w->dead[i]);
+    w->n_dead = 0;
+}
 
 /* ---- answering ---- */
 
@@ -211,12 +240,23 @@ on_wcall_done(struct evhttp_request *r, void *arg)
     if (k->done)
         return;
     k->done = 1;
+    if (k->conn)
+        bury(a->w, k->conn);
     k->conn = NULL;
-    if (r != NULL && evhttp_request_get_response_code(r) == 200) {
+    int status = r ? evhttp_request_get_response_code(r) : 0;
+    if (status == 200) {
         struct evbuffer *in = evhttp_request_get_input_buffer(r);
         size_t len = evbuffer_get_length(in);
         sift_buf_append(&k->body, evbuffer_pullup(in, -1), len);
         k->ok = 1;
+    } else if ((status == 401 || status == 403) && !a->w->warned_auth) {
+        /* Every window would be partial, and each node the owner of
+         * every series: say why, once. */
+        a->w->warned_auth = 1;
+        SIFT_WARN("cluster: a peer refused the anomaly counts (HTTP %d): "
+                  "give [cluster] token the node role in every node's "
+                  "[auth] tokens",
+                  status);
     }
     if (--a->pending == 0)
         wask_finish(a);
@@ -229,6 +269,7 @@ sift_cluster_windows_ask(void *arg, int64_t win,
     struct sift_cluster_windows *w = arg;
     if (w->stopped)
         return;
+    bury_all(w);
     struct sift_cluster *c = w->c;
     size_t np = sift__cluster_n_peers(c);
     struct wask *a = sift_xcalloc(1, sizeof(*a));
@@ -259,7 +300,6 @@ sift_cluster_windows_ask(void *arg, int64_t win,
             k->done = 1;
             continue;
         }
-        evhttp_connection_free_on_completion(k->conn);
         a->pending++;
     }
     if (a->pending == 0)
@@ -312,5 +352,7 @@ sift_cluster_windows_free(struct sift_cluster_windows *w)
                 evhttp_connection_free(a->calls[i].conn); /* no callback */
         wask_free(a);
     }
+    bury_all(w);
+    sift_free(w->dead);
     sift_free(w);
 }

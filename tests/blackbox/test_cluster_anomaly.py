@@ -12,7 +12,8 @@ by each node's clock (a tenth of a window after their end), so stepping
 every node past a window's end closes it everywhere, and the nodes'
 counts of it are exchanged and summed.  A third siftd without peers gets
 the events of one node only: it shows that one part alone stays under
-the threshold (the alert comes from the sum)."""
+the threshold (the alert comes from the sum).  [auth] tokens are set: the
+nodes fetch each other's counts with the cluster token (node role)."""
 import json
 import signal
 import time
@@ -30,16 +31,20 @@ STEADY_WINDOWS = 8
 # window sends 55 to each: 55 against a level of 30 scores about 40 (under
 # the threshold 50), 110 against 60 about 57 (over it).
 CALM, STORM = 30, 55
+NODE_TOKEN, ADMIN_TOKEN = "n" * 24, "a" * 24
+AUTH = {"Authorization": "Bearer " + ADMIN_TOKEN}
 
 
 def start(tmp_path, name, peers=None, port=None):
     cfg = {"store": {"wal_sync": "20ms", "refresh": "100ms"},
            "tiers": {"retention": "off"},
            "server": {"debug_endpoints": "true"},
-           "anomaly": dict(ANOMALY)}
+           "anomaly": dict(ANOMALY),
+           "auth": {"tokens": "peers:node:%s,ops:admin:%s" % (NODE_TOKEN,
+                                                              ADMIN_TOKEN)}}
     if peers:
         cfg["cluster"] = {"peers": peers, "node_id": "node-" + name,
-                          "timeout": "2s"}
+                          "timeout": "2s", "token": NODE_TOKEN}
     path = write_config(tmp_path / ("%s.conf" % name), cfg)
     logs = tmp_path / ("logs-" + name)
     logs.mkdir()
@@ -73,23 +78,24 @@ def events(t_ms, service, n, first=0):
 def ingest(s, evs):
     r = s.post("/api/v1/ingest",
                data="".join(json.dumps(e) + "\n" for e in evs),
-               headers={"Content-Type": "application/x-ndjson"}, timeout=30)
+               headers=dict(AUTH, **{"Content-Type": "application/x-ndjson"}),
+               timeout=30)
     assert r.status_code == 200, r.text
 
 
 def freeze(s, t_ms):
-    r = s.post("/api/v1/debug/clock", json={"freeze_ms": t_ms})
+    r = s.post("/api/v1/debug/clock", json={"freeze_ms": t_ms}, headers=AUTH)
     assert r.status_code == 200, r.text
 
 
 def alerts(s, **params):
-    r = s.get("/api/v1/alerts", params=params)
+    r = s.get("/api/v1/alerts", params=params, headers=AUTH)
     assert r.status_code == 200, r.text
     return r.json()
 
 
 def anomaly_stats(s):
-    r = s.get("/api/v1/anomaly")
+    r = s.get("/api/v1/anomaly", headers=AUTH)
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -165,3 +171,13 @@ def test_storm_split_across_nodes_alerts_once(nodes):
     single_alerts = alerts(single)["alerts"]
     assert single_alerts == [], single_alerts
     assert anomaly_stats(single)["windows"] >= last
+
+    # A clean stop while a node waits for the other's window (its clock is
+    # ahead): both exit 0 (under ASan: no leak, no use after free of an
+    # ask or a held request at shutdown).
+    freeze(a, t0 + (last + 3) * WINDOW_MS + 900)
+    time.sleep(0.1)
+    for s in (a, b):
+        s.send_signal(signal.SIGTERM)
+    for s in (a, b):
+        assert s.proc.wait(timeout=30) == 0, s.stderr()[-3000:]

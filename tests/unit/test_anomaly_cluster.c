@@ -147,7 +147,8 @@ static int
 tpl_text(void *arg, uint32_t id, struct sift_buf *out)
 {
     (void)arg;
-    sift_buf_appendf(out, "GET /cart/<num> template %u", id);
+    /* Ids are per node: 7 on one node is 9 on the other. */
+    sift_buf_appendf(out, "GET /cart/<num> template %u", id == 9 ? 7 : id);
     return SIFT_OK;
 }
 
@@ -192,12 +193,12 @@ node_stop(struct node *n)
 }
 
 static void
-push_n(struct node *n, int count)
+push_n(struct node *n, int count, uint32_t tid)
 {
     for (int i = 0; i < count; i++) {
         struct sift_anomaly_rec rec;
         sift_anomaly_rec_init(&rec, sift_clock_now_ns(), "checkout", 8,
-                              SIFT_LVL_INFO, 7u);
+                              SIFT_LVL_INFO, tid);
         assert_int_equal(sift_anomaly_push(n->an, &rec), SIFT_OK);
     }
 }
@@ -233,8 +234,8 @@ run_window(struct node *x, struct node *y, int64_t w, int nx, int ny,
            int y_answers_x)
 {
     sift_clock_freeze_ns(BASE_NS + w * SIFT_NS_PER_SEC + 500 * SIFT_NS_PER_MS);
-    push_n(x, nx);
-    push_n(y, ny);
+    push_n(x, nx, 7u);
+    push_n(y, ny, 9u); /* the same template, another id */
     sift_clock_freeze_ns(BASE_NS + (w + 1) * SIFT_NS_PER_SEC +
                          500 * SIFT_NS_PER_MS);
     struct sift_buf bx = SIFT_BUF_INIT, by = SIFT_BUF_INIT;
@@ -297,7 +298,9 @@ test_split_storm_alerts_once(void **state)
     sift_anomaly_cluster_stats(x.an, &sx);
     sift_anomaly_cluster_stats(y.an, &sy);
     assert_int_equal(sx.partial + sy.partial, 0);
-    assert_int_equal(sx.series, 2); /* the service and its template */
+    /* The service and its template: one series, though the nodes number
+     * the template differently (keyed by text). */
+    assert_int_equal(sx.series, 2);
     assert_int_equal(sx.series, sy.series);
     assert_int_equal(sx.owned + sy.owned, sx.series);
     node_stop(&x);
