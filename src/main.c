@@ -751,6 +751,21 @@ hits_templates_release(void *handle)
 
 /* How long each class of worker job waited for a worker (issue 26:
  * where queries wait under ingest). */
+/* Searches read q=@name from the saved searches (a sift_search_saved_cb
+ * over struct sift_saved). */
+static int
+saved_lookup(void *arg, const char *name, struct sift_saved_view *out)
+{
+    const struct sift_saved_search *x = sift_saved_get(arg, name);
+    if (!x)
+        return SIFT_ENOTFOUND;
+    out->query = x->query;
+    out->from = x->from;
+    out->to = x->to;
+    out->fields = x->fields;
+    return SIFT_OK;
+}
+
 static void
 pool_metrics(struct sift_buf *out, void *arg)
 {
@@ -923,7 +938,7 @@ start_endpoints(struct sift_app *app)
                       .text = hits_templates_text,
                       .release = hits_templates_release,
                       .arg = app->anomaly},
-        .saved = sift_saved_lookup,
+        .saved = saved_lookup,
         .saved_arg = app->saved,
     };
     sift_search_api_new(app->http, &search_deps, &app->search_api);
@@ -954,7 +969,7 @@ start_endpoints(struct sift_app *app)
         .alerts_arg = app->anomaly,
         .template_text = grafana_template,
         .template_arg = app->anomaly,
-        .saved = sift_saved_lookup,
+        .saved = saved_lookup,
         .saved_arg = app->saved,
     };
     sift_grafana_api_new(app->http, &gf_deps, &app->grafana_api);

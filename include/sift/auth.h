@@ -29,7 +29,7 @@
 
 #include <sys/socket.h>
 
-#include "sift/http.h" /* enum sift_role */
+#include "sift/role.h"
 
 struct sift_auth;
 

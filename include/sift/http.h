@@ -28,21 +28,13 @@
 #include <stdint.h>
 
 #include "sift/buf.h"
+#include "sift/role.h" /* enum sift_role */
 
 struct sift_arena;
 struct sift_config;
 struct sift_loop;
 struct sift_http;
 struct sift_http_req;
-
-enum sift_role {
-    SIFT_ROLE_NONE = 0,   /* open to all (healthz) */
-    SIFT_ROLE_READER = 1, /* search, aggregations, tail, grafana */
-    SIFT_ROLE_WRITER = 2, /* ingest */
-    SIFT_ROLE_ADMIN = 3,  /* delete, reload, feedback */
-    SIFT_ROLE_NODE = 4,   /* a cluster peer ([cluster] token): the reader
-                           * routes, nothing else (docs/cluster.md) */
-};
 
 #define SIFT_ROUTE_PREFIX 0x1u   /* path is a prefix ("/api/v1/alerts/") */
 #define SIFT_ROUTE_RAW_BODY 0x2u /* no JSON content-type check (ingest) */

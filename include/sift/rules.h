@@ -90,17 +90,37 @@ int sift_rules_put(struct sift_rules *e, const json_t *o, const char *name,
 int sift_rules_delete(struct sift_rules *e, const char *name, int *status,
                       char *err, size_t err_len);
 
-/**
- * Appends {"rules":[...]}: each rule's definition plus "source" ("api"
- * or "file") and "status" (health ok|pending|error|slow, evaluations,
- * failures, missed, last evaluation time and duration, firing groups,
- * last value and error).
- */
-void sift_rules_json(struct sift_rules *e, struct sift_buf *out);
+struct sift_rule;
 
-/** Appends one rule; SIFT_OK or SIFT_ENOTFOUND. */
-int sift_rules_one_json(struct sift_rules *e, const char *name,
-                        struct sift_buf *out);
+/* One rule and how its evaluations go (strings borrowed from the
+ * engine, valid until the next change or evaluation). */
+struct sift_rule_status {
+    const char *name;
+    const struct sift_rule *rule; /* NULL: a stored rule that no longer
+                                   * validates (health "invalid") */
+    const char *raw;              /* its stored JSON when rule is NULL */
+    int from_file;                /* from rules.file, else the API */
+    const char *health;           /* ok, pending, slow, error, invalid */
+    uint64_t evaluations, failures, missed, groups_dropped;
+    int64_t last_eval_ns, last_duration_ns; /* 0: none yet */
+    size_t firing;                          /* groups firing now */
+    int has_value;                          /* 0: last_value unset */
+    double last_value;
+    const char *last_error; /* "" = none */
+    const char *warning;    /* "" = none (file rules: unknown fields) */
+};
+
+/**
+ * Fills *out for the i-th rule (0 <= i < sift_rules_count()), in the
+ * engine's order: the API renders the list from these
+ * (api/alerting_api.c).  Loop thread.
+ */
+void sift_rules_status_at(const struct sift_rules *e, size_t i,
+                          struct sift_rule_status *out);
+
+/** The same for the rule called name; SIFT_OK or SIFT_ENOTFOUND. */
+int sift_rules_status_get(const struct sift_rules *e, const char *name,
+                          struct sift_rule_status *out);
 
 /** /metrics collector (arg: struct sift_rules *): per rule. */
 void sift_rules_metrics_collect(struct sift_buf *out, void *arg);

@@ -20,9 +20,8 @@
 
 #include <jansson.h>
 
-#include "sift/http.h"
+#include "sift/role.h"
 
-struct sift_buf;
 struct sift_config;
 struct sift_saved;
 
@@ -49,14 +48,6 @@ int sift_saved_open_readonly(const char *data_dir,
                              const struct sift_config *cfg,
                              struct sift_saved **out);
 
-struct sift_saved_view;
-
-/**
- * A sift_search_saved_cb (query.h) over the store arg: the search API
- * reads q=@name through it.  Loop thread.
- */
-int sift_saved_lookup(void *arg, const char *name, struct sift_saved_view *out);
-
 /** The saved search called name, or NULL.  Valid until the next change. */
 const struct sift_saved_search *sift_saved_get(struct sift_saved *s,
                                                const char *name);
@@ -77,12 +68,16 @@ int sift_saved_delete(struct sift_saved *s, const char *name,
                       enum sift_role role, int *status, char *err,
                       size_t err_len);
 
-/** Appends {"saved":[...]} sorted by name. */
-void sift_saved_json(struct sift_saved *s, struct sift_buf *out);
+/** The number of saved searches. */
+size_t sift_saved_count(const struct sift_saved *s);
 
-/** Appends one saved search as JSON. */
-void sift_saved_one_json(const struct sift_saved_search *x,
-                         struct sift_buf *out);
+/**
+ * The i-th saved search in name order (0 <= i < sift_saved_count()), or
+ * NULL past the end.  Borrowed, valid until the next change: the API
+ * renders the list from these (api/alerting_api.c).
+ */
+const struct sift_saved_search *sift_saved_at(const struct sift_saved *s,
+                                              size_t i);
 
 /**
  * Called before a saved search is changed or deleted (new_query NULL);

@@ -22,8 +22,29 @@
 #include <jansson.h>
 
 struct sift_alert;
-struct sift_buf;
 struct sift_silences;
+
+/* One matcher of a silence (strings owned by the store). */
+struct sift_silence_matcher {
+    char *name, *value;
+    int is_regex; /* value is an anchored POSIX extended regex */
+    int is_equal; /* 0: the matcher holds when the value does not match */
+};
+
+/* One silence (read-only for callers; owned by the store). */
+struct sift_silence {
+    char id[33];
+    struct sift_silence_matcher *m;
+    size_t n_m;
+    int64_t starts_ns, ends_ns, updated_ns;
+    char *created_by, *comment;
+};
+
+enum sift_silence_state {
+    SIFT_SILENCE_PENDING, /* now < starts */
+    SIFT_SILENCE_ACTIVE,  /* starts <= now < ends */
+    SIFT_SILENCE_EXPIRED, /* ends <= now */
+};
 
 /**
  * Opens the store (loads DATA_DIR/silences.ndjson under the state-file
@@ -49,16 +70,27 @@ int sift_silences_put(struct sift_silences *s, const json_t *o,
 int sift_silences_expire(struct sift_silences *s, const char *id,
                          int64_t now_ns);
 
-/**
- * Appends {"silences":[...]} (newest first), each with "status":
- * {"state":"active"|"pending"|"expired"}; state NULL = all.
- */
-void sift_silences_json(struct sift_silences *s, int64_t now_ns,
-                        const char *state, struct sift_buf *out);
+/** The number of silences kept (expired ones included). */
+size_t sift_silences_count(const struct sift_silences *s);
 
-/** Appends one silence.  SIFT_OK or SIFT_ENOTFOUND. */
-int sift_silences_get_json(struct sift_silences *s, const char *id,
-                           int64_t now_ns, struct sift_buf *out);
+/**
+ * The i-th silence, oldest first (0 <= i < sift_silences_count()), or
+ * NULL past the end.  Borrowed, valid until the next change: the API
+ * renders from these (api/alerting_api.c).
+ */
+const struct sift_silence *sift_silences_at(const struct sift_silences *s,
+                                            size_t i);
+
+/** Silence id, or NULL.  Borrowed, valid until the next change. */
+const struct sift_silence *sift_silences_get(const struct sift_silences *s,
+                                             const char *id);
+
+/** x's state at now_ns.  Pure. */
+enum sift_silence_state sift_silence_state(const struct sift_silence *x,
+                                           int64_t now_ns);
+
+/** "pending", "active" or "expired". */
+const char *sift_silence_state_name(enum sift_silence_state st);
 
 /** Non-zero when an active silence matches al at now_ns. */
 int sift_silences_match(struct sift_silences *s, const struct sift_alert *al,

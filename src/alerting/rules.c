@@ -33,6 +33,7 @@
  * Thread: loop thread, except eval_work() (a worker: the rule, the
  * snapshot and the job only).
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -1284,64 +1285,44 @@ health_of(const struct rentry *re)
 }
 
 static void
-entry_json(const struct rentry *re, struct sift_buf *out)
+status_of(const struct rentry *re, struct sift_rule_status *out)
 {
-    size_t start = out->len;
-    if (re->r)
-        sift_rule_to_json(re->r, out);
-    else
-        sift_buf_append(out, re->raw, strlen(re->raw));
-    if (out->len == start || out->data[out->len - 1] != '}')
-        return;
-    out->len--;
-    sift_buf_appendf(out, ",\"source\":\"%s\",\"status\":{",
-                     re->from_file ? "file" : "api");
-    const char *health = health_of(re);
-    size_t firing = 0;
+    memset(out, 0, sizeof(*out));
+    out->name = re->name;
+    out->rule = re->r;
+    out->raw = re->raw;
+    out->from_file = re->from_file;
+    out->health = health_of(re);
+    out->evaluations = re->evals;
+    out->failures = re->failures;
+    out->missed = re->missed;
+    out->groups_dropped = re->groups_dropped;
+    out->last_eval_ns = re->last_eval_ns;
+    out->last_duration_ns = re->last_duration_ns;
     for (size_t i = 0; i < re->n_g; i++)
-        firing += re->g[i].firing ? 1u : 0u;
-    sift_buf_appendf(out,
-                     "\"health\":\"%s\",\"evaluations\":%" PRIu64
-                     ",\"failures\":%" PRIu64 ",\"missed\":%" PRIu64
-                     ",\"last_evaluation_ms\":%" PRId64
-                     ",\"last_duration_ms\":",
-                     health, re->evals, re->failures, re->missed,
-                     (int64_t)(re->last_eval_ns / NS_PER_MS));
-    sift_buf_put_json_double(out, (double)re->last_duration_ns / 1e6);
-    sift_buf_appendf(
-        out, ",\"firing\":%zu,\"groups_dropped\":%" PRIu64 ",\"last_value\":",
-        firing, re->groups_dropped);
-    if (re->has_value)
-        sift_buf_put_json_double(out, re->last_value);
-    else
-        SIFT_BUF_LIT(out, "null");
-    SIFT_BUF_LIT(out, ",\"last_error\":");
-    sift_buf_put_json_str(out, re->last_error, strlen(re->last_error));
-    SIFT_BUF_LIT(out, ",\"warning\":");
-    sift_buf_put_json_str(out, re->warning, strlen(re->warning));
-    SIFT_BUF_LIT(out, "}}");
+        out->firing += re->g[i].firing ? 1u : 0u;
+    out->has_value = re->has_value;
+    out->last_value = re->last_value;
+    out->last_error = re->last_error;
+    out->warning = re->warning;
 }
 
 void
-sift_rules_json(struct sift_rules *e, struct sift_buf *out)
+sift_rules_status_at(const struct sift_rules *e, size_t i,
+                     struct sift_rule_status *out)
 {
-    SIFT_BUF_LIT(out, "{\"rules\":[");
-    for (size_t i = 0; i < e->n; i++) {
-        if (i)
-            sift_buf_putc(out, ',');
-        entry_json(e->v[i], out);
-    }
-    sift_buf_appendf(out, "],\"total\":%zu}", e->n);
+    assert(i < e->n);
+    status_of(e->v[i], out);
 }
 
 int
-sift_rules_one_json(struct sift_rules *e, const char *name,
-                    struct sift_buf *out)
+sift_rules_status_get(const struct sift_rules *e, const char *name,
+                      struct sift_rule_status *out)
 {
     long i = find(e, name);
     if (i < 0)
         return SIFT_ENOTFOUND;
-    entry_json(e->v[i], out);
+    status_of(e->v[i], out);
     return SIFT_OK;
 }
 

@@ -21,7 +21,6 @@
 #include <string.h>
 
 #include "sift/alloc.h"
-#include "sift/auth.h"
 #include "sift/buf.h"
 #include "sift/clock.h"
 #include "sift/config.h"
@@ -30,7 +29,6 @@
 #include "sift/log.h"
 #include "sift/query.h"
 #include "sift/saved.h"
-#include "sift/search_api.h"
 #include "sift/statefile.h"
 
 #define MAX_SAVED 10000
@@ -82,8 +80,9 @@ role_parse(const char *s, enum sift_role *out)
     return SIFT_OK;
 }
 
-void
-sift_saved_one_json(const struct sift_saved_search *x, struct sift_buf *b)
+/* One line of saved.ndjson (before its checksum): the file's record. */
+static void
+record_json(const struct sift_saved_search *x, struct sift_buf *b)
 {
     SIFT_BUF_LIT(b, "{\"name\":");
     sift_buf_put_json_str(b, x->name, strlen(x->name));
@@ -111,7 +110,7 @@ save(struct sift_saved *s)
     struct sift_buf b = SIFT_BUF_INIT;
     for (size_t i = 0; i < s->n; i++) {
         size_t start = b.len;
-        sift_saved_one_json(s->v[i], &b);
+        record_json(s->v[i], &b);
         sift_statefile_line_end(&b, start);
     }
     int rc = sift_file_replace(s->path, b.data ? b.data : "", b.len, 0640, 0);
@@ -306,19 +305,6 @@ sift_saved_open_readonly(const char *data_dir, const struct sift_config *cfg,
     return open_store(data_dir, cfg, 1, out);
 }
 
-int
-sift_saved_lookup(void *arg, const char *name, struct sift_saved_view *out)
-{
-    const struct sift_saved_search *x = sift_saved_get(arg, name);
-    if (!x)
-        return SIFT_ENOTFOUND;
-    out->query = x->query;
-    out->from = x->from;
-    out->to = x->to;
-    out->fields = x->fields;
-    return SIFT_OK;
-}
-
 static int
 open_store(const char *data_dir, const struct sift_config *cfg, int readonly,
            struct sift_saved **out)
@@ -472,14 +458,14 @@ out:
     return rc;
 }
 
-void
-sift_saved_json(struct sift_saved *s, struct sift_buf *out)
+size_t
+sift_saved_count(const struct sift_saved *s)
 {
-    SIFT_BUF_LIT(out, "{\"saved\":[");
-    for (size_t i = 0; i < s->n; i++) {
-        if (i)
-            sift_buf_putc(out, ',');
-        sift_saved_one_json(s->v[i], out);
-    }
-    sift_buf_appendf(out, "],\"total\":%zu}", s->n);
+    return s->n;
+}
+
+const struct sift_saved_search *
+sift_saved_at(const struct sift_saved *s, size_t i)
+{
+    return i < s->n ? s->v[i] : NULL;
 }

@@ -38,18 +38,9 @@
 #define MAX_SILENCES 10000
 #define MAX_MATCHERS 32
 
-struct matcher {
-    char *name, *value;
-    int is_regex, is_equal;
-    regex_t re;
-};
-
 struct silence {
-    char id[33];
-    struct matcher *m;
-    size_t n_m;
-    int64_t starts_ns, ends_ns, updated_ns;
-    char *created_by, *comment;
+    struct sift_silence pub; /* what sift_silences_at() hands out */
+    regex_t *re;             /* re[i] compiled when pub.m[i].is_regex */
 };
 
 struct sift_silences {
@@ -68,51 +59,49 @@ silence_free(struct silence *x)
 {
     if (!x)
         return;
-    for (size_t i = 0; i < x->n_m; i++) {
-        sift_free(x->m[i].name);
-        sift_free(x->m[i].value);
-        if (x->m[i].is_regex)
-            regfree(&x->m[i].re);
+    for (size_t i = 0; i < x->pub.n_m; i++) {
+        sift_free(x->pub.m[i].name);
+        sift_free(x->pub.m[i].value);
+        if (x->pub.m[i].is_regex)
+            regfree(&x->re[i]);
     }
-    sift_free(x->m);
-    sift_free(x->created_by);
-    sift_free(x->comment);
+    sift_free(x->pub.m);
+    sift_free(x->re);
+    sift_free(x->pub.created_by);
+    sift_free(x->pub.comment);
     sift_free(x);
 }
 
 /* ---- JSON ---- */
 
+/* One line of silences.ndjson (before its checksum): the file's record.
+ * The API's reply adds the state (api/alerting_api.c). */
 static void
-silence_json(const struct silence *x, int64_t now, struct sift_buf *b)
+record_json(const struct silence *x, struct sift_buf *b)
 {
-    sift_buf_appendf(b, "{\"id\":\"%s\",\"matchers\":[", x->id);
-    for (size_t i = 0; i < x->n_m; i++) {
+    sift_buf_appendf(b, "{\"id\":\"%s\",\"matchers\":[", x->pub.id);
+    for (size_t i = 0; i < x->pub.n_m; i++) {
+        const struct sift_silence_matcher *m = &x->pub.m[i];
         if (i)
             sift_buf_putc(b, ',');
         SIFT_BUF_LIT(b, "{\"name\":");
-        sift_buf_put_json_str(b, x->m[i].name, strlen(x->m[i].name));
+        sift_buf_put_json_str(b, m->name, strlen(m->name));
         SIFT_BUF_LIT(b, ",\"value\":");
-        sift_buf_put_json_str(b, x->m[i].value, strlen(x->m[i].value));
+        sift_buf_put_json_str(b, m->value, strlen(m->value));
         sift_buf_appendf(b, ",\"isRegex\":%s,\"isEqual\":%s}",
-                         x->m[i].is_regex ? "true" : "false",
-                         x->m[i].is_equal ? "true" : "false");
+                         m->is_regex ? "true" : "false",
+                         m->is_equal ? "true" : "false");
     }
     SIFT_BUF_LIT(b, "],\"startsAt\":\"");
-    sift_time_format_rfc3339(x->starts_ns, 3, b);
+    sift_time_format_rfc3339(x->pub.starts_ns, 3, b);
     SIFT_BUF_LIT(b, "\",\"endsAt\":\"");
-    sift_time_format_rfc3339(x->ends_ns, 3, b);
+    sift_time_format_rfc3339(x->pub.ends_ns, 3, b);
     SIFT_BUF_LIT(b, "\",\"updatedAt\":\"");
-    sift_time_format_rfc3339(x->updated_ns, 3, b);
+    sift_time_format_rfc3339(x->pub.updated_ns, 3, b);
     SIFT_BUF_LIT(b, "\",\"createdBy\":");
-    sift_buf_put_json_str(b, x->created_by, strlen(x->created_by));
+    sift_buf_put_json_str(b, x->pub.created_by, strlen(x->pub.created_by));
     SIFT_BUF_LIT(b, ",\"comment\":");
-    sift_buf_put_json_str(b, x->comment, strlen(x->comment));
-    if (now != INT64_MIN) {
-        const char *st = now < x->starts_ns ? "pending"
-                         : now < x->ends_ns ? "active"
-                                            : "expired";
-        sift_buf_appendf(b, ",\"status\":{\"state\":\"%s\"}", st);
-    }
+    sift_buf_put_json_str(b, x->pub.comment, strlen(x->pub.comment));
     sift_buf_putc(b, '}');
 }
 
@@ -179,7 +168,8 @@ from_json(const json_t *o, const char *principal, int64_t now,
         return SIFT_EINVAL;
     }
     struct silence *x = sift_xcalloc(1, sizeof(*x));
-    x->m = sift_xcalloc(json_array_size(ms), sizeof(*x->m));
+    x->pub.m = sift_xcalloc(json_array_size(ms), sizeof(*x->pub.m));
+    x->re = sift_xcalloc(json_array_size(ms), sizeof(*x->re));
     int rc = SIFT_OK;
     size_t i;
     json_t *m;
@@ -199,7 +189,8 @@ from_json(const json_t *o, const char *principal, int64_t now,
             rc = SIFT_EINVAL;
             goto out;
         }
-        struct matcher *mt = &x->m[x->n_m];
+        struct sift_silence_matcher *mt = &x->pub.m[x->pub.n_m];
+        regex_t *mre = &x->re[x->pub.n_m];
         mt->name = sift_xstrdup(n);
         mt->value = sift_xstrdup(val);
         mt->is_regex = json_is_true(re);
@@ -207,12 +198,11 @@ from_json(const json_t *o, const char *principal, int64_t now,
         if (mt->is_regex) {
             struct sift_buf p = SIFT_BUF_INIT;
             sift_buf_appendf(&p, "^(%s)$", val);
-            int e =
-                regcomp(&mt->re, sift_buf_cstr(&p), REG_EXTENDED | REG_NOSUB);
+            int e = regcomp(mre, sift_buf_cstr(&p), REG_EXTENDED | REG_NOSUB);
             sift_buf_cleanup(&p);
             if (e != 0) {
                 char why[128];
-                regerror(e, &mt->re, why, sizeof(why));
+                regerror(e, mre, why, sizeof(why));
                 snprintf(err, err_len, "matchers[%zu]: bad regex: %s", i, why);
                 sift_free(mt->name);
                 sift_free(mt->value);
@@ -220,13 +210,13 @@ from_json(const json_t *o, const char *principal, int64_t now,
                 goto out;
             }
         }
-        x->n_m++;
+        x->pub.n_m++;
     }
     int given_s, given_e;
-    x->starts_ns = now;
-    if ((rc = time_member(o, "startsAt", now, &x->starts_ns, &given_s, err,
+    x->pub.starts_ns = now;
+    if ((rc = time_member(o, "startsAt", now, &x->pub.starts_ns, &given_s, err,
                           err_len)) < 0 ||
-        (rc = time_member(o, "endsAt", now, &x->ends_ns, &given_e, err,
+        (rc = time_member(o, "endsAt", now, &x->pub.ends_ns, &given_e, err,
                           err_len)) < 0)
         goto out;
     json_t *dur = json_object_get(o, "duration");
@@ -240,7 +230,7 @@ from_json(const json_t *o, const char *principal, int64_t now,
             rc = SIFT_EINVAL;
             goto out;
         }
-        x->ends_ns = x->starts_ns + dur_ms * 1000000;
+        x->pub.ends_ns = x->pub.starts_ns + dur_ms * 1000000;
         given_e = 1;
     }
     if (!given_e) {
@@ -248,19 +238,19 @@ from_json(const json_t *o, const char *principal, int64_t now,
         rc = SIFT_EINVAL;
         goto out;
     }
-    if (x->ends_ns <= x->starts_ns) {
+    if (x->pub.ends_ns <= x->pub.starts_ns) {
         snprintf(err, err_len, "endsAt must be after startsAt");
         rc = SIFT_EINVAL;
         goto out;
     }
     const char *cb = json_string_value(json_object_get(o, "createdBy"));
     const char *cm = json_string_value(json_object_get(o, "comment"));
-    x->created_by = sift_xstrdup(cb ? cb : principal ? principal : "-");
-    x->comment = sift_xstrdup(cm ? cm : "");
-    x->updated_ns = now;
+    x->pub.created_by = sift_xstrdup(cb ? cb : principal ? principal : "-");
+    x->pub.comment = sift_xstrdup(cm ? cm : "");
+    x->pub.updated_ns = now;
     if (loading) {
         int g;
-        (void)time_member(o, "updatedAt", now, &x->updated_ns, &g, err,
+        (void)time_member(o, "updatedAt", now, &x->pub.updated_ns, &g, err,
                           err_len);
     }
 out:
@@ -282,7 +272,7 @@ save(struct sift_silences *s)
     struct sift_buf b = SIFT_BUF_INIT;
     for (size_t i = 0; i < s->n; i++) {
         size_t start = b.len;
-        silence_json(s->v[i], INT64_MIN, &b);
+        record_json(s->v[i], &b);
         sift_statefile_line_end(&b, start);
     }
     int rc = sift_file_replace(s->path, b.data ? b.data : "", b.len, 0640, 0);
@@ -309,10 +299,10 @@ load_line(char *line, size_t len, unsigned lineno, int ok, int whole, void *arg)
     if (o) {
         json_object_del(o, "ck");
         const char *id = json_string_value(json_object_get(o, "id"));
-        if (id && strlen(id) < sizeof(x->id) &&
+        if (id && strlen(id) < sizeof(x->pub.id) &&
             from_json(o, NULL, sift_clock_now_ns(), &x, err, sizeof(err), 1) ==
                 SIFT_OK)
-            snprintf(x->id, sizeof(x->id), "%s", id);
+            snprintf(x->pub.id, sizeof(x->pub.id), "%s", id);
     }
     json_decref(o);
     if (x) {
@@ -379,10 +369,10 @@ add(struct sift_silences *s, struct silence *x)
 }
 
 static long
-find(struct sift_silences *s, const char *id)
+find(const struct sift_silences *s, const char *id)
 {
     for (size_t i = 0; i < s->n; i++)
-        if (strcmp(s->v[i]->id, id) == 0)
+        if (strcmp(s->v[i]->pub.id, id) == 0)
             return (long)i;
     return -1;
 }
@@ -393,7 +383,7 @@ prune(struct sift_silences *s, int64_t now)
 {
     size_t w = 0;
     for (size_t i = 0; i < s->n; i++) {
-        if (now - s->v[i]->ends_ns > KEEP_EXPIRED_NS)
+        if (now - s->v[i]->pub.ends_ns > KEEP_EXPIRED_NS)
             silence_free(s->v[i]);
         else
             s->v[w++] = s->v[i];
@@ -419,7 +409,7 @@ sift_silences_put(struct sift_silences *s, const json_t *o,
             snprintf(err, err_len, "no silence %.40s", id);
             return SIFT_ENOTFOUND;
         }
-        snprintf(x->id, sizeof(x->id), "%s", id);
+        snprintf(x->pub.id, sizeof(x->pub.id), "%s", id);
         silence_free(s->v[i]);
         s->v[i] = x;
     } else {
@@ -436,12 +426,12 @@ sift_silences_put(struct sift_silences *s, const json_t *o,
             s->rng ^= s->rng << 13;
             s->rng ^= s->rng >> 7;
             s->rng ^= s->rng << 17;
-            snprintf(x->id, sizeof(x->id), "%016" PRIx64 "%016" PRIx64, a,
-                     s->rng);
-        } while (find(s, x->id) >= 0);
+            snprintf(x->pub.id, sizeof(x->pub.id), "%016" PRIx64 "%016" PRIx64,
+                     a, s->rng);
+        } while (find(s, x->pub.id) >= 0);
         add(s, x);
     }
-    snprintf(id_out, 33, "%s", x->id);
+    snprintf(id_out, 33, "%s", x->pub.id);
     save(s);
     return SIFT_OK;
 }
@@ -453,46 +443,49 @@ sift_silences_expire(struct sift_silences *s, const char *id, int64_t now)
     if (i < 0)
         return SIFT_ENOTFOUND;
     struct silence *x = s->v[i];
-    if (x->ends_ns > now) {
-        x->ends_ns = now;
-        if (x->starts_ns >= now)
-            x->starts_ns = now - 1;
-        x->updated_ns = now;
+    if (x->pub.ends_ns > now) {
+        x->pub.ends_ns = now;
+        if (x->pub.starts_ns >= now)
+            x->pub.starts_ns = now - 1;
+        x->pub.updated_ns = now;
         save(s);
     }
     return SIFT_OK;
 }
 
-void
-sift_silences_json(struct sift_silences *s, int64_t now, const char *state,
-                   struct sift_buf *out)
+size_t
+sift_silences_count(const struct sift_silences *s)
 {
-    SIFT_BUF_LIT(out, "{\"silences\":[");
-    int first = 1;
-    for (size_t k = s->n; k-- > 0;) {
-        struct silence *x = s->v[k];
-        const char *st = now < x->starts_ns ? "pending"
-                         : now < x->ends_ns ? "active"
-                                            : "expired";
-        if (state && strcmp(state, st) != 0)
-            continue;
-        if (!first)
-            sift_buf_putc(out, ',');
-        first = 0;
-        silence_json(x, now, out);
-    }
-    SIFT_BUF_LIT(out, "]}");
+    return s->n;
 }
 
-int
-sift_silences_get_json(struct sift_silences *s, const char *id, int64_t now,
-                       struct sift_buf *out)
+const struct sift_silence *
+sift_silences_at(const struct sift_silences *s, size_t i)
+{
+    return i < s->n ? &s->v[i]->pub : NULL;
+}
+
+const struct sift_silence *
+sift_silences_get(const struct sift_silences *s, const char *id)
 {
     long i = find(s, id);
-    if (i < 0)
-        return SIFT_ENOTFOUND;
-    silence_json(s->v[i], now, out);
-    return SIFT_OK;
+    return i >= 0 ? &s->v[i]->pub : NULL;
+}
+
+enum sift_silence_state
+sift_silence_state(const struct sift_silence *x, int64_t now)
+{
+    return now < x->starts_ns ? SIFT_SILENCE_PENDING
+           : now < x->ends_ns ? SIFT_SILENCE_ACTIVE
+                              : SIFT_SILENCE_EXPIRED;
+}
+
+const char *
+sift_silence_state_name(enum sift_silence_state st)
+{
+    return st == SIFT_SILENCE_PENDING  ? "pending"
+           : st == SIFT_SILENCE_ACTIVE ? "active"
+                                       : "expired";
 }
 
 /* ---- matching ---- */
@@ -574,7 +567,8 @@ alert_labels(const struct sift_alert *al, struct label *l, char **store)
 }
 
 static int
-matcher_holds(const struct matcher *m, const struct label *l, size_t n)
+matcher_holds(const struct sift_silence_matcher *m, const regex_t *re,
+              const struct label *l, size_t n)
 {
     const char *v = "";
     for (size_t i = 0; i < n; i++) {
@@ -583,7 +577,7 @@ matcher_holds(const struct matcher *m, const struct label *l, size_t n)
             break;
         }
     }
-    int eq = m->is_regex ? regexec(&m->re, v, 0, NULL, 0) == 0
+    int eq = m->is_regex ? regexec(re, v, 0, NULL, 0) == 0
                          : strcmp(v, m->value) == 0;
     return m->is_equal ? eq : !eq;
 }
@@ -600,11 +594,11 @@ sift_silences_match(struct sift_silences *s, const struct sift_alert *al,
     int hit = 0;
     for (size_t i = 0; i < s->n && !hit; i++) {
         struct silence *x = s->v[i];
-        if (now < x->starts_ns || now >= x->ends_ns)
+        if (now < x->pub.starts_ns || now >= x->pub.ends_ns)
             continue;
         hit = 1;
-        for (size_t k = 0; k < x->n_m && hit; k++)
-            hit = matcher_holds(&x->m[k], l, n);
+        for (size_t k = 0; k < x->pub.n_m && hit; k++)
+            hit = matcher_holds(&x->pub.m[k], &x->re[k], l, n);
     }
     for (size_t i = 0; i < n; i++)
         sift_free(l[i].value);
@@ -617,7 +611,7 @@ sift_silences_active(struct sift_silences *s, int64_t now)
 {
     size_t n = 0;
     for (size_t i = 0; i < s->n; i++)
-        n += now >= s->v[i]->starts_ns && now < s->v[i]->ends_ns;
+        n += now >= s->v[i]->pub.starts_ns && now < s->v[i]->pub.ends_ns;
     return n;
 }
 
@@ -628,9 +622,9 @@ sift_silences_changed(struct sift_silences *s, int64_t now)
     uint64_t sig = 0;
     for (size_t i = 0; i < s->n; i++) {
         struct silence *x = s->v[i];
-        if (now >= x->starts_ns && now < x->ends_ns)
-            sig +=
-                (uint64_t)x->updated_ns * 0x9E3779B97F4A7C15ull + (uint64_t)i;
+        if (now >= x->pub.starts_ns && now < x->pub.ends_ns)
+            sig += (uint64_t)x->pub.updated_ns * 0x9E3779B97F4A7C15ull +
+                   (uint64_t)i;
     }
     int changed = sig != s->last_sig;
     s->last_sig = sig;

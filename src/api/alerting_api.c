@@ -5,6 +5,11 @@
  *
  * Design.  Thin handlers on the loop: parse the JSON body, hand it to the
  * engine object (rules.c, silences.c, saved.c), render its answer.  The
+ * engines hand out structures (a rule's status, a silence, a saved
+ * search) and the replies are written here; a rule's definition is its
+ * own serialization (sift_rule_to_json(), the rules file's format), and
+ * the files' records, written by the engines, have the same members as
+ * the replies (a silence's reply adds its state).  The
  * engines name every problem; a handler only maps it to a status.  Bodies
  * hold arrays and objects (matchers, labels), so each engine checks the
  * member names itself; the endpoint tables in params.c list the members
@@ -12,6 +17,7 @@
  *
  * Thread: loop thread only.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,14 +27,17 @@
 #include "sift/alerting_api.h"
 #include "sift/alloc.h"
 #include "sift/anomaly_service.h"
+#include "sift/auth.h"
 #include "sift/buf.h"
 #include "sift/clock.h"
 #include "sift/error.h"
 #include "sift/http.h"
 #include "sift/log.h"
+#include "sift/rule.h"
 #include "sift/rules.h"
 #include "sift/saved.h"
 #include "sift/silences.h"
+#include "sift/time.h"
 
 #define RULES "/api/v1/rules"
 #define SILENCES "/api/v1/silences"
@@ -197,18 +206,75 @@ crud_write(struct sift_http_req *req, void *arg)
 
 /* ---- rules ---- */
 
+#define NS_PER_MS INT64_C(1000000)
+
+/*
+ * A rule's reply object: its definition as the rules file and
+ * rules.ndjson keep it (sift_rule_to_json(), which round-trips through
+ * sift_rule_from_json(); for a stored rule that no longer validates, the
+ * JSON it was stored as), plus "source" and "status".
+ */
+static void
+rule_json(const struct sift_rule_status *st, struct sift_buf *out)
+{
+    size_t start = out->len;
+    if (st->rule)
+        sift_rule_to_json(st->rule, out);
+    else
+        sift_buf_append(out, st->raw, strlen(st->raw));
+    if (out->len == start || out->data[out->len - 1] != '}')
+        return;
+    out->len--;
+    sift_buf_appendf(out, ",\"source\":\"%s\",\"status\":{",
+                     st->from_file ? "file" : "api");
+    sift_buf_appendf(out,
+                     "\"health\":\"%s\",\"evaluations\":%" PRIu64
+                     ",\"failures\":%" PRIu64 ",\"missed\":%" PRIu64
+                     ",\"last_evaluation_ms\":%" PRId64
+                     ",\"last_duration_ms\":",
+                     st->health, st->evaluations, st->failures, st->missed,
+                     (int64_t)(st->last_eval_ns / NS_PER_MS));
+    sift_buf_put_json_double(out, (double)st->last_duration_ns / 1e6);
+    sift_buf_appendf(
+        out, ",\"firing\":%zu,\"groups_dropped\":%" PRIu64 ",\"last_value\":",
+        st->firing, st->groups_dropped);
+    if (st->has_value)
+        sift_buf_put_json_double(out, st->last_value);
+    else
+        SIFT_BUF_LIT(out, "null");
+    SIFT_BUF_LIT(out, ",\"last_error\":");
+    sift_buf_put_json_str(out, st->last_error, strlen(st->last_error));
+    SIFT_BUF_LIT(out, ",\"warning\":");
+    sift_buf_put_json_str(out, st->warning, strlen(st->warning));
+    SIFT_BUF_LIT(out, "}}");
+}
+
 static int
 rules_one(struct sift_alerting_api *api, const char *name, struct sift_buf *out)
 {
-    return sift_rules_one_json(api->d.rules, name, out);
+    struct sift_rule_status st;
+    if (sift_rules_status_get(api->d.rules, name, &st) < 0)
+        return SIFT_ENOTFOUND;
+    rule_json(&st, out);
+    return SIFT_OK;
 }
 
+/* {"rules":[...],"total":N}: definitions, source and status. */
 static void
 rules_all(struct sift_alerting_api *api, struct sift_http_req *req,
           struct sift_buf *out)
 {
     (void)req;
-    sift_rules_json(api->d.rules, out);
+    size_t n = sift_rules_count(api->d.rules);
+    SIFT_BUF_LIT(out, "{\"rules\":[");
+    for (size_t i = 0; i < n; i++) {
+        struct sift_rule_status st;
+        if (i)
+            sift_buf_putc(out, ',');
+        sift_rules_status_at(api->d.rules, i, &st);
+        rule_json(&st, out);
+    }
+    sift_buf_appendf(out, "],\"total\":%zu}", n);
 }
 
 static int
@@ -239,11 +305,7 @@ rules_put(struct sift_alerting_api *api, struct sift_http_req *req,
     }
     const char *bn = json_string_value(json_object_get(o, "name"));
     SIFT_BUF_LIT(&out->reply, "{\"rule\":");
-    if (sift_rules_one_json(api->d.rules,
-                            name ? name
-                            : bn ? bn
-                                 : "",
-                            &out->reply) < 0)
+    if (rules_one(api, name ? name : bn ? bn : "", &out->reply) < 0)
         SIFT_BUF_LIT(&out->reply, "null");
     sift_buf_appendf(&out->reply, ",\"created\":%s}",
                      created ? "true" : "false");
@@ -252,20 +314,68 @@ rules_put(struct sift_alerting_api *api, struct sift_http_req *req,
 
 /* ---- silences ---- */
 
+/* A silence's reply object: Alertmanager's shape, with its state now. */
+static void
+silence_json(const struct sift_silence *x, int64_t now, struct sift_buf *b)
+{
+    sift_buf_appendf(b, "{\"id\":\"%s\",\"matchers\":[", x->id);
+    for (size_t i = 0; i < x->n_m; i++) {
+        const struct sift_silence_matcher *m = &x->m[i];
+        if (i)
+            sift_buf_putc(b, ',');
+        SIFT_BUF_LIT(b, "{\"name\":");
+        sift_buf_put_json_str(b, m->name, strlen(m->name));
+        SIFT_BUF_LIT(b, ",\"value\":");
+        sift_buf_put_json_str(b, m->value, strlen(m->value));
+        sift_buf_appendf(b, ",\"isRegex\":%s,\"isEqual\":%s}",
+                         m->is_regex ? "true" : "false",
+                         m->is_equal ? "true" : "false");
+    }
+    SIFT_BUF_LIT(b, "],\"startsAt\":\"");
+    sift_time_format_rfc3339(x->starts_ns, 3, b);
+    SIFT_BUF_LIT(b, "\",\"endsAt\":\"");
+    sift_time_format_rfc3339(x->ends_ns, 3, b);
+    SIFT_BUF_LIT(b, "\",\"updatedAt\":\"");
+    sift_time_format_rfc3339(x->updated_ns, 3, b);
+    SIFT_BUF_LIT(b, "\",\"createdBy\":");
+    sift_buf_put_json_str(b, x->created_by, strlen(x->created_by));
+    SIFT_BUF_LIT(b, ",\"comment\":");
+    sift_buf_put_json_str(b, x->comment, strlen(x->comment));
+    sift_buf_appendf(b, ",\"status\":{\"state\":\"%s\"}}",
+                     sift_silence_state_name(sift_silence_state(x, now)));
+}
+
 static int
 silences_one(struct sift_alerting_api *api, const char *id,
              struct sift_buf *out)
 {
-    return sift_silences_get_json(api->d.silences, id, sift_clock_now_ns(),
-                                  out);
+    const struct sift_silence *x = sift_silences_get(api->d.silences, id);
+    if (!x)
+        return SIFT_ENOTFOUND;
+    silence_json(x, sift_clock_now_ns(), out);
+    return SIFT_OK;
 }
 
+/* {"silences":[...]}, newest first; ?state= keeps one state. */
 static void
 silences_all(struct sift_alerting_api *api, struct sift_http_req *req,
              struct sift_buf *out)
 {
-    sift_silences_json(api->d.silences, sift_clock_now_ns(),
-                       sift_http_req_param(req, "state"), out);
+    int64_t now = sift_clock_now_ns();
+    const char *state = sift_http_req_param(req, "state");
+    SIFT_BUF_LIT(out, "{\"silences\":[");
+    int first = 1;
+    for (size_t k = sift_silences_count(api->d.silences); k-- > 0;) {
+        const struct sift_silence *x = sift_silences_at(api->d.silences, k);
+        const char *st = sift_silence_state_name(sift_silence_state(x, now));
+        if (state && strcmp(state, st) != 0)
+            continue;
+        if (!first)
+            sift_buf_putc(out, ',');
+        first = 0;
+        silence_json(x, now, out);
+    }
+    SIFT_BUF_LIT(out, "]}");
 }
 
 static int
@@ -298,12 +408,40 @@ silences_put(struct sift_alerting_api *api, struct sift_http_req *req,
     }
     out->status = 200;
     sift_buf_appendf(&out->reply, "{\"silenceID\":\"%s\",\"silence\":", id);
-    (void)sift_silences_get_json(api->d.silences, id, now, &out->reply);
+    const struct sift_silence *x = sift_silences_get(api->d.silences, id);
+    if (x)
+        silence_json(x, now, &out->reply);
     sift_buf_putc(&out->reply, '}');
     return SIFT_OK;
 }
 
 /* ---- saved searches ---- */
+
+/* A saved search's reply object (the file's record has the same
+ * members, written by saved.c). */
+static void
+saved_json(const struct sift_saved_search *x, struct sift_buf *b)
+{
+    SIFT_BUF_LIT(b, "{\"name\":");
+    sift_buf_put_json_str(b, x->name, strlen(x->name));
+    SIFT_BUF_LIT(b, ",\"query\":");
+    sift_buf_put_json_str(b, x->query, strlen(x->query));
+    SIFT_BUF_LIT(b, ",\"from\":");
+    sift_buf_put_json_str(b, x->from, strlen(x->from));
+    SIFT_BUF_LIT(b, ",\"to\":");
+    sift_buf_put_json_str(b, x->to, strlen(x->to));
+    SIFT_BUF_LIT(b, ",\"fields\":");
+    sift_buf_put_json_str(b, x->fields, strlen(x->fields));
+    SIFT_BUF_LIT(b, ",\"description\":");
+    sift_buf_put_json_str(b, x->description, strlen(x->description));
+    /* owner_role is reader, writer or admin (saved.c never keeps NONE). */
+    sift_buf_appendf(b, ",\"owner_role\":\"%s\",\"created_by\":",
+                     sift_auth_role_name(x->owner_role));
+    sift_buf_put_json_str(b, x->created_by, strlen(x->created_by));
+    sift_buf_appendf(b,
+                     ",\"created_ms\":%" PRId64 ",\"updated_ms\":%" PRId64 "}",
+                     x->created_ms, x->updated_ms);
+}
 
 static int
 saved_one(struct sift_alerting_api *api, const char *name, struct sift_buf *out)
@@ -311,16 +449,24 @@ saved_one(struct sift_alerting_api *api, const char *name, struct sift_buf *out)
     const struct sift_saved_search *x = sift_saved_get(api->d.saved, name);
     if (!x)
         return SIFT_ENOTFOUND;
-    sift_saved_one_json(x, out);
+    saved_json(x, out);
     return SIFT_OK;
 }
 
+/* {"saved":[...],"total":N}, sorted by name. */
 static void
 saved_all(struct sift_alerting_api *api, struct sift_http_req *req,
           struct sift_buf *out)
 {
     (void)req;
-    sift_saved_json(api->d.saved, out);
+    size_t n = sift_saved_count(api->d.saved);
+    SIFT_BUF_LIT(out, "{\"saved\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            sift_buf_putc(out, ',');
+        saved_json(sift_saved_at(api->d.saved, i), out);
+    }
+    sift_buf_appendf(out, "],\"total\":%zu}", n);
 }
 
 static int

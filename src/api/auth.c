@@ -29,6 +29,7 @@
 
 #include "sift/alloc.h"
 #include "sift/auth.h"
+#include "sift/buf.h"
 #include "sift/error.h"
 #include "sift/file.h"
 #include "sift/log.h"
