@@ -62,6 +62,8 @@
 #include "sift/statefile.h"
 #include "sift/store.h"
 
+#include "alerting/alerting_int.h"
+
 #define TICK_MS 100
 #define NS_PER_MS INT64_C(1000000)
 
@@ -582,25 +584,24 @@ env_of(const struct sift_rules_deps *d, struct sift_rule_env *env)
     env->saved_arg = d->saved;
 }
 
+/* API rules only: the rules file's rules are the file's. */
+static void
+record_at(void *arg, size_t i, struct sift_buf *b)
+{
+    const struct sift_rules *e = arg;
+    const struct rentry *re = e->v[i];
+    if (re->from_file)
+        return;
+    if (re->r)
+        sift_rule_to_json(re->r, b);
+    else
+        sift_buf_append(b, re->raw, strlen(re->raw));
+}
+
 static void
 save(struct sift_rules *e)
 {
-    struct sift_buf b = SIFT_BUF_INIT;
-    for (size_t i = 0; i < e->n; i++) {
-        struct rentry *re = e->v[i];
-        if (re->from_file)
-            continue;
-        size_t start = b.len;
-        if (re->r)
-            sift_rule_to_json(re->r, &b);
-        else
-            sift_buf_append(&b, re->raw, strlen(re->raw));
-        sift_statefile_line_end(&b, start);
-    }
-    int rc = sift_file_replace(e->path, b.data ? b.data : "", b.len, 0640, 0);
-    if (rc < 0)
-        SIFT_ERROR("rules: cannot write %s: %s", e->path, sift_strerror(rc));
-    sift_buf_cleanup(&b);
+    sift__alerting_records_save("rules", e->path, e->n, record_at, e);
 }
 
 static struct rentry *
@@ -621,29 +622,14 @@ table_add(struct sift_rules *e, struct rentry *re)
     e->v[e->n++] = re;
 }
 
-struct api_load {
-    struct sift_rules *e;
-    unsigned bad;
-};
-
+/* One record of rules.ndjson: an API rule with a new name. */
 static int
-api_line(char *line, size_t len, unsigned lineno, int ok, int whole, void *arg)
+api_record(void *arg, json_t *o)
 {
-    struct api_load *c = arg;
-    struct sift_rules *e = c->e;
-    json_error_t jerr;
-    json_t *o = ok ? json_loadb(line, len, 0, &jerr) : NULL;
-    const char *name = o ? json_string_value(json_object_get(o, "name")) : NULL;
-    if (!o || !name || find(e, name) >= 0) {
-        if (whole) {
-            c->bad++;
-            SIFT_ERROR("rules: %s: line %u is damaged; skipped", e->path,
-                       lineno);
-        }
-        json_decref(o);
-        return 0;
-    }
-    json_object_del(o, "ck");
+    struct sift_rules *e = arg;
+    const char *name = json_string_value(json_object_get(o, "name"));
+    if (!name || find(e, name) >= 0)
+        return SIFT_ECORRUPT;
     struct sift_rule_env env;
     env_of(&e->d, &env);
     struct sift_rule *r = NULL;
@@ -659,29 +645,15 @@ api_line(char *line, size_t len, unsigned lineno, int ok, int whole, void *arg)
         snprintf(re->last_error, sizeof(re->last_error), "%s", err);
     }
     table_add(e, re);
-    json_decref(o);
-    return 0;
+    return SIFT_OK;
 }
 
 static void
 load_api_rules(struct sift_rules *e)
 {
-    char *data = NULL;
-    size_t size = 0;
-    int rc = sift_file_read_all(e->path, 256 << 20, &data, &size);
-    if (rc == -ENOENT)
-        return;
-    if (rc < 0) {
-        SIFT_ERROR("rules: %s cannot be read: %s", e->path, sift_strerror(rc));
-        (void)sift_statefile_quarantine(e->d.cfg->data_dir, e->path, 1,
-                                        "unreadable", NULL);
-        return;
-    }
-    struct api_load c = {e, 0};
-    (void)sift_statefile_lines(data, size, api_line, &c);
-    sift_free(data);
-    if (c.bad && sift_statefile_quarantine(e->d.cfg->data_dir, e->path, 0,
-                                           "damaged", NULL) == SIFT_OK)
+    int persist_off = 0; /* unused: rules refuse no change (as before) */
+    if (sift__alerting_records_load("rules", e->d.cfg->data_dir, e->path,
+                                    256 << 20, 0, api_record, e, &persist_off))
         save(e);
 }
 

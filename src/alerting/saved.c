@@ -31,6 +31,8 @@
 #include "sift/saved.h"
 #include "sift/statefile.h"
 
+#include "alerting/alerting_int.h"
+
 #define MAX_SAVED 10000
 
 struct sift_saved {
@@ -105,19 +107,16 @@ record_json(const struct sift_saved_search *x, struct sift_buf *b)
 }
 
 static void
+record_at(void *arg, size_t i, struct sift_buf *b)
+{
+    const struct sift_saved *s = arg;
+    record_json(s->v[i], b);
+}
+
+static void
 save(struct sift_saved *s)
 {
-    struct sift_buf b = SIFT_BUF_INIT;
-    for (size_t i = 0; i < s->n; i++) {
-        size_t start = b.len;
-        record_json(s->v[i], &b);
-        sift_statefile_line_end(&b, start);
-    }
-    int rc = sift_file_replace(s->path, b.data ? b.data : "", b.len, 0640, 0);
-    if (rc < 0)
-        SIFT_ERROR("saved searches: cannot write %s: %s", s->path,
-                   sift_strerror(rc));
-    sift_buf_cleanup(&b);
+    sift__alerting_records_save("saved searches", s->path, s->n, record_at, s);
 }
 
 static long
@@ -248,44 +247,28 @@ out:
     return SIFT_OK;
 }
 
-struct load_ctx {
-    struct sift_saved *s;
-    unsigned bad;
-};
-
+/* One record of saved.ndjson: a saved search with a new name. */
 static int
-load_line(char *line, size_t len, unsigned lineno, int ok, int whole, void *arg)
+load_record(void *arg, json_t *o)
 {
-    struct load_ctx *c = arg;
-    json_error_t jerr;
-    json_t *o = ok ? json_loadb(line, len, 0, &jerr) : NULL;
+    struct sift_saved *s = arg;
     struct sift_saved_search *x = NULL;
     int status;
     char err[300];
-    if (o) {
-        json_object_del(o, "ck");
-        if (from_json(c->s, o, NULL, &x, &status, err, sizeof(err)) < 0)
-            x = NULL;
-    }
-    json_decref(o);
     size_t ins = 0;
-    if (x && find(c->s, x->name, &ins) < 0) {
-        if (x->owner_role == SIFT_ROLE_NONE)
-            x->owner_role = SIFT_ROLE_READER;
-        c->s->v = sift_xrealloc(c->s->v, (c->s->n + 1) * sizeof(*c->s->v));
-        memmove(&c->s->v[ins + 1], &c->s->v[ins],
-                (c->s->n - ins) * sizeof(*c->s->v));
-        c->s->v[ins] = x;
-        c->s->n++;
-    } else {
+    if (from_json(s, o, NULL, &x, &status, err, sizeof(err)) < 0)
+        return SIFT_ECORRUPT;
+    if (find(s, x->name, &ins) >= 0) {
         item_free(x);
-        if (whole) {
-            c->bad++;
-            SIFT_ERROR("saved searches: %s: line %u is damaged; skipped",
-                       c->s->path, lineno);
-        }
+        return SIFT_ECORRUPT;
     }
-    return 0;
+    if (x->owner_role == SIFT_ROLE_NONE)
+        x->owner_role = SIFT_ROLE_READER;
+    s->v = sift_xrealloc(s->v, (s->n + 1) * sizeof(*s->v));
+    memmove(&s->v[ins + 1], &s->v[ins], (s->n - ins) * sizeof(*s->v));
+    s->v[ins] = x;
+    s->n++;
+    return SIFT_OK;
 }
 
 static int open_store(const char *data_dir, const struct sift_config *cfg,
@@ -317,29 +300,10 @@ open_store(const char *data_dir, const struct sift_config *cfg, int readonly,
     sift_buf_appendf(&b, "%s/saved.ndjson", data_dir);
     (void)sift_buf_cstr(&b); /* detach keeps the NUL */
     s->path = sift_buf_detach(&b, NULL);
-    char *data = NULL;
-    size_t size = 0;
-    int rc = sift_file_read_all(s->path, 256 << 20, &data, &size);
-    if (rc < 0 && rc != -ENOENT && !readonly) {
-        if (sift_statefile_quarantine(data_dir, s->path, 1, "unreadable",
-                                      NULL) < 0) {
-            s->persist_off = 1;
-            SIFT_ERROR("saved searches: %s cannot be read (%s) nor moved "
-                       "aside; changes are refused until it is fixed",
-                       s->path, sift_strerror(rc));
-        }
-    } else if (rc == SIFT_OK) {
-        struct load_ctx c = {s, 0};
-        (void)sift_statefile_lines(data, size, load_line, &c);
-        if (c.bad && !readonly) {
-            if (sift_statefile_quarantine(data_dir, s->path, 0, "damaged",
-                                          NULL) < 0)
-                s->persist_off = 1;
-            else
-                save(s);
-        }
-    }
-    sift_free(data);
+    if (sift__alerting_records_load("saved searches", data_dir, s->path,
+                                    256 << 20, readonly, load_record, s,
+                                    &s->persist_off))
+        save(s);
     *out = s;
     return SIFT_OK;
 }

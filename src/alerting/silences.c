@@ -34,6 +34,8 @@
 #include "sift/statefile.h"
 #include "sift/time.h"
 
+#include "alerting/alerting_int.h"
+
 #define KEEP_EXPIRED_NS (7LL * 86400 * 1000000000)
 #define MAX_SILENCES 10000
 #define MAX_MATCHERS 32
@@ -265,54 +267,35 @@ out:
 /* ---- persistence ---- */
 
 static void
-save(struct sift_silences *s)
+record_at(void *arg, size_t i, struct sift_buf *b)
 {
-    if (s->persist_off)
-        return;
-    struct sift_buf b = SIFT_BUF_INIT;
-    for (size_t i = 0; i < s->n; i++) {
-        size_t start = b.len;
-        record_json(s->v[i], &b);
-        sift_statefile_line_end(&b, start);
-    }
-    int rc = sift_file_replace(s->path, b.data ? b.data : "", b.len, 0640, 0);
-    if (rc < 0)
-        SIFT_ERROR("silences: cannot write %s: %s", s->path, sift_strerror(rc));
-    sift_buf_cleanup(&b);
+    const struct sift_silences *s = arg;
+    record_json(s->v[i], b);
 }
 
-struct load_ctx {
-    struct sift_silences *s;
-    unsigned bad;
-};
+static void
+save(struct sift_silences *s)
+{
+    if (!s->persist_off)
+        sift__alerting_records_save("silences", s->path, s->n, record_at, s);
+}
 
 static void add(struct sift_silences *s, struct silence *x);
 
+/* One record of silences.ndjson: a silence with its id. */
 static int
-load_line(char *line, size_t len, unsigned lineno, int ok, int whole, void *arg)
+load_record(void *arg, json_t *o)
 {
-    struct load_ctx *c = arg;
-    json_error_t jerr;
-    json_t *o = ok ? json_loadb(line, len, 0, &jerr) : NULL;
+    struct sift_silences *s = arg;
     struct silence *x = NULL;
     char err[200];
-    if (o) {
-        json_object_del(o, "ck");
-        const char *id = json_string_value(json_object_get(o, "id"));
-        if (id && strlen(id) < sizeof(x->pub.id) &&
-            from_json(o, NULL, sift_clock_now_ns(), &x, err, sizeof(err), 1) ==
-                SIFT_OK)
-            snprintf(x->pub.id, sizeof(x->pub.id), "%s", id);
-    }
-    json_decref(o);
-    if (x) {
-        add(c->s, x);
-    } else if (whole) {
-        c->bad++;
-        SIFT_ERROR("silences: %s: line %u is damaged; skipped", c->s->path,
-                   lineno);
-    }
-    return 0;
+    const char *id = json_string_value(json_object_get(o, "id"));
+    if (!id || strlen(id) >= sizeof(x->pub.id) ||
+        from_json(o, NULL, sift_clock_now_ns(), &x, err, sizeof(err), 1) < 0)
+        return SIFT_ECORRUPT;
+    snprintf(x->pub.id, sizeof(x->pub.id), "%s", id);
+    add(s, x);
+    return SIFT_OK;
 }
 
 int
@@ -325,23 +308,9 @@ sift_silences_open(const char *data_dir, struct sift_silences **out)
     (void)sift_buf_cstr(&b); /* detach keeps the NUL */
     s->path = sift_buf_detach(&b, NULL);
     s->rng = (uint64_t)sift_clock_mono_ns() ^ 0x9E3779B97F4A7C15ull;
-    char *data = NULL;
-    size_t size = 0;
-    int rc = sift_file_read_all(s->path, 64 << 20, &data, &size);
-    if (rc < 0 && rc != -ENOENT) {
-        if (sift_statefile_quarantine(data_dir, s->path, 1, "unreadable",
-                                      NULL) < 0)
-            s->persist_off = 1;
-    } else if (rc == SIFT_OK) {
-        struct load_ctx c = {s, 0};
-        (void)sift_statefile_lines(data, size, load_line, &c);
-        if (c.bad && sift_statefile_quarantine(data_dir, s->path, 0, "damaged",
-                                               NULL) < 0)
-            s->persist_off = 1;
-        if (c.bad)
-            save(s);
-    }
-    sift_free(data);
+    if (sift__alerting_records_load("silences", data_dir, s->path, 64 << 20, 0,
+                                    load_record, s, &s->persist_off))
+        save(s);
     if (s->n)
         SIFT_INFO("silences: %zu loaded from %s", s->n, s->path);
     *out = s;
