@@ -288,6 +288,25 @@ int sift_parse_bytes(const char *s, int64_t *out);
 /** Writes the key reference (Markdown) for docs/configuration.md. */
 void sift_config_dump_reference(FILE *out);
 
+/* One [syslog] listener: "host:port" and its own fields. */
+struct sift_config_listener {
+    char *addr;   /* "host:port" as written (not checked here) */
+    char *fields; /* "name=value,name=value", "" when none */
+};
+
+/**
+ * Parses a [syslog] listener list (syslog.tcp, .udp, .tls): items
+ * separated by commas, each an address followed by blank-separated
+ * name=value fields of that listener only.  The one reader of this
+ * grammar: the config check (which also checks each address) and the
+ * ingest sources both call it.  OUT: *out (owned, release with
+ * sift_config_listeners_free()) and *n_out.  Returns SIFT_OK, or
+ * SIFT_EINVAL with why filled (nothing returned then).  Pure.
+ */
+int sift_config_listeners(const char *list, struct sift_config_listener **out,
+                          size_t *n_out, char *why, size_t why_len);
+void sift_config_listeners_free(struct sift_config_listener *v, size_t n);
+
 /**
  * Writes the sample file conf/siftd.conf: every key commented out with its
  * default, type, range and one line of documentation.

@@ -902,52 +902,105 @@ check_hostport(const char *v, char *why, size_t why_len)
     return SIFT_OK;
 }
 
-/* "host:port name=value name=value, host:port": [syslog] listeners,
- * each an address and fields of its own (ingest/source.c reads it). */
+/* ---------------------------------------------------------------------- */
+/* [syslog] listener lists                                                 */
+/* ---------------------------------------------------------------------- */
+
+#define LISTENER_ADDR_MAX 320
+
 static int
-check_listeners(const char *v, char *why, size_t why_len)
+is_blank(char c)
 {
-    const char *p = v;
+    return c == ' ' || c == '\t';
+}
+
+void
+sift_config_listeners_free(struct sift_config_listener *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        sift_free(v[i].addr);
+        sift_free(v[i].fields);
+    }
+    sift_free(v);
+}
+
+int
+sift_config_listeners(const char *list, struct sift_config_listener **out,
+                      size_t *n_out, char *why, size_t why_len)
+{
+    struct sift_config_listener *v = NULL;
+    size_t n = 0;
+    int rc = SIFT_OK;
+    const char *p = list ? list : "";
     while (*p) {
-        while (*p == ' ' || *p == '\t' || *p == ',')
+        while (is_blank(*p) || *p == ',')
             p++;
         if (!*p)
             break;
         const char *e = p;
-        while (*e && *e != ',' && *e != ' ' && *e != '\t')
+        while (*e && *e != ',' && !is_blank(*e))
             e++;
-        char item[320];
-        size_t len = (size_t)(e - p);
-        snprintf(item, sizeof(item), "%.*s", (int)len, p);
-        if (len >= sizeof(item) || check_hostport(item, why, why_len) < 0) {
-            if (len >= sizeof(item))
-                snprintf(why, why_len, "address too long");
-            return SIFT_EINVAL;
+        if ((size_t)(e - p) >= LISTENER_ADDR_MAX) {
+            snprintf(why, why_len, "address too long");
+            rc = SIFT_EINVAL;
+            goto out;
         }
+        v = sift_xrealloc(v, (n + 1) * sizeof(*v));
+        v[n].addr = sift_xstrndup(p, (size_t)(e - p));
+        v[n].fields = NULL;
+        n++;
         /* Its fields, up to the next comma: name=value words. */
+        struct sift_buf f = SIFT_BUF_INIT;
         p = e;
         while (*p && *p != ',') {
-            while (*p == ' ' || *p == '\t')
+            while (is_blank(*p))
                 p++;
             e = p;
-            while (*e && *e != ',' && *e != ' ' && *e != '\t')
+            while (*e && *e != ',' && !is_blank(*e))
                 e++;
-            if (e > p) {
-                len = (size_t)(e - p);
-                snprintf(item, sizeof(item), "%.*s", (int)len, p);
-                if (len >= sizeof(item) || !strchr(item, '=') ||
-                    item[0] == '=') {
-                    snprintf(why, why_len,
-                             "a listener's fields are name=value words after "
-                             "its host:port, got \"%.*s\"",
-                             (int)(len > 64 ? 64 : len), p);
-                    return SIFT_EINVAL;
-                }
+            size_t len = (size_t)(e - p);
+            if (len > 0 && (len >= LISTENER_ADDR_MAX || *p == '=' ||
+                            !memchr(p, '=', len))) {
+                snprintf(why, why_len,
+                         "a listener's fields are name=value words after "
+                         "its host:port, got \"%.*s\"",
+                         (int)(len > 64 ? 64 : len), p);
+                sift_buf_cleanup(&f);
+                rc = SIFT_EINVAL;
+                goto out;
+            }
+            if (len > 0) {
+                if (f.len)
+                    sift_buf_putc(&f, ',');
+                sift_buf_append(&f, p, len);
             }
             p = e;
         }
+        v[n - 1].fields = sift_xstrdup(f.len ? sift_buf_cstr(&f) : "");
+        sift_buf_cleanup(&f);
     }
-    return SIFT_OK;
+out:
+    if (rc < 0) {
+        sift_config_listeners_free(v, n);
+        v = NULL;
+        n = 0;
+    }
+    *out = v;
+    *n_out = n;
+    return rc;
+}
+
+/* [syslog] tcp/udp/tls: the listener grammar, each address host:port. */
+static int
+check_listeners(const char *v, char *why, size_t why_len)
+{
+    struct sift_config_listener *l = NULL;
+    size_t n = 0;
+    int rc = sift_config_listeners(v, &l, &n, why, why_len);
+    for (size_t i = 0; i < n && rc == SIFT_OK; i++)
+        rc = check_hostport(l[i].addr, why, why_len);
+    sift_config_listeners_free(l, n);
+    return rc;
 }
 
 /* "http://host:port, http://host:port": each item an http URL with a

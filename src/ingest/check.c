@@ -76,35 +76,39 @@ check_webhook(const char *url, sift_config_error_cb cb, void *arg)
 }
 
 /* Each syslog listen address: host:port with its port, before the
- * listener's own name=value fields (their grammar is the config's). */
+ * listener's own name=value fields (sift_config_listeners() reads the
+ * grammar, the same reader as the config check). */
 static int
 check_listen(const char *key, const char *list, sift_config_error_cb cb,
              void *arg)
 {
-    char **v = NULL;
+    struct sift_config_listener *v = NULL;
     size_t n = 0;
+    char why[200];
     int rc = SIFT_OK;
-    sift__ingest_split(list, &v, &n);
+    if (sift_config_listeners(list, &v, &n, why, sizeof(why)) < 0) {
+        struct sift_buf msg = SIFT_BUF_INIT;
+        sift_buf_appendf(&msg, "%s: %s", key, why);
+        cb(sift_buf_cstr(&msg), arg);
+        sift_buf_cleanup(&msg);
+        return SIFT_ECONFIG;
+    }
     for (size_t i = 0; i < n; i++) {
-        char *host = NULL, *addr = NULL, *fields = NULL;
+        char *host = NULL;
         int port = 0;
-        sift__ingest_listener_split(v[i], &addr, &fields);
+        const char *addr = v[i].addr;
         int ok = strchr(addr, ':') &&
                  sift__ingest_parse_addr(addr, &host, &port) == SIFT_OK;
         sift_free(host);
-        sift_free(fields);
-        if (ok) {
-            sift_free(addr);
+        if (ok)
             continue;
-        }
         struct sift_buf msg = SIFT_BUF_INIT;
         sift_buf_appendf(&msg, "%s: '%s' is not host:port", key, addr);
-        sift_free(addr);
         cb(sift_buf_cstr(&msg), arg);
         sift_buf_cleanup(&msg);
         rc = SIFT_ECONFIG;
     }
-    sift__ingest_list_free(v, n);
+    sift_config_listeners_free(v, n);
     return rc;
 }
 

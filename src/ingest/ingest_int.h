@@ -26,15 +26,6 @@ void sift__ingest_list_free(char **v, size_t n);
 const char *sift__ingest_syslog_list(const struct sift_config *cfg,
                                      int transport);
 
-/**
- * Splits one [syslog] listener item, "host:port" optionally followed by
- * blank-separated name=value fields of that listener only, into its
- * address and its fields as a "name=value,name=value" list ("" when
- * none).  Both owned (sift_free()).  The config check
- * (sift_config_set) has validated the grammar.
- */
-void sift__ingest_listener_split(const char *item, char **addr, char **fields);
-
 /** Parses "host:port" (port defaults to 6379).  host is owned. */
 int sift__ingest_parse_addr(const char *addr, char **host, int *port);
 

@@ -57,31 +57,6 @@ sift__ingest_syslog_list(const struct sift_config *cfg, int transport)
 }
 
 void
-sift__ingest_listener_split(const char *item, char **addr, char **fields)
-{
-    const char *p = item;
-    while (*p && !isspace((unsigned char)*p))
-        p++;
-    *addr = sift_xstrndup(item, (size_t)(p - item));
-    /* The rest: words separated by blanks, each one name=value. */
-    struct sift_buf b = SIFT_BUF_INIT;
-    while (*p) {
-        while (isspace((unsigned char)*p))
-            p++;
-        const char *w = p;
-        while (*p && !isspace((unsigned char)*p))
-            p++;
-        if (p > w) {
-            if (b.len)
-                sift_buf_putc(&b, ',');
-            sift_buf_append(&b, w, (size_t)(p - w));
-        }
-    }
-    *fields = sift_xstrdup(b.len ? sift_buf_cstr(&b) : "");
-    sift_buf_cleanup(&b);
-}
-
-void
 sift__ingest_list_free(char **v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -177,23 +152,25 @@ sift_source_create_all(const struct sift_source_env *env,
             goto out;
     }
     for (int t = SIFT_SYSLOG_TCP; t <= SIFT_SYSLOG_TLS && rc == SIFT_OK; t++) {
-        char **addrs = NULL;
+        struct sift_config_listener *addrs = NULL;
         size_t n_addrs = 0;
-        sift__ingest_split(sift__ingest_syslog_list(cfg, t), &addrs, &n_addrs);
+        char why[200];
+        rc = sift_config_listeners(sift__ingest_syslog_list(cfg, t), &addrs,
+                                   &n_addrs, why, sizeof(why));
+        if (rc < 0) {
+            SIFT_ERROR("syslog listeners: %s", why);
+            rc = SIFT_ECONFIG;
+        }
         for (size_t i = 0; i < n_addrs && rc == SIFT_OK; i++) {
             struct sift_source *s = NULL;
-            char *addr = NULL, *fields = NULL;
-            sift__ingest_listener_split(addrs[i], &addr, &fields);
-            rc = sift_source_syslog_new(env, addr,
+            rc = sift_source_syslog_new(env, addrs[i].addr,
                                         (enum sift_syslog_transport)t, &s);
-            sift_free(addr);
-            sift_free(fields);
             if (rc == SIFT_OK) {
                 v = sift_xrealloc(v, (n + 1) * sizeof(*v));
                 v[n++] = s;
             }
         }
-        sift__ingest_list_free(addrs, n_addrs);
+        sift_config_listeners_free(addrs, n_addrs);
     }
     if (rc < 0)
         goto out;

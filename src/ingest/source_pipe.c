@@ -116,12 +116,17 @@ pipe_listeners(struct sift_source_pipe *sp, const struct sift_config *cfg)
     int rc = SIFT_OK;
     static const char *const names[] = {"tcp", "udp", "tls"};
     for (int t = SIFT_SYSLOG_TCP; t <= SIFT_SYSLOG_TLS && rc == SIFT_OK; t++) {
-        char **items = NULL;
+        struct sift_config_listener *items = NULL;
         size_t n = 0;
-        sift__ingest_split(sift__ingest_syslog_list(cfg, t), &items, &n);
+        char why[200];
+        rc = sift_config_listeners(sift__ingest_syslog_list(cfg, t), &items, &n,
+                                   why, sizeof(why));
+        if (rc < 0) {
+            SIFT_ERROR("syslog.%s: %s", names[t], why);
+            rc = SIFT_ECONFIG;
+        }
         for (size_t i = 0; i < n && rc == SIFT_OK; i++) {
-            char *addr = NULL, *fields = NULL;
-            sift__ingest_listener_split(items[i], &addr, &fields);
+            const char *addr = items[i].addr, *fields = items[i].fields;
             if (fields[0]) {
                 struct sift_buf b = SIFT_BUF_INIT;
                 struct merge m = {&b, fields};
@@ -140,10 +145,8 @@ pipe_listeners(struct sift_source_pipe *sp, const struct sift_config *cfg)
                 rc = pipe_opts(&l->o, cfg, l->label, cfg->syslog_format,
                                l->extra, 0);
             }
-            sift_free(addr);
-            sift_free(fields);
         }
-        sift__ingest_list_free(items, n);
+        sift_config_listeners_free(items, n);
     }
     return rc;
 }
