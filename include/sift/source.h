@@ -23,15 +23,15 @@
  * when it could not take the batch; ack_cb is then never called, the
  * source keeps the batch, stops reading (Kafka: pauses its partitions but
  * keeps polling for rebalances) and retries the same batch after a short
- * delay.  sift_source_pause()/resume() let the owner hold a source for
- * its own reasons (shutdown, SIGHUP); they nest with the EBUSY hold.
+ * delay.  sift_source_pause() holds a source for the SIGTERM drain; it
+ * nests with the EBUSY hold.
  *
  * Every source is a struct sift_source with an ops table, so main never
  * knows which broker it talks to.  All sources are tied to one libevent
  * base and run on the loop thread only: every function here and every
  * callback (deliver, ack_cb, position) runs on the loop thread.
  *
- * Lifecycle: _new -> _start -> (pause/resume)* -> _stop -> [the store is
+ * Lifecycle: _new -> _start -> [pause] -> _stop -> [the store is
  * closed, so every outstanding ack_cb has run] -> _free.  _free does the
  * last acknowledgements synchronously (Kafka commit + consumer close,
  * Redis XACK / list removal on a short blocking connection), so call it after
@@ -177,7 +177,6 @@ struct sift_source_ops {
     const char *name;
     int (*start)(struct sift_source *src);
     void (*pause)(struct sift_source *src);
-    void (*resume)(struct sift_source *src);
     void (*stop)(struct sift_source *src);
     void (*stats)(struct sift_source *src, struct sift_source_stats *out);
     void (*parts)(struct sift_source *src, sift_source_part_cb cb, void *arg);
@@ -276,9 +275,12 @@ int sift_source_create_all(const struct sift_source_env *env,
 
 /** Connects / subscribes and starts reading.  Returns SIFT_OK or a code. */
 int sift_source_start(struct sift_source *src);
-/** Stops reading until resume (owner hold; nests with the EBUSY hold). */
+/**
+ * Stops reading, for the SIGTERM drain: what was handed over is still
+ * acknowledged, nothing new starts (nests with the EBUSY hold).  There is
+ * no resume: the next step is sift_source_stop().
+ */
 void sift_source_pause(struct sift_source *src);
-void sift_source_resume(struct sift_source *src);
 /** Stops reading for good; acknowledgements still go out. */
 void sift_source_stop(struct sift_source *src);
 void sift_source_stats(struct sift_source *src, struct sift_source_stats *out);

@@ -43,7 +43,7 @@
  *    max.poll.interval.ms) falls back to pausing all assigned partitions
  *    and polling again, which keeps the member alive and serves
  *    rebalances while the store stays refused (disk full, stuck flush).
- *    A user pause (sift_source pause) pauses partitions at once.
+ *    The drain's pause (sift_source_pause()) pauses partitions at once.
  *  - A failed ack (rc < 0) seeks the partition back to the batch's first
  *    offset and orphans the later in-flight batches of that partition;
  *    those that still become durable are remembered as skip ranges, so
@@ -605,7 +605,7 @@ take_run(struct kafka_src *ks, rd_kafka_message_t **msgs, size_t n)
     }
 }
 
-/* ---- pause / resume --------------------------------------------------- */
+/* ---- pausing partitions ---------------------------------------------- */
 
 static void
 set_kafka_paused(struct kafka_src *ks, int pause)
@@ -1026,15 +1026,6 @@ kafka_pause(struct sift_source *src)
 }
 
 static void
-kafka_resume(struct sift_source *src)
-{
-    struct kafka_src *ks = (struct kafka_src *)src;
-    if (ks->user_paused > 0)
-        ks->user_paused--;
-    held_flush(ks);
-}
-
-static void
 kafka_stop(struct sift_source *src)
 {
     struct kafka_src *ks = (struct kafka_src *)src;
@@ -1211,7 +1202,7 @@ kafka_settled(struct sift_source *src, const char *key)
 }
 
 static const struct sift_source_ops kafka_ops = {
-    "kafka",     kafka_start, kafka_pause, kafka_resume,  kafka_stop,
+    "kafka",     kafka_start, kafka_pause, kafka_stop,
     kafka_stats, kafka_parts, kafka_free,  kafka_settled,
 };
 

@@ -766,16 +766,6 @@ rl_pause(struct sift_source *src)
 }
 
 static void
-rl_resume(struct sift_source *src)
-{
-    struct rlist *rl = (struct rlist *)src;
-    if (rl->user_paused > 0)
-        rl->user_paused--;
-    if (flush_held(rl))
-        issue_read(rl);
-}
-
-static void
 rl_stop(struct sift_source *src)
 {
     struct rlist *rl = (struct rlist *)src;
@@ -839,7 +829,7 @@ rl_free(struct sift_source *src)
 }
 
 static const struct sift_source_ops rl_ops = {
-    "redis-list", rl_start, rl_pause, rl_resume, rl_stop,
+    "redis-list", rl_start, rl_pause, rl_stop,
     rl_stats,     rl_parts, rl_free,  NULL,
 };
 

@@ -831,16 +831,6 @@ rs_pause(struct sift_source *src)
 }
 
 static void
-rs_resume(struct sift_source *src)
-{
-    struct rstream *rs = (struct rstream *)src;
-    if (rs->user_paused > 0)
-        rs->user_paused--;
-    if (flush_held(rs))
-        issue_read(rs);
-}
-
-static void
 rs_stop(struct sift_source *src)
 {
     struct rstream *rs = (struct rstream *)src;
@@ -907,7 +897,7 @@ rs_free(struct sift_source *src)
 }
 
 static const struct sift_source_ops rs_ops = {
-    "redis-stream", rs_start, rs_pause, rs_resume, rs_stop,
+    "redis-stream", rs_start, rs_pause, rs_stop,
     rs_stats,       rs_parts, rs_free,  NULL,
 };
 

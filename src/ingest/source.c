@@ -198,12 +198,6 @@ sift_source_pause(struct sift_source *src)
 }
 
 void
-sift_source_resume(struct sift_source *src)
-{
-    src->ops->resume(src);
-}
-
-void
 sift_source_stop(struct sift_source *src)
 {
     src->ops->stop(src);

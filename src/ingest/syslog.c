@@ -43,7 +43,7 @@
  *    Clients are not asked for certificates.
  *  - Every event gets the keyword fields syslog.peer (the sender's IP)
  *    and syslog.transport (tcp, udp or tls).
- *  - pause/resume (the SIGTERM drain, SIGHUP) stop reading and accepting;
+ *  - pause (the SIGTERM drain) stops reading and accepting;
  *    stop closes the listener; free closes every connection once its
  *    batches were answered (the store is closed before free).
  *
@@ -688,23 +688,6 @@ sl_pause(struct sift_source *src)
 }
 
 static void
-sl_resume(struct sift_source *src)
-{
-    struct sl_src *s = (struct sl_src *)src;
-    if (s->paused > 0)
-        s->paused--;
-    if (s->paused)
-        return;
-    if (s->lst && !s->stopped)
-        evconnlistener_enable(s->lst);
-    for (struct sl_conn *c = s->conns, *next; c; c = next) {
-        next = c->next;
-        conn_process(c);
-    }
-    udp_reading(s);
-}
-
-static void
 sl_stop(struct sift_source *src)
 {
     struct sl_src *s = (struct sl_src *)src;
@@ -765,7 +748,7 @@ sl_free(struct sift_source *src)
 }
 
 static const struct sift_source_ops sl_ops = {
-    "syslog", sl_start, sl_pause, sl_resume, sl_stop,
+    "syslog", sl_start, sl_pause, sl_stop,
     sl_stats, sl_parts, sl_free,  NULL, /* no positions: always settled */
 };
 
