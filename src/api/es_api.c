@@ -52,9 +52,6 @@ static const char *const reserved[] = {"api",     "ui",      "grafana",
                                        "metrics", "healthz", "readyz",
                                        "loki",    "v1",      "upload"};
 
-/* From http.c's router: set by sift__es_api_register. */
-static struct sift_http *es_http;
-
 static void
 reply_es(struct sift_http_req *req, int status, struct sift_buf *b)
 {
@@ -106,20 +103,19 @@ on_xpack(struct sift_http_req *req, void *arg)
                "\"tagline\":\"You know, for X\"}\n");
 }
 
-/* green / yellow / red from siftd's readiness. */
+/* green / yellow / red from siftd's readiness (http: the route's arg). */
 static const char *
-health_status(void)
+health_status(const struct sift_http *http)
 {
-    int ready = es_http ? sift_http_get_ready(es_http) : 1;
+    int ready = http ? sift_http_get_ready(http) : 1;
     return ready == 1 ? "green" : ready == 2 ? "yellow" : "red";
 }
 
 static void
 on_cluster_health(struct sift_http_req *req, void *arg)
 {
-    (void)arg;
     struct sift_buf b = SIFT_BUF_INIT;
-    const char *st = health_status();
+    const char *st = health_status(arg);
     sift_buf_appendf(
         &b,
         "{\"cluster_name\":\"" ES_CLUSTER "\",\"status\":\"%s\","
@@ -145,10 +141,9 @@ on_cluster_health(struct sift_http_req *req, void *arg)
 static void
 on_cat_health(struct sift_http_req *req, void *arg)
 {
-    (void)arg;
     int64_t now = sift_clock_now_ns() / SIFT_NS_PER_SEC;
     const char *fmt = sift_http_req_param(req, "format");
-    const char *st = health_status();
+    const char *st = health_status(arg);
     struct sift_buf b = SIFT_BUF_INIT;
     long long hh = now / 3600 % 24, mm = now / 60 % 60, ss = now % 60;
     if (fmt && strcmp(fmt, "json") == 0) {
@@ -356,16 +351,15 @@ on_index_path(struct sift_http_req *req, void *arg)
 void
 sift__es_api_register(struct sift_http *http, struct sift_ingest_api *api)
 {
-    es_http = http;
     sift_http_route(http, "GET", "/_license", 0, SIFT_ROLE_NONE, on_license,
                     NULL);
     sift_http_route(http, "GET", "/_xpack", 0, SIFT_ROLE_NONE, on_xpack, NULL);
     sift_http_route(http, "GET", "/_cluster/health", 0, SIFT_ROLE_NONE,
-                    on_cluster_health, NULL);
+                    on_cluster_health, http);
     sift_http_route(http, "GET", "/_cluster/health/", SIFT_ROUTE_PREFIX,
-                    SIFT_ROLE_NONE, on_cluster_health, NULL);
+                    SIFT_ROLE_NONE, on_cluster_health, http);
     sift_http_route(http, "GET", "/_cat/health", 0, SIFT_ROLE_NONE,
-                    on_cat_health, NULL);
+                    on_cat_health, http);
     sift_http_route(http, "GET", "/_nodes", 0, SIFT_ROLE_NONE, on_nodes, NULL);
     sift_http_route(http, "GET", "/_nodes/", SIFT_ROUTE_PREFIX, SIFT_ROLE_NONE,
                     on_nodes, NULL);

@@ -81,6 +81,8 @@ struct sift_wal {
     struct sift_buf scratch;
 };
 
+/* Failure injection exists in the unit-test build only (wal.h). */
+#ifdef SIFT_UNIT_TESTS
 static atomic_int inject_enospc;
 static atomic_int inject_fsync_n;
 static atomic_int inject_fsync_err;
@@ -108,6 +110,19 @@ take_injection(atomic_int *counter)
     }
     return 0;
 }
+
+/* The fsync's result, or the injected error. */
+static int
+fsync_injected(int rc)
+{
+    return rc == SIFT_OK && take_injection(&inject_fsync_n)
+               ? -atomic_load(&inject_fsync_err)
+               : rc;
+}
+#else
+#define take_injection(counter) 0
+#define fsync_injected(rc) (rc)
+#endif
 
 /* ------------------------------------------------------------------ */
 /* Record format                                                       */
@@ -879,8 +894,7 @@ sift__wal_sync_run(struct sift_wal_sync *req)
     req->rc = SIFT_OK;
     for (unsigned i = 0; i < req->n_fds; i++) {
         int rc = fsync(req->fds[i]) == 0 ? SIFT_OK : -errno;
-        if (rc == SIFT_OK && take_injection(&inject_fsync_n))
-            rc = -atomic_load(&inject_fsync_err);
+        rc = fsync_injected(rc);
         if (rc < 0 && req->rc == SIFT_OK)
             req->rc = rc;
         close(req->fds[i]);

@@ -181,7 +181,8 @@ unsigned sift__wal_trim(struct sift_wal *w, uint64_t upto_seq);
  */
 int sift__wal_probe_space(struct sift_wal *w, size_t len);
 
-/* ---- failure injection (tests) ---- */
+/* ---- failure injection (the unit-test build only) ---- */
+#ifdef SIFT_UNIT_TESTS
 
 /**
  * The next n WAL writes fail with ENOSPC after writing half their bytes
@@ -190,5 +191,6 @@ int sift__wal_probe_space(struct sift_wal *w, size_t len);
 void sift__wal_inject_enospc(int n);
 /** The next n fsyncs of WAL files fail with err (e.g. ENOSPC, EIO). */
 void sift__wal_inject_fsync_error(int n, int err);
+#endif
 
 #endif /* SIFT_STORE_WAL_H */
