@@ -460,87 +460,12 @@ write_addr_file(const struct sift_app *app)
 /* Admin endpoints owned by main                                           */
 /* ---------------------------------------------------------------------- */
 
-static void
-on_get_config(struct sift_http_req *req, void *arg)
-{
-    struct sift_app *app = arg;
-    struct sift_buf b = SIFT_BUF_INIT;
-    sift_config_to_json(&app->cfg, &b);
-    sift_buf_putc(&b, '\n');
-    sift_http_reply_json(req, 200, &b);
-    sift_buf_cleanup(&b);
-}
-
 /* ---------------------------------------------------------------------- */
 /* Modules (lead wires store, ingest, query and anomaly here)              */
 /* ---------------------------------------------------------------------- */
 
 /* Creates the modules after loop, pool and http exist; may register
  * routes.  Returns SIFT_OK or a code (already logged). */
-static void
-put_names(struct sift_buf *out, const char *key, const char *const *v)
-{
-    sift_buf_appendf(out, "\"%s\":[", key);
-    for (size_t i = 0; v && v[i]; i++) {
-        if (i)
-            sift_buf_putc(out, ',');
-        sift_buf_put_json_str(out, v[i], strlen(v[i]));
-    }
-    sift_buf_putc(out, ']');
-}
-
-/*
- * What /readyz says beyond "ready": the files in quarantine/, segments held
- * out of queries, and the degraded states (disk full, a WAL that cannot be
- * written, merges held).  Returns the readiness: 1 ready, 2 degraded
- * (still 200: queries are answered, ingest may get 503).
- */
-static int
-ready_details(struct sift_app *app, struct sift_buf *out)
-{
-    struct sift_store_health h;
-    sift_store_health(app->store, &h);
-    sift_buf_putc(out, '{');
-    put_names(out, "quarantined", sift_store_quarantined(app->store));
-    sift_buf_putc(out, ',');
-    put_names(out, "held", sift_store_held(app->store));
-    sift_buf_append(out, ",\"degraded\":[", 13);
-    int n = 0;
-    if (h.disk_full) {
-        sift_buf_appendf(out,
-                         "%s{\"reason\":\"disk_full\",\"free_bytes\":%llu,"
-                         "\"detail\":\"ingest answers 503 until space "
-                         "returns; queries are answered\"}",
-                         n++ ? "," : "", (unsigned long long)h.free_bytes);
-    }
-    if (h.write_errno) {
-        struct sift_buf d = SIFT_BUF_INIT;
-        sift_buf_appendf(&d,
-                         "the WAL cannot be written: %s; ingest answers 503",
-                         strerror(h.write_errno));
-        sift_buf_appendf(out, "%s{\"reason\":\"wal_unwritable\",\"detail\":",
-                         n++ ? "," : "");
-        sift_buf_put_json_str(out, d.data, d.len);
-        sift_buf_putc(out, '}');
-        sift_buf_cleanup(&d);
-    }
-    if (h.held) {
-        sift_buf_appendf(out,
-                         "%s{\"reason\":\"segments_held\",\"count\":%zu,"
-                         "\"detail\":\"tombstones unreadable: their events "
-                         "are not searched until repaired\"}",
-                         n++ ? "," : "", h.held);
-    }
-    if (h.merges_held) {
-        sift_buf_appendf(
-            out, "%s{\"reason\":\"merges_held\",\"detail\":", n++ ? "," : "");
-        sift_buf_put_json_str(out, h.merges_held, strlen(h.merges_held));
-        sift_buf_putc(out, '}');
-    }
-    sift_buf_append(out, "]}", 2);
-    return n ? 2 : 1;
-}
-
 /* Every second: readiness follows the store's degraded states. */
 static void
 on_health_tick(void *arg)
@@ -549,7 +474,7 @@ on_health_tick(void *arg)
     if (app->stopping || !app->store)
         return;
     struct sift_buf details = SIFT_BUF_INIT;
-    int state = ready_details(app, &details);
+    int state = sift_admin_ready_details(app->store, &details);
     if (state != app->ready_state ||
         strcmp(sift_buf_cstr(&details),
                app->ready_text ? app->ready_text : "") != 0) {
@@ -651,28 +576,6 @@ cluster_settled(void *arg, const char *key)
     return 1;
 }
 
-static void
-cluster_part_json(void *arg, const struct sift_source_part *p)
-{
-    struct sift_buf *out = arg;
-    if (out->len > 0 && out->data[out->len - 1] != '[')
-        sift_buf_putc(out, ',');
-    sift_buf_append(out, "{\"key\":", 7);
-    sift_buf_put_json_str(out, p->key, strlen(p->key));
-    sift_buf_append(out, ",\"lag\":", 7);
-    if (p->lag >= 0)
-        sift_buf_appendf(out, "%lld", (long long)p->lag);
-    else
-        sift_buf_append(out, "null", 4);
-    sift_buf_append(out, ",\"committed\":", 13);
-    if (p->committed >= 0)
-        sift_buf_appendf(out, "%lld", (long long)p->committed);
-    else
-        sift_buf_append(out, "null", 4);
-    sift_buf_appendf(out, ",\"inflight\":%llu}",
-                     (unsigned long long)p->inflight);
-}
-
 /* [cluster]: this node's anomaly counts of a closed window. */
 static int
 cluster_window(void *arg, int64_t win, struct sift_buf *out)
@@ -682,11 +585,11 @@ cluster_window(void *arg, int64_t win, struct sift_buf *out)
 
 /* [cluster]: this node's source partitions, for GET /api/v1/cluster. */
 static void
-cluster_parts_json(void *arg, struct sift_buf *out)
+cluster_parts(void *arg, sift_source_part_cb cb, void *cb_arg)
 {
     struct sift_app *app = arg;
     for (size_t i = 0; i < app->n_sources; i++)
-        sift_source_parts(app->sources[i], cluster_part_json, out);
+        sift_source_parts(app->sources[i], cb, cb_arg);
 }
 
 static void *
@@ -1030,8 +933,7 @@ app_start_modules(struct sift_app *app)
     sift_cluster_register(app->cluster, app->http);
     const struct sift_cluster_local cl_local = {.position = cluster_position,
                                                 .settled = cluster_settled,
-                                                .parts_json =
-                                                    cluster_parts_json,
+                                                .parts = cluster_parts,
                                                 .arg = app};
     sift_cluster_set_local(app->cluster, &cl_local);
     /* [cluster]: the scorer sums every node's window counts. */
@@ -1353,8 +1255,7 @@ run(struct sift_app *app)
          sift_pool_new(app->loop, (unsigned)app->cfg.workers, &app->pool));
     STEP(app, "the HTTP server",
          sift_http_new(app->loop, &app->cfg, &app->http));
-    sift_http_route(app->http, "GET", "/api/v1/config", 0, SIFT_ROLE_ADMIN,
-                    on_get_config, app);
+    sift_admin_config_register(app->http, &app->cfg);
     /* ---- security: tokens and audit are installed before any listen */
     STEP(app, "security (tokens, audit, redaction)",
          sift_security_new(&app->cfg, app->http, &app->security));

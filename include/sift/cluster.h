@@ -21,6 +21,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sift/source.h" /* struct sift_source_part */
+
 struct sift_config;
 struct sift_http_req;
 struct sift_loop;
@@ -158,9 +160,9 @@ struct sift_cluster_local {
     int (*position)(void *arg, const char *key, uint64_t *hi);
     /* Non-zero when no event of key is on its way to durability. */
     int (*settled)(void *arg, const char *key);
-    /* Appends this node's source partitions as JSON array elements
-     * ({"key","lag","committed","inflight"}, comma-separated) to out. */
-    void (*parts_json)(void *arg, struct sift_buf *out);
+    /* Calls cb(cb_arg, part) for each source partition of this node
+     * (the reply lists them as {"key","lag","committed","inflight"}). */
+    void (*parts)(void *arg, sift_source_part_cb cb, void *cb_arg);
     void *arg;
 };
 

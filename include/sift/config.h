@@ -313,12 +313,28 @@ void sift_config_listeners_free(struct sift_config_listener *v, size_t n);
  */
 void sift_config_dump_sample(FILE *out);
 
+/* One key of the effective configuration, as sift_config_each() hands
+ * it out (strings borrowed for the call). */
+enum sift_config_kind {
+    SIFT_CONFIG_STRING,
+    SIFT_CONFIG_BOOL, /* num is 0 or 1 */
+    SIFT_CONFIG_INT,  /* durations in ms, sizes in bytes */
+};
+struct sift_config_value {
+    const char *section, *name;
+    enum sift_config_kind kind;
+    const char *str; /* SIFT_CONFIG_STRING; a set secret reads "***" */
+    int64_t num;     /* the others */
+};
+typedef void (*sift_config_value_cb)(void *arg,
+                                     const struct sift_config_value *v);
+
 /**
- * Appends the effective configuration as a JSON object
- * {"section":{"key":value,...},...} to out (durations in ms, sizes in
- * bytes).  Borrows both.
+ * Calls cb(arg, v) for every key of cfg, section by section in the
+ * reference's order (GET /api/v1/config renders them, api/admin_api.c).
+ * Secrets never leave: a set one reads "***".  Borrows cfg.  Pure.
  */
-struct sift_buf;
-void sift_config_to_json(const struct sift_config *cfg, struct sift_buf *out);
+void sift_config_each(const struct sift_config *cfg, sift_config_value_cb cb,
+                      void *arg);
 
 #endif /* SIFT_CONFIG_H */

@@ -5,10 +5,13 @@
  * them as JSON.  Quarantined segments are listed by name so an operator
  * sees them without reading logs.
  */
+#include <inttypes.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "sift/admin_api.h"
 #include "sift/buf.h"
+#include "sift/config.h"
 #include "sift/http.h"
 #include "sift/store.h"
 
@@ -93,6 +96,120 @@ handle_store(struct sift_http_req *req, void *arg)
     sift_admin_store_json(arg, &body);
     sift_http_reply_json(req, 200, &body);
     sift_buf_cleanup(&body);
+}
+
+/* ---- GET /api/v1/config ---- */
+
+struct config_json {
+    struct sift_buf *out;
+    const char *section; /* the open section, NULL before the first */
+};
+
+static void
+config_value_json(void *arg, const struct sift_config_value *v)
+{
+    struct config_json *c = arg;
+    struct sift_buf *out = c->out;
+    if (!c->section || strcmp(c->section, v->section) != 0) {
+        if (c->section)
+            sift_buf_append(out, "},", 2);
+        c->section = v->section;
+        sift_buf_put_json_str(out, v->section, strlen(v->section));
+        sift_buf_append(out, ":{", 2);
+    } else {
+        sift_buf_putc(out, ',');
+    }
+    sift_buf_put_json_str(out, v->name, strlen(v->name));
+    sift_buf_putc(out, ':');
+    if (v->kind == SIFT_CONFIG_STRING)
+        sift_buf_put_json_str(out, v->str, strlen(v->str));
+    else if (v->kind == SIFT_CONFIG_BOOL)
+        sift_buf_appendf(out, "%s", v->num ? "true" : "false");
+    else
+        sift_buf_appendf(out, "%" PRId64, v->num);
+}
+
+static void
+handle_config(struct sift_http_req *req, void *arg)
+{
+    struct sift_buf b = SIFT_BUF_INIT;
+    struct config_json c = {&b, NULL};
+    sift_buf_putc(&b, '{');
+    sift_config_each(arg, config_value_json, &c);
+    if (c.section)
+        sift_buf_putc(&b, '}');
+    sift_buf_append(&b, "}\n", 2);
+    sift_http_reply_json(req, 200, &b);
+    sift_buf_cleanup(&b);
+}
+
+void
+sift_admin_config_register(struct sift_http *http,
+                           const struct sift_config *cfg)
+{
+    sift_http_route(http, "GET", "/api/v1/config", 0, SIFT_ROLE_ADMIN,
+                    handle_config, (void *)(uintptr_t)cfg);
+}
+
+/* ---- GET /readyz details ---- */
+
+static void
+put_names(struct sift_buf *out, const char *key, const char *const *v)
+{
+    sift_buf_appendf(out, "\"%s\":[", key);
+    for (size_t i = 0; v && v[i]; i++) {
+        if (i)
+            sift_buf_putc(out, ',');
+        sift_buf_put_json_str(out, v[i], strlen(v[i]));
+    }
+    sift_buf_putc(out, ']');
+}
+
+/* What /readyz says beyond "ready" (admin_api.h). */
+int
+sift_admin_ready_details(struct sift_store *store, struct sift_buf *out)
+{
+    struct sift_store_health h;
+    sift_store_health(store, &h);
+    sift_buf_putc(out, '{');
+    put_names(out, "quarantined", sift_store_quarantined(store));
+    sift_buf_putc(out, ',');
+    put_names(out, "held", sift_store_held(store));
+    sift_buf_append(out, ",\"degraded\":[", 13);
+    int n = 0;
+    if (h.disk_full) {
+        sift_buf_appendf(out,
+                         "%s{\"reason\":\"disk_full\",\"free_bytes\":%llu,"
+                         "\"detail\":\"ingest answers 503 until space "
+                         "returns; queries are answered\"}",
+                         n++ ? "," : "", (unsigned long long)h.free_bytes);
+    }
+    if (h.write_errno) {
+        struct sift_buf d = SIFT_BUF_INIT;
+        sift_buf_appendf(&d,
+                         "the WAL cannot be written: %s; ingest answers 503",
+                         strerror(h.write_errno));
+        sift_buf_appendf(out, "%s{\"reason\":\"wal_unwritable\",\"detail\":",
+                         n++ ? "," : "");
+        sift_buf_put_json_str(out, d.data, d.len);
+        sift_buf_putc(out, '}');
+        sift_buf_cleanup(&d);
+    }
+    if (h.held) {
+        sift_buf_appendf(out,
+                         "%s{\"reason\":\"segments_held\",\"count\":%zu,"
+                         "\"detail\":\"tombstones unreadable: their events "
+                         "are not searched until repaired\"}",
+                         n++ ? "," : "", h.held);
+    }
+    if (h.merges_held) {
+        sift_buf_appendf(
+            out, "%s{\"reason\":\"merges_held\",\"detail\":", n++ ? "," : "");
+        sift_buf_put_json_str(out, h.merges_held, strlen(h.merges_held));
+        sift_buf_putc(out, '}');
+    }
+    sift_buf_append(out, "]}", 2);
+    return n ? 2 : 1;
 }
 
 void

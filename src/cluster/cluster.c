@@ -1763,6 +1763,29 @@ sift_cluster_metrics_collect(struct sift_buf *out, void *arg)
     }
 }
 
+/* One source partition of this node, an element of "partitions". */
+static void
+part_json(void *arg, const struct sift_source_part *p)
+{
+    struct sift_buf *out = arg;
+    if (out->len > 0 && out->data[out->len - 1] != '[')
+        sift_buf_putc(out, ',');
+    sift_buf_append(out, "{\"key\":", 7);
+    sift_buf_put_json_str(out, p->key, strlen(p->key));
+    sift_buf_append(out, ",\"lag\":", 7);
+    if (p->lag >= 0)
+        sift_buf_appendf(out, "%lld", (long long)p->lag);
+    else
+        sift_buf_append(out, "null", 4);
+    sift_buf_append(out, ",\"committed\":", 13);
+    if (p->committed >= 0)
+        sift_buf_appendf(out, "%lld", (long long)p->committed);
+    else
+        sift_buf_append(out, "null", 4);
+    sift_buf_appendf(out, ",\"inflight\":%llu}",
+                     (unsigned long long)p->inflight);
+}
+
 /* This node's own view: sift_cluster_status_json(), "enabled" and its
  * source partitions. */
 static void
@@ -1772,8 +1795,8 @@ status_local(struct sift_cluster *c, struct sift_buf *out)
     out->len--; /* the closing brace */
     sift_buf_appendf(out, ",\"enabled\":%s,\"partitions\":[",
                      sift_cluster_active(c) ? "true" : "false");
-    if (c->local.parts_json)
-        c->local.parts_json(c->local.arg, out);
+    if (c->local.parts)
+        c->local.parts(c->local.arg, part_json, out);
     sift_buf_append(out, "]}", 2);
 }
 

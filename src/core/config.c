@@ -1877,37 +1877,22 @@ sift_config_dump_sample(FILE *out)
 }
 
 void
-sift_config_to_json(const struct sift_config *cfg, struct sift_buf *out)
+sift_config_each(const struct sift_config *cfg, sift_config_value_cb cb,
+                 void *arg)
 {
-    const char *section = "";
-
-    sift_buf_putc(out, '{');
     for (size_t i = 0; i < N_KEYS; i++) {
         const struct key_def *k = &keys[i];
-        if (strcmp(section, k->section) != 0) {
-            if (i > 0)
-                sift_buf_append(out, "},", 2);
-            section = k->section;
-            sift_buf_put_json_str(out, section, strlen(section));
-            sift_buf_append(out, ":{", 2);
-        } else {
-            sift_buf_putc(out, ',');
-        }
-        sift_buf_put_json_str(out, k->name, strlen(k->name));
-        sift_buf_putc(out, ':');
+        struct sift_config_value v = {.section = k->section, .name = k->name};
         if (is_string_type(k->type)) {
-            const char *v = str_field_c(cfg, k);
+            v.kind = SIFT_CONFIG_STRING;
+            v.str = str_field_c(cfg, k);
             /* Secrets never leave the process, not even to admins. */
-            if (k->check == KC_SECRET && v[0] != '\0')
-                v = "***";
-            sift_buf_put_json_str(out, v, strlen(v));
-        } else if (k->type == KT_BOOL) {
-            sift_buf_appendf(out, "%s", int_field_c(cfg, k) ? "true" : "false");
+            if (k->check == KC_SECRET && v.str[0] != '\0')
+                v.str = "***";
         } else {
-            sift_buf_appendf(out, "%" PRId64, int_field_c(cfg, k));
+            v.kind = k->type == KT_BOOL ? SIFT_CONFIG_BOOL : SIFT_CONFIG_INT;
+            v.num = int_field_c(cfg, k);
         }
+        cb(arg, &v);
     }
-    if (N_KEYS > 0)
-        sift_buf_putc(out, '}');
-    sift_buf_putc(out, '}');
 }
