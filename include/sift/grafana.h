@@ -71,7 +71,7 @@ struct sift_grafana_api_deps {
     void *alerts_arg;
     sift_grafana_template_cb template_text;
     void *template_arg;
-    /* Saved searches (sift_saved_lookup(), search_api.h's callback type):
+    /* Saved searches (search_api.h's callback type; main wires the store):
      * a target whose query is "@name" runs that saved search's query
      * (with the target's filters); an unknown name fails the query with
      * 404 saved_search_not_found.  NULL = none. */
