@@ -366,14 +366,18 @@ def test_hung_or_dead_node_is_reported(tmp_path, cluster3):
         try:
             # The Warning header, then the node.
             import select
+            # stderr is unbuffered: the line arrives in pieces, so wait
+            # for its end, not for its first words.
+            want = "sift: tail: node %s does not stream: no answer " \
+                   "within cluster.timeout" % c.url
             err, deadline = "", time.monotonic() + 20
-            while "does not stream" not in err and \
+            while not ("does not stream" in err and
+                       err.endswith("\n")) and \
                     time.monotonic() < deadline:
                 if select.select([cli.stderr], [], [], 0.5)[0]:
                     err += os.read(cli.stderr.fileno(), 4096).decode()
             assert "partial result: 1 of 3 nodes failed" in err, err
-            assert "sift: tail: node %s does not stream: no answer " \
-                   "within cluster.timeout" % c.url in err, err
+            assert want in err, err
         finally:
             cli.kill()
             cli.wait(timeout=10)
