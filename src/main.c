@@ -44,6 +44,7 @@
 #include "sift/cluster_windows.h"
 #include "sift/config.h"
 #include "sift/error.h"
+#include "sift/fanout.h"
 #include "sift/file.h"
 #include "sift/grafana.h"
 #include "sift/http.h"
@@ -58,6 +59,7 @@
 #include "sift/pipeline.h"
 #include "sift/pool.h"
 #include "sift/query.h"
+#include "sift/query_slots.h"
 #include "sift/root_api.h"
 #include "sift/rules.h"
 #include "sift/saved.h"
@@ -93,6 +95,9 @@ struct sift_app {
     char
         node_id[SIFT_NODE_ID_MAX + 1]; /* cluster.node_id or DATA_DIR/node_id */
     struct sift_cluster *cluster;      /* [cluster]: query fan-out */
+    struct sift_fanout fanout; /* the cluster, as the endpoints see it */
+    struct sift_query_slots
+        query_slots;                   /* queries in flight: search, Grafana */
     struct sift_cluster_windows *cwin; /* [cluster]: anomaly counts */
     int stopping;
     int sources_paused; /* the stop drain paused them */
@@ -813,13 +818,13 @@ start_endpoints(struct sift_app *app)
     sift_root_api_new(app->http, &root_deps, &app->root_api);
     sift_ui_register(app->http);
     const struct sift_lifecycle_api_deps lc_deps = {
-        .store = app->store, .cfg = &app->cfg, .cluster = app->cluster};
+        .store = app->store, .cfg = &app->cfg, .fanout = &app->fanout};
     sift_lifecycle_api_new(app->http, &lc_deps, &app->lifecycle_api);
     const struct sift_anomaly_api_deps an_deps = {.service = app->anomaly,
                                                   .store = app->store,
                                                   .pool = app->pool,
                                                   .cfg = &app->cfg,
-                                                  .cluster = app->cluster};
+                                                  .fanout = &app->fanout};
     sift_anomaly_api_new(app->http, &an_deps, &app->anomaly_api);
 
     /* GET /metrics: query latency is observed by search and Grafana. */
@@ -831,9 +836,10 @@ start_endpoints(struct sift_app *app)
                           app->store);
 
     const struct sift_search_api_deps search_deps = {
-        .cluster = app->cluster,
+        .fanout = &app->fanout,
         .store = app->store,
         .pool = app->pool,
+        .slots = &app->query_slots,
         .loop = app->loop,
         .cfg = &app->cfg,
         .metrics = app->metrics_api,
@@ -866,6 +872,7 @@ start_endpoints(struct sift_app *app)
     const struct sift_grafana_api_deps gf_deps = {
         .store = app->store,
         .pool = app->pool,
+        .slots = &app->query_slots,
         .cfg = &app->cfg,
         .metrics = app->metrics_api,
         .alerts = grafana_alerts,
@@ -928,6 +935,7 @@ app_start_modules(struct sift_app *app)
     rc = sift_cluster_new(app->loop, &app->cfg, app->node_id, &app->cluster);
     if (rc < 0)
         return rc; /* said why (an https peer's CAs) */
+    sift_cluster_fanout_ops(app->cluster, &app->fanout);
     sift_cluster_set_self(app->cluster, app->bound);
     sift_cluster_set_self_tls(app->cluster, app->tls_bound);
     sift_cluster_register(app->cluster, app->http);

@@ -22,14 +22,14 @@ struct sift_anomaly_api;
 struct sift_anomaly_service;
 
 /* What the endpoints use (borrowed for the object's lifetime). */
-struct sift_cluster;
+struct sift_fanout;
 
 struct sift_anomaly_api_deps {
     struct sift_anomaly_service *service; /* alerts, feedback, templates */
     struct sift_store *store;             /* patterns: snapshots */
     struct sift_pool *pool;               /* patterns run there */
     const struct sift_config *cfg;
-    struct sift_cluster *cluster; /* patterns, alerts of every node; NULL */
+    const struct sift_fanout *fanout; /* patterns, alerts of every node; NULL */
 };
 
 /**

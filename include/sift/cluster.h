@@ -21,45 +21,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sift/fanout.h" /* the merge kinds, struct sift_cluster_query */
 #include "sift/source.h" /* struct sift_source_part */
 
 struct sift_config;
 struct sift_http_req;
 struct sift_loop;
 struct sift_cluster;
-
-/* The header that marks a node-to-node request, and the reply header that
- * names the node which answered. */
-#define SIFT_CLUSTER_LOCAL_HEADER "X-Sift-Local"
-#define SIFT_CLUSTER_NODE_HEADER "X-Sift-Node"
-
-/* How the answers of the nodes are merged. */
-enum sift_cluster_merge {
-    SIFT_CLUSTER_SEARCH,    /* hits merged by (time, hash), totals summed */
-    SIFT_CLUSTER_HISTOGRAM, /* bucket counts summed by key */
-    SIFT_CLUSTER_TERMS,     /* counts summed by key, top size kept */
-    SIFT_CLUSTER_STATS,     /* count/min/max/sum merged */
-    SIFT_CLUSTER_FIELDS,    /* union of the field lists */
-    SIFT_CLUSTER_DELETE,    /* POST /api/v1/delete: counts summed, every
-                             * node named; any failure is a 502 */
-    SIFT_CLUSTER_PATTERNS,  /* templates merged by text, series summed */
-    SIFT_CLUSTER_ALERTS,    /* alerts of every node, newest first */
-    SIFT_CLUSTER_STATUS,    /* GET /api/v1/cluster: each node's view */
-    SIFT_CLUSTER_EXPORT,    /* NDJSON streams merged by (time, hash) */
-    SIFT_CLUSTER_TAIL,      /* live NDJSON streams, lines as they come */
-    SIFT_CLUSTER_CONTEXT,   /* the anchor's node, then every node's
-                             * neighbours of it merged by time */
-};
-
-/* One fanned-out request. */
-struct sift_cluster_query {
-    enum sift_cluster_merge kind;
-    uint32_t size;        /* search: the page size; terms: buckets returned */
-    int oldest_first;     /* search: the order asked */
-    const char *cursor;   /* search: the cursor given, or NULL */
-    int allow_partial;    /* 0: one failed node fails the whole request */
-    int64_t heartbeat_ms; /* tail: the caller's heartbeat interval, 0 none */
-};
 
 /**
  * Creates the cluster view of this node from cfg's [cluster] section
@@ -86,6 +54,12 @@ void sift_cluster_set_self(struct sift_cluster *c, const char *bound);
  * sift_cluster_set_self().  Loop thread.
  */
 void sift_cluster_set_self_tls(struct sift_cluster *c, const char *bound);
+
+/**
+ * Fills *out with this cluster as the fan-out the query endpoints of api/
+ * are given (fanout.h); out->impl is c.  Loop thread, at start-up.
+ */
+void sift_cluster_fanout_ops(struct sift_cluster *c, struct sift_fanout *out);
 
 /** Non-zero when queries fan out (peers configured and self known). */
 int sift_cluster_active(const struct sift_cluster *c);

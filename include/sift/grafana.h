@@ -36,6 +36,7 @@ struct sift_grafana_api;
 struct sift_http;
 struct sift_metrics_api;
 struct sift_pool;
+struct sift_query_slots;
 struct sift_store;
 
 /**
@@ -62,6 +63,8 @@ struct sift_grafana_api_deps {
      * max_query_bytes, max_expansion, query_timeout_ms,
      * max_concurrent_queries). */
     const struct sift_config *cfg;
+    /* Queries in flight, shared with the search API (main owns it). */
+    struct sift_query_slots *slots;
     struct sift_metrics_api *metrics; /* query latency; NULL = none */
     /* The alert source for the "alerts" metric and /grafana/annotations
      * (NULL: those answer an empty table) and template texts for the

@@ -12,7 +12,7 @@
 #ifndef SIFT_LIFECYCLE_API_H
 #define SIFT_LIFECYCLE_API_H
 
-struct sift_cluster;
+struct sift_fanout;
 struct sift_config;
 struct sift_http;
 struct sift_lifecycle_api;
@@ -22,7 +22,8 @@ struct sift_store;
 struct sift_lifecycle_api_deps {
     struct sift_store *store;
     const struct sift_config *cfg; /* re-read on every request */
-    struct sift_cluster *cluster;  /* deletes go to every node; may be NULL */
+    const struct sift_fanout
+        *fanout; /* deletes go to every node; may be NULL */
 };
 
 /**

@@ -19,6 +19,7 @@ struct sift_http;
 struct sift_loop;
 struct sift_metrics_api;
 struct sift_pool;
+struct sift_query_slots;
 struct sift_search_api;
 struct sift_store;
 
@@ -54,12 +55,14 @@ typedef int (*sift_search_saved_cb)(void *arg, const char *name,
                                     struct sift_saved_view *out);
 
 /* What the endpoints use (borrowed for the object's lifetime). */
-struct sift_cluster;
+struct sift_fanout;
 struct sift_search_api_deps {
     /* [cluster]: searches and aggregations fan out; NULL = one node */
-    struct sift_cluster *cluster;
-    struct sift_store *store;         /* snapshots; refresh hook for tails */
-    struct sift_pool *pool;           /* queries run there */
+    const struct sift_fanout *fanout;
+    struct sift_store *store; /* snapshots; refresh hook for tails */
+    struct sift_pool *pool;   /* queries run there */
+    /* Queries in flight, shared with Grafana (main owns it). */
+    struct sift_query_slots *slots;
     struct sift_loop *loop;           /* export back-pressure, heartbeats */
     const struct sift_config *cfg;    /* re-read on every request */
     struct sift_metrics_api *metrics; /* query latency; NULL = none */

@@ -31,9 +31,9 @@
 #include "sift/anomaly_service.h"
 #include "sift/buf.h"
 #include "sift/clock.h"
-#include "sift/cluster.h"
 #include "sift/config.h"
 #include "sift/error.h"
+#include "sift/fanout.h"
 #include "sift/http.h"
 #include "sift/log.h"
 #include "sift/patterns.h"
@@ -53,7 +53,7 @@ struct sift_anomaly_api {
     struct sift_store *store;
     struct sift_pool *pool;
     const struct sift_config *cfg;
-    struct sift_cluster *cluster;
+    const struct sift_fanout *fanout;
 };
 
 /* In a cluster, non-zero when req is answered from this node alone (asked
@@ -63,14 +63,14 @@ static int
 local_or_fanned(struct sift_anomaly_api *api, struct sift_http_req *req,
                 enum sift_cluster_merge kind, uint32_t size)
 {
-    if (sift_cluster_is_local(api->cluster, req))
+    if (sift_fanout_is_local(api->fanout, req))
         return 1;
     const char *ap = sift_http_req_param(req, "allow_partial");
     const struct sift_cluster_query cq = {
         .kind = kind,
         .size = size,
         .allow_partial = !(ap && strcmp(ap, "false") == 0)};
-    sift_cluster_fanout(api->cluster, req, &cq);
+    api->fanout->fanout(api->fanout->impl, req, &cq);
     return 0;
 }
 
@@ -422,7 +422,7 @@ handle_stats(struct sift_http_req *req, void *arg)
     sift_anomaly_service_stats(api->svc, &s);
     struct sift_buf b = SIFT_BUF_INIT;
     render_stats(&s, &b);
-    if (sift_cluster_active(api->cluster)) {
+    if (sift_fanout_active(api->fanout)) {
         /* Scoring over the cluster (docs/cluster.md): windows scored from
          * the nodes' sums, those missing a node, and the series this node
          * owned among those scored in the last window. */
@@ -499,7 +499,7 @@ sift_anomaly_api_new(struct sift_http *http,
     api->store = deps->store;
     api->pool = deps->pool;
     api->cfg = deps->cfg;
-    api->cluster = deps->cluster;
+    api->fanout = deps->fanout;
     sift_http_route(http, "GET", "/api/v1/patterns", 0, SIFT_ROLE_READER,
                     handle_patterns, api);
     sift_http_route(http, "GET", "/api/v1/alerts", 0, SIFT_ROLE_READER,

@@ -55,6 +55,7 @@ struct sift_grafana_api {
     struct sift_store *store;
     struct sift_pool *pool;
     const struct sift_config *cfg;
+    struct sift_query_slots *slots;
     struct sift_metrics_api *metrics;
     sift_grafana_alerts_cb alerts_cb;
     void *alerts_arg;
@@ -638,7 +639,7 @@ submit(struct gf_req *r)
 {
     const struct sift_grafana_api *api = r->api;
     int rc = sift__api_query_job_submit(api->pool, api->store, api->cfg,
-                                        gf_work, gf_done, r);
+                                        api->slots, gf_work, gf_done, r);
     if (rc == SIFT_OK)
         return;
     r->failed = 1;
@@ -997,6 +998,7 @@ sift_grafana_api_new(struct sift_http *http,
     struct sift_grafana_api *api = sift_xcalloc(1, sizeof(*api));
     api->store = deps->store;
     api->pool = deps->pool;
+    api->slots = deps->slots;
     api->cfg = deps->cfg;
     api->metrics = deps->metrics;
     api->alerts_cb = deps->alerts;

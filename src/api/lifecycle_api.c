@@ -41,9 +41,9 @@
 #include "sift/alloc.h"
 #include "sift/buf.h"
 #include "sift/clock.h"
-#include "sift/cluster.h"
 #include "sift/config.h"
 #include "sift/error.h"
+#include "sift/fanout.h"
 #include "sift/http.h"
 #include "sift/lifecycle.h"
 #include "sift/lifecycle_api.h"
@@ -56,7 +56,7 @@
 struct sift_lifecycle_api {
     struct sift_store *store;
     const struct sift_config *cfg;
-    struct sift_cluster *cluster;
+    const struct sift_fanout *fanout;
 };
 
 /* One tier of GET /api/v1/tiers. */
@@ -482,7 +482,7 @@ handle_delete(struct sift_http_req *req, void *arg)
         reply_needs(req, need, &about);
         goto out;
     }
-    if (!sift_cluster_is_local(api->cluster, req)) {
+    if (!sift_fanout_is_local(api->fanout, req)) {
         /* In a cluster every node holds part of the events: the same
          * request goes to each (this one included); the reply names the
          * nodes that applied it. */
@@ -490,7 +490,7 @@ handle_delete(struct sift_http_req *req, void *arg)
                                               .allow_partial = 0};
         sift_http_req_set_audit_details(req, "sent to every node of the "
                                              "cluster (each audits its own)");
-        sift_cluster_fanout(api->cluster, req, &cq);
+        api->fanout->fanout(api->fanout->impl, req, &cq);
         goto out;
     }
     struct del_ctx *c = sift_xcalloc(1, sizeof(*c));
@@ -586,7 +586,7 @@ sift_lifecycle_api_new(struct sift_http *http,
     struct sift_lifecycle_api *api = sift_xcalloc(1, sizeof(*api));
     api->store = deps->store;
     api->cfg = deps->cfg;
-    api->cluster = deps->cluster;
+    api->fanout = deps->fanout;
     sift_http_route(http, "GET", "/api/v1/tiers", 0, SIFT_ROLE_READER,
                     handle_tiers, api);
     sift_http_route(http, "POST", "/api/v1/delete", 0, SIFT_ROLE_ADMIN,

@@ -7,8 +7,9 @@
  * stay mapped for exactly as long as a query reads them.  The segment
  * pointer array is built once on the loop.
  *
- * Invariant: the in-flight counter is only touched on the loop thread
- * (submit and done), so it needs no atomics.
+ * Invariant: the in-flight count (struct sift_query_slots, owned by main
+ * and shared by the endpoints) is only touched on the loop thread (submit
+ * and done), so it needs no atomics.
  *
  * Threads: submit and done on the loop; run_work on a worker.
  */
@@ -19,6 +20,7 @@
 #include "sift/config.h"
 #include "sift/error.h"
 #include "sift/pool.h"
+#include "sift/query_slots.h"
 #include "sift/store.h"
 
 struct qjob {
@@ -28,31 +30,31 @@ struct qjob {
     sift_qjob_work_cb work;
     sift_qjob_done_cb done;
     void *arg;
+    struct sift_query_slots *slots; /* the slot this job holds */
 };
 
-static unsigned inflight;
-
 static int
-over_limit(const struct sift_config *cfg)
+over_limit(const struct sift_query_slots *slots, const struct sift_config *cfg)
 {
     return cfg && cfg->max_concurrent_queries > 0 &&
-           (int64_t)inflight >= cfg->max_concurrent_queries;
+           (int64_t)slots->inflight >= cfg->max_concurrent_queries;
 }
 
 int
-sift__api_query_slot_acquire(const struct sift_config *cfg)
+sift__api_query_slot_acquire(struct sift_query_slots *slots,
+                             const struct sift_config *cfg)
 {
-    if (over_limit(cfg))
+    if (over_limit(slots, cfg))
         return SIFT_EBUSY;
-    inflight++;
+    slots->inflight++;
     return SIFT_OK;
 }
 
 void
-sift__api_query_slot_release(void)
+sift__api_query_slot_release(struct sift_query_slots *slots)
 {
-    if (SIFT_ALWAYS(inflight > 0))
-        inflight--;
+    if (SIFT_ALWAYS(slots->inflight > 0))
+        slots->inflight--;
 }
 
 static void
@@ -79,7 +81,7 @@ run_done(void *arg, int cancelled)
 {
     struct qjob *j = arg;
     release_snapshot(j);
-    inflight--;
+    sift__api_query_slot_release(j->slots);
     j->done(j->arg, cancelled);
     sift_free(j);
 }
@@ -87,15 +89,17 @@ run_done(void *arg, int cancelled)
 int
 sift__api_query_job_submit(struct sift_pool *pool, struct sift_store *store,
                            const struct sift_config *cfg,
+                           struct sift_query_slots *slots,
                            sift_qjob_work_cb work, sift_qjob_done_cb done,
                            void *arg)
 {
-    if (over_limit(cfg))
+    if (over_limit(slots, cfg))
         return SIFT_EBUSY;
     struct qjob *j = sift_xcalloc(1, sizeof(*j));
     j->work = work;
     j->done = done;
     j->arg = arg;
+    j->slots = slots;
     j->snap = sift_store_snapshot(store);
     j->n = j->snap ? sift_snapshot_count(j->snap) : 0;
     j->segs = sift_try_calloc(j->n + 1, sizeof(*j->segs));
@@ -112,6 +116,6 @@ sift__api_query_job_submit(struct sift_pool *pool, struct sift_store *store,
         sift_free(j);
         return rc;
     }
-    inflight++;
+    slots->inflight++;
     return SIFT_OK;
 }

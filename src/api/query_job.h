@@ -17,6 +17,7 @@
 
 struct sift_config;
 struct sift_pool;
+struct sift_query_slots;
 struct sift_segment;
 struct sift_store;
 
@@ -28,12 +29,14 @@ typedef void (*sift_qjob_done_cb)(void *arg, int cancelled);
 
 /**
  * Takes a snapshot of store and queues work then done.  Returns SIFT_OK,
- * SIFT_EBUSY when cfg->max_concurrent_queries jobs are already in flight
+ * SIFT_EBUSY when cfg->max_concurrent_queries queries already hold one of
+ * slots (the count shared by the endpoints) and the job would be one more
  * (answer 503), SIFT_ESHUTDOWN when the pool is stopping, or SIFT_ENOMEM;
  * on an error neither callback runs.  Loop thread.
  */
 int sift__api_query_job_submit(struct sift_pool *pool, struct sift_store *store,
                                const struct sift_config *cfg,
+                               struct sift_query_slots *slots,
                                sift_qjob_work_cb work, sift_qjob_done_cb done,
                                void *arg);
 
@@ -44,9 +47,10 @@ int sift__api_query_job_submit(struct sift_pool *pool, struct sift_store *store,
  * together never run more.  Returns SIFT_OK (release with
  * sift__api_query_slot_release() exactly once) or SIFT_EBUSY.  Loop thread.
  */
-int sift__api_query_slot_acquire(const struct sift_config *cfg);
+int sift__api_query_slot_acquire(struct sift_query_slots *slots,
+                                 const struct sift_config *cfg);
 
 /** Gives back a slot from sift__api_query_slot_acquire().  Loop thread. */
-void sift__api_query_slot_release(void);
+void sift__api_query_slot_release(struct sift_query_slots *slots);
 
 #endif /* SIFT_API_QUERY_JOB_H */

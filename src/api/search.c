@@ -46,9 +46,9 @@
 #include "sift/alloc.h"
 #include "sift/arena.h"
 #include "sift/clock.h"
-#include "sift/cluster.h"
 #include "sift/config.h"
 #include "sift/error.h"
+#include "sift/fanout.h"
 #include "sift/http.h"
 #include "sift/log.h"
 #include "sift/loop.h"
@@ -102,6 +102,8 @@ struct job {
     int64_t t0_ns;
     int64_t timeout_ms;
     int for_node; /* asked by a cluster node: stats add their sample */
+    void (*put_sample)(const struct sift_agg_stats_result *r,
+                       struct sift_buf *out); /* fanout.h, with for_node */
     /* template texts: handle from the provider, dropped by job_free */
     void *tmpl_handle;
     void (*tmpl_release)(void *handle);
@@ -138,9 +140,10 @@ struct sift_search_api {
     struct sift_http *http;
     struct sift_store *store;
     struct sift_pool *pool;
+    struct sift_query_slots *slots; /* shared with Grafana (main owns) */
     const struct sift_config *cfg;
     struct sift_loop *loop;
-    struct sift_cluster *cluster; /* NULL: one node */
+    const struct sift_fanout *fanout; /* NULL: one node */
     unsigned running; /* queries holding a slot (exports count once) */
     unsigned n_tails;
     struct tail *tails;
@@ -549,7 +552,7 @@ static void
 job_release(struct sift_search_api *api)
 {
     api->running--;
-    sift__api_query_slot_release();
+    sift__api_query_slot_release(api->slots);
 }
 
 static void tail_remove(struct tail *t);
@@ -647,7 +650,7 @@ job_work(void *arg)
             sift_render_stats(&r, &job->out);
             if (job->for_node && job->out.len > 0) {
                 job->out.len--; /* its closing brace */
-                sift_cluster_put_stats_sample(&r, &job->out);
+                job->put_sample(&r, &job->out);
                 sift_buf_putc(&job->out, '}');
             }
         }
@@ -813,7 +816,7 @@ static void
 start_job(struct job *job)
 {
     struct sift_search_api *api = job->api;
-    if (sift__api_query_slot_acquire(api->cfg) < 0) {
+    if (sift__api_query_slot_acquire(api->slots, api->cfg) < 0) {
         observe(job, 1);
         fail(job->req, 503, "too_many_queries",
              "too many queries running (query.max_concurrent=%lld, search "
@@ -896,7 +899,7 @@ static int
 answer_locally(struct sift_search_api *api, struct sift_http_req *req,
                const struct params *p)
 {
-    if (sift_cluster_is_local(api->cluster, req))
+    if (sift_fanout_is_local(api->fanout, req))
         return 1;
     return p->local != NULL && strcmp(p->local, "false") != 0;
 }
@@ -969,7 +972,7 @@ handle_search(struct sift_http_req *req, void *arg)
             .size = p.limit != NULL ? (uint32_t)limit : 0,
             .oldest_first = oldest,
             .allow_partial = allow_partial(&p)};
-        sift_cluster_stream(api->cluster, req, &cq);
+        api->fanout->stream(api->fanout->impl, req, &cq);
         return;
     }
     if (!is_export && !answer_locally(api, req, &p)) {
@@ -979,7 +982,7 @@ handle_search(struct sift_http_req *req, void *arg)
                                               .cursor = p.cursor,
                                               .allow_partial =
                                                   allow_partial(&p)};
-        sift_cluster_fanout(api->cluster, req, &cq);
+        api->fanout->fanout(api->fanout->impl, req, &cq);
         return;
     }
     struct job *job = sift_xcalloc(1, sizeof(*job));
@@ -1053,7 +1056,7 @@ handle_agg(struct sift_http_req *req, void *arg, enum job_kind kind)
                                           : SIFT_CLUSTER_FIELDS,
             .size = (uint32_t)size,
             .allow_partial = allow_partial(&p)};
-        sift_cluster_fanout(api->cluster, req, &cq);
+        api->fanout->fanout(api->fanout->impl, req, &cq);
         return;
     }
     struct job *job = sift_xcalloc(1, sizeof(*job));
@@ -1077,7 +1080,9 @@ handle_agg(struct sift_http_req *req, void *arg, enum job_kind kind)
                  near[0] ? " (did you mean '" : "", near, near[0] ? "'?)" : "");
     }
     job->ao.size = (uint32_t)size;
+    job->put_sample = api->fanout ? api->fanout->put_stats_sample : NULL;
     job->for_node =
+        job->put_sample != NULL &&
         sift_http_req_header(req, SIFT_CLUSTER_LOCAL_HEADER) != NULL;
     job->ao.interval_ms = interval_ms;
     job->ao.interval_unit = interval_unit;
@@ -1151,7 +1156,7 @@ handle_context(struct sift_http_req *req, void *arg)
          * it (src/cluster/cluster.c, context_first). */
         const struct sift_cluster_query cq = {
             .kind = SIFT_CLUSTER_CONTEXT, .allow_partial = allow_partial(&p)};
-        sift_cluster_fanout(api->cluster, req, &cq);
+        api->fanout->fanout(api->fanout->impl, req, &cq);
         return;
     }
     struct job *job = sift_xcalloc(1, sizeof(*job));
@@ -1489,7 +1494,7 @@ handle_tail(struct sift_http_req *req, void *arg)
             .kind = SIFT_CLUSTER_TAIL,
             .allow_partial = allow_partial(&p),
             .heartbeat_ms = heartbeat_ms > cap ? cap : heartbeat_ms};
-        sift_cluster_stream(api->cluster, req, &cq);
+        api->fanout->stream(api->fanout->impl, req, &cq);
         return;
     }
     struct tail *t = sift_xcalloc(1, sizeof(*t));
@@ -1544,9 +1549,10 @@ sift_search_api_new(struct sift_http *http,
     api->http = http;
     api->store = deps->store;
     api->pool = deps->pool;
+    api->slots = deps->slots;
     api->cfg = deps->cfg;
     api->loop = deps->loop;
-    api->cluster = deps->cluster;
+    api->fanout = deps->fanout;
     api->metrics = deps->metrics;
     const struct sift_search_template_source *src = &deps->templates;
     if (src->acquire && src->text && src->release)

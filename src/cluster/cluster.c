@@ -291,6 +291,45 @@ sift_cluster_is_local(const struct sift_cluster *c, struct sift_http_req *req)
     return l != NULL && (strcmp(l, "true") == 0 || strcmp(l, "") == 0);
 }
 
+/* The fan-out the query endpoints are given (fanout.h). */
+static int
+ops_active(const void *impl)
+{
+    return sift_cluster_active(impl);
+}
+
+static int
+ops_is_local(const void *impl, struct sift_http_req *req)
+{
+    return sift_cluster_is_local(impl, req);
+}
+
+static void
+ops_fanout(void *impl, struct sift_http_req *req,
+           const struct sift_cluster_query *q)
+{
+    sift_cluster_fanout(impl, req, q);
+}
+
+static void
+ops_stream(void *impl, struct sift_http_req *req,
+           const struct sift_cluster_query *q)
+{
+    sift_cluster_stream(impl, req, q);
+}
+
+void
+sift_cluster_fanout_ops(struct sift_cluster *c, struct sift_fanout *out)
+{
+    *out =
+        (struct sift_fanout){.active = ops_active,
+                             .is_local = ops_is_local,
+                             .fanout = ops_fanout,
+                             .stream = ops_stream,
+                             .put_stats_sample = sift_cluster_put_stats_sample,
+                             .impl = c};
+}
+
 /* ---- one call ---- */
 
 static void fanout_finish(struct fanout *f);
