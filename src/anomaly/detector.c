@@ -38,7 +38,11 @@
  * scorer takes the hour's share as the usual one when it is the higher.
  *
  * No state outside the struct; any thread may use its own baselines.
+ * The log-gamma function is lgamma_r(): plain lgamma() writes the global
+ * signgam, a data race between two scoring threads (seen by TSan with
+ * two cluster nodes' scorers in one process).
  */
+#define _DEFAULT_SOURCE /* lgamma_r */
 #include <math.h>
 
 #include "sift/anomaly.h"
@@ -168,6 +172,14 @@ betacf(double a, double b, double x)
     return h;
 }
 
+/* ln |Gamma(x)|, thread-safe (lgamma() writes the global signgam). */
+static double
+log_gamma(double x)
+{
+    int sign;
+    return lgamma_r(x, &sign);
+}
+
 double
 sift_ibeta(double a, double b, double x)
 {
@@ -175,8 +187,8 @@ sift_ibeta(double a, double b, double x)
         return 0;
     if (x >= 1)
         return 1;
-    double lbt =
-        lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log1p(-x);
+    double lbt = log_gamma(a + b) - log_gamma(a) - log_gamma(b) + a * log(x) +
+                 b * log1p(-x);
     double bt = exp(lbt);
     if (x < (a + 1) / (a + b + 2))
         return bt * betacf(a, b, x) / a;
@@ -189,7 +201,7 @@ gamma_p(double a, double x)
 {
     if (x <= 0)
         return 0;
-    double gln = lgamma(a);
+    double gln = log_gamma(a);
     if (x < a + 1) {
         double ap = a, sum = 1 / a, del = sum;
         for (int n = 0; n < TAIL_ITER; n++) {
