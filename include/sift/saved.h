@@ -48,6 +48,14 @@ int sift_saved_open_readonly(const char *data_dir,
                              const struct sift_config *cfg,
                              struct sift_saved **out);
 
+/**
+ * Appends x as a JSON object: the record saved.ndjson holds, which is
+ * also the object the API replies with (api/alerting_api.c), so the two
+ * cannot drift apart.  Pure.
+ */
+struct sift_buf;
+void sift_saved_to_json(const struct sift_saved_search *x, struct sift_buf *b);
+
 /** The saved search called name, or NULL.  Valid until the next change. */
 const struct sift_saved_search *sift_saved_get(struct sift_saved *s,
                                                const char *name);

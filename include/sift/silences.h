@@ -85,6 +85,14 @@ const struct sift_silence *sift_silences_at(const struct sift_silences *s,
 const struct sift_silence *sift_silences_get(const struct sift_silences *s,
                                              const char *id);
 
+/**
+ * Appends x as a JSON object: the record silences.ndjson holds; the API's
+ * reply is the same object with "status" added (api/alerting_api.c).
+ * Pure.
+ */
+struct sift_buf;
+void sift_silence_to_json(const struct sift_silence *x, struct sift_buf *b);
+
 /** x's state at now_ns.  Pure. */
 enum sift_silence_state sift_silence_state(const struct sift_silence *x,
                                            int64_t now_ns);

@@ -82,9 +82,10 @@ role_parse(const char *s, enum sift_role *out)
     return SIFT_OK;
 }
 
-/* One line of saved.ndjson (before its checksum): the file's record. */
-static void
-record_json(const struct sift_saved_search *x, struct sift_buf *b)
+/* One line of saved.ndjson (before its checksum): the file's record,
+ * also the API's reply object (saved.h). */
+void
+sift_saved_to_json(const struct sift_saved_search *x, struct sift_buf *b)
 {
     SIFT_BUF_LIT(b, "{\"name\":");
     sift_buf_put_json_str(b, x->name, strlen(x->name));
@@ -110,7 +111,7 @@ static void
 record_at(void *arg, size_t i, struct sift_buf *b)
 {
     const struct sift_saved *s = arg;
-    record_json(s->v[i], b);
+    sift_saved_to_json(s->v[i], b);
 }
 
 static void

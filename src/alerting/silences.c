@@ -78,12 +78,12 @@ silence_free(struct silence *x)
 
 /* One line of silences.ndjson (before its checksum): the file's record.
  * The API's reply adds the state (api/alerting_api.c). */
-static void
-record_json(const struct silence *x, struct sift_buf *b)
+void
+sift_silence_to_json(const struct sift_silence *x, struct sift_buf *b)
 {
-    sift_buf_appendf(b, "{\"id\":\"%s\",\"matchers\":[", x->pub.id);
-    for (size_t i = 0; i < x->pub.n_m; i++) {
-        const struct sift_silence_matcher *m = &x->pub.m[i];
+    sift_buf_appendf(b, "{\"id\":\"%s\",\"matchers\":[", x->id);
+    for (size_t i = 0; i < x->n_m; i++) {
+        const struct sift_silence_matcher *m = &x->m[i];
         if (i)
             sift_buf_putc(b, ',');
         SIFT_BUF_LIT(b, "{\"name\":");
@@ -95,15 +95,15 @@ record_json(const struct silence *x, struct sift_buf *b)
                          m->is_equal ? "true" : "false");
     }
     SIFT_BUF_LIT(b, "],\"startsAt\":\"");
-    sift_time_format_rfc3339(x->pub.starts_ns, 3, b);
+    sift_time_format_rfc3339(x->starts_ns, 3, b);
     SIFT_BUF_LIT(b, "\",\"endsAt\":\"");
-    sift_time_format_rfc3339(x->pub.ends_ns, 3, b);
+    sift_time_format_rfc3339(x->ends_ns, 3, b);
     SIFT_BUF_LIT(b, "\",\"updatedAt\":\"");
-    sift_time_format_rfc3339(x->pub.updated_ns, 3, b);
+    sift_time_format_rfc3339(x->updated_ns, 3, b);
     SIFT_BUF_LIT(b, "\",\"createdBy\":");
-    sift_buf_put_json_str(b, x->pub.created_by, strlen(x->pub.created_by));
+    sift_buf_put_json_str(b, x->created_by, strlen(x->created_by));
     SIFT_BUF_LIT(b, ",\"comment\":");
-    sift_buf_put_json_str(b, x->pub.comment, strlen(x->pub.comment));
+    sift_buf_put_json_str(b, x->comment, strlen(x->comment));
     sift_buf_putc(b, '}');
 }
 
@@ -270,7 +270,7 @@ static void
 record_at(void *arg, size_t i, struct sift_buf *b)
 {
     const struct sift_silences *s = arg;
-    record_json(s->v[i], b);
+    sift_silence_to_json(&s->v[i]->pub, b);
 }
 
 static void

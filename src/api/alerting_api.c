@@ -318,29 +318,8 @@ rules_put(struct sift_alerting_api *api, struct sift_http_req *req,
 static void
 silence_json(const struct sift_silence *x, int64_t now, struct sift_buf *b)
 {
-    sift_buf_appendf(b, "{\"id\":\"%s\",\"matchers\":[", x->id);
-    for (size_t i = 0; i < x->n_m; i++) {
-        const struct sift_silence_matcher *m = &x->m[i];
-        if (i)
-            sift_buf_putc(b, ',');
-        SIFT_BUF_LIT(b, "{\"name\":");
-        sift_buf_put_json_str(b, m->name, strlen(m->name));
-        SIFT_BUF_LIT(b, ",\"value\":");
-        sift_buf_put_json_str(b, m->value, strlen(m->value));
-        sift_buf_appendf(b, ",\"isRegex\":%s,\"isEqual\":%s}",
-                         m->is_regex ? "true" : "false",
-                         m->is_equal ? "true" : "false");
-    }
-    SIFT_BUF_LIT(b, "],\"startsAt\":\"");
-    sift_time_format_rfc3339(x->starts_ns, 3, b);
-    SIFT_BUF_LIT(b, "\",\"endsAt\":\"");
-    sift_time_format_rfc3339(x->ends_ns, 3, b);
-    SIFT_BUF_LIT(b, "\",\"updatedAt\":\"");
-    sift_time_format_rfc3339(x->updated_ns, 3, b);
-    SIFT_BUF_LIT(b, "\",\"createdBy\":");
-    sift_buf_put_json_str(b, x->created_by, strlen(x->created_by));
-    SIFT_BUF_LIT(b, ",\"comment\":");
-    sift_buf_put_json_str(b, x->comment, strlen(x->comment));
+    sift_silence_to_json(x, b); /* the record, then its state */
+    b->len--;                   /* its closing brace */
     sift_buf_appendf(b, ",\"status\":{\"state\":\"%s\"}}",
                      sift_silence_state_name(sift_silence_state(x, now)));
 }
@@ -417,39 +396,13 @@ silences_put(struct sift_alerting_api *api, struct sift_http_req *req,
 
 /* ---- saved searches ---- */
 
-/* A saved search's reply object (the file's record has the same
- * members, written by saved.c). */
-static void
-saved_json(const struct sift_saved_search *x, struct sift_buf *b)
-{
-    SIFT_BUF_LIT(b, "{\"name\":");
-    sift_buf_put_json_str(b, x->name, strlen(x->name));
-    SIFT_BUF_LIT(b, ",\"query\":");
-    sift_buf_put_json_str(b, x->query, strlen(x->query));
-    SIFT_BUF_LIT(b, ",\"from\":");
-    sift_buf_put_json_str(b, x->from, strlen(x->from));
-    SIFT_BUF_LIT(b, ",\"to\":");
-    sift_buf_put_json_str(b, x->to, strlen(x->to));
-    SIFT_BUF_LIT(b, ",\"fields\":");
-    sift_buf_put_json_str(b, x->fields, strlen(x->fields));
-    SIFT_BUF_LIT(b, ",\"description\":");
-    sift_buf_put_json_str(b, x->description, strlen(x->description));
-    /* owner_role is reader, writer or admin (saved.c never keeps NONE). */
-    sift_buf_appendf(b, ",\"owner_role\":\"%s\",\"created_by\":",
-                     sift_auth_role_name(x->owner_role));
-    sift_buf_put_json_str(b, x->created_by, strlen(x->created_by));
-    sift_buf_appendf(b,
-                     ",\"created_ms\":%" PRId64 ",\"updated_ms\":%" PRId64 "}",
-                     x->created_ms, x->updated_ms);
-}
-
 static int
 saved_one(struct sift_alerting_api *api, const char *name, struct sift_buf *out)
 {
     const struct sift_saved_search *x = sift_saved_get(api->d.saved, name);
     if (!x)
         return SIFT_ENOTFOUND;
-    saved_json(x, out);
+    sift_saved_to_json(x, out);
     return SIFT_OK;
 }
 
@@ -464,7 +417,7 @@ saved_all(struct sift_alerting_api *api, struct sift_http_req *req,
     for (size_t i = 0; i < n; i++) {
         if (i)
             sift_buf_putc(out, ',');
-        saved_json(sift_saved_at(api->d.saved, i), out);
+        sift_saved_to_json(sift_saved_at(api->d.saved, i), out);
     }
     sift_buf_appendf(out, "],\"total\":%zu}", n);
 }
