@@ -330,6 +330,40 @@ sift_cluster_fanout_ops(struct sift_cluster *c, struct sift_fanout *out)
                              .impl = c};
 }
 
+/* ---- the _nodes summary ---- */
+
+void
+sift__cluster_warn_partial(struct sift_http_req *req, size_t failed,
+                           size_t total, const char *see)
+{
+    if (failed == 0)
+        return;
+    char w[160];
+    snprintf(w, sizeof(w),
+             "299 siftd \"partial result: %zu of %zu nodes failed (see %s)\"",
+             failed, total, see);
+    sift_http_add_header(req, "Warning", w);
+}
+
+/* Ends out, a merged answer without its closing brace, with took_ms and
+ * "_nodes" (fails: the failures' JSON objects, comma-separated) and
+ * replies 200 with it, warning when a node failed. */
+static void
+reply_with_nodes(struct sift_http_req *req, struct sift_buf *out,
+                 int64_t took_ms, size_t total, size_t ok, size_t failed,
+                 const struct sift_buf *fails)
+{
+    sift_buf_appendf(out,
+                     ",\"took_ms\":%lld,\"_nodes\":{\"total\":%zu,"
+                     "\"successful\":%zu,\"failed\":%zu,\"failures\":[",
+                     (long long)took_ms, total, ok, failed);
+    if (fails->len)
+        sift_buf_append(out, fails->data, fails->len);
+    sift_buf_append(out, "]}}\n", 4);
+    sift__cluster_warn_partial(req, failed, total, "_nodes");
+    sift_http_reply_json(req, 200, out);
+}
+
 /* ---- one call ---- */
 
 static void fanout_finish(struct fanout *f);
@@ -962,23 +996,9 @@ context_reply(struct fanout *f, json_t *base, size_t total, size_t failed,
     struct sift_buf out = SIFT_BUF_INIT;
     sift_buf_append(&out, js, jl - 1);
     free(js);
-    sift_buf_appendf(
-        &out,
-        ",\"took_ms\":%lld,\"_nodes\":{\"total\":%zu,"
-        "\"successful\":%zu,\"failed\":%zu,\"failures\":[",
-        (long long)((sift_clock_mono_ns() - f->t0_ns) / SIFT_NS_PER_MS), total,
-        ok, failed);
-    sift_buf_append(&out, fails->data, fails->len);
-    sift_buf_append(&out, "]}}\n", 4);
-    if (failed > 0) {
-        char w[160];
-        snprintf(w, sizeof(w),
-                 "299 siftd \"partial result: %zu of %zu nodes failed "
-                 "(see _nodes)\"",
-                 failed, total);
-        sift_http_add_header(f->req, "Warning", w);
-    }
-    sift_http_reply_json(f->req, 200, &out);
+    reply_with_nodes(f->req, &out,
+                     (sift_clock_mono_ns() - f->t0_ns) / SIFT_NS_PER_MS, total,
+                     ok, failed, fails);
     sift_buf_cleanup(&out);
 }
 
@@ -1287,22 +1307,7 @@ fanout_finish(struct fanout *f)
                               "false: %s",
                               failed, total, sift_buf_cstr(&fails));
     } else {
-        sift_buf_appendf(&out,
-                         ",\"took_ms\":%lld,\"_nodes\":{\"total\":%zu,"
-                         "\"successful\":%zu,\"failed\":%zu,\"failures\":[",
-                         (long long)took_ms, total, ok, failed);
-        if (fails.len)
-            sift_buf_append(&out, fails.data, fails.len);
-        sift_buf_append(&out, "]}}\n", 4);
-        if (failed > 0) {
-            char w[160];
-            snprintf(w, sizeof(w),
-                     "299 siftd \"partial result: %zu of %zu nodes failed "
-                     "(see _nodes)\"",
-                     failed, total);
-            sift_http_add_header(f->req, "Warning", w);
-        }
-        sift_http_reply_json(f->req, 200, &out);
+        reply_with_nodes(f->req, &out, took_ms, total, ok, failed, &fails);
     }
     sift_buf_cleanup(&out);
     sift_buf_cleanup(&fails);

@@ -85,6 +85,12 @@ void sift__cluster_streams_stop(struct sift_cluster *c);
  * makes it (cluster.timeout, the local header, the cluster token; no
  * caller).  Loop thread. */
 size_t sift__cluster_n_peers(const struct sift_cluster *c);
+
+/** Adds the Warning header of a partial answer (failed > 0) to req:
+ * "partial result: F of N nodes failed (see <see>)".  Loop thread. */
+struct sift_http_req;
+void sift__cluster_warn_partial(struct sift_http_req *req, size_t failed,
+                                size_t total, const char *see);
 int sift__cluster_peer_is_self(const struct sift_cluster *c, size_t i);
 struct evhttp_request *
 sift__cluster_peer_request(struct sift_cluster *c, size_t i,

@@ -97,22 +97,6 @@ struct sift__cstream {
     struct sift__cstream *next;
 };
 
-/* find_bytes() is a GNU extension; needles here are short literals. */
-static const char *
-find_bytes(const char *s, size_t len, const char *needle, size_t n)
-{
-    size_t pos = 0;
-    while (pos + n <= len) {
-        const char *p = memchr(s + pos, needle[0], len - pos - n + 1);
-        if (!p)
-            return NULL;
-        if (memcmp(p, needle, n) == 0)
-            return p;
-        pos = (size_t)(p - s) + 1;
-    }
-    return NULL;
-}
-
 /* ---- list and life ---- */
 
 static void
@@ -243,7 +227,8 @@ failure_reason(struct snode *k)
     int64_t ms = sift__cluster_timeout_ms(k->s->c);
     if (k->status > 0 && k->status != 200) {
         const char *b = k->in.data ? k->in.data + k->off : "";
-        const char *rp = find_bytes(b, k->in.len - k->off, "\"reason\":\"", 10);
+        const char *rp =
+            sift_find_bytes(b, k->in.len - k->off, "\"reason\":\"", 10);
         int n = 0;
         if (rp) {
             rp += 10;
@@ -453,14 +438,7 @@ start(struct sift__cstream *s)
     snprintf(h, sizeof(h), "total=%zu, successful=%zu, failed=%zu", ok + failed,
              ok, failed);
     sift_http_add_header(s->req, "X-Sift-Nodes", h);
-    if (failed > 0) {
-        char w[160];
-        snprintf(w, sizeof(w),
-                 "299 siftd \"partial result: %zu of %zu nodes failed (see "
-                 "the _nodes line)\"",
-                 failed, ok + failed);
-        sift_http_add_header(s->req, "Warning", w);
-    }
+    sift__cluster_warn_partial(s->req, failed, ok + failed, "the _nodes line");
     if (sift_http_stream_start(s->req, 200, "application/x-ndjson",
                                on_client_close, s) < 0) {
         sift_http_stream_end(s->req);
@@ -485,7 +463,8 @@ head_key(struct sift__cstream *s, struct snode *k, const char *line, size_t len)
 {
     if (k->have_head)
         return 1;
-    const char *id = find_bytes(line, len < 160 ? len : 160, "\"_id\":\"", 7);
+    const char *id =
+        sift_find_bytes(line, len < 160 ? len : 160, "\"_id\":\"", 7);
     if (!id)
         return 0;
     id += 7;
