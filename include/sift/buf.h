@@ -112,6 +112,27 @@ void sift_buf_put_json_str(struct sift_buf *b, const char *s, size_t len);
  */
 void sift_buf_put_json_str_bytes(struct sift_buf *b, const char *s, size_t len);
 
+/**
+ * The first place needle[0..n) (n >= 1) occurs in s[0..len), or NULL:
+ * memmem(), which is a GNU extension, by memchr on the first byte (the
+ * needles sift looks for are short literals).  Pure.
+ */
+static inline const char *
+sift_find_bytes(const char *s, size_t len, const char *needle, size_t n)
+{
+    size_t pos = 0;
+    while (pos + n <= len) {
+        const char *p =
+            (const char *)memchr(s + pos, needle[0], len - pos - n + 1);
+        if (!p)
+            return NULL;
+        if (memcmp(p, needle, n) == 0)
+            return p;
+        pos = (size_t)(p - s) + 1;
+    }
+    return NULL;
+}
+
 /** The value of hex digit c (0-9, a-f, A-F), or -1.  Pure. */
 static inline int
 sift_hex_digit(int c)

@@ -99,16 +99,6 @@ sift_statefile_line_end(struct sift_buf *out, size_t start)
     sift_buf_putc(out, '\n');
 }
 
-/* The needle occurs in p[0..n) (memmem() is not POSIX). */
-static int
-contains(const char *p, size_t n, const char *needle, size_t nl)
-{
-    for (size_t i = 0; i + nl <= n; i++)
-        if (p[i] == needle[0] && memcmp(p + i, needle, nl) == 0)
-            return 1;
-    return 0;
-}
-
 int
 sift_statefile_line_check(const char *line, size_t *len)
 {
@@ -130,9 +120,9 @@ sift_statefile_line_check(const char *line, size_t *len)
         return SIFT_OK;
     }
     /* A line that looks like it had one and lost part of it is damage. */
-    if (contains(line, n, "\tck:", 4) ||
+    if (sift_find_bytes(line, n, "\tck:", 4) ||
         (n > 0 && line[0] == '{' &&
-         contains(line, n, CK_MEMBER, CK_MEMBER_LEN)))
+         sift_find_bytes(line, n, CK_MEMBER, CK_MEMBER_LEN)))
         return SIFT_ECORRUPT;
     return SIFT_ENOTFOUND;
 }

@@ -184,22 +184,6 @@ is_hex(unsigned char c)
     return byte_class[c] & C_HEX;
 }
 
-/* memmem() is a GNU extension; needles here are short literals. */
-static const char *
-find_bytes(const char *s, size_t len, const char *needle, size_t n)
-{
-    size_t pos = 0;
-    while (pos + n <= len) {
-        const char *p = memchr(s + pos, needle[0], len - pos - n + 1);
-        if (!p)
-            return NULL;
-        if (memcmp(p, needle, n) == 0)
-            return p;
-        pos = (size_t)(p - s) + 1;
-    }
-    return NULL;
-}
-
 static void
 spans_push(struct spans *sp, size_t start, size_t end, uint32_t rule)
 {
@@ -445,7 +429,7 @@ scan_ipv6(const char *s, size_t len, uint32_t rule, struct spans *sp)
          * An address has "::" or 6+ colons (8 groups, or 6 and an IPv4
          * tail).  This keeps times like 15:16:01 away from inet_pton.
          */
-        if (colons < 6 && !find_bytes(s + a, b - a, "::", 2))
+        if (colons < 6 && !sift_find_bytes(s + a, b - a, "::", 2))
             continue;
         size_t e = b;
         if (!ipv6_fit(s, a, &e))
