@@ -632,6 +632,34 @@ observe_spike(struct sift_anomaly *an, const struct series *s, double x,
             NULL);
 }
 
+/* One window of a CUSUM's alarm (the drop test, the error share's rise):
+ * once *top, the CUSUM's value, reaches h the alarm is on and the score
+ * holds at h (*top raised to it) until the windows since favour the usual
+ * level by RATIO_END_ODDS to one (*end: the evidence for it, llr taken
+ * off each window, floored at 0).  Then the alarm ends, *top is 0 and 1 is
+ * returned: the caller restarts its CUSUMs from 0. */
+static int
+alarm_step(int *alarm, double *end, double llr, double *top, double h)
+{
+    if (!*alarm) {
+        if (*top >= h) {
+            *alarm = 1;
+            *end = 0;
+        }
+        return 0;
+    }
+    *end = *end - llr > 0 ? *end - llr : 0;
+    if (*end >= log(SIFT__ANOMALY_RATIO_END_ODDS)) {
+        *alarm = 0;
+        *end = 0;
+        *top = 0;
+        return 1;
+    }
+    if (*top < h)
+        *top = h;
+    return 0;
+}
+
 /*
  * Drops and silence of a service's volume.  A lower CUSUM of the
  * window's log-likelihood ratio "the mean fell to drop_ratio of the
@@ -698,19 +726,8 @@ drop_score(struct sift_anomaly *an, struct series *s, double x, double mu,
      * incident it cannot re-fire without a full threshold of new
      * evidence. */
     double top = s->drop_cusum;
-    if (s->drop_alarm) {
-        s->drop_end = s->drop_end - llr > 0 ? s->drop_end - llr : 0;
-        if (s->drop_end >= log(SIFT__ANOMALY_RATIO_END_ODDS)) {
-            s->drop_alarm = 0;
-            s->drop_end = 0;
-            s->drop_cusum = top = 0;
-        } else if (top < h) {
-            top = h;
-        }
-    } else if (top >= h) {
-        s->drop_alarm = 1;
-        s->drop_end = 0;
-    }
+    if (alarm_step(&s->drop_alarm, &s->drop_end, llr, &top, h))
+        s->drop_cusum = 0;
     s->drop_suspect = top >= h / 2;
     double sc = 50 * top / h;
     if (s->empty_run) {
@@ -825,21 +842,8 @@ ratio_score(struct sift_anomaly *an, struct series *s, double thr, int warm,
      * one; then the CUSUMs restart from 0 (the usual restart after a
      * signal): no flapping while the share stays up, and no re-alarm
      * after the incident without a full threshold of new evidence. */
-    if (s->ratio_alarm) {
-        s->ratio_end -= llr_max;
-        if (s->ratio_end < 0)
-            s->ratio_end = 0;
-        if (s->ratio_end >= log(SIFT__ANOMALY_RATIO_END_ODDS)) {
-            s->ratio_alarm = 0;
-            s->ratio_end = 0;
-            s->ratio_cusum[0] = s->ratio_cusum[1] = top = 0;
-        } else if (top < h) {
-            top = h;
-        }
-    } else if (top >= h) {
-        s->ratio_alarm = 1;
-        s->ratio_end = 0;
-    }
+    if (alarm_step(&s->ratio_alarm, &s->ratio_end, llr_max, &top, h))
+        s->ratio_cusum[0] = s->ratio_cusum[1] = 0;
     s->ratio_suspect = top >= h / 2;
     double cus = 50 * top / h;
     double now = 0;
